@@ -1,0 +1,489 @@
+// Command crdtbench runs the CRDT benchmark workloads of the benchmark
+// contract (a real editing trace replayed locally and as remote updates,
+// and a whiteboard of last-writer-wins properties) against package crdt and
+// prints one RESULT line per workload.
+//
+// Configuration comes from the environment: TRACE, RUNS, LWW_RUNS,
+// LWW_ELEMENTS, LWW_UPDATES, LWW_BATCH, SEED, WORKLOADS (see bench/README.md).
+package main
+
+import (
+	"compress/gzip"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/corkboard/corkboard/crdt"
+)
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	v, err := strconv.Atoi(env(name, strconv.Itoa(def)))
+	if err != nil || v < 0 {
+		fmt.Fprintf(os.Stderr, "crdtbench: %s must be a non-negative integer\n", name)
+		os.Exit(2)
+	}
+	return v
+}
+
+func main() {
+	trace := env("TRACE", "../shared/traces/automerge-paper.json.gz")
+	runs := max(1, envInt("RUNS", 5))
+	workloads := strings.Split(env("WORKLOADS", "trace,trace-remote,lww"), ",")
+	ok := true
+	for _, w := range workloads {
+		var line string
+		var err error
+		switch strings.TrimSpace(w) {
+		case "trace":
+			line, err = traceLocal(trace, runs)
+		case "trace-remote":
+			line, err = traceRemote(trace, runs)
+		case "lww":
+			line, err = lww(lwwConfig{
+				runs:     max(1, envInt("LWW_RUNS", 3)),
+				elements: envInt("LWW_ELEMENTS", 100000),
+				updates:  envInt("LWW_UPDATES", 1000000),
+				batch:    max(1, envInt("LWW_BATCH", 1)),
+				seed:     uint32(envInt("SEED", 42)),
+			})
+		default:
+			err = fmt.Errorf("unknown workload %q", w)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "crdtbench: %s: %v\n", w, err)
+			ok = false
+			continue
+		}
+		fmt.Println(line)
+		if strings.Contains(line, "ok=false") {
+			ok = false
+		}
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func version() string {
+	out, err := exec.Command("git", "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "dev"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // Linux reports KiB
+}
+
+func heapMB() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc) / (1 << 20)
+}
+
+type stats struct{ median, min, max float64 }
+
+func summarize(ms []float64) stats {
+	s := slices.Clone(ms)
+	slices.Sort(s)
+	return stats{median: s[len(s)/2], min: s[0], max: s[len(s)-1]}
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+func f(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// ---- the trace workloads ----
+
+type patch struct {
+	pos, del int
+	ins      string
+}
+
+type traceFile struct {
+	name  string
+	start string
+	end   string
+	ps    []patch
+}
+
+func loadTrace(path string) (*traceFile, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	zr, err := gzip.NewReader(fh)
+	if err != nil {
+		return nil, err
+	}
+	var raw struct {
+		StartContent string `json:"startContent"`
+		EndContent   string `json:"endContent"`
+		Txns         []struct {
+			Patches [][3]json.RawMessage `json:"patches"`
+		} `json:"txns"`
+	}
+	if err := json.NewDecoder(zr).Decode(&raw); err != nil {
+		return nil, err
+	}
+	t := &traceFile{name: strings.TrimSuffix(filepath.Base(path), ".json.gz"), start: raw.StartContent, end: raw.EndContent}
+	for _, tx := range raw.Txns {
+		for _, p := range tx.Patches {
+			var pp patch
+			if err := json.Unmarshal(p[0], &pp.pos); err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(p[1], &pp.del); err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(p[2], &pp.ins); err != nil {
+				return nil, err
+			}
+			t.ps = append(t.ps, pp)
+		}
+	}
+	return t, nil
+}
+
+var noteID = crdt.ElementID{0x01, 0x93, 0x5c, 0x7d, 0, 0, 0x70, 0, 0x80, 0, 0, 0, 0, 0, 0, 1}
+
+const benchReplica crdt.ReplicaID = 0x5eed5eed5eed5eed
+
+// newTraceDoc returns a doc holding one note whose text is the trace's
+// starting content, and the changes that made it.
+func newTraceDoc(t *traceFile) (*crdt.Doc, crdt.Change) {
+	d := crdt.NewDoc()
+	tx := d.Begin(benchReplica, 0)
+	tx.Create(noteID, "note")
+	if t.start != "" {
+		tx.InsertText(noteID, "text", 0, t.start)
+	}
+	c, _ := tx.Commit()
+	return d, c
+}
+
+// edit applies one patch as its own local change.
+func edit(d *crdt.Doc, p patch) (crdt.Change, error) {
+	tx := d.Begin(benchReplica, 0)
+	if p.del > 0 {
+		if err := tx.DeleteText(noteID, "text", p.pos, p.del); err != nil {
+			return crdt.Change{}, err
+		}
+	}
+	if p.ins != "" {
+		if err := tx.InsertText(noteID, "text", p.pos, p.ins); err != nil {
+			return crdt.Change{}, err
+		}
+	}
+	c, _ := tx.Commit()
+	return c, nil
+}
+
+func traceLocal(path string, runs int) (string, error) {
+	t, err := loadTrace(path)
+	if err != nil {
+		return "", err
+	}
+	var times []float64
+	var d *crdt.Doc
+	base := heapMB()
+	for i := 0; i < runs; i++ {
+		d = nil
+		runtime.GC()
+		d, _ = newTraceDoc(t)
+		start := time.Now()
+		for _, p := range t.ps {
+			if _, err := edit(d, p); err != nil {
+				return "", err
+			}
+		}
+		times = append(times, msSince(start))
+	}
+	mem := heapMB() - base
+	ok := d.Text(noteID, "text") == t.end
+	snap := d.Snapshot()
+	loadMs, loadOK := loadTimes(runs, func() bool {
+		d2, err := crdt.LoadSnapshot(snap)
+		return err == nil && d2.Text(noteID, "text") == t.end
+	})
+	s := summarize(times)
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s doc_heap_mb=%s patches=%d",
+		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), f(mem), len(t.ps)), nil
+}
+
+func loadTimes(runs int, load func() bool) (float64, bool) {
+	var times []float64
+	ok := true
+	for i := 0; i < runs; i++ {
+		start := time.Now()
+		ok = load() && ok
+		times = append(times, msSince(start))
+	}
+	return summarize(times).median, ok
+}
+
+func traceRemote(path string, runs int) (string, error) {
+	t, err := loadTrace(path)
+	if err != nil {
+		return "", err
+	}
+	src, first := newTraceDoc(t)
+	updates := [][]byte{first.AppendBinary(nil)}
+	total := len(updates[0])
+	for _, p := range t.ps {
+		c, err := edit(src, p)
+		if err != nil {
+			return "", err
+		}
+		b := c.AppendBinary(nil)
+		updates = append(updates, b)
+		total += len(b)
+	}
+	var times []float64
+	var d *crdt.Doc
+	for i := 0; i < runs; i++ {
+		d = nil
+		runtime.GC()
+		d = crdt.NewDoc()
+		start := time.Now()
+		for _, u := range updates {
+			c, err := crdt.DecodeChange(u)
+			if err != nil {
+				return "", err
+			}
+			if st, _, err := d.Apply(c); err != nil || st != crdt.Applied {
+				return "", fmt.Errorf("apply: %v %v", st, err)
+			}
+		}
+		times = append(times, msSince(start))
+	}
+	ok := d.Text(noteID, "text") == t.end
+	snap := d.Snapshot()
+	loadMs, loadOK := loadTimes(runs, func() bool {
+		d2, err := crdt.LoadSnapshot(snap)
+		return err == nil && d2.Text(noteID, "text") == t.end
+	})
+	s := summarize(times)
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace-remote:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s updates=%d update_bytes_total=%d",
+		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), len(updates), total), nil
+}
+
+// ---- the whiteboard workload ----
+
+type lwwConfig struct {
+	runs, elements, updates, batch int
+	seed                           uint32
+}
+
+type mulberry32 uint32
+
+func (a *mulberry32) next() uint32 {
+	*a += 0x6D2B79F5
+	x := uint32(*a)
+	t := (x ^ x>>15) * (1 | x)
+	t = (t + (t^t>>7)*(61|t)) ^ t
+	return t ^ t>>14
+}
+
+var (
+	types   = []string{"rect", "ellipse", "text", "arrow"}
+	palette = []string{"#000000", "#ffffff", "#e03131", "#2f9e44", "#1971c2", "#f08c00", "#6741d9", "#0c8599",
+		"#c2255c", "#868e96", "#ffe066", "#a5d8ff", "#b2f2bb", "#ffc9c9", "#d0bfff", "#99e9f2"}
+	props   = []string{"type", "x", "y", "w", "h", "rot", "fill", "z"}
+	mutable = []string{"x", "y", "w", "h", "rot", "fill", "z"}
+)
+
+func elemID(i int) crdt.ElementID {
+	var e crdt.ElementID
+	e[0] = 0xe1
+	binary.BigEndian.PutUint64(e[8:], uint64(i))
+	return e
+}
+
+func draw(r *mulberry32, prop string) crdt.Value {
+	switch prop {
+	case "x", "y":
+		return crdt.Number(float64(r.next()%1000000) / 100)
+	case "w", "h":
+		return crdt.Number(float64(r.next()%50000) / 100)
+	case "rot":
+		return crdt.Number(float64(r.next()%36000) / 100)
+	case "fill":
+		return crdt.String(palette[r.next()%16])
+	}
+	panic(prop)
+}
+
+type setOp struct {
+	el  int
+	key string
+	v   crdt.Value
+}
+
+// lwwOps reproduces the contract's op stream: creations, then updates.
+func lwwOps(cfg lwwConfig) (creates [][]setOp, updates []setOp) {
+	r := mulberry32(cfg.seed)
+	creates = make([][]setOp, cfg.elements)
+	for i := range creates {
+		ops := []setOp{{i, "type", crdt.String(types[i%4])}}
+		for _, p := range []string{"x", "y", "w", "h", "rot", "fill"} {
+			ops = append(ops, setOp{i, p, draw(&r, p)})
+		}
+		creates[i] = append(ops, setOp{i, "z", crdt.Number(float64(i))})
+	}
+	updates = make([]setOp, cfg.updates)
+	for k := range updates {
+		el := int(r.next() % uint32(cfg.elements))
+		p := mutable[r.next()%7]
+		var v crdt.Value
+		if p == "z" {
+			v = crdt.Number(float64(cfg.elements + k))
+		} else {
+			v = draw(&r, p)
+		}
+		updates[k] = setOp{el, p, v}
+	}
+	return creates, updates
+}
+
+func stateHash(d *crdt.Doc, n int) string {
+	h := fnv.New32a()
+	var b []byte
+	for i := 0; i < n; i++ {
+		b = append(b[:0], 'e')
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, '{')
+		for _, p := range props {
+			v, _ := d.Get(elemID(i), p)
+			b = append(b, p...)
+			b = append(b, '=')
+			if v.Kind() == crdt.KindNumber {
+				b = strconv.AppendFloat(b, v.AsNumber(), 'f', -1, 64)
+			} else {
+				b = append(b, v.AsString()...)
+			}
+			b = append(b, ';')
+		}
+		b = append(b, '}')
+		h.Write(b)
+	}
+	return fmt.Sprintf("%08x", h.Sum32())
+}
+
+func lww(cfg lwwConfig) (string, error) {
+	creates, updates := lwwOps(cfg)
+	var total, createMs, updateMs []float64
+	var d *crdt.Doc
+	var growth float64
+	for run := 0; run < cfg.runs; run++ {
+		d = nil
+		base := heapMB()
+		d = crdt.NewDoc()
+		start := time.Now()
+		var tx *crdt.Tx
+		inTx := 0
+		flush := func() {
+			if tx != nil {
+				tx.Commit()
+				tx, inTx = nil, 0
+			}
+		}
+		for i, ops := range creates {
+			if tx == nil {
+				tx = d.Begin(benchReplica, 0)
+			}
+			if err := tx.Create(elemID(i), "shape"); err != nil {
+				return "", err
+			}
+			for _, op := range ops {
+				if err := tx.Set(elemID(op.el), op.key, op.v); err != nil {
+					return "", err
+				}
+			}
+			if inTx++; inTx >= cfg.batch {
+				flush()
+			}
+		}
+		flush()
+		mid := time.Now()
+		for _, op := range updates {
+			if tx == nil {
+				tx = d.Begin(benchReplica, 0)
+			}
+			if err := tx.Set(elemID(op.el), op.key, op.v); err != nil {
+				return "", err
+			}
+			if inTx++; inTx >= cfg.batch {
+				flush()
+			}
+		}
+		flush()
+		end := time.Now()
+		total = append(total, float64(end.Sub(start).Microseconds())/1000)
+		createMs = append(createMs, float64(mid.Sub(start).Microseconds())/1000)
+		updateMs = append(updateMs, float64(end.Sub(mid).Microseconds())/1000)
+		growth = heapMB() - base
+	}
+	hash := stateHash(d, cfg.elements)
+	want := ""
+	if cfg.elements == 100000 && cfg.updates == 1000000 && cfg.seed == 42 {
+		want = "457185c6"
+	}
+	snap := d.Snapshot()
+	loadMs, ok1 := loadTimes(cfg.runs, func() bool {
+		d2, err := crdt.LoadSnapshot(snap)
+		if err != nil {
+			return false
+		}
+		v, _ := d2.Get(elemID(cfg.elements/2), "x")
+		return v.Kind() == crdt.KindNumber
+	})
+	loadFullMs, ok2 := loadTimes(cfg.runs, func() bool {
+		d2, err := crdt.LoadSnapshot(snap)
+		if err != nil {
+			return false
+		}
+		for i := 0; i < cfg.elements; i++ {
+			for _, p := range props {
+				if _, ok := d2.Get(elemID(i), p); !ok {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	ok := ok1 && ok2 && (want == "" || hash == want)
+	s := summarize(total)
+	debug.FreeOSMemory()
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=lww:%dx8+%d ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s state_hash=%s create_ms_median=%s update_ms_median=%s load_full_ms_median=%s heap_growth_mb=%s batch=%d",
+		version(), cfg.elements, cfg.updates, ok, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), hash,
+		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), cfg.batch), nil
+}
+
+var _ = utf8.RuneLen

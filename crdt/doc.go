@@ -1,0 +1,511 @@
+// Package crdt is Corkboard's board document: a set of elements whose edits
+// merge without coordination, whether replicas exchange them live or weeks
+// apart. Every replica — a browser tab (this package compiled to
+// WebAssembly), a node, a CLI — holds a Doc and applies the same Changes, in
+// any order and any number of times, and all end byte-identical.
+//
+// # Contract
+//
+// The package is a pure state machine, in the manner of etcd's raft: no
+// network, disk, clock or random source. Ids and timestamps come in as
+// arguments (Doc.Begin takes the physical time), so a seed reproduces any
+// run. It imports only the standard library.
+//
+//   - Local edits: tx := doc.Begin(replica, nowMs); tx.Set(...); ...;
+//     change := tx.Commit(). The edit is applied at once; the caller sends
+//     the returned Change to its peers and keeps it until acknowledged.
+//   - Remote edits: doc.Apply(change). Duplicates are no-ops; a change whose
+//     dependencies have not arrived is held and applied when they do.
+//   - Sync: doc.Version() says exactly which ops the doc has; Missing and
+//     the snapshot functions say what a peer lacks.
+//
+// # Semantics (see docs/SCHEMA.md for the element kinds)
+//
+//   - Properties are last-writer-wins registers ordered by Stamp (hybrid
+//     logical clock, then replica id). Values are replaced whole.
+//   - Delete is a tombstone register: restoring is a later write of false.
+//   - Text fields are FugueMax lists: concurrent insertions at one place do
+//     not interleave (text.go).
+//   - The element tree (mindmap hierarchy, frame containment) uses the move
+//     operation of Kleppmann et al. 2021: moves apply in stamp order with
+//     undo/redo, and a move that would create a cycle is skipped (tree.go).
+//   - Sibling and z-order are fractional-index keys, ties broken by element
+//     id (order.go).
+//   - Votes and reactions are per-voter registers, so tallies are exact.
+//
+// # Causality
+//
+// A replica's changes apply in counter order, so the version vector is exact.
+// Beyond that a change needs only what its ops name: the element (created),
+// text origins and delete targets (present), a move's parent (created).
+// Such a change is held until then. An op whose dependencies are present but
+// that is meaningless — a text origin that belongs to another text — is
+// skipped by every replica alike, so the result never depends on arrival
+// order; servers refuse such input beforehand with Doc.Check.
+package crdt
+
+import (
+	"fmt"
+	"slices"
+	"unicode/utf8"
+)
+
+// reg is a last-writer-wins register.
+type reg struct {
+	v Value
+	s Stamp
+}
+
+// set writes v if s is newer than the register's stamp.
+func (r *reg) set(v Value, s Stamp) bool {
+	if !r.s.Less(s) {
+		return false
+	}
+	r.v, r.s = v, s
+	return true
+}
+
+type prop struct {
+	key string
+	reg
+}
+
+type textField struct {
+	key  string
+	list *textList
+}
+
+type voteKey struct{ key, voter string }
+
+// element is the state of one element. Properties are a small slice
+// searched linearly: elements have about ten properties, and a slice costs
+// far less memory than a map at a hundred thousand elements.
+type element struct {
+	id      ElementID
+	kind    reg // string; zero stamp: not created yet
+	deleted reg // bool
+	props   []prop
+	texts   []textField
+	votes   map[voteKey]reg
+}
+
+func (e *element) prop(key string) *reg {
+	for i := range e.props {
+		if e.props[i].key == key {
+			return &e.props[i].reg
+		}
+	}
+	return nil
+}
+
+func (e *element) text(key string) *textList {
+	for i := range e.texts {
+		if e.texts[i].key == key {
+			return e.texts[i].list
+		}
+	}
+	return nil
+}
+
+func (e *element) textOrNew(key string) *textList {
+	if t := e.text(key); t != nil {
+		return t
+	}
+	t := newTextList()
+	e.texts = append(e.texts, textField{key, t})
+	return t
+}
+
+// Doc is one replica's copy of a board. It is not safe for concurrent use:
+// one goroutine owns it (the room, on a node).
+type Doc struct {
+	vv    VersionVector
+	clock Clock
+	elems map[ElementID]*element
+	tree  *tree
+
+	// Held changes, indexed by what they wait for. heldBy holds each
+	// change once, keyed by (replica, start), to spot duplicates.
+	heldBy      map[OpID]*heldChange
+	waitCounter map[ReplicaID][]*heldChange // wait until vv[r] >= need
+	waitElement map[ElementID][]*heldChange // wait until the element exists
+	createdNow  []ElementID                 // elements created by the change being applied
+	advancedNow []ReplicaID                 // replicas advanced by the change being applied
+	skipped     int                         // ops skipped as meaningless (for tests and metrics)
+	inTx        bool
+}
+
+type heldChange struct {
+	c    Change
+	need uint64 // when waiting on a counter
+}
+
+// NewDoc returns an empty board.
+func NewDoc() *Doc {
+	return &Doc{
+		vv:          VersionVector{},
+		elems:       map[ElementID]*element{},
+		tree:        newTree(),
+		heldBy:      map[OpID]*heldChange{},
+		waitCounter: map[ReplicaID][]*heldChange{},
+		waitElement: map[ElementID][]*heldChange{},
+	}
+}
+
+// Version returns a copy of the doc's version vector.
+func (d *Doc) Version() VersionVector { return d.vv.Clone() }
+
+// Has reports whether the op id has been applied.
+func (d *Doc) Has(id OpID) bool { return d.vv.Contains(id) }
+
+// Clock returns the largest HLC reading the doc has seen.
+func (d *Doc) Clock() Timestamp { return d.clock.Last() }
+
+// Held returns the number of changes waiting for their dependencies.
+func (d *Doc) Held() int { return len(d.heldBy) }
+
+// Skipped returns how many ops were skipped as meaningless so far.
+func (d *Doc) Skipped() int { return d.skipped }
+
+// Status says what Apply did with a change.
+type Status int
+
+// Apply outcomes.
+const (
+	Applied   Status = iota // applied now (perhaps after trimming a part already present)
+	Held                    // waiting for dependencies
+	Duplicate               // already applied, or already held
+)
+
+func (s Status) String() string { return [...]string{"applied", "held", "duplicate"}[s] }
+
+// Apply applies a change made by any replica. It returns the status and the
+// changes that got applied as a result, in order: c itself when applied,
+// followed by held changes it released. Only a structurally invalid change
+// is an error (and changes nothing).
+func (d *Doc) Apply(c Change) (Status, []Change, error) {
+	if d.inTx {
+		return 0, nil, fmt.Errorf("crdt: Apply during an open transaction: %w", ErrInvalidOp)
+	}
+	if err := c.Validate(); err != nil {
+		return 0, nil, err
+	}
+	st, applied := d.offer(c)
+	if st == Applied {
+		applied = d.release(applied)
+	}
+	return st, applied, nil
+}
+
+// offer applies c if it can, holds it otherwise.
+func (d *Doc) offer(c Change) (Status, []Change) {
+	have := d.vv[c.Replica]
+	if c.End() <= have {
+		return Duplicate, nil
+	}
+	if c.Start <= have {
+		c = trimChange(c, have)
+	}
+	key := OpID{c.Replica, c.Start}
+	if _, ok := d.heldBy[key]; ok {
+		return Duplicate, nil
+	}
+	if c.Start > have+1 {
+		d.hold(&heldChange{c: c, need: c.Start - 1}, c.Replica, Root)
+		return Held, nil
+	}
+	if r, need, el, missing := d.missing(&c); missing {
+		d.hold(&heldChange{c: c, need: need}, r, el)
+		return Held, nil
+	}
+	d.applyChange(&c)
+	return Applied, []Change{c}
+}
+
+func (d *Doc) hold(h *heldChange, r ReplicaID, el ElementID) {
+	d.heldBy[OpID{h.c.Replica, h.c.Start}] = h
+	if el != Root {
+		d.waitElement[el] = append(d.waitElement[el], h)
+	} else {
+		d.waitCounter[r] = append(d.waitCounter[r], h)
+	}
+}
+
+// release applies held changes unblocked by what was just applied, until
+// nothing more can go.
+func (d *Doc) release(applied []Change) []Change {
+	for len(d.advancedNow) > 0 || len(d.createdNow) > 0 {
+		var ready []*heldChange
+		for _, r := range d.advancedNow {
+			list := d.waitCounter[r]
+			keep := list[:0]
+			for _, h := range list {
+				if h.need <= d.vv[r] {
+					ready = append(ready, h)
+				} else {
+					keep = append(keep, h)
+				}
+			}
+			if len(keep) == 0 {
+				delete(d.waitCounter, r)
+			} else {
+				d.waitCounter[r] = keep
+			}
+		}
+		for _, e := range d.createdNow {
+			ready = append(ready, d.waitElement[e]...)
+			delete(d.waitElement, e)
+		}
+		d.advancedNow, d.createdNow = d.advancedNow[:0], d.createdNow[:0]
+		// Retry in a deterministic order: by replica, then start.
+		slices.SortFunc(ready, func(a, b *heldChange) int {
+			if a.c.Replica != b.c.Replica {
+				if a.c.Replica < b.c.Replica {
+					return -1
+				}
+				return 1
+			}
+			if a.c.Start < b.c.Start {
+				return -1
+			}
+			if a.c.Start > b.c.Start {
+				return 1
+			}
+			return 0
+		})
+		for _, h := range ready {
+			delete(d.heldBy, OpID{h.c.Replica, h.c.Start})
+			st, more := d.offer(h.c)
+			if st == Applied {
+				applied = append(applied, more...)
+			}
+		}
+	}
+	return applied
+}
+
+// trimChange drops the ops of c at counters <= have; an insert that
+// straddles the boundary keeps its tail, whose left origin is by definition
+// the character just before it.
+func trimChange(c Change, have uint64) Change {
+	out := Change{Replica: c.Replica}
+	ctr := c.Start
+	for i := range c.Ops {
+		op := c.Ops[i]
+		n := op.span()
+		if ctr+n-1 <= have {
+			ctr += n
+			continue
+		}
+		if ctr <= have {
+			skip := int(have - ctr + 1)
+			s := op.Text
+			for k := 0; k < skip; k++ {
+				_, size := utf8.DecodeRuneInString(s)
+				s = s[size:]
+			}
+			op.Text = s
+			op.Left = OpID{c.Replica, have}
+			ctr = have + 1
+		}
+		if len(out.Ops) == 0 {
+			out.Start = ctr
+			out.Time = c.Time + Timestamp(ctr-c.Start)
+		}
+		out.Ops = append(out.Ops, op)
+		ctr += op.span()
+	}
+	return out
+}
+
+// missing reports the first dependency of c that is absent: a counter of a
+// replica (need) or an element.
+func (d *Doc) missing(c *Change) (r ReplicaID, need uint64, el ElementID, missing bool) {
+	created := func(e ElementID, upto int) bool {
+		if x := d.elems[e]; x != nil && !x.kind.s.IsZero() {
+			return true
+		}
+		for j := 0; j < upto; j++ {
+			if c.Ops[j].Type == OpCreate && c.Ops[j].Element == e {
+				return true
+			}
+		}
+		return false
+	}
+	needID := func(id OpID) bool {
+		if id.IsZero() || (id.Replica == c.Replica && id.Counter >= c.Start) {
+			return false // none, or made inside this change
+		}
+		return !d.vv.Contains(id)
+	}
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		if op.Type != OpCreate && !created(op.Element, i) {
+			return 0, 0, op.Element, true
+		}
+		switch op.Type {
+		case OpMove:
+			if op.Parent != Root && !created(op.Parent, i) {
+				return 0, 0, op.Parent, true
+			}
+		case OpInsertText:
+			for _, id := range [2]OpID{op.Left, op.Right} {
+				if needID(id) {
+					return id.Replica, id.Counter, Root, true
+				}
+			}
+		case OpDeleteText:
+			last := OpID{op.Target.Replica, op.Target.Counter + op.Count - 1}
+			if needID(last) {
+				return last.Replica, last.Counter, Root, true
+			}
+		}
+	}
+	return 0, 0, Root, false
+}
+
+// applyChange applies a change whose dependencies are all present.
+func (d *Doc) applyChange(c *Change) {
+	ctr := c.Start
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		if err := d.applyOp(op, OpID{c.Replica, ctr}, c.stampAt(ctr)); err != nil {
+			d.skipped++
+		}
+		ctr += op.span()
+		d.vv[c.Replica] = ctr - 1
+	}
+	d.clock.Observe(c.stampAt(ctr - 1).TS)
+	d.advancedNow = append(d.advancedNow, c.Replica)
+}
+
+// applyOp applies one op whose dependencies are present. An error means the
+// op was meaningless and changed nothing.
+func (d *Doc) applyOp(op *Op, id OpID, s Stamp) error {
+	if op.Type == OpCreate {
+		e := d.elems[op.Element]
+		if e == nil {
+			e = &element{id: op.Element}
+			d.elems[op.Element] = e
+		}
+		if e.kind.s.IsZero() {
+			d.createdNow = append(d.createdNow, op.Element)
+		}
+		e.kind.set(String(op.Key), s)
+		return nil
+	}
+	e := d.elems[op.Element]
+	switch op.Type {
+	case OpSet:
+		if r := e.prop(op.Key); r != nil {
+			r.set(op.Value, s)
+		} else {
+			e.props = append(e.props, prop{key: op.Key, reg: reg{op.Value, s}})
+		}
+	case OpDelete:
+		e.deleted.set(Bool(op.Deleted), s)
+	case OpInsertText:
+		t := e.text(op.Key)
+		for _, o := range [2]OpID{op.Left, op.Right} {
+			if !o.IsZero() && (t == nil || !t.contains(o)) {
+				return fmt.Errorf("crdt: insert_text origin %v is not in text %q: %w", o, op.Key, ErrInvalidOp)
+			}
+		}
+		if t == nil {
+			t = e.textOrNew(op.Key)
+		}
+		t.integrate(id, op.Left, op.Right, op.Text)
+	case OpDeleteText:
+		t := e.text(op.Key)
+		if t == nil || !t.containsRange(op.Target, op.Count) {
+			return fmt.Errorf("crdt: delete_text target %v+%d is not in text %q: %w", op.Target, op.Count, op.Key, ErrInvalidOp)
+		}
+		t.remove(op.Target, op.Count)
+	case OpMove:
+		d.tree.apply(move{Stamp: s, Node: op.Element, Parent: op.Parent, Pos: op.Pos})
+	case OpVote:
+		k := voteKey{op.Key, op.Voter}
+		if e.votes == nil {
+			e.votes = map[voteKey]reg{}
+		}
+		r := e.votes[k]
+		if r.set(op.Value, s) {
+			e.votes[k] = r
+		}
+	}
+	return nil
+}
+
+// Check reports whether applying c now would apply every op as written: it
+// returns an error wrapping ErrMalformed (structure), ErrMissing (a
+// dependency is absent; the change would be held) or ErrInvalidOp (an op
+// would be skipped). Servers call it on client input before storing it.
+func (d *Doc) Check(c *Change) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	have := d.vv[c.Replica]
+	if c.End() <= have {
+		return nil // a duplicate is harmless
+	}
+	cc := *c
+	if cc.Start <= have {
+		cc = trimChange(cc, have)
+	}
+	if cc.Start > have+1 {
+		return fmt.Errorf("crdt: change starts at %d but replica %v is at %d: %w", cc.Start, cc.Replica, have, ErrMissing)
+	}
+	if r, need, el, missing := d.missing(&cc); missing {
+		if el != Root {
+			return fmt.Errorf("crdt: element %v does not exist: %w", el, ErrMissing)
+		}
+		return fmt.Errorf("crdt: op %v not present: %w", OpID{r, need}, ErrMissing)
+	}
+	// Only text ops can be meaningless. Check their origins and targets
+	// against the texts, or against the characters inserted by earlier
+	// ops of this same change; nothing is copied or modified.
+	type fieldKey struct {
+		el  ElementID
+		key string
+	}
+	inserted := map[fieldKey][]Span{}
+	inChange := func(k fieldKey, id OpID, n uint64) bool {
+		for _, sp := range inserted[k] {
+			if id.Replica == sp.Replica && id.Counter >= sp.From && id.Counter+n-1 <= sp.To {
+				return true
+			}
+		}
+		return false
+	}
+	ctr := cc.Start
+	for i := range cc.Ops {
+		op := &cc.Ops[i]
+		first := ctr
+		ctr += op.span()
+		if op.Type != OpInsertText && op.Type != OpDeleteText {
+			continue
+		}
+		k := fieldKey{op.Element, op.Key}
+		var t *textList
+		if e := d.elems[op.Element]; e != nil {
+			t = e.text(op.Key)
+		}
+		has := func(id OpID, n uint64) bool {
+			if id.Replica == cc.Replica && id.Counter >= cc.Start {
+				return inChange(k, id, n)
+			}
+			return t != nil && t.containsRange(id, n)
+		}
+		if op.Type == OpInsertText {
+			for _, o := range [2]OpID{op.Left, op.Right} {
+				if !o.IsZero() && !has(o, 1) {
+					return fmt.Errorf("crdt: op %d: origin %v is not in text %q: %w", i, o, op.Key, ErrInvalidOp)
+				}
+			}
+			inserted[k] = append(inserted[k], Span{cc.Replica, first, ctr - 1})
+		} else if !has(op.Target, op.Count) {
+			return fmt.Errorf("crdt: op %d: target %v+%d is not in text %q: %w", i, op.Target, op.Count, op.Key, ErrInvalidOp)
+		}
+	}
+	return nil
+}

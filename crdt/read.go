@@ -1,0 +1,269 @@
+package crdt
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
+// Exists reports whether the element has been created (deleted or not).
+func (d *Doc) Exists(id ElementID) bool { return d.exists(id) }
+
+// Len returns the number of elements created, deleted ones included.
+func (d *Doc) Len() int { return len(d.elems) }
+
+// Kind returns the element's kind, "" if it does not exist.
+func (d *Doc) Kind(id ElementID) string {
+	if e := d.elems[id]; e != nil {
+		return e.kind.v.AsString()
+	}
+	return ""
+}
+
+// IsDeleted reports whether the element is deleted (tombstoned).
+func (d *Doc) IsDeleted(id ElementID) bool {
+	e := d.elems[id]
+	return e != nil && e.deleted.v.AsBool()
+}
+
+// Get returns a property's value, and whether it was ever written.
+func (d *Doc) Get(id ElementID, key string) (Value, bool) {
+	if e := d.elems[id]; e != nil {
+		if r := e.prop(key); r != nil {
+			return r.v, true
+		}
+	}
+	return Value{}, false
+}
+
+// PropStamp returns the stamp of the write that decided a property.
+func (d *Doc) PropStamp(id ElementID, key string) (Stamp, bool) {
+	if e := d.elems[id]; e != nil {
+		if r := e.prop(key); r != nil {
+			return r.s, true
+		}
+	}
+	return Stamp{}, false
+}
+
+// Keys returns the element's property keys, sorted.
+func (d *Doc) Keys(id ElementID) []string {
+	e := d.elems[id]
+	if e == nil {
+		return nil
+	}
+	keys := make([]string, len(e.props))
+	for i := range e.props {
+		keys[i] = e.props[i].key
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Text returns the visible content of a text field ("" if none).
+func (d *Doc) Text(id ElementID, field string) string {
+	if e := d.elems[id]; e != nil {
+		if t := e.text(field); t != nil {
+			return t.String()
+		}
+	}
+	return ""
+}
+
+// TextLen returns the length of a text field in runes.
+func (d *Doc) TextLen(id ElementID, field string) int {
+	if e := d.elems[id]; e != nil {
+		if t := e.text(field); t != nil {
+			return t.Len()
+		}
+	}
+	return 0
+}
+
+// TextFields returns the element's text field names, sorted.
+func (d *Doc) TextFields(id ElementID) []string {
+	e := d.elems[id]
+	if e == nil {
+		return nil
+	}
+	out := make([]string, len(e.texts))
+	for i := range e.texts {
+		out[i] = e.texts[i].key
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Parent returns the element's parent (Root when it was never moved) and
+// its position key among its siblings.
+func (d *Doc) Parent(id ElementID) (ElementID, string) {
+	p, pos, _ := d.tree.parentOf(id)
+	return p, pos
+}
+
+// Children returns the elements whose parent is p, deleted ones included,
+// in sibling order (position key, then element id).
+func (d *Doc) Children(p ElementID) []ElementID {
+	if p != Root {
+		return d.tree.children(p)
+	}
+	var out []ElementID
+	for id := range d.elems {
+		if parent, _, moved := d.tree.parentOf(id); !moved || parent == Root {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b ElementID) int {
+		_, pa, _ := d.tree.parentOf(a)
+		_, pb, _ := d.tree.parentOf(b)
+		return CompareSiblings(pa, a, pb, b)
+	})
+	return out
+}
+
+// IsAncestor reports whether a is a proper ancestor of n in the tree.
+func (d *Doc) IsAncestor(a, n ElementID) bool {
+	if a == Root {
+		return n != Root
+	}
+	return d.tree.isAncestor(a, n)
+}
+
+// Elements returns the ids of all created elements, deleted ones included,
+// in ascending id order.
+func (d *Doc) Elements() []ElementID {
+	out := make([]ElementID, 0, len(d.elems))
+	for id, e := range d.elems {
+		if !e.kind.s.IsZero() {
+			out = append(out, id)
+		}
+	}
+	slices.SortFunc(out, func(a, b ElementID) int { return bytes.Compare(a[:], b[:]) })
+	return out
+}
+
+// Vote is one voter's register on an element.
+type Vote struct {
+	Voter string
+	Value Value
+}
+
+// Votes returns the non-withdrawn votes under key on the element, sorted by
+// voter. A vote is withdrawn when its value is null, false, 0 or "".
+func (d *Doc) Votes(id ElementID, key string) []Vote {
+	e := d.elems[id]
+	if e == nil {
+		return nil
+	}
+	var out []Vote
+	for k, r := range e.votes {
+		if k.key == key && counts(r.v) {
+			out = append(out, Vote{k.voter, r.v})
+		}
+	}
+	slices.SortFunc(out, func(a, b Vote) int { return strings.Compare(a.Voter, b.Voter) })
+	return out
+}
+
+// Tally returns the number of distinct voters with a live vote under key,
+// and the sum of numeric votes (a voter's dots, say; true counts 1).
+func (d *Doc) Tally(id ElementID, key string) (voters int, sum float64) {
+	e := d.elems[id]
+	if e == nil {
+		return 0, 0
+	}
+	for k, r := range e.votes {
+		if k.key == key && counts(r.v) {
+			voters++
+			switch r.v.Kind() {
+			case KindNumber:
+				sum += r.v.AsNumber()
+			default:
+				sum++
+			}
+		}
+	}
+	return voters, sum
+}
+
+func counts(v Value) bool {
+	switch v.Kind() {
+	case KindNull:
+		return false
+	case KindBool:
+		return v.AsBool()
+	case KindNumber:
+		return v.AsNumber() != 0
+	case KindString:
+		return v.AsString() != ""
+	}
+	return true
+}
+
+// ElementJSON is the JSON view of one element, for REST and debugging.
+type ElementJSON struct {
+	ID      ElementID                   `json:"id"`
+	Kind    string                      `json:"kind"`
+	Deleted bool                        `json:"deleted,omitempty"`
+	Parent  *ElementID                  `json:"parent,omitempty"`
+	Pos     string                      `json:"pos,omitempty"`
+	Props   map[string]Value            `json:"props,omitempty"`
+	Text    map[string]string           `json:"text,omitempty"`
+	Votes   map[string]map[string]Value `json:"votes,omitempty"`
+}
+
+// ElementJSON returns the JSON view of an element.
+func (d *Doc) ElementJSON(id ElementID) (ElementJSON, bool) {
+	e := d.elems[id]
+	if e == nil || e.kind.s.IsZero() {
+		return ElementJSON{}, false
+	}
+	out := ElementJSON{ID: id, Kind: e.kind.v.AsString(), Deleted: e.deleted.v.AsBool()}
+	if p, pos, moved := d.tree.parentOf(id); moved {
+		if p != Root {
+			out.Parent = &p
+		}
+		out.Pos = pos
+	}
+	if len(e.props) > 0 {
+		out.Props = make(map[string]Value, len(e.props))
+		for _, p := range e.props {
+			out.Props[p.key] = p.v
+		}
+	}
+	if len(e.texts) > 0 {
+		out.Text = make(map[string]string, len(e.texts))
+		for _, t := range e.texts {
+			out.Text[t.key] = t.list.String()
+		}
+	}
+	for k, r := range e.votes {
+		if !counts(r.v) {
+			continue
+		}
+		if out.Votes == nil {
+			out.Votes = map[string]map[string]Value{}
+		}
+		if out.Votes[k.key] == nil {
+			out.Votes[k.key] = map[string]Value{}
+		}
+		out.Votes[k.key][k.voter] = r.v
+	}
+	return out, true
+}
+
+// MarshalJSON renders the board's current state: its version and every
+// element (deleted ones flagged), in ascending id order.
+func (d *Doc) MarshalJSON() ([]byte, error) {
+	type boardJSON struct {
+		Version  VersionVector `json:"version"`
+		Elements []ElementJSON `json:"elements"`
+	}
+	out := boardJSON{Version: d.vv, Elements: []ElementJSON{}}
+	for _, id := range d.Elements() {
+		e, _ := d.ElementJSON(id)
+		out.Elements = append(out.Elements, e)
+	}
+	return json.Marshal(out)
+}

@@ -1,0 +1,416 @@
+package crdt
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+)
+
+// move is one move op as the tree sees it: make Node a child of Parent, at
+// position Pos among Parent's children. Pos is "" (unpositioned: sorts
+// first, then by element id) or a valid order key (see ValidKey).
+type move struct {
+	Stamp  Stamp
+	Node   ElementID
+	Parent ElementID
+	Pos    string
+}
+
+// validate checks what the tree needs of a move: Node is not Root and Pos is
+// "" or a valid key. A move of a node under itself is valid (and is skipped
+// when applied, like any other cycle). The op decoder has already rejected
+// such moves with a clearer error; the tree checks again so that its log
+// only ever holds moves that its decoder accepts.
+func (m move) validate() error {
+	if m.Node == Root {
+		return malformed("move: the root cannot move")
+	}
+	if m.Pos != "" {
+		if err := ValidKey(m.Pos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placement is where a move put a node: its parent, its position among the
+// parent's children, and the stamp of that move.
+type placement struct {
+	parent ElementID
+	pos    string
+	stamp  Stamp
+}
+
+// treeNode is a moved node's current placement, and its slot: its index in
+// tree.kids[parent], for removal in O(1).
+type treeNode struct {
+	placement
+	slot int
+}
+
+// treeLogEntry is one applied move with what is needed to undo it: the
+// node's placement before it (prev, meaningful when had), or had == false
+// when the node had not been placed by any earlier move. skipped marks a
+// move that would have made a cycle when it was (re)done, and so changed
+// nothing.
+type treeLogEntry struct {
+	m       move
+	prev    placement
+	had     bool
+	skipped bool
+}
+
+// tree is the board's element hierarchy (mindmap structure and frame
+// containment) under the move operation of Kleppmann, Mulligan, Gomes and
+// Beresford, "A highly-available move operation for replicated trees"
+// (IEEE TPDS 2021). The tree knows only nodes that some move placed; every
+// other element is, by convention, a child of Root with position "". The
+// caller keeps the list of elements, and checks that the elements a move
+// names exist.
+//
+// Invariants, after every call:
+//   - log holds every move applied (minus duplicates), strictly ascending by
+//     stamp, each as if done in that order: its prev/had say the node's
+//     placement just before it, skipped whether it would have made a cycle.
+//   - nodes is the result of doing log in order on an empty tree: a node is
+//     present iff some non-skipped move placed it, with the placement of the
+//     last such move.
+//   - the parent relation is acyclic: every chain of parents reaches Root
+//     (or a node not in nodes, whose parent is Root).
+//   - kids[p] holds exactly the nodes whose parent is p, in no particular
+//     order, and each node's slot is its index there; no empty slice is kept.
+//
+// So the state is a function of the set of moves applied, whatever their
+// order of arrival: replicas that applied the same moves have equal logs,
+// equal nodes, and equal appendState bytes. (Two different moves sharing a
+// stamp are an op-id conflict, which the op layer rejects; the tree keeps
+// the first.)
+//
+// Applying a move with a stamp above the last logged one costs a cycle
+// check (a walk up from the new parent: O(depth)) and O(1) map and slice
+// work. A move that arrives late, below the latest logged stamp, undoes
+// every later move (newest first), is done, and redoes them: O(later moves
+// × depth), plus moving the log tail up one slot.
+//
+// Children are kept as an unordered set per parent (swap-remove by slot) and
+// sorted on demand by children(), O(k log k) for k children. Rejected: a
+// sorted slice per parent, maintained by binary-search insert. It makes
+// children() a copy, but costs O(siblings) memmove per move and again per
+// undo and redo, so a late op on a board with a large frame would pay
+// later-moves × siblings; reads (an outline, a render) are rarer than the
+// undo/redo storms of a reconnecting offline client.
+//
+// Rejected: recomputing the tree from the whole sorted log for each late
+// move (what tree_ref_test.go does, as the reference): O(all moves) even when
+// only the last few are later. Rejected: storing the derived parent map in
+// snapshots instead of the log. Late moves older than the snapshot must
+// still undo and redo later ones, so the log is needed anyway, and the map
+// is cheap to rebuild from it. Not done yet: truncating the log below a
+// stamp every replica has seen (the paper's causal stability). Boards have
+// an open set of replicas (a laptop may come back after a month), so there
+// is no safe point to truncate without a membership protocol.
+//
+// Not safe for concurrent use; the room owns it in one goroutine.
+type tree struct {
+	log   []treeLogEntry
+	nodes map[ElementID]treeNode
+	kids  map[ElementID][]ElementID
+}
+
+func newTree() *tree {
+	return &tree{nodes: make(map[ElementID]treeNode), kids: make(map[ElementID][]ElementID)}
+}
+
+// apply applies a move in stamp order, whenever it arrives. It returns
+// false, changing nothing, for a duplicate (a stamp already in the log) or
+// an invalid move (see validate). A move that would make its node its own
+// ancestor, at its place in stamp order, is logged but changes nothing.
+func (t *tree) apply(m move) bool {
+	if m.validate() != nil {
+		return false
+	}
+	n := len(t.log)
+	if n == 0 || t.log[n-1].m.Stamp.Less(m.Stamp) {
+		t.log = append(t.log, treeLogEntry{m: m})
+		t.do(&t.log[n])
+		return true
+	}
+	i := t.search(m.Stamp)
+	if t.log[i].m.Stamp == m.Stamp {
+		return false
+	}
+	for j := n - 1; j >= i; j-- {
+		t.undo(&t.log[j])
+	}
+	t.log = slices.Insert(t.log, i, treeLogEntry{m: m})
+	for j := i; j <= n; j++ {
+		t.do(&t.log[j])
+	}
+	return true
+}
+
+// search returns the index of the first log entry whose stamp is >= s.
+func (t *tree) search(s Stamp) int {
+	lo, hi := 0, len(t.log)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if t.log[mid].m.Stamp.Less(s) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// do performs the entry's move on the current state, recording what undo
+// needs.
+func (t *tree) do(e *treeLogEntry) {
+	cur, had := t.nodes[e.m.Node]
+	e.prev, e.had = cur.placement, had
+	e.skipped = e.m.Parent == e.m.Node || t.isAncestor(e.m.Node, e.m.Parent)
+	if !e.skipped {
+		t.place(e.m.Node, placement{e.m.Parent, e.m.Pos, e.m.Stamp})
+	}
+}
+
+// undo reverts the entry's move; the state must be as do left it.
+func (t *tree) undo(e *treeLogEntry) {
+	switch {
+	case e.skipped:
+	case e.had:
+		t.place(e.m.Node, e.prev)
+	default:
+		t.unplace(e.m.Node)
+	}
+}
+
+// place sets n's placement, keeping kids in step.
+func (t *tree) place(n ElementID, p placement) {
+	cur, ok := t.nodes[n]
+	if ok && cur.parent == p.parent {
+		cur.placement = p
+		t.nodes[n] = cur
+		return
+	}
+	if ok {
+		t.unlink(n, cur)
+	}
+	siblings := t.kids[p.parent]
+	t.kids[p.parent] = append(siblings, n)
+	t.nodes[n] = treeNode{placement: p, slot: len(siblings)}
+}
+
+// unplace forgets n: it is back to "never moved".
+func (t *tree) unplace(n ElementID) {
+	if cur, ok := t.nodes[n]; ok {
+		t.unlink(n, cur)
+		delete(t.nodes, n)
+	}
+}
+
+// unlink removes n (currently at cur) from its parent's kids by moving the
+// last sibling into its slot.
+func (t *tree) unlink(n ElementID, cur treeNode) {
+	siblings := t.kids[cur.parent]
+	last := len(siblings) - 1
+	if cur.slot != last {
+		moved := siblings[last]
+		siblings[cur.slot] = moved
+		mn := t.nodes[moved]
+		mn.slot = cur.slot
+		t.nodes[moved] = mn
+	}
+	if last == 0 {
+		delete(t.kids, cur.parent)
+	} else {
+		t.kids[cur.parent] = siblings[:last]
+	}
+}
+
+// parentOf returns n's parent and position; moved is false (and the parent
+// Root, the position "") when no move places n. Root itself reports Root.
+func (t *tree) parentOf(n ElementID) (parent ElementID, pos string, moved bool) {
+	cur, ok := t.nodes[n]
+	if !ok {
+		return Root, "", false
+	}
+	return cur.parent, cur.pos, true
+}
+
+// children returns the moved nodes whose parent is p, in sibling order
+// (CompareSiblings: position, then id). Nodes never moved are not included,
+// not even for Root: the caller merges them in (they sort first, by id).
+// The slice is the caller's.
+func (t *tree) children(p ElementID) []ElementID {
+	ids := t.kids[p]
+	if len(ids) == 0 {
+		return nil
+	}
+	type sib struct {
+		pos string
+		id  ElementID
+	}
+	sibs := make([]sib, len(ids))
+	for i, id := range ids {
+		sibs[i] = sib{t.nodes[id].pos, id}
+	}
+	slices.SortFunc(sibs, func(a, b sib) int { return CompareSiblings(a.pos, a.id, b.pos, b.id) })
+	out := make([]ElementID, len(sibs))
+	for i := range sibs {
+		out[i] = sibs[i].id
+	}
+	return out
+}
+
+// isAncestor reports whether a is a proper ancestor of n: a walk up from n,
+// O(depth). Root is an ancestor of every other node.
+func (t *tree) isAncestor(a, n ElementID) bool {
+	for cur := n; cur != Root; {
+		p := Root
+		if cn, ok := t.nodes[cur]; ok {
+			p = cn.parent
+		}
+		if p == a {
+			return true
+		}
+		cur = p
+	}
+	return false
+}
+
+// moves returns the log, ascending by stamp, skipped moves included.
+func (t *tree) moves() []move {
+	out := make([]move, len(t.log))
+	for i := range t.log {
+		out[i] = t.log[i].m
+	}
+	return out
+}
+
+// lastMoveBy returns the stamp of the move that put n where it is, false if
+// n was never (effectively) moved.
+func (t *tree) lastMoveBy(n ElementID) (Stamp, bool) {
+	cur, ok := t.nodes[n]
+	return cur.stamp, ok
+}
+
+// clone returns an independent copy. Strings are shared (immutable).
+func (t *tree) clone() *tree {
+	c := &tree{
+		log:   slices.Clone(t.log),
+		nodes: make(map[ElementID]treeNode, len(t.nodes)),
+		kids:  make(map[ElementID][]ElementID, len(t.kids)),
+	}
+	for k, v := range t.nodes {
+		c.nodes[k] = v
+	}
+	for k, v := range t.kids {
+		c.kids[k] = slices.Clone(v)
+	}
+	return c
+}
+
+// Encoding of the tree state: the log, nothing derived.
+//
+//	tree  = count:uvarint move*
+//	move  = dts:uvarint replica:u64 node:16 parent:16 pos:string
+//
+// dts is the move's timestamp minus the previous move's (the first: minus
+// zero), so the ascending order costs one or two bytes per stamp instead of
+// eight. Decoding requires what apply guarantees (strictly ascending stamps,
+// valid moves) and minimal varints, so every accepted input re-encodes to
+// the same bytes: one state, one encoding.
+const treeMinMoveBytes = 1 + 8 + 16 + 16 + 1
+
+// appendState appends the canonical encoding of the log.
+func (t *tree) appendState(b []byte) []byte {
+	b = appendUvarint(b, uint64(len(t.log)))
+	var prev Timestamp
+	for i := range t.log {
+		m := &t.log[i].m
+		b = appendUvarint(b, uint64(m.Stamp.TS-prev))
+		b = appendU64(b, uint64(m.Stamp.Replica))
+		b = append(b, m.Node[:]...)
+		b = append(b, m.Parent[:]...)
+		b = appendString(b, m.Pos)
+		prev = m.Stamp.TS
+	}
+	return b
+}
+
+// decodeTreeState reads what appendState wrote and rebuilds the tree by
+// doing the log in order. It never panics; errors wrap ErrMalformed.
+func decodeTreeState(r *reader) (*tree, error) {
+	start := r.off
+	n, err := r.count(treeMinMoveBytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := treeMinimal(r, start, uint64(n)); err != nil {
+		return nil, err
+	}
+	t := newTree()
+	t.log = make([]treeLogEntry, 0, n)
+	var prev Stamp
+	for i := 0; i < n; i++ {
+		var m move
+		dts, err := treeUvarint(r)
+		if err != nil {
+			return nil, err
+		}
+		if dts > uint64(^Timestamp(0)-prev.TS) {
+			return nil, malformed("tree: move %d: timestamp overflows", i)
+		}
+		rep, err := r.u64()
+		if err != nil {
+			return nil, err
+		}
+		m.Stamp = Stamp{prev.TS + Timestamp(dts), ReplicaID(rep)}
+		if i > 0 && !prev.Less(m.Stamp) {
+			return nil, malformed("tree: move %d: stamps not strictly ascending", i)
+		}
+		if m.Node, err = r.elementID(); err != nil {
+			return nil, err
+		}
+		if m.Parent, err = r.elementID(); err != nil {
+			return nil, err
+		}
+		l, err := treeUvarint(r)
+		if err != nil {
+			return nil, err
+		}
+		if l > uint64(r.len()) {
+			return nil, malformed("tree: move %d: position length %d exceeds input", i, l)
+		}
+		pos, _ := r.bytes(int(l))
+		m.Pos = string(pos)
+		if err := m.validate(); err != nil {
+			return nil, fmt.Errorf("crdt: tree: move %d: %w", i, err)
+		}
+		t.log = append(t.log, treeLogEntry{m: m})
+		t.do(&t.log[i])
+		prev = m.Stamp
+	}
+	return t, nil
+}
+
+// treeUvarint reads a uvarint and insists on its minimal encoding.
+func treeUvarint(r *reader) (uint64, error) {
+	start := r.off
+	v, err := r.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	return v, treeMinimal(r, start, v)
+}
+
+// treeMinimal checks that the uvarint v just read from start was encoded in
+// as few bytes as possible (binary.Uvarint accepts padded forms too).
+func treeMinimal(r *reader, start int, v uint64) error {
+	var buf [binary.MaxVarintLen64]byte
+	if r.off-start != len(binary.AppendUvarint(buf[:0], v)) {
+		return malformed("tree: non-minimal varint at offset %d", start)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package crdt
+
+import (
+	"slices"
+	"sort"
+)
+
+// refTree is the naive reference for tree: it keeps the set of moves and
+// recomputes the whole hierarchy from scratch, sorting the moves by stamp
+// and doing them one by one, skipping those that would make a cycle. No
+// undo, no redo, no incremental index: obviously right, and slow.
+type refTree struct {
+	set map[Stamp]move // first move seen per stamp
+}
+
+func newRefTree() *refTree { return &refTree{set: map[Stamp]move{}} }
+
+// add records m; false if its stamp is known or the move is invalid.
+func (r *refTree) add(m move) bool {
+	if m.Node == Root || (m.Pos != "" && ValidKey(m.Pos) != nil) {
+		return false
+	}
+	if _, ok := r.set[m.Stamp]; ok {
+		return false
+	}
+	r.set[m.Stamp] = m
+	return true
+}
+
+// refState is the recomputed tree: each moved node's parent, position and
+// deciding stamp.
+type refState map[ElementID]placement
+
+// sorted returns the moves in stamp order.
+func (r *refTree) sorted() []move {
+	ms := make([]move, 0, len(r.set))
+	for _, m := range r.set {
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Stamp.Less(ms[j].Stamp) })
+	return ms
+}
+
+func (r *refTree) state() refState {
+	st := refState{}
+	parent := func(n ElementID) ElementID {
+		if p, ok := st[n]; ok {
+			return p.parent
+		}
+		return Root
+	}
+	for _, m := range r.sorted() {
+		// Would m.Node become its own ancestor? Walk up from the new parent.
+		cycle := false
+		for a := m.Parent; ; a = parent(a) {
+			if a == m.Node {
+				cycle = true
+				break
+			}
+			if a == Root {
+				break
+			}
+		}
+		if !cycle {
+			st[m.Node] = placement{m.Parent, m.Pos, m.Stamp}
+		}
+	}
+	return st
+}
+
+func (s refState) parentOf(n ElementID) (ElementID, string, bool) {
+	p, ok := s[n]
+	if !ok {
+		return Root, "", false
+	}
+	return p.parent, p.pos, true
+}
+
+func (s refState) children(p ElementID) []ElementID {
+	var out []ElementID
+	for n, pl := range s {
+		if pl.parent == p {
+			out = append(out, n)
+		}
+	}
+	slices.SortFunc(out, func(a, b ElementID) int { return CompareSiblings(s[a].pos, a, s[b].pos, b) })
+	return out
+}

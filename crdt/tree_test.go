@@ -1,0 +1,772 @@
+package crdt
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+var (
+	treeSeeds = flag.Int("treeseeds", 16, "number of seeds (1..N) for the tree convergence simulation")
+	treeSeed  = flag.Uint64("treeseed", 0, "run the tree convergence simulation for this seed only")
+)
+
+// tid names test node i (1-based); ids sort as their numbers.
+func tid(i int) ElementID { return ElementID{14: byte(i >> 8), 15: byte(i)} }
+
+func tstamp(ts uint64, rep ReplicaID) Stamp { return Stamp{TS: Timestamp(ts), Replica: rep} }
+
+func tmove(ts uint64, rep ReplicaID, node, parent int, pos string) move {
+	p := Root
+	if parent != 0 {
+		p = tid(parent)
+	}
+	return move{Stamp: tstamp(ts, rep), Node: tid(node), Parent: p, Pos: pos}
+}
+
+// treeParents renders every node's parent as "n<-p" ("0" for Root), for
+// readable comparisons in the table tests.
+func treeParents(t *tree, n int) string {
+	var b bytes.Buffer
+	for i := 1; i <= n; i++ {
+		p, pos, moved := t.parentOf(tid(i))
+		if !moved {
+			continue
+		}
+		pn := int(p[14])<<8 | int(p[15])
+		fmt.Fprintf(&b, "%d<-%d", i, pn)
+		if pos != "" {
+			fmt.Fprintf(&b, "@%s", pos)
+		}
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
+
+// treeCheckInvariants checks what tree promises of its internals: the log
+// strictly ascending, kids and slots consistent, no cycle.
+func treeCheckInvariants(t *testing.T, tr *tree) {
+	t.Helper()
+	for i := 1; i < len(tr.log); i++ {
+		if !tr.log[i-1].m.Stamp.Less(tr.log[i].m.Stamp) {
+			t.Fatalf("log not strictly ascending at %d", i)
+		}
+	}
+	total := 0
+	for p, ids := range tr.kids {
+		if len(ids) == 0 {
+			t.Fatalf("empty kids slice kept for %v", p)
+		}
+		total += len(ids)
+		for slot, id := range ids {
+			n, ok := tr.nodes[id]
+			if !ok || n.parent != p || n.slot != slot {
+				t.Fatalf("kids[%v][%d] = %v, but node says %+v (present %v)", p, slot, id, n, ok)
+			}
+		}
+	}
+	if total != len(tr.nodes) {
+		t.Fatalf("kids hold %d nodes, nodes has %d", total, len(tr.nodes))
+	}
+	for id := range tr.nodes {
+		cur := id
+		for steps := 0; cur != Root; steps++ {
+			if steps > len(tr.nodes) {
+				t.Fatalf("cycle through %v", id)
+			}
+			cur, _, _ = tr.parentOf(cur)
+		}
+	}
+}
+
+// treeCheckRef compares tr with the reference on every observable: each
+// node's parent, position and deciding stamp, every children list, and the
+// log.
+func treeCheckRef(t *testing.T, tr *tree, ref *refTree, nodes int) {
+	t.Helper()
+	st := ref.state()
+	for i := 0; i <= nodes; i++ {
+		n := tid(i)
+		if i == 0 {
+			n = Root
+		}
+		gp, gpos, gm := tr.parentOf(n)
+		wp, wpos, wm := st.parentOf(n)
+		if gp != wp || gpos != wpos || gm != wm {
+			t.Fatalf("parentOf(%d) = %v %q %v; reference %v %q %v", i, gp, gpos, gm, wp, wpos, wm)
+		}
+		gs, gok := tr.lastMoveBy(n)
+		if ws, wok := st[n]; gok != wok || gs != ws.stamp {
+			t.Fatalf("lastMoveBy(%d) = %v %v; reference %v %v", i, gs, gok, ws.stamp, wok)
+		}
+		if gc, wc := tr.children(n), st.children(n); !slices.Equal(gc, wc) {
+			t.Fatalf("children(%d) = %v; reference %v", i, gc, wc)
+		}
+	}
+	if gm, wm := tr.moves(), ref.sorted(); !slices.Equal(gm, wm) {
+		t.Fatalf("moves() differ from the reference: %d vs %d moves", len(gm), len(wm))
+	}
+}
+
+func TestTreeConcurrentSwap(t *testing.T) {
+	// Replica 1 puts A under B while replica 2 puts B under A, both from a
+	// flat tree. The lower stamp wins everywhere; the other is skipped.
+	aUnderB := tmove(100, 1, 1, 2, "a0")
+	bUnderA := tmove(100, 2, 2, 1, "a0")
+	var states [][]byte
+	for _, order := range [][]move{{aUnderB, bUnderA}, {bUnderA, aUnderB}} {
+		tr := newTree()
+		for _, m := range order {
+			if !tr.apply(m) {
+				t.Fatalf("apply(%v) = false", m)
+			}
+		}
+		if got := treeParents(tr, 2); got != "1<-2@a0 " {
+			t.Errorf("order %v: parents %q, want A under B only", order[0].Stamp, got)
+		}
+		if len(tr.moves()) != 2 {
+			t.Errorf("skipped move not logged")
+		}
+		treeCheckInvariants(t, tr)
+		states = append(states, tr.appendState(nil))
+	}
+	if !bytes.Equal(states[0], states[1]) {
+		t.Error("states differ between delivery orders")
+	}
+}
+
+func TestTreeMoveUnderDescendantSkipped(t *testing.T) {
+	tr := newTree()
+	tr.apply(tmove(1, 1, 2, 1, "a0")) // B under A
+	tr.apply(tmove(2, 1, 3, 2, "a0")) // C under B
+	before := treeParents(tr, 3)
+	if !tr.apply(tmove(3, 1, 1, 3, "a0")) { // A under C: cycle
+		t.Fatal("cyclic move not logged")
+	}
+	if !tr.apply(tmove(4, 1, 1, 1, "a0")) { // A under A: cycle
+		t.Fatal("self move not logged")
+	}
+	if got := treeParents(tr, 3); got != before {
+		t.Errorf("parents %q after cyclic moves, want %q", got, before)
+	}
+	if _, _, moved := tr.parentOf(tid(1)); moved {
+		t.Error("A counts as moved after only skipped moves")
+	}
+	if !tr.isAncestor(tid(1), tid(3)) || tr.isAncestor(tid(3), tid(1)) || tr.isAncestor(tid(1), tid(1)) {
+		t.Error("isAncestor wrong")
+	}
+	if !tr.isAncestor(Root, tid(3)) || !tr.isAncestor(Root, tid(9)) || tr.isAncestor(Root, Root) {
+		t.Error("Root is the ancestor of every other node, and not of itself")
+	}
+	// A later move of C elsewhere frees the way: A under C now applies.
+	tr.apply(tmove(5, 1, 3, 0, "a1"))
+	tr.apply(tmove(6, 1, 1, 3, "a0"))
+	if got := treeParents(tr, 3); got != "1<-3@a0 2<-1@a0 3<-0@a1 " {
+		t.Errorf("parents %q", got)
+	}
+	treeCheckInvariants(t, tr)
+}
+
+func TestTreeLateMoveUndoRedo(t *testing.T) {
+	early := tmove(10, 1, 2, 1, "a0") // B under A
+	late := tmove(20, 2, 1, 3, "a0")  // A under C, made before...
+	later := tmove(30, 1, 3, 2, "a0") // ...C under B, but delivered after it
+	// In stamp order: B under A, A under C (fine: C is at the root), then C
+	// under B would close the loop C->B->A->C and is skipped. Delivering the
+	// late move last must undo "C under B", do "A under C", and redo (skip)
+	// "C under B".
+	want := "1<-3@a0 2<-1@a0 "
+	for _, order := range [][]move{{early, late, later}, {early, later, late}, {later, late, early}, {late, later, early}} {
+		tr := newTree()
+		ref := newRefTree()
+		for _, m := range order {
+			tr.apply(m)
+			ref.add(m)
+			treeCheckRef(t, tr, ref, 3)
+			treeCheckInvariants(t, tr)
+		}
+		if got := treeParents(tr, 3); got != want {
+			t.Errorf("order %v %v %v: parents %q, want %q", order[0].Stamp.TS, order[1].Stamp.TS, order[2].Stamp.TS, got, want)
+		}
+		if s, ok := tr.lastMoveBy(tid(3)); ok {
+			t.Errorf("C's move is skipped, yet lastMoveBy = %v", s)
+		}
+		if s, ok := tr.lastMoveBy(tid(1)); !ok || s != late.Stamp {
+			t.Errorf("lastMoveBy(A) = %v %v", s, ok)
+		}
+	}
+}
+
+func TestTreeDuplicatesAndInvalid(t *testing.T) {
+	tr := newTree()
+	m := tmove(5, 1, 1, 2, "a0")
+	if !tr.apply(m) || tr.apply(m) {
+		t.Fatal("first apply must succeed, the second be a duplicate")
+	}
+	// Same stamp, different content: an op-id conflict; the first stays.
+	if tr.apply(tmove(5, 1, 1, 3, "a1")) {
+		t.Error("move with a logged stamp applied")
+	}
+	// A duplicate of an older move, arriving out of order.
+	tr.apply(tmove(9, 1, 4, 2, "a0"))
+	if tr.apply(m) {
+		t.Error("old duplicate applied")
+	}
+	if got := treeParents(tr, 4); got != "1<-2@a0 4<-2@a0 " {
+		t.Errorf("parents %q", got)
+	}
+	for _, bad := range []move{
+		{Stamp: tstamp(6, 1), Node: Root, Parent: tid(1)},
+		{Stamp: tstamp(7, 1), Node: tid(1), Parent: Root, Pos: "a00"},
+		{Stamp: tstamp(8, 1), Node: tid(1), Parent: Root, Pos: "x"},
+	} {
+		if tr.apply(bad) {
+			t.Errorf("invalid move %+v applied", bad)
+		}
+		if err := bad.validate(); !errors.Is(err, ErrMalformed) {
+			t.Errorf("validate(%+v) = %v", bad, err)
+		}
+	}
+	if len(tr.moves()) != 2 {
+		t.Errorf("log has %d moves, want 2", len(tr.moves()))
+	}
+}
+
+func TestTreeReorderAndChildren(t *testing.T) {
+	tr := newTree()
+	tr.apply(tmove(1, 1, 2, 1, "a1"))
+	tr.apply(tmove(2, 1, 3, 1, "a2"))
+	tr.apply(tmove(3, 1, 4, 1, "a0"))
+	tr.apply(tmove(4, 1, 5, 1, ""))   // unpositioned: first
+	tr.apply(tmove(5, 1, 6, 1, "a1")) // same key as 2: id breaks the tie
+	want := []ElementID{tid(5), tid(4), tid(2), tid(6), tid(3)}
+	if got := tr.children(tid(1)); !slices.Equal(got, want) {
+		t.Fatalf("children = %v, want %v", got, want)
+	}
+	// Reorder: 3 to the front, same parent.
+	tr.apply(tmove(6, 1, 3, 1, "Zz"))
+	want = []ElementID{tid(5), tid(3), tid(4), tid(2), tid(6)}
+	if got := tr.children(tid(1)); !slices.Equal(got, want) {
+		t.Fatalf("after reorder children = %v, want %v", got, want)
+	}
+	if s, _ := tr.lastMoveBy(tid(3)); s != tstamp(6, 1) {
+		t.Errorf("lastMoveBy after reorder = %v", s)
+	}
+	// Move 4 away; a late reorder of 2 lands under its stamp-order state.
+	tr.apply(tmove(7, 1, 4, 0, "a0"))
+	tr.apply(tmove(3, 2, 2, 1, "b00")) // between stamps 3@1 and 4@1
+	want = []ElementID{tid(5), tid(3), tid(6), tid(2)}
+	if got := tr.children(tid(1)); !slices.Equal(got, want) {
+		t.Fatalf("after late reorder children = %v, want %v", got, want)
+	}
+	if got := tr.children(Root); !slices.Equal(got, []ElementID{tid(4)}) {
+		t.Errorf("children(Root) = %v (only moved nodes)", got)
+	}
+	if got := tr.children(tid(9)); got != nil {
+		t.Errorf("children of a leaf = %v", got)
+	}
+	treeCheckInvariants(t, tr)
+}
+
+func TestTreeClone(t *testing.T) {
+	tr := newTree()
+	tr.apply(tmove(1, 1, 2, 1, "a0"))
+	tr.apply(tmove(3, 1, 3, 1, "a1"))
+	c := tr.clone()
+	before := tr.appendState(nil)
+	c.apply(tmove(2, 1, 1, 3, "a0")) // late, undoes and redoes in the clone only
+	c.apply(tmove(4, 1, 2, 0, "a0"))
+	if !bytes.Equal(tr.appendState(nil), before) || treeParents(tr, 3) != "2<-1@a0 3<-1@a1 " {
+		t.Fatal("applying to the clone changed the original")
+	}
+	treeCheckInvariants(t, tr)
+	treeCheckInvariants(t, c)
+	tr.apply(tmove(4, 1, 2, 0, "a0"))
+	tr.apply(tmove(2, 1, 1, 3, "a0"))
+	if !bytes.Equal(tr.appendState(nil), c.appendState(nil)) {
+		t.Error("same moves, different states")
+	}
+}
+
+func TestTreeEncoding(t *testing.T) {
+	tr := newTree()
+	tr.apply(move{Stamp: tstamp(300, 2), Node: tid(2), Parent: tid(1)})
+	tr.apply(move{Stamp: tstamp(5, 0x0102030405060708), Node: tid(1), Parent: Root, Pos: "a0"})
+	got := hex.EncodeToString(tr.appendState(nil))
+	want := "02" + // two moves
+		"05" + "0807060504030201" + "00000000000000000000000000000001" + "00000000000000000000000000000000" + "026130" +
+		"a702" + "0200000000000000" + "00000000000000000000000000000002" + "00000000000000000000000000000001" + "00"
+	if got != want {
+		t.Fatalf("appendState =\n%s\nwant\n%s", got, want)
+	}
+	b, _ := hex.DecodeString(want)
+	r := &reader{b: append(b, 0xEE)} // trailing byte belongs to the caller
+	dt, err := decodeTreeState(r)
+	if err != nil || r.len() != 1 || treeParents(dt, 2) != treeParents(tr, 2) {
+		t.Fatalf("decode: %v, %d bytes left, %q", err, r.len(), treeParents(dt, 2))
+	}
+	if empty := newTree().appendState(nil); !bytes.Equal(empty, []byte{0}) {
+		t.Errorf("empty tree encodes as %x", empty)
+	}
+
+	enc := func(parts ...string) []byte {
+		var s string
+		for _, p := range parts {
+			s += p
+		}
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			panic(err)
+		}
+		return b
+	}
+	node1, node2, root := "00000000000000000000000000000001", "00000000000000000000000000000002", "00000000000000000000000000000000"
+	rep1, rep2 := "0100000000000000", "0200000000000000"
+	bad := map[string][]byte{
+		"truncated":          b[:len(b)-1],
+		"count too large":    enc("03", "05", rep1, node1, root, "00"),
+		"stamps descending":  enc("02", "05", rep2, node1, root, "00", "00", rep1, node2, root, "00"),
+		"duplicate stamp":    enc("02", "05", rep1, node1, root, "00", "00", rep1, node2, root, "00"),
+		"bad position":       enc("01", "05", rep1, node1, root, "03613030"),
+		"position not ascii": enc("01", "05", rep1, node1, root, "0361ff31"),
+		"root moved":         enc("01", "05", rep1, root, node1, "00"),
+		"overlong count":     enc("8100", "05", rep1, node1, root, "00"),
+		"overlong dts":       enc("01", "8500", rep1, node1, root, "00"),
+		"overlong pos len":   enc("01", "05", rep1, node1, root, "8000"),
+		"position too long":  enc("01", "05", rep1, node1, root, "05613031"),
+		"timestamp overflow": enc("02", "05", rep1, node1, root, "00", "ffffffffffffffffff01", rep1, node2, root, "00"),
+	}
+	for name, in := range bad {
+		if _, err := decodeTreeState(&reader{b: in}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: decode = %v, want ErrMalformed", name, err)
+		}
+	}
+	// A cyclic move is a valid log entry: logged, skipped, round-tripped.
+	cyc := enc("02", "05", rep1, node2, node1, "00", "00", rep2, node1, node2, "00")
+	dc, err := decodeTreeState(&reader{b: cyc})
+	if err != nil || !bytes.Equal(dc.appendState(nil), cyc) || treeParents(dc, 2) != "2<-1 " {
+		t.Errorf("cyclic log: %v, %q", err, treeParents(dc, 2))
+	}
+}
+
+// treeSim is one run of the multi-replica simulation.
+type treeSim struct {
+	t        *testing.T
+	rng      *rand.Rand
+	nodes    int
+	replicas []*treeSimReplica
+	all      []move
+	step     int
+	late     int // moves applied below the latest logged stamp (undo/redo)
+}
+
+type treeSimReplica struct {
+	id      ReplicaID
+	tr      *tree
+	ref     *refTree
+	clock   Clock
+	skew    int64
+	inbox   []move // made by others, not yet delivered (or to deliver again)
+	outbox  []move // made while offline, not yet sent
+	offline int    // steps left offline
+}
+
+func newTreeSim(t *testing.T, seed uint64) *treeSim {
+	rng := rand.New(rand.NewPCG(seed, 0x74726565))
+	s := &treeSim{t: t, rng: rng, nodes: 10 + rng.IntN(21)}
+	nr := 3 + rng.IntN(3)
+	for i := 0; i < nr; i++ {
+		s.replicas = append(s.replicas, &treeSimReplica{
+			id:   ReplicaID(rng.Uint64() | 1),
+			tr:   newTree(),
+			ref:  newRefTree(),
+			skew: int64(rng.IntN(200)) - 100,
+		})
+	}
+	return s
+}
+
+func (s *treeSim) node() ElementID { return tid(1 + s.rng.IntN(s.nodes)) }
+
+// makeMove has replica r move a random node. Some moves put a node under
+// its own descendant on r (skipped at once), many more become cycles only
+// with concurrent moves; positions are taken between current siblings,
+// sometimes "" and sometimes copied from a sibling (a tie).
+func (s *treeSim) makeMove(r *treeSimReplica) {
+	n := s.node()
+	var parent ElementID
+	switch x := s.rng.IntN(100); {
+	case x < 15:
+		parent = Root
+	case x < 30:
+		var desc []ElementID
+		for i := 1; i <= s.nodes; i++ {
+			if r.tr.isAncestor(n, tid(i)) {
+				desc = append(desc, tid(i))
+			}
+		}
+		if len(desc) > 0 {
+			parent = desc[s.rng.IntN(len(desc))]
+		} else {
+			parent = s.node()
+		}
+	default:
+		parent = s.node()
+	}
+	sibs := r.tr.children(parent)
+	pos := ""
+	switch x := s.rng.IntN(100); {
+	case x < 10:
+	case x < 20 && len(sibs) > 0:
+		_, pos, _ = r.tr.parentOf(sibs[s.rng.IntN(len(sibs))])
+	default:
+		i := s.rng.IntN(len(sibs) + 1)
+		var a, b string
+		if i > 0 {
+			_, a, _ = r.tr.parentOf(sibs[i-1])
+		}
+		if i < len(sibs) {
+			_, b, _ = r.tr.parentOf(sibs[i])
+		}
+		var err error
+		if pos, err = KeyBetween(a, b); err != nil { // a tie or "" below: append instead
+			last := ""
+			if len(sibs) > 0 {
+				_, last, _ = r.tr.parentOf(sibs[len(sibs)-1])
+			}
+			if pos, err = KeyBetween(last, ""); err != nil {
+				s.t.Fatalf("KeyBetween(%q, \"\"): %v", last, err)
+			}
+		}
+	}
+	ts := r.clock.Next(int64(s.step)*10+r.skew+1000, 1)
+	m := move{Stamp: Stamp{ts, r.id}, Node: n, Parent: parent, Pos: pos}
+	if !r.tr.apply(m) || !r.ref.add(m) {
+		s.t.Fatalf("local move %+v not applied", m)
+	}
+	s.all = append(s.all, m)
+	if r.offline > 0 {
+		r.outbox = append(r.outbox, m)
+	} else {
+		s.send(r, m)
+	}
+}
+
+func (s *treeSim) send(from *treeSimReplica, m move) {
+	for _, o := range s.replicas {
+		if o != from {
+			o.inbox = append(o.inbox, m)
+		}
+	}
+}
+
+// deliver gives r one move from its inbox, chosen at random; some stay in
+// the inbox to arrive again, and some old moves are replayed outright.
+func (s *treeSim) deliver(r *treeSimReplica) {
+	var m move
+	if s.rng.IntN(20) == 0 {
+		m = s.all[s.rng.IntN(len(s.all))]
+	} else {
+		i := s.rng.IntN(len(r.inbox))
+		m = r.inbox[i]
+		if s.rng.IntN(5) != 0 {
+			r.inbox[i] = r.inbox[len(r.inbox)-1]
+			r.inbox = r.inbox[:len(r.inbox)-1]
+		}
+	}
+	r.clock.Observe(m.Stamp.TS)
+	n := len(r.tr.log)
+	late := n > 0 && m.Stamp.Less(r.tr.log[n-1].m.Stamp)
+	got, want := r.tr.apply(m), r.ref.add(m)
+	if got != want {
+		s.t.Fatalf("apply(%+v) = %v, reference says new = %v", m, got, want)
+	}
+	if got && late {
+		s.late++
+	}
+	treeCheckRef(s.t, r.tr, r.ref, s.nodes)
+}
+
+func (s *treeSim) run(steps int) {
+	for s.step = 0; s.step < steps; s.step++ {
+		r := s.replicas[s.rng.IntN(len(s.replicas))]
+		switch x := s.rng.IntN(100); {
+		case x < 3 && r.offline == 0:
+			r.offline = 20 + s.rng.IntN(80)
+		case x < 40:
+			s.makeMove(r)
+		case r.offline == 0 && len(r.inbox) > 0:
+			s.deliver(r)
+		}
+		for _, o := range s.replicas {
+			if o.offline > 0 {
+				if o.offline--; o.offline == 0 {
+					for _, m := range o.outbox {
+						s.send(o, m)
+					}
+					o.outbox = nil
+				}
+			}
+		}
+	}
+	// Heal: everyone online, everything delivered, in random order.
+	for _, r := range s.replicas {
+		r.offline = 0
+		for _, m := range r.outbox {
+			s.send(r, m)
+		}
+		r.outbox = nil
+	}
+	for _, r := range s.replicas {
+		for len(r.inbox) > 0 {
+			s.deliver(r)
+		}
+		for _, m := range s.all { // anything the random replays skipped
+			r.tr.apply(m)
+			r.ref.add(m)
+		}
+		treeCheckRef(s.t, r.tr, r.ref, s.nodes)
+		treeCheckInvariants(s.t, r.tr)
+	}
+}
+
+func (s *treeSim) checkConverged() {
+	t := s.t
+	want := s.replicas[0].tr.appendState(nil)
+	for i, r := range s.replicas {
+		got := r.tr.appendState(nil)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("replica %d state differs from replica 0", i)
+		}
+		dt, err := decodeTreeState(&reader{b: got})
+		if err != nil {
+			t.Fatalf("replica %d: decode own state: %v", i, err)
+		}
+		if !bytes.Equal(dt.appendState(nil), got) || treeParents(dt, s.nodes) != treeParents(r.tr, s.nodes) {
+			t.Fatalf("replica %d: decoded state differs", i)
+		}
+	}
+	tr := s.replicas[0].tr
+	// No node lost: each is either never moved (under Root by convention) or
+	// listed exactly once, among its parent's children; and every chain of
+	// parents reaches Root.
+	seen := map[ElementID]int{}
+	for i := 0; i <= s.nodes; i++ {
+		p := tid(i)
+		if i == 0 {
+			p = Root
+		}
+		for _, c := range tr.children(p) {
+			seen[c]++
+		}
+	}
+	for i := 1; i <= s.nodes; i++ {
+		n := tid(i)
+		_, _, moved := tr.parentOf(n)
+		if moved && seen[n] != 1 || !moved && seen[n] != 0 {
+			t.Fatalf("node %d: moved %v, listed %d times among children", i, moved, seen[n])
+		}
+		if !tr.isAncestor(Root, n) {
+			t.Fatalf("node %d does not reach Root", i)
+		}
+	}
+}
+
+func TestTreeConvergenceSimulation(t *testing.T) {
+	seeds := make([]uint64, 0, *treeSeeds)
+	if *treeSeed != 0 {
+		seeds = append(seeds, *treeSeed)
+	} else {
+		for i := 1; i <= *treeSeeds; i++ {
+			seeds = append(seeds, uint64(i))
+		}
+	}
+	late, skipped := 0, 0
+	for _, seed := range seeds {
+		s := newTreeSim(t, seed)
+		t.Logf("seed %d: %d replicas, %d nodes (rerun: -treeseed=%d)", seed, len(s.replicas), s.nodes, seed)
+		s.run(400)
+		s.checkConverged()
+		for _, e := range s.replicas[0].tr.log {
+			if e.skipped {
+				skipped++
+			}
+		}
+		late += s.late
+		if t.Failed() {
+			break
+		}
+	}
+	t.Logf("%d seeds; late (undo/redo) applications: %d; skipped (cyclic) moves in final logs: %d", len(seeds), late, skipped)
+	if (skipped == 0 || late == 0) && len(seeds) >= 4 {
+		t.Error("simulation made no cyclic or no late move: it tests less than it claims")
+	}
+}
+
+// treeFuzzMoves turns bytes into moves, 4 bytes each, over 8 nodes, 3
+// replicas and a few positions, keeping the first move of each stamp (two
+// moves with one stamp are an op-id conflict, rejected by the op layer).
+func treeFuzzMoves(data []byte) []move {
+	positions := []string{"", "a0", "a1", "Zz", "a0V"}
+	var out []move
+	seen := map[Stamp]bool{}
+	for ; len(data) >= 4; data = data[4:] {
+		node, parent, ts, x := int(data[0]%8)+1, int(data[1]%9), uint64(data[2])+1, int(data[3])
+		m := tmove(ts, ReplicaID(x%3+1), node, parent, positions[(x/3)%len(positions)])
+		if !seen[m.Stamp] {
+			seen[m.Stamp] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func FuzzTreeConvergence(f *testing.F) {
+	f.Add([]byte{1, 2, 10, 0, 2, 1, 10, 1})                        // A under B, B under A
+	f.Add([]byte{1, 2, 30, 0, 2, 3, 20, 0, 3, 1, 10, 0})           // a late op
+	f.Add([]byte{0, 1, 5, 7, 1, 2, 4, 8, 2, 0, 3, 9, 0, 2, 6, 10}) // a chain, rearranged
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ms := treeFuzzMoves(data)
+		ref := newRefTree()
+		for _, m := range ms {
+			ref.add(m)
+		}
+		h := fnv.New64a()
+		h.Write(data)
+		rng := rand.New(rand.NewPCG(h.Sum64(), 1))
+		shuffled := slices.Clone(ms)
+		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		orders := [][]move{ms, slices.Concat(shuffled, ms)} // the second with every move twice
+		var want []byte
+		for k, order := range orders {
+			tr := newTree()
+			for _, m := range order {
+				tr.apply(m)
+			}
+			treeCheckInvariants(t, tr)
+			treeCheckRef(t, tr, ref, 8)
+			got := tr.appendState(nil)
+			if k == 0 {
+				want = got
+			} else if !bytes.Equal(got, want) {
+				t.Fatalf("orders give different states")
+			}
+		}
+	})
+}
+
+func FuzzDecodeTreeState(f *testing.F) {
+	tr := newTree()
+	for _, m := range treeFuzzMoves([]byte{1, 2, 10, 0, 2, 1, 10, 1, 3, 0, 9, 4, 4, 3, 200, 5}) {
+		tr.apply(m)
+	}
+	f.Add(tr.appendState(nil))
+	f.Add([]byte{0})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := &reader{b: data}
+		dt, err := decodeTreeState(r)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			}
+			return
+		}
+		if got := dt.appendState(nil); !bytes.Equal(got, data[:r.off]) {
+			t.Fatalf("re-encoding differs:\n%x\n%x", got, data[:r.off])
+		}
+		treeCheckInvariants(t, dt)
+	})
+}
+
+// treeBenchMoves makes n random moves over nodes nodes, stamps ascending
+// from base.
+func treeBenchMoves(n, nodes int, base uint64) []move {
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys, _ := KeysBetween("", "", 64)
+	ms := make([]move, n)
+	for i := range ms {
+		node := 1 + rng.IntN(nodes)
+		parent := rng.IntN(nodes + 1)
+		if rng.IntN(4) == 0 {
+			parent = 0
+		}
+		ms[i] = tmove(base+uint64(i), 1, node, parent, keys[rng.IntN(len(keys))])
+	}
+	return ms
+}
+
+func treeAvgDepth(tr *tree, nodes int) float64 {
+	total := 0
+	for i := 1; i <= nodes; i++ {
+		for cur := tid(i); cur != Root; total++ {
+			cur, _, _ = tr.parentOf(cur)
+		}
+	}
+	return float64(total) / float64(nodes)
+}
+
+// BenchmarkTreeMoveInOrder applies moves in stamp order (the common case:
+// no undo) over 1000 nodes.
+func BenchmarkTreeMoveInOrder(b *testing.B) {
+	const nodes = 1000
+	ms := treeBenchMoves(1<<16, nodes, 1)
+	tr := newTree()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := ms[i%len(ms)]
+		m.Stamp.TS = Timestamp(i + 1)
+		tr.apply(m)
+	}
+	b.StopTimer()
+	b.ReportMetric(treeAvgDepth(tr, nodes), "avg-depth")
+	b.ReportMetric(float64(len(tr.appendState(nil)))/float64(len(tr.log)), "state-B/move")
+}
+
+// BenchmarkTreeMoveOutOfOrder applies moves that each arrive below the last
+// `later` logged moves, so each undoes and redoes exactly that many.
+func BenchmarkTreeMoveOutOfOrder(b *testing.B) {
+	const nodes = 1000
+	for _, later := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("later=%d", later), func(b *testing.B) {
+			tr := newTree()
+			for _, m := range treeBenchMoves(later, nodes, 1<<40) {
+				tr.apply(m)
+			}
+			ms := treeBenchMoves(1<<16, nodes, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				m := ms[i%len(ms)]
+				m.Stamp.TS = Timestamp(i + 1)
+				tr.apply(m)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(later), "ns/later-move")
+		})
+	}
+}
+
+// BenchmarkTreeDecode measures opening a snapshot's tree: 100k moves.
+func BenchmarkTreeDecode(b *testing.B) {
+	tr := newTree()
+	for _, m := range treeBenchMoves(100000, 1000, 1) {
+		tr.apply(m)
+	}
+	enc := tr.appendState(nil)
+	b.SetBytes(int64(len(enc)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := decodeTreeState(&reader{b: enc}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/100000, "ns/move")
+}

@@ -1,0 +1,209 @@
+package crdt
+
+import (
+	"fmt"
+)
+
+// Tx builds one local change. Each op is applied to the doc at once — the
+// user sees their edit immediately — and Commit returns the Change to send
+// to peers. A Tx cannot be rolled back (use an UndoManager for that), and
+// the doc must not Apply remote changes while a Tx is open.
+type Tx struct {
+	d    *Doc
+	c    Change
+	next uint64
+	done bool
+
+	// Set by UndoManager: where to record inverses, and for whom.
+	undo     *UndoManager
+	undoKind int // 0 edit, 1 undo, 2 redo
+	capture  *[]inverse
+}
+
+// Begin opens a transaction for replica r at physical time nowMs
+// (milliseconds since the Unix epoch, read by the caller).
+func (d *Doc) Begin(r ReplicaID, nowMs int64) *Tx {
+	if d.inTx {
+		panic("crdt: Begin while another transaction is open")
+	}
+	if r == 0 {
+		panic("crdt: Begin with replica id 0")
+	}
+	d.inTx = true
+	start := d.vv[r] + 1
+	t := d.clock.Last() + 1
+	if nowMs > 0 {
+		if p := MakeTimestamp(uint64(nowMs), 0); p > t {
+			t = p
+		}
+	}
+	return &Tx{d: d, c: Change{Replica: r, Start: start, Time: t}, next: start}
+}
+
+// add validates op, applies it and records it. On error nothing changed.
+func (tx *Tx) add(op Op) error {
+	if tx.done {
+		return fmt.Errorf("crdt: transaction already committed: %w", ErrInvalidOp)
+	}
+	if len(tx.c.Ops) >= MaxOps {
+		return fmt.Errorf("crdt: transaction holds %d ops already: %w", MaxOps, ErrInvalidOp)
+	}
+	if err := op.validate(); err != nil {
+		return err
+	}
+	d := tx.d
+	if op.Type != OpCreate && !d.exists(op.Element) {
+		return fmt.Errorf("crdt: %s: element %v does not exist: %w", op.Type, op.Element, ErrInvalidOp)
+	}
+	id := OpID{tx.c.Replica, tx.next}
+	if op.Type == OpDeleteText {
+		// Checked here so that nothing is captured for a bad op.
+		if t := d.elems[op.Element].text(op.Key); t == nil || !t.containsRange(op.Target, op.Count) {
+			return fmt.Errorf("crdt: delete_text target %v+%d is not in text %q: %w", op.Target, op.Count, op.Key, ErrInvalidOp)
+		}
+	}
+	if tx.capture != nil {
+		tx.captureBefore(&op, id)
+	}
+	if err := d.applyOp(&op, id, tx.c.stampAt(tx.next)); err != nil {
+		if tx.capture != nil {
+			*tx.capture = (*tx.capture)[:len(*tx.capture)-1]
+		}
+		return err
+	}
+	tx.c.Ops = append(tx.c.Ops, op)
+	tx.next += op.span()
+	d.vv[tx.c.Replica] = tx.next - 1
+	return nil
+}
+
+// Commit closes the transaction and returns the change, or false when no op
+// was added.
+func (tx *Tx) Commit() (Change, bool) {
+	d := tx.d
+	if tx.done {
+		return Change{}, false
+	}
+	tx.done = true
+	d.inTx = false
+	if len(tx.c.Ops) == 0 {
+		d.createdNow = d.createdNow[:0]
+		return Change{}, false
+	}
+	d.clock.Observe(tx.c.stampAt(tx.next - 1).TS)
+	d.advancedNow = append(d.advancedNow, tx.c.Replica)
+	d.release(nil)
+	if tx.undo != nil {
+		tx.undo.committed(tx)
+	}
+	return tx.c, true
+}
+
+// Len returns the number of ops added so far.
+func (tx *Tx) Len() int { return len(tx.c.Ops) }
+
+// Create creates an element of the given kind (see docs/SCHEMA.md).
+func (tx *Tx) Create(id ElementID, kind string) error {
+	return tx.add(Op{Type: OpCreate, Element: id, Key: kind})
+}
+
+// Set writes a property.
+func (tx *Tx) Set(id ElementID, key string, v Value) error {
+	return tx.add(Op{Type: OpSet, Element: id, Key: key, Value: v})
+}
+
+// Delete deletes the element (a tombstone: Restore brings it back).
+func (tx *Tx) Delete(id ElementID) error {
+	return tx.add(Op{Type: OpDelete, Element: id, Deleted: true})
+}
+
+// Restore undeletes the element.
+func (tx *Tx) Restore(id ElementID) error {
+	return tx.add(Op{Type: OpDelete, Element: id, Deleted: false})
+}
+
+// Vote writes voter's register key on the element (a vote or a reaction);
+// Null() or 0 withdraws it.
+func (tx *Tx) Vote(id ElementID, key, voter string, v Value) error {
+	return tx.add(Op{Type: OpVote, Element: id, Key: key, Voter: voter, Value: v})
+}
+
+// InsertText inserts s at rune position pos of the text field.
+func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
+	if s == "" {
+		return nil
+	}
+	e := tx.d.elems[id]
+	n := 0
+	if e != nil {
+		if t := e.text(field); t != nil {
+			n = t.Len()
+		}
+	}
+	if pos < 0 || pos > n {
+		return fmt.Errorf("crdt: insert at %d of a text of %d runes: %w", pos, n, ErrInvalidOp)
+	}
+	op := Op{Type: OpInsertText, Element: id, Key: field, Text: s}
+	if err := op.validate(); err != nil {
+		return err
+	}
+	if e == nil || e.kind.s.IsZero() {
+		return fmt.Errorf("crdt: insert_text: element %v does not exist: %w", id, ErrInvalidOp)
+	}
+	if tx.done {
+		return fmt.Errorf("crdt: transaction already committed: %w", ErrInvalidOp)
+	}
+	// Local fast path: the list picks the origins and integrates at once.
+	t := e.textOrNew(field)
+	cid := OpID{tx.c.Replica, tx.next}
+	if tx.capture != nil {
+		tx.captureBefore(&op, cid)
+	}
+	op.Left, op.Right = t.localInsert(cid, pos, s)
+	tx.c.Ops = append(tx.c.Ops, op)
+	tx.next += op.span()
+	tx.d.vv[tx.c.Replica] = tx.next - 1
+	return nil
+}
+
+// DeleteText deletes n runes from rune position pos of the text field.
+func (tx *Tx) DeleteText(id ElementID, field string, pos, n int) error {
+	if n == 0 {
+		return nil
+	}
+	e := tx.d.elems[id]
+	var t *textList
+	if e != nil {
+		t = e.text(field)
+	}
+	if t == nil || pos < 0 || n < 0 || pos+n > t.Len() {
+		return fmt.Errorf("crdt: delete %d runes at %d: out of range: %w", n, pos, ErrInvalidOp)
+	}
+	for _, sp := range t.idsAt(pos, n) {
+		if err := tx.add(Op{Type: OpDeleteText, Element: id, Key: field,
+			Target: OpID{sp.Replica, sp.From}, Count: sp.To - sp.From + 1}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Move makes the element a child of parent (Root for the board) at the
+// fractional position pos among its siblings ("" sorts first). A move that
+// would put an element under itself is refused.
+func (tx *Tx) Move(id, parent ElementID, pos string) error {
+	if parent != Root {
+		if !tx.d.exists(parent) {
+			return fmt.Errorf("crdt: move: parent %v does not exist: %w", parent, ErrInvalidOp)
+		}
+		if parent == id || tx.d.tree.isAncestor(id, parent) {
+			return fmt.Errorf("crdt: move: %v would become its own ancestor: %w", id, ErrInvalidOp)
+		}
+	}
+	return tx.add(Op{Type: OpMove, Element: id, Parent: parent, Pos: pos})
+}
+
+func (d *Doc) exists(id ElementID) bool {
+	e := d.elems[id]
+	return e != nil && !e.kind.s.IsZero()
+}
