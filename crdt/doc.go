@@ -133,6 +133,7 @@ type Doc struct {
 	advancedNow []ReplicaID                 // replicas advanced by the change being applied
 	skipped     int                         // ops skipped as meaningless (for tests and metrics)
 	inTx        bool
+	opSlab      []Op // see Tx.push
 }
 
 type heldChange struct {

@@ -257,7 +257,7 @@ func (e *scriptEnv) run(cmd string) (string, error) {
 			if err != nil || len(args) == 0 {
 				return "", fmt.Errorf("bad edit %q", part)
 			}
-			if err := e.edit(tx, args); err != nil {
+			if err := e.edit(&tx, args); err != nil {
 				errs = append(errs, err.Error())
 			}
 		}

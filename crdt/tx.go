@@ -21,8 +21,9 @@ type Tx struct {
 }
 
 // Begin opens a transaction for replica r at physical time nowMs
-// (milliseconds since the Unix epoch, read by the caller).
-func (d *Doc) Begin(r ReplicaID, nowMs int64) *Tx {
+// (milliseconds since the Unix epoch, read by the caller). The Tx is a
+// value, so the hot path of one small change allocates nothing for it.
+func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx {
 	if d.inTx {
 		panic("crdt: Begin while another transaction is open")
 	}
@@ -37,7 +38,23 @@ func (d *Doc) Begin(r ReplicaID, nowMs int64) *Tx {
 			t = p
 		}
 	}
-	return &Tx{d: d, c: Change{Replica: r, Start: start, Time: t}, next: start}
+	return Tx{d: d, c: Change{Replica: r, Start: start, Time: t}, next: start}
+}
+
+// push appends an op to the change. A change's first op is carved from a
+// shared slab (capacity 1, so a later append copies out instead of
+// overwriting a neighbour): most changes hold one op, and this saves an
+// allocation per change.
+func (tx *Tx) push(op Op) {
+	if tx.c.Ops == nil {
+		d := tx.d
+		if len(d.opSlab) == 0 {
+			d.opSlab = make([]Op, 256)
+		}
+		tx.c.Ops = d.opSlab[:0:1]
+		d.opSlab = d.opSlab[1:]
+	}
+	tx.c.Ops = append(tx.c.Ops, op)
 }
 
 // add validates op, applies it and records it. On error nothing changed.
@@ -71,7 +88,7 @@ func (tx *Tx) add(op Op) error {
 		}
 		return err
 	}
-	tx.c.Ops = append(tx.c.Ops, op)
+	tx.push(op)
 	tx.next += op.span()
 	d.vv[tx.c.Replica] = tx.next - 1
 	return nil
@@ -160,7 +177,7 @@ func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
 		tx.captureBefore(&op, cid)
 	}
 	op.Left, op.Right = t.localInsert(cid, pos, s)
-	tx.c.Ops = append(tx.c.Ops, op)
+	tx.push(op)
 	tx.next += op.span()
 	tx.d.vv[tx.c.Replica] = tx.next - 1
 	return nil

@@ -45,7 +45,7 @@ func NewUndoManager(d *Doc, r ReplicaID) *UndoManager {
 }
 
 // Begin opens a transaction whose ops become one undo step at Commit.
-func (u *UndoManager) Begin(nowMs int64) *Tx {
+func (u *UndoManager) Begin(nowMs int64) Tx {
 	tx := u.d.Begin(u.replica, nowMs)
 	tx.undo = u
 	tx.capture = &[]inverse{}
@@ -105,7 +105,7 @@ func (u *UndoManager) replay(stack *[][]inverse, kind int, nowMs int64) (Change,
 		tx.undoKind = kind
 		tx.capture = &[]inverse{}
 		for i := len(step) - 1; i >= 0; i-- {
-			u.revert(tx, &step[i])
+			u.revert(&tx, &step[i])
 		}
 		if c, ok := tx.Commit(); ok {
 			return c, true

@@ -23,7 +23,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/crdt"
 )
@@ -406,17 +405,17 @@ func lww(cfg lwwConfig) (string, error) {
 		base := heapMB()
 		d = crdt.NewDoc()
 		start := time.Now()
-		var tx *crdt.Tx
-		inTx := 0
+		var tx crdt.Tx
+		open, inTx := false, 0
 		flush := func() {
-			if tx != nil {
+			if open {
 				tx.Commit()
-				tx, inTx = nil, 0
+				open, inTx = false, 0
 			}
 		}
 		for i, ops := range creates {
-			if tx == nil {
-				tx = d.Begin(benchReplica, 0)
+			if !open {
+				tx, open = d.Begin(benchReplica, 0), true
 			}
 			if err := tx.Create(elemID(i), "shape"); err != nil {
 				return "", err
@@ -433,8 +432,8 @@ func lww(cfg lwwConfig) (string, error) {
 		flush()
 		mid := time.Now()
 		for _, op := range updates {
-			if tx == nil {
-				tx = d.Begin(benchReplica, 0)
+			if !open {
+				tx, open = d.Begin(benchReplica, 0), true
 			}
 			if err := tx.Set(elemID(op.el), op.key, op.v); err != nil {
 				return "", err
@@ -486,4 +485,3 @@ func lww(cfg lwwConfig) (string, error) {
 		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), cfg.batch), nil
 }
 
-var _ = utf8.RuneLen

@@ -1,0 +1,66 @@
+package crdt
+
+import (
+	"encoding/binary"
+	"testing"
+)
+
+func benchElem(i int) ElementID {
+	var e ElementID
+	e[0] = 0xe1
+	binary.BigEndian.PutUint64(e[8:], uint64(i))
+	return e
+}
+
+// BenchmarkLocalSet: one property write per change, the whiteboard hot path.
+func BenchmarkLocalSet(b *testing.B) {
+	d := NewDoc()
+	const n = 10000
+	tx := d.Begin(1, 0)
+	for i := 0; i < n; i++ {
+		tx.Create(benchElem(i), "shape")
+		for _, k := range []string{"x", "y", "w", "h", "rot", "fill", "z", "type"} {
+			tx.Set(benchElem(i), k, Number(1))
+		}
+	}
+	tx.Commit()
+	keys := []string{"x", "y", "w", "h", "rot", "fill", "z"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tx := d.Begin(1, 0)
+		tx.Set(benchElem(i%n), keys[i%7], Number(float64(i)))
+		tx.Commit()
+	}
+}
+
+// BenchmarkRemoteSet: decode and apply one remote property write.
+func BenchmarkRemoteSet(b *testing.B) {
+	src := NewDoc()
+	tx := src.Begin(1, 0)
+	tx.Create(benchElem(0), "shape")
+	first, _ := tx.Commit()
+	var enc [][]byte
+	for i := 0; i < 10000; i++ {
+		tx := src.Begin(1, 0)
+		tx.Set(benchElem(0), "x", Number(float64(i)))
+		c, _ := tx.Commit()
+		enc = append(enc, c.AppendBinary(nil))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var d *Doc
+	for i := 0; i < b.N; i++ {
+		if i%len(enc) == 0 {
+			b.StopTimer()
+			d = NewDoc()
+			d.Apply(first)
+			b.StartTimer()
+		}
+		c, err := DecodeChange(enc[i%len(enc)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.Apply(c)
+	}
+}
