@@ -1,0 +1,80 @@
+package bus
+
+import (
+	"sync"
+)
+
+// Hub is an in-memory bus shared by several nodes in one process (tests).
+// Each node gets its own Memory from Hub.Node.
+type Hub struct {
+	mu struct {
+		sync.Mutex
+		subs map[[16]byte]map[*memSub]struct{}
+	}
+}
+
+type memSub struct {
+	node string
+	h    Handler
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub {
+	h := &Hub{}
+	h.mu.subs = map[[16]byte]map[*memSub]struct{}{}
+	return h
+}
+
+// Memory is one node's view of a Hub.
+type Memory struct {
+	hub    *Hub
+	node   string
+	closed bool
+}
+
+// Node returns the bus of the named node.
+func (h *Hub) Node(name string) *Memory { return &Memory{hub: h, node: name} }
+
+// Publish delivers synchronously to every other node's handlers.
+func (m *Memory) Publish(board [16]byte, kind Kind, data []byte) error {
+	if m.closed {
+		return ErrClosed
+	}
+	m.hub.mu.Lock()
+	var hs []Handler
+	for s := range m.hub.mu.subs[board] {
+		if s.node != m.node {
+			hs = append(hs, s.h)
+		}
+	}
+	m.hub.mu.Unlock()
+	for _, h := range hs {
+		h(Message{Board: board, Kind: kind, Node: m.node, Data: append([]byte(nil), data...)})
+	}
+	return nil
+}
+
+// Subscribe registers h for the board.
+func (m *Memory) Subscribe(board [16]byte, h Handler) (func(), error) {
+	if m.closed {
+		return nil, ErrClosed
+	}
+	s := &memSub{node: m.node, h: h}
+	m.hub.mu.Lock()
+	if m.hub.mu.subs[board] == nil {
+		m.hub.mu.subs[board] = map[*memSub]struct{}{}
+	}
+	m.hub.mu.subs[board][s] = struct{}{}
+	m.hub.mu.Unlock()
+	return func() {
+		m.hub.mu.Lock()
+		delete(m.hub.mu.subs[board], s)
+		m.hub.mu.Unlock()
+	}, nil
+}
+
+// Connected is always true until Close.
+func (m *Memory) Connected() bool { return !m.closed }
+
+// Close stops publishing.
+func (m *Memory) Close() error { m.closed = true; return nil }

@@ -1,0 +1,207 @@
+package bus
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// NATSConfig configures the NATS bus.
+type NATSConfig struct {
+	// Node is this node's id, stamped on every message. Required.
+	Node string
+	// URL of an external NATS server or cluster. Empty (the default)
+	// starts an embedded server in this process.
+	URL string
+	// ListenAddr makes the embedded server accept clients on this
+	// host:port (for example to let other tools watch). Empty: no client
+	// port at all; the node connects in-process.
+	ListenAddr string
+	// ClusterAddr makes the embedded server join a NATS cluster: it
+	// listens for routes on this host:port. Empty: no clustering.
+	ClusterAddr string
+	// Routes are the other embedded servers' cluster addresses
+	// (nats://host:port), used with ClusterAddr.
+	Routes []string
+	// Logger gets connection events. Nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// NATS is the production bus.
+type NATS struct {
+	cfg    NATSConfig
+	srv    *natsserver.Server // nil with an external URL
+	nc     *nats.Conn
+	log    *slog.Logger
+	errors atomic.Int64
+	closed chan struct{} // closed by the connection's ClosedHandler
+	// OnReconnect, if set before use, is called after the connection comes
+	// back (the node then runs anti-entropy).
+	OnReconnect func()
+}
+
+// NewNATS starts an embedded NATS server (unless cfg.URL is set) and
+// connects to it.
+func NewNATS(cfg NATSConfig) (*NATS, error) {
+	if cfg.Node == "" {
+		return nil, fmt.Errorf("bus: NATSConfig.Node is required")
+	}
+	b := &NATS{cfg: cfg, log: cfg.Logger, closed: make(chan struct{})}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	opts := []nats.Option{
+		nats.Name("corkboard-" + cfg.Node),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectBufSize(8 << 20),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			b.log.Warn("nats disconnected", "err", err)
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			b.log.Info("nats reconnected")
+			if b.OnReconnect != nil {
+				b.OnReconnect()
+			}
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			b.errors.Add(1)
+			b.log.Warn("nats error", "err", err)
+		}),
+	}
+	url := cfg.URL
+	if url == "" {
+		so := &natsserver.Options{
+			ServerName: "corkboard-" + cfg.Node,
+			NoLog:      true,
+			NoSigs:     true,
+			DontListen: cfg.ListenAddr == "",
+			MaxPayload: 8 << 20,
+		}
+		if cfg.ListenAddr != "" {
+			host, port, err := splitHostPort(cfg.ListenAddr)
+			if err != nil {
+				return nil, err
+			}
+			so.Host, so.Port = host, port
+		}
+		if cfg.ClusterAddr != "" {
+			host, port, err := splitHostPort(cfg.ClusterAddr)
+			if err != nil {
+				return nil, err
+			}
+			so.Cluster.Name = "corkboard"
+			so.Cluster.Host, so.Cluster.Port = host, port
+			for _, r := range cfg.Routes {
+				u, err := parseURL(r)
+				if err != nil {
+					return nil, err
+				}
+				so.Routes = append(so.Routes, u)
+			}
+		}
+		srv, err := natsserver.NewServer(so)
+		if err != nil {
+			return nil, fmt.Errorf("bus: embedded nats: %w", err)
+		}
+		srv.Start()
+		if !srv.ReadyForConnections(10 * time.Second) {
+			srv.Shutdown()
+			return nil, fmt.Errorf("bus: embedded nats did not start")
+		}
+		b.srv = srv
+		url = srv.ClientURL()
+		opts = append(opts, nats.InProcessServer(srv))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		if b.srv != nil {
+			b.srv.Shutdown()
+		}
+		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
+	}
+	b.nc = nc
+	return b, nil
+}
+
+// Publish sends on the board's subject.
+func (b *NATS) Publish(board [16]byte, kind Kind, data []byte) error {
+	if err := b.nc.Publish(subject(board, kind), envelope(b.cfg.Node, data)); err != nil {
+		b.errors.Add(1)
+		return fmt.Errorf("bus: publish: %w", err)
+	}
+	return nil
+}
+
+// Subscribe delivers the board's messages from other nodes.
+func (b *NATS) Subscribe(board [16]byte, h Handler) (func(), error) {
+	sub, err := b.nc.Subscribe(subject(board, "*"), func(m *nats.Msg) {
+		bd, kind, ok := parseSubject(m.Subject)
+		if !ok {
+			return
+		}
+		node, data, err := openEnvelope(m.Data)
+		if err != nil || node == b.cfg.Node {
+			return
+		}
+		h(Message{Board: bd, Kind: kind, Node: node, Data: data})
+	})
+	if err != nil {
+		b.errors.Add(1)
+		return nil, fmt.Errorf("bus: subscribe: %w", err)
+	}
+	// Generous pending limits: a slow room drops to anti-entropy rather
+	// than stalling the connection.
+	sub.SetPendingLimits(1<<16, 256<<20)
+	return func() { sub.Unsubscribe() }, nil
+}
+
+// Connected reports the NATS connection state.
+func (b *NATS) Connected() bool { return b.nc.IsConnected() }
+
+// Errors returns the number of NATS errors seen (for metrics).
+func (b *NATS) Errors() int64 { return b.errors.Load() }
+
+// Close drains the connection and stops the embedded server.
+func (b *NATS) Close() error {
+	if err := b.nc.Drain(); err != nil {
+		b.nc.Close()
+	}
+	// Drain is asynchronous: wait for the connection to report closed.
+	select {
+	case <-b.closed:
+	case <-time.After(5 * time.Second):
+		b.nc.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+	return nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	u, err := url.Parse("nats://" + addr)
+	if err != nil || u.Port() == "" {
+		return "", 0, fmt.Errorf("bus: address %q: want host:port", addr)
+	}
+	var port int
+	if _, err := fmt.Sscanf(u.Port(), "%d", &port); err != nil {
+		return "", 0, fmt.Errorf("bus: address %q: bad port", addr)
+	}
+	return u.Hostname(), port, nil
+}
+
+func parseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("bus: route %q: want nats://host:port", s)
+	}
+	return u, nil
+}

@@ -1,0 +1,131 @@
+// Command corkboard runs one Corkboard node: boards over WebSocket, stored in
+// Pebble, fanned out through NATS (an embedded server unless --nats-url is
+// given). Every flag can also be set by an environment variable:
+// --data-dir is CORKBOARD_DATA_DIR, and so on.
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/corkboard/corkboard/server/node"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "corkboard:", err)
+		os.Exit(1)
+	}
+}
+
+// envDefault makes every flag settable through CORKBOARD_<NAME>.
+func envName(flagName string) string {
+	return "CORKBOARD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("corkboard", flag.ContinueOnError)
+	var (
+		addr        = fs.String("addr", ":8080", "address to listen on")
+		dataDir     = fs.String("data-dir", "./data", "directory of the Pebble store")
+		nodeID      = fs.String("node-id", "", "this node's id in the cluster (default: random)")
+		natsURL     = fs.String("nats-url", "", "URL of an external NATS server/cluster (default: start an embedded one)")
+		natsListen  = fs.String("nats-listen", "", "host:port for the embedded NATS server's client port (default: none)")
+		natsCluster = fs.String("nats-cluster", "", "host:port for the embedded NATS server's cluster routes (default: no cluster)")
+		natsRoutes  = fs.String("nats-routes", "", "comma-separated nats://host:port routes to the other embedded servers")
+		secret      = fs.String("secret", "", "hex secret (>= 32 bytes) that signs tokens; share it across a cluster (default: generated and kept in the store)")
+		origins     = fs.String("allowed-origins", "", "comma-separated extra Origin host patterns allowed to open WebSockets")
+		publicURL   = fs.String("public-url", "", "URL clients use to reach this node, for links (default http://localhost:<port>)")
+		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
+		maxMessage  = fs.Int64("max-message", 1<<20, "largest WebSocket message accepted, bytes")
+		opsRate     = fs.Float64("ops-per-second", 2000, "changes per second per connection")
+		sendQueue   = fs.Int("send-queue", 512, "messages queued per connection before it is dropped as too slow")
+		snapEvery   = fs.Int("snapshot-every", 1000, "changes between board snapshots")
+		idle        = fs.Duration("idle-timeout", time.Minute, "how long a board with no connection stays in memory")
+		shutdownT   = fs.Duration("shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: corkboard [flags]\n\nRuns a Corkboard node. Each flag may also be set as an environment variable,\nfor example --data-dir as %s.\n\n", envName("data-dir"))
+		fs.PrintDefaults()
+	}
+	// Environment first, flags override.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s: %w", envName(f.Name), err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	cfg := node.Config{Addr: *addr, DataDir: *dataDir, NodeID: *nodeID, PublicURL: *publicURL, Log: log}
+	cfg.NATS.URL, cfg.NATS.ListenAddr, cfg.NATS.ClusterAddr = *natsURL, *natsListen, *natsCluster
+	cfg.NATS.Routes = split(*natsRoutes)
+	cfg.AllowedOrigins = split(*origins)
+	if *secret != "" {
+		b, err := hex.DecodeString(*secret)
+		if err != nil || len(b) < 32 {
+			return errors.New("--secret: want at least 64 hex digits")
+		}
+		cfg.Secret = b
+	}
+	cfg.Limits.MaxMessage, cfg.Limits.OpsPerSecond, cfg.Limits.SendQueue = *maxMessage, *opsRate, *sendQueue
+	cfg.Room.SnapshotEvery, cfg.Room.IdleTimeout = *snapEvery, *idle
+
+	n, err := node.New(cfg)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- n.Serve() }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case err := <-errc:
+		n.Shutdown(context.Background())
+		return err
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *shutdownT)
+	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func split(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

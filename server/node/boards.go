@@ -1,0 +1,340 @@
+package node
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+	"github.com/google/uuid"
+)
+
+// BoardMeta is a board's metadata, kept in the store's "board" namespace.
+type BoardMeta struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Created int64  `json:"created"` // unix ms
+	Owner   string `json:"owner"`   // user id
+	// Access says who may enter without a token: "public" (anyone with
+	// the link, with PublicRole) or "private" (a token is required).
+	Access     string `json:"access"`
+	PublicRole string `json:"publicRole,omitempty"`
+	// Epoch is bumped to revoke every link token issued before.
+	Epoch int `json:"epoch"`
+}
+
+const (
+	accessPublic  = "public"
+	accessPrivate = "private"
+	// Tokens from board creation and links last a year; sign-in sessions
+	// will be shorter.
+	linkTTL = 365 * 24 * time.Hour
+)
+
+func (n *Node) loadBoard(ctx context.Context, id storage.BoardID) (*BoardMeta, error) {
+	b, err := n.store.GetMeta(ctx, "board", id[:])
+	if err != nil {
+		return nil, err
+	}
+	var m BoardMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("board %v metadata: %w", id, storage.ErrCorrupt)
+	}
+	return &m, nil
+}
+
+// boardFromPath parses and loads the {board} path value, writing the error
+// response itself when it fails.
+func (n *Node) boardFromPath(w http.ResponseWriter, r *http.Request) (storage.BoardID, *BoardMeta, bool) {
+	id, err := storage.ParseBoardID(r.PathValue("board"))
+	if err != nil {
+		writeError(w, 400, protocol.CodeMalformed, "board id must be a UUID")
+		return id, nil, false
+	}
+	m, err := n.loadBoard(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		writeError(w, 404, protocol.CodeUnknownBoard, "no such board")
+		return id, nil, false
+	}
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return id, nil, false
+	}
+	return id, m, true
+}
+
+// identity is who makes a request on a board.
+type identity struct {
+	User protocol.User
+}
+
+// authenticate finds the caller's identity on a board from a token (query
+// "token", header "Authorization: Bearer", or cookie "cb_token"), falling
+// back to a guest with the board's public role.
+func (n *Node) authenticate(r *http.Request, id storage.BoardID, m *BoardMeta) (identity, protocol.Code, error) {
+	tok := r.URL.Query().Get("token")
+	if h := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(h, "Bearer ") {
+		tok = strings.TrimPrefix(h, "Bearer ")
+	}
+	if c, err := r.Cookie("cb_token"); tok == "" && err == nil {
+		tok = c.Value
+	}
+	if tok == "" {
+		if m.Access == accessPublic && m.PublicRole != "" {
+			return identity{User: protocol.User{ID: "guest-" + auth.RandomID(6), Name: "Guest", Role: m.PublicRole}}, "", nil
+		}
+		return identity{}, protocol.CodeUnauthorized, errors.New("this board needs a token")
+	}
+	c, err := n.signer.Verify(tok, n.cfg.Now())
+	if err != nil {
+		return identity{}, protocol.CodeUnauthorized, err
+	}
+	if c.Board != id.String() {
+		return identity{}, protocol.CodeForbidden, errors.New("token is for another board")
+	}
+	if c.Epoch != m.Epoch {
+		return identity{}, protocol.CodeUnauthorized, errors.New("link revoked")
+	}
+	return identity{User: protocol.User{ID: c.User, Name: c.Name, Role: c.Role}}, "", nil
+}
+
+type createRequest struct {
+	Name       string `json:"name"`
+	Access     string `json:"access,omitempty"`     // public (default) or private
+	PublicRole string `json:"publicRole,omitempty"` // role of link visitors (default editor)
+	OwnerName  string `json:"ownerName,omitempty"`
+}
+
+type createResponse struct {
+	Board BoardMeta         `json:"board"`
+	Token string            `json:"token"` // the owner's token
+	Links map[string]string `json:"links"` // role → URL with a token
+}
+
+func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
+	var req createRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, 400, protocol.CodeMalformed, "body: "+err.Error())
+		return
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Name == "" || utf8.RuneCountInString(req.Name) > 200 || !utf8.ValidString(req.Name) {
+		writeError(w, 400, protocol.CodeMalformed, "name: 1 to 200 characters")
+		return
+	}
+	if req.Access == "" {
+		req.Access = accessPublic
+	}
+	if req.Access != accessPublic && req.Access != accessPrivate {
+		writeError(w, 400, protocol.CodeMalformed, `access: "public" or "private"`)
+		return
+	}
+	if req.PublicRole == "" {
+		req.PublicRole = room.RoleEditor
+	}
+	if !validRole(req.PublicRole) || req.PublicRole == room.RoleOwner {
+		writeError(w, 400, protocol.CodeMalformed, "publicRole: editor, commenter or viewer")
+		return
+	}
+	uid, err := uuid.NewV7()
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	var id storage.BoardID
+	copy(id[:], uid[:])
+	owner := "user-" + auth.RandomID(9)
+	m := BoardMeta{ID: id.String(), Name: req.Name, Created: n.cfg.Now().UnixMilli(), Owner: owner,
+		Access: req.Access, PublicRole: req.PublicRole}
+	if req.Access == accessPrivate {
+		m.PublicRole = ""
+	}
+	b, _ := json.Marshal(m)
+	if err := n.store.PutMeta(r.Context(), "board", id[:], b); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	name := req.OwnerName
+	if name == "" {
+		name = "Owner"
+	}
+	exp := n.cfg.Now().Add(linkTTL).Unix()
+	resp := createResponse{Board: m, Links: map[string]string{}}
+	resp.Token = n.signer.Sign(auth.Claims{Board: m.ID, User: owner, Name: name, Role: room.RoleOwner, Exp: exp})
+	for _, role := range []string{room.RoleEditor, room.RoleCommenter, room.RoleViewer} {
+		t := n.signer.Sign(auth.Claims{Board: m.ID, User: "link-" + role + "-" + auth.RandomID(6), Name: "", Role: role, Exp: exp})
+		resp.Links[role] = n.cfg.PublicURL + "/b/" + m.ID + "?token=" + t
+	}
+	resp.Links[room.RoleOwner] = n.cfg.PublicURL + "/b/" + m.ID + "?token=" + resp.Token
+	w.Header().Set("Location", "/v1/boards/"+m.ID)
+	writeJSON(w, 201, resp)
+}
+
+func validRole(r string) bool {
+	switch r {
+	case room.RoleOwner, room.RoleEditor, room.RoleCommenter, room.RoleViewer:
+		return true
+	}
+	return false
+}
+
+func (n *Node) getBoard(w http.ResponseWriter, r *http.Request) {
+	id, m, ok := n.boardFromPath(w, r)
+	if !ok {
+		return
+	}
+	who, code, err := n.authenticate(r, id, m)
+	if err != nil {
+		writeError(w, 401, code, err.Error())
+		return
+	}
+	writeJSON(w, 200, map[string]any{"board": m, "you": who.User})
+}
+
+func (n *Node) deleteBoard(w http.ResponseWriter, r *http.Request) {
+	id, m, ok := n.boardFromPath(w, r)
+	if !ok {
+		return
+	}
+	who, code, err := n.authenticate(r, id, m)
+	if err != nil {
+		writeError(w, 401, code, err.Error())
+		return
+	}
+	if who.User.Role != room.RoleOwner {
+		writeError(w, 403, protocol.CodeForbidden, "only the owner may delete a board")
+		return
+	}
+	if err := n.store.DeleteMeta(r.Context(), "board", id[:]); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	if err := n.rooms.DeleteBoard(r.Context(), id); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	w.WriteHeader(204)
+}
+
+// boardState returns the board's current state as JSON.
+func (n *Node) boardState(w http.ResponseWriter, r *http.Request) {
+	id, m, ok := n.boardFromPath(w, r)
+	if !ok {
+		return
+	}
+	if _, code, err := n.authenticate(r, id, m); err != nil {
+		writeError(w, 401, code, err.Error())
+		return
+	}
+	rm, err := n.rooms.Open(r.Context(), id)
+	if err != nil {
+		writeError(w, 503, protocol.CodeInternal, err.Error())
+		return
+	}
+	var body []byte
+	if err := rm.Query(r.Context(), func(d *crdt.Doc) { body, err = d.MarshalJSON() }); err != nil || body == nil {
+		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
+// boardOps lists the changes a client at version `since` lacks:
+// GET /v1/boards/{id}/ops?since={"<replica>":counter,...}
+func (n *Node) boardOps(w http.ResponseWriter, r *http.Request) {
+	id, m, ok := n.boardFromPath(w, r)
+	if !ok {
+		return
+	}
+	if _, code, err := n.authenticate(r, id, m); err != nil {
+		writeError(w, 401, code, err.Error())
+		return
+	}
+	since := crdt.VersionVector{}
+	if s := r.URL.Query().Get("since"); s != "" {
+		if err := json.Unmarshal([]byte(s), &since); err != nil {
+			writeError(w, 400, protocol.CodeMalformed, `since: a JSON object {"<replica>": counter}`)
+			return
+		}
+	}
+	rm, err := n.rooms.Open(r.Context(), id)
+	if err != nil {
+		writeError(w, 503, protocol.CodeInternal, err.Error())
+		return
+	}
+	var version crdt.VersionVector
+	if err := rm.Query(r.Context(), func(d *crdt.Doc) { version = d.Version() }); err != nil {
+		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		return
+	}
+	var recs []storage.Record
+	for rep, c := range version {
+		if since[rep] >= c {
+			continue
+		}
+		err := n.store.ScanReplica(r.Context(), id, uint64(rep), since[rep]+1, func(rec storage.Record) error {
+			recs = append(recs, rec)
+			if len(recs) > 100000 {
+				return errors.New("more than 100000 changes: load the state instead")
+			}
+			return nil
+		})
+		if err != nil {
+			writeError(w, 413, protocol.CodeTooLarge, err.Error())
+			return
+		}
+	}
+	sortRecords(recs)
+	out := struct {
+		Version crdt.VersionVector `json:"version"`
+		Changes []opRecord         `json:"changes"`
+	}{Version: version, Changes: []opRecord{}}
+	for _, rec := range recs {
+		c, err := crdt.DecodeChange(rec.Data)
+		if err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
+		if t := crdt.Missing([]crdt.Change{c}, since); len(t) == 1 {
+			out.Changes = append(out.Changes, opRecord{Change: t[0], Author: rec.Author, Accepted: rec.Accepted})
+		}
+	}
+	writeJSON(w, 200, out)
+}
+
+type opRecord struct {
+	crdt.Change
+	Author   string `json:"author,omitempty"`
+	Accepted int64  `json:"accepted"`
+}
+
+// MarshalJSON flattens the change and adds who and when.
+func (o opRecord) MarshalJSON() ([]byte, error) {
+	b, err := o.Change.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	extra, _ := json.Marshal(struct {
+		Author   string `json:"author,omitempty"`
+		Accepted int64  `json:"accepted"`
+	}{o.Author, o.Accepted})
+	return append(append(b[:len(b)-1], ','), extra[1:]...), nil
+}
+
+func sortRecords(recs []storage.Record) {
+	slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+}

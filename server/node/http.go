@@ -1,0 +1,90 @@
+package node
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/corkboard/corkboard/server/protocol"
+)
+
+// apiError is the JSON body of every REST error:
+// {"error": {"code": "...", "message": "..."}}.
+type apiError struct {
+	Error struct {
+		Code    protocol.Code `json:"code"`
+		Message string        `json:"message"`
+	} `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code protocol.Code, msg string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+// statusRecorder captures the status for metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Hijack lets the WebSocket upgrade take the connection over.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	s.status = http.StatusSwitchingProtocols
+	return http.NewResponseController(s.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController (and the WebSocket upgrade) reach
+// the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (n *Node) routes() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h http.HandlerFunc) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			rec := &statusRecorder{ResponseWriter: w, status: 200}
+			start := time.Now()
+			h(rec, r)
+			n.metrics.HTTP.WithLabelValues(pattern, strconv.Itoa(rec.status/100)+"xx").Inc()
+			if rec.status >= 500 {
+				n.log.Warn("request failed", "route", pattern, "status", rec.status, "took", time.Since(start))
+			}
+		})
+	}
+	mux.Handle("GET /metrics", n.metrics.Handler())
+	handle("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"status": "ok", "node": n.cfg.NodeID})
+	})
+	handle("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := n.Ready(); err != nil {
+			writeJSON(w, 503, map[string]any{"status": "unavailable", "reason": err.Error(), "node": n.cfg.NodeID})
+			return
+		}
+		writeJSON(w, 200, map[string]any{"status": "ready", "node": n.cfg.NodeID, "rooms": n.rooms.Rooms()})
+	})
+	handle("POST /v1/boards", n.createBoard)
+	handle("GET /v1/boards/{board}", n.getBoard)
+	handle("DELETE /v1/boards/{board}", n.deleteBoard)
+	handle("GET /v1/boards/{board}/state", n.boardState)
+	handle("GET /v1/boards/{board}/ops", n.boardOps)
+	handle("GET /v1/boards/{board}/ws", n.serveWS)
+	mux.Handle("/", n.static())
+	return mux
+}

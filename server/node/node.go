@@ -1,0 +1,278 @@
+// Package node wires one Corkboard server process together: the Pebble
+// store, the NATS bus, the rooms, the WebSocket endpoint, the REST API,
+// health and metrics. It is configured by a Config struct; only package main
+// reads flags and the environment.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/metrics"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// Config configures a node. Zero values take the stated defaults.
+type Config struct {
+	// Addr to listen on (default ":8080").
+	Addr string
+	// DataDir holds the Pebble store (default "./data").
+	DataDir string
+	// Store, if set, is used instead of opening DataDir (tests).
+	Store storage.Store
+	// NodeID names this node in the cluster (default: random).
+	NodeID string
+	// NATS configures the bus; NATS.Node is set from NodeID. By default an
+	// embedded server with no listening port.
+	NATS bus.NATSConfig
+	// Bus, if set, is used instead of NATS (tests).
+	Bus bus.Bus
+	// Secret signs tokens; nodes of a cluster must share it. Default: a
+	// secret generated on first start and kept in the store (fine for one
+	// node).
+	Secret []byte
+	// AllowedOrigins are extra Origin host patterns allowed to open
+	// WebSockets (the node's own host is always allowed). Security: each
+	// pattern lets pages on that origin act for a visitor who has a token.
+	AllowedOrigins []string
+	// PublicURL is how clients reach this node, for links (default
+	// "http://localhost" + Addr).
+	PublicURL string
+	// Limits per connection.
+	Limits Limits
+	// Room tuning (snapshot interval, idle timeout...).
+	Room room.Config
+	Log  *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Limits bound what one connection may do.
+type Limits struct {
+	// MaxMessage is the largest WebSocket message accepted (default 1 MiB);
+	// larger ones close the connection with 1009.
+	MaxMessage int64
+	// OpsPerSecond and OpsBurst bound changes per second (default 2000,
+	// burst 10000: an offline outbox arrives in bursts).
+	OpsPerSecond, OpsBurst float64
+	// FramesPerSecond bounds all frames (default 200, burst 1000).
+	FramesPerSecond, FramesBurst float64
+	// SendQueue is the per-session queue of outgoing messages (default
+	// 512); a session whose queue fills is disconnected with "resync".
+	SendQueue int
+	// HelloTimeout is how long a new connection may take to say hello
+	// (default 10s).
+	HelloTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Addr == "" {
+		c.Addr = ":8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.NodeID == "" {
+		c.NodeID = auth.RandomID(6)
+	}
+	if c.PublicURL == "" {
+		host := c.Addr
+		if h, p, err := net.SplitHostPort(c.Addr); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
+			host = "localhost:" + p
+		}
+		c.PublicURL = "http://" + host
+	}
+	l := &c.Limits
+	if l.MaxMessage <= 0 {
+		l.MaxMessage = 1 << 20
+	}
+	if l.OpsPerSecond <= 0 {
+		l.OpsPerSecond = 2000
+	}
+	if l.OpsBurst <= 0 {
+		l.OpsBurst = 10000
+	}
+	if l.FramesPerSecond <= 0 {
+		l.FramesPerSecond = 200
+	}
+	if l.FramesBurst <= 0 {
+		l.FramesBurst = 1000
+	}
+	if l.SendQueue <= 0 {
+		l.SendQueue = 512
+	}
+	if l.HelloTimeout <= 0 {
+		l.HelloTimeout = 10 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Node is one running server.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	store   storage.Store
+	bus     bus.Bus
+	rooms   *room.Manager
+	metrics *metrics.Metrics
+	signer  *auth.Signer
+	http    *http.Server
+	ln      net.Listener
+	ownBus  bool
+	ownDB   bool
+
+	conns    sync.WaitGroup
+	mu       sync.Mutex
+	draining bool
+}
+
+// New opens the store and the bus and prepares the node; Serve starts it.
+func New(cfg Config) (*Node, error) {
+	cfg.defaults()
+	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.NodeID), metrics: metrics.New()}
+	n.store = cfg.Store
+	if n.store == nil {
+		st, err := storage.OpenPebble(cfg.DataDir, storage.PebbleOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("node: open store: %w", err)
+		}
+		n.store, n.ownDB = st, true
+	}
+	secret := cfg.Secret
+	if len(secret) == 0 {
+		var err error
+		if secret, err = n.storedSecret(); err != nil {
+			n.closeStore()
+			return nil, err
+		}
+	}
+	signer, err := auth.NewSigner(secret)
+	if err != nil {
+		n.closeStore()
+		return nil, err
+	}
+	n.signer = signer
+	n.bus = cfg.Bus
+	if n.bus == nil {
+		nc := cfg.NATS
+		nc.Node = cfg.NodeID
+		nc.Logger = n.log
+		b, err := bus.NewNATS(nc)
+		if err != nil {
+			n.closeStore()
+			return nil, fmt.Errorf("node: %w", err)
+		}
+		n.bus, n.ownBus = b, true
+	}
+	rc := cfg.Room
+	rc.Node, rc.Store, rc.Bus, rc.Log = cfg.NodeID, n.store, n.bus, n.log
+	if rc.Now == nil {
+		rc.Now = cfg.Now
+	}
+	rc.Hooks = n.metrics.RoomHooks()
+	n.rooms = room.NewManager(rc)
+	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
+	return n, nil
+}
+
+func (n *Node) storedSecret() ([]byte, error) {
+	ctx := context.Background()
+	s, err := n.store.GetMeta(ctx, "node", []byte("secret"))
+	if err == nil && len(s) >= 32 {
+		return s, nil
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("node: read secret: %w", err)
+	}
+	s = auth.NewSecret()
+	if err := n.store.PutMeta(ctx, "node", []byte("secret"), s); err != nil {
+		return nil, fmt.Errorf("node: store secret: %w", err)
+	}
+	return s, nil
+}
+
+func (n *Node) closeStore() {
+	if n.ownDB {
+		n.store.Close()
+	}
+}
+
+// Listen binds the configured address (so tests can learn the port).
+func (n *Node) Listen() (net.Addr, error) {
+	ln, err := net.Listen("tcp", n.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("node: listen: %w", err)
+	}
+	n.ln = ln
+	return ln.Addr(), nil
+}
+
+// Serve serves HTTP until Shutdown. It calls Listen if needed.
+func (n *Node) Serve() error {
+	if n.ln == nil {
+		if _, err := n.Listen(); err != nil {
+			return err
+		}
+	}
+	n.log.Info("serving", "addr", n.ln.Addr().String(), "url", n.cfg.PublicURL)
+	err := n.http.Serve(n.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Handler returns the node's HTTP handler (for tests with httptest).
+func (n *Node) Handler() http.Handler { return n.http.Handler }
+
+// Shutdown stops accepting, tells every client to reconnect elsewhere,
+// flushes every room (final snapshots), then closes the bus and the store.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	n.draining = true
+	n.mu.Unlock()
+	err := n.http.Shutdown(ctx)
+	n.rooms.Close("node shutting down")
+	done := make(chan struct{})
+	go func() { n.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	}
+	if n.ownBus {
+		n.bus.Close()
+	}
+	if n.ownDB {
+		err = errors.Join(err, n.store.Close())
+	}
+	return err
+}
+
+// Ready reports whether the node can serve: not draining and the bus up.
+func (n *Node) Ready() error {
+	n.mu.Lock()
+	draining := n.draining
+	n.mu.Unlock()
+	if draining {
+		return errors.New("shutting down")
+	}
+	if !n.bus.Connected() {
+		return errors.New("bus disconnected")
+	}
+	return nil
+}

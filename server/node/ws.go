@@ -1,0 +1,269 @@
+package node
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// serveWS is the sync endpoint: GET /v1/boards/{board}/ws, subprotocol
+// corkboard.v1. One reader (this goroutine) and one writer goroutine per
+// connection; the writer drains the session's bounded queue.
+func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
+	id, m, ok := n.boardFromPath(w, r)
+	if !ok {
+		return
+	}
+	who, code, err := n.authenticate(r, id, m)
+	if err != nil {
+		writeError(w, 401, code, err.Error())
+		return
+	}
+	n.mu.Lock()
+	draining := n.draining
+	if !draining {
+		n.conns.Add(1)
+	}
+	n.mu.Unlock()
+	if draining {
+		writeError(w, 503, protocol.CodeInternal, "node shutting down; connect to another node")
+		return
+	}
+	defer n.conns.Done()
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:   []string{protocol.Subprotocol},
+		OriginPatterns: n.cfg.AllowedOrigins,
+	})
+	if err != nil {
+		return // Accept wrote the response (403 for a bad Origin)
+	}
+	defer c.CloseNow()
+	if c.Subprotocol() != protocol.Subprotocol {
+		c.Close(protocol.CloseProtocol, "subprotocol "+protocol.Subprotocol+" required")
+		return
+	}
+	c.SetReadLimit(n.cfg.Limits.MaxMessage)
+	n.metrics.Connections.Inc()
+	defer n.metrics.Connections.Dec()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+
+	hello, closeCode, why := n.readHello(ctx, c)
+	if closeCode != 0 {
+		c.Close(closeCode, why)
+		return
+	}
+	if code, why := n.claimReplica(ctx, id, hello.Replica, who.User.ID); code != 0 {
+		c.Close(code, why)
+		return
+	}
+	user := who.User
+	if user.Name == "" || user.ID[:min(len(user.ID), 6)] == "guest-" || user.ID[:min(len(user.ID), 5)] == "link-" {
+		// Guests and link visitors choose their display name; the user id
+		// (unforgeable) stays the node's.
+		if hello.Name != "" {
+			user.Name = hello.Name
+		} else if user.Name == "" {
+			user.Name = "Guest"
+		}
+	}
+	user.Color = hello.Color
+	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, n.cfg.Limits.SendQueue)
+	rm, err := n.rooms.Open(ctx, id)
+	if err != nil {
+		c.Close(protocol.CloseRetry, "board unavailable")
+		return
+	}
+	writerDone := make(chan struct{})
+	go n.writeLoop(ctx, c, sess, writerDone)
+	if err := rm.Join(ctx, sess, hello.Version); err != nil {
+		sess.Kick(protocol.CloseRetry, "board unavailable")
+		<-writerDone
+		return
+	}
+	n.readLoop(ctx, c, rm, sess)
+	rm.Leave(sess)
+	sess.Kick(protocol.CloseNormal, "")
+	<-writerDone
+}
+
+func (n *Node) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hello, websocket.StatusCode, string) {
+	hctx, cancel := context.WithTimeout(ctx, n.cfg.Limits.HelloTimeout)
+	defer cancel()
+	typ, data, err := c.Read(hctx)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, protocol.CloseIdle, "no hello in time"
+		}
+		return nil, protocol.CloseProtocol, "read failed"
+	}
+	n.metrics.BytesIn.Add(float64(len(data)))
+	if typ != websocket.MessageText {
+		return nil, protocol.CloseProtocol, "the first message must be a JSON hello"
+	}
+	f, err := protocol.DecodeClientText(data)
+	if err != nil || f.Hello == nil {
+		return nil, protocol.CloseProtocol, "the first message must be a valid hello"
+	}
+	return f.Hello, 0, ""
+}
+
+// claimReplica binds a replica id to the user on first use, and refuses it
+// to anyone else: nobody can send changes under another person's replica.
+func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string) (websocket.StatusCode, string) {
+	key := binary.BigEndian.AppendUint64(append([]byte(nil), board[:]...), uint64(rep))
+	owner, err := n.store.GetMeta(ctx, "replica", key)
+	switch {
+	case err == nil:
+		if string(owner) != user {
+			return protocol.CloseReplica, "replica id belongs to another user"
+		}
+		return 0, ""
+	case errors.Is(err, storage.ErrNotFound):
+		if err := n.store.PutMeta(ctx, "replica", key, []byte(user)); err != nil {
+			return protocol.CloseRetry, "storage error"
+		}
+		return 0, ""
+	}
+	return protocol.CloseRetry, "storage error"
+}
+
+func (n *Node) writeLoop(ctx context.Context, c *websocket.Conn, s *room.Session, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case m := <-s.Out():
+			typ := websocket.MessageText
+			if m.Binary {
+				typ = websocket.MessageBinary
+			}
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := c.Write(wctx, typ, m.Data)
+			cancel()
+			if err != nil {
+				c.CloseNow()
+				return
+			}
+			n.metrics.BytesOut.Add(float64(len(m.Data)))
+		case <-s.Kicked():
+			code, why := s.CloseCode()
+			// Flush what is queued (an error frame, a shutdown notice)
+			// before closing, without waiting on a slow peer.
+			for flushed := false; !flushed && code != protocol.CloseResync; {
+				select {
+				case m := <-s.Out():
+					typ := websocket.MessageText
+					if m.Binary {
+						typ = websocket.MessageBinary
+					}
+					wctx, cancel := context.WithTimeout(ctx, time.Second)
+					err := c.Write(wctx, typ, m.Data)
+					cancel()
+					flushed = err != nil
+				default:
+					flushed = true
+				}
+			}
+			c.Close(code, why)
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// bucket is a token bucket for rate limits.
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *bucket) take(now time.Time, n float64) bool {
+	if b.last.IsZero() {
+		b.tokens = b.burst
+	} else {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < n {
+		return false
+	}
+	b.tokens -= n
+	return true
+}
+
+func (n *Node) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s *room.Session) {
+	l := n.cfg.Limits
+	frames := bucket{rate: l.FramesPerSecond, burst: l.FramesBurst}
+	ops := bucket{rate: l.OpsPerSecond, burst: l.OpsBurst}
+	refuse := func(code protocol.Code, seq uint64, msg string) {
+		n.metrics.Rejected(code)
+		s.SendJSON(protocol.Error{Type: protocol.TypeError, Code: code, Seq: seq, Message: msg})
+	}
+	for {
+		typ, data, err := c.Read(ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			if errors.As(err, &ce) || errors.Is(err, context.Canceled) {
+				return
+			}
+			if websocket.CloseStatus(err) == -1 && errors.Is(err, websocket.ErrMessageTooBig) {
+				s.Kick(protocol.CloseTooBig, "message too big")
+			}
+			return
+		}
+		n.metrics.BytesIn.Add(float64(len(data)))
+		now := time.Now()
+		if !frames.take(now, 1) {
+			refuse(protocol.CodeRateLimited, 0, "too many frames; slow down")
+			continue
+		}
+		var seq uint64
+		var changes []crdt.Change
+		if typ == websocket.MessageBinary {
+			seq, changes, err = protocol.DecodeOpsFrame(data)
+			if err != nil {
+				refuse(protocol.CodeMalformed, seq, err.Error())
+				continue
+			}
+		} else {
+			f, err := protocol.DecodeClientText(data)
+			if err != nil {
+				refuse(protocol.CodeMalformed, 0, err.Error())
+				continue
+			}
+			switch {
+			case f.Ops != nil:
+				seq, changes = f.Ops.Seq, f.Ops.Changes
+			case f.Presence != nil:
+				if rm.Presence(ctx, s, f.Presence.Data) != nil {
+					return
+				}
+				continue
+			case f.Ping != nil:
+				s.SendJSON(protocol.Ping{Type: protocol.TypePong, N: f.Ping.N})
+				continue
+			case f.Hello != nil:
+				refuse(protocol.CodeMalformed, 0, "hello was already said")
+				continue
+			}
+		}
+		if !ops.take(now, float64(len(changes))) {
+			refuse(protocol.CodeRateLimited, seq, "too many changes per second; resend this batch later")
+			continue
+		}
+		if err := rm.Submit(ctx, s, seq, changes); err != nil {
+			s.Kick(protocol.CloseRetry, "board unavailable")
+			return
+		}
+	}
+}

@@ -1,0 +1,292 @@
+// Package protocol defines Corkboard's WebSocket wire protocol: the frames a
+// client and a node exchange, their encodings, and the one table of error
+// and close codes. docs/PROTOCOL.md is its prose; keep them in step.
+//
+// Text WebSocket messages carry JSON control frames ({"type": ...}); binary
+// messages carry op batches and snapshots in the compact binary form of
+// package crdt, behind a one-byte tag. A client may also send and receive
+// ops as JSON (hello's "format"), which is slower but needs no codec.
+//
+// This package only encodes and decodes: it never touches a socket, a room
+// or a store. Every decoder returns an error for bad input, never panics.
+package protocol
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/corkboard/corkboard/crdt"
+)
+
+// Subprotocol is the WebSocket subprotocol of this version.
+const Subprotocol = "corkboard.v1"
+
+// Limits enforced by nodes; documented in docs/PROTOCOL.md.
+const (
+	MaxMessageBytes  = 1 << 20 // one WebSocket message
+	MaxPresenceBytes = 2048    // presence data of one frame
+	MaxNameBytes     = 64      // display name
+)
+
+// Binary message tags (first byte).
+const (
+	TagOps      byte = 0x01 // client → node: seq uvarint, then a crdt batch
+	TagOpsOut   byte = 0x02 // node → client: a crdt batch
+	TagSnapshot byte = 0x03 // node → client: a crdt snapshot
+)
+
+// Frame types of JSON messages.
+const (
+	TypeHello    = "hello"
+	TypeWelcome  = "welcome"
+	TypeOps      = "ops"
+	TypeSynced   = "synced"
+	TypeAck      = "ack"
+	TypeError    = "error"
+	TypePresence = "presence"
+	TypeLeave    = "leave"
+	TypePing     = "ping"
+	TypePong     = "pong"
+	TypeShutdown = "shutdown"
+)
+
+// Formats a client can ask for its ops.
+const (
+	FormatBinary = "binary"
+	FormatJSON   = "json"
+)
+
+// Hello is the first frame a client sends.
+type Hello struct {
+	Type    string             `json:"type"`
+	Replica crdt.ReplicaID     `json:"replica"`
+	Version crdt.VersionVector `json:"version"`
+	Name    string             `json:"name,omitempty"`  // display name for guests
+	Color   string             `json:"color,omitempty"` // cursor colour
+	Format  string             `json:"format,omitempty"`
+}
+
+// User describes the person behind a session.
+type User struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Color string `json:"color,omitempty"`
+	Role  string `json:"role"`
+}
+
+// Welcome answers a hello.
+type Welcome struct {
+	Type    string             `json:"type"`
+	Node    string             `json:"node"`
+	Board   string             `json:"board"`
+	Session string             `json:"session"`
+	User    User               `json:"user"`
+	Version crdt.VersionVector `json:"version"`
+	// Catchup says how the node brings the client up to date: "ops" (the
+	// changes it lacks follow) or "snapshot" (a snapshot follows, then the
+	// changes made after it). Synced follows both.
+	Catchup string `json:"catchup"`
+	Changes int    `json:"changes"`
+	Peers   []Peer `json:"peers"`
+}
+
+// OpsJSON carries changes in JSON form, both ways. Seq is set by clients
+// and echoed by the ack.
+type OpsJSON struct {
+	Type    string        `json:"type"`
+	Seq     uint64        `json:"seq,omitempty"`
+	Changes []crdt.Change `json:"changes"`
+}
+
+// Synced ends the catch-up: from now on the client gets live ops.
+type Synced struct {
+	Type    string             `json:"type"`
+	Version crdt.VersionVector `json:"version"`
+}
+
+// Ack confirms that every change of batch Seq is durable (or was already
+// there): the client may drop them from its outbox.
+type Ack struct {
+	Type      string `json:"type"`
+	Seq       uint64 `json:"seq"`
+	Applied   int    `json:"applied"`
+	Duplicate int    `json:"duplicate"`
+	Held      int    `json:"held"`
+}
+
+// Error reports a refused frame. Seq names the refused batch, if any.
+type Error struct {
+	Type    string `json:"type"`
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+	Seq     uint64 `json:"seq,omitempty"`
+}
+
+// Peer is one connected session, for presence.
+type Peer struct {
+	Session string          `json:"session"`
+	Replica crdt.ReplicaID  `json:"replica"`
+	User    string          `json:"user"`
+	Name    string          `json:"name"`
+	Color   string          `json:"color,omitempty"`
+	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+// Presence: from a client, Data is its new state (cursor, selection,
+// viewport: free-form JSON up to MaxPresenceBytes); from the node, Peer is
+// one peer's state.
+type Presence struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data,omitempty"`
+	Peer *Peer           `json:"peer,omitempty"`
+}
+
+// Leave says a peer left.
+type Leave struct {
+	Type    string `json:"type"`
+	Session string `json:"session"`
+}
+
+// Ping and Pong check liveness at the application level.
+type Ping struct {
+	Type string `json:"type"`
+	N    uint64 `json:"n,omitempty"`
+}
+
+// Shutdown tells clients the node is going away: reconnect (elsewhere).
+type Shutdown struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
+}
+
+// ClientFrame is any JSON frame a client may send, decoded.
+type ClientFrame struct {
+	Type     string
+	Hello    *Hello
+	Ops      *OpsJSON
+	Presence *Presence
+	Ping     *Ping
+}
+
+var errBadFrame = errors.New("protocol: bad frame")
+
+// DecodeClientText decodes a client's JSON frame, strictly.
+func DecodeClientText(b []byte) (ClientFrame, error) {
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return ClientFrame{}, fmt.Errorf("%w: %v", errBadFrame, err)
+	}
+	f := ClientFrame{Type: head.Type}
+	var dst any
+	switch head.Type {
+	case TypeHello:
+		f.Hello = &Hello{}
+		dst = f.Hello
+	case TypeOps:
+		f.Ops = &OpsJSON{}
+		dst = f.Ops
+	case TypePresence:
+		f.Presence = &Presence{}
+		dst = f.Presence
+	case TypePing:
+		f.Ping = &Ping{}
+		dst = f.Ping
+	default:
+		return ClientFrame{}, fmt.Errorf("%w: unknown type %q", errBadFrame, head.Type)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return ClientFrame{}, fmt.Errorf("%w: %s: %v", errBadFrame, head.Type, err)
+	}
+	if dec.More() {
+		return ClientFrame{}, fmt.Errorf("%w: trailing data", errBadFrame)
+	}
+	switch {
+	case f.Hello != nil:
+		if f.Hello.Replica == 0 {
+			return ClientFrame{}, fmt.Errorf("%w: hello: replica missing", errBadFrame)
+		}
+		if len(f.Hello.Name) > MaxNameBytes || len(f.Hello.Color) > 32 {
+			return ClientFrame{}, fmt.Errorf("%w: hello: name or colour too long", errBadFrame)
+		}
+		switch f.Hello.Format {
+		case "", FormatBinary, FormatJSON:
+		default:
+			return ClientFrame{}, fmt.Errorf("%w: hello: unknown format %q", errBadFrame, f.Hello.Format)
+		}
+	case f.Ops != nil:
+		if len(f.Ops.Changes) == 0 {
+			return ClientFrame{}, fmt.Errorf("%w: ops: no changes", errBadFrame)
+		}
+	case f.Presence != nil:
+		if len(f.Presence.Data) > MaxPresenceBytes || f.Presence.Peer != nil {
+			return ClientFrame{}, fmt.Errorf("%w: presence: data over %d bytes or peer set", errBadFrame, MaxPresenceBytes)
+		}
+	}
+	return f, nil
+}
+
+// EncodeOpsFrame builds a client's binary ops message.
+func EncodeOpsFrame(seq uint64, changes []crdt.Change) []byte {
+	b := []byte{TagOps}
+	b = binary.AppendUvarint(b, seq)
+	return append(b, crdt.EncodeBatch(changes)...)
+}
+
+// DecodeOpsFrame decodes a client's binary ops message.
+func DecodeOpsFrame(b []byte) (seq uint64, changes []crdt.Change, err error) {
+	if len(b) == 0 || b[0] != TagOps {
+		return 0, nil, fmt.Errorf("%w: binary message must start with tag %#x", errBadFrame, TagOps)
+	}
+	seq, n := binary.Uvarint(b[1:])
+	if n <= 0 {
+		return 0, nil, fmt.Errorf("%w: bad seq", errBadFrame)
+	}
+	changes, err = crdt.DecodeBatch(b[1+n:])
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(changes) == 0 {
+		return 0, nil, fmt.Errorf("%w: ops: no changes", errBadFrame)
+	}
+	return seq, changes, nil
+}
+
+// EncodeOpsOut builds the node's binary ops message from encoded changes.
+func EncodeOpsOut(encoded [][]byte) []byte {
+	n := 1 + binary.MaxVarintLen64
+	for _, e := range encoded {
+		n += len(e) + binary.MaxVarintLen32
+	}
+	b := make([]byte, 0, n)
+	b = append(b, TagOpsOut)
+	b = binary.AppendUvarint(b, uint64(len(encoded)))
+	for _, e := range encoded {
+		b = binary.AppendUvarint(b, uint64(len(e)))
+		b = append(b, e...)
+	}
+	return b
+}
+
+// DecodeOpsOut decodes the node's binary ops message (for clients and tests).
+func DecodeOpsOut(b []byte) ([]crdt.Change, error) {
+	if len(b) == 0 || b[0] != TagOpsOut {
+		return nil, fmt.Errorf("%w: not an ops message", errBadFrame)
+	}
+	return crdt.DecodeBatch(b[1:])
+}
+
+// JSON marshals a frame; frames are plain structs, so this cannot fail.
+func JSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("protocol: " + err.Error())
+	}
+	return b
+}

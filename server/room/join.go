@@ -1,0 +1,202 @@
+package room
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// maxFrame bounds catch-up frames so none nears the message size limit.
+const maxFrame = 256 << 10
+
+// join registers a session and brings it up to date: the welcome, then the
+// changes it lacks (read from the op log, in log order) or, when it lacks
+// too much, a snapshot; then "synced"; then live ops.
+func (r *Room) join(s *Session, have crdt.VersionVector) error {
+	ctx := context.Background()
+	version := r.doc.Version()
+	var recs []storage.Record
+	useSnapshot := len(have) == 0 && r.doc.Len() > 0
+	if !useSnapshot {
+		// Which replicas does the client lack ops of?
+		reps := map[crdt.ReplicaID]struct{}{}
+		for rep, c := range version {
+			if have[rep] < c {
+				reps[rep] = struct{}{}
+			}
+		}
+		for rep := range r.replicas {
+			reps[rep] = struct{}{}
+		}
+		for rep := range reps {
+			err := r.cfg.Store.ScanReplica(ctx, r.board, uint64(rep), have[rep]+1, func(rec storage.Record) error {
+				recs = append(recs, rec)
+				if len(recs) > r.cfg.SnapshotCatchup {
+					return errTooMany
+				}
+				return nil
+			})
+			if err == errTooMany {
+				useSnapshot = true
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("room: catch-up: %w", err)
+			}
+		}
+		// If the log was trimmed past what the client has, only a
+		// snapshot can bring it up to date.
+		for rep := range reps {
+			if !useSnapshot && have[rep] < version[rep] && !coversFrom(recs, rep, have[rep]+1) {
+				useSnapshot = true
+			}
+		}
+	}
+	w := protocol.Welcome{Type: protocol.TypeWelcome, Node: r.cfg.Node, Board: r.board.String(), Session: s.ID,
+		User: s.User, Version: version, Catchup: "ops"}
+	w.Peers = []protocol.Peer{}
+	for o := range r.sessions {
+		w.Peers = append(w.Peers, o.peer())
+	}
+	slices.SortFunc(w.Peers, func(a, b protocol.Peer) int { return cmp.Compare(a.Session, b.Session) })
+	if useSnapshot {
+		w.Catchup = "snapshot"
+		w.Changes = 0
+	} else {
+		w.Changes = len(recs)
+	}
+	if !s.SendJSON(w) {
+		return nil
+	}
+	if useSnapshot {
+		if !s.Send(Outgoing{Binary: true, Data: append([]byte{protocol.TagSnapshot}, r.doc.Snapshot()...)}) {
+			return nil
+		}
+	} else {
+		slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+		var batch [][]byte
+		size := 0
+		flush := func() bool {
+			if len(batch) == 0 {
+				return true
+			}
+			var ok bool
+			if s.Format == protocol.FormatJSON {
+				ok = s.Send(Outgoing{Data: jsonOps(batch)})
+			} else {
+				ok = s.Send(Outgoing{Binary: true, Data: protocol.EncodeOpsOut(batch)})
+			}
+			batch, size = batch[:0], 0
+			return ok
+		}
+		for _, rec := range recs {
+			data := rec.Data
+			if rec.Start <= have[crdt.ReplicaID(rec.Replica)] {
+				// The client has part of it: send the rest.
+				c, err := crdt.DecodeChange(rec.Data)
+				if err != nil {
+					continue
+				}
+				t := crdt.Missing([]crdt.Change{c}, have)
+				if len(t) == 0 {
+					continue
+				}
+				data = t[0].AppendBinary(nil)
+			}
+			batch = append(batch, data)
+			if size += len(data); size > maxFrame {
+				if !flush() {
+					return nil
+				}
+			}
+		}
+		if !flush() {
+			return nil
+		}
+	}
+	s.SendJSON(protocol.Synced{Type: protocol.TypeSynced, Version: version})
+	r.sessions[s] = struct{}{}
+	// Tell the others.
+	p := s.peer()
+	r.broadcastPresence(s, protocol.JSON(protocol.Presence{Type: protocol.TypePresence, Peer: &p}))
+	return nil
+}
+
+var errTooMany = fmt.Errorf("room: too many changes for catch-up")
+
+// coversFrom reports whether recs hold replica rep's changes from counter
+// from on (that is, the log has not been trimmed below it).
+func coversFrom(recs []storage.Record, rep crdt.ReplicaID, from uint64) bool {
+	for _, r := range recs {
+		if crdt.ReplicaID(r.Replica) == rep && r.Start <= from && r.End >= from {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Room) leave(s *Session) {
+	if _, ok := r.sessions[s]; !ok {
+		return
+	}
+	r.dropSession(s)
+}
+
+// dropSession removes a session and tells the others it left.
+func (r *Room) dropSession(s *Session) {
+	delete(r.sessions, s)
+	delete(r.dirtyPres, s)
+	delete(r.lastPres, s)
+	r.broadcastPresence(s, protocol.JSON(protocol.Leave{Type: protocol.TypeLeave, Session: s.ID}))
+}
+
+// broadcastPresence sends a presence frame to every local session but the
+// subject, and to the other nodes.
+func (r *Room) broadcastPresence(subject *Session, frame []byte) {
+	for o := range r.sessions {
+		if o != subject {
+			o.Send(Outgoing{Data: frame})
+		}
+	}
+	r.cfg.Bus.Publish(r.board, bus.KindPresence, frame)
+}
+
+// schedulePresence arms the coalescing timer.
+func (r *Room) schedulePresence() {
+	if r.presTimer != nil {
+		return
+	}
+	wait := r.cfg.PresenceInterval
+	now := time.Now()
+	for s := range r.dirtyPres {
+		if d := r.cfg.PresenceInterval - now.Sub(r.lastPres[s]); d < wait {
+			wait = max(d, 0)
+		}
+	}
+	r.presTimer = time.NewTimer(wait)
+}
+
+// flushPresence broadcasts the sessions whose presence changed and whose
+// last broadcast is old enough; the rest wait for the next tick.
+func (r *Room) flushPresence() {
+	now := time.Now()
+	for s := range r.dirtyPres {
+		if now.Sub(r.lastPres[s]) < r.cfg.PresenceInterval {
+			continue
+		}
+		delete(r.dirtyPres, s)
+		r.lastPres[s] = now
+		p := s.peer()
+		r.broadcastPresence(s, protocol.JSON(protocol.Presence{Type: protocol.TypePresence, Peer: &p}))
+	}
+	if len(r.dirtyPres) > 0 {
+		r.schedulePresence()
+	}
+}

@@ -1,0 +1,416 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// load builds the doc from the latest snapshot plus the log after it.
+func (r *Room) load() error {
+	ctx := context.Background()
+	st := r.cfg.Store
+	r.doc = crdt.NewDoc()
+	seq, snap, err := st.LatestSnapshot(ctx, r.board)
+	switch {
+	case err == nil:
+		d, err := crdt.LoadSnapshot(snap)
+		if err != nil {
+			return fmt.Errorf("room: board %v: snapshot at %d: %w", r.board, seq, err)
+		}
+		r.doc, r.snapSeq, r.lastSeq = d, seq, seq
+	case errors.Is(err, storage.ErrNotFound):
+	default:
+		return fmt.Errorf("room: board %v: %w", r.board, err)
+	}
+	err = st.ScanOps(ctx, r.board, r.snapSeq+1, func(rec storage.Record) error {
+		c, err := crdt.DecodeChange(rec.Data)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", rec.Seq, err)
+		}
+		if _, _, err := r.doc.Apply(c); err != nil {
+			return fmt.Errorf("record %d: %w", rec.Seq, err)
+		}
+		r.noteReplica(c)
+		r.lastSeq = rec.Seq
+		r.sinceSnap++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("room: board %v: replay: %w", r.board, err)
+	}
+	return nil
+}
+
+// noteReplica remembers replicas whose stored changes run past the doc's
+// version (held changes), so catch-up includes them.
+func (r *Room) noteReplica(c crdt.Change) {
+	if c.End() > r.doc.Version()[c.Replica] {
+		r.replicas[c.Replica] = struct{}{}
+	}
+}
+
+func (r *Room) handle(msg any) {
+	switch m := msg.(type) {
+	case submit:
+		group := []submit{m}
+		// Group commit: take what else is already waiting, so one fsync
+		// serves them all.
+	collect:
+		for len(group) < r.cfg.MaxGroup {
+			select {
+			case next := <-r.inbox:
+				if s, ok := next.(submit); ok {
+					group = append(group, s)
+					continue
+				}
+				r.commit(group)
+				group = group[:0]
+				r.handle(next)
+				if r.dead {
+					return
+				}
+			default:
+				break collect
+			}
+		}
+		if len(group) > 0 {
+			r.commit(group)
+		}
+	case join:
+		m.err <- r.join(m.sess, m.version)
+	case leave:
+		r.leave(m.sess)
+	case presence:
+		if _, ok := r.sessions[m.sess]; ok {
+			m.sess.presence = m.data
+			r.dirtyPres[m.sess] = struct{}{}
+			r.schedulePresence()
+		}
+	case remote:
+		r.fromRemote(m)
+	case func():
+		m()
+	}
+}
+
+// outcome is what became of one submission.
+type outcome struct {
+	ack protocol.Ack
+	err *protocol.Error
+}
+
+// commit validates, applies, persists, acks and fans out a group of
+// submissions.
+func (r *Room) commit(group []submit) {
+	now := r.cfg.Now()
+	outcomes := make([]outcome, len(group))
+	var recs []storage.Record
+	var fresh [][]byte    // encoded new changes, in order
+	var owners []*Session // their authors
+	for i, sm := range group {
+		o := &outcomes[i]
+		o.ack = protocol.Ack{Type: protocol.TypeAck, Seq: sm.seq}
+		for k := range sm.changes {
+			c := sm.changes[k]
+			code, err := r.admit(sm.sess, &c)
+			if err != nil {
+				o.err = &protocol.Error{Type: protocol.TypeError, Code: code, Seq: sm.seq,
+					Message: fmt.Sprintf("change %d of %d refused: %v", k+1, len(sm.changes), err)}
+				if h := r.cfg.Hooks.Rejected; h != nil {
+					h(code, len(sm.changes)-k)
+				}
+				break
+			}
+			before := r.doc.Version()[c.Replica]
+			st, _, err := r.doc.Apply(c)
+			if err != nil { // admit validated it; cannot happen
+				o.err = &protocol.Error{Type: protocol.TypeError, Code: protocol.CodeInternal, Seq: sm.seq, Message: err.Error()}
+				break
+			}
+			switch st {
+			case crdt.Duplicate:
+				o.ack.Duplicate++
+				continue
+			case crdt.Held:
+				o.ack.Held++
+			default:
+				o.ack.Applied++
+			}
+			// Store exactly the part that was new.
+			if trimmed := crdt.Missing([]crdt.Change{c}, crdt.VersionVector{c.Replica: before}); len(trimmed) == 1 {
+				c = trimmed[0]
+			}
+			r.noteReplica(c)
+			data := c.AppendBinary(nil)
+			recs = append(recs, storage.Record{Replica: uint64(c.Replica), Start: c.Start, End: c.End(),
+				Author: sm.sess.User.ID, Accepted: now.UnixMilli(), Data: data})
+			fresh = append(fresh, data)
+			owners = append(owners, sm.sess)
+		}
+	}
+	if len(recs) > 0 {
+		start := time.Now()
+		if err := r.cfg.Store.AppendOps(context.Background(), r.board, recs); err != nil {
+			// The doc is now ahead of the disk: nothing may be acked.
+			// Drop the room; clients reconnect and resend their outboxes.
+			r.log.Error("persist failed; unloading board", "err", err)
+			r.kill(protocol.CloseRetry, "storage error")
+			return
+		}
+		if h := r.cfg.Hooks.Commit; h != nil {
+			h(time.Since(start))
+		}
+		if h := r.cfg.Hooks.Accepted; h != nil {
+			h(len(recs))
+		}
+		r.lastSeq = recs[len(recs)-1].Seq
+		r.sinceSnap += len(recs)
+	}
+	// Ack (or refuse) every submission.
+	for i, sm := range group {
+		if outcomes[i].err != nil {
+			// The changes before the refused one are durable: say so.
+			if outcomes[i].ack.Applied+outcomes[i].ack.Duplicate+outcomes[i].ack.Held > 0 {
+				sm.sess.SendJSON(outcomes[i].ack)
+			}
+			sm.sess.SendJSON(outcomes[i].err)
+			continue
+		}
+		sm.sess.SendJSON(outcomes[i].ack)
+	}
+	if len(fresh) > 0 {
+		r.fanout(fresh, owners, true)
+	}
+	r.maybeSnapshot()
+}
+
+// admit checks one change from a session: its replica, the session's
+// role, the schema, and that it applies as written.
+func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
+	if c.Replica != s.Replica {
+		return protocol.CodeWrongReplica, fmt.Errorf("change of replica %v on a session of replica %v", c.Replica, s.Replica)
+	}
+	if err := allowed(s.User.Role, c, r.doc); err != nil {
+		return protocol.CodeForbidden, err
+	}
+	if err := r.doc.Check(c); err != nil {
+		switch {
+		case errors.Is(err, crdt.ErrMissing):
+			if r.doc.Held() >= r.cfg.MaxHeld {
+				return protocol.CodeInvalidOp, fmt.Errorf("too many changes waiting for dependencies: %w", err)
+			}
+		case errors.Is(err, crdt.ErrMalformed):
+			return protocol.CodeMalformed, err
+		default:
+			return protocol.CodeInvalidOp, err
+		}
+	}
+	if err := r.doc.CheckSchema(c); err != nil {
+		return protocol.CodeSchema, err
+	}
+	return "", nil
+}
+
+// Roles, from most to least powerful.
+const (
+	RoleOwner     = "owner"
+	RoleEditor    = "editor"
+	RoleCommenter = "commenter"
+	RoleViewer    = "viewer"
+)
+
+// allowed enforces roles on every op: viewers edit nothing; commenters may
+// write comments (create, text, resolve, reply) and vote; editors and
+// owners may do anything.
+func allowed(role string, c *crdt.Change, d *crdt.Doc) error {
+	switch role {
+	case RoleOwner, RoleEditor:
+		return nil
+	case RoleCommenter:
+		created := map[crdt.ElementID]string{}
+		for i := range c.Ops {
+			op := &c.Ops[i]
+			if op.Type == crdt.OpCreate {
+				created[op.Element] = op.Key
+			}
+			if op.Type == crdt.OpVote {
+				continue
+			}
+			kind := d.Kind(op.Element)
+			if k, ok := created[op.Element]; ok {
+				kind = k
+			}
+			if kind != "comment" {
+				return fmt.Errorf("a commenter may only vote and write comments (op %d is a %s on a %s)", i, op.Type, kind)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("role %q may not edit this board", role)
+}
+
+// fanout pushes encoded changes to local sessions (not their authors) and,
+// for client changes, to the other nodes.
+func (r *Room) fanout(fresh [][]byte, owners []*Session, publish bool) {
+	start := time.Now()
+	var bin, js []byte
+	deliveries := 0
+	for s := range r.sessions {
+		var mine []int
+		for i, o := range owners {
+			if o == s {
+				mine = append(mine, i)
+			}
+		}
+		var frame []byte
+		if len(mine) == 0 {
+			// The common case: one shared frame for everyone.
+			if s.Format == protocol.FormatJSON {
+				if js == nil {
+					js = jsonOps(fresh)
+				}
+				frame = js
+			} else {
+				if bin == nil {
+					bin = protocol.EncodeOpsOut(fresh)
+				}
+				frame = bin
+			}
+		} else {
+			rest := make([][]byte, 0, len(fresh)-len(mine))
+			for i, f := range fresh {
+				if !slices.Contains(mine, i) {
+					rest = append(rest, f)
+				}
+			}
+			if len(rest) == 0 {
+				continue
+			}
+			if s.Format == protocol.FormatJSON {
+				frame = jsonOps(rest)
+			} else {
+				frame = protocol.EncodeOpsOut(rest)
+			}
+		}
+		if !s.Send(Outgoing{Binary: s.Format != protocol.FormatJSON, Data: frame}) {
+			if h := r.cfg.Hooks.SlowConsumers; h != nil {
+				h()
+			}
+			r.dropSession(s)
+			continue
+		}
+		deliveries++
+	}
+	if publish {
+		if err := r.cfg.Bus.Publish(r.board, bus.KindOps, protocol.EncodeOpsOut(fresh)[1:]); err != nil {
+			if h := r.cfg.Hooks.BusErrors; h != nil {
+				h()
+			}
+		}
+	}
+	if h := r.cfg.Hooks.Deliveries; h != nil {
+		h(deliveries)
+	}
+	if h := r.cfg.Hooks.Fanout; h != nil {
+		h(time.Since(start))
+	}
+}
+
+func jsonOps(encoded [][]byte) []byte {
+	out := protocol.OpsJSON{Type: protocol.TypeOps, Changes: make([]crdt.Change, 0, len(encoded))}
+	for _, e := range encoded {
+		c, err := crdt.DecodeChange(e)
+		if err == nil {
+			out.Changes = append(out.Changes, c)
+		}
+	}
+	return protocol.JSON(out)
+}
+
+// fromBus runs on the bus's goroutine: hand over without blocking. A full
+// inbox drops the message; catch-up repairs the gap.
+func (r *Room) fromBus(m bus.Message) {
+	select {
+	case r.inbox <- remote{kind: m.Kind, data: m.Data}:
+	default:
+		if h := r.cfg.Hooks.BusErrors; h != nil {
+			h()
+		}
+	}
+}
+
+// fromRemote applies ops or presence published by another node.
+func (r *Room) fromRemote(m remote) {
+	switch m.kind {
+	case bus.KindPresence:
+		for s := range r.sessions {
+			s.Send(Outgoing{Data: m.data})
+		}
+		return
+	case bus.KindOps:
+	default:
+		return
+	}
+	changes, err := crdt.DecodeBatch(m.data)
+	if err != nil {
+		r.log.Warn("bad ops from the bus", "err", err)
+		return
+	}
+	var recs []storage.Record
+	var fresh [][]byte
+	now := r.cfg.Now().UnixMilli()
+	for _, c := range changes {
+		before := r.doc.Version()[c.Replica]
+		st, _, err := r.doc.Apply(c)
+		if err != nil || st == crdt.Duplicate {
+			continue
+		}
+		if t := crdt.Missing([]crdt.Change{c}, crdt.VersionVector{c.Replica: before}); len(t) == 1 {
+			c = t[0]
+		}
+		r.noteReplica(c)
+		data := c.AppendBinary(nil)
+		recs = append(recs, storage.Record{Replica: uint64(c.Replica), Start: c.Start, End: c.End(), Accepted: now, Data: data})
+		fresh = append(fresh, data)
+	}
+	if len(recs) == 0 {
+		return
+	}
+	if err := r.cfg.Store.AppendOps(context.Background(), r.board, recs); err != nil {
+		r.log.Error("persist of remote ops failed; unloading board", "err", err)
+		r.kill(protocol.CloseRetry, "storage error")
+		return
+	}
+	r.lastSeq = recs[len(recs)-1].Seq
+	r.sinceSnap += len(recs)
+	if h := r.cfg.Hooks.Remote; h != nil {
+		h(len(recs))
+	}
+	r.fanout(fresh, nil, false)
+	r.maybeSnapshot()
+}
+
+func (r *Room) maybeSnapshot() {
+	if r.sinceSnap >= r.cfg.SnapshotEvery {
+		r.writeSnapshot()
+	}
+}
+
+func (r *Room) writeSnapshot() {
+	if r.sinceSnap == 0 || r.doc == nil {
+		return
+	}
+	if err := r.cfg.Store.PutSnapshot(context.Background(), r.board, r.lastSeq, r.doc.Snapshot()); err != nil {
+		r.log.Warn("snapshot failed", "err", err)
+		return
+	}
+	r.snapSeq, r.sinceSnap = r.lastSeq, 0
+}

@@ -1,0 +1,440 @@
+// Package room owns the open boards of a node. A Room is the single writer
+// of one board: one goroutine holds its crdt.Doc and serialises everything
+// that touches it — client submissions, ops from other nodes, joins,
+// presence and queries. No lock guards CRDT state.
+//
+// The life of a submitted batch, in order (as raft's doc.go says "persist
+// before send"):
+//
+//  1. validate: the changes are the session's replica's, the session's role
+//     allows them, they fit the schema, and they apply as written;
+//  2. apply to the doc (duplicates are dropped, missing dependencies held);
+//  3. persist the new changes to the board's op log (fsync; one append per
+//     group of submissions collected while the previous one was written);
+//  4. ack the sender — an acked op survives kill -9;
+//  5. fan out: push to the other local sessions through their bounded
+//     queues (a full queue disconnects that session with "resync"), and
+//     publish on the bus for the other nodes.
+//
+// Ops from other nodes take steps 2, 3 and 5 (never republished). A room
+// with no session for IdleTimeout writes a snapshot and unloads, so memory
+// does not grow with the number of boards ever opened.
+package room
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// Config configures a Manager. Zero values take the stated defaults.
+type Config struct {
+	// Node is this node's id (required).
+	Node  string
+	Store storage.Store // required
+	Bus   bus.Bus       // required (bus.NewHub().Node(...) in tests)
+	// SnapshotEvery: accepted changes between snapshots (default 1000).
+	SnapshotEvery int
+	// IdleTimeout: how long a room without sessions stays loaded
+	// (default 1 minute).
+	IdleTimeout time.Duration
+	// SnapshotCatchup: a client missing more changes than this gets a
+	// snapshot instead (default 2000).
+	SnapshotCatchup int
+	// MaxGroup: submissions committed together at most (default 256).
+	MaxGroup int
+	// MaxHeld: changes a room holds for missing dependencies (default
+	// 10000); past it, further changes with missing dependencies are refused.
+	MaxHeld int
+	// PresenceInterval: the shortest time between two presence broadcasts
+	// of one session (default 50ms); updates in between are coalesced.
+	PresenceInterval time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Log (default slog.Default()).
+	Log *slog.Logger
+	// Hooks receive metrics events (all optional).
+	Hooks Hooks
+}
+
+// Hooks are metric callbacks; nil fields are skipped. They are called from
+// room goroutines and must be cheap and safe for concurrent use.
+type Hooks struct {
+	Accepted      func(n int)                     // changes accepted from clients
+	Rejected      func(code protocol.Code, n int) // changes refused, by reason
+	Remote        func(n int)                     // changes received from other nodes and stored
+	Commit        func(d time.Duration)           // persist latency of one group commit
+	Fanout        func(d time.Duration)           // time to push one batch to local sessions and the bus
+	Deliveries    func(n int)                     // messages pushed to sessions
+	SlowConsumers func()                          // sessions kicked for a full queue
+	Rooms         func(delta int)                 // rooms opened (+1) and closed (-1)
+	BusErrors     func()
+}
+
+func (c *Config) defaults() {
+	if c.SnapshotEvery <= 0 {
+		c.SnapshotEvery = 1000
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = time.Minute
+	}
+	if c.SnapshotCatchup <= 0 {
+		c.SnapshotCatchup = 2000
+	}
+	if c.MaxGroup <= 0 {
+		c.MaxGroup = 256
+	}
+	if c.MaxHeld <= 0 {
+		c.MaxHeld = 10000
+	}
+	if c.PresenceInterval <= 0 {
+		c.PresenceInterval = 50 * time.Millisecond
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Errors.
+var (
+	ErrClosed  = errors.New("room: closed")
+	ErrUnknown = errors.New("room: unknown board")
+)
+
+// Manager opens rooms on first use and forgets them when they unload.
+type Manager struct {
+	cfg Config
+	mu  struct {
+		sync.Mutex
+		rooms  map[storage.BoardID]*Room
+		closed bool
+	}
+	wg sync.WaitGroup
+}
+
+// NewManager returns a manager.
+func NewManager(cfg Config) *Manager {
+	cfg.defaults()
+	m := &Manager{cfg: cfg}
+	m.mu.rooms = map[storage.BoardID]*Room{}
+	return m
+}
+
+// Open returns the board's room, loading it if needed. Callers check that
+// the board exists (metadata) before opening it.
+func (m *Manager) Open(ctx context.Context, board storage.BoardID) (*Room, error) {
+	m.mu.Lock()
+	if m.mu.closed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	r := m.mu.rooms[board]
+	if r == nil {
+		r = newRoom(m, board)
+		m.mu.rooms[board] = r
+		m.wg.Add(1)
+		go r.run()
+	}
+	m.mu.Unlock()
+	select {
+	case <-r.loaded:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.loadErr != nil {
+		return nil, r.loadErr
+	}
+	return r, nil
+}
+
+// Rooms returns the number of loaded rooms.
+func (m *Manager) Rooms() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.mu.rooms)
+}
+
+func (m *Manager) forget(r *Room) {
+	m.mu.Lock()
+	if m.mu.rooms[r.board] == r {
+		delete(m.mu.rooms, r.board)
+	}
+	m.mu.Unlock()
+}
+
+// Close shuts every room down (each tells its sessions to reconnect
+// elsewhere and writes a final snapshot) and waits for them.
+func (m *Manager) Close(reason string) {
+	m.mu.Lock()
+	m.mu.closed = true
+	rooms := make([]*Room, 0, len(m.mu.rooms))
+	for _, r := range m.mu.rooms {
+		rooms = append(rooms, r)
+	}
+	m.mu.Unlock()
+	for _, r := range rooms {
+		r.shutdown(reason)
+	}
+	m.wg.Wait()
+}
+
+// DeleteBoard unloads the board's room (closing its sessions) and removes
+// its log. Metadata is the caller's.
+func (m *Manager) DeleteBoard(ctx context.Context, board storage.BoardID) error {
+	m.mu.Lock()
+	r := m.mu.rooms[board]
+	m.mu.Unlock()
+	if r != nil {
+		r.do(ctx, func() { r.kill(protocol.CloseUnknownBoard, "board deleted") })
+		<-r.done
+	}
+	return m.cfg.Store.DeleteBoard(ctx, board)
+}
+
+// ---- the room ----
+
+type submit struct {
+	sess    *Session
+	seq     uint64
+	changes []crdt.Change
+}
+
+type remote struct {
+	kind bus.Kind
+	data []byte
+}
+
+// Room is one loaded board. Its exported methods may be called from any
+// goroutine; they hand work to the room's goroutine.
+type Room struct {
+	m     *Manager
+	cfg   *Config
+	board storage.BoardID
+	log   *slog.Logger
+
+	inbox   chan any // submit, join, leave, presence, remote, func()
+	loaded  chan struct{}
+	loadErr error
+	done    chan struct{}
+	stop    chan string
+
+	// Owned by the room goroutine.
+	doc       *crdt.Doc
+	lastSeq   uint64
+	sinceSnap int
+	snapSeq   uint64
+	sessions  map[*Session]struct{}
+	replicas  map[crdt.ReplicaID]struct{} // replicas with stored changes beyond the doc's version (held)
+	dirtyPres map[*Session]struct{}
+	lastPres  map[*Session]time.Time
+	presTimer *time.Timer
+	unsub     func()
+	dead      bool
+}
+
+func newRoom(m *Manager, board storage.BoardID) *Room {
+	return &Room{
+		m: m, cfg: &m.cfg, board: board,
+		log:       m.cfg.Log.With("board", board.String()),
+		inbox:     make(chan any, 1024),
+		loaded:    make(chan struct{}),
+		done:      make(chan struct{}),
+		stop:      make(chan string, 1),
+		sessions:  map[*Session]struct{}{},
+		replicas:  map[crdt.ReplicaID]struct{}{},
+		dirtyPres: map[*Session]struct{}{},
+		lastPres:  map[*Session]time.Time{},
+	}
+}
+
+// Board returns the room's board id.
+func (r *Room) Board() storage.BoardID { return r.board }
+
+// send hands a message to the room, or fails when it has closed.
+func (r *Room) send(ctx context.Context, msg any) error {
+	select {
+	case r.inbox <- msg:
+		return nil
+	case <-r.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// do runs fn on the room's goroutine and waits for it.
+func (r *Room) do(ctx context.Context, fn func()) error {
+	ch := make(chan struct{})
+	if err := r.send(ctx, func() { fn(); close(ch) }); err != nil {
+		return err
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-r.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Query runs fn with the room's doc on the room's goroutine. fn must not
+// keep the doc.
+func (r *Room) Query(ctx context.Context, fn func(d *crdt.Doc)) error {
+	return r.do(ctx, func() { fn(r.doc) })
+}
+
+type join struct {
+	sess    *Session
+	version crdt.VersionVector
+	err     chan error
+}
+
+// Join adds a session: the room sends it the welcome, the changes it lacks
+// (or a snapshot), then live ops.
+func (r *Room) Join(ctx context.Context, s *Session, version crdt.VersionVector) error {
+	j := join{sess: s, version: version, err: make(chan error, 1)}
+	if err := r.send(ctx, j); err != nil {
+		return err
+	}
+	select {
+	case err := <-j.err:
+		return err
+	case <-r.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type leave struct{ sess *Session }
+
+// Leave removes a session.
+func (r *Room) Leave(s *Session) {
+	select {
+	case r.inbox <- leave{s}:
+	case <-r.done:
+	}
+}
+
+// Submit hands a client's batch to the room; the answer (ack or error)
+// goes to the session's queue. It blocks while the room's inbox is full,
+// which pushes back on that client's reader.
+func (r *Room) Submit(ctx context.Context, s *Session, seq uint64, changes []crdt.Change) error {
+	return r.send(ctx, submit{s, seq, changes})
+}
+
+type presence struct {
+	sess *Session
+	data []byte
+}
+
+// Presence records a session's presence data (coalesced, never stored).
+func (r *Room) Presence(ctx context.Context, s *Session, data []byte) error {
+	return r.send(ctx, presence{s, data})
+}
+
+func (r *Room) shutdown(reason string) {
+	select {
+	case r.stop <- reason:
+	default:
+	}
+	<-r.done
+}
+
+func (r *Room) run() {
+	defer r.m.wg.Done()
+	defer close(r.done)
+	if err := r.load(); err != nil {
+		r.loadErr = err
+		r.m.forget(r)
+		close(r.loaded)
+		return
+	}
+	close(r.loaded)
+	if h := r.cfg.Hooks.Rooms; h != nil {
+		h(1)
+		defer h(-1)
+	}
+	cancel, err := r.cfg.Bus.Subscribe(r.board, r.fromBus)
+	if err != nil {
+		r.log.Warn("bus subscribe failed; other nodes' ops arrive by catch-up only", "err", err)
+	} else {
+		r.unsub = cancel
+	}
+	idle := time.NewTimer(r.cfg.IdleTimeout)
+	defer idle.Stop()
+	var presC <-chan time.Time
+	for !r.dead {
+		if r.presTimer != nil {
+			presC = r.presTimer.C
+		} else {
+			presC = nil
+		}
+		select {
+		case msg := <-r.inbox:
+			r.handle(msg)
+			if len(r.sessions) == 0 {
+				idle.Reset(r.cfg.IdleTimeout)
+			}
+		case <-presC:
+			r.presTimer = nil
+			r.flushPresence()
+		case <-idle.C:
+			if len(r.sessions) == 0 {
+				r.close("idle")
+			}
+		case reason := <-r.stop:
+			r.kill(protocol.CloseGoingAway, reason)
+		}
+	}
+}
+
+// close unloads the room: final snapshot, forget, drain.
+func (r *Room) close(reason string) {
+	r.m.forget(r)
+	if r.unsub != nil {
+		r.unsub()
+	}
+	r.writeSnapshot()
+	r.dead = true
+	// Serve what is already queued so that no caller waits in vain; late
+	// submissions are refused (the client reconnects).
+	for {
+		select {
+		case msg := <-r.inbox:
+			switch m := msg.(type) {
+			case join:
+				m.err <- ErrClosed
+			case submit:
+				m.sess.Kick(protocol.CloseRetry, "board unloading")
+			case func():
+				m()
+			}
+		default:
+			r.log.Debug("room closed", "reason", reason)
+			return
+		}
+	}
+}
+
+// kill closes every session with code, then unloads.
+func (r *Room) kill(code websocket.StatusCode, reason string) {
+	for s := range r.sessions {
+		s.SendJSON(protocol.Shutdown{Type: protocol.TypeShutdown, Reason: reason})
+		s.Kick(code, reason)
+	}
+	r.sessions = map[*Session]struct{}{}
+	r.close(reason)
+}
