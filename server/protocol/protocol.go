@@ -290,3 +290,6 @@ func JSON(v any) []byte {
 	}
 	return b
 }
+
+// Unmarshal decodes a node's JSON frame (for clients).
+func Unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
