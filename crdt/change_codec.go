@@ -162,15 +162,15 @@ func (r *reader) change() (Change, error) {
 		prev = op.Element
 		switch op.Type {
 		case OpCreate:
-			op.Key, err = r.string()
+			op.Key, err = r.key()
 		case OpSet:
-			if op.Key, err = r.string(); err == nil {
+			if op.Key, err = r.key(); err == nil {
 				op.Value, err = r.value()
 			}
 		case OpDelete:
 			op.Deleted = h&0x20 != 0
 		case OpInsertText:
-			if op.Key, err = r.string(); err != nil {
+			if op.Key, err = r.key(); err != nil {
 				break
 			}
 			if op.Left, err = r.opID(c.Replica); err != nil {
@@ -181,7 +181,7 @@ func (r *reader) change() (Change, error) {
 			}
 			op.Text, err = r.string()
 		case OpDeleteText:
-			if op.Key, err = r.string(); err != nil {
+			if op.Key, err = r.key(); err != nil {
 				break
 			}
 			if op.Target, err = r.opID(c.Replica); err != nil {
@@ -193,7 +193,7 @@ func (r *reader) change() (Change, error) {
 				op.Pos, err = r.string()
 			}
 		case OpVote:
-			if op.Key, err = r.string(); err != nil {
+			if op.Key, err = r.key(); err != nil {
 				break
 			}
 			if op.Voter, err = r.string(); err != nil {

@@ -158,3 +158,45 @@ func (r *reader) versionVector() (VersionVector, error) {
 	}
 	return v, nil
 }
+
+// commonKeys interns the kinds, property keys and text fields of the schema,
+// so decoding an op on them allocates no string (the conversion in a map
+// index does not allocate).
+var commonKeys = func() map[string]string {
+	m := map[string]string{"vote": "vote", "react": "react"}
+	for kind, spec := range Kinds {
+		m[kind] = kind
+		for p := range spec.Props {
+			m[p] = p
+		}
+		for _, f := range spec.TextFields {
+			m[f] = f
+		}
+	}
+	return m
+}()
+
+// key reads a string like string(), interning common keys.
+func (r *reader) key() (string, error) {
+	n, err := r.uvarint()
+	if err != nil {
+		return "", err
+	}
+	if n > uint64(r.len()) {
+		return "", malformed("string length %d exceeds remaining input", n)
+	}
+	b := r.b[r.off : r.off+int(n)]
+	if s, ok := commonKeys[string(b)]; ok {
+		r.off += int(n)
+		return s, nil
+	}
+	return r.string0(b)
+}
+
+func (r *reader) string0(b []byte) (string, error) {
+	r.off += len(b)
+	if !utf8.Valid(b) {
+		return "", malformed("string is not UTF-8")
+	}
+	return string(b), nil
+}

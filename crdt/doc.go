@@ -207,9 +207,10 @@ func (d *Doc) offer(c Change) (Status, []Change) {
 	if c.Start <= have {
 		c = trimChange(c, have)
 	}
-	key := OpID{c.Replica, c.Start}
-	if _, ok := d.heldBy[key]; ok {
-		return Duplicate, nil
+	if len(d.heldBy) > 0 {
+		if _, ok := d.heldBy[OpID{c.Replica, c.Start}]; ok {
+			return Duplicate, nil
+		}
 	}
 	if c.Start > have+1 {
 		d.hold(&heldChange{c: c, need: c.Start - 1}, c.Replica, Root)
@@ -235,6 +236,11 @@ func (d *Doc) hold(h *heldChange, r ReplicaID, el ElementID) {
 // release applies held changes unblocked by what was just applied, until
 // nothing more can go.
 func (d *Doc) release(applied []Change) []Change {
+	if len(d.heldBy) == 0 {
+		// Nothing waits: the common case, kept cheap.
+		d.advancedNow, d.createdNow = d.advancedNow[:0], d.createdNow[:0]
+		return applied
+	}
 	for len(d.advancedNow) > 0 || len(d.createdNow) > 0 {
 		var ready []*heldChange
 		for _, r := range d.advancedNow {

@@ -79,78 +79,109 @@ func (op *Op) span() uint64 {
 	return 1
 }
 
+// Fields of Op, as bits, to say which ones an op type uses.
+const (
+	fKey = 1 << iota
+	fValue
+	fDeleted
+	fLeft
+	fRight
+	fText
+	fTarget
+	fCount
+	fParent
+	fPos
+	fVoter
+)
+
+// usedFields lists, per op type, the fields it may set; the others must be
+// zero, so each op has exactly one encoding.
+var usedFields = [opTypeEnd]uint16{
+	OpCreate:     fKey,
+	OpSet:        fKey | fValue,
+	OpDelete:     fDeleted,
+	OpInsertText: fKey | fLeft | fRight | fText,
+	OpDeleteText: fKey | fTarget | fCount,
+	OpMove:       fParent | fPos,
+	OpVote:       fKey | fValue | fVoter,
+}
+
+func (op *Op) setFields() uint16 {
+	var m uint16
+	if op.Key != "" {
+		m |= fKey
+	}
+	if op.Value != (Value{}) {
+		m |= fValue
+	}
+	if op.Deleted {
+		m |= fDeleted
+	}
+	if !op.Left.IsZero() {
+		m |= fLeft
+	}
+	if !op.Right.IsZero() {
+		m |= fRight
+	}
+	if op.Text != "" {
+		m |= fText
+	}
+	if !op.Target.IsZero() {
+		m |= fTarget
+	}
+	if op.Count != 0 {
+		m |= fCount
+	}
+	if op.Parent != Root {
+		m |= fParent
+	}
+	if op.Pos != "" {
+		m |= fPos
+	}
+	if op.Voter != "" {
+		m |= fVoter
+	}
+	return m
+}
+
+func validKey(s string) bool {
+	return s != "" && len(s) <= MaxKeyLen && utf8.ValidString(s)
+}
+
 // validate checks the op's structure (not whether it fits a document).
 func (op *Op) validate() error {
-	checkKey := func(what, s string) error {
-		if s == "" || len(s) > MaxKeyLen || !utf8.ValidString(s) {
-			return malformed("%s op: bad %s %q", op.Type, what, s)
-		}
-		return nil
-	}
-	zeroExcept := func(fields string) error {
-		// Unused fields must be zero, so each op has one encoding.
-		has := func(f byte) bool {
-			for i := 0; i < len(fields); i++ {
-				if fields[i] == f {
-					return true
-				}
-			}
-			return false
-		}
-		bad := (!has('v') && op.Value != Value{}) || (!has('d') && op.Deleted) ||
-			(!has('l') && !op.Left.IsZero()) || (!has('r') && !op.Right.IsZero()) ||
-			(!has('t') && op.Text != "") || (!has('g') && !op.Target.IsZero()) ||
-			(!has('c') && op.Count != 0) || (!has('p') && op.Parent != Root) ||
-			(!has('o') && op.Pos != "") || (!has('w') && op.Voter != "") ||
-			(!has('k') && op.Key != "")
-		if bad {
-			return malformed("%s op: field set that this op type does not use", op.Type)
-		}
-		return nil
+	if op.Type == 0 || op.Type >= opTypeEnd {
+		return malformed("unknown op type %d", op.Type)
 	}
 	if op.Element.IsRoot() {
 		return malformed("%s op: element id is zero (the board root)", op.Type)
 	}
+	if op.setFields()&^usedFields[op.Type] != 0 {
+		return malformed("%s op: field set that this op type does not use", op.Type)
+	}
+	if usedFields[op.Type]&fKey != 0 && !validKey(op.Key) {
+		return malformed("%s op: bad key %q", op.Type, op.Key)
+	}
 	switch op.Type {
-	case OpCreate:
-		if err := checkKey("kind", op.Key); err != nil {
-			return err
-		}
-		return zeroExcept("k")
 	case OpSet:
-		if err := checkKey("key", op.Key); err != nil {
-			return err
-		}
 		if err := op.Value.valid(); err != nil {
 			return err
 		}
 		if len(op.Value.str) > MaxValueLen {
 			return malformed("set op: value longer than %d bytes", MaxValueLen)
 		}
-		return zeroExcept("kv")
-	case OpDelete:
-		return zeroExcept("d")
 	case OpInsertText:
-		if err := checkKey("text field", op.Key); err != nil {
-			return err
-		}
 		if op.Text == "" || len(op.Text) > MaxTextLen || !utf8.ValidString(op.Text) {
 			return malformed("insert_text op: text empty, too long or not UTF-8")
 		}
-		if op.Left.Counter == 0 && op.Left.Replica != 0 || op.Right.Counter == 0 && op.Right.Replica != 0 ||
-			op.Left.Replica == 0 && op.Left.Counter != 0 || op.Right.Replica == 0 && op.Right.Counter != 0 {
+		if (op.Left.Counter == 0) != (op.Left.Replica == 0) || (op.Right.Counter == 0) != (op.Right.Replica == 0) {
 			return malformed("insert_text op: half-zero origin id")
 		}
-		return zeroExcept("kltr")
 	case OpDeleteText:
-		if err := checkKey("text field", op.Key); err != nil {
-			return err
-		}
 		if op.Target.Replica == 0 || op.Target.Counter == 0 || op.Count == 0 || op.Count > MaxTextLen ||
 			op.Target.Counter+op.Count < op.Target.Counter {
 			return malformed("delete_text op: bad target range")
 		}
-		return zeroExcept("kgc")
 	case OpMove:
 		if op.Pos != "" {
 			if err := ValidKey(op.Pos); err != nil {
@@ -160,13 +191,9 @@ func (op *Op) validate() error {
 		if op.Parent == op.Element {
 			return malformed("move op: element cannot be its own parent")
 		}
-		return zeroExcept("po")
 	case OpVote:
-		if err := checkKey("key", op.Key); err != nil {
-			return err
-		}
-		if err := checkKey("voter", op.Voter); err != nil {
-			return err
+		if !validKey(op.Voter) {
+			return malformed("vote op: bad voter %q", op.Voter)
 		}
 		if k := op.Value.Kind(); k != KindNull && k != KindNumber && k != KindBool && k != KindString {
 			return malformed("vote op: value must be null, a bool, a number or a string")
@@ -177,9 +204,8 @@ func (op *Op) validate() error {
 		if len(op.Value.str) > MaxKeyLen {
 			return malformed("vote op: value longer than %d bytes", MaxKeyLen)
 		}
-		return zeroExcept("kvw")
 	}
-	return malformed("unknown op type %d", op.Type)
+	return nil
 }
 
 // Change is a batch of ops made by one replica in one go (one user action:
