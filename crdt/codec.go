@@ -46,9 +46,12 @@ func (r *reader) byte() (byte, error) {
 	return c, nil
 }
 
+// uvarint reads a minimally encoded uvarint: an overlong encoding (a
+// trailing 0x00 group) is refused, so every value has one encoding and
+// decoded input re-encodes to the same bytes.
 func (r *reader) uvarint() (uint64, error) {
 	v, n := binary.Uvarint(r.b[r.off:])
-	if n <= 0 {
+	if n <= 0 || (n > 1 && r.b[r.off+n-1] == 0) {
 		return 0, malformed("bad uvarint at offset %d", r.off)
 	}
 	r.off += n
@@ -57,7 +60,7 @@ func (r *reader) uvarint() (uint64, error) {
 
 func (r *reader) varint() (int64, error) {
 	v, n := binary.Varint(r.b[r.off:])
-	if n <= 0 {
+	if n <= 0 || (n > 1 && r.b[r.off+n-1] == 0) {
 		return 0, malformed("bad varint at offset %d", r.off)
 	}
 	r.off += n

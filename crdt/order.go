@@ -303,8 +303,9 @@ func keyDecrementInt(x string) (string, bool) {
 // open end, as in KeyBetween). With an open end they are consecutive
 // integers (short keys, room left around each); between two keys they are
 // spread by bisection: the middle key first, then each half recursively, so
-// no key is more than about log2(n)/6 characters longer than its bounds
-// (rather than the n characters of n nested halvings). Errors wrap
+// keys grow by about log62(n) + 1 characters over the longer bound (1000
+// keys between "a0V" and "a0W" take at most 6 characters), not by the n/6
+// of n keys each made after the last. Errors wrap
 // ErrMalformed; n < 0 is an error, n == 0 returns no keys.
 func KeysBetween(a, b string, n int) ([]string, error) {
 	if n < 0 {

@@ -138,11 +138,11 @@ func TestKeysBetweenVectors(t *testing.T) {
 		if got != v.want {
 			t.Errorf("KeysBetween(%q, %q, %d) = %s; want %s", v.a, v.b, v.n, got, v.want)
 		}
-		checkAscendingBetween(t, v.a, v.b, keys)
+		keyCheckAscending(t, v.a, v.b, keys)
 	}
 }
 
-func checkAscendingBetween(t *testing.T, a, b string, keys []string) {
+func keyCheckAscending(t *testing.T, a, b string, keys []string) {
 	t.Helper()
 	prev := a
 	for i, k := range keys {
@@ -177,7 +177,7 @@ func TestKeysBetweenEdges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkAscendingBetween(t, "a0V", "a0W", keys)
+	keyCheckAscending(t, "a0V", "a0W", keys)
 	for _, k := range keys {
 		if len(k) > len("a0V")+3 {
 			t.Fatalf("key %q too long for 1000 keys in one gap", k)
@@ -375,7 +375,7 @@ func TestKeyRandomInsertions(t *testing.T) {
 				if err != nil {
 					t.Fatalf("seed %d: KeysBetween(%q, %q, %d): %v", seed, a, b, n, err)
 				}
-				checkAscendingBetween(t, a, b, keys)
+				keyCheckAscending(t, a, b, keys)
 				list = slices.Insert(list, pos, keys...)
 				continue
 			}
@@ -482,6 +482,6 @@ func FuzzKeyBetween(f *testing.F) {
 		if err != nil || len(keys) != int(n%16) {
 			t.Fatalf("KeysBetween(%q, %q, %d) = %q, %v", a, b, n%16, keys, err)
 		}
-		checkAscendingBetween(t, a, b, keys)
+		keyCheckAscending(t, a, b, keys)
 	})
 }

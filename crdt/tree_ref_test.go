@@ -5,18 +5,18 @@ import (
 	"sort"
 )
 
-// refTree is the naive reference for tree: it keeps the set of moves and
+// treeRef is the naive reference for tree: it keeps the set of moves and
 // recomputes the whole hierarchy from scratch, sorting the moves by stamp
 // and doing them one by one, skipping those that would make a cycle. No
 // undo, no redo, no incremental index: obviously right, and slow.
-type refTree struct {
+type treeRef struct {
 	set map[Stamp]move // first move seen per stamp
 }
 
-func newRefTree() *refTree { return &refTree{set: map[Stamp]move{}} }
+func newTreeRef() *treeRef { return &treeRef{set: map[Stamp]move{}} }
 
 // add records m; false if its stamp is known or the move is invalid.
-func (r *refTree) add(m move) bool {
+func (r *treeRef) add(m move) bool {
 	if m.Node == Root || (m.Pos != "" && ValidKey(m.Pos) != nil) {
 		return false
 	}
@@ -27,12 +27,12 @@ func (r *refTree) add(m move) bool {
 	return true
 }
 
-// refState is the recomputed tree: each moved node's parent, position and
+// treeRefState is the recomputed tree: each moved node's parent, position and
 // deciding stamp.
-type refState map[ElementID]placement
+type treeRefState map[ElementID]treePlacement
 
 // sorted returns the moves in stamp order.
-func (r *refTree) sorted() []move {
+func (r *treeRef) sorted() []move {
 	ms := make([]move, 0, len(r.set))
 	for _, m := range r.set {
 		ms = append(ms, m)
@@ -41,8 +41,8 @@ func (r *refTree) sorted() []move {
 	return ms
 }
 
-func (r *refTree) state() refState {
-	st := refState{}
+func (r *treeRef) state() treeRefState {
+	st := treeRefState{}
 	parent := func(n ElementID) ElementID {
 		if p, ok := st[n]; ok {
 			return p.parent
@@ -62,13 +62,13 @@ func (r *refTree) state() refState {
 			}
 		}
 		if !cycle {
-			st[m.Node] = placement{m.Parent, m.Pos, m.Stamp}
+			st[m.Node] = treePlacement{m.Parent, m.Pos, m.Stamp}
 		}
 	}
 	return st
 }
 
-func (s refState) parentOf(n ElementID) (ElementID, string, bool) {
+func (s treeRefState) parentOf(n ElementID) (ElementID, string, bool) {
 	p, ok := s[n]
 	if !ok {
 		return Root, "", false
@@ -76,7 +76,7 @@ func (s refState) parentOf(n ElementID) (ElementID, string, bool) {
 	return p.parent, p.pos, true
 }
 
-func (s refState) children(p ElementID) []ElementID {
+func (s treeRefState) children(p ElementID) []ElementID {
 	var out []ElementID
 	for n, pl := range s {
 		if pl.parent == p {
