@@ -133,7 +133,8 @@ type Doc struct {
 	advancedNow []ReplicaID                 // replicas advanced by the change being applied
 	skipped     int                         // ops skipped as meaningless (for tests and metrics)
 	inTx        bool
-	opSlab      []Op // see Tx.push
+	opSlab      []Op   // see Tx.push
+	spanBuf     []Span // scratch for Tx.DeleteText
 }
 
 type heldChange struct {

@@ -25,6 +25,16 @@ type textPatch struct {
 type textTrace struct {
 	end     string
 	patches []textPatch
+	txns    []textTxn // concurrent traces only
+	agents  int
+}
+
+// textTxn is a txn of a concurrent trace: its patches are
+// patches[from:to], made by agent on the merge of its parents.
+type textTxn struct {
+	parents  []int
+	agent    int
+	from, to int
 }
 
 var textTraces sync.Map // name -> *textTrace
@@ -52,7 +62,7 @@ func loadTextTrace(tb testing.TB, name string) *textTrace {
 	if err != nil {
 		tb.Fatalf("%s: %v", path, err)
 	}
-	tr, err := parseTextTrace(data)
+	tr, err := textParseTrace(data)
 	if err != nil {
 		tb.Fatalf("%s: %v", path, err)
 	}
@@ -60,8 +70,8 @@ func loadTextTrace(tb testing.TB, name string) *textTrace {
 	return tr
 }
 
-func parseTextTrace(data []byte) (*textTrace, error) {
-	sc := traceScanner{b: data}
+func textParseTrace(data []byte) (*textTrace, error) {
+	sc := textTraceScanner{b: data}
 	tr := &textTrace{}
 	i := bytes.Index(data, []byte(`"endContent"`))
 	if i < 0 {
@@ -70,16 +80,51 @@ func parseTextTrace(data []byte) (*textTrace, error) {
 	sc.i = i + len(`"endContent"`)
 	sc.expect(':')
 	tr.end = sc.str()
+	if i := bytes.Index(data, []byte(`"numAgents"`)); i >= 0 {
+		sc.i = i + len(`"numAgents"`)
+		sc.expect(':')
+		tr.agents = sc.int()
+		sc.i = 0
+	}
 	for sc.err == nil {
 		i := bytes.Index(sc.b[sc.i:], []byte(`"patches"`))
 		if i < 0 {
 			break
+		}
+		if tr.agents > 0 {
+			// The txn's other fields come before its patches.
+			txn := textTxn{from: len(tr.patches)}
+			obj := sc.b[sc.i : sc.i+i]
+			if j := bytes.Index(obj, []byte(`"parents"`)); j >= 0 {
+				sub := textTraceScanner{b: obj, i: j + len(`"parents"`)}
+				sub.expect(':')
+				sub.expect('[')
+				for sub.err == nil && sub.peek() != ']' {
+					txn.parents = append(txn.parents, sub.int())
+					if sub.peek() == ',' {
+						sub.i++
+					}
+				}
+				sc.err = sub.err
+			}
+			if j := bytes.Index(obj, []byte(`"agent"`)); j >= 0 {
+				sub := textTraceScanner{b: obj, i: j + len(`"agent"`)}
+				sub.expect(':')
+				txn.agent = sub.int()
+				if sc.err == nil {
+					sc.err = sub.err
+				}
+			}
+			tr.txns = append(tr.txns, txn)
 		}
 		sc.i += i + len(`"patches"`)
 		sc.expect(':')
 		sc.expect('[')
 		if sc.peek() == ']' {
 			sc.i++
+			if n := len(tr.txns); n > 0 {
+				tr.txns[n-1].to = len(tr.patches)
+			}
 			continue
 		}
 		for sc.err == nil {
@@ -99,17 +144,20 @@ func parseTextTrace(data []byte) (*textTrace, error) {
 			sc.expect(']')
 			break
 		}
+		if n := len(tr.txns); n > 0 {
+			tr.txns[n-1].to = len(tr.patches)
+		}
 	}
 	return tr, sc.err
 }
 
-type traceScanner struct {
+type textTraceScanner struct {
 	b   []byte
 	i   int
 	err error
 }
 
-func (s *traceScanner) peek() byte {
+func (s *textTraceScanner) peek() byte {
 	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\n' || s.b[s.i] == '\r' || s.b[s.i] == '\t') {
 		s.i++
 	}
@@ -119,14 +167,14 @@ func (s *traceScanner) peek() byte {
 	return s.b[s.i]
 }
 
-func (s *traceScanner) expect(c byte) {
+func (s *textTraceScanner) expect(c byte) {
 	if s.peek() != c && s.err == nil {
 		s.err = fmt.Errorf("offset %d: want %q", s.i, c)
 	}
 	s.i++
 }
 
-func (s *traceScanner) int() int {
+func (s *textTraceScanner) int() int {
 	s.peek()
 	n, start := 0, s.i
 	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
@@ -139,7 +187,7 @@ func (s *traceScanner) int() int {
 	return n
 }
 
-func (s *traceScanner) str() string {
+func (s *textTraceScanner) str() string {
 	s.expect('"')
 	start, esc := s.i, false
 	for s.i < len(s.b) && s.b[s.i] != '"' {
@@ -166,11 +214,11 @@ func (s *traceScanner) str() string {
 
 const textTraceReplica = ReplicaID(0x5eed)
 
-// replayLocal applies every patch as local ops of one replica: deletes
+// textReplayLocal applies every patch as local ops of one replica: deletes
 // through idsAt + remove, inserts through localInsert. Each insert takes
 // one counter per character and each delete one counter, as in a Doc. ops,
 // if non-nil, receives the ops for a remote replay.
-func replayLocal(tr *textTrace, ops *[]textOp) *textList {
+func textReplayLocal(tr *textTrace, ops *[]textOp) *textList {
 	t := newTextList()
 	ctr := uint64(1)
 	for _, p := range tr.patches {
@@ -196,8 +244,8 @@ func replayLocal(tr *textTrace, ops *[]textOp) *textList {
 	return t
 }
 
-// replayRemote applies recorded ops to a fresh list as remote ops.
-func replayRemote(ops []textOp) *textList {
+// textReplayRemote applies recorded ops to a fresh list as remote ops.
+func textReplayRemote(ops []textOp) *textList {
 	t := newTextList()
 	for i := range ops {
 		op := &ops[i]
@@ -212,7 +260,7 @@ func replayRemote(ops []textOp) *textList {
 	return t
 }
 
-func flateSize(b []byte) int {
+func textFlateSize(b []byte) int {
 	var out bytes.Buffer
 	w, _ := flate.NewWriter(&out, flate.BestCompression)
 	w.Write(b)
@@ -227,7 +275,7 @@ func BenchmarkTextTraceLocal(b *testing.B) {
 			b.ReportAllocs()
 			var t *textList
 			for b.Loop() {
-				t = replayLocal(tr, nil)
+				t = textReplayLocal(tr, nil)
 			}
 			if t.String() != tr.end {
 				b.Fatal("wrong final text")
@@ -242,11 +290,11 @@ func BenchmarkTextTraceRemote(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			tr := loadTextTrace(b, name)
 			var ops []textOp
-			replayLocal(tr, &ops)
+			textReplayLocal(tr, &ops)
 			b.ReportAllocs()
 			var t *textList
 			for b.Loop() {
-				t = replayRemote(ops)
+				t = textReplayRemote(ops)
 			}
 			if t.String() != tr.end {
 				b.Fatal("wrong final text")
@@ -259,7 +307,7 @@ func BenchmarkTextDecode(b *testing.B) {
 	for _, name := range []string{"automerge-paper", "seph-blog1", "friendsforever_flat"} {
 		b.Run(name, func(b *testing.B) {
 			tr := loadTextTrace(b, name)
-			enc := replayLocal(tr, nil).appendState(nil)
+			enc := textReplayLocal(tr, nil).appendState(nil)
 			b.ReportAllocs()
 			b.SetBytes(int64(len(enc)))
 			for b.Loop() {
@@ -268,14 +316,14 @@ func BenchmarkTextDecode(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(len(enc)), "bytes")
-			b.ReportMetric(float64(flateSize(enc)), "flate-bytes")
+			b.ReportMetric(float64(textFlateSize(enc)), "flate-bytes")
 		})
 	}
 }
 
 func BenchmarkTextEncode(b *testing.B) {
 	tr := loadTextTrace(b, "automerge-paper")
-	t := replayLocal(tr, nil)
+	t := textReplayLocal(tr, nil)
 	var buf []byte
 	b.ReportAllocs()
 	for b.Loop() {

@@ -271,7 +271,7 @@ type textSimReplica struct {
 
 var textAlphabet = []rune("abcdefghij XYZ.,éßø日本語🙂")
 
-func randText(rng *rand.Rand, n int) string {
+func textRandom(rng *rand.Rand, n int) string {
 	r := make([]rune, n)
 	for i := range r {
 		r[i] = textAlphabet[rng.IntN(len(textAlphabet))]
@@ -320,7 +320,7 @@ func (s *textSimReplica) localOp(tb testing.TB, rng *rand.Rand) {
 				pos = p + 1
 			}
 		}
-		str := randText(rng, 1+rng.IntN(5))
+		str := textRandom(rng, 1+rng.IntN(5))
 		id := OpID{s.id, s.counter}
 		s.counter += uint64(utf8.RuneCountInString(str))
 		l0, r0 := s.list.originsAt(pos)

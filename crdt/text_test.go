@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
-// typeText types s one rune per op at pos, pos+1, ... on list t as replica
+// textTypeText types s one rune per op at pos, pos+1, ... on list t as replica
 // rep, the way a person types, and returns the ops.
-func typeText(t *textList, rep ReplicaID, ctr *uint64, pos int, s string) []textOp {
+func textTypeText(t *textList, rep ReplicaID, ctr *uint64, pos int, s string) []textOp {
 	var ops []textOp
 	for _, r := range s {
 		id := OpID{rep, *ctr}
@@ -24,7 +25,7 @@ func typeText(t *textList, rep ReplicaID, ctr *uint64, pos int, s string) []text
 	return ops
 }
 
-func applyOps(tb testing.TB, t *textList, ops []textOp) {
+func textApplyOps(tb testing.TB, t *textList, ops []textOp) {
 	tb.Helper()
 	for _, op := range ops {
 		if op.insert {
@@ -151,30 +152,30 @@ func TestTextNonInterleaving(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			base := newTextList()
 			baseCtr := uint64(1)
-			prefixOps := typeText(base, 1000, &baseCtr, 0, tc.prefix)
+			prefixOps := textTypeText(base, 1000, &baseCtr, 0, tc.prefix)
 			lists := make([]*textList, len(tc.reps))
 			all := make([][]textOp, len(tc.reps))
 			for i, rep := range tc.reps {
 				lists[i] = base.clone()
 				ctr := uint64(1)
-				all[i] = typeText(lists[i], rep, &ctr, tc.at, tc.texts[i])
+				all[i] = textTypeText(lists[i], rep, &ctr, tc.at, tc.texts[i])
 			}
 			// Every replica receives the others' ops; and an observer that
 			// saw only the prefix receives them round-robin, one by one.
 			for i := range lists {
 				for j := range lists {
 					if i != j {
-						applyOps(t, lists[i], all[j])
+						textApplyOps(t, lists[i], all[j])
 					}
 				}
 			}
 			obs := newTextList()
-			applyOps(t, obs, prefixOps)
+			textApplyOps(t, obs, prefixOps)
 			for k := 0; ; k++ {
 				more := false
 				for j := range all {
 					if k < len(all[j]) {
-						applyOps(t, obs, all[j][k:k+1])
+						textApplyOps(t, obs, all[j][k:k+1])
 						more = true
 					}
 				}
@@ -324,7 +325,7 @@ func TestTextRoundTripAndClone(t *testing.T) {
 					}
 					continue
 				}
-				str := randText(rng, 1+rng.IntN(3))
+				str := textRandom(rng, 1+rng.IntN(3))
 				ctr += uint64(utf8.RuneCountInString(str))
 				pos := rng.IntN(l.Len() + 1)
 				left, right := l.localInsert(id, pos, str)
@@ -383,19 +384,18 @@ func TestTextEncodingEmptyAndSmall(t *testing.T) {
 	}
 }
 
-// rawRun is one run for encodeRawText, which writes the format directly so
+// textRawRun is one run for textEncodeRaw, which writes the format directly so
 // that tests can build invalid encodings.
-type rawRun struct {
-	rep         int
-	n           uint64
-	ctr         uint64
-	left, right OpID // zero: start/end; explicit otherwise
-	leftPrev    bool // tag 1
-	rightNext   bool // tag 1
-	deleted     bool
+type textRawRun struct {
+	rep                 int
+	n                   uint64
+	ctr                 uint64
+	left, right         OpID // explicit when not zero
+	leftDist, rightDist int  // as a run distance when > 0
+	deleted             bool
 }
 
-func encodeRawText(reps []ReplicaID, runs []rawRun, content string) []byte {
+func textEncodeRaw(reps []ReplicaID, runs []textRawRun, content string) []byte {
 	b := appendUvarint(nil, uint64(len(reps)))
 	for _, r := range reps {
 		b = appendU64(b, uint64(r))
@@ -404,7 +404,7 @@ func encodeRawText(reps []ReplicaID, runs []rawRun, content string) []byte {
 	if len(runs) == 0 {
 		return b
 	}
-	var cols [txCols][]byte
+	var cols [textCols][]byte
 	expect := make([]uint64, len(reps))
 	for i := range expect {
 		expect[i] = 1
@@ -417,42 +417,55 @@ func encodeRawText(reps []ReplicaID, runs []rawRun, content string) []byte {
 		}
 		return 99
 	}
+	idOf := func(i int) OpID { // an out-of-range index still needs an id
+		r := runs[max(0, min(i, len(runs)-1))]
+		return OpID{reps[min(r.rep, len(reps)-1)], r.ctr}
+	}
 	var flag bool
 	var cnt uint64
-	for _, r := range runs {
-		cols[txColRep] = appendUvarint(cols[txColRep], uint64(r.rep))
-		cols[txColLen] = appendUvarint(cols[txColLen], r.n)
-		ri := min(r.rep, len(reps)-1) // an out-of-range index still needs a counter
-		cols[txColCtr] = appendVarint(cols[txColCtr], int64(r.ctr-expect[ri]))
+	for i, r := range runs {
+		ri := min(r.rep, len(reps)-1)
+		cols[textColRep] = appendUvarint(cols[textColRep], uint64(r.rep))
+		cols[textColLen] = appendUvarint(cols[textColLen], r.n)
+		pred := expect[ri]
+		var left OpID
+		switch {
+		case r.leftDist > 0:
+			cols[textColLeft] = appendUvarint(cols[textColLeft], 2*uint64(r.leftDist))
+			left = idOf(i - r.leftDist)
+			left.Counter += runs[max(0, i-r.leftDist)].n - 1
+		case r.left.IsZero():
+			cols[textColLeft] = append(cols[textColLeft], 0)
+		default:
+			lr := repOf(r.left.Replica)
+			cols[textColLeft] = appendUvarint(cols[textColLeft], 2*uint64(lr)+1)
+			cols[textColLeftCtr] = appendVarint(cols[textColLeftCtr], int64(r.left.Counter-expect[min(lr, len(reps)-1)]))
+			left = r.left
+		}
+		if !left.IsZero() && left.Replica == reps[ri] {
+			pred = left.Counter + 1
+		}
+		cols[textColCtr] = appendVarint(cols[textColCtr], int64(r.ctr-pred))
 		expect[ri] = r.ctr + r.n
 		switch {
-		case r.leftPrev:
-			cols[txColLeft] = append(cols[txColLeft], 1)
-		case r.left.IsZero():
-			cols[txColLeft] = append(cols[txColLeft], 0)
-		default:
-			cols[txColLeft] = appendUvarint(cols[txColLeft], uint64(2+repOf(r.left.Replica)))
-			cols[txColLeftCtr] = appendVarint(cols[txColLeftCtr], int64(r.ctr-r.left.Counter))
-		}
-		switch {
-		case r.rightNext:
-			cols[txColRight] = append(cols[txColRight], 1)
+		case r.rightDist > 0:
+			cols[textColRight] = appendUvarint(cols[textColRight], 2*uint64(r.rightDist))
 		case r.right.IsZero():
-			cols[txColRight] = append(cols[txColRight], 0)
+			cols[textColRight] = append(cols[textColRight], 0)
 		default:
-			cols[txColRight] = appendUvarint(cols[txColRight], uint64(2+repOf(r.right.Replica)))
-			cols[txColRightCtr] = appendVarint(cols[txColRightCtr], int64(r.right.Counter-r.ctr))
+			cols[textColRight] = appendUvarint(cols[textColRight], 2*uint64(repOf(r.right.Replica))+1)
+			cols[textColRightCtr] = appendVarint(cols[textColRightCtr], int64(r.right.Counter-r.ctr))
 		}
 		if r.deleted == flag {
 			cnt++
 		} else {
-			cols[txColDeleted] = appendUvarint(cols[txColDeleted], cnt)
+			cols[textColDeleted] = appendUvarint(cols[textColDeleted], cnt)
 			flag, cnt = r.deleted, 1
 		}
 	}
-	cols[txColDeleted] = appendUvarint(cols[txColDeleted], cnt)
+	cols[textColDeleted] = appendUvarint(cols[textColDeleted], cnt)
 	for c := range cols {
-		if c == txColRep && len(reps) == 1 {
+		if c == textColRep && len(reps) == 1 {
 			continue
 		}
 		b = appendUvarint(b, uint64(len(cols[c])))
@@ -464,17 +477,18 @@ func encodeRawText(reps []ReplicaID, runs []rawRun, content string) []byte {
 
 func TestTextDecodeValidates(t *testing.T) {
 	A, B := ReplicaID(5), ReplicaID(9)
-	ok := func() (reps []ReplicaID, runs []rawRun, content string) {
-		// "ab" by A, then "c" by B typed after b, then a tombstone of A
-		// typed before "ab" ... in document order: A1-2, B1, A10 (deleted).
-		return []ReplicaID{A, B}, []rawRun{
+	ok := func() (reps []ReplicaID, runs []textRawRun, content string) {
+		// "ab" by A, "c" by B typed after it, and a tombstone of A whose
+		// left origin is inside "ab" (concurrent inserts make such).
+		// Document order: A1-2, B1, A10 (deleted).
+		return []ReplicaID{A, B}, []textRawRun{
 			{rep: 0, n: 2, ctr: 1},
-			{rep: 1, n: 1, ctr: 1, leftPrev: true},
+			{rep: 1, n: 1, ctr: 1, leftDist: 1},
 			{rep: 0, n: 1, ctr: 10, left: OpID{A, 1}, deleted: true},
 		}, "abc"
 	}
 	reps, runs, content := ok()
-	good := encodeRawText(reps, runs, content)
+	good := textEncodeRaw(reps, runs, content)
 	l, err := decodeTextState(&reader{b: good})
 	if err != nil {
 		t.Fatalf("valid encoding refused: %v", err)
@@ -489,45 +503,44 @@ func TestTextDecodeValidates(t *testing.T) {
 		}
 	}
 	cases := []struct {
-		name string
-		mod  func(reps *[]ReplicaID, runs []rawRun, content *string)
+		name, want string
+		mod        func(reps *[]ReplicaID, runs []textRawRun, content *string)
 	}{
-		{"duplicate id", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[2].ctr = 2 }},
-		{"zero counter", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[2].ctr = 0 }},
-		{"left origin absent", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[2].left = OpID{A, 7} }},
-		{"left origin after its run", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[0].left = OpID{B, 1} }},
-		{"right origin before its run", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[2].right = OpID{A, 1} }},
-		{"right origin absent", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[0].right = OpID{B, 2} }},
-		{"explicit left where implicit", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[1].leftPrev, r[1].left = false, OpID{A, 2} }},
-		{"explicit right where implicit", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[1].right = OpID{A, 10} }},
-		{"first run continues", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[0].leftPrev = true }},
-		{"last run before nothing", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[2].rightNext = true }},
-		{"runs that are one", func(_ *[]ReplicaID, r []rawRun, _ *string) {
+		{"duplicate id", "duplicate id", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[2].ctr = 2 }},
+		{"zero counter", "counter out of range", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[2].ctr = 0 }},
+		{"left origin absent", "not in the text", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[2].left = OpID{A, 7} }},
+		{"left origin after its run", "wrong side", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[0].left = OpID{B, 1} }},
+		{"right origin before its run", "wrong side", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[2].right = OpID{A, 1} }},
+		{"right origin absent", "not in the text", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[0].right = OpID{B, 2} }},
+		{"explicit left where distance", "where a distance applies", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[1].leftDist, r[1].left = 0, OpID{A, 2} }},
+		{"explicit right where distance", "where a distance applies", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[1].right = OpID{A, 10} }},
+		{"left origin before the first run", "before the first run", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[1].leftDist = 2 }},
+		{"right origin after the last run", "after the last run", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[1].rightDist = 2 }},
+		{"runs that are one", "are one run", func(_ *[]ReplicaID, r []textRawRun, _ *string) {
 			r[1].rep, r[1].ctr = 0, 3
 			r[2].rep, r[2].ctr = 1, 1
 		}},
-		{"unused replica", func(reps *[]ReplicaID, _ []rawRun, _ *string) { *reps = append(*reps, 77) }},
-		{"replicas unsorted", func(reps *[]ReplicaID, r []rawRun, _ *string) { *reps = []ReplicaID{B, A} }},
-		{"zero length run", func(_ *[]ReplicaID, r []rawRun, c *string) { r[1].n = 0; *c = "ab" }},
-		{"content short", func(_ *[]ReplicaID, _ []rawRun, c *string) { *c = "ab" }},
-		{"content long", func(_ *[]ReplicaID, _ []rawRun, c *string) { *c = "abcd" }},
-		{"content not UTF-8", func(_ *[]ReplicaID, _ []rawRun, c *string) { *c = "ab\xff" }},
-		{"content splits a rune", func(_ *[]ReplicaID, _ []rawRun, c *string) { *c = "aé" }},
-		{"replica index out of range", func(_ *[]ReplicaID, r []rawRun, _ *string) { r[1].rep = 2 }},
+		{"unused replica", "unused replica", func(reps *[]ReplicaID, _ []textRawRun, _ *string) { *reps = append(*reps, 77) }},
+		{"replicas unsorted", "not strictly ascending", func(reps *[]ReplicaID, r []textRawRun, _ *string) { *reps = []ReplicaID{B, A} }},
+		{"zero length run", "run length 0", func(_ *[]ReplicaID, r []textRawRun, c *string) { r[1].n = 0; *c = "ab" }},
+		{"content short", "content shorter", func(_ *[]ReplicaID, _ []textRawRun, c *string) { *c = "ab" }},
+		{"content long", "content longer", func(_ *[]ReplicaID, _ []textRawRun, c *string) { *c = "abcd" }},
+		{"content not UTF-8", "not UTF-8", func(_ *[]ReplicaID, _ []textRawRun, c *string) { *c = "ab\xff" }},
+		{"content splits a rune", "content shorter", func(_ *[]ReplicaID, _ []textRawRun, c *string) { *c = "aé" }},
+		{"replica index out of range", "out of range", func(_ *[]ReplicaID, r []textRawRun, _ *string) { r[1].rep = 2 }},
 	}
 	for _, tc := range cases {
 		reps, runs, content := ok()
 		tc.mod(&reps, runs, &content)
-		b := encodeRawText(reps, runs, content)
+		b := textEncodeRaw(reps, runs, content)
 		_, err := decodeTextState(&reader{b: b})
-		t.Logf("%s: %v", tc.name, err)
-		if !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: err %v, want ErrMalformed", tc.name, err)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want ErrMalformed saying %q", tc.name, err, tc.want)
 		}
 	}
 	// A tombstone run of 2^31 characters costs a few bytes and no memory
 	// per character.
-	huge := encodeRawText([]ReplicaID{A}, []rawRun{{rep: 0, n: 1 << 31, ctr: 1, deleted: true}}, "")
+	huge := textEncodeRaw([]ReplicaID{A}, []textRawRun{{rep: 0, n: 1 << 31, ctr: 1, deleted: true}}, "")
 	l, err = decodeTextState(&reader{b: huge})
 	if err != nil || !l.containsRange(OpID{A, 1}, 1<<31) || l.Len() != 0 {
 		t.Fatalf("huge tombstone: %v", err)
@@ -545,7 +558,7 @@ func TestTextTraces(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			tr := loadTextTrace(t, name)
 			var ops []textOp
-			l := replayLocal(tr, &ops)
+			l := textReplayLocal(tr, &ops)
 			if l.String() != tr.end {
 				t.Fatalf("final text differs from endContent (len %d vs %d)", l.Len(), utf8.RuneCountInString(tr.end))
 			}
@@ -561,11 +574,155 @@ func TestTextTraces(t *testing.T) {
 			if d.String() != tr.end || !bytes.Equal(d.appendState(nil), enc) {
 				t.Fatal("round trip changed the text")
 			}
-			r := replayRemote(ops)
+			r := textReplayRemote(ops)
 			if !bytes.Equal(r.appendState(nil), enc) {
 				t.Fatal("remote replay differs from local")
 			}
-			t.Logf("%d patches; %s; encoded %d bytes, %d deflated", len(tr.patches), textStats(l), len(enc), flateSize(enc))
+			t.Logf("%d patches; %s; encoded %d bytes, %d deflated", len(tr.patches), textStats(l), len(enc), textFlateSize(enc))
+		})
+	}
+}
+
+// TestTextChurnCompacts: typing and deleting forever keeps memory bounded by
+// the live text and the tombstone runs, not by everything ever typed.
+func TestTextChurnCompacts(t *testing.T) {
+	l := newTextList()
+	ref := []rune{}
+	ctr := uint64(1)
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := 0; i < 20000; i++ {
+		// Type at the end and backspace: tombstones merge into a few runs,
+		// so the garbage in the buffer is what must be reclaimed.
+		pos := l.Len()
+		s := textRandom(rng, 1+rng.IntN(8))
+		l.localInsert(OpID{1, ctr}, pos, s)
+		ctr += uint64(utf8.RuneCountInString(s))
+		ref = append(ref[:pos], append([]rune(s), ref[pos:]...)...)
+		for l.Len() > 40 {
+			k := 1 + rng.IntN(6)
+			p := max(0, l.Len()-k)
+			k = min(k, l.Len()-p)
+			for _, sp := range l.idsAt(p, k) {
+				l.remove(OpID{sp.Replica, sp.From}, sp.To-sp.From+1)
+			}
+			ref = append(ref[:p], ref[p+k:]...)
+		}
+	}
+	if l.String() != string(ref) {
+		t.Fatalf("text %q, want %q", l.String(), string(ref))
+	}
+	checkTextInvariants(t, l)
+	t.Logf("%s", textStats(l))
+	if limit := 4096 + 2*l.liveBytes + len(l.leaves)*textLeafMax*8 + 64; len(l.buf) > limit {
+		t.Fatalf("buffer holds %d bytes for %d live: not compacted", len(l.buf), l.liveBytes)
+	}
+}
+
+// TestTextConcurrentTraces replays the concurrent traces (real sessions of
+// two and three people typing at once): each txn is applied by its agent on
+// the merge of its parents, so the list integrates real concurrent ops. All
+// agents and a fresh replica that receives every op must reach endContent,
+// with byte-identical encodings.
+func TestTextConcurrentTraces(t *testing.T) {
+	for _, name := range []string{"friendsforever", "clownschool"} {
+		t.Run(name, func(t *testing.T) {
+			tr := loadTextTrace(t, name)
+			if tr.agents == 0 || len(tr.txns) == 0 {
+				t.Fatal("not a concurrent trace")
+			}
+			na := tr.agents
+			vv := make([][]int, len(tr.txns))     // per txn: txns of each agent in its history, itself included
+			byAgent := make([][]int, na)          // each agent's txns, in order
+			ops := make([][]textOp, len(tr.txns)) // the ops each txn made
+			lists := make([]*textList, na)
+			have := make([][]int, na) // per agent list: txns of each agent applied
+			ctr := make([]uint64, na)
+			for a := range lists {
+				lists[a], have[a], ctr[a] = newTextList(), make([]int, na), 1
+			}
+			catchUp := func(a int, to []int) {
+				var missing []int
+				for b := 0; b < na; b++ {
+					if have[a][b] > to[b] {
+						t.Fatalf("agent %d is ahead of the version to fork at", a)
+					}
+					missing = append(missing, byAgent[b][have[a][b]:to[b]]...)
+				}
+				slices.Sort(missing) // txn order is causal order
+				for _, m := range missing {
+					textApplyOps(t, lists[a], ops[m])
+				}
+				copy(have[a], to)
+			}
+			concurrent := 0
+			for ti, txn := range tr.txns {
+				P := make([]int, na)
+				for _, p := range txn.parents {
+					if p >= ti {
+						t.Fatalf("txn %d: parent %d not earlier", ti, p)
+					}
+					for b := range P {
+						P[b] = max(P[b], vv[p][b])
+					}
+				}
+				a := txn.agent
+				if P[a] != len(byAgent[a]) {
+					t.Fatalf("txn %d: agent %d does not follow its own previous txn", ti, a)
+				}
+				if len(txn.parents) > 1 {
+					concurrent++
+				}
+				catchUp(a, P)
+				l := lists[a]
+				for _, p := range tr.patches[txn.from:txn.to] {
+					if p.del > 0 {
+						spans := l.idsAt(p.pos, p.del)
+						n := 0
+						for _, sp := range spans {
+							n += int(sp.To - sp.From + 1)
+							l.remove(OpID{sp.Replica, sp.From}, sp.To-sp.From+1)
+						}
+						if n != p.del {
+							t.Fatalf("txn %d: delete of %d at %d found %d characters", ti, p.del, p.pos, n)
+						}
+						ops[ti] = append(ops[ti], textOp{id: OpID{ReplicaID(a + 1), ctr[a]}, spans: spans})
+						ctr[a]++
+					}
+					if p.ins != "" {
+						if p.pos > l.Len() {
+							t.Fatalf("txn %d: insert at %d past the end %d", ti, p.pos, l.Len())
+						}
+						id := OpID{ReplicaID(a + 1), ctr[a]}
+						left, right := l.localInsert(id, p.pos, p.ins)
+						ops[ti] = append(ops[ti], textOp{insert: true, id: id, left: left, right: right, s: p.ins})
+						ctr[a] += uint64(utf8.RuneCountInString(p.ins))
+					}
+				}
+				P[a]++
+				vv[ti] = P
+				have[a][a]++
+				byAgent[a] = append(byAgent[a], ti)
+			}
+			all := make([]int, na)
+			for b := range all {
+				all[b] = len(byAgent[b])
+			}
+			fresh := newTextList()
+			for ti := range ops {
+				textApplyOps(t, fresh, ops[ti])
+			}
+			if fresh.String() != tr.end {
+				t.Fatalf("merged text differs from endContent (%d vs %d runes)", fresh.Len(), utf8.RuneCountInString(tr.end))
+			}
+			enc := fresh.appendState(nil)
+			for a := range lists {
+				catchUp(a, all)
+				checkTextInvariants(t, lists[a])
+				if !bytes.Equal(lists[a].appendState(nil), enc) {
+					t.Fatalf("agent %d encodes differently from a fresh replay", a)
+				}
+			}
+			t.Logf("%d txns (%d merges) by %d agents; %s", len(tr.txns), concurrent, na, textStats(fresh))
 		})
 	}
 }

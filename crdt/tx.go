@@ -196,7 +196,8 @@ func (tx *Tx) DeleteText(id ElementID, field string, pos, n int) error {
 	if t == nil || pos < 0 || n < 0 || pos+n > t.Len() {
 		return fmt.Errorf("crdt: delete %d runes at %d: out of range: %w", n, pos, ErrInvalidOp)
 	}
-	for _, sp := range t.idsAt(pos, n) {
+	tx.d.spanBuf = t.appendIDsAt(tx.d.spanBuf[:0], pos, n)
+	for _, sp := range tx.d.spanBuf {
 		if err := tx.add(Op{Type: OpDeleteText, Element: id, Key: field,
 			Target: OpID{sp.Replica, sp.From}, Count: sp.To - sp.From + 1}); err != nil {
 			return err
