@@ -4,7 +4,8 @@
 // prints one RESULT line per workload.
 //
 // Configuration comes from the environment: TRACE, RUNS, LWW_RUNS,
-// LWW_ELEMENTS, LWW_UPDATES, LWW_BATCH, SEED, WORKLOADS (see bench/README.md).
+// LWW_ELEMENTS, LWW_UPDATES, LWW_BATCH, SEED, WORKLOADS (see bench/README.md);
+// CPUPROFILE=file writes a CPU profile.
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +49,12 @@ func main() {
 	trace := env("TRACE", "../shared/traces/automerge-paper.json.gz")
 	runs := max(1, envInt("RUNS", 5))
 	workloads := strings.Split(env("WORKLOADS", "trace,trace-remote,lww"), ",")
+	if path := os.Getenv("CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ok := true
 	for _, w := range workloads {
 		var line string
@@ -78,6 +86,7 @@ func main() {
 		}
 	}
 	if !ok {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -484,4 +493,3 @@ func lww(cfg lwwConfig) (string, error) {
 		version(), cfg.elements, cfg.updates, ok, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), hash,
 		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), cfg.batch), nil
 }
-
