@@ -390,8 +390,12 @@ func (d *Doc) applyChange(c *Change) {
 // applyOp applies one op whose dependencies are present. An error means the
 // op was meaningless and changed nothing.
 func (d *Doc) applyOp(op *Op, id OpID, s Stamp) error {
+	return d.applyOpTo(d.elems[op.Element], op, id, s)
+}
+
+// applyOpTo is applyOp with the element already looked up (nil if absent).
+func (d *Doc) applyOpTo(e *element, op *Op, id OpID, s Stamp) error {
 	if op.Type == OpCreate {
-		e := d.elems[op.Element]
 		if e == nil {
 			e = &element{id: op.Element}
 			d.elems[op.Element] = e
@@ -402,7 +406,6 @@ func (d *Doc) applyOp(op *Op, id OpID, s Stamp) error {
 		e.kind.set(String(op.Key), s)
 		return nil
 	}
-	e := d.elems[op.Element]
 	switch op.Type {
 	case OpSet:
 		if r := e.prop(op.Key); r != nil {

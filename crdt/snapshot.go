@@ -180,8 +180,10 @@ func (d *Doc) Snapshot() []byte {
 	return compress(enc.b)
 }
 
+// DefaultCompression, not BestCompression: on a 100,000-element board it
+// compresses several times faster for a few percent more bytes.
 var flateWriters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, flate.BestCompression)
+	w, _ := flate.NewWriter(nil, flate.DefaultCompression)
 	return w
 }}
 

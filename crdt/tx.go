@@ -69,20 +69,21 @@ func (tx *Tx) add(op Op) error {
 		return err
 	}
 	d := tx.d
-	if op.Type != OpCreate && !d.exists(op.Element) {
+	e := d.elems[op.Element]
+	if op.Type != OpCreate && (e == nil || e.kind.s.IsZero()) {
 		return fmt.Errorf("crdt: %s: element %v does not exist: %w", op.Type, op.Element, ErrInvalidOp)
 	}
 	id := OpID{tx.c.Replica, tx.next}
 	if op.Type == OpDeleteText {
 		// Checked here so that nothing is captured for a bad op.
-		if t := d.elems[op.Element].text(op.Key); t == nil || !t.containsRange(op.Target, op.Count) {
+		if t := e.text(op.Key); t == nil || !t.containsRange(op.Target, op.Count) {
 			return fmt.Errorf("crdt: delete_text target %v+%d is not in text %q: %w", op.Target, op.Count, op.Key, ErrInvalidOp)
 		}
 	}
 	if tx.capture != nil {
 		tx.captureBefore(&op, id)
 	}
-	if err := d.applyOp(&op, id, tx.c.stampAt(tx.next)); err != nil {
+	if err := d.applyOpTo(e, &op, id, tx.c.stampAt(tx.next)); err != nil {
 		if tx.capture != nil {
 			*tx.capture = (*tx.capture)[:len(*tx.capture)-1]
 		}

@@ -124,6 +124,14 @@ func summarize(ms []float64) stats {
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
+// cpuMs returns the process's CPU time (user+system, all threads, GC
+// included) in ms: on a busy machine it is steadier than wall time.
+func cpuMs() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
+}
+
 func f(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
 // ---- the trace workloads ----
@@ -218,20 +226,21 @@ func traceLocal(path string, runs int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var times []float64
+	var times, cpu []float64
 	var d *crdt.Doc
 	base := heapMB()
 	for i := 0; i < runs; i++ {
 		d = nil
 		runtime.GC()
 		d, _ = newTraceDoc(t)
-		start := time.Now()
+		start, c0 := time.Now(), cpuMs()
 		for _, p := range t.ps {
 			if _, err := edit(d, p); err != nil {
 				return "", err
 			}
 		}
 		times = append(times, msSince(start))
+		cpu = append(cpu, cpuMs()-c0)
 	}
 	mem := heapMB() - base
 	ok := d.Text(noteID, "text") == t.end
@@ -241,8 +250,8 @@ func traceLocal(path string, runs int) (string, error) {
 		return err == nil && d2.Text(noteID, "text") == t.end
 	})
 	s := summarize(times)
-	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s doc_heap_mb=%s patches=%d",
-		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), f(mem), len(t.ps)), nil
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s doc_heap_mb=%s patches=%d apply_cpu_ms_median=%s",
+		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), f(mem), len(t.ps), f(summarize(cpu).median)), nil
 }
 
 func loadTimes(runs int, load func() bool) (float64, bool) {
@@ -273,13 +282,13 @@ func traceRemote(path string, runs int) (string, error) {
 		updates = append(updates, b)
 		total += len(b)
 	}
-	var times []float64
+	var times, cpu []float64
 	var d *crdt.Doc
 	for i := 0; i < runs; i++ {
 		d = nil
 		runtime.GC()
 		d = crdt.NewDoc()
-		start := time.Now()
+		start, c0 := time.Now(), cpuMs()
 		for _, u := range updates {
 			c, err := crdt.DecodeChange(u)
 			if err != nil {
@@ -290,6 +299,7 @@ func traceRemote(path string, runs int) (string, error) {
 			}
 		}
 		times = append(times, msSince(start))
+		cpu = append(cpu, cpuMs()-c0)
 	}
 	ok := d.Text(noteID, "text") == t.end
 	snap := d.Snapshot()
@@ -298,8 +308,8 @@ func traceRemote(path string, runs int) (string, error) {
 		return err == nil && d2.Text(noteID, "text") == t.end
 	})
 	s := summarize(times)
-	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace-remote:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s updates=%d update_bytes_total=%d",
-		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), len(updates), total), nil
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace-remote:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s updates=%d update_bytes_total=%d apply_cpu_ms_median=%s",
+		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), len(updates), total, f(summarize(cpu).median)), nil
 }
 
 // ---- the whiteboard workload ----
@@ -406,14 +416,14 @@ func stateHash(d *crdt.Doc, n int) string {
 
 func lww(cfg lwwConfig) (string, error) {
 	creates, updates := lwwOps(cfg)
-	var total, createMs, updateMs []float64
+	var total, createMs, updateMs, cpu []float64
 	var d *crdt.Doc
 	var growth float64
 	for run := 0; run < cfg.runs; run++ {
 		d = nil
 		base := heapMB()
 		d = crdt.NewDoc()
-		start := time.Now()
+		start, c0 := time.Now(), cpuMs()
 		var tx crdt.Tx
 		open, inTx := false, 0
 		flush := func() {
@@ -453,6 +463,7 @@ func lww(cfg lwwConfig) (string, error) {
 		}
 		flush()
 		end := time.Now()
+		cpu = append(cpu, cpuMs()-c0)
 		total = append(total, float64(end.Sub(start).Microseconds())/1000)
 		createMs = append(createMs, float64(mid.Sub(start).Microseconds())/1000)
 		updateMs = append(updateMs, float64(end.Sub(mid).Microseconds())/1000)
@@ -489,7 +500,7 @@ func lww(cfg lwwConfig) (string, error) {
 	ok := ok1 && ok2 && (want == "" || hash == want)
 	s := summarize(total)
 	debug.FreeOSMemory()
-	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=lww:%dx8+%d ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s state_hash=%s create_ms_median=%s update_ms_median=%s load_full_ms_median=%s heap_growth_mb=%s batch=%d",
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=lww:%dx8+%d ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s state_hash=%s create_ms_median=%s update_ms_median=%s load_full_ms_median=%s heap_growth_mb=%s batch=%d apply_cpu_ms_median=%s",
 		version(), cfg.elements, cfg.updates, ok, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), hash,
-		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), cfg.batch), nil
+		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), cfg.batch, f(summarize(cpu).median)), nil
 }
