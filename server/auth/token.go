@@ -70,17 +70,22 @@ func (s *Signer) mac(p string) []byte {
 	return m.Sum(nil)
 }
 
+var strictBase64 = base64.RawURLEncoding.Strict()
+
 // Verify checks a token's signature and expiry and returns its claims.
 func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	p, sig, ok := strings.Cut(token, ".")
 	if !ok || len(token) > 4096 {
 		return Claims{}, ErrInvalid
 	}
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	// Strict decoding: the unused low bits of the last character must be
+	// zero, so a token has exactly one spelling (lenient decoding accepted
+	// four variants of every signature's last character).
+	got, err := strictBase64.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, s.mac(p)) {
 		return Claims{}, ErrInvalid
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(p)
+	payload, err := strictBase64.DecodeString(p)
 	if err != nil {
 		return Claims{}, ErrInvalid
 	}

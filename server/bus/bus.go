@@ -5,8 +5,9 @@
 // in-memory hub for tests that run several nodes in one process.
 //
 // The bus promises at-most-once delivery: a message can be lost (a node
-// down, a slow consumer dropped, a partition). Nodes never rely on it for
-// correctness — they catch up by anti-entropy — only for speed.
+// down, a slow consumer dropped, a partition). It is the fast path only;
+// correctness after a loss comes from catch-up between nodes (anti-entropy
+// over request-reply, the cluster's job), never from the bus itself.
 //
 // Subjects are derived from validated board ids only (hex), never from
 // client input: cb.<board hex>.ops, cb.<board hex>.presence.

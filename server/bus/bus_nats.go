@@ -81,7 +81,10 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 			ServerName: "corkboard-" + cfg.Node,
 			NoLog:      true,
 			NoSigs:     true,
-			DontListen: cfg.ListenAddr == "",
+			// The cluster routes only start once a client port is open:
+			// with a cluster and no client address, listen on a random
+			// loopback port that nobody else needs to know.
+			DontListen: cfg.ListenAddr == "" && cfg.ClusterAddr == "",
 			MaxPayload: 8 << 20,
 		}
 		if cfg.ListenAddr != "" {
@@ -90,6 +93,8 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 				return nil, err
 			}
 			so.Host, so.Port = host, port
+		} else if cfg.ClusterAddr != "" {
+			so.Host, so.Port = "127.0.0.1", natsserver.RANDOM_PORT
 		}
 		if cfg.ClusterAddr != "" {
 			host, port, err := splitHostPort(cfg.ClusterAddr)

@@ -51,6 +51,8 @@ type Client struct {
 	synced   chan struct{}
 	acked    *sync.Cond
 	errs     []protocol.Error
+	refused  map[uint64]protocol.Error // batches refused, by seq
+	token    string                    // a guest's token from the welcome
 	peers    map[string]protocol.Peer
 	closed   error
 	received int
@@ -71,7 +73,8 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if o.Format == "" {
 		o.Format = protocol.FormatBinary
 	}
-	c := &Client{opts: o, doc: o.Doc, synced: make(chan struct{}), peers: map[string]protocol.Peer{}, done: make(chan struct{})}
+	c := &Client{opts: o, doc: o.Doc, synced: make(chan struct{}), peers: map[string]protocol.Peer{},
+		refused: map[uint64]protocol.Error{}, done: make(chan struct{})}
 	c.acked = sync.NewCond(&c.mu)
 	if err := c.connect(ctx, nil); err != nil {
 		return nil, err
@@ -207,6 +210,9 @@ func (c *Client) handle(typ websocket.MessageType, data []byte) {
 	switch head.Type {
 	case protocol.TypeWelcome:
 		protocol.Unmarshal(data, &c.welcome)
+		if c.welcome.Token != "" {
+			c.token = c.welcome.Token
+		}
 		for _, p := range c.welcome.Peers {
 			c.peers[p.Session] = p
 		}
@@ -235,6 +241,17 @@ func (c *Client) handle(typ websocket.MessageType, data []byte) {
 		var e protocol.Error
 		if protocol.Unmarshal(data, &e) == nil {
 			c.errs = append(c.errs, e)
+			if e.Seq != 0 {
+				// The batch is settled: its first e.Accepted changes are
+				// durable, the rest refused.
+				for i, b := range c.outbox {
+					if b.seq == e.Seq {
+						c.outbox = append(c.outbox[:i:i], c.outbox[i+1:]...)
+						c.refused[e.Seq] = e
+						break
+					}
+				}
+			}
 		}
 	case protocol.TypePresence:
 		var p protocol.Presence
@@ -312,10 +329,17 @@ func (c *Client) Presence(ctx context.Context, data []byte) error {
 // ErrClosed is returned by waits when the connection ends first.
 var ErrClosed = errors.New("client: connection closed")
 
-// WaitAck waits until batch seq is acked, or refused (its error is
+// RefusedError is returned by WaitAck for a refused batch.
+type RefusedError struct{ Frame protocol.Error }
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("client: batch %d refused (%s): %s", e.Frame.Seq, e.Frame.Code, e.Frame.Message)
+}
+
+// WaitAck waits until batch seq is acked, or refused (a *RefusedError is
 // returned), or the connection ends.
 func (c *Client) WaitAck(ctx context.Context, seq uint64) error {
-	return c.WaitFor(ctx, func() bool {
+	err := c.WaitFor(ctx, func() bool {
 		for _, b := range c.outbox {
 			if b.seq == seq {
 				return false
@@ -323,6 +347,23 @@ func (c *Client) WaitAck(ctx context.Context, seq uint64) error {
 		}
 		return true
 	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.refused[seq]; ok {
+		return &RefusedError{e}
+	}
+	return nil
+}
+
+// Token returns the guest token the node handed out, if any: pass it in
+// the URL of later connections to stay the same guest.
+func (c *Client) Token() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.token
 }
 
 // WaitFor waits until cond (called under the client's lock, with the doc

@@ -76,7 +76,8 @@ func (n *Node) boardFromPath(w http.ResponseWriter, r *http.Request) (storage.Bo
 
 // identity is who makes a request on a board.
 type identity struct {
-	User protocol.User
+	User  protocol.User
+	Guest bool // no token: a visitor of a public board
 }
 
 // authenticate finds the caller's identity on a board from a token (query
@@ -92,7 +93,7 @@ func (n *Node) authenticate(r *http.Request, id storage.BoardID, m *BoardMeta) (
 	}
 	if tok == "" {
 		if m.Access == accessPublic && m.PublicRole != "" {
-			return identity{User: protocol.User{ID: "guest-" + auth.RandomID(6), Name: "Guest", Role: m.PublicRole}}, "", nil
+			return identity{User: protocol.User{ID: "guest-" + auth.RandomID(6), Name: "Guest", Role: m.PublicRole}, Guest: true}, "", nil
 		}
 		return identity{}, protocol.CodeUnauthorized, errors.New("this board needs a token")
 	}

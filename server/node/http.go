@@ -85,6 +85,7 @@ func (n *Node) routes() http.Handler {
 	handle("GET /v1/boards/{board}/state", n.boardState)
 	handle("GET /v1/boards/{board}/ops", n.boardOps)
 	handle("GET /v1/boards/{board}/ws", n.serveWS)
+	handle("GET /b/{board}", n.boardPage)
 	mux.Handle("/", n.static())
 	return mux
 }

@@ -17,6 +17,16 @@ func (n *Node) static() http.Handler {
 	})
 }
 
+// boardPage is where board links point. It serves the same page until the
+// web client is built into the binary.
+func (n *Node) boardPage(w http.ResponseWriter, r *http.Request) {
+	if _, _, ok := n.boardFromPath(w, r); !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write([]byte(indexPage))
+}
+
 const indexPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Corkboard</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem}code{background:#f3f3f3;padding:.1em .3em}</style>

@@ -62,6 +62,9 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.Close(closeCode, why)
 		return
 	}
+	if hello == nil {
+		return
+	}
 	if code, why := n.claimReplica(ctx, id, hello.Replica, who.User.ID); code != 0 {
 		c.Close(code, why)
 		return
@@ -78,6 +81,13 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	user.Color = hello.Color
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, n.cfg.Limits.SendQueue)
+	if who.Guest {
+		// A guest keeps its identity through a signed token handed out in
+		// the welcome; without it, a reconnect would be a new user and
+		// its own replica id would be refused.
+		sess.Token = n.signer.Sign(auth.Claims{Board: id.String(), User: user.ID, Name: user.Name, Role: user.Role,
+			Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
+	}
 	rm, err := n.rooms.Open(ctx, id)
 	if err != nil {
 		c.Close(protocol.CloseRetry, "board unavailable")
@@ -97,14 +107,15 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hello, websocket.StatusCode, string) {
-	hctx, cancel := context.WithTimeout(ctx, n.cfg.Limits.HelloTimeout)
-	defer cancel()
-	typ, data, err := c.Read(hctx)
+	// A timer, not a read deadline: cancelling a read tears the connection
+	// down without a close frame, and the client must learn why (4002).
+	timer := time.AfterFunc(n.cfg.Limits.HelloTimeout, func() {
+		c.Close(protocol.CloseIdle, "no hello in time")
+	})
+	defer timer.Stop()
+	typ, data, err := c.Read(ctx)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, protocol.CloseIdle, "no hello in time"
-		}
-		return nil, protocol.CloseProtocol, "read failed"
+		return nil, 0, "" // closed (by the timer, or by the peer)
 	}
 	n.metrics.BytesIn.Add(float64(len(data)))
 	if typ != websocket.MessageText {
@@ -222,7 +233,7 @@ func (n *Node) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s
 			return
 		}
 		n.metrics.BytesIn.Add(float64(len(data)))
-		now := time.Now()
+		now := n.cfg.Now() // the configured clock, so rate limits can be tested
 		if !frames.take(now, 1) {
 			refuse(protocol.CodeRateLimited, 0, "too many frames; slow down")
 			continue
@@ -232,7 +243,7 @@ func (n *Node) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s
 		if typ == websocket.MessageBinary {
 			seq, changes, err = protocol.DecodeOpsFrame(data)
 			if err != nil {
-				refuse(protocol.CodeMalformed, seq, err.Error())
+				refuse(protocol.CodeMalformed, seq, err.Error()) // seq is known unless the header was bad
 				continue
 			}
 		} else {

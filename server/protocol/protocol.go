@@ -86,11 +86,16 @@ type Welcome struct {
 	User    User               `json:"user"`
 	Version crdt.VersionVector `json:"version"`
 	// Catchup says how the node brings the client up to date: "ops" (the
-	// changes it lacks follow) or "snapshot" (a snapshot follows, then the
-	// changes made after it). Synced follows both.
+	// changes it lacks follow, Changes of them) or "snapshot" (one binary
+	// snapshot message of the board's current state follows; JSON-format
+	// sessions always get "ops"). Synced follows both.
 	Catchup string `json:"catchup"`
 	Changes int    `json:"changes"`
 	Peers   []Peer `json:"peers"`
+	// Token is set for a guest (no token given): it keeps the guest's
+	// identity, so a reconnect with the same replica id is accepted.
+	// Clients keep it and present it next time.
+	Token string `json:"token,omitempty"`
 }
 
 // OpsJSON carries changes in JSON form, both ways. Seq is set by clients
@@ -117,12 +122,15 @@ type Ack struct {
 	Held      int    `json:"held"`
 }
 
-// Error reports a refused frame. Seq names the refused batch, if any.
+// Error reports a refused frame. Seq names the refused batch, if any;
+// for a batch, Accepted says how many of its changes (the first ones) were
+// accepted and are durable before the refused one: no ack follows.
 type Error struct {
-	Type    string `json:"type"`
-	Code    Code   `json:"code"`
-	Message string `json:"message"`
-	Seq     uint64 `json:"seq,omitempty"`
+	Type     string `json:"type"`
+	Code     Code   `json:"code"`
+	Message  string `json:"message"`
+	Seq      uint64 `json:"seq,omitempty"`
+	Accepted int    `json:"accepted,omitempty"`
 }
 
 // Peer is one connected session, for presence.
@@ -248,12 +256,14 @@ func DecodeOpsFrame(b []byte) (seq uint64, changes []crdt.Change, err error) {
 	if n <= 0 {
 		return 0, nil, fmt.Errorf("%w: bad seq", errBadFrame)
 	}
+	// From here on the seq is known: errors return it, so the refusal can
+	// name the batch.
 	changes, err = crdt.DecodeBatch(b[1+n:])
 	if err != nil {
-		return 0, nil, err
+		return seq, nil, err
 	}
 	if len(changes) == 0 {
-		return 0, nil, fmt.Errorf("%w: ops: no changes", errBadFrame)
+		return seq, nil, fmt.Errorf("%w: ops: no changes", errBadFrame)
 	}
 	return seq, changes, nil
 }

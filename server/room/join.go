@@ -3,6 +3,7 @@ package room
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -23,7 +24,9 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	ctx := context.Background()
 	version := r.doc.Version()
 	var recs []storage.Record
-	useSnapshot := len(have) == 0 && r.doc.Len() > 0
+	// Snapshots are binary: JSON-format sessions always get ops.
+	jsonOnly := s.Format == protocol.FormatJSON
+	useSnapshot := len(have) == 0 && r.doc.Len() > 0 && !jsonOnly
 	if !useSnapshot {
 		// Which replicas does the client lack ops of?
 		reps := map[crdt.ReplicaID]struct{}{}
@@ -38,12 +41,14 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		for rep := range reps {
 			err := r.cfg.Store.ScanReplica(ctx, r.board, uint64(rep), have[rep]+1, func(rec storage.Record) error {
 				recs = append(recs, rec)
-				if len(recs) > r.cfg.SnapshotCatchup {
+				if len(recs) > r.cfg.SnapshotCatchup && !jsonOnly {
 					return errTooMany
 				}
 				return nil
 			})
-			if err == errTooMany {
+			if err == errTooMany || (errors.Is(err, storage.ErrTrimmed) && !jsonOnly) {
+				// Too far behind, or the log no longer reaches back to
+				// what the client has: the snapshot is the way.
 				useSnapshot = true
 				break
 			}
@@ -60,7 +65,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		}
 	}
 	w := protocol.Welcome{Type: protocol.TypeWelcome, Node: r.cfg.Node, Board: r.board.String(), Session: s.ID,
-		User: s.User, Version: version, Catchup: "ops"}
+		User: s.User, Version: version, Catchup: "ops", Token: s.Token}
 	w.Peers = []protocol.Peer{}
 	for o := range r.sessions {
 		w.Peers = append(w.Peers, o.peer())

@@ -46,8 +46,30 @@ func (r *Room) load() error {
 	if err != nil {
 		return fmt.Errorf("room: board %v: replay: %w", r.board, err)
 	}
+	if r.doc.Held() > 0 && r.snapSeq > 0 {
+		// The snapshot holds changes still waiting for dependencies; their
+		// records lie before it, where noteReplica did not see them. Without
+		// their replicas, catch-up would skip them, and a client that joins
+		// now would never get them: releasing them later fans out only the
+		// change that released them. Rare, so a scan of the log is fine.
+		version := r.doc.Version()
+		err := st.ScanOps(ctx, r.board, 1, func(rec storage.Record) error {
+			if rec.Seq > r.snapSeq {
+				return errScanDone
+			}
+			if rep := crdt.ReplicaID(rec.Replica); rec.End > version[rep] {
+				r.replicas[rep] = struct{}{}
+			}
+			return nil
+		})
+		if err != nil && err != errScanDone {
+			return fmt.Errorf("room: board %v: held changes: %w", r.board, err)
+		}
+	}
 	return nil
 }
+
+var errScanDone = errors.New("room: scan done")
 
 // noteReplica remembers replicas whose stored changes run past the doc's
 // version (held changes), so catch-up includes them.
@@ -122,7 +144,7 @@ func (r *Room) commit(group []submit) {
 			c := sm.changes[k]
 			code, err := r.admit(sm.sess, &c)
 			if err != nil {
-				o.err = &protocol.Error{Type: protocol.TypeError, Code: code, Seq: sm.seq,
+				o.err = &protocol.Error{Type: protocol.TypeError, Code: code, Seq: sm.seq, Accepted: k,
 					Message: fmt.Sprintf("change %d of %d refused: %v", k+1, len(sm.changes), err)}
 				if h := r.cfg.Hooks.Rejected; h != nil {
 					h(code, len(sm.changes)-k)
@@ -177,10 +199,8 @@ func (r *Room) commit(group []submit) {
 	// Ack (or refuse) every submission.
 	for i, sm := range group {
 		if outcomes[i].err != nil {
-			// The changes before the refused one are durable: say so.
-			if outcomes[i].ack.Applied+outcomes[i].ack.Duplicate+outcomes[i].ack.Held > 0 {
-				sm.sess.SendJSON(outcomes[i].ack)
-			}
+			// The error says how many changes before the refused one
+			// were accepted (and are durable); no ack follows.
 			sm.sess.SendJSON(outcomes[i].err)
 			continue
 		}
@@ -199,6 +219,9 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 		return protocol.CodeWrongReplica, fmt.Errorf("change of replica %v on a session of replica %v", c.Replica, s.Replica)
 	}
 	if err := allowed(s.User.Role, c, r.doc); err != nil {
+		return protocol.CodeForbidden, err
+	}
+	if err := ownedBy(s.User.ID, c); err != nil {
 		return protocol.CodeForbidden, err
 	}
 	if err := r.doc.Check(c); err != nil {
@@ -255,6 +278,21 @@ func allowed(role string, c *crdt.Change, d *crdt.Doc) error {
 		return nil
 	}
 	return fmt.Errorf("role %q may not edit this board", role)
+}
+
+// ownedBy refuses changes that speak for someone else: a vote must be the
+// sender's own, and an "author" property names the sender.
+func ownedBy(user string, c *crdt.Change) error {
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		switch {
+		case op.Type == crdt.OpVote && op.Voter != user:
+			return fmt.Errorf("op %d: a vote must be the sender's own (voter %q, sender %q)", i, op.Voter, user)
+		case op.Type == crdt.OpSet && op.Key == "author" && op.Value.AsString() != user:
+			return fmt.Errorf("op %d: author must be the sender (%q)", i, user)
+		}
+	}
+	return nil
 }
 
 // fanout pushes encoded changes to local sessions (not their authors) and,

@@ -25,6 +25,8 @@ type Session struct {
 	User    protocol.User
 	Format  string // protocol.FormatBinary or FormatJSON
 	Color   string
+	// Token, if set, is handed to the client in the welcome (guests).
+	Token string
 
 	out  chan Outgoing
 	kick chan struct{}
