@@ -88,16 +88,17 @@ func (m *Memory) boardLocked(b BoardID, create bool) *memBoard {
 
 // AppendOps implements Store.
 func (m *Memory) AppendOps(ctx context.Context, board BoardID, recs []Record) error {
-	op := "append ops " + board.String()
+	// Formatted only on error: the success path stays free of it.
+	opErr := func(err error) error { return fmt.Errorf("append ops %s: %w", board, err) }
 	if err := m.lock(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer m.mu.Unlock()
 	if len(recs) == 0 {
 		return nil
 	}
 	if err := checkRecords(recs); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	mb := m.boardLocked(board, false)
 	if mb != nil {
@@ -109,7 +110,7 @@ func (m *Memory) AppendOps(ctx context.Context, board BoardID, recs []Record) er
 			j := sort.Search(len(spans), func(j int) bool { return spans[j].start > r.End })
 			if j > 0 && spans[j-1].end >= r.Start {
 				s := spans[j-1]
-				return opError(op, fmt.Errorf("replica %d counters %d..%d overlap stored %d..%d: %w", r.Replica, r.Start, r.End, s.start, s.end, ErrOverlap))
+				return opErr(fmt.Errorf("replica %d counters %d..%d overlap stored %d..%d: %w", r.Replica, r.Start, r.End, s.start, s.end, ErrOverlap))
 			}
 		}
 	}
@@ -142,9 +143,9 @@ func cloneRecord(r Record) Record {
 
 // ScanOps implements Store.
 func (m *Memory) ScanOps(ctx context.Context, board BoardID, from uint64, fn func(Record) error) error {
-	op := "scan ops " + board.String()
+	opErr := func(err error) error { return fmt.Errorf("scan ops %s: %w", board, err) }
 	if err := m.lock(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	var out []Record
 	if mb := m.boardLocked(board, false); mb != nil && mb.first != 0 {
@@ -157,15 +158,15 @@ func (m *Memory) ScanOps(ctx context.Context, board BoardID, from uint64, fn fun
 		}
 	}
 	m.mu.Unlock()
-	return callEach(ctx, op, out, fn)
+	return callEach(ctx, opErr, out, fn)
 }
 
 // callEach calls fn for each record, checking ctx as the Pebble scans do.
-func callEach(ctx context.Context, op string, recs []Record, fn func(Record) error) error {
+func callEach(ctx context.Context, opErr func(error) error, recs []Record, fn func(Record) error) error {
 	for i, r := range recs {
 		if (i+1)%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				return opError(op, err)
+				return opErr(err)
 			}
 		}
 		if err := fn(r); err != nil {
@@ -177,9 +178,9 @@ func callEach(ctx context.Context, op string, recs []Record, fn func(Record) err
 
 // ScanReplica implements Store.
 func (m *Memory) ScanReplica(ctx context.Context, board BoardID, replica uint64, fromCounter uint64, fn func(Record) error) error {
-	op := fmt.Sprintf("scan replica %d of %s", replica, board)
+	opErr := func(err error) error { return fmt.Errorf("scan replica %d of %s: %w", replica, board, err) }
 	if err := m.lock(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	var out []Record
 	if mb := m.boardLocked(board, false); mb != nil && mb.first != 0 {
@@ -188,13 +189,13 @@ func (m *Memory) ScanReplica(ctx context.Context, board BoardID, replica uint64,
 		for _, s := range spans[i:] {
 			if s.seq < mb.first {
 				m.mu.Unlock()
-				return opError(op, fmt.Errorf("seq %d below first retained %d: %w", s.seq, mb.first, ErrTrimmed))
+				return opErr(fmt.Errorf("seq %d below first retained %d: %w", s.seq, mb.first, ErrTrimmed))
 			}
 			out = append(out, cloneRecord(mb.log[s.seq-mb.first]))
 		}
 	}
 	m.mu.Unlock()
-	return callEach(ctx, op, out, fn)
+	return callEach(ctx, opErr, out, fn)
 }
 
 // LastSeq implements Store.
@@ -211,9 +212,9 @@ func (m *Memory) LastSeq(ctx context.Context, board BoardID) (uint64, error) {
 
 // PutSnapshot implements Store.
 func (m *Memory) PutSnapshot(ctx context.Context, board BoardID, seq uint64, data []byte) error {
-	op := fmt.Sprintf("put snapshot %s at seq %d", board, seq)
+	opErr := func(err error) error { return fmt.Errorf("put snapshot %s at seq %d: %w", board, seq, err) }
 	if err := m.lock(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer m.mu.Unlock()
 	var last uint64
@@ -221,7 +222,7 @@ func (m *Memory) PutSnapshot(ctx context.Context, board BoardID, seq uint64, dat
 		last = mb.last
 	}
 	if seq > last {
-		return opError(op, fmt.Errorf("beyond last seq %d: %w", last, ErrInvalid))
+		return opErr(fmt.Errorf("beyond last seq %d: %w", last, ErrInvalid))
 	}
 	mb := m.boardLocked(board, true)
 	snaps := slices.DeleteFunc(mb.snaps, func(s memSnap) bool { return s.seq == seq })
@@ -236,14 +237,14 @@ func (m *Memory) PutSnapshot(ctx context.Context, board BoardID, seq uint64, dat
 
 // LatestSnapshot implements Store.
 func (m *Memory) LatestSnapshot(ctx context.Context, board BoardID) (uint64, []byte, error) {
-	op := "latest snapshot " + board.String()
+	opErr := func(err error) error { return fmt.Errorf("latest snapshot %s: %w", board, err) }
 	if err := m.lock(ctx); err != nil {
-		return 0, nil, opError(op, err)
+		return 0, nil, opErr(err)
 	}
 	defer m.mu.Unlock()
 	mb := m.boardLocked(board, false)
 	if mb == nil || len(mb.snaps) == 0 {
-		return 0, nil, opError(op, ErrNotFound)
+		return 0, nil, opErr(ErrNotFound)
 	}
 	s := mb.snaps[len(mb.snaps)-1]
 	return s.seq, append([]byte{}, s.data...), nil
@@ -251,9 +252,9 @@ func (m *Memory) LatestSnapshot(ctx context.Context, board BoardID) (uint64, []b
 
 // TrimOps implements Store.
 func (m *Memory) TrimOps(ctx context.Context, board BoardID, before uint64) error {
-	op := fmt.Sprintf("trim ops %s before %d", board, before)
+	opErr := func(err error) error { return fmt.Errorf("trim ops %s before %d: %w", board, before, err) }
 	if err := m.lock(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer m.mu.Unlock()
 	mb := m.boardLocked(board, false)
@@ -318,30 +319,30 @@ func (m *Memory) DeleteMeta(ctx context.Context, ns string, key []byte) error {
 
 // GetMeta implements Store.
 func (m *Memory) GetMeta(ctx context.Context, ns string, key []byte) ([]byte, error) {
-	op := fmt.Sprintf("get meta %s/%x", ns, key)
+	opErr := func(err error) error { return fmt.Errorf("get meta %s/%x: %w", ns, key, err) }
 	if err := m.lock(ctx); err != nil {
-		return nil, opError(op, err)
+		return nil, opErr(err)
 	}
 	defer m.mu.Unlock()
 	if err := checkNamespace(ns); err != nil {
-		return nil, opError(op, err)
+		return nil, opErr(err)
 	}
 	v, ok := m.mu.meta[ns][string(key)]
 	if !ok {
-		return nil, opError(op, ErrNotFound)
+		return nil, opErr(ErrNotFound)
 	}
 	return append([]byte{}, v...), nil
 }
 
 // ScanMeta implements Store.
 func (m *Memory) ScanMeta(ctx context.Context, ns string, prefix []byte, fn func(key, val []byte) error) error {
-	op := fmt.Sprintf("scan meta %s/%x", ns, prefix)
+	opErr := func(err error) error { return fmt.Errorf("scan meta %s/%x: %w", ns, prefix, err) }
 	if err := m.lock(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	if err := checkNamespace(ns); err != nil {
 		m.mu.Unlock()
-		return opError(op, err)
+		return opErr(err)
 	}
 	type kv struct{ k, v []byte }
 	var out []kv
@@ -355,7 +356,7 @@ func (m *Memory) ScanMeta(ctx context.Context, ns string, prefix []byte, fn func
 	for i, e := range out {
 		if (i+1)%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				return opError(op, err)
+				return opErr(err)
 			}
 		}
 		if err := fn(e.k, e.v); err != nil {

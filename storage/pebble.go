@@ -64,14 +64,16 @@ const (
 // later batch become visible (or durable) before an earlier one and lets two
 // overlapping batches both pass the overlap check; and a combiner of our own
 // that merges concurrent callers' batches, which redoes what Pebble's commit
-// pipeline already does. ApplyNoSyncWait is marked experimental in Pebble;
-// it is what CockroachDB uses for its raft log, and Apply with pebble.Sync
-// is the drop-in fallback at the cost above.
+// pipeline already does. Pebble marks ApplyNoSyncWait experimental ("do not
+// yet use outside CockroachDB"); if it changes, Apply with pebble.Sync under
+// the mutex is the drop-in fallback, at the cost above.
 //
-// Like any Pebble write, a batch is visible to readers once applied, a few
-// hundred microseconds before its fsync completes; only the return of
-// AppendOps means durable. A failed WAL write or sync is fatal in Pebble
-// (the Logger's Fatalf, which panics here): the node must not recover it.
+// Like any Pebble write, a batch is visible to readers once applied, just
+// before its fsync completes; only the return of AppendOps means durable.
+// If the fsync itself fails, AppendOps returns the error with the outcome
+// unknown, and Pebble's WAL is broken for good: the next commit is fatal
+// (Pebble calls the Logger's Fatalf, which panics here). The node must not
+// recover that panic and go on acking.
 type Pebble struct {
 	db            *pebble.DB
 	keepSnapshots int
@@ -256,27 +258,28 @@ func boardBounds(sp byte, b BoardID) *pebble.IterOptions {
 
 // AppendOps implements Store.
 func (p *Pebble) AppendOps(ctx context.Context, board BoardID, recs []Record) error {
-	op := "append ops " + board.String()
+	// Formatted only on error: the success path stays free of it.
+	opErr := func(err error) error { return fmt.Errorf("append ops %s: %w", board, err) }
 	if err := p.enter(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer p.leave()
 	if len(recs) == 0 {
 		return nil
 	}
 	if err := checkRecords(recs); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	base, batch, err := p.applyAppend(board, recs)
 	if err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	// The board's mutex is released: other writers of this board apply
 	// their batches behind ours and share this fsync.
 	err = batch.SyncWait()
 	_ = batch.Close()
 	if err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	for i := range recs {
 		recs[i].Seq = base + uint64(i)
@@ -387,35 +390,35 @@ func (p *Pebble) checkOverlapLocked(board BoardID, recs []Record) error {
 
 // ScanOps implements Store.
 func (p *Pebble) ScanOps(ctx context.Context, board BoardID, from uint64, fn func(Record) error) error {
-	op := "scan ops " + board.String()
+	opErr := func(err error) error { return fmt.Errorf("scan ops %s: %w", board, err) }
 	if err := p.enter(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer p.leave()
 	bounds := boardBounds(spaceLog, board)
 	bounds.LowerBound = logKey(board, from)
 	it, err := p.db.NewIter(bounds)
 	if err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer it.Close()
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
 		if n++; n%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				return opError(op, err)
+				return opErr(err)
 			}
 		}
 		rec, err := readRecord(it)
 		if err != nil {
-			return opError(op, err)
+			return opErr(err)
 		}
 		if err := fn(rec); err != nil {
 			return err
 		}
 	}
 	if err := it.Error(); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	return nil
 }
@@ -446,9 +449,9 @@ func readRecord(it *pebble.Iterator) (Record, error) {
 // concurrent TrimOps cannot pull a record out from under it between the
 // index and the log.
 func (p *Pebble) ScanReplica(ctx context.Context, board BoardID, replica uint64, fromCounter uint64, fn func(Record) error) error {
-	op := fmt.Sprintf("scan replica %d of %s", replica, board)
+	opErr := func(err error) error { return fmt.Errorf("scan replica %d of %s: %w", replica, board, err) }
 	if err := p.enter(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer p.leave()
 	snap := p.db.NewSnapshot()
@@ -459,17 +462,17 @@ func (p *Pebble) ScanReplica(ctx context.Context, board BoardID, replica uint64,
 	case errors.Is(err, pebble.ErrNotFound):
 		return nil // no log
 	case err != nil:
-		return opError(op, err)
+		return opErr(err)
 	}
 	first, err = decodeHeadValue(v)
 	closer.Close()
 	if err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	rp := indexReplicaPrefix(board, replica)
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: rp, UpperBound: prefixEnd(rp)})
 	if err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer it.Close()
 
@@ -479,14 +482,14 @@ func (p *Pebble) ScanReplica(ctx context.Context, board BoardID, replica uint64,
 		for ok := seekReplica(it, rp, fromCounter); ok; ok = it.Next() {
 			seq, _, _, err := indexEntry(it)
 			if err != nil {
-				return opError(op, err)
+				return opErr(err)
 			}
 			if seq < first {
-				return opError(op, fmt.Errorf("seq %d below first retained %d: %w", seq, first, ErrTrimmed))
+				return opErr(fmt.Errorf("seq %d below first retained %d: %w", seq, first, ErrTrimmed))
 			}
 		}
 		if err := it.Error(); err != nil {
-			return opError(op, err)
+			return opErr(err)
 		}
 	}
 
@@ -494,19 +497,19 @@ func (p *Pebble) ScanReplica(ctx context.Context, board BoardID, replica uint64,
 	for ok := seekReplica(it, rp, fromCounter); ok; ok = it.Next() {
 		if n++; n%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				return opError(op, err)
+				return opErr(err)
 			}
 		}
 		seq, start, end, err := indexEntry(it)
 		if err != nil {
-			return opError(op, err)
+			return opErr(err)
 		}
 		rec, err := getRecord(snap, board, seq)
 		if err != nil {
-			return opError(op, err)
+			return opErr(err)
 		}
 		if rec.Replica != replica || rec.Start != start || rec.End != end {
-			return opError(op, fmt.Errorf("index entry replica %d counters %d..%d points at seq %d holding replica %d counters %d..%d: %w",
+			return opErr(fmt.Errorf("index entry replica %d counters %d..%d points at seq %d holding replica %d counters %d..%d: %w",
 				replica, start, end, seq, rec.Replica, rec.Start, rec.End, ErrCorrupt))
 		}
 		if err := fn(rec); err != nil {
@@ -514,7 +517,7 @@ func (p *Pebble) ScanReplica(ctx context.Context, board BoardID, replica uint64,
 		}
 	}
 	if err := it.Error(); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	return nil
 }
@@ -580,16 +583,16 @@ func getRecord(snap *pebble.Snapshot, board BoardID, seq uint64) (Record, error)
 // LastSeq implements Store. It reads the database once per board; after
 // that the cached value, kept by the writers, is returned.
 func (p *Pebble) LastSeq(ctx context.Context, board BoardID) (uint64, error) {
-	op := "last seq " + board.String()
+	opErr := func(err error) error { return fmt.Errorf("last seq %s: %w", board, err) }
 	if err := p.enter(ctx); err != nil {
-		return 0, opError(op, err)
+		return 0, opErr(err)
 	}
 	defer p.leave()
 	s := p.board(board)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := p.loadBoardLocked(board, s); err != nil {
-		return 0, opError(op, err)
+		return 0, opErr(err)
 	}
 	return s.last, nil
 }
@@ -598,38 +601,38 @@ func (p *Pebble) LastSeq(ctx context.Context, board BoardID) (uint64, error) {
 // beyond KeepSnapshots are one batch, so a crash leaves either the old set
 // or the new one.
 func (p *Pebble) PutSnapshot(ctx context.Context, board BoardID, seq uint64, data []byte) error {
-	op := fmt.Sprintf("put snapshot %s at seq %d", board, seq)
+	opErr := func(err error) error { return fmt.Errorf("put snapshot %s at seq %d: %w", board, seq, err) }
 	if err := p.enter(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer p.leave()
 	s := p.board(board)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := p.loadBoardLocked(board, s); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	if seq > s.last {
-		return opError(op, fmt.Errorf("beyond last seq %d: %w", s.last, ErrInvalid))
+		return opErr(fmt.Errorf("beyond last seq %d: %w", s.last, ErrInvalid))
 	}
 	// The seqs to keep: the new one and the newest stored, up to keep.
 	keep := []uint64{seq}
 	it, err := p.db.NewIter(boardBounds(spaceSnap, board))
 	if err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	for ok := it.Last(); ok && len(keep) <= p.keepSnapshots; ok = it.Prev() {
 		_, sq, err := decodeSnapKey(it.Key())
 		if err != nil {
 			_ = it.Close()
-			return opError(op, err)
+			return opErr(err)
 		}
 		if sq != seq {
 			keep = append(keep, sq)
 		}
 	}
 	if err := it.Close(); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	slices.Sort(keep)
 	slices.Reverse(keep)
@@ -639,45 +642,45 @@ func (p *Pebble) PutSnapshot(ctx context.Context, board BoardID, seq uint64, dat
 	if len(keep) > p.keepSnapshots {
 		cutoff = keep[p.keepSnapshots-1]
 		if err := batch.DeleteRange(snapKey(board, 0), snapKey(board, cutoff), nil); err != nil {
-			return opError(op, err)
+			return opErr(err)
 		}
 	}
 	if seq >= cutoff {
 		if err := batch.Set(snapKey(board, seq), data, nil); err != nil {
-			return opError(op, err)
+			return opErr(err)
 		}
 	}
 	if err := batch.Commit(pebble.Sync); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	return nil
 }
 
 // LatestSnapshot implements Store.
 func (p *Pebble) LatestSnapshot(ctx context.Context, board BoardID) (uint64, []byte, error) {
-	op := "latest snapshot " + board.String()
+	opErr := func(err error) error { return fmt.Errorf("latest snapshot %s: %w", board, err) }
 	if err := p.enter(ctx); err != nil {
-		return 0, nil, opError(op, err)
+		return 0, nil, opErr(err)
 	}
 	defer p.leave()
 	it, err := p.db.NewIter(boardBounds(spaceSnap, board))
 	if err != nil {
-		return 0, nil, opError(op, err)
+		return 0, nil, opErr(err)
 	}
 	defer it.Close()
 	if !it.Last() {
 		if err := it.Error(); err != nil {
-			return 0, nil, opError(op, err)
+			return 0, nil, opErr(err)
 		}
-		return 0, nil, opError(op, ErrNotFound)
+		return 0, nil, opErr(ErrNotFound)
 	}
 	_, seq, err := decodeSnapKey(it.Key())
 	if err != nil {
-		return 0, nil, opError(op, err)
+		return 0, nil, opErr(err)
 	}
 	v, err := it.ValueAndErr()
 	if err != nil {
-		return 0, nil, opError(op, err)
+		return 0, nil, opErr(err)
 	}
 	return seq, bytes.Clone(v), nil
 }
@@ -700,23 +703,23 @@ func (p *Pebble) latestSnapshotSeq(board BoardID) (uint64, bool, error) {
 // TrimOps implements Store. One range deletion drops the records and the
 // head moves up in the same batch; index entries stay (keys.go says why).
 func (p *Pebble) TrimOps(ctx context.Context, board BoardID, before uint64) error {
-	op := fmt.Sprintf("trim ops %s before %d", board, before)
+	opErr := func(err error) error { return fmt.Errorf("trim ops %s before %d: %w", board, before, err) }
 	if err := p.enter(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer p.leave()
 	s := p.board(board)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := p.loadBoardLocked(board, s); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	if s.first == 0 {
 		return nil // no log
 	}
 	snapSeq, ok, err := p.latestSnapshotSeq(board)
 	if err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	if !ok {
 		return nil
@@ -730,13 +733,13 @@ func (p *Pebble) TrimOps(ctx context.Context, board BoardID, before uint64) erro
 	batch := p.db.NewBatch()
 	defer batch.Close()
 	if err := batch.DeleteRange(logKey(board, 0), logKey(board, upTo), nil); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	if err := batch.Set(headKey(board), encodeHeadValue(upTo), nil); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	if err := batch.Commit(pebble.Sync); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	s.first = upTo
 	return nil
@@ -744,9 +747,9 @@ func (p *Pebble) TrimOps(ctx context.Context, board BoardID, before uint64) erro
 
 // DeleteBoard implements Store.
 func (p *Pebble) DeleteBoard(ctx context.Context, board BoardID) error {
-	op := "delete board " + board.String()
+	opErr := func(err error) error { return fmt.Errorf("delete board %s: %w", board, err) }
 	if err := p.enter(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer p.leave()
 	s := p.board(board)
@@ -757,14 +760,14 @@ func (p *Pebble) DeleteBoard(ctx context.Context, board BoardID) error {
 	for _, sp := range []byte{spaceLog, spaceIndex, spaceSnap} {
 		b := boardBounds(sp, board)
 		if err := batch.DeleteRange(b.LowerBound, b.UpperBound, nil); err != nil {
-			return opError(op, err)
+			return opErr(err)
 		}
 	}
 	if err := batch.Delete(headKey(board), nil); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	if err := batch.Commit(pebble.Sync); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	s.first, s.last, s.loaded = 0, 0, true
 	return nil
@@ -815,20 +818,20 @@ func (p *Pebble) DeleteMeta(ctx context.Context, ns string, key []byte) error {
 
 // GetMeta implements Store.
 func (p *Pebble) GetMeta(ctx context.Context, ns string, key []byte) ([]byte, error) {
-	op := fmt.Sprintf("get meta %s/%x", ns, key)
+	opErr := func(err error) error { return fmt.Errorf("get meta %s/%x: %w", ns, key, err) }
 	if err := p.enter(ctx); err != nil {
-		return nil, opError(op, err)
+		return nil, opErr(err)
 	}
 	defer p.leave()
 	if err := checkNamespace(ns); err != nil {
-		return nil, opError(op, err)
+		return nil, opErr(err)
 	}
 	v, closer, err := p.db.Get(metaKey(ns, key))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, opError(op, ErrNotFound)
+		return nil, opErr(ErrNotFound)
 	}
 	if err != nil {
-		return nil, opError(op, err)
+		return nil, opErr(err)
 	}
 	defer closer.Close()
 	return append([]byte{}, v...), nil
@@ -836,18 +839,18 @@ func (p *Pebble) GetMeta(ctx context.Context, ns string, key []byte) ([]byte, er
 
 // ScanMeta implements Store.
 func (p *Pebble) ScanMeta(ctx context.Context, ns string, prefix []byte, fn func(key, val []byte) error) error {
-	op := fmt.Sprintf("scan meta %s/%x", ns, prefix)
+	opErr := func(err error) error { return fmt.Errorf("scan meta %s/%x: %w", ns, prefix, err) }
 	if err := p.enter(ctx); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer p.leave()
 	if err := checkNamespace(ns); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	lo := metaKey(ns, prefix)
 	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
 	if err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	defer it.Close()
 	nsLen := len(metaKey(ns, nil))
@@ -855,19 +858,19 @@ func (p *Pebble) ScanMeta(ctx context.Context, ns string, prefix []byte, fn func
 	for ok := it.First(); ok; ok = it.Next() {
 		if n++; n%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
-				return opError(op, err)
+				return opErr(err)
 			}
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return opError(op, err)
+			return opErr(err)
 		}
 		if err := fn(append([]byte{}, it.Key()[nsLen:]...), append([]byte{}, v...)); err != nil {
 			return err
 		}
 	}
 	if err := it.Error(); err != nil {
-		return opError(op, err)
+		return opErr(err)
 	}
 	return nil
 }
