@@ -258,6 +258,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.bus.Close()
 	}
 	if n.ownDB {
+		// Flushing first means the next start replays little WAL.
+		if p, ok := n.store.(*storage.Pebble); ok {
+			err = errors.Join(err, p.Flush())
+		}
 		err = errors.Join(err, n.store.Close())
 	}
 	return err
