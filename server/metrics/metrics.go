@@ -76,6 +76,13 @@ func (m *Metrics) RoomHooks() room.Hooks {
 	}
 }
 
+// WatchBusErrors exports a counter the bus keeps (NATS errors).
+func (m *Metrics) WatchBusErrors(read func() int64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "corkboard_nats_errors_total", Help: "Errors reported by the NATS connection."},
+		func() float64 { return float64(read()) }))
+}
+
 // Rejected counts refusals made outside rooms (rate limits, bad frames).
 func (m *Metrics) Rejected(code protocol.Code) { m.rejected.WithLabelValues(string(code)).Inc() }
 

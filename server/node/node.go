@@ -177,6 +177,7 @@ func New(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("node: %w", err)
 		}
 		n.bus, n.ownBus = b, true
+		n.metrics.WatchBusErrors(b.Errors)
 	}
 	rc := cfg.Room
 	rc.Node, rc.Store, rc.Bus, rc.Log = cfg.NodeID, n.store, n.bus, n.log

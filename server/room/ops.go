@@ -451,4 +451,29 @@ func (r *Room) writeSnapshot() {
 		return
 	}
 	r.snapSeq, r.sinceSnap = r.lastSeq, 0
+	r.applyRetention()
+}
+
+// applyRetention drops log records older than Config.Retention, never past
+// the snapshot just written. The scan stops at the first record young
+// enough to keep, so its cost is the number of records dropped.
+func (r *Room) applyRetention() {
+	if r.cfg.Retention <= 0 {
+		return
+	}
+	cutoff := r.cfg.Now().Add(-r.cfg.Retention).UnixMilli()
+	var before uint64
+	err := r.cfg.Store.ScanOps(context.Background(), r.board, 1, func(rec storage.Record) error {
+		if rec.Accepted >= cutoff || rec.Seq > r.snapSeq {
+			return errScanDone
+		}
+		before = rec.Seq + 1
+		return nil
+	})
+	if (err != nil && err != errScanDone) || before == 0 {
+		return
+	}
+	if err := r.cfg.Store.TrimOps(context.Background(), r.board, before); err != nil {
+		r.log.Warn("retention: trim failed", "err", err)
+	}
 }

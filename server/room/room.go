@@ -57,6 +57,10 @@ type Config struct {
 	// PresenceInterval: the shortest time between two presence broadcasts
 	// of one session (default 50ms); updates in between are coalesced.
 	PresenceInterval time.Duration
+	// Retention drops op log records older than this once a snapshot
+	// covers them (default 0: keep the full history forever). Clients
+	// further behind than the retained log get a snapshot.
+	Retention time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Log (default slog.Default()).

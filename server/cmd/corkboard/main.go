@@ -51,6 +51,7 @@ func run(args []string) error {
 		sendQueue   = fs.Int("send-queue", 512, "messages queued per connection before it is dropped as too slow")
 		snapEvery   = fs.Int("snapshot-every", 1000, "changes between board snapshots")
 		idle        = fs.Duration("idle-timeout", time.Minute, "how long a board with no connection stays in memory")
+		retention   = fs.Duration("retention", 0, "drop op history older than this once a snapshot covers it (0: keep forever)")
 		shutdownT   = fs.Duration("shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 	)
 	fs.Usage = func() {
@@ -94,7 +95,7 @@ func run(args []string) error {
 		cfg.Secret = b
 	}
 	cfg.Limits.MaxMessage, cfg.Limits.OpsPerSecond, cfg.Limits.SendQueue = *maxMessage, *opsRate, *sendQueue
-	cfg.Room.SnapshotEvery, cfg.Room.IdleTimeout = *snapEvery, *idle
+	cfg.Room.SnapshotEvery, cfg.Room.IdleTimeout, cfg.Room.Retention = *snapEvery, *idle, *retention
 
 	n, err := node.New(cfg)
 	if err != nil {
