@@ -411,6 +411,11 @@ func (d *Doc) applyOpTo(e *element, op *Op, id OpID, s Stamp) error {
 		if r := e.prop(op.Key); r != nil {
 			r.set(op.Value, s)
 		} else {
+			if e.props == nil {
+				// Elements carry about eight properties (geometry, z,
+				// colour): start there instead of growing 1, 2, 4, 8.
+				e.props = make([]prop, 0, 8)
+			}
 			e.props = append(e.props, prop{key: op.Key, reg: reg{op.Value, s}})
 		}
 	case OpDelete:

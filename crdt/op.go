@@ -47,11 +47,13 @@ func (t OpType) String() string {
 // Op is one change to a board. The fields used depend on Type (see the
 // OpType constants); unused fields must be zero.
 type Op struct {
+	// Fields are ordered for size (strings and ids first, flags last):
+	// ops are the unit of allocation on the hot path.
 	Type    OpType
+	Deleted bool // delete
 	Element ElementID
 	Key     string    // create: kind; set/vote: property or vote key; text ops: text field
 	Value   Value     // set, vote
-	Deleted bool      // delete
 	Left    OpID      // insert_text: character before
 	Right   OpID      // insert_text: character after
 	Text    string    // insert_text

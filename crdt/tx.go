@@ -49,7 +49,7 @@ func (tx *Tx) push(op Op) {
 	if tx.c.Ops == nil {
 		d := tx.d
 		if len(d.opSlab) == 0 {
-			d.opSlab = make([]Op, 256)
+			d.opSlab = make([]Op, 128) // 24 KiB: a small-object size class
 		}
 		tx.c.Ops = d.opSlab[:0:1]
 		d.opSlab = d.opSlab[1:]

@@ -107,6 +107,17 @@ func peakRSSMB() float64 {
 	return float64(ru.Maxrss) / 1024 // Linux reports KiB
 }
 
+// rssMB reads the current resident set size from /proc (Linux).
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, resident int64
+	fmt.Sscan(string(b), &size, &resident)
+	return float64(resident*int64(os.Getpagesize())) / (1 << 20)
+}
+
 func heapMB() float64 {
 	runtime.GC()
 	var m runtime.MemStats
@@ -364,30 +375,35 @@ type setOp struct {
 	v   crdt.Value
 }
 
-// lwwOps reproduces the contract's op stream: creations, then updates.
-func lwwOps(cfg lwwConfig) (creates [][]setOp, updates []setOp) {
-	r := mulberry32(cfg.seed)
-	creates = make([][]setOp, cfg.elements)
-	for i := range creates {
-		ops := []setOp{{i, "type", crdt.String(types[i%4])}}
-		for _, p := range []string{"x", "y", "w", "h", "rot", "fill"} {
-			ops = append(ops, setOp{i, p, draw(&r, p)})
-		}
-		creates[i] = append(ops, setOp{i, "z", crdt.Number(float64(i))})
+// lwwGen reproduces the contract's op stream — creations, then updates —
+// drawing from the PRNG as it goes, so that no pre-generated stream sits
+// in memory and inflates the measured memory growth.
+type lwwGen struct {
+	r   mulberry32
+	n   int
+	buf []setOp
+}
+
+func newLWWGen(cfg lwwConfig) *lwwGen { return &lwwGen{r: mulberry32(cfg.seed), n: cfg.elements} }
+
+// create returns element i's 8 properties (call for i = 0..n-1 in order,
+// before any update).
+func (g *lwwGen) create(i int) []setOp {
+	g.buf = append(g.buf[:0], setOp{i, "type", crdt.String(types[i%4])})
+	for _, p := range []string{"x", "y", "w", "h", "rot", "fill"} {
+		g.buf = append(g.buf, setOp{i, p, draw(&g.r, p)})
 	}
-	updates = make([]setOp, cfg.updates)
-	for k := range updates {
-		el := int(r.next() % uint32(cfg.elements))
-		p := mutable[r.next()%7]
-		var v crdt.Value
-		if p == "z" {
-			v = crdt.Number(float64(cfg.elements + k))
-		} else {
-			v = draw(&r, p)
-		}
-		updates[k] = setOp{el, p, v}
+	return append(g.buf, setOp{i, "z", crdt.Number(float64(i))})
+}
+
+// update returns update k (call for k = 0..U-1 in order).
+func (g *lwwGen) update(k int) setOp {
+	el := int(g.r.next() % uint32(g.n))
+	p := mutable[g.r.next()%7]
+	if p == "z" {
+		return setOp{el, p, crdt.Number(float64(g.n + k))}
 	}
-	return creates, updates
+	return setOp{el, p, draw(&g.r, p)}
 }
 
 func stateHash(d *crdt.Doc, n int) string {
@@ -415,14 +431,15 @@ func stateHash(d *crdt.Doc, n int) string {
 }
 
 func lww(cfg lwwConfig) (string, error) {
-	creates, updates := lwwOps(cfg)
 	var total, createMs, updateMs, cpu []float64
 	var d *crdt.Doc
-	var growth float64
+	var growth, rssGrowth float64
 	for run := 0; run < cfg.runs; run++ {
 		d = nil
 		base := heapMB()
+		baseRSS := rssMB()
 		d = crdt.NewDoc()
+		gen := newLWWGen(cfg)
 		start, c0 := time.Now(), cpuMs()
 		var tx crdt.Tx
 		open, inTx := false, 0
@@ -432,7 +449,8 @@ func lww(cfg lwwConfig) (string, error) {
 				open, inTx = false, 0
 			}
 		}
-		for i, ops := range creates {
+		for i := 0; i < cfg.elements; i++ {
+			ops := gen.create(i)
 			if !open {
 				tx, open = d.Begin(benchReplica, 0), true
 			}
@@ -450,7 +468,8 @@ func lww(cfg lwwConfig) (string, error) {
 		}
 		flush()
 		mid := time.Now()
-		for _, op := range updates {
+		for k := 0; k < cfg.updates; k++ {
+			op := gen.update(k)
 			if !open {
 				tx, open = d.Begin(benchReplica, 0), true
 			}
@@ -468,6 +487,9 @@ func lww(cfg lwwConfig) (string, error) {
 		createMs = append(createMs, float64(mid.Sub(start).Microseconds())/1000)
 		updateMs = append(updateMs, float64(end.Sub(mid).Microseconds())/1000)
 		growth = heapMB() - base
+		if run == 0 {
+			rssGrowth = rssMB() - baseRSS
+		}
 	}
 	hash := stateHash(d, cfg.elements)
 	want := ""
@@ -500,7 +522,7 @@ func lww(cfg lwwConfig) (string, error) {
 	ok := ok1 && ok2 && (want == "" || hash == want)
 	s := summarize(total)
 	debug.FreeOSMemory()
-	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=lww:%dx8+%d ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s state_hash=%s create_ms_median=%s update_ms_median=%s load_full_ms_median=%s heap_growth_mb=%s batch=%d apply_cpu_ms_median=%s",
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=lww:%dx8+%d ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s state_hash=%s create_ms_median=%s update_ms_median=%s load_full_ms_median=%s heap_growth_mb=%s rss_growth_mb=%s batch=%d apply_cpu_ms_median=%s",
 		version(), cfg.elements, cfg.updates, ok, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), hash,
-		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), cfg.batch, f(summarize(cpu).median)), nil
+		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), f(rssGrowth), cfg.batch, f(summarize(cpu).median)), nil
 }
