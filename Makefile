@@ -3,14 +3,15 @@ GO      ?= go
 BIN     ?= bin/corkboard
 FUZZTIME ?= 20s
 
-.PHONY: all build run test test-race vet bench crdtbench fuzz wasm clean
+.PHONY: all build run test test-race test-web vet bench crdtbench fuzz wasm webclient clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./server/cmd/corkboard
 
-run: build
+# `make run` builds the web client into the binary first.
+run: webclient build
 	./$(BIN)
 
 vet:
@@ -18,8 +19,14 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+# Go tests, then the web client's browser tests (webclient/test/run.sh:
+# headless Chromium against a node it starts on a free port).
 test: vet
 	$(GO) test -count=1 ./...
+	$(MAKE) test-web
+
+test-web: webclient
+	bash webclient/test/run.sh
 
 test-race:
 	$(GO) test -count=1 -race ./...
@@ -42,5 +49,34 @@ fuzz:
 wasm:
 	GOOS=js GOARCH=wasm $(GO) build ./crdt/...
 
+# The web client (webclient/): package crdt compiled to WebAssembly, Go's
+# wasm_exec.js, then `npm ci` (when package-lock.json changed) and a Vite
+# build into webclient/dist, which the node embeds (webclient/embed.go).
+webclient:
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o webclient/src/gen/crdt.wasm ./webclient/wasm
+	@js="$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js"; [ -f "$$js" ] || js="$$($(GO) env GOROOT)/misc/wasm/wasm_exec.js"; \
+		cmp -s "$$js" webclient/src/gen/wasm_exec.js || cp "$$js" webclient/src/gen/wasm_exec.js
+	@cd webclient && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
+	cd webclient && npx --no-install vite build --logLevel warn
+	@touch webclient/dist/.gitkeep
+
 clean:
-	rm -rf bin
+	rm -rf bin webclient/src/gen
+	find webclient/dist -mindepth 1 ! -name .gitkeep -delete
+
+# Node benchmarks (bench/README.md, section "Node"). `make load` starts a node
+# on 127.0.0.1:18181 with a fresh data directory (or uses LOAD_URL) and runs
+# the load generator: make load LOADFLAGS="-clients 500 -boards 1 -rate 200".
+# `make benchnode` runs every node-level benchmark with modest settings.
+.PHONY: load benchnode
+LOADFLAGS ?=
+NODEFLAGS ?=
+load:
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); bash bench/scripts/with-node.sh $(NODEFLAGS) -- $(GO) run ./bench/cmd/load $(LOADFLAGS)
+
+benchnode:
+	$(GO) run ./bench/cmd/fsynclat -n 1000
+	$(GO) run ./bench/cmd/openboard -runs 3
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); $(GO) run ./bench/cmd/idleconns -clients 5000 -boards 100
+	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 500 -boards 1 -rate 200 -duration 20s -warmup 5s
+	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 5000 -boards 1000 -rate 2000 -duration 20s -warmup 5s
