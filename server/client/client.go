@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -76,35 +77,48 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	c := &Client{opts: o, doc: o.Doc, synced: make(chan struct{}), peers: map[string]protocol.Peer{},
 		refused: map[uint64]protocol.Error{}, done: make(chan struct{})}
 	c.acked = sync.NewCond(&c.mu)
-	if err := c.connect(ctx, nil); err != nil {
+	if err := c.connect(ctx, false); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
 // Reconnect dials again with the same doc and resends the unacked outbox
-// (after the catch-up), as a browser does after a network drop.
+// (after the catch-up), as a browser does after a network drop. If it
+// fails, the outbox is kept for the next attempt.
 func (c *Client) Reconnect(ctx context.Context) error {
 	c.conn.CloseNow()
 	<-c.done
 	c.mu.Lock()
-	pending := c.outbox
-	c.outbox = nil
 	c.closed = nil
 	c.synced = make(chan struct{})
 	c.done = make(chan struct{})
 	c.mu.Unlock()
-	return c.connect(ctx, pending)
+	return c.connect(ctx, true)
 }
 
-func (c *Client) connect(ctx context.Context, resend []batch) error {
-	conn, resp, err := websocket.Dial(ctx, c.opts.URL, &websocket.DialOptions{
+// connect dials, says hello and waits for the catch-up. The outbox stays in
+// place until then: a snapshot in the catch-up replaces the doc, and the
+// outbox's changes are re-applied on top of it (see handle); only after
+// "synced" are they taken out and sent again under new seqs. Whatever
+// fails, c.done ends up closed, so Reconnect and CloseNow never wait in
+// vain.
+func (c *Client) connect(ctx context.Context, resend bool) error {
+	fail := func(err error) error {
+		c.mu.Lock()
+		c.closed = err
+		c.acked.Broadcast()
+		c.mu.Unlock()
+		close(c.done)
+		return err
+	}
+	conn, resp, err := websocket.Dial(ctx, c.dialURL(), &websocket.DialOptions{
 		Subprotocols: []string{protocol.Subprotocol}, HTTPHeader: c.opts.Header})
 	if err != nil {
 		if resp != nil {
-			return fmt.Errorf("client: dial: %s: %w", resp.Status, err)
+			return fail(fmt.Errorf("client: dial: %s: %w", resp.Status, err))
 		}
-		return fmt.Errorf("client: dial: %w", err)
+		return fail(fmt.Errorf("client: dial: %w", err))
 	}
 	conn.SetReadLimit(64 << 20)
 	c.conn = conn
@@ -113,7 +127,8 @@ func (c *Client) connect(ctx context.Context, resend []batch) error {
 		Name: c.opts.Name, Color: c.opts.Color, Format: c.opts.Format}
 	c.mu.Unlock()
 	if err := conn.Write(ctx, websocket.MessageText, protocol.JSON(hello)); err != nil {
-		return fmt.Errorf("client: hello: %w", err)
+		conn.CloseNow()
+		return fail(fmt.Errorf("client: hello: %w", err))
 	}
 	go c.readLoop()
 	select {
@@ -124,12 +139,46 @@ func (c *Client) connect(ctx context.Context, resend []batch) error {
 		conn.CloseNow()
 		return ctx.Err()
 	}
-	for _, b := range resend {
+	if !resend {
+		return nil
+	}
+	c.mu.Lock()
+	pending := c.outbox
+	c.outbox = nil
+	c.mu.Unlock()
+	for i, b := range pending {
 		if _, err := c.send(ctx, b.changes); err != nil {
+			// send keeps the batch it failed on; keep the rest too.
+			c.mu.Lock()
+			c.outbox = append(c.outbox, pending[i+1:]...)
+			c.mu.Unlock()
 			return err
 		}
 	}
 	return nil
+}
+
+// dialURL is Options.URL, with the guest token the node handed out (if
+// any, and if the URL has no token of its own): a guest who reconnects
+// without it would be a new user, refused its own replica id.
+func (c *Client) dialURL() string {
+	c.mu.Lock()
+	tok := c.token
+	c.mu.Unlock()
+	if tok == "" {
+		return c.opts.URL
+	}
+	u, err := url.Parse(c.opts.URL)
+	if err != nil {
+		return c.opts.URL
+	}
+	q := u.Query()
+	if q.Get("token") != "" {
+		return c.opts.URL
+	}
+	q.Set("token", tok)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Err returns why the connection ended (nil while open).
@@ -367,8 +416,8 @@ func (c *Client) Token() string {
 }
 
 // WaitFor waits until cond (called under the client's lock, with the doc
-// readable) holds. It returns ErrClosed if the connection ends first, and
-// the refusal if an error frame names a batch still waiting.
+// readable) holds. It returns ErrClosed if the connection ends first.
+// (Refusals are WaitAck's: a refused batch leaves the outbox.)
 func (c *Client) WaitFor(ctx context.Context, cond func() bool) error {
 	stop := context.AfterFunc(ctx, func() {
 		c.mu.Lock()

@@ -4,23 +4,30 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/client"
 	"github.com/corkboard/corkboard/server/node"
+	"github.com/corkboard/corkboard/server/protocol"
 )
 
 // testNode starts a real node: Pebble in a temp dir, embedded NATS, HTTP on
-// a loopback port. It is shut down at the end of the test.
+// a loopback port. It is shut down at the end of the test, or by stop.
 type testNode struct {
-	t    testing.TB
-	n    *node.Node
-	base string // http://127.0.0.1:port
+	t      testing.TB
+	n      *node.Node
+	base   string // http://127.0.0.1:port
+	served chan error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 func startNode(t testing.TB, mod func(*node.Config)) *testNode {
@@ -37,20 +44,27 @@ func startNode(t testing.TB, mod func(*node.Config)) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- n.Serve() }()
-	tn := &testNode{t: t, n: n, base: "http://" + addr.String()}
+	tn := &testNode{t: t, n: n, base: "http://" + addr.String(), served: make(chan error, 1)}
+	go func() { tn.served <- n.Serve() }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Shutdown(ctx); err != nil {
+		if err := tn.stop(); err != nil {
 			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
 		}
 	})
 	return tn
+}
+
+// stop shuts the node down gracefully (once) and reports how it went.
+func (tn *testNode) stop() error {
+	tn.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tn.stopErr = tn.n.Shutdown(ctx)
+		if err := <-tn.served; err != nil {
+			tn.stopErr = errors.Join(tn.stopErr, fmt.Errorf("serve: %w", err))
+		}
+	})
+	return tn.stopErr
 }
 
 type created struct {
@@ -170,4 +184,493 @@ func waitText(t *testing.T, c *client.Client, el crdt.ElementID, want string) {
 	if err != nil {
 		t.Fatalf("text = %q, want %q: %v", got, want, err)
 	}
+}
+
+// A client edits offline — a thousand changes made on its own doc while
+// disconnected, as a browser's outbox holds them — while another keeps
+// editing the same note online. It reconnects, gets what it missed, sends
+// its outbox, and everyone ends byte-identical, the node included.
+func TestOfflineClientConverges(t *testing.T) {
+	tn := startNode(t, nil)
+	b := tn.createBoard(`{"name":"offline"}`)
+	ctx := ctx10(t)
+	docA := crdt.NewDoc()
+	a, err := client.Dial(ctx, client.Options{URL: tn.wsURL(b.Board.ID, b.Token), Replica: 1, Name: "a", Doc: docA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.CloseNow)
+	bb := dial(t, tn.wsURL(b.Board.ID, b.Token), 2)
+	seq, err := a.Edit(ctx, 1000, func(tx *crdt.Tx) error {
+		if err := tx.Create(elem(1), "note"); err != nil {
+			return err
+		}
+		return tx.InsertText(elem(1), "text", 0, "base")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitAck(ctx, seq); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, bb, elem(1), "base")
+
+	a.CloseNow()
+	// Offline: a thousand changes on the local doc, of several kinds.
+	var outbox []crdt.Change
+	for i := range 1000 {
+		tx := docA.Begin(1, int64(2000+i))
+		var err error
+		switch {
+		case i%10 == 0:
+			id := elem(100 + i)
+			if err = tx.Create(id, "note"); err == nil {
+				err = tx.Set(id, "x", crdt.Number(float64(i)))
+			}
+		case i%10 == 5:
+			err = tx.Set(elem(1), "color", crdt.String("#00ff00"))
+		case i%10 == 7 && docA.TextLen(elem(1), "text") > 10:
+			err = tx.DeleteText(elem(1), "text", docA.TextLen(elem(1), "text")-3, 2)
+		default:
+			err = tx.InsertText(elem(1), "text", docA.TextLen(elem(1), "text"), string(rune('a'+i%26)))
+		}
+		c, ok := tx.Commit()
+		if err != nil || !ok {
+			t.Fatalf("offline edit %d: %v", i, err)
+		}
+		outbox = append(outbox, c)
+	}
+	// Meanwhile, online: two edits of the same note.
+	s1, _ := bb.Edit(ctx, 2500, func(tx *crdt.Tx) error { return tx.InsertText(elem(1), "text", 0, "B was here: ") })
+	s2, _ := bb.Edit(ctx, 2501, func(tx *crdt.Tx) error { return tx.Set(elem(1), "x", crdt.Number(42)) })
+	for _, s := range []uint64{s1, s2} {
+		if err := bb.WaitAck(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := a.Reconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w := a.Welcome(); w.Catchup != "ops" || w.Changes != 2 {
+		t.Fatalf("reconnect catch-up %q with %d changes, want ops with 2", w.Catchup, w.Changes)
+	}
+	seq, err = a.Send(ctx, outbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitAck(ctx, seq); err != nil {
+		t.Fatal(err)
+	}
+	if n := a.Pending(); n != 0 {
+		t.Fatalf("%d batches still pending", n)
+	}
+	var va crdt.VersionVector
+	a.Read(func(d *crdt.Doc) { va = d.Version() })
+	waitVersion(t, bb, va)
+	var vb crdt.VersionVector
+	bb.Read(func(d *crdt.Doc) { vb = d.Version() })
+	if vb.Compare(va) != crdt.Equal {
+		t.Fatalf("versions differ: a %v, b %v", va, vb)
+	}
+	if !bytes.Equal(snapshotOf(a), snapshotOf(bb)) {
+		t.Fatal("clients diverged")
+	}
+	if got, want := tn.state(b.Board.ID, b.Token), clientJSON(t, a); !bytes.Equal(got, want) {
+		t.Fatalf("node state differs from the clients'\nnode:   %.300s\nclient: %.300s", got, want)
+	}
+	// Both edits of the note survived.
+	var text string
+	a.Read(func(d *crdt.Doc) { text = d.Text(elem(1), "text") })
+	if !strings.HasPrefix(text, "B was here: base") || len(text) < 500 {
+		t.Fatalf("note text %q", text)
+	}
+	checkOpsOnce(t, tn, b.Board.ID, b.Token)
+}
+
+// The connection drops after a batch was sent and stored but before its
+// ack was read: the client sends it again, and nothing is applied twice.
+func TestLostAckResend(t *testing.T) {
+	tn := startNode(t, nil)
+	b := tn.createBoard(`{"name":"lost ack"}`)
+	watcher := dial(t, tn.wsURL(b.Board.ID, b.Token), 2)
+	ctx := ctx10(t)
+
+	a := newAuthor(7)
+	c1 := a.note(t, elem(5), "lost")
+	c2 := a.edit(t, func(tx *crdt.Tx) error { return tx.Set(elem(5), "x", crdt.Number(3)) })
+	c3 := a.edit(t, func(tx *crdt.Tx) error { return tx.InsertText(elem(5), "text", 4, " ack") })
+	raw := rawJoin(t, tn.wsURL(b.Board.ID, b.Token), 7, nil)
+	raw.send(c1, c2, c3) // never reads the ack
+	// The node fans a batch out after it is durable and acked: once the
+	// watcher has it, the ack is on its way.
+	waitVersion(t, watcher, crdt.VersionVector{7: c3.End()})
+	raw.c.CloseNow()
+
+	// Offline, one more change; then reconnect and resend the whole outbox.
+	c4 := a.edit(t, func(tx *crdt.Tx) error { return tx.InsertText(elem(5), "text", 0, "> ") })
+	raw2 := rawJoin(t, tn.wsURL(b.Board.ID, b.Token), 7, a.d.Version())
+	if raw2.welcome.Changes != 0 {
+		t.Fatalf("reconnect sent %d changes back to their author", raw2.welcome.Changes)
+	}
+	ack := raw2.expectAck(raw2.send(c1, c2, c3, c4))
+	if ack.Duplicate != 3 || ack.Applied != 1 || ack.Held != 0 {
+		t.Fatalf("ack of the resent batch %+v, want 3 duplicates and 1 applied", ack)
+	}
+	// Once more, all duplicates.
+	if ack := raw2.expectAck(raw2.send(c1, c2, c3, c4)); ack.Duplicate != 4 || ack.Applied != 0 {
+		t.Fatalf("ack of the second resend %+v, want 4 duplicates", ack)
+	}
+	if recs := checkOpsOnce(t, tn, b.Board.ID, b.Token); recs[7] != 4 {
+		t.Fatalf("the log holds %d records of replica 7, want 4", recs[7])
+	}
+	if got, want := tn.state(b.Board.ID, b.Token), docJSON(t, a.d); !bytes.Equal(got, want) {
+		t.Fatalf("node state %s\nwant %s", got, want)
+	}
+	waitText(t, watcher, elem(5), "> lost ack")
+
+	// The same through the client library, whose outbox resends on
+	// Reconnect: the connection drops right after each send, so the ack may
+	// or may not have been read, and the batch may or may not have arrived.
+	docC := crdt.NewDoc()
+	c, err := client.Dial(ctx, client.Options{URL: tn.wsURL(b.Board.ID, b.Token), Replica: 9, Doc: docC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseNow)
+	for i := range 5 {
+		if _, err := c.Edit(ctx, int64(5000+i), func(tx *crdt.Tx) error {
+			return tx.InsertText(elem(5), "text", 0, fmt.Sprint(i))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c.CloseNow()
+		if err := c.Reconnect(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.WaitFor(ctx, func() bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	waitClient(t, c, func() bool { return c.Pending() == 0 })
+	checkOpsOnce(t, tn, b.Board.ID, b.Token)
+	if got, want := tn.state(b.Board.ID, b.Token), clientJSON(t, c); !bytes.Equal(got, want) {
+		t.Fatalf("node state %s\nwant %s", got, want)
+	}
+}
+
+// A client a little behind gets the ops it lacks; a brand-new one gets a
+// snapshot; all converge.
+func TestCatchup(t *testing.T) {
+	tn := startNode(t, nil)
+	b := tn.createBoard(`{"name":"catch-up"}`)
+	ctx := ctx10(t)
+	u := tn.wsURL(b.Board.ID, b.Token)
+	a := dial(t, u, 1)
+	bb := dial(t, u, 2)
+	if w := bb.Welcome(); w.Catchup != "ops" || w.Changes != 0 {
+		t.Fatalf("first client on an empty board: catch-up %q with %d changes", w.Catchup, w.Changes)
+	}
+	for i := range 3 {
+		seq, err := a.Edit(ctx, int64(1000+i), func(tx *crdt.Tx) error {
+			if err := tx.Create(elem(i), "note"); err != nil {
+				return err
+			}
+			return tx.InsertText(elem(i), "text", 0, fmt.Sprintf("note %d", i))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.WaitAck(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitText(t, bb, elem(2), "note 2")
+
+	bb.CloseNow()
+	for i := range 5 {
+		seq, err := a.Edit(ctx, int64(2000+i), func(tx *crdt.Tx) error {
+			return tx.InsertText(elem(i%3), "text", 0, "+")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.WaitAck(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bb.Reconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w := bb.Welcome(); w.Catchup != "ops" || w.Changes != 5 {
+		t.Fatalf("client behind by 5 changes: catch-up %q with %d changes", w.Catchup, w.Changes)
+	}
+	// Reconnect returns after "synced": the catch-up is applied already.
+	if !bytes.Equal(snapshotOf(a), snapshotOf(bb)) {
+		t.Fatal("client that caught up differs")
+	}
+
+	c := dial(t, u, 3)
+	if w := c.Welcome(); w.Catchup != "snapshot" || w.Changes != 0 {
+		t.Fatalf("new client: catch-up %q with %d changes, want a snapshot", w.Catchup, w.Changes)
+	}
+	if !bytes.Equal(snapshotOf(a), snapshotOf(c)) {
+		t.Fatal("client loaded from a snapshot differs")
+	}
+	// And it goes on live from there.
+	seq, _ := c.Edit(ctx, 3000, func(tx *crdt.Tx) error { return tx.InsertText(elem(0), "text", 0, "C:") })
+	if err := c.WaitAck(ctx, seq); err != nil {
+		t.Fatal(err)
+	}
+	var vc crdt.VersionVector
+	c.Read(func(d *crdt.Doc) { vc = d.Version() })
+	waitVersion(t, a, vc)
+	waitVersion(t, bb, vc)
+	sa := snapshotOf(a)
+	if !bytes.Equal(sa, snapshotOf(bb)) || !bytes.Equal(sa, snapshotOf(c)) {
+		t.Fatal("clients diverged")
+	}
+	if !bytes.Equal(tn.state(b.Board.ID, b.Token), clientJSON(t, c)) {
+		t.Fatal("node state differs from the clients'")
+	}
+}
+
+func TestPresence(t *testing.T) {
+	tn := startNode(t, nil)
+	b := tn.createBoard(`{"name":"presence"}`)
+	u := tn.wsURL(b.Board.ID, b.Token)
+	a := dial(t, u, 1)
+	bb := dial(t, u, 2)
+	ctx := ctx10(t)
+	sa := a.Welcome().Session
+	// b's welcome listed a; a heard of b's arrival.
+	if ps := bb.Peers(); len(ps) != 1 || ps[0].Session != sa || ps[0].Replica != 1 {
+		t.Fatalf("b's peers on joining: %+v", ps)
+	}
+	sb := bb.Welcome().Session
+	waitClient(t, a, func() bool {
+		ps := a.Peers()
+		return len(ps) == 1 && ps[0].Session == sb
+	})
+
+	data := []byte(`{"cursor":[120.5,-3],"sel":["x"]}`)
+	if err := a.Presence(ctx, data); err != nil {
+		t.Fatal(err)
+	}
+	waitClient(t, bb, func() bool {
+		for _, p := range bb.Peers() {
+			if p.Session == sa && bytes.Equal(p.Data, data) {
+				return true
+			}
+		}
+		return false
+	})
+	// A newcomer sees a's presence in its welcome.
+	c := dial(t, u, 3)
+	found := false
+	for _, p := range c.Welcome().Peers {
+		found = found || p.Session == sa && bytes.Equal(p.Data, data)
+	}
+	if !found {
+		t.Fatalf("newcomer's welcome peers %+v lack a's presence", c.Welcome().Peers)
+	}
+	// A presence frame over the limit is refused, and the last good one stays.
+	if err := a.Presence(ctx, []byte(`"`+strings.Repeat("x", protocol.MaxPresenceBytes)+`"`)); err != nil {
+		t.Fatal(err)
+	}
+	waitClient(t, a, func() bool {
+		es := a.Errors()
+		return len(es) == 1 && es[0].Code == protocol.CodeMalformed
+	})
+	// a leaves: the others are told.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []*client.Client{bb, c} {
+		waitClient(t, o, func() bool {
+			for _, p := range o.Peers() {
+				if p.Session == sa {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	if ps := bb.Peers(); len(ps) != 1 || ps[0].Session != c.Welcome().Session {
+		t.Fatalf("b's peers after a left: %+v", ps)
+	}
+}
+
+// JSON-format clients and binary ones edit the same board and converge,
+// through live ops, an ops catch-up and a snapshot.
+func TestJSONClientsInteroperate(t *testing.T) {
+	tn := startNode(t, nil)
+	b := tn.createBoard(`{"name":"json"}`)
+	u := tn.wsURL(b.Board.ID, b.Token)
+	ctx := ctx10(t)
+	bin := dial(t, u, 1)
+	js, err := client.Dial(ctx, client.Options{URL: u, Replica: 2, Format: protocol.FormatJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(js.CloseNow)
+
+	s1, err := bin.Edit(ctx, 1000, func(tx *crdt.Tx) error {
+		if err := tx.Create(elem(1), "note"); err != nil {
+			return err
+		}
+		if err := tx.Set(elem(1), "color", crdt.String("#ffcc00")); err != nil {
+			return err
+		}
+		return tx.InsertText(elem(1), "text", 0, "binary")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bin.WaitAck(ctx, s1); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, js, elem(1), "binary")
+	s2, err := js.Edit(ctx, 1001, func(tx *crdt.Tx) error {
+		if err := tx.InsertText(elem(1), "text", 6, " + json ✓"); err != nil {
+			return err
+		}
+		if err := tx.Create(elem(2), "shape"); err != nil {
+			return err
+		}
+		return tx.Set(elem(2), "points", crdt.Null())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.WaitAck(ctx, s2); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, bin, elem(1), "binary + json ✓")
+
+	// The JSON client catches up on ops it missed, in JSON.
+	js.CloseNow()
+	for i := range 3 {
+		s, _ := bin.Edit(ctx, int64(2000+i), func(tx *crdt.Tx) error {
+			return tx.Set(elem(2), "x", crdt.Number(float64(i)+0.25))
+		})
+		if err := bin.WaitAck(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := js.Reconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w := js.Welcome(); w.Catchup != "ops" || w.Changes != 3 {
+		t.Fatalf("JSON client catch-up %q with %d changes", w.Catchup, w.Changes)
+	}
+	if !bytes.Equal(snapshotOf(bin), snapshotOf(js)) {
+		t.Fatal("JSON client diverged after catch-up")
+	}
+	// A brand-new JSON client gets every change as JSON: snapshots are
+	// binary, so JSON sessions never get one.
+	js2, err := client.Dial(ctx, client.Options{URL: u, Replica: 3, Format: protocol.FormatJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(js2.CloseNow)
+	if w := js2.Welcome(); w.Catchup != "ops" || w.Changes == 0 {
+		t.Fatalf("new JSON client catch-up %q with %d changes", w.Catchup, w.Changes)
+	}
+	if !bytes.Equal(snapshotOf(bin), snapshotOf(js2)) {
+		t.Fatal("new JSON client diverged after catch-up")
+	}
+	// Concurrent edits from both formats.
+	s3, _ := js2.Edit(ctx, 3000, func(tx *crdt.Tx) error { return tx.InsertText(elem(1), "text", 0, "J2 ") })
+	s4, _ := bin.Edit(ctx, 3000, func(tx *crdt.Tx) error { return tx.InsertText(elem(1), "text", 0, "B ") })
+	if err := js2.WaitAck(ctx, s3); err != nil {
+		t.Fatal(err)
+	}
+	if err := bin.WaitAck(ctx, s4); err != nil {
+		t.Fatal(err)
+	}
+	var all crdt.VersionVector
+	for _, c := range []*client.Client{bin, js2} {
+		c.Read(func(d *crdt.Doc) {
+			if all == nil {
+				all = d.Version()
+			} else {
+				all.Merge(d.Version())
+			}
+		})
+	}
+	for _, c := range []*client.Client{bin, js, js2} {
+		waitVersion(t, c, all)
+	}
+	want := snapshotOf(bin)
+	for _, c := range []*client.Client{js, js2} {
+		if !bytes.Equal(snapshotOf(c), want) {
+			t.Fatal("JSON and binary clients diverged")
+		}
+	}
+	if !bytes.Equal(tn.state(b.Board.ID, b.Token), clientJSON(t, bin)) {
+		t.Fatal("node state differs")
+	}
+}
+
+// A node shutting down tells its clients ("shutdown", then close 1001),
+// and what it acked is there when it starts again on the same data.
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	tn := startNode(t, func(c *node.Config) { c.DataDir = dir })
+	b := tn.createBoard(`{"name":"shutdown"}`)
+	u := tn.wsURL(b.Board.ID, b.Token)
+	ctx := ctx10(t)
+	a := dial(t, u, 1)
+	for i := range 20 {
+		s, err := a.Edit(ctx, int64(1000+i), func(tx *crdt.Tx) error {
+			if i == 0 {
+				if err := tx.Create(elem(1), "note"); err != nil {
+					return err
+				}
+			}
+			return tx.InsertText(elem(1), "text", i, string(rune('a'+i)))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.WaitAck(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := rawJoin(t, u, 2, nil)
+	want := clientJSON(t, a)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- tn.stop() }()
+	var sd protocol.Shutdown
+	raw.until(func(typ string, data []byte) bool {
+		if typ == protocol.TypeShutdown {
+			json.Unmarshal(data, &sd)
+			return true
+		}
+		return false
+	})
+	if sd.Reason == "" {
+		t.Fatal("shutdown frame without a reason")
+	}
+	raw.expectClose(protocol.CloseGoingAway)
+	<-a.Done()
+	if code := a.CloseStatus(); code != protocol.CloseGoingAway {
+		t.Fatalf("client closed with %d (%v), want %d", code, a.Err(), protocol.CloseGoingAway)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := tn.n.Ready(); err == nil {
+		t.Fatal("the node says it is ready after shutdown")
+	}
+
+	tn2 := startNode(t, func(c *node.Config) { c.DataDir = dir })
+	if got := tn2.state(b.Board.ID, b.Token); !bytes.Equal(got, want) {
+		t.Fatalf("after restart the state is %s\nwant %s", got, want)
+	}
+	a2 := dial(t, tn2.wsURL(b.Board.ID, b.Token), 3)
+	waitText(t, a2, elem(1), "abcdefghijklmnopqrst")
+	checkOpsOnce(t, tn2, b.Board.ID, b.Token)
 }
