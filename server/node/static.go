@@ -1,30 +1,64 @@
 package node
 
 import (
+	"errors"
 	"net/http"
+
+	"github.com/corkboard/corkboard/storage"
+	"github.com/corkboard/corkboard/webclient"
 )
 
-// static serves the web client. Until it is built into the binary, a
-// small page says how to use the node.
+// client is the web client built into the binary (webclient/dist); until
+// `make webclient` has built it, a small page says how to use the node.
+var client = webclient.New(webclient.Dist())
+
+// static serves the web client: its home page at / and its files (the
+// hashed assets, the service worker). Without a built client, / is the
+// info page. Any other path is a JSON 404, like every unknown route.
 func (n *Node) static() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			writeError(w, 404, "not_found", "no such page")
+			return
+		}
+		if r.URL.Path == "/" {
+			if client.Available() {
+				client.ServeIndex(w, r, http.StatusOK)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write([]byte(indexPage))
+			return
+		}
+		if client.Available() && client.ServeFile(w, r) {
+			return
+		}
+		writeError(w, 404, "not_found", "no such page")
+	})
+}
+
+// boardPage is where board links point (/b/{board}?token=...): the web
+// client's app shell, which connects to the board. An unknown board still
+// gets the shell, with a 404, so the client can say so in the page.
+func (n *Node) boardPage(w http.ResponseWriter, r *http.Request) {
+	if !client.Available() {
+		if _, _, ok := n.boardFromPath(w, r); !ok {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write([]byte(indexPage))
-	})
-}
-
-// boardPage is where board links point. It serves the same page until the
-// web client is built into the binary.
-func (n *Node) boardPage(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := n.boardFromPath(w, r); !ok {
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write([]byte(indexPage))
+	status := http.StatusOK
+	id, err := storage.ParseBoardID(r.PathValue("board"))
+	if err != nil {
+		status = http.StatusBadRequest
+	} else if _, err := n.loadBoard(r.Context(), id); errors.Is(err, storage.ErrNotFound) {
+		status = http.StatusNotFound
+	}
+	// Other errors (storage): the shell anyway; the client has its own
+	// copy of the board and will retry the node.
+	client.ServeIndex(w, r, status)
 }
 
 const indexPage = `<!doctype html>
@@ -32,7 +66,8 @@ const indexPage = `<!doctype html>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem}code{background:#f3f3f3;padding:.1em .3em}</style>
 </head><body>
 <h1>Corkboard</h1>
-<p>This node is running. Create a board with</p>
+<p>This node is running. The web client is not built into this binary
+(<code>make webclient build</code> builds it). Create a board with</p>
 <pre><code>curl -X POST localhost:8080/v1/boards -d '{"name":"My board"}'</code></pre>
 <p>then connect a client to <code>/v1/boards/{id}/ws</code> (see docs/PROTOCOL.md)
 or read the board with <code>GET /v1/boards/{id}/state</code> (docs/API.md).</p>

@@ -148,41 +148,69 @@ func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt
 	return protocol.CloseRetry, "storage error"
 }
 
+// maxMerge bounds a merged ops message.
+const maxMerge = 256 << 10
+
+// writeLoop sends what the room queues for the session. It takes the whole
+// queue at once and merges consecutive binary ops messages into one
+// WebSocket message: under load a session's backlog costs one write, not
+// one per change.
 func (n *Node) writeLoop(ctx context.Context, c *websocket.Conn, s *room.Session, done chan<- struct{}) {
 	defer close(done)
-	for {
-		select {
-		case m := <-s.Out():
-			typ := websocket.MessageText
+	var batch []room.Outgoing
+	var group [][]byte
+	send := func(msgs []room.Outgoing, timeout time.Duration) error {
+		wctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		for i := 0; i < len(msgs); {
+			m := msgs[i]
+			data, typ := m.Data, websocket.MessageText
 			if m.Binary {
 				typ = websocket.MessageBinary
 			}
-			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := c.Write(wctx, typ, m.Data)
-			cancel()
-			if err != nil {
+			j := i + 1
+			if m.Binary && len(m.Data) > 0 && m.Data[0] == protocol.TagOpsOut {
+				size := len(m.Data)
+				for j < len(msgs) && msgs[j].Binary && len(msgs[j].Data) > 0 && msgs[j].Data[0] == protocol.TagOpsOut && size+len(msgs[j].Data) <= maxMerge {
+					size += len(msgs[j].Data)
+					j++
+				}
+				if j > i+1 {
+					group = group[:0]
+					for _, g := range msgs[i:j] {
+						group = append(group, g.Data)
+					}
+					if merged, err := protocol.MergeOpsOut(group); err == nil {
+						data = merged
+					} else {
+						j = i + 1
+					}
+				}
+			}
+			if err := c.Write(wctx, typ, data); err != nil {
+				return err
+			}
+			n.metrics.BytesOut.Add(float64(len(data)))
+			i = j
+		}
+		return nil
+	}
+	for {
+		select {
+		case <-s.Ready():
+			batch = s.Drain(batch[:0])
+			if err := send(batch, 10*time.Second); err != nil {
 				c.CloseNow()
 				return
 			}
-			n.metrics.BytesOut.Add(float64(len(m.Data)))
+			clear(batch)
 		case <-s.Kicked():
 			code, why := s.CloseCode()
 			// Flush what is queued (an error frame, a shutdown notice)
-			// before closing, without waiting on a slow peer.
-			for flushed := false; !flushed && code != protocol.CloseResync; {
-				select {
-				case m := <-s.Out():
-					typ := websocket.MessageText
-					if m.Binary {
-						typ = websocket.MessageBinary
-					}
-					wctx, cancel := context.WithTimeout(ctx, time.Second)
-					err := c.Write(wctx, typ, m.Data)
-					cancel()
-					flushed = err != nil
-				default:
-					flushed = true
-				}
+			// before closing, without waiting long on a slow peer; a
+			// session dropped for being slow gets nothing more.
+			if code != protocol.CloseResync {
+				send(s.Drain(batch[:0]), time.Second)
 			}
 			c.Close(code, why)
 			return

@@ -303,3 +303,30 @@ func JSON(v any) []byte {
 
 // Unmarshal decodes a node's JSON frame (for clients).
 func Unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// MergeOpsOut joins several node ops messages (TagOpsOut) into one, without
+// decoding the changes: a slow moment's backlog goes out as one WebSocket
+// message instead of many. Messages that do not parse are an error.
+func MergeOpsOut(msgs [][]byte) ([]byte, error) {
+	total, size := uint64(0), 1+binary.MaxVarintLen64
+	bodies := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		if len(m) == 0 || m[0] != TagOpsOut {
+			return nil, fmt.Errorf("%w: not an ops message", errBadFrame)
+		}
+		n, k := binary.Uvarint(m[1:])
+		if k <= 0 {
+			return nil, fmt.Errorf("%w: bad count", errBadFrame)
+		}
+		total += n
+		bodies[i] = m[1+k:]
+		size += len(bodies[i])
+	}
+	out := make([]byte, 0, size)
+	out = append(out, TagOpsOut)
+	out = binary.AppendUvarint(out, total)
+	for _, b := range bodies {
+		out = append(out, b...)
+	}
+	return out, nil
+}

@@ -251,7 +251,7 @@ func newRoom(m *Manager, board storage.BoardID) *Room {
 	return &Room{
 		m: m, cfg: &m.cfg, board: board,
 		log:       m.cfg.Log.With("board", board.String()),
-		inbox:     make(chan any, 1024),
+		inbox:     make(chan any, 256),
 		loaded:    make(chan struct{}),
 		done:      make(chan struct{}),
 		stop:      make(chan string, 1),
@@ -436,8 +436,10 @@ func (r *Room) close(reason string) {
 // kill closes every session with code, then unloads.
 func (r *Room) kill(code websocket.StatusCode, reason string) {
 	for s := range r.sessions {
-		s.SendJSON(protocol.Shutdown{Type: protocol.TypeShutdown, Reason: reason})
+		// Kick first: if the queue is full, the shutdown notice is dropped
+		// but the close code still says what happened.
 		s.Kick(code, reason)
+		s.SendJSON(protocol.Shutdown{Type: protocol.TypeShutdown, Reason: reason})
 	}
 	r.sessions = map[*Session]struct{}{}
 	r.close(reason)

@@ -16,9 +16,14 @@ type Outgoing struct {
 }
 
 // Session is the room's view of one connected client. The connection's
-// writer goroutine drains Out; the room only ever sends without blocking,
-// and a session whose queue is full is kicked with CloseResync: a slow
-// client never slows the room.
+// writer goroutine takes what is queued (Ready, then Drain); the room only
+// ever queues without blocking, and a session whose queue holds more than
+// its limit is kicked with CloseResync: a slow client never slows the room.
+//
+// Rejected: a buffered channel per session. Its slots are allocated up
+// front (16 KiB for 512 messages), which dominated the memory of an idle
+// connection; the queue below costs nothing until used, and lets the
+// writer take a burst in one go.
 type Session struct {
 	ID      string
 	Replica crdt.ReplicaID
@@ -28,7 +33,11 @@ type Session struct {
 	// Token, if set, is handed to the client in the welcome (guests).
 	Token string
 
-	out  chan Outgoing
+	mu    sync.Mutex
+	queue []Outgoing
+	limit int
+	ready chan struct{} // holds a token while the queue is non-empty
+
 	kick chan struct{}
 	once sync.Once
 	code atomic.Int32
@@ -38,8 +47,8 @@ type Session struct {
 	presence []byte
 }
 
-// NewSession returns a session with a send queue of the given length
-// (0: 512 messages).
+// NewSession returns a session whose queue holds at most queue messages
+// (0: 512).
 func NewSession(id string, replica crdt.ReplicaID, user protocol.User, format string, queue int) *Session {
 	if queue <= 0 {
 		queue = 512
@@ -48,11 +57,33 @@ func NewSession(id string, replica crdt.ReplicaID, user protocol.User, format st
 		format = protocol.FormatBinary
 	}
 	return &Session{ID: id, Replica: replica, User: user, Format: format, Color: user.Color,
-		out: make(chan Outgoing, queue), kick: make(chan struct{})}
+		limit: queue, ready: make(chan struct{}, 1), kick: make(chan struct{})}
 }
 
-// Out is the session's send queue.
-func (s *Session) Out() <-chan Outgoing { return s.out }
+// Ready receives a value when messages are queued: call Drain then.
+func (s *Session) Ready() <-chan struct{} { return s.ready }
+
+// Drain appends the queued messages to dst, oldest first, and empties the
+// queue.
+func (s *Session) Drain(dst []Outgoing) []Outgoing {
+	s.mu.Lock()
+	dst = append(dst, s.queue...)
+	clear(s.queue)
+	if cap(s.queue) > 64 {
+		s.queue = nil // give a burst's memory back
+	} else {
+		s.queue = s.queue[:0]
+	}
+	s.mu.Unlock()
+	return dst
+}
+
+// Queued returns the number of messages waiting.
+func (s *Session) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
 
 // Kicked is closed when the session must be closed; CloseCode says how.
 func (s *Session) Kicked() <-chan struct{} { return s.kick }
@@ -74,13 +105,19 @@ func (s *Session) Kick(code websocket.StatusCode, reason string) {
 
 // Send queues a message without blocking; a full queue kicks the session.
 func (s *Session) Send(m Outgoing) bool {
-	select {
-	case s.out <- m:
-		return true
-	default:
+	s.mu.Lock()
+	if len(s.queue) >= s.limit {
+		s.mu.Unlock()
 		s.Kick(protocol.CloseResync, "send queue full")
 		return false
 	}
+	s.queue = append(s.queue, m)
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // SendJSON queues a JSON frame.
