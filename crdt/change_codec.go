@@ -286,45 +286,27 @@ func appendValue(b []byte, v Value) []byte {
 	return appendF64(append(b, 3), f)
 }
 
-// decimalForm finds m and scale (1..15) with m / 10^scale == f exactly when
-// f's shortest decimal form has at most 15 significant digits; most numbers
-// on a whiteboard (coordinates like 1234.56) do.
+// decimalForm finds m and scale (1..15) with m / 10^scale == f exactly,
+// trying scales from 1 up: most numbers on a whiteboard (coordinates like
+// 1234.56) have one. Whatever it returns decodes to f exactly (checked),
+// and it is a pure function of f, so encodings stay canonical.
 func decimalForm(f float64) (int64, int, bool) {
-	var buf [32]byte
-	s := strconv.AppendFloat(buf[:0], f, 'f', -1, 64)
-	dot := bytes.IndexByte(s, '.')
-	if dot < 0 || len(s) > 18 {
+	if f == 0 || math.IsNaN(f) || math.IsInf(f, 0) {
 		return 0, 0, false
 	}
-	scale := len(s) - dot - 1
-	if scale < 1 || scale > 15 {
-		return 0, 0, false
-	}
-	var m int64
-	neg := false
-	digits := 0
-	for _, c := range s {
-		switch {
-		case c == '-':
-			neg = true
-		case c == '.':
-		default:
-			m = m*10 + int64(c-'0')
-			if m != 0 {
-				digits++
-			}
+	for scale := 1; scale <= 15; scale++ {
+		m := f * pow10[scale]
+		if m != math.Trunc(m) {
+			continue
+		}
+		if math.Abs(m) >= 1<<53 {
+			return 0, 0, false
+		}
+		if float64(int64(m))/pow10[scale] == f {
+			return int64(m), scale, true
 		}
 	}
-	if digits > 15 {
-		return 0, 0, false
-	}
-	if neg {
-		m = -m
-	}
-	if float64(m)/pow10[scale] != f || m == 0 {
-		return 0, 0, false
-	}
-	return m, scale, true
+	return 0, 0, false
 }
 
 func (r *reader) value() (Value, error) {

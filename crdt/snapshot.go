@@ -38,14 +38,28 @@ type snapEncoder struct {
 	clock    Timestamp
 	replicas map[ReplicaID]uint64
 	keys     map[string]uint64
+	// One-entry caches: consecutive stamps are mostly by one replica and
+	// consecutive keys repeat, so most lookups skip the maps.
+	lastRep    ReplicaID
+	lastRepIdx uint64
+	lastKey    string
+	lastKeyIdx uint64
 }
 
 func (e *snapEncoder) stamp(s Stamp) {
 	e.b = appendUvarint(e.b, uint64(e.clock-s.TS))
-	e.b = appendUvarint(e.b, e.replicas[s.Replica])
+	if s.Replica != e.lastRep {
+		e.lastRep, e.lastRepIdx = s.Replica, e.replicas[s.Replica]
+	}
+	e.b = appendUvarint(e.b, e.lastRepIdx)
 }
 
-func (e *snapEncoder) key(k string) { e.b = appendUvarint(e.b, e.keys[k]) }
+func (e *snapEncoder) key(k string) {
+	if k != e.lastKey {
+		e.lastKey, e.lastKeyIdx = k, e.keys[k]
+	}
+	e.b = appendUvarint(e.b, e.lastKeyIdx)
+}
 
 // Snapshot returns the canonical encoding of the doc's state.
 func (d *Doc) Snapshot() []byte {
@@ -121,7 +135,9 @@ func (d *Doc) Snapshot() []byte {
 			enc.stamp(e.deleted.s)
 		}
 		props = append(props[:0], e.props...)
-		slices.SortFunc(props, func(a, b prop) int { return strings.Compare(a.key, b.key) })
+		if !slices.IsSortedFunc(props, compareProps) {
+			slices.SortFunc(props, compareProps)
+		}
 		enc.b = appendUvarint(enc.b, uint64(len(props)))
 		for _, p := range props {
 			enc.key(p.key)
@@ -180,10 +196,14 @@ func (d *Doc) Snapshot() []byte {
 	return compress(enc.b)
 }
 
-// DefaultCompression, not BestCompression: on a 100,000-element board it
-// compresses several times faster for a few percent more bytes.
+// BestSpeed: a node snapshots a 50,000-element board in its room's
+// goroutine, where every millisecond stalls the board; the fastest level
+// takes a fraction of the default's time for somewhat more bytes (still
+// well under the size targets, see bench/README.md).
+func compareProps(a, b prop) int { return strings.Compare(a.key, b.key) }
+
 var flateWriters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, flate.DefaultCompression)
+	w, _ := flate.NewWriter(nil, flate.BestSpeed)
 	return w
 }}
 

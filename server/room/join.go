@@ -71,20 +71,25 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		w.Peers = append(w.Peers, o.peer())
 	}
 	slices.SortFunc(w.Peers, func(a, b protocol.Peer) int { return cmp.Compare(a.Session, b.Session) })
+	var snap []byte
 	if useSnapshot {
 		w.Catchup = "snapshot"
-		w.Changes = 0
-	} else {
-		w.Changes = len(recs)
+		snap, recs = r.joinSnapshot(ctx)
 	}
+	w.Changes = len(recs)
 	if !s.SendJSON(w) {
 		return nil
 	}
-	if useSnapshot {
-		if !s.Send(Outgoing{Binary: true, Data: append([]byte{protocol.TagSnapshot}, r.doc.Snapshot()...)}) {
-			return nil
+	if snap != nil && !s.Send(Outgoing{Binary: true, Data: append([]byte{protocol.TagSnapshot}, snap...)}) {
+		return nil
+	}
+	{
+		// After a snapshot the client's doc is the snapshot: what it had
+		// before no longer counts, so the tail goes whole.
+		trimBy := have
+		if snap != nil {
+			trimBy = crdt.VersionVector{}
 		}
-	} else {
 		slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 		var batch [][]byte
 		size := 0
@@ -103,13 +108,13 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		}
 		for _, rec := range recs {
 			data := rec.Data
-			if rec.Start <= have[crdt.ReplicaID(rec.Replica)] {
+			if rec.Start <= trimBy[crdt.ReplicaID(rec.Replica)] {
 				// The client has part of it: send the rest.
 				c, err := crdt.DecodeChange(rec.Data)
 				if err != nil {
 					continue
 				}
-				t := crdt.Missing([]crdt.Change{c}, have)
+				t := crdt.Missing([]crdt.Change{c}, trimBy)
 				if len(t) == 0 {
 					continue
 				}
@@ -135,6 +140,27 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 }
 
 var errTooMany = fmt.Errorf("room: too many changes for catch-up")
+
+// joinSnapshot returns what brings a client up to date by snapshot: the
+// stored snapshot and the log after it, which costs a read, not an encoding
+// of the whole board on the room's goroutine; or, for a board without a
+// stored snapshot (a young one, so small), a fresh snapshot and no tail.
+func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record) {
+	if r.snapSeq > 0 {
+		seq, data, err := r.cfg.Store.LatestSnapshot(ctx, r.board)
+		if err == nil && seq == r.snapSeq {
+			var tail []storage.Record
+			err = r.cfg.Store.ScanOps(ctx, r.board, seq+1, func(rec storage.Record) error {
+				tail = append(tail, rec)
+				return nil
+			})
+			if err == nil {
+				return data, tail
+			}
+		}
+	}
+	return r.doc.Snapshot(), nil
+}
 
 // coversFrom reports whether recs hold replica rep's changes from counter
 // from on (that is, the log has not been trimmed below it).
