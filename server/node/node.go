@@ -138,6 +138,7 @@ type Node struct {
 	conns    sync.WaitGroup
 	mu       sync.Mutex
 	draining bool
+	claimMu  sync.Mutex // serialises replica claims
 }
 
 // New opens the store and the bus and prepares the node; Serve starts it.

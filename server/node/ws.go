@@ -131,6 +131,10 @@ func (n *Node) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hell
 // claimReplica binds a replica id to the user on first use, and refuses it
 // to anyone else: nobody can send changes under another person's replica.
 func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string) (websocket.StatusCode, string) {
+	// Read-then-write under one lock, so two people connecting at the same
+	// moment with the same new replica id cannot both get it.
+	n.claimMu.Lock()
+	defer n.claimMu.Unlock()
 	key := binary.BigEndian.AppendUint64(append([]byte(nil), board[:]...), uint64(rep))
 	owner, err := n.store.GetMeta(ctx, "replica", key)
 	switch {
