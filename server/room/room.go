@@ -366,16 +366,18 @@ func (r *Room) run() {
 		close(r.loaded)
 		return
 	}
-	close(r.loaded)
-	if h := r.cfg.Hooks.Rooms; h != nil {
-		h(1)
-		defer h(-1)
-	}
+	// Subscribe before anyone can use the room, so no op published by
+	// another node after Open returns is missed.
 	cancel, err := r.cfg.Bus.Subscribe(r.board, r.fromBus)
 	if err != nil {
 		r.log.Warn("bus subscribe failed; other nodes' ops arrive by catch-up only", "err", err)
 	} else {
 		r.unsub = cancel
+	}
+	close(r.loaded)
+	if h := r.cfg.Hooks.Rooms; h != nil {
+		h(1)
+		defer h(-1)
 	}
 	idle := time.NewTimer(r.cfg.IdleTimeout)
 	defer idle.Stop()
