@@ -47,6 +47,7 @@ package crdt
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -86,7 +87,41 @@ type element struct {
 	deleted reg // bool
 	props   []prop
 	texts   []textField
-	votes   map[voteKey]reg
+	votes   []voteReg // sorted by (key, voter)
+}
+
+// voteReg is one voter's register. Votes are a sorted slice, not a map: an
+// element has a handful of votes, and a map per element cost more memory
+// and load time than every vote together.
+type voteReg struct {
+	k voteKey
+	reg
+}
+
+func compareVoteKeys(a, b voteKey) int {
+	if c := strings.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+	return strings.Compare(a.voter, b.voter)
+}
+
+// vote returns the register of k, or nil.
+func (e *element) vote(k voteKey) *reg {
+	i, ok := slices.BinarySearchFunc(e.votes, k, func(v voteReg, k voteKey) int { return compareVoteKeys(v.k, k) })
+	if !ok {
+		return nil
+	}
+	return &e.votes[i].reg
+}
+
+// setVote writes k's register if s is newer.
+func (e *element) setVote(k voteKey, v Value, s Stamp) {
+	i, ok := slices.BinarySearchFunc(e.votes, k, func(v voteReg, k voteKey) int { return compareVoteKeys(v.k, k) })
+	if ok {
+		e.votes[i].set(v, s)
+		return
+	}
+	e.votes = slices.Insert(e.votes, i, voteReg{k: k, reg: reg{v, s}})
 }
 
 func (e *element) prop(key string) *reg {
@@ -441,13 +476,7 @@ func (d *Doc) applyOpTo(e *element, op *Op, id OpID, s Stamp) error {
 		d.tree.apply(move{Stamp: s, Node: op.Element, Parent: op.Parent, Pos: op.Pos})
 	case OpVote:
 		k := voteKey{op.Key, op.Voter}
-		if e.votes == nil {
-			e.votes = map[voteKey]reg{}
-		}
-		r := e.votes[k]
-		if r.set(op.Value, s) {
-			e.votes[k] = r
-		}
+		e.setVote(k, op.Value, s)
 	}
 	return nil
 }

@@ -86,6 +86,7 @@ func FuzzLoadSnapshot(f *testing.F) {
 	f.Add(s.reps[0].doc.Snapshot())
 	f.Add(NewDoc().Snapshot())
 	f.Add([]byte("S\x01"))
+	f.Add(s.reps[0].doc.SnapshotRaw())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := LoadSnapshot(data)
 		if err != nil {

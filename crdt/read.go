@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
-	"strings"
 )
 
 // Exists reports whether the element has been created (deleted or not).
@@ -157,12 +156,11 @@ func (d *Doc) Votes(id ElementID, key string) []Vote {
 		return nil
 	}
 	var out []Vote
-	for k, r := range e.votes {
-		if k.key == key && counts(r.v) {
-			out = append(out, Vote{k.voter, r.v})
+	for _, vr := range e.votes { // sorted by key, then voter
+		if vr.k.key == key && counts(vr.v) {
+			out = append(out, Vote{vr.k.voter, vr.v})
 		}
 	}
-	slices.SortFunc(out, func(a, b Vote) int { return strings.Compare(a.Voter, b.Voter) })
 	return out
 }
 
@@ -173,12 +171,12 @@ func (d *Doc) Tally(id ElementID, key string) (voters int, sum float64) {
 	if e == nil {
 		return 0, 0
 	}
-	for k, r := range e.votes {
-		if k.key == key && counts(r.v) {
+	for _, vr := range e.votes {
+		if vr.k.key == key && counts(vr.v) {
 			voters++
-			switch r.v.Kind() {
+			switch vr.v.Kind() {
 			case KindNumber:
-				sum += r.v.AsNumber()
+				sum += vr.v.AsNumber()
 			default:
 				sum++
 			}
@@ -238,7 +236,8 @@ func (d *Doc) ElementJSON(id ElementID) (ElementJSON, bool) {
 			out.Text[t.key] = t.list.String()
 		}
 	}
-	for k, r := range e.votes {
+	for _, vr := range e.votes {
+		k, r := vr.k, vr.reg
 		if !counts(r.v) {
 			continue
 		}

@@ -15,7 +15,8 @@ import (
 // held changes — in one canonical byte string. Two docs that applied the
 // same set of changes, in any order, have byte-identical snapshots.
 //
-//	snapshot = 'S' version(1) body-compressed-with-DEFLATE
+//	snapshot = 'S' 1 DEFLATE(body)   (Snapshot: to send)
+//	         | 'S' 2 body            (SnapshotRaw: to store)
 //	body     = vv clock replicas keys elements tree held
 //	replicas = n replica(8 bytes LE)*      ascending; stamps name an index
 //	keys     = n string*                   ascending; kinds, property, text and vote keys
@@ -31,7 +32,10 @@ import (
 // per-element compression (DEFLATE over the whole body finds the
 // repetition across elements: the same keys, palettes and nearby times).
 
-const snapshotFormat = 1
+const (
+	snapshotFormat = 1 // DEFLATE-compressed body
+	snapshotRaw    = 2 // uncompressed body
+)
 
 type snapEncoder struct {
 	b        []byte
@@ -61,8 +65,21 @@ func (e *snapEncoder) key(k string) {
 	e.b = appendUvarint(e.b, e.lastKeyIdx)
 }
 
-// Snapshot returns the canonical encoding of the doc's state.
-func (d *Doc) Snapshot() []byte {
+// Snapshot returns the canonical encoding of the doc's state, compressed:
+// the form to send.
+func (d *Doc) Snapshot() []byte { return compress(d.snapshotBody()) }
+
+// SnapshotRaw returns the same state uncompressed ('S', 2, body): the form
+// to store where the storage compresses its own blocks, and to load
+// fastest (no inflate). LoadSnapshot reads both forms.
+func (d *Doc) SnapshotRaw() []byte {
+	body := d.snapshotBody()
+	out := make([]byte, 0, len(body)+2)
+	out = append(out, 'S', snapshotRaw)
+	return append(out, body...)
+}
+
+func (d *Doc) snapshotBody() []byte {
 	ids := d.Elements()
 	// Tables of replicas and keys, so stamps and keys take a byte or two.
 	repSet := map[ReplicaID]struct{}{}
@@ -81,9 +98,9 @@ func (d *Doc) Snapshot() []byte {
 		for _, t := range e.texts {
 			keySet[t.key] = struct{}{}
 		}
-		for k, r := range e.votes {
-			repSet[r.s.Replica] = struct{}{}
-			keySet[k.key] = struct{}{}
+		for _, vr := range e.votes {
+			repSet[vr.s.Replica] = struct{}{}
+			keySet[vr.k.key] = struct{}{}
 		}
 	}
 	reps := make([]ReplicaID, 0, len(repSet))
@@ -113,11 +130,6 @@ func (d *Doc) Snapshot() []byte {
 	enc.b = appendUvarint(enc.b, uint64(len(ids)))
 	var props []prop
 	var texts []textField
-	type vote struct {
-		k voteKey
-		r reg
-	}
-	var votes []vote
 	for _, id := range ids {
 		e := d.elems[id]
 		enc.b = append(enc.b, id[:]...)
@@ -144,22 +156,12 @@ func (d *Doc) Snapshot() []byte {
 			enc.b = appendValue(enc.b, p.v)
 			enc.stamp(p.s)
 		}
-		votes = votes[:0]
-		for k, r := range e.votes {
-			votes = append(votes, vote{k, r})
-		}
-		slices.SortFunc(votes, func(a, b vote) int {
-			if c := strings.Compare(a.k.key, b.k.key); c != 0 {
-				return c
-			}
-			return strings.Compare(a.k.voter, b.k.voter)
-		})
-		enc.b = appendUvarint(enc.b, uint64(len(votes)))
-		for _, v := range votes {
+		enc.b = appendUvarint(enc.b, uint64(len(e.votes)))
+		for _, v := range e.votes { // kept sorted by key, then voter
 			enc.key(v.k.key)
 			enc.b = appendString(enc.b, v.k.voter)
-			enc.b = appendValue(enc.b, v.r.v)
-			enc.stamp(v.r.s)
+			enc.b = appendValue(enc.b, v.v)
+			enc.stamp(v.s)
 		}
 		texts = append(texts[:0], e.texts...)
 		slices.SortFunc(texts, func(a, b textField) int { return strings.Compare(a.key, b.key) })
@@ -193,7 +195,7 @@ func (d *Doc) Snapshot() []byte {
 		enc.b = appendUvarint(enc.b, uint64(len(tmp)))
 		enc.b = append(enc.b, tmp...)
 	}
-	return compress(enc.b)
+	return enc.b
 }
 
 // BestSpeed: a node snapshots a 50,000-element board in its room's
@@ -227,6 +229,12 @@ const maxSnapshotBody = 1 << 30
 func decompress(data []byte) ([]byte, error) {
 	if len(data) < 2 || data[0] != 'S' {
 		return nil, malformed("snapshot: bad magic")
+	}
+	if data[1] == snapshotRaw {
+		if len(data)-2 > maxSnapshotBody {
+			return nil, malformed("snapshot: larger than %d bytes", maxSnapshotBody)
+		}
+		return data[2:], nil
 	}
 	if data[1] != snapshotFormat {
 		return nil, malformed("snapshot: unknown format version %d", data[1])
@@ -397,9 +405,9 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 				return nil, err
 			}
 			if e.votes == nil {
-				e.votes = make(map[voteKey]reg, nv)
+				e.votes = make([]voteReg, 0, nv)
 			}
-			e.votes[k] = vr
+			e.votes = append(e.votes, voteReg{k, vr})
 		}
 		nt, err := r.count(2)
 		if err != nil {

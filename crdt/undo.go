@@ -143,7 +143,7 @@ func (u *UndoManager) revert(tx *Tx, in *inverse) {
 			tx.add(Op{Type: OpDelete, Element: op.Element, Deleted: in.existed && in.prev.AsBool()})
 		}
 	case OpVote:
-		if r, ok := e.votes[voteKey{op.Key, op.Voter}]; ok && r.s == in.mine {
+		if r := e.vote(voteKey{op.Key, op.Voter}); r != nil && r.s == in.mine {
 			tx.Vote(op.Element, op.Key, op.Voter, prevOrNull())
 		}
 	case OpMove:
@@ -205,7 +205,7 @@ func (tx *Tx) captureBefore(op *Op, id OpID) {
 		}
 	case OpVote:
 		if e != nil {
-			if r, ok := e.votes[voteKey{op.Key, op.Voter}]; ok {
+			if r := e.vote(voteKey{op.Key, op.Voter}); r != nil {
 				in.prev, in.existed = r.v, true
 			}
 		}

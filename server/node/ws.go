@@ -42,6 +42,11 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{protocol.Subprotocol},
 		OriginPatterns: n.cfg.AllowedOrigins,
+		// permessage-deflate for large messages only (snapshots, big
+		// catch-ups; stored snapshots are uncompressed): live ops stay
+		// uncompressed, where compression would cost more than it saves.
+		CompressionMode:      websocket.CompressionNoContextTakeover,
+		CompressionThreshold: 32 << 10,
 	})
 	if err != nil {
 		return // Accept wrote the response (403 for a bad Origin)

@@ -446,7 +446,9 @@ func (r *Room) writeSnapshot() {
 	if r.sinceSnap == 0 || r.doc == nil {
 		return
 	}
-	if err := r.cfg.Store.PutSnapshot(context.Background(), r.board, r.lastSeq, r.doc.Snapshot()); err != nil {
+	// Stored uncompressed: Pebble compresses its blocks, and opening the
+	// board skips the inflate (the larger part of loading a big board).
+	if err := r.cfg.Store.PutSnapshot(context.Background(), r.board, r.lastSeq, r.doc.SnapshotRaw()); err != nil {
 		r.log.Warn("snapshot failed", "err", err)
 		return
 	}

@@ -175,7 +175,7 @@ func run(c config) (string, error) {
 			rm.Query(ctx, func(doc *crdt.Doc) {
 				n = liveCount(doc)
 				ts := time.Now()
-				snapBytes = len(doc.Snapshot())
+				snapBytes = len(doc.SnapshotRaw())
 				snapT = time.Since(ts)
 			})
 			runtime.GC()
@@ -369,7 +369,7 @@ func build(ctx context.Context, st storage.Store, c config) (built, error) {
 			}
 		}
 		if snapAt[seq] || (c.allSnapshots && seq%c.snapshotEvery == (c.changes-c.tail)%c.snapshotEvery) {
-			if err := st.PutSnapshot(ctx, board, uint64(seq), doc.Snapshot()); err != nil {
+			if err := st.PutSnapshot(ctx, board, uint64(seq), doc.SnapshotRaw()); err != nil {
 				return built{}, err
 			}
 		}
