@@ -28,8 +28,9 @@ import (
 //	          | 5 scale(1 byte, 1..15) zigzag-varint mantissa (value = mantissa / 10^scale)
 //	          | 6 string | 7 JSON text (array or object)
 //
-// The encoder always picks the shortest of the number forms, so equal
-// changes encode to equal bytes.
+// The encoder picks the number form by a fixed rule — an integer when the
+// value is one, else the smallest decimal scale that reproduces it exactly,
+// else float64 — so equal changes encode to equal bytes.
 
 const changeFormat = 1
 

@@ -319,3 +319,37 @@ func TestSnapshotRawForm(t *testing.T) {
 		t.Fatal("loaded doc aliases the raw snapshot bytes")
 	}
 }
+
+// A replica whose own change is held (say, reloaded from a snapshot older
+// than an element it edited) must not number new changes over it.
+func TestBeginRefusesWhileOwnChangeHeld(t *testing.T) {
+	a, b := NewDoc(), NewDoc()
+	var n ElementID
+	n[0] = 3
+	tx := a.Begin(1, 100)
+	must(t, tx.Create(n, "note"))
+	create, _ := tx.Commit()
+	b.Apply(create)
+	tx = b.Begin(2, 200)
+	must(t, tx.Set(n, "x", Number(1)))
+	edit, _ := tx.Commit()
+	// A fresh replica-2 doc that has its own edit but not the element.
+	c := NewDoc()
+	if st, _, _ := c.Apply(edit); st != Held {
+		t.Fatalf("edit of an unknown element: %v, want held", st)
+	}
+	tx = c.Begin(2, 300)
+	if err := tx.Create(ElementID{9}, "note"); !errors.Is(err, ErrMissing) {
+		t.Fatalf("edit while own change held: %v, want ErrMissing", err)
+	}
+	if _, ok := tx.Commit(); ok {
+		t.Fatal("a blocked transaction committed a change")
+	}
+	c.Apply(create) // the dependency arrives, the held edit applies
+	tx = c.Begin(2, 400)
+	must(t, tx.Set(n, "x", Number(2)))
+	next, ok := tx.Commit()
+	if !ok || next.Start != edit.End()+1 {
+		t.Fatalf("next change starts at %d, want %d", next.Start, edit.End()+1)
+	}
+}

@@ -13,6 +13,10 @@ type Tx struct {
 	c    Change
 	next uint64
 	done bool
+	// blocked: the replica has changes of its own held for missing
+	// dependencies; numbering a new change after the version vector would
+	// reuse their counters, so every op is refused until they apply.
+	blocked bool
 
 	// Set by UndoManager: where to record inverses, and for whom.
 	undo     *UndoManager
@@ -32,13 +36,20 @@ func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx {
 	}
 	d.inTx = true
 	start := d.vv[r] + 1
+	blocked := false
+	for k := range d.heldBy {
+		if k.Replica == r {
+			blocked = true
+			break
+		}
+	}
 	t := d.clock.Last() + 1
 	if nowMs > 0 {
 		if p := MakeTimestamp(uint64(nowMs), 0); p > t {
 			t = p
 		}
 	}
-	return Tx{d: d, c: Change{Replica: r, Start: start, Time: t}, next: start}
+	return Tx{d: d, c: Change{Replica: r, Start: start, Time: t}, next: start, blocked: blocked}
 }
 
 // push appends an op to the change. A change's first op is carved from a
@@ -61,6 +72,9 @@ func (tx *Tx) push(op Op) {
 func (tx *Tx) add(op Op) error {
 	if tx.done {
 		return fmt.Errorf("crdt: transaction already committed: %w", ErrInvalidOp)
+	}
+	if tx.blocked {
+		return errBlocked(tx.c.Replica)
 	}
 	if len(tx.c.Ops) >= MaxOps {
 		return fmt.Errorf("crdt: transaction holds %d ops already: %w", MaxOps, ErrInvalidOp)
@@ -171,6 +185,9 @@ func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
 	if tx.done {
 		return fmt.Errorf("crdt: transaction already committed: %w", ErrInvalidOp)
 	}
+	if tx.blocked {
+		return errBlocked(tx.c.Replica)
+	}
 	// Local fast path: the list picks the origins and integrates at once.
 	t := e.textOrNew(field)
 	cid := OpID{tx.c.Replica, tx.next}
@@ -220,6 +237,10 @@ func (tx *Tx) Move(id, parent ElementID, pos string) error {
 		}
 	}
 	return tx.add(Op{Type: OpMove, Element: id, Parent: parent, Pos: pos})
+}
+
+func errBlocked(r ReplicaID) error {
+	return fmt.Errorf("crdt: replica %v has changes of its own waiting for dependencies; edit once they apply: %w", r, ErrMissing)
 }
 
 func (d *Doc) exists(id ElementID) bool {

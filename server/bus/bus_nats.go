@@ -41,7 +41,7 @@ type NATS struct {
 	errors atomic.Int64
 	closed chan struct{} // closed by the connection's ClosedHandler
 	// OnReconnect, if set before use, is called after the connection comes
-	// back (the node then runs anti-entropy).
+	// back (the hook for catching up between nodes).
 	OnReconnect func()
 }
 

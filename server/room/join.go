@@ -46,9 +46,10 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 				}
 				return nil
 			})
-			if err == errTooMany || (errors.Is(err, storage.ErrTrimmed) && !jsonOnly) {
+			if err == errTooMany || errors.Is(err, storage.ErrTrimmed) {
 				// Too far behind, or the log no longer reaches back to
-				// what the client has: the snapshot is the way.
+				// what the client has: the snapshot is the way (for JSON
+				// sessions too: nothing else can bring them up to date).
 				useSnapshot = true
 				break
 			}

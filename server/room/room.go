@@ -438,10 +438,7 @@ func (r *Room) close(reason string) {
 // kill closes every session with code, then unloads.
 func (r *Room) kill(code websocket.StatusCode, reason string) {
 	for s := range r.sessions {
-		// Kick first: if the queue is full, the shutdown notice is dropped
-		// but the close code still says what happened.
-		s.Kick(code, reason)
-		s.SendJSON(protocol.Shutdown{Type: protocol.TypeShutdown, Reason: reason})
+		s.Finish(code, reason, protocol.Shutdown{Type: protocol.TypeShutdown, Reason: reason})
 	}
 	r.sessions = map[*Session]struct{}{}
 	r.close(reason)

@@ -120,6 +120,19 @@ func (s *Session) Send(m Outgoing) bool {
 	return true
 }
 
+// Finish queues a last frame — even past the queue's limit — and then
+// kicks the session with code: the writer sends the frame, then closes.
+func (s *Session) Finish(code websocket.StatusCode, reason string, last any) {
+	s.mu.Lock()
+	s.queue = append(s.queue, Outgoing{Data: protocol.JSON(last)})
+	s.mu.Unlock()
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+	s.Kick(code, reason)
+}
+
 // SendJSON queues a JSON frame.
 func (s *Session) SendJSON(v any) bool { return s.Send(Outgoing{Data: protocol.JSON(v)}) }
 
