@@ -1,0 +1,69 @@
+// The home page: create a board (POST /v1/boards) and open it, or reopen
+// one this browser has seen.
+import { myName, setMyName } from './ids';
+import { openStore } from './store';
+
+export async function startHome(root: HTMLElement): Promise<void> {
+  document.title = 'Corkboard';
+  root.innerHTML = `
+    <main class="home">
+      <h1>Corkboard</h1>
+      <p class="lead">Infinite whiteboards that many people edit together — live, or days apart, online or not.</p>
+      <form class="create">
+        <label>Board name <input name="name" required maxlength="200" placeholder="Team retro" autocomplete="off"></label>
+        <label>Your name <input name="owner" maxlength="60" autocomplete="nickname"></label>
+        <button type="submit">Create board</button>
+        <p class="error" hidden></p>
+      </form>
+      <section class="recent" hidden><h2>Recent boards</h2><ul></ul></section>
+      <p class="foot">Open a board with the link someone shared with you. <a href="/healthz">Node health</a></p>
+    </main>`;
+  const form = root.querySelector<HTMLFormElement>('form.create')!;
+  const owner = form.elements.namedItem('owner') as HTMLInputElement;
+  owner.value = localStorage.getItem('cb.name') ?? '';
+  const err = form.querySelector<HTMLElement>('.error')!;
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const name = (form.elements.namedItem('name') as HTMLInputElement).value.trim();
+    const ownerName = owner.value.trim();
+    if (ownerName) setMyName(ownerName);
+    err.hidden = true;
+    const button = form.querySelector('button')!;
+    button.disabled = true;
+    try {
+      const r = await fetch('/v1/boards', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name, ownerName: ownerName || myName() }),
+      });
+      const j = await r.json();
+      if (!r.ok) throw new Error(j?.error?.message ?? `HTTP ${r.status}`);
+      const store = await openStore();
+      await store.putBoard({ id: j.board.id, name: j.board.name, token: j.token, links: j.links, lastOpened: Date.now() });
+      location.assign(`/b/${j.board.id}?token=${encodeURIComponent(j.token)}`);
+    } catch (e) {
+      err.textContent = navigator.onLine === false ? 'You are offline: a new board needs the server.' : `Could not create the board: ${(e as Error).message}`;
+      err.hidden = false;
+      button.disabled = false;
+    }
+  });
+
+  const store = await openStore();
+  const boards = (await store.listBoards()).sort((a, b) => b.lastOpened - a.lastOpened).slice(0, 20);
+  if (boards.length) {
+    const sec = root.querySelector<HTMLElement>('.recent')!;
+    const ul = sec.querySelector('ul')!;
+    for (const b of boards) {
+      const li = document.createElement('li');
+      const a = document.createElement('a');
+      a.href = `/b/${b.id}` + (b.token ? `?token=${encodeURIComponent(b.token)}` : '');
+      a.textContent = b.name || b.id;
+      const when = document.createElement('span');
+      when.className = 'when';
+      when.textContent = new Date(b.lastOpened).toLocaleString();
+      li.append(a, ' ', when);
+      ul.appendChild(li);
+    }
+    sec.hidden = false;
+  }
+}

@@ -1,0 +1,70 @@
+// Identifiers and colours.
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/** A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random bits. */
+export function uuidv7(now = Date.now()): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  let ms = now;
+  for (let i = 5; i >= 0; i--) {
+    b[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  b[6] = (b[6] & 0x0f) | 0x70; // version 7
+  b[8] = (b[8] & 0x3f) | 0x80; // variant 10
+  const h = hex(b);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** A random non-zero 64-bit replica id, as 16 hex digits (docs/PROTOCOL.md section 2). */
+export function newReplicaId(): string {
+  for (;;) {
+    const s = hex(crypto.getRandomValues(new Uint8Array(8)));
+    if (!/^0+$/.test(s)) return s;
+  }
+}
+
+/** The palette names of docs/SCHEMA.md and how they are painted. */
+export const PALETTE: Record<string, string> = {
+  yellow: '#fff176',
+  orange: '#ffcc80',
+  pink: '#f8bbd0',
+  purple: '#d1c4e9',
+  blue: '#b3e5fc',
+  green: '#c5e1a5',
+  gray: '#e0e0e0',
+};
+
+/** A CSS colour for a schema colour value (palette name, #rrggbb[aa], transparent). */
+export function cssColor(v: unknown, fallback: string): string {
+  if (typeof v !== 'string' || v === '') return cssColor(fallback, '#000000');
+  if (v in PALETTE) return PALETTE[v];
+  if (v === 'transparent' || /^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$/.test(v)) return v;
+  return cssColor(fallback, '#000000');
+}
+
+const CURSOR_COLORS = ['#e8590c', '#1c7ed6', '#2f9e44', '#ae3ec9', '#f08c00', '#0c8599', '#e03131', '#5f3dc4'];
+
+/** A cursor colour for this browser, kept across visits. */
+export function myColor(): string {
+  let c = localStorage.getItem('cb.color');
+  if (!c || !/^#[0-9a-f]{6}$/.test(c)) {
+    c = CURSOR_COLORS[Math.floor(Math.random() * CURSOR_COLORS.length)];
+    localStorage.setItem('cb.color', c);
+  }
+  return c;
+}
+
+/** The display name this browser gives itself (guests and link visitors). */
+export function myName(): string {
+  let n = localStorage.getItem('cb.name');
+  if (!n) {
+    n = 'Guest ' + Math.floor(100 + Math.random() * 900);
+    localStorage.setItem('cb.name', n);
+  }
+  return n;
+}
+
+export function setMyName(n: string): void {
+  localStorage.setItem('cb.name', n.slice(0, 60));
+}

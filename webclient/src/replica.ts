@@ -1,0 +1,107 @@
+// Which replica id this tab writes as. A replica's changes are numbered
+// without gaps, so two tabs must never write as one replica; but a reload
+// must write as the replica it was, to resend its unacked outbox (the node
+// refuses changes of another replica than the session's). Each tab
+// therefore holds a Web Lock on the replica it uses for as long as it
+// lives; a new page adopts a replica whose lock is free (the one its
+// previous incarnation held, typically) or makes a new one.
+import { newReplicaId } from './ids';
+import type { Persistence, ReplicaRecord } from './store';
+
+export interface Claim {
+  rec: ReplicaRecord;
+  /** A snapshot to start from when the replica is new (another replica's copy of the board). */
+  seed?: Uint8Array;
+  release(): void;
+}
+
+const lockName = (board: string, replica: string) => `corkboard:${board}:${replica}`;
+
+/** Takes the lock, holding it until release; null if not had (now, or within waitMs). */
+function lock(name: string, waitMs = 0): Promise<(() => void) | null> {
+  if (!('locks' in navigator)) return Promise.resolve(() => {});
+  return new Promise((resolve) => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const opts: LockOptions = waitMs > 0 ? { signal: AbortSignal.timeout(waitMs) } : { ifAvailable: true };
+    navigator.locks
+      .request(name, opts, async (l) => {
+        if (!l) {
+          resolve(null);
+          return;
+        }
+        resolve(release);
+        await held;
+      })
+      .catch(() => resolve(null));
+  });
+}
+
+/**
+ * Chooses the replica for this tab. token is the token the page was opened
+ * with (undefined when none): a replica bound to another user is not
+ * adopted, since the node would refuse it.
+ */
+export async function claimReplica(store: Persistence, board: string, token?: string): Promise<Claim> {
+  const all = await store.listReplicas(board);
+  const usable = all.filter((r) => !token || !r.token || r.token === token);
+  const pendingCount = new Map<string, number>();
+  await Promise.all(usable.map(async (r) => pendingCount.set(r.replica, (await store.outbox(board, r.replica)).length)));
+  usable.sort((a, b) => (pendingCount.get(b.replica)! > 0 ? 1 : 0) - (pendingCount.get(a.replica)! > 0 ? 1 : 0) || b.updated - a.updated);
+
+  if (!('locks' in navigator)) {
+    // No Web Locks (an insecure context): keep the replica per tab in
+    // sessionStorage, which survives a reload of the tab.
+    const key = 'cb.replica.' + board;
+    const mine = sessionStorage.getItem(key);
+    const rec = usable.find((r) => r.replica === mine);
+    if (rec) return { rec, release() {} };
+    const fresh = newRecord(board, token);
+    sessionStorage.setItem(key, fresh.replica);
+    return { rec: fresh, seed: newest(all)?.snapshot, release() {} };
+  }
+
+  for (const rec of usable) {
+    const release = await lock(lockName(board, rec.replica));
+    if (release) return { rec, release };
+  }
+  // A reload can start before the old page let go of its lock: wait a
+  // little for a replica that still has changes to send.
+  const waiting = usable.find((r) => pendingCount.get(r.replica)! > 0);
+  if (waiting) {
+    const release = await lock(lockName(board, waiting.replica), 2500);
+    if (release) return { rec: waiting, release };
+  }
+  return claimNew(store, board, token, newest(all)?.snapshot);
+}
+
+/** A claim on a brand-new replica. */
+export async function claimNew(store: Persistence, board: string, token: string | undefined, seed?: Uint8Array): Promise<Claim> {
+  const rec = newRecord(board, token);
+  const release = (await lock(lockName(board, rec.replica))) ?? (() => {});
+  await store.putReplica(rec);
+  return { rec, seed, release };
+}
+
+function newRecord(board: string, token?: string): ReplicaRecord {
+  return { board, replica: newReplicaId(), token, updated: Date.now() };
+}
+
+function newest(recs: ReplicaRecord[]): ReplicaRecord | undefined {
+  return recs.filter((r) => r.snapshot).sort((a, b) => b.updated - a.updated)[0];
+}
+
+/** Deletes the records of replicas nobody holds that have nothing left to send. */
+export async function sweepReplicas(store: Persistence, board: string, keep: string): Promise<void> {
+  if (!('locks' in navigator)) return;
+  for (const r of await store.listReplicas(board)) {
+    if (r.replica === keep) continue;
+    const release = await lock(lockName(board, r.replica));
+    if (!release) continue; // another tab's
+    try {
+      if ((await store.outbox(board, r.replica)).length === 0) await store.deleteReplica(board, r.replica);
+    } finally {
+      release();
+    }
+  }
+}

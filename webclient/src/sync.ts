@@ -1,0 +1,640 @@
+// The sync protocol (docs/PROTOCOL.md, `corkboard.v1`), mirroring
+// server/client/client.go: hello with the doc's version vector, catch-up
+// (ops or a snapshot), synced, then the outbox; acks drop changes from the
+// outbox, refusals start a new replica, closes reconnect with backoff or
+// stop. Every local change is applied at once and kept in IndexedDB until
+// acked, so a reload or a week offline loses nothing.
+import type { Committed, CrdtDoc } from './crdt';
+import type { Persistence, ReplicaRecord } from './store';
+import type { Claim } from './replica';
+
+export type ConnState = 'connecting' | 'syncing' | 'live' | 'offline' | 'stopped';
+
+export interface User {
+  id: string;
+  name: string;
+  role: string;
+  color?: string;
+}
+
+export interface Peer {
+  session: string;
+  replica: string;
+  user: string;
+  name: string;
+  color?: string;
+  data?: PresenceData;
+}
+
+/** What this client puts in presence frames (free-form for the node; at most 2048 bytes). */
+export interface PresenceData {
+  /** Cursor in board units. */
+  c?: { x: number; y: number };
+  /** Selected element ids (at most 20). */
+  sel?: string[];
+  /** Elements being dragged (at most 12), and by how much so far. */
+  drag?: { ids: string[]; dx: number; dy: number };
+  /** An element being resized: its box so far. */
+  box?: { id: string; x: number; y: number; w: number; h: number };
+}
+
+export interface SyncEvents {
+  /** Remote changes are about to be applied (commit local typing first). */
+  beforeRemote(): void;
+  /** Elements changed remotely; null: possibly all of them (snapshot, reset). */
+  remote(ids: string[] | null): void;
+  /** The connection state, the pending count or the user changed. */
+  state(): void;
+  peers(): void;
+  notice(message: string, error?: boolean): void;
+}
+
+export interface SyncOptions {
+  board: string;
+  name: string;
+  color: string;
+  store: Persistence;
+  doc: CrdtDoc;
+  claim: Claim;
+  /** Makes a claim on a new replica (after a refused change or a 4104). */
+  newClaim(): Promise<Claim>;
+  events: SyncEvents;
+}
+
+interface Pending {
+  start: number;
+  bytes: Uint8Array;
+  /** The batch it was sent in on this connection; 0: not sent yet. */
+  seq: number;
+  acked: boolean;
+}
+
+/** Error codes that refuse content: the replica has diverged (PROTOCOL.md section 7). */
+const REFUSALS = new Set(['malformed', 'forbidden', 'schema', 'invalid_op', 'wrong_replica', 'too_large']);
+
+const MAX_BATCH_CHANGES = 500;
+const MAX_BATCH_BYTES = 512 << 10;
+const PRESENCE_EVERY_MS = 50;
+const PING_EVERY_MS = 20_000;
+const SILENCE_MS = 45_000;
+
+function pushUvarint(out: number[], n: number): void {
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+}
+
+/** A client → node binary ops frame: 0x01 · seq · batch (PROTOCOL.md section 4). */
+export function encodeOpsFrame(seq: number, changes: Uint8Array[]): Uint8Array {
+  const head: number[] = [0x01];
+  pushUvarint(head, seq);
+  pushUvarint(head, changes.length);
+  let size = head.length;
+  const lens = changes.map((c) => {
+    const l: number[] = [];
+    pushUvarint(l, c.length);
+    size += l.length + c.length;
+    return l;
+  });
+  const out = new Uint8Array(size);
+  out.set(head, 0);
+  let off = head.length;
+  changes.forEach((c, i) => {
+    out.set(lens[i], off);
+    off += lens[i].length;
+    out.set(c, off);
+    off += c.length;
+  });
+  return out;
+}
+
+/** Cuts s to at most max bytes of UTF-8, on a character boundary. */
+function utf8Prefix(s: string, max: number): string {
+  const enc = new TextEncoder();
+  while (enc.encode(s).length > max) s = Array.from(s).slice(0, -1).join('');
+  return s;
+}
+
+export class Sync {
+  state: ConnState = 'connecting';
+  /** Why the connection is down or stopped, for people. */
+  detail = '';
+  user?: User;
+  session = '';
+  readonly peers = new Map<string, Peer>();
+
+  private o: SyncOptions;
+  private claim: Claim;
+  private ws: WebSocket | null = null;
+  private pending: Pending[] = [];
+  private seq = 0;
+  private attempts = 0;
+  private failedOpens = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushQueued = false;
+  private lastHeard = 0;
+  private pingN = 0;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private presenceData: PresenceData | null = null;
+  private presenceSentAt = 0;
+  private presenceTimer: ReturnType<typeof setTimeout> | undefined;
+  private persistTimer: ReturnType<typeof setTimeout> | undefined;
+  private persisting = false;
+  private persistAgain = false;
+  private persistCostMs = 0;
+  private stopped = false;
+  private resetting = false;
+  /** The last counter of this replica's stored changes. */
+  private ownEnd = 0;
+
+  constructor(o: SyncOptions) {
+    this.o = o;
+    this.claim = o.claim;
+  }
+
+  get replica(): string {
+    return this.claim.rec.replica;
+  }
+
+  get record(): ReplicaRecord {
+    return this.claim.rec;
+  }
+
+  /** Changes made here that the node has not acknowledged yet. */
+  get unacked(): number {
+    let n = 0;
+    for (const p of this.pending) if (!p.acked) n++;
+    return n;
+  }
+
+  /**
+   * Whether local edits may be made now. Not while one of this replica's
+   * own stored changes is held for lack of something it depends on (the
+   * tab closed before storing the doc that had it): a new change would
+   * take the held change's counters. The catch-up releases it.
+   */
+  get canWrite(): boolean {
+    return (this.o.doc.version()[this.replica] ?? 0) >= this.ownEnd;
+  }
+
+  /** The role on this board, once known (from a welcome, now or on an earlier visit). */
+  get role(): string | undefined {
+    return this.user?.role ?? this.claim.rec.role;
+  }
+
+  /**
+   * Loads the replica's stored copy and outbox into the doc. Call once,
+   * before start.
+   */
+  async load(): Promise<void> {
+    const { doc, store, board } = this.o;
+    const rec = this.claim.rec;
+    const snap = rec.snapshot ?? this.claim.seed;
+    if (snap) {
+      try {
+        doc.loadSnapshot(snap);
+      } catch (e) {
+        console.warn('corkboard: stored snapshot unreadable, starting empty', e);
+      }
+    }
+    for (const e of await store.outbox(board, rec.replica)) {
+      try {
+        doc.applyChange(e.bytes);
+        this.ownEnd = Math.max(this.ownEnd, doc.changeInfo(e.bytes).end);
+      } catch (err) {
+        console.warn('corkboard: outbox entry unreadable', err);
+        continue;
+      }
+      this.pending.push({ start: e.start, bytes: e.bytes, seq: 0, acked: false });
+    }
+    doc.setReplica(rec.replica);
+    if (rec.userId) this.user = { id: rec.userId, name: this.o.name, role: rec.role ?? '' };
+  }
+
+  /** Connects, and keeps connecting until stop. */
+  start(): void {
+    addEventListener('online', this.onOnline);
+    addEventListener('offline', this.onOffline);
+    addEventListener('pagehide', this.onHide);
+    document.addEventListener('visibilitychange', this.onHide);
+    this.heartbeat = setInterval(this.beat, PING_EVERY_MS);
+    if (navigator.onLine === false) this.reconnectLater('no network');
+    else this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeat);
+    removeEventListener('online', this.onOnline);
+    removeEventListener('offline', this.onOffline);
+    removeEventListener('pagehide', this.onHide);
+    document.removeEventListener('visibilitychange', this.onHide);
+    this.drop(1000, 'bye');
+    void this.persistNow();
+    this.claim.release();
+  }
+
+  /** Keeps a local change (already applied to the doc) and sends it. */
+  commit(c: Committed): void {
+    const { store, board } = this.o;
+    this.pending.push({ start: c.start, bytes: c.change, seq: 0, acked: false });
+    store.addOutbox({ board, replica: this.replica, start: c.start, bytes: c.change }).catch((e) => console.warn('corkboard: outbox write failed', e));
+    this.schedulePersist();
+    this.o.events.state();
+    if (!this.flushQueued) {
+      // Changes made in one task go out in one frame.
+      this.flushQueued = true;
+      queueMicrotask(() => {
+        this.flushQueued = false;
+        this.flush();
+      });
+    }
+  }
+
+  /** Sets this session's presence; sent at most every 50 ms, the latest wins. */
+  presence(data: PresenceData): void {
+    this.presenceData = data;
+    if (this.presenceTimer) return;
+    const wait = Math.max(0, this.presenceSentAt + PRESENCE_EVERY_MS - Date.now());
+    this.presenceTimer = setTimeout(() => {
+      this.presenceTimer = undefined;
+      if (this.state !== 'live' || !this.ws || !this.presenceData) return;
+      this.presenceSentAt = Date.now();
+      this.send(JSON.stringify({ type: 'presence', data: this.presenceData }));
+    }, wait);
+  }
+
+  /** Tries to connect now (a person pressed "retry"). */
+  retry(): void {
+    if (this.stopped || this.ws) return;
+    this.attempts = 0;
+    this.connect();
+  }
+
+  // ---- connection ----
+
+  private url(): string {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const token = this.claim.rec.token;
+    return `${proto}//${location.host}/v1/boards/${this.o.board}/ws` + (token ? '?token=' + encodeURIComponent(token) : '');
+  }
+
+  private setState(s: ConnState, detail = ''): void {
+    this.state = s;
+    this.detail = detail;
+    this.o.events.state();
+  }
+
+  private connect(): void {
+    clearTimeout(this.retryTimer);
+    if (this.stopped || this.ws) return;
+    this.setState('connecting');
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url(), 'corkboard.v1');
+    } catch (e) {
+      this.setState('stopped', String(e));
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this.ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      this.failedOpens = 0;
+      this.lastHeard = Date.now();
+      this.send(
+        JSON.stringify({
+          type: 'hello',
+          replica: this.replica,
+          version: this.o.doc.version(),
+          name: utf8Prefix(this.o.name, 64),
+          color: utf8Prefix(this.o.color, 32),
+          format: 'binary',
+        }),
+      );
+    };
+    ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
+      try {
+        this.receive(ev.data);
+      } catch (e) {
+        console.error('corkboard: handling a message failed', e);
+      }
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.closed(ev.code, ev.reason, opened);
+    };
+  }
+
+  private send(data: string | Uint8Array): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(data as string | ArrayBufferView<ArrayBuffer>);
+  }
+
+  /** Ends the connection from this side, without the close handling. */
+  private drop(code: number, reason: string): void {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    ws.onclose = ws.onmessage = ws.onopen = null;
+    try {
+      ws.close(code, reason);
+    } catch {
+      /* already closing */
+    }
+    this.disconnected();
+  }
+
+  /** Forgets what belonged to the connection. */
+  private disconnected(): void {
+    this.session = '';
+    if (this.peers.size) {
+      this.peers.clear();
+      this.o.events.peers();
+    }
+    for (const p of this.pending) if (!p.acked) p.seq = 0;
+  }
+
+  private closed(code: number, reason: string, opened: boolean): void {
+    this.disconnected();
+    if (this.stopped || this.resetting) return;
+    if (code === 4104) {
+      void this.startOver('this replica id belongs to another user');
+      return;
+    }
+    // PROTOCOL.md section 9: 1000 is final, 1001 and 4000–4099 reconnect,
+    // 4100–4199, 1008 and 1009 are terminal. Anything else (1006: the
+    // network dropped) reconnects.
+    if ((code >= 4100 && code < 4200) || code === 1008 || code === 1009 || code === 1000) {
+      this.setState('stopped', reason || `the node closed the connection (${code})`);
+      return;
+    }
+    if (!opened) {
+      this.failedOpens++;
+      if (this.failedOpens >= 2 && navigator.onLine !== false) {
+        void this.checkBoard();
+        return;
+      }
+    }
+    this.reconnectLater(reason || (opened ? 'connection lost' : 'cannot reach the node'));
+  }
+
+  /** After failed upgrades, asks the REST API why: a 401 or 404 will not go away by retrying. */
+  private async checkBoard(): Promise<void> {
+    const token = this.claim.rec.token;
+    try {
+      const r = await fetch(`/v1/boards/${this.o.board}`, { headers: token ? { Authorization: 'Bearer ' + token } : {} });
+      if (r.status === 400 || r.status === 401 || r.status === 403 || r.status === 404) {
+        const body = await r.json().catch(() => null);
+        this.setState('stopped', body?.error?.message ?? `refused (${r.status})`);
+        return;
+      }
+    } catch {
+      /* unreachable: keep trying */
+    }
+    this.reconnectLater('cannot reach the node');
+  }
+
+  private reconnectLater(why: string): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    // Exponential backoff with jitter; while the browser says it is
+    // offline, only a slow poll (the online event reconnects at once).
+    const base = navigator.onLine === false ? 30_000 : Math.min(30_000, 500 * 2 ** this.attempts);
+    this.attempts++;
+    const delay = base * (0.5 + Math.random() / 2);
+    this.setState('offline', why);
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private onOnline = () => {
+    this.attempts = 0;
+    if (!this.ws && !this.stopped && this.state !== 'stopped') this.connect();
+  };
+
+  private onOffline = () => {
+    if (this.stopped || this.state === 'stopped') return;
+    this.drop(1000, 'offline');
+    this.reconnectLater('no network');
+  };
+
+  private onHide = () => {
+    if (document.visibilityState === 'hidden' || !document.visibilityState) void this.persistNow();
+  };
+
+  private beat = () => {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - this.lastHeard > SILENCE_MS) {
+      // The node has said nothing, not even pong: the path is dead.
+      this.drop(1000, 'no answer');
+      this.reconnectLater('the node stopped answering');
+      return;
+    }
+    this.send(JSON.stringify({ type: 'ping', n: ++this.pingN }));
+  };
+
+  // ---- receiving ----
+
+  private receive(data: string | ArrayBuffer): void {
+    const ev = this.o.events;
+    if (typeof data !== 'string') {
+      const b = new Uint8Array(data);
+      if (b[0] === 0x02) {
+        ev.beforeRemote();
+        const r = this.o.doc.applyBatch(b.subarray(1));
+        if (r.ids.length) ev.remote(r.ids);
+        this.schedulePersist();
+      } else if (b[0] === 0x03) {
+        ev.beforeRemote();
+        this.o.doc.loadSnapshot(b.subarray(1));
+        // Our own changes the node has not seen: back on top.
+        for (const p of this.pending) {
+          try {
+            this.o.doc.applyChange(p.bytes);
+          } catch (e) {
+            console.warn('corkboard: re-applying an outbox change failed', e);
+          }
+        }
+        ev.remote(null);
+        this.schedulePersist();
+      }
+      return;
+    }
+    const f = JSON.parse(data);
+    switch (f.type) {
+      case 'welcome': {
+        this.session = f.session;
+        this.user = f.user;
+        const rec = this.claim.rec;
+        if (f.token) rec.token = f.token; // a guest: keep the identity
+        rec.userId = f.user.id;
+        rec.role = f.user.role;
+        this.peers.clear();
+        for (const p of f.peers ?? []) if (p.session !== this.session) this.peers.set(p.session, p);
+        ev.peers();
+        this.setState('syncing');
+        this.schedulePersist();
+        break;
+      }
+      case 'synced':
+        this.attempts = 0;
+        this.setState('live');
+        this.flush(); // the outbox, then live changes
+        if (this.presenceData) this.presence(this.presenceData);
+        break;
+      case 'ack':
+        this.acked(f.seq, (f.applied ?? 0) + (f.duplicate ?? 0) + (f.held ?? 0));
+        break;
+      case 'error':
+        this.refused(f);
+        break;
+      case 'presence':
+        if (f.peer && f.peer.session !== this.session) {
+          this.peers.set(f.peer.session, f.peer);
+          ev.peers();
+        }
+        break;
+      case 'leave':
+        if (this.peers.delete(f.session)) ev.peers();
+        break;
+      case 'shutdown':
+        this.detail = f.reason ?? '';
+        break;
+    }
+  }
+
+  /** Batch seq is durable on the node: its first n changes (all, normally). */
+  private acked(seq: number, n: number): void {
+    const batch = this.pending.filter((p) => p.seq === seq && !p.acked);
+    for (const p of batch.slice(0, n >= batch.length ? batch.length : n)) p.acked = true;
+    this.schedulePersist();
+    this.o.events.state();
+  }
+
+  private refused(f: { code: string; message?: string; seq?: number; accepted?: number }): void {
+    if (f.code === 'rate_limited') {
+      // Not a refusal of content: send again a little later (without a
+      // seq, the dropped frame is unknown: resend everything unacked).
+      for (const p of this.pending) if (!p.acked && (!f.seq || p.seq === f.seq)) p.seq = 0;
+      setTimeout(() => this.flush(), 1000 + Math.random() * 1000);
+      return;
+    }
+    if (f.seq && REFUSALS.has(f.code)) {
+      const batch = this.pending.filter((p) => p.seq === f.seq && !p.acked);
+      batch.slice(0, f.accepted ?? 0).forEach((p) => (p.acked = true));
+      const lost = this.unacked;
+      void this.startOver(`${f.code}: ${f.message ?? ''}`, lost);
+      return;
+    }
+    console.warn('corkboard: node error', f);
+  }
+
+  /**
+   * After a refused change the local copy has diverged from every other
+   * (PROTOCOL.md, "After a refused change"): forget it and this replica,
+   * take a new replica id and load the board afresh.
+   */
+  private async startOver(why: string, lost = this.unacked): Promise<void> {
+    if (this.resetting) return;
+    this.resetting = true;
+    this.drop(1000, 'starting over');
+    console.warn('corkboard: starting over with a new replica:', why);
+    this.o.events.notice(
+      `The server refused a change (${why}). Reloaded the board from the server` + (lost ? `; ${lost} unsent change(s) were dropped.` : '.'),
+      true,
+    );
+    const old = this.claim;
+    clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    try {
+      await this.o.store.deleteReplica(this.o.board, old.rec.replica);
+    } catch (e) {
+      console.warn(e);
+    }
+    old.release();
+    this.claim = await this.o.newClaim();
+    this.claim.rec.token = old.rec.token;
+    this.claim.rec.userId = old.rec.userId;
+    this.claim.rec.role = old.rec.role;
+    this.pending = [];
+    this.seq = 0;
+    this.ownEnd = 0;
+    this.o.doc.reset();
+    this.o.doc.setReplica(this.replica);
+    this.o.events.remote(null);
+    this.resetting = false;
+    this.attempts = 0;
+    this.connect();
+  }
+
+  // ---- sending ----
+
+  /** Sends every change not yet sent on this connection, in order, in batches. */
+  private flush(): void {
+    if (this.state !== 'live' || this.ws?.readyState !== WebSocket.OPEN) return;
+    let batch: Pending[] = [];
+    let bytes = 0;
+    const out = () => {
+      if (!batch.length) return;
+      const seq = ++this.seq;
+      for (const p of batch) p.seq = seq;
+      this.send(encodeOpsFrame(seq, batch.map((p) => p.bytes)));
+      batch = [];
+      bytes = 0;
+    };
+    for (const p of this.pending) {
+      if (p.acked || p.seq !== 0) continue;
+      if (batch.length >= MAX_BATCH_CHANGES || (batch.length && bytes + p.bytes.length > MAX_BATCH_BYTES)) out();
+      batch.push(p);
+      bytes += p.bytes.length + 4;
+    }
+    out();
+  }
+
+  // ---- persistence ----
+
+  /** Stores the doc soon (throttled by how long a snapshot takes). */
+  schedulePersist(): void {
+    if (this.persistTimer || this.resetting) return;
+    this.persistTimer = setTimeout(() => void this.persistNow(), Math.max(800, this.persistCostMs * 25));
+  }
+
+  /** Stores the doc's snapshot, and drops the acked changes from the stored outbox in the same transaction. */
+  async persistNow(): Promise<void> {
+    clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    if (this.resetting) return;
+    if (this.persisting) {
+      this.persistAgain = true;
+      return;
+    }
+    this.persisting = true;
+    const rec = this.claim.rec;
+    try {
+      const t0 = performance.now();
+      const acked = this.pending.filter((p) => p.acked);
+      rec.snapshot = this.o.doc.snapshot();
+      rec.updated = Date.now();
+      this.persistCostMs = performance.now() - t0;
+      await this.o.store.persist(rec, acked.map((p) => p.start));
+      if (this.claim.rec === rec) {
+        const gone = new Set(acked);
+        this.pending = this.pending.filter((p) => !gone.has(p));
+      }
+    } catch (e) {
+      console.warn('corkboard: saving the board locally failed', e);
+    } finally {
+      this.persisting = false;
+    }
+    if (this.persistAgain) {
+      this.persistAgain = false;
+      this.schedulePersist();
+    }
+  }
+}

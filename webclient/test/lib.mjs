@@ -1,0 +1,185 @@
+// Helpers of the browser tests: a Corkboard node of our own (a temp data
+// dir, a free loopback port) and Debian's Chromium driven by playwright-core.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BIN = process.env.CORKBOARD_BIN;
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a node; stop() ends it (SIGTERM, a graceful shutdown) and removes its data unless keep. */
+export async function startNode() {
+  if (!BIN) throw new Error('CORKBOARD_BIN is not set: run the tests through webclient/test/run.sh');
+  const dir = mkdtempSync(join(tmpdir(), 'corkboard-webtest-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let proc = null;
+  let log = '';
+  const node = {
+    url,
+    dir,
+    async start() {
+      proc = spawn(BIN, ['--addr', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--log-level', 'warn', '--shutdown-timeout', '5s'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      proc.stderr.on('data', (d) => (log += d));
+      for (let i = 0; i < 100; i++) {
+        try {
+          const r = await fetch(url + '/readyz');
+          if (r.ok) return;
+        } catch {
+          /* not yet */
+        }
+        if (proc.exitCode !== null) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('node did not become ready:\n' + log);
+    },
+    /** Stops the node gracefully and waits for it to exit. */
+    async halt() {
+      if (!proc || proc.exitCode !== null) return;
+      const p = proc;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 8000))]);
+      if (p.exitCode === null) p.kill('SIGKILL');
+    },
+    async stop() {
+      await node.halt();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    log: () => log,
+  };
+  await node.start();
+  return node;
+}
+
+/**
+ * A headless Chromium (playwright gives each launch a fresh temporary
+ * profile); contexts from newPage are isolated from each other.
+ */
+export async function launch() {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
+  });
+  return {
+    browser,
+    async newPage(opts = {}) {
+      const context = await browser.newContext({ viewport: { width: 1200, height: 800 }, ...opts });
+      const page = await context.newPage();
+      page.on('pageerror', (e) => console.log('[pageerror]', e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error') console.log('[console]', m.text());
+      });
+      return { context, page };
+    },
+    async close() {
+      await browser.close();
+    },
+  };
+}
+
+/** Creates a board through the home page and returns its id, the page on it, and its editor link. */
+export async function createBoard(page, base, name = 'Test board', owner = 'Ada') {
+  await page.goto(base + '/');
+  await page.fill('input[name=name]', name);
+  await page.fill('input[name=owner]', owner);
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/b\/[0-9a-f-]{36}/);
+  await waitLive(page);
+  const id = /\/b\/([0-9a-f-]{36})/.exec(page.url())[1];
+  const token = new URL(page.url()).searchParams.get('token');
+  return { id, token };
+}
+
+/** The client's own summary (window.__corkboard.state()). */
+export function state(page) {
+  return page.evaluate(() => window.__corkboard.state());
+}
+
+export async function waitLive(page, timeout = 15000) {
+  await page.waitForFunction(() => window.__corkboard?.state().state === 'live', null, { timeout });
+}
+
+/** Waits until the page is live with nothing unacked. */
+export async function waitSettled(page, timeout = 15000) {
+  await page.waitForFunction(
+    () => {
+      const s = window.__corkboard?.state();
+      return s && s.state === 'live' && s.unacked === 0;
+    },
+    null,
+    { timeout },
+  );
+}
+
+/** Waits until fn(state) holds on the page; fn is serialised, so it must be self-contained. */
+export async function waitState(page, fn, arg, timeout = 15000) {
+  await page.waitForFunction(
+    ([src, a]) => {
+      const s = window.__corkboard?.state();
+      return s && new Function('s', 'a', `return (${src})(s, a)`)(s, a);
+    },
+    [fn.toString(), arg],
+    { timeout },
+  );
+  return state(page);
+}
+
+/** The screen point (page pixels) of a board point. */
+export function toScreen(page, x, y) {
+  return page.evaluate(([x, y]) => window.__corkboard.toScreen(x, y), [x, y]);
+}
+
+/** Drags with the mouse from one page point to another, in steps. */
+export async function drag(page, from, to, steps = 8) {
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move(to.x, to.y, { steps });
+  await page.mouse.up();
+}
+
+/** Double-clicks an element's centre and waits for its editor. */
+export async function editElement(page, el) {
+  const c = await toScreen(page, el.x + el.w / 2, el.y + el.h / 2);
+  await page.mouse.dblclick(c.x, c.y);
+  await page.waitForSelector('textarea.editor:not([hidden])');
+}
+
+/** Waits until key(state) is the same on every page, and returns it. */
+export async function converged(pages, key, timeout = 15000) {
+  const end = Date.now() + timeout;
+  let seen = [];
+  while (Date.now() < end) {
+    seen = await Promise.all(pages.map(async (p) => key(await state(p))));
+    if (seen.every((k) => k === seen[0])) return seen[0];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('no convergence: ' + JSON.stringify(seen));
+}

@@ -1,0 +1,381 @@
+//go:build js && wasm
+
+// Command wasm is package crdt compiled to WebAssembly for the web client:
+// the browser runs the very same CRDT as the nodes, not a second
+// implementation. It exposes a small API on globalThis.corkboardCRDT (see
+// webclient/src/crdt.ts for its TypeScript side):
+//
+//	newDoc() → handle               an empty doc
+//	handle.setReplica(hex)          the replica local edits are made by (resets undo)
+//	handle.edit(opsJSON, nowMs)     one local change → result
+//	handle.undo(nowMs), redo(nowMs) → result; canUndo(), canRedo()
+//	handle.applyBatch(bytes)        a node's 0x02 message body (a batch) → applied JSON
+//	handle.applyChange(bytes)       one binary change (re-applying the outbox) → applied JSON
+//	handle.loadSnapshot(bytes)      replace the state with a snapshot (0x03 body, or persisted)
+//	handle.reset()                  an empty doc again, no replica (after a refused change)
+//	handle.snapshot(raw) → bytes    the canonical snapshot (raw: uncompressed, for IndexedDB)
+//	handle.version() → JSON         the version vector {"<replica hex>": counter}
+//	handle.elements(idsJSON) → JSON  crdt.ElementJSON of the ids ("" or "null": all)
+//	handle.text(id, field) → string
+//	handle.changeInfo(bytes)        {replica, start, end} of a binary change
+//	handle.changeJSON(bytes) → JSON the JSON form of a binary change (debugging)
+//
+// A result is {change: Uint8Array, start: number, ids: string[]} or null
+// when nothing changed, plus error: string when an op failed (the ops
+// before it are applied and in the change: a Tx cannot be rolled back).
+// Every other failure throws a JS Error.
+//
+// Values cross the boundary as JSON text, parsed and produced by package
+// crdt itself (which already links encoding/json): no second encoder here.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"syscall/js"
+
+	"github.com/corkboard/corkboard/crdt"
+)
+
+// handle is one doc and the undo manager of the local replica.
+type handle struct {
+	doc     *crdt.Doc
+	replica crdt.ReplicaID
+	undo    *crdt.UndoManager
+}
+
+// localOp is one local edit, as the TypeScript side writes it. Text
+// positions are in runes (Unicode code points).
+type localOp struct {
+	Op     string          `json:"op"` // create set delete restore insertText deleteText move vote
+	El     string          `json:"el"`
+	Kind   string          `json:"kind"`
+	Key    string          `json:"key"`
+	Value  json.RawMessage `json:"value"`
+	Field  string          `json:"field"`
+	Pos    int             `json:"pos"`
+	Text   string          `json:"text"`
+	Count  int             `json:"count"`
+	Parent string          `json:"parent"`
+	Key2   string          `json:"posKey"` // move: fractional position key
+	Voter  string          `json:"voter"`
+}
+
+var uint8Array = js.Global().Get("Uint8Array")
+
+func bytesToJS(b []byte) js.Value {
+	a := uint8Array.New(len(b))
+	js.CopyBytesToJS(a, b)
+	return a
+}
+
+func bytesFromJS(v js.Value) []byte {
+	b := make([]byte, v.Get("length").Int())
+	js.CopyBytesToGo(b, v)
+	return b
+}
+
+// throw panics with a JS Error, which the wrapper turns into an exception.
+type jsError struct{ msg string }
+
+func throw(msg string) { panic(jsError{msg}) }
+
+// fn wraps a Go function so that a jsError panic becomes a thrown JS Error.
+func fn(f func(args []js.Value) any) js.Func {
+	return js.FuncOf(func(this js.Value, args []js.Value) (out any) {
+		defer func() {
+			if r := recover(); r != nil {
+				// Returned as a value and rethrown by the TypeScript side:
+				// a panic across syscall/js would end the Go program, and
+				// with it every later call.
+				out = js.Global().Get("Error").New(panicMessage(r))
+			}
+		}()
+		return f(args)
+	})
+}
+
+func panicMessage(r any) string {
+	switch e := r.(type) {
+	case jsError:
+		return e.msg
+	case error:
+		return "crdt panic: " + e.Error()
+	case string:
+		return "crdt panic: " + e
+	}
+	return "crdt panic"
+}
+
+func parseID(s string) crdt.ElementID {
+	id, err := crdt.ParseElementID(s)
+	if err != nil {
+		throw(err.Error())
+	}
+	return id
+}
+
+func (h *handle) needReplica() {
+	if h.replica == 0 {
+		throw("crdt: no replica set")
+	}
+}
+
+// result renders a committed change for JS.
+func result(c crdt.Change, ok bool, err error) any {
+	if !ok {
+		if err != nil {
+			return map[string]any{"error": err.Error()}
+		}
+		return nil
+	}
+	out := map[string]any{
+		"change": bytesToJS(c.AppendBinary(nil)),
+		"start":  float64(c.Start),
+		"ids":    idsOf([]crdt.Change{c}),
+	}
+	if err != nil {
+		out["error"] = err.Error()
+	}
+	return out
+}
+
+// idsOf lists the elements the changes touch, each once, as JS strings.
+func idsOf(cs []crdt.Change) []any {
+	seen := map[crdt.ElementID]bool{}
+	var out []any
+	for i := range cs {
+		for j := range cs[i].Ops {
+			el := cs[i].Ops[j].Element
+			if !seen[el] {
+				seen[el] = true
+				out = append(out, el.String())
+			}
+		}
+	}
+	return out
+}
+
+func (h *handle) edit(opsJSON string, nowMs int64) any {
+	h.needReplica()
+	var ops []localOp
+	if err := json.Unmarshal([]byte(opsJSON), &ops); err != nil {
+		throw("edit: " + err.Error())
+	}
+	tx := h.undo.Begin(nowMs)
+	var err error
+	for i := range ops {
+		if err = h.add(&tx, &ops[i]); err != nil {
+			err = errors.New("op " + strconv.Itoa(i) + " (" + ops[i].Op + "): " + err.Error())
+			break
+		}
+	}
+	c, ok := tx.Commit()
+	return result(c, ok, err)
+}
+
+func (h *handle) add(tx *crdt.Tx, o *localOp) (err error) {
+	defer func() {
+		// A bad id in the middle of a transaction must not leave it open.
+		if r := recover(); r != nil {
+			e, ok := r.(jsError)
+			if !ok {
+				panic(r)
+			}
+			err = errors.New(e.msg)
+		}
+	}()
+	el := parseID(o.El)
+	switch o.Op {
+	case "create":
+		return tx.Create(el, o.Kind)
+	case "set", "vote":
+		v := crdt.Null()
+		if len(o.Value) > 0 {
+			if v, err = crdt.JSONValue(o.Value); err != nil {
+				return err
+			}
+		}
+		if o.Op == "vote" {
+			return tx.Vote(el, o.Key, o.Voter, v)
+		}
+		return tx.Set(el, o.Key, v)
+	case "delete":
+		return tx.Delete(el)
+	case "restore":
+		return tx.Restore(el)
+	case "insertText":
+		return tx.InsertText(el, o.Field, o.Pos, o.Text)
+	case "deleteText":
+		return tx.DeleteText(el, o.Field, o.Pos, o.Count)
+	case "move":
+		parent := crdt.Root
+		if o.Parent != "" {
+			parent = parseID(o.Parent)
+		}
+		return tx.Move(el, parent, o.Key2)
+	}
+	return errors.New("unknown op " + strconv.Quote(o.Op))
+}
+
+// applied renders what applying remote changes did.
+func applied(cs []crdt.Change, held int) any {
+	return map[string]any{"ids": idsOf(cs), "applied": len(cs), "held": held}
+}
+
+func (h *handle) applyBatch(b []byte) any {
+	changes, err := crdt.DecodeBatch(b)
+	if err != nil {
+		throw(err.Error())
+	}
+	var all []crdt.Change
+	held := 0
+	for _, c := range changes {
+		st, done, err := h.doc.Apply(c)
+		if err != nil {
+			continue // structurally invalid: skipped, as the Go client does
+		}
+		if st == crdt.Held {
+			held++
+		}
+		all = append(all, done...)
+	}
+	return applied(all, held)
+}
+
+func (h *handle) applyChange(b []byte) any {
+	c, err := crdt.DecodeChange(b)
+	if err != nil {
+		throw(err.Error())
+	}
+	st, done, err := h.doc.Apply(c)
+	if err != nil {
+		throw(err.Error())
+	}
+	held := 0
+	if st == crdt.Held {
+		held = 1
+	}
+	return applied(done, held)
+}
+
+func (h *handle) elements(idsJSON string) string {
+	var ids []crdt.ElementID
+	if idsJSON == "" || idsJSON == "null" {
+		ids = h.doc.Elements()
+	} else {
+		var ss []string
+		if err := json.Unmarshal([]byte(idsJSON), &ss); err != nil {
+			throw("elements: " + err.Error())
+		}
+		for _, s := range ss {
+			ids = append(ids, parseID(s))
+		}
+	}
+	out := make([]crdt.ElementJSON, 0, len(ids))
+	for _, id := range ids {
+		if e, ok := h.doc.ElementJSON(id); ok {
+			out = append(out, e)
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		throw(err.Error())
+	}
+	return string(b)
+}
+
+func (h *handle) object() js.Value {
+	o := js.Global().Get("Object").New()
+	set := func(name string, f func(args []js.Value) any) { o.Set(name, fn(f)) }
+	set("setReplica", func(a []js.Value) any {
+		r, err := crdt.ParseReplicaID(a[0].String())
+		if err != nil {
+			throw(err.Error())
+		}
+		h.replica = r
+		h.undo = crdt.NewUndoManager(h.doc, r)
+		return nil
+	})
+	set("edit", func(a []js.Value) any { return h.edit(a[0].String(), int64(a[1].Float())) })
+	set("undo", func(a []js.Value) any {
+		h.needReplica()
+		c, ok := h.undo.Undo(int64(a[0].Float()))
+		return result(c, ok, nil)
+	})
+	set("redo", func(a []js.Value) any {
+		h.needReplica()
+		c, ok := h.undo.Redo(int64(a[0].Float()))
+		return result(c, ok, nil)
+	})
+	set("canUndo", func(a []js.Value) any { return h.undo != nil && h.undo.CanUndo() })
+	set("canRedo", func(a []js.Value) any { return h.undo != nil && h.undo.CanRedo() })
+	set("applyBatch", func(a []js.Value) any { return h.applyBatch(bytesFromJS(a[0])) })
+	set("applyChange", func(a []js.Value) any { return h.applyChange(bytesFromJS(a[0])) })
+	set("loadSnapshot", func(a []js.Value) any {
+		d, err := crdt.LoadSnapshot(bytesFromJS(a[0]))
+		if err != nil {
+			throw(err.Error())
+		}
+		// In place, so the undo manager keeps pointing at this doc (as
+		// server/client does after a snapshot).
+		*h.doc = *d
+		return nil
+	})
+	set("reset", func(a []js.Value) any {
+		// A fresh empty doc (after a refused change: start over).
+		*h.doc = *crdt.NewDoc()
+		h.replica, h.undo = 0, nil
+		return nil
+	})
+	set("snapshot", func(a []js.Value) any {
+		if len(a) > 0 && a[0].Truthy() {
+			// Uncompressed: faster to make, for local storage.
+			return bytesToJS(h.doc.SnapshotRaw())
+		}
+		return bytesToJS(h.doc.Snapshot())
+	})
+	set("version", func(a []js.Value) any {
+		b, _ := json.Marshal(h.doc.Version())
+		return string(b)
+	})
+	set("elements", func(a []js.Value) any {
+		s := ""
+		if len(a) > 0 && a[0].Type() == js.TypeString {
+			s = a[0].String()
+		}
+		return h.elements(s)
+	})
+	set("text", func(a []js.Value) any { return h.doc.Text(parseID(a[0].String()), a[1].String()) })
+	set("held", func(a []js.Value) any { return h.doc.Held() })
+	set("changeInfo", func(a []js.Value) any {
+		c, err := crdt.DecodeChange(bytesFromJS(a[0]))
+		if err != nil {
+			throw(err.Error())
+		}
+		return map[string]any{"replica": c.Replica.String(), "start": float64(c.Start), "end": float64(c.End())}
+	})
+	set("changeJSON", func(a []js.Value) any {
+		c, err := crdt.DecodeChange(bytesFromJS(a[0]))
+		if err != nil {
+			throw(err.Error())
+		}
+		b, _ := json.Marshal(c)
+		return string(b)
+	})
+	return o
+}
+
+func main() {
+	api := js.Global().Get("Object").New()
+	api.Set("newDoc", fn(func(a []js.Value) any {
+		h := &handle{doc: crdt.NewDoc()}
+		return h.object()
+	}))
+	js.Global().Set("corkboardCRDT", api)
+	if cb := js.Global().Get("corkboardCRDTReady"); cb.Type() == js.TypeFunction {
+		cb.Invoke()
+	}
+	select {} // serve calls from JS forever
+}
