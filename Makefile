@@ -50,13 +50,13 @@ wasm:
 	GOOS=js GOARCH=wasm $(GO) build ./crdt/...
 
 # The web client (webclient/): package crdt compiled to WebAssembly, Go's
-# wasm_exec.js, then `npm ci` (when package-lock.json changed) and a Vite
+# wasm_exec.js, then `npm install` (when package-lock.json changed) and a Vite
 # build into webclient/dist, which the node embeds (webclient/embed.go).
 webclient:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o webclient/src/gen/crdt.wasm ./webclient/wasm
 	@js="$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js"; [ -f "$$js" ] || js="$$($(GO) env GOROOT)/misc/wasm/wasm_exec.js"; \
 		cmp -s "$$js" webclient/src/gen/wasm_exec.js || cp "$$js" webclient/src/gen/wasm_exec.js
-	@cd webclient && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
+	@cd webclient && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm install --no-audit --no-fund && touch node_modules/.package-lock.json; }
 	cd webclient && npx --no-install vite build --logLevel warn
 	@touch webclient/dist/.gitkeep
 
