@@ -98,8 +98,20 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.Close(protocol.CloseRetry, "board unavailable")
 		return
 	}
+	// Writes run without a per-write deadline (creating one per message
+	// was a measurable share of a busy node's CPU): a write stuck on a
+	// slow peer is aborted when the session is kicked, and a slow peer is
+	// kicked as soon as its queue fills.
+	wctx, abortWrites := context.WithCancel(ctx)
+	defer abortWrites()
+	sess.OnKick(func() {
+		code, _ := sess.CloseCode()
+		if code == protocol.CloseResync {
+			abortWrites() // too slow: stop writing to it at once
+		}
+	})
 	writerDone := make(chan struct{})
-	go n.writeLoop(ctx, c, sess, writerDone)
+	go n.writeLoop(wctx, c, sess, writerDone)
 	if err := rm.Join(ctx, sess, hello.Version); err != nil {
 		sess.Kick(protocol.CloseRetry, "board unavailable")
 		<-writerDone
@@ -168,9 +180,7 @@ func (n *Node) writeLoop(ctx context.Context, c *websocket.Conn, s *room.Session
 	defer close(done)
 	var batch []room.Outgoing
 	var group [][]byte
-	send := func(msgs []room.Outgoing, timeout time.Duration) error {
-		wctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
+	send := func(wctx context.Context, msgs []room.Outgoing) error {
 		for i := 0; i < len(msgs); {
 			m := msgs[i]
 			data, typ := m.Data, websocket.MessageText
@@ -208,7 +218,7 @@ func (n *Node) writeLoop(ctx context.Context, c *websocket.Conn, s *room.Session
 		select {
 		case <-s.Ready():
 			batch = s.Drain(batch[:0])
-			if err := send(batch, 10*time.Second); err != nil {
+			if err := send(ctx, batch); err != nil {
 				c.CloseNow()
 				return
 			}
@@ -219,7 +229,9 @@ func (n *Node) writeLoop(ctx context.Context, c *websocket.Conn, s *room.Session
 			// before closing, without waiting long on a slow peer; a
 			// session dropped for being slow gets nothing more.
 			if code != protocol.CloseResync {
-				send(s.Drain(batch[:0]), time.Second)
+				fctx, cancel := context.WithTimeout(ctx, time.Second)
+				send(fctx, s.Drain(batch[:0]))
+				cancel()
 			}
 			c.Close(code, why)
 			return

@@ -38,10 +38,11 @@ type Session struct {
 	limit int
 	ready chan struct{} // holds a token while the queue is non-empty
 
-	kick chan struct{}
-	once sync.Once
-	code atomic.Int32
-	why  atomic.Value // string
+	kick   chan struct{}
+	once   sync.Once
+	onKick func()
+	code   atomic.Int32
+	why    atomic.Value // string
 
 	// presence is the session's latest presence data; owned by the room.
 	presence []byte
@@ -94,12 +95,20 @@ func (s *Session) CloseCode() (websocket.StatusCode, string) {
 	return websocket.StatusCode(s.code.Load()), why
 }
 
+// OnKick sets a function called once, on the first Kick (before anything
+// else may be queued): the connection uses it to abort a write stuck on a
+// slow peer. Set it before the session joins a room.
+func (s *Session) OnKick(f func()) { s.onKick = f }
+
 // Kick asks the connection to close with code. Only the first call counts.
 func (s *Session) Kick(code websocket.StatusCode, reason string) {
 	s.once.Do(func() {
 		s.code.Store(int32(code))
 		s.why.Store(reason)
 		close(s.kick)
+		if s.onKick != nil {
+			s.onKick()
+		}
 	})
 }
 
