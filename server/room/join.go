@@ -22,6 +22,9 @@ const maxFrame = 256 << 10
 // too much, a snapshot; then "synced"; then live ops.
 func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	ctx := context.Background()
+	// Push what is waiting first, so the others' stream and the newcomer's
+	// catch-up do not overlap.
+	r.flushFanout()
 	version := r.doc.Version()
 	var recs []storage.Record
 	// Snapshots are binary: JSON-format sessions always get ops.

@@ -207,7 +207,8 @@ func (r *Room) commit(group []submit) {
 		sm.sess.SendJSON(outcomes[i].ack)
 	}
 	if len(fresh) > 0 {
-		r.fanout(fresh, owners, true)
+		r.publish(fresh)
+		r.deliver(fresh, owners)
 	}
 	r.maybeSnapshot()
 }
@@ -295,9 +296,50 @@ func ownedBy(user string, c *crdt.Change) error {
 	return nil
 }
 
-// fanout pushes encoded changes to local sessions (not their authors) and,
-// for client changes, to the other nodes.
-func (r *Room) fanout(fresh [][]byte, owners []*Session, publish bool) {
+// publish sends client changes to the other nodes (never delayed).
+func (r *Room) publish(fresh [][]byte) {
+	if err := r.cfg.Bus.Publish(r.board, bus.KindOps, protocol.EncodeOpsOut(fresh)[1:]); err != nil {
+		if h := r.cfg.Hooks.BusErrors; h != nil {
+			h()
+		}
+	}
+}
+
+// deliver pushes changes to the local sessions now, or after FanoutDelay
+// together with what else is accepted meanwhile.
+func (r *Room) deliver(fresh [][]byte, owners []*Session) {
+	if r.cfg.FanoutDelay <= 0 {
+		r.fanout(fresh, owners)
+		return
+	}
+	if owners == nil {
+		owners = make([]*Session, len(fresh))
+	}
+	r.pendFresh = append(r.pendFresh, fresh...)
+	r.pendOwners = append(r.pendOwners, owners...)
+	if r.fanTimer == nil {
+		r.fanTimer = time.NewTimer(r.cfg.FanoutDelay)
+	}
+}
+
+// flushFanout pushes what deliver gathered.
+func (r *Room) flushFanout() {
+	if r.fanTimer != nil {
+		r.fanTimer.Stop()
+		r.fanTimer = nil
+	}
+	if len(r.pendFresh) == 0 {
+		return
+	}
+	fresh, owners := r.pendFresh, r.pendOwners
+	r.pendFresh, r.pendOwners = nil, nil
+	r.fanout(fresh, owners)
+}
+
+// fanout pushes encoded changes to local sessions, each session but the
+// author of a change getting it (owners[i] authored fresh[i]; nil: a remote
+// change).
+func (r *Room) fanout(fresh [][]byte, owners []*Session) {
 	start := time.Now()
 	var bin, js []byte
 	deliveries := 0
@@ -346,13 +388,6 @@ func (r *Room) fanout(fresh [][]byte, owners []*Session, publish bool) {
 			continue
 		}
 		deliveries++
-	}
-	if publish {
-		if err := r.cfg.Bus.Publish(r.board, bus.KindOps, protocol.EncodeOpsOut(fresh)[1:]); err != nil {
-			if h := r.cfg.Hooks.BusErrors; h != nil {
-				h()
-			}
-		}
 	}
 	if h := r.cfg.Hooks.Deliveries; h != nil {
 		h(deliveries)
@@ -432,7 +467,7 @@ func (r *Room) fromRemote(m remote) {
 	if h := r.cfg.Hooks.Remote; h != nil {
 		h(len(recs))
 	}
-	r.fanout(fresh, nil, false)
+	r.deliver(fresh, nil)
 	r.maybeSnapshot()
 }
 

@@ -61,6 +61,12 @@ type Config struct {
 	// covers them (default 0: keep the full history forever). Clients
 	// further behind than the retained log get a snapshot.
 	Retention time.Duration
+	// FanoutDelay: how long the room gathers accepted changes before it
+	// pushes them to its local sessions (default 0: at once). A few
+	// milliseconds let a busy board send each session one message for
+	// several changes, which is most of its CPU; acks and the bus are
+	// never delayed.
+	FanoutDelay time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Log (default slog.Default()).
@@ -243,8 +249,12 @@ type Room struct {
 	dirtyPres map[*Session]struct{}
 	lastPres  map[*Session]time.Time
 	presTimer *time.Timer
-	unsub     func()
-	dead      bool
+	// Changes accepted but not yet pushed to local sessions (FanoutDelay).
+	pendFresh  [][]byte
+	pendOwners []*Session
+	fanTimer   *time.Timer
+	unsub      func()
+	dead       bool
 }
 
 func newRoom(m *Manager, board storage.BoardID) *Room {
@@ -381,14 +391,19 @@ func (r *Room) run() {
 	}
 	idle := time.NewTimer(r.cfg.IdleTimeout)
 	defer idle.Stop()
-	var presC <-chan time.Time
+	var presC, fanC <-chan time.Time
 	for !r.dead {
+		presC, fanC = nil, nil
 		if r.presTimer != nil {
 			presC = r.presTimer.C
-		} else {
-			presC = nil
+		}
+		if r.fanTimer != nil {
+			fanC = r.fanTimer.C
 		}
 		select {
+		case <-fanC:
+			r.fanTimer = nil
+			r.flushFanout()
 		case msg := <-r.inbox:
 			r.handle(msg)
 			if len(r.sessions) == 0 {
@@ -409,6 +424,7 @@ func (r *Room) run() {
 
 // close unloads the room: final snapshot, forget, drain.
 func (r *Room) close(reason string) {
+	r.flushFanout()
 	r.m.forget(r)
 	if r.unsub != nil {
 		r.unsub()
@@ -437,6 +453,7 @@ func (r *Room) close(reason string) {
 
 // kill closes every session with code, then unloads.
 func (r *Room) kill(code websocket.StatusCode, reason string) {
+	r.flushFanout()
 	for s := range r.sessions {
 		s.Finish(code, reason, protocol.Shutdown{Type: protocol.TypeShutdown, Reason: reason})
 	}
