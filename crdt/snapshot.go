@@ -326,6 +326,7 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.elems = make(map[ElementID]*element, nel)
 	var prev ElementID
 	for i := 0; i < nel; i++ {
 		id, err := r.elementID()
