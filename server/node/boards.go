@@ -74,6 +74,21 @@ func (n *Node) boardFromPath(w http.ResponseWriter, r *http.Request) (storage.Bo
 	return id, m, true
 }
 
+// enter resolves the {board} path value and the caller's identity on it,
+// writing the error response itself (400, 404, 401) when either fails.
+func (n *Node) enter(w http.ResponseWriter, r *http.Request) (storage.BoardID, *BoardMeta, identity, bool) {
+	id, m, ok := n.boardFromPath(w, r)
+	if !ok {
+		return id, nil, identity{}, false
+	}
+	who, code, err := n.authenticate(r, id, m)
+	if err != nil {
+		writeError(w, 401, code, err.Error())
+		return id, nil, identity{}, false
+	}
+	return id, m, who, true
+}
+
 // identity is who makes a request on a board.
 type identity struct {
 	User  protocol.User
@@ -193,26 +208,16 @@ func validRole(r string) bool {
 }
 
 func (n *Node) getBoard(w http.ResponseWriter, r *http.Request) {
-	id, m, ok := n.boardFromPath(w, r)
+	_, m, who, ok := n.enter(w, r)
 	if !ok {
-		return
-	}
-	who, code, err := n.authenticate(r, id, m)
-	if err != nil {
-		writeError(w, 401, code, err.Error())
 		return
 	}
 	writeJSON(w, 200, map[string]any{"board": m, "you": who.User})
 }
 
 func (n *Node) deleteBoard(w http.ResponseWriter, r *http.Request) {
-	id, m, ok := n.boardFromPath(w, r)
+	id, _, who, ok := n.enter(w, r)
 	if !ok {
-		return
-	}
-	who, code, err := n.authenticate(r, id, m)
-	if err != nil {
-		writeError(w, 401, code, err.Error())
 		return
 	}
 	if who.User.Role != room.RoleOwner {
@@ -232,12 +237,8 @@ func (n *Node) deleteBoard(w http.ResponseWriter, r *http.Request) {
 
 // boardState returns the board's current state as JSON.
 func (n *Node) boardState(w http.ResponseWriter, r *http.Request) {
-	id, m, ok := n.boardFromPath(w, r)
+	id, _, _, ok := n.enter(w, r)
 	if !ok {
-		return
-	}
-	if _, code, err := n.authenticate(r, id, m); err != nil {
-		writeError(w, 401, code, err.Error())
 		return
 	}
 	rm, err := n.rooms.Open(r.Context(), id)
@@ -257,12 +258,8 @@ func (n *Node) boardState(w http.ResponseWriter, r *http.Request) {
 // boardOps lists the changes a client at version `since` lacks:
 // GET /v1/boards/{id}/ops?since={"<replica>":counter,...}
 func (n *Node) boardOps(w http.ResponseWriter, r *http.Request) {
-	id, m, ok := n.boardFromPath(w, r)
+	id, _, _, ok := n.enter(w, r)
 	if !ok {
-		return
-	}
-	if _, code, err := n.authenticate(r, id, m); err != nil {
-		writeError(w, 401, code, err.Error())
 		return
 	}
 	since := crdt.VersionVector{}

@@ -19,13 +19,8 @@ import (
 // corkboard.v1. One reader (this goroutine) and one writer goroutine per
 // connection; the writer drains the session's bounded queue.
 func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
-	id, m, ok := n.boardFromPath(w, r)
+	id, m, who, ok := n.enter(w, r)
 	if !ok {
-		return
-	}
-	who, code, err := n.authenticate(r, id, m)
-	if err != nil {
-		writeError(w, 401, code, err.Error())
 		return
 	}
 	n.mu.Lock()
