@@ -49,10 +49,20 @@ type Bus interface {
 	// Subscribe delivers the board's messages (of every kind) from other
 	// nodes to h until the returned cancel function is called.
 	Subscribe(board [16]byte, h Handler) (cancel func(), err error)
+	// PublishCluster sends data to every other node on a cluster-wide
+	// subject (heartbeats): cb._cluster.<kind>.
+	PublishCluster(kind Kind, data []byte) error
+	// SubscribeCluster delivers other nodes' cluster messages of a kind.
+	SubscribeCluster(kind Kind, h Handler) (cancel func(), err error)
 	// Connected reports whether the bus can currently deliver.
 	Connected() bool
 	Close() error
 }
+
+// KindHeartbeat is the cluster message by which nodes know each other.
+const KindHeartbeat Kind = "heartbeat"
+
+func clusterSubject(kind Kind) string { return "cb._cluster." + string(kind) }
 
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("bus: closed")

@@ -9,7 +9,8 @@ import (
 type Hub struct {
 	mu struct {
 		sync.Mutex
-		subs map[[16]byte]map[*memSub]struct{}
+		subs    map[[16]byte]map[*memSub]struct{}
+		cluster map[Kind]map[*memSub]struct{}
 	}
 }
 
@@ -22,6 +23,7 @@ type memSub struct {
 func NewHub() *Hub {
 	h := &Hub{}
 	h.mu.subs = map[[16]byte]map[*memSub]struct{}{}
+	h.mu.cluster = map[Kind]map[*memSub]struct{}{}
 	return h
 }
 
@@ -69,6 +71,44 @@ func (m *Memory) Subscribe(board [16]byte, h Handler) (func(), error) {
 	return func() {
 		m.hub.mu.Lock()
 		delete(m.hub.mu.subs[board], s)
+		m.hub.mu.Unlock()
+	}, nil
+}
+
+// PublishCluster delivers synchronously to every other node's handlers.
+func (m *Memory) PublishCluster(kind Kind, data []byte) error {
+	if m.closed {
+		return ErrClosed
+	}
+	m.hub.mu.Lock()
+	var hs []Handler
+	for s := range m.hub.mu.cluster[kind] {
+		if s.node != m.node {
+			hs = append(hs, s.h)
+		}
+	}
+	m.hub.mu.Unlock()
+	for _, h := range hs {
+		h(Message{Kind: kind, Node: m.node, Data: append([]byte(nil), data...)})
+	}
+	return nil
+}
+
+// SubscribeCluster registers h for the kind.
+func (m *Memory) SubscribeCluster(kind Kind, h Handler) (func(), error) {
+	if m.closed {
+		return nil, ErrClosed
+	}
+	s := &memSub{node: m.node, h: h}
+	m.hub.mu.Lock()
+	if m.hub.mu.cluster[kind] == nil {
+		m.hub.mu.cluster[kind] = map[*memSub]struct{}{}
+	}
+	m.hub.mu.cluster[kind][s] = struct{}{}
+	m.hub.mu.Unlock()
+	return func() {
+		m.hub.mu.Lock()
+		delete(m.hub.mu.cluster[kind], s)
 		m.hub.mu.Unlock()
 	}, nil
 }

@@ -167,6 +167,31 @@ func (b *NATS) Subscribe(board [16]byte, h Handler) (func(), error) {
 	return func() { sub.Unsubscribe() }, nil
 }
 
+// PublishCluster sends on the cluster-wide subject of the kind.
+func (b *NATS) PublishCluster(kind Kind, data []byte) error {
+	if err := b.nc.Publish(clusterSubject(kind), envelope(b.cfg.Node, data)); err != nil {
+		b.errors.Add(1)
+		return fmt.Errorf("bus: publish: %w", err)
+	}
+	return nil
+}
+
+// SubscribeCluster delivers other nodes' messages of the kind.
+func (b *NATS) SubscribeCluster(kind Kind, h Handler) (func(), error) {
+	sub, err := b.nc.Subscribe(clusterSubject(kind), func(m *nats.Msg) {
+		node, data, err := openEnvelope(m.Data)
+		if err != nil || node == b.cfg.Node {
+			return
+		}
+		h(Message{Kind: kind, Node: node, Data: data})
+	})
+	if err != nil {
+		b.errors.Add(1)
+		return nil, fmt.Errorf("bus: subscribe: %w", err)
+	}
+	return func() { sub.Unsubscribe() }, nil
+}
+
 // Connected reports the NATS connection state.
 func (b *NATS) Connected() bool { return b.nc.IsConnected() }
 

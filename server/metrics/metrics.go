@@ -83,6 +83,13 @@ func (m *Metrics) WatchBusErrors(read func() int64) {
 		func() float64 { return float64(read()) }))
 }
 
+// WatchPeers exports the number of other nodes heard from.
+func (m *Metrics) WatchPeers(read func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "corkboard_cluster_peers", Help: "Other nodes heard from recently (heartbeats)."},
+		func() float64 { return float64(read()) }))
+}
+
 // Rejected counts refusals made outside rooms (rate limits, bad frames).
 func (m *Metrics) Rejected(code protocol.Code) { m.rejected.WithLabelValues(string(code)).Inc() }
 

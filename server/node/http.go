@@ -77,7 +77,7 @@ func (n *Node) routes() http.Handler {
 			writeJSON(w, 503, map[string]any{"status": "unavailable", "reason": err.Error(), "node": n.cfg.NodeID})
 			return
 		}
-		writeJSON(w, 200, map[string]any{"status": "ready", "node": n.cfg.NodeID, "rooms": n.rooms.Rooms()})
+		writeJSON(w, 200, map[string]any{"status": "ready", "node": n.cfg.NodeID, "rooms": n.rooms.Rooms(), "peers": n.Peers()})
 	})
 	handle("POST /v1/boards", n.createBoard)
 	handle("GET /v1/boards/{board}", n.getBoard)

@@ -52,6 +52,9 @@ type Config struct {
 	// Room tuning (snapshot interval, idle timeout...).
 	Room room.Config
 	Log  *slog.Logger
+	// HeartbeatInterval: how often the node announces itself to the other
+	// nodes (default 2s); a peer silent for three intervals is gone.
+	HeartbeatInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -119,6 +122,9 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 2 * time.Second
+	}
 }
 
 // Node is one running server.
@@ -139,6 +145,7 @@ type Node struct {
 	mu       sync.Mutex
 	draining bool
 	claimMu  sync.Mutex // serialises replica claims
+	cluster  membership
 }
 
 // New opens the store and the bus and prepares the node; Serve starts it.
@@ -188,6 +195,8 @@ func New(cfg Config) (*Node, error) {
 	rc.Hooks = n.metrics.RoomHooks()
 	n.rooms = room.NewManager(rc)
 	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
+	n.metrics.WatchPeers(func() int { return len(n.Peers()) })
+	n.startCluster()
 	return n, nil
 }
 
@@ -249,6 +258,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.mu.Unlock()
 	err := n.http.Shutdown(ctx)
 	n.rooms.Close("node shutting down")
+	n.stopCluster()
 	done := make(chan struct{})
 	go func() { n.conns.Wait(); close(done) }()
 	select {
