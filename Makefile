@@ -41,10 +41,9 @@ crdtbench:
 
 # Short fuzzing of every decoder and of convergence (FUZZTIME each).
 fuzz:
-	@for t in $$($(GO) test -list 'Fuzz.*' ./crdt/ | grep ^Fuzz); do \
-		echo "== crdt $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./crdt/ || exit 1; done
-	@for t in $$($(GO) test -list 'Fuzz.*' ./storage/ | grep ^Fuzz); do \
-		echo "== storage $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./storage/ || exit 1; done
+	@for p in ./crdt/ ./storage/ ./server/protocol/; do \
+		for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+			echo "== $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
 
 wasm:
 	GOOS=js GOARCH=wasm $(GO) build ./crdt/...
