@@ -61,6 +61,10 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectBufSize(8 << 20),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				b.log.Debug("nats disconnected") // a normal close
+				return
+			}
 			b.log.Warn("nats disconnected", "err", err)
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) {
