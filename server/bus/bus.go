@@ -49,6 +49,10 @@ type Bus interface {
 	// Subscribe delivers the board's messages (of every kind) from other
 	// nodes to h until the returned cancel function is called.
 	Subscribe(board [16]byte, h Handler) (cancel func(), err error)
+	// SubscribeKind delivers other nodes' board messages of one kind, for
+	// every board (cb.*.<kind>): how a node hears sync requests for boards
+	// it has not loaded.
+	SubscribeKind(kind Kind, h Handler) (cancel func(), err error)
 	// PublishCluster sends data to every other node on a cluster-wide
 	// subject (heartbeats): cb._cluster.<kind>.
 	PublishCluster(kind Kind, data []byte) error
@@ -59,8 +63,14 @@ type Bus interface {
 	Close() error
 }
 
-// KindHeartbeat is the cluster message by which nodes know each other.
-const KindHeartbeat Kind = "heartbeat"
+// Cluster and catch-up message kinds.
+const (
+	KindHeartbeat Kind = "heartbeat" // cluster: a node announces itself
+	KindMeta      Kind = "meta"      // cluster: a board's metadata changed
+	KindMetaSync  Kind = "metasync"  // cluster: a starting node asks for all metadata
+	KindSync      Kind = "sync"      // board: "here is my version: send what I lack"
+	KindSyncReply Kind = "syncreply" // board: changes for one requesting node
+)
 
 func clusterSubject(kind Kind) string { return "cb._cluster." + string(kind) }
 

@@ -11,6 +11,7 @@ type Hub struct {
 		sync.Mutex
 		subs    map[[16]byte]map[*memSub]struct{}
 		cluster map[Kind]map[*memSub]struct{}
+		kinds   map[Kind]map[*memSub]struct{}
 	}
 }
 
@@ -24,6 +25,7 @@ func NewHub() *Hub {
 	h := &Hub{}
 	h.mu.subs = map[[16]byte]map[*memSub]struct{}{}
 	h.mu.cluster = map[Kind]map[*memSub]struct{}{}
+	h.mu.kinds = map[Kind]map[*memSub]struct{}{}
 	return h
 }
 
@@ -45,6 +47,11 @@ func (m *Memory) Publish(board [16]byte, kind Kind, data []byte) error {
 	m.hub.mu.Lock()
 	var hs []Handler
 	for s := range m.hub.mu.subs[board] {
+		if s.node != m.node {
+			hs = append(hs, s.h)
+		}
+	}
+	for s := range m.hub.mu.kinds[kind] {
 		if s.node != m.node {
 			hs = append(hs, s.h)
 		}
@@ -71,6 +78,25 @@ func (m *Memory) Subscribe(board [16]byte, h Handler) (func(), error) {
 	return func() {
 		m.hub.mu.Lock()
 		delete(m.hub.mu.subs[board], s)
+		m.hub.mu.Unlock()
+	}, nil
+}
+
+// SubscribeKind registers h for board messages of the kind on any board.
+func (m *Memory) SubscribeKind(kind Kind, h Handler) (func(), error) {
+	if m.closed {
+		return nil, ErrClosed
+	}
+	s := &memSub{node: m.node, h: h}
+	m.hub.mu.Lock()
+	if m.hub.mu.kinds[kind] == nil {
+		m.hub.mu.kinds[kind] = map[*memSub]struct{}{}
+	}
+	m.hub.mu.kinds[kind][s] = struct{}{}
+	m.hub.mu.Unlock()
+	return func() {
+		m.hub.mu.Lock()
+		delete(m.hub.mu.kinds[kind], s)
 		m.hub.mu.Unlock()
 	}, nil
 }

@@ -171,6 +171,26 @@ func (b *NATS) Subscribe(board [16]byte, h Handler) (func(), error) {
 	return func() { sub.Unsubscribe() }, nil
 }
 
+// SubscribeKind delivers other nodes' messages of the kind for any board.
+func (b *NATS) SubscribeKind(kind Kind, h Handler) (func(), error) {
+	sub, err := b.nc.Subscribe("cb.*."+string(kind), func(m *nats.Msg) {
+		bd, k, ok := parseSubject(m.Subject)
+		if !ok {
+			return
+		}
+		node, data, err := openEnvelope(m.Data)
+		if err != nil || node == b.cfg.Node {
+			return
+		}
+		h(Message{Board: bd, Kind: k, Node: node, Data: data})
+	})
+	if err != nil {
+		b.errors.Add(1)
+		return nil, fmt.Errorf("bus: subscribe: %w", err)
+	}
+	return func() { sub.Unsubscribe() }, nil
+}
+
 // PublishCluster sends on the cluster-wide subject of the kind.
 func (b *NATS) PublishCluster(kind Kind, data []byte) error {
 	if err := b.nc.Publish(clusterSubject(kind), envelope(b.cfg.Node, data)); err != nil {

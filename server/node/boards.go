@@ -32,6 +32,11 @@ type BoardMeta struct {
 	PublicRole string `json:"publicRole,omitempty"`
 	// Epoch is bumped to revoke every link token issued before.
 	Epoch int `json:"epoch"`
+	// Updated (unix ms) orders copies of this record across nodes: the
+	// newest wins. Deleted marks a deleted board (a tombstone, kept so a
+	// late copy cannot bring it back).
+	Updated int64 `json:"updated"`
+	Deleted bool  `json:"deleted,omitempty"`
 }
 
 const (
@@ -50,6 +55,9 @@ func (n *Node) loadBoard(ctx context.Context, id storage.BoardID) (*BoardMeta, e
 	var m BoardMeta
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("board %v metadata: %w", id, storage.ErrCorrupt)
+	}
+	if m.Deleted {
+		return nil, storage.ErrNotFound
 	}
 	return &m, nil
 }
@@ -173,13 +181,13 @@ func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
 	var id storage.BoardID
 	copy(id[:], uid[:])
 	owner := "user-" + auth.RandomID(9)
-	m := BoardMeta{ID: id.String(), Name: req.Name, Created: n.cfg.Now().UnixMilli(), Owner: owner,
+	now := n.cfg.Now().UnixMilli()
+	m := BoardMeta{ID: id.String(), Name: req.Name, Created: now, Updated: now, Owner: owner,
 		Access: req.Access, PublicRole: req.PublicRole}
 	if req.Access == accessPrivate {
 		m.PublicRole = ""
 	}
-	b, _ := json.Marshal(m)
-	if err := n.store.PutMeta(r.Context(), "board", id[:], b); err != nil {
+	if err := n.publishMeta(r.Context(), &m); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
@@ -216,7 +224,7 @@ func (n *Node) getBoard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) deleteBoard(w http.ResponseWriter, r *http.Request) {
-	id, _, who, ok := n.enter(w, r)
+	id, m, who, ok := n.enter(w, r)
 	if !ok {
 		return
 	}
@@ -224,7 +232,9 @@ func (n *Node) deleteBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 403, protocol.CodeForbidden, "only the owner may delete a board")
 		return
 	}
-	if err := n.store.DeleteMeta(r.Context(), "board", id[:]); err != nil {
+	// A tombstone, replicated, so every node forgets the board.
+	m.Deleted, m.Updated = true, max(n.cfg.Now().UnixMilli(), m.Updated+1)
+	if err := n.publishMeta(r.Context(), m); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}

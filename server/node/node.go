@@ -145,6 +145,8 @@ type Node struct {
 	mu       sync.Mutex
 	draining bool
 	claimMu  sync.Mutex // serialises replica claims
+	metaMu   sync.Mutex // serialises metadata merges
+	unsubs   []func()   // bus subscriptions of the node itself
 	cluster  membership
 }
 
@@ -197,6 +199,11 @@ func New(cfg Config) (*Node, error) {
 	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
 	n.metrics.WatchPeers(func() int { return len(n.Peers()) })
 	n.startCluster()
+	n.startReplication()
+	if nb, ok := n.bus.(*bus.NATS); ok {
+		// After an outage, every loaded board asks what it missed.
+		nb.OnReconnect = n.rooms.SyncAll
+	}
 	return n, nil
 }
 
@@ -257,6 +264,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.draining = true
 	n.mu.Unlock()
 	err := n.http.Shutdown(ctx)
+	for _, u := range n.unsubs {
+		u()
+	}
 	n.rooms.Close("node shutting down")
 	n.stopCluster()
 	done := make(chan struct{})

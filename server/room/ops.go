@@ -117,7 +117,15 @@ func (r *Room) handle(msg any) {
 			r.schedulePresence()
 		}
 	case remote:
-		r.fromRemote(m)
+		if m.kind == bus.KindSyncReply {
+			r.fromSyncReply(m.data)
+		} else {
+			r.fromRemote(m)
+		}
+	case syncRequest:
+		r.answerSync(m)
+	case syncNow:
+		r.requestSync(true)
 	case func():
 		m()
 	}
@@ -163,6 +171,9 @@ func (r *Room) commit(group []submit) {
 				continue
 			case crdt.Held:
 				o.ack.Held++
+				// It names something this node lacks: perhaps another
+				// node has it.
+				r.requestSync(false)
 			default:
 				o.ack.Applied++
 			}
@@ -411,6 +422,9 @@ func jsonOps(encoded [][]byte) []byte {
 // fromBus runs on the bus's goroutine: hand over without blocking. A full
 // inbox drops the message; catch-up repairs the gap.
 func (r *Room) fromBus(m bus.Message) {
+	if m.Kind == bus.KindSync {
+		return // answered through the node (Manager.AnswerSync), loaded or not
+	}
 	select {
 	case r.inbox <- remote{kind: m.Kind, data: m.Data}:
 	default:
@@ -440,11 +454,15 @@ func (r *Room) fromRemote(m remote) {
 	var recs []storage.Record
 	var fresh [][]byte
 	now := r.cfg.Now().UnixMilli()
+	gap := false
 	for _, c := range changes {
 		before := r.doc.Version()[c.Replica]
 		st, _, err := r.doc.Apply(c)
 		if err != nil || st == crdt.Duplicate {
 			continue
+		}
+		if st == crdt.Held && c.Start > before+1 {
+			gap = true // a change of this replica never reached us
 		}
 		if t := crdt.Missing([]crdt.Change{c}, crdt.VersionVector{c.Replica: before}); len(t) == 1 {
 			c = t[0]
@@ -469,6 +487,9 @@ func (r *Room) fromRemote(m remote) {
 	}
 	r.deliver(fresh, nil)
 	r.maybeSnapshot()
+	if gap {
+		r.requestSync(false)
+	}
 }
 
 func (r *Room) maybeSnapshot() {

@@ -67,6 +67,9 @@ type Config struct {
 	// several changes, which is most of its CPU; acks and the bus are
 	// never delayed.
 	FanoutDelay time.Duration
+	// SyncInterval: how often a loaded room asks the other nodes for what
+	// it lacks, besides on load, after gaps and bus reconnects (default 30s).
+	SyncInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Log (default slog.Default()).
@@ -110,6 +113,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.SyncInterval <= 0 {
+		c.SyncInterval = 30 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -166,6 +172,20 @@ func (m *Manager) Open(ctx context.Context, board storage.BoardID) (*Room, error
 		return nil, r.loadErr
 	}
 	return r, nil
+}
+
+// SyncAll makes every loaded room ask the other nodes for what it lacks
+// (after the bus reconnects, say).
+func (m *Manager) SyncAll() {
+	m.mu.Lock()
+	rooms := make([]*Room, 0, len(m.mu.rooms))
+	for _, r := range m.mu.rooms {
+		rooms = append(rooms, r)
+	}
+	m.mu.Unlock()
+	for _, r := range rooms {
+		r.Sync()
+	}
 }
 
 // Rooms returns the number of loaded rooms.
@@ -253,6 +273,7 @@ type Room struct {
 	pendFresh  [][]byte
 	pendOwners []*Session
 	fanTimer   *time.Timer
+	lastSync   time.Time // when this room last asked the others (debounce)
 	unsub      func()
 	dead       bool
 }
@@ -391,6 +412,11 @@ func (r *Room) run() {
 	}
 	idle := time.NewTimer(r.cfg.IdleTimeout)
 	defer idle.Stop()
+	// Ask the other nodes for what this node missed while the board was
+	// not loaded here, then again every SyncInterval.
+	r.requestSync(true)
+	syncTick := time.NewTicker(r.cfg.SyncInterval)
+	defer syncTick.Stop()
 	var presC, fanC <-chan time.Time
 	for !r.dead {
 		presC, fanC = nil, nil
@@ -404,6 +430,8 @@ func (r *Room) run() {
 		case <-fanC:
 			r.fanTimer = nil
 			r.flushFanout()
+		case <-syncTick.C:
+			r.requestSync(true)
 		case msg := <-r.inbox:
 			r.handle(msg)
 			if len(r.sessions) == 0 {

@@ -1,0 +1,128 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// Replication between nodes of what is not an op:
+//
+//   - Board metadata: every create and delete is published on the bus
+//     (bus.KindMeta) and kept by every node, last writer wins by the
+//     metadata's Updated time (ties by its bytes); a deletion is a
+//     tombstone (Deleted), so a late copy cannot bring a board back. A
+//     starting node asks the others for all of it (bus.KindMetaSync).
+//   - Sync requests for a board (bus.KindSync) are answered by every node
+//     that stores the board, loading its room if needed (the room unloads
+//     again when idle).
+//
+// Rejected: a metadata store shared by all nodes (NATS JetStream KV, or a
+// database). It would make every node depend on it to open a board; copies
+// in each node's Pebble, merged by last writer, keep nodes independent.
+
+func (n *Node) startReplication() {
+	subs := []struct {
+		kind    bus.Kind
+		cluster bool
+		h       bus.Handler
+	}{
+		{bus.KindMeta, true, n.onMeta},
+		{bus.KindMetaSync, true, func(bus.Message) { go n.publishAllMeta() }},
+		{bus.KindSync, false, n.onSyncRequest},
+	}
+	for _, s := range subs {
+		var cancel func()
+		var err error
+		if s.cluster {
+			cancel, err = n.bus.SubscribeCluster(s.kind, s.h)
+		} else {
+			cancel, err = n.bus.SubscribeKind(s.kind, s.h)
+		}
+		if err != nil {
+			n.log.Warn("replication: subscribe failed", "kind", string(s.kind), "err", err)
+			continue
+		}
+		n.unsubs = append(n.unsubs, cancel)
+	}
+	n.bus.PublishCluster(bus.KindMetaSync, nil)
+}
+
+// publishMeta stores a board's metadata and tells the other nodes.
+func (n *Node) publishMeta(ctx context.Context, m *BoardMeta) error {
+	b, _ := json.Marshal(m)
+	id, err := storage.ParseBoardID(m.ID)
+	if err != nil {
+		return err
+	}
+	if err := n.store.PutMeta(ctx, "board", id[:], b); err != nil {
+		return err
+	}
+	n.bus.PublishCluster(bus.KindMeta, b)
+	return nil
+}
+
+// onMeta keeps another node's metadata write if it is newer.
+func (n *Node) onMeta(msg bus.Message) {
+	var m BoardMeta
+	if json.Unmarshal(msg.Data, &m) != nil {
+		return
+	}
+	id, err := storage.ParseBoardID(m.ID)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n.metaMu.Lock()
+	defer n.metaMu.Unlock()
+	old, err := n.store.GetMeta(ctx, "board", id[:])
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return
+	}
+	if err == nil {
+		var cur BoardMeta
+		if json.Unmarshal(old, &cur) == nil && (cur.Updated > m.Updated || (cur.Updated == m.Updated && bytes.Compare(old, msg.Data) >= 0)) {
+			return // ours is as new or newer
+		}
+	}
+	if n.store.PutMeta(ctx, "board", id[:], msg.Data) != nil {
+		return
+	}
+	if m.Deleted {
+		n.rooms.DeleteBoard(ctx, id)
+	}
+}
+
+// publishAllMeta answers a starting node: every board's metadata.
+func (n *Node) publishAllMeta() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n.store.ScanMeta(ctx, "board", nil, func(_, val []byte) error {
+		n.bus.PublishCluster(bus.KindMeta, append([]byte(nil), val...))
+		return nil
+	})
+}
+
+// onSyncRequest answers another node's sync request for a board this node
+// stores.
+func (n *Node) onSyncRequest(msg bus.Message) {
+	board := storage.BoardID(msg.Board)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := n.loadBoard(ctx, board); err != nil {
+			return // unknown or deleted here
+		}
+		rm, err := n.rooms.Open(ctx, board)
+		if err != nil {
+			return
+		}
+		rm.AnswerSync(ctx, msg.Node, msg.Data)
+	}()
+}
