@@ -52,10 +52,11 @@ type proc struct {
 // startCorkboard starts the binary on a free loopback port and returns once
 // it serves: the port is read from its "serving" log line, and /healthz
 // must answer.
-func startCorkboard(t *testing.T, bin, dir string) *proc {
+func startCorkboard(t *testing.T, bin, dir string, extra ...string) *proc {
 	t.Helper()
 	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(bin, "--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "info")
+	args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "info"}, extra...)
+	p.cmd = exec.Command(bin, args...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,174 @@
+package node_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/client"
+)
+
+// freePorts returns n loopback ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	var ls []net.Listener
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// poll retries check (a real process settling: routes forming, heartbeats)
+// at a fixed pace, for a bounded time.
+func poll(t *testing.T, what string, check func() bool) {
+	t.Helper()
+	for i := 0; i < 300; i++ {
+		if check() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// Three node processes whose embedded NATS servers form a cluster: clients
+// spread over them converge; one node killed with kill -9 while the others
+// keep editing catches up when it comes back, and loses none of the ops it
+// had acked.
+func TestClusterOfProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three node processes")
+	}
+	bin := buildCorkboard(t)
+	routes := freePorts(t, 3)
+	secret := hex.EncodeToString(bytes.Repeat([]byte{0x5c}, 32))
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	args := func(i int) []string {
+		var rs []string
+		for j, p := range routes {
+			if j != i {
+				rs = append(rs, fmt.Sprintf("nats://127.0.0.1:%d", p))
+			}
+		}
+		return []string{"--node-id", fmt.Sprintf("node%d", i), "--secret", secret,
+			"--nats-cluster", fmt.Sprintf("127.0.0.1:%d", routes[i]), "--nats-routes", strings.Join(rs, ",")}
+	}
+	procs := make([]*proc, 3)
+	for i := range procs {
+		procs[i] = startCorkboard(t, bin, dirs[i], args(i)...)
+	}
+	peersOf := func(p *proc) int {
+		code, body, err := httpGet(p.base + "/readyz")
+		var r struct {
+			Peers []json.RawMessage `json:"peers"`
+		}
+		if err != nil || code != 200 || json.Unmarshal(body, &r) != nil {
+			return -1
+		}
+		return len(r.Peers)
+	}
+	for i, p := range procs {
+		poll(t, fmt.Sprintf("node%d to see two peers", i), func() bool { return peersOf(p) == 2 })
+	}
+	board := procs[0].node(t).createBoard(`{"name":"cluster"}`)
+	id, tok := board.Board.ID, board.Token
+	for i, p := range procs[1:] {
+		poll(t, fmt.Sprintf("node%d to learn the board", i+1), func() bool {
+			code, _, _ := httpGet(p.base + "/v1/boards/" + id + "?token=" + tok)
+			return code == 200
+		})
+	}
+	ctx := ctx10(t)
+	clients := make([]*client.Client, 3)
+	for i, p := range procs {
+		clients[i] = dial(t, p.node(t).wsURL(id, tok), crdt.ReplicaID(100+i))
+	}
+	// Everyone edits at once: each client its own notes and one shared
+	// note's text.
+	edit := func(c *client.Client, i, k int) uint64 {
+		seq, err := c.Edit(ctx, 0, func(tx *crdt.Tx) error {
+			el := elem(i*100 + k)
+			if err := tx.Create(el, "note"); err != nil {
+				return err
+			}
+			return tx.Set(el, "x", crdt.Number(float64(k)))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	for k := 0; k < 30; k++ {
+		for i, c := range clients {
+			seq := edit(c, i, k)
+			if k == 29 {
+				if err := c.WaitAck(ctx, seq); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	converged := func(cs ...*client.Client) {
+		t.Helper()
+		var vv crdt.VersionVector
+		for _, c := range cs {
+			c.Read(func(d *crdt.Doc) {
+				v := d.Version()
+				if vv == nil {
+					vv = v
+				} else {
+					vv.Merge(v)
+				}
+			})
+		}
+		for _, c := range cs {
+			if err := c.WaitDoc(ctx, func(d *crdt.Doc) bool {
+				return d.Version().Compare(vv) != crdt.Before
+			}); err != nil {
+				t.Fatalf("a client never caught up: %v", err)
+			}
+		}
+		first := snapshotOf(cs[0])
+		for _, c := range cs[1:] {
+			if !bytes.Equal(snapshotOf(c), first) {
+				t.Fatal("clients diverged")
+			}
+		}
+	}
+	converged(clients...)
+
+	// kill -9 node1, keep editing on the others, bring it back.
+	procs[1].kill(t)
+	clients[1].CloseNow()
+	for k := 30; k < 50; k++ {
+		edit(clients[0], 0, k)
+		edit(clients[2], 2, k)
+	}
+	procs[1] = startCorkboard(t, bin, dirs[1], args(1)...)
+	back := dial(t, procs[1].node(t).wsURL(id, tok), 111)
+	converged(clients[0], clients[2], back)
+	var count int
+	back.Read(func(d *crdt.Doc) { count = d.Len() })
+	if count != 30*3+20*2 {
+		t.Fatalf("the restarted node's client has %d notes, want %d", count, 30*3+20*2)
+	}
+	// The nodes' own states agree too.
+	s0 := procs[0].node(t).state(id, tok)
+	poll(t, "the three nodes' states to agree", func() bool {
+		return bytes.Equal(procs[1].node(t).state(id, tok), s0) && bytes.Equal(procs[2].node(t).state(id, tok), s0)
+	})
+}
