@@ -12,6 +12,7 @@ type Hub struct {
 		subs    map[[16]byte]map[*memSub]struct{}
 		cluster map[Kind]map[*memSub]struct{}
 		kinds   map[Kind]map[*memSub]struct{}
+		cut     map[string]bool // nodes cut off: nothing to or from them
 	}
 }
 
@@ -26,7 +27,21 @@ func NewHub() *Hub {
 	h.mu.subs = map[[16]byte]map[*memSub]struct{}{}
 	h.mu.cluster = map[Kind]map[*memSub]struct{}{}
 	h.mu.kinds = map[Kind]map[*memSub]struct{}{}
+	h.mu.cut = map[string]bool{}
 	return h
+}
+
+// Cut cuts a node off the hub (cut=true) or brings it back: while cut,
+// messages to and from it are dropped, as in a network partition.
+func (h *Hub) Cut(node string, cut bool) {
+	h.mu.Lock()
+	h.mu.cut[node] = cut
+	h.mu.Unlock()
+}
+
+// reachable reports whether a message from one node reaches another.
+func (h *Hub) reachableLocked(from, to string) bool {
+	return from != to && !h.mu.cut[from] && !h.mu.cut[to]
 }
 
 // Memory is one node's view of a Hub.
@@ -47,12 +62,12 @@ func (m *Memory) Publish(board [16]byte, kind Kind, data []byte) error {
 	m.hub.mu.Lock()
 	var hs []Handler
 	for s := range m.hub.mu.subs[board] {
-		if s.node != m.node {
+		if m.hub.reachableLocked(m.node, s.node) {
 			hs = append(hs, s.h)
 		}
 	}
 	for s := range m.hub.mu.kinds[kind] {
-		if s.node != m.node {
+		if m.hub.reachableLocked(m.node, s.node) {
 			hs = append(hs, s.h)
 		}
 	}
@@ -109,7 +124,7 @@ func (m *Memory) PublishCluster(kind Kind, data []byte) error {
 	m.hub.mu.Lock()
 	var hs []Handler
 	for s := range m.hub.mu.cluster[kind] {
-		if s.node != m.node {
+		if m.hub.reachableLocked(m.node, s.node) {
 			hs = append(hs, s.h)
 		}
 	}

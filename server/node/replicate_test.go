@@ -2,11 +2,14 @@ package node_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/client"
 	"github.com/corkboard/corkboard/server/node"
 )
 
@@ -79,5 +82,100 @@ func TestNodesCatchUpAndShareBoards(t *testing.T) {
 		if code, _ := n.get("/v1/boards/" + id + "?token=" + tok); code != 404 {
 			t.Fatalf("board still known on a node after its deletion: %d", code)
 		}
+	}
+}
+
+// A node cut off from the others while people edit on both sides catches
+// up, in both directions, once the cut heals (the periodic catch-up), with
+// nothing lost and nothing duplicated; a client that was on the cut node
+// resumes on another node from its version, without a snapshot.
+func TestPartitionHealsAndClientsMoveNodes(t *testing.T) {
+	hub := bus.NewHub()
+	secret := bytes.Repeat([]byte{9}, 32)
+	mk := func(id string) *testNode {
+		return startNode(t, func(c *node.Config) {
+			c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret
+			c.Room.SyncInterval = 20 * time.Millisecond
+		})
+	}
+	a, b := mk("a"), mk("b")
+	board := a.createBoard(`{"name":"partition"}`)
+	id, tok := board.Board.ID, board.Token
+	ca := dial(t, a.wsURL(id, tok), 1)
+	cb := dial(t, b.wsURL(id, tok), 2)
+	ctx := ctx10(t)
+	note := func(c *client.Client, i int) uint64 {
+		seq, err := c.Edit(ctx, 0, func(tx *crdt.Tx) error {
+			if err := tx.Create(elem(i), "note"); err != nil {
+				return err
+			}
+			return tx.InsertText(elem(i), "text", 0, fmt.Sprint(i))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	if err := ca.WaitAck(ctx, note(ca, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cb.WaitDoc(ctx, func(d *crdt.Doc) bool { return d.Len() == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	hub.Cut("b", true)
+	var sa, sb uint64
+	for i := 1; i <= 10; i++ {
+		sa = note(ca, i)
+		sb = note(cb, 100+i)
+	}
+	if ca.WaitAck(ctx, sa) != nil || cb.WaitAck(ctx, sb) != nil {
+		t.Fatal("acks during the cut")
+	}
+	var na, nb int
+	ca.Read(func(d *crdt.Doc) { na = d.Len() })
+	cb.Read(func(d *crdt.Doc) { nb = d.Len() })
+	if na != 11 || nb != 11 {
+		t.Fatalf("during the cut each side should see only its own notes: a %d, b %d", na, nb)
+	}
+	hub.Cut("b", false)
+	for _, c := range []*client.Client{ca, cb} {
+		if err := c.WaitDoc(ctx, func(d *crdt.Doc) bool { return d.Len() == 21 }); err != nil {
+			t.Fatalf("after the cut healed: %v", err)
+		}
+	}
+	if !bytes.Equal(snapshotOf(ca), snapshotOf(cb)) {
+		t.Fatal("clients diverged after the partition")
+	}
+	for _, n := range []*testNode{a, b} {
+		_, ops := n.ops(id, tok)
+		seen := map[crdt.OpID]bool{}
+		for _, op := range ops {
+			k := crdt.OpID{Replica: op.Replica, Counter: op.Start}
+			if seen[k] {
+				t.Fatalf("a node stored change %v twice", k)
+			}
+			seen[k] = true
+		}
+		if len(ops) != 21 {
+			t.Fatalf("a node stores %d changes, want 21", len(ops))
+		}
+	}
+	// The client of b moves to a, a little behind: it resumes with ops.
+	cb.CloseNow()
+	if err := ca.WaitAck(ctx, note(ca, 50)); err != nil {
+		t.Fatal(err)
+	}
+	var doc *crdt.Doc
+	cb.Read(func(d *crdt.Doc) { doc = d })
+	moved, err := client.Dial(ctx, client.Options{URL: a.wsURL(id, tok), Replica: 2, Doc: doc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(moved.CloseNow)
+	if w := moved.Welcome(); w.Catchup != "ops" || w.Changes != 1 {
+		t.Fatalf("moved client caught up by %q with %d changes, want ops with 1", w.Catchup, w.Changes)
+	}
+	if !bytes.Equal(snapshotOf(moved), snapshotOf(ca)) {
+		t.Fatal("moved client diverged")
 	}
 }
