@@ -65,11 +65,13 @@ type Bus interface {
 
 // Cluster and catch-up message kinds.
 const (
-	KindHeartbeat Kind = "heartbeat" // cluster: a node announces itself
-	KindMeta      Kind = "meta"      // cluster: a board's metadata changed
-	KindMetaSync  Kind = "metasync"  // cluster: a starting node asks for all metadata
-	KindSync      Kind = "sync"      // board: "here is my version: send what I lack"
-	KindSyncReply Kind = "syncreply" // board: changes for one requesting node
+	KindHeartbeat  Kind = "heartbeat"  // cluster: a node announces itself
+	KindMeta       Kind = "meta"       // cluster: a board's metadata changed
+	KindMetaSync   Kind = "metasync"   // cluster: a starting node asks for all metadata
+	KindSync       Kind = "sync"       // board: "here is my version: send what I lack"
+	KindSyncReply  Kind = "syncreply"  // board: changes for one requesting node
+	KindReplicate  Kind = "replicate"  // board: "store these and confirm" (acks after replication)
+	KindReplicated Kind = "replicated" // board: "stored": a confirmation for one node
 )
 
 func clusterSubject(kind Kind) string { return "cb._cluster." + string(kind) }

@@ -35,6 +35,7 @@ func (n *Node) startReplication() {
 		{bus.KindMeta, true, n.onMeta},
 		{bus.KindMetaSync, true, func(bus.Message) { go n.publishAllMeta() }},
 		{bus.KindSync, false, n.onSyncRequest},
+		{bus.KindReplicate, false, n.onReplicate},
 	}
 	for _, s := range subs {
 		var cancel func()
@@ -107,6 +108,24 @@ func (n *Node) publishAllMeta() {
 		n.bus.PublishCluster(bus.KindMeta, append([]byte(nil), val...))
 		return nil
 	})
+}
+
+// onReplicate stores another node's changes for a board this node knows
+// and confirms (acks after replication).
+func (n *Node) onReplicate(msg bus.Message) {
+	board := storage.BoardID(msg.Board)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := n.loadBoard(ctx, board); err != nil {
+			return
+		}
+		rm, err := n.rooms.Open(ctx, board)
+		if err != nil {
+			return
+		}
+		rm.Replicate(ctx, msg.Node, msg.Data)
+	}()
 }
 
 // onSyncRequest answers another node's sync request for a board this node

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/client"
 	"github.com/corkboard/corkboard/server/node"
+	"github.com/corkboard/corkboard/server/protocol"
 )
 
 // Three nodes on one bus, each with its own Pebble: a board made on one is
@@ -177,5 +179,59 @@ func TestPartitionHealsAndClientsMoveNodes(t *testing.T) {
 	}
 	if !bytes.Equal(snapshotOf(moved), snapshotOf(ca)) {
 		t.Fatal("moved client diverged")
+	}
+}
+
+// With --ack-replicas 1 an ack means the change is stored on another node
+// too; cut off from every other node, a change is stored here but answered
+// "unavailable", and resent later it is acked once replicated.
+func TestAcksAfterReplication(t *testing.T) {
+	hub := bus.NewHub()
+	secret := bytes.Repeat([]byte{3}, 32)
+	mk := func(id string) *testNode {
+		return startNode(t, func(c *node.Config) {
+			c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret
+			c.Room.AckReplicas = 1
+			c.Room.ReplicateTimeout = 300 * time.Millisecond
+		})
+	}
+	a, b := mk("a"), mk("b")
+	board := a.createBoard(`{"name":"acks=all"}`)
+	id, tok := board.Board.ID, board.Token
+	ca := dial(t, a.wsURL(id, tok), 1)
+	ctx := ctx10(t)
+	seq, err := ca.Edit(ctx, 0, func(tx *crdt.Tx) error { return tx.Create(elem(1), "note") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.WaitAck(ctx, seq); err != nil {
+		t.Fatal(err)
+	}
+	// Acked: b has it already (it confirmed after storing it).
+	if _, ops := b.ops(id, tok); len(ops) != 1 {
+		t.Fatalf("node b stores %d changes at the moment of the ack, want 1", len(ops))
+	}
+	hub.Cut("b", true)
+	seq, err = ca.Edit(ctx, 0, func(tx *crdt.Tx) error { return tx.Set(elem(1), "x", crdt.Number(5)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused *client.RefusedError
+	if err := ca.WaitAck(ctx, seq); !errors.As(err, &refused) || refused.Frame.Code != protocol.CodeUnavailable {
+		t.Fatalf("ack while cut off: %v, want a refusal with code unavailable", err)
+	}
+	hub.Cut("b", false)
+	// The client resends the change it still has.
+	_, ops := a.ops(id, tok) // it is stored on a: its latest change
+	change := ops[len(ops)-1].Change
+	seq, err = ca.Send(ctx, []crdt.Change{change})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.WaitAck(ctx, seq); err != nil {
+		t.Fatalf("resend after the cut healed: %v", err)
+	}
+	if _, ops := b.ops(id, tok); len(ops) != 2 {
+		t.Fatalf("node b stores %d changes after the resend, want 2", len(ops))
 	}
 }

@@ -18,8 +18,9 @@ const (
 	CodeNoHello      Code = "no_hello"      // a frame before hello
 	CodeUnknownBoard Code = "unknown_board"
 	CodeUnauthorized Code = "unauthorized"
-	CodeReadOnly     Code = "read_only" // the board is closed for edits (deadline)
-	CodeInternal     Code = "internal"  // the node failed; retry later
+	CodeReadOnly     Code = "read_only"   // the board is closed for edits (deadline)
+	CodeInternal     Code = "internal"    // the node failed; retry later
+	CodeUnavailable  Code = "unavailable" // stored on this node, but not confirmed by enough other nodes in time: resend later
 )
 
 // Close codes. Ranges, as a client should treat them:

@@ -117,11 +117,18 @@ func (r *Room) handle(msg any) {
 			r.schedulePresence()
 		}
 	case remote:
-		if m.kind == bus.KindSyncReply {
+		switch m.kind {
+		case bus.KindSyncReply:
 			r.fromSyncReply(m.data)
-		} else {
+		case bus.KindReplicated:
+			r.fromReplicated(m.node, m.data)
+		default:
 			r.fromRemote(m)
 		}
+	case replicateReq:
+		r.storeReplica(m)
+	case replTimeout:
+		r.replicationTimedOut(uint64(m))
 	case syncRequest:
 		r.answerSync(m)
 	case syncNow:
@@ -145,6 +152,7 @@ func (r *Room) commit(group []submit) {
 	var recs []storage.Record
 	var fresh [][]byte    // encoded new changes, in order
 	var owners []*Session // their authors
+	var accepted [][]byte // every accepted change, duplicates included (to replicate)
 	for i, sm := range group {
 		o := &outcomes[i]
 		o.ack = protocol.Ack{Type: protocol.TypeAck, Seq: sm.seq}
@@ -168,6 +176,9 @@ func (r *Room) commit(group []submit) {
 			switch st {
 			case crdt.Duplicate:
 				o.ack.Duplicate++
+				if r.cfg.AckReplicas > 0 {
+					accepted = append(accepted, c.AppendBinary(nil))
+				}
 				continue
 			case crdt.Held:
 				o.ack.Held++
@@ -187,6 +198,7 @@ func (r *Room) commit(group []submit) {
 				Author: sm.sess.User.ID, Accepted: now.UnixMilli(), Data: data})
 			fresh = append(fresh, data)
 			owners = append(owners, sm.sess)
+			accepted = append(accepted, data)
 		}
 	}
 	if len(recs) > 0 {
@@ -207,7 +219,24 @@ func (r *Room) commit(group []submit) {
 		r.lastSeq = recs[len(recs)-1].Seq
 		r.sinceSnap += len(recs)
 	}
-	// Ack (or refuse) every submission.
+	if r.cfg.AckReplicas > 0 && len(accepted) > 0 {
+		// The others get the changes with the request to store them, and
+		// the answers (acks, refusals) wait for their confirmations.
+		r.replicate(group, outcomes, accepted)
+	} else {
+		answer(group, outcomes)
+		if len(fresh) > 0 {
+			r.publish(fresh)
+		}
+	}
+	if len(fresh) > 0 {
+		r.deliver(fresh, owners)
+	}
+	r.maybeSnapshot()
+}
+
+// answer acks (or refuses) every submission of a group.
+func answer(group []submit, outcomes []outcome) {
 	for i, sm := range group {
 		if outcomes[i].err != nil {
 			// The error says how many changes before the refused one
@@ -217,11 +246,6 @@ func (r *Room) commit(group []submit) {
 		}
 		sm.sess.SendJSON(outcomes[i].ack)
 	}
-	if len(fresh) > 0 {
-		r.publish(fresh)
-		r.deliver(fresh, owners)
-	}
-	r.maybeSnapshot()
 }
 
 // admit checks one change from a session: its replica, the session's
@@ -422,11 +446,11 @@ func jsonOps(encoded [][]byte) []byte {
 // fromBus runs on the bus's goroutine: hand over without blocking. A full
 // inbox drops the message; catch-up repairs the gap.
 func (r *Room) fromBus(m bus.Message) {
-	if m.Kind == bus.KindSync {
-		return // answered through the node (Manager.AnswerSync), loaded or not
+	if m.Kind == bus.KindSync || m.Kind == bus.KindReplicate {
+		return // handled through the node (AnswerSync, Replicate), loaded or not
 	}
 	select {
-	case r.inbox <- remote{kind: m.Kind, data: m.Data}:
+	case r.inbox <- remote{kind: m.Kind, node: m.Node, data: m.Data}:
 	default:
 		if h := r.cfg.Hooks.BusErrors; h != nil {
 			h()

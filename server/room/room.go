@@ -67,6 +67,14 @@ type Config struct {
 	// several changes, which is most of its CPU; acks and the bus are
 	// never delayed.
 	FanoutDelay time.Duration
+	// AckReplicas: how many other nodes must have stored a change before
+	// its sender is acked (default 0: an ack means durable on this node).
+	// With 1 or more, a change survives the loss of this node's disk, at
+	// the cost of a round trip over the bus per commit, and a client gets
+	// "unavailable" (resend later) when too few nodes answer in time.
+	AckReplicas int
+	// ReplicateTimeout bounds that wait (default 5s).
+	ReplicateTimeout time.Duration
 	// SyncInterval: how often a loaded room asks the other nodes for what
 	// it lacks, besides on load, after gaps and bus reconnects (default 30s).
 	SyncInterval time.Duration
@@ -113,6 +121,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.ReplicateTimeout <= 0 {
+		c.ReplicateTimeout = 5 * time.Second
 	}
 	if c.SyncInterval <= 0 {
 		c.SyncInterval = 30 * time.Second
@@ -242,6 +253,7 @@ type submit struct {
 
 type remote struct {
 	kind bus.Kind
+	node string // the sending node
 	data []byte
 }
 
@@ -274,8 +286,11 @@ type Room struct {
 	pendOwners []*Session
 	fanTimer   *time.Timer
 	lastSync   time.Time // when this room last asked the others (debounce)
-	unsub      func()
-	dead       bool
+	// Submissions waiting for other nodes to confirm (AckReplicas).
+	replSeq     uint64
+	pendingRepl map[uint64]*pendingRepl
+	unsub       func()
+	dead        bool
 }
 
 func newRoom(m *Manager, board storage.BoardID) *Room {

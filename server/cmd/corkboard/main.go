@@ -52,6 +52,7 @@ func run(args []string) error {
 		snapEvery   = fs.Int("snapshot-every", 1000, "changes between board snapshots")
 		idle        = fs.Duration("idle-timeout", time.Minute, "how long a board with no connection stays in memory")
 		retention   = fs.Duration("retention", 0, "drop op history older than this once a snapshot covers it (0: keep forever)")
+		ackReplicas = fs.Int("ack-replicas", 0, "other nodes that must store a change before its sender is acked (0: durable on this node is enough)")
 		fanoutDelay = fs.Duration("fanout-delay", 5*time.Millisecond, "gather accepted changes this long before pushing them to a board's connections (0: at once); a few ms halve the CPU of a busy board")
 		shutdownT   = fs.Duration("shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 	)
@@ -98,6 +99,7 @@ func run(args []string) error {
 	cfg.Limits.MaxMessage, cfg.Limits.OpsPerSecond, cfg.Limits.SendQueue = *maxMessage, *opsRate, *sendQueue
 	cfg.Room.SnapshotEvery, cfg.Room.IdleTimeout, cfg.Room.Retention = *snapEvery, *idle, *retention
 	cfg.Room.FanoutDelay = *fanoutDelay
+	cfg.Room.AckReplicas = *ackReplicas
 
 	n, err := node.New(cfg)
 	if err != nil {
