@@ -493,6 +493,15 @@ func (p *Pebble) ScanReplica(ctx context.Context, board BoardID, replica uint64,
 		}
 	}
 
+	// One iterator over the board's log, positioned by seek for each
+	// record, instead of a Get per record: a Get builds a fresh iterator
+	// stack every time, which dominated catching up a node on a long log.
+	lp := boardPrefix(spaceLog, board)
+	logIt, err := snap.NewIter(&pebble.IterOptions{LowerBound: lp, UpperBound: prefixEnd(lp)})
+	if err != nil {
+		return opErr(err)
+	}
+	defer logIt.Close()
 	n := 0
 	for ok := seekReplica(it, rp, fromCounter); ok; ok = it.Next() {
 		if n++; n%ctxCheckEvery == 0 {
@@ -504,7 +513,7 @@ func (p *Pebble) ScanReplica(ctx context.Context, board BoardID, replica uint64,
 		if err != nil {
 			return opErr(err)
 		}
-		rec, err := getRecord(snap, board, seq)
+		rec, err := seekRecord(logIt, board, seq)
 		if err != nil {
 			return opErr(err)
 		}
@@ -560,15 +569,19 @@ func indexEntry(it *pebble.Iterator) (seq, start, end uint64, err error) {
 }
 
 // getRecord reads one log record from snap.
-func getRecord(snap *pebble.Snapshot, board BoardID, seq uint64) (Record, error) {
-	v, closer, err := snap.Get(logKey(board, seq))
-	if errors.Is(err, pebble.ErrNotFound) {
+// seekRecord reads log record seq through an iterator over the board's log.
+func seekRecord(it *pebble.Iterator, board BoardID, seq uint64) (Record, error) {
+	k := logKey(board, seq)
+	if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+		if err := it.Error(); err != nil {
+			return Record{}, err
+		}
 		return Record{}, fmt.Errorf("index entry points at missing seq %d: %w", seq, ErrCorrupt)
 	}
+	v, err := it.ValueAndErr()
 	if err != nil {
 		return Record{}, err
 	}
-	defer closer.Close()
 	rec, err := decodeRecordValue(seq, v)
 	if err != nil {
 		return Record{}, err

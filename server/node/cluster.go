@@ -112,3 +112,7 @@ func (n *Node) Peers() []Peer {
 	slices.SortFunc(out, func(a, b Peer) int { return strings.Compare(a.Node, b.Node) })
 	return out
 }
+
+// SyncAll makes every loaded board ask the other nodes for what it lacks
+// now, instead of at its next periodic catch-up.
+func (n *Node) SyncAll() { n.rooms.SyncAll() }

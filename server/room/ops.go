@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
@@ -378,15 +377,16 @@ func (r *Room) fanout(fresh [][]byte, owners []*Session) {
 	start := time.Now()
 	var bin, js []byte
 	deliveries := 0
+	var mine []bool // scratch: which changes the session authored
 	for s := range r.sessions {
-		var mine []int
-		for i, o := range owners {
+		authored := 0
+		for _, o := range owners {
 			if o == s {
-				mine = append(mine, i)
+				authored++
 			}
 		}
 		var frame []byte
-		if len(mine) == 0 {
+		if authored == 0 {
 			// The common case: one shared frame for everyone.
 			if s.Format == protocol.FormatJSON {
 				if js == nil {
@@ -400,9 +400,13 @@ func (r *Room) fanout(fresh [][]byte, owners []*Session) {
 				frame = bin
 			}
 		} else {
-			rest := make([][]byte, 0, len(fresh)-len(mine))
+			mine = mine[:0]
+			for _, o := range owners {
+				mine = append(mine, o == s)
+			}
+			rest := make([][]byte, 0, len(fresh)-authored)
 			for i, f := range fresh {
-				if !slices.Contains(mine, i) {
+				if !mine[i] {
 					rest = append(rest, f)
 				}
 			}

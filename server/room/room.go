@@ -446,7 +446,11 @@ func (r *Room) run() {
 			r.fanTimer = nil
 			r.flushFanout()
 		case <-syncTick.C:
-			r.requestSync(true)
+			// Not while a catch-up is under way (its pages ask on their
+			// own): a second request would have every page sent twice.
+			if time.Since(r.lastSync) >= r.cfg.SyncInterval {
+				r.requestSync(true)
+			}
 		case msg := <-r.inbox:
 			r.handle(msg)
 			if len(r.sessions) == 0 {
