@@ -44,6 +44,7 @@ import (
 
 type config struct {
 	url        string
+	urls       string // more nodes of the same cluster: clients are spread over all
 	clients    int
 	boards     int
 	rate       float64
@@ -150,6 +151,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	var c config
 	fs.StringVar(&c.url, "url", env("url", "http://127.0.0.1:8080"), "base HTTP URL of the node (loopback only)")
+	fs.StringVar(&c.urls, "urls", env("urls", ""), "comma-separated URLs of more nodes of the same cluster: client i connects to node i mod n (boards are created on -url)")
 	fs.IntVar(&c.clients, "clients", envInt("clients", 50), "simulated clients (WebSocket connections)")
 	fs.IntVar(&c.boards, "boards", envInt("boards", 5), "boards the clients are spread over (client i joins board i mod boards)")
 	fs.Float64Var(&c.rate, "rate", envFloat("rate", 100), "total ops per second sent, over all clients")
@@ -170,6 +172,13 @@ func parseFlags(args []string) (config, error) {
 		return c, err
 	}
 	c.seed = *seed
+	for _, u := range strings.Split(c.urls, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			if err := nodeapi.CheckLoopback(u); err != nil {
+				return c, err
+			}
+		}
+	}
 	if err := nodeapi.CheckLoopback(c.url); err != nil {
 		return c, err
 	}
@@ -311,6 +320,12 @@ func run(cfg config) (string, error) {
 		cfg.url = url
 	}
 	api := nodeapi.New(cfg.url)
+	apis := []*nodeapi.Client{api}
+	for _, u := range strings.Split(cfg.urls, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			apis = append(apis, nodeapi.New(u))
+		}
+	}
 	setupCtx, cancelSetup := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancelSetup()
 	if err := api.Healthy(setupCtx); err != nil {
@@ -345,8 +360,19 @@ func run(cfg config) (string, error) {
 		s := sims[i]
 		ctx, cancel := context.WithTimeout(setupCtx, 30*time.Second)
 		defer cancel()
-		c, err := client.Dial(ctx, client.Options{URL: api.WSURL(s.b.api), Replica: s.replica,
-			Name: fmt.Sprintf("load-%d", i), Format: cfg.format, Doc: s.doc, OnOps: s.onOps})
+		nodeAPI := apis[i%len(apis)]
+		var c *client.Client
+		var err error
+		// A board made on the first node reaches the others' metadata
+		// within moments: retry the first dials a few times.
+		for attempt := 0; attempt < 50; attempt++ {
+			c, err = client.Dial(ctx, client.Options{URL: nodeAPI.WSURL(s.b.api), Replica: s.replica,
+				Name: fmt.Sprintf("load-%d", i), Format: cfg.format, Doc: s.doc, OnOps: s.onOps})
+			if err == nil || len(apis) == 1 || !strings.Contains(err.Error(), "404") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err != nil {
 			if dialErrs.Add(1) == 1 {
 				fmt.Fprintf(os.Stderr, "load: dial client %d: %v\n", i, err)
