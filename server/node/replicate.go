@@ -3,9 +3,12 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/corkboard/corkboard/crdt"
 
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/storage"
@@ -34,6 +37,7 @@ func (n *Node) startReplication() {
 	}{
 		{bus.KindMeta, true, n.onMeta},
 		{bus.KindMetaSync, true, func(bus.Message) { go n.publishAllMeta() }},
+		{bus.KindClaim, true, n.onClaim},
 		{bus.KindSync, false, n.onSyncRequest},
 		{bus.KindReplicate, false, n.onReplicate},
 	}
@@ -108,6 +112,56 @@ func (n *Node) publishAllMeta() {
 		n.bus.PublishCluster(bus.KindMeta, append([]byte(nil), val...))
 		return nil
 	})
+	n.store.ScanMeta(ctx, "replica", nil, func(_, val []byte) error {
+		n.bus.PublishCluster(bus.KindClaim, append([]byte(nil), val...))
+		return nil
+	})
+}
+
+// replicaClaim says which user owns a replica id on a board. Claims are
+// copied to every node; when two nodes let two users claim one id at the
+// same moment, every node keeps the earliest claim (then the smaller user
+// id), so they agree on the owner.
+type replicaClaim struct {
+	Board   string         `json:"board"`
+	Replica crdt.ReplicaID `json:"replica"`
+	User    string         `json:"user"`
+	At      int64          `json:"at"` // unix ms
+}
+
+func claimKey(board storage.BoardID, rep crdt.ReplicaID) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte(nil), board[:]...), uint64(rep))
+}
+
+func decodeClaim(b []byte) replicaClaim {
+	var c replicaClaim
+	if json.Unmarshal(b, &c) != nil {
+		c.User = string(b) // a bare user id, as stored before claims were shared
+	}
+	return c
+}
+
+// onClaim keeps another node's claim unless an earlier one is known.
+func (n *Node) onClaim(msg bus.Message) {
+	c := decodeClaim(msg.Data)
+	board, err := storage.ParseBoardID(c.Board)
+	if err != nil || c.User == "" || c.Replica == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n.claimMu.Lock()
+	defer n.claimMu.Unlock()
+	key := claimKey(board, c.Replica)
+	if cur, err := n.store.GetMeta(ctx, "replica", key); err == nil {
+		old := decodeClaim(cur)
+		if old.User == c.User || old.At < c.At || (old.At == c.At && old.User <= c.User) {
+			return
+		}
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return
+	}
+	n.store.PutMeta(ctx, "replica", key, msg.Data)
 }
 
 // onReplicate stores another node's changes for a board this node knows

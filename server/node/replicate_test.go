@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -234,4 +235,22 @@ func TestAcksAfterReplication(t *testing.T) {
 	if _, ops := b.ops(id, tok); len(ops) != 2 {
 		t.Fatalf("node b stores %d changes after the resend, want 2", len(ops))
 	}
+}
+
+// A replica id claimed on one node is refused to another user on another
+// node: claims are copied to every node.
+func TestReplicaClaimsAreClusterWide(t *testing.T) {
+	hub := bus.NewHub()
+	secret := bytes.Repeat([]byte{4}, 32)
+	mk := func(id string) *testNode {
+		return startNode(t, func(c *node.Config) { c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret })
+	}
+	a, b := mk("a"), mk("b")
+	board := a.createBoard(`{"name":"claims"}`)
+	dial(t, a.wsURL(board.Board.ID, board.Token), 77) // the owner takes replica 77 on a
+	editor := board.Links["editor"]
+	tok := editor[strings.Index(editor, "token=")+len("token="):]
+	r := rawOpen(t, b.wsURL(board.Board.ID, tok), 77)
+	r.writeJSON(protocol.Hello{Type: protocol.TypeHello, Replica: 77, Version: crdt.VersionVector{}})
+	r.expectClose(protocol.CloseReplica)
 }

@@ -2,7 +2,7 @@ package node
 
 import (
 	"context"
-	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
@@ -147,18 +148,21 @@ func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt
 	// moment with the same new replica id cannot both get it.
 	n.claimMu.Lock()
 	defer n.claimMu.Unlock()
-	key := binary.BigEndian.AppendUint64(append([]byte(nil), board[:]...), uint64(rep))
-	owner, err := n.store.GetMeta(ctx, "replica", key)
+	key := claimKey(board, rep)
+	cur, err := n.store.GetMeta(ctx, "replica", key)
 	switch {
 	case err == nil:
-		if string(owner) != user {
+		if decodeClaim(cur).User != user {
 			return protocol.CloseReplica, "replica id belongs to another user"
 		}
 		return 0, ""
 	case errors.Is(err, storage.ErrNotFound):
-		if err := n.store.PutMeta(ctx, "replica", key, []byte(user)); err != nil {
+		c := replicaClaim{Board: board.String(), Replica: rep, User: user, At: n.cfg.Now().UnixMilli()}
+		b, _ := json.Marshal(c)
+		if err := n.store.PutMeta(ctx, "replica", key, b); err != nil {
 			return protocol.CloseRetry, "storage error"
 		}
+		n.bus.PublishCluster(bus.KindClaim, b) // every node learns who owns it
 		return 0, ""
 	}
 	return protocol.CloseRetry, "storage error"
