@@ -76,7 +76,9 @@ type Config struct {
 	// ReplicateTimeout bounds that wait (default 5s).
 	ReplicateTimeout time.Duration
 	// SyncInterval: how often a loaded room asks the other nodes for what
-	// it lacks, besides on load, after gaps and bus reconnects (default 30s).
+	// it lacks, besides on load, after gaps and bus reconnects (default 2m:
+	// a safety net; each request makes every node that stores the board
+	// load it for a moment).
 	SyncInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -126,7 +128,7 @@ func (c *Config) defaults() {
 		c.ReplicateTimeout = 5 * time.Second
 	}
 	if c.SyncInterval <= 0 {
-		c.SyncInterval = 30 * time.Second
+		c.SyncInterval = 2 * time.Minute
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -452,8 +454,12 @@ func (r *Room) run() {
 				r.requestSync(true)
 			}
 		case msg := <-r.inbox:
+			had := len(r.sessions)
 			r.handle(msg)
-			if len(r.sessions) == 0 {
+			// The idle clock starts when the last session leaves: traffic
+			// from other nodes (live ops, catch-up requests) does not keep
+			// a board nobody here uses in memory.
+			if had > 0 && len(r.sessions) == 0 {
 				idle.Reset(r.cfg.IdleTimeout)
 			}
 		case <-presC:
