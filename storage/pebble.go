@@ -578,19 +578,7 @@ func seekRecord(it *pebble.Iterator, board BoardID, seq uint64) (Record, error) 
 		}
 		return Record{}, fmt.Errorf("index entry points at missing seq %d: %w", seq, ErrCorrupt)
 	}
-	v, err := it.ValueAndErr()
-	if err != nil {
-		return Record{}, err
-	}
-	rec, err := decodeRecordValue(seq, v)
-	if err != nil {
-		return Record{}, err
-	}
-	rec.Data = bytes.Clone(rec.Data)
-	if rec.Data == nil {
-		rec.Data = []byte{}
-	}
-	return rec, nil
+	return readRecord(it)
 }
 
 // LastSeq implements Store. It reads the database once per board; after
