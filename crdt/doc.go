@@ -192,6 +192,11 @@ func NewDoc() *Doc {
 // Version returns a copy of the doc's version vector.
 func (d *Doc) Version() VersionVector { return d.vv.Clone() }
 
+// VersionOf returns the doc's version vector entry for one replica: the
+// highest counter of its ops applied (0 if none). Unlike Version, it copies
+// nothing, for hot paths.
+func (d *Doc) VersionOf(r ReplicaID) uint64 { return d.vv[r] }
+
 // Has reports whether the op id has been applied.
 func (d *Doc) Has(id OpID) bool { return d.vv.Contains(id) }
 

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/google/uuid"
 )
 
 // Sentinel errors. Every error a Store returns is one of these (or a context
@@ -46,19 +48,7 @@ type BoardID [16]byte
 
 // String returns the canonical lowercase UUID form,
 // "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx".
-func (b BoardID) String() string {
-	var buf [36]byte
-	hex.Encode(buf[0:8], b[0:4])
-	buf[8] = '-'
-	hex.Encode(buf[9:13], b[4:6])
-	buf[13] = '-'
-	hex.Encode(buf[14:18], b[6:8])
-	buf[18] = '-'
-	hex.Encode(buf[19:23], b[8:10])
-	buf[23] = '-'
-	hex.Encode(buf[24:36], b[10:16])
-	return string(buf[:])
-}
+func (b BoardID) String() string { return uuid.UUID(b).String() }
 
 // ParseBoardID parses the canonical UUID form (hex digits in either case).
 // Any other form (braces, "urn:uuid:", no hyphens) is rejected with

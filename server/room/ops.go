@@ -73,7 +73,7 @@ var errScanDone = errors.New("room: scan done")
 // noteReplica remembers replicas whose stored changes run past the doc's
 // version (held changes), so catch-up includes them.
 func (r *Room) noteReplica(c crdt.Change) {
-	if c.End() > r.doc.Version()[c.Replica] {
+	if c.End() > r.doc.VersionOf(c.Replica) {
 		r.replicas[c.Replica] = struct{}{}
 	}
 }
@@ -166,7 +166,7 @@ func (r *Room) commit(group []submit) {
 				}
 				break
 			}
-			before := r.doc.Version()[c.Replica]
+			before := r.doc.VersionOf(c.Replica)
 			st, _, err := r.doc.Apply(c)
 			if err != nil { // admit validated it; cannot happen
 				o.err = &protocol.Error{Type: protocol.TypeError, Code: protocol.CodeInternal, Seq: sm.seq, Message: err.Error()}
@@ -484,7 +484,7 @@ func (r *Room) fromRemote(m remote) {
 	now := r.cfg.Now().UnixMilli()
 	gap := false
 	for _, c := range changes {
-		before := r.doc.Version()[c.Replica]
+		before := r.doc.VersionOf(c.Replica)
 		st, _, err := r.doc.Apply(c)
 		if err != nil || st == crdt.Duplicate {
 			continue
