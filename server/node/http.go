@@ -85,6 +85,8 @@ func (n *Node) routes() http.Handler {
 	handle("GET /v1/boards/{board}/state", n.boardState)
 	handle("GET /v1/boards/{board}/ops", n.boardOps)
 	handle("GET /v1/boards/{board}/ws", n.serveWS)
+	handle("POST /v1/boards/{board}/blobs", n.uploadBlob)
+	handle("GET /v1/boards/{board}/blobs/{blob}", n.getBlob)
 	handle("GET /b/{board}", n.boardPage)
 	mux.Handle("/", n.static())
 	return mux

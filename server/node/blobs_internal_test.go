@@ -1,0 +1,58 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/corkboard/corkboard/storage"
+)
+
+func TestBlobCodec(t *testing.T) {
+	data := []byte("\x89PNG\r\n\x1a\nrest")
+	typ, got, err := decodeBlob(encodeBlob("image/png", data))
+	if err != nil || typ != "image/png" || !bytes.Equal(got, data) {
+		t.Fatalf("round trip: %q %q %v", typ, got, err)
+	}
+	for _, bad := range [][]byte{nil, {1}, {2, 0}, {1, 200}, {1, 3, 'a', 'b'}, encodeBlob("text/html", data)} {
+		if _, _, err := decodeBlob(bad); !errors.Is(err, storage.ErrCorrupt) {
+			t.Errorf("decodeBlob(%q): %v, want ErrCorrupt", bad, err)
+		}
+	}
+}
+
+// FuzzDecodeBlob: any stored value decodes or fails with ErrCorrupt, never
+// panics, and what decodes re-encodes to the same bytes.
+func FuzzDecodeBlob(f *testing.F) {
+	f.Add(encodeBlob("image/png", []byte("x")))
+	f.Add(encodeBlob("image/webp", nil))
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		typ, data, err := decodeBlob(v)
+		if err != nil {
+			if !errors.Is(err, storage.ErrCorrupt) {
+				t.Fatalf("error %v is not ErrCorrupt", err)
+			}
+			return
+		}
+		if re := encodeBlob(typ, data); !bytes.Equal(re, v) {
+			// Only a non-minimal uvarint may differ; the content must not.
+			t2, d2, err := decodeBlob(re)
+			if err != nil || t2 != typ || !bytes.Equal(d2, data) {
+				t.Fatalf("re-encoding changed the blob")
+			}
+		}
+	})
+}
+
+func TestParseBlobID(t *testing.T) {
+	good := "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	if b, ok := parseBlobID(good); !ok || len(b) != 32 {
+		t.Fatalf("parseBlobID(%q) = %x, %v", good, b, ok)
+	}
+	for _, bad := range []string{"", good[:63], good + "0", "E" + good[1:], "g" + good[1:]} {
+		if _, ok := parseBlobID(bad); ok {
+			t.Errorf("parseBlobID(%q) accepted", bad)
+		}
+	}
+}
