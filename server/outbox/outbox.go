@@ -1,0 +1,692 @@
+// Package outbox is the node's durable queue of deliveries: e-mails and
+// webhook calls that must survive a restart, an SMTP outage or a receiver
+// that is down for an hour.
+//
+// # Storage
+//
+// Items live in the node's store, in three metadata namespaces, each keyed
+// by the item's ID:
+//
+//	outbox       items waiting for delivery (the stored form is in item.go)
+//	outbox-dead  items given up on: a permanent error, or MaxAttempts failures
+//	outbox-done  one marker per delivered item: varint unix ms of delivery
+//
+// Enqueueing is one atomic, durable ApplyMeta, so a producer can queue its
+// items in the same batch as its own writes (Writes): a digest cursor and
+// the digest e-mail either both move or neither does.
+//
+// # Exactly once, with the receiver's help
+//
+// An item is removed from "outbox" only after its deliverer reported
+// success, in the same batch that writes its "outbox-done" marker. So no
+// item is lost: a crash, an outage or a full disk leaves it queued and it is
+// tried again. But a crash (or a failed store write) after a successful send
+// and before that batch sends it again, with the same ID: the same
+// Message-ID header for an e-mail, the same Corkboard-Delivery header for a
+// webhook. Receivers deduplicate by that id; at most the items in flight at
+// the crash (Config.Concurrency) are sent twice. No other design does
+// better: the send and the store write are in two systems, and one of them
+// has to happen first. Sending after removal would lose mail on a crash
+// instead, which is worse than a rare duplicate that mail clients already
+// thread together.
+//
+// The markers make a repeated enqueue of a delivered ID a no-op for
+// Config.KeepDone (7 days by default), after which they are pruned; an ID
+// that is pending or dead is never queued twice either. Enqueue serialises
+// its check-then-write with other Enqueue calls; a producer that applies
+// Writes itself gets the check as of the Writes call (two producers racing
+// on one new ID outside Enqueue may both queue it, and the second write
+// replaces the first).
+//
+// # Scheduling
+//
+// A pass scans the pending namespace and starts the due items (NextAt <=
+// now), at most Config.Concurrency at a time, oldest NextAt first. A failed
+// attempt sets NextAt with exponential backoff and jitter. Rejected: a
+// second, time-ordered index key (NextAt, ID) per item, which saves the
+// scan but has to be kept in step with the item on every write and still
+// needs the by-ID key for deduplication. The outbox of one node holds tens
+// or hundreds of items, not millions, and a pass runs when something is due
+// or was kicked, so the scan is cheap; if it ever is not, the index can be
+// added behind the same API.
+package outbox
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/corkboard/corkboard/storage"
+)
+
+// The metadata namespaces of the outbox (see the package doc).
+const (
+	NSPending = "outbox"
+	NSDead    = "outbox-dead"
+	NSDone    = "outbox-done"
+)
+
+// Deliverer sends one item. It returns nil only when the receiver took the
+// item. An error wrapped with Permanent moves the item to the dead letters
+// at once; any other error is retried with backoff. Deliver must honour
+// ctx: it is cancelled on shutdown and after Config.AttemptTimeout.
+type Deliverer interface {
+	Deliver(ctx context.Context, it Item) error
+}
+
+// DelivererFunc adapts a function to Deliverer.
+type DelivererFunc func(ctx context.Context, it Item) error
+
+// Deliver implements Deliverer.
+func (f DelivererFunc) Deliver(ctx context.Context, it Item) error { return f(ctx, it) }
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one that retrying cannot fix (a refused address,
+// a payload that does not decode, a webhook answering 410). Permanent(nil)
+// is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked with
+// Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// Config configures an Outbox. The zero value is a sensible production
+// configuration.
+type Config struct {
+	// Now is the clock. Nil means time.Now. Tests pass a fake clock and
+	// drive passes with RunDue.
+	Now func() time.Time
+	// Log receives one line per failed attempt and dead letter. Nil means
+	// slog.Default().
+	Log *slog.Logger
+	// MaxAttempts is how many failed attempts move an item to the dead
+	// letters. Zero means 20, which with the default backoff is about
+	// 17 hours of retrying.
+	MaxAttempts int
+	// MinBackoff is the delay after the first failure; it doubles with
+	// each further failure up to MaxBackoff. Each delay is then drawn
+	// uniformly from its upper half (jitter), so items that failed together
+	// do not all come back in the same instant. Zero means 30s and 1h.
+	MinBackoff, MaxBackoff time.Duration
+	// Concurrency is how many deliveries run at once. Zero means 4.
+	Concurrency int
+	// AttemptTimeout bounds one attempt. Zero means 2 minutes.
+	AttemptTimeout time.Duration
+	// KeepDone is how long a delivered item's ID is remembered, so that
+	// enqueueing it again is a no-op. Zero means 7 days; negative means
+	// not at all.
+	KeepDone time.Duration
+	// Seed seeds the jitter. Zero means a random seed.
+	Seed uint64
+}
+
+// Stats are counters since New, for metrics.
+type Stats struct {
+	Enqueued  uint64 // items written by Writes (and Enqueue)
+	Skipped   uint64 // items not written: their ID was pending, dead or recently delivered
+	Delivered uint64 // successful attempts
+	Retried   uint64 // failed attempts that will be retried
+	Dead      uint64 // items moved to the dead letters (corrupt stored items included)
+}
+
+// Outbox is a durable delivery queue on a store. Its methods are safe for
+// concurrent use.
+type Outbox struct {
+	store storage.Store
+	cfg   Config
+	log   *slog.Logger
+	kick  chan struct{}
+
+	// enqMu serialises Enqueue's check-then-write.
+	enqMu sync.Mutex
+
+	mu         sync.Mutex
+	deliverers map[string]Deliverer
+	inflight   map[string]bool
+	rng        *rand.Rand
+	lastPrune  time.Time
+
+	enqueued, skipped, delivered, retried, dead atomic.Uint64
+}
+
+// New returns an outbox on store. Register deliverers, then call Run.
+func New(store storage.Store, cfg Config) *Outbox {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 20
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 30 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = time.Hour
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = cfg.MinBackoff
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = 2 * time.Minute
+	}
+	if cfg.KeepDone == 0 {
+		cfg.KeepDone = 7 * 24 * time.Hour
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	return &Outbox{
+		store:      store,
+		cfg:        cfg,
+		log:        cfg.Log,
+		kick:       make(chan struct{}, 1),
+		deliverers: make(map[string]Deliverer),
+		inflight:   make(map[string]bool),
+		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	}
+}
+
+// Register sets the deliverer of kind. Items of a kind with no deliverer
+// stay queued and count failed attempts, so register before Run.
+func (o *Outbox) Register(kind string, d Deliverer) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.deliverers[kind] = d
+}
+
+// Stats returns the counters.
+func (o *Outbox) Stats() Stats {
+	return Stats{
+		Enqueued:  o.enqueued.Load(),
+		Skipped:   o.skipped.Load(),
+		Delivered: o.delivered.Load(),
+		Retried:   o.retried.Load(),
+		Dead:      o.dead.Load(),
+	}
+}
+
+// Writes returns the store writes that queue items, for the caller to apply
+// with storage.Store.ApplyMeta in one batch with its own writes, then Kick.
+// It validates every item (an invalid one fails the call, nothing is
+// returned) and leaves out items whose ID is pending, dead or delivered
+// within KeepDone, and repeats of an ID within items. Attempts and
+// LastError are reset; zero Created and NextAt become now.
+func (o *Outbox) Writes(items ...Item) ([]storage.MetaWrite, error) {
+	return o.writes(context.Background(), items)
+}
+
+func (o *Outbox) writes(ctx context.Context, items []Item) ([]storage.MetaWrite, error) {
+	for i := range items {
+		if err := items[i].check(); err != nil {
+			return nil, err
+		}
+	}
+	now := o.cfg.Now().UnixMilli()
+	var writes []storage.MetaWrite
+	seen := make(map[string]bool, len(items))
+	for _, it := range items {
+		if seen[it.ID] {
+			o.skipped.Add(1)
+			continue
+		}
+		seen[it.ID] = true
+		known, err := o.known(ctx, it.ID, now)
+		if err != nil {
+			return nil, fmt.Errorf("outbox: check %q: %w", it.ID, err)
+		}
+		if known {
+			o.skipped.Add(1)
+			continue
+		}
+		it.Attempts, it.LastError = 0, ""
+		if it.Created == 0 {
+			it.Created = now
+		}
+		if it.NextAt == 0 {
+			it.NextAt = now
+		}
+		writes = append(writes, storage.MetaWrite{NS: NSPending, Key: []byte(it.ID), Val: encodeItem(it)})
+	}
+	o.enqueued.Add(uint64(len(writes)))
+	return writes, nil
+}
+
+// known reports whether id is pending, dead, or was delivered within
+// KeepDone. It reads pending first and the markers after: delivery removes
+// the item and writes its marker in one batch, so an item delivered between
+// the two reads is seen by the second.
+func (o *Outbox) known(ctx context.Context, id string, now int64) (bool, error) {
+	key := []byte(id)
+	if _, err := o.store.GetMeta(ctx, NSPending, key); err == nil {
+		return true, nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return false, err
+	}
+	if o.cfg.KeepDone > 0 {
+		if v, err := o.store.GetMeta(ctx, NSDone, key); err == nil {
+			if at, n := binary.Varint(v); n > 0 && at >= now-o.cfg.KeepDone.Milliseconds() {
+				return true, nil
+			}
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return false, err
+		}
+	}
+	if _, err := o.store.GetMeta(ctx, NSDead, key); err == nil {
+		return true, nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return false, err
+	}
+	return false, nil
+}
+
+// Enqueue queues items durably (one ApplyMeta of Writes) and wakes the
+// worker. Items whose ID is pending, dead or recently delivered are left
+// out; that is not an error.
+func (o *Outbox) Enqueue(ctx context.Context, items ...Item) error {
+	o.enqMu.Lock()
+	defer o.enqMu.Unlock()
+	writes, err := o.writes(ctx, items)
+	if err != nil {
+		return err
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	if err := o.store.ApplyMeta(ctx, writes); err != nil {
+		return fmt.Errorf("outbox: enqueue: %w", err)
+	}
+	o.Kick()
+	return nil
+}
+
+// Kick wakes Run for a pass, after an ApplyMeta of Writes done by the
+// caller. It never blocks.
+func (o *Outbox) Kick() {
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Pending returns the queued items, by ID. Stored items that do not decode
+// are left out and reported in the error (wrapping storage.ErrCorrupt),
+// together with the items that do.
+func (o *Outbox) Pending(ctx context.Context) ([]Item, error) {
+	return o.list(ctx, NSPending)
+}
+
+// Dead returns the dead letters, by ID, with their last error.
+func (o *Outbox) Dead(ctx context.Context) ([]Item, error) {
+	return o.list(ctx, NSDead)
+}
+
+func (o *Outbox) list(ctx context.Context, ns string) ([]Item, error) {
+	var items []Item
+	var bad []error
+	err := o.store.ScanMeta(ctx, ns, nil, func(k, v []byte) error {
+		it, err := decodeItem(k, v)
+		if err != nil {
+			bad = append(bad, err)
+			return nil
+		}
+		items = append(items, it)
+		return nil
+	})
+	if err != nil {
+		return items, fmt.Errorf("outbox: list %s: %w", ns, err)
+	}
+	return items, errors.Join(bad...)
+}
+
+// Retry moves a dead letter back to the queue, due now, with its attempts
+// reset: for an operator who fixed the cause. storage.ErrNotFound if there
+// is no dead letter id.
+func (o *Outbox) Retry(ctx context.Context, id string) error {
+	o.enqMu.Lock()
+	defer o.enqMu.Unlock()
+	v, err := o.store.GetMeta(ctx, NSDead, []byte(id))
+	if err != nil {
+		return fmt.Errorf("outbox: retry %q: %w", id, err)
+	}
+	it, err := decodeItem([]byte(id), v)
+	if err != nil {
+		return fmt.Errorf("outbox: retry: %w", err)
+	}
+	it.Attempts, it.LastError, it.NextAt = 0, "", o.cfg.Now().UnixMilli()
+	err = o.store.ApplyMeta(ctx, []storage.MetaWrite{
+		{NS: NSDead, Key: []byte(id), Delete: true},
+		{NS: NSPending, Key: []byte(id), Val: encodeItem(it)},
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: retry %q: %w", id, err)
+	}
+	o.Kick()
+	return nil
+}
+
+// RunDue makes one pass: it attempts every item due now (NextAt <= Now())
+// that is not already being attempted, Concurrency at a time, and returns
+// when those attempts have ended, with how many succeeded. The error is a
+// store error (reading the queue, recording an outcome), not a delivery
+// failure: those are recorded on the items.
+func (o *Outbox) RunDue(ctx context.Context) (delivered int, err error) {
+	o.prune(ctx)
+	due, _, err := o.scan(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var (
+		wg   sync.WaitGroup
+		n    atomic.Int64
+		emu  sync.Mutex
+		errs []error
+	)
+	sem := make(chan struct{}, o.cfg.Concurrency)
+	for _, it := range due {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return int(n.Load()), ctx.Err()
+		}
+		if !o.claim(it.ID) {
+			<-sem
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ok, err := o.attempt(ctx, it)
+			if ok {
+				n.Add(1)
+			}
+			if err != nil {
+				emu.Lock()
+				errs = append(errs, err)
+				emu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return int(n.Load()), errors.Join(errs...)
+}
+
+// Run delivers until ctx ends: it starts due items as delivery slots free
+// up, then sleeps until the earliest NextAt, a Kick, or the end of an
+// attempt. It returns after the attempts it started have ended (they see
+// ctx cancelled), so the caller may close the store then. An attempt cut
+// short by ctx is not counted as a failure: the item stays as it was.
+func (o *Outbox) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, o.cfg.Concurrency)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		o.prune(ctx)
+		due, next, err := o.scan(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			o.log.Error("outbox: reading the queue", "err", err)
+			next = o.cfg.Now().Add(o.cfg.MinBackoff).UnixMilli()
+		}
+	start:
+		for _, it := range due {
+			select {
+			case sem <- struct{}{}:
+			default:
+				// Every slot is busy: the next attempt to end kicks.
+				break start
+			}
+			if !o.claim(it.ID) {
+				<-sem
+				continue
+			}
+			wg.Go(func() {
+				defer func() {
+					<-sem
+					o.Kick()
+				}()
+				if _, err := o.attempt(ctx, it); err != nil && ctx.Err() == nil {
+					o.log.Error("outbox: recording an outcome", "id", it.ID, "err", err)
+				}
+			})
+		}
+		var wake <-chan time.Time
+		if next != 0 {
+			d := time.Duration(next-o.cfg.Now().UnixMilli()) * time.Millisecond
+			timer.Reset(max(d, 0))
+			wake = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.kick:
+		case <-wake:
+		}
+	}
+}
+
+// scan reads the queue: the due items not in flight (oldest NextAt first)
+// and the earliest NextAt of the others not in flight (0 if none). Stored
+// items that do not decode are moved to the dead letters, raw, so that an
+// operator can look at them and they stop failing every pass.
+func (o *Outbox) scan(ctx context.Context) (due []Item, next int64, err error) {
+	now := o.cfg.Now().UnixMilli()
+	type raw struct{ key, val []byte }
+	var corrupt []raw
+	var cerrs []error
+	err = o.store.ScanMeta(ctx, NSPending, nil, func(k, v []byte) error {
+		it, err := decodeItem(k, v)
+		if err != nil {
+			corrupt = append(corrupt, raw{k, v})
+			cerrs = append(cerrs, err)
+			return nil
+		}
+		if o.isInflight(it.ID) {
+			return nil
+		}
+		if it.NextAt <= now {
+			due = append(due, it)
+		} else if next == 0 || it.NextAt < next {
+			next = it.NextAt
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("outbox: scan: %w", err)
+	}
+	for i, c := range corrupt {
+		o.log.Error("outbox: moving an undecodable item to the dead letters", "key", fmt.Sprintf("%q", c.key), "err", cerrs[i])
+		dead := Item{ID: string(c.key), Kind: "corrupt", Payload: c.val, Created: now, LastError: truncateError(cerrs[i].Error())}
+		err := o.store.ApplyMeta(ctx, []storage.MetaWrite{
+			{NS: NSPending, Key: c.key, Delete: true},
+			{NS: NSDead, Key: c.key, Val: encodeItem(dead)},
+		})
+		if err != nil {
+			return nil, 0, fmt.Errorf("outbox: quarantine %q: %w", c.key, err)
+		}
+		o.dead.Add(1)
+	}
+	slices.SortFunc(due, func(a, b Item) int {
+		return cmp.Or(cmp.Compare(a.NextAt, b.NextAt), cmp.Compare(a.ID, b.ID))
+	})
+	return due, next, nil
+}
+
+func (o *Outbox) isInflight(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.inflight[id]
+}
+
+// claim marks id in flight; false if it already was (Run and RunDue, or two
+// RunDue calls, racing).
+func (o *Outbox) claim(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.inflight[id] {
+		return false
+	}
+	o.inflight[id] = true
+	return true
+}
+
+func (o *Outbox) release(id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.inflight, id)
+}
+
+func (o *Outbox) deliverer(kind string) Deliverer {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.deliverers[kind]
+}
+
+// deliver calls d, turning a panic into an error: one bad payload must not
+// take the node down, and it is retried (and dead-lettered) like any other
+// failure.
+func deliver(ctx context.Context, d Deliverer, it Item) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("deliverer panicked: %v", r)
+		}
+	}()
+	return d.Deliver(ctx, it)
+}
+
+// attempt delivers a claimed item once and records the outcome: removal
+// with a done marker, a retry with backoff, or a dead letter. delivered
+// reports success; err is a store error recording the outcome (a delivered
+// item whose removal failed stays queued and is sent again).
+func (o *Outbox) attempt(ctx context.Context, it Item) (delivered bool, err error) {
+	defer o.release(it.ID)
+	var derr error
+	if d := o.deliverer(it.Kind); d == nil {
+		derr = fmt.Errorf("no deliverer registered for kind %q", it.Kind)
+	} else {
+		actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
+		derr = deliver(actx, d, it)
+		cancel()
+	}
+	now := o.cfg.Now()
+	key := []byte(it.ID)
+	// The outcome is recorded even while shutting down: the send happened.
+	wctx := context.WithoutCancel(ctx)
+	if derr == nil {
+		writes := []storage.MetaWrite{{NS: NSPending, Key: key, Delete: true}}
+		if o.cfg.KeepDone > 0 {
+			writes = append(writes, storage.MetaWrite{NS: NSDone, Key: key, Val: binary.AppendVarint(nil, now.UnixMilli())})
+		}
+		if err := o.store.ApplyMeta(wctx, writes); err != nil {
+			return false, fmt.Errorf("outbox: record delivery of %q: %w", it.ID, err)
+		}
+		o.delivered.Add(1)
+		return true, nil
+	}
+	if ctx.Err() != nil {
+		return false, nil
+	}
+	it.Attempts++
+	it.LastError = truncateError(derr.Error())
+	if IsPermanent(derr) || it.Attempts >= o.cfg.MaxAttempts {
+		err := o.store.ApplyMeta(wctx, []storage.MetaWrite{
+			{NS: NSPending, Key: key, Delete: true},
+			{NS: NSDead, Key: key, Val: encodeItem(it)},
+		})
+		if err != nil {
+			return false, fmt.Errorf("outbox: record dead letter %q: %w", it.ID, err)
+		}
+		o.dead.Add(1)
+		o.log.Error("outbox: delivery failed for good", "id", it.ID, "kind", it.Kind, "attempts", it.Attempts, "err", derr)
+		return false, nil
+	}
+	it.NextAt = now.Add(o.backoff(it.Attempts)).UnixMilli()
+	if err := o.store.PutMeta(wctx, NSPending, key, encodeItem(it)); err != nil {
+		return false, fmt.Errorf("outbox: record failed attempt of %q: %w", it.ID, err)
+	}
+	o.retried.Add(1)
+	o.log.Warn("outbox: delivery failed, will retry", "id", it.ID, "kind", it.Kind, "attempts", it.Attempts,
+		"next", time.UnixMilli(it.NextAt).UTC().Format(time.RFC3339), "err", derr)
+	return false, nil
+}
+
+// backoff is the delay after the given number of failed attempts (>= 1):
+// MinBackoff doubled per earlier failure, capped at MaxBackoff, then drawn
+// uniformly from [d/2, d].
+func (o *Outbox) backoff(attempts int) time.Duration {
+	d := o.cfg.MinBackoff
+	for i := 1; i < attempts && d < o.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, o.cfg.MaxBackoff)
+	o.mu.Lock()
+	j := o.rng.Int64N(int64(d/2) + 1)
+	o.mu.Unlock()
+	return d - d/2 + time.Duration(j)
+}
+
+// pruneEvery is how often done markers older than KeepDone are deleted.
+const pruneEvery = time.Hour
+
+// prune deletes expired done markers, at most once per pruneEvery. A
+// failure is logged and tried again next time: stale markers only delay a
+// re-enqueue of the same ID.
+func (o *Outbox) prune(ctx context.Context) {
+	if o.cfg.KeepDone < 0 {
+		return
+	}
+	now := o.cfg.Now()
+	o.mu.Lock()
+	if !o.lastPrune.IsZero() && now.Sub(o.lastPrune) < pruneEvery {
+		o.mu.Unlock()
+		return
+	}
+	o.lastPrune = now
+	o.mu.Unlock()
+	cutoff := now.Add(-o.cfg.KeepDone).UnixMilli()
+	var writes []storage.MetaWrite
+	err := o.store.ScanMeta(ctx, NSDone, nil, func(k, v []byte) error {
+		if at, n := binary.Varint(v); n <= 0 || at < cutoff {
+			writes = append(writes, storage.MetaWrite{NS: NSDone, Key: k, Delete: true})
+		}
+		return nil
+	})
+	for len(writes) > 0 && err == nil {
+		batch := writes[:min(len(writes), 1000)]
+		writes = writes[len(batch):]
+		err = o.store.ApplyMeta(ctx, batch)
+	}
+	if err != nil && ctx.Err() == nil {
+		o.log.Warn("outbox: pruning delivered markers", "err", err)
+	}
+}
