@@ -1,0 +1,337 @@
+package activity
+
+import (
+	"fmt"
+	"html/template"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Digest is the content of one digest e-mail: what happened on a board in
+// a period, for one recipient. Subject, Text and HTML render it; the
+// caller (the mailer) owns the envelope.
+type Digest struct {
+	Board     string            // the board's name
+	BoardURL  string            // link to the board
+	Recipient string            // display name of the reader, for the greeting ("" for none)
+	Names     map[string]string // user id → display name
+	Events    []Event           // from Since
+	From, To  time.Time         // the period covered
+	Loc       *time.Location    // the recipient's time zone (nil: UTC)
+}
+
+// digestLine is one line of the digest: one person, one action.
+type digestLine struct {
+	Verb     string   // "added 2 notes and 1 shape"
+	Previews []string // quoted texts, at most maxPreviews
+	More     int      // previews left out
+	On       string   // for comments: what they are on
+	At       string   // time of the latest, in Loc
+}
+
+type digestPerson struct {
+	Name  string
+	Lines []digestLine
+}
+
+// digestModel is the digest's content, shared by Text and HTML so the two
+// cannot say different things.
+type digestModel struct {
+	Board, BoardURL, Greeting, Period string
+	People                            []digestPerson
+}
+
+const maxPreviews = 3
+
+// personAction collects one person's events of one action.
+type personAction struct {
+	action Action
+	events []Event
+}
+
+func (d Digest) loc() *time.Location {
+	if d.Loc == nil {
+		return time.UTC
+	}
+	return d.Loc
+}
+
+func (d Digest) name(user string) string { return displayName(d.Names, user) }
+
+// people groups the events by person (in order of first appearance), then
+// by action (in the order of the Action constants). The creator of an
+// added element (By[0]) is credited "added"; whoever else worked on it in
+// the window is credited "edited", as that is what they did.
+func (d Digest) people() ([]string, map[string][]*personAction) {
+	var order []string
+	acts := map[string][]*personAction{}
+	credit := func(user string, a Action, ev Event) {
+		if _, ok := acts[user]; !ok {
+			order = append(order, user)
+		}
+		for _, pa := range acts[user] {
+			if pa.action == a {
+				if !slices.ContainsFunc(pa.events, func(e Event) bool { return e.Element == ev.Element }) {
+					pa.events = append(pa.events, ev)
+				}
+				return
+			}
+		}
+		acts[user] = append(acts[user], &personAction{a, []Event{ev}})
+	}
+	for _, ev := range d.Events {
+		for i, user := range ev.By {
+			a := ev.Action
+			if i > 0 && a == Added {
+				a = Edited
+			}
+			credit(user, a, ev)
+		}
+	}
+	for _, u := range order {
+		slices.SortStableFunc(acts[u], func(a, b *personAction) int { return actionRank[a.action] - actionRank[b.action] })
+	}
+	return order, acts
+}
+
+func (d Digest) model() digestModel {
+	loc := d.loc()
+	m := digestModel{Board: oneLine(d.Board), BoardURL: d.BoardURL}
+	if m.Board == "" {
+		m.Board = "your board"
+	}
+	if r := oneLine(d.Recipient); r != "" {
+		m.Greeting = "Hi " + r + ","
+	} else {
+		m.Greeting = "Hello,"
+	}
+	if !d.From.IsZero() && !d.To.IsZero() {
+		m.Period = fmt.Sprintf("%s to %s (%s)", d.From.In(loc).Format(dayTime), d.To.In(loc).Format(dayTime), zoneName(d.To.In(loc)))
+	}
+	order, acts := d.people()
+	for _, u := range order {
+		p := digestPerson{Name: oneLine(d.name(u))}
+		for _, pa := range acts[u] {
+			p.Lines = append(p.Lines, d.line(pa, loc))
+		}
+		m.People = append(m.People, p)
+	}
+	return m
+}
+
+const dayTime = "Mon 2 Jan 15:04"
+
+func zoneName(t time.Time) string {
+	name, _ := t.Zone()
+	if name == "" || name[0] == '+' || name[0] == '-' {
+		return t.Format("UTC-07:00")
+	}
+	return name
+}
+
+func (d Digest) line(pa *personAction, loc *time.Location) digestLine {
+	var l digestLine
+	var latest int64
+	var kinds []string
+	count := map[string]int{}
+	for _, ev := range pa.events {
+		latest = max(latest, ev.At)
+		if count[ev.Kind] == 0 {
+			kinds = append(kinds, ev.Kind)
+		}
+		count[ev.Kind]++
+		if len(l.Previews) < maxPreviews {
+			if ev.Text != "" {
+				l.Previews = append(l.Previews, ev.Text)
+			}
+		} else if ev.Text != "" {
+			l.More++
+		}
+	}
+	var nouns []string
+	for _, k := range kinds {
+		nouns = append(nouns, strconv.Itoa(count[k])+" "+kindNoun(k, count[k]))
+	}
+	things := joinAnd(nouns)
+	n := len(pa.events)
+	switch pa.action {
+	case Commented:
+		l.Verb = "wrote " + plural(n, "comment", "comments")
+	case Replied:
+		l.Verb = "wrote " + plural(n, "reply", "replies")
+	case Resolved:
+		l.Verb = "resolved " + plural(n, "thread", "threads")
+	case Reopened:
+		l.Verb = "reopened " + plural(n, "thread", "threads")
+	case Voted:
+		l.Verb = "voted on " + things
+	default:
+		l.Verb = string(pa.action) + " " + things
+	}
+	if pa.action == Commented || pa.action == Replied || pa.action == Resolved || pa.action == Reopened {
+		var ons []string
+		for _, ev := range pa.events {
+			if ev.TargetText != "" && !slices.Contains(ons, ev.TargetText) {
+				ons = append(ons, ev.TargetText)
+			}
+		}
+		if len(ons) == 1 && pa.action != Replied {
+			l.On = ons[0]
+		}
+	}
+	if latest > 0 {
+		l.At = time.UnixMilli(latest).In(loc).Format(dayTime)
+	}
+	return l
+}
+
+// kindNoun names n elements of a kind in words.
+func kindNoun(kind string, n int) string {
+	one, many := kind, kind+"s"
+	switch kind {
+	case "note":
+		one, many = "note", "notes"
+	case "shape":
+		one, many = "shape", "shapes"
+	case "text":
+		one, many = "text", "texts"
+	case "stroke":
+		one, many = "drawing", "drawings"
+	case "connector":
+		one, many = "connector", "connectors"
+	case "image":
+		one, many = "image", "images"
+	case "frame":
+		one, many = "frame", "frames"
+	case "mindmap":
+		one, many = "mindmap node", "mindmap nodes"
+	case "comment":
+		one, many = "comment", "comments"
+	case "":
+		one, many = "element", "elements"
+	}
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func joinAnd(xs []string) string {
+	switch len(xs) {
+	case 0:
+		return ""
+	case 1:
+		return xs[0]
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+}
+
+// oneLine folds whitespace (newlines included) into single spaces and drops
+// other control characters: names and board titles go into one line of
+// text, and into a mail header.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// Subject returns the e-mail subject: the board and who did how much. It
+// is one line with no control characters, safe for a mail header once
+// encoded by the mailer.
+func (d Digest) Subject() string {
+	board := oneLine(d.Board)
+	if board == "" {
+		board = "Your board"
+	}
+	order, _ := d.people()
+	if len(d.Events) == 0 {
+		return board + ": no changes"
+	}
+	var who []string
+	for i, u := range order {
+		if i == 2 && len(order) > 3 {
+			who = append(who, plural(len(order)-2, "other", "others"))
+			break
+		}
+		who = append(who, oneLine(d.name(u)))
+	}
+	return fmt.Sprintf("%s: %s from %s", board, plural(len(d.Events), "update", "updates"), joinAnd(who))
+}
+
+// Text returns the plain-text body: a greeting, the period in the
+// recipient's time zone, one paragraph per person with one line per
+// action, and the board's link.
+func (d Digest) Text() string {
+	m := d.model()
+	var b strings.Builder
+	b.WriteString(m.Greeting + "\n\n")
+	if m.Period != "" {
+		fmt.Fprintf(&b, "Here is what happened on %s from %s.\n\n", quote(m.Board), m.Period)
+	} else {
+		fmt.Fprintf(&b, "Here is what happened on %s.\n\n", quote(m.Board))
+	}
+	if len(m.People) == 0 {
+		b.WriteString("Nothing changed.\n\n")
+	}
+	for _, p := range m.People {
+		for _, l := range p.Lines {
+			b.WriteString(p.Name + " " + l.Verb)
+			if l.On != "" {
+				fmt.Fprintf(&b, " on %s", quote(l.On))
+			}
+			if len(l.Previews) > 0 {
+				qs := make([]string, len(l.Previews))
+				for i, s := range l.Previews {
+					qs[i] = quote(s)
+				}
+				b.WriteString(": " + strings.Join(qs, ", "))
+				if l.More > 0 {
+					fmt.Fprintf(&b, " and %d more", l.More)
+				}
+			}
+			if l.At != "" {
+				fmt.Fprintf(&b, " (%s)", l.At)
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	if m.BoardURL != "" {
+		fmt.Fprintf(&b, "Open the board: %s\n", m.BoardURL)
+	}
+	return b.String()
+}
+
+func quote(s string) string { return "“" + s + "”" }
+
+var digestHTML = template.Must(template.New("digest").Parse(`<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{{.Board}}</title></head>
+<body style="font-family: sans-serif; line-height: 1.4">
+<p>{{.Greeting}}</p>
+<p>Here is what happened on <a href="{{.BoardURL}}"><strong>{{.Board}}</strong></a>{{if .Period}} from {{.Period}}{{end}}.</p>
+{{if not .People}}<p>Nothing changed.</p>
+{{end}}{{range .People}}<h3>{{.Name}}</h3>
+<ul>
+{{range .Lines}}<li>{{.Verb}}{{if .On}} on “{{.On}}”{{end}}{{if .Previews}}: {{range $i, $p := .Previews}}{{if $i}}, {{end}}“{{$p}}”{{end}}{{if .More}} and {{.More}} more{{end}}{{end}}{{if .At}} <span style="color: #666">({{.At}})</span>{{end}}</li>
+{{end}}</ul>
+{{end}}{{if .BoardURL}}<p><a href="{{.BoardURL}}">Open the board</a></p>
+{{end}}</body></html>
+`))
+
+// HTML returns the same content as Text as an HTML document; every piece of
+// user text is escaped by html/template, and a board link that is not an
+// http(s) URL is neutralised by it.
+func (d Digest) HTML() string {
+	var b strings.Builder
+	if err := digestHTML.Execute(&b, d.model()); err != nil {
+		panic(err) // the template and the model are fixed: a bug
+	}
+	return b.String()
+}
