@@ -2,7 +2,20 @@
 // those that changed), their boxes with the schema's defaults, and a
 // uniform-grid spatial index so that drawing and hit-testing touch only
 // what is near the viewport.
+//
+// Some boxes are derived rather than stored (docs/SCHEMA.md): a mindmap
+// node's place comes from the tidy layout of its tree (mindmap.ts), a
+// connector's from the elements its ends are bound to (connectors.ts), and
+// an element inside a deleted element or a collapsed mindmap node is hidden.
+// These "structural" elements (mindmap nodes, connectors, anything under a
+// parent other than the board) are re-derived together after every change.
+// The alternative, tracking exactly which derived boxes a change can reach,
+// was rejected as easy to get wrong for a cost that only matters on boards
+// with thousands of nested elements; plain notes and shapes at the board's
+// root, the bulk of a big board, never enter the pass.
 import type { ElementJSON } from './crdt';
+import { connectorBox, connectorPath } from './connectors';
+import { layoutMindmap, nodeFontSize } from './mindmap';
 
 export interface Box {
   x: number;
@@ -18,8 +31,19 @@ export interface El extends Box {
   z: string;
   props: Record<string, unknown>;
   text: Record<string, string>;
+  /** The parent in the tree; undefined: the board. */
   parent?: string;
+  /** The position key among its siblings. */
+  pos: string;
+  /** Rotation in degrees, clockwise, about the centre. */
+  rot: number;
+  /** Under a deleted element or a collapsed mindmap node: not drawn, not hit. */
+  hidden: boolean;
+  /** A mindmap node's depth in its tree (0: a root). */
+  depth: number;
 }
+
+export const ROOT_ID = '00000000-0000-0000-0000-000000000000';
 
 const CELL = 512;
 
@@ -34,7 +58,11 @@ export function toEl(j: ElementJSON): El {
     id: j.id,
     kind: j.kind,
     deleted: !!j.deleted,
-    parent: j.parent,
+    parent: j.parent && j.parent !== ROOT_ID ? j.parent : undefined,
+    pos: j.pos ?? '',
+    rot: num(p.rot, 0),
+    hidden: false,
+    depth: 0,
     z: typeof p.z === 'string' ? p.z : '',
     x: num(p.x, 0),
     y: num(p.y, 0),
@@ -43,6 +71,40 @@ export function toEl(j: ElementJSON): El {
     props: p,
     text: j.text ?? {},
   };
+}
+
+/** Whether an element's box is computed from others (a laid-out mindmap node, a connector). */
+export function derived(e: El, board: Board): boolean {
+  if (e.kind === 'connector') return true;
+  return e.kind === 'mindmap' && !!e.parent && board.els.get(e.parent)?.kind === 'mindmap';
+}
+
+/** The axis-aligned box around an element as drawn (rotation included). */
+export function aabb(e: Box & { rot?: number }): Box {
+  const r = e.rot ? (e.rot * Math.PI) / 180 : 0;
+  if (!r) return e;
+  const c = Math.abs(Math.cos(r)),
+    s = Math.abs(Math.sin(r));
+  const w = e.w * c + e.h * s,
+    h = e.w * s + e.h * c;
+  return { x: e.x + e.w / 2 - w / 2, y: e.y + e.h / 2 - h / 2, w, h };
+}
+
+/** A board point in an element's unrotated frame (rotated back about its centre). */
+export function unrotate(e: Box & { rot?: number }, x: number, y: number): { x: number; y: number } {
+  if (!e.rot) return { x, y };
+  const r = (-e.rot * Math.PI) / 180;
+  const cx = e.x + e.w / 2,
+    cy = e.y + e.h / 2;
+  const dx = x - cx,
+    dy = y - cy;
+  return { x: cx + dx * Math.cos(r) - dy * Math.sin(r), y: cy + dx * Math.sin(r) + dy * Math.cos(r) };
+}
+
+/** Sibling order: position key, then id (docs/SCHEMA.md). */
+export function byPos(a: El, b: El): number {
+  if (a.pos !== b.pos) return a.pos < b.pos ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /** Draw order: ascending (z, id); a missing z sorts first (docs/SCHEMA.md). */
@@ -56,14 +118,27 @@ export class Board {
   private grid = new Map<string, Set<string>>();
   private cellsOf = new Map<string, string[]>();
   private big = new Set<string>();
+  /** parent id → ids of its children (deleted ones included). */
+  private kids = new Map<string, Set<string>>();
+  /** Elements whose box or visibility is derived (see the file comment). */
+  private structural = new Set<string>();
   /** The largest z key, for putting new elements on top. */
   maxZ: string | null = null;
   /** Bumped on every change, for caches. */
   version = 0;
+  /**
+   * Measures a mindmap node's text: its width and height in board units
+   * when wrapped at maxW. The renderer sets a real one; this rough one
+   * keeps the model usable without a canvas.
+   */
+  textSize: (text: string, fontSize: number, maxW: number) => { w: number; h: number } = (t, fs, maxW) => {
+    const w = Math.min(maxW, Math.max(1, t.length) * fs * 0.55);
+    return { w, h: Math.max(1, Math.ceil((t.length * fs * 0.55) / maxW)) * fs * 1.25 };
+  };
 
   get size(): number {
     let n = 0;
-    for (const e of this.els.values()) if (!e.deleted) n++;
+    for (const e of this.els.values()) if (!e.deleted && !e.hidden) n++;
     return n;
   }
 
@@ -72,6 +147,8 @@ export class Board {
     this.grid.clear();
     this.cellsOf.clear();
     this.big.clear();
+    this.kids.clear();
+    this.structural.clear();
     this.maxZ = null;
     this.version++;
   }
@@ -80,12 +157,130 @@ export class Board {
   upsert(list: ElementJSON[]): void {
     for (const j of list) {
       const e = toEl(j);
+      const old = this.els.get(e.id);
+      if (old && old.parent !== e.parent) this.kids.get(old.parent ?? ROOT_ID)?.delete(e.id);
+      let ks = this.kids.get(e.parent ?? ROOT_ID);
+      if (!ks) this.kids.set(e.parent ?? ROOT_ID, (ks = new Set()));
+      ks.add(e.id);
       this.unindex(e.id);
       this.els.set(e.id, e);
+      if (e.kind === 'mindmap' || e.kind === 'connector' || e.parent) this.structural.add(e.id);
+      else this.structural.delete(e.id);
       if (!e.deleted) this.index(e);
       if (e.z && (this.maxZ === null || e.z > this.maxZ)) this.maxZ = e.z;
     }
+    if (this.structural.size) this.derive();
     this.version++;
+  }
+
+  /** Recomputes hidden flags, mindmap layouts and connector boxes, and re-indexes what moved. */
+  private derive(): void {
+    const hiddenMemo = new Map<string, boolean>();
+    // Hidden: some ancestor is deleted, or is a collapsed mindmap node.
+    const concealed = (id: string | undefined, depth: number): boolean => {
+      if (!id || depth > 10000) return false;
+      const m = hiddenMemo.get(id);
+      if (m !== undefined) return m;
+      const p = this.els.get(id);
+      const v = !!p && (p.deleted || (p.kind === 'mindmap' && p.props.collapsed === true) || concealed(p.parent, depth + 1));
+      hiddenMemo.set(id, v);
+      return v;
+    };
+    const before = new Map<string, string>();
+    const key = (e: El) => `${e.x},${e.y},${e.w},${e.h},${e.rot},${e.hidden}`;
+    for (const id of this.structural) {
+      const e = this.els.get(id)!;
+      before.set(id, key(e));
+      e.hidden = concealed(e.parent, 0);
+    }
+    // Mindmap roots: nodes whose parent is not a mindmap node.
+    for (const id of this.structural) {
+      const e = this.els.get(id)!;
+      if (e.kind !== 'mindmap' || e.deleted || e.hidden) continue;
+      if (e.parent && this.els.get(e.parent)?.kind === 'mindmap') continue;
+      const boxes = layoutMindmap(e, (n) => (n.props.collapsed === true ? [] : this.children(n.id).filter((c) => c.kind === 'mindmap')), (n, root) => this.nodeSize(n, root));
+      for (const [nid, b] of boxes) {
+        const n = this.els.get(nid)!;
+        n.x = b.x;
+        n.y = b.y;
+        n.w = b.w;
+        n.h = b.h;
+        n.depth = b.depth;
+      }
+    }
+    for (const id of this.structural) {
+      const e = this.els.get(id)!;
+      if (e.kind === 'connector' && !e.deleted) {
+        const b = connectorBox(e, (other) => this.get(other));
+        if (b) Object.assign(e, b);
+      }
+    }
+    for (const id of this.structural) {
+      const e = this.els.get(id)!;
+      if (before.get(id) === key(e)) continue;
+      this.unindex(id);
+      if (!e.deleted && !e.hidden) this.index(e);
+    }
+  }
+
+  private sizes = new Map<string, { w: number; h: number }>();
+
+  /** A mindmap node's box size, from its text. */
+  private nodeSize(n: El, root: boolean): [number, number] {
+    const text = n.text.text ?? '';
+    const fs = nodeFontSize(root);
+    const k = `${fs}|${text}`;
+    let s = this.sizes.get(k);
+    if (!s) {
+      const t = this.textSize(text || 'M', fs, 260);
+      s = { w: Math.max(root ? 120 : 80, Math.ceil(t.w) + 28), h: Math.max(root ? 48 : 38, Math.ceil(t.h) + 18) };
+      if (this.sizes.size > 5000) this.sizes.clear();
+      this.sizes.set(k, s);
+    }
+    return [s.w, s.h];
+  }
+
+  /** Forgets measured mindmap node sizes (when a real measure arrives) and lays out again. */
+  remeasure(): void {
+    this.sizes.clear();
+    if (this.structural.size) this.derive();
+    this.version++;
+  }
+
+  /** The live children of an element (undefined: the board's), in sibling order. */
+  children(id: string | undefined): El[] {
+    const ks = this.kids.get(id ?? ROOT_ID);
+    if (!ks) return [];
+    const out: El[] = [];
+    for (const k of ks) {
+      const e = this.els.get(k);
+      if (e && !e.deleted && e.parent === id) out.push(e);
+    }
+    return out.sort(byPos);
+  }
+
+  /** Every live descendant of an element. */
+  descendants(id: string): El[] {
+    const out: El[] = [];
+    const walk = (p: string, depth: number) => {
+      if (depth > 10000) return;
+      for (const c of this.children(p)) {
+        out.push(c);
+        walk(c.id, depth + 1);
+      }
+    };
+    walk(id, 0);
+    return out;
+  }
+
+  /** Whether a is b or one of b's ancestors. */
+  isAncestor(a: string, b: string): boolean {
+    let cur: string | undefined = b;
+    for (let i = 0; cur && i < 10000; i++) {
+      if (cur === a) return true;
+      cur = this.els.get(cur)?.parent;
+    }
+    return false;
   }
 
   private sorted: El[] | null = null;
@@ -94,7 +289,7 @@ export class Board {
   /** Every live element in draw order (cached until the next change). */
   all(): El[] {
     if (!this.sorted || this.sortedAt !== this.version) {
-      this.sorted = [...this.els.values()].filter((e) => !e.deleted).sort(byZ);
+      this.sorted = [...this.els.values()].filter((e) => !e.deleted && !e.hidden).sort(byZ);
       this.sortedAt = this.version;
     }
     return this.sorted;
@@ -102,11 +297,12 @@ export class Board {
 
   get(id: string): El | undefined {
     const e = this.els.get(id);
-    return e && !e.deleted ? e : undefined;
+    return e && !e.deleted && !e.hidden ? e : undefined;
   }
 
   private index(e: El): void {
-    const [x0, y0, x1, y1] = [Math.floor(e.x / CELL), Math.floor(e.y / CELL), Math.floor((e.x + e.w) / CELL), Math.floor((e.y + e.h) / CELL)];
+    const b = aabb(e);
+    const [x0, y0, x1, y1] = [Math.floor(b.x / CELL), Math.floor(b.y / CELL), Math.floor((b.x + b.w) / CELL), Math.floor((b.y + b.h) / CELL)];
     if ((x1 - x0 + 1) * (y1 - y0 + 1) > 64) {
       // Huge elements (a big frame) are few: always considered.
       this.big.add(e.id);
@@ -146,13 +342,13 @@ export class Board {
     const seen = new Set<string>(this.big);
     for (const id of this.big) {
       const e = this.els.get(id)!;
-      if (intersects(e, r)) out.push(e);
+      if (intersects(aabb(e), r)) out.push(e);
     }
     const [x0, y0, x1, y1] = [Math.floor(r.x / CELL), Math.floor(r.y / CELL), Math.floor((r.x + r.w) / CELL), Math.floor((r.y + r.h) / CELL)];
     const cells = (x1 - x0 + 1) * (y1 - y0 + 1);
     if (cells > this.grid.size) {
       // Zoomed far out: filtering everything, kept sorted, is cheaper.
-      return this.all().filter((e) => intersects(e, r));
+      return this.all().filter((e) => intersects(aabb(e), r));
     } else {
       for (let cx = x0; cx <= x1; cx++) {
         for (let cy = y0; cy <= y1; cy++) {
@@ -162,7 +358,7 @@ export class Board {
             if (seen.has(id)) continue;
             seen.add(id);
             const e = this.els.get(id)!;
-            if (intersects(e, r)) out.push(e);
+            if (intersects(aabb(e), r)) out.push(e);
           }
         }
       }
@@ -170,19 +366,52 @@ export class Board {
     return out.sort(byZ);
   }
 
-  /** The topmost live element under the point, if any. */
-  hit(x: number, y: number, slop = 0): El | undefined {
-    const found = this.query({ x: x - slop, y: y - slop, w: 2 * slop, h: 2 * slop });
+  /**
+   * The topmost live element under the point, if any. Frames are hit on
+   * their title band and border only, so that a click inside a frame
+   * reaches what it contains or starts a box selection; a connector near
+   * its line.
+   */
+  hit(x: number, y: number, slop = 0, skip?: (e: El) => boolean): El | undefined {
+    const found = this.query({ x: x - slop - 8, y: y - slop - 8, w: 2 * slop + 16, h: 2 * slop + 16 });
+    let frame: El | undefined;
     for (let i = found.length - 1; i >= 0; i--) {
       const e = found[i];
+      if (skip?.(e)) continue;
+      if (e.kind === 'connector') {
+        if (connectorDistance(e, this, x, y) <= slop + 6) return e;
+        continue;
+      }
+      const p = unrotate(e, x, y);
+      if (p.x < e.x - slop || p.x > e.x + e.w + slop || p.y < e.y - slop || p.y > e.y + e.h + slop) continue;
       if (e.kind === 'shape' && e.props.shape === 'ellipse') {
         const rx = e.w / 2 + slop,
           ry = e.h / 2 + slop;
-        const dx = x - (e.x + e.w / 2),
-          dy = y - (e.y + e.h / 2);
+        const dx = p.x - (e.x + e.w / 2),
+          dy = p.y - (e.y + e.h / 2);
         if ((dx * dx) / (rx * rx) + (dy * dy) / (ry * ry) > 1) continue;
       }
+      if (e.kind === 'frame') {
+        const band = Math.max(slop * 3, 4);
+        const inTitle = p.y <= e.y + FRAME_TITLE;
+        const onEdge = p.x < e.x + band || p.x > e.x + e.w - band || p.y > e.y + e.h - band;
+        if (!inTitle && !onEdge) continue;
+        frame ??= e;
+        continue;
+      }
       return e;
+    }
+    return frame;
+  }
+
+  /** The innermost live frame whose box contains the point, skipping some. */
+  frameAt(x: number, y: number, skip: (e: El) => boolean): El | undefined {
+    const found = this.query({ x, y, w: 0, h: 0 });
+    for (let i = found.length - 1; i >= 0; i--) {
+      const e = found[i];
+      if (e.kind !== 'frame' || skip(e)) continue;
+      const p = unrotate(e, x, y);
+      if (p.x >= e.x && p.x <= e.x + e.w && p.y >= e.y && p.y <= e.y + e.h) return e;
     }
     return undefined;
   }
@@ -194,14 +423,34 @@ export class Board {
       x1 = -Infinity,
       y1 = -Infinity;
     for (const e of this.els.values()) {
-      if (e.deleted) continue;
-      x0 = Math.min(x0, e.x);
-      y0 = Math.min(y0, e.y);
-      x1 = Math.max(x1, e.x + e.w);
-      y1 = Math.max(y1, e.y + e.h);
+      if (e.deleted || e.hidden) continue;
+      const b = aabb(e);
+      x0 = Math.min(x0, b.x);
+      y0 = Math.min(y0, b.y);
+      x1 = Math.max(x1, b.x + b.w);
+      y1 = Math.max(y1, b.y + b.h);
     }
     return x0 === Infinity ? null : { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
   }
+}
+
+/** Height of a frame's title band, in board units. */
+export const FRAME_TITLE = 32;
+
+function connectorDistance(e: El, board: Board, x: number, y: number): number {
+  const pts = connectorPath(e, (id) => board.get(id));
+  if (!pts) return Infinity;
+  let best = Infinity;
+  for (let i = 0; i + 1 < pts.length; i++) best = Math.min(best, segDist(pts[i], pts[i + 1], x, y));
+  return best;
+}
+
+function segDist(a: [number, number], b: [number, number], x: number, y: number): number {
+  const dx = b[0] - a[0],
+    dy = b[1] - a[1];
+  const l = dx * dx + dy * dy;
+  const t = l ? Math.max(0, Math.min(1, ((x - a[0]) * dx + (y - a[1]) * dy) / l)) : 0;
+  return Math.hypot(a[0] + t * dx - x, a[1] + t * dy - y);
 }
 
 export function intersects(a: Box, b: Box): boolean {

@@ -2,7 +2,11 @@
 // the Board's spatial index), text laid out once per content and size and
 // cached, and far-zoomed text drawn as grey bars.
 import type { Board, Box, El } from './model';
+import { FRAME_TITLE } from './model';
 import { cssColor } from './ids';
+import { connectorPath, type Pt } from './connectors';
+import { nodeFontSize } from './mindmap';
+import { strokePath } from './strokes';
 
 export interface Camera {
   /** Board coordinates of the screen's top-left corner. */
@@ -24,12 +28,62 @@ export interface Overlay {
   editing?: string;
   marquee?: Box;
   /** Boxes that override an element's own while it is dragged or resized (here or by a peer). */
-  preview: Map<string, Box>;
+  preview: Map<string, Preview>;
   /** Other people's selections, id → colour. */
   remoteSelection: Map<string, string>;
   cursors: RemoteCursor[];
-  /** Show the resize handles of the single selected element. */
+  /** Show the resize handles of the selection. */
   handles: boolean;
+  /** Show the rotation handle of the single selected element. */
+  rotateHandle?: boolean;
+  /** Where a dragged element would land: a mindmap node or a frame, outlined. */
+  dropTarget?: string;
+  /** A stroke being drawn: board points (x, y, p triples), its colour and width. */
+  ink?: { points: number[]; color: string; width: number };
+  /** A connector being drawn. */
+  draft?: { from: Pt; to: Pt; target?: string };
+}
+
+/** A box (and rotation) shown instead of an element's own. */
+export type Preview = Box & { rot?: number };
+
+/** Distance of the rotation handle above the selection, in screen pixels. */
+export const ROTATE_PX = 26;
+
+/** The box the selection handles go around: the element's own when one, else the union. */
+export function selectionBox(board: Board, ids: Iterable<string>, preview?: Map<string, Preview>): (Box & { rot: number }) | null {
+  let out: Box | null = null;
+  let n = 0;
+  let rot = 0;
+  for (const id of ids) {
+    const e = board.get(id);
+    if (!e) continue;
+    const b = preview?.get(id) ?? e;
+    const r = (b as Preview).rot ?? e.rot;
+    n++;
+    rot = r;
+    const a = aabbOf({ ...b, rot: r });
+    out = out ? unionBox(out, a) : a;
+    if (n === 1) out = { x: b.x, y: b.y, w: b.w, h: b.h };
+  }
+  if (!out) return null;
+  return { ...out, rot: n === 1 ? rot : 0 };
+}
+
+function aabbOf(e: Preview): Box {
+  const r = e.rot ? (e.rot * Math.PI) / 180 : 0;
+  if (!r) return e;
+  const c = Math.abs(Math.cos(r)),
+    s = Math.abs(Math.sin(r));
+  const w = e.w * c + e.h * s,
+    h = e.w * s + e.h * c;
+  return { x: e.x + e.w / 2 - w / 2, y: e.y + e.h / 2 - h / 2, w, h };
+}
+
+function unionBox(a: Box, b: Box): Box {
+  const x = Math.min(a.x, b.x),
+    y = Math.min(a.y, b.y);
+  return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
 }
 
 export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif';
@@ -46,6 +100,12 @@ export interface TextLayout {
 
 /** Where an element's text goes, and how it is aligned. */
 export function textFrame(e: El): { box: Box; align: CanvasTextAlign; middle: boolean; fontSize: number; shrink: boolean; color: string } {
+  if (e.kind === 'mindmap') {
+    return { box: { x: e.x + 12, y: e.y + 8, w: Math.max(4, e.w - 24), h: Math.max(4, e.h - 16) }, align: 'center', middle: true, fontSize: nodeFontSize(e.depth === 0), shrink: false, color: '#1e1e1e' };
+  }
+  if (e.kind === 'frame') {
+    return { box: { x: e.x + 10, y: e.y + 6, w: Math.max(4, e.w - 20), h: FRAME_TITLE - 10 }, align: 'left', middle: true, fontSize: 16, shrink: true, color: '#495057' };
+  }
   const fs = typeof e.props.fontSize === 'number' && e.props.fontSize > 0 ? e.props.fontSize : e.kind === 'text' ? 24 : 20;
   if (e.kind === 'text') {
     const a = e.props.align;
@@ -144,7 +204,16 @@ export class Renderer {
   /** The text layout of an element as drawn (the editor matches it). */
   elementLayout(e: El): TextLayout {
     const f = textFrame(e);
-    return this.layout(e.text.text ?? '', f.box.w, f.box.h, f.fontSize, f.shrink);
+    return this.layout(e.text[textField(e)] ?? '', f.box.w, f.box.h, f.fontSize, f.shrink);
+  }
+
+  /** The size of text wrapped at maxW (mindmap nodes size themselves by it). */
+  textSize(text: string, fontSize: number, maxW: number): { w: number; h: number } {
+    const lines = this.wrap(text, maxW, fontSize);
+    this.measure.font = `${fontSize}px ${FONT}`;
+    let w = 0;
+    for (const l of lines) w = Math.max(w, this.measure.measureText(l).width);
+    return { w, h: Math.max(1, lines.length) * fontSize * LINE };
   }
 
   draw(board: Board, cam: Camera, ov: Overlay): void {
@@ -165,10 +234,28 @@ export class Renderer {
     }
     ctx.setTransform(dpr * cam.zoom, 0, 0, dpr * cam.zoom, -cam.x * cam.zoom * dpr, -cam.y * cam.zoom * dpr);
     const many = visible.length > 400;
-    for (const e of visible) {
-      const p = ov.preview.get(e.id);
-      const el = p ? { ...e, ...p } : e;
-      this.element(el, cam.zoom, many, ov.editing === e.id);
+    const boxOf = (id: string): Box | undefined => {
+      const e = board.get(id);
+      if (!e) return undefined;
+      return ov.preview.get(id) ?? e;
+    };
+    // Frames first (they hold the rest), then mindmap edges, then the rest, each in z order.
+    for (const e of visible) if (e.kind === 'frame') this.element(withPreview(e, ov), cam.zoom, many, ov.editing === e.id, boxOf);
+    this.edges(board, visible, boxOf, cam.zoom);
+    for (const e of visible) if (e.kind !== 'frame') this.element(withPreview(e, ov), cam.zoom, many, ov.editing === e.id, boxOf);
+    if (ov.ink && ov.ink.points.length >= 3) {
+      ctx.fillStyle = cssColor(ov.ink.color, '#1e1e1e');
+      ctx.fill(strokePath(ov.ink.points, ov.ink.width, false));
+    }
+    if (ov.draft) {
+      ctx.strokeStyle = SELECT;
+      ctx.lineWidth = 2 / cam.zoom;
+      ctx.setLineDash([6 / cam.zoom, 4 / cam.zoom]);
+      ctx.beginPath();
+      ctx.moveTo(...ov.draft.from);
+      ctx.lineTo(...ov.draft.to);
+      ctx.stroke();
+      ctx.setLineDash([]);
     }
 
     // Overlays, in screen pixels.
@@ -179,27 +266,72 @@ export class Renderer {
       const e = board.get(id);
       if (!e) return;
       const b = ov.preview.get(id) ?? e;
+      const rot = (b as Preview).rot ?? e.rot;
       ctx.strokeStyle = color;
       ctx.lineWidth = 2;
       ctx.setLineDash(dashed ? [6, 4] : []);
-      ctx.strokeRect(sx(b.x) - 2, sy(b.y) - 2, b.w * cam.zoom + 4, b.h * cam.zoom + 4);
+      ctx.save();
+      if (rot) {
+        const cx = sx(b.x + b.w / 2),
+          cy = sy(b.y + b.h / 2);
+        ctx.translate(cx, cy);
+        ctx.rotate((rot * Math.PI) / 180);
+        ctx.translate(-cx, -cy);
+      }
+      if (e.kind === 'connector') {
+        const pts = connectorPath(e, (i) => board.get(i), (i) => ov.preview.get(i));
+        if (pts) {
+          ctx.beginPath();
+          ctx.moveTo(sx(pts[0][0]), sy(pts[0][1]));
+          for (const p of pts.slice(1)) ctx.lineTo(sx(p[0]), sy(p[1]));
+          ctx.globalAlpha = 0.5;
+          ctx.lineWidth = 6;
+          ctx.stroke();
+          ctx.globalAlpha = 1;
+        }
+      } else ctx.strokeRect(sx(b.x) - 2, sy(b.y) - 2, b.w * cam.zoom + 4, b.h * cam.zoom + 4);
+      ctx.restore();
       ctx.setLineDash([]);
     };
     for (const [id, color] of ov.remoteSelection) if (!ov.selection.has(id)) outline(id, color, true);
     for (const id of ov.selection) outline(id, SELECT, false);
-    if (ov.handles && ov.selection.size === 1) {
-      const id = [...ov.selection][0];
-      const e = board.get(id);
-      if (e) {
-        const b = ov.preview.get(id) ?? e;
-        ctx.fillStyle = '#fff';
-        ctx.strokeStyle = SELECT;
-        ctx.lineWidth = 1.5;
-        for (const [hx, hy] of corners(b)) {
+    if (ov.dropTarget) outline(ov.dropTarget, '#2f9e44', false);
+    const sel = ov.handles || ov.rotateHandle ? selectionBox(board, ov.selection, ov.preview) : null;
+    if (sel && ov.handles && ov.selection.size > 1) {
+      ctx.strokeStyle = SELECT;
+      ctx.lineWidth = 1;
+      ctx.setLineDash([4, 3]);
+      ctx.strokeRect(sx(sel.x) - 4, sy(sel.y) - 4, sel.w * cam.zoom + 8, sel.h * cam.zoom + 8);
+      ctx.setLineDash([]);
+    }
+    if (sel) {
+      ctx.save();
+      const cx = sx(sel.x + sel.w / 2),
+        cy = sy(sel.y + sel.h / 2);
+      ctx.translate(cx, cy);
+      ctx.rotate((sel.rot * Math.PI) / 180);
+      ctx.translate(-cx, -cy);
+      ctx.fillStyle = '#fff';
+      ctx.strokeStyle = SELECT;
+      ctx.lineWidth = 1.5;
+      if (!sel.rot && ov.handles) {
+        for (const [hx, hy] of corners(sel)) {
           ctx.fillRect(sx(hx) - HANDLE_PX / 2, sy(hy) - HANDLE_PX / 2, HANDLE_PX, HANDLE_PX);
           ctx.strokeRect(sx(hx) - HANDLE_PX / 2, sy(hy) - HANDLE_PX / 2, HANDLE_PX, HANDLE_PX);
         }
       }
+      if (ov.rotateHandle) {
+        const top = sy(sel.y) - ROTATE_PX;
+        ctx.beginPath();
+        ctx.moveTo(cx, sy(sel.y) - 2);
+        ctx.lineTo(cx, top);
+        ctx.stroke();
+        ctx.beginPath();
+        ctx.arc(cx, top, HANDLE_PX / 2 + 1, 0, Math.PI * 2);
+        ctx.fill();
+        ctx.stroke();
+      }
+      ctx.restore();
     }
     if (ov.marquee) {
       const m = ov.marquee;
@@ -233,7 +365,58 @@ export class Renderer {
     ctx.stroke();
   }
 
-  private element(e: El, zoom: number, many: boolean, editing: boolean): void {
+  /** Mindmap edges: from each visible node to its parent (and to children out of view). */
+  private edges(board: Board, visible: El[], boxOf: (id: string) => Box | undefined, zoom: number): void {
+    const ctx = this.ctx;
+    const drawn = new Set<string>();
+    ctx.beginPath();
+    const edge = (parent: Box, child: Box) => {
+      const x0 = parent.x + parent.w,
+        y0 = parent.y + parent.h / 2;
+      const x1 = child.x,
+        y1 = child.y + child.h / 2;
+      const mx = (x0 + x1) / 2;
+      ctx.moveTo(x0, y0);
+      ctx.bezierCurveTo(mx, y0, mx, y1, x1, y1);
+    };
+    for (const e of visible) {
+      if (e.kind !== 'mindmap') continue;
+      const me = boxOf(e.id) ?? e;
+      if (e.parent && !drawn.has(e.id)) {
+        const p = board.get(e.parent);
+        if (p?.kind === 'mindmap') {
+          edge(boxOf(p.id) ?? p, me);
+          drawn.add(e.id);
+        }
+      }
+      for (const c of board.children(e.id)) {
+        if (c.kind !== 'mindmap' || c.hidden || drawn.has(c.id)) continue;
+        edge(me, boxOf(c.id) ?? c);
+        drawn.add(c.id);
+      }
+    }
+    ctx.strokeStyle = '#74c0fc';
+    ctx.lineWidth = Math.max(2, 1 / zoom);
+    ctx.stroke();
+  }
+
+  private element(e: El, zoom: number, many: boolean, editing: boolean, boxOf: (id: string) => Box | undefined): void {
+    const ctx = this.ctx;
+    if (e.rot && e.kind !== 'connector' && e.kind !== 'mindmap') {
+      ctx.save();
+      const cx = e.x + e.w / 2,
+        cy = e.y + e.h / 2;
+      ctx.translate(cx, cy);
+      ctx.rotate((e.rot * Math.PI) / 180);
+      ctx.translate(-cx, -cy);
+      this.body(e, zoom, many, editing, boxOf);
+      ctx.restore();
+      return;
+    }
+    this.body(e, zoom, many, editing, boxOf);
+  }
+
+  private body(e: El, zoom: number, many: boolean, editing: boolean, boxOf: (id: string) => Box | undefined): void {
     const ctx = this.ctx;
     switch (e.kind) {
       case 'note': {
@@ -274,6 +457,57 @@ export class Renderer {
         break;
       case 'stroke':
         this.stroke(e);
+        return;
+      case 'mindmap': {
+        const root = e.depth === 0;
+        ctx.fillStyle = cssColor(e.props.color, '#e7f5ff');
+        roundRect(ctx, e.x, e.y, e.w, e.h, Math.min(12, e.h / 2));
+        ctx.fill();
+        ctx.strokeStyle = root ? '#1971c2' : '#74c0fc';
+        ctx.lineWidth = Math.max(root ? 2.5 : 1.5, 1 / zoom);
+        ctx.stroke();
+        if (e.props.collapsed === true) {
+          // A badge: this node's subtopics are hidden.
+          const r = 9;
+          ctx.beginPath();
+          ctx.arc(e.x + e.w + r + 2, e.y + e.h / 2, r, 0, Math.PI * 2);
+          ctx.fillStyle = '#1971c2';
+          ctx.fill();
+          ctx.fillStyle = '#fff';
+          ctx.font = `bold 11px ${FONT}`;
+          ctx.textAlign = 'center';
+          ctx.textBaseline = 'middle';
+          ctx.fillText('+', e.x + e.w + r + 2, e.y + e.h / 2 + 0.5);
+        }
+        break;
+      }
+      case 'frame': {
+        const fill = cssColor(e.props.fill, 'transparent');
+        ctx.fillStyle = fill === 'transparent' ? 'rgba(255,255,255,0.55)' : fill;
+        ctx.fillRect(e.x, e.y, e.w, e.h);
+        ctx.strokeStyle = '#adb5bd';
+        ctx.lineWidth = Math.max(1.5, 1 / zoom);
+        ctx.strokeRect(e.x, e.y, e.w, e.h);
+        ctx.fillStyle = 'rgba(0,0,0,0.04)';
+        ctx.fillRect(e.x, e.y, e.w, Math.min(FRAME_TITLE, e.h));
+        if (editing) return;
+        const title = e.text.title || 'Frame';
+        const f = textFrame(e);
+        if (f.fontSize * zoom < 3) return;
+        ctx.font = `600 ${f.fontSize}px ${FONT}`;
+        ctx.fillStyle = e.text.title ? f.color : '#adb5bd';
+        ctx.textAlign = 'left';
+        ctx.textBaseline = 'middle';
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(e.x, e.y, e.w, FRAME_TITLE);
+        ctx.clip();
+        ctx.fillText(title.split('\n')[0], f.box.x, f.box.y + f.box.h / 2);
+        ctx.restore();
+        return;
+      }
+      case 'connector':
+        this.connector(e, zoom, boxOf);
         return;
       default: {
         // A kind this client does not draw yet (connector, image, frame,
@@ -325,17 +559,85 @@ export class Renderer {
     ctx.restore();
   }
 
+  private strokes = new WeakMap<object, Path2D>();
+
   private stroke(e: El): void {
     const pts = e.props.points;
-    if (!Array.isArray(pts) || pts.length < 6) return;
+    if (!Array.isArray(pts) || pts.length < 3) return;
     const ctx = this.ctx;
+    const width = typeof e.props.width === 'number' && e.props.width > 0 ? e.props.width : 4;
+    let path = this.strokes.get(pts);
+    if (!path) {
+      path = strokePath(pts as number[], width);
+      this.strokes.set(pts, path);
+    }
+    // A preview box (a resize in progress) scales the stored points.
+    const w0 = typeof e.props.w === 'number' && e.props.w > 0 ? e.props.w : e.w;
+    const h0 = typeof e.props.h === 'number' && e.props.h > 0 ? e.props.h : e.h;
+    ctx.save();
+    ctx.translate(e.x, e.y);
+    ctx.scale(e.w / w0, e.h / h0);
+    ctx.fillStyle = cssColor(e.props.color, '#1e1e1e');
+    ctx.fill(path);
+    ctx.restore();
+  }
+
+  private connector(e: El, zoom: number, boxOf: (id: string) => Box | undefined): void {
+    const pts = connectorPath(e, boxOf);
+    if (!pts) return;
+    const ctx = this.ctx;
+    const color = cssColor(e.props.stroke, '#1e1e1e');
+    const width = typeof e.props.width === 'number' && e.props.width > 0 ? e.props.width : 2;
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    ctx.lineWidth = Math.max(width, 1 / zoom);
+    ctx.lineJoin = 'round';
+    ctx.lineCap = 'round';
+    const head = 8 + width * 2;
+    const endArrow = e.props.endArrow !== false;
+    const startArrow = e.props.startArrow === true;
+    // Stop the line short of an arrowhead so its tip stays sharp.
+    const line = pts.map((p) => [...p] as Pt);
+    const shorten = (a: Pt, b: Pt) => {
+      const d = Math.hypot(b[0] - a[0], b[1] - a[1]);
+      if (d > head) {
+        b[0] -= ((b[0] - a[0]) / d) * head * 0.8;
+        b[1] -= ((b[1] - a[1]) / d) * head * 0.8;
+      }
+    };
+    if (endArrow) shorten(line[line.length - 2], line[line.length - 1]);
+    if (startArrow) shorten(line[1], line[0]);
     ctx.beginPath();
-    ctx.moveTo(e.x + Number(pts[0]), e.y + Number(pts[1]));
-    for (let i = 3; i + 1 < pts.length; i += 3) ctx.lineTo(e.x + Number(pts[i]), e.y + Number(pts[i + 1]));
-    ctx.strokeStyle = cssColor(e.props.color, '#1e1e1e');
-    ctx.lineWidth = typeof e.props.width === 'number' ? e.props.width : 4;
-    ctx.lineCap = ctx.lineJoin = 'round';
+    ctx.moveTo(...line[0]);
+    if (e.props.route === 'curve' && line.length === 2) {
+      const [a, b] = line;
+      const mx = (a[0] + b[0]) / 2;
+      ctx.bezierCurveTo(mx, a[1], mx, b[1], b[0], b[1]);
+    } else for (const p of line.slice(1)) ctx.lineTo(...p);
     ctx.stroke();
+    const arrow = (from: Pt, tip: Pt) => {
+      const ang = Math.atan2(tip[1] - from[1], tip[0] - from[0]);
+      ctx.beginPath();
+      ctx.moveTo(...tip);
+      ctx.lineTo(tip[0] - head * Math.cos(ang - 0.45), tip[1] - head * Math.sin(ang - 0.45));
+      ctx.lineTo(tip[0] - head * Math.cos(ang + 0.45), tip[1] - head * Math.sin(ang + 0.45));
+      ctx.closePath();
+      ctx.fill();
+    };
+    if (endArrow) arrow(pts[pts.length - 2], pts[pts.length - 1]);
+    if (startArrow) arrow(pts[1], pts[0]);
+    const label = e.text.label;
+    if (label && 14 * zoom >= 3) {
+      const mid = pts.length === 4 ? [(pts[1][0] + pts[2][0]) / 2, (pts[1][1] + pts[2][1]) / 2] : [(pts[0][0] + pts[1][0]) / 2, (pts[0][1] + pts[1][1]) / 2];
+      ctx.font = `14px ${FONT}`;
+      const w = ctx.measureText(label).width + 10;
+      ctx.fillStyle = '#fff';
+      ctx.fillRect(mid[0] - w / 2, mid[1] - 10, w, 20);
+      ctx.fillStyle = color;
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(label, mid[0], mid[1]);
+    }
   }
 
   private cursor(x: number, y: number, name: string, color: string): void {
@@ -374,6 +676,17 @@ function roundRect(ctx: CanvasRenderingContext2D, x: number, y: number, w: numbe
   ctx.arcTo(x, y + h, x, y, r);
   ctx.arcTo(x, y, x + w, y, r);
   ctx.closePath();
+}
+
+/** An element with its preview box (and rotation) applied. */
+function withPreview(e: El, ov: Overlay): El {
+  const p = ov.preview.get(e.id);
+  return p ? { ...e, ...p } : e;
+}
+
+/** The text field an element's in-place editor works on. */
+export function textField(e: El): string {
+  return e.kind === 'frame' ? 'title' : e.kind === 'connector' ? 'label' : 'text';
 }
 
 /** The four corners of a box: nw, ne, se, sw. */

@@ -8,7 +8,7 @@
 // without losing either.
 import type { LocalOp } from './crdt';
 import type { El } from './model';
-import { textFrame, type Camera, type Renderer } from './render';
+import { textField, textFrame, type Camera, type Renderer } from './render';
 
 export interface TextDiff {
   /** Code-point position of the change. */
@@ -59,6 +59,8 @@ export interface EditorHost {
   changed(): void;
   /** Undo or redo on the board (the textarea's own history would not be collaborative). */
   history(redo: boolean): void;
+  /** A key pressed while editing: true when the host handled it (Tab and Enter in a mindmap node). */
+  key?(e: KeyboardEvent, id: string): boolean;
 }
 
 const COMMIT_AFTER_MS = 300;
@@ -93,6 +95,10 @@ export class TextEditor {
     a.addEventListener('blur', () => this.close());
     a.addEventListener('keydown', (e) => {
       e.stopPropagation();
+      if (this.id !== null && this.host.key?.(e, this.id)) {
+        e.preventDefault();
+        return;
+      }
       if (e.key === 'Escape' || (e.key === 'Enter' && (e.ctrlKey || e.metaKey))) {
         e.preventDefault();
         this.close();
@@ -117,6 +123,7 @@ export class TextEditor {
     const e = this.host.element(id);
     if (!e) return;
     this.id = id;
+    this.field = textField(e);
     this.base = this.host.text(id, this.field);
     this.area.value = this.base;
     this.area.hidden = false;

@@ -1,0 +1,96 @@
+// Mindmaps: the tidy layout of a mindmap tree, and the edits that grow it.
+//
+// Only a root node stores a position (docs/SCHEMA.md): every other node is
+// placed by laying its tree out, left to right, with d3-flextree (a tidy
+// tree layout for nodes of different sizes, so long labels do not overlap).
+// Storing every node's position was rejected: two people adding children
+// to one node at once would each write positions for the other's nodes,
+// and the tree would overlap until someone tidied it by hand; a derived
+// layout converges by construction, because every replica lays out the
+// same tree.
+import { flextree } from 'd3-flextree';
+import { generateKeyBetween } from 'fractional-indexing';
+import type { LocalOp } from './crdt';
+import type { Box, El } from './model';
+
+/** Gap between a node and its children, and between siblings, in board units. */
+export const LEVEL_GAP = 56;
+export const SIBLING_GAP = 14;
+
+export function nodeFontSize(root: boolean): number {
+  return root ? 20 : 16;
+}
+
+interface Datum {
+  el: El;
+  size: [number, number];
+  kids: Datum[];
+}
+
+/**
+ * Lays out the tree under root: the box of every visible node, the root
+ * at its stored x, y. children(n) lists n's subtopics in sibling order
+ * (none when collapsed); size(n, isRoot) is a node's [w, h].
+ */
+export function layoutMindmap(root: El, children: (n: El) => El[], size: (n: El, root: boolean) => [number, number]): Map<string, Box & { depth: number }> {
+  const seen = new Set<string>();
+  const build = (n: El, isRoot: boolean): Datum => {
+    seen.add(n.id);
+    const [w, h] = size(n, isRoot);
+    const kids = children(n)
+      .filter((c) => !seen.has(c.id))
+      .map((c) => build(c, false));
+    return { el: n, size: [w, h], kids };
+  };
+  const data = build(root, true);
+  // flextree grows downwards: its x is across (our y), its y is down (our x).
+  const layout = flextree<Datum>({
+    children: (d) => d.kids,
+    nodeSize: (n) => [n.data.size[1] + SIBLING_GAP, n.data.size[0] + LEVEL_GAP],
+    spacing: 0,
+  });
+  const tree = layout.hierarchy(data);
+  layout(tree);
+  const out = new Map<string, Box & { depth: number }>();
+  const rx = typeof root.props.x === 'number' ? root.props.x : 0;
+  const ry = typeof root.props.y === 'number' ? root.props.y : 0;
+  const rootMid = ry + data.size[1] / 2;
+  tree.each((n) => {
+    const [w, h] = n.data.size;
+    out.set(n.data.el.id, { x: rx + n.y, y: rootMid + (n.x - tree.x) - h / 2, w, h, depth: n.depth });
+  });
+  return out;
+}
+
+/** A key after the last of the siblings (sorted by position). */
+export function keyAfterLast(siblings: El[]): string {
+  const last = siblings.length ? siblings[siblings.length - 1].pos : null;
+  try {
+    return generateKeyBetween(last || null, null);
+  } catch {
+    return generateKeyBetween(null, null);
+  }
+}
+
+/** A key right after `after` among its sorted siblings. */
+export function keyAfter(siblings: El[], after: El): string {
+  const i = siblings.findIndex((s) => s.id === after.id);
+  const a = after.pos || null;
+  let b = i >= 0 && i + 1 < siblings.length ? siblings[i + 1].pos || null : null;
+  if (a !== null && b !== null && b <= a) b = null; // equal keys (ties by id): go after
+  try {
+    return generateKeyBetween(a, b);
+  } catch {
+    return keyAfterLast(siblings);
+  }
+}
+
+/** The ops creating a mindmap node under parent (undefined: a root at x, y). */
+export function newNodeOps(id: string, parent: string | undefined, posKey: string, at?: { x: number; y: number; z: string }): LocalOp[] {
+  const ops: LocalOp[] = [{ op: 'create', el: id, kind: 'mindmap' }];
+  if (parent) ops.push({ op: 'move', el: id, parent, posKey });
+  else if (at) {
+    ops.push({ op: 'set', el: id, key: 'x', value: Math.round(at.x) }, { op: 'set', el: id, key: 'y', value: Math.round(at.y) }, { op: 'set', el: id, key: 'z', value: at.z });
+  }
+  return ops;
+}
