@@ -18,6 +18,7 @@
 package activity
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -49,6 +50,38 @@ func FromRecord(rec storage.Record) (Change, error) {
 			rec.Seq, rec.Replica, rec.Start, c.Replica, c.Start, crdt.ErrMalformed)
 	}
 	return Change{Change: c, Author: rec.Author, Accepted: rec.Accepted}, nil
+}
+
+// ReadLog reads a board's op log (what trimming left of it) as Changes, in
+// log order. A record that does not decode stops the read with an error
+// naming it.
+func ReadLog(ctx context.Context, st storage.Store, board storage.BoardID) ([]Change, error) {
+	var out []Change
+	err := st.ScanOps(ctx, board, 1, func(rec storage.Record) error {
+		c, err := FromRecord(rec)
+		if err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// After returns the changes that the version vector v does not cover
+// entirely (what a member whose last visit was at v has not seen), in
+// their order: the window to pass to Since.
+func After(changes []Change, v crdt.VersionVector) []Change {
+	var out []Change
+	for i := range changes {
+		if changes[i].End() > v.Get(changes[i].Replica) {
+			out = append(out, changes[i])
+		}
+	}
+	return out
 }
 
 // Action says what happened to an element.

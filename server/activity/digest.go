@@ -29,7 +29,7 @@ type digestLine struct {
 	Previews []string // quoted texts, at most maxPreviews
 	More     int      // previews left out
 	On       string   // for comments: what they are on
-	At       string   // time of the latest, in Loc
+	At       string   // time of the latest change to these elements (anyone's), in Loc
 }
 
 type digestPerson struct {

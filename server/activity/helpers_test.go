@@ -12,10 +12,10 @@ import (
 // node does. A user who is "offline" keeps editing locally and is delivered
 // later, so concurrent edits reach the server interleaved.
 type testBoard struct {
-	t       *testing.T
+	t       testing.TB
 	server  *crdt.Doc
 	log     []Change
-	now     int64 // the server's clock: ms, advanced one second per change
+	now     int64 // the server's clock: ms, advanced a minute per edit and per delivery
 	users   map[string]*testUser
 	offline map[string]bool
 }
@@ -27,7 +27,7 @@ type testUser struct {
 	outbox  []crdt.Change
 }
 
-func newBoard(t *testing.T) *testBoard {
+func newBoard(t testing.TB) *testBoard {
 	t.Helper()
 	return &testBoard{t: t, server: crdt.NewDoc(), now: 1_800_000_000_000,
 		users: map[string]*testUser{}, offline: map[string]bool{}}
@@ -68,7 +68,7 @@ func (b *testBoard) as(user string, edit func(tx *crdt.Tx) error) {
 	if !b.offline[user] {
 		b.pull(u)
 	}
-	b.now += 1000
+	b.now += 60_000
 	tx := u.doc.Begin(u.replica, b.now)
 	if err := edit(&tx); err != nil {
 		tx.Commit()
@@ -89,7 +89,7 @@ func (b *testBoard) deliver(user string) {
 	b.t.Helper()
 	u := b.user(user)
 	for _, c := range u.outbox {
-		b.now += 1000
+		b.now += 60_000
 		st, applied, err := b.server.Apply(c)
 		if err != nil || st != crdt.Applied {
 			b.t.Fatalf("server apply of %s's change: %v %v", user, st, err)

@@ -11,7 +11,7 @@ import (
 )
 
 // seed makes a board that existed before the member's last visit.
-func seed(t *testing.T) *testBoard {
+func seed(t testing.TB) *testBoard {
 	b := newBoard(t)
 	b.as("ana", note("n1", "Idea one"))
 	b.as("ana", note("n2", "Idea two"))

@@ -135,9 +135,6 @@ func Summarize(doc *crdt.Doc, changes []Change, names map[string]string) Summary
 		if doc.Kind(id) != "comment" || !visible(doc, id) {
 			continue
 		}
-		if c, ok := created[id]; ok {
-			part(c.by, c.seq).p.Comments++
-		}
 		if p, _ := doc.Parent(id); p != crdt.Root && doc.Kind(p) == "comment" {
 			continue // a reply
 		}
@@ -207,6 +204,19 @@ func Summarize(doc *crdt.Doc, changes []Change, names map[string]string) Summary
 			strings.Compare(a.Text, b.Text), strings.Compare(a.Element, b.Element))
 	})
 	s.Comments = unpinned
+
+	// Comments per person: those the summary shows.
+	var countComments func(cs []Comment)
+	countComments = func(cs []Comment) {
+		for _, c := range cs {
+			part(c.Author, len(changes)).p.Comments++
+			countComments(c.Replies)
+		}
+	}
+	for _, idea := range s.Ideas {
+		countComments(idea.Comments)
+	}
+	countComments(s.Comments)
 
 	s.Mindmaps = mindmaps(doc)
 
@@ -392,13 +402,13 @@ func writeOutline(b *strings.Builder, o Outline, depth int) {
 // runs become one space, inline markup characters get a backslash (any
 // ASCII punctuation may be escaped in CommonMark), and a leading character
 // that would start a block (heading, list, quote, thematic break, ordered
-// list "1.") is escaped too.
+// list "1.") is escaped too. Invalid UTF-8 becomes U+FFFD.
 //
 // Rejected: wrapping user text in code spans. They survive any content
 // only with a variable fence, and would render every sticky note in a
 // monospace font.
 func mdEscape(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for i, r := range s {
