@@ -88,6 +88,7 @@ func (n *Node) routes() http.Handler {
 	handle("POST /v1/boards/{board}/blobs", n.uploadBlob)
 	handle("GET /v1/boards/{board}/blobs/{blob}", n.getBlob)
 	handle("GET /b/{board}", n.boardPage)
+	handle("GET /embed/{board}", n.embedPage)
 	mux.Handle("/", n.static())
 	return mux
 }

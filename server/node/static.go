@@ -3,7 +3,12 @@ package node
 import (
 	"errors"
 	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
 
+	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
 	"github.com/corkboard/corkboard/webclient"
 )
@@ -59,6 +64,51 @@ func (n *Node) boardPage(w http.ResponseWriter, r *http.Request) {
 	// Other errors (storage): the shell anyway; the client has its own
 	// copy of the board and will retry the node.
 	client.ServeIndex(w, r, status)
+}
+
+// embedPage is /embed/{board}?origin=...&mode=view|edit&token=...: the web
+// client's app shell, chrome-less, for an iframe (docs/EMBED.md). A page
+// framed by another site must name that site in `origin`, exactly
+// (scheme://host[:port]), and the origin must be allowed by
+// --allowed-origins (the same patterns that admit WebSockets); the page may
+// then be framed by that origin only (CSP frame-ancestors). Without
+// `origin` only the node's own pages may frame it.
+func (n *Node) embedPage(w http.ResponseWriter, r *http.Request) {
+	ancestors := "'self'"
+	if o := r.URL.Query().Get("origin"); o != "" {
+		if !n.embedOriginAllowed(o, r.Host) {
+			writeError(w, 403, protocol.CodeForbidden, "origin "+strconv.Quote(o)+" may not embed boards of this node (see --allowed-origins)")
+			return
+		}
+		ancestors = o
+	}
+	w.Header().Set("Content-Security-Policy", "frame-ancestors "+ancestors)
+	n.boardPage(w, r)
+}
+
+// embedOriginAllowed says whether a page at origin o may embed boards: o
+// must be an origin exactly as browsers write it, and be the node's own
+// host or match one of the AllowedOrigins patterns (path.Match against
+// host[:port], or against scheme://host[:port] for a pattern with a
+// scheme), as for WebSockets.
+func (n *Node) embedOriginAllowed(o, self string) bool {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Scheme+"://"+u.Host != o {
+		return false
+	}
+	if strings.EqualFold(u.Host, self) {
+		return true
+	}
+	for _, p := range n.cfg.AllowedOrigins {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = o
+		}
+		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(target)); err == nil && ok {
+			return true
+		}
+	}
+	return false
 }
 
 const indexPage = `<!doctype html>

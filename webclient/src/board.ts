@@ -13,6 +13,7 @@ import { claimNew, claimReplica, sweepReplicas } from './replica';
 import { openStore, type BoardRecord } from './store';
 import { Sync, type Peer, type PresenceData } from './sync';
 import { TextEditor } from './textedit';
+import { installFeatures } from './features';
 
 type Tool = 'select' | 'hand' | 'note' | 'rectangle' | 'ellipse' | 'diamond' | 'text' | 'pen' | 'connector' | 'frame' | 'mindmap';
 
@@ -297,6 +298,34 @@ class BoardApp {
         return { x: r.left + (x - this.cam.x) * this.cam.zoom, y: r.top + (y - this.cam.y) * this.cam.zoom };
       },
     };
+    installFeatures({
+      root: this.root,
+      canvas: this.ui.canvas,
+      boardId: this.boardId,
+      token: () => this.rec.token,
+      doc: this.doc,
+      board: this.board,
+      sync: this.sync,
+      renderer: this.renderer,
+      camera: () => this.cam,
+      setCamera: (c) => {
+        this.cam = c;
+        this.viewChanged();
+      },
+      selection: () => this.selection,
+      select: (ids) => {
+        this.selection = new Set(ids);
+        this.afterSelect();
+      },
+      edit: (ops) => this.edit(ops),
+      canEdit: () => this.canEdit,
+      setReadOnly: (ro) => {
+        this.readOnly = ro;
+        this.showState();
+      },
+      redraw: () => this.redraw(),
+      toast: (m, e) => this.toast(m, e),
+    });
   }
 
   // ---- state from the doc ----
@@ -321,7 +350,11 @@ class BoardApp {
     this.showState();
   }
 
+  /** Read-only whatever the role (an embed in view mode, features.ts). */
+  readOnly = false;
+
   get canEdit(): boolean {
+    if (this.readOnly) return false;
     const r = this.sync?.role;
     return r !== 'viewer' && r !== 'commenter';
   }

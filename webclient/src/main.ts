@@ -1,8 +1,9 @@
-// Entry point: the home page at /, a board at /b/{board}.
+// Entry point: the home page at /, a board at /b/{board}, an embedded
+// board at /embed/{board} (embed.ts).
 import './styles.css';
 
 const root = document.getElementById('app')!;
-const m = /^\/b\/([0-9a-fA-F-]{36})\/?$/.exec(location.pathname);
+const m = /^\/(?:b|embed)\/([0-9a-fA-F-]{36})\/?$/.exec(location.pathname);
 if (m) {
   import('./board').then(({ startBoard }) => startBoard(root, m[1].toLowerCase())).catch(fail);
 } else {

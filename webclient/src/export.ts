@@ -1,0 +1,222 @@
+// Export of a board or of the selection: PNG (the renderer's own drawing
+// code on an offscreen canvas, at a chosen scale), SVG (a serializer of the
+// element kinds the renderer draws, with the renderer's text layout), and
+// JSON (the doc's elements as package crdt writes them, through the bridge).
+//
+// SVG text is laid out by the renderer (same line breaks, same shrink to
+// fit) and written as one <text> per line, rather than with a foreignObject
+// of HTML: other programs (Inkscape, Illustrator, librsvg) read plain SVG
+// text, few read foreignObject.
+import type { Features } from './features';
+import { cssColor } from './ids';
+import { Board, type Box, type El } from './model';
+import { FONT, Renderer, textFrame, type Overlay } from './render';
+
+const MARGIN = 24;
+/** Canvas limits that every current browser accepts. */
+const MAX_SIDE = 16384;
+const MAX_PIXELS = 40_000_000;
+
+export interface ExportOptions {
+  /** Only these elements (default: every element). */
+  ids?: string[];
+  /** PNG: device pixels per board unit (default 2). */
+  scale?: number;
+}
+
+/** The elements to export, as a Board of their own (comments are not drawn). */
+export function exportBoard(f: Features, ids?: string[]): Board {
+  const b = new Board();
+  const list = f.host.doc.elements(ids && ids.length ? ids : undefined).filter((e) => !e.deleted && e.kind !== 'comment');
+  b.upsert(list);
+  return b;
+}
+
+function frameOf(b: Board): Box {
+  const r = b.bounds() ?? { x: 0, y: 0, w: 1, h: 1 };
+  return { x: Math.floor(r.x - MARGIN), y: Math.floor(r.y - MARGIN), w: Math.ceil(r.w + 2 * MARGIN), h: Math.ceil(r.h + 2 * MARGIN) };
+}
+
+/** A PNG of the board (or of opts.ids) drawn by the renderer at opts.scale. */
+export async function exportPNG(f: Features, opts: ExportOptions = {}): Promise<{ blob: Blob; width: number; height: number }> {
+  const b = exportBoard(f, opts.ids);
+  const fr = frameOf(b);
+  let scale = opts.scale ?? 2;
+  scale = Math.min(scale, MAX_SIDE / fr.w, MAX_SIDE / fr.h, Math.sqrt(MAX_PIXELS / (fr.w * fr.h)));
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.max(1, Math.round(fr.w * scale));
+  canvas.height = Math.max(1, Math.round(fr.h * scale));
+  const r = new Renderer(canvas);
+  // The renderer sizes itself from the page; an offscreen canvas has no
+  // layout, so its size and pixel ratio are set here.
+  const rr = r as unknown as { width: number; height: number; dpr: number };
+  rr.width = fr.w;
+  rr.height = fr.h;
+  rr.dpr = scale;
+  const ov = { selection: new Set<string>(), preview: new Map(), remoteSelection: new Map(), cursors: [], handles: false } as unknown as Overlay;
+  r.draw(b, { x: fr.x, y: fr.y, zoom: 1 }, ov);
+  // Images are drawn by images.ts (the renderer leaves them as placeholders).
+  const ctx = canvas.getContext('2d')!;
+  ctx.setTransform(scale, 0, 0, scale, -fr.x * scale, -fr.y * scale);
+  for (const e of b.all()) if (e.kind === 'image') await f.images.drawInto(ctx, e);
+  const blob = await new Promise<Blob>((res, rej) => canvas.toBlob((x) => (x ? res(x) : rej(new Error('PNG encoding failed'))), 'image/png'));
+  return { blob, width: canvas.width, height: canvas.height };
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function n(v: number): string {
+  return String(Math.round(v * 100) / 100);
+}
+
+function paint(c: string): string {
+  // #rrggbbaa is valid SVG 2 but not SVG 1.1: split out the alpha.
+  if (/^#[0-9a-fA-F]{8}$/.test(c)) return `"${c.slice(0, 7)}" fill-opacity="${n(parseInt(c.slice(7), 16) / 255)}"`;
+  return `"${esc(c)}"`;
+}
+
+/** An SVG document of the board (or of opts.ids). */
+export async function exportSVG(f: Features, opts: ExportOptions = {}): Promise<string> {
+  const b = exportBoard(f, opts.ids);
+  const fr = frameOf(b);
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${fr.w}" height="${fr.h}" viewBox="${fr.x} ${fr.y} ${fr.w} ${fr.h}" font-family="${esc(FONT)}">`,
+    `<rect x="${fr.x}" y="${fr.y}" width="${fr.w}" height="${fr.h}" fill="#f7f7f5"/>`,
+  );
+  for (const e of b.all()) out.push(await svgElement(f, e));
+  out.push('</svg>');
+  return out.join('\n');
+}
+
+async function svgElement(f: Features, e: El): Promise<string> {
+  const rot = typeof e.props.rot === 'number' && e.props.rot ? ` transform="rotate(${n(e.props.rot)} ${n(e.x + e.w / 2)} ${n(e.y + e.h / 2)})"` : '';
+  const parts: string[] = [];
+  switch (e.kind) {
+    case 'note':
+      parts.push(`<rect x="${n(e.x + 1)}" y="${n(e.y + 3)}" width="${n(e.w)}" height="${n(e.h)}" fill="#000" fill-opacity="0.1"/>`);
+      parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" fill=${paint(cssColor(e.props.color, 'yellow'))}/>`);
+      break;
+    case 'shape': {
+      const fill = cssColor(e.props.fill, 'transparent');
+      const sw = typeof e.props.strokeWidth === 'number' ? e.props.strokeWidth : 2;
+      const style = `fill=${fill === 'transparent' ? '"none"' : paint(fill)} stroke=${sw > 0 ? paint(cssColor(e.props.stroke, '#1e1e1e')) : '"none"'} stroke-width="${n(sw)}" stroke-linejoin="round"`;
+      if (e.props.shape === 'ellipse') parts.push(`<ellipse cx="${n(e.x + e.w / 2)}" cy="${n(e.y + e.h / 2)}" rx="${n(e.w / 2)}" ry="${n(e.h / 2)}" ${style}/>`);
+      else if (e.props.shape === 'diamond')
+        parts.push(`<path d="M${n(e.x + e.w / 2)} ${n(e.y)}L${n(e.x + e.w)} ${n(e.y + e.h / 2)}L${n(e.x + e.w / 2)} ${n(e.y + e.h)}L${n(e.x)} ${n(e.y + e.h / 2)}Z" ${style}/>`);
+      else parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" ${style}/>`);
+      break;
+    }
+    case 'text':
+      break;
+    case 'stroke': {
+      const pts = e.props.points;
+      if (Array.isArray(pts) && pts.length >= 6) {
+        const d: string[] = [];
+        for (let i = 0; i + 1 < pts.length; i += 3) d.push(`${i ? 'L' : 'M'}${n(e.x + Number(pts[i]))} ${n(e.y + Number(pts[i + 1]))}`);
+        const w = typeof e.props.width === 'number' ? e.props.width : 4;
+        parts.push(`<path d="${d.join('')}" fill="none" stroke=${paint(cssColor(e.props.color, '#1e1e1e'))} stroke-width="${n(w)}" stroke-linecap="round" stroke-linejoin="round"/>`);
+      }
+      return `<g data-id="${e.id}"${rot}>${parts.join('')}</g>`;
+    }
+    case 'image': {
+      const href = await f.images.dataURL(e);
+      if (href) parts.push(`<image x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" preserveAspectRatio="none" href="${esc(href)}"/>`);
+      else parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" fill="#eee" stroke="#999"/>`);
+      return `<g data-id="${e.id}"${rot}>${parts.join('')}</g>`;
+    }
+    default: {
+      const label = e.text.title ?? e.text.text ?? e.text.label ?? '';
+      parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" fill="${e.kind === 'frame' ? '#ffffff' : 'none'}" stroke="#999" stroke-dasharray="6 4"/>`);
+      if (label) parts.push(`<text x="${n(e.x + 6)}" y="${n(e.y + 18)}" font-size="14" fill="#555">${esc(label.slice(0, 200))}</text>`);
+      return `<g data-id="${e.id}"${rot}>${parts.join('')}</g>`;
+    }
+  }
+  const text = e.text.text;
+  if (text) {
+    const fr = textFrame(e);
+    const l = f.host.renderer.layout(text, fr.box.w, fr.box.h, fr.fontSize, fr.shrink);
+    const anchor = fr.align === 'center' ? 'middle' : fr.align === 'right' ? 'end' : 'start';
+    const x = fr.align === 'center' ? fr.box.x + fr.box.w / 2 : fr.align === 'right' ? fr.box.x + fr.box.w : fr.box.x;
+    let y = fr.middle ? fr.box.y + (fr.box.h - l.lines.length * l.lineHeight) / 2 : fr.box.y;
+    const clip = `clip-${e.id}`;
+    parts.push(`<clipPath id="${clip}"><rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}"/></clipPath>`);
+    const lines: string[] = [];
+    for (const line of l.lines) {
+      lines.push(`<text x="${n(x)}" y="${n(y + l.lineHeight / 2)}" dominant-baseline="central" text-anchor="${anchor}" font-size="${n(l.fontSize)}" fill=${paint(fr.color)} xml:space="preserve">${esc(line)}</text>`);
+      y += l.lineHeight;
+    }
+    parts.push(`<g clip-path="url(#${clip})">${lines.join('')}</g>`);
+  }
+  return `<g data-id="${e.id}"${rot}>${parts.join('')}</g>`;
+}
+
+/** The elements as JSON (crdt.ElementJSON, as the bridge gives them), deleted ones left out. */
+export function exportJSON(f: Features, opts: ExportOptions = {}): string {
+  const els = f.host.doc.elements(opts.ids && opts.ids.length ? opts.ids : undefined).filter((e) => !e.deleted);
+  return JSON.stringify({ board: f.host.boardId, version: f.host.doc.version(), exported: new Date().toISOString(), elements: els }, null, 2);
+}
+
+/** Offers a file to download. */
+export function download(name: string, data: Blob): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(data);
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+function fileName(ext: string, sel: boolean): string {
+  const title = (document.title.split(' · ')[0] || 'board').replace(/[^\p{L}\p{N} _-]+/gu, '').trim() || 'board';
+  return `${title}${sel ? ' (selection)' : ''}.${ext}`;
+}
+
+/** The export menu: PNG, SVG, JSON of the board, or of the selection when there is one. */
+export class Exporter {
+  private pop: HTMLElement;
+
+  constructor(private f: Features) {
+    const pop = document.createElement('div');
+    pop.className = 'panel fx-pop fx-export';
+    pop.hidden = true;
+    const add = (label: string, fn: (ids?: string[]) => Promise<void>) => {
+      const b = document.createElement('button');
+      b.textContent = label;
+      b.dataset.export = label.split(' ')[0].toLowerCase();
+      b.addEventListener('click', () => {
+        pop.hidden = true;
+        const sel = [...f.host.selection()];
+        fn(sel.length ? sel : undefined).catch((e) => f.host.toast('Export failed: ' + (e as Error).message, true));
+      });
+      pop.appendChild(b);
+    };
+    add('PNG image', async (ids) => download(fileName('png', !!ids), (await exportPNG(f, { ids })).blob));
+    add('SVG drawing', async (ids) => download(fileName('svg', !!ids), new Blob([await exportSVG(f, { ids })], { type: 'image/svg+xml' })));
+    add('JSON data', async (ids) => download(fileName('json', !!ids), new Blob([exportJSON(f, { ids })], { type: 'application/json' })));
+    this.pop = pop;
+    f.menu.parentElement!.appendChild(pop);
+    f.button('Export', 'Export the board, or the selection (PNG, SVG, JSON)', () => {
+      pop.hidden = !pop.hidden;
+      const n = f.host.selection().size;
+      pop.dataset.scope = n ? 'selection' : 'board';
+      pop.title = n ? `Exports the ${n} selected element(s)` : 'Exports the whole board';
+    }, 'fx-export-btn');
+  }
+
+  png(opts?: ExportOptions) {
+    return exportPNG(this.f, opts);
+  }
+  svg(opts?: ExportOptions) {
+    return exportSVG(this.f, opts);
+  }
+  json(opts?: ExportOptions) {
+    return exportJSON(this.f, opts);
+  }
+  close(): void {
+    this.pop.hidden = true;
+  }
+}

@@ -1,0 +1,238 @@
+// "Since your last visit", on the client: when the page is hidden or left,
+// the browser stores the board's version vector (IndexedDB, one record per
+// board). On the next visit, once the page is live, it asks the node for
+// the changes that version lacks (GET /v1/boards/{board}/ops?since=, the
+// board's own history) and highlights the elements they touched: an outline
+// badge on each, and a small list to step through (next/previous zooms to
+// each) with "mark all as seen".
+//
+// Why the node's history rather than the local doc: the doc keeps, per
+// property, the clock of the write that won but not the op's counter, so it
+// cannot tell which elements have ops outside a version vector; the op log
+// can, exactly (and says who made them). The price: the list needs the node
+// (offline, there is none until the page is live).
+import { openDB, type IDBPDatabase } from 'idb';
+import type { VersionVector } from './crdt';
+import type { Features } from './features';
+
+export interface Visit {
+  board: string;
+  version: VersionVector;
+  at: number;
+}
+
+interface ChangeJSON {
+  replica: string;
+  author?: string;
+  accepted?: number;
+  ops: { op: string; el: string }[];
+}
+
+let dbp: Promise<IDBPDatabase> | null = null;
+
+function db(): Promise<IDBPDatabase> {
+  dbp ??= openDB('corkboard-visits', 1, {
+    upgrade(d) {
+      d.createObjectStore('visits', { keyPath: 'board' });
+    },
+  });
+  return dbp;
+}
+
+export async function loadVisit(board: string): Promise<Visit | undefined> {
+  return (await db()).get('visits', board);
+}
+
+export async function saveVisit(v: Visit): Promise<void> {
+  await (await db()).put('visits', v);
+}
+
+export class SinceVisit {
+  /** Elements changed since the last visit, in the order first changed. */
+  changed: string[] = [];
+  /** Who changed each (user ids, from the node's log). */
+  authors = new Map<string, Set<string>>();
+  /** The last visit's time (ms), if there was one. */
+  lastVisit = 0;
+  /** Set once the comparison is done (whether or not anything changed). */
+  ready = false;
+  private index = -1;
+  private panel: HTMLElement;
+  private label: HTMLElement;
+  private badges = new Map<string, HTMLElement>();
+  private btn: HTMLButtonElement;
+  private stored: Visit | undefined;
+  private loaded: Promise<void>;
+  private started = false;
+
+  constructor(private f: Features) {
+    const board = f.host.boardId;
+    this.panel = document.createElement('div');
+    this.panel.className = 'panel fx-since';
+    this.panel.hidden = true;
+    this.label = document.createElement('span');
+    this.label.className = 'fx-since-label';
+    const mk = (text: string, title: string, fn: () => void, cls: string) => {
+      const b = document.createElement('button');
+      b.textContent = text;
+      b.title = title;
+      b.className = cls;
+      b.addEventListener('click', fn);
+      return b;
+    };
+    this.panel.append(
+      this.label,
+      mk('‹', 'Previous change', () => this.step(-1), 'fx-prev'),
+      mk('›', 'Next change', () => this.step(1), 'fx-next'),
+      mk('Mark all as seen', 'Forget these highlights', () => void this.markSeen(), 'fx-seen'),
+      mk('×', 'Hide', () => (this.panel.hidden = true), 'fx-close'),
+    );
+    f.menu.parentElement!.appendChild(this.panel);
+    this.btn = f.button('New', 'What changed since your last visit', () => {
+      this.panel.hidden = !this.panel.hidden;
+    }, 'fx-since-btn');
+    this.btn.hidden = true;
+    this.loaded = loadVisit(board)
+      .then((v) => {
+        this.stored = v;
+      })
+      .catch(() => {});
+    // The version is stored when the page is left or hidden.
+    const save = () => void this.save();
+    addEventListener('pagehide', save);
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'hidden') save();
+    });
+    // Elements changed again while listed stay listed; deleted ones go.
+    f.onChange(() => {
+      if (this.changed.length) this.f.invalidate();
+    });
+  }
+
+  /** Stores the doc's version as this visit's end. */
+  async save(): Promise<void> {
+    // Until the comparison has run, the stored version is still the
+    // previous visit's: keep it, or a quick reload would lose the list.
+    if (!this.ready && this.stored) return;
+    const v = this.f.host.doc.version();
+    await saveVisit({ board: this.f.host.boardId, version: v, at: Date.now() });
+  }
+
+  /** Forgets the highlights; what is on the board now counts as seen. */
+  async markSeen(): Promise<void> {
+    this.changed = [];
+    this.index = -1;
+    this.panel.hidden = true;
+    this.btn.hidden = true;
+    this.ready = true;
+    this.stored = { board: this.f.host.boardId, version: this.f.host.doc.version(), at: Date.now() };
+    await saveVisit(this.stored);
+    this.f.invalidate();
+  }
+
+  /** Compares with the stored visit once the page is live. */
+  private async compare(): Promise<void> {
+    await this.loaded;
+    const v = this.stored;
+    if (!v) {
+      this.ready = true;
+      return;
+    }
+    this.lastVisit = v.at;
+    const h = this.f.host;
+    const t = h.token();
+    const url = `/v1/boards/${h.boardId}/ops?since=${encodeURIComponent(JSON.stringify(v.version))}`;
+    let changes: ChangeJSON[] = [];
+    try {
+      const r = await fetch(url, { headers: t ? { Authorization: 'Bearer ' + t } : {} });
+      if (!r.ok) throw new Error(String(r.status));
+      changes = (await r.json()).changes ?? [];
+    } catch (e) {
+      console.warn('corkboard: no "since your last visit" list', e);
+      this.started = false; // try again when live again
+      return;
+    }
+    const order: string[] = [];
+    const seen = new Set<string>();
+    for (const c of changes) {
+      for (const op of c.ops ?? []) {
+        if (!op.el) continue;
+        if (!seen.has(op.el)) {
+          seen.add(op.el);
+          order.push(op.el);
+        }
+        if (c.author) {
+          let s = this.authors.get(op.el);
+          if (!s) this.authors.set(op.el, (s = new Set()));
+          s.add(c.author);
+        }
+      }
+    }
+    this.changed = order;
+    this.ready = true;
+    this.f.invalidate();
+  }
+
+  /** The listed elements still on the board (comments count via their target). */
+  visible(): string[] {
+    const b = this.f.host.board;
+    return this.changed.filter((id) => b.get(id));
+  }
+
+  private step(d: number): void {
+    const list = this.visible();
+    if (!list.length) return;
+    this.index = (this.index + d + list.length) % list.length;
+    this.f.zoomTo(list[this.index]);
+    this.showLabel(list);
+  }
+
+  private showLabel(list: string[]): void {
+    const when = this.lastVisit ? new Date(this.lastVisit).toLocaleString() : '';
+    this.label.textContent = list.length ? `${this.index >= 0 ? this.index + 1 + ' / ' : ''}${list.length} changed since your last visit` : 'Nothing changed since your last visit';
+    this.label.title = when ? 'Last visit: ' + when : '';
+  }
+
+  layout(): void {
+    const h = this.f.host;
+    if (!this.started && h.sync.state === 'live') {
+      this.started = true;
+      void this.compare();
+    }
+    const list = this.ready ? this.visible() : [];
+    this.btn.hidden = !list.length;
+    this.btn.textContent = `New · ${list.length}`;
+    if (list.length && !this.panel.dataset.shown) {
+      this.panel.dataset.shown = '1';
+      this.panel.hidden = false;
+    }
+    this.showLabel(list);
+    const live = new Set<string>();
+    const c = h.camera();
+    for (const id of list.slice(0, 500)) {
+      const e = h.board.get(id);
+      if (!e) continue;
+      live.add(id);
+      let b = this.badges.get(id);
+      if (!b) {
+        b = document.createElement('div');
+        b.className = 'fx-new';
+        b.dataset.id = id;
+        b.textContent = 'new';
+        this.badges.set(id, b);
+        this.f.layer.appendChild(b);
+      }
+      const p = this.f.toScreen(e.x, e.y);
+      b.style.left = `${p.x - 4}px`;
+      b.style.top = `${p.y - 4}px`;
+      b.style.width = `${e.w * c.zoom + 8}px`;
+      b.style.height = `${e.h * c.zoom + 8}px`;
+    }
+    for (const [id, b] of this.badges) {
+      if (!live.has(id)) {
+        b.remove();
+        this.badges.delete(id);
+      }
+    }
+  }
+}

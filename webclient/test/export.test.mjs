@@ -1,0 +1,149 @@
+// Export (src/export.ts) and images (src/images.ts) in a real browser
+// against a real node: the SVG holds the notes' texts, the PNG decodes at
+// the size asked for with the notes' colours where they are, the selection
+// exports alone, JSON lists the elements, the menu downloads; an uploaded
+// picture becomes an image element shown on the board and embedded in the
+// SVG.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch, startNode, waitSettled, waitState } from './lib.mjs';
+import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
+
+let node;
+let chrome;
+
+before(async () => {
+  node = await startNode();
+  chrome = await launch();
+});
+
+after(async () => {
+  await chrome?.close();
+  await node?.stop();
+});
+
+test('export: SVG with the texts, PNG of the right size, selection, JSON, download', async () => {
+  const { page } = await chrome.newPage();
+  const b = await restBoard(node.url, 'Ideas');
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  const n1 = fixedId(1);
+  const n2 = fixedId(2);
+  await edit(page, [...noteOps(n1, 0, 0, 'Alpha idea', 'yellow', 'a0'), ...noteOps(n2, 300, 100, 'Beta <b> & co', 'blue', 'a1')]);
+  await waitSettled(page);
+
+  const svg = await page.evaluate(() => window.__corkboard.features.exporter.svg());
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.ok(svg.includes('>Alpha idea<'), 'the first note text is in the SVG');
+  assert.ok(svg.includes('Beta &lt;b&gt; &amp; co'), 'the second note text is in the SVG, escaped');
+  assert.ok(svg.includes(`data-id="${n1}"`) && svg.includes(`data-id="${n2}"`));
+  // The browser parses it as SVG (no XML errors).
+  const parsed = await page.evaluate((s) => {
+    const d = new DOMParser().parseFromString(s, 'image/svg+xml');
+    return { err: d.querySelector('parsererror')?.textContent ?? null, texts: [...d.querySelectorAll('text')].map((t) => t.textContent) };
+  }, svg);
+  assert.equal(parsed.err, null);
+  assert.ok(parsed.texts.includes('Alpha idea'));
+
+  // PNG: the notes span x 0..500, y 0..300; a 24-unit margin; scale 2.
+  const png = await page.evaluate(async () => {
+    const r = await window.__corkboard.features.exporter.png({ scale: 2 });
+    const bmp = await createImageBitmap(r.blob);
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const ctx = c.getContext('2d');
+    ctx.drawImage(bmp, 0, 0);
+    const at = (x, y) => [...ctx.getImageData(x, y, 1, 1).data.slice(0, 3)];
+    // Board point (x, y) is pixel ((x + 24) * 2, (y + 24) * 2).
+    return { type: r.blob.type, w: bmp.width, h: bmp.height, rw: r.width, rh: r.height, note1: at(48 + 20, 48 + 380), note2: at((300 + 24 + 100) * 2, (100 + 24 + 190) * 2), empty: at((24 + 250) * 2, (24 + 280) * 2) };
+  });
+  assert.equal(png.type, 'image/png');
+  assert.deepEqual([png.w, png.h], [(500 + 48) * 2, (300 + 48) * 2]);
+  assert.deepEqual([png.rw, png.rh], [png.w, png.h]);
+  assert.deepEqual(png.note1, [0xff, 0xf1, 0x76], 'yellow where the first note is');
+  assert.deepEqual(png.note2, [0xb3, 0xe5, 0xfc], 'blue where the second note is');
+  assert.notDeepEqual(png.empty, [0xff, 0xf1, 0x76]);
+
+  // The selection alone.
+  await page.evaluate((id) => window.__corkboard.features.host.select([id]), n2);
+  const selSvg = await page.evaluate(() => window.__corkboard.features.exporter.svg({ ids: [...window.__corkboard.features.host.selection()] }));
+  assert.ok(selSvg.includes('Beta') && !selSvg.includes('Alpha'), 'only the selected note');
+  const selPng = await page.evaluate(async (id) => {
+    const r = await window.__corkboard.features.exporter.png({ ids: [id], scale: 1 });
+    return [r.width, r.height];
+  }, n2);
+  assert.deepEqual(selPng, [248, 248]);
+
+  // JSON: the doc's elements, with their text.
+  const json = JSON.parse(await page.evaluate(() => window.__corkboard.features.exporter.json()));
+  assert.equal(json.board, b.id);
+  const byId = Object.fromEntries(json.elements.map((e) => [e.id, e]));
+  assert.equal(byId[n1].text.text, 'Alpha idea');
+  assert.equal(byId[n2].props.color, 'blue');
+
+  // The menu: Export → SVG downloads a file (of the selection, which is set).
+  await page.click('.fx-export-btn');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('.fx-export button[data-export="svg"]')]);
+  assert.match(dl.suggestedFilename(), /^Ideas \(selection\)\.svg$/);
+  const path = await dl.path();
+  const { readFileSync } = await import('node:fs');
+  const body = readFileSync(path, 'utf8');
+  assert.ok(body.includes('Beta') && !body.includes('Alpha'));
+  await page.context().close();
+});
+
+test('images: upload, shown on the board, in the SVG export; viewers cannot upload', async () => {
+  const { page } = await chrome.newPage();
+  const b = await restBoard(node.url, 'Pictures');
+  await openBoard(page, node.url, b.id, b.tokens.editor, 'Eve');
+  const id = await page.evaluate(async () => {
+    const c = new OffscreenCanvas(60, 40);
+    const ctx = c.getContext('2d');
+    ctx.fillStyle = '#e03131';
+    ctx.fillRect(0, 0, 60, 40);
+    const blob = await c.convertToBlob({ type: 'image/png' });
+    return window.__corkboard.features.images.upload(new File([blob], 'red.png', { type: 'image/png' }), { x: 100, y: 100 });
+  });
+  assert.ok(id, 'an image element was made');
+  const s = await waitState(page, (s, id) => s.elements.some((e) => e.id === id), id);
+  const el = s.elements.find((e) => e.id === id);
+  assert.equal(el.kind, 'image');
+  assert.deepEqual([el.x, el.y, el.w, el.h], [70, 80, 60, 40]);
+  const [j] = await page.evaluate((id) => window.__corkboard.doc.elements([id]), id);
+  assert.match(j.props.blob, /^[0-9a-f]{64}$/);
+  assert.equal(j.props.alt, 'red.png');
+  // Shown: an <img> over the canvas with the picture loaded.
+  await page.waitForFunction((id) => {
+    const img = document.querySelector(`img.fx-image[data-id="${id}"]`);
+    return img && img.complete && img.naturalWidth === 60;
+  }, id);
+  // The blob is on the node, readable with the board's token.
+  const r = await fetch(`${node.url}/v1/boards/${b.id}/blobs/${j.props.blob}?token=${b.tokens.viewer}`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'image/png');
+  // The SVG export embeds the picture.
+  const svg = await page.evaluate(() => window.__corkboard.features.exporter.svg());
+  assert.match(svg, /<image [^>]*href="data:image\/png;base64,/);
+  // The PNG export draws it: red where the image is.
+  const px = await page.evaluate(async () => {
+    const r = await window.__corkboard.features.exporter.png({ scale: 1 });
+    const bmp = await createImageBitmap(r.blob);
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const ctx = c.getContext('2d');
+    ctx.drawImage(bmp, 0, 0);
+    return [...ctx.getImageData(24 + 30, 24 + 20, 1, 1).data.slice(0, 3)];
+  });
+  assert.deepEqual(px, [0xe0, 0x31, 0x31]);
+  await page.context().close();
+
+  // A viewer gets no upload: the client says so and the node would refuse.
+  const v = await chrome.newPage();
+  await openBoard(v.page, node.url, b.id, b.tokens.viewer, 'Vic');
+  const made = await v.page.evaluate(async () => {
+    const c = new OffscreenCanvas(4, 4);
+    c.getContext('2d').fillRect(0, 0, 4, 4);
+    const blob = await c.convertToBlob({ type: 'image/png' });
+    return window.__corkboard.features.images.upload(new File([blob], 'x.png', { type: 'image/png' }));
+  });
+  assert.equal(made, null);
+  assert.equal(await v.page.isVisible('.fx-image-btn'), false, 'no image button for a viewer');
+  await v.context.close();
+});
