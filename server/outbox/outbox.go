@@ -416,7 +416,8 @@ func (o *Outbox) RunDue(ctx context.Context) (delivered int, err error) {
 			wg.Wait()
 			return int(n.Load()), ctx.Err()
 		}
-		if !o.claim(it.ID) {
+		it, ok := o.claimDue(ctx, it)
+		if !ok {
 			<-sem
 			continue
 		}
@@ -466,7 +467,8 @@ func (o *Outbox) Run(ctx context.Context) {
 				// Every slot is busy: the next attempt to end kicks.
 				break start
 			}
-			if !o.claim(it.ID) {
+			it, ok := o.claimDue(ctx, it)
+			if !ok {
 				<-sem
 				continue
 			}
@@ -558,6 +560,27 @@ func (o *Outbox) claim(id string) bool {
 	}
 	o.inflight[id] = true
 	return true
+}
+
+// claimDue claims an item found by scan and reads it again: the scan's
+// view may predate an attempt that ended (and released its claim) while
+// the scan ran, and that attempt may have removed the item or moved its
+// NextAt. The attempt writes the store before it releases the claim, so
+// once the claim is ours the store has its outcome. Returns the fresh item
+// and true if it is still queued and due; else the claim is released.
+func (o *Outbox) claimDue(ctx context.Context, scanned Item) (Item, bool) {
+	if !o.claim(scanned.ID) {
+		return Item{}, false
+	}
+	v, err := o.store.GetMeta(ctx, NSPending, []byte(scanned.ID))
+	if err == nil {
+		it, err := decodeItem([]byte(scanned.ID), v)
+		if err == nil && it.NextAt <= o.cfg.Now().UnixMilli() {
+			return it, true
+		}
+	}
+	o.release(scanned.ID)
+	return Item{}, false
 }
 
 func (o *Outbox) release(id string) {

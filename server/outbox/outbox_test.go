@@ -416,3 +416,77 @@ func TestPermanent(t *testing.T) {
 		t.Fatal("Permanent does not wrap as documented")
 	}
 }
+
+// staleScanStore hands ScanMeta's callback a view read before a hook ran:
+// what a scan racing with an ending attempt sees.
+type staleScanStore struct {
+	storage.Store
+	beforeCallback func()
+}
+
+func (s *staleScanStore) ScanMeta(ctx context.Context, ns string, prefix []byte, fn func(k, v []byte) error) error {
+	type kv struct{ k, v []byte }
+	var all []kv
+	if err := s.Store.ScanMeta(ctx, ns, prefix, func(k, v []byte) error {
+		all = append(all, kv{k, v})
+		return nil
+	}); err != nil {
+		return err
+	}
+	if h := s.beforeCallback; h != nil && ns == NSPending {
+		s.beforeCallback = nil
+		h()
+	}
+	for _, e := range all {
+		if err := fn(e.k, e.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A pass whose scan read an item just before another pass's attempt
+// delivered and released it must not deliver it again.
+func TestStaleScanDoesNotRedeliver(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	stale := &staleScanStore{Store: st}
+	o := New(stale, Config{Log: quietLog(), Seed: 1, Concurrency: 1})
+	var mu sync.Mutex
+	deliveries := 0
+	entered := make(chan struct{})
+	unblock := make(chan struct{})
+	o.Register("test", DelivererFunc(func(ctx context.Context, it Item) error {
+		mu.Lock()
+		deliveries++
+		first := deliveries == 1
+		mu.Unlock()
+		if first {
+			close(entered)
+			<-unblock
+		}
+		return nil
+	}))
+	if err := o.Enqueue(ctx, item("a")); err != nil {
+		t.Fatal(err)
+	}
+	firstDone := make(chan int)
+	go func() {
+		n, _ := o.RunDue(ctx)
+		firstDone <- n
+	}()
+	<-entered
+	var first int
+	stale.beforeCallback = func() {
+		close(unblock)
+		first = <-firstDone
+	}
+	second, err := o.RunDue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != 1 || second != 0 || deliveries != 1 {
+		t.Fatalf("passes delivered %d and %d, deliverer called %d times; want exactly one delivery", first, second, deliveries)
+	}
+}
