@@ -84,6 +84,20 @@ func After(changes []Change, v crdt.VersionVector) []Change {
 	return out
 }
 
+// Except returns the changes not sent by user, in their order: a member's
+// own changes are no news to them. Filter before Since, not after, so that
+// the folding sees the window as the member does (a note they added and
+// someone else edited is "edited" for them).
+func Except(changes []Change, user string) []Change {
+	var out []Change
+	for i := range changes {
+		if changes[i].Author != user {
+			out = append(out, changes[i])
+		}
+	}
+	return out
+}
+
 // Action says what happened to an element.
 type Action string
 

@@ -139,3 +139,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Mentioned returns, for each user mentioned in the events (made by
+// SinceNames with the same names), the events that mention them, in event
+// order: whom to notify of what. An author mentioning themselves is left
+// out.
+func Mentioned(events []Event, names map[string]string) map[string][]Event {
+	out := map[string][]Event{}
+	for _, ev := range events {
+		for _, id := range sortedKeys(names) {
+			if !slices.Contains(ev.Mentions, names[id]) || slices.Contains(ev.By, id) {
+				continue
+			}
+			out[id] = append(out[id], ev)
+		}
+	}
+	return out
+}

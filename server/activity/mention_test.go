@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -78,4 +79,24 @@ func FuzzMentions(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMentioned(t *testing.T) {
+	b := seed(t)
+	names := map[string]string{"ana": "Ana Lima", "bob": "Bob", "cem": "Cem"}
+	mark := b.mark()
+	b.as("cem", comment("c5", "n1", "cem", "@bob @Ana Lima look, says @cem"))
+	b.as("ana", reply("c5r", "c5", "a0", "ana", "@Bob yes"))
+	b.as("ana", note("n9", "@bob in a note is no mention"))
+	got := Mentioned(SinceNames(b.server, b.log[mark:], names), names)
+	summary := map[string][]string{}
+	for id, evs := range got {
+		for _, ev := range evs {
+			summary[id] = append(summary[id], nameOf(ev.Element)+" "+string(ev.Action))
+		}
+	}
+	want := map[string][]string{"bob": {"c5 commented", "c5r replied"}, "ana": {"c5 commented"}}
+	if !reflect.DeepEqual(summary, want) {
+		t.Errorf("mentioned: got %v, want %v", summary, want)
+	}
 }

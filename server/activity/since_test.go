@@ -237,3 +237,23 @@ func TestSinceSkipsUnknownElements(t *testing.T) {
 		t.Fatalf("empty window: %+v", evs)
 	}
 }
+
+func TestSinceExceptOwnChanges(t *testing.T) {
+	b := seed(t)
+	mark := b.mark()
+	b.as("ana", note("n7", "Mine"))
+	b.as("bob", appendText(b.user("bob").doc, "n7", ", edited by Bob"))
+	b.as("ana", vote("n1", "ana", 1))
+	b.as("bob", note("n8", "Bob's"))
+	b.as("ana", del("n8"))
+	got := Since(b.server, Except(b.log[mark:], "ana"))
+	// For Ana: Bob edited her note; Bob's note she deleted is gone; her
+	// own vote is no news.
+	want := []brief{{"n7", Edited, "bob", 1}}
+	if g := briefs(got); !reflect.DeepEqual(g, want) {
+		t.Fatalf("events for ana:\n got %+v\nwant %+v", g, want)
+	}
+	if all := Since(b.server, b.log[mark:]); len(all) != 2 {
+		t.Fatalf("events for everyone: %+v", all)
+	}
+}
