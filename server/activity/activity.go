@@ -10,6 +10,15 @@
 // dependence, so a test or a second node gets the same events and the same
 // bytes of e-mail.
 //
+// How a node uses it:
+//
+//	log, err := activity.ReadLog(ctx, store, board)      // or FromRecord per record
+//	window := activity.After(log, member.LastSeen)       // not covered by their last visit
+//	events := activity.SinceNames(doc, activity.Except(window, member.ID), names)
+//	notify := activity.Mentioned(events, names)          // user id → comments that mention them
+//	mail := activity.Digest{Board: ..., Events: events, ...}  // Subject, Text, HTML
+//	export := activity.Summarize(doc, log, names)        // then .Markdown() or .JSON()
+//
 // Rejected: computing "what changed" by diffing two snapshots (the board at
 // the member's last version and now). A diff says what differs, not who did
 // it, needs a second full document in memory, and cannot tell an element
@@ -45,9 +54,9 @@ func FromRecord(rec storage.Record) (Change, error) {
 	if err != nil {
 		return Change{}, fmt.Errorf("activity: record %d (replica %016x): %w", rec.Seq, rec.Replica, err)
 	}
-	if uint64(c.Replica) != rec.Replica || c.Start != rec.Start {
-		return Change{}, fmt.Errorf("activity: record %d: header says replica %016x from %d, data says %v from %d: %w",
-			rec.Seq, rec.Replica, rec.Start, c.Replica, c.Start, crdt.ErrMalformed)
+	if uint64(c.Replica) != rec.Replica || c.Start != rec.Start || (rec.End != 0 && c.End() != rec.End) {
+		return Change{}, fmt.Errorf("activity: record %d: header says replica %016x %d..%d, data says %v %d..%d: %w",
+			rec.Seq, rec.Replica, rec.Start, rec.End, c.Replica, c.Start, c.End(), crdt.ErrMalformed)
 	}
 	return Change{Change: c, Author: rec.Author, Accepted: rec.Accepted}, nil
 }

@@ -93,9 +93,16 @@ func TestFromRecordMismatch(t *testing.T) {
 	if _, err := FromRecord(rec); err != nil {
 		t.Fatal(err)
 	}
-	rec.Replica++
-	if _, err := FromRecord(rec); !errors.Is(err, crdt.ErrMalformed) {
-		t.Fatalf("record header naming another replica: %v", err)
+	for name, damage := range map[string]func(*storage.Record){
+		"replica": func(r *storage.Record) { r.Replica++ },
+		"start":   func(r *storage.Record) { r.Start++ },
+		"end":     func(r *storage.Record) { r.End++ },
+	} {
+		r := rec
+		damage(&r)
+		if _, err := FromRecord(r); !errors.Is(err, crdt.ErrMalformed) {
+			t.Errorf("record header with another %s: %v", name, err)
+		}
 	}
 }
 

@@ -257,3 +257,29 @@ func TestSinceExceptOwnChanges(t *testing.T) {
 		t.Fatalf("events for everyone: %+v", all)
 	}
 }
+
+// Everything that happens to an element added in the window, deletion and
+// restoration and hiding under a frame included, folds into "added" while
+// it is on the board, and disappears with it.
+func TestSinceAddedLifecycle(t *testing.T) {
+	b := seed(t)
+	mark := b.mark()
+	b.as("ana", note("n10", "Phoenix"))
+	b.as("bob", del("n10"))
+	b.as("cem", restore("n10"))
+	b.as("ana", func(tx *crdt.Tx) error { return tx.Create(el("fr"), "frame") })
+	b.as("ana", move("n10", "fr", "a0"))
+	want := []brief{{"n10", Added, "ana,bob,cem", 4}, {"fr", Added, "ana", 1}}
+	if g := briefs(b.since(mark)); !reflect.DeepEqual(g, want) {
+		t.Fatalf("events:\n got %+v\nwant %+v", g, want)
+	}
+	b.as("bob", del("fr")) // the note is hidden inside the deleted frame
+	if g := b.since(mark); len(g) != 0 {
+		t.Fatalf("events after the frame was deleted: %+v", briefs(g))
+	}
+	// For someone who saw the frame and note before, the frame's deletion
+	// is the one event; the note goes with it.
+	if g := briefs(b.since(b.mark() - 1)); !reflect.DeepEqual(g, []brief{{"fr", Deleted, "bob", 1}}) {
+		t.Fatalf("events of the last change: %+v", g)
+	}
+}
