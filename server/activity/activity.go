@@ -10,6 +10,10 @@
 // dependence, so a test or a second node gets the same events and the same
 // bytes of e-mail.
 //
+// A crdt.Doc is not safe for concurrent use: call Since and Summarize where
+// the doc is owned (the room's goroutine), or on a copy of it (a snapshot
+// loaded with crdt.LoadSnapshot). Digest and Summary are plain values.
+//
 // How a node uses it:
 //
 //	log, err := activity.ReadLog(ctx, store, board)      // or FromRecord per record
