@@ -41,7 +41,7 @@ crdtbench:
 
 # Short fuzzing of every decoder and of convergence (FUZZTIME each).
 fuzz:
-	@for p in ./crdt/ ./storage/ ./server/protocol/; do \
+	@for p in ./crdt/ ./storage/ ./server/protocol/ ./server/outbox/ ./server/mail/ ./server/mail/smtptest/ ./server/webhook/; do \
 		for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
 			echo "== $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
 
