@@ -713,3 +713,23 @@ func (o *Outbox) prune(ctx context.Context) {
 		o.log.Warn("outbox: pruning delivered markers", "err", err)
 	}
 }
+
+// Counts returns how many items are queued and how many are dead letters,
+// without decoding them: for a gauge. A full scan of both namespaces.
+func (o *Outbox) Counts(ctx context.Context) (pending, dead int, err error) {
+	count := func(ns string) (int, error) {
+		n := 0
+		err := o.store.ScanMeta(ctx, ns, nil, func(k, v []byte) error {
+			n++
+			return nil
+		})
+		return n, err
+	}
+	if pending, err = count(NSPending); err != nil {
+		return 0, 0, fmt.Errorf("outbox: count: %w", err)
+	}
+	if dead, err = count(NSDead); err != nil {
+		return 0, 0, fmt.Errorf("outbox: count: %w", err)
+	}
+	return pending, dead, nil
+}

@@ -95,6 +95,9 @@ func TestDeliverAndDedupe(t *testing.T) {
 	if err := o.Enqueue(ctx, item("a"), item("b"), item("a")); err != nil {
 		t.Fatal(err)
 	}
+	if p, d, err := o.Counts(ctx); p != 2 || d != 0 || err != nil {
+		t.Fatalf("Counts = %d pending, %d dead, %v", p, d, err)
+	}
 	p, err := o.Pending(ctx)
 	if err != nil || len(p) != 2 {
 		t.Fatalf("pending = %v, %v; want a and b", p, err)
@@ -231,6 +234,9 @@ func TestDeadLetters(t *testing.T) {
 	byID := map[string]Item{}
 	for _, d := range dead {
 		byID[d.ID] = d
+	}
+	if p, d, err := o.Counts(ctx); p != 0 || d != 3 || err != nil {
+		t.Fatalf("Counts = %d pending, %d dead, %v", p, d, err)
 	}
 	if d := byID["perm"]; d.Attempts != 1 || d.LastError != "550 no such user" {
 		t.Fatalf("permanent failure: %+v (want dead after one attempt)", d)

@@ -223,7 +223,8 @@ type Sender struct {
 }
 
 // Deliverer returns the outbox deliverer of kind "webhook", posting with
-// client (nil: a client with a 30-second timeout).
+// client (nil: a client with a 30-second timeout). A node whose board
+// owners are not all trusted passes PublicClient.
 func Deliverer(client *http.Client) outbox.Deliverer {
 	return &Sender{Client: client}
 }
@@ -289,7 +290,11 @@ func (s *Sender) Post(ctx context.Context, r Request, attempt int) error {
 	req.Header.Set("Corkboard-Signature", Sign(r.Secret, now().Unix(), r.Body))
 	resp, err := noRedirect.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", r.ID, err)
+		err = fmt.Errorf("webhook %s: %w", r.ID, err)
+		if errors.Is(err, ErrNotPublic) {
+			return outbox.Permanent(err)
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

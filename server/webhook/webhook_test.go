@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -236,5 +237,30 @@ func TestNewItemValidates(t *testing.T) {
 	var back Request
 	if err := json.Unmarshal(it.Payload, &back); err != nil || back.URL != good.URL || string(back.Body) != "{}" {
 		t.Fatalf("payload %s: %v", it.Payload, err)
+	}
+}
+
+func TestPublicClient(t *testing.T) {
+	rc := &receiver{t: t, secret: "s"}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	s := &Sender{Client: PublicClient(0)}
+	err := s.Post(t.Context(), Request{ID: "p", URL: srv.URL, Event: "e", Body: json.RawMessage(`{}`), Secret: "s"}, 1)
+	if !errors.Is(err, ErrNotPublic) || !outbox.IsPermanent(err) {
+		t.Fatalf("POST to loopback with PublicClient: %v, want permanent ErrNotPublic", err)
+	}
+	if n := len(rc.received()); n != 0 {
+		t.Fatalf("receiver on loopback got %d requests", n)
+	}
+	for addr, want := range map[string]bool{
+		"93.184.215.14": true, "2606:4700::1111": true, "8.8.8.8": true,
+		"127.0.0.1": false, "::1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
+		"169.254.169.254": false, "fe80::1": false, "fd00::1": false, "100.64.0.1": false, "0.0.0.0": false,
+		"::": false, "224.0.0.1": false, "255.255.255.255": false, "::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false,
+		"64:ff9b::a00:1": false, "2002:a00:1::": false, "198.18.0.1": false,
+	} {
+		if got := IsPublic(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("IsPublic(%s) = %v, want %v", addr, got, want)
+		}
 	}
 }
