@@ -1,9 +1,18 @@
 package webhook
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/corkboard/corkboard/server/outbox"
 )
 
 // FuzzParseSignature: any header parses or fails with
@@ -34,6 +43,63 @@ func FuzzParseSignature(f *testing.F) {
 		now := time.Unix(1800000000, 0)
 		if err := Verify("k", Sign("k", now.Unix(), body), body, now, time.Second); err != nil {
 			t.Fatalf("Verify refuses Sign's header: %v", err)
+		}
+	})
+}
+
+// FuzzDeliverPayload: any stored payload either is refused for good before
+// any request is made, or is posted signed, with its delivery id.
+func FuzzDeliverPayload(f *testing.F) {
+	var mu sync.Mutex
+	var last *http.Request
+	var lastBody []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		last, lastBody = r, b
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	// Payloads name the server "SRV": fuzzing runs this function in
+	// several processes, each with its own server.
+	good, _ := NewItem(Request{ID: "d", URL: "http://SRV/", Event: "e", Body: json.RawMessage(`{"a":[1,2]}`), Secret: "k"})
+	f.Add(good.Payload)
+	f.Add([]byte(`{"id":"","url":"http://SRV","event":"e","body":1,"secret":"k"}`))
+	f.Add([]byte(`{"url":"http://SRV/x","event":"e\n","body":{},"secret":"k"}`))
+	f.Add([]byte(`[]`))
+	d := Deliverer(srv.Client())
+	host := strings.TrimPrefix(srv.URL, "http://")
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		payload = bytes.ReplaceAll(payload, []byte("SRV"), []byte(host))
+		mu.Lock()
+		last = nil
+		mu.Unlock()
+		var r Request
+		jsonErr := json.Unmarshal(payload, &r)
+		err := d.Deliver(t.Context(), outbox.Item{ID: "item-id", Kind: Kind, Payload: payload})
+		mu.Lock()
+		req, body := last, lastBody
+		mu.Unlock()
+		if err != nil {
+			if jsonErr != nil && !outbox.IsPermanent(err) {
+				t.Fatalf("undecodable payload: %v is not permanent", err)
+			}
+			if errors.Is(err, ErrInvalid) && req != nil {
+				t.Fatalf("an invalid request was sent")
+			}
+			return
+		}
+		if req == nil {
+			t.Fatalf("delivered without a request")
+		}
+		if r.ID == "" {
+			r.ID = "item-id"
+		}
+		if req.Header.Get("Corkboard-Delivery") != r.ID || req.Header.Get("Corkboard-Event") != r.Event {
+			t.Fatalf("headers %v for %+v", req.Header, r)
+		}
+		if err := Verify(r.Secret, req.Header.Get("Corkboard-Signature"), body, time.Now(), time.Minute); err != nil {
+			t.Fatalf("signature: %v", err)
 		}
 	})
 }

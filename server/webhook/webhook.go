@@ -74,11 +74,11 @@ var ErrInvalid = errors.New("webhook: invalid request")
 
 // Validate checks r.
 func (r *Request) Validate() error {
-	if r.ID == "" || len(r.ID) > 500 || !printableASCII(r.ID) {
-		return fmt.Errorf("%w: id %q must be 1-500 printable ASCII characters", ErrInvalid, r.ID)
+	if r.ID == "" || len(r.ID) > 500 || !visibleASCII(r.ID) {
+		return fmt.Errorf("%w: id %q must be 1-500 visible ASCII characters", ErrInvalid, r.ID)
 	}
-	if r.Event == "" || len(r.Event) > 100 || !printableASCII(r.Event) {
-		return fmt.Errorf("%w: event %q must be 1-100 printable ASCII characters", ErrInvalid, r.Event)
+	if r.Event == "" || len(r.Event) > 100 || !eventName(r.Event) {
+		return fmt.Errorf("%w: event %q must be 1-100 of a-z, A-Z, 0-9, '.', '_', '-'", ErrInvalid, r.Event)
 	}
 	u, err := url.Parse(r.URL)
 	if err != nil {
@@ -96,9 +96,21 @@ func (r *Request) Validate() error {
 	return nil
 }
 
-func printableASCII(s string) bool {
+// visibleASCII: what a header carries unchanged (no spaces, which header
+// parsing trims).
+func visibleASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
+		if s[i] <= 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func eventName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
 			return false
 		}
 	}
