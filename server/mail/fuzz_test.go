@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -9,6 +10,8 @@ import (
 	"net/mail"
 	"strings"
 	"testing"
+
+	"github.com/corkboard/corkboard/server/outbox"
 )
 
 // FuzzBytes: whatever the caller puts in a message, Bytes either refuses
@@ -72,3 +75,40 @@ func FuzzBytes(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDeliverPayload: any stored payload is either refused for good or
+// sent as a valid message with the item's ID when it names none.
+func FuzzDeliverPayload(f *testing.F) {
+	good, _ := NewItem(Message{ID: "m", From: "a@b.example", To: "c@d.example", Subject: "s", Text: "t"})
+	f.Add(good.Payload)
+	f.Add([]byte(`{"to":"c@d.example","text":"t"}`))
+	f.Add([]byte(`{"to":"c@d.example\nBcc: x@y","text":"t"}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		var sent []Message
+		d := Deliverer(senderFunc(func(ctx context.Context, m Message) error {
+			if err := m.Validate(); err != nil {
+				return outbox.Permanent(err)
+			}
+			sent = append(sent, m)
+			return nil
+		}))
+		err := d.Deliver(t.Context(), outbox.Item{ID: "item", Kind: Kind, Payload: payload})
+		if err != nil {
+			if !outbox.IsPermanent(err) {
+				t.Fatalf("error %v is not permanent", err)
+			}
+			return
+		}
+		if len(sent) != 1 || sent[0].ID == "" {
+			t.Fatalf("sent %+v", sent)
+		}
+		if _, err := sent[0].Bytes(testNow); err != nil && sent[0].From != "" {
+			t.Fatalf("a validated message does not encode: %v", err)
+		}
+	})
+}
+
+type senderFunc func(ctx context.Context, m Message) error
+
+func (f senderFunc) Send(ctx context.Context, m Message) error { return f(ctx, m) }
