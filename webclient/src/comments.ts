@@ -154,6 +154,7 @@ export class Comments {
   /** Opens the composer for a new thread at a place. */
   begin(at: { target?: string; x: number; y: number }): void {
     this.pending = at;
+    this.composer.dataset.target = at.target ?? '';
     this.panel.hidden = false;
     this.composer.hidden = false;
     this.render();
@@ -407,6 +408,7 @@ export class Comments {
   /** Redraws the panel's list (keeping reply drafts and focus). */
   render(): void {
     if (this.panel.hidden) return;
+    this.knownPeople(); // the names @mentions are highlighted by
     const threads = this.read().filter((t) => this.showResolved || !t.resolved);
     const keep = new Set<string>();
     let prev: HTMLElement | null = null;
@@ -470,6 +472,5 @@ export class Comments {
         this.pins.delete(id);
       }
     }
-    if (this.pending && !this.composer.hidden) this.composer.dataset.target = this.pending.target ?? '';
   }
 }

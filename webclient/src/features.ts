@@ -207,6 +207,7 @@ export class Features {
   }
 
   private frame(): void {
+    this.host.root.classList.toggle('fx-viewer', this.host.sync.role === 'viewer');
     const c = this.host.camera();
     const key = `${c.x}|${c.y}|${c.zoom}|${this.host.renderer.width}|${this.host.renderer.height}`;
     if (key !== this.lastCam || this.host.board.version !== this.lastVersion || this.dirty) {

@@ -1,0 +1,142 @@
+// Comments and dot votes (src/comments.ts, src/votes.ts) between people of
+// different roles, live: a commenter pins a thread to a note with an
+// @mention, the owner sees the pin and replies, the thread is resolved and
+// reopened; dots given by one show in the other's tally at once; a viewer
+// sees tallies but cannot vote or comment.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch, startNode, state, toScreen, waitSettled } from './lib.mjs';
+import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
+
+let node;
+let chrome;
+
+before(async () => {
+  node = await startNode();
+  chrome = await launch();
+});
+
+after(async () => {
+  await chrome?.close();
+  await node?.stop();
+});
+
+const setCam = (page) => page.evaluate(() => window.__corkboard.features.host.setCamera({ x: -200, y: -150, zoom: 1 }));
+const pinCount = (page) => page.evaluate(() => document.querySelectorAll('.fx-pin').length);
+
+test('comment threads: pin, mention, reply, resolve, reopen — live between a commenter and the owner', async () => {
+  const b = await restBoard(node.url, 'Review', { ownerName: 'Ada' });
+  const n1 = fixedId(21);
+  const a = await chrome.newPage();
+  await openBoard(a.page, node.url, b.id, b.token, 'Ada');
+  await edit(a.page, noteOps(n1, 0, 0, 'Launch plan'));
+  await waitSettled(a.page);
+
+  const c = await chrome.newPage();
+  await openBoard(c.page, node.url, b.id, b.tokens.commenter, 'Cleo');
+  assert.equal((await state(c.page)).role, 'commenter');
+  await c.page.waitForFunction(() => window.__corkboard.state().peers.includes('Ada'));
+  assert.equal(await c.page.isVisible('.fx-image-btn'), false, 'no image tool for a commenter');
+  assert.equal(await c.page.isVisible('.fx-comment-btn'), true);
+
+  // Cleo places a comment on the note.
+  await setCam(c.page);
+  await c.page.click('.fx-comment-btn');
+  const p = await toScreen(c.page, 100, 100);
+  await c.page.mouse.click(p.x, p.y);
+  await c.page.waitForSelector('.fx-composer:not([hidden]) textarea');
+  assert.equal(await c.page.getAttribute('.fx-composer', 'data-target'), n1, 'pinned to the note under the click');
+  assert.deepEqual((await state(c.page)).selection, [], 'the click did not select the note');
+  await c.page.keyboard.type('Ship it, @Ad');
+  await c.page.waitForSelector('.fx-suggest:not([hidden]) .fx-mention');
+  assert.deepEqual(await c.page.$$eval('.fx-suggest .fx-mention', (bs) => bs.map((b) => b.textContent)), ['Ada']);
+  await c.page.click('.fx-suggest .fx-mention');
+  assert.equal(await c.page.inputValue('.fx-composer textarea'), 'Ship it, @Ada ');
+  await c.page.click('.fx-post');
+  await waitSettled(c.page);
+
+  // Ada sees the pin on her note, and the thread in the panel.
+  await setCam(a.page);
+  await a.page.waitForSelector('.fx-pin');
+  const pin = await a.page.$eval('.fx-pin', (e) => ({ x: parseFloat(e.style.left), y: parseFloat(e.style.top), n: e.textContent }));
+  assert.deepEqual(pin, { x: 400, y: 150, n: '1' }, "at the note's top-right corner");
+  await a.page.click('.fx-pin');
+  await a.page.waitForSelector('.fx-comments:not([hidden]) .fx-thread');
+  assert.equal(await a.page.textContent('.fx-thread .fx-who'), 'Cleo');
+  assert.equal(await a.page.textContent('.fx-thread .fx-text'), 'Ship it, @Ada');
+  assert.equal(await a.page.textContent('.fx-thread .fx-at'), '@Ada');
+  const [first] = await a.page.evaluate(() => window.__corkboard.features.comments.read());
+  assert.equal(first.target, n1);
+  assert.equal(first.first.props.author, (await c.page.evaluate(() => window.__corkboard.sync.user.id)));
+
+  // Ada replies; Cleo sees the reply in her panel.
+  await a.page.fill('.fx-thread textarea', 'Agreed');
+  await a.page.press('.fx-thread textarea', 'Enter');
+  await c.page.waitForFunction(() => [...document.querySelectorAll('.fx-thread .fx-text')].map((e) => e.textContent).join('|') === 'Ship it, @Ada|Agreed');
+  assert.equal(await c.page.textContent('.fx-pin'), '2');
+
+  // Cleo resolves: the pin goes, on both sides; the thread leaves the list.
+  await c.page.click('.fx-thread .fx-resolve');
+  await a.page.waitForFunction(() => document.querySelectorAll('.fx-pin').length === 0);
+  assert.equal(await pinCount(c.page), 0);
+  await a.page.waitForFunction(() => document.querySelectorAll('.fx-thread').length === 0);
+  // Ada shows resolved threads and reopens it: the pin comes back for Cleo.
+  await a.page.check('.fx-head input[type=checkbox]');
+  assert.equal(await a.page.textContent('.fx-thread .fx-resolve'), 'Reopen');
+  await a.page.click('.fx-thread .fx-resolve');
+  await c.page.waitForFunction(() => document.querySelectorAll('.fx-pin').length === 1);
+
+  // A comment pinned to a point.
+  const id = await c.page.evaluate(() => window.__corkboard.features.comments.create('Empty corner', { x: 600, y: 400 }));
+  assert.ok(id);
+  await a.page.waitForFunction(() => document.querySelectorAll('.fx-pin').length === 2);
+  const pts = await a.page.$$eval('.fx-pin', (ps) => ps.map((e) => [parseFloat(e.style.left), parseFloat(e.style.top)]).sort((x, y) => x[0] - y[0]));
+  assert.deepEqual(pts, [[400, 150], [800, 550]]);
+  await a.context.close();
+  await c.context.close();
+});
+
+test('dot votes: live tallies, your own dots, take one back; viewers only look', async () => {
+  const b = await restBoard(node.url, 'Vote');
+  const n1 = fixedId(31);
+  const a = await chrome.newPage();
+  await openBoard(a.page, node.url, b.id, b.token, 'Ada');
+  await edit(a.page, noteOps(n1, 0, 0, 'Idea'));
+  await waitSettled(a.page);
+  const c = await chrome.newPage();
+  await openBoard(c.page, node.url, b.id, b.tokens.commenter, 'Cleo');
+  await setCam(a.page);
+  await setCam(c.page);
+  const badge = `.fx-vote[data-id="${n1}"]`;
+  const tally = (page) => page.$eval(badge, (e) => [Number(e.dataset.total), Number(e.dataset.mine)]);
+
+  await c.page.click(badge);
+  await c.page.click(badge);
+  await c.page.waitForFunction((s) => document.querySelector(s)?.dataset.total === '2', badge);
+  assert.deepEqual(await tally(c.page), [2, 2]);
+  await a.page.waitForFunction((s) => document.querySelector(s)?.dataset.total === '2', badge);
+  assert.deepEqual(await tally(a.page), [2, 0], "Cleo's dots are not Ada's");
+  await a.page.click(badge);
+  await c.page.waitForFunction((s) => document.querySelector(s)?.dataset.total === '3', badge);
+  assert.deepEqual(await tally(a.page), [3, 1]);
+  await c.page.click(badge, { button: 'right' });
+  await a.page.waitForFunction((s) => document.querySelector(s)?.dataset.total === '2', badge);
+  assert.deepEqual(await tally(c.page), [2, 1]);
+  await waitSettled(c.page);
+  // The registers are per voter, in the doc.
+  const [j] = await a.page.evaluate((id) => window.__corkboard.doc.elements([id]), n1);
+  assert.deepEqual(Object.values(j.votes.vote).sort(), [1, 1]);
+
+  // A viewer sees the tally on a disabled badge, and no comment tool.
+  const v = await chrome.newPage();
+  await openBoard(v.page, node.url, b.id, b.tokens.viewer, 'Vic');
+  await setCam(v.page);
+  await v.page.waitForSelector(badge);
+  assert.deepEqual(await tally(v.page), [2, 0]);
+  assert.equal(await v.page.$eval(badge, (e) => e.disabled), true);
+  assert.equal(await v.page.isVisible('.fx-comment-btn'), false);
+  assert.equal(await v.page.evaluate((id) => window.__corkboard.features.votes.vote(id, 1), n1), false);
+  await a.context.close();
+  await c.context.close();
+  await v.context.close();
+});
