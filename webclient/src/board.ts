@@ -374,20 +374,38 @@ class BoardApp {
       return null;
     }
     if (!fromEditor) this.editor.commit();
+    // "author" stamps go in a change of their own that is not an undo step
+    // (see webclient/wasm/main.go, edit): undoing a creation must not
+    // write author = null, which the node refuses.
+    const isStamp = (o: LocalOp) => o.op === 'set' && o.key === 'author';
+    const stamps = ops.filter(isStamp);
+    if (stamps.length) ops = ops.filter((o) => !isStamp(o));
     let c;
     try {
-      c = this.doc.edit(ops);
+      c = ops.length ? this.doc.edit(ops) : null;
     } catch (e) {
       console.error('corkboard: edit failed', e, ops);
       this.toast('That edit could not be made: ' + (e as Error).message, true);
       return null;
     }
-    if (!c) return [];
-    if (c.error) console.warn('corkboard: edit partly failed:', c.error);
-    this.sync.commit(c);
-    this.refresh(c.ids);
+    if (c?.error) console.warn('corkboard: edit partly failed:', c.error);
+    if (c) this.sync.commit(c);
+    let ids = c?.ids ?? [];
+    if (stamps.length) {
+      try {
+        const s = this.doc.edit(stamps, Date.now(), false);
+        if (s) {
+          this.sync.commit(s);
+          ids = [...new Set([...ids, ...s.ids])];
+        }
+      } catch (e) {
+        console.warn('corkboard: author not stamped', e);
+      }
+    }
+    if (!ids.length) return [];
+    this.refresh(ids);
     this.showContext();
-    return c.ids;
+    return ids;
   }
 
   history(redo: boolean): void {
@@ -1003,7 +1021,7 @@ class BoardApp {
     const x = (b.x + b.w / 2 - this.cam.x) * this.cam.zoom;
     const y = (b.y - this.cam.y) * this.cam.zoom;
     c.style.left = `${Math.max(8, x)}px`;
-    c.style.top = `${Math.max(64, y - 56)}px`;
+    c.style.top = `${Math.max(64, y - (this.rotatable() ? 56 + ROTATE_PX + 10 : 56))}px`; // clear of the rotation handle
   }
 
   // ---- input ----

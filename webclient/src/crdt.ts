@@ -47,7 +47,7 @@ export type VersionVector = Record<string, number>;
 
 interface Handle {
   setReplica(hex: string): unknown;
-  edit(ops: string, nowMs: number): unknown;
+  edit(ops: string, nowMs: number, undoable?: boolean): unknown;
   undo(nowMs: number): unknown;
   redo(nowMs: number): unknown;
   canUndo(): boolean;
@@ -118,9 +118,9 @@ export class CrdtDoc {
     check(this.h.setReplica(hex));
   }
 
-  /** Applies the ops as one local change (one undo step). Null when nothing changed. */
-  edit(ops: LocalOp[], nowMs = Date.now()): Committed | null {
-    const r = check<Committed | { error: string } | null>(this.h.edit(JSON.stringify(ops), nowMs));
+  /** Applies the ops as one local change (one undo step unless undoable is false). Null when nothing changed. */
+  edit(ops: LocalOp[], nowMs = Date.now(), undoable = true): Committed | null {
+    const r = check<Committed | { error: string } | null>(this.h.edit(JSON.stringify(ops), nowMs, undoable));
     if (r && !('change' in r)) throw new Error(r.error);
     return r;
   }

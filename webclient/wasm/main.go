@@ -7,7 +7,8 @@
 //
 //	newDoc() → handle               an empty doc
 //	handle.setReplica(hex)          the replica local edits are made by (resets undo)
-//	handle.edit(opsJSON, nowMs)     one local change → result
+//	handle.edit(opsJSON, nowMs[, undoable]) one local change → result
+//	                                (undoable false: not an undo step, see edit)
 //	handle.undo(nowMs), redo(nowMs) → result; canUndo(), canRedo()
 //	handle.applyBatch(bytes)        a node's 0x02 message body (a batch) → applied JSON
 //	handle.applyChange(bytes)       one binary change (re-applying the outbox) → applied JSON
@@ -157,13 +158,26 @@ func idsOf(cs []crdt.Change) []any {
 	return out
 }
 
-func (h *handle) edit(opsJSON string, nowMs int64) any {
+// edit makes one local change. An undoable change is a step of the undo
+// manager; one that is not (undoable false) leaves the undo and redo stacks
+// alone. The web client stamps a new element's "author" that way, in a
+// change of its own right after the one creating it: undoing the creation
+// then deletes the element without also writing author = null, a value the
+// node refuses ("author" must name the sender), which would throw the
+// replica out. Letting the undo manager skip such properties was rejected
+// because package crdt knows nothing of servers' rules.
+func (h *handle) edit(opsJSON string, nowMs int64, undoable bool) any {
 	h.needReplica()
 	var ops []localOp
 	if err := json.Unmarshal([]byte(opsJSON), &ops); err != nil {
 		throw("edit: " + err.Error())
 	}
-	tx := h.undo.Begin(nowMs)
+	var tx crdt.Tx
+	if undoable {
+		tx = h.undo.Begin(nowMs)
+	} else {
+		tx = h.doc.Begin(h.replica, nowMs)
+	}
 	var err error
 	for i := range ops {
 		if err = h.add(&tx, &ops[i]); err != nil {
@@ -298,7 +312,10 @@ func (h *handle) object() js.Value {
 		h.undo = crdt.NewUndoManager(h.doc, r)
 		return nil
 	})
-	set("edit", func(a []js.Value) any { return h.edit(a[0].String(), int64(a[1].Float())) })
+	set("edit", func(a []js.Value) any {
+		undoable := len(a) < 3 || a[2].Type() != js.TypeBoolean || a[2].Bool()
+		return h.edit(a[0].String(), int64(a[1].Float()), undoable)
+	})
 	set("undo", func(a []js.Value) any {
 		h.needReplica()
 		c, ok := h.undo.Undo(int64(a[0].Float()))
