@@ -107,3 +107,9 @@ func RandomID(n int) string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// MAC returns base64url(HMAC-SHA256(secret, s)): a value only nodes
+// sharing the secret can compute (pseudonyms, unsubscribe links).
+func (s *Signer) MAC(v string) string {
+	return base64.RawURLEncoding.EncodeToString(s.mac(v))
+}

@@ -312,6 +312,11 @@ func (c *Client) handle(typ websocket.MessageType, data []byte) {
 		if protocol.Unmarshal(data, &l) == nil {
 			delete(c.peers, l.Session)
 		}
+	case protocol.TypeRole:
+		var r protocol.RoleFrame
+		if protocol.Unmarshal(data, &r) == nil {
+			c.welcome.User.Role = r.Role
+		}
 	}
 }
 
@@ -437,6 +442,12 @@ func (c *Client) WaitFor(ctx context.Context, cond func() bool) error {
 		c.acked.Wait()
 	}
 	return nil
+}
+
+// WaitRole waits until the node says the session's role is role (in the
+// welcome, or a later "role" frame).
+func (c *Client) WaitRole(ctx context.Context, role string) error {
+	return c.WaitFor(ctx, func() bool { return c.welcome.User.Role == role })
 }
 
 // WaitDoc waits until cond holds of the local doc.

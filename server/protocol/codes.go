@@ -17,6 +17,7 @@ const (
 	CodeWrongReplica Code = "wrong_replica" // a change of a replica that is not this session's
 	CodeNoHello      Code = "no_hello"      // a frame before hello
 	CodeUnknownBoard Code = "unknown_board"
+	CodeNotFound     Code = "not_found" // REST: no such member, invite, webhook...
 	CodeUnauthorized Code = "unauthorized"
 	CodeReadOnly     Code = "read_only"   // the board is closed for edits (deadline)
 	CodeInternal     Code = "internal"    // the node failed; retry later

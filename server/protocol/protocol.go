@@ -164,6 +164,17 @@ type Ping struct {
 	N    uint64 `json:"n,omitempty"`
 }
 
+// TypeRole is the type of RoleFrame.
+const TypeRole = "role"
+
+// RoleFrame tells a client its role on the board changed (an owner
+// promoted or demoted it); the node enforces the new role from the next
+// change on.
+type RoleFrame struct {
+	Type string `json:"type"` // "role"
+	Role string `json:"role"`
+}
+
 // Shutdown tells clients the node is going away: reconnect (elsewhere).
 type Shutdown struct {
 	Type   string `json:"type"`

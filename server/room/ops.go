@@ -17,6 +17,9 @@ func (r *Room) load() error {
 	ctx := context.Background()
 	st := r.cfg.Store
 	r.doc = crdt.NewDoc()
+	if r.cfg.Policy != nil {
+		r.policy = r.cfg.Policy(ctx, r.board)
+	}
 	seq, snap, err := st.LatestSnapshot(ctx, r.board)
 	switch {
 	case err == nil:
@@ -217,6 +220,9 @@ func (r *Room) commit(group []submit) {
 		}
 		r.lastSeq = recs[len(recs)-1].Seq
 		r.sinceSnap += len(recs)
+		if f := r.cfg.Accepted; f != nil {
+			f(r.board, recs)
+		}
 	}
 	if r.cfg.AckReplicas > 0 && len(accepted) > 0 {
 		// The others get the changes with the request to store them, and
@@ -256,8 +262,11 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if err := allowed(s.User.Role, c, r.doc); err != nil {
 		return protocol.CodeForbidden, err
 	}
-	if err := ownedBy(s.User.ID, c); err != nil {
+	if err := ownedBy(s.User.ID, r.policy.Voting.voter(s.User.ID), c); err != nil {
 		return protocol.CodeForbidden, err
+	}
+	if code, err := r.checkPolicy(s.User.ID, c); err != nil {
+		return code, err
 	}
 	if err := r.doc.Check(c); err != nil {
 		switch {
@@ -317,11 +326,11 @@ func allowed(role string, c *crdt.Change, d *crdt.Doc) error {
 
 // ownedBy refuses changes that speak for someone else: a vote must be the
 // sender's own, and an "author" property names the sender.
-func ownedBy(user string, c *crdt.Change) error {
+func ownedBy(user, voter string, c *crdt.Change) error {
 	for i := range c.Ops {
 		op := &c.Ops[i]
 		switch {
-		case op.Type == crdt.OpVote && op.Voter != user:
+		case op.Type == crdt.OpVote && op.Voter != user && op.Voter != voter:
 			return fmt.Errorf("op %d: a vote must be the sender's own (voter %q, sender %q)", i, op.Voter, user)
 		case op.Type == crdt.OpSet && op.Key == "author" && op.Value.AsString() != user:
 			return fmt.Errorf("op %d: author must be the sender (%q)", i, user)

@@ -86,6 +86,14 @@ type Config struct {
 	Log *slog.Logger
 	// Hooks receive metrics events (all optional).
 	Hooks Hooks
+	// Policy returns a board's policy (deadline, voting) when its room
+	// loads (default: none).
+	Policy func(ctx context.Context, board storage.BoardID) Policy
+	// Accepted, if set, is called from the room's goroutine with the
+	// records of client changes this node accepted and stored (not those
+	// copied from other nodes), in log order. It must not block: webhooks
+	// and notifications hand them to a queue.
+	Accepted func(board storage.BoardID, recs []storage.Record)
 }
 
 // Hooks are metric callbacks; nil fields are skipped. They are called from
@@ -293,6 +301,7 @@ type Room struct {
 	pendingRepl map[uint64]*pendingRepl
 	unsub       func()
 	dead        bool
+	policy      Policy
 }
 
 func newRoom(m *Manager, board storage.BoardID) *Room {

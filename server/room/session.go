@@ -32,6 +32,11 @@ type Session struct {
 	Color   string
 	// Token, if set, is handed to the client in the welcome (guests).
 	Token string
+	// Via and Epoch say how the node authenticated the session (its own
+	// notes, for re-checking access when it changes; see
+	// Manager.Reauthorize).
+	Via   string
+	Epoch int
 
 	mu    sync.Mutex
 	queue []Outgoing

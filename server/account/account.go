@@ -1,0 +1,376 @@
+// Package account holds the people of a Corkboard cluster and their access
+// to boards: users (identified by e-mail), sign-in links and sessions,
+// board memberships with roles and notification preferences, invites, the
+// version each member last saw, and the notification cursors.
+//
+// Every record is a small JSON document with an Updated time (unix ms). The
+// node keeps them in its store's metadata namespaces (see NS*) and copies
+// every write to the other nodes over the bus; a node keeps the newer copy
+// of a record (ties broken by the bytes), so all nodes converge on the same
+// records without a shared database — the same rule as board metadata.
+//
+// Secrets are never stored: sign-in links, invites and sessions are random
+// 256-bit tokens, and records are keyed by the SHA-256 of the token; board
+// passwords are hashed with argon2id.
+//
+// Rejected alternatives:
+//   - user ids drawn at random: two nodes signing in the same new e-mail at
+//     once would create two users. A user id is derived from the
+//     normalised e-mail instead (UserID), so concurrent creations merge.
+//   - signed, stateless session tokens: they cannot be revoked one by one
+//     (sign-out, "sign out everywhere"); a session record lookup per
+//     request is cheap against the local store.
+//   - bcrypt or scrypt for passwords: argon2id is the memory-hard function
+//     current guidance recommends, and golang.org/x/crypto is already a
+//     dependency.
+package account
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/corkboard/corkboard/crdt"
+	"golang.org/x/crypto/argon2"
+)
+
+// Store namespaces of the records (keys in parentheses).
+const (
+	NSUser     = "user"     // (user id) User
+	NSMember   = "member"   // (board id bytes + user id) Member
+	NSInvite   = "invite"   // (token hash) Invite
+	NSLogin    = "login"    // (token hash) Login
+	NSSession  = "session"  // (token hash) Session
+	NSSeen     = "seen"     // (board id bytes + user id) Seen
+	NSCursor   = "cursor"   // (board id bytes + user id) Cursor
+	NSWebhook  = "webhook"  // (board id bytes + webhook id) Webhook
+	NSPassword = "password" // (board id bytes) PasswordHash
+)
+
+// Replicated lists the namespaces copied between nodes.
+var Replicated = []string{NSUser, NSMember, NSInvite, NSLogin, NSSession, NSSeen, NSCursor, NSWebhook, NSPassword}
+
+// Roles, from most to least powerful.
+const (
+	RoleOwner     = "owner"
+	RoleEditor    = "editor"
+	RoleCommenter = "commenter"
+	RoleViewer    = "viewer"
+)
+
+// RoleRank orders roles (owner 4 … viewer 1; unknown 0).
+func RoleRank(r string) int {
+	switch r {
+	case RoleOwner:
+		return 4
+	case RoleEditor:
+		return 3
+	case RoleCommenter:
+		return 2
+	case RoleViewer:
+		return 1
+	}
+	return 0
+}
+
+// MaxRole returns the more powerful of two roles.
+func MaxRole(a, b string) string {
+	if RoleRank(b) > RoleRank(a) {
+		return b
+	}
+	return a
+}
+
+// User is a person, identified by e-mail.
+type User struct {
+	ID      string `json:"id"`
+	Email   string `json:"email"`
+	Name    string `json:"name"`
+	Color   string `json:"color,omitempty"`
+	TZ      string `json:"tz,omitempty"` // IANA time zone, e.g. "Asia/Tokyo"
+	Created int64  `json:"created"`
+	Updated int64  `json:"updated"`
+}
+
+// Location is the user's time zone (UTC when unset or unknown).
+func (u User) Location() *time.Location { return Location(u.TZ) }
+
+// Location loads an IANA zone, UTC when unset or unknown.
+func Location(tz string) *time.Location {
+	if tz == "" {
+		return time.UTC
+	}
+	l, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.UTC
+	}
+	return l
+}
+
+// Errors.
+var (
+	ErrEmail    = errors.New("account: not a valid e-mail address")
+	ErrName     = errors.New("account: a name is 1 to 80 characters")
+	ErrTZ       = errors.New("account: unknown time zone")
+	ErrColor    = errors.New(`account: a colour is "#rrggbb"`)
+	ErrPassword = errors.New("account: a password is 8 to 200 characters")
+)
+
+// NormalizeEmail validates an address and returns its canonical form
+// (the bare address, lower-cased).
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > 254 || s == "" {
+		return "", ErrEmail
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || !strings.Contains(a.Address, "@") || strings.ContainsAny(a.Address, "\r\n<>\"") {
+		return "", ErrEmail
+	}
+	return strings.ToLower(a.Address), nil
+}
+
+var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// UserID derives a user's id from the normalised e-mail address, so every
+// node gives one person the same id.
+func UserID(email string) string {
+	h := sha256.Sum256([]byte("corkboard-user\x00" + email))
+	return "u_" + strings.ToLower(idEncoding.EncodeToString(h[:13]))
+}
+
+// DefaultName is the part of the address before "@".
+func DefaultName(email string) string {
+	name, _, _ := strings.Cut(email, "@")
+	if name == "" {
+		return "Someone"
+	}
+	return name
+}
+
+// CheckName validates a display name.
+func CheckName(s string) error {
+	n := utf8.RuneCountInString(s)
+	if n < 1 || n > 80 || !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n\t") || strings.TrimSpace(s) == "" {
+		return ErrName
+	}
+	return nil
+}
+
+// CheckTZ validates an IANA zone name ("" is allowed: UTC).
+func CheckTZ(tz string) error {
+	if tz == "" {
+		return nil
+	}
+	if len(tz) > 64 {
+		return ErrTZ
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return ErrTZ
+	}
+	return nil
+}
+
+// CheckColor validates "#rrggbb" ("" is allowed).
+func CheckColor(c string) error {
+	if c == "" {
+		return nil
+	}
+	if len(c) != 7 || c[0] != '#' {
+		return ErrColor
+	}
+	if _, err := hex.DecodeString(c[1:]); err != nil {
+		return ErrColor
+	}
+	return nil
+}
+
+// Member is a user's membership of a board.
+type Member struct {
+	Board     string `json:"board"`
+	User      string `json:"user"`
+	Role      string `json:"role"`
+	Notify    Prefs  `json:"notify"`
+	InvitedBy string `json:"invitedBy,omitempty"`
+	Joined    int64  `json:"joined"`
+	Removed   bool   `json:"removed,omitempty"` // a tombstone: removal wins over an older grant
+	Updated   int64  `json:"updated"`
+}
+
+// Invite is an invitation by e-mail, keyed by its token's hash.
+type Invite struct {
+	ID      string `json:"id"` // public id (for listing and revoking)
+	Hash    string `json:"-"`
+	Board   string `json:"board"`
+	Email   string `json:"email"`
+	Role    string `json:"role"`
+	By      string `json:"by"`
+	Created int64  `json:"created"`
+	Expires int64  `json:"expires"`
+	Revoked bool   `json:"revoked,omitempty"`
+	Used    int64  `json:"used,omitempty"` // when accepted (invites may be used once)
+	Updated int64  `json:"updated"`
+}
+
+// Login is a one-time sign-in link, keyed by its token's hash.
+type Login struct {
+	Email   string `json:"email"`
+	Next    string `json:"next,omitempty"` // path to open after signing in
+	Created int64  `json:"created"`
+	Expires int64  `json:"expires"`
+	Used    int64  `json:"used,omitempty"`
+	Updated int64  `json:"updated"`
+}
+
+// Session is a signed-in browser (or API client), keyed by its token's hash.
+type Session struct {
+	User    string `json:"user"`
+	Created int64  `json:"created"`
+	Expires int64  `json:"expires"`
+	Revoked bool   `json:"revoked,omitempty"`
+	Updated int64  `json:"updated"`
+}
+
+// Seen is the version of a board a member last saw.
+type Seen struct {
+	Board   string             `json:"board"`
+	User    string             `json:"user"`
+	Version crdt.VersionVector `json:"version"`
+	At      int64              `json:"at"`
+	Updated int64              `json:"updated"`
+}
+
+// Cursor is how far a member has been notified of a board's changes.
+type Cursor struct {
+	Board   string             `json:"board"`
+	User    string             `json:"user"`
+	Version crdt.VersionVector `json:"version"` // changes up to here were reported (or skipped)
+	Sent    int64              `json:"sent"`    // last e-mail, unix ms
+	Day     string             `json:"day"`     // local date of the last digest, "2006-01-02"
+	Updated int64              `json:"updated"`
+}
+
+// Webhook is a board's subscription of an HTTP endpoint to its events.
+type Webhook struct {
+	ID      string   `json:"id"`
+	Board   string   `json:"board"`
+	URL     string   `json:"url"`
+	Secret  string   `json:"secret,omitempty"` // HMAC key; shown once, at creation
+	Events  []string `json:"events"`           // element, comment, vote, deadline ("" = all)
+	Created int64    `json:"created"`
+	Deleted bool     `json:"deleted,omitempty"`
+	Updated int64    `json:"updated"`
+}
+
+// WebhookEvents are the events a webhook may subscribe to.
+var WebhookEvents = []string{"element", "comment", "vote", "deadline"}
+
+// Wants says whether the webhook subscribes to an event.
+func (w Webhook) Wants(ev string) bool {
+	if len(w.Events) == 0 {
+		return true
+	}
+	for _, e := range w.Events {
+		if e == ev {
+			return true
+		}
+	}
+	return false
+}
+
+// PasswordHash is a board's password, hashed.
+type PasswordHash struct {
+	Hash    string `json:"hash"` // PHC string; "" = no password
+	Updated int64  `json:"updated"`
+}
+
+// BoardKey is a record key under a board: the board's 16 id bytes, then
+// the rest.
+func BoardKey(board [16]byte, rest string) []byte {
+	return append(append(make([]byte, 0, 16+len(rest)), board[:]...), rest...)
+}
+
+// NewToken returns a random token (43 characters, base64url) and the hash
+// under which its record is kept.
+func NewToken() (token, hash string) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, HashToken(token)
+}
+
+// HashToken is the key of a token's record.
+func HashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// ValidToken says whether s looks like a token from NewToken.
+func ValidToken(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	return err == nil
+}
+
+// Argon2id parameters (RFC 9106's second recommended option scaled to a
+// server that hashes rarely: 64 MiB, 3 passes, 1 lane). Hashes carry their
+// parameters, so they can be raised later.
+const (
+	argonTime    = 3
+	argonMemory  = 64 * 1024
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// HashPassword hashes a password with argon2id into a PHC string:
+// $argon2id$v=19$m=65536,t=3,p=1$<salt>$<hash>.
+func HashPassword(pw string) (string, error) {
+	if n := utf8.RuneCountInString(pw); n < 8 || n > 200 {
+		return "", ErrPassword
+	}
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+// CheckPassword says whether pw matches a hash from HashPassword. A
+// malformed hash never matches.
+func CheckPassword(encoded, pw string) bool {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return false
+	}
+	var m uint32
+	var t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<20 || t == 0 || t > 16 || p == 0 {
+		return false
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil || len(salt) < 8 {
+		return false
+	}
+	want, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(want) < 16 || len(want) > 64 {
+		return false
+	}
+	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
