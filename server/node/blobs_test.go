@@ -181,7 +181,7 @@ func TestBlobBadInput(t *testing.T) {
 	wantError(t, "unknown board", tn.do("POST", "/v1/boards/0190d3a2-7f00-7000-8000-000000000000/blobs", editor, "image/png", pic, nil), 404, "unknown_board")
 	wantError(t, "bad board id", tn.do("POST", "/v1/boards/nope/blobs", editor, "image/png", pic, nil), 400, "malformed")
 	wantError(t, "private board without a token", tn.do("POST", "/v1/boards/"+other.Board.ID+"/blobs", "", "image/png", pic, nil), 401, "unauthorized")
-	wantError(t, "token of another board", tn.do("POST", "/v1/boards/"+other.Board.ID+"/blobs", editor, "image/png", pic, nil), 401, "forbidden")
+	wantError(t, "token of another board", tn.do("POST", "/v1/boards/"+other.Board.ID+"/blobs", editor, "image/png", pic, nil), 401, "unauthorized")
 
 	wantError(t, "bad blob id", tn.do("GET", path+"/XYZ", editor, "", nil, nil), 400, "malformed")
 	wantError(t, "upper-case blob id", tn.do("GET", path+"/"+strings.ToUpper(info.ID), editor, "", nil, nil), 400, "malformed")

@@ -26,10 +26,18 @@ type BoardMeta struct {
 	Name    string `json:"name"`
 	Created int64  `json:"created"` // unix ms
 	Owner   string `json:"owner"`   // user id
-	// Access says who may enter without a token: "public" (anyone with
-	// the link, with PublicRole) or "private" (a token is required).
+	// Access says who may enter: "public" (anyone with the link, with
+	// PublicRole), "password" (whoever knows the board's password, with
+	// PublicRole) or "members" (members and holders of a link token only;
+	// "private" in older records).
 	Access     string `json:"access"`
 	PublicRole string `json:"publicRole,omitempty"`
+	// Deadline (unix ms; 0: none): from then on the board is read-only.
+	Deadline int64 `json:"deadline,omitempty"`
+	// DeadlineFired is the deadline whose "deadline" event went out.
+	DeadlineFired int64 `json:"deadlineFired,omitempty"`
+	// Voting is the board's dot-voting session.
+	Voting *VotingMeta `json:"voting,omitempty"`
 	// Epoch is bumped to revoke every link token issued before.
 	Epoch int `json:"epoch"`
 	// Updated (unix ms) orders copies of this record across nodes: the
@@ -40,8 +48,10 @@ type BoardMeta struct {
 }
 
 const (
-	accessPublic  = "public"
-	accessPrivate = "private"
+	accessPublic   = "public"
+	accessPassword = "password"
+	accessMembers  = "members"
+	accessPrivate  = "private" // older name of "members"
 	// Tokens from board creation and links last a year; sign-in sessions
 	// will be shorter.
 	linkTTL = 365 * 24 * time.Hour
@@ -91,52 +101,25 @@ func (n *Node) enter(w http.ResponseWriter, r *http.Request) (storage.BoardID, *
 	}
 	who, code, err := n.authenticate(r, id, m)
 	if err != nil {
-		writeError(w, 401, code, err.Error())
+		status := 401
+		switch code {
+		case protocol.CodeForbidden:
+			status = 403
+		case protocol.CodeInternal:
+			status = 500
+		}
+		writeError(w, status, code, err.Error())
 		return id, nil, identity{}, false
 	}
 	return id, m, who, true
 }
 
-// identity is who makes a request on a board.
-type identity struct {
-	User  protocol.User
-	Guest bool // no token: a visitor of a public board
-}
-
-// authenticate finds the caller's identity on a board from a token (query
-// "token", header "Authorization: Bearer", or cookie "cb_token"), falling
-// back to a guest with the board's public role.
-func (n *Node) authenticate(r *http.Request, id storage.BoardID, m *BoardMeta) (identity, protocol.Code, error) {
-	tok := r.URL.Query().Get("token")
-	if h := r.Header.Get("Authorization"); tok == "" && strings.HasPrefix(h, "Bearer ") {
-		tok = strings.TrimPrefix(h, "Bearer ")
-	}
-	if c, err := r.Cookie("cb_token"); tok == "" && err == nil {
-		tok = c.Value
-	}
-	if tok == "" {
-		if m.Access == accessPublic && m.PublicRole != "" {
-			return identity{User: protocol.User{ID: "guest-" + auth.RandomID(6), Name: "Guest", Role: m.PublicRole}, Guest: true}, "", nil
-		}
-		return identity{}, protocol.CodeUnauthorized, errors.New("this board needs a token")
-	}
-	c, err := n.signer.Verify(tok, n.cfg.Now())
-	if err != nil {
-		return identity{}, protocol.CodeUnauthorized, err
-	}
-	if c.Board != id.String() {
-		return identity{}, protocol.CodeForbidden, errors.New("token is for another board")
-	}
-	if c.Epoch != m.Epoch {
-		return identity{}, protocol.CodeUnauthorized, errors.New("link revoked")
-	}
-	return identity{User: protocol.User{ID: c.User, Name: c.Name, Role: c.Role}}, "", nil
-}
-
 type createRequest struct {
 	Name       string `json:"name"`
-	Access     string `json:"access,omitempty"`     // public (default) or private
-	PublicRole string `json:"publicRole,omitempty"` // role of link visitors (default editor)
+	Access     string `json:"access,omitempty"`     // public (default), password, or members ("private")
+	PublicRole string `json:"publicRole,omitempty"` // role of link (and password) visitors (default editor)
+	Password   string `json:"password,omitempty"`   // for access "password"
+	Deadline   int64  `json:"deadline,omitempty"`   // unix ms
 	OwnerName  string `json:"ownerName,omitempty"`
 }
 
@@ -162,8 +145,24 @@ func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
 	if req.Access == "" {
 		req.Access = accessPublic
 	}
-	if req.Access != accessPublic && req.Access != accessPrivate {
-		writeError(w, 400, protocol.CodeMalformed, `access: "public" or "private"`)
+	if req.Access == accessPrivate {
+		req.Access = accessMembers
+	}
+	if !validAccess(req.Access) {
+		writeError(w, 400, protocol.CodeMalformed, `access: "public", "password" or "members"`)
+		return
+	}
+	if (req.Access == accessPassword) != (req.Password != "") {
+		writeError(w, 400, protocol.CodeMalformed, `a password goes with access "password", and access "password" needs one`)
+		return
+	}
+	if req.Deadline < 0 {
+		writeError(w, 400, protocol.CodeMalformed, "deadline: unix milliseconds")
+		return
+	}
+	user, err := n.signedIn(r)
+	if err != nil {
+		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return
 	}
 	if req.PublicRole == "" {
@@ -181,19 +180,37 @@ func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
 	var id storage.BoardID
 	copy(id[:], uid[:])
 	owner := "user-" + auth.RandomID(9)
+	name := req.OwnerName
+	if user != nil {
+		owner = user.ID
+		if name == "" {
+			name = user.Name
+		}
+	}
+	if name == "" {
+		name = "Owner"
+	}
 	now := n.cfg.Now().UnixMilli()
 	m := BoardMeta{ID: id.String(), Name: req.Name, Created: now, Updated: now, Owner: owner,
-		Access: req.Access, PublicRole: req.PublicRole}
-	if req.Access == accessPrivate {
+		Access: req.Access, PublicRole: req.PublicRole, Deadline: req.Deadline}
+	if req.Access == accessMembers {
 		m.PublicRole = ""
+	}
+	if req.Password != "" {
+		if err := n.setPassword(r.Context(), id, req.Password); err != nil {
+			writeError(w, 400, protocol.CodeMalformed, err.Error())
+			return
+		}
 	}
 	if err := n.publishMeta(r.Context(), &m); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	name := req.OwnerName
-	if name == "" {
-		name = "Owner"
+	if user != nil {
+		if err := n.addMember(r.Context(), id, user.ID, room.RoleOwner, ""); err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
 	}
 	exp := n.cfg.Now().Add(linkTTL).Unix()
 	resp := createResponse{Board: m, Links: map[string]string{}}
@@ -220,7 +237,7 @@ func (n *Node) getBoard(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, 200, map[string]any{"board": m, "you": who.User})
+	writeJSON(w, 200, n.boardView(r.Context(), m, who))
 }
 
 func (n *Node) deleteBoard(w http.ResponseWriter, r *http.Request) {

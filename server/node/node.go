@@ -11,13 +11,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/metrics"
+	"github.com/corkboard/corkboard/server/outbox"
 	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/server/webhook"
 	"github.com/corkboard/corkboard/storage"
 )
 
@@ -56,7 +60,30 @@ type Config struct {
 	// nodes (default 2s); a peer silent for three intervals is gone.
 	HeartbeatInterval time.Duration
 	// Now is the clock (default time.Now).
-	Now func() time.Time
+	Now            func() time.Time
+	publicFromAddr bool // PublicURL was derived from Addr (fixed up by Listen)
+
+	// Mail configures outgoing e-mail (sign-in links, invites,
+	// notifications). Without an SMTP relay, e-mails are written to the log.
+	Mail MailConfig
+	// WebhookClient makes webhook calls (default: a client with a 10s
+	// timeout).
+	WebhookClient *http.Client
+	// NotifyInterval: how often the leading node checks what
+	// notifications are due (default 1 minute; negative: never, tests
+	// call RunNotifications).
+	NotifyInterval time.Duration
+	// OutboxManual: the outbox delivers only when RunOutbox is called
+	// (tests with a fake clock).
+	OutboxManual bool
+}
+
+// MailConfig configures e-mail.
+type MailConfig struct {
+	// From is the sender address (default "Corkboard <corkboard@localhost>").
+	From string
+	// SMTP relay; an empty Addr means no relay: e-mails are logged.
+	SMTP mail.SMTPConfig
 }
 
 // Limits bound what one connection may do.
@@ -88,6 +115,7 @@ func (c *Config) defaults() {
 		c.NodeID = auth.RandomID(6)
 	}
 	if c.PublicURL == "" {
+		c.publicFromAddr = true
 		host := c.Addr
 		if h, p, err := net.SplitHostPort(c.Addr); err == nil && (h == "" || h == "0.0.0.0" || h == "::") {
 			host = "localhost:" + p
@@ -125,6 +153,18 @@ func (c *Config) defaults() {
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = 2 * time.Second
 	}
+	if c.Mail.From == "" {
+		c.Mail.From = "Corkboard <corkboard@localhost>"
+	}
+	if c.Mail.SMTP.From == "" {
+		c.Mail.SMTP.From = c.Mail.From
+	}
+	if c.WebhookClient == nil {
+		c.WebhookClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if c.NotifyInterval == 0 {
+		c.NotifyInterval = time.Minute
+	}
 }
 
 // Node is one running server.
@@ -146,8 +186,15 @@ type Node struct {
 	draining bool
 	claimMu  sync.Mutex // serialises replica claims
 	metaMu   sync.Mutex // serialises metadata merges
+	recMu    sync.Mutex // serialises account record read-modify-writes
 	unsubs   []func()   // bus subscriptions of the node itself
 	cluster  membership
+
+	limits   *limiter
+	outbox   *outbox.Outbox
+	accepted chan acceptedBatch
+	bgStop   context.CancelFunc
+	bgDone   sync.WaitGroup
 }
 
 // New opens the store and the bus and prepares the node; Serve starts it.
@@ -195,7 +242,20 @@ func New(cfg Config) (*Node, error) {
 		rc.Now = cfg.Now
 	}
 	rc.Hooks = n.metrics.RoomHooks()
+	rc.Policy = n.roomPolicy
+	rc.Accepted = n.onAccepted
 	n.rooms = room.NewManager(rc)
+	n.limits = newLimiter(cfg.Now)
+	n.accepted = make(chan acceptedBatch, 4096)
+	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox")})
+	var sender mail.Sender
+	if cfg.Mail.SMTP.Addr != "" {
+		sender = mail.NewSMTP(cfg.Mail.SMTP)
+	} else {
+		sender = mail.NewLogSender(n.log.With("part", "mail"))
+	}
+	n.outbox.Register("mail", mail.Deliverer(sender))
+	n.outbox.Register("webhook", webhook.Deliverer(cfg.WebhookClient))
 	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
 	n.metrics.WatchPeers(func() int { return len(n.Peers()) })
 	n.startCluster()
@@ -236,6 +296,14 @@ func (n *Node) Listen() (net.Addr, error) {
 		return nil, fmt.Errorf("node: listen: %w", err)
 	}
 	n.ln = ln
+	if n.cfg.publicFromAddr {
+		// Links carry the port actually bound (":0" picks a free one).
+		if _, p, err := net.SplitHostPort(ln.Addr().String()); err == nil {
+			if h, _, err := net.SplitHostPort(strings.TrimPrefix(n.cfg.PublicURL, "http://")); err == nil {
+				n.cfg.PublicURL = "http://" + net.JoinHostPort(h, p)
+			}
+		}
+	}
 	return ln.Addr(), nil
 }
 
@@ -246,6 +314,7 @@ func (n *Node) Serve() error {
 			return err
 		}
 	}
+	n.startBackground()
 	n.log.Info("serving", "addr", n.ln.Addr().String(), "url", n.cfg.PublicURL)
 	err := n.http.Serve(n.ln)
 	if errors.Is(err, http.ErrServerClosed) {
@@ -268,6 +337,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		u()
 	}
 	n.rooms.Close("node shutting down")
+	n.stopBackground()
 	n.stopCluster()
 	done := make(chan struct{})
 	go func() { n.conns.Wait(); close(done) }()
@@ -288,6 +358,43 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
+
+// startBackground starts the outbox, the webhook worker and the notifier.
+func (n *Node) startBackground() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.bgStop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n.bgStop = cancel
+	n.bgDone.Add(2)
+	go func() { defer n.bgDone.Done(); n.webhookWorker(ctx) }()
+	go func() {
+		defer n.bgDone.Done()
+		if !n.cfg.OutboxManual {
+			n.outbox.Run(ctx)
+		}
+	}()
+	if n.cfg.NotifyInterval > 0 {
+		n.bgDone.Add(1)
+		go func() { defer n.bgDone.Done(); n.notifier(ctx, n.cfg.NotifyInterval) }()
+	}
+}
+
+func (n *Node) stopBackground() {
+	n.mu.Lock()
+	stop := n.bgStop
+	n.mu.Unlock()
+	if stop != nil {
+		stop()
+		n.bgDone.Wait()
+	}
+}
+
+// RunOutbox delivers the outbox's due items once (tests; the node
+// delivers by itself unless Config.OutboxManual).
+func (n *Node) RunOutbox(ctx context.Context) (int, error) { return n.outbox.RunDue(ctx) }
 
 // Ready reports whether the node can serve: not draining and the bus up.
 func (n *Node) Ready() error {

@@ -82,6 +82,7 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	user.Color = hello.Color
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, n.cfg.Limits.SendQueue)
+	sess.Via, sess.Epoch = who.Via, who.Epoch
 	if who.Guest {
 		// A guest keeps its identity through a signed token handed out in
 		// the welcome; without it, a reconnect would be a new user and
@@ -115,6 +116,16 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	n.readLoop(ctx, c, rm, sess)
 	rm.Leave(sess)
+	if who.Via == viaSession {
+		// The visit ends: what the member saw is the board as it is now
+		// (the session received every change up to its departure).
+		lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var v crdt.VersionVector
+		if rm.Query(lctx, func(d *crdt.Doc) { v = d.Version() }) == nil {
+			n.recordSeen(lctx, id, who.User.ID, v)
+		}
+		lcancel()
+	}
 	sess.Kick(protocol.CloseNormal, "")
 	<-writerDone
 }

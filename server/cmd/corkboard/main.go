@@ -17,7 +17,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/node"
+	"github.com/corkboard/corkboard/server/webhook"
 )
 
 func main() {
@@ -55,6 +57,13 @@ func run(args []string) error {
 		ackReplicas = fs.Int("ack-replicas", 0, "other nodes that must store a change before its sender is acked (0: durable on this node is enough)")
 		fanoutDelay = fs.Duration("fanout-delay", 5*time.Millisecond, "gather accepted changes this long before pushing them to a board's connections (0: at once); a few ms halve the CPU of a busy board")
 		shutdownT   = fs.Duration("shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
+		mailFrom    = fs.String("mail-from", "Corkboard <corkboard@localhost>", "From address of e-mails (sign-in links, invites, notifications)")
+		smtpAddr    = fs.String("smtp-addr", "", "SMTP relay host:port (default: none; e-mails are written to the log)")
+		smtpUser    = fs.String("smtp-user", "", "SMTP AUTH user name")
+		smtpPass    = fs.String("smtp-password", "", "SMTP AUTH password")
+		smtpTLS     = fs.String("smtp-tls", "starttls", `SMTP transport security: "starttls" (upgrade when offered; AUTH only over TLS), "tls" (implicit, port 465) or "none"`)
+		hookPrivate = fs.Bool("webhooks-private", false, "let webhooks call private and loopback addresses (an intranet install); by default only public addresses")
+		notifyEvery = fs.Duration("notify-interval", time.Minute, "how often notifications and digests are checked")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: corkboard [flags]\n\nRuns a Corkboard node. Each flag may also be set as an environment variable,\nfor example --data-dir as %s.\n\n", envName("data-dir"))
@@ -100,6 +109,18 @@ func run(args []string) error {
 	cfg.Room.SnapshotEvery, cfg.Room.IdleTimeout, cfg.Room.Retention = *snapEvery, *idle, *retention
 	cfg.Room.FanoutDelay = *fanoutDelay
 	cfg.Room.AckReplicas = *ackReplicas
+	cfg.Mail = node.MailConfig{From: *mailFrom, SMTP: mail.SMTPConfig{Addr: *smtpAddr, Username: *smtpUser, Password: *smtpPass, TLS: *smtpTLS}}
+	switch *smtpTLS {
+	case "starttls", "tls", "none":
+	default:
+		return errors.New(`--smtp-tls: "starttls", "tls" or "none"`)
+	}
+	if !*hookPrivate {
+		// Board owners choose webhook URLs: without this, they could make
+		// the node call internal services.
+		cfg.WebhookClient = webhook.PublicClient(10 * time.Second)
+	}
+	cfg.NotifyInterval = *notifyEvery
 
 	n, err := node.New(cfg)
 	if err != nil {

@@ -1,0 +1,231 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// Who may do what on a board (docs/API.md, "Access"):
+//
+//   - a signed-in person (session cookie "cb_session", or the header
+//     "Authorization: Session <token>") has their membership's role; the
+//     board's owner is always owner; a non-member gets the board's
+//     PublicRole on a public board, and nothing on the others;
+//   - a board token (a link handed out at creation, or the token a guest
+//     gets for the board's password: "?token=", "Authorization: Bearer", or
+//     cookie "cb_token") carries its role; bumping the board's epoch revokes
+//     every one of them; on a members-only board only the owner's token is
+//     accepted;
+//   - nobody else: a guest with PublicRole on a public board.
+//
+// The same function decides for REST calls and WebSocket connections, and
+// runs again for every open connection of a board when a membership or
+// the board's access changes (refreshRoles), so a demotion applies to the
+// next op.
+
+// How an identity was established.
+const (
+	viaSession = "session" // a signed-in user
+	viaToken   = "token"   // a board token (owner, link or password guest)
+	viaGuest   = "guest"   // nobody: a guest of a public board
+)
+
+// identity is who makes a request on a board.
+type identity struct {
+	User  protocol.User
+	Guest bool   // no credentials at all: a visitor of a public board
+	Via   string // viaSession, viaToken, viaGuest
+	Epoch int    // of the board token (viaToken)
+}
+
+func membersOnly(m *BoardMeta) bool { return m.Access == accessMembers || m.Access == accessPrivate }
+
+// sessionToken finds a session token in the request.
+func sessionToken(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Session ") {
+		return strings.TrimPrefix(h, "Session ")
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// boardToken finds a board token in the request.
+func boardToken(r *http.Request) string {
+	if t := r.URL.Query().Get("token"); t != "" {
+		return t
+	}
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimPrefix(h, "Bearer ")
+	}
+	if c, err := r.Cookie("cb_token"); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// signedIn returns the request's signed-in user, if any.
+func (n *Node) signedIn(r *http.Request) (*account.User, error) {
+	tok := sessionToken(r)
+	if tok == "" {
+		return nil, nil
+	}
+	if !account.ValidToken(tok) {
+		return nil, errors.New("malformed session token")
+	}
+	var s account.Session
+	if err := n.getRecord(r.Context(), account.NSSession, []byte(account.HashToken(tok)), &s); err != nil {
+		return nil, errors.New("unknown or expired session: sign in again")
+	}
+	if s.Revoked || n.cfg.Now().UnixMilli() >= s.Expires {
+		return nil, errors.New("session ended: sign in again")
+	}
+	var u account.User
+	if err := n.getRecord(r.Context(), account.NSUser, []byte(s.User), &u); err != nil {
+		return nil, errors.New("unknown user")
+	}
+	return &u, nil
+}
+
+// authenticate finds the caller's identity on a board.
+func (n *Node) authenticate(r *http.Request, id storage.BoardID, m *BoardMeta) (identity, protocol.Code, error) {
+	if tok := boardToken(r); tok != "" {
+		c, err := n.signer.Verify(tok, n.cfg.Now())
+		if err != nil {
+			return identity{}, protocol.CodeUnauthorized, err
+		}
+		if c.Board != id.String() {
+			return identity{}, protocol.CodeUnauthorized, errors.New("token is for another board")
+		}
+		if c.Epoch != m.Epoch {
+			return identity{}, protocol.CodeUnauthorized, errors.New("link revoked")
+		}
+		who := identity{User: protocol.User{ID: c.User, Name: c.Name, Role: c.Role}, Via: viaToken, Epoch: c.Epoch}
+		if role := n.tokenRole(m, who); role == "" {
+			return identity{}, protocol.CodeForbidden, errors.New("this board is for members only")
+		}
+		return who, "", nil
+	}
+	u, err := n.signedIn(r)
+	if err != nil {
+		return identity{}, protocol.CodeUnauthorized, err
+	}
+	if u != nil {
+		role, err := n.memberRole(r.Context(), id, m, u.ID)
+		if err != nil {
+			return identity{}, protocol.CodeInternal, err
+		}
+		if role == "" {
+			if m.Access == accessPassword {
+				return identity{}, protocol.CodeUnauthorized, errors.New("this board needs its password (POST /v1/boards/{board}/join)")
+			}
+			return identity{}, protocol.CodeForbidden, errors.New("you are not a member of this board")
+		}
+		return identity{User: protocol.User{ID: u.ID, Name: u.Name, Color: u.Color, Role: role}, Via: viaSession}, "", nil
+	}
+	if m.Access == accessPublic && m.PublicRole != "" {
+		return identity{User: protocol.User{ID: "guest-" + auth.RandomID(6), Name: "Guest", Role: m.PublicRole}, Guest: true, Via: viaGuest}, "", nil
+	}
+	if m.Access == accessPassword {
+		return identity{}, protocol.CodeUnauthorized, errors.New("this board needs its password (POST /v1/boards/{board}/join)")
+	}
+	return identity{}, protocol.CodeUnauthorized, errors.New("this board is for members: sign in, or use a link")
+}
+
+// tokenRole is the role a board token grants now ("" = none).
+func (n *Node) tokenRole(m *BoardMeta, who identity) string {
+	if who.Epoch != m.Epoch {
+		return ""
+	}
+	if membersOnly(m) && who.User.ID != m.Owner {
+		return ""
+	}
+	return who.User.Role
+}
+
+// memberRole is a signed-in user's role on a board now ("" = none).
+func (n *Node) memberRole(ctx context.Context, id storage.BoardID, m *BoardMeta, user string) (string, error) {
+	if user == m.Owner {
+		return room.RoleOwner, nil
+	}
+	role := ""
+	var mem account.Member
+	err := n.getRecord(ctx, account.NSMember, account.BoardKey(id, user), &mem)
+	switch {
+	case err == nil && !mem.Removed:
+		role = mem.Role
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		return "", err
+	}
+	if m.Access == accessPublic && role == "" {
+		role = m.PublicRole
+	}
+	return role, nil
+}
+
+// refreshRoles recomputes the role of every open connection of a board
+// after its access or a membership changed.
+func (n *Node) refreshRoles(board storage.BoardID) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := n.loadBoard(ctx, board)
+	if err != nil {
+		return
+	}
+	n.rooms.SetPolicy(ctx, board, n.policyOf(m))
+	n.rooms.Reauthorize(ctx, board, func(s *room.Session) string {
+		switch s.Via {
+		case viaSession:
+			role, err := n.memberRole(ctx, board, m, s.User.ID)
+			if err != nil {
+				return s.User.Role
+			}
+			return role
+		case viaToken:
+			return n.tokenRole(m, identity{User: s.User, Epoch: s.Epoch})
+		default: // a guest of a public board
+			if m.Access != accessPublic {
+				return ""
+			}
+			return m.PublicRole
+		}
+	})
+}
+
+// policyOf turns a board's metadata into the rules its room enforces.
+func (n *Node) policyOf(m *BoardMeta) room.Policy {
+	p := room.Policy{Deadline: m.Deadline}
+	if v := m.Voting; v != nil {
+		p.Voting = room.Voting{State: v.State, Dots: v.Dots}
+		if v.Anonymous {
+			board, session := m.ID, v.Session
+			p.Voting.Voter = func(user string) string { return n.pseudonym(board, session, user) }
+		}
+	}
+	return p
+}
+
+// roomPolicy is room.Config.Policy: the policy of a board being loaded.
+func (n *Node) roomPolicy(ctx context.Context, board storage.BoardID) room.Policy {
+	m, err := n.loadBoard(ctx, board)
+	if err != nil {
+		return room.Policy{}
+	}
+	return n.policyOf(m)
+}
+
+// pseudonym is a user's voter id in an anonymous voting session: stable
+// within the session, unlinkable to the user without the node's secret.
+func (n *Node) pseudonym(board, session, user string) string {
+	return "anon-" + n.signer.MAC("vote\x00" + board + "\x00" + session + "\x00" + user)[:12]
+}

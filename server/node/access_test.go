@@ -1,0 +1,256 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/client"
+	"github.com/corkboard/corkboard/server/protocol"
+)
+
+// TestAccessMatrix checks every role against every action, on REST and
+// over WebSocket: allowed, or refused with the documented status and code.
+func TestAccessMatrix(t *testing.T) {
+	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	owner := e.signIn("owner@example.com")
+	created := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "matrix", "access": "members"})
+	board := created["board"].(map[string]any)["id"].(string)
+	creds := map[string]string{"owner": owner}
+	for _, role := range []string{"editor", "commenter", "viewer"} {
+		e.must(201, "POST", "/v1/boards/"+board+"/invites", owner, map[string]any{"email": role + "@example.com", "role": role})
+		msgs := to(e.deliver(), role+"@example.com")
+		creds[role] = e.accept(linkIn(t, msgs[0], "/v1/invites/"))
+	}
+	creds["outsider"] = e.signIn("outsider@example.com")
+	creds["anonymous"] = ""
+	target := newID("the-note")
+	oc := e.dial(board, owner, 0x9000)
+	mustEdit(t, oc, e.clk.Now(), noteTx(target, "a note"))
+
+	type rest struct {
+		name, method, path string
+		body               any
+		minRole            string // least role allowed
+		okStatus           int
+	}
+	b := "/v1/boards/" + board
+	actions := []rest{
+		{"read metadata", "GET", b, nil, "viewer", 200},
+		{"read state", "GET", b + "/state", nil, "viewer", 200},
+		{"list members", "GET", b + "/members", nil, "viewer", 200},
+		{"summary", "GET", b + "/summary", nil, "viewer", 200},
+		{"changes", "GET", b + "/changes", nil, "viewer", 200},
+		{"voting state", "GET", b + "/voting", nil, "viewer", 200},
+		{"rename", "PATCH", b, map[string]any{"name": "renamed"}, "owner", 200},
+		{"invite", "POST", b + "/invites", map[string]any{"email": "x@example.com", "role": "viewer"}, "owner", 201},
+		{"list invites", "GET", b + "/invites", nil, "owner", 200},
+		{"webhooks", "GET", b + "/webhooks", nil, "owner", 200},
+		{"open voting", "POST", b + "/voting", map[string]any{"dots": 5}, "owner", 200},
+	}
+	rank := map[string]int{"owner": 4, "editor": 3, "commenter": 2, "viewer": 1, "outsider": 0, "anonymous": 0}
+	for _, who := range []string{"owner", "editor", "commenter", "viewer", "outsider", "anonymous"} {
+		for _, a := range actions {
+			code, body := e.call(a.method, a.path, creds[who], a.body)
+			want := a.okStatus
+			wantCode := ""
+			switch {
+			case who == "anonymous":
+				want, wantCode = 401, string(protocol.CodeUnauthorized)
+			case who == "outsider":
+				want, wantCode = 403, string(protocol.CodeForbidden)
+			case rank[who] < rank[a.minRole]:
+				want, wantCode = 403, string(protocol.CodeForbidden)
+			}
+			if code != want {
+				t.Errorf("%s / %s: %d %v, want %d", who, a.name, code, body, want)
+				continue
+			}
+			if wantCode != "" {
+				errObj, _ := body["error"].(map[string]any)
+				if errObj == nil || errObj["code"] != wantCode {
+					t.Errorf("%s / %s: body %v, want code %s", who, a.name, body, wantCode)
+				}
+			}
+		}
+	}
+
+	// Over WebSocket: create a note, comment, vote — by role.
+	ws := []struct {
+		name    string
+		minRole string
+		tx      func(who string, i int) func(tx *crdt.Tx) error
+	}{
+		{"create a note", "editor", func(who string, i int) func(*crdt.Tx) error {
+			return noteTx(newID(fmt.Sprintf("n-%s", who)), "by "+who)
+		}},
+		{"edit a note", "editor", func(who string, i int) func(*crdt.Tx) error {
+			return func(tx *crdt.Tx) error { return tx.InsertText(target, "text", 0, who) }
+		}},
+		{"comment", "commenter", func(who string, i int) func(*crdt.Tx) error {
+			return commentTx(newID(fmt.Sprintf("c-%s", who)), target, e.userID(creds[who]), "hi from "+who)
+		}},
+		{"vote", "commenter", func(who string, i int) func(*crdt.Tx) error {
+			return voteTx(target, e.userID(creds[who]), 1)
+		}},
+	}
+	for i, who := range []string{"owner", "editor", "commenter", "viewer"} {
+		c := e.dial(board, creds[who], crdt.ReplicaID(0xa000+i))
+		for _, a := range ws {
+			err := edit(t, c, e.clk.Now(), a.tx(who, i))
+			allowed := rank[who] >= rank[a.minRole]
+			switch {
+			case allowed && err != nil:
+				t.Errorf("ws %s / %s refused: %v", who, a.name, err)
+			case !allowed && (err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden))):
+				t.Errorf("ws %s / %s: %v, want forbidden", who, a.name, err)
+			}
+			if !allowed && err != nil {
+				// A refused change leaves the client's copy ahead of the
+				// node's: start over, as the protocol says.
+				c.Close()
+				c = e.dial(board, creds[who], crdt.ReplicaID(0xb000+i*16+len(a.name)))
+			}
+		}
+		c.Close()
+	}
+	// Outsiders and anonymous visitors cannot even connect.
+	for _, who := range []string{"outsider", "anonymous"} {
+		hdr := http.Header{}
+		if creds[who] != "" {
+			hdr.Set("Authorization", "Session "+creds[who])
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.tn.base, "http")+b+"/ws",
+			&websocket.DialOptions{HTTPHeader: hdr, Subprotocols: []string{protocol.Subprotocol}})
+		cancel()
+		if err == nil || resp == nil || (resp.StatusCode != 401 && resp.StatusCode != 403) {
+			t.Errorf("%s connected to a members-only board (%v)", who, err)
+		}
+	}
+}
+
+// userID returns the user id behind a session.
+func (e *asyncEnv) userID(session string) string {
+	e.t.Helper()
+	out := e.must(200, "GET", "/v1/me", session, nil)
+	return out["user"].(map[string]any)["id"].(string)
+}
+
+// TestDemotionOnOpenConnection: an editor's connection stays open while
+// the owner makes them a viewer; their next change is refused, and they
+// were told of the new role. Removing them closes the connection.
+func TestDemotionOnOpenConnection(t *testing.T) {
+	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "demote", "access": "members"})["board"].(map[string]any)["id"].(string)
+	e.must(201, "POST", "/v1/boards/"+board+"/invites", owner, map[string]any{"email": "ed@example.com", "role": "editor"})
+	ed := e.accept(linkIn(t, to(e.deliver(), "ed@example.com")[0], "/v1/invites/"))
+	edID := e.userID(ed)
+	c := e.dial(board, ed, 0x5001)
+	mustEdit(t, c, e.clk.Now(), noteTx(newID("before"), "as editor"))
+
+	e.must(200, "PUT", "/v1/boards/"+board+"/members/"+edID, owner, map[string]any{"role": "viewer"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitRole(ctx, "viewer"); err != nil {
+		t.Fatalf("the client was not told its new role: %v (role %q)", err, c.Welcome().User.Role)
+	}
+	if err := edit(t, c, e.clk.Now(), noteTx(newID("after"), "as viewer")); err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden)) {
+		t.Fatalf("a demoted editor's change: %v", err)
+	}
+	c.Close()
+
+	// Removal closes an open connection with 4101.
+	c2 := e.dial(board, ed, 0x5002)
+	e.must(204, "DELETE", "/v1/boards/"+board+"/members/"+edID, owner, nil)
+	select {
+	case <-c2.Done():
+	case <-ctx.Done():
+		t.Fatal("a removed member's connection stayed open")
+	}
+	if st := c2.CloseStatus(); st != protocol.CloseForbidden {
+		t.Fatalf("close status %d, want %d", st, protocol.CloseForbidden)
+	}
+	if code, _ := e.call("GET", "/v1/boards/"+board, ed, nil); code != 403 {
+		t.Fatalf("a removed member reads the board: %d", code)
+	}
+}
+
+// TestPasswordsAndInvites: wrong passwords are rate-limited; expired and
+// revoked invites are refused; changing the password revokes guest
+// tokens.
+func TestPasswordsAndInvites(t *testing.T) {
+	start := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	e := newAsyncEnv(t, start)
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "pw", "access": "password", "password": "open sesame"})["board"].(map[string]any)["id"].(string)
+	b := "/v1/boards/" + board
+
+	// Without the password: 401.
+	if code, body := e.call("GET", b, "", nil); code != 401 {
+		t.Fatalf("no password: %d %v", code, body)
+	}
+	for i := 0; i < 5; i++ {
+		if code, _ := e.call("POST", b+"/join", "", map[string]any{"password": fmt.Sprintf("guess %d!", i)}); code != 401 {
+			t.Fatalf("wrong password %d: %d", i, code)
+		}
+	}
+	// The sixth attempt is refused even with the right password...
+	if code, body := e.call("POST", b+"/join", "", map[string]any{"password": "open sesame"}); code != 429 || body["error"].(map[string]any)["code"] != string(protocol.CodeRateLimited) {
+		t.Fatalf("after 5 wrong passwords: %d %v", code, body)
+	}
+	// ...until the window passes.
+	e.clk.Set(start.Add(16 * time.Minute))
+	g := e.must(200, "POST", b+"/join", "", map[string]any{"password": "open sesame", "name": "Gus"})
+	tok := g["token"].(string)
+	e.must(200, "GET", b+"?token="+tok, "", nil)
+	// A new password revokes the guest's token.
+	e.must(200, "PATCH", b, owner, map[string]any{"password": "new password!"})
+	if code, _ := e.call("GET", b+"?token="+tok, "", nil); code != 401 {
+		t.Fatalf("a guest token survived a password change: %d", code)
+	}
+
+	// Invites: expired, revoked, and used once.
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "late@example.com", "role": "editor", "days": 1})
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "revoked@example.com", "role": "editor"})
+	msgs := e.deliver()
+	lateLink := linkIn(t, to(msgs, "late@example.com")[0], "/v1/invites/")
+	revLink := linkIn(t, to(msgs, "revoked@example.com")[0], "/v1/invites/")
+	list := e.must(200, "GET", b+"/invites", owner, nil)["invites"].([]any)
+	for _, inv := range list {
+		m := inv.(map[string]any)
+		if m["email"] == "revoked@example.com" {
+			e.must(204, "DELETE", b+"/invites/"+m["id"].(string), owner, nil)
+		}
+	}
+	if code, body := e.call("POST", revLink, "", nil); code != 401 || !strings.Contains(fmt.Sprint(body), "revoked") {
+		t.Fatalf("revoked invite: %d %v", code, body)
+	}
+	e.clk.Set(start.Add(25 * time.Hour))
+	if code, body := e.call("POST", lateLink, "", nil); code != 401 || !strings.Contains(fmt.Sprint(body), "expired") {
+		t.Fatalf("expired invite: %d %v", code, body)
+	}
+	// A sign-in link is single-use and expires too.
+	e.must(202, "POST", "/v1/signin", "", map[string]any{"email": "x@example.com"})
+	link := linkIn(t, to(e.deliver(), "x@example.com")[0], "/v1/signin/")
+	e.must(200, "POST", link, "", nil)
+	if code, _ := e.call("POST", link, "", nil); code != 401 {
+		t.Fatalf("a sign-in link used twice: %d", code)
+	}
+	// The GET of an e-mailed link does not consume it (mail scanners).
+	e.must(202, "POST", "/v1/signin", "", map[string]any{"email": "y@example.com"})
+	link = linkIn(t, to(e.deliver(), "y@example.com")[0], "/v1/signin/")
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	e.must(200, "POST", link, "", nil)
+	var _ = client.Options{}
+}

@@ -1,0 +1,333 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// Invites by e-mail, and guests who know a board's password.
+
+// POST /v1/boards/{board}/invites {"email", "role", "days"}: the owner
+// invites someone; the e-mail's link signs them in and opens the board.
+func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := n.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.User.Role != room.RoleOwner {
+		writeError(w, 403, protocol.CodeForbidden, "only the owner may invite")
+		return
+	}
+	var req struct {
+		Email string `json:"email"`
+		Role  string `json:"role"`
+		Days  int    `json:"days,omitempty"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	email, err := account.NormalizeEmail(req.Email)
+	if err != nil {
+		writeError(w, 400, protocol.CodeMalformed, err.Error())
+		return
+	}
+	if req.Role == "" {
+		req.Role = room.RoleEditor
+	}
+	if !validRole(req.Role) || req.Role == room.RoleOwner {
+		writeError(w, 400, protocol.CodeMalformed, "role: editor, commenter or viewer")
+		return
+	}
+	ttl := inviteTTL
+	if req.Days != 0 {
+		if req.Days < 1 || req.Days > 90 {
+			writeError(w, 400, protocol.CodeMalformed, "days: 1 to 90")
+			return
+		}
+		ttl = time.Duration(req.Days) * 24 * time.Hour
+	}
+	if !n.limits.allow("invite:"+id.String(), 200, 24*time.Hour) {
+		writeError(w, 429, protocol.CodeRateLimited, "too many invites today")
+		return
+	}
+	tok, hash := account.NewToken()
+	now := n.cfg.Now()
+	inv := account.Invite{ID: hash[:16], Board: m.ID, Email: email, Role: req.Role, By: who.User.ID,
+		Created: now.UnixMilli(), Expires: now.Add(ttl).UnixMilli(), Updated: now.UnixMilli()}
+	if err := n.putRecord(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	link := n.cfg.PublicURL + "/v1/invites/" + tok
+	inviter := who.User.Name
+	if inviter == "" {
+		inviter = "Someone"
+	}
+	text := fmt.Sprintf("Hello,\n\n%s invites you to the Corkboard board \"%s\" as %s.\n\nOpen the board (this link signs you in; it works until %s):\n\n%s\n",
+		inviter, m.Name, req.Role, now.Add(ttl).UTC().Format("2 Jan 2006 15:04 MST"), link)
+	if err := n.sendMail(r.Context(), "invite/"+inv.ID, email, fmt.Sprintf("%s invites you to \"%s\"", inviter, m.Name), text, ""); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	writeJSON(w, 201, map[string]any{"invite": inv, "link": link})
+}
+
+// invites lists a board's invites.
+func (n *Node) invites(ctx context.Context, board string) ([]account.Invite, error) {
+	var out []account.Invite
+	err := n.store.ScanMeta(ctx, account.NSInvite, nil, func(key, val []byte) error {
+		var inv account.Invite
+		if json.Unmarshal(val, &inv) == nil && inv.Board == board {
+			inv.Hash = string(key)
+			out = append(out, inv)
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b account.Invite) int { return int(b.Created - a.Created) })
+	return out, err
+}
+
+// GET /v1/boards/{board}/invites (owner).
+func (n *Node) listInvites(w http.ResponseWriter, r *http.Request) {
+	_, m, who, ok := n.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.User.Role != room.RoleOwner {
+		writeError(w, 403, protocol.CodeForbidden, "only the owner may list invites")
+		return
+	}
+	invs, err := n.invites(r.Context(), m.ID)
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	if invs == nil {
+		invs = []account.Invite{}
+	}
+	writeJSON(w, 200, map[string]any{"invites": invs})
+}
+
+// DELETE /v1/boards/{board}/invites/{invite} (owner): revokes an invite.
+func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
+	_, m, who, ok := n.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.User.Role != room.RoleOwner {
+		writeError(w, 403, protocol.CodeForbidden, "only the owner may revoke invites")
+		return
+	}
+	invs, err := n.invites(r.Context(), m.ID)
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	for _, inv := range invs {
+		if inv.ID != r.PathValue("invite") {
+			continue
+		}
+		n.recMu.Lock()
+		inv.Revoked, inv.Updated = true, n.stamp(inv.Updated)
+		err := n.putRecord(r.Context(), account.NSInvite, []byte(inv.Hash), &inv)
+		n.recMu.Unlock()
+		if err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
+		w.WriteHeader(204)
+		return
+	}
+	writeError(w, 404, protocol.CodeNotFound, "no such invite")
+}
+
+func (n *Node) invitePage(w http.ResponseWriter, r *http.Request) {
+	confirm(w, "You are invited", "Continue to join the board and sign in to Corkboard in this browser.", "Open the board")
+}
+
+// POST /v1/invites/{token}: accepts an invite: membership, a session, and
+// a redirect to the board.
+func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	if !account.ValidToken(tok) {
+		writeError(w, 400, protocol.CodeMalformed, "not an invite link")
+		return
+	}
+	hash := []byte(account.HashToken(tok))
+	n.recMu.Lock()
+	var inv account.Invite
+	err := n.getRecord(r.Context(), account.NSInvite, hash, &inv)
+	now := n.cfg.Now().UnixMilli()
+	var refuse string
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		refuse = "unknown invite"
+	case err != nil:
+		n.recMu.Unlock()
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	case inv.Revoked:
+		refuse = "this invite was revoked"
+	case inv.Used != 0:
+		refuse = "this invite was already used: sign in instead"
+	case now >= inv.Expires:
+		refuse = "this invite expired: ask the board's owner for a new one"
+	}
+	if refuse != "" {
+		n.recMu.Unlock()
+		writeError(w, 401, protocol.CodeUnauthorized, refuse)
+		return
+	}
+	inv.Used, inv.Updated = now, n.stamp(inv.Updated)
+	err = n.putRecord(r.Context(), account.NSInvite, hash, &inv)
+	n.recMu.Unlock()
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	board, err := storage.ParseBoardID(inv.Board)
+	if err == nil {
+		_, err = n.loadBoard(r.Context(), board)
+	}
+	if err != nil {
+		writeError(w, 404, protocol.CodeUnknownBoard, "the board is gone")
+		return
+	}
+	u, err := n.ensureUser(r.Context(), inv.Email)
+	if err == nil {
+		err = n.addMember(r.Context(), board, u.ID, inv.Role, inv.By)
+	}
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	n.refreshRoles(board)
+	n.startSession(w, r, u, "/b/"+inv.Board)
+}
+
+// POST /v1/boards/{board}/join {"password", "name"}: enters a
+// password-protected board. A signed-in person becomes a member with the
+// board's PublicRole; anyone else gets a guest token for the board. Wrong
+// passwords are limited to 5 per quarter hour per address and board.
+func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
+	id, m, ok := n.boardFromPath(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		Password string `json:"password"`
+		Name     string `json:"name,omitempty"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if m.Access != accessPassword {
+		writeError(w, 400, protocol.CodeMalformed, "this board has no password")
+		return
+	}
+	limKey := "join:" + id.String() + ":" + clientIP(r)
+	if n.limits.used(limKey, 5, 15*time.Minute) {
+		writeError(w, 429, protocol.CodeRateLimited, "too many wrong passwords; try again later")
+		return
+	}
+	var ph account.PasswordHash
+	if err := n.getRecord(r.Context(), account.NSPassword, id[:], &ph); err != nil || !account.CheckPassword(ph.Hash, req.Password) {
+		n.limits.allow(limKey, 5, 15*time.Minute)
+		writeError(w, 401, protocol.CodeUnauthorized, "wrong password")
+		return
+	}
+	u, err := n.signedIn(r)
+	if err != nil {
+		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
+		return
+	}
+	if u != nil {
+		if err := n.addMember(r.Context(), id, u.ID, m.PublicRole, ""); err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
+		role, _ := n.memberRole(r.Context(), id, m, u.ID)
+		writeJSON(w, 200, map[string]any{"role": role, "user": u})
+		return
+	}
+	name := strings.TrimSpace(req.Name)
+	if name == "" {
+		name = "Guest"
+	}
+	if err := account.CheckName(name); err != nil {
+		writeError(w, 400, protocol.CodeMalformed, err.Error())
+		return
+	}
+	user := protocol.User{ID: "guest-" + auth.RandomID(9), Name: name, Role: m.PublicRole}
+	tok := n.signer.Sign(auth.Claims{Board: m.ID, User: user.ID, Name: name, Role: m.PublicRole, Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
+	writeJSON(w, 200, map[string]any{"role": m.PublicRole, "user": user, "token": tok})
+}
+
+// clientIP is the peer address of a request (no proxy headers: a node
+// behind a proxy should be given the proxy's view through its own config).
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// limiter counts events per key in fixed windows (by the node's clock).
+type limiter struct {
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[string]*window
+}
+
+type window struct {
+	start time.Time
+	n     int
+}
+
+func newLimiter(now func() time.Time) *limiter {
+	return &limiter{now: now, m: map[string]*window{}}
+}
+
+// allow counts one event and says whether it is within max per period.
+func (l *limiter) allow(key string, max int, per time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	w := l.m[key]
+	if w == nil || now.Sub(w.start) >= per {
+		if len(l.m) > 100000 {
+			for k, v := range l.m { // forget finished windows
+				if now.Sub(v.start) >= time.Hour*24 {
+					delete(l.m, k)
+				}
+			}
+		}
+		w = &window{start: now}
+		l.m[key] = w
+	}
+	w.n++
+	return w.n <= max
+}
+
+// used says whether the key's window is spent, without counting.
+func (l *limiter) used(key string, max int, per time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.m[key]
+	return w != nil && l.now().Sub(w.start) < per && w.n >= max
+}

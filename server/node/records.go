@@ -1,0 +1,126 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// Account records (package account) are replicated like board metadata:
+// each write is stored, then published to the other nodes as a record
+// message; a node keeps the copy with the larger Updated time (ties by the
+// bytes), so every node converges on the same record. A starting node gets
+// them all in the answer to its metadata sync request.
+
+type recordMsg struct {
+	NS  string          `json:"ns"`
+	Key []byte          `json:"key"`
+	Val json.RawMessage `json:"val"`
+}
+
+type updated struct {
+	Updated int64 `json:"updated"`
+}
+
+// newer says whether record a wins over record b.
+func newer(a, b []byte) bool {
+	var ua, ub updated
+	json.Unmarshal(a, &ua)
+	json.Unmarshal(b, &ub)
+	if ua.Updated != ub.Updated {
+		return ua.Updated > ub.Updated
+	}
+	return bytes.Compare(a, b) > 0
+}
+
+// putRecord stores a record (whose Updated the caller has set to now) and
+// copies it to the other nodes. The write always wins locally: callers
+// read-modify-write under n.recMu with an Updated past the old one.
+func (n *Node) putRecord(ctx context.Context, ns string, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := n.store.PutMeta(ctx, ns, key, b); err != nil {
+		return err
+	}
+	msg, _ := json.Marshal(recordMsg{NS: ns, Key: key, Val: b})
+	n.bus.PublishCluster(bus.KindRecord, msg)
+	n.recordChanged(ns, key, b)
+	return nil
+}
+
+// getRecord reads a record into v; storage.ErrNotFound when absent.
+func (n *Node) getRecord(ctx context.Context, ns string, key []byte, v any) error {
+	b, err := n.store.GetMeta(ctx, ns, key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return storage.ErrCorrupt
+	}
+	return nil
+}
+
+// stamp returns an Updated time for a new version of a record that had
+// old: now, or just past old so the new version always wins.
+func (n *Node) stamp(old int64) int64 {
+	return max(n.cfg.Now().UnixMilli(), old+1)
+}
+
+// onRecord keeps another node's record if it is newer.
+func (n *Node) onRecord(msg bus.Message) {
+	var m recordMsg
+	if json.Unmarshal(msg.Data, &m) != nil || !slices.Contains(account.Replicated, m.NS) || len(m.Key) == 0 || len(m.Key) > 512 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n.recMu.Lock()
+	old, err := n.store.GetMeta(ctx, m.NS, m.Key)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		n.recMu.Unlock()
+		return
+	}
+	if err == nil && !newer(m.Val, old) {
+		n.recMu.Unlock()
+		return
+	}
+	err = n.store.PutMeta(ctx, m.NS, m.Key, m.Val)
+	n.recMu.Unlock()
+	if err == nil {
+		n.recordChanged(m.NS, m.Key, m.Val)
+	}
+}
+
+// publishAllRecords answers a starting node's metadata sync.
+func (n *Node) publishAllRecords(ctx context.Context) {
+	for _, ns := range account.Replicated {
+		n.store.ScanMeta(ctx, ns, nil, func(key, val []byte) error {
+			msg, _ := json.Marshal(recordMsg{NS: ns, Key: key, Val: val})
+			n.bus.PublishCluster(bus.KindRecord, msg)
+			return nil
+		})
+	}
+}
+
+// recordChanged applies what a record change means to open connections:
+// a member's new role (or removal) takes effect at once.
+func (n *Node) recordChanged(ns string, key, val []byte) {
+	switch ns {
+	case account.NSMember:
+		var m account.Member
+		if json.Unmarshal(val, &m) != nil || len(key) < 16 {
+			return
+		}
+		board := storage.BoardID(key[:16])
+		go n.refreshRoles(board)
+	}
+}

@@ -1,0 +1,356 @@
+package node
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// VotingMeta is a board's dot-voting session.
+type VotingMeta struct {
+	Session   string `json:"session"`   // id, new for every session (pseudonyms change with it)
+	State     string `json:"state"`     // "open" or "closed"
+	Dots      int    `json:"dots"`      // per person (0: no limit)
+	Anonymous bool   `json:"anonymous"` // voters are pseudonyms until closed
+	Opened    int64  `json:"opened"`
+	Closed    int64  `json:"closed,omitempty"`
+	// Result is frozen at closing: per element, dots and voters.
+	Result []VoteResult `json:"result,omitempty"`
+}
+
+// VoteResult is one element's tally.
+type VoteResult struct {
+	Element string   `json:"element"`
+	Text    string   `json:"text,omitempty"`
+	Dots    float64  `json:"dots"`
+	Voters  []string `json:"voters"` // user ids (revealed at closing for anonymous sessions)
+}
+
+// PATCH /v1/boards/{board} (owner): {"name", "access", "publicRole",
+// "password", "deadline", "revokeLinks"}. Setting a password or revoking
+// links bumps the board's epoch: every board token issued before stops
+// working, and open connections using one are closed.
+func (n *Node) patchBoard(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := n.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.User.Role != room.RoleOwner {
+		writeError(w, 403, protocol.CodeForbidden, "only the owner may change the board's settings")
+		return
+	}
+	var req struct {
+		Name        *string `json:"name"`
+		Access      *string `json:"access"`
+		PublicRole  *string `json:"publicRole"`
+		Password    *string `json:"password"`
+		Deadline    *int64  `json:"deadline"` // unix ms; 0 clears (reopens)
+		RevokeLinks bool    `json:"revokeLinks"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Name != nil {
+		s := strings.TrimSpace(*req.Name)
+		if s == "" || utf8.RuneCountInString(s) > 200 {
+			writeError(w, 400, protocol.CodeMalformed, "name: 1 to 200 characters")
+			return
+		}
+		m.Name = s
+	}
+	if req.Access != nil {
+		if !validAccess(*req.Access) {
+			writeError(w, 400, protocol.CodeMalformed, `access: "public", "password" or "members"`)
+			return
+		}
+		m.Access = *req.Access
+	}
+	if req.PublicRole != nil {
+		if !validRole(*req.PublicRole) || *req.PublicRole == room.RoleOwner {
+			writeError(w, 400, protocol.CodeMalformed, "publicRole: editor, commenter or viewer")
+			return
+		}
+		m.PublicRole = *req.PublicRole
+	}
+	if req.Deadline != nil {
+		if *req.Deadline < 0 {
+			writeError(w, 400, protocol.CodeMalformed, "deadline: unix milliseconds, or 0 for none")
+			return
+		}
+		m.Deadline = *req.Deadline
+	}
+	if req.Password != nil {
+		if err := n.setPassword(r.Context(), id, *req.Password); err != nil {
+			writeError(w, 400, protocol.CodeMalformed, err.Error())
+			return
+		}
+		req.RevokeLinks = true
+	}
+	if m.Access == accessPassword {
+		var ph account.PasswordHash
+		if n.getRecord(r.Context(), account.NSPassword, id[:], &ph) != nil || ph.Hash == "" {
+			writeError(w, 400, protocol.CodeMalformed, `access "password" needs a password`)
+			return
+		}
+	}
+	if m.PublicRole == "" && m.Access != accessMembers {
+		m.PublicRole = room.RoleEditor
+	}
+	if req.RevokeLinks {
+		m.Epoch++
+	}
+	m.Updated = n.stamp(m.Updated)
+	if err := n.publishMeta(r.Context(), m); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	n.refreshRoles(id)
+	writeJSON(w, 200, n.boardView(r.Context(), m, who))
+}
+
+func validAccess(a string) bool {
+	return a == accessPublic || a == accessPassword || a == accessMembers
+}
+
+// setPassword stores a board's password hash ("" removes it).
+func (n *Node) setPassword(ctx context.Context, id storage.BoardID, pw string) error {
+	ph := account.PasswordHash{}
+	if pw != "" {
+		h, err := account.HashPassword(pw)
+		if err != nil {
+			return err
+		}
+		ph.Hash = h
+	}
+	n.recMu.Lock()
+	defer n.recMu.Unlock()
+	var old account.PasswordHash
+	n.getRecord(ctx, account.NSPassword, id[:], &old)
+	ph.Updated = n.stamp(old.Updated)
+	return n.putRecord(ctx, account.NSPassword, id[:], &ph)
+}
+
+// closed says whether the board is past its deadline.
+func (n *Node) closed(m *BoardMeta) bool {
+	return m.Deadline != 0 && n.cfg.Now().UnixMilli() >= m.Deadline
+}
+
+// boardView is the board as GET /v1/boards/{board} shows it to who.
+func (n *Node) boardView(ctx context.Context, m *BoardMeta, who identity) map[string]any {
+	v := map[string]any{"board": m, "you": who.User, "closed": n.closed(m)}
+	if m.Voting != nil && m.Voting.Anonymous && m.Voting.State == "open" {
+		v["voter"] = n.pseudonym(m.ID, m.Voting.Session, who.User.ID)
+	} else {
+		v["voter"] = who.User.ID
+	}
+	return v
+}
+
+// POST /v1/boards/{board}/voting {"dots", "anonymous"} (owner): opens a
+// new dot-voting session. POST .../voting/close freezes its result;
+// DELETE .../voting ends voting rules (votes are free again).
+func (n *Node) openVoting(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := n.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.User.Role != room.RoleOwner {
+		writeError(w, 403, protocol.CodeForbidden, "only the owner may run votes")
+		return
+	}
+	var req struct {
+		Dots      int  `json:"dots"`
+		Anonymous bool `json:"anonymous"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Dots < 0 || req.Dots > 100 {
+		writeError(w, 400, protocol.CodeMalformed, "dots: 0 (no limit) to 100")
+		return
+	}
+	now := n.cfg.Now().UnixMilli()
+	m.Voting = &VotingMeta{Session: auth.RandomID(6), State: "open", Dots: req.Dots, Anonymous: req.Anonymous, Opened: now}
+	m.Updated = n.stamp(m.Updated)
+	if err := n.publishMeta(r.Context(), m); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	n.refreshRoles(id)
+	writeJSON(w, 200, map[string]any{"voting": m.Voting})
+}
+
+func (n *Node) closeVoting(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := n.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.User.Role != room.RoleOwner {
+		writeError(w, 403, protocol.CodeForbidden, "only the owner may run votes")
+		return
+	}
+	if m.Voting == nil || m.Voting.State != "open" {
+		writeError(w, 409, protocol.CodeMalformed, "no open voting session")
+		return
+	}
+	// Close first (no vote is admitted after this), then freeze the tally
+	// of the room's state, which the close has fenced.
+	m.Voting.State, m.Voting.Closed = "closed", n.cfg.Now().UnixMilli()
+	m.Updated = n.stamp(m.Updated)
+	if err := n.publishMeta(r.Context(), m); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	n.refreshRoles(id)
+	res, err := n.tally(r.Context(), id, m)
+	if err != nil {
+		writeError(w, 503, protocol.CodeInternal, err.Error())
+		return
+	}
+	m.Voting.Result = res
+	m.Updated = n.stamp(m.Updated)
+	if err := n.publishMeta(r.Context(), m); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	n.queueWebhooks(r.Context(), id, "vote", "voting/"+m.Voting.Session+"/closed", map[string]any{"voting": m.Voting})
+	writeJSON(w, 200, map[string]any{"voting": m.Voting})
+}
+
+func (n *Node) endVoting(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := n.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.User.Role != room.RoleOwner {
+		writeError(w, 403, protocol.CodeForbidden, "only the owner may run votes")
+		return
+	}
+	m.Voting = nil
+	m.Updated = n.stamp(m.Updated)
+	if err := n.publishMeta(r.Context(), m); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	n.refreshRoles(id)
+	w.WriteHeader(204)
+}
+
+// GET /v1/boards/{board}/voting: the session, the caller's voter id and
+// dots left, and the live (or frozen) tally.
+func (n *Node) getVoting(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := n.enter(w, r)
+	if !ok {
+		return
+	}
+	out := map[string]any{"voting": m.Voting}
+	voter := who.User.ID
+	if m.Voting != nil && m.Voting.Anonymous {
+		voter = n.pseudonym(m.ID, m.Voting.Session, who.User.ID)
+	}
+	out["voter"] = voter
+	if m.Voting != nil && m.Voting.State == "closed" {
+		out["result"] = m.Voting.Result
+	} else {
+		res, err := n.tally(r.Context(), id, m)
+		if err != nil {
+			writeError(w, 503, protocol.CodeInternal, err.Error())
+			return
+		}
+		out["result"] = res
+	}
+	writeJSON(w, 200, out)
+}
+
+// tally counts the dot votes of the board's live elements, most first;
+// anonymous sessions' voters are revealed only once closed.
+func (n *Node) tally(ctx context.Context, id storage.BoardID, m *BoardMeta) ([]VoteResult, error) {
+	rm, err := n.rooms.Open(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	reveal := map[string]string{}
+	hide := m.Voting != nil && m.Voting.Anonymous
+	if hide && m.Voting.State == "closed" {
+		for _, u := range n.participants(ctx, id, m) {
+			reveal[n.pseudonym(m.ID, m.Voting.Session, u)] = u
+		}
+	}
+	var out []VoteResult
+	err = rm.Query(ctx, func(d *crdt.Doc) {
+		for _, el := range d.Elements() {
+			if d.IsDeleted(el) {
+				continue
+			}
+			votes := d.Votes(el, "vote")
+			if len(votes) == 0 {
+				continue
+			}
+			vr := VoteResult{Element: el.String(), Text: preview(d.Text(el, "text"), 80), Voters: []string{}}
+			for _, v := range votes {
+				dots, _ := voteDots(v.Value)
+				vr.Dots += dots
+				switch {
+				case !hide:
+					vr.Voters = append(vr.Voters, v.Voter)
+				case reveal[v.Voter] != "":
+					vr.Voters = append(vr.Voters, reveal[v.Voter])
+				}
+			}
+			out = append(out, vr)
+		}
+	})
+	sortResults(out)
+	return out, err
+}
+
+func voteDots(v crdt.Value) (float64, bool) {
+	switch v.Kind() {
+	case crdt.KindBool:
+		if v.AsBool() {
+			return 1, true
+		}
+	case crdt.KindNumber:
+		return v.AsNumber(), true
+	}
+	return 0, false
+}
+
+// participants lists the users who may have voted: members, the owner,
+// and every author in the board's log.
+func (n *Node) participants(ctx context.Context, id storage.BoardID, m *BoardMeta) []string {
+	seen := map[string]bool{m.Owner: true}
+	out := []string{m.Owner}
+	ms, _ := n.members(ctx, id)
+	for _, mem := range ms {
+		if !seen[mem.User] {
+			seen[mem.User] = true
+			out = append(out, mem.User)
+		}
+	}
+	n.store.ScanOps(ctx, id, 1, func(rec storage.Record) error {
+		if rec.Author != "" && !seen[rec.Author] {
+			seen[rec.Author] = true
+			out = append(out, rec.Author)
+		}
+		return nil
+	})
+	return out
+}
+
+func preview(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max-1]) + "…"
+}
