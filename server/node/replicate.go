@@ -16,6 +16,8 @@ import (
 
 // Replication between nodes of what is not an op:
 //
+//   - Account records (users, members, invites, sessions...: records.go)
+//     the same way, last writer by their Updated time.
 //   - Board metadata: every create and delete is published on the bus
 //     (bus.KindMeta) and kept by every node, last writer wins by the
 //     metadata's Updated time (ties by its bytes); a deletion is a
@@ -38,6 +40,7 @@ func (n *Node) startReplication() {
 		{bus.KindMeta, true, n.onMeta},
 		{bus.KindMetaSync, true, func(bus.Message) { go n.publishAllMeta() }},
 		{bus.KindClaim, true, n.onClaim},
+		{bus.KindRecord, true, n.onRecord},
 		{bus.KindSync, false, n.onSyncRequest},
 		{bus.KindReplicate, false, n.onReplicate},
 	}
@@ -116,6 +119,7 @@ func (n *Node) publishAllMeta() {
 		n.bus.PublishCluster(bus.KindClaim, append([]byte(nil), val...))
 		return nil
 	})
+	n.publishAllRecords(ctx)
 }
 
 // replicaClaim says which user owns a replica id on a board. Claims are
