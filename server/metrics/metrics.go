@@ -83,6 +83,26 @@ func (m *Metrics) WatchBusErrors(read func() int64) {
 		func() float64 { return float64(read()) }))
 }
 
+// WatchOutbox exports the durable outbox's counters (e-mails and webhook
+// calls) and its queue lengths.
+func (m *Metrics) WatchOutbox(stats func() (enqueued, delivered, retried, dead uint64), counts func() (pending, dead int)) {
+	for i, name := range []string{"enqueued", "delivered", "retried", "dead"} {
+		i := i
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "corkboard_outbox_" + name + "_total", Help: "Outbox deliveries (e-mails and webhook calls) " + name + "."},
+			func() float64 {
+				e, d, r, x := stats()
+				return float64([]uint64{e, d, r, x}[i])
+			}))
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "corkboard_outbox_pending", Help: "Deliveries waiting in the outbox."},
+		func() float64 { p, _ := counts(); return float64(p) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "corkboard_outbox_dead", Help: "Deliveries given up (dead letters)."},
+		func() float64 { _, d := counts(); return float64(d) }))
+}
+
 // WatchPeers exports the number of other nodes heard from.
 func (m *Metrics) WatchPeers(read func() int) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

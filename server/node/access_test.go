@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/client"
+	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/protocol"
 )
 
@@ -253,4 +256,51 @@ func TestPasswordsAndInvites(t *testing.T) {
 	resp.Body.Close()
 	e.must(200, "POST", link, "", nil)
 	var _ = client.Options{}
+}
+
+// TestAccessAcrossNodes: people, sessions, invites and roles are the same
+// on every node of a cluster: a session made on one node works on the
+// other, an invite made on one is accepted on the other, and a demotion
+// made on one applies to an open connection on the other.
+func TestAccessAcrossNodes(t *testing.T) {
+	hub := bus.NewHub()
+	secret := bytes.Repeat([]byte{9}, 32)
+	onHub := func(id string) func(*node.Config) {
+		return func(c *node.Config) { c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret }
+	}
+	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), onHub("a"))
+	b := startNode(t, func(c *node.Config) {
+		onHub("b")(c)
+		c.Now, c.NotifyInterval, c.OutboxManual = e.clk.Now, -1, true
+	})
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "cluster", "access": "members"})["board"].(map[string]any)["id"].(string)
+	e.must(201, "POST", "/v1/boards/"+board+"/invites", owner, map[string]any{"email": "ed@example.com", "role": "editor"})
+	link := linkIn(t, to(e.deliver(), "ed@example.com")[0], "/v1/invites/")
+
+	// The owner's session, made on a, works on b.
+	onB := &asyncEnv{t: t, tn: b, clk: e.clk, smtp: e.smtp}
+	if got := onB.must(200, "GET", "/v1/boards/"+board, owner, nil)["you"].(map[string]any)["role"]; got != "owner" {
+		t.Fatalf("owner's role on b: %v", got)
+	}
+	// The invite, made on a, is accepted on b.
+	ed := onB.accept(strings.Replace(link, e.tn.base, b.base, 1))
+	edID := onB.userID(ed)
+	// Used on b, it is used on a too.
+	if code, _ := e.call("POST", link, "", nil); code != 401 {
+		t.Fatalf("the invite accepted on b worked again on a: %d", code)
+	}
+	c := onB.dial(board, ed, 0x6001)
+	mustEdit(t, c, e.clk.Now(), noteTx(newID("on-b"), "from b"))
+	// Demoted on a: the connection on b learns it, and its next change is
+	// refused there.
+	e.must(200, "PUT", "/v1/boards/"+board+"/members/"+edID, owner, map[string]any{"role": "viewer"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitRole(ctx, "viewer"); err != nil {
+		t.Fatalf("the connection on b did not learn its new role: %v", err)
+	}
+	if err := edit(t, c, e.clk.Now(), noteTx(newID("on-b-2"), "as viewer")); err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden)) {
+		t.Fatalf("a demoted editor's change on b: %v", err)
+	}
 }

@@ -256,6 +256,15 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.outbox.Register("mail", mail.Deliverer(sender))
 	n.outbox.Register("webhook", webhook.Deliverer(cfg.WebhookClient))
+	n.metrics.WatchOutbox(func() (uint64, uint64, uint64, uint64) {
+		s := n.outbox.Stats()
+		return s.Enqueued, s.Delivered, s.Retried, s.Dead
+	}, func() (int, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p, d, _ := n.outbox.Counts(ctx)
+		return p, d
+	})
 	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
 	n.metrics.WatchPeers(func() int { return len(n.Peers()) })
 	n.startCluster()
