@@ -501,3 +501,84 @@ func TestThreeDayBrainstorm(t *testing.T) {
 		t.Fatalf("the edit after reopening is not in the state: %d", code)
 	}
 }
+
+// TestNotificationModes: "each" batches changes into at most one e-mail per
+// window and waits out quiet hours; "mentions" writes only when the member
+// is @mentioned; "off" never writes; the unsubscribe link turns a member
+// off.
+func TestNotificationModes(t *testing.T) {
+	start := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	e := newAsyncEnv(t, start)
+	owner := e.signIn("owner@example.com")
+	e.must(200, "PATCH", "/v1/me", owner, map[string]any{"name": "Olga"})
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "modes", "access": "members"})["board"].(map[string]any)["id"].(string)
+	join := func(email, name string, prefs map[string]any) string {
+		e.must(201, "POST", "/v1/boards/"+board+"/invites", owner, map[string]any{"email": email, "role": "editor"})
+		s := e.accept(linkIn(t, to(e.deliver(), email)[0], "/v1/invites/"))
+		e.must(200, "PATCH", "/v1/me", s, map[string]any{"name": name})
+		e.must(200, "PUT", "/v1/boards/"+board+"/notify", s, prefs)
+		return s
+	}
+	join("each@example.com", "Eve", map[string]any{"mode": "each", "batchMinutes": 30, "quietFrom": 22, "quietTo": 7})
+	join("ment@example.com", "Ben Ito", map[string]any{"mode": "mentions", "batchMinutes": 1})
+	off := join("off@example.com", "Otto", map[string]any{"mode": "off"})
+	_ = off
+	oc := e.dial(board, owner, 0x4001)
+	uid := e.userID(owner)
+
+	mustEdit(t, oc, e.clk.Now(), noteTx(newID("m1"), "first"))
+	got := e.notify(start.Add(time.Minute))
+	if len(to(got, "each@example.com")) != 1 || len(to(got, "ment@example.com")) != 0 || len(to(got, "off@example.com")) != 0 {
+		t.Fatalf("first change: each=%d mentions=%d off=%d", len(to(got, "each@example.com")), len(to(got, "ment@example.com")), len(to(got, "off@example.com")))
+	}
+	// Within the 30-minute window: nothing more for Eve, then one e-mail
+	// with both changes.
+	mustEdit(t, oc, e.clk.Now(), noteTx(newID("m2"), "second"))
+	mustEdit(t, oc, e.clk.Now(), noteTx(newID("m3"), "third"))
+	if got := to(e.notify(start.Add(10*time.Minute)), "each@example.com"); len(got) != 0 {
+		t.Fatal("a second e-mail inside the batch window")
+	}
+	got = to(e.notify(start.Add(32*time.Minute)), "each@example.com")
+	if len(got) != 1 || !strings.Contains(textOf(t, got[0]), "second") || !strings.Contains(textOf(t, got[0]), "third") || strings.Contains(textOf(t, got[0]), "first") {
+		t.Fatalf("batched e-mail: %d", len(got))
+	}
+	// A mention of Ben (a name with a space) writes to him; a comment
+	// without one does not.
+	mustEdit(t, oc, e.clk.Now(), commentTx(newID("mc1"), newID("m1"), uid, "no mention here"))
+	if got := to(e.notify(start.Add(40*time.Minute)), "ment@example.com"); len(got) != 0 {
+		t.Fatal("an e-mail to a mentions-only member without a mention")
+	}
+	mustEdit(t, oc, e.clk.Now(), commentTx(newID("mc2"), newID("m1"), uid, "what do you think, @Ben Ito?"))
+	got = to(e.notify(start.Add(42*time.Minute)), "ment@example.com")
+	if len(got) != 1 || !strings.Contains(textOf(t, got[0]), "what do you think") {
+		t.Fatalf("mention e-mail: %d", len(got))
+	}
+	// Quiet hours (22:00-07:00 UTC for Eve): a change at 23:00 waits for 07:00.
+	e.clk.Set(time.Date(2026, 11, 23, 23, 0, 0, 0, time.UTC))
+	mustEdit(t, oc, e.clk.Now(), noteTx(newID("late"), "late night"))
+	if got := to(e.notify(time.Date(2026, 11, 23, 23, 30, 0, 0, time.UTC)), "each@example.com"); len(got) != 0 {
+		t.Fatal("an e-mail during quiet hours")
+	}
+	got = to(e.notify(time.Date(2026, 11, 24, 7, 0, 0, 0, time.UTC)), "each@example.com")
+	if len(got) != 1 || !strings.Contains(textOf(t, got[0]), "late night") {
+		t.Fatalf("after quiet hours: %d", len(got))
+	}
+	// One-click unsubscribe (RFC 8058) turns Eve off.
+	unsub := got[0].Header.Get("List-Unsubscribe")
+	unsub = strings.Trim(unsub, "<>")
+	req, _ := http.NewRequest("POST", unsub, strings.NewReader("List-Unsubscribe=One-Click"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("unsubscribe: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	mustEdit(t, oc, e.clk.Now(), noteTx(newID("after-unsub"), "after"))
+	if got := to(e.notify(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)), "each@example.com"); len(got) != 0 {
+		t.Fatal("an e-mail after unsubscribing")
+	}
+	// A forged unsubscribe link is refused.
+	if code, _ := e.call("POST", strings.Replace(unsub, "s=", "s=x", 1), "", nil); code != 400 {
+		t.Fatalf("forged unsubscribe: %d", code)
+	}
+}
