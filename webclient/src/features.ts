@@ -219,6 +219,7 @@ export class Features {
       this.images.layout();
       this.since.layout();
     }
+    this.since.tick();
     this.embed?.frame();
   }
 }

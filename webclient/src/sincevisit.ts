@@ -1,6 +1,6 @@
-// "Since your last visit", on the client: when the page is hidden or left,
-// the browser stores the board's version vector (IndexedDB, one record per
-// board). On the next visit, once the page is live, it asks the node for
+// "Since your last visit", on the client: the browser stores the board's
+// version vector (IndexedDB, one record per board) as the visit goes on and
+// when the page is hidden or left. On the next visit, once the page is live, it asks the node for
 // the changes that version lacks (GET /v1/boards/{board}/ops?since=, the
 // board's own history) and highlights the elements they touched: an outline
 // badge on each, and a small list to step through (next/previous zooms to
@@ -31,9 +31,9 @@ interface ChangeJSON {
 let dbp: Promise<IDBPDatabase> | null = null;
 
 function db(): Promise<IDBPDatabase> {
-  dbp ??= openDB('corkboard-visits', 1, {
+  dbp ??= openDB('corkboard-visits', 2, {
     upgrade(d) {
-      d.createObjectStore('visits', { keyPath: 'board' });
+      if (!d.objectStoreNames.contains('visits')) d.createObjectStore('visits', { keyPath: 'board' });
     },
   });
   return dbp;
@@ -64,6 +64,8 @@ export class SinceVisit {
   private stored: Visit | undefined;
   private loaded: Promise<void>;
   private started = false;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  private idb: IDBPDatabase | null = null;
 
   constructor(private f: Features) {
     const board = f.host.boardId;
@@ -92,30 +94,39 @@ export class SinceVisit {
       this.panel.hidden = !this.panel.hidden;
     }, 'fx-since-btn');
     this.btn.hidden = true;
-    this.loaded = loadVisit(board)
-      .then((v) => {
-        this.stored = v;
+    this.loaded = db()
+      .then(async (d) => {
+        this.stored = await d.get('visits', board);
+        this.idb = d;
       })
-      .catch(() => {});
+      .catch((e) => console.warn('corkboard: no visit records', e));
     // The version is stored when the page is left or hidden.
-    const save = () => void this.save();
+    const save = () => this.save();
     addEventListener('pagehide', save);
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'hidden') save();
     });
-    // Elements changed again while listed stay listed; deleted ones go.
+    // What this visit has seen is stored as it grows too (a second after
+    // the last change), not only when the page is left: a closed laptop
+    // or a killed tab never says goodbye.
     f.onChange(() => {
       if (this.changed.length) this.f.invalidate();
+      clearTimeout(this.saveTimer);
+      this.saveTimer = setTimeout(save, 1000);
     });
   }
 
-  /** Stores the doc's version as this visit's end. */
-  async save(): Promise<void> {
+  /**
+   * Stores the doc's version as this visit's end. Synchronous up to the
+   * IndexedDB request (no await before it): called from pagehide, where a
+   * page may not get another turn of its event loop.
+   */
+  save(): void {
     // Until the comparison has run, the stored version is still the
     // previous visit's: keep it, or a quick reload would lose the list.
-    if (!this.ready && this.stored) return;
+    if (!this.idb || (!this.ready && this.stored)) return;
     const v = this.f.host.doc.version();
-    await saveVisit({ board: this.f.host.boardId, version: v, at: Date.now() });
+    this.idb.put('visits', { board: this.f.host.boardId, version: v, at: Date.now() }).catch((e) => console.warn('corkboard: visit not stored', e));
   }
 
   /** Forgets the highlights; what is on the board now counts as seen. */
@@ -136,6 +147,7 @@ export class SinceVisit {
     const v = this.stored;
     if (!v) {
       this.ready = true;
+      this.save();
       return;
     }
     this.lastVisit = v.at;
@@ -171,6 +183,10 @@ export class SinceVisit {
     this.changed = order;
     this.ready = true;
     this.f.invalidate();
+    // From now on this visit has seen the board as it is: stored at once
+    // (and again as it changes), so a tab that never says goodbye still
+    // leaves its visit behind. A reload is a new visit.
+    this.save();
   }
 
   /** The listed elements still on the board (comments count via their target). */
@@ -193,12 +209,16 @@ export class SinceVisit {
     this.label.title = when ? 'Last visit: ' + when : '';
   }
 
-  layout(): void {
-    const h = this.f.host;
-    if (!this.started && h.sync.state === 'live') {
+  /** Each frame: compares once the page is live. */
+  tick(): void {
+    if (!this.started && this.f.host.sync.state === 'live') {
       this.started = true;
       void this.compare();
     }
+  }
+
+  layout(): void {
+    const h = this.f.host;
     const list = this.ready ? this.visible() : [];
     this.btn.hidden = !list.length;
     this.btn.textContent = `New · ${list.length}`;

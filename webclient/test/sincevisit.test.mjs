@@ -1,0 +1,115 @@
+// "Since your last visit" (src/sincevisit.ts): the browser stores the
+// board's version when the page is left; what others changed meanwhile is
+// highlighted on the next visit, listed and stepped through, until marked
+// as seen.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch, startNode, waitLive, waitSettled } from './lib.mjs';
+import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
+
+let node;
+let chrome;
+
+before(async () => {
+  node = await startNode();
+  chrome = await launch();
+});
+
+after(async () => {
+  await chrome?.close();
+  await node?.stop();
+});
+
+/** Waits until the page has stored its visit with at least `version`, then leaves the board. */
+async function leave(page, base, board, version) {
+  // A bounded poll of the browser's own IndexedDB (the write is the page's, asynchronous).
+  for (let i = 0; i < 100; i++) {
+    const ok = await page.evaluate(
+      async ([board, version]) => {
+        const db = await new Promise((res, rej) => {
+          const r = indexedDB.open('corkboard-visits');
+          r.onsuccess = () => res(r.result);
+          r.onerror = () => rej(r.error);
+        });
+        try {
+          if (!db.objectStoreNames.contains('visits')) return false;
+          const v = await new Promise((res) => {
+            const r = db.transaction('visits').objectStore('visits').get(board);
+            r.onsuccess = () => res(r.result);
+            r.onerror = () => res(undefined);
+          });
+          return !!v && Object.entries(version).every(([k, c]) => (v.version[k] ?? 0) >= c);
+        } finally {
+          db.close();
+        }
+      },
+      [board, version],
+    );
+    if (ok) {
+      await page.goto(base + '/');
+      return;
+    }
+    await page.waitForTimeout(50);
+  }
+  throw new Error('the visit was not stored');
+}
+
+const listed = (page) => page.evaluate(() => (window.__corkboard.features.since.ready ? window.__corkboard.features.since.visible() : null));
+
+test("since your last visit: others' changes highlighted, stepped through, marked as seen", async () => {
+  const b = await restBoard(node.url, 'Overnight', { ownerName: 'Ada' });
+  const [n1, n2, n3] = [fixedId(41), fixedId(42), fixedId(43)];
+  const a = await chrome.newPage();
+  await openBoard(a.page, node.url, b.id, b.token, 'Ada');
+  await edit(a.page, [...noteOps(n1, 0, 0, 'Draft', 'yellow', 'a0'), ...noteOps(n2, 300, 0, 'Untouched', 'green', 'a1')]);
+  await waitSettled(a.page);
+  // A first visit: nothing to show.
+  await a.page.waitForFunction(() => window.__corkboard.features.since.ready);
+  assert.deepEqual(await listed(a.page), []);
+  const version = await a.page.evaluate(() => window.__corkboard.doc.version());
+  await leave(a.page, node.url, b.id, version);
+
+  // Overnight, Bob edits one note and adds another.
+  const bob = await chrome.newPage();
+  await openBoard(bob.page, node.url, b.id, b.tokens.editor, 'Bob');
+  await edit(bob.page, [{ op: 'insertText', el: n1, field: 'text', pos: 0, text: 'Final ' }]);
+  await edit(bob.page, noteOps(n3, 1200, 800, 'New idea', 'pink', 'a2'));
+  await waitSettled(bob.page);
+  await bob.context.close();
+
+  // Ada comes back: both are highlighted, the untouched note is not.
+  await a.page.goto(`${node.url}/b/${b.id}`);
+  await waitLive(a.page);
+  await a.page.waitForFunction(() => window.__corkboard.features.since.ready && window.__corkboard.features.since.visible().length > 0);
+  assert.deepEqual(await listed(a.page), [n1, n3]);
+  await a.page.waitForFunction(() => document.querySelectorAll('.fx-new').length === 2);
+  assert.deepEqual((await a.page.$$eval('.fx-new', (es) => es.map((e) => e.dataset.id))).sort(), [n1, n3]);
+  assert.match(await a.page.textContent('.fx-since-label'), /2 changed since your last visit/);
+  const authors = await a.page.evaluate((id) => [...(window.__corkboard.features.since.authors.get(id) ?? [])], n3);
+  assert.equal(authors.length, 1, 'who made it is known');
+
+  // Next / previous zoom to each and select it.
+  const centre = () =>
+    a.page.evaluate(() => {
+      const c = window.__corkboard.camera();
+      return [Math.round(c.x + innerWidth / 2 / c.zoom), Math.round(c.y + innerHeight / 2 / c.zoom)];
+    });
+  await a.page.click('.fx-since .fx-next');
+  assert.deepEqual((await a.page.evaluate(() => window.__corkboard.state().selection)), [n1]);
+  assert.deepEqual(await centre(), [100, 100]);
+  await a.page.click('.fx-since .fx-next');
+  assert.deepEqual((await a.page.evaluate(() => window.__corkboard.state().selection)), [n3]);
+  assert.deepEqual(await centre(), [1300, 900]);
+  await a.page.click('.fx-since .fx-prev');
+  assert.deepEqual((await a.page.evaluate(() => window.__corkboard.state().selection)), [n1]);
+  assert.match(await a.page.textContent('.fx-since-label'), /^1 \/ 2 changed/);
+
+  // Mark all as seen: the highlights go, and stay gone on the next visit.
+  await a.page.click('.fx-since .fx-seen');
+  await a.page.waitForFunction(() => document.querySelectorAll('.fx-new').length === 0);
+  await a.page.reload();
+  await waitLive(a.page);
+  await a.page.waitForFunction(() => window.__corkboard.features.since.ready);
+  assert.deepEqual(await listed(a.page), []);
+  await a.context.close();
+});
