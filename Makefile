@@ -31,17 +31,24 @@ test-web: webclient
 test-race:
 	$(GO) test -count=1 -race ./...
 
-# Benchmarks: Go benchmarks of the packages, then the CRDT contract workloads.
+# Benchmarks: Go benchmarks of the packages, then the CRDT contract workloads,
+# then the web client in Chromium.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./crdt/ ./storage/
 	$(GO) run ./bench/cmd/crdtbench
+	$(MAKE) benchweb
+
+# The web client in headless Chromium (bench/web, bench/README.md "Web client").
+.PHONY: benchweb
+benchweb: webclient
+	bash bench/web/run.sh
 
 crdtbench:
 	$(GO) run ./bench/cmd/crdtbench
 
 # Short fuzzing of every decoder and of convergence (FUZZTIME each).
 fuzz:
-	@for p in ./crdt/ ./storage/ ./server/protocol/ ./server/outbox/ ./server/mail/ ./server/mail/smtptest/ ./server/webhook/; do \
+	@for p in ./crdt/ ./storage/ ./server/protocol/ ./server/outbox/ ./server/mail/ ./server/mail/smtptest/ ./server/webhook/ ./webclient/wasm/elemjson/; do \
 		for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
 			echo "== $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
 

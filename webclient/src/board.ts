@@ -86,7 +86,7 @@ export async function startBoard(root: HTMLElement, boardId: string): Promise<vo
   const ui = buildUI(root);
   ui.status.textContent = 'Loading…';
 
-  const [store] = await Promise.all([openStore(), loadCRDT()]);
+  const [store] = await Promise.all([openStore(), loadCRDT().then(() => performance.mark('corkboard:wasm-ready'))]);
   let rec: BoardRecord = (await store.getBoard(boardId)) ?? { id: boardId, lastOpened: Date.now() };
   const urlToken = params.get('token') ?? undefined;
   if (urlToken) rec.token = urlToken;
@@ -141,6 +141,7 @@ export async function startBoard(root: HTMLElement, boardId: string): Promise<vo
   app.sync = sync;
   await sync.load();
   board.upsert(doc.elements());
+  performance.mark('corkboard:stored-loaded');
   app.start();
   sync.start();
   void sweepReplicas(store, boardId, claim.rec.replica);
@@ -226,6 +227,7 @@ class BoardApp {
   private noteColor = 'yellow';
   private drawQueued = false;
   private painted = false;
+  private remoteMarked = false;
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   /** Peers' drags that ended, shown until their change arrives. */
   private ghosts = new Map<string, { box: Box; base: Box; until: number }>();
@@ -339,6 +341,10 @@ class BoardApp {
   }
 
   remote(ids: string[] | null): void {
+    if (!this.remoteMarked) {
+      this.remoteMarked = true;
+      performance.mark('corkboard:first-remote'); // the node's first answer, applied (bench/web)
+    }
     if (ids === null) {
       this.board.clear();
       this.board.upsert(this.doc.elements());

@@ -26,8 +26,9 @@
 // before it are applied and in the change: a Tx cannot be rolled back).
 // Every other failure throws a JS Error.
 //
-// Values cross the boundary as JSON text, parsed and produced by package
-// crdt itself (which already links encoding/json): no second encoder here.
+// Values cross the boundary as JSON text, parsed by package crdt itself;
+// elements go out through package elemjson, a fast writer of the same JSON
+// as encoding/json's (checked against it by its tests).
 package main
 
 import (
@@ -37,6 +38,7 @@ import (
 	"syscall/js"
 
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/webclient/wasm/elemjson"
 )
 
 // handle is one doc and the undo manager of the local replica.
@@ -287,17 +289,21 @@ func (h *handle) elements(idsJSON string) string {
 			ids = append(ids, parseID(s))
 		}
 	}
-	out := make([]crdt.ElementJSON, 0, len(ids))
+	// Written by elemjson rather than encoding/json: opening a big board
+	// spends most of its time here (see package elemjson).
+	b := make([]byte, 0, 256*len(ids)+2)
+	b = append(b, '[')
+	n := 0
 	for _, id := range ids {
 		if e, ok := h.doc.ElementJSON(id); ok {
-			out = append(out, e)
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = elemjson.Append(b, &e)
 		}
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		throw(err.Error())
-	}
-	return string(b)
+	return string(append(b, ']'))
 }
 
 func (h *handle) object() js.Value {

@@ -1,0 +1,255 @@
+// Browser benchmarks of the web client (bench/README.md, "Web client"):
+// a node of our own, a board seeded with 5,000 elements through the
+// client's own WebSocket path, and headless Chromium measuring
+//
+//   - first paint: navigation start → the first frame with elements drawn
+//     (the client's performance.mark "corkboard:first-paint"), cold (a
+//     fresh browser profile: no IndexedDB copy, the board comes from the
+//     node) and warm (a reload: the stored snapshot);
+//   - frame times while panning: requestAnimationFrame deltas (p50, p95,
+//     max, fps) and the time the client spends drawing each frame, at
+//     zoom 1 and zoomed out so that every element is on screen;
+//   - what is shipped: the brotli-compressed sizes of the built assets;
+//   - local op → remote screen: one page moves a note, the other draws it
+//     (same machine, same clock), 120 samples.
+//
+// Prints RESULT lines. Run by `make benchweb` (bench/web/run.sh), which
+// builds the client and the node; CORKBOARD_BIN and CHROMIUM as for the
+// browser tests.
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createBoard, launch, startNode, waitLive, waitSettled } from '../../webclient/test/lib.mjs';
+
+const N = Number(process.env.BENCH_ELEMENTS ?? 5000);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 120);
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, '../../webclient/dist');
+
+function pct(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+const f1 = (x) => x.toFixed(1);
+
+function result(name, fields) {
+  console.log(`RESULT ${name} ` + Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' '));
+}
+
+/** Seeds the board open in page with n elements, in changes of 100, through the client (wasm + outbox + WebSocket). */
+async function seed(page, n) {
+  await page.evaluate(async (n) => {
+    const app = window.__corkboard.app;
+    const uuid = () => crypto.randomUUID();
+    const per = 100;
+    const cols = Math.ceil(Math.sqrt(n));
+    const words = ['idea', 'ship', 'test', 'plan', 'vote', 'user', 'design', 'later', 'now', 'maybe'];
+    let z = 0;
+    // Fractional-index keys in order (a fraction may not end in 0).
+    const key = () => 'a0' + String(z++).padStart(6, '0') + 'V';
+    let made = 0;
+    let prev = null;
+    while (made < n) {
+      const ops = [];
+      for (let k = 0; k < per && made < n; k++, made++) {
+        const id = uuid();
+        const col = made % cols,
+          row = Math.floor(made / cols);
+        const x = col * 260,
+          y = row * 260;
+        const set = (key, value) => ops.push({ op: 'set', el: id, key, value });
+        const kind = made % 50 === 0 ? 'mindmap' : made % 25 === 1 && prev ? 'connector' : made % 40 === 2 ? 'stroke' : made % 5 === 3 ? 'shape' : 'note';
+        ops.push({ op: 'create', el: id, kind });
+        if (kind === 'connector') {
+          set('from', { el: prev, anchor: [0.5, 0.5] });
+          set('to', { x: x + 100, y: y + 100 });
+        } else if (kind === 'stroke') {
+          const pts = [];
+          for (let i = 0; i < 40; i++) pts.push(10 + i * 4.5, 100 + Math.sin(i / 4) * 60, 0.5);
+          for (const [k, v] of [['x', x], ['y', y], ['w', 200], ['h', 200], ['points', pts]]) set(k, v);
+        } else if (kind === 'mindmap') {
+          set('x', x);
+          set('y', y);
+          ops.push({ op: 'insertText', el: id, field: 'text', pos: 0, text: 'Topic ' + made });
+          for (let c = 0; c < 3; c++) {
+            const cid = uuid();
+            ops.push({ op: 'create', el: cid, kind: 'mindmap' }, { op: 'move', el: cid, parent: id, posKey: 'a' + c });
+            ops.push({ op: 'insertText', el: cid, field: 'text', pos: 0, text: words[c] });
+            made++;
+          }
+        } else {
+          for (const [k, v] of [['x', x], ['y', y], ['w', 200], ['h', 200]]) set(k, v);
+          if (kind === 'shape') set('shape', ['rectangle', 'ellipse', 'diamond'][made % 3]);
+          else set('color', ['yellow', 'pink', 'blue', 'green'][made % 4]);
+          ops.push({ op: 'insertText', el: id, field: 'text', pos: 0, text: `${words[made % 10]} ${words[(made * 7) % 10]} #${made}` });
+        }
+        if (kind !== 'connector') set('z', key());
+        prev = id;
+      }
+      if (!app.edit(ops)) throw new Error('seeding edit refused');
+      // Let the outbox drain now and then (the node's rate limit is 2000 changes/s; this is far below).
+      if (made % 1000 < per) await new Promise((r) => setTimeout(r, 50));
+    }
+  }, n);
+  await waitSettled(page, 120000);
+}
+
+/** First paint of the board in a page: ms from navigation start to the client's mark. */
+async function firstPaint(page, url) {
+  await page.goto(url);
+  await page.waitForFunction(() => performance.getEntriesByName('corkboard:first-paint').length > 0, null, { timeout: 60000 });
+  return page.evaluate(() => {
+    const at = (n) => performance.getEntriesByName(n)[0]?.startTime ?? NaN;
+    const nav = performance.getEntriesByType('navigation')[0];
+    return {
+      paint: at('corkboard:first-paint'),
+      // Where the time went: the page, the wasm, the stored copy, the node's answer.
+      steps: { html: nav?.responseEnd, wasm: at('corkboard:wasm-ready'), stored: at('corkboard:stored-loaded'), remote: at('corkboard:first-remote') },
+      elements: window.__corkboard.board.all().length,
+    };
+  });
+}
+
+/** Pans for a number of frames; returns rAF deltas and the client's draw time per frame (ms). */
+async function pan(page, frames, zoom) {
+  return page.evaluate(
+    async ([frames, zoom]) => {
+      const app = window.__corkboard.app;
+      const r = app.renderer;
+      const inner = r.draw.bind(r);
+      const draws = [];
+      r.draw = (...a) => {
+        const t = performance.now();
+        inner(...a);
+        draws.push(performance.now() - t);
+      };
+      if (zoom === 'fit') app.fit();
+      else app.zoomAt(r.width / 2, r.height / 2, zoom / app.cam.zoom);
+      await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
+      draws.length = 0;
+      const deltas = [];
+      await new Promise((res) => {
+        let last = performance.now();
+        let i = 0;
+        const step = (t) => {
+          deltas.push(t - last);
+          last = t;
+          app.panBy(zoom === 'fit' ? 3 : 12, i % 120 < 60 ? 4 : -4);
+          if (++i < frames) requestAnimationFrame(step);
+          else res();
+        };
+        requestAnimationFrame((t) => {
+          last = t;
+          requestAnimationFrame(step);
+        });
+      });
+      r.draw = inner;
+      return { deltas, draws, visible: r.lastVisible ?? null };
+    },
+    [frames, zoom],
+  );
+}
+
+/** Local op in a → drawn in b, SAMPLES times; ms. */
+async function latency(a, b) {
+  const target = await a.evaluate(() => window.__corkboard.board.all().find((e) => e.kind === 'note').id);
+  await b.evaluate((id) => {
+    // Every frame b draws, note when the note's x reached a value not seen yet.
+    window.__seen = new Map();
+    const board = window.__corkboard.board;
+    const tick = () => {
+      const e = board.els.get(id);
+      if (e && !window.__seen.has(e.x)) window.__seen.set(e.x, performance.timeOrigin + performance.now());
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }, target);
+  const out = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const x = 100000 + i;
+    const t0 = await a.evaluate(
+      ([id, x]) => {
+        const t = performance.timeOrigin + performance.now();
+        window.__corkboard.app.edit([{ op: 'set', el: id, key: 'x', value: x }]);
+        return t;
+      },
+      [target, x],
+    );
+    await b.waitForFunction((x) => window.__seen.has(x), x, { timeout: 10000, polling: 5 });
+    const t1 = await b.evaluate((x) => window.__seen.get(x), x);
+    out.push(t1 - t0);
+  }
+  return out;
+}
+
+function shipped() {
+  const assets = join(dist, 'assets');
+  let total = 0;
+  const parts = {};
+  for (const f of readdirSync(assets)) {
+    if (!f.endsWith('.br') || f.startsWith('home-')) continue;
+    const size = statSync(join(assets, f)).size;
+    total += size;
+    const kind = f.replace(/-[\w-]+\.(\w+)\.br$/, '.$1');
+    parts[kind] = (parts[kind] ?? 0) + size;
+  }
+  return { total, parts };
+}
+
+const node = await startNode();
+const chrome = await launch();
+try {
+  const s = shipped();
+  result('web_shipped_brotli', { bytes: s.total, MB: (s.total / 1048576).toFixed(3), ...Object.fromEntries(Object.entries(s.parts).map(([k, v]) => [k, v])) });
+
+  const seeder = await chrome.newPage();
+  const { id, token } = await createBoard(seeder.page, node.url, 'Bench', 'Bench');
+  const t0 = Date.now();
+  await seed(seeder.page, N);
+  const count = await seeder.page.evaluate(() => window.__corkboard.board.all().length);
+  result('web_seed', { elements: count, seconds: ((Date.now() - t0) / 1000).toFixed(1) });
+  const url = `${node.url}/b/${id}?token=${token}`;
+
+  // Cold: a fresh profile, the board from the node. Three runs, each a new context.
+  const cold = [];
+  for (let i = 0; i < 3; i++) {
+    const v = await chrome.newPage();
+    const fp = await firstPaint(v.page, url);
+    cold.push(fp.paint);
+    result('web_first_paint_steps', { run: 'cold' + i, ...Object.fromEntries(Object.entries(fp.steps).map(([k, v]) => [k + '_ms', f1(v)])), paint_ms: f1(fp.paint) });
+    if (i < 2) await v.context.close();
+    else {
+      await waitLive(v.page);
+      // Warm: a reload, the board from IndexedDB.
+      await v.page.evaluate(() => window.__corkboard.sync.persistNow?.());
+      const warm = [];
+      for (let j = 0; j < 3; j++) warm.push((await firstPaint(v.page, url)).paint);
+      result('web_first_paint', { elements: fp.elements, cold_ms_median: f1(pct(cold, 50)), cold_ms_max: f1(Math.max(...cold)), warm_ms_median: f1(pct(warm, 50)), warm_ms_max: f1(Math.max(...warm)) });
+      await waitLive(v.page);
+      for (const zoom of [1, 'fit']) {
+        const { deltas, draws } = await pan(v.page, 300, zoom);
+        const fps = 1000 / (deltas.reduce((a, b) => a + b, 0) / deltas.length);
+        result('web_pan', {
+          zoom,
+          frames: deltas.length,
+          frame_p50_ms: f1(pct(deltas, 50)),
+          frame_p95_ms: f1(pct(deltas, 95)),
+          frame_max_ms: f1(Math.max(...deltas)),
+          fps: f1(fps),
+          draw_p50_ms: f1(pct(draws, 50)),
+          draw_p95_ms: f1(pct(draws, 95)),
+        });
+      }
+      // Local op → remote screen, the viewer page against the seeder page.
+      const lat = await latency(seeder.page, v.page);
+      result('web_op_to_screen', { samples: lat.length, p50_ms: f1(pct(lat, 50)), p95_ms: f1(pct(lat, 95)), max_ms: f1(Math.max(...lat)) });
+      await v.context.close();
+    }
+  }
+  await seeder.context.close();
+} finally {
+  await chrome.close();
+  await node.stop();
+}
