@@ -495,6 +495,28 @@ func (n *Node) notifyBoard(ctx context.Context, m *BoardMeta) error {
 	if err != nil || len(members) == 0 {
 		return err
 	}
+	// A board whose log has not grown since a pass that found nothing to
+	// report to anyone needs no work (and no loading).
+	last, err := n.store.LastSeq(ctx, id)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	quiet, known := n.notifyQuiet[id]
+	n.mu.Unlock()
+	if known && quiet == last {
+		return nil
+	}
+	anyPending := false
+	defer func() {
+		n.mu.Lock()
+		if anyPending {
+			delete(n.notifyQuiet, id)
+		} else {
+			n.notifyQuiet[id] = last
+		}
+		n.mu.Unlock()
+	}()
 	var rm *room.Room
 	var names map[string]string
 	for _, mem := range members {
@@ -531,6 +553,9 @@ func (n *Node) notifyBoard(ctx context.Context, m *BoardMeta) error {
 			}
 		})
 		mentioned := len(aboutMemberNoDoc(events, u.Name)) > 0 || mem.Notify.Mode == account.NotifyMentions && len(events) > 0
+		if len(events) > 0 {
+			anyPending = true
+		}
 		loc := u.Location()
 		now := n.cfg.Now()
 		switch mem.Notify.Decide(now, loc, cur, len(events) > 0, mentioned) {

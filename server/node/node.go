@@ -190,11 +190,12 @@ type Node struct {
 	unsubs   []func()   // bus subscriptions of the node itself
 	cluster  membership
 
-	limits   *limiter
-	outbox   *outbox.Outbox
-	accepted chan acceptedBatch
-	bgStop   context.CancelFunc
-	bgDone   sync.WaitGroup
+	limits      *limiter
+	notifyQuiet map[storage.BoardID]uint64 // boards with nothing to notify, at this log position (n.mu)
+	outbox      *outbox.Outbox
+	accepted    chan acceptedBatch
+	bgStop      context.CancelFunc
+	bgDone      sync.WaitGroup
 }
 
 // New opens the store and the bus and prepares the node; Serve starts it.
@@ -246,6 +247,7 @@ func New(cfg Config) (*Node, error) {
 	rc.Accepted = n.onAccepted
 	n.rooms = room.NewManager(rc)
 	n.limits = newLimiter(cfg.Now)
+	n.notifyQuiet = map[storage.BoardID]uint64{}
 	n.accepted = make(chan acceptedBatch, 4096)
 	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox")})
 	var sender mail.Sender
