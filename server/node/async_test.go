@@ -489,7 +489,7 @@ func TestThreeDayBrainstorm(t *testing.T) {
 	if iBoat < 0 || iSauna < 0 || iQuiz < 0 || !(iBoat < iSauna && iSauna < iQuiz) {
 		t.Fatalf("summary order (boat %d, sauna %d, quiz %d):\n%s", iBoat, iSauna, iQuiz, s)
 	}
-	if !strings.Contains(s, "boat rental") || !strings.Contains(s, "Ana") {
+	if !strings.Contains(s, "boat rental") || !strings.Contains(s, "Ana") || !strings.Contains(s, "**Dana:** Quiz is fun") {
 		t.Fatalf("summary lacks comments or participants:\n%s", s)
 	}
 	// The owner reopens the board by clearing the deadline.

@@ -273,6 +273,7 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := protocol.User{ID: "guest-" + auth.RandomID(9), Name: name, Role: m.PublicRole}
+	n.rememberGuest(r.Context(), user)
 	tok := n.signer.Sign(auth.Claims{Board: m.ID, User: user.ID, Name: name, Role: m.PublicRole, Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
 	writeJSON(w, 200, map[string]any{"role": m.PublicRole, "user": user, "token": tok})
 }

@@ -540,3 +540,24 @@ func (n *Node) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, map[string]any{"notify": p})
 }
+
+// rememberGuest keeps the display name a guest chose (a user record
+// without e-mail), so digests, "since your last visit" and summaries name
+// them. Link users are shared by everyone holding the link: not kept.
+func (n *Node) rememberGuest(ctx context.Context, u protocol.User) {
+	if !strings.HasPrefix(u.ID, "guest-") || u.Name == "" || account.CheckName(u.Name) != nil {
+		return
+	}
+	n.recMu.Lock()
+	defer n.recMu.Unlock()
+	var cur account.User
+	if n.getRecord(ctx, account.NSUser, []byte(u.ID), &cur) == nil && cur.Name == u.Name {
+		return
+	}
+	now := n.cfg.Now().UnixMilli()
+	rec := account.User{ID: u.ID, Name: u.Name, Color: u.Color, Created: max(cur.Created, now), Updated: n.stamp(cur.Updated)}
+	if cur.Created != 0 {
+		rec.Created = cur.Created
+	}
+	n.putRecord(ctx, account.NSUser, []byte(u.ID), &rec)
+}
