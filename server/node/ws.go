@@ -1,14 +1,10 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -21,10 +17,8 @@ import (
 )
 
 // serveWS is the sync endpoint: GET /v1/boards/{board}/ws, subprotocol
-// corkboard.v1. After the upgrade the handler returns and the connection
-// lives on in serveConn, on a goroutine of its own: the HTTP server's
-// goroutine (its stack grown by the request), the request and its headers
-// are not kept for the connection's lifetime.
+// corkboard.v1. One reader (this goroutine) and one writer goroutine per
+// connection; the writer drains the session's bounded queue.
 func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	id, m, who, ok := n.enter(w, r)
 	if !ok {
@@ -40,8 +34,8 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 503, protocol.CodeInternal, "node shutting down; connect to another node")
 		return
 	}
-	lean := &leanHijacker{ResponseWriter: w}
-	c, err := websocket.Accept(lean, r, &websocket.AcceptOptions{
+	defer n.conns.Done()
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{protocol.Subprotocol},
 		OriginPatterns: n.cfg.AllowedOrigins,
 		// permessage-deflate for large messages only (snapshots, big
@@ -51,21 +45,8 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		CompressionThreshold: 32 << 10,
 	})
 	if err != nil {
-		n.conns.Done()
 		return // Accept wrote the response (403 for a bad Origin)
 	}
-	go n.serveConn(c, lean.fw, id, m.Epoch, who)
-}
-
-// serveConn is one connection's reader, for as long as it lives; its
-// writer runs only while something is queued (wsWriter).
-//
-// Reads and room calls use context.Background: nothing cancels them but
-// the connection's end (a close or a network error ends the read), and a
-// cancellable context would cost an allocation per read (the WebSocket
-// registers a function on it for every Read).
-func (n *Node) serveConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID, epoch int, who identity) {
-	defer n.conns.Done()
 	defer c.CloseNow()
 	if c.Subprotocol() != protocol.Subprotocol {
 		c.Close(protocol.CloseProtocol, "subprotocol "+protocol.Subprotocol+" required")
@@ -74,7 +55,8 @@ func (n *Node) serveConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 	c.SetReadLimit(n.cfg.Limits.MaxMessage)
 	n.metrics.Connections.Inc()
 	defer n.metrics.Connections.Dec()
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
 
 	hello, closeCode, why := n.readHello(ctx, c)
 	if closeCode != 0 {
@@ -99,6 +81,7 @@ func (n *Node) serveConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 		}
 	}
 	user.Color = hello.Color
+	n.rememberGuest(ctx, user)
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, n.cfg.Limits.SendQueue)
 	sess.Via, sess.Epoch = who.Via, who.Epoch
 	if who.Guest {
@@ -106,7 +89,7 @@ func (n *Node) serveConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 		// the welcome; without it, a reconnect would be a new user and
 		// its own replica id would be refused.
 		sess.Token = n.signer.Sign(auth.Claims{Board: id.String(), User: user.ID, Name: user.Name, Role: user.Role,
-			Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: epoch})
+			Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
 	}
 	rm, err := n.rooms.Open(ctx, id)
 	if err != nil {
@@ -117,7 +100,7 @@ func (n *Node) serveConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 	// was a measurable share of a busy node's CPU): a write stuck on a
 	// slow peer is aborted when the session is kicked, and a slow peer is
 	// kicked as soon as its queue fills.
-	wctx, abortWrites := context.WithCancel(context.Background())
+	wctx, abortWrites := context.WithCancel(ctx)
 	defer abortWrites()
 	sess.OnKick(func() {
 		code, _ := sess.CloseCode()
@@ -125,11 +108,11 @@ func (n *Node) serveConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 			abortWrites() // too slow: stop writing to it at once
 		}
 	})
-	wr := &wsWriter{n: n, c: c, fw: fw, s: sess, ctx: wctx, done: make(chan struct{})}
-	sess.SetWriter(wr.run)
+	writerDone := make(chan struct{})
+	go n.writeLoop(wctx, c, sess, writerDone)
 	if err := rm.Join(ctx, sess, hello.Version); err != nil {
 		sess.Kick(protocol.CloseRetry, "board unavailable")
-		<-wr.done
+		<-writerDone
 		return
 	}
 	n.readLoop(ctx, c, rm, sess)
@@ -145,7 +128,7 @@ func (n *Node) serveConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 		lcancel()
 	}
 	sess.Kick(protocol.CloseNormal, "")
-	<-wr.done
+	<-writerDone
 }
 
 func (n *Node) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hello, websocket.StatusCode, string) {
@@ -200,198 +183,73 @@ func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt
 // maxMerge bounds a merged ops message.
 const maxMerge = 256 << 10
 
-// wsWriter writes what the room queues for one session. Its run is the
-// session's writer (room.Session.SetWriter): it runs on a goroutine only
-// while something is queued, takes the whole queue at once and merges
-// consecutive binary ops messages into one WebSocket message, so that
-// under load a session's backlog costs one write, not one per change.
-// One run at a time (the session sees to it), so its fields need no lock.
-type wsWriter struct {
-	n      *Node
-	c      *websocket.Conn
-	fw     *frameWriter
-	s      *room.Session
-	ctx    context.Context // cancelled to abort a write stuck on a slow peer
-	done   chan struct{}   // closed when the connection is closed
-	failed bool            // a write failed: the connection is gone
-	group  [][]byte
-}
-
-func (w *wsWriter) run() {
+// writeLoop sends what the room queues for the session. It takes the whole
+// queue at once and merges consecutive binary ops messages into one
+// WebSocket message: under load a session's backlog costs one write, not
+// one per change.
+func (n *Node) writeLoop(ctx context.Context, c *websocket.Conn, s *room.Session, done chan<- struct{}) {
+	defer close(done)
 	var batch []room.Outgoing
-	for {
-		// A nil batch takes the session's queue over without a copy.
-		msgs, more, kicked := w.s.Next(batch)
-		if !more {
-			return
+	var group [][]byte
+	send := func(wctx context.Context, msgs []room.Outgoing) error {
+		for i := 0; i < len(msgs); {
+			m := msgs[i]
+			data, typ := m.Data, websocket.MessageText
+			if m.Binary {
+				typ = websocket.MessageBinary
+			}
+			j := i + 1
+			if m.Binary && len(m.Data) > 0 && m.Data[0] == protocol.TagOpsOut {
+				size := len(m.Data)
+				for j < len(msgs) && msgs[j].Binary && len(msgs[j].Data) > 0 && msgs[j].Data[0] == protocol.TagOpsOut && size+len(msgs[j].Data) <= maxMerge {
+					size += len(msgs[j].Data)
+					j++
+				}
+				if j > i+1 {
+					group = group[:0]
+					for _, g := range msgs[i:j] {
+						group = append(group, g.Data)
+					}
+					if merged, err := protocol.MergeOpsOut(group); err == nil {
+						data = merged
+					} else {
+						j = i + 1
+					}
+				}
+			}
+			if err := c.Write(wctx, typ, data); err != nil {
+				return err
+			}
+			n.metrics.BytesOut.Add(float64(len(data)))
+			i = j
 		}
-		if kicked {
-			code, why := w.s.CloseCode()
+		return nil
+	}
+	for {
+		select {
+		case <-s.Ready():
+			batch = s.Drain(batch[:0])
+			if err := send(ctx, batch); err != nil {
+				c.CloseNow()
+				return
+			}
+			clear(batch)
+		case <-s.Kicked():
+			code, why := s.CloseCode()
 			// Flush what is queued (an error frame, a shutdown notice)
 			// before closing, without waiting long on a slow peer; a
 			// session dropped for being slow gets nothing more.
-			if code != protocol.CloseResync && !w.failed {
-				fctx, cancel := context.WithTimeout(w.ctx, time.Second)
-				w.send(fctx, msgs)
+			if code != protocol.CloseResync {
+				fctx, cancel := context.WithTimeout(ctx, time.Second)
+				send(fctx, s.Drain(batch[:0]))
 				cancel()
 			}
-			if w.failed {
-				w.c.CloseNow()
-			} else {
-				w.c.Close(code, why)
-			}
-			close(w.done)
+			c.Close(code, why)
+			return
+		case <-ctx.Done():
 			return
 		}
-		if !w.failed {
-			if err := w.send(w.ctx, msgs); err != nil {
-				// The reader sees the connection end and leaves.
-				w.failed = true
-				w.c.CloseNow()
-			}
-		}
-		clear(msgs)
-		batch = msgs[:0]
 	}
-}
-
-func (w *wsWriter) send(ctx context.Context, msgs []room.Outgoing) error {
-	for i := 0; i < len(msgs); {
-		m := msgs[i]
-		data, typ := m.Data, websocket.MessageText
-		if m.Binary {
-			typ = websocket.MessageBinary
-		}
-		j := i + 1
-		if m.Binary && len(m.Data) > 0 && m.Data[0] == protocol.TagOpsOut {
-			size := len(m.Data)
-			for j < len(msgs) && msgs[j].Binary && len(msgs[j].Data) > 0 && msgs[j].Data[0] == protocol.TagOpsOut && size+len(msgs[j].Data) <= maxMerge {
-				size += len(msgs[j].Data)
-				j++
-			}
-			if j > i+1 {
-				w.group = w.group[:0]
-				for _, g := range msgs[i:j] {
-					w.group = append(w.group, g.Data)
-				}
-				if merged, err := protocol.MergeOpsOut(w.group); err == nil {
-					data = merged
-				} else {
-					j = i + 1
-				}
-				clear(w.group)
-			}
-		}
-		if err := w.c.Write(ctx, typ, data); err != nil {
-			return err
-		}
-		if err := w.fw.Commit(); err != nil {
-			return err
-		}
-		w.n.metrics.BytesOut.Add(float64(len(data)))
-		i = j
-	}
-	return nil
-}
-
-// leanHijacker hands the WebSocket small buffers of its own instead of the
-// HTTP server's (4 KiB each way, kept for the connection's lifetime).
-// Reads: client messages are small, and a read larger than the buffer
-// goes straight to the socket. Writes: see frameWriter.
-type leanHijacker struct {
-	http.ResponseWriter
-	fw *frameWriter // set by Hijack
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (l *leanHijacker) Unwrap() http.ResponseWriter { return l.ResponseWriter }
-
-const (
-	wsReadBuffer  = 512
-	wsWriteBuffer = 256 // > 2+125: a control frame is never a full buffer
-)
-
-func (l *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(l.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := brw.Writer.Flush(); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	r := brw.Reader
-	if r.Buffered() == 0 {
-		// Bytes the client sent before the upgrade's answer (none, from
-		// a well-behaved client) stay in the server's reader; otherwise
-		// a small one is enough.
-		r = bufio.NewReaderSize(conn, wsReadBuffer)
-	}
-	l.fw = &frameWriter{conn: conn}
-	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(l.fw, wsWriteBuffer)), nil
-}
-
-// frameWriter is what the WebSocket's small bufio.Writer (wsWriteBuffer)
-// writes to; it keeps a frame in one syscall, as a 4 KiB buffer would for
-// most frames. A bufio.Writer hands over a full buffer only when more of
-// the same write follows (a frame larger than the buffer: its header and
-// first bytes, then the rest): frameWriter holds such a chunk and sends it
-// with the next write in one writev. Anything else is a flush and goes out
-// at once, after what is held. The one ambiguous case, a frame that ends
-// exactly at a full buffer, is sent by Commit, which the writer calls
-// after each message (a control frame, at most 127 bytes, never fills the
-// buffer, so the reader's pongs need no Commit).
-//
-// Rejected: a larger buffer (4 KiB per connection while idle) or a small
-// one alone (two syscalls, hence often two TCP segments, for every frame
-// larger than it: the header and the payload).
-type frameWriter struct {
-	conn net.Conn
-	mu   sync.Mutex
-	held *[wsWriteBuffer]byte // non-nil while a full buffer is held
-}
-
-var heldPool = sync.Pool{New: func() any { return new([wsWriteBuffer]byte) }}
-
-func (f *frameWriter) Write(p []byte) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.held == nil {
-		if len(p) == wsWriteBuffer {
-			f.held = heldPool.Get().(*[wsWriteBuffer]byte)
-			copy(f.held[:], p)
-			return len(p), nil
-		}
-		return f.conn.Write(p)
-	}
-	bufs := net.Buffers{f.held[:], p}
-	n, err := bufs.WriteTo(f.conn)
-	f.release()
-	n -= wsWriteBuffer
-	if n < 0 {
-		n = 0
-	}
-	if err == nil && int(n) < len(p) {
-		err = io.ErrShortWrite
-	}
-	return int(n), err
-}
-
-// Commit sends a held chunk, if any.
-func (f *frameWriter) Commit() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.held == nil {
-		return nil
-	}
-	_, err := f.conn.Write(f.held[:])
-	f.release()
-	return err
-}
-
-func (f *frameWriter) release() {
-	heldPool.Put(f.held)
-	f.held = nil
 }
 
 // bucket is a token bucket for rate limits.
