@@ -14,6 +14,8 @@ import { openStore, type BoardRecord } from './store';
 import { Sync, type Peer, type PresenceData } from './sync';
 import { TextEditor } from './textedit';
 import { installFeatures } from './features';
+import { installBoardAccess } from './account';
+import { askPassword } from './password';
 
 type Tool = 'select' | 'hand' | 'note' | 'rectangle' | 'ellipse' | 'diamond' | 'text' | 'pen' | 'connector' | 'frame' | 'mindmap';
 
@@ -107,7 +109,7 @@ export async function startBoard(root: HTMLElement, boardId: string): Promise<vo
         fatal(root, 'There is no such board on this server.');
       } else if (r.status === 401) {
         const j = await r.json().catch(() => null);
-        fatal(root, `This board needs a valid link (${j?.error?.message ?? 'unauthorized'}).`);
+        if (!askPassword(root, boardId, j?.error?.message ?? '')) fatal(root, `This board needs a valid link (${j?.error?.message ?? 'unauthorized'}).`);
       }
     })
     .catch(() => {});
@@ -300,7 +302,7 @@ class BoardApp {
         return { x: r.left + (x - this.cam.x) * this.cam.zoom, y: r.top + (y - this.cam.y) * this.cam.zoom };
       },
     };
-    installFeatures({
+    installBoardAccess(installFeatures({
       root: this.root,
       canvas: this.ui.canvas,
       boardId: this.boardId,
@@ -327,7 +329,7 @@ class BoardApp {
       },
       redraw: () => this.redraw(),
       toast: (m, e) => this.toast(m, e),
-    });
+    }));
   }
 
   // ---- state from the doc ----

@@ -2,6 +2,7 @@
 // one this browser has seen.
 import { myName, setMyName } from './ids';
 import { openStore } from './store';
+import { createOptions, installAccount } from './account';
 
 export async function startHome(root: HTMLElement): Promise<void> {
   document.title = 'Corkboard';
@@ -22,6 +23,8 @@ export async function startHome(root: HTMLElement): Promise<void> {
   const owner = form.elements.namedItem('owner') as HTMLInputElement;
   owner.value = localStorage.getItem('cb.name') ?? '';
   const err = form.querySelector<HTMLElement>('.error')!;
+  const extra = createOptions(form);
+  void installAccount(root.querySelector('main')!, form);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const name = (form.elements.namedItem('name') as HTMLInputElement).value.trim();
@@ -34,7 +37,7 @@ export async function startHome(root: HTMLElement): Promise<void> {
       const r = await fetch('/v1/boards', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ name, ownerName: ownerName || myName() }),
+        body: JSON.stringify({ name, ownerName: ownerName || myName(), ...extra() }),
       });
       const j = await r.json();
       if (!r.ok) throw new Error(j?.error?.message ?? `HTTP ${r.status}`);

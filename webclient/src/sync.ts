@@ -70,7 +70,10 @@ interface Pending {
 }
 
 /** Error codes that refuse content: the replica has diverged (PROTOCOL.md section 7). */
-const REFUSALS = new Set(['malformed', 'forbidden', 'schema', 'invalid_op', 'wrong_replica', 'too_large']);
+const REFUSALS = new Set(['malformed', 'forbidden', 'schema', 'invalid_op', 'wrong_replica', 'too_large', 'read_only']);
+
+/** A JSON frame from the node, as listeners see it. */
+export type Frame = { type: string } & Record<string, unknown>;
 
 const MAX_BATCH_CHANGES = 500;
 const MAX_BATCH_BYTES = 512 << 10;
@@ -124,6 +127,8 @@ export class Sync {
   user?: User;
   session = '';
   readonly peers = new Map<string, Peer>();
+  /** Called with every JSON frame from the node, after Sync handled it (role, error, …). */
+  readonly listeners: ((f: Frame) => void)[] = [];
 
   private o: SyncOptions;
   private claim: Claim;
@@ -506,6 +511,20 @@ export class Sync {
       case 'shutdown':
         this.detail = f.reason ?? '';
         break;
+      case 'role':
+        // The owner changed our role: what the page allows follows at once.
+        if (this.user) this.user = { ...this.user, role: f.role };
+        this.claim.rec.role = f.role;
+        this.schedulePersist();
+        ev.state();
+        break;
+    }
+    for (const fn of this.listeners) {
+      try {
+        fn(f);
+      } catch (e) {
+        console.error('corkboard: frame listener', e);
+      }
     }
   }
 

@@ -1,0 +1,442 @@
+// People on the client: signing in by e-mailed link, the signed-in state
+// (GET /v1/me; the session cookie is HttpOnly, so asking the node is the
+// only way to know who we are), the profile, "My boards", and the extra
+// choices of a new board (access, password, deadline) — docs/API.md,
+// "People, access and the asynchronous board".
+//
+// On a board page, installBoardAccess attaches the pieces that depend on
+// who one is there: the owner's "Share & settings" (share.ts), the
+// notification preferences and the since-your-last-visit list (notify.ts),
+// the voting bar (voting.ts), the summary download (summary.ts), and the
+// read-only banner. They share one BoardAccess: the board's metadata as
+// GET /v1/boards/{board} answers it, refreshed when something may have
+// changed it (a role frame, a read_only refusal, a vote, the window
+// regaining focus, a slow poll while the page is visible).
+//
+// Rejected: a new server frame for metadata changes (deadline, voting):
+// the protocol is not ours to extend here, and the node already enforces
+// both; the client only needs to show them soon, and a refusal tells it at
+// once when it matters (an edit after the deadline).
+import type { Features } from './features';
+import { ChangesList, NotifyDialog } from './notify';
+import { ShareDialog } from './share';
+import { SummaryMenu } from './summary';
+import { VotingBar } from './voting';
+import './account.css';
+
+/** A signed-in person (GET /v1/me). */
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  color?: string;
+  tz?: string;
+}
+
+/** A board's metadata (docs/API.md, POST /v1/boards). */
+export interface BoardMeta {
+  id: string;
+  name: string;
+  created: number;
+  owner: string;
+  access: string;
+  publicRole?: string;
+  deadline?: number;
+  voting?: VotingMeta;
+  epoch: number;
+  updated?: number;
+}
+
+export interface VotingMeta {
+  session: string;
+  state: string;
+  dots: number;
+  anonymous: boolean;
+  opened: number;
+  closed?: number;
+}
+
+export interface Me {
+  user: User;
+  boards: { board: BoardMeta; role: string }[];
+}
+
+/** GET /v1/boards/{board}. */
+export interface BoardView {
+  board: BoardMeta;
+  you: { id: string; name: string; role: string };
+  closed: boolean;
+  voter: string;
+}
+
+/** An error answer of the REST API, with its status and code. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Calls the REST API: JSON in and out, the board token (when there is
+ * one) as a bearer token; the session cookie goes along by itself.
+ */
+export async function api<T = unknown>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = 'Bearer ' + token;
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  if (r.status === 204) return undefined as T;
+  const j = await r.json().catch(() => null);
+  if (!r.ok) throw new ApiError(r.status, j?.error?.code ?? '', j?.error?.message ?? `HTTP ${r.status}`);
+  return j as T;
+}
+
+/** Who is signed in, or null (no session, or the node cannot be reached). */
+export async function fetchMe(): Promise<Me | null> {
+  try {
+    return await api<Me>('GET', '/v1/me');
+  } catch {
+    return null;
+  }
+}
+
+/** The browser's time zone (IANA name), the default of a profile. */
+export function browserZone(): string {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  } catch {
+    return 'UTC';
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...kids: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...kids);
+  return e;
+}
+export { el as h };
+
+/** The local date-time value of a datetime-local input for a Unix ms time. */
+export function toLocalInput(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+/** Unix ms of a datetime-local input's value (local time), or 0 when empty or invalid. */
+export function fromLocalInput(v: string): number {
+  if (!v) return 0;
+  const t = new Date(v).getTime();
+  return Number.isFinite(t) ? t : 0;
+}
+
+// ---- the home page ----
+
+/**
+ * The account section of the home page, put before `before`: the sign-in
+ * form, or who is signed in with their profile and boards.
+ */
+export async function installAccount(main: HTMLElement, before: Element | null): Promise<Me | null> {
+  const sec = el('section', { class: 'account' });
+  main.insertBefore(sec, before);
+  const me = await fetchMe();
+  if (me) signedIn(sec, me);
+  else signInForm(sec);
+  return me;
+}
+
+function signInForm(sec: HTMLElement): void {
+  sec.innerHTML = '';
+  sec.dataset.state = 'signed-out';
+  const email = el('input', { name: 'email', type: 'email', required: '', autocomplete: 'email', placeholder: 'you@example.com' });
+  const button = el('button', { type: 'submit' }, 'Sign in');
+  const note = el('p', { class: 'note', hidden: '' });
+  const form = el('form', { class: 'signin' }, el('label', {}, 'Sign in with your e-mail ', email), button, note);
+  sec.append(form);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    button.disabled = true;
+    note.classList.remove('error');
+    try {
+      await api('POST', '/v1/signin', { email: email.value.trim(), next: location.pathname + location.search });
+      note.textContent = `We sent a sign-in link to ${email.value.trim()}. Open it on this device within 30 minutes.`;
+    } catch (e) {
+      note.textContent = e instanceof ApiError && e.status === 429 ? 'Too many sign-in links for now: try again later.' : `Could not send the link: ${(e as Error).message}`;
+      note.classList.add('error');
+      button.disabled = false;
+    }
+    note.hidden = false;
+  });
+}
+
+function signedIn(sec: HTMLElement, me: Me): void {
+  sec.innerHTML = '';
+  sec.dataset.state = 'signed-in';
+  const who = el('span', { class: 'who' }, me.user.name || me.user.email);
+  who.style.setProperty('--c', me.user.color || '#1c7ed6');
+  const mail = el('span', { class: 'mail' }, me.user.email);
+  const edit = el('button', { type: 'button', class: 'edit-profile' }, 'Profile');
+  const out = el('button', { type: 'button', class: 'signout' }, 'Sign out');
+  sec.append(el('div', { class: 'me' }, who, mail, edit, out));
+
+  const name = el('input', { name: 'name', maxlength: '60', value: me.user.name ?? '' });
+  const color = el('input', { name: 'color', type: 'color', value: /^#[0-9a-f]{6}$/i.test(me.user.color ?? '') ? me.user.color! : '#1c7ed6' });
+  const tz = el('input', { name: 'tz', list: 'cb-zones', value: me.user.tz || browserZone() });
+  const zones = el('datalist', { id: 'cb-zones' });
+  for (const z of zoneList()) zones.append(el('option', { value: z }));
+  const msg = el('p', { class: 'note', hidden: '' });
+  const profile = el(
+    'form',
+    { class: 'profile', hidden: '' },
+    el('label', {}, 'Name ', name),
+    el('label', {}, 'Colour ', color),
+    el('label', {}, 'Time zone ', tz, zones),
+    el('button', { type: 'submit' }, 'Save'),
+    msg,
+  );
+  sec.append(profile);
+  edit.addEventListener('click', () => (profile.hidden = !profile.hidden));
+  profile.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    msg.classList.remove('error');
+    try {
+      const r = await api<{ user: User } | User>('PATCH', '/v1/me', { name: name.value.trim(), color: color.value, tz: tz.value.trim() });
+      const u = 'user' in r ? r.user : r;
+      me.user = { ...me.user, ...u };
+      who.textContent = me.user.name || me.user.email;
+      who.style.setProperty('--c', me.user.color || '#1c7ed6');
+      if (me.user.name) localStorage.setItem('cb.name', me.user.name.slice(0, 60));
+      msg.textContent = 'Saved.';
+    } catch (e) {
+      msg.textContent = `Not saved: ${(e as Error).message}`;
+      msg.classList.add('error');
+    }
+    msg.hidden = false;
+  });
+  out.addEventListener('click', async () => {
+    await api('POST', '/v1/signout').catch(() => {});
+    location.reload();
+  });
+
+  if (me.boards.length) {
+    const ul = el('ul');
+    for (const b of me.boards) {
+      ul.append(el('li', {}, el('a', { href: `/b/${b.board.id}` }, b.board.name || b.board.id), ' ', el('span', { class: 'when' }, b.role)));
+    }
+    sec.append(el('section', { class: 'myboards' }, el('h2', {}, 'My boards'), ul));
+  }
+}
+
+function zoneList(): string[] {
+  const f = (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf;
+  try {
+    return f ? f('timeZone') : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Adds access, password and deadline fields to the home page's create
+ * form, before its submit button; the returned function gives the extra
+ * fields of the POST /v1/boards body (or throws a message for people).
+ */
+export function createOptions(form: HTMLFormElement): () => Record<string, unknown> {
+  const access = el('select', { name: 'access' }, el('option', { value: 'public' }, 'Anyone with the link'), el('option', { value: 'password' }, 'Whoever knows a password'), el('option', { value: 'members' }, 'Members only'));
+  const password = el('input', { name: 'password', type: 'password', minlength: '8', maxlength: '200', autocomplete: 'new-password' });
+  const pwLabel = el('label', { class: 'pw', hidden: '' }, 'Password (8 characters or more) ', password);
+  const deadline = el('input', { name: 'deadline', type: 'datetime-local' });
+  const box = el('fieldset', { class: 'access' }, el('label', {}, 'Who may enter ', access), pwLabel, el('label', {}, 'Closes at (optional) ', deadline));
+  form.insertBefore(box, form.querySelector('button[type=submit]'));
+  access.addEventListener('change', () => {
+    pwLabel.hidden = access.value !== 'password';
+    password.required = access.value === 'password';
+  });
+  return () => {
+    const out: Record<string, unknown> = {};
+    if (access.value !== 'public') out.access = access.value;
+    if (access.value === 'password') out.password = password.value;
+    const d = fromLocalInput(deadline.value);
+    if (d) out.deadline = d;
+    return out;
+  };
+}
+
+// ---- the board page ----
+
+/** What the board page's access pieces share; see the file comment. */
+export class BoardAccess {
+  view: BoardView | null = null;
+  me: Me | null = null;
+  /** A read_only refusal's message, until the metadata says the board reopened. */
+  refused = '';
+  private listeners: (() => void)[] = [];
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  private loading: Promise<void> | null = null;
+
+  constructor(readonly f: Features) {}
+
+  get boardId(): string {
+    return this.f.host.boardId;
+  }
+
+  /** The board token this page uses, if any (a session cookie otherwise). */
+  get token(): string | undefined {
+    return this.f.host.sync.record.token ?? this.f.host.token();
+  }
+
+  /** The role now: the live one (role frames) over the last metadata. */
+  get role(): string {
+    return this.f.host.sync.role ?? this.view?.you.role ?? '';
+  }
+
+  get isOwner(): boolean {
+    return this.role === 'owner';
+  }
+
+  /** Whether the board is past its deadline now. */
+  get closed(): boolean {
+    const d = this.view?.board.deadline ?? 0;
+    return (d > 0 && Date.now() >= d) || this.view?.closed === true;
+  }
+
+  /**
+   * Calls the board's REST API with this page's credentials; session:
+   * with the signed-in session only (what is one's own as a person —
+   * notification preferences, one's last visit — needs it even when the
+   * page holds a board token).
+   */
+  call<T = unknown>(method: string, sub: string, body?: unknown, session = false): Promise<T> {
+    return api<T>(method, `/v1/boards/${this.boardId}${sub}`, body, session ? undefined : this.token);
+  }
+
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Reads the board's metadata again (coalesced). */
+  refresh(): Promise<void> {
+    this.loading ??= this.call<BoardView>('GET', '')
+      .then((v) => this.set(v))
+      .catch((e) => console.warn('corkboard: board metadata', e))
+      .finally(() => (this.loading = null));
+    return this.loading;
+  }
+
+  /** Takes a metadata answer (GET or PATCH). */
+  set(v: BoardView): void {
+    this.view = v;
+    if (!this.closed && !/voting/.test(this.refused)) this.refused = '';
+    clearTimeout(this.deadlineTimer);
+    const d = v.board.deadline ?? 0;
+    // A deadline to come: turn read-only when it passes (capped: timers overflow past 24.8 days).
+    if (d > Date.now()) this.deadlineTimer = setTimeout(() => this.emit(), Math.min(d - Date.now() + 50, 2 ** 31 - 1));
+    this.emit();
+  }
+
+  emit(): void {
+    for (const fn of this.listeners) {
+      try {
+        fn();
+      } catch (e) {
+        console.error('corkboard: access listener', e);
+      }
+    }
+  }
+}
+
+/** How often the board's metadata is read again while the page is visible. */
+const POLL_MS = 10_000;
+
+/**
+ * Attaches the access pieces to a board page (see the file comment).
+ * Returns the shared state (also on window.__corkboard.access).
+ */
+export function installBoardAccess(f: Features): BoardAccess {
+  const a = new BoardAccess(f);
+  const banner = el('div', { class: 'cb-banner', role: 'status', hidden: '' });
+  const bannerText = el('span');
+  const reopen = el('button', { type: 'button', hidden: '' }, 'Reopen');
+  banner.append(bannerText, reopen);
+  (f.host.root.querySelector('.board') ?? f.host.root).appendChild(banner);
+  reopen.addEventListener('click', async () => {
+    try {
+      a.set(await a.call<BoardView>('PATCH', '', { deadline: 0 }));
+      f.host.toast('The board is open again.');
+    } catch (e) {
+      f.host.toast('Could not reopen: ' + (e as Error).message, true);
+    }
+  });
+
+  const share = new ShareDialog(a);
+  const notify = new NotifyDialog(a);
+  const voting = new VotingBar(a);
+  const summary = new SummaryMenu(a);
+  const changes = new ChangesList(a);
+  const shareBtn = f.button('Share & settings', 'Share & settings (owner)', () => share.open(), 'cb-share-btn');
+  const notifyBtn = f.button('Notifications', 'Your e-mail notifications for this board', () => notify.open(), 'cb-notify-btn');
+  shareBtn.hidden = notifyBtn.hidden = true;
+
+  let setRO = false;
+  const update = () => {
+    const closed = a.closed;
+    const votingClosed = a.view?.board.voting?.state === 'closed';
+    shareBtn.hidden = !a.isOwner;
+    notifyBtn.hidden = !a.me || !a.view || a.view.you.id !== a.me.user.id;
+    let text = '';
+    if (closed) {
+      const d = a.view?.board.deadline;
+      text = 'This board closed at its deadline' + (d ? ` (${new Date(d).toLocaleString()})` : '') + ': it is read-only now.';
+    } else if (votingClosed || /voting/.test(a.refused)) {
+      text = 'Voting closed: the result is frozen.';
+    }
+    bannerText.textContent = text;
+    banner.hidden = !text;
+    banner.dataset.reason = closed ? 'deadline' : text ? 'voting' : '';
+    reopen.hidden = !(closed && a.isOwner);
+    if (closed !== setRO) {
+      setRO = closed;
+      f.host.setReadOnly(closed);
+    }
+    f.host.root.classList.toggle('cb-closed', closed);
+    share.update();
+    voting.update();
+  };
+  a.onChange(update);
+
+  // The node's frames: a new role, and refusals of a closed board.
+  f.host.sync.listeners.push((fr) => {
+    if (fr.type === 'role') {
+      f.host.toast(`Your role on this board is now ${String(fr.role)}.`);
+      void a.refresh();
+      a.emit();
+    } else if (fr.type === 'error' && fr.code === 'read_only') {
+      a.refused = String(fr.message ?? 'read only');
+      void a.refresh();
+      a.emit();
+    }
+  });
+  // Votes change the dots left, and may be the first sign of a session.
+  f.onChange(() => voting.changed());
+
+  const poll = () => {
+    if (document.visibilityState !== 'hidden') void a.refresh();
+  };
+  setInterval(poll, POLL_MS);
+  addEventListener('focus', poll);
+  document.addEventListener('visibilitychange', poll);
+
+  void Promise.all([a.refresh(), fetchMe().then((m) => (a.me = m))]).then(() => {
+    update();
+    changes.start();
+  });
+  const dbg = (window as unknown as { __corkboard?: Record<string, unknown> }).__corkboard;
+  if (dbg) dbg.access = a;
+  void summary;
+  return a;
+}

@@ -1,0 +1,59 @@
+// The summary export (GET /v1/boards/{board}/summary?format=md|json): the
+// ideas ranked by dots with their comment threads, mindmaps as outlines,
+// the people who took part. A menu entry with the two formats; the file
+// is fetched with the page's credentials (a board token is not a cookie,
+// so a plain link would not carry it) and saved through a blob URL.
+import type { BoardAccess } from './account';
+
+export class SummaryMenu {
+  readonly button: HTMLButtonElement;
+  readonly pop: HTMLElement;
+
+  constructor(private a: BoardAccess) {
+    const f = a.f;
+    this.pop = document.createElement('div');
+    this.pop.className = 'panel fx-pop cb-summary';
+    this.pop.hidden = true;
+    for (const [fmt, label] of [
+      ['md', 'Summary as Markdown'],
+      ['json', 'Summary as JSON'],
+    ]) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.dataset.format = fmt;
+      b.textContent = label;
+      b.addEventListener('click', () => {
+        this.pop.hidden = true;
+        void this.download(fmt);
+      });
+      this.pop.append(b);
+    }
+    (f.host.root.querySelector('.board') ?? f.host.root).appendChild(this.pop);
+    this.button = f.button('Summary', 'Download a summary: top-voted ideas with their comments', () => (this.pop.hidden = !this.pop.hidden), 'cb-summary-btn');
+  }
+
+  /** Fetches the summary and saves it as a file. */
+  async download(format: string): Promise<void> {
+    const a = this.a;
+    const token = a.token;
+    try {
+      const r = await fetch(`/v1/boards/${a.boardId}/summary?format=${format}`, { headers: token ? { Authorization: 'Bearer ' + token } : {} });
+      if (!r.ok) {
+        const j = await r.json().catch(() => null);
+        throw new Error(j?.error?.message ?? `HTTP ${r.status}`);
+      }
+      const blob = await r.blob();
+      const cd = /filename="?([^";]+)"?/.exec(r.headers.get('Content-Disposition') ?? '');
+      const base = (a.view?.board.name || 'board').replace(/[^\p{L}\p{N} ._-]+/gu, '').trim() || 'board';
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(blob);
+      link.download = cd?.[1] ?? `${base} summary.${format}`;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+    } catch (e) {
+      a.f.host.toast('The summary could not be made: ' + (e as Error).message, true);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+// Dot voting sessions (docs/API.md, "Dot voting"): the owner opens one
+// (dots per person, anonymous or not), closes it (the node freezes the
+// result and reveals the voters) and ends it (votes are free again).
+// Everyone sees the session's state and, while it is open, how many dots
+// they have left: the budget minus the dots their voter id has on the
+// board, counted from the doc (exact: one register per voter). The voter
+// id is the node's (GET …/voting): the user id, or a pseudonym in an
+// anonymous session.
+import { h, type BoardAccess, type VotingMeta } from './account';
+
+interface VotingAnswer {
+  voting: VotingMeta | null;
+  voter: string;
+  result: { element: string; text: string; dots: number; voters?: string[] }[] | null;
+}
+
+/** The dots a voter has on the board, from the doc's elements (vote registers, key "vote"). */
+export function dotsSpent(elements: { votes?: Record<string, Record<string, unknown>> }[], voter: string): number {
+  let sum = 0;
+  for (const e of elements) {
+    const v = e.votes?.vote?.[voter];
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) sum += Math.floor(v);
+  }
+  return sum;
+}
+
+export class VotingBar {
+  readonly panel: HTMLElement;
+  readonly button: HTMLButtonElement;
+  answer: VotingAnswer | null = null;
+  private text: HTMLElement;
+  private controls: HTMLElement;
+  private result: HTMLOListElement;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private session = '';
+  private open = false;
+
+  constructor(private a: BoardAccess) {
+    const f = a.f;
+    this.text = h('span', { class: 'state' });
+    this.controls = h('span', { class: 'controls' });
+    this.result = h('ol', { class: 'result', hidden: '' });
+    this.panel = h('div', { class: 'panel cb-voting', hidden: '', role: 'region', 'aria-label': 'Voting' }, this.text, this.controls, this.result);
+    (f.host.root.querySelector('.board') ?? f.host.root).appendChild(this.panel);
+    this.button = f.button('Voting', 'Dot voting (owner)', () => {
+      this.open = !this.open;
+      this.render();
+    }, 'cb-voting-btn');
+    this.button.hidden = true;
+  }
+
+  /** The voter id votes must carry now. */
+  get voter(): string {
+    return this.answer?.voter ?? this.a.view?.voter ?? this.a.f.userId ?? '';
+  }
+
+  /** Dots left in the open session (Infinity: no limit; null: no open session). */
+  dotsLeft(): number | null {
+    const v = this.a.view?.board.voting;
+    if (!v || v.state !== 'open') return null;
+    if (!v.dots) return Infinity;
+    return Math.max(0, v.dots - dotsSpent(this.a.f.host.doc.elements(), this.voter));
+  }
+
+  /** The board's metadata changed. */
+  update(): void {
+    const v = this.a.view?.board.voting;
+    const key = v ? `${v.session}/${v.state}` : '';
+    if (key !== this.session) {
+      this.session = key;
+      this.answer = null;
+      if (v) void this.load();
+    }
+    this.render();
+  }
+
+  /** Elements changed: recount soon (votes, maybe). */
+  changed(): void {
+    if (!this.a.view?.board.voting) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.render();
+      if (this.a.view?.board.voting?.state === 'open' && !this.result.hidden) void this.load();
+    }, 300);
+  }
+
+  private async load(): Promise<void> {
+    try {
+      this.answer = await this.a.call<VotingAnswer>('GET', '/voting');
+    } catch (e) {
+      console.warn('corkboard: voting', e);
+    }
+    this.render();
+  }
+
+  private render(): void {
+    const owner = this.a.isOwner;
+    const v = this.a.view?.board.voting;
+    this.button.hidden = !owner;
+    this.panel.hidden = !(v || (owner && this.open));
+    this.panel.dataset.state = v?.state ?? 'none';
+    this.controls.innerHTML = '';
+    this.result.hidden = true;
+    if (!v) {
+      this.text.textContent = 'No voting session: dots are free.';
+      if (owner) {
+        const dots = h('input', { type: 'number', name: 'dots', min: '0', max: '100', value: '3', title: 'Dots per person (0: no limit)' });
+        const anon = h('input', { type: 'checkbox', name: 'anonymous' });
+        const go = h('button', { type: 'button', class: 'open-voting' }, 'Open voting');
+        go.addEventListener('click', () => void this.act('POST', '', { dots: Math.round(Number(dots.value) || 0), anonymous: anon.checked }));
+        this.controls.append(h('label', {}, ' Dots each ', dots), h('label', {}, anon, ' anonymous'), go);
+      }
+      return;
+    }
+    if (v.state === 'open') {
+      const left = this.dotsLeft();
+      const each = v.dots ? `${v.dots} dot${v.dots === 1 ? '' : 's'} each` : 'no limit';
+      this.text.textContent = `Voting open (${each}${v.anonymous ? ', anonymous' : ''})` + (left !== null && Number.isFinite(left) ? ` · ${left} left` : '');
+      this.text.dataset.left = left === null ? '' : String(left);
+      if (owner) {
+        const close = h('button', { type: 'button', class: 'close-voting' }, 'Close voting');
+        close.addEventListener('click', () => void this.act('POST', '/close'));
+        this.controls.append(close);
+      }
+      return;
+    }
+    this.text.textContent = 'Voting closed';
+    this.text.dataset.left = '';
+    const res = this.answer?.result ?? [];
+    this.result.innerHTML = '';
+    for (const r of res.slice(0, 10)) {
+      const item = h('li', { 'data-element': r.element }, `${r.text || '(untitled)'} — ${r.dots} dot${r.dots === 1 ? '' : 's'}`);
+      item.addEventListener('click', () => this.a.f.zoomTo(r.element));
+      this.result.append(item);
+    }
+    this.result.hidden = !res.length;
+    if (owner) {
+      const end = h('button', { type: 'button', class: 'end-voting' }, 'End session');
+      end.addEventListener('click', () => void this.act('DELETE', ''));
+      this.controls.append(end);
+    }
+  }
+
+  private async act(method: string, sub: string, body?: unknown): Promise<void> {
+    try {
+      await this.a.call(method, '/voting' + sub, body);
+      await this.a.refresh();
+    } catch (e) {
+      this.a.f.host.toast('Voting: ' + (e as Error).message, true);
+    }
+  }
+}

@@ -1,0 +1,166 @@
+// The asynchronous board in the browser (src/account.ts, share.ts,
+// password.ts, voting.ts, summary.ts, notify.ts) against a real node whose
+// e-mails are read from its log: the owner signs in through the e-mailed
+// link, makes a password board and invites a second person, who accepts
+// the invite link and edits with the session cookie alone; the owner
+// demotes them from the share dialog and their tools go read-only without
+// a reload; a third person without an account enters with the password
+// (a wrong one first); the owner moves the deadline into the past and the
+// others see the board closed; the summary download has the note's text.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { launch, startNode, state, waitLive, waitSettled, waitState } from './lib.mjs';
+import { edit, fixedId, noteOps } from './fx.mjs';
+import { mailLink } from './mail.mjs';
+
+let node;
+let chrome;
+
+before(async () => {
+  node = await startNode({ logLevel: 'info', publicURL: true });
+  chrome = await launch();
+});
+
+after(async () => {
+  await chrome?.close();
+  await node?.stop();
+});
+
+/** Opens an e-mailed confirm page and presses its one button; waits for where it leads. */
+async function confirmLink(page, link, to) {
+  await page.goto(link);
+  await Promise.all([page.waitForURL(to), page.click('button[type=submit]')]);
+}
+
+const banner = (page) => page.evaluate(() => {
+  const b = document.querySelector('.cb-banner');
+  return b && !b.hidden ? { reason: b.dataset.reason, text: b.textContent } : null;
+});
+
+test('sign in, password board, invite, demote live, password guest, deadline, summary', async () => {
+  const NOTE = 'Sauna and cold plunge';
+  const { page: a } = await chrome.newPage({ acceptDownloads: true });
+
+  // Signing in: the form says where the link went; the link signs in.
+  await a.goto(node.url + '/');
+  await a.waitForSelector('.account[data-state=signed-out]');
+  await a.fill('.account input[name=email]', 'maya@example.com');
+  await a.click('.account button[type=submit]');
+  await a.waitForSelector('.account .note:not([hidden])');
+  assert.match(await a.textContent('.account .note'), /sent a sign-in link to maya@example\.com/);
+  await confirmLink(a, await mailLink(node, 'maya@example.com', /\/v1\/signin\//), node.url + '/');
+  await a.waitForSelector('.account[data-state=signed-in]');
+  assert.equal(await a.textContent('.account .mail'), 'maya@example.com');
+
+  // The profile: the time zone defaults to the browser's; the name is saved.
+  await a.click('.account .edit-profile');
+  const zone = await a.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  assert.equal(await a.inputValue('.profile input[name=tz]'), zone);
+  await a.fill('.profile input[name=name]', 'Maya');
+  await a.click('.profile button[type=submit]');
+  await a.waitForFunction(() => document.querySelector('.account .who')?.textContent === 'Maya');
+  const me = await a.evaluate(() => fetch('/v1/me').then((r) => r.json()));
+  assert.equal(me.user.name, 'Maya');
+  assert.equal(me.user.tz, zone);
+
+  // A password board, made from the home page.
+  await a.fill('form.create input[name=name]', 'Retreat ideas');
+  await a.fill('form.create input[name=owner]', 'Maya');
+  await a.selectOption('form.create select[name=access]', 'password');
+  await a.fill('form.create input[name=password]', 'correct horse');
+  await a.click('form.create button[type=submit]');
+  await a.waitForURL(/\/b\/[0-9a-f-]{36}/);
+  await waitLive(a);
+  const id = /\/b\/([0-9a-f-]{36})/.exec(a.url())[1];
+  assert.equal((await state(a)).role, 'owner');
+  await edit(a, noteOps(fixedId(1), 0, 0, NOTE));
+  await waitSettled(a);
+  // It is among "My boards" now.
+  const mine = await a.evaluate(() => fetch('/v1/me').then((r) => r.json()));
+  assert.deepEqual(mine.boards.map((b) => [b.board.id, b.board.access, b.role]), [[id, 'password', 'owner']]);
+
+  // The owner invites Bob from the share dialog.
+  await a.waitForSelector('.cb-share-btn:not([hidden])');
+  await a.click('.cb-share-btn');
+  await a.waitForSelector('dialog.cb-share[open]');
+  assert.equal(await a.inputValue('.cb-share select[name=access]'), 'password');
+  await a.fill('.cb-share form.invite input[name=email]', 'bob@example.com');
+  await a.selectOption('.cb-share form.invite select[name=role]', 'editor');
+  await a.click('.cb-share form.invite button[type=submit]');
+  await a.waitForSelector('.cb-share .invites li[data-state=pending]');
+  assert.match(await a.textContent('.cb-share .invites li'), /bob@example\.com · editor · pending/);
+
+  // Bob accepts in his own browser: the cookie alone opens the board, as an editor.
+  const { page: b } = await chrome.newPage();
+  await confirmLink(b, await mailLink(node, 'bob@example.com', /\/v1\/invites\//), new RegExp(`/b/${id}`));
+  await waitLive(b);
+  assert.equal(new URL(b.url()).searchParams.get('token'), null, 'no token: the session cookie authenticates');
+  assert.equal((await state(b)).role, 'editor');
+  await waitState(b, (s, t) => s.elements.some((e) => e.text === t), NOTE);
+  assert.equal(await b.isVisible('[data-tool=note]'), true);
+  await b.evaluate(() => (window.__sameLoad = true));
+
+  // The owner demotes Bob to viewer: Bob's tools go read-only, no reload.
+  await a.click('dialog.cb-share .close');
+  await a.click('.cb-share-btn');
+  await a.waitForSelector('.cb-share .members li select');
+  assert.equal(await a.$$eval('.cb-share .members li', (ls) => ls.length), 2, 'the owner and Bob');
+  await a.selectOption('.cb-share .members li select', 'viewer');
+  await a.waitForFunction(() => /is now viewer/.test(document.querySelector('.cb-share .note').textContent));
+  await b.waitForFunction(() => window.__corkboard.state().role === 'viewer' && document.querySelector('#app').classList.contains('readonly'));
+  assert.equal(await b.evaluate(() => window.__sameLoad), true, 'the same page load');
+  assert.equal(await b.isVisible('[data-tool=note]'), false, 'no element tools for a viewer');
+  assert.equal(await b.evaluate(() => window.__corkboard.app.canEdit), false);
+
+  // Cleo has no account: the password prompt; a wrong password first.
+  const { page: c } = await chrome.newPage();
+  await c.goto(`${node.url}/b/${id}`);
+  await c.waitForSelector('form.cb-password');
+  await c.fill('.cb-password input[name=password]', 'wrong password');
+  await c.fill('.cb-password input[name=name]', 'Cleo');
+  await c.click('.cb-password button[type=submit]');
+  await c.waitForSelector('.cb-password .error:not([hidden])');
+  assert.equal(await c.textContent('.cb-password .error'), 'Wrong password.');
+  await c.fill('.cb-password input[name=password]', 'correct horse');
+  await Promise.all([c.waitForURL(/token=/), c.click('.cb-password button[type=submit]')]);
+  await waitLive(c);
+  const cs = await waitState(c, (s, t) => s.elements.some((e) => e.text === t), NOTE);
+  assert.equal(cs.role, 'editor');
+  assert.equal(await c.evaluate(() => window.__corkboard.sync.user.name), 'Cleo');
+  assert.match(await c.evaluate(() => window.__corkboard.sync.user.id), /^guest-/);
+  assert.equal(await c.isVisible('form.cb-password'), false);
+
+  // The owner moves the deadline an hour into the past from the dialog.
+  const past = await a.evaluate(() => {
+    const d = new Date(Date.now() - 3600_000);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  });
+  await a.fill('.cb-share input[name=deadline]', past);
+  await a.click('.cb-share button.save');
+  await a.waitForFunction(() => document.querySelector('.cb-share .deadline-state').textContent === 'closed');
+  const meta = await a.evaluate((id) => fetch(`/v1/boards/${id}`).then((r) => r.json()), id);
+  assert.equal(meta.closed, true, 'the node has the board closed');
+  assert.equal((await banner(a))?.reason, 'deadline');
+  assert.equal(await a.isVisible('.cb-banner button'), true, 'the owner may reopen');
+
+  // Cleo's next edit is refused read_only: the banner, and no more edits.
+  await edit(c, noteOps(fixedId(2), 300, 0, 'Too late'));
+  await c.waitForFunction(() => document.querySelector('.cb-banner')?.dataset.reason === 'deadline' && !document.querySelector('.cb-banner').hidden);
+  assert.match((await banner(c)).text, /closed at its deadline/);
+  await waitState(c, () => true);
+  await c.waitForFunction(() => !window.__corkboard.state().elements.some((e) => e.text === 'Too late'));
+  assert.equal(await c.evaluate(() => window.__corkboard.app.canEdit), false);
+  assert.equal(await c.isVisible('.cb-banner button'), false, 'only the owner may reopen');
+  // Bob, who makes no edit, learns it from the board's metadata.
+  await b.waitForFunction(() => document.querySelector('.cb-banner')?.dataset.reason === 'deadline' && !document.querySelector('.cb-banner').hidden, null, { timeout: 20000 });
+
+  // The summary, downloaded as Markdown, has the note.
+  await a.click('dialog.cb-share .close');
+  await a.click('.cb-summary-btn');
+  const [dl] = await Promise.all([a.waitForEvent('download'), a.click('.cb-summary button[data-format=md]')]);
+  const md = await readFile(await dl.path(), 'utf8');
+  assert.ok(md.includes(NOTE), md);
+  assert.ok(!md.includes('Too late'), 'the refused note is not in it');
+});

@@ -1,0 +1,43 @@
+// The e-mails of a test node: a node without an SMTP relay writes each
+// e-mail to its log (JSON lines, msg "mail (no SMTP relay configured, not
+// sent)"); start it with startNode({logLevel: 'info', publicURL: true}).
+
+/** Every e-mail the node has logged so far: {to, subject, text}. */
+export function mails(node) {
+  const out = [];
+  for (const line of node.log().split('\n')) {
+    if (!line.includes('no SMTP relay')) continue;
+    let j;
+    try {
+      j = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const to = Array.isArray(j.to) ? j.to.join(',') : String(j.to ?? '');
+    out.push({ to, subject: j.subject ?? '', text: j.text ?? '' });
+  }
+  return out;
+}
+
+/**
+ * Waits for an e-mail to `to` with a link matching `re` that was not seen
+ * before (the node's outbox sends it soon after the request), and returns
+ * the link. A bounded poll of the node's log: the node is a real external
+ * process that gives no other signal.
+ */
+export async function mailLink(node, to, re, seen = new Set(), timeout = 15000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    for (const m of mails(node)) {
+      if (!m.to.includes(to)) continue;
+      for (const url of m.text.match(/https?:\/\/\S+/g) ?? []) {
+        if (re.test(url) && !seen.has(url)) {
+          seen.add(url);
+          return url;
+        }
+      }
+    }
+    if (Date.now() > end) throw new Error(`no e-mail to ${to} with a link like ${re}; mails: ${JSON.stringify(mails(node))}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
