@@ -7,12 +7,15 @@
 // a reload; a third person without an account enters with the password
 // (a wrong one first); the owner moves the deadline into the past and the
 // others see the board closed; the summary download has the note's text.
+// Then, with sessions made over the API: a member's notification
+// preferences, the node's "since your last visit" list, and a dot-voting
+// session (dots left, close, the frozen result).
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { launch, startNode, state, waitLive, waitSettled, waitState } from './lib.mjs';
 import { edit, fixedId, noteOps } from './fx.mjs';
-import { mailLink } from './mail.mjs';
+import { confirmJSON, mailLink, signInAPI, useSession } from './mail.mjs';
 
 let node;
 let chrome;
@@ -163,4 +166,115 @@ test('sign in, password board, invite, demote live, password guest, deadline, su
   const md = await readFile(await dl.path(), 'utf8');
   assert.ok(md.includes(NOTE), md);
   assert.ok(!md.includes('Too late'), 'the refused note is not in it');
+});
+
+/** Calls the REST API with a session. */
+async function rest(method, path, session, body) {
+  const r = await fetch(node.url + path, {
+    method,
+    headers: { Authorization: 'Session ' + session, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** A signed-in person's page on a board, with the session cookie only. */
+async function sessionPage(session, id, context) {
+  let page;
+  if (context) page = await context.newPage();
+  else {
+    ({ context, page } = await chrome.newPage());
+    await useSession(context, node, session);
+  }
+  await page.goto(`${node.url}/b/${id}`);
+  await waitLive(page);
+  return { context, page };
+}
+
+test('notification preferences, since your last visit, a voting session with dots left', async () => {
+  const maya = await signInAPI(node, 'host@example.com');
+  await rest('PATCH', '/v1/me', maya, { name: 'Maya' });
+  const { board } = await rest('POST', '/v1/boards', maya, { name: 'Offsite', access: 'members' });
+  const id = board.id;
+  await rest('POST', `/v1/boards/${id}/invites`, maya, { email: 'ana@example.com', role: 'editor' });
+  const ana = (await confirmJSON(await mailLink(node, 'ana@example.com', /\/v1\/invites\//))).session;
+  await rest('PATCH', '/v1/me', ana, { name: 'Ana' });
+
+  const { page: a } = await sessionPage(maya, id);
+  const n1 = await sessionPage(ana, id);
+  assert.equal((await state(a)).role, 'owner');
+  assert.equal((await state(n1.page)).role, 'editor');
+
+  // Ana's notification preferences, from the dialog.
+  const p = n1.page;
+  await p.waitForSelector('.cb-notify-btn:not([hidden])');
+  await p.click('.cb-notify-btn');
+  await p.waitForFunction(() => document.querySelector('dialog.cb-notify[open] select[name=mode]')?.value === 'digest');
+  assert.equal(await p.isVisible('.cb-notify select[name=digestHour]'), true, 'a digest has an hour');
+  await p.selectOption('.cb-notify select[name=mode]', 'each');
+  assert.equal(await p.isVisible('.cb-notify select[name=digestHour]'), false);
+  await p.fill('.cb-notify input[name=batchMinutes]', '15');
+  await p.selectOption('.cb-notify select[name=quietFrom]', '22');
+  await p.selectOption('.cb-notify select[name=quietTo]', '7');
+  await p.click('.cb-notify button[type=submit]');
+  await p.waitForFunction(() => document.querySelector('.cb-notify .note').textContent === 'Saved.');
+  const prefs = await rest('GET', `/v1/boards/${id}/notify`, ana);
+  assert.deepEqual(prefs.notify, { mode: 'each', batchMinutes: 15, digestHour: 8, quietFrom: 22, quietTo: 7 });
+  assert.equal(await a.isVisible('.cb-notify-btn'), true, 'the signed-in owner has them too');
+
+  // Ana leaves; the node records her visit when her connection ends.
+  await p.close();
+  await waitState(a, (s) => !s.peers.includes('Ana'));
+  for (let i = 0; (await rest('GET', `/v1/boards/${id}/changes`, ana)).seenAt === 0; i++) {
+    if (i > 200) throw new Error('the visit was not recorded');
+    await new Promise((r) => setTimeout(r, 50)); // a real process's store: no other signal
+  }
+
+  // Maya adds three notes while Ana is away.
+  const ids = [fixedId(11), fixedId(12), fixedId(13)];
+  await edit(a, noteOps(ids[0], 0, 0, 'Lake walk'));
+  await edit(a, noteOps(ids[1], 250, 0, 'Night swim'));
+  await edit(a, noteOps(ids[2], 500, 0, 'Board games'));
+  await waitSettled(a);
+
+  // Ana comes back: the list says who did what; a line leads to the notes.
+  const { page: b } = await sessionPage(ana, id, n1.context);
+  await b.waitForSelector('.cb-changes:not([hidden]) .cb-change');
+  assert.deepEqual(await b.$$eval('.cb-change', (bs) => bs.map((x) => x.textContent)), ['Maya added 3 notes']);
+  assert.equal(await b.textContent('.cb-changes-btn'), 'Since last visit · 1');
+  await b.click('.cb-change');
+  const sel = (await state(b)).selection;
+  assert.equal(sel.length, 1);
+  assert.ok(ids.includes(sel[0]), 'a note Maya added');
+  await b.click('.cb-change');
+  const sel2 = (await state(b)).selection;
+  assert.ok(ids.includes(sel2[0]) && sel2[0] !== sel[0], 'the next one');
+
+  // Maya opens a voting session: two dots each.
+  assert.equal(await b.isVisible('.cb-voting-btn'), false, 'only the owner runs votes');
+  await a.click('.cb-voting-btn');
+  await a.fill('.cb-voting input[name=dots]', '2');
+  await a.click('.cb-voting .open-voting');
+  await a.waitForSelector('.cb-voting[data-state=open]');
+  // Ana sees it (the board's metadata, read again while the page is open) with her dots left.
+  await b.waitForSelector('.cb-voting[data-state=open]', { timeout: 25000 });
+  await b.waitForFunction(() => document.querySelector('.cb-voting .state').dataset.left === '2');
+  await b.click(`.fx-vote[data-id="${ids[0]}"]`);
+  await b.waitForFunction(() => document.querySelector('.cb-voting .state').dataset.left === '1');
+  assert.equal(await b.textContent('.cb-voting .state'), 'Voting open (2 dots each) · 1 left');
+  await waitSettled(b);
+
+  // Maya closes it: the frozen result; Ana sees voting closed.
+  await a.click('.cb-voting .close-voting');
+  await a.waitForSelector('.cb-voting[data-state=closed] .result li');
+  assert.equal(await a.textContent('.cb-voting .result li'), 'Lake walk — 1 dot');
+  await b.waitForSelector('.cb-voting[data-state=closed]', { timeout: 25000 });
+  assert.equal((await banner(b))?.reason, 'voting');
+  // Editing goes on: only votes are closed.
+  assert.equal(await b.evaluate(() => window.__corkboard.app.canEdit), true);
+  await a.click('.cb-voting .end-voting');
+  await a.waitForSelector('.cb-voting[data-state=none] .open-voting');
+  assert.equal((await banner(a)), null, 'votes are free again');
 });

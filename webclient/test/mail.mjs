@@ -41,3 +41,22 @@ export async function mailLink(node, to, re, seen = new Set(), timeout = 15000) 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** POSTs an e-mailed link (sign-in or invite) as an API client would: returns {session, user, next}. */
+export async function confirmJSON(link) {
+  const r = await fetch(link, { method: 'POST', headers: { Accept: 'application/json' } });
+  if (r.status !== 200) throw new Error(`POST ${link}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+/** Signs in over the API through the e-mailed link; returns the session token. */
+export async function signInAPI(node, email, seen) {
+  const r = await fetch(node.url + '/v1/signin', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email }) });
+  if (r.status !== 202) throw new Error(`sign-in: ${r.status} ${await r.text()}`);
+  return (await confirmJSON(await mailLink(node, email, /\/v1\/signin\//, seen))).session;
+}
+
+/** Gives a browser context the session (the cookie signing in would set). */
+export function useSession(context, node, session) {
+  return context.addCookies([{ name: 'cb_session', value: session, url: node.url, httpOnly: true, sameSite: 'Lax' }]);
+}
