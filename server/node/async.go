@@ -56,6 +56,12 @@ func (n *Node) sendMail(ctx context.Context, id, to, subject, text, html string)
 	return n.outbox.Enqueue(ctx, it)
 }
 
+// maxActivity bounds the changes read to describe what happened since a
+// version (a member away for a very long time on a very busy board).
+const maxActivity = 200000
+
+var errTooMuchActivity = fmt.Errorf("more than %d changes since that version: load the board instead", maxActivity)
+
 // changesSince reads the accepted changes a version lacks, in log order,
 // and the board's current version.
 func (n *Node) changesSince(ctx context.Context, id storage.BoardID, rm *room.Room, since crdt.VersionVector) ([]activity.Change, crdt.VersionVector, error) {
@@ -70,8 +76,8 @@ func (n *Node) changesSince(ctx context.Context, id storage.BoardID, rm *room.Ro
 		}
 		err := n.store.ScanReplica(ctx, id, uint64(rep), since[rep]+1, func(rec storage.Record) error {
 			recs = append(recs, rec)
-			if len(recs) > 200000 {
-				return errors.New("too many changes")
+			if len(recs) > maxActivity {
+				return errTooMuchActivity
 			}
 			return nil
 		})
@@ -94,10 +100,21 @@ func (n *Node) changesSince(ctx context.Context, id storage.BoardID, rm *room.Ro
 	return out, version, nil
 }
 
-// names maps the board's people to display names.
-func (n *Node) names(ctx context.Context, id storage.BoardID, m *BoardMeta) map[string]string {
+// names maps the board's people to display names: the owner, the members
+// and the authors of the given changes.
+func (n *Node) names(ctx context.Context, id storage.BoardID, m *BoardMeta, changes []activity.Change) map[string]string {
+	users := map[string]bool{m.Owner: true}
+	ms, _ := n.members(ctx, id)
+	for _, mem := range ms {
+		users[mem.User] = true
+	}
+	for _, c := range changes {
+		if c.Author != "" {
+			users[c.Author] = true
+		}
+	}
 	out := map[string]string{}
-	for _, u := range n.participants(ctx, id, m) {
+	for u := range users {
 		var usr account.User
 		if n.getRecord(ctx, account.NSUser, []byte(u), &usr) == nil {
 			out[u] = usr.Name
@@ -136,7 +153,7 @@ func (n *Node) boardChanges(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 413, protocol.CodeTooLarge, err.Error())
 		return
 	}
-	names := n.names(r.Context(), id, m)
+	names := n.names(r.Context(), id, m, changes)
 	var events []activity.Event
 	if err := rm.Query(r.Context(), func(d *crdt.Doc) { events = activity.SinceNames(d, changes, names) }); err != nil {
 		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
@@ -197,12 +214,30 @@ func (n *Node) boardSummary(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 503, protocol.CodeInternal, err.Error())
 		return
 	}
-	changes, _, err := n.changesSince(r.Context(), id, rm, crdt.VersionVector{})
+	// The whole history, for who took part and who created what: only
+	// creations are kept of each change, so a board with a long history
+	// costs a scan, not its history in memory.
+	var changes []activity.Change
+	err = n.store.ScanOps(r.Context(), id, 1, func(rec storage.Record) error {
+		c, err := activity.FromRecord(rec)
+		if err != nil {
+			return err
+		}
+		creates := c.Ops[:0:0]
+		for _, op := range c.Ops {
+			if op.Type == crdt.OpCreate {
+				creates = append(creates, op)
+			}
+		}
+		c.Ops = creates
+		changes = append(changes, c)
+		return nil
+	})
 	if err != nil {
-		writeError(w, 413, protocol.CodeTooLarge, err.Error())
+		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	names := n.names(r.Context(), id, m)
+	names := n.names(r.Context(), id, m, changes)
 	var s activity.Summary
 	if err := rm.Query(r.Context(), func(d *crdt.Doc) { s = activity.Summarize(d, changes, names) }); err != nil {
 		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
@@ -518,7 +553,6 @@ func (n *Node) notifyBoard(ctx context.Context, m *BoardMeta) error {
 		n.mu.Unlock()
 	}()
 	var rm *room.Room
-	var names map[string]string
 	for _, mem := range members {
 		var u account.User
 		if n.getRecord(ctx, account.NSUser, []byte(mem.User), &u) != nil || u.Email == "" {
@@ -533,9 +567,19 @@ func (n *Node) notifyBoard(ctx context.Context, m *BoardMeta) error {
 			if rm, err = n.rooms.Open(ctx, id); err != nil {
 				return err
 			}
-			names = n.names(ctx, id, m)
 		}
 		changes, version, err := n.changesSince(ctx, id, rm, cur.Version)
+		if errors.Is(err, errTooMuchActivity) {
+			// Too much to tell: skip to now rather than fail every pass.
+			n.log.Warn("notifications: too many changes to report; cursor moved to now", "board", m.ID, "user", mem.User)
+			rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() })
+			next := cur
+			next.Version, next.Updated = version, n.stamp(cur.Updated)
+			if err := n.putRecord(ctx, account.NSCursor, key, &next); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -545,6 +589,7 @@ func (n *Node) notifyBoard(ctx context.Context, m *BoardMeta) error {
 				others = append(others, c)
 			}
 		}
+		names := n.names(ctx, id, m, others)
 		var events []activity.Event
 		rm.Query(ctx, func(d *crdt.Doc) {
 			events = activity.SinceNames(d, others, names)
