@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/node"
 )
 
@@ -198,5 +199,67 @@ func TestBlobBadInput(t *testing.T) {
 	for _, seed := range []uint8{8, 9} {
 		s := sha256.Sum256(pngBytes(t, seed))
 		wantError(t, "refused blob", tn.do("GET", path+"/"+hex.EncodeToString(s[:]), editor, "", nil, nil), 404, "not_found")
+	}
+}
+
+// Blobs reach the other nodes of a cluster: pushed at upload to the nodes
+// that are there, fetched on demand by a node that was cut off then.
+func TestBlobCopiesAcrossNodes(t *testing.T) {
+	hub := bus.NewHub()
+	secret := bytes.Repeat([]byte{9}, 32)
+	mk := func(id string) *testNode {
+		return startNode(t, func(c *node.Config) { c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret })
+	}
+	a, b, c := mk("a"), mk("b"), mk("c")
+	board := a.createBoard(`{"name":"shared pictures"}`)
+	viewer := tokenOf(t, board.Links["viewer"])
+	// A picture of several chunks, so that assembling them is tested.
+	big := image.NewRGBA(image.Rect(0, 0, 700, 700))
+	x := uint32(12345) // noise (an LCG): PNG cannot compress it
+	for i := range big.Pix {
+		x = x*1664525 + 1013904223
+		big.Pix[i] = uint8(x >> 24)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, big); err != nil {
+		t.Fatal(err)
+	}
+	pic := buf.Bytes()
+	if len(pic) < 1<<20 {
+		t.Fatalf("test picture of %d bytes: want more than one chunk", len(pic))
+	}
+
+	hub.Cut("c", true)
+	r := a.do("POST", "/v1/boards/"+board.Board.ID+"/blobs", board.Token, "image/png", pic, nil)
+	if r.status != 201 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	var info node.BlobInfo
+	json.Unmarshal(r.body, &info)
+
+	// b got its copy at the upload: it serves it with a gone.
+	if err := a.stop(); err != nil {
+		t.Fatal(err)
+	}
+	r = b.do("GET", info.URL, viewer, "", nil, nil)
+	if r.status != 200 || !bytes.Equal(r.body, pic) {
+		t.Fatalf("b: %d, %d bytes, want the %d uploaded", r.status, len(r.body), len(pic))
+	}
+	// c was cut off during the upload: back (and knowing b is there, from
+	// b's next heartbeat), it asks b for it.
+	hub.Cut("c", false)
+	b.n.Heartbeat()
+	r = c.do("GET", info.URL, viewer, "", nil, nil)
+	if r.status != 200 || !bytes.Equal(r.body, pic) {
+		t.Fatalf("c: %d, %d bytes, want the %d uploaded", r.status, len(r.body), len(pic))
+	}
+	if r.header.Get("ETag") != `"`+info.ID+`"` {
+		t.Errorf("c's ETag %q", r.header.Get("ETag"))
+	}
+	// And keeps it: stored, not just passed through.
+	hub.Cut("c", true)
+	r = c.do("GET", info.URL, viewer, "", nil, nil)
+	if r.status != 200 || !bytes.Equal(r.body, pic) {
+		t.Fatalf("c, cut off again: %d", r.status)
 	}
 }

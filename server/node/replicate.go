@@ -43,6 +43,8 @@ func (n *Node) startReplication() {
 		{bus.KindRecord, true, n.onRecord},
 		{bus.KindSync, false, n.onSyncRequest},
 		{bus.KindReplicate, false, n.onReplicate},
+		{kindBlob, false, n.onBlobChunk},
+		{kindBlobWant, false, n.onBlobWant},
 	}
 	for _, s := range subs {
 		var cancel func()
