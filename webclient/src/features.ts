@@ -67,6 +67,8 @@ export class Features {
   readonly commentIds = new Set<string>();
   private listeners: ChangeListener[] = [];
   private lastCam = '';
+  private roleChip: HTMLElement;
+  private lastRole: string | undefined = '';
   private lastVersion = -1;
   private dirty = true;
 
@@ -79,6 +81,12 @@ export class Features {
     this.menu.className = 'panel fx-menu';
     this.menu.setAttribute('role', 'toolbar');
     boardEl.appendChild(this.menu);
+    // The role the welcome gave, said in the top bar when it limits what
+    // one can do.
+    this.roleChip = document.createElement('span');
+    this.roleChip.className = 'fx-role';
+    this.roleChip.hidden = true;
+    (host.root.querySelector('.topbar') ?? this.menu).appendChild(this.roleChip);
     this.wrapBoard();
     this.images = new Images(this);
     this.exporter = new Exporter(this);
@@ -207,7 +215,15 @@ export class Features {
   }
 
   private frame(): void {
-    this.host.root.classList.toggle('fx-viewer', this.host.sync.role === 'viewer');
+    const role = this.host.sync.role;
+    if (role !== this.lastRole) {
+      this.lastRole = role;
+      this.host.root.classList.toggle('fx-viewer', role === 'viewer');
+      this.roleChip.hidden = role !== 'viewer' && role !== 'commenter';
+      this.roleChip.dataset.role = role ?? '';
+      this.roleChip.textContent = role === 'viewer' ? 'View only' : 'Can comment and vote';
+      this.roleChip.title = role === 'viewer' ? 'Your link lets you look at this board' : 'Your link lets you comment and vote, not edit';
+    }
     const c = this.host.camera();
     const key = `${c.x}|${c.y}|${c.zoom}|${this.host.renderer.width}|${this.host.renderer.height}`;
     if (key !== this.lastCam || this.host.board.version !== this.lastVersion || this.dirty) {

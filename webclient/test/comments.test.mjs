@@ -38,6 +38,7 @@ test('comment threads: pin, mention, reply, resolve, reopen — live between a c
   await c.page.waitForFunction(() => window.__corkboard.state().peers.includes('Ada'));
   assert.equal(await c.page.isVisible('.fx-image-btn'), false, 'no image tool for a commenter');
   assert.equal(await c.page.isVisible('.fx-comment-btn'), true);
+  assert.equal(await c.page.textContent('.topbar .fx-role'), 'Can comment and vote', 'the role is said');
 
   // Cleo places a comment on the note.
   await setCam(c.page);
@@ -135,6 +136,7 @@ test('dot votes: live tallies, your own dots, take one back; viewers only look',
   assert.deepEqual(await tally(v.page), [2, 0]);
   assert.equal(await v.page.$eval(badge, (e) => e.disabled), true);
   assert.equal(await v.page.isVisible('.fx-comment-btn'), false);
+  assert.equal(await v.page.textContent('.topbar .fx-role'), 'View only');
   assert.equal(await v.page.evaluate((id) => window.__corkboard.features.votes.vote(id, 1), n1), false);
   await a.context.close();
   await c.context.close();
