@@ -14,7 +14,7 @@
 // with thousands of nested elements; plain notes and shapes at the board's
 // root, the bulk of a big board, never enter the pass.
 import type { ElementJSON } from './crdt';
-import { connectorBox, connectorPath } from './connectors';
+import { boundIds, connectorBox, connectorPath } from './connectors';
 import { layoutMindmap, nodeFontSize } from './mindmap';
 
 export interface Box {
@@ -149,12 +149,23 @@ export class Board {
     this.big.clear();
     this.kids.clear();
     this.structural.clear();
+    this.boundTo.clear();
     this.maxZ = null;
     this.version++;
   }
 
-  /** Puts (or replaces) elements from the CRDT's JSON. */
+  /** element id → the connectors bound to it. */
+  private boundTo = new Map<string, Set<string>>();
+
+  /**
+   * Puts (or replaces) elements from the CRDT's JSON. When every element is
+   * a plain one that only changed in place (a note moved or edited: the
+   * common case), only the connectors bound to them are re-derived;
+   * anything else runs the whole structural pass.
+   */
   upsert(list: ElementJSON[]): void {
+    let full = false;
+    const moved: string[] = [];
     for (const j of list) {
       const e = toEl(j);
       const old = this.els.get(e.id);
@@ -162,14 +173,40 @@ export class Board {
       let ks = this.kids.get(e.parent ?? ROOT_ID);
       if (!ks) this.kids.set(e.parent ?? ROOT_ID, (ks = new Set()));
       ks.add(e.id);
+      const plain = e.kind !== 'mindmap' && e.kind !== 'connector' && e.kind !== 'frame';
+      if (plain && old && old.parent === e.parent && old.deleted === e.deleted && old.kind === e.kind && !this.kids.get(e.id)?.size) {
+        e.hidden = old.hidden; // its ancestors did not change
+        moved.push(e.id);
+      } else full = true;
+      if (old?.kind === 'connector') for (const b of boundIds(old)) this.boundTo.get(b)?.delete(e.id);
+      if (e.kind === 'connector') {
+        for (const b of boundIds(e)) {
+          let s = this.boundTo.get(b);
+          if (!s) this.boundTo.set(b, (s = new Set()));
+          s.add(e.id);
+        }
+      }
       this.unindex(e.id);
       this.els.set(e.id, e);
       if (e.kind === 'mindmap' || e.kind === 'connector' || e.parent) this.structural.add(e.id);
       else this.structural.delete(e.id);
-      if (!e.deleted) this.index(e);
+      if (!e.deleted && !e.hidden) this.index(e);
       if (e.z && (this.maxZ === null || e.z > this.maxZ)) this.maxZ = e.z;
     }
-    if (this.structural.size) this.derive();
+    if (full && this.structural.size) this.derive();
+    else {
+      for (const id of moved) {
+        for (const cid of this.boundTo.get(id) ?? []) {
+          const c = this.els.get(cid);
+          if (!c || c.deleted || c.hidden) continue;
+          const b = connectorBox(c, (other) => this.get(other));
+          if (!b) continue;
+          Object.assign(c, b);
+          this.unindex(cid);
+          this.index(c);
+        }
+      }
+    }
     this.version++;
   }
 
