@@ -24,7 +24,7 @@ export async function startHome(root: HTMLElement): Promise<void> {
   owner.value = localStorage.getItem('cb.name') ?? '';
   const err = form.querySelector<HTMLElement>('.error')!;
   const extra = createOptions(form);
-  void installAccount(root.querySelector('main')!, form);
+  void installAccount(root.querySelector('main')!, form.nextElementSibling);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const name = (form.elements.namedItem('name') as HTMLInputElement).value.trim();
