@@ -8,8 +8,9 @@
 // of HTML: other programs (Inkscape, Illustrator, librsvg) read plain SVG
 // text, few read foreignObject.
 import type { Features } from './features';
+import { connectorPath, type Pt } from './connectors';
 import { cssColor } from './ids';
-import { Board, type Box, type El } from './model';
+import { Board, FRAME_TITLE, type Box, type El } from './model';
 import { FONT, Renderer, textFrame, type Overlay } from './render';
 
 const MARGIN = 24;
@@ -86,12 +87,75 @@ export async function exportSVG(f: Features, opts: ExportOptions = {}): Promise<
     `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${fr.w}" height="${fr.h}" viewBox="${fr.x} ${fr.y} ${fr.w} ${fr.h}" font-family="${esc(FONT)}">`,
     `<rect x="${fr.x}" y="${fr.y}" width="${fr.w}" height="${fr.h}" fill="#f7f7f5"/>`,
   );
-  for (const e of b.all()) out.push(await svgElement(f, e));
+  // As the renderer: frames first (they hold the rest), then mindmap
+  // edges, then everything else, each in z order.
+  const els = b.all().filter((e) => !(e as { hidden?: boolean }).hidden);
+  for (const e of els) if (e.kind === 'frame') out.push(await svgElement(f, b, e));
+  out.push(svgEdges(b, els));
+  for (const e of els) if (e.kind !== 'frame') out.push(await svgElement(f, b, e));
   out.push('</svg>');
   return out.join('\n');
 }
 
-async function svgElement(f: Features, e: El): Promise<string> {
+/** Mindmap edges, parent's right side to child's left side, as the renderer draws them. */
+function svgEdges(b: Board, els: El[]): string {
+  const d: string[] = [];
+  for (const e of els) {
+    if (e.kind !== 'mindmap' || !e.parent) continue;
+    const p = b.get(e.parent);
+    if (p?.kind !== 'mindmap') continue;
+    const x0 = p.x + p.w,
+      y0 = p.y + p.h / 2,
+      x1 = e.x,
+      y1 = e.y + e.h / 2,
+      mx = (x0 + x1) / 2;
+    d.push(`M${n(x0)} ${n(y0)}C${n(mx)} ${n(y0)} ${n(mx)} ${n(y1)} ${n(x1)} ${n(y1)}`);
+  }
+  return d.length ? `<path d="${d.join('')}" fill="none" stroke="#74c0fc" stroke-width="2"/>` : '';
+}
+
+function svgConnector(b: Board, e: El): string {
+  const pts = connectorPath(e, (id) => b.get(id));
+  if (!pts) return '';
+  const color = paint(cssColor(e.props.stroke, '#1e1e1e'));
+  const width = typeof e.props.width === 'number' && e.props.width > 0 ? e.props.width : 2;
+  const head = 8 + width * 2;
+  const endArrow = e.props.endArrow !== false;
+  const startArrow = e.props.startArrow === true;
+  const line = pts.map((p) => [...p] as Pt);
+  const shorten = (a: Pt, t: Pt) => {
+    const d = Math.hypot(t[0] - a[0], t[1] - a[1]);
+    if (d > head) {
+      t[0] -= ((t[0] - a[0]) / d) * head * 0.8;
+      t[1] -= ((t[1] - a[1]) / d) * head * 0.8;
+    }
+  };
+  if (endArrow) shorten(line[line.length - 2], line[line.length - 1]);
+  if (startArrow) shorten(line[1], line[0]);
+  let d = `M${n(line[0][0])} ${n(line[0][1])}`;
+  if (e.props.route === 'curve' && line.length === 2) {
+    const [a, t] = line;
+    const mx = (a[0] + t[0]) / 2;
+    d += `C${n(mx)} ${n(a[1])} ${n(mx)} ${n(t[1])} ${n(t[0])} ${n(t[1])}`;
+  } else for (const p of line.slice(1)) d += `L${n(p[0])} ${n(p[1])}`;
+  const parts = [`<path d="${d}" fill="none" stroke=${color} stroke-width="${n(width)}" stroke-linecap="round" stroke-linejoin="round"/>`];
+  const arrow = (from: Pt, tip: Pt) => {
+    const ang = Math.atan2(tip[1] - from[1], tip[0] - from[0]);
+    const p1 = [tip[0] - head * Math.cos(ang - 0.45), tip[1] - head * Math.sin(ang - 0.45)];
+    const p2 = [tip[0] - head * Math.cos(ang + 0.45), tip[1] - head * Math.sin(ang + 0.45)];
+    parts.push(`<path d="M${n(tip[0])} ${n(tip[1])}L${n(p1[0])} ${n(p1[1])}L${n(p2[0])} ${n(p2[1])}Z" fill=${color}/>`);
+  };
+  if (endArrow) arrow(pts[pts.length - 2], pts[pts.length - 1]);
+  if (startArrow) arrow(pts[1], pts[0]);
+  const label = e.text.label;
+  if (label) {
+    const mid = pts.length === 4 ? [(pts[1][0] + pts[2][0]) / 2, (pts[1][1] + pts[2][1]) / 2] : [(pts[0][0] + pts[1][0]) / 2, (pts[0][1] + pts[1][1]) / 2];
+    parts.push(`<text x="${n(mid[0])}" y="${n(mid[1])}" dominant-baseline="central" text-anchor="middle" font-size="14" fill=${color} stroke="#fff" stroke-width="4" paint-order="stroke">${esc(label)}</text>`);
+  }
+  return `<g data-id="${e.id}">${parts.join('')}</g>`;
+}
+
+async function svgElement(f: Features, b: Board, e: El): Promise<string> {
   const rot = typeof e.props.rot === 'number' && e.props.rot ? ` transform="rotate(${n(e.props.rot)} ${n(e.x + e.w / 2)} ${n(e.y + e.h / 2)})"` : '';
   const parts: string[] = [];
   switch (e.kind) {
@@ -111,6 +175,24 @@ async function svgElement(f: Features, e: El): Promise<string> {
     }
     case 'text':
       break;
+    case 'mindmap': {
+      const root = !e.parent || b.get(e.parent)?.kind !== 'mindmap';
+      const r = Math.min(12, e.h / 2);
+      parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" rx="${n(r)}" fill=${paint(cssColor(e.props.color, '#e7f5ff'))} stroke="${root ? '#1971c2' : '#74c0fc'}" stroke-width="${root ? 2.5 : 1.5}"/>`);
+      break;
+    }
+    case 'frame': {
+      const fill = cssColor(e.props.fill, 'transparent');
+      const tb = Math.min(FRAME_TITLE, e.h);
+      parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" fill=${fill === 'transparent' ? '"#fff" fill-opacity="0.55"' : paint(fill)} stroke="#adb5bd" stroke-width="1.5"/>`);
+      parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(tb)}" fill="#000" fill-opacity="0.04"/>`);
+      const title = (e.text.title || 'Frame').split('\n')[0];
+      const fr = textFrame(e);
+      parts.push(`<text x="${n(fr.box.x)}" y="${n(e.y + tb / 2)}" dominant-baseline="central" font-size="${n(fr.fontSize)}" font-weight="600" fill="${e.text.title ? esc(fr.color) : '#adb5bd'}">${esc(title)}</text>`);
+      return `<g data-id="${e.id}"${rot}>${parts.join('')}</g>`;
+    }
+    case 'connector':
+      return svgConnector(b, e);
     case 'stroke': {
       const pts = e.props.points;
       if (Array.isArray(pts) && pts.length >= 6) {

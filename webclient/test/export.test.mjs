@@ -90,6 +90,48 @@ test('export: SVG with the texts, PNG of the right size, selection, JSON, downlo
   await page.context().close();
 });
 
+test('export: frames, connectors and mindmaps in the SVG', async () => {
+  const { page, context } = await chrome.newPage();
+  const b = await restBoard(node.url, 'Shapes');
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  const [n1, n2, c, fr, m1, m2] = [fixedId(51), fixedId(52), fixedId(53), fixedId(54), fixedId(55), fixedId(56)];
+  const set = (el, key, value) => ({ op: 'set', el, key, value });
+  await edit(page, [
+    { op: 'create', el: fr, kind: 'frame' }, set(fr, 'x', -40), set(fr, 'y', -60), set(fr, 'w', 700), set(fr, 'h', 400), set(fr, 'z', 'Zz'),
+    { op: 'insertText', el: fr, field: 'title', pos: 0, text: 'Sprint 3' },
+    ...noteOps(n1, 0, 0, 'From here', 'yellow', 'a0'),
+    ...noteOps(n2, 400, 0, 'To there', 'blue', 'a1'),
+    { op: 'create', el: c, kind: 'connector' }, set(c, 'from', { el: n1 }), set(c, 'to', { el: n2 }), set(c, 'z', 'a2'),
+    { op: 'insertText', el: c, field: 'label', pos: 0, text: 'leads to' },
+    { op: 'create', el: m1, kind: 'mindmap' }, set(m1, 'x', 0), set(m1, 'y', 500), set(m1, 'z', 'a3'),
+    { op: 'insertText', el: m1, field: 'text', pos: 0, text: 'Goals' },
+    { op: 'create', el: m2, kind: 'mindmap' }, { op: 'move', el: m2, parent: m1, posKey: 'a0' },
+    { op: 'insertText', el: m2, field: 'text', pos: 0, text: 'Grow' },
+  ]);
+  await waitSettled(page);
+  const svg = await page.evaluate(() => window.__corkboard.features.exporter.svg());
+  const d = await page.evaluate((s) => {
+    const doc = new DOMParser().parseFromString(s, 'image/svg+xml');
+    return {
+      err: doc.querySelector('parsererror')?.textContent ?? null,
+      order: [...doc.querySelectorAll('svg > g[data-id]')].map((x) => x.getAttribute('data-id')),
+    };
+  }, svg);
+  assert.equal(d.err, null);
+  assert.equal(d.order[0], fr, 'the frame first, under the rest');
+  assert.ok(svg.includes('>Sprint 3<'), 'the frame title');
+  const conn = svg.slice(svg.indexOf(`<g data-id="${c}">`));
+  assert.match(conn, /^<g data-id="[^"]+"><path d="M[\d.-]+ [\d.-]+L[\d.-]+ [\d.-]+"/, 'the connector line');
+  assert.ok(conn.split('</g>')[0].includes('>leads to<'), 'the connector label');
+  // The straight line runs between the notes' facing sides (x 200 → 400, minus the arrowhead).
+  const [, x0, y0, x1] = /M([\d.-]+) ([\d.-]+)L([\d.-]+)/.exec(conn).map(Number);
+  assert.deepEqual([x0, y0], [200, 100]);
+  assert.ok(x1 > 380 && x1 < 400, `line end ${x1}`);
+  assert.ok(svg.includes('>Goals<') && svg.includes('>Grow<'), 'the mindmap nodes with their text');
+  assert.match(svg, /<path d="M[^"]*C[^"]*" fill="none" stroke="#74c0fc"/, 'the mindmap edge');
+  await context.close();
+});
+
 test('images: upload, shown on the board, in the SVG export; viewers cannot upload', async () => {
   const { page } = await chrome.newPage();
   const b = await restBoard(node.url, 'Pictures');
