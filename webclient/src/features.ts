@@ -236,6 +236,7 @@ export class Features {
       this.since.layout();
     }
     this.since.tick();
+    this.votes.tick();
     this.embed?.frame();
   }
 }

@@ -3,7 +3,26 @@
 // docs/SCHEMA.md) and how many are yours. Click it to give a dot, Alt+click
 // or right-click to take one back. Commenters may vote; viewers see the
 // tallies. The badges are DOM overlays placed each frame the view moves.
+//
+// The owner may run a dot-voting session (docs/API.md, "Dot voting"): a
+// budget of dots per person, votes under a pseudonym when anonymous, and a
+// close after which votes are refused. The node refuses a vote that breaks
+// those rules, and a refused change makes the client start over, so the
+// rules are read from GET /v1/boards/{board}/voting (when the page goes
+// live, every 15 s, and before a vote when they are older than 5 s) and
+// applied here first: the voter id, the budget, the close.
 import type { Features } from './features';
+
+/** The board's voting session, as GET /v1/boards/{board}/voting says. */
+export interface VotingRules {
+  state: '' | 'open' | 'closed';
+  dots: number;
+  anonymous: boolean;
+  /** Whom this person votes as (their user id, or a pseudonym). */
+  voter?: string;
+}
+
+const RULES_EVERY_MS = 15_000;
 
 /** Most dots one person may put on one note. */
 export const MAX_DOTS = 9;
@@ -20,6 +39,9 @@ export class Votes {
   private stale = new Set<string>();
   private all = true;
   private user: string | undefined;
+  rules: VotingRules = { state: '', dots: 0, anonymous: false };
+  private rulesAt = 0;
+  private fetching: Promise<void> | null = null;
 
   constructor(private f: Features) {
     f.onChange((ids) => {
@@ -27,12 +49,57 @@ export class Votes {
     });
   }
 
+  /** Whom votes are cast as: the session's voter id, else the user id. */
+  get me(): string | undefined {
+    return this.rules.voter ?? this.f.userId;
+  }
+
+  /** Reads the voting rules from the node. */
+  refreshRules(): Promise<void> {
+    this.fetching ??= (async () => {
+      const h = this.f.host;
+      const t = h.token();
+      try {
+        const r = await fetch(`/v1/boards/${h.boardId}/voting`, { headers: t ? { Authorization: 'Bearer ' + t } : {} });
+        if (!r.ok) return;
+        const j = await r.json();
+        const v = j.voting ?? null;
+        this.rules = {
+          state: v?.state === 'open' || v?.state === 'closed' ? v.state : '',
+          dots: typeof v?.dots === 'number' ? v.dots : 0,
+          anonymous: v?.anonymous === true,
+          voter: typeof j.voter === 'string' && j.voter ? j.voter : undefined,
+        };
+        this.rulesAt = Date.now();
+        this.all = true;
+        this.f.invalidate();
+      } catch {
+        /* offline: the rules known so far stand */
+      } finally {
+        this.fetching = null;
+      }
+    })();
+    return this.fetching;
+  }
+
+  /** Each frame: keeps the rules fresh while live. */
+  tick(): void {
+    if (this.f.host.sync.state === 'live' && !this.fetching && Date.now() - this.rulesAt > RULES_EVERY_MS) void this.refreshRules();
+  }
+
+  /** Dots this person has on all notes. */
+  spent(): number {
+    let n = 0;
+    for (const e of this.f.host.board.all()) if (e.kind === 'note') n += this.tally(e.id).mine;
+    return n;
+  }
+
   /** The tally of a note, read from the doc. */
   tally(id: string): Tally {
     if (this.all || this.stale.has(id) || !this.tallies.has(id)) {
       const [j] = this.f.host.doc.elements([id]);
       const votes = (j?.votes?.vote ?? {}) as Record<string, unknown>;
-      const me = this.f.userId;
+      const me = this.me;
       const t: Tally = { total: 0, voters: 0, mine: 0 };
       for (const [voter, v] of Object.entries(votes)) {
         const k = typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
@@ -47,22 +114,32 @@ export class Votes {
     return this.tallies.get(id)!;
   }
 
-  /** Sets this person's dots on a note (0 withdraws). */
-  vote(id: string, dots: number): boolean {
-    const me = this.f.userId;
+  /** Sets this person's dots on a note (0 withdraws), within the session's rules. */
+  async vote(id: string, dots: number): Promise<boolean> {
+    if (Date.now() - this.rulesAt > 5000) await this.refreshRules();
+    const me = this.me;
     if (!me) {
       this.f.host.toast('Not connected yet: voting needs to know who you are.');
       return false;
     }
     dots = Math.max(0, Math.min(MAX_DOTS, Math.round(dots)));
+    if (this.rules.state === 'closed') {
+      this.f.host.toast('Voting is closed.');
+      return false;
+    }
+    const mine = this.tally(id).mine;
+    if (this.rules.state === 'open' && this.rules.dots > 0 && dots > mine && this.spent() - mine + dots > this.rules.dots) {
+      this.f.host.toast(`You have used your ${this.rules.dots} dots: take one back from another note first.`);
+      return false;
+    }
     const r = this.f.apply([{ op: 'vote', el: id, key: 'vote', voter: me, value: dots }]);
     return r !== null;
   }
 
   layout(): void {
-    if (this.f.userId !== this.user) {
-      // Who "mine" is became known (the welcome): every tally again.
-      this.user = this.f.userId;
+    if (this.me !== this.user) {
+      // Who "mine" is became known (the welcome, a session's pseudonym): every tally again.
+      this.user = this.me;
       this.all = true;
     }
     const h = this.f.host;
@@ -70,7 +147,7 @@ export class Votes {
     const view = { x: c.x, y: c.y, w: (h.renderer.width || innerWidth) / c.zoom, h: (h.renderer.height || innerHeight) / c.zoom };
     const live = new Set<string>();
     const notes = c.zoom >= 0.25 ? h.board.query(view).filter((e) => e.kind === 'note') : [];
-    const canVote = h.sync.role !== 'viewer';
+    const canVote = h.sync.role !== 'viewer' && this.rules.state !== 'closed';
     for (const e of notes.slice(0, 300)) {
       const t = this.tally(e.id);
       if (!t.total && !canVote) continue;
@@ -84,11 +161,11 @@ export class Votes {
         b.addEventListener('click', (ev) => {
           ev.stopPropagation();
           const mine = this.tally(id).mine;
-          this.vote(id, ev.altKey ? mine - 1 : mine + 1);
+          void this.vote(id, ev.altKey ? mine - 1 : mine + 1);
         });
         b.addEventListener('contextmenu', (ev) => {
           ev.preventDefault();
-          this.vote(id, this.tally(id).mine - 1);
+          void this.vote(id, this.tally(id).mine - 1);
         });
         b.addEventListener('pointerdown', (ev) => ev.stopPropagation());
         this.badges.set(e.id, b);
@@ -100,7 +177,9 @@ export class Votes {
       b.classList.toggle('mine', t.mine > 0);
       b.classList.toggle('empty', t.total === 0);
       b.textContent = t.total ? `● ${t.total}` : '●';
-      b.title = `${t.total} dot${t.total === 1 ? '' : 's'} from ${t.voters} ${t.voters === 1 ? 'person' : 'people'}; yours: ${t.mine}` + (canVote ? '. Click: add a dot; Alt+click or right-click: take one back' : '');
+      const budget = this.rules.state === 'open' && this.rules.dots > 0 ? ` (of your ${this.rules.dots} in this vote)` : '';
+      const closed = this.rules.state === 'closed' ? '. Voting is closed' : '';
+      b.title = `${t.total} dot${t.total === 1 ? '' : 's'} from ${t.voters} ${t.voters === 1 ? 'person' : 'people'}; yours: ${t.mine}${budget}${closed}` + (canVote ? '. Click: add a dot; Alt+click or right-click: take one back' : '');
       const p = this.f.toScreen(e.x + e.w, e.y + e.h);
       b.style.left = `${p.x}px`;
       b.style.top = `${p.y}px`;

@@ -142,3 +142,55 @@ test('dot votes: live tallies, your own dots, take one back; viewers only look',
   await c.context.close();
   await v.context.close();
 });
+
+test("dot votes follow the owner's voting session: budget, pseudonym, close", async () => {
+  const b = await restBoard(node.url, 'Session', { ownerName: 'Ada' });
+  const [n1, n2] = [fixedId(61), fixedId(62)];
+  const a = await chrome.newPage();
+  await openBoard(a.page, node.url, b.id, b.token, 'Ada');
+  await edit(a.page, [...noteOps(n1, 0, 0, 'One'), ...noteOps(n2, 260, 0, 'Two', 'pink', 'a1')]);
+  await waitSettled(a.page);
+  const rest = (path, body) => fetch(`${node.url}/v1/boards/${b.id}${path}`, { method: 'POST', headers: { Authorization: 'Bearer ' + b.token }, body: body && JSON.stringify(body) });
+  let r = await rest('/voting', { dots: 2, anonymous: true });
+  assert.ok(r.ok, `open voting: ${r.status}`);
+
+  const c = await chrome.newPage();
+  await openBoard(c.page, node.url, b.id, b.tokens.commenter, 'Cleo');
+  await setCam(c.page);
+  const rules = await c.page.evaluate(async () => {
+    await window.__corkboard.features.votes.refreshRules();
+    return window.__corkboard.features.votes.rules;
+  });
+  assert.equal(rules.state, 'open');
+  assert.equal(rules.dots, 2);
+  const me = await c.page.evaluate(() => window.__corkboard.sync.user.id);
+  assert.ok(rules.voter && rules.voter !== me, 'an anonymous session votes under a pseudonym');
+  const replica = (await state(c.page)).replica;
+
+  const badge = (id) => `.fx-vote[data-id="${id}"]`;
+  await c.page.click(badge(n1));
+  await c.page.click(badge(n2));
+  await c.page.waitForFunction((s) => document.querySelector(s)?.dataset.mine === '1', badge(n2));
+  // A third dot is over the budget: refused here, with a word, not sent.
+  assert.equal(await c.page.evaluate((id) => window.__corkboard.features.votes.vote(id, 2), n1), false);
+  await c.page.click(badge(n1));
+  assert.match(await c.page.textContent('.toast'), /used your 2 dots/);
+  await waitSettled(c.page);
+  const [j] = await a.page.evaluate((id) => window.__corkboard.doc.elements([id]), n1);
+  assert.deepEqual(Object.keys(j?.votes?.vote ?? {}), [rules.voter], 'cast under the pseudonym');
+  // Taking one back frees a dot for another note.
+  await c.page.click(badge(n2), { button: 'right' });
+  await c.page.waitForFunction((s) => document.querySelector(s)?.dataset.mine === '0', badge(n2));
+  assert.equal(await c.page.evaluate((id) => window.__corkboard.features.votes.vote(id, 2), n1), true);
+
+  // The owner closes the vote: the badges turn off, nothing more is sent.
+  r = await rest('/voting/close');
+  assert.ok(r.ok, `close voting: ${r.status}`);
+  await c.page.evaluate(() => window.__corkboard.features.votes.refreshRules());
+  await c.page.waitForFunction((s) => document.querySelector(s)?.disabled === true, badge(n1));
+  assert.equal(await c.page.evaluate((id) => window.__corkboard.features.votes.vote(id, 1), n2), false);
+  await waitSettled(c.page);
+  assert.equal((await state(c.page)).replica, replica, 'no refused change: the page never started over');
+  await a.context.close();
+  await c.context.close();
+});
