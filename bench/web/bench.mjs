@@ -242,6 +242,24 @@ try {
           draw_p95_ms: f1(pct(draws, 95)),
         });
       }
+      // What re-reading one changed element costs the model: a note (only
+      // the connectors bound to it are re-derived) and a mindmap node (every
+      // layout and connector is).
+      const model = await v.page.evaluate(() => {
+        const { doc, board } = window.__corkboard;
+        const all = board.all();
+        const time = (id) => {
+          const ts = [];
+          for (let i = 0; i < 30; i++) {
+            const t = performance.now();
+            board.upsert(doc.elements([id]));
+            ts.push(performance.now() - t);
+          }
+          return ts.sort((a, b) => a - b)[15];
+        };
+        return { note: time(all.find((e) => e.kind === 'note').id), mindmap: time(all.find((e) => e.kind === 'mindmap').id), structural: all.filter((e) => e.kind === 'mindmap' || e.kind === 'connector' || e.parent).length };
+      });
+      result('web_model_update', { structural: model.structural, note_ms: f1(model.note), mindmap_ms: f1(model.mindmap) });
       // Local op → remote screen, the viewer page against the seeder page.
       const lat = await latency(seeder.page, v.page);
       result('web_op_to_screen', { samples: lat.length, p50_ms: f1(pct(lat, 50)), p95_ms: f1(pct(lat, 95)), max_ms: f1(Math.max(...lat)) });

@@ -1412,7 +1412,7 @@ class BoardApp {
       this.history(true);
     } else if (mod && e.key === 'a') {
       e.preventDefault();
-      this.selection = new Set([...this.board.els.values()].filter((x) => !x.deleted).map((x) => x.id));
+      this.selection = new Set(this.board.all().map((x) => x.id));
       this.afterSelect();
     } else if (mod && e.key === 'd') {
       e.preventDefault();

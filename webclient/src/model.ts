@@ -166,6 +166,9 @@ export class Board {
   upsert(list: ElementJSON[]): void {
     let full = false;
     const moved: string[] = [];
+    // Mindmap nodes whose trees need a new layout (null: every tree).
+    let trees: Set<string> | null = new Set();
+    const oldParents: string[] = [];
     for (const j of list) {
       const e = toEl(j);
       const old = this.els.get(e.id);
@@ -178,6 +181,10 @@ export class Board {
         e.hidden = old.hidden; // its ancestors did not change
         moved.push(e.id);
       } else full = true;
+      if (e.kind === 'mindmap' && trees) {
+        trees.add(e.id);
+        if (old?.parent && old.parent !== e.parent) oldParents.push(old.parent);
+      } else if (!(plain && moved[moved.length - 1] === e.id)) trees = null;
       if (old?.kind === 'connector') for (const b of boundIds(old)) this.boundTo.get(b)?.delete(e.id);
       if (e.kind === 'connector') {
         for (const b of boundIds(e)) {
@@ -193,8 +200,14 @@ export class Board {
       if (!e.deleted && !e.hidden) this.index(e);
       if (e.z && (this.maxZ === null || e.z > this.maxZ)) this.maxZ = e.z;
     }
-    if (full && this.structural.size) this.derive();
-    else {
+    if (full && this.structural.size) {
+      let roots: Set<string> | null = null;
+      if (trees) {
+        roots = new Set();
+        for (const id of [...trees, ...oldParents]) roots.add(this.treeRoot(id));
+      }
+      this.derive(roots);
+    } else {
       for (const id of moved) {
         for (const cid of this.boundTo.get(id) ?? []) {
           const c = this.els.get(cid);
@@ -210,8 +223,22 @@ export class Board {
     this.version++;
   }
 
-  /** Recomputes hidden flags, mindmap layouts and connector boxes, and re-indexes what moved. */
-  private derive(): void {
+  /** The root of the mindmap tree a node is in (the node itself when its parent is no mindmap node). */
+  private treeRoot(id: string): string {
+    let cur = id;
+    for (let i = 0; i < 10000; i++) {
+      const p = this.els.get(cur)?.parent;
+      if (!p || this.els.get(p)?.kind !== 'mindmap') return cur;
+      cur = p;
+    }
+    return cur;
+  }
+
+  /**
+   * Recomputes hidden flags, mindmap layouts (of the trees rooted at roots;
+   * null: every tree) and connector boxes, and re-indexes what moved.
+   */
+  private derive(roots: Set<string> | null = null): void {
     const hiddenMemo = new Map<string, boolean>();
     // Hidden: some ancestor is deleted, or is a collapsed mindmap node.
     const concealed = (id: string | undefined, depth: number): boolean => {
@@ -235,6 +262,7 @@ export class Board {
       const e = this.els.get(id)!;
       if (e.kind !== 'mindmap' || e.deleted || e.hidden) continue;
       if (e.parent && this.els.get(e.parent)?.kind === 'mindmap') continue;
+      if (roots && !roots.has(id)) continue;
       const boxes = layoutMindmap(e, (n) => (n.props.collapsed === true ? [] : this.children(n.id).filter((c) => c.kind === 'mindmap')), (n, root) => this.nodeSize(n, root));
       for (const [nid, b] of boxes) {
         const n = this.els.get(nid)!;
