@@ -1,10 +1,14 @@
 package node
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -17,8 +21,17 @@ import (
 )
 
 // serveWS is the sync endpoint: GET /v1/boards/{board}/ws, subprotocol
-// corkboard.v1. One reader (this goroutine) and one writer goroutine per
-// connection; the writer drains the session's bounded queue.
+// corkboard.v1. The handler upgrades, reads the hello and joins the room;
+// then it returns, and the connection lives on in wsConn.read on a fresh
+// goroutine of its own, while the writer runs only when something is
+// queued (wsConn.write).
+//
+// Rejected: reading on the handler's goroutine for the connection's
+// lifetime. Its stack has grown to 16 KiB by then (the request, the
+// storage and the join), and the runtime shrinks a stack only to 4 times
+// what is in use: a reader blocked in the WebSocket's Read uses ~3.5 KiB
+// under serveWS's frame, ~2.5 KiB on its own. The handler would also keep
+// the request and its headers alive.
 func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 	id, m, who, ok := n.enter(w, r)
 	if !ok {
@@ -34,8 +47,8 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 503, protocol.CodeInternal, "node shutting down; connect to another node")
 		return
 	}
-	defer n.conns.Done()
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	lean := &leanHijacker{ResponseWriter: w}
+	c, err := websocket.Accept(lean, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{protocol.Subprotocol},
 		OriginPatterns: n.cfg.AllowedOrigins,
 		// permessage-deflate for large messages only (snapshots, big
@@ -45,30 +58,45 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		CompressionThreshold: 32 << 10,
 	})
 	if err != nil {
+		n.conns.Done()
 		return // Accept wrote the response (403 for a bad Origin)
 	}
-	defer c.CloseNow()
-	if c.Subprotocol() != protocol.Subprotocol {
-		c.Close(protocol.CloseProtocol, "subprotocol "+protocol.Subprotocol+" required")
+	n.metrics.Connections.Inc()
+	wc := n.startConn(c, lean.fw, id, m.Epoch, who)
+	if wc == nil {
+		c.CloseNow()
+		n.metrics.Connections.Dec()
+		n.conns.Done()
 		return
 	}
-	c.SetReadLimit(n.cfg.Limits.MaxMessage)
-	n.metrics.Connections.Inc()
-	defer n.metrics.Connections.Dec()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	go wc.read()
+}
 
+// startConn reads the hello and joins the session to its room; nil if the
+// connection ended (it was closed with a reason).
+//
+// Reads and room calls use context.Background: nothing cancels them but
+// the connection's end (a close or a network error ends the read), and a
+// cancellable context would cost an allocation per read (the WebSocket
+// registers a function on it for every Read).
+func (n *Node) startConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID, epoch int, who identity) *wsConn {
+	if c.Subprotocol() != protocol.Subprotocol {
+		c.Close(protocol.CloseProtocol, "subprotocol "+protocol.Subprotocol+" required")
+		return nil
+	}
+	c.SetReadLimit(n.cfg.Limits.MaxMessage)
+	ctx := context.Background()
 	hello, closeCode, why := n.readHello(ctx, c)
 	if closeCode != 0 {
 		c.Close(closeCode, why)
-		return
+		return nil
 	}
 	if hello == nil {
-		return
+		return nil
 	}
 	if code, why := n.claimReplica(ctx, id, hello.Replica, who.User.ID); code != 0 {
 		c.Close(code, why)
-		return
+		return nil
 	}
 	user := who.User
 	if user.Name == "" || user.ID[:min(len(user.ID), 6)] == "guest-" || user.ID[:min(len(user.ID), 5)] == "link-" {
@@ -81,7 +109,6 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	user.Color = hello.Color
-	n.rememberGuest(ctx, user)
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, n.cfg.Limits.SendQueue)
 	sess.Via, sess.Epoch = who.Via, who.Epoch
 	if who.Guest {
@@ -89,46 +116,84 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		// the welcome; without it, a reconnect would be a new user and
 		// its own replica id would be refused.
 		sess.Token = n.signer.Sign(auth.Claims{Board: id.String(), User: user.ID, Name: user.Name, Role: user.Role,
-			Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
+			Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: epoch})
 	}
 	rm, err := n.rooms.Open(ctx, id)
 	if err != nil {
 		c.Close(protocol.CloseRetry, "board unavailable")
-		return
+		return nil
 	}
 	// Writes run without a per-write deadline (creating one per message
 	// was a measurable share of a busy node's CPU): a write stuck on a
 	// slow peer is aborted when the session is kicked, and a slow peer is
 	// kicked as soon as its queue fills.
-	wctx, abortWrites := context.WithCancel(ctx)
-	defer abortWrites()
+	wctx, abortWrites := context.WithCancel(context.Background())
 	sess.OnKick(func() {
 		code, _ := sess.CloseCode()
 		if code == protocol.CloseResync {
 			abortWrites() // too slow: stop writing to it at once
 		}
 	})
-	writerDone := make(chan struct{})
-	go n.writeLoop(wctx, c, sess, writerDone)
+	wc := &wsConn{n: n, c: c, fw: fw, s: sess, rm: rm, board: id, user: who.User.ID, via: who.Via,
+		ctx: wctx, abort: abortWrites, done: make(chan struct{})}
+	sess.SetWriter(wc.write)
 	if err := rm.Join(ctx, sess, hello.Version); err != nil {
 		sess.Kick(protocol.CloseRetry, "board unavailable")
-		<-writerDone
-		return
+		<-wc.done
+		abortWrites()
+		return nil
 	}
-	n.readLoop(ctx, c, rm, sess)
-	rm.Leave(sess)
-	if who.Via == viaSession {
+	return wc
+}
+
+// wsConn is one joined connection: its reader (read, for as long as the
+// connection lives) and its writer (write, only while something is
+// queued).
+type wsConn struct {
+	n     *Node
+	c     *websocket.Conn
+	fw    *frameWriter
+	s     *room.Session
+	rm    *room.Room
+	board storage.BoardID
+	user  string
+	via   string
+	ctx   context.Context    // of writes; cancelled to abort one stuck on a slow peer
+	abort context.CancelFunc // cancels ctx
+	done  chan struct{}      // closed by the writer when the connection is closed
+
+	// The writer's own (one write at a time: the session sees to it).
+	failed bool // a write failed: the connection is gone
+	group  [][]byte
+}
+
+// read reads the client's messages until the connection ends, then leaves
+// the room and closes.
+func (wc *wsConn) read() {
+	n := wc.n
+	defer n.conns.Done()
+	n.readLoop(context.Background(), wc.c, wc.rm, wc.s)
+	wc.leave()
+}
+
+func (wc *wsConn) leave() {
+	n := wc.n
+	wc.rm.Leave(wc.s)
+	if wc.via == viaSession {
 		// The visit ends: what the member saw is the board as it is now
 		// (the session received every change up to its departure).
 		lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var v crdt.VersionVector
-		if rm.Query(lctx, func(d *crdt.Doc) { v = d.Version() }) == nil {
-			n.recordSeen(lctx, id, who.User.ID, v)
+		if wc.rm.Query(lctx, func(d *crdt.Doc) { v = d.Version() }) == nil {
+			n.recordSeen(lctx, wc.board, wc.user, v)
 		}
 		lcancel()
 	}
-	sess.Kick(protocol.CloseNormal, "")
-	<-writerDone
+	wc.s.Kick(protocol.CloseNormal, "")
+	<-wc.done
+	wc.abort()
+	wc.c.CloseNow()
+	n.metrics.Connections.Dec()
 }
 
 func (n *Node) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hello, websocket.StatusCode, string) {
@@ -183,73 +248,185 @@ func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt
 // maxMerge bounds a merged ops message.
 const maxMerge = 256 << 10
 
-// writeLoop sends what the room queues for the session. It takes the whole
-// queue at once and merges consecutive binary ops messages into one
-// WebSocket message: under load a session's backlog costs one write, not
-// one per change.
-func (n *Node) writeLoop(ctx context.Context, c *websocket.Conn, s *room.Session, done chan<- struct{}) {
-	defer close(done)
+// write is the session's writer (room.Session.SetWriter): it runs on a
+// goroutine only while something is queued, takes the whole queue at once
+// and merges consecutive binary ops messages into one WebSocket message, so
+// that under load a session's backlog costs one write, not one per change.
+func (w *wsConn) write() {
 	var batch []room.Outgoing
-	var group [][]byte
-	send := func(wctx context.Context, msgs []room.Outgoing) error {
-		for i := 0; i < len(msgs); {
-			m := msgs[i]
-			data, typ := m.Data, websocket.MessageText
-			if m.Binary {
-				typ = websocket.MessageBinary
-			}
-			j := i + 1
-			if m.Binary && len(m.Data) > 0 && m.Data[0] == protocol.TagOpsOut {
-				size := len(m.Data)
-				for j < len(msgs) && msgs[j].Binary && len(msgs[j].Data) > 0 && msgs[j].Data[0] == protocol.TagOpsOut && size+len(msgs[j].Data) <= maxMerge {
-					size += len(msgs[j].Data)
-					j++
-				}
-				if j > i+1 {
-					group = group[:0]
-					for _, g := range msgs[i:j] {
-						group = append(group, g.Data)
-					}
-					if merged, err := protocol.MergeOpsOut(group); err == nil {
-						data = merged
-					} else {
-						j = i + 1
-					}
-				}
-			}
-			if err := c.Write(wctx, typ, data); err != nil {
-				return err
-			}
-			n.metrics.BytesOut.Add(float64(len(data)))
-			i = j
-		}
-		return nil
-	}
 	for {
-		select {
-		case <-s.Ready():
-			batch = s.Drain(batch[:0])
-			if err := send(ctx, batch); err != nil {
-				c.CloseNow()
-				return
-			}
-			clear(batch)
-		case <-s.Kicked():
-			code, why := s.CloseCode()
+		// A nil batch takes the session's queue over without a copy.
+		msgs, more, kicked := w.s.Next(batch)
+		if !more {
+			return
+		}
+		if kicked {
+			code, why := w.s.CloseCode()
 			// Flush what is queued (an error frame, a shutdown notice)
 			// before closing, without waiting long on a slow peer; a
 			// session dropped for being slow gets nothing more.
-			if code != protocol.CloseResync {
-				fctx, cancel := context.WithTimeout(ctx, time.Second)
-				send(fctx, s.Drain(batch[:0]))
+			if code != protocol.CloseResync && !w.failed {
+				fctx, cancel := context.WithTimeout(w.ctx, time.Second)
+				w.send(fctx, msgs)
 				cancel()
 			}
-			c.Close(code, why)
-			return
-		case <-ctx.Done():
+			if w.failed {
+				w.c.CloseNow()
+			} else {
+				w.c.Close(code, why)
+			}
+			close(w.done)
 			return
 		}
+		if !w.failed {
+			if err := w.send(w.ctx, msgs); err != nil {
+				// The reader sees the connection end and leaves.
+				w.failed = true
+				w.c.CloseNow()
+			}
+		}
+		clear(msgs)
+		batch = msgs[:0]
 	}
+}
+
+func (w *wsConn) send(ctx context.Context, msgs []room.Outgoing) error {
+	for i := 0; i < len(msgs); {
+		m := msgs[i]
+		data, typ := m.Data, websocket.MessageText
+		if m.Binary {
+			typ = websocket.MessageBinary
+		}
+		j := i + 1
+		if m.Binary && len(m.Data) > 0 && m.Data[0] == protocol.TagOpsOut {
+			size := len(m.Data)
+			for j < len(msgs) && msgs[j].Binary && len(msgs[j].Data) > 0 && msgs[j].Data[0] == protocol.TagOpsOut && size+len(msgs[j].Data) <= maxMerge {
+				size += len(msgs[j].Data)
+				j++
+			}
+			if j > i+1 {
+				w.group = w.group[:0]
+				for _, g := range msgs[i:j] {
+					w.group = append(w.group, g.Data)
+				}
+				if merged, err := protocol.MergeOpsOut(w.group); err == nil {
+					data = merged
+				} else {
+					j = i + 1
+				}
+				clear(w.group)
+			}
+		}
+		if err := w.c.Write(ctx, typ, data); err != nil {
+			return err
+		}
+		if err := w.fw.Commit(); err != nil {
+			return err
+		}
+		w.n.metrics.BytesOut.Add(float64(len(data)))
+		i = j
+	}
+	return nil
+}
+
+// leanHijacker hands the WebSocket small buffers of its own instead of the
+// HTTP server's (4 KiB each way, kept for the connection's lifetime).
+// Reads: client messages are small, and a read larger than the buffer
+// goes straight to the socket. Writes: see frameWriter.
+type leanHijacker struct {
+	http.ResponseWriter
+	fw *frameWriter // set by Hijack
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (l *leanHijacker) Unwrap() http.ResponseWriter { return l.ResponseWriter }
+
+const (
+	wsReadBuffer  = 512
+	wsWriteBuffer = 256 // > 2+125: a control frame is never a full buffer
+)
+
+func (l *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(l.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	r := brw.Reader
+	if r.Buffered() == 0 {
+		// Bytes the client sent before the upgrade's answer (none, from
+		// a well-behaved client) stay in the server's reader; otherwise
+		// a small one is enough.
+		r = bufio.NewReaderSize(conn, wsReadBuffer)
+	}
+	l.fw = &frameWriter{conn: conn}
+	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(l.fw, wsWriteBuffer)), nil
+}
+
+// frameWriter is what the WebSocket's small bufio.Writer (wsWriteBuffer)
+// writes to; it keeps a frame in one syscall, as a 4 KiB buffer would for
+// most frames. A bufio.Writer hands over a full buffer only when more of
+// the same write follows (a frame larger than the buffer: its header and
+// first bytes, then the rest): frameWriter holds such a chunk and sends it
+// with the next write in one writev. Anything else is a flush and goes out
+// at once, after what is held. The one ambiguous case, a frame that ends
+// exactly at a full buffer, is sent by Commit, which the writer calls
+// after each message (a control frame, at most 127 bytes, never fills the
+// buffer, so the reader's pongs need no Commit).
+//
+// Rejected: a larger buffer (4 KiB per connection while idle) or a small
+// one alone (two syscalls, hence often two TCP segments, for every frame
+// larger than it: the header and the payload).
+type frameWriter struct {
+	conn net.Conn
+	mu   sync.Mutex
+	held *[wsWriteBuffer]byte // non-nil while a full buffer is held
+}
+
+var heldPool = sync.Pool{New: func() any { return new([wsWriteBuffer]byte) }}
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.held == nil {
+		if len(p) == wsWriteBuffer {
+			f.held = heldPool.Get().(*[wsWriteBuffer]byte)
+			copy(f.held[:], p)
+			return len(p), nil
+		}
+		return f.conn.Write(p)
+	}
+	bufs := net.Buffers{f.held[:], p}
+	n, err := bufs.WriteTo(f.conn)
+	f.release()
+	n -= wsWriteBuffer
+	if n < 0 {
+		n = 0
+	}
+	if err == nil && int(n) < len(p) {
+		err = io.ErrShortWrite
+	}
+	return int(n), err
+}
+
+// Commit sends a held chunk, if any.
+func (f *frameWriter) Commit() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.held == nil {
+		return nil
+	}
+	_, err := f.conn.Write(f.held[:])
+	f.release()
+	return err
+}
+
+func (f *frameWriter) release() {
+	heldPool.Put(f.held)
+	f.held = nil
 }
 
 // bucket is a token bucket for rate limits.

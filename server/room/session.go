@@ -15,15 +15,25 @@ type Outgoing struct {
 	Data   []byte
 }
 
-// Session is the room's view of one connected client. The connection's
-// writer goroutine takes what is queued (Ready, then Drain); the room only
-// ever queues without blocking, and a session whose queue holds more than
-// its limit is kicked with CloseResync: a slow client never slows the room.
+// Session is the room's view of one connected client. The room only ever
+// queues without blocking, and a session whose queue holds more than its
+// limit is kicked with CloseResync: a slow client never slows the room.
 //
-// Rejected: a buffered channel per session. Its slots are allocated up
-// front (16 KiB for 512 messages), which dominated the memory of an idle
-// connection; the queue below costs nothing until used, and lets the
-// writer take a burst in one go.
+// Two ways to take what is queued:
+//
+//   - a writer set with SetWriter: the session runs it on a goroutine of
+//     its own when something is queued (or the session is kicked) and no
+//     writer runs; the writer calls Next until Next says to stop, and then
+//     returns. An idle connection has no writer goroutine (its stack was
+//     half of an idle connection's memory).
+//   - without a writer (tests): Ready, then Drain.
+//
+// Rejected: a buffered channel per session (its slots are allocated up
+// front, 16 KiB for 512 messages); a writer goroutine per connection that
+// lives as long as the connection (8-10 KiB of stack while idle); a pool
+// of writer goroutines shared by all sessions (one slow peer's write
+// would hold a pool worker, and the queue order per session would need
+// the same bookkeeping as the writer flag below).
 type Session struct {
 	ID      string
 	Replica crdt.ReplicaID
@@ -42,6 +52,14 @@ type Session struct {
 	queue []Outgoing
 	limit int
 	ready chan struct{} // holds a token while the queue is non-empty
+	// writer, if set, is started on a new goroutine when work appears and
+	// writing is false; writing stays true until Next tells it to stop.
+	// kicked (under mu) mirrors the kick channel; finished is set once a
+	// writer has been told of the kick: no writer starts after that.
+	writer   func()
+	writing  bool
+	kicked   bool
+	finished bool
 
 	kick   chan struct{}
 	once   sync.Once
@@ -73,6 +91,18 @@ func (s *Session) Ready() <-chan struct{} { return s.ready }
 // queue.
 func (s *Session) Drain(dst []Outgoing) []Outgoing {
 	s.mu.Lock()
+	dst = s.takeLocked(dst)
+	s.mu.Unlock()
+	return dst
+}
+
+func (s *Session) takeLocked(dst []Outgoing) []Outgoing {
+	if dst == nil && len(s.queue) > 0 {
+		// Hand the queue itself over: no copy, and an idle session
+		// keeps no slice.
+		dst, s.queue = s.queue, nil
+		return dst
+	}
 	dst = append(dst, s.queue...)
 	clear(s.queue)
 	if cap(s.queue) > 64 {
@@ -80,7 +110,6 @@ func (s *Session) Drain(dst []Outgoing) []Outgoing {
 	} else {
 		s.queue = s.queue[:0]
 	}
-	s.mu.Unlock()
 	return dst
 }
 
@@ -114,7 +143,59 @@ func (s *Session) Kick(code websocket.StatusCode, reason string) {
 		if s.onKick != nil {
 			s.onKick()
 		}
+		s.mu.Lock()
+		s.kicked = true
+		s.wakeLocked()
+		s.mu.Unlock()
 	})
+}
+
+// SetWriter makes the session run w on a new goroutine whenever messages
+// are queued, or the session is kicked, and no writer runs. w must call
+// Next until it returns false, and return then; when Next reports the
+// kick, w sends what it got (or not: CloseCode says why it was kicked),
+// closes the connection and returns without calling Next again. At most
+// one writer runs at a time, so the messages go out in order. Set it
+// before the session joins a room; anything already queued starts it.
+func (s *Session) SetWriter(w func()) {
+	s.mu.Lock()
+	s.writer = w
+	s.wakeLocked()
+	s.mu.Unlock()
+}
+
+// wakeLocked starts the writer if there is work for it and none runs.
+func (s *Session) wakeLocked() {
+	if s.writer == nil || s.writing || s.finished || (len(s.queue) == 0 && !s.kicked) {
+		return
+	}
+	s.writing = true
+	go s.writer()
+}
+
+// Next is the writer's loop step: it appends the queued messages to dst
+// (oldest first) and empties the queue. more is false when nothing is
+// queued and the session was not kicked: the writer must return then (the
+// next message starts a new one). kicked is true once, when the session
+// has been kicked: the writer sends dst as CloseCode allows, closes the
+// connection and returns.
+func (s *Session) Next(dst []Outgoing) (out []Outgoing, more, kicked bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished {
+		s.writing = false
+		return dst, false, false
+	}
+	if len(s.queue) == 0 && !s.kicked {
+		s.writing = false
+		return dst, false, false
+	}
+	dst = s.takeLocked(dst)
+	if s.kicked {
+		s.finished = true
+		return dst, true, true
+	}
+	return dst, true, false
 }
 
 // Send queues a message without blocking; a full queue kicks the session.
@@ -126,6 +207,7 @@ func (s *Session) Send(m Outgoing) bool {
 		return false
 	}
 	s.queue = append(s.queue, m)
+	s.wakeLocked()
 	s.mu.Unlock()
 	select {
 	case s.ready <- struct{}{}:
@@ -139,6 +221,7 @@ func (s *Session) Send(m Outgoing) bool {
 func (s *Session) Finish(code websocket.StatusCode, reason string, last any) {
 	s.mu.Lock()
 	s.queue = append(s.queue, Outgoing{Data: protocol.JSON(last)})
+	s.wakeLocked()
 	s.mu.Unlock()
 	select {
 	case s.ready <- struct{}{}:

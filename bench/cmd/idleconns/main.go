@@ -59,6 +59,7 @@ type config struct {
 	child    bool
 	boardsIn string
 	memprof  string
+	stacks   string
 }
 
 func main() {
@@ -69,6 +70,7 @@ func main() {
 	flag.IntVar(&c.dialers, "dialers", 32, "connections opened at once")
 	flag.DurationVar(&c.settle, "settle", 3*time.Second, "wait after connecting before measuring")
 	flag.StringVar(&c.memprof, "memprofile", "", "in-process mode: write the node's heap profile here once connected")
+	flag.StringVar(&c.stacks, "stacks", "", "in-process mode: write the node's goroutine stacks here once connected")
 	flag.BoolVar(&c.child, "child", false, "internal: hold client connections for the parent")
 	flag.StringVar(&c.boardsIn, "boards-file", "", "internal: the boards, for -child")
 	flag.Parse()
@@ -352,6 +354,14 @@ func inProcess(c config) (string, error) {
 			return "", err
 		}
 		pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+	}
+	if c.stacks != "" {
+		f, err := os.Create(c.stacks)
+		if err != nil {
+			return "", err
+		}
+		pprof.Lookup("goroutine").WriteTo(f, 1)
 		f.Close()
 	}
 	k := float64(c.clients - c.boards)
