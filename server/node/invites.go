@@ -245,7 +245,7 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ph account.PasswordHash
-	if err := n.getRecord(r.Context(), account.NSPassword, id[:], &ph); err != nil || !account.CheckPassword(ph.Hash, req.Password) {
+	if err := n.getRecord(r.Context(), account.NSPassword, id[:], &ph); err != nil || !n.checkPassword(r.Context(), ph.Hash, req.Password) {
 		n.limits.allow(limKey, 5, 15*time.Minute)
 		writeError(w, 401, protocol.CodeUnauthorized, "wrong password")
 		return
@@ -276,6 +276,18 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 	n.rememberGuest(r.Context(), user)
 	tok := n.signer.Sign(auth.Claims{Board: m.ID, User: user.ID, Name: name, Role: m.PublicRole, Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
 	writeJSON(w, 200, map[string]any{"role": m.PublicRole, "user": user, "token": tok})
+}
+
+// checkPassword runs argon2id (19 MiB each) at most two at a time, so a
+// burst of join attempts cannot exhaust the node's memory.
+func (n *Node) checkPassword(ctx context.Context, hash, pw string) bool {
+	select {
+	case n.pwSem <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	defer func() { <-n.pwSem }()
+	return account.CheckPassword(hash, pw)
 }
 
 // clientIP is the peer address of a request (no proxy headers: a node

@@ -192,6 +192,7 @@ type Node struct {
 
 	limits      *limiter
 	notifyQuiet map[storage.BoardID]uint64 // boards with nothing to notify, at this log position (n.mu)
+	pwSem       chan struct{}              // bounds concurrent password hashing
 	outbox      *outbox.Outbox
 	accepted    chan acceptedBatch
 	bgStop      context.CancelFunc
@@ -248,6 +249,7 @@ func New(cfg Config) (*Node, error) {
 	n.rooms = room.NewManager(rc)
 	n.limits = newLimiter(cfg.Now)
 	n.notifyQuiet = map[storage.BoardID]uint64{}
+	n.pwSem = make(chan struct{}, 2)
 	n.accepted = make(chan acceptedBatch, 4096)
 	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox")})
 	var sender mail.Sender

@@ -124,7 +124,9 @@ func validAccess(a string) bool {
 func (n *Node) setPassword(ctx context.Context, id storage.BoardID, pw string) error {
 	ph := account.PasswordHash{}
 	if pw != "" {
+		n.pwSem <- struct{}{}
 		h, err := account.HashPassword(pw)
+		<-n.pwSem
 		if err != nil {
 			return err
 		}
