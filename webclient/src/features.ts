@@ -68,6 +68,9 @@ export class Features {
   private listeners: ChangeListener[] = [];
   private lastCam = '';
   private roleChip: HTMLElement;
+  /** The board's deadline (unix ms; 0: none), from the node: after it, nothing may change. */
+  deadline = 0;
+  private metaAt = 0;
   private lastRole: string | undefined = '';
   private lastVersion = -1;
   private dirty = true;
@@ -133,6 +136,10 @@ export class Features {
    */
   apply(ops: LocalOp[]): string[] | null {
     const h = this.host;
+    if (this.closed) {
+      h.toast('This board closed at its deadline: it is read-only now.');
+      return null;
+    }
     const role = h.sync.role;
     if (role === 'viewer') {
       h.toast('You can only view this board.');
@@ -154,6 +161,27 @@ export class Features {
     h.board.upsert(h.doc.elements(c.ids));
     h.redraw();
     return c.ids;
+  }
+
+  /** Whether the board is past its deadline (the node refuses every change then). */
+  get closed(): boolean {
+    return this.deadline > 0 && Date.now() >= this.deadline;
+  }
+
+  /** Reads the board's deadline from the node (when live, then every minute). */
+  private async readMeta(): Promise<void> {
+    this.metaAt = Date.now();
+    const t = this.host.token();
+    try {
+      const r = await fetch(`/v1/boards/${this.host.boardId}`, { headers: t ? { Authorization: 'Bearer ' + t } : {} });
+      if (!r.ok) return;
+      const j = await r.json();
+      this.deadline = typeof j.board?.deadline === 'number' ? j.board.deadline : 0;
+      if (j.closed === true && !this.deadline) this.deadline = 1;
+      this.lastRole = '-'; // redo the chip
+    } catch {
+      /* offline */
+    }
   }
 
   /** The user id edits are made as (votes and authors must be one's own). */
@@ -215,14 +243,20 @@ export class Features {
   }
 
   private frame(): void {
+    if (this.host.sync.state === 'live' && Date.now() - this.metaAt > 60_000) void this.readMeta();
+    const closed = this.closed;
     const role = this.host.sync.role;
-    if (role !== this.lastRole) {
-      this.lastRole = role;
-      this.host.root.classList.toggle('fx-viewer', role === 'viewer');
-      this.roleChip.hidden = role !== 'viewer' && role !== 'commenter';
-      this.roleChip.dataset.role = role ?? '';
-      this.roleChip.textContent = role === 'viewer' ? 'View only' : 'Can comment and vote';
-      this.roleChip.title = role === 'viewer' ? 'Your link lets you look at this board' : 'Your link lets you comment and vote, not edit';
+    const roleKey = `${role}|${closed}`;
+    if (roleKey !== this.lastRole) {
+      const wasClosed = this.lastRole?.endsWith('|true');
+      this.lastRole = roleKey;
+      this.host.root.classList.toggle('fx-viewer', role === 'viewer' || closed);
+      if (closed) this.host.setReadOnly(true);
+      else if (wasClosed) this.host.setReadOnly(this.host.root.classList.contains('fx-view')); // reopened (an embed in view mode stays read-only)
+      this.roleChip.hidden = !closed && role !== 'viewer' && role !== 'commenter';
+      this.roleChip.dataset.role = closed ? 'closed' : role ?? '';
+      this.roleChip.textContent = closed ? 'Closed' : role === 'viewer' ? 'View only' : 'Can comment and vote';
+      this.roleChip.title = closed ? 'This board closed at its deadline: it is read-only' : role === 'viewer' ? 'Your link lets you look at this board' : 'Your link lets you comment and vote, not edit';
     }
     const c = this.host.camera();
     const key = `${c.x}|${c.y}|${c.zoom}|${this.host.renderer.width}|${this.host.renderer.height}`;

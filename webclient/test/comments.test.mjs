@@ -194,3 +194,27 @@ test("dot votes follow the owner's voting session: budget, pseudonym, close", as
   await a.context.close();
   await c.context.close();
 });
+
+test('after the deadline the board is read-only here too: nothing is sent to be refused', async () => {
+  const b = await restBoard(node.url, 'Deadline', { ownerName: 'Ada' });
+  const n1 = fixedId(71);
+  const a = await chrome.newPage();
+  await openBoard(a.page, node.url, b.id, b.token, 'Ada');
+  await edit(a.page, noteOps(n1, 0, 0, 'Last idea'));
+  await waitSettled(a.page);
+  const r = await fetch(`${node.url}/v1/boards/${b.id}`, { method: 'PATCH', headers: { Authorization: 'Bearer ' + b.token }, body: JSON.stringify({ deadline: Date.now() - 1000 }) });
+  assert.ok(r.ok, `PATCH deadline: ${r.status} ${await r.text()}`);
+
+  const c = await chrome.newPage();
+  await openBoard(c.page, node.url, b.id, b.tokens.commenter, 'Cleo');
+  await c.page.waitForFunction(() => document.querySelector('.topbar .fx-role')?.textContent === 'Closed');
+  const replica = (await state(c.page)).replica;
+  assert.equal(await c.page.evaluate(() => window.__corkboard.features.comments.create('Too late', { x: 10, y: 10 })), null);
+  assert.equal(await c.page.evaluate((id) => window.__corkboard.features.votes.vote(id, 1), n1), false);
+  assert.equal(await c.page.evaluate(() => window.__corkboard.app.canEdit), false);
+  assert.equal(await c.page.isVisible('.fx-comment-btn'), false);
+  await waitSettled(c.page);
+  assert.equal((await state(c.page)).replica, replica, 'no refused change');
+  await a.context.close();
+  await c.context.close();
+});
