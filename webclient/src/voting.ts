@@ -70,6 +70,8 @@ export class VotingBar {
       this.session = key;
       this.answer = null;
       if (v) void this.load();
+      // The vote badges (votes.ts) keep their own copy of the rules: tell them now.
+      void this.a.f.votes.refreshRules();
     }
     this.render();
   }
