@@ -381,7 +381,7 @@ func (l *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // one alone (two syscalls, hence often two TCP segments, for every frame
 // larger than it: the header and the payload).
 type frameWriter struct {
-	conn net.Conn
+	conn io.Writer // the hijacked connection (writev through net.Buffers)
 	mu   sync.Mutex
 	held *[wsWriteBuffer]byte // non-nil while a full buffer is held
 }

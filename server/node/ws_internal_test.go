@@ -1,0 +1,180 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// recorder is the far end of a frameWriter: what reached the connection.
+type recorder struct{ bytes.Buffer }
+
+// frameWriter holds a full buffer (the start of a frame larger than the
+// buffer) until the rest comes, and sends everything else at once.
+func TestFrameWriterHoldsOnlyFullBuffers(t *testing.T) {
+	var rec recorder
+	fw := &frameWriter{conn: &rec}
+	bw := bufio.NewWriterSize(fw, wsWriteBuffer)
+	frame := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(n + i)
+		}
+		return b
+	}
+	var want []byte
+	check := func(what string, sent int) {
+		t.Helper()
+		if got := rec.Len(); got != sent {
+			t.Fatalf("%s: %d bytes reached the connection, want %d", what, got, sent)
+		}
+		if !bytes.Equal(rec.Bytes(), want[:sent]) {
+			t.Fatalf("%s: wrong bytes on the connection", what)
+		}
+	}
+
+	small := frame(10)
+	bw.Write(small)
+	want = append(want, small...)
+	check("small frame before flush", 0)
+	bw.Flush()
+	check("small frame", len(want))
+
+	// A frame larger than the buffer, written as the WebSocket does (its
+	// header, then the payload): the first full buffer is held, then sent
+	// with the rest.
+	mid := frame(300)
+	bw.Write(mid[:2])
+	bw.Write(mid[2:])
+	want = append(want, mid...)
+	check("300 bytes before flush", len(want)-300)
+	bw.Flush()
+	check("300 bytes", len(want))
+
+	// The rest larger than the buffer goes out within the payload's
+	// write, after the held part.
+	big := frame(10000)
+	bw.Write(big[:5])
+	bw.Write(big[5:])
+	want = append(want, big...)
+	check("10,000 bytes before flush", len(want))
+	bw.Flush()
+	check("10,000 bytes", len(want))
+
+	// Exactly one full buffer at the flush: held until Commit.
+	exact := frame(wsWriteBuffer)
+	bw.Write(exact)
+	bw.Flush()
+	want = append(want, exact...)
+	check("a full buffer before Commit", len(want)-wsWriteBuffer)
+	if err := fw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	check("a full buffer after Commit", len(want))
+	if err := fw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	check("a second Commit", len(want))
+
+	// A held chunk goes out before whatever is written next (a pong
+	// from the reader, say).
+	bw.Write(exact)
+	bw.Flush()
+	pong := frame(7)
+	bw.Write(pong)
+	bw.Flush()
+	want = append(append(want, exact...), pong...)
+	check("held chunk then a control frame", len(want))
+}
+
+// A real WebSocket over TCP with the lean buffers: messages of every size
+// around the buffer sizes, and larger, come back intact while pings (the
+// reader's pongs go through the same frameWriter) run alongside.
+func TestLeanWebSocketRoundTrip(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lean := &leanHijacker{ResponseWriter: w}
+		c, err := websocket.Accept(lean, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.SetReadLimit(1 << 20)
+		ctx := context.Background()
+		for {
+			typ, data, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if err := c.Write(ctx, typ, data); err != nil {
+				return
+			}
+			if err := lean.fw.Commit(); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+
+	var sizes []int
+	for n := 0; n <= 700; n++ {
+		sizes = append(sizes, n)
+	}
+	sizes = append(sizes, 1000, 4095, 4096, 4097, 65535, 65536, 300000)
+	rng := rand.New(rand.NewPCG(1, 2))
+
+	// Pings need a reader on this side: the loop below reads, and pings
+	// run from their own goroutine until it ends.
+	stop := make(chan struct{})
+	var pings sync.WaitGroup
+	pings.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+			err := c.Ping(pctx)
+			pcancel()
+			if err != nil {
+				return
+			}
+		}
+	})
+	for _, n := range sizes {
+		msg := make([]byte, n)
+		for i := range msg {
+			msg[i] = byte(rng.Uint32())
+		}
+		if err := c.Write(ctx, websocket.MessageBinary, msg); err != nil {
+			t.Fatalf("write %d bytes: %v", n, err)
+		}
+		typ, got, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read the echo of %d bytes: %v", n, err)
+		}
+		if typ != websocket.MessageBinary || !bytes.Equal(got, msg) {
+			t.Fatalf("echo of %d bytes: got %d bytes of type %v, not the same", n, len(got), typ)
+		}
+	}
+	close(stop)
+	c.Close(websocket.StatusNormalClosure, "")
+	pings.Wait()
+}
