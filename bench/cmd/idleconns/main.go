@@ -60,6 +60,7 @@ type config struct {
 	boardsIn string
 	memprof  string
 	stacks   string
+	active   bool
 }
 
 func main() {
@@ -71,6 +72,7 @@ func main() {
 	flag.DurationVar(&c.settle, "settle", 3*time.Second, "wait after connecting before measuring")
 	flag.StringVar(&c.memprof, "memprofile", "", "in-process mode: write the node's heap profile here once connected")
 	flag.StringVar(&c.stacks, "stacks", "", "in-process mode: write the node's goroutine stacks here once connected")
+	flag.BoolVar(&c.active, "active", false, "each client makes one change (a note with text) and waits for its ack before going idle: the cost of a connection that was used, not only opened")
 	flag.BoolVar(&c.child, "child", false, "internal: hold client connections for the parent")
 	flag.StringVar(&c.boardsIn, "boards-file", "", "internal: the boards, for -child")
 	flag.Parse()
@@ -112,6 +114,7 @@ type holder struct {
 	api     *nodeapi.Client
 	boards  []nodeapi.Board
 	dialers int
+	active  bool
 	mu      sync.Mutex
 	conns   []*client.Client
 }
@@ -140,6 +143,9 @@ func (h *holder) open(n int) error {
 				c, err := client.Dial(dctx, client.Options{URL: h.api.WSURL(h.boards[i%len(h.boards)]),
 					Replica: randomReplica(), Name: "idle-" + strconv.Itoa(i)})
 				dcancel()
+				if err == nil && h.active {
+					err = touch(ctx, c, i)
+				}
 				if err != nil {
 					once.Do(func() { firstErr = fmt.Errorf("connection %d: %w", i, err) })
 					return
@@ -152,6 +158,29 @@ func (h *holder) open(n int) error {
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// touch makes one change on c (a note with a few words of text) and waits
+// for the node's ack.
+func touch(ctx context.Context, c *client.Client, i int) error {
+	var el crdt.ElementID
+	el[0], el[1] = 0x1d, 0x1e
+	binary.BigEndian.PutUint64(el[8:], uint64(i))
+	seq, err := c.Edit(ctx, time.Now().UnixMilli(), func(tx *crdt.Tx) error {
+		if err := tx.Create(el, "note"); err != nil {
+			return err
+		}
+		if err := tx.Set(el, "x", crdt.Number(float64(i))); err != nil {
+			return err
+		}
+		return tx.InsertText(el, "text", 0, "idle "+strconv.Itoa(i))
+	})
+	if err != nil {
+		return err
+	}
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return c.WaitAck(actx, seq)
 }
 
 func (h *holder) closeAll() {
@@ -211,7 +240,7 @@ func external(c config) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h := &holder{api: api, boards: boards, dialers: c.dialers}
+	h := &holder{api: api, boards: boards, dialers: c.dialers, active: c.active}
 	defer h.closeAll()
 	if err := h.open(c.boards); err != nil {
 		return "", err
@@ -236,8 +265,8 @@ func external(c config) (string, error) {
 		return "", fmt.Errorf("only %d of %d connections still open", alive, c.clients)
 	}
 	kb := func(name string) string { return f1(nodeapi.Delta(before, after, name) / n / 1024) }
-	return fmt.Sprintf("RESULT tool=idleconns mode=external clients=%d boards=%d measured_conns=%d rss_kb_per_conn=%s heap_inuse_kb_per_conn=%s stack_inuse_kb_per_conn=%s goroutines_per_conn=%s node_rss_mb=%s connect_s=%s",
-		c.clients, c.boards, c.clients-c.boards, kb("process_resident_memory_bytes"), kb("go_memstats_heap_inuse_bytes"),
+	return fmt.Sprintf("RESULT tool=idleconns mode=external active=%t clients=%d boards=%d measured_conns=%d rss_kb_per_conn=%s heap_inuse_kb_per_conn=%s stack_inuse_kb_per_conn=%s goroutines_per_conn=%s node_rss_mb=%s connect_s=%s",
+		c.active, c.clients, c.boards, c.clients-c.boards, kb("process_resident_memory_bytes"), kb("go_memstats_heap_inuse_bytes"),
 		kb("go_memstats_stack_inuse_bytes"), f2(nodeapi.Delta(before, after, "go_goroutines")/n),
 		f1(after["process_resident_memory_bytes"]/(1<<20)), f1(took.Seconds())), nil
 }
@@ -316,7 +345,7 @@ func inProcess(c config) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, self, "-child", "-url", base, "-boards-file", bf, "-dialers", strconv.Itoa(c.dialers),
+	cmd := exec.CommandContext(ctx, self, "-child", "-active="+strconv.FormatBool(c.active), "-url", base, "-boards-file", bf, "-dialers", strconv.Itoa(c.dialers),
 		"-clients", strconv.Itoa(c.clients), "-boards", strconv.Itoa(c.boards))
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
@@ -366,8 +395,8 @@ func inProcess(c config) (string, error) {
 	}
 	k := float64(c.clients - c.boards)
 	kb := func(a, b uint64) string { return f1((float64(b) - float64(a)) / k / 1024) }
-	return fmt.Sprintf("RESULT tool=idleconns mode=in-process clients=%d boards=%d measured_conns=%d rss_kb_per_conn=%s heap_inuse_kb_per_conn=%s heap_alloc_kb_per_conn=%s stack_inuse_kb_per_conn=%s goroutines_per_conn=%s node_rss_mb=%s connect_s=%s",
-		c.clients, c.boards, c.clients-c.boards, kb(before.rss, after.rss), kb(before.heapInuse, after.heapInuse),
+	return fmt.Sprintf("RESULT tool=idleconns mode=in-process active=%t clients=%d boards=%d measured_conns=%d rss_kb_per_conn=%s heap_inuse_kb_per_conn=%s heap_alloc_kb_per_conn=%s stack_inuse_kb_per_conn=%s goroutines_per_conn=%s node_rss_mb=%s connect_s=%s",
+		c.active, c.clients, c.boards, c.clients-c.boards, kb(before.rss, after.rss), kb(before.heapInuse, after.heapInuse),
 		kb(before.heapAlloc, after.heapAlloc), kb(before.stackInuse, after.stackInuse),
 		f2(float64(after.goroutines-before.goroutines)/k), f1(float64(after.rss)/(1<<20)), f1(took.Seconds())), nil
 }
@@ -386,7 +415,7 @@ func child(c config) error {
 	if err := json.Unmarshal(bj, &boards); err != nil {
 		return err
 	}
-	h := &holder{api: nodeapi.New(c.url), boards: boards, dialers: c.dialers}
+	h := &holder{api: nodeapi.New(c.url), boards: boards, dialers: c.dialers, active: c.active}
 	defer h.closeAll()
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
