@@ -5,7 +5,8 @@
 // guest gets a board token, which the page then uses like a link's token
 // (the page is loaded again with it, so Sync, the stored record and the
 // REST calls all take it the one way they already take link tokens).
-// Wrong passwords and the node's rate limit (429) are said as such.
+// Wrong passwords and the node's rate limit (429) are said as such. A
+// members-only board asks a visitor without a session to sign in instead.
 import { api, ApiError, h } from './account';
 import { myName, setMyName } from './ids';
 
@@ -14,12 +15,18 @@ export function needsPassword(message: string): boolean {
   return /password/i.test(message);
 }
 
+/** Whether a refusal's message asks to sign in (a members-only board). */
+export function needsSignIn(message: string): boolean {
+  return /sign in/i.test(message);
+}
+
 /**
- * Shows the prompt over the page when message is about the password
- * (returns false otherwise, and does nothing).
+ * Shows the prompt over the page when message is about the password, or a
+ * sign-in form when it asks to sign in (returns false otherwise, and does
+ * nothing).
  */
 export function askPassword(root: HTMLElement, boardId: string, message: string): boolean {
-  if (!needsPassword(message)) return false;
+  if (!needsPassword(message)) return needsSignIn(message) && askSignIn(root, boardId);
   root.querySelector('.cb-password')?.remove();
   const pw = h('input', { name: 'password', type: 'password', required: '', autocomplete: 'current-password', maxlength: '200' });
   const name = h('input', { name: 'name', maxlength: '60', autocomplete: 'nickname', value: localStorage.getItem('cb.name') ?? '' });
@@ -58,6 +65,41 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
       go.disabled = false;
       pw.select();
     }
+  });
+  return true;
+}
+
+/** A members-only board without a session: sign in (the link comes back to this board). */
+function askSignIn(root: HTMLElement, boardId: string): boolean {
+  root.querySelector('.cb-signin')?.remove();
+  const email = h('input', { name: 'email', type: 'email', required: '', autocomplete: 'email', placeholder: 'you@example.com' });
+  const note = h('p', { class: 'note', role: 'status', hidden: '' });
+  const go = h('button', { type: 'submit' }, 'Send me a sign-in link');
+  const form = h(
+    'form',
+    { class: 'cb-password cb-signin fatal' },
+    h('h1', {}, 'Corkboard'),
+    h('p', {}, 'This board is for its members. Sign in with the e-mail address you were invited with, or open the link you were given.'),
+    h('label', {}, 'E-mail ', email),
+    go,
+    note,
+    h('p', {}, h('a', { href: '/' }, 'Home')),
+  );
+  root.appendChild(form);
+  email.focus();
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    go.disabled = true;
+    note.classList.remove('error');
+    try {
+      await api('POST', '/v1/signin', { email: email.value.trim(), next: `/b/${boardId}` });
+      note.textContent = `We sent a sign-in link to ${email.value.trim()}: it brings you back to this board.`;
+    } catch (e) {
+      note.textContent = e instanceof ApiError && e.status === 429 ? 'Too many sign-in links for now: try again later.' : `Could not send the link: ${(e as Error).message}`;
+      note.classList.add('error');
+      go.disabled = false;
+    }
+    note.hidden = false;
   });
   return true;
 }

@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { launch, startNode, state, waitLive, waitSettled, waitState } from './lib.mjs';
 import { edit, fixedId, noteOps } from './fx.mjs';
-import { confirmJSON, mailLink, signInAPI, useSession } from './mail.mjs';
+import { confirmJSON, mailLink, mails, signInAPI, useSession } from './mail.mjs';
 
 let node;
 let chrome;
@@ -168,6 +168,13 @@ test('sign in, password board, invite, demote live, password guest, deadline, su
   assert.ok(!md.includes('Too late'), 'the refused note is not in it');
 });
 
+/** The sign-in links e-mailed to an address so far, oldest first. */
+function signInLinks(node, to) {
+  return mails(node)
+    .filter((m) => m.to.includes(to))
+    .flatMap((m) => m.text.match(/https?:\/\/\S+\/v1\/signin\/\S+/g) ?? []);
+}
+
 /** Calls the REST API with a session. */
 async function rest(method, path, session, body) {
   const r = await fetch(node.url + path, {
@@ -277,4 +284,42 @@ test('notification preferences, since your last visit, a voting session with dot
   await a.click('.cb-voting .end-voting');
   await a.waitForSelector('.cb-voting[data-state=none] .open-voting');
   assert.equal((await banner(a)), null, 'votes are free again');
+
+  // Maya on another device: the members board asks her to sign in, and the link brings her back.
+  const { page: d } = await chrome.newPage();
+  await d.goto(`${node.url}/b/${id}`);
+  await d.waitForSelector('form.cb-signin');
+  await d.fill('.cb-signin input[name=email]', 'host@example.com');
+  await d.click('.cb-signin button[type=submit]');
+  await d.waitForSelector('.cb-signin .note:not([hidden])');
+  assert.match(await d.textContent('.cb-signin .note'), /sign-in link to host@example\.com/);
+  await confirmLink(d, await mailLink(node, 'host@example.com', /\/v1\/signin\//, new Set(signInLinks(node, 'host@example.com').slice(0, 1))), new RegExp(`/b/${id}$`));
+  await waitLive(d);
+  assert.equal((await state(d)).role, 'owner');
+});
+
+test('a password board says when there were too many wrong passwords', async () => {
+  const r = await fetch(node.url + '/v1/boards', { method: 'POST', body: JSON.stringify({ name: 'Locked', access: 'password', password: 'open sesame' }) });
+  const { board } = await r.json();
+  const { page } = await chrome.newPage();
+  await page.goto(`${node.url}/b/${board.id}`);
+  await page.waitForSelector('form.cb-password');
+  const attempt = async () => {
+    await page.fill('.cb-password input[name=password]', 'not it at all');
+    await page.click('.cb-password button[type=submit]');
+    await page.waitForSelector('.cb-password .error:not([hidden])');
+    const t = await page.textContent('.cb-password .error');
+    await page.evaluate(() => (document.querySelector('.cb-password .error').hidden = true));
+    return t;
+  };
+  const said = [];
+  for (let i = 0; i < 6; i++) said.push(await attempt());
+  assert.deepEqual(said.slice(0, 5), Array(5).fill('Wrong password.'));
+  assert.match(said[5], /Too many wrong passwords/);
+  // Even the right one is refused now, and said so.
+  await page.fill('.cb-password input[name=password]', 'open sesame');
+  await page.click('.cb-password button[type=submit]');
+  await page.waitForSelector('.cb-password .error:not([hidden])');
+  assert.match(await page.textContent('.cb-password .error'), /Too many wrong passwords/);
+  assert.match(page.url(), new RegExp(`/b/${board.id}$`), 'still on the prompt');
 });
