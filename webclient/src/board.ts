@@ -41,6 +41,7 @@ const SHORTCUTS: [string, string][] = [
   ['Shift+click · drag on empty space', 'Add to the selection · box select'],
   ['Enter · F2 · double-click', 'Edit the text'],
   ['Tab · Enter (mindmap node)', 'Add a subtopic · add a sibling'],
+  ['Shift+Tab (typing in a node)', 'Back to its parent'],
   ['.', 'Collapse or expand a mindmap node'],
   ['Ctrl+C · Ctrl+X · Ctrl+V', 'Copy · cut · paste (also between boards)'],
   ['Ctrl+D', 'Duplicate'],
@@ -889,8 +890,9 @@ class BoardApp {
       const dr = p.data?.drag;
       if (dr) {
         for (const id of dr.ids) {
+          // What moves with it, as for one's own drag: a frame's contents, a node's subtopics.
           const e = this.board.get(id);
-          if (e) m.set(id, { x: e.x + dr.dx, y: e.y + dr.dy, w: e.w, h: e.h });
+          if (e) for (const x of [e, ...this.board.descendants(id)]) m.set(x.id, { x: x.x + dr.dx, y: x.y + dr.dy, w: x.w, h: x.h });
         }
       }
       const bx = p.data?.box;

@@ -229,3 +229,31 @@ test('duplicate, and copy and paste within and across boards', async () => {
   await waitSettled(page);
   await context.close();
 });
+
+test('two fingers pinch to zoom about their midpoint', async () => {
+  const { context, page } = await chrome.newPage({ hasTouch: true });
+  await createBoard(page, node.url, 'Pinch', 'Ada');
+  const before = await page.evaluate(() => window.__corkboard.camera());
+  // The board point under the fingers' midpoint stays under it.
+  const mid = { x: 600, y: 400 };
+  const under = { x: before.x + mid.x / before.zoom, y: before.y + mid.y / before.zoom };
+  const cdp = await context.newCDPSession(page);
+  const touch = (type, d) =>
+    cdp.send('Input.dispatchTouchEvent', {
+      type,
+      touchPoints: type === 'touchEnd' ? [] : [
+        { x: mid.x - d, y: mid.y, id: 1 },
+        { x: mid.x + d, y: mid.y, id: 2 },
+      ],
+    });
+  await touch('touchStart', 50);
+  for (let d = 60; d <= 150; d += 10) await touch('touchMove', d);
+  await touch('touchEnd', 150);
+  const after = await page.evaluate(() => window.__corkboard.camera());
+  assert.ok(after.zoom > before.zoom * 2.5 && after.zoom < before.zoom * 3.5, `zoom ${before.zoom} → ${after.zoom}`);
+  const now = { x: after.x + mid.x / after.zoom, y: after.y + mid.y / after.zoom };
+  assert.ok(Math.abs(now.x - under.x) < 2 && Math.abs(now.y - under.y) < 2, JSON.stringify({ under, now }));
+  // No element was made or moved by the fingers.
+  assert.equal((await state(page)).elements.length, 0);
+  await context.close();
+});
