@@ -660,6 +660,8 @@ class BoardApp {
         return ops;
       }
       if (derived(single, board)) {
+        // Dropped near where it was: it snaps back (a slip of the hand is no detach).
+        if (Math.hypot(d.dx, d.dy) * this.cam.zoom < 40) return ops;
         // A subtopic dropped on empty space: a root of its own, where it was dropped.
         const b = d.orig.get(single.id)!;
         const frame = t?.kind === 'frame' ? t : undefined;

@@ -212,3 +212,30 @@ test('undo takes back one’s own reparent and leaves the other person’s later
   await a.context.close();
   await b.context.close();
 });
+
+test('a subtopic dragged to empty canvas becomes a root there; a small slip snaps back', async () => {
+  const { context, page } = await chrome.newPage();
+  await createBoard(page, node.url, 'Detach', 'Ada');
+  await newRoot(page, 300, 300, 'Hub');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('Spoke');
+  await page.keyboard.press('Escape');
+  await waitSettled(page);
+  let n = nodes(await state(page));
+  const c = await centre(page, n.Spoke);
+  // A slip of a few pixels: nothing changes.
+  await drag(page, c, { x: c.x + 12, y: c.y + 8 });
+  await waitSettled(page);
+  let s = await state(page);
+  assert.equal(nodes(s).Spoke.parent, n.Hub.id);
+  assert.deepEqual([nodes(s).Spoke.x, nodes(s).Spoke.y], [n.Spoke.x, n.Spoke.y]);
+  // Far away on empty canvas: a root of its own, where it was dropped, in one undo step.
+  await drag(page, c, { x: c.x + 250, y: c.y + 300 });
+  s = await waitState(page, (s) => s.elements.some((e) => e.text === 'Spoke' && e.parent === null));
+  const spoke = nodes(s).Spoke;
+  assert.ok(Math.abs(spoke.x - (n.Spoke.x + 250)) <= 2 && Math.abs(spoke.y - (n.Spoke.y + 300)) <= 2, JSON.stringify(spoke));
+  await page.keyboard.press('Control+z');
+  s = await waitState(page, (s, hub) => s.elements.some((e) => e.text === 'Spoke' && e.parent === hub), n.Hub.id);
+  await waitSettled(page);
+  await context.close();
+});
