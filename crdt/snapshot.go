@@ -327,6 +327,16 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 		return nil, err
 	}
 	d.elems = make(map[ElementID]*element, nel)
+	// The doc's parts come from slabs: a few allocations for thousands of
+	// elements, properties and texts instead of one each.
+	var (
+		elems slab[element]
+		props slab[prop]
+		votes slab[voteReg]
+		texts slab[textField]
+	)
+	tdec := textDecoder{bulk: true}
+	tdec.bytes.chunk = 16 << 10
 	var prev ElementID
 	for i := 0; i < nel; i++ {
 		id, err := r.elementID()
@@ -337,7 +347,8 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 			return nil, malformed("snapshot: element ids not strictly ascending")
 		}
 		prev = id
-		e := &element{id: id}
+		e := &elems.take(1, true)[0]
+		e.id = id
 		kind, err := key()
 		if err != nil {
 			return nil, err
@@ -363,9 +374,7 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 		if err != nil {
 			return nil, err
 		}
-		if np > 0 {
-			e.props = make([]prop, np)
-		}
+		e.props = props.take(np, true)
 		for j := range e.props {
 			p := &e.props[j]
 			if p.key, err = key(); err != nil {
@@ -406,13 +415,16 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 				return nil, err
 			}
 			if e.votes == nil {
-				e.votes = make([]voteReg, 0, nv)
+				e.votes = votes.take(nv, true)[:0]
 			}
 			e.votes = append(e.votes, voteReg{k, vr})
 		}
 		nt, err := r.count(2)
 		if err != nil {
 			return nil, err
+		}
+		if nt > 0 {
+			e.texts = texts.take(nt, true)[:0]
 		}
 		for j := 0; j < nt; j++ {
 			k, err := key()
@@ -422,7 +434,7 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 			if j > 0 && k <= e.texts[j-1].key {
 				return nil, malformed("snapshot: text fields not ascending")
 			}
-			t, err := decodeTextState(r)
+			t, err := tdec.decode(r)
 			if err != nil {
 				return nil, fmt.Errorf("snapshot: text %q: %w", k, err)
 			}

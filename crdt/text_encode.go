@@ -216,11 +216,47 @@ type textSpan struct {
 // decodeTextState decodes what appendState wrote. It never panics; errors
 // wrap ErrMalformed.
 func decodeTextState(r *reader) (*textList, error) {
+	var dec textDecoder
+	return dec.decode(r)
+}
+
+// textDecoder decodes text states one after another, sharing what they can:
+// scratch space for the checks, and (with bulk set) slabs that the decoded
+// lists are carved from. A snapshot of a big board holds tens of thousands
+// of texts, and one allocation for each of a list's ten parts was a third of
+// loading it. The zero value allocates each list's parts exactly.
+type textDecoder struct {
+	bulk      bool
+	reps      []ReplicaID
+	expect    []uint64
+	repUsed   []bool
+	spans     []textSpan
+	origins   []textOrigin
+	rightDist []int32
+	lists     slab[textList]
+	leaves    slab[textLeaf]
+	ptrs      slab[*textLeaf]
+	runs      slab[textRun]
+	bytes     slab[byte]
+}
+
+// scratch returns s resized to n elements, zeroed.
+func scratch[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+func (dec *textDecoder) decode(r *reader) (*textList, error) {
 	nrep, err := r.count(8)
 	if err != nil {
 		return nil, err
 	}
-	reps := make([]ReplicaID, nrep)
+	reps := scratch(dec.reps, nrep)
+	dec.reps = reps
 	for i := range reps {
 		v, err := r.u64()
 		if err != nil {
@@ -278,12 +314,15 @@ func decodeTextState(r *reader) (*textList, error) {
 		return nil, malformed("text: content is not UTF-8")
 	}
 
-	runs := make([]textRun, nruns)
-	spans := make([]textSpan, nruns)
-	var origins []textOrigin
+	runs := dec.runs.take(nruns, dec.bulk)
+	spans := scratch(dec.spans, nruns)
+	dec.spans = spans
+	origins := dec.origins[:0]
 	var rightDist []int32 // per run: the run its right origin starts, or -1
-	expect := make([]uint64, nrep)
-	repUsed := make([]bool, nrep)
+	expect := scratch(dec.expect, nrep)
+	dec.expect = expect
+	repUsed := scratch(dec.repUsed, nrep)
+	dec.repUsed = repUsed
 	for i := range expect {
 		expect[i] = 1
 	}
@@ -366,7 +405,8 @@ func decodeTextState(r *reader) (*textList, error) {
 				return nil, malformed("text: right origin after the last run")
 			}
 			if rightDist == nil {
-				rightDist = make([]int32, nruns)
+				rightDist = scratch(dec.rightDist, nruns)
+				dec.rightDist = rightDist
 				for k := range rightDist {
 					rightDist[k] = -1
 				}
@@ -479,19 +519,23 @@ func decodeTextState(r *reader) (*textList, error) {
 		}
 	}
 
+	dec.origins = origins[:0]
+
 	// Build the leaves straight over the decoded runs: each leaf's slice has
 	// its capacity capped, so growing one copies it out instead of writing
-	// over its neighbour.
+	// over its neighbour (or over the next list carved from the same slab).
 	const fill = textLeafMax * 3 / 4
 	nleaves := (nruns + fill - 1) / fill
-	t := &textList{
-		leaves:    make([]*textLeaf, nleaves),
-		arena:     make([]*textLeaf, nleaves+1),
-		buf:       append([]byte(nil), content...),
+	t := &dec.lists.take(1, dec.bulk)[0]
+	*t = textList{
+		leaves:    dec.ptrs.take(nleaves, dec.bulk),
+		arena:     dec.ptrs.take(nleaves+1, dec.bulk),
+		buf:       dec.bytes.take(len(content), dec.bulk),
 		live:      live,
 		liveBytes: len(content),
 	}
-	block := make([]textLeaf, nleaves)
+	copy(t.buf, content)
+	block := dec.leaves.take(nleaves, dec.bulk)
 	for k := range block {
 		lf := &block[k]
 		a, b := k*fill, min((k+1)*fill, nruns)
