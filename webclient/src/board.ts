@@ -60,7 +60,7 @@ const ZOOM_MAX = 4;
 type Drag =
   | { kind: 'pan'; sx: number; sy: number; cx: number; cy: number }
   | { kind: 'move'; sx: number; sy: number; ids: string[]; orig: Map<string, Box>; dx: number; dy: number; moved: boolean; target?: string }
-  | { kind: 'resize'; id: string; corner: number; orig: Box; box: Box; origs: Map<string, Box> }
+  | { kind: 'resize'; id: string; corner: number; orig: Box; box: Box; origs: Map<string, Box>; rot: number }
   | { kind: 'marquee'; sx: number; sy: number; base: Set<string>; box: Box }
   | { kind: 'rotate'; id: string; cx: number; cy: number; start: number; orig: number; rot: number }
   | { kind: 'ink'; points: number[] }
@@ -1156,8 +1156,8 @@ class BoardApp {
   private handleAt(sx: number, sy: number): number {
     if (!this.resizable()) return -1;
     const e = selectionBox(this.board, this.selection);
-    if (!e || e.rot) return -1;
-    const cs = corners(e);
+    if (!e) return -1;
+    const cs = corners(e).map(([x, y]) => turn(x, y, e.x + e.w / 2, e.y + e.h / 2, e.rot));
     for (let i = 0; i < 4; i++) {
       const hx = (cs[i][0] - this.cam.x) * this.cam.zoom;
       const hy = (cs[i][1] - this.cam.y) * this.cam.zoom;
@@ -1228,7 +1228,7 @@ class BoardApp {
         if (el) origs.set(id, { x: el.x, y: el.y, w: el.w, h: el.h });
       }
       const box = { x: orig.x, y: orig.y, w: orig.w, h: orig.h };
-      this.drag = { kind: 'resize', id: [...origs.keys()][0], corner, orig: box, box: { ...box }, origs };
+      this.drag = { kind: 'resize', id: [...origs.keys()][0], corner, orig: box, box: { ...box }, origs, rot: orig.rot };
       return;
     }
     const badge = this.badgeAt(p.x, p.y);
@@ -1292,7 +1292,7 @@ class BoardApp {
       this.ui.context.hidden = true;
       this.redraw();
     } else if (d?.kind === 'resize') {
-      d.box = resizeBox(d.orig, d.corner, p.x, p.y, d.origs.size > 1 ? 8 : 24);
+      d.box = d.rot ? resizeRotated(d.orig, d.rot, d.corner, p.x, p.y, 24) : resizeBox(d.orig, d.corner, p.x, p.y, d.origs.size > 1 ? 8 : 24);
       this.redraw();
     } else if (d?.kind === 'rotate') {
       let rot = d.orig + ((Math.atan2(p.y - d.cy, p.x - d.cx) - d.start) * 180) / Math.PI;
@@ -1499,6 +1499,32 @@ function resized(d: { orig: Box; box: Box; origs: Map<string, Box> }): Map<strin
 
 function roundBox(b: Box): Box {
   return { x: Math.round(b.x), y: Math.round(b.y), w: Math.round(b.w), h: Math.round(b.h) };
+}
+
+/** A point turned by deg degrees (clockwise on screen) about (cx, cy). */
+function turn(x: number, y: number, cx: number, cy: number, deg: number): [number, number] {
+  if (!deg) return [x, y];
+  const r = (deg * Math.PI) / 180;
+  const dx = x - cx,
+    dy = y - cy;
+  return [cx + dx * Math.cos(r) - dy * Math.sin(r), cy + dx * Math.sin(r) + dy * Math.cos(r)];
+}
+
+/**
+ * Resizing a rotated element by corner c: the pointer is read in the
+ * element's own (unrotated) frame, and the new box is shifted so that the
+ * opposite corner stays where it is on screen (rotation is about the
+ * centre, which moves with the size).
+ */
+function resizeRotated(o: Box, rot: number, c: number, px: number, py: number, min: number): Box {
+  const [lx, ly] = turn(px, py, o.x + o.w / 2, o.y + o.h / 2, -rot);
+  const b = resizeBox(o, c, lx, ly, min);
+  const opp = (c + 2) % 4;
+  const [ax, ay] = corners(o)[opp];
+  const [bx, by] = corners(b)[opp];
+  const a = turn(ax, ay, o.x + o.w / 2, o.y + o.h / 2, rot);
+  const n = turn(bx, by, b.x + b.w / 2, b.y + b.h / 2, rot);
+  return { x: b.x + a[0] - n[0], y: b.y + a[1] - n[1], w: b.w, h: b.h };
 }
 
 /** The box after dragging corner c (nw, ne, se, sw) to (px, py), at least min wide and high. */

@@ -314,7 +314,7 @@ export class Renderer {
       ctx.fillStyle = '#fff';
       ctx.strokeStyle = SELECT;
       ctx.lineWidth = 1.5;
-      if (!sel.rot && ov.handles) {
+      if (ov.handles) {
         for (const [hx, hy] of corners(sel)) {
           ctx.fillRect(sx(hx) - HANDLE_PX / 2, sy(hy) - HANDLE_PX / 2, HANDLE_PX, HANDLE_PX);
           ctx.strokeRect(sx(hx) - HANDLE_PX / 2, sy(hy) - HANDLE_PX / 2, HANDLE_PX, HANDLE_PX);

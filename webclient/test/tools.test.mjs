@@ -142,6 +142,21 @@ test('freehand strokes, rotation, group resize and the shortcuts overlay', async
   s = await waitState(page, (s, i) => s.elements.find((e) => e.id === i).rot !== 0, n.id);
   assert.equal(s.elements.find((e) => e.id === n.id).rot, 90);
 
+  // Resizing it by a corner handle, which turned with it: the local
+  // south-east corner is now at the bottom left; the opposite corner stays put.
+  const r = s.elements.find((e) => e.id === n.id);
+  const cx = r.x + r.w / 2,
+    cy = r.y + r.h / 2;
+  const se = await toScreen(page, cx - r.h / 2, cy + r.w / 2);
+  const fixed = { x: cx + r.h / 2, y: cy - r.w / 2 };
+  await drag(page, se, { x: se.x - 50, y: se.y + 50 });
+  s = await waitState(page, (s, i) => s.elements.find((e) => e.id === i).w > 220, n.id);
+  const g = s.elements.find((e) => e.id === n.id);
+  assert.ok(Math.abs(g.w - 250) <= 2 && Math.abs(g.h - 250) <= 2 && g.rot === 90, JSON.stringify(g));
+  const gx = g.x + g.w / 2 + g.h / 2,
+    gy = g.y + g.h / 2 - g.w / 2;
+  assert.ok(Math.abs(gx - fixed.x) <= 2 && Math.abs(gy - fixed.y) <= 2, JSON.stringify({ fixed, gx, gy }));
+
   // Group resize: two notes selected (shift-click), the corner handle dragged.
   const a1 = await note(page, 300, 200, 'A');
   const a2 = await note(page, 600, 200, 'B');
