@@ -323,3 +323,70 @@ test('a password board says when there were too many wrong passwords', async () 
   assert.match(await page.textContent('.cb-password .error'), /Too many wrong passwords/);
   assert.match(page.url(), new RegExp(`/b/${board.id}$`), 'still on the prompt');
 });
+
+test('the share dialog: access and visitors, webhooks with their secret once, invites revoked, members removed, reopen', async () => {
+  const owner = await signInAPI(node, 'dialog@example.com');
+  const { board } = await rest('POST', '/v1/boards', owner, { name: 'Settings', access: 'members' });
+  const id = board.id;
+  await rest('POST', `/v1/boards/${id}/invites`, owner, { email: 'dan@example.com', role: 'commenter' });
+  const dan = (await confirmJSON(await mailLink(node, 'dan@example.com', /\/v1\/invites\//))).session;
+  await rest('POST', `/v1/boards/${id}/invites`, owner, { email: 'eve@example.com', role: 'viewer' });
+  const { page: a } = await sessionPage(owner, id);
+  const { page: d } = await sessionPage(dan, id);
+  assert.equal((await state(d)).role, 'commenter');
+
+  await a.click('.cb-share-btn');
+  await a.waitForSelector('dialog.cb-share[open] .members li select');
+  assert.equal(await a.isVisible('.cb-share select[name=publicRole]'), true);
+  assert.equal(await a.isDisabled('.cb-share select[name=publicRole]'), true, 'a members board has no visitors');
+
+  // Open it to anyone with the link, as viewers.
+  await a.selectOption('.cb-share select[name=access]', 'public');
+  await a.selectOption('.cb-share select[name=publicRole]', 'viewer');
+  await a.click('.cb-share button.save');
+  await a.waitForFunction(() => document.querySelector('.cb-share .note').textContent === 'Saved.');
+  const pub = await (await fetch(`${node.url}/v1/boards/${id}`)).json();
+  assert.deepEqual([pub.board.access, pub.board.publicRole, pub.you.role], ['public', 'viewer', 'viewer']);
+
+  // A webhook: its secret is shown once, the list never has it.
+  await a.fill('.cb-share form.hook input[name=url]', 'https://hooks.example.com/corkboard');
+  await a.uncheck('.cb-share form.hook input[value=vote]');
+  await a.click('.cb-share form.hook button[type=submit]');
+  await a.waitForSelector('.cb-share .secret:not([hidden])');
+  const secret = /shown only now\): (\S+)/.exec(await a.textContent('.cb-share .secret'))[1];
+  await a.waitForSelector('.cb-share .hooks li');
+  assert.equal(await a.textContent('.cb-share .hooks li .url'), 'https://hooks.example.com/corkboard');
+  assert.match(await a.textContent('.cb-share .hooks li'), /element, comment, deadline/);
+  assert.ok(!(await a.textContent('.cb-share .hooks')).includes(secret));
+  assert.equal((await rest('GET', `/v1/boards/${id}/webhooks`, owner)).webhooks.length, 1);
+  await a.click('.cb-share .hooks li .remove');
+  await a.waitForFunction(() => document.querySelectorAll('.cb-share .hooks li').length === 0);
+  assert.equal((await rest('GET', `/v1/boards/${id}/webhooks`, owner)).webhooks.length, 0);
+
+  // Eve's invitation is revoked.
+  await a.waitForSelector('.cb-share .invites li[data-state=pending]');
+  assert.match(await a.textContent('.cb-share .invites li[data-state=pending]'), /eve@example\.com · viewer/);
+  await a.click('.cb-share .invites li[data-state=pending] .revoke');
+  await a.waitForSelector('.cb-share .invites li[data-state=revoked]');
+  assert.equal(await a.$$eval('.cb-share .invites li[data-state=pending]', (l) => l.length), 0);
+
+  // Dan is removed: on a board open to anyone now, he stays as a visitor (a viewer), told at once.
+  await a.click('.cb-share .members li .remove');
+  await a.waitForFunction(() => /was removed/.test(document.querySelector('.cb-share .note').textContent));
+  await d.waitForFunction(() => window.__corkboard.state().role === 'viewer');
+  assert.equal(await d.evaluate(() => window.__corkboard.state().state), 'live');
+  assert.deepEqual((await rest('GET', `/v1/boards/${id}/members`, owner)).members.map((m) => m.role), ['owner']);
+
+  // A deadline in the past, then "No deadline" reopens it.
+  await a.click('dialog.cb-share .close');
+  await rest('PATCH', `/v1/boards/${id}`, owner, { deadline: Date.now() - 1000 });
+  await a.evaluate(() => dispatchEvent(new Event('focus'))); // the person comes back to the tab
+  await a.waitForSelector('.cb-banner[data-reason=deadline]:not([hidden])');
+  assert.equal(await a.evaluate(() => window.__corkboard.app.canEdit), false);
+  await a.click('.cb-banner button');
+  await a.waitForSelector('.cb-banner', { state: 'hidden' });
+  assert.equal(await a.evaluate(() => window.__corkboard.app.canEdit), true);
+  assert.equal((await (await fetch(`${node.url}/v1/boards/${id}`)).json()).closed, false);
+  await edit(a, noteOps(fixedId(31), 0, 0, 'Open again'));
+  await waitSettled(a);
+});
