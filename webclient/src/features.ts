@@ -259,7 +259,8 @@ export class Features {
       this.roleChip.title = closed ? 'This board closed at its deadline: it is read-only' : role === 'viewer' ? 'Your link lets you look at this board' : 'Your link lets you comment and vote, not edit';
     }
     const c = this.host.camera();
-    const key = `${c.x}|${c.y}|${c.zoom}|${this.host.renderer.width}|${this.host.renderer.height}`;
+    const sel = this.host.selection();
+    const key = `${c.x}|${c.y}|${c.zoom}|${this.host.renderer.width}|${this.host.renderer.height}|${sel.size}|${sel.size === 1 ? [...sel][0] : ''}`;
     if (key !== this.lastCam || this.host.board.version !== this.lastVersion || this.dirty) {
       this.lastCam = key;
       this.lastVersion = this.host.board.version;

@@ -31,10 +31,18 @@ export interface Tally {
   total: number;
   voters: number;
   mine: number;
+  /** Reactions (key "react"): emoji → how many people. */
+  reacts: Record<string, number>;
+  /** This person's reaction ("" for none). */
+  myReact: string;
 }
+
+/** The reactions offered (any short string is valid in the doc; these are the picker's). */
+export const REACTIONS = ['👍', '❤️', '🎉', '😂', '🤔'];
 
 export class Votes {
   private badges = new Map<string, HTMLButtonElement>();
+  private reactRows = new Map<string, HTMLElement>();
   private tallies = new Map<string, Tally>();
   private stale = new Set<string>();
   private all = true;
@@ -100,7 +108,12 @@ export class Votes {
       const [j] = this.f.host.doc.elements([id]);
       const votes = (j?.votes?.vote ?? {}) as Record<string, unknown>;
       const me = this.me;
-      const t: Tally = { total: 0, voters: 0, mine: 0 };
+      const t: Tally = { total: 0, voters: 0, mine: 0, reacts: {}, myReact: '' };
+      for (const [voter, v] of Object.entries((j?.votes?.react ?? {}) as Record<string, unknown>)) {
+        if (typeof v !== 'string' || !v || v.length > 16) continue;
+        t.reacts[v] = (t.reacts[v] ?? 0) + 1;
+        if (voter === this.f.userId) t.myReact = v;
+      }
       for (const [voter, v] of Object.entries(votes)) {
         const k = typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
         if (!k) continue;
@@ -112,6 +125,18 @@ export class Votes {
       this.stale.delete(id);
     }
     return this.tallies.get(id)!;
+  }
+
+  /**
+   * Sets this person's reaction on a note, or takes it back when it is the
+   * same one (one register per person: a new reaction replaces the old).
+   * Reactions are not part of a voting session: they go under the user id.
+   */
+  react(id: string, emoji: string): boolean {
+    const me = this.f.userId;
+    if (!me) return false;
+    const value = this.tally(id).myReact === emoji ? null : emoji;
+    return this.f.apply([{ op: 'vote', el: id, key: 'react', voter: me, value }]) !== null;
   }
 
   /** Sets this person's dots on a note (0 withdraws), within the session's rules. */
@@ -183,6 +208,7 @@ export class Votes {
       const p = this.f.toScreen(e.x + e.w, e.y + e.h);
       b.style.left = `${p.x}px`;
       b.style.top = `${p.y}px`;
+      this.reactRow(e.id, t, h.sync.role !== 'viewer' && !this.f.closed, e.x, e.y + e.h);
     }
     this.all = false;
     for (const [id, b] of this.badges) {
@@ -191,6 +217,56 @@ export class Votes {
         this.badges.delete(id);
       }
     }
+    for (const [id, r] of this.reactRows) {
+      if (!live.has(id) || !r.childElementCount) {
+        r.remove();
+        this.reactRows.delete(id);
+      }
+    }
+  }
+
+  /**
+   * The reactions under a note: the ones given, with counts; on the single
+   * selected note, every one of the picker's, to give or take back.
+   */
+  private reactRow(id: string, t: Tally, can: boolean, x: number, y: number): void {
+    const sel = this.f.host.selection();
+    const picking = can && sel.size === 1 && sel.has(id);
+    const shown = picking ? [...new Set([...REACTIONS, ...Object.keys(t.reacts)])] : Object.keys(t.reacts).sort();
+    let row = this.reactRows.get(id);
+    if (!shown.length) {
+      if (row) row.innerHTML = '';
+      return;
+    }
+    if (!row) {
+      row = document.createElement('div');
+      row.className = 'fx-reacts';
+      row.dataset.id = id;
+      row.addEventListener('pointerdown', (ev) => ev.stopPropagation());
+      this.reactRows.set(id, row);
+      this.f.layer.appendChild(row);
+    }
+    const sig = shown.map((k) => `${k}:${t.reacts[k] ?? 0}`).join(',') + `|${t.myReact}|${can}`;
+    if (row.dataset.sig !== sig) {
+      row.dataset.sig = sig;
+      row.innerHTML = '';
+      for (const k of shown) {
+        const b = document.createElement('button');
+        b.className = 'fx-react' + (t.myReact === k ? ' mine' : '');
+        b.dataset.react = k;
+        b.textContent = t.reacts[k] ? `${k} ${t.reacts[k]}` : k;
+        b.disabled = !can;
+        b.title = t.myReact === k ? 'Your reaction: click to take it back' : 'React';
+        b.addEventListener('click', (ev) => {
+          ev.stopPropagation();
+          this.react(id, k);
+        });
+        row.appendChild(b);
+      }
+    }
+    const p = this.f.toScreen(x, y);
+    row.style.left = `${p.x}px`;
+    row.style.top = `${p.y + 6}px`;
   }
 
   /** Every note with at least one dot, most dots first. */

@@ -97,7 +97,7 @@ test('comment threads: pin, mention, reply, resolve, reopen — live between a c
   await c.context.close();
 });
 
-test('dot votes: live tallies, your own dots, take one back; viewers only look', async () => {
+test('dot votes and reactions: live tallies, your own dots, take one back; viewers only look', async () => {
   const b = await restBoard(node.url, 'Vote');
   const n1 = fixedId(31);
   const a = await chrome.newPage();
@@ -127,6 +127,21 @@ test('dot votes: live tallies, your own dots, take one back; viewers only look',
   // The registers are per voter, in the doc.
   const [j] = await a.page.evaluate((id) => window.__corkboard.doc.elements([id]), n1);
   assert.deepEqual(Object.values(j.votes.vote).sort(), [1, 1]);
+
+  // Reactions: Cleo selects the note and picks one; Ada sees it; one
+  // reaction per person (another replaces it), clicked again it goes.
+  const mid = await toScreen(c.page, 100, 60);
+  await c.page.mouse.click(mid.x, mid.y);
+  await c.page.waitForSelector(`.fx-reacts[data-id="${n1}"] .fx-react[data-react="🎉"]`);
+  await c.page.click(`.fx-reacts[data-id="${n1}"] .fx-react[data-react="🎉"]`);
+  const row = `.fx-reacts[data-id="${n1}"]`;
+  await a.page.waitForFunction((r) => document.querySelector(r)?.textContent === '🎉 1', row);
+  assert.equal(await a.page.evaluate((id) => window.__corkboard.features.votes.react(id, '👍'), n1), true);
+  await c.page.waitForFunction((r) => [...document.querySelectorAll(r + ' .fx-react')].some((b) => b.textContent === '👍 1'), row);
+  await c.page.click(`${row} .fx-react[data-react="❤️"]`);
+  await a.page.waitForFunction((r) => document.querySelector(r)?.textContent === '❤️ 1👍 1', row);
+  await c.page.click(`${row} .fx-react[data-react="❤️"]`);
+  await a.page.waitForFunction((r) => document.querySelector(r)?.textContent === '👍 1', row);
 
   // A viewer sees the tally on a disabled badge, and no comment tool.
   const v = await chrome.newPage();
