@@ -6,7 +6,7 @@
 // SVG.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, startNode, waitSettled, waitState } from './lib.mjs';
+import { launch, startNode, state, waitSettled, waitState } from './lib.mjs';
 import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
 
 let node;
@@ -132,7 +132,7 @@ test('export: frames, connectors and mindmaps in the SVG', async () => {
   await context.close();
 });
 
-test('images: upload, shown on the board, in the SVG export; viewers cannot upload', async () => {
+test('images: upload, drop, paste, shown on the board, in the exports; viewers cannot upload', async () => {
   const { page } = await chrome.newPage();
   const b = await restBoard(node.url, 'Pictures');
   await openBoard(page, node.url, b.id, b.tokens.editor, 'Eve');
@@ -174,6 +174,30 @@ test('images: upload, shown on the board, in the SVG export; viewers cannot uplo
     return [...ctx.getImageData(24 + 30, 24 + 20, 1, 1).data.slice(0, 3)];
   });
   assert.deepEqual(px, [0xe0, 0x31, 0x31]);
+
+  // Dropped on the canvas: placed where it was dropped. Pasted: at the view's centre.
+  const before = (await state(page)).elements.length;
+  await page.evaluate(async () => {
+    const c = new OffscreenCanvas(20, 10);
+    c.getContext('2d').fillRect(0, 0, 20, 10);
+    const file = new File([await c.convertToBlob({ type: 'image/png' })], 'dropped.png', { type: 'image/png' });
+    const cb = window.__corkboard;
+    cb.features.host.setCamera({ x: 0, y: 0, zoom: 1 });
+    const r = document.querySelector('canvas.canvas').getBoundingClientRect();
+    const dt = new DataTransfer();
+    dt.items.add(file);
+    document.querySelector('canvas.canvas').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, clientX: r.left + 500, clientY: r.top + 300, bubbles: true, cancelable: true }));
+    const dt2 = new DataTransfer();
+    dt2.items.add(new File([file], 'pasted.png', { type: 'image/png' }));
+    document.body.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt2, bubbles: true, cancelable: true }));
+  });
+  const s2 = await waitState(page, (s, n) => s.elements.length === n + 2, before);
+  const added = await page.evaluate((ids) => window.__corkboard.doc.elements(ids), s2.elements.map((e) => e.id));
+  const dropped = added.find((e) => e.props?.alt === 'dropped.png');
+  const pasted = added.find((e) => e.props?.alt === 'pasted.png');
+  assert.ok(dropped && pasted, 'both made');
+  assert.deepEqual([dropped.props.x, dropped.props.y, dropped.props.w, dropped.props.h], [490, 295, 20, 10]);
+  assert.equal(pasted.props.blob, dropped.props.blob, 'the same bytes: one blob');
   await page.context().close();
 
   // A viewer gets no upload: the client says so and the node would refuse.
