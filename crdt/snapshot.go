@@ -327,122 +327,20 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 		return nil, err
 	}
 	d.elems = make(map[ElementID]*element, nel)
-	// The doc's parts come from slabs: a few allocations for thousands of
-	// elements, properties and texts instead of one each.
-	var (
-		elems slab[element]
-		props slab[prop]
-		votes slab[voteReg]
-		texts slab[textField]
-	)
-	tdec := textDecoder{bulk: true}
-	tdec.bytes.chunk = 16 << 10
-	var prev ElementID
-	for i := 0; i < nel; i++ {
-		id, err := r.elementID()
-		if err != nil {
-			return nil, err
+	texts := newTextPool()
+	if err := d.loadElements(r, nel, key, stamp, texts); err != nil {
+		// A bad text before the bad element is the first error.
+		if terr := texts.wait(); terr != nil {
+			return nil, terr
 		}
-		if id == Root || (i > 0 && bytes.Compare(id[:], prev[:]) <= 0) {
-			return nil, malformed("snapshot: element ids not strictly ascending")
-		}
-		prev = id
-		e := &elems.take(1, true)[0]
-		e.id = id
-		kind, err := key()
-		if err != nil {
-			return nil, err
-		}
-		if e.kind.s, err = stamp(); err != nil {
-			return nil, err
-		}
-		e.kind.v = String(kind)
-		flags, err := r.byte()
-		if err != nil {
-			return nil, err
-		}
-		if flags&^3 != 0 || flags == 2 {
-			return nil, malformed("snapshot: bad element flags %#x", flags)
-		}
-		if flags&1 != 0 {
-			if e.deleted.s, err = stamp(); err != nil {
-				return nil, err
-			}
-			e.deleted.v = Bool(flags&2 != 0)
-		}
-		np, err := r.count(4)
-		if err != nil {
-			return nil, err
-		}
-		e.props = props.take(np, true)
-		for j := range e.props {
-			p := &e.props[j]
-			if p.key, err = key(); err != nil {
-				return nil, err
-			}
-			if j > 0 && p.key <= e.props[j-1].key {
-				return nil, malformed("snapshot: property keys not ascending")
-			}
-			if p.v, err = r.value(); err != nil {
-				return nil, err
-			}
-			if p.s, err = stamp(); err != nil {
-				return nil, err
-			}
-		}
-		nv, err := r.count(5)
-		if err != nil {
-			return nil, err
-		}
-		var pk voteKey
-		for j := 0; j < nv; j++ {
-			var k voteKey
-			var vr reg
-			if k.key, err = key(); err != nil {
-				return nil, err
-			}
-			if k.voter, err = r.string(); err != nil {
-				return nil, err
-			}
-			if k.voter == "" || len(k.voter) > MaxKeyLen || (j > 0 && (k.key < pk.key || k.key == pk.key && k.voter <= pk.voter)) {
-				return nil, malformed("snapshot: votes not ascending")
-			}
-			pk = k
-			if vr.v, err = r.value(); err != nil {
-				return nil, err
-			}
-			if vr.s, err = stamp(); err != nil {
-				return nil, err
-			}
-			if e.votes == nil {
-				e.votes = votes.take(nv, true)[:0]
-			}
-			e.votes = append(e.votes, voteReg{k, vr})
-		}
-		nt, err := r.count(2)
-		if err != nil {
-			return nil, err
-		}
-		if nt > 0 {
-			e.texts = texts.take(nt, true)[:0]
-		}
-		for j := 0; j < nt; j++ {
-			k, err := key()
-			if err != nil {
-				return nil, err
-			}
-			if j > 0 && k <= e.texts[j-1].key {
-				return nil, malformed("snapshot: text fields not ascending")
-			}
-			t, err := tdec.decode(r)
-			if err != nil {
-				return nil, fmt.Errorf("snapshot: text %q: %w", k, err)
-			}
-			e.texts = append(e.texts, textField{k, t})
-		}
-		d.elems[id] = e
+		return nil, err
 	}
 	if d.tree, err = decodeTreeState(r); err != nil {
+		texts.wait()
+		return nil, err
+	}
+	// The texts are decoded by now, or are being decoded alongside.
+	if err := texts.wait(); err != nil {
 		return nil, err
 	}
 	for _, m := range d.tree.moves() {
@@ -477,6 +375,127 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 		}
 	}
 	return d, nil
+}
+
+// loadElements reads the element section of a snapshot into d.elems; the
+// text states go to texts.
+func (d *Doc) loadElements(r *reader, nel int, key func() (string, error), stamp func() (Stamp, error), texts *textPool) error {
+	// The doc's parts come from slabs: a few allocations for thousands of
+	// elements, properties and texts instead of one each.
+	var (
+		elems  slab[element]
+		props  slab[prop]
+		votes  slab[voteReg]
+		fields slab[textField]
+	)
+	var prev ElementID
+	for i := 0; i < nel; i++ {
+		id, err := r.elementID()
+		if err != nil {
+			return err
+		}
+		if id == Root || (i > 0 && bytes.Compare(id[:], prev[:]) <= 0) {
+			return malformed("snapshot: element ids not strictly ascending")
+		}
+		prev = id
+		e := &elems.take(1, true)[0]
+		e.id = id
+		kind, err := key()
+		if err != nil {
+			return err
+		}
+		if e.kind.s, err = stamp(); err != nil {
+			return err
+		}
+		e.kind.v = String(kind)
+		flags, err := r.byte()
+		if err != nil {
+			return err
+		}
+		if flags&^3 != 0 || flags == 2 {
+			return malformed("snapshot: bad element flags %#x", flags)
+		}
+		if flags&1 != 0 {
+			if e.deleted.s, err = stamp(); err != nil {
+				return err
+			}
+			e.deleted.v = Bool(flags&2 != 0)
+		}
+		np, err := r.count(4)
+		if err != nil {
+			return err
+		}
+		e.props = props.take(np, true)
+		for j := range e.props {
+			p := &e.props[j]
+			if p.key, err = key(); err != nil {
+				return err
+			}
+			if j > 0 && p.key <= e.props[j-1].key {
+				return malformed("snapshot: property keys not ascending")
+			}
+			if p.v, err = r.value(); err != nil {
+				return err
+			}
+			if p.s, err = stamp(); err != nil {
+				return err
+			}
+		}
+		nv, err := r.count(5)
+		if err != nil {
+			return err
+		}
+		var pk voteKey
+		for j := 0; j < nv; j++ {
+			var k voteKey
+			var vr reg
+			if k.key, err = key(); err != nil {
+				return err
+			}
+			if k.voter, err = r.string(); err != nil {
+				return err
+			}
+			if k.voter == "" || len(k.voter) > MaxKeyLen || (j > 0 && (k.key < pk.key || k.key == pk.key && k.voter <= pk.voter)) {
+				return malformed("snapshot: votes not ascending")
+			}
+			pk = k
+			if vr.v, err = r.value(); err != nil {
+				return err
+			}
+			if vr.s, err = stamp(); err != nil {
+				return err
+			}
+			if e.votes == nil {
+				e.votes = votes.take(nv, true)[:0]
+			}
+			e.votes = append(e.votes, voteReg{k, vr})
+		}
+		nt, err := r.count(2)
+		if err != nil {
+			return err
+		}
+		if nt > 0 {
+			e.texts = fields.take(nt, true)[:0]
+		}
+		for j := 0; j < nt; j++ {
+			k, err := key()
+			if err != nil {
+				return err
+			}
+			if j > 0 && k <= e.texts[j-1].key {
+				return malformed("snapshot: text fields not ascending")
+			}
+			b, err := skipTextState(r)
+			if err != nil {
+				return fmt.Errorf("snapshot: text %q: %w", k, err)
+			}
+			// e.texts has its final capacity: the slot stays put.
+			e.texts = append(e.texts, textField{key: k})
+			texts.add(b, &e.texts[j])
+		}
+		d.elems[id] = e
+	}
+	return nil
 }
 
 // Missing returns the part of a log of changes that a peer at version have

@@ -220,6 +220,46 @@ func decodeTextState(r *reader) (*textList, error) {
 	return dec.decode(r)
 }
 
+// skipTextState returns the bytes of the text state at r and moves past
+// them, reading only its header and lengths: decode checks the rest. It
+// refuses what decode would refuse in the header.
+func skipTextState(r *reader) ([]byte, error) {
+	start := r.off
+	nrep, err := r.count(8)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.bytes(8 * nrep); err != nil {
+		return nil, err
+	}
+	nruns, err := r.count(4)
+	if err != nil {
+		return nil, err
+	}
+	if nruns != 0 {
+		for c := 0; c < textCols; c++ {
+			if c == textColRep && nrep == 1 {
+				continue
+			}
+			n, err := r.count(1)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := r.bytes(n); err != nil {
+				return nil, err
+			}
+		}
+		clen, err := r.count(1)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := r.bytes(clen); err != nil {
+			return nil, err
+		}
+	}
+	return r.b[start:r.off:r.off], nil
+}
+
 // textDecoder decodes text states one after another, sharing what they can:
 // scratch space for the checks, and (with bulk set) slabs that the decoded
 // lists are carved from. A snapshot of a big board holds tens of thousands
