@@ -624,6 +624,8 @@ class BoardApp {
       if (!e) continue;
       if (e.kind === 'note') ops.push({ op: 'set', el: id, key: 'color', value: color });
       else if (e.kind === 'shape') ops.push({ op: 'set', el: id, key: 'fill', value: PALETTE[color] ? color : '#ffffff' });
+      else if (e.kind === 'mindmap') ops.push({ op: 'set', el: id, key: 'color', value: color });
+      else if (e.kind === 'frame') ops.push({ op: 'set', el: id, key: 'fill', value: color });
     }
     if (this.selection.size && [...this.selection].every((id) => this.board.get(id)?.kind === 'note')) this.noteColor = color;
     if (ops.length) this.edit(ops);
@@ -998,7 +1000,7 @@ class BoardApp {
     }
     c.hidden = false;
     c.innerHTML = '';
-    if (sel.some((e) => e.kind === 'note' || e.kind === 'shape')) {
+    if (sel.some((e) => ['note', 'shape', 'mindmap', 'frame'].includes(e.kind))) {
       for (const name of Object.keys(PALETTE)) {
         const b = h('button', { class: 'swatch', title: name, 'aria-label': `Colour ${name}`, 'data-color': name, style: `background:${PALETTE[name]}` });
         b.addEventListener('click', () => this.setColor(name));
@@ -1019,10 +1021,17 @@ class BoardApp {
     }
     const conns = sel.filter((e) => e.kind === 'connector');
     if (conns.length) {
-      const route = conns[0].props.route === 'elbow' ? 'elbow' : 'straight';
-      const b = h('button', { class: 'text', title: 'Straight or elbow line', 'data-action': 'route' }, route === 'elbow' ? 'Straight' : 'Elbow');
-      b.addEventListener('click', () => this.edit(conns.map((e) => ({ op: 'set', el: e.id, key: 'route', value: route === 'elbow' ? 'straight' : 'elbow' }) as LocalOp)));
+      // Straight → elbow → curve → straight.
+      const routes = ['straight', 'elbow', 'curve'];
+      const route = routes.includes(conns[0].props.route as string) ? (conns[0].props.route as string) : 'straight';
+      const next = routes[(routes.indexOf(route) + 1) % routes.length];
+      const b = h('button', { class: 'text', title: 'Line: straight, elbow or curve', 'data-action': 'route' }, next[0].toUpperCase() + next.slice(1));
+      b.addEventListener('click', () => this.edit(conns.map((e) => ({ op: 'set', el: e.id, key: 'route', value: next }) as LocalOp)));
       c.appendChild(b);
+      const arrows = conns[0].props.startArrow === true;
+      const a = h('button', { class: 'text', title: 'Arrowheads at one end or both', 'data-action': 'arrows' }, arrows ? '→' : '↔');
+      a.addEventListener('click', () => this.edit(conns.map((e) => ({ op: 'set', el: e.id, key: 'startArrow', value: !arrows }) as LocalOp)));
+      c.appendChild(a);
     }
     const del = h('button', { class: 'del', title: 'Delete (Del)', 'aria-label': 'Delete' });
     del.appendChild(icon('<path d="M5 7h14M10 7V4h4v3M7 7l1 13h8l1-13"/>'));

@@ -605,13 +605,19 @@ export class Renderer {
         b[1] -= ((b[1] - a[1]) / d) * head * 0.8;
       }
     };
-    if (endArrow) shorten(line[line.length - 2], line[line.length - 1]);
-    if (startArrow) shorten(line[1], line[0]);
+    // A curve leaves and reaches its ends horizontally (the tangents of
+    // its control points), and its arrowheads point that way.
+    const curve = e.props.route === 'curve' && pts.length === 2;
+    const mx = (pts[0][0] + pts[1][0]) / 2;
+    const tailOf = (tip: Pt, other: Pt): Pt => (curve && Math.abs(mx - tip[0]) > 1 ? [mx, tip[1]] : other);
+    const endTail = tailOf(pts[pts.length - 1], pts[pts.length - 2]);
+    const startTail = tailOf(pts[0], pts[1]);
+    if (endArrow) shorten(endTail, line[line.length - 1]);
+    if (startArrow) shorten(startTail, line[0]);
     ctx.beginPath();
     ctx.moveTo(...line[0]);
-    if (e.props.route === 'curve' && line.length === 2) {
+    if (curve) {
       const [a, b] = line;
-      const mx = (a[0] + b[0]) / 2;
       ctx.bezierCurveTo(mx, a[1], mx, b[1], b[0], b[1]);
     } else for (const p of line.slice(1)) ctx.lineTo(...p);
     ctx.stroke();
@@ -624,8 +630,8 @@ export class Renderer {
       ctx.closePath();
       ctx.fill();
     };
-    if (endArrow) arrow(pts[pts.length - 2], pts[pts.length - 1]);
-    if (startArrow) arrow(pts[1], pts[0]);
+    if (endArrow) arrow(endTail, pts[pts.length - 1]);
+    if (startArrow) arrow(startTail, pts[0]);
     const label = e.text.label;
     if (label && 14 * zoom >= 3) {
       const mid = pts.length === 4 ? [(pts[1][0] + pts[2][0]) / 2, (pts[1][1] + pts[2][1]) / 2] : [(pts[0][0] + pts[1][0]) / 2, (pts[0][1] + pts[1][1]) / 2];

@@ -66,6 +66,8 @@ test('a connector stays attached to the notes it joins when one moves, on both s
   // Its elbow form, set from the selection's context bar, reaches both too.
   await a.page.click('.context [data-action=route]');
   await waitState(b.page, (s) => s.elements.find((e) => e.kind === 'connector').route === 'elbow');
+  await a.page.click('.context [data-action=route]');
+  await waitState(b.page, (s) => s.elements.find((e) => e.kind === 'connector').route === 'curve');
   await a.context.close();
   await b.context.close();
 });
