@@ -326,16 +326,35 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.elems = make(map[ElementID]*element, nel)
 	texts := newTextPool()
-	if err := d.loadElements(r, nel, key, stamp, texts); err != nil {
+	elems, err := loadElements(r, nel, key, stamp, texts)
+	if err != nil {
 		// A bad text before the bad element is the first error.
 		if terr := texts.wait(); terr != nil {
 			return nil, terr
 		}
 		return nil, err
 	}
-	if d.tree, err = decodeTreeState(r); err != nil {
+	// The element map is filled alongside the tree's decoding, which does
+	// not need it, when there is a spare processor.
+	d.elems = make(map[ElementID]*element, nel)
+	fill := func() {
+		for _, e := range elems {
+			d.elems[e.id] = e
+		}
+	}
+	var filled chan struct{}
+	if texts.workers > 0 && nel >= 4096 {
+		filled = make(chan struct{})
+		go func() { fill(); close(filled) }()
+	} else {
+		fill()
+	}
+	d.tree, err = decodeTreeState(r)
+	if filled != nil {
+		<-filled
+	}
+	if err != nil {
 		texts.wait()
 		return nil, err
 	}
@@ -377,9 +396,10 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 	return d, nil
 }
 
-// loadElements reads the element section of a snapshot into d.elems; the
+// loadElements reads the element section of a snapshot, in id order; the
 // text states go to texts.
-func (d *Doc) loadElements(r *reader, nel int, key func() (string, error), stamp func() (Stamp, error), texts *textPool) error {
+func loadElements(r *reader, nel int, key func() (string, error), stamp func() (Stamp, error), texts *textPool) ([]*element, error) {
+	list := make([]*element, 0, nel)
 	// The doc's parts come from slabs: a few allocations for thousands of
 	// elements, properties and texts instead of one each.
 	var (
@@ -392,78 +412,78 @@ func (d *Doc) loadElements(r *reader, nel int, key func() (string, error), stamp
 	for i := 0; i < nel; i++ {
 		id, err := r.elementID()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if id == Root || (i > 0 && bytes.Compare(id[:], prev[:]) <= 0) {
-			return malformed("snapshot: element ids not strictly ascending")
+			return nil, malformed("snapshot: element ids not strictly ascending")
 		}
 		prev = id
 		e := &elems.take(1, true)[0]
 		e.id = id
 		kind, err := key()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if e.kind.s, err = stamp(); err != nil {
-			return err
+			return nil, err
 		}
 		e.kind.v = String(kind)
 		flags, err := r.byte()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if flags&^3 != 0 || flags == 2 {
-			return malformed("snapshot: bad element flags %#x", flags)
+			return nil, malformed("snapshot: bad element flags %#x", flags)
 		}
 		if flags&1 != 0 {
 			if e.deleted.s, err = stamp(); err != nil {
-				return err
+				return nil, err
 			}
 			e.deleted.v = Bool(flags&2 != 0)
 		}
 		np, err := r.count(4)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		e.props = props.take(np, true)
 		for j := range e.props {
 			p := &e.props[j]
 			if p.key, err = key(); err != nil {
-				return err
+				return nil, err
 			}
 			if j > 0 && p.key <= e.props[j-1].key {
-				return malformed("snapshot: property keys not ascending")
+				return nil, malformed("snapshot: property keys not ascending")
 			}
 			if p.v, err = r.value(); err != nil {
-				return err
+				return nil, err
 			}
 			if p.s, err = stamp(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		nv, err := r.count(5)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var pk voteKey
 		for j := 0; j < nv; j++ {
 			var k voteKey
 			var vr reg
 			if k.key, err = key(); err != nil {
-				return err
+				return nil, err
 			}
 			if k.voter, err = r.string(); err != nil {
-				return err
+				return nil, err
 			}
 			if k.voter == "" || len(k.voter) > MaxKeyLen || (j > 0 && (k.key < pk.key || k.key == pk.key && k.voter <= pk.voter)) {
-				return malformed("snapshot: votes not ascending")
+				return nil, malformed("snapshot: votes not ascending")
 			}
 			pk = k
 			if vr.v, err = r.value(); err != nil {
-				return err
+				return nil, err
 			}
 			if vr.s, err = stamp(); err != nil {
-				return err
+				return nil, err
 			}
 			if e.votes == nil {
 				e.votes = votes.take(nv, true)[:0]
@@ -472,7 +492,7 @@ func (d *Doc) loadElements(r *reader, nel int, key func() (string, error), stamp
 		}
 		nt, err := r.count(2)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if nt > 0 {
 			e.texts = fields.take(nt, true)[:0]
@@ -480,22 +500,22 @@ func (d *Doc) loadElements(r *reader, nel int, key func() (string, error), stamp
 		for j := 0; j < nt; j++ {
 			k, err := key()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if j > 0 && k <= e.texts[j-1].key {
-				return malformed("snapshot: text fields not ascending")
+				return nil, malformed("snapshot: text fields not ascending")
 			}
 			b, err := skipTextState(r)
 			if err != nil {
-				return fmt.Errorf("snapshot: text %q: %w", k, err)
+				return nil, fmt.Errorf("snapshot: text %q: %w", k, err)
 			}
 			// e.texts has its final capacity: the slot stays put.
 			e.texts = append(e.texts, textField{key: k})
 			texts.add(b, &e.texts[j])
 		}
-		d.elems[id] = e
+		list = append(list, e)
 	}
-	return nil
+	return list, nil
 }
 
 // Missing returns the part of a log of changes that a peer at version have

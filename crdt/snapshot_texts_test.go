@@ -44,7 +44,7 @@ func withProcs(n int, f func()) {
 // Loading with text workers gives the same doc as loading on one
 // goroutine: the same snapshot, the same texts.
 func TestLoadSnapshotTextWorkers(t *testing.T) {
-	const n = 3000 // > textBatch × maxTextWorkers
+	const n = 5000 // > textBatch × maxTextWorkers, and enough elements to fill the map alongside
 	src := textBoard(t, n)
 	raw := src.SnapshotRaw()
 	for _, procs := range []int{1, 2, 4} {
@@ -79,7 +79,7 @@ func TestLoadSnapshotTextWorkers(t *testing.T) {
 // With two bad texts, the error names the first in snapshot order, however
 // many goroutines decode them.
 func TestLoadSnapshotTextWorkersFirstError(t *testing.T) {
-	const n = 3000
+	const n = 5000
 	raw := textBoard(t, n).SnapshotRaw()
 	bad := bytes.Clone(raw)
 	// Invalid UTF-8 in the content of two texts, far apart: element 700's
