@@ -122,3 +122,23 @@ export function boundIds(e: { props: Record<string, unknown> }): string[] {
   }
   return out;
 }
+
+/**
+ * The control points of a curved connector from a to b: it leaves and
+ * arrives horizontally when the ends are further apart across than down,
+ * else vertically.
+ */
+export function curveControls(a: Pt, b: Pt): [Pt, Pt] {
+  if (Math.abs(b[0] - a[0]) >= Math.abs(b[1] - a[1])) {
+    const mx = (a[0] + b[0]) / 2;
+    return [
+      [mx, a[1]],
+      [mx, b[1]],
+    ];
+  }
+  const my = (a[1] + b[1]) / 2;
+  return [
+    [a[0], my],
+    [b[0], my],
+  ];
+}

@@ -14,7 +14,7 @@
 // with thousands of nested elements; plain notes and shapes at the board's
 // root, the bulk of a big board, never enter the pass.
 import type { ElementJSON } from './crdt';
-import { boundIds, connectorBox, connectorPath } from './connectors';
+import { boundIds, connectorBox, connectorPath, curveControls } from './connectors';
 import { layoutMindmap, nodeFontSize } from './mindmap';
 
 export interface Box {
@@ -503,8 +503,21 @@ export class Board {
 export const FRAME_TITLE = 32;
 
 function connectorDistance(e: El, board: Board, x: number, y: number): number {
-  const pts = connectorPath(e, (id) => board.get(id));
+  let pts = connectorPath(e, (id) => board.get(id));
   if (!pts) return Infinity;
+  if (e.props.route === 'curve' && pts.length === 2) {
+    // The drawn cubic, as 16 segments.
+    const [a, b] = pts;
+    const [c1, c2] = curveControls(a, b);
+    const out: [number, number][] = [];
+    for (let i = 0; i <= 16; i++) {
+      const t = i / 16,
+        u = 1 - t;
+      const k = [u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t];
+      out.push([k[0] * a[0] + k[1] * c1[0] + k[2] * c2[0] + k[3] * b[0], k[0] * a[1] + k[1] * c1[1] + k[2] * c2[1] + k[3] * b[1]]);
+    }
+    pts = out;
+  }
   let best = Infinity;
   for (let i = 0; i + 1 < pts.length; i++) best = Math.min(best, segDist(pts[i], pts[i + 1], x, y));
   return best;

@@ -4,7 +4,7 @@
 import type { Board, Box, El } from './model';
 import { FRAME_TITLE } from './model';
 import { cssColor } from './ids';
-import { connectorPath, type Pt } from './connectors';
+import { connectorPath, curveControls, type Pt } from './connectors';
 import { nodeFontSize } from './mindmap';
 import { strokePath } from './strokes';
 
@@ -283,7 +283,10 @@ export class Renderer {
         if (pts) {
           ctx.beginPath();
           ctx.moveTo(sx(pts[0][0]), sy(pts[0][1]));
-          for (const p of pts.slice(1)) ctx.lineTo(sx(p[0]), sy(p[1]));
+          if (e.props.route === 'curve' && pts.length === 2) {
+            const [c1, c2] = curveControls(pts[0], pts[1]);
+            ctx.bezierCurveTo(sx(c1[0]), sy(c1[1]), sx(c2[0]), sy(c2[1]), sx(pts[1][0]), sy(pts[1][1]));
+          } else for (const p of pts.slice(1)) ctx.lineTo(sx(p[0]), sy(p[1]));
           ctx.globalAlpha = 0.5;
           ctx.lineWidth = 6;
           ctx.stroke();
@@ -608,18 +611,16 @@ export class Renderer {
     // A curve leaves and reaches its ends horizontally (the tangents of
     // its control points), and its arrowheads point that way.
     const curve = e.props.route === 'curve' && pts.length === 2;
-    const mx = (pts[0][0] + pts[1][0]) / 2;
-    const tailOf = (tip: Pt, other: Pt): Pt => (curve && Math.abs(mx - tip[0]) > 1 ? [mx, tip[1]] : other);
-    const endTail = tailOf(pts[pts.length - 1], pts[pts.length - 2]);
-    const startTail = tailOf(pts[0], pts[1]);
+    const [c1, c2] = curveControls(pts[0], pts[pts.length - 1]);
+    const tailOf = (tip: Pt, control: Pt, other: Pt): Pt => (curve && Math.hypot(control[0] - tip[0], control[1] - tip[1]) > 1 ? control : other);
+    const endTail = tailOf(pts[pts.length - 1], c2, pts[pts.length - 2]);
+    const startTail = tailOf(pts[0], c1, pts[1]);
     if (endArrow) shorten(endTail, line[line.length - 1]);
     if (startArrow) shorten(startTail, line[0]);
     ctx.beginPath();
     ctx.moveTo(...line[0]);
-    if (curve) {
-      const [a, b] = line;
-      ctx.bezierCurveTo(mx, a[1], mx, b[1], b[0], b[1]);
-    } else for (const p of line.slice(1)) ctx.lineTo(...p);
+    if (curve) ctx.bezierCurveTo(c1[0], c1[1], c2[0], c2[1], line[1][0], line[1][1]);
+    else for (const p of line.slice(1)) ctx.lineTo(...p);
     ctx.stroke();
     const arrow = (from: Pt, tip: Pt) => {
       const ang = Math.atan2(tip[1] - from[1], tip[0] - from[0]);
