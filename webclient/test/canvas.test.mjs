@@ -1,0 +1,118 @@
+// The canvas beyond single elements, in real browsers against a real node:
+// duplicate, copy and paste within and across boards (the system
+// clipboard), and two-finger pinch zoom. Run by webclient/test/run.sh.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createBoard, drag, launch, startNode, state, toScreen, waitLive, waitSettled, waitState } from './lib.mjs';
+
+let node;
+let chrome;
+
+before(async () => {
+  node = await startNode();
+  chrome = await launch();
+});
+
+after(async () => {
+  await chrome?.close();
+  await node?.stop();
+});
+
+async function centre(page, el) {
+  return toScreen(page, el.x + el.w / 2, el.y + el.h / 2);
+}
+
+/** A note made by double-clicking the canvas at a page point, with text. */
+async function note(page, x, y, text) {
+  await page.mouse.dblclick(x, y);
+  await page.keyboard.type(text);
+  await page.keyboard.press('Escape');
+  return (await waitState(page, (s, t) => s.elements.some((e) => e.text === t), text)).elements.find((e) => e.text === text);
+}
+
+async function open(page, id, token) {
+  await page.goto(`${node.url}/b/${id}${token ? '?token=' + token : ''}`);
+  await waitLive(page);
+}
+
+test('duplicate, and copy and paste within and across boards', async () => {
+  const { context, page } = await chrome.newPage();
+  await createBoard(page, node.url, 'Copy from', 'Ada');
+  const n1 = await note(page, 400, 300, 'Copy me');
+  const n2 = await note(page, 800, 300, 'And me');
+  await page.keyboard.press('l');
+  await drag(page, await centre(page, n1), await centre(page, n2));
+  await waitState(page, (s) => s.elements.some((e) => e.kind === 'connector'));
+
+  // Duplicate one note: a copy 24 units off, same text, a new id, selected.
+  await page.keyboard.press('Escape');
+  await page.mouse.click((await centre(page, n1)).x, (await centre(page, n1)).y);
+  await page.keyboard.press('Control+d');
+  let s = await waitState(page, (s) => s.elements.filter((e) => e.text === 'Copy me').length === 2);
+  const dup = s.elements.find((e) => e.text === 'Copy me' && e.id !== n1.id);
+  assert.deepEqual([dup.x, dup.y], [n1.x + 24, n1.y + 24]);
+  assert.deepEqual(s.selection, [dup.id]);
+  // Undoing the duplicate deletes it and nothing else: the node takes the
+  // undo (no refusal that would start the page over as a new replica).
+  const replica = s.replica;
+  await page.keyboard.press('Control+z');
+  await waitState(page, (s) => s.elements.filter((e) => e.text === 'Copy me').length === 1);
+  await waitSettled(page);
+  s = await state(page);
+  assert.equal(s.replica, replica);
+  assert.equal(s.elements.filter((e) => e.text === 'Copy me').length, 1);
+
+  // Select all three, copy, and paste on the same board: the
+  // copied connector joins the copied notes, not the originals.
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('Control+c');
+  await page.mouse.move(600, 650);
+  await page.keyboard.press('Control+v');
+  s = await waitState(page, (s) => s.elements.length === 6);
+  const copies = s.elements.filter((e) => ![n1.id, n2.id].includes(e.id) && e.kind === 'note');
+  assert.deepEqual(copies.map((e) => e.text).sort(), ['And me', 'Copy me']);
+  const conn = s.elements.filter((e) => e.kind === 'connector');
+  const fresh = conn.find((e) => e.from.el !== n1.id);
+  assert.ok(copies.some((e) => e.id === fresh.from.el) && copies.some((e) => e.id === fresh.to.el), 'the pasted connector is bound to the pasted notes');
+
+  // Another board, in another tab: paste from the system clipboard.
+  const other = await context.newPage();
+  await createBoard(other, node.url, 'Paste to', 'Ada');
+  await other.mouse.click(600, 400);
+  await other.keyboard.press('Control+v');
+  const so = await waitState(other, (s) => s.elements.length === 3);
+  assert.deepEqual(so.elements.filter((e) => e.kind === 'note').map((e) => e.text).sort(), ['And me', 'Copy me']);
+  const oc = so.elements.find((e) => e.kind === 'connector');
+  assert.ok(so.elements.some((e) => e.id === oc.to.el), 'bound on the new board');
+  await waitSettled(other);
+  await waitSettled(page);
+  await context.close();
+});
+
+test('two fingers pinch to zoom about their midpoint', async () => {
+  const { context, page } = await chrome.newPage({ hasTouch: true });
+  await createBoard(page, node.url, 'Pinch', 'Ada');
+  const before = await page.evaluate(() => window.__corkboard.camera());
+  // The board point under the fingers' midpoint stays under it.
+  const mid = { x: 600, y: 400 };
+  const under = { x: before.x + mid.x / before.zoom, y: before.y + mid.y / before.zoom };
+  const cdp = await context.newCDPSession(page);
+  const touch = (type, d) =>
+    cdp.send('Input.dispatchTouchEvent', {
+      type,
+      touchPoints: type === 'touchEnd' ? [] : [
+        { x: mid.x - d, y: mid.y, id: 1 },
+        { x: mid.x + d, y: mid.y, id: 2 },
+      ],
+    });
+  await touch('touchStart', 50);
+  for (let d = 60; d <= 150; d += 10) await touch('touchMove', d);
+  await touch('touchEnd', 150);
+  const after = await page.evaluate(() => window.__corkboard.camera());
+  assert.ok(after.zoom > before.zoom * 2.5 && after.zoom < before.zoom * 3.5, `zoom ${before.zoom} → ${after.zoom}`);
+  const now = { x: after.x + mid.x / after.zoom, y: after.y + mid.y / after.zoom };
+  assert.ok(Math.abs(now.x - under.x) < 2 && Math.abs(now.y - under.y) < 2, JSON.stringify({ under, now }));
+  // No element was made or moved by the fingers.
+  assert.equal((await state(page)).elements.length, 0);
+  await context.close();
+});
