@@ -501,14 +501,21 @@ class BoardApp {
       // Pasting where the originals are (the pointer has not moved): step aside.
       if (Math.abs(dx) < 8 && Math.abs(dy) < 8) [dx, dy] = [24, 24];
     }
-    const { ops, top } = pasteOps(p, {
+    const made = pasteOps(p, {
       dx,
       dy,
       topZ: () => this.topZ(),
       exists: (id) => !!this.board.get(id),
       author: (id, kind) => (kind === 'note' ? this.author(id) : []),
     });
-    if (this.edit(ops)) {
+    const { ops, dropped } = keepValid(made.ops, this.doc.checkOps(made.ops));
+    if (dropped) console.warn(`corkboard: ${dropped} pasted ops do not fit the board's schema and were left out`);
+    if (ops.length > 60000) {
+      this.toast('That is too much to paste at once.', true);
+      return;
+    }
+    const top = made.top;
+    if (ops.length && this.edit(ops)) {
       this.selection = new Set(top.filter((id) => this.board.get(id)));
       this.afterSelect();
     }
@@ -1484,6 +1491,20 @@ function union(a: Box, b: Box): Box {
 
 function contains(outer: Box, b: Box): boolean {
   return intersects(outer, b) && b.x >= outer.x && b.y >= outer.y && b.x + b.w <= outer.x + outer.w && b.y + b.h <= outer.y + outer.h;
+}
+
+/**
+ * The ops without those at the bad indices; a bad create takes every op on
+ * its element with it (a pasted element the board's schema cannot hold is
+ * left out whole, rather than sent and refused).
+ */
+function keepValid(ops: LocalOp[], bad: number[]): { ops: LocalOp[]; dropped: number } {
+  if (!bad.length) return { ops, dropped: 0 };
+  const skip = new Set(bad);
+  const gone = new Set<string>();
+  for (const i of bad) if (ops[i].op === 'create') gone.add(ops[i].el);
+  const out = ops.filter((o, i) => !skip.has(i) && !gone.has(o.el) && !(o.op === 'move' && o.parent && gone.has(o.parent)));
+  return { ops: out, dropped: ops.length - out.length };
 }
 
 /** A pointer's pressure, 0..1; 0.5 for a mouse (perfect-freehand then simulates it from speed). */

@@ -158,7 +158,11 @@ export function pasteOps(p: ClipPayload, o: PasteOptions): { ops: LocalOp[]; top
       if (!newZ.has(e.id)) set('z', o.topZ());
     }
     if (parent) ops.push({ op: 'move', el: id, parent, posKey: e.pos || 'a0' });
-    for (const [field, t] of Object.entries(e.text)) if (t) ops.push({ op: 'insertText', el: id, field, pos: 0, text: t });
+    for (const [field, t] of Object.entries(e.text)) {
+      // One insert carries at most 64 KiB (PROTOCOL.md section 10).
+      const cps = Array.from(t);
+      for (let i = 0; i < cps.length; i += 8192) ops.push({ op: 'insertText', el: id, field, pos: i, text: cps.slice(i, i + 8192).join('') });
+    }
     ops.push(...o.author(id, e.kind));
   }
   return { ops, top };

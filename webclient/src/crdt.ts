@@ -60,6 +60,7 @@ interface Handle {
   version(): unknown;
   elements(ids?: string): unknown;
   text(id: string, field: string): unknown;
+  checkOps(ops: string): unknown;
   held(): unknown;
   changeInfo(b: Uint8Array): unknown;
   changeJSON(b: Uint8Array): unknown;
@@ -177,6 +178,11 @@ export class CrdtDoc {
 
   text(id: string, field: string): string {
     return check(this.h.text(id, field));
+  }
+
+  /** The indices of the ops a node would refuse (malformed, or not fitting the schema); see webclient/wasm/main.go. */
+  checkOps(ops: LocalOp[]): number[] {
+    return JSON.parse(check<string>(this.h.checkOps(JSON.stringify(ops))));
   }
 
   /** Number of remote changes waiting for their dependencies. */

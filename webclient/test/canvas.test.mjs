@@ -116,3 +116,90 @@ test('two fingers pinch to zoom about their midpoint', async () => {
   assert.equal((await state(page)).elements.length, 0);
   await context.close();
 });
+
+/** Pastes text as if from the system clipboard (a paste event with its data). */
+function paste(page, text) {
+  return page.evaluate((t) => {
+    const dt = new DataTransfer();
+    dt.setData('text/plain', t);
+    document.querySelector('canvas.canvas').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }));
+  }, text);
+}
+
+const box = { x: 0, y: 0, w: 200, h: 200 };
+
+test('pasted elements that do not fit the schema are left out, never sent and refused', async () => {
+  const { context, page } = await chrome.newPage();
+  await createBoard(page, node.url, 'Bad paste', 'Ada');
+  const { replica } = await state(page);
+  const long = 'x'.repeat(70000); // more than one insert may carry
+  const payload = {
+    format: 'corkboard/elements',
+    version: 1,
+    board: 'elsewhere',
+    elements: [
+      { id: 'a', kind: 'note', props: { x: 10, y: 20, color: 'pink' }, text: { text: 'fine' }, box },
+      { id: 'b', kind: 'note', props: { x: 'left', color: 5, w: 150 }, text: { text: 'typed' }, box },
+      { id: 'c', kind: 'image', props: { alt: 'pic' }, text: { text: 'an image has no text' }, box },
+      { id: 'd', kind: 'note', parent: 'a', pos: 'a0', props: {}, text: { text: 'a note under a note' }, box },
+      { id: 'e', kind: '', props: { x: 1 }, text: {}, box },
+      { id: 'f', kind: 'note', props: { z: 'not a key' }, text: { text: long }, box },
+    ],
+  };
+  await paste(page, JSON.stringify(payload));
+  await waitSettled(page);
+  const s = await state(page);
+  assert.equal(s.replica, replica, 'no change was refused (a refusal starts the page over as a new replica)');
+  const by = Object.fromEntries(s.elements.map((e) => [e.text.length > 100 ? 'long' : e.text || e.kind, e]));
+  assert.deepEqual(Object.keys(by).sort(), ['a note under a note', 'fine', 'image', 'long', 'typed']);
+  assert.equal(by.typed.w, 150, 'the properties that fit are kept');
+  assert.equal(by['a note under a note'].parent, null, 'a move the schema forbids is left out');
+  assert.equal(by.long.text.length, 70000);
+  await context.close();
+});
+
+test('random pastes never get a change refused', async () => {
+  const { context, page } = await chrome.newPage();
+  await createBoard(page, node.url, 'Random paste', 'Ada');
+  const { replica } = await state(page);
+  // A small deterministic generator (mulberry32), so a failure can be replayed.
+  let seed = 0x5eed;
+  const rnd = () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
+  const kinds = ['note', 'shape', 'text', 'stroke', 'connector', 'image', 'frame', 'mindmap', 'comment', 'gadget', '', 'x'.repeat(200)];
+  const keys = ['x', 'y', 'w', 'h', 'rot', 'z', 'color', 'fill', 'points', 'from', 'to', 'collapsed', 'author', 'shape', 'k'.repeat(200), ''];
+  const values = [1, -5.5, 'pink', '#ff0000', '', 'a0', 'zz', true, false, null, [1, 2, 0.5], { el: 'nope' }, { x: 1, y: 2 }, 'v'.repeat(300)];
+  const fields = ['text', 'title', 'label', 'nope'];
+  let pasted = 0;
+  for (let round = 0; round < 40; round++) {
+    const n = 1 + Math.floor(rnd() * 5);
+    const els = [];
+    for (let i = 0; i < n; i++) {
+      const props = {};
+      for (let k = Math.floor(rnd() * 5); k > 0; k--) props[pick(keys)] = pick(values);
+      const text = rnd() < 0.6 ? { [pick(fields)]: pick(['hi', 'é👍', 'line\nbreak', '']) } : {};
+      const el = { id: 'e' + i, kind: pick(kinds), props, text, box: { x: rnd() * 500, y: rnd() * 500, w: 100, h: 80 } };
+      if (i && rnd() < 0.4) {
+        el.parent = 'e' + Math.floor(rnd() * i);
+        el.pos = pick(['a0', 'a1', '', 'bad key']);
+      }
+      els.push(el);
+    }
+    let text = JSON.stringify({ format: 'corkboard/elements', version: 1, board: 'x', elements: els });
+    if (rnd() < 0.15) text = text.slice(0, Math.floor(rnd() * text.length)); // cut short: not a payload (plain text)
+    await paste(page, text);
+    pasted++;
+  }
+  await waitSettled(page);
+  const s = await state(page);
+  assert.equal(pasted, 40);
+  assert.equal(s.replica, replica, 'no change was refused');
+  assert.ok(s.elements.length > 10, `pasted elements are on the board (${s.elements.length})`);
+  await context.close();
+});

@@ -17,6 +17,7 @@
 //	handle.snapshot(raw) → bytes    the canonical snapshot (raw: uncompressed, for IndexedDB)
 //	handle.version() → JSON         the version vector {"<replica hex>": counter}
 //	handle.elements(idsJSON) → JSON  crdt.ElementJSON of the ids ("" or "null": all)
+//	handle.checkOps(opsJSON) → JSON the indices of ops a node would refuse (see checkOps)
 //	handle.text(id, field) → string
 //	handle.changeInfo(bytes)        {replica, start, end} of a binary change
 //	handle.changeJSON(bytes) → JSON the JSON form of a binary change (debugging)
@@ -235,6 +236,98 @@ func (h *handle) add(tx *crdt.Tx, o *localOp) (err error) {
 	return errors.New("unknown op " + strconv.Quote(o.Op))
 }
 
+// checkOps returns the indices of the ops (local edits, as for edit) that
+// are malformed or do not fit the schema, judged as package crdt and the
+// nodes judge them (Change.Validate, Doc.CheckSchema), each with the
+// create ops of the list in front of it so that new elements have their
+// kinds. The client drops those ops before making a change from input it
+// does not control (a paste): a refused change would make it start over as
+// a new replica. Checking each op on its own, rather than the list as one
+// change, says which ops to drop instead of only the first.
+func (h *handle) checkOps(opsJSON string) []any {
+	h.needReplica()
+	var ops []localOp
+	if err := json.Unmarshal([]byte(opsJSON), &ops); err != nil {
+		throw("checkOps: " + err.Error())
+	}
+	conv := make([]crdt.Op, len(ops))
+	ok := make([]bool, len(ops))
+	creates := map[crdt.ElementID]crdt.Op{}
+	for i := range ops {
+		conv[i], ok[i] = toOp(&ops[i])
+		if ok[i] && conv[i].Type == crdt.OpCreate {
+			if _, dup := creates[conv[i].Element]; !dup {
+				creates[conv[i].Element] = conv[i]
+			}
+		}
+	}
+	bad := []any{}
+	for i := range ops {
+		if !ok[i] {
+			bad = append(bad, i)
+			continue
+		}
+		op := conv[i]
+		one := crdt.Change{Replica: h.replica, Start: 1, Time: 1, Ops: []crdt.Op{op}}
+		if one.Validate() != nil {
+			bad = append(bad, i)
+			continue
+		}
+		var ctx []crdt.Op
+		if cr, found := creates[op.Element]; found && op.Type != crdt.OpCreate {
+			ctx = append(ctx, cr)
+		}
+		if op.Type == crdt.OpMove {
+			if cr, found := creates[op.Parent]; found {
+				ctx = append(ctx, cr)
+			}
+		}
+		c := crdt.Change{Replica: h.replica, Start: 1, Time: 1, Ops: append(ctx, op)}
+		if h.doc.CheckSchema(&c) != nil {
+			bad = append(bad, i)
+		}
+	}
+	return bad
+}
+
+// toOp converts a local edit to the op it stands for, as far as checking
+// needs (text positions are not resolved); false when it cannot be one.
+func toOp(o *localOp) (op crdt.Op, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, isJS := r.(jsError); !isJS {
+				panic(r)
+			}
+			ok = false
+		}
+	}()
+	el := parseID(o.El)
+	switch o.Op {
+	case "create":
+		return crdt.Op{Type: crdt.OpCreate, Element: el, Key: o.Kind}, true
+	case "set":
+		v := crdt.Null()
+		if len(o.Value) > 0 {
+			var err error
+			if v, err = crdt.JSONValue(o.Value); err != nil {
+				return op, false
+			}
+		}
+		return crdt.Op{Type: crdt.OpSet, Element: el, Key: o.Key, Value: v}, true
+	case "insertText":
+		return crdt.Op{Type: crdt.OpInsertText, Element: el, Key: o.Field, Text: o.Text}, o.Pos >= 0
+	case "move":
+		parent := crdt.Root
+		if o.Parent != "" {
+			parent = parseID(o.Parent)
+		}
+		return crdt.Op{Type: crdt.OpMove, Element: el, Parent: parent, Pos: o.Key2}, true
+	case "delete", "restore":
+		return crdt.Op{Type: crdt.OpDelete, Element: el, Deleted: o.Op == "delete"}, true
+	}
+	return op, false
+}
+
 // applied renders what applying remote changes did.
 func applied(cs []crdt.Change, held int) any {
 	return map[string]any{"ids": idsOf(cs), "applied": len(cs), "held": held}
@@ -371,6 +464,10 @@ func (h *handle) object() js.Value {
 		return h.elements(s)
 	})
 	set("text", func(a []js.Value) any { return h.doc.Text(parseID(a[0].String()), a[1].String()) })
+	set("checkOps", func(a []js.Value) any {
+		b, _ := json.Marshal(h.checkOps(a[0].String()))
+		return string(b)
+	})
 	set("held", func(a []js.Value) any { return h.doc.Held() })
 	set("changeInfo", func(a []js.Value) any {
 		c, err := crdt.DecodeChange(bytesFromJS(a[0]))
