@@ -366,6 +366,14 @@ func decodeTreeState(r *reader) (*tree, error) {
 	}
 	t := newTree()
 	t.log = make([]treeLogEntry, 0, n)
+	// A node per move at most: sized once instead of grown by doubling.
+	t.nodes = make(map[ElementID]treeNode, n)
+	// The positions become substrings of one string holding them all: one
+	// allocation instead of one per move (the moves stay in the log as
+	// long as the tree lives, and so would their positions). So the moves
+	// are read first, then checked and done.
+	var posBytes []byte
+	ends := make([]int, n) // of each move's position in posBytes
 	var prev Stamp
 	for i := 0; i < n; i++ {
 		var m move
@@ -398,13 +406,21 @@ func decodeTreeState(r *reader) (*tree, error) {
 			return nil, malformed("tree: move %d: position length %d exceeds input", i, l)
 		}
 		pos, _ := r.bytes(int(l))
-		m.Pos = string(pos)
-		if err := m.validate(); err != nil {
+		posBytes = append(posBytes, pos...)
+		ends[i] = len(posBytes)
+		t.log = append(t.log, treeLogEntry{m: m})
+		prev = m.Stamp
+	}
+	all := string(posBytes)
+	from := 0
+	for i := range t.log {
+		e := &t.log[i]
+		e.m.Pos = all[from:ends[i]]
+		from = ends[i]
+		if err := e.m.validate(); err != nil {
 			return nil, fmt.Errorf("crdt: tree: move %d: %w", i, err)
 		}
-		t.log = append(t.log, treeLogEntry{m: m})
-		t.do(&t.log[i])
-		prev = m.Stamp
+		t.do(e)
 	}
 	return t, nil
 }
