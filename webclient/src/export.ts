@@ -2,6 +2,8 @@
 // code on an offscreen canvas, at a chosen scale), SVG (a serializer of the
 // element kinds the renderer draws, with the renderer's text layout), and
 // JSON (the doc's elements as package crdt writes them, through the bridge).
+// Both draw images in z order with the rest; the SVG embeds each picture as
+// a data: URL (images.ts says why).
 //
 // SVG text is laid out by the renderer (same line breaks, same shrink to
 // fit) and written as one <text> per line, rather than with a foreignObject
@@ -55,11 +57,10 @@ export async function exportPNG(f: Features, opts: ExportOptions = {}): Promise<
   rr.height = fr.h;
   rr.dpr = scale;
   const ov = { selection: new Set<string>(), preview: new Map(), remoteSelection: new Map(), cursors: [], handles: false } as unknown as Overlay;
+  // Images are drawn by the renderer in z order, once their pictures are decoded.
+  await f.images.ready(b.all());
+  r.images = f.images;
   r.draw(b, { x: fr.x, y: fr.y, zoom: 1 }, ov);
-  // Images are drawn by images.ts (the renderer leaves them as placeholders).
-  const ctx = canvas.getContext('2d')!;
-  ctx.setTransform(scale, 0, 0, scale, -fr.x * scale, -fr.y * scale);
-  for (const e of b.all()) if (e.kind === 'image') await f.images.drawInto(ctx, e);
   const blob = await new Promise<Blob>((res, rej) => canvas.toBlob((x) => (x ? res(x) : rej(new Error('PNG encoding failed'))), 'image/png'));
   return { blob, width: canvas.width, height: canvas.height };
 }
@@ -206,7 +207,7 @@ async function svgElement(f: Features, b: Board, e: El): Promise<string> {
     case 'image': {
       const href = await f.images.dataURL(e);
       if (href) parts.push(`<image x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" preserveAspectRatio="none" href="${esc(href)}"/>`);
-      else parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" fill="#eee" stroke="#999"/>`);
+      else parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" fill="#eceeef" stroke="#adb5bd" stroke-dasharray="6 4"/>`);
       return `<g data-id="${e.id}"${rot}>${parts.join('')}</g>`;
     }
     default: {

@@ -267,7 +267,6 @@ export class Features {
       this.dirty = false;
       this.votes.layout();
       this.comments.layout();
-      this.images.layout();
       this.since.layout();
     }
     this.since.tick();

@@ -1,32 +1,57 @@
 // Images: upload (a toolbar button, drag and drop, paste) to the node's
 // blob store (POST /v1/boards/{board}/blobs, docs/API.md), an `image`
-// element that names the blob (docs/SCHEMA.md), and its display.
+// element that names the blob (docs/SCHEMA.md), and the pictures the
+// canvas renderer draws (render.ts ImageSource).
 //
-// Display: the canvas renderer draws images as placeholders, so the
-// pictures are <img> elements over the canvas, positioned like the other
-// overlays. The bytes are fetched with the board's token (an <img src>
-// cannot send an Authorization header) and shown from an object URL.
-// Known limit: an image is drawn above the canvas, so it covers elements
-// with a higher z and remote cursors.
+// Display: the bytes are fetched once per blob with the board's token (an
+// Authorization header, as every REST call), decoded to an ImageBitmap and
+// cached by blob id; the renderer draws the bitmap in z order like any
+// other element and a placeholder until it is ready. Bitmaps are decoded
+// at most MAX_DECODE pixels on a side: a picture is at most 480 units wide
+// when placed, so that is enough for zooming in and for a 2× PNG export of
+// a resized picture, and a 40-megapixel photo does not hold 160 MB.
+// Rejected: <img> elements over the canvas (they cover every element with
+// a higher z and remote cursors), and decoding on every draw.
+//
+// SVG export embeds each picture as a data: URL rather than an href to the
+// node's blob URL: the file is self-contained (it opens offline, in other
+// programs, and after the board's link is revoked), and the blob URL needs
+// the board's credentials, which an SVG viewer does not have.
 import { generateKeyBetween } from 'fractional-indexing';
 import type { Features } from './features';
 import { uuidv7 } from './ids';
 import type { El } from './model';
+import type { ImageSource, Picture } from './render';
 
 export const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 const MAX_BYTES = 10 << 20;
 const MAX_SIDE = 480;
+/** The largest side a picture is decoded at (see the file comment). */
+const MAX_DECODE = 2048;
 
+/** One blob's picture: its bytes, then its bitmap. */
 interface Loaded {
-  url: Promise<string | null>;
-  img?: HTMLImageElement;
+  bytes: Promise<Blob | null>;
+  /** Settles when the picture is decoded (or cannot be). */
+  done: Promise<void>;
+  picture: Picture;
+  /** When it could not be had (ms): it is fetched again on a draw RETRY_MS later (the page may have been offline). */
+  failedAt?: number;
 }
 
-export class Images {
+const RETRY_MS = 10_000;
+
+/** The blob an image element names, or '' when it names none (or not a valid id). */
+export function blobOf(e: El): string {
+  const b = e.props.blob;
+  return typeof b === 'string' && /^[0-9a-f]{64}$/.test(b) ? b : '';
+}
+
+export class Images implements ImageSource {
   private cache = new Map<string, Loaded>();
-  private shown = new Map<string, HTMLImageElement>();
 
   constructor(private f: Features) {
+    f.host.renderer.images = this;
     const input = document.createElement('input');
     input.type = 'file';
     input.accept = IMAGE_TYPES.join(',');
@@ -91,6 +116,7 @@ export class Images {
       h.toast('Upload failed: ' + (e as Error).message, true);
       return null;
     }
+    if (/^[0-9a-f]{64}$/.test(info.id)) this.load(info.id, file);
     const size = await naturalSize(file);
     const k = Math.min(1, MAX_SIDE / Math.max(size.w, size.h));
     const w = Math.max(8, Math.round(size.w * k));
@@ -112,27 +138,52 @@ export class Images {
     return id;
   }
 
-  /** The object URL of an image element's picture (fetched once per blob). */
-  private load(blob: string): Loaded {
-    let l = this.cache.get(blob);
-    if (!l) {
-      l = {
-        url: fetch(`/v1/boards/${this.f.host.boardId}/blobs/${blob}`, { headers: this.authHeaders() })
-          .then(async (r) => (r.ok ? URL.createObjectURL(await r.blob()) : null))
-          .catch(() => null),
-      };
-      this.cache.set(blob, l);
+  /**
+   * Fetches and decodes a blob's picture once; later calls share it. `have`:
+   * the bytes when this page has them already (it just uploaded them).
+   */
+  private load(blob: string, have?: Blob): Loaded {
+    const l = this.cache.get(blob);
+    if (l && !(l.failedAt && Date.now() - l.failedAt > RETRY_MS)) return l;
+    const bytes = have
+      ? Promise.resolve(have)
+      : fetch(`/v1/boards/${this.f.host.boardId}/blobs/${blob}`, { headers: this.authHeaders() })
+          .then((r) => (r.ok ? r.blob() : null))
+          .catch(() => null);
+    const entry: Loaded = { bytes, picture: 'loading', done: Promise.resolve() };
+    entry.done = bytes
+      .then((b) => (b ? decode(b) : null))
+      .then((bmp) => {
+        entry.picture = bmp;
+        if (!bmp) entry.failedAt = Date.now();
+        this.f.host.redraw();
+      });
+    this.cache.set(blob, entry);
+    return entry;
+  }
+
+  /** The picture of an image element as the renderer draws it (ImageSource). */
+  picture(e: El): Picture {
+    const blob = blobOf(e);
+    return blob ? this.load(blob).picture : null;
+  }
+
+  /** Waits until the pictures of these elements are decoded or failed (before an export draws them). */
+  async ready(els: Iterable<El>): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const e of els) {
+      const blob = e.kind === 'image' ? blobOf(e) : '';
+      if (blob) waits.push(this.load(blob).done);
     }
-    return l;
+    await Promise.all(waits);
   }
 
   /** The picture as a data: URL (for a self-contained SVG), or null. */
   async dataURL(e: El): Promise<string | null> {
-    const blob = typeof e.props.blob === 'string' ? e.props.blob : '';
-    if (!/^[0-9a-f]{64}$/.test(blob)) return null;
-    const url = await this.load(blob).url;
-    if (!url) return null;
-    const b = await (await fetch(url)).blob();
+    const blob = blobOf(e);
+    if (!blob) return null;
+    const b = await this.load(blob).bytes;
+    if (!b || !IMAGE_TYPES.includes(b.type)) return null;
     return new Promise((res) => {
       const r = new FileReader();
       r.onload = () => res(String(r.result));
@@ -140,65 +191,19 @@ export class Images {
       r.readAsDataURL(b);
     });
   }
+}
 
-  /** Draws the picture into a canvas whose transform maps board units. */
-  async drawInto(ctx: CanvasRenderingContext2D, e: El): Promise<void> {
-    const blob = typeof e.props.blob === 'string' ? e.props.blob : '';
-    if (!/^[0-9a-f]{64}$/.test(blob)) return;
-    const url = await this.load(blob).url;
-    if (!url) return;
-    const img = new Image();
-    img.src = url;
-    try {
-      await img.decode();
-    } catch {
-      return;
-    }
-    ctx.drawImage(img, e.x, e.y, e.w, e.h);
-  }
-
-  /** Positions the <img> overlays of the image elements in view. */
-  layout(): void {
-    const h = this.f.host;
-    const c = h.camera();
-    const view = { x: c.x, y: c.y, w: (h.renderer.width || innerWidth) / c.zoom, h: (h.renderer.height || innerHeight) / c.zoom };
-    const live = new Set<string>();
-    for (const e of h.board.query(view)) {
-      if (e.kind !== 'image') continue;
-      const blob = typeof e.props.blob === 'string' ? e.props.blob : '';
-      if (!/^[0-9a-f]{64}$/.test(blob)) continue;
-      live.add(e.id);
-      let img = this.shown.get(e.id);
-      if (!img) {
-        img = document.createElement('img');
-        img.className = 'fx-image';
-        img.dataset.id = e.id;
-        img.draggable = false;
-        this.shown.set(e.id, img);
-        this.f.layer.prepend(img);
-      }
-      if (img.dataset.blob !== blob) {
-        img.dataset.blob = blob;
-        const el = img;
-        void this.load(blob).url.then((u) => {
-          if (u && el.dataset.blob === blob) el.src = u;
-        });
-      }
-      img.alt = typeof e.props.alt === 'string' ? e.props.alt : '';
-      const p = this.f.toScreen(e.x, e.y);
-      img.style.left = `${p.x}px`;
-      img.style.top = `${p.y}px`;
-      img.style.width = `${e.w * c.zoom}px`;
-      img.style.height = `${e.h * c.zoom}px`;
-      const rot = typeof e.props.rot === 'number' ? e.props.rot : 0;
-      img.style.transform = rot ? `rotate(${rot}deg)` : '';
-    }
-    for (const [id, img] of this.shown) {
-      if (!live.has(id)) {
-        img.remove();
-        this.shown.delete(id);
-      }
-    }
+/** Decodes a picture, scaled down to MAX_DECODE on its longest side; null when it is not one. */
+async function decode(b: Blob): Promise<ImageBitmap | null> {
+  try {
+    const bmp = await createImageBitmap(b);
+    const k = MAX_DECODE / Math.max(bmp.width, bmp.height);
+    if (k >= 1) return bmp;
+    const small = await createImageBitmap(bmp, { resizeWidth: Math.max(1, Math.round(bmp.width * k)), resizeHeight: Math.max(1, Math.round(bmp.height * k)), resizeQuality: 'high' });
+    bmp.close();
+    return small;
+  } catch {
+    return null;
   }
 }
 

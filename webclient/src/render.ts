@@ -1,6 +1,14 @@
 // Canvas 2D rendering of the board: only what meets the viewport (through
 // the Board's spatial index), text laid out once per content and size and
 // cached, and far-zoomed text drawn as grey bars.
+//
+// Images are drawn here like any other element (in z order, culled,
+// rotated, resized), from decoded bitmaps that an ImageSource (images.ts)
+// fetches and caches; until a bitmap is ready the renderer draws a
+// placeholder. Rejected: <img> elements over the canvas, which sit above
+// every element whatever its z and cover remote cursors; and the renderer
+// fetching pictures itself, which would tie it to the node's API and the
+// board's credentials (the export's offscreen renderer shares the source).
 import type { Board, Box, El } from './model';
 import { FRAME_TITLE } from './model';
 import { cssColor } from './ids';
@@ -42,6 +50,15 @@ export interface Overlay {
   ink?: { points: number[]; color: string; width: number };
   /** A connector being drawn. */
   draft?: { from: Pt; to: Pt; target?: string };
+}
+
+/** What an image element shows: its decoded picture, 'loading' (a placeholder), or null (it cannot be shown). */
+export type Picture = ImageBitmap | 'loading' | null;
+
+/** Where the renderer gets image elements' pictures (images.ts). */
+export interface ImageSource {
+  /** The picture of an image element, now; starts loading it when needed (the source asks for a redraw when it arrives). */
+  picture(e: El): Picture;
 }
 
 /** A box (and rotation) shown instead of an element's own. */
@@ -136,6 +153,8 @@ export class Renderer {
   height = 0;
   private layouts = new Map<string, TextLayout>();
   private measure: CanvasRenderingContext2D;
+  /** The pictures of image elements (set by images.ts; without one, images are placeholders). */
+  images: ImageSource | null = null;
 
   constructor(private canvas: HTMLCanvasElement) {
     this.ctx = canvas.getContext('2d', { alpha: false })!;
@@ -512,9 +531,12 @@ export class Renderer {
       case 'connector':
         this.connector(e, zoom, boxOf);
         return;
+      case 'image':
+        this.image(e, zoom);
+        return;
       default: {
-        // A kind this client does not draw yet (connector, image, frame,
-        // mindmap, comment): a labelled placeholder, so nothing is hidden.
+        // A kind this client does not draw (a newer client's): a labelled
+        // placeholder, so nothing is hidden.
         ctx.setLineDash([6 / zoom, 4 / zoom]);
         ctx.strokeStyle = '#999';
         ctx.lineWidth = 1 / zoom;
@@ -559,6 +581,38 @@ export class Renderer {
       ctx.fillText(line, x, y + l.lineHeight / 2);
       y += l.lineHeight;
     }
+    ctx.restore();
+  }
+
+  /** An image element: its picture stretched to the box, or a placeholder while it loads (or when it cannot be shown). */
+  private image(e: El, zoom: number): void {
+    const ctx = this.ctx;
+    const pic = this.images ? this.images.picture(e) : 'loading';
+    if (pic && pic !== 'loading') {
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = 'high';
+      ctx.drawImage(pic, e.x, e.y, e.w, e.h);
+      return;
+    }
+    ctx.fillStyle = '#eceeef';
+    ctx.fillRect(e.x, e.y, e.w, e.h);
+    ctx.strokeStyle = '#adb5bd';
+    ctx.lineWidth = 1 / zoom;
+    if (pic === null) ctx.setLineDash([6 / zoom, 4 / zoom]);
+    ctx.strokeRect(e.x, e.y, e.w, e.h);
+    ctx.setLineDash([]);
+    if (12 * zoom < 6) return;
+    const alt = typeof e.props.alt === 'string' ? e.props.alt : '';
+    const label = pic === 'loading' ? 'Loading image…' : 'Image unavailable';
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(e.x, e.y, e.w, e.h);
+    ctx.clip();
+    ctx.fillStyle = '#868e96';
+    ctx.font = `12px ${FONT}`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.fillText(alt ? `${label} (${alt.slice(0, 60)})` : label, e.x + e.w / 2, e.y + e.h / 2);
     ctx.restore();
   }
 

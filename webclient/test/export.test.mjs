@@ -2,10 +2,11 @@
 // against a real node: the SVG holds the notes' texts, the PNG decodes at
 // the size asked for with the notes' colours where they are, the selection
 // exports alone, JSON lists the elements, the menu downloads; an uploaded
-// picture becomes an image element shown on the board and embedded in the
-// SVG.
+// picture becomes an image element drawn on the canvas in z order (under a
+// note above it, over a note below it), in the PNG and embedded in the SVG.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { generateKeyBetween } from 'fractional-indexing';
 import { launch, startNode, state, waitSettled, waitState } from './lib.mjs';
 import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
 
@@ -132,7 +133,7 @@ test('export: frames, connectors and mindmaps in the SVG', async () => {
   await context.close();
 });
 
-test('images: upload, drop, paste, shown on the board, in the exports; viewers cannot upload', async () => {
+test('images: upload, drop, paste; drawn on the canvas in z order, a placeholder while loading, in the exports; viewers cannot upload', async () => {
   const { page } = await chrome.newPage();
   const b = await restBoard(node.url, 'Pictures');
   await openBoard(page, node.url, b.id, b.tokens.editor, 'Eve');
@@ -152,11 +153,15 @@ test('images: upload, drop, paste, shown on the board, in the exports; viewers c
   const [j] = await page.evaluate((id) => window.__corkboard.doc.elements([id]), id);
   assert.match(j.props.blob, /^[0-9a-f]{64}$/);
   assert.equal(j.props.alt, 'red.png');
-  // Shown: an <img> over the canvas with the picture loaded.
-  await page.waitForFunction((id) => {
-    const img = document.querySelector(`img.fx-image[data-id="${id}"]`);
-    return img && img.complete && img.naturalWidth === 60;
-  }, id);
+  // Shown: drawn by the canvas renderer (red where the picture is), not as an <img> over it.
+  await page.evaluate(() => window.__corkboard.features.host.setCamera({ x: 0, y: 0, zoom: 1 }));
+  await page.waitForFunction(() => {
+    const c = document.querySelector('canvas.canvas');
+    const d = devicePixelRatio;
+    const p = c.getContext('2d').getImageData(Math.round(100 * d), Math.round(100 * d), 1, 1).data;
+    return p[0] === 0xe0 && p[1] === 0x31 && p[2] === 0x31;
+  });
+  assert.equal(await page.locator('.fx-layer img').count(), 0, 'no picture over the canvas');
   // The blob is on the node, readable with the board's token.
   const r = await fetch(`${node.url}/v1/boards/${b.id}/blobs/${j.props.blob}?token=${b.tokens.viewer}`);
   assert.equal(r.status, 200);
@@ -174,6 +179,46 @@ test('images: upload, drop, paste, shown on the board, in the exports; viewers c
     return [...ctx.getImageData(24 + 30, 24 + 20, 1, 1).data.slice(0, 3)];
   });
   assert.deepEqual(px, [0xe0, 0x31, 0x31]);
+
+  // Z order: a note below the picture (a lower z) and one above it (a
+  // higher z). The canvas, the PNG and the SVG draw picture over the
+  // first and under the second.
+  const under = fixedId(101);
+  const over = fixedId(102);
+  await edit(page, [...noteOps(under, 40, 70, 'under', 'blue', generateKeyBetween(null, j.props.z)), ...noteOps(over, 100, 90, 'over', 'yellow', generateKeyBetween(j.props.z, null))]);
+  await waitSettled(page);
+  // Board (80, 85): the picture only (over the lower note); (120, 110): the upper note over the picture.
+  const yellow = [0xff, 0xf1, 0x76];
+  const red = [0xe0, 0x31, 0x31];
+  const onCanvas = await page.evaluate(
+    () =>
+      new Promise((res) =>
+        requestAnimationFrame(() =>
+          requestAnimationFrame(() => {
+            const ctx = document.querySelector('canvas.canvas').getContext('2d');
+            const at = (x, y) => [...ctx.getImageData(Math.round(x * devicePixelRatio), Math.round(y * devicePixelRatio), 1, 1).data.slice(0, 3)];
+            res({ img: at(80, 85), note: at(120, 110) });
+          }),
+        ),
+      ),
+  );
+  assert.deepEqual(onCanvas, { img: red, note: yellow }, 'on the canvas: the picture over the lower note, under the upper one');
+  const inPNG = await page.evaluate(async () => {
+    const r = await window.__corkboard.features.exporter.png({ scale: 1 });
+    const bmp = await createImageBitmap(r.blob);
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const ctx = c.getContext('2d');
+    ctx.drawImage(bmp, 0, 0);
+    // The export's origin: the elements' bounds (40, 70) less its 24-unit margin.
+    const at = (x, y) => [...ctx.getImageData(x - 16, y - 46, 1, 1).data.slice(0, 3)];
+    return { img: at(80, 85), note: at(120, 110) };
+  });
+  assert.deepEqual(inPNG, { img: red, note: yellow }, 'in the PNG too');
+  const svg2 = await page.evaluate(() => window.__corkboard.features.exporter.svg());
+  const order = [under, id, over].map((x) => svg2.indexOf(`<g data-id="${x}"`));
+  assert.ok(order.every((i) => i > 0), 'all three in the SVG');
+  assert.ok(order[0] < order[1] && order[1] < order[2], 'in the SVG, in z order: lower note, picture, upper note');
+  assert.match(svg2.slice(order[1], order[2]), /<image [^>]*href="data:image\/png;base64,/);
 
   // Dropped on the canvas: placed where it was dropped. Pasted: at the view's centre.
   const before = (await state(page)).elements.length;
@@ -202,7 +247,25 @@ test('images: upload, drop, paste, shown on the board, in the exports; viewers c
 
   // A viewer gets no upload: the client says so and the node would refuse.
   const v = await chrome.newPage();
+  // Its page fetches the picture with its own token and draws it; while
+  // the bytes are on their way (held here), a placeholder stands there.
+  let release;
+  const held = new Promise((r) => (release = r));
+  await v.page.route('**/blobs/*', async (route) => {
+    await held;
+    await route.continue();
+  });
   await openBoard(v.page, node.url, b.id, b.tokens.viewer, 'Vic');
+  await v.page.evaluate(() => window.__corkboard.features.host.setCamera({ x: 0, y: 0, zoom: 1 }));
+  const pixelIs = (rgb) =>
+    v.page.waitForFunction((rgb) => {
+      const ctx = document.querySelector('canvas.canvas').getContext('2d');
+      const p = ctx.getImageData(Math.round(80 * devicePixelRatio), Math.round(85 * devicePixelRatio), 1, 1).data;
+      return p[0] === rgb[0] && p[1] === rgb[1] && p[2] === rgb[2];
+    }, rgb);
+  await pixelIs([0xec, 0xee, 0xef]);
+  release();
+  await pixelIs(red);
   const made = await v.page.evaluate(async () => {
     const c = new OffscreenCanvas(4, 4);
     c.getContext('2d').fillRect(0, 0, 4, 4);
