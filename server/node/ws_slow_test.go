@@ -1,0 +1,64 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+	"github.com/corkboard/corkboard/server/node"
+	"github.com/corkboard/corkboard/server/protocol"
+)
+
+// metric returns the value of an unlabelled metric from /metrics.
+func metric(t *testing.T, tn *testNode, name string) string {
+	t.Helper()
+	code, body := tn.get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no metric %s", name)
+	}
+	return string(m[1])
+}
+
+// A client that stops reading fills its socket, then its queue: the node
+// drops it ("resync"), aborting the write it is stuck in, and closes its
+// connection, while the writer goes on. (The node's writer for it runs only
+// while something is queued: this is the path where it is stuck.)
+func TestSlowReaderDropped(t *testing.T) {
+	tn := startNode(t, func(c *node.Config) { c.Limits.SendQueue = 4 })
+	b := tn.createBoard(`{"name":"slow"}`)
+	u := tn.wsURL(b.Board.ID, b.Token)
+	w := rawJoin(t, u, 1, nil)
+	slow := rawJoin(t, u, 2, nil) // reads nothing more until the end
+	a := newAuthor(1)
+	big := strings.Repeat("slow reader ", 3000) // 36 KB a note
+	// 400 notes, 14 MB for the slow reader: more than loopback sockets
+	// buffer, so its writer blocks and its queue fills.
+	for i := 1; i <= 400; i++ {
+		w.expectAck(w.send(a.note(t, elem(i), big)))
+	}
+	// The room has fanned out every change once it answers a read.
+	tn.state(b.Board.ID, b.Token)
+	if got := metric(t, tn, "corkboard_slow_consumers_total"); got != "1" {
+		t.Fatalf("slow consumers %s, want 1", got)
+	}
+	// The slow client finds its connection closed after what was sent
+	// before the drop: a resync close, or the connection cut mid-write.
+	var err error
+	for err == nil {
+		_, _, err = slow.read()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("the slow client's connection stayed open")
+	}
+	if code := websocket.CloseStatus(err); code != -1 && code != protocol.CloseResync {
+		t.Fatalf("slow client: connection ended with %v", err)
+	}
+	w.ping()
+}
