@@ -219,6 +219,24 @@ test('images: upload, drop, paste; drawn on the canvas in z order, a placeholder
   assert.ok(order.every((i) => i > 0), 'all three in the SVG');
   assert.ok(order[0] < order[1] && order[1] < order[2], 'in the SVG, in z order: lower note, picture, upper note');
   assert.match(svg2.slice(order[1], order[2]), /<image [^>]*href="data:image\/png;base64,/);
+  // Rotated a quarter turn about its centre (100, 100), it covers (95, 75), the lower note's before.
+  await page.evaluate(() => window.__corkboard.features.host.select([]));
+  const atRotated = () =>
+    page.evaluate(
+      () =>
+        new Promise((res) =>
+          requestAnimationFrame(() =>
+            requestAnimationFrame(() => {
+              const ctx = document.querySelector('canvas.canvas').getContext('2d');
+              res([...ctx.getImageData(Math.round(95 * devicePixelRatio), Math.round(75 * devicePixelRatio), 1, 1).data.slice(0, 3)]);
+            }),
+          ),
+        ),
+    );
+  assert.deepEqual(await atRotated(), [0xb3, 0xe5, 0xfc], 'the lower note there, unrotated');
+  await edit(page, [{ op: 'set', el: id, key: 'rot', value: 90 }]);
+  assert.deepEqual(await atRotated(), red, 'the picture there, rotated');
+  await edit(page, [{ op: 'set', el: id, key: 'rot', value: 0 }]);
 
   // Dropped on the canvas: placed where it was dropped. Pasted: at the view's centre.
   const before = (await state(page)).elements.length;
