@@ -13,6 +13,14 @@
 // Rejected: <img> elements over the canvas (they cover every element with
 // a higher z and remote cursors), and decoding on every draw.
 //
+// Memory: when the decoded bitmaps hold more than `maxPixels`, the least
+// recently drawn ones whose elements are out of view are closed and
+// forgotten (fetched again if they come back into view). The trim runs in
+// a task of its own and skips what an export's `ready()` waited for until
+// the export has drawn. Rejected: a fixed count of bitmaps (one photo and
+// one icon weigh very differently), and never letting go (a board of
+// hundreds of photos would hold gigabytes).
+//
 // SVG export embeds each picture as a data: URL rather than an href to the
 // node's blob URL: the file is self-contained (it opens offline, in other
 // programs, and after the board's link is revoked), and the blob URL needs
@@ -35,6 +43,8 @@ interface Loaded {
   /** Settles when the picture is decoded (or cannot be). */
   done: Promise<void>;
   picture: Picture;
+  /** When it was last asked for (a counter). */
+  usedAt: number;
   /** When it could not be had (ms): it is fetched again on a draw RETRY_MS later (the page may have been offline). */
   failedAt?: number;
 }
@@ -49,6 +59,12 @@ export function blobOf(e: El): string {
 
 export class Images implements ImageSource {
   private cache = new Map<string, Loaded>();
+  /** The decoded pixels kept before pictures out of view are let go (about 4 bytes each). */
+  maxPixels = 48_000_000;
+  private trimQueued = false;
+  /** Blobs an export is about to draw (ready() until its caller drew): never let go. */
+  private pinned = new Map<string, number>();
+  private uses = 0;
 
   constructor(private f: Features) {
     f.host.renderer.images = this;
@@ -150,32 +166,98 @@ export class Images implements ImageSource {
       : fetch(`/v1/boards/${this.f.host.boardId}/blobs/${blob}`, { headers: this.authHeaders() })
           .then((r) => (r.ok ? r.blob() : null))
           .catch(() => null);
-    const entry: Loaded = { bytes, picture: 'loading', done: Promise.resolve() };
+    const entry: Loaded = { bytes, picture: 'loading', done: Promise.resolve(), usedAt: ++this.uses };
     entry.done = bytes
       .then((b) => (b ? decode(b) : null))
       .then((bmp) => {
+        if (this.cache.get(blob) !== entry) {
+          bmp?.close(); // let go meanwhile
+          return;
+        }
         entry.picture = bmp;
         if (!bmp) entry.failedAt = Date.now();
         this.f.host.redraw();
+        this.queueTrim();
       });
     this.cache.set(blob, entry);
     return entry;
   }
 
+  private queueTrim(): void {
+    if (this.trimQueued) return;
+    this.trimQueued = true;
+    setTimeout(() => {
+      this.trimQueued = false;
+      this.trim();
+    });
+  }
+
+  /** Lets go of the least recently drawn bitmaps out of view while the decoded ones exceed maxPixels. */
+  private trim(): void {
+    let total = 0;
+    const decoded: [string, Loaded, ImageBitmap][] = [];
+    for (const [blob, l] of this.cache) {
+      if (l.picture && l.picture !== 'loading') {
+        total += l.picture.width * l.picture.height;
+        decoded.push([blob, l, l.picture]);
+      }
+    }
+    if (total <= this.maxPixels) return;
+    const h = this.f.host;
+    const c = h.camera();
+    const view = { x: c.x, y: c.y, w: (h.renderer.width || innerWidth) / c.zoom, h: (h.renderer.height || innerHeight) / c.zoom };
+    const inView = new Set<string>();
+    for (const e of h.board.query(view)) if (e.kind === 'image') inView.add(blobOf(e));
+    decoded.sort((a, b) => a[1].usedAt - b[1].usedAt);
+    for (const [blob, , bmp] of decoded) {
+      if (total <= this.maxPixels) break;
+      if (inView.has(blob) || this.pinned.has(blob)) continue;
+      this.cache.delete(blob);
+      total -= bmp.width * bmp.height;
+      bmp.close();
+    }
+  }
+
+  /** The blobs whose pictures are decoded and kept now (for tests and diagnostics). */
+  decoded(): string[] {
+    return [...this.cache].filter(([, l]) => l.picture && l.picture !== 'loading').map(([b]) => b);
+  }
+
   /** The picture of an image element as the renderer draws it (ImageSource). */
   picture(e: El): Picture {
     const blob = blobOf(e);
-    return blob ? this.load(blob).picture : null;
+    if (!blob) return null;
+    const l = this.load(blob);
+    l.usedAt = ++this.uses;
+    return l.picture;
   }
 
   /** Waits until the pictures of these elements are decoded or failed (before an export draws them). */
   async ready(els: Iterable<El>): Promise<void> {
     const waits: Promise<void>[] = [];
+    const blobs: string[] = [];
     for (const e of els) {
       const blob = e.kind === 'image' ? blobOf(e) : '';
-      if (blob) waits.push(this.load(blob).done);
+      if (!blob) continue;
+      const l = this.load(blob);
+      l.usedAt = ++this.uses;
+      waits.push(l.done);
+      blobs.push(blob);
+      this.pinned.set(blob, (this.pinned.get(blob) ?? 0) + 1);
     }
-    await Promise.all(waits);
+    try {
+      await Promise.all(waits);
+    } finally {
+      // Kept until the caller, which draws as soon as this resolves, has drawn
+      // (a trim runs in a task of its own, so after it).
+      setTimeout(() => {
+        for (const b of blobs) {
+          const n = (this.pinned.get(b) ?? 1) - 1;
+          if (n > 0) this.pinned.set(b, n);
+          else this.pinned.delete(b);
+        }
+      });
+    }
   }
 
   /** The picture as a data: URL (for a self-contained SVG), or null. */

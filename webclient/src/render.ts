@@ -588,7 +588,8 @@ export class Renderer {
   private image(e: El, zoom: number): void {
     const ctx = this.ctx;
     const pic = this.images ? this.images.picture(e) : 'loading';
-    if (pic && pic !== 'loading') {
+    // A closed bitmap (let go by its source) has no size: drawImage would throw.
+    if (pic && pic !== 'loading' && pic.width) {
       ctx.imageSmoothingEnabled = true;
       ctx.imageSmoothingQuality = 'high';
       ctx.drawImage(pic, e.x, e.y, e.w, e.h);
@@ -603,7 +604,7 @@ export class Renderer {
     ctx.setLineDash([]);
     if (12 * zoom < 6) return;
     const alt = typeof e.props.alt === 'string' ? e.props.alt : '';
-    const label = pic === 'loading' ? 'Loading image…' : 'Image unavailable';
+    const label = pic === null ? 'Image unavailable' : 'Loading image…';
     ctx.save();
     ctx.beginPath();
     ctx.rect(e.x, e.y, e.w, e.h);

@@ -294,3 +294,68 @@ test('images: upload, drop, paste; drawn on the canvas in z order, a placeholder
   assert.equal(await v.page.isVisible('.fx-image-btn'), false, 'no image button for a viewer');
   await v.context.close();
 });
+
+test('images: past the memory budget, pictures out of view are let go and fetched again when seen', async () => {
+  const { context, page } = await chrome.newPage();
+  const b = await restBoard(node.url, 'Many pictures');
+  await openBoard(page, node.url, b.id, b.tokens.editor, 'Eve');
+  const upload = (color, at) =>
+    page.evaluate(
+      async ({ color, at }) => {
+        const c = new OffscreenCanvas(60, 40);
+        const ctx = c.getContext('2d');
+        ctx.fillStyle = color;
+        ctx.fillRect(0, 0, 60, 40);
+        const f = new File([await c.convertToBlob({ type: 'image/png' })], color + '.png', { type: 'image/png' });
+        return window.__corkboard.features.images.upload(f, at);
+      },
+      { color, at },
+    );
+  const blobOf = (id) => page.evaluate((id) => window.__corkboard.doc.elements([id])[0].props.blob, id);
+  const decoded = () => page.evaluate(() => window.__corkboard.features.images.decoded().sort());
+  const redAt = (x, y) =>
+    page.waitForFunction(
+      ({ x, y }) => {
+        const p = document.querySelector('canvas.canvas').getContext('2d').getImageData(Math.round(x * devicePixelRatio), Math.round(y * devicePixelRatio), 1, 1).data;
+        return p[0] === 0xe0 && p[1] === 0x31 && p[2] === 0x31;
+      },
+      { x, y },
+    );
+  // Room for one 60×40 picture, not two.
+  await page.evaluate(() => {
+    window.__corkboard.features.images.maxPixels = 3000;
+    window.__corkboard.features.host.setCamera({ x: 0, y: 0, zoom: 1 });
+  });
+  const a = await upload('#e03131', { x: 100, y: 100 });
+  const blobA = await blobOf(a);
+  await redAt(100, 100);
+  assert.deepEqual(await decoded(), [blobA]);
+  // Far away, a second picture: the first, out of view, is let go.
+  await page.evaluate(() => window.__corkboard.features.host.setCamera({ x: 5000, y: 5000, zoom: 1 }));
+  const g = await upload('#2f9e44', { x: 5300, y: 5200 });
+  const blobG = await blobOf(g);
+  await page.waitForFunction((g) => {
+    const d = window.__corkboard.features.images.decoded();
+    return d.length === 1 && d[0] === g;
+  }, blobG);
+  // Back: the first is fetched and drawn again, and the second let go.
+  await page.evaluate(() => window.__corkboard.features.host.setCamera({ x: 0, y: 0, zoom: 1 }));
+  await redAt(100, 100);
+  await page.waitForFunction((a) => {
+    const d = window.__corkboard.features.images.decoded();
+    return d.length === 1 && d[0] === a;
+  }, blobA);
+  // An export still draws both.
+  const px = await page.evaluate(async () => {
+    const r = await window.__corkboard.features.exporter.png({ scale: 1 });
+    const bmp = await createImageBitmap(r.blob);
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const ctx = c.getContext('2d');
+    ctx.drawImage(bmp, 0, 0);
+    // The export's origin: the first picture's corner (70, 80) less the 24-unit margin.
+    const at = (x, y) => [...ctx.getImageData(x - 46, y - 56, 1, 1).data.slice(0, 3)];
+    return { a: at(100, 100), g: at(5300, 5200) };
+  });
+  assert.deepEqual(px, { a: [0xe0, 0x31, 0x31], g: [0x2f, 0x9e, 0x44] });
+  await context.close();
+});
