@@ -109,6 +109,7 @@ func (n *Node) startConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 		}
 	}
 	user.Color = hello.Color
+	n.rememberGuest(ctx, user)
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, n.cfg.Limits.SendQueue)
 	sess.Via, sess.Epoch = who.Via, who.Epoch
 	if who.Guest {
