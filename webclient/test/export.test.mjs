@@ -3,7 +3,8 @@
 // the size asked for with the notes' colours where they are, the selection
 // exports alone, JSON lists the elements, the menu downloads; an uploaded
 // picture becomes an image element drawn on the canvas in z order (under a
-// note above it, over a note below it), in the PNG and embedded in the SVG.
+// note above it, over a note below it), in the PNG and embedded in the SVG;
+// past the memory budget, pictures out of view are let go and come back.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { generateKeyBetween } from 'fractional-indexing';
