@@ -17,12 +17,17 @@
 // builds the client and the node; CORKBOARD_BIN and CHROMIUM as for the
 // browser tests.
 import { readdirSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBoard, launch, startNode, waitLive, waitSettled } from '../../webclient/test/lib.mjs';
 
 const N = Number(process.env.BENCH_ELEMENTS ?? 5000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 120);
+// BENCH_COLD: how many cold loads (each in a fresh profile); BENCH_ONLY=paint
+// stops after the first-paint figures (quicker, for work on the start path).
+const COLD = Math.max(1, Number(process.env.BENCH_COLD ?? 3));
+const PAINT_ONLY = process.env.BENCH_ONLY === 'paint';
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '../../webclient/dist');
 
@@ -107,6 +112,14 @@ async function firstPaint(page, url) {
       paint: at('corkboard:first-paint'),
       // Where the time went: the page, the wasm, the stored copy, the node's answer.
       steps: { html: nav?.responseEnd, wasm: at('corkboard:wasm-ready'), stored: at('corkboard:stored-loaded'), remote: at('corkboard:first-remote') },
+      // Every mark of the client's (BENCH_TRACE=1 prints them), and when the wasm and the board chunk were fetched.
+      marks: Object.fromEntries(performance.getEntriesByType('mark').filter((m) => m.name.startsWith('corkboard:')).map((m) => [m.name.slice(10), m.startTime])),
+      fetches: Object.fromEntries(
+        performance
+          .getEntriesByType('resource')
+          .filter((r) => /\.(wasm|js)$/.test(r.name))
+          .map((r) => [r.name.replace(/^.*\/([a-z_]+)[^/]*\.(\w+)$/, '$1.$2'), `${r.startTime.toFixed(0)}-${r.responseEnd.toFixed(0)}`]),
+      ),
       elements: window.__corkboard.board.all().length,
     };
   });
@@ -212,21 +225,51 @@ try {
   result('web_seed', { elements: count, seconds: ((Date.now() - t0) / 1000).toFixed(1) });
   const url = `${node.url}/b/${id}?token=${token}`;
 
-  // Cold: a fresh profile, the board from the node. Three runs, each a new context.
+  // Cold: a fresh profile, the board from the node. COLD runs, each a new context.
   const cold = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < COLD; i++) {
     const v = await chrome.newPage();
     const fp = await firstPaint(v.page, url);
     cold.push(fp.paint);
     result('web_first_paint_steps', { run: 'cold' + i, ...Object.fromEntries(Object.entries(fp.steps).map(([k, v]) => [k + '_ms', f1(v)])), paint_ms: f1(fp.paint) });
-    if (i < 2) await v.context.close();
+    if (process.env.BENCH_TRACE) {
+      console.log('TRACE marks ' + Object.entries(fp.marks).sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k}=${f1(v)}`).join(' '));
+      console.log('TRACE fetches ' + Object.entries(fp.fetches).map(([k, v]) => `${k}=${v}`).join(' '));
+    }
+    if (i < COLD - 1) await v.context.close();
     else {
       await waitLive(v.page);
+      if (process.env.BENCH_TRACE) {
+        // What each step of taking in the node's snapshot costs, on this page.
+        const c = await v.page.evaluate(() => {
+          const { doc, board } = window.__corkboard;
+          const t = (f) => {
+            const t0 = performance.now();
+            const r = f();
+            return [performance.now() - t0, r];
+          };
+          const [, packed] = t(() => doc.snapshot());
+          const [, raw] = t(() => doc.snapshot(true));
+          const [packedMs] = t(() => doc.loadSnapshot(packed));
+          const [rawMs] = t(() => doc.loadSnapshot(raw));
+          const [elementsMs, els] = t(() => doc.elements());
+          const [jsonMs, text] = t(() => JSON.stringify(els));
+          const [parseMs] = t(() => JSON.parse(text));
+          board.clear();
+          const [upsertMs] = t(() => board.upsert(els));
+          return { packed_kb: packed.length >> 10, raw_kb: raw.length >> 10, load_packed_ms: packedMs, load_raw_ms: rawMs, elements_ms: elementsMs, json_kb: text.length >> 10, parse_ms: parseMs, upsert_ms: upsertMs };
+        });
+        console.log('TRACE costs ' + Object.entries(c).map(([k, v]) => `${k}=${f1(v)}`).join(' '));
+      }
       // Warm: a reload, the board from IndexedDB.
       await v.page.evaluate(() => window.__corkboard.sync.persistNow?.());
       const warm = [];
       for (let j = 0; j < 3; j++) warm.push((await firstPaint(v.page, url)).paint);
-      result('web_first_paint', { elements: fp.elements, cold_ms_median: f1(pct(cold, 50)), cold_ms_max: f1(Math.max(...cold)), warm_ms_median: f1(pct(warm, 50)), warm_ms_max: f1(Math.max(...warm)) });
+      result('web_first_paint', { elements: fp.elements, cold_ms_median: f1(pct(cold, 50)), cold_ms_min: f1(Math.min(...cold)), cold_ms_max: f1(Math.max(...cold)), warm_ms_median: f1(pct(warm, 50)), warm_ms_max: f1(Math.max(...warm)), load1: loadavg()[0].toFixed(1) });
+      if (PAINT_ONLY) {
+        await v.context.close();
+        break;
+      }
       await waitLive(v.page);
       for (const zoom of [1, 'fit']) {
         const { deltas, draws } = await pan(v.page, 300, zoom);

@@ -12,6 +12,7 @@ import { MIN_STEP, makeStroke, scalePoints } from './strokes';
 import { claimNew, claimReplica, sweepReplicas } from './replica';
 import { openStore, type BoardRecord } from './store';
 import { Sync, type Peer, type PresenceData } from './sync';
+import { markKnown, type EarlySocket } from './early';
 import { TextEditor } from './textedit';
 import { installFeatures } from './features';
 import { installBoardAccess } from './account';
@@ -82,14 +83,17 @@ function icon(path: string): SVGSVGElement {
   return s;
 }
 
-/** Starts the board page in root. */
-export async function startBoard(root: HTMLElement, boardId: string): Promise<void> {
+/** Starts the board page in root; early: the first visit's connection, opened by main.ts. */
+export async function startBoard(root: HTMLElement, boardId: string, early?: EarlySocket): Promise<void> {
   const params = new URLSearchParams(location.search);
   root.innerHTML = '';
   const ui = buildUI(root);
   ui.status.textContent = 'Loading…';
 
-  const [store] = await Promise.all([openStore(), loadCRDT().then(() => performance.mark('corkboard:wasm-ready'))]);
+  const crdtReady = loadCRDT().then(() => performance.mark('corkboard:wasm-ready'));
+  crdtReady.catch(() => {}); // awaited below
+  const store = await openStore();
+  performance.mark('corkboard:store-open');
   let rec: BoardRecord = (await store.getBoard(boardId)) ?? { id: boardId, lastOpened: Date.now() };
   const urlToken = params.get('token') ?? undefined;
   if (urlToken) rec.token = urlToken;
@@ -119,8 +123,12 @@ export async function startBoard(root: HTMLElement, boardId: string): Promise<vo
     document.title = `${rec.name} · Corkboard`;
   }
 
-  const claim = await claimReplica(store, boardId, rec.token);
+  // On a first visit, the replica the early connection said hello as.
+  const claim = await claimReplica(store, boardId, rec.token, early?.replica);
   if (!claim.rec.token && rec.token) claim.rec.token = rec.token;
+  markKnown(boardId);
+  performance.mark('corkboard:claimed');
+  await crdtReady;
   const doc = new CrdtDoc();
   const board = new Board();
   const renderer = new Renderer(ui.canvas);
@@ -146,7 +154,8 @@ export async function startBoard(root: HTMLElement, boardId: string): Promise<vo
   board.upsert(doc.elements());
   performance.mark('corkboard:stored-loaded');
   app.start();
-  sync.start();
+  performance.mark('corkboard:app-started');
+  sync.start(early);
   void sweepReplicas(store, boardId, claim.rec.replica);
   registerServiceWorker();
 }
@@ -350,7 +359,10 @@ class BoardApp {
     }
     if (ids === null) {
       this.board.clear();
-      this.board.upsert(this.doc.elements());
+      const els = this.doc.elements();
+      performance.mark('corkboard:elements-json');
+      this.board.upsert(els);
+      performance.mark('corkboard:elements-read');
       for (const id of [...this.selection]) if (!this.board.get(id)) this.selection.delete(id);
       this.redraw();
     } else this.refresh(ids);

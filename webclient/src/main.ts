@@ -1,13 +1,34 @@
 // Entry point: the home page at /, a board at /b/{board}, an embedded
 // board at /embed/{board} (embed.ts).
 import './styles.css';
+import wasmUrl from './gen/crdt.wasm?url';
+import { openEarly } from './early';
+import { myColor, myName, newReplicaId } from './ids';
 
 const root = document.getElementById('app')!;
 const m = /^\/(?:b|embed)\/([0-9a-fA-F-]{36})\/?$/.exec(location.pathname);
 if (m) {
-  import('./board').then(({ startBoard }) => startBoard(root, m[1].toLowerCase())).catch(fail);
+  // A board needs the CRDT's WebAssembly before it can show anything, and
+  // compiling it is the longest step of a first visit: start fetching and
+  // compiling it now, while the board's code loads (crdt.ts takes the
+  // module). Streaming: it compiles while it downloads.
+  globalThis.corkboardWasm = compileWasm(wasmUrl);
+  globalThis.corkboardWasm.catch(() => {}); // crdt.ts falls back to its own fetch
+  // A first visit: ask the node for the board at once too (early.ts).
+  const board = m[1].toLowerCase();
+  const early = openEarly(board, new URLSearchParams(location.search).get('token') ?? undefined, newReplicaId(), myName(), myColor());
+  import('./board').then(({ startBoard }) => startBoard(root, board, early)).catch(fail);
 } else {
   import('./home').then(({ startHome }) => startHome(root)).catch(fail);
+}
+
+async function compileWasm(url: string): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compileStreaming(fetch(url));
+  } catch {
+    // Served without application/wasm: compile from bytes.
+    return WebAssembly.compile(await (await fetch(url)).arrayBuffer());
+  }
 }
 
 function fail(e: unknown): void {

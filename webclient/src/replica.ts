@@ -40,9 +40,10 @@ function lock(name: string, waitMs = 0): Promise<(() => void) | null> {
 /**
  * Chooses the replica for this tab. token is the token the page was opened
  * with (undefined when none): a replica bound to another user is not
- * adopted, since the node would refuse it.
+ * adopted, since the node would refuse it. freshId: the id a new replica
+ * takes (the one a first visit's early connection said hello as, early.ts).
  */
-export async function claimReplica(store: Persistence, board: string, token?: string): Promise<Claim> {
+export async function claimReplica(store: Persistence, board: string, token?: string, freshId?: string): Promise<Claim> {
   const all = await store.listReplicas(board);
   const usable = all.filter((r) => !token || !r.token || r.token === token);
   const pendingCount = new Map<string, number>();
@@ -56,7 +57,7 @@ export async function claimReplica(store: Persistence, board: string, token?: st
     const mine = sessionStorage.getItem(key);
     const rec = usable.find((r) => r.replica === mine);
     if (rec) return { rec, release() {} };
-    const fresh = newRecord(board, token);
+    const fresh = newRecord(board, token, freshId);
     sessionStorage.setItem(key, fresh.replica);
     return { rec: fresh, seed: newest(all)?.snapshot, release() {} };
   }
@@ -72,19 +73,19 @@ export async function claimReplica(store: Persistence, board: string, token?: st
     const release = await lock(lockName(board, waiting.replica), 2500);
     if (release) return { rec: waiting, release };
   }
-  return claimNew(store, board, token, newest(all)?.snapshot);
+  return claimNew(store, board, token, newest(all)?.snapshot, freshId);
 }
 
 /** A claim on a brand-new replica. */
-export async function claimNew(store: Persistence, board: string, token: string | undefined, seed?: Uint8Array): Promise<Claim> {
-  const rec = newRecord(board, token);
+export async function claimNew(store: Persistence, board: string, token: string | undefined, seed?: Uint8Array, freshId?: string): Promise<Claim> {
+  const rec = newRecord(board, token, freshId);
   const release = (await lock(lockName(board, rec.replica))) ?? (() => {});
   await store.putReplica(rec);
   return { rec, seed, release };
 }
 
-function newRecord(board: string, token?: string): ReplicaRecord {
-  return { board, replica: newReplicaId(), token, updated: Date.now() };
+function newRecord(board: string, token?: string, freshId?: string): ReplicaRecord {
+  return { board, replica: freshId ?? newReplicaId(), token, updated: Date.now() };
 }
 
 function newest(recs: ReplicaRecord[]): ReplicaRecord | undefined {

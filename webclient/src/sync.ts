@@ -7,6 +7,7 @@
 import type { Committed, CrdtDoc } from './crdt';
 import type { Persistence, ReplicaRecord } from './store';
 import type { Claim } from './replica';
+import { helloFrame, wsURL, type EarlySocket } from './early';
 
 export type ConnState = 'connecting' | 'syncing' | 'live' | 'offline' | 'stopped';
 
@@ -113,13 +114,6 @@ export function encodeOpsFrame(seq: number, changes: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Cuts s to at most max bytes of UTF-8, on a character boundary. */
-function utf8Prefix(s: string, max: number): string {
-  const enc = new TextEncoder();
-  while (enc.encode(s).length > max) s = Array.from(s).slice(0, -1).join('');
-  return s;
-}
-
 export class Sync {
   state: ConnState = 'connecting';
   /** Why the connection is down or stopped, for people. */
@@ -153,6 +147,7 @@ export class Sync {
   private resetting = false;
   /** The last counter of this replica's stored changes. */
   private ownEnd = 0;
+  private early: EarlySocket | undefined;
 
   constructor(o: SyncOptions) {
     this.o = o;
@@ -218,8 +213,12 @@ export class Sync {
     if (rec.userId) this.user = { id: rec.userId, name: this.o.name, role: rec.role ?? '' };
   }
 
-  /** Connects, and keeps connecting until stop. */
-  start(): void {
+  /**
+   * Connects, and keeps connecting until stop. early: a connection opened
+   * before the doc was loaded (see EarlySocket), used if it still fits.
+   */
+  start(early?: EarlySocket): void {
+    this.early = early;
     addEventListener('online', this.onOnline);
     addEventListener('offline', this.onOffline);
     addEventListener('pagehide', this.onHide);
@@ -231,6 +230,8 @@ export class Sync {
 
   stop(): void {
     this.stopped = true;
+    this.early?.discard();
+    this.early = undefined;
     clearTimeout(this.retryTimer);
     clearInterval(this.heartbeat);
     removeEventListener('online', this.onOnline);
@@ -282,9 +283,7 @@ export class Sync {
   // ---- connection ----
 
   private url(): string {
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const token = this.claim.rec.token;
-    return `${proto}//${location.host}/v1/boards/${this.o.board}/ws` + (token ? '?token=' + encodeURIComponent(token) : '');
+    return wsURL(this.o.board, this.claim.rec.token);
   }
 
   private setState(s: ConnState, detail = ''): void {
@@ -297,6 +296,13 @@ export class Sync {
     clearTimeout(this.retryTimer);
     if (this.stopped || this.ws) return;
     this.setState('connecting');
+    const early = this.early;
+    this.early = undefined;
+    if (early && (early.closed || early.replica !== this.replica || early.token !== this.claim.rec.token || Object.keys(this.o.doc.version()).length > 0)) early.discard();
+    else if (early) {
+      this.adopt(early);
+      return;
+    }
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.url(), 'corkboard.v1');
@@ -306,22 +312,39 @@ export class Sync {
     }
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
-    let opened = false;
-    ws.onopen = () => {
-      opened = true;
+    this.attach(ws, false);
+  }
+
+  /** Takes over an early connection and handles what it has received so far. */
+  private adopt(early: EarlySocket): void {
+    const ws = early.ws;
+    this.ws = ws;
+    this.attach(ws, early.opened);
+    if (early.opened) {
       this.failedOpens = 0;
       this.lastHeard = Date.now();
-      this.send(
-        JSON.stringify({
-          type: 'hello',
-          replica: this.replica,
-          version: this.o.doc.version(),
-          name: utf8Prefix(this.o.name, 64),
-          color: utf8Prefix(this.o.color, 32),
-          format: 'binary',
-        }),
-      );
-    };
+    }
+    for (const data of early.frames.splice(0)) {
+      if (this.ws !== ws) return;
+      try {
+        this.receive(data);
+      } catch (e) {
+        console.error('corkboard: handling a message failed', e);
+      }
+    }
+  }
+
+  private attach(ws: WebSocket, alreadyOpen: boolean): void {
+    let opened = alreadyOpen;
+    if (!alreadyOpen)
+      ws.onopen = () => {
+        opened = true;
+        performance.mark('corkboard:ws-open');
+        this.failedOpens = 0;
+        this.lastHeard = Date.now();
+        this.send(helloFrame(this.replica, this.o.doc.version(), this.o.name, this.o.color));
+      };
+    else ws.onopen = null;
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
       this.lastHeard = Date.now();
@@ -457,7 +480,9 @@ export class Sync {
         this.schedulePersist();
       } else if (b[0] === 0x03) {
         ev.beforeRemote();
+        performance.mark('corkboard:snapshot-in');
         this.o.doc.loadSnapshot(b.subarray(1));
+        performance.mark('corkboard:snapshot-loaded');
         // Our own changes the node has not seen: back on top.
         for (const p of this.pending) {
           try {

@@ -1,0 +1,103 @@
+// The first connection of a first visit, opened before the board's code
+// and the WebAssembly are loaded (see EarlySocket). Kept apart from sync.ts
+// so that the page's entry (main.ts) can open it without loading Sync.
+
+/** The board's WebSocket URL on this node. */
+export function wsURL(board: string, token?: string): string {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${proto}//${location.host}/v1/boards/${board}/ws` + (token ? '?token=' + encodeURIComponent(token) : '');
+}
+
+export function helloFrame(replica: string, version: Record<string, number>, name: string, color: string): string {
+  return JSON.stringify({ type: 'hello', replica, version, name: utf8Prefix(name, 64), color: utf8Prefix(color, 32), format: 'binary' });
+}
+
+/**
+ * A connection opened as the page starts, on a first visit of the board
+ * (main.ts), while the board's code loads and the WebAssembly compiles:
+ * nothing is stored yet, so the doc will start empty and the hello can say
+ * so (an empty version vector) at once, as a new replica. What the
+ * node sends (the welcome, the board's snapshot, synced) waits in frames
+ * until Sync.start takes the connection over and handles it in order. Sync
+ * takes it only if the doc is still empty then and the replica and token
+ * the same (else it closes it and connects as usual), so the hello it sent
+ * is the one Sync would have sent.
+ *
+ * Rejected: connecting from Sync itself before the doc exists (every path
+ * of Sync reads the doc; a doc-less state in it would touch all of them),
+ * and painting a first frame from the REST state before the doc is loaded
+ * (a second, different path to the screen, and the same elements read and
+ * laid out twice on a loaded 2-core machine).
+ */
+export class EarlySocket {
+  readonly ws: WebSocket;
+  readonly frames: (string | ArrayBuffer)[] = [];
+  opened = false;
+  closed = false;
+
+  constructor(
+    board: string,
+    readonly token: string | undefined,
+    readonly replica: string,
+    name: string,
+    color: string,
+  ) {
+    const ws = new WebSocket(wsURL(board, token), 'corkboard.v1');
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => {
+      this.opened = true;
+      performance.mark('corkboard:ws-open');
+      ws.send(helloFrame(replica, {}, name, color));
+    };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data !== 'string' && !this.frames.some((f) => typeof f !== 'string')) performance.mark('corkboard:early-binary');
+      this.frames.push(ev.data);
+    };
+    ws.onclose = () => (this.closed = true);
+    this.ws = ws;
+  }
+
+  /** Closes it unused. */
+  discard(): void {
+    this.ws.onopen = this.ws.onmessage = this.ws.onclose = null;
+    try {
+      this.ws.close(1000, 'not needed');
+    } catch {
+      /* already closing */
+    }
+  }
+}
+
+/** Cuts s to at most max bytes of UTF-8, on a character boundary. */
+export function utf8Prefix(s: string, max: number): string {
+  const enc = new TextEncoder();
+  while (enc.encode(s).length > max) s = Array.from(s).slice(0, -1).join('');
+  return s;
+}
+
+const knownKey = (board: string) => 'cb.known.' + board;
+
+/**
+ * Opens the early connection when this browser has not opened the board
+ * before (no mark in localStorage, so nothing of it is stored), else
+ * undefined. The mark is set by markKnown once the board's replica is
+ * stored; a board opened before marks existed costs one unused early
+ * connection, which Sync closes.
+ */
+export function openEarly(board: string, token: string | undefined, replica: string, name: string, color: string): EarlySocket | undefined {
+  try {
+    if (localStorage.getItem(knownKey(board)) || navigator.onLine === false) return undefined;
+    return new EarlySocket(board, token, replica, name, color);
+  } catch {
+    return undefined; // no localStorage (privacy settings) or no WebSocket: the usual path
+  }
+}
+
+/** Notes that the board has a stored replica in this browser. */
+export function markKnown(board: string): void {
+  try {
+    localStorage.setItem(knownKey(board), '1');
+  } catch {
+    /* then every visit counts as a first one: an unused early connection */
+  }
+}
