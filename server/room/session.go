@@ -188,6 +188,7 @@ func (s *Session) Next(dst []Outgoing) (out []Outgoing, more, kicked bool) {
 	}
 	if len(s.queue) == 0 && !s.kicked {
 		s.writing = false
+		s.queue = nil // an idle session keeps no slice
 		return dst, false, false
 	}
 	dst = s.takeLocked(dst)
