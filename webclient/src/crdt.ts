@@ -113,47 +113,9 @@ export function loadCRDT(): Promise<void> {
       });
       void go.run(inst);
       if (!globalThis.corkboardCRDT) await ready;
-      warmUp();
     })();
   }
   return loading;
-}
-
-/**
- * Runs the paths that opening a board takes (a change of every kind of
- * element, a snapshot made and loaded, the elements as JSON) on a tiny
- * doc, once, right after the module starts. The browser compiles a
- * WebAssembly function the first time it is called; without this, those
- * first calls land on the board's first snapshot, the one step a first
- * visit waits for, at several times its later cost.
- */
-function warmUp(): void {
-  const t0 = performance.now();
-  try {
-    const d = new CrdtDoc();
-    d.setReplica('00000000000000a1');
-    const id = (n: number) => `00000000-0000-7000-8000-0000000000${String(n).padStart(2, '0')}`;
-    const ops: LocalOp[] = [];
-    const kinds = ['note', 'shape', 'mindmap', 'mindmap', 'connector', 'stroke', 'frame'];
-    kinds.forEach((kind, i) => {
-      ops.push({ op: 'create', el: id(i), kind });
-      for (const [key, value] of [['x', 10 * i], ['y', 5], ['w', 200], ['h', 120], ['z', 'a' + i], ['color', 'yellow']] as const) ops.push({ op: 'set', el: id(i), key, value });
-      if (kind !== 'connector' && kind !== 'stroke') ops.push({ op: 'insertText', el: id(i), field: 'text', pos: 0, text: 'warm ' + kind });
-    });
-    ops.push({ op: 'move', el: id(3), parent: id(2), posKey: 'a0' });
-    ops.push({ op: 'set', el: id(4), key: 'from', value: { el: id(0), anchor: [0.5, 0.5] } });
-    ops.push({ op: 'set', el: id(4), key: 'to', value: { x: 1, y: 2 } });
-    ops.push({ op: 'set', el: id(5), key: 'points', value: [1, 2, 0.5, 3, 4, 0.5] });
-    ops.push({ op: 'vote', el: id(0), key: 'dot', voter: 'u1', value: 1 });
-    d.edit(ops, Date.now(), false);
-    d.loadSnapshot(d.snapshot());
-    d.loadSnapshot(d.snapshot(true));
-    d.elements();
-    d.version();
-  } catch (e) {
-    console.warn('corkboard: wasm warm-up', e);
-  }
-  performance.measure('corkboard:warm-up', { start: t0 });
 }
 
 /** One replica's copy of a board. loadCRDT must have resolved. */
