@@ -65,6 +65,14 @@ const (
 	spaceIndex byte = 0x03
 	spaceSnap  byte = 0x04
 	spaceMeta  byte = 0x05
+	// spaceSnapSeq: 0x06 ++ board ++ seq (big-endian), empty value — one
+	// per stored snapshot, written and deleted in the same batches as the
+	// snapshot. Finding a board's latest snapshot walks these small keys
+	// instead of the snapshots themselves: a reverse step over the
+	// snapshot space reads (and decompresses) the multi-megabyte blocks of
+	// two snapshots, where this index plus one point read reads one. Stores
+	// written before it have no entries; the snapshot space is walked then.
+	spaceSnapSeq byte = 0x06
 )
 
 const (
@@ -102,6 +110,10 @@ func logKey(b BoardID, seq uint64) []byte {
 
 func snapKey(b BoardID, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(boardPrefix(spaceSnap, b), seq)
+}
+
+func snapSeqKey(b BoardID, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(boardPrefix(spaceSnapSeq, b), seq)
 }
 
 func indexReplicaPrefix(b BoardID, replica uint64) []byte {
@@ -142,6 +154,8 @@ func decodeSeqKey(sp byte, k []byte) (BoardID, uint64, error) {
 
 func decodeLogKey(k []byte) (BoardID, uint64, error)  { return decodeSeqKey(spaceLog, k) }
 func decodeSnapKey(k []byte) (BoardID, uint64, error) { return decodeSeqKey(spaceSnap, k) }
+
+func decodeSnapSeqKey(k []byte) (BoardID, uint64, error) { return decodeSeqKey(spaceSnapSeq, k) }
 
 func decodeIndexKey(k []byte) (b BoardID, replica, start uint64, err error) {
 	if len(k) != indexKeyLen || k[0] != spaceIndex {

@@ -618,22 +618,14 @@ func (p *Pebble) PutSnapshot(ctx context.Context, board BoardID, seq uint64, dat
 	}
 	// The seqs to keep: the new one and the newest stored, up to keep.
 	keep := []uint64{seq}
-	it, err := p.db.NewIter(boardBounds(spaceSnap, board))
+	stored, err := p.snapshotSeqs(board, p.keepSnapshots+1)
 	if err != nil {
 		return opErr(err)
 	}
-	for ok := it.Last(); ok && len(keep) <= p.keepSnapshots; ok = it.Prev() {
-		_, sq, err := decodeSnapKey(it.Key())
-		if err != nil {
-			_ = it.Close()
-			return opErr(err)
-		}
+	for _, sq := range stored {
 		if sq != seq {
 			keep = append(keep, sq)
 		}
-	}
-	if err := it.Close(); err != nil {
-		return opErr(err)
 	}
 	slices.Sort(keep)
 	slices.Reverse(keep)
@@ -645,9 +637,15 @@ func (p *Pebble) PutSnapshot(ctx context.Context, board BoardID, seq uint64, dat
 		if err := batch.DeleteRange(snapKey(board, 0), snapKey(board, cutoff), nil); err != nil {
 			return opErr(err)
 		}
+		if err := batch.DeleteRange(snapSeqKey(board, 0), snapSeqKey(board, cutoff), nil); err != nil {
+			return opErr(err)
+		}
 	}
 	if seq >= cutoff {
 		if err := batch.Set(snapKey(board, seq), data, nil); err != nil {
+			return opErr(err)
+		}
+		if err := batch.Set(snapSeqKey(board, seq), nil, nil); err != nil {
 			return opErr(err)
 		}
 	}
@@ -657,48 +655,95 @@ func (p *Pebble) PutSnapshot(ctx context.Context, board BoardID, seq uint64, dat
 	return nil
 }
 
-// LatestSnapshot implements Store.
+// LatestSnapshot implements Store: the latest seq from the small index
+// (keys.go, spaceSnapSeq), then one point read; in a store written before
+// the index, the snapshot space itself.
 func (p *Pebble) LatestSnapshot(ctx context.Context, board BoardID) (uint64, []byte, error) {
 	opErr := func(err error) error { return fmt.Errorf("latest snapshot %s: %w", board, err) }
 	if err := p.enter(ctx); err != nil {
 		return 0, nil, opErr(err)
 	}
 	defer p.leave()
-	it, err := p.db.NewIter(boardBounds(spaceSnap, board))
-	if err != nil {
-		return 0, nil, opErr(err)
-	}
-	defer it.Close()
-	if !it.Last() {
-		if err := it.Error(); err != nil {
+	for _, sp := range []byte{spaceSnapSeq, spaceSnap} {
+		it, err := p.db.NewIter(boardBounds(sp, board))
+		if err != nil {
 			return 0, nil, opErr(err)
 		}
-		return 0, nil, opErr(ErrNotFound)
+		if !it.Last() {
+			err := it.Error()
+			it.Close()
+			if err != nil {
+				return 0, nil, opErr(err)
+			}
+			continue
+		}
+		_, seq, err := decodeSeqKey(sp, it.Key())
+		if err != nil {
+			it.Close()
+			return 0, nil, opErr(err)
+		}
+		if sp == spaceSnap {
+			v, err := it.ValueAndErr()
+			if err == nil {
+				v = bytes.Clone(v)
+			}
+			it.Close()
+			if err != nil {
+				return 0, nil, opErr(err)
+			}
+			return seq, v, nil
+		}
+		it.Close()
+		v, closer, err := p.db.Get(snapKey(board, seq))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return 0, nil, opErr(fmt.Errorf("snapshot %d listed but missing: %w", seq, ErrCorrupt))
+		}
+		if err != nil {
+			return 0, nil, opErr(err)
+		}
+		v = bytes.Clone(v)
+		closer.Close()
+		return seq, v, nil
 	}
-	_, seq, err := decodeSnapKey(it.Key())
-	if err != nil {
-		return 0, nil, opErr(err)
+	return 0, nil, opErr(ErrNotFound)
+}
+
+// snapshotSeqs returns the seqs of the board's newest snapshots, newest
+// first, at most max: from the index, or for a store written before it
+// (no entries) from the snapshot keys themselves.
+func (p *Pebble) snapshotSeqs(board BoardID, max int) ([]uint64, error) {
+	var out []uint64
+	for _, sp := range []byte{spaceSnapSeq, spaceSnap} {
+		it, err := p.db.NewIter(boardBounds(sp, board))
+		if err != nil {
+			return nil, err
+		}
+		for ok := it.Last(); ok && len(out) < max; ok = it.Prev() {
+			_, sq, err := decodeSeqKey(sp, it.Key())
+			if err != nil {
+				_ = it.Close()
+				return nil, err
+			}
+			out = append(out, sq)
+		}
+		if err := it.Close(); err != nil {
+			return nil, err
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
 	}
-	v, err := it.ValueAndErr()
-	if err != nil {
-		return 0, nil, opErr(err)
-	}
-	return seq, bytes.Clone(v), nil
+	return out, nil
 }
 
 // latestSnapshotSeq returns the seq of the board's latest snapshot, and
 // false if it has none.
 func (p *Pebble) latestSnapshotSeq(board BoardID) (uint64, bool, error) {
-	it, err := p.db.NewIter(boardBounds(spaceSnap, board))
-	if err != nil {
+	seqs, err := p.snapshotSeqs(board, 1)
+	if err != nil || len(seqs) == 0 {
 		return 0, false, err
 	}
-	defer it.Close()
-	if !it.Last() {
-		return 0, false, it.Error()
-	}
-	_, seq, err := decodeSnapKey(it.Key())
-	return seq, err == nil, err
+	return seqs[0], true, nil
 }
 
 // TrimOps implements Store. One range deletion drops the records and the
@@ -758,7 +803,7 @@ func (p *Pebble) DeleteBoard(ctx context.Context, board BoardID) error {
 	defer s.mu.Unlock()
 	batch := p.db.NewBatch()
 	defer batch.Close()
-	for _, sp := range []byte{spaceLog, spaceIndex, spaceSnap} {
+	for _, sp := range []byte{spaceLog, spaceIndex, spaceSnap, spaceSnapSeq} {
 		b := boardBounds(sp, board)
 		if err := batch.DeleteRange(b.LowerBound, b.UpperBound, nil); err != nil {
 			return opErr(err)

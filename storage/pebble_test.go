@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"slices"
@@ -260,5 +261,66 @@ func TestBoardIDString(t *testing.T) {
 		if err != nil || b.String() != tc.want {
 			t.Errorf("ParseBoardID(%q) = %s, %v; want %s", tc.in, b, err, tc.want)
 		}
+	}
+}
+
+// A store written before the snapshot index (keys.go, spaceSnapSeq) has
+// snapshots without index entries: they are still found, and the first
+// snapshots written after it bring the index up and trim the old ones.
+func TestSnapshotIndexUpgrade(t *testing.T) {
+	ctx := context.Background()
+	p := openTestPebble(t, "db", PebbleOptions{FS: vfs.NewMem()})
+	var b BoardID
+	b[0] = 7
+	var recs []Record
+	for i := uint64(1); i <= 10; i++ {
+		recs = append(recs, Record{Replica: 1, Start: i, End: i, Data: []byte{byte(i)}})
+	}
+	if err := p.AppendOps(ctx, b, recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []uint64{2, 4} {
+		if err := p.PutSnapshot(ctx, b, seq, []byte{'s', byte(seq)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Make it an old store: drop the index entries.
+	lo, hi := boardBounds(spaceSnapSeq, b).LowerBound, boardBounds(spaceSnapSeq, b).UpperBound
+	if err := p.db.DeleteRange(lo, hi, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if seq, data, err := p.LatestSnapshot(ctx, b); err != nil || seq != 4 || data[1] != 4 {
+		t.Fatalf("old store: latest %d %v %v", seq, data, err)
+	}
+	for _, seq := range []uint64{6, 8, 10} {
+		if err := p.PutSnapshot(ctx, b, seq, []byte{'s', byte(seq)}); err != nil {
+			t.Fatal(err)
+		}
+		if got, data, err := p.LatestSnapshot(ctx, b); err != nil || got != seq || data[1] != byte(seq) {
+			t.Fatalf("after snapshot %d: latest %d %v %v", seq, got, data, err)
+		}
+	}
+	// Two kept (the default), in both spaces.
+	for _, sp := range []byte{spaceSnap, spaceSnapSeq} {
+		it, err := p.db.NewIter(boardBounds(sp, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs []uint64
+		for ok := it.First(); ok; ok = it.Next() {
+			_, sq, _ := decodeSeqKey(sp, it.Key())
+			seqs = append(seqs, sq)
+		}
+		it.Close()
+		if len(seqs) != 2 || seqs[0] != 8 || seqs[1] != 10 {
+			t.Fatalf("space %d keeps %v, want [8 10]", sp, seqs)
+		}
+	}
+	// Deleting the board clears the index too.
+	if err := p.DeleteBoard(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.LatestSnapshot(ctx, b); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
 	}
 }
