@@ -22,6 +22,7 @@ import (
 //	0x03   0x03 board replica start              uvarint seq, uvarint end-start
 //	0x04   0x04 board seq                        snapshot data, opaque
 //	0x05   0x05 ns 0x00 key                      metadata value, opaque
+//	0x06   0x06 board seq                        empty: the snapshots that exist (an index of 0x04)
 //
 // The head (0x01) exists exactly while the board has a log: it is written
 // with the board's first records and removed by DeleteBoard, so listing
