@@ -246,6 +246,10 @@ func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt
 	return protocol.CloseRetry, "storage error"
 }
 
+// writerLinger is how long a connection's writer goroutine waits for the
+// next message before it exits (room.Session.NextWait).
+const writerLinger = 2 * time.Second
+
 // maxMerge bounds a merged ops message.
 const maxMerge = 256 << 10
 
@@ -255,9 +259,11 @@ const maxMerge = 256 << 10
 // that under load a session's backlog costs one write, not one per change.
 func (w *wsConn) write() {
 	var batch []room.Outgoing
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		// A nil batch takes the session's queue over without a copy.
-		msgs, more, kicked := w.s.Next(batch)
+		msgs, more, kicked := w.s.NextWait(batch, linger, writerLinger)
 		if !more {
 			return
 		}

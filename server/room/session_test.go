@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
@@ -234,4 +235,33 @@ func TestSessionOverflowKicksWriter(t *testing.T) {
 			t.Fatalf("got %v, then %v with %d kicks", p.got, p.last, p.kicks)
 		}
 	})
+}
+
+// NextWait keeps the writer for a message that comes within the linger,
+// and lets it go when none does.
+func TestNextWaitLingers(t *testing.T) {
+	s := room.NewSession("s", 1, protocol.User{ID: "u"}, "", 8)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	got := make(chan []room.Outgoing, 1)
+	go func() {
+		msgs, more, kicked := s.NextWait(nil, timer, time.Hour)
+		if !more || kicked {
+			msgs = nil
+		}
+		got <- msgs
+	}()
+	s.Send(room.Outgoing{Data: []byte("late")})
+	if msgs := <-got; len(msgs) != 1 || string(msgs[0].Data) != "late" {
+		t.Fatalf("the lingering writer got %v", msgs)
+	}
+	// Nothing comes: a short linger ends with "stop".
+	if msgs, more, kicked := s.NextWait(nil, timer, time.Millisecond); more || kicked || len(msgs) != 0 {
+		t.Fatalf("an idle NextWait: %v %v %v", msgs, more, kicked)
+	}
+	// A kick during the linger is reported at once.
+	go s.Kick(protocol.CloseNormal, "bye")
+	if _, more, kicked := s.NextWait(nil, timer, time.Hour); !more || !kicked {
+		t.Fatalf("a kick during the linger: more=%v kicked=%v", more, kicked)
+	}
 }
