@@ -2,8 +2,8 @@ package room
 
 import (
 	"sync"
-	"time"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
