@@ -37,6 +37,7 @@ import (
 
 	"github.com/corkboard/corkboard/bench/internal/hist"
 	"github.com/corkboard/corkboard/bench/internal/nodeapi"
+	"github.com/corkboard/corkboard/bench/internal/sysstat"
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/client"
 	"github.com/corkboard/corkboard/server/node"
@@ -430,7 +431,7 @@ func run(cfg config) (string, error) {
 				before = m
 			}
 			syscall.Getrusage(syscall.RUSAGE_SELF, &ruBefore)
-			busyBefore = machineBusy()
+			busyBefore = sysstat.MachineBusy()
 			windowOpened = true
 			if cfg.cpuprofile != "" {
 				f, err := os.Create(cfg.cpuprofile)
@@ -458,7 +459,7 @@ func run(cfg config) (string, error) {
 		}
 	}
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ruAfter)
-	busyAfter = machineBusy()
+	busyAfter = sysstat.MachineBusy()
 	if cfg.cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -557,7 +558,7 @@ func run(cfg config) (string, error) {
 		f1(float64(st.deliveries.Load())/secs), f2(ack.QuantileMs(0.50)), f2(ack.QuantileMs(0.99)), f2(ack.QuantileMs(0.999)),
 		f2(e2e.QuantileMs(0.50)), f2(e2e.QuantileMs(0.99)), f2(e2e.QuantileMs(0.999)), errorsTotal,
 		cfg.format, strings.ReplaceAll(cfg.mixText, " ", ""), st.deliveries.Load(), expected, strconv.FormatFloat(ratio, 'f', 4, 64),
-		f2(ack.MaxMs()), f2(e2e.MaxMs()), f2(nodeCPU), f2((cpu(ruAfter)-cpu(ruBefore))/secs), f2((busyAfter-busyBefore)/secs), loadavg1()), nil
+		f2(ack.MaxMs()), f2(e2e.MaxMs()), f2(nodeCPU), f2((cpu(ruAfter)-cpu(ruBefore))/secs), f2((busyAfter-busyBefore)/secs), sysstat.Loadavg1()), nil
 }
 
 // startNode runs a node in this process, its goroutines labelled
@@ -591,38 +592,6 @@ func startNode() (url string, stop func(), err error) {
 		<-served
 		os.RemoveAll(dir)
 	}, nil
-}
-
-// machineBusy returns the CPU seconds every core of the machine has spent
-// busy (not idle, not waiting for IO) since boot, from /proc/stat; 0 where
-// that file does not exist. Busy cores during the window, minus the node's
-// and the generator's, is what other processes took.
-func machineBusy() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy float64
-	for i, v := range f[1:] {
-		n, _ := strconv.ParseFloat(v, 64)
-		if i < 8 && i != 3 && i != 4 { // user nice system irq softirq steal (not idle, iowait, guest)
-			busy += n
-		}
-	}
-	return busy / 100 // USER_HZ
-}
-
-func loadavg1() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "-1"
-	}
-	return strings.Fields(string(b))[0]
 }
 
 // parallel runs fn(0..n-1) on at most workers goroutines; the first error wins.

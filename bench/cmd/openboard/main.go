@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corkboard/corkboard/bench/internal/sysstat"
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/room"
@@ -164,11 +165,11 @@ func run(c config) (string, error) {
 			runtime.ReadMemStats(&m0)
 			mgr := room.NewManager(room.Config{Node: "openboard", Store: ro, Bus: bus.NewHub().Node("openboard"),
 				SnapshotEvery: c.snapshotEvery, Log: quiet})
-			busy0, cpu0 := machineBusy(), processCPU()
+			busy0, cpu0 := sysstat.MachineBusy(), processCPU()
 			t := time.Now()
 			rm, err := mgr.Open(ctx, board)
 			d := time.Since(t)
-			busy1, cpu1 := machineBusy(), processCPU()
+			busy1, cpu1 := sysstat.MachineBusy(), processCPU()
 			if err != nil {
 				st.Close()
 				return "", fmt.Errorf("open: %w", err)
@@ -233,30 +234,7 @@ func run(c config) (string, error) {
 	return fmt.Sprintf("RESULT tool=openboard changes=%d elements=%d replicas=%d snapshot_every=%d tail=%d runs=%d open_ms_median=%s open_ms_max=%s open_warm_ms_median=%s snapshot_bytes=%d snapshot_load_ms_median=%s tail_replay_ms_median=%s snapshot_encode_ms_median=%s doc_heap_mb=%s store_mb=%s build_s=%s open_cpu_ms_median=%s others_busy_cores_median=%s loadavg1=%s",
 		c.changes, elems, c.replicas, c.snapshotEvery, tail, c.runs, f(median(cold)), f(slices.Max(cold)), f(median(warm)),
 		snapBytes, f(median(snapLoad)), f(median(tailReplay)), f(median(snapEncode)), f(median(heap)),
-		f(float64(duBytes)/(1<<20)), f(b.buildTime.Seconds()), f(median(coldCPU)), strconv.FormatFloat(median(others), 'f', 2, 64), loadavg1()), nil
-}
-
-// machineBusy returns the CPU seconds every core of the machine has spent
-// busy (not idle, not waiting for IO) since boot, from /proc/stat; 0 where
-// that file does not exist.
-func machineBusy() float64 {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0
-	}
-	var busy float64
-	for i, v := range f[1:] {
-		n, _ := strconv.ParseFloat(v, 64)
-		if i < 8 && i != 3 && i != 4 { // user nice system irq softirq steal
-			busy += n
-		}
-	}
-	return busy / 100 // USER_HZ
+		f(float64(duBytes)/(1<<20)), f(b.buildTime.Seconds()), f(median(coldCPU)), strconv.FormatFloat(median(others), 'f', 2, 64), sysstat.Loadavg1()), nil
 }
 
 // processCPU returns the CPU seconds this process has used (user and
@@ -267,14 +245,6 @@ func processCPU() float64 {
 		return 0
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-func loadavg1() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "-1"
-	}
-	return strings.Fields(string(b))[0]
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
