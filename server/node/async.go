@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -103,18 +104,35 @@ func (n *Node) changesSince(ctx context.Context, id storage.BoardID, rm *room.Ro
 // names maps the board's people to display names: the owner, the members
 // and the authors of the given changes.
 func (n *Node) names(ctx context.Context, id storage.BoardID, m *BoardMeta, changes []activity.Change) map[string]string {
-	users := map[string]bool{m.Owner: true}
 	ms, _ := n.members(ctx, id)
+	users := []string{m.Owner}
 	for _, mem := range ms {
-		users[mem.User] = true
+		users = append(users, mem.User)
 	}
+	return n.addNames(ctx, n.userNames(ctx, users), changes)
+}
+
+// addNames adds the authors of changes missing from names.
+func (n *Node) addNames(ctx context.Context, names map[string]string, changes []activity.Change) map[string]string {
+	var more []string
 	for _, c := range changes {
-		if c.Author != "" {
-			users[c.Author] = true
+		if _, ok := names[c.Author]; !ok && c.Author != "" {
+			more = append(more, c.Author)
 		}
 	}
+	for u, name := range n.userNames(ctx, more) {
+		names[u] = name
+	}
+	return names
+}
+
+// userNames reads the display names of users that have a record.
+func (n *Node) userNames(ctx context.Context, users []string) map[string]string {
 	out := map[string]string{}
-	for u := range users {
+	for _, u := range users {
+		if _, done := out[u]; done {
+			continue
+		}
 		var usr account.User
 		if n.getRecord(ctx, account.NSUser, []byte(u), &usr) == nil {
 			out[u] = usr.Name
@@ -192,14 +210,11 @@ func (n *Node) putSeen(w http.ResponseWriter, r *http.Request) {
 
 // recordSeen stores a member's last-seen version.
 func (n *Node) recordSeen(ctx context.Context, id storage.BoardID, user string, v crdt.VersionVector) error {
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
-	key := account.BoardKey(id, user)
-	var old account.Seen
-	n.getRecord(ctx, account.NSSeen, key, &old)
-	now := n.cfg.Now().UnixMilli()
-	s := account.Seen{Board: id.String(), User: user, Version: v, At: now, Updated: n.stamp(old.Updated)}
-	return n.putRecord(ctx, account.NSSeen, key, &s)
+	var s account.Seen
+	return n.updateRecord(ctx, account.NSSeen, account.BoardKey(id, user), &s, func(bool) error {
+		s = account.Seen{Board: id.String(), User: user, Version: v, At: n.cfg.Now().UnixMilli(), Updated: n.stamp(s.Updated)}
+		return nil
+	})
 }
 
 // GET /v1/boards/{board}/summary?format=md|json: the ideas ranked by
@@ -553,6 +568,7 @@ func (n *Node) notifyBoard(ctx context.Context, m *BoardMeta) error {
 		n.mu.Unlock()
 	}()
 	var rm *room.Room
+	var base map[string]string // the owner's and members' names
 	for _, mem := range members {
 		var u account.User
 		if n.getRecord(ctx, account.NSUser, []byte(mem.User), &u) != nil || u.Email == "" {
@@ -589,7 +605,14 @@ func (n *Node) notifyBoard(ctx context.Context, m *BoardMeta) error {
 				others = append(others, c)
 			}
 		}
-		names := n.names(ctx, id, m, others)
+		if base == nil {
+			users := []string{m.Owner}
+			for _, mm := range members {
+				users = append(users, mm.User)
+			}
+			base = n.userNames(ctx, users)
+		}
+		names := n.addNames(ctx, maps.Clone(base), others)
 		var events []activity.Event
 		rm.Query(ctx, func(d *crdt.Doc) {
 			events = activity.SinceNames(d, others, names)
@@ -722,16 +745,8 @@ func (n *Node) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "not a valid unsubscribe link")
 		return
 	}
-	n.recMu.Lock()
-	key := account.BoardKey(id, user)
-	var mem account.Member
-	err = n.getRecord(r.Context(), account.NSMember, key, &mem)
-	if err == nil {
-		mem.Notify.Mode, mem.Updated = account.NotifyOff, n.stamp(mem.Updated)
-		err = n.putRecord(r.Context(), account.NSMember, key, &mem)
-	}
-	n.recMu.Unlock()
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	_, err = n.changeMember(r.Context(), id, user, func(mem *account.Member) { mem.Notify.Mode = account.NotifyOff })
+	if err != nil && !errors.As(err, new(*refusal)) { // no membership: nothing to turn off
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}

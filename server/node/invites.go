@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -141,10 +140,11 @@ func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
 		if inv.ID != r.PathValue("invite") {
 			continue
 		}
-		n.recMu.Lock()
-		inv.Revoked, inv.Updated = true, n.stamp(inv.Updated)
-		err := n.putRecord(r.Context(), account.NSInvite, []byte(inv.Hash), &inv)
-		n.recMu.Unlock()
+		// Re-read under the lock: an accept may have raced the listing.
+		err := n.updateRecord(r.Context(), account.NSInvite, []byte(inv.Hash), &inv, func(bool) error {
+			inv.Revoked, inv.Updated = true, n.stamp(inv.Updated)
+			return nil
+		})
 		if err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
@@ -167,36 +167,28 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "not an invite link")
 		return
 	}
-	hash := []byte(account.HashToken(tok))
-	n.recMu.Lock()
 	var inv account.Invite
-	err := n.getRecord(r.Context(), account.NSInvite, hash, &inv)
-	now := n.cfg.Now().UnixMilli()
-	var refuse string
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		refuse = "unknown invite"
-	case err != nil:
-		n.recMu.Unlock()
-		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return
-	case inv.Revoked:
-		refuse = "this invite was revoked"
-	case inv.Used != 0:
-		refuse = "this invite was already used: sign in instead"
-	case now >= inv.Expires:
-		refuse = "this invite expired: ask the board's owner for a new one"
-	}
-	if refuse != "" {
-		n.recMu.Unlock()
-		writeError(w, 401, protocol.CodeUnauthorized, refuse)
-		return
-	}
-	inv.Used, inv.Updated = now, n.stamp(inv.Updated)
-	err = n.putRecord(r.Context(), account.NSInvite, hash, &inv)
-	n.recMu.Unlock()
+	err := n.updateRecord(r.Context(), account.NSInvite, []byte(account.HashToken(tok)), &inv, func(found bool) error {
+		now := n.cfg.Now().UnixMilli()
+		msg := ""
+		switch {
+		case !found:
+			msg = "unknown invite"
+		case inv.Revoked:
+			msg = "this invite was revoked"
+		case inv.Used != 0:
+			msg = "this invite was already used: sign in instead"
+		case now >= inv.Expires:
+			msg = "this invite expired: ask the board's owner for a new one"
+		}
+		if msg != "" {
+			return refuse(401, protocol.CodeUnauthorized, msg)
+		}
+		inv.Used, inv.Updated = now, n.stamp(inv.Updated)
+		return nil
+	})
 	if err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+		writeUpdateError(w, err)
 		return
 	}
 	board, err := storage.ParseBoardID(inv.Board)

@@ -113,34 +113,22 @@ func (n *Node) signInComplete(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "not a sign-in link")
 		return
 	}
-	hash := []byte(account.HashToken(tok))
-	n.recMu.Lock()
 	var l account.Login
-	err := n.getRecord(r.Context(), account.NSLogin, hash, &l)
-	now := n.cfg.Now().UnixMilli()
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		n.recMu.Unlock()
-		writeError(w, 401, protocol.CodeUnauthorized, "unknown sign-in link: ask for a new one")
-		return
-	case err != nil:
-		n.recMu.Unlock()
-		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return
-	case l.Used != 0:
-		n.recMu.Unlock()
-		writeError(w, 401, protocol.CodeUnauthorized, "this sign-in link was already used: ask for a new one")
-		return
-	case now >= l.Expires:
-		n.recMu.Unlock()
-		writeError(w, 401, protocol.CodeUnauthorized, "this sign-in link expired: ask for a new one")
-		return
-	}
-	l.Used, l.Updated = now, n.stamp(l.Updated)
-	err = n.putRecord(r.Context(), account.NSLogin, hash, &l)
-	n.recMu.Unlock()
+	err := n.updateRecord(r.Context(), account.NSLogin, []byte(account.HashToken(tok)), &l, func(found bool) error {
+		now := n.cfg.Now().UnixMilli()
+		switch {
+		case !found:
+			return refuse(401, protocol.CodeUnauthorized, "unknown sign-in link: ask for a new one")
+		case l.Used != 0:
+			return refuse(401, protocol.CodeUnauthorized, "this sign-in link was already used: ask for a new one")
+		case now >= l.Expires:
+			return refuse(401, protocol.CodeUnauthorized, "this sign-in link expired: ask for a new one")
+		}
+		l.Used, l.Updated = now, n.stamp(l.Updated)
+		return nil
+	})
 	if err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+		writeUpdateError(w, err)
 		return
 	}
 	u, err := n.ensureUser(r.Context(), l.Email)
@@ -196,14 +184,14 @@ func (n *Node) startSession(w http.ResponseWriter, r *http.Request, u *account.U
 // POST /v1/signout: ends the session.
 func (n *Node) signOut(w http.ResponseWriter, r *http.Request) {
 	if tok := sessionToken(r); account.ValidToken(tok) {
-		hash := []byte(account.HashToken(tok))
-		n.recMu.Lock()
 		var s account.Session
-		if n.getRecord(r.Context(), account.NSSession, hash, &s) == nil {
+		n.updateRecord(r.Context(), account.NSSession, []byte(account.HashToken(tok)), &s, func(found bool) error {
+			if !found {
+				return storage.ErrNotFound
+			}
 			s.Revoked, s.Updated = true, n.stamp(s.Updated)
-			n.putRecord(r.Context(), account.NSSession, hash, &s)
-		}
-		n.recMu.Unlock()
+			return nil
+		})
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	w.WriteHeader(204)
@@ -430,24 +418,27 @@ func (n *Node) putMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "the owner's role cannot change")
 		return
 	}
-	n.recMu.Lock()
-	key := account.BoardKey(id, user)
-	var mem account.Member
-	err := n.getRecord(r.Context(), account.NSMember, key, &mem)
-	if err != nil || mem.Removed {
-		n.recMu.Unlock()
-		writeError(w, 404, protocol.CodeNotFound, "no such member")
-		return
-	}
-	mem.Role, mem.Updated = req.Role, n.stamp(mem.Updated)
-	err = n.putRecord(r.Context(), account.NSMember, key, &mem)
-	n.recMu.Unlock()
+	mem, err := n.changeMember(r.Context(), id, user, func(mem *account.Member) { mem.Role = req.Role })
 	if err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+		writeUpdateError(w, err)
 		return
 	}
 	n.refreshRoles(id)
 	writeJSON(w, 200, map[string]any{"member": memberView{User: user, Role: mem.Role, Joined: mem.Joined}})
+}
+
+// changeMember edits an existing membership (404 when there is none).
+func (n *Node) changeMember(ctx context.Context, id storage.BoardID, user string, edit func(*account.Member)) (account.Member, error) {
+	var mem account.Member
+	err := n.updateRecord(ctx, account.NSMember, account.BoardKey(id, user), &mem, func(found bool) error {
+		if !found || mem.Removed {
+			return refuse(404, protocol.CodeNotFound, "no such member")
+		}
+		edit(&mem)
+		mem.Updated = n.stamp(mem.Updated)
+		return nil
+	})
+	return mem, err
 }
 
 // DELETE /v1/boards/{board}/members/{user}: the owner removes a member, or
@@ -469,20 +460,8 @@ func (n *Node) deleteMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "the owner cannot be removed")
 		return
 	}
-	n.recMu.Lock()
-	key := account.BoardKey(id, user)
-	var mem account.Member
-	err := n.getRecord(r.Context(), account.NSMember, key, &mem)
-	if err != nil || mem.Removed {
-		n.recMu.Unlock()
-		writeError(w, 404, protocol.CodeNotFound, "no such member")
-		return
-	}
-	mem.Removed, mem.Updated = true, n.stamp(mem.Updated)
-	err = n.putRecord(r.Context(), account.NSMember, key, &mem)
-	n.recMu.Unlock()
-	if err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+	if _, err := n.changeMember(r.Context(), id, user, func(mem *account.Member) { mem.Removed = true }); err != nil {
+		writeUpdateError(w, err)
 		return
 	}
 	n.refreshRoles(id)

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"time"
 
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
 )
 
@@ -73,6 +75,48 @@ func (n *Node) getRecord(ctx context.Context, ns string, key []byte, v any) erro
 // old: now, or just past old so the new version always wins.
 func (n *Node) stamp(old int64) int64 {
 	return max(n.cfg.Now().UnixMilli(), old+1)
+}
+
+// refusal is an updateRecord change's answer to the client: the request
+// is refused and the record stays as it was.
+type refusal struct {
+	status int
+	code   protocol.Code
+	msg    string
+}
+
+func (e *refusal) Error() string { return e.msg }
+
+func refuse(status int, code protocol.Code, msg string) error {
+	return &refusal{status, code, msg}
+}
+
+// updateRecord is the read-modify-write of an account record, serialised
+// by n.recMu: it reads (ns, key) into v (found says whether it exists),
+// lets change edit v — stamping its Updated with n.stamp — and stores it,
+// copied to the other nodes. An error from change (a refusal, say) leaves
+// the record as it was.
+func (n *Node) updateRecord(ctx context.Context, ns string, key []byte, v any, change func(found bool) error) error {
+	n.recMu.Lock()
+	defer n.recMu.Unlock()
+	err := n.getRecord(ctx, ns, key, v)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	if err := change(err == nil); err != nil {
+		return err
+	}
+	return n.putRecord(ctx, ns, key, v)
+}
+
+// writeUpdateError answers a failed updateRecord: its refusal, or a 500.
+func writeUpdateError(w http.ResponseWriter, err error) {
+	var ref *refusal
+	if errors.As(err, &ref) {
+		writeError(w, ref.status, ref.code, ref.msg)
+		return
+	}
+	writeError(w, 500, protocol.CodeInternal, err.Error())
 }
 
 // onRecord keeps another node's record if it is newer.

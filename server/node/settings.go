@@ -132,12 +132,12 @@ func (n *Node) setPassword(ctx context.Context, id storage.BoardID, pw string) e
 		}
 		ph.Hash = h
 	}
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
-	var old account.PasswordHash
-	n.getRecord(ctx, account.NSPassword, id[:], &old)
-	ph.Updated = n.stamp(old.Updated)
-	return n.putRecord(ctx, account.NSPassword, id[:], &ph)
+	var rec account.PasswordHash
+	return n.updateRecord(ctx, account.NSPassword, id[:], &rec, func(bool) error {
+		ph.Updated = n.stamp(rec.Updated)
+		rec = ph
+		return nil
+	})
 }
 
 // closed says whether the board is past its deadline.
