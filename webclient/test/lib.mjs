@@ -188,3 +188,16 @@ export async function converged(pages, key, timeout = 15000) {
   }
   throw new Error('no convergence: ' + JSON.stringify(seen));
 }
+
+/** The page point at the centre of an element. */
+export function centre(page, el) {
+  return toScreen(page, el.x + el.w / 2, el.y + el.h / 2);
+}
+
+/** A note made by double-clicking the canvas at a page point, with text. */
+export async function noteAt(page, x, y, text) {
+  await page.mouse.dblclick(x, y);
+  await page.keyboard.type(text);
+  await page.keyboard.press('Escape');
+  return (await waitState(page, (s, t) => s.elements.some((e) => e.text === t), text)).elements.find((e) => e.text === text);
+}

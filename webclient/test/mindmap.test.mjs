@@ -4,7 +4,8 @@
 // undo that takes back only one's own change. Run by webclient/test/run.sh.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { converged, createBoard, drag, editElement, launch, startNode, state, toScreen, waitLive, waitSettled, waitState } from './lib.mjs';
+import { centre, converged, createBoard, drag, editElement, launch, startNode, state, toScreen, waitLive, waitSettled, waitState } from './lib.mjs';
+import { openBoard } from './fx.mjs';
 
 let node;
 let chrome;
@@ -24,10 +25,6 @@ function nodes(s) {
   return Object.fromEntries(s.elements.filter((e) => e.kind === 'mindmap').map((e) => [e.text, e]));
 }
 
-async function centre(page, el) {
-  return toScreen(page, el.x + el.w / 2, el.y + el.h / 2);
-}
-
 /** Clicks an element to select it. */
 async function select(page, el) {
   const c = await centre(page, el);
@@ -44,10 +41,7 @@ async function newRoot(page, x, y, name) {
   return waitState(page, (s, n) => s.elements.some((e) => e.kind === 'mindmap' && e.text === n), name);
 }
 
-async function open(page, id, token) {
-  await page.goto(`${node.url}/b/${id}${token ? '?token=' + token : ''}`);
-  await waitLive(page);
-}
+const open = (page, id, token) => openBoard(page, node.url, id, token);
 
 test('a mindmap grows with Tab and Enter, lays itself out, and a reparent by drag shows for both', async () => {
   const a = await chrome.newPage();

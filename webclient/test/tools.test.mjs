@@ -4,7 +4,8 @@
 // paste and pinch zoom: canvas.test.mjs). Run by webclient/test/run.sh.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createBoard, drag, launch, startNode, state, toScreen, waitLive, waitSettled, waitState } from './lib.mjs';
+import { centre, createBoard, drag, launch, noteAt, startNode, state, toScreen, waitLive, waitSettled, waitState } from './lib.mjs';
+import { openBoard } from './fx.mjs';
 
 let node;
 let chrome;
@@ -19,22 +20,9 @@ after(async () => {
   await node?.stop();
 });
 
-async function centre(page, el) {
-  return toScreen(page, el.x + el.w / 2, el.y + el.h / 2);
-}
+const note = noteAt;
 
-/** A note made by double-clicking the canvas at a page point, with text. */
-async function note(page, x, y, text) {
-  await page.mouse.dblclick(x, y);
-  await page.keyboard.type(text);
-  await page.keyboard.press('Escape');
-  return (await waitState(page, (s, t) => s.elements.some((e) => e.text === t), text)).elements.find((e) => e.text === text);
-}
-
-async function open(page, id, token) {
-  await page.goto(`${node.url}/b/${id}${token ? '?token=' + token : ''}`);
-  await waitLive(page);
-}
+const open = (page, id, token) => openBoard(page, node.url, id, token);
 
 test('a connector stays attached to the notes it joins when one moves, on both screens', async () => {
   const a = await chrome.newPage();
