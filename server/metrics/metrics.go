@@ -103,6 +103,14 @@ func (m *Metrics) WatchOutbox(stats func() (enqueued, delivered, retried, dead u
 		func() float64 { _, d := counts(); return float64(d) }))
 }
 
+// WatchOutboxDropped exports how many pending deliveries the outbox
+// dropped undelivered to stay under a cap (a board's webhook backlog).
+func (m *Metrics) WatchOutboxDropped(read func() uint64) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "corkboard_outbox_dropped_total", Help: "Outbox deliveries dropped undelivered, past a cap (webhooks waiting per board)."},
+		func() float64 { return float64(read()) }))
+}
+
 // WatchPeers exports the number of other nodes heard from.
 func (m *Metrics) WatchPeers(read func() int) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -303,6 +303,14 @@ func (n *Node) createWebhook(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// The count and the write under one lock, so that parallel requests
+	// cannot pass the cap together.
+	n.recMu.Lock()
+	defer n.recMu.Unlock()
+	if max := n.cfg.Webhooks.MaxPerBoard; len(n.webhooks(r.Context(), id)) >= max {
+		writeError(w, 409, protocol.CodeTooLarge, fmt.Sprintf("a board has at most %d webhooks: delete one first", max))
+		return
+	}
 	now := n.cfg.Now().UnixMilli()
 	wh := account.Webhook{ID: auth.RandomID(9), Board: m.ID, URL: req.URL, Secret: auth.RandomID(24), Events: req.Events, Created: now, Updated: now}
 	if err := n.putRecord(r.Context(), account.NSWebhook, account.BoardKey(id, wh.ID), &wh); err != nil {
@@ -367,28 +375,31 @@ func (n *Node) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 // queueWebhooks enqueues one delivery of an event to each of the board's
-// webhooks that wants it. key makes the delivery ids deterministic.
+// webhooks that wants it. key makes the delivery ids deterministic and
+// must sort by age among the board's keys (the oldest deliveries are the
+// ones dropped past WebhookLimits.MaxPending).
 func (n *Node) queueWebhooks(ctx context.Context, id storage.BoardID, event, key string, payload map[string]any) {
 	hooks := n.webhooks(ctx, id)
 	if len(hooks) == 0 {
 		return
 	}
+	prefix := "webhook/" + id.String() + "/"
 	var items []outbox.Item
 	for _, wh := range hooks {
 		if !wh.Wants(event) {
 			continue
 		}
-		did := "webhook/" + wh.ID + "/" + key
+		did := prefix + key + "/" + wh.ID
 		body := map[string]any{"id": did, "event": event, "board": id.String(), "at": n.cfg.Now().UnixMilli()}
 		for k, v := range payload {
 			body[k] = v
 		}
 		b, _ := json.Marshal(body)
 		req, _ := json.Marshal(webhook.Request{ID: did, URL: wh.URL, Event: event, Body: b, Secret: wh.Secret})
-		items = append(items, outbox.Item{ID: did, Kind: "webhook", Payload: req})
+		items = append(items, outbox.Item{ID: did, Kind: webhook.Kind, Payload: req})
 	}
 	if len(items) > 0 {
-		if err := n.outbox.Enqueue(ctx, items...); err != nil {
+		if _, err := n.outbox.EnqueueCapped(ctx, prefix, n.cfg.Webhooks.MaxPending, items...); err != nil {
 			n.log.Warn("webhooks: enqueue failed", "board", id.String(), "err", err)
 		}
 	}
@@ -411,45 +422,105 @@ func (n *Node) onAccepted(board storage.BoardID, recs []storage.Record) {
 	}
 }
 
-// webhookWorker turns accepted changes into webhook deliveries: one per
-// change and event class (element, comment, vote).
+// webhookWorker turns accepted changes into webhook deliveries, debounced:
+// a board's changes are gathered from the first one for
+// WebhookLimits.Debounce, then delivered as one POST per webhook and event
+// class (element, comment, vote) carrying all of them, folded as in
+// /changes. So a webhook gets at most three POSTs per window however busy
+// the board, and a receiver that is down costs the outbox a few items per
+// window, not one per change.
+//
+// The window is held in memory, like the hand-off queue before it: the
+// changes of the last window before a crash or shutdown are not
+// delivered. Rejected: a durable per-board cursor of what was delivered
+// (like the e-mail notifier's), which survives restarts but is a
+// replicated write per board per window and needs a leader; webhooks were
+// never promised more than the hand-off gives.
 func (n *Node) webhookWorker(ctx context.Context) {
+	lim := n.cfg.Webhooks
+	batches := map[storage.BoardID]*hookBatch{}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
+		var wake <-chan time.Time
+		if len(batches) > 0 {
+			var first time.Time
+			for _, b := range batches {
+				if first.IsZero() || b.due.Before(first) {
+					first = b.due
+				}
+			}
+			timer.Reset(max(time.Until(first), 0))
+			wake = timer.C
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case b := <-n.accepted:
-			if len(n.webhooks(ctx, b.board)) == 0 {
+		case a := <-n.accepted:
+			if len(n.webhooks(ctx, a.board)) == 0 {
 				continue
 			}
-			rm, err := n.rooms.Open(ctx, b.board)
-			if err != nil {
-				continue
+			b := batches[a.board]
+			if b == nil {
+				b = &hookBatch{due: time.Now().Add(max(lim.Debounce, 0))}
+				batches[a.board] = b
 			}
-			for _, rec := range b.recs {
-				c, err := activity.FromRecord(rec)
-				if err != nil {
-					continue
-				}
-				var events []activity.Event
-				rm.Query(ctx, func(d *crdt.Doc) { events = activity.Since(d, []activity.Change{c}) })
-				classes := map[string][]activity.Event{}
-				for _, e := range events {
-					cls := "element"
-					switch {
-					case e.Action == activity.Voted:
-						cls = "vote"
-					case e.Kind == "comment":
-						cls = "comment"
-					}
-					classes[cls] = append(classes[cls], e)
-				}
-				for cls, evs := range classes {
-					key := fmt.Sprintf("%s/%016x/%d/%s", b.board, rec.Replica, rec.Start, cls)
-					n.queueWebhooks(ctx, b.board, cls, key, map[string]any{"author": rec.Author, "events": evs})
+			b.add(a.recs, lim.MaxBatch)
+		case <-wake:
+		}
+		now := time.Now()
+		for board, b := range batches {
+			if !b.due.After(now) {
+				delete(batches, board)
+				n.deliverBatch(ctx, board, b)
+			}
+		}
+	}
+}
+
+// deliverBatch queues the deliveries of one window of a board's changes.
+func (n *Node) deliverBatch(ctx context.Context, board storage.BoardID, b *hookBatch) {
+	rm, err := n.rooms.Open(ctx, board)
+	if err != nil {
+		n.log.Warn("webhooks: board unavailable, changes not delivered", "board", board.String(), "changes", b.count, "err", err)
+		return
+	}
+	changes := make([]activity.Change, 0, len(b.recs))
+	for _, rec := range b.recs {
+		if c, err := activity.FromRecord(rec); err == nil {
+			changes = append(changes, c)
+		}
+	}
+	var events []activity.Event
+	rm.Query(ctx, func(d *crdt.Doc) { events = activity.Since(d, changes) })
+	classes := map[string][]activity.Event{}
+	for _, e := range events {
+		cls := "element"
+		switch {
+		case e.Action == activity.Voted:
+			cls = "vote"
+		case e.Kind == "comment":
+			cls = "comment"
+		}
+		classes[cls] = append(classes[cls], e)
+	}
+	for _, cls := range slices.Sorted(maps.Keys(classes)) {
+		evs := classes[cls]
+		var authors []string
+		count := 0
+		for _, e := range evs {
+			count += e.Count
+			for _, by := range e.By {
+				if !slices.Contains(authors, by) {
+					authors = append(authors, by)
 				}
 			}
 		}
+		key := fmt.Sprintf("%016x-%016x/%s", b.firstSeq, b.lastSeq, cls)
+		n.queueWebhooks(ctx, board, cls, key, map[string]any{
+			"events": evs, "authors": authors, "changes": count, "truncated": b.truncated,
+			"seq": []uint64{b.firstSeq, b.lastSeq},
+		})
 	}
 }
 
@@ -535,7 +606,7 @@ func (n *Node) notifyBoard(ctx context.Context, m *BoardMeta) error {
 		return err
 	}
 	if n.closed(m) && m.DeadlineFired != m.Deadline {
-		n.queueWebhooks(ctx, id, "deadline", fmt.Sprintf("deadline/%s/%d", m.ID, m.Deadline), map[string]any{"deadline": m.Deadline})
+		n.queueWebhooks(ctx, id, "deadline", fmt.Sprintf("deadline-%016x", m.Deadline), map[string]any{"deadline": m.Deadline})
 		m.DeadlineFired, m.Updated = m.Deadline, n.stamp(m.Updated)
 		if err := n.publishMeta(ctx, m); err != nil {
 			return err

@@ -66,9 +66,13 @@ type Config struct {
 	// Mail configures outgoing e-mail (sign-in links, invites,
 	// notifications). Without an SMTP relay, e-mails are written to the log.
 	Mail MailConfig
-	// WebhookClient makes webhook calls (default: a client with a 10s
-	// timeout).
+	// WebhookClient makes webhook calls (default:
+	// webhook.PublicClient, which connects to public addresses only; an
+	// intranet install, or a test with a loopback receiver, passes
+	// webhook.PrivateClient).
 	WebhookClient *http.Client
+	// Webhooks bound what webhooks cost (see WebhookLimits).
+	Webhooks WebhookLimits
 	// NotifyInterval: how often the leading node checks what
 	// notifications are due (default 1 minute; negative: never, tests
 	// call RunNotifications).
@@ -159,8 +163,9 @@ func (c *Config) defaults() {
 	if c.Mail.SMTP.From == "" {
 		c.Mail.SMTP.From = c.Mail.From
 	}
+	c.Webhooks.defaults()
 	if c.WebhookClient == nil {
-		c.WebhookClient = &http.Client{Timeout: 10 * time.Second}
+		c.WebhookClient = webhook.PublicClient(c.Webhooks.Timeout)
 	}
 	if c.NotifyInterval == 0 {
 		c.NotifyInterval = time.Minute
@@ -251,7 +256,7 @@ func New(cfg Config) (*Node, error) {
 	n.notifyQuiet = map[storage.BoardID]uint64{}
 	n.pwSem = make(chan struct{}, 2)
 	n.accepted = make(chan acceptedBatch, 4096)
-	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox")})
+	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox"), Lanes: cfg.Webhooks.outboxLanes()})
 	var sender mail.Sender
 	if cfg.Mail.SMTP.Addr != "" {
 		sender = mail.NewSMTP(cfg.Mail.SMTP)
@@ -259,7 +264,7 @@ func New(cfg Config) (*Node, error) {
 		sender = mail.NewLogSender(n.log.With("part", "mail"))
 	}
 	n.outbox.Register("mail", mail.Deliverer(sender))
-	n.outbox.Register("webhook", webhook.Deliverer(cfg.WebhookClient))
+	n.outbox.Register(webhook.Kind, webhook.Deliverer(cfg.WebhookClient))
 	n.metrics.WatchOutbox(func() (uint64, uint64, uint64, uint64) {
 		s := n.outbox.Stats()
 		return s.Enqueued, s.Delivered, s.Retried, s.Dead
@@ -269,6 +274,7 @@ func New(cfg Config) (*Node, error) {
 		p, d, _ := n.outbox.Counts(ctx)
 		return p, d
 	})
+	n.metrics.WatchOutboxDropped(func() uint64 { return n.outbox.Stats().Dropped })
 	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
 	n.metrics.WatchPeers(func() int { return len(n.Peers()) })
 	n.startCluster()

@@ -13,8 +13,9 @@ import (
 	"github.com/corkboard/corkboard/server/webhook"
 )
 
-// TestWebhooks: a board's webhook gets one signed delivery per change and
-// event class (element, comment, vote), from the durable outbox.
+// TestWebhooks: a board's webhook gets signed deliveries from the durable
+// outbox, one per event class (element, comment, vote) for changes made
+// within one debounce window.
 func TestWebhooks(t *testing.T) {
 	type delivery struct {
 		event, id string
@@ -36,7 +37,10 @@ func TestWebhooks(t *testing.T) {
 	defer recv.Close()
 	// The outbox runs by itself here: deliveries are due at once, and the
 	// receiver's channel is the signal.
-	e := newAsyncEnv(t, time.Now(), func(c *node.Config) { c.OutboxManual = false })
+	e := newAsyncEnv(t, time.Now(), func(c *node.Config) {
+		c.OutboxManual = false
+		c.WebhookClient = webhook.PrivateClient(0) // the receiver is on loopback
+	})
 	owner := e.signIn("owner@example.com")
 	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "hooks"})["board"].(map[string]any)["id"].(string)
 	wh := e.must(201, "POST", "/v1/boards/"+board+"/webhooks", owner, map[string]any{"url": recv.URL + "/hook"})["webhook"].(map[string]any)

@@ -41,14 +41,41 @@
 // # Scheduling
 //
 // A pass scans the pending namespace and starts the due items (NextAt <=
-// now), at most Config.Concurrency at a time, oldest NextAt first. A failed
-// attempt sets NextAt with exponential backoff and jitter. Rejected: a
-// second, time-ordered index key (NextAt, ID) per item, which saves the
-// scan but has to be kept in step with the item on every write and still
-// needs the by-ID key for deduplication. The outbox of one node holds tens
-// or hundreds of items, not millions, and a pass runs when something is due
-// or was kicked, so the scan is cheap; if it ever is not, the index can be
-// added behind the same API.
+// now), oldest NextAt first. A failed attempt sets NextAt with exponential
+// backoff and jitter. Rejected: a second, time-ordered index key (NextAt,
+// ID) per item, which saves the scan but has to be kept in step with the
+// item on every write and still needs the by-ID key for deduplication. The
+// outbox of one node holds tens or hundreds of items, not millions, and a
+// pass runs when something is due or was kicked, so the scan is cheap; if
+// it ever is not, the index can be added behind the same API.
+//
+// # Lanes
+//
+// Every kind is a lane of its own, with its own delivery slots
+// (Lane.Concurrency, default Config.Concurrency): a receiver that hangs
+// holds slots of its kind only, so twenty webhooks pointing at a black
+// hole never delay a sign-in e-mail. Within a lane, a Lane.Destination
+// function groups items by receiver (the host of a webhook URL), and a
+// destination gets at most Lane.PerDestination slots. A destination whose
+// attempts fail with a transient error is backed off as a whole, with the
+// same exponential backoff as an item, counted in its consecutive
+// failures: its due items wait without holding a slot and without each
+// spending an attempt against a receiver known to be down; the first
+// success (or any answer that is not a transient failure) clears it. The
+// destination state is in memory: a restart forgets it, which costs at
+// most one more round of attempts per dead destination.
+//
+// Rejected: one shared pool with a priority for mail (a hung webhook still
+// holds the slot the next e-mail needs, the finding this design fixes);
+// a pool per destination with no lane limit (an owner with many hosts
+// would still take every goroutine and socket the node has).
+//
+// # Bounded groups
+//
+// EnqueueCapped keeps at most a given number of pending items under an ID
+// prefix (a board's webhook deliveries), dropping the oldest past it and
+// counting them in Stats.Dropped, so a receiver that is down for a day
+// cannot grow the store without bound.
 package outbox
 
 import (
@@ -60,6 +87,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,16 +156,36 @@ type Config struct {
 	// uniformly from its upper half (jitter), so items that failed together
 	// do not all come back in the same instant. Zero means 30s and 1h.
 	MinBackoff, MaxBackoff time.Duration
-	// Concurrency is how many deliveries run at once. Zero means 4.
+	// Concurrency is how many deliveries of one kind run at once, for the
+	// kinds Lanes does not configure. Zero means 4.
 	Concurrency int
 	// AttemptTimeout bounds one attempt. Zero means 2 minutes.
 	AttemptTimeout time.Duration
+	// Lanes configure the delivery lane of a kind (see the package doc).
+	// A kind not listed gets Concurrency slots and no destinations.
+	Lanes map[string]Lane
 	// KeepDone is how long a delivered item's ID is remembered, so that
 	// enqueueing it again is a no-op. Zero means 7 days; negative means
 	// not at all.
 	KeepDone time.Duration
 	// Seed seeds the jitter. Zero means a random seed.
 	Seed uint64
+}
+
+// Lane configures the deliveries of one kind.
+type Lane struct {
+	// Concurrency is how many deliveries of the kind run at once. Zero
+	// means Config.Concurrency.
+	Concurrency int
+	// AttemptTimeout bounds one attempt. Zero means Config.AttemptTimeout.
+	AttemptTimeout time.Duration
+	// Destination names an item's receiver (for webhooks, the URL's
+	// host). Nil, or an empty name, means the item has no destination:
+	// only Concurrency applies to it.
+	Destination func(Item) string
+	// PerDestination is how many deliveries to one destination run at
+	// once. Zero means no limit but Concurrency.
+	PerDestination int
 }
 
 // Stats are counters since New, for metrics.
@@ -147,6 +195,7 @@ type Stats struct {
 	Delivered uint64 // successful attempts
 	Retried   uint64 // failed attempts that will be retried
 	Dead      uint64 // items moved to the dead letters (corrupt stored items included)
+	Dropped   uint64 // pending items deleted undelivered by EnqueueCapped to stay under its cap
 }
 
 // Outbox is a durable delivery queue on a store. Its methods are safe for
@@ -163,10 +212,19 @@ type Outbox struct {
 	mu         sync.Mutex
 	deliverers map[string]Deliverer
 	inflight   map[string]bool
+	running    map[string]int          // attempts in flight by kind
+	destBusy   map[string]int          // attempts in flight by destination key (kind + "\x00" + destination)
+	dests      map[string]*destination // destinations with failures, by destination key
 	rng        *rand.Rand
 	lastPrune  time.Time
 
-	enqueued, skipped, delivered, retried, dead atomic.Uint64
+	enqueued, skipped, delivered, retried, dead, dropped atomic.Uint64
+}
+
+// destination is the backoff state of a receiver that failed.
+type destination struct {
+	failures int   // consecutive transient failures
+	until    int64 // unix ms before which its items are not started
 }
 
 // New returns an outbox on store. Register deliverers, then call Run.
@@ -209,6 +267,9 @@ func New(store storage.Store, cfg Config) *Outbox {
 		kick:       make(chan struct{}, 1),
 		deliverers: make(map[string]Deliverer),
 		inflight:   make(map[string]bool),
+		running:    make(map[string]int),
+		destBusy:   make(map[string]int),
+		dests:      make(map[string]*destination),
 		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
 }
@@ -229,6 +290,7 @@ func (o *Outbox) Stats() Stats {
 		Delivered: o.delivered.Load(),
 		Retried:   o.retried.Load(),
 		Dead:      o.dead.Load(),
+		Dropped:   o.dropped.Load(),
 	}
 }
 
@@ -326,6 +388,77 @@ func (o *Outbox) Enqueue(ctx context.Context, items ...Item) error {
 	return nil
 }
 
+// EnqueueCapped is Enqueue for a group of items that must stay bounded (a
+// board's webhook deliveries): every item's ID starts with prefix, and
+// after the enqueue at most limit items under prefix are pending. Past it,
+// the pending items with the smallest IDs are deleted undelivered, so
+// producers make the IDs under a prefix sort by age (oldest first). Items
+// being attempted are not deleted (an attempt that then fails puts its
+// item back, so the bound is limit plus the lane's concurrency); if that
+// is not enough, the first of the new items are left out instead. Dropped
+// items are counted in Stats.Dropped and returned.
+//
+// Rejected: dropping the newest (a receiver back after an outage wants the
+// latest state more than the oldest changes); a byte budget (a limit on
+// count with MaxPayloadLen per item already bounds the bytes).
+func (o *Outbox) EnqueueCapped(ctx context.Context, prefix string, limit int, items ...Item) (dropped int, err error) {
+	if prefix == "" || limit <= 0 {
+		return 0, fmt.Errorf("%w: a capped enqueue needs a prefix and a positive limit", ErrInvalid)
+	}
+	for _, it := range items {
+		if !strings.HasPrefix(it.ID, prefix) {
+			return 0, fmt.Errorf("%w: item %q is not under %q", ErrInvalid, it.ID, prefix)
+		}
+	}
+	o.enqMu.Lock()
+	defer o.enqMu.Unlock()
+	writes, err := o.writes(ctx, items)
+	if err != nil || len(writes) == 0 {
+		return 0, err
+	}
+	var pending [][]byte // ascending
+	err = o.store.ScanMeta(ctx, NSPending, []byte(prefix), func(k, _ []byte) error {
+		pending = append(pending, k)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: enqueue: %w", err)
+	}
+	fresh := len(writes)
+	excess := len(pending) + fresh - limit
+	for _, k := range pending {
+		if excess <= 0 {
+			break
+		}
+		if o.isInflight(string(k)) {
+			continue
+		}
+		writes = append(writes, storage.MetaWrite{NS: NSPending, Key: k, Delete: true})
+		excess--
+		dropped++
+	}
+	if excess > 0 {
+		// Every older item is in flight: leave out the first new ones
+		// (writes holds the new items first, then the deletions).
+		excess = min(excess, fresh)
+		writes = writes[excess:]
+		dropped += excess
+	}
+	if len(writes) == 0 {
+		o.dropped.Add(uint64(dropped))
+		return dropped, nil
+	}
+	if err := o.store.ApplyMeta(ctx, writes); err != nil {
+		return 0, fmt.Errorf("outbox: enqueue: %w", err)
+	}
+	o.dropped.Add(uint64(dropped))
+	if dropped > 0 {
+		o.log.Warn("outbox: over the cap, oldest pending items dropped", "prefix", prefix, "limit", limit, "dropped", dropped)
+	}
+	o.Kick()
+	return dropped, nil
+}
+
 // Kick wakes Run for a pass, after an ApplyMeta of Writes done by the
 // caller. It never blocks.
 func (o *Outbox) Kick() {
@@ -392,61 +525,80 @@ func (o *Outbox) Retry(ctx context.Context, id string) error {
 }
 
 // RunDue makes one pass: it attempts every item due now (NextAt <= Now())
-// that is not already being attempted, Concurrency at a time, and returns
-// when those attempts have ended, with how many succeeded. The error is a
-// store error (reading the queue, recording an outcome), not a delivery
-// failure: those are recorded on the items.
+// that is not already being attempted, within the limits of its lane, and
+// returns when those attempts have ended, with how many succeeded. Items
+// of a destination that is backed off are left for a later pass. The error
+// is a store error (reading the queue, recording an outcome), not a
+// delivery failure: those are recorded on the items.
 func (o *Outbox) RunDue(ctx context.Context) (delivered int, err error) {
 	o.prune(ctx)
-	due, _, err := o.scan(ctx)
-	if err != nil {
-		return 0, err
-	}
 	var (
-		wg   sync.WaitGroup
-		n    atomic.Int64
-		emu  sync.Mutex
-		errs []error
+		n      int
+		errs   []error
+		active int
+		tried  = map[string]bool{}
+		ended  = make(chan error)
 	)
-	sem := make(chan struct{}, o.cfg.Concurrency)
-	for _, it := range due {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			wg.Wait()
-			return int(n.Load()), ctx.Err()
+	wait := func() {
+		err := <-ended
+		active--
+		if err == nil {
+			n++
+		} else if !errors.Is(err, errNotDelivered) {
+			errs = append(errs, err)
 		}
-		it, ok := o.claimDue(ctx, it)
-		if !ok {
-			<-sem
-			continue
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			ok, err := o.attempt(ctx, it)
-			if ok {
-				n.Add(1)
-			}
-			if err != nil {
-				emu.Lock()
-				errs = append(errs, err)
-				emu.Unlock()
-			}
-		})
 	}
-	wg.Wait()
-	return int(n.Load()), errors.Join(errs...)
+	for {
+		due, _, err := o.scan(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			for active > 0 {
+				wait()
+			}
+			return n, errors.Join(errs...)
+		}
+		for _, it := range due {
+			if tried[it.ID] {
+				continue
+			}
+			started, _ := o.start(ctx, it, func(ok bool, err error) {
+				if err == nil && !ok {
+					err = errNotDelivered
+				}
+				ended <- err
+			})
+			if started {
+				tried[it.ID] = true
+				active++
+			}
+		}
+		if active == 0 {
+			return n, errors.Join(errs...)
+		}
+		if ctx.Err() != nil {
+			for active > 0 {
+				wait()
+			}
+			return n, ctx.Err()
+		}
+		// A slot frees up: look again for what it lets start.
+		wait()
+	}
 }
 
-// Run delivers until ctx ends: it starts due items as delivery slots free
-// up, then sleeps until the earliest NextAt, a Kick, or the end of an
-// attempt. It returns after the attempts it started have ended (they see
-// ctx cancelled), so the caller may close the store then. An attempt cut
-// short by ctx is not counted as a failure: the item stays as it was.
+// errNotDelivered marks, inside RunDue, an attempt that failed without a
+// store error.
+var errNotDelivered = errors.New("not delivered")
+
+// Run delivers until ctx ends: it starts due items as the slots of their
+// lanes and destinations free up, then sleeps until the earliest NextAt
+// (or end of a destination's backoff), a Kick, or the end of an attempt.
+// It returns after the attempts it started have ended (they see ctx
+// cancelled), so the caller may close the store then. An attempt cut short
+// by ctx is not counted as a failure: the item stays as it was.
 func (o *Outbox) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	sem := make(chan struct{}, o.cfg.Concurrency)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -459,28 +611,25 @@ func (o *Outbox) Run(ctx context.Context) {
 			o.log.Error("outbox: reading the queue", "err", err)
 			next = o.cfg.Now().Add(o.cfg.MinBackoff).UnixMilli()
 		}
-	start:
 		for _, it := range due {
-			select {
-			case sem <- struct{}{}:
-			default:
-				// Every slot is busy: the next attempt to end kicks.
-				break start
+			if ctx.Err() != nil {
+				break
 			}
-			it, ok := o.claimDue(ctx, it)
-			if !ok {
-				<-sem
-				continue
-			}
-			wg.Go(func() {
-				defer func() {
-					<-sem
-					o.Kick()
-				}()
-				if _, err := o.attempt(ctx, it); err != nil && ctx.Err() == nil {
+			wg.Add(1)
+			started, retryAt := o.start(ctx, it, func(_ bool, err error) {
+				defer wg.Done()
+				if err != nil && ctx.Err() == nil {
 					o.log.Error("outbox: recording an outcome", "id", it.ID, "err", err)
 				}
+				// A slot is free: the next pass may start what waited.
+				o.Kick()
 			})
+			if !started {
+				wg.Done()
+			}
+			if retryAt != 0 && (next == 0 || retryAt < next) {
+				next = retryAt
+			}
 		}
 		var wake <-chan time.Time
 		if next != 0 {
@@ -550,28 +699,79 @@ func (o *Outbox) isInflight(id string) bool {
 	return o.inflight[id]
 }
 
-// claim marks id in flight; false if it already was (Run and RunDue, or two
-// RunDue calls, racing).
-func (o *Outbox) claim(id string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.inflight[id] {
-		return false
+// lane returns the lane of kind, with its defaults filled in.
+func (o *Outbox) lane(kind string) Lane {
+	l := o.cfg.Lanes[kind]
+	if l.Concurrency <= 0 {
+		l.Concurrency = o.cfg.Concurrency
 	}
-	o.inflight[id] = true
-	return true
+	if l.AttemptTimeout <= 0 {
+		l.AttemptTimeout = o.cfg.AttemptTimeout
+	}
+	return l
 }
 
-// claimDue claims an item found by scan and reads it again: the scan's
-// view may predate an attempt that ended (and released its claim) while
-// the scan ran, and that attempt may have removed the item or moved its
-// NextAt. The attempt writes the store before it releases the claim, so
-// once the claim is ours the store has its outcome. Returns the fresh item
-// and true if it is still queued and due; else the claim is released.
-func (o *Outbox) claimDue(ctx context.Context, scanned Item) (Item, bool) {
-	if !o.claim(scanned.ID) {
-		return Item{}, false
+// slot is what a started attempt holds: its claim on the item, a slot of
+// its lane and one of its destination.
+type slot struct {
+	id, kind, dest string // dest: the destination key, "" if none
+	timeout        time.Duration
+}
+
+// start starts an attempt of an item found by scan, in a goroutine that
+// calls done with the outcome of attempt once the slot is released. It
+// does not start it (false) when the item is in flight, its lane or its
+// destination has no free slot, its destination is backed off (retryAt is
+// then the unix ms at which that ends), or the item is no longer queued
+// and due.
+func (o *Outbox) start(ctx context.Context, it Item, done func(delivered bool, err error)) (started bool, retryAt int64) {
+	l := o.lane(it.Kind)
+	s := slot{id: it.ID, kind: it.Kind, timeout: l.AttemptTimeout}
+	if l.Destination != nil {
+		if d := l.Destination(it); d != "" {
+			s.dest = it.Kind + "\x00" + d
+		}
 	}
+	now := o.cfg.Now().UnixMilli()
+	o.mu.Lock()
+	switch {
+	case o.inflight[it.ID], o.running[it.Kind] >= l.Concurrency:
+		o.mu.Unlock()
+		return false, 0
+	case s.dest != "" && l.PerDestination > 0 && o.destBusy[s.dest] >= l.PerDestination:
+		o.mu.Unlock()
+		return false, 0
+	case s.dest != "" && o.dests[s.dest] != nil && o.dests[s.dest].until > now:
+		until := o.dests[s.dest].until
+		o.mu.Unlock()
+		return false, until
+	}
+	o.inflight[it.ID] = true
+	o.running[it.Kind]++
+	if s.dest != "" {
+		o.destBusy[s.dest]++
+	}
+	o.mu.Unlock()
+	fresh, ok := o.reread(ctx, it)
+	if !ok {
+		o.release(s)
+		return false, 0
+	}
+	go func() {
+		ok, err := o.attempt(ctx, fresh, s)
+		o.release(s)
+		done(ok, err)
+	}()
+	return true, 0
+}
+
+// reread reads a claimed item found by scan again: the scan's view may
+// predate an attempt that ended (and released its claim) while the scan
+// ran, and that attempt may have removed the item or moved its NextAt. The
+// attempt writes the store before it releases the claim, so once the claim
+// is ours the store has its outcome. Returns the fresh item and true if it
+// is still queued and due.
+func (o *Outbox) reread(ctx context.Context, scanned Item) (Item, bool) {
 	v, err := o.store.GetMeta(ctx, NSPending, []byte(scanned.ID))
 	if err == nil {
 		it, err := decodeItem([]byte(scanned.ID), v)
@@ -579,14 +779,65 @@ func (o *Outbox) claimDue(ctx context.Context, scanned Item) (Item, bool) {
 			return it, true
 		}
 	}
-	o.release(scanned.ID)
 	return Item{}, false
 }
 
-func (o *Outbox) release(id string) {
+// release gives back what start took.
+func (o *Outbox) release(s slot) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	delete(o.inflight, id)
+	delete(o.inflight, s.id)
+	if o.running[s.kind]--; o.running[s.kind] <= 0 {
+		delete(o.running, s.kind)
+	}
+	if s.dest != "" {
+		if o.destBusy[s.dest]--; o.destBusy[s.dest] <= 0 {
+			delete(o.destBusy, s.dest)
+		}
+	}
+}
+
+// destOutcome records how an attempt to a destination went: a transient
+// failure backs the destination off (consecutive failures count like an
+// item's attempts), anything else clears it.
+func (o *Outbox) destOutcome(dest string, transient bool) {
+	if dest == "" {
+		return
+	}
+	if !transient {
+		o.mu.Lock()
+		delete(o.dests, dest)
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Lock()
+	d := o.dests[dest]
+	if d == nil {
+		d = &destination{}
+		o.dests[dest] = d
+	}
+	d.failures++
+	failures := d.failures
+	o.mu.Unlock()
+	until := o.cfg.Now().Add(o.backoff(failures)).UnixMilli()
+	o.mu.Lock()
+	d.until = max(d.until, until)
+	o.mu.Unlock()
+}
+
+// BackedOff returns the destinations of kind that are backed off now, with
+// the unix ms at which that ends: for operators and tests.
+func (o *Outbox) BackedOff(kind string) map[string]int64 {
+	now := o.cfg.Now().UnixMilli()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string]int64{}
+	for k, d := range o.dests {
+		if k, ok := strings.CutPrefix(k, kind+"\x00"); ok && d.until > now {
+			out[k] = d.until
+		}
+	}
+	return out
 }
 
 func (o *Outbox) deliverer(kind string) Deliverer {
@@ -611,15 +862,17 @@ func deliver(ctx context.Context, d Deliverer, it Item) (err error) {
 // with a done marker, a retry with backoff, or a dead letter. delivered
 // reports success; err is a store error recording the outcome (a delivered
 // item whose removal failed stays queued and is sent again).
-func (o *Outbox) attempt(ctx context.Context, it Item) (delivered bool, err error) {
-	defer o.release(it.ID)
+func (o *Outbox) attempt(ctx context.Context, it Item, s slot) (delivered bool, err error) {
 	var derr error
 	if d := o.deliverer(it.Kind); d == nil {
 		derr = fmt.Errorf("no deliverer registered for kind %q", it.Kind)
 	} else {
-		actx, cancel := context.WithTimeout(ctx, o.cfg.AttemptTimeout)
+		actx, cancel := context.WithTimeout(ctx, s.timeout)
 		derr = deliver(actx, d, it)
 		cancel()
+	}
+	if derr == nil || ctx.Err() == nil {
+		o.destOutcome(s.dest, derr != nil && !IsPermanent(derr))
 	}
 	now := o.cfg.Now()
 	key := []byte(it.ID)

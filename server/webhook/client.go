@@ -62,6 +62,18 @@ func PublicClient(timeout time.Duration) *http.Client {
 	}
 }
 
+// PrivateClient returns an HTTP client for webhooks that may connect to
+// any address, private networks and loopback included: for an intranet
+// install whose board owners are all trusted (the --webhooks-private
+// flag), and for tests with a loopback receiver. It has PublicClient's
+// timeouts and no proxy from the environment.
+func PrivateClient(timeout time.Duration) *http.Client {
+	c := PublicClient(timeout)
+	t := c.Transport.(*http.Transport)
+	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second}).DialContext
+	return c
+}
+
 // reserved are IPv4 ranges that are neither private nor public by the
 // netip predicates but must not be reached either.
 var reserved = []netip.Prefix{

@@ -48,6 +48,30 @@ import (
 // Kind is the outbox item kind of webhooks.
 const Kind = "webhook"
 
+// defaultClient is the client of a Sender without one.
+var defaultClient = PublicClient(30 * time.Second)
+
+// Destination is the outbox lane's Destination of webhooks: the host name
+// of the item's URL, lower case, without the port ("" for a payload that
+// does not decode: its attempt fails for good anyway). Deliveries are
+// limited and backed off per destination. The port is left out so that a
+// receiver cannot spread itself over more slots by listing one host under
+// many ports; names are not resolved, so distinct names of one address are
+// distinct destinations (the lane's limit still bounds them together).
+func Destination(it outbox.Item) string {
+	var r struct {
+		URL string `json:"url"`
+	}
+	if json.Unmarshal(it.Payload, &r) != nil {
+		return ""
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
 // Request is one webhook call. It is also the JSON payload of an outbox
 // item of kind "webhook", so its field names are a stored format.
 type Request struct {
@@ -223,8 +247,8 @@ func Verify(secret, header string, body []byte, now time.Time, tolerance time.Du
 
 // Sender posts webhook requests. The zero value is usable.
 type Sender struct {
-	// Client sends the requests. Nil means a client with a 30-second
-	// timeout. Redirects are never followed, whatever the client says: a
+	// Client sends the requests. Nil means PublicClient(30 * time.Second):
+	// only public addresses. Redirects are never followed, whatever the client says: a
 	// POST redirected becomes a GET in most clients, and a receiver that
 	// moved should be reconfigured, not chased.
 	Client *http.Client
@@ -235,8 +259,8 @@ type Sender struct {
 }
 
 // Deliverer returns the outbox deliverer of kind "webhook", posting with
-// client (nil: a client with a 30-second timeout). A node whose board
-// owners are not all trusted passes PublicClient.
+// client (nil: PublicClient(30 * time.Second)). An install whose webhooks
+// deliberately go to a private network passes PrivateClient.
 func Deliverer(client *http.Client) outbox.Deliverer {
 	return &Sender{Client: client}
 }
@@ -282,7 +306,7 @@ func (s *Sender) Post(ctx context.Context, r Request, attempt int) error {
 	}
 	client := s.Client
 	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+		client = defaultClient
 	}
 	noRedirect := *client
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

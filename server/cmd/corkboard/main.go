@@ -115,10 +115,11 @@ func run(args []string) error {
 	default:
 		return errors.New(`--smtp-tls: "starttls", "tls" or "none"`)
 	}
-	if !*hookPrivate {
-		// Board owners choose webhook URLs: without this, they could make
-		// the node call internal services.
-		cfg.WebhookClient = webhook.PublicClient(10 * time.Second)
+	if *hookPrivate {
+		// The node's default reaches public addresses only: board owners
+		// choose webhook URLs, and could otherwise make the node call
+		// internal services.
+		cfg.WebhookClient = webhook.PrivateClient(10 * time.Second)
 	}
 	cfg.NotifyInterval = *notifyEvery
 
