@@ -3,9 +3,13 @@ package node_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,5 +88,308 @@ func TestWebhooks(t *testing.T) {
 	}
 	if events["element"] != 1 || events["comment"] != 1 || events["vote"] != 1 {
 		t.Fatalf("deliveries by event: %v", events)
+	}
+}
+
+// blackHoles are loopback HTTP endpoints that accept a connection, read
+// the request and never answer: receivers that hang. Each listens on an
+// address of its own (127.0.0.2, 127.0.0.3, ... where the system routes
+// them, as Linux does), so each is a destination of its own for the
+// outbox. Close ends every connection.
+type blackHoles struct {
+	urls     []string
+	lns      []net.Listener
+	accepted chan struct{} // one value per connection accepted
+	mu       sync.Mutex
+	open     int // connections open now
+	maxOpen  int // the most open at once
+	conns    []net.Conn
+	wg       sync.WaitGroup
+}
+
+func newBlackHoles(t *testing.T, n int) *blackHoles {
+	t.Helper()
+	b := &blackHoles{accepted: make(chan struct{}, 1024)}
+	for i := range n {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", i+2))
+		if err != nil {
+			t.Logf("no 127.0.0.%d here (%v): one loopback address for all", i+2, err)
+			if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.lns = append(b.lns, ln)
+		b.urls = append(b.urls, "http://"+ln.Addr().String()+"/hook")
+		b.wg.Go(func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				b.mu.Lock()
+				b.conns = append(b.conns, c)
+				b.open++
+				b.maxOpen = max(b.maxOpen, b.open)
+				b.mu.Unlock()
+				b.accepted <- struct{}{}
+				b.wg.Go(func() {
+					io.Copy(io.Discard, c) // until the caller gives up
+					b.mu.Lock()
+					b.open--
+					b.mu.Unlock()
+				})
+			}
+		})
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func (b *blackHoles) Close() {
+	for _, ln := range b.lns {
+		ln.Close()
+	}
+	b.mu.Lock()
+	for _, c := range b.conns {
+		c.Close()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+func (b *blackHoles) most() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.maxOpen
+}
+
+// Finding 9: twenty webhooks pointing at receivers that never answer must
+// not delay a sign-in e-mail. They used to share the outbox's four slots
+// with mail, so the e-mail waited behind every hung call (8 minutes in
+// the report); now e-mail has a lane of its own, and the webhook lane
+// holds at most its concurrency in calls.
+func TestWebhooksDoNotStarveMail(t *testing.T) {
+	holes := newBlackHoles(t, 20)
+	e := newAsyncEnv(t, time.Now(), func(c *node.Config) {
+		c.Now = time.Now // the outbox runs by itself, on the real clock
+		c.OutboxManual = false
+		c.WebhookClient = webhook.PrivateClient(0)
+		c.Webhooks.MaxPerBoard = 20
+	})
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "black holes"})["board"].(map[string]any)["id"].(string)
+	for _, u := range holes.urls {
+		e.must(201, "POST", "/v1/boards/"+board+"/webhooks", owner, map[string]any{"url": u})
+	}
+	c := e.dial(board, owner, 0x7101)
+	for i := range 5 {
+		mustEdit(t, c, time.Now(), noteTx(newID(fmt.Sprintf("hole-%d", i)), "into the void"))
+	}
+	// The webhook calls are stuck: at least two receivers hold one each.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for range 2 {
+		select {
+		case <-holes.accepted:
+		case <-ctx.Done():
+			t.Fatal("no webhook call reached the black holes")
+		}
+	}
+	before := len(e.smtp.Messages())
+	start := time.Now()
+	e.must(202, "POST", "/v1/signin", "", map[string]any{"email": "late@example.com"})
+	// Generous: a prompt delivery takes milliseconds, the old queue
+	// minutes (every hung call holds its slot for the 10 s timeout).
+	mctx, mcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer mcancel()
+	msgs, err := e.smtp.Wait(mctx, before+1)
+	if err != nil {
+		t.Fatalf("the sign-in e-mail did not arrive while webhooks hang: %v", err)
+	}
+	if len(to(msgs[before:], "late@example.com")) != 1 {
+		t.Fatalf("e-mails after the sign-in request: %d, none to late@example.com", len(msgs)-before)
+	}
+	t.Logf("sign-in e-mail delivered %v after the request, webhooks stuck", time.Since(start).Round(time.Millisecond))
+	if most, lane := holes.most(), 8; most > lane {
+		t.Fatalf("%d webhook calls open at once, the lane has %d slots", most, lane)
+	}
+}
+
+// A board has at most Webhooks.MaxPerBoard webhooks, also when the
+// requests come at once; past it the answer is 409 with a JSON error.
+func TestWebhookCap(t *testing.T) {
+	e := newAsyncEnv(t, time.Now())
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "capped"})["board"].(map[string]any)["id"].(string)
+	hooks := "/v1/boards/" + board + "/webhooks"
+	var wg sync.WaitGroup
+	codes := make(chan int, 15)
+	for i := range 15 {
+		wg.Go(func() {
+			code, _ := e.call("POST", hooks, owner, map[string]any{"url": fmt.Sprintf("https://hooks.example.com/%d", i)})
+			codes <- code
+		})
+	}
+	wg.Wait()
+	close(codes)
+	byCode := map[int]int{}
+	for c := range codes {
+		byCode[c]++
+	}
+	if byCode[201] != 10 || byCode[409] != 5 {
+		t.Fatalf("15 parallel creations answered %v, want 10×201 and 5×409", byCode)
+	}
+	code, body := e.call("POST", hooks, owner, map[string]any{"url": "https://hooks.example.com/one-more"})
+	errObj, _ := body["error"].(map[string]any)
+	if code != 409 || errObj["code"] != "too_large" || !strings.Contains(errObj["message"].(string), "at most 10") {
+		t.Fatalf("the 11th webhook: %d %v", code, body)
+	}
+	list := e.must(200, "GET", hooks, owner, nil)["webhooks"].([]any)
+	if len(list) != 10 {
+		t.Fatalf("%d webhooks stored, want 10", len(list))
+	}
+	// Deleting one makes room for one.
+	e.must(204, "DELETE", hooks+"/"+list[0].(map[string]any)["id"].(string), owner, nil)
+	e.must(201, "POST", hooks, owner, map[string]any{"url": "https://hooks.example.com/again"})
+	if code, _ := e.call("POST", hooks, owner, map[string]any{"url": "https://hooks.example.com/over"}); code != 409 {
+		t.Fatalf("over the cap again: %d", code)
+	}
+}
+
+// A hundred changes in a burst reach a webhook as a few deliveries that
+// together describe all hundred, not as a hundred POSTs.
+func TestWebhookDebounce(t *testing.T) {
+	type delivery struct {
+		id      string
+		changes int
+		events  []any
+	}
+	got := make(chan delivery, 256)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			ID      string `json:"id"`
+			Changes int    `json:"changes"`
+			Events  []any  `json:"events"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
+		got <- delivery{body.ID, body.Changes, body.Events}
+		w.WriteHeader(204)
+	}))
+	defer recv.Close()
+	const window = 2 * time.Second
+	e := newAsyncEnv(t, time.Now(), func(c *node.Config) {
+		c.OutboxManual = false
+		c.WebhookClient = webhook.PrivateClient(0)
+		c.Webhooks.Debounce = window
+	})
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "busy"})["board"].(map[string]any)["id"].(string)
+	e.must(201, "POST", "/v1/boards/"+board+"/webhooks", owner, map[string]any{"url": recv.URL, "events": []string{"element"}})
+	c := e.dial(board, owner, 0x7201)
+	const n = 100
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	var seqs []uint64
+	for i := range n {
+		seq, err := c.Edit(ctx, e.clk.Now().UnixMilli(), noteTx(newID(fmt.Sprintf("burst-%03d", i)), "note"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	for _, s := range seqs {
+		if err := c.WaitAck(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	posts, changes := 0, 0
+	elements := map[string]bool{}
+	for changes < n {
+		select {
+		case d := <-got:
+			posts++
+			changes += d.changes
+			for _, ev := range d.events {
+				elements[ev.(map[string]any)["element"].(string)] = true
+			}
+		case <-ctx.Done():
+			t.Fatalf("%d POSTs carried %d of %d changes", posts, changes, n)
+		}
+	}
+	// One window from the first change, and one more per window the burst
+	// lasted.
+	limit := 1 + int(took/window) + 1
+	t.Logf("%d changes in %v reached the webhook in %d POSTs (limit %d)", n, took.Round(time.Millisecond), posts, limit)
+	if changes != n || len(elements) != n || posts > limit {
+		t.Fatalf("%d POSTs carried %d changes about %d elements; want all %d in at most %d POSTs", posts, changes, len(elements), n, limit)
+	}
+}
+
+// A board's deliveries waiting in the outbox are capped: past
+// Webhooks.MaxPending the oldest are dropped and counted, so a receiver
+// that is down cannot grow the store without bound.
+func TestWebhookBacklogBounded(t *testing.T) {
+	const maxPending = 5
+	e := newAsyncEnv(t, time.Now(), func(c *node.Config) {
+		c.Webhooks.MaxPending = maxPending
+		c.Webhooks.Debounce = -1 // a delivery per accepted batch: many items fast
+	})
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "backlog"})["board"].(map[string]any)["id"].(string)
+	// The outbox is manual here and never run again: every delivery waits.
+	e.must(201, "POST", "/v1/boards/"+board+"/webhooks", owner, map[string]any{"url": "https://hooks.example.com/down"})
+	c := e.dial(board, owner, 0x7301)
+	const n = 20
+	for i := range n {
+		mustEdit(t, c, e.clk.Now(), noteTx(newID(fmt.Sprintf("backlog-%02d", i)), "note"))
+	}
+	// The worker runs apart from the edits: wait for its count.
+	deadline := time.Now().Add(20 * time.Second)
+	for metric(t, e.tn, "corkboard_outbox_dropped_total") != fmt.Sprint(n-maxPending) {
+		if time.Now().After(deadline) {
+			t.Fatalf("dropped %s, pending %s; want %d dropped", metric(t, e.tn, "corkboard_outbox_dropped_total"),
+				metric(t, e.tn, "corkboard_outbox_pending"), n-maxPending)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := metric(t, e.tn, "corkboard_outbox_pending"); p != fmt.Sprint(maxPending) {
+		t.Fatalf("pending %s, want %d", p, maxPending)
+	}
+}
+
+// A node's default webhook client calls public addresses only: a webhook
+// to loopback (a service on the node's own machine) is refused for good,
+// the receiver never called. Tests that want loopback receivers opt in
+// with webhook.PrivateClient.
+func TestWebhookDefaultClientRefusesLoopback(t *testing.T) {
+	called := make(chan struct{}, 16)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		called <- struct{}{}
+		w.WriteHeader(204)
+	}))
+	defer recv.Close()
+	e := newAsyncEnv(t, time.Now(), func(c *node.Config) { c.Webhooks.Debounce = -1 })
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "internal"})["board"].(map[string]any)["id"].(string)
+	e.must(201, "POST", "/v1/boards/"+board+"/webhooks", owner, map[string]any{"url": recv.URL + "/admin"})
+	c := e.dial(board, owner, 0x7401)
+	mustEdit(t, c, e.clk.Now(), noteTx(newID("internal"), "note"))
+	deadline := time.Now().Add(20 * time.Second)
+	for metric(t, e.tn, "corkboard_outbox_pending") == "0" {
+		if time.Now().After(deadline) {
+			t.Fatal("the delivery was never queued")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.deliver()
+	if d := metric(t, e.tn, "corkboard_outbox_dead"); d != "1" {
+		t.Fatalf("dead letters %s, want the loopback delivery refused for good", d)
+	}
+	select {
+	case <-called:
+		t.Fatal("the default client called a loopback webhook")
+	default:
 	}
 }
