@@ -35,9 +35,13 @@ import (
 // and the duplicates must be exactly the items that were in flight.
 
 const (
-	childEnv    = "CORKBOARD_OUTBOX_CHILD"
-	secret      = "hook-secret"
-	concurrency = 2
+	childEnv = "CORKBOARD_OUTBOX_CHILD"
+	secret   = "hook-secret"
+	// perLane is each kind's slots (e-mail and webhooks are lanes of
+	// their own), concurrency the slots in all: what may be in flight at
+	// the kill.
+	perLane     = 1
+	concurrency = 2 * perLane
 )
 
 func mailID(i int) string { return fmt.Sprintf("mail/%03d", i) }
@@ -83,7 +87,7 @@ func TestDurabilityChild(t *testing.T) {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	o := outbox.New(st, outbox.Config{Concurrency: concurrency, MinBackoff: 50 * time.Millisecond})
+	o := outbox.New(st, outbox.Config{Concurrency: perLane, MinBackoff: 50 * time.Millisecond})
 	register(o, os.Getenv("OUTBOX_SMTP"))
 	its, err := items(n, os.Getenv("OUTBOX_HOOK"))
 	if err == nil {
@@ -228,7 +232,7 @@ func TestKillDuringDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	o := outbox.New(st, outbox.Config{Concurrency: concurrency, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	o := outbox.New(st, outbox.Config{Concurrency: perLane, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	register(o, smtpSrv.Addr())
 	pending, err := o.Pending(ctx)
 	if err != nil {

@@ -24,7 +24,7 @@
 // and before that batch sends it again, with the same ID: the same
 // Message-ID header for an e-mail, the same Corkboard-Delivery header for a
 // webhook. Receivers deduplicate by that id; at most the items in flight at
-// the crash (Config.Concurrency) are sent twice. No other design does
+// the crash (the slots of every lane) are sent twice. No other design does
 // better: the send and the store write are in two systems, and one of them
 // has to happen first. Sending after removal would lose mail on a crash
 // instead, which is worse than a rare duplicate that mail clients already
