@@ -63,6 +63,9 @@ func run(args []string) error {
 		smtpPass    = fs.String("smtp-password", "", "SMTP AUTH password")
 		smtpTLS     = fs.String("smtp-tls", "starttls", `SMTP transport security: "starttls" (upgrade when offered; AUTH only over TLS), "tls" (implicit, port 465) or "none"`)
 		hookPrivate = fs.Bool("webhooks-private", false, "let webhooks call private and loopback addresses (an intranet install); by default only public addresses")
+		hooksMax    = fs.Int("webhooks-per-board", 10, "webhooks a board may have")
+		hookWindow  = fs.Duration("webhook-debounce", 2*time.Second, "gather a board's changes this long into one webhook call per webhook and event class")
+		hookBacklog = fs.Int("webhook-backlog", 1000, "webhook calls of a board that may wait for delivery; past it the oldest are dropped")
 		notifyEvery = fs.Duration("notify-interval", time.Minute, "how often notifications and digests are checked")
 	)
 	fs.Usage = func() {
@@ -121,6 +124,7 @@ func run(args []string) error {
 		// internal services.
 		cfg.WebhookClient = webhook.PrivateClient(10 * time.Second)
 	}
+	cfg.Webhooks = node.WebhookLimits{MaxPerBoard: *hooksMax, Debounce: *hookWindow, MaxPending: *hookBacklog}
 	cfg.NotifyInterval = *notifyEvery
 
 	n, err := node.New(cfg)
