@@ -73,11 +73,18 @@ func (l *WebhookLimits) outboxLanes() map[string]outbox.Lane {
 	}
 }
 
+// maxBatchBytes bounds the encoded changes a window holds for one board,
+// whatever MaxBatch says: a change may be up to a WebSocket message (1 MiB
+// by default), and the window holds them in memory.
+const maxBatchBytes = 8 << 20
+
 // hookBatch is what the webhook worker gathered for a board since its
-// last delivery: the first MaxBatch records, and how many there were.
+// last delivery: the first MaxBatch records (at most maxBatchBytes of
+// them), and how many there were.
 type hookBatch struct {
 	due       time.Time // when the window ends
 	recs      []storage.Record
+	bytes     int // of the kept records' Data
 	count     int    // records in the window, kept or not
 	firstSeq  uint64 // log positions of the window's first and last records
 	lastSeq   uint64
@@ -93,8 +100,9 @@ func (b *hookBatch) add(recs []storage.Record, max int) {
 		}
 		b.count++
 		b.lastSeq = r.Seq
-		if len(b.recs) < max {
+		if !b.truncated && len(b.recs) < max && b.bytes+len(r.Data) <= maxBatchBytes {
 			b.recs = append(b.recs, r)
+			b.bytes += len(r.Data)
 		} else {
 			b.truncated = true
 		}

@@ -727,6 +727,13 @@ type slot struct {
 func (o *Outbox) start(ctx context.Context, it Item, done func(delivered bool, err error)) (started bool, retryAt int64) {
 	l := o.lane(it.Kind)
 	s := slot{id: it.ID, kind: it.Kind, timeout: l.AttemptTimeout}
+	o.mu.Lock()
+	full := o.inflight[it.ID] || o.running[it.Kind] >= l.Concurrency
+	o.mu.Unlock()
+	if full {
+		// Checked before Destination, which may decode the payload.
+		return false, 0
+	}
 	if l.Destination != nil {
 		if d := l.Destination(it); d != "" {
 			s.dest = it.Kind + "\x00" + d
