@@ -393,3 +393,64 @@ func TestWebhookDefaultClientRefusesLoopback(t *testing.T) {
 	default:
 	}
 }
+
+// A window describes at most Webhooks.MaxBatch changes; the delivery says
+// it was truncated and its seq range still covers every change.
+func TestWebhookBatchTruncated(t *testing.T) {
+	type delivery struct {
+		Changes   int      `json:"changes"`
+		Truncated bool     `json:"truncated"`
+		Seq       []uint64 `json:"seq"`
+	}
+	got := make(chan delivery, 16)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var d delivery
+		json.NewDecoder(r.Body).Decode(&d)
+		got <- d
+		w.WriteHeader(204)
+	}))
+	defer recv.Close()
+	e := newAsyncEnv(t, time.Now(), func(c *node.Config) {
+		c.OutboxManual = false
+		c.WebhookClient = webhook.PrivateClient(0)
+		c.Webhooks.Debounce = 5 * time.Second // the burst below takes milliseconds
+		c.Webhooks.MaxBatch = 10
+	})
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "truncated"})["board"].(map[string]any)["id"].(string)
+	e.must(201, "POST", "/v1/boards/"+board+"/webhooks", owner, map[string]any{"url": recv.URL, "events": []string{"element"}})
+	c := e.dial(board, owner, 0x7501)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const n = 30
+	var last uint64
+	for i := range n {
+		seq, err := c.Edit(ctx, e.clk.Now().UnixMilli(), noteTx(newID(fmt.Sprintf("trunc-%02d", i)), "note"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = seq
+	}
+	if err := c.WaitAck(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	covered := 0
+	for covered < n {
+		select {
+		case d := <-got:
+			if len(d.Seq) != 2 || d.Seq[1] < d.Seq[0] {
+				t.Fatalf("seq %v", d.Seq)
+			}
+			span := int(d.Seq[1]-d.Seq[0]) + 1
+			if d.Changes > 10 || (span > 10) != d.Truncated || (d.Truncated && d.Changes != 10) {
+				t.Fatalf("a delivery of %d changes over %d log positions, truncated=%v; want at most 10, truncated past 10", d.Changes, span, d.Truncated)
+			}
+			covered += span
+		case <-ctx.Done():
+			t.Fatalf("deliveries covered %d of %d changes", covered, n)
+		}
+	}
+	if covered != n {
+		t.Fatalf("deliveries covered %d log positions, want %d", covered, n)
+	}
+}

@@ -84,7 +84,7 @@ const maxBatchBytes = 8 << 20
 type hookBatch struct {
 	due       time.Time // when the window ends
 	recs      []storage.Record
-	bytes     int // of the kept records' Data
+	bytes     int    // of the kept records' Data
 	count     int    // records in the window, kept or not
 	firstSeq  uint64 // log positions of the window's first and last records
 	lastSeq   uint64
