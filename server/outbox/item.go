@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,9 @@ type Item struct {
 	Created int64
 	// LastError is the error of the last failed attempt, for operators.
 	LastError string
+	// Dest is the item's destination (Lane.Destination), set by the outbox
+	// at enqueue when the lane of its kind has one.
+	Dest string
 }
 
 // Limits on what an item may hold. They keep a single bad producer from
@@ -84,15 +88,22 @@ func validKind(k string) bool {
 // times, so size and speed do not matter, while an operator can read a
 // stuck item with any Pebble tool and a later version can add fields
 // without a migration. V is the format; decodeItem refuses any other.
+//
+// The payload is the last field, so that a pass over the queue reads the
+// fields before it (decodeHeader) and stops there: a board's webhook
+// backlog may hold megabytes of payloads, which a pass need not parse.
+// (Items stored before the payload moved to the end decode the same, at
+// full cost.)
 type storedItem struct {
 	V         int    `json:"v"`
 	ID        string `json:"id"`
 	Kind      string `json:"kind"`
-	Payload   []byte `json:"payload,omitempty"`
 	Attempts  int    `json:"attempts,omitempty"`
 	NextAt    int64  `json:"next_at"`
 	Created   int64  `json:"created"`
 	LastError string `json:"last_error,omitempty"`
+	Dest      string `json:"dest,omitempty"`
+	Payload   []byte `json:"payload,omitempty"`
 }
 
 const itemFormat = 1
@@ -101,7 +112,7 @@ const itemFormat = 1
 func encodeItem(it Item) []byte {
 	b, err := json.Marshal(storedItem{
 		V: itemFormat, ID: it.ID, Kind: it.Kind, Payload: it.Payload,
-		Attempts: it.Attempts, NextAt: it.NextAt, Created: it.Created, LastError: it.LastError,
+		Attempts: it.Attempts, NextAt: it.NextAt, Created: it.Created, LastError: it.LastError, Dest: it.Dest,
 	})
 	if err != nil {
 		// Marshal of this struct cannot fail: strings are coerced to
@@ -127,8 +138,73 @@ func decodeItem(key, val []byte) (Item, error) {
 	}
 	it := Item{
 		ID: s.ID, Kind: s.Kind, Payload: s.Payload, Attempts: s.Attempts,
-		NextAt: s.NextAt, Created: s.Created, LastError: s.LastError,
+		NextAt: s.NextAt, Created: s.Created, LastError: s.LastError, Dest: s.Dest,
 	}
+	if err := it.check(); err != nil {
+		return Item{}, fmt.Errorf("outbox item %q: %w: %v", key, storage.ErrCorrupt, err)
+	}
+	return it, nil
+}
+
+// decodeHeader decodes a stored item without its payload (Payload is nil
+// in the result), reading the fields up to "payload" and no further when
+// the payload is last, as encodeItem writes it. Anything it cannot decode
+// that way (an older layout, a corrupt value) is left to decodeItem,
+// whose answer it returns with the payload dropped.
+func decodeHeader(key, val []byte) (Item, error) {
+	dec := json.NewDecoder(bytes.NewReader(val))
+	var s storedItem
+	seenNext := false
+	ok := func() bool {
+		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+			return false
+		}
+		for dec.More() {
+			t, err := dec.Token()
+			if err != nil {
+				return false
+			}
+			k, _ := t.(string)
+			var dst any
+			switch k {
+			case "payload":
+				return seenNext
+			case "v":
+				dst = &s.V
+			case "id":
+				dst = &s.ID
+			case "kind":
+				dst = &s.Kind
+			case "attempts":
+				dst = &s.Attempts
+			case "next_at":
+				dst, seenNext = &s.NextAt, true
+			case "created":
+				dst = &s.Created
+			case "last_error":
+				dst = &s.LastError
+			case "dest":
+				dst = &s.Dest
+			default:
+				dst = new(json.RawMessage)
+			}
+			if err := dec.Decode(dst); err != nil {
+				return false
+			}
+		}
+		return false // no payload: let decodeItem judge the whole value
+	}()
+	if !ok {
+		it, err := decodeItem(key, val)
+		it.Payload = nil
+		return it, err
+	}
+	if s.V != itemFormat || s.ID != string(key) {
+		it, err := decodeItem(key, val)
+		it.Payload = nil
+		return it, err
+	}
+	it := Item{ID: s.ID, Kind: s.Kind, Attempts: s.Attempts, NextAt: s.NextAt, Created: s.Created, LastError: s.LastError, Dest: s.Dest}
 	if err := it.check(); err != nil {
 		return Item{}, fmt.Errorf("outbox item %q: %w: %v", key, storage.ErrCorrupt, err)
 	}

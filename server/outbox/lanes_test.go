@@ -208,3 +208,24 @@ func TestEnqueueCapped(t *testing.T) {
 		t.Fatalf("an item outside the prefix: %v", err)
 	}
 }
+
+// A pass reads only the header of each item (decodeHeader); an item whose
+// header decodes but whose payload does not is still moved to the dead
+// letters, when its attempt would start, and nothing is delivered.
+func TestCorruptPayloadQuarantined(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	o, r := newTestOutbox(t, st, newClock(), Config{})
+	ctx := t.Context()
+	if err := st.PutMeta(ctx, NSPending, []byte("q"), []byte(`{"v":1,"id":"q","kind":"test","next_at":1,"created":1,"payload":"!!"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := o.RunDue(ctx); n != 0 || err != nil {
+		t.Fatalf("RunDue = %d, %v", n, err)
+	}
+	dead, _ := o.Dead(ctx)
+	pending, _ := o.Pending(ctx)
+	if len(dead) != 1 || dead[0].ID != "q" || dead[0].Kind != "corrupt" || len(pending) != 0 || len(r.ids()) != 0 {
+		t.Fatalf("dead %+v, pending %+v, delivered %v; want q quarantined", dead, pending, r.ids())
+	}
+}

@@ -180,8 +180,9 @@ type Lane struct {
 	// AttemptTimeout bounds one attempt. Zero means Config.AttemptTimeout.
 	AttemptTimeout time.Duration
 	// Destination names an item's receiver (for webhooks, the URL's
-	// host). Nil, or an empty name, means the item has no destination:
-	// only Concurrency applies to it.
+	// host). It is called once, at enqueue, and its answer kept with the
+	// item (Item.Dest). Nil, or an empty name, means the item has no
+	// destination: only Concurrency applies to it.
 	Destination func(Item) string
 	// PerDestination is how many deliveries to one destination run at
 	// once. Zero means no limit but Concurrency.
@@ -328,6 +329,9 @@ func (o *Outbox) writes(ctx context.Context, items []Item) ([]storage.MetaWrite,
 			continue
 		}
 		it.Attempts, it.LastError = 0, ""
+		if d := o.cfg.Lanes[it.Kind].Destination; d != nil {
+			it.Dest = d(it)
+		}
 		if it.Created == 0 {
 			it.Created = now
 		}
@@ -646,7 +650,8 @@ func (o *Outbox) Run(ctx context.Context) {
 	}
 }
 
-// scan reads the queue: the due items not in flight (oldest NextAt first)
+// scan reads the queue: the due items not in flight (oldest NextAt first,
+// without their payloads: start reads the item again whole)
 // and the earliest NextAt of the others not in flight (0 if none). Stored
 // items that do not decode are moved to the dead letters, raw, so that an
 // operator can look at them and they stop failing every pass.
@@ -656,7 +661,7 @@ func (o *Outbox) scan(ctx context.Context) (due []Item, next int64, err error) {
 	var corrupt []raw
 	var cerrs []error
 	err = o.store.ScanMeta(ctx, NSPending, nil, func(k, v []byte) error {
-		it, err := decodeItem(k, v)
+		it, err := decodeHeader(k, v)
 		if err != nil {
 			corrupt = append(corrupt, raw{k, v})
 			cerrs = append(cerrs, err)
@@ -676,21 +681,31 @@ func (o *Outbox) scan(ctx context.Context) (due []Item, next int64, err error) {
 		return nil, 0, fmt.Errorf("outbox: scan: %w", err)
 	}
 	for i, c := range corrupt {
-		o.log.Error("outbox: moving an undecodable item to the dead letters", "key", fmt.Sprintf("%q", c.key), "err", cerrs[i])
-		dead := Item{ID: string(c.key), Kind: "corrupt", Payload: c.val, Created: now, LastError: truncateError(cerrs[i].Error())}
-		err := o.store.ApplyMeta(ctx, []storage.MetaWrite{
-			{NS: NSPending, Key: c.key, Delete: true},
-			{NS: NSDead, Key: c.key, Val: encodeItem(dead)},
-		})
-		if err != nil {
-			return nil, 0, fmt.Errorf("outbox: quarantine %q: %w", c.key, err)
+		if err := o.quarantine(ctx, c.key, c.val, cerrs[i]); err != nil {
+			return nil, 0, err
 		}
-		o.dead.Add(1)
 	}
 	slices.SortFunc(due, func(a, b Item) int {
 		return cmp.Or(cmp.Compare(a.NextAt, b.NextAt), cmp.Compare(a.ID, b.ID))
 	})
 	return due, next, nil
+}
+
+// quarantine moves a stored item that does not decode to the dead
+// letters, raw, so that an operator can look at it and it stops failing
+// every pass.
+func (o *Outbox) quarantine(ctx context.Context, key, val []byte, cause error) error {
+	o.log.Error("outbox: moving an undecodable item to the dead letters", "key", fmt.Sprintf("%q", key), "err", cause)
+	dead := Item{ID: string(key), Kind: "corrupt", Payload: val, Created: o.cfg.Now().UnixMilli(), LastError: truncateError(cause.Error())}
+	err := o.store.ApplyMeta(ctx, []storage.MetaWrite{
+		{NS: NSPending, Key: key, Delete: true},
+		{NS: NSDead, Key: key, Val: encodeItem(dead)},
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: quarantine %q: %w", key, err)
+	}
+	o.dead.Add(1)
+	return nil
 }
 
 func (o *Outbox) isInflight(id string) bool {
@@ -727,17 +742,8 @@ type slot struct {
 func (o *Outbox) start(ctx context.Context, it Item, done func(delivered bool, err error)) (started bool, retryAt int64) {
 	l := o.lane(it.Kind)
 	s := slot{id: it.ID, kind: it.Kind, timeout: l.AttemptTimeout}
-	o.mu.Lock()
-	full := o.inflight[it.ID] || o.running[it.Kind] >= l.Concurrency
-	o.mu.Unlock()
-	if full {
-		// Checked before Destination, which may decode the payload.
-		return false, 0
-	}
-	if l.Destination != nil {
-		if d := l.Destination(it); d != "" {
-			s.dest = it.Kind + "\x00" + d
-		}
+	if it.Dest != "" {
+		s.dest = it.Kind + "\x00" + it.Dest
 	}
 	now := o.cfg.Now().UnixMilli()
 	o.mu.Lock()
@@ -784,6 +790,12 @@ func (o *Outbox) reread(ctx context.Context, scanned Item) (Item, bool) {
 		it, err := decodeItem([]byte(scanned.ID), v)
 		if err == nil && it.NextAt <= o.cfg.Now().UnixMilli() {
 			return it, true
+		}
+		if err != nil {
+			// Its header decoded (scan) but not the whole of it.
+			if qerr := o.quarantine(ctx, []byte(scanned.ID), v, err); qerr != nil {
+				o.log.Error("outbox: quarantine failed", "err", qerr)
+			}
 		}
 	}
 	return Item{}, false
