@@ -147,64 +147,35 @@ func decodeItem(key, val []byte) (Item, error) {
 }
 
 // decodeHeader decodes a stored item without its payload (Payload is nil
-// in the result), reading the fields up to "payload" and no further when
-// the payload is last, as encodeItem writes it. Anything it cannot decode
-// that way (an older layout, a corrupt value) is left to decodeItem,
-// whose answer it returns with the payload dropped.
+// in the result): the fields before `,"payload":`, when the payload is
+// last, as encodeItem writes it, so the payload is not parsed. (That byte
+// sequence cannot occur inside a JSON string, whose quotes are escaped.)
+// Anything it cannot decode that way (an older layout, a corrupt value) is
+// left to decodeItem, whose answer it returns with the payload dropped.
 func decodeHeader(key, val []byte) (Item, error) {
-	dec := json.NewDecoder(bytes.NewReader(val))
-	var s storedItem
-	seenNext := false
-	ok := func() bool {
-		if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-			return false
-		}
-		for dec.More() {
-			t, err := dec.Token()
-			if err != nil {
-				return false
-			}
-			k, _ := t.(string)
-			var dst any
-			switch k {
-			case "payload":
-				return seenNext
-			case "v":
-				dst = &s.V
-			case "id":
-				dst = &s.ID
-			case "kind":
-				dst = &s.Kind
-			case "attempts":
-				dst = &s.Attempts
-			case "next_at":
-				dst, seenNext = &s.NextAt, true
-			case "created":
-				dst = &s.Created
-			case "last_error":
-				dst = &s.LastError
-			case "dest":
-				dst = &s.Dest
-			default:
-				dst = new(json.RawMessage)
-			}
-			if err := dec.Decode(dst); err != nil {
-				return false
-			}
-		}
-		return false // no payload: let decodeItem judge the whole value
-	}()
-	if !ok {
+	whole := func() (Item, error) {
 		it, err := decodeItem(key, val)
 		it.Payload = nil
 		return it, err
 	}
-	if s.V != itemFormat || s.ID != string(key) {
-		it, err := decodeItem(key, val)
-		it.Payload = nil
-		return it, err
+	i := bytes.Index(val, []byte(`,"payload":`))
+	if i < 0 {
+		return whole()
 	}
-	it := Item{ID: s.ID, Kind: s.Kind, Attempts: s.Attempts, NextAt: s.NextAt, Created: s.Created, LastError: s.LastError, Dest: s.Dest}
+	var s struct {
+		V         int    `json:"v"`
+		ID        string `json:"id"`
+		Kind      string `json:"kind"`
+		Attempts  int    `json:"attempts"`
+		NextAt    *int64 `json:"next_at"`
+		Created   int64  `json:"created"`
+		LastError string `json:"last_error"`
+		Dest      string `json:"dest"`
+	}
+	if json.Unmarshal(append(val[:i:i], '}'), &s) != nil || s.NextAt == nil || s.V != itemFormat || s.ID != string(key) {
+		return whole()
+	}
+	it := Item{ID: s.ID, Kind: s.Kind, Attempts: s.Attempts, NextAt: *s.NextAt, Created: s.Created, LastError: s.LastError, Dest: s.Dest}
 	if err := it.check(); err != nil {
 		return Item{}, fmt.Errorf("outbox item %q: %w: %v", key, storage.ErrCorrupt, err)
 	}

@@ -216,6 +216,8 @@ type Outbox struct {
 	running    map[string]int          // attempts in flight by kind
 	destBusy   map[string]int          // attempts in flight by destination key (kind + "\x00" + destination)
 	dests      map[string]*destination // destinations with failures, by destination key
+	fresh      []Item                  // enqueued since Run last looked: started without a scan
+	rescan     bool                    // Run must scan the queue (a Kick, an attempt ended)
 	rng        *rand.Rand
 	lastPrune  time.Time
 
@@ -302,17 +304,20 @@ func (o *Outbox) Stats() Stats {
 // within KeepDone, and repeats of an ID within items. Attempts and
 // LastError are reset; zero Created and NextAt become now.
 func (o *Outbox) Writes(items ...Item) ([]storage.MetaWrite, error) {
-	return o.writes(context.Background(), items)
+	writes, _, err := o.writes(context.Background(), items)
+	return writes, err
 }
 
-func (o *Outbox) writes(ctx context.Context, items []Item) ([]storage.MetaWrite, error) {
+// writes returns the writes that queue items, and the items as written.
+func (o *Outbox) writes(ctx context.Context, items []Item) ([]storage.MetaWrite, []Item, error) {
 	for i := range items {
 		if err := items[i].check(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	now := o.cfg.Now().UnixMilli()
 	var writes []storage.MetaWrite
+	var queued []Item
 	seen := make(map[string]bool, len(items))
 	for _, it := range items {
 		if seen[it.ID] {
@@ -322,7 +327,7 @@ func (o *Outbox) writes(ctx context.Context, items []Item) ([]storage.MetaWrite,
 		seen[it.ID] = true
 		known, err := o.known(ctx, it.ID, now)
 		if err != nil {
-			return nil, fmt.Errorf("outbox: check %q: %w", it.ID, err)
+			return nil, nil, fmt.Errorf("outbox: check %q: %w", it.ID, err)
 		}
 		if known {
 			o.skipped.Add(1)
@@ -339,9 +344,10 @@ func (o *Outbox) writes(ctx context.Context, items []Item) ([]storage.MetaWrite,
 			it.NextAt = now
 		}
 		writes = append(writes, storage.MetaWrite{NS: NSPending, Key: []byte(it.ID), Val: encodeItem(it)})
+		queued = append(queued, it)
 	}
 	o.enqueued.Add(uint64(len(writes)))
-	return writes, nil
+	return writes, queued, nil
 }
 
 // known reports whether id is pending, dead, or was delivered within
@@ -378,7 +384,7 @@ func (o *Outbox) known(ctx context.Context, id string, now int64) (bool, error) 
 func (o *Outbox) Enqueue(ctx context.Context, items ...Item) error {
 	o.enqMu.Lock()
 	defer o.enqMu.Unlock()
-	writes, err := o.writes(ctx, items)
+	writes, queued, err := o.writes(ctx, items)
 	if err != nil {
 		return err
 	}
@@ -388,7 +394,7 @@ func (o *Outbox) Enqueue(ctx context.Context, items ...Item) error {
 	if err := o.store.ApplyMeta(ctx, writes); err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
-	o.Kick()
+	o.queued(queued)
 	return nil
 }
 
@@ -416,7 +422,7 @@ func (o *Outbox) EnqueueCapped(ctx context.Context, prefix string, limit int, it
 	}
 	o.enqMu.Lock()
 	defer o.enqMu.Unlock()
-	writes, err := o.writes(ctx, items)
+	writes, queued, err := o.writes(ctx, items)
 	if err != nil || len(writes) == 0 {
 		return 0, err
 	}
@@ -446,6 +452,7 @@ func (o *Outbox) EnqueueCapped(ctx context.Context, prefix string, limit int, it
 		// (writes holds the new items first, then the deletions).
 		excess = min(excess, fresh)
 		writes = writes[excess:]
+		queued = queued[excess:]
 		dropped += excess
 	}
 	if len(writes) == 0 {
@@ -459,13 +466,37 @@ func (o *Outbox) EnqueueCapped(ctx context.Context, prefix string, limit int, it
 	if dropped > 0 {
 		o.log.Warn("outbox: over the cap, oldest pending items dropped", "prefix", prefix, "limit", limit, "dropped", dropped)
 	}
-	o.Kick()
+	o.queued(queued)
 	return dropped, nil
 }
 
-// Kick wakes Run for a pass, after an ApplyMeta of Writes done by the
-// caller. It never blocks.
+// Kick wakes Run for a pass over the queue, after an ApplyMeta of Writes
+// done by the caller. It never blocks.
 func (o *Outbox) Kick() {
+	o.mu.Lock()
+	o.rescan = true
+	o.mu.Unlock()
+	o.wake()
+}
+
+// maxFresh bounds the items Run is handed directly; past it, it scans.
+const maxFresh = 1024
+
+// queued hands items just written by Enqueue to Run, which starts them
+// without a pass over the whole queue: a pass reads every pending item,
+// and a sign-in e-mail should not wait for a read of a webhook backlog.
+func (o *Outbox) queued(items []Item) {
+	o.mu.Lock()
+	if len(o.fresh)+len(items) <= maxFresh {
+		o.fresh = append(o.fresh, items...)
+	} else {
+		o.rescan = true
+	}
+	o.mu.Unlock()
+	o.wake()
+}
+
+func (o *Outbox) wake() {
 	select {
 	case o.kick <- struct{}{}:
 	default:
@@ -605,15 +636,38 @@ func (o *Outbox) Run(ctx context.Context) {
 	defer wg.Wait()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	full, next := true, int64(0)
+	var fresh []Item
 	for {
-		o.prune(ctx)
-		due, next, err := o.scan(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
+		var due []Item
+		if full {
+			// Items enqueued from here on are handed over again; those
+			// before are in the store for the scan.
+			o.mu.Lock()
+			o.fresh, o.rescan = nil, false
+			o.mu.Unlock()
+			o.prune(ctx)
+			var err error
+			due, next, err = o.scan(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				o.log.Error("outbox: reading the queue", "err", err)
+				next = o.cfg.Now().Add(o.cfg.MinBackoff).UnixMilli()
 			}
-			o.log.Error("outbox: reading the queue", "err", err)
-			next = o.cfg.Now().Add(o.cfg.MinBackoff).UnixMilli()
+		} else {
+			// Only newly enqueued items: start them, no scan. One that
+			// cannot start now is found by the scan after the next
+			// attempt ends, or when the timer fires.
+			now := o.cfg.Now().UnixMilli()
+			for _, it := range fresh {
+				if it.NextAt <= now {
+					due = append(due, it)
+				} else if next == 0 || it.NextAt < next {
+					next = it.NextAt
+				}
+			}
 		}
 		for _, it := range due {
 			if ctx.Err() != nil {
@@ -645,7 +699,12 @@ func (o *Outbox) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-o.kick:
+			o.mu.Lock()
+			full, fresh = o.rescan, o.fresh
+			o.fresh, o.rescan = nil, false
+			o.mu.Unlock()
 		case <-wake:
+			full = true
 		}
 	}
 }

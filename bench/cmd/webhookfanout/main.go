@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -47,8 +48,21 @@ func main() {
 	duration := flag.Duration("duration", 30*time.Second, "how long changes flow")
 	every := flag.Duration("mail-every", time.Second, "how often a sign-in e-mail is requested")
 	maxPending := flag.Int("max-pending", 0, "webhook deliveries that may wait per board (0: the node's default, 1000)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "webhookfanout:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*boards, *hooks, *rate, *duration, *every, *maxPending); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "webhookfanout:", err)
 		os.Exit(1)
 	}
