@@ -47,7 +47,12 @@
 // item on every write and still needs the by-ID key for deduplication. The
 // outbox of one node holds tens or hundreds of items, not millions, and a
 // pass runs when something is due or was kicked, so the scan is cheap; if
-// it ever is not, the index can be added behind the same API.
+// it ever is not, the index can be added behind the same API. Two things
+// keep it cheap when a webhook backlog is large: a pass reads each item's
+// header, not its payload (stored last; see storedItem), and items queued
+// by Enqueue are handed to Run and started without a pass at all, so a
+// sign-in e-mail does not wait for a read of the whole queue. A pass runs
+// when an attempt ends, at the earliest NextAt, and on Kick.
 //
 // # Lanes
 //
