@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/corkboard/corkboard/storage"
 )
 
 // destItem is an item of kind "hook" for destination dest.
@@ -228,4 +231,60 @@ func TestCorruptPayloadQuarantined(t *testing.T) {
 	if len(dead) != 1 || dead[0].ID != "q" || dead[0].Kind != "corrupt" || len(pending) != 0 || len(r.ids()) != 0 {
 		t.Fatalf("dead %+v, pending %+v, delivered %v; want q quarantined", dead, pending, r.ids())
 	}
+}
+
+// scanCounter counts the passes over the pending namespace.
+type scanCounter struct {
+	storage.Store
+	scans atomic.Int64
+}
+
+func (s *scanCounter) ScanMeta(ctx context.Context, ns string, prefix []byte, fn func(k, v []byte) error) error {
+	if ns == NSPending && prefix == nil {
+		s.scans.Add(1)
+	}
+	return s.Store.ScanMeta(ctx, ns, prefix, fn)
+}
+
+// An enqueued item is started without a pass over the queue: a large
+// backlog of another kind does not stand between an e-mail and its
+// delivery.
+func TestEnqueueStartsWithoutScan(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	sc := &scanCounter{Store: st}
+	o := New(sc, Config{Log: quietLog(), Seed: 1})
+	hung := make(chan struct{})
+	o.Register("hook", DelivererFunc(func(ctx context.Context, it Item) error {
+		close(hung)
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+	mailed := make(chan int64, 1)
+	o.Register("mail", DelivererFunc(func(ctx context.Context, it Item) error {
+		mailed <- sc.scans.Load()
+		return nil
+	}))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	// One attempt that never ends: no attempt ending asks for a pass.
+	if err := o.Enqueue(ctx, Item{ID: "h", Kind: "hook", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { o.Run(ctx); close(done) }()
+	<-hung
+	if err := o.Enqueue(ctx, Item{ID: "m", Kind: "mail", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case n := <-mailed:
+		if n != 1 {
+			t.Fatalf("%d passes over the queue before the e-mail went out, want only Run's first", n)
+		}
+	case <-ctx.Done():
+		t.Fatal("the e-mail was not delivered")
+	}
+	cancel()
+	<-done
 }
