@@ -439,18 +439,13 @@ func (n *Node) onAccepted(board storage.BoardID, recs []storage.Record) {
 func (n *Node) webhookWorker(ctx context.Context) {
 	lim := n.cfg.Webhooks
 	batches := map[storage.BoardID]*hookBatch{}
+	var first time.Time // the earliest end of a window; zero: no window open
 	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
 	for {
 		var wake <-chan time.Time
-		if len(batches) > 0 {
-			var first time.Time
-			for _, b := range batches {
-				if first.IsZero() || b.due.Before(first) {
-					first = b.due
-				}
-			}
-			timer.Reset(max(time.Until(first), 0))
+		if !first.IsZero() {
 			wake = timer.C
 		}
 		select {
@@ -460,19 +455,35 @@ func (n *Node) webhookWorker(ctx context.Context) {
 			if len(n.webhooks(ctx, a.board)) == 0 {
 				continue
 			}
+			if lim.Debounce < 0 {
+				b := &hookBatch{}
+				b.add(a.recs, lim.MaxBatch)
+				n.deliverBatch(ctx, a.board, b)
+				continue
+			}
 			b := batches[a.board]
 			if b == nil {
-				b = &hookBatch{due: time.Now().Add(max(lim.Debounce, 0))}
+				b = &hookBatch{due: time.Now().Add(lim.Debounce)}
 				batches[a.board] = b
+				if first.IsZero() || b.due.Before(first) {
+					first = b.due
+					timer.Reset(max(time.Until(first), 0))
+				}
 			}
 			b.add(a.recs, lim.MaxBatch)
 		case <-wake:
-		}
-		now := time.Now()
-		for board, b := range batches {
-			if !b.due.After(now) {
-				delete(batches, board)
-				n.deliverBatch(ctx, board, b)
+			now := time.Now()
+			first = time.Time{}
+			for board, b := range batches {
+				if !b.due.After(now) {
+					delete(batches, board)
+					n.deliverBatch(ctx, board, b)
+				} else if first.IsZero() || b.due.Before(first) {
+					first = b.due
+				}
+			}
+			if !first.IsZero() {
+				timer.Reset(max(time.Until(first), 0))
 			}
 		}
 	}
