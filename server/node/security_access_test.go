@@ -476,3 +476,120 @@ func TestAccessChangesReachEveryNode(t *testing.T) {
 		})
 	})
 }
+
+// TestRoleMatrixAcrossNodes: every kind of credential — members by role,
+// the owner's session and token, role links, a password guest, a public
+// guest, a deleted link, a signed-out session, an outsider, nobody —
+// against REST calls and WebSocket changes, on both nodes of a cluster:
+// allowed, or refused with the documented status and code.
+func TestRoleMatrixAcrossNodes(t *testing.T) {
+	e, onB := twoNodes(t)
+	owner := e.signIn("owner@example.com")
+	created := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "matrix", "access": "password", "password": "open sesame", "publicRole": "commenter"})
+	board, ownerTok := boardID(t, created), created["token"].(string)
+	b := "/v1/boards/" + board
+	creds := map[string]string{"owner session": owner, "owner token": ownerTok}
+	want := map[string]string{"owner session": "owner", "owner token": "owner"}
+	for _, role := range []string{"editor", "commenter", "viewer"} {
+		e.must(201, "POST", b+"/invites", owner, map[string]any{"email": role + "@example.com", "role": role})
+		creds[role+" member"] = e.accept(linkIn(t, to(e.deliver(), role+"@example.com")[0], "/v1/invites/"))
+		want[role+" member"] = role
+	}
+	for _, role := range []string{"editor", "viewer"} {
+		creds[role+" link"] = tokenOf(t, e.must(201, "POST", b+"/links", owner, map[string]any{"role": role})["url"].(string))
+		want[role+" link"] = role
+	}
+	creds["password guest"] = e.must(200, "POST", b+"/join", "", map[string]any{"password": "open sesame", "name": "Gus"})["token"].(string)
+	want["password guest"] = "commenter"
+	dead := e.must(201, "POST", b+"/links", owner, map[string]any{"role": "editor"})
+	creds["deleted link"] = tokenOf(t, dead["url"].(string))
+	e.must(204, "DELETE", b+"/links/"+dead["link"].(map[string]any)["id"].(string), owner, nil)
+	gone := e.signIn("gone@example.com")
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "gone2@example.com", "role": "editor"})
+	creds["signed-out member"] = e.accept(linkIn(t, to(e.deliver(), "gone2@example.com")[0], "/v1/invites/"))
+	e.must(204, "POST", "/v1/signout", creds["signed-out member"], nil)
+	creds["outsider"] = gone
+	creds["nobody"] = ""
+	refusedStatus := map[string]int{"deleted link": 401, "signed-out member": 401, "outsider": 401, "nobody": 401}
+
+	target := newID("matrix-note")
+	mustEdit(t, e.dial(board, owner, 0x9100), e.clk.Now(), noteTx(target, "a note"))
+	rank := map[string]int{"owner": 4, "editor": 3, "commenter": 2, "viewer": 1}
+	nextRep := crdt.ReplicaID(0x9200)
+	actions := []struct {
+		name, method, path string
+		body               any
+		minRole            string
+		okStatus           int
+	}{
+		{"read metadata", "GET", b, nil, "viewer", 200},
+		{"read state", "GET", b + "/state", nil, "viewer", 200},
+		{"read ops", "GET", b + "/ops", nil, "viewer", 200},
+		{"list members", "GET", b + "/members", nil, "viewer", 200},
+		{"summary", "GET", b + "/summary", nil, "viewer", 200},
+		{"rename", "PATCH", b, map[string]any{"name": "renamed"}, "owner", 200},
+		{"invite link", "POST", b + "/invites", map[string]any{"role": "viewer"}, "owner", 201},
+		{"list links", "GET", b + "/links", nil, "owner", 200},
+		{"mint a link", "POST", b + "/links", map[string]any{"role": "viewer"}, "owner", 201},
+		{"webhooks", "GET", b + "/webhooks", nil, "owner", 200},
+		{"open voting", "POST", b + "/voting", map[string]any{"dots": 0}, "owner", 200},
+	}
+	for _, env := range []struct {
+		name string
+		e    *asyncEnv
+	}{{"a", e}, {"b", onB}} {
+		for who, cred := range creds {
+			role := want[who]
+			for _, a := range actions {
+				code, body := env.e.call(a.method, a.path, cred, a.body)
+				wantStatus, wantCode := a.okStatus, ""
+				switch {
+				case role == "":
+					wantStatus, wantCode = refusedStatus[who], string(protocol.CodeUnauthorized)
+				case rank[role] < rank[a.minRole]:
+					wantStatus, wantCode = 403, string(protocol.CodeForbidden)
+				}
+				if code != wantStatus || (wantCode != "" && errCode(body) != wantCode) {
+					t.Errorf("node %s, %s / %s: %d %v, want %d %s", env.name, who, a.name, code, body, wantStatus, wantCode)
+				}
+			}
+			if role == "" {
+				hdr := http.Header{}
+				u := "ws" + strings.TrimPrefix(env.e.tn.base, "http") + b + "/ws"
+				if strings.Contains(cred, ".") {
+					u += "?token=" + cred
+				} else if cred != "" {
+					hdr.Set("Authorization", "Session "+cred)
+				}
+				if _, resp, err := wsDial(t, u, hdr, protocol.Subprotocol); err == nil || resp == nil || resp.StatusCode != refusedStatus[who] {
+					t.Errorf("node %s, %s connected: %v %s", env.name, who, err, statusOf(resp))
+				}
+				continue
+			}
+			for _, a := range []struct {
+				name    string
+				minRole string
+				tx      func() func(*crdt.Tx) error
+			}{
+				{"create a note", "editor", func() func(*crdt.Tx) error { return noteTx(newID(env.name+who), "by "+who) }},
+				{"comment", "commenter", func() func(*crdt.Tx) error {
+					return func(tx *crdt.Tx) error { return tx.Create(newID("c"+env.name+who), "comment") }
+				}},
+			} {
+				nextRep++
+				c := env.e.dial(board, cred, nextRep)
+				if got := c.Welcome().User.Role; got != role {
+					t.Errorf("node %s, %s: welcome role %q, want %q", env.name, who, got, role)
+				}
+				err := edit(t, c, e.clk.Now(), a.tx())
+				switch ok := rank[role] >= rank[a.minRole]; {
+				case ok && err != nil:
+					t.Errorf("node %s, %s / %s refused: %v", env.name, who, a.name, err)
+				case !ok && (err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden))):
+					t.Errorf("node %s, %s / %s: %v, want forbidden", env.name, who, a.name, err)
+				}
+				c.Close()
+			}
+		}
+	}
+}
