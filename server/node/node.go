@@ -382,8 +382,9 @@ func (n *Node) startBackground() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.bgStop = cancel
-	n.bgDone.Add(2)
+	n.bgDone.Add(3)
 	go func() { defer n.bgDone.Done(); n.webhookWorker(ctx) }()
+	go func() { defer n.bgDone.Done(); n.sessionSweeper(ctx) }()
 	go func() {
 		defer n.bgDone.Done()
 		if !n.cfg.OutboxManual {

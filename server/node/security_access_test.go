@@ -593,3 +593,23 @@ func TestRoleMatrixAcrossNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiredSessionIsClosed: a connection whose sign-in session expires
+// while it is open is closed by the node's sweep.
+func TestExpiredSessionIsClosed(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "expiry"}))
+	c := e.dial(board, owner, 0x7501)
+	e.tn.n.SweepSessions(context.Background())
+	mustEdit(t, c, e.clk.Now(), noteTx(newID("alive"), "still signed in"))
+	e.clk.Set(secStart.Add(31 * 24 * time.Hour)) // sessions last 30 days
+	e.tn.n.SweepSessions(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("the expired session's connection stayed open")
+	}
+}
