@@ -1,0 +1,339 @@
+package bus
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// freeAddr returns a loopback host:port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// eventually polls check (routes forming, interest spreading between real
+// servers) for a bounded time.
+func eventually(t *testing.T, what string, check func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !check() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func testSecret(b byte) []byte {
+	s := make([]byte, 32)
+	for i := range s {
+		s[i] = b
+	}
+	return s
+}
+
+func newTestNATS(t *testing.T, cfg NATSConfig) *NATS {
+	t.Helper()
+	b, err := NewNATS(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// certs is a CA and a certificate it signed for 127.0.0.1, usable by both
+// ends of a connection, as PEM files.
+type certs struct{ ca, cert, key string }
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newCerts(t *testing.T, name string) certs {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name + " CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: name},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := certs{ca: filepath.Join(dir, "ca.pem"), cert: filepath.Join(dir, "cert.pem"), key: filepath.Join(dir, "key.pem")}
+	writePEM(t, c.ca, "CERTIFICATE", caDER)
+	writePEM(t, c.cert, "CERTIFICATE", der)
+	writePEM(t, c.key, "EC PRIVATE KEY", keyDER)
+	return c
+}
+
+// pair starts two embedded servers clustered over loopback with the same
+// secret (and TLS when tc is set) and waits until their route is up and a
+// cluster message crosses it.
+func pair(t *testing.T, secret []byte, tc *certs) (a, b *NATS, clusterA string) {
+	t.Helper()
+	ca, cb := freeAddr(t), freeAddr(t)
+	cfg := func(node, own, other string) NATSConfig {
+		c := NATSConfig{Node: node, ClusterAddr: own, Routes: []string{"nats://" + other}, Secret: secret}
+		if tc != nil {
+			c.TLSCert, c.TLSKey, c.TLSCA = tc.cert, tc.key, tc.ca
+		}
+		return c
+	}
+	a = newTestNATS(t, cfg("a", ca, cb))
+	b = newTestNATS(t, cfg("b", cb, ca))
+	eventually(t, "the route between a and b", func() bool { return a.srv.NumRoutes() > 0 && b.srv.NumRoutes() > 0 })
+	got := make(chan struct{}, 1)
+	cancel, err := a.SubscribeCluster(KindHeartbeat, func(Message) {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	eventually(t, "a message from b to reach a", func() bool {
+		if err := b.PublishCluster(KindHeartbeat, []byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-got:
+			return true
+		default:
+			return false
+		}
+	})
+	return a, b, ca
+}
+
+// refusals counts the rogue server's route connections that ended without
+// joining (refused by the cluster, or failed handshakes).
+type refusals struct {
+	mu   sync.Mutex
+	n    int
+	logs []string
+	ch   chan struct{}
+}
+
+func (r *refusals) log(format string, v ...any) {
+	s := fmt.Sprintf(format, v...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logs = append(r.logs, s)
+	if strings.Contains(s, "Authorization Violation") || strings.Contains(s, "TLS route handshake error") {
+		r.n++
+		select {
+		case r.ch <- struct{}{}:
+		default:
+		}
+	}
+}
+func (r *refusals) Noticef(f string, v ...any) { r.log(f, v...) }
+func (r *refusals) Warnf(f string, v ...any)   { r.log(f, v...) }
+func (r *refusals) Fatalf(f string, v ...any)  { r.log(f, v...) }
+func (r *refusals) Errorf(f string, v ...any)  { r.log(f, v...) }
+func (r *refusals) Debugf(f string, v ...any)  { r.log(f, v...) }
+func (r *refusals) Tracef(f string, v ...any)  {}
+
+// startRogue starts a plain nats-server whose cluster routes to target
+// with the given user info (nil: none) and TLS settings, and waits until
+// the cluster has turned its route away twice.
+func startRogue(t *testing.T, target string, user *url.Userinfo, tc *tls.Config) *natsserver.Server {
+	t.Helper()
+	host, port, err := splitHostPort(freeAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	so := &natsserver.Options{
+		ServerName: "rogue", Host: "127.0.0.1", Port: natsserver.RANDOM_PORT, NoSigs: true,
+		Routes: []*url.URL{{Scheme: "nats", Host: target, User: user}},
+	}
+	so.Cluster.Name, so.Cluster.Host, so.Cluster.Port = "corkboard", host, port
+	so.Cluster.TLSConfig = tc
+	srv, err := natsserver.NewServer(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &refusals{ch: make(chan struct{}, 1)}
+	srv.SetLogger(r, true, false)
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("rogue server did not start")
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(20 * time.Second)
+	for turnedAway := 0; turnedAway < 2; {
+		select {
+		case <-r.ch:
+			turnedAway++
+		case <-tick.C:
+			if n := srv.NumRoutes(); n > 0 {
+				t.Fatalf("the rogue joined the cluster (%d routes)", n)
+			}
+		case <-deadline:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("the rogue's route was never turned away; its log ends:\n%s", strings.Join(r.logs[max(0, len(r.logs)-20):], "\n"))
+		}
+	}
+	return srv
+}
+
+// checkRogueIsolated checks, with explicit markers, that nothing crosses
+// between the cluster (a, b) and the rogue: a record published by the
+// cluster never reaches a subscriber on the rogue, and a forged session
+// record published on the rogue never reaches a node.
+func checkRogueIsolated(t *testing.T, a, b *NATS, rogue *natsserver.Server) {
+	t.Helper()
+	if n := rogue.NumRoutes(); n != 0 {
+		t.Fatalf("rogue has %d routes to the cluster", n)
+	}
+	spy, err := nats.Connect(rogue.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer spy.Close()
+	spied := make(chan *nats.Msg, 16)
+	if _, err := spy.ChanSubscribe(">", spied); err != nil {
+		t.Fatal(err)
+	}
+	if err := spy.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The forged record goes first; a's marker through the legitimate
+	// route follows.
+	if err := spy.Publish(clusterSubject(KindRecord), envelope("rogue", []byte("forged session"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := spy.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	atB := make(chan string, 16)
+	cancelB, err := b.SubscribeCluster(KindRecord, func(m Message) { atB <- string(m.Data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancelB()
+	// b's subscription travels to a over the route: resend until seen.
+	eventually(t, "a's records to reach b", func() bool {
+		if err := a.PublishCluster(KindRecord, []byte("webhook secret")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-atB:
+			if m != "webhook secret" {
+				t.Fatalf("b got %q", m)
+			}
+			return true
+		default:
+			return false
+		}
+	})
+	if err := a.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The spy's own forged message is the only one it may see (its
+	// server echoes it back).
+	for len(spied) > 0 {
+		if m := <-spied; !strings.Contains(string(m.Data), "forged") {
+			t.Fatalf("rogue read the cluster's %s: %q", m.Subject, m.Data)
+		}
+	}
+	// Marker: after the forged record, the spy publishes once more and a
+	// marker goes through the cluster; if the rogue were routed the
+	// forged record would have reached b before anything it sent later.
+	if err := spy.Publish(clusterSubject(KindRecord), envelope("rogue", []byte("forged again"))); err != nil {
+		t.Fatal(err)
+	}
+	spy.Flush()
+	if err := a.PublishCluster(KindRecord, []byte("marker")); err != nil {
+		t.Fatal(err)
+	}
+	for m := range atB {
+		if strings.Contains(m, "forged") {
+			t.Fatalf("a node accepted the rogue's %q", m)
+		}
+		if m == "marker" {
+			break
+		}
+	}
+	if n := a.srv.NumRoutes() + b.srv.NumRoutes(); rogue.NumRoutes() != 0 || n == 0 {
+		t.Fatalf("routes: rogue %d, a+b %d", rogue.NumRoutes(), n)
+	}
+}
+
+// A rogue nats-server routing to the cluster with no credentials, or with
+// guessed ones, is turned away: it reads nothing and forges nothing.
+func TestNATSRogueRouteRefused(t *testing.T) {
+	a, b, clusterA := pair(t, testSecret(0x11), nil)
+	for _, c := range []struct {
+		name string
+		user *url.Userinfo
+	}{
+		{"no credentials", nil},
+		{"wrong password", url.UserPassword(routeUser, "guessed")},
+		{"another secret's credentials", url.UserPassword(routeCredentials(testSecret(0x22)))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rogue := startRogue(t, clusterA, c.user, nil)
+			checkRogueIsolated(t, a, b, rogue)
+		})
+	}
+}
