@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -118,7 +119,9 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 			return nil, err
 		}
 		b.srv = srv
-		url = srv.ClientURL()
+		// In process, TLS is pointless (the server does not ask for
+		// it there); a tls:// URL would make the client insist.
+		url = strings.Replace(srv.ClientURL(), "tls://", "nats://", 1)
 		opts = append(opts, o...)
 	}
 	nc, err := nats.Connect(url, opts...)

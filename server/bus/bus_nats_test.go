@@ -1,6 +1,8 @@
 package bus
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,7 +10,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/url"
@@ -161,8 +165,9 @@ func pair(t *testing.T, secret []byte, tc *certs) (a, b *NATS, clusterA string) 
 	return a, b, ca
 }
 
-// refusals counts the rogue server's route connections that ended without
-// joining (refused by the cluster, or failed handshakes).
+// refusals counts the rogue server's route connections that ended
+// (refused by the cluster, or failed handshakes); startRogue checks none
+// of them joined.
 type refusals struct {
 	mu   sync.Mutex
 	n    int
@@ -175,7 +180,7 @@ func (r *refusals) log(format string, v ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.logs = append(r.logs, s)
-	if strings.Contains(s, "Authorization Violation") || strings.Contains(s, "TLS route handshake error") {
+	if strings.Contains(s, "Router connection closed") || strings.Contains(s, "TLS route handshake error") {
 		r.n++
 		select {
 		case r.ch <- struct{}{}:
@@ -335,5 +340,211 @@ func TestNATSRogueRouteRefused(t *testing.T) {
 			rogue := startRogue(t, clusterA, c.user, nil)
 			checkRogueIsolated(t, a, b, rogue)
 		})
+	}
+}
+
+// With TLS on the routes, even the right route password is not enough: a
+// rogue must also hold a certificate from the cluster's CA, so a password
+// sniffed or leaked does not let a server in.
+func TestNATSTLSRoutesVerifyPeers(t *testing.T) {
+	secret := testSecret(0x33)
+	legit := newCerts(t, "cluster")
+	a, b, clusterA := pair(t, secret, &legit)
+	pool := x509.NewCertPool()
+	pem, err := os.ReadFile(legit.ca)
+	if err != nil || !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("reading the CA: %v", err)
+	}
+	foreign := newCerts(t, "rogue")
+	cert, err := tls.LoadX509KeyPair(foreign.cert, foreign.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password := url.UserPassword(routeCredentials(secret))
+	t.Run("certificate from another CA", func(t *testing.T) {
+		rogue := startRogue(t, clusterA, password, &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, MinVersion: tls.VersionTLS12})
+		checkRogueIsolated(t, a, b, rogue)
+	})
+	t.Run("no certificate", func(t *testing.T) {
+		rogue := startRogue(t, clusterA, password, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+		checkRogueIsolated(t, a, b, rogue)
+	})
+	t.Run("plaintext", func(t *testing.T) {
+		rogue := startRogue(t, clusterA, password, nil)
+		checkRogueIsolated(t, a, b, rogue)
+	})
+}
+
+// seedFile writes the node nkey seed derived from secret to a file, as an
+// operator would with `corkboard --print-nats-nkey`.
+func seedFile(t *testing.T, secret []byte) string {
+	t.Helper()
+	seed, err := NodeSeed(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "node.nk")
+	if err := os.WriteFile(p, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// receive subscribes to a cluster kind on b and returns what arrives.
+func receive(t *testing.T, b *NATS, kind Kind) <-chan string {
+	t.Helper()
+	ch := make(chan string, 64)
+	cancel, err := b.SubscribeCluster(kind, func(m Message) { ch <- string(m.Data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cancel)
+	if err := b.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func expectMsg(t *testing.T, ch <-chan string, want string) {
+	t.Helper()
+	select {
+	case got := <-ch:
+		if got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%q never arrived", want)
+	}
+}
+
+// An exposed client port takes only the node nkey derived from the
+// secret: no credentials, or another cluster's, are refused; a node (or
+// tool) holding the seed file connects through --nats-url.
+func TestNATSClientPortNeedsNodeKey(t *testing.T) {
+	secret := testSecret(0x44)
+	addr := freeAddr(t)
+	a := newTestNATS(t, NATSConfig{Node: "a", ListenAddr: addr, Secret: secret})
+	u := "nats://" + addr
+	if nc, err := nats.Connect(u, nats.NoReconnect()); !errors.Is(err, nats.ErrAuthorization) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("connecting with no credentials: %v, want an authorization error", err)
+	}
+	other, err := nats.NkeyOptionFromSeed(seedFile(t, testSecret(0x45)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc, err := nats.Connect(u, other, nats.NoReconnect()); !errors.Is(err, nats.ErrAuthorization) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("connecting with another secret's nkey: %v, want an authorization error", err)
+	}
+	routeUser, routePass := routeCredentials(secret)
+	asRoute := (&url.URL{Scheme: "nats", Host: addr, User: url.UserPassword(routeUser, routePass)}).String()
+	if nc, err := nats.Connect(asRoute, nats.NoReconnect()); !errors.Is(err, nats.ErrAuthorization) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("connecting with the route password: %v, want an authorization error", err)
+	}
+	b := newTestNATS(t, NATSConfig{Node: "b", URL: u, NkeyFile: seedFile(t, secret)})
+	atA := receive(t, a, KindRecord)
+	if err := b.PublishCluster(KindRecord, []byte("from b")); err != nil {
+		t.Fatal(err)
+	}
+	expectMsg(t, atA, "from b")
+}
+
+// With TLS, the client port refuses plaintext (even with the right nkey);
+// a client trusting the CA and holding the nkey gets in, and the node's
+// own in-process connection needs neither.
+func TestNATSClientPortTLS(t *testing.T) {
+	secret := testSecret(0x55)
+	c := newCerts(t, "nats")
+	addr := freeAddr(t)
+	a := newTestNATS(t, NATSConfig{Node: "a", ListenAddr: addr, Secret: secret, TLSCert: c.cert, TLSKey: c.key})
+	if !a.Connected() {
+		t.Fatal("the in-process connection is down")
+	}
+	u := "nats://" + addr
+	key, err := nats.NkeyOptionFromSeed(seedFile(t, secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// nats.go upgrades to TLS by itself: speak plaintext by hand.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	info, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.Contains(info, `"tls_required":true`) {
+		t.Fatalf("INFO %q, %v: want tls_required", info, err)
+	}
+	if _, err := conn.Write([]byte("CONNECT {\"verbose\":true}\r\nPING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("the server neither answered nor closed a plaintext connection: %v", err)
+	}
+	if bytes.Contains(rest, []byte("PONG")) || bytes.Contains(rest, []byte("+OK")) {
+		t.Fatalf("a plaintext connection was served: %q", rest)
+	}
+	// Nor does a client that does not trust the CA.
+	if nc, err := nats.Connect(u, key, nats.NoReconnect()); err == nil {
+		nc.Close()
+		t.Fatal("connected without trusting the CA")
+	}
+	if nc, err := nats.Connect(u, nats.RootCAs(c.ca), nats.NoReconnect()); !errors.Is(err, nats.ErrAuthorization) {
+		if nc != nil {
+			nc.Close()
+		}
+		t.Fatalf("TLS without the nkey: %v, want an authorization error", err)
+	}
+	b := newTestNATS(t, NATSConfig{Node: "b", URL: u, NkeyFile: seedFile(t, secret), TLSCA: c.ca})
+	atB := receive(t, b, KindRecord)
+	if err := a.PublishCluster(KindRecord, []byte("from a")); err != nil {
+		t.Fatal(err)
+	}
+	expectMsg(t, atB, "from a")
+}
+
+// Credentials must be shared, so the embedded server opens no port
+// without the cluster's secret; a lone node needs no configuration.
+func TestNATSConfigChecks(t *testing.T) {
+	secret := testSecret(0x66)
+	c := newCerts(t, "nats")
+	for _, tc := range []struct {
+		name string
+		cfg  NATSConfig
+		want string
+	}{
+		{"cluster without secret", NATSConfig{ClusterAddr: "127.0.0.1:0"}, "--secret"},
+		{"client port without secret", NATSConfig{ListenAddr: "127.0.0.1:0"}, "--secret"},
+		{"short secret", NATSConfig{ClusterAddr: "127.0.0.1:0", Secret: []byte("short")}, "at least 32 bytes"},
+		{"certificate without key", NATSConfig{ListenAddr: "127.0.0.1:0", Secret: secret, TLSCert: c.cert}, "key"},
+		{"route TLS without CA", NATSConfig{ClusterAddr: "127.0.0.1:0", Secret: secret, TLSCert: c.cert, TLSKey: c.key}, "CA"},
+		{"nkey file with the embedded server", NATSConfig{NkeyFile: "x"}, "external"},
+		{"creds and nkey", NATSConfig{URL: "nats://127.0.0.1:1", CredsFile: "a", NkeyFile: "b"}, "not both"},
+	} {
+		tc.cfg.Node = "n"
+		b, err := NewNATS(tc.cfg)
+		if err == nil {
+			b.Close()
+			t.Errorf("%s: started", tc.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want it to mention %q", tc.name, err, tc.want)
+		}
+	}
+	// Zero configuration: in process only, no secret needed.
+	b := newTestNATS(t, NATSConfig{Node: "solo"})
+	if !b.Connected() {
+		t.Fatal("a lone node did not connect to its embedded server")
 	}
 }
