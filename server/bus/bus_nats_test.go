@@ -270,7 +270,7 @@ func checkRogueIsolated(t *testing.T, a, b *NATS, rogue *natsserver.Server) {
 	if err := spy.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	atB := make(chan string, 16)
+	atB := make(chan string, 1024)
 	cancelB, err := b.SubscribeCluster(KindRecord, func(m Message) { atB <- string(m.Data) })
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +295,9 @@ func checkRogueIsolated(t *testing.T, a, b *NATS, rogue *natsserver.Server) {
 		t.Fatal(err)
 	}
 	// The spy's own forged message is the only one it may see (its
-	// server echoes it back).
+	// server echoes it back). The cluster's record had time to reach it
+	// (it crossed a route to b), but the proof it cannot is the rogue's
+	// route count, checked before and after.
 	for len(spied) > 0 {
 		if m := <-spied; !strings.Contains(string(m.Data), "forged") {
 			t.Fatalf("rogue read the cluster's %s: %q", m.Subject, m.Data)
@@ -311,12 +313,15 @@ func checkRogueIsolated(t *testing.T, a, b *NATS, rogue *natsserver.Server) {
 	if err := a.PublishCluster(KindRecord, []byte("marker")); err != nil {
 		t.Fatal(err)
 	}
-	for m := range atB {
-		if strings.Contains(m, "forged") {
-			t.Fatalf("a node accepted the rogue's %q", m)
-		}
-		if m == "marker" {
-			break
+	for done := false; !done; {
+		select {
+		case m := <-atB:
+			if strings.Contains(m, "forged") {
+				t.Fatalf("a node accepted the rogue's %q", m)
+			}
+			done = m == "marker"
+		case <-time.After(10 * time.Second):
+			t.Fatal("the marker never reached b")
 		}
 	}
 	if n := a.srv.NumRoutes() + b.srv.NumRoutes(); rogue.NumRoutes() != 0 || n == 0 {
