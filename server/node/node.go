@@ -231,6 +231,10 @@ func New(cfg Config) (*Node, error) {
 		nc := cfg.NATS
 		nc.Node = cfg.NodeID
 		nc.Logger = n.log
+		// Only an explicit secret is shared by the cluster: a stored
+		// one is this node's alone, and the bus refuses to open ports
+		// without one.
+		nc.Secret = cfg.Secret
 		b, err := bus.NewNATS(nc)
 		if err != nil {
 			n.closeStore()

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/webhook"
@@ -44,6 +45,12 @@ func run(args []string) error {
 		natsListen  = fs.String("nats-listen", "", "host:port for the embedded NATS server's client port (default: none)")
 		natsCluster = fs.String("nats-cluster", "", "host:port for the embedded NATS server's cluster routes (default: no cluster)")
 		natsRoutes  = fs.String("nats-routes", "", "comma-separated nats://host:port routes to the other embedded servers")
+		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats-url")
+		natsNkey    = fs.String("nats-nkey", "", "file holding an nkey seed for --nats-url (a user and password may instead be in the URL)")
+		natsTLSCert = fs.String("nats-tls-cert", "", "PEM certificate: the embedded NATS server's client port and routes serve TLS with it (with --nats-url: a client certificate)")
+		natsTLSKey  = fs.String("nats-tls-key", "", "PEM key of --nats-tls-cert")
+		natsTLSCA   = fs.String("nats-tls-ca", "", "PEM CA file: routes verify each other's certificates against it (with --nats-url: the CAs of the server's certificate)")
+		printNkey   = fs.Bool("print-nats-nkey", false, "print the nkey seed the embedded NATS client port accepts (derived from --secret) and exit")
 		secret      = fs.String("secret", "", "hex secret (>= 32 bytes) that signs tokens; share it across a cluster (default: generated and kept in the store)")
 		origins     = fs.String("allowed-origins", "", "comma-separated extra Origin host patterns allowed to open WebSockets")
 		publicURL   = fs.String("public-url", "", "URL clients use to reach this node, for links (default http://localhost:<port>)")
@@ -97,6 +104,8 @@ func run(args []string) error {
 	cfg := node.Config{Addr: *addr, DataDir: *dataDir, NodeID: *nodeID, PublicURL: *publicURL, Log: log}
 	cfg.NATS.URL, cfg.NATS.ListenAddr, cfg.NATS.ClusterAddr = *natsURL, *natsListen, *natsCluster
 	cfg.NATS.Routes = split(*natsRoutes)
+	cfg.NATS.CredsFile, cfg.NATS.NkeyFile = *natsCreds, *natsNkey
+	cfg.NATS.TLSCert, cfg.NATS.TLSKey, cfg.NATS.TLSCA = *natsTLSCert, *natsTLSKey, *natsTLSCA
 	cfg.AllowedOrigins = split(*origins)
 	if *secret != "" {
 		b, err := hex.DecodeString(*secret)
@@ -104,6 +113,22 @@ func run(args []string) error {
 			return errors.New("--secret: want at least 64 hex digits")
 		}
 		cfg.Secret = b
+	}
+	if *printNkey {
+		if cfg.Secret == nil {
+			return errors.New("--print-nats-nkey: pass the cluster's --secret")
+		}
+		seed, err := bus.NodeSeed(cfg.Secret)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s\n", seed)
+		return nil
+	}
+	if (*natsCluster != "" || *natsListen != "") && *natsURL == "" && cfg.Secret == nil {
+		// Checked again by the bus; said here in the flags' words.
+		return errors.New("--nats-cluster and --nats-listen need --secret (CORKBOARD_SECRET), the same on every node: " +
+			"NATS route and client credentials derive from it")
 	}
 	cfg.Limits.MaxMessage, cfg.Limits.OpsPerSecond, cfg.Limits.SendQueue = *maxMessage, *opsRate, *sendQueue
 	cfg.Room.SnapshotEvery, cfg.Room.IdleTimeout, cfg.Room.Retention = *snapEvery, *idle, *retention
