@@ -179,6 +179,10 @@ type heldChange struct {
 	c    Change
 	need uint64 // when waiting on a counter
 	size int    // HeldSize(&c), counted in Doc.heldBytes while held
+	// What it waits for (the key of its wait list): an element, or
+	// else a counter of replica waitRep.
+	waitRep ReplicaID
+	waitEl  ElementID
 }
 
 // heldTally is what one replica has held.
@@ -253,29 +257,60 @@ func (d *Doc) DropHeld(r ReplicaID, start uint64) bool {
 		return false
 	}
 	d.unhold(h)
-	for rep, list := range d.waitCounter {
-		if i := slices.Index(list, h); i >= 0 {
-			list = slices.Delete(list, i, i+1)
-			if len(list) == 0 {
-				delete(d.waitCounter, rep)
-			} else {
-				d.waitCounter[rep] = list
-			}
-			return true
+	if h.waitEl != Root {
+		if list := slices.DeleteFunc(d.waitElement[h.waitEl], func(x *heldChange) bool { return x == h }); len(list) == 0 {
+			delete(d.waitElement, h.waitEl)
+		} else {
+			d.waitElement[h.waitEl] = list
 		}
+		return true
 	}
-	for el, list := range d.waitElement {
-		if i := slices.Index(list, h); i >= 0 {
-			list = slices.Delete(list, i, i+1)
-			if len(list) == 0 {
-				delete(d.waitElement, el)
-			} else {
-				d.waitElement[el] = list
-			}
-			return true
-		}
+	if list := slices.DeleteFunc(d.waitCounter[h.waitRep], func(x *heldChange) bool { return x == h }); len(list) == 0 {
+		delete(d.waitCounter, h.waitRep)
+	} else {
+		d.waitCounter[h.waitRep] = list
 	}
 	return true
+}
+
+// TrimHeld drops held changes (DropHeld), the largest first, until at
+// most maxN are held taking at most maxBytes; it returns how many it
+// dropped. Ties go by replica and start, so every copy drops the same.
+func (d *Doc) TrimHeld(maxN, maxBytes int) int {
+	if len(d.heldBy) <= maxN && d.heldBytes <= maxBytes {
+		return 0
+	}
+	all := make([]*heldChange, 0, len(d.heldBy))
+	for _, h := range d.heldBy {
+		all = append(all, h)
+	}
+	slices.SortFunc(all, func(a, b *heldChange) int {
+		if a.size != b.size {
+			return b.size - a.size
+		}
+		if a.c.Replica != b.c.Replica {
+			if a.c.Replica < b.c.Replica {
+				return -1
+			}
+			return 1
+		}
+		if a.c.Start < b.c.Start {
+			return -1
+		}
+		if a.c.Start > b.c.Start {
+			return 1
+		}
+		return 0
+	})
+	n := 0
+	for _, h := range all {
+		if len(d.heldBy) <= maxN && d.heldBytes <= maxBytes {
+			break
+		}
+		d.DropHeld(h.c.Replica, h.c.Start)
+		n++
+	}
+	return n
 }
 
 // unhold removes h from heldBy and its tallies (not from the wait lists).
@@ -359,6 +394,7 @@ func (d *Doc) hold(h *heldChange, r ReplicaID, el ElementID) {
 	t.n++
 	t.bytes += h.size
 	d.heldRep[h.c.Replica] = t
+	h.waitRep, h.waitEl = r, el
 	if el != Root {
 		d.waitElement[el] = append(d.waitElement[el], h)
 	} else {

@@ -197,6 +197,16 @@ func TestHeldAccounting(t *testing.T) {
 	if d2.Held() != d.Held() || d2.HeldBytes() != d.HeldBytes() {
 		t.Fatalf("snapshot: held %d/%d bytes, want %d/%d", d2.Held(), d2.HeldBytes(), d.Held(), d.HeldBytes())
 	}
+	// TrimHeld keeps within a count and a byte budget, largest first.
+	d3, _ := LoadSnapshot(d.Snapshot())
+	if n := d3.TrimHeld(15, 1<<40); n != 5 || d3.Held() != 15 {
+		t.Fatalf("TrimHeld(15): dropped %d, %d held", n, d3.Held())
+	}
+	budget := d3.HeldBytes() / 2
+	d3.TrimHeld(100, budget)
+	if d3.HeldBytes() > budget || d3.Held() == 0 {
+		t.Fatalf("TrimHeld(bytes %d): %d bytes, %d held", budget, d3.HeldBytes(), d3.Held())
+	}
 	// Dropping one takes it out of the tally and out of what waits.
 	victim := changes[rng.IntN(len(changes))]
 	if !d2.DropHeld(victim.Replica, victim.Start) || d2.DropHeld(victim.Replica, victim.Start) {
