@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -458,8 +459,8 @@ func (b *bucket) take(now time.Time, n float64) bool {
 }
 
 // readHook, if set, is called by readLoop with every message it reads: a
-// test hook (export_test.go), nil in production.
-var readHook func(data []byte)
+// test hook (export_test.go), unset in production.
+var readHook atomic.Pointer[func(data []byte)]
 
 // readLoop reads and dispatches the client's messages. A panic while
 // handling one (a bug a message trips) ends this connection only: it is
@@ -494,8 +495,8 @@ func (n *Node) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s
 			return
 		}
 		n.metrics.BytesIn.Add(float64(len(data)))
-		if readHook != nil {
-			readHook(data)
+		if h := readHook.Load(); h != nil {
+			(*h)(data)
 		}
 		now := n.cfg.Now() // the configured clock, so rate limits can be tested
 		if !frames.take(now, 1) {
