@@ -90,10 +90,21 @@ func TestAttackHeldBytesBounded(t *testing.T) {
 	note := elem(1)
 	oc.expectAck(oc.send(owner.note(t, note, "hi")))
 
+	// A replica with one change applied and one held behind a gap: /ops
+	// must not answer the held one (it is not part of the version).
+	gapRep := crdt.ReplicaID(0x9a9)
+	gc := rawJoin(t, tn.wsURL(b.Board.ID, ""), gapRep, nil)
+	if ack := gc.expectAck(gc.send(change(gapRep, 1, setOp(note, "x", crdt.Number(1))))); ack.Applied != 1 {
+		t.Fatalf("ack %+v", ack)
+	}
+	if ack := gc.expectAck(gc.send(change(gapRep, 3, setOp(note, "x", crdt.Number(3))))); ack.Held != 1 {
+		t.Fatalf("ack %+v, want held", ack)
+	}
+
 	big := crdt.String(strings.Repeat("h", 900<<10))
 	size := crdt.HeldSize(&crdt.Change{Ops: []crdt.Op{setOp(note, "junk", big)}})
 	const boardCap, replicaCap = 8 << 20, 2 << 20
-	held, attackers, conns := 0, []crdt.ReplicaID{}, []*rawConn{oc}
+	held, attackers, conns := 0, []crdt.ReplicaID{}, []*rawConn{oc, gc}
 	for i := 0; ; i++ {
 		if i > 20 {
 			t.Fatal("the board never stopped holding changes")
@@ -166,12 +177,12 @@ func TestAttackHeldBytesBounded(t *testing.T) {
 	}
 	version, entries := tn2.ops(b.Board.ID, b.Token)
 	for _, e := range entries {
-		if e.Replica != owner.rep || e.End() > version[e.Replica] {
+		if e.Replica != owner.rep && e.Replica != gapRep || e.End() > version[e.Replica] {
 			t.Fatalf("/ops returned %v@%d..%d beyond version %v", e.Replica, e.Start, e.End(), version)
 		}
 	}
-	if len(entries) != 2 {
-		t.Fatalf("/ops returned %d changes, want the owner's 2", len(entries))
+	if len(entries) != 3 || version[gapRep] != 1 {
+		t.Fatalf("/ops returned %d changes (version %v), want the owner's 2 and %v@1", len(entries), version, gapRep)
 	}
 	// The held changes are still refused past the limits after the load.
 	c := rawJoin(t, tn2.wsURL(b.Board.ID, ""), 0xb000, nil)
