@@ -78,7 +78,7 @@ func lastSeq(t *testing.T, st storage.Store, board string) uint64 {
 
 // TestAttackHeldBytesBounded: guests send changes with a counter gap (held
 // forever) of 900 KiB each. Each replica gets two held (2 MiB per replica),
-// the board nine (8 MiB); past that every one is refused with too_large and
+// the board nine (8 MiB); past that every one is refused with rate_limited and
 // nothing is stored. After a restart an anonymous GET /ops reads and sends
 // none of them.
 func TestAttackHeldBytesBounded(t *testing.T) {
@@ -125,8 +125,8 @@ func TestAttackHeldBytesBounded(t *testing.T) {
 				held++
 				continue
 			}
-			if e.Code != protocol.CodeTooLarge || e.Accepted != 0 || !strings.Contains(e.Message, "waiting for dependencies") {
-				t.Fatalf("refusal %+v, want too_large about held changes", e)
+			if e.Code != protocol.CodeRateLimited || e.Accepted != 0 || !strings.Contains(e.Message, "waiting for dependencies") {
+				t.Fatalf("refusal %+v, want rate_limited about held changes", e)
 			}
 			if after := lastSeq(t, st, b.Board.ID); after != before {
 				t.Fatalf("refused change stored: log %d -> %d", before, after)
@@ -186,8 +186,8 @@ func TestAttackHeldBytesBounded(t *testing.T) {
 	}
 	// The held changes are still refused past the limits after the load.
 	c := rawJoin(t, tn2.wsURL(b.Board.ID, ""), 0xb000, nil)
-	if _, e := c.answer(c.send(change(0xb000, 2, setOp(note, "junk", big)))); e == nil || e.Code != protocol.CodeTooLarge {
-		t.Fatalf("after reload: %+v, want too_large", e)
+	if _, e := c.answer(c.send(change(0xb000, 2, setOp(note, "junk", big)))); e == nil || e.Code != protocol.CodeRateLimited {
+		t.Fatalf("after reload: %+v, want rate_limited", e)
 	}
 }
 

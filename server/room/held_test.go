@@ -81,7 +81,7 @@ func lastSeqOf(t testing.TB, st storage.Store) uint64 {
 }
 
 // TestHeldLimitsPerReplicaUserBoard: held changes are refused with
-// too_large, and not stored, past a replica's share, a user's share over
+// rate_limited, and not stored, past a replica's share, a user's share over
 // its replicas, and the board's bytes.
 func TestHeldLimitsPerReplicaUserBoard(t *testing.T) {
 	st := pebbleStore(t)
@@ -117,13 +117,13 @@ func TestHeldLimitsPerReplicaUserBoard(t *testing.T) {
 			t.Fatalf("held change %d of a replica refused: %s", k, code)
 		}
 	}
-	if code := send(a1, 5); code != protocol.CodeTooLarge {
-		t.Fatalf("fourth held change of one replica: %q, want too_large", code)
+	if code := send(a1, 5); code != protocol.CodeRateLimited {
+		t.Fatalf("fourth held change of one replica: %q, want rate_limited", code)
 	}
 	// The same user on a new replica: its share is spent.
 	a2 := sessionOf(t, r, "ann", 0xa2)
-	if code := send(a2, 2); code != protocol.CodeTooLarge {
-		t.Fatalf("same user, other replica: %q, want too_large", code)
+	if code := send(a2, 2); code != protocol.CodeRateLimited {
+		t.Fatalf("same user, other replica: %q, want rate_limited", code)
 	}
 	// Other users fill the board: 10 in all.
 	held := 3
@@ -136,8 +136,8 @@ func TestHeldLimitsPerReplicaUserBoard(t *testing.T) {
 			held++
 		}
 	}
-	if code := send(sessionOf(t, r, "late", 0xcc), 2); code != protocol.CodeTooLarge {
-		t.Fatalf("over the board's bytes: %q, want too_large", code)
+	if code := send(sessionOf(t, r, "late", 0xcc), 2); code != protocol.CodeRateLimited {
+		t.Fatalf("over the board's bytes: %q, want rate_limited", code)
 	}
 	var bytes, n int
 	r.Query(context.Background(), func(d *crdt.Doc) { bytes, n = d.HeldBytes(), d.Held() })
@@ -206,8 +206,8 @@ func TestHeldLoadBounded(t *testing.T) {
 				Ops: []crdt.Op{{Type: crdt.OpCreate, Element: el(2), Key: "note"}}}); e != nil || ack.Applied != 1 {
 				t.Fatalf("edit: %+v %+v", ack, e)
 			}
-			if _, e := submitOne(t, r, s, 2, heldChange(0xa1, 5, 8000)); e == nil || e.Code != protocol.CodeTooLarge {
-				t.Fatalf("held change on a full board: %+v, want too_large", e)
+			if _, e := submitOne(t, r, s, 2, heldChange(0xa1, 5, 8000)); e == nil || e.Code != protocol.CodeRateLimited {
+				t.Fatalf("held change on a full board: %+v, want rate_limited", e)
 			}
 		})
 	}
@@ -373,7 +373,7 @@ func BenchmarkHeldAtCap(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		seq++
-		if _, e := submitOne(b, r, last, seq, refused); e == nil || e.Code != protocol.CodeTooLarge {
+		if _, e := submitOne(b, r, last, seq, refused); e == nil || e.Code != protocol.CodeRateLimited {
 			b.Fatalf("at the cap: %+v", e)
 		}
 	}

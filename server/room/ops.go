@@ -335,7 +335,7 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 		switch {
 		case errors.Is(err, crdt.ErrMissing):
 			if herr := r.admitHeld(s, c); herr != nil {
-				return protocol.CodeTooLarge, fmt.Errorf("%v (%w); not stored: resync under a new replica", herr, err)
+				return protocol.CodeRateLimited, fmt.Errorf("%v (%w); not stored: resend it later, once the node has what it needs", herr, err)
 			}
 		case errors.Is(err, crdt.ErrMalformed):
 			return protocol.CodeMalformed, err

@@ -61,7 +61,7 @@ type Config struct {
 	// MaxHeldReplicaBytes bound one replica's share (default a quarter of
 	// MaxHeld and MaxHeldBytes); the bytes bound applies to one user across
 	// the replicas it sent from, too. A change that would be held past any
-	// of them is refused with "too_large" and not stored; changes from other
+	// of them is refused with "rate_limited" and not stored; changes from other
 	// nodes past them are not stored either (anti-entropy brings them back
 	// once they can apply); replaying a log is bounded the same way.
 	//
@@ -71,6 +71,10 @@ type Config struct {
 	// passed on its dependency yet), so the bounds are far above normal use.
 	// Rejected: a count alone (10 000 changes of 1 MiB each is 10 GB), and
 	// wire bytes (65 536 ops of a few bytes each take 13 MB in memory).
+	// The refusal is "rate_limited" (resend later), not a refusal of content
+	// ("too_large"): an honest client whose changes are held on a node that
+	// lags behind the others must not drop its unsent work and start over;
+	// once anti-entropy brings the dependency, its resend is taken.
 	MaxHeldBytes        int
 	MaxHeldReplica      int
 	MaxHeldReplicaBytes int
