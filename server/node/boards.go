@@ -288,8 +288,25 @@ func (n *Node) boardState(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// Bounds of one /ops answer (docs/API.md): past either, 413 too_large.
+const (
+	maxOpsChanges = 100000
+	maxOpsBytes   = 32 << 20 // of stored changes read into memory
+)
+
+var errOpsDone = errors.New("node: ops scan done")
+
 // boardOps lists the changes a client at version `since` lacks:
-// GET /v1/boards/{id}/ops?since={"<replica>":counter,...}
+// GET /v1/boards/{id}/ops?since={"<replica>":counter,...}. It answers the
+// changes up to the board's version, which it also returns: applying them
+// to a copy at `since` brings it to `version`. Changes the node holds for
+// a missing dependency are left out, as they are not part of the version
+// (a later call returns them once they apply).
+//
+// Rejected: including held changes, as this endpoint once did for the
+// replicas in the version (not for the others). Anyone who can read the
+// board could then make the node read and send up to every held change a
+// sender managed to store, and a client would get changes it cannot apply.
 func (n *Node) boardOps(w http.ResponseWriter, r *http.Request) {
 	id, _, _, ok := n.enter(w, r)
 	if !ok {
@@ -313,18 +330,26 @@ func (n *Node) boardOps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var recs []storage.Record
+	size := 0
 	for rep, c := range version {
 		if since[rep] >= c {
 			continue
 		}
 		err := n.store.ScanReplica(r.Context(), id, uint64(rep), since[rep]+1, func(rec storage.Record) error {
+			if rec.Start > c {
+				// Held (waiting for a dependency): not part of version,
+				// and never read into memory here (its replica's later
+				// records are all held too: the scan is by counter).
+				return errOpsDone
+			}
 			recs = append(recs, rec)
-			if len(recs) > 100000 {
-				return errors.New("more than 100000 changes: load the state instead")
+			size += len(rec.Data)
+			if len(recs) > maxOpsChanges || size > maxOpsBytes {
+				return fmt.Errorf("more than %d changes or %d MiB: load the state instead", maxOpsChanges, maxOpsBytes>>20)
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && err != errOpsDone {
 			writeError(w, 413, protocol.CodeTooLarge, err.Error())
 			return
 		}

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -456,7 +458,23 @@ func (b *bucket) take(now time.Time, n float64) bool {
 	return true
 }
 
+// readHook, if set, is called by readLoop with every message it reads: a
+// test hook (export_test.go), unset in production.
+var readHook atomic.Pointer[func(data []byte)]
+
+// readLoop reads and dispatches the client's messages. A panic while
+// handling one (a bug a message trips) ends this connection only: it is
+// logged, counted, and the client told to reconnect (4001), while the
+// node and the other connections go on.
 func (n *Node) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s *room.Session) {
+	defer func() {
+		if p := recover(); p != nil {
+			n.log.Error("panic in a connection's reader; connection closed", "panic", p, "board", rm.Board().String(),
+				"session", s.ID, "stack", string(debug.Stack()))
+			n.metrics.Panic("conn")
+			s.Kick(protocol.CloseRetry, "internal error")
+		}
+	}()
 	l := n.cfg.Limits
 	frames := bucket{rate: l.FramesPerSecond, burst: l.FramesBurst}
 	ops := bucket{rate: l.OpsPerSecond, burst: l.OpsBurst}
@@ -477,6 +495,9 @@ func (n *Node) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s
 			return
 		}
 		n.metrics.BytesIn.Add(float64(len(data)))
+		if h := readHook.Load(); h != nil {
+			(*h)(data)
+		}
 		now := n.cfg.Now() // the configured clock, so rate limits can be tested
 		if !frames.take(now, 1) {
 			refuse(protocol.CodeRateLimited, 0, "too many frames; slow down")
