@@ -38,8 +38,15 @@ type BoardMeta struct {
 	DeadlineFired int64 `json:"deadlineFired,omitempty"`
 	// Voting is the board's dot-voting session.
 	Voting *VotingMeta `json:"voting,omitempty"`
-	// Epoch is bumped to revoke every link token issued before.
+	// Epoch is bumped to revoke every token issued before: role links,
+	// guest tokens and the owner's token (whoever bumps it as owner gets a
+	// fresh owner token in the answer).
 	Epoch int `json:"epoch"`
+	// Links are the role links the owner handed out (links.go). A link
+	// token names its record; the record, not the token, says its role, so
+	// deleting a record revokes that link alone. nil on boards made before
+	// links were records (their link tokens are read by legacyLinkRole).
+	Links []LinkMeta `json:"links,omitempty"`
 	// Updated (unix ms) orders copies of this record across nodes: the
 	// newest wins. Deleted marks a deleted board (a tombstone, kept so a
 	// late copy cannot bring it back).
@@ -126,7 +133,7 @@ type createRequest struct {
 type createResponse struct {
 	Board BoardMeta         `json:"board"`
 	Token string            `json:"token"` // the owner's token
-	Links map[string]string `json:"links"` // role → URL with a token
+	Links map[string]string `json:"links"` // role → URL with a token in its fragment
 }
 
 func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
@@ -202,6 +209,13 @@ func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	resp := createResponse{Links: map[string]string{}}
+	resp.Token = n.ownerToken(&m, name)
+	for _, role := range []string{room.RoleEditor, room.RoleCommenter, room.RoleViewer} {
+		resp.Links[role] = n.linkURL(&m, n.newLink(&m, role))
+	}
+	resp.Links[room.RoleOwner] = n.cfg.PublicURL + "/b/" + m.ID + "#token=" + resp.Token
+	resp.Board = m
 	if err := n.publishMeta(r.Context(), &m); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
@@ -212,14 +226,6 @@ func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	exp := n.cfg.Now().Add(linkTTL).Unix()
-	resp := createResponse{Board: m, Links: map[string]string{}}
-	resp.Token = n.signer.Sign(auth.Claims{Board: m.ID, User: owner, Name: name, Role: room.RoleOwner, Exp: exp})
-	for _, role := range []string{room.RoleEditor, room.RoleCommenter, room.RoleViewer} {
-		t := n.signer.Sign(auth.Claims{Board: m.ID, User: "link-" + role + "-" + auth.RandomID(6), Name: "", Role: role, Exp: exp})
-		resp.Links[role] = n.cfg.PublicURL + "/b/" + m.ID + "?token=" + t
-	}
-	resp.Links[room.RoleOwner] = n.cfg.PublicURL + "/b/" + m.ID + "?token=" + resp.Token
 	w.Header().Set("Location", "/v1/boards/"+m.ID)
 	writeJSON(w, 201, resp)
 }

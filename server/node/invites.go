@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,30 +19,47 @@ import (
 	"github.com/corkboard/corkboard/storage"
 )
 
-// Invites by e-mail, and guests who know a board's password.
+// Invites, and guests who know a board's password.
+//
+// An invite grants a membership; it signs in only the person who proved
+// they own the address (docs/SECURITY.md, "Invites"):
+//
+//   - an invite by e-mail is sent only to that address: the link is in
+//     the e-mail and nowhere else (not in the answer to the inviter, who
+//     must never hold a credential of the invitee). Opening it proves the
+//     mailbox, so it signs that person in and makes them a member. It works
+//     once. Only a signed-in owner may send one, and the e-mail names them
+//     by their verified address.
+//   - an invite link (no e-mail) is what the owner copies into a chat. It
+//     is a membership-only capability: whoever opens it must already be
+//     signed in (as themselves), and becomes a member with its role. It
+//     works until it expires or is revoked, up to maxLinkUses times.
+//
+// Rejected: returning the e-mailed link to the inviter (the takeover this
+// design closes: the inviter could sign in as anyone), and invite links
+// that sign in a fresh account (a capability that mints identities).
 
-// POST /v1/boards/{board}/invites {"email", "role", "days"}: the owner
-// invites someone; the e-mail's link signs them in and opens the board.
+// Invite limits.
+const (
+	invitesPerBoardDay   = 200 // e-mails per board per day
+	invitesPerInviterDay = 50  // e-mails per inviter per day, across boards
+	maxLinkUses          = 500 // people joining through one invite link
+)
+
+// POST /v1/boards/{board}/invites {"email", "role", "days"} (owner): with
+// an e-mail, sends the invite to that address; without, answers an
+// invite link to hand out.
 func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enter(w, r)
+	id, m, who, ok := n.enterOwner(w, r, "only the owner may invite")
 	if !ok {
 		return
 	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may invite")
-		return
-	}
 	var req struct {
-		Email string `json:"email"`
+		Email string `json:"email,omitempty"`
 		Role  string `json:"role"`
 		Days  int    `json:"days,omitempty"`
 	}
 	if !decodeBody(w, r, &req) {
-		return
-	}
-	email, err := account.NormalizeEmail(req.Email)
-	if err != nil {
-		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return
 	}
 	if req.Role == "" {
@@ -59,30 +77,57 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = time.Duration(req.Days) * 24 * time.Hour
 	}
-	if !n.limits.allow("invite:"+id.String(), 200, 24*time.Hour) {
+	now := n.cfg.Now()
+	tok, hash := account.NewToken()
+	inv := account.Invite{ID: hash[:16], Board: m.ID, Role: req.Role, By: who.User.ID,
+		Created: now.UnixMilli(), Expires: now.Add(ttl).UnixMilli(), Updated: now.UnixMilli()}
+	link := n.cfg.PublicURL + "/v1/invites/" + tok
+	if strings.TrimSpace(req.Email) == "" {
+		if !n.limits.allow("invite-link:"+id.String(), invitesPerBoardDay, 24*time.Hour) {
+			writeError(w, 429, protocol.CodeRateLimited, "too many invite links today")
+			return
+		}
+		inv.Link = true
+		if err := n.putRecord(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
+		writeJSON(w, 201, map[string]any{"invite": inv, "link": link})
+		return
+	}
+	email, err := account.NormalizeEmail(req.Email)
+	if err != nil {
+		writeError(w, 400, protocol.CodeMalformed, err.Error())
+		return
+	}
+	// The e-mail says who invites: only a signed-in person, by the address
+	// they proved, may make the node write to someone else's mailbox.
+	inviter, err := n.signedIn(r)
+	if err != nil || inviter == nil {
+		writeError(w, 403, protocol.CodeForbidden, "sign in to invite by e-mail (the invitation names you by your address); or make an invite link")
+		return
+	}
+	if !n.limits.allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) ||
+		!n.limits.allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many invites today")
 		return
 	}
-	tok, hash := account.NewToken()
-	now := n.cfg.Now()
-	inv := account.Invite{ID: hash[:16], Board: m.ID, Email: email, Role: req.Role, By: who.User.ID,
-		Created: now.UnixMilli(), Expires: now.Add(ttl).UnixMilli(), Updated: now.UnixMilli()}
+	inv.Email, inv.By = email, inviter.ID
 	if err := n.putRecord(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	link := n.cfg.PublicURL + "/v1/invites/" + tok
-	inviter := who.User.Name
-	if inviter == "" {
-		inviter = "Someone"
+	from := inviter.Email
+	if inviter.Name != "" && inviter.Name != account.DefaultName(inviter.Email) {
+		from = fmt.Sprintf("%s (%s)", inviter.Name, inviter.Email)
 	}
-	text := fmt.Sprintf("Hello,\n\n%s invites you to the Corkboard board \"%s\" as %s.\n\nOpen the board (this link signs you in; it works until %s):\n\n%s\n",
-		inviter, m.Name, req.Role, now.Add(ttl).UTC().Format("2 Jan 2006 15:04 MST"), link)
-	if err := n.sendMail(r.Context(), "invite/"+inv.ID, email, fmt.Sprintf("%s invites you to \"%s\"", inviter, m.Name), text, ""); err != nil {
+	text := fmt.Sprintf("Hello,\n\n%s invites you to the Corkboard board %q as %s.\n\nOpen the board (this link signs you in as %s; it works once, until %s):\n\n%s\n\nIf you do not know %s, ignore this e-mail: nothing happens without the link.\n",
+		from, m.Name, req.Role, email, now.Add(ttl).UTC().Format("2 Jan 2006 15:04 MST"), link, inviter.Email)
+	if err := n.sendMail(r.Context(), "invite/"+inv.ID, email, fmt.Sprintf("%s invites you to a Corkboard board", inviter.Email), text, ""); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	writeJSON(w, 201, map[string]any{"invite": inv, "link": link})
+	writeJSON(w, 201, map[string]any{"invite": inv})
 }
 
 // invites lists a board's invites.
@@ -156,17 +201,22 @@ func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) invitePage(w http.ResponseWriter, r *http.Request) {
-	confirm(w, "You are invited", "Continue to join the board and sign in to Corkboard in this browser.", "Open the board")
+	confirm(w, "You are invited", "Continue to join the board in this browser.", "Open the board")
 }
 
-// POST /v1/invites/{token}: accepts an invite: membership, a session, and
-// a redirect to the board.
+// POST /v1/invites/{token}: accepts an invite. An e-mailed invite (once):
+// membership, a session for the invited address, a redirect to the board.
+// An invite link: membership for the signed-in caller (401 when nobody
+// is signed in), a redirect to the board.
 func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	if !account.ValidToken(tok) {
 		writeError(w, 400, protocol.CodeMalformed, "not an invite link")
 		return
 	}
+	// Who is signed in matters to invite links only; read it before the
+	// invite is used, so a link is not spent on an anonymous click.
+	caller, callerErr := n.signedIn(r)
 	var inv account.Invite
 	err := n.updateRecord(r.Context(), account.NSInvite, []byte(account.HashToken(tok)), &inv, func(found bool) error {
 		now := n.cfg.Now().UnixMilli()
@@ -176,18 +226,32 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 			msg = "unknown invite"
 		case inv.Revoked:
 			msg = "this invite was revoked"
-		case inv.Used != 0:
-			msg = "this invite was already used: sign in instead"
 		case now >= inv.Expires:
 			msg = "this invite expired: ask the board's owner for a new one"
+		case inv.Link && (caller == nil || callerErr != nil):
+			return refuse(401, protocol.CodeUnauthorized, "sign in first, then open this invite link again")
+		case inv.Link && inv.Uses >= maxLinkUses:
+			msg = "this invite link was used too often: ask the board's owner for a new one"
+		case !inv.Link && inv.Used != 0:
+			msg = "this invite was already used: sign in instead"
 		}
 		if msg != "" {
 			return refuse(401, protocol.CodeUnauthorized, msg)
 		}
-		inv.Used, inv.Updated = now, n.stamp(inv.Updated)
+		if inv.Link {
+			inv.Uses++
+		} else {
+			inv.Used = now
+		}
+		inv.Updated = n.stamp(inv.Updated)
 		return nil
 	})
 	if err != nil {
+		var ref *refusal
+		if errors.As(err, &ref) && ref.status == 401 && !strings.Contains(r.Header.Get("Accept"), "application/json") {
+			page(w, 401, map[string]string{"Title": "Invite", "Text": ref.msg, "Home": "/"})
+			return
+		}
 		writeUpdateError(w, err)
 		return
 	}
@@ -199,7 +263,10 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 404, protocol.CodeUnknownBoard, "the board is gone")
 		return
 	}
-	u, err := n.ensureUser(r.Context(), inv.Email)
+	u := caller
+	if !inv.Link {
+		u, err = n.ensureUser(r.Context(), inv.Email)
+	}
 	if err == nil {
 		err = n.addMember(r.Context(), board, u.ID, inv.Role, inv.By)
 	}
@@ -208,6 +275,14 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n.refreshRoles(board)
+	if inv.Link {
+		if strings.Contains(r.Header.Get("Accept"), "application/json") {
+			writeJSON(w, 200, map[string]any{"user": u, "board": inv.Board, "role": inv.Role, "next": "/b/" + inv.Board})
+			return
+		}
+		http.Redirect(w, r, "/b/"+inv.Board, http.StatusSeeOther)
+		return
+	}
 	n.startSession(w, r, u, "/b/"+inv.Board)
 }
 
@@ -231,24 +306,27 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "this board has no password")
 		return
 	}
+	// The attempt is counted before the password is checked, so parallel
+	// guesses cannot all pass the limit while argon2 runs; a right
+	// password gives its attempt back.
 	limKey := "join:" + id.String() + ":" + clientIP(r)
-	if n.limits.used(limKey, 5, 15*time.Minute) {
+	if !n.limits.allow(limKey, joinAttempts, joinWindow) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many wrong passwords; try again later")
 		return
 	}
 	var ph account.PasswordHash
 	if err := n.getRecord(r.Context(), account.NSPassword, id[:], &ph); err != nil || !n.checkPassword(r.Context(), ph.Hash, req.Password) {
-		n.limits.allow(limKey, 5, 15*time.Minute)
 		writeError(w, 401, protocol.CodeUnauthorized, "wrong password")
 		return
 	}
+	n.limits.refund(limKey)
 	u, err := n.signedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return
 	}
 	if u != nil {
-		if err := n.addMember(r.Context(), id, u.ID, m.PublicRole, ""); err != nil {
+		if err := n.addMember(r.Context(), id, u.ID, m.PublicRole, byPassword); err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}
@@ -264,11 +342,17 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return
 	}
-	user := protocol.User{ID: "guest-" + auth.RandomID(9), Name: name, Role: m.PublicRole}
+	user := protocol.User{ID: guestPrefix + auth.RandomID(9), Name: name, Role: m.PublicRole}
 	n.rememberGuest(r.Context(), user)
 	tok := n.signer.Sign(auth.Claims{Board: m.ID, User: user.ID, Name: name, Role: m.PublicRole, Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
 	writeJSON(w, 200, map[string]any{"role": m.PublicRole, "user": user, "token": tok})
 }
+
+// Wrong board passwords allowed per address and board.
+const (
+	joinAttempts = 5
+	joinWindow   = 15 * time.Minute
+)
 
 // checkPassword runs argon2id (19 MiB each) at most two at a time, so a
 // burst of join attempts cannot exhaust the node's memory.
@@ -327,6 +411,15 @@ func (l *limiter) allow(key string, max int, per time.Duration) bool {
 	}
 	w.n++
 	return w.n <= max
+}
+
+// refund gives back one event counted by allow.
+func (l *limiter) refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.m[key]; w != nil && w.n > 0 {
+		w.n--
+	}
 }
 
 // used says whether the key's window is spent, without counting.

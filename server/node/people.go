@@ -87,17 +87,23 @@ var confirmPage = template.Must(template.New("confirm").Parse(`<!doctype html>
 <title>{{.Title}} · Corkboard</title>
 <style>body{font:16px system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}button{font:inherit;padding:.6rem 1.2rem;border-radius:.4rem;border:0;background:#2f6fed;color:#fff;cursor:pointer}</style>
 </head><body><h1>{{.Title}}</h1><p>{{.Text}}</p>
-<form method="post"><button type="submit">{{.Button}}</button></form></body></html>`))
+{{if .Button}}<form method="post"><button type="submit">{{.Button}}</button></form>{{end}}{{if .Home}}<p><a href="{{.Home}}">Sign in to Corkboard</a></p>{{end}}</body></html>`))
 
 // confirm serves the page an e-mailed link opens: one button that POSTs
 // back. Consuming a one-time link on GET would let mail scanners that
 // prefetch links burn it.
 func confirm(w http.ResponseWriter, title, text, button string) {
+	page(w, 200, map[string]string{"Title": title, "Text": text, "Button": button})
+}
+
+// page serves confirmPage with status.
+func page(w http.ResponseWriter, status int, data map[string]string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	confirmPage.Execute(w, map[string]string{"Title": title, "Text": text, "Button": button})
+	w.WriteHeader(status)
+	confirmPage.Execute(w, data)
 }
 
 func (n *Node) signInPage(w http.ResponseWriter, r *http.Request) {
@@ -362,6 +368,12 @@ func (n *Node) listMembers(w http.ResponseWriter, r *http.Request) {
 }
 
 // addMember makes user a member with role (keeping a higher role it has).
+// byPassword, as addMember's by, marks a member who came in with the
+// board's password (account.Member.Guest).
+const byPassword = "\x00password"
+
+// addMember grants user role on the board (never lowering a full
+// member's role), by the user by (or byPassword).
 func (n *Node) addMember(ctx context.Context, id storage.BoardID, user, role, by string) error {
 	n.recMu.Lock()
 	defer n.recMu.Unlock()
@@ -372,16 +384,25 @@ func (n *Node) addMember(ctx context.Context, id storage.BoardID, user, role, by
 		return err
 	}
 	now := n.cfg.Now()
+	guest := by == byPassword
+	if guest {
+		by = ""
+	}
 	if err == nil && !mem.Removed {
-		if account.RoleRank(mem.Role) >= account.RoleRank(role) {
+		switch {
+		case mem.Guest && !guest:
+			// An invite or the owner's grant: a full member now.
+			mem.Guest, mem.Role, mem.InvitedBy = false, role, by
+		case account.RoleRank(mem.Role) >= account.RoleRank(role):
 			return nil
+		default:
+			mem.Role = role
 		}
-		mem.Role = role
 	} else {
 		var u account.User
 		n.getRecord(ctx, account.NSUser, []byte(user), &u)
 		p := account.DefaultPrefs()
-		mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Joined: now.UnixMilli(), Updated: mem.Updated}
+		mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Guest: guest, Joined: now.UnixMilli(), Updated: mem.Updated}
 		// The notification cursor starts now: a new member hears of what
 		// happens from now on.
 		if err := n.startCursor(ctx, id, user, u.Location(), p); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
 )
 
@@ -166,5 +167,25 @@ func (n *Node) recordChanged(ns string, key, val []byte) {
 		}
 		board := storage.BoardID(key[:16])
 		go n.refreshRoles(board)
+	case account.NSSession:
+		var s account.Session
+		if json.Unmarshal(val, &s) == nil && s.Revoked {
+			go n.closeSession(string(key))
+		}
+	}
+}
+
+// closeSession closes every open connection of a sign-in session (by its
+// token's hash) on this node: it signed out or was revoked.
+func (n *Node) closeSession(hash string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, board := range n.rooms.Boards() {
+		n.rooms.Reauthorize(ctx, board, func(s *room.Session) string {
+			if s.Via == viaSession && s.Cred == hash {
+				return ""
+			}
+			return s.User.Role
+		})
 	}
 }

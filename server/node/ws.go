@@ -111,7 +111,7 @@ func (n *Node) startConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 	user.Color = hello.Color
 	n.rememberGuest(ctx, user)
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, n.cfg.Limits.SendQueue)
-	sess.Via, sess.Epoch = who.Via, who.Epoch
+	sess.Via, sess.Epoch, sess.Cred = who.Via, who.Epoch, who.Cred
 	if who.Guest {
 		// A guest keeps its identity through a signed token handed out in
 		// the welcome; without it, a reconnect would be a new user and
