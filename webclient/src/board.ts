@@ -11,7 +11,7 @@ import { Renderer, corners, HANDLE_PX, ROTATE_PX, selectionBox, type Camera, typ
 import { MIN_STEP, makeStroke, scalePoints } from './strokes';
 import { claimNew, claimReplica, sweepReplicas } from './replica';
 import { openStore, type BoardRecord, type Persistence } from './store';
-import { fragmentLink, linkToken, tokenStored } from './boardtoken';
+import { fragmentLink, linkToken, markRefused, takeRefused, tokenStored } from './boardtoken';
 import { Sync, type Peer, type PresenceData } from './sync';
 import { markKnown, type EarlySocket } from './early';
 import { TextEditor } from './textedit';
@@ -99,6 +99,9 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
   const store = await openStore();
   performance.mark('corkboard:store-open');
   const rec: BoardRecord = (await store.getBoard(boardId)) ?? { id: boardId, lastOpened: Date.now() };
+  // A token the node refused on the last load (see the 401 below).
+  const forgot = takeRefused(boardId);
+  if (forgot) await forgetToken(store, rec, forgot);
   let keptOwner = false;
   if (arrived && arrived !== rec.token) {
     // A link replaces the token this browser had for the board, except the
@@ -128,6 +131,18 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
         fatal(root, 'There is no such board on this server.');
       } else if (r.status === 401) {
         const j = await r.json().catch(() => null);
+        if (rec.token && rec.token !== forgot) {
+          // The node no longer takes this browser's token (its link was
+          // revoked, a password was set): the page loads again without it
+          // (forgotten first thing, before the replica that connects with
+          // it is claimed), as whoever one is then: a visitor, the
+          // password prompt, sign-in.
+          tokenStored(boardId, rec.token);
+          if (markRefused(boardId, rec.token)) {
+            location.reload();
+            return;
+          }
+        }
         if (!askPassword(root, boardId, j?.error?.message ?? '')) fatal(root, `This board needs a valid link (${j?.error?.message ?? 'unauthorized'}).`);
       }
     })
@@ -173,6 +188,24 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
   sync.start(early);
   void sweepReplicas(store, boardId, claim.rec.replica);
   registerServiceWorker();
+}
+
+/** Forgets a refused token: in the board's record and in the replicas that connect with it. */
+async function forgetToken(store: Persistence, rec: BoardRecord, dead: string): Promise<void> {
+  if (rec.token === dead) {
+    rec.token = undefined;
+    rec.role = undefined;
+  }
+  try {
+    await store.putBoard(rec);
+    // Their replica ids are bound to the token's holder on the node, and
+    // their unsent changes can no longer be sent by anyone: let them go.
+    for (const r of await store.listReplicas(rec.id)) {
+      if (r.token === dead) await store.deleteReplica(rec.id, r.replica);
+    }
+  } catch (e) {
+    console.warn('corkboard: could not forget a refused token', e);
+  }
 }
 
 /** Whether token is still an owner's token of the board (unreachable node: assumed so). */

@@ -21,6 +21,7 @@
 // requests).
 
 const key = (board: string) => 'cb.token.' + board;
+const refusedKey = (board: string) => 'cb.refused.' + board;
 
 /**
  * Takes a board token out of the page's address: the fragment's `token`
@@ -79,6 +80,31 @@ export function tokenStored(board: string, token: string): void {
     if (localStorage.getItem(key(board)) === token) localStorage.removeItem(key(board));
   } catch {
     /* nothing to clean */
+  }
+}
+
+/**
+ * Notes a token the node refused (a revoked link), for the next load of
+ * the page to forget before it connects (takeRefused). False when it
+ * cannot be noted (no localStorage): the page then does not reload.
+ */
+export function markRefused(board: string, token: string): boolean {
+  try {
+    localStorage.setItem(refusedKey(board), token);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The token noted by markRefused, once. */
+export function takeRefused(board: string): string | undefined {
+  try {
+    const t = localStorage.getItem(refusedKey(board)) ?? undefined;
+    if (t !== undefined) localStorage.removeItem(refusedKey(board));
+    return t;
+  } catch {
+    return undefined;
   }
 }
 

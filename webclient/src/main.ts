@@ -23,6 +23,12 @@ if (m) {
   const token = fromURL ?? handedOver(board);
   const early = openEarly(board, token, newReplicaId(), myName(), myColor());
   import('./board').then(({ startBoard }) => startBoard(root, board, early, token)).catch(fail);
+  // A link to this board opened on its page only changes the fragment,
+  // which loads nothing: take the token, and load the page with it.
+  addEventListener('hashchange', () => {
+    const t = takeURLToken();
+    if (t && handOver(board, t)) location.reload();
+  });
 } else {
   import('./home').then(({ startHome }) => startHome(root)).catch(fail);
 }

@@ -72,6 +72,7 @@ class ShownOnce {
     this.label.textContent = label;
     this.input.value = url;
     this.id = id;
+    this.el.dataset.link = id;
     this.el.hidden = false;
     this.input.focus();
   }
@@ -80,6 +81,7 @@ class ShownOnce {
     this.el.hidden = true;
     this.input.value = '';
     this.id = '';
+    delete this.el.dataset.link;
   }
 
   private async copy(): Promise<void> {
