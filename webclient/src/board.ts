@@ -330,6 +330,7 @@ class BoardApp {
 
   start(): void {
     this.bind();
+    this.listenForTokens();
     const saved = localStorage.getItem('cb.cam.' + this.boardId);
     if (saved) {
       try {
@@ -1234,9 +1235,27 @@ class BoardApp {
    * setting a password): stored, and the connection reopened with it.
    */
   private setToken(token: string): void {
+    const old = this.rec.token;
+    if (token === old) return;
     this.rec.token = token;
-    void this.store.putBoard(this.rec).then(() => tokenStored(this.boardId, token));
+    void this.store.putBoard(this.rec);
     this.sync.setToken(token);
+    // The node ended this browser's other tabs' connections made with the
+    // old token too: those that used it take the new one.
+    this.tokens?.postMessage({ board: this.boardId, old, token });
+  }
+
+  /** The browser's tabs tell each other of replaced tokens (setToken). */
+  private tokens = 'BroadcastChannel' in window ? new BroadcastChannel('corkboard-tokens') : null;
+
+  private listenForTokens(): void {
+    if (!this.tokens) return;
+    this.tokens.onmessage = (ev: MessageEvent) => {
+      const d = ev.data as { board?: string; old?: string; token?: string } | null;
+      if (d?.board !== this.boardId || typeof d.token !== 'string' || !d.old || d.old !== this.rec.token) return;
+      this.rec.token = d.token;
+      this.sync.setToken(d.token);
+    };
   }
 
   /** Keeps a role link for the top bar's Share (null: forgets it; role "*": every role). */

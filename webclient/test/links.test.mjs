@@ -218,6 +218,11 @@ test('the owner makes an editor link, someone edits through it, and revoking it 
 test('revoking every link keeps the owner in charge, across a reload', async () => {
   const { page, context } = await chrome.newPage(CLIP);
   const { id, token: old } = await createBoard(page, node.url, 'Revoke all', 'Ada');
+  // A second tab of the same browser on the board.
+  const tab2 = await context.newPage();
+  await tab2.goto(`${node.url}/b/${id}`);
+  await waitLive(tab2);
+  assert.equal((await state(tab2)).role, 'owner');
   await openShare(page);
   await page.click('.cb-share .new-link[data-role=viewer]');
   await page.waitForSelector('.cb-share .links-section .minted:not([hidden])');
@@ -235,6 +240,10 @@ test('revoking every link keeps the owner in charge, across a reload', async () 
   assert.equal(await roleOf(id, old), 401, 'the old owner token was revoked with the links');
   assert.equal(await roleOf(id, viewer), 401);
   await waitState(page, (s) => s.state === 'live' && s.role === 'owner');
+  // The other tab was cut off with the old token, and took the new one.
+  await waitState(tab2, (s) => s.state === 'live' && s.role === 'owner');
+  assert.equal(await tab2.evaluate(() => window.__corkboard.sync.record.token), fresh);
+  await tab2.close();
   await page.click('dialog.cb-share .close');
   await noteAt(page, 600, 400, 'After revoking');
   await waitSettled(page);
