@@ -279,3 +279,42 @@ func (n *Node) roomPolicy(ctx context.Context, board storage.BoardID) room.Polic
 func (n *Node) pseudonym(board, session, user string) string {
 	return "anon-" + n.signer.MAC("vote\x00" + board + "\x00" + session + "\x00" + user)[:12]
 }
+
+// sessionSweepEvery is how often open connections of sign-in sessions are
+// checked for sessions that expired since they connected.
+const sessionSweepEvery = time.Minute
+
+// sweepSessions closes, on every loaded board, the connections whose
+// sign-in session has expired or been revoked since they connected (a
+// revocation also closes them at once: closeSession; this catches expiry,
+// which no write announces).
+func (n *Node) sweepSessions(ctx context.Context) {
+	for _, board := range n.rooms.Boards() {
+		n.rooms.Reauthorize(ctx, board, func(s *room.Session) string {
+			if s.Via == viaSession {
+				if _, err := n.sessionUser(ctx, s.Cred); err != nil {
+					return ""
+				}
+			}
+			return s.User.Role
+		})
+	}
+}
+
+// sessionSweeper runs sweepSessions until ctx ends.
+func (n *Node) sessionSweeper(ctx context.Context) {
+	t := time.NewTicker(sessionSweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.sweepSessions(ctx)
+		}
+	}
+}
+
+// SweepSessions runs one pass of the expired-session check (tests with a
+// fake clock; the node runs it every minute by itself).
+func (n *Node) SweepSessions(ctx context.Context) { n.sweepSessions(ctx) }

@@ -484,7 +484,7 @@ func (n *Node) notifier(ctx context.Context, every time.Duration) {
 }
 
 // startCursor starts a member's notification cursor at the board's
-// current version.
+// current version. The caller holds lockRecords.
 func (n *Node) startCursor(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
 	var version crdt.VersionVector
 	if rm, err := n.rooms.Open(ctx, id); err == nil {
@@ -492,9 +492,11 @@ func (n *Node) startCursor(ctx context.Context, id storage.BoardID, user string,
 	}
 	now := n.cfg.Now()
 	c := account.Cursor{Board: id.String(), User: user, Version: version, Sent: 0, Day: account.Today(now, loc, p), Updated: now.UnixMilli()}
-	return n.putRecord(ctx, account.NSCursor, account.BoardKey(id, user), &c)
+	return n.putRecordLocked(ctx, account.NSCursor, account.BoardKey(id, user), &c)
 }
 
+// startCursorIfMissing is startCursor unless the member has a cursor
+// (under lockRecords, like startCursor).
 func (n *Node) startCursorIfMissing(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
 	var c account.Cursor
 	err := n.getRecord(ctx, account.NSCursor, account.BoardKey(id, user), &c)

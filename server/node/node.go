@@ -181,14 +181,15 @@ type Node struct {
 	ownBus  bool
 	ownDB   bool
 
-	conns    sync.WaitGroup
-	mu       sync.Mutex
-	draining bool
-	claimMu  sync.Mutex // serialises replica claims
-	metaMu   sync.Mutex // serialises metadata merges
-	recMu    sync.Mutex // serialises account record read-modify-writes
-	unsubs   []func()   // bus subscriptions of the node itself
-	cluster  membership
+	conns      sync.WaitGroup
+	mu         sync.Mutex
+	draining   bool
+	claimMu    sync.Mutex  // serialises replica claims
+	metaMu     sync.Mutex  // serialises metadata merges
+	recMu      sync.Mutex  // serialises account record writes (lockRecords)
+	recPending []recordMsg // written under recMu, to publish after it
+	unsubs     []func()    // bus subscriptions of the node itself
+	cluster    membership
 
 	limits      *limiter
 	notifyQuiet map[storage.BoardID]uint64 // boards with nothing to notify, at this log position (n.mu)
@@ -381,8 +382,9 @@ func (n *Node) startBackground() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.bgStop = cancel
-	n.bgDone.Add(2)
+	n.bgDone.Add(3)
 	go func() { defer n.bgDone.Done(); n.webhookWorker(ctx) }()
+	go func() { defer n.bgDone.Done(); n.sessionSweeper(ctx) }()
 	go func() {
 		defer n.bgDone.Done()
 		if !n.cfg.OutboxManual {

@@ -148,8 +148,8 @@ func (n *Node) signInComplete(w http.ResponseWriter, r *http.Request) {
 // ensureUser returns the user of an e-mail address, creating it.
 func (n *Node) ensureUser(ctx context.Context, email string) (*account.User, error) {
 	id := account.UserID(email)
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
+	n.lockRecords()
+	defer n.unlockRecords()
 	var u account.User
 	err := n.getRecord(ctx, account.NSUser, []byte(id), &u)
 	if err == nil {
@@ -163,7 +163,7 @@ func (n *Node) ensureUser(ctx context.Context, email string) (*account.User, err
 	// creating one person at once write the same record; the first
 	// profile edit wins over both.
 	u = account.User{ID: id, Email: email, Name: account.DefaultName(email), Created: now, Updated: 1}
-	if err := n.putRecord(ctx, account.NSUser, []byte(id), &u); err != nil {
+	if err := n.putRecordLocked(ctx, account.NSUser, []byte(id), &u); err != nil {
 		return nil, err
 	}
 	return &u, nil
@@ -277,8 +277,8 @@ func (n *Node) patchMe(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
+	n.lockRecords()
+	defer n.unlockRecords()
 	var cur account.User
 	if err := n.getRecord(r.Context(), account.NSUser, []byte(u.ID), &cur); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
@@ -294,7 +294,7 @@ func (n *Node) patchMe(w http.ResponseWriter, r *http.Request) {
 		cur.TZ = *req.TZ
 	}
 	cur.Updated = n.stamp(cur.Updated)
-	if err := n.putRecord(r.Context(), account.NSUser, []byte(cur.ID), &cur); err != nil {
+	if err := n.putRecordLocked(r.Context(), account.NSUser, []byte(cur.ID), &cur); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
@@ -375,8 +375,8 @@ const byPassword = "\x00password"
 // addMember grants user role on the board (never lowering a full
 // member's role), by the user by (or byPassword).
 func (n *Node) addMember(ctx context.Context, id storage.BoardID, user, role, by string) error {
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
+	n.lockRecords()
+	defer n.unlockRecords()
 	key := account.BoardKey(id, user)
 	var mem account.Member
 	err := n.getRecord(ctx, account.NSMember, key, &mem)
@@ -410,7 +410,7 @@ func (n *Node) addMember(ctx context.Context, id storage.BoardID, user, role, by
 		}
 	}
 	mem.Updated = n.stamp(mem.Updated)
-	return n.putRecord(ctx, account.NSMember, key, &mem)
+	return n.putRecordLocked(ctx, account.NSMember, key, &mem)
 }
 
 // PUT /v1/boards/{board}/members/{user} {"role"}: the owner changes a
@@ -500,8 +500,8 @@ func (n *Node) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := account.BoardKey(id, who.User.ID)
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
+	n.lockRecords()
+	defer n.unlockRecords()
 	var mem account.Member
 	err := n.getRecord(r.Context(), account.NSMember, key, &mem)
 	if err != nil || mem.Removed {
@@ -534,7 +534,7 @@ func (n *Node) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	mem.Notify, mem.Updated = p, n.stamp(mem.Updated)
-	if err := n.putRecord(r.Context(), account.NSMember, key, &mem); err != nil {
+	if err := n.putRecordLocked(r.Context(), account.NSMember, key, &mem); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
@@ -548,8 +548,8 @@ func (n *Node) rememberGuest(ctx context.Context, u protocol.User) {
 	if !strings.HasPrefix(u.ID, "guest-") || u.Name == "" || account.CheckName(u.Name) != nil {
 		return
 	}
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
+	n.lockRecords()
+	defer n.unlockRecords()
 	var cur account.User
 	if n.getRecord(ctx, account.NSUser, []byte(u.ID), &cur) == nil && cur.Name == u.Name {
 		return
@@ -559,5 +559,5 @@ func (n *Node) rememberGuest(ctx context.Context, u protocol.User) {
 	if cur.Created != 0 {
 		rec.Created = cur.Created
 	}
-	n.putRecord(ctx, account.NSUser, []byte(u.ID), &rec)
+	n.putRecordLocked(ctx, account.NSUser, []byte(u.ID), &rec)
 }

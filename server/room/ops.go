@@ -259,7 +259,7 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if c.Replica != s.Replica {
 		return protocol.CodeWrongReplica, fmt.Errorf("change of replica %v on a session of replica %v", c.Replica, s.Replica)
 	}
-	if err := allowed(s.User.Role, c, r.doc); err != nil {
+	if err := allowed(s.User.Role, s.User.ID, c, r.doc); err != nil {
 		return protocol.CodeForbidden, err
 	}
 	if err := ownedBy(s.User.ID, r.policy.Voting.voter(s.User.ID), c); err != nil {
@@ -296,32 +296,43 @@ const (
 
 // allowed enforces roles on every op: viewers edit nothing; commenters may
 // write comments (create, text, resolve, reply) and vote; editors and
-// owners may do anything.
-func allowed(role string, c *crdt.Change, d *crdt.Doc) error {
-	switch role {
-	case RoleOwner, RoleEditor:
-		return nil
-	case RoleCommenter:
-		created := map[crdt.ElementID]string{}
-		for i := range c.Ops {
-			op := &c.Ops[i]
-			if op.Type == crdt.OpCreate {
-				created[op.Element] = op.Key
-			}
-			if op.Type == crdt.OpVote {
-				continue
-			}
-			kind := d.Kind(op.Element)
-			if k, ok := created[op.Element]; ok {
-				kind = k
-			}
-			if kind != "comment" {
-				return fmt.Errorf("a commenter may only vote and write comments (op %d is a %s on a %s)", i, op.Type, kind)
-			}
-		}
-		return nil
+// owners may do anything else. A comment is its author's: only its author
+// (or the board's owner, who moderates) may edit, move or delete it;
+// anyone who may comment may resolve a thread or react to it.
+func allowed(role, user string, c *crdt.Change, d *crdt.Doc) error {
+	if role != RoleOwner && role != RoleEditor && role != RoleCommenter {
+		return fmt.Errorf("role %q may not edit this board", role)
 	}
-	return fmt.Errorf("role %q may not edit this board", role)
+	created := map[crdt.ElementID]string{}
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		if op.Type == crdt.OpCreate {
+			created[op.Element] = op.Key
+		}
+		if op.Type == crdt.OpVote {
+			continue
+		}
+		kind, fresh := created[op.Element]
+		if !fresh {
+			kind = d.Kind(op.Element)
+		}
+		if role == RoleCommenter && kind != "comment" {
+			return fmt.Errorf("a commenter may only vote and write comments (op %d is a %s on a %s)", i, op.Type, kind)
+		}
+		if kind != "comment" || fresh || role == RoleOwner || (op.Type == crdt.OpSet && op.Key == "resolved") {
+			continue
+		}
+		author, _ := d.Get(op.Element, "author")
+		switch a := author.AsString(); {
+		case a == user:
+		case a == "" && role == RoleEditor:
+			// A comment that names no author (older clients): editors
+			// keep the rights they had.
+		default:
+			return fmt.Errorf("op %d: only its author or the board's owner may change a comment", i)
+		}
+	}
+	return nil
 }
 
 // ownedBy refuses changes that speak for someone else: a vote must be the
