@@ -282,6 +282,8 @@ export class ShareDialog {
         this.a.f.host.keepLink('*', null);
         this.newLink.hide();
         void this.loadLinks();
+        // What comes next, most likely: new links to hand out.
+        this.dialog.querySelector<HTMLButtonElement>('.new-link')?.focus();
       }
       this.a.set(v);
       this.fill();
