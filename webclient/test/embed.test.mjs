@@ -91,6 +91,7 @@ test('a host page on another origin embeds a board and drives it', async () => {
   assert.deepEqual([ready.board, ready.mode, ready.role], [b.id, 'view', 'editor']);
   const frame = page.frames().find((f) => f.url().includes('/embed/'));
   assert.ok(frame, 'the board frame');
+  assert.doesNotMatch(await frame.evaluate(() => location.href), /token/, 'the frame took the token out of its address');
   // View mode: no chrome, no tools, not editable.
   assert.equal(await frame.isVisible('.toolbar'), false);
   assert.equal(await frame.isVisible('.topbar'), false);
@@ -132,6 +133,8 @@ test('a host page on another origin embeds a board and drives it', async () => {
   await page.waitForFunction((id) => window.events.some((e) => e.event === 'ready' && e.board === id), b2.id);
   const r2 = await page.evaluate((id) => window.events.find((e) => e.event === 'ready' && e.board === id), b2.id);
   assert.deepEqual([r2.mode, r2.role], ['edit', 'viewer']);
+  const frame2 = page.frames().find((f) => f.url().includes(`/embed/${b2.id}`));
+  assert.doesNotMatch(await frame2.evaluate(() => location.href), /token/);
   await host.context.close();
   await owner.context.close();
 });

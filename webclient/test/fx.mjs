@@ -10,14 +10,20 @@ export async function restBoard(base, name = 'Board', extra = {}) {
   const r = await fetch(base + '/v1/boards', { method: 'POST', body: JSON.stringify({ name, ...extra }) });
   if (r.status !== 201) throw new Error('create board: ' + r.status + ' ' + (await r.text()));
   const j = await r.json();
-  const tok = (role) => new URL(j.links[role]).searchParams.get('token');
+  const tok = (role) => linkToken(j.links[role]);
   return { id: j.board.id, token: j.token, links: j.links, tokens: { owner: j.token, editor: tok('editor'), commenter: tok('commenter'), viewer: tok('viewer') } };
 }
 
-/** Opens a board page as `name` with a token, and waits until it is live. */
+/** The token of a board link: in its fragment (`#token=`), or in the query of older links. */
+export function linkToken(link) {
+  const u = new URL(link);
+  return new URLSearchParams(u.hash.slice(1)).get('token') ?? u.searchParams.get('token');
+}
+
+/** Opens a board page as `name` with a token (a link's fragment), and waits until it is live. */
 export async function openBoard(page, base, id, token, name) {
   if (name) await page.addInitScript((n) => localStorage.setItem('cb.name', n), name);
-  await page.goto(`${base}/b/${id}${token ? '?token=' + token : ''}`);
+  await page.goto(`${base}/b/${id}${token ? '#token=' + encodeURIComponent(token) : ''}`);
   await waitLive(page);
 }
 

@@ -110,7 +110,10 @@ export async function launch() {
   };
 }
 
-/** Creates a board through the home page and returns its id, the page on it, and its editor link. */
+/**
+ * Creates a board through the home page and returns its id and the owner
+ * token (which the page keeps in its storage, never in its address).
+ */
 export async function createBoard(page, base, name = 'Test board', owner = 'Ada') {
   await page.goto(base + '/');
   await page.fill('input[name=name]', name);
@@ -119,8 +122,24 @@ export async function createBoard(page, base, name = 'Test board', owner = 'Ada'
   await page.waitForURL(/\/b\/[0-9a-f-]{36}/);
   await waitLive(page);
   const id = /\/b\/([0-9a-f-]{36})/.exec(page.url())[1];
-  const token = new URL(page.url()).searchParams.get('token');
-  return { id, token };
+  return { id, token: await storedToken(page, id) };
+}
+
+/** The board token the page's browser keeps for a board (its record in IndexedDB). */
+export function storedToken(page, id) {
+  return page.evaluate(
+    (id) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open('corkboard');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction('boards').objectStore('boards').get(id);
+          get.onsuccess = () => resolve(get.result?.token ?? null);
+          get.onerror = () => reject(get.error);
+        };
+      }),
+    id,
+  );
 }
 
 /** The client's own summary (window.__corkboard.state()). */
