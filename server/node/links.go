@@ -162,6 +162,17 @@ func (n *Node) enterOwner(w http.ResponseWriter, r *http.Request, msg string) (s
 	return bid, m, who, true
 }
 
+// shownTo is the metadata as a caller with role sees it: the role links'
+// records are the owner's.
+func (m *BoardMeta) shownTo(role string) *BoardMeta {
+	if role == room.RoleOwner || m.Links == nil {
+		return m
+	}
+	c := *m
+	c.Links = nil
+	return &c
+}
+
 // minRole is the lesser of two roles ("" if either is none).
 func minRole(a, b string) string {
 	if account.RoleRank(a) <= account.RoleRank(b) {

@@ -128,8 +128,12 @@ func TestTokenRolesFollowTheBoard(t *testing.T) {
 	if err := edit(t, gc2, e.clk.Now(), noteTx(newID("guest-3"), "again?")); err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden)) {
 		t.Fatalf("a returning guest's change: %v", err)
 	}
-	if r := e.must(200, "GET", b, guest, nil)["you"].(map[string]any)["role"]; r != "viewer" {
+	gv := e.must(200, "GET", b, guest, nil)
+	if r := gv["you"].(map[string]any)["role"]; r != "viewer" {
 		t.Fatalf("a guest's role on REST: %v", r)
+	}
+	if links := gv["board"].(map[string]any)["links"]; links != nil {
+		t.Fatalf("a guest sees the board's role links: %v", links)
 	}
 
 	// Role links: the editor link keeps its own role; deleting it closes

@@ -156,7 +156,7 @@ func (n *Node) closed(m *BoardMeta) bool {
 
 // boardView is the board as GET /v1/boards/{board} shows it to who.
 func (n *Node) boardView(ctx context.Context, m *BoardMeta, who identity) map[string]any {
-	v := map[string]any{"board": m, "you": who.User, "closed": n.closed(m)}
+	v := map[string]any{"board": m.shownTo(who.User.Role), "you": who.User, "closed": n.closed(m)}
 	if m.Voting != nil && m.Voting.Anonymous && m.Voting.State == "open" {
 		v["voter"] = n.pseudonym(m.ID, m.Voting.Session, who.User.ID)
 	} else {
