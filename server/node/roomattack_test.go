@@ -423,3 +423,37 @@ func TestPanicInRoomReloadsBoard(t *testing.T) {
 	}
 	checkOpsOnce(t, tn, ba.Board.ID, ba.Token)
 }
+
+// TestPanicInHelloClosesOneConnection: a panic while a connection is being
+// opened (its hello) closes that connection with 4001 and releases it: the
+// node goes on, and still shuts down cleanly (the connection is not left
+// counted as open).
+func TestPanicInHelloClosesOneConnection(t *testing.T) {
+	restore := node.SetReadHook(func(data []byte) {
+		if bytes.Contains(data, []byte(`"name":"boom"`)) {
+			panic("injected hello panic")
+		}
+	})
+	defer restore()
+	tn := startNode(t, nil)
+	b := tn.createBoard(`{"name":"hello panic"}`)
+	c, _, err := wsDial(t, tn.wsURL(b.Board.ID, ""), nil, protocol.Subprotocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := protocol.JSON(map[string]any{"type": "hello", "replica": 0xd11, "name": "boom"})
+	if err := c.Write(context.Background(), websocket.MessageText, hello); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Read(context.Background())
+	if st := websocket.CloseStatus(err); st != protocol.CloseRetry {
+		t.Fatalf("close status %d (%v), want %d", st, err, protocol.CloseRetry)
+	}
+	rawJoin(t, tn.wsURL(b.Board.ID, ""), 0xd12, nil).ping()
+	if v := tn.metric(`corkboard_panics_total{where="conn"}`); v != "1" {
+		t.Fatalf("conn panics metric %q, want 1", v)
+	}
+	if err := tn.stop(); err != nil {
+		t.Fatalf("shutdown after a panic in a hello: %v", err)
+	}
+}

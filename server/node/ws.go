@@ -64,7 +64,7 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // Accept wrote the response (403 for a bad Origin)
 	}
 	n.metrics.Connections.Inc()
-	wc := n.startConn(c, lean.fw, id, m.Epoch, who)
+	wc := n.startConnSafe(c, lean.fw, id, m.Epoch, who)
 	if wc == nil {
 		c.CloseNow()
 		n.metrics.Connections.Dec()
@@ -72,6 +72,22 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	go wc.read()
+}
+
+// startConnSafe is startConn that survives a panic: the connection is
+// closed with 4001 (the caller then releases it), the panic logged and
+// counted; the node goes on.
+func (n *Node) startConnSafe(c *websocket.Conn, fw *frameWriter, id storage.BoardID, epoch int, who identity) (wc *wsConn) {
+	defer func() {
+		if p := recover(); p != nil {
+			n.log.Error("panic while opening a connection; connection closed", "panic", p, "board", id.String(),
+				"stack", string(debug.Stack()))
+			n.metrics.Panic("conn")
+			c.Close(protocol.CloseRetry, "internal error")
+			wc = nil
+		}
+	}()
+	return n.startConn(c, fw, id, epoch, who)
 }
 
 // startConn reads the hello and joins the session to its room; nil if the
@@ -209,6 +225,9 @@ func (n *Node) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hell
 	typ, data, err := c.Read(ctx)
 	if err != nil {
 		return nil, 0, "" // closed (by the timer, or by the peer)
+	}
+	if h := readHook.Load(); h != nil {
+		(*h)(data)
 	}
 	n.metrics.BytesIn.Add(float64(len(data)))
 	if typ != websocket.MessageText {
@@ -458,8 +477,8 @@ func (b *bucket) take(now time.Time, n float64) bool {
 	return true
 }
 
-// readHook, if set, is called by readLoop with every message it reads: a
-// test hook (export_test.go), unset in production.
+// readHook, if set, is called by readHello and readLoop with every message
+// they read: a test hook (export_test.go), unset in production.
 var readHook atomic.Pointer[func(data []byte)]
 
 // readLoop reads and dispatches the client's messages. A panic while
