@@ -445,7 +445,9 @@ func TestPanicInHelloClosesOneConnection(t *testing.T) {
 	if err := c.Write(context.Background(), websocket.MessageText, hello); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = c.Read(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, err = c.Read(ctx)
 	if st := websocket.CloseStatus(err); st != protocol.CloseRetry {
 		t.Fatalf("close status %d (%v), want %d", st, err, protocol.CloseRetry)
 	}
