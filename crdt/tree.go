@@ -6,6 +6,13 @@ import (
 	"slices"
 )
 
+// MaxTreeDepth is how deep the element tree goes: an element on the board
+// itself is at depth 1, its child at 2, and so on. A move that would put
+// its node, or any node of the subtree it carries, deeper is skipped by
+// every replica, as a move that would make a cycle is. A mindmap rarely
+// goes past 30 levels; the limit bounds the walk every move costs.
+const MaxTreeDepth = 64
+
 // move is one move op as the tree sees it: make Node a child of Parent, at
 // position Pos among Parent's children. Pos is "" (unpositioned: sorts
 // first, then by element id) or a valid order key (see ValidKey).
@@ -121,21 +128,49 @@ type treeLogEntry struct {
 // an open set of replicas (a laptop may come back after a month), so there
 // is no safe point to truncate without a membership protocol.
 //
-// Not safe for concurrent use; the room owns it in one goroutine.
+// Not safe for concurrent use (reads settle pending work); the room owns it
+// in one goroutine.
 type tree struct {
-	log   []treeLogEntry
-	nodes map[ElementID]treeNode
-	kids  map[ElementID][]ElementID
+	// log[:done] is what nodes and kids reflect; log[done:] waits for
+	// settle to be done. late holds moves that arrived below the log's top
+	// and are not merged yet, in arrival order; lateAt their stamps.
+	log    []treeLogEntry
+	done   int
+	late   []move
+	lateAt map[Stamp]struct{}
+	nodes  map[ElementID]treeNode
+	kids   map[ElementID]*treeKids
+
+	// work counts steps: moves undone and done, parents walked, heights
+	// updated. Tests bound the cost of an input with it; nothing else
+	// reads it.
+	work int
+}
+
+// treeKids is what the tree keeps of a parent: its children, and how many
+// of them have each height (hist[h] children of height h, no trailing
+// zero), so that its own height is len(hist) and follows in O(1) when a
+// child comes, goes or changes height. A leaf's height is 0.
+type treeKids struct {
+	ids  []ElementID
+	hist []uint32
 }
 
 func newTree() *tree {
-	return &tree{nodes: make(map[ElementID]treeNode), kids: make(map[ElementID][]ElementID)}
+	return &tree{nodes: make(map[ElementID]treeNode), kids: make(map[ElementID]*treeKids)}
 }
 
-// apply applies a move in stamp order, whenever it arrives. It returns
-// false, changing nothing, for a duplicate (a stamp already in the log) or
-// an invalid move (see validate). A move that would make its node its own
-// ancestor, at its place in stamp order, is logged but changes nothing.
+// apply adds a move to the set, to take effect in stamp order whenever it
+// arrives. It returns false, changing nothing, for a duplicate (a stamp
+// already in the log) or an invalid move (see validate). A move that would
+// make its node its own ancestor, or put a node deeper than MaxTreeDepth,
+// at its place in stamp order, is logged but changes nothing.
+//
+// A move above the log's top is done at once when nothing waits. A move
+// below it only joins late: the undo and redo it calls for wait for the
+// next read (settle), so that a frame of late moves, or the tail of a log
+// replayed at load, costs one undo and one redo of the later moves, not one
+// per late move.
 func (t *tree) apply(m move) bool {
 	if m.validate() != nil {
 		return false
@@ -143,21 +178,62 @@ func (t *tree) apply(m move) bool {
 	n := len(t.log)
 	if n == 0 || t.log[n-1].m.Stamp.Less(m.Stamp) {
 		t.log = append(t.log, treeLogEntry{m: m})
-		t.do(&t.log[n])
+		if t.done == n && len(t.late) == 0 {
+			t.do(&t.log[n])
+			t.done = n + 1
+		}
 		return true
 	}
-	i := t.search(m.Stamp)
-	if t.log[i].m.Stamp == m.Stamp {
+	if i := t.search(m.Stamp); t.log[i].m.Stamp == m.Stamp {
 		return false
 	}
-	for j := n - 1; j >= i; j-- {
-		t.undo(&t.log[j])
+	if _, dup := t.lateAt[m.Stamp]; dup {
+		return false
 	}
-	t.log = slices.Insert(t.log, i, treeLogEntry{m: m})
-	for j := i; j <= n; j++ {
-		t.do(&t.log[j])
+	if t.lateAt == nil {
+		t.lateAt = make(map[Stamp]struct{})
 	}
+	t.lateAt[m.Stamp] = struct{}{}
+	t.late = append(t.late, m)
 	return true
+}
+
+// settle brings nodes and kids up to the whole set of moves: it merges the
+// late moves into the log (undoing the moves above the oldest of them) and
+// redoes every move not yet done. Every read calls it first.
+func (t *tree) settle() {
+	t.merge()
+	for ; t.done < len(t.log); t.done++ {
+		t.do(&t.log[t.done])
+	}
+}
+
+// merge moves the late moves into the log, in stamp order, after undoing
+// the logged moves above the oldest of them; those stay to be redone.
+func (t *tree) merge() {
+	if len(t.late) == 0 {
+		return
+	}
+	slices.SortFunc(t.late, func(a, b move) int { return a.Stamp.Compare(b.Stamp) })
+	i0 := t.search(t.late[0].Stamp)
+	for ; t.done > i0; t.done-- {
+		t.undo(&t.log[t.done-1])
+	}
+	// Merge from the back, in place: log[:i0] sorts before every late move.
+	n, k := len(t.log), len(t.late)
+	t.log = slices.Grow(t.log, k)[:n+k]
+	i, w := n-1, n+k-1
+	for j := k - 1; j >= 0; w-- {
+		if i >= i0 && t.late[j].Stamp.Less(t.log[i].m.Stamp) {
+			t.log[w] = t.log[i]
+			i--
+		} else {
+			t.log[w] = treeLogEntry{m: t.late[j]}
+			j--
+		}
+	}
+	t.late = t.late[:0]
+	clear(t.lateAt)
 }
 
 // search returns the index of the first log entry whose stamp is >= s.
@@ -177,9 +253,10 @@ func (t *tree) search(s Stamp) int {
 // do performs the entry's move on the current state, recording what undo
 // needs.
 func (t *tree) do(e *treeLogEntry) {
+	t.work++
 	cur, had := t.nodes[e.m.Node]
 	e.prev, e.had = cur.treePlacement, had
-	e.skipped = e.m.Parent == e.m.Node || t.isAncestor(e.m.Node, e.m.Parent)
+	e.skipped = !t.fits(e.m.Node, e.m.Parent)
 	if !e.skipped {
 		t.place(e.m.Node, treePlacement{e.m.Parent, e.m.Pos, e.m.Stamp})
 	}
@@ -187,6 +264,7 @@ func (t *tree) do(e *treeLogEntry) {
 
 // undo reverts the entry's move; the state must be as do left it.
 func (t *tree) undo(e *treeLogEntry) {
+	t.work++
 	switch {
 	case e.skipped:
 	case e.had:
@@ -196,7 +274,47 @@ func (t *tree) undo(e *treeLogEntry) {
 	}
 }
 
-// place sets n's placement, keeping kids in step.
+// fits reports whether n may go under p in the current state: p is neither
+// n nor one of its descendants, and n's subtree would end no deeper than
+// MaxTreeDepth. It walks up from p, at most MaxTreeDepth steps.
+func (t *tree) fits(n, p ElementID) bool {
+	// Under the root n is at depth 1, and its subtree no deeper than it is
+	// now (depth >= 1).
+	limit := MaxTreeDepth - 1 - t.height(n) // the deepest p may be
+	depth := 0
+	for cur := p; cur != Root; {
+		if cur == n {
+			return false
+		}
+		if depth++; depth > limit {
+			return false
+		}
+		t.work++
+		if cn, ok := t.nodes[cur]; ok {
+			cur = cn.parent
+		} else {
+			cur = Root
+		}
+	}
+	return true
+}
+
+// allows reports whether a move of n under p, made now, would take effect:
+// fits on the settled state.
+func (t *tree) allows(n, p ElementID) bool {
+	t.settle()
+	return t.fits(n, p)
+}
+
+// height returns the number of levels below n: 0 for a leaf.
+func (t *tree) height(n ElementID) int {
+	if k := t.kids[n]; k != nil {
+		return len(k.hist)
+	}
+	return 0
+}
+
+// place sets n's placement, keeping kids and heights in step.
 func (t *tree) place(n ElementID, p treePlacement) {
 	cur, ok := t.nodes[n]
 	if ok && cur.parent == p.parent {
@@ -204,12 +322,19 @@ func (t *tree) place(n ElementID, p treePlacement) {
 		t.nodes[n] = cur
 		return
 	}
+	h := t.height(n)
 	if ok {
 		t.unlink(n, cur)
+		t.count(cur.parent, h, -1)
 	}
-	siblings := t.kids[p.parent]
-	t.kids[p.parent] = append(siblings, n)
-	t.nodes[n] = treeNode{treePlacement: p, slot: len(siblings)}
+	k := t.kids[p.parent]
+	if k == nil {
+		k = &treeKids{}
+		t.kids[p.parent] = k
+	}
+	k.ids = append(k.ids, n)
+	t.nodes[n] = treeNode{treePlacement: p, slot: len(k.ids) - 1}
+	t.count(p.parent, -1, h)
 }
 
 // unplace forgets n: it is back to "never moved".
@@ -217,27 +342,61 @@ func (t *tree) unplace(n ElementID) {
 	if cur, ok := t.nodes[n]; ok {
 		t.unlink(n, cur)
 		delete(t.nodes, n)
+		t.count(cur.parent, t.height(n), -1)
 	}
 }
 
 // unlink removes n (currently at cur) from its parent's kids by moving the
 // last sibling into its slot.
 func (t *tree) unlink(n ElementID, cur treeNode) {
-	siblings := t.kids[cur.parent]
-	last := len(siblings) - 1
+	k := t.kids[cur.parent]
+	last := len(k.ids) - 1
 	if cur.slot != last {
-		moved := siblings[last]
-		siblings[cur.slot] = moved
+		moved := k.ids[last]
+		k.ids[cur.slot] = moved
 		mn := t.nodes[moved]
 		mn.slot = cur.slot
 		t.nodes[moved] = mn
 	}
-	t.kids[cur.parent] = siblings[:last]
+	k.ids = k.ids[:last]
+}
+
+// count moves one child of p from height from to height to in p's
+// histogram (-1: the child comes or goes), and carries a change of p's own
+// height up to its ancestors, as far as heights change: at most
+// MaxTreeDepth levels. The root's height is not kept.
+func (t *tree) count(p ElementID, from, to int) {
+	for p != Root {
+		k := t.kids[p]
+		before := len(k.hist)
+		if from >= 0 {
+			k.hist[from]--
+		}
+		if to >= 0 {
+			for len(k.hist) <= to {
+				k.hist = append(k.hist, 0)
+			}
+			k.hist[to]++
+		}
+		for len(k.hist) > 0 && k.hist[len(k.hist)-1] == 0 {
+			k.hist = k.hist[:len(k.hist)-1]
+		}
+		if len(k.hist) == before {
+			return
+		}
+		t.work++
+		cur, ok := t.nodes[p]
+		if !ok {
+			return // p hangs from the root
+		}
+		p, from, to = cur.parent, before, len(k.hist)
+	}
 }
 
 // parentOf returns n's parent and position; moved is false (and the parent
 // Root, the position "") when no move places n. Root itself reports Root.
 func (t *tree) parentOf(n ElementID) (parent ElementID, pos string, moved bool) {
+	t.settle()
 	cur, ok := t.nodes[n]
 	if !ok {
 		return Root, "", false
@@ -250,10 +409,12 @@ func (t *tree) parentOf(n ElementID) (parent ElementID, pos string, moved bool) 
 // not even for Root: the caller merges them in (they sort first, by id).
 // The slice is the caller's.
 func (t *tree) children(p ElementID) []ElementID {
-	ids := t.kids[p]
-	if len(ids) == 0 {
+	t.settle()
+	k := t.kids[p]
+	if k == nil || len(k.ids) == 0 {
 		return nil
 	}
+	ids := k.ids
 	type sib struct {
 		pos string
 		id  ElementID
@@ -271,14 +432,15 @@ func (t *tree) children(p ElementID) []ElementID {
 }
 
 // isAncestor reports whether a is a proper ancestor of n: a walk up from n,
-// O(depth). Root is an ancestor of every other node.
+// at most MaxTreeDepth steps. Root is an ancestor of every other node.
 //
-// The walk is bounded by the number of moved nodes. Acyclicity makes the
-// bound unreachable; should a bug ever break it, a move is skipped (the walk
-// answers true) instead of the room's goroutine spinning forever.
+// The depth limit makes a longer walk impossible; should a bug ever break
+// it (or acyclicity), the walk answers true instead of the room's goroutine
+// spinning forever.
 func (t *tree) isAncestor(a, n ElementID) bool {
+	t.settle()
 	for cur, steps := n, 0; cur != Root; steps++ {
-		if steps > len(t.nodes) {
+		if steps > MaxTreeDepth {
 			return true
 		}
 		p := Root
@@ -288,6 +450,7 @@ func (t *tree) isAncestor(a, n ElementID) bool {
 		if p == a {
 			return true
 		}
+		t.work++
 		cur = p
 	}
 	return false
@@ -295,32 +458,49 @@ func (t *tree) isAncestor(a, n ElementID) bool {
 
 // moves returns the log, ascending by stamp, skipped moves included.
 func (t *tree) moves() []move {
-	out := make([]move, len(t.log))
-	for i := range t.log {
-		out[i] = t.log[i].m
-	}
+	out := make([]move, 0, len(t.log)+len(t.late))
+	t.each(func(m *move) { out = append(out, *m) })
 	return out
+}
+
+// each calls f on every move of the set in stamp order, late ones
+// included, without settling: encoding needs the set, not the state.
+func (t *tree) each(f func(m *move)) {
+	slices.SortFunc(t.late, func(a, b move) int { return a.Stamp.Compare(b.Stamp) })
+	j := 0
+	for i := range t.log {
+		for ; j < len(t.late) && t.late[j].Stamp.Less(t.log[i].m.Stamp); j++ {
+			f(&t.late[j])
+		}
+		f(&t.log[i].m)
+	}
+	for ; j < len(t.late); j++ {
+		f(&t.late[j])
+	}
 }
 
 // lastMoveBy returns the stamp of the move that put n where it is, false if
 // n was never (effectively) moved.
 func (t *tree) lastMoveBy(n ElementID) (Stamp, bool) {
+	t.settle()
 	cur, ok := t.nodes[n]
 	return cur.stamp, ok
 }
 
 // clone returns an independent copy. Strings are shared (immutable).
 func (t *tree) clone() *tree {
+	t.settle()
 	c := &tree{
 		log:   slices.Clone(t.log),
+		done:  t.done,
 		nodes: make(map[ElementID]treeNode, len(t.nodes)),
-		kids:  make(map[ElementID][]ElementID, len(t.kids)),
+		kids:  make(map[ElementID]*treeKids, len(t.kids)),
 	}
 	for k, v := range t.nodes {
 		c.nodes[k] = v
 	}
 	for k, v := range t.kids {
-		c.kids[k] = slices.Clone(v)
+		c.kids[k] = &treeKids{ids: slices.Clone(v.ids), hist: slices.Clone(v.hist)}
 	}
 	return c
 }
@@ -339,17 +519,16 @@ const treeMinMoveBytes = 1 + 8 + 16 + 16 + 1
 
 // appendState appends the canonical encoding of the log.
 func (t *tree) appendState(b []byte) []byte {
-	b = appendUvarint(b, uint64(len(t.log)))
+	b = appendUvarint(b, uint64(len(t.log)+len(t.late)))
 	var prev Timestamp
-	for i := range t.log {
-		m := &t.log[i].m
+	t.each(func(m *move) {
 		b = appendUvarint(b, uint64(m.Stamp.TS-prev))
 		b = appendU64(b, uint64(m.Stamp.Replica))
 		b = append(b, m.Node[:]...)
 		b = append(b, m.Parent[:]...)
 		b = appendString(b, m.Pos)
 		prev = m.Stamp.TS
-	}
+	})
 	return b
 }
 
@@ -422,6 +601,7 @@ func decodeTreeState(r *reader) (*tree, error) {
 		}
 		t.do(e)
 	}
+	t.done = len(t.log)
 	return t, nil
 }
 

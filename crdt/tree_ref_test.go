@@ -7,7 +7,8 @@ import (
 
 // treeRef is the naive reference for tree: it keeps the set of moves and
 // recomputes the whole hierarchy from scratch, sorting the moves by stamp
-// and doing them one by one, skipping those that would make a cycle. No
+// and doing them one by one, skipping those that would make a cycle or put
+// a node deeper than MaxTreeDepth. No
 // undo, no redo, no incremental index: obviously right, and slow.
 type treeRef struct {
 	set map[Stamp]move // first move seen per stamp
@@ -49,9 +50,26 @@ func (r *treeRef) state() treeRefState {
 		}
 		return Root
 	}
+	// height is the number of levels below n: the longest chain of
+	// parents from a node up to n.
+	height := func(n ElementID) int {
+		h := 0
+		for c := range st {
+			d := 0
+			for a := c; a != Root; a = parent(a) {
+				if a == n {
+					h = max(h, d)
+					break
+				}
+				d++
+			}
+		}
+		return h
+	}
 	for _, m := range r.sorted() {
-		// Would m.Node become its own ancestor? Walk up from the new parent.
-		cycle := false
+		// Would m.Node become its own ancestor? Walk up from the new
+		// parent, counting its depth.
+		cycle, depth := false, 0
 		for a := m.Parent; ; a = parent(a) {
 			if a == m.Node {
 				cycle = true
@@ -60,8 +78,10 @@ func (r *treeRef) state() treeRefState {
 			if a == Root {
 				break
 			}
+			depth++
 		}
-		if !cycle {
+		// Would a node end deeper than MaxTreeDepth?
+		if !cycle && depth+1+height(m.Node) <= MaxTreeDepth {
 			st[m.Node] = treePlacement{m.Parent, m.Pos, m.Stamp}
 		}
 	}

@@ -49,19 +49,25 @@ func treeParents(t *tree, n int) string {
 	return b.String()
 }
 
-// treeCheckInvariants checks what tree promises of its internals: the log
-// strictly ascending, kids and slots consistent, no cycle.
+// treeCheckInvariants checks what tree promises of its internals, once
+// settled: the log strictly ascending, kids and slots consistent, each
+// parent's height histogram exact, no cycle, no node deeper than
+// MaxTreeDepth.
 func treeCheckInvariants(t *testing.T, tr *tree) {
 	t.Helper()
+	tr.settle()
+	if tr.done != len(tr.log) || len(tr.late) != 0 {
+		t.Fatalf("settled tree has %d of %d moves done, %d late", tr.done, len(tr.log), len(tr.late))
+	}
 	for i := 1; i < len(tr.log); i++ {
 		if !tr.log[i-1].m.Stamp.Less(tr.log[i].m.Stamp) {
 			t.Fatalf("log not strictly ascending at %d", i)
 		}
 	}
 	total := 0
-	for p, ids := range tr.kids {
-		total += len(ids)
-		for slot, id := range ids {
+	for p, k := range tr.kids {
+		total += len(k.ids)
+		for slot, id := range k.ids {
 			n, ok := tr.nodes[id]
 			if !ok || n.parent != p || n.slot != slot {
 				t.Fatalf("kids[%v][%d] = %v, but node says %+v (present %v)", p, slot, id, n, ok)
@@ -71,13 +77,38 @@ func treeCheckInvariants(t *testing.T, tr *tree) {
 	if total != len(tr.nodes) {
 		t.Fatalf("kids hold %d nodes, nodes has %d", total, len(tr.nodes))
 	}
+	// Heights from scratch, by walking up from every node.
+	height := map[ElementID]int{}
 	for id := range tr.nodes {
-		cur := id
+		cur, depth := id, 0
 		for steps := 0; cur != Root; steps++ {
 			if steps > len(tr.nodes) {
 				t.Fatalf("cycle through %v", id)
 			}
 			cur, _, _ = tr.parentOf(cur)
+			depth++
+		}
+		if depth > MaxTreeDepth {
+			t.Fatalf("%v at depth %d > %d", id, depth, MaxTreeDepth)
+		}
+		for h, cur := 0, id; cur != Root; h++ {
+			height[cur] = max(height[cur], h)
+			cur, _, _ = tr.parentOf(cur)
+		}
+	}
+	for p, k := range tr.kids {
+		if p == Root {
+			continue
+		}
+		if got := tr.height(p); got != height[p] {
+			t.Fatalf("height(%v) = %d, want %d", p, got, height[p])
+		}
+		want := make([]uint32, height[p])
+		for _, id := range k.ids {
+			want[height[id]]++
+		}
+		if !slices.Equal(k.hist, want) {
+			t.Fatalf("hist(%v) = %v, want %v", p, k.hist, want)
 		}
 	}
 }
@@ -776,4 +807,90 @@ func BenchmarkTreeDecode(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/100000, "ns/move")
+}
+
+// treeAttack is what one editor can send to freeze a board: a chain of n
+// mindmap nodes, each moved under the previous one (in stamp order), made by
+// replica 1; then frames of late moves by replica 2, each move in a change
+// of its own and stamped before every move of the chain, so that each one
+// lands below the whole log. Every change goes through the binary codec as
+// it would over the wire.
+type treeAttack struct {
+	ids  []ElementID
+	next uint64 // replica 2's next counter
+}
+
+// newTreeAttack creates the n nodes and moves each under the previous one
+// (the chain's changes hold at most 20,000 ops, as a 1 MiB frame would).
+func newTreeAttack(tb testing.TB, d *Doc, n int) *treeAttack {
+	tb.Helper()
+	a := &treeAttack{next: 1}
+	creates := Change{Replica: 1, Start: 1, Time: 1 << 40}
+	for i := 0; i < n; i++ {
+		id := ElementID{0: 0xaa, 12: byte(i >> 24), 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)}
+		a.ids = append(a.ids, id)
+		creates.Ops = append(creates.Ops, Op{Type: OpCreate, Element: id, Key: "mindmap"})
+	}
+	treeApplyWire(tb, d, []Change{creates})
+	ctr, ts := uint64(n+1), Timestamp(1<<40+n)
+	for from := 1; from < n; from += 20000 {
+		c := Change{Replica: 1, Start: ctr, Time: ts}
+		for i := from; i < min(n, from+20000); i++ {
+			c.Ops = append(c.Ops, Op{Type: OpMove, Element: a.ids[i], Parent: a.ids[i-1], Pos: "a0"})
+		}
+		treeApplyWire(tb, d, []Change{c})
+		ctr += uint64(len(c.Ops))
+		ts += Timestamp(len(c.Ops))
+	}
+	return a
+}
+
+// frame returns k late changes of one move each: chain node j under the
+// board, stamped j-th from the beginning of time. The chain's own later
+// move of that node puts it back, so the chain stays as deep.
+func (a *treeAttack) frame(k int) []Change {
+	out := make([]Change, k)
+	for j := range out {
+		out[j] = Change{Replica: 2, Start: a.next, Time: Timestamp(a.next),
+			Ops: []Op{{Type: OpMove, Element: a.ids[int(a.next)%len(a.ids)], Parent: Root}}}
+		a.next++
+	}
+	return out
+}
+
+// treeApplyWire encodes changes as one frame, decodes them and applies
+// them in order, as a room does with a client's frame.
+func treeApplyWire(tb testing.TB, d *Doc, cs []Change) int {
+	tb.Helper()
+	data := EncodeBatch(cs)
+	got, err := DecodeBatch(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, c := range got {
+		if st, _, err := d.Apply(c); err != nil || st != Applied {
+			tb.Fatalf("apply: %v %v", st, err)
+		}
+	}
+	return len(data)
+}
+
+// TestTreeLateMoveAttackBounded reproduces the attack on the tree's cost: a
+// deep chain, then a frame of late moves. Each late move used to undo and
+// redo every later move, walking up a deep chain at each redo: late moves ×
+// moves × depth steps. The work of the frame (and of the first read after
+// it, which settles the tree) must stay within a small constant times the
+// log's length: a bounded walk per logged move, once per frame.
+func TestTreeLateMoveAttackBounded(t *testing.T) {
+	const chain, late = 1000, 20
+	d := NewDoc()
+	a := newTreeAttack(t, d, chain)
+	d.tree.work = 0
+	treeApplyWire(t, d, a.frame(late))
+	d.Parent(a.ids[chain-1]) // a read settles the tree
+	const perMove = 2 + 3*64 // undo, redo, a walk and height updates of at most 64 levels each
+	if bound := (chain + late) * perMove; d.tree.work > bound {
+		t.Fatalf("a frame of %d late moves on a chain of %d took %d steps; bound %d", late, chain, d.tree.work, bound)
+	}
+	t.Logf("%d late moves on a chain of %d: %d steps", late, chain, d.tree.work)
 }
