@@ -40,28 +40,38 @@ func (m move) validate() error {
 	return nil
 }
 
-// treePlacement is where a move put a node: its parent, its position among the
-// parent's children, and the stamp of that move.
+// treePlacement is where a move put a node: its parent (an index, see
+// tree), its position among the parent's children, and the stamp of that
+// move.
 type treePlacement struct {
-	parent ElementID
+	parent int32
 	pos    string
 	stamp  Stamp
 }
 
-// treeNode is a moved node's current placement, and its slot: its index in
-// tree.kids[parent], for removal in O(1).
+// treeNode is an element in the tree: its placement when some move placed
+// it (placed), its slot (its index in its parent's kids, for removal in
+// O(1)), its children in no particular order, and how many of them have
+// each height (hist[h] children of height h, no trailing zero), so that
+// its own height is len(hist) and follows in O(1) when a child comes, goes
+// or changes height. A leaf's height is 0.
 type treeNode struct {
 	treePlacement
-	slot int
+	placed bool
+	slot   int32
+	kids   []int32
+	hist   []uint32
 }
 
-// treeLogEntry is one applied move with what is needed to undo it: the
-// node's placement before it (prev, meaningful when had), or had == false
-// when the node had not been placed by any earlier move. skipped marks a
-// move that would have made a cycle when it was (re)done, and so changed
-// nothing.
+// treeLogEntry is one applied move, its node and parent as indices, with
+// what is needed to undo it: the node's placement before it (prev,
+// meaningful when had), or had == false when the node had not been placed
+// by any earlier move. skipped marks a move that would have made a cycle,
+// or put a node deeper than MaxTreeDepth, when it was (re)done, and so
+// changed nothing.
 type treeLogEntry struct {
 	m       move
+	n, p    int32
 	prev    treePlacement
 	had     bool
 	skipped bool
@@ -131,15 +141,21 @@ type treeLogEntry struct {
 // Not safe for concurrent use (reads settle pending work); the room owns it
 // in one goroutine.
 type tree struct {
-	// log[:done] is what nodes and kids reflect; log[done:] waits for
-	// settle to be done. late holds moves that arrived below the log's top
-	// and are not merged yet, in arrival order; lateAt their stamps.
+	// log[:done] is what nodes reflects; log[done:] waits for settle to be
+	// done. late holds moves that arrived below the log's top and are not
+	// merged yet, in arrival order; lateAt their stamps.
 	log    []treeLogEntry
 	done   int
 	late   []move
 	lateAt map[Stamp]struct{}
-	nodes  map[ElementID]treeNode
-	kids   map[ElementID]*treeKids
+
+	// Every element a logged move names has an index: ids[i] is its id,
+	// nodes[i] its state. Index 0 is Root. Walks and height updates, the
+	// bulk of a redo, read a slice instead of a map.
+	index  map[ElementID]int32
+	ids    []ElementID
+	nodes  []treeNode
+	placed int // nodes placed by some move
 
 	// work counts steps: moves undone and done, parents walked, heights
 	// updated. Tests bound the cost of an input with it; nothing else
@@ -147,17 +163,25 @@ type tree struct {
 	work int
 }
 
-// treeKids is what the tree keeps of a parent: its children, and how many
-// of them have each height (hist[h] children of height h, no trailing
-// zero), so that its own height is len(hist) and follows in O(1) when a
-// child comes, goes or changes height. A leaf's height is 0.
-type treeKids struct {
-	ids  []ElementID
-	hist []uint32
+func newTree() *tree {
+	return &tree{index: map[ElementID]int32{Root: 0}, ids: []ElementID{Root}, nodes: make([]treeNode, 1)}
 }
 
-func newTree() *tree {
-	return &tree{nodes: make(map[ElementID]treeNode), kids: make(map[ElementID]*treeKids)}
+// indexOf returns id's index, giving it one if it has none.
+func (t *tree) indexOf(id ElementID) int32 {
+	if i, ok := t.index[id]; ok {
+		return i
+	}
+	i := int32(len(t.ids))
+	t.index[id] = i
+	t.ids = append(t.ids, id)
+	t.nodes = append(t.nodes, treeNode{})
+	return i
+}
+
+// entry returns m as a log entry, with its indices.
+func (t *tree) entry(m move) treeLogEntry {
+	return treeLogEntry{m: m, n: t.indexOf(m.Node), p: t.indexOf(m.Parent)}
 }
 
 // apply adds a move to the set, to take effect in stamp order whenever it
@@ -177,7 +201,7 @@ func (t *tree) apply(m move) bool {
 	}
 	n := len(t.log)
 	if n == 0 || t.log[n-1].m.Stamp.Less(m.Stamp) {
-		t.log = append(t.log, treeLogEntry{m: m})
+		t.log = append(t.log, t.entry(m))
 		if t.done == n && len(t.late) == 0 {
 			t.do(&t.log[n])
 			t.done = n + 1
@@ -198,8 +222,8 @@ func (t *tree) apply(m move) bool {
 	return true
 }
 
-// settle brings nodes and kids up to the whole set of moves: it merges the
-// late moves into the log (undoing the moves above the oldest of them) and
+// settle brings nodes up to the whole set of moves: it merges the late
+// moves into the log (undoing the moves above the oldest of them) and
 // redoes every move not yet done. Every read calls it first.
 func (t *tree) settle() {
 	t.merge()
@@ -228,7 +252,7 @@ func (t *tree) merge() {
 			t.log[w] = t.log[i]
 			i--
 		} else {
-			t.log[w] = treeLogEntry{m: t.late[j]}
+			t.log[w] = t.entry(t.late[j])
 			j--
 		}
 	}
@@ -254,11 +278,11 @@ func (t *tree) search(s Stamp) int {
 // needs.
 func (t *tree) do(e *treeLogEntry) {
 	t.work++
-	cur, had := t.nodes[e.m.Node]
-	e.prev, e.had = cur.treePlacement, had
-	e.skipped = !t.fits(e.m.Node, e.m.Parent)
+	nd := &t.nodes[e.n]
+	e.prev, e.had = nd.treePlacement, nd.placed
+	e.skipped = !t.fits(e.n, e.p)
 	if !e.skipped {
-		t.place(e.m.Node, treePlacement{e.m.Parent, e.m.Pos, e.m.Stamp})
+		t.place(e.n, treePlacement{e.p, e.m.Pos, e.m.Stamp})
 	}
 }
 
@@ -268,21 +292,21 @@ func (t *tree) undo(e *treeLogEntry) {
 	switch {
 	case e.skipped:
 	case e.had:
-		t.place(e.m.Node, e.prev)
+		t.place(e.n, e.prev)
 	default:
-		t.unplace(e.m.Node)
+		t.unplace(e.n)
 	}
 }
 
-// fits reports whether n may go under p in the current state: p is neither
-// n nor one of its descendants, and n's subtree would end no deeper than
-// MaxTreeDepth. It walks up from p, at most MaxTreeDepth steps.
-func (t *tree) fits(n, p ElementID) bool {
+// fits reports whether node n may go under p in the current state: p is
+// neither n nor one of its descendants, and n's subtree would end no
+// deeper than MaxTreeDepth. It walks up from p, at most MaxTreeDepth steps.
+func (t *tree) fits(n, p int32) bool {
 	// Under the root n is at depth 1, and its subtree no deeper than it is
-	// now (depth >= 1).
-	limit := MaxTreeDepth - 1 - t.height(n) // the deepest p may be
+	// now (at depth >= 1).
+	limit := MaxTreeDepth - 1 - len(t.nodes[n].hist) // the deepest p may be
 	depth := 0
-	for cur := p; cur != Root; {
+	for cur := p; cur != 0; {
 		if cur == n {
 			return false
 		}
@@ -290,11 +314,11 @@ func (t *tree) fits(n, p ElementID) bool {
 			return false
 		}
 		t.work++
-		if cn, ok := t.nodes[cur]; ok {
-			cur = cn.parent
-		} else {
-			cur = Root
+		nd := &t.nodes[cur]
+		if !nd.placed {
+			break // cur hangs from the root
 		}
+		cur = nd.parent
 	}
 	return true
 }
@@ -303,105 +327,118 @@ func (t *tree) fits(n, p ElementID) bool {
 // fits on the settled state.
 func (t *tree) allows(n, p ElementID) bool {
 	t.settle()
-	return t.fits(n, p)
-}
-
-// height returns the number of levels below n: 0 for a leaf.
-func (t *tree) height(n ElementID) int {
-	if k := t.kids[n]; k != nil {
-		return len(k.hist)
+	if p == Root {
+		return true
 	}
-	return 0
+	ni, pi := t.index[n], t.index[p]
+	switch {
+	case n == p:
+		return false
+	case ni == 0: // never named by a move: a leaf on the board
+		return true
+	case pi == 0: // on the board: depth 1
+		return 1+1+len(t.nodes[ni].hist) <= MaxTreeDepth
+	}
+	return t.fits(ni, pi)
 }
 
-// place sets n's placement, keeping kids and heights in step.
-func (t *tree) place(n ElementID, p treePlacement) {
-	cur, ok := t.nodes[n]
-	if ok && cur.parent == p.parent {
-		cur.treePlacement = p
-		t.nodes[n] = cur
+// height returns the number of levels below node i: 0 for a leaf.
+func (t *tree) height(i int32) int { return len(t.nodes[i].hist) }
+
+// place sets node n's placement, keeping kids and heights in step.
+func (t *tree) place(n int32, pl treePlacement) {
+	nd := &t.nodes[n]
+	if nd.placed && nd.parent == pl.parent {
+		nd.treePlacement = pl
 		return
 	}
-	h := t.height(n)
-	if ok {
-		t.unlink(n, cur)
-		t.count(cur.parent, h, -1)
+	h := len(nd.hist)
+	if nd.placed {
+		t.unlink(n)
+		t.count(nd.parent, h, -1)
+	} else {
+		nd.placed = true
+		t.placed++
 	}
-	k := t.kids[p.parent]
-	if k == nil {
-		k = &treeKids{}
-		t.kids[p.parent] = k
-	}
-	k.ids = append(k.ids, n)
-	t.nodes[n] = treeNode{treePlacement: p, slot: len(k.ids) - 1}
-	t.count(p.parent, -1, h)
+	nd.treePlacement = pl
+	pk := &t.nodes[pl.parent]
+	nd.slot = int32(len(pk.kids))
+	pk.kids = append(pk.kids, n)
+	t.count(pl.parent, -1, h)
 }
 
-// unplace forgets n: it is back to "never moved".
-func (t *tree) unplace(n ElementID) {
-	if cur, ok := t.nodes[n]; ok {
-		t.unlink(n, cur)
-		delete(t.nodes, n)
-		t.count(cur.parent, t.height(n), -1)
+// unplace forgets node n's placement: it is back to "never moved".
+func (t *tree) unplace(n int32) {
+	nd := &t.nodes[n]
+	if !nd.placed {
+		return
 	}
+	t.unlink(n)
+	t.count(nd.parent, len(nd.hist), -1)
+	nd.treePlacement, nd.placed, nd.slot = treePlacement{}, false, 0
+	t.placed--
 }
 
-// unlink removes n (currently at cur) from its parent's kids by moving the
-// last sibling into its slot.
-func (t *tree) unlink(n ElementID, cur treeNode) {
-	k := t.kids[cur.parent]
-	last := len(k.ids) - 1
-	if cur.slot != last {
-		moved := k.ids[last]
-		k.ids[cur.slot] = moved
-		mn := t.nodes[moved]
-		mn.slot = cur.slot
-		t.nodes[moved] = mn
+// unlink removes node n from its parent's kids by moving the last sibling
+// into its slot. A slice that empties is kept, capacity and all: undo and
+// redo empty and refill the same parents over and over.
+func (t *tree) unlink(n int32) {
+	nd := &t.nodes[n]
+	pk := &t.nodes[nd.parent]
+	last := len(pk.kids) - 1
+	if int(nd.slot) != last {
+		moved := pk.kids[last]
+		pk.kids[nd.slot] = moved
+		t.nodes[moved].slot = nd.slot
 	}
-	k.ids = k.ids[:last]
+	pk.kids = pk.kids[:last]
 }
 
 // count moves one child of p from height from to height to in p's
 // histogram (-1: the child comes or goes), and carries a change of p's own
 // height up to its ancestors, as far as heights change: at most
 // MaxTreeDepth levels. The root's height is not kept.
-func (t *tree) count(p ElementID, from, to int) {
-	for p != Root {
-		k := t.kids[p]
-		before := len(k.hist)
+func (t *tree) count(p int32, from, to int) {
+	for p != 0 {
+		nd := &t.nodes[p]
+		before := len(nd.hist)
 		if from >= 0 {
-			k.hist[from]--
+			nd.hist[from]--
 		}
 		if to >= 0 {
-			for len(k.hist) <= to {
-				k.hist = append(k.hist, 0)
+			for len(nd.hist) <= to {
+				nd.hist = append(nd.hist, 0)
 			}
-			k.hist[to]++
+			nd.hist[to]++
 		}
-		for len(k.hist) > 0 && k.hist[len(k.hist)-1] == 0 {
-			k.hist = k.hist[:len(k.hist)-1]
+		for len(nd.hist) > 0 && nd.hist[len(nd.hist)-1] == 0 {
+			nd.hist = nd.hist[:len(nd.hist)-1]
 		}
-		if len(k.hist) == before {
-			return
+		if len(nd.hist) == before || !nd.placed {
+			return // no change, or p hangs from the root
 		}
 		t.work++
-		cur, ok := t.nodes[p]
-		if !ok {
-			return // p hangs from the root
-		}
-		p, from, to = cur.parent, before, len(k.hist)
+		p, from, to = nd.parent, before, len(nd.hist)
 	}
+}
+
+// node returns the state of id, nil when no move names it.
+func (t *tree) node(id ElementID) *treeNode {
+	if i, ok := t.index[id]; ok && i != 0 {
+		return &t.nodes[i]
+	}
+	return nil
 }
 
 // parentOf returns n's parent and position; moved is false (and the parent
 // Root, the position "") when no move places n. Root itself reports Root.
 func (t *tree) parentOf(n ElementID) (parent ElementID, pos string, moved bool) {
 	t.settle()
-	cur, ok := t.nodes[n]
-	if !ok {
+	nd := t.node(n)
+	if nd == nil || !nd.placed {
 		return Root, "", false
 	}
-	return cur.parent, cur.pos, true
+	return t.ids[nd.parent], nd.pos, true
 }
 
 // children returns the moved nodes whose parent is p, in sibling order
@@ -410,23 +447,23 @@ func (t *tree) parentOf(n ElementID) (parent ElementID, pos string, moved bool) 
 // The slice is the caller's.
 func (t *tree) children(p ElementID) []ElementID {
 	t.settle()
-	k := t.kids[p]
-	if k == nil || len(k.ids) == 0 {
+	i, ok := t.index[p]
+	if !ok || len(t.nodes[i].kids) == 0 {
 		return nil
 	}
-	ids := k.ids
+	kids := t.nodes[i].kids
 	type sib struct {
 		pos string
 		id  ElementID
 	}
-	sibs := make([]sib, len(ids))
-	for i, id := range ids {
-		sibs[i] = sib{t.nodes[id].pos, id}
+	sibs := make([]sib, len(kids))
+	for j, k := range kids {
+		sibs[j] = sib{t.nodes[k].pos, t.ids[k]}
 	}
 	slices.SortFunc(sibs, func(a, b sib) int { return CompareSiblings(a.pos, a.id, b.pos, b.id) })
 	out := make([]ElementID, len(sibs))
-	for i := range sibs {
-		out[i] = sibs[i].id
+	for j := range sibs {
+		out[j] = sibs[j].id
 	}
 	return out
 }
@@ -439,21 +476,31 @@ func (t *tree) children(p ElementID) []ElementID {
 // spinning forever.
 func (t *tree) isAncestor(a, n ElementID) bool {
 	t.settle()
-	for cur, steps := n, 0; cur != Root; steps++ {
+	switch {
+	case n == Root:
+		return false
+	case a == Root:
+		return true
+	}
+	ai, aok := t.index[a]
+	cur, nok := t.index[n]
+	if !aok || !nok {
+		return false // a move names neither, or n was never moved
+	}
+	for steps := 0; ; steps++ {
 		if steps > MaxTreeDepth {
 			return true
 		}
-		p := Root
-		if cn, ok := t.nodes[cur]; ok {
-			p = cn.parent
+		nd := &t.nodes[cur]
+		if !nd.placed {
+			return false
 		}
-		if p == a {
+		if nd.parent == ai {
 			return true
 		}
 		t.work++
-		cur = p
+		cur = nd.parent
 	}
-	return false
 }
 
 // moves returns the log, ascending by stamp, skipped moves included.
@@ -483,24 +530,30 @@ func (t *tree) each(f func(m *move)) {
 // n was never (effectively) moved.
 func (t *tree) lastMoveBy(n ElementID) (Stamp, bool) {
 	t.settle()
-	cur, ok := t.nodes[n]
-	return cur.stamp, ok
+	if nd := t.node(n); nd != nil && nd.placed {
+		return nd.stamp, true
+	}
+	return Stamp{}, false
 }
 
-// clone returns an independent copy. Strings are shared (immutable).
+// clone returns an independent copy, settled. Strings are shared
+// (immutable).
 func (t *tree) clone() *tree {
 	t.settle()
 	c := &tree{
-		log:   slices.Clone(t.log),
-		done:  t.done,
-		nodes: make(map[ElementID]treeNode, len(t.nodes)),
-		kids:  make(map[ElementID]*treeKids, len(t.kids)),
+		log:    slices.Clone(t.log),
+		done:   t.done,
+		index:  make(map[ElementID]int32, len(t.index)),
+		ids:    slices.Clone(t.ids),
+		nodes:  slices.Clone(t.nodes),
+		placed: t.placed,
 	}
-	for k, v := range t.nodes {
-		c.nodes[k] = v
+	for k, v := range t.index {
+		c.index[k] = v
 	}
-	for k, v := range t.kids {
-		c.kids[k] = &treeKids{ids: slices.Clone(v.ids), hist: slices.Clone(v.hist)}
+	for i := range c.nodes {
+		c.nodes[i].kids = slices.Clone(c.nodes[i].kids)
+		c.nodes[i].hist = slices.Clone(c.nodes[i].hist)
 	}
 	return c
 }
@@ -545,8 +598,6 @@ func decodeTreeState(r *reader) (*tree, error) {
 	}
 	t := newTree()
 	t.log = make([]treeLogEntry, 0, n)
-	// A node per move at most: sized once instead of grown by doubling.
-	t.nodes = make(map[ElementID]treeNode, n)
 	// The positions become substrings of one string holding them all: one
 	// allocation instead of one per move (the moves stay in the log as
 	// long as the tree lives, and so would their positions). So the moves
@@ -587,7 +638,7 @@ func decodeTreeState(r *reader) (*tree, error) {
 		pos, _ := r.bytes(int(l))
 		posBytes = append(posBytes, pos...)
 		ends[i] = len(posBytes)
-		t.log = append(t.log, treeLogEntry{m: m})
+		t.log = append(t.log, treeLogEntry{m: m, n: t.indexOf(m.Node), p: t.indexOf(m.Parent)})
 		prev = m.Stamp
 	}
 	all := string(posBytes)

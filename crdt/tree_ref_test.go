@@ -30,7 +30,13 @@ func (r *treeRef) add(m move) bool {
 
 // treeRefState is the recomputed tree: each moved node's parent, position and
 // deciding stamp.
-type treeRefState map[ElementID]treePlacement
+type treeRefState map[ElementID]treeRefPlacement
+
+type treeRefPlacement struct {
+	parent ElementID
+	pos    string
+	stamp  Stamp
+}
 
 // sorted returns the moves in stamp order.
 func (r *treeRef) sorted() []move {
@@ -82,7 +88,7 @@ func (r *treeRef) state() treeRefState {
 		}
 		// Would a node end deeper than MaxTreeDepth?
 		if !cycle && depth+1+height(m.Node) <= MaxTreeDepth {
-			st[m.Node] = treePlacement{m.Parent, m.Pos, m.Stamp}
+			st[m.Node] = treeRefPlacement{m.Parent, m.Pos, m.Stamp}
 		}
 	}
 	return st

@@ -64,51 +64,54 @@ func treeCheckInvariants(t *testing.T, tr *tree) {
 			t.Fatalf("log not strictly ascending at %d", i)
 		}
 	}
-	total := 0
-	for p, k := range tr.kids {
-		total += len(k.ids)
-		for slot, id := range k.ids {
-			n, ok := tr.nodes[id]
-			if !ok || n.parent != p || n.slot != slot {
-				t.Fatalf("kids[%v][%d] = %v, but node says %+v (present %v)", p, slot, id, n, ok)
+	if len(tr.ids) != len(tr.nodes) || len(tr.index) != len(tr.ids) || tr.ids[0] != Root {
+		t.Fatalf("%d ids, %d nodes, %d in the index", len(tr.ids), len(tr.nodes), len(tr.index))
+	}
+	total, placed := 0, 0
+	for i := range tr.nodes {
+		nd := &tr.nodes[i]
+		if tr.index[tr.ids[i]] != int32(i) {
+			t.Fatalf("index of %v is %d, not %d", tr.ids[i], tr.index[tr.ids[i]], i)
+		}
+		if nd.placed {
+			placed++
+		}
+		total += len(nd.kids)
+		for slot, k := range nd.kids {
+			kn := &tr.nodes[k]
+			if !kn.placed || kn.parent != int32(i) || kn.slot != int32(slot) {
+				t.Fatalf("kids of %v [%d] = %v, but it says %+v", tr.ids[i], slot, tr.ids[k], kn)
 			}
 		}
 	}
-	if total != len(tr.nodes) {
-		t.Fatalf("kids hold %d nodes, nodes has %d", total, len(tr.nodes))
+	if total != placed || placed != tr.placed {
+		t.Fatalf("kids hold %d nodes, %d placed, count says %d", total, placed, tr.placed)
 	}
 	// Heights from scratch, by walking up from every node.
-	height := map[ElementID]int{}
-	for id := range tr.nodes {
-		cur, depth := id, 0
-		for steps := 0; cur != Root; steps++ {
-			if steps > len(tr.nodes) {
-				t.Fatalf("cycle through %v", id)
+	height := make([]int, len(tr.nodes))
+	for i := 1; i < len(tr.nodes); i++ {
+		depth := 0
+		for cur := int32(i); cur != 0 && tr.nodes[cur].placed; cur = tr.nodes[cur].parent {
+			if depth++; depth > len(tr.nodes) {
+				t.Fatalf("cycle through %v", tr.ids[i])
 			}
-			cur, _, _ = tr.parentOf(cur)
-			depth++
+			height[tr.nodes[cur].parent] = max(height[tr.nodes[cur].parent], depth)
 		}
 		if depth > MaxTreeDepth {
-			t.Fatalf("%v at depth %d > %d", id, depth, MaxTreeDepth)
-		}
-		for h, cur := 0, id; cur != Root; h++ {
-			height[cur] = max(height[cur], h)
-			cur, _, _ = tr.parentOf(cur)
+			t.Fatalf("%v at depth %d > %d", tr.ids[i], depth, MaxTreeDepth)
 		}
 	}
-	for p, k := range tr.kids {
-		if p == Root {
-			continue
+	for i := 1; i < len(tr.nodes); i++ {
+		nd := &tr.nodes[i]
+		if got := tr.height(int32(i)); got != height[i] {
+			t.Fatalf("height(%v) = %d, want %d", tr.ids[i], got, height[i])
 		}
-		if got := tr.height(p); got != height[p] {
-			t.Fatalf("height(%v) = %d, want %d", p, got, height[p])
+		want := make([]uint32, height[i])
+		for _, k := range nd.kids {
+			want[height[k]]++
 		}
-		want := make([]uint32, height[p])
-		for _, id := range k.ids {
-			want[height[id]]++
-		}
-		if !slices.Equal(k.hist, want) {
-			t.Fatalf("hist(%v) = %v, want %v", p, k.hist, want)
+		if !slices.Equal(nd.hist, want) {
+			t.Fatalf("hist(%v) = %v, want %v", tr.ids[i], nd.hist, want)
 		}
 	}
 }
@@ -894,3 +897,95 @@ func TestTreeLateMoveAttackBounded(t *testing.T) {
 	}
 	t.Logf("%d late moves on a chain of %d: %d steps", late, chain, d.tree.work)
 }
+
+// treeWorstBoard builds, through the change codec, the board that makes late
+// moves cost the most within the limits: a chain of MaxTreeDepth-1 mindmap
+// nodes, and a leaf moved back and forth `later` times between the board
+// and the chain's deepest node, so that each of those moves, when redone,
+// walks the whole depth and carries a height change up the whole chain. It
+// returns the doc, the chain and the leaf.
+func treeWorstBoard(tb testing.TB, later int) (*Doc, *treeAttack, ElementID) {
+	d := NewDoc()
+	a := newTreeAttack(tb, d, MaxTreeDepth-1)
+	leaf := ElementID{0: 0xbb, 15: 1}
+	ctr := uint64(2*(MaxTreeDepth-1) + 0)
+	ts := Timestamp(1<<40 + 2*MaxTreeDepth)
+	treeApplyWire(tb, d, []Change{{Replica: 1, Start: ctr, Time: ts, Ops: []Op{{Type: OpCreate, Element: leaf, Key: "mindmap"}}}})
+	ctr, ts = ctr+1, ts+1
+	deepest := a.ids[len(a.ids)-1]
+	for from := 0; from < later; from += 20000 {
+		c := Change{Replica: 1, Start: ctr, Time: ts}
+		for i := from; i < min(later, from+20000); i++ {
+			p := Root
+			if i%2 == 0 {
+				p = deepest
+			}
+			c.Ops = append(c.Ops, Op{Type: OpMove, Element: leaf, Parent: p, Pos: "a0"})
+		}
+		treeApplyWire(tb, d, []Change{c})
+		ctr += uint64(len(c.Ops))
+		ts += Timestamp(len(c.Ops))
+	}
+	return d, a, leaf
+}
+
+// treeFrame returns as many late changes as fit in a frame of max bytes,
+// one move each (see treeAttack.frame), encoded as a client sends them.
+func treeFrame(a *treeAttack, max int) (frame []byte, moves int) {
+	one := len(EncodeBatch(a.frame(1))) - 1 // a change and its length prefix
+	a.next--
+	n := (max - 4) / one
+	return EncodeBatch(a.frame(n)), n
+}
+
+// BenchmarkTreeLateMoveWorstCase measures the attack of issue 10 finding 7
+// at its worst within the limits: a frame of late moves (1 MiB, through the
+// change codec, each move in a change of its own and stamped before
+// everything on the board) against the deepest tree allowed and `later`
+// moves on the board that each cost a full-depth walk when redone. The time
+// is the frame's apply plus the read that settles the tree: what the room's
+// goroutine spends on it.
+func BenchmarkTreeLateMoveWorstCase(b *testing.B) {
+	for _, later := range []int{20000, 100000} {
+		b.Run(fmt.Sprintf("later=%d", later), func(b *testing.B) {
+			d, a, leaf := treeWorstBoard(b, later)
+			snap := d.Snapshot()
+			frame, moves := treeFrame(a, MaxMessageBytesForBench)
+			depth := 0
+			for cur := leaf; cur != Root; depth++ {
+				cur, _ = d.Parent(cur)
+			}
+			var work int
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				d2, err := LoadSnapshot(snap)
+				if err != nil {
+					b.Fatal(err)
+				}
+				d2.tree.work = 0
+				b.StartTimer()
+				cs, err := DecodeBatch(frame)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, c := range cs {
+					if _, _, err := d2.Apply(c); err != nil {
+						b.Fatal(err)
+					}
+				}
+				d2.Parent(leaf)
+				work = d2.tree.work
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/frame")
+			b.ReportMetric(float64(len(frame))/(1<<20), "MiB/frame")
+			b.ReportMetric(float64(moves), "late-moves")
+			b.ReportMetric(float64(depth), "depth")
+			b.ReportMetric(float64(work), "steps/frame")
+		})
+	}
+}
+
+// MaxMessageBytesForBench is the largest WebSocket message a node accepts
+// (server/protocol.MaxMessageBytes), the size of the attacking frame.
+const MaxMessageBytesForBench = 1 << 20
