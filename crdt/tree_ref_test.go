@@ -11,7 +11,8 @@ import (
 // a node deeper than MaxTreeDepth. No
 // undo, no redo, no incremental index: obviously right, and slow.
 type treeRef struct {
-	set map[Stamp]move // first move seen per stamp
+	set     map[Stamp]move // first move seen per stamp
+	tooDeep int            // moves skipped for depth by the last state()
 }
 
 func newTreeRef() *treeRef { return &treeRef{set: map[Stamp]move{}} }
@@ -50,6 +51,7 @@ func (r *treeRef) sorted() []move {
 
 func (r *treeRef) state() treeRefState {
 	st := treeRefState{}
+	r.tooDeep = 0
 	parent := func(n ElementID) ElementID {
 		if p, ok := st[n]; ok {
 			return p.parent
@@ -87,7 +89,11 @@ func (r *treeRef) state() treeRefState {
 			depth++
 		}
 		// Would a node end deeper than MaxTreeDepth?
-		if !cycle && depth+1+height(m.Node) <= MaxTreeDepth {
+		switch {
+		case cycle:
+		case depth+1+height(m.Node) > MaxTreeDepth:
+			r.tooDeep++
+		default:
 			st[m.Node] = treeRefPlacement{m.Parent, m.Pos, m.Stamp}
 		}
 	}

@@ -917,7 +917,7 @@ func treeWorstBoard(tb testing.TB, later int) (*Doc, *treeAttack, ElementID) {
 		c := Change{Replica: 1, Start: ctr, Time: ts}
 		for i := from; i < min(later, from+20000); i++ {
 			p := Root
-			if i%2 == 0 {
+			if (later-i)%2 == 1 { // the last one under the chain
 				p = deepest
 			}
 			c.Ops = append(c.Ops, Op{Type: OpMove, Element: leaf, Parent: p, Pos: "a0"})
@@ -929,13 +929,24 @@ func treeWorstBoard(tb testing.TB, later int) (*Doc, *treeAttack, ElementID) {
 	return d, a, leaf
 }
 
-// treeFrame returns as many late changes as fit in a frame of max bytes,
-// one move each (see treeAttack.frame), encoded as a client sends them.
-func treeFrame(a *treeAttack, max int) (frame []byte, moves int) {
-	one := len(EncodeBatch(a.frame(1))) - 1 // a change and its length prefix
-	a.next--
-	n := (max - 4) / one
-	return EncodeBatch(a.frame(n)), n
+// treeFrame returns the largest frame of late moves a client may send
+// (max bytes, encoded as a client sends them): one change of replica 3
+// whose moves, stamped from the beginning of time, put the chain's nodes
+// on the board in turn (the chain's own later moves put them back), and
+// the number of moves.
+func treeFrame(tb testing.TB, a *treeAttack, max int) (frame []byte, moves int) {
+	c := Change{Replica: 3, Start: 1, Time: 1}
+	size := len(EncodeBatch([]Change{c}))
+	one := len(EncodeBatch([]Change{{Replica: 3, Start: 1, Time: 1, Ops: []Op{{Type: OpMove, Element: a.ids[0], Parent: Root}}}})) - size
+	for size+one+16 <= max { // 16: the frame's tag and seq, and length prefixes that grow
+		c.Ops = append(c.Ops, Op{Type: OpMove, Element: a.ids[len(c.Ops)%len(a.ids)], Parent: Root})
+		size += one
+	}
+	frame = EncodeBatch([]Change{c})
+	if len(frame) > max {
+		tb.Fatalf("frame of %d bytes > %d", len(frame), max)
+	}
+	return frame, len(c.Ops)
 }
 
 // BenchmarkTreeLateMoveWorstCase measures the attack of issue 10 finding 7
@@ -946,14 +957,17 @@ func treeFrame(a *treeAttack, max int) (frame []byte, moves int) {
 // is the frame's apply plus the read that settles the tree: what the room's
 // goroutine spends on it.
 func BenchmarkTreeLateMoveWorstCase(b *testing.B) {
-	for _, later := range []int{20000, 100000} {
+	for _, later := range []int{20000, 60000, 100000} {
 		b.Run(fmt.Sprintf("later=%d", later), func(b *testing.B) {
 			d, a, leaf := treeWorstBoard(b, later)
 			snap := d.Snapshot()
-			frame, moves := treeFrame(a, MaxMessageBytesForBench)
+			frame, moves := treeFrame(b, a, MaxMessageBytesForBench)
 			depth := 0
 			for cur := leaf; cur != Root; depth++ {
 				cur, _ = d.Parent(cur)
+			}
+			if depth != MaxTreeDepth {
+				b.Fatalf("the leaf is at depth %d, not %d", depth, MaxTreeDepth)
 			}
 			var work int
 			b.ResetTimer()
@@ -989,3 +1003,86 @@ func BenchmarkTreeLateMoveWorstCase(b *testing.B) {
 // MaxMessageBytesForBench is the largest WebSocket message a node accepts
 // (server/protocol.MaxMessageBytes), the size of the attacking frame.
 const MaxMessageBytesForBench = 1 << 20
+
+// TestTreeDepthLimitConvergence applies sets of moves that build trees past
+// MaxTreeDepth — chains, and subtrees moved under deep nodes — in random
+// orders, with duplicates, reading (and so settling) at random moments or
+// not at all until the end. Every order must give the reference's tree
+// (too-deep moves skipped, in stamp order) and byte-identical state.
+func TestTreeDepthLimitConvergence(t *testing.T) {
+	tooDeep := 0
+	for seed := uint64(1); seed <= 12; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 0x64656570))
+		const nodes = 100
+		var ms []move
+		// Four chains of 25 (1..25, 26..50, ...), their moves stamped
+		// early, and later moves that hang the top of a chain (with all it
+		// carries by then) under the lower part of another: three chains
+		// stacked so go too deep, two do not, and some of these moves make
+		// cycles, depending on what came before in stamp order. Arrival
+		// order is random anyway.
+		stamp := func(from, to int) Stamp {
+			return treeStamp(uint64(from+rng.IntN(to-from)), ReplicaID(1+rng.IntN(3)))
+		}
+		for i := 1; i <= nodes; i++ {
+			if i%25 != 1 {
+				ms = append(ms, move{Stamp: stamp(0, 1000), Node: treeID(i), Parent: treeID(i - 1), Pos: "a0"})
+			}
+		}
+		for i := 0; i < 200; i++ {
+			pp := Root
+			if rng.IntN(10) != 0 {
+				pp = treeID(25*rng.IntN(4) + 11 + rng.IntN(15))
+			}
+			ms = append(ms, move{Stamp: stamp(500, 5000), Node: treeID(1 + 25*rng.IntN(4)), Parent: pp, Pos: "a" + string(rune('0'+rng.IntN(10)))})
+		}
+		// Distinct stamps: two moves sharing one are an op-id conflict.
+		seen := map[Stamp]bool{}
+		ms = slices.DeleteFunc(ms, func(m move) bool {
+			dup := seen[m.Stamp]
+			seen[m.Stamp] = true
+			return dup
+		})
+		ref := newTreeRef()
+		for _, m := range ms {
+			ref.add(m)
+		}
+		var want []byte
+		for order := 0; order < 4; order++ {
+			tr := newTree()
+			for _, k := range rng.Perm(len(ms)) {
+				tr.apply(ms[k])
+				if rng.IntN(4) == 0 {
+					tr.apply(ms[rng.IntN(len(ms))]) // a duplicate
+				}
+				switch {
+				case order == 0: // read after every move
+					tr.parentOf(treeID(1))
+				case order == 1: // never read until the end
+				case rng.IntN(30) == 0:
+					tr.children(treeID(1 + rng.IntN(nodes)))
+				case rng.IntN(30) == 0:
+					tr.appendState(nil) // encodes the late moves without settling
+				}
+			}
+			got := tr.appendState(nil)
+			treeCheckRef(t, tr, ref, nodes)
+			treeCheckInvariants(t, tr)
+			if want == nil {
+				want = got
+			} else if !bytes.Equal(got, want) {
+				t.Fatalf("seed %d: order %d gives a different state", seed, order)
+			}
+			dt, err := decodeTreeState(&reader{b: got})
+			if err != nil || treeParents(dt, nodes) != treeParents(tr, nodes) {
+				t.Fatalf("seed %d: decoded state differs (%v)", seed, err)
+			}
+		}
+		tooDeep += ref.tooDeep
+		t.Logf("seed %d: %d moves, %d skipped for depth", seed, len(ms), ref.tooDeep)
+	}
+	if tooDeep == 0 {
+		t.Fatal("no move skipped for depth: the limit was never in play")
+	}
+	t.Logf("%d moves skipped for depth", tooDeep)
+}
