@@ -324,22 +324,14 @@ func (t *tree) fits(n, p int32) bool {
 }
 
 // allows reports whether a move of n under p, made now, would take effect:
-// fits on the settled state.
+// fits on the settled state. Elements no move names yet get an index (an
+// empty node: on the board, a leaf), as the move would give them.
 func (t *tree) allows(n, p ElementID) bool {
 	t.settle()
 	if p == Root {
-		return true
+		return n != Root
 	}
-	ni, pi := t.index[n], t.index[p]
-	switch {
-	case n == p:
-		return false
-	case ni == 0: // never named by a move: a leaf on the board
-		return true
-	case pi == 0: // on the board: depth 1
-		return 1+1+len(t.nodes[ni].hist) <= MaxTreeDepth
-	}
-	return t.fits(ni, pi)
+	return t.fits(t.indexOf(n), t.indexOf(p))
 }
 
 // height returns the number of levels below node i: 0 for a leaf.

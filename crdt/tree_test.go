@@ -891,11 +891,92 @@ func TestTreeLateMoveAttackBounded(t *testing.T) {
 	d.tree.work = 0
 	treeApplyWire(t, d, a.frame(late))
 	d.Parent(a.ids[chain-1]) // a read settles the tree
-	const perMove = 2 + 3*64 // undo, redo, a walk and height updates of at most 64 levels each
-	if bound := (chain + late) * perMove; d.tree.work > bound {
+	// Per logged move: an undo and a redo, a walk of at most MaxTreeDepth
+	// parents, and height updates of at most MaxTreeDepth levels at the
+	// undo and at the redo.
+	const perMove = 2 + 3*MaxTreeDepth
+	bound := (chain + late) * perMove
+	if d.tree.work > bound {
 		t.Fatalf("a frame of %d late moves on a chain of %d took %d steps; bound %d", late, chain, d.tree.work, bound)
 	}
 	t.Logf("%d late moves on a chain of %d: %d steps", late, chain, d.tree.work)
+
+	// The chain stops at MaxTreeDepth: the moves past it were skipped.
+	depth := 0
+	for cur := a.ids[MaxTreeDepth-1]; cur != Root; depth++ {
+		cur, _ = d.Parent(cur)
+	}
+	if p, _ := d.Parent(a.ids[MaxTreeDepth]); depth != MaxTreeDepth || p != Root {
+		t.Errorf("chain node %d at depth %d, the next one under %v", MaxTreeDepth, depth, p)
+	}
+
+	// Loading the board does its moves once, in order: no undo, no redo.
+	snap := d.Snapshot()
+	d2, err := LoadSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.tree.work > bound {
+		t.Errorf("loading the snapshot took %d steps; bound %d", d2.tree.work, bound)
+	}
+	if !bytes.Equal(d2.Snapshot(), snap) {
+		t.Error("the loaded board differs")
+	}
+}
+
+// TestTreeDepthLimitSubtree checks that the limit counts the subtree a move
+// carries, not just the node moved, and that a local move past it is
+// refused with ErrInvalidOp while the same move from a peer is skipped.
+func TestTreeDepthLimitSubtree(t *testing.T) {
+	const half = 40
+	tr := newTree()
+	ts := uint64(1)
+	for i := 2; i <= 2*half; i++ { // chains 1..40 and 41..80
+		if i != half+1 {
+			tr.apply(treeMove(ts, 1, i, i-1, "a0"))
+			ts++
+		}
+	}
+	// The second chain (height 39) under node 30 (depth 30): its bottom
+	// would be at 70.
+	tr.apply(treeMove(ts, 1, half+1, 30, "a0"))
+	ts++
+	if p, _, moved := tr.parentOf(treeID(half + 1)); moved {
+		t.Fatalf("a subtree went under %v, too deep", p)
+	}
+	// Under node 24 (depth 24) it ends at 64 exactly: fine.
+	tr.apply(treeMove(ts, 1, half+1, 24, "a0"))
+	ts++
+	if p, _, _ := tr.parentOf(treeID(half + 1)); p != treeID(24) {
+		t.Fatalf("the subtree is under %v, want 24", p)
+	}
+	// Nothing more goes under its bottom, nor under the first chain's
+	// bottom through it.
+	tr.apply(treeMove(ts, 1, 90, 2*half, "a0"))
+	ts++
+	if _, _, moved := tr.parentOf(treeID(90)); moved {
+		t.Error("a leaf went under a node at depth 64")
+	}
+	treeCheckInvariants(t, tr)
+
+	// A doc refuses the same move locally, with a clear error.
+	d := NewDoc()
+	tx := d.Begin(1, 1)
+	ids := make([]ElementID, MaxTreeDepth+1)
+	prev := Root
+	for i := range ids {
+		ids[i] = ElementID{0: 0xcc, 15: byte(i)}
+		must(t, tx.Create(ids[i], "mindmap"))
+		if i < MaxTreeDepth {
+			must(t, tx.Move(ids[i], prev, "a0"))
+			prev = ids[i]
+		}
+	}
+	err := tx.Move(ids[MaxTreeDepth], prev, "a0")
+	if !errors.Is(err, ErrInvalidOp) {
+		t.Errorf("a move to depth %d: %v, want ErrInvalidOp", MaxTreeDepth+1, err)
+	}
+	tx.Commit()
 }
 
 // treeWorstBoard builds, through the change codec, the board that makes late
