@@ -86,39 +86,77 @@ type treeLogEntry struct {
 // names exist.
 //
 // Invariants, after every call:
-//   - log holds every move applied (minus duplicates), strictly ascending by
-//     stamp, each as if done in that order: its prev/had say the node's
-//     placement just before it, skipped whether it would have made a cycle.
-//   - nodes is the result of doing log in order on an empty tree: a node is
-//     present iff some non-skipped move placed it, with the placement of the
-//     last such move.
-//   - the parent relation is acyclic: every chain of parents reaches Root
-//     (or a node not in nodes, whose parent is Root).
-//   - kids[p] holds exactly the nodes whose parent is p, in no particular
-//     order, and each node's slot is its index there. A slice that empties
-//     is kept, capacity and all: undo and redo empty and refill the same
-//     parents over and over, and re-allocating each time was most of the
-//     cost of a late move. There is at most one per element ever a parent.
+//   - log holds every move applied (minus duplicates and those still in
+//     late), strictly ascending by stamp; late holds the others, all below
+//     the log's top. log[:done] is done, each as if in that order: its
+//     prev/had say the node's placement just before it, skipped whether it
+//     would have made a cycle or put a node deeper than MaxTreeDepth.
+//   - nodes is the result of doing log[:done] in order on an empty tree: a
+//     node is placed iff some non-skipped move of it is, with the placement
+//     of the last such move. Every read settles first (merges late, does
+//     the rest), so it sees the result of the whole set.
+//   - the parent relation is acyclic, and no node is deeper than
+//     MaxTreeDepth (a placed node's chain of parents reaches Root in at
+//     most MaxTreeDepth steps, counting its own).
+//   - a node's kids are exactly the placed nodes whose parent it is, each
+//     with its slot there, and hist counts their heights.
 //
 // So the state is a function of the set of moves applied, whatever their
-// order of arrival: replicas that applied the same moves have equal logs,
-// equal nodes, and equal appendState bytes. (Two different moves sharing a
-// stamp are an op-id conflict, which the op layer rejects; the tree keeps
-// the first.)
+// order of arrival and whenever reads settle: replicas that applied the
+// same moves have equal logs, equal nodes, and equal appendState bytes.
+// (Two different moves sharing a stamp are an op-id conflict, which the op
+// layer rejects; the tree keeps the first.)
 //
-// Applying a move with a stamp above the last logged one costs a cycle
-// check (a walk up from the new parent: O(depth)) and O(1) map and slice
-// work. A move that arrives late, below the latest logged stamp, undoes
-// every later move (newest first), is done, and redoes them: O(later moves
-// × depth), plus moving the log tail up one slot. Measured on a 2-core EPYC
-// (BenchmarkTree*, 1000 nodes, depth about 4): 0.8 µs per in-order move,
-// 0.35-0.5 µs per later move undone and redone, 0.4 µs per move to decode.
-// A logged move takes about 120 bytes in memory and 44 encoded.
+// # Cost, and the depth limit
 //
-// Depth is the price of every move, and a client can build a deep chain on
-// purpose (n moves make depth n, then each move costs O(n)). Bounding depth
-// is the op layer's business, if it comes to that; the tree stays correct
-// at any depth.
+// A move above the log's top costs a walk up from the new parent (at most
+// MaxTreeDepth steps: the cycle check and the parent's depth at once) and
+// carrying the moved subtree's height to its old and new ancestors (at
+// most MaxTreeDepth each, usually none). A move below the top waits in
+// late; the next read undoes every logged move above the oldest late one,
+// merges, and redoes: O(later moves × MaxTreeDepth) once for all the late
+// moves that arrived since the last read, whatever their number. Reads
+// happen at each render on a client; a node reads it for exports and
+// notifications, and encodes snapshots from the set without settling.
+//
+// The attack this answers: a chain 20,000 deep and one late move made a
+// node undo and redo every later move, each redo walking the whole chain,
+// and a 1 MiB frame holds 20,000 such moves: late moves × moves × depth,
+// 13.8 s for one. Now depth is at most 64 and a frame settles once.
+// Worst case measured (BenchmarkTreeLateMoveWorstCase: a 1 MiB frame of
+// 30,839 late moves against a tree 64 deep and N later moves that each
+// walk 63 parents and change 63 heights when redone) on a 2-core Xeon: 40
+// ms for N = 20,000, 93 ms for 60,000, about 1.5 µs per later move of that
+// kind; 0.1-0.2 µs for moves on a shallow board.
+//
+// What remains is linear in the later moves: a board that has collected
+// N moves makes one frame of late moves cost O(N), and N grows with the
+// board's history (the log is never truncated). Bounding it needs a
+// point below which no move can arrive any more (the paper's causal
+// stability, or a stability marker op that nodes agree on): a protocol
+// change, not done here. Until then N is bounded only by what a node lets
+// clients store on a board.
+//
+// The depth rule: a move is skipped when its parent's depth + 1 + the
+// height of the moved subtree would exceed MaxTreeDepth, judged at its
+// place in stamp order exactly like the cycle check, so every replica
+// agrees whatever the arrival order. Heights are kept per node by a
+// histogram of its children's heights, exact under undo and redo, so the
+// check is one walk and no subtree traversal. Tx.Move refuses such a move
+// locally, with ErrInvalidOp. Rejected: refusing deep moves at the edge
+// only (Doc.CheckSchema): late moves and concurrent moves make trees
+// deeper than any edge check saw, and a snapshot replays with no edge at
+// all. Rejected: limiting only the moved node's own depth: moving a deep
+// subtree under a deep node stacks depths without bound. Rejected: an
+// ancestor index (Euler-tour or link-cut trees) for O(log n) cycle checks:
+// walks are then cheap but every redo still costs, and a 64-level walk
+// over a slice is already as cheap as such an index's upkeep. Rejected:
+// bounding how far back a late move reorders by its arrival (skip moves
+// older than the last K): it depends on the order of arrival, so replicas
+// would diverge.
+//
+// Elements get dense indices: walks and height updates read a slice, not
+// a map (4-5 times faster at full depth).
 //
 // Children are kept as an unordered set per parent (swap-remove by slot) and
 // sorted on demand by children(), O(k log k) for k children. Rejected: a
@@ -133,10 +171,11 @@ type treeLogEntry struct {
 // only the last few are later. Rejected: storing the derived parent map in
 // snapshots instead of the log. Late moves older than the snapshot must
 // still undo and redo later ones, so the log is needed anyway, and the map
-// is cheap to rebuild from it. Not done yet: truncating the log below a
-// stamp every replica has seen (the paper's causal stability). Boards have
-// an open set of replicas (a laptop may come back after a month), so there
-// is no safe point to truncate without a membership protocol.
+// is cheap to rebuild from it (in order: no undo, no redo). Not done yet:
+// truncating the log below a stamp every replica has seen (the paper's
+// causal stability). Boards have an open set of replicas (a laptop may come
+// back after a month), so there is no safe point to truncate without a
+// membership protocol.
 //
 // Not safe for concurrent use (reads settle pending work); the room owns it
 // in one goroutine.

@@ -772,7 +772,9 @@ func BenchmarkTreeMoveInOrder(b *testing.B) {
 }
 
 // BenchmarkTreeMoveOutOfOrder applies moves that each arrive below the last
-// `later` logged moves, so each undoes and redoes exactly that many.
+// `later` logged moves, each followed by a read, so each undoes and redoes
+// exactly that many (without the read, late moves wait and settle
+// together).
 func BenchmarkTreeMoveOutOfOrder(b *testing.B) {
 	const nodes = 1000
 	for _, later := range []int{10, 100, 1000} {
@@ -788,6 +790,7 @@ func BenchmarkTreeMoveOutOfOrder(b *testing.B) {
 				m := ms[i%len(ms)]
 				m.Stamp.TS = Timestamp(i + 1)
 				tr.apply(m)
+				tr.settle()
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(later), "ns/later-move")
