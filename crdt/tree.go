@@ -241,9 +241,12 @@ func (t *tree) apply(m move) bool {
 	n := len(t.log)
 	if n == 0 || t.log[n-1].m.Stamp.Less(m.Stamp) {
 		t.log = append(t.log, t.entry(m))
-		if t.done == n && len(t.late) == 0 {
+		switch {
+		case t.done == n && len(t.late) == 0:
 			t.do(&t.log[n])
 			t.done = n + 1
+		case len(t.late)+len(t.log)-t.done > treeMaxPending:
+			t.settle()
 		}
 		return true
 	}
@@ -258,7 +261,23 @@ func (t *tree) apply(m move) bool {
 	}
 	t.lateAt[m.Stamp] = struct{}{}
 	t.late = append(t.late, m)
+	if len(t.late)+len(t.log)-t.done > treeMaxPending {
+		t.settle()
+	}
 	return true
+}
+
+// treeMaxPending bounds the moves that wait for a read: past it, apply
+// settles. Waiting makes a frame of late moves cost one undo and redo
+// instead of one per move, but a client that sends frame after frame with
+// no read in between must not pile up work for one long settle later.
+const treeMaxPending = 1 << 15
+
+// reach returns how many logged moves have a stamp above s: the moves a
+// move stamped s makes the next read undo and redo (moves still in late
+// are not counted; there are at most treeMaxPending).
+func (t *tree) reach(s Stamp) int {
+	return len(t.log) - t.search(s)
 }
 
 // settle brings nodes up to the whole set of moves: it merges the late
@@ -705,4 +724,23 @@ func treeMinimal(r *reader, start int, v uint64) error {
 		return malformed("tree: non-minimal varint at offset %d", start)
 	}
 	return nil
+}
+
+// MoveReach returns how many moves already on the board have a stamp above
+// the oldest move of c: the moves that applying c makes the tree undo and
+// redo (at the next read), at most MaxTreeDepth parents walked and heights
+// updated each. 0 when c moves nothing or only above every logged move.
+// A server may refuse client changes that reach too far back: the cost of
+// a late move grows with the board's history, which no convergent rule of
+// the tree bounds (see tree).
+func (d *Doc) MoveReach(c *Change) int {
+	// Stamps ascend with the counter: the first move is the oldest.
+	ctr := c.Start
+	for i := range c.Ops {
+		if c.Ops[i].Type == OpMove {
+			return d.tree.reach(c.stampAt(ctr))
+		}
+		ctr += c.Ops[i].span()
+	}
+	return 0
 }

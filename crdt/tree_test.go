@@ -927,6 +927,48 @@ func TestTreeLateMoveAttackBounded(t *testing.T) {
 	}
 }
 
+// TestTreeLatePileBounded sends frame after frame of late moves with no
+// read in between: the moves wait, but never more than treeMaxPending, so
+// no single apply or read does more than one settle's worth of work: the
+// later moves and the pending ones, a bounded walk each.
+func TestTreeLatePileBounded(t *testing.T) {
+	const later = 5000
+	d, a, leaf := treeWorstBoard(t, later)
+	const perMove = 2 + 3*MaxTreeDepth
+	bound := (later + 2*MaxTreeDepth + treeMaxPending + 1) * perMove
+	worst, moves := 0, 0
+	for f := 0; f < 3; f++ {
+		cs := a.frame(20000)
+		moves += len(cs)
+		for _, c := range cs {
+			before := d.tree.work
+			if _, _, err := d.Apply(c); err != nil {
+				t.Fatal(err)
+			}
+			worst = max(worst, d.tree.work-before)
+			if p := len(d.tree.late) + len(d.tree.log) - d.tree.done; p > treeMaxPending {
+				t.Fatalf("%d moves wait, more than %d", p, treeMaxPending)
+			}
+		}
+	}
+	before := d.tree.work
+	d.Parent(leaf)
+	worst = max(worst, d.tree.work-before)
+	if worst > bound {
+		t.Fatalf("one call did %d steps; bound %d", worst, bound)
+	}
+	if got := d.MoveReach(&Change{Replica: 1, Start: 1, Time: 1, Ops: []Op{{Type: OpMove, Element: leaf}}}); got != len(d.tree.log) {
+		t.Errorf("MoveReach of a move older than all = %d, want %d", got, len(d.tree.log))
+	}
+	if got := d.MoveReach(&Change{Replica: 9, Start: 1, Time: 1 << 50, Ops: []Op{{Type: OpMove, Element: leaf}}}); got != 0 {
+		t.Errorf("MoveReach of a move above all = %d", got)
+	}
+	if got := d.MoveReach(&Change{Replica: 9, Start: 1, Time: 1, Ops: []Op{{Type: OpCreate, Element: leaf, Key: "note"}}}); got != 0 {
+		t.Errorf("MoveReach of a change without moves = %d", got)
+	}
+	t.Logf("%d late moves in 3 frames, no read between: at most %d steps in one call", moves, worst)
+}
+
 // TestTreeDepthLimitSubtree checks that the limit counts the subtree a move
 // carries, not just the node moved, and that a local move past it is
 // refused with ErrInvalidOp while the same move from a peer is skipped.
