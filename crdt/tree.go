@@ -115,7 +115,7 @@ type treeLogEntry struct {
 // most MaxTreeDepth each, usually none). A move below the top waits in
 // late; the next read undoes every logged move above the oldest late one,
 // merges, and redoes: O(later moves × MaxTreeDepth) once for all the late
-// moves that arrived since the last read, whatever their number. Reads
+// moves that arrived since the last read (up to treeMaxPending). Reads
 // happen at each render on a client; a node reads it for exports and
 // notifications, and encodes snapshots from the set without settling.
 //
@@ -134,8 +134,11 @@ type treeLogEntry struct {
 // board's history (the log is never truncated). Bounding it needs a
 // point below which no move can arrive any more (the paper's causal
 // stability, or a stability marker op that nodes agree on): a protocol
-// change, not done here. Until then N is bounded only by what a node lets
-// clients store on a board.
+// change, not done here. Until then Doc.MoveReach gives N per change, for
+// a server that refuses client changes reaching back too far: an edge rule,
+// which cannot break convergence since a refused change exists nowhere.
+// And at most treeMaxPending moves wait for a read, so that frames sent
+// with no read in between never pile up into one long settle.
 //
 // The depth rule: a move is skipped when its parent's depth + 1 + the
 // height of the moved subtree would exceed MaxTreeDepth, judged at its
