@@ -676,12 +676,17 @@ func FuzzTreeConvergence(f *testing.F) {
 		rng := rand.New(rand.NewPCG(h.Sum64(), 1))
 		shuffled := slices.Clone(ms)
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		orders := [][]move{ms, slices.Concat(shuffled, ms)} // the second with every move twice
+		// The second with every move twice; the third read after each move
+		// (late moves settle one by one instead of together).
+		orders := [][]move{ms, slices.Concat(shuffled, ms), shuffled}
 		var want []byte
 		for k, order := range orders {
 			tr := newTree()
 			for _, m := range order {
 				tr.apply(m)
+				if k == 2 {
+					tr.settle()
+				}
 			}
 			treeCheckInvariants(t, tr)
 			treeCheckRef(t, tr, ref, 8)
