@@ -125,10 +125,10 @@ type treeLogEntry struct {
 // 13.8 s for one. Now depth is at most 64 and a frame settles once.
 // Worst case measured (BenchmarkTreeLateMoveWorstCase: a 1 MiB frame of
 // 30,839 late moves against a tree 64 deep and N later moves that each
-// walk 63 parents and change 63 heights when redone) on a busy 2-core
-// Xeon: 37-40 ms for N = 20,000, 93-102 ms for 60,000, 1-1.5 µs per moved
-// entry of that kind; 0.13-0.2 µs per later move on a shallow board
-// (BenchmarkTreeMoveOutOfOrder).
+// walk 63 parents and change 63 heights when redone) on a 2-core Xeon: 37
+// ms for N = 20,000, 68 ms for 60,000, 94 ms for 100,000 (up to 1.5 times
+// that while the machine is busy), about 0.7 µs per entry of that kind;
+// 0.1 µs per later move on a shallow board (BenchmarkTreeMoveOutOfOrder).
 //
 // What remains is linear in the later moves: a board that has collected
 // N moves makes one frame of late moves cost O(N), and N grows with the
