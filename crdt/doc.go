@@ -28,7 +28,8 @@
 //     not interleave (text.go).
 //   - The element tree (mindmap hierarchy, frame containment) uses the move
 //     operation of Kleppmann et al. 2021: moves apply in stamp order with
-//     undo/redo, and a move that would create a cycle is skipped (tree.go).
+//     undo/redo, and a move that would create a cycle, or put an element
+//     deeper than MaxTreeDepth, is skipped (tree.go).
 //   - Sibling and z-order are fractional-index keys, ties broken by element
 //     id (order.go).
 //   - Votes and reactions are per-voter registers, so tallies are exact.
