@@ -7,7 +7,7 @@ import { waitLive } from './lib.mjs';
 
 /** Creates a board over REST: {id, token (owner), links: {owner, editor, commenter, viewer}}. */
 export async function restBoard(base, name = 'Board', extra = {}) {
-  const r = await fetch(base + '/v1/boards', { method: 'POST', body: JSON.stringify({ name, ...extra }) });
+  const r = await fetch(base + '/v1/boards', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name, ...extra }) });
   if (r.status !== 201) throw new Error('create board: ' + r.status + ' ' + (await r.text()));
   const j = await r.json();
   const tok = (role) => new URL(j.links[role]).searchParams.get('token');

@@ -38,7 +38,7 @@ export async function startNode(opts = {}) {
     url,
     dir,
     async start() {
-      proc = spawn(BIN, ['--addr', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--log-level', opts.logLevel ?? 'warn', ...(opts.publicURL ? ['--public-url', url] : []), '--shutdown-timeout', '5s'], {
+      proc = spawn(BIN, ['--addr', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--log-level', opts.logLevel ?? 'warn', ...(opts.publicURL ? ['--public-url', url] : []), '--shutdown-timeout', '5s', '--boards-per-hour', '-1'], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       proc.stderr.on('data', (d) => (log += d));
