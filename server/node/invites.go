@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -87,10 +86,15 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 // invites lists a board's invites.
 func (n *Node) invites(ctx context.Context, board string) ([]account.Invite, error) {
 	var out []account.Invite
-	err := n.store.ScanMeta(ctx, account.NSInvite, nil, func(key, val []byte) error {
+	id, err := storage.ParseBoardID(board)
+	if err != nil {
+		return nil, err
+	}
+	// The board's invites (index.go), not every invite of the node.
+	err = n.inviteHashes(ctx, id, func(hash []byte) error {
 		var inv account.Invite
-		if json.Unmarshal(val, &inv) == nil && inv.Board == board {
-			inv.Hash = string(key)
+		if n.getRecord(ctx, account.NSInvite, hash, &inv) == nil && inv.Board == board {
+			inv.Hash = string(hash)
 			out = append(out, inv)
 		}
 		return nil

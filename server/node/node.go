@@ -246,6 +246,10 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.signer = signer
+	if err := n.indexRecords(context.Background()); err != nil { // index.go
+		n.closeStore()
+		return nil, fmt.Errorf("node: index records: %w", err)
+	}
 	n.bus = cfg.Bus
 	if n.bus == nil {
 		nc := cfg.NATS

@@ -239,26 +239,32 @@ func (n *Node) getMe(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
+	// The user's memberships (index.go), not every board: the owner of
+	// a board is its member too.
 	boards := []boardEntry{}
-	n.store.ScanMeta(r.Context(), "board", nil, func(key, val []byte) error {
-		var m BoardMeta
-		if json.Unmarshal(val, &m) != nil || m.Deleted || len(key) != 16 {
-			return nil
+	err := n.boardsOf(r.Context(), u.ID, func(id storage.BoardID) error {
+		m, err := n.loadBoard(r.Context(), id)
+		if err != nil {
+			return nil // gone (or unreadable: the others are listed)
 		}
 		role := ""
 		if m.Owner == u.ID {
 			role = room.RoleOwner
 		} else {
 			var mem account.Member
-			if n.getRecord(r.Context(), account.NSMember, account.BoardKey(storage.BoardID(key), u.ID), &mem) == nil && !mem.Removed {
+			if n.getRecord(r.Context(), account.NSMember, account.BoardKey(id, u.ID), &mem) == nil && !mem.Removed {
 				role = mem.Role
 			}
 		}
 		if role != "" {
-			boards = append(boards, boardEntry{Board: m, Role: role})
+			boards = append(boards, boardEntry{Board: *m, Role: role})
 		}
 		return nil
 	})
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
 	slices.SortFunc(boards, func(a, b boardEntry) int { return int(b.Board.Updated - a.Board.Updated) })
 	writeJSON(w, 200, map[string]any{"user": u, "boards": boards})
 }
