@@ -70,9 +70,9 @@ var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request
 
 // TestLoginCSRF: a foreign page auto-posts the attacker's own sign-in
 // link from the victim's browser. The node refuses it (403), sets no
-// cookie, and the link stays unused; the node's own confirm page (whose
-// form posts with "Origin: null" under Referrer-Policy no-referrer, but
-// Sec-Fetch-Site same-origin) still signs in.
+// cookie, and the link stays unused; the node's own confirm page still
+// signs in (even when its form posts "Origin: null", as under
+// Referrer-Policy no-referrer, with Sec-Fetch-Site same-origin).
 func TestLoginCSRF(t *testing.T) {
 	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	link := e.requestSignInLink("attacker@example.com", "")
@@ -519,6 +519,12 @@ func TestShellHeaders(t *testing.T) {
 	res := tn.do("GET", "/embed/"+b.Board.ID+"?origin="+url.QueryEscape("https://partner.example"), "", "", nil, nil)
 	if csp := res.header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors https://partner.example") || res.header.Get("X-Frame-Options") != "" {
 		t.Fatalf("embed: %d CSP %q XFO %q", res.status, csp, res.header.Get("X-Frame-Options"))
+	}
+	// The pages of e-mailed links (one button that signs in) may not be
+	// framed at all: a framed button is a click away from login CSRF.
+	res = tn.do("GET", "/v1/signin/"+strings.Repeat("a", 43), "", "", nil, nil)
+	if csp := res.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || res.header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("sign-in page: CSP %q XFO %q", csp, res.header.Get("X-Frame-Options"))
 	}
 	expectError(t, "embed by a stranger", tn.do("GET", "/embed/"+b.Board.ID+"?origin="+url.QueryEscape("https://evil.example"), "", "", nil, nil), 403, protocol.CodeForbidden)
 }

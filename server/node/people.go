@@ -112,8 +112,13 @@ var confirmPage = template.Must(template.New("confirm").Parse(`<!doctype html>
 func confirm(w http.ResponseWriter, title, text, button string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	// same-origin, not no-referrer: the link's token still never leaves
+	// the node in a Referer, and the form's POST carries the node's
+	// Origin (under no-referrer it says "Origin: null", which browsers
+	// without Sec-Fetch-Site would have refused as cross-site: guard.go).
+	w.Header().Set("Referrer-Policy", "same-origin")
+	w.Header().Set("X-Frame-Options", "DENY")
 	confirmPage.Execute(w, map[string]string{"Title": title, "Text": text, "Button": button})
 }
 
