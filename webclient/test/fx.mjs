@@ -60,7 +60,9 @@ export function comparePNG(page, a, b, tol = 48) {
   return page.evaluate(
     async ([a64, b64, tol]) => {
       const load = async (s) => {
-        const bmp = await createImageBitmap(await (await fetch('data:image/png;base64,' + s)).blob());
+        // Decoded here, not fetched as a data: URL: the page's CSP
+        // (connect-src 'self') refuses that.
+        const bmp = await createImageBitmap(new Blob([Uint8Array.from(atob(s), (c) => c.charCodeAt(0))], { type: 'image/png' }));
         const c = new OffscreenCanvas(bmp.width, bmp.height);
         const ctx = c.getContext('2d');
         ctx.drawImage(bmp, 0, 0);
