@@ -667,3 +667,18 @@ func BenchmarkMe(b *testing.B) {
 		}
 	}
 }
+
+// TestWebSocketOutlivesHTTPTimeouts: the HTTP timeouts end at the
+// upgrade (the hijack clears the connection's deadlines): a WebSocket
+// that stays quiet for three times every timeout still answers. The
+// wait is the subject of the test, not a synchronisation.
+func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
+	const d = 200 * time.Millisecond
+	tn := startNode(t, func(c *node.Config) {
+		c.HTTP.ReadTimeout, c.HTTP.WriteTimeout, c.HTTP.IdleTimeout, c.HTTP.BodyTimeout, c.HTTP.LongWrite = d, d, d, d, d
+	})
+	b := tn.createBoard(`{"name":"quiet"}`)
+	r := rawJoin(t, tn.wsURL(b.Board.ID, b.Token), 7, nil)
+	time.Sleep(3 * d)
+	r.ping()
+}
