@@ -137,6 +137,9 @@ type createResponse struct {
 }
 
 func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
+	if !n.mayCreateBoard(w, r) { // JSON, sign-in if required, rate (quotas.go)
+		return
+	}
 	var req createRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -76,6 +77,17 @@ type Config struct {
 	// OutboxManual: the outbox delivers only when RunOutbox is called
 	// (tests with a fake clock).
 	OutboxManual bool
+
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For is believed: a request from one of them is counted
+	// under the client address it names (clientIP). Default: none; every
+	// request is its peer's.
+	TrustedProxies []string
+	// HTTP bounds the HTTP server's connections (timeouts, WebSockets
+	// per address).
+	HTTP HTTPLimits
+	// Quotas bound what anonymous and signed-in people may store.
+	Quotas Quotas
 }
 
 // MailConfig configures e-mail.
@@ -165,6 +177,8 @@ func (c *Config) defaults() {
 	if c.NotifyInterval == 0 {
 		c.NotifyInterval = time.Minute
 	}
+	c.HTTP.defaults()
+	c.Quotas.defaults()
 }
 
 // Node is one running server.
@@ -192,6 +206,8 @@ type Node struct {
 	cluster    membership
 
 	limits      *limiter
+	proxies     []netip.Prefix             // Config.TrustedProxies
+	ws          wsCounter                  // open WebSockets per client address
 	notifyQuiet map[storage.BoardID]uint64 // boards with nothing to notify, at this log position (n.mu)
 	pwSem       chan struct{}              // bounds concurrent password hashing
 	outbox      *outbox.Outbox
@@ -204,6 +220,11 @@ type Node struct {
 func New(cfg Config) (*Node, error) {
 	cfg.defaults()
 	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.NodeID), metrics: metrics.New()}
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.proxies, n.ws.byIP = proxies, map[string]int{}
 	n.store = cfg.Store
 	if n.store == nil {
 		st, err := storage.OpenPebble(cfg.DataDir, storage.PebbleOptions{})
@@ -226,6 +247,10 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.signer = signer
+	if err := n.indexRecords(context.Background()); err != nil { // index.go
+		n.closeStore()
+		return nil, fmt.Errorf("node: index records: %w", err)
+	}
 	n.bus = cfg.Bus
 	if n.bus == nil {
 		nc := cfg.NATS
@@ -274,7 +299,16 @@ func New(cfg Config) (*Node, error) {
 		p, d, _ := n.outbox.Counts(ctx)
 		return p, d
 	})
-	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
+	// Every phase of a connection is bounded, so idle and slow clients
+	// cannot hold file descriptors (Pebble needs them too): headers in
+	// 10 s, a request in ReadTimeout (a blob upload's body in
+	// BodyTimeout), an answer in WriteTimeout (the large ones in
+	// LongWrite), the wait for a keep-alive connection's next request in
+	// IdleTimeout. A WebSocket upgrade hijacks the connection, which
+	// clears the deadlines; the hello has its own (Limits.HelloTimeout).
+	h := cfg.HTTP
+	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: min(10*time.Second, h.ReadTimeout),
+		ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout, IdleTimeout: h.IdleTimeout, MaxHeaderBytes: h.MaxHeaderBytes}
 	n.metrics.WatchPeers(func() int { return len(n.Peers()) })
 	n.startCluster()
 	n.startReplication()

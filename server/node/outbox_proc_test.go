@@ -55,6 +55,7 @@ func TestOutboxSurvivesKill(t *testing.T) {
 		raw, _ := json.Marshal(body)
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(string(raw)))
 		req.Header.Set("Authorization", "Bearer "+b.Token)
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := httpClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

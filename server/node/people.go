@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -27,8 +29,12 @@ const (
 	inviteTTL     = 7 * 24 * time.Hour
 )
 
-// decodeBody decodes a JSON request body strictly, writing the 400 itself.
+// decodeBody decodes a JSON request body strictly, writing the 415 (not
+// declared application/json: see jsonContent) or the 400 itself.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if !jsonContent(w, r) {
+		return false
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -38,10 +44,21 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// localPath accepts only same-site paths for redirects after sign-in.
+// localPath accepts only same-site paths for redirects after sign-in: one
+// leading slash, then no control character (browsers drop tabs and
+// newlines from URLs, so "/\t/evil" would become "//evil") and no
+// backslash (browsers read it as a slash) anywhere, in valid UTF-8.
+// Anything else becomes "/". Rejected: cleaning the path (dropping what
+// browsers drop) — a path that needs cleaning did not come from the
+// client, and refusing leaves nothing to get wrong.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || !utf8.ValidString(p) {
 		return "/"
+	}
+	for _, c := range p {
+		if c == '\\' || unicode.IsControl(c) {
+			return "/"
+		}
 	}
 	return p
 }
@@ -101,7 +118,12 @@ func page(w http.ResponseWriter, status int, data map[string]string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: the link's token still never leaves
+	// the node in a Referer, and the form's POST carries the node's
+	// Origin (under no-referrer it says "Origin: null", which browsers
+	// without Sec-Fetch-Site would have refused as cross-site: guard.go).
+	w.Header().Set("Referrer-Policy", "same-origin")
+	w.Header().Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	confirmPage.Execute(w, data)
 }
@@ -228,26 +250,32 @@ func (n *Node) getMe(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
+	// The user's memberships (index.go), not every board: the owner of
+	// a board is its member too.
 	boards := []boardEntry{}
-	n.store.ScanMeta(r.Context(), "board", nil, func(key, val []byte) error {
-		var m BoardMeta
-		if json.Unmarshal(val, &m) != nil || m.Deleted || len(key) != 16 {
-			return nil
+	err := n.boardsOf(r.Context(), u.ID, func(id storage.BoardID) error {
+		m, err := n.loadBoard(r.Context(), id)
+		if err != nil {
+			return nil // gone (or unreadable: the others are listed)
 		}
 		role := ""
 		if m.Owner == u.ID {
 			role = room.RoleOwner
 		} else {
 			var mem account.Member
-			if n.getRecord(r.Context(), account.NSMember, account.BoardKey(storage.BoardID(key), u.ID), &mem) == nil && !mem.Removed {
+			if n.getRecord(r.Context(), account.NSMember, account.BoardKey(id, u.ID), &mem) == nil && !mem.Removed {
 				role = mem.Role
 			}
 		}
 		if role != "" {
-			boards = append(boards, boardEntry{Board: m, Role: role})
+			boards = append(boards, boardEntry{Board: *m, Role: role})
 		}
 		return nil
 	})
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
 	slices.SortFunc(boards, func(a, b boardEntry) int { return int(b.Board.Updated - a.Board.Updated) })
 	writeJSON(w, 200, map[string]any{"user": u, "boards": boards})
 }
@@ -543,21 +571,9 @@ func (n *Node) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 
 // rememberGuest keeps the display name a guest chose (a user record
 // without e-mail), so digests, "since your last visit" and summaries name
-// them. Link users are shared by everyone holding the link: not kept.
+// them. Link users are shared by everyone holding the link: not kept. The
+// node's budget of guest records bounds how many are written
+// (keepGuest, quotas.go).
 func (n *Node) rememberGuest(ctx context.Context, u protocol.User) {
-	if !strings.HasPrefix(u.ID, "guest-") || u.Name == "" || account.CheckName(u.Name) != nil {
-		return
-	}
-	n.lockRecords()
-	defer n.unlockRecords()
-	var cur account.User
-	if n.getRecord(ctx, account.NSUser, []byte(u.ID), &cur) == nil && cur.Name == u.Name {
-		return
-	}
-	now := n.cfg.Now().UnixMilli()
-	rec := account.User{ID: u.ID, Name: u.Name, Color: u.Color, Created: max(cur.Created, now), Updated: n.stamp(cur.Updated)}
-	if cur.Created != 0 {
-		rec.Created = cur.Created
-	}
-	n.putRecordLocked(ctx, account.NSUser, []byte(u.ID), &rec)
+	n.keepGuest(ctx, "", u)
 }

@@ -185,6 +185,7 @@ func (n *Node) publishAllRecords(ctx context.Context) {
 // recordChanged applies what a record change means to open connections:
 // a member's new role (or removal) takes effect at once.
 func (n *Node) recordChanged(ns string, key, val []byte) {
+	n.indexChanged(ns, key, val) // index.go
 	switch ns {
 	case account.NSMember:
 		var m account.Member

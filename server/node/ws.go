@@ -35,6 +35,16 @@ import (
 // under serveWS's frame, ~2.5 KiB on its own. The handler would also keep
 // the request and its headers alive.
 func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
+	release, ok := n.wsSlot(w, r) // per address and per node (guard.go)
+	if !ok {
+		return
+	}
+	kept := false // the connection keeps the slot until it ends
+	defer func() {
+		if !kept {
+			release()
+		}
+	}()
 	id, m, who, ok := n.enter(w, r)
 	if !ok {
 		return
@@ -71,6 +81,7 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		n.conns.Done()
 		return
 	}
+	wc.release, kept = release, true
 	go wc.read()
 }
 
@@ -127,7 +138,7 @@ func (n *Node) startConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 		}
 	}
 	user.Color = hello.Color
-	n.rememberGuest(ctx, user)
+	n.rememberGuestOn(ctx, id, user)
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, n.cfg.Limits.SendQueue)
 	sess.Via, sess.Epoch, sess.Cred = who.Via, who.Epoch, who.Cred
 	if who.Guest {
@@ -180,6 +191,8 @@ type wsConn struct {
 	ctx   context.Context    // of writes; cancelled to abort one stuck on a slow peer
 	abort context.CancelFunc // cancels ctx
 	done  chan struct{}      // closed by the writer when the connection is closed
+	// release gives back the connection's WebSocket slot (wsSlot).
+	release func()
 
 	// The writer's own (one write at a time: the session sees to it).
 	failed bool // a write failed: the connection is gone
@@ -191,6 +204,7 @@ type wsConn struct {
 func (wc *wsConn) read() {
 	n := wc.n
 	defer n.conns.Done()
+	defer wc.release()
 	n.readLoop(context.Background(), wc.c, wc.rm, wc.s)
 	wc.leave()
 }

@@ -300,7 +300,7 @@ test('notification preferences, since your last visit, a voting session with dot
 });
 
 test('a password board says when there were too many wrong passwords', async () => {
-  const r = await fetch(node.url + '/v1/boards', { method: 'POST', body: JSON.stringify({ name: 'Locked', access: 'password', password: 'open sesame' }) });
+  const r = await fetch(node.url + '/v1/boards', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'Locked', access: 'password', password: 'open sesame' }) });
   const { board } = await r.json();
   const { page } = await chrome.newPage();
   await page.goto(`${node.url}/b/${board.id}`);

@@ -38,7 +38,7 @@ export async function startNode(opts = {}) {
     url,
     dir,
     async start() {
-      proc = spawn(BIN, ['--addr', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--log-level', opts.logLevel ?? 'warn', ...(opts.publicURL ? ['--public-url', url] : []), '--shutdown-timeout', '5s'], {
+      proc = spawn(BIN, ['--addr', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--log-level', opts.logLevel ?? 'warn', ...(opts.publicURL ? ['--public-url', url] : []), '--shutdown-timeout', '5s', '--boards-per-hour', '-1'], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       proc.stderr.on('data', (d) => (log += d));
@@ -97,7 +97,9 @@ export async function launch() {
     browser,
     async newPage(opts = {}) {
       const context = await browser.newContext({ viewport: { width: 1200, height: 800 }, ...opts });
+      context.on('page', pollWithEvaluate);
       const page = await context.newPage();
+      pollWithEvaluate(page);
       page.on('pageerror', (e) => console.log('[pageerror]', e.message));
       page.on('console', (m) => {
         if (m.type() === 'error') console.log('[console]', m.text());
@@ -107,6 +109,33 @@ export async function launch() {
     async close() {
       await browser.close();
     },
+  };
+}
+
+/**
+ * Makes page.waitForFunction poll with page.evaluate. The node's pages
+ * have a CSP without 'unsafe-eval', and Playwright's waitForFunction
+ * compiles its predicate inside the page (refused by that CSP), while
+ * evaluate goes through the DevTools protocol, which no CSP governs. So
+ * the tests run against the pages' real CSP (rather than bypassCSP): a
+ * client change that the CSP would break fails them.
+ */
+function pollWithEvaluate(page) {
+  if (page.__polls) return;
+  page.__polls = true;
+  page.waitForFunction = async (fn, arg, opts = {}) => {
+    const deadline = Date.now() + (opts?.timeout || 30000);
+    for (;;) {
+      try {
+        const v = await page.evaluate(fn, arg);
+        if (v) return v;
+      } catch (e) {
+        // A navigation between two polls: try again in the new page.
+        if (!/context was destroyed|navigat|Target closed/i.test(e.message) || page.isClosed()) throw e;
+      }
+      if (Date.now() > deadline) throw new Error(`waitForFunction: timeout ${opts?.timeout || 30000}ms exceeded waiting for ${String(fn).slice(0, 200)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   };
 }
 

@@ -72,6 +72,19 @@ func run(args []string) error {
 		hookPrivate = fs.Bool("webhooks-private", false, "let webhooks call private and loopback addresses (an intranet install); by default only public addresses")
 		notifyEvery = fs.Duration("notify-interval", time.Minute, "how often notifications and digests are checked")
 	)
+	// Hardening: proxies, connection limits, quotas (docs/SECURITY.md).
+	var (
+		trustedProxies = fs.String("trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (default: none; the peer address is the client)")
+		wsPerIP        = fs.Int("ws-per-ip", 64, "open WebSockets one client address may have (negative: no limit); past it, 429")
+		maxWebSockets  = fs.Int("max-websockets", 0, "open WebSockets this node takes in all (0: no limit); past it, 503")
+		readTimeout    = fs.Duration("http-read-timeout", 30*time.Second, "time to read a request (a picture upload's body gets 2 min)")
+		writeTimeout   = fs.Duration("http-write-timeout", 60*time.Second, "time to write an answer (boards' logs, states and pictures get 5 min)")
+		idleTimeout    = fs.Duration("http-idle-timeout", 2*time.Minute, "how long a keep-alive connection may wait for its next request")
+		requireSignin  = fs.Bool("require-signin-to-create", false, "only signed-in people may create boards (recommended for a node on the internet)")
+		boardsPerHour  = fs.Int("boards-per-hour", 20, "boards one address may create per hour without signing in (signed-in people: 5 times as many, per person)")
+		boardBlobMiB   = fs.Int64("board-blob-mib", 100, "MiB of pictures one board may hold (negative: no limit); past it, 413")
+		uploadMiBDay   = fs.Int64("upload-mib-per-day", 256, "MiB of pictures one address, and one signed-in person, may upload per day (negative: no limit); past it, 429")
+	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: corkboard [flags]\n\nRuns a Corkboard node. Each flag may also be set as an environment variable,\nfor example --data-dir as %s.\n\n", envName("data-dir"))
 		fs.PrintDefaults()
@@ -147,6 +160,12 @@ func run(args []string) error {
 	}
 	cfg.NotifyInterval = *notifyEvery
 
+	cfg.TrustedProxies = split(*trustedProxies)
+	cfg.HTTP = node.HTTPLimits{ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
+		WebSocketsPerIP: *wsPerIP, MaxWebSockets: *maxWebSockets}
+	cfg.Quotas = node.Quotas{RequireSignInToCreate: *requireSignin, BoardsPerHour: *boardsPerHour, SignedInBoardsPerHour: 5 * *boardsPerHour,
+		BoardBlobBytes: mib(*boardBlobMiB), UploadBytesPerDay: mib(*uploadMiBDay)}
+
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
@@ -179,4 +198,12 @@ func split(s string) []string {
 		}
 	}
 	return out
+}
+
+// mib converts a flag's MiB to bytes, keeping a negative "no limit".
+func mib(v int64) int64 {
+	if v < 0 {
+		return -1
+	}
+	return v << 20
 }
