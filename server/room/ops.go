@@ -346,6 +346,30 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if err := r.doc.CheckSchema(c); err != nil {
 		return protocol.CodeSchema, err
 	}
+	if reach := r.doc.MoveReach(c); reach > 0 {
+		return r.admitMoveReach(reach)
+	}
+	return "", nil
+}
+
+// admitMoveReach refuses a change whose moves reach back over more of the
+// board's moves than Config.MaxMoveReach, or than the board's budget of
+// such work has left (Config.MoveWorkPerSecond).
+func (r *Room) admitMoveReach(reach int) (protocol.Code, error) {
+	if reach > r.cfg.MaxMoveReach {
+		return protocol.CodeInvalidOp, fmt.Errorf("its moves reach back over %d later moves of the board, more than the %d a change may reorder: make them again", reach, r.cfg.MaxMoveReach)
+	}
+	now, burst := r.cfg.Now(), float64(2*r.cfg.MaxMoveReach)
+	if r.moveLast.IsZero() {
+		r.moveWork = burst
+	} else {
+		r.moveWork = min(burst, r.moveWork+now.Sub(r.moveLast).Seconds()*r.cfg.MoveWorkPerSecond)
+	}
+	r.moveLast = now
+	if r.moveWork < float64(reach) {
+		return protocol.CodeRateLimited, fmt.Errorf("too many late moves on this board right now; resend this batch later")
+	}
+	r.moveWork -= float64(reach)
 	return "", nil
 }
 

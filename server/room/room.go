@@ -78,6 +78,21 @@ type Config struct {
 	MaxHeldBytes        int
 	MaxHeldReplica      int
 	MaxHeldReplicaBytes int
+	// MaxMoveReach bounds how far back into the board's moves one client
+	// change may reach (crdt.Doc.MoveReach: the later moves the tree must
+	// undo and redo for it, each at most crdt.MaxTreeDepth steps): past it
+	// the change is refused with "invalid_op" (default 20 000, about 40 ms
+	// of the room's time at the deepest tree). MoveWorkPerSecond (default
+	// 50 000) and a burst of twice MaxMoveReach bound the reach all of a
+	// board's clients may spend together: past it, "rate_limited".
+	//
+	// No rule inside the CRDT can bound this: the cost of a late move
+	// grows with the history after it, and any cut based on arrival would
+	// make replicas diverge. A refusal is safe (a refused change exists
+	// nowhere); it costs only a client whose moves were made offline while
+	// more than MaxMoveReach moves happened on the board.
+	MaxMoveReach      int
+	MoveWorkPerSecond float64
 	// PresenceInterval: the shortest time between two presence broadcasts
 	// of one session (default 50ms); updates in between are coalesced.
 	PresenceInterval time.Duration
@@ -164,6 +179,12 @@ func (c *Config) defaults() {
 	}
 	if c.MaxHeldReplicaBytes <= 0 {
 		c.MaxHeldReplicaBytes = max(1, c.MaxHeldBytes/4)
+	}
+	if c.MaxMoveReach <= 0 {
+		c.MaxMoveReach = 20000
+	}
+	if c.MoveWorkPerSecond <= 0 {
+		c.MoveWorkPerSecond = 50000
 	}
 	if c.PresenceInterval <= 0 {
 		c.PresenceInterval = 50 * time.Millisecond
@@ -328,6 +349,8 @@ type Room struct {
 	sessions  map[*Session]struct{}
 	replicas  map[crdt.ReplicaID]struct{} // replicas with stored changes beyond the doc's version (held)
 	heldUser  map[crdt.ReplicaID]string   // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
+	moveWork  float64                     // reach the board's clients may still spend (MoveWorkPerSecond)
+	moveLast  time.Time                   // when moveWork was last refilled
 	dirtyPres map[*Session]struct{}
 	lastPres  map[*Session]time.Time
 	presTimer *time.Timer
