@@ -19,6 +19,9 @@ import { installFeatures } from './features';
 import { installBoardAccess } from './account';
 import { askPassword } from './password';
 
+/** The deepest a board's tree may be (crdt.MaxTreeDepth; SCHEMA.md, "Tree moves"). */
+const MAX_TREE_DEPTH = 64;
+
 type Tool = 'select' | 'hand' | 'note' | 'rectangle' | 'ellipse' | 'diamond' | 'text' | 'pen' | 'connector' | 'frame' | 'mindmap';
 
 const TOOLS: { tool: Tool; label: string; key: string; icon: string }[] = [
@@ -635,6 +638,10 @@ class BoardApp {
   addChild(parentId: string): string | null {
     const parent = this.board.get(parentId);
     if (!parent || parent.kind !== 'mindmap') return null;
+    if (this.depthOf(parentId) + 1 > MAX_TREE_DEPTH) {
+      this.toast(`A mindmap is at most ${MAX_TREE_DEPTH} levels deep.`, true);
+      return null;
+    }
     const id = uuidv7();
     const ops = newNodeOps(id, parentId, keyAfterLast(this.board.children(parentId)));
     if (parent.props.collapsed === true) ops.push({ op: 'set', el: parentId, key: 'collapsed', value: false });
@@ -643,6 +650,13 @@ class BoardApp {
     this.editor.start(id);
     this.afterSelect();
     return id;
+  }
+
+  /** The depth of an element in the board's tree (1: on the board). */
+  private depthOf(id: string): number {
+    let d = 0;
+    for (let e = this.board.get(id); e && d <= MAX_TREE_DEPTH; e = e.parent ? this.board.get(e.parent) : undefined) d++;
+    return d;
   }
 
   /** Adds a sibling right after a mindmap node (a subtopic, for a root) and starts editing it. */
