@@ -46,9 +46,14 @@ benchweb: webclient
 crdtbench:
 	$(GO) run ./bench/cmd/crdtbench
 
-# Short fuzzing of every decoder and of convergence (FUZZTIME each).
+# Short fuzzing of every fuzz target of the module (FUZZTIME each): the
+# packages are found by `go list` (those whose tests declare a Fuzz
+# function), the targets by `go test -list`, so a new one is never left out.
 fuzz:
-	@for p in ./crdt/ ./storage/ ./server/protocol/ ./server/outbox/ ./server/mail/ ./server/mail/smtptest/ ./server/webhook/ ./webclient/wasm/elemjson/; do \
+	@pkgs=$$($(GO) list -f '{{$$d := .Dir}}{{range .TestGoFiles}}{{$$d}}/{{.}} {{end}}{{range .XTestGoFiles}}{{$$d}}/{{.}} {{end}}' ./... \
+		| xargs -r grep -l '^func Fuzz' | xargs -r -n1 dirname | sort -u); \
+	[ -n "$$pkgs" ] || { echo "no fuzz targets found"; exit 1; }; \
+	for d in $$pkgs; do p=./$$(realpath --relative-to=. $$d); \
 		for t in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
 			echo "== $$p $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$p || exit 1; done; done
 

@@ -336,6 +336,12 @@ func (r *reader) value() (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
+		// A double holds every integer below 2^53 exactly, and no other
+		// range: a larger one would be rounded, and the sender's copy,
+		// which has the integer, would diverge from everyone else's.
+		if i >= 1<<53 || i <= -(1<<53) {
+			return Value{}, malformed("value: integer %d is not below 2^53 in absolute value", i)
+		}
 		return Number(float64(i)), nil
 	case 5:
 		scale, err := r.byte()
@@ -348,6 +354,9 @@ func (r *reader) value() (Value, error) {
 		m, err := r.varint()
 		if err != nil {
 			return Value{}, err
+		}
+		if m >= 1<<53 || m <= -(1<<53) { // rounded as a double, as above
+			return Value{}, malformed("value: decimal mantissa %d is not below 2^53 in absolute value", m)
 		}
 		return Number(float64(m) / pow10[scale]), nil
 	case 6, 7:

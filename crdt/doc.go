@@ -28,7 +28,8 @@
 //     not interleave (text.go).
 //   - The element tree (mindmap hierarchy, frame containment) uses the move
 //     operation of Kleppmann et al. 2021: moves apply in stamp order with
-//     undo/redo, and a move that would create a cycle is skipped (tree.go).
+//     undo/redo, and a move that would create a cycle, or put an element
+//     deeper than MaxTreeDepth, is skipped (tree.go).
 //   - Sibling and z-order are fractional-index keys, ties broken by element
 //     id (order.go).
 //   - Votes and reactions are per-voter registers, so tallies are exact.
@@ -49,6 +50,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // reg is a last-writer-wins register.
@@ -162,6 +164,8 @@ type Doc struct {
 	// Held changes, indexed by what they wait for. heldBy holds each
 	// change once, keyed by (replica, start), to spot duplicates.
 	heldBy      map[OpID]*heldChange
+	heldBytes   int                         // sum of HeldSize over heldBy
+	heldRep     map[ReplicaID]heldTally     // per replica: count and bytes held
 	waitCounter map[ReplicaID][]*heldChange // wait until vv[r] >= need
 	waitElement map[ElementID][]*heldChange // wait until the element exists
 	createdNow  []ElementID                 // elements created by the change being applied
@@ -175,6 +179,34 @@ type Doc struct {
 type heldChange struct {
 	c    Change
 	need uint64 // when waiting on a counter
+	size int    // HeldSize(&c), counted in Doc.heldBytes while held
+	// What it waits for (the key of its wait list): an element, or
+	// else a counter of replica waitRep.
+	waitRep ReplicaID
+	waitEl  ElementID
+}
+
+// heldTally is what one replica has held.
+type heldTally struct{ n, bytes int }
+
+// heldChangeOverhead and heldOpOverhead estimate the memory a held change
+// takes besides its strings: the Change and map entries, and one Op each.
+const (
+	heldChangeOverhead = 128
+	heldOpOverhead     = int(unsafe.Sizeof(Op{}))
+)
+
+// HeldSize estimates the memory a change takes while a Doc holds it: the
+// Ops and every string they carry. It is what Doc.HeldBytes adds up, so a
+// server can bound held changes in bytes (a wire byte count would let
+// 65 536 tiny ops, a few bytes each on the wire, take 13 MB).
+func HeldSize(c *Change) int {
+	n := heldChangeOverhead + len(c.Ops)*heldOpOverhead
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		n += len(op.Key) + len(op.Text) + len(op.Value.str) + len(op.Pos) + len(op.Voter)
+	}
+	return n
 }
 
 // NewDoc returns an empty board.
@@ -184,6 +216,7 @@ func NewDoc() *Doc {
 		elems:       map[ElementID]*element{},
 		tree:        newTree(),
 		heldBy:      map[OpID]*heldChange{},
+		heldRep:     map[ReplicaID]heldTally{},
 		waitCounter: map[ReplicaID][]*heldChange{},
 		waitElement: map[ElementID][]*heldChange{},
 	}
@@ -205,6 +238,95 @@ func (d *Doc) Clock() Timestamp { return d.clock.Last() }
 
 // Held returns the number of changes waiting for their dependencies.
 func (d *Doc) Held() int { return len(d.heldBy) }
+
+// HeldBytes returns the memory the held changes take, as HeldSize counts it.
+func (d *Doc) HeldBytes() int { return d.heldBytes }
+
+// HeldOf returns how many changes of replica r are held, and their HeldSize.
+func (d *Doc) HeldOf(r ReplicaID) (n, bytes int) {
+	t := d.heldRep[r]
+	return t.n, t.bytes
+}
+
+// DropHeld forgets the held change of replica r that starts at start, as
+// if it had never arrived; false if no such change is held. A server uses
+// it to keep what it holds within its limits when it replays a log written
+// before them: the change can arrive again, like any change a doc lacks.
+func (d *Doc) DropHeld(r ReplicaID, start uint64) bool {
+	h, ok := d.heldBy[OpID{r, start}]
+	if !ok {
+		return false
+	}
+	d.unhold(h)
+	if h.waitEl != Root {
+		if list := slices.DeleteFunc(d.waitElement[h.waitEl], func(x *heldChange) bool { return x == h }); len(list) == 0 {
+			delete(d.waitElement, h.waitEl)
+		} else {
+			d.waitElement[h.waitEl] = list
+		}
+		return true
+	}
+	if list := slices.DeleteFunc(d.waitCounter[h.waitRep], func(x *heldChange) bool { return x == h }); len(list) == 0 {
+		delete(d.waitCounter, h.waitRep)
+	} else {
+		d.waitCounter[h.waitRep] = list
+	}
+	return true
+}
+
+// TrimHeld drops held changes (DropHeld), the largest first, until at
+// most maxN are held taking at most maxBytes; it returns how many it
+// dropped. Ties go by replica and start, so every copy drops the same.
+func (d *Doc) TrimHeld(maxN, maxBytes int) int {
+	if len(d.heldBy) <= maxN && d.heldBytes <= maxBytes {
+		return 0
+	}
+	all := make([]*heldChange, 0, len(d.heldBy))
+	for _, h := range d.heldBy {
+		all = append(all, h)
+	}
+	slices.SortFunc(all, func(a, b *heldChange) int {
+		if a.size != b.size {
+			return b.size - a.size
+		}
+		if a.c.Replica != b.c.Replica {
+			if a.c.Replica < b.c.Replica {
+				return -1
+			}
+			return 1
+		}
+		if a.c.Start < b.c.Start {
+			return -1
+		}
+		if a.c.Start > b.c.Start {
+			return 1
+		}
+		return 0
+	})
+	n := 0
+	for _, h := range all {
+		if len(d.heldBy) <= maxN && d.heldBytes <= maxBytes {
+			break
+		}
+		d.DropHeld(h.c.Replica, h.c.Start)
+		n++
+	}
+	return n
+}
+
+// unhold removes h from heldBy and its tallies (not from the wait lists).
+func (d *Doc) unhold(h *heldChange) {
+	delete(d.heldBy, OpID{h.c.Replica, h.c.Start})
+	d.heldBytes -= h.size
+	t := d.heldRep[h.c.Replica]
+	t.n--
+	t.bytes -= h.size
+	if t.n <= 0 {
+		delete(d.heldRep, h.c.Replica)
+	} else {
+		d.heldRep[h.c.Replica] = t
+	}
+}
 
 // Skipped returns how many ops were skipped as meaningless so far.
 func (d *Doc) Skipped() int { return d.skipped }
@@ -267,6 +389,13 @@ func (d *Doc) offer(c Change) (Status, []Change) {
 
 func (d *Doc) hold(h *heldChange, r ReplicaID, el ElementID) {
 	d.heldBy[OpID{h.c.Replica, h.c.Start}] = h
+	h.size = HeldSize(&h.c)
+	d.heldBytes += h.size
+	t := d.heldRep[h.c.Replica]
+	t.n++
+	t.bytes += h.size
+	d.heldRep[h.c.Replica] = t
+	h.waitRep, h.waitEl = r, el
 	if el != Root {
 		d.waitElement[el] = append(d.waitElement[el], h)
 	} else {
@@ -322,7 +451,7 @@ func (d *Doc) release(applied []Change) []Change {
 			return 0
 		})
 		for _, h := range ready {
-			delete(d.heldBy, OpID{h.c.Replica, h.c.Start})
+			d.unhold(h)
 			st, more := d.offer(h.c)
 			if st == Applied {
 				applied = append(applied, more...)

@@ -175,14 +175,48 @@ func (t PropType) accepts(v Value) bool {
 	switch t {
 	case TNumber:
 		return v.Kind() == KindNumber
-	case TString, TColor:
+	case TString:
 		return v.Kind() == KindString
+	case TColor:
+		return v.Kind() == KindString && ValidColor(v.AsString())
 	case TBool:
 		return v.Kind() == KindBool
 	case TJSON:
 		return v.Kind() == KindJSON
 	case TKey:
 		return v.Kind() == KindString && (v.AsString() == "" || ValidKey(v.AsString()) == nil)
+	}
+	return false
+}
+
+// Palette is the named colours of docs/SCHEMA.md (clients paint them).
+var Palette = []string{"yellow", "pink", "green", "blue", "orange", "purple", "gray"}
+
+// ValidColor reports whether s is a colour as docs/SCHEMA.md defines one:
+// "#rrggbb", "#rrggbbaa" (hex digits of either case), "transparent" or a
+// Palette name. Anything else — CSS names, "rgb(...)", url(...), a
+// megabyte of text — is refused, so every client can paint every board.
+func ValidColor(s string) bool {
+	switch len(s) {
+	case 7, 9:
+		if s[0] != '#' {
+			break
+		}
+		for i := 1; i < len(s); i++ {
+			c := s[i]
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+		return true
+	}
+	if s == "transparent" {
+		return true
+	}
+	for _, p := range Palette {
+		if s == p {
+			return true
+		}
 	}
 	return false
 }
@@ -217,6 +251,10 @@ func (d *Doc) CheckSchema(c *Change) error {
 		switch op.Type {
 		case OpSet:
 			if p, ok := spec.Props[op.Key]; ok && !p.Type.accepts(op.Value) {
+				if p.Type == TColor && op.Value.Kind() == KindString {
+					return fmt.Errorf("op %d: property %q of a %s must be a colour: \"#rrggbb\", \"#rrggbbaa\", \"transparent\" or one of %s (got %.40q): %w",
+						i, op.Key, kindOf(op.Element), strings.Join(Palette, ", "), op.Value.AsString(), ErrSchema)
+				}
 				return fmt.Errorf("op %d: property %q of a %s must be a %s: %w", i, op.Key, kindOf(op.Element), p.Type, ErrSchema)
 			}
 		case OpInsertText, OpDeleteText:

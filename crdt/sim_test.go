@@ -52,6 +52,7 @@ type sim struct {
 	all      []Change // every change made, for the reference models
 	moves    int
 	cycleTry int
+	deep     bool // nine local steps in ten push mindmaps towards MaxTreeDepth (deepStep)
 }
 
 var simKinds = []string{"note", "shape", "text", "stroke", "connector", "frame", "mindmap", "comment", "future-kind"}
@@ -244,6 +245,8 @@ func (s *sim) apply(r *simReplica, c Change) {
 func (s *sim) run(steps int) {
 	for i := 0; i < steps; i++ {
 		switch k := s.rng.IntN(10); {
+		case k < 4 && s.deep && s.rng.IntN(10) != 0:
+			s.deepStep(s.reps[s.rng.IntN(len(s.reps))])
 		case k < 4:
 			s.localStep(s.reps[s.rng.IntN(len(s.reps))])
 		case k < 9:
@@ -297,6 +300,9 @@ func (s *sim) checkInvariants(r *simReplica) {
 		for steps := 0; cur != Root; steps++ {
 			if steps > len(ids) {
 				t.Fatalf("replica %v: cycle through %v", r.id, id)
+			}
+			if steps >= MaxTreeDepth {
+				t.Fatalf("replica %v: %v is deeper than %d", r.id, id, MaxTreeDepth)
 			}
 			cur, _ = d.Parent(cur)
 		}
@@ -496,4 +502,166 @@ func TestSimulator(t *testing.T) {
 			return
 		}
 	}
+}
+
+// depth returns how deep id is in r's tree: 1 on the board.
+func (s *sim) depth(r *simReplica, id ElementID) int {
+	n := 0
+	for cur := id; cur != Root; n++ {
+		cur, _ = r.doc.Parent(cur)
+	}
+	return n
+}
+
+// deepStep makes a mindmap edit that pushes towards MaxTreeDepth: a new
+// subtopic under one of the deepest nodes, or a node (often the top of a
+// deep subtree) moved under one of the deepest nodes, to the board, or
+// anywhere. Moves the local tree refuses (too deep, a cycle) are not made;
+// concurrent ones that together go too deep are skipped on every replica.
+func (s *sim) deepStep(r *simReplica) {
+	r.now += int64(s.rng.IntN(3))
+	var nodes []ElementID
+	deepest, most := []ElementID{}, 0
+	for _, id := range r.doc.Elements() {
+		if r.doc.Kind(id) != "mindmap" {
+			continue
+		}
+		nodes = append(nodes, id)
+		switch d := s.depth(r, id); {
+		case d > most:
+			deepest, most = []ElementID{id}, d
+		case d == most:
+			deepest = append(deepest, id)
+		}
+	}
+	tx := r.undo.Begin(r.now)
+	pos, _ := KeyBetween("", "")
+	switch k := s.rng.IntN(20); {
+	case k < 8 || len(nodes) == 0:
+		id := s.newElementID()
+		must(s.t, tx.Create(id, "mindmap"))
+		switch {
+		case len(nodes) > 0 && s.rng.IntN(2) == 0:
+			tx.Move(id, nodes[s.rng.IntN(len(nodes))], pos)
+		case len(deepest) > 0:
+			tx.Move(id, deepest[s.rng.IntN(len(deepest))], pos)
+		}
+	case k < 18:
+		// A node with its subtree under a node as deep as the subtree
+		// allows, or nearly: a saturated tree, where concurrent edits of
+		// other replicas go too deep.
+		n := nodes[s.rng.IntN(len(nodes))]
+		tr := r.doc.tree
+		tr.settle()
+		want := MaxTreeDepth - 1 - tr.height(tr.index[n])
+		var fit []ElementID
+		for _, p := range nodes {
+			if d := s.depth(r, p); d <= want && d >= want-2 && p != n && !r.doc.IsAncestor(n, p) {
+				fit = append(fit, p)
+			}
+		}
+		if len(fit) > 0 && tx.Move(n, fit[s.rng.IntN(len(fit))], pos) == nil {
+			s.moves++
+		}
+	case k < 19:
+		if tx.Move(nodes[s.rng.IntN(len(nodes))], Root, pos) == nil {
+			s.moves++
+		}
+	default:
+		if tx.Move(nodes[s.rng.IntN(len(nodes))], nodes[s.rng.IntN(len(nodes))], pos) == nil {
+			s.moves++
+		}
+	}
+	c, ok := tx.Commit()
+	s.commit(r, c, ok)
+}
+
+// TestSimulatorDeepTree runs the simulator on boards whose mindmaps reach
+// MaxTreeDepth: every replica starts with a chain MaxTreeDepth-2 deep,
+// nine local steps in ten go deeper (deepStep), and the last replica starts cut
+// off with a clock an hour behind, so that its moves arrive late
+// everywhere and undo and redo the others' moves. Deliveries come in random
+// order, with duplicates. Every replica must end byte-identical, no node
+// deeper than MaxTreeDepth, and each parent as the reference model (every
+// move ever made, in stamp order, skipping cycles and too-deep moves) says.
+func TestSimulatorDeepTree(t *testing.T) {
+	tooDeep := 0
+	for seed := uint64(1); seed <= 8; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { tooDeep += runDeepSim(t, seed, 3+int(seed%2), 3**simSteps) })
+	}
+	if tooDeep == 0 {
+		t.Error("no move was skipped for depth: the limit was never in play")
+	}
+	t.Logf("moves skipped for depth, all seeds: %d", tooDeep)
+}
+
+func runDeepSim(t *testing.T, seed uint64, replicas, steps int) int {
+	t.Logf("deep-tree simulator seed %d (%d replicas, %d steps)", seed, replicas, steps)
+	s := newSim(t, seed, replicas)
+	s.deep = true
+	r0 := s.reps[0]
+	tx := r0.doc.Begin(r0.id, r0.now)
+	var chain []ElementID
+	prev := Root
+	for i := 0; i < MaxTreeDepth-2; i++ {
+		id := s.newElementID()
+		must(t, tx.Create(id, "mindmap"))
+		must(t, tx.Move(id, prev, "a0"))
+		chain = append(chain, id)
+		prev = id
+	}
+	c, ok := tx.Commit()
+	s.commit(r0, c, ok)
+	for _, r := range s.reps[1:] { // everyone starts with the chain
+		s.apply(r, c)
+		r.inbox = r.inbox[:0]
+	}
+	late := s.reps[len(s.reps)-1]
+	late.now -= 3_600_000
+	s.cut[late.id] = true
+	// A race at the limit to begin with: cut off, the late replica adds
+	// two levels under the chain (to depth 64), while replica 0 hangs the
+	// whole chain under a new node (one level more). Both are fine alone;
+	// together too deep, so the later of them in stamp order, replica 0's,
+	// is skipped everywhere (unless a move the run makes in between, in
+	// stamp order, breaks the chain first).
+	tx = late.doc.Begin(late.id, late.now)
+	a, b := s.newElementID(), s.newElementID()
+	must(t, tx.Create(a, "mindmap"))
+	must(t, tx.Move(a, chain[len(chain)-1], "a0"))
+	must(t, tx.Create(b, "mindmap"))
+	must(t, tx.Move(b, a, "a0"))
+	c, ok = tx.Commit()
+	s.commit(late, c, ok)
+	tx = r0.doc.Begin(r0.id, r0.now)
+	top := s.newElementID()
+	must(t, tx.Create(top, "mindmap"))
+	must(t, tx.Move(chain[0], top, "a0"))
+	c, ok = tx.Commit()
+	s.commit(r0, c, ok)
+	s.run(steps)
+	s.checkFinal()
+
+	// The reference: every move op ever made, in stamp order.
+	ref := newTreeRef()
+	for _, c := range s.all {
+		ctr := c.Start
+		for _, op := range c.Ops {
+			if op.Type == OpMove {
+				ref.add(move{Stamp: c.stampAt(ctr), Node: op.Element, Parent: op.Parent, Pos: op.Pos})
+			}
+			ctr += op.span()
+		}
+	}
+	st := ref.state()
+	d := s.reps[0].doc
+	for _, id := range d.Elements() {
+		want, _, _ := st.parentOf(id)
+		if got, _ := d.Parent(id); got != want {
+			t.Fatalf("parent of %v is %v; the reference says %v", id, got, want)
+		}
+	}
+	t.Logf("%d changes, %d elements, %d moves, %d skipped for depth, %d tree steps on replica 0",
+		len(s.all), d.Len(), s.moves, ref.tooDeep, d.tree.work)
+	return ref.tooDeep
 }

@@ -7,10 +7,12 @@ import (
 
 // treeRef is the naive reference for tree: it keeps the set of moves and
 // recomputes the whole hierarchy from scratch, sorting the moves by stamp
-// and doing them one by one, skipping those that would make a cycle. No
+// and doing them one by one, skipping those that would make a cycle or put
+// a node deeper than MaxTreeDepth. No
 // undo, no redo, no incremental index: obviously right, and slow.
 type treeRef struct {
-	set map[Stamp]move // first move seen per stamp
+	set     map[Stamp]move // first move seen per stamp
+	tooDeep int            // moves skipped for depth by the last state()
 }
 
 func newTreeRef() *treeRef { return &treeRef{set: map[Stamp]move{}} }
@@ -29,7 +31,13 @@ func (r *treeRef) add(m move) bool {
 
 // treeRefState is the recomputed tree: each moved node's parent, position and
 // deciding stamp.
-type treeRefState map[ElementID]treePlacement
+type treeRefState map[ElementID]treeRefPlacement
+
+type treeRefPlacement struct {
+	parent ElementID
+	pos    string
+	stamp  Stamp
+}
 
 // sorted returns the moves in stamp order.
 func (r *treeRef) sorted() []move {
@@ -43,15 +51,33 @@ func (r *treeRef) sorted() []move {
 
 func (r *treeRef) state() treeRefState {
 	st := treeRefState{}
+	r.tooDeep = 0
 	parent := func(n ElementID) ElementID {
 		if p, ok := st[n]; ok {
 			return p.parent
 		}
 		return Root
 	}
+	// height is the number of levels below n: the longest chain of
+	// parents from a node up to n.
+	height := func(n ElementID) int {
+		h := 0
+		for c := range st {
+			d := 0
+			for a := c; a != Root; a = parent(a) {
+				if a == n {
+					h = max(h, d)
+					break
+				}
+				d++
+			}
+		}
+		return h
+	}
 	for _, m := range r.sorted() {
-		// Would m.Node become its own ancestor? Walk up from the new parent.
-		cycle := false
+		// Would m.Node become its own ancestor? Walk up from the new
+		// parent, counting its depth.
+		cycle, depth := false, 0
 		for a := m.Parent; ; a = parent(a) {
 			if a == m.Node {
 				cycle = true
@@ -60,9 +86,15 @@ func (r *treeRef) state() treeRefState {
 			if a == Root {
 				break
 			}
+			depth++
 		}
-		if !cycle {
-			st[m.Node] = treePlacement{m.Parent, m.Pos, m.Stamp}
+		// Would a node end deeper than MaxTreeDepth?
+		switch {
+		case cycle:
+		case depth+1+height(m.Node) > MaxTreeDepth:
+			r.tooDeep++
+		default:
+			st[m.Node] = treeRefPlacement{m.Parent, m.Pos, m.Stamp}
 		}
 	}
 	return st

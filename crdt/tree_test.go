@@ -49,35 +49,69 @@ func treeParents(t *tree, n int) string {
 	return b.String()
 }
 
-// treeCheckInvariants checks what tree promises of its internals: the log
-// strictly ascending, kids and slots consistent, no cycle.
+// treeCheckInvariants checks what tree promises of its internals, once
+// settled: the log strictly ascending, kids and slots consistent, each
+// parent's height histogram exact, no cycle, no node deeper than
+// MaxTreeDepth.
 func treeCheckInvariants(t *testing.T, tr *tree) {
 	t.Helper()
+	tr.settle()
+	if tr.done != len(tr.log) || len(tr.late) != 0 {
+		t.Fatalf("settled tree has %d of %d moves done, %d late", tr.done, len(tr.log), len(tr.late))
+	}
 	for i := 1; i < len(tr.log); i++ {
 		if !tr.log[i-1].m.Stamp.Less(tr.log[i].m.Stamp) {
 			t.Fatalf("log not strictly ascending at %d", i)
 		}
 	}
-	total := 0
-	for p, ids := range tr.kids {
-		total += len(ids)
-		for slot, id := range ids {
-			n, ok := tr.nodes[id]
-			if !ok || n.parent != p || n.slot != slot {
-				t.Fatalf("kids[%v][%d] = %v, but node says %+v (present %v)", p, slot, id, n, ok)
+	if len(tr.ids) != len(tr.nodes) || len(tr.index) != len(tr.ids) || tr.ids[0] != Root {
+		t.Fatalf("%d ids, %d nodes, %d in the index", len(tr.ids), len(tr.nodes), len(tr.index))
+	}
+	total, placed := 0, 0
+	for i := range tr.nodes {
+		nd := &tr.nodes[i]
+		if tr.index[tr.ids[i]] != int32(i) {
+			t.Fatalf("index of %v is %d, not %d", tr.ids[i], tr.index[tr.ids[i]], i)
+		}
+		if nd.placed {
+			placed++
+		}
+		total += len(nd.kids)
+		for slot, k := range nd.kids {
+			kn := &tr.nodes[k]
+			if !kn.placed || kn.parent != int32(i) || kn.slot != int32(slot) {
+				t.Fatalf("kids of %v [%d] = %v, but it says %+v", tr.ids[i], slot, tr.ids[k], kn)
 			}
 		}
 	}
-	if total != len(tr.nodes) {
-		t.Fatalf("kids hold %d nodes, nodes has %d", total, len(tr.nodes))
+	if total != placed || placed != tr.placed {
+		t.Fatalf("kids hold %d nodes, %d placed, count says %d", total, placed, tr.placed)
 	}
-	for id := range tr.nodes {
-		cur := id
-		for steps := 0; cur != Root; steps++ {
-			if steps > len(tr.nodes) {
-				t.Fatalf("cycle through %v", id)
+	// Heights from scratch, by walking up from every node.
+	height := make([]int, len(tr.nodes))
+	for i := 1; i < len(tr.nodes); i++ {
+		depth := 0
+		for cur := int32(i); cur != 0 && tr.nodes[cur].placed; cur = tr.nodes[cur].parent {
+			if depth++; depth > len(tr.nodes) {
+				t.Fatalf("cycle through %v", tr.ids[i])
 			}
-			cur, _, _ = tr.parentOf(cur)
+			height[tr.nodes[cur].parent] = max(height[tr.nodes[cur].parent], depth)
+		}
+		if depth > MaxTreeDepth {
+			t.Fatalf("%v at depth %d > %d", tr.ids[i], depth, MaxTreeDepth)
+		}
+	}
+	for i := 1; i < len(tr.nodes); i++ {
+		nd := &tr.nodes[i]
+		if got := tr.height(int32(i)); got != height[i] {
+			t.Fatalf("height(%v) = %d, want %d", tr.ids[i], got, height[i])
+		}
+		want := make([]uint32, height[i])
+		for _, k := range nd.kids {
+			want[height[k]]++
+		}
+		if !slices.Equal(nd.hist, want) {
+			t.Fatalf("hist(%v) = %v, want %v", tr.ids[i], nd.hist, want)
 		}
 	}
 }
@@ -642,12 +676,17 @@ func FuzzTreeConvergence(f *testing.F) {
 		rng := rand.New(rand.NewPCG(h.Sum64(), 1))
 		shuffled := slices.Clone(ms)
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		orders := [][]move{ms, slices.Concat(shuffled, ms)} // the second with every move twice
+		// The second with every move twice; the third read after each move
+		// (late moves settle one by one instead of together).
+		orders := [][]move{ms, slices.Concat(shuffled, ms), shuffled}
 		var want []byte
 		for k, order := range orders {
 			tr := newTree()
 			for _, m := range order {
 				tr.apply(m)
+				if k == 2 {
+					tr.settle()
+				}
 			}
 			treeCheckInvariants(t, tr)
 			treeCheckRef(t, tr, ref, 8)
@@ -738,7 +777,9 @@ func BenchmarkTreeMoveInOrder(b *testing.B) {
 }
 
 // BenchmarkTreeMoveOutOfOrder applies moves that each arrive below the last
-// `later` logged moves, so each undoes and redoes exactly that many.
+// `later` logged moves, each followed by a read, so each undoes and redoes
+// exactly that many (without the read, late moves wait and settle
+// together).
 func BenchmarkTreeMoveOutOfOrder(b *testing.B) {
 	const nodes = 1000
 	for _, later := range []int{10, 100, 1000} {
@@ -754,6 +795,7 @@ func BenchmarkTreeMoveOutOfOrder(b *testing.B) {
 				m := ms[i%len(ms)]
 				m.Stamp.TS = Timestamp(i + 1)
 				tr.apply(m)
+				tr.settle()
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(later), "ns/later-move")
@@ -776,4 +818,402 @@ func BenchmarkTreeDecode(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/100000, "ns/move")
+}
+
+// treeAttack is what one editor can send to freeze a board: a chain of n
+// mindmap nodes, each moved under the previous one (in stamp order), made by
+// replica 1; then frames of late moves by replica 2, each move in a change
+// of its own and stamped before every move of the chain, so that each one
+// lands below the whole log. Every change goes through the binary codec as
+// it would over the wire.
+type treeAttack struct {
+	ids  []ElementID
+	next uint64 // replica 2's next counter
+}
+
+// newTreeAttack creates the n nodes and moves each under the previous one
+// (the chain's changes hold at most 20,000 ops, as a 1 MiB frame would).
+func newTreeAttack(tb testing.TB, d *Doc, n int) *treeAttack {
+	tb.Helper()
+	a := &treeAttack{next: 1}
+	creates := Change{Replica: 1, Start: 1, Time: 1 << 40}
+	for i := 0; i < n; i++ {
+		id := ElementID{0: 0xaa, 12: byte(i >> 24), 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)}
+		a.ids = append(a.ids, id)
+		creates.Ops = append(creates.Ops, Op{Type: OpCreate, Element: id, Key: "mindmap"})
+	}
+	treeApplyWire(tb, d, []Change{creates})
+	ctr, ts := uint64(n+1), Timestamp(1<<40+n)
+	for from := 1; from < n; from += 20000 {
+		c := Change{Replica: 1, Start: ctr, Time: ts}
+		for i := from; i < min(n, from+20000); i++ {
+			c.Ops = append(c.Ops, Op{Type: OpMove, Element: a.ids[i], Parent: a.ids[i-1], Pos: "a0"})
+		}
+		treeApplyWire(tb, d, []Change{c})
+		ctr += uint64(len(c.Ops))
+		ts += Timestamp(len(c.Ops))
+	}
+	return a
+}
+
+// frame returns k late changes of one move each: chain node j under the
+// board, stamped j-th from the beginning of time. The chain's own later
+// move of that node puts it back, so the chain stays as deep.
+func (a *treeAttack) frame(k int) []Change {
+	out := make([]Change, k)
+	for j := range out {
+		out[j] = Change{Replica: 2, Start: a.next, Time: Timestamp(a.next),
+			Ops: []Op{{Type: OpMove, Element: a.ids[int(a.next)%len(a.ids)], Parent: Root}}}
+		a.next++
+	}
+	return out
+}
+
+// treeApplyWire encodes changes as one frame, decodes them and applies
+// them in order, as a room does with a client's frame.
+func treeApplyWire(tb testing.TB, d *Doc, cs []Change) int {
+	tb.Helper()
+	data := EncodeBatch(cs)
+	got, err := DecodeBatch(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, c := range got {
+		if st, _, err := d.Apply(c); err != nil || st != Applied {
+			tb.Fatalf("apply: %v %v", st, err)
+		}
+	}
+	return len(data)
+}
+
+// TestTreeLateMoveAttackBounded reproduces the attack on the tree's cost: a
+// deep chain, then a frame of late moves. Each late move used to undo and
+// redo every later move, walking up a deep chain at each redo: late moves ×
+// moves × depth steps. The work of the frame (and of the first read after
+// it, which settles the tree) must stay within a small constant times the
+// log's length: a bounded walk per logged move, once per frame.
+func TestTreeLateMoveAttackBounded(t *testing.T) {
+	const chain, late = 1000, 20
+	d := NewDoc()
+	a := newTreeAttack(t, d, chain)
+	d.tree.work = 0
+	treeApplyWire(t, d, a.frame(late))
+	d.Parent(a.ids[chain-1]) // a read settles the tree
+	// Per logged move: an undo and a redo, a walk of at most MaxTreeDepth
+	// parents, and height updates of at most MaxTreeDepth levels at the
+	// undo and at the redo.
+	const perMove = 2 + 3*MaxTreeDepth
+	bound := (chain + late) * perMove
+	if d.tree.work > bound {
+		t.Fatalf("a frame of %d late moves on a chain of %d took %d steps; bound %d", late, chain, d.tree.work, bound)
+	}
+	t.Logf("%d late moves on a chain of %d: %d steps", late, chain, d.tree.work)
+
+	// The chain stops at MaxTreeDepth: the moves past it were skipped.
+	depth := 0
+	for cur := a.ids[MaxTreeDepth-1]; cur != Root; depth++ {
+		cur, _ = d.Parent(cur)
+	}
+	if p, _ := d.Parent(a.ids[MaxTreeDepth]); depth != MaxTreeDepth || p != Root {
+		t.Errorf("chain node %d at depth %d, the next one under %v", MaxTreeDepth, depth, p)
+	}
+
+	// Loading the board does its moves once, in order: no undo, no redo.
+	snap := d.Snapshot()
+	d2, err := LoadSnapshot(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.tree.work > bound {
+		t.Errorf("loading the snapshot took %d steps; bound %d", d2.tree.work, bound)
+	}
+	if !bytes.Equal(d2.Snapshot(), snap) {
+		t.Error("the loaded board differs")
+	}
+}
+
+// TestTreeLatePileBounded sends frame after frame of late moves with no
+// read in between: the moves wait, but never more than treeMaxPending, so
+// no single apply or read does more than one settle's worth of work: the
+// later moves and the pending ones, a bounded walk each.
+func TestTreeLatePileBounded(t *testing.T) {
+	const later = 5000
+	d, a, leaf := treeWorstBoard(t, later)
+	const perMove = 2 + 3*MaxTreeDepth
+	bound := (later + 2*MaxTreeDepth + treeMaxPending + 1) * perMove
+	worst, moves := 0, 0
+	for f := 0; f < 3; f++ {
+		cs := a.frame(20000)
+		moves += len(cs)
+		for _, c := range cs {
+			before := d.tree.work
+			if _, _, err := d.Apply(c); err != nil {
+				t.Fatal(err)
+			}
+			worst = max(worst, d.tree.work-before)
+			if p := len(d.tree.late) + len(d.tree.log) - d.tree.done; p > treeMaxPending {
+				t.Fatalf("%d moves wait, more than %d", p, treeMaxPending)
+			}
+		}
+	}
+	before := d.tree.work
+	d.Parent(leaf)
+	worst = max(worst, d.tree.work-before)
+	if worst > bound {
+		t.Fatalf("one call did %d steps; bound %d", worst, bound)
+	}
+	if got := d.MoveReach(&Change{Replica: 1, Start: 1, Time: 1, Ops: []Op{{Type: OpMove, Element: leaf}}}); got != len(d.tree.log) {
+		t.Errorf("MoveReach of a move older than all = %d, want %d", got, len(d.tree.log))
+	}
+	if got := d.MoveReach(&Change{Replica: 9, Start: 1, Time: 1 << 50, Ops: []Op{{Type: OpMove, Element: leaf}}}); got != 0 {
+		t.Errorf("MoveReach of a move above all = %d", got)
+	}
+	if got := d.MoveReach(&Change{Replica: 9, Start: 1, Time: 1, Ops: []Op{{Type: OpCreate, Element: leaf, Key: "note"}}}); got != 0 {
+		t.Errorf("MoveReach of a change without moves = %d", got)
+	}
+	t.Logf("%d late moves in 3 frames, no read between: at most %d steps in one call", moves, worst)
+}
+
+// TestTreeDepthLimitSubtree checks that the limit counts the subtree a move
+// carries, not just the node moved, and that a local move past it is
+// refused with ErrInvalidOp while the same move from a peer is skipped.
+func TestTreeDepthLimitSubtree(t *testing.T) {
+	const half = 40
+	tr := newTree()
+	ts := uint64(1)
+	for i := 2; i <= 2*half; i++ { // chains 1..40 and 41..80
+		if i != half+1 {
+			tr.apply(treeMove(ts, 1, i, i-1, "a0"))
+			ts++
+		}
+	}
+	// The second chain (height 39) under node 30 (depth 30): its bottom
+	// would be at 70.
+	tr.apply(treeMove(ts, 1, half+1, 30, "a0"))
+	ts++
+	if p, _, moved := tr.parentOf(treeID(half + 1)); moved {
+		t.Fatalf("a subtree went under %v, too deep", p)
+	}
+	// Under node 24 (depth 24) it ends at 64 exactly: fine.
+	tr.apply(treeMove(ts, 1, half+1, 24, "a0"))
+	ts++
+	if p, _, _ := tr.parentOf(treeID(half + 1)); p != treeID(24) {
+		t.Fatalf("the subtree is under %v, want 24", p)
+	}
+	// Nothing more goes under its bottom, nor under the first chain's
+	// bottom through it.
+	tr.apply(treeMove(ts, 1, 90, 2*half, "a0"))
+	ts++
+	if _, _, moved := tr.parentOf(treeID(90)); moved {
+		t.Error("a leaf went under a node at depth 64")
+	}
+	treeCheckInvariants(t, tr)
+
+	// A doc refuses the same move locally, with a clear error.
+	d := NewDoc()
+	tx := d.Begin(1, 1)
+	ids := make([]ElementID, MaxTreeDepth+1)
+	prev := Root
+	for i := range ids {
+		ids[i] = ElementID{0: 0xcc, 15: byte(i)}
+		must(t, tx.Create(ids[i], "mindmap"))
+		if i < MaxTreeDepth {
+			must(t, tx.Move(ids[i], prev, "a0"))
+			prev = ids[i]
+		}
+	}
+	err := tx.Move(ids[MaxTreeDepth], prev, "a0")
+	if !errors.Is(err, ErrInvalidOp) {
+		t.Errorf("a move to depth %d: %v, want ErrInvalidOp", MaxTreeDepth+1, err)
+	}
+	tx.Commit()
+}
+
+// treeWorstBoard builds, through the change codec, the board that makes late
+// moves cost the most within the limits: a chain of MaxTreeDepth-1 mindmap
+// nodes, and a leaf moved back and forth `later` times between the board
+// and the chain's deepest node, so that each of those moves, when redone,
+// walks the whole depth and carries a height change up the whole chain. It
+// returns the doc, the chain and the leaf.
+func treeWorstBoard(tb testing.TB, later int) (*Doc, *treeAttack, ElementID) {
+	d := NewDoc()
+	a := newTreeAttack(tb, d, MaxTreeDepth-1)
+	leaf := ElementID{0: 0xbb, 15: 1}
+	ctr := uint64(2*(MaxTreeDepth-1) + 0)
+	ts := Timestamp(1<<40 + 2*MaxTreeDepth)
+	treeApplyWire(tb, d, []Change{{Replica: 1, Start: ctr, Time: ts, Ops: []Op{{Type: OpCreate, Element: leaf, Key: "mindmap"}}}})
+	ctr, ts = ctr+1, ts+1
+	deepest := a.ids[len(a.ids)-1]
+	for from := 0; from < later; from += 20000 {
+		c := Change{Replica: 1, Start: ctr, Time: ts}
+		for i := from; i < min(later, from+20000); i++ {
+			p := Root
+			if (later-i)%2 == 1 { // the last one under the chain
+				p = deepest
+			}
+			c.Ops = append(c.Ops, Op{Type: OpMove, Element: leaf, Parent: p, Pos: "a0"})
+		}
+		treeApplyWire(tb, d, []Change{c})
+		ctr += uint64(len(c.Ops))
+		ts += Timestamp(len(c.Ops))
+	}
+	return d, a, leaf
+}
+
+// treeFrame returns the largest frame of late moves a client may send
+// (max bytes, encoded as a client sends them): one change of replica 3
+// whose moves, stamped from the beginning of time, put the chain's nodes
+// on the board in turn (the chain's own later moves put them back), and
+// the number of moves.
+func treeFrame(tb testing.TB, a *treeAttack, max int) (frame []byte, moves int) {
+	c := Change{Replica: 3, Start: 1, Time: 1}
+	size := len(EncodeBatch([]Change{c}))
+	one := len(EncodeBatch([]Change{{Replica: 3, Start: 1, Time: 1, Ops: []Op{{Type: OpMove, Element: a.ids[0], Parent: Root}}}})) - size
+	for size+one+16 <= max { // 16: the frame's tag and seq, and length prefixes that grow
+		c.Ops = append(c.Ops, Op{Type: OpMove, Element: a.ids[len(c.Ops)%len(a.ids)], Parent: Root})
+		size += one
+	}
+	frame = EncodeBatch([]Change{c})
+	if len(frame) > max {
+		tb.Fatalf("frame of %d bytes > %d", len(frame), max)
+	}
+	return frame, len(c.Ops)
+}
+
+// BenchmarkTreeLateMoveWorstCase measures the attack of issue 10 finding 7
+// at its worst within the limits: a frame of late moves (1 MiB, through the
+// change codec, each move in a change of its own and stamped before
+// everything on the board) against the deepest tree allowed and `later`
+// moves on the board that each cost a full-depth walk when redone. The time
+// is the frame's apply plus the read that settles the tree: what the room's
+// goroutine spends on it.
+func BenchmarkTreeLateMoveWorstCase(b *testing.B) {
+	for _, later := range []int{20000, 60000, 100000} {
+		b.Run(fmt.Sprintf("later=%d", later), func(b *testing.B) {
+			d, a, leaf := treeWorstBoard(b, later)
+			snap := d.Snapshot()
+			frame, moves := treeFrame(b, a, MaxMessageBytesForBench)
+			depth := 0
+			for cur := leaf; cur != Root; depth++ {
+				cur, _ = d.Parent(cur)
+			}
+			if depth != MaxTreeDepth {
+				b.Fatalf("the leaf is at depth %d, not %d", depth, MaxTreeDepth)
+			}
+			var work int
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				d2, err := LoadSnapshot(snap)
+				if err != nil {
+					b.Fatal(err)
+				}
+				d2.tree.work = 0
+				b.StartTimer()
+				cs, err := DecodeBatch(frame)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, c := range cs {
+					if _, _, err := d2.Apply(c); err != nil {
+						b.Fatal(err)
+					}
+				}
+				d2.Parent(leaf)
+				work = d2.tree.work
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/frame")
+			b.ReportMetric(float64(len(frame))/(1<<20), "MiB/frame")
+			b.ReportMetric(float64(moves), "late-moves")
+			b.ReportMetric(float64(depth), "depth")
+			b.ReportMetric(float64(work), "steps/frame")
+		})
+	}
+}
+
+// MaxMessageBytesForBench is the largest WebSocket message a node accepts
+// (server/protocol.MaxMessageBytes), the size of the attacking frame.
+const MaxMessageBytesForBench = 1 << 20
+
+// TestTreeDepthLimitConvergence applies sets of moves that build trees past
+// MaxTreeDepth — chains, and subtrees moved under deep nodes — in random
+// orders, with duplicates, reading (and so settling) at random moments or
+// not at all until the end. Every order must give the reference's tree
+// (too-deep moves skipped, in stamp order) and byte-identical state.
+func TestTreeDepthLimitConvergence(t *testing.T) {
+	tooDeep := 0
+	for seed := uint64(1); seed <= 12; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 0x64656570))
+		const nodes = 100
+		var ms []move
+		// Four chains of 25 (1..25, 26..50, ...), their moves stamped
+		// early, and later moves that hang the top of a chain (with all it
+		// carries by then) under the lower part of another: three chains
+		// stacked so go too deep, two do not, and some of these moves make
+		// cycles, depending on what came before in stamp order. Arrival
+		// order is random anyway.
+		stamp := func(from, to int) Stamp {
+			return treeStamp(uint64(from+rng.IntN(to-from)), ReplicaID(1+rng.IntN(3)))
+		}
+		for i := 1; i <= nodes; i++ {
+			if i%25 != 1 {
+				ms = append(ms, move{Stamp: stamp(0, 1000), Node: treeID(i), Parent: treeID(i - 1), Pos: "a0"})
+			}
+		}
+		for i := 0; i < 200; i++ {
+			pp := Root
+			if rng.IntN(10) != 0 {
+				pp = treeID(25*rng.IntN(4) + 11 + rng.IntN(15))
+			}
+			ms = append(ms, move{Stamp: stamp(500, 5000), Node: treeID(1 + 25*rng.IntN(4)), Parent: pp, Pos: "a" + string(rune('0'+rng.IntN(10)))})
+		}
+		// Distinct stamps: two moves sharing one are an op-id conflict.
+		seen := map[Stamp]bool{}
+		ms = slices.DeleteFunc(ms, func(m move) bool {
+			dup := seen[m.Stamp]
+			seen[m.Stamp] = true
+			return dup
+		})
+		ref := newTreeRef()
+		for _, m := range ms {
+			ref.add(m)
+		}
+		var want []byte
+		for order := 0; order < 4; order++ {
+			tr := newTree()
+			for _, k := range rng.Perm(len(ms)) {
+				tr.apply(ms[k])
+				if rng.IntN(4) == 0 {
+					tr.apply(ms[rng.IntN(len(ms))]) // a duplicate
+				}
+				switch {
+				case order == 0: // read after every move
+					tr.parentOf(treeID(1))
+				case order == 1: // never read until the end
+				case rng.IntN(30) == 0:
+					tr.children(treeID(1 + rng.IntN(nodes)))
+				case rng.IntN(30) == 0:
+					tr.appendState(nil) // encodes the late moves without settling
+				}
+			}
+			got := tr.appendState(nil)
+			treeCheckRef(t, tr, ref, nodes)
+			treeCheckInvariants(t, tr)
+			if want == nil {
+				want = got
+			} else if !bytes.Equal(got, want) {
+				t.Fatalf("seed %d: order %d gives a different state", seed, order)
+			}
+			dt, err := decodeTreeState(&reader{b: got})
+			if err != nil || treeParents(dt, nodes) != treeParents(tr, nodes) {
+				t.Fatalf("seed %d: decoded state differs (%v)", seed, err)
+			}
+		}
+		tooDeep += ref.tooDeep
+		t.Logf("seed %d: %d moves, %d skipped for depth", seed, len(ms), ref.tooDeep)
+	}
+	if tooDeep == 0 {
+		t.Fatal("no move skipped for depth: the limit was never in play")
+	}
+	t.Logf("%d moves skipped for depth", tooDeep)
 }

@@ -226,7 +226,8 @@ func (tx *Tx) DeleteText(id ElementID, field string, pos, n int) error {
 
 // Move makes the element a child of parent (Root for the board) at the
 // fractional position pos among its siblings ("" sorts first). A move that
-// would put an element under itself is refused.
+// would put an element under itself, or an element of its subtree deeper
+// than MaxTreeDepth, is refused.
 func (tx *Tx) Move(id, parent ElementID, pos string) error {
 	if parent != Root {
 		if !tx.d.exists(parent) {
@@ -234,6 +235,9 @@ func (tx *Tx) Move(id, parent ElementID, pos string) error {
 		}
 		if parent == id || tx.d.tree.isAncestor(id, parent) {
 			return fmt.Errorf("crdt: move: %v would become its own ancestor: %w", id, ErrInvalidOp)
+		}
+		if !tx.d.tree.allows(id, parent) {
+			return fmt.Errorf("crdt: move: %v would put an element deeper than %d levels: %w", id, MaxTreeDepth, ErrInvalidOp)
 		}
 	}
 	return tx.add(Op{Type: OpMove, Element: id, Parent: parent, Pos: pos})

@@ -23,7 +23,8 @@ bin=$(mktemp -d)/corkboard
 data=$(mktemp -d)
 port=${NODE_PORT:-18181}
 (cd "$root" && go build -o "$bin" ./server/cmd/corkboard)
-"$bin" --addr "127.0.0.1:$port" --data-dir "$data" --log-level warn "${node_flags[@]}" 2>"$data.log" &
+# Every client is on loopback: no per-address limits (flags given override).
+"$bin" --addr "127.0.0.1:$port" --data-dir "$data" --log-level warn --ws-per-ip -1 --boards-per-hour -1 "${node_flags[@]}" 2>"$data.log" &
 pid=$!
 cleanup() {
 	kill "$pid" 2>/dev/null || true

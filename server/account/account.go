@@ -201,9 +201,14 @@ type Member struct {
 	Role      string `json:"role"`
 	Notify    Prefs  `json:"notify"`
 	InvitedBy string `json:"invitedBy,omitempty"`
-	Joined    int64  `json:"joined"`
-	Removed   bool   `json:"removed,omitempty"` // a tombstone: removal wins over an older grant
-	Updated   int64  `json:"updated"`
+	// Guest marks a member who came in with the board's password: their
+	// role follows the board's PublicRole (never above Role), and ends when
+	// the board becomes members-only. An invite or the owner's grant makes
+	// them a full member.
+	Guest   bool  `json:"guest,omitempty"`
+	Joined  int64 `json:"joined"`
+	Removed bool  `json:"removed,omitempty"` // a tombstone: removal wins over an older grant
+	Updated int64 `json:"updated"`
 }
 
 // Invite is an invitation by e-mail, keyed by its token's hash.
@@ -217,8 +222,13 @@ type Invite struct {
 	Created int64  `json:"created"`
 	Expires int64  `json:"expires"`
 	Revoked bool   `json:"revoked,omitempty"`
-	Used    int64  `json:"used,omitempty"` // when accepted (invites may be used once)
-	Updated int64  `json:"updated"`
+	Used    int64  `json:"used,omitempty"` // when accepted (an e-mailed invite may be used once)
+	// Link marks an invite link (no e-mail): the owner copies it and hands
+	// it out; whoever opens it must sign in first, and becomes a member.
+	// It never signs anyone in. Uses counts who joined through it.
+	Link    bool  `json:"link,omitempty"`
+	Uses    int   `json:"uses,omitempty"`
+	Updated int64 `json:"updated"`
 }
 
 // Login is a one-time sign-in link, keyed by its token's hash.

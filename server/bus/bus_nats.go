@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -26,8 +27,34 @@ type NATSConfig struct {
 	// listens for routes on this host:port. Empty: no clustering.
 	ClusterAddr string
 	// Routes are the other embedded servers' cluster addresses
-	// (nats://host:port), used with ClusterAddr.
+	// (nats://host:port), used with ClusterAddr. User info in them is
+	// replaced by the route credentials derived from Secret.
 	Routes []string
+	// Secret is the cluster's shared secret (the token-signing secret,
+	// given explicitly, the same on every node). The embedded server
+	// derives its credentials from it (see NodeSeed and routeCredentials):
+	// it accepts only clients holding the node nkey and only routes
+	// holding the route password, so only nodes of this cluster can read
+	// or publish anything. Empty: the embedded server may neither listen
+	// for clients nor join a cluster (credentials must be shared); the
+	// in-process connection then authenticates with a random nkey.
+	// Ignored with URL.
+	Secret []byte
+	// CredsFile is a NATS credentials file (JWT and nkey seed) for URL.
+	CredsFile string
+	// NkeyFile is a file holding an nkey seed (SU...) for URL. A user and
+	// password may instead be given in URL itself.
+	NkeyFile string
+	// TLSCert and TLSKey are a PEM certificate and key. Embedded server:
+	// its client port and its routes serve TLS with them, and plaintext
+	// connections are refused; routes also present them to the other
+	// servers. URL: a client certificate, if the server asks for one.
+	TLSCert, TLSKey string
+	// TLSCA is a PEM file of CA certificates. Embedded server: routes
+	// verify the other servers' certificates against it (both ways);
+	// required with TLSCert and ClusterAddr. URL: the CAs that sign the
+	// server's certificate (default: the system's).
+	TLSCA string
 	// Logger gets connection events. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -80,53 +107,22 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 		}),
 	}
 	url := cfg.URL
-	if url == "" {
-		so := &natsserver.Options{
-			ServerName: "corkboard-" + cfg.Node,
-			NoLog:      true,
-			NoSigs:     true,
-			// The cluster routes only start once a client port is open:
-			// with a cluster and no client address, listen on a random
-			// loopback port that nobody else needs to know.
-			DontListen: cfg.ListenAddr == "" && cfg.ClusterAddr == "",
-			MaxPayload: 8 << 20,
-		}
-		if cfg.ListenAddr != "" {
-			host, port, err := splitHostPort(cfg.ListenAddr)
-			if err != nil {
-				return nil, err
-			}
-			so.Host, so.Port = host, port
-		} else if cfg.ClusterAddr != "" {
-			so.Host, so.Port = "127.0.0.1", natsserver.RANDOM_PORT
-		}
-		if cfg.ClusterAddr != "" {
-			host, port, err := splitHostPort(cfg.ClusterAddr)
-			if err != nil {
-				return nil, err
-			}
-			so.Cluster.Name = "corkboard"
-			so.Cluster.Host, so.Cluster.Port = host, port
-			for _, r := range cfg.Routes {
-				u, err := parseURL(r)
-				if err != nil {
-					return nil, err
-				}
-				so.Routes = append(so.Routes, u)
-			}
-		}
-		srv, err := natsserver.NewServer(so)
+	if url != "" {
+		o, err := cfg.externalOptions()
 		if err != nil {
-			return nil, fmt.Errorf("bus: embedded nats: %w", err)
+			return nil, err
 		}
-		srv.Start()
-		if !srv.ReadyForConnections(10 * time.Second) {
-			srv.Shutdown()
-			return nil, fmt.Errorf("bus: embedded nats did not start")
+		opts = append(opts, o...)
+	} else {
+		srv, o, err := cfg.startEmbedded()
+		if err != nil {
+			return nil, err
 		}
 		b.srv = srv
-		url = srv.ClientURL()
-		opts = append(opts, nats.InProcessServer(srv))
+		// In process, TLS is pointless (the server does not ask for
+		// it there); a tls:// URL would make the client insist.
+		url = strings.Replace(srv.ClientURL(), "tls://", "nats://", 1)
+		opts = append(opts, o...)
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {

@@ -31,6 +31,8 @@ type Metrics struct {
 	BytesOut    prometheus.Counter
 	busErrors   prometheus.Counter
 	HTTP        *prometheus.CounterVec
+	panics      *prometheus.CounterVec
+	heldDropped prometheus.Counter
 }
 
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}
@@ -53,8 +55,12 @@ func New() *Metrics {
 	m.BytesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_ws_bytes_out_total", Help: "WebSocket payload bytes sent."})
 	m.busErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_bus_errors_total", Help: "NATS publish/subscribe errors and dropped bus messages."})
 	m.HTTP = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_http_requests_total", Help: "REST requests by route pattern and status class."}, []string{"route", "status"})
+	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_panics_total", Help: "Panics recovered: where=room (the board was dropped and reloads on next use) or conn (the connection was closed with 4001)."}, []string{"where"})
+	m.panics.WithLabelValues("room") // both series exist from the start, at 0
+	m.panics.WithLabelValues("conn")
+	m.heldDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_held_dropped_total", Help: "Held changes from other nodes or from a replayed log not kept, over the held limits."})
 	for _, c := range []prometheus.Collector{m.Connections, m.rooms, m.accepted, m.rejected, m.remote, m.commit, m.fanout,
-		m.deliveries, m.slow, m.BytesIn, m.BytesOut, m.busErrors, m.HTTP,
+		m.deliveries, m.slow, m.BytesIn, m.BytesOut, m.busErrors, m.HTTP, m.panics, m.heldDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -73,8 +79,13 @@ func (m *Metrics) RoomHooks() room.Hooks {
 		SlowConsumers: func() { m.slow.Inc() },
 		Rooms:         func(d int) { m.rooms.Add(float64(d)) },
 		BusErrors:     func() { m.busErrors.Inc() },
+		Panics:        func() { m.Panic("room") },
+		HeldDropped:   func(n int) { m.heldDropped.Add(float64(n)) },
 	}
 }
+
+// Panic counts a recovered panic; where is "room" or "conn".
+func (m *Metrics) Panic(where string) { m.panics.WithLabelValues(where).Inc() }
 
 // WatchBusErrors exports a counter the bus keeps (NATS errors).
 func (m *Metrics) WatchBusErrors(read func() int64) {

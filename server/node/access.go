@@ -14,23 +14,26 @@ import (
 	"github.com/corkboard/corkboard/storage"
 )
 
-// Who may do what on a board (docs/API.md, "Access"):
+// Who may do what on a board (docs/API.md, "Access"; docs/SECURITY.md):
 //
 //   - a signed-in person (session cookie "cb_session", or the header
 //     "Authorization: Session <token>") has their membership's role; the
-//     board's owner is always owner; a non-member gets the board's
-//     PublicRole on a public board, and nothing on the others;
-//   - a board token (a link handed out at creation, or the token a guest
-//     gets for the board's password: "?token=", "Authorization: Bearer", or
-//     cookie "cb_token") carries its role; bumping the board's epoch revokes
-//     every one of them; on a members-only board only the owner's token is
-//     accepted;
+//     board's owner is always owner; a member who came in with the board's
+//     password follows the board's PublicRole, like a guest; a non-member
+//     gets the board's PublicRole on a public board, and nothing on the
+//     others;
+//   - a board token ("Authorization: Bearer", cookie "cb_token", or
+//     "?token=" on the WebSocket URL) gets the role the board's current
+//     settings give its holder (tokenRole, links.go); bumping the board's
+//     epoch revokes every one of them; on a members-only board only the
+//     owner's token is accepted;
 //   - nobody else: a guest with PublicRole on a public board.
 //
-// The same function decides for REST calls and WebSocket connections, and
-// runs again for every open connection of a board when a membership or
-// the board's access changes (refreshRoles), so a demotion applies to the
-// next op.
+// The same functions decide for REST calls and WebSocket connections, and
+// run again for every open connection of a board whenever its settings or
+// a membership change, on whichever node the change was made
+// (refreshRoles, from updateMeta, onMeta and recordChanged), and a session
+// that signs out is closed on every node (closeSession).
 
 // How an identity was established.
 const (
@@ -45,6 +48,7 @@ type identity struct {
 	Guest bool   // no credentials at all: a visitor of a public board
 	Via   string // viaSession, viaToken, viaGuest
 	Epoch int    // of the board token (viaToken)
+	Cred  string // the session token's hash (viaSession), to close it on sign-out
 }
 
 func membersOnly(m *BoardMeta) bool { return m.Access == accessMembers || m.Access == accessPrivate }
@@ -76,22 +80,35 @@ func boardToken(r *http.Request) string {
 
 // signedIn returns the request's signed-in user, if any.
 func (n *Node) signedIn(r *http.Request) (*account.User, error) {
+	u, _, err := n.signedInSession(r)
+	return u, err
+}
+
+// signedInSession is signedIn with the session token's hash.
+func (n *Node) signedInSession(r *http.Request) (*account.User, string, error) {
 	tok := sessionToken(r)
 	if tok == "" {
-		return nil, nil
+		return nil, "", nil
 	}
 	if !account.ValidToken(tok) {
-		return nil, errors.New("malformed session token")
+		return nil, "", errors.New("malformed session token")
 	}
+	hash := account.HashToken(tok)
+	u, err := n.sessionUser(r.Context(), hash)
+	return u, hash, err
+}
+
+// sessionUser is the user of a live session, by the token's hash.
+func (n *Node) sessionUser(ctx context.Context, hash string) (*account.User, error) {
 	var s account.Session
-	if err := n.getRecord(r.Context(), account.NSSession, []byte(account.HashToken(tok)), &s); err != nil {
+	if err := n.getRecord(ctx, account.NSSession, []byte(hash), &s); err != nil {
 		return nil, errors.New("unknown or expired session: sign in again")
 	}
 	if s.Revoked || n.cfg.Now().UnixMilli() >= s.Expires {
 		return nil, errors.New("session ended: sign in again")
 	}
 	var u account.User
-	if err := n.getRecord(r.Context(), account.NSUser, []byte(s.User), &u); err != nil {
+	if err := n.getRecord(ctx, account.NSUser, []byte(s.User), &u); err != nil {
 		return nil, errors.New("unknown user")
 	}
 	return &u, nil
@@ -111,12 +128,17 @@ func (n *Node) authenticate(r *http.Request, id storage.BoardID, m *BoardMeta) (
 			return identity{}, protocol.CodeUnauthorized, errors.New("link revoked")
 		}
 		who := identity{User: protocol.User{ID: c.User, Name: c.Name, Role: c.Role}, Via: viaToken, Epoch: c.Epoch}
-		if role := n.tokenRole(m, who); role == "" {
+		role := n.tokenRole(m, who)
+		if role == "" {
+			if strings.HasPrefix(c.User, linkPrefix) && !membersOnly(m) {
+				return identity{}, protocol.CodeUnauthorized, errors.New("link revoked")
+			}
 			return identity{}, protocol.CodeForbidden, errors.New("this board is for members only")
 		}
+		who.User.Role = role
 		return who, "", nil
 	}
-	u, err := n.signedIn(r)
+	u, cred, err := n.signedInSession(r)
 	if err != nil {
 		return identity{}, protocol.CodeUnauthorized, err
 	}
@@ -131,10 +153,10 @@ func (n *Node) authenticate(r *http.Request, id storage.BoardID, m *BoardMeta) (
 			}
 			return identity{}, protocol.CodeForbidden, errors.New("you are not a member of this board")
 		}
-		return identity{User: protocol.User{ID: u.ID, Name: u.Name, Color: u.Color, Role: role}, Via: viaSession}, "", nil
+		return identity{User: protocol.User{ID: u.ID, Name: u.Name, Color: u.Color, Role: role}, Via: viaSession, Cred: cred}, "", nil
 	}
 	if m.Access == accessPublic && m.PublicRole != "" {
-		return identity{User: protocol.User{ID: "guest-" + auth.RandomID(6), Name: "Guest", Role: m.PublicRole}, Guest: true, Via: viaGuest}, "", nil
+		return identity{User: protocol.User{ID: guestPrefix + auth.RandomID(6), Name: "Guest", Role: m.PublicRole}, Guest: true, Via: viaGuest}, "", nil
 	}
 	if m.Access == accessPassword {
 		return identity{}, protocol.CodeUnauthorized, errors.New("this board needs its password (POST /v1/boards/{board}/join)")
@@ -142,15 +164,34 @@ func (n *Node) authenticate(r *http.Request, id storage.BoardID, m *BoardMeta) (
 	return identity{}, protocol.CodeUnauthorized, errors.New("this board is for members: sign in, or use a link")
 }
 
-// tokenRole is the role a board token grants now ("" = none).
+// tokenRole is the role a board token grants now ("" = none): read from
+// the board's current settings, never from the token (links.go).
 func (n *Node) tokenRole(m *BoardMeta, who identity) string {
 	if who.Epoch != m.Epoch {
 		return ""
 	}
-	if membersOnly(m) && who.User.ID != m.Owner {
+	id := who.User.ID
+	switch {
+	case id == m.Owner:
+		return room.RoleOwner
+	case membersOnly(m):
 		return ""
+	case strings.HasPrefix(id, linkPrefix):
+		if m.Links == nil {
+			// A board made before links were records: the link's role,
+			// never more than the board now gives its visitors.
+			return minRole(who.User.Role, m.PublicRole)
+		}
+		for _, l := range m.Links {
+			if linkPrefix+l.ID == id {
+				return l.Role
+			}
+		}
+		return ""
+	case strings.HasPrefix(id, guestPrefix):
+		return m.PublicRole
 	}
-	return who.User.Role
+	return ""
 }
 
 // memberRole is a signed-in user's role on a board now ("" = none).
@@ -162,6 +203,12 @@ func (n *Node) memberRole(ctx context.Context, id storage.BoardID, m *BoardMeta,
 	var mem account.Member
 	err := n.getRecord(ctx, account.NSMember, account.BoardKey(id, user), &mem)
 	switch {
+	case err == nil && !mem.Removed && mem.Guest:
+		// In with the board's password: the board's visitors' role, for
+		// as long as the board takes visitors.
+		if !membersOnly(m) {
+			role = minRole(mem.Role, m.PublicRole)
+		}
 	case err == nil && !mem.Removed:
 		role = mem.Role
 	case err != nil && !errors.Is(err, storage.ErrNotFound):
@@ -186,6 +233,9 @@ func (n *Node) refreshRoles(board storage.BoardID) {
 	n.rooms.Reauthorize(ctx, board, func(s *room.Session) string {
 		switch s.Via {
 		case viaSession:
+			if _, err := n.sessionUser(ctx, s.Cred); err != nil {
+				return "" // signed out, expired or revoked
+			}
 			role, err := n.memberRole(ctx, board, m, s.User.ID)
 			if err != nil {
 				return s.User.Role
@@ -229,3 +279,42 @@ func (n *Node) roomPolicy(ctx context.Context, board storage.BoardID) room.Polic
 func (n *Node) pseudonym(board, session, user string) string {
 	return "anon-" + n.signer.MAC("vote\x00" + board + "\x00" + session + "\x00" + user)[:12]
 }
+
+// sessionSweepEvery is how often open connections of sign-in sessions are
+// checked for sessions that expired since they connected.
+const sessionSweepEvery = time.Minute
+
+// sweepSessions closes, on every loaded board, the connections whose
+// sign-in session has expired or been revoked since they connected (a
+// revocation also closes them at once: closeSession; this catches expiry,
+// which no write announces).
+func (n *Node) sweepSessions(ctx context.Context) {
+	for _, board := range n.rooms.Boards() {
+		n.rooms.Reauthorize(ctx, board, func(s *room.Session) string {
+			if s.Via == viaSession {
+				if _, err := n.sessionUser(ctx, s.Cred); err != nil {
+					return ""
+				}
+			}
+			return s.User.Role
+		})
+	}
+}
+
+// sessionSweeper runs sweepSessions until ctx ends.
+func (n *Node) sessionSweeper(ctx context.Context) {
+	t := time.NewTicker(sessionSweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.sweepSessions(ctx)
+		}
+	}
+}
+
+// SweepSessions runs one pass of the expired-session check (tests with a
+// fake clock; the node runs it every minute by itself).
+func (n *Node) SweepSessions(ctx context.Context) { n.sweepSessions(ctx) }

@@ -3,6 +3,7 @@ package node
 import (
 	"cmp"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -305,19 +306,25 @@ func (n *Node) createWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	// The count and the write under one lock, so that parallel requests
 	// cannot pass the cap together.
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
-	if max := n.cfg.Webhooks.MaxPerBoard; len(n.webhooks(r.Context(), id)) >= max {
-		writeError(w, 409, protocol.CodeTooLarge, fmt.Sprintf("a board has at most %d webhooks: delete one first", max))
-		return
-	}
+	max := n.cfg.Webhooks.MaxPerBoard
 	now := n.cfg.Now().UnixMilli()
 	wh := account.Webhook{ID: auth.RandomID(9), Board: m.ID, URL: req.URL, Secret: auth.RandomID(24), Events: req.Events, Created: now, Updated: now}
-	if err := n.putRecord(r.Context(), account.NSWebhook, account.BoardKey(id, wh.ID), &wh); err != nil {
+	full, err := func() (bool, error) {
+		n.lockRecords()
+		defer n.unlockRecords()
+		if len(n.webhooks(r.Context(), id)) >= max {
+			return true, nil
+		}
+		return false, n.putRecordLocked(r.Context(), account.NSWebhook, account.BoardKey(id, wh.ID), &wh)
+	}()
+	switch {
+	case full:
+		writeError(w, 409, protocol.CodeTooLarge, fmt.Sprintf("a board has at most %d webhooks: delete one first", max))
+	case err != nil:
 		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return
+	default:
+		writeJSON(w, 201, map[string]any{"webhook": wh})
 	}
-	writeJSON(w, 201, map[string]any{"webhook": wh})
 }
 
 func (n *Node) webhooks(ctx context.Context, id storage.BoardID) []account.Webhook {
@@ -566,7 +573,7 @@ func (n *Node) notifier(ctx context.Context, every time.Duration) {
 }
 
 // startCursor starts a member's notification cursor at the board's
-// current version.
+// current version. The caller holds lockRecords.
 func (n *Node) startCursor(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
 	var version crdt.VersionVector
 	if rm, err := n.rooms.Open(ctx, id); err == nil {
@@ -574,9 +581,11 @@ func (n *Node) startCursor(ctx context.Context, id storage.BoardID, user string,
 	}
 	now := n.cfg.Now()
 	c := account.Cursor{Board: id.String(), User: user, Version: version, Sent: 0, Day: account.Today(now, loc, p), Updated: now.UnixMilli()}
-	return n.putRecord(ctx, account.NSCursor, account.BoardKey(id, user), &c)
+	return n.putRecordLocked(ctx, account.NSCursor, account.BoardKey(id, user), &c)
 }
 
+// startCursorIfMissing is startCursor unless the member has a cursor
+// (under lockRecords, like startCursor).
 func (n *Node) startCursorIfMissing(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
 	var c account.Cursor
 	err := n.getRecord(ctx, account.NSCursor, account.BoardKey(id, user), &c)
@@ -814,7 +823,9 @@ func (n *Node) unsubscribeURL(board, user string) string {
 func (n *Node) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	board, user := q.Get("b"), q.Get("u")
-	if q.Get("s") == "" || q.Get("s") != n.signer.MAC("unsub\x00"+board+"\x00"+user) {
+	// hmac.Equal: a byte-by-byte comparison would tell, by its timing,
+	// how much of a guessed MAC is right.
+	if q.Get("s") == "" || !hmac.Equal([]byte(q.Get("s")), []byte(n.signer.MAC("unsub\x00"+board+"\x00"+user))) {
 		writeError(w, 400, protocol.CodeMalformed, "not a valid unsubscribe link")
 		return
 	}

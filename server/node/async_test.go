@@ -162,6 +162,9 @@ func (e *asyncEnv) call(method, path, session string, body any) (int, map[string
 	}
 	req, _ := http.NewRequest(method, u, rd)
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if session != "" {
 		if strings.Contains(session, ".") {
 			req.Header.Set("Authorization", "Bearer "+session)

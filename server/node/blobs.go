@@ -150,24 +150,65 @@ func (n *Node) uploadBlob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 415, protocol.CodeMalformed, fmt.Sprintf("the bytes are %s, not %s", sniffed, declared))
 		return
 	}
+	if err := checkImage(declared, data, n.cfg.Quotas.MaxImagePixels); errors.Is(err, errImageSize) {
+		writeError(w, 413, protocol.CodeTooLarge, err.Error())
+		return
+	} else if err != nil {
+		writeError(w, 415, protocol.CodeMalformed, err.Error())
+		return
+	}
 	sum := sha256.Sum256(data)
 	key := blobKey(id, sum[:])
-	status := 201
-	if _, err := n.store.GetMeta(r.Context(), blobNamespace, key); err == nil {
-		status = 200 // already stored: content-addressed, nothing to write
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+	status, stored := n.storeBlob(w, r, who, id, key, declared, data)
+	if status == 0 {
 		return
-	} else if err := n.store.PutMeta(r.Context(), blobNamespace, key, encodeBlob(declared, data)); err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return
-	} else {
+	}
+	if stored {
 		n.pushBlob(id, sum, declared, data)
 	}
 	hexID := hex.EncodeToString(sum[:])
 	info := BlobInfo{ID: hexID, URL: "/v1/boards/" + id.String() + "/blobs/" + hexID, Type: declared, Size: len(data)}
 	w.Header().Set("Location", info.URL)
 	writeJSON(w, status, info)
+}
+
+// storeBlob stores an upload within the quotas: the board's picture
+// bytes (413) and the uploader's daily bytes (429). A picture the board
+// has already is not stored again and costs nothing (200). It returns the
+// status to answer with (0: it wrote the error itself) and whether it
+// stored the bytes. The board's count is read and written under
+// blobUsageMu, so parallel uploads cannot overshoot it together.
+func (n *Node) storeBlob(w http.ResponseWriter, r *http.Request, who identity, id storage.BoardID, key []byte, typ string, data []byte) (int, bool) {
+	ctx := r.Context()
+	bc := n.blobCopies()
+	bc.usageMu.Lock()
+	defer bc.usageMu.Unlock()
+	if _, err := n.store.GetMeta(ctx, blobNamespace, key); err == nil {
+		return 200, false // already stored: content-addressed, nothing to write
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return 0, false
+	}
+	used, err := n.blobUsage(ctx, id)
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return 0, false
+	}
+	if limit := n.cfg.Quotas.BoardBlobBytes; !within(used+int64(len(data)), limit) {
+		writeError(w, 413, protocol.CodeTooLarge, fmt.Sprintf("this board's pictures take %d of its %d MiB: delete some, or use smaller ones", used>>20, limit>>20))
+		return 0, false
+	}
+	if !n.uploadAllowed(w, r, who, len(data)) {
+		return 0, false
+	}
+	if err := n.store.PutMeta(ctx, blobNamespace, key, encodeBlob(typ, data)); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return 0, false
+	}
+	if err := n.setBlobUsage(ctx, id, used+int64(len(data))); err != nil {
+		n.log.Warn("blob: storing the board's picture bytes failed", "err", err)
+	}
+	return 201, true
 }
 
 // getBlob is GET /v1/boards/{board}/blobs/{blob}: anyone who may read the
@@ -322,6 +363,9 @@ type assembly struct {
 // blobCopies is one node's state of blobs in flight: assemblies of chunks
 // and the GETs waiting for a blob.
 type blobCopies struct {
+	// usageMu serialises the read-modify-write of boards' picture byte
+	// counts (blobUsageNS) with the blob writes they count.
+	usageMu    sync.Mutex
 	mu         sync.Mutex
 	assemblies map[assemblyKey]*assembly
 	waiters    map[assemblyKey][]chan struct{}
@@ -391,12 +435,23 @@ func (n *Node) onBlobChunk(msg bus.Message) {
 		return // not a board this node knows (yet)
 	}
 	k := blobKey(board, c.Sum[:])
+	bc.usageMu.Lock()
 	if _, err := n.store.GetMeta(ctx, blobNamespace, k); errors.Is(err, storage.ErrNotFound) {
-		if err := n.store.PutMeta(ctx, blobNamespace, k, encodeBlob(a.typ, a.buf)); err != nil {
+		// Copies are stored whatever the board's count says (the node
+		// that took the upload checked it) and counted, so this node's
+		// count is the board's total too.
+		used, err := n.blobUsage(ctx, board)
+		if err == nil {
+			err = n.store.PutMeta(ctx, blobNamespace, k, encodeBlob(a.typ, a.buf))
+		}
+		if err != nil {
+			bc.usageMu.Unlock()
 			n.log.Warn("blob: storing a copy failed", "err", err)
 			return
 		}
+		n.setBlobUsage(ctx, board, used+int64(len(a.buf)))
 	}
+	bc.usageMu.Unlock()
 	bc.mu.Lock()
 	ws := bc.waiters[key]
 	delete(bc.waiters, key)

@@ -38,8 +38,15 @@ type BoardMeta struct {
 	DeadlineFired int64 `json:"deadlineFired,omitempty"`
 	// Voting is the board's dot-voting session.
 	Voting *VotingMeta `json:"voting,omitempty"`
-	// Epoch is bumped to revoke every link token issued before.
+	// Epoch is bumped to revoke every token issued before: role links,
+	// guest tokens and the owner's token (whoever bumps it as owner gets a
+	// fresh owner token in the answer).
 	Epoch int `json:"epoch"`
+	// Links are the role links the owner handed out (links.go). A link
+	// token names its record; the record, not the token, says its role, so
+	// deleting a record revokes that link alone. nil on boards made before
+	// links were records (their link tokens are read by legacyLinkRole).
+	Links []LinkMeta `json:"links,omitempty"`
 	// Updated (unix ms) orders copies of this record across nodes: the
 	// newest wins. Deleted marks a deleted board (a tombstone, kept so a
 	// late copy cannot bring it back).
@@ -126,10 +133,13 @@ type createRequest struct {
 type createResponse struct {
 	Board BoardMeta         `json:"board"`
 	Token string            `json:"token"` // the owner's token
-	Links map[string]string `json:"links"` // role → URL with a token
+	Links map[string]string `json:"links"` // role → URL with a token in its fragment
 }
 
 func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
+	if !n.mayCreateBoard(w, r) { // JSON, sign-in if required, rate (quotas.go)
+		return
+	}
 	var req createRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
@@ -202,6 +212,13 @@ func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	resp := createResponse{Links: map[string]string{}}
+	resp.Token = n.ownerToken(&m, name)
+	for _, role := range []string{room.RoleEditor, room.RoleCommenter, room.RoleViewer} {
+		resp.Links[role] = n.linkURL(&m, n.newLink(&m, role))
+	}
+	resp.Links[room.RoleOwner] = n.cfg.PublicURL + "/b/" + m.ID + "#token=" + resp.Token
+	resp.Board = m
 	if err := n.publishMeta(r.Context(), &m); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
@@ -212,14 +229,6 @@ func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	exp := n.cfg.Now().Add(linkTTL).Unix()
-	resp := createResponse{Board: m, Links: map[string]string{}}
-	resp.Token = n.signer.Sign(auth.Claims{Board: m.ID, User: owner, Name: name, Role: room.RoleOwner, Exp: exp})
-	for _, role := range []string{room.RoleEditor, room.RoleCommenter, room.RoleViewer} {
-		t := n.signer.Sign(auth.Claims{Board: m.ID, User: "link-" + role + "-" + auth.RandomID(6), Name: "", Role: role, Exp: exp})
-		resp.Links[role] = n.cfg.PublicURL + "/b/" + m.ID + "?token=" + t
-	}
-	resp.Links[room.RoleOwner] = n.cfg.PublicURL + "/b/" + m.ID + "?token=" + resp.Token
 	w.Header().Set("Location", "/v1/boards/"+m.ID)
 	writeJSON(w, 201, resp)
 }
@@ -282,8 +291,25 @@ func (n *Node) boardState(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// Bounds of one /ops answer (docs/API.md): past either, 413 too_large.
+const (
+	maxOpsChanges = 100000
+	maxOpsBytes   = 32 << 20 // of stored changes read into memory
+)
+
+var errOpsDone = errors.New("node: ops scan done")
+
 // boardOps lists the changes a client at version `since` lacks:
-// GET /v1/boards/{id}/ops?since={"<replica>":counter,...}
+// GET /v1/boards/{id}/ops?since={"<replica>":counter,...}. It answers the
+// changes up to the board's version, which it also returns: applying them
+// to a copy at `since` brings it to `version`. Changes the node holds for
+// a missing dependency are left out, as they are not part of the version
+// (a later call returns them once they apply).
+//
+// Rejected: including held changes, as this endpoint once did for the
+// replicas in the version (not for the others). Anyone who can read the
+// board could then make the node read and send up to every held change a
+// sender managed to store, and a client would get changes it cannot apply.
 func (n *Node) boardOps(w http.ResponseWriter, r *http.Request) {
 	id, _, _, ok := n.enter(w, r)
 	if !ok {
@@ -307,18 +333,26 @@ func (n *Node) boardOps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var recs []storage.Record
+	size := 0
 	for rep, c := range version {
 		if since[rep] >= c {
 			continue
 		}
 		err := n.store.ScanReplica(r.Context(), id, uint64(rep), since[rep]+1, func(rec storage.Record) error {
+			if rec.Start > c {
+				// Held (waiting for a dependency): not part of version,
+				// and never read into memory here (its replica's later
+				// records are all held too: the scan is by counter).
+				return errOpsDone
+			}
 			recs = append(recs, rec)
-			if len(recs) > 100000 {
-				return errors.New("more than 100000 changes: load the state instead")
+			size += len(rec.Data)
+			if len(recs) > maxOpsChanges || size > maxOpsBytes {
+				return fmt.Errorf("more than %d changes or %d MiB: load the state instead", maxOpsChanges, maxOpsBytes>>20)
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && err != errOpsDone {
 			writeError(w, 413, protocol.CodeTooLarge, err.Error())
 			return
 		}

@@ -135,6 +135,9 @@ func tokenOf(t testing.TB, link string) string {
 		t.Fatal(err)
 	}
 	tok := u.Query().Get("token")
+	if f, err := url.ParseQuery(u.Fragment); err == nil && f.Get("token") != "" {
+		tok = f.Get("token")
+	}
 	if tok == "" {
 		t.Fatalf("link %q has no token", link)
 	}

@@ -55,12 +55,40 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// longAnswers are the routes whose answers may be large (a board's whole
+// log or state, a 10 MiB picture, a summary): they may take
+// HTTPLimits.LongWrite to write instead of WriteTimeout.
+var longAnswers = map[string]bool{
+	"GET /v1/boards/{board}/state":        true,
+	"GET /v1/boards/{board}/ops":          true,
+	"GET /v1/boards/{board}/blobs/{blob}": true,
+	"GET /v1/boards/{board}/summary":      true,
+	"GET /v1/boards/{board}/changes":      true,
+}
+
+// longBodies are the routes whose bodies may be large (a picture): they
+// may take HTTPLimits.BodyTimeout to arrive instead of ReadTimeout.
+var longBodies = map[string]bool{
+	"POST /v1/boards/{board}/blobs": true,
+}
+
 func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern string, h http.HandlerFunc) {
+		long, body := longAnswers[pattern], longBodies[pattern]
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			rec := &statusRecorder{ResponseWriter: w, status: 200}
 			start := time.Now()
+			if long || body {
+				rc := http.NewResponseController(w)
+				if long {
+					rc.SetWriteDeadline(start.Add(n.cfg.HTTP.LongWrite))
+				}
+				if body {
+					rc.SetReadDeadline(start.Add(n.cfg.HTTP.BodyTimeout))
+					rc.SetWriteDeadline(start.Add(n.cfg.HTTP.BodyTimeout + n.cfg.HTTP.WriteTimeout))
+				}
+			}
 			h(rec, r)
 			n.metrics.HTTP.WithLabelValues(pattern, strconv.Itoa(rec.status/100)+"xx").Inc()
 			if rec.status >= 500 {
@@ -68,7 +96,10 @@ func (n *Node) routes() http.Handler {
 			}
 		})
 	}
-	mux.Handle("GET /metrics", n.metrics.Handler())
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(n.cfg.HTTP.LongWrite))
+		n.metrics.Handler().ServeHTTP(w, r)
+	})
 	handle("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"status": "ok", "node": n.cfg.NodeID})
 	})
@@ -104,6 +135,9 @@ func (n *Node) routes() http.Handler {
 	handle("POST /v1/boards/{board}/invites", n.createInvite)
 	handle("GET /v1/boards/{board}/invites", n.listInvites)
 	handle("DELETE /v1/boards/{board}/invites/{invite}", n.revokeInvite)
+	handle("POST /v1/boards/{board}/links", n.createLink)
+	handle("GET /v1/boards/{board}/links", n.listLinks)
+	handle("DELETE /v1/boards/{board}/links/{link}", n.deleteLink)
 	handle("GET /v1/invites/{token}", n.invitePage)
 	handle("POST /v1/invites/{token}", n.acceptInvite)
 	handle("GET /v1/unsubscribe", n.unsubscribe)
@@ -122,5 +156,5 @@ func (n *Node) routes() http.Handler {
 	handle("GET /b/{board}", n.boardPage)
 	handle("GET /embed/{board}", n.embedPage)
 	mux.Handle("/", n.static())
-	return mux
+	return n.guard(mux)
 }

@@ -2,9 +2,8 @@ package node
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,30 +17,47 @@ import (
 	"github.com/corkboard/corkboard/storage"
 )
 
-// Invites by e-mail, and guests who know a board's password.
+// Invites, and guests who know a board's password.
+//
+// An invite grants a membership; it signs in only the person who proved
+// they own the address (docs/SECURITY.md, "Invites"):
+//
+//   - an invite by e-mail is sent only to that address: the link is in
+//     the e-mail and nowhere else (not in the answer to the inviter, who
+//     must never hold a credential of the invitee). Opening it proves the
+//     mailbox, so it signs that person in and makes them a member. It works
+//     once. Only a signed-in owner may send one, and the e-mail names them
+//     by their verified address.
+//   - an invite link (no e-mail) is what the owner copies into a chat. It
+//     is a membership-only capability: whoever opens it must already be
+//     signed in (as themselves), and becomes a member with its role. It
+//     works until it expires or is revoked, up to maxLinkUses times.
+//
+// Rejected: returning the e-mailed link to the inviter (the takeover this
+// design closes: the inviter could sign in as anyone), and invite links
+// that sign in a fresh account (a capability that mints identities).
 
-// POST /v1/boards/{board}/invites {"email", "role", "days"}: the owner
-// invites someone; the e-mail's link signs them in and opens the board.
+// Invite limits.
+const (
+	invitesPerBoardDay   = 200 // e-mails per board per day
+	invitesPerInviterDay = 50  // e-mails per inviter per day, across boards
+	maxLinkUses          = 500 // people joining through one invite link
+)
+
+// POST /v1/boards/{board}/invites {"email", "role", "days"} (owner): with
+// an e-mail, sends the invite to that address; without, answers an
+// invite link to hand out.
 func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enter(w, r)
+	id, m, who, ok := n.enterOwner(w, r, "only the owner may invite")
 	if !ok {
 		return
 	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may invite")
-		return
-	}
 	var req struct {
-		Email string `json:"email"`
+		Email string `json:"email,omitempty"`
 		Role  string `json:"role"`
 		Days  int    `json:"days,omitempty"`
 	}
 	if !decodeBody(w, r, &req) {
-		return
-	}
-	email, err := account.NormalizeEmail(req.Email)
-	if err != nil {
-		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return
 	}
 	if req.Role == "" {
@@ -59,39 +75,71 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = time.Duration(req.Days) * 24 * time.Hour
 	}
-	if !n.limits.allow("invite:"+id.String(), 200, 24*time.Hour) {
+	now := n.cfg.Now()
+	tok, hash := account.NewToken()
+	inv := account.Invite{ID: hash[:16], Board: m.ID, Role: req.Role, By: who.User.ID,
+		Created: now.UnixMilli(), Expires: now.Add(ttl).UnixMilli(), Updated: now.UnixMilli()}
+	link := n.cfg.PublicURL + "/v1/invites/" + tok
+	if strings.TrimSpace(req.Email) == "" {
+		if !n.limits.allow("invite-link:"+id.String(), invitesPerBoardDay, 24*time.Hour) {
+			writeError(w, 429, protocol.CodeRateLimited, "too many invite links today")
+			return
+		}
+		inv.Link = true
+		if err := n.putRecord(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
+		writeJSON(w, 201, map[string]any{"invite": inv, "link": link})
+		return
+	}
+	email, err := account.NormalizeEmail(req.Email)
+	if err != nil {
+		writeError(w, 400, protocol.CodeMalformed, err.Error())
+		return
+	}
+	// The e-mail says who invites: only a signed-in person, by the address
+	// they proved, may make the node write to someone else's mailbox.
+	inviter, err := n.signedIn(r)
+	if err != nil || inviter == nil {
+		writeError(w, 403, protocol.CodeForbidden, "sign in to invite by e-mail (the invitation names you by your address); or make an invite link")
+		return
+	}
+	if !n.limits.allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) ||
+		!n.limits.allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many invites today")
 		return
 	}
-	tok, hash := account.NewToken()
-	now := n.cfg.Now()
-	inv := account.Invite{ID: hash[:16], Board: m.ID, Email: email, Role: req.Role, By: who.User.ID,
-		Created: now.UnixMilli(), Expires: now.Add(ttl).UnixMilli(), Updated: now.UnixMilli()}
+	inv.Email, inv.By = email, inviter.ID
 	if err := n.putRecord(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	link := n.cfg.PublicURL + "/v1/invites/" + tok
-	inviter := who.User.Name
-	if inviter == "" {
-		inviter = "Someone"
+	from := inviter.Email
+	if inviter.Name != "" && inviter.Name != account.DefaultName(inviter.Email) {
+		from = fmt.Sprintf("%s (%s)", inviter.Name, inviter.Email)
 	}
-	text := fmt.Sprintf("Hello,\n\n%s invites you to the Corkboard board \"%s\" as %s.\n\nOpen the board (this link signs you in; it works until %s):\n\n%s\n",
-		inviter, m.Name, req.Role, now.Add(ttl).UTC().Format("2 Jan 2006 15:04 MST"), link)
-	if err := n.sendMail(r.Context(), "invite/"+inv.ID, email, fmt.Sprintf("%s invites you to \"%s\"", inviter, m.Name), text, ""); err != nil {
+	text := fmt.Sprintf("Hello,\n\n%s invites you to the Corkboard board %q as %s.\n\nOpen the board (this link signs you in as %s; it works once, until %s):\n\n%s\n\nIf you do not know %s, ignore this e-mail: nothing happens without the link.\n",
+		from, m.Name, req.Role, email, now.Add(ttl).UTC().Format("2 Jan 2006 15:04 MST"), link, inviter.Email)
+	if err := n.sendMail(r.Context(), "invite/"+inv.ID, email, fmt.Sprintf("%s invites you to a Corkboard board", inviter.Email), text, ""); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	writeJSON(w, 201, map[string]any{"invite": inv, "link": link})
+	writeJSON(w, 201, map[string]any{"invite": inv})
 }
 
 // invites lists a board's invites.
 func (n *Node) invites(ctx context.Context, board string) ([]account.Invite, error) {
 	var out []account.Invite
-	err := n.store.ScanMeta(ctx, account.NSInvite, nil, func(key, val []byte) error {
+	id, err := storage.ParseBoardID(board)
+	if err != nil {
+		return nil, err
+	}
+	// The board's invites (index.go), not every invite of the node.
+	err = n.inviteHashes(ctx, id, func(hash []byte) error {
 		var inv account.Invite
-		if json.Unmarshal(val, &inv) == nil && inv.Board == board {
-			inv.Hash = string(key)
+		if n.getRecord(ctx, account.NSInvite, hash, &inv) == nil && inv.Board == board {
+			inv.Hash = string(hash)
 			out = append(out, inv)
 		}
 		return nil
@@ -156,17 +204,22 @@ func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) invitePage(w http.ResponseWriter, r *http.Request) {
-	confirm(w, "You are invited", "Continue to join the board and sign in to Corkboard in this browser.", "Open the board")
+	confirm(w, "You are invited", "Continue to join the board in this browser.", "Open the board")
 }
 
-// POST /v1/invites/{token}: accepts an invite: membership, a session, and
-// a redirect to the board.
+// POST /v1/invites/{token}: accepts an invite. An e-mailed invite (once):
+// membership, a session for the invited address, a redirect to the board.
+// An invite link: membership for the signed-in caller (401 when nobody
+// is signed in), a redirect to the board.
 func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	if !account.ValidToken(tok) {
 		writeError(w, 400, protocol.CodeMalformed, "not an invite link")
 		return
 	}
+	// Who is signed in matters to invite links only; read it before the
+	// invite is used, so a link is not spent on an anonymous click.
+	caller, callerErr := n.signedIn(r)
 	var inv account.Invite
 	err := n.updateRecord(r.Context(), account.NSInvite, []byte(account.HashToken(tok)), &inv, func(found bool) error {
 		now := n.cfg.Now().UnixMilli()
@@ -176,18 +229,32 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 			msg = "unknown invite"
 		case inv.Revoked:
 			msg = "this invite was revoked"
-		case inv.Used != 0:
-			msg = "this invite was already used: sign in instead"
 		case now >= inv.Expires:
 			msg = "this invite expired: ask the board's owner for a new one"
+		case inv.Link && (caller == nil || callerErr != nil):
+			return refuse(401, protocol.CodeUnauthorized, "sign in first, then open this invite link again")
+		case inv.Link && inv.Uses >= maxLinkUses:
+			msg = "this invite link was used too often: ask the board's owner for a new one"
+		case !inv.Link && inv.Used != 0:
+			msg = "this invite was already used: sign in instead"
 		}
 		if msg != "" {
 			return refuse(401, protocol.CodeUnauthorized, msg)
 		}
-		inv.Used, inv.Updated = now, n.stamp(inv.Updated)
+		if inv.Link {
+			inv.Uses++
+		} else {
+			inv.Used = now
+		}
+		inv.Updated = n.stamp(inv.Updated)
 		return nil
 	})
 	if err != nil {
+		var ref *refusal
+		if errors.As(err, &ref) && ref.status == 401 && !strings.Contains(r.Header.Get("Accept"), "application/json") {
+			page(w, 401, map[string]string{"Title": "Invite", "Text": ref.msg, "Home": "/"})
+			return
+		}
 		writeUpdateError(w, err)
 		return
 	}
@@ -199,7 +266,10 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 404, protocol.CodeUnknownBoard, "the board is gone")
 		return
 	}
-	u, err := n.ensureUser(r.Context(), inv.Email)
+	u := caller
+	if !inv.Link {
+		u, err = n.ensureUser(r.Context(), inv.Email)
+	}
 	if err == nil {
 		err = n.addMember(r.Context(), board, u.ID, inv.Role, inv.By)
 	}
@@ -208,6 +278,14 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n.refreshRoles(board)
+	if inv.Link {
+		if strings.Contains(r.Header.Get("Accept"), "application/json") {
+			writeJSON(w, 200, map[string]any{"user": u, "board": inv.Board, "role": inv.Role, "next": "/b/" + inv.Board})
+			return
+		}
+		http.Redirect(w, r, "/b/"+inv.Board, http.StatusSeeOther)
+		return
+	}
 	n.startSession(w, r, u, "/b/"+inv.Board)
 }
 
@@ -231,24 +309,27 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "this board has no password")
 		return
 	}
+	// The attempt is counted before the password is checked, so parallel
+	// guesses cannot all pass the limit while argon2 runs; a right
+	// password gives its attempt back.
 	limKey := "join:" + id.String() + ":" + clientIP(r)
-	if n.limits.used(limKey, 5, 15*time.Minute) {
+	if !n.limits.allow(limKey, joinAttempts, joinWindow) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many wrong passwords; try again later")
 		return
 	}
 	var ph account.PasswordHash
 	if err := n.getRecord(r.Context(), account.NSPassword, id[:], &ph); err != nil || !n.checkPassword(r.Context(), ph.Hash, req.Password) {
-		n.limits.allow(limKey, 5, 15*time.Minute)
 		writeError(w, 401, protocol.CodeUnauthorized, "wrong password")
 		return
 	}
+	n.limits.refund(limKey)
 	u, err := n.signedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return
 	}
 	if u != nil {
-		if err := n.addMember(r.Context(), id, u.ID, m.PublicRole, ""); err != nil {
+		if err := n.addMember(r.Context(), id, u.ID, m.PublicRole, byPassword); err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}
@@ -264,11 +345,17 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return
 	}
-	user := protocol.User{ID: "guest-" + auth.RandomID(9), Name: name, Role: m.PublicRole}
+	user := protocol.User{ID: guestPrefix + auth.RandomID(9), Name: name, Role: m.PublicRole}
 	n.rememberGuest(r.Context(), user)
 	tok := n.signer.Sign(auth.Claims{Board: m.ID, User: user.ID, Name: name, Role: m.PublicRole, Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
 	writeJSON(w, 200, map[string]any{"role": m.PublicRole, "user": user, "token": tok})
 }
+
+// Wrong board passwords allowed per address and board.
+const (
+	joinAttempts = 5
+	joinWindow   = 15 * time.Minute
+)
 
 // checkPassword runs argon2id (19 MiB each) at most two at a time, so a
 // burst of join attempts cannot exhaust the node's memory.
@@ -282,51 +369,148 @@ func (n *Node) checkPassword(ctx context.Context, hash, pw string) bool {
 	return account.CheckPassword(hash, pw)
 }
 
-// clientIP is the peer address of a request (no proxy headers: a node
-// behind a proxy should be given the proxy's view through its own config).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // limiter counts events per key in fixed windows (by the node's clock).
+//
+// Memory, without ever scanning the map: each window is queued, in a
+// queue per period, in the order it started, so a queue's head is its
+// oldest window; every call drops up to pruneStep expired windows from
+// the head of each queue, so windows leave as fast as they come. maxKeys
+// bounds the map: a new key past it drops the oldest window (that key
+// starts afresh). Rejected: refusing new keys when full (whoever fills
+// the map would lock everyone out of signing in), and a periodic sweep (a
+// goroutine per node, and the map grows between sweeps).
 type limiter struct {
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[string]*window
+	now     func() time.Time
+	mu      sync.Mutex
+	m       map[string]*window
+	queues  map[time.Duration]*windowQueue
+	maxKeys int
 }
 
 type window struct {
 	start time.Time
 	n     int
+	per   time.Duration
 }
 
+// windowQueue holds windows in the order they started.
+type windowQueue struct {
+	items []queuedWindow
+	head  int
+}
+
+type queuedWindow struct {
+	key string
+	w   *window
+}
+
+const (
+	pruneStep      = 4
+	limiterMaxKeys = 100_000
+)
+
 func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, m: map[string]*window{}}
+	return &limiter{now: now, m: map[string]*window{}, queues: map[time.Duration]*windowQueue{}, maxKeys: limiterMaxKeys}
+}
+
+// current returns key's window for period per, starting a new one when
+// there is none or it is over; it prunes first.
+func (l *limiter) current(key string, per time.Duration) *window {
+	now := l.now()
+	l.prune(now)
+	w := l.m[key]
+	if w != nil && now.Sub(w.start) < per {
+		return w
+	}
+	if w == nil && len(l.m) >= l.maxKeys {
+		l.evictOldest()
+	}
+	w = &window{start: now, per: per}
+	l.m[key] = w
+	q := l.queues[per]
+	if q == nil {
+		q = &windowQueue{}
+		l.queues[per] = q
+	}
+	q.items = append(q.items, queuedWindow{key, w})
+	return w
+}
+
+// prune drops up to pruneStep windows from the head of each queue: those
+// replaced or dropped already, and those over.
+func (l *limiter) prune(now time.Time) {
+	for per, q := range l.queues {
+		for i := 0; i < pruneStep && q.head < len(q.items); i++ {
+			it := q.items[q.head]
+			if l.m[it.key] == it.w {
+				if now.Sub(it.w.start) < per {
+					break
+				}
+				delete(l.m, it.key)
+			}
+			q.pop()
+		}
+		if q.head == len(q.items) {
+			delete(l.queues, per)
+		}
+	}
+}
+
+func (q *windowQueue) pop() {
+	q.items[q.head] = queuedWindow{}
+	q.head++
+	if q.head > 64 && q.head*2 >= len(q.items) {
+		q.items = append(q.items[:0], q.items[q.head:]...)
+		q.head = 0
+	}
+}
+
+// evictOldest drops the window that started first.
+func (l *limiter) evictOldest() {
+	var oldest *windowQueue
+	for _, q := range l.queues {
+		for q.head < len(q.items) && l.m[q.items[q.head].key] != q.items[q.head].w {
+			q.pop()
+		}
+		if q.head < len(q.items) && (oldest == nil || q.items[q.head].w.start.Before(oldest.items[oldest.head].w.start)) {
+			oldest = q
+		}
+	}
+	if oldest != nil {
+		delete(l.m, oldest.items[oldest.head].key)
+		oldest.pop()
+	}
 }
 
 // allow counts one event and says whether it is within max per period.
 func (l *limiter) allow(key string, max int, per time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	w := l.m[key]
-	if w == nil || now.Sub(w.start) >= per {
-		if len(l.m) > 100000 {
-			for k, v := range l.m { // forget finished windows
-				if now.Sub(v.start) >= time.Hour*24 {
-					delete(l.m, k)
-				}
-			}
-		}
-		w = &window{start: now}
-		l.m[key] = w
-	}
+	w := l.current(key, per)
 	w.n++
 	return w.n <= max
+}
+
+// refund gives back one event counted by allow.
+func (l *limiter) refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.m[key]; w != nil && w.n > 0 {
+		w.n--
+	}
+}
+
+// allowUpTo counts k events if the window stays within max with them, and
+// says whether it did (bytes of a budget: a refused upload costs nothing).
+func (l *limiter) allowUpTo(key string, k, max int, per time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.current(key, per)
+	if w.n+k > max {
+		return false
+	}
+	w.n += k
+	return true
 }
 
 // used says whether the key's window is spent, without counting.
@@ -335,4 +519,11 @@ func (l *limiter) used(key string, max int, per time.Duration) bool {
 	defer l.mu.Unlock()
 	w := l.m[key]
 	return w != nil && l.now().Sub(w.start) < per && w.n >= max
+}
+
+// size is how many windows the limiter holds (tests).
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -80,6 +81,17 @@ type Config struct {
 	// OutboxManual: the outbox delivers only when RunOutbox is called
 	// (tests with a fake clock).
 	OutboxManual bool
+
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For is believed: a request from one of them is counted
+	// under the client address it names (clientIP). Default: none; every
+	// request is its peer's.
+	TrustedProxies []string
+	// HTTP bounds the HTTP server's connections (timeouts, WebSockets
+	// per address).
+	HTTP HTTPLimits
+	// Quotas bound what anonymous and signed-in people may store.
+	Quotas Quotas
 }
 
 // MailConfig configures e-mail.
@@ -170,6 +182,8 @@ func (c *Config) defaults() {
 	if c.NotifyInterval == 0 {
 		c.NotifyInterval = time.Minute
 	}
+	c.HTTP.defaults()
+	c.Quotas.defaults()
 }
 
 // Node is one running server.
@@ -186,16 +200,19 @@ type Node struct {
 	ownBus  bool
 	ownDB   bool
 
-	conns    sync.WaitGroup
-	mu       sync.Mutex
-	draining bool
-	claimMu  sync.Mutex // serialises replica claims
-	metaMu   sync.Mutex // serialises metadata merges
-	recMu    sync.Mutex // serialises account record read-modify-writes
-	unsubs   []func()   // bus subscriptions of the node itself
-	cluster  membership
+	conns      sync.WaitGroup
+	mu         sync.Mutex
+	draining   bool
+	claimMu    sync.Mutex  // serialises replica claims
+	metaMu     sync.Mutex  // serialises metadata merges
+	recMu      sync.Mutex  // serialises account record writes (lockRecords)
+	recPending []recordMsg // written under recMu, to publish after it
+	unsubs     []func()    // bus subscriptions of the node itself
+	cluster    membership
 
 	limits      *limiter
+	proxies     []netip.Prefix             // Config.TrustedProxies
+	ws          wsCounter                  // open WebSockets per client address
 	notifyQuiet map[storage.BoardID]uint64 // boards with nothing to notify, at this log position (n.mu)
 	pwSem       chan struct{}              // bounds concurrent password hashing
 	outbox      *outbox.Outbox
@@ -208,6 +225,11 @@ type Node struct {
 func New(cfg Config) (*Node, error) {
 	cfg.defaults()
 	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.NodeID), metrics: metrics.New()}
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.proxies, n.ws.byIP = proxies, map[string]int{}
 	n.store = cfg.Store
 	if n.store == nil {
 		st, err := storage.OpenPebble(cfg.DataDir, storage.PebbleOptions{})
@@ -230,11 +252,19 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.signer = signer
+	if err := n.indexRecords(context.Background()); err != nil { // index.go
+		n.closeStore()
+		return nil, fmt.Errorf("node: index records: %w", err)
+	}
 	n.bus = cfg.Bus
 	if n.bus == nil {
 		nc := cfg.NATS
 		nc.Node = cfg.NodeID
 		nc.Logger = n.log
+		// Only an explicit secret is shared by the cluster: a stored
+		// one is this node's alone, and the bus refuses to open ports
+		// without one.
+		nc.Secret = cfg.Secret
 		b, err := bus.NewNATS(nc)
 		if err != nil {
 			n.closeStore()
@@ -275,7 +305,16 @@ func New(cfg Config) (*Node, error) {
 		return p, d
 	})
 	n.metrics.WatchOutboxDropped(func() uint64 { return n.outbox.Stats().Dropped })
-	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: 10 * time.Second}
+	// Every phase of a connection is bounded, so idle and slow clients
+	// cannot hold file descriptors (Pebble needs them too): headers in
+	// 10 s, a request in ReadTimeout (a blob upload's body in
+	// BodyTimeout), an answer in WriteTimeout (the large ones in
+	// LongWrite), the wait for a keep-alive connection's next request in
+	// IdleTimeout. A WebSocket upgrade hijacks the connection, which
+	// clears the deadlines; the hello has its own (Limits.HelloTimeout).
+	h := cfg.HTTP
+	n.http = &http.Server{Handler: n.routes(), ReadHeaderTimeout: min(10*time.Second, h.ReadTimeout),
+		ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout, IdleTimeout: h.IdleTimeout, MaxHeaderBytes: h.MaxHeaderBytes}
 	n.metrics.WatchPeers(func() int { return len(n.Peers()) })
 	n.startCluster()
 	n.startReplication()
@@ -387,8 +426,9 @@ func (n *Node) startBackground() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.bgStop = cancel
-	n.bgDone.Add(2)
+	n.bgDone.Add(3)
 	go func() { defer n.bgDone.Done(); n.webhookWorker(ctx) }()
+	go func() { defer n.bgDone.Done(); n.sessionSweeper(ctx) }()
 	go func() {
 		defer n.bgDone.Done()
 		if !n.cfg.OutboxManual {

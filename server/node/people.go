@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -27,8 +29,12 @@ const (
 	inviteTTL     = 7 * 24 * time.Hour
 )
 
-// decodeBody decodes a JSON request body strictly, writing the 400 itself.
+// decodeBody decodes a JSON request body strictly, writing the 415 (not
+// declared application/json: see jsonContent) or the 400 itself.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if !jsonContent(w, r) {
+		return false
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -38,10 +44,21 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// localPath accepts only same-site paths for redirects after sign-in.
+// localPath accepts only same-site paths for redirects after sign-in: one
+// leading slash, then no control character (browsers drop tabs and
+// newlines from URLs, so "/\t/evil" would become "//evil") and no
+// backslash (browsers read it as a slash) anywhere, in valid UTF-8.
+// Anything else becomes "/". Rejected: cleaning the path (dropping what
+// browsers drop) — a path that needs cleaning did not come from the
+// client, and refusing leaves nothing to get wrong.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || !utf8.ValidString(p) {
 		return "/"
+	}
+	for _, c := range p {
+		if c == '\\' || unicode.IsControl(c) {
+			return "/"
+		}
 	}
 	return p
 }
@@ -87,17 +104,28 @@ var confirmPage = template.Must(template.New("confirm").Parse(`<!doctype html>
 <title>{{.Title}} · Corkboard</title>
 <style>body{font:16px system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}button{font:inherit;padding:.6rem 1.2rem;border-radius:.4rem;border:0;background:#2f6fed;color:#fff;cursor:pointer}</style>
 </head><body><h1>{{.Title}}</h1><p>{{.Text}}</p>
-<form method="post"><button type="submit">{{.Button}}</button></form></body></html>`))
+{{if .Button}}<form method="post"><button type="submit">{{.Button}}</button></form>{{end}}{{if .Home}}<p><a href="{{.Home}}">Sign in to Corkboard</a></p>{{end}}</body></html>`))
 
 // confirm serves the page an e-mailed link opens: one button that POSTs
 // back. Consuming a one-time link on GET would let mail scanners that
 // prefetch links burn it.
 func confirm(w http.ResponseWriter, title, text, button string) {
+	page(w, 200, map[string]string{"Title": title, "Text": text, "Button": button})
+}
+
+// page serves confirmPage with status.
+func page(w http.ResponseWriter, status int, data map[string]string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	confirmPage.Execute(w, map[string]string{"Title": title, "Text": text, "Button": button})
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	// same-origin, not no-referrer: the link's token still never leaves
+	// the node in a Referer, and the form's POST carries the node's
+	// Origin (under no-referrer it says "Origin: null", which browsers
+	// without Sec-Fetch-Site would have refused as cross-site: guard.go).
+	w.Header().Set("Referrer-Policy", "same-origin")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.WriteHeader(status)
+	confirmPage.Execute(w, data)
 }
 
 func (n *Node) signInPage(w http.ResponseWriter, r *http.Request) {
@@ -142,8 +170,8 @@ func (n *Node) signInComplete(w http.ResponseWriter, r *http.Request) {
 // ensureUser returns the user of an e-mail address, creating it.
 func (n *Node) ensureUser(ctx context.Context, email string) (*account.User, error) {
 	id := account.UserID(email)
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
+	n.lockRecords()
+	defer n.unlockRecords()
 	var u account.User
 	err := n.getRecord(ctx, account.NSUser, []byte(id), &u)
 	if err == nil {
@@ -157,7 +185,7 @@ func (n *Node) ensureUser(ctx context.Context, email string) (*account.User, err
 	// creating one person at once write the same record; the first
 	// profile edit wins over both.
 	u = account.User{ID: id, Email: email, Name: account.DefaultName(email), Created: now, Updated: 1}
-	if err := n.putRecord(ctx, account.NSUser, []byte(id), &u); err != nil {
+	if err := n.putRecordLocked(ctx, account.NSUser, []byte(id), &u); err != nil {
 		return nil, err
 	}
 	return &u, nil
@@ -222,26 +250,32 @@ func (n *Node) getMe(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
+	// The user's memberships (index.go), not every board: the owner of
+	// a board is its member too.
 	boards := []boardEntry{}
-	n.store.ScanMeta(r.Context(), "board", nil, func(key, val []byte) error {
-		var m BoardMeta
-		if json.Unmarshal(val, &m) != nil || m.Deleted || len(key) != 16 {
-			return nil
+	err := n.boardsOf(r.Context(), u.ID, func(id storage.BoardID) error {
+		m, err := n.loadBoard(r.Context(), id)
+		if err != nil {
+			return nil // gone (or unreadable: the others are listed)
 		}
 		role := ""
 		if m.Owner == u.ID {
 			role = room.RoleOwner
 		} else {
 			var mem account.Member
-			if n.getRecord(r.Context(), account.NSMember, account.BoardKey(storage.BoardID(key), u.ID), &mem) == nil && !mem.Removed {
+			if n.getRecord(r.Context(), account.NSMember, account.BoardKey(id, u.ID), &mem) == nil && !mem.Removed {
 				role = mem.Role
 			}
 		}
 		if role != "" {
-			boards = append(boards, boardEntry{Board: m, Role: role})
+			boards = append(boards, boardEntry{Board: *m, Role: role})
 		}
 		return nil
 	})
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
 	slices.SortFunc(boards, func(a, b boardEntry) int { return int(b.Board.Updated - a.Board.Updated) })
 	writeJSON(w, 200, map[string]any{"user": u, "boards": boards})
 }
@@ -271,8 +305,8 @@ func (n *Node) patchMe(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
+	n.lockRecords()
+	defer n.unlockRecords()
 	var cur account.User
 	if err := n.getRecord(r.Context(), account.NSUser, []byte(u.ID), &cur); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
@@ -288,7 +322,7 @@ func (n *Node) patchMe(w http.ResponseWriter, r *http.Request) {
 		cur.TZ = *req.TZ
 	}
 	cur.Updated = n.stamp(cur.Updated)
-	if err := n.putRecord(r.Context(), account.NSUser, []byte(cur.ID), &cur); err != nil {
+	if err := n.putRecordLocked(r.Context(), account.NSUser, []byte(cur.ID), &cur); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
@@ -362,9 +396,15 @@ func (n *Node) listMembers(w http.ResponseWriter, r *http.Request) {
 }
 
 // addMember makes user a member with role (keeping a higher role it has).
+// byPassword, as addMember's by, marks a member who came in with the
+// board's password (account.Member.Guest).
+const byPassword = "\x00password"
+
+// addMember grants user role on the board (never lowering a full
+// member's role), by the user by (or byPassword).
 func (n *Node) addMember(ctx context.Context, id storage.BoardID, user, role, by string) error {
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
+	n.lockRecords()
+	defer n.unlockRecords()
 	key := account.BoardKey(id, user)
 	var mem account.Member
 	err := n.getRecord(ctx, account.NSMember, key, &mem)
@@ -372,16 +412,25 @@ func (n *Node) addMember(ctx context.Context, id storage.BoardID, user, role, by
 		return err
 	}
 	now := n.cfg.Now()
+	guest := by == byPassword
+	if guest {
+		by = ""
+	}
 	if err == nil && !mem.Removed {
-		if account.RoleRank(mem.Role) >= account.RoleRank(role) {
+		switch {
+		case mem.Guest && !guest:
+			// An invite or the owner's grant: a full member now.
+			mem.Guest, mem.Role, mem.InvitedBy = false, role, by
+		case account.RoleRank(mem.Role) >= account.RoleRank(role):
 			return nil
+		default:
+			mem.Role = role
 		}
-		mem.Role = role
 	} else {
 		var u account.User
 		n.getRecord(ctx, account.NSUser, []byte(user), &u)
 		p := account.DefaultPrefs()
-		mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Joined: now.UnixMilli(), Updated: mem.Updated}
+		mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Guest: guest, Joined: now.UnixMilli(), Updated: mem.Updated}
 		// The notification cursor starts now: a new member hears of what
 		// happens from now on.
 		if err := n.startCursor(ctx, id, user, u.Location(), p); err != nil {
@@ -389,7 +438,7 @@ func (n *Node) addMember(ctx context.Context, id storage.BoardID, user, role, by
 		}
 	}
 	mem.Updated = n.stamp(mem.Updated)
-	return n.putRecord(ctx, account.NSMember, key, &mem)
+	return n.putRecordLocked(ctx, account.NSMember, key, &mem)
 }
 
 // PUT /v1/boards/{board}/members/{user} {"role"}: the owner changes a
@@ -479,8 +528,8 @@ func (n *Node) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := account.BoardKey(id, who.User.ID)
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
+	n.lockRecords()
+	defer n.unlockRecords()
 	var mem account.Member
 	err := n.getRecord(r.Context(), account.NSMember, key, &mem)
 	if err != nil || mem.Removed {
@@ -513,7 +562,7 @@ func (n *Node) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	mem.Notify, mem.Updated = p, n.stamp(mem.Updated)
-	if err := n.putRecord(r.Context(), account.NSMember, key, &mem); err != nil {
+	if err := n.putRecordLocked(r.Context(), account.NSMember, key, &mem); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
@@ -522,21 +571,9 @@ func (n *Node) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 
 // rememberGuest keeps the display name a guest chose (a user record
 // without e-mail), so digests, "since your last visit" and summaries name
-// them. Link users are shared by everyone holding the link: not kept.
+// them. Link users are shared by everyone holding the link: not kept. The
+// node's budget of guest records bounds how many are written
+// (keepGuest, quotas.go).
 func (n *Node) rememberGuest(ctx context.Context, u protocol.User) {
-	if !strings.HasPrefix(u.ID, "guest-") || u.Name == "" || account.CheckName(u.Name) != nil {
-		return
-	}
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
-	var cur account.User
-	if n.getRecord(ctx, account.NSUser, []byte(u.ID), &cur) == nil && cur.Name == u.Name {
-		return
-	}
-	now := n.cfg.Now().UnixMilli()
-	rec := account.User{ID: u.ID, Name: u.Name, Color: u.Color, Created: max(cur.Created, now), Updated: n.stamp(cur.Updated)}
-	if cur.Created != 0 {
-		rec.Created = cur.Created
-	}
-	n.putRecord(ctx, account.NSUser, []byte(u.ID), &rec)
+	n.keepGuest(ctx, "", u)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
 )
 
@@ -44,8 +45,17 @@ func newer(a, b []byte) bool {
 
 // putRecord stores a record (whose Updated the caller has set to now) and
 // copies it to the other nodes. The write always wins locally: callers
-// read-modify-write under n.recMu with an Updated past the old one.
+// read-modify-write under lockRecords with an Updated past the old one
+// (updateRecord), and call putRecordLocked there.
 func (n *Node) putRecord(ctx context.Context, ns string, key []byte, v any) error {
+	n.lockRecords()
+	defer n.unlockRecords()
+	return n.putRecordLocked(ctx, ns, key, v)
+}
+
+// putRecordLocked is putRecord for a caller holding lockRecords: the
+// record is stored now, and sent to the other nodes by unlockRecords.
+func (n *Node) putRecordLocked(ctx context.Context, ns string, key []byte, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -53,10 +63,27 @@ func (n *Node) putRecord(ctx context.Context, ns string, key []byte, v any) erro
 	if err := n.store.PutMeta(ctx, ns, key, b); err != nil {
 		return err
 	}
-	msg, _ := json.Marshal(recordMsg{NS: ns, Key: key, Val: b})
-	n.bus.PublishCluster(bus.KindRecord, msg)
-	n.recordChanged(ns, key, b)
+	n.recPending = append(n.recPending, recordMsg{NS: ns, Key: key, Val: b})
 	return nil
+}
+
+// lockRecords serialises account record writes on this node.
+func (n *Node) lockRecords() { n.recMu.Lock() }
+
+// unlockRecords releases lockRecords, then sends what was written under
+// it to the other nodes and applies it to open connections. Publishing
+// after the lock, not under it: another node's handler of the message
+// takes its own lock, and a bus that delivers synchronously (the
+// in-memory one) would otherwise deadlock two nodes writing at once.
+func (n *Node) unlockRecords() {
+	pending := n.recPending
+	n.recPending = nil
+	n.recMu.Unlock()
+	for _, m := range pending {
+		msg, _ := json.Marshal(m)
+		n.bus.PublishCluster(bus.KindRecord, msg)
+		n.recordChanged(m.NS, m.Key, m.Val)
+	}
 }
 
 // getRecord reads a record into v; storage.ErrNotFound when absent.
@@ -97,8 +124,8 @@ func refuse(status int, code protocol.Code, msg string) error {
 // copied to the other nodes. An error from change (a refusal, say) leaves
 // the record as it was.
 func (n *Node) updateRecord(ctx context.Context, ns string, key []byte, v any, change func(found bool) error) error {
-	n.recMu.Lock()
-	defer n.recMu.Unlock()
+	n.lockRecords()
+	defer n.unlockRecords()
 	err := n.getRecord(ctx, ns, key, v)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return err
@@ -106,7 +133,7 @@ func (n *Node) updateRecord(ctx context.Context, ns string, key []byte, v any, c
 	if err := change(err == nil); err != nil {
 		return err
 	}
-	return n.putRecord(ctx, ns, key, v)
+	return n.putRecordLocked(ctx, ns, key, v)
 }
 
 // writeUpdateError answers a failed updateRecord: its refusal, or a 500.
@@ -158,6 +185,7 @@ func (n *Node) publishAllRecords(ctx context.Context) {
 // recordChanged applies what a record change means to open connections:
 // a member's new role (or removal) takes effect at once.
 func (n *Node) recordChanged(ns string, key, val []byte) {
+	n.indexChanged(ns, key, val) // index.go
 	switch ns {
 	case account.NSMember:
 		var m account.Member
@@ -166,5 +194,25 @@ func (n *Node) recordChanged(ns string, key, val []byte) {
 		}
 		board := storage.BoardID(key[:16])
 		go n.refreshRoles(board)
+	case account.NSSession:
+		var s account.Session
+		if json.Unmarshal(val, &s) == nil && s.Revoked {
+			go n.closeSession(string(key))
+		}
+	}
+}
+
+// closeSession closes every open connection of a sign-in session (by its
+// token's hash) on this node: it signed out or was revoked.
+func (n *Node) closeSession(hash string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, board := range n.rooms.Boards() {
+		n.rooms.Reauthorize(ctx, board, func(s *room.Session) string {
+			if s.Via == viaSession && s.Cred == hash {
+				return ""
+			}
+			return s.User.Role
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/corkboard/corkboard/crdt"
 
 	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
 )
 
@@ -77,7 +78,43 @@ func (n *Node) publishMeta(ctx context.Context, m *BoardMeta) error {
 	return nil
 }
 
-// onMeta keeps another node's metadata write if it is newer.
+// updateMeta is the read-modify-write of a board's metadata, serialised
+// with other writes and merges by n.metaMu: change edits the current
+// record (a refusal leaves it as it was); the result is stamped, stored,
+// sent to the other nodes, and applied to this node's open connections
+// before updateMeta returns (the other nodes apply it when it reaches
+// them: onMeta).
+func (n *Node) updateMeta(ctx context.Context, board string, change func(m *BoardMeta) error) error {
+	id, err := storage.ParseBoardID(board)
+	if err != nil {
+		return err
+	}
+	n.metaMu.Lock()
+	m, err := n.loadBoard(ctx, id)
+	if err != nil {
+		n.metaMu.Unlock()
+		if errors.Is(err, storage.ErrNotFound) {
+			return refuse(404, protocol.CodeUnknownBoard, "no such board")
+		}
+		return err
+	}
+	if err := change(m); err != nil {
+		n.metaMu.Unlock()
+		return err
+	}
+	m.Updated = n.stamp(m.Updated)
+	err = n.publishMeta(ctx, m)
+	n.metaMu.Unlock()
+	if err != nil {
+		return err
+	}
+	n.refreshRoles(id)
+	return nil
+}
+
+// onMeta keeps another node's metadata write if it is newer, and applies
+// it to this node's open connections of the board: an access change made
+// on any node reaches every session.
 func (n *Node) onMeta(msg bus.Message) {
 	var m BoardMeta
 	if json.Unmarshal(msg.Data, &m) != nil {
@@ -106,7 +143,9 @@ func (n *Node) onMeta(msg bus.Message) {
 	}
 	if m.Deleted {
 		n.rooms.DeleteBoard(ctx, id)
+		return
 	}
+	go n.refreshRoles(id)
 }
 
 // publishAllMeta answers a starting node: every board's metadata.

@@ -37,14 +37,13 @@ type VoteResult struct {
 // PATCH /v1/boards/{board} (owner): {"name", "access", "publicRole",
 // "password", "deadline", "revokeLinks"}. Setting a password or revoking
 // links bumps the board's epoch: every board token issued before stops
-// working, and open connections using one are closed.
+// working (role links, guests, the owner's own token), and open
+// connections using one are closed on every node. A caller who came in
+// with the owner's token gets a new one in the answer ("token"), so the
+// owner is never locked out.
 func (n *Node) patchBoard(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enter(w, r)
+	id, _, who, ok := n.enterOwner(w, r, "only the owner may change the board's settings")
 	if !ok {
-		return
-	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may change the board's settings")
 		return
 	}
 	var req struct {
@@ -60,32 +59,23 @@ func (n *Node) patchBoard(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Name != nil {
 		s := strings.TrimSpace(*req.Name)
-		if s == "" || utf8.RuneCountInString(s) > 200 {
+		if s == "" || utf8.RuneCountInString(s) > 200 || !utf8.ValidString(s) {
 			writeError(w, 400, protocol.CodeMalformed, "name: 1 to 200 characters")
 			return
 		}
-		m.Name = s
+		req.Name = &s
 	}
-	if req.Access != nil {
-		if !validAccess(*req.Access) {
-			writeError(w, 400, protocol.CodeMalformed, `access: "public", "password" or "members"`)
-			return
-		}
-		m.Access = *req.Access
+	if req.Access != nil && !validAccess(*req.Access) {
+		writeError(w, 400, protocol.CodeMalformed, `access: "public", "password" or "members"`)
+		return
 	}
-	if req.PublicRole != nil {
-		if !validRole(*req.PublicRole) || *req.PublicRole == room.RoleOwner {
-			writeError(w, 400, protocol.CodeMalformed, "publicRole: editor, commenter or viewer")
-			return
-		}
-		m.PublicRole = *req.PublicRole
+	if req.PublicRole != nil && (!validRole(*req.PublicRole) || *req.PublicRole == room.RoleOwner) {
+		writeError(w, 400, protocol.CodeMalformed, "publicRole: editor, commenter or viewer")
+		return
 	}
-	if req.Deadline != nil {
-		if *req.Deadline < 0 {
-			writeError(w, 400, protocol.CodeMalformed, "deadline: unix milliseconds, or 0 for none")
-			return
-		}
-		m.Deadline = *req.Deadline
+	if req.Deadline != nil && *req.Deadline < 0 {
+		writeError(w, 400, protocol.CodeMalformed, "deadline: unix milliseconds, or 0 for none")
+		return
 	}
 	if req.Password != nil {
 		if err := n.setPassword(r.Context(), id, *req.Password); err != nil {
@@ -94,26 +84,45 @@ func (n *Node) patchBoard(w http.ResponseWriter, r *http.Request) {
 		}
 		req.RevokeLinks = true
 	}
-	if m.Access == accessPassword {
-		var ph account.PasswordHash
-		if n.getRecord(r.Context(), account.NSPassword, id[:], &ph) != nil || ph.Hash == "" {
-			writeError(w, 400, protocol.CodeMalformed, `access "password" needs a password`)
-			return
+	var m *BoardMeta
+	err := n.updateMeta(r.Context(), id.String(), func(cur *BoardMeta) error {
+		if req.Name != nil {
+			cur.Name = *req.Name
 		}
-	}
-	if m.PublicRole == "" && m.Access != accessMembers {
-		m.PublicRole = room.RoleEditor
-	}
-	if req.RevokeLinks {
-		m.Epoch++
-	}
-	m.Updated = n.stamp(m.Updated)
-	if err := n.publishMeta(r.Context(), m); err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+		if req.Access != nil {
+			cur.Access = *req.Access
+		}
+		if req.PublicRole != nil {
+			cur.PublicRole = *req.PublicRole
+		}
+		if req.Deadline != nil {
+			cur.Deadline = *req.Deadline
+		}
+		if cur.Access == accessPassword {
+			var ph account.PasswordHash
+			if n.getRecord(r.Context(), account.NSPassword, id[:], &ph) != nil || ph.Hash == "" {
+				return refuse(400, protocol.CodeMalformed, `access "password" needs a password`)
+			}
+		}
+		if cur.PublicRole == "" && cur.Access != accessMembers {
+			cur.PublicRole = room.RoleEditor
+		}
+		if req.RevokeLinks {
+			cur.Epoch++
+			cur.Links = []LinkMeta{}
+		}
+		m = cur
+		return nil
+	})
+	if err != nil {
+		writeUpdateError(w, err)
 		return
 	}
-	n.refreshRoles(id)
-	writeJSON(w, 200, n.boardView(r.Context(), m, who))
+	view := n.boardView(r.Context(), m, who)
+	if req.RevokeLinks && who.Via == viaToken {
+		view["token"] = n.ownerToken(m, who.User.Name)
+	}
+	writeJSON(w, 200, view)
 }
 
 func validAccess(a string) bool {
@@ -147,7 +156,7 @@ func (n *Node) closed(m *BoardMeta) bool {
 
 // boardView is the board as GET /v1/boards/{board} shows it to who.
 func (n *Node) boardView(ctx context.Context, m *BoardMeta, who identity) map[string]any {
-	v := map[string]any{"board": m, "you": who.User, "closed": n.closed(m)}
+	v := map[string]any{"board": m.shownTo(who.User.Role), "you": who.User, "closed": n.closed(m)}
 	if m.Voting != nil && m.Voting.Anonymous && m.Voting.State == "open" {
 		v["voter"] = n.pseudonym(m.ID, m.Voting.Session, who.User.ID)
 	} else {
@@ -160,12 +169,8 @@ func (n *Node) boardView(ctx context.Context, m *BoardMeta, who identity) map[st
 // new dot-voting session. POST .../voting/close freezes its result;
 // DELETE .../voting ends voting rules (votes are free again).
 func (n *Node) openVoting(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enter(w, r)
+	id, _, _, ok := n.enterOwner(w, r, "only the owner may run votes")
 	if !ok {
-		return
-	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may run votes")
 		return
 	}
 	var req struct {
@@ -180,14 +185,12 @@ func (n *Node) openVoting(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := n.cfg.Now().UnixMilli()
-	m.Voting = &VotingMeta{Session: auth.RandomID(6), State: "open", Dots: req.Dots, Anonymous: req.Anonymous, Opened: now}
-	m.Updated = n.stamp(m.Updated)
-	if err := n.publishMeta(r.Context(), m); err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+	v := &VotingMeta{Session: auth.RandomID(6), State: "open", Dots: req.Dots, Anonymous: req.Anonymous, Opened: now}
+	if err := n.updateMeta(r.Context(), id.String(), func(cur *BoardMeta) error { cur.Voting = v; return nil }); err != nil {
+		writeUpdateError(w, err)
 		return
 	}
-	n.refreshRoles(id)
-	writeJSON(w, 200, map[string]any{"voting": m.Voting})
+	writeJSON(w, 200, map[string]any{"voting": v})
 }
 
 func (n *Node) closeVoting(w http.ResponseWriter, r *http.Request) {
@@ -205,22 +208,34 @@ func (n *Node) closeVoting(w http.ResponseWriter, r *http.Request) {
 	}
 	// Close first (no vote is admitted after this), then freeze the tally
 	// of the room's state, which the close has fenced.
-	m.Voting.State, m.Voting.Closed = "closed", n.cfg.Now().UnixMilli()
-	m.Updated = n.stamp(m.Updated)
-	if err := n.publishMeta(r.Context(), m); err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+	session := m.Voting.Session
+	err := n.updateMeta(r.Context(), id.String(), func(cur *BoardMeta) error {
+		if cur.Voting == nil || cur.Voting.Session != session || cur.Voting.State != "open" {
+			return refuse(409, protocol.CodeMalformed, "no open voting session")
+		}
+		cur.Voting.State, cur.Voting.Closed = "closed", n.cfg.Now().UnixMilli()
+		m = cur
+		return nil
+	})
+	if err != nil {
+		writeUpdateError(w, err)
 		return
 	}
-	n.refreshRoles(id)
 	res, err := n.tally(r.Context(), id, m)
 	if err != nil {
 		writeError(w, 503, protocol.CodeInternal, err.Error())
 		return
 	}
-	m.Voting.Result = res
-	m.Updated = n.stamp(m.Updated)
-	if err := n.publishMeta(r.Context(), m); err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+	err = n.updateMeta(r.Context(), id.String(), func(cur *BoardMeta) error {
+		if cur.Voting == nil || cur.Voting.Session != session {
+			return refuse(409, protocol.CodeMalformed, "the voting session changed while it was being closed")
+		}
+		cur.Voting.Result = res
+		m = cur
+		return nil
+	})
+	if err != nil {
+		writeUpdateError(w, err)
 		return
 	}
 	n.queueWebhooks(r.Context(), id, "vote", "voting/"+m.Voting.Session+"/closed", map[string]any{"voting": m.Voting})
@@ -228,21 +243,14 @@ func (n *Node) closeVoting(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) endVoting(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enter(w, r)
+	id, _, _, ok := n.enterOwner(w, r, "only the owner may run votes")
 	if !ok {
 		return
 	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may run votes")
+	if err := n.updateMeta(r.Context(), id.String(), func(cur *BoardMeta) error { cur.Voting = nil; return nil }); err != nil {
+		writeUpdateError(w, err)
 		return
 	}
-	m.Voting = nil
-	m.Updated = n.stamp(m.Updated)
-	if err := n.publishMeta(r.Context(), m); err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return
-	}
-	n.refreshRoles(id)
 	w.WriteHeader(204)
 }
 

@@ -3,10 +3,7 @@ package node
 import (
 	"errors"
 	"net/http"
-	"net/url"
-	"path"
 	"strconv"
-	"strings"
 
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
@@ -27,6 +24,7 @@ func (n *Node) static() http.Handler {
 			return
 		}
 		if r.URL.Path == "/" {
+			shellHeaders(w, "")
 			if client.Available() {
 				client.ServeIndex(w, r, http.StatusOK)
 				return
@@ -46,6 +44,9 @@ func (n *Node) static() http.Handler {
 // client's app shell, which connects to the board. An unknown board still
 // gets the shell, with a 404, so the client can say so in the page.
 func (n *Node) boardPage(w http.ResponseWriter, r *http.Request) {
+	if w.Header().Get("Content-Security-Policy") == "" { // embedPage set its own
+		shellHeaders(w, "")
+	}
 	if !client.Available() {
 		if _, _, ok := n.boardFromPath(w, r); !ok {
 			return
@@ -76,39 +77,41 @@ func (n *Node) boardPage(w http.ResponseWriter, r *http.Request) {
 func (n *Node) embedPage(w http.ResponseWriter, r *http.Request) {
 	ancestors := "'self'"
 	if o := r.URL.Query().Get("origin"); o != "" {
-		if !n.embedOriginAllowed(o, r.Host) {
+		if !n.originAllowed(o, r.Host, true) {
 			writeError(w, 403, protocol.CodeForbidden, "origin "+strconv.Quote(o)+" may not embed boards of this node (see --allowed-origins)")
 			return
 		}
 		ancestors = o
 	}
-	w.Header().Set("Content-Security-Policy", "frame-ancestors "+ancestors)
+	shellHeaders(w, ancestors)
 	n.boardPage(w, r)
 }
 
-// embedOriginAllowed says whether a page at origin o may embed boards: o
-// must be an origin exactly as browsers write it, and be the node's own
-// host or match one of the AllowedOrigins patterns (path.Match against
-// host[:port], or against scheme://host[:port] for a pattern with a
-// scheme), as for WebSockets.
-func (n *Node) embedOriginAllowed(o, self string) bool {
-	u, err := url.Parse(o)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Scheme+"://"+u.Host != o {
-		return false
+// shellCSP is the app shell's Content-Security-Policy, with
+// frame-ancestors added by shellHeaders. What the built client needs:
+// its own scripts and the CRDT's WebAssembly ('wasm-unsafe-eval'; no
+// eval of JavaScript), style attributes (avatars' and swatches' colours:
+// 'unsafe-inline' for styles only), pictures as blob: and data: URLs,
+// fetch and WebSocket to the node itself ('self' covers ws: and wss: of
+// the same host), and its service worker. Everything else is refused:
+// no plugins, no <base>, forms post to the node only.
+const shellCSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+
+// shellHeaders sets the security headers of an app shell page: shellCSP,
+// and who may frame it: ancestors ("" for the node's own pages only, which
+// also says X-Frame-Options: SAMEORIGIN for browsers without CSP). A page
+// of the node's own that is framed by another site could be clickjacked.
+func shellHeaders(w http.ResponseWriter, ancestors string) {
+	hd := w.Header()
+	if ancestors == "" {
+		ancestors = "'self'"
+		hd.Set("X-Frame-Options", "SAMEORIGIN")
 	}
-	if strings.EqualFold(u.Host, self) {
-		return true
-	}
-	for _, p := range n.cfg.AllowedOrigins {
-		target := u.Host
-		if strings.Contains(p, "://") {
-			target = o
-		}
-		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(target)); err == nil && ok {
-			return true
-		}
-	}
-	return false
+	hd.Set("Content-Security-Policy", shellCSP+"; frame-ancestors "+ancestors)
+	// Board links carry a token in their query: never in a Referer to
+	// another site.
+	hd.Set("Referrer-Policy", "same-origin")
 }
 
 const indexPage = `<!doctype html>
@@ -118,7 +121,7 @@ const indexPage = `<!doctype html>
 <h1>Corkboard</h1>
 <p>This node is running. The web client is not built into this binary
 (<code>make webclient build</code> builds it). Create a board with</p>
-<pre><code>curl -X POST localhost:8080/v1/boards -d '{"name":"My board"}'</code></pre>
+<pre><code>curl -X POST localhost:8080/v1/boards -H 'Content-Type: application/json' -d '{"name":"My board"}'</code></pre>
 <p>then connect a client to <code>/v1/boards/{id}/ws</code> (see docs/PROTOCOL.md)
 or read the board with <code>GET /v1/boards/{id}/state</code> (docs/API.md).</p>
 <p>Health: <a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a>, metrics: <a href="/metrics">/metrics</a>.</p>

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -33,6 +35,16 @@ import (
 // under serveWS's frame, ~2.5 KiB on its own. The handler would also keep
 // the request and its headers alive.
 func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
+	release, ok := n.wsSlot(w, r) // per address and per node (guard.go)
+	if !ok {
+		return
+	}
+	kept := false // the connection keeps the slot until it ends
+	defer func() {
+		if !kept {
+			release()
+		}
+	}()
 	id, m, who, ok := n.enter(w, r)
 	if !ok {
 		return
@@ -62,14 +74,31 @@ func (n *Node) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // Accept wrote the response (403 for a bad Origin)
 	}
 	n.metrics.Connections.Inc()
-	wc := n.startConn(c, lean.fw, id, m.Epoch, who)
+	wc := n.startConnSafe(c, lean.fw, id, m.Epoch, who)
 	if wc == nil {
 		c.CloseNow()
 		n.metrics.Connections.Dec()
 		n.conns.Done()
 		return
 	}
+	wc.release, kept = release, true
 	go wc.read()
+}
+
+// startConnSafe is startConn that survives a panic: the connection is
+// closed with 4001 (the caller then releases it), the panic logged and
+// counted; the node goes on.
+func (n *Node) startConnSafe(c *websocket.Conn, fw *frameWriter, id storage.BoardID, epoch int, who identity) (wc *wsConn) {
+	defer func() {
+		if p := recover(); p != nil {
+			n.log.Error("panic while opening a connection; connection closed", "panic", p, "board", id.String(),
+				"stack", string(debug.Stack()))
+			n.metrics.Panic("conn")
+			c.Close(protocol.CloseRetry, "internal error")
+			wc = nil
+		}
+	}()
+	return n.startConn(c, fw, id, epoch, who)
 }
 
 // startConn reads the hello and joins the session to its room; nil if the
@@ -109,9 +138,9 @@ func (n *Node) startConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 		}
 	}
 	user.Color = hello.Color
-	n.rememberGuest(ctx, user)
+	n.rememberGuestOn(ctx, id, user)
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, n.cfg.Limits.SendQueue)
-	sess.Via, sess.Epoch = who.Via, who.Epoch
+	sess.Via, sess.Epoch, sess.Cred = who.Via, who.Epoch, who.Cred
 	if who.Guest {
 		// A guest keeps its identity through a signed token handed out in
 		// the welcome; without it, a reconnect would be a new user and
@@ -162,6 +191,8 @@ type wsConn struct {
 	ctx   context.Context    // of writes; cancelled to abort one stuck on a slow peer
 	abort context.CancelFunc // cancels ctx
 	done  chan struct{}      // closed by the writer when the connection is closed
+	// release gives back the connection's WebSocket slot (wsSlot).
+	release func()
 
 	// The writer's own (one write at a time: the session sees to it).
 	failed bool // a write failed: the connection is gone
@@ -173,6 +204,7 @@ type wsConn struct {
 func (wc *wsConn) read() {
 	n := wc.n
 	defer n.conns.Done()
+	defer wc.release()
 	n.readLoop(context.Background(), wc.c, wc.rm, wc.s)
 	wc.leave()
 }
@@ -207,6 +239,9 @@ func (n *Node) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hell
 	typ, data, err := c.Read(ctx)
 	if err != nil {
 		return nil, 0, "" // closed (by the timer, or by the peer)
+	}
+	if h := readHook.Load(); h != nil {
+		(*h)(data)
 	}
 	n.metrics.BytesIn.Add(float64(len(data)))
 	if typ != websocket.MessageText {
@@ -456,7 +491,23 @@ func (b *bucket) take(now time.Time, n float64) bool {
 	return true
 }
 
+// readHook, if set, is called by readHello and readLoop with every message
+// they read: a test hook (export_test.go), unset in production.
+var readHook atomic.Pointer[func(data []byte)]
+
+// readLoop reads and dispatches the client's messages. A panic while
+// handling one (a bug a message trips) ends this connection only: it is
+// logged, counted, and the client told to reconnect (4001), while the
+// node and the other connections go on.
 func (n *Node) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s *room.Session) {
+	defer func() {
+		if p := recover(); p != nil {
+			n.log.Error("panic in a connection's reader; connection closed", "panic", p, "board", rm.Board().String(),
+				"session", s.ID, "stack", string(debug.Stack()))
+			n.metrics.Panic("conn")
+			s.Kick(protocol.CloseRetry, "internal error")
+		}
+	}()
 	l := n.cfg.Limits
 	frames := bucket{rate: l.FramesPerSecond, burst: l.FramesBurst}
 	ops := bucket{rate: l.OpsPerSecond, burst: l.OpsBurst}
@@ -477,6 +528,9 @@ func (n *Node) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s
 			return
 		}
 		n.metrics.BytesIn.Add(float64(len(data)))
+		if h := readHook.Load(); h != nil {
+			(*h)(data)
+		}
 		now := n.cfg.Now() // the configured clock, so rate limits can be tested
 		if !frames.take(now, 1) {
 			refuse(protocol.CodeRateLimited, 0, "too many frames; slow down")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -84,6 +85,8 @@ func FuzzDecodeClientText(f *testing.F) {
 		`[]`,
 		`{"type":"ops","seq":1,"changes":[]}`,
 		"",
+		"{\"type\":\"presence\",\"data\":{\"k\":\"\xff\xfe\"}}",
+		`{"type":"presence","data":"\ud800"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -96,6 +99,17 @@ func FuzzDecodeClientText(f *testing.F) {
 				t.Fatalf("error %v with a non-empty frame %+v", err, fr)
 			}
 			return
+		}
+		// Whatever decodes is valid UTF-8, and so is everything the node
+		// builds from it for other clients (presence, welcome peers).
+		if !utf8.Valid(b) {
+			t.Fatalf("decoded invalid UTF-8 %q", b)
+		}
+		if fr.Presence != nil {
+			out := protocol.JSON(protocol.Presence{Type: protocol.TypePresence, Peer: &protocol.Peer{Session: "s", Data: fr.Presence.Data}})
+			if !utf8.Valid(out) || !json.Valid(out) {
+				t.Fatalf("relayed presence %q is not valid UTF-8 JSON", out)
+			}
 		}
 		enc := frameJSON(t, fr)
 		fr2, err := protocol.DecodeClientText(enc)
@@ -211,6 +225,12 @@ func TestDecodeClientText(t *testing.T) {
 		{"ops with a bad change", `{"type":"ops","seq":1,"changes":[{"replica":"0000000000000007","start":0,"time":{"ms":5,"l":0},"ops":[]}]}`, "", "bad frame"},
 		{"presence too big", `{"type":"presence","data":` + bigData + `}`, "", "presence"},
 		{"presence with peer", `{"type":"presence","peer":{"session":"s","replica":"0000000000000007","user":"u","name":"n"}}`, "", "peer set"},
+		{"presence invalid utf-8", "{\"type\":\"presence\",\"data\":{\"k\":\"\xff\xfe\"}}", "", "UTF-8"},
+		{"presence invalid utf-8 key", "{\"type\":\"presence\",\"data\":{\"\xc3\":1}}", "", "UTF-8"},
+		{"presence surrogate bytes", "{\"type\":\"presence\",\"data\":\"\xed\xa0\x80\"}", "", "UTF-8"},
+		{"hello invalid utf-8 name", "{\"type\":\"hello\",\"replica\":\"0000000000000007\",\"name\":\"\xff\"}", "", "UTF-8"},
+		{"ping invalid utf-8 after", "{\"type\":\"ping\"}\xff", "", "UTF-8"},
+		{"presence escaped non-ascii", `{"type":"presence","data":{"k":"\u00e9\ud83d\ude00 é"}}`, "presence", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

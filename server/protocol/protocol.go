@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/crdt"
 )
@@ -192,8 +193,14 @@ type ClientFrame struct {
 
 var errBadFrame = errors.New("protocol: bad frame")
 
-// DecodeClientText decodes a client's JSON frame, strictly.
+// DecodeClientText decodes a client's JSON frame, strictly. The frame must
+// be valid UTF-8 as a whole: encoding/json keeps raw bytes (presence data)
+// as they are, and relaying invalid UTF-8 in a text message makes every
+// browser that gets it drop its connection (RFC 6455, section 8.1).
 func DecodeClientText(b []byte) (ClientFrame, error) {
+	if !utf8.Valid(b) {
+		return ClientFrame{}, fmt.Errorf("%w: a text message must be valid UTF-8", errBadFrame)
+	}
 	var head struct {
 		Type string `json:"type"`
 	}
@@ -246,6 +253,9 @@ func DecodeClientText(b []byte) (ClientFrame, error) {
 	case f.Presence != nil:
 		if len(f.Presence.Data) > MaxPresenceBytes || f.Presence.Peer != nil {
 			return ClientFrame{}, fmt.Errorf("%w: presence: data over %d bytes or peer set", errBadFrame, MaxPresenceBytes)
+		}
+		if len(f.Presence.Data) > 0 && !json.Valid(f.Presence.Data) {
+			return ClientFrame{}, fmt.Errorf("%w: presence: data is not JSON", errBadFrame)
 		}
 	}
 	return f, nil

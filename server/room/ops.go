@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
@@ -21,6 +22,7 @@ func (r *Room) load() error {
 		r.policy = r.cfg.Policy(ctx, r.board)
 	}
 	seq, snap, err := st.LatestSnapshot(ctx, r.board)
+	dropped := 0
 	switch {
 	case err == nil:
 		d, err := crdt.LoadSnapshot(snap)
@@ -28,6 +30,8 @@ func (r *Room) load() error {
 			return fmt.Errorf("room: board %v: snapshot at %d: %w", r.board, seq, err)
 		}
 		r.doc, r.snapSeq, r.lastSeq = d, seq, seq
+		// A snapshot written before the held limits may hold more.
+		dropped += r.doc.TrimHeld(r.cfg.MaxHeld, r.cfg.MaxHeldBytes)
 	case errors.Is(err, storage.ErrNotFound):
 	default:
 		return fmt.Errorf("room: board %v: %w", r.board, err)
@@ -37,16 +41,32 @@ func (r *Room) load() error {
 		if err != nil {
 			return fmt.Errorf("record %d: %w", rec.Seq, err)
 		}
-		if _, _, err := r.doc.Apply(c); err != nil {
+		status, _, err := r.doc.Apply(c)
+		if err != nil {
 			return fmt.Errorf("record %d: %w", rec.Seq, err)
 		}
-		r.noteReplica(c)
 		r.lastSeq = rec.Seq
 		r.sinceSnap++
+		if status == crdt.Held && r.overHeld(c.Replica) {
+			// A log written before the held limits (or by a node with
+			// larger ones): keep memory within them. The record stays
+			// in the log; the change is lacked like any other.
+			r.doc.DropHeld(c.Replica, c.Start)
+			dropped++
+			return nil
+		}
+		r.noteReplica(c)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("room: board %v: replay: %w", r.board, err)
+	}
+	if dropped > 0 {
+		r.log.Warn("held changes over the limits not loaded", "dropped", dropped,
+			"held", r.doc.Held(), "held_bytes", r.doc.HeldBytes())
+		if h := r.cfg.Hooks.HeldDropped; h != nil {
+			h(dropped)
+		}
 	}
 	if r.doc.Held() > 0 && r.snapSeq > 0 {
 		// The snapshot holds changes still waiting for dependencies; their
@@ -72,6 +92,48 @@ func (r *Room) load() error {
 }
 
 var errScanDone = errors.New("room: scan done")
+
+// overHeld reports whether what the doc holds is past the room's held
+// limits, for the board or for replica rep.
+func (r *Room) overHeld(rep crdt.ReplicaID) bool {
+	n, b := r.doc.HeldOf(rep)
+	return r.doc.Held() > r.cfg.MaxHeld || r.doc.HeldBytes() > r.cfg.MaxHeldBytes ||
+		n > r.cfg.MaxHeldReplica || b > r.cfg.MaxHeldReplicaBytes
+}
+
+// admitHeld checks that holding c, a change of session s with a missing
+// dependency, keeps the board, c's replica and s's user within the held
+// limits (Config.MaxHeldBytes). The user's share is the sum over the
+// replicas it sent held changes from while the room was loaded.
+func (r *Room) admitHeld(s *Session, c *crdt.Change) error {
+	size := crdt.HeldSize(c)
+	n, b := r.doc.HeldOf(c.Replica)
+	switch {
+	case r.doc.Held()+1 > r.cfg.MaxHeld:
+		return fmt.Errorf("the board holds %d changes waiting for dependencies, the most it may", r.doc.Held())
+	case r.doc.HeldBytes()+size > r.cfg.MaxHeldBytes:
+		return fmt.Errorf("the board holds %d bytes of changes waiting for dependencies; this one (%d) would pass the limit of %d", r.doc.HeldBytes(), size, r.cfg.MaxHeldBytes)
+	case n+1 > r.cfg.MaxHeldReplica:
+		return fmt.Errorf("replica %v has %d changes waiting for dependencies, the most one replica may", c.Replica, n)
+	case b+size > r.cfg.MaxHeldReplicaBytes:
+		return fmt.Errorf("replica %v has %d bytes of changes waiting for dependencies; this one (%d) would pass the limit of %d", c.Replica, b, size, r.cfg.MaxHeldReplicaBytes)
+	}
+	mine := 0
+	for rep, user := range r.heldUser {
+		k, bytes := r.doc.HeldOf(rep)
+		if k == 0 {
+			delete(r.heldUser, rep) // released since
+			continue
+		}
+		if user == s.User.ID && rep != c.Replica {
+			mine += bytes
+		}
+	}
+	if mine+b+size > r.cfg.MaxHeldReplicaBytes {
+		return fmt.Errorf("your changes waiting for dependencies take %d bytes; this one (%d) would pass the limit of %d", mine+b, size, r.cfg.MaxHeldReplicaBytes)
+	}
+	return nil
+}
 
 // noteReplica remembers replicas whose stored changes run past the doc's
 // version (held changes), so catch-up includes them.
@@ -184,6 +246,7 @@ func (r *Room) commit(group []submit) {
 				continue
 			case crdt.Held:
 				o.ack.Held++
+				r.heldUser[c.Replica] = sm.sess.User.ID
 				// It names something this node lacks: perhaps another
 				// node has it.
 				r.requestSync(false)
@@ -259,7 +322,7 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if c.Replica != s.Replica {
 		return protocol.CodeWrongReplica, fmt.Errorf("change of replica %v on a session of replica %v", c.Replica, s.Replica)
 	}
-	if err := allowed(s.User.Role, c, r.doc); err != nil {
+	if err := allowed(s.User.Role, s.User.ID, c, r.doc); err != nil {
 		return protocol.CodeForbidden, err
 	}
 	if err := ownedBy(s.User.ID, r.policy.Voting.voter(s.User.ID), c); err != nil {
@@ -271,8 +334,8 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if err := r.doc.Check(c); err != nil {
 		switch {
 		case errors.Is(err, crdt.ErrMissing):
-			if r.doc.Held() >= r.cfg.MaxHeld {
-				return protocol.CodeInvalidOp, fmt.Errorf("too many changes waiting for dependencies: %w", err)
+			if herr := r.admitHeld(s, c); herr != nil {
+				return protocol.CodeRateLimited, fmt.Errorf("%v (%w); not stored: resend it later, once the node has what it needs", herr, err)
 			}
 		case errors.Is(err, crdt.ErrMalformed):
 			return protocol.CodeMalformed, err
@@ -283,6 +346,30 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if err := r.doc.CheckSchema(c); err != nil {
 		return protocol.CodeSchema, err
 	}
+	if reach := r.doc.MoveReach(c); reach > 0 {
+		return r.admitMoveReach(reach)
+	}
+	return "", nil
+}
+
+// admitMoveReach refuses a change whose moves reach back over more of the
+// board's moves than Config.MaxMoveReach, or than the board's budget of
+// such work has left (Config.MoveWorkPerSecond).
+func (r *Room) admitMoveReach(reach int) (protocol.Code, error) {
+	if reach > r.cfg.MaxMoveReach {
+		return protocol.CodeInvalidOp, fmt.Errorf("its moves reach back over %d later moves of the board, more than the %d a change may reorder: make them again", reach, r.cfg.MaxMoveReach)
+	}
+	now, burst := r.cfg.Now(), float64(2*r.cfg.MaxMoveReach)
+	if r.moveLast.IsZero() {
+		r.moveWork = burst
+	} else {
+		r.moveWork = min(burst, r.moveWork+now.Sub(r.moveLast).Seconds()*r.cfg.MoveWorkPerSecond)
+	}
+	r.moveLast = now
+	if r.moveWork < float64(reach) {
+		return protocol.CodeRateLimited, fmt.Errorf("too many late moves on this board right now; resend this batch later")
+	}
+	r.moveWork -= float64(reach)
 	return "", nil
 }
 
@@ -296,32 +383,43 @@ const (
 
 // allowed enforces roles on every op: viewers edit nothing; commenters may
 // write comments (create, text, resolve, reply) and vote; editors and
-// owners may do anything.
-func allowed(role string, c *crdt.Change, d *crdt.Doc) error {
-	switch role {
-	case RoleOwner, RoleEditor:
-		return nil
-	case RoleCommenter:
-		created := map[crdt.ElementID]string{}
-		for i := range c.Ops {
-			op := &c.Ops[i]
-			if op.Type == crdt.OpCreate {
-				created[op.Element] = op.Key
-			}
-			if op.Type == crdt.OpVote {
-				continue
-			}
-			kind := d.Kind(op.Element)
-			if k, ok := created[op.Element]; ok {
-				kind = k
-			}
-			if kind != "comment" {
-				return fmt.Errorf("a commenter may only vote and write comments (op %d is a %s on a %s)", i, op.Type, kind)
-			}
-		}
-		return nil
+// owners may do anything else. A comment is its author's: only its author
+// (or the board's owner, who moderates) may edit, move or delete it;
+// anyone who may comment may resolve a thread or react to it.
+func allowed(role, user string, c *crdt.Change, d *crdt.Doc) error {
+	if role != RoleOwner && role != RoleEditor && role != RoleCommenter {
+		return fmt.Errorf("role %q may not edit this board", role)
 	}
-	return fmt.Errorf("role %q may not edit this board", role)
+	created := map[crdt.ElementID]string{}
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		if op.Type == crdt.OpCreate {
+			created[op.Element] = op.Key
+		}
+		if op.Type == crdt.OpVote {
+			continue
+		}
+		kind, fresh := created[op.Element]
+		if !fresh {
+			kind = d.Kind(op.Element)
+		}
+		if role == RoleCommenter && kind != "comment" {
+			return fmt.Errorf("a commenter may only vote and write comments (op %d is a %s on a %s)", i, op.Type, kind)
+		}
+		if kind != "comment" || fresh || role == RoleOwner || (op.Type == crdt.OpSet && op.Key == "resolved") {
+			continue
+		}
+		author, _ := d.Get(op.Element, "author")
+		switch a := author.AsString(); {
+		case a == user:
+		case a == "" && role == RoleEditor:
+			// A comment that names no author (older clients): editors
+			// keep the rights they had.
+		default:
+			return fmt.Errorf("op %d: only its author or the board's owner may change a comment", i)
+		}
+	}
+	return nil
 }
 
 // ownedBy refuses changes that speak for someone else: a vote must be the
@@ -475,6 +573,9 @@ func (r *Room) fromBus(m bus.Message) {
 func (r *Room) fromRemote(m remote) {
 	switch m.kind {
 	case bus.KindPresence:
+		if !utf8.Valid(m.data) {
+			return // never relay what makes browsers drop the connection
+		}
 		for s := range r.sessions {
 			s.Send(Outgoing{Data: m.data})
 		}
@@ -492,10 +593,19 @@ func (r *Room) fromRemote(m remote) {
 	var fresh [][]byte
 	now := r.cfg.Now().UnixMilli()
 	gap := false
+	dropped := 0
 	for _, c := range changes {
 		before := r.doc.VersionOf(c.Replica)
 		st, _, err := r.doc.Apply(c)
 		if err != nil || st == crdt.Duplicate {
+			continue
+		}
+		if st == crdt.Held && r.overHeld(c.Replica) {
+			// Not kept, not stored: anti-entropy offers it again, and it
+			// is taken once it can apply (no sync is asked for it now, or
+			// every answer would ask again).
+			r.doc.DropHeld(c.Replica, c.Start)
+			dropped++
 			continue
 		}
 		if st == crdt.Held && c.Start > before+1 {
@@ -508,6 +618,11 @@ func (r *Room) fromRemote(m remote) {
 		data := c.AppendBinary(nil)
 		recs = append(recs, storage.Record{Replica: uint64(c.Replica), Start: c.Start, End: c.End(), Accepted: now, Data: data})
 		fresh = append(fresh, data)
+	}
+	if dropped > 0 {
+		if h := r.cfg.Hooks.HeldDropped; h != nil {
+			h(dropped)
+		}
 	}
 	if len(recs) == 0 {
 		return

@@ -54,6 +54,17 @@ func (m *Manager) SetPolicy(ctx context.Context, board storage.BoardID, p Policy
 	}
 }
 
+// Boards lists the boards whose rooms are loaded.
+func (m *Manager) Boards() []storage.BoardID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]storage.BoardID, 0, len(m.mu.rooms))
+	for b := range m.mu.rooms {
+		out = append(out, b)
+	}
+	return out
+}
+
 // Reauthorize recomputes the role of every session of a loaded board:
 // role(s) returns its new role, or "" to disconnect it (CloseForbidden).
 // A session whose role changes is told with a "role" frame. Use it when a

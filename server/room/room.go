@@ -24,7 +24,9 @@ package room
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -54,6 +56,43 @@ type Config struct {
 	// MaxHeld: changes a room holds for missing dependencies (default
 	// 10000); past it, further changes with missing dependencies are refused.
 	MaxHeld int
+	// MaxHeldBytes: memory the held changes of one board may take, as
+	// crdt.HeldSize counts it (default 8 MiB). MaxHeldReplica and
+	// MaxHeldReplicaBytes bound one replica's share (default a quarter of
+	// MaxHeld and MaxHeldBytes); the bytes bound applies to one user across
+	// the replicas it sent from, too. A change that would be held past any
+	// of them is refused with "rate_limited" and not stored; changes from other
+	// nodes past them are not stored either (anti-entropy brings them back
+	// once they can apply); replaying a log is bounded the same way.
+	//
+	// Held changes are bounded because they cost memory for as long as the
+	// board is loaded, in every copy, and come back at every load; a client
+	// needs to hold a change only for a moment (another node has not
+	// passed on its dependency yet), so the bounds are far above normal use.
+	// Rejected: a count alone (10 000 changes of 1 MiB each is 10 GB), and
+	// wire bytes (65 536 ops of a few bytes each take 13 MB in memory).
+	// The refusal is "rate_limited" (resend later), not a refusal of content
+	// ("too_large"): an honest client whose changes are held on a node that
+	// lags behind the others must not drop its unsent work and start over;
+	// once anti-entropy brings the dependency, its resend is taken.
+	MaxHeldBytes        int
+	MaxHeldReplica      int
+	MaxHeldReplicaBytes int
+	// MaxMoveReach bounds how far back into the board's moves one client
+	// change may reach (crdt.Doc.MoveReach: the later moves the tree must
+	// undo and redo for it, each at most crdt.MaxTreeDepth steps): past it
+	// the change is refused with "invalid_op" (default 20 000, about 40 ms
+	// of the room's time at the deepest tree). MoveWorkPerSecond (default
+	// 50 000) and a burst of twice MaxMoveReach bound the reach all of a
+	// board's clients may spend together: past it, "rate_limited".
+	//
+	// No rule inside the CRDT can bound this: the cost of a late move
+	// grows with the history after it, and any cut based on arrival would
+	// make replicas diverge. A refusal is safe (a refused change exists
+	// nowhere); it costs only a client whose moves were made offline while
+	// more than MaxMoveReach moves happened on the board.
+	MaxMoveReach      int
+	MoveWorkPerSecond float64
 	// PresenceInterval: the shortest time between two presence broadcasts
 	// of one session (default 50ms); updates in between are coalesced.
 	PresenceInterval time.Duration
@@ -89,6 +128,10 @@ type Config struct {
 	// Policy returns a board's policy (deadline, voting) when its room
 	// loads (default: none).
 	Policy func(ctx context.Context, board storage.BoardID) Policy
+	// BeforeHandle, if set, is called on the room's goroutine before it
+	// handles each message: a test hook (a panic there shows what a bug in
+	// the room does). Nil in production.
+	BeforeHandle func(board storage.BoardID)
 	// Accepted, if set, is called from the room's goroutine with the
 	// records of client changes this node accepted and stored (not those
 	// copied from other nodes), in log order. It must not block: webhooks
@@ -108,6 +151,8 @@ type Hooks struct {
 	SlowConsumers func()                          // sessions kicked for a full queue
 	Rooms         func(delta int)                 // rooms opened (+1) and closed (-1)
 	BusErrors     func()
+	Panics        func()      // a room's goroutine recovered from a panic (the room was dropped)
+	HeldDropped   func(n int) // held changes from other nodes or the log not kept (over MaxHeldBytes...)
 }
 
 func (c *Config) defaults() {
@@ -125,6 +170,21 @@ func (c *Config) defaults() {
 	}
 	if c.MaxHeld <= 0 {
 		c.MaxHeld = 10000
+	}
+	if c.MaxHeldBytes <= 0 {
+		c.MaxHeldBytes = 8 << 20
+	}
+	if c.MaxHeldReplica <= 0 {
+		c.MaxHeldReplica = max(1, c.MaxHeld/4)
+	}
+	if c.MaxHeldReplicaBytes <= 0 {
+		c.MaxHeldReplicaBytes = max(1, c.MaxHeldBytes/4)
+	}
+	if c.MaxMoveReach <= 0 {
+		c.MaxMoveReach = 20000
+	}
+	if c.MoveWorkPerSecond <= 0 {
+		c.MoveWorkPerSecond = 50000
 	}
 	if c.PresenceInterval <= 0 {
 		c.PresenceInterval = 50 * time.Millisecond
@@ -288,6 +348,9 @@ type Room struct {
 	snapSeq   uint64
 	sessions  map[*Session]struct{}
 	replicas  map[crdt.ReplicaID]struct{} // replicas with stored changes beyond the doc's version (held)
+	heldUser  map[crdt.ReplicaID]string   // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
+	moveWork  float64                     // reach the board's clients may still spend (MoveWorkPerSecond)
+	moveLast  time.Time                   // when moveWork was last refilled
 	dirtyPres map[*Session]struct{}
 	lastPres  map[*Session]time.Time
 	presTimer *time.Timer
@@ -314,6 +377,7 @@ func newRoom(m *Manager, board storage.BoardID) *Room {
 		stop:      make(chan string, 1),
 		sessions:  map[*Session]struct{}{},
 		replicas:  map[crdt.ReplicaID]struct{}{},
+		heldUser:  map[crdt.ReplicaID]string{},
 		dirtyPres: map[*Session]struct{}{},
 		lastPres:  map[*Session]time.Time{},
 	}
@@ -417,7 +481,7 @@ func (r *Room) shutdown(reason string) {
 func (r *Room) run() {
 	defer r.m.wg.Done()
 	defer close(r.done)
-	if err := r.load(); err != nil {
+	if err := r.safeLoad(); err != nil {
 		r.loadErr = err
 		r.m.forget(r)
 		close(r.loaded)
@@ -443,6 +507,38 @@ func (r *Room) run() {
 	r.requestSync(true)
 	syncTick := time.NewTicker(r.cfg.SyncInterval)
 	defer syncTick.Stop()
+	r.serve(idle, syncTick)
+}
+
+// safeLoad is load, with a panic (a bug, or a stored record that trips
+// one) turned into a load error: the node stays up, and Open fails.
+func (r *Room) safeLoad() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("panic while loading the board", "panic", p, "stack", string(debug.Stack()))
+			if h := r.cfg.Hooks.Panics; h != nil {
+				h()
+			}
+			err = fmt.Errorf("room: board %v: load failed: %v", r.board, p)
+		}
+	}()
+	return r.load()
+}
+
+// serve is the room's loop. A panic in it drops the room (crash): its
+// sessions reconnect and the next Open loads the board afresh from the
+// store, which holds everything acked. One defer for the whole loop, so
+// the recovery costs nothing per message.
+//
+// Rejected: recovering per message and carrying on. The panic may have
+// left the doc half-applied, or ahead of the store; only the store is
+// known to be right.
+func (r *Room) serve(idle *time.Timer, syncTick *time.Ticker) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.crash(p)
+		}
+	}()
 	var presC, fanC <-chan time.Time
 	for !r.dead {
 		presC, fanC = nil, nil
@@ -464,6 +560,9 @@ func (r *Room) run() {
 			}
 		case msg := <-r.inbox:
 			had := len(r.sessions)
+			if h := r.cfg.BeforeHandle; h != nil {
+				h(r.board)
+			}
 			r.handle(msg)
 			// The idle clock starts when the last session leaves: traffic
 			// from other nodes (live ops, catch-up requests) does not keep
@@ -480,6 +579,56 @@ func (r *Room) run() {
 			}
 		case reason := <-r.stop:
 			r.kill(protocol.CloseGoingAway, reason)
+		}
+	}
+}
+
+// crash drops the room after a panic on its goroutine: it is forgotten
+// first (the next Open loads the board from the store), its sessions are
+// kicked with CloseRetry (they reconnect and resend what was not acked),
+// and nothing of its memory is written: no snapshot, no pending fanout.
+// Callers waiting on the room get ErrClosed.
+func (r *Room) crash(p any) {
+	r.log.Error("panic in the board's room; board dropped, it reloads on next use", "panic", p, "stack", string(debug.Stack()))
+	if h := r.cfg.Hooks.Panics; h != nil {
+		h()
+	}
+	r.m.forget(r)
+	r.dead = true
+	if r.unsub != nil {
+		r.unsub()
+	}
+	for s := range r.sessions {
+		s.Kick(protocol.CloseRetry, "board unavailable")
+	}
+	r.sessions = map[*Session]struct{}{}
+	r.pendFresh, r.pendOwners = nil, nil
+	if r.fanTimer != nil {
+		r.fanTimer.Stop()
+	}
+	if r.presTimer != nil {
+		r.presTimer.Stop()
+	}
+	for _, p := range r.pendingRepl {
+		p.timer.Stop()
+		for _, sm := range p.group {
+			sm.sess.Kick(protocol.CloseRetry, "board unavailable")
+		}
+	}
+	r.pendingRepl = nil
+	// Answer what is queued without touching the doc: closing done (run's
+	// defer) releases whoever waits for a func to run.
+	for {
+		select {
+		case msg := <-r.inbox:
+			switch m := msg.(type) {
+			case join:
+				m.err <- ErrClosed
+			case submit:
+				m.sess.Kick(protocol.CloseRetry, "board unavailable")
+			}
+		default:
+			return
 		}
 	}
 }

@@ -48,6 +48,9 @@ type Session struct {
 	// Manager.Reauthorize).
 	Via   string
 	Epoch int
+	// Cred identifies the credential (a sign-in session's token hash), so
+	// that signing out closes the connections it opened.
+	Cred string
 
 	mu    sync.Mutex
 	queue []Outgoing

@@ -32,10 +32,11 @@
     var waiting = {};
     var seq = 0;
 
+    // The token goes in the fragment, which is never sent to a server (no
+    // access log, no Referer); the embed takes it out of its address at once.
     function src(board, token) {
       var q = new URLSearchParams({ mode: mode, origin: location.origin });
-      if (token) q.set('token', token);
-      return node + '/embed/' + encodeURIComponent(board) + '?' + q.toString();
+      return node + '/embed/' + encodeURIComponent(board) + '?' + q.toString() + (token ? '#token=' + encodeURIComponent(token) : '');
     }
 
     function onMessage(ev) {

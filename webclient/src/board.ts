@@ -10,13 +10,17 @@ import { Board, aabb, derived, intersects, type Box, type El } from './model';
 import { Renderer, corners, HANDLE_PX, ROTATE_PX, selectionBox, type Camera, type Overlay, type Preview, type RemoteCursor } from './render';
 import { MIN_STEP, makeStroke, scalePoints } from './strokes';
 import { claimNew, claimReplica, sweepReplicas } from './replica';
-import { openStore, type BoardRecord } from './store';
+import { openStore, type BoardRecord, type Persistence } from './store';
+import { fragmentLink, linkToken, markRefused, takeRefused, tokenStored } from './boardtoken';
 import { Sync, type Peer, type PresenceData } from './sync';
 import { markKnown, type EarlySocket } from './early';
 import { TextEditor } from './textedit';
 import { installFeatures } from './features';
 import { installBoardAccess } from './account';
 import { askPassword } from './password';
+
+/** The deepest a board's tree may be (crdt.MaxTreeDepth; SCHEMA.md, "Tree moves"). */
+const MAX_TREE_DEPTH = 64;
 
 type Tool = 'select' | 'hand' | 'note' | 'rectangle' | 'ellipse' | 'diamond' | 'text' | 'pen' | 'connector' | 'frame' | 'mindmap';
 
@@ -83,9 +87,12 @@ function icon(path: string): SVGSVGElement {
   return s;
 }
 
-/** Starts the board page in root; early: the first visit's connection, opened by main.ts. */
-export async function startBoard(root: HTMLElement, boardId: string, early?: EarlySocket): Promise<void> {
-  const params = new URLSearchParams(location.search);
+/**
+ * Starts the board page in root; early: the first visit's connection,
+ * opened by main.ts; arrived: a token the page was opened with (a link's,
+ * taken out of the address by main.ts) or handed over (boardtoken.ts).
+ */
+export async function startBoard(root: HTMLElement, boardId: string, early?: EarlySocket, arrived?: string): Promise<void> {
   root.innerHTML = '';
   const ui = buildUI(root);
   ui.status.textContent = 'Loading…';
@@ -94,11 +101,23 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
   crdtReady.catch(() => {}); // awaited below
   const store = await openStore();
   performance.mark('corkboard:store-open');
-  let rec: BoardRecord = (await store.getBoard(boardId)) ?? { id: boardId, lastOpened: Date.now() };
-  const urlToken = params.get('token') ?? undefined;
-  if (urlToken) rec.token = urlToken;
+  const rec: BoardRecord = (await store.getBoard(boardId)) ?? { id: boardId, lastOpened: Date.now() };
+  // A token the node refused on the last load (see the 401 below).
+  const forgot = takeRefused(boardId);
+  if (forgot) await forgetToken(store, rec, forgot);
+  let keptOwner = false;
+  if (arrived && arrived !== rec.token) {
+    // A link replaces the token this browser had for the board, except the
+    // owner's: an owner opening one of their own links stays owner.
+    keptOwner = !!rec.token && rec.role === 'owner' && (await stillOwner(boardId, rec.token));
+    if (!keptOwner) {
+      rec.token = arrived;
+      rec.role = undefined;
+    }
+  }
   rec.lastOpened = Date.now();
-  void store.putBoard(rec);
+  const stored = store.putBoard(rec);
+  if (arrived && store.durable) void stored.then(() => tokenStored(boardId, arrived));
 
   // The board's name and our role, when the node can be reached; offline,
   // the stored copy is all there is, and that is fine.
@@ -106,7 +125,8 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
     .then(async (r) => {
       if (r.ok) {
         const j = await r.json();
-        rec = { ...rec, name: j.board.name };
+        rec.name = j.board.name;
+        rec.role = j.you?.role;
         ui.name.textContent = j.board.name;
         document.title = `${j.board.name} · Corkboard`;
         void store.putBoard(rec);
@@ -114,6 +134,18 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
         fatal(root, 'There is no such board on this server.');
       } else if (r.status === 401) {
         const j = await r.json().catch(() => null);
+        if (rec.token && rec.token !== forgot) {
+          // The node no longer takes this browser's token (its link was
+          // revoked, a password was set): the page loads again without it
+          // (forgotten first thing, before the replica that connects with
+          // it is claimed), as whoever one is then: a visitor, the
+          // password prompt, sign-in.
+          tokenStored(boardId, rec.token);
+          if (markRefused(boardId, rec.token)) {
+            location.reload();
+            return;
+          }
+        }
         if (!askPassword(root, boardId, j?.error?.message ?? '')) fatal(root, `This board needs a valid link (${j?.error?.message ?? 'unauthorized'}).`);
       }
     })
@@ -132,7 +164,7 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
   const doc = new CrdtDoc();
   const board = new Board();
   const renderer = new Renderer(ui.canvas);
-  const app = new BoardApp(root, ui, boardId, rec, doc, board, renderer);
+  const app = new BoardApp(root, ui, boardId, rec, store, doc, board, renderer);
   const sync = new Sync({
     board: boardId,
     name: myName(),
@@ -155,9 +187,39 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
   performance.mark('corkboard:stored-loaded');
   app.start();
   performance.mark('corkboard:app-started');
+  if (keptOwner) app.toast('This is a link to your own board: you stay its owner here.');
   sync.start(early);
   void sweepReplicas(store, boardId, claim.rec.replica);
   registerServiceWorker();
+}
+
+/** Forgets a refused token: in the board's record and in the replicas that connect with it. */
+async function forgetToken(store: Persistence, rec: BoardRecord, dead: string): Promise<void> {
+  if (rec.token === dead) {
+    rec.token = undefined;
+    rec.role = undefined;
+  }
+  try {
+    await store.putBoard(rec);
+    // Their replica ids are bound to the token's holder on the node, and
+    // their unsent changes can no longer be sent by anyone: let them go.
+    for (const r of await store.listReplicas(rec.id)) {
+      if (r.token === dead) await store.deleteReplica(rec.id, r.replica);
+    }
+  } catch (e) {
+    console.warn('corkboard: could not forget a refused token', e);
+  }
+}
+
+/** Whether token is still an owner's token of the board (unreachable node: assumed so). */
+async function stillOwner(boardId: string, token: string): Promise<boolean> {
+  try {
+    const r = await fetch(`/v1/boards/${boardId}`, { headers: { Authorization: 'Bearer ' + token } });
+    if (!r.ok) return r.status >= 500;
+    return (await r.json())?.you?.role === 'owner';
+  } catch {
+    return true;
+  }
 }
 
 function fatal(root: HTMLElement, msg: string): void {
@@ -250,6 +312,7 @@ class BoardApp {
     private ui: UI,
     private boardId: string,
     private rec: BoardRecord,
+    private store: Persistence,
     private doc: CrdtDoc,
     private board: Board,
     private renderer: Renderer,
@@ -270,6 +333,7 @@ class BoardApp {
 
   start(): void {
     this.bind();
+    this.listenForTokens();
     const saved = localStorage.getItem('cb.cam.' + this.boardId);
     if (saved) {
       try {
@@ -317,6 +381,8 @@ class BoardApp {
       canvas: this.ui.canvas,
       boardId: this.boardId,
       token: () => this.rec.token,
+      setToken: (t) => this.setToken(t),
+      keepLink: (role, url) => this.keepLink(role, url),
       doc: this.doc,
       board: this.board,
       sync: this.sync,
@@ -572,6 +638,10 @@ class BoardApp {
   addChild(parentId: string): string | null {
     const parent = this.board.get(parentId);
     if (!parent || parent.kind !== 'mindmap') return null;
+    if (this.depthOf(parentId) + 1 > MAX_TREE_DEPTH) {
+      this.toast(`A mindmap is at most ${MAX_TREE_DEPTH} levels deep.`, true);
+      return null;
+    }
     const id = uuidv7();
     const ops = newNodeOps(id, parentId, keyAfterLast(this.board.children(parentId)));
     if (parent.props.collapsed === true) ops.push({ op: 'set', el: parentId, key: 'collapsed', value: false });
@@ -580,6 +650,13 @@ class BoardApp {
     this.editor.start(id);
     this.afterSelect();
     return id;
+  }
+
+  /** The depth of an element in the board's tree (1: on the board). */
+  private depthOf(id: string): number {
+    let d = 0;
+    for (let e = this.board.get(id); e && d <= MAX_TREE_DEPTH; e = e.parent ? this.board.get(e.parent) : undefined) d++;
+    return d;
   }
 
   /** Adds a sibling right after a mindmap node (a subtopic, for a root) and starts editing it. */
@@ -1134,14 +1211,74 @@ class BoardApp {
     fit.addEventListener('click', () => this.fit());
   }
 
+  /**
+   * The top bar's Share: copies the editor link this browser keeps (made
+   * with the board or in Share & settings) while it still works, else the
+   * board's address, which carries no token: whoever opens it gets what
+   * the board's access settings give visitors.
+   */
   private async share(): Promise<void> {
-    const link = this.rec.links?.editor ?? location.href;
-    try {
-      await navigator.clipboard.writeText(link);
-      this.toast('Link copied: anyone with it can edit this board.');
-    } catch {
-      prompt('Copy this link', link);
+    let link = this.rec.links?.editor;
+    if (link && !(await this.linkWorks(link))) {
+      this.keepLink('editor', null);
+      link = undefined;
     }
+    const text = link ? fragmentLink(link) : location.href;
+    try {
+      await navigator.clipboard.writeText(text);
+      this.toast(link ? 'Link copied: anyone with it can edit this board.' : "Board address copied: it opens the board as the board's access settings allow.");
+    } catch {
+      prompt('Copy this link', text);
+    }
+  }
+
+  /** Whether a kept link's token still opens the board (an unreachable node: assumed so). */
+  private async linkWorks(link: string): Promise<boolean> {
+    const t = linkToken(link);
+    if (!t) return false;
+    try {
+      const r = await fetch(`/v1/boards/${this.boardId}`, { headers: { Authorization: 'Bearer ' + t } });
+      return r.ok || r.status >= 500;
+    } catch {
+      return true;
+    }
+  }
+
+  /**
+   * A new token for this page (the owner's, after revoking the links or
+   * setting a password): stored, and the connection reopened with it.
+   */
+  private setToken(token: string): void {
+    const old = this.rec.token;
+    if (token === old) return;
+    this.rec.token = token;
+    void this.store.putBoard(this.rec);
+    this.sync.setToken(token);
+    // The node ended this browser's other tabs' connections made with the
+    // old token too: those that used it take the new one.
+    this.tokens?.postMessage({ board: this.boardId, old, token });
+  }
+
+  /** The browser's tabs tell each other of replaced tokens (setToken). */
+  private tokens = 'BroadcastChannel' in window ? new BroadcastChannel('corkboard-tokens') : null;
+
+  private listenForTokens(): void {
+    if (!this.tokens) return;
+    this.tokens.onmessage = (ev: MessageEvent) => {
+      const d = ev.data as { board?: string; old?: string; token?: string } | null;
+      if (d?.board !== this.boardId || typeof d.token !== 'string' || !d.old || d.old !== this.rec.token) return;
+      this.rec.token = d.token;
+      this.sync.setToken(d.token);
+    };
+  }
+
+  /** Keeps a role link for the top bar's Share (null: forgets it; role "*": every role). */
+  private keepLink(role: string, url: string | null): void {
+    const links = role === '*' ? {} : { ...this.rec.links };
+    if (url) links[role] = url;
+    else delete links[role];
+    this.rec.links = links;
+    void this.store.putBoard(this.rec);
   }
 
   private local(e: PointerEvent | MouseEvent): { sx: number; sy: number } {

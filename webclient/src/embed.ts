@@ -1,7 +1,10 @@
 // Embedding: the board page at /embed/{board}, chrome-less, inside another
 // site's iframe, with a small API over postMessage (docs/EMBED.md).
 //
-//   /embed/{board}?mode=view|edit&origin=<host page origin>&token=...
+//   /embed/{board}?mode=view|edit&origin=<host page origin>#token=...
+//
+// The token is in the fragment, as in board links (`?token=` still works);
+// main.ts takes it out of the frame's address either way (boardtoken.ts).
 //
 // The host page's origin is named by `origin`; the node serves the page
 // only when that origin is allowed by its --allowed-origins (and then only
@@ -21,6 +24,7 @@
 //                 {corkboard: 1, event: "selection", ids: [...]}
 //                 {corkboard: 1, event: "result", id, ok, error?} (when the command had an id)
 import type { Features } from './features';
+import { handOver } from './boardtoken';
 
 export type EmbedMode = 'view' | 'edit';
 
@@ -171,9 +175,18 @@ export class Embed {
       }
       case 'load': {
         if (typeof m.board !== 'string' || !UUID.test(m.board)) return 'load: board must be a board id';
+        const board = m.board.toLowerCase();
         const q = new URLSearchParams({ mode: this.mode, origin: this.params.origin! });
-        if (typeof m.token === 'string' && m.token) q.set('token', m.token);
-        location.replace(`/embed/${m.board.toLowerCase()}?${q}`);
+        // The token is handed over in storage (the next page takes it), or
+        // in the fragment where storage is denied.
+        const t = typeof m.token === 'string' && m.token ? m.token : '';
+        const frag = t && !handOver(board, t) ? '#token=' + encodeURIComponent(t) : '';
+        const path = `/embed/${board}?${q}`;
+        if (frag && location.pathname + location.search === path) {
+          // Only the fragment would differ, which loads nothing: reload.
+          history.replaceState(null, '', path + frag);
+          location.reload();
+        } else location.replace(path + frag);
         return '';
       }
     }

@@ -33,6 +33,10 @@ export interface FeatureHost {
   canvas: HTMLCanvasElement;
   boardId: string;
   token(): string | undefined;
+  /** Replaces the page's board token (stored; the connection reopens with it). */
+  setToken(token: string): void;
+  /** Keeps a role link for the top bar's Share button (null: forget it; role "*": every role). */
+  keepLink(role: string, url: string | null): void;
   doc: CrdtDoc;
   board: Board;
   sync: Sync;

@@ -3,6 +3,7 @@
 import { myName, setMyName } from './ids';
 import { openStore } from './store';
 import { createOptions, installAccount } from './account';
+import { handOver } from './boardtoken';
 
 export async function startHome(root: HTMLElement): Promise<void> {
   document.title = 'Corkboard';
@@ -42,8 +43,11 @@ export async function startHome(root: HTMLElement): Promise<void> {
       const j = await r.json();
       if (!r.ok) throw new Error(j?.error?.message ?? `HTTP ${r.status}`);
       const store = await openStore();
-      await store.putBoard({ id: j.board.id, name: j.board.name, token: j.token, links: j.links, lastOpened: Date.now() });
-      location.assign(`/b/${j.board.id}?token=${encodeURIComponent(j.token)}`);
+      // The owner token is kept in this browser, never put in the address
+      // (boardtoken.ts): the board's address is what people copy.
+      handOver(j.board.id, j.token);
+      await store.putBoard({ id: j.board.id, name: j.board.name, token: j.token, role: 'owner', links: j.links, lastOpened: Date.now() });
+      location.assign(`/b/${j.board.id}`);
     } catch (e) {
       err.textContent = navigator.onLine === false ? 'You are offline: a new board needs the server.' : `Could not create the board: ${(e as Error).message}`;
       err.hidden = false;
@@ -59,7 +63,7 @@ export async function startHome(root: HTMLElement): Promise<void> {
     for (const b of boards) {
       const li = document.createElement('li');
       const a = document.createElement('a');
-      a.href = `/b/${b.id}` + (b.token ? `?token=${encodeURIComponent(b.token)}` : '');
+      a.href = `/b/${b.id}`; // the board page takes the stored token
       a.textContent = b.name || b.id;
       const when = document.createElement('span');
       when.className = 'when';

@@ -3,6 +3,7 @@
 import './styles.css';
 import wasmUrl from './gen/crdt.wasm?url';
 import { openEarly } from './early';
+import { handedOver, handOver, takeURLToken } from './boardtoken';
 import { myColor, myName, newReplicaId } from './ids';
 
 const root = document.getElementById('app')!;
@@ -16,8 +17,18 @@ if (m) {
   globalThis.corkboardWasm.catch(() => {}); // crdt.ts falls back to its own fetch
   // A first visit: ask the node for the board at once too (early.ts).
   const board = m[1].toLowerCase();
-  const early = openEarly(board, new URLSearchParams(location.search).get('token') ?? undefined, newReplicaId(), myName(), myColor());
-  import('./board').then(({ startBoard }) => startBoard(root, board, early)).catch(fail);
+  // A link's token leaves the address bar before anything else (boardtoken.ts).
+  const fromURL = takeURLToken();
+  if (fromURL) handOver(board, fromURL);
+  const token = fromURL ?? handedOver(board);
+  const early = openEarly(board, token, newReplicaId(), myName(), myColor());
+  import('./board').then(({ startBoard }) => startBoard(root, board, early, token)).catch(fail);
+  // A link to this board opened on its page only changes the fragment,
+  // which loads nothing: take the token, and load the page with it.
+  addEventListener('hashchange', () => {
+    const t = takeURLToken();
+    if (t && handOver(board, t)) location.reload();
+  });
 } else {
   import('./home').then(({ startHome }) => startHome(root)).catch(fail);
 }

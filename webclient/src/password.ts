@@ -3,12 +3,14 @@
 // a display name, POST /v1/boards/{board}/join checks it. A signed-in
 // person becomes a member (the session cookie does the rest: reload); a
 // guest gets a board token, which the page then uses like a link's token
-// (the page is loaded again with it, so Sync, the stored record and the
-// REST calls all take it the one way they already take link tokens).
+// (handed over as a link's is, boardtoken.ts, and the page loaded again, so
+// Sync, the stored record and the REST calls all take it the one way they
+// take link tokens; it never shows in the address).
 // Wrong passwords and the node's rate limit (429) are said as such. A
 // members-only board asks a visitor without a session to sign in instead.
 import { api, ApiError, h } from './account';
 import { myName, setMyName } from './ids';
+import { handOver } from './boardtoken';
 
 /** Whether a refusal's message asks for the board's password. */
 export function needsPassword(message: string): boolean {
@@ -53,10 +55,11 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
     if (name.value.trim()) setMyName(who);
     try {
       const j = await api<{ role: string; token?: string }>('POST', `/v1/boards/${boardId}/join`, { password: pw.value, name: who });
-      const url = new URL(location.href);
-      if (j.token) url.searchParams.set('token', j.token);
-      else url.searchParams.delete('token');
-      location.replace(url.toString());
+      if (j.token && !handOver(boardId, j.token)) {
+        // No localStorage: the fragment carries it, and the page takes it out at once.
+        location.replace(`${location.pathname}${location.search}#token=${encodeURIComponent(j.token)}`);
+      }
+      location.reload();
     } catch (e) {
       const s = e instanceof ApiError ? e.status : 0;
       err.textContent =

@@ -1,9 +1,18 @@
 // The owner's "Share & settings" dialog: who may enter (access, password,
 // the role of visitors), the deadline (a date-time; "closed" once past,
-// with reopen), revoking every link, the members with their roles,
-// invitations by e-mail, and webhooks (their secret shown once). Every
-// control calls the REST API of docs/API.md at once and shows the node's
-// answer; nothing is kept locally.
+// with reopen), role links (made per role, each shown once, listed and
+// revoked one by one or all at once), the members with their roles,
+// invitations by e-mail or as a link, and webhooks (their secret shown
+// once). Every control calls the REST API of docs/API.md at once and shows
+// the node's answer; nothing is kept locally but the page's own token.
+//
+// Links: the node keeps a record per link and gives its URL (the token in
+// the fragment, boardtoken.ts) only in the answer that made it, so the
+// dialog shows it once, with a copy button; the list has the links' roles
+// and dates, never their tokens. Revoking every link (or setting a
+// password) also ends the owner's token: the answer carries a new one,
+// which the page takes at once (FeatureHost.setToken), so the owner keeps
+// the board.
 //
 // A native <dialog> (modal): focus stays inside and Esc closes it, with no
 // code of ours for either.
@@ -20,12 +29,19 @@ interface Member {
 
 interface Invite {
   id: string;
-  email: string;
+  /** Empty for an invite link (no e-mail). */
+  email?: string;
   role: string;
   created: number;
   expires: number;
   used?: boolean | number;
   revoked?: boolean | number;
+}
+
+interface Link {
+  id: string;
+  role: string;
+  created: number;
 }
 
 interface Webhook {
@@ -36,6 +52,48 @@ interface Webhook {
 
 const ROLES = ['editor', 'commenter', 'viewer'];
 const EVENTS = ['element', 'comment', 'vote', 'deadline'];
+
+/** A URL shown once (a new link), with a copy button. */
+class ShownOnce {
+  readonly el: HTMLElement;
+  private label = h('span', { class: 'label' });
+  private input = h('input', { class: 'link-url', readonly: '', 'aria-label': 'Link' });
+  /** The link record shown (when it is a role link). */
+  id = '';
+
+  constructor(private say: (text: string, error?: boolean) => void) {
+    const copy = h('button', { type: 'button', class: 'copy-link' }, 'Copy');
+    copy.addEventListener('click', () => void this.copy());
+    this.input.addEventListener('focus', () => this.input.select());
+    this.el = h('div', { class: 'minted', hidden: '' }, this.label, h('div', { class: 'row' }, this.input, copy));
+  }
+
+  show(label: string, url: string, id = ''): void {
+    this.label.textContent = label;
+    this.input.value = url;
+    this.id = id;
+    this.el.dataset.link = id;
+    this.el.hidden = false;
+    this.input.focus();
+  }
+
+  hide(): void {
+    this.el.hidden = true;
+    this.input.value = '';
+    this.id = '';
+    delete this.el.dataset.link;
+  }
+
+  private async copy(): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(this.input.value);
+      this.say('Link copied.');
+    } catch {
+      this.input.select();
+      this.say('Copy the selected link (Ctrl+C or ⌘C).');
+    }
+  }
+}
 
 function roleSelect(value: string, name = 'role'): HTMLSelectElement {
   const s = h('select', { name });
@@ -55,6 +113,9 @@ export class ShareDialog {
   private msg: HTMLElement;
   private members: HTMLElement;
   private invites: HTMLElement;
+  private links: HTMLElement;
+  private newLink: ShownOnce;
+  private inviteLink: ShownOnce;
   private hooks: HTMLElement;
   private secret: HTMLElement;
 
@@ -69,7 +130,6 @@ export class ShareDialog {
     this.msg = h('p', { class: 'note', role: 'status' });
     const save = h('button', { type: 'submit', class: 'save' }, 'Save');
     const clear = h('button', { type: 'button', class: 'clear-deadline' }, 'No deadline');
-    const revoke = h('button', { type: 'button', class: 'revoke-links' }, 'Revoke all links');
     const settings = h(
       'form',
       { class: 'settings', method: 'dialog' },
@@ -78,7 +138,7 @@ export class ShareDialog {
       this.pwRow,
       h('label', {}, 'Visitors may ', this.publicRole),
       h('label', {}, 'Closes at ', this.deadline, ' ', this.deadlineState),
-      h('div', { class: 'row' }, save, clear, revoke),
+      h('div', { class: 'row' }, save, clear),
     );
     this.access.addEventListener('change', () => this.showPw());
     settings.addEventListener('submit', (ev) => {
@@ -86,9 +146,31 @@ export class ShareDialog {
       void this.saveSettings();
     });
     clear.addEventListener('click', () => void this.patch({ deadline: 0 }, 'The board has no deadline now.'));
+
+    const say = (t: string, e?: boolean) => this.say(t, e);
+    this.links = h('ul', { class: 'links' });
+    this.newLink = new ShownOnce(say);
+    const mint = h('div', { class: 'row new-links' });
+    for (const r of ROLES) {
+      const b = h('button', { type: 'button', class: 'new-link', 'data-role': r }, `New ${r} link`);
+      b.addEventListener('click', () => void this.mint(r));
+      mint.append(b);
+    }
+    const revoke = h('button', { type: 'button', class: 'revoke-links' }, 'Revoke all links');
     revoke.addEventListener('click', () => {
-      if (confirm('Every link and password guest token stops working. Continue?')) void this.patch({ revokeLinks: true }, 'Links revoked: share new ones.');
+      if (confirm('Every link and password guest token stops working, and whoever uses one is shut out. Continue?'))
+        void this.patch({ revokeLinks: true }, 'Every link was revoked: make new ones below.');
     });
+    const linksSection = h(
+      'section',
+      { class: 'links-section' },
+      h('h3', {}, 'Links'),
+      h('p', { class: 'hint' }, 'Whoever opens a link enters with its role, whatever the access above. A link is shown once, when made: copy it then.'),
+      mint,
+      this.newLink.el,
+      this.links,
+      h('div', { class: 'row' }, revoke),
+    );
 
     this.members = h('ul', { class: 'members' });
     const email = h('input', { name: 'email', type: 'email', required: '', placeholder: 'name@example.com' });
@@ -99,6 +181,13 @@ export class ShareDialog {
       void this.invite(email, role.value);
     });
     this.invites = h('ul', { class: 'invites' });
+    this.inviteLink = new ShownOnce(say);
+    const linkRole = roleSelect('editor');
+    const inviteLink = h('form', { class: 'invite-link' }, linkRole, h('button', { type: 'submit' }, 'Copy invite link'));
+    inviteLink.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      void this.makeInviteLink(linkRole.value);
+    });
 
     this.hooks = h('ul', { class: 'hooks' });
     this.secret = h('p', { class: 'secret', hidden: '' });
@@ -116,7 +205,20 @@ export class ShareDialog {
       h('header', {}, h('h2', {}, 'Share & settings'), close),
       this.msg,
       settings,
-      h('section', {}, h('h3', {}, 'Members'), this.members, h('h3', {}, 'Invite by e-mail'), invite, this.invites),
+      linksSection,
+      h(
+        'section',
+        { class: 'invite-section' },
+        h('h3', {}, 'Members'),
+        this.members,
+        h('h3', {}, 'Invite by e-mail'),
+        invite,
+        h('h3', {}, 'Invite link'),
+        h('p', { class: 'hint' }, 'Whoever opens it signs in, and becomes a member with this role.'),
+        inviteLink,
+        this.inviteLink.el,
+        this.invites,
+      ),
       h('section', {}, h('h3', {}, 'Webhooks'), this.hooks, hookForm, this.secret),
     );
     document.body.appendChild(d);
@@ -126,7 +228,10 @@ export class ShareDialog {
   open(): void {
     this.fill();
     this.say('');
+    this.newLink.hide();
+    this.inviteLink.hide();
     if (!this.dialog.open) this.dialog.showModal();
+    void this.loadLinks();
     void this.loadMembers();
     void this.loadInvites();
     void this.loadHooks();
@@ -169,7 +274,18 @@ export class ShareDialog {
 
   private async patch(body: Record<string, unknown>, done: string): Promise<boolean> {
     try {
-      this.a.set(await this.a.call<BoardView>('PATCH', '', body));
+      const v = await this.a.call<BoardView & { token?: string }>('PATCH', '', body);
+      // Revoking the links (or a new password) ended our own token too:
+      // the answer has the owner's new one.
+      if (v.token) this.a.f.host.setToken(v.token);
+      if (body.revokeLinks || body.password) {
+        this.a.f.host.keepLink('*', null);
+        this.newLink.hide();
+        void this.loadLinks();
+        // What comes next, most likely: new links to hand out.
+        this.dialog.querySelector<HTMLButtonElement>('.new-link')?.focus();
+      }
+      this.a.set(v);
       this.fill();
       this.say(done);
       return true;
@@ -196,6 +312,62 @@ export class ShareDialog {
       return;
     }
     await this.patch(body, body.password ? 'Saved. The new password is needed from now on; old links stopped working.' : 'Saved.');
+  }
+
+  /** Makes a link for role and shows it (once). */
+  private async mint(role: string): Promise<void> {
+    try {
+      const j = await this.a.call<{ link: Link; url: string }>('POST', '/links', { role });
+      this.newLink.show(`New ${role} link (shown only now):`, j.url, j.link.id);
+      this.a.f.host.keepLink(role, j.url);
+      this.say(`Made a ${role} link: copy it now.`);
+      void this.loadLinks();
+    } catch (e) {
+      this.say('No link made: ' + (e as Error).message, true);
+    }
+  }
+
+  private async loadLinks(): Promise<void> {
+    const ul = this.links;
+    try {
+      const { links } = await this.a.call<{ links: Link[] }>('GET', '/links');
+      ul.innerHTML = '';
+      for (const l of (links ?? []).sort((x, y) => x.created - y.created)) {
+        const rv = h('button', { type: 'button', class: 'revoke-link' }, 'Revoke');
+        const li = h('li', { 'data-link': l.id, 'data-role': l.role }, h('span', { class: 'role' }, `${l.role} link`), ` · made ${new Date(l.created).toLocaleString()} `, rv);
+        rv.addEventListener('click', async () => {
+          try {
+            await this.a.call('DELETE', `/links/${encodeURIComponent(l.id)}`);
+            li.remove();
+            if (this.newLink.id === l.id) this.newLink.hide();
+            this.say(`The ${l.role} link was revoked: whoever uses it is shut out.`);
+          } catch (e) {
+            this.say('Not revoked: ' + (e as Error).message, true);
+          }
+        });
+        ul.append(li);
+      }
+      if (!ul.children.length) ul.append(h('li', { class: 'empty' }, 'No links: make one above.'));
+    } catch (e) {
+      ul.textContent = 'Links could not be listed: ' + (e as Error).message;
+    }
+  }
+
+  /** A shareable invite link: membership only, its holder must sign in. */
+  private async makeInviteLink(role: string): Promise<void> {
+    try {
+      const j = await this.a.call<{ invite: Invite; link: string }>('POST', '/invites', { role });
+      this.inviteLink.show(`Invite link for a ${role} (shown only now; whoever opens it must sign in):`, j.link);
+      try {
+        await navigator.clipboard.writeText(j.link);
+        this.say('Invite link copied.');
+      } catch {
+        this.say('Copy the invite link now.');
+      }
+      void this.loadInvites();
+    } catch (e) {
+      this.say(e instanceof ApiError && e.status === 429 ? 'Too many invitations for now: try later.' : 'No invite link made: ' + (e as Error).message, true);
+    }
   }
 
   private async loadMembers(): Promise<void> {
@@ -255,7 +427,7 @@ export class ShareDialog {
       const now = Date.now();
       for (const i of invites) {
         const state = i.revoked ? 'revoked' : i.used ? 'accepted' : i.expires <= now ? 'expired' : 'pending';
-        const li = h('li', { 'data-state': state }, h('span', { class: 'mail' }, i.email), ` · ${i.role} · ${state}`);
+        const li = h('li', { 'data-state': state }, h('span', { class: 'mail' }, i.email || 'invite link'), ` · ${i.role} · ${state}`);
         if (state === 'pending') {
           const rv = h('button', { type: 'button', class: 'revoke' }, 'Revoke');
           rv.addEventListener('click', async () => {

@@ -9,9 +9,11 @@ import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 export interface BoardRecord {
   id: string;
   name?: string;
-  /** The token this browser uses on the board (from the link or board creation). */
+  /** The token this browser uses on the board (from a link, board creation or the password). Never put in the address bar (boardtoken.ts). */
   token?: string;
-  /** Links per role, when this browser created the board. */
+  /** The role token had when last asked (GET /v1/boards/{board}). */
+  role?: string;
+  /** Links per role, kept for the top bar's Share: made with the board, or in Share & settings. */
   links?: Record<string, string>;
   lastOpened: number;
 }

@@ -280,6 +280,22 @@ export class Sync {
     this.connect();
   }
 
+  /**
+   * Connects with another token from now on (the owner's new one after the
+   * links were revoked or a password set, which ended the connection made
+   * with the old one): the replica record keeps it, and the connection is
+   * opened again with it at once.
+   */
+  setToken(token: string): void {
+    if (this.claim.rec.token === token) return;
+    this.claim.rec.token = token;
+    this.schedulePersist();
+    if (this.stopped) return;
+    this.drop(1000, 'new token');
+    this.attempts = 0;
+    this.connect();
+  }
+
   // ---- connection ----
 
   private url(): string {

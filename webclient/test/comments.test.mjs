@@ -165,7 +165,7 @@ test("dot votes follow the owner's voting session: budget, pseudonym, close", as
   await openBoard(a.page, node.url, b.id, b.token, 'Ada');
   await edit(a.page, [...noteOps(n1, 0, 0, 'One'), ...noteOps(n2, 260, 0, 'Two', 'pink', 'a1')]);
   await waitSettled(a.page);
-  const rest = (path, body) => fetch(`${node.url}/v1/boards/${b.id}${path}`, { method: 'POST', headers: { Authorization: 'Bearer ' + b.token }, body: body && JSON.stringify(body) });
+  const rest = (path, body) => fetch(`${node.url}/v1/boards/${b.id}${path}`, { method: 'POST', headers: { Authorization: 'Bearer ' + b.token, 'Content-Type': 'application/json' }, body: body && JSON.stringify(body) });
   let r = await rest('/voting', { dots: 2, anonymous: true });
   assert.ok(r.ok, `open voting: ${r.status}`);
 
@@ -217,7 +217,7 @@ test('after the deadline the board is read-only here too: nothing is sent to be 
   await openBoard(a.page, node.url, b.id, b.token, 'Ada');
   await edit(a.page, noteOps(n1, 0, 0, 'Last idea'));
   await waitSettled(a.page);
-  const r = await fetch(`${node.url}/v1/boards/${b.id}`, { method: 'PATCH', headers: { Authorization: 'Bearer ' + b.token }, body: JSON.stringify({ deadline: Date.now() - 1000 }) });
+  const r = await fetch(`${node.url}/v1/boards/${b.id}`, { method: 'PATCH', headers: { Authorization: 'Bearer ' + b.token, 'Content-Type': 'application/json' }, body: JSON.stringify({ deadline: Date.now() - 1000 }) });
   assert.ok(r.ok, `PATCH deadline: ${r.status} ${await r.text()}`);
 
   const c = await chrome.newPage();

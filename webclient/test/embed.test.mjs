@@ -56,7 +56,10 @@ test('the node serves /embed/{board} only for allowed origins, framed by them on
   const b = await restBoard(node.url, 'Embedded');
   let r = await fetch(`${node.url}/embed/${b.id}?origin=${encodeURIComponent(hostOrigin)}`);
   assert.equal(r.status, 200);
-  assert.equal(r.headers.get('content-security-policy'), `frame-ancestors ${hostOrigin}`);
+  // The app shell's CSP (static.go shellCSP), framed by the host only.
+  assert.match(r.headers.get('content-security-policy'), /script-src 'self' 'wasm-unsafe-eval';/);
+  assert.ok(r.headers.get('content-security-policy').endsWith(`; frame-ancestors ${hostOrigin}`));
+  assert.equal(r.headers.get('x-frame-options'), null);
   assert.match(await r.text(), /<div id="app">/);
   r = await fetch(`${node.url}/embed/${b.id}?origin=${encodeURIComponent('http://evil.example')}`);
   assert.equal(r.status, 403);
@@ -65,7 +68,7 @@ test('the node serves /embed/{board} only for allowed origins, framed by them on
   assert.equal(r.status, 403, 'an origin must be exactly scheme://host:port');
   r = await fetch(`${node.url}/embed/${b.id}`);
   assert.equal(r.status, 200);
-  assert.equal(r.headers.get('content-security-policy'), "frame-ancestors 'self'");
+  assert.ok(r.headers.get('content-security-policy').endsWith("; frame-ancestors 'self'"));
   r = await fetch(`${node.url}/embed/0190f5e2-7c3a-7d4e-9b1a-000000000000?origin=${encodeURIComponent(hostOrigin)}`);
   assert.equal(r.status, 404);
 });
@@ -91,6 +94,7 @@ test('a host page on another origin embeds a board and drives it', async () => {
   assert.deepEqual([ready.board, ready.mode, ready.role], [b.id, 'view', 'editor']);
   const frame = page.frames().find((f) => f.url().includes('/embed/'));
   assert.ok(frame, 'the board frame');
+  assert.doesNotMatch(await frame.evaluate(() => location.href), /token/, 'the frame took the token out of its address');
   // View mode: no chrome, no tools, not editable.
   assert.equal(await frame.isVisible('.toolbar'), false);
   assert.equal(await frame.isVisible('.topbar'), false);
@@ -132,6 +136,8 @@ test('a host page on another origin embeds a board and drives it', async () => {
   await page.waitForFunction((id) => window.events.some((e) => e.event === 'ready' && e.board === id), b2.id);
   const r2 = await page.evaluate((id) => window.events.find((e) => e.event === 'ready' && e.board === id), b2.id);
   assert.deepEqual([r2.mode, r2.role], ['edit', 'viewer']);
+  const frame2 = page.frames().find((f) => f.url().includes(`/embed/${b2.id}`));
+  assert.doesNotMatch(await frame2.evaluate(() => location.href), /token/);
   await host.context.close();
   await owner.context.close();
 });

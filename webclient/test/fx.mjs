@@ -7,17 +7,23 @@ import { waitLive } from './lib.mjs';
 
 /** Creates a board over REST: {id, token (owner), links: {owner, editor, commenter, viewer}}. */
 export async function restBoard(base, name = 'Board', extra = {}) {
-  const r = await fetch(base + '/v1/boards', { method: 'POST', body: JSON.stringify({ name, ...extra }) });
+  const r = await fetch(base + '/v1/boards', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name, ...extra }) });
   if (r.status !== 201) throw new Error('create board: ' + r.status + ' ' + (await r.text()));
   const j = await r.json();
-  const tok = (role) => new URL(j.links[role]).searchParams.get('token');
+  const tok = (role) => linkToken(j.links[role]);
   return { id: j.board.id, token: j.token, links: j.links, tokens: { owner: j.token, editor: tok('editor'), commenter: tok('commenter'), viewer: tok('viewer') } };
 }
 
-/** Opens a board page as `name` with a token, and waits until it is live. */
+/** The token of a board link: in its fragment (`#token=`), or in the query of older links. */
+export function linkToken(link) {
+  const u = new URL(link);
+  return new URLSearchParams(u.hash.slice(1)).get('token') ?? u.searchParams.get('token');
+}
+
+/** Opens a board page as `name` with a token (a link's fragment), and waits until it is live. */
 export async function openBoard(page, base, id, token, name) {
   if (name) await page.addInitScript((n) => localStorage.setItem('cb.name', n), name);
-  await page.goto(`${base}/b/${id}${token ? '?token=' + token : ''}`);
+  await page.goto(`${base}/b/${id}${token ? '#token=' + encodeURIComponent(token) : ''}`);
   await waitLive(page);
 }
 
@@ -60,7 +66,9 @@ export function comparePNG(page, a, b, tol = 48) {
   return page.evaluate(
     async ([a64, b64, tol]) => {
       const load = async (s) => {
-        const bmp = await createImageBitmap(await (await fetch('data:image/png;base64,' + s)).blob());
+        // Decoded here, not fetched as a data: URL: the page's CSP
+        // (connect-src 'self') refuses that.
+        const bmp = await createImageBitmap(new Blob([Uint8Array.from(atob(s), (c) => c.charCodeAt(0))], { type: 'image/png' }));
         const c = new OffscreenCanvas(bmp.width, bmp.height);
         const ctx = c.getContext('2d');
         ctx.drawImage(bmp, 0, 0);

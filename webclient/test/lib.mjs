@@ -38,7 +38,7 @@ export async function startNode(opts = {}) {
     url,
     dir,
     async start() {
-      proc = spawn(BIN, ['--addr', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--log-level', opts.logLevel ?? 'warn', ...(opts.publicURL ? ['--public-url', url] : []), '--shutdown-timeout', '5s'], {
+      proc = spawn(BIN, ['--addr', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--log-level', opts.logLevel ?? 'warn', ...(opts.publicURL ? ['--public-url', url] : []), '--shutdown-timeout', '5s', '--boards-per-hour', '-1'], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       proc.stderr.on('data', (d) => (log += d));
@@ -97,7 +97,9 @@ export async function launch() {
     browser,
     async newPage(opts = {}) {
       const context = await browser.newContext({ viewport: { width: 1200, height: 800 }, ...opts });
+      context.on('page', pollWithEvaluate);
       const page = await context.newPage();
+      pollWithEvaluate(page);
       page.on('pageerror', (e) => console.log('[pageerror]', e.message));
       page.on('console', (m) => {
         if (m.type() === 'error') console.log('[console]', m.text());
@@ -110,7 +112,37 @@ export async function launch() {
   };
 }
 
-/** Creates a board through the home page and returns its id, the page on it, and its editor link. */
+/**
+ * Makes page.waitForFunction poll with page.evaluate. The node's pages
+ * have a CSP without 'unsafe-eval', and Playwright's waitForFunction
+ * compiles its predicate inside the page (refused by that CSP), while
+ * evaluate goes through the DevTools protocol, which no CSP governs. So
+ * the tests run against the pages' real CSP (rather than bypassCSP): a
+ * client change that the CSP would break fails them.
+ */
+function pollWithEvaluate(page) {
+  if (page.__polls) return;
+  page.__polls = true;
+  page.waitForFunction = async (fn, arg, opts = {}) => {
+    const deadline = Date.now() + (opts?.timeout || 30000);
+    for (;;) {
+      try {
+        const v = await page.evaluate(fn, arg);
+        if (v) return v;
+      } catch (e) {
+        // A navigation between two polls: try again in the new page.
+        if (!/context was destroyed|navigat|Target closed/i.test(e.message) || page.isClosed()) throw e;
+      }
+      if (Date.now() > deadline) throw new Error(`waitForFunction: timeout ${opts?.timeout || 30000}ms exceeded waiting for ${String(fn).slice(0, 200)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+}
+
+/**
+ * Creates a board through the home page and returns its id and the owner
+ * token (which the page keeps in its storage, never in its address).
+ */
 export async function createBoard(page, base, name = 'Test board', owner = 'Ada') {
   await page.goto(base + '/');
   await page.fill('input[name=name]', name);
@@ -119,8 +151,24 @@ export async function createBoard(page, base, name = 'Test board', owner = 'Ada'
   await page.waitForURL(/\/b\/[0-9a-f-]{36}/);
   await waitLive(page);
   const id = /\/b\/([0-9a-f-]{36})/.exec(page.url())[1];
-  const token = new URL(page.url()).searchParams.get('token');
-  return { id, token };
+  return { id, token: await storedToken(page, id) };
+}
+
+/** The board token the page's browser keeps for a board (its record in IndexedDB). */
+export function storedToken(page, id) {
+  return page.evaluate(
+    (id) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open('corkboard');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction('boards').objectStore('boards').get(id);
+          get.onsuccess = () => resolve(get.result?.token ?? null);
+          get.onerror = () => reject(get.error);
+        };
+      }),
+    id,
+  );
 }
 
 /** The client's own summary (window.__corkboard.state()). */

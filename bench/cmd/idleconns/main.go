@@ -312,7 +312,9 @@ func inProcess(c config) (string, error) {
 	}
 	defer os.RemoveAll(dir)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := node.New(node.Config{Addr: "127.0.0.1:0", DataDir: dir, Log: quiet})
+	n, err := node.New(node.Config{Addr: "127.0.0.1:0", DataDir: dir, Log: quiet,
+		// Every client is on loopback: no per-address limits.
+		HTTP: node.HTTPLimits{WebSocketsPerIP: -1}, Quotas: node.Quotas{BoardsPerHour: -1}})
 	if err != nil {
 		return "", err
 	}

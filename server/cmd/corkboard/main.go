@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/webhook"
@@ -44,6 +45,12 @@ func run(args []string) error {
 		natsListen  = fs.String("nats-listen", "", "host:port for the embedded NATS server's client port (default: none)")
 		natsCluster = fs.String("nats-cluster", "", "host:port for the embedded NATS server's cluster routes (default: no cluster)")
 		natsRoutes  = fs.String("nats-routes", "", "comma-separated nats://host:port routes to the other embedded servers")
+		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats-url")
+		natsNkey    = fs.String("nats-nkey", "", "file holding an nkey seed for --nats-url (a user and password may instead be in the URL)")
+		natsTLSCert = fs.String("nats-tls-cert", "", "PEM certificate: the embedded NATS server's client port and routes serve TLS with it (with --nats-url: a client certificate)")
+		natsTLSKey  = fs.String("nats-tls-key", "", "PEM key of --nats-tls-cert")
+		natsTLSCA   = fs.String("nats-tls-ca", "", "PEM CA file: routes verify each other's certificates against it (with --nats-url: the CAs of the server's certificate)")
+		printNkey   = fs.Bool("print-nats-nkey", false, "print the nkey seed the embedded NATS client port accepts (derived from --secret) and exit")
 		secret      = fs.String("secret", "", "hex secret (>= 32 bytes) that signs tokens; share it across a cluster (default: generated and kept in the store)")
 		origins     = fs.String("allowed-origins", "", "comma-separated extra Origin host patterns allowed to open WebSockets")
 		publicURL   = fs.String("public-url", "", "URL clients use to reach this node, for links (default http://localhost:<port>)")
@@ -67,6 +74,19 @@ func run(args []string) error {
 		hookWindow  = fs.Duration("webhook-debounce", 2*time.Second, "gather a board's changes this long into one webhook call per webhook and event class")
 		hookBacklog = fs.Int("webhook-backlog", 1000, "webhook calls of a board that may wait for delivery; past it the oldest are dropped")
 		notifyEvery = fs.Duration("notify-interval", time.Minute, "how often notifications and digests are checked")
+	)
+	// Hardening: proxies, connection limits, quotas (docs/SECURITY.md).
+	var (
+		trustedProxies = fs.String("trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (default: none; the peer address is the client)")
+		wsPerIP        = fs.Int("ws-per-ip", 64, "open WebSockets one client address may have (negative: no limit); past it, 429")
+		maxWebSockets  = fs.Int("max-websockets", 0, "open WebSockets this node takes in all (0: no limit); past it, 503")
+		readTimeout    = fs.Duration("http-read-timeout", 30*time.Second, "time to read a request (a picture upload's body gets 2 min)")
+		writeTimeout   = fs.Duration("http-write-timeout", 60*time.Second, "time to write an answer (boards' logs, states and pictures get 5 min)")
+		idleTimeout    = fs.Duration("http-idle-timeout", 2*time.Minute, "how long a keep-alive connection may wait for its next request")
+		requireSignin  = fs.Bool("require-signin-to-create", false, "only signed-in people may create boards (recommended for a node on the internet)")
+		boardsPerHour  = fs.Int("boards-per-hour", 20, "boards one address may create per hour without signing in (signed-in people: 5 times as many, per person)")
+		boardBlobMiB   = fs.Int64("board-blob-mib", 100, "MiB of pictures one board may hold (negative: no limit); past it, 413")
+		uploadMiBDay   = fs.Int64("upload-mib-per-day", 256, "MiB of pictures one address, and one signed-in person, may upload per day (negative: no limit); past it, 429")
 	)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: corkboard [flags]\n\nRuns a Corkboard node. Each flag may also be set as an environment variable,\nfor example --data-dir as %s.\n\n", envName("data-dir"))
@@ -100,6 +120,8 @@ func run(args []string) error {
 	cfg := node.Config{Addr: *addr, DataDir: *dataDir, NodeID: *nodeID, PublicURL: *publicURL, Log: log}
 	cfg.NATS.URL, cfg.NATS.ListenAddr, cfg.NATS.ClusterAddr = *natsURL, *natsListen, *natsCluster
 	cfg.NATS.Routes = split(*natsRoutes)
+	cfg.NATS.CredsFile, cfg.NATS.NkeyFile = *natsCreds, *natsNkey
+	cfg.NATS.TLSCert, cfg.NATS.TLSKey, cfg.NATS.TLSCA = *natsTLSCert, *natsTLSKey, *natsTLSCA
 	cfg.AllowedOrigins = split(*origins)
 	if *secret != "" {
 		b, err := hex.DecodeString(*secret)
@@ -107,6 +129,22 @@ func run(args []string) error {
 			return errors.New("--secret: want at least 64 hex digits")
 		}
 		cfg.Secret = b
+	}
+	if *printNkey {
+		if cfg.Secret == nil {
+			return errors.New("--print-nats-nkey: pass the cluster's --secret")
+		}
+		seed, err := bus.NodeSeed(cfg.Secret)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s\n", seed)
+		return nil
+	}
+	if (*natsCluster != "" || *natsListen != "") && *natsURL == "" && cfg.Secret == nil {
+		// Checked again by the bus; said here in the flags' words.
+		return errors.New("--nats-cluster and --nats-listen need --secret (CORKBOARD_SECRET), the same on every node: " +
+			"NATS route and client credentials derive from it")
 	}
 	cfg.Limits.MaxMessage, cfg.Limits.OpsPerSecond, cfg.Limits.SendQueue = *maxMessage, *opsRate, *sendQueue
 	cfg.Room.SnapshotEvery, cfg.Room.IdleTimeout, cfg.Room.Retention = *snapEvery, *idle, *retention
@@ -126,6 +164,12 @@ func run(args []string) error {
 	}
 	cfg.Webhooks = node.WebhookLimits{MaxPerBoard: *hooksMax, Debounce: *hookWindow, MaxPending: *hookBacklog}
 	cfg.NotifyInterval = *notifyEvery
+
+	cfg.TrustedProxies = split(*trustedProxies)
+	cfg.HTTP = node.HTTPLimits{ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
+		WebSocketsPerIP: *wsPerIP, MaxWebSockets: *maxWebSockets}
+	cfg.Quotas = node.Quotas{RequireSignInToCreate: *requireSignin, BoardsPerHour: *boardsPerHour, SignedInBoardsPerHour: 5 * *boardsPerHour,
+		BoardBlobBytes: mib(*boardBlobMiB), UploadBytesPerDay: mib(*uploadMiBDay)}
 
 	n, err := node.New(cfg)
 	if err != nil {
@@ -159,4 +203,12 @@ func split(s string) []string {
 		}
 	}
 	return out
+}
+
+// mib converts a flag's MiB to bytes, keeping a negative "no limit".
+func mib(v int64) int64 {
+	if v < 0 {
+		return -1
+	}
+	return v << 20
 }

@@ -1,0 +1,619 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/client"
+	"github.com/corkboard/corkboard/server/node"
+	"github.com/corkboard/corkboard/server/protocol"
+)
+
+// Attack tests for the access findings of the security review
+// (docs/SECURITY.md): each reproduces an attack against real nodes over
+// real sockets and checks the documented answer.
+
+var secStart = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+func boardID(t testing.TB, created map[string]any) string {
+	t.Helper()
+	return created["board"].(map[string]any)["id"].(string)
+}
+
+func errCode(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+// TestInviteNeverSignsInTheInviter: an owner who invites someone's address
+// never holds a credential of that person. The invite e-mail goes to the
+// address only; an invite link adds a signed-in member and signs nobody
+// in.
+func TestInviteNeverSignsInTheInviter(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	victim := e.signIn("victim@example.com")
+	private := boardID(t, e.must(201, "POST", "/v1/boards", victim, map[string]any{"name": "plans", "access": "members"}))
+
+	// An anonymous board owner may not make the node e-mail anyone.
+	bait := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "bait"})
+	anonOwner := bait["token"].(string)
+	code, body := e.call("POST", "/v1/boards/"+boardID(t, bait)+"/invites", anonOwner, map[string]any{"email": "victim@example.com", "role": "editor"})
+	if code != 403 || errCode(body) != string(protocol.CodeForbidden) {
+		t.Fatalf("an anonymous owner's e-mail invite: %d %v, want 403 forbidden", code, body)
+	}
+
+	// A signed-in owner's invite: the answer holds no link and no token.
+	attacker := e.signIn("attacker@example.com")
+	b := "/v1/boards/" + boardID(t, e.must(201, "POST", "/v1/boards", attacker, map[string]any{"name": "bait 2"}))
+	out := e.must(201, "POST", b+"/invites", attacker, map[string]any{"email": "victim@example.com", "role": "editor"})
+	if _, ok := out["link"]; ok || strings.Contains(fmt.Sprint(out), "/v1/invites/") {
+		t.Fatalf("the inviter got the invitee's link: %v", out)
+	}
+	if list := e.must(200, "GET", b+"/invites", attacker, nil); strings.Contains(fmt.Sprint(list), "/v1/invites/") {
+		t.Fatalf("the invite listing holds a link: %v", list)
+	}
+	// The e-mail reaches the invitee and names the inviter's address.
+	msgs := to(e.deliver(), "victim@example.com")
+	if len(msgs) != 1 || !strings.Contains(textOf(t, msgs[0]), "attacker@example.com") {
+		t.Fatalf("invite e-mails to the victim: %d", len(msgs))
+	}
+
+	// An invite link signs nobody in: without a session it is refused
+	// (and not spent), with one it makes the caller a member, nothing more.
+	link := e.must(201, "POST", b+"/invites", attacker, map[string]any{"role": "editor"})["link"].(string)
+	code, body = e.call("POST", link, "", nil)
+	if code != 401 || body["session"] != nil {
+		t.Fatalf("an invite link without a session: %d %v, want 401 and no session", code, body)
+	}
+	joined := e.must(200, "POST", link, attacker, nil)
+	if joined["session"] != nil || joined["user"].(map[string]any)["email"] != "attacker@example.com" {
+		t.Fatalf("an invite link accepted by the attacker: %v", joined)
+	}
+	// The attacker still cannot open the victim's board or see their
+	// boards.
+	if code, _ := e.call("GET", "/v1/boards/"+private, attacker, nil); code != 403 {
+		t.Fatalf("the attacker reads the victim's members-only board: %d", code)
+	}
+	if me := e.must(200, "GET", "/v1/me", attacker, nil); strings.Contains(fmt.Sprint(me), private) {
+		t.Fatalf("the attacker's /v1/me lists the victim's board: %v", me)
+	}
+	// The victim's own e-mailed link signs the victim in, once.
+	vs := e.accept(linkIn(t, msgs[0], "/v1/invites/"))
+	if e.userID(vs) != e.userID(victim) {
+		t.Fatal("the e-mailed invite signed in someone else than its addressee")
+	}
+}
+
+// TestTokenRolesFollowTheBoard: a board token's role is read from the
+// board's settings at every use. A guest who joined as editor is a viewer
+// once the owner lowers publicRole (on the open connection, on a new one
+// and on REST); a deleted role link stops working at once; revoking every
+// link leaves the anonymous owner a new owner token.
+func TestTokenRolesFollowTheBoard(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "guests", "access": "password", "password": "open sesame", "publicRole": "editor"})
+	board, owner := boardID(t, created), created["token"].(string)
+	b := "/v1/boards/" + board
+	for role, l := range created["links"].(map[string]any) {
+		if strings.Contains(l.(string), "?token=") || !strings.Contains(l.(string), "#token=") {
+			t.Errorf("the %s link carries its token outside the fragment: %s", role, l)
+		}
+	}
+	guest := e.must(200, "POST", b+"/join", "", map[string]any{"password": "open sesame", "name": "Gus"})["token"].(string)
+	gc := e.dial(board, guest, 0x7001)
+	mustEdit(t, gc, e.clk.Now(), noteTx(newID("guest-1"), "as editor"))
+
+	e.must(200, "PATCH", b, owner, map[string]any{"publicRole": "viewer"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := gc.WaitRole(ctx, "viewer"); err != nil {
+		t.Fatalf("the open guest connection kept its role: %v", err)
+	}
+	if err := edit(t, gc, e.clk.Now(), noteTx(newID("guest-2"), "still?")); err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden)) {
+		t.Fatalf("a demoted guest's change: %v", err)
+	}
+	gc2 := e.dial(board, guest, 0x7002)
+	if r := gc2.Welcome().User.Role; r != "viewer" {
+		t.Fatalf("a returning guest's role: %q, want viewer", r)
+	}
+	if err := edit(t, gc2, e.clk.Now(), noteTx(newID("guest-3"), "again?")); err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden)) {
+		t.Fatalf("a returning guest's change: %v", err)
+	}
+	gv := e.must(200, "GET", b, guest, nil)
+	if r := gv["you"].(map[string]any)["role"]; r != "viewer" {
+		t.Fatalf("a guest's role on REST: %v", r)
+	}
+	if links := gv["board"].(map[string]any)["links"]; links != nil {
+		t.Fatalf("a guest sees the board's role links: %v", links)
+	}
+
+	// Role links: the editor link keeps its own role; deleting it closes
+	// its connection and refuses it.
+	edTok := tokenOf(t, created["links"].(map[string]any)["editor"].(string))
+	lc := e.dial(board, edTok, 0x7003)
+	mustEdit(t, lc, e.clk.Now(), noteTx(newID("link-1"), "by link"))
+	var edLink string
+	for _, l := range e.must(200, "GET", b+"/links", owner, nil)["links"].([]any) {
+		if l := l.(map[string]any); l["role"] == "editor" {
+			edLink = l["id"].(string)
+		}
+	}
+	if code, _ := e.call("GET", b+"/links", edTok, nil); code != 403 {
+		t.Fatalf("an editor link lists links: %d", code)
+	}
+	e.must(204, "DELETE", b+"/links/"+edLink, owner, nil)
+	select {
+	case <-lc.Done():
+	case <-ctx.Done():
+		t.Fatal("a deleted link's connection stayed open")
+	}
+	if st := lc.CloseStatus(); st != protocol.CloseForbidden {
+		t.Fatalf("close status %d, want %d", st, protocol.CloseForbidden)
+	}
+	if code, body := e.call("GET", b, edTok, nil); code != 401 {
+		t.Fatalf("a deleted link on REST: %d %v", code, body)
+	}
+	// The owner mints new links; their URLs carry the token in the
+	// fragment only.
+	nl := e.must(201, "POST", b+"/links", owner, map[string]any{"role": "commenter"})
+	url := nl["url"].(string)
+	if !strings.Contains(url, "/b/"+board+"#token=") {
+		t.Fatalf("new link URL %q", url)
+	}
+	if r := e.must(200, "GET", b, tokenOf(t, url), nil)["you"].(map[string]any)["role"]; r != "commenter" {
+		t.Fatalf("a new commenter link's role: %v", r)
+	}
+
+	// Revoking every link: the owner's old token stops too, but the
+	// answer carries a new one; the anonymous owner keeps the board.
+	out := e.must(200, "PATCH", b, owner, map[string]any{"revokeLinks": true})
+	fresh, _ := out["token"].(string)
+	if fresh == "" {
+		t.Fatalf("revoking links answered no new owner token: %v", out)
+	}
+	if code, _ := e.call("GET", b, owner, nil); code != 401 {
+		t.Fatalf("the old owner token after revoking: %d", code)
+	}
+	if code, _ := e.call("GET", b, tokenOf(t, url), nil); code != 401 {
+		t.Fatalf("a link after revoking every link: %d", code)
+	}
+	if r := e.must(200, "GET", b, fresh, nil)["you"].(map[string]any)["role"]; r != "owner" {
+		t.Fatalf("the new owner token's role: %v", r)
+	}
+	if links := e.must(200, "GET", b+"/links", fresh, nil)["links"].([]any); len(links) != 0 {
+		t.Fatalf("links left after revoking all: %v", links)
+	}
+	// A password change is a revocation too: the answer carries a token.
+	if e.must(200, "PATCH", b, fresh, map[string]any{"password": "another one"})["token"] == nil {
+		t.Fatal("a new password answered no new owner token")
+	}
+}
+
+// TestPasswordMembersFollowPublicRole: a signed-in person who came in with
+// the password is a member who follows publicRole, and loses the board
+// when it becomes members-only; an invite makes them a full member.
+func TestPasswordMembersFollowPublicRole(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	b := "/v1/boards/" + boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "pw", "access": "password", "password": "open sesame"}))
+	pat := e.signIn("pat@example.com")
+	e.must(200, "POST", b+"/join", pat, map[string]any{"password": "open sesame"})
+	if r := e.must(200, "GET", b, pat, nil)["you"].(map[string]any)["role"]; r != "editor" {
+		t.Fatalf("role after the password: %v", r)
+	}
+	e.must(200, "PATCH", b, owner, map[string]any{"publicRole": "commenter"})
+	if r := e.must(200, "GET", b, pat, nil)["you"].(map[string]any)["role"]; r != "commenter" {
+		t.Fatalf("a password member after publicRole commenter: %v", r)
+	}
+	e.must(200, "PATCH", b, owner, map[string]any{"access": "members"})
+	if code, _ := e.call("GET", b, pat, nil); code != 403 {
+		t.Fatalf("a password member on a members-only board: %d", code)
+	}
+}
+
+// TestJoinLimitHoldsUnderParallelGuesses: wrong passwords sent all at once
+// are counted before argon2 runs, so no more than the limit are checked.
+func TestJoinLimitHoldsUnderParallelGuesses(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	b := "/v1/boards/" + boardID(t, e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "pw", "access": "password", "password": "open sesame"}))
+	const n = 40
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _ = e.call("POST", b+"/join", "", map[string]any{"password": fmt.Sprintf("guess %d", i)})
+		}()
+	}
+	wg.Wait()
+	count := map[int]int{}
+	for _, c := range codes {
+		count[c]++
+	}
+	if count[401] != 5 || count[429] != n-5 {
+		t.Fatalf("answers to %d parallel wrong passwords: %v, want 5×401 and the rest 429", n, count)
+	}
+	// A right password after that waits for the window too.
+	if code, _ := e.call("POST", b+"/join", "", map[string]any{"password": "open sesame"}); code != 429 {
+		t.Fatalf("the right password inside a spent window: %d", code)
+	}
+}
+
+// TestSignOutClosesConnections: signing out ends that session's open
+// WebSockets, on the node that signed out and on the others.
+func TestSignOutClosesConnections(t *testing.T) {
+	e, onB := twoNodes(t)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "bye"}))
+	ca := e.dial(board, owner, 0x7101)
+	cb := onB.dial(board, owner, 0x7102)
+	other := e.signIn("owner@example.com") // a second session of the same person
+	co := onB.dial(board, other, 0x7103)
+	e.must(204, "POST", "/v1/signout", owner, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for name, c := range map[string]*client.Client{"a": ca, "b": cb} {
+		select {
+		case <-c.Done():
+		case <-ctx.Done():
+			t.Fatalf("the signed-out session's connection on node %s stayed open", name)
+		}
+	}
+	// The other session is untouched.
+	mustEdit(t, co, e.clk.Now(), noteTx(newID("still-here"), "other session"))
+	if code, _ := onB.call("GET", "/v1/boards/"+board, owner, nil); code != 401 {
+		t.Fatalf("a signed-out session on node b: %d", code)
+	}
+}
+
+// TestCommentsBelongToTheirAuthors: a commenter (or an editor) cannot
+// edit or delete someone else's comment; anyone who may comment may
+// resolve a thread; the owner moderates.
+func TestCommentsBelongToTheirAuthors(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "comments", "access": "members"}))
+	creds := map[string]string{}
+	for _, role := range []string{"editor", "commenter"} {
+		e.must(201, "POST", "/v1/boards/"+board+"/invites", owner, map[string]any{"email": role + "@example.com", "role": role})
+		creds[role] = e.accept(linkIn(t, to(e.deliver(), role+"@example.com")[0], "/v1/invites/"))
+	}
+	note, thread := newID("target-note"), newID("ann-thread")
+	cc := e.dial(board, creds["commenter"], 0x7201)
+	oc := e.dial(board, owner, 0x7202)
+	mustEdit(t, oc, e.clk.Now(), noteTx(note, "an idea"))
+	waitClient(t, cc, func() bool {
+		ok := false
+		cc.Read(func(d *crdt.Doc) { ok = d.Kind(note) == "note" })
+		return ok
+	})
+	mustEdit(t, cc, e.clk.Now(), commentTx(thread, note, e.userID(creds["commenter"]), "my comment"))
+	for i, role := range []string{"editor", "commenter2"} {
+		cred := creds["editor"]
+		if role == "commenter2" {
+			e.must(201, "POST", "/v1/boards/"+board+"/invites", owner, map[string]any{"email": "c2@example.com", "role": "commenter"})
+			cred = e.accept(linkIn(t, to(e.deliver(), "c2@example.com")[0], "/v1/invites/"))
+		}
+		for j, tx := range []func(tx *crdt.Tx) error{
+			func(tx *crdt.Tx) error { return tx.InsertText(thread, "text", 0, "edited by "+role) },
+			func(tx *crdt.Tx) error { return tx.Delete(thread) },
+		} {
+			c := e.dial(board, cred, crdt.ReplicaID(0x7300+i*16+j))
+			waitClient(t, c, func() bool {
+				ok := false
+				c.Read(func(d *crdt.Doc) { ok = d.Kind(thread) == "comment" })
+				return ok
+			})
+			if err := edit(t, c, e.clk.Now(), tx); err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden)) {
+				t.Fatalf("%s changing someone else's comment (%d): %v", role, j, err)
+			}
+			c.Close()
+		}
+		c := e.dial(board, cred, crdt.ReplicaID(0x7400+i))
+		waitClient(t, c, func() bool {
+			ok := false
+			c.Read(func(d *crdt.Doc) { ok = d.Kind(thread) == "comment" })
+			return ok
+		})
+		mustEdit(t, c, e.clk.Now(), func(tx *crdt.Tx) error { return tx.Set(thread, "resolved", crdt.Bool(i == 0)) })
+	}
+	// The author edits their own; the owner moderates.
+	mustEdit(t, cc, e.clk.Now(), func(tx *crdt.Tx) error { return tx.InsertText(thread, "text", 0, "(edited) ") })
+	waitClient(t, oc, func() bool {
+		ok := false
+		oc.Read(func(d *crdt.Doc) { ok = strings.HasPrefix(d.Text(thread, "text"), "(edited)") })
+		return ok
+	})
+	mustEdit(t, oc, e.clk.Now(), func(tx *crdt.Tx) error { return tx.Delete(thread) })
+}
+
+// twoNodes starts node a (with the SMTP relay and fake clock of an
+// asyncEnv) and node b on one bus with the same secret.
+func twoNodes(t *testing.T) (a, b *asyncEnv) {
+	hub := bus.NewHub()
+	secret := bytes.Repeat([]byte{7}, 32)
+	a = newAsyncEnv(t, secStart, func(c *node.Config) { c.NodeID, c.Bus, c.Secret = "a", hub.Node("a"), secret })
+	tb := startNode(t, func(c *node.Config) {
+		c.NodeID, c.Bus, c.Secret = "b", hub.Node("b"), secret
+		c.Now, c.NotifyInterval, c.OutboxManual = a.clk.Now, -1, true
+	})
+	return a, &asyncEnv{t: t, tn: tb, clk: a.clk, smtp: a.smtp}
+}
+
+// refusedEventually makes changes through c (each a new note) until one
+// is refused with code, which must happen within 10 s: the change made on
+// another node reaches this one asynchronously.
+func refusedEventually(t *testing.T, e *asyncEnv, c *client.Client, code protocol.Code, tx func(i int) func(*crdt.Tx) error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		err := edit(t, c, e.clk.Now(), tx(i))
+		if err == nil {
+			continue
+		}
+		if !strings.Contains(err.Error(), string(code)) {
+			t.Fatalf("refused with %v, want %s", err, code)
+		}
+		return
+	}
+	t.Fatalf("changes still accepted 10 s after the access change (want %s)", code)
+}
+
+// TestAccessChangesReachEveryNode: every access change made on node a
+// applies to open connections on node b, and to new ones there.
+func TestAccessChangesReachEveryNode(t *testing.T) {
+	e, onB := twoNodes(t)
+	owner := e.signIn("owner@example.com")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	waitClosed := func(c *client.Client, what string) {
+		t.Helper()
+		select {
+		case <-c.Done():
+			if st := c.CloseStatus(); st != protocol.CloseForbidden {
+				t.Fatalf("%s: close status %d, want %d", what, st, protocol.CloseForbidden)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%s: the connection on node b stayed open", what)
+		}
+	}
+	newBoard := func(name string, body map[string]any) (string, map[string]any) {
+		body["name"] = name
+		created := e.must(201, "POST", "/v1/boards", owner, body)
+		return boardID(t, created), created
+	}
+	dialFails := func(board, cred string, want int, what string) {
+		t.Helper()
+		hdr := http.Header{}
+		u := "ws" + strings.TrimPrefix(onB.tn.base, "http") + "/v1/boards/" + board + "/ws"
+		if strings.Contains(cred, ".") {
+			u += "?token=" + cred
+		} else if cred != "" {
+			hdr.Set("Authorization", "Session "+cred)
+		}
+		_, resp, err := wsDial(t, u, hdr, protocol.Subprotocol)
+		if err == nil || resp == nil || resp.StatusCode != want {
+			t.Fatalf("%s: a new connection on node b: %v %s, want %d", what, err, statusOf(resp), want)
+		}
+	}
+	note := func(prefix string) func(int) func(*crdt.Tx) error {
+		return func(i int) func(*crdt.Tx) error { return noteTx(newID(fmt.Sprintf("%s-%d", prefix, i)), "x") }
+	}
+
+	t.Run("revoke links", func(t *testing.T) {
+		board, created := newBoard("revoke", map[string]any{})
+		link := tokenOf(t, created["links"].(map[string]any)["editor"].(string))
+		c := onB.dial(board, link, 0x8001)
+		e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"revokeLinks": true})
+		waitClosed(c, "revoked link")
+		dialFails(board, link, 401, "revoked link")
+	})
+	t.Run("demote and remove a member", func(t *testing.T) {
+		board, _ := newBoard("members", map[string]any{"access": "members"})
+		e.must(201, "POST", "/v1/boards/"+board+"/invites", owner, map[string]any{"email": "ed@example.com", "role": "editor"})
+		ed := e.accept(linkIn(t, to(e.deliver(), "ed@example.com")[0], "/v1/invites/"))
+		c := onB.dial(board, ed, 0x8002)
+		e.must(200, "PUT", "/v1/boards/"+board+"/members/"+e.userID(ed), owner, map[string]any{"role": "viewer"})
+		if err := c.WaitRole(ctx, "viewer"); err != nil {
+			t.Fatalf("demotion on node b: %v", err)
+		}
+		if r := onB.dial(board, ed, 0x8003).Welcome().User.Role; r != "viewer" {
+			t.Fatalf("a new connection on node b after the demotion: %q", r)
+		}
+		e.must(204, "DELETE", "/v1/boards/"+board+"/members/"+e.userID(ed), owner, nil)
+		waitClosed(c, "removed member")
+		dialFails(board, ed, 403, "removed member")
+	})
+	t.Run("access mode", func(t *testing.T) {
+		board, _ := newBoard("public", map[string]any{})
+		c := onB.dial(board, "", 0x8004) // an anonymous guest
+		mustEdit(t, c, e.clk.Now(), noteTx(newID("anon"), "hello"))
+		e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"access": "members"})
+		waitClosed(c, "guest of a board made members-only")
+		dialFails(board, "", 401, "guest of a board made members-only")
+	})
+	t.Run("password", func(t *testing.T) {
+		board, _ := newBoard("to-password", map[string]any{})
+		c := onB.dial(board, "", 0x8005)
+		e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"access": "password", "password": "open sesame"})
+		waitClosed(c, "guest of a board given a password")
+		dialFails(board, "", 401, "guest of a board given a password")
+	})
+	t.Run("public role", func(t *testing.T) {
+		board, _ := newBoard("public-role", map[string]any{})
+		c := onB.dial(board, "", 0x8006)
+		e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"publicRole": "viewer"})
+		if err := c.WaitRole(ctx, "viewer"); err != nil {
+			t.Fatalf("a guest on node b after publicRole viewer: %v", err)
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		board, _ := newBoard("deadline", map[string]any{})
+		c := onB.dial(board, owner, 0x8007)
+		mustEdit(t, c, e.clk.Now(), noteTx(newID("before-dl"), "in time"))
+		e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"deadline": e.clk.Now().UnixMilli()})
+		refusedEventually(t, e, c, protocol.CodeReadOnly, note("late"))
+		c2 := onB.dial(board, owner, 0x8008)
+		if err := edit(t, c2, e.clk.Now(), noteTx(newID("late-new"), "x")); err == nil || !strings.Contains(err.Error(), string(protocol.CodeReadOnly)) {
+			t.Fatalf("a new connection on node b after the deadline: %v", err)
+		}
+	})
+	t.Run("voting", func(t *testing.T) {
+		board, _ := newBoard("voting", map[string]any{})
+		target := newID("vote-target")
+		c := onB.dial(board, owner, 0x8009)
+		mustEdit(t, c, e.clk.Now(), noteTx(target, "vote for me"))
+		e.must(200, "POST", "/v1/boards/"+board+"/voting", owner, map[string]any{"dots": 1})
+		e.must(200, "POST", "/v1/boards/"+board+"/voting/close", owner, nil)
+		refusedEventually(t, e, c, protocol.CodeReadOnly, func(i int) func(*crdt.Tx) error {
+			return voteTx(target, e.userID(owner), i%2)
+		})
+	})
+}
+
+// TestRoleMatrixAcrossNodes: every kind of credential — members by role,
+// the owner's session and token, role links, a password guest, a public
+// guest, a deleted link, a signed-out session, an outsider, nobody —
+// against REST calls and WebSocket changes, on both nodes of a cluster:
+// allowed, or refused with the documented status and code.
+func TestRoleMatrixAcrossNodes(t *testing.T) {
+	e, onB := twoNodes(t)
+	owner := e.signIn("owner@example.com")
+	created := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "matrix", "access": "password", "password": "open sesame", "publicRole": "commenter"})
+	board, ownerTok := boardID(t, created), created["token"].(string)
+	b := "/v1/boards/" + board
+	creds := map[string]string{"owner session": owner, "owner token": ownerTok}
+	want := map[string]string{"owner session": "owner", "owner token": "owner"}
+	for _, role := range []string{"editor", "commenter", "viewer"} {
+		e.must(201, "POST", b+"/invites", owner, map[string]any{"email": role + "@example.com", "role": role})
+		creds[role+" member"] = e.accept(linkIn(t, to(e.deliver(), role+"@example.com")[0], "/v1/invites/"))
+		want[role+" member"] = role
+	}
+	for _, role := range []string{"editor", "viewer"} {
+		creds[role+" link"] = tokenOf(t, e.must(201, "POST", b+"/links", owner, map[string]any{"role": role})["url"].(string))
+		want[role+" link"] = role
+	}
+	creds["password guest"] = e.must(200, "POST", b+"/join", "", map[string]any{"password": "open sesame", "name": "Gus"})["token"].(string)
+	want["password guest"] = "commenter"
+	dead := e.must(201, "POST", b+"/links", owner, map[string]any{"role": "editor"})
+	creds["deleted link"] = tokenOf(t, dead["url"].(string))
+	e.must(204, "DELETE", b+"/links/"+dead["link"].(map[string]any)["id"].(string), owner, nil)
+	gone := e.signIn("gone@example.com")
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "gone2@example.com", "role": "editor"})
+	creds["signed-out member"] = e.accept(linkIn(t, to(e.deliver(), "gone2@example.com")[0], "/v1/invites/"))
+	e.must(204, "POST", "/v1/signout", creds["signed-out member"], nil)
+	creds["outsider"] = gone
+	creds["nobody"] = ""
+	refusedStatus := map[string]int{"deleted link": 401, "signed-out member": 401, "outsider": 401, "nobody": 401}
+
+	target := newID("matrix-note")
+	mustEdit(t, e.dial(board, owner, 0x9100), e.clk.Now(), noteTx(target, "a note"))
+	rank := map[string]int{"owner": 4, "editor": 3, "commenter": 2, "viewer": 1}
+	nextRep := crdt.ReplicaID(0x9200)
+	actions := []struct {
+		name, method, path string
+		body               any
+		minRole            string
+		okStatus           int
+	}{
+		{"read metadata", "GET", b, nil, "viewer", 200},
+		{"read state", "GET", b + "/state", nil, "viewer", 200},
+		{"read ops", "GET", b + "/ops", nil, "viewer", 200},
+		{"list members", "GET", b + "/members", nil, "viewer", 200},
+		{"summary", "GET", b + "/summary", nil, "viewer", 200},
+		{"rename", "PATCH", b, map[string]any{"name": "renamed"}, "owner", 200},
+		{"invite link", "POST", b + "/invites", map[string]any{"role": "viewer"}, "owner", 201},
+		{"list links", "GET", b + "/links", nil, "owner", 200},
+		{"mint a link", "POST", b + "/links", map[string]any{"role": "viewer"}, "owner", 201},
+		{"webhooks", "GET", b + "/webhooks", nil, "owner", 200},
+		{"open voting", "POST", b + "/voting", map[string]any{"dots": 0}, "owner", 200},
+	}
+	for _, env := range []struct {
+		name string
+		e    *asyncEnv
+	}{{"a", e}, {"b", onB}} {
+		for who, cred := range creds {
+			role := want[who]
+			for _, a := range actions {
+				code, body := env.e.call(a.method, a.path, cred, a.body)
+				wantStatus, wantCode := a.okStatus, ""
+				switch {
+				case role == "":
+					wantStatus, wantCode = refusedStatus[who], string(protocol.CodeUnauthorized)
+				case rank[role] < rank[a.minRole]:
+					wantStatus, wantCode = 403, string(protocol.CodeForbidden)
+				}
+				if code != wantStatus || (wantCode != "" && errCode(body) != wantCode) {
+					t.Errorf("node %s, %s / %s: %d %v, want %d %s", env.name, who, a.name, code, body, wantStatus, wantCode)
+				}
+			}
+			if role == "" {
+				hdr := http.Header{}
+				u := "ws" + strings.TrimPrefix(env.e.tn.base, "http") + b + "/ws"
+				if strings.Contains(cred, ".") {
+					u += "?token=" + cred
+				} else if cred != "" {
+					hdr.Set("Authorization", "Session "+cred)
+				}
+				if _, resp, err := wsDial(t, u, hdr, protocol.Subprotocol); err == nil || resp == nil || resp.StatusCode != refusedStatus[who] {
+					t.Errorf("node %s, %s connected: %v %s", env.name, who, err, statusOf(resp))
+				}
+				continue
+			}
+			for _, a := range []struct {
+				name    string
+				minRole string
+				tx      func() func(*crdt.Tx) error
+			}{
+				{"create a note", "editor", func() func(*crdt.Tx) error { return noteTx(newID(env.name+who), "by "+who) }},
+				{"comment", "commenter", func() func(*crdt.Tx) error {
+					return func(tx *crdt.Tx) error { return tx.Create(newID("c"+env.name+who), "comment") }
+				}},
+			} {
+				nextRep++
+				c := env.e.dial(board, cred, nextRep)
+				if got := c.Welcome().User.Role; got != role {
+					t.Errorf("node %s, %s: welcome role %q, want %q", env.name, who, got, role)
+				}
+				err := edit(t, c, e.clk.Now(), a.tx())
+				switch ok := rank[role] >= rank[a.minRole]; {
+				case ok && err != nil:
+					t.Errorf("node %s, %s / %s refused: %v", env.name, who, a.name, err)
+				case !ok && (err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden))):
+					t.Errorf("node %s, %s / %s: %v, want forbidden", env.name, who, a.name, err)
+				}
+				c.Close()
+			}
+		}
+	}
+}
+
+// TestExpiredSessionIsClosed: a connection whose sign-in session expires
+// while it is open is closed by the node's sweep.
+func TestExpiredSessionIsClosed(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "expiry"}))
+	c := e.dial(board, owner, 0x7501)
+	e.tn.n.SweepSessions(context.Background())
+	mustEdit(t, c, e.clk.Now(), noteTx(newID("alive"), "still signed in"))
+	e.clk.Set(secStart.Add(31 * 24 * time.Hour)) // sessions last 30 days
+	e.tn.n.SweepSessions(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("the expired session's connection stayed open")
+	}
+}
