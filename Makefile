@@ -31,11 +31,15 @@ test-web: webclient
 test-race:
 	$(GO) test -count=1 -race ./...
 
-# Benchmarks: Go benchmarks of the packages, then the CRDT contract workloads,
-# then the web client in Chromium.
+# Benchmarks: Go benchmarks of the packages (with the worst cases of the
+# bounded resources: late moves on the deepest tree, held changes at the
+# cap; docs/SECURITY.md), the CRDT contract workloads, the webhook fan-out
+# worst case, then the web client in Chromium.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./crdt/ ./storage/
+	$(GO) test -run '^$$' -bench 'HeldAtCap' -benchmem ./server/room/
 	$(GO) run ./bench/cmd/crdtbench
+	$(GO) run ./bench/cmd/webhookfanout -duration 30s
 	$(MAKE) benchweb
 
 # The web client in headless Chromium (bench/web, bench/README.md "Web client").

@@ -156,12 +156,15 @@ test('the owner opening a link to their own board stays owner', async () => {
       }),
     id,
   );
+  // Only the fragment changes: the page takes the link and reloads, and
+  // says so once it has come back (wait for that, not for the page that
+  // is about to reload).
   await page.goto(viewer);
+  await page.waitForFunction(() => /your own board/.test(document.querySelector('.toast')?.textContent ?? ''));
   await waitLive(page);
   assert.doesNotMatch(page.url(), /token/);
   assert.equal((await state(page)).role, 'owner');
   assert.equal(await storedToken(page, id), token);
-  await page.waitForFunction(() => /your own board/.test(document.querySelector('.toast')?.textContent ?? ''));
   await context.close();
 });
 
