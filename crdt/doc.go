@@ -46,6 +46,7 @@
 package crdt
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -176,6 +177,14 @@ type Doc struct {
 	spanBuf     []Span // scratch for Tx.DeleteText
 }
 
+// byReplicaStart orders held changes by replica, then start.
+func byReplicaStart(a, b *heldChange) int {
+	if c := cmp.Compare(a.c.Replica, b.c.Replica); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.c.Start, b.c.Start)
+}
+
 type heldChange struct {
 	c    Change
 	need uint64 // when waiting on a counter
@@ -289,19 +298,7 @@ func (d *Doc) TrimHeld(maxN, maxBytes int) int {
 		if a.size != b.size {
 			return b.size - a.size
 		}
-		if a.c.Replica != b.c.Replica {
-			if a.c.Replica < b.c.Replica {
-				return -1
-			}
-			return 1
-		}
-		if a.c.Start < b.c.Start {
-			return -1
-		}
-		if a.c.Start > b.c.Start {
-			return 1
-		}
-		return 0
+		return byReplicaStart(a, b)
 	})
 	n := 0
 	for _, h := range all {
@@ -435,21 +432,7 @@ func (d *Doc) release(applied []Change) []Change {
 		}
 		d.advancedNow, d.createdNow = d.advancedNow[:0], d.createdNow[:0]
 		// Retry in a deterministic order: by replica, then start.
-		slices.SortFunc(ready, func(a, b *heldChange) int {
-			if a.c.Replica != b.c.Replica {
-				if a.c.Replica < b.c.Replica {
-					return -1
-				}
-				return 1
-			}
-			if a.c.Start < b.c.Start {
-				return -1
-			}
-			if a.c.Start > b.c.Start {
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(ready, byReplicaStart)
 		for _, h := range ready {
 			d.unhold(h)
 			st, more := d.offer(h.c)
