@@ -205,7 +205,10 @@ type Member struct {
 	// role follows the board's PublicRole (never above Role), and ends when
 	// the board becomes members-only. An invite or the owner's grant makes
 	// them a full member.
-	Guest   bool  `json:"guest,omitempty"`
+	Guest bool `json:"guest,omitempty"`
+	// Epoch is the board's link epoch when a guest member came in: a new
+	// password, revoked links or narrower access (a new epoch) ends it.
+	Epoch   int   `json:"epoch,omitempty"`
 	Joined  int64 `json:"joined"`
 	Removed bool  `json:"removed,omitempty"` // a tombstone: removal wins over an older grant
 	Updated int64 `json:"updated"`

@@ -177,7 +177,7 @@ func (n *Node) tokenRole(m *BoardMeta, who identity) string {
 	case membersOnly(m):
 		return ""
 	case strings.HasPrefix(id, linkPrefix):
-		if m.Links == nil {
+		if !m.LinkRecords {
 			// A board made before links were records: the link's role,
 			// never more than the board now gives its visitors.
 			return minRole(who.User.Role, m.PublicRole)
@@ -204,10 +204,12 @@ func (n *Node) memberRole(ctx context.Context, id storage.BoardID, m *BoardMeta,
 	err := n.getRecord(ctx, account.NSMember, account.BoardKey(id, user), &mem)
 	switch {
 	case err == nil && !mem.Removed && mem.Guest:
-		// In with the board's password: the board's visitors' role, for
-		// as long as the board takes visitors.
-		if !membersOnly(m) {
-			role = minRole(mem.Role, m.PublicRole)
+		// In as a visitor (with the board's password, or on a public
+		// board): the board's visitors' role, for as long as the board
+		// takes visitors and its epoch (password, links, access) is the
+		// one they came in with.
+		if !membersOnly(m) && mem.Epoch == m.Epoch {
+			role = m.PublicRole
 		}
 	case err == nil && !mem.Removed:
 		role = mem.Role
@@ -230,25 +232,49 @@ func (n *Node) refreshRoles(board storage.BoardID) {
 		return
 	}
 	n.rooms.SetPolicy(ctx, board, n.policyOf(m))
-	n.rooms.Reauthorize(ctx, board, func(s *room.Session) string {
-		switch s.Via {
-		case viaSession:
-			if _, err := n.sessionUser(ctx, s.Cred); err != nil {
-				return "" // signed out, expired or revoked
-			}
-			role, err := n.memberRole(ctx, board, m, s.User.ID)
-			if err != nil {
-				return s.User.Role
-			}
-			return role
-		case viaToken:
-			return n.tokenRole(m, identity{User: s.User, Epoch: s.Epoch})
-		default: // a guest of a public board
-			if m.Access != accessPublic {
-				return ""
-			}
-			return m.PublicRole
+	n.rooms.Reauthorize(ctx, board, func(s *room.Session) string { return n.sessionRole(ctx, board, m, s) })
+}
+
+// sessionRole is an open session's role under the board's metadata m now
+// ("" = none: it is closed).
+func (n *Node) sessionRole(ctx context.Context, board storage.BoardID, m *BoardMeta, s *room.Session) string {
+	switch s.Via {
+	case viaSession:
+		if _, err := n.sessionUser(ctx, s.Cred); err != nil {
+			return "" // signed out, expired or revoked
 		}
+		role, err := n.memberRole(ctx, board, m, s.User.ID)
+		if err != nil {
+			return s.User.Role
+		}
+		return role
+	case viaToken:
+		return n.tokenRole(m, identity{User: s.User, Epoch: s.Epoch})
+	default: // a guest of a public board
+		if m.Access != accessPublic {
+			return ""
+		}
+		return m.PublicRole
+	}
+}
+
+// recheckJoined decides a session's role again once it has joined its
+// room. The role was decided when the connection opened, and the hello
+// may take seconds: an access change in between found no session to
+// apply to. From the join on, refreshRoles reaches it.
+func (n *Node) recheckJoined(ctx context.Context, board storage.BoardID, sess *room.Session) {
+	m, err := n.loadBoard(ctx, board)
+	if err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			sess.Kick(protocol.CloseForbidden, "the board was deleted")
+		}
+		return
+	}
+	n.rooms.Reauthorize(ctx, board, func(s *room.Session) string {
+		if s != sess {
+			return s.User.Role
+		}
+		return n.sessionRole(ctx, board, m, s)
 	})
 }
 

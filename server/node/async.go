@@ -627,8 +627,15 @@ func (n *Node) notifyBoard(ctx context.Context, m *BoardMeta) error {
 	}
 	if n.closed(m) && m.DeadlineFired != m.Deadline {
 		n.queueWebhooks(ctx, id, "deadline", fmt.Sprintf("deadline-%016x", m.Deadline), map[string]any{"deadline": m.Deadline})
-		m.DeadlineFired, m.Updated = m.Deadline, n.stamp(m.Updated)
-		if err := n.publishMeta(ctx, m); err != nil {
+		// On the current record, under the metadata lock: what was read at
+		// the start of the pass may be stale (a link deleted since, a new
+		// password), and writing it back would undo that.
+		fired := m.Deadline
+		err := n.updateMeta(ctx, m.ID, func(cur *BoardMeta) error {
+			cur.DeadlineFired = fired
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 	}

@@ -44,9 +44,12 @@ type BoardMeta struct {
 	Epoch int `json:"epoch"`
 	// Links are the role links the owner handed out (links.go). A link
 	// token names its record; the record, not the token, says its role, so
-	// deleting a record revokes that link alone. nil on boards made before
-	// links were records (their link tokens are read by legacyLinkRole).
-	Links []LinkMeta `json:"links,omitempty"`
+	// deleting a record revokes that link alone. LinkRecords says the
+	// board's links are records; a board made before they were (false)
+	// gives a link token the role it names, never above PublicRole, until
+	// its owner first makes or revokes a link.
+	Links       []LinkMeta `json:"links,omitempty"`
+	LinkRecords bool       `json:"linkRecords,omitempty"`
 	// Updated (unix ms) orders copies of this record across nodes: the
 	// newest wins. Deleted marks a deleted board (a tombstone, kept so a
 	// late copy cannot bring it back).
@@ -259,9 +262,8 @@ func (n *Node) deleteBoard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A tombstone, replicated, so every node forgets the board.
-	m.Deleted, m.Updated = true, max(n.cfg.Now().UnixMilli(), m.Updated+1)
-	if err := n.publishMeta(r.Context(), m); err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+	if err := n.updateMeta(r.Context(), m.ID, func(cur *BoardMeta) error { cur.Deleted = true; return nil }); err != nil {
+		writeUpdateError(w, err)
 		return
 	}
 	if err := n.rooms.DeleteBoard(r.Context(), id); err != nil {

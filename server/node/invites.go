@@ -329,7 +329,7 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if u != nil {
-		if err := n.addMember(r.Context(), id, u.ID, m.PublicRole, byPassword); err != nil {
+		if err := n.addVisitor(r.Context(), id, u.ID, m.PublicRole, m.Epoch); err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}

@@ -56,10 +56,7 @@ const (
 // returns its token.
 func (n *Node) newLink(m *BoardMeta, role string) string {
 	l := LinkMeta{ID: auth.RandomID(9), Role: role, Created: n.cfg.Now().UnixMilli()}
-	if m.Links == nil {
-		m.Links = []LinkMeta{}
-	}
-	m.Links = append(m.Links, l)
+	m.Links, m.LinkRecords = append(m.Links, l), true
 	return n.signer.Sign(auth.Claims{Board: m.ID, User: linkPrefix + l.ID, Role: role,
 		Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
 }
@@ -140,6 +137,7 @@ func (n *Node) deleteLink(w http.ResponseWriter, r *http.Request) {
 			return refuse(404, protocol.CodeNotFound, "no such link")
 		}
 		cur.Links = slices.Delete(cur.Links, i, i+1)
+		cur.LinkRecords = true
 		return nil
 	})
 	if err != nil {
@@ -165,7 +163,7 @@ func (n *Node) enterOwner(w http.ResponseWriter, r *http.Request, msg string) (s
 // shownTo is the metadata as a caller with role sees it: the role links'
 // records are the owner's.
 func (m *BoardMeta) shownTo(role string) *BoardMeta {
-	if role == room.RoleOwner || m.Links == nil {
+	if role == room.RoleOwner || len(m.Links) == 0 {
 		return m
 	}
 	c := *m

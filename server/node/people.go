@@ -396,13 +396,21 @@ func (n *Node) listMembers(w http.ResponseWriter, r *http.Request) {
 }
 
 // addMember makes user a member with role (keeping a higher role it has).
-// byPassword, as addMember's by, marks a member who came in with the
-// board's password (account.Member.Guest).
-const byPassword = "\x00password"
-
 // addMember grants user role on the board (never lowering a full
-// member's role), by the user by (or byPassword).
+// member's role), by the user by; a visitor member becomes a full one.
 func (n *Node) addMember(ctx context.Context, id storage.BoardID, user, role, by string) error {
+	return n.grant(ctx, id, user, role, by, false, 0)
+}
+
+// addVisitor makes user a visitor member of the board (account.Member.Guest:
+// in with the board's password, or a public board's visitor who chose
+// notifications), valid in the board's epoch epoch; a full member stays
+// one.
+func (n *Node) addVisitor(ctx context.Context, id storage.BoardID, user, role string, epoch int) error {
+	return n.grant(ctx, id, user, role, "", true, epoch)
+}
+
+func (n *Node) grant(ctx context.Context, id storage.BoardID, user, role, by string, visitor bool, epoch int) error {
 	n.lockRecords()
 	defer n.unlockRecords()
 	key := account.BoardKey(id, user)
@@ -412,16 +420,14 @@ func (n *Node) addMember(ctx context.Context, id storage.BoardID, user, role, by
 		return err
 	}
 	now := n.cfg.Now()
-	guest := by == byPassword
-	if guest {
-		by = ""
-	}
 	if err == nil && !mem.Removed {
 		switch {
-		case mem.Guest && !guest:
+		case mem.Guest && !visitor:
 			// An invite or the owner's grant: a full member now.
-			mem.Guest, mem.Role, mem.InvitedBy = false, role, by
-		case account.RoleRank(mem.Role) >= account.RoleRank(role):
+			mem.Guest, mem.Epoch, mem.Role, mem.InvitedBy = false, 0, role, by
+		case mem.Guest && visitor:
+			mem.Epoch, mem.Role = epoch, role // in again, in this epoch
+		case visitor || account.RoleRank(mem.Role) >= account.RoleRank(role):
 			return nil
 		default:
 			mem.Role = role
@@ -430,7 +436,10 @@ func (n *Node) addMember(ctx context.Context, id storage.BoardID, user, role, by
 		var u account.User
 		n.getRecord(ctx, account.NSUser, []byte(user), &u)
 		p := account.DefaultPrefs()
-		mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Guest: guest, Joined: now.UnixMilli(), Updated: mem.Updated}
+		mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Guest: visitor, Epoch: epoch, Joined: now.UnixMilli(), Updated: mem.Updated}
+		if !visitor {
+			mem.Epoch = 0
+		}
 		// The notification cursor starts now: a new member hears of what
 		// happens from now on.
 		if err := n.startCursor(ctx, id, user, u.Location(), p); err != nil {
@@ -519,7 +528,7 @@ func (n *Node) deleteMember(w http.ResponseWriter, r *http.Request) {
 
 // GET and PUT /v1/boards/{board}/notify: the caller's own preferences.
 func (n *Node) notifyPrefs(w http.ResponseWriter, r *http.Request) {
-	id, _, who, ok := n.enter(w, r)
+	id, m, who, ok := n.enter(w, r)
 	if !ok {
 		return
 	}
@@ -532,14 +541,23 @@ func (n *Node) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 	defer n.unlockRecords()
 	var mem account.Member
 	err := n.getRecord(r.Context(), account.NSMember, key, &mem)
-	if err != nil || mem.Removed {
-		if !errors.Is(err, storage.ErrNotFound) && err != nil {
-			writeError(w, 500, protocol.CodeInternal, err.Error())
-			return
-		}
-		// An owner or a public board's visitor who is not a member yet
-		// becomes one by choosing preferences.
+	switch {
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	case err == nil && mem.Removed && who.User.Role != room.RoleOwner:
+		// Preferences never restore a membership the owner ended.
+		writeError(w, 403, protocol.CodeForbidden, "you were removed from this board")
+		return
+	case err != nil || mem.Removed:
+		// An owner, or a public board's visitor, who is not a member yet
+		// becomes one by choosing preferences: the owner as owner, a
+		// visitor as a visitor member (the board's visitors' role, for as
+		// long as it takes visitors), never with a role of their own.
 		mem = account.Member{Board: id.String(), User: who.User.ID, Role: who.User.Role, Notify: account.DefaultPrefs(), Joined: n.cfg.Now().UnixMilli(), Updated: mem.Updated}
+		if who.User.Role != room.RoleOwner {
+			mem.Guest, mem.Epoch = true, m.Epoch
+		}
 	}
 	if r.Method == http.MethodGet {
 		writeJSON(w, 200, map[string]any{"notify": mem.Notify})

@@ -238,7 +238,8 @@ func TestAcksAfterReplication(t *testing.T) {
 }
 
 // A replica id claimed on one node is refused to another user on another
-// node: claims are copied to every node.
+// node: claims are copied to every node. A replica that only looked
+// claims nothing.
 func TestReplicaClaimsAreClusterWide(t *testing.T) {
 	hub := bus.NewHub()
 	secret := bytes.Repeat([]byte{4}, 32)
@@ -247,10 +248,28 @@ func TestReplicaClaimsAreClusterWide(t *testing.T) {
 	}
 	a, b := mk("a"), mk("b")
 	board := a.createBoard(`{"name":"claims"}`)
-	dial(t, a.wsURL(board.Board.ID, board.Token), 77) // the owner takes replica 77 on a
+	// The owner takes replica 77 on a with its first change.
+	mustEdit(t, dial(t, a.wsURL(board.Board.ID, board.Token), 77), time.Now(), noteTx(newID("claim"), "mine"))
 	editor := board.Links["editor"]
 	tok := editor[strings.Index(editor, "token=")+len("token="):]
 	r := rawOpen(t, b.wsURL(board.Board.ID, tok), 77)
 	r.writeJSON(protocol.Hello{Type: protocol.TypeHello, Replica: 77, Version: crdt.VersionVector{}})
+	r.expectClose(protocol.CloseReplica)
+}
+
+// TestLookingClaimsNoReplica: visitors who connect and send no change
+// leave no replica claim behind (a claim is a record kept for good and
+// copied to every node); the first change claims it.
+func TestLookingClaimsNoReplica(t *testing.T) {
+	tn := startNode(t, nil)
+	board := tn.createBoard(`{"name":"lookers"}`)
+	for i := range 20 {
+		rawJoin(t, tn.wsURL(board.Board.ID, ""), crdt.ReplicaID(900+i), nil).ping()
+	}
+	// Anyone may take replica 900 then: nobody claimed it.
+	c := dial(t, tn.wsURL(board.Board.ID, board.Token), 900)
+	mustEdit(t, c, time.Now(), noteTx(newID("first"), "claims 900"))
+	r := rawOpen(t, tn.wsURL(board.Board.ID, ""), 900)
+	r.writeJSON(protocol.Hello{Type: protocol.TypeHello, Replica: 900, Version: crdt.VersionVector{}})
 	r.expectClose(protocol.CloseReplica)
 }

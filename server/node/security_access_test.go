@@ -617,3 +617,146 @@ func TestExpiredSessionIsClosed(t *testing.T) {
 		t.Fatal("the expired session's connection stayed open")
 	}
 }
+
+// TestDeletedLinksStayDeleted: deleting a board's last role link does not
+// bring the deleted ones back (an empty list of links is still a list).
+func TestDeletedLinksStayDeleted(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "links"})
+	b, owner := "/v1/boards/"+boardID(t, created), created["token"].(string)
+	for _, l := range e.must(200, "GET", b+"/links", owner, nil)["links"].([]any) {
+		e.must(204, "DELETE", b+"/links/"+l.(map[string]any)["id"].(string), owner, nil)
+	}
+	for role, l := range created["links"].(map[string]any) {
+		if role == "owner" {
+			continue
+		}
+		if code, body := e.call("GET", b, tokenOf(t, l.(string)), nil); code != 401 {
+			t.Errorf("the deleted %s link after deleting every link: %d %v", role, code, body)
+		}
+	}
+}
+
+// TestNotifyPrefsGrantNothing: choosing notifications never restores a
+// membership the owner ended, and a visitor who chose them stays a
+// visitor: shut out when the board becomes members-only.
+func TestNotifyPrefsGrantNothing(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	b := "/v1/boards/" + boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "prefs"}))
+	mallory := e.signIn("mallory@example.com")
+	prefs := map[string]any{"mode": "off"}
+	e.must(200, "PUT", b+"/notify", mallory, prefs) // a public board's visitor
+	e.must(204, "DELETE", b+"/members/"+e.userID(mallory), owner, nil)
+	if code, body := e.call("PUT", b+"/notify", mallory, prefs); code != 403 {
+		t.Fatalf("a removed member's PUT /notify: %d %v, want 403", code, body)
+	}
+	visitor := e.signIn("vic@example.com")
+	e.must(200, "PUT", b+"/notify", visitor, prefs)
+	e.must(200, "PATCH", b, owner, map[string]any{"access": "members"})
+	for who, s := range map[string]string{"removed member": mallory, "visitor with preferences": visitor} {
+		if code, body := e.call("GET", b, s, nil); code != 403 {
+			t.Errorf("%s on the members-only board: %d %v", who, code, body)
+		}
+	}
+}
+
+// TestCommentCannotBeTakenOver: re-creating someone else's comment in a
+// change does not make it the sender's.
+func TestCommentCannotBeTakenOver(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "takeover", "publicRole": "commenter"})
+	board, owner := boardID(t, created), created["token"].(string)
+	note, thread := newID("note"), newID("owners-comment")
+	oc := e.dial(board, owner, 0x7601)
+	mustEdit(t, oc, e.clk.Now(), noteTx(note, "idea"))
+	mustEdit(t, oc, e.clk.Now(), commentTx(thread, note, oc.Welcome().User.ID, "the owner's words"))
+	cc := e.dial(board, tokenOf(t, created["links"].(map[string]any)["commenter"].(string)), 0x7602)
+	waitClient(t, cc, func() bool {
+		ok := false
+		cc.Read(func(d *crdt.Doc) { ok = d.Kind(thread) == "comment" })
+		return ok
+	})
+	me := cc.Welcome().User.ID
+	err := edit(t, cc, e.clk.Now(), func(tx *crdt.Tx) error {
+		if err := tx.Create(thread, "comment"); err != nil {
+			return err
+		}
+		if err := tx.Set(thread, "author", crdt.String(me)); err != nil {
+			return err
+		}
+		return tx.Delete(thread)
+	})
+	if err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden)) {
+		t.Fatalf("re-creating and deleting the owner's comment: %v, want forbidden", err)
+	}
+}
+
+// TestRevokedBeforeHello: a link revoked after its holder's connection
+// opened but before its hello is refused once the hello comes.
+func TestRevokedBeforeHello(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "slow hello"})
+	board, owner := boardID(t, created), created["token"].(string)
+	link := tokenOf(t, created["links"].(map[string]any)["editor"].(string))
+	r := rawOpen(t, "ws"+strings.TrimPrefix(e.tn.base, "http")+"/v1/boards/"+board+"/ws?token="+link, 0x7701)
+	e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"revokeLinks": true})
+	r.writeJSON(protocol.Hello{Type: protocol.TypeHello, Replica: 0x7701, Version: crdt.VersionVector{}})
+	r.expectClose(protocol.CloseForbidden)
+}
+
+// TestNotifierKeepsAccessChanges: the notifier's deadline pass writes its
+// mark on the board's current settings: a link deleted during the pass
+// stays deleted.
+func TestNotifierKeepsAccessChanges(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "deadline", "deadline": secStart.Add(-time.Minute).UnixMilli()})
+	board, owner := boardID(t, created), created["token"].(string)
+	b := "/v1/boards/" + board
+	link := tokenOf(t, created["links"].(map[string]any)["editor"].(string))
+	err := e.tn.n.NotifyBoardAfter(context.Background(), board, func() {
+		for _, l := range e.must(200, "GET", b+"/links", owner, nil)["links"].([]any) {
+			if l := l.(map[string]any); l["role"] == "editor" {
+				e.must(204, "DELETE", b+"/links/"+l["id"].(string), owner, nil)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := e.call("GET", b, link, nil); code != 401 {
+		t.Fatalf("a link deleted during a notifier pass: %d after it", code)
+	}
+	if got := e.must(200, "GET", b, owner, nil)["board"].(map[string]any)["deadlineFired"]; got == nil {
+		t.Fatal("the deadline's mark was not written")
+	}
+}
+
+// TestNarrowerAccessEndsVisitors: a public visitor's guest token, and a
+// signed-in visitor who came in with the password, lose the board when
+// the owner narrows its access or changes its password.
+func TestNarrowerAccessEndsVisitors(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	b := "/v1/boards/" + boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "narrow", "access": "password", "password": "open sesame"}))
+	e.must(200, "PATCH", b, owner, map[string]any{"access": "public"})
+	gc := e.dial(strings.TrimPrefix(b, "/v1/boards/"), "", 0x7801)
+	guest := gc.Token()
+	if guest == "" {
+		t.Fatal("no guest token in the welcome")
+	}
+	e.must(200, "GET", b, guest, nil)
+	e.must(200, "PATCH", b, owner, map[string]any{"access": "password"}) // the old password again
+	if code, body := e.call("GET", b, guest, nil); code != 401 {
+		t.Fatalf("a public visitor's token on the board made password-only: %d %v", code, body)
+	}
+	pat := e.signIn("pat@example.com")
+	e.must(200, "POST", b+"/join", pat, map[string]any{"password": "open sesame"})
+	e.must(200, "GET", b, pat, nil)
+	e.must(200, "PATCH", b, owner, map[string]any{"password": "a new one"})
+	if code, body := e.call("GET", b, pat, nil); code != 401 {
+		t.Fatalf("a password member after a new password: %d %v, want 401 (needs the password)", code, body)
+	}
+	e.must(200, "POST", b+"/join", pat, map[string]any{"password": "a new one"})
+	e.must(200, "GET", b, pat, nil)
+}

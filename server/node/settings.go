@@ -90,6 +90,12 @@ func (n *Node) patchBoard(w http.ResponseWriter, r *http.Request) {
 			cur.Name = *req.Name
 		}
 		if req.Access != nil {
+			if accessRank(*req.Access) > accessRank(cur.Access) {
+				// Fewer people may enter now: every token and visitor
+				// membership of the wider access ends, as with a new
+				// password.
+				req.RevokeLinks = true
+			}
 			cur.Access = *req.Access
 		}
 		if req.PublicRole != nil {
@@ -109,7 +115,7 @@ func (n *Node) patchBoard(w http.ResponseWriter, r *http.Request) {
 		}
 		if req.RevokeLinks {
 			cur.Epoch++
-			cur.Links = []LinkMeta{}
+			cur.Links, cur.LinkRecords = nil, true
 		}
 		m = cur
 		return nil
@@ -123,6 +129,18 @@ func (n *Node) patchBoard(w http.ResponseWriter, r *http.Request) {
 		view["token"] = n.ownerToken(m, who.User.Name)
 	}
 	writeJSON(w, 200, view)
+}
+
+// accessRank orders access modes from the widest (public) to the
+// narrowest (members only).
+func accessRank(a string) int {
+	switch a {
+	case accessPublic:
+		return 0
+	case accessPassword:
+		return 1
+	}
+	return 2
 }
 
 func validAccess(a string) bool {

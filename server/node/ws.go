@@ -123,7 +123,7 @@ func (n *Node) startConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 	if hello == nil {
 		return nil
 	}
-	if code, why := n.claimReplica(ctx, id, hello.Replica, who.User.ID); code != 0 {
+	if code, why := n.claimReplica(ctx, id, hello.Replica, who.User.ID, false); code != 0 {
 		c.Close(code, why)
 		return nil
 	}
@@ -173,6 +173,7 @@ func (n *Node) startConn(c *websocket.Conn, fw *frameWriter, id storage.BoardID,
 		abortWrites()
 		return nil
 	}
+	n.recheckJoined(ctx, id, sess)
 	return wc
 }
 
@@ -254,9 +255,13 @@ func (n *Node) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hell
 	return f.Hello, 0, ""
 }
 
-// claimReplica binds a replica id to the user on first use, and refuses it
-// to anyone else: nobody can send changes under another person's replica.
-func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string) (websocket.StatusCode, string) {
+// claimReplica refuses a replica id that belongs to another user: nobody
+// can send changes under another person's replica. With claim, an
+// unclaimed id becomes the user's. A connection only checks its replica
+// when it opens, and claims it with its first changes: a claim is a record
+// kept for good and copied to every node, so a visitor who only looks
+// leaves none behind.
+func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string, claim bool) (websocket.StatusCode, string) {
 	// Read-then-write under one lock, so two people connecting at the same
 	// moment with the same new replica id cannot both get it.
 	n.claimMu.Lock()
@@ -268,6 +273,8 @@ func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt
 		if decodeClaim(cur).User != user {
 			return protocol.CloseReplica, "replica id belongs to another user"
 		}
+		return 0, ""
+	case errors.Is(err, storage.ErrNotFound) && !claim:
 		return 0, ""
 	case errors.Is(err, storage.ErrNotFound):
 		c := replicaClaim{Board: board.String(), Replica: rep, User: user, At: n.cfg.Now().UnixMilli()}
@@ -511,6 +518,7 @@ func (n *Node) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s
 	l := n.cfg.Limits
 	frames := bucket{rate: l.FramesPerSecond, burst: l.FramesBurst}
 	ops := bucket{rate: l.OpsPerSecond, burst: l.OpsBurst}
+	claimed := false // the session's replica id is claimed (claimReplica)
 	refuse := func(code protocol.Code, seq uint64, msg string) {
 		n.metrics.Rejected(code)
 		s.SendJSON(protocol.Error{Type: protocol.TypeError, Code: code, Seq: seq, Message: msg})
@@ -569,6 +577,13 @@ func (n *Node) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s
 		if !ops.take(now, float64(len(changes))) {
 			refuse(protocol.CodeRateLimited, seq, "too many changes per second; resend this batch later")
 			continue
+		}
+		if !claimed && len(changes) > 0 {
+			if code, why := n.claimReplica(ctx, rm.Board(), s.Replica, s.User.ID, true); code != 0 {
+				s.Kick(code, why)
+				return
+			}
+			claimed = true
 		}
 		if err := rm.Submit(ctx, s, seq, changes); err != nil {
 			s.Kick(protocol.CloseRetry, "board unavailable")

@@ -393,7 +393,9 @@ func allowed(role, user string, c *crdt.Change, d *crdt.Doc) error {
 	created := map[crdt.ElementID]string{}
 	for i := range c.Ops {
 		op := &c.Ops[i]
-		if op.Type == crdt.OpCreate {
+		if op.Type == crdt.OpCreate && d.Kind(op.Element) == "" {
+			// New in this change: the sender's own. Creating an element
+			// that exists (even as the same kind) does not make it theirs.
 			created[op.Element] = op.Key
 		}
 		if op.Type == crdt.OpVote {
