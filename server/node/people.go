@@ -258,17 +258,11 @@ func (n *Node) getMe(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil // gone (or unreadable: the others are listed)
 		}
-		role := ""
-		if m.Owner == u.ID {
-			role = room.RoleOwner
-		} else {
-			var mem account.Member
-			if n.getRecord(r.Context(), account.NSMember, account.BoardKey(id, u.ID), &mem) == nil && !mem.Removed {
-				role = mem.Role
-			}
-		}
-		if role != "" {
-			boards = append(boards, boardEntry{Board: *m, Role: role})
+		// The role the board's settings give them now (a visitor member's
+		// follows publicRole, and is none on a members-only board).
+		role, err := n.memberRole(r.Context(), id, m, u.ID)
+		if err == nil && role != "" {
+			boards = append(boards, boardEntry{Board: *m.shownTo(role), Role: role})
 		}
 		return nil
 	})
