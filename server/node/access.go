@@ -270,12 +270,7 @@ func (n *Node) recheckJoined(ctx context.Context, board storage.BoardID, sess *r
 		}
 		return
 	}
-	n.rooms.Reauthorize(ctx, board, func(s *room.Session) string {
-		if s != sess {
-			return s.User.Role
-		}
-		return n.sessionRole(ctx, board, m, s)
-	})
+	n.rooms.ReauthorizeSession(ctx, board, sess, func(s *room.Session) string { return n.sessionRole(ctx, board, m, s) })
 }
 
 // policyOf turns a board's metadata into the rules its room enforces.

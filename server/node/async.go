@@ -278,12 +278,8 @@ func (n *Node) boardSummary(w http.ResponseWriter, r *http.Request) {
 // POST /v1/boards/{board}/webhooks {"url", "events"} (owner): the answer
 // shows the signing secret once.
 func (n *Node) createWebhook(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enter(w, r)
+	id, m, _, ok := n.enterOwner(w, r, "only the owner may manage webhooks")
 	if !ok {
-		return
-	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may manage webhooks")
 		return
 	}
 	var req struct {
@@ -341,12 +337,8 @@ func (n *Node) webhooks(ctx context.Context, id storage.BoardID) []account.Webho
 
 // GET /v1/boards/{board}/webhooks (owner); secrets are not shown.
 func (n *Node) listWebhooks(w http.ResponseWriter, r *http.Request) {
-	id, _, who, ok := n.enter(w, r)
+	id, _, _, ok := n.enterOwner(w, r, "only the owner may manage webhooks")
 	if !ok {
-		return
-	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may manage webhooks")
 		return
 	}
 	out := []account.Webhook{}
@@ -359,12 +351,8 @@ func (n *Node) listWebhooks(w http.ResponseWriter, r *http.Request) {
 
 // DELETE /v1/boards/{board}/webhooks/{webhook} (owner).
 func (n *Node) deleteWebhook(w http.ResponseWriter, r *http.Request) {
-	id, _, who, ok := n.enter(w, r)
+	id, _, _, ok := n.enterOwner(w, r, "only the owner may manage webhooks")
 	if !ok {
-		return
-	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may manage webhooks")
 		return
 	}
 	for _, wh := range n.webhooks(r.Context(), id) {

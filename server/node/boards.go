@@ -253,12 +253,8 @@ func (n *Node) getBoard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) deleteBoard(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enter(w, r)
+	id, m, _, ok := n.enterOwner(w, r, "only the owner may delete a board")
 	if !ok {
-		return
-	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may delete a board")
 		return
 	}
 	// A tombstone, replicated, so every node forgets the board.

@@ -150,12 +150,8 @@ func (n *Node) invites(ctx context.Context, board string) ([]account.Invite, err
 
 // GET /v1/boards/{board}/invites (owner).
 func (n *Node) listInvites(w http.ResponseWriter, r *http.Request) {
-	_, m, who, ok := n.enter(w, r)
+	_, m, _, ok := n.enterOwner(w, r, "only the owner may list invites")
 	if !ok {
-		return
-	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may list invites")
 		return
 	}
 	invs, err := n.invites(r.Context(), m.ID)
@@ -171,12 +167,8 @@ func (n *Node) listInvites(w http.ResponseWriter, r *http.Request) {
 
 // DELETE /v1/boards/{board}/invites/{invite} (owner): revokes an invite.
 func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
-	_, m, who, ok := n.enter(w, r)
+	_, m, _, ok := n.enterOwner(w, r, "only the owner may revoke invites")
 	if !ok {
-		return
-	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may revoke invites")
 		return
 	}
 	invs, err := n.invites(r.Context(), m.ID)

@@ -447,12 +447,8 @@ func (n *Node) grant(ctx context.Context, id storage.BoardID, user, role, by str
 // PUT /v1/boards/{board}/members/{user} {"role"}: the owner changes a
 // member's role (at once, on open connections too).
 func (n *Node) putMember(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enter(w, r)
+	id, m, _, ok := n.enterOwner(w, r, "only the owner may change roles")
 	if !ok {
-		return
-	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may change roles")
 		return
 	}
 	var req struct {

@@ -212,12 +212,8 @@ func (n *Node) openVoting(w http.ResponseWriter, r *http.Request) {
 }
 
 func (n *Node) closeVoting(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enter(w, r)
+	id, m, _, ok := n.enterOwner(w, r, "only the owner may run votes")
 	if !ok {
-		return
-	}
-	if who.User.Role != room.RoleOwner {
-		writeError(w, 403, protocol.CodeForbidden, "only the owner may run votes")
 		return
 	}
 	if m.Voting == nil || m.Voting.State != "open" {

@@ -77,17 +77,36 @@ func (m *Manager) Reauthorize(ctx context.Context, board storage.BoardID, role f
 	}
 	r.do(ctx, func() {
 		for s := range r.sessions {
-			nr := role(s)
-			switch {
-			case nr == "":
-				s.Finish(protocol.CloseForbidden, "access to this board was removed", protocol.Error{
-					Type: "error", Code: protocol.CodeForbidden, Message: "access to this board was removed"})
-			case nr != s.User.Role:
-				s.User.Role = nr
-				s.SendJSON(protocol.RoleFrame{Type: protocol.TypeRole, Role: nr})
-			}
+			applyRole(s, role(s))
 		}
 	})
+}
+
+// ReauthorizeSession is Reauthorize for one session of the board (a
+// session that just joined, say), if it is still there.
+func (m *Manager) ReauthorizeSession(ctx context.Context, board storage.BoardID, s *Session, role func(s *Session) string) {
+	r := m.Loaded(board)
+	if r == nil {
+		return
+	}
+	r.do(ctx, func() {
+		if _, ok := r.sessions[s]; ok {
+			applyRole(s, role(s))
+		}
+	})
+}
+
+// applyRole gives a session its new role: a "role" frame, or a close
+// when the role is none. Called on the room's goroutine.
+func applyRole(s *Session, nr string) {
+	switch {
+	case nr == "":
+		s.Finish(protocol.CloseForbidden, "access to this board was removed", protocol.Error{
+			Type: "error", Code: protocol.CodeForbidden, Message: "access to this board was removed"})
+	case nr != s.User.Role:
+		s.User.Role = nr
+		s.SendJSON(protocol.RoleFrame{Type: protocol.TypeRole, Role: nr})
+	}
 }
 
 // checkPolicy refuses what the board's policy forbids in a change from

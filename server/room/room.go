@@ -618,6 +618,14 @@ func (r *Room) crash(p any) {
 	r.pendingRepl = nil
 	// Answer what is queued without touching the doc: closing done (run's
 	// defer) releases whoever waits for a func to run.
+	r.drainInbox("board unavailable", false)
+}
+
+// drainInbox answers what is queued so that no caller waits in vain:
+// joins fail, submissions are refused (the client reconnects) with why,
+// and queued funcs run only with runFuncs (never after a panic: the doc
+// may be broken).
+func (r *Room) drainInbox(why string, runFuncs bool) {
 	for {
 		select {
 		case msg := <-r.inbox:
@@ -625,7 +633,11 @@ func (r *Room) crash(p any) {
 			case join:
 				m.err <- ErrClosed
 			case submit:
-				m.sess.Kick(protocol.CloseRetry, "board unavailable")
+				m.sess.Kick(protocol.CloseRetry, why)
+			case func():
+				if runFuncs {
+					m()
+				}
 			}
 		default:
 			return
@@ -642,24 +654,8 @@ func (r *Room) close(reason string) {
 	}
 	r.writeSnapshot()
 	r.dead = true
-	// Serve what is already queued so that no caller waits in vain; late
-	// submissions are refused (the client reconnects).
-	for {
-		select {
-		case msg := <-r.inbox:
-			switch m := msg.(type) {
-			case join:
-				m.err <- ErrClosed
-			case submit:
-				m.sess.Kick(protocol.CloseRetry, "board unloading")
-			case func():
-				m()
-			}
-		default:
-			r.log.Debug("room closed", "reason", reason)
-			return
-		}
-	}
+	r.drainInbox("board unloading", true)
+	r.log.Debug("room closed", "reason", reason)
 }
 
 // kill closes every session with code, then unloads.
