@@ -14,54 +14,18 @@ import (
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
 	"github.com/google/uuid"
 )
 
-// BoardMeta is a board's metadata, kept in the store's "board" namespace.
-type BoardMeta struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Created int64  `json:"created"` // unix ms
-	Owner   string `json:"owner"`   // user id
-	// Access says who may enter: "public" (anyone with the link, with
-	// PublicRole), "password" (whoever knows the board's password, with
-	// PublicRole) or "members" (members and holders of a link token only;
-	// "private" in older records).
-	Access     string `json:"access"`
-	PublicRole string `json:"publicRole,omitempty"`
-	// Deadline (unix ms; 0: none): from then on the board is read-only.
-	Deadline int64 `json:"deadline,omitempty"`
-	// DeadlineFired is the deadline whose "deadline" event went out.
-	DeadlineFired int64 `json:"deadlineFired,omitempty"`
-	// Voting is the board's dot-voting session.
-	Voting *VotingMeta `json:"voting,omitempty"`
-	// Epoch is bumped to revoke every token issued before: role links,
-	// guest tokens and the owner's token (whoever bumps it as owner gets a
-	// fresh owner token in the answer).
-	Epoch int `json:"epoch"`
-	// Links are the role links the owner handed out (links.go). A link
-	// token names its record; the record, not the token, says its role, so
-	// deleting a record revokes that link alone. LinkRecords says the
-	// board's links are records; a board made before they were (false)
-	// gives a link token the role it names, never above PublicRole, until
-	// its owner first makes or revokes a link.
-	Links       []LinkMeta `json:"links,omitempty"`
-	LinkRecords bool       `json:"linkRecords,omitempty"`
-	// Updated (unix ms) orders copies of this record across nodes: the
-	// newest wins. Deleted marks a deleted board (a tombstone, kept so a
-	// late copy cannot bring it back).
-	Updated int64 `json:"updated"`
-	Deleted bool  `json:"deleted,omitempty"`
-}
-
 const (
-	accessPublic   = "public"
-	accessPassword = "password"
-	accessMembers  = "members"
-	accessPrivate  = "private" // older name of "members"
+	accessPublic   = meta.AccessPublic
+	accessPassword = meta.AccessPassword
+	accessMembers  = meta.AccessMembers
+	accessPrivate  = meta.AccessPrivate
 	// Tokens from board creation and links last a year; sign-in sessions
 	// will be shorter.
 	linkTTL = 365 * 24 * time.Hour

@@ -36,13 +36,6 @@ import (
 // guest token (a write for every anonymous visitor, and the epoch already
 // revokes them all at once).
 
-// LinkMeta is one role link the owner handed out.
-type LinkMeta struct {
-	ID      string `json:"id"`
-	Role    string `json:"role"`
-	Created int64  `json:"created"` // unix ms
-}
-
 // maxLinks bounds a board's live role links.
 const maxLinks = 50
 
@@ -158,17 +151,6 @@ func (n *Node) enterOwner(w http.ResponseWriter, r *http.Request, msg string) (s
 		return bid, nil, who, false
 	}
 	return bid, m, who, true
-}
-
-// shownTo is the metadata as a caller with role sees it: the role links'
-// records are the owner's.
-func (m *BoardMeta) shownTo(role string) *BoardMeta {
-	if role == room.RoleOwner || len(m.Links) == 0 {
-		return m
-	}
-	c := *m
-	c.Links = nil
-	return &c
 }
 
 // minRole is the lesser of two roles ("" if either is none).

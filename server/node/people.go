@@ -262,7 +262,7 @@ func (n *Node) getMe(w http.ResponseWriter, r *http.Request) {
 		// follows publicRole, and is none on a members-only board).
 		role, err := n.memberRole(r.Context(), id, m, u.ID)
 		if err == nil && role != "" {
-			boards = append(boards, boardEntry{Board: *m.shownTo(role), Role: role})
+			boards = append(boards, boardEntry{Board: *m.ShownTo(role), Role: role})
 		}
 		return nil
 	})

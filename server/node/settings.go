@@ -14,26 +14,6 @@ import (
 	"github.com/corkboard/corkboard/storage"
 )
 
-// VotingMeta is a board's dot-voting session.
-type VotingMeta struct {
-	Session   string `json:"session"`   // id, new for every session (pseudonyms change with it)
-	State     string `json:"state"`     // "open" or "closed"
-	Dots      int    `json:"dots"`      // per person (0: no limit)
-	Anonymous bool   `json:"anonymous"` // voters are pseudonyms until closed
-	Opened    int64  `json:"opened"`
-	Closed    int64  `json:"closed,omitempty"`
-	// Result is frozen at closing: per element, dots and voters.
-	Result []VoteResult `json:"result,omitempty"`
-}
-
-// VoteResult is one element's tally.
-type VoteResult struct {
-	Element string   `json:"element"`
-	Text    string   `json:"text,omitempty"`
-	Dots    float64  `json:"dots"`
-	Voters  []string `json:"voters"` // user ids (revealed at closing for anonymous sessions)
-}
-
 // PATCH /v1/boards/{board} (owner): {"name", "access", "publicRole",
 // "password", "deadline", "revokeLinks"}. Setting a password or revoking
 // links bumps the board's epoch: every board token issued before stops
@@ -174,7 +154,7 @@ func (n *Node) closed(m *BoardMeta) bool {
 
 // boardView is the board as GET /v1/boards/{board} shows it to who.
 func (n *Node) boardView(ctx context.Context, m *BoardMeta, who identity) map[string]any {
-	v := map[string]any{"board": m.shownTo(who.User.Role), "you": who.User, "closed": n.closed(m)}
+	v := map[string]any{"board": m.ShownTo(who.User.Role), "you": who.User, "closed": n.closed(m)}
 	if m.Voting != nil && m.Voting.Anonymous && m.Voting.State == "open" {
 		v["voter"] = n.pseudonym(m.ID, m.Voting.Session, who.User.ID)
 	} else {
