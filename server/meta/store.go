@@ -29,8 +29,12 @@ type Store struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	buckets map[string]*watched // by bucket name
+	buckets map[string]*watched // by bucket name; set once ready is closed
 	leases  Bucket
+	ready   chan struct{} // closed once the buckets are open and watched
+	quit    chan struct{} // closed by Stop
+	stopped sync.Once
+	done    chan struct{} // closed when connect returns
 
 	hookMu sync.RWMutex
 	hooks  []func(ns string, key, val []byte)
@@ -59,41 +63,114 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Open opens every bucket and migrates a store written before the buckets
-// existed (migrate.go); Start begins watching. Hooks registered between
-// Open and Start see every change the watch brings.
-func Open(ctx context.Context, view storage.Store, backend Backend, o Options) (*Store, error) {
-	s := &Store{view: view, backend: backend, log: o.Log, now: o.Now, buckets: map[string]*watched{}, leased: map[string]time.Time{}}
+// New returns a Store over view and backend; Start connects it.
+func New(view storage.Store, backend Backend, o Options) *Store {
+	s := &Store{view: view, backend: backend, log: o.Log, now: o.Now, leased: map[string]time.Time{},
+		ready: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	return s
+}
+
+// Start opens the buckets, migrates a store written before they existed
+// (migrate.go) and watches every bucket from where the view stopped. It
+// tries once, for up to ctx, and on failure goes on trying in the
+// background: a node of a cluster whose JetStream has no quorum yet (the
+// other nodes are still starting) serves from its view meanwhile, and its
+// writes wait (await). Hooks must be registered before Start.
+func (s *Store) Start(ctx context.Context) {
+	err := s.connect(ctx)
+	if err == nil {
+		close(s.done)
+		return
+	}
+	s.log.Warn("meta: metadata buckets not ready; retrying in the background", "err", err)
+	go func() {
+		defer close(s.done)
+		wait := 500 * time.Millisecond
+		for {
+			select {
+			case <-s.quit:
+				return
+			case <-time.After(wait):
+			}
+			c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := s.connect(c)
+			cancel()
+			if err == nil {
+				s.log.Info("meta: metadata buckets ready")
+				return
+			}
+			wait = min(wait*2, 5*time.Second)
+			s.log.Warn("meta: metadata buckets not ready", "err", err)
+		}
+	}()
+}
+
+// Ready is closed once the Store is connected.
+func (s *Store) Ready() <-chan struct{} { return s.ready }
+
+// connect opens, migrates and watches; on success it closes ready.
+func (s *Store) connect(ctx context.Context) error {
+	buckets := map[string]*watched{}
 	for _, cfg := range Buckets {
-		b, err := backend.Bucket(ctx, cfg)
+		b, err := s.backend.Bucket(ctx, cfg)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		w := &watched{Bucket: b, name: cfg.Name, wake: make(chan struct{})}
-		v, err := view.GetMeta(ctx, viewNS, []byte(cfg.Name))
+		v, err := s.view.GetMeta(ctx, viewNS, []byte(cfg.Name))
 		switch {
 		case err == nil && len(v) == 8:
 			w.applied = binary.BigEndian.Uint64(v)
 		case err != nil && !errors.Is(err, storage.ErrNotFound):
-			return nil, err
+			return err
 		}
-		s.buckets[cfg.Name] = w
+		buckets[cfg.Name] = w
 	}
-	l, err := backend.Bucket(ctx, leaseConfig)
+	l, err := s.backend.Bucket(ctx, leaseConfig)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.leases = l
+	s.buckets, s.leases = buckets, l
 	if err := s.migrate(ctx); err != nil {
-		return nil, fmt.Errorf("meta: migrate: %w", err)
+		return fmt.Errorf("meta: migrate: %w", err)
 	}
-	return s, nil
+	for _, w := range s.buckets {
+		from := w.appliedRev()
+		if from > 0 {
+			from++ // resume after the last applied; 0: the latest of every key
+		}
+		stop, err := w.Watch(from, func(e Entry) { s.apply(w, e) })
+		if err != nil {
+			s.stopWatches()
+			return err
+		}
+		w.stop = stop
+	}
+	close(s.ready)
+	return nil
+}
+
+// await waits until the Store is connected: ErrUnavailable past ctx.
+func (s *Store) await(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	default:
+	}
+	select {
+	case <-s.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	case <-s.quit:
+		return fmt.Errorf("%w: stopped", ErrUnavailable)
+	}
 }
 
 // OnChange registers a hook called with every change applied to the view,
@@ -107,26 +184,14 @@ func (s *Store) OnChange(fn func(ns string, key, val []byte)) {
 	s.hookMu.Unlock()
 }
 
-// Start watches every bucket from where the view stopped.
-func (s *Store) Start() error {
-	for _, w := range s.buckets {
-		w := w
-		from := w.appliedRev()
-		if from > 0 {
-			from++ // resume after the last applied; 0: the latest of every key
-		}
-		stop, err := w.Watch(from, func(e Entry) { s.apply(w, e) })
-		if err != nil {
-			s.Stop()
-			return err
-		}
-		w.stop = stop
-	}
-	return nil
+// Stop ends the watches (and a background Start).
+func (s *Store) Stop() {
+	s.stopped.Do(func() { close(s.quit) })
+	<-s.done
+	s.stopWatches()
 }
 
-// Stop ends the watches.
-func (s *Store) Stop() {
+func (s *Store) stopWatches() {
 	for _, w := range s.buckets {
 		if w.stop != nil {
 			w.stop()
@@ -212,8 +277,16 @@ func (s *Store) waitApplied(ctx context.Context, w *watched, rev uint64) {
 	}
 }
 
-func (s *Store) bucket(ns string) (*watched, error) {
-	w := s.buckets[bucketOf(ns)]
+// bucket is ns's bucket, once the Store is connected (await).
+func (s *Store) bucket(ctx context.Context, ns string) (*watched, error) {
+	name := bucketOf(ns)
+	if name == "" {
+		return nil, fmt.Errorf("meta: no bucket for namespace %q", ns)
+	}
+	if err := s.await(ctx); err != nil {
+		return nil, err
+	}
+	w := s.buckets[name]
 	if w == nil {
 		return nil, fmt.Errorf("meta: no bucket for namespace %q", ns)
 	}
@@ -221,8 +294,20 @@ func (s *Store) bucket(ns string) (*watched, error) {
 }
 
 // Get reads a record from the view; storage.ErrNotFound when absent.
+// A record missing from the view is looked up in its bucket, where it may
+// be already (a write on another node a moment ago: signed in there, then
+// sent here): the view lags the buckets by one watch delivery.
 func (s *Store) Get(ctx context.Context, ns string, key []byte) ([]byte, error) {
-	return s.view.GetMeta(ctx, ns, key)
+	v, err := s.view.GetMeta(ctx, ns, key)
+	if !errors.Is(err, storage.ErrNotFound) || bucketOf(ns) == "" {
+		return v, err
+	}
+	select {
+	case <-s.ready:
+	default:
+		return nil, err // not connected: the view is all there is
+	}
+	return s.Latest(ctx, ns, key)
 }
 
 // Scan calls fn for every record of ns whose key starts with prefix, in
@@ -233,7 +318,7 @@ func (s *Store) Scan(ctx context.Context, ns string, prefix []byte, fn func(key,
 
 // Put writes a record unconditionally.
 func (s *Store) Put(ctx context.Context, ns string, key, val []byte) error {
-	w, err := s.bucket(ns)
+	w, err := s.bucket(ctx, ns)
 	if err != nil {
 		return err
 	}
@@ -247,7 +332,7 @@ func (s *Store) Put(ctx context.Context, ns string, key, val []byte) error {
 
 // Create writes a record that must not exist yet: ErrExists if it does.
 func (s *Store) Create(ctx context.Context, ns string, key, val []byte) error {
-	w, err := s.bucket(ns)
+	w, err := s.bucket(ctx, ns)
 	if err != nil {
 		return err
 	}
@@ -261,7 +346,7 @@ func (s *Store) Create(ctx context.Context, ns string, key, val []byte) error {
 
 // Delete deletes a record.
 func (s *Store) Delete(ctx context.Context, ns string, key []byte) error {
-	w, err := s.bucket(ns)
+	w, err := s.bucket(ctx, ns)
 	if err != nil {
 		return err
 	}
@@ -284,7 +369,7 @@ const maxRetries = 32
 // the newer value. An error from change leaves the record as it was and is
 // returned.
 func (s *Store) Update(ctx context.Context, ns string, key []byte, change func(old []byte, found bool) ([]byte, error)) error {
-	w, err := s.bucket(ns)
+	w, err := s.bucket(ctx, ns)
 	if err != nil {
 		return err
 	}
@@ -320,7 +405,7 @@ func (s *Store) Update(ctx context.Context, ns string, key []byte, change func(o
 // History returns the kept revisions of a record, oldest first: who
 // changed a board's settings and when (cb_boards keeps 16).
 func (s *Store) History(ctx context.Context, ns string, key []byte) ([]Entry, error) {
-	w, err := s.bucket(ns)
+	w, err := s.bucket(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
@@ -333,6 +418,9 @@ func (s *Store) History(ctx context.Context, ns string, key []byte) ([]Entry, er
 // may take it. Two holders never both get true for the same moment,
 // provided each checks Holds before acting.
 func (s *Store) Lease(ctx context.Context, name, holder string) (bool, error) {
+	if err := s.await(ctx); err != nil {
+		return false, err
+	}
 	start := s.now()
 	e, err := s.leases.Get(ctx, name)
 	switch {
@@ -374,7 +462,27 @@ func (s *Store) Release(ctx context.Context, name, holder string) {
 	s.leaseMu.Lock()
 	delete(s.leased, name)
 	s.leaseMu.Unlock()
+	if s.await(ctx) != nil {
+		return
+	}
 	if e, err := s.leases.Get(ctx, name); err == nil && string(e.Value) == holder {
 		s.leases.Delete(ctx, name)
 	}
+}
+
+// Latest reads a record from its bucket rather than the view: the value a
+// failed Create lost to, which may not have reached the view yet.
+func (s *Store) Latest(ctx context.Context, ns string, key []byte) ([]byte, error) {
+	w, err := s.bucket(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	e, err := w.Get(ctx, kvKey(ns, key))
+	if errors.Is(err, ErrNotFound) {
+		return nil, storage.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.Value, nil
 }

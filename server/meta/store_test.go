@@ -62,19 +62,20 @@ func openView(t *testing.T) storage.Store {
 
 func openStore(t *testing.T, view storage.Store, b Backend) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), view, b, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return New(view, b, Options{})
 }
 
 func start(t *testing.T, s *Store) {
 	t.Helper()
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.Start(ctx)
 	t.Cleanup(s.Stop)
+	select {
+	case <-s.Ready():
+	case <-ctx.Done():
+		t.Fatal("store did not connect")
+	}
 }
 
 // eventually polls cond until it holds or 10 s pass (another node's
@@ -132,7 +133,7 @@ func TestWritesReachEveryViewAndHook(t *testing.T) {
 			_, err := a.Get(ctx, account.NSUser, []byte("u1"))
 			return errors.Is(err, storage.ErrNotFound)
 		})
-		if _, err := a.bucket("nope"); err == nil {
+		if _, err := a.bucket(ctx, "nope"); err == nil {
 			t.Fatal("a namespace without a bucket was accepted")
 		}
 	})
@@ -217,14 +218,26 @@ func TestRestartResumesTheWatch(t *testing.T) {
 		})
 		start(t, again)
 		eventually(t, "the restarted node catches up", func() bool {
-			v1, _ := again.Get(ctx, NSBoard, []byte("b1"))
-			v2, _ := again.Get(ctx, NSBoard, []byte("b2"))
-			return string(v1) == `{"v":2}` && string(v2) == `{"v":3}`
+			v1, _ := again.view.GetMeta(ctx, NSBoard, []byte("b1"))
+			v2, _ := again.view.GetMeta(ctx, NSBoard, []byte("b2"))
+			mu.Lock()
+			defer mu.Unlock()
+			return string(v1) == `{"v":2}` && string(v2) == `{"v":3}` && len(changes) >= 2
+		})
+		// One more write, through the same watch: once its hook ran, every
+		// earlier one has, so the count is final.
+		if err := other.Put(ctx, NSBoard, []byte("b3"), []byte(`{"v":4}`)); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the last write's hook", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(changes) > 0 && changes[len(changes)-1] == `b3={"v":4}`
 		})
 		mu.Lock()
 		defer mu.Unlock()
-		if len(changes) != 2 {
-			t.Fatalf("hooks after restart saw %v, want the two writes made while down", changes)
+		if want := []string{`b1={"v":2}`, `b2={"v":3}`, `b3={"v":4}`}; fmt.Sprint(changes) != fmt.Sprint(want) {
+			t.Fatalf("hooks after restart saw %v, want %v: each change made while down, once, in order", changes, want)
 		}
 	})
 }
@@ -253,14 +266,9 @@ func TestLeaseHasOneHolder(t *testing.T) {
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	m.Now = clock
-	a, err := Open(ctx, openView(t), m, Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(ctx, openView(t), m, Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, c := New(openView(t), m, Options{Now: clock}), New(openView(t), m, Options{Now: clock})
+	start(t, a)
+	start(t, c)
 	if ok, err := a.Lease(ctx, "notifier", "a"); !ok || err != nil {
 		t.Fatalf("first taker: %v %v", ok, err)
 	}

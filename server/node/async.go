@@ -20,9 +20,9 @@ import (
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/activity"
 	"github.com/corkboard/corkboard/server/auth"
-	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/outbox"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/server/webhook"
@@ -532,25 +532,43 @@ func (n *Node) deliverBatch(ctx context.Context, board storage.BoardID, b *hookB
 
 // ---- notifications ----
 
-// leader says whether this node runs the cluster's notifier passes.
-func (n *Node) leader() bool {
-	for _, p := range n.Peers() {
-		if p.Node < n.cfg.NodeID {
-			return false
+// notifierLease names the lease of the node that runs the cluster's
+// notifier passes (package meta): one node at a time, renewed every
+// LeaseTTL/3; when its holder dies, another node takes it within
+// LeaseTTL.
+const notifierLease = "notifier"
+
+// leader says whether this node holds the notifier lease now.
+func (n *Node) leader() bool { return n.meta.Holds(notifierLease) }
+
+// notifier keeps trying for the notifier lease, and runs RunNotifications
+// every interval while this node holds it; a node shutting down gives the
+// lease up.
+func (n *Node) notifier(ctx context.Context, every time.Duration) {
+	renew := time.NewTicker(meta.LeaseTTL / 3)
+	defer renew.Stop()
+	pass := time.NewTicker(every)
+	defer pass.Stop()
+	take := func() {
+		c, cancel := context.WithTimeout(ctx, meta.LeaseTTL/3)
+		defer cancel()
+		if _, err := n.meta.Lease(c, notifierLease, n.cfg.NodeID); err != nil && ctx.Err() == nil {
+			n.log.Warn("notifications: lease", "err", err)
 		}
 	}
-	return true
-}
-
-// notifier runs RunNotifications every interval while this node leads.
-func (n *Node) notifier(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+	take()
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n.meta.Release(c, notifierLease, n.cfg.NodeID)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-renew.C:
+			take()
+		case <-pass.C:
 			if n.leader() {
 				if err := n.RunNotifications(ctx); err != nil && ctx.Err() == nil {
 					n.log.Warn("notifications: pass failed", "err", err)
@@ -795,15 +813,33 @@ func (n *Node) sendDigest(ctx context.Context, id storage.BoardID, m *BoardMeta,
 	if mem.Notify.Mode == account.NotifyDigest {
 		next.Day = now.In(loc).Format(time.DateOnly)
 	}
-	cb, _ := json.Marshal(next)
+	// The cursor moves first, by compare-and-set from the one this pass
+	// read: of two nodes that both think they lead (a lease lost while a
+	// pass ran), only one moves it and sends. A node killed between the two
+	// steps loses this e-mail (at most once; the window is one local
+	// write); the other order would send it twice.
 	key := account.BoardKey(id, mem.User)
-	writes = append(writes, storage.MetaWrite{NS: account.NSCursor, Key: key, Val: cb})
+	raced := errors.New("cursor moved")
+	err = n.meta.Update(ctx, account.NSCursor, key, func(old []byte, found bool) ([]byte, error) {
+		var now account.Cursor
+		if found && json.Unmarshal(old, &now) != nil {
+			return nil, storage.ErrCorrupt
+		}
+		if !found || now.Updated != cur.Updated || now.Sent != cur.Sent {
+			return nil, raced
+		}
+		return json.Marshal(next)
+	})
+	if errors.Is(err, raced) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 	if err := n.store.ApplyMeta(ctx, writes); err != nil {
 		return err
 	}
 	n.outbox.Kick()
-	msgb, _ := json.Marshal(recordMsg{NS: account.NSCursor, Key: key, Val: cb})
-	n.bus.PublishCluster(bus.KindRecord, msgb)
 	return nil
 }
 

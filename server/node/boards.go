@@ -32,7 +32,7 @@ const (
 )
 
 func (n *Node) loadBoard(ctx context.Context, id storage.BoardID) (*BoardMeta, error) {
-	b, err := n.store.GetMeta(ctx, "board", id[:])
+	b, err := n.meta.Get(ctx, meta.NSBoard, id[:])
 	if err != nil {
 		return nil, err
 	}
