@@ -211,14 +211,14 @@ type Node struct {
 	ownBus  bool
 	ownDB   bool
 
-	conns      sync.WaitGroup
-	mu         sync.Mutex
-	draining   bool
-	meta       *meta.Store
-	jsTemp     string     // a JetStream directory of a node given its Store (tests), removed at shutdown
-	recMu      sync.Mutex // serialises account record writes on this node (lockRecords)
-	unsubs     []func()   // bus subscriptions of the node itself
-	cluster    membership
+	conns    sync.WaitGroup
+	mu       sync.Mutex
+	draining bool
+	meta     *meta.Store
+	jsTemp   string     // a JetStream directory of a node given its Store (tests), removed at shutdown
+	recMu    sync.Mutex // serialises account record writes on this node (lockRecords)
+	unsubs   []func()   // bus subscriptions of the node itself
+	cluster  membership
 
 	limits      *limiter
 	proxies     []netip.Prefix             // Config.TrustedProxies

@@ -21,8 +21,8 @@ import (
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
-	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/client"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/room"
 )
