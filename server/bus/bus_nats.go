@@ -30,6 +30,10 @@ type NATSConfig struct {
 	// (nats://host:port), used with ClusterAddr. User info in them is
 	// replaced by the route credentials derived from Secret.
 	Routes []string
+	// ClusterAdvertise is the host:port the other servers are told to
+	// reach this one's routes at (behind NAT or a proxy). Empty: the
+	// listening address.
+	ClusterAdvertise string
 	// Secret is the cluster's shared secret (the token-signing secret,
 	// given explicitly, the same on every node). The embedded server
 	// derives its credentials from it (see NodeSeed and routeCredentials):

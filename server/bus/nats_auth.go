@@ -158,6 +158,7 @@ func (cfg NATSConfig) startEmbedded() (*natsserver.Server, []nats.Option, error)
 		user, pass := routeCredentials(cfg.Secret)
 		so.Cluster.Name = "corkboard"
 		so.Cluster.Host, so.Cluster.Port = host, port
+		so.Cluster.Advertise = cfg.ClusterAdvertise
 		so.Cluster.Username, so.Cluster.Password = user, pass
 		for _, r := range cfg.Routes {
 			u, err := parseURL(r)

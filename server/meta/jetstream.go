@@ -143,9 +143,12 @@ func (b *jsBucket) Watch(from uint64, fn func(Entry)) (func(), error) {
 		}
 	}()
 	return func() {
-		w.Stop()
 		cancel()
 		<-done
+		// Deleting the consumer is a request to the server, which waits
+		// its timeout when the server is unreachable; the server drops an
+		// ordered consumer left behind by itself.
+		go w.Stop()
 	}, nil
 }
 

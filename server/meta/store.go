@@ -2,11 +2,13 @@ package meta
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/corkboard/corkboard/storage"
@@ -35,12 +37,17 @@ type Store struct {
 	quit    chan struct{} // closed by Stop
 	stopped sync.Once
 	done    chan struct{} // closed when connect returns
+	probes  sync.WaitGroup
 
 	hookMu sync.RWMutex
 	hooks  []func(ns string, key, val []byte)
 
 	leaseMu sync.Mutex
 	leased  map[string]time.Time // lease name → valid until (held by us)
+
+	node       string
+	staleAfter time.Duration
+	lastOK     atomic.Int64 // unix ns (wall clock) of the last quorum write that succeeded
 }
 
 // watched is a bucket and how far this node's view has applied it.
@@ -57,16 +64,29 @@ type watched struct {
 // restart resumes the watch where it stopped.
 const viewNS = "metarev"
 
-// Options configure Open.
+// Options configure New.
 type Options struct {
 	Log *slog.Logger
+	// Now is the clock of leases (default time.Now).
 	Now func() time.Time
+	// Node names this node: its liveness key in cb_leases.
+	Node string
+	// StaleAfter: a node whose last quorum write is older than this is
+	// stale (Fresh is false). Default LeaseTTL.
+	StaleAfter time.Duration
 }
 
 // New returns a Store over view and backend; Start connects it.
 func New(view storage.Store, backend Backend, o Options) *Store {
 	s := &Store{view: view, backend: backend, log: o.Log, now: o.Now, leased: map[string]time.Time{},
-		ready: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{})}
+		ready: make(chan struct{}), quit: make(chan struct{}), done: make(chan struct{}),
+		node: o.Node, staleAfter: o.StaleAfter}
+	if s.staleAfter <= 0 {
+		s.staleAfter = LeaseTTL
+	}
+	if s.node == "" {
+		s.node = "node"
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -83,6 +103,8 @@ func New(view storage.Store, backend Backend, o Options) *Store {
 // other nodes are still starting) serves from its view meanwhile, and its
 // writes wait (await). Hooks must be registered before Start.
 func (s *Store) Start(ctx context.Context) {
+	s.probes.Add(1)
+	go s.probe()
 	err := s.connect(ctx)
 	if err == nil {
 		close(s.done)
@@ -152,6 +174,7 @@ func (s *Store) connect(ctx context.Context) error {
 		}
 		w.stop = stop
 	}
+	s.lastOK.Store(time.Now().UnixNano()) // the buckets answered just now
 	close(s.ready)
 	return nil
 }
@@ -188,7 +211,64 @@ func (s *Store) OnChange(fn func(ns string, key, val []byte)) {
 func (s *Store) Stop() {
 	s.stopped.Do(func() { close(s.quit) })
 	<-s.done
+	s.probes.Wait()
 	s.stopWatches()
+}
+
+// probeEvery is how often a node proves it reaches the quorum.
+const probeEvery = LeaseTTL / 5
+
+// probe writes this node's liveness key in cb_leases every probeEvery: a
+// write a quorum must store. While the writes fail (this node is on the
+// minority side of a partition, or NATS is down), Fresh turns false once
+// StaleAfter has passed since the last one that succeeded.
+func (s *Store) probe() {
+	defer s.probes.Done()
+	select {
+	case <-s.ready:
+	case <-s.quit:
+		return
+	}
+	t := time.NewTicker(probeEvery)
+	defer t.Stop()
+	base, stop := context.WithCancel(context.Background())
+	defer stop()
+	go func() {
+		select {
+		case <-s.quit:
+			stop()
+		case <-base.Done():
+		}
+	}()
+	for {
+		ctx, cancel := context.WithTimeout(base, probeEvery)
+		if _, err := s.leases.Put(ctx, "alive."+base64.RawURLEncoding.EncodeToString([]byte(s.node)), nil); err == nil {
+			s.lastOK.Store(time.Now().UnixNano())
+		}
+		cancel()
+		select {
+		case <-t.C:
+		case <-s.quit:
+			return
+		}
+	}
+}
+
+// Fresh says whether this node's view can be trusted for access decisions
+// now: the buckets are open and a quorum took one of this node's writes
+// within StaleAfter. A node on the minority side of a partition stops
+// being fresh, so it stops letting anyone in on what may be revoked
+// already (the hot path's reads come from the view, which a revoke made
+// on the majority side cannot reach). The wall clock, never Options.Now:
+// staleness is about real time.
+func (s *Store) Fresh() bool {
+	select {
+	case <-s.ready:
+	default:
+		return false
+	}
+	last := s.lastOK.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < s.staleAfter
 }
 
 func (s *Store) stopWatches() {

@@ -26,6 +26,12 @@ func backends(t *testing.T, fn func(t *testing.T, b Backend)) {
 
 func jetStreamBackend(t *testing.T) Backend {
 	t.Helper()
+	b, _ := jetStreamServer(t)
+	return b
+}
+
+func jetStreamServer(t *testing.T) (Backend, *natsserver.Server) {
+	t.Helper()
 	srv, err := natsserver.NewServer(&natsserver.Options{
 		ServerName: "meta-test", DontListen: true, NoLog: true, NoSigs: true,
 		JetStream: true, StoreDir: filepath.Join(t.TempDir(), "js"),
@@ -47,7 +53,7 @@ func jetStreamBackend(t *testing.T) Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return js
+	return js, srv
 }
 
 func openView(t *testing.T) storage.Store {
@@ -374,4 +380,22 @@ func TestMigrationKeepsTheNewestCopy(t *testing.T) {
 			return string(got) == `{"name":"ana2","updated":1}`
 		})
 	})
+}
+
+// A node that cannot get its writes stored (here its NATS server is gone;
+// on the minority side of a partition, no quorum) stops being fresh
+// within StaleAfter, so it stops letting people in on a view that may be
+// stale; it never was fresh before the buckets opened.
+func TestFreshNeedsQuorumWrites(t *testing.T) {
+	b, srv := jetStreamServer(t)
+	s := New(openView(t), b, Options{Node: "n1", StaleAfter: 300 * time.Millisecond})
+	if s.Fresh() {
+		t.Fatal("fresh before connecting")
+	}
+	start(t, s)
+	if !s.Fresh() {
+		t.Fatal("not fresh right after connecting")
+	}
+	srv.Shutdown()
+	eventually(t, "stale once the quorum is unreachable", func() bool { return !s.Fresh() })
 }

@@ -116,6 +116,11 @@ func (n *Node) sessionUser(ctx context.Context, hash string) (*account.User, err
 
 // authenticate finds the caller's identity on a board.
 func (n *Node) authenticate(r *http.Request, id storage.BoardID, m *BoardMeta) (identity, protocol.Code, error) {
+	if !n.meta.Fresh() {
+		// On the minority side of a partition the view may miss a
+		// revoke made on the majority side: let nobody in on it.
+		return identity{}, protocol.CodeUnavailable, errors.New("this node cannot reach the cluster's metadata quorum now; try again or another node")
+	}
 	if tok := boardToken(r); tok != "" {
 		c, err := n.signer.Verify(tok, n.cfg.Now())
 		if err != nil {

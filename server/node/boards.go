@@ -81,6 +81,8 @@ func (n *Node) enter(w http.ResponseWriter, r *http.Request) (storage.BoardID, *
 			status = 403
 		case protocol.CodeInternal:
 			status = 500
+		case protocol.CodeUnavailable:
+			status = 503
 		}
 		writeError(w, status, code, err.Error())
 		return id, nil, identity{}, false

@@ -159,6 +159,12 @@ func TestClusterOfProcesses(t *testing.T) {
 		edit(clients[2], 2, k)
 	}
 	procs[1] = startCorkboard(t, bin, dirs[1], args(1)...)
+	// A restarted node lets people in once it reaches the metadata
+	// quorum again (until then it answers 503: its view may be stale).
+	poll(t, "node1 to reach the metadata quorum", func() bool {
+		code, body, _ := httpGet(procs[1].base + "/readyz")
+		return code == 200 && strings.Contains(string(body), `"metadata":"fresh"`)
+	})
 	back := dial(t, procs[1].node(t).wsURL(id, tok), 111)
 	converged(clients[0], clients[2], back)
 	var count int

@@ -108,7 +108,15 @@ func (n *Node) routes() http.Handler {
 			writeJSON(w, 503, map[string]any{"status": "unavailable", "reason": err.Error(), "node": n.cfg.NodeID})
 			return
 		}
-		writeJSON(w, 200, map[string]any{"status": "ready", "node": n.cfg.NodeID, "rooms": n.rooms.Rooms(), "peers": n.Peers()})
+		// metadata: "fresh" when a quorum took this node's writes lately
+		// (else new connections are refused: docs/CLUSTER.md); leader:
+		// whether this node runs the notifier passes now.
+		state := "stale"
+		if n.meta.Fresh() {
+			state = "fresh"
+		}
+		writeJSON(w, 200, map[string]any{"status": "ready", "node": n.cfg.NodeID, "rooms": n.rooms.Rooms(), "peers": n.Peers(),
+			"metadata": state, "leader": n.leader()})
 	})
 	handle("POST /v1/boards", n.createBoard)
 	handle("GET /v1/boards/{board}", n.getBoard)

@@ -375,7 +375,7 @@ func (n *Node) openMeta() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	n.meta = meta.New(n.store, backend, meta.Options{Log: n.log.With("part", "meta"), Now: n.cfg.Now})
+	n.meta = meta.New(n.store, backend, meta.Options{Log: n.log.With("part", "meta"), Now: n.cfg.Now, Node: n.cfg.NodeID})
 	n.meta.OnChange(n.metaChanged)
 	// A clustered JetStream may have no quorum until the other nodes
 	// start: the node then serves from its view, and its metadata writes
