@@ -44,6 +44,7 @@ func run(args []string) error {
 		natsURL     = fs.String("nats-url", "", "URL of an external NATS server/cluster (default: start an embedded one)")
 		natsListen  = fs.String("nats-listen", "", "host:port for the embedded NATS server's client port (default: none)")
 		natsCluster = fs.String("nats-cluster", "", "host:port for the embedded NATS server's cluster routes (default: no cluster)")
+		natsAdv     = fs.String("nats-cluster-advertise", "", "host:port the other embedded servers reach this one's routes at, when it differs from --nats-cluster (NAT, a proxy)")
 		natsRoutes  = fs.String("nats-routes", "", "comma-separated nats://host:port routes to the other embedded servers")
 		natsRepl    = fs.Int("nats-replicas", 0, "copies of the cluster's metadata buckets in JetStream (default: 3 with --nats-cluster and two or more routes, else 1); an existing bucket keeps its own")
 		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats-url")
@@ -121,6 +122,7 @@ func run(args []string) error {
 	cfg := node.Config{Addr: *addr, DataDir: *dataDir, NodeID: *nodeID, PublicURL: *publicURL, Log: log}
 	cfg.NATS.URL, cfg.NATS.ListenAddr, cfg.NATS.ClusterAddr = *natsURL, *natsListen, *natsCluster
 	cfg.NATS.Routes = split(*natsRoutes)
+	cfg.NATS.ClusterAdvertise = *natsAdv
 	cfg.MetaReplicas = *natsRepl
 	if cfg.MetaReplicas == 0 && *natsCluster != "" && len(cfg.NATS.Routes) >= 2 {
 		cfg.MetaReplicas = 3
