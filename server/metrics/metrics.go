@@ -33,6 +33,9 @@ type Metrics struct {
 	HTTP        *prometheus.CounterVec
 	panics      *prometheus.CounterVec
 	heldDropped prometheus.Counter
+	// NotifierPasses counts the notifier passes this node ran as the
+	// cluster's notifier (holding its lease).
+	NotifierPasses prometheus.Counter
 }
 
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}
@@ -56,6 +59,8 @@ func New() *Metrics {
 	m.busErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_bus_errors_total", Help: "NATS publish/subscribe errors and dropped bus messages."})
 	m.HTTP = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_http_requests_total", Help: "REST requests by route pattern and status class."}, []string{"route", "status"})
 	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_panics_total", Help: "Panics recovered: where=room (the board was dropped and reloads on next use) or conn (the connection was closed with 4001)."}, []string{"where"})
+	m.NotifierPasses = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_notifier_passes_total", Help: "Notification passes this node ran while holding the notifier lease."})
+	f(m.NotifierPasses)
 	m.panics.WithLabelValues("room") // both series exist from the start, at 0
 	m.panics.WithLabelValues("conn")
 	m.heldDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_held_dropped_total", Help: "Held changes from other nodes or from a replayed log not kept, over the held limits."})

@@ -573,6 +573,7 @@ func (n *Node) notifier(ctx context.Context, every time.Duration) {
 				if err := n.RunNotifications(ctx); err != nil && ctx.Err() == nil {
 					n.log.Warn("notifications: pass failed", "err", err)
 				}
+				n.metrics.NotifierPasses.Inc()
 			}
 		}
 	}
