@@ -11,7 +11,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/corkboard/corkboard/server/protocol"
@@ -284,55 +283,4 @@ func (n *Node) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// ---- WebSockets per address ----
-
-// wsCounter counts open WebSockets per client address and in all.
-type wsCounter struct {
-	mu    sync.Mutex
-	byIP  map[string]int
-	total int
-}
-
-// acquire takes a WebSocket slot for ip, or says why not: 429 (this
-// address has perIP open) or 503 (the node has max open). perIP or max
-// <= 0: no such limit.
-func (c *wsCounter) acquire(ip string, perIP, max int) (release func(), status int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if max > 0 && c.total >= max {
-		return nil, http.StatusServiceUnavailable
-	}
-	if perIP > 0 && c.byIP[ip] >= perIP {
-		return nil, http.StatusTooManyRequests
-	}
-	c.byIP[ip]++
-	c.total++
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.total--
-			if c.byIP[ip]--; c.byIP[ip] <= 0 {
-				delete(c.byIP, ip)
-			}
-		})
-	}, 0
-}
-
-// wsSlot takes a WebSocket slot for the request's client, writing the 429
-// or 503 itself when there is none.
-func (n *Node) wsSlot(w http.ResponseWriter, r *http.Request) (func(), bool) {
-	release, status := n.ws.acquire(clientIP(r), n.cfg.HTTP.WebSocketsPerIP, n.cfg.HTTP.MaxWebSockets)
-	switch status {
-	case http.StatusTooManyRequests:
-		writeError(w, status, protocol.CodeRateLimited, "too many open connections from your address (at most "+strconv.Itoa(n.cfg.HTTP.WebSocketsPerIP)+")")
-		return nil, false
-	case http.StatusServiceUnavailable:
-		writeError(w, status, protocol.CodeUnavailable, "this node has as many connections as it takes; connect to another node or retry later")
-		return nil, false
-	}
-	return release, true
 }

@@ -2,36 +2,19 @@ package node
 
 import (
 	"bufio"
-	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/reply"
 )
 
-// apiError is the JSON body of every REST error:
-// {"error": {"code": "...", "message": "..."}}.
-type apiError struct {
-	Error struct {
-		Code    protocol.Code `json:"code"`
-		Message string        `json:"message"`
-	} `json:"error"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { reply.JSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code protocol.Code, msg string) {
-	var e apiError
-	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
+	reply.Error(w, status, code, msg)
 }
 
 // statusRecorder captures the status for metrics.
@@ -115,7 +98,7 @@ func (n *Node) routes() http.Handler {
 	handle("DELETE /v1/boards/{board}", n.deleteBoard)
 	handle("GET /v1/boards/{board}/state", n.boardState)
 	handle("GET /v1/boards/{board}/ops", n.boardOps)
-	handle("GET /v1/boards/{board}/ws", n.serveWS)
+	handle("GET /v1/boards/{board}/ws", n.gw.ServeHTTP)
 	handle("POST /v1/boards/{board}/blobs", n.uploadBlob)
 	handle("GET /v1/boards/{board}/blobs/{blob}", n.getBlob)
 	// People and access (people.go, invites.go, settings.go).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/metrics"
 	"github.com/corkboard/corkboard/server/outbox"
@@ -102,23 +103,8 @@ type MailConfig struct {
 	SMTP mail.SMTPConfig
 }
 
-// Limits bound what one connection may do.
-type Limits struct {
-	// MaxMessage is the largest WebSocket message accepted (default 1 MiB);
-	// larger ones close the connection with 1009.
-	MaxMessage int64
-	// OpsPerSecond and OpsBurst bound changes per second (default 2000,
-	// burst 10000: an offline outbox arrives in bursts).
-	OpsPerSecond, OpsBurst float64
-	// FramesPerSecond bounds all frames (default 200, burst 1000).
-	FramesPerSecond, FramesBurst float64
-	// SendQueue is the per-session queue of outgoing messages (default
-	// 512); a session whose queue fills is disconnected with "resync".
-	SendQueue int
-	// HelloTimeout is how long a new connection may take to say hello
-	// (default 10s).
-	HelloTimeout time.Duration
-}
+// Limits bound what one connection may do (package gateway).
+type Limits = gateway.Limits
 
 func (c *Config) defaults() {
 	if c.Addr == "" {
@@ -138,28 +124,7 @@ func (c *Config) defaults() {
 		}
 		c.PublicURL = "http://" + host
 	}
-	l := &c.Limits
-	if l.MaxMessage <= 0 {
-		l.MaxMessage = 1 << 20
-	}
-	if l.OpsPerSecond <= 0 {
-		l.OpsPerSecond = 2000
-	}
-	if l.OpsBurst <= 0 {
-		l.OpsBurst = 10000
-	}
-	if l.FramesPerSecond <= 0 {
-		l.FramesPerSecond = 200
-	}
-	if l.FramesBurst <= 0 {
-		l.FramesBurst = 1000
-	}
-	if l.SendQueue <= 0 {
-		l.SendQueue = 512
-	}
-	if l.HelloTimeout <= 0 {
-		l.HelloTimeout = 10 * time.Second
-	}
+	c.Limits.Defaults()
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -200,7 +165,7 @@ type Node struct {
 	ownBus  bool
 	ownDB   bool
 
-	conns      sync.WaitGroup
+	gw         *gateway.Gateway // the WebSocket side
 	mu         sync.Mutex
 	draining   bool
 	claimMu    sync.Mutex  // serialises replica claims
@@ -212,7 +177,6 @@ type Node struct {
 
 	limits      *limiter
 	proxies     []netip.Prefix             // Config.TrustedProxies
-	ws          wsCounter                  // open WebSockets per client address
 	notifyQuiet map[storage.BoardID]uint64 // boards with nothing to notify, at this log position (n.mu)
 	pwSem       chan struct{}              // bounds concurrent password hashing
 	outbox      *outbox.Outbox
@@ -229,7 +193,7 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n.proxies, n.ws.byIP = proxies, map[string]int{}
+	n.proxies = proxies
 	n.store = cfg.Store
 	if n.store == nil {
 		st, err := storage.OpenPebble(cfg.DataDir, storage.PebbleOptions{})
@@ -282,6 +246,7 @@ func New(cfg Config) (*Node, error) {
 	rc.Policy = n.roomPolicy
 	rc.Accepted = n.onAccepted
 	n.rooms = room.NewManager(rc)
+	n.gw = gateway.New(n.gatewayConfig())
 	n.limits = newLimiter(cfg.Now)
 	n.notifyQuiet = map[storage.BoardID]uint64{}
 	n.pwSem = make(chan struct{}, 2)
@@ -390,6 +355,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.mu.Lock()
 	n.draining = true
 	n.mu.Unlock()
+	n.gw.Drain()
 	err := n.http.Shutdown(ctx)
 	for _, u := range n.unsubs {
 		u()
@@ -397,12 +363,8 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.rooms.Close("node shutting down")
 	n.stopBackground()
 	n.stopCluster()
-	done := make(chan struct{})
-	go func() { n.conns.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = errors.Join(err, ctx.Err())
+	if werr := n.gw.Wait(ctx); werr != nil {
+		err = errors.Join(err, werr)
 	}
 	if n.ownBus {
 		n.bus.Close()
