@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/blob"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/server/mail"
@@ -166,6 +167,7 @@ type Node struct {
 	ownDB   bool
 
 	gw         *gateway.Gateway // the WebSocket side
+	blobs      *blob.Store      // the boards' images
 	mu         sync.Mutex
 	draining   bool
 	claimMu    sync.Mutex  // serialises replica claims
@@ -247,6 +249,8 @@ func New(cfg Config) (*Node, error) {
 	rc.Accepted = n.onAccepted
 	n.rooms = room.NewManager(rc)
 	n.gw = gateway.New(n.gatewayConfig())
+	n.blobs = blob.New(blob.Config{Store: n.store, Bus: n.bus, Log: n.log, Peers: func() int { return len(n.Peers()) },
+		Knows: func(ctx context.Context, board storage.BoardID) error { _, err := n.loadBoard(ctx, board); return err }})
 	n.limits = newLimiter(cfg.Now)
 	n.notifyQuiet = map[storage.BoardID]uint64{}
 	n.pwSem = make(chan struct{}, 2)
