@@ -3,13 +3,9 @@ package node
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,34 +16,15 @@ import (
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/activity"
 	"github.com/corkboard/corkboard/server/auth"
-	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/mail"
-	"github.com/corkboard/corkboard/server/outbox"
+	"github.com/corkboard/corkboard/server/notify"
 	"github.com/corkboard/corkboard/server/protocol"
-	"github.com/corkboard/corkboard/server/room"
-	"github.com/corkboard/corkboard/server/webhook"
 	"github.com/corkboard/corkboard/storage"
 )
 
-// The asynchronous side of a board: "since your last visit", the summary
-// export, e-mail notifications and digests, webhooks, and the deadline.
-//
-// Notifications are computed from the op log, not from a queue of events:
-// each member has a cursor (the version vector up to which they were told,
-// replicated like every account record). A notifier pass compares it with
-// the board's version, lists what others did since (package activity) and,
-// when the member's preferences say so, enqueues one e-mail in the durable
-// outbox in the same store batch that advances the cursor: a crash either
-// loses both (the next pass redoes them) or keeps both. One node of a
-// cluster — the one with the smallest id among the live nodes — runs the
-// passes; e-mail ids derive from the cursor, so two nodes that both think
-// they lead (during a partition) enqueue the same ids, which receivers
-// deduplicate by Message-ID.
-//
-// Rejected: an e-mail per accepted change from the accepting node (no
-// batching across nodes, and a digest would need a second mechanism), and
-// a per-member event queue (a write per member per change, for a reader
-// that only needs "what changed since").
+// The REST side of "what changed" (/changes, /seen, /summary) and of
+// webhooks (their records), and when notifications run (leader,
+// notifier). What to tell and to whom is package notify's.
 
 // sendMail enqueues an e-mail in the durable outbox.
 func (n *Node) sendMail(ctx context.Context, id, to, subject, text, html string) error {
@@ -56,90 +33,6 @@ func (n *Node) sendMail(ctx context.Context, id, to, subject, text, html string)
 		return err
 	}
 	return n.outbox.Enqueue(ctx, it)
-}
-
-// maxActivity bounds the changes read to describe what happened since a
-// version (a member away for a very long time on a very busy board).
-const maxActivity = 200000
-
-var errTooMuchActivity = fmt.Errorf("more than %d changes since that version: load the board instead", maxActivity)
-
-// changesSince reads the accepted changes a version lacks, in log order,
-// and the board's current version.
-func (n *Node) changesSince(ctx context.Context, id storage.BoardID, rm *room.Room, since crdt.VersionVector) ([]activity.Change, crdt.VersionVector, error) {
-	var version crdt.VersionVector
-	if err := rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() }); err != nil {
-		return nil, nil, err
-	}
-	var recs []storage.Record
-	for rep, c := range version {
-		if since[rep] >= c {
-			continue
-		}
-		err := n.store.ScanReplica(ctx, id, uint64(rep), since[rep]+1, func(rec storage.Record) error {
-			recs = append(recs, rec)
-			if len(recs) > maxActivity {
-				return errTooMuchActivity
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-	}
-	sortRecords(recs)
-	out := make([]activity.Change, 0, len(recs))
-	for _, rec := range recs {
-		c, err := activity.FromRecord(rec)
-		if err != nil {
-			return nil, nil, err
-		}
-		if t := crdt.Missing([]crdt.Change{c.Change}, since); len(t) == 1 {
-			c.Change = t[0]
-			out = append(out, c)
-		}
-	}
-	return out, version, nil
-}
-
-// names maps the board's people to display names: the owner, the members
-// and the authors of the given changes.
-func (n *Node) names(ctx context.Context, id storage.BoardID, m *BoardMeta, changes []activity.Change) map[string]string {
-	ms, _ := n.members(ctx, id)
-	users := []string{m.Owner}
-	for _, mem := range ms {
-		users = append(users, mem.User)
-	}
-	return n.addNames(ctx, n.userNames(ctx, users), changes)
-}
-
-// addNames adds the authors of changes missing from names.
-func (n *Node) addNames(ctx context.Context, names map[string]string, changes []activity.Change) map[string]string {
-	var more []string
-	for _, c := range changes {
-		if _, ok := names[c.Author]; !ok && c.Author != "" {
-			more = append(more, c.Author)
-		}
-	}
-	for u, name := range n.userNames(ctx, more) {
-		names[u] = name
-	}
-	return names
-}
-
-// userNames reads the display names of users that have a record.
-func (n *Node) userNames(ctx context.Context, users []string) map[string]string {
-	out := map[string]string{}
-	for _, u := range users {
-		if _, done := out[u]; done {
-			continue
-		}
-		var usr account.User
-		if n.getRecord(ctx, account.NSUser, []byte(u), &usr) == nil {
-			out[u] = usr.Name
-		}
-	}
-	return out
 }
 
 // GET /v1/boards/{board}/changes?since=<version JSON>: what changed since
@@ -167,12 +60,12 @@ func (n *Node) boardChanges(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 503, protocol.CodeInternal, err.Error())
 		return
 	}
-	changes, version, err := n.changesSince(r.Context(), id, rm, since)
+	changes, version, err := notify.ChangesSince(r.Context(), n.store, id, rm, since)
 	if err != nil {
 		writeError(w, 413, protocol.CodeTooLarge, err.Error())
 		return
 	}
-	names := n.names(r.Context(), id, m, changes)
+	names := n.notes.Names(r.Context(), id, m, changes)
 	var events []activity.Event
 	if err := rm.Query(r.Context(), func(d *crdt.Doc) { events = activity.SinceNames(d, changes, names) }); err != nil {
 		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
@@ -253,7 +146,7 @@ func (n *Node) boardSummary(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	names := n.names(r.Context(), id, m, changes)
+	names := n.notes.Names(r.Context(), id, m, changes)
 	var s activity.Summary
 	if err := rm.Query(r.Context(), func(d *crdt.Doc) { s = activity.Summarize(d, changes, names) }); err != nil {
 		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
@@ -370,165 +263,20 @@ func (n *Node) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 // queueWebhooks enqueues one delivery of an event to each of the board's
-// webhooks that wants it. key makes the delivery ids deterministic and
-// must sort by age among the board's keys (the oldest deliveries are the
-// ones dropped past WebhookLimits.MaxPending).
+// webhooks that wants it (notify.Notifier.QueueWebhooks).
 func (n *Node) queueWebhooks(ctx context.Context, id storage.BoardID, event, key string, payload map[string]any) {
-	hooks := n.webhooks(ctx, id)
-	if len(hooks) == 0 {
-		return
-	}
-	prefix := "webhook/" + id.String() + "/"
-	var items []outbox.Item
-	for _, wh := range hooks {
-		if !wh.Wants(event) {
-			continue
-		}
-		did := prefix + key + "/" + wh.ID
-		body := map[string]any{"id": did, "event": event, "board": id.String(), "at": n.cfg.Now().UnixMilli()}
-		for k, v := range payload {
-			body[k] = v
-		}
-		b, _ := json.Marshal(body)
-		req, _ := json.Marshal(webhook.Request{ID: did, URL: wh.URL, Event: event, Body: b, Secret: wh.Secret})
-		items = append(items, outbox.Item{ID: did, Kind: webhook.Kind, Payload: req})
-	}
-	if len(items) > 0 {
-		if _, err := n.outbox.EnqueueCapped(ctx, prefix, n.cfg.Webhooks.MaxPending, items...); err != nil {
-			n.log.Warn("webhooks: enqueue failed", "board", id.String(), "err", err)
-		}
-	}
+	n.notes.QueueWebhooks(ctx, id, event, key, payload)
 }
 
-type acceptedBatch struct {
-	board storage.BoardID
-	recs  []storage.Record
-}
-
-// onAccepted is room.Config.Accepted: hands the records to the webhook
-// worker without blocking the room (a full queue drops the batch, logged:
-// webhooks are at most as durable as this hand-off; the outbox is durable
-// from the enqueue on).
+// onAccepted is room.Config.Accepted: accepted changes go to the webhook
+// worker (notify.Notifier.OnAccepted).
 func (n *Node) onAccepted(board storage.BoardID, recs []storage.Record) {
-	select {
-	case n.accepted <- acceptedBatch{board, recs}:
-	default:
-		n.log.Warn("webhooks: queue full, events dropped", "board", board.String(), "changes", len(recs))
-	}
+	n.notes.OnAccepted(board, recs)
 }
 
-// webhookWorker turns accepted changes into webhook deliveries, debounced:
-// a board's changes are gathered from the first one for
-// WebhookLimits.Debounce, then delivered as one POST per webhook and event
-// class (element, comment, vote) carrying all of them, folded as in
-// /changes. So a webhook gets at most three POSTs per window however busy
-// the board, and a receiver that is down costs the outbox a few items per
-// window, not one per change.
-//
-// The window is held in memory, like the hand-off queue before it: the
-// changes of the last window before a crash or shutdown are not
-// delivered. Rejected: a durable per-board cursor of what was delivered
-// (like the e-mail notifier's), which survives restarts but is a
-// replicated write per board per window and needs a leader; webhooks were
-// never promised more than the hand-off gives.
-func (n *Node) webhookWorker(ctx context.Context) {
-	lim := n.cfg.Webhooks
-	batches := map[storage.BoardID]*hookBatch{}
-	var first time.Time // the earliest end of a window; zero: no window open
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	for {
-		var wake <-chan time.Time
-		if !first.IsZero() {
-			wake = timer.C
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case a := <-n.accepted:
-			if len(n.webhooks(ctx, a.board)) == 0 {
-				continue
-			}
-			if lim.Debounce < 0 {
-				b := &hookBatch{}
-				b.add(a.recs, lim.MaxBatch)
-				n.deliverBatch(ctx, a.board, b)
-				continue
-			}
-			b := batches[a.board]
-			if b == nil {
-				b = &hookBatch{due: time.Now().Add(lim.Debounce)}
-				batches[a.board] = b
-				if first.IsZero() || b.due.Before(first) {
-					first = b.due
-					timer.Reset(max(time.Until(first), 0))
-				}
-			}
-			b.add(a.recs, lim.MaxBatch)
-		case <-wake:
-			now := time.Now()
-			first = time.Time{}
-			for board, b := range batches {
-				if !b.due.After(now) {
-					delete(batches, board)
-					n.deliverBatch(ctx, board, b)
-				} else if first.IsZero() || b.due.Before(first) {
-					first = b.due
-				}
-			}
-			if !first.IsZero() {
-				timer.Reset(max(time.Until(first), 0))
-			}
-		}
-	}
-}
-
-// deliverBatch queues the deliveries of one window of a board's changes.
-func (n *Node) deliverBatch(ctx context.Context, board storage.BoardID, b *hookBatch) {
-	rm, err := n.rooms.Open(ctx, board)
-	if err != nil {
-		n.log.Warn("webhooks: board unavailable, changes not delivered", "board", board.String(), "changes", b.count, "err", err)
-		return
-	}
-	changes := make([]activity.Change, 0, len(b.recs))
-	for _, rec := range b.recs {
-		if c, err := activity.FromRecord(rec); err == nil {
-			changes = append(changes, c)
-		}
-	}
-	var events []activity.Event
-	rm.Query(ctx, func(d *crdt.Doc) { events = activity.Since(d, changes) })
-	classes := map[string][]activity.Event{}
-	for _, e := range events {
-		cls := "element"
-		switch {
-		case e.Action == activity.Voted:
-			cls = "vote"
-		case e.Kind == "comment":
-			cls = "comment"
-		}
-		classes[cls] = append(classes[cls], e)
-	}
-	for _, cls := range slices.Sorted(maps.Keys(classes)) {
-		evs := classes[cls]
-		var authors []string
-		count := 0
-		for _, e := range evs {
-			count += e.Count
-			for _, by := range e.By {
-				if !slices.Contains(authors, by) {
-					authors = append(authors, by)
-				}
-			}
-		}
-		key := fmt.Sprintf("%016x-%016x/%s", b.firstSeq, b.lastSeq, cls)
-		n.queueWebhooks(ctx, board, cls, key, map[string]any{
-			"events": evs, "authors": authors, "changes": count, "truncated": b.truncated,
-			"seq": []uint64{b.firstSeq, b.lastSeq},
-		})
-	}
-}
+// webhookWorker turns accepted changes into webhook deliveries until ctx
+// ends (notify.Notifier.WebhookWorker).
+func (n *Node) webhookWorker(ctx context.Context) { n.notes.WebhookWorker(ctx) }
 
 // ---- notifications ----
 
@@ -587,240 +335,14 @@ func (n *Node) startCursorIfMissing(ctx context.Context, id storage.BoardID, use
 // events, then each member's e-mail if their preferences say one is due.
 // The node runs it every minute when it leads; tests call it with a fake
 // clock.
-func (n *Node) RunNotifications(ctx context.Context) error {
-	var boards []BoardMeta
-	err := n.store.ScanMeta(ctx, "board", nil, func(_, val []byte) error {
-		var m BoardMeta
-		if json.Unmarshal(val, &m) == nil && !m.Deleted {
-			boards = append(boards, m)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for i := range boards {
-		if err := n.notifyBoard(ctx, &boards[i]); err != nil {
-			errs = append(errs, fmt.Errorf("board %s: %w", boards[i].ID, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (n *Node) notifyBoard(ctx context.Context, m *BoardMeta) error {
-	id, err := storage.ParseBoardID(m.ID)
-	if err != nil {
-		return err
-	}
-	if n.closed(m) && m.DeadlineFired != m.Deadline {
-		n.queueWebhooks(ctx, id, "deadline", fmt.Sprintf("deadline-%016x", m.Deadline), map[string]any{"deadline": m.Deadline})
-		// On the current record, under the metadata lock: what was read at
-		// the start of the pass may be stale (a link deleted since, a new
-		// password), and writing it back would undo that.
-		fired := m.Deadline
-		err := n.updateMeta(ctx, m.ID, func(cur *BoardMeta) error {
-			cur.DeadlineFired = fired
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	members, err := n.members(ctx, id)
-	if err != nil || len(members) == 0 {
-		return err
-	}
-	// A board whose log has not grown since a pass that found nothing to
-	// report to anyone needs no work (and no loading).
-	last, err := n.store.LastSeq(ctx, id)
-	if err != nil {
-		return err
-	}
-	n.mu.Lock()
-	quiet, known := n.notifyQuiet[id]
-	n.mu.Unlock()
-	if known && quiet == last {
-		return nil
-	}
-	anyPending := false
-	defer func() {
-		n.mu.Lock()
-		if anyPending {
-			delete(n.notifyQuiet, id)
-		} else {
-			n.notifyQuiet[id] = last
-		}
-		n.mu.Unlock()
-	}()
-	var rm *room.Room
-	var base map[string]string // the owner's and members' names
-	for _, mem := range members {
-		var u account.User
-		if n.getRecord(ctx, account.NSUser, []byte(mem.User), &u) != nil || u.Email == "" {
-			continue
-		}
-		key := account.BoardKey(id, mem.User)
-		var cur account.Cursor
-		if err := n.getRecord(ctx, account.NSCursor, key, &cur); err != nil {
-			continue // no cursor yet: nothing to report
-		}
-		if rm == nil {
-			if rm, err = n.rooms.Open(ctx, id); err != nil {
-				return err
-			}
-		}
-		changes, version, err := n.changesSince(ctx, id, rm, cur.Version)
-		if errors.Is(err, errTooMuchActivity) {
-			// Too much to tell: skip to now rather than fail every pass.
-			n.log.Warn("notifications: too many changes to report; cursor moved to now", "board", m.ID, "user", mem.User)
-			rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() })
-			next := cur
-			next.Version, next.Updated = version, n.stamp(cur.Updated)
-			if err := n.putRecord(ctx, account.NSCursor, key, &next); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		others := changes[:0:0]
-		for _, c := range changes {
-			if c.Author != mem.User {
-				others = append(others, c)
-			}
-		}
-		if base == nil {
-			users := []string{m.Owner}
-			for _, mm := range members {
-				users = append(users, mm.User)
-			}
-			base = n.userNames(ctx, users)
-		}
-		names := n.addNames(ctx, maps.Clone(base), others)
-		var events []activity.Event
-		rm.Query(ctx, func(d *crdt.Doc) {
-			events = activity.SinceNames(d, others, names)
-			if mem.Notify.Mode == account.NotifyMentions {
-				events = aboutMember(d, events, mem.User, u.Name)
-			}
-		})
-		mentioned := len(aboutMemberNoDoc(events, u.Name)) > 0 || mem.Notify.Mode == account.NotifyMentions && len(events) > 0
-		if len(events) > 0 {
-			anyPending = true
-		}
-		loc := u.Location()
-		now := n.cfg.Now()
-		switch mem.Notify.Decide(now, loc, cur, len(events) > 0, mentioned) {
-		case account.Wait:
-			continue
-		case account.Advance:
-			next := cur
-			next.Version, next.Updated = version, n.stamp(cur.Updated)
-			if mem.Notify.Mode == account.NotifyDigest {
-				next.Day = now.In(loc).Format(time.DateOnly)
-			}
-			if err := n.putRecord(ctx, account.NSCursor, key, &next); err != nil {
-				return err
-			}
-		case account.Send:
-			if err := n.sendDigest(ctx, id, m, mem, u, cur, version, events, names); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// aboutMember keeps the events that mention the member or answer a thread
-// the member started.
-func aboutMember(d *crdt.Doc, events []activity.Event, user, name string) []activity.Event {
-	var out []activity.Event
-	for _, e := range events {
-		if slices.ContainsFunc(e.Mentions, func(m string) bool { return strings.EqualFold(m, name) }) {
-			out = append(out, e)
-			continue
-		}
-		if e.Action == activity.Replied && e.Target != "" {
-			if th, err := crdt.ParseElementID(e.Target); err == nil {
-				if a, ok := d.Get(th, "author"); ok && a.AsString() == user {
-					out = append(out, e)
-				}
-			}
-		}
-	}
-	return out
-}
-
-func aboutMemberNoDoc(events []activity.Event, name string) []activity.Event {
-	var out []activity.Event
-	for _, e := range events {
-		if slices.ContainsFunc(e.Mentions, func(m string) bool { return strings.EqualFold(m, name) }) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// sendDigest enqueues one notification e-mail and advances the member's
-// cursor in one store batch, then copies the cursor to the other nodes.
-func (n *Node) sendDigest(ctx context.Context, id storage.BoardID, m *BoardMeta, mem account.Member, u account.User, cur account.Cursor, version crdt.VersionVector, events []activity.Event, names map[string]string) error {
-	now := n.cfg.Now()
-	loc := u.Location()
-	d := activity.Digest{Board: m.Name, BoardURL: n.cfg.PublicURL + "/b/" + m.ID, Recipient: u.Name, Names: names,
-		Events: events, From: time.UnixMilli(max(cur.Sent, 1)), To: now, Loc: loc}
-	if cur.Sent == 0 {
-		d.From = time.UnixMilli(cur.Updated)
-	}
-	// The id names the cursor the e-mail starts from: the same pass on two
-	// nodes makes the same id.
-	vb, _ := json.Marshal(cur.Version)
-	h := sha256.Sum256(append([]byte(mem.Notify.Mode+"\x00"+cur.Day+"\x00"), vb...))
-	mid := "notify/" + m.ID + "/" + mem.User + "/" + hex.EncodeToString(h[:12])
-	unsub := n.unsubscribeURL(m.ID, mem.User)
-	text := d.Text() + "\n--\nYou get this because of your notification settings for this board.\nUnsubscribe: " + unsub + "\n"
-	msg := mail.Message{ID: mid, From: n.cfg.Mail.From, To: u.Email, Subject: d.Subject(), Text: text, HTML: d.HTML(),
-		Unsubscribe: unsub, Headers: map[string]string{"X-Corkboard-Board": m.ID}}
-	it, err := mail.NewItem(msg)
-	if err != nil {
-		return err
-	}
-	writes, err := n.outbox.Writes(it)
-	if err != nil {
-		return err
-	}
-	next := cur
-	next.Version, next.Sent, next.Updated = version, now.UnixMilli(), n.stamp(cur.Updated)
-	if mem.Notify.Mode == account.NotifyDigest {
-		next.Day = now.In(loc).Format(time.DateOnly)
-	}
-	cb, _ := json.Marshal(next)
-	key := account.BoardKey(id, mem.User)
-	writes = append(writes, storage.MetaWrite{NS: account.NSCursor, Key: key, Val: cb})
-	if err := n.store.ApplyMeta(ctx, writes); err != nil {
-		return err
-	}
-	n.outbox.Kick()
-	msgb, _ := json.Marshal(recordMsg{NS: account.NSCursor, Key: key, Val: cb})
-	n.bus.PublishCluster(bus.KindRecord, msgb)
-	return nil
-}
-
-// unsubscribeURL is a member's one-click unsubscribe link for a board.
-func (n *Node) unsubscribeURL(board, user string) string {
-	q := url.Values{"b": {board}, "u": {user}, "s": {n.signer.MAC("unsub\x00" + board + "\x00" + user)}}
-	return n.cfg.PublicURL + "/v1/unsubscribe?" + q.Encode()
-}
+func (n *Node) RunNotifications(ctx context.Context) error { return n.notes.Run(ctx) }
 
 // GET /v1/unsubscribe shows a confirmation; POST (also the RFC 8058
 // one-click POST of mail clients) turns the member's notifications off.
 func (n *Node) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	board, user := q.Get("b"), q.Get("u")
-	// hmac.Equal: a byte-by-byte comparison would tell, by its timing,
-	// how much of a guessed MAC is right.
-	if q.Get("s") == "" || !hmac.Equal([]byte(q.Get("s")), []byte(n.signer.MAC("unsub\x00"+board+"\x00"+user))) {
+	if !n.notes.UnsubscribeValid(board, user, q.Get("s")) {
 		writeError(w, 400, protocol.CodeMalformed, "not a valid unsubscribe link")
 		return
 	}

@@ -24,5 +24,5 @@ func (n *Node) NotifyBoardAfter(ctx context.Context, board string, between func(
 		return err
 	}
 	between()
-	return n.notifyBoard(ctx, m)
+	return n.notes.NotifyBoard(ctx, m)
 }

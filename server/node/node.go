@@ -22,6 +22,7 @@ import (
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/metrics"
+	"github.com/corkboard/corkboard/server/notify"
 	"github.com/corkboard/corkboard/server/outbox"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/server/webhook"
@@ -96,6 +97,10 @@ type Config struct {
 	Quotas Quotas
 }
 
+// WebhookLimits bound what a board's webhooks may cost the node (package
+// notify).
+type WebhookLimits = notify.WebhookLimits
+
 // MailConfig configures e-mail.
 type MailConfig struct {
 	// From is the sender address (default "Corkboard <corkboard@localhost>").
@@ -141,7 +146,7 @@ func (c *Config) defaults() {
 	if c.Mail.SMTP.From == "" {
 		c.Mail.SMTP.From = c.Mail.From
 	}
-	c.Webhooks.defaults()
+	c.Webhooks.Defaults()
 	if c.WebhookClient == nil {
 		c.WebhookClient = webhook.PublicClient(c.Webhooks.Timeout)
 	}
@@ -177,14 +182,13 @@ type Node struct {
 	unsubs     []func()    // bus subscriptions of the node itself
 	cluster    membership
 
-	limits      *limiter
-	proxies     []netip.Prefix             // Config.TrustedProxies
-	notifyQuiet map[storage.BoardID]uint64 // boards with nothing to notify, at this log position (n.mu)
-	pwSem       chan struct{}              // bounds concurrent password hashing
-	outbox      *outbox.Outbox
-	accepted    chan acceptedBatch
-	bgStop      context.CancelFunc
-	bgDone      sync.WaitGroup
+	limits  *limiter
+	proxies []netip.Prefix // Config.TrustedProxies
+	pwSem   chan struct{}  // bounds concurrent password hashing
+	outbox  *outbox.Outbox
+	notes   *notify.Notifier // notifications and webhook deliveries
+	bgStop  context.CancelFunc
+	bgDone  sync.WaitGroup
 }
 
 // New opens the store and the bus and prepares the node; Serve starts it.
@@ -252,10 +256,8 @@ func New(cfg Config) (*Node, error) {
 	n.blobs = blob.New(blob.Config{Store: n.store, Bus: n.bus, Log: n.log, Peers: func() int { return len(n.Peers()) },
 		Knows: func(ctx context.Context, board storage.BoardID) error { _, err := n.loadBoard(ctx, board); return err }})
 	n.limits = newLimiter(cfg.Now)
-	n.notifyQuiet = map[storage.BoardID]uint64{}
 	n.pwSem = make(chan struct{}, 2)
-	n.accepted = make(chan acceptedBatch, 4096)
-	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox"), Lanes: cfg.Webhooks.outboxLanes()})
+	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox"), Lanes: cfg.Webhooks.OutboxLanes()})
 	var sender mail.Sender
 	if cfg.Mail.SMTP.Addr != "" {
 		sender = mail.NewSMTP(cfg.Mail.SMTP)
@@ -264,6 +266,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.outbox.Register("mail", mail.Deliverer(sender))
 	n.outbox.Register(webhook.Kind, webhook.Deliverer(cfg.WebhookClient))
+	n.notes = notify.New(notify.Config{Store: n.store, Rooms: n.rooms, Outbox: n.outbox, Records: records{n}, Boards: boards{n},
+		Log: n.log, Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From,
+		MAC: n.signer.MAC, Closed: n.closed, Webhooks: cfg.Webhooks})
 	n.metrics.WatchOutbox(func() (uint64, uint64, uint64, uint64) {
 		s := n.outbox.Stats()
 		return s.Enqueued, s.Delivered, s.Retried, s.Dead

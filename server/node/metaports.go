@@ -1,0 +1,73 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// The node's cluster metadata (account records, board settings), as the
+// small interfaces the packages below the node declare for what they
+// read and write of it. Each method is a thin call to the node's own
+// functions (records.go, replicate.go, index.go), so the metadata's
+// engine can change under them without touching those packages.
+
+// records are the node's account records: notify.Records.
+type records struct{ n *Node }
+
+func (r records) Get(ctx context.Context, ns string, key []byte, v any) error {
+	return r.n.getRecord(ctx, ns, key, v)
+}
+
+func (r records) Put(ctx context.Context, ns string, key []byte, v any) error {
+	return r.n.putRecord(ctx, ns, key, v)
+}
+
+// PutWith writes the record and the local writes in one store batch, then
+// copies the record to the other nodes.
+func (r records) PutWith(ctx context.Context, ns string, key []byte, v any, local []storage.MetaWrite) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	writes := append(local, storage.MetaWrite{NS: ns, Key: key, Val: b})
+	if err := r.n.store.ApplyMeta(ctx, writes); err != nil {
+		return err
+	}
+	msgb, _ := json.Marshal(recordMsg{NS: ns, Key: key, Val: b})
+	r.n.bus.PublishCluster(bus.KindRecord, msgb)
+	return nil
+}
+
+func (r records) Stamp(old int64) int64 { return r.n.stamp(old) }
+
+// boards are the node's board settings and board records: notify.Boards.
+type boards struct{ n *Node }
+
+// All lists the boards that are not deleted.
+func (b boards) All(ctx context.Context) ([]BoardMeta, error) {
+	var out []BoardMeta
+	err := b.n.store.ScanMeta(ctx, "board", nil, func(_, val []byte) error {
+		var m BoardMeta
+		if json.Unmarshal(val, &m) == nil && !m.Deleted {
+			out = append(out, m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (b boards) Update(ctx context.Context, board string, change func(m *BoardMeta) error) error {
+	return b.n.updateMeta(ctx, board, change)
+}
+
+func (b boards) Members(ctx context.Context, board storage.BoardID) ([]account.Member, error) {
+	return b.n.members(ctx, board)
+}
+
+func (b boards) Webhooks(ctx context.Context, board storage.BoardID) []account.Webhook {
+	return b.n.webhooks(ctx, board)
+}
