@@ -17,6 +17,53 @@ func writeError(w http.ResponseWriter, status int, code protocol.Code, msg strin
 	reply.Error(w, status, code, msg)
 }
 
+// HTTPLimits bound the HTTP server's connections. Zero values take the
+// stated defaults.
+type HTTPLimits struct {
+	// ReadTimeout bounds reading a request, headers and body (default
+	// 30s). A blob upload gets BodyTimeout instead, from its handler.
+	ReadTimeout time.Duration
+	// BodyTimeout bounds reading a blob upload's body (default 2 min: 10
+	// MiB at 90 KB/s).
+	BodyTimeout time.Duration
+	// WriteTimeout bounds writing a response (default 60s); the answers
+	// that may be large (blobs, /ops, /state, summaries) get LongWrite.
+	WriteTimeout time.Duration
+	// LongWrite bounds writing the large answers (default 5 min).
+	LongWrite time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no new
+	// request for this long (default 2 min).
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (default 64 KiB).
+	MaxHeaderBytes int
+	// WebSocketsPerIP bounds the open WebSockets of one client address
+	// (default 64; negative: no limit); past it, 429 before the upgrade.
+	WebSocketsPerIP int
+	// MaxWebSockets bounds the node's open WebSockets (default 0: no
+	// limit); past it, 503 before the upgrade, so a client tries another
+	// node.
+	MaxWebSockets int
+}
+
+func (l *HTTPLimits) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.ReadTimeout, 30*time.Second)
+	def(&l.BodyTimeout, 2*time.Minute)
+	def(&l.WriteTimeout, 60*time.Second)
+	def(&l.LongWrite, 5*time.Minute)
+	def(&l.IdleTimeout, 2*time.Minute)
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = 64 << 10
+	}
+	if l.WebSocketsPerIP == 0 {
+		l.WebSocketsPerIP = 64
+	}
+}
+
 // statusRecorder captures the status for metrics.
 type statusRecorder struct {
 	http.ResponseWriter
@@ -139,5 +186,5 @@ func (n *Node) routes() http.Handler {
 	handle("GET /b/{board}", n.boardPage)
 	handle("GET /embed/{board}", n.embedPage)
 	mux.Handle("/", n.static())
-	return n.guard(mux)
+	return n.guard.Wrap(mux)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
@@ -304,7 +305,7 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 	// The attempt is counted before the password is checked, so parallel
 	// guesses cannot all pass the limit while argon2 runs; a right
 	// password gives its attempt back.
-	limKey := "join:" + id.String() + ":" + clientIP(r)
+	limKey := "join:" + id.String() + ":" + httpguard.ClientIP(r)
 	if !n.limits.allow(limKey, joinAttempts, joinWindow) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many wrong passwords; try again later")
 		return

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/corkboard/corkboard/server/blob"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/gateway"
+	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/metrics"
 	"github.com/corkboard/corkboard/server/notify"
@@ -87,7 +87,7 @@ type Config struct {
 
 	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
 	// X-Forwarded-For is believed: a request from one of them is counted
-	// under the client address it names (clientIP). Default: none; every
+	// under the client address it names (httpguard.ClientIP). Default: none; every
 	// request is its peer's.
 	TrustedProxies []string
 	// HTTP bounds the HTTP server's connections (timeouts, WebSockets
@@ -182,24 +182,24 @@ type Node struct {
 	unsubs     []func()    // bus subscriptions of the node itself
 	cluster    membership
 
-	limits  *limiter
-	proxies []netip.Prefix // Config.TrustedProxies
-	pwSem   chan struct{}  // bounds concurrent password hashing
-	outbox  *outbox.Outbox
-	notes   *notify.Notifier // notifications and webhook deliveries
-	bgStop  context.CancelFunc
-	bgDone  sync.WaitGroup
+	limits *limiter
+	guard  *httpguard.Guard // client addresses, cross-site writes
+	pwSem  chan struct{}    // bounds concurrent password hashing
+	outbox *outbox.Outbox
+	notes  *notify.Notifier // notifications and webhook deliveries
+	bgStop context.CancelFunc
+	bgDone sync.WaitGroup
 }
 
 // New opens the store and the bus and prepares the node; Serve starts it.
 func New(cfg Config) (*Node, error) {
 	cfg.defaults()
 	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.NodeID), metrics: metrics.New()}
-	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	guard, err := httpguard.New(cfg.TrustedProxies, func() string { return n.cfg.PublicURL }, cfg.AllowedOrigins)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n.proxies = proxies
+	n.guard = guard
 	n.store = cfg.Store
 	if n.store == nil {
 		st, err := storage.OpenPebble(cfg.DataDir, storage.PebbleOptions{})

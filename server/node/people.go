@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
@@ -30,9 +31,9 @@ const (
 )
 
 // decodeBody decodes a JSON request body strictly, writing the 415 (not
-// declared application/json: see jsonContent) or the 400 itself.
+// declared application/json: see httpguard.JSONContent) or the 400 itself.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	if !jsonContent(w, r) {
+	if !httpguard.JSONContent(w, r) {
 		return false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
@@ -79,7 +80,7 @@ func (n *Node) signIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return
 	}
-	if !n.limits.allow("signin-ip:"+clientIP(r), 20, time.Hour) || !n.limits.allow("signin:"+email, 5, time.Hour) {
+	if !n.limits.allow("signin-ip:"+httpguard.ClientIP(r), 20, time.Hour) || !n.limits.allow("signin:"+email, 5, time.Hour) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many sign-in links asked for; try again later")
 		return
 	}

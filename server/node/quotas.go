@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -78,7 +79,7 @@ func within[T int | int64](used, limit T) bool { return limit < 0 || used <= lim
 // creation rate of the address (anonymous) or the person (signed in).
 // It writes the refusal itself.
 func (n *Node) mayCreateBoard(w http.ResponseWriter, r *http.Request) bool {
-	if !jsonContent(w, r) {
+	if !httpguard.JSONContent(w, r) {
 		return false
 	}
 	u, err := n.signedIn(r)
@@ -91,7 +92,7 @@ func (n *Node) mayCreateBoard(w http.ResponseWriter, r *http.Request) bool {
 	case u == nil && q.RequireSignInToCreate:
 		writeError(w, 401, protocol.CodeUnauthorized, "sign in to create boards on this node (POST /v1/signin)")
 		return false
-	case u == nil && q.BoardsPerHour > 0 && !n.limits.allowUpTo("boards-ip:"+clientIP(r), 1, q.BoardsPerHour, time.Hour):
+	case u == nil && q.BoardsPerHour > 0 && !n.limits.allowUpTo("boards-ip:"+httpguard.ClientIP(r), 1, q.BoardsPerHour, time.Hour):
 		writeError(w, 429, protocol.CodeRateLimited, "too many boards created from your address this hour (at most "+strconv.Itoa(q.BoardsPerHour)+"); sign in, or try again later")
 		return false
 	case u != nil && q.SignedInBoardsPerHour > 0 && !n.limits.allowUpTo("boards-user:"+u.ID, 1, q.SignedInBoardsPerHour, time.Hour):
@@ -111,7 +112,7 @@ func (n *Node) uploadAllowed(w http.ResponseWriter, r *http.Request, who identit
 	if limit < 0 {
 		return true
 	}
-	keys := []string{"upload-ip:" + clientIP(r)}
+	keys := []string{"upload-ip:" + httpguard.ClientIP(r)}
 	if who.Via == viaSession {
 		keys = append(keys, "upload-user:"+who.User.ID)
 	}

@@ -77,7 +77,7 @@ func (n *Node) boardPage(w http.ResponseWriter, r *http.Request) {
 func (n *Node) embedPage(w http.ResponseWriter, r *http.Request) {
 	ancestors := "'self'"
 	if o := r.URL.Query().Get("origin"); o != "" {
-		if !n.originAllowed(o, r.Host, true) {
+		if !n.guard.OriginAllowed(o, r.Host, true) {
 			writeError(w, 403, protocol.CodeForbidden, "origin "+strconv.Quote(o)+" may not embed boards of this node (see --allowed-origins)")
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/gateway"
+	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -22,7 +23,7 @@ func (n *Node) gatewayConfig() gateway.Config {
 		Limits: n.cfg.Limits, AllowedOrigins: n.cfg.AllowedOrigins,
 		WebSocketsPerIP: n.cfg.HTTP.WebSocketsPerIP, MaxWebSockets: n.cfg.HTTP.MaxWebSockets,
 		Now: n.cfg.Now, Log: n.log, Metrics: n.metrics, Rooms: n.rooms,
-		ClientIP:     clientIP,
+		ClientIP:     httpguard.ClientIP,
 		Enter:        n.enterWS,
 		ClaimReplica: n.claimReplica,
 		Joining:      n.rememberGuestOn,
