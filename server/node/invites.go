@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/corkboard/corkboard/server/account"
@@ -82,7 +81,7 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 		Created: now.UnixMilli(), Expires: now.Add(ttl).UnixMilli(), Updated: now.UnixMilli()}
 	link := n.cfg.PublicURL + "/v1/invites/" + tok
 	if strings.TrimSpace(req.Email) == "" {
-		if !n.limits.allow("invite-link:"+id.String(), invitesPerBoardDay, 24*time.Hour) {
+		if !n.limits.Allow("invite-link:"+id.String(), invitesPerBoardDay, 24*time.Hour) {
 			writeError(w, 429, protocol.CodeRateLimited, "too many invite links today")
 			return
 		}
@@ -106,8 +105,8 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 403, protocol.CodeForbidden, "sign in to invite by e-mail (the invitation names you by your address); or make an invite link")
 		return
 	}
-	if !n.limits.allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) ||
-		!n.limits.allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) {
+	if !n.limits.Allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) ||
+		!n.limits.Allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many invites today")
 		return
 	}
@@ -306,7 +305,7 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 	// guesses cannot all pass the limit while argon2 runs; a right
 	// password gives its attempt back.
 	limKey := "join:" + id.String() + ":" + httpguard.ClientIP(r)
-	if !n.limits.allow(limKey, joinAttempts, joinWindow) {
+	if !n.limits.Allow(limKey, joinAttempts, joinWindow) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many wrong passwords; try again later")
 		return
 	}
@@ -315,7 +314,7 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 401, protocol.CodeUnauthorized, "wrong password")
 		return
 	}
-	n.limits.refund(limKey)
+	n.limits.Refund(limKey)
 	u, err := n.signedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
@@ -360,163 +359,4 @@ func (n *Node) checkPassword(ctx context.Context, hash, pw string) bool {
 	}
 	defer func() { <-n.pwSem }()
 	return account.CheckPassword(hash, pw)
-}
-
-// limiter counts events per key in fixed windows (by the node's clock).
-//
-// Memory, without ever scanning the map: each window is queued, in a
-// queue per period, in the order it started, so a queue's head is its
-// oldest window; every call drops up to pruneStep expired windows from
-// the head of each queue, so windows leave as fast as they come. maxKeys
-// bounds the map: a new key past it drops the oldest window (that key
-// starts afresh). Rejected: refusing new keys when full (whoever fills
-// the map would lock everyone out of signing in), and a periodic sweep (a
-// goroutine per node, and the map grows between sweeps).
-type limiter struct {
-	now     func() time.Time
-	mu      sync.Mutex
-	m       map[string]*window
-	queues  map[time.Duration]*windowQueue
-	maxKeys int
-}
-
-type window struct {
-	start time.Time
-	n     int
-	per   time.Duration
-}
-
-// windowQueue holds windows in the order they started.
-type windowQueue struct {
-	items []queuedWindow
-	head  int
-}
-
-type queuedWindow struct {
-	key string
-	w   *window
-}
-
-const (
-	pruneStep      = 4
-	limiterMaxKeys = 100_000
-)
-
-func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, m: map[string]*window{}, queues: map[time.Duration]*windowQueue{}, maxKeys: limiterMaxKeys}
-}
-
-// current returns key's window for period per, starting a new one when
-// there is none or it is over; it prunes first.
-func (l *limiter) current(key string, per time.Duration) *window {
-	now := l.now()
-	l.prune(now)
-	w := l.m[key]
-	if w != nil && now.Sub(w.start) < per {
-		return w
-	}
-	if w == nil && len(l.m) >= l.maxKeys {
-		l.evictOldest()
-	}
-	w = &window{start: now, per: per}
-	l.m[key] = w
-	q := l.queues[per]
-	if q == nil {
-		q = &windowQueue{}
-		l.queues[per] = q
-	}
-	q.items = append(q.items, queuedWindow{key, w})
-	return w
-}
-
-// prune drops up to pruneStep windows from the head of each queue: those
-// replaced or dropped already, and those over.
-func (l *limiter) prune(now time.Time) {
-	for per, q := range l.queues {
-		for i := 0; i < pruneStep && q.head < len(q.items); i++ {
-			it := q.items[q.head]
-			if l.m[it.key] == it.w {
-				if now.Sub(it.w.start) < per {
-					break
-				}
-				delete(l.m, it.key)
-			}
-			q.pop()
-		}
-		if q.head == len(q.items) {
-			delete(l.queues, per)
-		}
-	}
-}
-
-func (q *windowQueue) pop() {
-	q.items[q.head] = queuedWindow{}
-	q.head++
-	if q.head > 64 && q.head*2 >= len(q.items) {
-		q.items = append(q.items[:0], q.items[q.head:]...)
-		q.head = 0
-	}
-}
-
-// evictOldest drops the window that started first.
-func (l *limiter) evictOldest() {
-	var oldest *windowQueue
-	for _, q := range l.queues {
-		for q.head < len(q.items) && l.m[q.items[q.head].key] != q.items[q.head].w {
-			q.pop()
-		}
-		if q.head < len(q.items) && (oldest == nil || q.items[q.head].w.start.Before(oldest.items[oldest.head].w.start)) {
-			oldest = q
-		}
-	}
-	if oldest != nil {
-		delete(l.m, oldest.items[oldest.head].key)
-		oldest.pop()
-	}
-}
-
-// allow counts one event and says whether it is within max per period.
-func (l *limiter) allow(key string, max int, per time.Duration) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.current(key, per)
-	w.n++
-	return w.n <= max
-}
-
-// refund gives back one event counted by allow.
-func (l *limiter) refund(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if w := l.m[key]; w != nil && w.n > 0 {
-		w.n--
-	}
-}
-
-// allowUpTo counts k events if the window stays within max with them, and
-// says whether it did (bytes of a budget: a refused upload costs nothing).
-func (l *limiter) allowUpTo(key string, k, max int, per time.Duration) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.current(key, per)
-	if w.n+k > max {
-		return false
-	}
-	w.n += k
-	return true
-}
-
-// used says whether the key's window is spent, without counting.
-func (l *limiter) used(key string, max int, per time.Duration) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.m[key]
-	return w != nil && l.now().Sub(w.start) < per && w.n >= max
-}
-
-// size is how many windows the limiter holds (tests).
-func (l *limiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.m)
 }

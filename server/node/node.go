@@ -20,6 +20,7 @@ import (
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/server/httpguard"
+	"github.com/corkboard/corkboard/server/limit"
 	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/metrics"
 	"github.com/corkboard/corkboard/server/notify"
@@ -182,7 +183,7 @@ type Node struct {
 	unsubs     []func()    // bus subscriptions of the node itself
 	cluster    membership
 
-	limits *limiter
+	limits *limit.Limiter
 	guard  *httpguard.Guard // client addresses, cross-site writes
 	pwSem  chan struct{}    // bounds concurrent password hashing
 	outbox *outbox.Outbox
@@ -255,7 +256,7 @@ func New(cfg Config) (*Node, error) {
 	n.gw = gateway.New(n.gatewayConfig())
 	n.blobs = blob.New(blob.Config{Store: n.store, Bus: n.bus, Log: n.log, Peers: func() int { return len(n.Peers()) },
 		Knows: func(ctx context.Context, board storage.BoardID) error { _, err := n.loadBoard(ctx, board); return err }})
-	n.limits = newLimiter(cfg.Now)
+	n.limits = limit.New(cfg.Now)
 	n.pwSem = make(chan struct{}, 2)
 	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox"), Lanes: cfg.Webhooks.OutboxLanes()})
 	var sender mail.Sender

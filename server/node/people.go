@@ -80,7 +80,7 @@ func (n *Node) signIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return
 	}
-	if !n.limits.allow("signin-ip:"+httpguard.ClientIP(r), 20, time.Hour) || !n.limits.allow("signin:"+email, 5, time.Hour) {
+	if !n.limits.Allow("signin-ip:"+httpguard.ClientIP(r), 20, time.Hour) || !n.limits.Allow("signin:"+email, 5, time.Hour) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many sign-in links asked for; try again later")
 		return
 	}

@@ -92,10 +92,10 @@ func (n *Node) mayCreateBoard(w http.ResponseWriter, r *http.Request) bool {
 	case u == nil && q.RequireSignInToCreate:
 		writeError(w, 401, protocol.CodeUnauthorized, "sign in to create boards on this node (POST /v1/signin)")
 		return false
-	case u == nil && q.BoardsPerHour > 0 && !n.limits.allowUpTo("boards-ip:"+httpguard.ClientIP(r), 1, q.BoardsPerHour, time.Hour):
+	case u == nil && q.BoardsPerHour > 0 && !n.limits.AllowUpTo("boards-ip:"+httpguard.ClientIP(r), 1, q.BoardsPerHour, time.Hour):
 		writeError(w, 429, protocol.CodeRateLimited, "too many boards created from your address this hour (at most "+strconv.Itoa(q.BoardsPerHour)+"); sign in, or try again later")
 		return false
-	case u != nil && q.SignedInBoardsPerHour > 0 && !n.limits.allowUpTo("boards-user:"+u.ID, 1, q.SignedInBoardsPerHour, time.Hour):
+	case u != nil && q.SignedInBoardsPerHour > 0 && !n.limits.AllowUpTo("boards-user:"+u.ID, 1, q.SignedInBoardsPerHour, time.Hour):
 		writeError(w, 429, protocol.CodeRateLimited, "too many boards created this hour (at most "+strconv.Itoa(q.SignedInBoardsPerHour)+"); try again later")
 		return false
 	}
@@ -117,7 +117,7 @@ func (n *Node) uploadAllowed(w http.ResponseWriter, r *http.Request, who identit
 		keys = append(keys, "upload-user:"+who.User.ID)
 	}
 	for _, k := range keys {
-		if !n.limits.allowUpTo(k, size, int(min(limit, 1<<50)), 24*time.Hour) {
+		if !n.limits.AllowUpTo(k, size, int(min(limit, 1<<50)), 24*time.Hour) {
 			writeError(w, 429, protocol.CodeRateLimited, "too many picture bytes uploaded today (at most "+strconv.FormatInt(limit>>20, 10)+" MiB a day); try again tomorrow")
 			return false
 		}
@@ -138,10 +138,10 @@ func (n *Node) rememberGuestOn(ctx context.Context, board storage.BoardID, u pro
 // guestNameAllowed counts a new guest record against the budgets.
 func (n *Node) guestNameAllowed(board string) bool {
 	q := n.cfg.Quotas
-	if board != "" && q.GuestNamesPerBoard > 0 && !n.limits.allowUpTo("guestnames:"+board, 1, q.GuestNamesPerBoard, 24*time.Hour) {
+	if board != "" && q.GuestNamesPerBoard > 0 && !n.limits.AllowUpTo("guestnames:"+board, 1, q.GuestNamesPerBoard, 24*time.Hour) {
 		return false
 	}
-	return q.GuestNamesPerHour < 0 || n.limits.allowUpTo("guestnames", 1, q.GuestNamesPerHour, time.Hour)
+	return q.GuestNamesPerHour < 0 || n.limits.AllowUpTo("guestnames", 1, q.GuestNamesPerHour, time.Hour)
 }
 
 // keepGuest is rememberGuest with the board it happens on ("" unknown).
