@@ -73,7 +73,7 @@ func (n *Node) enter(w http.ResponseWriter, r *http.Request) (storage.BoardID, *
 	if !ok {
 		return id, nil, identity{}, false
 	}
-	who, code, err := n.authenticate(r, id, m)
+	who, code, err := n.access.Authenticate(r, id, m)
 	if err != nil {
 		status := 401
 		switch code {
@@ -137,7 +137,7 @@ func (n *Node) createBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "deadline: unix milliseconds")
 		return
 	}
-	user, err := n.signedIn(r)
+	user, err := n.access.SignedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return

@@ -100,7 +100,7 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	// The e-mail says who invites: only a signed-in person, by the address
 	// they proved, may make the node write to someone else's mailbox.
-	inviter, err := n.signedIn(r)
+	inviter, err := n.access.SignedIn(r)
 	if err != nil || inviter == nil {
 		writeError(w, 403, protocol.CodeForbidden, "sign in to invite by e-mail (the invitation names you by your address); or make an invite link")
 		return
@@ -211,7 +211,7 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	// Who is signed in matters to invite links only; read it before the
 	// invite is used, so a link is not spent on an anonymous click.
-	caller, callerErr := n.signedIn(r)
+	caller, callerErr := n.access.SignedIn(r)
 	var inv account.Invite
 	err := n.updateRecord(r.Context(), account.NSInvite, []byte(account.HashToken(tok)), &inv, func(found bool) error {
 		now := n.cfg.Now().UnixMilli()
@@ -310,12 +310,12 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ph account.PasswordHash
-	if err := n.getRecord(r.Context(), account.NSPassword, id[:], &ph); err != nil || !n.checkPassword(r.Context(), ph.Hash, req.Password) {
+	if err := n.getRecord(r.Context(), account.NSPassword, id[:], &ph); err != nil || !n.access.CheckPassword(r.Context(), ph.Hash, req.Password) {
 		writeError(w, 401, protocol.CodeUnauthorized, "wrong password")
 		return
 	}
 	n.limits.Refund(limKey)
-	u, err := n.signedIn(r)
+	u, err := n.access.SignedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return
@@ -325,7 +325,7 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}
-		role, _ := n.memberRole(r.Context(), id, m, u.ID)
+		role, _ := n.access.MemberRole(r.Context(), id, m, u.ID)
 		writeJSON(w, 200, map[string]any{"role": role, "user": u})
 		return
 	}
@@ -348,15 +348,3 @@ const (
 	joinAttempts = 5
 	joinWindow   = 15 * time.Minute
 )
-
-// checkPassword runs argon2id (19 MiB each) at most two at a time, so a
-// burst of join attempts cannot exhaust the node's memory.
-func (n *Node) checkPassword(ctx context.Context, hash, pw string) bool {
-	select {
-	case n.pwSem <- struct{}{}:
-	case <-ctx.Done():
-		return false
-	}
-	defer func() { <-n.pwSem }()
-	return account.CheckPassword(hash, pw)
-}

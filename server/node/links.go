@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
@@ -38,12 +37,6 @@ import (
 
 // maxLinks bounds a board's live role links.
 const maxLinks = 50
-
-// Token holders' user ids: role links and guests.
-const (
-	linkPrefix  = "link-"
-	guestPrefix = "guest-"
-)
 
 // newLink adds a role link record to m (the caller publishes m) and
 // returns its token.
@@ -151,12 +144,4 @@ func (n *Node) enterOwner(w http.ResponseWriter, r *http.Request, msg string) (s
 		return bid, nil, who, false
 	}
 	return bid, m, who, true
-}
-
-// minRole is the lesser of two roles ("" if either is none).
-func minRole(a, b string) string {
-	if account.RoleRank(a) <= account.RoleRank(b) {
-		return a
-	}
-	return b
 }

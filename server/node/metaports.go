@@ -71,3 +71,8 @@ func (b boards) Members(ctx context.Context, board storage.BoardID) ([]account.M
 func (b boards) Webhooks(ctx context.Context, board storage.BoardID) []account.Webhook {
 	return b.n.webhooks(ctx, board)
 }
+
+// Load reads a board's settings (access.Boards).
+func (b boards) Load(ctx context.Context, board storage.BoardID) (*BoardMeta, error) {
+	return b.n.loadBoard(ctx, board)
+}

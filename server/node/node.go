@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/blob"
 	"github.com/corkboard/corkboard/server/bus"
@@ -185,7 +186,7 @@ type Node struct {
 
 	limits *limit.Limiter
 	guard  *httpguard.Guard // client addresses, cross-site writes
-	pwSem  chan struct{}    // bounds concurrent password hashing
+	access *access.Checker  // who is asking, with which role
 	outbox *outbox.Outbox
 	notes  *notify.Notifier // notifications and webhook deliveries
 	bgStop context.CancelFunc
@@ -253,11 +254,11 @@ func New(cfg Config) (*Node, error) {
 	rc.Policy = n.roomPolicy
 	rc.Accepted = n.onAccepted
 	n.rooms = room.NewManager(rc)
+	n.access = access.New(access.Config{Records: records{n}, Boards: boards{n}, Rooms: n.rooms, Signer: n.signer, Now: cfg.Now})
 	n.gw = gateway.New(n.gatewayConfig())
 	n.blobs = blob.New(blob.Config{Store: n.store, Bus: n.bus, Log: n.log, Peers: func() int { return len(n.Peers()) },
 		Knows: func(ctx context.Context, board storage.BoardID) error { _, err := n.loadBoard(ctx, board); return err }})
 	n.limits = limit.New(cfg.Now)
-	n.pwSem = make(chan struct{}, 2)
 	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox"), Lanes: cfg.Webhooks.OutboxLanes()})
 	var sender mail.Sender
 	if cfg.Mail.SMTP.Addr != "" {

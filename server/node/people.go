@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -24,10 +25,9 @@ import (
 // invites and notification preferences (docs/API.md, "People").
 
 const (
-	sessionCookie = "cb_session"
-	sessionTTL    = 30 * 24 * time.Hour
-	loginTTL      = 30 * time.Minute
-	inviteTTL     = 7 * 24 * time.Hour
+	sessionTTL = 30 * 24 * time.Hour
+	loginTTL   = 30 * time.Minute
+	inviteTTL  = 7 * 24 * time.Hour
 )
 
 // decodeBody decodes a JSON request body strictly, writing the 415 (not
@@ -201,7 +201,7 @@ func (n *Node) startSession(w http.ResponseWriter, r *http.Request, u *account.U
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", Expires: now.Add(sessionTTL),
+	http.SetCookie(w, &http.Cookie{Name: access.SessionCookie, Value: tok, Path: "/", Expires: now.Add(sessionTTL),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(n.cfg.PublicURL, "https:")})
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {
 		writeJSON(w, 200, map[string]any{"session": tok, "user": u, "next": next})
@@ -212,7 +212,7 @@ func (n *Node) startSession(w http.ResponseWriter, r *http.Request, u *account.U
 
 // POST /v1/signout: ends the session.
 func (n *Node) signOut(w http.ResponseWriter, r *http.Request) {
-	if tok := sessionToken(r); account.ValidToken(tok) {
+	if tok := access.SessionToken(r); account.ValidToken(tok) {
 		var s account.Session
 		n.updateRecord(r.Context(), account.NSSession, []byte(account.HashToken(tok)), &s, func(found bool) error {
 			if !found {
@@ -222,13 +222,13 @@ func (n *Node) signOut(w http.ResponseWriter, r *http.Request) {
 			return nil
 		})
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: access.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	w.WriteHeader(204)
 }
 
 // me resolves the signed-in user or writes 401.
 func (n *Node) me(w http.ResponseWriter, r *http.Request) *account.User {
-	u, err := n.signedIn(r)
+	u, err := n.access.SignedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return nil
@@ -261,7 +261,7 @@ func (n *Node) getMe(w http.ResponseWriter, r *http.Request) {
 		}
 		// The role the board's settings give them now (a visitor member's
 		// follows publicRole, and is none on a members-only board).
-		role, err := n.memberRole(r.Context(), id, m, u.ID)
+		role, err := n.access.MemberRole(r.Context(), id, m, u.ID)
 		if err == nil && role != "" {
 			boards = append(boards, boardEntry{Board: *m.ShownTo(role), Role: role})
 		}

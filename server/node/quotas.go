@@ -82,7 +82,7 @@ func (n *Node) mayCreateBoard(w http.ResponseWriter, r *http.Request) bool {
 	if !httpguard.JSONContent(w, r) {
 		return false
 	}
-	u, err := n.signedIn(r)
+	u, err := n.access.SignedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return false

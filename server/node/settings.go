@@ -131,9 +131,7 @@ func validAccess(a string) bool {
 func (n *Node) setPassword(ctx context.Context, id storage.BoardID, pw string) error {
 	ph := account.PasswordHash{}
 	if pw != "" {
-		n.pwSem <- struct{}{}
-		h, err := account.HashPassword(pw)
-		<-n.pwSem
+		h, err := n.access.HashPassword(pw)
 		if err != nil {
 			return err
 		}
@@ -156,7 +154,7 @@ func (n *Node) closed(m *BoardMeta) bool {
 func (n *Node) boardView(ctx context.Context, m *BoardMeta, who identity) map[string]any {
 	v := map[string]any{"board": m.ShownTo(who.User.Role), "you": who.User, "closed": n.closed(m)}
 	if m.Voting != nil && m.Voting.Anonymous && m.Voting.State == "open" {
-		v["voter"] = n.pseudonym(m.ID, m.Voting.Session, who.User.ID)
+		v["voter"] = n.access.Pseudonym(m.ID, m.Voting.Session, who.User.ID)
 	} else {
 		v["voter"] = who.User.ID
 	}
@@ -258,7 +256,7 @@ func (n *Node) getVoting(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"voting": m.Voting}
 	voter := who.User.ID
 	if m.Voting != nil && m.Voting.Anonymous {
-		voter = n.pseudonym(m.ID, m.Voting.Session, who.User.ID)
+		voter = n.access.Pseudonym(m.ID, m.Voting.Session, who.User.ID)
 	}
 	out["voter"] = voter
 	if m.Voting != nil && m.Voting.State == "closed" {
@@ -285,7 +283,7 @@ func (n *Node) tally(ctx context.Context, id storage.BoardID, m *BoardMeta) ([]V
 	hide := m.Voting != nil && m.Voting.Anonymous
 	if hide && m.Voting.State == "closed" {
 		for _, u := range n.participants(ctx, id, m) {
-			reveal[n.pseudonym(m.ID, m.Voting.Session, u)] = u
+			reveal[n.access.Pseudonym(m.ID, m.Voting.Session, u)] = u
 		}
 	}
 	var out []VoteResult

@@ -31,7 +31,7 @@ func (n *Node) gatewayConfig() gateway.Config {
 			return n.signer.Sign(auth.Claims{Board: who.Board.String(), User: u.ID, Name: u.Name, Role: u.Role,
 				Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: who.BoardEpoch})
 		},
-		Joined: n.recheckJoined,
+		Joined: n.access.RecheckJoined,
 		Left: func(ctx context.Context, board storage.BoardID, user string, v crdt.VersionVector) {
 			n.recordSeen(ctx, board, user, v)
 		},
