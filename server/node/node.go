@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/api"
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/blob"
 	"github.com/corkboard/corkboard/server/bus"
@@ -103,6 +104,10 @@ type Config struct {
 // notify).
 type WebhookLimits = notify.WebhookLimits
 
+// Quotas bound what anonymous and signed-in people may store (package
+// api).
+type Quotas = api.Quotas
+
 // MailConfig configures e-mail.
 type MailConfig struct {
 	// From is the sender address (default "Corkboard <corkboard@localhost>").
@@ -156,7 +161,7 @@ func (c *Config) defaults() {
 		c.NotifyInterval = time.Minute
 	}
 	c.HTTP.defaults()
-	c.Quotas.defaults()
+	c.Quotas.Defaults()
 }
 
 // Node is one running server.
@@ -189,6 +194,7 @@ type Node struct {
 	access *access.Checker  // who is asking, with which role
 	outbox *outbox.Outbox
 	notes  *notify.Notifier // notifications and webhook deliveries
+	api    *api.Server      // the REST handlers
 	bgStop context.CancelFunc
 	bgDone sync.WaitGroup
 }
@@ -255,7 +261,6 @@ func New(cfg Config) (*Node, error) {
 	rc.Accepted = n.onAccepted
 	n.rooms = room.NewManager(rc)
 	n.access = access.New(access.Config{Records: records{n}, Boards: boards{n}, Rooms: n.rooms, Signer: n.signer, Now: cfg.Now})
-	n.gw = gateway.New(n.gatewayConfig())
 	n.blobs = blob.New(blob.Config{Store: n.store, Bus: n.bus, Log: n.log, Peers: func() int { return len(n.Peers()) },
 		Knows: func(ctx context.Context, board storage.BoardID) error { _, err := n.loadBoard(ctx, board); return err }})
 	n.limits = limit.New(cfg.Now)
@@ -270,7 +275,12 @@ func New(cfg Config) (*Node, error) {
 	n.outbox.Register(webhook.Kind, webhook.Deliverer(cfg.WebhookClient))
 	n.notes = notify.New(notify.Config{Store: n.store, Rooms: n.rooms, Outbox: n.outbox, Records: records{n}, Boards: boards{n},
 		Log: n.log, Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From,
-		MAC: n.signer.MAC, Closed: n.closed, Webhooks: cfg.Webhooks})
+		MAC: n.signer.MAC, Closed: func(m *BoardMeta) bool { return n.api.Closed(m) }, Webhooks: cfg.Webhooks})
+	n.api = api.New(api.Config{Store: n.store, Rooms: n.rooms, Records: records{n}, Boards: boards{n}, Access: n.access,
+		Blobs: n.blobs, Notes: n.notes, Outbox: n.outbox, Guard: n.guard, Limits: n.limits, Signer: n.signer, Log: n.log,
+		Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From, Quotas: cfg.Quotas,
+		MaxWebhooks: cfg.Webhooks.MaxPerBoard})
+	n.gw = gateway.New(n.gatewayConfig())
 	n.metrics.WatchOutbox(func() (uint64, uint64, uint64, uint64) {
 		s := n.outbox.Stats()
 		return s.Enqueued, s.Delivered, s.Retried, s.Dead

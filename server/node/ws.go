@@ -8,7 +8,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
-	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/server/httpguard"
@@ -26,21 +25,20 @@ func (n *Node) gatewayConfig() gateway.Config {
 		ClientIP:     httpguard.ClientIP,
 		Enter:        n.enterWS,
 		ClaimReplica: n.claimReplica,
-		Joining:      n.rememberGuestOn,
+		Joining:      n.api.RememberGuestOn,
 		GuestToken: func(who gateway.Visitor, u protocol.User) string {
-			return n.signer.Sign(auth.Claims{Board: who.Board.String(), User: u.ID, Name: u.Name, Role: u.Role,
-				Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: who.BoardEpoch})
+			return n.api.GuestToken(who.Board, who.BoardEpoch, u)
 		},
 		Joined: n.access.RecheckJoined,
 		Left: func(ctx context.Context, board storage.BoardID, user string, v crdt.VersionVector) {
-			n.recordSeen(ctx, board, user, v)
+			n.api.RecordSeen(ctx, board, user, v)
 		},
 	}
 }
 
 // enterWS is enter for a WebSocket: who the connection is for.
 func (n *Node) enterWS(w http.ResponseWriter, r *http.Request) (gateway.Visitor, bool) {
-	id, m, who, ok := n.enter(w, r)
+	id, m, who, ok := n.api.Enter(w, r)
 	if !ok {
 		return gateway.Visitor{}, false
 	}

@@ -6,6 +6,7 @@ package reply
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/corkboard/corkboard/server/protocol"
@@ -36,4 +37,30 @@ func Error(w http.ResponseWriter, status int, code protocol.Code, msg string) {
 	var e apiError
 	e.Error.Code, e.Error.Message = code, msg
 	JSON(w, status, e)
+}
+
+// Refusal is a change's answer to the client, carried as an error from
+// the read-modify-write of a record back to the handler: the request is
+// refused and the record stays as it was.
+type Refusal struct {
+	Status int
+	Code   protocol.Code
+	Msg    string
+}
+
+func (e *Refusal) Error() string { return e.Msg }
+
+// Refuse is a Refusal as an error.
+func Refuse(status int, code protocol.Code, msg string) error {
+	return &Refusal{status, code, msg}
+}
+
+// UpdateError answers a failed read-modify-write: its Refusal, or a 500.
+func UpdateError(w http.ResponseWriter, err error) {
+	var ref *Refusal
+	if errors.As(err, &ref) {
+		Error(w, ref.Status, ref.Code, ref.Msg)
+		return
+	}
+	Error(w, 500, protocol.CodeInternal, err.Error())
 }

@@ -1,4 +1,4 @@
-package node
+package api
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -47,7 +48,8 @@ type Quotas struct {
 	GuestNamesPerBoard, GuestNamesPerHour int
 }
 
-func (q *Quotas) defaults() {
+// Defaults fills the zero quotas with the stated defaults.
+func (q *Quotas) Defaults() {
 	if q.BoardsPerHour == 0 {
 		q.BoardsPerHour = 20
 	}
@@ -78,24 +80,24 @@ func within[T int | int64](used, limit T) bool { return limit < 0 || used <= lim
 // a JSON body, a signed-in person when the node requires one, and the
 // creation rate of the address (anonymous) or the person (signed in).
 // It writes the refusal itself.
-func (n *Node) mayCreateBoard(w http.ResponseWriter, r *http.Request) bool {
+func (srv *Server) mayCreateBoard(w http.ResponseWriter, r *http.Request) bool {
 	if !httpguard.JSONContent(w, r) {
 		return false
 	}
-	u, err := n.access.SignedIn(r)
+	u, err := srv.cfg.Access.SignedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return false
 	}
-	q := n.cfg.Quotas
+	q := srv.cfg.Quotas
 	switch {
 	case u == nil && q.RequireSignInToCreate:
 		writeError(w, 401, protocol.CodeUnauthorized, "sign in to create boards on this node (POST /v1/signin)")
 		return false
-	case u == nil && q.BoardsPerHour > 0 && !n.limits.AllowUpTo("boards-ip:"+httpguard.ClientIP(r), 1, q.BoardsPerHour, time.Hour):
+	case u == nil && q.BoardsPerHour > 0 && !srv.cfg.Limits.AllowUpTo("boards-ip:"+httpguard.ClientIP(r), 1, q.BoardsPerHour, time.Hour):
 		writeError(w, 429, protocol.CodeRateLimited, "too many boards created from your address this hour (at most "+strconv.Itoa(q.BoardsPerHour)+"); sign in, or try again later")
 		return false
-	case u != nil && q.SignedInBoardsPerHour > 0 && !n.limits.AllowUpTo("boards-user:"+u.ID, 1, q.SignedInBoardsPerHour, time.Hour):
+	case u != nil && q.SignedInBoardsPerHour > 0 && !srv.cfg.Limits.AllowUpTo("boards-user:"+u.ID, 1, q.SignedInBoardsPerHour, time.Hour):
 		writeError(w, 429, protocol.CodeRateLimited, "too many boards created this hour (at most "+strconv.Itoa(q.SignedInBoardsPerHour)+"); try again later")
 		return false
 	}
@@ -107,17 +109,17 @@ func (n *Node) mayCreateBoard(w http.ResponseWriter, r *http.Request) bool {
 // uploadAllowed counts an upload of size bytes against the uploader's
 // daily budget (its address, and its person when signed in), writing the
 // 429 itself when it is spent.
-func (n *Node) uploadAllowed(w http.ResponseWriter, r *http.Request, who identity, size int) bool {
-	limit := n.cfg.Quotas.UploadBytesPerDay
+func (srv *Server) uploadAllowed(w http.ResponseWriter, r *http.Request, who access.Identity, size int) bool {
+	limit := srv.cfg.Quotas.UploadBytesPerDay
 	if limit < 0 {
 		return true
 	}
 	keys := []string{"upload-ip:" + httpguard.ClientIP(r)}
-	if who.Via == viaSession {
+	if who.Via == access.ViaSession {
 		keys = append(keys, "upload-user:"+who.User.ID)
 	}
 	for _, k := range keys {
-		if !n.limits.AllowUpTo(k, size, int(min(limit, 1<<50)), 24*time.Hour) {
+		if !srv.cfg.Limits.AllowUpTo(k, size, int(min(limit, 1<<50)), 24*time.Hour) {
 			writeError(w, 429, protocol.CodeRateLimited, "too many picture bytes uploaded today (at most "+strconv.FormatInt(limit>>20, 10)+" MiB a day); try again tomorrow")
 			return false
 		}
@@ -131,38 +133,38 @@ func (n *Node) uploadAllowed(w http.ResponseWriter, r *http.Request, who identit
 // the board's and the node's budgets of guest records: each is a
 // replicated record, and a guest of a public board is anybody who
 // connects.
-func (n *Node) rememberGuestOn(ctx context.Context, board storage.BoardID, u protocol.User) {
-	n.keepGuest(ctx, board.String(), u)
+func (srv *Server) rememberGuestOn(ctx context.Context, board storage.BoardID, u protocol.User) {
+	srv.keepGuest(ctx, board.String(), u)
 }
 
 // guestNameAllowed counts a new guest record against the budgets.
-func (n *Node) guestNameAllowed(board string) bool {
-	q := n.cfg.Quotas
-	if board != "" && q.GuestNamesPerBoard > 0 && !n.limits.AllowUpTo("guestnames:"+board, 1, q.GuestNamesPerBoard, 24*time.Hour) {
+func (srv *Server) guestNameAllowed(board string) bool {
+	q := srv.cfg.Quotas
+	if board != "" && q.GuestNamesPerBoard > 0 && !srv.cfg.Limits.AllowUpTo("guestnames:"+board, 1, q.GuestNamesPerBoard, 24*time.Hour) {
 		return false
 	}
-	return q.GuestNamesPerHour < 0 || n.limits.AllowUpTo("guestnames", 1, q.GuestNamesPerHour, time.Hour)
+	return q.GuestNamesPerHour < 0 || srv.cfg.Limits.AllowUpTo("guestnames", 1, q.GuestNamesPerHour, time.Hour)
 }
 
 // keepGuest is rememberGuest with the board it happens on ("" unknown).
-func (n *Node) keepGuest(ctx context.Context, board string, u protocol.User) {
+func (srv *Server) keepGuest(ctx context.Context, board string, u protocol.User) {
 	if !strings.HasPrefix(u.ID, "guest-") || u.Name == "" || account.CheckName(u.Name) != nil {
 		return
 	}
-	n.lockRecords()
-	defer n.unlockRecords()
+	srv.cfg.Records.Lock()
+	defer srv.cfg.Records.Unlock()
 	var cur account.User
-	found := n.getRecord(ctx, account.NSUser, []byte(u.ID), &cur) == nil
+	found := srv.cfg.Records.Get(ctx, account.NSUser, []byte(u.ID), &cur) == nil
 	if found && cur.Name == u.Name {
 		return
 	}
-	if !n.guestNameAllowed(board) {
+	if !srv.guestNameAllowed(board) {
 		return
 	}
-	now := n.cfg.Now().UnixMilli()
-	rec := account.User{ID: u.ID, Name: u.Name, Color: u.Color, Created: max(cur.Created, now), Updated: n.stamp(cur.Updated)}
+	now := srv.cfg.Now().UnixMilli()
+	rec := account.User{ID: u.ID, Name: u.Name, Color: u.Color, Created: max(cur.Created, now), Updated: srv.cfg.Records.Stamp(cur.Updated)}
 	if cur.Created != 0 {
 		rec.Created = cur.Created
 	}
-	n.putRecordLocked(ctx, account.NSUser, []byte(u.ID), &rec)
+	srv.cfg.Records.PutLocked(ctx, account.NSUser, []byte(u.ID), &rec)
 }

@@ -1,4 +1,4 @@
-package node
+package api
 
 import (
 	"context"
@@ -9,10 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/reply"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -47,8 +49,8 @@ const (
 // POST /v1/boards/{board}/invites {"email", "role", "days"} (owner): with
 // an e-mail, sends the invite to that address; without, answers an
 // invite link to hand out.
-func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enterOwner(w, r, "only the owner may invite")
+func (srv *Server) createInvite(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := srv.enterOwner(w, r, "only the owner may invite")
 	if !ok {
 		return
 	}
@@ -75,18 +77,18 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = time.Duration(req.Days) * 24 * time.Hour
 	}
-	now := n.cfg.Now()
+	now := srv.cfg.Now()
 	tok, hash := account.NewToken()
 	inv := account.Invite{ID: hash[:16], Board: m.ID, Role: req.Role, By: who.User.ID,
 		Created: now.UnixMilli(), Expires: now.Add(ttl).UnixMilli(), Updated: now.UnixMilli()}
-	link := n.cfg.PublicURL + "/v1/invites/" + tok
+	link := srv.cfg.PublicURL() + "/v1/invites/" + tok
 	if strings.TrimSpace(req.Email) == "" {
-		if !n.limits.Allow("invite-link:"+id.String(), invitesPerBoardDay, 24*time.Hour) {
+		if !srv.cfg.Limits.Allow("invite-link:"+id.String(), invitesPerBoardDay, 24*time.Hour) {
 			writeError(w, 429, protocol.CodeRateLimited, "too many invite links today")
 			return
 		}
 		inv.Link = true
-		if err := n.putRecord(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
+		if err := srv.cfg.Records.Put(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}
@@ -100,18 +102,18 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	// The e-mail says who invites: only a signed-in person, by the address
 	// they proved, may make the node write to someone else's mailbox.
-	inviter, err := n.access.SignedIn(r)
+	inviter, err := srv.cfg.Access.SignedIn(r)
 	if err != nil || inviter == nil {
 		writeError(w, 403, protocol.CodeForbidden, "sign in to invite by e-mail (the invitation names you by your address); or make an invite link")
 		return
 	}
-	if !n.limits.Allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) ||
-		!n.limits.Allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) {
+	if !srv.cfg.Limits.Allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) ||
+		!srv.cfg.Limits.Allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many invites today")
 		return
 	}
 	inv.Email, inv.By = email, inviter.ID
-	if err := n.putRecord(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
+	if err := srv.cfg.Records.Put(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
@@ -121,7 +123,7 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	text := fmt.Sprintf("Hello,\n\n%s invites you to the Corkboard board %q as %s.\n\nOpen the board (this link signs you in as %s; it works once, until %s):\n\n%s\n\nIf you do not know %s, ignore this e-mail: nothing happens without the link.\n",
 		from, m.Name, req.Role, email, now.Add(ttl).UTC().Format("2 Jan 2006 15:04 MST"), link, inviter.Email)
-	if err := n.sendMail(r.Context(), "invite/"+inv.ID, email, fmt.Sprintf("%s invites you to a Corkboard board", inviter.Email), text, ""); err != nil {
+	if err := srv.sendMail(r.Context(), "invite/"+inv.ID, email, fmt.Sprintf("%s invites you to a Corkboard board", inviter.Email), text, ""); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
@@ -129,16 +131,16 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 }
 
 // invites lists a board's invites.
-func (n *Node) invites(ctx context.Context, board string) ([]account.Invite, error) {
+func (srv *Server) invites(ctx context.Context, board string) ([]account.Invite, error) {
 	var out []account.Invite
 	id, err := storage.ParseBoardID(board)
 	if err != nil {
 		return nil, err
 	}
 	// The board's invites (index.go), not every invite of the node.
-	err = n.inviteHashes(ctx, id, func(hash []byte) error {
+	err = srv.cfg.Boards.InviteHashes(ctx, id, func(hash []byte) error {
 		var inv account.Invite
-		if n.getRecord(ctx, account.NSInvite, hash, &inv) == nil && inv.Board == board {
+		if srv.cfg.Records.Get(ctx, account.NSInvite, hash, &inv) == nil && inv.Board == board {
 			inv.Hash = string(hash)
 			out = append(out, inv)
 		}
@@ -149,12 +151,12 @@ func (n *Node) invites(ctx context.Context, board string) ([]account.Invite, err
 }
 
 // GET /v1/boards/{board}/invites (owner).
-func (n *Node) listInvites(w http.ResponseWriter, r *http.Request) {
-	_, m, _, ok := n.enterOwner(w, r, "only the owner may list invites")
+func (srv *Server) listInvites(w http.ResponseWriter, r *http.Request) {
+	_, m, _, ok := srv.enterOwner(w, r, "only the owner may list invites")
 	if !ok {
 		return
 	}
-	invs, err := n.invites(r.Context(), m.ID)
+	invs, err := srv.invites(r.Context(), m.ID)
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
@@ -166,12 +168,12 @@ func (n *Node) listInvites(w http.ResponseWriter, r *http.Request) {
 }
 
 // DELETE /v1/boards/{board}/invites/{invite} (owner): revokes an invite.
-func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
-	_, m, _, ok := n.enterOwner(w, r, "only the owner may revoke invites")
+func (srv *Server) revokeInvite(w http.ResponseWriter, r *http.Request) {
+	_, m, _, ok := srv.enterOwner(w, r, "only the owner may revoke invites")
 	if !ok {
 		return
 	}
-	invs, err := n.invites(r.Context(), m.ID)
+	invs, err := srv.invites(r.Context(), m.ID)
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
@@ -181,8 +183,8 @@ func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		// Re-read under the lock: an accept may have raced the listing.
-		err := n.updateRecord(r.Context(), account.NSInvite, []byte(inv.Hash), &inv, func(bool) error {
-			inv.Revoked, inv.Updated = true, n.stamp(inv.Updated)
+		err := srv.cfg.Records.Update(r.Context(), account.NSInvite, []byte(inv.Hash), &inv, func(bool) error {
+			inv.Revoked, inv.Updated = true, srv.cfg.Records.Stamp(inv.Updated)
 			return nil
 		})
 		if err != nil {
@@ -195,7 +197,7 @@ func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
 	writeError(w, 404, protocol.CodeNotFound, "no such invite")
 }
 
-func (n *Node) invitePage(w http.ResponseWriter, r *http.Request) {
+func (srv *Server) invitePage(w http.ResponseWriter, r *http.Request) {
 	confirm(w, "You are invited", "Continue to join the board in this browser.", "Open the board")
 }
 
@@ -203,7 +205,7 @@ func (n *Node) invitePage(w http.ResponseWriter, r *http.Request) {
 // membership, a session for the invited address, a redirect to the board.
 // An invite link: membership for the signed-in caller (401 when nobody
 // is signed in), a redirect to the board.
-func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
+func (srv *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	if !account.ValidToken(tok) {
 		writeError(w, 400, protocol.CodeMalformed, "not an invite link")
@@ -211,10 +213,10 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	// Who is signed in matters to invite links only; read it before the
 	// invite is used, so a link is not spent on an anonymous click.
-	caller, callerErr := n.access.SignedIn(r)
+	caller, callerErr := srv.cfg.Access.SignedIn(r)
 	var inv account.Invite
-	err := n.updateRecord(r.Context(), account.NSInvite, []byte(account.HashToken(tok)), &inv, func(found bool) error {
-		now := n.cfg.Now().UnixMilli()
+	err := srv.cfg.Records.Update(r.Context(), account.NSInvite, []byte(account.HashToken(tok)), &inv, func(found bool) error {
+		now := srv.cfg.Now().UnixMilli()
 		msg := ""
 		switch {
 		case !found:
@@ -238,13 +240,13 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		} else {
 			inv.Used = now
 		}
-		inv.Updated = n.stamp(inv.Updated)
+		inv.Updated = srv.cfg.Records.Stamp(inv.Updated)
 		return nil
 	})
 	if err != nil {
-		var ref *refusal
-		if errors.As(err, &ref) && ref.status == 401 && !strings.Contains(r.Header.Get("Accept"), "application/json") {
-			page(w, 401, map[string]string{"Title": "Invite", "Text": ref.msg, "Home": "/"})
+		var ref *reply.Refusal
+		if errors.As(err, &ref) && ref.Status == 401 && !strings.Contains(r.Header.Get("Accept"), "application/json") {
+			page(w, 401, map[string]string{"Title": "Invite", "Text": ref.Msg, "Home": "/"})
 			return
 		}
 		writeUpdateError(w, err)
@@ -252,7 +254,7 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	board, err := storage.ParseBoardID(inv.Board)
 	if err == nil {
-		_, err = n.loadBoard(r.Context(), board)
+		_, err = srv.cfg.Boards.Load(r.Context(), board)
 	}
 	if err != nil {
 		writeError(w, 404, protocol.CodeUnknownBoard, "the board is gone")
@@ -260,16 +262,16 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	u := caller
 	if !inv.Link {
-		u, err = n.ensureUser(r.Context(), inv.Email)
+		u, err = srv.ensureUser(r.Context(), inv.Email)
 	}
 	if err == nil {
-		err = n.addMember(r.Context(), board, u.ID, inv.Role, inv.By)
+		err = srv.addMember(r.Context(), board, u.ID, inv.Role, inv.By)
 	}
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	n.refreshRoles(board)
+	srv.cfg.Access.RefreshRoles(board)
 	if inv.Link {
 		if strings.Contains(r.Header.Get("Accept"), "application/json") {
 			writeJSON(w, 200, map[string]any{"user": u, "board": inv.Board, "role": inv.Role, "next": "/b/" + inv.Board})
@@ -278,15 +280,15 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/b/"+inv.Board, http.StatusSeeOther)
 		return
 	}
-	n.startSession(w, r, u, "/b/"+inv.Board)
+	srv.startSession(w, r, u, "/b/"+inv.Board)
 }
 
 // POST /v1/boards/{board}/join {"password", "name"}: enters a
 // password-protected board. A signed-in person becomes a member with the
 // board's PublicRole; anyone else gets a guest token for the board. Wrong
 // passwords are limited to 5 per quarter hour per address and board.
-func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
-	id, m, ok := n.boardFromPath(w, r)
+func (srv *Server) joinBoard(w http.ResponseWriter, r *http.Request) {
+	id, m, ok := srv.boardFromPath(w, r)
 	if !ok {
 		return
 	}
@@ -305,27 +307,27 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 	// guesses cannot all pass the limit while argon2 runs; a right
 	// password gives its attempt back.
 	limKey := "join:" + id.String() + ":" + httpguard.ClientIP(r)
-	if !n.limits.Allow(limKey, joinAttempts, joinWindow) {
+	if !srv.cfg.Limits.Allow(limKey, joinAttempts, joinWindow) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many wrong passwords; try again later")
 		return
 	}
 	var ph account.PasswordHash
-	if err := n.getRecord(r.Context(), account.NSPassword, id[:], &ph); err != nil || !n.access.CheckPassword(r.Context(), ph.Hash, req.Password) {
+	if err := srv.cfg.Records.Get(r.Context(), account.NSPassword, id[:], &ph); err != nil || !srv.cfg.Access.CheckPassword(r.Context(), ph.Hash, req.Password) {
 		writeError(w, 401, protocol.CodeUnauthorized, "wrong password")
 		return
 	}
-	n.limits.Refund(limKey)
-	u, err := n.access.SignedIn(r)
+	srv.cfg.Limits.Refund(limKey)
+	u, err := srv.cfg.Access.SignedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return
 	}
 	if u != nil {
-		if err := n.addVisitor(r.Context(), id, u.ID, m.PublicRole, m.Epoch); err != nil {
+		if err := srv.addVisitor(r.Context(), id, u.ID, m.PublicRole, m.Epoch); err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}
-		role, _ := n.access.MemberRole(r.Context(), id, m, u.ID)
+		role, _ := srv.cfg.Access.MemberRole(r.Context(), id, m, u.ID)
 		writeJSON(w, 200, map[string]any{"role": role, "user": u})
 		return
 	}
@@ -337,9 +339,9 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return
 	}
-	user := protocol.User{ID: guestPrefix + auth.RandomID(9), Name: name, Role: m.PublicRole}
-	n.rememberGuest(r.Context(), user)
-	tok := n.signer.Sign(auth.Claims{Board: m.ID, User: user.ID, Name: name, Role: m.PublicRole, Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
+	user := protocol.User{ID: access.GuestPrefix + auth.RandomID(9), Name: name, Role: m.PublicRole}
+	srv.rememberGuest(r.Context(), user)
+	tok := srv.cfg.Signer.Sign(auth.Claims{Board: m.ID, User: user.ID, Name: name, Role: m.PublicRole, Exp: srv.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
 	writeJSON(w, 200, map[string]any{"role": m.PublicRole, "user": user, "token": tok})
 }
 
