@@ -8,24 +8,9 @@ import (
 	"github.com/corkboard/corkboard/storage"
 )
 
-// Who may do what on a board is package access's; these names keep the
-// node's handlers short.
-
-// How an identity was established (access.Identity.Via).
-const (
-	viaSession = access.ViaSession
-	viaToken   = access.ViaToken
-	viaGuest   = access.ViaGuest
-)
-
-// identity is who makes a request on a board.
-type identity = access.Identity
-
-// Token holders' user ids: role links and guests.
-const (
-	linkPrefix  = access.LinkPrefix
-	guestPrefix = access.GuestPrefix
-)
+// Who may do what on a board is package access's; these are the node's
+// calls into it from its wiring and its metadata (replicate.go,
+// records.go).
 
 // refreshRoles recomputes the role of every open connection of a board
 // after its access or a membership changed (access.Checker.RefreshRoles).
@@ -43,3 +28,6 @@ func (n *Node) sessionSweeper(ctx context.Context) { n.access.SessionSweeper(ctx
 // SweepSessions runs one pass of the expired-session check (tests with a
 // fake clock; the node runs it every minute by itself).
 func (n *Node) SweepSessions(ctx context.Context) { n.access.SweepSessions(ctx) }
+
+// viaSession marks a session of a signed-in person (closeSession).
+const viaSession = access.ViaSession

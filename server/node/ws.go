@@ -8,6 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/server/httpguard"
@@ -43,7 +44,7 @@ func (n *Node) enterWS(w http.ResponseWriter, r *http.Request) (gateway.Visitor,
 		return gateway.Visitor{}, false
 	}
 	return gateway.Visitor{Board: id, User: who.User, Guest: who.Guest, Via: who.Via, Epoch: who.Epoch, Cred: who.Cred,
-		BoardEpoch: m.Epoch, Member: who.Via == viaSession}, true
+		BoardEpoch: m.Epoch, Member: who.Via == access.ViaSession}, true
 }
 
 // claimReplica refuses a replica id that belongs to another user: nobody
