@@ -15,9 +15,9 @@
 //     others;
 //   - a board token ("Authorization: Bearer", cookie "cb_token", or
 //     "?token=" on the WebSocket URL) gets the role the board's current
-//     settings give its holder (TokenRole; the node's links.go); bumping the board's
-//     epoch revokes every one of them; on a members-only board only the
-//     owner's token is accepted;
+//     settings give its holder (TokenRole; links are package api's);
+//     bumping the board's epoch revokes every one of them; on a
+//     members-only board only the owner's token is accepted;
 //   - nobody else: a guest with PublicRole on a public board.
 //
 // The same functions decide for REST calls and WebSocket connections, and
@@ -218,7 +218,8 @@ func (c *Checker) Authenticate(r *http.Request, id storage.BoardID, m *meta.Boar
 }
 
 // TokenRole is the role a board token grants now ("" = none): read from
-// the board's current settings, never from the token (the node's links.go).
+// the board's current settings, never from the token (links are package
+// api's).
 func (c *Checker) TokenRole(m *meta.Board, who Identity) string {
 	if who.Epoch != m.Epoch {
 		return ""

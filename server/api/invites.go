@@ -137,7 +137,7 @@ func (srv *Server) invites(ctx context.Context, board string) ([]account.Invite,
 	if err != nil {
 		return nil, err
 	}
-	// The board's invites (index.go), not every invite of the node.
+	// The board's invites (Boards.InviteHashes), not every invite of the node.
 	err = srv.cfg.Boards.InviteHashes(ctx, id, func(hash []byte) error {
 		var inv account.Invite
 		if srv.cfg.Records.Get(ctx, account.NSInvite, hash, &inv) == nil && inv.Board == board {

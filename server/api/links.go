@@ -18,7 +18,7 @@ import (
 // epoch it was issued in and who holds it; it never decides a role. The
 // role is read from the board's current metadata every time the token is
 // used (tokenRole), so lowering PublicRole, deleting a link or making the
-// board members-only applies to the next call and, through refreshRoles,
+// board members-only applies to the next call and, through Access.RefreshRoles,
 // to open connections on every node:
 //
 //   - the owner's token (user = the board's owner): owner;

@@ -268,7 +268,7 @@ func (srv *Server) rememberGuest(ctx context.Context, u protocol.User) {
 }
 
 // startCursor starts a member's notification cursor at the board's
-// current version. The caller holds lockRecords.
+// current version. The caller holds Records.Lock.
 func (srv *Server) startCursor(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
 	var version crdt.VersionVector
 	if rm, err := srv.cfg.Rooms.Open(ctx, id); err == nil {
@@ -280,7 +280,7 @@ func (srv *Server) startCursor(ctx context.Context, id storage.BoardID, user str
 }
 
 // startCursorIfMissing is startCursor unless the member has a cursor
-// (under lockRecords, like startCursor).
+// (under Records.Lock, like startCursor).
 func (srv *Server) startCursorIfMissing(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
 	var c account.Cursor
 	err := srv.cfg.Records.Get(ctx, account.NSCursor, account.BoardKey(id, user), &c)

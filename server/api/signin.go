@@ -123,7 +123,7 @@ func page(w http.ResponseWriter, status int, data map[string]string) {
 	// same-origin, not no-referrer: the link's token still never leaves
 	// the node in a Referer, and the form's POST carries the node's
 	// Origin (under no-referrer it says "Origin: null", which browsers
-	// without Sec-Fetch-Site would have refused as cross-site: guard.go).
+	// without Sec-Fetch-Site would have refused as cross-site: package httpguard).
 	w.Header().Set("Referrer-Policy", "same-origin")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
@@ -252,7 +252,7 @@ func (srv *Server) getMe(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
-	// The user's memberships (index.go), not every board: the owner of
+	// The user's memberships (Boards.Of), not every board: the owner of
 	// a board is its member too.
 	boards := []boardEntry{}
 	err := srv.cfg.Boards.Of(r.Context(), u.ID, func(id storage.BoardID) error {
