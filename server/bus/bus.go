@@ -66,10 +66,6 @@ type Bus interface {
 // Cluster and catch-up message kinds.
 const (
 	KindHeartbeat  Kind = "heartbeat"  // cluster: a node announces itself
-	KindMeta       Kind = "meta"       // cluster: a board's metadata changed
-	KindMetaSync   Kind = "metasync"   // cluster: a starting node asks for all metadata
-	KindClaim      Kind = "claim"      // cluster: a replica id was claimed by a user
-	KindRecord     Kind = "record"     // cluster: an account record (user, member, invite...) was written
 	KindSync       Kind = "sync"       // board: "here is my version: send what I lack"
 	KindSyncReply  Kind = "syncreply"  // board: changes for one requesting node
 	KindReplicate  Kind = "replicate"  // board: "store these and confirm" (acks after replication)

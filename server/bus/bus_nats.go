@@ -57,6 +57,11 @@ type NATSConfig struct {
 	TLSCA string
 	// Logger gets connection events. Nil: slog.Default().
 	Logger *slog.Logger
+	// JetStreamDir, for the embedded server, enables JetStream (the
+	// cluster's metadata buckets, package meta) with its store in this
+	// directory. Empty: no JetStream. Ignored with URL (the external
+	// server must have JetStream enabled).
+	JetStreamDir string
 }
 
 // NATS is the production bus.
@@ -211,6 +216,9 @@ func (b *NATS) SubscribeCluster(kind Kind, h Handler) (func(), error) {
 	}
 	return func() { sub.Unsubscribe() }, nil
 }
+
+// Conn is the NATS connection (for JetStream, package meta).
+func (b *NATS) Conn() *nats.Conn { return b.nc }
 
 // Connected reports the NATS connection state.
 func (b *NATS) Connected() bool { return b.nc.IsConnected() }

@@ -284,21 +284,21 @@ func checkRogueIsolated(t *testing.T, a, b *NATS, rogue *natsserver.Server) {
 	}
 	// The forged record goes first; a's marker through the legitimate
 	// route follows.
-	if err := spy.Publish(clusterSubject(KindRecord), envelope("rogue", []byte("forged session"))); err != nil {
+	if err := spy.Publish(clusterSubject(KindHeartbeat), envelope("rogue", []byte("forged session"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := spy.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	atB := make(chan string, 1024)
-	cancelB, err := b.SubscribeCluster(KindRecord, func(m Message) { atB <- string(m.Data) })
+	cancelB, err := b.SubscribeCluster(KindHeartbeat, func(m Message) { atB <- string(m.Data) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cancelB()
 	// b's subscription travels to a over the route: resend until seen.
 	eventually(t, "a's records to reach b", func() bool {
-		if err := a.PublishCluster(KindRecord, []byte("webhook secret")); err != nil {
+		if err := a.PublishCluster(KindHeartbeat, []byte("webhook secret")); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -326,11 +326,11 @@ func checkRogueIsolated(t *testing.T, a, b *NATS, rogue *natsserver.Server) {
 	// Marker: after the forged record, the spy publishes once more and a
 	// marker goes through the cluster; if the rogue were routed the
 	// forged record would have reached b before anything it sent later.
-	if err := spy.Publish(clusterSubject(KindRecord), envelope("rogue", []byte("forged again"))); err != nil {
+	if err := spy.Publish(clusterSubject(KindHeartbeat), envelope("rogue", []byte("forged again"))); err != nil {
 		t.Fatal(err)
 	}
 	spy.Flush()
-	if err := a.PublishCluster(KindRecord, []byte("marker")); err != nil {
+	if err := a.PublishCluster(KindHeartbeat, []byte("marker")); err != nil {
 		t.Fatal(err)
 	}
 	for done := false; !done; {
@@ -475,8 +475,8 @@ func TestNATSClientPortNeedsNodeKey(t *testing.T) {
 		t.Fatalf("connecting with the route password: %v, want an authorization error", err)
 	}
 	b := newTestNATS(t, NATSConfig{Node: "b", URL: u, NkeyFile: seedFile(t, secret)})
-	atA := receive(t, a, KindRecord)
-	if err := b.PublishCluster(KindRecord, []byte("from b")); err != nil {
+	atA := receive(t, a, KindHeartbeat)
+	if err := b.PublishCluster(KindHeartbeat, []byte("from b")); err != nil {
 		t.Fatal(err)
 	}
 	expectMsg(t, atA, "from b")
@@ -531,8 +531,8 @@ func TestNATSClientPortTLS(t *testing.T) {
 		t.Fatalf("TLS without the nkey: %v, want an authorization error", err)
 	}
 	b := newTestNATS(t, NATSConfig{Node: "b", URL: u, NkeyFile: seedFile(t, secret), TLSCA: c.ca})
-	atB := receive(t, b, KindRecord)
-	if err := a.PublishCluster(KindRecord, []byte("from a")); err != nil {
+	atB := receive(t, b, KindHeartbeat)
+	if err := a.PublishCluster(KindHeartbeat, []byte("from a")); err != nil {
 		t.Fatal(err)
 	}
 	expectMsg(t, atB, "from a")

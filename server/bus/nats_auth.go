@@ -129,6 +129,9 @@ func (cfg NATSConfig) startEmbedded() (*natsserver.Server, []nats.Option, error)
 		MaxPayload: 8 << 20,
 		Nkeys:      []*natsserver.NkeyUser{{Nkey: pub}},
 	}
+	if cfg.JetStreamDir != "" {
+		so.JetStream, so.StoreDir = true, cfg.JetStreamDir
+	}
 	if cfg.ListenAddr != "" {
 		host, port, err := splitHostPort(cfg.ListenAddr)
 		if err != nil {

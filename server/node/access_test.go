@@ -13,6 +13,7 @@ import (
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/client"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/protocol"
 )
@@ -264,9 +265,10 @@ func TestPasswordsAndInvites(t *testing.T) {
 // made on one applies to an open connection on the other.
 func TestAccessAcrossNodes(t *testing.T) {
 	hub := bus.NewHub()
+	mb := meta.NewMemory()
 	secret := bytes.Repeat([]byte{9}, 32)
 	onHub := func(id string) func(*node.Config) {
-		return func(c *node.Config) { c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret }
+		return func(c *node.Config) { c.NodeID, c.Bus, c.Secret, c.Meta = id, hub.Node(id), secret, mb }
 	}
 	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), onHub("a"))
 	b := startNode(t, func(c *node.Config) {

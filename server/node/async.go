@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/storage"
 )
 
@@ -23,25 +24,43 @@ func (n *Node) webhookWorker(ctx context.Context) { n.notes.WebhookWorker(ctx) }
 
 // ---- notifications ----
 
-// leader says whether this node runs the cluster's notifier passes.
-func (n *Node) leader() bool {
-	for _, p := range n.Peers() {
-		if p.Node < n.cfg.NodeID {
-			return false
+// notifierLease names the lease of the node that runs the cluster's
+// notifier passes (package meta): one node at a time, renewed every
+// LeaseTTL/3; when its holder dies, another node takes it within
+// LeaseTTL.
+const notifierLease = "notifier"
+
+// leader says whether this node holds the notifier lease now.
+func (n *Node) leader() bool { return n.meta.Holds(notifierLease) }
+
+// notifier keeps trying for the notifier lease, and runs RunNotifications
+// every interval while this node holds it; a node shutting down gives the
+// lease up.
+func (n *Node) notifier(ctx context.Context, every time.Duration) {
+	renew := time.NewTicker(meta.LeaseTTL / 3)
+	defer renew.Stop()
+	pass := time.NewTicker(every)
+	defer pass.Stop()
+	take := func() {
+		c, cancel := context.WithTimeout(ctx, meta.LeaseTTL/3)
+		defer cancel()
+		if _, err := n.meta.Lease(c, notifierLease, n.cfg.NodeID); err != nil && ctx.Err() == nil {
+			n.log.Warn("notifications: lease", "err", err)
 		}
 	}
-	return true
-}
-
-// notifier runs RunNotifications every interval while this node leads.
-func (n *Node) notifier(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+	take()
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n.meta.Release(c, notifierLease, n.cfg.NodeID)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-renew.C:
+			take()
+		case <-pass.C:
 			if n.leader() {
 				if err := n.RunNotifications(ctx); err != nil && ctx.Err() == nil {
 					n.log.Warn("notifications: pass failed", "err", err)

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/node"
 )
 
@@ -206,9 +207,10 @@ func TestBlobBadInput(t *testing.T) {
 // that are there, fetched on demand by a node that was cut off then.
 func TestBlobCopiesAcrossNodes(t *testing.T) {
 	hub := bus.NewHub()
+	mb := meta.NewMemory()
 	secret := bytes.Repeat([]byte{9}, 32)
 	mk := func(id string) *testNode {
-		return startNode(t, func(c *node.Config) { c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret })
+		return startNode(t, func(c *node.Config) { c.NodeID, c.Bus, c.Secret, c.Meta = id, hub.Node(id), secret, mb })
 	}
 	a, b, c := mk("a"), mk("b"), mk("c")
 	board := a.createBoard(`{"name":"shared pictures"}`)

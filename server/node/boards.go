@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/storage"
 )
 
 func (n *Node) loadBoard(ctx context.Context, id storage.BoardID) (*BoardMeta, error) {
-	b, err := n.store.GetMeta(ctx, "board", id[:])
+	b, err := n.meta.Get(ctx, meta.NSBoard, id[:])
 	if err != nil {
 		return nil, err
 	}

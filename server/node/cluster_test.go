@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/node"
 )
 
@@ -15,12 +16,13 @@ import (
 // after three intervals; /readyz lists the live peers.
 func TestMembership(t *testing.T) {
 	hub := bus.NewHub()
+	mb := meta.NewMemory()
 	var now atomic.Int64
 	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	mk := func(id string) *testNode {
 		return startNode(t, func(c *node.Config) {
-			c.NodeID, c.Bus, c.Now = id, hub.Node(id), clock
+			c.NodeID, c.Bus, c.Now, c.Meta = id, hub.Node(id), clock, mb
 			c.HeartbeatInterval = time.Hour // the test sends them
 		})
 	}

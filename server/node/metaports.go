@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"github.com/corkboard/corkboard/server/account"
-	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/storage"
 )
 
@@ -25,22 +24,6 @@ func (r records) Get(ctx context.Context, ns string, key []byte, v any) error {
 
 func (r records) Put(ctx context.Context, ns string, key []byte, v any) error {
 	return r.n.putRecord(ctx, ns, key, v)
-}
-
-// PutWith writes the record and the local writes in one store batch, then
-// copies the record to the other nodes.
-func (r records) PutWith(ctx context.Context, ns string, key []byte, v any, local []storage.MetaWrite) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	writes := append(local, storage.MetaWrite{NS: ns, Key: key, Val: b})
-	if err := r.n.store.ApplyMeta(ctx, writes); err != nil {
-		return err
-	}
-	msgb, _ := json.Marshal(recordMsg{NS: ns, Key: key, Val: b})
-	r.n.bus.PublishCluster(bus.KindRecord, msgb)
-	return nil
 }
 
 func (r records) Stamp(old int64) int64 { return r.n.stamp(old) }

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +26,7 @@ import (
 	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/limit"
 	"github.com/corkboard/corkboard/server/mail"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/metrics"
 	"github.com/corkboard/corkboard/server/notify"
 	"github.com/corkboard/corkboard/server/outbox"
@@ -47,6 +50,14 @@ type Config struct {
 	NATS bus.NATSConfig
 	// Bus, if set, is used instead of NATS (tests).
 	Bus bus.Bus
+	// Meta, if set, holds the cluster's metadata instead of JetStream
+	// (tests of several nodes over an in-memory Bus share one
+	// meta.Memory). With Bus set and Meta nil, a node gets a Memory of
+	// its own.
+	Meta meta.Backend
+	// MetaReplicas is how many copies the metadata buckets keep (default
+	// 1; 3 for a 3-node cluster). An existing bucket keeps its own.
+	MetaReplicas int
 	// Secret signs tokens; nodes of a cluster must share it. Default: a
 	// secret generated on first start and kept in the store (fine for one
 	// node).
@@ -178,16 +189,15 @@ type Node struct {
 	ownBus  bool
 	ownDB   bool
 
-	gw         *gateway.Gateway // the WebSocket side
-	blobs      *blob.Store      // the boards' images
-	mu         sync.Mutex
-	draining   bool
-	claimMu    sync.Mutex  // serialises replica claims
-	metaMu     sync.Mutex  // serialises metadata merges
-	recMu      sync.Mutex  // serialises account record writes (lockRecords)
-	recPending []recordMsg // written under recMu, to publish after it
-	unsubs     []func()    // bus subscriptions of the node itself
-	cluster    membership
+	gw       *gateway.Gateway // the WebSocket side
+	blobs    *blob.Store      // the boards' images
+	mu       sync.Mutex
+	draining bool
+	meta     *meta.Store
+	jsTemp   string     // a JetStream directory of a node given its Store (tests), removed at shutdown
+	recMu    sync.Mutex // serialises account record writes on this node (lockRecords)
+	unsubs   []func()   // bus subscriptions of the node itself
+	cluster  membership
 
 	limits *limit.Limiter
 	guard  *httpguard.Guard // client addresses, cross-site writes
@@ -243,6 +253,20 @@ func New(cfg Config) (*Node, error) {
 		// one is this node's alone, and the bus refuses to open ports
 		// without one.
 		nc.Secret = cfg.Secret
+		if nc.URL == "" && nc.JetStreamDir == "" {
+			// The metadata buckets' store: beside Pebble, or (a test
+			// that gave its own Store) in a directory of its own.
+			if n.ownDB {
+				nc.JetStreamDir = filepath.Join(cfg.DataDir, "jetstream")
+			} else {
+				dir, err := os.MkdirTemp("", "corkboard-js-")
+				if err != nil {
+					n.closeStore()
+					return nil, fmt.Errorf("node: %w", err)
+				}
+				nc.JetStreamDir, n.jsTemp = dir, dir
+			}
+		}
 		b, err := bus.NewNATS(nc)
 		if err != nil {
 			n.closeStore()
@@ -260,7 +284,16 @@ func New(cfg Config) (*Node, error) {
 	rc.Policy = n.roomPolicy
 	rc.Accepted = n.onAccepted
 	n.rooms = room.NewManager(rc)
+	// Before the metadata: its changes reach open sessions through access.
 	n.access = access.New(access.Config{Records: records{n}, Boards: boards{n}, Rooms: n.rooms, Signer: n.signer, Now: cfg.Now})
+	if err := n.openMeta(); err != nil {
+		n.rooms.Close("")
+		if n.ownBus {
+			n.bus.Close()
+		}
+		n.closeStore()
+		return nil, err
+	}
 	n.blobs = blob.New(blob.Config{Store: n.store, Bus: n.bus, Log: n.log, Peers: func() int { return len(n.Peers()) },
 		Knows: func(ctx context.Context, board storage.BoardID) error { _, err := n.loadBoard(ctx, board); return err }})
 	n.limits = limit.New(cfg.Now)
@@ -309,6 +342,33 @@ func New(cfg Config) (*Node, error) {
 		nb.OnReconnect = n.rooms.SyncAll
 	}
 	return n, nil
+}
+
+// openMeta opens the cluster's metadata (package meta) on JetStream, or
+// on cfg.Meta, migrating a store written before the buckets, and starts
+// applying every change to this node (metaChanged).
+func (n *Node) openMeta() error {
+	backend := n.cfg.Meta
+	if backend == nil {
+		if nb, ok := n.bus.(*bus.NATS); ok {
+			js, err := meta.NewJetStream(nb.Conn(), n.cfg.MetaReplicas)
+			if err != nil {
+				return fmt.Errorf("node: %w", err)
+			}
+			backend = js
+		} else {
+			backend = meta.NewMemory()
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n.meta = meta.New(n.store, backend, meta.Options{Log: n.log.With("part", "meta"), Now: n.cfg.Now})
+	n.meta.OnChange(n.metaChanged)
+	// A clustered JetStream may have no quorum until the other nodes
+	// start: the node then serves from its view, and its metadata writes
+	// wait for the buckets.
+	n.meta.Start(ctx)
+	return nil
 }
 
 func (n *Node) storedSecret() ([]byte, error) {
@@ -387,8 +447,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if werr := n.gw.Wait(ctx); werr != nil {
 		err = errors.Join(err, werr)
 	}
+	n.meta.Stop()
 	if n.ownBus {
 		n.bus.Close()
+	}
+	if n.jsTemp != "" {
+		os.RemoveAll(n.jsTemp)
 	}
 	if n.ownDB {
 		// Flushing first means the next start replays little WAL.

@@ -1,94 +1,49 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
+	"reflect"
 	"time"
 
 	"github.com/corkboard/corkboard/server/account"
-	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/reply"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
 )
 
-// Account records (package account) are replicated like board metadata:
-// each write is stored, then published to the other nodes as a record
-// message; a node keeps the copy with the larger Updated time (ties by the
-// bytes), so every node converges on the same record. A starting node gets
-// them all in the answer to its metadata sync request.
+// Account records (package account) live in the cluster's metadata
+// buckets (package meta): a write is stored by a quorum, then every node
+// applies it to its view and its open connections (metaChanged).
 
-type recordMsg struct {
-	NS  string          `json:"ns"`
-	Key []byte          `json:"key"`
-	Val json.RawMessage `json:"val"`
-}
-
-type updated struct {
-	Updated int64 `json:"updated"`
-}
-
-// newer says whether record a wins over record b.
-func newer(a, b []byte) bool {
-	var ua, ub updated
-	json.Unmarshal(a, &ua)
-	json.Unmarshal(b, &ub)
-	if ua.Updated != ub.Updated {
-		return ua.Updated > ub.Updated
-	}
-	return bytes.Compare(a, b) > 0
-}
-
-// putRecord stores a record (whose Updated the caller has set to now) and
-// copies it to the other nodes. The write always wins locally: callers
-// read-modify-write under lockRecords with an Updated past the old one
-// (updateRecord), and call putRecordLocked there.
+// putRecord stores a record (whose Updated the caller has set to now).
 func (n *Node) putRecord(ctx context.Context, ns string, key []byte, v any) error {
-	n.lockRecords()
-	defer n.unlockRecords()
-	return n.putRecordLocked(ctx, ns, key, v)
-}
-
-// putRecordLocked is putRecord for a caller holding lockRecords: the
-// record is stored now, and sent to the other nodes by unlockRecords.
-func (n *Node) putRecordLocked(ctx context.Context, ns string, key []byte, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	if err := n.store.PutMeta(ctx, ns, key, b); err != nil {
-		return err
-	}
-	n.recPending = append(n.recPending, recordMsg{NS: ns, Key: key, Val: b})
-	return nil
+	return metaErr(n.meta.Put(ctx, ns, key, b))
 }
 
-// lockRecords serialises account record writes on this node.
+// putRecordLocked is putRecord for a caller holding lockRecords.
+func (n *Node) putRecordLocked(ctx context.Context, ns string, key []byte, v any) error {
+	return n.putRecord(ctx, ns, key, v)
+}
+
+// lockRecords serialises a read-check-write of account records on this
+// node. Across nodes, updateRecord's compare-and-set is what keeps a
+// concurrent write from being lost.
 func (n *Node) lockRecords() { n.recMu.Lock() }
 
-// unlockRecords releases lockRecords, then sends what was written under
-// it to the other nodes and applies it to open connections. Publishing
-// after the lock, not under it: another node's handler of the message
-// takes its own lock, and a bus that delivers synchronously (the
-// in-memory one) would otherwise deadlock two nodes writing at once.
-func (n *Node) unlockRecords() {
-	pending := n.recPending
-	n.recPending = nil
-	n.recMu.Unlock()
-	for _, m := range pending {
-		msg, _ := json.Marshal(m)
-		n.bus.PublishCluster(bus.KindRecord, msg)
-		n.recordChanged(m.NS, m.Key, m.Val)
-	}
-}
+// unlockRecords releases lockRecords.
+func (n *Node) unlockRecords() { n.recMu.Unlock() }
 
 // getRecord reads a record into v; storage.ErrNotFound when absent.
 func (n *Node) getRecord(ctx context.Context, ns string, key []byte, v any) error {
-	b, err := n.store.GetMeta(ctx, ns, key)
+	b, err := n.meta.Get(ctx, ns, key)
 	if err != nil {
 		return err
 	}
@@ -108,65 +63,56 @@ func (n *Node) stamp(old int64) int64 {
 // (reply.Refuse): the request is refused and the record stays as it was.
 func refuse(status int, code protocol.Code, msg string) error { return reply.Refuse(status, code, msg) }
 
-// updateRecord is the read-modify-write of an account record, serialised
-// by n.recMu: it reads (ns, key) into v (found says whether it exists),
-// lets change edit v — stamping its Updated with n.stamp — and stores it,
-// copied to the other nodes. An error from change (a refusal, say) leaves
-// the record as it was.
+// updateRecord is the read-modify-write of an account record: it reads
+// (ns, key) into v (found says whether it exists), lets change edit v —
+// stamping its Updated with n.stamp — and stores it if nobody wrote the
+// record meanwhile, on any node; otherwise it reads again and change runs
+// again. An error from change (a refusal, say) leaves the record as it
+// was.
 func (n *Node) updateRecord(ctx context.Context, ns string, key []byte, v any, change func(found bool) error) error {
-	n.lockRecords()
-	defer n.unlockRecords()
-	err := n.getRecord(ctx, ns, key, v)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return err
-	}
-	if err := change(err == nil); err != nil {
-		return err
-	}
-	return n.putRecordLocked(ctx, ns, key, v)
+	rv := reflect.ValueOf(v).Elem()
+	return metaErr(n.meta.Update(ctx, ns, key, func(old []byte, found bool) ([]byte, error) {
+		rv.SetZero()
+		if found && json.Unmarshal(old, v) != nil {
+			return nil, storage.ErrCorrupt
+		}
+		if err := change(found); err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	}))
 }
 
-// onRecord keeps another node's record if it is newer.
-func (n *Node) onRecord(msg bus.Message) {
-	var m recordMsg
-	if json.Unmarshal(msg.Data, &m) != nil || !slices.Contains(account.Replicated, m.NS) || len(m.Key) == 0 || len(m.Key) > 512 {
-		return
+// metaErr makes a metadata store that cannot take writes now a 503.
+func metaErr(err error) error {
+	if errors.Is(err, meta.ErrUnavailable) {
+		return refuse(503, protocol.CodeUnavailable, "the cluster's metadata store cannot take writes now (no quorum); try again")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	n.recMu.Lock()
-	old, err := n.store.GetMeta(ctx, m.NS, m.Key)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		n.recMu.Unlock()
-		return
-	}
-	if err == nil && !newer(m.Val, old) {
-		n.recMu.Unlock()
-		return
-	}
-	err = n.store.PutMeta(ctx, m.NS, m.Key, m.Val)
-	n.recMu.Unlock()
-	if err == nil {
-		n.recordChanged(m.NS, m.Key, m.Val)
-	}
+	return err
 }
 
-// publishAllRecords answers a starting node's metadata sync.
-func (n *Node) publishAllRecords(ctx context.Context) {
-	for _, ns := range account.Replicated {
-		n.store.ScanMeta(ctx, ns, nil, func(key, val []byte) error {
-			msg, _ := json.Marshal(recordMsg{NS: ns, Key: key, Val: val})
-			n.bus.PublishCluster(bus.KindRecord, msg)
-			return nil
-		})
-	}
-}
-
-// recordChanged applies what a record change means to open connections:
-// a member's new role (or removal) takes effect at once.
-func (n *Node) recordChanged(ns string, key, val []byte) {
+// metaChanged applies a metadata change, made on this node or another,
+// to this node (the meta store's one hook): indexes, and what it means to
+// open connections — new settings, a member's new role or removal, a
+// revoked session take effect at once.
+func (n *Node) metaChanged(ns string, key, val []byte) {
 	n.indexChanged(ns, key, val) // index.go
 	switch ns {
+	case meta.NSBoard:
+		if len(key) != 16 {
+			return
+		}
+		board := storage.BoardID(key)
+		var m BoardMeta
+		if val == nil || (json.Unmarshal(val, &m) == nil && m.Deleted) {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				n.rooms.DeleteBoard(ctx, board)
+			}()
+			return
+		}
+		go n.refreshRoles(board)
 	case account.NSMember:
 		var m account.Member
 		if json.Unmarshal(val, &m) != nil || len(key) < 16 {

@@ -12,6 +12,7 @@ import (
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/client"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/protocol"
 )
@@ -22,9 +23,10 @@ import (
 // the others; a deletion reaches every node.
 func TestNodesCatchUpAndShareBoards(t *testing.T) {
 	hub := bus.NewHub()
+	mb := meta.NewMemory()
 	secret := bytes.Repeat([]byte{7}, 32) // nodes of a cluster share it
 	mk := func(id string) *testNode {
-		return startNode(t, func(c *node.Config) { c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret })
+		return startNode(t, func(c *node.Config) { c.NodeID, c.Bus, c.Secret, c.Meta = id, hub.Node(id), secret, mb })
 	}
 	a, b, c := mk("a"), mk("b"), mk("c")
 	board := a.createBoard(`{"name":"shared"}`)
@@ -94,10 +96,11 @@ func TestNodesCatchUpAndShareBoards(t *testing.T) {
 // resumes on another node from its version, without a snapshot.
 func TestPartitionHealsAndClientsMoveNodes(t *testing.T) {
 	hub := bus.NewHub()
+	mb := meta.NewMemory()
 	secret := bytes.Repeat([]byte{9}, 32)
 	mk := func(id string) *testNode {
 		return startNode(t, func(c *node.Config) {
-			c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret
+			c.NodeID, c.Bus, c.Secret, c.Meta = id, hub.Node(id), secret, mb
 			c.Room.SyncInterval = 20 * time.Millisecond
 		})
 	}
@@ -188,10 +191,11 @@ func TestPartitionHealsAndClientsMoveNodes(t *testing.T) {
 // "unavailable", and resent later it is acked once replicated.
 func TestAcksAfterReplication(t *testing.T) {
 	hub := bus.NewHub()
+	mb := meta.NewMemory()
 	secret := bytes.Repeat([]byte{3}, 32)
 	mk := func(id string) *testNode {
 		return startNode(t, func(c *node.Config) {
-			c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret
+			c.NodeID, c.Bus, c.Secret, c.Meta = id, hub.Node(id), secret, mb
 			c.Room.AckReplicas = 1
 			c.Room.ReplicateTimeout = 300 * time.Millisecond
 		})
@@ -242,9 +246,10 @@ func TestAcksAfterReplication(t *testing.T) {
 // claims nothing.
 func TestReplicaClaimsAreClusterWide(t *testing.T) {
 	hub := bus.NewHub()
+	mb := meta.NewMemory()
 	secret := bytes.Repeat([]byte{4}, 32)
 	mk := func(id string) *testNode {
-		return startNode(t, func(c *node.Config) { c.NodeID, c.Bus, c.Secret = id, hub.Node(id), secret })
+		return startNode(t, func(c *node.Config) { c.NodeID, c.Bus, c.Secret, c.Meta = id, hub.Node(id), secret, mb })
 	}
 	a, b := mk("a"), mk("b")
 	board := a.createBoard(`{"name":"claims"}`)

@@ -12,6 +12,7 @@ import (
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/client"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/protocol"
 )
@@ -340,10 +341,11 @@ func TestCommentsBelongToTheirAuthors(t *testing.T) {
 // asyncEnv) and node b on one bus with the same secret.
 func twoNodes(t *testing.T) (a, b *asyncEnv) {
 	hub := bus.NewHub()
+	mb := meta.NewMemory()
 	secret := bytes.Repeat([]byte{7}, 32)
-	a = newAsyncEnv(t, secStart, func(c *node.Config) { c.NodeID, c.Bus, c.Secret = "a", hub.Node("a"), secret })
+	a = newAsyncEnv(t, secStart, func(c *node.Config) { c.NodeID, c.Bus, c.Secret, c.Meta = "a", hub.Node("a"), secret, mb })
 	tb := startNode(t, func(c *node.Config) {
-		c.NodeID, c.Bus, c.Secret = "b", hub.Node("b"), secret
+		c.NodeID, c.Bus, c.Secret, c.Meta = "b", hub.Node("b"), secret, mb
 		c.Now, c.NotifyInterval, c.OutboxManual = a.clk.Now, -1, true
 	})
 	return a, &asyncEnv{t: t, tn: tb, clk: a.clk, smtp: a.smtp}

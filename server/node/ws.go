@@ -9,9 +9,9 @@ import (
 	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
-	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/server/httpguard"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -54,28 +54,33 @@ func (n *Node) enterWS(w http.ResponseWriter, r *http.Request) (gateway.Visitor,
 // kept for good and copied to every node, so a visitor who only looks
 // leaves none behind.
 func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string, claim bool) (websocket.StatusCode, string) {
-	// Read-then-write under one lock, so two people connecting at the same
-	// moment with the same new replica id cannot both get it.
-	n.claimMu.Lock()
-	defer n.claimMu.Unlock()
 	key := claimKey(board, rep)
-	cur, err := n.store.GetMeta(ctx, "replica", key)
-	switch {
-	case err == nil:
-		if decodeClaim(cur).User != user {
+	owner := func(b []byte) (websocket.StatusCode, string) {
+		if decodeClaim(b).User != user {
 			return protocol.CloseReplica, "replica id belongs to another user"
 		}
 		return 0, ""
-	case errors.Is(err, storage.ErrNotFound) && !claim:
+	}
+	cur, err := n.meta.Get(ctx, meta.NSClaim, key)
+	switch {
+	case err == nil:
+		return owner(cur)
+	case !errors.Is(err, storage.ErrNotFound):
+		return protocol.CloseRetry, "storage error"
+	case !claim:
 		return 0, ""
-	case errors.Is(err, storage.ErrNotFound):
-		c := replicaClaim{Board: board.String(), Replica: rep, User: user, At: n.cfg.Now().UnixMilli()}
-		b, _ := json.Marshal(c)
-		if err := n.store.PutMeta(ctx, "replica", key, b); err != nil {
-			return protocol.CloseRetry, "storage error"
+	}
+	// Created once in the claims bucket: of two people connecting at the
+	// same moment, on any nodes, with the same new replica id, one gets it.
+	c := replicaClaim{Board: board.String(), Replica: rep, User: user, At: n.cfg.Now().UnixMilli()}
+	b, _ := json.Marshal(c)
+	switch err := n.meta.Create(ctx, meta.NSClaim, key, b); {
+	case err == nil:
+		return 0, ""
+	case errors.Is(err, meta.ErrExists):
+		if cur, err := n.meta.Latest(ctx, meta.NSClaim, key); err == nil {
+			return owner(cur)
 		}
-		n.bus.PublishCluster(bus.KindClaim, b) // every node learns who owns it
-		return 0, ""
 	}
 	return protocol.CloseRetry, "storage error"
 }

@@ -57,10 +57,11 @@ type Records interface {
 	Get(ctx context.Context, ns string, key []byte, v any) error
 	// Put writes a record and copies it to the other nodes.
 	Put(ctx context.Context, ns string, key []byte, v any) error
-	// PutWith writes a record together with local writes of this node
-	// (an outbox item) in one store batch, then copies the record to the
-	// other nodes: a crash keeps both or neither.
-	PutWith(ctx context.Context, ns string, key []byte, v any, local []storage.MetaWrite) error
+	// Update reads a record into v (found: it exists), lets change edit
+	// it, and writes it if nobody wrote the record meanwhile, on any node
+	// (otherwise it reads again and change runs again); an error from
+	// change leaves the record as it was.
+	Update(ctx context.Context, ns string, key []byte, v any, change func(found bool) error) error
 	// Stamp is the Updated time of a record that was old.
 	Stamp(old int64) int64
 }
@@ -287,9 +288,8 @@ func aboutMemberNoDoc(events []activity.Event, name string) []activity.Event {
 	return out
 }
 
-// sendDigest enqueues one notification e-mail and advances the member's
-// cursor in one store batch (Records.PutWith), which copies the cursor
-// to the other nodes.
+// sendDigest advances the member's cursor, then enqueues one
+// notification e-mail.
 func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.Board, mem account.Member, u account.User, cur account.Cursor, version crdt.VersionVector, events []activity.Event, names map[string]string) error {
 	now := nt.cfg.Now()
 	loc := u.Location()
@@ -320,8 +320,28 @@ func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.
 	if mem.Notify.Mode == account.NotifyDigest {
 		next.Day = now.In(loc).Format(time.DateOnly)
 	}
+	// The cursor moves first, by compare-and-set from the one this pass
+	// read: of two nodes that both think they lead (a lease lost while a
+	// pass ran), only one moves it and sends. A node killed between the two
+	// steps loses this e-mail (at most once; the window is one local
+	// write); the other order would send it twice.
 	key := account.BoardKey(id, mem.User)
-	if err := nt.cfg.Records.PutWith(ctx, account.NSCursor, key, &next, writes); err != nil {
+	raced := errors.New("cursor moved")
+	var stored account.Cursor
+	err = nt.cfg.Records.Update(ctx, account.NSCursor, key, &stored, func(found bool) error {
+		if !found || stored.Updated != cur.Updated || stored.Sent != cur.Sent {
+			return raced
+		}
+		stored = next
+		return nil
+	})
+	if errors.Is(err, raced) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := nt.cfg.Store.ApplyMeta(ctx, writes); err != nil {
 		return err
 	}
 	nt.cfg.Outbox.Kick()

@@ -22,6 +22,7 @@ import (
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/client"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/room"
 )
@@ -45,6 +46,7 @@ func main() {
 
 func run(nops, batch int) error {
 	hub := bus.NewHub()
+	mb := meta.NewMemory()
 	secret := bytes.Repeat([]byte{1}, 32)
 	var nodes []*node.Node
 	var bases []string
@@ -54,7 +56,7 @@ func run(nops, batch int) error {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		n, err := node.New(node.Config{Addr: "127.0.0.1:0", DataDir: dir, NodeID: id, Bus: hub.Node(id), Secret: secret,
+		n, err := node.New(node.Config{Addr: "127.0.0.1:0", DataDir: dir, NodeID: id, Bus: hub.Node(id), Meta: mb, Secret: secret,
 			Limits: node.Limits{OpsPerSecond: 1e9, OpsBurst: 1e9, FramesPerSecond: 1e9, FramesBurst: 1e9, SendQueue: 1 << 16},
 			Room:   room.Config{}}) // catch-up on heal comes from SyncAll, as after a NATS reconnect
 		if err != nil {

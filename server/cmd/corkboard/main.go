@@ -45,6 +45,7 @@ func run(args []string) error {
 		natsListen  = fs.String("nats-listen", "", "host:port for the embedded NATS server's client port (default: none)")
 		natsCluster = fs.String("nats-cluster", "", "host:port for the embedded NATS server's cluster routes (default: no cluster)")
 		natsRoutes  = fs.String("nats-routes", "", "comma-separated nats://host:port routes to the other embedded servers")
+		natsRepl    = fs.Int("nats-replicas", 0, "copies of the cluster's metadata buckets in JetStream (default: 3 with --nats-cluster and two or more routes, else 1); an existing bucket keeps its own")
 		natsCreds   = fs.String("nats-creds", "", "NATS credentials file for --nats-url")
 		natsNkey    = fs.String("nats-nkey", "", "file holding an nkey seed for --nats-url (a user and password may instead be in the URL)")
 		natsTLSCert = fs.String("nats-tls-cert", "", "PEM certificate: the embedded NATS server's client port and routes serve TLS with it (with --nats-url: a client certificate)")
@@ -120,6 +121,10 @@ func run(args []string) error {
 	cfg := node.Config{Addr: *addr, DataDir: *dataDir, NodeID: *nodeID, PublicURL: *publicURL, Log: log}
 	cfg.NATS.URL, cfg.NATS.ListenAddr, cfg.NATS.ClusterAddr = *natsURL, *natsListen, *natsCluster
 	cfg.NATS.Routes = split(*natsRoutes)
+	cfg.MetaReplicas = *natsRepl
+	if cfg.MetaReplicas == 0 && *natsCluster != "" && len(cfg.NATS.Routes) >= 2 {
+		cfg.MetaReplicas = 3
+	}
 	cfg.NATS.CredsFile, cfg.NATS.NkeyFile = *natsCreds, *natsNkey
 	cfg.NATS.TLSCert, cfg.NATS.TLSKey, cfg.NATS.TLSCA = *natsTLSCert, *natsTLSKey, *natsTLSCA
 	cfg.AllowedOrigins = split(*origins)
