@@ -3,20 +3,13 @@ package node
 import (
 	"context"
 
+	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/storage"
 )
 
 // SetReadHook sets the hook every connection's reader calls with each
-// message it reads (nil: none), for tests that inject a panic; it returns
-// a function that restores the previous hook.
-func SetReadHook(f func(data []byte)) (restore func()) {
-	var p *func([]byte)
-	if f != nil {
-		p = &f
-	}
-	old := readHook.Swap(p)
-	return func() { readHook.Store(old) }
-}
+// message it reads (gateway.SetReadHook).
+func SetReadHook(f func(data []byte)) (restore func()) { return gateway.SetReadHook(f) }
 
 // NotifyBoardAfter runs the notifier on a board with the metadata read
 // before between runs: a change made during a pass (tests of stale
@@ -31,5 +24,5 @@ func (n *Node) NotifyBoardAfter(ctx context.Context, board string, between func(
 		return err
 	}
 	between()
-	return n.notifyBoard(ctx, m)
+	return n.notes.NotifyBoard(ctx, m)
 }

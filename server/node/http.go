@@ -2,36 +2,66 @@ package node
 
 import (
 	"bufio"
-	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/reply"
 )
 
-// apiError is the JSON body of every REST error:
-// {"error": {"code": "...", "message": "..."}}.
-type apiError struct {
-	Error struct {
-		Code    protocol.Code `json:"code"`
-		Message string        `json:"message"`
-	} `json:"error"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { reply.JSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code protocol.Code, msg string) {
-	var e apiError
-	e.Error.Code, e.Error.Message = code, msg
-	writeJSON(w, status, e)
+	reply.Error(w, status, code, msg)
+}
+
+// HTTPLimits bound the HTTP server's connections. Zero values take the
+// stated defaults.
+type HTTPLimits struct {
+	// ReadTimeout bounds reading a request, headers and body (default
+	// 30s). A blob upload gets BodyTimeout instead, from its handler.
+	ReadTimeout time.Duration
+	// BodyTimeout bounds reading a blob upload's body (default 2 min: 10
+	// MiB at 90 KB/s).
+	BodyTimeout time.Duration
+	// WriteTimeout bounds writing a response (default 60s); the answers
+	// that may be large (blobs, /ops, /state, summaries) get LongWrite.
+	WriteTimeout time.Duration
+	// LongWrite bounds writing the large answers (default 5 min).
+	LongWrite time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no new
+	// request for this long (default 2 min).
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's headers (default 64 KiB).
+	MaxHeaderBytes int
+	// WebSocketsPerIP bounds the open WebSockets of one client address
+	// (default 64; negative: no limit); past it, 429 before the upgrade.
+	WebSocketsPerIP int
+	// MaxWebSockets bounds the node's open WebSockets (default 0: no
+	// limit); past it, 503 before the upgrade, so a client tries another
+	// node.
+	MaxWebSockets int
+}
+
+func (l *HTTPLimits) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.ReadTimeout, 30*time.Second)
+	def(&l.BodyTimeout, 2*time.Minute)
+	def(&l.WriteTimeout, 60*time.Second)
+	def(&l.LongWrite, 5*time.Minute)
+	def(&l.IdleTimeout, 2*time.Minute)
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = 64 << 10
+	}
+	if l.WebSocketsPerIP == 0 {
+		l.WebSocketsPerIP = 64
+	}
 }
 
 // statusRecorder captures the status for metrics.
@@ -118,51 +148,8 @@ func (n *Node) routes() http.Handler {
 		writeJSON(w, 200, map[string]any{"status": "ready", "node": n.cfg.NodeID, "rooms": n.rooms.Rooms(), "peers": n.Peers(),
 			"metadata": state, "leader": n.leader()})
 	})
-	handle("POST /v1/boards", n.createBoard)
-	handle("GET /v1/boards/{board}", n.getBoard)
-	handle("DELETE /v1/boards/{board}", n.deleteBoard)
-	handle("GET /v1/boards/{board}/state", n.boardState)
-	handle("GET /v1/boards/{board}/ops", n.boardOps)
-	handle("GET /v1/boards/{board}/ws", n.serveWS)
-	handle("POST /v1/boards/{board}/blobs", n.uploadBlob)
-	handle("GET /v1/boards/{board}/blobs/{blob}", n.getBlob)
-	// People and access (people.go, invites.go, settings.go).
-	handle("POST /v1/signin", n.signIn)
-	handle("GET /v1/signin/{token}", n.signInPage)
-	handle("POST /v1/signin/{token}", n.signInComplete)
-	handle("POST /v1/signout", n.signOut)
-	handle("GET /v1/me", n.getMe)
-	handle("PATCH /v1/me", n.patchMe)
-	handle("PATCH /v1/boards/{board}", n.patchBoard)
-	handle("POST /v1/boards/{board}/join", n.joinBoard)
-	handle("GET /v1/boards/{board}/members", n.listMembers)
-	handle("PUT /v1/boards/{board}/members/{user}", n.putMember)
-	handle("DELETE /v1/boards/{board}/members/{user}", n.deleteMember)
-	handle("GET /v1/boards/{board}/notify", n.notifyPrefs)
-	handle("PUT /v1/boards/{board}/notify", n.notifyPrefs)
-	handle("POST /v1/boards/{board}/invites", n.createInvite)
-	handle("GET /v1/boards/{board}/invites", n.listInvites)
-	handle("DELETE /v1/boards/{board}/invites/{invite}", n.revokeInvite)
-	handle("POST /v1/boards/{board}/links", n.createLink)
-	handle("GET /v1/boards/{board}/links", n.listLinks)
-	handle("DELETE /v1/boards/{board}/links/{link}", n.deleteLink)
-	handle("GET /v1/invites/{token}", n.invitePage)
-	handle("POST /v1/invites/{token}", n.acceptInvite)
-	handle("GET /v1/unsubscribe", n.unsubscribe)
-	handle("POST /v1/unsubscribe", n.unsubscribe)
-	// Voting, activity, summary, webhooks (settings.go, async.go).
-	handle("GET /v1/boards/{board}/voting", n.getVoting)
-	handle("POST /v1/boards/{board}/voting", n.openVoting)
-	handle("POST /v1/boards/{board}/voting/close", n.closeVoting)
-	handle("DELETE /v1/boards/{board}/voting", n.endVoting)
-	handle("GET /v1/boards/{board}/changes", n.boardChanges)
-	handle("PUT /v1/boards/{board}/seen", n.putSeen)
-	handle("GET /v1/boards/{board}/summary", n.boardSummary)
-	handle("POST /v1/boards/{board}/webhooks", n.createWebhook)
-	handle("GET /v1/boards/{board}/webhooks", n.listWebhooks)
-	handle("DELETE /v1/boards/{board}/webhooks/{webhook}", n.deleteWebhook)
-	handle("GET /b/{board}", n.boardPage)
-	handle("GET /embed/{board}", n.embedPage)
-	mux.Handle("/", n.static())
-	return n.guard(mux)
+	handle("GET /v1/boards/{board}/ws", n.gw.ServeHTTP)
+	n.api.Routes(handle)
+	mux.Handle("/", n.api.Static())
+	return n.guard.Wrap(mux)
 }

@@ -11,18 +11,24 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/api"
 	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/blob"
 	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/gateway"
+	"github.com/corkboard/corkboard/server/httpguard"
+	"github.com/corkboard/corkboard/server/limit"
 	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/metrics"
+	"github.com/corkboard/corkboard/server/notify"
 	"github.com/corkboard/corkboard/server/outbox"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/server/webhook"
@@ -95,7 +101,7 @@ type Config struct {
 
 	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
 	// X-Forwarded-For is believed: a request from one of them is counted
-	// under the client address it names (clientIP). Default: none; every
+	// under the client address it names (httpguard.ClientIP). Default: none; every
 	// request is its peer's.
 	TrustedProxies []string
 	// HTTP bounds the HTTP server's connections (timeouts, WebSockets
@@ -105,6 +111,14 @@ type Config struct {
 	Quotas Quotas
 }
 
+// WebhookLimits bound what a board's webhooks may cost the node (package
+// notify).
+type WebhookLimits = notify.WebhookLimits
+
+// Quotas bound what anonymous and signed-in people may store (package
+// api).
+type Quotas = api.Quotas
+
 // MailConfig configures e-mail.
 type MailConfig struct {
 	// From is the sender address (default "Corkboard <corkboard@localhost>").
@@ -113,23 +127,8 @@ type MailConfig struct {
 	SMTP mail.SMTPConfig
 }
 
-// Limits bound what one connection may do.
-type Limits struct {
-	// MaxMessage is the largest WebSocket message accepted (default 1 MiB);
-	// larger ones close the connection with 1009.
-	MaxMessage int64
-	// OpsPerSecond and OpsBurst bound changes per second (default 2000,
-	// burst 10000: an offline outbox arrives in bursts).
-	OpsPerSecond, OpsBurst float64
-	// FramesPerSecond bounds all frames (default 200, burst 1000).
-	FramesPerSecond, FramesBurst float64
-	// SendQueue is the per-session queue of outgoing messages (default
-	// 512); a session whose queue fills is disconnected with "resync".
-	SendQueue int
-	// HelloTimeout is how long a new connection may take to say hello
-	// (default 10s).
-	HelloTimeout time.Duration
-}
+// Limits bound what one connection may do (package gateway).
+type Limits = gateway.Limits
 
 func (c *Config) defaults() {
 	if c.Addr == "" {
@@ -149,28 +148,7 @@ func (c *Config) defaults() {
 		}
 		c.PublicURL = "http://" + host
 	}
-	l := &c.Limits
-	if l.MaxMessage <= 0 {
-		l.MaxMessage = 1 << 20
-	}
-	if l.OpsPerSecond <= 0 {
-		l.OpsPerSecond = 2000
-	}
-	if l.OpsBurst <= 0 {
-		l.OpsBurst = 10000
-	}
-	if l.FramesPerSecond <= 0 {
-		l.FramesPerSecond = 200
-	}
-	if l.FramesBurst <= 0 {
-		l.FramesBurst = 1000
-	}
-	if l.SendQueue <= 0 {
-		l.SendQueue = 512
-	}
-	if l.HelloTimeout <= 0 {
-		l.HelloTimeout = 10 * time.Second
-	}
+	c.Limits.Defaults()
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
@@ -186,7 +164,7 @@ func (c *Config) defaults() {
 	if c.Mail.SMTP.From == "" {
 		c.Mail.SMTP.From = c.Mail.From
 	}
-	c.Webhooks.defaults()
+	c.Webhooks.Defaults()
 	if c.WebhookClient == nil {
 		c.WebhookClient = webhook.PublicClient(c.Webhooks.Timeout)
 	}
@@ -194,7 +172,7 @@ func (c *Config) defaults() {
 		c.NotifyInterval = time.Minute
 	}
 	c.HTTP.defaults()
-	c.Quotas.defaults()
+	c.Quotas.Defaults()
 }
 
 // Node is one running server.
@@ -211,7 +189,8 @@ type Node struct {
 	ownBus  bool
 	ownDB   bool
 
-	conns    sync.WaitGroup
+	gw       *gateway.Gateway // the WebSocket side
+	blobs    *blob.Store      // the boards' images
 	mu       sync.Mutex
 	draining bool
 	meta     *meta.Store
@@ -220,26 +199,25 @@ type Node struct {
 	unsubs   []func()   // bus subscriptions of the node itself
 	cluster  membership
 
-	limits      *limiter
-	proxies     []netip.Prefix             // Config.TrustedProxies
-	ws          wsCounter                  // open WebSockets per client address
-	notifyQuiet map[storage.BoardID]uint64 // boards with nothing to notify, at this log position (n.mu)
-	pwSem       chan struct{}              // bounds concurrent password hashing
-	outbox      *outbox.Outbox
-	accepted    chan acceptedBatch
-	bgStop      context.CancelFunc
-	bgDone      sync.WaitGroup
+	limits *limit.Limiter
+	guard  *httpguard.Guard // client addresses, cross-site writes
+	access *access.Checker  // who is asking, with which role
+	outbox *outbox.Outbox
+	notes  *notify.Notifier // notifications and webhook deliveries
+	api    *api.Server      // the REST handlers
+	bgStop context.CancelFunc
+	bgDone sync.WaitGroup
 }
 
 // New opens the store and the bus and prepares the node; Serve starts it.
 func New(cfg Config) (*Node, error) {
 	cfg.defaults()
 	n := &Node{cfg: cfg, log: cfg.Log.With("node", cfg.NodeID), metrics: metrics.New()}
-	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	guard, err := httpguard.New(cfg.TrustedProxies, func() string { return n.cfg.PublicURL }, cfg.AllowedOrigins)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n.proxies, n.ws.byIP = proxies, map[string]int{}
+	n.guard = guard
 	n.store = cfg.Store
 	if n.store == nil {
 		st, err := storage.OpenPebble(cfg.DataDir, storage.PebbleOptions{})
@@ -306,6 +284,9 @@ func New(cfg Config) (*Node, error) {
 	rc.Policy = n.roomPolicy
 	rc.Accepted = n.onAccepted
 	n.rooms = room.NewManager(rc)
+	// Before the metadata: its changes reach open sessions through access.
+	n.access = access.New(access.Config{Records: records{n}, Boards: boards{n}, Rooms: n.rooms, Signer: n.signer, Now: cfg.Now,
+		Fresh: func() bool { return n.meta.Fresh() }})
 	if err := n.openMeta(); err != nil {
 		n.rooms.Close("")
 		if n.ownBus {
@@ -314,11 +295,10 @@ func New(cfg Config) (*Node, error) {
 		n.closeStore()
 		return nil, err
 	}
-	n.limits = newLimiter(cfg.Now)
-	n.notifyQuiet = map[storage.BoardID]uint64{}
-	n.pwSem = make(chan struct{}, 2)
-	n.accepted = make(chan acceptedBatch, 4096)
-	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox"), Lanes: cfg.Webhooks.outboxLanes()})
+	n.blobs = blob.New(blob.Config{Store: n.store, Bus: n.bus, Log: n.log, Peers: func() int { return len(n.Peers()) },
+		Knows: func(ctx context.Context, board storage.BoardID) error { _, err := n.loadBoard(ctx, board); return err }})
+	n.limits = limit.New(cfg.Now)
+	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox"), Lanes: cfg.Webhooks.OutboxLanes()})
 	var sender mail.Sender
 	if cfg.Mail.SMTP.Addr != "" {
 		sender = mail.NewSMTP(cfg.Mail.SMTP)
@@ -327,6 +307,14 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.outbox.Register("mail", mail.Deliverer(sender))
 	n.outbox.Register(webhook.Kind, webhook.Deliverer(cfg.WebhookClient))
+	n.notes = notify.New(notify.Config{Store: n.store, Rooms: n.rooms, Outbox: n.outbox, Records: records{n}, Boards: boards{n},
+		Log: n.log, Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From,
+		MAC: n.signer.MAC, Closed: func(m *BoardMeta) bool { return n.api.Closed(m) }, Webhooks: cfg.Webhooks})
+	n.api = api.New(api.Config{Store: n.store, Rooms: n.rooms, Records: records{n}, Boards: boards{n}, Access: n.access,
+		Blobs: n.blobs, Notes: n.notes, Outbox: n.outbox, Guard: n.guard, Limits: n.limits, Signer: n.signer, Log: n.log,
+		Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From, Quotas: cfg.Quotas,
+		MaxWebhooks: cfg.Webhooks.MaxPerBoard})
+	n.gw = gateway.New(n.gatewayConfig())
 	n.metrics.WatchOutbox(func() (uint64, uint64, uint64, uint64) {
 		s := n.outbox.Stats()
 		return s.Enqueued, s.Delivered, s.Retried, s.Dead
@@ -449,6 +437,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.mu.Lock()
 	n.draining = true
 	n.mu.Unlock()
+	n.gw.Drain()
 	err := n.http.Shutdown(ctx)
 	for _, u := range n.unsubs {
 		u()
@@ -456,12 +445,8 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.rooms.Close("node shutting down")
 	n.stopBackground()
 	n.stopCluster()
-	done := make(chan struct{})
-	go func() { n.conns.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = errors.Join(err, ctx.Err())
+	if werr := n.gw.Wait(ctx); werr != nil {
+		err = errors.Join(err, werr)
 	}
 	n.meta.Stop()
 	if n.ownBus {

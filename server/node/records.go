@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"reflect"
 	"time"
 
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/reply"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -59,19 +59,9 @@ func (n *Node) stamp(old int64) int64 {
 	return max(n.cfg.Now().UnixMilli(), old+1)
 }
 
-// refusal is an updateRecord change's answer to the client: the request
-// is refused and the record stays as it was.
-type refusal struct {
-	status int
-	code   protocol.Code
-	msg    string
-}
-
-func (e *refusal) Error() string { return e.msg }
-
-func refuse(status int, code protocol.Code, msg string) error {
-	return &refusal{status, code, msg}
-}
+// refuse is an updateRecord or updateMeta change's answer to the client
+// (reply.Refuse): the request is refused and the record stays as it was.
+func refuse(status int, code protocol.Code, msg string) error { return reply.Refuse(status, code, msg) }
 
 // updateRecord is the read-modify-write of an account record: it reads
 // (ns, key) into v (found says whether it exists), lets change edit v —
@@ -99,16 +89,6 @@ func metaErr(err error) error {
 		return refuse(503, protocol.CodeUnavailable, "the cluster's metadata store cannot take writes now (no quorum); try again")
 	}
 	return err
-}
-
-// writeUpdateError answers a failed updateRecord: its refusal, or a 500.
-func writeUpdateError(w http.ResponseWriter, err error) {
-	var ref *refusal
-	if errors.As(err, &ref) {
-		writeError(w, ref.status, ref.code, ref.msg)
-		return
-	}
-	writeError(w, 500, protocol.CodeInternal, err.Error())
 }
 
 // metaChanged applies a metadata change, made on this node or another,

@@ -1,4 +1,4 @@
-package node
+package blob
 
 import (
 	"bytes"
@@ -10,13 +10,13 @@ import (
 
 func TestBlobCodec(t *testing.T) {
 	data := []byte("\x89PNG\r\n\x1a\nrest")
-	typ, got, err := decodeBlob(encodeBlob("image/png", data))
+	typ, got, err := Decode(Encode("image/png", data))
 	if err != nil || typ != "image/png" || !bytes.Equal(got, data) {
 		t.Fatalf("round trip: %q %q %v", typ, got, err)
 	}
-	for _, bad := range [][]byte{nil, {1}, {2, 0}, {1, 200}, {1, 3, 'a', 'b'}, encodeBlob("text/html", data)} {
-		if _, _, err := decodeBlob(bad); !errors.Is(err, storage.ErrCorrupt) {
-			t.Errorf("decodeBlob(%q): %v, want ErrCorrupt", bad, err)
+	for _, bad := range [][]byte{nil, {1}, {2, 0}, {1, 200}, {1, 3, 'a', 'b'}, Encode("text/html", data)} {
+		if _, _, err := Decode(bad); !errors.Is(err, storage.ErrCorrupt) {
+			t.Errorf("Decode(%q): %v, want ErrCorrupt", bad, err)
 		}
 	}
 }
@@ -24,20 +24,20 @@ func TestBlobCodec(t *testing.T) {
 // FuzzDecodeBlob: any stored value decodes or fails with ErrCorrupt, never
 // panics, and what decodes re-encodes to the same bytes.
 func FuzzDecodeBlob(f *testing.F) {
-	f.Add(encodeBlob("image/png", []byte("x")))
-	f.Add(encodeBlob("image/webp", nil))
+	f.Add(Encode("image/png", []byte("x")))
+	f.Add(Encode("image/webp", nil))
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, v []byte) {
-		typ, data, err := decodeBlob(v)
+		typ, data, err := Decode(v)
 		if err != nil {
 			if !errors.Is(err, storage.ErrCorrupt) {
 				t.Fatalf("error %v is not ErrCorrupt", err)
 			}
 			return
 		}
-		if re := encodeBlob(typ, data); !bytes.Equal(re, v) {
+		if re := Encode(typ, data); !bytes.Equal(re, v) {
 			// Only a non-minimal uvarint may differ; the content must not.
-			t2, d2, err := decodeBlob(re)
+			t2, d2, err := Decode(re)
 			if err != nil || t2 != typ || !bytes.Equal(d2, data) {
 				t.Fatalf("re-encoding changed the blob")
 			}
@@ -47,12 +47,12 @@ func FuzzDecodeBlob(f *testing.F) {
 
 func TestParseBlobID(t *testing.T) {
 	good := "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-	if b, ok := parseBlobID(good); !ok || len(b) != 32 {
-		t.Fatalf("parseBlobID(%q) = %x, %v", good, b, ok)
+	if b, ok := ParseID(good); !ok || len(b) != 32 {
+		t.Fatalf("ParseID(%q) = %x, %v", good, b, ok)
 	}
 	for _, bad := range []string{"", good[:63], good + "0", "E" + good[1:], "g" + good[1:]} {
-		if _, ok := parseBlobID(bad); ok {
-			t.Errorf("parseBlobID(%q) accepted", bad)
+		if _, ok := ParseID(bad); ok {
+			t.Errorf("ParseID(%q) accepted", bad)
 		}
 	}
 }
@@ -67,7 +67,7 @@ func TestBlobChunkCodec(t *testing.T) {
 	for name, bad := range map[string]blobChunk{
 		"type":          {Type: "text/html", Total: 1, Data: []byte{1}},
 		"empty":         {Type: "image/png", Total: 0},
-		"too big":       {Type: "image/png", Total: MaxBlobSize + 1, Data: make([]byte, blobChunkSize)},
+		"too big":       {Type: "image/png", Total: MaxSize + 1, Data: make([]byte, blobChunkSize)},
 		"offset beyond": {Type: "image/png", Total: 10, Offset: blobChunkSize, Data: make([]byte, 10)},
 		"unaligned":     {Type: "image/png", Total: blobChunkSize * 2, Offset: 5, Data: make([]byte, blobChunkSize)},
 		"short chunk":   {Type: "image/png", Total: blobChunkSize * 2, Data: make([]byte, 10)},
@@ -89,7 +89,7 @@ func FuzzDecodeBlobChunk(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if c.Offset < 0 || c.Offset+len(c.Data) > c.Total || c.Total > MaxBlobSize || !blobTypes[c.Type] {
+		if c.Offset < 0 || c.Offset+len(c.Data) > c.Total || c.Total > MaxSize || !Types[c.Type] {
 			t.Fatalf("out of bounds: %+v", c)
 		}
 		again, err := decodeBlobChunk(c.encode())

@@ -1,4 +1,4 @@
-package node
+package api
 
 import (
 	"errors"
@@ -17,7 +17,7 @@ var client = webclient.New(webclient.Dist())
 // static serves the web client: its home page at / and its files (the
 // hashed assets, the service worker). Without a built client, / is the
 // info page. Any other path is a JSON 404, like every unknown route.
-func (n *Node) static() http.Handler {
+func (srv *Server) static() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			writeError(w, 404, "not_found", "no such page")
@@ -43,12 +43,12 @@ func (n *Node) static() http.Handler {
 // boardPage is where board links point (/b/{board}?token=...): the web
 // client's app shell, which connects to the board. An unknown board still
 // gets the shell, with a 404, so the client can say so in the page.
-func (n *Node) boardPage(w http.ResponseWriter, r *http.Request) {
+func (srv *Server) boardPage(w http.ResponseWriter, r *http.Request) {
 	if w.Header().Get("Content-Security-Policy") == "" { // embedPage set its own
 		shellHeaders(w, "")
 	}
 	if !client.Available() {
-		if _, _, ok := n.boardFromPath(w, r); !ok {
+		if _, _, ok := srv.boardFromPath(w, r); !ok {
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -59,7 +59,7 @@ func (n *Node) boardPage(w http.ResponseWriter, r *http.Request) {
 	id, err := storage.ParseBoardID(r.PathValue("board"))
 	if err != nil {
 		status = http.StatusBadRequest
-	} else if _, err := n.loadBoard(r.Context(), id); errors.Is(err, storage.ErrNotFound) {
+	} else if _, err := srv.cfg.Boards.Load(r.Context(), id); errors.Is(err, storage.ErrNotFound) {
 		status = http.StatusNotFound
 	}
 	// Other errors (storage): the shell anyway; the client has its own
@@ -74,17 +74,17 @@ func (n *Node) boardPage(w http.ResponseWriter, r *http.Request) {
 // --allowed-origins (the same patterns that admit WebSockets); the page may
 // then be framed by that origin only (CSP frame-ancestors). Without
 // `origin` only the node's own pages may frame it.
-func (n *Node) embedPage(w http.ResponseWriter, r *http.Request) {
+func (srv *Server) embedPage(w http.ResponseWriter, r *http.Request) {
 	ancestors := "'self'"
 	if o := r.URL.Query().Get("origin"); o != "" {
-		if !n.originAllowed(o, r.Host, true) {
+		if !srv.cfg.Guard.OriginAllowed(o, r.Host, true) {
 			writeError(w, 403, protocol.CodeForbidden, "origin "+strconv.Quote(o)+" may not embed boards of this node (see --allowed-origins)")
 			return
 		}
 		ancestors = o
 	}
 	shellHeaders(w, ancestors)
-	n.boardPage(w, r)
+	srv.boardPage(w, r)
 }
 
 // shellCSP is the app shell's Content-Security-Policy, with

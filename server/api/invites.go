@@ -1,4 +1,4 @@
-package node
+package api
 
 import (
 	"context"
@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/reply"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -47,8 +49,8 @@ const (
 // POST /v1/boards/{board}/invites {"email", "role", "days"} (owner): with
 // an e-mail, sends the invite to that address; without, answers an
 // invite link to hand out.
-func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
-	id, m, who, ok := n.enterOwner(w, r, "only the owner may invite")
+func (srv *Server) createInvite(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := srv.enterOwner(w, r, "only the owner may invite")
 	if !ok {
 		return
 	}
@@ -75,18 +77,18 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = time.Duration(req.Days) * 24 * time.Hour
 	}
-	now := n.cfg.Now()
+	now := srv.cfg.Now()
 	tok, hash := account.NewToken()
 	inv := account.Invite{ID: hash[:16], Board: m.ID, Role: req.Role, By: who.User.ID,
 		Created: now.UnixMilli(), Expires: now.Add(ttl).UnixMilli(), Updated: now.UnixMilli()}
-	link := n.cfg.PublicURL + "/v1/invites/" + tok
+	link := srv.cfg.PublicURL() + "/v1/invites/" + tok
 	if strings.TrimSpace(req.Email) == "" {
-		if !n.limits.allow("invite-link:"+id.String(), invitesPerBoardDay, 24*time.Hour) {
+		if !srv.cfg.Limits.Allow("invite-link:"+id.String(), invitesPerBoardDay, 24*time.Hour) {
 			writeError(w, 429, protocol.CodeRateLimited, "too many invite links today")
 			return
 		}
 		inv.Link = true
-		if err := n.putRecord(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
+		if err := srv.cfg.Records.Put(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}
@@ -100,18 +102,18 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	// The e-mail says who invites: only a signed-in person, by the address
 	// they proved, may make the node write to someone else's mailbox.
-	inviter, err := n.signedIn(r)
+	inviter, err := srv.cfg.Access.SignedIn(r)
 	if err != nil || inviter == nil {
 		writeError(w, 403, protocol.CodeForbidden, "sign in to invite by e-mail (the invitation names you by your address); or make an invite link")
 		return
 	}
-	if !n.limits.allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) ||
-		!n.limits.allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) {
+	if !srv.cfg.Limits.Allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) ||
+		!srv.cfg.Limits.Allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many invites today")
 		return
 	}
 	inv.Email, inv.By = email, inviter.ID
-	if err := n.putRecord(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
+	if err := srv.cfg.Records.Put(r.Context(), account.NSInvite, []byte(hash), &inv); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
@@ -121,7 +123,7 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	text := fmt.Sprintf("Hello,\n\n%s invites you to the Corkboard board %q as %s.\n\nOpen the board (this link signs you in as %s; it works once, until %s):\n\n%s\n\nIf you do not know %s, ignore this e-mail: nothing happens without the link.\n",
 		from, m.Name, req.Role, email, now.Add(ttl).UTC().Format("2 Jan 2006 15:04 MST"), link, inviter.Email)
-	if err := n.sendMail(r.Context(), "invite/"+inv.ID, email, fmt.Sprintf("%s invites you to a Corkboard board", inviter.Email), text, ""); err != nil {
+	if err := srv.sendMail(r.Context(), "invite/"+inv.ID, email, fmt.Sprintf("%s invites you to a Corkboard board", inviter.Email), text, ""); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
@@ -129,16 +131,16 @@ func (n *Node) createInvite(w http.ResponseWriter, r *http.Request) {
 }
 
 // invites lists a board's invites.
-func (n *Node) invites(ctx context.Context, board string) ([]account.Invite, error) {
+func (srv *Server) invites(ctx context.Context, board string) ([]account.Invite, error) {
 	var out []account.Invite
 	id, err := storage.ParseBoardID(board)
 	if err != nil {
 		return nil, err
 	}
-	// The board's invites (index.go), not every invite of the node.
-	err = n.inviteHashes(ctx, id, func(hash []byte) error {
+	// The board's invites (Boards.InviteHashes), not every invite of the node.
+	err = srv.cfg.Boards.InviteHashes(ctx, id, func(hash []byte) error {
 		var inv account.Invite
-		if n.getRecord(ctx, account.NSInvite, hash, &inv) == nil && inv.Board == board {
+		if srv.cfg.Records.Get(ctx, account.NSInvite, hash, &inv) == nil && inv.Board == board {
 			inv.Hash = string(hash)
 			out = append(out, inv)
 		}
@@ -149,12 +151,12 @@ func (n *Node) invites(ctx context.Context, board string) ([]account.Invite, err
 }
 
 // GET /v1/boards/{board}/invites (owner).
-func (n *Node) listInvites(w http.ResponseWriter, r *http.Request) {
-	_, m, _, ok := n.enterOwner(w, r, "only the owner may list invites")
+func (srv *Server) listInvites(w http.ResponseWriter, r *http.Request) {
+	_, m, _, ok := srv.enterOwner(w, r, "only the owner may list invites")
 	if !ok {
 		return
 	}
-	invs, err := n.invites(r.Context(), m.ID)
+	invs, err := srv.invites(r.Context(), m.ID)
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
@@ -166,12 +168,12 @@ func (n *Node) listInvites(w http.ResponseWriter, r *http.Request) {
 }
 
 // DELETE /v1/boards/{board}/invites/{invite} (owner): revokes an invite.
-func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
-	_, m, _, ok := n.enterOwner(w, r, "only the owner may revoke invites")
+func (srv *Server) revokeInvite(w http.ResponseWriter, r *http.Request) {
+	_, m, _, ok := srv.enterOwner(w, r, "only the owner may revoke invites")
 	if !ok {
 		return
 	}
-	invs, err := n.invites(r.Context(), m.ID)
+	invs, err := srv.invites(r.Context(), m.ID)
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
@@ -181,8 +183,8 @@ func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		// Re-read under the lock: an accept may have raced the listing.
-		err := n.updateRecord(r.Context(), account.NSInvite, []byte(inv.Hash), &inv, func(bool) error {
-			inv.Revoked, inv.Updated = true, n.stamp(inv.Updated)
+		err := srv.cfg.Records.Update(r.Context(), account.NSInvite, []byte(inv.Hash), &inv, func(bool) error {
+			inv.Revoked, inv.Updated = true, srv.cfg.Records.Stamp(inv.Updated)
 			return nil
 		})
 		if err != nil {
@@ -195,7 +197,7 @@ func (n *Node) revokeInvite(w http.ResponseWriter, r *http.Request) {
 	writeError(w, 404, protocol.CodeNotFound, "no such invite")
 }
 
-func (n *Node) invitePage(w http.ResponseWriter, r *http.Request) {
+func (srv *Server) invitePage(w http.ResponseWriter, r *http.Request) {
 	confirm(w, "You are invited", "Continue to join the board in this browser.", "Open the board")
 }
 
@@ -203,7 +205,7 @@ func (n *Node) invitePage(w http.ResponseWriter, r *http.Request) {
 // membership, a session for the invited address, a redirect to the board.
 // An invite link: membership for the signed-in caller (401 when nobody
 // is signed in), a redirect to the board.
-func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
+func (srv *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	if !account.ValidToken(tok) {
 		writeError(w, 400, protocol.CodeMalformed, "not an invite link")
@@ -211,10 +213,10 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	// Who is signed in matters to invite links only; read it before the
 	// invite is used, so a link is not spent on an anonymous click.
-	caller, callerErr := n.signedIn(r)
+	caller, callerErr := srv.cfg.Access.SignedIn(r)
 	var inv account.Invite
-	err := n.updateRecord(r.Context(), account.NSInvite, []byte(account.HashToken(tok)), &inv, func(found bool) error {
-		now := n.cfg.Now().UnixMilli()
+	err := srv.cfg.Records.Update(r.Context(), account.NSInvite, []byte(account.HashToken(tok)), &inv, func(found bool) error {
+		now := srv.cfg.Now().UnixMilli()
 		msg := ""
 		switch {
 		case !found:
@@ -238,13 +240,13 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		} else {
 			inv.Used = now
 		}
-		inv.Updated = n.stamp(inv.Updated)
+		inv.Updated = srv.cfg.Records.Stamp(inv.Updated)
 		return nil
 	})
 	if err != nil {
-		var ref *refusal
-		if errors.As(err, &ref) && ref.status == 401 && !strings.Contains(r.Header.Get("Accept"), "application/json") {
-			page(w, 401, map[string]string{"Title": "Invite", "Text": ref.msg, "Home": "/"})
+		var ref *reply.Refusal
+		if errors.As(err, &ref) && ref.Status == 401 && !strings.Contains(r.Header.Get("Accept"), "application/json") {
+			page(w, 401, map[string]string{"Title": "Invite", "Text": ref.Msg, "Home": "/"})
 			return
 		}
 		writeUpdateError(w, err)
@@ -252,7 +254,7 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	board, err := storage.ParseBoardID(inv.Board)
 	if err == nil {
-		_, err = n.loadBoard(r.Context(), board)
+		_, err = srv.cfg.Boards.Load(r.Context(), board)
 	}
 	if err != nil {
 		writeError(w, 404, protocol.CodeUnknownBoard, "the board is gone")
@@ -260,16 +262,16 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	u := caller
 	if !inv.Link {
-		u, err = n.ensureUser(r.Context(), inv.Email)
+		u, err = srv.ensureUser(r.Context(), inv.Email)
 	}
 	if err == nil {
-		err = n.addMember(r.Context(), board, u.ID, inv.Role, inv.By)
+		err = srv.addMember(r.Context(), board, u.ID, inv.Role, inv.By)
 	}
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	n.refreshRoles(board)
+	srv.cfg.Access.RefreshRoles(board)
 	if inv.Link {
 		if strings.Contains(r.Header.Get("Accept"), "application/json") {
 			writeJSON(w, 200, map[string]any{"user": u, "board": inv.Board, "role": inv.Role, "next": "/b/" + inv.Board})
@@ -278,15 +280,15 @@ func (n *Node) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/b/"+inv.Board, http.StatusSeeOther)
 		return
 	}
-	n.startSession(w, r, u, "/b/"+inv.Board)
+	srv.startSession(w, r, u, "/b/"+inv.Board)
 }
 
 // POST /v1/boards/{board}/join {"password", "name"}: enters a
 // password-protected board. A signed-in person becomes a member with the
 // board's PublicRole; anyone else gets a guest token for the board. Wrong
 // passwords are limited to 5 per quarter hour per address and board.
-func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
-	id, m, ok := n.boardFromPath(w, r)
+func (srv *Server) joinBoard(w http.ResponseWriter, r *http.Request) {
+	id, m, ok := srv.boardFromPath(w, r)
 	if !ok {
 		return
 	}
@@ -304,28 +306,28 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 	// The attempt is counted before the password is checked, so parallel
 	// guesses cannot all pass the limit while argon2 runs; a right
 	// password gives its attempt back.
-	limKey := "join:" + id.String() + ":" + clientIP(r)
-	if !n.limits.allow(limKey, joinAttempts, joinWindow) {
+	limKey := "join:" + id.String() + ":" + httpguard.ClientIP(r)
+	if !srv.cfg.Limits.Allow(limKey, joinAttempts, joinWindow) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many wrong passwords; try again later")
 		return
 	}
 	var ph account.PasswordHash
-	if err := n.getRecord(r.Context(), account.NSPassword, id[:], &ph); err != nil || !n.checkPassword(r.Context(), ph.Hash, req.Password) {
+	if err := srv.cfg.Records.Get(r.Context(), account.NSPassword, id[:], &ph); err != nil || !srv.cfg.Access.CheckPassword(r.Context(), ph.Hash, req.Password) {
 		writeError(w, 401, protocol.CodeUnauthorized, "wrong password")
 		return
 	}
-	n.limits.refund(limKey)
-	u, err := n.signedIn(r)
+	srv.cfg.Limits.Refund(limKey)
+	u, err := srv.cfg.Access.SignedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return
 	}
 	if u != nil {
-		if err := n.addVisitor(r.Context(), id, u.ID, m.PublicRole, m.Epoch); err != nil {
+		if err := srv.addVisitor(r.Context(), id, u.ID, m.PublicRole, m.Epoch); err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}
-		role, _ := n.memberRole(r.Context(), id, m, u.ID)
+		role, _ := srv.cfg.Access.MemberRole(r.Context(), id, m, u.ID)
 		writeJSON(w, 200, map[string]any{"role": role, "user": u})
 		return
 	}
@@ -337,9 +339,9 @@ func (n *Node) joinBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return
 	}
-	user := protocol.User{ID: guestPrefix + auth.RandomID(9), Name: name, Role: m.PublicRole}
-	n.rememberGuest(r.Context(), user)
-	tok := n.signer.Sign(auth.Claims{Board: m.ID, User: user.ID, Name: name, Role: m.PublicRole, Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
+	user := protocol.User{ID: access.GuestPrefix + auth.RandomID(9), Name: name, Role: m.PublicRole}
+	srv.rememberGuest(r.Context(), user)
+	tok := srv.cfg.Signer.Sign(auth.Claims{Board: m.ID, User: user.ID, Name: name, Role: m.PublicRole, Exp: srv.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
 	writeJSON(w, 200, map[string]any{"role": m.PublicRole, "user": user, "token": tok})
 }
 
@@ -348,174 +350,3 @@ const (
 	joinAttempts = 5
 	joinWindow   = 15 * time.Minute
 )
-
-// checkPassword runs argon2id (19 MiB each) at most two at a time, so a
-// burst of join attempts cannot exhaust the node's memory.
-func (n *Node) checkPassword(ctx context.Context, hash, pw string) bool {
-	select {
-	case n.pwSem <- struct{}{}:
-	case <-ctx.Done():
-		return false
-	}
-	defer func() { <-n.pwSem }()
-	return account.CheckPassword(hash, pw)
-}
-
-// limiter counts events per key in fixed windows (by the node's clock).
-//
-// Memory, without ever scanning the map: each window is queued, in a
-// queue per period, in the order it started, so a queue's head is its
-// oldest window; every call drops up to pruneStep expired windows from
-// the head of each queue, so windows leave as fast as they come. maxKeys
-// bounds the map: a new key past it drops the oldest window (that key
-// starts afresh). Rejected: refusing new keys when full (whoever fills
-// the map would lock everyone out of signing in), and a periodic sweep (a
-// goroutine per node, and the map grows between sweeps).
-type limiter struct {
-	now     func() time.Time
-	mu      sync.Mutex
-	m       map[string]*window
-	queues  map[time.Duration]*windowQueue
-	maxKeys int
-}
-
-type window struct {
-	start time.Time
-	n     int
-	per   time.Duration
-}
-
-// windowQueue holds windows in the order they started.
-type windowQueue struct {
-	items []queuedWindow
-	head  int
-}
-
-type queuedWindow struct {
-	key string
-	w   *window
-}
-
-const (
-	pruneStep      = 4
-	limiterMaxKeys = 100_000
-)
-
-func newLimiter(now func() time.Time) *limiter {
-	return &limiter{now: now, m: map[string]*window{}, queues: map[time.Duration]*windowQueue{}, maxKeys: limiterMaxKeys}
-}
-
-// current returns key's window for period per, starting a new one when
-// there is none or it is over; it prunes first.
-func (l *limiter) current(key string, per time.Duration) *window {
-	now := l.now()
-	l.prune(now)
-	w := l.m[key]
-	if w != nil && now.Sub(w.start) < per {
-		return w
-	}
-	if w == nil && len(l.m) >= l.maxKeys {
-		l.evictOldest()
-	}
-	w = &window{start: now, per: per}
-	l.m[key] = w
-	q := l.queues[per]
-	if q == nil {
-		q = &windowQueue{}
-		l.queues[per] = q
-	}
-	q.items = append(q.items, queuedWindow{key, w})
-	return w
-}
-
-// prune drops up to pruneStep windows from the head of each queue: those
-// replaced or dropped already, and those over.
-func (l *limiter) prune(now time.Time) {
-	for per, q := range l.queues {
-		for i := 0; i < pruneStep && q.head < len(q.items); i++ {
-			it := q.items[q.head]
-			if l.m[it.key] == it.w {
-				if now.Sub(it.w.start) < per {
-					break
-				}
-				delete(l.m, it.key)
-			}
-			q.pop()
-		}
-		if q.head == len(q.items) {
-			delete(l.queues, per)
-		}
-	}
-}
-
-func (q *windowQueue) pop() {
-	q.items[q.head] = queuedWindow{}
-	q.head++
-	if q.head > 64 && q.head*2 >= len(q.items) {
-		q.items = append(q.items[:0], q.items[q.head:]...)
-		q.head = 0
-	}
-}
-
-// evictOldest drops the window that started first.
-func (l *limiter) evictOldest() {
-	var oldest *windowQueue
-	for _, q := range l.queues {
-		for q.head < len(q.items) && l.m[q.items[q.head].key] != q.items[q.head].w {
-			q.pop()
-		}
-		if q.head < len(q.items) && (oldest == nil || q.items[q.head].w.start.Before(oldest.items[oldest.head].w.start)) {
-			oldest = q
-		}
-	}
-	if oldest != nil {
-		delete(l.m, oldest.items[oldest.head].key)
-		oldest.pop()
-	}
-}
-
-// allow counts one event and says whether it is within max per period.
-func (l *limiter) allow(key string, max int, per time.Duration) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.current(key, per)
-	w.n++
-	return w.n <= max
-}
-
-// refund gives back one event counted by allow.
-func (l *limiter) refund(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if w := l.m[key]; w != nil && w.n > 0 {
-		w.n--
-	}
-}
-
-// allowUpTo counts k events if the window stays within max with them, and
-// says whether it did (bytes of a budget: a refused upload costs nothing).
-func (l *limiter) allowUpTo(key string, k, max int, per time.Duration) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.current(key, per)
-	if w.n+k > max {
-		return false
-	}
-	w.n += k
-	return true
-}
-
-// used says whether the key's window is spent, without counting.
-func (l *limiter) used(key string, max int, per time.Duration) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := l.m[key]
-	return w != nil && l.now().Sub(w.start) < per && w.n >= max
-}
-
-// size is how many windows the limiter holds (tests).
-func (l *limiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.m)
-}

@@ -1,4 +1,8 @@
-package node
+// Package httpguard is what every HTTP request passes through before its
+// handler: the client's address (behind trusted proxies), under which
+// limits count it, and the refusal of writes from another site's page
+// (the origin checks that stand in for CSRF tokens).
+package httpguard
 
 import (
 	"context"
@@ -11,74 +15,41 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/reply"
 )
 
-// What every request passes through before its handler (routes): the
-// client's address behind trusted proxies, and the cross-site check of
-// writes. Then the limits on WebSockets per address.
-
-// HTTPLimits bound the HTTP server's connections. Zero values take the
-// stated defaults.
-type HTTPLimits struct {
-	// ReadTimeout bounds reading a request, headers and body (default
-	// 30s). A blob upload gets BodyTimeout instead, from its handler.
-	ReadTimeout time.Duration
-	// BodyTimeout bounds reading a blob upload's body (default 2 min: 10
-	// MiB at 90 KB/s).
-	BodyTimeout time.Duration
-	// WriteTimeout bounds writing a response (default 60s); the answers
-	// that may be large (blobs, /ops, /state, summaries) get LongWrite.
-	WriteTimeout time.Duration
-	// LongWrite bounds writing the large answers (default 5 min).
-	LongWrite time.Duration
-	// IdleTimeout closes a keep-alive connection that sends no new
-	// request for this long (default 2 min).
-	IdleTimeout time.Duration
-	// MaxHeaderBytes bounds a request's headers (default 64 KiB).
-	MaxHeaderBytes int
-	// WebSocketsPerIP bounds the open WebSockets of one client address
-	// (default 64; negative: no limit); past it, 429 before the upgrade.
-	WebSocketsPerIP int
-	// MaxWebSockets bounds the node's open WebSockets (default 0: no
-	// limit); past it, 503 before the upgrade, so a client tries another
-	// node.
-	MaxWebSockets int
+// Guard checks a node's requests.
+type Guard struct {
+	proxies   []netip.Prefix // trusted proxies
+	publicURL func() string  // how clients reach the node
+	allowed   []string       // AllowedOrigins patterns
 }
 
-func (l *HTTPLimits) defaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
+// New makes a guard: trustedProxies are the proxies (CIDRs or addresses)
+// whose X-Forwarded-For is believed; publicURL is how clients reach the
+// node (it may change once the node has bound its port);
+// allowedOrigins are the extra Origin host patterns that may act on it.
+func New(trustedProxies []string, publicURL func() string, allowedOrigins []string) (*Guard, error) {
+	proxies, err := parseTrustedProxies(trustedProxies)
+	if err != nil {
+		return nil, err
 	}
-	def(&l.ReadTimeout, 30*time.Second)
-	def(&l.BodyTimeout, 2*time.Minute)
-	def(&l.WriteTimeout, 60*time.Second)
-	def(&l.LongWrite, 5*time.Minute)
-	def(&l.IdleTimeout, 2*time.Minute)
-	if l.MaxHeaderBytes <= 0 {
-		l.MaxHeaderBytes = 64 << 10
-	}
-	if l.WebSocketsPerIP == 0 {
-		l.WebSocketsPerIP = 64
-	}
+	return &Guard{proxies: proxies, publicURL: publicURL, allowed: allowedOrigins}, nil
 }
 
 // ---- the client's address ----
 
 type clientIPKey struct{}
 
-// clientIP is the address a request's limits are counted under: the peer
+// ClientIP is the address a request's limits are counted under: the peer
 // address, or, when the peer is a trusted proxy (Config.TrustedProxies),
 // the address the proxies say they got the request from (see
 // resolveClient). An IPv6 address counts as its /64: one subscriber
 // usually has a whole /64, so counting single addresses would give them
 // 2^64 budgets.
-func clientIP(r *http.Request) string {
+func ClientIP(r *http.Request) string {
 	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok {
 		return ip
 	}
@@ -127,8 +98,8 @@ func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-func (n *Node) trusted(a netip.Addr) bool {
-	for _, p := range n.proxies {
+func (g *Guard) trusted(a netip.Addr) bool {
+	for _, p := range g.proxies {
 		if p.Contains(a) {
 			return true
 		}
@@ -148,9 +119,9 @@ func (n *Node) trusted(a netip.Addr) bool {
 // request would be a fresh budget), and the Forwarded header (RFC 7239;
 // the common proxies write X-Forwarded-For by default — one format, one
 // parser).
-func (n *Node) resolveClient(r *http.Request) netip.Addr {
+func (g *Guard) resolveClient(r *http.Request) netip.Addr {
 	peer := peerAddr(r.RemoteAddr)
-	if len(n.proxies) == 0 || !n.trusted(peer) {
+	if len(g.proxies) == 0 || !g.trusted(peer) {
 		return peer
 	}
 	var hops []string
@@ -164,7 +135,7 @@ func (n *Node) resolveClient(r *http.Request) netip.Addr {
 			return client
 		}
 		client = a.Unmap()
-		if !n.trusted(client) {
+		if !g.trusted(client) {
 			return client
 		}
 	}
@@ -196,14 +167,14 @@ func unsafeMethod(m string) bool {
 //     host (the request's, or PublicURL's) or matches AllowedOrigins (the
 //     patterns that admit WebSockets, with the same meaning).
 //
-// The RFC 8058 one-click unsubscribe POST is exempt (routes): mail
+// The RFC 8058 one-click unsubscribe POST is exempt (the node's routes): mail
 // providers post it, and its MAC is its authentication.
 //
 // Rejected: CSRF tokens (every client, SDK and form would carry one; the
 // browser headers say the same with nothing to keep), and checking only
 // cookie-authenticated requests (a sign-in link is no cookie, yet posting
 // one from a foreign page signs the victim into the attacker's account).
-func (n *Node) crossSite(r *http.Request) string {
+func (g *Guard) crossSite(r *http.Request) string {
 	site := r.Header.Get("Sec-Fetch-Site")
 	origin := r.Header.Get("Origin")
 	switch site {
@@ -217,20 +188,20 @@ func (n *Node) crossSite(r *http.Request) string {
 	if origin == "" {
 		return "a write from another site's page (Sec-Fetch-Site " + strconv.Quote(site) + ")"
 	}
-	if n.originAllowed(origin, r.Host, false) {
+	if g.OriginAllowed(origin, r.Host, false) {
 		return ""
 	}
 	return "a write from a page at " + strconv.Quote(origin) + ", which is not this node (see --allowed-origins)"
 }
 
-// originAllowed says whether a page at origin o may act on this node: o
+// OriginAllowed says whether a page at origin o may act on this node: o
 // must be an origin exactly as browsers write it (scheme://host[:port]),
 // and its host be the request's host (self), PublicURL's host, or match
 // one of the AllowedOrigins patterns: path.Match against host[:port], or
 // against scheme://host[:port] for a pattern with a scheme — the meaning
 // the WebSocket's OriginPatterns give them. exact (for embedding): only
 // the origin as browsers write it, no path, no trailing slash.
-func (n *Node) originAllowed(o, self string, exact bool) bool {
+func (g *Guard) OriginAllowed(o, self string, exact bool) bool {
 	u, err := url.Parse(o)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return false
@@ -241,10 +212,10 @@ func (n *Node) originAllowed(o, self string, exact bool) bool {
 	if strings.EqualFold(u.Host, self) {
 		return true
 	}
-	if pu, err := url.Parse(n.cfg.PublicURL); err == nil && pu.Host != "" && strings.EqualFold(u.Host, pu.Host) {
+	if pu, err := url.Parse(g.publicURL()); err == nil && pu.Host != "" && strings.EqualFold(u.Host, pu.Host) {
 		return true
 	}
-	for _, p := range n.cfg.AllowedOrigins {
+	for _, p := range g.allowed {
 		target := u.Host
 		if strings.Contains(p, "://") {
 			target = u.Scheme + "://" + u.Host
@@ -256,83 +227,32 @@ func (n *Node) originAllowed(o, self string, exact bool) bool {
 	return false
 }
 
-// jsonContent checks that a request's body is declared JSON, writing the
+// JSONContent checks that a request's body is declared JSON, writing the
 // 415 itself. A page of another site can post text/plain, form or
 // multipart bodies without asking; application/json needs a CORS
 // preflight, which this node never grants.
-func jsonContent(w http.ResponseWriter, r *http.Request) bool {
+func JSONContent(w http.ResponseWriter, r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, protocol.CodeMalformed, "the body must be JSON, sent with Content-Type: application/json")
+		reply.Error(w, http.StatusUnsupportedMediaType, protocol.CodeMalformed, "the body must be JSON, sent with Content-Type: application/json")
 		return false
 	}
 	return true
 }
 
-// guard wraps every route: it records the client's address and refuses
+// Wrap wraps every route: it records the client's address and refuses
 // cross-site writes.
-func (n *Node) guard(next http.Handler) http.Handler {
+func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(n.proxies) > 0 {
-			r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, limitKeyOf(n.resolveClient(r))))
+		if len(g.proxies) > 0 {
+			r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, limitKeyOf(g.resolveClient(r))))
 		}
 		if unsafeMethod(r.Method) && !(r.Method == http.MethodPost && r.URL.Path == "/v1/unsubscribe") {
-			if why := n.crossSite(r); why != "" {
-				writeError(w, http.StatusForbidden, protocol.CodeForbidden, "refused: "+why)
+			if why := g.crossSite(r); why != "" {
+				reply.Error(w, http.StatusForbidden, protocol.CodeForbidden, "refused: "+why)
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// ---- WebSockets per address ----
-
-// wsCounter counts open WebSockets per client address and in all.
-type wsCounter struct {
-	mu    sync.Mutex
-	byIP  map[string]int
-	total int
-}
-
-// acquire takes a WebSocket slot for ip, or says why not: 429 (this
-// address has perIP open) or 503 (the node has max open). perIP or max
-// <= 0: no such limit.
-func (c *wsCounter) acquire(ip string, perIP, max int) (release func(), status int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if max > 0 && c.total >= max {
-		return nil, http.StatusServiceUnavailable
-	}
-	if perIP > 0 && c.byIP[ip] >= perIP {
-		return nil, http.StatusTooManyRequests
-	}
-	c.byIP[ip]++
-	c.total++
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			c.total--
-			if c.byIP[ip]--; c.byIP[ip] <= 0 {
-				delete(c.byIP, ip)
-			}
-		})
-	}, 0
-}
-
-// wsSlot takes a WebSocket slot for the request's client, writing the 429
-// or 503 itself when there is none.
-func (n *Node) wsSlot(w http.ResponseWriter, r *http.Request) (func(), bool) {
-	release, status := n.ws.acquire(clientIP(r), n.cfg.HTTP.WebSocketsPerIP, n.cfg.HTTP.MaxWebSockets)
-	switch status {
-	case http.StatusTooManyRequests:
-		writeError(w, status, protocol.CodeRateLimited, "too many open connections from your address (at most "+strconv.Itoa(n.cfg.HTTP.WebSocketsPerIP)+")")
-		return nil, false
-	case http.StatusServiceUnavailable:
-		writeError(w, status, protocol.CodeUnavailable, "this node has as many connections as it takes; connect to another node or retry later")
-		return nil, false
-	}
-	return release, true
 }

@@ -1,11 +1,12 @@
-package node
+package api
 
 import (
 	"net/http"
 	"slices"
 
-	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
@@ -17,12 +18,12 @@ import (
 // epoch it was issued in and who holds it; it never decides a role. The
 // role is read from the board's current metadata every time the token is
 // used (tokenRole), so lowering PublicRole, deleting a link or making the
-// board members-only applies to the next call and, through refreshRoles,
+// board members-only applies to the next call and, through Access.RefreshRoles,
 // to open connections on every node:
 //
 //   - the owner's token (user = the board's owner): owner;
 //   - a role link's token (user "link-<id>"): the role of link record <id>
-//     in BoardMeta.Links; none once the record is deleted;
+//     in meta.Board.Links; none once the record is deleted;
 //   - a guest's token (user "guest-…", from the board's password or a
 //     public board's welcome): the board's PublicRole now.
 //
@@ -39,40 +40,34 @@ import (
 // maxLinks bounds a board's live role links.
 const maxLinks = 50
 
-// Token holders' user ids: role links and guests.
-const (
-	linkPrefix  = "link-"
-	guestPrefix = "guest-"
-)
-
 // newLink adds a role link record to m (the caller publishes m) and
 // returns its token.
-func (n *Node) newLink(m *BoardMeta, role string) string {
-	l := LinkMeta{ID: auth.RandomID(9), Role: role, Created: n.cfg.Now().UnixMilli()}
+func (srv *Server) newLink(m *meta.Board, role string) string {
+	l := meta.Link{ID: auth.RandomID(9), Role: role, Created: srv.cfg.Now().UnixMilli()}
 	m.Links, m.LinkRecords = append(m.Links, l), true
-	return n.signer.Sign(auth.Claims{Board: m.ID, User: linkPrefix + l.ID, Role: role,
-		Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
+	return srv.cfg.Signer.Sign(auth.Claims{Board: m.ID, User: access.LinkPrefix + l.ID, Role: role,
+		Exp: srv.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
 }
 
 // ownerToken returns a fresh owner token for the board's current epoch.
-func (n *Node) ownerToken(m *BoardMeta, name string) string {
-	return n.signer.Sign(auth.Claims{Board: m.ID, User: m.Owner, Name: name, Role: room.RoleOwner,
-		Exp: n.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
+func (srv *Server) ownerToken(m *meta.Board, name string) string {
+	return srv.cfg.Signer.Sign(auth.Claims{Board: m.ID, User: m.Owner, Name: name, Role: room.RoleOwner,
+		Exp: srv.cfg.Now().Add(linkTTL).Unix(), Epoch: m.Epoch})
 }
 
 // linkURL is the page URL of a board token: the token in the fragment.
-func (n *Node) linkURL(m *BoardMeta, token string) string {
-	return n.cfg.PublicURL + "/b/" + m.ID + "#token=" + token
+func (srv *Server) linkURL(m *meta.Board, token string) string {
+	return srv.cfg.PublicURL() + "/b/" + m.ID + "#token=" + token
 }
 
 // POST /v1/boards/{board}/links {"role"} (owner): mints a role link. Its
 // URL is shown once, in this answer; role "owner" returns a new owner
 // token's URL (no record: only the epoch revokes it).
-func (n *Node) createLink(w http.ResponseWriter, r *http.Request) {
+func (srv *Server) createLink(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Role string `json:"role"`
 	}
-	_, m, who, ok := n.enterOwner(w, r, "only the owner may make links")
+	_, m, who, ok := srv.enterOwner(w, r, "only the owner may make links")
 	if !ok || !decodeBody(w, r, &req) {
 		return
 	}
@@ -81,17 +76,17 @@ func (n *Node) createLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Role == room.RoleOwner {
-		tok := n.ownerToken(m, who.User.Name)
-		writeJSON(w, 201, map[string]any{"link": LinkMeta{Role: room.RoleOwner, Created: n.cfg.Now().UnixMilli()}, "url": n.linkURL(m, tok), "token": tok})
+		tok := srv.ownerToken(m, who.User.Name)
+		writeJSON(w, 201, map[string]any{"link": meta.Link{Role: room.RoleOwner, Created: srv.cfg.Now().UnixMilli()}, "url": srv.linkURL(m, tok), "token": tok})
 		return
 	}
 	var tok string
-	var link LinkMeta
-	err := n.updateMeta(r.Context(), m.ID, func(cur *BoardMeta) error {
+	var link meta.Link
+	err := srv.cfg.Boards.Update(r.Context(), m.ID, func(cur *meta.Board) error {
 		if len(cur.Links) >= maxLinks {
 			return refuse(409, protocol.CodeTooLarge, "a board has at most 50 links: delete one first")
 		}
-		tok = n.newLink(cur, req.Role)
+		tok = srv.newLink(cur, req.Role)
 		link = cur.Links[len(cur.Links)-1]
 		return nil
 	})
@@ -99,33 +94,33 @@ func (n *Node) createLink(w http.ResponseWriter, r *http.Request) {
 		writeUpdateError(w, err)
 		return
 	}
-	writeJSON(w, 201, map[string]any{"link": link, "url": n.linkURL(m, tok), "token": tok})
+	writeJSON(w, 201, map[string]any{"link": link, "url": srv.linkURL(m, tok), "token": tok})
 }
 
 // GET /v1/boards/{board}/links (owner): the live role links, without
 // their tokens.
-func (n *Node) listLinks(w http.ResponseWriter, r *http.Request) {
-	_, m, _, ok := n.enterOwner(w, r, "only the owner may list links")
+func (srv *Server) listLinks(w http.ResponseWriter, r *http.Request) {
+	_, m, _, ok := srv.enterOwner(w, r, "only the owner may list links")
 	if !ok {
 		return
 	}
 	links := m.Links
 	if links == nil {
-		links = []LinkMeta{}
+		links = []meta.Link{}
 	}
 	writeJSON(w, 200, map[string]any{"links": links})
 }
 
 // DELETE /v1/boards/{board}/links/{link} (owner): revokes one link; its
 // open connections are closed on every node.
-func (n *Node) deleteLink(w http.ResponseWriter, r *http.Request) {
-	_, m, _, ok := n.enterOwner(w, r, "only the owner may revoke links")
+func (srv *Server) deleteLink(w http.ResponseWriter, r *http.Request) {
+	_, m, _, ok := srv.enterOwner(w, r, "only the owner may revoke links")
 	if !ok {
 		return
 	}
 	id := r.PathValue("link")
-	err := n.updateMeta(r.Context(), m.ID, func(cur *BoardMeta) error {
-		i := slices.IndexFunc(cur.Links, func(l LinkMeta) bool { return l.ID == id })
+	err := srv.cfg.Boards.Update(r.Context(), m.ID, func(cur *meta.Board) error {
+		i := slices.IndexFunc(cur.Links, func(l meta.Link) bool { return l.ID == id })
 		if i < 0 {
 			return refuse(404, protocol.CodeNotFound, "no such link")
 		}
@@ -141,8 +136,8 @@ func (n *Node) deleteLink(w http.ResponseWriter, r *http.Request) {
 }
 
 // enterOwner is enter for the owner's calls: anyone else gets 403 msg.
-func (n *Node) enterOwner(w http.ResponseWriter, r *http.Request, msg string) (storage.BoardID, *BoardMeta, identity, bool) {
-	bid, m, who, ok := n.enter(w, r)
+func (srv *Server) enterOwner(w http.ResponseWriter, r *http.Request, msg string) (storage.BoardID, *meta.Board, access.Identity, bool) {
+	bid, m, who, ok := srv.enter(w, r)
 	if !ok {
 		return bid, nil, who, false
 	}
@@ -151,12 +146,4 @@ func (n *Node) enterOwner(w http.ResponseWriter, r *http.Request, msg string) (s
 		return bid, nil, who, false
 	}
 	return bid, m, who, true
-}
-
-// minRole is the lesser of two roles ("" if either is none).
-func minRole(a, b string) string {
-	if account.RoleRank(a) <= account.RoleRank(b) {
-		return a
-	}
-	return b
 }

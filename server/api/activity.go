@@ -1,0 +1,147 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/activity"
+	"github.com/corkboard/corkboard/server/notify"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// GET /v1/boards/{board}/changes?since=<version JSON>: what changed since
+// a version (default: the caller's last visit), by whom.
+func (srv *Server) boardChanges(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	since := crdt.VersionVector{}
+	var seenAt int64
+	if s := r.URL.Query().Get("since"); s != "" {
+		if err := json.Unmarshal([]byte(s), &since); err != nil {
+			writeError(w, 400, protocol.CodeMalformed, `since: a JSON object {"<replica>": counter}`)
+			return
+		}
+	} else if who.Via == access.ViaSession {
+		var seen account.Seen
+		if srv.cfg.Records.Get(r.Context(), account.NSSeen, account.BoardKey(id, who.User.ID), &seen) == nil {
+			since, seenAt = seen.Version, seen.At
+		}
+	}
+	rm, err := srv.cfg.Rooms.Open(r.Context(), id)
+	if err != nil {
+		writeError(w, 503, protocol.CodeInternal, err.Error())
+		return
+	}
+	changes, version, err := notify.ChangesSince(r.Context(), srv.cfg.Store, id, rm, since)
+	if err != nil {
+		writeError(w, 413, protocol.CodeTooLarge, err.Error())
+		return
+	}
+	names := srv.cfg.Notes.Names(r.Context(), id, m, changes)
+	var events []activity.Event
+	if err := rm.Query(r.Context(), func(d *crdt.Doc) { events = activity.SinceNames(d, changes, names) }); err != nil {
+		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		return
+	}
+	if events == nil {
+		events = []activity.Event{}
+	}
+	writeJSON(w, 200, map[string]any{"since": since, "seenAt": seenAt, "version": version, "events": events, "names": names})
+}
+
+// PUT /v1/boards/{board}/seen {"version"}: records the caller's visit
+// (the web client sends it as it leaves; the node records it too when a
+// signed-in member's connection ends).
+func (srv *Server) putSeen(w http.ResponseWriter, r *http.Request) {
+	id, _, who, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.Via != access.ViaSession {
+		writeError(w, 403, protocol.CodeForbidden, "visits are recorded for signed-in people")
+		return
+	}
+	var req struct {
+		Version crdt.VersionVector `json:"version"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if err := srv.recordSeen(r.Context(), id, who.User.ID, req.Version); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	w.WriteHeader(204)
+}
+
+// recordSeen stores a member's last-seen version.
+func (srv *Server) recordSeen(ctx context.Context, id storage.BoardID, user string, v crdt.VersionVector) error {
+	var s account.Seen
+	return srv.cfg.Records.Update(ctx, account.NSSeen, account.BoardKey(id, user), &s, func(bool) error {
+		s = account.Seen{Board: id.String(), User: user, Version: v, At: srv.cfg.Now().UnixMilli(), Updated: srv.cfg.Records.Stamp(s.Updated)}
+		return nil
+	})
+}
+
+// GET /v1/boards/{board}/summary?format=md|json: the ideas ranked by
+// votes with their comments, each mindmap as an outline, who took part.
+func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
+	id, m, _, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	rm, err := srv.cfg.Rooms.Open(r.Context(), id)
+	if err != nil {
+		writeError(w, 503, protocol.CodeInternal, err.Error())
+		return
+	}
+	// The whole history, for who took part and who created what: only
+	// creations are kept of each change, so a board with a long history
+	// costs a scan, not its history in memory.
+	var changes []activity.Change
+	err = srv.cfg.Store.ScanOps(r.Context(), id, 1, func(rec storage.Record) error {
+		c, err := activity.FromRecord(rec)
+		if err != nil {
+			return err
+		}
+		creates := c.Ops[:0:0]
+		for _, op := range c.Ops {
+			if op.Type == crdt.OpCreate {
+				creates = append(creates, op)
+			}
+		}
+		c.Ops = creates
+		changes = append(changes, c)
+		return nil
+	})
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	names := srv.cfg.Notes.Names(r.Context(), id, m, changes)
+	var s activity.Summary
+	if err := rm.Query(r.Context(), func(d *crdt.Doc) { s = activity.Summarize(d, changes, names) }); err != nil {
+		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		return
+	}
+	s.Board = m.Name
+	s.Generated = srv.cfg.Now().UnixMilli()
+	switch r.URL.Query().Get("format") {
+	case "", "json":
+		writeJSON(w, 200, s)
+	case "md", "markdown":
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "summary-"+m.ID+".md"))
+		w.Write([]byte(s.Markdown()))
+	default:
+		writeError(w, 400, protocol.CodeMalformed, "format: md or json")
+	}
+}

@@ -1,0 +1,348 @@
+package api
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/meta"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+	"github.com/google/uuid"
+)
+
+const (
+	accessPublic   = meta.AccessPublic
+	accessPassword = meta.AccessPassword
+	accessMembers  = meta.AccessMembers
+	accessPrivate  = meta.AccessPrivate
+	// Tokens from board creation and links last a year; sign-in sessions
+	// will be shorter.
+	linkTTL = 365 * 24 * time.Hour
+)
+
+// boardFromPath parses and loads the {board} path value, writing the error
+// response itself when it fails.
+func (srv *Server) boardFromPath(w http.ResponseWriter, r *http.Request) (storage.BoardID, *meta.Board, bool) {
+	id, err := storage.ParseBoardID(r.PathValue("board"))
+	if err != nil {
+		writeError(w, 400, protocol.CodeMalformed, "board id must be a UUID")
+		return id, nil, false
+	}
+	m, err := srv.cfg.Boards.Load(r.Context(), id)
+	if errors.Is(err, storage.ErrNotFound) {
+		writeError(w, 404, protocol.CodeUnknownBoard, "no such board")
+		return id, nil, false
+	}
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return id, nil, false
+	}
+	return id, m, true
+}
+
+// enter resolves the {board} path value and the caller's identity on it,
+// writing the error response itself (400, 404, 401) when either fails.
+func (srv *Server) enter(w http.ResponseWriter, r *http.Request) (storage.BoardID, *meta.Board, access.Identity, bool) {
+	id, m, ok := srv.boardFromPath(w, r)
+	if !ok {
+		return id, nil, access.Identity{}, false
+	}
+	who, code, err := srv.cfg.Access.Authenticate(r, id, m)
+	if err != nil {
+		status := 401
+		switch code {
+		case protocol.CodeForbidden:
+			status = 403
+		case protocol.CodeInternal:
+			status = 500
+		case protocol.CodeUnavailable:
+			status = 503
+		}
+		writeError(w, status, code, err.Error())
+		return id, nil, access.Identity{}, false
+	}
+	return id, m, who, true
+}
+
+type createRequest struct {
+	Name       string `json:"name"`
+	Access     string `json:"access,omitempty"`     // public (default), password, or members ("private")
+	PublicRole string `json:"publicRole,omitempty"` // role of link (and password) visitors (default editor)
+	Password   string `json:"password,omitempty"`   // for access "password"
+	Deadline   int64  `json:"deadline,omitempty"`   // unix ms
+	OwnerName  string `json:"ownerName,omitempty"`
+}
+
+type createResponse struct {
+	Board meta.Board        `json:"board"`
+	Token string            `json:"token"` // the owner's token
+	Links map[string]string `json:"links"` // role → URL with a token in its fragment
+}
+
+func (srv *Server) createBoard(w http.ResponseWriter, r *http.Request) {
+	if !srv.mayCreateBoard(w, r) { // JSON, sign-in if required, rate (quotas.go)
+		return
+	}
+	var req createRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, 400, protocol.CodeMalformed, "body: "+err.Error())
+		return
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Name == "" || utf8.RuneCountInString(req.Name) > 200 || !utf8.ValidString(req.Name) {
+		writeError(w, 400, protocol.CodeMalformed, "name: 1 to 200 characters")
+		return
+	}
+	if req.Access == "" {
+		req.Access = accessPublic
+	}
+	if req.Access == accessPrivate {
+		req.Access = accessMembers
+	}
+	if !validAccess(req.Access) {
+		writeError(w, 400, protocol.CodeMalformed, `access: "public", "password" or "members"`)
+		return
+	}
+	if (req.Access == accessPassword) != (req.Password != "") {
+		writeError(w, 400, protocol.CodeMalformed, `a password goes with access "password", and access "password" needs one`)
+		return
+	}
+	if req.Deadline < 0 {
+		writeError(w, 400, protocol.CodeMalformed, "deadline: unix milliseconds")
+		return
+	}
+	user, err := srv.cfg.Access.SignedIn(r)
+	if err != nil {
+		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
+		return
+	}
+	if req.PublicRole == "" {
+		req.PublicRole = room.RoleEditor
+	}
+	if !validRole(req.PublicRole) || req.PublicRole == room.RoleOwner {
+		writeError(w, 400, protocol.CodeMalformed, "publicRole: editor, commenter or viewer")
+		return
+	}
+	uid, err := uuid.NewV7()
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	var id storage.BoardID
+	copy(id[:], uid[:])
+	owner := "user-" + auth.RandomID(9)
+	name := req.OwnerName
+	if user != nil {
+		owner = user.ID
+		if name == "" {
+			name = user.Name
+		}
+	}
+	if name == "" {
+		name = "Owner"
+	}
+	now := srv.cfg.Now().UnixMilli()
+	m := meta.Board{ID: id.String(), Name: req.Name, Created: now, Updated: now, Owner: owner,
+		Access: req.Access, PublicRole: req.PublicRole, Deadline: req.Deadline}
+	if req.Access == accessMembers {
+		m.PublicRole = ""
+	}
+	if req.Password != "" {
+		if err := srv.setPassword(r.Context(), id, req.Password); err != nil {
+			writeError(w, 400, protocol.CodeMalformed, err.Error())
+			return
+		}
+	}
+	resp := createResponse{Links: map[string]string{}}
+	resp.Token = srv.ownerToken(&m, name)
+	for _, role := range []string{room.RoleEditor, room.RoleCommenter, room.RoleViewer} {
+		resp.Links[role] = srv.linkURL(&m, srv.newLink(&m, role))
+	}
+	resp.Links[room.RoleOwner] = srv.cfg.PublicURL() + "/b/" + m.ID + "#token=" + resp.Token
+	resp.Board = m
+	if err := srv.cfg.Boards.Create(r.Context(), &m); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	if user != nil {
+		if err := srv.addMember(r.Context(), id, user.ID, room.RoleOwner, ""); err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
+	}
+	w.Header().Set("Location", "/v1/boards/"+m.ID)
+	writeJSON(w, 201, resp)
+}
+
+func validRole(r string) bool {
+	switch r {
+	case room.RoleOwner, room.RoleEditor, room.RoleCommenter, room.RoleViewer:
+		return true
+	}
+	return false
+}
+
+func (srv *Server) getBoard(w http.ResponseWriter, r *http.Request) {
+	_, m, who, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, 200, srv.boardView(r.Context(), m, who))
+}
+
+func (srv *Server) deleteBoard(w http.ResponseWriter, r *http.Request) {
+	id, m, _, ok := srv.enterOwner(w, r, "only the owner may delete a board")
+	if !ok {
+		return
+	}
+	// A tombstone, replicated, so every node forgets the board.
+	if err := srv.cfg.Boards.Update(r.Context(), m.ID, func(cur *meta.Board) error { cur.Deleted = true; return nil }); err != nil {
+		writeUpdateError(w, err)
+		return
+	}
+	if err := srv.cfg.Rooms.DeleteBoard(r.Context(), id); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	w.WriteHeader(204)
+}
+
+// boardState returns the board's current state as JSON.
+func (srv *Server) boardState(w http.ResponseWriter, r *http.Request) {
+	id, _, _, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	rm, err := srv.cfg.Rooms.Open(r.Context(), id)
+	if err != nil {
+		writeError(w, 503, protocol.CodeInternal, err.Error())
+		return
+	}
+	var body []byte
+	if err := rm.Query(r.Context(), func(d *crdt.Doc) { body, err = d.MarshalJSON() }); err != nil || body == nil {
+		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
+// Bounds of one /ops answer (docs/API.md): past either, 413 too_large.
+const (
+	maxOpsChanges = 100000
+	maxOpsBytes   = 32 << 20 // of stored changes read into memory
+)
+
+var errOpsDone = errors.New("node: ops scan done")
+
+// boardOps lists the changes a client at version `since` lacks:
+// GET /v1/boards/{id}/ops?since={"<replica>":counter,...}. It answers the
+// changes up to the board's version, which it also returns: applying them
+// to a copy at `since` brings it to `version`. Changes the node holds for
+// a missing dependency are left out, as they are not part of the version
+// (a later call returns them once they apply).
+//
+// Rejected: including held changes, as this endpoint once did for the
+// replicas in the version (not for the others). Anyone who can read the
+// board could then make the node read and send up to every held change a
+// sender managed to store, and a client would get changes it cannot apply.
+func (srv *Server) boardOps(w http.ResponseWriter, r *http.Request) {
+	id, _, _, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	since := crdt.VersionVector{}
+	if s := r.URL.Query().Get("since"); s != "" {
+		if err := json.Unmarshal([]byte(s), &since); err != nil {
+			writeError(w, 400, protocol.CodeMalformed, `since: a JSON object {"<replica>": counter}`)
+			return
+		}
+	}
+	rm, err := srv.cfg.Rooms.Open(r.Context(), id)
+	if err != nil {
+		writeError(w, 503, protocol.CodeInternal, err.Error())
+		return
+	}
+	var version crdt.VersionVector
+	if err := rm.Query(r.Context(), func(d *crdt.Doc) { version = d.Version() }); err != nil {
+		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		return
+	}
+	var recs []storage.Record
+	size := 0
+	for rep, c := range version {
+		if since[rep] >= c {
+			continue
+		}
+		err := srv.cfg.Store.ScanReplica(r.Context(), id, uint64(rep), since[rep]+1, func(rec storage.Record) error {
+			if rec.Start > c {
+				// Held (waiting for a dependency): not part of version,
+				// and never read into memory here (its replica's later
+				// records are all held too: the scan is by counter).
+				return errOpsDone
+			}
+			recs = append(recs, rec)
+			size += len(rec.Data)
+			if len(recs) > maxOpsChanges || size > maxOpsBytes {
+				return fmt.Errorf("more than %d changes or %d MiB: load the state instead", maxOpsChanges, maxOpsBytes>>20)
+			}
+			return nil
+		})
+		if err != nil && err != errOpsDone {
+			writeError(w, 413, protocol.CodeTooLarge, err.Error())
+			return
+		}
+	}
+	sortRecords(recs)
+	out := struct {
+		Version crdt.VersionVector `json:"version"`
+		Changes []opRecord         `json:"changes"`
+	}{Version: version, Changes: []opRecord{}}
+	for _, rec := range recs {
+		c, err := crdt.DecodeChange(rec.Data)
+		if err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
+		if t := crdt.Missing([]crdt.Change{c}, since); len(t) == 1 {
+			out.Changes = append(out.Changes, opRecord{Change: t[0], Author: rec.Author, Accepted: rec.Accepted})
+		}
+	}
+	writeJSON(w, 200, out)
+}
+
+type opRecord struct {
+	crdt.Change
+	Author   string `json:"author,omitempty"`
+	Accepted int64  `json:"accepted"`
+}
+
+// MarshalJSON flattens the change and adds who and when.
+func (o opRecord) MarshalJSON() ([]byte, error) {
+	b, err := o.Change.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	extra, _ := json.Marshal(struct {
+		Author   string `json:"author,omitempty"`
+		Accepted int64  `json:"accepted"`
+	}{o.Author, o.Accepted})
+	return append(append(b[:len(b)-1], ','), extra[1:]...), nil
+}
+
+func sortRecords(recs []storage.Record) {
+	slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+}

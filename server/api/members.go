@@ -1,0 +1,322 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/reply"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// ---- members ----
+
+type memberView struct {
+	User   string         `json:"user"`
+	Name   string         `json:"name"`
+	Email  string         `json:"email,omitempty"` // shown to the owner only
+	Color  string         `json:"color,omitempty"`
+	Role   string         `json:"role"`
+	Joined int64          `json:"joined"`
+	Notify *account.Prefs `json:"notify,omitempty"` // your own only
+}
+
+// GET /v1/boards/{board}/members.
+func (srv *Server) listMembers(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.Guest {
+		writeError(w, 403, protocol.CodeForbidden, "guests cannot list members")
+		return
+	}
+	ms, err := srv.cfg.Boards.Members(r.Context(), id)
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	out := []memberView{}
+	for _, mem := range ms {
+		var u account.User
+		srv.cfg.Records.Get(r.Context(), account.NSUser, []byte(mem.User), &u)
+		v := memberView{User: mem.User, Name: u.Name, Color: u.Color, Role: mem.Role, Joined: mem.Joined}
+		if mem.User == m.Owner {
+			v.Role = room.RoleOwner
+		}
+		if who.User.Role == room.RoleOwner || mem.User == who.User.ID {
+			v.Email = u.Email
+		}
+		if mem.User == who.User.ID {
+			p := mem.Notify
+			v.Notify = &p
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b memberView) int {
+		if ra, rb := account.RoleRank(a.Role), account.RoleRank(b.Role); ra != rb {
+			return rb - ra
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	writeJSON(w, 200, map[string]any{"members": out})
+}
+
+// addMember makes user a member with role (keeping a higher role it has).
+// addMember grants user role on the board (never lowering a full
+// member's role), by the user by; a visitor member becomes a full one.
+func (srv *Server) addMember(ctx context.Context, id storage.BoardID, user, role, by string) error {
+	return srv.grant(ctx, id, user, role, by, false, 0)
+}
+
+// addVisitor makes user a visitor member of the board (account.Member.Guest:
+// in with the board's password, or a public board's visitor who chose
+// notifications), valid in the board's epoch epoch; a full member stays
+// one.
+func (srv *Server) addVisitor(ctx context.Context, id storage.BoardID, user, role string, epoch int) error {
+	return srv.grant(ctx, id, user, role, "", true, epoch)
+}
+
+func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by string, visitor bool, epoch int) error {
+	srv.cfg.Records.Lock()
+	defer srv.cfg.Records.Unlock()
+	key := account.BoardKey(id, user)
+	var mem account.Member
+	err := srv.cfg.Records.Get(ctx, account.NSMember, key, &mem)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	now := srv.cfg.Now()
+	if err == nil && !mem.Removed {
+		switch {
+		case mem.Guest && !visitor:
+			// An invite or the owner's grant: a full member now.
+			mem.Guest, mem.Epoch, mem.Role, mem.InvitedBy = false, 0, role, by
+		case mem.Guest && visitor:
+			mem.Epoch, mem.Role = epoch, role // in again, in this epoch
+		case visitor || account.RoleRank(mem.Role) >= account.RoleRank(role):
+			return nil
+		default:
+			mem.Role = role
+		}
+	} else {
+		var u account.User
+		srv.cfg.Records.Get(ctx, account.NSUser, []byte(user), &u)
+		p := account.DefaultPrefs()
+		mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Guest: visitor, Epoch: epoch, Joined: now.UnixMilli(), Updated: mem.Updated}
+		if !visitor {
+			mem.Epoch = 0
+		}
+		// The notification cursor starts now: a new member hears of what
+		// happens from now on.
+		if err := srv.startCursor(ctx, id, user, u.Location(), p); err != nil {
+			return err
+		}
+	}
+	mem.Updated = srv.cfg.Records.Stamp(mem.Updated)
+	return srv.cfg.Records.PutLocked(ctx, account.NSMember, key, &mem)
+}
+
+// PUT /v1/boards/{board}/members/{user} {"role"}: the owner changes a
+// member's role (at once, on open connections too).
+func (srv *Server) putMember(w http.ResponseWriter, r *http.Request) {
+	id, m, _, ok := srv.enterOwner(w, r, "only the owner may change roles")
+	if !ok {
+		return
+	}
+	var req struct {
+		Role string `json:"role"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	user := r.PathValue("user")
+	if !validRole(req.Role) || req.Role == room.RoleOwner {
+		writeError(w, 400, protocol.CodeMalformed, "role: editor, commenter or viewer")
+		return
+	}
+	if user == m.Owner {
+		writeError(w, 400, protocol.CodeMalformed, "the owner's role cannot change")
+		return
+	}
+	mem, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) { mem.Role = req.Role })
+	if err != nil {
+		writeUpdateError(w, err)
+		return
+	}
+	srv.cfg.Access.RefreshRoles(id)
+	writeJSON(w, 200, map[string]any{"member": memberView{User: user, Role: mem.Role, Joined: mem.Joined}})
+}
+
+// changeMember edits an existing membership (404 when there is none).
+func (srv *Server) changeMember(ctx context.Context, id storage.BoardID, user string, edit func(*account.Member)) (account.Member, error) {
+	var mem account.Member
+	err := srv.cfg.Records.Update(ctx, account.NSMember, account.BoardKey(id, user), &mem, func(found bool) error {
+		if !found || mem.Removed {
+			return refuse(404, protocol.CodeNotFound, "no such member")
+		}
+		edit(&mem)
+		mem.Updated = srv.cfg.Records.Stamp(mem.Updated)
+		return nil
+	})
+	return mem, err
+}
+
+// DELETE /v1/boards/{board}/members/{user}: the owner removes a member, or
+// a member leaves.
+func (srv *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	user := r.PathValue("user")
+	if user == "me" {
+		user = who.User.ID
+	}
+	if who.User.Role != room.RoleOwner && user != who.User.ID {
+		writeError(w, 403, protocol.CodeForbidden, "only the owner may remove others")
+		return
+	}
+	if user == m.Owner {
+		writeError(w, 400, protocol.CodeMalformed, "the owner cannot be removed")
+		return
+	}
+	if _, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) { mem.Removed = true }); err != nil {
+		writeUpdateError(w, err)
+		return
+	}
+	srv.cfg.Access.RefreshRoles(id)
+	w.WriteHeader(204)
+}
+
+// GET and PUT /v1/boards/{board}/notify: the caller's own preferences.
+func (srv *Server) notifyPrefs(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.Via != access.ViaSession {
+		writeError(w, 403, protocol.CodeForbidden, "notifications are for signed-in members")
+		return
+	}
+	key := account.BoardKey(id, who.User.ID)
+	srv.cfg.Records.Lock()
+	defer srv.cfg.Records.Unlock()
+	var mem account.Member
+	err := srv.cfg.Records.Get(r.Context(), account.NSMember, key, &mem)
+	switch {
+	case err != nil && !errors.Is(err, storage.ErrNotFound):
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	case err == nil && mem.Removed && who.User.Role != room.RoleOwner:
+		// Preferences never restore a membership the owner ended.
+		writeError(w, 403, protocol.CodeForbidden, "you were removed from this board")
+		return
+	case err != nil || mem.Removed:
+		// An owner, or a public board's visitor, who is not a member yet
+		// becomes one by choosing preferences: the owner as owner, a
+		// visitor as a visitor member (the board's visitors' role, for as
+		// long as it takes visitors), never with a role of their own.
+		mem = account.Member{Board: id.String(), User: who.User.ID, Role: who.User.Role, Notify: account.DefaultPrefs(), Joined: srv.cfg.Now().UnixMilli(), Updated: mem.Updated}
+		if who.User.Role != room.RoleOwner {
+			mem.Guest, mem.Epoch = true, m.Epoch
+		}
+	}
+	if r.Method == http.MethodGet {
+		writeJSON(w, 200, map[string]any{"notify": mem.Notify})
+		return
+	}
+	var p account.Prefs
+	if !decodeBody(w, r, &p) {
+		return
+	}
+	if err := p.Check(); err != nil {
+		writeError(w, 400, protocol.CodeMalformed, err.Error())
+		return
+	}
+	if mem.Notify != p {
+		var u account.User
+		srv.cfg.Records.Get(r.Context(), account.NSUser, []byte(who.User.ID), &u)
+		if err := srv.startCursorIfMissing(r.Context(), id, who.User.ID, u.Location(), p); err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
+	}
+	mem.Notify, mem.Updated = p, srv.cfg.Records.Stamp(mem.Updated)
+	if err := srv.cfg.Records.PutLocked(r.Context(), account.NSMember, key, &mem); err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	writeJSON(w, 200, map[string]any{"notify": p})
+}
+
+// rememberGuest keeps the display name a guest chose (a user record
+// without e-mail), so digests, "since your last visit" and summaries name
+// them. Link users are shared by everyone holding the link: not kept. The
+// node's budget of guest records bounds how many are written
+// (keepGuest, quotas.go).
+func (srv *Server) rememberGuest(ctx context.Context, u protocol.User) {
+	srv.keepGuest(ctx, "", u)
+}
+
+// startCursor starts a member's notification cursor at the board's
+// current version. The caller holds Records.Lock.
+func (srv *Server) startCursor(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
+	var version crdt.VersionVector
+	if rm, err := srv.cfg.Rooms.Open(ctx, id); err == nil {
+		rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() })
+	}
+	now := srv.cfg.Now()
+	c := account.Cursor{Board: id.String(), User: user, Version: version, Sent: 0, Day: account.Today(now, loc, p), Updated: now.UnixMilli()}
+	return srv.cfg.Records.PutLocked(ctx, account.NSCursor, account.BoardKey(id, user), &c)
+}
+
+// startCursorIfMissing is startCursor unless the member has a cursor
+// (under Records.Lock, like startCursor).
+func (srv *Server) startCursorIfMissing(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
+	var c account.Cursor
+	err := srv.cfg.Records.Get(ctx, account.NSCursor, account.BoardKey(id, user), &c)
+	if errors.Is(err, storage.ErrNotFound) {
+		return srv.startCursor(ctx, id, user, loc, p)
+	}
+	return err
+}
+
+// GET /v1/unsubscribe shows a confirmation; POST (also the RFC 8058
+// one-click POST of mail clients) turns the member's notifications off.
+func (srv *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	board, user := q.Get("b"), q.Get("u")
+	if !srv.cfg.Notes.UnsubscribeValid(board, user, q.Get("s")) {
+		writeError(w, 400, protocol.CodeMalformed, "not a valid unsubscribe link")
+		return
+	}
+	if r.Method == http.MethodGet {
+		confirm(w, "Unsubscribe", "Stop all e-mail about this board?", "Unsubscribe")
+		return
+	}
+	id, err := storage.ParseBoardID(board)
+	if err != nil {
+		writeError(w, 400, protocol.CodeMalformed, "not a valid unsubscribe link")
+		return
+	}
+	_, err = srv.changeMember(r.Context(), id, user, func(mem *account.Member) { mem.Notify.Mode = account.NotifyOff })
+	if err != nil && !errors.As(err, new(*reply.Refusal)) { // no membership: nothing to turn off
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("You will get no more e-mail about this board.\n"))
+		return
+	}
+	writeJSON(w, 200, map[string]any{"unsubscribed": true})
+}

@@ -1,0 +1,170 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/httpguard"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// Quotas: what one person or one address may make the node store. Every
+// refusal is a 429 (rate_limited: try again later) or a 413 (too_large:
+// this will not fit), with a JSON error that names the limit.
+
+// Quotas bound what anonymous and signed-in people may store. Zero values
+// take the stated defaults; a negative number means no limit.
+type Quotas struct {
+	// RequireSignInToCreate: only signed-in people may create boards
+	// (401 for anyone else). Off by default, so a node started with
+	// `make run` works at once; a node on the internet should turn it on.
+	RequireSignInToCreate bool
+	// BoardsPerHour: boards one client address may create per hour
+	// without signing in (default 20).
+	BoardsPerHour int
+	// SignedInBoardsPerHour: boards one signed-in person may create per
+	// hour (default 100).
+	SignedInBoardsPerHour int
+	// BoardBlobBytes: the pictures of one board, in bytes (default 100
+	// MiB), as this node has stored them.
+	BoardBlobBytes int64
+	// UploadBytesPerDay: picture bytes one client address, and one
+	// signed-in person, may upload per day (default 256 MiB). Uploading
+	// a picture the board already has costs nothing.
+	UploadBytesPerDay int64
+	// MaxImagePixels: width × height of a picture (default 50
+	// megapixels); a side may have at most 16384 pixels.
+	MaxImagePixels int64
+	// GuestNamesPerBoard: display names of anonymous guests kept per
+	// board per day (default 200); GuestNamesPerHour: per node per hour
+	// (default 2000). Past them, a guest still joins, but its name is not
+	// stored: activity and digests call it "Guest".
+	GuestNamesPerBoard, GuestNamesPerHour int
+}
+
+// Defaults fills the zero quotas with the stated defaults.
+func (q *Quotas) Defaults() {
+	if q.BoardsPerHour == 0 {
+		q.BoardsPerHour = 20
+	}
+	if q.SignedInBoardsPerHour == 0 {
+		q.SignedInBoardsPerHour = 100
+	}
+	if q.BoardBlobBytes == 0 {
+		q.BoardBlobBytes = 100 << 20
+	}
+	if q.UploadBytesPerDay == 0 {
+		q.UploadBytesPerDay = 256 << 20
+	}
+	if q.MaxImagePixels == 0 {
+		q.MaxImagePixels = 50_000_000
+	}
+	if q.GuestNamesPerBoard == 0 {
+		q.GuestNamesPerBoard = 200
+	}
+	if q.GuestNamesPerHour == 0 {
+		q.GuestNamesPerHour = 2000
+	}
+}
+
+// within says whether used (after the new one) is within a limit (<0: none).
+func within[T int | int64](used, limit T) bool { return limit < 0 || used <= limit }
+
+// mayCreateBoard is the gate of POST /v1/boards, before its body is read:
+// a JSON body, a signed-in person when the node requires one, and the
+// creation rate of the address (anonymous) or the person (signed in).
+// It writes the refusal itself.
+func (srv *Server) mayCreateBoard(w http.ResponseWriter, r *http.Request) bool {
+	if !httpguard.JSONContent(w, r) {
+		return false
+	}
+	u, err := srv.cfg.Access.SignedIn(r)
+	if err != nil {
+		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
+		return false
+	}
+	q := srv.cfg.Quotas
+	switch {
+	case u == nil && q.RequireSignInToCreate:
+		writeError(w, 401, protocol.CodeUnauthorized, "sign in to create boards on this node (POST /v1/signin)")
+		return false
+	case u == nil && q.BoardsPerHour > 0 && !srv.cfg.Limits.AllowUpTo("boards-ip:"+httpguard.ClientIP(r), 1, q.BoardsPerHour, time.Hour):
+		writeError(w, 429, protocol.CodeRateLimited, "too many boards created from your address this hour (at most "+strconv.Itoa(q.BoardsPerHour)+"); sign in, or try again later")
+		return false
+	case u != nil && q.SignedInBoardsPerHour > 0 && !srv.cfg.Limits.AllowUpTo("boards-user:"+u.ID, 1, q.SignedInBoardsPerHour, time.Hour):
+		writeError(w, 429, protocol.CodeRateLimited, "too many boards created this hour (at most "+strconv.Itoa(q.SignedInBoardsPerHour)+"); try again later")
+		return false
+	}
+	return true
+}
+
+// ---- pictures ----
+
+// uploadAllowed counts an upload of size bytes against the uploader's
+// daily budget (its address, and its person when signed in), writing the
+// 429 itself when it is spent.
+func (srv *Server) uploadAllowed(w http.ResponseWriter, r *http.Request, who access.Identity, size int) bool {
+	limit := srv.cfg.Quotas.UploadBytesPerDay
+	if limit < 0 {
+		return true
+	}
+	keys := []string{"upload-ip:" + httpguard.ClientIP(r)}
+	if who.Via == access.ViaSession {
+		keys = append(keys, "upload-user:"+who.User.ID)
+	}
+	for _, k := range keys {
+		if !srv.cfg.Limits.AllowUpTo(k, size, int(min(limit, 1<<50)), 24*time.Hour) {
+			writeError(w, 429, protocol.CodeRateLimited, "too many picture bytes uploaded today (at most "+strconv.FormatInt(limit>>20, 10)+" MiB a day); try again tomorrow")
+			return false
+		}
+	}
+	return true
+}
+
+// ---- guests' names ----
+
+// rememberGuestOn keeps a guest's display name (rememberGuest), within
+// the board's and the node's budgets of guest records: each is a
+// replicated record, and a guest of a public board is anybody who
+// connects.
+func (srv *Server) rememberGuestOn(ctx context.Context, board storage.BoardID, u protocol.User) {
+	srv.keepGuest(ctx, board.String(), u)
+}
+
+// guestNameAllowed counts a new guest record against the budgets.
+func (srv *Server) guestNameAllowed(board string) bool {
+	q := srv.cfg.Quotas
+	if board != "" && q.GuestNamesPerBoard > 0 && !srv.cfg.Limits.AllowUpTo("guestnames:"+board, 1, q.GuestNamesPerBoard, 24*time.Hour) {
+		return false
+	}
+	return q.GuestNamesPerHour < 0 || srv.cfg.Limits.AllowUpTo("guestnames", 1, q.GuestNamesPerHour, time.Hour)
+}
+
+// keepGuest is rememberGuest with the board it happens on ("" unknown).
+func (srv *Server) keepGuest(ctx context.Context, board string, u protocol.User) {
+	if !strings.HasPrefix(u.ID, "guest-") || u.Name == "" || account.CheckName(u.Name) != nil {
+		return
+	}
+	srv.cfg.Records.Lock()
+	defer srv.cfg.Records.Unlock()
+	var cur account.User
+	found := srv.cfg.Records.Get(ctx, account.NSUser, []byte(u.ID), &cur) == nil
+	if found && cur.Name == u.Name {
+		return
+	}
+	if !srv.guestNameAllowed(board) {
+		return
+	}
+	now := srv.cfg.Now().UnixMilli()
+	rec := account.User{ID: u.ID, Name: u.Name, Color: u.Color, Created: max(cur.Created, now), Updated: srv.cfg.Records.Stamp(cur.Updated)}
+	if cur.Created != 0 {
+		rec.Created = cur.Created
+	}
+	srv.cfg.Records.PutLocked(ctx, account.NSUser, []byte(u.ID), &rec)
+}

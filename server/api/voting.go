@@ -1,0 +1,224 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/meta"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// POST /v1/boards/{board}/voting {"dots", "anonymous"} (owner): opens a
+// new dot-voting session. POST .../voting/close freezes its result;
+// DELETE .../voting ends voting rules (votes are free again).
+func (srv *Server) openVoting(w http.ResponseWriter, r *http.Request) {
+	id, _, _, ok := srv.enterOwner(w, r, "only the owner may run votes")
+	if !ok {
+		return
+	}
+	var req struct {
+		Dots      int  `json:"dots"`
+		Anonymous bool `json:"anonymous"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Dots < 0 || req.Dots > 100 {
+		writeError(w, 400, protocol.CodeMalformed, "dots: 0 (no limit) to 100")
+		return
+	}
+	now := srv.cfg.Now().UnixMilli()
+	v := &meta.Voting{Session: auth.RandomID(6), State: "open", Dots: req.Dots, Anonymous: req.Anonymous, Opened: now}
+	if err := srv.cfg.Boards.Update(r.Context(), id.String(), func(cur *meta.Board) error { cur.Voting = v; return nil }); err != nil {
+		writeUpdateError(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"voting": v})
+}
+
+func (srv *Server) closeVoting(w http.ResponseWriter, r *http.Request) {
+	id, m, _, ok := srv.enterOwner(w, r, "only the owner may run votes")
+	if !ok {
+		return
+	}
+	if m.Voting == nil || m.Voting.State != "open" {
+		writeError(w, 409, protocol.CodeMalformed, "no open voting session")
+		return
+	}
+	// Close first (no vote is admitted after this), then freeze the tally
+	// of the room's state, which the close has fenced.
+	session := m.Voting.Session
+	err := srv.cfg.Boards.Update(r.Context(), id.String(), func(cur *meta.Board) error {
+		if cur.Voting == nil || cur.Voting.Session != session || cur.Voting.State != "open" {
+			return refuse(409, protocol.CodeMalformed, "no open voting session")
+		}
+		cur.Voting.State, cur.Voting.Closed = "closed", srv.cfg.Now().UnixMilli()
+		m = cur
+		return nil
+	})
+	if err != nil {
+		writeUpdateError(w, err)
+		return
+	}
+	res, err := srv.tally(r.Context(), id, m)
+	if err != nil {
+		writeError(w, 503, protocol.CodeInternal, err.Error())
+		return
+	}
+	err = srv.cfg.Boards.Update(r.Context(), id.String(), func(cur *meta.Board) error {
+		if cur.Voting == nil || cur.Voting.Session != session {
+			return refuse(409, protocol.CodeMalformed, "the voting session changed while it was being closed")
+		}
+		cur.Voting.Result = res
+		m = cur
+		return nil
+	})
+	if err != nil {
+		writeUpdateError(w, err)
+		return
+	}
+	srv.cfg.Notes.QueueWebhooks(r.Context(), id, "vote", "voting/"+m.Voting.Session+"/closed", map[string]any{"voting": m.Voting})
+	writeJSON(w, 200, map[string]any{"voting": m.Voting})
+}
+
+func (srv *Server) endVoting(w http.ResponseWriter, r *http.Request) {
+	id, _, _, ok := srv.enterOwner(w, r, "only the owner may run votes")
+	if !ok {
+		return
+	}
+	if err := srv.cfg.Boards.Update(r.Context(), id.String(), func(cur *meta.Board) error { cur.Voting = nil; return nil }); err != nil {
+		writeUpdateError(w, err)
+		return
+	}
+	w.WriteHeader(204)
+}
+
+// GET /v1/boards/{board}/voting: the session, the caller's voter id and
+// dots left, and the live (or frozen) tally.
+func (srv *Server) getVoting(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	out := map[string]any{"voting": m.Voting}
+	voter := who.User.ID
+	if m.Voting != nil && m.Voting.Anonymous {
+		voter = srv.cfg.Access.Pseudonym(m.ID, m.Voting.Session, who.User.ID)
+	}
+	out["voter"] = voter
+	if m.Voting != nil && m.Voting.State == "closed" {
+		out["result"] = m.Voting.Result
+	} else {
+		res, err := srv.tally(r.Context(), id, m)
+		if err != nil {
+			writeError(w, 503, protocol.CodeInternal, err.Error())
+			return
+		}
+		out["result"] = res
+	}
+	writeJSON(w, 200, out)
+}
+
+// tally counts the dot votes of the board's live elements, most first;
+// anonymous sessions' voters are revealed only once closed.
+func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board) ([]meta.VoteResult, error) {
+	rm, err := srv.cfg.Rooms.Open(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	reveal := map[string]string{}
+	hide := m.Voting != nil && m.Voting.Anonymous
+	if hide && m.Voting.State == "closed" {
+		for _, u := range srv.participants(ctx, id, m) {
+			reveal[srv.cfg.Access.Pseudonym(m.ID, m.Voting.Session, u)] = u
+		}
+	}
+	var out []meta.VoteResult
+	err = rm.Query(ctx, func(d *crdt.Doc) {
+		for _, el := range d.Elements() {
+			if d.IsDeleted(el) {
+				continue
+			}
+			votes := d.Votes(el, "vote")
+			if len(votes) == 0 {
+				continue
+			}
+			vr := meta.VoteResult{Element: el.String(), Text: preview(d.Text(el, "text"), 80), Voters: []string{}}
+			for _, v := range votes {
+				dots, _ := voteDots(v.Value)
+				vr.Dots += dots
+				switch {
+				case !hide:
+					vr.Voters = append(vr.Voters, v.Voter)
+				case reveal[v.Voter] != "":
+					vr.Voters = append(vr.Voters, reveal[v.Voter])
+				}
+			}
+			out = append(out, vr)
+		}
+	})
+	sortResults(out)
+	return out, err
+}
+
+func voteDots(v crdt.Value) (float64, bool) {
+	switch v.Kind() {
+	case crdt.KindBool:
+		if v.AsBool() {
+			return 1, true
+		}
+	case crdt.KindNumber:
+		return v.AsNumber(), true
+	}
+	return 0, false
+}
+
+// participants lists the users who may have voted: members, the owner,
+// and every author in the board's log.
+func (srv *Server) participants(ctx context.Context, id storage.BoardID, m *meta.Board) []string {
+	seen := map[string]bool{m.Owner: true}
+	out := []string{m.Owner}
+	ms, _ := srv.cfg.Boards.Members(ctx, id)
+	for _, mem := range ms {
+		if !seen[mem.User] {
+			seen[mem.User] = true
+			out = append(out, mem.User)
+		}
+	}
+	srv.cfg.Store.ScanOps(ctx, id, 1, func(rec storage.Record) error {
+		if rec.Author != "" && !seen[rec.Author] {
+			seen[rec.Author] = true
+			out = append(out, rec.Author)
+		}
+		return nil
+	})
+	return out
+}
+
+func preview(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max-1]) + "…"
+}
+
+func sortResults(rs []meta.VoteResult) {
+	slices.SortStableFunc(rs, func(a, b meta.VoteResult) int {
+		if c := cmp.Compare(b.Dots, a.Dots); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(len(b.Voters), len(a.Voters)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Element, b.Element)
+	})
+}

@@ -1,0 +1,97 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/protocol"
+)
+
+// ---- webhooks ----
+
+// POST /v1/boards/{board}/webhooks {"url", "events"} (owner): the answer
+// shows the signing secret once.
+func (srv *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
+	id, m, _, ok := srv.enterOwner(w, r, "only the owner may manage webhooks")
+	if !ok {
+		return
+	}
+	var req struct {
+		URL    string   `json:"url"`
+		Events []string `json:"events,omitempty"`
+	}
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(req.URL) > 2000 {
+		writeError(w, 400, protocol.CodeMalformed, "url: an http(s) URL")
+		return
+	}
+	for _, e := range req.Events {
+		if !slices.Contains(account.WebhookEvents, e) {
+			writeError(w, 400, protocol.CodeMalformed, "events: of "+strings.Join(account.WebhookEvents, ", "))
+			return
+		}
+	}
+	// The count and the write under one lock, so that parallel requests
+	// cannot pass the cap together.
+	max := srv.cfg.MaxWebhooks
+	now := srv.cfg.Now().UnixMilli()
+	wh := account.Webhook{ID: auth.RandomID(9), Board: m.ID, URL: req.URL, Secret: auth.RandomID(24), Events: req.Events, Created: now, Updated: now}
+	full, err := func() (bool, error) {
+		srv.cfg.Records.Lock()
+		defer srv.cfg.Records.Unlock()
+		if len(srv.cfg.Boards.Webhooks(r.Context(), id)) >= max {
+			return true, nil
+		}
+		return false, srv.cfg.Records.PutLocked(r.Context(), account.NSWebhook, account.BoardKey(id, wh.ID), &wh)
+	}()
+	switch {
+	case full:
+		writeError(w, 409, protocol.CodeTooLarge, fmt.Sprintf("a board has at most %d webhooks: delete one first", max))
+	case err != nil:
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+	default:
+		writeJSON(w, 201, map[string]any{"webhook": wh})
+	}
+}
+
+// GET /v1/boards/{board}/webhooks (owner); secrets are not shown.
+func (srv *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
+	id, _, _, ok := srv.enterOwner(w, r, "only the owner may manage webhooks")
+	if !ok {
+		return
+	}
+	out := []account.Webhook{}
+	for _, wh := range srv.cfg.Boards.Webhooks(r.Context(), id) {
+		wh.Secret = ""
+		out = append(out, wh)
+	}
+	writeJSON(w, 200, map[string]any{"webhooks": out})
+}
+
+// DELETE /v1/boards/{board}/webhooks/{webhook} (owner).
+func (srv *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
+	id, _, _, ok := srv.enterOwner(w, r, "only the owner may manage webhooks")
+	if !ok {
+		return
+	}
+	for _, wh := range srv.cfg.Boards.Webhooks(r.Context(), id) {
+		if wh.ID == r.PathValue("webhook") {
+			wh.Deleted, wh.Updated = true, srv.cfg.Records.Stamp(wh.Updated)
+			if err := srv.cfg.Records.Put(r.Context(), account.NSWebhook, account.BoardKey(id, wh.ID), &wh); err != nil {
+				writeError(w, 500, protocol.CodeInternal, err.Error())
+				return
+			}
+			w.WriteHeader(204)
+			return
+		}
+	}
+	writeError(w, 404, protocol.CodeNotFound, "no such webhook")
+}

@@ -1,0 +1,141 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
+)
+
+// bucket is a token bucket for rate limits.
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *bucket) take(now time.Time, n float64) bool {
+	if b.last.IsZero() {
+		b.tokens = b.burst
+	} else {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < n {
+		return false
+	}
+	b.tokens -= n
+	return true
+}
+
+// readHook, if set, is called by readHello and readLoop with every message
+// they read: a test hook (SetReadHook), unset in production.
+var readHook atomic.Pointer[func(data []byte)]
+
+// SetReadHook sets the hook every connection's reader calls with each
+// message it reads (nil: none), for tests that inject a panic; it returns
+// a function that restores the previous hook. Production code never sets
+// it.
+func SetReadHook(f func(data []byte)) (restore func()) {
+	var p *func([]byte)
+	if f != nil {
+		p = &f
+	}
+	old := readHook.Swap(p)
+	return func() { readHook.Store(old) }
+}
+
+// readLoop reads and dispatches the client's messages. A panic while
+// handling one (a bug a message trips) ends this connection only: it is
+// logged, counted, and the client told to reconnect (4001), while the
+// node and the other connections go on.
+func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s *room.Session) {
+	defer func() {
+		if p := recover(); p != nil {
+			g.cfg.Log.Error("panic in a connection's reader; connection closed", "panic", p, "board", rm.Board().String(),
+				"session", s.ID, "stack", string(debug.Stack()))
+			g.cfg.Metrics.Panic("conn")
+			s.Kick(protocol.CloseRetry, "internal error")
+		}
+	}()
+	l := g.cfg.Limits
+	frames := bucket{rate: l.FramesPerSecond, burst: l.FramesBurst}
+	ops := bucket{rate: l.OpsPerSecond, burst: l.OpsBurst}
+	claimed := false // the session's replica id is claimed (Config.ClaimReplica)
+	refuse := func(code protocol.Code, seq uint64, msg string) {
+		g.cfg.Metrics.Rejected(code)
+		s.SendJSON(protocol.Error{Type: protocol.TypeError, Code: code, Seq: seq, Message: msg})
+	}
+	for {
+		typ, data, err := c.Read(ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			if errors.As(err, &ce) || errors.Is(err, context.Canceled) {
+				return
+			}
+			if websocket.CloseStatus(err) == -1 && errors.Is(err, websocket.ErrMessageTooBig) {
+				s.Kick(protocol.CloseTooBig, "message too big")
+			}
+			return
+		}
+		g.cfg.Metrics.BytesIn.Add(float64(len(data)))
+		if h := readHook.Load(); h != nil {
+			(*h)(data)
+		}
+		now := g.cfg.Now() // the configured clock, so rate limits can be tested
+		if !frames.take(now, 1) {
+			refuse(protocol.CodeRateLimited, 0, "too many frames; slow down")
+			continue
+		}
+		var seq uint64
+		var changes []crdt.Change
+		if typ == websocket.MessageBinary {
+			seq, changes, err = protocol.DecodeOpsFrame(data)
+			if err != nil {
+				refuse(protocol.CodeMalformed, seq, err.Error()) // seq is known unless the header was bad
+				continue
+			}
+		} else {
+			f, err := protocol.DecodeClientText(data)
+			if err != nil {
+				refuse(protocol.CodeMalformed, 0, err.Error())
+				continue
+			}
+			switch {
+			case f.Ops != nil:
+				seq, changes = f.Ops.Seq, f.Ops.Changes
+			case f.Presence != nil:
+				if rm.Presence(ctx, s, f.Presence.Data) != nil {
+					return
+				}
+				continue
+			case f.Ping != nil:
+				s.SendJSON(protocol.Ping{Type: protocol.TypePong, N: f.Ping.N})
+				continue
+			case f.Hello != nil:
+				refuse(protocol.CodeMalformed, 0, "hello was already said")
+				continue
+			}
+		}
+		if !ops.take(now, float64(len(changes))) {
+			refuse(protocol.CodeRateLimited, seq, "too many changes per second; resend this batch later")
+			continue
+		}
+		if !claimed && len(changes) > 0 {
+			if code, why := g.cfg.ClaimReplica(ctx, rm.Board(), s.Replica, s.User.ID, true); code != 0 {
+				s.Kick(code, why)
+				return
+			}
+			claimed = true
+		}
+		if err := rm.Submit(ctx, s, seq, changes); err != nil {
+			s.Kick(protocol.CloseRetry, "board unavailable")
+			return
+		}
+	}
+}

@@ -1,0 +1,170 @@
+// Package limit counts what one key (an address, a person, a board) may
+// do in a window of time: sign-in links per hour, wrong passwords per
+// board, upload bytes per day. Every rate limit and budget of the node is
+// one of its keys.
+package limit
+
+import (
+	"sync"
+	"time"
+)
+
+// Limiter counts events per key in fixed windows (by the node's clock).
+//
+// Memory, without ever scanning the map: each window is queued, in a
+// queue per period, in the order it started, so a queue's head is its
+// oldest window; every call drops up to pruneStep expired windows from
+// the head of each queue, so windows leave as fast as they come. maxKeys
+// bounds the map: a new key past it drops the oldest window (that key
+// starts afresh). Rejected: refusing new keys when full (whoever fills
+// the map would lock everyone out of signing in), and a periodic sweep (a
+// goroutine per node, and the map grows between sweeps).
+type Limiter struct {
+	now     func() time.Time
+	mu      sync.Mutex
+	m       map[string]*window
+	queues  map[time.Duration]*windowQueue
+	maxKeys int
+}
+
+type window struct {
+	start time.Time
+	n     int
+	per   time.Duration
+}
+
+// windowQueue holds windows in the order they started.
+type windowQueue struct {
+	items []queuedWindow
+	head  int
+}
+
+type queuedWindow struct {
+	key string
+	w   *window
+}
+
+const (
+	pruneStep      = 4
+	limiterMaxKeys = 100_000
+)
+
+// New makes a limiter on the clock now.
+func New(now func() time.Time) *Limiter {
+	return &Limiter{now: now, m: map[string]*window{}, queues: map[time.Duration]*windowQueue{}, maxKeys: limiterMaxKeys}
+}
+
+// current returns key's window for period per, starting a new one when
+// there is none or it is over; it prunes first.
+func (l *Limiter) current(key string, per time.Duration) *window {
+	now := l.now()
+	l.prune(now)
+	w := l.m[key]
+	if w != nil && now.Sub(w.start) < per {
+		return w
+	}
+	if w == nil && len(l.m) >= l.maxKeys {
+		l.evictOldest()
+	}
+	w = &window{start: now, per: per}
+	l.m[key] = w
+	q := l.queues[per]
+	if q == nil {
+		q = &windowQueue{}
+		l.queues[per] = q
+	}
+	q.items = append(q.items, queuedWindow{key, w})
+	return w
+}
+
+// prune drops up to pruneStep windows from the head of each queue: those
+// replaced or dropped already, and those over.
+func (l *Limiter) prune(now time.Time) {
+	for per, q := range l.queues {
+		for i := 0; i < pruneStep && q.head < len(q.items); i++ {
+			it := q.items[q.head]
+			if l.m[it.key] == it.w {
+				if now.Sub(it.w.start) < per {
+					break
+				}
+				delete(l.m, it.key)
+			}
+			q.pop()
+		}
+		if q.head == len(q.items) {
+			delete(l.queues, per)
+		}
+	}
+}
+
+func (q *windowQueue) pop() {
+	q.items[q.head] = queuedWindow{}
+	q.head++
+	if q.head > 64 && q.head*2 >= len(q.items) {
+		q.items = append(q.items[:0], q.items[q.head:]...)
+		q.head = 0
+	}
+}
+
+// evictOldest drops the window that started first.
+func (l *Limiter) evictOldest() {
+	var oldest *windowQueue
+	for _, q := range l.queues {
+		for q.head < len(q.items) && l.m[q.items[q.head].key] != q.items[q.head].w {
+			q.pop()
+		}
+		if q.head < len(q.items) && (oldest == nil || q.items[q.head].w.start.Before(oldest.items[oldest.head].w.start)) {
+			oldest = q
+		}
+	}
+	if oldest != nil {
+		delete(l.m, oldest.items[oldest.head].key)
+		oldest.pop()
+	}
+}
+
+// Allow counts one event and says whether it is within max per period.
+func (l *Limiter) Allow(key string, max int, per time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.current(key, per)
+	w.n++
+	return w.n <= max
+}
+
+// Refund gives back one event counted by Allow.
+func (l *Limiter) Refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.m[key]; w != nil && w.n > 0 {
+		w.n--
+	}
+}
+
+// AllowUpTo counts k events if the window stays within max with them, and
+// says whether it did (bytes of a budget: a refused upload costs nothing).
+func (l *Limiter) AllowUpTo(key string, k, max int, per time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.current(key, per)
+	if w.n+k > max {
+		return false
+	}
+	w.n += k
+	return true
+}
+
+// Used says whether the key's window is spent, without counting.
+func (l *Limiter) Used(key string, max int, per time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.m[key]
+	return w != nil && l.now().Sub(w.start) < per && w.n >= max
+}
+
+// Size is how many windows the limiter holds (tests).
+func (l *Limiter) Size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}

@@ -1,0 +1,100 @@
+package notify
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/activity"
+	"github.com/corkboard/corkboard/server/meta"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// maxActivity bounds the changes read to describe what happened since a
+// version (a member away for a very long time on a very busy board).
+const maxActivity = 200000
+
+// ErrTooMuchActivity: more changes since a version than are described.
+var ErrTooMuchActivity = fmt.Errorf("more than %d changes since that version: load the board instead", maxActivity)
+
+// ChangesSince reads the accepted changes a version lacks, in log order,
+// and the board's current version.
+func ChangesSince(ctx context.Context, st storage.Store, id storage.BoardID, rm *room.Room, since crdt.VersionVector) ([]activity.Change, crdt.VersionVector, error) {
+	var version crdt.VersionVector
+	if err := rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() }); err != nil {
+		return nil, nil, err
+	}
+	var recs []storage.Record
+	for rep, c := range version {
+		if since[rep] >= c {
+			continue
+		}
+		err := st.ScanReplica(ctx, id, uint64(rep), since[rep]+1, func(rec storage.Record) error {
+			recs = append(recs, rec)
+			if len(recs) > maxActivity {
+				return ErrTooMuchActivity
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	out := make([]activity.Change, 0, len(recs))
+	for _, rec := range recs {
+		c, err := activity.FromRecord(rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if t := crdt.Missing([]crdt.Change{c.Change}, since); len(t) == 1 {
+			c.Change = t[0]
+			out = append(out, c)
+		}
+	}
+	return out, version, nil
+}
+
+// Names maps the board's people to display names: the owner, the members
+// and the authors of the given changes.
+func (nt *Notifier) Names(ctx context.Context, id storage.BoardID, m *meta.Board, changes []activity.Change) map[string]string {
+	ms, _ := nt.cfg.Boards.Members(ctx, id)
+	users := []string{m.Owner}
+	for _, mem := range ms {
+		users = append(users, mem.User)
+	}
+	return nt.AddNames(ctx, nt.UserNames(ctx, users), changes)
+}
+
+// AddNames adds the authors of changes missing from names.
+func (nt *Notifier) AddNames(ctx context.Context, names map[string]string, changes []activity.Change) map[string]string {
+	var more []string
+	for _, c := range changes {
+		if _, ok := names[c.Author]; !ok && c.Author != "" {
+			more = append(more, c.Author)
+		}
+	}
+	for u, name := range nt.UserNames(ctx, more) {
+		names[u] = name
+	}
+	return names
+}
+
+// UserNames reads the display names of users that have a record.
+func (nt *Notifier) UserNames(ctx context.Context, users []string) map[string]string {
+	out := map[string]string{}
+	for _, u := range users {
+		if _, done := out[u]; done {
+			continue
+		}
+		var usr account.User
+		if nt.cfg.Records.Get(ctx, account.NSUser, []byte(u), &usr) == nil {
+			out[u] = usr.Name
+		}
+	}
+	return out
+}

@@ -1,0 +1,363 @@
+// Package notify tells people what changed on a board: "since your last
+// visit", the notifier's passes that e-mail members their notifications
+// and digests, the one-click unsubscribe link, and the webhooks' fan-out
+// of accepted changes in debounced batches. When it runs (the notifier's
+// leader, the background worker) is the node's concern; the account
+// records and board settings it reads and writes are reached through
+// Records and Boards, which the node implements on its cluster metadata.
+//
+// Notifications are computed from the op log, not from a queue of events:
+// each member has a cursor (the version vector up to which they were told,
+// replicated like every account record). A notifier pass compares it with
+// the board's version, lists what others did since (package activity) and,
+// when the member's preferences say so, enqueues one e-mail in the durable
+// outbox in the same store batch that advances the cursor: a crash either
+// loses both (the next pass redoes them) or keeps both. One node of a
+// cluster — the one with the smallest id among the live nodes — runs the
+// passes; e-mail ids derive from the cursor, so two nodes that both think
+// they lead (during a partition) enqueue the same ids, which receivers
+// deduplicate by Message-ID.
+//
+// Rejected: an e-mail per accepted change from the accepting node (no
+// batching across nodes, and a digest would need a second mechanism), and
+// a per-member event queue (a write per member per change, for a reader
+// that only needs "what changed since").
+package notify
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/activity"
+	"github.com/corkboard/corkboard/server/mail"
+	"github.com/corkboard/corkboard/server/meta"
+	"github.com/corkboard/corkboard/server/outbox"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// Records are the account records the notifier reads and writes (users,
+// members' cursors): cluster metadata, kept by the node.
+type Records interface {
+	// Get reads a record into v; storage.ErrNotFound if there is none.
+	Get(ctx context.Context, ns string, key []byte, v any) error
+	// Put writes a record and copies it to the other nodes.
+	Put(ctx context.Context, ns string, key []byte, v any) error
+	// Update reads a record into v (found: it exists), lets change edit
+	// it, and writes it if nobody wrote the record meanwhile, on any node
+	// (otherwise it reads again and change runs again); an error from
+	// change leaves the record as it was.
+	Update(ctx context.Context, ns string, key []byte, v any, change func(found bool) error) error
+	// Stamp is the Updated time of a record that was old.
+	Stamp(old int64) int64
+}
+
+// Boards are the board settings and board records the notifier reads
+// and writes: cluster metadata, kept by the node.
+type Boards interface {
+	// All lists the boards that are not deleted.
+	All(ctx context.Context) ([]meta.Board, error)
+	// Update changes a board's settings on its current record.
+	Update(ctx context.Context, board string, change func(m *meta.Board) error) error
+	// Members lists a board's members.
+	Members(ctx context.Context, board storage.BoardID) ([]account.Member, error)
+	// Webhooks lists a board's webhooks that are not deleted.
+	Webhooks(ctx context.Context, board storage.BoardID) []account.Webhook
+}
+
+// Config is what a Notifier needs from its node.
+type Config struct {
+	Store   storage.Store // the op log (what changed since a cursor)
+	Rooms   *room.Manager // the boards' documents
+	Outbox  *outbox.Outbox
+	Records Records
+	Boards  Boards
+	Log     *slog.Logger
+	Now     func() time.Time
+	// PublicURL is how people reach the node, for links (it may change
+	// once the node has bound its port).
+	PublicURL func() string
+	MailFrom  string                  // the sender of notifications
+	MAC       func(msg string) string // signs unsubscribe links
+	// Closed says whether a board's deadline has passed.
+	Closed   func(m *meta.Board) bool
+	Webhooks WebhookLimits
+}
+
+// Notifier computes and queues a node's notifications and webhook
+// deliveries.
+type Notifier struct {
+	cfg      Config
+	accepted chan acceptedBatch // accepted changes, to the webhook worker
+
+	mu    sync.Mutex
+	quiet map[storage.BoardID]uint64 // boards with nothing to notify, at this log position
+}
+
+// New makes a node's notifier.
+func New(cfg Config) *Notifier {
+	return &Notifier{cfg: cfg, accepted: make(chan acceptedBatch, 4096), quiet: map[storage.BoardID]uint64{}}
+}
+
+// Run makes one notifier pass over every board: deadline
+// events, then each member's e-mail if their preferences say one is due.
+// The node runs it every minute when it leads; tests call it with a fake
+// clock.
+func (nt *Notifier) Run(ctx context.Context) error {
+	boards, err := nt.cfg.Boards.All(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := range boards {
+		if err := nt.NotifyBoard(ctx, &boards[i]); err != nil {
+			errs = append(errs, fmt.Errorf("board %s: %w", boards[i].ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NotifyBoard makes a notifier pass over one board, whose settings m
+// were read before.
+func (nt *Notifier) NotifyBoard(ctx context.Context, m *meta.Board) error {
+	id, err := storage.ParseBoardID(m.ID)
+	if err != nil {
+		return err
+	}
+	if nt.cfg.Closed(m) && m.DeadlineFired != m.Deadline {
+		nt.QueueWebhooks(ctx, id, "deadline", fmt.Sprintf("deadline-%016x", m.Deadline), map[string]any{"deadline": m.Deadline})
+		// On the current record, under the metadata lock: what was read at
+		// the start of the pass may be stale (a link deleted since, a new
+		// password), and writing it back would undo that.
+		fired := m.Deadline
+		err := nt.cfg.Boards.Update(ctx, m.ID, func(cur *meta.Board) error {
+			cur.DeadlineFired = fired
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	members, err := nt.cfg.Boards.Members(ctx, id)
+	if err != nil || len(members) == 0 {
+		return err
+	}
+	// A board whose log has not grown since a pass that found nothing to
+	// report to anyone needs no work (and no loading).
+	last, err := nt.cfg.Store.LastSeq(ctx, id)
+	if err != nil {
+		return err
+	}
+	nt.mu.Lock()
+	quiet, known := nt.quiet[id]
+	nt.mu.Unlock()
+	if known && quiet == last {
+		return nil
+	}
+	anyPending := false
+	defer func() {
+		nt.mu.Lock()
+		if anyPending {
+			delete(nt.quiet, id)
+		} else {
+			nt.quiet[id] = last
+		}
+		nt.mu.Unlock()
+	}()
+	var rm *room.Room
+	var base map[string]string // the owner's and members' names
+	for _, mem := range members {
+		var u account.User
+		if nt.cfg.Records.Get(ctx, account.NSUser, []byte(mem.User), &u) != nil || u.Email == "" {
+			continue
+		}
+		key := account.BoardKey(id, mem.User)
+		var cur account.Cursor
+		if err := nt.cfg.Records.Get(ctx, account.NSCursor, key, &cur); err != nil {
+			continue // no cursor yet: nothing to report
+		}
+		if rm == nil {
+			if rm, err = nt.cfg.Rooms.Open(ctx, id); err != nil {
+				return err
+			}
+		}
+		changes, version, err := ChangesSince(ctx, nt.cfg.Store, id, rm, cur.Version)
+		if errors.Is(err, ErrTooMuchActivity) {
+			// Too much to tell: skip to now rather than fail every pass.
+			nt.cfg.Log.Warn("notifications: too many changes to report; cursor moved to now", "board", m.ID, "user", mem.User)
+			rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() })
+			next := cur
+			next.Version, next.Updated = version, nt.cfg.Records.Stamp(cur.Updated)
+			if err := nt.cfg.Records.Put(ctx, account.NSCursor, key, &next); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		others := changes[:0:0]
+		for _, c := range changes {
+			if c.Author != mem.User {
+				others = append(others, c)
+			}
+		}
+		if base == nil {
+			users := []string{m.Owner}
+			for _, mm := range members {
+				users = append(users, mm.User)
+			}
+			base = nt.UserNames(ctx, users)
+		}
+		names := nt.AddNames(ctx, maps.Clone(base), others)
+		var events []activity.Event
+		rm.Query(ctx, func(d *crdt.Doc) {
+			events = activity.SinceNames(d, others, names)
+			if mem.Notify.Mode == account.NotifyMentions {
+				events = aboutMember(d, events, mem.User, u.Name)
+			}
+		})
+		mentioned := len(aboutMemberNoDoc(events, u.Name)) > 0 || mem.Notify.Mode == account.NotifyMentions && len(events) > 0
+		if len(events) > 0 {
+			anyPending = true
+		}
+		loc := u.Location()
+		now := nt.cfg.Now()
+		switch mem.Notify.Decide(now, loc, cur, len(events) > 0, mentioned) {
+		case account.Wait:
+			continue
+		case account.Advance:
+			next := cur
+			next.Version, next.Updated = version, nt.cfg.Records.Stamp(cur.Updated)
+			if mem.Notify.Mode == account.NotifyDigest {
+				next.Day = now.In(loc).Format(time.DateOnly)
+			}
+			if err := nt.cfg.Records.Put(ctx, account.NSCursor, key, &next); err != nil {
+				return err
+			}
+		case account.Send:
+			if err := nt.sendDigest(ctx, id, m, mem, u, cur, version, events, names); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// aboutMember keeps the events that mention the member or answer a thread
+// the member started.
+func aboutMember(d *crdt.Doc, events []activity.Event, user, name string) []activity.Event {
+	var out []activity.Event
+	for _, e := range events {
+		if slices.ContainsFunc(e.Mentions, func(m string) bool { return strings.EqualFold(m, name) }) {
+			out = append(out, e)
+			continue
+		}
+		if e.Action == activity.Replied && e.Target != "" {
+			if th, err := crdt.ParseElementID(e.Target); err == nil {
+				if a, ok := d.Get(th, "author"); ok && a.AsString() == user {
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func aboutMemberNoDoc(events []activity.Event, name string) []activity.Event {
+	var out []activity.Event
+	for _, e := range events {
+		if slices.ContainsFunc(e.Mentions, func(m string) bool { return strings.EqualFold(m, name) }) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sendDigest advances the member's cursor, then enqueues one
+// notification e-mail.
+func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.Board, mem account.Member, u account.User, cur account.Cursor, version crdt.VersionVector, events []activity.Event, names map[string]string) error {
+	now := nt.cfg.Now()
+	loc := u.Location()
+	d := activity.Digest{Board: m.Name, BoardURL: nt.cfg.PublicURL() + "/b/" + m.ID, Recipient: u.Name, Names: names,
+		Events: events, From: time.UnixMilli(max(cur.Sent, 1)), To: now, Loc: loc}
+	if cur.Sent == 0 {
+		d.From = time.UnixMilli(cur.Updated)
+	}
+	// The id names the cursor the e-mail starts from: the same pass on two
+	// nodes makes the same id.
+	vb, _ := json.Marshal(cur.Version)
+	h := sha256.Sum256(append([]byte(mem.Notify.Mode+"\x00"+cur.Day+"\x00"), vb...))
+	mid := "notify/" + m.ID + "/" + mem.User + "/" + hex.EncodeToString(h[:12])
+	unsub := nt.UnsubscribeURL(m.ID, mem.User)
+	text := d.Text() + "\n--\nYou get this because of your notification settings for this board.\nUnsubscribe: " + unsub + "\n"
+	msg := mail.Message{ID: mid, From: nt.cfg.MailFrom, To: u.Email, Subject: d.Subject(), Text: text, HTML: d.HTML(),
+		Unsubscribe: unsub, Headers: map[string]string{"X-Corkboard-Board": m.ID}}
+	it, err := mail.NewItem(msg)
+	if err != nil {
+		return err
+	}
+	writes, err := nt.cfg.Outbox.Writes(it)
+	if err != nil {
+		return err
+	}
+	next := cur
+	next.Version, next.Sent, next.Updated = version, now.UnixMilli(), nt.cfg.Records.Stamp(cur.Updated)
+	if mem.Notify.Mode == account.NotifyDigest {
+		next.Day = now.In(loc).Format(time.DateOnly)
+	}
+	// The cursor moves first, by compare-and-set from the one this pass
+	// read: of two nodes that both think they lead (a lease lost while a
+	// pass ran), only one moves it and sends. A node killed between the two
+	// steps loses this e-mail (at most once; the window is one local
+	// write); the other order would send it twice.
+	key := account.BoardKey(id, mem.User)
+	raced := errors.New("cursor moved")
+	var stored account.Cursor
+	err = nt.cfg.Records.Update(ctx, account.NSCursor, key, &stored, func(found bool) error {
+		if !found || stored.Updated != cur.Updated || stored.Sent != cur.Sent {
+			return raced
+		}
+		stored = next
+		return nil
+	})
+	if errors.Is(err, raced) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := nt.cfg.Store.ApplyMeta(ctx, writes); err != nil {
+		return err
+	}
+	nt.cfg.Outbox.Kick()
+	return nil
+}
+
+// UnsubscribeURL is a member's one-click unsubscribe link for a board.
+func (nt *Notifier) UnsubscribeURL(board, user string) string {
+	q := url.Values{"b": {board}, "u": {user}, "s": {nt.cfg.MAC("unsub\x00" + board + "\x00" + user)}}
+	return nt.cfg.PublicURL() + "/v1/unsubscribe?" + q.Encode()
+}
+
+// UnsubscribeValid says whether mac is the one UnsubscribeURL signs for a
+// member of a board.
+func (nt *Notifier) UnsubscribeValid(board, user, mac string) bool {
+	// hmac.Equal: a byte-by-byte comparison would tell, by its timing,
+	// how much of a guessed MAC is right.
+	return mac != "" && hmac.Equal([]byte(mac), []byte(nt.cfg.MAC("unsub\x00"+board+"\x00"+user)))
+}

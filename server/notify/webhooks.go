@@ -1,0 +1,281 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/activity"
+	"github.com/corkboard/corkboard/server/outbox"
+	"github.com/corkboard/corkboard/server/webhook"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// WebhookLimits bound what a board's webhooks may cost the node. Webhook
+// URLs are chosen by board owners, who may be anonymous: every figure here
+// is a bound on what one of them can make the node hold or do.
+type WebhookLimits struct {
+	// MaxPerBoard is how many webhooks a board may have (default 10);
+	// one more is refused with 409.
+	MaxPerBoard int
+	// Debounce is the window over which a board's changes are coalesced
+	// into one delivery per webhook and event class (default 2s; negative:
+	// none, every accepted batch is delivered on its own).
+	Debounce time.Duration
+	// MaxBatch is how many changes one delivery describes (default 1000);
+	// past it the delivery counts them and says "truncated".
+	MaxBatch int
+	// MaxPending is how many deliveries of one board may wait in the
+	// outbox (default 1000); past it the oldest are dropped, counted in
+	// the outbox's dropped metric.
+	MaxPending int
+	// Concurrency is how many webhook calls run at once (default 8), in a
+	// lane of their own: e-mail has its own 4 and never waits for them.
+	Concurrency int
+	// PerDestination is how many calls to one host run at once (default
+	// 2). A host whose calls keep failing is backed off as a whole.
+	PerDestination int
+	// Timeout bounds one call (default 10s).
+	Timeout time.Duration
+}
+
+// Defaults fills the zero limits with the stated defaults.
+func (l *WebhookLimits) Defaults() {
+	if l.MaxPerBoard <= 0 {
+		l.MaxPerBoard = 10
+	}
+	if l.Debounce == 0 {
+		l.Debounce = 2 * time.Second
+	}
+	if l.MaxBatch <= 0 {
+		l.MaxBatch = 1000
+	}
+	if l.MaxPending <= 0 {
+		l.MaxPending = 1000
+	}
+	if l.Concurrency <= 0 {
+		l.Concurrency = 8
+	}
+	if l.PerDestination <= 0 {
+		l.PerDestination = 2
+	}
+	if l.Timeout <= 0 {
+		l.Timeout = 10 * time.Second
+	}
+}
+
+// OutboxLanes are the outbox's delivery lanes: mail keeps the outbox's
+// default of 4 slots to itself; webhooks get theirs, per destination.
+func (l *WebhookLimits) OutboxLanes() map[string]outbox.Lane {
+	return map[string]outbox.Lane{
+		webhook.Kind: {
+			Concurrency:    l.Concurrency,
+			PerDestination: l.PerDestination,
+			AttemptTimeout: l.Timeout,
+			Destination:    webhook.Destination,
+		},
+	}
+}
+
+// maxBatchBytes bounds the encoded changes a window holds for one board,
+// whatever MaxBatch says: a change may be up to a WebSocket message (1 MiB
+// by default), and the window holds them in memory.
+const maxBatchBytes = 8 << 20
+
+// hookBatch is what the webhook worker gathered for a board since its
+// last delivery: the first MaxBatch records (at most maxBatchBytes of
+// them), and how many there were.
+type hookBatch struct {
+	due       time.Time // when the window ends
+	recs      []storage.Record
+	bytes     int    // of the kept records' Data
+	count     int    // records in the window, kept or not
+	firstSeq  uint64 // log positions of the window's first and last records
+	lastSeq   uint64
+	truncated bool
+}
+
+// add adds accepted records to the batch, keeping at most max of them:
+// the rest are only counted (their Data would be held for nothing).
+func (b *hookBatch) add(recs []storage.Record, max int) {
+	for _, r := range recs {
+		if b.count == 0 {
+			b.firstSeq = r.Seq
+		}
+		b.count++
+		b.lastSeq = r.Seq
+		if !b.truncated && len(b.recs) < max && b.bytes+len(r.Data) <= maxBatchBytes {
+			b.recs = append(b.recs, r)
+			b.bytes += len(r.Data)
+		} else {
+			b.truncated = true
+		}
+	}
+}
+
+// QueueWebhooks enqueues one delivery of an event to each of the board's
+// webhooks that wants it. key makes the delivery ids deterministic and
+// must sort by age among the board's keys (the oldest deliveries are the
+// ones dropped past WebhookLimits.MaxPending).
+func (nt *Notifier) QueueWebhooks(ctx context.Context, id storage.BoardID, event, key string, payload map[string]any) {
+	hooks := nt.cfg.Boards.Webhooks(ctx, id)
+	if len(hooks) == 0 {
+		return
+	}
+	prefix := "webhook/" + id.String() + "/"
+	var items []outbox.Item
+	for _, wh := range hooks {
+		if !wh.Wants(event) {
+			continue
+		}
+		did := prefix + key + "/" + wh.ID
+		body := map[string]any{"id": did, "event": event, "board": id.String(), "at": nt.cfg.Now().UnixMilli()}
+		for k, v := range payload {
+			body[k] = v
+		}
+		b, _ := json.Marshal(body)
+		req, _ := json.Marshal(webhook.Request{ID: did, URL: wh.URL, Event: event, Body: b, Secret: wh.Secret})
+		items = append(items, outbox.Item{ID: did, Kind: webhook.Kind, Payload: req})
+	}
+	if len(items) > 0 {
+		if _, err := nt.cfg.Outbox.EnqueueCapped(ctx, prefix, nt.cfg.Webhooks.MaxPending, items...); err != nil {
+			nt.cfg.Log.Warn("webhooks: enqueue failed", "board", id.String(), "err", err)
+		}
+	}
+}
+
+// acceptedBatch is one accepted batch of a board's records, on its way
+// to the webhook worker.
+type acceptedBatch struct {
+	board storage.BoardID
+	recs  []storage.Record
+}
+
+// OnAccepted is room.Config.Accepted: hands the records to the webhook
+// worker without blocking the room (a full queue drops the batch, logged:
+// webhooks are at most as durable as this hand-off; the outbox is durable
+// from the enqueue on).
+func (nt *Notifier) OnAccepted(board storage.BoardID, recs []storage.Record) {
+	select {
+	case nt.accepted <- acceptedBatch{board, recs}:
+	default:
+		nt.cfg.Log.Warn("webhooks: queue full, events dropped", "board", board.String(), "changes", len(recs))
+	}
+}
+
+// WebhookWorker turns accepted changes into webhook deliveries, debounced:
+// a board's changes are gathered from the first one for
+// WebhookLimits.Debounce, then delivered as one POST per webhook and event
+// class (element, comment, vote) carrying all of them, folded as in
+// /changes. So a webhook gets at most three POSTs per window however busy
+// the board, and a receiver that is down costs the outbox a few items per
+// window, not one per change.
+//
+// The window is held in memory, like the hand-off queue before it: the
+// changes of the last window before a crash or shutdown are not
+// delivered. Rejected: a durable per-board cursor of what was delivered
+// (like the e-mail notifier's), which survives restarts but is a
+// replicated write per board per window and needs a leader; webhooks were
+// never promised more than the hand-off gives.
+func (nt *Notifier) WebhookWorker(ctx context.Context) {
+	lim := nt.cfg.Webhooks
+	batches := map[storage.BoardID]*hookBatch{}
+	var first time.Time // the earliest end of a window; zero: no window open
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		var wake <-chan time.Time
+		if !first.IsZero() {
+			wake = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case a := <-nt.accepted:
+			if len(nt.cfg.Boards.Webhooks(ctx, a.board)) == 0 {
+				continue
+			}
+			if lim.Debounce < 0 {
+				b := &hookBatch{}
+				b.add(a.recs, lim.MaxBatch)
+				nt.deliverBatch(ctx, a.board, b)
+				continue
+			}
+			b := batches[a.board]
+			if b == nil {
+				b = &hookBatch{due: time.Now().Add(lim.Debounce)}
+				batches[a.board] = b
+				if first.IsZero() || b.due.Before(first) {
+					first = b.due
+					timer.Reset(max(time.Until(first), 0))
+				}
+			}
+			b.add(a.recs, lim.MaxBatch)
+		case <-wake:
+			now := time.Now()
+			first = time.Time{}
+			for board, b := range batches {
+				if !b.due.After(now) {
+					delete(batches, board)
+					nt.deliverBatch(ctx, board, b)
+				} else if first.IsZero() || b.due.Before(first) {
+					first = b.due
+				}
+			}
+			if !first.IsZero() {
+				timer.Reset(max(time.Until(first), 0))
+			}
+		}
+	}
+}
+
+// deliverBatch queues the deliveries of one window of a board's changes.
+func (nt *Notifier) deliverBatch(ctx context.Context, board storage.BoardID, b *hookBatch) {
+	rm, err := nt.cfg.Rooms.Open(ctx, board)
+	if err != nil {
+		nt.cfg.Log.Warn("webhooks: board unavailable, changes not delivered", "board", board.String(), "changes", b.count, "err", err)
+		return
+	}
+	changes := make([]activity.Change, 0, len(b.recs))
+	for _, rec := range b.recs {
+		if c, err := activity.FromRecord(rec); err == nil {
+			changes = append(changes, c)
+		}
+	}
+	var events []activity.Event
+	rm.Query(ctx, func(d *crdt.Doc) { events = activity.Since(d, changes) })
+	classes := map[string][]activity.Event{}
+	for _, e := range events {
+		cls := "element"
+		switch {
+		case e.Action == activity.Voted:
+			cls = "vote"
+		case e.Kind == "comment":
+			cls = "comment"
+		}
+		classes[cls] = append(classes[cls], e)
+	}
+	for _, cls := range slices.Sorted(maps.Keys(classes)) {
+		evs := classes[cls]
+		var authors []string
+		count := 0
+		for _, e := range evs {
+			count += e.Count
+			for _, by := range e.By {
+				if !slices.Contains(authors, by) {
+					authors = append(authors, by)
+				}
+			}
+		}
+		key := fmt.Sprintf("%016x-%016x/%s", b.firstSeq, b.lastSeq, cls)
+		nt.QueueWebhooks(ctx, board, cls, key, map[string]any{
+			"events": evs, "authors": authors, "changes": count, "truncated": b.truncated,
+			"seq": []uint64{b.firstSeq, b.lastSeq},
+		})
+	}
+}
