@@ -9,6 +9,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -38,12 +39,14 @@ type Records interface {
 	// Put writes a record and copies it to the other nodes.
 	Put(ctx context.Context, ns string, key []byte, v any) error
 	// Update reads a record into v (found: it exists), lets change edit
-	// it, and writes it, serialised with every other record write; an
-	// error from change leaves the record as it was.
+	// it, and writes it if nobody wrote it meanwhile on any node (else
+	// change runs again on the newer record: it must have no other
+	// effect); an error from change leaves the record as it was.
 	Update(ctx context.Context, ns string, key []byte, v any, change func(found bool) error) error
-	// Lock serialises record writes (a count and a write together);
-	// PutLocked writes under it; Unlock copies what was written to the
-	// other nodes.
+	// Lock serialises record writes on this node (a count over several
+	// records and a write together); PutLocked writes under it. Across
+	// nodes it serialises nothing: a read-modify-write of one record is
+	// Update.
 	Lock()
 	PutLocked(ctx context.Context, ns string, key []byte, v any) error
 	Unlock()
@@ -111,6 +114,10 @@ func writeError(w http.ResponseWriter, status int, code protocol.Code, msg strin
 // refuse is a Records.Update or Boards.Update change's answer to the
 // client (reply.Refuse).
 func refuse(status int, code protocol.Code, msg string) error { return reply.Refuse(status, code, msg) }
+
+// errUnchanged is a Records.Update change's answer when the record is
+// already as wanted: nothing is written.
+var errUnchanged = errors.New("unchanged")
 
 // writeUpdateError answers a failed Records.Update or Boards.Update: its
 // refusal, or a 500 (reply.UpdateError).

@@ -86,43 +86,51 @@ func (srv *Server) addVisitor(ctx context.Context, id storage.BoardID, user, rol
 }
 
 func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by string, visitor bool, epoch int) error {
-	srv.cfg.Records.Lock()
-	defer srv.cfg.Records.Unlock()
 	key := account.BoardKey(id, user)
-	var mem account.Member
-	err := srv.cfg.Records.Get(ctx, account.NSMember, key, &mem)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return err
-	}
+	var u account.User
+	srv.cfg.Records.Get(ctx, account.NSUser, []byte(user), &u)
 	now := srv.cfg.Now()
-	if err == nil && !mem.Removed {
-		switch {
-		case mem.Guest && !visitor:
-			// An invite or the owner's grant: a full member now.
-			mem.Guest, mem.Epoch, mem.Role, mem.InvitedBy = false, 0, role, by
-		case mem.Guest && visitor:
-			mem.Epoch, mem.Role = epoch, role // in again, in this epoch
-		case visitor || account.RoleRank(mem.Role) >= account.RoleRank(role):
-			return nil
-		default:
-			mem.Role = role
+	p := account.DefaultPrefs()
+	var mem account.Member
+	joined := false
+	// Compare-and-set: an owner's change of this membership made
+	// meanwhile on another node (a removal, a demotion) is read again,
+	// never overwritten with what this grant read.
+	err := srv.cfg.Records.Update(ctx, account.NSMember, key, &mem, func(found bool) error {
+		joined = false
+		if found && !mem.Removed {
+			switch {
+			case mem.Guest && !visitor:
+				// An invite or the owner's grant: a full member now.
+				mem.Guest, mem.Epoch, mem.Role, mem.InvitedBy = false, 0, role, by
+			case mem.Guest && visitor:
+				mem.Epoch, mem.Role = epoch, role // in again, in this epoch
+			case visitor || account.RoleRank(mem.Role) >= account.RoleRank(role):
+				return errUnchanged
+			default:
+				mem.Role = role
+			}
+		} else {
+			mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Guest: visitor, Epoch: epoch, Joined: now.UnixMilli(), Updated: mem.Updated}
+			if !visitor {
+				mem.Epoch = 0
+			}
+			joined = true
 		}
-	} else {
-		var u account.User
-		srv.cfg.Records.Get(ctx, account.NSUser, []byte(user), &u)
-		p := account.DefaultPrefs()
-		mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Guest: visitor, Epoch: epoch, Joined: now.UnixMilli(), Updated: mem.Updated}
-		if !visitor {
-			mem.Epoch = 0
-		}
+		mem.Updated = srv.cfg.Records.Stamp(mem.Updated)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errUnchanged):
+		return nil
+	case err != nil:
+		return err
+	case joined:
 		// The notification cursor starts now: a new member hears of what
 		// happens from now on.
-		if err := srv.startCursor(ctx, id, user, u.Location(), p); err != nil {
-			return err
-		}
+		return srv.startCursor(ctx, id, user, u.Location(), p)
 	}
-	mem.Updated = srv.cfg.Records.Stamp(mem.Updated)
-	return srv.cfg.Records.PutLocked(ctx, account.NSMember, key, &mem)
+	return nil
 }
 
 // PUT /v1/boards/{board}/members/{user} {"role"}: the owner changes a
@@ -208,27 +216,35 @@ func (srv *Server) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := account.BoardKey(id, who.User.ID)
-	srv.cfg.Records.Lock()
-	defer srv.cfg.Records.Unlock()
 	var mem account.Member
+	// fresh makes mem what the caller's membership is, or becomes by
+	// choosing preferences: a refusal if the owner ended it.
+	fresh := func(found bool) error {
+		switch {
+		case found && mem.Removed && who.User.Role != room.RoleOwner:
+			// Preferences never restore a membership the owner ended.
+			return refuse(403, protocol.CodeForbidden, "you were removed from this board")
+		case !found || mem.Removed:
+			// An owner, or a public board's visitor, who is not a member
+			// yet becomes one by choosing preferences: the owner as
+			// owner, a visitor as a visitor member (the board's visitors'
+			// role, for as long as it takes visitors), never with a role
+			// of their own.
+			mem = account.Member{Board: id.String(), User: who.User.ID, Role: who.User.Role, Notify: account.DefaultPrefs(), Joined: srv.cfg.Now().UnixMilli(), Updated: mem.Updated}
+			if who.User.Role != room.RoleOwner {
+				mem.Guest, mem.Epoch = true, m.Epoch
+			}
+		}
+		return nil
+	}
 	err := srv.cfg.Records.Get(r.Context(), account.NSMember, key, &mem)
-	switch {
-	case err != nil && !errors.Is(err, storage.ErrNotFound):
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
-	case err == nil && mem.Removed && who.User.Role != room.RoleOwner:
-		// Preferences never restore a membership the owner ended.
-		writeError(w, 403, protocol.CodeForbidden, "you were removed from this board")
+	}
+	if err := fresh(err == nil); err != nil {
+		writeUpdateError(w, err)
 		return
-	case err != nil || mem.Removed:
-		// An owner, or a public board's visitor, who is not a member yet
-		// becomes one by choosing preferences: the owner as owner, a
-		// visitor as a visitor member (the board's visitors' role, for as
-		// long as it takes visitors), never with a role of their own.
-		mem = account.Member{Board: id.String(), User: who.User.ID, Role: who.User.Role, Notify: account.DefaultPrefs(), Joined: srv.cfg.Now().UnixMilli(), Updated: mem.Updated}
-		if who.User.Role != room.RoleOwner {
-			mem.Guest, mem.Epoch = true, m.Epoch
-		}
 	}
 	if r.Method == http.MethodGet {
 		writeJSON(w, 200, map[string]any{"notify": mem.Notify})
@@ -250,9 +266,17 @@ func (srv *Server) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	mem.Notify, mem.Updated = p, srv.cfg.Records.Stamp(mem.Updated)
-	if err := srv.cfg.Records.PutLocked(r.Context(), account.NSMember, key, &mem); err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+	// Compare-and-set: the preferences change alone; a role change or a
+	// removal made meanwhile on any node stays.
+	err = srv.cfg.Records.Update(r.Context(), account.NSMember, key, &mem, func(found bool) error {
+		if err := fresh(found); err != nil {
+			return err
+		}
+		mem.Notify, mem.Updated = p, srv.cfg.Records.Stamp(mem.Updated)
+		return nil
+	})
+	if err != nil {
+		writeUpdateError(w, err)
 		return
 	}
 	writeJSON(w, 200, map[string]any{"notify": p})
@@ -268,7 +292,7 @@ func (srv *Server) rememberGuest(ctx context.Context, u protocol.User) {
 }
 
 // startCursor starts a member's notification cursor at the board's
-// current version. The caller holds Records.Lock.
+// current version.
 func (srv *Server) startCursor(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
 	var version crdt.VersionVector
 	if rm, err := srv.cfg.Rooms.Open(ctx, id); err == nil {
@@ -276,11 +300,10 @@ func (srv *Server) startCursor(ctx context.Context, id storage.BoardID, user str
 	}
 	now := srv.cfg.Now()
 	c := account.Cursor{Board: id.String(), User: user, Version: version, Sent: 0, Day: account.Today(now, loc, p), Updated: now.UnixMilli()}
-	return srv.cfg.Records.PutLocked(ctx, account.NSCursor, account.BoardKey(id, user), &c)
+	return srv.cfg.Records.Put(ctx, account.NSCursor, account.BoardKey(id, user), &c)
 }
 
-// startCursorIfMissing is startCursor unless the member has a cursor
-// (under Records.Lock, like startCursor).
+// startCursorIfMissing is startCursor unless the member has a cursor.
 func (srv *Server) startCursorIfMissing(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
 	var c account.Cursor
 	err := srv.cfg.Records.Get(ctx, account.NSCursor, account.BoardKey(id, user), &c)

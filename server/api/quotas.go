@@ -151,20 +151,23 @@ func (srv *Server) keepGuest(ctx context.Context, board string, u protocol.User)
 	if !strings.HasPrefix(u.ID, "guest-") || u.Name == "" || account.CheckName(u.Name) != nil {
 		return
 	}
-	srv.cfg.Records.Lock()
-	defer srv.cfg.Records.Unlock()
 	var cur account.User
-	found := srv.cfg.Records.Get(ctx, account.NSUser, []byte(u.ID), &cur) == nil
-	if found && cur.Name == u.Name {
+	if srv.cfg.Records.Get(ctx, account.NSUser, []byte(u.ID), &cur) == nil && cur.Name == u.Name {
 		return
 	}
 	if !srv.guestNameAllowed(board) {
 		return
 	}
 	now := srv.cfg.Now().UnixMilli()
-	rec := account.User{ID: u.ID, Name: u.Name, Color: u.Color, Created: max(cur.Created, now), Updated: srv.cfg.Records.Stamp(cur.Updated)}
-	if cur.Created != 0 {
-		rec.Created = cur.Created
-	}
-	srv.cfg.Records.PutLocked(ctx, account.NSUser, []byte(u.ID), &rec)
+	srv.cfg.Records.Update(ctx, account.NSUser, []byte(u.ID), &cur, func(found bool) error {
+		if found && cur.Name == u.Name {
+			return errUnchanged
+		}
+		created := now
+		if found && cur.Created != 0 {
+			created = cur.Created
+		}
+		cur = account.User{ID: u.ID, Name: u.Name, Color: u.Color, Created: created, Updated: srv.cfg.Records.Stamp(cur.Updated)}
+		return nil
+	})
 }

@@ -172,22 +172,23 @@ func (srv *Server) signInComplete(w http.ResponseWriter, r *http.Request) {
 // ensureUser returns the user of an e-mail address, creating it.
 func (srv *Server) ensureUser(ctx context.Context, email string) (*account.User, error) {
 	id := account.UserID(email)
-	srv.cfg.Records.Lock()
-	defer srv.cfg.Records.Unlock()
 	var u account.User
-	err := srv.cfg.Records.Get(ctx, account.NSUser, []byte(id), &u)
-	if err == nil {
+	if err := srv.cfg.Records.Get(ctx, account.NSUser, []byte(id), &u); err == nil {
 		return &u, nil
-	}
-	if !errors.Is(err, storage.ErrNotFound) {
+	} else if !errors.Is(err, storage.ErrNotFound) {
 		return nil, err
 	}
 	now := srv.cfg.Now().UnixMilli()
-	// Created and Updated are fixed for a new user (1), so two nodes
-	// creating one person at once write the same record; the first
-	// profile edit wins over both.
-	u = account.User{ID: id, Email: email, Name: account.DefaultName(email), Created: now, Updated: 1}
-	if err := srv.cfg.Records.PutLocked(ctx, account.NSUser, []byte(id), &u); err != nil {
+	// Created once: of two nodes creating one person at once, one
+	// creates and the other reads what it created.
+	err := srv.cfg.Records.Update(ctx, account.NSUser, []byte(id), &u, func(found bool) error {
+		if found {
+			return errUnchanged
+		}
+		u = account.User{ID: id, Email: email, Name: account.DefaultName(email), Created: now, Updated: 1}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
 		return nil, err
 	}
 	return &u, nil
@@ -301,25 +302,27 @@ func (srv *Server) patchMe(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	srv.cfg.Records.Lock()
-	defer srv.cfg.Records.Unlock()
+	// Compare-and-set: a profile edit made meanwhile on another node is
+	// read again, never overwritten with what this one read.
 	var cur account.User
-	if err := srv.cfg.Records.Get(r.Context(), account.NSUser, []byte(u.ID), &cur); err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return
-	}
-	if req.Name != nil {
-		cur.Name = strings.TrimSpace(*req.Name)
-	}
-	if req.Color != nil {
-		cur.Color = *req.Color
-	}
-	if req.TZ != nil {
-		cur.TZ = *req.TZ
-	}
-	cur.Updated = srv.cfg.Records.Stamp(cur.Updated)
-	if err := srv.cfg.Records.PutLocked(r.Context(), account.NSUser, []byte(cur.ID), &cur); err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+	err := srv.cfg.Records.Update(r.Context(), account.NSUser, []byte(u.ID), &cur, func(found bool) error {
+		if !found {
+			return refuse(404, protocol.CodeUnauthorized, "unknown user")
+		}
+		if req.Name != nil {
+			cur.Name = strings.TrimSpace(*req.Name)
+		}
+		if req.Color != nil {
+			cur.Color = *req.Color
+		}
+		if req.TZ != nil {
+			cur.TZ = *req.TZ
+		}
+		cur.Updated = srv.cfg.Records.Stamp(cur.Updated)
+		return nil
+	})
+	if err != nil {
+		writeUpdateError(w, err)
 		return
 	}
 	writeJSON(w, 200, map[string]any{"user": cur})

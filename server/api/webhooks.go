@@ -40,7 +40,10 @@ func (srv *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// The count and the write under one lock, so that parallel requests
-	// cannot pass the cap together.
+	// to this node cannot pass the cap together. Across nodes (an owner
+	// racing themselves on two nodes) it can be passed by one webhook per
+	// extra node; what deliveries cost stays bounded per board by the
+	// outbox's lanes all the same.
 	max := srv.cfg.MaxWebhooks
 	now := srv.cfg.Now().UnixMilli()
 	wh := account.Webhook{ID: auth.RandomID(9), Board: m.ID, URL: req.URL, Secret: auth.RandomID(24), Events: req.Events, Created: now, Updated: now}
