@@ -34,7 +34,10 @@ type replicateReq struct {
 	data []byte
 }
 
-func (r *Room) replicate(group []submit, outcomes []outcome, accepted [][]byte) {
+// replicate publishes a group's accepted changes (batch, as crdt.EncodeBatch
+// encodes them) with a request to store them, and holds the group's
+// answers until enough nodes confirm.
+func (r *Room) replicate(group []submit, outcomes []outcome, batch []byte) {
 	r.replSeq++
 	id := r.replSeq
 	if r.pendingRepl == nil {
@@ -49,7 +52,7 @@ func (r *Room) replicate(group []submit, outcomes []outcome, accepted [][]byte) 
 	})
 	r.pendingRepl[id] = p
 	payload := binary.AppendUvarint(nil, id)
-	payload = append(payload, protocol.EncodeOpsOut(accepted)[1:]...)
+	payload = append(payload, batch...)
 	if err := r.cfg.Bus.Publish(r.board, bus.KindReplicate, payload); err != nil {
 		if h := r.cfg.Hooks.BusErrors; h != nil {
 			h()
@@ -68,9 +71,8 @@ func (r *Room) storeReplica(m replicateReq) {
 	if n <= 0 {
 		return
 	}
-	r.fromRemote(remote{kind: bus.KindOps, node: m.from, data: m.data[n:]})
-	if r.dead {
-		return // persisting failed: no confirmation
+	if !r.fromOps(m.data[n:]) || r.dead {
+		return // not stored (a bad batch, or persisting failed): no confirmation
 	}
 	conf := binary.AppendUvarint(nil, uint64(len(m.from)))
 	conf = append(conf, m.from...)

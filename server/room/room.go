@@ -315,6 +315,9 @@ func (m *Manager) DeleteBoard(ctx context.Context, board storage.BoardID) error 
 
 // ---- the room ----
 
+// submit is a client's batch (Submit). Inside the room, a submit without
+// a session is a batch from another node on its way through the ingest
+// path (fromOps); such a one never waits in the inbox.
 type submit struct {
 	sess    *Session
 	seq     uint64
@@ -357,6 +360,7 @@ type Room struct {
 	// Changes accepted but not yet pushed to local sessions (FanoutDelay).
 	pendFresh  [][]byte
 	pendOwners []*Session
+	pendFrame  []byte // the binary frame of pendFresh, when one batch alone
 	fanTimer   *time.Timer
 	lastSync   time.Time // when this room last asked the others (debounce)
 	// Submissions waiting for other nodes to confirm (AckReplicas).
@@ -602,7 +606,7 @@ func (r *Room) crash(p any) {
 		s.Kick(protocol.CloseRetry, "board unavailable")
 	}
 	r.sessions = map[*Session]struct{}{}
-	r.pendFresh, r.pendOwners = nil, nil
+	r.pendFresh, r.pendOwners, r.pendFrame = nil, nil, nil
 	if r.fanTimer != nil {
 		r.fanTimer.Stop()
 	}

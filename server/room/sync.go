@@ -169,7 +169,7 @@ func (r *Room) fromSyncReply(data []byte) {
 	if !ok || to != r.cfg.Node {
 		return
 	}
-	r.fromRemote(remote{kind: bus.KindOps, data: batch})
+	r.fromOps(batch)
 	if more {
 		r.requestSync(true)
 	}
