@@ -71,33 +71,22 @@ func (n *Node) changesSince(ctx context.Context, id storage.BoardID, rm *room.Ro
 	if err := rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() }); err != nil {
 		return nil, nil, err
 	}
-	var recs []storage.Record
-	for rep, c := range version {
-		if since[rep] >= c {
-			continue
-		}
-		err := n.store.ScanReplica(ctx, id, uint64(rep), since[rep]+1, func(rec storage.Record) error {
-			recs = append(recs, rec)
-			if len(recs) > maxActivity {
-				return errTooMuchActivity
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
-		}
+	got, err := room.ChangesSince(ctx, n.store, id, since, version, room.Limit{Changes: maxActivity})
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case got.More:
+		return nil, nil, errTooMuchActivity
+	case got.Trimmed:
+		return nil, nil, fmt.Errorf("changes since that version: %w", storage.ErrTrimmed)
 	}
-	sortRecords(recs)
-	out := make([]activity.Change, 0, len(recs))
-	for _, rec := range recs {
-		c, err := activity.FromRecord(rec)
+	out := make([]activity.Change, 0, len(got.Entries))
+	for _, e := range got.Entries {
+		c, err := activity.FromRecord(e)
 		if err != nil {
 			return nil, nil, err
 		}
-		if t := crdt.Missing([]crdt.Change{c.Change}, since); len(t) == 1 {
-			c.Change = t[0]
-			out = append(out, c)
-		}
+		out = append(out, c)
 	}
 	return out, version, nil
 }

@@ -78,7 +78,7 @@ func (r *Room) load() error {
 				return errScanDone
 			}
 			if rep := crdt.ReplicaID(rec.Replica); rec.End > version[rep] {
-				r.replicas[rep] = struct{}{}
+				r.replicas[rep] = max(r.replicas[rep], rec.End)
 			}
 			return nil
 		})
@@ -133,11 +133,11 @@ func (r *Room) admitHeld(s *Session, c *crdt.Change) error {
 	return nil
 }
 
-// noteReplica remembers replicas whose stored changes run past the doc's
-// version (held changes), so catch-up includes them.
+// noteReplica remembers how far a replica's stored changes run past the
+// doc's version (held changes), so catch-up includes them (logVersion).
 func (r *Room) noteReplica(c crdt.Change) {
-	if c.End() > r.doc.VersionOf(c.Replica) {
-		r.replicas[c.Replica] = struct{}{}
+	if end := c.End(); end > r.doc.VersionOf(c.Replica) {
+		r.replicas[c.Replica] = max(r.replicas[c.Replica], end)
 	}
 }
 

@@ -350,10 +350,10 @@ type Room struct {
 	sinceSnap int
 	snapSeq   uint64
 	sessions  map[*Session]struct{}
-	replicas  map[crdt.ReplicaID]struct{} // replicas with stored changes beyond the doc's version (held)
-	heldUser  map[crdt.ReplicaID]string   // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
-	moveWork  float64                     // reach the board's clients may still spend (MoveWorkPerSecond)
-	moveLast  time.Time                   // when moveWork was last refilled
+	replicas  map[crdt.ReplicaID]uint64 // the last counter stored of replicas with changes beyond the doc's version (held)
+	heldUser  map[crdt.ReplicaID]string // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
+	moveWork  float64                   // reach the board's clients may still spend (MoveWorkPerSecond)
+	moveLast  time.Time                 // when moveWork was last refilled
 	dirtyPres map[*Session]struct{}
 	lastPres  map[*Session]time.Time
 	presTimer *time.Timer
@@ -380,7 +380,7 @@ func newRoom(m *Manager, board storage.BoardID) *Room {
 		done:      make(chan struct{}),
 		stop:      make(chan string, 1),
 		sessions:  map[*Session]struct{}{},
-		replicas:  map[crdt.ReplicaID]struct{}{},
+		replicas:  map[crdt.ReplicaID]uint64{},
 		heldUser:  map[crdt.ReplicaID]string{},
 		dirtyPres: map[*Session]struct{}{},
 		lastPres:  map[*Session]time.Time{},
