@@ -203,11 +203,9 @@ func (c *Config) defaults() {
 	}
 }
 
-// Errors.
-var (
-	ErrClosed  = errors.New("room: closed")
-	ErrUnknown = errors.New("room: unknown board")
-)
+// ErrClosed: the room closed (unloaded, dropped, or the manager closed)
+// before it could do what was asked.
+var ErrClosed = errors.New("room: closed")
 
 // Manager opens rooms on first use and forgets them when they unload.
 type Manager struct {
