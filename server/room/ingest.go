@@ -17,7 +17,7 @@ import (
 // replicate request). Each change is
 //
 //	applied (crdt.Doc.Apply) → trimmed (to the part the doc lacked) →
-//	recorded (an op-log entry, encoded once)
+//	recorded (an op-log entry, its change encoded once)
 //
 // and then, once for the whole group, the entries are persisted (fsync),
 // and only then the clients answered and the changes fanned out: the
@@ -51,7 +51,7 @@ type outcome struct {
 // ingest takes a group into the board: client submissions collected for
 // one fsync (handle), or one batch from another node (a submit without a
 // session, fromOps); never both. It applies, trims and records each
-// change, persists the entries, then answers the clients, publishes their
+// change as an op-log entry, persists the entries, then answers the clients, publishes their
 // changes (or, with AckReplicas, asks the other nodes to store them before
 // the answers) and fans out.
 func (r *Room) ingest(group []submit) {

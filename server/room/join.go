@@ -25,7 +25,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	// catch-up do not overlap.
 	r.flushFanout()
 	version := r.doc.Version()
-	var recs []storage.Record
+	var entries []storage.Record // op-log entries to send
 	// Snapshots are binary: JSON-format sessions always get ops.
 	jsonOnly := s.Format == protocol.FormatJSON
 	useSnapshot := len(have) == 0 && r.doc.Len() > 0 && !jsonOnly
@@ -38,7 +38,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		if err != nil {
 			return fmt.Errorf("room: catch-up: %w", err)
 		}
-		recs = got.Entries
+		entries = got.Entries
 		// Too far behind, or the log no longer reaches back to what the
 		// client has: the snapshot is the way (for JSON sessions too:
 		// nothing else can bring them up to date).
@@ -46,7 +46,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		// If the log was trimmed past what the client has, only a
 		// snapshot can bring it up to date.
 		for rep, end := range version {
-			if !useSnapshot && have[rep] < end && !coversFrom(recs, rep, have[rep]+1) {
+			if !useSnapshot && have[rep] < end && !coversFrom(entries, rep, have[rep]+1) {
 				useSnapshot = true
 			}
 		}
@@ -61,9 +61,9 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	var snap []byte
 	if useSnapshot {
 		w.Catchup = "snapshot"
-		snap, recs = r.joinSnapshot(ctx)
+		snap, entries = r.joinSnapshot(ctx)
 	}
-	w.Changes = len(recs)
+	w.Changes = len(entries)
 	if !s.SendJSON(w) {
 		return nil
 	}
@@ -87,7 +87,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		batch, size = batch[:0], 0
 		return ok
 	}
-	for _, e := range recs {
+	for _, e := range entries {
 		batch = append(batch, e.Data)
 		if size += len(e.Data); size > maxFrame {
 			if !flush() {
@@ -115,8 +115,8 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record) {
 		seq, data, err := r.cfg.Store.LatestSnapshot(ctx, r.board)
 		if err == nil && seq == r.snapSeq {
 			var tail []storage.Record
-			err = r.cfg.Store.ScanOps(ctx, r.board, seq+1, func(rec storage.Record) error {
-				tail = append(tail, rec)
+			err = r.cfg.Store.ScanOps(ctx, r.board, seq+1, func(e storage.Record) error {
+				tail = append(tail, e)
 				return nil
 			})
 			if err == nil {
@@ -127,10 +127,10 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record) {
 	return r.doc.Snapshot(), nil
 }
 
-// coversFrom reports whether recs hold replica rep's changes from counter
-// from on (that is, the log has not been trimmed below it).
-func coversFrom(recs []storage.Record, rep crdt.ReplicaID, from uint64) bool {
-	for _, r := range recs {
+// coversFrom reports whether the op-log entries hold replica rep's changes
+// from counter from on (that is, the log has not been trimmed below it).
+func coversFrom(entries []storage.Record, rep crdt.ReplicaID, from uint64) bool {
+	for _, r := range entries {
 		if crdt.ReplicaID(r.Replica) == rep && r.Start <= from && r.End >= from {
 			return true
 		}

@@ -34,20 +34,20 @@ func (r *Room) load() error {
 	default:
 		return fmt.Errorf("room: board %v: %w", r.board, err)
 	}
-	err = st.ScanOps(ctx, r.board, r.snapSeq+1, func(rec storage.Record) error {
-		c, err := crdt.DecodeChange(rec.Data)
+	err = st.ScanOps(ctx, r.board, r.snapSeq+1, func(e storage.Record) error {
+		c, err := crdt.DecodeChange(e.Data)
 		if err != nil {
-			return fmt.Errorf("record %d: %w", rec.Seq, err)
+			return fmt.Errorf("op-log entry %d: %w", e.Seq, err)
 		}
 		status, _, err := r.doc.Apply(c)
 		if err != nil {
-			return fmt.Errorf("record %d: %w", rec.Seq, err)
+			return fmt.Errorf("op-log entry %d: %w", e.Seq, err)
 		}
-		r.lastSeq = rec.Seq
+		r.lastSeq = e.Seq
 		r.sinceSnap++
 		if status == crdt.Held && r.overHeld(c.Replica) {
 			// A log written before the held limits (or by a node with
-			// larger ones): keep memory within them. The record stays
+			// larger ones): keep memory within them. The entry stays
 			// in the log; the change is lacked like any other.
 			r.doc.DropHeld(c.Replica, c.Start)
 			dropped++
@@ -68,17 +68,17 @@ func (r *Room) load() error {
 	}
 	if r.doc.Held() > 0 && r.snapSeq > 0 {
 		// The snapshot holds changes still waiting for dependencies; their
-		// records lie before it, where noteReplica did not see them. Without
+		// op-log entries lie before it, where noteReplica did not see them. Without
 		// their replicas, catch-up would skip them, and a client that joins
 		// now would never get them: releasing them later fans out only the
 		// change that released them. Rare, so a scan of the log is fine.
 		version := r.doc.Version()
-		err := st.ScanOps(ctx, r.board, 1, func(rec storage.Record) error {
-			if rec.Seq > r.snapSeq {
+		err := st.ScanOps(ctx, r.board, 1, func(e storage.Record) error {
+			if e.Seq > r.snapSeq {
 				return errScanDone
 			}
-			if rep := crdt.ReplicaID(rec.Replica); rec.End > version[rep] {
-				r.replicas[rep] = max(r.replicas[rep], rec.End)
+			if rep := crdt.ReplicaID(e.Replica); e.End > version[rep] {
+				r.replicas[rep] = max(r.replicas[rep], e.End)
 			}
 			return nil
 		})
@@ -345,20 +345,20 @@ func (r *Room) writeSnapshot() {
 	r.applyRetention()
 }
 
-// applyRetention drops log records older than Config.Retention, never past
-// the snapshot just written. The scan stops at the first record young
-// enough to keep, so its cost is the number of records dropped.
+// applyRetention drops op-log entries older than Config.Retention, never
+// past the snapshot just written. The scan stops at the first entry young
+// enough to keep, so its cost is the number of entries dropped.
 func (r *Room) applyRetention() {
 	if r.cfg.Retention <= 0 {
 		return
 	}
 	cutoff := r.cfg.Now().Add(-r.cfg.Retention).UnixMilli()
 	var before uint64
-	err := r.cfg.Store.ScanOps(context.Background(), r.board, 1, func(rec storage.Record) error {
-		if rec.Accepted >= cutoff || rec.Seq > r.snapSeq {
+	err := r.cfg.Store.ScanOps(context.Background(), r.board, 1, func(e storage.Record) error {
+		if e.Accepted >= cutoff || e.Seq > r.snapSeq {
 			return errScanDone
 		}
-		before = rec.Seq + 1
+		before = e.Seq + 1
 		return nil
 	})
 	if (err != nil && err != errScanDone) || before == 0 {

@@ -8,17 +8,26 @@
 //
 //  1. validate: the changes are the session's replica's, the session's role
 //     allows them, they fit the schema, and they apply as written;
-//  2. apply to the doc (duplicates are dropped, missing dependencies held);
-//  3. persist the new changes to the board's op log (fsync; one append per
+//  2. apply to the doc (duplicates are dropped, missing dependencies held),
+//     and make an op-log entry of the part of each change that was new;
+//  3. persist the entries to the board's op log (fsync; one append per
 //     group of submissions collected while the previous one was written);
 //  4. ack the sender — an acked op survives kill -9;
 //  5. fan out: push to the other local sessions through their bounded
 //     queues (a full queue disconnects that session with "resync"), and
 //     publish on the bus for the other nodes.
 //
-// Ops from other nodes take steps 2, 3 and 5 (never republished). A room
-// with no session for IdleTimeout writes a snapshot and unloads, so memory
-// does not grow with the number of boards ever opened.
+// Ops from other nodes take steps 2, 3 and 5 (never republished), on the
+// same path (ingest.go). A room with no session for IdleTimeout writes a
+// snapshot and unloads, so memory does not grow with the number of boards
+// ever opened.
+//
+// Where things are: room.go the Manager and the room's loop; ingest.go the
+// path of changes; ops.go loading, admission and snapshots; join.go a
+// client's catch-up and presence; since.go the one scan of an op log by
+// version vector (ChangesSince); sync.go catch-up between nodes; confirm.go
+// acks after replication; policy.go a board's deadline and voting rules;
+// session.go a client's queue.
 package room
 
 import (
@@ -96,7 +105,7 @@ type Config struct {
 	// PresenceInterval: the shortest time between two presence broadcasts
 	// of one session (default 50ms); updates in between are coalesced.
 	PresenceInterval time.Duration
-	// Retention drops op log records older than this once a snapshot
+	// Retention drops op-log entries older than this once a snapshot
 	// covers them (default 0: keep the full history forever). Clients
 	// further behind than the retained log get a snapshot.
 	Retention time.Duration
@@ -133,10 +142,10 @@ type Config struct {
 	// the room does). Nil in production.
 	BeforeHandle func(board storage.BoardID)
 	// Accepted, if set, is called from the room's goroutine with the
-	// records of client changes this node accepted and stored (not those
-	// copied from other nodes), in log order. It must not block: webhooks
-	// and notifications hand them to a queue.
-	Accepted func(board storage.BoardID, recs []storage.Record)
+	// op-log entries of client changes this node accepted and stored (not
+	// those copied from other nodes), in log order. It must not block:
+	// webhooks and notifications hand them to a queue.
+	Accepted func(board storage.BoardID, entries []storage.Record)
 }
 
 // Hooks are metric callbacks; nil fields are skipped. They are called from
@@ -467,7 +476,7 @@ type presence struct {
 	data []byte
 }
 
-// Presence records a session's presence data (coalesced, never stored).
+// Presence sets a session's presence data (coalesced, never stored).
 func (r *Room) Presence(ctx context.Context, s *Session, data []byte) error {
 	return r.send(ctx, presence{s, data})
 }
@@ -512,7 +521,7 @@ func (r *Room) run() {
 	r.serve(idle, syncTick)
 }
 
-// safeLoad is load, with a panic (a bug, or a stored record that trips
+// safeLoad is load, with a panic (a bug, or a stored entry that trips
 // one) turned into a load error: the node stays up, and Open fails.
 func (r *Room) safeLoad() (err error) {
 	defer func() {

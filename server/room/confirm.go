@@ -10,15 +10,16 @@ import (
 	"github.com/corkboard/corkboard/server/protocol"
 )
 
-// Acks after replication (Config.AckReplicas > 0). After a group commit,
-// the room publishes the accepted changes with a request id
-// (bus.KindReplicate) instead of plain ops. Every node that stores the
-// board persists them (loading its room if needed) and confirms
-// (bus.KindReplicated, addressed to this node). The group's acks go out
-// once AckReplicas distinct nodes have confirmed; if they do not within
-// ReplicateTimeout, each submission gets an "unavailable" error instead —
-// the changes are stored here, and the client resends them later (they
-// are then duplicates here, replicated again).
+// Confirmations between nodes, for acks after replication
+// (Config.AckReplicas > 0). After a group commit, the room publishes the
+// accepted changes with a request id (bus.KindReplicate) instead of plain
+// ops. Every node that stores the board persists them through its ingest
+// path (loading its room if needed) and confirms (bus.KindReplicated,
+// addressed to this node). The group's acks go out once AckReplicas
+// distinct nodes have confirmed; if they do not within ReplicateTimeout,
+// each submission gets an "unavailable" error instead — the changes are
+// stored here, and the client resends them later (they are then
+// duplicates here, replicated again).
 
 type pendingRepl struct {
 	group    []submit
