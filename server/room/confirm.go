@@ -61,8 +61,9 @@ func (r *Room) replicate(group []submit, outcomes []outcome, batch []byte) {
 	}
 }
 
-// Replicate hands another node's replicate request to the room.
-func (r *Room) Replicate(ctx context.Context, from string, data []byte) error {
+// replicateRequest hands another node's replicate request to the room
+// (Manager.Route).
+func (r *Room) replicateRequest(ctx context.Context, from string, data []byte) error {
 	return r.send(ctx, replicateReq{from: from, data: data})
 }
 

@@ -369,7 +369,7 @@ func jsonOps(encoded [][]byte) []byte {
 // inbox drops the message; catch-up repairs the gap.
 func (r *Room) fromBus(m bus.Message) {
 	if m.Kind == bus.KindSync || m.Kind == bus.KindReplicate {
-		return // handled through the node (AnswerSync, Replicate), loaded or not
+		return // handled by the Manager (Route), loaded or not
 	}
 	select {
 	case r.inbox <- remote{kind: m.Kind, node: m.Node, data: m.Data}:

@@ -50,8 +50,9 @@ func (r *Room) Sync() {
 
 type syncNow struct{}
 
-// AnswerSync hands a sync request from another node to the room.
-func (r *Room) AnswerSync(ctx context.Context, from string, data []byte) error {
+// answerSyncRequest hands a sync request from another node to the room
+// (Manager.Route).
+func (r *Room) answerSyncRequest(ctx context.Context, from string, data []byte) error {
 	var vv crdt.VersionVector
 	if err := vv.UnmarshalBinary(data); err != nil {
 		return err
