@@ -2,9 +2,11 @@ package crdt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -395,6 +397,23 @@ func EncodeBatch(changes []Change) []byte {
 		b = append(b, tmp...)
 	}
 	return b
+}
+
+// AppendBatch appends to dst the batch of changes already encoded (by
+// Change.AppendBinary), in the format of EncodeBatch: what a node that holds
+// changes as bytes (its op log) sends without decoding them.
+func AppendBatch(dst []byte, encoded [][]byte) []byte {
+	n := binary.MaxVarintLen64
+	for _, e := range encoded {
+		n += len(e) + binary.MaxVarintLen32
+	}
+	dst = slices.Grow(dst, n)
+	dst = appendUvarint(dst, uint64(len(encoded)))
+	for _, e := range encoded {
+		dst = appendUvarint(dst, uint64(len(e)))
+		dst = append(dst, e...)
+	}
+	return dst
 }
 
 // DecodeBatch decodes a batch made by EncodeBatch. It returns every change

@@ -257,40 +257,83 @@ func TestSchema(t *testing.T) {
 	}
 }
 
-func TestSnapshotWithHistory(t *testing.T) {
+// TestMissing: a peer at an old version gets exactly the rest of a log.
+func TestMissing(t *testing.T) {
 	s := newSim(t, 11, 3)
 	s.run(150)
 	r := s.reps[1]
-	b := r.doc.SnapshotWithHistory(r.log)
-	d, log, err := LoadSnapshotWithHistory(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(d.Snapshot(), r.doc.Snapshot()) || len(log) != len(r.log) {
-		t.Fatalf("history round trip: %d vs %d changes", len(log), len(r.log))
-	}
-	// Replaying the history into a fresh doc gives the same state.
-	fresh := NewDoc()
-	for _, c := range log {
-		if _, _, err := fresh.Apply(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !bytes.Equal(fresh.Snapshot(), r.doc.Snapshot()) {
-		t.Fatal("replayed history differs from the snapshot")
-	}
-	// Missing: a peer at an old version gets exactly the rest.
 	half := NewDoc()
-	for _, c := range log[:len(log)/2] {
+	for _, c := range r.log[:len(r.log)/2] {
 		half.Apply(c)
 	}
-	for _, c := range Missing(log, half.Version()) {
+	for _, c := range Missing(r.log, half.Version()) {
 		if st, _, err := half.Apply(c); err != nil || st == Duplicate {
 			t.Fatalf("Missing sent a change the peer had: %v %v", st, err)
 		}
 	}
 	if !bytes.Equal(half.Snapshot(), r.doc.Snapshot()) {
 		t.Fatal("peer caught up with Missing differs")
+	}
+}
+
+// TestChangeAfter: the part of a change after a counter, a straddling
+// insert split in the middle of its text.
+func TestChangeAfter(t *testing.T) {
+	d := NewDoc()
+	tx := d.Begin(7, 1000)
+	var e ElementID
+	e[15] = 1
+	if err := tx.Create(e, "note"); err != nil { // counter 1
+		t.Fatal(err)
+	}
+	if err := tx.InsertText(e, "text", 0, "héllo"); err != nil { // counters 2..6
+		t.Fatal(err)
+	}
+	c, _ := tx.Commit()
+	for _, tc := range []struct {
+		have  uint64
+		ok    bool
+		start uint64
+		text  string // the first remaining op's text
+	}{
+		{0, true, 1, ""},
+		{1, true, 2, "héllo"},
+		{3, true, 4, "llo"},
+		{5, true, 6, "o"},
+		{6, false, 0, ""},
+		{9, false, 0, ""},
+	} {
+		got, ok := c.After(tc.have)
+		if ok != tc.ok {
+			t.Fatalf("After(%d): ok %v", tc.have, ok)
+		}
+		if !ok {
+			continue
+		}
+		if got.Start != tc.start || got.End() != c.End() || got.Ops[0].Text != tc.text {
+			t.Fatalf("After(%d) = start %d end %d text %q", tc.have, got.Start, got.End(), got.Ops[0].Text)
+		}
+		if err := got.Validate(); err != nil {
+			t.Fatalf("After(%d): %v", tc.have, err)
+		}
+	}
+}
+
+// TestAppendBatch: a batch of encoded changes decodes as EncodeBatch's.
+func TestAppendBatch(t *testing.T) {
+	s := newSim(t, 3, 2)
+	s.run(20)
+	log := s.reps[0].log
+	var encoded [][]byte
+	for i := range log {
+		encoded = append(encoded, log[i].AppendBinary(nil))
+	}
+	got := AppendBatch([]byte{0xff}, encoded)
+	if got[0] != 0xff || !bytes.Equal(got[1:], EncodeBatch(log)) {
+		t.Fatal("AppendBatch differs from EncodeBatch")
+	}
+	if b := AppendBatch(nil, nil); !bytes.Equal(b, EncodeBatch(nil)) {
+		t.Fatalf("empty batch: %x", b)
 	}
 }
 

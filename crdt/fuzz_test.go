@@ -172,18 +172,3 @@ func FuzzJSONValue(f *testing.F) {
 		}
 	})
 }
-
-func FuzzLoadHistory(f *testing.F) {
-	s := newSim(f, 3, 2)
-	s.run(60)
-	f.Add(s.reps[0].doc.SnapshotWithHistory(s.reps[0].log))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		d, log, err := LoadSnapshotWithHistory(data)
-		if err != nil {
-			return
-		}
-		if _, _, err := LoadSnapshotWithHistory(d.SnapshotWithHistory(log)); err != nil {
-			t.Fatalf("re-encoded history does not load: %v", err)
-		}
-	})
-}

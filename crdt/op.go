@@ -240,6 +240,20 @@ func (c *Change) Span() uint64 {
 // End returns the counter of the change's last op (or last character).
 func (c *Change) End() uint64 { return c.Start + c.Span() - 1 }
 
+// After returns the part of c whose op counters come after have (a version
+// vector's entry for c's replica): c itself when it starts after have; c
+// trimmed when it starts at or before have (an insert that straddles the
+// boundary keeps its tail); false when c ends at or before have.
+func (c *Change) After(have uint64) (Change, bool) {
+	switch {
+	case c.End() <= have:
+		return Change{}, false
+	case c.Start <= have:
+		return trimChange(*c, have), true
+	}
+	return *c, true
+}
+
 // LastID returns the id of the change's last counter.
 func (c *Change) LastID() OpID { return OpID{c.Replica, c.End()} }
 

@@ -3,6 +3,7 @@ package crdt
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"slices"
 )
 
@@ -165,7 +166,7 @@ func (d *Doc) Votes(id ElementID, key string) []Vote {
 }
 
 // Tally returns the number of distinct voters with a live vote under key,
-// and the sum of numeric votes (a voter's dots, say; true counts 1).
+// and the sum of their dots (Dots: a string, a reaction, gives none).
 func (d *Doc) Tally(id ElementID, key string) (voters int, sum float64) {
 	e := d.elems[id]
 	if e == nil {
@@ -174,15 +175,51 @@ func (d *Doc) Tally(id ElementID, key string) (voters int, sum float64) {
 	for _, vr := range e.votes {
 		if vr.k.key == key && counts(vr.v) {
 			voters++
-			switch vr.v.Kind() {
-			case KindNumber:
-				sum += vr.v.AsNumber()
-			default:
-				sum++
-			}
+			n, _ := Dots(vr.v)
+			sum += n
 		}
 	}
 	return voters, sum
+}
+
+// MaxDots is the most dots one vote may give (one voter's register on one
+// element).
+const MaxDots = 1000
+
+// Dots reads a vote value as dots, the one rule every reader of a vote
+// uses (the room's voting budget, the voting result, the summary, Tally):
+//
+//   - null, false: 0 dots (a withdrawn vote), valid;
+//   - true: 1 dot (a plain "+1"), valid;
+//   - a whole number from 0 to MaxDots: that many dots, valid;
+//   - any other number (negative, fractional, larger): 0 dots, not valid;
+//   - a string: 0 dots, not valid.
+//
+// A string is a reaction (an emoji under the key "react", which the web
+// client writes), never a count: it gives no dots, and a room that keeps a
+// dot budget refuses it as a dot vote. It still counts as a live vote
+// (Votes) when not empty. Rejected: counting a string as one dot, as true
+// does (the summary and Tally did, the voting result did not). Then a
+// reaction written under "vote" would add a dot no budget charged (a
+// budget cannot price an arbitrary string), and the web client, which
+// counts numbers only, would show another tally. An invalid number gives
+// 0 for the same reason: a board without voting rules accepts any number,
+// and a vote of -5 or 10^9 must not move a tally.
+func Dots(v Value) (float64, bool) {
+	switch v.Kind() {
+	case KindNull:
+		return 0, true
+	case KindBool:
+		if v.AsBool() {
+			return 1, true
+		}
+		return 0, true
+	case KindNumber:
+		if n := v.AsNumber(); n >= 0 && n <= MaxDots && n == math.Trunc(n) {
+			return n, true
+		}
+	}
+	return 0, false
 }
 
 func counts(v Value) bool {

@@ -524,13 +524,8 @@ func loadElements(r *reader, nel int, key func() (string, error), stamp func() (
 // result.
 func Missing(log []Change, have VersionVector) []Change {
 	var out []Change
-	for _, c := range log {
-		h := have[c.Replica]
-		switch {
-		case c.End() <= h:
-		case c.Start <= h:
-			out = append(out, trimChange(c, h))
-		default:
+	for i := range log {
+		if c, ok := log[i].After(have[log[i].Replica]); ok {
 			out = append(out, c)
 		}
 	}

@@ -156,8 +156,6 @@ func decodeSeqKey(sp byte, k []byte) (BoardID, uint64, error) {
 func decodeLogKey(k []byte) (BoardID, uint64, error)  { return decodeSeqKey(spaceLog, k) }
 func decodeSnapKey(k []byte) (BoardID, uint64, error) { return decodeSeqKey(spaceSnap, k) }
 
-func decodeSnapSeqKey(k []byte) (BoardID, uint64, error) { return decodeSeqKey(spaceSnapSeq, k) }
-
 func decodeIndexKey(k []byte) (b BoardID, replica, start uint64, err error) {
 	if len(k) != indexKeyLen || k[0] != spaceIndex {
 		return BoardID{}, 0, 0, fmt.Errorf("index key %x: %w", k, ErrCorrupt)

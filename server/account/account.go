@@ -82,14 +82,6 @@ func RoleRank(r string) int {
 	return 0
 }
 
-// MaxRole returns the more powerful of two roles.
-func MaxRole(a, b string) string {
-	if RoleRank(b) > RoleRank(a) {
-		return b
-	}
-	return a
-}
-
 // User is a person, identified by e-mail.
 type User struct {
 	ID      string `json:"id"`

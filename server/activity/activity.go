@@ -14,14 +14,20 @@
 // the doc is owned (the room's goroutine), or on a copy of it (a snapshot
 // loaded with crdt.LoadSnapshot). Digest and Summary are plain values.
 //
-// How a node uses it:
+// How a node uses it. Its changes are op-log entries decoded with
+// FromRecord: read by room.ChangesSince (since a visit, for a digest),
+// handed over by the room as it accepts them (webhooks: room.Config.
+// Accepted), or read whole (the summary).
 //
-//	log, err := activity.ReadLog(ctx, store, board)      // or FromRecord per record
-//	window := activity.After(log, member.LastSeen)       // not covered by their last visit
-//	events := activity.SinceNames(doc, activity.Except(window, member.ID), names)
-//	notify := activity.Mentioned(events, names)          // user id → comments that mention them
+//	events := activity.SinceNames(doc, changes, names)  // what changed since a member's last visit
+//	events := activity.SinceNames(doc, others, names)   // a digest: others' changes only, filtered before folding
 //	mail := activity.Digest{Board: ..., Events: events, ...}  // Subject, Text, HTML
-//	export := activity.Summarize(doc, log, names)        // then .Markdown() or .JSON()
+//	events := activity.Since(doc, window)                // webhooks: one window of accepted changes
+//	export := activity.Summarize(doc, changes, names)    // then .Markdown() or .JSON()
+//
+// A member's own changes are filtered out before SinceNames, not after,
+// so that the folding sees the window as the member does (a note they
+// added and someone else edited is "edited" for them).
 //
 // Rejected: computing "what changed" by diffing two snapshots (the board at
 // the member's last version and now). A diff says what differs, not who did
@@ -31,7 +37,6 @@
 package activity
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -63,52 +68,6 @@ func FromRecord(rec storage.Record) (Change, error) {
 			rec.Seq, rec.Replica, rec.Start, rec.End, c.Replica, c.Start, c.End(), crdt.ErrMalformed)
 	}
 	return Change{Change: c, Author: rec.Author, Accepted: rec.Accepted}, nil
-}
-
-// ReadLog reads a board's op log (what trimming left of it) as Changes, in
-// log order. A record that does not decode stops the read with an error
-// naming it.
-func ReadLog(ctx context.Context, st storage.Store, board storage.BoardID) ([]Change, error) {
-	var out []Change
-	err := st.ScanOps(ctx, board, 1, func(rec storage.Record) error {
-		c, err := FromRecord(rec)
-		if err != nil {
-			return err
-		}
-		out = append(out, c)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// After returns the changes that the version vector v does not cover
-// entirely (what a member whose last visit was at v has not seen), in
-// their order: the window to pass to Since.
-func After(changes []Change, v crdt.VersionVector) []Change {
-	var out []Change
-	for i := range changes {
-		if changes[i].End() > v.Get(changes[i].Replica) {
-			out = append(out, changes[i])
-		}
-	}
-	return out
-}
-
-// Except returns the changes not sent by user, in their order: a member's
-// own changes are no news to them. Filter before Since, not after, so that
-// the folding sees the window as the member does (a note they added and
-// someone else edited is "edited" for them).
-func Except(changes []Change, user string) []Change {
-	var out []Change
-	for i := range changes {
-		if changes[i].Author != user {
-			out = append(out, changes[i])
-		}
-	}
-	return out
 }
 
 // Action says what happened to an element.

@@ -106,21 +106,6 @@ func wordMentions(text string) []string {
 	return out
 }
 
-// MentionedUsers returns the ids of the users mentioned in text, given the
-// members' display names (user id → name), in order of first mention. When
-// two members share a display name, both are mentioned.
-func MentionedUsers(text string, names map[string]string) []string {
-	var out []string
-	for _, n := range Mentions(text, displayNames(names)) {
-		for _, id := range sortedKeys(names) {
-			if names[id] == n && !slices.Contains(out, id) {
-				out = append(out, id)
-			}
-		}
-	}
-	return out
-}
-
 // displayNames returns the distinct display names of a names map, sorted.
 func displayNames(names map[string]string) []string {
 	out := make([]string, 0, len(names))

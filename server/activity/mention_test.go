@@ -47,14 +47,6 @@ func TestWordMentions(t *testing.T) {
 	}
 }
 
-func TestMentionedUsers(t *testing.T) {
-	names := map[string]string{"u1": "Ana", "u2": "Bob", "u3": "Bob", "u4": "Cem"}
-	got := MentionedUsers("@bob and @ana", names)
-	if want := []string{"u2", "u3", "u1"}; !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
 func FuzzMentions(f *testing.F) {
 	f.Add("hi @Ana Lima and @bob", "Ana Lima", "Bob")
 	f.Add("@@@", "@", "")

@@ -188,7 +188,8 @@ func Summarize(doc *crdt.Doc, changes []Change, names map[string]string) Summary
 			idea.Reactions[r]++
 		}
 		for _, v := range doc.Votes(id, "vote") {
-			part(v.Voter, len(changes)).p.Votes += dots(v.Value)
+			n, _ := crdt.Dots(v.Value)
+			part(v.Voter, len(changes)).p.Votes += int(n)
 		}
 		engaged := voters > 0 || len(idea.Reactions) > 0 || len(idea.Comments) > 0
 		switch kind {
@@ -229,14 +230,6 @@ func Summarize(doc *crdt.Doc, changes []Change, names map[string]string) Summary
 		s.Participants = append(s.Participants, p.p)
 	}
 	return s
-}
-
-// dots is the number of dots a vote value gives.
-func dots(v crdt.Value) int {
-	if v.Kind() == crdt.KindNumber {
-		return int(math.Round(v.AsNumber()))
-	}
-	return 1
 }
 
 // mindmaps walks the board's tree and returns an outline for every mindmap

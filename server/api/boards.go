@@ -1,12 +1,10 @@
 package api
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -246,8 +244,6 @@ const (
 	maxOpsBytes   = 32 << 20 // of stored changes read into memory
 )
 
-var errOpsDone = errors.New("node: ops scan done")
-
 // boardOps lists the changes a client at version `since` lacks:
 // GET /v1/boards/{id}/ops?since={"<replica>":counter,...}. It answers the
 // changes up to the board's version, which it also returns: applying them
@@ -281,45 +277,28 @@ func (srv *Server) boardOps(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
 		return
 	}
-	var recs []storage.Record
-	size := 0
-	for rep, c := range version {
-		if since[rep] >= c {
-			continue
-		}
-		err := srv.cfg.Store.ScanReplica(r.Context(), id, uint64(rep), since[rep]+1, func(rec storage.Record) error {
-			if rec.Start > c {
-				// Held (waiting for a dependency): not part of version,
-				// and never read into memory here (its replica's later
-				// records are all held too: the scan is by counter).
-				return errOpsDone
-			}
-			recs = append(recs, rec)
-			size += len(rec.Data)
-			if len(recs) > maxOpsChanges || size > maxOpsBytes {
-				return fmt.Errorf("more than %d changes or %d MiB: load the state instead", maxOpsChanges, maxOpsBytes>>20)
-			}
-			return nil
-		})
-		if err != nil && err != errOpsDone {
-			writeError(w, 413, protocol.CodeTooLarge, err.Error())
-			return
-		}
+	got, err := room.ChangesSince(r.Context(), srv.cfg.Store, id, since, version, room.Limit{Changes: maxOpsChanges, Bytes: maxOpsBytes})
+	switch {
+	case err == nil && got.More:
+		err = fmt.Errorf("more than %d changes or %d MiB: load the state instead", maxOpsChanges, maxOpsBytes>>20)
+	case err == nil && got.Trimmed:
+		err = fmt.Errorf("the history since that version is no longer kept: load the state instead")
 	}
-	sortRecords(recs)
+	if err != nil {
+		writeError(w, 413, protocol.CodeTooLarge, err.Error())
+		return
+	}
 	out := struct {
 		Version crdt.VersionVector `json:"version"`
 		Changes []opRecord         `json:"changes"`
 	}{Version: version, Changes: []opRecord{}}
-	for _, rec := range recs {
-		c, err := crdt.DecodeChange(rec.Data)
+	for _, e := range got.Entries {
+		c, err := crdt.DecodeChange(e.Data)
 		if err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}
-		if t := crdt.Missing([]crdt.Change{c}, since); len(t) == 1 {
-			out.Changes = append(out.Changes, opRecord{Change: t[0], Author: rec.Author, Accepted: rec.Accepted})
-		}
+		out.Changes = append(out.Changes, opRecord{Change: c, Author: e.Author, Accepted: e.Accepted})
 	}
 	writeJSON(w, 200, out)
 }
@@ -341,8 +320,4 @@ func (o opRecord) MarshalJSON() ([]byte, error) {
 		Accepted int64  `json:"accepted"`
 	}{o.Author, o.Accepted})
 	return append(append(b[:len(b)-1], ','), extra[1:]...), nil
-}
-
-func sortRecords(recs []storage.Record) {
-	slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 }

@@ -152,7 +152,7 @@ func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board)
 			}
 			vr := meta.VoteResult{Element: el.String(), Text: preview(d.Text(el, "text"), 80), Voters: []string{}}
 			for _, v := range votes {
-				dots, _ := voteDots(v.Value)
+				dots, _ := crdt.Dots(v.Value)
 				vr.Dots += dots
 				switch {
 				case !hide:
@@ -166,18 +166,6 @@ func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board)
 	})
 	sortResults(out)
 	return out, err
-}
-
-func voteDots(v crdt.Value) (float64, bool) {
-	switch v.Kind() {
-	case crdt.KindBool:
-		if v.AsBool() {
-			return 1, true
-		}
-	case crdt.KindNumber:
-		return v.AsNumber(), true
-	}
-	return 0, false
 }
 
 // participants lists the users who may have voted: members, the owner,

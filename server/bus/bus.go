@@ -5,12 +5,22 @@
 // in-memory hub for tests that run several nodes in one process.
 //
 // The bus promises at-most-once delivery: a message can be lost (a node
-// down, a slow consumer dropped, a partition). It is the fast path only;
-// correctness after a loss comes from catch-up between nodes (anti-entropy
-// over request-reply, the cluster's job), never from the bus itself.
+// down, a slow consumer dropped, a partition). Live ops (KindOps) are the
+// fast path only; correctness after a loss comes from catch-up between
+// nodes (anti-entropy), which runs over the same bus, on the board's
+// subject: a room publishes its version vector (KindSync) when it loads,
+// every sync interval, after a gap and after a reconnect; every node that
+// stores the board answers from its op log with what the asker lacks
+// (KindSyncReply, addressed to the asker, paged). A lost request or reply
+// costs one round: the next request repairs it. Acks after replication
+// use it too (KindReplicate: "store these and confirm"; KindReplicated,
+// addressed to the asking node). The room package does all of this
+// (server/room, sync.go and confirm.go); the bus only carries bytes.
 //
 // Subjects are derived from validated board ids only (hex), never from
-// client input: cb.<board hex>.ops, cb.<board hex>.presence.
+// client input: cb.<board hex>.<kind> for a board's messages (ops,
+// presence, sync, syncreply, replicate, replicated), cb._cluster.<kind>
+// for the cluster-wide ones.
 package bus
 
 import (

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 
@@ -21,16 +20,13 @@ import (
 //     is stored by a quorum, and every node applies every write to its
 //     view and its open connections through one hook (metaChanged).
 //   - Sync and replicate requests for a board (bus.KindSync,
-//     bus.KindReplicate) are answered by every node that stores the board,
-//     loading its room if needed (the room unloads again when idle).
+//     bus.KindReplicate) are the room manager's (room.Manager.Route).
 
 func (n *Node) startReplication() {
 	subs := []struct {
 		kind bus.Kind
 		h    bus.Handler
 	}{
-		{bus.KindSync, n.onSyncRequest},
-		{bus.KindReplicate, n.onReplicate},
 		{kindBlob, n.onBlobChunk},
 		{kindBlobWant, n.onBlobWant},
 	}
@@ -41,6 +37,12 @@ func (n *Node) startReplication() {
 			continue
 		}
 		n.unsubs = append(n.unsubs, cancel)
+	}
+	// Sync and replicate requests for a board: the rooms' own business.
+	if stop, err := n.rooms.Route(func(ctx context.Context, b storage.BoardID) bool { _, err := n.loadBoard(ctx, b); return err == nil }); err == nil {
+		n.unsubs = append(n.unsubs, stop)
+	} else {
+		n.log.Warn("replication: routing board requests failed", "err", err)
 	}
 }
 
@@ -104,40 +106,4 @@ func decodeClaim(b []byte) replicaClaim {
 		c.User = string(b) // a bare user id, as stored before claims were shared
 	}
 	return c
-}
-
-// onReplicate stores another node's changes for a board this node knows
-// and confirms (acks after replication).
-func (n *Node) onReplicate(msg bus.Message) {
-	board := storage.BoardID(msg.Board)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := n.loadBoard(ctx, board); err != nil {
-			return
-		}
-		rm, err := n.rooms.Open(ctx, board)
-		if err != nil {
-			return
-		}
-		rm.Replicate(ctx, msg.Node, msg.Data)
-	}()
-}
-
-// onSyncRequest answers another node's sync request for a board this node
-// stores.
-func (n *Node) onSyncRequest(msg bus.Message) {
-	board := storage.BoardID(msg.Board)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := n.loadBoard(ctx, board); err != nil {
-			return // unknown or deleted here
-		}
-		rm, err := n.rooms.Open(ctx, board)
-		if err != nil {
-			return
-		}
-		rm.AnswerSync(ctx, msg.Node, msg.Data)
-	}()
 }

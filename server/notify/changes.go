@@ -1,10 +1,8 @@
 package notify
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/account"
@@ -28,33 +26,22 @@ func ChangesSince(ctx context.Context, st storage.Store, id storage.BoardID, rm 
 	if err := rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() }); err != nil {
 		return nil, nil, err
 	}
-	var recs []storage.Record
-	for rep, c := range version {
-		if since[rep] >= c {
-			continue
-		}
-		err := st.ScanReplica(ctx, id, uint64(rep), since[rep]+1, func(rec storage.Record) error {
-			recs = append(recs, rec)
-			if len(recs) > maxActivity {
-				return ErrTooMuchActivity
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
-		}
+	got, err := room.ChangesSince(ctx, st, id, since, version, room.Limit{Changes: maxActivity})
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case got.More:
+		return nil, nil, ErrTooMuchActivity
+	case got.Trimmed:
+		return nil, nil, fmt.Errorf("changes since that version: %w", storage.ErrTrimmed)
 	}
-	slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
-	out := make([]activity.Change, 0, len(recs))
-	for _, rec := range recs {
-		c, err := activity.FromRecord(rec)
+	out := make([]activity.Change, 0, len(got.Entries))
+	for _, e := range got.Entries {
+		c, err := activity.FromRecord(e)
 		if err != nil {
 			return nil, nil, err
 		}
-		if t := crdt.Missing([]crdt.Change{c.Change}, since); len(t) == 1 {
-			c.Change = t[0]
-			out = append(out, c)
-		}
+		out = append(out, c)
 	}
 	return out, version, nil
 }

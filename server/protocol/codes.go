@@ -15,7 +15,6 @@ const (
 	CodeSchema       Code = "schema"        // an op does not fit its element's kind
 	CodeInvalidOp    Code = "invalid_op"    // an op refers to what it cannot (another text's characters)
 	CodeWrongReplica Code = "wrong_replica" // a change of a replica that is not this session's
-	CodeNoHello      Code = "no_hello"      // a frame before hello
 	CodeUnknownBoard Code = "unknown_board"
 	CodeNotFound     Code = "not_found" // REST: no such member, invite, webhook...
 	CodeUnauthorized Code = "unauthorized"

@@ -3,7 +3,6 @@ package room
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -26,44 +25,28 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	// catch-up do not overlap.
 	r.flushFanout()
 	version := r.doc.Version()
-	var recs []storage.Record
+	var entries []storage.Record // op-log entries to send
 	// Snapshots are binary: JSON-format sessions always get ops.
 	jsonOnly := s.Format == protocol.FormatJSON
 	useSnapshot := len(have) == 0 && r.doc.Len() > 0 && !jsonOnly
 	if !useSnapshot {
-		// Which replicas does the client lack ops of?
-		reps := map[crdt.ReplicaID]struct{}{}
-		for rep, c := range version {
-			if have[rep] < c {
-				reps[rep] = struct{}{}
-			}
+		lim := Limit{Changes: r.cfg.SnapshotCatchup}
+		if jsonOnly {
+			lim = Limit{}
 		}
-		for rep := range r.replicas {
-			reps[rep] = struct{}{}
+		got, err := ChangesSince(ctx, r.cfg.Store, r.board, have, r.logVersion(), lim)
+		if err != nil {
+			return fmt.Errorf("room: catch-up: %w", err)
 		}
-		for rep := range reps {
-			err := r.cfg.Store.ScanReplica(ctx, r.board, uint64(rep), have[rep]+1, func(rec storage.Record) error {
-				recs = append(recs, rec)
-				if len(recs) > r.cfg.SnapshotCatchup && !jsonOnly {
-					return errTooMany
-				}
-				return nil
-			})
-			if err == errTooMany || errors.Is(err, storage.ErrTrimmed) {
-				// Too far behind, or the log no longer reaches back to
-				// what the client has: the snapshot is the way (for JSON
-				// sessions too: nothing else can bring them up to date).
-				useSnapshot = true
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("room: catch-up: %w", err)
-			}
-		}
+		entries = got.Entries
+		// Too far behind, or the log no longer reaches back to what the
+		// client has: the snapshot is the way (for JSON sessions too:
+		// nothing else can bring them up to date).
+		useSnapshot = got.More || got.Trimmed
 		// If the log was trimmed past what the client has, only a
 		// snapshot can bring it up to date.
-		for rep := range reps {
-			if !useSnapshot && have[rep] < version[rep] && !coversFrom(recs, rep, have[rep]+1) {
+		for rep, end := range version {
+			if !useSnapshot && have[rep] < end && !coversFrom(entries, rep, have[rep]+1) {
 				useSnapshot = true
 			}
 		}
@@ -78,62 +61,42 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	var snap []byte
 	if useSnapshot {
 		w.Catchup = "snapshot"
-		snap, recs = r.joinSnapshot(ctx)
+		snap, entries = r.joinSnapshot(ctx)
 	}
-	w.Changes = len(recs)
+	w.Changes = len(entries)
 	if !s.SendJSON(w) {
 		return nil
 	}
 	if snap != nil && !s.Send(Outgoing{Binary: true, Data: append([]byte{protocol.TagSnapshot}, snap...)}) {
 		return nil
 	}
-	{
-		// After a snapshot the client's doc is the snapshot: what it had
-		// before no longer counts, so the tail goes whole.
-		trimBy := have
-		if snap != nil {
-			trimBy = crdt.VersionVector{}
+	// The entries come cut to what the client lacks (ChangesSince); after
+	// a snapshot the client's doc is the snapshot, and the tail goes whole.
+	var batch [][]byte
+	size := 0
+	flush := func() bool {
+		if len(batch) == 0 {
+			return true
 		}
-		slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
-		var batch [][]byte
-		size := 0
-		flush := func() bool {
-			if len(batch) == 0 {
-				return true
-			}
-			var ok bool
-			if s.Format == protocol.FormatJSON {
-				ok = s.Send(Outgoing{Data: jsonOps(batch)})
-			} else {
-				ok = s.Send(Outgoing{Binary: true, Data: protocol.EncodeOpsOut(batch)})
-			}
-			batch, size = batch[:0], 0
-			return ok
+		var ok bool
+		if s.Format == protocol.FormatJSON {
+			ok = s.Send(Outgoing{Data: jsonOps(batch)})
+		} else {
+			ok = s.Send(Outgoing{Binary: true, Data: protocol.EncodeOpsOut(batch)})
 		}
-		for _, rec := range recs {
-			data := rec.Data
-			if rec.Start <= trimBy[crdt.ReplicaID(rec.Replica)] {
-				// The client has part of it: send the rest.
-				c, err := crdt.DecodeChange(rec.Data)
-				if err != nil {
-					continue
-				}
-				t := crdt.Missing([]crdt.Change{c}, trimBy)
-				if len(t) == 0 {
-					continue
-				}
-				data = t[0].AppendBinary(nil)
-			}
-			batch = append(batch, data)
-			if size += len(data); size > maxFrame {
-				if !flush() {
-					return nil
-				}
+		batch, size = batch[:0], 0
+		return ok
+	}
+	for _, e := range entries {
+		batch = append(batch, e.Data)
+		if size += len(e.Data); size > maxFrame {
+			if !flush() {
+				return nil
 			}
 		}
-		if !flush() {
-			return nil
-		}
+	}
+	if !flush() {
+		return nil
 	}
 	s.SendJSON(protocol.Synced{Type: protocol.TypeSynced, Version: version})
 	r.sessions[s] = struct{}{}
@@ -142,8 +105,6 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	r.broadcastPresence(s, protocol.JSON(protocol.Presence{Type: protocol.TypePresence, Peer: &p}))
 	return nil
 }
-
-var errTooMany = fmt.Errorf("room: too many changes for catch-up")
 
 // joinSnapshot returns what brings a client up to date by snapshot: the
 // stored snapshot and the log after it, which costs a read, not an encoding
@@ -154,8 +115,8 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record) {
 		seq, data, err := r.cfg.Store.LatestSnapshot(ctx, r.board)
 		if err == nil && seq == r.snapSeq {
 			var tail []storage.Record
-			err = r.cfg.Store.ScanOps(ctx, r.board, seq+1, func(rec storage.Record) error {
-				tail = append(tail, rec)
+			err = r.cfg.Store.ScanOps(ctx, r.board, seq+1, func(e storage.Record) error {
+				tail = append(tail, e)
 				return nil
 			})
 			if err == nil {
@@ -166,10 +127,10 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record) {
 	return r.doc.Snapshot(), nil
 }
 
-// coversFrom reports whether recs hold replica rep's changes from counter
-// from on (that is, the log has not been trimmed below it).
-func coversFrom(recs []storage.Record, rep crdt.ReplicaID, from uint64) bool {
-	for _, r := range recs {
+// coversFrom reports whether the op-log entries hold replica rep's changes
+// from counter from on (that is, the log has not been trimmed below it).
+func coversFrom(entries []storage.Record, rep crdt.ReplicaID, from uint64) bool {
+	for _, r := range entries {
 		if crdt.ReplicaID(r.Replica) == rep && r.Start <= from && r.End >= from {
 			return true
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
-	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
@@ -36,20 +34,20 @@ func (r *Room) load() error {
 	default:
 		return fmt.Errorf("room: board %v: %w", r.board, err)
 	}
-	err = st.ScanOps(ctx, r.board, r.snapSeq+1, func(rec storage.Record) error {
-		c, err := crdt.DecodeChange(rec.Data)
+	err = st.ScanOps(ctx, r.board, r.snapSeq+1, func(e storage.Record) error {
+		c, err := crdt.DecodeChange(e.Data)
 		if err != nil {
-			return fmt.Errorf("record %d: %w", rec.Seq, err)
+			return fmt.Errorf("op-log entry %d: %w", e.Seq, err)
 		}
 		status, _, err := r.doc.Apply(c)
 		if err != nil {
-			return fmt.Errorf("record %d: %w", rec.Seq, err)
+			return fmt.Errorf("op-log entry %d: %w", e.Seq, err)
 		}
-		r.lastSeq = rec.Seq
+		r.lastSeq = e.Seq
 		r.sinceSnap++
 		if status == crdt.Held && r.overHeld(c.Replica) {
 			// A log written before the held limits (or by a node with
-			// larger ones): keep memory within them. The record stays
+			// larger ones): keep memory within them. The entry stays
 			// in the log; the change is lacked like any other.
 			r.doc.DropHeld(c.Replica, c.Start)
 			dropped++
@@ -70,17 +68,17 @@ func (r *Room) load() error {
 	}
 	if r.doc.Held() > 0 && r.snapSeq > 0 {
 		// The snapshot holds changes still waiting for dependencies; their
-		// records lie before it, where noteReplica did not see them. Without
+		// op-log entries lie before it, where noteReplica did not see them. Without
 		// their replicas, catch-up would skip them, and a client that joins
 		// now would never get them: releasing them later fans out only the
 		// change that released them. Rare, so a scan of the log is fine.
 		version := r.doc.Version()
-		err := st.ScanOps(ctx, r.board, 1, func(rec storage.Record) error {
-			if rec.Seq > r.snapSeq {
+		err := st.ScanOps(ctx, r.board, 1, func(e storage.Record) error {
+			if e.Seq > r.snapSeq {
 				return errScanDone
 			}
-			if rep := crdt.ReplicaID(rec.Replica); rec.End > version[rep] {
-				r.replicas[rep] = struct{}{}
+			if rep := crdt.ReplicaID(e.Replica); e.End > version[rep] {
+				r.replicas[rep] = max(r.replicas[rep], e.End)
 			}
 			return nil
 		})
@@ -135,11 +133,11 @@ func (r *Room) admitHeld(s *Session, c *crdt.Change) error {
 	return nil
 }
 
-// noteReplica remembers replicas whose stored changes run past the doc's
-// version (held changes), so catch-up includes them.
+// noteReplica remembers how far a replica's stored changes run past the
+// doc's version (held changes), so catch-up includes them (logVersion).
 func (r *Room) noteReplica(c crdt.Change) {
-	if c.End() > r.doc.VersionOf(c.Replica) {
-		r.replicas[c.Replica] = struct{}{}
+	if end := c.End(); end > r.doc.VersionOf(c.Replica) {
+		r.replicas[c.Replica] = max(r.replicas[c.Replica], end)
 	}
 }
 
@@ -157,7 +155,7 @@ func (r *Room) handle(msg any) {
 					group = append(group, s)
 					continue
 				}
-				r.commit(group)
+				r.ingest(group)
 				group = group[:0]
 				r.handle(next)
 				if r.dead {
@@ -168,7 +166,7 @@ func (r *Room) handle(msg any) {
 			}
 		}
 		if len(group) > 0 {
-			r.commit(group)
+			r.ingest(group)
 		}
 	case join:
 		m.err <- r.join(m.sess, m.version)
@@ -182,12 +180,14 @@ func (r *Room) handle(msg any) {
 		}
 	case remote:
 		switch m.kind {
+		case bus.KindOps:
+			r.fromOps(m.data)
+		case bus.KindPresence:
+			r.relayPresence(m.data)
 		case bus.KindSyncReply:
 			r.fromSyncReply(m.data)
 		case bus.KindReplicated:
 			r.fromReplicated(m.node, m.data)
-		default:
-			r.fromRemote(m)
 		}
 	case replicateReq:
 		r.storeReplica(m)
@@ -199,120 +199,6 @@ func (r *Room) handle(msg any) {
 		r.requestSync(true)
 	case func():
 		m()
-	}
-}
-
-// outcome is what became of one submission.
-type outcome struct {
-	ack protocol.Ack
-	err *protocol.Error
-}
-
-// commit validates, applies, persists, acks and fans out a group of
-// submissions.
-func (r *Room) commit(group []submit) {
-	now := r.cfg.Now()
-	outcomes := make([]outcome, len(group))
-	var recs []storage.Record
-	var fresh [][]byte    // encoded new changes, in order
-	var owners []*Session // their authors
-	var accepted [][]byte // every accepted change, duplicates included (to replicate)
-	for i, sm := range group {
-		o := &outcomes[i]
-		o.ack = protocol.Ack{Type: protocol.TypeAck, Seq: sm.seq}
-		for k := range sm.changes {
-			c := sm.changes[k]
-			code, err := r.admit(sm.sess, &c)
-			if err != nil {
-				o.err = &protocol.Error{Type: protocol.TypeError, Code: code, Seq: sm.seq, Accepted: k,
-					Message: fmt.Sprintf("change %d of %d refused: %v", k+1, len(sm.changes), err)}
-				if h := r.cfg.Hooks.Rejected; h != nil {
-					h(code, len(sm.changes)-k)
-				}
-				break
-			}
-			before := r.doc.VersionOf(c.Replica)
-			st, _, err := r.doc.Apply(c)
-			if err != nil { // admit validated it; cannot happen
-				o.err = &protocol.Error{Type: protocol.TypeError, Code: protocol.CodeInternal, Seq: sm.seq, Message: err.Error()}
-				break
-			}
-			switch st {
-			case crdt.Duplicate:
-				o.ack.Duplicate++
-				if r.cfg.AckReplicas > 0 {
-					accepted = append(accepted, c.AppendBinary(nil))
-				}
-				continue
-			case crdt.Held:
-				o.ack.Held++
-				r.heldUser[c.Replica] = sm.sess.User.ID
-				// It names something this node lacks: perhaps another
-				// node has it.
-				r.requestSync(false)
-			default:
-				o.ack.Applied++
-			}
-			// Store exactly the part that was new.
-			if trimmed := crdt.Missing([]crdt.Change{c}, crdt.VersionVector{c.Replica: before}); len(trimmed) == 1 {
-				c = trimmed[0]
-			}
-			r.noteReplica(c)
-			data := c.AppendBinary(nil)
-			recs = append(recs, storage.Record{Replica: uint64(c.Replica), Start: c.Start, End: c.End(),
-				Author: sm.sess.User.ID, Accepted: now.UnixMilli(), Data: data})
-			fresh = append(fresh, data)
-			owners = append(owners, sm.sess)
-			accepted = append(accepted, data)
-		}
-	}
-	if len(recs) > 0 {
-		start := time.Now()
-		if err := r.cfg.Store.AppendOps(context.Background(), r.board, recs); err != nil {
-			// The doc is now ahead of the disk: nothing may be acked.
-			// Drop the room; clients reconnect and resend their outboxes.
-			r.log.Error("persist failed; unloading board", "err", err)
-			r.kill(protocol.CloseRetry, "storage error")
-			return
-		}
-		if h := r.cfg.Hooks.Commit; h != nil {
-			h(time.Since(start))
-		}
-		if h := r.cfg.Hooks.Accepted; h != nil {
-			h(len(recs))
-		}
-		r.lastSeq = recs[len(recs)-1].Seq
-		r.sinceSnap += len(recs)
-		if f := r.cfg.Accepted; f != nil {
-			f(r.board, recs)
-		}
-	}
-	if r.cfg.AckReplicas > 0 && len(accepted) > 0 {
-		// The others get the changes with the request to store them, and
-		// the answers (acks, refusals) wait for their confirmations.
-		r.replicate(group, outcomes, accepted)
-	} else {
-		answer(group, outcomes)
-		if len(fresh) > 0 {
-			r.publish(fresh)
-		}
-	}
-	if len(fresh) > 0 {
-		r.deliver(fresh, owners)
-	}
-	r.maybeSnapshot()
-}
-
-// answer acks (or refuses) every submission of a group.
-func answer(group []submit, outcomes []outcome) {
-	for i, sm := range group {
-		if outcomes[i].err != nil {
-			// The error says how many changes before the refused one
-			// were accepted (and are durable); no ack follows.
-			sm.sess.SendJSON(outcomes[i].err)
-			continue
-		}
-		sm.sess.SendJSON(outcomes[i].ack)
 	}
 }
 
@@ -439,213 +325,6 @@ func ownedBy(user, voter string, c *crdt.Change) error {
 	return nil
 }
 
-// publish sends client changes to the other nodes (never delayed).
-func (r *Room) publish(fresh [][]byte) {
-	if err := r.cfg.Bus.Publish(r.board, bus.KindOps, protocol.EncodeOpsOut(fresh)[1:]); err != nil {
-		if h := r.cfg.Hooks.BusErrors; h != nil {
-			h()
-		}
-	}
-}
-
-// deliver pushes changes to the local sessions now, or after FanoutDelay
-// together with what else is accepted meanwhile.
-func (r *Room) deliver(fresh [][]byte, owners []*Session) {
-	if r.cfg.FanoutDelay <= 0 {
-		r.fanout(fresh, owners)
-		return
-	}
-	if owners == nil {
-		owners = make([]*Session, len(fresh))
-	}
-	r.pendFresh = append(r.pendFresh, fresh...)
-	r.pendOwners = append(r.pendOwners, owners...)
-	if r.fanTimer == nil {
-		r.fanTimer = time.NewTimer(r.cfg.FanoutDelay)
-	}
-}
-
-// flushFanout pushes what deliver gathered.
-func (r *Room) flushFanout() {
-	if r.fanTimer != nil {
-		r.fanTimer.Stop()
-		r.fanTimer = nil
-	}
-	if len(r.pendFresh) == 0 {
-		return
-	}
-	fresh, owners := r.pendFresh, r.pendOwners
-	r.pendFresh, r.pendOwners = nil, nil
-	r.fanout(fresh, owners)
-}
-
-// fanout pushes encoded changes to local sessions, each session but the
-// author of a change getting it (owners[i] authored fresh[i]; nil: a remote
-// change).
-func (r *Room) fanout(fresh [][]byte, owners []*Session) {
-	start := time.Now()
-	var bin, js []byte
-	deliveries := 0
-	var mine []bool // scratch: which changes the session authored
-	for s := range r.sessions {
-		authored := 0
-		for _, o := range owners {
-			if o == s {
-				authored++
-			}
-		}
-		var frame []byte
-		if authored == 0 {
-			// The common case: one shared frame for everyone.
-			if s.Format == protocol.FormatJSON {
-				if js == nil {
-					js = jsonOps(fresh)
-				}
-				frame = js
-			} else {
-				if bin == nil {
-					bin = protocol.EncodeOpsOut(fresh)
-				}
-				frame = bin
-			}
-		} else {
-			mine = mine[:0]
-			for _, o := range owners {
-				mine = append(mine, o == s)
-			}
-			rest := make([][]byte, 0, len(fresh)-authored)
-			for i, f := range fresh {
-				if !mine[i] {
-					rest = append(rest, f)
-				}
-			}
-			if len(rest) == 0 {
-				continue
-			}
-			if s.Format == protocol.FormatJSON {
-				frame = jsonOps(rest)
-			} else {
-				frame = protocol.EncodeOpsOut(rest)
-			}
-		}
-		if !s.Send(Outgoing{Binary: s.Format != protocol.FormatJSON, Data: frame}) {
-			if h := r.cfg.Hooks.SlowConsumers; h != nil {
-				h()
-			}
-			r.dropSession(s)
-			continue
-		}
-		deliveries++
-	}
-	if h := r.cfg.Hooks.Deliveries; h != nil {
-		h(deliveries)
-	}
-	if h := r.cfg.Hooks.Fanout; h != nil {
-		h(time.Since(start))
-	}
-}
-
-func jsonOps(encoded [][]byte) []byte {
-	out := protocol.OpsJSON{Type: protocol.TypeOps, Changes: make([]crdt.Change, 0, len(encoded))}
-	for _, e := range encoded {
-		c, err := crdt.DecodeChange(e)
-		if err == nil {
-			out.Changes = append(out.Changes, c)
-		}
-	}
-	return protocol.JSON(out)
-}
-
-// fromBus runs on the bus's goroutine: hand over without blocking. A full
-// inbox drops the message; catch-up repairs the gap.
-func (r *Room) fromBus(m bus.Message) {
-	if m.Kind == bus.KindSync || m.Kind == bus.KindReplicate {
-		return // handled through the node (AnswerSync, Replicate), loaded or not
-	}
-	select {
-	case r.inbox <- remote{kind: m.Kind, node: m.Node, data: m.Data}:
-	default:
-		if h := r.cfg.Hooks.BusErrors; h != nil {
-			h()
-		}
-	}
-}
-
-// fromRemote applies ops or presence published by another node.
-func (r *Room) fromRemote(m remote) {
-	switch m.kind {
-	case bus.KindPresence:
-		if !utf8.Valid(m.data) {
-			return // never relay what makes browsers drop the connection
-		}
-		for s := range r.sessions {
-			s.Send(Outgoing{Data: m.data})
-		}
-		return
-	case bus.KindOps:
-	default:
-		return
-	}
-	changes, err := crdt.DecodeBatch(m.data)
-	if err != nil {
-		r.log.Warn("bad ops from the bus", "err", err)
-		return
-	}
-	var recs []storage.Record
-	var fresh [][]byte
-	now := r.cfg.Now().UnixMilli()
-	gap := false
-	dropped := 0
-	for _, c := range changes {
-		before := r.doc.VersionOf(c.Replica)
-		st, _, err := r.doc.Apply(c)
-		if err != nil || st == crdt.Duplicate {
-			continue
-		}
-		if st == crdt.Held && r.overHeld(c.Replica) {
-			// Not kept, not stored: anti-entropy offers it again, and it
-			// is taken once it can apply (no sync is asked for it now, or
-			// every answer would ask again).
-			r.doc.DropHeld(c.Replica, c.Start)
-			dropped++
-			continue
-		}
-		if st == crdt.Held && c.Start > before+1 {
-			gap = true // a change of this replica never reached us
-		}
-		if t := crdt.Missing([]crdt.Change{c}, crdt.VersionVector{c.Replica: before}); len(t) == 1 {
-			c = t[0]
-		}
-		r.noteReplica(c)
-		data := c.AppendBinary(nil)
-		recs = append(recs, storage.Record{Replica: uint64(c.Replica), Start: c.Start, End: c.End(), Accepted: now, Data: data})
-		fresh = append(fresh, data)
-	}
-	if dropped > 0 {
-		if h := r.cfg.Hooks.HeldDropped; h != nil {
-			h(dropped)
-		}
-	}
-	if len(recs) == 0 {
-		return
-	}
-	if err := r.cfg.Store.AppendOps(context.Background(), r.board, recs); err != nil {
-		r.log.Error("persist of remote ops failed; unloading board", "err", err)
-		r.kill(protocol.CloseRetry, "storage error")
-		return
-	}
-	r.lastSeq = recs[len(recs)-1].Seq
-	r.sinceSnap += len(recs)
-	if h := r.cfg.Hooks.Remote; h != nil {
-		h(len(recs))
-	}
-	r.deliver(fresh, nil)
-	r.maybeSnapshot()
-	if gap {
-		r.requestSync(false)
-	}
-}
-
 func (r *Room) maybeSnapshot() {
 	if r.sinceSnap >= r.cfg.SnapshotEvery {
 		r.writeSnapshot()
@@ -666,20 +345,20 @@ func (r *Room) writeSnapshot() {
 	r.applyRetention()
 }
 
-// applyRetention drops log records older than Config.Retention, never past
-// the snapshot just written. The scan stops at the first record young
-// enough to keep, so its cost is the number of records dropped.
+// applyRetention drops op-log entries older than Config.Retention, never
+// past the snapshot just written. The scan stops at the first entry young
+// enough to keep, so its cost is the number of entries dropped.
 func (r *Room) applyRetention() {
 	if r.cfg.Retention <= 0 {
 		return
 	}
 	cutoff := r.cfg.Now().Add(-r.cfg.Retention).UnixMilli()
 	var before uint64
-	err := r.cfg.Store.ScanOps(context.Background(), r.board, 1, func(rec storage.Record) error {
-		if rec.Accepted >= cutoff || rec.Seq > r.snapSeq {
+	err := r.cfg.Store.ScanOps(context.Background(), r.board, 1, func(e storage.Record) error {
+		if e.Accepted >= cutoff || e.Seq > r.snapSeq {
 			return errScanDone
 		}
-		before = rec.Seq + 1
+		before = e.Seq + 1
 		return nil
 	})
 	if (err != nil && err != errScanDone) || before == 0 {

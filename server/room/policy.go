@@ -144,10 +144,10 @@ func (r *Room) checkPolicy(user string, c *crdt.Change) (protocol.Code, error) {
 		old := 0.0
 		for _, vt := range r.doc.Votes(op.Element, "vote") {
 			if vt.Voter == voter {
-				old, _ = dots(vt.Value)
+				old, _ = crdt.Dots(vt.Value)
 			}
 		}
-		n, ok := dots(op.Value)
+		n, ok := crdt.Dots(op.Value)
 		if !ok {
 			return protocol.CodeInvalidOp, fmt.Errorf("op %d: a dot vote is a whole number of dots", i)
 		}
@@ -165,28 +165,10 @@ func (r *Room) dotsOf(voter string) float64 {
 	for _, id := range r.doc.Elements() {
 		for _, vt := range r.doc.Votes(id, "vote") {
 			if vt.Voter == voter {
-				n, _ := dots(vt.Value)
+				n, _ := crdt.Dots(vt.Value)
 				sum += n
 			}
 		}
 	}
 	return sum
-}
-
-// dots reads a dot vote: a whole number of dots (true is one, null or
-// false none).
-func dots(v crdt.Value) (float64, bool) {
-	switch v.Kind() {
-	case crdt.KindNull:
-		return 0, true
-	case crdt.KindBool:
-		if v.AsBool() {
-			return 1, true
-		}
-		return 0, true
-	case crdt.KindNumber:
-		n := v.AsNumber()
-		return n, n >= 0 && n <= 1000 && n == float64(int(n))
-	}
-	return 0, false
 }

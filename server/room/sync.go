@@ -1,16 +1,12 @@
 package room
 
 import (
-	"cmp"
 	"context"
 	"encoding/binary"
-	"errors"
-	"slices"
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
-	"github.com/corkboard/corkboard/storage"
 )
 
 // Catch-up between nodes (anti-entropy). The bus is at-most-once: a node
@@ -54,8 +50,9 @@ func (r *Room) Sync() {
 
 type syncNow struct{}
 
-// AnswerSync hands a sync request from another node to the room.
-func (r *Room) AnswerSync(ctx context.Context, from string, data []byte) error {
+// answerSyncRequest hands a sync request from another node to the room
+// (Manager.Route).
+func (r *Room) answerSyncRequest(ctx context.Context, from string, data []byte) error {
 	var vv crdt.VersionVector
 	if err := vv.UnmarshalBinary(data); err != nil {
 		return err
@@ -80,56 +77,27 @@ func (r *Room) requestSync(force bool) {
 
 // answerSync replies with the changes the asker lacks, from the op log.
 func (r *Room) answerSync(req syncRequest) {
-	ctx := context.Background()
 	version := r.doc.Version()
 	if version.Compare(req.version) == crdt.Before || hasMore(req.version, version) {
 		r.requestSync(false) // the asker has something we lack
 	}
-	reps := map[crdt.ReplicaID]struct{}{}
-	for rep, c := range version {
-		if req.version[rep] < c {
-			reps[rep] = struct{}{}
-		}
-	}
-	for rep := range r.replicas {
-		reps[rep] = struct{}{}
-	}
-	var recs []storage.Record
-	size, more := 0, false
-	for rep := range reps {
-		err := r.cfg.Store.ScanReplica(ctx, r.board, uint64(rep), req.version[rep]+1, func(rec storage.Record) error {
-			if len(recs) >= maxSyncChanges || size >= maxSyncBytes {
-				more = true
-				return errScanDone
-			}
-			recs = append(recs, rec)
-			size += len(rec.Data)
-			return nil
-		})
-		if errors.Is(err, storage.ErrTrimmed) {
-			r.log.Warn("sync: history trimmed by retention; this node cannot bring the asker up to date", "asker", req.from)
-			continue
-		}
-		if err != nil && err != errScanDone {
-			r.log.Warn("sync: reading the log failed", "err", err)
-			return
-		}
-	}
-	if len(recs) == 0 {
+	got, err := ChangesSince(context.Background(), r.cfg.Store, r.board, req.version, r.logVersion(),
+		Limit{Changes: maxSyncChanges, Bytes: maxSyncBytes})
+	if err != nil {
+		r.log.Warn("sync: reading the log failed", "err", err)
 		return
 	}
-	slices.SortFunc(recs, func(a, b storage.Record) int { return cmp.Compare(a.Seq, b.Seq) })
-	changes := make([]crdt.Change, 0, len(recs))
-	for _, rec := range recs {
-		c, err := crdt.DecodeChange(rec.Data)
-		if err != nil {
-			continue
-		}
-		if t := crdt.Missing([]crdt.Change{c}, req.version); len(t) == 1 {
-			changes = append(changes, t[0])
-		}
+	if got.Trimmed {
+		r.log.Warn("sync: history trimmed by retention; this node cannot bring the asker up to date", "asker", req.from)
 	}
-	r.cfg.Bus.Publish(r.board, bus.KindSyncReply, encodeSyncReply(req.from, more, changes))
+	if len(got.Entries) == 0 {
+		return
+	}
+	encoded := make([][]byte, len(got.Entries))
+	for i, e := range got.Entries {
+		encoded[i] = e.Data
+	}
+	r.cfg.Bus.Publish(r.board, bus.KindSyncReply, encodeSyncReply(req.from, got.More, encoded))
 }
 
 // hasMore reports whether a covers an op b lacks.
@@ -142,8 +110,9 @@ func hasMore(a, b crdt.VersionVector) bool {
 	return false
 }
 
-// A sync reply: uvarint len(to) to, more (1 byte), crdt batch.
-func encodeSyncReply(to string, more bool, changes []crdt.Change) []byte {
+// A sync reply: uvarint len(to) to, more (1 byte), crdt batch (of changes
+// encoded as stored).
+func encodeSyncReply(to string, more bool, encoded [][]byte) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(to)))
 	b = append(b, to...)
 	m := byte(0)
@@ -151,7 +120,7 @@ func encodeSyncReply(to string, more bool, changes []crdt.Change) []byte {
 		m = 1
 	}
 	b = append(b, m)
-	return append(b, crdt.EncodeBatch(changes)...)
+	return crdt.AppendBatch(b, encoded)
 }
 
 func decodeSyncReply(b []byte) (to string, more bool, batch []byte, ok bool) {
@@ -169,7 +138,7 @@ func (r *Room) fromSyncReply(data []byte) {
 	if !ok || to != r.cfg.Node {
 		return
 	}
-	r.fromRemote(remote{kind: bus.KindOps, data: batch})
+	r.fromOps(batch)
 	if more {
 		r.requestSync(true)
 	}

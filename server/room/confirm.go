@@ -10,15 +10,16 @@ import (
 	"github.com/corkboard/corkboard/server/protocol"
 )
 
-// Acks after replication (Config.AckReplicas > 0). After a group commit,
-// the room publishes the accepted changes with a request id
-// (bus.KindReplicate) instead of plain ops. Every node that stores the
-// board persists them (loading its room if needed) and confirms
-// (bus.KindReplicated, addressed to this node). The group's acks go out
-// once AckReplicas distinct nodes have confirmed; if they do not within
-// ReplicateTimeout, each submission gets an "unavailable" error instead —
-// the changes are stored here, and the client resends them later (they
-// are then duplicates here, replicated again).
+// Confirmations between nodes, for acks after replication
+// (Config.AckReplicas > 0). After a group commit, the room publishes the
+// accepted changes with a request id (bus.KindReplicate) instead of plain
+// ops. Every node that stores the board persists them through its ingest
+// path (loading its room if needed) and confirms (bus.KindReplicated,
+// addressed to this node). The group's acks go out once AckReplicas
+// distinct nodes have confirmed; if they do not within ReplicateTimeout,
+// each submission gets an "unavailable" error instead — the changes are
+// stored here, and the client resends them later (they are then
+// duplicates here, replicated again).
 
 type pendingRepl struct {
 	group    []submit
@@ -34,7 +35,10 @@ type replicateReq struct {
 	data []byte
 }
 
-func (r *Room) replicate(group []submit, outcomes []outcome, accepted [][]byte) {
+// replicate publishes a group's accepted changes (batch, as crdt.EncodeBatch
+// encodes them) with a request to store them, and holds the group's
+// answers until enough nodes confirm.
+func (r *Room) replicate(group []submit, outcomes []outcome, batch []byte) {
 	r.replSeq++
 	id := r.replSeq
 	if r.pendingRepl == nil {
@@ -49,7 +53,7 @@ func (r *Room) replicate(group []submit, outcomes []outcome, accepted [][]byte) 
 	})
 	r.pendingRepl[id] = p
 	payload := binary.AppendUvarint(nil, id)
-	payload = append(payload, protocol.EncodeOpsOut(accepted)[1:]...)
+	payload = append(payload, batch...)
 	if err := r.cfg.Bus.Publish(r.board, bus.KindReplicate, payload); err != nil {
 		if h := r.cfg.Hooks.BusErrors; h != nil {
 			h()
@@ -57,8 +61,9 @@ func (r *Room) replicate(group []submit, outcomes []outcome, accepted [][]byte) 
 	}
 }
 
-// Replicate hands another node's replicate request to the room.
-func (r *Room) Replicate(ctx context.Context, from string, data []byte) error {
+// replicateRequest hands another node's replicate request to the room
+// (Manager.Route).
+func (r *Room) replicateRequest(ctx context.Context, from string, data []byte) error {
 	return r.send(ctx, replicateReq{from: from, data: data})
 }
 
@@ -68,9 +73,8 @@ func (r *Room) storeReplica(m replicateReq) {
 	if n <= 0 {
 		return
 	}
-	r.fromRemote(remote{kind: bus.KindOps, node: m.from, data: m.data[n:]})
-	if r.dead {
-		return // persisting failed: no confirmation
+	if !r.fromOps(m.data[n:]) || r.dead {
+		return // not stored (a bad batch, or persisting failed): no confirmation
 	}
 	conf := binary.AppendUvarint(nil, uint64(len(m.from)))
 	conf = append(conf, m.from...)

@@ -1,0 +1,177 @@
+package room
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/corkboard/corkboard/server/bus"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// Config configures a Manager. Zero values take the stated defaults.
+type Config struct {
+	// Node is this node's id (required).
+	Node  string
+	Store storage.Store // required
+	Bus   bus.Bus       // required (bus.NewHub().Node(...) in tests)
+	// SnapshotEvery: accepted changes between snapshots (default 1000).
+	SnapshotEvery int
+	// IdleTimeout: how long a room without sessions stays loaded
+	// (default 1 minute).
+	IdleTimeout time.Duration
+	// SnapshotCatchup: a client missing more changes than this gets a
+	// snapshot instead (default 2000).
+	SnapshotCatchup int
+	// MaxGroup: submissions committed together at most (default 256).
+	MaxGroup int
+	// MaxHeld: changes a room holds for missing dependencies (default
+	// 10000); past it, further changes with missing dependencies are refused.
+	MaxHeld int
+	// MaxHeldBytes: memory the held changes of one board may take, as
+	// crdt.HeldSize counts it (default 8 MiB). MaxHeldReplica and
+	// MaxHeldReplicaBytes bound one replica's share (default a quarter of
+	// MaxHeld and MaxHeldBytes); the bytes bound applies to one user across
+	// the replicas it sent from, too. A change that would be held past any
+	// of them is refused with "rate_limited" and not stored; changes from other
+	// nodes past them are not stored either (anti-entropy brings them back
+	// once they can apply); replaying a log is bounded the same way.
+	//
+	// Held changes are bounded because they cost memory for as long as the
+	// board is loaded, in every copy, and come back at every load; a client
+	// needs to hold a change only for a moment (another node has not
+	// passed on its dependency yet), so the bounds are far above normal use.
+	// Rejected: a count alone (10 000 changes of 1 MiB each is 10 GB), and
+	// wire bytes (65 536 ops of a few bytes each take 13 MB in memory).
+	// The refusal is "rate_limited" (resend later), not a refusal of content
+	// ("too_large"): an honest client whose changes are held on a node that
+	// lags behind the others must not drop its unsent work and start over;
+	// once anti-entropy brings the dependency, its resend is taken.
+	MaxHeldBytes        int
+	MaxHeldReplica      int
+	MaxHeldReplicaBytes int
+	// MaxMoveReach bounds how far back into the board's moves one client
+	// change may reach (crdt.Doc.MoveReach: the later moves the tree must
+	// undo and redo for it, each at most crdt.MaxTreeDepth steps): past it
+	// the change is refused with "invalid_op" (default 20 000, about 40 ms
+	// of the room's time at the deepest tree). MoveWorkPerSecond (default
+	// 50 000) and a burst of twice MaxMoveReach bound the reach all of a
+	// board's clients may spend together: past it, "rate_limited".
+	//
+	// No rule inside the CRDT can bound this: the cost of a late move
+	// grows with the history after it, and any cut based on arrival would
+	// make replicas diverge. A refusal is safe (a refused change exists
+	// nowhere); it costs only a client whose moves were made offline while
+	// more than MaxMoveReach moves happened on the board.
+	MaxMoveReach      int
+	MoveWorkPerSecond float64
+	// PresenceInterval: the shortest time between two presence broadcasts
+	// of one session (default 50ms); updates in between are coalesced.
+	PresenceInterval time.Duration
+	// Retention drops op-log entries older than this once a snapshot
+	// covers them (default 0: keep the full history forever). Clients
+	// further behind than the retained log get a snapshot.
+	Retention time.Duration
+	// FanoutDelay: how long the room gathers accepted changes before it
+	// pushes them to its local sessions (default 0: at once). A few
+	// milliseconds let a busy board send each session one message for
+	// several changes, which is most of its CPU; acks and the bus are
+	// never delayed.
+	FanoutDelay time.Duration
+	// AckReplicas: how many other nodes must have stored a change before
+	// its sender is acked (default 0: an ack means durable on this node).
+	// With 1 or more, a change survives the loss of this node's disk, at
+	// the cost of a round trip over the bus per commit, and a client gets
+	// "unavailable" (resend later) when too few nodes answer in time.
+	AckReplicas int
+	// ReplicateTimeout bounds that wait (default 5s).
+	ReplicateTimeout time.Duration
+	// SyncInterval: how often a loaded room asks the other nodes for what
+	// it lacks, besides on load, after gaps and bus reconnects (default 2m:
+	// a safety net; each request makes every node that stores the board
+	// load it for a moment).
+	SyncInterval time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Log (default slog.Default()).
+	Log *slog.Logger
+	// Hooks receive metrics events (all optional).
+	Hooks Hooks
+	// Policy returns a board's policy (deadline, voting) when its room
+	// loads (default: none).
+	Policy func(ctx context.Context, board storage.BoardID) Policy
+	// BeforeHandle, if set, is called on the room's goroutine before it
+	// handles each message: a test hook (a panic there shows what a bug in
+	// the room does). Nil in production.
+	BeforeHandle func(board storage.BoardID)
+	// Accepted, if set, is called from the room's goroutine with the
+	// op-log entries of client changes this node accepted and stored (not
+	// those copied from other nodes), in log order. It must not block:
+	// webhooks and notifications hand them to a queue.
+	Accepted func(board storage.BoardID, entries []storage.Record)
+}
+
+// Hooks are metric callbacks; nil fields are skipped. They are called from
+// room goroutines and must be cheap and safe for concurrent use.
+type Hooks struct {
+	Accepted      func(n int)                     // changes accepted from clients
+	Rejected      func(code protocol.Code, n int) // changes refused, by reason
+	Remote        func(n int)                     // changes received from other nodes and stored
+	Commit        func(d time.Duration)           // persist latency of one group commit
+	Fanout        func(d time.Duration)           // time to push one batch to local sessions and the bus
+	Deliveries    func(n int)                     // messages pushed to sessions
+	SlowConsumers func()                          // sessions kicked for a full queue
+	Rooms         func(delta int)                 // rooms opened (+1) and closed (-1)
+	BusErrors     func()
+	Panics        func()      // a room's goroutine recovered from a panic (the room was dropped)
+	HeldDropped   func(n int) // held changes from other nodes or the log not kept (over MaxHeldBytes...)
+}
+
+func (c *Config) defaults() {
+	if c.SnapshotEvery <= 0 {
+		c.SnapshotEvery = 1000
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = time.Minute
+	}
+	if c.SnapshotCatchup <= 0 {
+		c.SnapshotCatchup = 2000
+	}
+	if c.MaxGroup <= 0 {
+		c.MaxGroup = 256
+	}
+	if c.MaxHeld <= 0 {
+		c.MaxHeld = 10000
+	}
+	if c.MaxHeldBytes <= 0 {
+		c.MaxHeldBytes = 8 << 20
+	}
+	if c.MaxHeldReplica <= 0 {
+		c.MaxHeldReplica = max(1, c.MaxHeld/4)
+	}
+	if c.MaxHeldReplicaBytes <= 0 {
+		c.MaxHeldReplicaBytes = max(1, c.MaxHeldBytes/4)
+	}
+	if c.MaxMoveReach <= 0 {
+		c.MaxMoveReach = 20000
+	}
+	if c.MoveWorkPerSecond <= 0 {
+		c.MoveWorkPerSecond = 50000
+	}
+	if c.PresenceInterval <= 0 {
+		c.PresenceInterval = 50 * time.Millisecond
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.ReplicateTimeout <= 0 {
+		c.ReplicateTimeout = 5 * time.Second
+	}
+	if c.SyncInterval <= 0 {
+		c.SyncInterval = 2 * time.Minute
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
