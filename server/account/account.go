@@ -40,6 +40,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/protocol"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -56,15 +57,12 @@ const (
 	NSPassword = "password" // (board id bytes) PasswordHash
 )
 
-// Replicated lists the namespaces copied between nodes.
-var Replicated = []string{NSUser, NSMember, NSInvite, NSLogin, NSSession, NSSeen, NSCursor, NSWebhook, NSPassword}
-
-// Roles, from most to least powerful.
+// Roles, from most to least powerful (package protocol names them).
 const (
-	RoleOwner     = "owner"
-	RoleEditor    = "editor"
-	RoleCommenter = "commenter"
-	RoleViewer    = "viewer"
+	RoleOwner     = protocol.RoleOwner
+	RoleEditor    = protocol.RoleEditor
+	RoleCommenter = protocol.RoleCommenter
+	RoleViewer    = protocol.RoleViewer
 )
 
 // RoleRank orders roles (owner 4 … viewer 1; unknown 0).

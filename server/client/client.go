@@ -191,8 +191,14 @@ func (c *Client) Err() error {
 // Done is closed when the connection ends.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
-// CloseStatus returns the close code the node sent, or -1.
-func (c *Client) CloseStatus() websocket.StatusCode { return websocket.CloseStatus(c.Err()) }
+// CloseStatus returns the close code the node sent, or 0 when the
+// connection did not end with a close frame (or has not ended).
+func (c *Client) CloseStatus() protocol.CloseCode {
+	if s := websocket.CloseStatus(c.Err()); s > 0 {
+		return protocol.CloseCode(s)
+	}
+	return 0
+}
 
 func (c *Client) readLoop() {
 	defer close(c.done)

@@ -87,7 +87,7 @@ func (g *Gateway) startConnSafe(c *websocket.Conn, fw *frameWriter, who Visitor)
 			g.cfg.Log.Error("panic while opening a connection; connection closed", "panic", p, "board", who.Board.String(),
 				"stack", string(debug.Stack()))
 			g.cfg.Metrics.Panic("conn")
-			c.Close(protocol.CloseRetry, "internal error")
+			c.Close(websocket.StatusCode(protocol.CloseRetry), "internal error")
 			wc = nil
 		}
 	}()
@@ -104,21 +104,21 @@ func (g *Gateway) startConnSafe(c *websocket.Conn, fw *frameWriter, who Visitor)
 func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor) *wsConn {
 	id := who.Board
 	if c.Subprotocol() != protocol.Subprotocol {
-		c.Close(protocol.CloseProtocol, "subprotocol "+protocol.Subprotocol+" required")
+		c.Close(websocket.StatusCode(protocol.CloseProtocol), "subprotocol "+protocol.Subprotocol+" required")
 		return nil
 	}
 	c.SetReadLimit(g.cfg.Limits.MaxMessage)
 	ctx := context.Background()
 	hello, closeCode, why := g.readHello(ctx, c)
 	if closeCode != 0 {
-		c.Close(closeCode, why)
+		c.Close(websocket.StatusCode(closeCode), why)
 		return nil
 	}
 	if hello == nil {
 		return nil
 	}
 	if code, why := g.cfg.ClaimReplica(ctx, id, hello.Replica, who.User.ID, false); code != 0 {
-		c.Close(code, why)
+		c.Close(websocket.StatusCode(code), why)
 		return nil
 	}
 	user := who.User
@@ -143,7 +143,7 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor) *ws
 	}
 	rm, err := g.cfg.Rooms.Open(ctx, id)
 	if err != nil {
-		c.Close(protocol.CloseRetry, "board unavailable")
+		c.Close(websocket.StatusCode(protocol.CloseRetry), "board unavailable")
 		return nil
 	}
 	// Writes run without a per-write deadline (creating one per message
@@ -152,7 +152,7 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor) *ws
 	// kicked as soon as its queue fills.
 	wctx, abortWrites := context.WithCancel(context.Background())
 	sess.OnKick(func() {
-		code, _ := sess.CloseCode()
+		code := sess.Closing().Code
 		if code == protocol.CloseResync {
 			abortWrites() // too slow: stop writing to it at once
 		}
@@ -223,11 +223,11 @@ func (wc *wsConn) leave() {
 	g.cfg.Metrics.Connections.Dec()
 }
 
-func (g *Gateway) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hello, websocket.StatusCode, string) {
+func (g *Gateway) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hello, protocol.CloseCode, string) {
 	// A timer, not a read deadline: cancelling a read tears the connection
 	// down without a close frame, and the client must learn why (4002).
 	timer := time.AfterFunc(g.cfg.Limits.HelloTimeout, func() {
-		c.Close(protocol.CloseIdle, "no hello in time")
+		c.Close(websocket.StatusCode(protocol.CloseIdle), "no hello in time")
 	})
 	defer timer.Stop()
 	typ, data, err := c.Read(ctx)

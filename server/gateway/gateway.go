@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/metrics"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -103,7 +102,7 @@ type Config struct {
 	Enter func(w http.ResponseWriter, r *http.Request) (Visitor, bool)
 	// ClaimReplica checks that the replica id is the user's, and with
 	// claim takes an unclaimed one; a non-zero code refuses it.
-	ClaimReplica func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string, claim bool) (websocket.StatusCode, string)
+	ClaimReplica func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string, claim bool) (protocol.CloseCode, string)
 	// Joining is told who is about to join, with the display name the
 	// hello chose (guests are remembered by name).
 	Joining func(ctx context.Context, board storage.BoardID, u protocol.User)

@@ -36,7 +36,8 @@ func (w *wsConn) write() {
 			return
 		}
 		if kicked {
-			code, why := w.s.CloseCode()
+			cl := w.s.Closing()
+			code, why := cl.Code, cl.Reason
 			// Flush what is queued (an error frame, a shutdown notice)
 			// before closing, without waiting long on a slow peer; a
 			// session dropped for being slow gets nothing more.
@@ -48,7 +49,7 @@ func (w *wsConn) write() {
 			if w.failed {
 				w.c.CloseNow()
 			} else {
-				w.c.Close(code, why)
+				w.c.Close(websocket.StatusCode(code), why)
 			}
 			close(w.done)
 			return

@@ -2,6 +2,8 @@
 // records and replica claims, the same on every node.
 package meta
 
+import "github.com/corkboard/corkboard/server/protocol"
+
 // Board is a board's metadata, kept in the store's "board" namespace.
 type Board struct {
 	ID      string `json:"id"`
@@ -80,7 +82,7 @@ func (m *Board) MembersOnly() bool { return m.Access == AccessMembers || m.Acces
 // ShownTo is the metadata as a caller with role sees it: the role links'
 // records are the owner's.
 func (m *Board) ShownTo(role string) *Board {
-	if role == "owner" || len(m.Links) == 0 {
+	if role == protocol.RoleOwner || len(m.Links) == 0 {
 		return m
 	}
 	c := *m

@@ -392,7 +392,7 @@ func (r *rawConn) expectError(code protocol.Code) protocol.Error {
 }
 
 // expectClose reads until the connection ends and checks the close code.
-func (r *rawConn) expectClose(code websocket.StatusCode) {
+func (r *rawConn) expectClose(code protocol.CloseCode) {
 	r.t.Helper()
 	for {
 		typ, data, err := r.read()
@@ -402,7 +402,7 @@ func (r *rawConn) expectClose(code websocket.StatusCode) {
 			}
 			continue
 		}
-		if got := websocket.CloseStatus(err); got != code {
+		if got := protocol.CloseCode(websocket.CloseStatus(err)); got != code {
 			r.t.Fatalf("connection ended with %v (status %d), want close %d", err, got, code)
 		}
 		return

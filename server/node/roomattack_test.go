@@ -448,7 +448,7 @@ func TestPanicInHelloClosesOneConnection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _, err = c.Read(ctx)
-	if st := websocket.CloseStatus(err); st != protocol.CloseRetry {
+	if st := protocol.CloseCode(websocket.CloseStatus(err)); st != protocol.CloseRetry {
 		t.Fatalf("close status %d (%v), want %d", st, err, protocol.CloseRetry)
 	}
 	rawJoin(t, tn.wsURL(b.Board.ID, ""), 0xd12, nil).ping()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/gateway"
@@ -53,9 +52,9 @@ func (n *Node) enterWS(w http.ResponseWriter, r *http.Request) (gateway.Visitor,
 // when it opens, and claims it with its first changes: a claim is a record
 // kept for good and copied to every node, so a visitor who only looks
 // leaves none behind.
-func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string, claim bool) (websocket.StatusCode, string) {
+func (n *Node) claimReplica(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string, claim bool) (protocol.CloseCode, string) {
 	key := claimKey(board, rep)
-	owner := func(b []byte) (websocket.StatusCode, string) {
+	owner := func(b []byte) (protocol.CloseCode, string) {
 		if decodeClaim(b).User != user {
 			return protocol.CloseReplica, "replica id belongs to another user"
 		}

@@ -1,7 +1,5 @@
 package protocol
 
-import "github.com/coder/websocket"
-
 // Code is an error code carried by error frames (and by REST error bodies).
 type Code string
 
@@ -29,25 +27,36 @@ const (
 //	4000-4099   reconnect: connect again (with backoff), resending the outbox
 //	4100-4199   terminal: do not reconnect without a user action
 //	4200-4299   application
+//
+// CloseCode is a WebSocket close code (RFC 6455 section 7.4); the package
+// names them without depending on a WebSocket library.
+type CloseCode uint16
+
+// Close is a close code with its reason: how a connection ends.
+type Close struct {
+	Code   CloseCode
+	Reason string
+}
+
 const (
-	CloseNormal       websocket.StatusCode = 1000
-	CloseGoingAway    websocket.StatusCode = 1001 // node shutting down: reconnect (to any node)
-	ClosePolicy       websocket.StatusCode = 1008 // Origin refused
-	CloseTooBig       websocket.StatusCode = 1009 // message over MaxMessageBytes
-	CloseResync       websocket.StatusCode = 4000 // too slow to keep up: reconnect and resync
-	CloseRetry        websocket.StatusCode = 4001 // board unavailable for a moment: reconnect later
-	CloseIdle         websocket.StatusCode = 4002 // no hello in time, or idle: reconnect when needed
-	CloseUnauthorized websocket.StatusCode = 4100 // bad, expired or revoked credentials
-	CloseForbidden    websocket.StatusCode = 4101 // no access to this board (any more)
-	CloseUnknownBoard websocket.StatusCode = 4102 // no such board, or deleted
-	CloseProtocol     websocket.StatusCode = 4103 // protocol violation (first frame not hello, ...)
-	CloseReplica      websocket.StatusCode = 4104 // replica id belongs to someone else: pick a new one
+	CloseNormal       CloseCode = 1000
+	CloseGoingAway    CloseCode = 1001 // node shutting down: reconnect (to any node)
+	ClosePolicy       CloseCode = 1008 // Origin refused
+	CloseTooBig       CloseCode = 1009 // message over MaxMessageBytes
+	CloseResync       CloseCode = 4000 // too slow to keep up: reconnect and resync
+	CloseRetry        CloseCode = 4001 // board unavailable for a moment: reconnect later
+	CloseIdle         CloseCode = 4002 // no hello in time, or idle: reconnect when needed
+	CloseUnauthorized CloseCode = 4100 // bad, expired or revoked credentials
+	CloseForbidden    CloseCode = 4101 // no access to this board (any more)
+	CloseUnknownBoard CloseCode = 4102 // no such board, or deleted
+	CloseProtocol     CloseCode = 4103 // protocol violation (first frame not hello, ...)
+	CloseReplica      CloseCode = 4104 // replica id belongs to someone else: pick a new one
 )
 
 // CloseTable lists the close codes with their class, for documentation and
 // clients.
 var CloseTable = []struct {
-	Code   websocket.StatusCode
+	Code   CloseCode
 	Class  string
 	Reason string
 }{

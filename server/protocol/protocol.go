@@ -165,6 +165,15 @@ type Ping struct {
 	N    uint64 `json:"n,omitempty"`
 }
 
+// Roles, from most to least powerful: what a User's Role and a RoleFrame
+// name. Packages account and room use these names.
+const (
+	RoleOwner     = "owner"
+	RoleEditor    = "editor"
+	RoleCommenter = "commenter"
+	RoleViewer    = "viewer"
+)
+
 // TypeRole is the type of RoleFrame.
 const TypeRole = "role"
 

@@ -294,7 +294,7 @@ func TestRoomPanicDropsRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-s.Kicked()
-	if code, _ := s.CloseCode(); code != protocol.CloseRetry {
+	if code := s.Closing().Code; code != protocol.CloseRetry {
 		t.Fatalf("session closed with %d, want %d", code, protocol.CloseRetry)
 	}
 	if err := r.Query(context.Background(), func(*crdt.Doc) {}); err != room.ErrClosed {

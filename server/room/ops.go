@@ -259,12 +259,12 @@ func (r *Room) admitMoveReach(reach int) (protocol.Code, error) {
 	return "", nil
 }
 
-// Roles, from most to least powerful.
+// Roles, from most to least powerful (package protocol names them).
 const (
-	RoleOwner     = "owner"
-	RoleEditor    = "editor"
-	RoleCommenter = "commenter"
-	RoleViewer    = "viewer"
+	RoleOwner     = protocol.RoleOwner
+	RoleEditor    = protocol.RoleEditor
+	RoleCommenter = protocol.RoleCommenter
+	RoleViewer    = protocol.RoleViewer
 )
 
 // allowed enforces roles on every op: viewers edit nothing; commenters may

@@ -41,7 +41,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -506,7 +505,7 @@ func (r *Room) close(reason string) {
 }
 
 // kill closes every session with code, then unloads.
-func (r *Room) kill(code websocket.StatusCode, reason string) {
+func (r *Room) kill(code protocol.CloseCode, reason string) {
 	r.flushFanout()
 	for s := range r.sessions {
 		s.Finish(code, reason, protocol.Shutdown{Type: protocol.TypeShutdown, Reason: reason})

@@ -233,8 +233,8 @@ func TestSlowConsumerIsKicked(t *testing.T) {
 	default:
 		t.Fatal("the slow session was not kicked")
 	}
-	if code, why := lazy.CloseCode(); code != protocol.CloseResync {
-		t.Fatalf("slow session closed with %d (%s), want %d", code, why, protocol.CloseResync)
+	if c := lazy.Closing(); c.Code != protocol.CloseResync {
+		t.Fatalf("slow session closed with %d (%s), want %d", c.Code, c.Reason, protocol.CloseResync)
 	}
 	if n := slow.Load(); n != 1 {
 		t.Fatalf("SlowConsumers hook called %d times, want 1", n)

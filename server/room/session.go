@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/protocol"
 )
@@ -124,13 +123,13 @@ func (s *Session) Queued() int {
 	return len(s.queue)
 }
 
-// Kicked is closed when the session must be closed; CloseCode says how.
+// Kicked is closed when the session must be closed; Closing says how.
 func (s *Session) Kicked() <-chan struct{} { return s.kick }
 
-// CloseCode returns the close code and reason given to Kick.
-func (s *Session) CloseCode() (websocket.StatusCode, string) {
+// Closing returns the close code and reason given to Kick.
+func (s *Session) Closing() protocol.Close {
 	why, _ := s.why.Load().(string)
-	return websocket.StatusCode(s.code.Load()), why
+	return protocol.Close{Code: protocol.CloseCode(s.code.Load()), Reason: why}
 }
 
 // OnKick sets a function called once, on the first Kick (before anything
@@ -139,7 +138,7 @@ func (s *Session) CloseCode() (websocket.StatusCode, string) {
 func (s *Session) OnKick(f func()) { s.onKick = f }
 
 // Kick asks the connection to close with code. Only the first call counts.
-func (s *Session) Kick(code websocket.StatusCode, reason string) {
+func (s *Session) Kick(code protocol.CloseCode, reason string) {
 	s.once.Do(func() {
 		s.code.Store(int32(code))
 		s.why.Store(reason)
@@ -246,7 +245,7 @@ func (s *Session) Send(m Outgoing) bool {
 
 // Finish queues a last frame — even past the queue's limit — and then
 // kicks the session with code: the writer sends the frame, then closes.
-func (s *Session) Finish(code websocket.StatusCode, reason string, last any) {
+func (s *Session) Finish(code protocol.CloseCode, reason string, last any) {
 	s.mu.Lock()
 	s.queue = append(s.queue, Outgoing{Data: protocol.JSON(last)})
 	s.wakeLocked()

@@ -173,8 +173,8 @@ func TestSessionKickStartsWriterOnce(t *testing.T) {
 		if p.runs.Load() != 1 || p.kicks != 1 {
 			t.Fatalf("%d runs, %d kicks after the end", p.runs.Load(), p.kicks)
 		}
-		if code, why := p.s.CloseCode(); code != protocol.CloseRetry || why != "bye" {
-			t.Fatalf("close %d %q", code, why)
+		if c := p.s.Closing(); c != (protocol.Close{Code: protocol.CloseRetry, Reason: "bye"}) {
+			t.Fatalf("close %d %q", c.Code, c.Reason)
 		}
 	})
 }
@@ -228,7 +228,7 @@ func TestSessionOverflowKicksWriter(t *testing.T) {
 		}
 		p.gate <- struct{}{}
 		synctest.Wait()
-		if code, _ := p.s.CloseCode(); code != protocol.CloseResync {
+		if code := p.s.Closing().Code; code != protocol.CloseResync {
 			t.Fatalf("close code %d", code)
 		}
 		if p.kicks != 1 || fmt.Sprint(p.got) != "[0]" || fmt.Sprint(p.last) != "[1 2 3]" {
