@@ -38,6 +38,7 @@ test-race:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./crdt/ ./storage/
 	$(GO) test -run '^$$' -bench 'HeldAtCap' -benchmem ./server/room/
+	$(GO) test -run '^$$' -bench 'Enqueue' -benchmem ./server/outbox/
 	$(GO) run ./bench/cmd/crdtbench
 	$(GO) run ./bench/cmd/webhookfanout -duration 30s
 	$(MAKE) benchweb

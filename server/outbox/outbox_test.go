@@ -34,7 +34,7 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func openStore(t *testing.T, dir string) *storage.Pebble {
+func openStore(t testing.TB, dir string) *storage.Pebble {
 	t.Helper()
 	st, err := storage.OpenPebble(dir, storage.PebbleOptions{Logger: quietLog()})
 	if err != nil {
