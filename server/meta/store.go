@@ -103,6 +103,9 @@ func New(view storage.Store, backend Backend, o Options) *Store {
 // other nodes are still starting) serves from its view meanwhile, and its
 // writes wait (await). Hooks must be registered before Start.
 func (s *Store) Start(ctx context.Context) {
+	if err := s.indexRecords(ctx); err != nil {
+		s.log.Error("meta: indexing the records of an older store failed", "err", err)
+	}
 	s.probes.Add(1)
 	go s.probe()
 	err := s.connect(ctx)
@@ -297,6 +300,9 @@ func (s *Store) apply(w *watched, e Entry) {
 	writes := []storage.MetaWrite{{NS: viewNS, Key: []byte(w.name), Val: rev}}
 	if ok {
 		writes = append(writes, storage.MetaWrite{NS: ns, Key: key, Val: e.Value, Delete: e.Deleted})
+		if wr, indexed := indexEntry(ns, key, e.Value); indexed && !e.Deleted {
+			writes = append(writes, wr) // a listing right after sees it
+		}
 	}
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

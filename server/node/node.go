@@ -195,7 +195,7 @@ type Node struct {
 	draining bool
 	meta     *meta.Store
 	jsTemp   string     // a JetStream directory of a node given its Store (tests), removed at shutdown
-	recMu    sync.Mutex // serialises account record writes on this node (lockRecords)
+	recMu    sync.Mutex // serialises a count over records and a write on this node (records.Lock)
 	unsubs   []func()   // bus subscriptions of the node itself
 	cluster  membership
 
@@ -240,10 +240,6 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.signer = signer
-	if err := n.indexRecords(context.Background()); err != nil { // index.go
-		n.closeStore()
-		return nil, fmt.Errorf("node: index records: %w", err)
-	}
 	n.bus = cfg.Bus
 	if n.bus == nil {
 		nc := cfg.NATS

@@ -1,10 +1,9 @@
-package node
+package meta
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/storage"
@@ -17,12 +16,12 @@ import (
 //	memberOfNS    user id + 0x00 + board id (16 bytes) → ""  (a membership)
 //	boardInviteNS board id (16 bytes) + token hash       → ""  (an invite)
 //
-// An entry is added whenever the record is written here or arrives from
-// another node (recordChanged), and never removed: the reader loads the
+// An entry is added in the same batch as the record it indexes, when the
+// watch applies it to the view (Store.apply), and never removed: the reader loads the
 // record itself and skips what is removed, revoked or gone, so a stale
 // entry costs one read. Not replicated: every node indexes the records it
 // has. A store from before the index is indexed once, at start
-// (indexRecords), marked by indexedKey.
+// (indexRecords, from Start), marked by indexedKey.
 //
 // Rejected: keying the member records by user first (every board's member
 // listing, the hot path, would become the scan), and an in-memory index
@@ -58,37 +57,22 @@ func indexEntry(ns string, key, val []byte) (storage.MetaWrite, bool) {
 	return storage.MetaWrite{}, false
 }
 
-// indexChanged adds the index entry of a record just written here or
-// received from another node (from recordChanged), before the write's
-// caller goes on, so a listing right after sees it.
-func (n *Node) indexChanged(ns string, key, val []byte) {
-	wr, ok := indexEntry(ns, key, val)
-	if !ok {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := n.store.ApplyMeta(ctx, []storage.MetaWrite{wr}); err != nil {
-		n.log.Warn("index: write failed", "ns", ns, "err", err)
-	}
-}
-
 // indexRecords indexes the records of a store from before the indexes,
 // once, in batches.
-func (n *Node) indexRecords(ctx context.Context) error {
-	if _, err := n.store.GetMeta(ctx, indexNS, []byte(indexedKey)); err == nil {
+func (s *Store) indexRecords(ctx context.Context) error {
+	if _, err := s.view.GetMeta(ctx, indexNS, []byte(indexedKey)); err == nil {
 		return nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return err
 	}
 	var batch []storage.MetaWrite
 	flush := func() error {
-		err := n.store.ApplyMeta(ctx, batch)
+		err := s.view.ApplyMeta(ctx, batch)
 		batch = batch[:0]
 		return err
 	}
 	for _, ns := range []string{account.NSMember, account.NSInvite} {
-		err := n.store.ScanMeta(ctx, ns, nil, func(key, val []byte) error {
+		err := s.view.ScanMeta(ctx, ns, nil, func(key, val []byte) error {
 			if wr, ok := indexEntry(ns, key, val); ok {
 				if batch = append(batch, wr); len(batch) == 1000 {
 					return flush()
@@ -104,11 +88,11 @@ func (n *Node) indexRecords(ctx context.Context) error {
 	return flush()
 }
 
-// boardsOf calls fn with the id of every board user has (or had) a
+// BoardsOf calls fn with the id of every board user has (or had) a
 // membership of.
-func (n *Node) boardsOf(ctx context.Context, user string, fn func(storage.BoardID) error) error {
+func (s *Store) BoardsOf(ctx context.Context, user string, fn func(storage.BoardID) error) error {
 	prefix := append([]byte(user), 0)
-	return n.store.ScanMeta(ctx, memberOfNS, prefix, func(key, _ []byte) error {
+	return s.view.ScanMeta(ctx, memberOfNS, prefix, func(key, _ []byte) error {
 		if len(key) != len(prefix)+16 {
 			return nil
 		}
@@ -116,9 +100,9 @@ func (n *Node) boardsOf(ctx context.Context, user string, fn func(storage.BoardI
 	})
 }
 
-// inviteHashes calls fn with the token hash of every invite of a board.
-func (n *Node) inviteHashes(ctx context.Context, board storage.BoardID, fn func(hash []byte) error) error {
-	return n.store.ScanMeta(ctx, boardInviteNS, board[:], func(key, _ []byte) error {
+// InviteHashes calls fn with the token hash of every invite of a board.
+func (s *Store) InviteHashes(ctx context.Context, board storage.BoardID, fn func(hash []byte) error) error {
+	return s.view.ScanMeta(ctx, boardInviteNS, board[:], func(key, _ []byte) error {
 		return fn(key[16:])
 	})
 }
