@@ -4,8 +4,7 @@
 // apart from features.ts, which imports every feature, so that a feature
 // names what it uses without importing the module that imports it.
 import type { CrdtDoc, LocalOp } from './crdt';
-import type { El } from './model';
-import type { Board } from './model';
+import type { Board, El } from './model';
 import type { Camera, ImageSource, Renderer } from './render';
 import type { Sync } from './sync';
 
