@@ -17,83 +17,16 @@
 // the protocol is not ours to extend here, and the node already enforces
 // both; the client only needs to show them soon, and a refusal tells it at
 // once when it matters (an edit after the deadline).
+import { api, ApiError } from './api';
+import { BoardAccess, type BoardView, type Me, type User } from './boardaccess';
+import { fromLocalInput, h as el } from './dom';
 import type { Features } from './features';
 import { ChangesList, NotifyDialog } from './notify';
 import { ShareDialog } from './share';
 import { SummaryMenu } from './summary';
 import { VotingBar } from './voting';
 import './account.css';
-
-/** A signed-in person (GET /v1/me). */
-export interface User {
-  id: string;
-  email: string;
-  name: string;
-  color?: string;
-  tz?: string;
-}
-
-/** A board's metadata (docs/API.md, POST /v1/boards). */
-export interface BoardMeta {
-  id: string;
-  name: string;
-  created: number;
-  owner: string;
-  access: string;
-  publicRole?: string;
-  deadline?: number;
-  voting?: VotingMeta;
-  epoch: number;
-  updated?: number;
-}
-
-export interface VotingMeta {
-  session: string;
-  state: string;
-  dots: number;
-  anonymous: boolean;
-  opened: number;
-  closed?: number;
-}
-
-export interface Me {
-  user: User;
-  boards: { board: BoardMeta; role: string }[];
-}
-
-/** GET /v1/boards/{board}. */
-export interface BoardView {
-  board: BoardMeta;
-  you: { id: string; name: string; role: string };
-  closed: boolean;
-  voter: string;
-}
-
-/** An error answer of the REST API, with its status and code. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Calls the REST API: JSON in and out, the board token (when there is
- * one) as a bearer token; the session cookie goes along by itself.
- */
-export async function api<T = unknown>(method: string, path: string, body?: unknown, token?: string): Promise<T> {
-  const headers: Record<string, string> = {};
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (token) headers.Authorization = 'Bearer ' + token;
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
-  if (r.status === 204) return undefined as T;
-  const j = await r.json().catch(() => null);
-  if (!r.ok) throw new ApiError(r.status, j?.error?.code ?? '', j?.error?.message ?? `HTTP ${r.status}`);
-  return j as T;
-}
+import { setMyName } from './ids';
 
 /** Who is signed in, or null (no session, or the node cannot be reached). */
 export async function fetchMe(): Promise<Me | null> {
@@ -111,28 +44,6 @@ export function browserZone(): string {
   } catch {
     return 'UTC';
   }
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...kids: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-  e.append(...kids);
-  return e;
-}
-export { el as h };
-
-/** The local date-time value of a datetime-local input for a Unix ms time. */
-export function toLocalInput(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
-}
-
-/** Unix ms of a datetime-local input's value (local time), or 0 when empty or invalid. */
-export function fromLocalInput(v: string): number {
-  if (!v) return 0;
-  const t = new Date(v).getTime();
-  return Number.isFinite(t) ? t : 0;
 }
 
 // ---- the home page ----
@@ -210,7 +121,7 @@ function signedIn(sec: HTMLElement, me: Me): void {
       me.user = { ...me.user, ...u };
       who.textContent = me.user.name || me.user.email;
       who.style.setProperty('--c', me.user.color || '#1c7ed6');
-      if (me.user.name) localStorage.setItem('cb.name', me.user.name.slice(0, 60));
+      if (me.user.name) setMyName(me.user.name);
       msg.textContent = 'Saved.';
     } catch (e) {
       msg.textContent = `Not saved: ${(e as Error).message}`;
@@ -268,87 +179,6 @@ export function createOptions(form: HTMLFormElement): () => Record<string, unkno
 }
 
 // ---- the board page ----
-
-/** What the board page's access pieces share; see the file comment. */
-export class BoardAccess {
-  view: BoardView | null = null;
-  me: Me | null = null;
-  /** A read_only refusal's message, until the metadata says the board reopened. */
-  refused = '';
-  private listeners: (() => void)[] = [];
-  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
-  private loading: Promise<void> | null = null;
-
-  constructor(readonly f: Features) {}
-
-  get boardId(): string {
-    return this.f.host.boardId;
-  }
-
-  /** The board token this page uses, if any (a session cookie otherwise). */
-  get token(): string | undefined {
-    return this.f.host.sync.record.token ?? this.f.host.token();
-  }
-
-  /** The role now: the live one (role frames) over the last metadata. */
-  get role(): string {
-    return this.f.host.sync.role ?? this.view?.you.role ?? '';
-  }
-
-  get isOwner(): boolean {
-    return this.role === 'owner';
-  }
-
-  /** Whether the board is past its deadline now. */
-  get closed(): boolean {
-    const d = this.view?.board.deadline ?? 0;
-    return (d > 0 && Date.now() >= d) || this.view?.closed === true;
-  }
-
-  /**
-   * Calls the board's REST API with this page's credentials; session:
-   * with the signed-in session only (what is one's own as a person —
-   * notification preferences, one's last visit — needs it even when the
-   * page holds a board token).
-   */
-  call<T = unknown>(method: string, sub: string, body?: unknown, session = false): Promise<T> {
-    return api<T>(method, `/v1/boards/${this.boardId}${sub}`, body, session ? undefined : this.token);
-  }
-
-  onChange(fn: () => void): void {
-    this.listeners.push(fn);
-  }
-
-  /** Reads the board's metadata again (coalesced). */
-  refresh(): Promise<void> {
-    this.loading ??= this.call<BoardView>('GET', '')
-      .then((v) => this.set(v))
-      .catch((e) => console.warn('corkboard: board metadata', e))
-      .finally(() => (this.loading = null));
-    return this.loading;
-  }
-
-  /** Takes a metadata answer (GET or PATCH). */
-  set(v: BoardView): void {
-    this.view = v;
-    if (!this.closed && !/voting/.test(this.refused)) this.refused = '';
-    clearTimeout(this.deadlineTimer);
-    const d = v.board.deadline ?? 0;
-    // A deadline to come: turn read-only when it passes (capped: timers overflow past 24.8 days).
-    if (d > Date.now()) this.deadlineTimer = setTimeout(() => this.emit(), Math.min(d - Date.now() + 50, 2 ** 31 - 1));
-    this.emit();
-  }
-
-  emit(): void {
-    for (const fn of this.listeners) {
-      try {
-        fn();
-      } catch (e) {
-        console.error('corkboard: access listener', e);
-      }
-    }
-  }
-}
 
 /** How often the board's metadata is read again while the page is visible. */
 const POLL_MS = 10_000;

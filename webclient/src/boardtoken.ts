@@ -19,9 +19,10 @@
 // did); keeping `?token=` and only replacing the history entry (the query
 // reaches the server and its logs, and the Referer of the page's first
 // requests).
+import { localGet, localKeys, localRemove, localSet } from './store';
 
-const key = (board: string) => 'cb.token.' + board;
-const refusedKey = (board: string) => 'cb.refused.' + board;
+const key = localKeys.handOver;
+const refusedKey = localKeys.refused;
 
 /**
  * Takes a board token out of the page's address: the fragment's `token`
@@ -58,7 +59,7 @@ export function takeURLToken(): string | undefined {
  */
 export function handOver(board: string, token: string): boolean {
   try {
-    localStorage.setItem(key(board), token);
+    localSet(key(board), token);
     return true;
   } catch {
     return false;
@@ -68,7 +69,7 @@ export function handOver(board: string, token: string): boolean {
 /** The token handed over for board, if any. */
 export function handedOver(board: string): string | undefined {
   try {
-    return localStorage.getItem(key(board)) ?? undefined;
+    return localGet(key(board)) ?? undefined;
   } catch {
     return undefined;
   }
@@ -77,7 +78,7 @@ export function handedOver(board: string): string | undefined {
 /** The board's record now holds token: the hand-over is done (unless another token was handed over since). */
 export function tokenStored(board: string, token: string): void {
   try {
-    if (localStorage.getItem(key(board)) === token) localStorage.removeItem(key(board));
+    if (localGet(key(board)) === token) localRemove(key(board));
   } catch {
     /* nothing to clean */
   }
@@ -90,7 +91,7 @@ export function tokenStored(board: string, token: string): void {
  */
 export function markRefused(board: string, token: string): boolean {
   try {
-    localStorage.setItem(refusedKey(board), token);
+    localSet(refusedKey(board), token);
     return true;
   } catch {
     return false;
@@ -100,8 +101,8 @@ export function markRefused(board: string, token: string): boolean {
 /** The token noted by markRefused, once. */
 export function takeRefused(board: string): string | undefined {
   try {
-    const t = localStorage.getItem(refusedKey(board)) ?? undefined;
-    if (t !== undefined) localStorage.removeItem(refusedKey(board));
+    const t = localGet(refusedKey(board)) ?? undefined;
+    if (t !== undefined) localRemove(refusedKey(board));
     return t;
   } catch {
     return undefined;

@@ -5,15 +5,16 @@
 // their replies, a reply box, resolve/reopen, and @mention completion from
 // the people present or known on this board.
 //
-// Comments are made through Features.apply, so commenters can write them
+// Comments are made through FeatureContext.apply (LocalEdits, "annotate"), so commenters can write them
 // (the node checks that a commenter touches nothing but comments). Each
 // comment also carries `authorName`, a property the schema does not list
 // (the CRDT keeps unknown properties): names are not in the ops otherwise,
 // and a reader may never have met the author.
 import { generateKeyBetween } from 'fractional-indexing';
 import type { ElementJSON, LocalOp } from './crdt';
-import type { Features } from './features';
+import type { FeatureContext } from './featurekit';
 import { myName, uuidv7 } from './ids';
+import { localGet, localKeys, localSet } from './store';
 
 /** The board root's id (docs/SCHEMA.md): a thread's first comment has it as parent. */
 const ROOT_ID = '00000000-0000-0000-0000-000000000000';
@@ -59,9 +60,9 @@ export class Comments {
   /** user id → name, of everyone seen on this board. */
   private people = new Map<string, string>();
 
-  constructor(private f: Features) {
+  constructor(private f: FeatureContext) {
     try {
-      for (const [k, v] of Object.entries(JSON.parse(localStorage.getItem('cb.people.' + f.host.boardId) ?? '{}'))) if (typeof v === 'string') this.people.set(k, v);
+      for (const [k, v] of Object.entries(JSON.parse(localGet(localKeys.people(f.host.boardId)) ?? '{}'))) if (typeof v === 'string') this.people.set(k, v);
     } catch {
       /* none known */
     }
@@ -268,7 +269,7 @@ export class Comments {
     if (s.user) this.people.set(s.user.id, s.user.name || myName());
     for (const p of s.peers.values()) if (p.user && p.name) this.people.set(p.user, p.name);
     try {
-      localStorage.setItem('cb.people.' + this.f.host.boardId, JSON.stringify(Object.fromEntries(this.people)));
+      localSet(localKeys.people(this.f.host.boardId), JSON.stringify(Object.fromEntries(this.people)));
     } catch {
       /* storage full or denied */
     }

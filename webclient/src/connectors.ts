@@ -9,7 +9,7 @@
 // the box on the side facing the other end. Any other anchor is a fixed
 // point of the box. Rotation of the bound element is not taken into
 // account for anchors (the unrotated box is used).
-import type { Box, El } from './model';
+import type { Box, El } from './element';
 
 export type Pt = [number, number];
 

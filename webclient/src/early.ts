@@ -1,6 +1,7 @@
 // The first connection of a first visit, opened before the board's code
 // and the WebAssembly are loaded (see EarlySocket). Kept apart from sync.ts
 // so that the page's entry (main.ts) can open it without loading Sync.
+import { localGet, localKeys, localSet } from './store';
 
 /** The board's WebSocket URL on this node. */
 export function wsURL(board: string, token?: string): string {
@@ -75,7 +76,7 @@ export function utf8Prefix(s: string, max: number): string {
   return s;
 }
 
-const knownKey = (board: string) => 'cb.known.' + board;
+const knownKey = localKeys.known;
 
 /**
  * Opens the early connection when this browser has not opened the board
@@ -86,7 +87,7 @@ const knownKey = (board: string) => 'cb.known.' + board;
  */
 export function openEarly(board: string, token: string | undefined, replica: string, name: string, color: string): EarlySocket | undefined {
   try {
-    if (localStorage.getItem(knownKey(board)) || navigator.onLine === false) return undefined;
+    if (localGet(knownKey(board)) || navigator.onLine === false) return undefined;
     return new EarlySocket(board, token, replica, name, color);
   } catch {
     return undefined; // no localStorage (privacy settings) or no WebSocket: the usual path
@@ -96,7 +97,7 @@ export function openEarly(board: string, token: string | undefined, replica: str
 /** Notes that the board has a stored replica in this browser. */
 export function markKnown(board: string): void {
   try {
-    localStorage.setItem(knownKey(board), '1');
+    localSet(knownKey(board), '1');
   } catch {
     /* then every visit counts as a first one: an unused early connection */
   }

@@ -23,7 +23,7 @@
 //                 {corkboard: 1, event: "change", ids: [...]}   (debounced)
 //                 {corkboard: 1, event: "selection", ids: [...]}
 //                 {corkboard: 1, event: "result", id, ok, error?} (when the command had an id)
-import type { Features } from './features';
+import type { FeatureContext } from './featurekit';
 import { handOver } from './boardtoken';
 
 export type EmbedMode = 'view' | 'edit';
@@ -83,7 +83,7 @@ export class Embed {
   /** Messages refused for their origin or source (for tests and debugging). */
   refused = 0;
 
-  constructor(private f: Features) {
+  constructor(private f: FeatureContext) {
     this.params = embedParams()!;
     this.mode = this.params.mode;
     const root = f.host.root;
@@ -118,15 +118,21 @@ export class Embed {
     this.post({ event: 'change', ids });
   }
 
-  /** Each frame: the ready event once live, and selection changes. */
-  frame(): void {
+  /** The connection's state changed: the ready event, once live. */
+  stateChanged(): void {
     if (!this.api) return;
     const h = this.f.host;
     if (!this.readySent && h.sync.state === 'live') {
       this.readySent = true;
       this.post({ event: 'ready', board: h.boardId, mode: this.mode, role: h.sync.role ?? null });
+      this.selectionChanged();
     }
-    const sel = [...h.selection()].sort().join(',');
+  }
+
+  /** The selection may have changed: the selection event, when it did (and the parent was told the page is ready). */
+  selectionChanged(): void {
+    if (!this.api) return;
+    const sel = [...this.f.host.selection()].sort().join(',');
     if (sel !== this.lastSel) {
       this.lastSel = sel;
       if (this.readySent) this.post({ event: 'selection', ids: sel ? sel.split(',') : [] });

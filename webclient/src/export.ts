@@ -9,7 +9,7 @@
 // fit) and written as one <text> per line, rather than with a foreignObject
 // of HTML: other programs (Inkscape, Illustrator, librsvg) read plain SVG
 // text, few read foreignObject.
-import type { Features } from './features';
+import type { FeatureContext } from './featurekit';
 import { connectorPath, type Pt } from './connectors';
 import { cssColor } from './ids';
 import { Board, FRAME_TITLE, type Box, type El } from './model';
@@ -28,7 +28,7 @@ export interface ExportOptions {
 }
 
 /** The elements to export, as a Board of their own (comments are not drawn). */
-export function exportBoard(f: Features, ids?: string[]): Board {
+export function exportBoard(f: FeatureContext, ids?: string[]): Board {
   const b = new Board();
   const list = f.host.doc.elements(ids && ids.length ? ids : undefined).filter((e) => !e.deleted && e.kind !== 'comment');
   b.upsert(list);
@@ -41,7 +41,7 @@ function frameOf(b: Board): Box {
 }
 
 /** A PNG of the board (or of opts.ids) drawn by the renderer at opts.scale. */
-export async function exportPNG(f: Features, opts: ExportOptions = {}): Promise<{ blob: Blob; width: number; height: number }> {
+export async function exportPNG(f: FeatureContext, opts: ExportOptions = {}): Promise<{ blob: Blob; width: number; height: number }> {
   const b = exportBoard(f, opts.ids);
   const fr = frameOf(b);
   let scale = opts.scale ?? 2;
@@ -80,7 +80,7 @@ function paint(c: string): string {
 }
 
 /** An SVG document of the board (or of opts.ids). */
-export async function exportSVG(f: Features, opts: ExportOptions = {}): Promise<string> {
+export async function exportSVG(f: FeatureContext, opts: ExportOptions = {}): Promise<string> {
   const b = exportBoard(f, opts.ids);
   const fr = frameOf(b);
   const out: string[] = [];
@@ -156,7 +156,7 @@ function svgConnector(b: Board, e: El): string {
   return `<g data-id="${e.id}">${parts.join('')}</g>`;
 }
 
-async function svgElement(f: Features, b: Board, e: El): Promise<string> {
+async function svgElement(f: FeatureContext, b: Board, e: El): Promise<string> {
   const rot = typeof e.props.rot === 'number' && e.props.rot ? ` transform="rotate(${n(e.props.rot)} ${n(e.x + e.w / 2)} ${n(e.y + e.h / 2)})"` : '';
   const parts: string[] = [];
   switch (e.kind) {
@@ -237,7 +237,7 @@ async function svgElement(f: Features, b: Board, e: El): Promise<string> {
 }
 
 /** The elements as JSON (crdt.ElementJSON, as the bridge gives them), deleted ones left out. */
-export function exportJSON(f: Features, opts: ExportOptions = {}): string {
+export function exportJSON(f: FeatureContext, opts: ExportOptions = {}): string {
   const els = f.host.doc.elements(opts.ids && opts.ids.length ? opts.ids : undefined).filter((e) => !e.deleted);
   return JSON.stringify({ board: f.host.boardId, version: f.host.doc.version(), exported: new Date().toISOString(), elements: els }, null, 2);
 }
@@ -262,7 +262,7 @@ function fileName(ext: string, sel: boolean): string {
 export class Exporter {
   private pop: HTMLElement;
 
-  constructor(private f: Features) {
+  constructor(private f: FeatureContext) {
     const pop = document.createElement('div');
     pop.className = 'panel fx-pop fx-export';
     pop.hidden = true;

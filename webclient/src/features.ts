@@ -1,23 +1,25 @@
 // The board page's extra features — images, export, comments, votes, "since
 // your last visit" and embedding — attached to a running board through one
-// small host interface, so that they stay out of the board page's own code.
+// small host interface (featurekit.ts), so that they stay out of the board
+// page's own code.
 //
-// How they learn what changed: the host's Board is wrapped once (its upsert,
-// which every change goes through, local or remote) instead of adding
-// callbacks to each of the board page's change paths; and one
-// requestAnimationFrame loop repositions their DOM overlays (vote badges,
-// comment pins, "new" badges) when the camera or the board moved. Rejected:
-// drawing these on the canvas (they are controls people click, and the
-// renderer is not theirs to extend), and timers (a frame loop costs a
-// comparison per frame and never lags the canvas).
+// How they learn what changed: the Board's change event (model.ts), which
+// every change raises, local (LocalEdits) or remote; the page's view,
+// selection and connection events; and timers for what time alone changes
+// (the deadline, the node's metadata and voting rules, re-read while
+// live). Their DOM overlays (vote badges, comment pins, "new" badges) are
+// laid out again at the next animation frame after any of these, once.
+// Rejected: wrapping Board.upsert and polling camera, selection, role and
+// Board.version every animation frame (what this replaced: a comparison
+// per frame forever, and a model patched from outside); drawing these on
+// the canvas (they are controls people click, and the renderer is not
+// theirs to extend).
 //
-// Comments are not board elements to the canvas: the wrapped upsert keeps
-// elements of kind "comment" out of the Board (they have no box; they are
-// drawn as pins by comments.ts and listed in its panel).
-import type { CrdtDoc, ElementJSON, LocalOp } from './crdt';
-import type { Board } from './model';
-import type { Camera, Renderer } from './render';
-import type { Sync } from './sync';
+// Comments are not board elements to the canvas: the Board keeps elements
+// of kind "comment" out of its elements (they have no box; they are drawn
+// as pins by comments.ts and listed in its panel) and lists their ids.
+import type { LocalOp } from './crdt';
+import type { FeatureContext, FeatureHost } from './featurekit';
 import { Comments } from './comments';
 import { Embed, embedParams } from './embed';
 import { Exporter } from './export';
@@ -26,39 +28,12 @@ import { SinceVisit } from './sincevisit';
 import { Votes } from './votes';
 import './features.css';
 
-/** What the board page gives the features. */
-export interface FeatureHost {
-  /** The page's root element (the board UI is inside it). */
-  root: HTMLElement;
-  canvas: HTMLCanvasElement;
-  boardId: string;
-  token(): string | undefined;
-  /** Replaces the page's board token (stored; the connection reopens with it). */
-  setToken(token: string): void;
-  /** Keeps a role link for the top bar's Share button (null: forget it; role "*": every role). */
-  keepLink(role: string, url: string | null): void;
-  doc: CrdtDoc;
-  board: Board;
-  sync: Sync;
-  renderer: Renderer;
-  camera(): Camera;
-  setCamera(c: Camera): void;
-  selection(): Set<string>;
-  select(ids: string[]): void;
-  /** Applies ops as one local change through the page (editors and owners). */
-  edit(ops: LocalOp[]): string[] | null;
-  /** Whether the person may edit elements (not a viewer or commenter, not read-only). */
-  canEdit(): boolean;
-  /** Turns the page read-only (embedded in view mode) or back. */
-  setReadOnly(ro: boolean): void;
-  redraw(): void;
-  toast(msg: string, error?: boolean): void;
-}
+export type { FeatureHost } from './featurekit';
 
 type ChangeListener = (ids: string[]) => void;
 
 /** The features of one board page; see the file comment. */
-export class Features {
+export class Features implements FeatureContext {
   readonly layer: HTMLElement;
   readonly menu: HTMLElement;
   readonly images: Images;
@@ -67,20 +42,20 @@ export class Features {
   readonly comments: Comments;
   readonly since: SinceVisit;
   embed: Embed | null = null;
-  /** Ids of the comment elements seen so far (they are kept out of the Board). */
-  readonly commentIds = new Set<string>();
+  /** Ids of the comment elements seen so far (the Board keeps them out of its elements). */
+  readonly commentIds: Set<string>;
   private listeners: ChangeListener[] = [];
-  private lastCam = '';
   private roleChip: HTMLElement;
   /** The board's deadline (unix ms; 0: none), from the node: after it, nothing may change. */
   deadline = 0;
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   private metaAt = 0;
   private lastRole: string | undefined = '';
-  private lastVersion = -1;
-  private dirty = true;
+  private layoutQueued = false;
 
   constructor(readonly host: FeatureHost) {
     const boardEl = host.root.querySelector('.board') ?? host.root;
+    this.commentIds = host.board.comments;
     this.layer = document.createElement('div');
     this.layer.className = 'fx-layer';
     boardEl.appendChild(this.layer);
@@ -94,21 +69,32 @@ export class Features {
     this.roleChip.className = 'fx-role';
     this.roleChip.hidden = true;
     (host.root.querySelector('.topbar') ?? this.menu).appendChild(this.roleChip);
-    this.wrapBoard();
     this.images = new Images(this);
     this.exporter = new Exporter(this);
     this.votes = new Votes(this);
     this.comments = new Comments(this);
     this.since = new SinceVisit(this);
-    // The stored copy was loaded before the wrap: load it again through it.
-    host.board.clear();
-    host.board.upsert(host.doc.elements());
+    host.board.onChange((c) => {
+      this.invalidate();
+      this.changed(c.ids);
+    });
+    // The stored copy was loaded before the features started: their first change.
+    this.changed([...host.board.els.keys(), ...host.board.comments]);
     if (embedParams()) this.embed = new Embed(this);
-    const loop = () => {
-      this.frame();
-      requestAnimationFrame(loop);
-    };
-    requestAnimationFrame(loop);
+    host.onView(() => this.invalidate());
+    host.onSelect(() => {
+      this.invalidate();
+      this.embed?.selectionChanged();
+    });
+    host.onState(() => this.stateChanged());
+    // What time alone changes: the node's metadata (the deadline) every
+    // minute, the voting rules as often as votes.ts wants them.
+    setInterval(() => {
+      if (this.host.sync.state === 'live' && Date.now() - this.metaAt > 60_000) void this.readMeta();
+    }, 10_000);
+    setInterval(() => this.votes.tick(), 5_000);
+    this.stateChanged();
+    this.invalidate();
   }
 
   /** A menu button. */
@@ -128,43 +114,25 @@ export class Features {
     this.listeners.push(fn);
   }
 
-  /** Marks the overlays for repositioning at the next frame. */
+  /** Lays the overlays out again at the next frame (once, however often asked). */
   invalidate(): void {
-    this.dirty = true;
+    if (this.layoutQueued) return;
+    this.layoutQueued = true;
+    requestAnimationFrame(() => {
+      this.layoutQueued = false;
+      this.votes.layout();
+      this.comments.layout();
+      this.since.layout();
+    });
   }
 
   /**
    * Applies ops as one local change for comments and votes, which
    * commenters may make too (the node enforces what each role may do):
-   * into the doc, the outbox and the screen.
+   * through the page's LocalEdits.
    */
   apply(ops: LocalOp[]): string[] | null {
-    const h = this.host;
-    if (this.closed) {
-      h.toast('This board closed at its deadline: it is read-only now.');
-      return null;
-    }
-    const role = h.sync.role;
-    if (role === 'viewer') {
-      h.toast('You can only view this board.');
-      return null;
-    }
-    if (!h.sync.canWrite) {
-      h.toast('Catching up with the server before your next edit…');
-      return null;
-    }
-    let c;
-    try {
-      c = h.doc.edit(ops);
-    } catch (e) {
-      h.toast('That could not be done: ' + (e as Error).message, true);
-      return null;
-    }
-    if (!c) return [];
-    h.sync.commit(c);
-    h.board.upsert(h.doc.elements(c.ids));
-    h.redraw();
-    return c.ids;
+    return this.host.edit(ops, 'annotate');
   }
 
   /** Whether the board is past its deadline (the node refuses every change then). */
@@ -183,6 +151,11 @@ export class Features {
       this.deadline = typeof j.board?.deadline === 'number' ? j.board.deadline : 0;
       if (j.closed === true && !this.deadline) this.deadline = 1;
       this.lastRole = '-'; // redo the chip
+      this.showRole();
+      // A deadline to come: the chip and read-only follow when it passes
+      // (capped: timers overflow past 24.8 days).
+      clearTimeout(this.deadlineTimer);
+      if (this.deadline > Date.now()) this.deadlineTimer = setTimeout(() => this.showRole(), Math.min(this.deadline - Date.now() + 50, 2 ** 31 - 1));
     } catch {
       /* offline */
     }
@@ -212,31 +185,8 @@ export class Features {
     return true;
   }
 
-  private wrapBoard(): void {
-    const board = this.host.board;
-    const upsert = board.upsert.bind(board);
-    const clear = board.clear.bind(board);
-    board.upsert = (list: ElementJSON[]) => {
-      const keep: ElementJSON[] = [];
-      const ids: string[] = [];
-      for (const j of list) {
-        ids.push(j.id);
-        if (j.kind === 'comment') this.commentIds.add(j.id);
-        else keep.push(j);
-      }
-      upsert(keep);
-      this.changed(ids);
-    };
-    board.clear = () => {
-      clear();
-      this.commentIds.clear();
-      this.dirty = true;
-    };
-  }
-
   private changed(ids: string[]): void {
     if (!ids.length) return;
-    this.dirty = true;
     for (const fn of this.listeners) {
       try {
         fn(ids);
@@ -246,36 +196,30 @@ export class Features {
     }
   }
 
-  private frame(): void {
+  /** The connection's state or the role changed. */
+  private stateChanged(): void {
     if (this.host.sync.state === 'live' && Date.now() - this.metaAt > 60_000) void this.readMeta();
+    this.showRole();
+    this.since.tick();
+    this.votes.tick();
+    this.embed?.stateChanged();
+  }
+
+  /** The role chip, and read-only past the deadline. */
+  private showRole(): void {
     const closed = this.closed;
     const role = this.host.sync.role;
     const roleKey = `${role}|${closed}`;
-    if (roleKey !== this.lastRole) {
-      const wasClosed = this.lastRole?.endsWith('|true');
-      this.lastRole = roleKey;
-      this.host.root.classList.toggle('fx-viewer', role === 'viewer' || closed);
-      if (closed) this.host.setReadOnly(true);
-      else if (wasClosed) this.host.setReadOnly(this.host.root.classList.contains('fx-view')); // reopened (an embed in view mode stays read-only)
-      this.roleChip.hidden = !closed && role !== 'viewer' && role !== 'commenter';
-      this.roleChip.dataset.role = closed ? 'closed' : role ?? '';
-      this.roleChip.textContent = closed ? 'Closed' : role === 'viewer' ? 'View only' : 'Can comment and vote';
-      this.roleChip.title = closed ? 'This board closed at its deadline: it is read-only' : role === 'viewer' ? 'Your link lets you look at this board' : 'Your link lets you comment and vote, not edit';
-    }
-    const c = this.host.camera();
-    const sel = this.host.selection();
-    const key = `${c.x}|${c.y}|${c.zoom}|${this.host.renderer.width}|${this.host.renderer.height}|${sel.size}|${sel.size === 1 ? [...sel][0] : ''}`;
-    if (key !== this.lastCam || this.host.board.version !== this.lastVersion || this.dirty) {
-      this.lastCam = key;
-      this.lastVersion = this.host.board.version;
-      this.dirty = false;
-      this.votes.layout();
-      this.comments.layout();
-      this.since.layout();
-    }
-    this.since.tick();
-    this.votes.tick();
-    this.embed?.frame();
+    if (roleKey === this.lastRole) return;
+    const wasClosed = this.lastRole?.endsWith('|true');
+    this.lastRole = roleKey;
+    this.host.root.classList.toggle('fx-viewer', role === 'viewer' || closed);
+    if (closed) this.host.setReadOnly(true);
+    else if (wasClosed) this.host.setReadOnly(this.host.root.classList.contains('fx-view')); // reopened (an embed in view mode stays read-only)
+    this.roleChip.hidden = !closed && role !== 'viewer' && role !== 'commenter';
+    this.roleChip.dataset.role = closed ? 'closed' : role ?? '';
+    this.roleChip.textContent = closed ? 'Closed' : role === 'viewer' ? 'View only' : 'Can comment and vote';
+    this.roleChip.title = closed ? 'This board closed at its deadline: it is read-only' : role === 'viewer' ? 'Your link lets you look at this board' : 'Your link lets you comment and vote, not edit';
   }
 }
 

@@ -1,7 +1,7 @@
 // The home page: create a board (POST /v1/boards) and open it, or reopen
 // one this browser has seen.
 import { myName, setMyName } from './ids';
-import { openStore } from './store';
+import { localGet, localKeys, openStore } from './store';
 import { createOptions, installAccount } from './account';
 import { handOver } from './boardtoken';
 
@@ -22,7 +22,7 @@ export async function startHome(root: HTMLElement): Promise<void> {
     </main>`;
   const form = root.querySelector<HTMLFormElement>('form.create')!;
   const owner = form.elements.namedItem('owner') as HTMLInputElement;
-  owner.value = localStorage.getItem('cb.name') ?? '';
+  owner.value = localGet(localKeys.name) ?? '';
   const err = form.querySelector<HTMLElement>('.error')!;
   const extra = createOptions(form);
   void installAccount(root.querySelector('main')!, form.nextElementSibling);

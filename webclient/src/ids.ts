@@ -1,4 +1,5 @@
 // Identifiers and colours.
+import { localGet, localKeys, localSet } from './store';
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
@@ -47,24 +48,24 @@ const CURSOR_COLORS = ['#e8590c', '#1c7ed6', '#2f9e44', '#ae3ec9', '#f08c00', '#
 
 /** A cursor colour for this browser, kept across visits. */
 export function myColor(): string {
-  let c = localStorage.getItem('cb.color');
+  let c = localGet(localKeys.color);
   if (!c || !/^#[0-9a-f]{6}$/.test(c)) {
     c = CURSOR_COLORS[Math.floor(Math.random() * CURSOR_COLORS.length)];
-    localStorage.setItem('cb.color', c);
+    localSet(localKeys.color, c);
   }
   return c;
 }
 
 /** The display name this browser gives itself (guests and link visitors). */
 export function myName(): string {
-  let n = localStorage.getItem('cb.name');
+  let n = localGet(localKeys.name);
   if (!n) {
     n = 'Guest ' + Math.floor(100 + Math.random() * 900);
-    localStorage.setItem('cb.name', n);
+    localSet(localKeys.name, n);
   }
   return n;
 }
 
 export function setMyName(n: string): void {
-  localStorage.setItem('cb.name', n.slice(0, 60));
+  localSet(localKeys.name, n.slice(0, 60));
 }

@@ -26,7 +26,7 @@
 // programs, and after the board's link is revoked), and the blob URL needs
 // the board's credentials, which an SVG viewer does not have.
 import { generateKeyBetween } from 'fractional-indexing';
-import type { Features } from './features';
+import type { FeatureContext } from './featurekit';
 import { uuidv7 } from './ids';
 import type { El } from './model';
 import type { ImageSource, Picture } from './render';
@@ -66,7 +66,7 @@ export class Images implements ImageSource {
   private pinned = new Map<string, number>();
   private uses = 0;
 
-  constructor(private f: Features) {
+  constructor(private f: FeatureContext) {
     f.host.renderer.images = this;
     const input = document.createElement('input');
     input.type = 'file';

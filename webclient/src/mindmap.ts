@@ -11,7 +11,7 @@
 import { flextree } from 'd3-flextree';
 import { generateKeyBetween } from 'fractional-indexing';
 import type { LocalOp } from './crdt';
-import type { Box, El } from './model';
+import type { Box, El } from './element';
 
 /** Gap between a node and its children, and between siblings, in board units. */
 export const LEVEL_GAP = 56;

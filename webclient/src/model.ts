@@ -16,32 +16,9 @@
 import type { ElementJSON } from './crdt';
 import { boundIds, connectorBox, connectorPath, curveControls } from './connectors';
 import { layoutMindmap, nodeFontSize } from './mindmap';
+import type { Box, El } from './element';
 
-export interface Box {
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
-
-export interface El extends Box {
-  id: string;
-  kind: string;
-  deleted: boolean;
-  z: string;
-  props: Record<string, unknown>;
-  text: Record<string, string>;
-  /** The parent in the tree; undefined: the board. */
-  parent?: string;
-  /** The position key among its siblings. */
-  pos: string;
-  /** Rotation in degrees, clockwise, about the centre. */
-  rot: number;
-  /** Under a deleted element or a collapsed mindmap node: not drawn, not hit. */
-  hidden: boolean;
-  /** A mindmap node's depth in its tree (0: a root). */
-  depth: number;
-}
+export type { Box, El } from './element';
 
 export const ROOT_ID = '00000000-0000-0000-0000-000000000000';
 
@@ -113,8 +90,24 @@ export function byZ(a: El, b: El): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/**
+ * What one change of a Board touched: the ids it was given (comments
+ * included), or reset: the board was emptied (a reload from the node);
+ * the elements come back in the next change.
+ */
+export interface BoardChange {
+  ids: string[];
+  reset: boolean;
+}
+
+/** Kinds the canvas does not hold: no box (comments are pins and a panel, comments.ts). */
+const OFF_CANVAS = new Set(['comment']);
+
 export class Board {
   readonly els = new Map<string, El>();
+  /** Ids of the comment elements seen (kept out of els; see OFF_CANVAS). */
+  readonly comments = new Set<string>();
+  private listeners: ((c: BoardChange) => void)[] = [];
   private grid = new Map<string, Set<string>>();
   private cellsOf = new Map<string, string[]>();
   private big = new Set<string>();
@@ -142,8 +135,29 @@ export class Board {
     return n;
   }
 
+  /**
+   * Calls fn after every change (upsert, clear, remeasure): the one place
+   * where everything that shows the board learns of local and remote
+   * changes alike. Returns the unsubscribe.
+   */
+  onChange(fn: (c: BoardChange) => void): () => void {
+    this.listeners.push(fn);
+    return () => (this.listeners = this.listeners.filter((x) => x !== fn));
+  }
+
+  private emit(c: BoardChange): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(c);
+      } catch (e) {
+        console.error('corkboard: board change listener', e);
+      }
+    }
+  }
+
   clear(): void {
     this.els.clear();
+    this.comments.clear();
     this.grid.clear();
     this.cellsOf.clear();
     this.big.clear();
@@ -152,6 +166,7 @@ export class Board {
     this.boundTo.clear();
     this.maxZ = null;
     this.version++;
+    this.emit({ ids: [], reset: true });
   }
 
   /** element id → the connectors bound to it. */
@@ -164,6 +179,11 @@ export class Board {
    * anything else runs the whole structural pass.
    */
   upsert(list: ElementJSON[]): void {
+    const ids = list.map((j) => j.id);
+    if (list.some((j) => OFF_CANVAS.has(j.kind))) {
+      for (const j of list) if (OFF_CANVAS.has(j.kind)) this.comments.add(j.id);
+      list = list.filter((j) => !OFF_CANVAS.has(j.kind));
+    }
     let full = false;
     const moved: string[] = [];
     // Mindmap nodes whose trees need a new layout (null: every tree).
@@ -221,6 +241,7 @@ export class Board {
       }
     }
     this.version++;
+    this.emit({ ids, reset: false });
   }
 
   /** The root of the mindmap tree a node is in (the node itself when its parent is no mindmap node). */
@@ -310,6 +331,7 @@ export class Board {
     this.sizes.clear();
     if (this.structural.size) this.derive();
     this.version++;
+    this.emit({ ids: [], reset: false });
   }
 
   /** The live children of an element (undefined: the board's), in sibling order. */

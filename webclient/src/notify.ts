@@ -8,7 +8,8 @@
 // sincevisit.ts highlights elements from this browser's own last version.
 // Both stay: a browser that never saw the board has no version of its own,
 // and the node does not know what a guest saw.
-import { h, type BoardAccess } from './account';
+import type { BoardAccess } from './boardaccess';
+import { h } from './dom';
 
 interface Prefs {
   mode: string;

@@ -8,9 +8,11 @@
 // take link tokens; it never shows in the address).
 // Wrong passwords and the node's rate limit (429) are said as such. A
 // members-only board asks a visitor without a session to sign in instead.
-import { api, ApiError, h } from './account';
+import { api, ApiError } from './api';
+import { h } from './dom';
 import { myName, setMyName } from './ids';
 import { handOver } from './boardtoken';
+import { localGet, localKeys } from './store';
 
 /** Whether a refusal's message asks for the board's password. */
 export function needsPassword(message: string): boolean {
@@ -31,7 +33,7 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
   if (!needsPassword(message)) return needsSignIn(message) && askSignIn(root, boardId);
   root.querySelector('.cb-password')?.remove();
   const pw = h('input', { name: 'password', type: 'password', required: '', autocomplete: 'current-password', maxlength: '200' });
-  const name = h('input', { name: 'name', maxlength: '60', autocomplete: 'nickname', value: localStorage.getItem('cb.name') ?? '' });
+  const name = h('input', { name: 'name', maxlength: '60', autocomplete: 'nickname', value: localGet(localKeys.name) ?? '' });
   const err = h('p', { class: 'error', role: 'alert', hidden: '' });
   const go = h('button', { type: 'submit' }, 'Enter');
   const form = h(

@@ -6,7 +6,7 @@
 // lives; a new page adopts a replica whose lock is free (the one its
 // previous incarnation held, typically) or makes a new one.
 import { newReplicaId } from './ids';
-import type { Persistence, ReplicaRecord } from './store';
+import { setTabReplica, tabReplica, type Persistence, type ReplicaRecord } from './store';
 
 export interface Claim {
   rec: ReplicaRecord;
@@ -53,12 +53,11 @@ export async function claimReplica(store: Persistence, board: string, token?: st
   if (!('locks' in navigator)) {
     // No Web Locks (an insecure context): keep the replica per tab in
     // sessionStorage, which survives a reload of the tab.
-    const key = 'cb.replica.' + board;
-    const mine = sessionStorage.getItem(key);
+    const mine = tabReplica(board);
     const rec = usable.find((r) => r.replica === mine);
     if (rec) return { rec, release() {} };
     const fresh = newRecord(board, token, freshId);
-    sessionStorage.setItem(key, fresh.replica);
+    setTabReplica(board, fresh.replica);
     return { rec: fresh, seed: newest(all)?.snapshot, release() {} };
   }
 

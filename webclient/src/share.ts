@@ -16,7 +16,9 @@
 //
 // A native <dialog> (modal): focus stays inside and Esc closes it, with no
 // code of ours for either.
-import { ApiError, fromLocalInput, h, toLocalInput, type BoardAccess, type BoardView } from './account';
+import { ApiError } from './api';
+import type { BoardAccess, BoardView } from './boardaccess';
+import { fromLocalInput, h, toLocalInput } from './dom';
 
 interface Member {
   user: string;

@@ -1,5 +1,5 @@
 // "Since your last visit", on the client: the browser stores the board's
-// version vector (IndexedDB, one record per board) as the visit goes on and
+// version vector (IndexedDB through store.ts, one record per board) as the visit goes on and
 // when the page is hidden or left. On the next visit, once the page is live, it asks the node for
 // the changes that version lacks (GET /v1/boards/{board}/ops?since=, the
 // board's own history) and highlights the elements they touched: an outline
@@ -11,15 +11,10 @@
 // cannot tell which elements have ops outside a version vector; the op log
 // can, exactly (and says who made them). The price: the list needs the node
 // (offline, there is none until the page is live).
-import { openDB, type IDBPDatabase } from 'idb';
-import type { VersionVector } from './crdt';
-import type { Features } from './features';
+import type { FeatureContext } from './featurekit';
+import { openStore, type Persistence, type Visit } from './store';
 
-export interface Visit {
-  board: string;
-  version: VersionVector;
-  at: number;
-}
+export type { Visit } from './store';
 
 interface ChangeJSON {
   replica: string;
@@ -28,23 +23,12 @@ interface ChangeJSON {
   ops: { op: string; el: string }[];
 }
 
-let dbp: Promise<IDBPDatabase> | null = null;
-
-function db(): Promise<IDBPDatabase> {
-  dbp ??= openDB('corkboard-visits', 2, {
-    upgrade(d) {
-      if (!d.objectStoreNames.contains('visits')) d.createObjectStore('visits', { keyPath: 'board' });
-    },
-  });
-  return dbp;
-}
-
 export async function loadVisit(board: string): Promise<Visit | undefined> {
-  return (await db()).get('visits', board);
+  return (await openStore()).getVisit(board);
 }
 
 export async function saveVisit(v: Visit): Promise<void> {
-  await (await db()).put('visits', v);
+  await (await openStore()).putVisit(v);
 }
 
 export class SinceVisit {
@@ -65,9 +49,10 @@ export class SinceVisit {
   private loaded: Promise<void>;
   private started = false;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
-  private idb: IDBPDatabase | null = null;
+  /** The store, once open (save writes to it without waiting: it runs in pagehide). */
+  private idb: Persistence | null = null;
 
-  constructor(private f: Features) {
+  constructor(private f: FeatureContext) {
     const board = f.host.boardId;
     this.panel = document.createElement('div');
     this.panel.className = 'panel fx-since';
@@ -94,9 +79,9 @@ export class SinceVisit {
       this.panel.hidden = !this.panel.hidden;
     }, 'fx-since-btn');
     this.btn.hidden = true;
-    this.loaded = db()
+    this.loaded = openStore()
       .then(async (d) => {
-        this.stored = await d.get('visits', board);
+        this.stored = await d.getVisit(board);
         this.idb = d;
       })
       .catch((e) => console.warn('corkboard: no visit records', e));
@@ -126,7 +111,7 @@ export class SinceVisit {
     // previous visit's: keep it, or a quick reload would lose the list.
     if (!this.idb || (!this.ready && this.stored)) return;
     const v = this.f.host.doc.version();
-    this.idb.put('visits', { board: this.f.host.boardId, version: v, at: Date.now() }).catch((e) => console.warn('corkboard: visit not stored', e));
+    this.idb.putVisit({ board: this.f.host.boardId, version: v, at: Date.now() }).catch((e) => console.warn('corkboard: visit not stored', e));
   }
 
   /** Forgets the highlights; what is on the board now counts as seen. */
@@ -209,7 +194,7 @@ export class SinceVisit {
     this.label.title = when ? 'Last visit: ' + when : '';
   }
 
-  /** Each frame: compares once the page is live. */
+  /** On connection changes (features.ts): compares once the page is live. */
   tick(): void {
     if (!this.started && this.f.host.sync.state === 'live') {
       this.started = true;

@@ -3,7 +3,7 @@
 // the people who took part. A menu entry with the two formats; the file
 // is fetched with the page's credentials (a board token is not a cookie,
 // so a plain link would not carry it) and saved through a blob URL.
-import type { BoardAccess } from './account';
+import type { BoardAccess } from './boardaccess';
 
 export class SummaryMenu {
   readonly button: HTMLButtonElement;

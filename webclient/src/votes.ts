@@ -11,7 +11,7 @@
 // rules are read from GET /v1/boards/{board}/voting (when the page goes
 // live, every 15 s, and before a vote when they are older than 5 s) and
 // applied here first: the voter id, the budget, the close.
-import type { Features } from './features';
+import type { FeatureContext } from './featurekit';
 
 /** The board's voting session, as GET /v1/boards/{board}/voting says. */
 export interface VotingRules {
@@ -51,7 +51,7 @@ export class Votes {
   private rulesAt = 0;
   private fetching: Promise<void> | null = null;
 
-  constructor(private f: Features) {
+  constructor(private f: FeatureContext) {
     f.onChange((ids) => {
       for (const id of ids) this.stale.add(id);
     });
@@ -90,7 +90,7 @@ export class Votes {
     return this.fetching;
   }
 
-  /** Each frame: keeps the rules fresh while live. */
+  /** On connection changes and every few seconds (features.ts): keeps the rules fresh while live. */
   tick(): void {
     if (this.f.host.sync.state === 'live' && !this.fetching && Date.now() - this.rulesAt > RULES_EVERY_MS) void this.refreshRules();
   }

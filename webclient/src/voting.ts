@@ -6,7 +6,8 @@
 // board, counted from the doc (exact: one register per voter). The voter
 // id is the node's (GET …/voting): the user id, or a pseudonym in an
 // anonymous session.
-import { h, type BoardAccess, type VotingMeta } from './account';
+import type { BoardAccess, VotingMeta } from './boardaccess';
+import { h } from './dom';
 
 interface VotingAnswer {
   voting: VotingMeta | null;

@@ -6,6 +6,10 @@
 # runner. Build the client first (`make webclient`; `make test-web` does both).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# No import cycles among the client's modules, and browser storage only
+# in store.ts (test/cycles.mjs, test/storage.mjs).
+node webclient/test/cycles.mjs
+node webclient/test/storage.mjs
 if [ ! -f webclient/dist/index.html ]; then
   echo "webclient/dist is not built: run make webclient" >&2
   exit 1

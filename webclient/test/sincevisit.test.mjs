@@ -27,7 +27,7 @@ async function leave(page, base, board, version) {
     const ok = await page.evaluate(
       async ([board, version]) => {
         const db = await new Promise((res, rej) => {
-          const r = indexedDB.open('corkboard-visits');
+          const r = indexedDB.open('corkboard');
           r.onsuccess = () => res(r.result);
           r.onerror = () => rej(r.error);
         });
@@ -111,5 +111,45 @@ test("since your last visit: others' changes highlighted, stepped through, marke
   await waitLive(a.page);
   await a.page.waitForFunction(() => window.__corkboard.features.since.ready);
   assert.deepEqual(await listed(a.page), []);
+  await a.context.close();
+});
+
+test('visits stored by the older client in a database of their own are moved into the one store', async () => {
+  const b = await restBoard(node.url, 'Moved', { ownerName: 'Ada' });
+  const n = fixedId(51);
+  const bob = await chrome.newPage();
+  await openBoard(bob.page, node.url, b.id, b.tokens.editor, 'Bob');
+  await edit(bob.page, noteOps(n, 0, 0, 'While you were away', 'pink', 'a0'));
+  await waitSettled(bob.page);
+  await bob.context.close();
+
+  // Ada's browser has a visit of the board from before Bob's note, kept
+  // where the older client kept visits (written from a page of the node's
+  // origin that runs no client code).
+  const a = await chrome.newPage();
+  await a.page.goto(node.url + '/favicon.svg');
+  await a.page.evaluate(
+    (board) =>
+      new Promise((resolve, reject) => {
+        const r = indexedDB.open('corkboard-visits', 2);
+        r.onupgradeneeded = () => r.result.createObjectStore('visits', { keyPath: 'board' });
+        r.onerror = () => reject(r.error);
+        r.onsuccess = () => {
+          const tx = r.result.transaction('visits', 'readwrite');
+          tx.objectStore('visits').put({ board, version: {}, at: Date.now() - 86_400_000 });
+          tx.oncomplete = () => {
+            r.result.close();
+            resolve();
+          };
+          tx.onerror = () => reject(tx.error);
+        };
+      }),
+    b.id,
+  );
+  await openBoard(a.page, node.url, b.id, b.token, 'Ada');
+  await a.page.waitForFunction(() => window.__corkboard.features.since.ready);
+  assert.deepEqual(await listed(a.page), [n], 'the old visit was found');
+  const names = await a.page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name).sort());
+  assert.deepEqual(names, ['corkboard'], 'the old database is gone');
   await a.context.close();
 });

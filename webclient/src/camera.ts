@@ -1,0 +1,87 @@
+// The board page's view: where the camera looks and how far it is zoomed,
+// screen ↔ board coordinates, zooming about a point, panning, fitting the
+// content, and the view kept per board across visits (store.ts).
+import type { Board } from './model';
+import type { Camera, Renderer } from './render';
+import { loadCamera, saveCamera } from './store';
+
+export const ZOOM_MIN = 0.05;
+export const ZOOM_MAX = 4;
+
+export class CameraView {
+  cam: Camera = { x: -200, y: -150, zoom: 1 };
+  private listeners: (() => void)[] = [];
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private boardId: string,
+    private board: Board,
+    private renderer: Renderer,
+  ) {}
+
+  /** Calls fn whenever the view changed (moved, zoomed, or the canvas resized). */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  /** Takes the view this browser last had on the board; false when there is none. */
+  restore(): boolean {
+    const c = loadCamera(this.boardId);
+    if (!c) return false;
+    this.cam = c;
+    return true;
+  }
+
+  /** Moves the view. */
+  set(c: Camera): void {
+    this.cam = c;
+    this.changed();
+  }
+
+  /** The view changed (or the canvas size did): tell, and keep it a moment later. */
+  changed(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => saveCamera(this.boardId, this.cam), 300);
+    for (const fn of this.listeners) fn();
+  }
+
+  /** Canvas pixels → board coordinates. */
+  toBoard(sx: number, sy: number): { x: number; y: number } {
+    return { x: this.cam.x + sx / this.cam.zoom, y: this.cam.y + sy / this.cam.zoom };
+  }
+
+  /** Board coordinates → canvas pixels. */
+  toCanvas(x: number, y: number): { x: number; y: number } {
+    return { x: (x - this.cam.x) * this.cam.zoom, y: (y - this.cam.y) * this.cam.zoom };
+  }
+
+  /** Zooms by factor about a canvas point (which stays put). */
+  zoomAt(sx: number, sy: number, factor: number): void {
+    const z = Math.min(ZOOM_MAX, Math.max(ZOOM_MIN, this.cam.zoom * factor));
+    const p = this.toBoard(sx, sy);
+    this.set({ x: p.x - sx / z, y: p.y - sy / z, zoom: z });
+  }
+
+  /** Pans by canvas pixels. */
+  panBy(dx: number, dy: number): void {
+    this.set({ ...this.cam, x: this.cam.x - dx / this.cam.zoom, y: this.cam.y - dy / this.cam.zoom });
+  }
+
+  /** Zooms about the canvas' middle. */
+  zoomMid(factor: number): void {
+    this.zoomAt(this.renderer.width / 2, this.renderer.height / 2, factor);
+  }
+
+  /** Fits the content in view (at most 100%). */
+  fit(): void {
+    const b = this.board.bounds();
+    const W = this.renderer.width || innerWidth;
+    const H = this.renderer.height || innerHeight;
+    if (!b) {
+      this.set({ x: -W / 2, y: -H / 2, zoom: 1 });
+    } else {
+      const z = Math.min(1, Math.max(ZOOM_MIN, Math.min((W - 120) / b.w, (H - 160) / b.h)));
+      this.set({ x: b.x + b.w / 2 - W / 2 / z, y: b.y + b.h / 2 - H / 2 / z, zoom: z });
+    }
+  }
+}

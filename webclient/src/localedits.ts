@@ -1,0 +1,132 @@
+// The one path of every change made on this page: elements drawn, moved
+// and typed (the board page's tools, the text editor, the embed API),
+// comments and votes (features), undo and redo. Each is checked against
+// what the person may do, applied to the doc, kept in the outbox and sent
+// (Sync.commit), then read into the Board, whose change event tells
+// everything that shows the board (board.ts, features.ts) — the same event
+// a remote change raises.
+//
+// Rejected: each caller applying and refreshing on its own (there were
+// two such paths, and features learnt of changes by wrapping Board.upsert
+// and comparing Board.version every animation frame); and an event of
+// LocalEdits' own (remote changes would still need the Board's).
+import type { Committed, CrdtDoc, LocalOp } from './crdt';
+import type { Board } from './model';
+
+/** What LocalEdits needs of the page. */
+export interface LocalEditsHost {
+  doc: CrdtDoc;
+  board: Board;
+  /** The connection (made after the page): commit keeps and sends a change; canWrite: not while catching up; the role once known. */
+  sync(): { commit(c: Committed): void; readonly canWrite: boolean; readonly role: string | undefined };
+  /** Commits the text editor's pending typing (before any other change). */
+  commitTyping(): void;
+  /** Read-only whatever the role (an embed in view mode, a closed board). */
+  readOnly(): boolean;
+  /** Past the board's deadline, as the node said (features.ts). */
+  closed(): boolean;
+  toast(msg: string, error?: boolean): void;
+}
+
+/**
+ * Who a change is made as: "edit", elements (editors and owners);
+ * "annotate", comments and votes (commenters too; the node enforces what
+ * each role may do).
+ */
+export type EditKind = 'edit' | 'annotate';
+
+export class LocalEdits {
+  constructor(private host: LocalEditsHost) {}
+
+  /** Whether the person may edit elements (not a viewer or commenter, not read-only). */
+  get canEdit(): boolean {
+    if (this.host.readOnly()) return false;
+    const r = this.host.sync()?.role;
+    return r !== 'viewer' && r !== 'commenter';
+  }
+
+  /**
+   * Applies ops as one local change: at once to the doc and the screen,
+   * into the outbox, and out to the node. Returns the ids changed, or null
+   * when the change was refused here (said in a toast). fromEditor: the
+   * text editor's own commit (anything else commits pending typing first).
+   */
+  apply(ops: LocalOp[], kind: EditKind = 'edit', fromEditor = false): string[] | null {
+    const h = this.host;
+    if (kind === 'annotate' && h.closed()) {
+      h.toast('This board closed at its deadline: it is read-only now.');
+      return null;
+    }
+    if (kind === 'edit' ? !this.canEdit : h.sync().role === 'viewer') {
+      h.toast('You can only view this board.');
+      return null;
+    }
+    if (!h.sync().canWrite) {
+      h.toast('Catching up with the server before your next edit…');
+      return null;
+    }
+    if (kind === 'annotate') return this.annotate(ops);
+    if (!fromEditor) h.commitTyping();
+    // "author" stamps go in a change of their own that is not an undo step
+    // (see webclient/wasm/main.go, edit): undoing a creation must not
+    // write author = null, which the node refuses.
+    const isStamp = (o: LocalOp) => o.op === 'set' && o.key === 'author';
+    const stamps = ops.filter(isStamp);
+    if (stamps.length) ops = ops.filter((o) => !isStamp(o));
+    let c;
+    try {
+      c = ops.length ? h.doc.edit(ops) : null;
+    } catch (e) {
+      console.error('corkboard: edit failed', e, ops);
+      h.toast('That edit could not be made: ' + (e as Error).message, true);
+      return null;
+    }
+    if (c?.error) console.warn('corkboard: edit partly failed:', c.error);
+    if (c) h.sync().commit(c);
+    let ids = c?.ids ?? [];
+    if (stamps.length) {
+      try {
+        const s = h.doc.edit(stamps, Date.now(), false);
+        if (s) {
+          h.sync().commit(s);
+          ids = [...new Set([...ids, ...s.ids])];
+        }
+      } catch (e) {
+        console.warn('corkboard: author not stamped', e);
+      }
+    }
+    return this.show(ids);
+  }
+
+  /** Comments and votes: one change, author included (their author is part of what they are). */
+  private annotate(ops: LocalOp[]): string[] | null {
+    const h = this.host;
+    let c;
+    try {
+      c = h.doc.edit(ops);
+    } catch (e) {
+      h.toast('That could not be done: ' + (e as Error).message, true);
+      return null;
+    }
+    if (!c) return [];
+    h.sync().commit(c);
+    return this.show(c.ids);
+  }
+
+  /** Undoes (or redoes) this replica's last change; the ids it changed, or null when there was none or it may not. */
+  history(redo: boolean): string[] | null {
+    const h = this.host;
+    if (!this.canEdit || !h.sync().canWrite) return null;
+    h.commitTyping();
+    const c = redo ? h.doc.redo() : h.doc.undo();
+    if (!c) return null;
+    h.sync().commit(c);
+    return this.show(c.ids);
+  }
+
+  /** Reads what changed into the Board, which tells its listeners. */
+  private show(ids: string[]): string[] {
+    if (ids.length) this.host.board.upsert(this.host.doc.elements(ids));
+    return ids;
+  }
+}
