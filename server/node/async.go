@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -14,8 +15,8 @@ import (
 
 // onAccepted is room.Config.Accepted: accepted changes go to the webhook
 // worker (notify.Notifier.OnAccepted).
-func (n *Node) onAccepted(board storage.BoardID, recs []storage.Record) {
-	n.notes.OnAccepted(board, recs)
+func (n *Node) onAccepted(board storage.BoardID, recs []storage.Record, doc *crdt.Doc) {
+	n.notes.OnAccepted(board, recs, doc)
 }
 
 // webhookWorker turns accepted changes into webhook deliveries until ctx

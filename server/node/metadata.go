@@ -84,6 +84,10 @@ func (n *Node) metaChanged(ns string, key, val []byte) {
 			return
 		}
 		go n.refreshRoles(storage.BoardID(key[:16]))
+	case account.NSWebhook:
+		if len(key) >= 16 {
+			n.notes.WebhooksChanged(storage.BoardID(key[:16]))
+		}
 	case account.NSSession:
 		var s account.Session
 		if json.Unmarshal(val, &s) == nil && s.Revoked {

@@ -280,17 +280,8 @@ func New(cfg Config) (*Node, error) {
 	rc.Policy = n.roomPolicy
 	rc.Accepted = n.onAccepted
 	n.rooms = room.NewManager(rc)
-	// Before the metadata: its changes reach open sessions through access.
 	n.access = access.New(access.Config{Records: records{n}, Boards: boards{n}, Rooms: n.rooms, Signer: n.signer, Now: cfg.Now,
 		Fresh: func() bool { return n.meta.Fresh() }})
-	if err := n.openMeta(); err != nil {
-		n.rooms.Close("")
-		if n.ownBus {
-			n.bus.Close()
-		}
-		n.closeStore()
-		return nil, err
-	}
 	n.blobs = blob.New(blob.Config{Store: n.store, Bus: n.bus, Log: n.log, Peers: func() int { return len(n.Peers()) },
 		Knows: func(ctx context.Context, board storage.BoardID) error { _, err := n.loadBoard(ctx, board); return err }})
 	n.limits = limit.New(cfg.Now)
@@ -311,6 +302,16 @@ func New(cfg Config) (*Node, error) {
 		Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From, Quotas: cfg.Quotas,
 		MaxWebhooks: cfg.Webhooks.MaxPerBoard})
 	n.gw = gateway.New(n.gatewayConfig())
+	// After what its change hook calls (access, notify, the rooms): a
+	// change can arrive as soon as the watch starts.
+	if err := n.openMeta(); err != nil {
+		n.rooms.Close("")
+		if n.ownBus {
+			n.bus.Close()
+		}
+		n.closeStore()
+		return nil, err
+	}
 	n.metrics.WatchOutbox(func() (uint64, uint64, uint64, uint64) {
 		s := n.outbox.Stats()
 		return s.Enqueued, s.Delivered, s.Retried, s.Dead

@@ -104,13 +104,14 @@ type Notifier struct {
 	cfg      Config
 	accepted chan acceptedBatch // accepted changes, to the webhook worker
 
-	mu    sync.Mutex
-	quiet map[storage.BoardID]uint64 // boards with nothing to notify, at this log position
+	mu     sync.Mutex
+	quiet  map[storage.BoardID]uint64 // boards with nothing to notify, at this log position
+	hooked map[storage.BoardID]bool   // whether a board has webhooks (hasWebhooks)
 }
 
 // New makes a node's notifier.
 func New(cfg Config) *Notifier {
-	return &Notifier{cfg: cfg, accepted: make(chan acceptedBatch, 4096), quiet: map[storage.BoardID]uint64{}}
+	return &Notifier{cfg: cfg, accepted: make(chan acceptedBatch, 4096), quiet: map[storage.BoardID]uint64{}, hooked: map[storage.BoardID]bool{}}
 }
 
 // Run makes one notifier pass over every board: deadline

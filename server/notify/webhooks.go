@@ -81,40 +81,62 @@ func (l *WebhookLimits) OutboxLanes() map[string]outbox.Lane {
 	}
 }
 
-// maxBatchBytes bounds the encoded changes a window holds for one board,
-// whatever MaxBatch says: a change may be up to a WebSocket message (1 MiB
-// by default), and the window holds them in memory.
-const maxBatchBytes = 8 << 20
-
-// hookBatch is what the webhook worker gathered for a board since its
-// last delivery: the first MaxBatch records (at most maxBatchBytes of
-// them), and how many there were.
+// hookBatch is one window of a board's webhook events since its last
+// delivery: the events of its first MaxBatch changes, folded per element
+// and action, and how many changes there were.
 type hookBatch struct {
 	due       time.Time // when the window ends
-	recs      []storage.Record
-	bytes     int    // of the kept records' Data
-	count     int    // records in the window, kept or not
-	firstSeq  uint64 // log positions of the window's first and last records
+	events    []activity.Event
+	kept      int    // changes the events describe
+	count     int    // changes in the window, described or not
+	firstSeq  uint64 // log positions of the window's first and last changes
 	lastSeq   uint64
 	truncated bool
 }
 
-// add adds accepted records to the batch, keeping at most max of them:
-// the rest are only counted (their Data would be held for nothing).
-func (b *hookBatch) add(recs []storage.Record, max int) {
-	for _, r := range recs {
-		if b.count == 0 {
-			b.firstSeq = r.Seq
-		}
-		b.count++
-		b.lastSeq = r.Seq
-		if !b.truncated && len(b.recs) < max && b.bytes+len(r.Data) <= maxBatchBytes {
-			b.recs = append(b.recs, r)
-			b.bytes += len(r.Data)
-		} else {
-			b.truncated = true
-		}
+// add folds an accepted batch into the window, describing at most max
+// changes in all: the rest are only counted.
+func (b *hookBatch) add(a acceptedBatch, max int) {
+	if b.count == 0 {
+		b.firstSeq = a.firstSeq
 	}
+	b.count += a.count
+	b.lastSeq = a.lastSeq
+	if a.truncated || b.kept+a.kept > max {
+		b.truncated = true
+	}
+	if b.kept+a.kept > max {
+		return
+	}
+	b.kept += a.kept
+	b.events = mergeEvents(b.events, a.events)
+}
+
+// mergeEvents folds later events into a window's: one event per element
+// and action, its authors in order of first action, its count summed, its
+// text and time the latest.
+func mergeEvents(into, later []activity.Event) []activity.Event {
+	for _, e := range later {
+		i := slices.IndexFunc(into, func(x activity.Event) bool { return x.Element == e.Element && x.Action == e.Action })
+		if i < 0 {
+			into = append(into, e)
+			continue
+		}
+		x := &into[i]
+		for _, by := range e.By {
+			if !slices.Contains(x.By, by) {
+				x.By = append(x.By, by)
+			}
+		}
+		for _, m := range e.Mentions {
+			if !slices.Contains(x.Mentions, m) {
+				x.Mentions = append(x.Mentions, m)
+			}
+		}
+		x.Count += e.Count
+		x.Text, x.Target, x.TargetText, x.At = e.Text, e.Target, e.TargetText, max(x.At, e.At)
+	}
+	return into
 }
 
 // QueueWebhooks enqueues one delivery of an event to each of the board's
@@ -148,23 +170,75 @@ func (nt *Notifier) QueueWebhooks(ctx context.Context, id storage.BoardID, event
 	}
 }
 
-// acceptedBatch is one accepted batch of a board's records, on its way
-// to the webhook worker.
+// acceptedBatch is one accepted batch of a board's changes, described,
+// on its way to the webhook worker.
 type acceptedBatch struct {
-	board storage.BoardID
-	recs  []storage.Record
+	board             storage.BoardID
+	events            []activity.Event
+	kept, count       int // changes described, changes in the batch
+	firstSeq, lastSeq uint64
+	truncated         bool
 }
 
-// OnAccepted is room.Config.Accepted: hands the records to the webhook
-// worker without blocking the room (a full queue drops the batch, logged:
-// webhooks are at most as durable as this hand-off; the outbox is durable
-// from the enqueue on).
-func (nt *Notifier) OnAccepted(board storage.BoardID, recs []storage.Record) {
+// OnAccepted is room.Config.Accepted. For a board with webhooks, it
+// describes the accepted changes right away, on the room's goroutine,
+// against doc as they left it (at most WebhookLimits.MaxBatch of them),
+// and hands the events to the webhook worker without blocking the room (a
+// full queue drops the batch, logged: webhooks are at most as durable as
+// this hand-off; the outbox is durable from the enqueue on). So an event
+// says what the change did when it was made, and the worker never loads
+// the board again to tell it.
+func (nt *Notifier) OnAccepted(board storage.BoardID, recs []storage.Record, doc *crdt.Doc) {
+	if len(recs) == 0 || !nt.hasWebhooks(board) {
+		return
+	}
+	a := acceptedBatch{board: board, count: len(recs), firstSeq: recs[0].Seq, lastSeq: recs[len(recs)-1].Seq}
+	keep := recs
+	if len(keep) > nt.cfg.Webhooks.MaxBatch {
+		keep, a.truncated = keep[:nt.cfg.Webhooks.MaxBatch], true
+	}
+	changes := make([]activity.Change, 0, len(keep))
+	for _, rec := range keep {
+		if c, err := activity.FromRecord(rec); err == nil {
+			changes = append(changes, c)
+		}
+	}
+	a.kept, a.events = len(changes), activity.Since(doc, changes)
 	select {
-	case nt.accepted <- acceptedBatch{board, recs}:
+	case nt.accepted <- a:
 	default:
 		nt.cfg.Log.Warn("webhooks: queue full, events dropped", "board", board.String(), "changes", len(recs))
 	}
+}
+
+// hasWebhooks says whether a board has webhooks, from a cache of the
+// view's answer that WebhooksChanged clears.
+func (nt *Notifier) hasWebhooks(board storage.BoardID) bool {
+	nt.mu.Lock()
+	has, ok := nt.hooked[board]
+	nt.mu.Unlock()
+	if ok {
+		return has
+	}
+	has = len(nt.cfg.Boards.Webhooks(context.Background(), board)) > 0
+	nt.mu.Lock()
+	if len(nt.hooked) >= maxHookedCache {
+		clear(nt.hooked)
+	}
+	nt.hooked[board] = has
+	nt.mu.Unlock()
+	return has
+}
+
+// maxHookedCache bounds hasWebhooks' cache (cleared when full).
+const maxHookedCache = 100000
+
+// WebhooksChanged clears what hasWebhooks knows of a board: one of its
+// webhooks was made or deleted, on this node or another.
+func (nt *Notifier) WebhooksChanged(board storage.BoardID) {
+	nt.mu.Lock()
+	delete(nt.hooked, board)
+	nt.mu.Unlock()
 }
 
 // WebhookWorker turns accepted changes into webhook deliveries, debounced:
@@ -197,12 +271,9 @@ func (nt *Notifier) WebhookWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case a := <-nt.accepted:
-			if len(nt.cfg.Boards.Webhooks(ctx, a.board)) == 0 {
-				continue
-			}
 			if lim.Debounce < 0 {
 				b := &hookBatch{}
-				b.add(a.recs, lim.MaxBatch)
+				b.add(a, lim.MaxBatch)
 				nt.deliverBatch(ctx, a.board, b)
 				continue
 			}
@@ -215,7 +286,7 @@ func (nt *Notifier) WebhookWorker(ctx context.Context) {
 					timer.Reset(max(time.Until(first), 0))
 				}
 			}
-			b.add(a.recs, lim.MaxBatch)
+			b.add(a, lim.MaxBatch)
 		case <-wake:
 			now := time.Now()
 			first = time.Time{}
@@ -236,19 +307,7 @@ func (nt *Notifier) WebhookWorker(ctx context.Context) {
 
 // deliverBatch queues the deliveries of one window of a board's changes.
 func (nt *Notifier) deliverBatch(ctx context.Context, board storage.BoardID, b *hookBatch) {
-	rm, err := nt.cfg.Rooms.Open(ctx, board)
-	if err != nil {
-		nt.cfg.Log.Warn("webhooks: board unavailable, changes not delivered", "board", board.String(), "changes", b.count, "err", err)
-		return
-	}
-	changes := make([]activity.Change, 0, len(b.recs))
-	for _, rec := range b.recs {
-		if c, err := activity.FromRecord(rec); err == nil {
-			changes = append(changes, c)
-		}
-	}
-	var events []activity.Event
-	rm.Query(ctx, func(d *crdt.Doc) { events = activity.Since(d, changes) })
+	events := b.events
 	classes := map[string][]activity.Event{}
 	for _, e := range events {
 		cls := "element"

@@ -3,25 +3,50 @@ package notify
 import (
 	"testing"
 
-	"github.com/corkboard/corkboard/storage"
+	"github.com/corkboard/corkboard/server/activity"
 )
 
-// A window keeps its first max records, counts every one, and its seq
-// range covers them all; past maxBatchBytes it keeps no more either.
+// A window describes its first max changes, counts every one, and its
+// seq range covers them all.
 func TestHookBatchAdd(t *testing.T) {
 	var b hookBatch
 	for seq := uint64(1); seq <= 15; seq++ {
-		b.add([]storage.Record{{Seq: seq, Data: []byte("x")}}, 10)
+		ev := activity.Event{Element: "e", Action: activity.Added, Count: 1}
+		b.add(acceptedBatch{events: []activity.Event{ev}, kept: 1, count: 1, firstSeq: seq, lastSeq: seq}, 10)
 	}
-	if len(b.recs) != 10 || b.count != 15 || !b.truncated || b.firstSeq != 1 || b.lastSeq != 15 {
+	if b.kept != 10 || b.count != 15 || !b.truncated || b.firstSeq != 1 || b.lastSeq != 15 {
 		t.Fatalf("kept %d, counted %d, truncated %v, seq %d..%d; want 10, 15, true, 1..15",
-			len(b.recs), b.count, b.truncated, b.firstSeq, b.lastSeq)
+			b.kept, b.count, b.truncated, b.firstSeq, b.lastSeq)
 	}
-	var big hookBatch
-	half := make([]byte, maxBatchBytes/2)
-	big.add([]storage.Record{{Seq: 1, Data: half}, {Seq: 2, Data: half}, {Seq: 3, Data: []byte("x")}}, 1000)
-	if len(big.recs) != 2 || big.count != 3 || !big.truncated || big.bytes != maxBatchBytes {
-		t.Fatalf("kept %d (%d bytes), counted %d, truncated %v; want 2 (%d bytes), 3, true",
-			len(big.recs), big.bytes, big.count, big.truncated, maxBatchBytes)
+	if len(b.events) != 1 || b.events[0].Count != 10 {
+		t.Fatalf("events %+v: want one, folding the 10 described changes", b.events)
+	}
+	// A batch already cut when it was described truncates the window.
+	var c hookBatch
+	c.add(acceptedBatch{kept: 2, count: 5, truncated: true, firstSeq: 1, lastSeq: 5}, 10)
+	if !c.truncated || c.count != 5 || c.kept != 2 {
+		t.Fatalf("%+v", c)
+	}
+}
+
+// Events of later batches fold into the window's: one per element and
+// action, authors in order of first action, counts summed, the latest
+// text; other actions stay apart.
+func TestMergeEvents(t *testing.T) {
+	into := []activity.Event{{Element: "a", Action: activity.Added, By: []string{"u1"}, Count: 1, Text: "one", At: 5}}
+	got := mergeEvents(into, []activity.Event{
+		{Element: "a", Action: activity.Added, By: []string{"u2", "u1"}, Count: 2, Text: "two", At: 3},
+		{Element: "a", Action: activity.Edited, By: []string{"u3"}, Count: 1},
+		{Element: "b", Action: activity.Added, By: []string{"u1"}, Count: 1},
+	})
+	if len(got) != 3 {
+		t.Fatalf("%+v", got)
+	}
+	a := got[0]
+	if a.Count != 3 || len(a.By) != 2 || a.By[0] != "u1" || a.By[1] != "u2" || a.Text != "two" || a.At != 5 {
+		t.Fatalf("folded event %+v", a)
+	}
+	if got[1].Action != activity.Edited || got[2].Element != "b" {
+		t.Fatalf("order %+v", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
@@ -107,9 +108,11 @@ type Config struct {
 	BeforeHandle func(board storage.BoardID)
 	// Accepted, if set, is called from the room's goroutine with the
 	// op-log entries of client changes this node accepted and stored (not
-	// those copied from other nodes), in log order. It must not block:
-	// webhooks and notifications hand them to a queue.
-	Accepted func(board storage.BoardID, entries []storage.Record)
+	// those copied from other nodes), in log order, and the board's
+	// document as they left it (read only, and only during the call). It
+	// must not block: webhooks describe the changes and hand the
+	// description to a queue.
+	Accepted func(board storage.BoardID, entries []storage.Record, doc *crdt.Doc)
 }
 
 // Hooks are metric callbacks; nil fields are skipped. They are called from

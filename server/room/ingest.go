@@ -220,7 +220,7 @@ func (r *Room) persist(in *intake) bool {
 			h(in.local)
 		}
 		if f := r.cfg.Accepted; f != nil {
-			f(r.board, in.entries) // a client group: every entry is a client's
+			f(r.board, in.entries, r.doc) // a client group: every entry is a client's
 		}
 	}
 	if n := len(in.entries) - in.local; n > 0 {
