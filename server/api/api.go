@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
@@ -95,15 +96,22 @@ type Config struct {
 	MailFrom    string
 	Quotas      Quotas
 	MaxWebhooks int // per board
+	// ClaimReplica claims a replica id of a board for a user in the
+	// cluster (meta.Store.ClaimReplica with claim): meta.ErrClaimed if it
+	// is another user's. The write API's replica ids (elements.go).
+	ClaimReplica func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string) error
 }
 
 // Server is the node's REST handlers.
 type Server struct {
 	cfg Config
+
+	writeMu sync.Mutex
+	writers map[string]*refLock // writerLock
 }
 
 // New makes the API of a node.
-func New(cfg Config) *Server { return &Server{cfg: cfg} }
+func New(cfg Config) *Server { return &Server{cfg: cfg, writers: map[string]*refLock{}} }
 
 func writeJSON(w http.ResponseWriter, status int, v any) { reply.JSON(w, status, v) }
 
@@ -130,6 +138,15 @@ func (srv *Server) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("DELETE /v1/boards/{board}", srv.deleteBoard)
 	handle("GET /v1/boards/{board}/state", srv.boardState)
 	handle("GET /v1/boards/{board}/ops", srv.boardOps)
+	// Content in JSON (elements.go).
+	handle("POST /v1/boards/{board}/changes", srv.postChanges)
+	handle("POST /v1/boards/{board}/elements", srv.postElement)
+	handle("PATCH /v1/boards/{board}/elements/{element}", srv.patchElement)
+	handle("DELETE /v1/boards/{board}/elements/{element}", srv.deleteElement)
+	handle("POST /v1/boards/{board}/elements/{element}/comments", srv.postComment)
+	handle("PUT /v1/boards/{board}/elements/{element}/vote", srv.voteElement)
+	handle("DELETE /v1/boards/{board}/elements/{element}/vote", srv.voteElement)
+	handle("POST /v1/boards/{board}/elements/{element}/move", srv.moveElement)
 	handle("POST /v1/boards/{board}/blobs", srv.uploadBlob)
 	handle("GET /v1/boards/{board}/blobs/{blob}", srv.getBlob)
 	// People and access (signin.go, members.go, invites.go, links.go,

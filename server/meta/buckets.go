@@ -21,6 +21,7 @@ import (
 //	              user id), webhook (board id + webhook id),
 //	              password (board id)
 //	cb_sessions   session, login (token hash)                         1        bucket MaxAge 31 days (a session lasts 30)
+//	cb_idem       idem (board id + user id + 0x00 + Idempotency-Key)  1        bucket MaxAge 24 hours
 //	cb_claims     replica (board id + replica id)                     1        none; Create only, so a claim is never overwritten
 //	cb_leases     lease name (plain text, e.g. "notifier")            1        bucket MaxAge = LeaseTTL
 //
@@ -33,6 +34,9 @@ import (
 const (
 	NSBoard = "board"
 	NSClaim = "replica"
+	// NSIdem: the write API's Idempotency-Key records (board id + user id
+	// + 0x00 + key), in cb_idem: they expire after a day.
+	NSIdem = "idem"
 )
 
 // BucketConfig describes one bucket.
@@ -56,6 +60,7 @@ var Buckets = []BucketConfig{
 	{Name: "cb_boards", History: 16, NS: []string{NSBoard}},
 	{Name: "cb_accounts", History: 4, NS: []string{account.NSUser, account.NSMember, account.NSInvite, account.NSSeen, account.NSCursor, account.NSWebhook, account.NSPassword}},
 	{Name: "cb_sessions", History: 1, MaxAge: 31 * 24 * time.Hour, NS: []string{account.NSSession, account.NSLogin}},
+	{Name: "cb_idem", History: 1, MaxAge: 24 * time.Hour, NS: []string{NSIdem}},
 	{Name: "cb_claims", History: 1, NS: []string{NSClaim}},
 }
 

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/api"
 	"github.com/corkboard/corkboard/server/auth"
@@ -300,7 +301,10 @@ func New(cfg Config) (*Node, error) {
 	n.api = api.New(api.Config{Store: n.store, Rooms: n.rooms, Records: records{n}, Boards: boards{n}, Access: n.access,
 		Blobs: n.blobs, Notes: n.notes, Outbox: n.outbox, Guard: n.guard, Limits: n.limits, Signer: n.signer, Log: n.log,
 		Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From, Quotas: cfg.Quotas,
-		MaxWebhooks: cfg.Webhooks.MaxPerBoard})
+		MaxWebhooks: cfg.Webhooks.MaxPerBoard,
+		ClaimReplica: func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string) error {
+			return n.meta.ClaimReplica(ctx, board, rep, user, true)
+		}})
 	n.gw = gateway.New(n.gatewayConfig())
 	// After what its change hook calls (access, notify, the rooms): a
 	// change can arrive as soon as the watch starts.

@@ -1,0 +1,676 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/httpguard"
+	"github.com/corkboard/corkboard/server/meta"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+	"github.com/google/uuid"
+)
+
+// The write API: a script, a bot or an assistant changes a board's content
+// in JSON, without speaking the WebSocket protocol (docs/API.md "Writing
+// content"). Every call is a list of actions (one for the per-element
+// routes, up to maxActions for POST /changes), made into one CRDT change
+// and submitted to the board's room like a client's: the same admission
+// (role, comment ownership, votes, deadline, move budget), the same
+// persist → ack → fan out. So a REST change merges with live edits like
+// anyone's.
+//
+// How a change is made: the node copies the board's document (a snapshot
+// taken on the room's goroutine, loaded off it), opens a transaction on the
+// copy under a replica id of the caller's on this node, and applies the
+// actions there. An action that does not fit (an unknown element, a bad
+// value) fails on the copy, so nothing reaches the board; the change the
+// copy produced is submitted as one batch. The caller's replica id is
+// claimed for the caller in the cluster's claims and kept by this node
+// (apiReplicaNS): a node of its own per caller, so two nodes never number
+// changes of one replica, and the node runs one write per caller and board
+// at a time.
+//
+// Rejected: applying the actions to the live document in the room (a
+// failing action half-way would leave the board changed and unsaved, and
+// a transaction cannot roll back); a WebSocket client inside the node per
+// call (a join sends the whole board to it).
+
+// Bounds of the write API (docs/API.md).
+const (
+	maxActions      = 1000             // per call
+	maxWriteBody    = 4 << 20          // bytes of a call's body
+	writesPerSecond = 20               // per caller, all boards
+	boardWritesPerS = 50               // per board, all callers (each call copies the board)
+	idemPerDay      = 1000             // calls with an Idempotency-Key, per caller
+	idemBoardPerDay = 10000            // and per board (their records are kept a day)
+	writeWait       = 30 * time.Second // for the room's answer
+	idemTTL         = 24 * time.Hour   // a completed Idempotency-Key answers again for this long
+	maxIdemKey      = 200              // characters of an Idempotency-Key
+)
+
+// apiReplicaNS (node-local, not replicated): board id + user id → the
+// replica id this node writes that user's REST changes under.
+const apiReplicaNS = "apireplica"
+
+// action is one change to a board's content.
+type action struct {
+	// Op: create, update, delete, restore, comment, vote, unvote, move.
+	Op string `json:"op"`
+	// Element: the element acted on; for create, the new element's id
+	// (optional: one is made).
+	Element string `json:"element,omitempty"`
+	// Kind of a new element (create).
+	Kind string `json:"kind,omitempty"`
+	// Props are property values (create, update); null resets one.
+	Props map[string]crdt.Value `json:"props,omitempty"`
+	// Text replaces the element's text field (create, update, comment).
+	Text *string `json:"text,omitempty"`
+	// Field names the text field (default: the kind's first).
+	Field string `json:"field,omitempty"`
+	// Parent and Pos place an element in the tree (create, move): a
+	// mindmap subtopic under its node, an element in a frame, a reply
+	// under its thread. Pos is a fractional-index key (default: after the
+	// parent's last child).
+	Parent *string `json:"parent,omitempty"`
+	Pos    string  `json:"pos,omitempty"`
+	// Value of a vote (vote; default true: one dot). Key is the vote's
+	// register (default "vote"; "react" for reactions).
+	Value *crdt.Value `json:"value,omitempty"`
+	Key   string      `json:"key,omitempty"`
+}
+
+// writeResult is a write call's answer.
+type writeResult struct {
+	Elements []string           `json:"elements"` // ids of the elements made, in action order
+	Change   *writeChange       `json:"change,omitempty"`
+	Version  crdt.VersionVector `json:"version,omitempty"`
+}
+
+type writeChange struct {
+	Replica crdt.ReplicaID `json:"replica"`
+	Start   uint64         `json:"start"`
+	End     uint64         `json:"end"`
+}
+
+// POST /v1/boards/{board}/changes {"actions":[...]}: the batch endpoint.
+func (srv *Server) postChanges(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Actions []action `json:"actions"`
+	}
+	srv.write(w, r, func() ([]action, bool) {
+		if !decodeWrite(w, r, &body) {
+			return nil, false
+		}
+		return body.Actions, true
+	}, 200)
+}
+
+// POST /v1/boards/{board}/elements: create one element.
+func (srv *Server) postElement(w http.ResponseWriter, r *http.Request) {
+	srv.write(w, r, func() ([]action, bool) {
+		var a action
+		if !decodeWrite(w, r, &a) {
+			return nil, false
+		}
+		a.Op = "create"
+		return []action{a}, true
+	}, 201)
+}
+
+// PATCH /v1/boards/{board}/elements/{element}: update props and text.
+func (srv *Server) patchElement(w http.ResponseWriter, r *http.Request) {
+	srv.write(w, r, func() ([]action, bool) {
+		var a action
+		if !decodeWrite(w, r, &a) {
+			return nil, false
+		}
+		a.Op, a.Element = "update", r.PathValue("element")
+		return []action{a}, true
+	}, 200)
+}
+
+// DELETE /v1/boards/{board}/elements/{element}.
+func (srv *Server) deleteElement(w http.ResponseWriter, r *http.Request) {
+	srv.write(w, r, func() ([]action, bool) {
+		return []action{{Op: "delete", Element: r.PathValue("element")}}, true
+	}, 200)
+}
+
+// POST /v1/boards/{board}/elements/{element}/comments {"text"}: a comment
+// pinned to the element, or a reply when the element is a comment.
+func (srv *Server) postComment(w http.ResponseWriter, r *http.Request) {
+	srv.write(w, r, func() ([]action, bool) {
+		var a action
+		if !decodeWrite(w, r, &a) {
+			return nil, false
+		}
+		a.Op, a.Element = "comment", r.PathValue("element")
+		return []action{a}, true
+	}, 201)
+}
+
+// PUT and DELETE /v1/boards/{board}/elements/{element}/vote.
+func (srv *Server) voteElement(w http.ResponseWriter, r *http.Request) {
+	srv.write(w, r, func() ([]action, bool) {
+		a := action{Op: "unvote"}
+		if r.Method == http.MethodPut {
+			if r.ContentLength != 0 && !decodeWrite(w, r, &a) {
+				return nil, false
+			}
+			a.Op = "vote"
+		}
+		a.Element = r.PathValue("element")
+		return []action{a}, true
+	}, 200)
+}
+
+// POST /v1/boards/{board}/elements/{element}/move {"parent","pos"}.
+func (srv *Server) moveElement(w http.ResponseWriter, r *http.Request) {
+	srv.write(w, r, func() ([]action, bool) {
+		var a action
+		if !decodeWrite(w, r, &a) {
+			return nil, false
+		}
+		a.Op, a.Element = "move", r.PathValue("element")
+		return []action{a}, true
+	}, 200)
+}
+
+func decodeWrite(w http.ResponseWriter, r *http.Request, v any) bool {
+	if !httpguard.JSONContent(w, r) {
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxWriteBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, 400, protocol.CodeMalformed, "body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// write runs one write call: who may, the Idempotency-Key, the caller's
+// replica, the actions on a copy, the submission, the answer.
+func (srv *Server) write(w http.ResponseWriter, r *http.Request, parse func() ([]action, bool), okStatus int) {
+	id, m, who, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	if who.User.Role == room.RoleViewer {
+		writeError(w, 403, protocol.CodeForbidden, "viewers may not change the board")
+		return
+	}
+	if srv.closed(m) {
+		writeError(w, 409, protocol.CodeReadOnly, "the board is closed for edits (its deadline passed)")
+		return
+	}
+	if !srv.cfg.Limits.Allow("write:"+who.User.ID, writesPerSecond, time.Second) ||
+		!srv.cfg.Limits.Allow("write-board:"+id.String(), boardWritesPerS, time.Second) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d write calls a second per caller, %d per board", writesPerSecond, boardWritesPerS))
+		return
+	}
+	actions, ok := parse()
+	if !ok {
+		return
+	}
+	if len(actions) == 0 || len(actions) > maxActions {
+		writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("actions: 1 to %d", maxActions))
+		return
+	}
+	idem := r.Header.Get("Idempotency-Key")
+	if idem != "" {
+		if len(idem) > maxIdemKey {
+			writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("Idempotency-Key: at most %d characters", maxIdemKey))
+			return
+		}
+		if !srv.cfg.Limits.Allow("idem:"+who.User.ID, idemPerDay, 24*time.Hour) ||
+			!srv.cfg.Limits.Allow("idem-board:"+id.String(), idemBoardPerDay, 24*time.Hour) {
+			writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d calls with an Idempotency-Key a day per caller, %d per board", idemPerDay, idemBoardPerDay))
+			return
+		}
+		replay, done := srv.claimIdem(w, r, id, who.User.ID, idem)
+		if done {
+			return
+		}
+		if replay != nil {
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(replay.Status)
+			w.Write(replay.Body)
+			return
+		}
+	}
+	status, res, code, err := srv.applyActions(r.Context(), id, m, who, actions)
+	if err != nil {
+		if idem != "" {
+			srv.finishIdem(id, who.User.ID, idem, nil)
+		}
+		writeError(w, status, code, err.Error())
+		return
+	}
+	body, _ := json.Marshal(res)
+	if idem != "" {
+		srv.finishIdem(id, who.User.ID, idem, &idemRecord{State: "done", Status: okStatus, Body: body})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(okStatus)
+	w.Write(body)
+}
+
+// idemRecord is an Idempotency-Key's record (meta.NSIdem, cluster-wide):
+// pending while the first call runs, then its answer.
+type idemRecord struct {
+	State   string          `json:"state"` // pending, done, failed
+	Status  int             `json:"status,omitempty"`
+	Body    json.RawMessage `json:"body,omitempty"`
+	Created int64           `json:"created"`
+}
+
+func idemKey(board storage.BoardID, user, key string) []byte {
+	return append(append(append(board[:0:0], board[:]...), user+"\x00"...), key...)
+}
+
+// claimIdem takes an Idempotency-Key for this call, or returns the answer
+// of the call that took it (done: an answer was written).
+func (srv *Server) claimIdem(w http.ResponseWriter, r *http.Request, board storage.BoardID, user, key string) (replay *idemRecord, done bool) {
+	var rec idemRecord
+	now := srv.cfg.Now().UnixMilli()
+	errTaken := errors.New("taken")
+	err := srv.cfg.Records.Update(r.Context(), meta.NSIdem, idemKey(board, user, key), &rec, func(found bool) error {
+		if found && rec.State != "failed" && now-rec.Created < idemTTL.Milliseconds() {
+			return errTaken
+		}
+		rec = idemRecord{State: "pending", Created: now}
+		return nil
+	})
+	switch {
+	case err == nil:
+		return nil, false
+	case errors.Is(err, errTaken) && rec.State == "done":
+		return &rec, false
+	case errors.Is(err, errTaken):
+		writeError(w, 409, protocol.CodeRateLimited, "a call with this Idempotency-Key is still running; retry later")
+		return nil, true
+	}
+	writeUpdateError(w, err)
+	return nil, true
+}
+
+func (srv *Server) finishIdem(board storage.BoardID, user, key string, rec *idemRecord) {
+	if rec == nil {
+		rec = &idemRecord{State: "failed"}
+	}
+	rec.Created = srv.cfg.Now().UnixMilli()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.cfg.Records.Put(ctx, meta.NSIdem, idemKey(board, user, key), rec); err != nil {
+		srv.cfg.Log.Warn("write api: Idempotency-Key record not kept", "err", err)
+	}
+}
+
+// writerLock serialises one caller's writes to one board on this node:
+// they share a replica id, whose changes must be numbered in order.
+func (srv *Server) writerLock(board storage.BoardID, user string) func() {
+	k := board.String() + "/" + user
+	srv.writeMu.Lock()
+	l := srv.writers[k]
+	if l == nil {
+		l = &refLock{}
+		srv.writers[k] = l
+	}
+	l.refs++
+	srv.writeMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		srv.writeMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(srv.writers, k)
+		}
+		srv.writeMu.Unlock()
+	}
+}
+
+type refLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// apiReplica is the replica id this node writes user's changes to board
+// under, claimed for user in the cluster the first time.
+func (srv *Server) apiReplica(ctx context.Context, board storage.BoardID, user string) (crdt.ReplicaID, error) {
+	key := append(board[:0:0], board[:]...)
+	key = append(key, user...)
+	if v, err := srv.cfg.Store.GetMeta(ctx, apiReplicaNS, key); err == nil && len(v) == 8 {
+		return crdt.ReplicaID(binary.BigEndian.Uint64(v)), nil
+	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return 0, err
+	}
+	for range 8 {
+		var b [8]byte
+		rand.Read(b[:])
+		rep := crdt.ReplicaID(binary.BigEndian.Uint64(b[:]) & (1<<53 - 1))
+		if rep == 0 {
+			continue
+		}
+		err := srv.cfg.ClaimReplica(ctx, board, rep, user)
+		if errors.Is(err, meta.ErrClaimed) {
+			continue // another user's: draw again
+		}
+		if err != nil {
+			return 0, err
+		}
+		if err := srv.cfg.Store.PutMeta(ctx, apiReplicaNS, key, binary.BigEndian.AppendUint64(nil, uint64(rep))); err != nil {
+			return 0, err
+		}
+		return rep, nil
+	}
+	return 0, errors.New("no free replica id")
+}
+
+// applyActions makes the actions into one change and submits it.
+func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta.Board, who access.Identity, actions []action) (int, writeResult, protocol.Code, error) {
+	unlock := srv.writerLock(id, who.User.ID)
+	defer unlock()
+	rep, err := srv.apiReplica(ctx, id, who.User.ID)
+	if err != nil {
+		return 503, writeResult{}, protocol.CodeUnavailable, fmt.Errorf("no replica id for this caller now: %v", err)
+	}
+	rm, err := srv.cfg.Rooms.Open(ctx, id)
+	if err != nil {
+		return 503, writeResult{}, protocol.CodeInternal, err
+	}
+	var snap []byte
+	if err := rm.Query(ctx, func(d *crdt.Doc) { snap = d.Snapshot() }); err != nil {
+		return 503, writeResult{}, protocol.CodeInternal, errors.New("board unavailable, retry")
+	}
+	doc, err := crdt.LoadSnapshot(snap)
+	if err != nil {
+		return 500, writeResult{}, protocol.CodeInternal, err
+	}
+	voter := who.User.ID
+	if m.Voting != nil && m.Voting.Anonymous && m.Voting.State == "open" {
+		voter = srv.cfg.Access.Pseudonym(m.ID, m.Voting.Session, who.User.ID)
+	}
+	tx := doc.Begin(rep, srv.cfg.Now().UnixMilli())
+	res := writeResult{Elements: []string{}}
+	for i, a := range actions {
+		made, err := apply(doc, &tx, a, who.User.ID, voter)
+		if err != nil {
+			tx.Commit()
+			return 400, writeResult{}, protocol.CodeInvalidOp, fmt.Errorf("action %d (%s): %v", i+1, a.Op, err)
+		}
+		if made != "" {
+			res.Elements = append(res.Elements, made)
+		}
+	}
+	ch, changed := tx.Commit()
+	if !changed {
+		return 200, res, "", nil
+	}
+	if err := doc.CheckSchema(&ch); err != nil {
+		return 400, writeResult{}, protocol.CodeSchema, err
+	}
+	user := who.User
+	sess := room.NewSession("api-"+uuid.NewString()[:8], rep, user, protocol.FormatJSON, 4)
+	wctx, cancel := context.WithTimeout(ctx, writeWait)
+	defer cancel()
+	if err := rm.Submit(wctx, sess, 1, []crdt.Change{ch}); err != nil {
+		return 503, writeResult{}, protocol.CodeInternal, errors.New("board unavailable, retry")
+	}
+	status, code, err := awaitAnswer(wctx, sess)
+	if err != nil {
+		return status, writeResult{}, code, err
+	}
+	res.Change = &writeChange{Replica: ch.Replica, Start: ch.Start, End: ch.End()}
+	rm.Query(ctx, func(d *crdt.Doc) { res.Version = d.Version() })
+	return 200, res, "", nil
+}
+
+// awaitAnswer reads the room's ack or error for a submitted change.
+func awaitAnswer(ctx context.Context, s *room.Session) (int, protocol.Code, error) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	var buf []room.Outgoing
+	for {
+		select {
+		case <-ctx.Done():
+			return 503, protocol.CodeUnavailable, errors.New("no answer from the board in time; the change may still be stored")
+		case <-s.Ready():
+		case <-s.Kicked():
+			return 503, protocol.CodeUnavailable, errors.New("board unavailable, retry")
+		}
+		msgs := s.Drain(buf[:0])
+		for _, m := range msgs {
+			var f struct {
+				Type    string        `json:"type"`
+				Code    protocol.Code `json:"code"`
+				Message string        `json:"message"`
+			}
+			if json.Unmarshal(m.Data, &f) != nil {
+				continue
+			}
+			switch f.Type {
+			case protocol.TypeAck:
+				return 200, "", nil
+			case protocol.TypeError:
+				status := 400
+				switch f.Code {
+				case protocol.CodeForbidden:
+					status = 403
+				case protocol.CodeReadOnly:
+					status = 409
+				case protocol.CodeRateLimited:
+					status = 429
+				case protocol.CodeUnavailable, protocol.CodeInternal:
+					status = 503
+				}
+				return status, f.Code, errors.New(f.Message)
+			}
+		}
+	}
+}
+
+// apply applies one action to the copy; it returns the id of an element it
+// made.
+func apply(d *crdt.Doc, tx *crdt.Tx, a action, user, voter string) (string, error) {
+	el := func() (crdt.ElementID, error) {
+		e, err := crdt.ParseElementID(a.Element)
+		if err != nil {
+			return e, fmt.Errorf("element: %v", err)
+		}
+		if !d.Exists(e) {
+			return e, fmt.Errorf("element %s: no such element", a.Element)
+		}
+		return e, nil
+	}
+	switch a.Op {
+	case "create", "comment":
+		kind := a.Kind
+		var target crdt.ElementID
+		if a.Op == "comment" {
+			t, err := el()
+			if err != nil {
+				return "", err
+			}
+			target, kind = t, "comment"
+			if a.Text == nil || strings.TrimSpace(*a.Text) == "" {
+				return "", errors.New("text: a comment needs text")
+			}
+		}
+		spec, known := crdt.Kinds[kind]
+		if !known {
+			return "", fmt.Errorf("kind %q: not one of the schema's kinds", kind)
+		}
+		var id crdt.ElementID
+		if a.Element != "" && a.Op == "create" {
+			e, err := crdt.ParseElementID(a.Element)
+			if err != nil {
+				return "", fmt.Errorf("element: %v", err)
+			}
+			if d.Exists(e) {
+				return "", fmt.Errorf("element %s exists", a.Element)
+			}
+			id = e
+		} else {
+			id = crdt.ElementID(uuid.New())
+		}
+		if err := tx.Create(id, kind); err != nil {
+			return "", err
+		}
+		if _, ok := spec.Props["author"]; ok {
+			if err := tx.Set(id, "author", crdt.String(user)); err != nil {
+				return "", err
+			}
+		}
+		if a.Op == "comment" {
+			if d.Kind(target) == "comment" {
+				// A reply: under its thread's first comment.
+				root := target
+				if p, _ := d.Parent(target); d.Kind(p) == "comment" {
+					root = p
+				}
+				if err := tx.Move(id, root, afterLast(d, root)); err != nil {
+					return "", err
+				}
+			} else if err := tx.Set(id, "target", crdt.String(target.String())); err != nil {
+				return "", err
+			}
+		}
+		if err := setAll(d, tx, id, spec, a); err != nil {
+			return "", err
+		}
+		if a.Parent != nil {
+			if err := move(d, tx, id, a); err != nil {
+				return "", err
+			}
+		}
+		return id.String(), nil
+	case "update":
+		id, err := el()
+		if err != nil {
+			return "", err
+		}
+		return "", setAll(d, tx, id, crdt.Kinds[d.Kind(id)], a)
+	case "delete":
+		id, err := el()
+		if err != nil {
+			return "", err
+		}
+		return "", tx.Delete(id)
+	case "restore":
+		e, err := crdt.ParseElementID(a.Element)
+		if err != nil {
+			return "", fmt.Errorf("element: %v", err)
+		}
+		return "", tx.Restore(e)
+	case "vote", "unvote":
+		id, err := el()
+		if err != nil {
+			return "", err
+		}
+		key := a.Key
+		if key == "" {
+			key = "vote"
+		}
+		if key != "vote" && key != "react" {
+			return "", fmt.Errorf("key %q: vote or react", key)
+		}
+		v := crdt.Bool(true)
+		if a.Op == "unvote" {
+			v = crdt.Null()
+		} else if a.Value != nil {
+			v = *a.Value
+		}
+		return "", tx.Vote(id, key, voter, v)
+	case "move":
+		id, err := el()
+		if err != nil {
+			return "", err
+		}
+		if a.Parent == nil {
+			return "", errors.New("parent: required (\"\" for the board)")
+		}
+		return "", move(d, tx, id, a)
+	}
+	return "", fmt.Errorf("op %q: one of create, update, delete, restore, comment, vote, unvote, move", a.Op)
+}
+
+// setAll writes an action's props and text on id.
+func setAll(d *crdt.Doc, tx *crdt.Tx, id crdt.ElementID, spec crdt.KindSpec, a action) error {
+	for k, v := range a.Props {
+		if k == "author" || k == "target" {
+			return fmt.Errorf("props.%s: set by the server", k)
+		}
+		if err := tx.Set(id, k, v); err != nil {
+			return fmt.Errorf("props.%s: %v", k, err)
+		}
+	}
+	if a.Text == nil {
+		return nil
+	}
+	field := a.Field
+	if field == "" {
+		if len(spec.TextFields) == 0 {
+			return errors.New("text: this kind has no text")
+		}
+		field = spec.TextFields[0]
+	}
+	// Replace the whole text: delete what is there, insert the new.
+	if n := len([]rune(d.Text(id, field))); n > 0 {
+		if err := tx.DeleteText(id, field, 0, n); err != nil {
+			return fmt.Errorf("text: %v", err)
+		}
+	}
+	if *a.Text != "" {
+		if err := tx.InsertText(id, field, 0, *a.Text); err != nil {
+			return fmt.Errorf("text: %v", err)
+		}
+	}
+	return nil
+}
+
+// move places id under the action's parent, at its pos or last.
+func move(d *crdt.Doc, tx *crdt.Tx, id crdt.ElementID, a action) error {
+	parent := crdt.Root
+	if *a.Parent != "" {
+		p, err := crdt.ParseElementID(*a.Parent)
+		if err != nil {
+			return fmt.Errorf("parent: %v", err)
+		}
+		parent = p
+	}
+	pos := a.Pos
+	if pos == "" {
+		pos = afterLast(d, parent)
+	}
+	return tx.Move(id, parent, pos)
+}
+
+// afterLast is a position key after parent's last child.
+func afterLast(d *crdt.Doc, parent crdt.ElementID) string {
+	last := ""
+	for _, c := range d.Children(parent) {
+		if _, p := d.Parent(c); p > last {
+			last = p
+		}
+	}
+	k, err := crdt.KeyBetween(last, "")
+	if err != nil {
+		return ""
+	}
+	return k
+}
