@@ -51,6 +51,11 @@ benchweb: webclient
 crdtbench:
 	$(GO) run ./bench/cmd/crdtbench
 
+# The schema's artefacts for programs: docs/schema.json (JSON Schema) and
+# webclient/src/schema.gen.ts (TypeScript), generated from crdt.Kinds.
+schema:
+	$(GO) run ./server/cmd/schemagen
+
 # Short fuzzing of every fuzz target of the module (FUZZTIME each): the
 # packages are found by `go list` (those whose tests declare a Fuzz
 # function), the targets by `go test -list`, so a new one is never left out.

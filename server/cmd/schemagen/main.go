@@ -1,0 +1,192 @@
+// Command schemagen writes the element schema (crdt.Kinds) as artefacts
+// for those who do not read Go: a JSON Schema of an element as the REST API
+// shows it (docs/schema.json) and TypeScript types of the same
+// (webclient/src/schema.gen.ts). Its test fails when either is stale, so
+// a change to crdt.Kinds comes with its artefacts:
+//
+//	go run ./server/cmd/schemagen        # from the module root
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/corkboard/corkboard/crdt"
+)
+
+// The artefacts' paths, from the module root.
+const (
+	jsonSchemaPath = "docs/schema.json"
+	tsPath         = "webclient/src/schema.gen.ts"
+)
+
+func main() {
+	for path, b := range artefacts() {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "schemagen:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// artefacts renders both files.
+func artefacts() map[string][]byte {
+	return map[string][]byte{jsonSchemaPath: jsonSchema(), tsPath: typeScript()}
+}
+
+func kinds() []string {
+	ks := make([]string, 0, len(crdt.Kinds))
+	for k := range crdt.Kinds {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func propNames(spec crdt.KindSpec) []string {
+	ps := make([]string, 0, len(spec.Props))
+	for p := range spec.Props {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	return ps
+}
+
+// jsonType is a property type in JSON Schema (null resets to the default,
+// so every property also accepts null).
+func jsonType(t crdt.PropType) map[string]any {
+	switch t {
+	case crdt.TNumber:
+		return map[string]any{"type": []string{"number", "null"}}
+	case crdt.TBool:
+		return map[string]any{"type": []string{"boolean", "null"}}
+	case crdt.TJSON:
+		return map[string]any{"type": []string{"array", "object", "null"}}
+	case crdt.TKey:
+		return map[string]any{"type": []string{"string", "null"}, "pattern": "^[0-9A-Za-z]+$"}
+	case crdt.TColor:
+		return map[string]any{"type": []string{"string", "null"}, "description": `"#rrggbb", "#rrggbbaa" or a palette name`}
+	}
+	return map[string]any{"type": []string{"string", "null"}}
+}
+
+func jsonSchema() []byte {
+	defs := map[string]any{}
+	var oneOf []any
+	for _, k := range kinds() {
+		spec := crdt.Kinds[k]
+		props := map[string]any{}
+		for _, p := range propNames(spec) {
+			ps := spec.Props[p]
+			t := jsonType(ps.Type)
+			if extra, ok := t["description"].(string); ok {
+				t["description"] = ps.Doc + ": " + extra
+			} else {
+				t["description"] = ps.Doc
+			}
+			if d, err := json.Marshal(ps.Default); err == nil && !ps.Default.IsNull() {
+				t["default"] = json.RawMessage(d)
+			}
+			props[p] = t
+		}
+		text := map[string]any{}
+		for _, f := range spec.TextFields {
+			text[f] = map[string]any{"type": "string"}
+		}
+		parents := []any{}
+		for _, p := range spec.Parents {
+			parents = append(parents, p)
+		}
+		name := strings.ToUpper(k[:1]) + k[1:]
+		defs[name] = map[string]any{
+			"description": spec.Doc,
+			"type":        "object",
+			"required":    []string{"id", "kind"},
+			"properties": map[string]any{
+				"id":      map[string]any{"$ref": "#/$defs/ElementID"},
+				"kind":    map[string]any{"const": k},
+				"deleted": map[string]any{"type": "boolean"},
+				"parent":  map[string]any{"$ref": "#/$defs/ElementID", "description": fmt.Sprintf("the element it is under; kinds allowed: %v (\"\" is the board)", parents)},
+				"pos":     map[string]any{"type": "string", "description": "position key among its parent's children"},
+				"props":   map[string]any{"type": "object", "properties": props},
+				"text":    map[string]any{"type": "object", "properties": text, "additionalProperties": false},
+				"votes":   map[string]any{"$ref": "#/$defs/Votes"},
+			},
+		}
+		oneOf = append(oneOf, map[string]any{"$ref": "#/$defs/" + name})
+	}
+	defs["ElementID"] = map[string]any{"type": "string", "format": "uuid"}
+	defs["Votes"] = map[string]any{
+		"type":                 "object",
+		"description":          "per register (vote, react), per voter: the vote's value (true: one dot, a number: that many, a string: a reaction)",
+		"additionalProperties": map[string]any{"type": "object", "additionalProperties": map[string]any{"type": []string{"boolean", "number", "string"}}},
+	}
+	doc := map[string]any{
+		"$schema":     "https://json-schema.org/draft/2020-12/schema",
+		"$id":         "https://corkboard.dev/schema/element.json",
+		"title":       "Corkboard element",
+		"description": "One element of a board as GET /v1/boards/{board}/state shows it. Generated from crdt.Kinds by server/cmd/schemagen: do not edit.",
+		"oneOf":       oneOf,
+		"$defs":       defs,
+	}
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	return append(b, '\n')
+}
+
+func tsType(t crdt.PropType) string {
+	switch t {
+	case crdt.TNumber:
+		return "number"
+	case crdt.TBool:
+		return "boolean"
+	case crdt.TJSON:
+		return "unknown[] | Record<string, unknown>"
+	}
+	return "string"
+}
+
+func typeScript() []byte {
+	var b bytes.Buffer
+	b.WriteString("// The element schema (crdt.Kinds), generated by server/cmd/schemagen: do not edit.\n\n")
+	b.WriteString("/** An element id: a UUID. */\nexport type ElementID = string;\n\n")
+	var names []string
+	for _, k := range kinds() {
+		spec := crdt.Kinds[k]
+		name := strings.ToUpper(k[:1]) + k[1:]
+		names = append(names, name)
+		fmt.Fprintf(&b, "/** %s */\nexport interface %sProps {\n", spec.Doc, name)
+		for _, p := range propNames(spec) {
+			ps := spec.Props[p]
+			fmt.Fprintf(&b, "  /** %s */\n  %s?: %s | null;\n", ps.Doc, p, tsType(ps.Type))
+		}
+		b.WriteString("}\n\n")
+		fields := slices.Clone(spec.TextFields)
+		fmt.Fprintf(&b, "export interface %s {\n  id: ElementID;\n  kind: %q;\n  deleted?: boolean;\n  parent?: ElementID;\n  pos?: string;\n  props?: %sProps;\n", name, k, name)
+		if len(fields) > 0 {
+			b.WriteString("  text?: {")
+			for i, f := range fields {
+				if i > 0 {
+					b.WriteString(";")
+				}
+				fmt.Fprintf(&b, " %s?: string", f)
+			}
+			b.WriteString(" };\n")
+		}
+		b.WriteString("  votes?: Record<string, Record<string, boolean | number | string>>;\n}\n\n")
+	}
+	fmt.Fprintf(&b, "/** Any element. */\nexport type Element = %s;\n\n", strings.Join(names, " | "))
+	b.WriteString("/** The element kinds. */\nexport const kinds = [")
+	for i, k := range kinds() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", k)
+	}
+	b.WriteString("] as const;\n\nexport type Kind = (typeof kinds)[number];\n")
+	return b.Bytes()
+}
