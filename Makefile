@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/corkboard
 FUZZTIME ?= 20s
 
-.PHONY: all build run test test-race test-web vet bench crdtbench fuzz wasm webclient clean
+.PHONY: all build run test test-race test-web vet bench crdtbench schema fuzz wasm webclient clean
 
 all: build
 
