@@ -9,11 +9,15 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/corkboard/corkboard/docs"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
@@ -133,6 +137,7 @@ func writeUpdateError(w http.ResponseWriter, err error) { reply.UpdateError(w, e
 
 // Routes registers the REST handlers with handle.
 func (srv *Server) Routes(handle func(pattern string, h http.HandlerFunc)) {
+	handle("GET /v1/openapi.json", srv.openAPI)
 	handle("POST /v1/boards", srv.createBoard)
 	handle("GET /v1/boards/{board}", srv.getBoard)
 	handle("DELETE /v1/boards/{board}", srv.deleteBoard)
@@ -219,4 +224,25 @@ func (srv *Server) Closed(m *meta.Board) bool { return srv.closed(m) }
 func (srv *Server) GuestToken(board storage.BoardID, epoch int, u protocol.User) string {
 	return srv.cfg.Signer.Sign(auth.Claims{Board: board.String(), User: u.ID, Name: u.Name, Role: u.Role,
 		Exp: srv.cfg.Now().Add(linkTTL).Unix(), Epoch: epoch})
+}
+
+// openAPIJSON is docs/openapi.yaml as JSON, converted once.
+var openAPIJSON = sync.OnceValues(func() ([]byte, error) {
+	var doc any
+	if err := yaml.Unmarshal(docs.OpenAPI, &doc); err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
+})
+
+// GET /v1/openapi.json: the OpenAPI description of this API.
+func (srv *Server) openAPI(w http.ResponseWriter, r *http.Request) {
+	b, err := openAPIJSON()
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, "openapi: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(b)
 }

@@ -46,7 +46,11 @@ func (srv *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	// outbox's lanes all the same.
 	max := srv.cfg.MaxWebhooks
 	now := srv.cfg.Now().UnixMilli()
-	wh := account.Webhook{ID: auth.RandomID(9), Board: m.ID, URL: req.URL, Secret: auth.RandomID(24), Events: req.Events, Created: now, Updated: now}
+	events := req.Events
+	if events == nil {
+		events = []string{} // every event
+	}
+	wh := account.Webhook{ID: auth.RandomID(9), Board: m.ID, URL: req.URL, Secret: auth.RandomID(24), Events: events, Created: now, Updated: now}
 	full, err := func() (bool, error) {
 		srv.cfg.Records.Lock()
 		defer srv.cfg.Records.Unlock()
@@ -74,6 +78,9 @@ func (srv *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	out := []account.Webhook{}
 	for _, wh := range srv.cfg.Boards.Webhooks(r.Context(), id) {
 		wh.Secret = ""
+		if wh.Events == nil {
+			wh.Events = []string{} // every event
+		}
 		out = append(out, wh)
 	}
 	writeJSON(w, 200, map[string]any{"webhooks": out})

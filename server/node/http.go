@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -104,7 +105,9 @@ var longBodies = map[string]bool{
 
 func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
+	n.patterns = append(n.patterns[:0], "GET /metrics")
 	handle := func(pattern string, h http.HandlerFunc) {
+		n.patterns = append(n.patterns, pattern)
 		long, body := longAnswers[pattern], longBodies[pattern]
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			rec := &statusRecorder{ResponseWriter: w, status: 200}
@@ -153,3 +156,7 @@ func (n *Node) routes() http.Handler {
 	mux.Handle("/", n.api.Static())
 	return n.guard.Wrap(mux)
 }
+
+// Routes lists the node's route patterns ("METHOD /path/{param}"), but the
+// client's files: what docs/openapi.yaml describes.
+func (n *Node) Routes() []string { return slices.Clone(n.patterns) }

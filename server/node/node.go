@@ -198,6 +198,7 @@ type Node struct {
 	jsTemp   string     // a JetStream directory of a node given its Store (tests), removed at shutdown
 	recMu    sync.Mutex // serialises a count over records and a write on this node (records.Lock)
 	unsubs   []func()   // bus subscriptions of the node itself
+	patterns []string   // the routes (Routes)
 	cluster  membership
 
 	limits *limit.Limiter
