@@ -143,6 +143,8 @@ func (srv *Server) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("DELETE /v1/boards/{board}", srv.deleteBoard)
 	handle("GET /v1/boards/{board}/state", srv.boardState)
 	handle("GET /v1/boards/{board}/ops", srv.boardOps)
+	handle("GET /v1/boards/{board}/export", srv.exportBoard)
+	handle("POST /v1/boards/import", srv.importBoard)
 	// Content in JSON (elements.go).
 	handle("POST /v1/boards/{board}/changes", srv.postChanges)
 	handle("POST /v1/boards/{board}/elements", srv.postElement)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +100,15 @@ func (srv *Server) createBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "body: "+err.Error())
 		return
 	}
+	srv.create(w, r, req, nil)
+}
+
+// create makes a board from a creation request: its settings, owner token,
+// role links and owner membership. fill, if set, writes the board's
+// content into the store before its settings exist (an import), so nobody
+// opens it half-filled; it answers an error itself (then the board is not
+// made).
+func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequest, fill func(ctx context.Context, id storage.BoardID) bool) {
 	req.Name = strings.TrimSpace(req.Name)
 	if req.Name == "" || utf8.RuneCountInString(req.Name) > 200 || !utf8.ValidString(req.Name) {
 		writeError(w, 400, protocol.CodeMalformed, "name: 1 to 200 characters")
@@ -171,6 +181,9 @@ func (srv *Server) createBoard(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.Links[room.RoleOwner] = srv.cfg.PublicURL() + "/b/" + m.ID + "#token=" + resp.Token
 	resp.Board = m
+	if fill != nil && !fill(r.Context(), id) {
+		return
+	}
 	if err := srv.cfg.Boards.Create(r.Context(), &m); err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return

@@ -290,6 +290,7 @@ func TestOpenAPIDescribesTheRealHandlers(t *testing.T) {
 	call("POST /v1/boards/{board}/webhooks", b+"/webhooks", owner, map[string]any{"url": "https://example.com/hook"})
 	call("GET /v1/boards/{board}/webhooks", b+"/webhooks", owner, nil)
 	call("DELETE /v1/boards/{board}/elements/{element}", b+"/elements/"+el, owner, nil)
+	call("GET /v1/boards/{board}/export", b+"/export", owner, nil)
 	call("POST /v1/signout", "/v1/signout", owner, nil)
 	call("DELETE /v1/boards/{board}", b, tok, nil)
 }

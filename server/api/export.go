@@ -1,0 +1,196 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// A board with its whole history, as one portable file: the backup and
+// the migration path of one board (docs/API.md "Export and import").
+//
+// The file holds the board's op log as this node stores it: every change
+// in its binary encoding (the WebSocket protocol's), with its author and
+// acceptance time, in log order. Where the log was trimmed (a long-lived
+// board keeps a snapshot and the changes after it), the file carries that
+// snapshot too, so an import rebuilds the same document. Importing makes a
+// new board (new id, new tokens, the importer its owner) whose log is
+// those changes and whose document is therefore the same as the
+// original's, with the same history: who changed what, when.
+//
+// Rejected: exporting the document alone (a snapshot): it imports to the
+// same picture but loses the history, which "since your last visit", the
+// digests and the activity feed read; a JSON rendering of each op: larger,
+// and one more encoding to keep exact.
+type exportFile struct {
+	Format   string         `json:"format"`  // exportFormat
+	Version  int            `json:"version"` // 1
+	Name     string         `json:"name"`
+	Exported int64          `json:"exported"` // unix ms
+	Snapshot *exportSnap    `json:"snapshot,omitempty"`
+	Changes  []exportChange `json:"changes"`
+}
+
+type exportSnap struct {
+	// After is how many of Changes the snapshot covers: the document after
+	// Changes[:After] (and the changes trimmed before them).
+	After int    `json:"after"`
+	Data  []byte `json:"data"` // crdt.Doc.Snapshot, base64
+}
+
+type exportChange struct {
+	Data     []byte `json:"data"` // the change, binary, base64
+	Author   string `json:"author,omitempty"`
+	Accepted int64  `json:"accepted"` // unix ms
+}
+
+const (
+	exportFormat   = "corkboard.board"
+	maxImportBytes = 64 << 20
+)
+
+// GET /v1/boards/{board}/export: the board with its history (anyone who
+// may read the board may read all of it already, through /ops).
+func (srv *Server) exportBoard(w http.ResponseWriter, r *http.Request) {
+	id, m, _, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	f := exportFile{Format: exportFormat, Version: 1, Name: m.Name, Exported: srv.cfg.Now().UnixMilli(), Changes: []exportChange{}}
+	var first uint64
+	size := 0
+	err := srv.cfg.Store.ScanOps(r.Context(), id, 0, func(rec storage.Record) error {
+		if first == 0 {
+			first = rec.Seq
+		}
+		if size += len(rec.Data); size > maxImportBytes/2 {
+			return errTooBig
+		}
+		f.Changes = append(f.Changes, exportChange{Data: rec.Data, Author: rec.Author, Accepted: rec.Accepted})
+		return nil
+	})
+	if errors.Is(err, errTooBig) {
+		writeError(w, 413, protocol.CodeTooLarge, fmt.Sprintf("the board's history is over %d MiB: export is for boards under it", maxImportBytes/2>>20))
+		return
+	}
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	if first > 1 {
+		// Trimmed: the snapshot the remaining changes follow.
+		seq, data, err := srv.cfg.Store.LatestSnapshot(r.Context(), id)
+		if err != nil || seq < first-1 {
+			writeError(w, 500, protocol.CodeInternal, "the board's log is trimmed and its snapshot is missing")
+			return
+		}
+		f.Snapshot = &exportSnap{After: int(seq - first + 1), Data: data}
+	}
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.corkboard.json"`, fileName(m.Name)))
+	writeJSON(w, 200, f)
+}
+
+var errTooBig = errors.New("too big")
+
+// fileName makes a board name safe for a file name.
+func fileName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == '"' || r < ' ' {
+			return '-'
+		}
+		return r
+	}, s)
+	if s == "" {
+		return "board"
+	}
+	return s
+}
+
+// POST /v1/boards/import: a new board from an export file, like POST
+// /v1/boards (the same gate and quotas); ?name= names it (default: the
+// file's name).
+func (srv *Server) importBoard(w http.ResponseWriter, r *http.Request) {
+	if !srv.mayCreateBoard(w, r) {
+		return
+	}
+	var f exportFile
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxImportBytes)).Decode(&f); err != nil {
+		writeError(w, 400, protocol.CodeMalformed, "body: an export file: "+err.Error())
+		return
+	}
+	if f.Format != exportFormat || f.Version != 1 {
+		writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("format: want %q version 1", exportFormat))
+		return
+	}
+	recs, snap, err := checkExport(&f)
+	if err != nil {
+		writeError(w, 400, protocol.CodeInvalidOp, err.Error())
+		return
+	}
+	name := f.Name
+	if q := r.URL.Query().Get("name"); q != "" {
+		name = q
+	}
+	srv.create(w, r, createRequest{Name: name}, func(ctx context.Context, id storage.BoardID) bool {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := srv.cfg.Store.AppendOps(ctx, id, recs); err != nil {
+			if errors.Is(err, storage.ErrOverlap) {
+				writeError(w, 400, protocol.CodeInvalidOp, "changes: two of them number the same replica's ops")
+			} else {
+				writeError(w, 500, protocol.CodeInternal, err.Error())
+			}
+			return false
+		}
+		if snap != nil {
+			if err := srv.cfg.Store.PutSnapshot(ctx, id, uint64(snap.After), snap.Data); err != nil {
+				writeError(w, 500, protocol.CodeInternal, err.Error())
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// checkExport decodes an export file's changes and replays them on a
+// document (after its snapshot, if any), so that only a history that makes
+// a board is imported.
+func checkExport(f *exportFile) ([]storage.Record, *exportSnap, error) {
+	doc := crdt.NewDoc()
+	from := 0
+	if f.Snapshot != nil {
+		if f.Snapshot.After < 0 || f.Snapshot.After > len(f.Changes) {
+			return nil, nil, errors.New("snapshot.after: out of the changes' range")
+		}
+		d, err := crdt.LoadSnapshot(f.Snapshot.Data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("snapshot: %v", err)
+		}
+		doc, from = d, f.Snapshot.After
+	}
+	recs := make([]storage.Record, len(f.Changes))
+	for i, ec := range f.Changes {
+		c, err := crdt.DecodeChange(ec.Data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("change %d: %v", i+1, err)
+		}
+		if len(ec.Author) > 200 {
+			return nil, nil, fmt.Errorf("change %d: author too long", i+1)
+		}
+		if i >= from {
+			if _, _, err := doc.Apply(c); err != nil {
+				return nil, nil, fmt.Errorf("change %d: %v", i+1, err)
+			}
+		}
+		recs[i] = storage.Record{Replica: uint64(c.Replica), Start: c.Start, End: c.End(), Accepted: ec.Accepted, Author: ec.Author, Data: ec.Data}
+	}
+	return recs, f.Snapshot, nil
+}
