@@ -10,9 +10,11 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./server/cmd/corkboard
 
-# `make run` builds the web client into the binary first.
+# `make run` builds the web client into the binary first. ARGS are passed to
+# the node: make run ARGS="--addr 127.0.0.1:9090 --data-dir /tmp/cb".
+ARGS ?=
 run: webclient build
-	./$(BIN)
+	./$(BIN) $(ARGS)
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
