@@ -40,6 +40,9 @@ func envName(flagName string) string {
 // run runs the command with args (without the program name); what it
 // prints for the operator (--print-nats-nkey) goes to stdout.
 func run(args []string, stdout io.Writer) error {
+	if len(args) > 0 && (args[0] == "backup" || args[0] == "restore") {
+		return runBackupCommand(args[0], args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("corkboard", flag.ContinueOnError)
 	var (
 		addr        = fs.String("addr", ":8080", "address to listen on")
@@ -96,7 +99,7 @@ func run(args []string, stdout io.Writer) error {
 	)
 	secretFiles := addSecretFileFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: corkboard [flags]\n\nRuns a Corkboard node. Each flag may also be set as an environment variable,\nfor example --data-dir as %s.\n\n", envName("data-dir"))
+		fmt.Fprintf(fs.Output(), "Usage: corkboard [flags]\n       corkboard backup|restore [--data-dir DIR] BACKUP-DIR\n\nRuns a Corkboard node. Each flag may also be set as an environment variable,\nfor example --data-dir as %s.\n\n", envName("data-dir"))
 		fs.PrintDefaults()
 	}
 	// Environment first, flags override.
@@ -189,6 +192,12 @@ func run(args []string, stdout io.Writer) error {
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
+	}
+	// `corkboard backup` reaches the node here (backup.go).
+	if stopAdmin, err := serveAdmin(n, *dataDir, log); err != nil {
+		log.Warn("no admin socket: `corkboard backup` cannot reach this node", "err", err)
+	} else {
+		defer stopAdmin()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- n.Serve() }()
