@@ -25,7 +25,8 @@ func classify(text string) []string {
 	ids := map[string]bool{}
 	has := func(phrase string) bool { return strings.Contains(t, normalize(phrase)) }
 
-	if has("Apache License Version 2.0") && has("TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION") {
+	if has("Apache License Version 2.0") && has("TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION") ||
+		has(`Licensed under the Apache License, Version 2.0 (the "License")`) { // the short notice that points to the text
 		ids["Apache-2.0"] = true
 	}
 	if has("Permission is hereby granted, free of charge, to any person obtaining a copy") &&

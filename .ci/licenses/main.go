@@ -232,6 +232,10 @@ func (c component) problems(license []byte) []string {
 		if len(f.ids) == 0 {
 			ps = append(ps, fmt.Sprintf("%s (%s): the licence text in %s is not one this check recognises; classify it in .ci/licenses", c, c.eco, f.name))
 		}
+	}
+	// A NOTICE file may grant a licence too (go.yaml.in/yaml/v3's names
+	// Apache-2.0): its licences must be allowed as well.
+	for _, f := range append(slices.Clone(c.files), c.notices...) {
 		for _, id := range f.ids {
 			if !isAllowed(id, c.key()) {
 				ps = append(ps, fmt.Sprintf("%s (%s): licence %s (%s) is not allowed (allowed: %s)", c, c.eco, id, f.name, allowedList()))

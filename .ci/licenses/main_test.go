@@ -97,6 +97,7 @@ func TestClassify(t *testing.T) {
 		{"0bsd", strings.Replace(iscText, ", provided that the above copyright notice\nand this permission notice appear in all copies", "", 1), []string{"0BSD"}},
 		{"apache", apache, []string{"Apache-2.0"}},
 		{"apache, rewrapped", strings.Join(strings.Fields(apache), "\n"), []string{"Apache-2.0"}},
+		{"apache, the short notice", "Copyright 2011-2016 Canonical Ltd.\n\nLicensed under the Apache License, Version 2.0 (the \"License\");\nyou may not use this file except in compliance with the License.\n", []string{"Apache-2.0"}},
 		{"wtfpl", wtfplText, []string{"WTFPL"}},
 		{"mpl names the gnu licences as secondary", "Mozilla Public License Version 2.0\n\"Secondary License\"\n    means either the GNU General Public License, Version 2.0, the GNU Lesser\n    General Public License, Version 2.1, the GNU Affero General Public\n    License, Version 3.0, or any later versions of those licenses.\n", []string{"MPL-2.0"}},
 		{"gpl", gplText, []string{"GPL"}},
@@ -171,13 +172,14 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 func TestRun(t *testing.T) {
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
-		"LICENSE":                               apacheText(t),
-		"go.mod":                                "module example.com/repo\n\ngo 1.26\n",
-		"server/cmd/corkboard/main.go":          "package main\n\nfunc main() {}\n",
-		"webclient/wasm/main.go":                "package main\n\nfunc main() {}\n",
-		"webclient/package.json":                `{"name": "web", "dependencies": {"a": "^1.0.0"}, "devDependencies": {"dev-only": "^1.0.0"}}`,
-		"webclient/node_modules/a/package.json": `{"name": "a", "version": "1.0.0", "license": "MIT", "dependencies": {"b": "^2.0.0"}}`,
-		"webclient/node_modules/a/LICENSE":      mitText,
+		"LICENSE":                                              apacheText(t),
+		"go.mod":                                               "module example.com/repo\n\ngo 1.26\n",
+		"server/cmd/corkboard/main.go":                         "package main\n\nfunc main() {}\n",
+		"webclient/wasm/main.go":                               "package main\n\nfunc main() {}\n",
+		"webclient/package.json":                               `{"name": "web", "dependencies": {"a": "^1.0.0"}, "devDependencies": {"dev-only": "^1.0.0"}}`,
+		"webclient/node_modules/a/package.json":                `{"name": "a", "version": "1.0.0", "license": "MIT", "dependencies": {"b": "^2.0.0"}}`,
+		"webclient/node_modules/a/LICENSE":                     mitText,
+		"webclient/node_modules/a/NOTICE":                      "a\nCopyright 2020 The A Authors\n",
 		"webclient/node_modules/a/node_modules/b/package.json": `{"name": "b", "version": "2.0.0", "license": "ISC"}`,
 		"webclient/node_modules/a/node_modules/b/LICENSE":      iscText,
 		"webclient/node_modules/dev-only/package.json":         `{"name": "dev-only", "version": "1.0.0", "license": "GPL-3.0"}`,
@@ -210,7 +212,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"a 1.0.0\n    LICENSE: MIT [", "b 2.0.0\n    LICENSE: ISC [", "Go standard library and runtime", "vite 7.0.0", "Copyright (c) 2021 Someone"} {
+	for _, want := range []string{"a 1.0.0\n    LICENSE: MIT [a/LICENSE]", "b 2.0.0\n    LICENSE: ISC [b/LICENSE]", "Go standard library and runtime", "vite 7.0.0", "Copyright (c) 2021 Someone", "== a 1.0.0: NOTICE\n\na\nCopyright 2020 The A Authors\n"} {
 		if !strings.Contains(string(notice), want) {
 			t.Errorf("NOTICE lacks %q", want)
 		}
@@ -249,6 +251,13 @@ func TestRun(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(filepath.Join(root, "NOTICE")); string(after) != string(before) {
 		t.Error("write with a GPL dependency changed NOTICE")
+	}
+
+	// A NOTICE file that puts the package under the GPL.
+	writeFiles(t, root, map[string]string{"webclient/node_modules/c/NOTICE": gplText})
+	expect("gpl in a notice", check(), "c 1.0.0 (npm): licence GPL (NOTICE) is not allowed")
+	if err := os.Remove(filepath.Join(root, "webclient/node_modules/c/NOTICE")); err != nil {
+		t.Fatal(err)
 	}
 
 	// A dependency without a licence file.

@@ -43,10 +43,11 @@ func render(goComps, npmComps []component, license []byte) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, header, wrap(strings.Join(platforms, ", "), 70, "       "))
 
-	// Licence texts are numbered in order of first use; identical texts
-	// (golang.org/x/... all carry the same) are printed once.
+	// Licence texts are printed once each (golang.org/x/... all carry the
+	// same) under the name of their first user, which stays the same when
+	// dependencies come and go, unlike a number.
 	type text struct {
-		n     int
+		label string
 		body  string
 		users []string
 	}
@@ -59,12 +60,12 @@ func render(goComps, npmComps []component, license []byte) []byte {
 		sum := sha256.Sum256([]byte(strings.TrimSpace(f.text)))
 		t := texts[sum]
 		if t == nil {
-			t = &text{n: len(order) + 1, body: strings.TrimSpace(f.text)}
+			t = &text{label: c.name + "/" + f.name, body: strings.TrimSpace(f.text)}
 			texts[sum] = t
 			order = append(order, t)
 		}
 		t.users = append(t.users, c.String()+": "+f.name)
-		return fmt.Sprintf("[%d]", t.n)
+		return "[" + t.label + "]"
 	}
 	list := func(title string, comps []component) {
 		fmt.Fprintf(&b, "\n%s\n%s\n%s\n\n", rule, title, rule)
@@ -73,11 +74,16 @@ func render(goComps, npmComps []component, license []byte) []byte {
 			if c.note != "" {
 				b.WriteString("    (" + c.note + ")\n")
 			}
-			var parts []string
 			for _, f := range c.files {
-				parts = append(parts, fmt.Sprintf("%s: %s %s", f.name, strings.Join(f.ids, " AND "), ref(c, f)))
+				fmt.Fprintf(&b, "    %s: %s %s\n", f.name, strings.Join(f.ids, " AND "), ref(c, f))
 			}
-			b.WriteString("    " + strings.Join(parts, "; ") + "\n")
+			for _, f := range c.notices {
+				ids := ""
+				if len(f.ids) > 0 {
+					ids = " " + strings.Join(f.ids, " AND ")
+				}
+				fmt.Fprintf(&b, "    %s:%s (under Notices of components)\n", f.name, ids)
+			}
 			if slices.Contains(wtfplPackages, c.key()) {
 				b.WriteString("\n" + indent(wtfplNote, "    ") + "\n\n")
 			}
@@ -95,7 +101,7 @@ func render(goComps, npmComps []component, license []byte) []byte {
 
 	fmt.Fprintf(&b, "\n%s\nLicence texts\n%s\n", rule, rule)
 	for _, t := range order {
-		fmt.Fprintf(&b, "\n== [%d] %s\n\n%s\n", t.n, strings.Join(t.users, "\n       "), t.body)
+		fmt.Fprintf(&b, "\n== [%s]\n   used by %s\n\n%s\n", t.label, strings.Join(t.users, "\n           "), t.body)
 	}
 	return []byte(b.String())
 }
