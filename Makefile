@@ -3,16 +3,18 @@ GO      ?= go
 BIN     ?= bin/corkboard
 FUZZTIME ?= 20s
 
-.PHONY: all build run test test-race test-web vet bench crdtbench schema fuzz wasm webclient clean
+.PHONY: all build run test test-race test-web vet bench crdtbench schema fuzz wasm webclient clean licenses notice
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./server/cmd/corkboard
 
-# `make run` builds the web client into the binary first.
+# `make run` builds the web client into the binary first. ARGS are passed to
+# the node: make run ARGS="--addr 127.0.0.1:9090 --data-dir /tmp/cb".
+ARGS ?=
 run: webclient build
-	./$(BIN)
+	./$(BIN) $(ARGS)
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -27,6 +29,19 @@ test: vet
 
 test-web: webclient
 	bash webclient/test/run.sh
+
+# Licences (.ci/licenses): `make licenses` checks that NOTICE is up to date
+# and that every Go module in the binary and every npm package in the web
+# client is under an allowed licence (it needs webclient/node_modules: `npm
+# install` in webclient first); `make notice` writes NOTICE again. The
+# directory starts with a dot, so `go test ./...` leaves its tests out: they
+# run here.
+licenses:
+	$(GO) test -count=1 ./.ci/licenses
+	$(GO) run ./.ci/licenses
+
+notice:
+	$(GO) run ./.ci/licenses -write
 
 test-race:
 	$(GO) test -count=1 -race ./...

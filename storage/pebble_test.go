@@ -324,3 +324,47 @@ func TestSnapshotIndexUpgrade(t *testing.T) {
 		t.Fatalf("after delete: %v", err)
 	}
 }
+
+// A checkpoint is the store as it was when taken: it opens as a store
+// with the ops (the last of them still only in the WAL) and the metadata
+// written before it, and none written after. A closed store refuses.
+func TestPebbleCheckpoint(t *testing.T) {
+	fs := vfs.NewMem()
+	opts := PebbleOptions{FS: fs, Logger: quietLogger}
+	s := openTestPebble(t, "db", opts)
+	b := board(1)
+	for i := uint64(1); i <= 5; i++ {
+		mustAppend(t, s, b, rec(1, i, i))
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, b, rec(1, 6, 6)) // only in the WAL
+	if err := s.PutMeta(ctx, "board", []byte("k"), []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint("copy"); err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, s, b, rec(1, 7, 7))
+	if err := s.PutMeta(ctx, "board", []byte("k"), []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint("copy"); err == nil {
+		t.Error("a checkpoint into an existing directory: no error")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Checkpoint("copy2"); !errors.Is(err, ErrClosed) {
+		t.Errorf("checkpoint of a closed store: %v, want ErrClosed", err)
+	}
+
+	c := openTestPebble(t, "copy", opts)
+	if n := lastSeq(t, c, b); n != 6 {
+		t.Errorf("the copy's LastSeq %d, want 6", n)
+	}
+	if v, err := c.GetMeta(ctx, "board", []byte("k")); err != nil || string(v) != "before" {
+		t.Errorf("the copy's metadata %q %v, want \"before\"", v, err)
+	}
+}

@@ -501,6 +501,24 @@ func (n *Node) stopBackground() {
 	}
 }
 
+// Checkpoint writes a consistent copy of the node's store, as it is now,
+// into dir (which must not exist), while the node goes on serving
+// (storage.Pebble.Checkpoint): the boards, their pictures, the outbox, and
+// the node's view of the cluster metadata, which is every record of the
+// JetStream buckets this node has applied. The JetStream directory itself
+// is not copied: a node restored from the copy into a cluster whose
+// buckets are empty (a new one) fills them from that view when it starts
+// (meta's migration); in a cluster whose buckets live on, it takes their
+// newer records instead. It fails when the node was given a Store of its
+// own (tests) that is not a Pebble.
+func (n *Node) Checkpoint(dir string) error {
+	p, ok := n.store.(*storage.Pebble)
+	if !ok {
+		return errors.New("node: checkpoint: the store is not a Pebble store on disk")
+	}
+	return p.Checkpoint(dir)
+}
+
 // RunOutbox delivers the outbox's due items once (tests; the node
 // delivers by itself unless Config.OutboxManual).
 func (n *Node) RunOutbox(ctx context.Context) (int, error) { return n.outbox.RunDue(ctx) }

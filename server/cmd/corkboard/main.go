@@ -1,7 +1,8 @@
 // Command corkboard runs one Corkboard node: boards over WebSocket, stored in
 // Pebble, fanned out through NATS (an embedded server unless --nats-url is
 // given). Every flag can also be set by an environment variable:
-// --data-dir is CORKBOARD_DATA_DIR, and so on.
+// --data-dir is CORKBOARD_DATA_DIR, and so on. The secrets can be read from
+// files: --secret-file, CORKBOARD_SECRET_FILE (secretFlags).
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -24,7 +26,7 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "corkboard:", err)
 		os.Exit(1)
 	}
@@ -35,7 +37,12 @@ func envName(flagName string) string {
 	return "CORKBOARD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func run(args []string) error {
+// run runs the command with args (without the program name); what it
+// prints for the operator (--print-nats-nkey) goes to stdout.
+func run(args []string, stdout io.Writer) error {
+	if len(args) > 0 && (args[0] == "backup" || args[0] == "restore") {
+		return runBackupCommand(args[0], args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("corkboard", flag.ContinueOnError)
 	var (
 		addr        = fs.String("addr", ":8080", "address to listen on")
@@ -90,8 +97,9 @@ func run(args []string) error {
 		boardBlobMiB   = fs.Int64("board-blob-mib", 100, "MiB of pictures one board may hold (negative: no limit); past it, 413")
 		uploadMiBDay   = fs.Int64("upload-mib-per-day", 256, "MiB of pictures one address, and one signed-in person, may upload per day (negative: no limit); past it, 429")
 	)
+	secretFiles := addSecretFileFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: corkboard [flags]\n\nRuns a Corkboard node. Each flag may also be set as an environment variable,\nfor example --data-dir as %s.\n\n", envName("data-dir"))
+		fmt.Fprintf(fs.Output(), "Usage: corkboard [flags]\n       corkboard backup|restore [--data-dir DIR] BACKUP-DIR\n\nRuns a Corkboard node. Each flag may also be set as an environment variable,\nfor example --data-dir as %s.\n\n", envName("data-dir"))
 		fs.PrintDefaults()
 	}
 	// Environment first, flags override.
@@ -110,6 +118,9 @@ func run(args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
+		return err
+	}
+	if err := readSecretFiles(fs, secretFiles); err != nil {
 		return err
 	}
 	var level slog.Level
@@ -145,12 +156,12 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%s\n", seed)
+		fmt.Fprintf(stdout, "%s\n", seed)
 		return nil
 	}
 	if (*natsCluster != "" || *natsListen != "") && *natsURL == "" && cfg.Secret == nil {
 		// Checked again by the bus; said here in the flags' words.
-		return errors.New("--nats-cluster and --nats-listen need --secret (CORKBOARD_SECRET), the same on every node: " +
+		return errors.New("--nats-cluster and --nats-listen need --secret (or --secret-file, CORKBOARD_SECRET_FILE), the same on every node: " +
 			"NATS route and client credentials derive from it")
 	}
 	cfg.Limits.MaxMessage, cfg.Limits.OpsPerSecond, cfg.Limits.SendQueue = *maxMessage, *opsRate, *sendQueue
@@ -182,6 +193,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// `corkboard backup` reaches the node here (backup.go).
+	if stopAdmin, err := serveAdmin(n, *dataDir, log); err != nil {
+		log.Warn("no admin socket: `corkboard backup` cannot reach this node", "err", err)
+	} else {
+		defer stopAdmin()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- n.Serve() }()
 	sig := make(chan os.Signal, 1)
@@ -199,6 +216,72 @@ func run(args []string) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// secretFlags are the flags whose value is a secret: each also has a
+// <flag>-file form (and so CORKBOARD_<FLAG>_FILE) that reads the value from
+// a file, so that the secret shows neither in the process list (`ps` shows
+// argv to every user of the machine) nor in the environment, which
+// /proc/<pid>/environ, crash reports and `docker inspect` may show. A
+// Kubernetes or Docker secret mounted as a file is given as is. --nats-url
+// is one of them because it may hold a user and password.
+//
+// Rejected alternatives: a value starting with "@" or "file:" read as a
+// path (a secret could start with it, and the meaning of a value would
+// depend on its content); refusing a file that others may read (a mounted
+// Kubernetes Secret is often 0644 inside its own directory, and the check
+// would say nothing about the directory; the README says to make it 0600).
+var secretFlags = []string{"secret", "smtp-password", "nats-url"}
+
+// addSecretFileFlags adds <flag>-file for each of secretFlags defined in fs,
+// returning them by the secret flag's name.
+func addSecretFileFlags(fs *flag.FlagSet) map[string]*string {
+	files := map[string]*string{}
+	for _, name := range secretFlags {
+		if fs.Lookup(name) == nil {
+			continue
+		}
+		files[name] = fs.String(name+"-file", "", fmt.Sprintf("file holding the value of --%s (a trailing newline is ignored); keeps it out of the process list. Make it readable by this user only (0600)", name))
+	}
+	return files
+}
+
+// readSecretFiles sets each secret flag from its -file flag, when that is
+// given: the file's content without its trailing newline. Both the value
+// and the file is an error, whichever of the command line and the
+// environment gave each (the message names them), as is an empty or
+// unreadable file (the message names it). fs must have been parsed.
+func readSecretFiles(fs *flag.FlagSet, files map[string]*string) error {
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	origin := func(name string) string {
+		if onCommandLine[name] {
+			return "--" + name
+		}
+		return envName(name)
+	}
+	for _, name := range secretFlags {
+		file := files[name]
+		if file == nil || *file == "" {
+			continue
+		}
+		fileFlag := name + "-file"
+		if v := fs.Lookup(name).Value.String(); v != "" {
+			return fmt.Errorf("%s and %s are both given: give the value of --%s one way only", origin(name), origin(fileFlag), name)
+		}
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return fmt.Errorf("%s: %w", origin(fileFlag), err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return fmt.Errorf("%s: %s is empty", origin(fileFlag), *file)
+		}
+		if err := fs.Set(name, v); err != nil {
+			return fmt.Errorf("%s (%s): %w", origin(fileFlag), *file, err)
+		}
+	}
 	return nil
 }
 
