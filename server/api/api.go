@@ -147,6 +147,7 @@ func (srv *Server) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("POST /v1/boards/import", srv.importBoard)
 	// Content in JSON (elements.go).
 	handle("POST /v1/boards/{board}/changes", srv.postChanges)
+	handle("POST /v1/boards/{board}/import", srv.importFile)
 	handle("POST /v1/boards/{board}/elements", srv.postElement)
 	handle("PATCH /v1/boards/{board}/elements/{element}", srv.patchElement)
 	handle("DELETE /v1/boards/{board}/elements/{element}", srv.deleteElement)

@@ -201,25 +201,35 @@ func decodeWrite(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// write runs one write call: who may, the Idempotency-Key, the caller's
-// replica, the actions on a copy, the submission, the answer.
-func (srv *Server) write(w http.ResponseWriter, r *http.Request, parse func() ([]action, bool), okStatus int) {
+// writeGate is what every write call passes first: who may (not a
+// viewer), the deadline, the rates. It answers a refusal itself.
+func (srv *Server) writeGate(w http.ResponseWriter, r *http.Request) (storage.BoardID, *meta.Board, access.Identity, bool) {
 	id, m, who, ok := srv.enter(w, r)
 	if !ok {
-		return
+		return id, nil, who, false
 	}
 	if who.User.Role == room.RoleViewer {
 		writeError(w, 403, protocol.CodeForbidden, "viewers may not change the board")
-		return
+		return id, nil, who, false
 	}
 	if srv.closed(m) {
 		writeError(w, 409, protocol.CodeReadOnly, "the board is closed for edits (its deadline passed)")
-		return
+		return id, nil, who, false
 	}
 	if !srv.cfg.Limits.Allow("write:"+who.User.ID, writesPerSecond, time.Second) ||
 		!srv.cfg.Limits.Allow("write-board:"+id.String(), boardWritesPerS, time.Second) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d write calls a second per caller, %d per board", writesPerSecond, boardWritesPerS))
+		return id, nil, who, false
+	}
+	return id, m, who, true
+}
+
+// write runs one write call: the gate, the Idempotency-Key, the caller's
+// replica, the actions on a copy, the submission, the answer.
+func (srv *Server) write(w http.ResponseWriter, r *http.Request, parse func() ([]action, bool), okStatus int) {
+	id, m, who, ok := srv.writeGate(w, r)
+	if !ok {
 		return
 	}
 	actions, ok := parse()

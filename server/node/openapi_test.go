@@ -291,6 +291,7 @@ func TestOpenAPIDescribesTheRealHandlers(t *testing.T) {
 	call("GET /v1/boards/{board}/webhooks", b+"/webhooks", owner, nil)
 	call("DELETE /v1/boards/{board}/elements/{element}", b+"/elements/"+el, owner, nil)
 	call("GET /v1/boards/{board}/export", b+"/export", owner, nil)
+	call("POST /v1/boards/{board}/import", b+"/import?format=csv", owner, nil)
 	call("POST /v1/signout", "/v1/signout", owner, nil)
 	call("DELETE /v1/boards/{board}", b, tok, nil)
 }

@@ -1,0 +1,618 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/google/uuid"
+)
+
+// Importers turn another tool's file into write-API actions on a board
+// (import.go): a list or CSV of ideas, an Excalidraw scene, a tldraw
+// snapshot. Each is pure: bytes in, actions out, and what could not be
+// mapped listed with the reason, for the person importing.
+
+// skipped is one thing of the file that was not imported.
+type skipped struct {
+	ID     string `json:"id,omitempty"`
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
+}
+
+// pendingImage is an image of the file: its bytes become a blob, and the
+// blob id the image element's "blob" (action index At).
+type pendingImage struct {
+	At   int
+	Type string
+	Data []byte
+}
+
+type imported struct {
+	Actions []action
+	Skipped []skipped
+	Images  []pendingImage
+}
+
+func (im *imported) skip(id, typ, reason string) {
+	im.Skipped = append(im.Skipped, skipped{ID: id, Type: typ, Reason: reason})
+}
+
+func str(s string) *string { return &s }
+
+// Ideas: one sticky note per line of a plain list, or per row of a CSV
+// (its first column the text, an optional second the colour; a first row
+// naming its columns "text"/"idea" is a header), in a grid whose top left
+// is (x, y).
+func parseIdeas(body []byte, isCSV bool, x, y float64) (imported, error) {
+	var im imported
+	var rows [][]string
+	if isCSV {
+		r := csv.NewReader(bytes.NewReader(body))
+		r.FieldsPerRecord = -1
+		all, err := r.ReadAll()
+		if err != nil {
+			return im, fmt.Errorf("csv: %v", err)
+		}
+		if len(all) > 0 && len(all[0]) > 0 {
+			if h := strings.ToLower(strings.TrimSpace(all[0][0])); h == "text" || h == "idea" || h == "ideas" {
+				all = all[1:]
+			}
+		}
+		rows = all
+	} else {
+		for _, line := range strings.Split(string(body), "\n") {
+			line = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "-*•"))
+			rows = append(rows, []string{line})
+		}
+	}
+	n := 0
+	for _, row := range rows {
+		if len(row) == 0 || strings.TrimSpace(row[0]) == "" {
+			continue
+		}
+		props := map[string]crdt.Value{
+			"x": crdt.Number(x + float64(n%6)*240), "y": crdt.Number(y + float64(n/6)*240),
+			"w": crdt.Number(200), "h": crdt.Number(200),
+		}
+		if len(row) > 1 && strings.TrimSpace(row[1]) != "" {
+			props["color"] = crdt.String(strings.TrimSpace(row[1]))
+		}
+		im.Actions = append(im.Actions, action{Op: "create", Kind: "note", Props: props, Text: str(strings.TrimSpace(row[0]))})
+		n++
+	}
+	if n == 0 {
+		return im, errors.New("no ideas: one per line (or per CSV row)")
+	}
+	return im, nil
+}
+
+// ---- Excalidraw ----
+
+type exElement struct {
+	ID              string          `json:"id"`
+	Type            string          `json:"type"`
+	X               float64         `json:"x"`
+	Y               float64         `json:"y"`
+	Width           float64         `json:"width"`
+	Height          float64         `json:"height"`
+	Angle           float64         `json:"angle"`
+	StrokeColor     string          `json:"strokeColor"`
+	BackgroundColor string          `json:"backgroundColor"`
+	StrokeWidth     float64         `json:"strokeWidth"`
+	IsDeleted       bool            `json:"isDeleted"`
+	FrameID         string          `json:"frameId"`
+	Text            string          `json:"text"`
+	ContainerID     string          `json:"containerId"`
+	FontSize        float64         `json:"fontSize"`
+	TextAlign       string          `json:"textAlign"`
+	Points          [][]float64     `json:"points"`
+	Pressures       []float64       `json:"pressures"`
+	StartBinding    *exBinding      `json:"startBinding"`
+	EndBinding      *exBinding      `json:"endBinding"`
+	StartArrowhead  *string         `json:"startArrowhead"`
+	EndArrowhead    *string         `json:"endArrowhead"`
+	Elbowed         bool            `json:"elbowed"`
+	FileID          string          `json:"fileId"`
+	Name            *string         `json:"name"`
+	Link            json.RawMessage `json:"link"`
+}
+
+type exBinding struct {
+	ElementID string `json:"elementId"`
+}
+
+type exFile struct {
+	MimeType string `json:"mimeType"`
+	DataURL  string `json:"dataURL"`
+}
+
+// colour maps a file's colour to one the schema takes ("transparent", or
+// #rrggbb / #rrggbbaa).
+func colour(c string) (crdt.Value, bool) {
+	c = strings.TrimSpace(c)
+	if c == "transparent" || c == "" {
+		return crdt.String("transparent"), c != ""
+	}
+	if strings.HasPrefix(c, "#") && (len(c) == 7 || len(c) == 9) {
+		return crdt.String(strings.ToLower(c)), true
+	}
+	if strings.HasPrefix(c, "#") && len(c) == 4 { // #rgb
+		return crdt.String(strings.ToLower("#" + c[1:2] + c[1:2] + c[2:3] + c[2:3] + c[3:4] + c[3:4])), true
+	}
+	return crdt.Value{}, false
+}
+
+func geom(x, y, w, h, rotRad float64) map[string]crdt.Value {
+	p := map[string]crdt.Value{"x": crdt.Number(x), "y": crdt.Number(y), "w": crdt.Number(math.Max(w, 1)), "h": crdt.Number(math.Max(h, 1))}
+	if rotRad != 0 {
+		p["rot"] = crdt.Number(math.Mod(rotRad*180/math.Pi, 360))
+	}
+	return p
+}
+
+// dataURL decodes a data: URL of an image.
+func dataURL(s string) (typ string, data []byte, ok bool) {
+	head, b64, found := strings.Cut(strings.TrimPrefix(s, "data:"), ",")
+	if !found || !strings.HasPrefix(s, "data:") || !strings.HasSuffix(head, ";base64") {
+		return "", nil, false
+	}
+	data, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return "", nil, false
+	}
+	return strings.TrimSuffix(head, ";base64"), data, true
+}
+
+func parseExcalidraw(body []byte) (imported, error) {
+	var im imported
+	var scene struct {
+		Type     string            `json:"type"`
+		Elements []exElement       `json:"elements"`
+		Files    map[string]exFile `json:"files"`
+	}
+	if err := json.Unmarshal(body, &scene); err != nil {
+		return im, fmt.Errorf("excalidraw: %v", err)
+	}
+	ids := map[string]crdt.ElementID{} // Excalidraw id → new element id
+	byID := map[string]*exElement{}
+	for i := range scene.Elements {
+		e := &scene.Elements[i]
+		byID[e.ID] = e
+		if !e.IsDeleted {
+			ids[e.ID] = crdt.ElementID(uuid.New())
+		}
+	}
+	// Frames first: their contents move into them.
+	order := make([]*exElement, 0, len(scene.Elements))
+	for i := range scene.Elements {
+		order = append(order, &scene.Elements[i])
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		return (order[i].Type == "frame" || order[i].Type == "magicframe") && !(order[j].Type == "frame" || order[j].Type == "magicframe")
+	})
+	// Texts bound to a container become the container's text.
+	bound := map[string]string{}
+	for _, e := range order {
+		if e.Type == "text" && e.ContainerID != "" && !e.IsDeleted {
+			bound[e.ContainerID] = e.Text
+		}
+	}
+	for _, e := range order {
+		if e.IsDeleted {
+			continue
+		}
+		a := action{Op: "create", Element: ids[e.ID].String()}
+		switch e.Type {
+		case "rectangle", "ellipse", "diamond":
+			a.Kind, a.Props = "shape", geom(e.X, e.Y, e.Width, e.Height, e.Angle)
+			a.Props["shape"] = crdt.String(e.Type)
+			if c, ok := colour(e.BackgroundColor); ok {
+				a.Props["fill"] = c
+			}
+			if c, ok := colour(e.StrokeColor); ok {
+				a.Props["stroke"] = c
+			}
+			if e.StrokeWidth > 0 {
+				a.Props["strokeWidth"] = crdt.Number(e.StrokeWidth)
+			}
+			if t, ok := bound[e.ID]; ok {
+				a.Text = str(t)
+			}
+		case "text":
+			if e.ContainerID != "" {
+				if c := byID[e.ContainerID]; c != nil && !c.IsDeleted {
+					continue // in its container
+				}
+			}
+			a.Kind, a.Props = "text", geom(e.X, e.Y, e.Width, e.Height, e.Angle)
+			a.Text = str(e.Text)
+			if c, ok := colour(e.StrokeColor); ok {
+				a.Props["color"] = c
+			}
+			if e.FontSize > 0 {
+				a.Props["fontSize"] = crdt.Number(e.FontSize)
+			}
+			if e.TextAlign == "left" || e.TextAlign == "center" || e.TextAlign == "right" {
+				a.Props["align"] = crdt.String(e.TextAlign)
+			}
+		case "arrow", "line":
+			if len(e.Points) < 2 {
+				im.skip(e.ID, e.Type, "fewer than two points")
+				continue
+			}
+			end := func(b *exBinding, p []float64) crdt.Value {
+				if b != nil {
+					if id, ok := ids[b.ElementID]; ok {
+						return jsonValue(map[string]any{"el": id.String(), "anchor": []float64{0.5, 0.5}})
+					}
+				}
+				return jsonValue(map[string]any{"x": e.X + p[0], "y": e.Y + p[1]})
+			}
+			last := e.Points[len(e.Points)-1]
+			a.Kind, a.Props = "connector", geom(e.X, e.Y, e.Width, e.Height, 0)
+			a.Props["from"], a.Props["to"] = end(e.StartBinding, e.Points[0]), end(e.EndBinding, last)
+			a.Props["endArrow"] = crdt.Bool(e.EndArrowhead != nil)
+			a.Props["startArrow"] = crdt.Bool(e.StartArrowhead != nil)
+			if e.Elbowed {
+				a.Props["route"] = crdt.String("elbow")
+			}
+			if c, ok := colour(e.StrokeColor); ok {
+				a.Props["stroke"] = c
+			}
+			if e.StrokeWidth > 0 {
+				a.Props["width"] = crdt.Number(e.StrokeWidth)
+			}
+			if t, ok := bound[e.ID]; ok {
+				a.Text, a.Field = str(t), "label"
+			}
+			if len(e.Points) > 2 {
+				im.skip(e.ID, e.Type, fmt.Sprintf("its %d bends: imported as one straight line", len(e.Points)-2))
+			}
+		case "freedraw":
+			pts := make([]any, 0, 3*len(e.Points))
+			for i, p := range e.Points {
+				if len(p) < 2 {
+					continue
+				}
+				pr := 0.5
+				if i < len(e.Pressures) && e.Pressures[i] > 0 {
+					pr = e.Pressures[i]
+				}
+				pts = append(pts, p[0], p[1], pr)
+			}
+			a.Kind, a.Props = "stroke", geom(e.X, e.Y, e.Width, e.Height, e.Angle)
+			a.Props["points"] = jsonValue(pts)
+			if c, ok := colour(e.StrokeColor); ok {
+				a.Props["color"] = c
+			}
+			if e.StrokeWidth > 0 {
+				a.Props["width"] = crdt.Number(e.StrokeWidth * 2)
+			}
+		case "frame", "magicframe":
+			a.Kind, a.Props = "frame", geom(e.X, e.Y, e.Width, e.Height, 0)
+			title := "Frame"
+			if e.Name != nil && *e.Name != "" {
+				title = *e.Name
+			}
+			a.Text = str(title)
+		case "image":
+			f, ok := scene.Files[e.FileID]
+			typ, data, decoded := dataURL(f.DataURL)
+			if !ok || !decoded {
+				im.skip(e.ID, e.Type, "its picture is not in the file")
+				continue
+			}
+			a.Kind, a.Props = "image", geom(e.X, e.Y, e.Width, e.Height, e.Angle)
+			im.Images = append(im.Images, pendingImage{At: len(im.Actions), Type: typ, Data: data})
+		default:
+			im.skip(e.ID, e.Type, "no matching kind on a Corkboard board")
+			continue
+		}
+		if e.FrameID != "" {
+			if f, ok := ids[e.FrameID]; ok {
+				p := f.String()
+				a.Parent = &p
+			}
+		}
+		im.Actions = append(im.Actions, a)
+	}
+	return im, nil
+}
+
+// jsonValue is a JSON property value.
+func jsonValue(v any) crdt.Value {
+	b, _ := json.Marshal(v)
+	var out crdt.Value
+	out.UnmarshalJSON(b)
+	return out
+}
+
+// ---- tldraw ----
+
+type tlRecord struct {
+	ID       string          `json:"id"`
+	TypeName string          `json:"typeName"`
+	Type     string          `json:"type"`
+	X        float64         `json:"x"`
+	Y        float64         `json:"y"`
+	Rotation float64         `json:"rotation"`
+	ParentID string          `json:"parentId"`
+	Props    json.RawMessage `json:"props"`
+	FromID   string          `json:"fromId"`
+	ToID     string          `json:"toId"`
+}
+
+type tlProps struct {
+	W        float64         `json:"w"`
+	H        float64         `json:"h"`
+	Geo      string          `json:"geo"`
+	Color    string          `json:"color"`
+	Fill     string          `json:"fill"`
+	Size     string          `json:"size"`
+	Text     string          `json:"text"`
+	RichText json.RawMessage `json:"richText"`
+	Name     string          `json:"name"`
+	AssetID  string          `json:"assetId"`
+	Src      string          `json:"src"`
+	ArrowEnd string          `json:"arrowheadEnd"`
+	ArrowBeg string          `json:"arrowheadStart"`
+	Start    *tlTerminal     `json:"start"`
+	End      *tlTerminal     `json:"end"`
+	Terminal string          `json:"terminal"`
+	Segments []tlSegment     `json:"segments"`
+}
+
+type tlTerminal struct {
+	X            float64 `json:"x"`
+	Y            float64 `json:"y"`
+	Type         string  `json:"type"`
+	BoundShapeID string  `json:"boundShapeId"`
+}
+
+type tlSegment struct {
+	Points []struct {
+		X float64 `json:"x"`
+		Y float64 `json:"y"`
+		Z float64 `json:"z"`
+	} `json:"points"`
+}
+
+// tldraw's named colours.
+var tlColours = map[string]string{
+	"black": "#1d1d1d", "grey": "#9fa8b2", "light-violet": "#e085f4", "violet": "#ae3ec9",
+	"blue": "#4465e9", "light-blue": "#4ba1f1", "yellow": "#f1ac4b", "orange": "#e16919",
+	"green": "#099268", "light-green": "#4cb05e", "light-red": "#f87777", "red": "#e03131", "white": "#ffffff",
+}
+
+var tlSizes = map[string]float64{"s": 18, "m": 24, "l": 36, "xl": 44}
+
+// richText flattens tldraw's rich text (a TipTap document) to lines.
+func richText(raw json.RawMessage) string {
+	var node struct {
+		Type    string            `json:"type"`
+		Text    string            `json:"text"`
+		Content []json.RawMessage `json:"content"`
+	}
+	if json.Unmarshal(raw, &node) != nil {
+		return ""
+	}
+	if node.Type == "text" {
+		return node.Text
+	}
+	var parts []string
+	for _, c := range node.Content {
+		parts = append(parts, richText(c))
+	}
+	sep := ""
+	if node.Type == "doc" {
+		sep = "\n"
+	}
+	return strings.Join(parts, sep)
+}
+
+func parseTldraw(body []byte) (imported, error) {
+	var im imported
+	var file struct {
+		Records  []tlRecord          `json:"records"`
+		Store    map[string]tlRecord `json:"store"`
+		Document *struct {
+			Store map[string]tlRecord `json:"store"`
+		} `json:"document"`
+	}
+	if err := json.Unmarshal(body, &file); err != nil {
+		return im, fmt.Errorf("tldraw: %v", err)
+	}
+	recs := file.Records
+	store := file.Store
+	if file.Document != nil {
+		store = file.Document.Store
+	}
+	keys := make([]string, 0, len(store))
+	for k := range store {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		recs = append(recs, store[k])
+	}
+	shapes := map[string]*tlRecord{}
+	assets := map[string]tlProps{}
+	bindings := map[string]map[string]string{} // arrow id → terminal → shape id
+	ids := map[string]crdt.ElementID{}
+	for i := range recs {
+		r := &recs[i]
+		switch r.TypeName {
+		case "shape":
+			shapes[r.ID] = r
+			ids[r.ID] = crdt.ElementID(uuid.New())
+		case "asset":
+			var p tlProps
+			json.Unmarshal(r.Props, &p)
+			assets[r.ID] = p
+		case "binding":
+			var p tlProps
+			json.Unmarshal(r.Props, &p)
+			if bindings[r.FromID] == nil {
+				bindings[r.FromID] = map[string]string{}
+			}
+			bindings[r.FromID][p.Terminal] = r.ToID
+		}
+	}
+	if len(shapes) == 0 {
+		return im, errors.New("tldraw: no shapes in the file")
+	}
+	// Absolute position: tldraw places a shape relative to its parent.
+	var abs func(r *tlRecord, depth int) (float64, float64)
+	abs = func(r *tlRecord, depth int) (float64, float64) {
+		if p, ok := shapes[r.ParentID]; ok && depth < 64 {
+			px, py := abs(p, depth+1)
+			return px + r.X, py + r.Y
+		}
+		return r.X, r.Y
+	}
+	order := make([]*tlRecord, 0, len(shapes))
+	for _, r := range shapes {
+		order = append(order, r)
+	}
+	sort.Slice(order, func(i, j int) bool {
+		fi, fj := order[i].Type == "frame", order[j].Type == "frame"
+		if fi != fj {
+			return fi
+		}
+		return order[i].ID < order[j].ID
+	})
+	for _, r := range order {
+		var p tlProps
+		if err := json.Unmarshal(r.Props, &p); err != nil {
+			im.skip(r.ID, r.Type, "its props do not read")
+			continue
+		}
+		text := p.Text
+		if len(p.RichText) > 0 {
+			text = richText(p.RichText)
+		}
+		x, y := abs(r, 0)
+		a := action{Op: "create", Element: ids[r.ID].String()}
+		col := tlColours[p.Color]
+		switch r.Type {
+		case "geo":
+			shape := p.Geo
+			switch shape {
+			case "rectangle", "ellipse", "diamond", "triangle", "hexagon", "star", "cloud":
+			case "oval":
+				shape = "ellipse"
+			default:
+				im.skip(r.ID, "geo:"+p.Geo, "drawn as a rectangle")
+				shape = "rectangle"
+			}
+			a.Kind, a.Props = "shape", geom(x, y, p.W, p.H, r.Rotation)
+			a.Props["shape"] = crdt.String(shape)
+			if col != "" {
+				a.Props["stroke"] = crdt.String(col)
+				if p.Fill == "solid" || p.Fill == "semi" || p.Fill == "pattern" {
+					a.Props["fill"] = crdt.String(col + "40")
+				}
+			}
+			if text != "" {
+				a.Text = str(text)
+			}
+		case "note":
+			a.Kind, a.Props = "note", geom(x, y, 200, 200, r.Rotation)
+			if col != "" {
+				a.Props["color"] = crdt.String(col)
+			}
+			a.Text = str(text)
+		case "text":
+			w := p.W
+			if w == 0 {
+				w = 200
+			}
+			a.Kind, a.Props = "text", geom(x, y, w, 40, r.Rotation)
+			a.Text = str(text)
+			if col != "" {
+				a.Props["color"] = crdt.String(col)
+			}
+			if s, ok := tlSizes[p.Size]; ok {
+				a.Props["fontSize"] = crdt.Number(s)
+			}
+		case "frame":
+			a.Kind, a.Props = "frame", geom(x, y, p.W, p.H, 0)
+			title := p.Name
+			if title == "" {
+				title = "Frame"
+			}
+			a.Text = str(title)
+		case "arrow":
+			term := func(name string, t *tlTerminal) crdt.Value {
+				target := bindings[r.ID][name]
+				if t != nil && t.Type == "binding" {
+					target = t.BoundShapeID
+				}
+				if id, ok := ids[target]; ok {
+					return jsonValue(map[string]any{"el": id.String(), "anchor": []float64{0.5, 0.5}})
+				}
+				var tx, ty float64
+				if t != nil {
+					tx, ty = t.X, t.Y
+				}
+				return jsonValue(map[string]any{"x": x + tx, "y": y + ty})
+			}
+			a.Kind, a.Props = "connector", geom(x, y, 1, 1, 0)
+			a.Props["from"], a.Props["to"] = term("start", p.Start), term("end", p.End)
+			a.Props["endArrow"] = crdt.Bool(p.ArrowEnd != "none")
+			a.Props["startArrow"] = crdt.Bool(p.ArrowBeg != "" && p.ArrowBeg != "none")
+			if col != "" {
+				a.Props["stroke"] = crdt.String(col)
+			}
+			if text != "" {
+				a.Text, a.Field = str(text), "label"
+			}
+		case "draw", "highlight":
+			var pts []any
+			for _, s := range p.Segments {
+				for _, pt := range s.Points {
+					z := pt.Z
+					if z <= 0 {
+						z = 0.5
+					}
+					pts = append(pts, pt.X, pt.Y, z)
+				}
+			}
+			if len(pts) == 0 {
+				im.skip(r.ID, r.Type, "no points")
+				continue
+			}
+			a.Kind, a.Props = "stroke", geom(x, y, 1, 1, r.Rotation)
+			a.Props["points"] = jsonValue(pts)
+			if col != "" {
+				a.Props["color"] = crdt.String(col)
+			}
+		case "image":
+			asset, ok := assets[p.AssetID]
+			typ, data, decoded := dataURL(asset.Src)
+			if !ok || !decoded {
+				im.skip(r.ID, r.Type, "its picture is not in the file")
+				continue
+			}
+			a.Kind, a.Props = "image", geom(x, y, p.W, p.H, r.Rotation)
+			im.Images = append(im.Images, pendingImage{At: len(im.Actions), Type: typ, Data: data})
+		default:
+			im.skip(r.ID, r.Type, "no matching kind on a Corkboard board")
+			continue
+		}
+		if parent, ok := shapes[r.ParentID]; ok && parent.Type == "frame" {
+			f := ids[parent.ID].String()
+			a.Parent = &f
+		}
+		im.Actions = append(im.Actions, a)
+	}
+	return im, nil
+}
