@@ -53,6 +53,9 @@ func classify(text string) []string {
 	if has("DO WHAT THE FUCK YOU WANT TO PUBLIC LICENSE") && has("You just DO WHAT THE FUCK YOU WANT TO") {
 		ids["WTFPL"] = true
 	}
+	if has("Attribution-NoDerivatives 4.0 International") && has("Creative Commons") {
+		ids["CC-BY-ND-4.0"] = true
+	}
 	if has("UNICODE, INC. LICENSE AGREEMENT - DATA FILES AND SOFTWARE") {
 		ids["Unicode-DFS-2016"] = true
 	}

@@ -85,6 +85,11 @@ var allowed = map[string][]string{
 	// accepted for d3-flextree only, and any other WTFPL package must be
 	// looked at first (wtfplNote).
 	"WTFPL": {"npm:d3-flextree"},
+	// CC-BY-ND-4.0 is a licence for works, not software: go-mail (MIT)
+	// ships it in LICENSES/ for its logo alone (assets/gopher2.svg, by its
+	// REUSE sidecar), which is not compiled into the binary. Accepted for
+	// go-mail only; anywhere else it must be looked at first.
+	"CC-BY-ND-4.0": {"go:github.com/wneessen/go-mail"},
 }
 
 // wtfplNote is printed in NOTICE: why d3-flextree's licence is acceptable.

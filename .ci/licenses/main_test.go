@@ -99,6 +99,7 @@ func TestClassify(t *testing.T) {
 		{"apache, rewrapped", strings.Join(strings.Fields(apache), "\n"), []string{"Apache-2.0"}},
 		{"apache, the short notice", "Copyright 2011-2016 Canonical Ltd.\n\nLicensed under the Apache License, Version 2.0 (the \"License\");\nyou may not use this file except in compliance with the License.\n", []string{"Apache-2.0"}},
 		{"wtfpl", wtfplText, []string{"WTFPL"}},
+		{"cc-by-nd (a logo's licence)", "Attribution-NoDerivatives 4.0 International\n\nCreative Commons Corporation (\"Creative Commons\") is not a law firm\n", []string{"CC-BY-ND-4.0"}},
 		{"mpl names the gnu licences as secondary", "Mozilla Public License Version 2.0\n\"Secondary License\"\n    means either the GNU General Public License, Version 2.0, the GNU Lesser\n    General Public License, Version 2.1, the GNU Affero General Public\n    License, Version 3.0, or any later versions of those licenses.\n", []string{"MPL-2.0"}},
 		{"gpl", gplText, []string{"GPL"}},
 		{"mit with a gpl part", mitText + "\n---\n" + gplText, []string{"GPL", "MIT"}},

@@ -9,12 +9,16 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
-	"net/smtp"
 	"net/textproto"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/corkboard/corkboard/server/outbox"
+	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
 )
 
 // Kind is the outbox item kind of e-mail.
@@ -87,25 +91,12 @@ func NewSMTP(cfg SMTPConfig) Sender {
 	return &smtpSender{cfg: cfg, host: host, now: time.Now}
 }
 
-// isLocal reports whether host is the local machine, where credentials may
-// go without TLS.
-func isLocal(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // stage names a step of the conversation, for errors and for deciding what
 // a 5xx means.
 type stage string
 
 const (
-	stageConnect stage = "connect"
-	stageHello   stage = "hello"
-	stageTLS     stage = "starttls"
-	stageAuth    stage = "auth"
+	stageConnect stage = "connect" // dial, EHLO, STARTTLS, AUTH
 	stageMail    stage = "mail from"
 	stageRcpt    stage = "rcpt to"
 	stageData    stage = "data"
@@ -153,78 +144,85 @@ func (s *smtpSender) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("smtp: unknown TLS mode %q (want starttls, tls or none)", s.cfg.TLS)
 	}
 
+	_, portText, _ := net.SplitHostPort(s.cfg.Addr)
+	port, err := strconv.Atoi(portText)
+	if err != nil || port <= 0 || port > 65535 {
+		return fmt.Errorf("smtp: relay address %q has no port", s.cfg.Addr)
+	}
+	// The transport is go-mail's (its maintained fork of net/smtp): the
+	// dial, EHLO, STARTTLS by policy, AUTH by what the relay offers (it
+	// refuses to send credentials unencrypted but to localhost), and a
+	// deadline on the whole conversation. The message is this package's
+	// own encoding (Bytes), written as is.
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", s.cfg.Addr)
-	if err != nil {
-		return classify(stageConnect, err)
-	}
-	defer conn.Close()
-	// net/smtp has no contexts: the deadline and a cancellation that
-	// unblocks any read or write stand in for them.
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	// The dial is this package's, for two things go-mail leaves out: the
+	// connection, so that a cancelled context unblocks any read or write
+	// at once (the deadline bounds the rest), and implicit TLS on it.
+	tlsConf := s.tlsConfig()
+	var mu sync.Mutex
+	var conn net.Conn
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if conn != nil {
+			conn.SetDeadline(time.Unix(1, 0))
+		}
+	})
 	defer stop()
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if mode == "tls" {
+			tc := tls.Client(c, tlsConf)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				c.Close()
+				return nil, err
+			}
+			c = tc
+		}
+		mu.Lock()
+		conn = c
+		mu.Unlock()
+		return c, nil
+	}
 	wrap := func(st stage, err error) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("smtp %s: %w (%v)", st, ctx.Err(), err)
 		}
 		return classify(st, err)
 	}
-
-	tlsConf := s.tlsConfig()
-	if mode == "tls" {
-		tc := tls.Client(conn, tlsConf)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return wrap(stageTLS, err)
-		}
-		conn = tc
-	}
-	c, err := smtp.NewClient(conn, s.host)
-	if err != nil {
-		return wrap(stageConnect, err)
-	}
-	defer c.Close()
-	if err := c.Hello(s.cfg.HeloName); err != nil {
-		return wrap(stageHello, err)
-	}
-	_, isTLS := conn.(*tls.Conn)
-	if mode == "" || mode == "starttls" {
-		if ok, _ := c.Extension("STARTTLS"); ok {
-			if err := c.StartTLS(tlsConf); err != nil {
-				return wrap(stageTLS, err)
-			}
-			isTLS = true
-		}
+	opts := []gomail.Option{gomail.WithPort(port), gomail.WithTimeout(s.cfg.Timeout), gomail.WithHELO(s.cfg.HeloName),
+		gomail.WithTLSConfig(tlsConf), gomail.WithDialContextFunc(dial)}
+	switch mode {
+	case "tls":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS)) // TLS from the first byte (dial)
+	case "none":
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
 	}
 	if s.cfg.Username != "" {
-		if !isTLS && !isLocal(s.host) {
-			return fmt.Errorf("smtp %s: refusing to send credentials to %s without TLS", stageAuth, s.host)
-		}
-		ok, mechs := c.Extension("AUTH")
-		if !ok {
-			return fmt.Errorf("smtp %s: the relay offers no AUTH, but a username is configured", stageAuth)
-		}
-		var auth smtp.Auth
-		switch fields := strings.Fields(strings.ToUpper(mechs)); {
-		case containsWord(fields, "PLAIN"):
-			auth = smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, s.host)
-		case containsWord(fields, "LOGIN"):
-			auth = &loginAuth{user: s.cfg.Username, pass: s.cfg.Password}
-		default:
-			return fmt.Errorf("smtp %s: the relay offers %q, none of PLAIN and LOGIN", stageAuth, mechs)
-		}
-		if err := c.Auth(auth); err != nil {
-			return wrap(stageAuth, err)
-		}
+		opts = append(opts, gomail.WithSMTPAuthCustom(&offeredAuth{user: s.cfg.Username, pass: s.cfg.Password, host: s.host}))
 	}
-	if err := c.Mail(sender.Address); err != nil {
+	client, err := gomail.NewClient(s.host, opts...)
+	if err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	c, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		// Connect, EHLO, STARTTLS or AUTH: the relay or the settings,
+		// for every message alike: never permanent.
+		return wrap(stageConnect, err)
+	}
+	defer client.CloseWithSMTPClient(c)
+	if err := c.Mail("<" + sender.Address + ">"); err != nil {
 		return wrap(stageMail, err)
 	}
-	if err := c.Rcpt(to.Address); err != nil {
+	if err := c.Rcpt("<" + to.Address + ">"); err != nil {
 		return wrap(stageRcpt, err)
 	}
 	w, err := c.Data()
@@ -242,13 +240,25 @@ func (s *smtpSender) Send(ctx context.Context, m Message) error {
 	return nil
 }
 
-func containsWord(words []string, w string) bool {
-	for _, x := range words {
-		if x == w {
-			return true
-		}
+// offeredAuth is AUTH PLAIN, or LOGIN when the relay offers only that
+// (many still do), as go-mail's smtp package makes them: both refuse to
+// send credentials over an unencrypted connection to anything but
+// localhost.
+type offeredAuth struct {
+	user, pass, host string
+	mech             gosmtp.Auth
+}
+
+func (a *offeredAuth) Start(server *gosmtp.ServerInfo) (string, []byte, error) {
+	a.mech = gosmtp.PlainAuth("", a.user, a.pass, a.host, false)
+	if !slices.Contains(server.Auth, "PLAIN") && slices.Contains(server.Auth, "LOGIN") {
+		a.mech = gosmtp.LoginAuth(a.user, a.pass, a.host, false)
 	}
-	return false
+	return a.mech.Start(server)
+}
+
+func (a *offeredAuth) Next(fromServer []byte, more bool) ([]byte, error) {
+	return a.mech.Next(fromServer, more)
 }
 
 func (s *smtpSender) tlsConfig() *tls.Config {
@@ -265,32 +275,6 @@ func (s *smtpSender) tlsConfig() *tls.Config {
 		c.MinVersion = tls.VersionTLS12
 	}
 	return c
-}
-
-// loginAuth is AUTH LOGIN, which net/smtp lacks and many relays still
-// offer alone. Like smtp.PlainAuth it refuses an unencrypted connection
-// to anything but localhost (Send checks that before, too).
-type loginAuth struct{ user, pass string }
-
-func (a *loginAuth) Start(server *smtp.ServerInfo) (string, []byte, error) {
-	if !server.TLS && !isLocal(server.Name) {
-		return "", nil, errors.New("unencrypted connection")
-	}
-	return "LOGIN", nil, nil
-}
-
-func (a *loginAuth) Next(fromServer []byte, more bool) ([]byte, error) {
-	if !more {
-		return nil, nil
-	}
-	switch p := strings.ToLower(strings.TrimSpace(string(fromServer))); {
-	case strings.HasPrefix(p, "username"):
-		return []byte(a.user), nil
-	case strings.HasPrefix(p, "password"):
-		return []byte(a.pass), nil
-	default:
-		return nil, fmt.Errorf("unexpected AUTH LOGIN challenge %q", fromServer)
-	}
 }
 
 // logSender is the Sender of NewLogSender.
