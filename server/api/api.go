@@ -144,6 +144,9 @@ func (srv *Server) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("GET /v1/boards/{board}/state", srv.boardState)
 	handle("GET /v1/boards/{board}/ops", srv.boardOps)
 	handle("GET /v1/boards/{board}/export", srv.exportBoard)
+	handle("GET /v1/boards/{board}/history", srv.boardHistory)
+	handle("GET /v1/boards/{board}/history/state", srv.historyState)
+	handle("POST /v1/boards/{board}/restore", srv.restoreBoard)
 	handle("POST /v1/boards/import", srv.importBoard)
 	// Content in JSON (elements.go).
 	handle("POST /v1/boards/{board}/changes", srv.postChanges)

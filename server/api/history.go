@@ -1,0 +1,376 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// Board history: the op log read as a timeline, the board as it was after
+// any entry of it, and restoring elements (or the whole board) to such a
+// past state as new changes, which merge with everything made since like
+// anyone's edit (docs/API.md "History").
+//
+// A past state is rebuilt by replaying the log into a fresh document up to
+// the entry: from its start, or from the stored snapshot at or before it
+// when the log was trimmed (then older states are gone: 410).
+//
+// Rejected: keeping periodic snapshots for history (more disk for every
+// board, when the log already holds every state); restoring by rewriting
+// the log (the other replicas would never agree again).
+
+// Bounds of history (docs/API.md).
+const (
+	historyPage      = 200    // entries per timeline page (at most)
+	maxReplay        = 200000 // entries replayed to rebuild one past state
+	historyPerMinute = 60     // past states rebuilt per caller and minute
+)
+
+// historyEntry is one entry of the timeline.
+type historyEntry struct {
+	Seq      uint64         `json:"seq"`
+	Accepted int64          `json:"accepted"` // unix ms
+	Author   string         `json:"author,omitempty"`
+	Replica  crdt.ReplicaID `json:"replica"`
+	Ops      int            `json:"ops"`
+	Elements []string       `json:"elements"` // touched, at most 20
+}
+
+// GET /v1/boards/{board}/history?before=<seq>&limit=: the timeline, newest
+// first.
+func (srv *Server) boardHistory(w http.ResponseWriter, r *http.Request) {
+	id, _, _, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	last, err := srv.cfg.Store.LastSeq(r.Context(), id)
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	before := last + 1
+	if b := r.URL.Query().Get("before"); b != "" {
+		if before, err = strconv.ParseUint(b, 10, 64); err != nil {
+			writeError(w, 400, protocol.CodeMalformed, "before: a log position")
+			return
+		}
+	}
+	limit := historyPage
+	if l := r.URL.Query().Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > historyPage {
+			writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("limit: 1 to %d", historyPage))
+			return
+		}
+	}
+	from := uint64(1)
+	if before > uint64(limit) {
+		from = before - uint64(limit)
+	}
+	entries := []historyEntry{}
+	var first uint64
+	err = srv.cfg.Store.ScanOps(r.Context(), id, from, func(rec storage.Record) error {
+		if first == 0 {
+			first = rec.Seq
+		}
+		if rec.Seq >= before {
+			return errStop
+		}
+		e := historyEntry{Seq: rec.Seq, Accepted: rec.Accepted, Author: rec.Author, Replica: crdt.ReplicaID(rec.Replica), Elements: []string{}}
+		if c, err := crdt.DecodeChange(rec.Data); err == nil {
+			e.Ops = len(c.Ops)
+			for _, op := range c.Ops {
+				s := op.Element.String()
+				if len(e.Elements) < 20 && !slices.Contains(e.Elements, s) {
+					e.Elements = append(e.Elements, s)
+				}
+			}
+		}
+		entries = append(entries, e)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	slices.Reverse(entries)
+	out := map[string]any{"entries": entries, "last": last}
+	if from > 1 && first == from {
+		out["next"] = from // ?before= for the older page
+	}
+	if first > from || (first == 0 && last >= from) {
+		out["trimmed"] = true // older entries are not kept
+	}
+	writeJSON(w, 200, out)
+}
+
+var errStop = errors.New("stop")
+
+// errGone: the log was trimmed before the asked position.
+var errGone = errors.New("the board's history before that point is no longer kept")
+
+// docAt rebuilds the board's document as it was after log entry seq.
+func (srv *Server) docAt(ctx context.Context, id storage.BoardID, seq uint64) (*crdt.Doc, error) {
+	doc := crdt.NewDoc()
+	from := uint64(1)
+	var first uint64
+	srv.cfg.Store.ScanOps(ctx, id, 0, func(rec storage.Record) error { first = rec.Seq; return errStop })
+	if first > 1 {
+		s, data, err := srv.cfg.Store.LatestSnapshot(ctx, id)
+		if err != nil || s > seq || s+1 < first {
+			return nil, errGone
+		}
+		if doc, err = crdt.LoadSnapshot(data); err != nil {
+			return nil, err
+		}
+		from = s + 1
+	}
+	if seq >= from && seq-from >= maxReplay {
+		return nil, fmt.Errorf("more than %d entries to replay: %w", maxReplay, errTooBig)
+	}
+	err := srv.cfg.Store.ScanOps(ctx, id, from, func(rec storage.Record) error {
+		if rec.Seq > seq {
+			return errStop
+		}
+		c, err := crdt.DecodeChange(rec.Data)
+		if err != nil {
+			return err
+		}
+		_, _, err = doc.Apply(c)
+		return err
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// pastSeq reads ?seq= (or the body's), gating the replay's rate.
+func (srv *Server) pastDoc(w http.ResponseWriter, r *http.Request, id storage.BoardID, user string, seq uint64) (*crdt.Doc, bool) {
+	if !srv.cfg.Limits.Allow("history:"+user, historyPerMinute, time.Minute) {
+		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d past states a minute", historyPerMinute))
+		return nil, false
+	}
+	last, err := srv.cfg.Store.LastSeq(r.Context(), id)
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return nil, false
+	}
+	if seq > last {
+		writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("seq: the log has %d entries", last))
+		return nil, false
+	}
+	doc, err := srv.docAt(r.Context(), id, seq)
+	switch {
+	case errors.Is(err, errGone):
+		writeError(w, 410, protocol.CodeNotFound, err.Error())
+		return nil, false
+	case errors.Is(err, errTooBig):
+		writeError(w, 413, protocol.CodeTooLarge, err.Error())
+		return nil, false
+	case err != nil:
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return nil, false
+	}
+	return doc, true
+}
+
+// GET /v1/boards/{board}/history/state?seq=: the board as it was after log
+// entry seq (0: empty), in the form of GET /state.
+func (srv *Server) historyState(w http.ResponseWriter, r *http.Request) {
+	id, _, who, ok := srv.enter(w, r)
+	if !ok {
+		return
+	}
+	seq, err := strconv.ParseUint(r.URL.Query().Get("seq"), 10, 64)
+	if err != nil {
+		writeError(w, 400, protocol.CodeMalformed, "seq: a log position (GET /history)")
+		return
+	}
+	doc, ok := srv.pastDoc(w, r, id, who.User.ID, seq)
+	if !ok {
+		return
+	}
+	body, err := doc.MarshalJSON()
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body)
+}
+
+// POST /v1/boards/{board}/restore {"seq", "elements"?}: put elements (all
+// of the board's by default) back as they were after log entry seq, as one
+// new change (editors and owners; the write API's gate). Comments stay as
+// they are: they are their authors' (listed back as skipped).
+func (srv *Server) restoreBoard(w http.ResponseWriter, r *http.Request) {
+	id, m, who, ok := srv.writeGate(w, r)
+	if !ok {
+		return
+	}
+	if who.User.Role != room.RoleOwner && who.User.Role != room.RoleEditor {
+		writeError(w, 403, protocol.CodeForbidden, "only editors and owners may restore")
+		return
+	}
+	var req struct {
+		Seq      *uint64  `json:"seq"`
+		Elements []string `json:"elements"`
+	}
+	if !decodeWrite(w, r, &req) {
+		return
+	}
+	if req.Seq == nil {
+		writeError(w, 400, protocol.CodeMalformed, "seq: required (a log position from GET /history)")
+		return
+	}
+	past, ok := srv.pastDoc(w, r, id, who.User.ID, *req.Seq)
+	if !ok {
+		return
+	}
+	rm, err := srv.cfg.Rooms.Open(r.Context(), id)
+	if err != nil {
+		writeError(w, 503, protocol.CodeInternal, err.Error())
+		return
+	}
+	var actions []action
+	var skip []skipped
+	err = rm.Query(r.Context(), func(now *crdt.Doc) {
+		scope := map[crdt.ElementID]bool{}
+		if len(req.Elements) > 0 {
+			for _, s := range req.Elements {
+				if e, err := crdt.ParseElementID(s); err == nil {
+					scope[e] = true
+				}
+			}
+		} else {
+			for _, e := range past.Elements() {
+				scope[e] = true
+			}
+			for _, e := range now.Elements() {
+				scope[e] = true
+			}
+		}
+		ids := make([]crdt.ElementID, 0, len(scope))
+		for e := range scope {
+			ids = append(ids, e)
+		}
+		slices.SortFunc(ids, func(a, b crdt.ElementID) int { return bytes.Compare(a[:], b[:]) })
+		actions, skip = restoreActions(past, now, ids)
+	})
+	if err != nil {
+		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		return
+	}
+	if len(actions) > maxActions*10 {
+		writeError(w, 413, protocol.CodeTooLarge, fmt.Sprintf("%d elements to restore: at most %d at once", len(actions), maxActions*10))
+		return
+	}
+	if len(actions) == 0 {
+		writeJSON(w, 200, map[string]any{"elements": []string{}, "skipped": orEmpty(skip)})
+		return
+	}
+	status, res, code, err := srv.applyActions(r.Context(), id, m, who, actions)
+	if err != nil {
+		writeError(w, status, code, err.Error())
+		return
+	}
+	writeJSON(w, 200, map[string]any{"elements": res.Elements, "change": res.Change, "version": res.Version, "skipped": orEmpty(skip)})
+}
+
+// restoreActions are the actions that make each element of ids in now as
+// it was in past: brought back, its properties and text set, moved back, or
+// deleted if it did not exist then.
+func restoreActions(past, now *crdt.Doc, ids []crdt.ElementID) ([]action, []skipped) {
+	var out []action
+	var skip []skipped
+	alive := func(d *crdt.Doc, e crdt.ElementID) bool { return d.Kind(e) != "" && !d.IsDeleted(e) }
+	for _, e := range ids {
+		kind := past.Kind(e)
+		if kind == "" {
+			kind = now.Kind(e)
+		}
+		if kind == "comment" {
+			if alive(past, e) != alive(now, e) || !sameElement(past, now, e) {
+				skip = append(skip, skipped{ID: e.String(), Type: "comment", Reason: "comments are their authors'"})
+			}
+			continue
+		}
+		switch {
+		case !alive(past, e) && alive(now, e):
+			out = append(out, action{Op: "delete", Element: e.String()})
+			continue
+		case !alive(past, e):
+			continue // gone then and now
+		case now.Kind(e) == "":
+			skip = append(skip, skipped{ID: e.String(), Type: kind, Reason: "not on this board now"})
+			continue
+		}
+		if now.IsDeleted(e) {
+			out = append(out, action{Op: "restore", Element: e.String()})
+		}
+		up := action{Op: "update", Element: e.String(), Props: map[string]crdt.Value{}}
+		for _, k := range now.Keys(e) {
+			if _, ok := past.Get(e, k); !ok && k != "author" && k != "target" {
+				up.Props[k] = crdt.Null() // unset then: back to the default
+			}
+		}
+		for _, k := range past.Keys(e) {
+			if k == "author" || k == "target" {
+				continue
+			}
+			pv, _ := past.Get(e, k)
+			nv, _ := now.Get(e, k)
+			if !sameValue(pv, nv) {
+				up.Props[k] = pv
+			}
+		}
+		if len(up.Props) > 0 {
+			out = append(out, up)
+		}
+		for _, f := range past.TextFields(e) {
+			if t := past.Text(e, f); t != now.Text(e, f) {
+				out = append(out, action{Op: "update", Element: e.String(), Field: f, Text: str(t)})
+			}
+		}
+		pp, ppos := past.Parent(e)
+		np, npos := now.Parent(e)
+		if pp != np || ppos != npos {
+			parent := ""
+			if pp != crdt.Root {
+				parent = pp.String()
+			}
+			out = append(out, action{Op: "move", Element: e.String(), Parent: &parent, Pos: ppos})
+		}
+	}
+	return out, skip
+}
+
+func sameValue(a, b crdt.Value) bool {
+	x, _ := a.MarshalJSON()
+	y, _ := b.MarshalJSON()
+	return bytes.Equal(x, y)
+}
+
+// sameElement says whether an element's properties and texts are the same
+// in two documents.
+func sameElement(a, b *crdt.Doc, e crdt.ElementID) bool {
+	ja, _ := a.ElementJSON(e)
+	jb, _ := b.ElementJSON(e)
+	ja.Votes, jb.Votes = nil, nil
+	x, _ := jsonMarshal(ja)
+	y, _ := jsonMarshal(jb)
+	return bytes.Equal(x, y)
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
