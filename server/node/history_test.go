@@ -80,7 +80,9 @@ func TestHistoryAndRestore(t *testing.T) {
 	var seq int
 	fmt.Sscan(bSeq, &seq)
 	e.must(200, "POST", "/v1/boards/"+board+"/restore", owner, map[string]any{"seq": seq, "elements": []string{b.String()}})
-	if err := c.WaitDoc(ctx, func(d *crdt.Doc) bool { return !d.IsDeleted(b) && d.Text(b, "text") == "later" && d.Text(a, "text") == "first" }); err != nil {
+	if err := c.WaitDoc(ctx, func(d *crdt.Doc) bool {
+		return !d.IsDeleted(b) && d.Text(b, "text") == "later" && d.Text(a, "text") == "first"
+	}); err != nil {
 		t.Fatalf("restoring one element: %v", err)
 	}
 }
