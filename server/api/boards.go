@@ -81,6 +81,8 @@ type createRequest struct {
 	Password   string `json:"password,omitempty"`   // for access "password"
 	Deadline   int64  `json:"deadline,omitempty"`   // unix ms
 	OwnerName  string `json:"ownerName,omitempty"`
+	// Template starts the board with a template's elements (templates.go).
+	Template string `json:"template,omitempty"`
 }
 
 type createResponse struct {
@@ -100,7 +102,26 @@ func (srv *Server) createBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "body: "+err.Error())
 		return
 	}
-	srv.create(w, r, req, nil)
+	var fill func(ctx context.Context, id storage.BoardID, owner string) bool
+	if req.Template != "" {
+		t, ok := templates[req.Template]
+		if !ok {
+			writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("template: one of %v", templateNames()))
+			return
+		}
+		fill = func(ctx context.Context, id storage.BoardID, owner string) bool {
+			rec, err := srv.templateChange(ctx, id, owner, t)
+			if err == nil {
+				err = srv.cfg.Store.AppendOps(ctx, id, []storage.Record{rec})
+			}
+			if err != nil {
+				writeError(w, 503, protocol.CodeUnavailable, "template: "+err.Error())
+				return false
+			}
+			return true
+		}
+	}
+	srv.create(w, r, req, fill)
 }
 
 // create makes a board from a creation request: its settings, owner token,
@@ -108,7 +129,7 @@ func (srv *Server) createBoard(w http.ResponseWriter, r *http.Request) {
 // content into the store before its settings exist (an import), so nobody
 // opens it half-filled; it answers an error itself (then the board is not
 // made).
-func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequest, fill func(ctx context.Context, id storage.BoardID) bool) {
+func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequest, fill func(ctx context.Context, id storage.BoardID, owner string) bool) {
 	req.Name = strings.TrimSpace(req.Name)
 	if req.Name == "" || utf8.RuneCountInString(req.Name) > 200 || !utf8.ValidString(req.Name) {
 		writeError(w, 400, protocol.CodeMalformed, "name: 1 to 200 characters")
@@ -174,6 +195,9 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequ
 			return
 		}
 	}
+	if t, ok := templates[req.Template]; ok && t.Voting > 0 {
+		m.Voting = &meta.Voting{Session: auth.RandomID(6), State: "open", Dots: t.Voting, Opened: now}
+	}
 	resp := createResponse{Links: map[string]string{}}
 	resp.Token = srv.ownerToken(&m, name)
 	for _, role := range []string{room.RoleEditor, room.RoleCommenter, room.RoleViewer} {
@@ -181,7 +205,7 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequ
 	}
 	resp.Links[room.RoleOwner] = srv.cfg.PublicURL() + "/b/" + m.ID + "#token=" + resp.Token
 	resp.Board = m
-	if fill != nil && !fill(r.Context(), id) {
+	if fill != nil && !fill(r.Context(), id, owner) {
 		return
 	}
 	if err := srv.cfg.Boards.Create(r.Context(), &m); err != nil {

@@ -139,7 +139,7 @@ func (srv *Server) importBoard(w http.ResponseWriter, r *http.Request) {
 	if q := r.URL.Query().Get("name"); q != "" {
 		name = q
 	}
-	srv.create(w, r, createRequest{Name: name}, func(ctx context.Context, id storage.BoardID) bool {
+	srv.create(w, r, createRequest{Name: name}, func(ctx context.Context, id storage.BoardID, _ string) bool {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		if err := srv.cfg.Store.AppendOps(ctx, id, recs); err != nil {
