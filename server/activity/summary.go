@@ -23,6 +23,8 @@ type Idea struct {
 	Voters    int            `json:"voters"`              // people with a live vote
 	Reactions map[string]int `json:"reactions,omitempty"` // reaction → number of people
 	Comments  []Comment      `json:"comments,omitempty"`  // threads pinned to the idea
+	By        string         `json:"by,omitempty"`        // user id of who proposed it (created it)
+	ByName    string         `json:"byName,omitempty"`    // their display name, when known
 }
 
 // Comment is one comment with its replies.
@@ -62,6 +64,21 @@ type Summary struct {
 	// summary describes the board as of then. Summarize reads no clock;
 	// a caller that wants "now" overwrites it.
 	Generated int64 `json:"generated"`
+	// Set by the caller from the board's settings: the time zone the
+	// renderings tell times in (the owner's; UTC when empty), the
+	// deadline (unix ms; 0: none) and the dot voting.
+	TZ       string      `json:"tz,omitempty"`
+	Deadline int64       `json:"deadline,omitempty"`
+	Voting   *VotingInfo `json:"voting,omitempty"`
+}
+
+// VotingInfo is a board's dot voting, as the summary tells it.
+type VotingInfo struct {
+	State     string `json:"state"` // open or closed
+	Dots      int    `json:"dots"`  // per person; 0: no limit
+	Anonymous bool   `json:"anonymous"`
+	Opened    int64  `json:"opened"`
+	Closed    int64  `json:"closed,omitempty"`
 }
 
 // Summarize builds the summary export of the board whose current state is
@@ -177,6 +194,9 @@ func Summarize(doc *crdt.Doc, changes []Change, names map[string]string) Summary
 		voters, sum := doc.Tally(id, "vote")
 		idea := Idea{Element: id.String(), Kind: kind, Text: elementText(doc, id),
 			Votes: int(math.Round(sum)), Voters: voters, Comments: pinned[id]}
+		if by := authorOf(id); by != "" {
+			idea.By, idea.ByName = by, displayName(names, by)
+		}
 		for _, v := range doc.Votes(id, "react") {
 			if idea.Reactions == nil {
 				idea.Reactions = map[string]int{}
@@ -298,8 +318,11 @@ func (s Summary) Markdown() string {
 		title = "Board summary"
 	}
 	fmt.Fprintf(&b, "# %s\n\n", mdEscape(title))
-	if s.Generated > 0 {
-		fmt.Fprintf(&b, "As of %s.\n\n", time.UnixMilli(s.Generated).UTC().Format("2006-01-02 15:04 MST"))
+	for _, line := range s.facts() {
+		b.WriteString(mdEscape(line) + "  \n")
+	}
+	if len(s.facts()) > 0 {
+		b.WriteString("\n")
 	}
 	b.WriteString("## Ideas\n\n")
 	if len(s.Ideas) == 0 {
@@ -313,7 +336,11 @@ func (s Summary) Markdown() string {
 		} else {
 			text = "**" + text + "**"
 		}
-		fmt.Fprintf(&b, "%s%s — %s", marker, text, voteWords(idea.Votes, idea.Voters))
+		fmt.Fprintf(&b, "%s%s", marker, text)
+		if idea.ByName != "" {
+			fmt.Fprintf(&b, " — proposed by %s", mdEscape(idea.ByName))
+		}
+		fmt.Fprintf(&b, " — %s", voteWords(idea.Votes, idea.Voters))
 		if len(idea.Reactions) > 0 {
 			var rs []string
 			for _, r := range sortedKeys(idea.Reactions) {
@@ -349,6 +376,46 @@ func (s Summary) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", mdEscape(p.Name), p.Changes, p.Votes, p.Comments)
 	}
 	return b.String()
+}
+
+// when tells a time in the summary's time zone.
+func (s Summary) when(ms int64) string {
+	loc := time.UTC
+	if s.TZ != "" {
+		if l, err := time.LoadLocation(s.TZ); err == nil {
+			loc = l
+		}
+	}
+	return time.UnixMilli(ms).In(loc).Format("Mon 2 Jan 2006, 15:04 MST")
+}
+
+// facts are the summary's opening lines: as of when, the voting's rules
+// and dates, the deadline.
+func (s Summary) facts() []string {
+	var out []string
+	if s.Generated > 0 {
+		out = append(out, "As of "+s.when(s.Generated)+".")
+	}
+	if v := s.Voting; v != nil {
+		rule := "any number of dots each"
+		if v.Dots > 0 {
+			rule = plural(v.Dots, "dot", "dots") + " each"
+		}
+		if v.Anonymous {
+			rule += ", anonymous until closed"
+		}
+		line := "Dot voting (" + rule + "): opened " + s.when(v.Opened)
+		if v.State == "closed" && v.Closed > 0 {
+			line += ", closed " + s.when(v.Closed)
+		} else {
+			line += ", still open"
+		}
+		out = append(out, line+".")
+	}
+	if s.Deadline > 0 {
+		out = append(out, "Deadline: "+s.when(s.Deadline)+".")
+	}
+	return out
 }
 
 func voteWords(votes, voters int) string {

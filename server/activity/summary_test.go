@@ -246,15 +246,15 @@ func TestMarkdown(t *testing.T) {
 		t.Errorf("headings %q, want %q", headings, wantH)
 	}
 	wantLines := []string{
-		"1. **\\# not a heading - not a list \\[link\\](http://x) \\`code\\` \\<script\\>alert(1)\\</script\\> a\\_b \\*c\\* \\| d \\& e\\\\** — 9 votes from 1 person",
-		"2. **1\\. not a list** — 8 votes from 1 person",
-		"3. **Plan \\*A\\*** — 4 votes from 3 people",
+		"1. **\\# not a heading - not a list \\[link\\](http://x) \\`code\\` \\<script\\>alert(1)\\</script\\> a\\_b \\*c\\* \\| d \\& e\\\\** — proposed by Ana \\*Lima\\* — 9 votes from 1 person",
+		"2. **1\\. not a list** — proposed by Bob — 8 votes from 1 person",
+		"3. **Plan \\*A\\*** — proposed by Ana \\*Lima\\* — 4 votes from 3 people",
 		"   - **Bob:** Why \\*A\\*? _(resolved)_",
 		"     - **Cem:** First reply",
 		"       - **Bob:** Nested",
 		"     - **Ana \\*Lima\\*:** Second reply",
-		"5. **Plan B** — 3 votes from 1 person; reactions: 🎉 1, 👀 2",
-		"9. **Loose idea** — no votes",
+		"5. **Plan B** — proposed by Bob — 3 votes from 1 person; reactions: 🎉 1, 👀 2",
+		"9. **Loose idea** — proposed by Cem — no votes",
 		"- Project",
 		"  - Zeta first",
 		"    - Yak child",
@@ -341,4 +341,47 @@ func FuzzMDEscape(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The plain-text and printable renderings tell user text exactly as
+// typed (no Markdown escapes, HTML escaped in HTML), times in the owner's
+// time zone, who proposed each idea, the voting's rules and dates and the
+// deadline.
+func TestSummaryTextAndHTML(t *testing.T) {
+	b := brainstorm(t)
+	b.as("ana", note("tricky", "a_b *c* <b>"))
+	b.as("cem", vote("tricky", "cem", 9))
+	s := Summarize(b.server, b.log, map[string]string{"ana": "Ana", "bob": "Bob", "cem": "Cem"})
+	s.Board = "Q3 planning"
+	s.TZ = "Asia/Tokyo"
+	s.Generated = 1767225600000 // 2026-01-01 00:00 UTC
+	s.Deadline = 1767261600000  // 2026-01-01 10:00 UTC
+	s.Voting = &VotingInfo{State: "closed", Dots: 3, Opened: 1767225600000, Closed: 1767229200000}
+	txt := s.Text()
+	for _, want := range []string{
+		"Q3 planning\n===========",
+		"As of Thu 1 Jan 2026, 09:00 JST.",
+		"Dot voting (3 dots each): opened Thu 1 Jan 2026, 09:00 JST, closed Thu 1 Jan 2026, 10:00 JST.",
+		"Deadline: Thu 1 Jan 2026, 19:00 JST.",
+		"1. a_b *c* <b> (proposed by Ana): 9 votes from 1 person",
+	} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("text lacks %q:\n%s", want, txt)
+		}
+	}
+	if strings.Contains(txt, `\*`) || strings.Contains(txt, `\_`) {
+		t.Errorf("Markdown escapes in the plain text:\n%s", txt)
+	}
+	page := string(s.HTML())
+	for _, want := range []string{"<title>Q3 planning — summary</title>", "a_b *c* &lt;b&gt;", "proposed by Ana", "Deadline: Thu 1 Jan 2026, 19:00 JST."} {
+		if !strings.Contains(page, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<b>") && !strings.Contains(page, "&lt;b&gt;") {
+		t.Error("user HTML not escaped")
+	}
+	if md := s.Markdown(); !strings.Contains(md, "Deadline: Thu 1 Jan 2026, 19:00 JST.") {
+		t.Errorf("Markdown lacks the deadline:\n%s", md)
+	}
 }

@@ -134,14 +134,36 @@ func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Board = m.Name
 	s.Generated = srv.cfg.Now().UnixMilli()
+	s.Deadline = m.Deadline
+	var owner account.User
+	if srv.cfg.Records.Get(r.Context(), account.NSUser, []byte(m.Owner), &owner) == nil {
+		s.TZ = owner.TZ // times in the owner's time zone
+	}
+	if v := m.Voting; v != nil {
+		s.Voting = &activity.VotingInfo{State: v.State, Dots: v.Dots, Anonymous: v.Anonymous, Opened: v.Opened, Closed: v.Closed}
+	}
+	// One naming scheme for every download: "<board> summary.<ext>".
+	download := func(ext string) {
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fileName(m.Name)+" summary."+ext))
+	}
 	switch r.URL.Query().Get("format") {
 	case "", "json":
+		download("json")
 		writeJSON(w, 200, s)
 	case "md", "markdown":
+		download("md")
 		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "summary-"+m.ID+".md"))
 		w.Write([]byte(s.Markdown()))
+	case "txt", "text":
+		download("txt")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte(s.Text()))
+	case "html":
+		// Shown, not downloaded: printed to PDF from the browser.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		w.Write(s.HTML())
 	default:
-		writeError(w, 400, protocol.CodeMalformed, "format: md or json")
+		writeError(w, 400, protocol.CodeMalformed, "format: json, md, txt or html")
 	}
 }

@@ -287,6 +287,8 @@ func TestOpenAPIDescribesTheRealHandlers(t *testing.T) {
 	call("POST /v1/boards/{board}/voting/close", b+"/voting/close", owner, nil)
 	call("GET /v1/boards/{board}/changes", b+"/changes", owner, nil)
 	call("GET /v1/boards/{board}/summary", b+"/summary?format=json", owner, nil)
+	call("GET /v1/boards/{board}/summary", b+"/summary?format=html", owner, nil)
+	call("GET /v1/boards/{board}/summary", b+"/summary?format=txt", owner, nil)
 	call("POST /v1/boards/{board}/webhooks", b+"/webhooks", owner, map[string]any{"url": "https://example.com/hook"})
 	call("GET /v1/boards/{board}/webhooks", b+"/webhooks", owner, nil)
 	call("DELETE /v1/boards/{board}/elements/{element}", b+"/elements/"+el, owner, nil)
