@@ -67,7 +67,6 @@ func (s Summary) Text() string {
 	return b.String()
 }
 
-
 func textComments(b *strings.Builder, cs []Comment, indent int) {
 	for _, c := range cs {
 		who := c.AuthorName
