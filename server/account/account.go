@@ -259,7 +259,12 @@ type Cursor struct {
 	Version crdt.VersionVector `json:"version"` // changes up to here were reported (or skipped)
 	Sent    int64              `json:"sent"`    // last e-mail, unix ms
 	Day     string             `json:"day"`     // local date of the last digest, "2006-01-02"
-	Updated int64              `json:"updated"`
+	// What of the board itself was told (Notices): the voting session and
+	// state, the deadline set, the deadline warned of as near.
+	Voting       string `json:"voting,omitempty"`
+	Deadline     int64  `json:"deadline,omitempty"`
+	DeadlineNear int64  `json:"deadlineNear,omitempty"`
+	Updated      int64  `json:"updated"`
 }
 
 // Webhook is a board's subscription of an HTTP endpoint to its events.

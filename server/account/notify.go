@@ -23,6 +23,34 @@ type Prefs struct {
 	// means none. The digest goes at its own chosen hour.
 	QuietFrom int `json:"quietFrom"`
 	QuietTo   int `json:"quietTo"`
+	// Digest, with Mode "each" or "mentions", adds a daily digest at
+	// DigestHour to those e-mails: both, not one or the other.
+	Digest bool `json:"digest,omitempty"`
+}
+
+// Channel is one stream of e-mails a member gets about a board, with a
+// cursor of its own (CursorKey).
+type Channel struct {
+	Name  string // "" for the mode's own; "digest" for the added daily digest
+	Prefs Prefs  // the preferences that decide it
+}
+
+// Channels are the streams the preferences ask for: the mode's, and a
+// daily digest besides when Digest is set with "each" or "mentions".
+func (p Prefs) Channels() []Channel {
+	out := []Channel{{"", p}}
+	if p.Digest && (p.Mode == NotifyEach || p.Mode == NotifyMentions) {
+		out = append(out, Channel{"digest", Prefs{Mode: NotifyDigest, DigestHour: p.DigestHour}})
+	}
+	return out
+}
+
+// CursorKey is the key of a member's cursor of a channel (NSCursor).
+func CursorKey(board [16]byte, user, channel string) []byte {
+	if channel == "" {
+		return BoardKey(board, user)
+	}
+	return BoardKey(board, user+"\x00"+channel)
 }
 
 // DefaultPrefs: a daily digest at 8 in the morning.

@@ -21,6 +21,12 @@ type Digest struct {
 	Events    []Event           // from Since
 	From, To  time.Time         // the period covered
 	Loc       *time.Location    // the recipient's time zone (nil: UTC)
+	// ForYou are the events of Events that mention the reader or answer
+	// their threads: told first, under their own heading.
+	ForYou []Event
+	// Notices are news of the board itself, told before everything
+	// ("Dot voting opened: 3 dots each.").
+	Notices []string
 }
 
 // digestLine is one line of the digest: one person, one action.
@@ -41,7 +47,9 @@ type digestPerson struct {
 // cannot say different things.
 type digestModel struct {
 	Board, BoardURL, Greeting, Period string
-	People                            []digestPerson
+	Notices                           []string
+	ForYou                            []digestPerson // mentions and answers, first
+	People                            []digestPerson // everything else
 }
 
 const maxPreviews = 3
@@ -65,7 +73,23 @@ func (d Digest) name(user string) string { return displayName(d.Names, user) }
 // by action (in the order of the Action constants). The creator of an
 // added element (By[0]) is credited "added"; whoever else worked on it in
 // the window is credited "edited", as that is what they did.
-func (d Digest) people() ([]string, map[string][]*personAction) {
+func (d Digest) people() ([]string, map[string][]*personAction) { return d.peopleOf(d.Events) }
+
+// rest are the events not told in ForYou.
+func (d Digest) rest() []Event {
+	if len(d.ForYou) == 0 {
+		return d.Events
+	}
+	var out []Event
+	for _, e := range d.Events {
+		if !slices.ContainsFunc(d.ForYou, func(f Event) bool { return f.Element == e.Element && f.Action == e.Action }) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (d Digest) peopleOf(events []Event) ([]string, map[string][]*personAction) {
 	var order []string
 	acts := map[string][]*personAction{}
 	credit := func(user string, a Action, ev Event) {
@@ -82,7 +106,7 @@ func (d Digest) people() ([]string, map[string][]*personAction) {
 		}
 		acts[user] = append(acts[user], &personAction{a, []Event{ev}})
 	}
-	for _, ev := range d.Events {
+	for _, ev := range events {
 		for i, user := range ev.By {
 			a := ev.Action
 			if i > 0 && a == Added {
@@ -111,14 +135,22 @@ func (d Digest) model() digestModel {
 	if !d.From.IsZero() && !d.To.IsZero() {
 		m.Period = fmt.Sprintf("%s to %s (%s)", d.From.In(loc).Format(dayTime), d.To.In(loc).Format(dayTime), zoneName(d.To.In(loc)))
 	}
-	order, acts := d.people()
-	for _, u := range order {
-		p := digestPerson{Name: oneLine(d.name(u))}
-		for _, pa := range acts[u] {
-			p.Lines = append(p.Lines, d.line(pa, loc))
-		}
-		m.People = append(m.People, p)
+	for _, n := range d.Notices {
+		m.Notices = append(m.Notices, oneLine(n))
 	}
+	group := func(events []Event) []digestPerson {
+		var out []digestPerson
+		order, acts := d.peopleOf(events)
+		for _, u := range order {
+			p := digestPerson{Name: oneLine(d.name(u))}
+			for _, pa := range acts[u] {
+				p.Lines = append(p.Lines, d.line(pa, loc))
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	m.ForYou, m.People = group(d.ForYou), group(d.rest())
 	return m
 }
 
@@ -251,7 +283,15 @@ func (d Digest) Subject() string {
 		board = "Your board"
 	}
 	order, _ := d.people()
-	if len(d.Events) == 0 {
+	switch {
+	case len(d.ForYou) > 0:
+		board += ": you were mentioned"
+		if len(d.Events) == len(d.ForYou) {
+			return board
+		}
+	case len(d.Events) == 0 && len(d.Notices) > 0:
+		return board + ": " + strings.TrimSuffix(oneLine(d.Notices[0]), ".")
+	case len(d.Events) == 0:
 		return board + ": no changes"
 	}
 	var who []string
@@ -277,14 +317,36 @@ func (d Digest) Text() string {
 	} else {
 		fmt.Fprintf(&b, "Here is what happened on %s.\n\n", quote(m.Board))
 	}
-	if len(m.People) == 0 {
+	for _, n := range m.Notices {
+		b.WriteString(n + "\n")
+	}
+	if len(m.Notices) > 0 {
+		b.WriteString("\n")
+	}
+	if len(m.ForYou) > 0 {
+		b.WriteString("For you:\n\n")
+		writePeople(&b, m.ForYou)
+		if len(m.People) > 0 {
+			b.WriteString("Also:\n\n")
+		}
+	}
+	if len(m.People) == 0 && len(m.ForYou) == 0 && len(m.Notices) == 0 {
 		b.WriteString("Nothing changed.\n\n")
 	}
-	for _, p := range m.People {
+	writePeople(&b, m.People)
+	if m.BoardURL != "" {
+		fmt.Fprintf(&b, "Open the board: %s\n", m.BoardURL)
+	}
+	return b.String()
+}
+
+// writePeople writes a paragraph per person, a line per action.
+func writePeople(b *strings.Builder, people []digestPerson) {
+	for _, p := range people {
 		for _, l := range p.Lines {
 			b.WriteString(p.Name + " " + l.Verb)
 			if l.On != "" {
-				fmt.Fprintf(&b, " on %s", quote(l.On))
+				fmt.Fprintf(b, " on %s", quote(l.On))
 			}
 			if len(l.Previews) > 0 {
 				qs := make([]string, len(l.Previews))
@@ -293,20 +355,16 @@ func (d Digest) Text() string {
 				}
 				b.WriteString(": " + strings.Join(qs, ", "))
 				if l.More > 0 {
-					fmt.Fprintf(&b, " and %d more", l.More)
+					fmt.Fprintf(b, " and %d more", l.More)
 				}
 			}
 			if l.At != "" {
-				fmt.Fprintf(&b, " (%s)", l.At)
+				fmt.Fprintf(b, " (%s)", l.At)
 			}
 			b.WriteString("\n")
 		}
 		b.WriteString("\n")
 	}
-	if m.BoardURL != "" {
-		fmt.Fprintf(&b, "Open the board: %s\n", m.BoardURL)
-	}
-	return b.String()
 }
 
 func quote(s string) string { return "“" + s + "”" }
@@ -316,13 +374,17 @@ var digestHTML = template.Must(template.New("digest").Parse(`<!DOCTYPE html>
 <body style="font-family: sans-serif; line-height: 1.4">
 <p>{{.Greeting}}</p>
 <p>Here is what happened on <a href="{{.BoardURL}}"><strong>{{.Board}}</strong></a>{{if .Period}} from {{.Period}}{{end}}.</p>
-{{if not .People}}<p>Nothing changed.</p>
-{{end}}{{range .People}}<h3>{{.Name}}</h3>
+{{range .Notices}}<p><strong>{{.}}</strong></p>
+{{end}}{{if .ForYou}}<h2>For you</h2>
+{{template "people" .ForYou}}{{if .People}}<h2>Also</h2>
+{{end}}{{end}}{{if and (not .People) (not .ForYou) (not .Notices)}}<p>Nothing changed.</p>
+{{end}}{{template "people" .People}}{{if .BoardURL}}<p><a href="{{.BoardURL}}">Open the board</a></p>
+{{end}}</body></html>
+{{define "people"}}{{range .}}<h3>{{.Name}}</h3>
 <ul>
 {{range .Lines}}<li>{{.Verb}}{{if .On}} on “{{.On}}”{{end}}{{if .Previews}}: {{range $i, $p := .Previews}}{{if $i}}, {{end}}“{{$p}}”{{end}}{{if .More}} and {{.More}} more{{end}}{{end}}{{if .At}} <span style="color: #666">({{.At}})</span>{{end}}</li>
 {{end}}</ul>
-{{end}}{{if .BoardURL}}<p><a href="{{.BoardURL}}">Open the board</a></p>
-{{end}}</body></html>
+{{end}}{{end}}
 `))
 
 // HTML returns the same content as Text as an HTML document; every piece of

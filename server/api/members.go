@@ -291,26 +291,41 @@ func (srv *Server) rememberGuest(ctx context.Context, u protocol.User) {
 	srv.keepGuest(ctx, "", u)
 }
 
-// startCursor starts a member's notification cursor at the board's
-// current version.
+// startCursor starts a member's notification cursors, one per channel of
+// their preferences, at the board's current version.
 func (srv *Server) startCursor(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
+	return srv.startCursors(ctx, id, user, loc, p, false)
+}
+
+// startCursorIfMissing is startCursor for the channels without a cursor.
+func (srv *Server) startCursorIfMissing(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
+	return srv.startCursors(ctx, id, user, loc, p, true)
+}
+
+func (srv *Server) startCursors(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs, onlyMissing bool) error {
 	var version crdt.VersionVector
 	if rm, err := srv.cfg.Rooms.Open(ctx, id); err == nil {
 		rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() })
 	}
 	now := srv.cfg.Now()
-	c := account.Cursor{Board: id.String(), User: user, Version: version, Sent: 0, Day: account.Today(now, loc, p), Updated: now.UnixMilli()}
-	return srv.cfg.Records.Put(ctx, account.NSCursor, account.BoardKey(id, user), &c)
-}
-
-// startCursorIfMissing is startCursor unless the member has a cursor.
-func (srv *Server) startCursorIfMissing(ctx context.Context, id storage.BoardID, user string, loc *time.Location, p account.Prefs) error {
-	var c account.Cursor
-	err := srv.cfg.Records.Get(ctx, account.NSCursor, account.BoardKey(id, user), &c)
-	if errors.Is(err, storage.ErrNotFound) {
-		return srv.startCursor(ctx, id, user, loc, p)
+	for _, ch := range p.Channels() {
+		key := account.CursorKey(id, user, ch.Name)
+		if onlyMissing {
+			var c account.Cursor
+			err := srv.cfg.Records.Get(ctx, account.NSCursor, key, &c)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+		}
+		c := account.Cursor{Board: id.String(), User: user, Version: version, Sent: 0, Day: account.Today(now, loc, ch.Prefs), Updated: now.UnixMilli()}
+		if err := srv.cfg.Records.Put(ctx, account.NSCursor, key, &c); err != nil {
+			return err
+		}
 	}
-	return err
+	return nil
 }
 
 // GET /v1/unsubscribe shows a confirmation; POST (also the RFC 8058

@@ -36,7 +36,14 @@ func freePorts(t *testing.T, n int) []int {
 // at a fixed pace, for a bounded time.
 func poll(t *testing.T, what string, check func() bool) {
 	t.Helper()
-	for i := 0; i < 300; i++ {
+	pollFor(t, what, 30*time.Second, check)
+}
+
+// pollFor is poll for up to d: a restarted JetStream server rejoining its
+// cluster's quorum takes longer on a busy machine.
+func pollFor(t *testing.T, what string, d time.Duration, check func() bool) {
+	t.Helper()
+	for i := 0; i < int(d/(100*time.Millisecond)); i++ {
 		if check() {
 			return
 		}
@@ -161,7 +168,7 @@ func TestClusterOfProcesses(t *testing.T) {
 	procs[1] = startCorkboard(t, bin, dirs[1], args(1)...)
 	// A restarted node lets people in once it reaches the metadata
 	// quorum again (until then it answers 503: its view may be stale).
-	poll(t, "node1 to reach the metadata quorum", func() bool {
+	pollFor(t, "node1 to reach the metadata quorum", 90*time.Second, func() bool {
 		code, body, _ := httpGet(procs[1].base + "/readyz")
 		return code == 200 && strings.Contains(string(body), `"metadata":"fresh"`)
 	})

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/mail/smtptest"
@@ -153,7 +154,7 @@ func TestNotifierLeaderKilledSendsOnce(t *testing.T) {
 	// passes of the leader and empty outboxes everywhere, so a second
 	// e-mail, if any were to come, would have come.
 	procs[leader] = startCorkboard(t, bin, dirs[leader], args(leader)...)
-	poll(t, "the restarted node to reach the quorum", func() bool { return readyz(procs[leader])["metadata"] == "fresh" })
+	pollFor(t, "the restarted node to reach the quorum", 90*time.Second, func() bool { return readyz(procs[leader])["metadata"] == "fresh" })
 	passes := func() (int, float64) {
 		for i, p := range procs {
 			if readyz(p)["leader"] == true {

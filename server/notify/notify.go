@@ -186,77 +186,115 @@ func (nt *Notifier) NotifyBoard(ctx context.Context, m *meta.Board) error {
 		if nt.cfg.Records.Get(ctx, account.NSUser, []byte(mem.User), &u) != nil || u.Email == "" {
 			continue
 		}
-		key := account.BoardKey(id, mem.User)
-		var cur account.Cursor
-		if err := nt.cfg.Records.Get(ctx, account.NSCursor, key, &cur); err != nil {
-			continue // no cursor yet: nothing to report
-		}
-		if rm == nil {
-			if rm, err = nt.cfg.Rooms.Open(ctx, id); err != nil {
+		for _, ch := range mem.Notify.Channels() {
+			if rm == nil {
+				if rm, err = nt.cfg.Rooms.Open(ctx, id); err != nil {
+					return err
+				}
+			}
+			if base == nil {
+				users := []string{m.Owner}
+				for _, mm := range members {
+					users = append(users, mm.User)
+				}
+				base = nt.UserNames(ctx, users)
+			}
+			pending, err := nt.notifyChannel(ctx, id, m, rm, mem, u, ch, base)
+			if err != nil {
 				return err
 			}
-		}
-		changes, version, err := ChangesSince(ctx, nt.cfg.Store, id, rm, cur.Version)
-		if errors.Is(err, ErrTooMuchActivity) {
-			// Too much to tell: skip to now rather than fail every pass.
-			nt.cfg.Log.Warn("notifications: too many changes to report; cursor moved to now", "board", m.ID, "user", mem.User)
-			rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() })
-			next := cur
-			next.Version, next.Updated = version, nt.cfg.Records.Stamp(cur.Updated)
-			if err := nt.cfg.Records.Put(ctx, account.NSCursor, key, &next); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		others := changes[:0:0]
-		for _, c := range changes {
-			if c.Author != mem.User {
-				others = append(others, c)
-			}
-		}
-		if base == nil {
-			users := []string{m.Owner}
-			for _, mm := range members {
-				users = append(users, mm.User)
-			}
-			base = nt.UserNames(ctx, users)
-		}
-		names := nt.AddNames(ctx, maps.Clone(base), others)
-		var events []activity.Event
-		rm.Query(ctx, func(d *crdt.Doc) {
-			events = activity.SinceNames(d, others, names)
-			if mem.Notify.Mode == account.NotifyMentions {
-				events = aboutMember(d, events, mem.User, u.Name)
-			}
-		})
-		mentioned := len(aboutMemberNoDoc(events, u.Name)) > 0 || mem.Notify.Mode == account.NotifyMentions && len(events) > 0
-		if len(events) > 0 {
-			anyPending = true
-		}
-		loc := u.Location()
-		now := nt.cfg.Now()
-		switch mem.Notify.Decide(now, loc, cur, len(events) > 0, mentioned) {
-		case account.Wait:
-			continue
-		case account.Advance:
-			next := cur
-			next.Version, next.Updated = version, nt.cfg.Records.Stamp(cur.Updated)
-			if mem.Notify.Mode == account.NotifyDigest {
-				next.Day = now.In(loc).Format(time.DateOnly)
-			}
-			if err := nt.cfg.Records.Put(ctx, account.NSCursor, key, &next); err != nil {
-				return err
-			}
-		case account.Send:
-			if err := nt.sendDigest(ctx, id, m, mem, u, cur, version, events, names); err != nil {
-				return err
-			}
+			anyPending = anyPending || pending
 		}
 	}
 	return nil
+}
+
+// notifyChannel runs one member's channel: what changed since its cursor,
+// and whether an e-mail is due now. It says whether anything is pending.
+func (nt *Notifier) notifyChannel(ctx context.Context, id storage.BoardID, m *meta.Board, rm *room.Room, mem account.Member, u account.User, ch account.Channel, base map[string]string) (bool, error) {
+	key := account.CursorKey(id, mem.User, ch.Name)
+	var cur account.Cursor
+	if err := nt.cfg.Records.Get(ctx, account.NSCursor, key, &cur); err != nil {
+		return false, nil // no cursor yet: nothing to report
+	}
+	changes, version, err := ChangesSince(ctx, nt.cfg.Store, id, rm, cur.Version)
+	if errors.Is(err, ErrTooMuchActivity) {
+		// Too much to tell: skip to now rather than fail every pass.
+		nt.cfg.Log.Warn("notifications: too many changes to report; cursor moved to now", "board", m.ID, "user", mem.User)
+		rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() })
+		next := cur
+		next.Version, next.Updated = version, nt.cfg.Records.Stamp(cur.Updated)
+		return false, nt.cfg.Records.Put(ctx, account.NSCursor, key, &next)
+	}
+	if err != nil {
+		return false, err
+	}
+	others := changes[:0:0]
+	for _, c := range changes {
+		if c.Author != mem.User {
+			others = append(others, c)
+		}
+	}
+	names := nt.AddNames(ctx, maps.Clone(base), others)
+	var events, forYou []activity.Event
+	rm.Query(ctx, func(d *crdt.Doc) {
+		events = activity.SinceNames(d, others, names)
+		forYou = aboutMember(d, events, mem.User, u.Name)
+	})
+	if ch.Prefs.Mode == account.NotifyMentions {
+		events = forYou
+	}
+	loc := u.Location()
+	now := nt.cfg.Now()
+	notices, told := boardNotices(m, cur, now, loc)
+	mentioned := len(forYou) > 0 || len(notices) > 0
+	pending := len(events) > 0 || len(notices) > 0
+	switch ch.Prefs.Decide(now, loc, cur, pending, mentioned) {
+	case account.Wait:
+	case account.Advance:
+		next := told
+		next.Version, next.Updated = version, nt.cfg.Records.Stamp(cur.Updated)
+		if ch.Prefs.Mode == account.NotifyDigest {
+			next.Day = now.In(loc).Format(time.DateOnly)
+		}
+		return pending, nt.cfg.Records.Put(ctx, account.NSCursor, key, &next)
+	case account.Send:
+		return pending, nt.sendDigest(ctx, id, m, mem, u, ch, key, cur, told, version, events, forYou, notices, names)
+	}
+	return pending, nil
+}
+
+// boardNotices are the news of the board itself a member's channel has not
+// told yet: dot voting opened or closed, a deadline set, a deadline less
+// than a day away; and the cursor that records them as told.
+func boardNotices(m *meta.Board, cur account.Cursor, now time.Time, loc *time.Location) ([]string, account.Cursor) {
+	var out []string
+	next := cur
+	if v := m.Voting; v != nil {
+		if state := v.Session + ":" + v.State; state != cur.Voting {
+			switch {
+			case v.State == "open" && v.Dots > 0:
+				out = append(out, fmt.Sprintf("Dot voting is open: %d dots each.", v.Dots))
+			case v.State == "open":
+				out = append(out, "Dot voting is open.")
+			default:
+				out = append(out, "Dot voting closed: the results are on the board.")
+			}
+			next.Voting = state
+		}
+	}
+	if d := m.Deadline; d > now.UnixMilli() {
+		at := time.UnixMilli(d).In(loc).Format("Mon 2 Jan 15:04 MST")
+		switch {
+		case d-now.UnixMilli() <= (24*time.Hour).Milliseconds() && cur.DeadlineNear != d:
+			out = append(out, "The deadline is less than a day away: "+at+".")
+			next.DeadlineNear, next.Deadline = d, d
+		case cur.Deadline != d:
+			out = append(out, "A deadline is set: "+at+". After it, the board is read-only.")
+			next.Deadline = d
+		}
+	}
+	return out, next
 }
 
 // aboutMember keeps the events that mention the member or answer a thread
@@ -279,30 +317,20 @@ func aboutMember(d *crdt.Doc, events []activity.Event, user, name string) []acti
 	return out
 }
 
-func aboutMemberNoDoc(events []activity.Event, name string) []activity.Event {
-	var out []activity.Event
-	for _, e := range events {
-		if slices.ContainsFunc(e.Mentions, func(m string) bool { return strings.EqualFold(m, name) }) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // sendDigest advances the member's cursor, then enqueues one
 // notification e-mail.
-func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.Board, mem account.Member, u account.User, cur account.Cursor, version crdt.VersionVector, events []activity.Event, names map[string]string) error {
+func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.Board, mem account.Member, u account.User, ch account.Channel, key []byte, cur, told account.Cursor, version crdt.VersionVector, events, forYou []activity.Event, notices []string, names map[string]string) error {
 	now := nt.cfg.Now()
 	loc := u.Location()
 	d := activity.Digest{Board: m.Name, BoardURL: nt.cfg.PublicURL() + "/b/" + m.ID, Recipient: u.Name, Names: names,
-		Events: events, From: time.UnixMilli(max(cur.Sent, 1)), To: now, Loc: loc}
+		Events: events, ForYou: forYou, Notices: notices, From: time.UnixMilli(max(cur.Sent, 1)), To: now, Loc: loc}
 	if cur.Sent == 0 {
 		d.From = time.UnixMilli(cur.Updated)
 	}
 	// The id names the cursor the e-mail starts from: the same pass on two
 	// nodes makes the same id.
 	vb, _ := json.Marshal(cur.Version)
-	h := sha256.Sum256(append([]byte(mem.Notify.Mode+"\x00"+cur.Day+"\x00"), vb...))
+	h := sha256.Sum256(append([]byte(ch.Prefs.Mode+"\x00"+ch.Name+"\x00"+cur.Day+"\x00"+cur.Voting+"\x00"), vb...))
 	mid := "notify/" + m.ID + "/" + mem.User + "/" + hex.EncodeToString(h[:12])
 	unsub := nt.UnsubscribeURL(m.ID, mem.User)
 	text := d.Text() + "\n--\nYou get this because of your notification settings for this board.\nUnsubscribe: " + unsub + "\n"
@@ -316,9 +344,9 @@ func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.
 	if err != nil {
 		return err
 	}
-	next := cur
+	next := told
 	next.Version, next.Sent, next.Updated = version, now.UnixMilli(), nt.cfg.Records.Stamp(cur.Updated)
-	if mem.Notify.Mode == account.NotifyDigest {
+	if ch.Prefs.Mode == account.NotifyDigest {
 		next.Day = now.In(loc).Format(time.DateOnly)
 	}
 	// The cursor moves first, by compare-and-set from the one this pass
@@ -326,7 +354,6 @@ func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.
 	// pass ran), only one moves it and sends. A node killed between the two
 	// steps loses this e-mail (at most once; the window is one local
 	// write); the other order would send it twice.
-	key := account.BoardKey(id, mem.User)
 	raced := errors.New("cursor moved")
 	var stored account.Cursor
 	err = nt.cfg.Records.Update(ctx, account.NSCursor, key, &stored, func(found bool) error {

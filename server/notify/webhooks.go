@@ -102,14 +102,17 @@ func (b *hookBatch) add(a acceptedBatch, max int) {
 	}
 	b.count += a.count
 	b.lastSeq = a.lastSeq
-	if a.truncated || b.kept+a.kept > max {
+	if a.truncated {
 		b.truncated = true
 	}
-	if b.kept+a.kept > max {
-		return
+	for _, evs := range a.changes {
+		if b.kept >= max {
+			b.truncated = true
+			return
+		}
+		b.kept++
+		b.events = mergeEvents(b.events, evs)
 	}
-	b.kept += a.kept
-	b.events = mergeEvents(b.events, a.events)
 }
 
 // mergeEvents folds later events into a window's: one event per element
@@ -174,10 +177,10 @@ func (nt *Notifier) QueueWebhooks(ctx context.Context, id storage.BoardID, event
 // on its way to the webhook worker.
 type acceptedBatch struct {
 	board             storage.BoardID
-	events            []activity.Event
-	kept, count       int // changes described, changes in the batch
+	changes           [][]activity.Event // the events of each change described
+	count             int                // changes in the batch
 	firstSeq, lastSeq uint64
-	truncated         bool
+	truncated         bool // some were not described
 }
 
 // OnAccepted is room.Config.Accepted. For a board with webhooks, it
@@ -197,13 +200,13 @@ func (nt *Notifier) OnAccepted(board storage.BoardID, recs []storage.Record, doc
 	if len(keep) > nt.cfg.Webhooks.MaxBatch {
 		keep, a.truncated = keep[:nt.cfg.Webhooks.MaxBatch], true
 	}
-	changes := make([]activity.Change, 0, len(keep))
+	// Each change on its own, so a window can describe exactly its first
+	// MaxBatch changes however they were batched.
 	for _, rec := range keep {
 		if c, err := activity.FromRecord(rec); err == nil {
-			changes = append(changes, c)
+			a.changes = append(a.changes, activity.Since(doc, []activity.Change{c}))
 		}
 	}
-	a.kept, a.events = len(changes), activity.Since(doc, changes)
 	select {
 	case nt.accepted <- a:
 	default:

@@ -12,7 +12,7 @@ func TestHookBatchAdd(t *testing.T) {
 	var b hookBatch
 	for seq := uint64(1); seq <= 15; seq++ {
 		ev := activity.Event{Element: "e", Action: activity.Added, Count: 1}
-		b.add(acceptedBatch{events: []activity.Event{ev}, kept: 1, count: 1, firstSeq: seq, lastSeq: seq}, 10)
+		b.add(acceptedBatch{changes: [][]activity.Event{{ev}}, count: 1, firstSeq: seq, lastSeq: seq}, 10)
 	}
 	if b.kept != 10 || b.count != 15 || !b.truncated || b.firstSeq != 1 || b.lastSeq != 15 {
 		t.Fatalf("kept %d, counted %d, truncated %v, seq %d..%d; want 10, 15, true, 1..15",
@@ -21,11 +21,18 @@ func TestHookBatchAdd(t *testing.T) {
 	if len(b.events) != 1 || b.events[0].Count != 10 {
 		t.Fatalf("events %+v: want one, folding the 10 described changes", b.events)
 	}
-	// A batch already cut when it was described truncates the window.
+	// A batch already cut when it was described truncates the window; a
+	// batch past the window's room is described up to it exactly.
 	var c hookBatch
-	c.add(acceptedBatch{kept: 2, count: 5, truncated: true, firstSeq: 1, lastSeq: 5}, 10)
+	c.add(acceptedBatch{changes: [][]activity.Event{{}, {}}, count: 5, truncated: true, firstSeq: 1, lastSeq: 5}, 10)
 	if !c.truncated || c.count != 5 || c.kept != 2 {
 		t.Fatalf("%+v", c)
+	}
+	var d hookBatch
+	d.add(acceptedBatch{changes: make([][]activity.Event, 8), count: 8, firstSeq: 1, lastSeq: 8}, 10)
+	d.add(acceptedBatch{changes: make([][]activity.Event, 22), count: 22, firstSeq: 9, lastSeq: 30}, 10)
+	if d.kept != 10 || d.count != 30 || !d.truncated {
+		t.Fatalf("8 then 22 changes with room for 10: kept %d of %d, truncated %v", d.kept, d.count, d.truncated)
 	}
 }
 
