@@ -11,7 +11,7 @@
 import { installBoardAccess } from './account';
 import { forgetToken, stillOwner, BoardLinks } from './boardlinks';
 import { markRefused, takeRefused, tokenStored } from './boardtoken';
-import { buildUI, zoomButtons, type UI } from './boardui';
+import { buildUI, keepTopClear, zoomButtons, type UI } from './boardui';
 import { CameraView } from './camera';
 import { CrdtDoc, loadCRDT, type LocalOp } from './crdt';
 import { h } from './dom';
@@ -246,6 +246,7 @@ class BoardApp {
     }
     this.tools.setTool('select');
     this.onResize();
+    keepTopClear(this.root);
     this.showState();
     this.peersChanged();
     (window as unknown as { __corkboard: unknown }).__corkboard = {

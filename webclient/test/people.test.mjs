@@ -1,0 +1,109 @@
+// People on a board (issue 12, bugs 6, 7, 10, 11, 12): presence colours
+// from the profile (guests: stable, without collisions), who one is after
+// an offline reload, a quiet console when signed out and on password
+// boards, @mentions of the board's members, and inviting an address twice.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch, startNode, waitLive, waitState } from './lib.mjs';
+import { signInAPI, useSession } from './mail.mjs';
+
+let node;
+let chrome;
+
+before(async () => {
+  node = await startNode({ logLevel: 'info', publicURL: true });
+  chrome = await launch();
+});
+
+after(async () => {
+  await chrome?.close();
+  await node?.stop();
+});
+
+/** A REST call with a session: the decoded JSON (throws on an unexpected status). */
+async function call(session, method, path, body, want = 200) {
+  const r = await fetch(node.url + path, {
+    method,
+    headers: { Authorization: `Session ${session}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const j = await r.json().catch(() => null);
+  if (r.status !== want) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)} (want ${want})`);
+  return j;
+}
+
+/** Signs someone in over the API with a profile: their session. */
+async function person(email, name, color) {
+  const s = await signInAPI(node, email);
+  await call(s, 'PATCH', '/v1/me', { name, color });
+  return s;
+}
+
+const avatarMe = (page) =>
+  page.evaluate(() => {
+    const a = document.querySelector('.avatar.me');
+    return a && { text: a.textContent, bg: getComputedStyle(a).backgroundColor };
+  });
+
+const peerColors = (page) => page.evaluate(() => [...window.__corkboard.sync.peers.values()].map((p) => p.color));
+
+function overlap(a, b) {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+
+test('presence colours: the profile colour for members, no two guests alike; offline reload keeps who one is', async () => {
+  const maya = await person('maya@example.com', 'Maya', '#123456');
+  const board = (await call(maya, 'POST', '/v1/boards', { name: 'A rather long board name for a retreat' }, 201)).board.id;
+  const a = await chrome.newPage();
+  await useSession(a.context, node, maya);
+  // This browser once picked orange for itself: the profile wins.
+  await a.context.addInitScript(() => localStorage.setItem('cb.color', '#e8590c'));
+  await a.page.goto(`${node.url}/b/${board}`);
+  await waitLive(a.page);
+  await a.page.waitForFunction(() => document.querySelector('.avatar.me')?.textContent === 'M');
+  assert.equal((await avatarMe(a.page)).bg, 'rgb(18, 52, 86)');
+
+  // Two guests whose browsers both picked the same orange.
+  const guests = [];
+  for (let i = 0; i < 2; i++) {
+    const g = await chrome.newPage();
+    await g.context.addInitScript(() => localStorage.getItem('cb.color') || localStorage.setItem('cb.color', '#e8590c'));
+    await g.page.goto(`${node.url}/b/${board}`);
+    await waitLive(g.page);
+    guests.push(g);
+  }
+  await a.page.waitForFunction(() => window.__corkboard.sync.peers.size === 2);
+  const colors = await peerColors(a.page);
+  assert.equal(new Set(colors).size, 2, `guests' colours: ${colors}`);
+  assert.ok(!colors.includes('#123456'), `a guest wears the member's colour: ${colors}`);
+  // Each guest shows itself in the colour the others see, and keeps it on its next visit.
+  const second = guests[1];
+  const own = await second.page.evaluate(() => window.__corkboard.sync.user.color);
+  assert.ok(colors.includes(own));
+  assert.equal(await second.page.evaluate(() => localStorage.getItem('cb.color')), own);
+
+  // Offline reload: the member is still Maya (M, her colour), and Retry
+  // does not slide under the centre toolbar.
+  await a.page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+  });
+  await a.context.setOffline(true);
+  await waitState(a.page, (s) => s.state === 'offline');
+  await a.page.reload();
+  await waitState(a.page, (s) => s.state === 'offline');
+  await a.page.waitForSelector('.retry:not([hidden])');
+  assert.deepEqual(await avatarMe(a.page), { text: 'M', bg: 'rgb(18, 52, 86)' });
+  for (const width of [1200, 900]) {
+    await a.page.setViewportSize({ width, height: 800 });
+    await a.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const retry = await a.page.locator('.retry').boundingBox();
+    const bar = await a.page.locator('.toolbar').boundingBox();
+    const chip = await a.page.locator('.conn').boundingBox();
+    assert.ok(!overlap(retry, bar), `at ${width}px, Retry ${JSON.stringify(retry)} is under the toolbar ${JSON.stringify(bar)}`);
+    assert.ok(!overlap(chip, bar), `at ${width}px, the status ${JSON.stringify(chip)} is under the toolbar ${JSON.stringify(bar)}`);
+    assert.ok(retry.width > 30 && retry.x + retry.width <= width, 'Retry is visible');
+  }
+  await a.context.setOffline(false);
+  for (const p of [a, ...guests]) await p.context.close();
+});
