@@ -414,6 +414,7 @@ class BoardApp {
       dropTarget: d?.kind === 'move' ? d.target : d?.kind === 'connect' ? d.target : undefined,
       ink: d?.kind === 'ink' ? { points: d.points, color: '#1e1e1e', width: 4 } : undefined,
       draft: d?.kind === 'connect' ? { from: this.pointer.endPoint(d.from) ?? d.fromPt, to: d.to, target: d.target } : undefined,
+      shapeDraft: d?.kind === 'shape' && d.moved ? { shape: d.tool, box: d.box } : undefined,
     };
     this.renderer.draw(this.board, this.camera.cam, ov);
     if (!this.painted && this.board.all().length) {
