@@ -107,3 +107,44 @@ test('presence colours: the profile colour for members, no two guests alike; off
   await a.context.setOffline(false);
   for (const p of [a, ...guests]) await p.context.close();
 });
+
+/** The visible entries of the bottom menu that take more than one line: [{text, lines}]. */
+const wrapped = (page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll('.fx-menu > *')]
+      .filter((b) => !b.hidden && b.getClientRects().length)
+      .map((b) => {
+        const r = document.createRange();
+        r.selectNodeContents(b);
+        const tops = new Set([...r.getClientRects()].filter((x) => x.width > 0).map((x) => Math.round(x.top)));
+        return { text: b.textContent, lines: tops.size };
+      })
+      .filter((x) => x.lines > 1),
+  );
+
+test('the bottom menu keeps each entry on one line ("New · N" included)', async () => {
+  const ada = await person('ada@example.com', 'Ada', '#2f9e44');
+  const board = (await call(ada, 'POST', '/v1/boards', { name: 'Menu' }, 201)).board.id;
+  const a = await chrome.newPage();
+  await useSession(a.context, node, ada);
+  await a.page.goto(`${node.url}/b/${board}`);
+  await waitLive(a.page);
+  await a.page.waitForSelector('.fx-menu .cb-share-btn');
+  await a.page.waitForSelector('.fx-menu .cb-notify-btn');
+  // The since-your-visit entry as it shows with changes to see.
+  await a.page.evaluate(() => {
+    const b = document.querySelector('.fx-since-btn');
+    if (b) {
+      b.hidden = false;
+      b.textContent = 'New · 12';
+    }
+  });
+  for (const width of [1200, 1000, 800]) {
+    await a.page.setViewportSize({ width, height: 800 });
+    await a.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.deepEqual(await wrapped(a.page), [], `at ${width}px`);
+    const menu = await a.page.locator('.fx-menu').boundingBox();
+    assert.ok(menu.x >= 0 && menu.x + menu.width <= width, `at ${width}px the menu ${JSON.stringify(menu)} is off screen`);
+  }
+  await a.context.close();
+});
