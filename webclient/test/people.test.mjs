@@ -148,3 +148,52 @@ test('the bottom menu keeps each entry on one line ("New · N" included)', async
   }
   await a.context.close();
 });
+
+/** Records a page's console errors, failed requests and WebSocket attempts. */
+function noise(page) {
+  const n = { errors: [], failed: [], sockets: [] };
+  page.on('console', (m) => m.type() === 'error' && n.errors.push(m.text()));
+  page.on('response', (r) => r.status() >= 400 && n.failed.push(`${r.status()} ${r.url()}`));
+  page.on('websocket', (ws) => n.sockets.push(ws.url()));
+  return n;
+}
+
+test('a quiet console: signed out, and on a password board before and after its password', async () => {
+  // The home page and a board's page, signed out: no 401 for /v1/me.
+  const a = await chrome.newPage();
+  const n = noise(a.page);
+  await a.page.goto(node.url + '/');
+  await a.page.waitForSelector('.account[data-state=signed-out]');
+  assert.deepEqual(n.failed, [], 'home page, signed out');
+  assert.deepEqual(n.errors, [], 'home page, signed out');
+
+  // A password board, first visit: the prompt, in words for people, and
+  // no WebSocket tried before the password is given.
+  const owner = await person('olga@example.com', 'Olga', '#1c7ed6');
+  const board = (await call(owner, 'POST', '/v1/boards', { name: 'Secret', access: 'password', password: 'open sesame' }, 201)).board.id;
+  await a.page.goto(`${node.url}/b/${board}`);
+  await a.page.waitForSelector('.cb-password input[name=password]');
+  // Long enough for a connection attempt to have been made if the page were going to.
+  await a.page.evaluate(() => new Promise((r) => setTimeout(r, 1500)));
+  const page = await a.page.evaluate(() => document.body.innerText);
+  assert.doesNotMatch(page, /POST|\/v1\/|\{board\}/, 'a developer message on the page');
+  assert.match(await a.page.textContent('.cb-password'), /password/i);
+  assert.deepEqual(n.sockets, [], 'WebSocket attempts before the password');
+  // The one refusal is the one that asks for the password (the console
+  // says "Failed to load resource" for it, without its address).
+  assert.deepEqual(n.failed, [`401 ${node.url}/v1/boards/${board}`], 'failed requests before the password');
+  assert.ok(n.errors.length <= 1 && n.errors.every((e) => /status of 401/.test(e)), `console errors before the password: ${n.errors}`);
+
+  // A wrong password is said as such; the right one lets in, with one connection.
+  await a.page.fill('.cb-password input[name=password]', 'wrong');
+  await a.page.click('.cb-password button[type=submit]');
+  await a.page.waitForSelector('.cb-password .error:not([hidden])');
+  assert.equal(await a.page.textContent('.cb-password .error'), 'Wrong password.');
+  n.failed.length = n.errors.length = 0;
+  await a.page.fill('.cb-password input[name=password]', 'open sesame');
+  await a.page.click('.cb-password button[type=submit]');
+  await waitLive(a.page);
+  assert.equal(n.sockets.length, 1, `WebSocket attempts: ${n.sockets}`);
+  assert.deepEqual(n.errors, [], 'console errors after the password');
+  await a.context.close();
+});
