@@ -306,3 +306,60 @@ func TestAccessAcrossNodes(t *testing.T) {
 		t.Fatalf("a demoted editor's change on b: %v", err)
 	}
 }
+
+// TestMembersForMentions: whoever may comment may list the board's
+// members, to @mention them: a public board's guest who may comment sees
+// their names and ids and no e-mail; a guest who may only view is refused;
+// the owner sees e-mails.
+func TestMembersForMentions(t *testing.T) {
+	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	owner := e.signIn("olga@example.com")
+	e.must(200, "PATCH", "/v1/me", owner, map[string]any{"name": "Olga"})
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "public", "publicRole": "commenter"})["board"].(map[string]any)["id"].(string)
+	e.must(201, "POST", "/v1/boards/"+board+"/invites", owner, map[string]any{"email": "ben@example.com", "role": "editor"})
+	ben := e.accept(linkIn(t, to(e.deliver(), "ben@example.com")[0], "/v1/invites/"))
+	e.must(200, "PATCH", "/v1/me", ben, map[string]any{"name": "Ben Li"})
+
+	list := func(session string) []map[string]any {
+		var out []map[string]any
+		for _, m := range e.must(200, "GET", "/v1/boards/"+board+"/members", session, nil)["members"].([]any) {
+			out = append(out, m.(map[string]any))
+		}
+		return out
+	}
+	guest := list("")
+	if len(guest) != 2 {
+		t.Fatalf("a commenting guest's list: %v", guest)
+	}
+	names := map[string]bool{}
+	for _, m := range guest {
+		if _, ok := m["email"]; ok {
+			t.Fatalf("a guest sees an e-mail: %v", m)
+		}
+		if m["user"] == "" {
+			t.Fatalf("no user id: %v", m)
+		}
+		names[m["name"].(string)] = true
+	}
+	if !names["Olga"] || !names["Ben Li"] {
+		t.Fatalf("names %v, want Olga and Ben Li", names)
+	}
+	for _, m := range list(ben) {
+		if m["name"] == "Olga" && m["email"] != nil {
+			t.Fatalf("a member sees the owner's e-mail: %v", m)
+		}
+	}
+	mails := 0
+	for _, m := range list(owner) {
+		if m["email"] != nil {
+			mails++
+		}
+	}
+	if mails != 2 {
+		t.Fatalf("the owner sees %d e-mails, want 2", mails)
+	}
+	e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"publicRole": "viewer"})
+	if code, out := e.call("GET", "/v1/boards/"+board+"/members", "", nil); code != 403 {
+		t.Fatalf("a viewing guest lists members: %d %v", code, out)
+	}
+}

@@ -4,8 +4,9 @@
 // boards, @mentions of the board's members, and inviting an address twice.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, startNode, waitLive, waitState } from './lib.mjs';
-import { signInAPI, useSession } from './mail.mjs';
+import { launch, startNode, state, waitLive, waitSettled, waitState } from './lib.mjs';
+import { linkToken, openBoard } from './fx.mjs';
+import { confirmJSON, mailLink, signInAPI, useSession } from './mail.mjs';
 
 let node;
 let chrome;
@@ -196,4 +197,45 @@ test('a quiet console: signed out, and on a password board before and after its 
   assert.equal(n.sockets.length, 1, `WebSocket attempts: ${n.sockets}`);
   assert.deepEqual(n.errors, [], 'console errors after the password');
   await a.context.close();
+});
+
+test("@mentions offer the board's members, whoever saw them online, and show highlighted for everyone", async () => {
+  const olga = await person('olga2@example.com', 'Olga', '#1c7ed6');
+  const created = await call(olga, 'POST', '/v1/boards', { name: 'Mentions', publicRole: 'commenter' }, 201);
+  const board = created.board.id;
+  // Two members who have never been on the board in this browser.
+  const members = {};
+  for (const [email, name] of [['ben@example.com', 'Ben Li'], ['dana@example.com', 'Dana']]) {
+    await call(olga, 'POST', `/v1/boards/${board}/invites`, { email, role: 'editor' }, 201);
+    const { session } = await confirmJSON(await mailLink(node, email, /\/v1\/invites\//));
+    await call(session, 'PATCH', '/v1/me', { name });
+    members[name] = session;
+  }
+  // Cleo comes through the commenter link: nobody else is online.
+  const c = await chrome.newPage();
+  await openBoard(c.page, node.url, board, linkToken(created.links.commenter), 'Cleo');
+  assert.equal((await state(c.page)).peers.length, 0);
+  await c.page.click('.fx-comment-btn');
+  await c.page.mouse.click(600, 400);
+  await c.page.waitForSelector('.fx-composer:not([hidden]) textarea');
+  await c.page.keyboard.type('Over to @');
+  await c.page.waitForFunction(() => [...document.querySelectorAll('.fx-suggest:not([hidden]) .fx-mention')].map((b) => b.textContent).join('|') === 'Ben Li|Cleo|Dana|Olga');
+  await c.page.keyboard.type('Be');
+  await c.page.waitForFunction(() => [...document.querySelectorAll('.fx-suggest:not([hidden]) .fx-mention')].map((b) => b.textContent).join('|') === 'Ben Li');
+  await c.page.click('.fx-suggest .fx-mention');
+  assert.equal(await c.page.inputValue('.fx-composer textarea'), 'Over to @Ben Li ');
+  await c.page.click('.fx-post');
+  await waitSettled(c.page);
+  await c.context.close();
+
+  // Dana, signed in, has met neither Cleo nor Ben here: the mention is highlighted all the same.
+  const d = await chrome.newPage();
+  await useSession(d.context, node, members.Dana);
+  await d.page.goto(`${node.url}/b/${board}`);
+  await waitLive(d.page);
+  await d.page.click('.fx-threads-btn');
+  await d.page.waitForSelector('.fx-thread .fx-at');
+  assert.equal(await d.page.textContent('.fx-thread .fx-at'), '@Ben Li');
+  assert.equal(await d.page.textContent('.fx-thread .fx-text'), 'Over to @Ben Li');
+  await d.context.close();
 });
