@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launch, startNode, state, waitLive, waitSettled, waitState } from './lib.mjs';
 import { linkToken, openBoard } from './fx.mjs';
-import { confirmJSON, mailLink, signInAPI, useSession } from './mail.mjs';
+import { confirmJSON, mailLink, mails, signInAPI, useSession } from './mail.mjs';
 
 let node;
 let chrome;
@@ -238,4 +238,45 @@ test("@mentions offer the board's members, whoever saw them online, and show hig
   assert.equal(await d.page.textContent('.fx-thread .fx-at'), '@Ben Li');
   assert.equal(await d.page.textContent('.fx-thread .fx-text'), 'Over to @Ben Li');
   await d.context.close();
+});
+
+test('inviting an address twice: one pending invitation, the share dialog says so, Resend sends a new one', async () => {
+  const olga = await person('olga3@example.com', 'Olga', '#1c7ed6');
+  const board = (await call(olga, 'POST', '/v1/boards', { name: 'Invites' }, 201)).board.id;
+  const a = await chrome.newPage();
+  await useSession(a.context, node, olga);
+  await a.page.goto(`${node.url}/b/${board}`);
+  await waitLive(a.page);
+  await a.page.waitForSelector('.cb-share-btn:not([hidden])');
+  await a.page.click('.cb-share-btn');
+  const invite = async (email, role) => {
+    await a.page.fill('.cb-share form.invite input[name=email]', email);
+    await a.page.selectOption('.cb-share form.invite select[name=role]', role);
+    await a.page.click('.cb-share form.invite button[type=submit]');
+  };
+  const pending = () => a.page.$$eval('.cb-share .invites li[data-state=pending]', (ls) => ls.map((l) => l.textContent));
+  const mailsTo = (addr) => mails(node).filter((m) => m.to.includes(addr)).length;
+
+  await invite('zoe@example.com', 'editor');
+  await a.page.waitForFunction(() => /Invitation sent to zoe@example\.com/.test(document.querySelector('.cb-share .note')?.textContent ?? ''));
+  await mailLink(node, 'zoe@example.com', /\/v1\/invites\//);
+  await invite('zoe@example.com', 'commenter');
+  await a.page.waitForFunction(() => /already invited/.test(document.querySelector('.cb-share .note')?.textContent ?? ''));
+  const note = await a.page.textContent('.cb-share .note');
+  assert.match(note, /zoe@example\.com was already invited .* no second e-mail was sent \(the invitation is now for a commenter\)/);
+  await a.page.waitForFunction(() => [...document.querySelectorAll('.cb-share .invites li[data-state=pending]')].some((l) => /commenter/.test(l.textContent)));
+  const list = await pending();
+  assert.equal(list.length, 1, `pending: ${list}`);
+  assert.match(list[0], /zoe@example\.com · commenter · pending/);
+  assert.equal(mailsTo('zoe@example.com'), 1);
+
+  // Resend: a new e-mail, still one pending invitation.
+  await a.page.click('.cb-share .invites li[data-state=pending] .resend');
+  await a.page.waitForFunction(() => /A new invitation was sent to zoe@example\.com/.test(document.querySelector('.cb-share .note')?.textContent ?? ''));
+  await a.page.waitForFunction(() => document.querySelectorAll('.cb-share .invites li[data-state=revoked]').length === 1);
+  assert.equal((await pending()).length, 1);
+  const end = Date.now() + 10000;
+  while (mailsTo('zoe@example.com') < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(mailsTo('zoe@example.com'), 2);
+  await a.context.close();
 });
