@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,6 +221,19 @@ func (srv *Server) RecordSeen(ctx context.Context, id storage.BoardID, user stri
 // guest records (quotas.go).
 func (srv *Server) RememberGuestOn(ctx context.Context, board storage.BoardID, u protocol.User) {
 	srv.rememberGuestOn(ctx, board, u)
+}
+
+// ProfileColor is the colour of an account's profile ("" for none, or
+// for an id that is not an account's: a guest's, a link's).
+func (srv *Server) ProfileColor(ctx context.Context, user string) string {
+	if strings.HasPrefix(user, access.GuestPrefix) || strings.HasPrefix(user, access.LinkPrefix) {
+		return ""
+	}
+	var u account.User
+	if srv.cfg.Records.Get(ctx, account.NSUser, []byte(user), &u) != nil {
+		return ""
+	}
+	return u.Color
 }
 
 // Closed says whether the board is past its deadline.

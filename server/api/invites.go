@@ -46,18 +46,31 @@ const (
 	maxLinkUses          = 500 // people joining through one invite link
 )
 
-// POST /v1/boards/{board}/invites {"email", "role", "days"} (owner): with
-// an e-mail, sends the invite to that address; without, answers an
-// invite link to hand out.
+// POST /v1/boards/{board}/invites {"email", "role", "days", "resend"}
+// (owner): with an e-mail, sends the invite to that address; without,
+// answers an invite link to hand out.
+//
+// An address with a pending invite (sent, not accepted, revoked or
+// expired) is not invited twice: the answer is 200 {"invite": the
+// pending one, "existing": true}, refreshed (the role asked now, an expiry
+// no earlier than a new invite's), and no e-mail goes out. With "resend":
+// true the pending invite is revoked and a new one e-mailed (201,
+// "replaced": the old id): someone who lost the e-mail gets a working
+// link, and there is still one pending invite per address.
+//
+// Rejected: sending the same link again (the node keeps only its hash),
+// and a 409 (the owner's intent, this person invited, holds: answering
+// the invite that does it is more useful than an error).
 func (srv *Server) createInvite(w http.ResponseWriter, r *http.Request) {
 	id, m, who, ok := srv.enterOwner(w, r, "only the owner may invite")
 	if !ok {
 		return
 	}
 	var req struct {
-		Email string `json:"email,omitempty"`
-		Role  string `json:"role"`
-		Days  int    `json:"days,omitempty"`
+		Email  string `json:"email,omitempty"`
+		Role   string `json:"role"`
+		Days   int    `json:"days,omitempty"`
+		Resend bool   `json:"resend,omitempty"`
 	}
 	if !decodeBody(w, r, &req) {
 		return
@@ -107,6 +120,37 @@ func (srv *Server) createInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 403, protocol.CodeForbidden, "sign in to invite by e-mail (the invitation names you by your address); or make an invite link")
 		return
 	}
+	prev, err := srv.pendingInvite(r.Context(), m.ID, email)
+	if err != nil {
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	}
+	if prev != nil {
+		// Refreshed, or replaced by a new one when asked to resend.
+		err := srv.cfg.Records.Update(r.Context(), account.NSInvite, []byte(prev.Hash), prev, func(found bool) error {
+			if !found || prev.Revoked || prev.Used != 0 {
+				return errNotPending
+			}
+			if req.Resend {
+				prev.Revoked = true
+			} else {
+				prev.Role = req.Role
+				prev.Expires = max(prev.Expires, inv.Expires)
+			}
+			prev.Updated = srv.cfg.Records.Stamp(prev.Updated)
+			return nil
+		})
+		switch {
+		case errors.Is(err, errNotPending):
+			prev = nil // accepted or revoked meanwhile: a new invite, as for anyone
+		case err != nil:
+			writeUpdateError(w, err)
+			return
+		case !req.Resend:
+			writeJSON(w, 200, map[string]any{"invite": prev, "existing": true})
+			return
+		}
+	}
 	if !srv.cfg.Limits.Allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) ||
 		!srv.cfg.Limits.Allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many invites today")
@@ -127,7 +171,30 @@ func (srv *Server) createInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
-	writeJSON(w, 201, map[string]any{"invite": inv})
+	out := map[string]any{"invite": inv}
+	if prev != nil {
+		out["replaced"] = prev.ID
+	}
+	writeJSON(w, 201, out)
+}
+
+// errNotPending: the pending invite was accepted or revoked meanwhile.
+var errNotPending = errors.New("invite no longer pending")
+
+// pendingInvite is the board's newest e-mailed invite to email that is
+// still pending (not accepted, revoked or expired), or nil.
+func (srv *Server) pendingInvite(ctx context.Context, board, email string) (*account.Invite, error) {
+	invs, err := srv.invites(ctx, board)
+	if err != nil {
+		return nil, err
+	}
+	now := srv.cfg.Now().UnixMilli()
+	for _, inv := range invs { // newest first
+		if !inv.Link && inv.Email == email && !inv.Revoked && inv.Used == 0 && now < inv.Expires {
+			return &inv, nil
+		}
+	}
+	return nil, nil
 }
 
 // invites lists a board's invites.

@@ -29,14 +29,17 @@ type memberView struct {
 	Notify *account.Prefs `json:"notify,omitempty"` // your own only
 }
 
-// GET /v1/boards/{board}/members.
+// GET /v1/boards/{board}/members: who is on the board, for the share
+// dialog and for @mentions. A public board's guest who may comment
+// (commenter or editor) may list them too, since they may mention them:
+// names and ids only (e-mails are for the owner, and one's own).
 func (srv *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 	id, m, who, ok := srv.enter(w, r)
 	if !ok {
 		return
 	}
-	if who.Guest {
-		writeError(w, 403, protocol.CodeForbidden, "guests cannot list members")
+	if who.Guest && account.RoleRank(who.User.Role) < account.RoleRank(room.RoleCommenter) {
+		writeError(w, 403, protocol.CodeForbidden, "guests who may not comment cannot list members")
 		return
 	}
 	ms, err := srv.cfg.Boards.Members(r.Context(), id)

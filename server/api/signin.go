@@ -248,15 +248,42 @@ type boardEntry struct {
 }
 
 // GET /v1/me: the signed-in user and the boards they belong to.
+//
+// Without any session credential (no cookie, no Authorization header) it
+// answers 200 {"user": null, "boards": []}: "who am I" has an answer for
+// someone signed out, and every signed-out page of the web client asks
+// it (the cookie is HttpOnly, so the page cannot tell by itself), which
+// made a 401 in every signed-out browser's console. A credential that is
+// presented but not valid (expired, signed out elsewhere) is still a 401,
+// so an API client learns its session is gone; the node also clears such
+// a cookie, so a browser sees that 401 once.
+//
+// Rejected: a second, script-readable "signed in" cookie for the client
+// to check first (one more piece of state to keep in step with the real
+// session: sign-out elsewhere, expiry), and a 204 (a body-less answer
+// every caller must special-case).
 func (srv *Server) getMe(w http.ResponseWriter, r *http.Request) {
-	u := srv.me(w, r)
-	if u == nil {
+	if access.SessionToken(r) == "" {
+		writeJSON(w, 200, map[string]any{"user": nil, "boards": []boardEntry{}})
+		return
+	}
+	u, err := srv.cfg.Access.SignedIn(r)
+	if err != nil || u == nil {
+		if r.Header.Get("Authorization") == "" {
+			// A stale cookie: cleared, so the browser asks without it next time.
+			http.SetCookie(w, &http.Cookie{Name: access.SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		}
+		msg := "sign in first (POST /v1/signin)"
+		if err != nil {
+			msg = err.Error()
+		}
+		writeError(w, 401, protocol.CodeUnauthorized, msg)
 		return
 	}
 	// The user's memberships (Boards.Of), not every board: the owner of
 	// a board is its member too.
 	boards := []boardEntry{}
-	err := srv.cfg.Boards.Of(r.Context(), u.ID, func(id storage.BoardID) error {
+	err = srv.cfg.Boards.Of(r.Context(), u.ID, func(id storage.BoardID) error {
 		m, err := srv.cfg.Boards.Load(r.Context(), id)
 		if err != nil {
 			return nil // gone (or unreadable: the others are listed)

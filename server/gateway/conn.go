@@ -131,9 +131,16 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor) *ws
 			user.Name = "Guest"
 		}
 	}
-	user.Color = hello.Color
+	// A signed-in person's colour is the one of their profile (who.User
+	// carries it); the hello's colour is a guest's own pick, which the
+	// room may change to one nobody present has (room.Session.OwnColor).
+	ownColor := user.Color != ""
+	if !ownColor {
+		user.Color = hello.Color
+	}
 	g.cfg.Joining(ctx, id, user)
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, g.cfg.Limits.SendQueue)
+	sess.OwnColor = ownColor
 	sess.Via, sess.Epoch, sess.Cred = who.Via, who.Epoch, who.Cred
 	if who.Guest {
 		// A guest keeps its identity through a signed token handed out in

@@ -306,3 +306,119 @@ func TestAccessAcrossNodes(t *testing.T) {
 		t.Fatalf("a demoted editor's change on b: %v", err)
 	}
 }
+
+// TestMembersForMentions: whoever may comment may list the board's
+// members, to @mention them: a public board's guest who may comment sees
+// their names and ids and no e-mail; a guest who may only view is refused;
+// the owner sees e-mails.
+func TestMembersForMentions(t *testing.T) {
+	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	owner := e.signIn("olga@example.com")
+	e.must(200, "PATCH", "/v1/me", owner, map[string]any{"name": "Olga"})
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "public", "publicRole": "commenter"})["board"].(map[string]any)["id"].(string)
+	e.must(201, "POST", "/v1/boards/"+board+"/invites", owner, map[string]any{"email": "ben@example.com", "role": "editor"})
+	ben := e.accept(linkIn(t, to(e.deliver(), "ben@example.com")[0], "/v1/invites/"))
+	e.must(200, "PATCH", "/v1/me", ben, map[string]any{"name": "Ben Li"})
+
+	list := func(session string) []map[string]any {
+		var out []map[string]any
+		for _, m := range e.must(200, "GET", "/v1/boards/"+board+"/members", session, nil)["members"].([]any) {
+			out = append(out, m.(map[string]any))
+		}
+		return out
+	}
+	guest := list("")
+	if len(guest) != 2 {
+		t.Fatalf("a commenting guest's list: %v", guest)
+	}
+	names := map[string]bool{}
+	for _, m := range guest {
+		if _, ok := m["email"]; ok {
+			t.Fatalf("a guest sees an e-mail: %v", m)
+		}
+		if m["user"] == "" {
+			t.Fatalf("no user id: %v", m)
+		}
+		names[m["name"].(string)] = true
+	}
+	if !names["Olga"] || !names["Ben Li"] {
+		t.Fatalf("names %v, want Olga and Ben Li", names)
+	}
+	for _, m := range list(ben) {
+		if m["name"] == "Olga" && m["email"] != nil {
+			t.Fatalf("a member sees the owner's e-mail: %v", m)
+		}
+	}
+	mails := 0
+	for _, m := range list(owner) {
+		if m["email"] != nil {
+			mails++
+		}
+	}
+	if mails != 2 {
+		t.Fatalf("the owner sees %d e-mails, want 2", mails)
+	}
+	e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"publicRole": "viewer"})
+	if code, out := e.call("GET", "/v1/boards/"+board+"/members", "", nil); code != 403 {
+		t.Fatalf("a viewing guest lists members: %d %v", code, out)
+	}
+}
+
+// TestInviteTwice: inviting an address that has a pending invite answers
+// that invite (refreshed: the new role, a later expiry) without a second
+// invite or e-mail; "resend" replaces it with a new e-mailed one, whose
+// link works while the old one does not; after it is accepted, the
+// address may be invited again.
+func TestInviteTwice(t *testing.T) {
+	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	owner := e.signIn("olga@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "invites"})["board"].(map[string]any)["id"].(string)
+	path := "/v1/boards/" + board + "/invites"
+	first := e.must(201, "POST", path, owner, map[string]any{"email": "ana@example.com", "role": "editor"})["invite"].(map[string]any)
+	firstMail := to(e.deliver(), "ana@example.com")
+	if len(firstMail) != 1 {
+		t.Fatalf("%d e-mails for the first invite", len(firstMail))
+	}
+	pending := func() []map[string]any {
+		var out []map[string]any
+		for _, i := range e.must(200, "GET", path, owner, nil)["invites"].([]any) {
+			inv := i.(map[string]any)
+			if inv["revoked"] == nil && inv["used"] == nil {
+				out = append(out, inv)
+			}
+		}
+		return out
+	}
+
+	e.clk.Set(e.clk.Now().Add(time.Hour))
+	again := e.must(200, "POST", path, owner, map[string]any{"email": " Ana@Example.com ", "role": "commenter"})
+	inv := again["invite"].(map[string]any)
+	if again["existing"] != true || inv["id"] != first["id"] || inv["role"] != "commenter" || inv["expires"].(float64) <= first["expires"].(float64) {
+		t.Fatalf("second invite: %v (first %v)", again, first)
+	}
+	if p := pending(); len(p) != 1 || p[0]["role"] != "commenter" {
+		t.Fatalf("pending invites after inviting twice: %v", p)
+	}
+	if m := to(e.deliver(), "ana@example.com"); len(m) != 0 {
+		t.Fatalf("a second e-mail: %d", len(m))
+	}
+
+	// Resend: a new invite and e-mail; the old link no longer works.
+	re := e.must(201, "POST", path, owner, map[string]any{"email": "ana@example.com", "role": "commenter", "resend": true})
+	if re["replaced"] != first["id"] || re["invite"].(map[string]any)["id"] == first["id"] {
+		t.Fatalf("resend: %v", re)
+	}
+	if p := pending(); len(p) != 1 || p[0]["id"] != re["invite"].(map[string]any)["id"] {
+		t.Fatalf("pending invites after resending: %v", p)
+	}
+	newMail := to(e.deliver(), "ana@example.com")
+	if len(newMail) != 1 {
+		t.Fatalf("%d e-mails for the resent invite", len(newMail))
+	}
+	if code, out := e.call("POST", linkIn(t, firstMail[0], "/v1/invites/"), "", nil); code != 401 {
+		t.Fatalf("the replaced link: %d %v", code, out)
+	}
+	e.accept(linkIn(t, newMail[0], "/v1/invites/"))
+	// Accepted: nothing pending, and a new invite is a new one.
+	e.must(201, "POST", path, owner, map[string]any{"email": "ana@example.com", "role": "viewer"})
+}

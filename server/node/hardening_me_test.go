@@ -126,3 +126,37 @@ func BenchmarkMe(b *testing.B) {
 		}
 	}
 }
+
+// TestMeSignedOut: GET /v1/me without any session is a 200 with no user
+// (every signed-out page of the web client asks it: a 401 there was an
+// error in the console of every signed-out browser); a session that is
+// not valid is still a 401, and its cookie is cleared.
+func TestMeSignedOut(t *testing.T) {
+	e := newAsyncEnv(t, time.Now())
+	code, out := e.call("GET", "/v1/me", "", nil)
+	if code != 200 || out["user"] != nil || fmt.Sprint(out["boards"]) != "[]" {
+		t.Fatalf("signed out: %d %v, want 200 {user: null, boards: []}", code, out)
+	}
+	// A session that ended: 401 with the Authorization header (no cookie to clear)...
+	s := e.signIn("ann@example.com")
+	e.must(200, "GET", "/v1/me", s, nil)
+	e.must(204, "POST", "/v1/signout", s, nil)
+	if code, _ := e.call("GET", "/v1/me", s, nil); code != 401 {
+		t.Fatalf("ended session: %d, want 401", code)
+	}
+	// ...and with the cookie: 401, and the cookie cleared.
+	req, _ := http.NewRequest("GET", e.tn.base+"/v1/me", nil)
+	req.AddCookie(&http.Cookie{Name: "cb_session", Value: s})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cleared := false
+	for _, c := range resp.Cookies() {
+		cleared = cleared || c.Name == "cb_session" && c.MaxAge < 0
+	}
+	if resp.StatusCode != 401 || !cleared {
+		t.Fatalf("ended session's cookie: %d, cleared %v", resp.StatusCode, cleared)
+	}
+}

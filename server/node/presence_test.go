@@ -2,8 +2,12 @@ package node_test
 
 import (
 	"bytes"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
 
 	"github.com/corkboard/corkboard/server/client"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -73,4 +77,57 @@ func TestPresence(t *testing.T) {
 	if ps := bb.Peers(); len(ps) != 1 || ps[0].Session != c.Welcome().Session {
 		t.Fatalf("b's peers after a left: %+v", ps)
 	}
+}
+
+// A signed-in person's presence colour is their profile's, whatever their
+// browser asks for in its hello (with the session cookie, and with the
+// board token made when they created the board); guests keep the colour
+// they ask for unless someone present wears it, then they get a free one.
+func TestPresenceColors(t *testing.T) {
+	e := newAsyncEnv(t, time.Now())
+	ada := e.signIn("ada@example.com")
+	e.must(200, "PATCH", "/v1/me", ada, map[string]any{"color": "#123456"})
+	created := e.must(201, "POST", "/v1/boards", ada, map[string]any{"name": "colours"})
+	board := created["board"].(map[string]any)["id"].(string)
+	orange := "#e8590c"
+	dialColor := func(u string, hdr http.Header, rep crdt.ReplicaID) *client.Client {
+		t.Helper()
+		c, err := client.Dial(ctx10(t), client.Options{URL: u, Replica: rep, Name: "x", Color: orange, Header: hdr})
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		return c
+	}
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Session "+ada)
+	a := dialColor(e.tn.wsURL(board, ""), hdr, 1)
+	if got := a.Welcome().User.Color; got != "#123456" {
+		t.Fatalf("signed-in welcome colour %q, want the profile's #123456", got)
+	}
+	// The creator's own board token: the profile's colour too.
+	a2 := dialColor(e.tn.wsURL(board, created["token"].(string)), nil, 2)
+	if got := a2.Welcome().User.Color; got != "#123456" {
+		t.Fatalf("creator-token welcome colour %q, want #123456", got)
+	}
+	// Two guests asking for the same orange: the first keeps it, the
+	// second gets another colour nobody present wears.
+	g1 := dialColor(e.tn.wsURL(board, ""), nil, 3)
+	if got := g1.Welcome().User.Color; got != orange {
+		t.Fatalf("first guest colour %q, want its own %s", got, orange)
+	}
+	g2 := dialColor(e.tn.wsURL(board, ""), nil, 4)
+	c2 := g2.Welcome().User.Color
+	if c2 == orange || c2 == "#123456" || c2 == "" {
+		t.Fatalf("second guest colour %q collides (or is empty)", c2)
+	}
+	// The others see it in presence too.
+	waitClient(t, g1, func() bool {
+		for _, p := range g1.Peers() {
+			if p.Session == g2.Welcome().Session {
+				return p.Color == c2
+			}
+		}
+		return false
+	})
 }

@@ -39,6 +39,11 @@ func (n *Node) enterWS(w http.ResponseWriter, r *http.Request) (gateway.Visitor,
 	if !ok {
 		return gateway.Visitor{}, false
 	}
+	if who.User.Color == "" && who.Via == access.ViaToken {
+		// A board token of someone with an account (the creator's own
+		// token): their profile's colour too, as with the session cookie.
+		who.User.Color = n.api.ProfileColor(r.Context(), who.User.ID)
+	}
 	return gateway.Visitor{Board: id, User: who.User, Guest: who.Guest, Via: who.Via, Epoch: who.Epoch, Cred: who.Cred,
 		BoardEpoch: m.Epoch, Member: who.Via == access.ViaSession}, true
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
@@ -51,6 +52,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 			}
 		}
 	}
+	r.pickColor(s)
 	w := protocol.Welcome{Type: protocol.TypeWelcome, Node: r.cfg.Node, Board: r.board.String(), Session: s.ID,
 		User: s.User, Version: version, Catchup: "ops", Token: s.Token}
 	w.Peers = []protocol.Peer{}
@@ -194,5 +196,39 @@ func (r *Room) flushPresence() {
 	}
 	if len(r.dirtyPres) > 0 {
 		r.schedulePresence()
+	}
+}
+
+// CursorColors are the colours a guest gets when the one its browser
+// asked for is worn by someone present (the web client's own palette).
+var CursorColors = []string{"#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#e03131", "#5f3dc4"}
+
+// pickColor gives a joining guest a colour nobody else present wears,
+// when its own is taken and a free one is left (else it keeps its own).
+// The welcome carries the result, and the web client keeps it for its
+// next visits, so a guest's colour stays stable unless it collides.
+//
+// Rejected: colours derived from the user id (two ids can still map to
+// one colour, and a guest could not keep the colour it had), and leaving
+// it to the client (it learns of the others only from the welcome, and
+// its hello has gone by then: changing colour would need a new frame).
+func (r *Room) pickColor(s *Session) {
+	if s.OwnColor {
+		return
+	}
+	used := make(map[string]bool, len(r.sessions))
+	for o := range r.sessions {
+		if o != s {
+			used[strings.ToLower(o.Color)] = true
+		}
+	}
+	if s.Color != "" && !used[strings.ToLower(s.Color)] {
+		return
+	}
+	for _, c := range CursorColors {
+		if !used[c] {
+			s.Color, s.User.Color = c, c
+			return
+		}
 	}
 }

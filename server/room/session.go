@@ -40,6 +40,11 @@ type Session struct {
 	User    protocol.User
 	Format  string // protocol.FormatBinary or FormatJSON
 	Color   string
+	// OwnColor says Color is the person's choice (their profile's): the
+	// room keeps it even when someone present has the same. Otherwise
+	// (a guest's pick from its browser) a colour already worn by another
+	// session here is swapped for a free one on joining (pickColor).
+	OwnColor bool
 	// Token, if set, is handed to the client in the welcome (guests).
 	Token string
 	// Via and Epoch say how the node authenticated the session (its own

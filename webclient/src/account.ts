@@ -31,7 +31,9 @@ import { setMyName } from './ids';
 /** Who is signed in, or null (no session, or the node cannot be reached). */
 export async function fetchMe(): Promise<Me | null> {
   try {
-    return await api<Me>('GET', '/v1/me');
+    // Signed out, the node answers {"user": null} (not a 401: see docs/API.md).
+    const me = await api<Me | { user: null }>('GET', '/v1/me');
+    return me.user ? (me as Me) : null;
   } catch {
     return null;
   }

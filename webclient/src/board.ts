@@ -11,16 +11,16 @@
 import { installBoardAccess } from './account';
 import { forgetToken, stillOwner, BoardLinks } from './boardlinks';
 import { markRefused, takeRefused, tokenStored } from './boardtoken';
-import { buildUI, zoomButtons, type UI } from './boardui';
+import { buildUI, keepTopClear, zoomButtons, type UI } from './boardui';
 import { CameraView } from './camera';
 import { CrdtDoc, loadCRDT, type LocalOp } from './crdt';
 import { h } from './dom';
-import { markKnown, type EarlySocket } from './early';
+import { askBoard, markKnown, type EarlySocket } from './early';
 import { installFeatures } from './features';
 import { myColor, myName } from './ids';
 import { LocalEdits, type EditKind } from './localedits';
 import { Board, type BoardChange } from './model';
-import { askPassword } from './password';
+import { askPassword, refusalText } from './password';
 import { Pointer } from './pointer';
 import { Presence } from './presence';
 import { Renderer, type Camera, type Overlay, type Preview } from './render';
@@ -33,11 +33,12 @@ import { TextEditor } from './textedit';
 import { Tools } from './tools';
 
 /**
- * Starts the board page in root; early: the first visit's connection,
- * opened by main.ts; arrived: a token the page was opened with (a link's,
+ * Starts the board page in root; earlyOpening: the first visit's
+ * connection, opened by main.ts once the node let this browser in;
+ * asked: main.ts's GET of the board with the token arrived; arrived: a token the page was opened with (a link's,
  * taken out of the address by main.ts) or handed over (boardtoken.ts).
  */
-export async function startBoard(root: HTMLElement, boardId: string, early?: EarlySocket, arrived?: string): Promise<void> {
+export async function startBoard(root: HTMLElement, boardId: string, earlyOpening: Promise<EarlySocket | undefined>, arrived?: string, asked?: Promise<Response>): Promise<void> {
   root.innerHTML = '';
   const ui = buildUI(root);
   ui.status.textContent = 'Loading…';
@@ -66,7 +67,11 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
 
   // The board's name and our role, when the node can be reached; offline,
   // the stored copy is all there is, and that is fine.
-  void fetch(`/v1/boards/${boardId}`, { headers: rec.token ? { Authorization: 'Bearer ' + rec.token } : {} })
+  // Whether Sync may connect: not when the node refused (a password to
+  // give, a sign-in, no such board): a connection would be refused too.
+  // Asked with the token the page uses (main.ts asked already when it is
+  // the one the page arrived with).
+  const access: Promise<boolean> = (asked && arrived === rec.token ? asked : askBoard(boardId, rec.token))
     .then(async (r) => {
       if (r.ok) {
         const j = await r.json();
@@ -75,8 +80,10 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
         ui.name.textContent = j.board.name;
         document.title = `${j.board.name} · Corkboard`;
         void store.putBoard(rec);
+        return true;
       } else if (r.status === 404 || r.status === 400) {
         fatal(root, 'There is no such board on this server.');
+        return false;
       } else if (r.status === 401) {
         const j = await r.json().catch(() => null);
         if (rec.token && rec.token !== forgot) {
@@ -88,13 +95,16 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
           tokenStored(boardId, rec.token);
           if (markRefused(boardId, rec.token)) {
             location.reload();
-            return;
+            return false;
           }
         }
-        if (!askPassword(root, boardId, j?.error?.message ?? '')) fatal(root, `This board needs a valid link (${j?.error?.message ?? 'unauthorized'}).`);
+        if (!askPassword(root, boardId, j?.error?.message ?? '')) fatal(root, 'This board needs a valid link: ask its owner for one.');
+        return false;
       }
+      return true; // a passing trouble (5xx, 429): Sync's own retries and checks
     })
-    .catch(() => {});
+    .catch(() => true); // offline: what is stored, and Sync reconnects when it can
+  const early = await earlyOpening;
   if (rec.name) {
     ui.name.textContent = rec.name;
     document.title = `${rec.name} · Corkboard`;
@@ -133,7 +143,15 @@ export async function startBoard(root: HTMLElement, boardId: string, early?: Ear
   app.start();
   performance.mark('corkboard:app-started');
   if (keptOwner) app.toast('This is a link to your own board: you stay its owner here.');
+  // The answer usually came long ago; a node slow to give it does not
+  // hold the connection back for more than a few seconds.
+  if (!(await Promise.race([access, new Promise<boolean>((r) => setTimeout(() => r(true), 4000))]))) {
+    early?.discard();
+    app.hold('Not connected');
+    return;
+  }
   sync.start(early);
+  app.startAccess();
   void sweepReplicas(store, boardId, claim.rec.replica);
   registerServiceWorker();
 }
@@ -246,6 +264,7 @@ class BoardApp {
     }
     this.tools.setTool('select');
     this.onResize();
+    keepTopClear(this.root);
     this.showState();
     this.peersChanged();
     (window as unknown as { __corkboard: unknown }).__corkboard = {
@@ -306,7 +325,18 @@ class BoardApp {
       onState: (fn) => this.stateListeners.push(fn),
     });
     this.closed = () => features.closed;
-    installBoardAccess(features);
+    this.features = features;
+  }
+
+  private features: ReturnType<typeof installFeatures> | undefined;
+
+  /**
+   * Attaches the pieces that ask the node about one's access (share,
+   * notifications, voting, summary): once the node let this page in, so
+   * that a board waiting for its password is not asked again and again.
+   */
+  startAccess(): void {
+    if (this.features) installBoardAccess(this.features);
   }
 
   // ---- state from the doc ----
@@ -413,6 +443,7 @@ class BoardApp {
       dropTarget: d?.kind === 'move' ? d.target : d?.kind === 'connect' ? d.target : undefined,
       ink: d?.kind === 'ink' ? { points: d.points, color: '#1e1e1e', width: 4 } : undefined,
       draft: d?.kind === 'connect' ? { from: this.pointer.endPoint(d.from) ?? d.fromPt, to: d.to, target: d.target } : undefined,
+      shapeDraft: d?.kind === 'shape' && d.moved ? { shape: d.tool, box: d.box } : undefined,
     };
     this.renderer.draw(this.board, this.camera.cam, ov);
     if (!this.painted && this.board.all().length) {
@@ -427,6 +458,14 @@ class BoardApp {
 
   peersChanged(): void {
     this.presence.peersChanged();
+  }
+
+  /** Why the page does not connect (the node refused: a password to give, a sign-in): shown instead of the connection's state. */
+  private held = '';
+
+  hold(why: string): void {
+    this.held = why;
+    this.showState();
   }
 
   showState(): void {
@@ -456,7 +495,13 @@ class BoardApp {
     el.textContent = text;
     el.title = s.detail || (s.state === 'live' ? 'Changes are saved on the server as you make them' : '');
     this.ui.retry.hidden = !(s.state === 'stopped' || s.state === 'offline');
-    if (s.state === 'stopped' && s.detail) el.textContent = `Disconnected: ${s.detail}`;
+    if (s.state === 'stopped' && s.detail) el.textContent = `Disconnected: ${refusalText(s.detail)}`;
+    if (this.held) {
+      el.textContent = this.held;
+      el.dataset.state = 'stopped';
+      el.title = '';
+      this.ui.retry.hidden = true;
+    }
     this.ui.undo.disabled = !this.doc.canUndo();
     this.ui.redo.disabled = !this.doc.canRedo();
     this.root.classList.toggle('readonly', !this.canEdit);

@@ -71,3 +71,48 @@ export function zoomButtons(z: HTMLElement, act: { zoomMid(factor: number): void
   fit.addEventListener('click', () => act.fit());
   return pct;
 }
+
+/**
+ * Keeps the top-left bar (board name, connection state, Retry, role) clear
+ * of the centred toolbar, whatever it holds and however narrow the window:
+ * first the board name gives way (ellipsis), then the bar condenses (the
+ * logo to its initial), and last the toolbar moves right of it instead of
+ * staying centred. Laid out again at the next frame after the bar's
+ * content changes (a MutationObserver: a ResizeObserver would see its own
+ * changes and loop) and on resize.
+ *
+ * Rejected: a CSS max-width on the bar (its content overflows the panel,
+ * under the toolbar, once the name cannot shrink further), and moving the
+ * toolbar to a second row (other panels sit there: voting, since, share).
+ */
+export function keepTopClear(root: HTMLElement): void {
+  const top = root.querySelector<HTMLElement>('.topbar');
+  const bar = root.querySelector<HTMLElement>('.toolbar');
+  const name = root.querySelector<HTMLElement>('.board-name');
+  if (!top || !bar || !name) return;
+  let queued = false;
+  const layout = () => {
+    queued = false;
+    name.style.maxWidth = '';
+    top.classList.remove('crowded');
+    bar.style.left = '';
+    bar.style.transform = '';
+    const over = () => top.getBoundingClientRect().right + 8 - bar.getBoundingClientRect().left;
+    let o = over();
+    if (o <= 0) return;
+    name.style.maxWidth = `${Math.max(48, name.getBoundingClientRect().width - o)}px`;
+    if ((o = over()) <= 0) return;
+    top.classList.add('crowded');
+    if ((o = over()) <= 0) return;
+    bar.style.left = `${Math.ceil(top.getBoundingClientRect().right + 8)}px`;
+    bar.style.transform = 'none';
+  };
+  const later = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(layout);
+  };
+  new MutationObserver(later).observe(top, { childList: true, subtree: true, characterData: true, attributes: true, attributeFilter: ['hidden'] });
+  addEventListener('resize', later);
+  layout();
+}

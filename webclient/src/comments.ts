@@ -3,7 +3,10 @@
 // point (`x`, `y`); its replies are its children in position order. A pin
 // on the canvas marks each open thread; a side panel lists the threads with
 // their replies, a reply box, resolve/reopen, and @mention completion from
-// the people present or known on this board.
+// the board's members (GET /v1/boards/{board}/members: names and ids,
+// readable by whoever may comment) and the people present or seen here.
+// A mention is highlighted for every reader whose page knows the name,
+// which the members' listing makes everyone's page.
 //
 // Comments are made through FeatureContext.apply (LocalEdits, "annotate"), so commenters can write them
 // (the node checks that a commenter touches nothing but comments). Each
@@ -15,6 +18,10 @@ import type { ElementJSON, LocalOp } from './crdt';
 import type { FeatureContext } from './featurekit';
 import { myName, uuidv7 } from './ids';
 import { localGet, localKeys, localSet } from './store';
+import { api } from './api';
+
+/** How long the members' listing is taken as current (ms): asked again when a comment is written after that. */
+const MEMBERS_FRESH_MS = 60_000;
 
 /** The board root's id (docs/SCHEMA.md): a thread's first comment has it as parent. */
 const ROOT_ID = '00000000-0000-0000-0000-000000000000';
@@ -263,8 +270,37 @@ export class Comments {
     return { x: t.x, y: t.y };
   }
 
-  /** People to mention: present now, or seen on this board before. */
+  private membersAt = 0;
+  private membersLoading: Promise<void> | null = null;
+
+  /**
+   * Reads the board's members into the people to mention (at most once a
+   * minute); then redraws the panel, whose mentions may now be known.
+   * Offline, or refused (a guest who may only view): those seen stay.
+   */
+  loadMembers(): Promise<void> {
+    if (this.membersLoading || Date.now() - this.membersAt < MEMBERS_FRESH_MS) return this.membersLoading ?? Promise.resolve();
+    this.membersAt = Date.now();
+    const host = this.f.host;
+    this.membersLoading = api<{ members: { user: string; name: string }[] }>('GET', `/v1/boards/${host.boardId}/members`, undefined, host.sync.record.token ?? host.token())
+      .then((j) => {
+        let added = false;
+        for (const m of j.members ?? []) {
+          if (typeof m.user === 'string' && typeof m.name === 'string' && m.name && this.people.get(m.user) !== m.name) {
+            this.people.set(m.user, m.name);
+            added = true;
+          }
+        }
+        if (added) this.render();
+      })
+      .catch(() => {})
+      .finally(() => (this.membersLoading = null));
+    return this.membersLoading;
+  }
+
+  /** People to mention: the board's members, those present now, and those seen on this board before. */
   knownPeople(): string[] {
+    void this.loadMembers();
     const s = this.f.host.sync;
     if (s.user) this.people.set(s.user.id, s.user.name || myName());
     for (const p of s.peers.values()) if (p.user && p.name) this.people.set(p.user, p.name);
@@ -311,6 +347,8 @@ export class Comments {
     };
     ta.addEventListener('input', update);
     ta.addEventListener('blur', () => (this.suggest.hidden = true));
+    // The members may arrive while one types: complete with them then.
+    ta.addEventListener('focus', () => void this.loadMembers().then(() => document.activeElement === ta && update()));
   }
 
   private nameOf(c: ElementJSON): string {

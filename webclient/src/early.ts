@@ -81,17 +81,41 @@ const knownKey = localKeys.known;
 /**
  * Opens the early connection when this browser has not opened the board
  * before (no mark in localStorage, so nothing of it is stored), else
- * undefined. The mark is set by markKnown once the board's replica is
- * stored; a board opened before marks existed costs one unused early
- * connection, which Sync closes.
+ * undefined at once. The mark is set by markKnown once the board's
+ * replica is stored; a board opened before marks existed costs one unused
+ * early connection, which Sync closes.
+ *
+ * It waits for access, the page's first question to the node (GET
+ * /v1/boards/{board}, main.ts): only a board that lets this browser in is
+ * connected to. A password board (or a revoked link, a members-only
+ * board) answers 401, and the page asks for the password instead of
+ * trying a WebSocket the node would refuse (a failed connection is an
+ * error in the console). The check costs nothing on the way: the board's
+ * code and the WebAssembly, which the first visit waits for anyway, take
+ * longer to load than one REST round trip.
  */
-export function openEarly(board: string, token: string | undefined, replica: string, name: string, color: string): EarlySocket | undefined {
+export function openEarly(board: string, token: string | undefined, replica: string, name: string, color: string, access: Promise<Response>): Promise<EarlySocket | undefined> {
   try {
-    if (localGet(knownKey(board)) || navigator.onLine === false) return undefined;
-    return new EarlySocket(board, token, replica, name, color);
+    if (localGet(knownKey(board)) || navigator.onLine === false) return Promise.resolve(undefined);
   } catch {
-    return undefined; // no localStorage (privacy settings) or no WebSocket: the usual path
+    return Promise.resolve(undefined); // no localStorage (privacy settings): the usual path
   }
+  return access.then(
+    (r) => {
+      if (!r.ok) return undefined;
+      try {
+        return new EarlySocket(board, token, replica, name, color);
+      } catch {
+        return undefined; // no WebSocket: the usual path
+      }
+    },
+    () => undefined,
+  );
+}
+
+/** Asks the node for the board (its metadata and one's role): the page's first request. */
+export function askBoard(board: string, token: string | undefined): Promise<Response> {
+  return fetch(`/v1/boards/${board}`, { headers: token ? { Authorization: 'Bearer ' + token } : {} });
 }
 
 /** Notes that the board has a stored replica in this browser. */

@@ -56,6 +56,16 @@ export function myColor(): string {
   return c;
 }
 
+/** Keeps the colour the node gave this browser's guest (it avoids those of others present). */
+export function setMyColor(c: string): void {
+  if (/^#[0-9a-f]{6}$/.test(c)) localSet(localKeys.color, c);
+}
+
+/** Whether a user id is a guest's or a link visitor's (no account: no profile colour or name). */
+export function isGuest(userId: string): boolean {
+  return userId.startsWith('guest-') || userId.startsWith('link-');
+}
+
 /** The display name this browser gives itself (guests and link visitors). */
 export function myName(): string {
   let n = localGet(localKeys.name);

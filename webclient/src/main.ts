@@ -2,7 +2,7 @@
 // board at /embed/{board} (embed.ts).
 import './styles.css';
 import wasmUrl from './gen/crdt.wasm?url';
-import { openEarly } from './early';
+import { askBoard, openEarly } from './early';
 import { handedOver, handOver, takeURLToken } from './boardtoken';
 import { myColor, myName, newReplicaId } from './ids';
 
@@ -21,8 +21,12 @@ if (m) {
   const fromURL = takeURLToken();
   if (fromURL) handOver(board, fromURL);
   const token = fromURL ?? handedOver(board);
-  const early = openEarly(board, token, newReplicaId(), myName(), myColor());
-  import('./board').then(({ startBoard }) => startBoard(root, board, early, token)).catch(fail);
+  // Whether the node lets this browser in (and the board's name): asked
+  // first, before any connection is tried (early.ts, board.ts).
+  const access = askBoard(board, token);
+  access.catch(() => {}); // offline: the page starts from what it stored
+  const early = openEarly(board, token, newReplicaId(), myName(), myColor(), access);
+  import('./board').then(({ startBoard }) => startBoard(root, board, early, token, access)).catch(fail);
   // A link to this board opened on its page only changes the fragment,
   // which loads nothing: take the token, and load the page with it.
   addEventListener('hashchange', () => {

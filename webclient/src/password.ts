@@ -14,6 +14,18 @@ import { myName, setMyName } from './ids';
 import { handOver } from './boardtoken';
 import { localGet, localKeys } from './store';
 
+/**
+ * A node's refusal in words for people: the API's messages name the
+ * request to make ("(POST /v1/boards/{board}/join)"), which is for
+ * developers.
+ */
+export function refusalText(message: string): string {
+  if (needsPassword(message)) return 'this board needs its password.';
+  if (needsSignIn(message)) return 'this board is for its members: sign in.';
+  if (/revoked/i.test(message)) return 'this link no longer works: ask the board’s owner for a new one.';
+  return message.replace(/\s*\((?:GET|POST|PUT|PATCH|DELETE) [^)]*\)/g, '');
+}
+
 /** Whether a refusal's message asks for the board's password. */
 export function needsPassword(message: string): boolean {
   return /password/i.test(message);

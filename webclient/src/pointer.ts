@@ -15,7 +15,10 @@ import { selectionBox, type Preview } from './render';
 import type { Handles, Selection } from './selection';
 import { MIN_STEP, scalePoints } from './strokes';
 import type { TextEditor } from './textedit';
-import type { Tools } from './tools';
+import type { Tool, Tools } from './tools';
+
+/** Screen pixels a shape tool's drag must cover to size the shape; less is a click (the default size). */
+const SHAPE_DRAG_PX = 6;
 
 /** The gesture under way. */
 export type Drag =
@@ -26,7 +29,8 @@ export type Drag =
   | { kind: 'rotate'; id: string; cx: number; cy: number; start: number; orig: number; rot: number }
   | { kind: 'ink'; points: number[] }
   | { kind: 'connect'; from: End; fromPt: Pt; to: Pt; target?: string }
-  | { kind: 'frame'; x: number; y: number; box: Box };
+  | { kind: 'frame'; x: number; y: number; box: Box }
+  | { kind: 'shape'; tool: Tool; x: number; y: number; box: Box; sx: number; sy: number; moved: boolean };
 
 /** What the pointer uses of the page. */
 export interface PointerHost {
@@ -148,6 +152,11 @@ export class Pointer {
       this.drag = { kind: 'frame', x: p.x, y: p.y, box: { x: p.x, y: p.y, w: 0, h: 0 } };
       return;
     }
+    if ((tool === 'rectangle' || tool === 'ellipse' || tool === 'diamond') && canEdit) {
+      // Sized by the drag (Shift: as wide as high); a click makes the default size (up).
+      this.drag = { kind: 'shape', tool, x: p.x, y: p.y, box: { x: p.x, y: p.y, w: 0, h: 0 }, sx, sy, moved: false };
+      return;
+    }
     if (tool !== 'select') {
       const id = tools.createAt(tool, p.x, p.y);
       tools.setTool('select');
@@ -255,6 +264,14 @@ export class Pointer {
     } else if (d?.kind === 'frame') {
       d.box = { x: Math.min(d.x, p.x), y: Math.min(d.y, p.y), w: Math.abs(p.x - d.x), h: Math.abs(p.y - d.y) };
       this.host.redraw();
+    } else if (d?.kind === 'shape') {
+      if (!d.moved && Math.hypot(sx - d.sx, sy - d.sy) < SHAPE_DRAG_PX) return;
+      d.moved = true;
+      let w = Math.abs(p.x - d.x),
+        h = Math.abs(p.y - d.y);
+      if (e.shiftKey) w = h = Math.max(w, h);
+      d.box = { x: p.x < d.x ? d.x - w : d.x, y: p.y < d.y ? d.y - h : d.y, w, h };
+      this.host.redraw();
     } else if (d?.kind === 'marquee') {
       const s = camera.toBoard(d.sx, d.sy);
       d.box = { x: Math.min(s.x, p.x), y: Math.min(s.y, p.y), w: Math.abs(p.x - s.x), h: Math.abs(p.y - s.y) };
@@ -301,6 +318,11 @@ export class Pointer {
       tools.finishInk(d.points);
     } else if (d?.kind === 'connect') {
       tools.finishConnector(d);
+    } else if (d?.kind === 'shape') {
+      // A click (or a drag too small to see) makes the default size, centred where it was.
+      const id = d.moved && d.box.w * this.zoom >= SHAPE_DRAG_PX && d.box.h * this.zoom >= SHAPE_DRAG_PX ? tools.createAt(d.tool, d.x, d.y, d.box) : tools.createAt(d.tool, d.x, d.y);
+      tools.setTool('select');
+      if (!id) this.host.redraw();
     } else if (d?.kind === 'frame') {
       tools.finishFrame(d.box.w * this.zoom < 16 || d.box.h * this.zoom < 16 ? null : d.box, d.x, d.y);
     }

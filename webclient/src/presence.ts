@@ -101,7 +101,7 @@ export class Presence {
   private showPeople(): void {
     const el = this.avatars;
     el.innerHTML = '';
-    const me = h('button', { class: 'avatar me', title: `You (${this.sync.user?.name ?? myName()}) · click to rename`, style: `background:${myColor()}` }, initials(this.sync.user?.name ?? myName()));
+    const me = h('button', { class: 'avatar me', title: `You (${this.sync.user?.name ?? myName()}) · click to rename`, style: `background:${this.sync.user?.color || myColor()}` }, initials(this.sync.user?.name ?? myName()));
     me.addEventListener('click', () => {
       const n = prompt('Your name', myName());
       if (n && n.trim()) {

@@ -50,6 +50,21 @@ export interface Overlay {
   ink?: { points: number[]; color: string; width: number };
   /** A connector being drawn. */
   draft?: { from: Pt; to: Pt; target?: string };
+  /** A shape being drawn (its tool's drag): its kind and box so far. */
+  shapeDraft?: { shape: string; box: Box };
+}
+
+/** Traces a shape's outline (rectangle, ellipse, diamond) in box b. */
+function shapePath(ctx: CanvasRenderingContext2D, shape: unknown, b: Box): void {
+  ctx.beginPath();
+  if (shape === 'ellipse') ctx.ellipse(b.x + b.w / 2, b.y + b.h / 2, b.w / 2, b.h / 2, 0, 0, Math.PI * 2);
+  else if (shape === 'diamond') {
+    ctx.moveTo(b.x + b.w / 2, b.y);
+    ctx.lineTo(b.x + b.w, b.y + b.h / 2);
+    ctx.lineTo(b.x + b.w / 2, b.y + b.h);
+    ctx.lineTo(b.x, b.y + b.h / 2);
+    ctx.closePath();
+  } else ctx.rect(b.x, b.y, b.w, b.h);
 }
 
 /** What an image element shows: its decoded picture, 'loading' (a placeholder), or null (it cannot be shown). */
@@ -363,6 +378,15 @@ export class Renderer {
       ctx.fillRect(sx(m.x), sy(m.y), m.w * cam.zoom, m.h * cam.zoom);
       ctx.strokeRect(sx(m.x), sy(m.y), m.w * cam.zoom, m.h * cam.zoom);
     }
+    if (ov.shapeDraft) {
+      const b = ov.shapeDraft.box;
+      shapePath(ctx, ov.shapeDraft.shape, { x: sx(b.x), y: sy(b.y), w: b.w * cam.zoom, h: b.h * cam.zoom });
+      ctx.fillStyle = 'rgba(255,255,255,0.85)';
+      ctx.fill();
+      ctx.strokeStyle = '#1e1e1e';
+      ctx.lineWidth = 2;
+      ctx.stroke();
+    }
     for (const c of ov.cursors) this.cursor(sx(c.x), sy(c.y), c.name, c.color);
   }
 
@@ -451,16 +475,7 @@ export class Renderer {
         break;
       }
       case 'shape': {
-        const shape = e.props.shape;
-        ctx.beginPath();
-        if (shape === 'ellipse') ctx.ellipse(e.x + e.w / 2, e.y + e.h / 2, e.w / 2, e.h / 2, 0, 0, Math.PI * 2);
-        else if (shape === 'diamond') {
-          ctx.moveTo(e.x + e.w / 2, e.y);
-          ctx.lineTo(e.x + e.w, e.y + e.h / 2);
-          ctx.lineTo(e.x + e.w / 2, e.y + e.h);
-          ctx.lineTo(e.x, e.y + e.h / 2);
-          ctx.closePath();
-        } else ctx.rect(e.x, e.y, e.w, e.h);
+        shapePath(ctx, e.props.shape, e);
         const fill = cssColor(e.props.fill, 'transparent');
         if (fill !== 'transparent') {
           ctx.fillStyle = fill;

@@ -410,10 +410,21 @@ export class ShareDialog {
     }
   }
 
+  /**
+   * Invites by e-mail. An address with a pending invitation is not invited
+   * twice: the node answers that one (its role now the one chosen here),
+   * sends nothing, and the dialog says so; Resend in the list e-mails a
+   * new link instead (the old one stops working).
+   */
   private async invite(email: HTMLInputElement, role: string): Promise<void> {
+    const addr = email.value.trim();
     try {
-      await this.a.call('POST', '/invites', { email: email.value.trim(), role });
-      this.say(`Invitation sent to ${email.value.trim()}.`);
+      const j = await this.a.call<{ invite: Invite; existing?: boolean }>('POST', '/invites', { email: addr, role });
+      if (j.existing) {
+        this.say(`${addr} was already invited on ${new Date(j.invite.created).toLocaleString()} and has not joined yet: no second e-mail was sent (the invitation is now for a ${j.invite.role}). To e-mail a new link, use Resend below.`);
+      } else {
+        this.say(`Invitation sent to ${addr}.`);
+      }
       email.value = '';
       void this.loadInvites();
     } catch (e) {
@@ -430,6 +441,20 @@ export class ShareDialog {
       for (const i of invites) {
         const state = i.revoked ? 'revoked' : i.used ? 'accepted' : i.expires <= now ? 'expired' : 'pending';
         const li = h('li', { 'data-state': state }, h('span', { class: 'mail' }, i.email || 'invite link'), ` · ${i.role} · ${state}`);
+        if (state === 'pending' && i.email) {
+          const email = i.email;
+          const rs = h('button', { type: 'button', class: 'resend' }, 'Resend');
+          rs.addEventListener('click', async () => {
+            try {
+              await this.a.call('POST', '/invites', { email, role: i.role, resend: true });
+              this.say(`A new invitation was sent to ${email}; the earlier link no longer works.`);
+              void this.loadInvites();
+            } catch (e) {
+              this.say(e instanceof ApiError && e.status === 429 ? 'Too many invitations for now: try later.' : 'Not sent: ' + (e as Error).message, true);
+            }
+          });
+          li.append(' ', rs);
+        }
         if (state === 'pending') {
           const rv = h('button', { type: 'button', class: 'revoke' }, 'Revoke');
           rv.addEventListener('click', async () => {

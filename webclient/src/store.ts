@@ -40,6 +40,9 @@ export interface ReplicaRecord {
   /** The user the node bound this replica to, and their role. */
   userId?: string;
   role?: string;
+  /** Their name and presence colour as the node last said (shown when the page starts offline). */
+  userName?: string;
+  userColor?: string;
   snapshot?: Uint8Array;
   updated: number;
 }

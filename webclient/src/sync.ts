@@ -8,6 +8,7 @@ import type { Committed, CrdtDoc } from './crdt';
 import type { Persistence, ReplicaRecord } from './store';
 import type { Claim } from './replica';
 import { helloFrame, wsURL, type EarlySocket } from './early';
+import { isGuest, setMyColor } from './ids';
 
 export type ConnState = 'connecting' | 'syncing' | 'live' | 'offline' | 'stopped';
 
@@ -210,7 +211,9 @@ export class Sync {
       this.pending.push({ start: e.start, bytes: e.bytes, seq: 0, acked: false });
     }
     doc.setReplica(rec.replica);
-    if (rec.userId) this.user = { id: rec.userId, name: this.o.name, role: rec.role ?? '' };
+    // Offline, the node's word from the last welcome: a signed-in person
+    // keeps their own name and colour (not this browser's guest name).
+    if (rec.userId) this.user = { id: rec.userId, name: rec.userName ?? this.o.name, role: rec.role ?? '', color: rec.userColor };
   }
 
   /**
@@ -358,7 +361,7 @@ export class Sync {
         performance.mark('corkboard:ws-open');
         this.failedOpens = 0;
         this.lastHeard = Date.now();
-        this.send(helloFrame(this.replica, this.o.doc.version(), this.o.name, this.o.color));
+        this.send(helloFrame(this.replica, this.o.doc.version(), this.o.name, this.user?.color || this.o.color));
       };
     else ws.onopen = null;
     ws.onmessage = (ev) => {
@@ -521,6 +524,11 @@ export class Sync {
         if (f.token) rec.token = f.token; // a guest: keep the identity
         rec.userId = f.user.id;
         rec.role = f.user.role;
+        rec.userName = f.user.name;
+        rec.userColor = f.user.color;
+        // A guest's colour is its browser's; the node may have swapped it
+        // for one nobody present wears: keep that one from now on.
+        if (f.user.color && isGuest(f.user.id)) setMyColor(f.user.color);
         this.peers.clear();
         for (const p of f.peers ?? []) if (p.session !== this.session) this.peers.set(p.session, p);
         ev.peers();

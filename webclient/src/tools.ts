@@ -97,8 +97,12 @@ export class Tools {
     return user ? [{ op: 'set', el: id, key: 'author', value: user }] : [];
   }
 
-  /** Makes what tool makes at a board point, selected; its id, or null when refused. */
-  createAt(tool: Tool, x: number, y: number): string | null {
+  /**
+   * Makes what tool makes at a board point, selected; its id, or null when
+   * refused. A shape takes box when given (drawn by a drag), else the
+   * default size centred on the point.
+   */
+  createAt(tool: Tool, x: number, y: number, box?: Box): string | null {
     const id = uuidv7();
     const set = (key: string, value: unknown): LocalOp => ({ op: 'set', el: id, key, value });
     let ops: LocalOp[];
@@ -111,19 +115,20 @@ export class Tools {
     } else if (tool === 'frame') {
       ops = [{ op: 'create', el: id, kind: 'frame' }, set('x', Math.round(x - 240)), set('y', Math.round(y - 160)), set('w', 480), set('h', 320), set('z', this.topZ())];
     } else {
+      const b = box ?? { x: x - 80, y: y - 60, w: 160, h: 120 };
       ops = [
         { op: 'create', el: id, kind: 'shape' },
         set('shape', tool),
-        set('x', Math.round(x - 80)),
-        set('y', Math.round(y - 60)),
-        set('w', 160),
-        set('h', 120),
+        set('x', Math.round(b.x)),
+        set('y', Math.round(b.y)),
+        set('w', Math.max(1, Math.round(b.w))),
+        set('h', Math.max(1, Math.round(b.h))),
         set('fill', '#ffffff'),
         set('stroke', '#1e1e1e'),
         set('z', this.topZ()),
       ];
     }
-    const frame = this.board.frameAt(x, y, () => false);
+    const frame = box ? this.board.frameAt(box.x + box.w / 2, box.y + box.h / 2, () => false) : this.board.frameAt(x, y, () => false);
     if (frame) ops.push({ op: 'move', el: id, parent: frame.id, posKey: keyAfterLast(this.board.children(frame.id)) });
     if (!this.edit(ops)) return null;
     this.sel.replace([id]);
