@@ -16,7 +16,7 @@ import (
 // openAPI is the node's /v1/openapi.json, with a validator of JSON values
 // against its schemas: enough of JSON Schema for what the document uses
 // (type, required, properties, items, additionalProperties, enum, const,
-// $ref).
+// anyOf, $ref).
 type openAPI struct {
 	doc map[string]any
 }
@@ -67,6 +67,20 @@ func (o *openAPI) validate(s map[string]any, v any, at string) error {
 	s = o.deref(s)
 	if s == nil {
 		return nil
+	}
+	if anyOf, ok := s["anyOf"].([]any); ok {
+		var errs []string
+		for _, alt := range anyOf {
+			err := o.validate(alt.(map[string]any), v, at)
+			if err == nil {
+				errs = nil
+				break
+			}
+			errs = append(errs, err.Error())
+		}
+		if errs != nil {
+			return fmt.Errorf("%s: none of anyOf: %s", at, strings.Join(errs, "; "))
+		}
 	}
 	if c, ok := s["const"]; ok && c != v {
 		return fmt.Errorf("%s: %v, want %v", at, v, c)
@@ -273,6 +287,7 @@ func TestOpenAPIDescribesTheRealHandlers(t *testing.T) {
 	call("GET /v1/boards/{board}/notify", b+"/notify", owner, nil)
 	call("PUT /v1/boards/{board}/notify", b+"/notify", owner, map[string]any{"mode": "each", "batchMinutes": 5})
 	inv := call("POST /v1/boards/{board}/invites", b+"/invites", owner, map[string]any{"email": "ben@example.com", "role": "editor"})
+	call("POST /v1/boards/{board}/invites", b+"/invites", owner, map[string]any{"email": "ben@example.com", "role": "commenter"})
 	call("GET /v1/boards/{board}/invites", b+"/invites", owner, nil)
 	call("DELETE /v1/boards/{board}/invites/{invite}", b+"/invites/"+inv["invite"].(map[string]any)["id"].(string), owner, nil)
 	made := call("POST /v1/boards/{board}/elements", b+"/elements", owner, map[string]any{"kind": "note", "text": "idea"})
