@@ -24,6 +24,7 @@ import type { Features } from './features';
 import { ChangesList, NotifyDialog } from './notify';
 import { ShareDialog } from './share';
 import { SummaryMenu } from './summary';
+import { BoardFileMenu } from './boardfile';
 import { VotingBar } from './voting';
 import './account.css';
 import { setMyName } from './ids';
@@ -209,6 +210,7 @@ export function installBoardAccess(f: Features): BoardAccess {
   const notify = new NotifyDialog(a);
   const voting = new VotingBar(a);
   const summary = new SummaryMenu(a);
+  const boardFile = new BoardFileMenu(a);
   const changes = new ChangesList(a);
   const shareBtn = f.button('Share & settings', 'Share & settings (owner)', () => share.open(), 'cb-share-btn');
   const notifyBtn = f.button('Notifications', 'Your e-mail notifications for this board', () => notify.open(), 'cb-notify-btn');
@@ -238,6 +240,7 @@ export function installBoardAccess(f: Features): BoardAccess {
     f.host.root.classList.toggle('cb-closed', closed);
     share.update();
     voting.update();
+    boardFile.update();
   };
   a.onChange(update);
 
@@ -268,7 +271,10 @@ export function installBoardAccess(f: Features): BoardAccess {
     changes.start();
   });
   const dbg = (window as unknown as { __corkboard?: Record<string, unknown> }).__corkboard;
-  if (dbg) dbg.access = a;
+  if (dbg) {
+    dbg.access = a;
+    dbg.boardFile = boardFile;
+  }
   void summary;
   return a;
 }
