@@ -1,7 +1,7 @@
 // People on the client: signing in by e-mailed link, the signed-in state
 // (GET /v1/me; the session cookie is HttpOnly, so asking the node is the
 // only way to know who we are), the profile, "My boards", and the extra
-// choices of a new board (access, password, deadline) — docs/API.md,
+// choices of a new board (a template, access, password, deadline) — docs/API.md,
 // "People, access and the asynchronous board".
 //
 // On a board page, installBoardAccess attaches the pieces that depend on
@@ -155,8 +155,18 @@ function zoneList(): string[] {
   }
 }
 
+/** The templates a new board may start from (POST /v1/boards {"template"}; "": an empty board). */
+export const TEMPLATES: [string, string][] = [
+  ['', 'An empty board'],
+  ['brainstorm', 'Brainstorm with dot voting'],
+  ['retro', 'Retrospective'],
+  ['swot', 'SWOT analysis'],
+  ['mindmap', 'Mindmap'],
+  ['kanban', 'Kanban'],
+];
+
 /**
- * Adds access, password and deadline fields to the home page's create
+ * Adds template, access, password and deadline fields to the home page's create
  * form, before its submit button; the returned function gives the extra
  * fields of the POST /v1/boards body (or throws a message for people).
  */
@@ -165,7 +175,9 @@ export function createOptions(form: HTMLFormElement): () => Record<string, unkno
   const password = el('input', { name: 'password', type: 'password', minlength: '8', maxlength: '200', autocomplete: 'new-password' });
   const pwLabel = el('label', { class: 'pw', hidden: '' }, 'Password (8 characters or more) ', password);
   const deadline = el('input', { name: 'deadline', type: 'datetime-local' });
-  const box = el('fieldset', { class: 'access' }, el('label', {}, 'Who may enter ', access), pwLabel, el('label', {}, 'Closes at (optional) ', deadline));
+  const template = el('select', { name: 'template' });
+  for (const [v, label] of TEMPLATES) template.append(el('option', { value: v }, label));
+  const box = el('fieldset', { class: 'access' }, el('label', { class: 'template' }, 'Start from ', template), el('label', {}, 'Who may enter ', access), pwLabel, el('label', {}, 'Closes at (optional) ', deadline));
   form.insertBefore(box, form.querySelector('button[type=submit]'));
   access.addEventListener('change', () => {
     pwLabel.hidden = access.value !== 'password';
@@ -177,6 +189,7 @@ export function createOptions(form: HTMLFormElement): () => Record<string, unkno
     if (access.value === 'password') out.password = password.value;
     const d = fromLocalInput(deadline.value);
     if (d) out.deadline = d;
+    if (template.value) out.template = template.value;
     return out;
   };
 }
