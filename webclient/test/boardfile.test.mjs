@@ -2,10 +2,13 @@
 // real browser against a real node: a list picked from the "Import…" menu
 // entry and an Excalidraw scene dropped on the canvas become elements for
 // everyone, with what the node skipped listed; viewers get no import entry.
+// The History dialog lists the changes with their author, previews the
+// board as it was, and restores a version for everyone after a
+// confirmation (not offered to viewers).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, startNode, state, waitState } from './lib.mjs';
-import { openBoard, restBoard } from './fx.mjs';
+import { launch, startNode, state, waitSettled, waitState } from './lib.mjs';
+import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
 
 let node;
 let chrome;
@@ -95,6 +98,77 @@ test('import: a list from the menu, an Excalidraw scene dropped, skipped items l
   await viewer.waitForSelector('.cb-boardfile:not([hidden])');
   assert.equal(await viewer.isHidden('.cb-import'), true, 'no Import… for a viewer');
   assert.equal(await viewer.isVisible('.cb-history'), true, 'a viewer may look at the history');
+  await viewer.close();
+  await peer.close();
+  await page.close();
+});
+
+test('history: the timeline with authors, a preview of a past version, restore after a confirmation, none for viewers', async () => {
+  const b = await restBoard(node.url, 'Timeline', { ownerName: 'Ada' });
+  const { page } = await chrome.newPage();
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  const n1 = fixedId(11);
+  const n2 = fixedId(12);
+  await edit(page, noteOps(n1, 0, 0, 'First idea', 'yellow', 'a0'));
+  await waitSettled(page);
+  await edit(page, noteOps(n2, 300, 0, 'Second idea', 'blue', 'a1'));
+  await waitSettled(page);
+  await edit(page, [{ op: 'delete', el: n1 }]);
+  await waitSettled(page);
+  const { page: peer } = await chrome.newPage();
+  await openBoard(peer, node.url, b.id, b.tokens.editor, 'Ben');
+  await waitState(peer, (s, ids) => s.elements.length === 1 && s.elements[0].id === ids[1], [n1, n2]);
+
+  await page.click('.cb-boardfile-btn');
+  await page.click('.cb-history');
+  await page.waitForSelector('dialog.cb-history[open] .timeline li[data-seq]');
+  const rows = await page.$$eval('dialog.cb-history .timeline li[data-seq]', (ls) =>
+    ls.map((l) => ({ seq: Number(l.dataset.seq), author: l.querySelector('.author').textContent, ops: l.querySelector('.ops').textContent, time: l.querySelector('time').textContent })),
+  );
+  assert.ok(rows.length >= 3, `at least the three edits: ${JSON.stringify(rows)}`);
+  for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1].seq > rows[i].seq, 'newest first');
+  for (const r of rows) {
+    assert.equal(r.author, 'Ada', 'the owner by name');
+    assert.match(r.ops, /^\d+ ops?$/);
+    assert.ok(r.time.length > 0);
+  }
+
+  // The oldest entry: the first note alone.
+  const oldest = rows[rows.length - 1].seq;
+  await page.click(`dialog.cb-history .timeline li[data-seq="${oldest}"] .show`);
+  await page.waitForSelector('dialog.cb-history .preview .elements li[data-id]');
+  const shown = await page.$$eval('dialog.cb-history .preview .elements li[data-id]', (ls) => ls.map((l) => [l.dataset.id, l.querySelector('.text').textContent]));
+  assert.deepEqual(shown, [[n1, 'First idea']]);
+  assert.equal(await page.locator('dialog.cb-history .preview .sketch rect').count(), 1, 'one box in the sketch');
+  assert.match(await page.textContent('dialog.cb-history .preview h3'), /\(1 element\)/);
+  // Previewing changes nothing on the live board.
+  assert.deepEqual((await state(page)).elements.map((e) => e.id), [n2]);
+
+  // Restore: asked first; Cancel keeps everything.
+  await page.click('dialog.cb-history .preview .restore');
+  await page.waitForSelector('dialog.cb-history .confirm:not([hidden])');
+  await page.click('dialog.cb-history .confirm .no');
+  assert.equal(await page.isHidden('dialog.cb-history .confirm'), true);
+  assert.deepEqual((await state(page)).elements.map((e) => e.id), [n2]);
+  await page.click('dialog.cb-history .preview .restore');
+  await page.click('dialog.cb-history .confirm .yes');
+  await page.waitForFunction(() => !document.querySelector('dialog.cb-history').open);
+  assert.match(await page.textContent('.toast'), /The board is back as it was at/);
+  for (const p of [page, peer]) {
+    await waitState(p, (s, ids) => s.elements.length === 1 && s.elements[0].id === ids[0] && s.elements[0].text === 'First idea', [n1, n2]);
+  }
+
+  // A viewer sees the timeline and previews, without a restore button.
+  const { page: viewer } = await chrome.newPage();
+  await openBoard(viewer, node.url, b.id, b.tokens.viewer, 'Cy');
+  await viewer.waitForFunction(() => window.__corkboard.access?.view?.you.role === 'viewer');
+  await viewer.click('.cb-boardfile-btn');
+  await viewer.click('.cb-history');
+  await viewer.waitForSelector('dialog.cb-history[open] .timeline li[data-seq]');
+  const newest = await viewer.getAttribute('dialog.cb-history .timeline li[data-seq]', 'data-seq');
+  await viewer.click(`dialog.cb-history .timeline li[data-seq="${newest}"] .show`);
+  await viewer.waitForSelector('dialog.cb-history .preview .elements li[data-id]');
+  assert.equal(await viewer.isHidden('dialog.cb-history .preview .restore'), true, 'no restore for a viewer');
   await viewer.close();
   await peer.close();
   await page.close();
