@@ -1,5 +1,6 @@
-// The home page: create a board (POST /v1/boards) and open it, or reopen
-// one this browser has seen.
+// The home page: create a board (POST /v1/boards, from a template or
+// empty) and open it, open a board file (POST /v1/boards/import), or
+// reopen one this browser has seen.
 import { myName, setMyName } from './ids';
 import { localGet, localKeys, openStore } from './store';
 import { createOptions, installAccount } from './account';
@@ -17,6 +18,12 @@ export async function startHome(root: HTMLElement): Promise<void> {
         <button type="submit">Create board</button>
         <p class="error" hidden></p>
       </form>
+      <section class="open-file">
+        <button type="button" class="open-board-file">Open a board file</button>
+        <span class="hint">A <code>.corkboard.json</code> file downloaded from a board (its whole history) becomes a new board of yours.</span>
+        <input type="file" accept=".json,application/json" hidden>
+        <p class="error" hidden></p>
+      </section>
       <section class="recent" hidden><h2>Recent boards</h2><ul></ul></section>
       <p class="foot">Open a board with the link someone shared with you. <a href="/healthz">Node health</a></p>
     </main>`;
@@ -42,16 +49,35 @@ export async function startHome(root: HTMLElement): Promise<void> {
       });
       const j = await r.json();
       if (!r.ok) throw new Error(j?.error?.message ?? `HTTP ${r.status}`);
-      const store = await openStore();
-      // The owner token is kept in this browser, never put in the address
-      // (boardtoken.ts): the board's address is what people copy.
-      handOver(j.board.id, j.token);
-      await store.putBoard({ id: j.board.id, name: j.board.name, token: j.token, role: 'owner', links: j.links, lastOpened: Date.now() });
-      location.assign(`/b/${j.board.id}`);
+      await enter(j);
     } catch (e) {
       err.textContent = navigator.onLine === false ? 'You are offline: a new board needs the server.' : `Could not create the board: ${(e as Error).message}`;
       err.hidden = false;
       button.disabled = false;
+    }
+  });
+
+  // A board file (GET …/export) made into a new board (POST /v1/boards/import).
+  const open = root.querySelector<HTMLElement>('.open-file')!;
+  const file = open.querySelector('input')!;
+  const openBtn = open.querySelector('button')!;
+  const openErr = open.querySelector<HTMLElement>('.error')!;
+  openBtn.addEventListener('click', () => file.click());
+  file.addEventListener('change', async () => {
+    const f = file.files?.[0];
+    file.value = '';
+    if (!f) return;
+    openErr.hidden = true;
+    openBtn.disabled = true;
+    try {
+      const r = await fetch('/v1/boards/import', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: f });
+      const j = await r.json().catch(() => null);
+      if (!r.ok) throw new Error(j?.error?.message ?? `HTTP ${r.status}`);
+      await enter(j);
+    } catch (e) {
+      openErr.textContent = navigator.onLine === false ? 'You are offline: opening a board file needs the server.' : `Could not open ${f.name}: ${(e as Error).message}`;
+      openErr.hidden = false;
+      openBtn.disabled = false;
     }
   });
 
@@ -73,4 +99,17 @@ export async function startHome(root: HTMLElement): Promise<void> {
     }
     sec.hidden = false;
   }
+}
+
+/**
+ * Goes to a board this browser just made (POST /v1/boards or
+ * /v1/boards/import answered it): its owner token is kept in this
+ * browser, never put in the address (boardtoken.ts), since the board's
+ * address is what people copy.
+ */
+async function enter(j: { board: { id: string; name: string }; token: string; links?: Record<string, string> }): Promise<void> {
+  const store = await openStore();
+  handOver(j.board.id, j.token);
+  await store.putBoard({ id: j.board.id, name: j.board.name, token: j.token, role: 'owner', links: j.links, lastOpened: Date.now() });
+  location.assign(`/b/${j.board.id}`);
 }

@@ -1,9 +1,12 @@
 // New boards from the home page (src/home.ts, src/account.ts) in a real
 // browser against a real node: a board started from a template opens with
-// the template's elements.
+// the template's elements; a board's file, downloaded from its menu, opens
+// on the home page as a new board of one's own with the same content.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, startNode, state, waitLive, waitState } from './lib.mjs';
+import { readFile } from 'node:fs/promises';
+import { launch, startNode, state, storedToken, waitLive, waitSettled, waitState } from './lib.mjs';
+import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
 
 let node;
 let chrome;
@@ -50,5 +53,47 @@ test('templates: the create form offers them, a retro board opens with its three
   await page.waitForURL(/\/b\/[0-9a-f-]{36}/);
   await waitLive(page);
   assert.equal((await state(page)).elements.length, 0);
+  await page.close();
+});
+
+test('board file: downloaded from the menu under its name, opened on the home page as a new board of one\'s own', async () => {
+  const b = await restBoard(node.url, 'Q3 plan', { ownerName: 'Ada' });
+  const { page } = await chrome.newPage();
+  await openBoard(page, node.url, b.id, b.tokens.editor, 'Ben');
+  await edit(page, [...noteOps(fixedId(21), 0, 0, 'Hire two people'), ...noteOps(fixedId(22), 300, 0, 'Ship the API', 'green', 'a1')]);
+  await waitSettled(page);
+  await edit(page, [{ op: 'delete', el: fixedId(21) }]);
+  await waitSettled(page);
+
+  await page.click('.cb-boardfile-btn');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('.cb-download-board')]);
+  assert.equal(dl.suggestedFilename(), 'Q3 plan.corkboard.json');
+  const path = await dl.path();
+  const file = JSON.parse(await readFile(path, 'utf8'));
+  assert.equal(file.format, 'corkboard.board');
+  assert.equal(file.name, 'Q3 plan');
+  assert.ok(file.changes.length >= 2, 'the whole history');
+
+  // A file that is no board file: said on the home page, no board made.
+  await page.goto(node.url + '/');
+  let [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.click('.open-board-file')]);
+  await chooser.setFiles({ name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"hello":"world"}') });
+  await page.waitForSelector('.open-file .error:not([hidden])');
+  assert.match(await page.textContent('.open-file .error'), /^Could not open notes\.json: /);
+  assert.ok(new URL(page.url()).pathname === '/', 'still on the home page');
+
+  [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.click('.open-board-file')]);
+  await chooser.setFiles(path);
+  await page.waitForURL(/\/b\/[0-9a-f-]{36}/);
+  await waitLive(page);
+  const id = /\/b\/([0-9a-f-]{36})/.exec(page.url())[1];
+  assert.notEqual(id, b.id, 'a new board');
+  await waitState(page, (s, ids) => s.elements.length === 1 && s.elements[0].id === ids[1] && s.elements[0].text === 'Ship the API', [fixedId(21), fixedId(22)]);
+  assert.equal((await state(page)).role, 'owner', 'its opener owns it');
+  assert.ok(await storedToken(page, id), 'the owner token kept in this browser');
+  // The same history: the deleted note is in it, deleted.
+  const r = await fetch(`${node.url}/v1/boards/${id}/state`, { headers: { Authorization: 'Bearer ' + (await storedToken(page, id)) } });
+  const st = await r.json();
+  assert.ok(st.elements.find((e) => e.id === fixedId(21))?.deleted, 'the deleted note came with the history');
   await page.close();
 });
