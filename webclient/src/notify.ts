@@ -1,6 +1,7 @@
 // What others do, for a signed-in member: the notification preferences
 // dialog (GET/PUT /v1/boards/{board}/notify: each change batched, a daily
-// digest, mentions only, or off; quiet hours), and the "since your last
+// digest, mentions only, or off; with each or mentions, a daily digest
+// too; quiet hours), and the "since your last
 // visit" list as the node tells it (GET /v1/boards/{board}/changes): who
 // did what, folded by person, action and kind ("Ana added 3 notes").
 //
@@ -13,6 +14,8 @@ import { h } from './dom';
 
 interface Prefs {
   mode: string;
+  /** With each or mentions: a daily digest too. */
+  digest?: boolean;
   digestHour: number;
   batchMinutes?: number;
   quietFrom: number;
@@ -47,6 +50,7 @@ export class NotifyDialog {
   readonly dialog: HTMLDialogElement;
   private mode: HTMLSelectElement;
   private digestHour = hourSelect('digestHour');
+  private alsoDigest: HTMLInputElement;
   private batch: HTMLInputElement;
   private quietFrom = hourSelect('quietFrom');
   private quietTo = hourSelect('quietTo');
@@ -56,12 +60,14 @@ export class NotifyDialog {
     this.mode = h('select', { name: 'mode' });
     for (const [v, label] of MODES) this.mode.append(h('option', { value: v }, label));
     this.batch = h('input', { name: 'batchMinutes', type: 'number', min: '1', max: '1440', value: '30' });
+    this.alsoDigest = h('input', { name: 'digest', type: 'checkbox' });
     this.msg = h('p', { class: 'note', role: 'status' });
     const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Close' }, '×');
     const form = h(
       'form',
       { class: 'notify' },
       h('label', {}, 'E-mail me ', this.mode),
+      h('label', { class: 'also-digest' }, this.alsoDigest, ' Also a daily digest'),
       h('label', { class: 'digest' }, 'Digest at ', this.digestHour),
       h('label', { class: 'batch' }, 'At most one e-mail every ', this.batch, ' minutes'),
       h('label', { class: 'quiet' }, 'Quiet hours from ', this.quietFrom, ' to ', this.quietTo),
@@ -70,6 +76,7 @@ export class NotifyDialog {
     this.dialog = h('dialog', { class: 'cb-dialog cb-notify', 'aria-label': 'Notifications' }, h('header', {}, h('h2', {}, 'Notifications'), close), form, this.msg);
     close.addEventListener('click', () => this.dialog.close());
     this.mode.addEventListener('change', () => this.showMode());
+    this.alsoDigest.addEventListener('change', () => this.showMode());
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       void this.save();
@@ -83,6 +90,7 @@ export class NotifyDialog {
     try {
       const { notify } = await this.a.call<{ notify: Prefs }>('GET', '/notify', undefined, true);
       this.mode.value = notify.mode;
+      this.alsoDigest.checked = notify.digest === true;
       this.digestHour.value = String(notify.digestHour ?? 8);
       this.batch.value = String(notify.batchMinutes || 30);
       this.quietFrom.value = String(notify.quietFrom ?? 0);
@@ -95,7 +103,9 @@ export class NotifyDialog {
 
   private showMode(): void {
     const m = this.mode.value;
-    (this.digestHour.parentElement as HTMLElement).hidden = m !== 'digest';
+    const batched = m === 'each' || m === 'mentions';
+    (this.alsoDigest.parentElement as HTMLElement).hidden = !batched;
+    (this.digestHour.parentElement as HTMLElement).hidden = m !== 'digest' && !(batched && this.alsoDigest.checked);
     (this.batch.parentElement as HTMLElement).hidden = m !== 'each' && m !== 'mentions';
     (this.quietFrom.parentElement as HTMLElement).hidden = m !== 'each' && m !== 'mentions';
   }
@@ -108,6 +118,7 @@ export class NotifyDialog {
   private async save(): Promise<void> {
     const p: Prefs = {
       mode: this.mode.value,
+      digest: (this.mode.value === 'each' || this.mode.value === 'mentions') && this.alsoDigest.checked,
       digestHour: Number(this.digestHour.value),
       batchMinutes: Math.max(1, Math.min(1440, Math.round(Number(this.batch.value) || 30))),
       quietFrom: Number(this.quietFrom.value),
