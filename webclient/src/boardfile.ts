@@ -130,11 +130,48 @@ export class BoardFileMenu {
       const res: ImportResult = { elements: j?.elements ?? [], skipped: j?.skipped ?? [] };
       host.toast(`Imported ${count(res.elements.length, 'element')} from ${file.name}` + (res.skipped.length ? `; ${res.skipped.length} skipped.` : '.'));
       this.showReport(file.name, res);
+      this.reveal(res.elements);
       return res;
     } catch (e) {
       host.toast(`${file.name} could not be imported: ${(e as Error).message}`, true);
       return null;
     }
+  }
+
+  /**
+   * Brings what an import made into view, selected (the node places a list
+   * to the right of the board's content, which may be off screen): once
+   * its change has reached this page (within 15 s; later, it is left be).
+   */
+  private reveal(ids: string[]): void {
+    if (!ids.length) return;
+    const f = this.a.f;
+    const host = f.host;
+    const until = Date.now() + 15_000;
+    let done = false;
+    const tryNow = (): boolean => {
+      const els = ids.map((id) => host.board.get(id));
+      if (els.some((e) => !e)) return false;
+      const boxes = els.filter((e) => e && !e.deleted && !e.hidden && Number.isFinite(e.x + e.y + e.w + e.h));
+      if (!boxes.length) return true;
+      const x0 = Math.min(...boxes.map((e) => e!.x));
+      const y0 = Math.min(...boxes.map((e) => e!.y));
+      const x1 = Math.max(...boxes.map((e) => e!.x + e!.w));
+      const y1 = Math.max(...boxes.map((e) => e!.y + e!.h));
+      const W = host.renderer.width || innerWidth;
+      const H = host.renderer.height || innerHeight;
+      const zoom = Math.min(1, Math.max(0.1, Math.min((W * 0.8) / Math.max(1, x1 - x0), (H * 0.7) / Math.max(1, y1 - y0))));
+      host.setCamera({ x: (x0 + x1) / 2 - W / 2 / zoom, y: (y0 + y1) / 2 - H / 2 / zoom, zoom });
+      host.select(boxes.filter((e) => !e!.parent || !ids.includes(e!.parent)).map((e) => e!.id));
+      return true;
+    };
+    if (tryNow()) return;
+    // Not from inside the change's own listeners: at the next frame.
+    f.onChange(() => {
+      if (done || Date.now() > until || ids.some((id) => !host.board.get(id))) return;
+      done = true;
+      requestAnimationFrame(() => void tryNow());
+    });
   }
 
   /** Lists what an import skipped, and why (at most 8, then how many more), until closed. */

@@ -1,7 +1,8 @@
 // Files in and out of a board page (src/boardfile.ts, src/history.ts) in a
 // real browser against a real node: a list picked from the "Import…" menu
-// entry and an Excalidraw scene dropped on the canvas become elements for
-// everyone, with what the node skipped listed; viewers get no import entry.
+// entry, an Excalidraw scene dropped on the canvas, a tldraw file and a CSV
+// become elements for everyone, with what the node skipped listed, and
+// what came in is shown selected; viewers get no import entry.
 // The History dialog lists the changes with their author, previews the
 // board as it was, and restores a version for everyone after a
 // confirmation (not offered to viewers).
@@ -41,7 +42,7 @@ function scene() {
   });
 }
 
-test('import: a list from the menu, an Excalidraw scene dropped, skipped items listed, nothing for viewers', async () => {
+test('import: a list from the menu, an Excalidraw scene dropped, a tldraw file, a CSV; skipped items listed, what came in selected, nothing for viewers', async () => {
   const b = await restBoard(node.url, 'Imports');
   const { page } = await chrome.newPage();
   await openBoard(page, node.url, b.id, b.token, 'Ada');
@@ -81,6 +82,36 @@ test('import: a list from the menu, an Excalidraw scene dropped, skipped items l
   const s = await state(page);
   assert.equal(s.elements.length, 5, 'three notes, a shape and a text: the embeddable was not made');
 
+  // A tldraw file from the menu: made, then shown selected on the importer's page.
+  const rich = (t) => ({ type: 'doc', content: [{ type: 'paragraph', content: [{ type: 'text', text: t }] }] });
+  const tldr = JSON.stringify({
+    tldrawFileFormatVersion: 1,
+    schema: { schemaVersion: 2 },
+    records: [
+      { typeName: 'page', id: 'page:p', name: 'Page 1' },
+      { typeName: 'shape', id: 'shape:g', type: 'geo', x: 2000, y: 2000, rotation: 0, parentId: 'page:p', props: { w: 120, h: 60, geo: 'rectangle', color: 'blue', fill: 'solid', richText: rich('Goal') } },
+      { typeName: 'shape', id: 'shape:n', type: 'note', x: 2200, y: 2000, parentId: 'page:p', props: { color: 'yellow', richText: rich('Sticky') } },
+      { typeName: 'shape', id: 'shape:b', type: 'bookmark', x: 2000, y: 2400, parentId: 'page:p', props: { url: 'https://example.com' } },
+    ],
+  });
+  await page.click('.cb-boardfile-btn');
+  const [chooser2] = await Promise.all([page.waitForEvent('filechooser'), page.click('.cb-import')]);
+  await chooser2.setFiles({ name: 'board.tldr', mimeType: '', buffer: Buffer.from(tldr) });
+  await waitState(page, (s) => s.elements.some((e) => e.kind === 'shape' && e.text === 'Goal') && s.elements.some((e) => e.kind === 'note' && e.text === 'Sticky'));
+  await page.waitForSelector('.cb-import-report:not([hidden])');
+  assert.match(await page.textContent('.cb-import-report'), /board\.tldr: 2 elements imported, 1 skipped.*bookmark: no matching kind/s);
+  await waitState(page, (s) => s.selection.length === 2);
+  const sel = await state(page);
+  assert.deepEqual(sel.selection.map((id) => sel.elements.find((e) => e.id === id)?.text).sort(), ['Goal', 'Sticky'], 'what came in is selected');
+  const cam = await page.evaluate(() => window.__corkboard.camera());
+  assert.ok(cam.x > 1000 && cam.y > 1000, `the view moved to what came in: ${JSON.stringify(cam)}`);
+
+  // A CSV: its colours kept.
+  await page.evaluate(() => window.__corkboard.boardFile.importFile(new File(['text,color\nAlpha,green\nBeta,blue\n'], 'ideas.csv', { type: 'text/csv' })));
+  await waitState(page, (s) => s.elements.some((e) => e.text === 'Alpha' && e.color === 'green') && s.elements.some((e) => e.text === 'Beta' && e.color === 'blue'));
+  const total = (await state(page)).elements.length;
+  assert.equal(total, 9);
+
   // A file the node cannot read: said, nothing made.
   const err = await page.evaluate(async () => {
     const r = await window.__corkboard.boardFile.importFile(new File(['{"hello":1}'], 'other.json', { type: 'application/json' }));
@@ -88,7 +119,7 @@ test('import: a list from the menu, an Excalidraw scene dropped, skipped items l
   });
   assert.equal(err.r, null);
   assert.match(err.toast, /other\.json could not be imported: unknown file/);
-  assert.equal((await state(page)).elements.length, 5);
+  assert.equal((await state(page)).elements.length, total);
 
   // A viewer: no import entry, and a drop makes nothing.
   const { page: viewer } = await chrome.newPage();
@@ -103,7 +134,7 @@ test('import: a list from the menu, an Excalidraw scene dropped, skipped items l
   await page.close();
 });
 
-test('history: the timeline with authors, a preview of a past version, restore after a confirmation, none for viewers', async () => {
+test('history: the timeline with authors, a preview of a past version, restore after a confirmation (comments left, and listed), none for viewers', async () => {
   const b = await restBoard(node.url, 'Timeline', { ownerName: 'Ada' });
   const { page } = await chrome.newPage();
   await openBoard(page, node.url, b.id, b.token, 'Ada');
@@ -115,6 +146,9 @@ test('history: the timeline with authors, a preview of a past version, restore a
   await waitSettled(page);
   await edit(page, [{ op: 'delete', el: n1 }]);
   await waitSettled(page);
+  // A comment (over the write API): the restore leaves it, and says so.
+  const cr = await fetch(`${node.url}/v1/boards/${b.id}/elements/${n2}/comments`, { method: 'POST', headers: { Authorization: 'Bearer ' + b.token, 'Content-Type': 'application/json' }, body: JSON.stringify({ text: 'Keep this one' }) });
+  assert.equal(cr.status, 201, await cr.text());
   const { page: peer } = await chrome.newPage();
   await openBoard(peer, node.url, b.id, b.tokens.editor, 'Ben');
   await waitState(peer, (s, ids) => s.elements.length === 1 && s.elements[0].id === ids[1], [n1, n2]);
@@ -152,8 +186,11 @@ test('history: the timeline with authors, a preview of a past version, restore a
   assert.deepEqual((await state(page)).elements.map((e) => e.id), [n2]);
   await page.click('dialog.cb-history .preview .restore');
   await page.click('dialog.cb-history .confirm .yes');
-  await page.waitForFunction(() => !document.querySelector('dialog.cb-history').open);
-  assert.match(await page.textContent('.toast'), /The board is back as it was at/);
+  await page.waitForSelector('dialog.cb-history .preview ul.skipped li');
+  assert.match(await page.textContent('.toast'), /The board is back as it was at .*1 skipped\./);
+  assert.deepEqual(await page.$$eval('dialog.cb-history .preview ul.skipped li', (ls) => ls.map((l) => l.textContent)), ["comment: comments are their authors'"]);
+  assert.equal(await page.textContent('dialog.cb-history .note'), 'Restored, but for what is listed below.');
+  await page.click('dialog.cb-history .close');
   for (const p of [page, peer]) {
     await waitState(p, (s, ids) => s.elements.length === 1 && s.elements[0].id === ids[0] && s.elements[0].text === 'First idea', [n1, n2]);
   }
