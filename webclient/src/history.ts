@@ -1,5 +1,5 @@
 // The board's history (docs/API.md, "History"): the op log's timeline
-// (GET /history, newest first, a page at a time), each entry with its time,
+// (GET /history, newest first, 50 entries a page, "Older changes" for the next), each entry with its time,
 // its author's name when the page knows it (the board's members, the people
 // present, oneself) and how many ops it made; a preview of the board as it
 // was after an entry (GET /history/state?seq=), and, for editors and the
@@ -36,6 +36,9 @@ interface StateElement {
 }
 
 const SVG = 'http://www.w3.org/2000/svg';
+
+/** Entries a page of the timeline (the node gives at most 200). */
+export const PAGE = 50;
 
 /** The fill of a named colour in the sketch (anything else: as given, or grey). */
 const COLOURS: Record<string, string> = { yellow: '#fff176', blue: '#b3e5fc', green: '#c8e6c9', pink: '#f8bbd0', orange: '#ffe0b2', purple: '#e1bee7', red: '#ffcdd2', grey: '#e9ecef', gray: '#e9ecef', white: '#ffffff' };
@@ -117,7 +120,7 @@ export class HistoryDialog {
   private async load(before?: number): Promise<void> {
     this.more.hidden = true;
     try {
-      const q = before !== undefined ? `?before=${before}` : '';
+      const q = `?limit=${PAGE}` + (before !== undefined ? `&before=${before}` : '');
       const j = await this.a.call<{ entries: HistoryEntry[]; next?: number; trimmed?: boolean }>('GET', '/history' + q);
       for (const e of j.entries) this.list.append(this.row(e));
       if (!this.list.children.length) this.list.append(h('li', { class: 'empty' }, 'Nothing has changed on this board yet.'));

@@ -210,3 +210,26 @@ test('history: the timeline with authors, a preview of a past version, restore a
   await peer.close();
   await page.close();
 });
+
+test('history: pages of 50, older ones on demand, none twice', async () => {
+  const b = await restBoard(node.url, 'Long', { ownerName: 'Ada' });
+  const { page } = await chrome.newPage();
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  for (let i = 0; i < 55; i++) await edit(page, noteOps(fixedId(100 + i), i * 10, 0, `Note ${i}`));
+  await waitSettled(page);
+  await page.click('.cb-boardfile-btn');
+  await page.click('.cb-history');
+  await page.waitForSelector('dialog.cb-history[open] .timeline li[data-seq]');
+  const seqs = () => page.$$eval('dialog.cb-history .timeline li[data-seq]', (ls) => ls.map((l) => Number(l.dataset.seq)));
+  assert.equal((await seqs()).length, 50, 'the newest 50');
+  assert.equal(await page.isVisible('dialog.cb-history .more'), true, 'older changes to load');
+  await page.click('dialog.cb-history .more');
+  await page.waitForFunction(() => document.querySelectorAll('dialog.cb-history .timeline li[data-seq]').length > 50);
+  const all = await seqs();
+  assert.ok(all.length >= 55, `every change: ${all.length}`);
+  assert.equal(new Set(all).size, all.length, 'no entry twice');
+  for (let i = 1; i < all.length; i++) assert.ok(all[i - 1] > all[i], 'newest first across pages');
+  assert.equal(Math.min(...all), 1, 'down to the first');
+  assert.equal(await page.isHidden('dialog.cb-history .more'), true, 'nothing older');
+  await page.close();
+});
