@@ -250,7 +250,7 @@ test('notification preferences, since your last visit, a voting session with dot
   // Ana comes back: the list says who did what; a line leads to the notes.
   const { page: b } = await sessionPage(ana, id, n1.context);
   await b.waitForSelector('.cb-changes:not([hidden]) .cb-change');
-  assert.deepEqual(await b.$$eval('.cb-change', (bs) => bs.map((x) => x.textContent)), ['Maya added 3 notes']);
+  assert.deepEqual(await b.$$eval('.cb-change', (bs) => bs.map((x) => x.textContent)), ['Maya added 3 notes: “Lake walk”, “Night swim” and “Board games”']);
   assert.equal(await b.textContent('.cb-changes-btn'), 'Since last visit · 1');
   await b.click('.cb-change');
   const sel = (await state(b)).selection;
