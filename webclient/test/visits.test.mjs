@@ -111,6 +111,49 @@ test("the creator's visits are recorded; the list names who did what to which el
 
 /** The lines of the "since your last visit" list once it has n of them. */
 async function sinceLines(page, n) {
-  await page.waitForFunction((n) => document.querySelectorAll('.cb-changes .cb-change').length >= n, n);
-  return page.$$eval('.cb-changes .cb-change', (bs) => bs.map((x) => x.textContent));
+  await page.waitForFunction((n) => document.querySelectorAll('.fx-since .fx-change').length >= n, n);
+  return page.$$eval('.fx-since .fx-change', (bs) => bs.map((x) => x.textContent));
 }
+
+test('one "since your last visit" view, with one count, naming each element', async () => {
+  const maya = await signInAPI(node, 'one-view@example.com');
+  await rest('PATCH', '/v1/me', maya, { name: 'Maya' });
+  const made = await rest('POST', '/v1/boards', maya, { name: 'One view', access: 'members' });
+  const id = made.board.id;
+  const ana = await invite(maya, id, 'ana-one@example.com', 'Ana');
+  const [n1, n2, n3] = [fixedId(11), fixedId(12), fixedId(13)];
+  const m = await personPage(maya, id);
+  await edit(m.page, noteOps(n1, 0, 0, 'Budget'));
+  await waitSettled(m.page);
+  await m.page.waitForFunction(() => window.__corkboard.features.since.ready);
+  await m.page.close();
+  assert.ok((await seenAt(maya, id)) > 0);
+
+  const a = await personPage(ana, id);
+  await edit(a.page, [{ op: 'insertText', el: n1, field: 'text', pos: 6, text: ' for travel' }]);
+  await edit(a.page, noteOps(n2, 300, 0, 'Train tickets'));
+  await edit(a.page, noteOps(n3, 600, 0, 'Hotel near the station'));
+  await waitSettled(a.page);
+  await a.context.close();
+
+  const back = await personPage(maya, id, { context: m.context });
+  const lines = await sinceLines(back.page, 2);
+  assert.deepEqual(lines, ['Ana edited “Budget for travel”', 'Ana added 2 notes: “Train tickets” and “Hotel near the station”']);
+  // One panel and one menu button about it, one count everywhere.
+  const views = await back.page.evaluate(() => ({
+    panels: [...document.querySelectorAll('.panel:not([hidden])')].filter((p) => /since (your )?last visit/i.test(p.textContent)).length,
+    buttons: [...document.querySelectorAll('.fx-menu button:not([hidden])')].filter((b) => /visit|^New/i.test(b.textContent + ' ' + b.title)).map((b) => b.textContent),
+    label: document.querySelector('.fx-since-label').textContent,
+    badges: [...document.querySelectorAll('.fx-new')].map((b) => b.dataset.id).sort(),
+  }));
+  assert.equal(views.panels, 1, 'one panel');
+  assert.deepEqual(views.buttons, ['New · 3'], 'one button, with the count');
+  assert.match(views.label, /^3 changed since your last visit/);
+  assert.deepEqual(views.badges, [n1, n2, n3].sort());
+  // A line steps through the elements it names.
+  await back.page.click('.fx-since .fx-change >> nth=1');
+  assert.deepEqual((await back.page.evaluate(() => window.__corkboard.state().selection)), [n2]);
+  await back.page.click('.fx-since .fx-change >> nth=1');
+  assert.deepEqual((await back.page.evaluate(() => window.__corkboard.state().selection)), [n3]);
+  await m.context.close();
+});
