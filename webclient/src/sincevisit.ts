@@ -195,9 +195,27 @@ export class SinceVisit {
     this.save();
   }
 
-  /** The version the list starts from: the stored visit's. */
+  /**
+   * The version the list starts from: the stored visit's, with everything
+   * this browser wrote itself counted as seen (its replicas of the board,
+   * up to the doc's version now). One's own changes are never news, even
+   * when the tab died before the visit was stored again after them (a
+   * note added a moment before the tab closed). Rejected: storing the
+   * visit after every local change (an IndexedDB write per keystroke, and
+   * still lost when the tab dies before it lands); filtering by author
+   * (a link's user id is shared by everyone holding the link).
+   */
   private async baseline(v: Visit): Promise<Record<string, number>> {
-    return { ...v.version };
+    const since: Record<string, number> = { ...v.version };
+    const now = this.f.host.doc.version();
+    const mine = new Set<string>([this.f.host.sync.replica]);
+    try {
+      for (const r of (await this.idb?.listReplicas(this.f.host.boardId)) ?? []) mine.add(r.replica);
+    } catch (e) {
+      console.warn('corkboard: replicas not listed', e);
+    }
+    for (const r of mine) if ((now[r] ?? 0) > (since[r] ?? 0)) since[r] = now[r];
+    return since;
   }
 
   /** The lines, each a button that steps through its elements. */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launch, startNode, waitLive, waitSettled } from './lib.mjs';
-import { edit, fixedId, noteOps } from './fx.mjs';
+import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
 import { confirmJSON, mailLink, signInAPI, useSession } from './mail.mjs';
 
 let node;
@@ -156,4 +156,29 @@ test('one "since your last visit" view, with one count, naming each element', as
   await back.page.click('.fx-since .fx-change >> nth=1');
   assert.deepEqual((await back.page.evaluate(() => window.__corkboard.state().selection)), [n3]);
   await m.context.close();
+});
+
+test('your own note is never "new" to you, even when the tab dies a moment after adding it', async () => {
+  const b = await restBoard(node.url, 'Quick exit', { ownerName: 'Ada' });
+  const n1 = fixedId(21);
+  const { context, page } = await chrome.newPage();
+  // Through the editor link: the node cannot tell her changes from those
+  // of anyone else holding it.
+  await openBoard(page, node.url, b.id, b.tokens.editor, 'Ada');
+  await page.waitForFunction(() => window.__corkboard.features.since.ready);
+  // Ada adds a note; the node has it; the tab dies at once (no pagehide,
+  // nothing stored after: a killed tab, a closed laptop).
+  await edit(page, noteOps(n1, 0, 0, 'Mine'));
+  await waitSettled(page);
+  const cdp = await context.newCDPSession(page);
+  const crashed = page.waitForEvent('crash');
+  cdp.send('Page.crash').catch(() => {}); // never answers: the page is gone
+  await crashed;
+  const again = await context.newPage();
+  await again.goto(`${node.url}/b/${b.id}`);
+  await waitLive(again);
+  await again.waitForFunction(() => window.__corkboard.features.since.ready);
+  const listed = await again.evaluate(() => window.__corkboard.features.since.visible());
+  assert.ok(!listed.includes(n1), 'her own note is not new to her');
+  await context.close();
 });
