@@ -192,8 +192,15 @@ export function installBoardAccess(f: Features): BoardAccess {
   const banner = el('div', { class: 'cb-banner', role: 'status', hidden: '' });
   const bannerText = el('span');
   const reopen = el('button', { type: 'button', hidden: '' }, 'Reopen');
-  banner.append(bannerText, reopen);
-  (f.host.root.querySelector('.board') ?? f.host.root).appendChild(banner);
+  // Dismissed until it says something else (the top bar's chip still says "Closed").
+  const dismiss = el('button', { type: 'button', class: 'close', title: 'Hide', 'aria-label': 'Hide' }, '×');
+  let dismissed = '';
+  dismiss.addEventListener('click', () => {
+    dismissed = bannerText.textContent ?? '';
+    banner.hidden = true;
+  });
+  banner.append(bannerText, reopen, dismiss);
+  f.notices.prepend(banner);
   reopen.addEventListener('click', async () => {
     try {
       a.set(await a.call<BoardView>('PATCH', '', { deadline: 0 }));
@@ -225,7 +232,7 @@ export function installBoardAccess(f: Features): BoardAccess {
       text = 'Voting closed: the result is frozen.';
     }
     bannerText.textContent = text;
-    banner.hidden = !text;
+    banner.hidden = !text || text === dismissed;
     banner.dataset.reason = closed ? 'deadline' : text ? 'voting' : '';
     reopen.hidden = !(closed && a.isOwner);
     if (closed !== setRO) {

@@ -36,6 +36,7 @@ type ChangeListener = (ids: string[]) => void;
 export class Features implements FeatureContext {
   readonly layer: HTMLElement;
   readonly menu: HTMLElement;
+  readonly notices: HTMLElement;
   readonly images: Images;
   readonly exporter: Exporter;
   readonly votes: Votes;
@@ -63,6 +64,9 @@ export class Features implements FeatureContext {
     this.menu.className = 'panel fx-menu';
     this.menu.setAttribute('role', 'toolbar');
     boardEl.appendChild(this.menu);
+    this.notices = document.createElement('div');
+    this.notices.className = 'fx-notices';
+    boardEl.appendChild(this.notices);
     // The role the welcome gave, said in the top bar when it limits what
     // one can do.
     this.roleChip = document.createElement('span');

@@ -92,7 +92,7 @@ export class SinceVisit {
     );
     this.panel.setAttribute('role', 'region');
     this.panel.setAttribute('aria-label', 'Since your last visit');
-    f.menu.parentElement!.appendChild(this.panel);
+    f.notices.appendChild(this.panel);
     this.btn = f.button('New', 'What changed since your last visit', () => {
       this.panel.hidden = !this.panel.hidden;
     }, 'fx-since-btn');
