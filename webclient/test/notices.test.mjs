@@ -52,14 +52,14 @@ test('after a vote closes, a non-owner can put every notice away, and none cover
   const b = await restBoard(node.url, 'Vote', { ownerName: 'Ada' });
   const [n1, n2] = [fixedId(1), fixedId(2)];
   // Bob's first visit, seen to the end.
-  const { page: bob } = await chrome.newPage();
+  const { context: bc, page: bob } = await chrome.newPage();
   await openBoard(bob, node.url, b.id, b.tokens.editor, 'Bob');
   await bob.waitForFunction(() => window.__corkboard.features.since.ready);
   await bob.evaluate(() => window.__corkboard.features.since.markSeen());
   await bob.goto(node.url + '/');
 
   // Ada adds two ideas and runs a vote on them.
-  const { page: ada } = await chrome.newPage();
+  const { context: ac, page: ada } = await chrome.newPage();
   await openBoard(ada, node.url, b.id, b.token, 'Ada');
   await edit(ada, [...noteOps(n1, 0, 0, 'Picnic'), ...noteOps(n2, 250, 0, 'Museum', 'green', 'a1')]);
   await waitSettled(ada);
@@ -89,4 +89,75 @@ test('after a vote closes, a non-owner can put every notice away, and none cover
   assert.deepEqual(await notices(bob), []);
   await bob.click('.cb-voting-btn');
   await bob.waitForSelector('.cb-voting[data-state=closed]:not([hidden])');
+  await bc.close();
+  await ac.close();
+});
+
+/** Records every toast the page shows from now on (window.__toasts). */
+function recordToasts(page) {
+  return page.evaluate(() => {
+    window.__toasts = [];
+    const t = document.querySelector('.toast');
+    new MutationObserver(() => !t.hidden && window.__toasts.push(t.textContent)).observe(t, { childList: true, characterData: true, subtree: true, attributes: true, attributeFilter: ['hidden'] });
+  });
+}
+
+test('a deadline: counted down before, said when it passes, refused words kept to copy, gone at once on Reopen', async () => {
+  const b = await restBoard(node.url, 'Deadline', { ownerName: 'Ada' });
+  const { context: cc, page: cleo } = await chrome.newPage();
+  await openBoard(cleo, node.url, b.id, b.tokens.editor, 'Cleo');
+  await recordToasts(cleo);
+
+  // A deadline a few seconds ahead: Cleo's page counts down to it (once it has read the board's metadata, as its poll does).
+  await rest('PATCH', `/v1/boards/${b.id}`, b.token, { deadline: Date.now() + 4000 });
+  await cleo.evaluate(() => window.__corkboard.access.refresh());
+  await cleo.waitForSelector('.topbar .fx-deadline:not([hidden])');
+  const first = await cleo.textContent('.fx-deadline');
+  assert.match(first, /^Closes in 0:0[1-4]$/);
+  await cleo.waitForFunction((t) => document.querySelector('.fx-deadline').textContent !== t, first);
+  // It passes: said in a toast and the banner; the countdown goes; the page is read-only.
+  await cleo.waitForSelector('.cb-banner[data-reason=deadline]:not([hidden])', { timeout: 10000 });
+  await cleo.waitForFunction(() => window.__toasts.some((t) => /deadline has passed/.test(t)));
+  assert.equal(await cleo.isVisible('.fx-deadline'), false);
+  assert.equal(await cleo.evaluate(() => window.__corkboard.app.canEdit), false);
+
+  // Reopened, then closed again behind Cleo's back: her next note is refused, and its words are kept.
+  await rest('PATCH', `/v1/boards/${b.id}`, b.token, { deadline: 0 });
+  await cleo.evaluate(() => window.__corkboard.access.refresh());
+  await cleo.waitForFunction(() => window.__corkboard.app.canEdit);
+  await rest('PATCH', `/v1/boards/${b.id}`, b.token, { deadline: Date.now() - 1000 });
+  const WORDS = 'Late idea: lunch by the lake';
+  await edit(cleo, noteOps(fixedId(9), 0, 0, WORDS));
+  await cleo.waitForSelector('.fx-kept:not([hidden])');
+  assert.ok((await cleo.inputValue('.fx-kept textarea')).includes(WORDS));
+  await cleo.waitForFunction(() => window.__corkboard.state().state === 'live');
+  assert.ok(!(await cleo.evaluate(() => window.__corkboard.state().elements.some((e) => e.id === '0190f5e2-7c3a-7d4e-9b1a-000000000009'))), 'the note itself is gone');
+  // Kept across a reload, until discarded.
+  await cleo.reload();
+  await waitLive(cleo);
+  await cleo.waitForSelector('.fx-kept:not([hidden])');
+  assert.ok((await cleo.inputValue('.fx-kept textarea')).includes(WORDS));
+  await cleo.click('.fx-kept .fx-close');
+  await cleo.waitForSelector('.fx-kept', { state: 'hidden' });
+  await cleo.click('.fx-kept-btn');
+  await cleo.waitForSelector('.fx-kept:not([hidden])');
+  await cleo.click('.fx-kept-discard');
+  await cleo.waitForSelector('.fx-kept-btn', { state: 'hidden' });
+  await cc.close();
+
+  // Ada opens the closed board, and reopens it: no sign of "closed" is left once the node has answered.
+  const { context: ac, page: ada } = await chrome.newPage();
+  await openBoard(ada, node.url, b.id, b.token, 'Ada');
+  await ada.waitForSelector('.cb-banner[data-reason=deadline]:not([hidden]) button');
+  await ada.waitForSelector('.topbar .fx-role[data-role=closed]:not([hidden])');
+  await ada.click('.cb-banner button:has-text("Reopen")');
+  await ada.waitForSelector('.cb-banner', { state: 'hidden', timeout: 3000 });
+  const after = await ada.evaluate(() => ({
+    chip: !document.querySelector('.topbar .fx-role').hidden && document.querySelector('.topbar .fx-role').textContent,
+    viewer: document.querySelector('#app').classList.contains('fx-viewer'),
+    canEdit: window.__corkboard.app.canEdit,
+    closed: window.__corkboard.features.closed,
+  }));
+  assert.deepEqual(after, { chip: false, viewer: false, canEdit: true, closed: false });
+  await ac.close();
 });
