@@ -54,7 +54,7 @@ export class VotingBar {
     this.panel = h('div', { class: 'panel cb-voting', hidden: '', role: 'region', 'aria-label': 'Voting' }, this.text, this.controls, hide, this.result);
     f.notices.appendChild(this.panel);
     this.button = f.button('Voting', 'Dot voting', () => {
-      this.open = !this.panel.hidden ? false : true;
+      this.open = this.panel.hidden;
       this.hiddenFor = this.open ? '' : this.session;
       this.render();
     }, 'cb-voting-btn');
