@@ -66,8 +66,9 @@ export class KeptWords {
       this.panel.hidden = true;
       return;
     }
-    const reasons = [...new Set(list.map((k) => k.reason))].join('; ');
-    this.title.textContent = `Not saved (${reasons}): your words, to copy`;
+    // The node's message without its "change 1 of 2 refused: " prefix.
+    const reasons = [...new Set(list.map((k) => k.reason.replace(/^change \d+ of \d+ refused: /, '')))].join('; ');
+    this.title.textContent = `Not saved — ${reasons}. Your words, to copy:`;
     this.box.value = items.map((i) => i.text).join('\n\n');
     if (open) this.panel.hidden = false;
   }
