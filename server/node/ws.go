@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/api"
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/server/httpguard"
