@@ -103,15 +103,26 @@ func specDoc(t testing.TB) *Doc {
 	commit(tx, &toB)
 	exchange()
 
+	// B types a character into a mindmap node and A sees it; then B types
+	// a second one after it (its run continues) while A types after the
+	// first: B's is the smaller replica, so its character comes first, and
+	// A's run has a left origin inside B's run (an explicit origin).
+	tx = b.Begin(specReplicaB, specT0+2500)
+	must(t, tx.InsertText(n2, "text", 0, "a"))
+	commit(tx, &toA)
+	exchange()
+
 	// Concurrently: both type at the same place in the note, both move a
 	// mindmap node under the other (the later move is skipped), both vote.
 	tx = a.Begin(specReplicaA, specT0+3000)
 	must(t, tx.InsertText(note, "text", 5, " big"))
+	must(t, tx.InsertText(n2, "text", 1, "X"))
 	must(t, tx.Move(n3, n1, "a0"))
 	must(t, tx.Vote(note, "vote", "user-a", Number(2)))
 	must(t, tx.Vote(note, "react", "user-a", String("👍")))
 	commit(tx, &toB)
 	tx = b.Begin(specReplicaB, specT0+3001)
+	must(t, tx.InsertText(n2, "text", 1, "b")) // counter 2, after "a"'s 1
 	must(t, tx.InsertText(note, "text", 5, " small"))
 	must(t, tx.InsertText(note, "text", 0, "☕ "))
 	must(t, tx.Move(n1, n3, "a5"))
@@ -172,6 +183,9 @@ func TestSnapshotSpecFixtures(t *testing.T) {
 	}
 	if got := d.Text(specID(t, "7b"), "text"); got != "☕ Helloig world" {
 		t.Fatalf("note text %q", got)
+	}
+	if got := d.Text(specID(t, "12"), "text"); got != "abX" {
+		t.Fatalf("mindmap node text %q", got)
 	}
 	if p, _ := d.Parent(specID(t, "11")); p != specID(t, "10") {
 		t.Fatalf("the cycle move was not skipped: parent of n1 %v", p)
