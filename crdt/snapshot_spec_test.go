@@ -3,6 +3,7 @@ package crdt
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -112,6 +113,23 @@ func specDoc(t testing.TB) *Doc {
 	commit(tx, &toA)
 	exchange()
 
+	// Two chains of 32 mindmap nodes and a single one, all on the board.
+	tx = a.Begin(specReplicaA, specT0+2600)
+	chain := func(first, n int) []ElementID {
+		ids := make([]ElementID, n)
+		for i := range ids {
+			ids[i] = specID(t, fmt.Sprintf("%02x", first+i))
+			must(t, tx.Create(ids[i], "mindmap"))
+			if i > 0 {
+				must(t, tx.Move(ids[i], ids[i-1], ""))
+			}
+		}
+		return ids
+	}
+	xs, ys, zs := chain(0x30, 32), chain(0x50, 32), chain(0x70, 1)
+	commit(tx, &toB)
+	exchange()
+
 	// Concurrently: both type at the same place in the note, both move a
 	// mindmap node under the other (the later move is skipped), both vote.
 	tx = a.Begin(specReplicaA, specT0+3000)
@@ -119,6 +137,7 @@ func specDoc(t testing.TB) *Doc {
 	must(t, tx.InsertText(n2, "text", 1, "X"))
 	must(t, tx.Move(n3, n1, "a0"))
 	must(t, tx.Vote(note, "vote", "user-a", Number(2)))
+	must(t, tx.Move(ys[0], xs[31], "")) // Y's last node at depth exactly 64
 	must(t, tx.Vote(note, "react", "user-a", String("👍")))
 	commit(tx, &toB)
 	tx = b.Begin(specReplicaB, specT0+3001)
@@ -129,6 +148,7 @@ func specDoc(t testing.TB) *Doc {
 	must(t, tx.Vote(note, "vote", "user-b", Number(1)))
 	must(t, tx.Set(note, "color", String("#ff8800"))) // the later write wins
 	must(t, tx.Restore(back))
+	must(t, tx.Move(zs[0], ys[31], "")) // the later move: depth 65
 	commit(tx, &toA)
 	exchange()
 
@@ -189,6 +209,12 @@ func TestSnapshotSpecFixtures(t *testing.T) {
 	}
 	if p, _ := d.Parent(specID(t, "11")); p != specID(t, "10") {
 		t.Fatalf("the cycle move was not skipped: parent of n1 %v", p)
+	}
+	if p, _ := d.Parent(specID(t, "50")); p != specID(t, "4f") {
+		t.Fatalf("the move to depth 64 was skipped: parent %v", p)
+	}
+	if p, _ := d.Parent(specID(t, "70")); p != Root {
+		t.Fatalf("the move past depth 64 was not skipped: parent %v", p)
 	}
 	raw := d.SnapshotRaw()
 	flat := d.Snapshot()
