@@ -10,6 +10,7 @@ import (
 	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/activity"
+	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/notify"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
@@ -29,7 +30,7 @@ func (srv *Server) boardChanges(w http.ResponseWriter, r *http.Request) {
 			writeError(w, 400, protocol.CodeMalformed, `since: a JSON object {"<replica>": counter}`)
 			return
 		}
-	} else if who.Via == access.ViaSession {
+	} else if KeepsVisits(who, m) {
 		var seen account.Seen
 		if srv.cfg.Records.Get(r.Context(), account.NSSeen, account.BoardKey(id, who.User.ID), &seen) == nil {
 			since, seenAt = seen.Version, seen.At
@@ -46,8 +47,21 @@ func (srv *Server) boardChanges(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	names := srv.cfg.Notes.Names(r.Context(), id, m, changes)
+	// A person's own changes are left out before folding (activity's
+	// package comment): a note they added and someone else edited is
+	// "edited" for them, not "added by both". Only for a person: a link's
+	// user id is shared by everyone holding the link.
+	others := changes
+	if KeepsVisits(who, m) {
+		others = make([]activity.Change, 0, len(changes))
+		for _, c := range changes {
+			if c.Author != who.User.ID {
+				others = append(others, c)
+			}
+		}
+	}
 	var events []activity.Event
-	if err := rm.Query(r.Context(), func(d *crdt.Doc) { events = activity.SinceNames(d, changes, names) }); err != nil {
+	if err := rm.Query(r.Context(), func(d *crdt.Doc) { events = activity.SinceNames(d, others, names) }); err != nil {
 		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
 		return
 	}
@@ -61,11 +75,11 @@ func (srv *Server) boardChanges(w http.ResponseWriter, r *http.Request) {
 // (the web client sends it as it leaves; the node records it too when a
 // signed-in member's connection ends).
 func (srv *Server) putSeen(w http.ResponseWriter, r *http.Request) {
-	id, _, who, ok := srv.enter(w, r)
+	id, m, who, ok := srv.enter(w, r)
 	if !ok {
 		return
 	}
-	if who.Via != access.ViaSession {
+	if !KeepsVisits(who, m) {
 		writeError(w, 403, protocol.CodeForbidden, "visits are recorded for signed-in people")
 		return
 	}
@@ -80,6 +94,25 @@ func (srv *Server) putSeen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(204)
+}
+
+// KeepsVisits says whether the node keeps the visits of who: a signed-in
+// person, or the board's owner through the owner token (the token a board
+// is created with names its owner, the creator's own user id when they
+// were signed in). Without the latter the creator's page, which keeps
+// using the creation token, never had a visit recorded and saw the whole
+// history as "since your last visit" forever. Rejected: switching the
+// creator's page to the session cookie (an owner who was not signed in
+// has none; the token is their only credential). Links and password
+// guests are not people the node can tell apart: no visits for them.
+func KeepsVisits(who access.Identity, m *meta.Board) bool {
+	switch who.Via {
+	case access.ViaSession:
+		return true
+	case access.ViaToken:
+		return m != nil && who.User.ID == m.Owner
+	}
+	return false
 }
 
 // recordSeen stores a member's last-seen version.

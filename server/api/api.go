@@ -113,10 +113,33 @@ type Server struct {
 
 	writeMu sync.Mutex
 	writers map[string]*refLock // writerLock
+	heavy   chan struct{}       // imports running at once (holdHeavy)
 }
 
 // New makes the API of a node.
-func New(cfg Config) *Server { return &Server{cfg: cfg, writers: map[string]*refLock{}} }
+func New(cfg Config) *Server {
+	return &Server{cfg: cfg, writers: map[string]*refLock{}, heavy: make(chan struct{}, maxHeavy)}
+}
+
+// maxHeavy bounds the calls that hold a whole file in memory at once
+// (imports): each may hold tens of MiB.
+const maxHeavy = 2
+
+// holdHeavy takes a slot for a heavy call, waiting up to 10 s; it answers
+// 503 itself when none frees.
+func (srv *Server) holdHeavy(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	t := time.NewTimer(10 * time.Second)
+	defer t.Stop()
+	select {
+	case srv.heavy <- struct{}{}:
+		return func() { <-srv.heavy }, true
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	w.Header().Set("Retry-After", "5")
+	writeError(w, 503, protocol.CodeUnavailable, "the node is busy importing; retry in a moment")
+	return nil, false
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) { reply.JSON(w, status, v) }
 

@@ -121,6 +121,11 @@ func (srv *Server) importBoard(w http.ResponseWriter, r *http.Request) {
 	if !srv.mayCreateBoard(w, r) {
 		return
 	}
+	release, ok := srv.holdHeavy(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	var f exportFile
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxImportBytes)).Decode(&f); err != nil {
 		writeError(w, 400, protocol.CodeMalformed, "body: an export file: "+err.Error())

@@ -40,6 +40,11 @@ func (srv *Server) importFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 403, protocol.CodeForbidden, "only editors and owners may import")
 		return
 	}
+	release, ok := srv.holdHeavy(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImportFile))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {

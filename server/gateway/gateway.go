@@ -77,7 +77,8 @@ type Visitor struct {
 	// BoardEpoch is the board's settings epoch when it entered (a guest
 	// token carries it).
 	BoardEpoch int
-	// Member: a signed-in member; what it saw is recorded when it leaves
+	// Member: a person whose visits the node keeps (api.KeepsVisits: a
+	// signed-in member, or the owner through the owner token); what it saw is recorded when it leaves
 	// (Config.Left).
 	Member bool
 }

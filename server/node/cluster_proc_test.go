@@ -172,6 +172,7 @@ func TestClusterOfProcesses(t *testing.T) {
 		code, body, _ := httpGet(procs[1].base + "/readyz")
 		return code == 200 && strings.Contains(string(body), `"metadata":"fresh"`)
 	})
+	ctx = ctx10(t) // the wait above may have used up the first one
 	back := dial(t, procs[1].node(t).wsURL(id, tok), 111)
 	converged(clients[0], clients[2], back)
 	var count int

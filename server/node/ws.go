@@ -6,6 +6,7 @@ import (
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/api"
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -45,5 +46,5 @@ func (n *Node) enterWS(w http.ResponseWriter, r *http.Request) (gateway.Visitor,
 		who.User.Color = n.api.ProfileColor(r.Context(), who.User.ID)
 	}
 	return gateway.Visitor{Board: id, User: who.User, Guest: who.Guest, Via: who.Via, Epoch: who.Epoch, Cred: who.Cred,
-		BoardEpoch: m.Epoch, Member: who.Via == access.ViaSession}, true
+		BoardEpoch: m.Epoch, Member: api.KeepsVisits(who, m)}, true
 }

@@ -6,8 +6,9 @@
 //
 // On a board page, installBoardAccess attaches the pieces that depend on
 // who one is there: the owner's "Share & settings" (share.ts), the
-// notification preferences and the since-your-last-visit list (notify.ts),
-// the voting bar (voting.ts), the summary download (summary.ts), and the
+// notification preferences (notify.ts),
+// the voting bar (voting.ts), the summary download (summary.ts), the
+// Board menu (boardfile.ts: import, history, the board file), and the
 // read-only banner. They share one BoardAccess: the board's metadata as
 // GET /v1/boards/{board} answers it, refreshed when something may have
 // changed it (a role frame, a read_only refusal, a vote, the window
@@ -21,7 +22,7 @@ import { api, ApiError } from './api';
 import { BoardAccess, type BoardView, type Me, type User } from './boardaccess';
 import { fromLocalInput, h as el } from './dom';
 import type { Features } from './features';
-import { ChangesList, NotifyDialog } from './notify';
+import { NotifyDialog } from './notify';
 import { ShareDialog } from './share';
 import { SummaryMenu } from './summary';
 import { BoardFileMenu } from './boardfile';
@@ -208,8 +209,15 @@ export function installBoardAccess(f: Features): BoardAccess {
   const banner = el('div', { class: 'cb-banner', role: 'status', hidden: '' });
   const bannerText = el('span');
   const reopen = el('button', { type: 'button', hidden: '' }, 'Reopen');
-  banner.append(bannerText, reopen);
-  (f.host.root.querySelector('.board') ?? f.host.root).appendChild(banner);
+  // Dismissed until it says something else (the top bar's chip still says "Closed").
+  const dismiss = el('button', { type: 'button', class: 'close', title: 'Hide', 'aria-label': 'Hide' }, '×');
+  let dismissed = '';
+  dismiss.addEventListener('click', () => {
+    dismissed = bannerText.textContent ?? '';
+    banner.hidden = true;
+  });
+  banner.append(bannerText, reopen, dismiss);
+  f.notices.prepend(banner);
   reopen.addEventListener('click', async () => {
     try {
       a.set(await a.call<BoardView>('PATCH', '', { deadline: 0 }));
@@ -224,7 +232,6 @@ export function installBoardAccess(f: Features): BoardAccess {
   const voting = new VotingBar(a);
   const summary = new SummaryMenu(a);
   const boardFile = new BoardFileMenu(a);
-  const changes = new ChangesList(a);
   const shareBtn = f.button('Share & settings', 'Share & settings (owner)', () => share.open(), 'cb-share-btn');
   const notifyBtn = f.button('Notifications', 'Your e-mail notifications for this board', () => notify.open(), 'cb-notify-btn');
   shareBtn.hidden = notifyBtn.hidden = true;
@@ -243,7 +250,7 @@ export function installBoardAccess(f: Features): BoardAccess {
       text = 'Voting closed: the result is frozen.';
     }
     bannerText.textContent = text;
-    banner.hidden = !text;
+    banner.hidden = !text || text === dismissed;
     banner.dataset.reason = closed ? 'deadline' : text ? 'voting' : '';
     reopen.hidden = !(closed && a.isOwner);
     if (closed !== setRO) {
@@ -281,7 +288,6 @@ export function installBoardAccess(f: Features): BoardAccess {
 
   void Promise.all([a.refresh(), fetchMe().then((m) => (a.me = m))]).then(() => {
     update();
-    changes.start();
   });
   const dbg = (window as unknown as { __corkboard?: Record<string, unknown> }).__corkboard;
   if (dbg) {

@@ -114,6 +114,8 @@ export class BoardAccess {
   /** Takes a metadata answer (GET or PATCH). */
   set(v: BoardView): void {
     this.view = v;
+    // One deadline on the page: the features' (read-only, the chips) follows each answer at once.
+    this.f.setDeadline(v.board.deadline ?? 0, v.closed === true);
     if (!this.closed && !/voting/.test(this.refused)) this.refused = '';
     clearTimeout(this.deadlineTimer);
     const d = v.board.deadline ?? 0;

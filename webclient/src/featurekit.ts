@@ -58,6 +58,12 @@ export interface FeatureContext {
   /** Overlays over the canvas (badges, pins), positioned in board-container pixels. */
   readonly layer: HTMLElement;
   readonly menu: HTMLElement;
+  /**
+   * The top of the board where notices sit (the closed banner, "since your
+   * last visit", the voting bar): stacked one under the other, so that
+   * none ever covers another; each has its own close button.
+   */
+  readonly notices: HTMLElement;
   readonly images: Pictures;
   /** Ids of the comment elements seen so far (they are kept out of the Board). */
   readonly commentIds: Set<string>;

@@ -24,6 +24,7 @@ import { Comments } from './comments';
 import { Embed, embedParams } from './embed';
 import { Exporter } from './export';
 import { Images } from './images';
+import { KeptWords } from './keptwords';
 import { SinceVisit } from './sincevisit';
 import { Votes } from './votes';
 import './features.css';
@@ -36,16 +37,24 @@ type ChangeListener = (ids: string[]) => void;
 export class Features implements FeatureContext {
   readonly layer: HTMLElement;
   readonly menu: HTMLElement;
+  readonly notices: HTMLElement;
   readonly images: Images;
   readonly exporter: Exporter;
   readonly votes: Votes;
   readonly comments: Comments;
   readonly since: SinceVisit;
+  readonly kept: KeptWords;
   embed: Embed | null = null;
   /** Ids of the comment elements seen so far (the Board keeps them out of its elements). */
   readonly commentIds: Set<string>;
   private listeners: ChangeListener[] = [];
   private roleChip: HTMLElement;
+  /** The countdown to the deadline, in the top bar. */
+  private deadlineChip: HTMLElement;
+  private countdown: ReturnType<typeof setInterval> | undefined;
+  /** Whether the board was closed when last shown (null: not known yet). */
+  private wasClosed: boolean | null = null;
+  private deadlineKnown = false;
   /** The board's deadline (unix ms; 0: none), from the node: after it, nothing may change. */
   deadline = 0;
   private deadlineTimer: ReturnType<typeof setTimeout> | undefined;
@@ -63,17 +72,26 @@ export class Features implements FeatureContext {
     this.menu.className = 'panel fx-menu';
     this.menu.setAttribute('role', 'toolbar');
     boardEl.appendChild(this.menu);
+    this.notices = document.createElement('div');
+    this.notices.className = 'fx-notices';
+    boardEl.appendChild(this.notices);
     // The role the welcome gave, said in the top bar when it limits what
     // one can do.
     this.roleChip = document.createElement('span');
     this.roleChip.className = 'fx-role';
     this.roleChip.hidden = true;
     (host.root.querySelector('.topbar') ?? this.menu).appendChild(this.roleChip);
+    this.deadlineChip = document.createElement('span');
+    this.deadlineChip.className = 'fx-deadline';
+    this.deadlineChip.setAttribute('role', 'timer');
+    this.deadlineChip.hidden = true;
+    (host.root.querySelector('.topbar') ?? this.menu).appendChild(this.deadlineChip);
     this.images = new Images(this);
     this.exporter = new Exporter(this);
     this.votes = new Votes(this);
     this.comments = new Comments(this);
     this.since = new SinceVisit(this);
+    this.kept = new KeptWords(this);
     host.board.onChange((c) => {
       this.invalidate();
       this.changed(c.ids);
@@ -148,17 +166,54 @@ export class Features implements FeatureContext {
       const r = await fetch(`/v1/boards/${this.host.boardId}`, { headers: t ? { Authorization: 'Bearer ' + t } : {} });
       if (!r.ok) return;
       const j = await r.json();
-      this.deadline = typeof j.board?.deadline === 'number' ? j.board.deadline : 0;
-      if (j.closed === true && !this.deadline) this.deadline = 1;
-      this.lastRole = '-'; // redo the chip
-      this.showRole();
-      // A deadline to come: the chip and read-only follow when it passes
-      // (capped: timers overflow past 24.8 days).
-      clearTimeout(this.deadlineTimer);
-      if (this.deadline > Date.now()) this.deadlineTimer = setTimeout(() => this.showRole(), Math.min(this.deadline - Date.now() + 50, 2 ** 31 - 1));
+      this.setDeadline(typeof j.board?.deadline === 'number' ? j.board.deadline : 0, j.closed === true);
     } catch {
       /* offline */
     }
+  }
+
+  /**
+   * Takes the board's deadline as the node gives it (here, and from every
+   * metadata answer of the access pieces, so that a Reopen shows at once):
+   * the chip, read-only, and a timer for when it passes.
+   */
+  setDeadline(deadline: number, closed: boolean): void {
+    this.deadline = deadline;
+    if (closed && !this.deadline) this.deadline = 1;
+    this.deadlineKnown = true;
+    this.lastRole = '-'; // redo the chip
+    this.showRole();
+    // A deadline to come: the chip and read-only follow when it passes
+    // (capped: timers overflow past 24.8 days).
+    clearTimeout(this.deadlineTimer);
+    if (this.deadline > Date.now()) this.deadlineTimer = setTimeout(() => this.showRole(), Math.min(this.deadline - Date.now() + 50, 2 ** 31 - 1));
+    this.showCountdown();
+  }
+
+  /**
+   * The countdown in the top bar while a deadline is to come ("Closes in
+   * 4:05"; the date in its title), every second; urgent in its last five
+   * minutes. Rejected: a banner over the board for the whole session (it
+   * would cover notes for days).
+   */
+  private showCountdown(): void {
+    const left = this.deadline - Date.now();
+    const chip = this.deadlineChip;
+    if (this.deadline <= 1 || left <= 0) {
+      chip.hidden = true;
+      clearInterval(this.countdown);
+      this.countdown = undefined;
+      return;
+    }
+    const s = Math.ceil(left / 1000);
+    const p = (n: number) => String(n).padStart(2, '0');
+    const d = Math.floor(s / 86400);
+    const hms = d > 0 ? `${d} d ${Math.floor((s % 86400) / 3600)} h` : s >= 3600 ? `${Math.floor(s / 3600)}:${p(Math.floor((s % 3600) / 60))}:${p(s % 60)}` : `${Math.floor(s / 60)}:${p(s % 60)}`;
+    chip.textContent = `Closes in ${hms}`;
+    chip.title = `This board closes at ${new Date(this.deadline).toLocaleString()}: after that nothing can change`;
+    chip.dataset.urgent = String(s <= 300);
+    chip.hidden = false;
+    this.countdown ??= setInterval(() => this.showCountdown(), 1000);
   }
 
   /** The user id edits are made as (votes and authors must be one's own). */
@@ -208,6 +263,11 @@ export class Features implements FeatureContext {
   /** The role chip, and read-only past the deadline. */
   private showRole(): void {
     const closed = this.closed;
+    // Said once when it passes while the page is open (not on arrival at a closed board).
+    if (this.deadlineKnown) {
+      if (closed && this.wasClosed === false) this.host.toast('The deadline has passed: this board is read-only now.');
+      this.wasClosed = closed;
+    }
     const role = this.host.sync.role;
     const roleKey = `${role}|${closed}`;
     if (roleKey === this.lastRole) return;

@@ -1,14 +1,7 @@
 // What others do, for a signed-in member: the notification preferences
 // dialog (GET/PUT /v1/boards/{board}/notify: each change batched, a daily
 // digest, mentions only, or off; with each or mentions, a daily digest
-// too; quiet hours), and the "since your last
-// visit" list as the node tells it (GET /v1/boards/{board}/changes): who
-// did what, folded by person, action and kind ("Ana added 3 notes").
-//
-// The list is the node's view (by person, across every device of theirs);
-// sincevisit.ts highlights elements from this browser's own last version.
-// Both stay: a browser that never saw the board has no version of its own,
-// and the node does not know what a guest saw.
+// too; quiet hours).
 import type { BoardAccess } from './boardaccess';
 import { h } from './dom';
 
@@ -20,17 +13,6 @@ interface Prefs {
   batchMinutes?: number;
   quietFrom: number;
   quietTo: number;
-}
-
-export interface ChangeEvent {
-  element: string;
-  kind: string;
-  action: string;
-  by: string[];
-  count?: number;
-  text?: string;
-  target?: string;
-  at?: number;
 }
 
 const MODES: [string, string][] = [
@@ -130,93 +112,5 @@ export class NotifyDialog {
     } catch (e) {
       this.say('Not saved: ' + (e as Error).message, true);
     }
-  }
-}
-
-/** One line of the list: a person, an action, a kind, and the elements. */
-export interface ChangeGroup {
-  who: string;
-  action: string;
-  kind: string;
-  elements: string[];
-  text: string;
-}
-
-const PLURAL: Record<string, string> = { note: 'notes', shape: 'shapes', text: 'texts', comment: 'comments', image: 'images', connector: 'connectors', frame: 'frames', stroke: 'drawings', node: 'mindmap nodes' };
-
-/** Folds the node's events into lines: per person (the first author), action and kind, in order of first appearance. */
-export function groupChanges(events: ChangeEvent[], names: Record<string, string>): ChangeGroup[] {
-  const out = new Map<string, ChangeGroup>();
-  for (const e of events) {
-    const who = e.by.map((u) => names[u] || 'Someone').join(' and ') || 'Someone';
-    const key = `${who}\u0000${e.action}\u0000${e.kind}`;
-    let g = out.get(key);
-    if (!g) out.set(key, (g = { who, action: e.action, kind: e.kind, elements: [], text: '' }));
-    g.elements.push(e.kind === 'comment' && e.target ? e.target : e.element);
-  }
-  for (const g of out.values()) {
-    const n = g.elements.length;
-    const what = n === 1 ? `a ${g.kind}` : `${n} ${PLURAL[g.kind] ?? g.kind + 's'}`;
-    g.text = g.action === 'commented' || g.action === 'replied' ? `${g.who} ${g.action}${n > 1 ? ` ${n} times` : ''}` : `${g.who} ${g.action} ${what}`;
-  }
-  return [...out.values()];
-}
-
-/** The "since your last visit" list of a signed-in person (see the file comment). */
-export class ChangesList {
-  readonly panel: HTMLElement;
-  readonly button: HTMLButtonElement;
-  groups: ChangeGroup[] = [];
-
-  constructor(private a: BoardAccess) {
-    const f = a.f;
-    this.panel = h('div', { class: 'panel cb-changes', hidden: '', role: 'region', 'aria-label': 'Since your last visit' });
-    (f.host.root.querySelector('.board') ?? f.host.root).appendChild(this.panel);
-    this.button = f.button('Since last visit', 'What others did since your last visit', () => (this.panel.hidden = !this.panel.hidden), 'cb-changes-btn');
-    this.button.hidden = true;
-  }
-
-  /** Asks the node once (signed-in people only: it keeps their last visit). */
-  async start(): Promise<void> {
-    if (!this.a.me) return;
-    try {
-      const r = await this.a.call<{ seenAt: number; events: ChangeEvent[]; names: Record<string, string> }>('GET', '/changes', undefined, true);
-      const mine = this.a.me.user.id;
-      const others = (r.events ?? []).filter((e) => !(e.by.length === 1 && e.by[0] === mine));
-      this.show(groupChanges(others, r.names ?? {}), r.seenAt);
-    } catch (e) {
-      console.warn('corkboard: changes since the last visit', e);
-    }
-  }
-
-  private show(groups: ChangeGroup[], seenAt: number): void {
-    this.groups = groups;
-    const p = this.panel;
-    p.innerHTML = '';
-    this.button.hidden = !groups.length;
-    this.button.textContent = `Since last visit · ${groups.length}`;
-    if (!groups.length) return;
-    const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Hide' }, '×');
-    close.addEventListener('click', () => (p.hidden = true));
-    p.append(h('header', {}, h('strong', {}, 'Since your last visit'), seenAt ? h('span', { class: 'when' }, ' ' + new Date(seenAt).toLocaleString()) : '', close));
-    const ul = h('ul');
-    for (const g of groups) {
-      const b = h('button', { type: 'button', class: 'cb-change' }, g.text);
-      let i = 0;
-      b.addEventListener('click', () => {
-        // Each click shows the next element of the line.
-        for (let k = 0; k < g.elements.length; k++) {
-          const id = g.elements[(i + k) % g.elements.length];
-          if (this.a.f.zoomTo(id)) {
-            i = (i + k + 1) % g.elements.length;
-            return;
-          }
-        }
-        this.a.f.host.toast('That is no longer on the board.');
-      });
-      ul.append(h('li', {}, b));
-    }
-    p.append(ul);
-    p.hidden = false;
   }
 }

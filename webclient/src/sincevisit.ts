@@ -1,26 +1,36 @@
-// "Since your last visit", on the client: the browser stores the board's
-// version vector (IndexedDB through store.ts, one record per board) as the visit goes on and
-// when the page is hidden or left. On the next visit, once the page is live, it asks the node for
-// the changes that version lacks (GET /v1/boards/{board}/ops?since=, the
-// board's own history) and highlights the elements they touched: an outline
-// badge on each, and a small list to step through (next/previous zooms to
-// each) with "mark all as seen".
+// "Since your last visit": the one view of it (a panel with one count, a
+// line per person and action naming each element by its text, next /
+// previous, "mark all as seen", and a "new" outline on each element). The
+// browser stores the board's version vector (IndexedDB through store.ts,
+// one record per board) as the visit goes on and when the page is hidden or
+// left. On the next visit, once the page is live, it asks the node what
+// changed since that version (GET /v1/boards/{board}/changes?since=: the
+// board's own history folded into events, who did what, with each
+// element's text). A browser that never saw the board asks without a
+// version: the node answers from the visit it keeps of a signed-in person
+// (or the owner's token), across their devices; for anyone else that is a
+// first visit, with nothing to list.
 //
 // Why the node's history rather than the local doc: the doc keeps, per
 // property, the clock of the write that won but not the op's counter, so it
 // cannot tell which elements have ops outside a version vector; the op log
 // can, exactly (and says who made them). The price: the list needs the node
 // (offline, there is none until the page is live).
+//
+// Rejected: two views, this browser's highlights and the node's list of a
+// signed-in person, each with its own baseline and count (what this
+// replaced: "4 changed" next to "Since last visit · 7").
 import type { FeatureContext } from './featurekit';
+import { groupChanges, type ChangeEvent, type ChangeGroup } from './changelines';
 import { openStore, type Persistence, type Visit } from './store';
 
 export type { Visit } from './store';
 
-interface ChangeJSON {
-  replica: string;
-  author?: string;
-  accepted?: number;
-  ops: { op: string; el: string }[];
+/** GET /v1/boards/{board}/changes. */
+interface ChangesAnswer {
+  seenAt: number;
+  events: ChangeEvent[] | null;
+  names: Record<string, string> | null;
 }
 
 export async function loadVisit(board: string): Promise<Visit | undefined> {
@@ -36,6 +46,8 @@ export class SinceVisit {
   changed: string[] = [];
   /** Who changed each (user ids, from the node's log). */
   authors = new Map<string, Set<string>>();
+  /** The list's lines: who did what, naming the elements. */
+  groups: ChangeGroup[] = [];
   /** The last visit's time (ms), if there was one. */
   lastVisit = 0;
   /** Set once the comparison is done (whether or not anything changed). */
@@ -43,6 +55,7 @@ export class SinceVisit {
   private index = -1;
   private panel: HTMLElement;
   private label: HTMLElement;
+  private list: HTMLUListElement;
   private badges = new Map<string, HTMLElement>();
   private btn: HTMLButtonElement;
   private stored: Visit | undefined;
@@ -59,6 +72,8 @@ export class SinceVisit {
     this.panel.hidden = true;
     this.label = document.createElement('span');
     this.label.className = 'fx-since-label';
+    this.list = document.createElement('ul');
+    this.list.className = 'fx-since-list';
     const mk = (text: string, title: string, fn: () => void, cls: string) => {
       const b = document.createElement('button');
       b.textContent = text;
@@ -73,8 +88,11 @@ export class SinceVisit {
       mk('›', 'Next change', () => this.step(1), 'fx-next'),
       mk('Mark all as seen', 'Forget these highlights', () => void this.markSeen(), 'fx-seen'),
       mk('×', 'Hide', () => (this.panel.hidden = true), 'fx-close'),
+      this.list,
     );
-    f.menu.parentElement!.appendChild(this.panel);
+    this.panel.setAttribute('role', 'region');
+    this.panel.setAttribute('aria-label', 'Since your last visit');
+    f.notices.appendChild(this.panel);
     this.btn = f.button('New', 'What changed since your last visit', () => {
       this.panel.hidden = !this.panel.hidden;
     }, 'fx-since-btn');
@@ -117,6 +135,8 @@ export class SinceVisit {
   /** Forgets the highlights; what is on the board now counts as seen. */
   async markSeen(): Promise<void> {
     this.changed = [];
+    this.groups = [];
+    this.list.innerHTML = '';
     this.index = -1;
     this.panel.hidden = true;
     this.btn.hidden = true;
@@ -126,52 +146,101 @@ export class SinceVisit {
     this.f.invalidate();
   }
 
-  /** Compares with the stored visit once the page is live. */
+  /** Asks the node what changed since the stored visit, once the page is live. */
   private async compare(): Promise<void> {
     await this.loaded;
     const v = this.stored;
-    if (!v) {
-      this.ready = true;
-      this.save();
-      return;
-    }
-    this.lastVisit = v.at;
     const h = this.f.host;
     const t = h.token();
-    const url = `/v1/boards/${h.boardId}/ops?since=${encodeURIComponent(JSON.stringify(v.version))}`;
-    let changes: ChangeJSON[] = [];
+    const since = v ? await this.baseline(v) : null;
+    const url = `/v1/boards/${h.boardId}/changes` + (since ? `?since=${encodeURIComponent(JSON.stringify(since))}` : '');
+    let r: ChangesAnswer;
     try {
-      const r = await fetch(url, { headers: t ? { Authorization: 'Bearer ' + t } : {} });
-      if (!r.ok) throw new Error(String(r.status));
-      changes = (await r.json()).changes ?? [];
+      const res = await fetch(url, { headers: t ? { Authorization: 'Bearer ' + t } : {} });
+      if (!res.ok) throw new Error(String(res.status));
+      r = await res.json();
     } catch (e) {
       console.warn('corkboard: no "since your last visit" list', e);
       this.started = false; // try again when live again
       return;
     }
+    if (!since && !r.seenAt) {
+      // Neither this browser nor the node knows of a visit: the first.
+      this.ready = true;
+      this.save();
+      return;
+    }
+    this.lastVisit = v?.at ?? r.seenAt;
+    const events = r.events ?? [];
     const order: string[] = [];
     const seen = new Set<string>();
-    for (const c of changes) {
-      for (const op of c.ops ?? []) {
-        if (!op.el) continue;
-        if (!seen.has(op.el)) {
-          seen.add(op.el);
-          order.push(op.el);
-        }
-        if (c.author) {
-          let s = this.authors.get(op.el);
-          if (!s) this.authors.set(op.el, (s = new Set()));
-          s.add(c.author);
-        }
+    for (const e of events) {
+      const el = e.kind === 'comment' && e.target ? e.target : e.element;
+      if (!seen.has(el)) {
+        seen.add(el);
+        order.push(el);
       }
+      let s = this.authors.get(el);
+      if (!s) this.authors.set(el, (s = new Set()));
+      for (const u of e.by) if (u) s.add(u);
     }
     this.changed = order;
+    this.groups = groupChanges(events, r.names ?? {});
+    this.showList();
     this.ready = true;
     this.f.invalidate();
     // From now on this visit has seen the board as it is: stored at once
     // (and again as it changes), so a tab that never says goodbye still
     // leaves its visit behind. A reload is a new visit.
     this.save();
+  }
+
+  /**
+   * The version the list starts from: the stored visit's, with everything
+   * this browser wrote itself counted as seen (its replicas of the board,
+   * up to the doc's version now). One's own changes are never news, even
+   * when the tab died before the visit was stored again after them (a
+   * note added a moment before the tab closed). Rejected: storing the
+   * visit after every local change (an IndexedDB write per keystroke, and
+   * still lost when the tab dies before it lands); filtering by author
+   * (a link's user id is shared by everyone holding the link).
+   */
+  private async baseline(v: Visit): Promise<Record<string, number>> {
+    const since: Record<string, number> = { ...v.version };
+    const now = this.f.host.doc.version();
+    const mine = new Set<string>([this.f.host.sync.replica]);
+    try {
+      for (const r of (await this.idb?.listReplicas(this.f.host.boardId)) ?? []) mine.add(r.replica);
+    } catch (e) {
+      console.warn('corkboard: replicas not listed', e);
+    }
+    for (const r of mine) if ((now[r] ?? 0) > (since[r] ?? 0)) since[r] = now[r];
+    return since;
+  }
+
+  /** The lines, each a button that steps through its elements. */
+  private showList(): void {
+    this.list.innerHTML = '';
+    for (const g of this.groups) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'fx-change';
+      b.textContent = g.text;
+      let i = 0;
+      b.addEventListener('click', () => {
+        for (let k = 0; k < g.elements.length; k++) {
+          const id = g.elements[(i + k) % g.elements.length];
+          if (this.f.zoomTo(id)) {
+            i = (i + k + 1) % g.elements.length;
+            return;
+          }
+        }
+        this.f.host.toast('That is no longer on the board.');
+      });
+      const li = document.createElement('li');
+      li.append(b);
+      this.list.append(li);
+    }
   }
 
   /** The listed elements still on the board (comments count via their target). */

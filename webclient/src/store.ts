@@ -261,7 +261,40 @@ export const localKeys = {
   handOver: (board: string) => 'cb.token.' + board,
   /** A token the node refused, for the next load to forget (boardtoken.ts). */
   refused: (board: string) => 'cb.refused.' + board,
+  /** Words of changes the node refused, kept for their author to copy (keptwords.ts). */
+  kept: (board: string) => 'cb.kept.' + board,
 };
+
+/** The words of local changes the node refused (a closed board, …): what their author wrote, to copy. */
+export interface KeptWords {
+  at: number;
+  /** Why the node refused them (its error message). */
+  reason: string;
+  /** How many changes were refused. */
+  changes: number;
+  /** The elements they touched that hold words, as they were just before the page started over. */
+  items: { id: string; kind: string; text: string }[];
+}
+
+/** The refused words kept for a board, oldest first. */
+export function loadKept(board: string): KeptWords[] {
+  try {
+    const v = JSON.parse(localGet(localKeys.kept(board)) ?? '[]');
+    return Array.isArray(v) ? v : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Keeps the refused words of a board (an empty list forgets them); the newest 20 refusals at most. */
+export function saveKept(board: string, list: KeptWords[]): void {
+  try {
+    if (list.length) localSet(localKeys.kept(board), JSON.stringify(list.slice(-20)));
+    else localRemove(localKeys.kept(board));
+  } catch (e) {
+    console.warn('corkboard: refused words not kept', e);
+  }
+}
 
 /** localStorage's value for key (null: none). Throws where localStorage is unavailable. */
 export function localGet(key: string): string | null {

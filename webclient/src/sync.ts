@@ -5,7 +5,7 @@
 // stop. Every local change is applied at once and kept in IndexedDB until
 // acked, so a reload or a week offline loses nothing.
 import type { Committed, CrdtDoc } from './crdt';
-import type { Persistence, ReplicaRecord } from './store';
+import { loadKept, saveKept, type KeptWords, type Persistence, type ReplicaRecord } from './store';
 import type { Claim } from './replica';
 import { helloFrame, wsURL, type EarlySocket } from './early';
 import { isGuest, setMyColor } from './ids';
@@ -124,6 +124,8 @@ export class Sync {
   readonly peers = new Map<string, Peer>();
   /** Called with every JSON frame from the node, after Sync handled it (role, error, …). */
   readonly listeners: ((f: Frame) => void)[] = [];
+  /** Called with the words of refused changes as they are kept (keptwords.ts shows them). */
+  readonly onKept: ((k: KeptWords) => void)[] = [];
 
   private o: SyncOptions;
   private claim: Claim;
@@ -597,10 +599,54 @@ export class Sync {
       const batch = this.pending.filter((p) => p.seq === f.seq && !p.acked);
       batch.slice(0, f.accepted ?? 0).forEach((p) => (p.acked = true));
       const lost = this.unacked;
-      void this.startOver(`${f.code}: ${f.message ?? ''}`, lost);
+      const kept = this.keepWords(f.message || f.code);
+      void this.startOver(`${f.code}: ${f.message ?? ''}`, lost, kept);
       return;
     }
     console.warn('corkboard: node error', f);
+  }
+
+  /**
+   * Keeps the words of the unsent changes before they are dropped (never
+   * someone's words without a way to recover them): the text of every
+   * element they touched, as the local copy has it now, stored for the
+   * board (store.ts) and handed to onKept's listeners. Null when they hold
+   * no words (a move, a colour). Rejected: redoing the changes once the
+   * board reopens (they may no longer apply, and the person may not want
+   * them any more: they decide, with the words in hand).
+   */
+  private keepWords(reason: string): KeptWords | null {
+    const ids = new Set<string>();
+    const lost = this.pending.filter((p) => !p.acked);
+    for (const p of lost) {
+      try {
+        const c = this.o.doc.changeJSON(p.bytes) as { ops?: { el?: string }[] };
+        for (const op of c.ops ?? []) if (op.el) ids.add(op.el);
+      } catch (e) {
+        console.warn('corkboard: a refused change could not be read', e);
+      }
+    }
+    if (!ids.size) return null;
+    let items: KeptWords['items'] = [];
+    try {
+      items = this.o.doc
+        .elements([...ids])
+        .map((e) => ({ id: e.id, kind: e.kind, text: Object.values(e.text ?? {}).filter(Boolean).join('\n') }))
+        .filter((e) => e.text.trim() !== '');
+    } catch (e) {
+      console.warn('corkboard: refused words not read', e);
+    }
+    if (!items.length) return null;
+    const k: KeptWords = { at: Date.now(), reason, changes: lost.length, items };
+    saveKept(this.o.board, [...loadKept(this.o.board), k]);
+    for (const fn of this.onKept) {
+      try {
+        fn(k);
+      } catch (e) {
+        console.error('corkboard: kept words listener', e);
+      }
+    }
+    return k;
   }
 
   /**
@@ -608,13 +654,14 @@ export class Sync {
    * (PROTOCOL.md, "After a refused change"): forget it and this replica,
    * take a new replica id and load the board afresh.
    */
-  private async startOver(why: string, lost = this.unacked): Promise<void> {
+  private async startOver(why: string, lost = this.unacked, kept: KeptWords | null = null): Promise<void> {
     if (this.resetting) return;
     this.resetting = true;
     this.drop(1000, 'starting over');
     console.warn('corkboard: starting over with a new replica:', why);
     this.o.events.notice(
-      `The server refused a change (${why}). Reloaded the board from the server` + (lost ? `; ${lost} unsent change(s) were dropped.` : '.'),
+      `The server refused a change (${why}). Reloaded the board from the server` +
+        (!lost ? '.' : kept ? `; ${lost} unsent change(s) could not be saved: your words are kept in "Not saved", to copy.` : `; ${lost} unsent change(s) were dropped.`),
       true,
     );
     const old = this.claim;

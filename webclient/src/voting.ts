@@ -35,16 +35,27 @@ export class VotingBar {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private session = '';
   private open = false;
+  /** The session state the person put the bar away for ("" : shown). */
+  private hiddenFor = '';
 
   constructor(private a: BoardAccess) {
     const f = a.f;
     this.text = h('span', { class: 'state' });
     this.controls = h('span', { class: 'controls' });
     this.result = h('ol', { class: 'result', hidden: '' });
-    this.panel = h('div', { class: 'panel cb-voting', hidden: '', role: 'region', 'aria-label': 'Voting' }, this.text, this.controls, this.result);
-    (f.host.root.querySelector('.board') ?? f.host.root).appendChild(this.panel);
-    this.button = f.button('Voting', 'Dot voting (owner)', () => {
-      this.open = !this.open;
+    // Everyone may put the bar away (it sits over the board's top): it
+    // comes back when the session changes state, or from the menu's button.
+    const hide = h('button', { type: 'button', class: 'close', title: 'Hide', 'aria-label': 'Hide' }, '×');
+    hide.addEventListener('click', () => {
+      this.open = false;
+      this.hiddenFor = this.session;
+      this.render();
+    });
+    this.panel = h('div', { class: 'panel cb-voting', hidden: '', role: 'region', 'aria-label': 'Voting' }, this.text, this.controls, hide, this.result);
+    f.notices.appendChild(this.panel);
+    this.button = f.button('Voting', 'Dot voting', () => {
+      this.open = this.panel.hidden;
+      this.hiddenFor = this.open ? '' : this.session;
       this.render();
     }, 'cb-voting-btn');
     this.button.hidden = true;
@@ -99,8 +110,9 @@ export class VotingBar {
   private render(): void {
     const owner = this.a.isOwner;
     const v = this.a.view?.board.voting;
-    this.button.hidden = !owner;
-    this.panel.hidden = !(v || (owner && this.open));
+    // The owner runs sessions; everyone may open the bar of one.
+    this.button.hidden = !owner && !v;
+    this.panel.hidden = this.open ? false : !v || this.hiddenFor === this.session;
     this.panel.dataset.state = v?.state ?? 'none';
     this.controls.innerHTML = '';
     this.result.hidden = true;

@@ -249,14 +249,14 @@ test('notification preferences, since your last visit, a voting session with dot
 
   // Ana comes back: the list says who did what; a line leads to the notes.
   const { page: b } = await sessionPage(ana, id, n1.context);
-  await b.waitForSelector('.cb-changes:not([hidden]) .cb-change');
-  assert.deepEqual(await b.$$eval('.cb-change', (bs) => bs.map((x) => x.textContent)), ['Maya added 3 notes']);
-  assert.equal(await b.textContent('.cb-changes-btn'), 'Since last visit · 1');
-  await b.click('.cb-change');
+  await b.waitForSelector('.fx-since:not([hidden]) .fx-change');
+  assert.deepEqual(await b.$$eval('.fx-change', (bs) => bs.map((x) => x.textContent)), ['Maya added 3 notes: “Lake walk”, “Night swim” and “Board games”']);
+  assert.equal(await b.textContent('.fx-since-btn'), 'New · 3');
+  await b.click('.fx-change');
   const sel = (await state(b)).selection;
   assert.equal(sel.length, 1);
   assert.ok(ids.includes(sel[0]), 'a note Maya added');
-  await b.click('.cb-change');
+  await b.click('.fx-change');
   const sel2 = (await state(b)).selection;
   assert.ok(ids.includes(sel2[0]) && sel2[0] !== sel[0], 'the next one');
 
