@@ -368,6 +368,19 @@ func (srv *Server) apiReplica(ctx context.Context, board storage.BoardID, user s
 	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return 0, err
 	}
+	rep, err := srv.newReplica(ctx, board, user)
+	if err != nil {
+		return 0, err
+	}
+	if err := srv.cfg.Store.PutMeta(ctx, apiReplicaNS, key, binary.BigEndian.AppendUint64(nil, uint64(rep))); err != nil {
+		return 0, err
+	}
+	return rep, nil
+}
+
+// newReplica draws a replica id and claims it for user on the board in
+// the cluster, drawing again when another user has it.
+func (srv *Server) newReplica(ctx context.Context, board storage.BoardID, user string) (crdt.ReplicaID, error) {
 	for range 8 {
 		var b [8]byte
 		rand.Read(b[:])
@@ -379,13 +392,7 @@ func (srv *Server) apiReplica(ctx context.Context, board storage.BoardID, user s
 		if errors.Is(err, meta.ErrClaimed) {
 			continue // another user's: draw again
 		}
-		if err != nil {
-			return 0, err
-		}
-		if err := srv.cfg.Store.PutMeta(ctx, apiReplicaNS, key, binary.BigEndian.AppendUint64(nil, uint64(rep))); err != nil {
-			return 0, err
-		}
-		return rep, nil
+		return rep, err
 	}
 	return 0, errors.New("no free replica id")
 }

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"sort"
 
@@ -98,21 +96,9 @@ func templateNames() []string {
 // templateChange makes a template's first change for a new board, under
 // a replica id claimed for its owner, as an op-log entry.
 func (srv *Server) templateChange(ctx context.Context, id storage.BoardID, owner string, t boardTemplate) (storage.Record, error) {
-	var rep crdt.ReplicaID
-	for range 8 {
-		var b [8]byte
-		rand.Read(b[:])
-		if rep = crdt.ReplicaID(binary.BigEndian.Uint64(b[:]) & (1<<53 - 1)); rep == 0 {
-			continue
-		}
-		err := srv.cfg.ClaimReplica(ctx, id, rep, owner)
-		if err == nil {
-			break
-		}
-		rep = 0
-	}
-	if rep == 0 {
-		return storage.Record{}, fmt.Errorf("no replica id for the template")
+	rep, err := srv.newReplica(ctx, id, owner)
+	if err != nil {
+		return storage.Record{}, fmt.Errorf("no replica id for the template: %w", err)
 	}
 	doc := crdt.NewDoc()
 	now := srv.cfg.Now().UnixMilli()
