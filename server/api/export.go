@@ -64,6 +64,11 @@ func (srv *Server) exportBoard(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	release, ok := srv.holdHeavy(w, r) // holds up to 32 MiB of history
+	if !ok {
+		return
+	}
+	defer release()
 	f := exportFile{Format: exportFormat, Version: 1, Name: m.Name, Exported: srv.cfg.Now().UnixMilli(), Changes: []exportChange{}}
 	var first uint64
 	size := 0

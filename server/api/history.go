@@ -35,6 +35,7 @@ const (
 	historyPage      = 200    // entries per timeline page (at most)
 	maxReplay        = 200000 // entries replayed to rebuild one past state
 	historyPerMinute = 60     // past states rebuilt per caller and minute
+	historyPerBoard  = 60     // and per board, whoever asks (callers are cheap to make)
 )
 
 // historyEntry is one entry of the timeline.
@@ -157,8 +158,9 @@ func (srv *Server) docAt(ctx context.Context, id storage.BoardID, seq uint64) (*
 
 // pastSeq reads ?seq= (or the body's), gating the replay's rate.
 func (srv *Server) pastDoc(w http.ResponseWriter, r *http.Request, id storage.BoardID, user string, seq uint64) (*crdt.Doc, bool) {
-	if !srv.cfg.Limits.Allow("history:"+user, historyPerMinute, time.Minute) {
-		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d past states a minute", historyPerMinute))
+	if !srv.cfg.Limits.Allow("history:"+user, historyPerMinute, time.Minute) ||
+		!srv.cfg.Limits.Allow("history-board:"+id.String(), historyPerBoard, time.Minute) {
+		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d past states a minute per caller, %d per board", historyPerMinute, historyPerBoard))
 		return nil, false
 	}
 	last, err := srv.cfg.Store.LastSeq(r.Context(), id)

@@ -86,3 +86,34 @@ func TestHistoryAndRestore(t *testing.T) {
 		t.Fatalf("restoring one element: %v", err)
 	}
 }
+
+// Rebuilding a past state replays the log: many callers (role-link
+// holders, guests: cheap to make) cannot together make a board's node
+// replay more than the board's budget a minute.
+func TestHistoryReplayBoundedPerBoard(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	created := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "replays"})
+	board := boardID(t, created)
+	links := created["links"].(map[string]any)
+	callers := []string{created["token"].(string)}
+	for _, role := range []string{"editor", "commenter", "viewer"} {
+		callers = append(callers, tokenOf(t, links[role].(string)))
+	}
+	mustEdit(t, e.dial(board, owner, 0x4802), e.clk.Now(), noteTx(newID("replay"), "x"))
+	refused := 0
+	for _, c := range callers { // 4 callers × 16: each well under its own 60
+		for range 16 {
+			switch code, out := e.call("GET", "/v1/boards/"+board+"/history/state?seq=1", c, nil); code {
+			case 200:
+			case 429:
+				refused++
+			default:
+				t.Fatalf("history state: %d %v", code, out)
+			}
+		}
+	}
+	if refused != 4 {
+		t.Fatalf("%d of 64 replays refused, want 4 (60 a minute per board)", refused)
+	}
+}
