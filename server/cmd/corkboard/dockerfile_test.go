@@ -50,9 +50,9 @@ func TestDockerfile(t *testing.T) {
 
 	var (
 		goImages, nodeImages int
-		user, volume          string
-		env                   = map[string]string{}
-		entrypoint, cmd       []string
+		user, volume         string
+		env                  = map[string]string{}
+		entrypoint, cmd      []string
 	)
 	for _, l := range lines {
 		instr, rest, _ := strings.Cut(l, " ")
