@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"os"
@@ -201,5 +202,53 @@ func TestTokenForAnotherBoard(t *testing.T) {
 		if code != 401 || !strings.Contains(string(body), `"code":"unauthorized"`) || !strings.Contains(string(body), "another board") {
 			t.Fatalf("GET /state with another board's token: %d %s", code, body)
 		}
+	}
+}
+
+// TestRefusedFrameVectors sends the refused frames of
+// docs/vectors/frames.json to a real node: each is answered by an error
+// frame with the code and the seq (or none) the file says, and the
+// connection stays open (PROTOCOL 7, "Where each check happens").
+func TestRefusedFrameVectors(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/vectors/frames.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Refused []struct {
+			Name   string          `json:"name"`
+			Text   json.RawMessage `json:"text"`
+			Binary string          `json:"binary"`
+			Code   protocol.Code   `json:"code"`
+			Seq    uint64          `json:"seq"`
+		} `json:"refused"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Refused) == 0 {
+		t.Fatal("no refused frames")
+	}
+	tn := startNode(t, nil)
+	b := tn.createBoard(`{"name":"refused"}`)
+	c := rawJoin(t, tn.wsURL(b.Board.ID, b.Token), 0x3f9a1c0d5e7b2468, nil)
+	for _, v := range f.Refused {
+		if v.Binary != "" {
+			data, err := hex.DecodeString(v.Binary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.write(websocket.MessageBinary, data)
+		} else {
+			c.write(websocket.MessageText, v.Text)
+		}
+		e := c.expectError(v.Code)
+		if e.Seq != v.Seq || e.Accepted != 0 {
+			t.Errorf("%s: error %+v, want seq %d and nothing accepted", v.Name, e, v.Seq)
+		}
+	}
+	c.ping()
+	if st := tn.state(b.Board.ID, b.Token); !bytes.Equal(st, []byte(`{"version":{},"elements":[]}`)) {
+		t.Fatalf("refused frames changed the board: %s", st)
 	}
 }
