@@ -347,14 +347,14 @@ func TestWebhookBacklogBounded(t *testing.T) {
 	}
 	// The worker runs apart from the edits: wait for its count.
 	deadline := time.Now().Add(20 * time.Second)
-	for metric(t, e.tn, "corkboard_outbox_dropped_total") != fmt.Sprint(n-maxPending) {
+	for metric(t, e.tn, `corkboard_outbox_dropped_total{kind="webhook"}`) != fmt.Sprint(n-maxPending) {
 		if time.Now().After(deadline) {
-			t.Fatalf("dropped %s, pending %s; want %d dropped", metric(t, e.tn, "corkboard_outbox_dropped_total"),
-				metric(t, e.tn, "corkboard_outbox_pending"), n-maxPending)
+			t.Fatalf("dropped %s, pending %s; want %d dropped", metric(t, e.tn, `corkboard_outbox_dropped_total{kind="webhook"}`),
+				metric(t, e.tn, `corkboard_outbox_pending{kind="webhook"}`), n-maxPending)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if p := metric(t, e.tn, "corkboard_outbox_pending"); p != fmt.Sprint(maxPending) {
+	if p := metric(t, e.tn, `corkboard_outbox_pending{kind="webhook"}`); p != fmt.Sprint(maxPending) {
 		t.Fatalf("pending %s, want %d", p, maxPending)
 	}
 }
@@ -377,14 +377,14 @@ func TestWebhookDefaultClientRefusesLoopback(t *testing.T) {
 	c := e.dial(board, owner, 0x7401)
 	mustEdit(t, c, e.clk.Now(), noteTx(newID("internal"), "note"))
 	deadline := time.Now().Add(20 * time.Second)
-	for metric(t, e.tn, "corkboard_outbox_pending") == "0" {
+	for metric(t, e.tn, `corkboard_outbox_pending{kind="webhook"}`) == "0" {
 		if time.Now().After(deadline) {
 			t.Fatal("the delivery was never queued")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	e.deliver()
-	if d := metric(t, e.tn, "corkboard_outbox_dead"); d != "1" {
+	if d := metric(t, e.tn, `corkboard_outbox_dead_letters{kind="webhook"}`); d != "1" {
 		t.Fatalf("dead letters %s, want the loopback delivery refused for good", d)
 	}
 	select {
