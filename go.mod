@@ -12,7 +12,11 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5
 )
 
-require github.com/wneessen/go-mail v0.8.1
+require (
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.26.0
+	github.com/wneessen/go-mail v0.8.1
+)
 
 require (
 	github.com/DataDog/zstd v1.5.7 // indirect

@@ -274,6 +274,7 @@ type Webhook struct {
 	URL     string   `json:"url"`
 	Secret  string   `json:"secret,omitempty"` // HMAC key; shown once, at creation
 	Events  []string `json:"events"`           // element, comment, vote, deadline ("" = all)
+	Format  string   `json:"format,omitempty"` // how calls are signed: "" (Corkboard-Signature) or "standard" (Standard Webhooks; a "whsec_" secret)
 	Created int64    `json:"created"`
 	Deleted bool     `json:"deleted,omitempty"`
 	Updated int64    `json:"updated"`

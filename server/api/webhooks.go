@@ -10,12 +10,15 @@ import (
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/webhook"
 )
 
 // ---- webhooks ----
 
-// POST /v1/boards/{board}/webhooks {"url", "events"} (owner): the answer
-// shows the signing secret once.
+// POST /v1/boards/{board}/webhooks {"url", "events", "format"} (owner):
+// the answer shows the signing secret once. format "standard" signs the
+// calls the Standard Webhooks way, with a "whsec_" secret; absent (or
+// "corkboard") keeps Corkboard-Signature.
 func (srv *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	id, m, _, ok := srv.enterOwner(w, r, "only the owner may manage webhooks")
 	if !ok {
@@ -24,6 +27,7 @@ func (srv *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		URL    string   `json:"url"`
 		Events []string `json:"events,omitempty"`
+		Format string   `json:"format,omitempty"`
 	}
 	if !decodeBody(w, r, &req) {
 		return
@@ -31,6 +35,10 @@ func (srv *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(req.URL) > 2000 {
 		writeError(w, 400, protocol.CodeMalformed, "url: an http(s) URL")
+		return
+	}
+	if !webhook.ValidFormat(req.Format) {
+		writeError(w, 400, protocol.CodeMalformed, `format: "corkboard" (the default) or "standard" (Standard Webhooks)`)
 		return
 	}
 	for _, e := range req.Events {
@@ -51,6 +59,9 @@ func (srv *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 		events = []string{} // every event
 	}
 	wh := account.Webhook{ID: auth.RandomID(9), Board: m.ID, URL: req.URL, Secret: auth.RandomID(24), Events: events, Created: now, Updated: now}
+	if req.Format == webhook.FormatStandard {
+		wh.Format, wh.Secret = webhook.FormatStandard, webhook.NewStandardSecret()
+	}
 	full, err := func() (bool, error) {
 		srv.cfg.Records.Lock()
 		defer srv.cfg.Records.Unlock()

@@ -6,10 +6,14 @@ package metrics
 
 import (
 	"net/http"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
+	"github.com/corkboard/corkboard/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -27,18 +31,33 @@ type Metrics struct {
 	fanout      prometheus.Histogram
 	deliveries  prometheus.Counter
 	slow        prometheus.Counter
-	BytesIn     prometheus.Counter
-	BytesOut    prometheus.Counter
-	busErrors   prometheus.Counter
-	HTTP        *prometheus.CounterVec
-	panics      *prometheus.CounterVec
-	heldDropped prometheus.Counter
+	// BytesIn and BytesOut are corkboard_ws_received_bytes_total and
+	// corkboard_ws_sent_bytes_total.
+	BytesIn      prometheus.Counter
+	BytesOut     prometheus.Counter
+	busErrors    prometheus.Counter
+	http         *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	panics       *prometheus.CounterVec
+	heldDropped  prometheus.Counter
+	syncRequests prometheus.Counter
+	syncChanges  *prometheus.CounterVec
+	syncErrors   *prometheus.CounterVec
 	// NotifierPasses counts the notifier passes this node ran as the
 	// cluster's notifier (holding its lease).
 	NotifierPasses prometheus.Counter
 }
 
-var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}
+// latencyBuckets are the buckets of every latency histogram: from 100 µs
+// (a group commit on a fast disk) to 10 s (a stalled fsync, an export), so
+// that the slow tail an operator is paged for lands in a bucket of its own
+// rather than in +Inf.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// OtherRoute is the route label of a request no registered route pattern
+// matched (the web client's files, unknown paths, a method a route does
+// not take): one value, so a scan of random paths adds no series.
+const OtherRoute = "other"
 
 // New registers the node's metrics (plus Go and process collectors).
 func New() *Metrics {
@@ -54,10 +73,21 @@ func New() *Metrics {
 	m.fanout = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "corkboard_fanout_seconds", Help: "Time to push one batch to local sessions and the bus.", Buckets: latencyBuckets})
 	m.deliveries = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_deliveries_total", Help: "Op messages queued to sessions."})
 	m.slow = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_slow_consumers_total", Help: "Sessions disconnected for a full send queue."})
-	m.BytesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_ws_bytes_in_total", Help: "WebSocket payload bytes received."})
-	m.BytesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_ws_bytes_out_total", Help: "WebSocket payload bytes sent."})
+	m.BytesIn = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_ws_received_bytes_total", Help: "WebSocket payload bytes received."})
+	m.BytesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_ws_sent_bytes_total", Help: "WebSocket payload bytes sent."})
 	m.busErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_bus_errors_total", Help: "NATS publish/subscribe errors and dropped bus messages."})
-	m.HTTP = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_http_requests_total", Help: "REST requests by route pattern and status class."}, []string{"route", "status"})
+	m.http = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_http_requests_total", Help: "HTTP requests by route pattern (\"other\" for none) and status class."}, []string{"route", "status"})
+	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "corkboard_http_request_duration_seconds",
+		Help: "Time to answer an HTTP request, by route pattern (\"other\" for none); WebSocket sessions are not timed.", Buckets: latencyBuckets}, []string{"route"})
+	m.syncRequests = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_antientropy_requests_total", Help: "Anti-entropy rounds: version vectors published by this node's rooms to ask the other nodes for what they lack."})
+	m.syncChanges = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_antientropy_changes_total", Help: "Changes in anti-entropy answers: sent to other nodes, or received by this node (before deduplication)."}, []string{"direction"})
+	m.syncErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_antientropy_errors_total", Help: "Anti-entropy failures: read (the op log could not be read for an answer), decode (an answer did not decode), trimmed (retention cut what an asker lacks)."}, []string{"reason"})
+	for _, d := range []string{"sent", "received"} {
+		m.syncChanges.WithLabelValues(d)
+	}
+	for _, r := range []string{"read", "decode", "trimmed"} {
+		m.syncErrors.WithLabelValues(r)
+	}
 	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_panics_total", Help: "Panics recovered: where=room (the board was dropped and reloads on next use) or conn (the connection was closed with 4001)."}, []string{"where"})
 	m.NotifierPasses = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_notifier_passes_total", Help: "Notification passes this node ran while holding the notifier lease."})
 	f(m.NotifierPasses)
@@ -65,7 +95,8 @@ func New() *Metrics {
 	m.panics.WithLabelValues("conn")
 	m.heldDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_held_dropped_total", Help: "Held changes from other nodes or from a replayed log not kept, over the held limits."})
 	for _, c := range []prometheus.Collector{m.Connections, m.rooms, m.accepted, m.rejected, m.remote, m.commit, m.fanout,
-		m.deliveries, m.slow, m.BytesIn, m.BytesOut, m.busErrors, m.HTTP, m.panics, m.heldDropped,
+		m.deliveries, m.slow, m.BytesIn, m.BytesOut, m.busErrors, m.http, m.httpDuration, m.panics, m.heldDropped,
+		m.syncRequests, m.syncChanges, m.syncErrors, buildInfo(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -86,7 +117,50 @@ func (m *Metrics) RoomHooks() room.Hooks {
 		BusErrors:     func() { m.busErrors.Inc() },
 		Panics:        func() { m.Panic("room") },
 		HeldDropped:   func(n int) { m.heldDropped.Add(float64(n)) },
+		SyncRequested: func() { m.syncRequests.Inc() },
+		SyncSent:      func(n int) { m.syncChanges.WithLabelValues("sent").Add(float64(n)) },
+		SyncReceived:  func(n int) { m.syncChanges.WithLabelValues("received").Add(float64(n)) },
+		SyncFailed:    func(reason string) { m.syncErrors.WithLabelValues(reason).Inc() },
 	}
+}
+
+// HTTPRequest counts a request answered with status on route, a
+// registered route pattern ("GET /v1/boards/{board}/state", never the raw
+// path) or OtherRoute.
+func (m *Metrics) HTTPRequest(route string, status int) {
+	m.http.WithLabelValues(route, strconv.Itoa(status/100)+"xx").Inc()
+}
+
+// HTTPDuration records the time a request on route took to answer. Not
+// for WebSocket routes: their handler lasts as long as the session.
+//
+// By route only, without the status class that HTTPRequest counts: every
+// label value multiplies the histogram's sixteen buckets, and the error
+// rate is already read from the counter.
+func (m *Metrics) HTTPDuration(route string, d time.Duration) {
+	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// buildInfo is corkboard_build_info, the usual constant 1 whose labels say
+// what runs: the module version ("(devel)" for a build from a work tree),
+// the Go version, and the VCS revision ("unknown" when the build did not
+// stamp one, as with -buildvcs=false).
+func buildInfo() prometheus.Collector {
+	version, revision := "unknown", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				revision = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "corkboard_build_info", Help: "Always 1; the labels say which build of the node runs.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version(), "revision": revision}})
+	g.Set(1)
+	return g
 }
 
 // Panic counts a recovered panic; where is "room" or "conn".
@@ -99,32 +173,147 @@ func (m *Metrics) WatchBusErrors(read func() int64) {
 		func() float64 { return float64(read()) }))
 }
 
-// WatchOutbox exports the durable outbox's counters (e-mails and webhook
-// calls) and its queue lengths.
-func (m *Metrics) WatchOutbox(stats func() (enqueued, delivered, retried, dead uint64), counts func() (pending, dead int)) {
-	for i, name := range []string{"enqueued", "delivered", "retried", "dead"} {
-		i := i
-		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "corkboard_outbox_" + name + "_total", Help: "Outbox deliveries (e-mails and webhook calls) " + name + "."},
-			func() float64 {
-				e, d, r, x := stats()
-				return float64([]uint64{e, d, r, x}[i])
-			}))
-	}
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "corkboard_outbox_pending", Help: "Deliveries waiting in the outbox."},
-		func() float64 { p, _ := counts(); return float64(p) }))
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "corkboard_outbox_dead", Help: "Deliveries given up (dead letters)."},
-		func() float64 { _, d := counts(); return float64(d) }))
+// OutboxStats are the outbox's counters for one kind of item
+// (outbox.Stats, without importing the outbox here).
+type OutboxStats struct {
+	Enqueued, Delivered, Retried, Dead, Dropped uint64
 }
 
-// WatchOutboxDropped exports how many pending deliveries the outbox
-// dropped undelivered to stay under a cap (a board's webhook backlog).
-func (m *Metrics) WatchOutboxDropped(read func() uint64) {
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "corkboard_outbox_dropped_total", Help: "Outbox deliveries dropped undelivered, past a cap (webhooks waiting per board)."},
-		func() float64 { return float64(read()) }))
+// WatchOutbox exports the durable outbox's counters and queue lengths by
+// kind of item. kinds are the kinds whose series exist from the start (at
+// 0): "mail" and "webhook"; any other kind the outbox reports (such as
+// "corrupt", the unreadable items moved to the dead letters) gets its
+// series when it appears. Kinds are the producers' constants, so the label
+// is bounded. stats and counts are called at each scrape.
+//
+// The families, one per meaning:
+//
+//	corkboard_outbox_pending{kind}                    gauge: items waiting
+//	corkboard_outbox_dead_letters{kind}               gauge: items given up
+//	corkboard_outbox_enqueued_total{kind}             counter
+//	corkboard_outbox_attempts_total{kind,result}      counter: result is
+//	    delivered, retried (failed, to be tried again) or dead (failed
+//	    for good, or unreadable: moved to the dead letters)
+//	corkboard_outbox_dropped_total{kind}              counter: dropped
+//	    undelivered over a cap (a board's webhook backlog)
+//
+// They replace a gauge and a counter that shared a name
+// (corkboard_outbox_dead and corkboard_outbox_dead_total, one family name
+// for OpenMetrics, which drops _total) and four counters that were one
+// meaning split by name. "attempts" rather than "deliveries": one delivery
+// may take several attempts, and each attempt is counted once, so the rate
+// of result="retried" is the rate of failed tries. Rejected: a label for
+// the status of a dead letter (the outcome is enough to alert on; the
+// reason is in the item and the log).
+func (m *Metrics) WatchOutbox(kinds []string, stats func() map[string]OutboxStats, counts func() (pending, dead map[string]int)) {
+	m.reg.MustRegister(&outboxCollector{kinds: kinds, stats: stats, counts: counts})
+}
+
+var (
+	outboxPending  = prometheus.NewDesc("corkboard_outbox_pending", "Outbox items (e-mails, webhook calls) waiting to be delivered, by kind.", []string{"kind"}, nil)
+	outboxDead     = prometheus.NewDesc("corkboard_outbox_dead_letters", "Outbox items given up (dead letters), by kind.", []string{"kind"}, nil)
+	outboxEnqueued = prometheus.NewDesc("corkboard_outbox_enqueued_total", "Outbox items queued, by kind.", []string{"kind"}, nil)
+	outboxAttempts = prometheus.NewDesc("corkboard_outbox_attempts_total", "Outbox delivery attempts by kind and result: delivered, retried (failed, to be tried again), dead (failed for good or unreadable).", []string{"kind", "result"}, nil)
+	outboxDropped  = prometheus.NewDesc("corkboard_outbox_dropped_total", "Outbox items dropped undelivered past a cap (webhooks waiting per board), by kind.", []string{"kind"}, nil)
+)
+
+type outboxCollector struct {
+	kinds  []string
+	stats  func() map[string]OutboxStats
+	counts func() (pending, dead map[string]int)
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{outboxPending, outboxDead, outboxEnqueued, outboxAttempts, outboxDropped} {
+		ch <- d
+	}
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	stats := c.stats()
+	pending, dead := c.counts()
+	kinds := map[string]bool{}
+	for _, k := range c.kinds {
+		kinds[k] = true
+	}
+	for _, m := range []map[string]int{pending, dead} {
+		for k := range m {
+			kinds[k] = true
+		}
+	}
+	for k := range stats {
+		kinds[k] = true
+	}
+	for k := range kinds {
+		s := stats[k]
+		ch <- prometheus.MustNewConstMetric(outboxPending, prometheus.GaugeValue, float64(pending[k]), k)
+		ch <- prometheus.MustNewConstMetric(outboxDead, prometheus.GaugeValue, float64(dead[k]), k)
+		ch <- prometheus.MustNewConstMetric(outboxEnqueued, prometheus.CounterValue, float64(s.Enqueued), k)
+		ch <- prometheus.MustNewConstMetric(outboxAttempts, prometheus.CounterValue, float64(s.Delivered), k, "delivered")
+		ch <- prometheus.MustNewConstMetric(outboxAttempts, prometheus.CounterValue, float64(s.Retried), k, "retried")
+		ch <- prometheus.MustNewConstMetric(outboxAttempts, prometheus.CounterValue, float64(s.Dead), k, "dead")
+		ch <- prometheus.MustNewConstMetric(outboxDropped, prometheus.CounterValue, float64(s.Dropped), k)
+	}
+}
+
+// WatchPebble exports Pebble's metrics (storage.PebbleStats), read at
+// each scrape. A read that fails (the store is closing) exports nothing.
+//
+// Rejected: Pebble's whole Metrics (hundreds of numbers, per level, whose
+// meaning changes between Pebble versions) and a poller that copies them
+// on a timer (stale between scrapes, and work when nobody scrapes).
+func (m *Metrics) WatchPebble(read func() (storage.PebbleStats, error)) {
+	m.reg.MustRegister(pebbleCollector(read))
+}
+
+var pebbleDescs = struct {
+	disk, compactions, debt, running, flushes, memtable, readAmp, wal, cache, hits, misses *prometheus.Desc
+}{
+	disk:        prometheus.NewDesc("corkboard_pebble_disk_usage_bytes", "Bytes of the store's files on disk: WAL, sstables, obsolete files not yet deleted.", nil, nil),
+	compactions: prometheus.NewDesc("corkboard_pebble_compactions_total", "Pebble compactions since the store opened.", nil, nil),
+	debt:        prometheus.NewDesc("corkboard_pebble_compaction_debt_bytes", "Estimated bytes Pebble must compact to bring the LSM into shape; growing means compactions fall behind writes.", nil, nil),
+	running:     prometheus.NewDesc("corkboard_pebble_compactions_running", "Pebble compactions in progress.", nil, nil),
+	flushes:     prometheus.NewDesc("corkboard_pebble_flushes_total", "Pebble memtable flushes since the store opened.", nil, nil),
+	memtable:    prometheus.NewDesc("corkboard_pebble_memtable_bytes", "Bytes allocated by Pebble's memtables.", nil, nil),
+	readAmp:     prometheus.NewDesc("corkboard_pebble_read_amplification", "Files a point read may visit (L0 sublevels plus non-empty lower levels); past about 20 Pebble stalls writes.", nil, nil),
+	wal:         prometheus.NewDesc("corkboard_pebble_wal_written_bytes_total", "Bytes written to Pebble's write-ahead log since the store opened.", nil, nil),
+	cache:       prometheus.NewDesc("corkboard_pebble_block_cache_bytes", "Bytes in Pebble's block cache.", nil, nil),
+	hits:        prometheus.NewDesc("corkboard_pebble_block_cache_hits_total", "Pebble block cache hits since the store opened.", nil, nil),
+	misses:      prometheus.NewDesc("corkboard_pebble_block_cache_misses_total", "Pebble block cache misses since the store opened.", nil, nil),
+}
+
+type pebbleCollector func() (storage.PebbleStats, error)
+
+func (c pebbleCollector) Describe(ch chan<- *prometheus.Desc) {
+	d := pebbleDescs
+	for _, x := range []*prometheus.Desc{d.disk, d.compactions, d.debt, d.running, d.flushes, d.memtable, d.readAmp, d.wal, d.cache, d.hits, d.misses} {
+		ch <- x
+	}
+}
+
+func (c pebbleCollector) Collect(ch chan<- prometheus.Metric) {
+	s, err := c()
+	if err != nil {
+		return
+	}
+	d := pebbleDescs
+	g := func(desc *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v)
+	}
+	n := func(desc *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v)
+	}
+	g(d.disk, float64(s.DiskUsageBytes))
+	n(d.compactions, float64(s.Compactions))
+	g(d.debt, float64(s.CompactionDebtBytes))
+	g(d.running, float64(s.CompactionsRunning))
+	n(d.flushes, float64(s.Flushes))
+	g(d.memtable, float64(s.MemTableBytes))
+	g(d.readAmp, float64(s.ReadAmplification))
+	n(d.wal, float64(s.WALWrittenBytes))
+	g(d.cache, float64(s.BlockCacheBytes))
+	n(d.hits, float64(s.BlockCacheHits))
+	n(d.misses, float64(s.BlockCacheMisses))
 }
 
 // WatchPeers exports the number of other nodes heard from.

@@ -5,9 +5,9 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
+	"github.com/corkboard/corkboard/server/metrics"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/reply"
 )
@@ -97,6 +97,10 @@ var longAnswers = map[string]bool{
 	"GET /v1/boards/{board}/changes":      true,
 }
 
+// wsRoute is the WebSocket route: its handler lasts as long as the
+// session, so its requests are counted but not timed.
+const wsRoute = "GET /v1/boards/{board}/ws"
+
 // longBodies are the routes whose bodies may be large (a picture): they
 // may take HTTPLimits.BodyTimeout to arrive instead of ReadTimeout.
 var longBodies = map[string]bool{
@@ -108,7 +112,7 @@ func (n *Node) routes() http.Handler {
 	n.patterns = append(n.patterns[:0], "GET /metrics")
 	handle := func(pattern string, h http.HandlerFunc) {
 		n.patterns = append(n.patterns, pattern)
-		long, body := longAnswers[pattern], longBodies[pattern]
+		long, body, ws := longAnswers[pattern], longBodies[pattern], pattern == wsRoute
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			rec := &statusRecorder{ResponseWriter: w, status: 200}
 			start := time.Now()
@@ -123,7 +127,10 @@ func (n *Node) routes() http.Handler {
 				}
 			}
 			h(rec, r)
-			n.metrics.HTTP.WithLabelValues(pattern, strconv.Itoa(rec.status/100)+"xx").Inc()
+			n.metrics.HTTPRequest(pattern, rec.status)
+			if !ws {
+				n.metrics.HTTPDuration(pattern, time.Since(start))
+			}
 			if rec.status >= 500 {
 				n.log.Warn("request failed", "route", pattern, "status", rec.status, "took", time.Since(start))
 			}
@@ -151,9 +158,18 @@ func (n *Node) routes() http.Handler {
 		writeJSON(w, 200, map[string]any{"status": "ready", "node": n.cfg.NodeID, "rooms": n.rooms.Rooms(), "peers": n.Peers(),
 			"metadata": state, "leader": n.leader()})
 	})
-	handle("GET /v1/boards/{board}/ws", n.gw.ServeHTTP)
+	handle(wsRoute, n.gw.ServeHTTP)
 	n.api.Routes(handle)
-	mux.Handle("/", n.api.Static())
+	// What no route matched: the web client's files, unknown paths and
+	// methods, under one route label (metrics.OtherRoute).
+	static := n.api.Static()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: 200}
+		start := time.Now()
+		static.ServeHTTP(rec, r)
+		n.metrics.HTTPRequest(metrics.OtherRoute, rec.status)
+		n.metrics.HTTPDuration(metrics.OtherRoute, time.Since(start))
+	})
 	return n.guard.Wrap(mux)
 }
 

@@ -294,7 +294,7 @@ func New(cfg Config) (*Node, error) {
 	} else {
 		sender = mail.NewLogSender(n.log.With("part", "mail"))
 	}
-	n.outbox.Register("mail", mail.Deliverer(sender))
+	n.outbox.Register(mail.Kind, mail.Deliverer(sender))
 	n.outbox.Register(webhook.Kind, webhook.Deliverer(cfg.WebhookClient))
 	n.notes = notify.New(notify.Config{Store: n.store, Rooms: n.rooms, Outbox: n.outbox, Records: records{n}, Boards: boards{n},
 		Log: n.log, Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From,
@@ -317,16 +317,21 @@ func New(cfg Config) (*Node, error) {
 		n.closeStore()
 		return nil, err
 	}
-	n.metrics.WatchOutbox(func() (uint64, uint64, uint64, uint64) {
-		s := n.outbox.Stats()
-		return s.Enqueued, s.Delivered, s.Retried, s.Dead
-	}, func() (int, int) {
+	n.metrics.WatchOutbox([]string{mail.Kind, webhook.Kind}, func() map[string]metrics.OutboxStats {
+		out := make(map[string]metrics.OutboxStats)
+		for k, s := range n.outbox.StatsByKind() {
+			out[k] = metrics.OutboxStats{Enqueued: s.Enqueued, Delivered: s.Delivered, Retried: s.Retried, Dead: s.Dead, Dropped: s.Dropped}
+		}
+		return out
+	}, func() (pending, dead map[string]int) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		p, d, _ := n.outbox.Counts(ctx)
-		return p, d
+		pending, dead, _ = n.outbox.CountsByKind(ctx)
+		return pending, dead
 	})
-	n.metrics.WatchOutboxDropped(func() uint64 { return n.outbox.Stats().Dropped })
+	if p, ok := n.store.(*storage.Pebble); ok {
+		n.metrics.WatchPebble(p.Stats)
+	}
 	// Every phase of a connection is bounded, so idle and slow clients
 	// cannot hold file descriptors (Pebble needs them too): headers in
 	// 10 s, a request in ReadTimeout (a blob upload's body in

@@ -173,7 +173,7 @@ func TestNotifierLeaderKilledSendsOnce(t *testing.T) {
 			return false
 		}
 		for _, p := range procs {
-			if p.node(t).metric("corkboard_outbox_pending") != "0" {
+			if p.node(t).metric(`corkboard_outbox_pending{kind="mail"}`) != "0" {
 				return false
 			}
 		}

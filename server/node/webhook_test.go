@@ -91,6 +91,55 @@ func TestWebhooks(t *testing.T) {
 	}
 }
 
+// A webhook added with "format": "standard" gets a "whsec_" secret and
+// Standard Webhooks headers, which its receiver verifies; a format that is
+// neither is refused with 400.
+func TestStandardWebhook(t *testing.T) {
+	type delivery struct {
+		header http.Header
+		body   []byte
+	}
+	got := make(chan delivery, 16)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- delivery{r.Header.Clone(), b}
+		w.WriteHeader(204)
+	}))
+	defer recv.Close()
+	e := newAsyncEnv(t, time.Now(), func(c *node.Config) {
+		c.OutboxManual = false
+		c.WebhookClient = webhook.PrivateClient(0)
+	})
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "standard hooks"})["board"].(map[string]any)["id"].(string)
+	if code, body := e.call("POST", "/v1/boards/"+board+"/webhooks", owner, map[string]any{"url": recv.URL, "format": "svix"}); code != 400 || !strings.Contains(fmt.Sprint(body), "format") {
+		t.Fatalf("unknown format: %d %s", code, body)
+	}
+	wh := e.must(201, "POST", "/v1/boards/"+board+"/webhooks", owner, map[string]any{"url": recv.URL, "format": "standard", "events": []string{"element"}})["webhook"].(map[string]any)
+	secret, _ := wh["secret"].(string)
+	if !strings.HasPrefix(secret, "whsec_") || wh["format"] != "standard" {
+		t.Fatalf("standard webhook %v", wh)
+	}
+	if list := e.must(200, "GET", "/v1/boards/"+board+"/webhooks", owner, nil)["webhooks"].([]any); len(list) != 1 || list[0].(map[string]any)["format"] != "standard" || list[0].(map[string]any)["secret"] != nil {
+		t.Fatalf("list %v", list)
+	}
+	c := e.dial(board, owner, 0x7101)
+	mustEdit(t, c, e.clk.Now(), noteTx(newID("std"), "hello"))
+	select {
+	case d := <-got:
+		if err := webhook.VerifyStandard(secret, d.header, d.body, time.Now(), 5*time.Minute); err != nil {
+			t.Fatalf("verify: %v (headers %v)", err, d.header)
+		}
+		var body map[string]any
+		json.Unmarshal(d.body, &body)
+		if d.header.Get("Webhook-Id") != body["id"] || d.header.Get("Corkboard-Signature") != "" || d.header.Get("Corkboard-Event") != "element" {
+			t.Fatalf("headers %v body %s", d.header, d.body)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no delivery")
+	}
+}
+
 // blackHoles are loopback HTTP endpoints that accept a connection, read
 // the request and never answer: receivers that hang. Each listens on an
 // address of its own (127.0.0.2, 127.0.0.3, ... where the system routes
@@ -347,14 +396,14 @@ func TestWebhookBacklogBounded(t *testing.T) {
 	}
 	// The worker runs apart from the edits: wait for its count.
 	deadline := time.Now().Add(20 * time.Second)
-	for metric(t, e.tn, "corkboard_outbox_dropped_total") != fmt.Sprint(n-maxPending) {
+	for metric(t, e.tn, `corkboard_outbox_dropped_total{kind="webhook"}`) != fmt.Sprint(n-maxPending) {
 		if time.Now().After(deadline) {
-			t.Fatalf("dropped %s, pending %s; want %d dropped", metric(t, e.tn, "corkboard_outbox_dropped_total"),
-				metric(t, e.tn, "corkboard_outbox_pending"), n-maxPending)
+			t.Fatalf("dropped %s, pending %s; want %d dropped", metric(t, e.tn, `corkboard_outbox_dropped_total{kind="webhook"}`),
+				metric(t, e.tn, `corkboard_outbox_pending{kind="webhook"}`), n-maxPending)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if p := metric(t, e.tn, "corkboard_outbox_pending"); p != fmt.Sprint(maxPending) {
+	if p := metric(t, e.tn, `corkboard_outbox_pending{kind="webhook"}`); p != fmt.Sprint(maxPending) {
 		t.Fatalf("pending %s, want %d", p, maxPending)
 	}
 }
@@ -377,14 +426,14 @@ func TestWebhookDefaultClientRefusesLoopback(t *testing.T) {
 	c := e.dial(board, owner, 0x7401)
 	mustEdit(t, c, e.clk.Now(), noteTx(newID("internal"), "note"))
 	deadline := time.Now().Add(20 * time.Second)
-	for metric(t, e.tn, "corkboard_outbox_pending") == "0" {
+	for metric(t, e.tn, `corkboard_outbox_pending{kind="webhook"}`) == "0" {
 		if time.Now().After(deadline) {
 			t.Fatal("the delivery was never queued")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	e.deliver()
-	if d := metric(t, e.tn, "corkboard_outbox_dead"); d != "1" {
+	if d := metric(t, e.tn, `corkboard_outbox_dead_letters{kind="webhook"}`); d != "1" {
 		t.Fatalf("dead letters %s, want the loopback delivery refused for good", d)
 	}
 	select {

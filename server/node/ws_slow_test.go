@@ -12,14 +12,15 @@ import (
 	"github.com/corkboard/corkboard/server/protocol"
 )
 
-// metric returns the value of an unlabelled metric from /metrics.
+// metric returns the value of a series from /metrics: a name, with its
+// labels if it has any (`corkboard_outbox_pending{kind="mail"}`).
 func metric(t *testing.T, tn *testNode, name string) string {
 	t.Helper()
 	code, body := tn.get("/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
 	}
-	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
 	if m == nil {
 		t.Fatalf("no metric %s", name)
 	}

@@ -163,7 +163,7 @@ func (nt *Notifier) QueueWebhooks(ctx context.Context, id storage.BoardID, event
 			body[k] = v
 		}
 		b, _ := json.Marshal(body)
-		req, _ := json.Marshal(webhook.Request{ID: did, URL: wh.URL, Event: event, Body: b, Secret: wh.Secret})
+		req, _ := json.Marshal(webhook.Request{ID: did, URL: wh.URL, Event: event, Body: b, Secret: wh.Secret, Format: wh.Format})
 		items = append(items, outbox.Item{ID: did, Kind: webhook.Kind, Payload: req})
 	}
 	if len(items) > 0 {

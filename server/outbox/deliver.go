@@ -221,6 +221,7 @@ func (o *Outbox) quarantine(ctx context.Context, key, val []byte, cause error) e
 		return fmt.Errorf("outbox: quarantine %q: %w", key, err)
 	}
 	o.dead.Add(1)
+	o.byKind(dead.Kind).dead.Add(1)
 	return nil
 }
 
@@ -422,6 +423,7 @@ func (o *Outbox) attempt(ctx context.Context, it Item, s slot) (delivered bool, 
 			return false, fmt.Errorf("outbox: record delivery of %q: %w", it.ID, err)
 		}
 		o.delivered.Add(1)
+		o.byKind(it.Kind).delivered.Add(1)
 		return true, nil
 	}
 	if ctx.Err() != nil {
@@ -438,6 +440,7 @@ func (o *Outbox) attempt(ctx context.Context, it Item, s slot) (delivered bool, 
 			return false, fmt.Errorf("outbox: record dead letter %q: %w", it.ID, err)
 		}
 		o.dead.Add(1)
+		o.byKind(it.Kind).dead.Add(1)
 		o.log.Error("outbox: delivery failed for good", "id", it.ID, "kind", it.Kind, "attempts", it.Attempts, "err", derr)
 		return false, nil
 	}
@@ -446,6 +449,7 @@ func (o *Outbox) attempt(ctx context.Context, it Item, s slot) (delivered bool, 
 		return false, fmt.Errorf("outbox: record failed attempt of %q: %w", it.ID, err)
 	}
 	o.retried.Add(1)
+	o.byKind(it.Kind).retried.Add(1)
 	o.log.Warn("outbox: delivery failed, will retry", "id", it.ID, "kind", it.Kind, "attempts", it.Attempts,
 		"next", time.UnixMilli(it.NextAt).UTC().Format(time.RFC3339), "err", derr)
 	return false, nil
@@ -500,6 +504,32 @@ func (o *Outbox) prune(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		o.log.Warn("outbox: pruning delivered markers", "err", err)
 	}
+}
+
+// CountsByKind returns how many items are queued and how many are dead
+// letters, by kind: for gauges. A full scan of both namespaces, which
+// decodes each item's header but not its payload (decodeHeader); an item
+// that does not decode counts under "corrupt".
+func (o *Outbox) CountsByKind(ctx context.Context) (pending, dead map[string]int, err error) {
+	count := func(ns string) (map[string]int, error) {
+		n := make(map[string]int)
+		err := o.store.ScanMeta(ctx, ns, nil, func(k, v []byte) error {
+			kind := "corrupt"
+			if it, err := decodeHeader(k, v); err == nil {
+				kind = it.Kind
+			}
+			n[kind]++
+			return nil
+		})
+		return n, err
+	}
+	if pending, err = count(NSPending); err != nil {
+		return nil, nil, fmt.Errorf("outbox: count: %w", err)
+	}
+	if dead, err = count(NSDead); err != nil {
+		return nil, nil, fmt.Errorf("outbox: count: %w", err)
+	}
+	return pending, dead, nil
 }
 
 // Counts returns how many items are queued and how many are dead letters,

@@ -225,6 +225,7 @@ type Outbox struct {
 	lastPrune  time.Time
 
 	enqueued, skipped, delivered, retried, dead, dropped atomic.Uint64
+	kinds                                                sync.Map // kind → *kindCounters
 }
 
 // destination is the backoff state of a receiver that failed.
@@ -300,6 +301,35 @@ func (o *Outbox) Stats() Stats {
 	}
 }
 
+// kindCounters are the counters of Stats for one kind.
+type kindCounters struct {
+	enqueued, skipped, delivered, retried, dead, dropped atomic.Uint64
+}
+
+// byKind returns the counters of kind, creating them. Kinds are few (the
+// producers' constants), so the map stays small.
+func (o *Outbox) byKind(kind string) *kindCounters {
+	if c, ok := o.kinds.Load(kind); ok {
+		return c.(*kindCounters)
+	}
+	c, _ := o.kinds.LoadOrStore(kind, new(kindCounters))
+	return c.(*kindCounters)
+}
+
+// StatsByKind returns the counters of Stats for each item kind seen since
+// New ("corrupt" for the undecodable items moved to the dead letters).
+// Their sums are Stats.
+func (o *Outbox) StatsByKind() map[string]Stats {
+	out := make(map[string]Stats)
+	o.kinds.Range(func(k, v any) bool {
+		c := v.(*kindCounters)
+		out[k.(string)] = Stats{Enqueued: c.enqueued.Load(), Skipped: c.skipped.Load(), Delivered: c.delivered.Load(),
+			Retried: c.retried.Load(), Dead: c.dead.Load(), Dropped: c.dropped.Load()}
+		return true
+	})
+	return out
+}
+
 // Writes returns the store writes that queue items, for the caller to apply
 // with storage.Store.ApplyMeta in one batch with its own writes, then Kick.
 // It validates every item (an invalid one fails the call, nothing is
@@ -325,6 +355,7 @@ func (o *Outbox) writes(ctx context.Context, items []Item) ([]storage.MetaWrite,
 	for _, it := range items {
 		if seen[it.ID] {
 			o.skipped.Add(1)
+			o.byKind(it.Kind).skipped.Add(1)
 			continue
 		}
 		seen[it.ID] = true
@@ -334,6 +365,7 @@ func (o *Outbox) writes(ctx context.Context, items []Item) ([]storage.MetaWrite,
 		}
 		if known {
 			o.skipped.Add(1)
+			o.byKind(it.Kind).skipped.Add(1)
 			continue
 		}
 		it.Attempts, it.LastError = 0, ""
@@ -348,6 +380,7 @@ func (o *Outbox) writes(ctx context.Context, items []Item) ([]storage.MetaWrite,
 		}
 		writes = append(writes, storage.MetaWrite{NS: NSPending, Key: []byte(it.ID), Val: encodeItem(it)})
 		queued = append(queued, it)
+		o.byKind(it.Kind).enqueued.Add(1)
 	}
 	o.enqueued.Add(uint64(len(writes)))
 	return writes, queued, nil
@@ -458,14 +491,18 @@ func (o *Outbox) EnqueueCapped(ctx context.Context, prefix string, limit int, it
 		queued = queued[excess:]
 		dropped += excess
 	}
+	// The dropped items are counted under the kind of the new ones: a
+	// prefix holds one producer's items, of one kind.
 	if len(writes) == 0 {
 		o.dropped.Add(uint64(dropped))
+		o.byKind(items[0].Kind).dropped.Add(uint64(dropped))
 		return dropped, nil
 	}
 	if err := o.store.ApplyMeta(ctx, writes); err != nil {
 		return 0, fmt.Errorf("outbox: enqueue: %w", err)
 	}
 	o.dropped.Add(uint64(dropped))
+	o.byKind(items[0].Kind).dropped.Add(uint64(dropped))
 	if dropped > 0 {
 		o.log.Warn("outbox: over the cap, oldest pending items dropped", "prefix", prefix, "limit", limit, "dropped", dropped)
 	}

@@ -129,6 +129,15 @@ type Hooks struct {
 	BusErrors     func()
 	Panics        func()      // a room's goroutine recovered from a panic (the room was dropped)
 	HeldDropped   func(n int) // held changes from other nodes or the log not kept (over MaxHeldBytes...)
+	// Anti-entropy (sync.go): SyncRequested when the room publishes its
+	// version vector; SyncSent and SyncReceived with the changes in an
+	// answer it sent or got; SyncFailed with "read" (the log could not
+	// be read for an answer), "decode" (an answer did not decode) or
+	// "trimmed" (retention cut what an asker lacks).
+	SyncRequested func()
+	SyncSent      func(n int)
+	SyncReceived  func(n int)
+	SyncFailed    func(reason string)
 }
 
 func (c *Config) defaults() {

@@ -72,6 +72,15 @@ func (r *Room) requestSync(force bool) {
 		if h := r.cfg.Hooks.BusErrors; h != nil {
 			h()
 		}
+	} else if h := r.cfg.Hooks.SyncRequested; h != nil {
+		h()
+	}
+}
+
+// syncFailed calls the SyncFailed hook.
+func (r *Room) syncFailed(reason string) {
+	if h := r.cfg.Hooks.SyncFailed; h != nil {
+		h(reason)
 	}
 }
 
@@ -85,10 +94,12 @@ func (r *Room) answerSync(req syncRequest) {
 		Limit{Changes: maxSyncChanges, Bytes: maxSyncBytes})
 	if err != nil {
 		r.log.Warn("sync: reading the log failed", "err", err)
+		r.syncFailed("read")
 		return
 	}
 	if got.Trimmed {
 		r.log.Warn("sync: history trimmed by retention; this node cannot bring the asker up to date", "asker", req.from)
+		r.syncFailed("trimmed")
 	}
 	if len(got.Entries) == 0 {
 		return
@@ -97,7 +108,13 @@ func (r *Room) answerSync(req syncRequest) {
 	for i, e := range got.Entries {
 		encoded[i] = e.Data
 	}
-	r.cfg.Bus.Publish(r.board, bus.KindSyncReply, encodeSyncReply(req.from, got.More, encoded))
+	if err := r.cfg.Bus.Publish(r.board, bus.KindSyncReply, encodeSyncReply(req.from, got.More, encoded)); err != nil {
+		if h := r.cfg.Hooks.BusErrors; h != nil {
+			h()
+		}
+	} else if h := r.cfg.Hooks.SyncSent; h != nil {
+		h(len(encoded))
+	}
 }
 
 // hasMore reports whether a covers an op b lacks.
@@ -136,9 +153,18 @@ func decodeSyncReply(b []byte) (to string, more bool, batch []byte, ok bool) {
 func (r *Room) fromSyncReply(data []byte) {
 	to, more, batch, ok := decodeSyncReply(data)
 	if !ok || to != r.cfg.Node {
+		if !ok {
+			r.syncFailed("decode")
+		}
 		return
 	}
-	r.fromOps(batch)
+	if !r.fromOps(batch) {
+		r.syncFailed("decode")
+	} else if n, k := binary.Uvarint(batch); k > 0 {
+		if h := r.cfg.Hooks.SyncReceived; h != nil {
+			h(int(n))
+		}
+	}
 	if more {
 		r.requestSync(true)
 	}

@@ -24,6 +24,11 @@
 // Signing "<t>.<body>" rather than the body alone binds the timestamp, so
 // an old request cannot be replayed with a fresh t. The header may carry
 // several v1 values (a secret being rotated); Verify accepts any match.
+//
+// A webhook may instead be in the Standard Webhooks format (standard.go):
+// webhook-id, webhook-timestamp and webhook-signature in place of
+// Corkboard-Delivery and Corkboard-Signature, checked with VerifyStandard
+// or any Standard Webhooks library.
 package webhook
 
 import (
@@ -89,6 +94,10 @@ type Request struct {
 	// waits does not change what that delivery is signed with, and the
 	// outbox lives in the same store as the board's settings anyway.
 	Secret string `json:"secret"`
+	// Format is how the request is signed: "" or FormatCorkboard
+	// (Corkboard-Signature), or FormatStandard (Standard Webhooks, with a
+	// "whsec_" Secret; standard.go).
+	Format string `json:"format,omitempty"`
 }
 
 // ErrInvalid is returned (wrapped) for a request that cannot be sent: no
@@ -116,6 +125,14 @@ func (r *Request) Validate() error {
 	}
 	if r.Secret == "" {
 		return fmt.Errorf("%w: no secret", ErrInvalid)
+	}
+	if !ValidFormat(r.Format) {
+		return fmt.Errorf("%w: format %q", ErrInvalid, r.Format)
+	}
+	if r.Format == FormatStandard {
+		if _, err := StandardKey(r.Secret); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -321,9 +338,15 @@ func (s *Sender) Post(ctx context.Context, r Request, attempt int) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", ua)
 	req.Header.Set("Corkboard-Event", r.Event)
-	req.Header.Set("Corkboard-Delivery", r.ID)
 	req.Header.Set("Corkboard-Attempt", strconv.Itoa(max(attempt, 1)))
-	req.Header.Set("Corkboard-Signature", Sign(r.Secret, now().Unix(), r.Body))
+	if r.Format == FormatStandard {
+		if err := setStandardHeaders(req.Header, r, now().Unix()); err != nil {
+			return outbox.Permanent(err)
+		}
+	} else {
+		req.Header.Set("Corkboard-Delivery", r.ID)
+		req.Header.Set("Corkboard-Signature", Sign(r.Secret, now().Unix(), r.Body))
+	}
 	resp, err := noRedirect.Do(req)
 	if err != nil {
 		err = fmt.Errorf("webhook %s: %w", r.ID, err)

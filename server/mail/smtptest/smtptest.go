@@ -5,6 +5,13 @@
 // back parsed. Switches simulate a relay outage (SetFail, SetFailData) and
 // a relay that stops answering in the middle of a message (SetHang).
 //
+// The protocol is github.com/emersion/go-smtp's server; this package is
+// its backend (backend.go): it keeps the messages, checks the credentials
+// and TLS the test asked for, and injects the faults. A hand-written SMTP
+// server was the alternative (and what this package once was): six hundred
+// lines of parsing that only tests exercised, with the quirks of a server
+// no relay in the field shares.
+//
 // It is a test double of a relay, not a mail server: it keeps messages in
 // memory, accepts any recipient, and does no queueing or relaying.
 package smtptest
@@ -18,11 +25,16 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/mail"
 	"sync"
 	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 )
 
 // Options configures Start. The zero value is a server that offers
@@ -58,7 +70,7 @@ type Received struct {
 	Header   mail.Header
 	Body     []byte // the message body after the header (still encoded)
 	ParseErr error  // why net/mail could not parse Data, if it could not
-	TLS      bool   // the session had done STARTTLS
+	TLS      bool   // the session was encrypted (STARTTLS or implicit TLS)
 	AuthUser string // the user the session authenticated as, if any
 }
 
@@ -68,12 +80,13 @@ func (r Received) MessageID() string { return r.Header.Get("Message-ID") }
 // Server is a running test SMTP server.
 type Server struct {
 	opts      Options
-	ln        net.Listener
-	serverTLS *tls.Config
+	ln        *trackingListener
+	smtp      *smtp.Server
+	serveDone chan struct{}
 	clientTLS *tls.Config
 	release   chan struct{} // closed by Close: hung sessions end
 	hung      chan Received
-	wg        sync.WaitGroup
+	inData    sync.WaitGroup // Data calls of the backend under way
 
 	mu       sync.Mutex
 	msgs     []Received
@@ -81,7 +94,6 @@ type Server struct {
 	failMail int
 	failData int
 	hang     func(Received) bool
-	conns    map[net.Conn]bool
 	closed   bool
 }
 
@@ -94,29 +106,52 @@ func Start(opts Options) (*Server, error) {
 		opts.MaxSize = 10 << 20
 	}
 	if len(opts.AuthMechanisms) == 0 {
-		opts.AuthMechanisms = []string{"PLAIN", "LOGIN"}
+		opts.AuthMechanisms = []string{sasl.Plain, sasl.Login}
 	}
 	cert, pool, err := selfSigned(opts.Hostname)
 	if err != nil {
 		return nil, fmt.Errorf("smtptest: certificate: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("smtptest: listen: %w", err)
 	}
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	s := &Server{
 		opts:      opts,
-		ln:        ln,
-		serverTLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ln:        &trackingListener{Listener: raw, conns: make(map[net.Conn]bool)},
+		serveDone: make(chan struct{}),
 		clientTLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 		release:   make(chan struct{}),
 		hung:      make(chan Received, 64),
 		changed:   make(chan struct{}),
-		conns:     make(map[net.Conn]bool),
 	}
-	s.wg.Go(s.accept)
+	srv := smtp.NewServer(backend{s})
+	srv.Domain = opts.Hostname
+	srv.MaxMessageBytes = int64(opts.MaxSize)
+	srv.MaxRecipients = maxRecipients
+	// AUTH is offered before STARTTLS too: a relay on localhost may take
+	// credentials in clear, and the sender's refusal to send them
+	// elsewhere is what the mail tests check.
+	srv.AllowInsecureAuth = true
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	var ln net.Listener = s.ln
+	switch {
+	case opts.ImplicitTLS:
+		ln = tls.NewListener(s.ln, serverTLS)
+	case !opts.NoSTARTTLS:
+		srv.TLSConfig = serverTLS // STARTTLS is offered when TLSConfig is set
+	}
+	s.smtp = srv
+	go func() {
+		defer close(s.serveDone)
+		srv.Serve(ln)
+	}()
 	return s, nil
 }
+
+// maxRecipients bounds the RCPTs of one message, as relays do.
+const maxRecipients = 100
 
 // selfSigned makes a certificate for 127.0.0.1, ::1, localhost and host,
 // and a pool that trusts it.
@@ -225,45 +260,66 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	close(s.release)
-	for c := range s.conns {
-		c.Close()
-	}
 	s.mu.Unlock()
-	err := s.ln.Close()
-	s.wg.Wait()
+	err := s.ln.Close() // and every connection it accepted
+	s.inData.Wait()
+	// Shutdown waits for go-smtp's connection goroutines, which end now
+	// that their connections are closed.
+	s.smtp.Shutdown(context.Background())
+	<-s.serveDone
 	return err
 }
 
-func (s *Server) accept() {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			c.Close()
-			return
-		}
-		s.conns[c] = true
-		s.mu.Unlock()
-		s.wg.Go(func() {
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-				c.Close()
-			}()
-			sess := &session{srv: s, conn: c}
-			if s.opts.ImplicitTLS {
-				tc := tls.Server(c, s.serverTLS)
-				if tc.Handshake() != nil {
-					return
-				}
-				sess.conn, sess.tls = tc, true
-			}
-			sess.serve()
-		})
+// trackingListener remembers the connections it accepted so that Close can
+// end them all, idle or not: go-smtp's Close does too, but does not wait,
+// and its Shutdown waits but does not close.
+type trackingListener struct {
+	net.Listener
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	closed bool
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.conns[tc] = true
+	return tc, nil
+}
+
+// Close closes the listener and every connection still open.
+func (l *trackingListener) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	conns := make([]net.Conn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	err := l.Listener.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+	return err
+}
+
+type trackedConn struct {
+	net.Conn
+	l *trackingListener
+}
+
+func (c *trackedConn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.conns, c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
 }

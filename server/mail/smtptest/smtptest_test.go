@@ -53,34 +53,33 @@ func cmd(t *testing.T, c *textproto.Conn, want int, format string, args ...any) 
 	return msg
 }
 
-// The raw conversation: order of commands, dot-unstuffing, RSET, errors.
+// The raw conversation: what the backend records (envelope, dot-unstuffed
+// data), RSET, a message over MaxSize refused and not kept. The protocol's
+// own errors are go-smtp's; two are checked here so that a change of
+// library that answers them differently is seen.
 func TestConversation(t *testing.T) {
 	s := start(t, Options{MaxSize: 200})
 	c := dial(t, s)
-	cmd(t, c, 503, "MAIL FROM:<a@b>")
+	cmd(t, c, 502, "MAIL FROM:<a@b>") // before EHLO
 	cmd(t, c, 501, "EHLO")
 	msg := cmd(t, c, 250, "EHLO client.example")
-	if !strings.Contains(msg, "STARTTLS") || strings.Contains(msg, "AUTH") {
+	if !strings.Contains(msg, "STARTTLS") || strings.Contains(msg, "AUTH") || !strings.Contains(msg, "SIZE 200") {
 		t.Errorf("EHLO reply %q", msg)
 	}
-	cmd(t, c, 503, "RCPT TO:<x@y>")
-	cmd(t, c, 501, "MAIL FROM:a@b")
 	cmd(t, c, 250, "MAIL FROM:<> SIZE=10")
-	cmd(t, c, 503, "MAIL FROM:<a@b>")
-	cmd(t, c, 503, "DATA")
 	cmd(t, c, 250, "RCPT TO:<x@y.example>")
 	cmd(t, c, 354, "DATA")
 	cmd(t, c, 250, "Subject: hi\r\n\r\n..leading dot\r\nline\r\n.")
 	cmd(t, c, 250, "NOOP")
-	cmd(t, c, 500, "BOGUS")
 	cmd(t, c, 250, "mail from:<a@b.example>")
 	cmd(t, c, 250, "RSET")
-	cmd(t, c, 503, "RCPT TO:<x@y>")
+	cmd(t, c, 502, "DATA") // RSET forgot the sender
 	// Too big: refused, not kept, and the session goes on.
 	cmd(t, c, 250, "MAIL FROM:<a@b.example>")
 	cmd(t, c, 250, "RCPT TO:<x@y.example>")
 	cmd(t, c, 354, "DATA")
 	cmd(t, c, 552, "%s\r\n.", strings.Repeat("x", 300))
+	cmd(t, c, 250, "NOOP")
 	cmd(t, c, 221, "QUIT")
 
 	msgs := s.Messages()
@@ -117,7 +116,7 @@ func TestAuthAndTLSRequired(t *testing.T) {
 		t.Fatalf("handshake with the generated certificate: %v", err)
 	}
 	c = textproto.NewConn(tc)
-	cmd(t, c, 503, "MAIL FROM:<a@b>") // EHLO again after STARTTLS
+	cmd(t, c, 502, "MAIL FROM:<a@b>") // EHLO again after STARTTLS
 	msg := cmd(t, c, 250, "EHLO c")
 	if strings.Contains(msg, "STARTTLS") || !strings.Contains(msg, "AUTH PLAIN LOGIN") {
 		t.Errorf("EHLO after TLS %q", msg)
@@ -125,12 +124,18 @@ func TestAuthAndTLSRequired(t *testing.T) {
 	cmd(t, c, 530, "MAIL FROM:<a@b>")
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	cmd(t, c, 535, "AUTH PLAIN %s", b64("\x00u\x00wrong"))
-	cmd(t, c, 501, "AUTH PLAIN %s", b64("no-nuls"))
-	cmd(t, c, 501, "AUTH PLAIN !!!")
 	cmd(t, c, 504, "AUTH CRAM-MD5")
-	cmd(t, c, 334, "AUTH LOGIN")
-	cmd(t, c, 334, "%s", b64("u"))
+	// LOGIN, the mechanism this package adds to go-sasl's: asked for
+	// the user, then the password; "*" cancels.
+	if got := cmd(t, c, 334, "AUTH LOGIN"); got != b64("Username:") {
+		t.Errorf("LOGIN prompt %q", got)
+	}
+	if got := cmd(t, c, 334, "%s", b64("u")); got != b64("Password:") {
+		t.Errorf("LOGIN prompt %q", got)
+	}
 	cmd(t, c, 501, "*")
+	cmd(t, c, 334, "AUTH LOGIN %s", b64("u"))
+	cmd(t, c, 535, "%s", b64("wrong"))
 	cmd(t, c, 334, "AUTH PLAIN")
 	cmd(t, c, 235, "%s", b64("\x00u\x00p"))
 	cmd(t, c, 503, "AUTH PLAIN %s", b64("\x00u\x00p"))
