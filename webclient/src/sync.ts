@@ -61,6 +61,37 @@ export interface SyncOptions {
   /** Makes a claim on a new replica (after a refused change or a 4104). */
   newClaim(): Promise<Claim>;
   events: SyncEvents;
+  /** Where the node is (default: the page's own node, early.ts' wsURL and relative REST paths). */
+  endpoint?: Endpoint;
+  /** The WebSocket class (default: the global one; in Node 20, run with --experimental-websocket or pass the `ws` package's). */
+  WebSocket?: WebSocketClass;
+  /** Keeps the colour the node gave a guest (default: ids.ts' setMyColor, this browser's colour). */
+  keepColor?(color: string): void;
+  /** Keep the words of refused changes in localStorage for keptwords.ts (default true; the SDK outside the page: false). */
+  keepWords?: boolean;
+}
+
+/** How to reach a node: its board WebSocket URL and its REST URLs. */
+export interface Endpoint {
+  ws(board: string, token?: string): string;
+  http(path: string): string;
+}
+
+/** What Sync needs of a WebSocket class (the browser's, Node's, or the `ws` package's). */
+export type WebSocketClass = new (url: string, protocols?: string | string[]) => WebSocket;
+
+/** WebSocket.OPEN (the constant, for classes that lack the static). */
+const OPEN = 1;
+
+/** The page's node: same origin (early.ts). */
+const pageEndpoint: Endpoint = { ws: (board, token) => wsURL(board, token), http: (path) => path };
+
+/** Whether there is a browser window to listen to (online, pagehide, visibility): not in Node. */
+const hasWindow = typeof window !== 'undefined' && typeof document !== 'undefined';
+
+/** False only when the browser knows it is offline. */
+function online(): boolean {
+  return typeof navigator === 'undefined' || navigator.onLine !== false;
 }
 
 interface Pending {
@@ -224,12 +255,14 @@ export class Sync {
    */
   start(early?: EarlySocket): void {
     this.early = early;
-    addEventListener('online', this.onOnline);
-    addEventListener('offline', this.onOffline);
-    addEventListener('pagehide', this.onHide);
-    document.addEventListener('visibilitychange', this.onHide);
+    if (hasWindow) {
+      addEventListener('online', this.onOnline);
+      addEventListener('offline', this.onOffline);
+      addEventListener('pagehide', this.onHide);
+      document.addEventListener('visibilitychange', this.onHide);
+    }
     this.heartbeat = setInterval(this.beat, PING_EVERY_MS);
-    if (navigator.onLine === false) this.reconnectLater('no network');
+    if (!online()) this.reconnectLater('no network');
     else this.connect();
   }
 
@@ -239,11 +272,14 @@ export class Sync {
     this.early = undefined;
     clearTimeout(this.retryTimer);
     clearInterval(this.heartbeat);
-    removeEventListener('online', this.onOnline);
-    removeEventListener('offline', this.onOffline);
-    removeEventListener('pagehide', this.onHide);
-    document.removeEventListener('visibilitychange', this.onHide);
+    if (hasWindow) {
+      removeEventListener('online', this.onOnline);
+      removeEventListener('offline', this.onOffline);
+      removeEventListener('pagehide', this.onHide);
+      document.removeEventListener('visibilitychange', this.onHide);
+    }
     this.drop(1000, 'bye');
+    this.setState('stopped', 'closed');
     void this.persistNow();
     this.claim.release();
   }
@@ -304,7 +340,7 @@ export class Sync {
   // ---- connection ----
 
   private url(): string {
-    return wsURL(this.o.board, this.claim.rec.token);
+    return (this.o.endpoint ?? pageEndpoint).ws(this.o.board, this.claim.rec.token);
   }
 
   private setState(s: ConnState, detail = ''): void {
@@ -326,7 +362,9 @@ export class Sync {
     }
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url(), 'corkboard.v1');
+      const WS = this.o.WebSocket ?? globalThis.WebSocket;
+      if (!WS) throw new Error('no WebSocket here (Node 20: run with --experimental-websocket, or pass one)');
+      ws = new WS(this.url(), 'corkboard.v1');
     } catch (e) {
       this.setState('stopped', String(e));
       return;
@@ -383,7 +421,7 @@ export class Sync {
   }
 
   private send(data: string | Uint8Array): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(data as string | ArrayBufferView<ArrayBuffer>);
+    if (this.ws?.readyState === OPEN) this.ws.send(data as string | ArrayBufferView<ArrayBuffer>);
   }
 
   /** Ends the connection from this side, without the close handling. */
@@ -426,7 +464,7 @@ export class Sync {
     }
     if (!opened) {
       this.failedOpens++;
-      if (this.failedOpens >= 2 && navigator.onLine !== false) {
+      if (this.failedOpens >= 2 && online()) {
         void this.checkBoard();
         return;
       }
@@ -438,7 +476,7 @@ export class Sync {
   private async checkBoard(): Promise<void> {
     const token = this.claim.rec.token;
     try {
-      const r = await fetch(`/v1/boards/${this.o.board}`, { headers: token ? { Authorization: 'Bearer ' + token } : {} });
+      const r = await fetch((this.o.endpoint ?? pageEndpoint).http(`/v1/boards/${this.o.board}`), { headers: token ? { Authorization: 'Bearer ' + token } : {} });
       if (r.status === 400 || r.status === 401 || r.status === 403 || r.status === 404) {
         const body = await r.json().catch(() => null);
         this.setState('stopped', body?.error?.message ?? `refused (${r.status})`);
@@ -455,7 +493,7 @@ export class Sync {
     clearTimeout(this.retryTimer);
     // Exponential backoff with jitter; while the browser says it is
     // offline, only a slow poll (the online event reconnects at once).
-    const base = navigator.onLine === false ? 30_000 : Math.min(30_000, 500 * 2 ** this.attempts);
+    const base = !online() ? 30_000 : Math.min(30_000, 500 * 2 ** this.attempts);
     this.attempts++;
     const delay = base * (0.5 + Math.random() / 2);
     this.setState('offline', why);
@@ -478,7 +516,7 @@ export class Sync {
   };
 
   private beat = () => {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.ws || this.ws.readyState !== OPEN) return;
     if (Date.now() - this.lastHeard > SILENCE_MS) {
       // The node has said nothing, not even pong: the path is dead.
       this.drop(1000, 'no answer');
@@ -530,7 +568,7 @@ export class Sync {
         rec.userColor = f.user.color;
         // A guest's colour is its browser's; the node may have swapped it
         // for one nobody present wears: keep that one from now on.
-        if (f.user.color && isGuest(f.user.id)) setMyColor(f.user.color);
+        if (f.user.color && isGuest(f.user.id)) (this.o.keepColor ?? setMyColor)(f.user.color);
         this.peers.clear();
         for (const p of f.peers ?? []) if (p.session !== this.session) this.peers.set(p.session, p);
         ev.peers();
@@ -638,7 +676,7 @@ export class Sync {
     }
     if (!items.length) return null;
     const k: KeptWords = { at: Date.now(), reason, changes: lost.length, items };
-    saveKept(this.o.board, [...loadKept(this.o.board), k]);
+    if (this.o.keepWords !== false) saveKept(this.o.board, [...loadKept(this.o.board), k]);
     for (const fn of this.onKept) {
       try {
         fn(k);
@@ -692,7 +730,7 @@ export class Sync {
 
   /** Sends every change not yet sent on this connection, in order, in batches. */
   private flush(): void {
-    if (this.state !== 'live' || this.ws?.readyState !== WebSocket.OPEN) return;
+    if (this.state !== 'live' || this.ws?.readyState !== OPEN) return;
     let batch: Pending[] = [];
     let bytes = 0;
     const out = () => {
