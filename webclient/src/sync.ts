@@ -316,7 +316,9 @@ export class Sync {
 
   /** Tries to connect now (a person pressed "retry"). */
   retry(): void {
-    if (this.stopped || this.ws) return;
+    if (this.stopped || this.ws?.readyState === OPEN) return;
+    // A connection still trying (to a network that was down) gives way to a new one.
+    if (this.ws) this.drop(1000, 'retry');
     this.attempts = 0;
     this.connect();
   }
