@@ -9,7 +9,7 @@
 // base64, a third larger), and esbuild leaves that URL for the consumer's
 // bundler or for Node to resolve next to the file.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -41,4 +41,17 @@ copyFileSync(wasm, join(dist, 'crdt.wasm'));
 for (const f of ['LICENSE', 'NOTICE']) copyFileSync(join(here, '..', '..', f), join(here, f));
 if (!process.argv.includes('--no-types')) {
   execFileSync(process.execPath, [join(here, '..', 'node_modules', 'typescript', 'bin', 'tsc'), '-p', here], { stdio: 'inherit' });
+  // Relative imports with their extension, as Node's ESM resolution (and
+  // TypeScript's node16/nodenext) wants them: './sync' → './sync.js'.
+  const fix = (dir) => {
+    for (const f of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, f.name);
+      if (f.isDirectory()) fix(p);
+      else if (f.name.endsWith('.d.ts')) {
+        const t = readFileSync(p, 'utf8').replace(/((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]+?)(['"])/g, (m, a, spec, b) => (/\.(js|mjs|cjs|json)$/.test(spec) ? m : a + spec + '.js' + b));
+        writeFileSync(p, t);
+      }
+    }
+  };
+  fix(join(dist, 'types'));
 }
