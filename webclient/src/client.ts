@@ -402,27 +402,47 @@ export class BoardClient {
   }
 
   /**
-   * One change of ops. "author" stamps go in a change of their own that
-   * is not an undo step (as on the board page: undoing a creation must not
-   * write author = null, which the node refuses).
+   * Applies ops as one local change (one undo step), keeps it in the
+   * outbox and sends it; the ids changed, and the error of an op that
+   * failed (the ops before it are made, as a change cannot be rolled back).
+   * "author" stamps go in a change of their own that is not an undo step,
+   * unless stampsApart is false (comments and votes: their author is part
+   * of them): undoing a creation must not write author = null, which the
+   * node refuses. check: first refuse, making nothing, ops the node would
+   * refuse (transactions do; the board page checks what it cannot trust,
+   * such as pastes, itself). Throws when nothing was made. The board page's
+   * LocalEdits applies every edit through here, as transact does.
    */
-  private applyOps(ops: LocalOp[]): void {
-    if (!ops.length) return;
+  apply(ops: LocalOp[], o: { check?: boolean; stampsApart?: boolean } = {}): { ids: string[]; error?: string } {
+    if (!ops.length) return { ids: [] };
     this.checkWrite();
-    const bad = this.doc.checkOps(ops);
-    if (bad.length) throw new Error(`corkboard: the node would refuse op ${bad[0]}: ${JSON.stringify(ops[bad[0]])}`);
-    const isStamp = (o: LocalOp) => o.op === 'set' && o.key === 'author';
+    if (o.check) {
+      const bad = this.doc.checkOps(ops);
+      if (bad.length) throw new Error(`corkboard: the node would refuse op ${bad[0]}: ${JSON.stringify(ops[bad[0]])}`);
+    }
+    const isStamp = (op: LocalOp) => o.stampsApart !== false && op.op === 'set' && op.key === 'author';
     const stamps = ops.filter(isStamp);
-    const rest = ops.filter((o) => !isStamp(o));
-    if (rest.length) {
-      const c = this.doc.edit(rest);
-      if (c) this.commit(c);
-      if (c?.error) throw new Error('corkboard: ' + c.error);
-    }
+    const rest = ops.filter((op) => !isStamp(op));
+    const c = rest.length ? this.doc.edit(rest) : null;
+    if (c) this.commit(c);
+    let ids = c?.ids ?? [];
     if (stamps.length) {
-      const s = this.doc.edit(stamps, Date.now(), false);
-      if (s) this.commit(s);
+      try {
+        const s = this.doc.edit(stamps, Date.now(), false);
+        if (s) {
+          this.commit(s);
+          ids = [...new Set([...ids, ...s.ids])];
+        }
+      } catch (e) {
+        console.warn('corkboard: author not stamped', e);
+      }
     }
+    return { ids, error: c?.error };
+  }
+
+  private applyOps(ops: LocalOp[]): void {
+    const r = this.apply(ops, { check: true });
+    if (r.error) throw new Error('corkboard: ' + r.error);
   }
 
   /** A text field as it will be once the transaction's queued ops are applied (for diffs in one transaction). */
