@@ -1,7 +1,8 @@
-// <corkboard-board> on a plain page of another origin (a small server of
-// this test serving an HTML page and the built SDK), in Chromium: it
+// The SDK in Chromium, on a plain page of another origin (a small server of
+// this test serving an HTML page and the built SDK): <corkboard-board>
 // connects to the node, and an element an SDK client in Node makes appears
-// in it, drawn by the web client's renderer in its shadow root.
+// in it, drawn by the web client's renderer in its shadow root; and with
+// store: 'indexeddb', a change made offline survives a reload and is sent.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -9,7 +10,7 @@ import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { launch, startNode } from './lib.mjs';
-import { newBoard, sdk, waitFor } from './sdklib.mjs';
+import { newBoard, proxy, sdk, waitFor } from './sdklib.mjs';
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), '..', 'sdk', 'dist');
 const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html' };
@@ -25,9 +26,9 @@ async function serve(html) {
       res.writeHead(204).end();
       return;
     }
-    if (path === '/') {
+    if (path === '/' || path === '/blank') {
       res.writeHead(200, { 'Content-Type': 'text/html' });
-      res.end(html());
+      res.end(path === '/' ? html() : '<!doctype html><meta charset="utf-8"><title>blank</title>');
       return;
     }
     const file = normalize(join(dist, path.replace(/^\/sdk\//, '')));
@@ -129,4 +130,43 @@ test('<corkboard-board> on a plain page shows what an SDK client in Node makes, 
     }
   });
   assert.match(refused, /read-only/);
+});
+
+test('the SDK with store "indexeddb" in a page: a change made offline survives a reload and reaches the node', async () => {
+  const net = await proxy(node.url);
+  const { page: p } = await browser.newPage();
+  try {
+    const reader = await sdk.connect({ url: node.url, board: board.id, token: board.token });
+    clients.push(reader);
+    await p.goto(site.url + '/blank');
+    const opts = { url: net.url, board: board.id, token: board.editor, store: 'indexeddb', name: 'Page' };
+    const replica = await p.evaluate(async (o) => {
+      const m = await import('/sdk/index.js');
+      window.b = await m.connect(o);
+      await window.b.synced();
+      return window.b.replica;
+    }, opts);
+    net.cut();
+    await p.waitForFunction(() => window.b.status === 'offline');
+    const made = await p.evaluate(async () => {
+      const id = window.b.create('note', { props: { x: 0, y: 600 }, text: { text: 'written offline, then reloaded' } });
+      await window.b.sync.persistNow(); // the stored copy (the outbox entry was written before it)
+      return { id, pending: window.b.pending };
+    });
+    assert.ok(made.pending >= 1);
+    await p.reload(); // the page and its memory are gone; IndexedDB keeps the replica and its outbox
+    net.restore();
+    const back = await p.evaluate(async (o) => {
+      const m = await import('/sdk/index.js');
+      window.b = await m.connect(o);
+      const before = { replica: window.b.replica, pending: window.b.pending, has: !!window.b.get(o.id) };
+      await window.b.synced();
+      return before;
+    }, { ...opts, id: made.id });
+    assert.deepEqual(back, { replica, pending: made.pending, has: true }, 'the reloaded page adopts its replica with the unsent change');
+    await waitFor(() => reader.get(made.id)?.text?.text === 'written offline, then reloaded', 'the node has the change made offline');
+  } finally {
+    await p.context().close();
+    await net.close();
+  }
 });
