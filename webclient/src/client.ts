@@ -116,7 +116,7 @@ export class BoardClient {
   private cache: Map<string, Element> | null = null;
   private ops: LocalOp[] | null = null;
   private lastStatus: Status = 'connecting';
-  private waiters: (() => void)[] = [];
+  private waiters: { resolve(): void; reject(e: Error): void }[] = [];
   private closed = false;
   private readOnly: boolean;
 
@@ -205,7 +205,9 @@ export class BoardClient {
       this.emit('status', s);
     }
     this.emit('state', undefined);
-    if (this.waiters.length && ((s === 'synced' && this.sync.unacked === 0) || s === 'closed')) for (const w of this.waiters.splice(0)) w();
+    if (!this.waiters.length) return;
+    if (s === 'synced' && this.sync.unacked === 0) for (const w of this.waiters.splice(0)) w.resolve();
+    else if (s === 'closed') for (const w of this.waiters.splice(0)) w.reject(this.closedError());
   }
 
   // ---- state ----
@@ -253,10 +255,19 @@ export class BoardClient {
     return this.sync.canWrite;
   }
 
-  /** Resolves once connected with every local change acknowledged (or when closed). */
+  /**
+   * Resolves once connected with every local change acknowledged; rejects
+   * when the connection ends for good first (the node refused the token or
+   * the board, or close was called), with the reason.
+   */
   synced(): Promise<void> {
-    if ((this.status === 'synced' && this.pending === 0) || this.status === 'closed') return Promise.resolve();
-    return new Promise((r) => this.waiters.push(r));
+    if (this.status === 'synced' && this.pending === 0) return Promise.resolve();
+    if (this.status === 'closed') return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  private closedError(): Error {
+    return new Error('corkboard: disconnected: ' + (this.detail || 'closed'));
   }
 
   // ---- reading ----

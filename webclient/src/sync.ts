@@ -420,6 +420,20 @@ export class Sync {
       this.ws = null;
       this.closed(ev.code, ev.reason, opened);
     };
+    ws.onerror = () => {
+      // A handshake that failed (refused, unreachable): browsers follow the
+      // error with a close (1006), Node 20's WebSocket does not and stays
+      // "connecting": end it here either way (the close is then ignored).
+      if (opened || this.ws !== ws) return;
+      this.ws = null;
+      ws.onclose = ws.onmessage = ws.onopen = ws.onerror = null;
+      try {
+        ws.close();
+      } catch {
+        /* never opened */
+      }
+      this.closed(1006, '', false);
+    };
   }
 
   private send(data: string | Uint8Array): void {
@@ -431,7 +445,7 @@ export class Sync {
     const ws = this.ws;
     if (!ws) return;
     this.ws = null;
-    ws.onclose = ws.onmessage = ws.onopen = null;
+    ws.onclose = ws.onmessage = ws.onopen = ws.onerror = null;
     try {
       ws.close(code, reason);
     } catch {
@@ -479,7 +493,7 @@ export class Sync {
     const token = this.claim.rec.token;
     try {
       const r = await fetch((this.o.endpoint ?? pageEndpoint).http(`/v1/boards/${this.o.board}`), { headers: token ? { Authorization: 'Bearer ' + token } : {} });
-      if (r.status === 400 || r.status === 401 || r.status === 403 || r.status === 404) {
+      if ((r.status === 400 || r.status === 401 || r.status === 403 || r.status === 404) && !this.ws) {
         const body = await r.json().catch(() => null);
         this.setState('stopped', body?.error?.message ?? `refused (${r.status})`);
         return;
@@ -487,6 +501,8 @@ export class Sync {
     } catch {
       /* unreachable: keep trying */
     }
+    // Connected meanwhile (retry), or stopped: nothing to schedule.
+    if (this.ws || this.stopped) return;
     this.reconnectLater('cannot reach the node');
   }
 

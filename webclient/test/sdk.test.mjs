@@ -179,3 +179,17 @@ test('a read-only client refuses changes; a viewer token too', async () => {
   assert.throws(() => viewer.create('note'), /viewer/);
   assert.equal(ro.pending + viewer.pending, 0);
 });
+
+test('a token the node refuses: the client stops, says why, and synced() rejects', async () => {
+  const board = await newBoard(node.url);
+  const b = await client({ url: node.url, board: board.id, token: 'not-a-token' });
+  const statuses = [];
+  b.on('status', (s) => statuses.push(s));
+  await assert.rejects(b.synced(), /disconnected: .+/);
+  assert.equal(b.status, 'closed');
+  assert.equal(statuses.at(-1), 'closed');
+  assert.ok(b.detail.length > 0, 'the reason is said');
+  // Bad options are refused before anything is tried.
+  await assert.rejects(sdk.connect({ url: 'ftp://x', board: board.id }), /url/);
+  await assert.rejects(sdk.connect({ url: node.url, board: 'nope' }), /board id/);
+});

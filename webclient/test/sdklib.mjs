@@ -74,7 +74,8 @@ export async function proxy(target) {
   };
 }
 
-/** A board's elements (deleted ones included) as comparable text: what two replicas must agree on. */
+/** A board's elements (deleted ones included) as comparable text, keys sorted (the doc's JSON has props in any order): what two replicas must agree on. */
 export function docState(b) {
-  return JSON.stringify(b.doc.elements().sort((x, y) => (x.id < y.id ? -1 : 1)));
+  const canon = (v) => (Array.isArray(v) ? v.map(canon) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])])) : v);
+  return JSON.stringify(canon(b.doc.elements().sort((x, y) => (x.id < y.id ? -1 : 1))));
 }
