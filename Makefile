@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/corkboard
 FUZZTIME ?= 20s
 
-.PHONY: all build run test test-race test-web vet bench crdtbench schema fuzz wasm webclient clean licenses notice
+.PHONY: all build run test test-race test-web vet bench crdtbench schema fuzz wasm webclient sdk clean licenses notice
 
 all: build
 
@@ -95,6 +95,13 @@ webclient:
 	@cd webclient && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm install --no-audit --no-fund && touch node_modules/.package-lock.json; }
 	cd webclient && npx --no-install vite build --logLevel warn
 	@touch webclient/dist/.gitkeep
+
+# The SDK, @corkboard/client (webclient/sdk, docs/SDK.md): bundled from the
+# web client's modules with the WebAssembly of `make webclient`, then packed
+# (npm pack, whose prepack builds it) into bin/corkboard-client-<version>.tgz.
+sdk: webclient
+	@mkdir -p bin
+	cd webclient/sdk && npm pack --pack-destination ../../bin
 
 clean:
 	rm -rf bin webclient/src/gen

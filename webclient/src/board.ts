@@ -13,7 +13,8 @@ import { forgetToken, stillOwner, BoardLinks } from './boardlinks';
 import { markRefused, takeRefused, tokenStored } from './boardtoken';
 import { buildUI, keepTopClear, zoomButtons, type UI } from './boardui';
 import { CameraView } from './camera';
-import { CrdtDoc, loadCRDT, type LocalOp } from './crdt';
+import { BoardClient } from './client';
+import { loadCRDT, type CrdtDoc, type LocalOp } from './crdt';
 import { h } from './dom';
 import { askBoard, markKnown, type EarlySocket } from './early';
 import { installFeatures } from './features';
@@ -28,7 +29,7 @@ import { claimNew, claimReplica, sweepReplicas } from './replica';
 import { ContextBar, Handles, Selection } from './selection';
 import { bindKeys } from './shortcuts';
 import { openStore, type BoardRecord, type Persistence } from './store';
-import { Sync } from './sync';
+import type { Sync } from './sync';
 import { TextEditor } from './textedit';
 import { Tools } from './tools';
 
@@ -116,28 +117,29 @@ export async function startBoard(root: HTMLElement, boardId: string, earlyOpenin
   markKnown(boardId);
   performance.mark('corkboard:claimed');
   await crdtReady;
-  const doc = new CrdtDoc();
-  const board = new Board();
-  const renderer = new Renderer(ui.canvas);
-  const app = new BoardApp(root, ui, boardId, rec, store, doc, board, renderer);
-  const sync = new Sync({
+  // The doc, its sync, outbox and store: the SDK's board object (client.ts).
+  // The page draws it and edits it through LocalEdits, which commits through it.
+  let app: BoardApp | undefined;
+  const client = await BoardClient.open({
     board: boardId,
     name: myName(),
     color: myColor(),
     store,
-    doc,
     claim,
     newClaim: () => claimNew(store, boardId, rec.token),
-    events: {
-      beforeRemote: () => app.editor.commit(),
-      remote: (ids) => app.remote(ids),
-      state: () => app.showState(),
-      peers: () => app.peersChanged(),
-      notice: (m, err) => app.toast(m, err),
-    },
+    beforeRemote: () => app?.editor.commit(),
   });
-  app.sync = sync;
-  await sync.load();
+  const doc = client.doc;
+  const board = new Board();
+  const renderer = new Renderer(ui.canvas);
+  app = new BoardApp(root, ui, boardId, rec, store, doc, board, renderer);
+  app.client = client;
+  app.sync = client.sync;
+  const page = app;
+  client.on('change', (c) => c.origin === 'remote' && page.remote(c.ids));
+  client.on('state', () => page.showState());
+  client.on('presence', () => page.peersChanged());
+  client.on('notice', (n) => page.toast(n.message, n.error));
   board.upsert(doc.elements());
   performance.mark('corkboard:stored-loaded');
   app.start();
@@ -150,7 +152,7 @@ export async function startBoard(root: HTMLElement, boardId: string, earlyOpenin
     app.hold('Not connected');
     return;
   }
-  sync.start(early);
+  client.start(early);
   app.startAccess();
   void sweepReplicas(store, boardId, claim.rec.replica);
   registerServiceWorker();
@@ -170,6 +172,7 @@ function registerServiceWorker(): void {
 
 /** The board page, composed of its parts (see the file comment). */
 class BoardApp {
+  client!: BoardClient;
   sync!: Sync;
   readonly editor: TextEditor;
   readonly camera: CameraView;
@@ -206,7 +209,7 @@ class BoardApp {
     this.edits = new LocalEdits({
       doc,
       board,
-      sync: () => this.sync,
+      sync: () => this.client,
       commitTyping: () => this.editor.commit(),
       readOnly: () => this.readOnly,
       closed: () => this.closed(),
@@ -271,6 +274,7 @@ class BoardApp {
       doc: this.doc,
       board: this.board,
       sync: this.sync,
+      client: this.client,
       app: this,
       camera: () => ({ ...this.camera.cam }),
       /** A summary for tests and debugging. */

@@ -2,7 +2,8 @@
 // and typed (the board page's tools, the text editor, the embed API),
 // comments and votes (features), undo and redo. Each is checked against
 // what the person may do, applied to the doc, kept in the outbox and sent
-// (Sync.commit), then read into the Board, whose change event tells
+// (the board object of client.ts, which the SDK's transactions use too),
+// then read into the Board, whose change event tells
 // everything that shows the board (board.ts, features.ts) — the same event
 // a remote change raises.
 //
@@ -17,8 +18,17 @@ import type { Board } from './model';
 export interface LocalEditsHost {
   doc: CrdtDoc;
   board: Board;
-  /** The connection (made after the page): commit keeps and sends a change; canWrite: not while catching up; the role once known. */
-  sync(): { commit(c: Committed): void; readonly canWrite: boolean; readonly role: string | undefined };
+  /**
+   * The board (client.ts, made after the page): apply makes, keeps and
+   * sends a change, commit keeps and sends one already made; canWrite: not
+   * while catching up; the role once known.
+   */
+  sync(): {
+    apply(ops: LocalOp[], o?: { stampsApart?: boolean }): { ids: string[]; error?: string };
+    commit(c: Committed): void;
+    readonly canWrite: boolean;
+    readonly role: string | undefined;
+  };
   /** Commits the text editor's pending typing (before any other change). */
   commitTyping(): void;
   /** Read-only whatever the role (an embed in view mode, a closed board). */
@@ -67,50 +77,31 @@ export class LocalEdits {
     }
     if (kind === 'annotate') return this.annotate(ops);
     if (!fromEditor) h.commitTyping();
-    // "author" stamps go in a change of their own that is not an undo step
-    // (see webclient/wasm/main.go, edit): undoing a creation must not
-    // write author = null, which the node refuses.
-    const isStamp = (o: LocalOp) => o.op === 'set' && o.key === 'author';
-    const stamps = ops.filter(isStamp);
-    if (stamps.length) ops = ops.filter((o) => !isStamp(o));
-    let c;
+    // "author" stamps go in a change of their own (client.ts, apply).
+    let r;
     try {
-      c = ops.length ? h.doc.edit(ops) : null;
+      r = h.sync().apply(ops);
     } catch (e) {
       console.error('corkboard: edit failed', e, ops);
       h.toast('That edit could not be made: ' + (e as Error).message, true);
       return null;
     }
-    if (c?.error) console.warn('corkboard: edit partly failed:', c.error);
-    if (c) h.sync().commit(c);
-    let ids = c?.ids ?? [];
-    if (stamps.length) {
-      try {
-        const s = h.doc.edit(stamps, Date.now(), false);
-        if (s) {
-          h.sync().commit(s);
-          ids = [...new Set([...ids, ...s.ids])];
-        }
-      } catch (e) {
-        console.warn('corkboard: author not stamped', e);
-      }
-    }
-    return this.show(ids);
+    if (r.error) console.warn('corkboard: edit partly failed:', r.error);
+    return this.show(r.ids);
   }
 
   /** Comments and votes: one change, author included (their author is part of what they are). */
   private annotate(ops: LocalOp[]): string[] | null {
     const h = this.host;
-    let c;
+    let r;
     try {
-      c = h.doc.edit(ops);
+      r = h.sync().apply(ops, { stampsApart: false });
     } catch (e) {
       h.toast('That could not be done: ' + (e as Error).message, true);
       return null;
     }
-    if (!c) return [];
-    h.sync().commit(c);
-    return this.show(c.ids);
+    if (r.error) console.warn('corkboard: annotation partly failed:', r.error);
+    return this.show(r.ids);
   }
 
   /** Undoes (or redoes) this replica's last change; the ids it changed, or null when there was none or it may not. */

@@ -15,11 +15,14 @@ export interface Claim {
   release(): void;
 }
 
+/** Whether there are Web Locks here (not in Node, nor in an insecure context). */
+const hasLocks = () => typeof navigator !== 'undefined' && 'locks' in navigator;
+
 const lockName = (board: string, replica: string) => `corkboard:${board}:${replica}`;
 
 /** Takes the lock, holding it until release; null if not had (now, or within waitMs). */
 function lock(name: string, waitMs = 0): Promise<(() => void) | null> {
-  if (!('locks' in navigator)) return Promise.resolve(() => {});
+  if (!hasLocks()) return Promise.resolve(() => {});
   return new Promise((resolve) => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -50,7 +53,7 @@ export async function claimReplica(store: Persistence, board: string, token?: st
   await Promise.all(usable.map(async (r) => pendingCount.set(r.replica, (await store.outbox(board, r.replica)).length)));
   usable.sort((a, b) => (pendingCount.get(b.replica)! > 0 ? 1 : 0) - (pendingCount.get(a.replica)! > 0 ? 1 : 0) || b.updated - a.updated);
 
-  if (!('locks' in navigator)) {
+  if (!hasLocks()) {
     // No Web Locks (an insecure context): keep the replica per tab in
     // sessionStorage, which survives a reload of the tab.
     const mine = tabReplica(board);
@@ -93,7 +96,7 @@ function newest(recs: ReplicaRecord[]): ReplicaRecord | undefined {
 
 /** Deletes the records of replicas nobody holds that have nothing left to send. */
 export async function sweepReplicas(store: Persistence, board: string, keep: string): Promise<void> {
-  if (!('locks' in navigator)) return;
+  if (!hasLocks()) return;
   for (const r of await store.listReplicas(board)) {
     if (r.replica === keep) continue;
     const release = await lock(lockName(board, r.replica));

@@ -143,8 +143,8 @@ class Store implements Persistence {
   }
 }
 
-/** Keeps nothing across reloads: used when IndexedDB cannot be opened. */
-class MemoryStore implements Persistence {
+/** Keeps nothing across reloads: used when IndexedDB cannot be opened, and by the SDK in Node. */
+export class MemoryStore implements Persistence {
   readonly durable = false;
   private boards = new Map<string, BoardRecord>();
   private replicas = new Map<string, ReplicaRecord>();

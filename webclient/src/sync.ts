@@ -61,6 +61,37 @@ export interface SyncOptions {
   /** Makes a claim on a new replica (after a refused change or a 4104). */
   newClaim(): Promise<Claim>;
   events: SyncEvents;
+  /** Where the node is (default: the page's own node, early.ts' wsURL and relative REST paths). */
+  endpoint?: Endpoint;
+  /** The WebSocket class (default: the global one; in Node 20, run with --experimental-websocket or pass the `ws` package's). */
+  WebSocket?: WebSocketClass;
+  /** Keeps the colour the node gave a guest (default: ids.ts' setMyColor, this browser's colour). */
+  keepColor?(color: string): void;
+  /** Keep the words of refused changes in localStorage for keptwords.ts (default true; the SDK outside the page: false). */
+  keepWords?: boolean;
+}
+
+/** How to reach a node: its board WebSocket URL and its REST URLs. */
+export interface Endpoint {
+  ws(board: string, token?: string): string;
+  http(path: string): string;
+}
+
+/** What Sync needs of a WebSocket class (the browser's, Node's, or the `ws` package's). */
+export type WebSocketClass = new (url: string, protocols?: string | string[]) => WebSocket;
+
+/** WebSocket.OPEN (the constant, for classes that lack the static). */
+const OPEN = 1;
+
+/** The page's node: same origin (early.ts). */
+const pageEndpoint: Endpoint = { ws: (board, token) => wsURL(board, token), http: (path) => path };
+
+/** Whether there is a browser window to listen to (online, pagehide, visibility): not in Node. */
+const hasWindow = typeof window !== 'undefined' && typeof document !== 'undefined';
+
+/** False only when the browser knows it is offline. */
+function online(): boolean {
+  return typeof navigator === 'undefined' || navigator.onLine !== false;
 }
 
 interface Pending {
@@ -224,12 +255,14 @@ export class Sync {
    */
   start(early?: EarlySocket): void {
     this.early = early;
-    addEventListener('online', this.onOnline);
-    addEventListener('offline', this.onOffline);
-    addEventListener('pagehide', this.onHide);
-    document.addEventListener('visibilitychange', this.onHide);
+    if (hasWindow) {
+      addEventListener('online', this.onOnline);
+      addEventListener('offline', this.onOffline);
+      addEventListener('pagehide', this.onHide);
+      document.addEventListener('visibilitychange', this.onHide);
+    }
     this.heartbeat = setInterval(this.beat, PING_EVERY_MS);
-    if (navigator.onLine === false) this.reconnectLater('no network');
+    if (!online()) this.reconnectLater('no network');
     else this.connect();
   }
 
@@ -239,11 +272,14 @@ export class Sync {
     this.early = undefined;
     clearTimeout(this.retryTimer);
     clearInterval(this.heartbeat);
-    removeEventListener('online', this.onOnline);
-    removeEventListener('offline', this.onOffline);
-    removeEventListener('pagehide', this.onHide);
-    document.removeEventListener('visibilitychange', this.onHide);
+    if (hasWindow) {
+      removeEventListener('online', this.onOnline);
+      removeEventListener('offline', this.onOffline);
+      removeEventListener('pagehide', this.onHide);
+      document.removeEventListener('visibilitychange', this.onHide);
+    }
     this.drop(1000, 'bye');
+    this.setState('stopped', 'closed');
     void this.persistNow();
     this.claim.release();
   }
@@ -280,7 +316,9 @@ export class Sync {
 
   /** Tries to connect now (a person pressed "retry"). */
   retry(): void {
-    if (this.stopped || this.ws) return;
+    if (this.stopped || this.ws?.readyState === OPEN) return;
+    // A connection still trying (to a network that was down) gives way to a new one.
+    if (this.ws) this.drop(1000, 'retry');
     this.attempts = 0;
     this.connect();
   }
@@ -304,7 +342,7 @@ export class Sync {
   // ---- connection ----
 
   private url(): string {
-    return wsURL(this.o.board, this.claim.rec.token);
+    return (this.o.endpoint ?? pageEndpoint).ws(this.o.board, this.claim.rec.token);
   }
 
   private setState(s: ConnState, detail = ''): void {
@@ -326,7 +364,9 @@ export class Sync {
     }
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.url(), 'corkboard.v1');
+      const WS = this.o.WebSocket ?? globalThis.WebSocket;
+      if (!WS) throw new Error('no WebSocket here (Node 20: run with --experimental-websocket, or pass one)');
+      ws = new WS(this.url(), 'corkboard.v1');
     } catch (e) {
       this.setState('stopped', String(e));
       return;
@@ -380,10 +420,24 @@ export class Sync {
       this.ws = null;
       this.closed(ev.code, ev.reason, opened);
     };
+    ws.onerror = () => {
+      // A handshake that failed (refused, unreachable): browsers follow the
+      // error with a close (1006), Node 20's WebSocket does not and stays
+      // "connecting": end it here either way (the close is then ignored).
+      if (opened || this.ws !== ws) return;
+      this.ws = null;
+      ws.onclose = ws.onmessage = ws.onopen = ws.onerror = null;
+      try {
+        ws.close();
+      } catch {
+        /* never opened */
+      }
+      this.closed(1006, '', false);
+    };
   }
 
   private send(data: string | Uint8Array): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(data as string | ArrayBufferView<ArrayBuffer>);
+    if (this.ws?.readyState === OPEN) this.ws.send(data as string | ArrayBufferView<ArrayBuffer>);
   }
 
   /** Ends the connection from this side, without the close handling. */
@@ -391,7 +445,7 @@ export class Sync {
     const ws = this.ws;
     if (!ws) return;
     this.ws = null;
-    ws.onclose = ws.onmessage = ws.onopen = null;
+    ws.onclose = ws.onmessage = ws.onopen = ws.onerror = null;
     try {
       ws.close(code, reason);
     } catch {
@@ -426,7 +480,7 @@ export class Sync {
     }
     if (!opened) {
       this.failedOpens++;
-      if (this.failedOpens >= 2 && navigator.onLine !== false) {
+      if (this.failedOpens >= 2 && online()) {
         void this.checkBoard();
         return;
       }
@@ -438,8 +492,8 @@ export class Sync {
   private async checkBoard(): Promise<void> {
     const token = this.claim.rec.token;
     try {
-      const r = await fetch(`/v1/boards/${this.o.board}`, { headers: token ? { Authorization: 'Bearer ' + token } : {} });
-      if (r.status === 400 || r.status === 401 || r.status === 403 || r.status === 404) {
+      const r = await fetch((this.o.endpoint ?? pageEndpoint).http(`/v1/boards/${this.o.board}`), { headers: token ? { Authorization: 'Bearer ' + token } : {} });
+      if ((r.status === 400 || r.status === 401 || r.status === 403 || r.status === 404) && !this.ws) {
         const body = await r.json().catch(() => null);
         this.setState('stopped', body?.error?.message ?? `refused (${r.status})`);
         return;
@@ -447,6 +501,8 @@ export class Sync {
     } catch {
       /* unreachable: keep trying */
     }
+    // Connected meanwhile (retry), or stopped: nothing to schedule.
+    if (this.ws || this.stopped) return;
     this.reconnectLater('cannot reach the node');
   }
 
@@ -455,7 +511,7 @@ export class Sync {
     clearTimeout(this.retryTimer);
     // Exponential backoff with jitter; while the browser says it is
     // offline, only a slow poll (the online event reconnects at once).
-    const base = navigator.onLine === false ? 30_000 : Math.min(30_000, 500 * 2 ** this.attempts);
+    const base = !online() ? 30_000 : Math.min(30_000, 500 * 2 ** this.attempts);
     this.attempts++;
     const delay = base * (0.5 + Math.random() / 2);
     this.setState('offline', why);
@@ -478,7 +534,7 @@ export class Sync {
   };
 
   private beat = () => {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.ws || this.ws.readyState !== OPEN) return;
     if (Date.now() - this.lastHeard > SILENCE_MS) {
       // The node has said nothing, not even pong: the path is dead.
       this.drop(1000, 'no answer');
@@ -530,7 +586,7 @@ export class Sync {
         rec.userColor = f.user.color;
         // A guest's colour is its browser's; the node may have swapped it
         // for one nobody present wears: keep that one from now on.
-        if (f.user.color && isGuest(f.user.id)) setMyColor(f.user.color);
+        if (f.user.color && isGuest(f.user.id)) (this.o.keepColor ?? setMyColor)(f.user.color);
         this.peers.clear();
         for (const p of f.peers ?? []) if (p.session !== this.session) this.peers.set(p.session, p);
         ev.peers();
@@ -638,7 +694,7 @@ export class Sync {
     }
     if (!items.length) return null;
     const k: KeptWords = { at: Date.now(), reason, changes: lost.length, items };
-    saveKept(this.o.board, [...loadKept(this.o.board), k]);
+    if (this.o.keepWords !== false) saveKept(this.o.board, [...loadKept(this.o.board), k]);
     for (const fn of this.onKept) {
       try {
         fn(k);
@@ -692,7 +748,7 @@ export class Sync {
 
   /** Sends every change not yet sent on this connection, in order, in batches. */
   private flush(): void {
-    if (this.state !== 'live' || this.ws?.readyState !== WebSocket.OPEN) return;
+    if (this.state !== 'live' || this.ws?.readyState !== OPEN) return;
     let batch: Pending[] = [];
     let bytes = 0;
     const out = () => {
