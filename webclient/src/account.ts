@@ -270,6 +270,8 @@ export function installBoardAccess(f: Features): BoardAccess {
       f.host.toast(`Your role on this board is now ${String(fr.role)}.`);
       void a.refresh();
       a.emit();
+    } else if (fr.type === 'settings') {
+      void a.refresh(); // the deadline, voting (timer.ts takes what the frame says at once)
     } else if (fr.type === 'error' && fr.code === 'read_only') {
       a.refused = String(fr.message ?? 'read only');
       void a.refresh();

@@ -26,6 +26,10 @@ import { Exporter } from './export';
 import { Images } from './images';
 import { KeptWords } from './keptwords';
 import { SinceVisit } from './sincevisit';
+import { FacilitationTimer } from './timer';
+import { BoardSearch } from './search';
+import { Minimap } from './minimap';
+import { Converter } from './convert';
 import { Votes } from './votes';
 import './features.css';
 
@@ -44,6 +48,10 @@ export class Features implements FeatureContext {
   readonly comments: Comments;
   readonly since: SinceVisit;
   readonly kept: KeptWords;
+  readonly timer: FacilitationTimer;
+  readonly search: BoardSearch;
+  readonly minimap: Minimap;
+  readonly convert: Converter;
   embed: Embed | null = null;
   /** Ids of the comment elements seen so far (the Board keeps them out of its elements). */
   readonly commentIds: Set<string>;
@@ -86,12 +94,16 @@ export class Features implements FeatureContext {
     this.deadlineChip.setAttribute('role', 'timer');
     this.deadlineChip.hidden = true;
     (host.root.querySelector('.topbar') ?? this.menu).appendChild(this.deadlineChip);
+    this.timer = new FacilitationTimer(this, this, (host.root.querySelector('.topbar') as HTMLElement | null) ?? this.menu);
     this.images = new Images(this);
     this.exporter = new Exporter(this);
     this.votes = new Votes(this);
     this.comments = new Comments(this);
     this.since = new SinceVisit(this);
     this.kept = new KeptWords(this);
+    this.search = new BoardSearch(this);
+    this.minimap = new Minimap(this);
+    this.convert = new Converter(this);
     host.board.onChange((c) => {
       this.invalidate();
       this.changed(c.ids);
@@ -167,6 +179,7 @@ export class Features implements FeatureContext {
       if (!r.ok) return;
       const j = await r.json();
       this.setDeadline(typeof j.board?.deadline === 'number' ? j.board.deadline : 0, j.closed === true);
+      this.timer.fromBoard(j.board?.timer, j.now);
     } catch {
       /* offline */
     }
