@@ -7,9 +7,10 @@
 // create the new element with the same text and colour, point the comment
 // threads on the old one at it, give it the same dots and reactions, and
 // delete the old one. It merges like any change and is undone as one.
-// Dots: a vote op is under its voter, and while a vote runs the node takes
-// only one's own (server/room/policy.go), so then an element with others'
-// dots is not converted (the toast says why) rather than lose them.
+// Dots and reactions: a vote op is under its voter, and the node takes only
+// one's own (server/room/policy.go): one's own are carried over; an element
+// with other people's is not converted (the toast says why) rather than
+// lose what they gave.
 // Rejected: a "kind" property read over the element's real kind (every
 // reader — the node's summary and exports, older clients — would have to
 // know it, and a node and a note have different properties).
@@ -20,7 +21,7 @@ import type { FeatureContext } from './featurekit';
 import type { Votes } from './votes';
 
 /** What conversion uses of the features (features.ts gives itself). */
-export type ConvertHost = FeatureContext & { readonly comments: Pick<Comments, 'read'>; readonly votes: Pick<Votes, 'me' | 'rules'> };
+export type ConvertHost = FeatureContext & { readonly comments: Pick<Comments, 'read'>; readonly votes: Pick<Votes, 'me'> };
 import { uuidv7 } from './ids';
 import { keyAfterLast, newNodeOps } from './mindmap';
 
@@ -31,7 +32,7 @@ const T = {
   toNodeTitle: 'Turn this note into a mindmap node (Alt+M)',
   toNoteTitle: 'Turn this mindmap node into a note (Alt+M)',
   hasKids: 'Only a mindmap node without subtopics can become a note.',
-  othersDots: 'This has other people’s dots, and a vote is running: convert it after the vote.',
+  othersDots: 'Other people gave this dots or reactions, which only they can move: it stays as it is.',
 };
 
 export class Converter {
@@ -121,12 +122,11 @@ export class Converter {
     if (typeof e.props.color === 'string') ops.push({ op: 'set', el: id, key: 'color', value: e.props.color });
     const j = h.doc.elements([e.id])[0] as (ElementJSON & { votes?: Record<string, Record<string, unknown>> }) | undefined;
     const votes = j?.votes ?? {};
-    const me = this.f.votes.me;
-    const rules = this.f.votes.rules.state;
     for (const [key, byVoter] of Object.entries(votes)) {
+      const me = key === 'vote' ? this.f.votes.me : this.f.userId;
       for (const [voter, value] of Object.entries(byVoter ?? {})) {
         if (value === null || value === undefined || value === 0 || value === '') continue;
-        if (key === 'vote' && rules && voter !== me) {
+        if (voter !== me) {
           h.toast(T.othersDots, true);
           return null;
         }
