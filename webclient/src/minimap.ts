@@ -5,7 +5,8 @@
 // The elements are drawn into an offscreen layer only when the board
 // changed (or the view left the area the layer covers); a move of the view
 // copies that layer and draws the rectangle: panning a board of thousands
-// of elements does not redraw them in the minimap each frame.
+// of elements does not redraw them in the minimap each frame, and a stream
+// of remote changes repaints the layer at most every LAYER_MS.
 // Rejected: drawing the minimap with the board's Renderer at a tiny zoom
 // (text layout and images for pixels nobody reads).
 import { contains, union } from './geometry';
@@ -25,6 +26,8 @@ const T = {
 const W = 200;
 const H = 140;
 const PREF = 'cb.minimap';
+/** The shortest time between two paints of the elements' layer (ms). */
+const LAYER_MS = 250;
 
 export class Minimap {
   readonly canvas: HTMLCanvasElement;
@@ -34,6 +37,8 @@ export class Minimap {
   private layerStale = true;
   private queued = false;
   private dragging = false;
+  private paintedAt = 0;
+  private later: ReturnType<typeof setTimeout> | undefined;
   readonly toggle: HTMLButtonElement;
 
   constructor(private f: FeatureContext) {
@@ -79,7 +84,13 @@ export class Minimap {
     this.canvas.addEventListener('wheel', (e) => e.preventDefault(), { passive: false });
     f.onChange(() => {
       this.layerStale = true;
-      this.queue();
+      const wait = this.paintedAt + LAYER_MS - performance.now();
+      if (wait <= 0) this.queue();
+      else
+        this.later ??= setTimeout(() => {
+          this.later = undefined;
+          this.queue();
+        }, wait);
     });
     f.host.onView(() => this.queue());
     this.queue();
@@ -136,6 +147,7 @@ export class Minimap {
       this.world = w;
       this.paintLayer();
       this.layerStale = false;
+      this.paintedAt = performance.now();
     }
     const ctx = this.canvas.getContext('2d');
     if (!ctx) return;
