@@ -29,7 +29,6 @@ const T = {
   presentTitle: 'Bring everyone here: ask everyone to follow your view',
   stopPresent: 'Stop presenting',
   youPresent: 'You are presenting: everyone follows your view unless they stop',
-  avatarTitle: (n: string) => `${n} · click to follow their view`,
 };
 
 /** A viewport in presence ("v"). */
@@ -187,11 +186,6 @@ export class Follow {
     this.presentBtn.title = this.presenting ? T.youPresent : T.presentTitle;
     this.presentBtn.setAttribute('aria-pressed', String(this.presenting));
     this.presentBtn.classList.toggle('on', this.presenting);
-  }
-
-  /** The title of a peer's avatar. */
-  static avatarTitle(name: string): string {
-    return T.avatarTitle(name);
   }
 }
 
