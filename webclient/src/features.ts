@@ -165,9 +165,14 @@ export class Features implements FeatureContext {
     return this.host.edit(ops, 'annotate');
   }
 
+  /** The node's time now as this page best knows it (its clock offset: timer.ts), which the deadline is in. */
+  nodeNow(): number {
+    return Date.now() + (this.timer?.offset ?? 0);
+  }
+
   /** Whether the board is past its deadline (the node refuses every change then). */
   get closed(): boolean {
-    return this.deadline > 0 && Date.now() >= this.deadline;
+    return this.deadline > 0 && this.nodeNow() >= this.deadline;
   }
 
   /** Reads the board's deadline from the node (when live, then every minute). */
@@ -199,7 +204,8 @@ export class Features implements FeatureContext {
     // A deadline to come: the chip and read-only follow when it passes
     // (capped: timers overflow past 24.8 days).
     clearTimeout(this.deadlineTimer);
-    if (this.deadline > Date.now()) this.deadlineTimer = setTimeout(() => this.showRole(), Math.min(this.deadline - Date.now() + 50, 2 ** 31 - 1));
+    const now = this.nodeNow();
+    if (this.deadline > now) this.deadlineTimer = setTimeout(() => this.showRole(), Math.min(this.deadline - now + 50, 2 ** 31 - 1));
     this.showCountdown();
   }
 
@@ -210,7 +216,7 @@ export class Features implements FeatureContext {
    * would cover notes for days).
    */
   private showCountdown(): void {
-    const left = this.deadline - Date.now();
+    const left = this.deadline - this.nodeNow();
     const chip = this.deadlineChip;
     if (this.deadline <= 1 || left <= 0) {
       chip.hidden = true;

@@ -86,6 +86,10 @@ test('the facilitation timer: an editor runs it, everyone sees the same countdow
   await ed.click('.fx-timer-panel button.reset');
   await vic.waitForSelector('.fx-timer', { state: 'hidden', ...PUSHED });
   // A page opened later sees a running timer too (the board's metadata).
+  // The deadline's countdown is in the node's time too.
+  await rest('PATCH', `/v1/boards/${b.id}`, b.token, { deadline: Date.now() + 3_600_000 });
+  await vic.waitForSelector('.topbar .fx-deadline:not([hidden])', PUSHED);
+  assert.match(await vic.textContent('.fx-deadline'), /^Closes in (59:\d\d|1:00:00)$/);
   await rest('POST', `/v1/boards/${b.id}/timer`, b.token, { action: 'start', seconds: 60 });
   const { context: lc, page: late } = await chrome.newPage();
   await openBoard(late, node.url, b.id, b.tokens.viewer, 'Lou');
