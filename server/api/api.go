@@ -215,6 +215,7 @@ func (srv *Server) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("POST /v1/boards/{board}/voting", srv.openVoting)
 	handle("POST /v1/boards/{board}/voting/close", srv.closeVoting)
 	handle("DELETE /v1/boards/{board}/voting", srv.endVoting)
+	handle("POST /v1/boards/{board}/timer", srv.postTimer)
 	handle("GET /v1/boards/{board}/changes", srv.boardChanges)
 	handle("PUT /v1/boards/{board}/seen", srv.putSeen)
 	handle("GET /v1/boards/{board}/summary", srv.boardSummary)

@@ -152,7 +152,8 @@ func (srv *Server) closed(m *meta.Board) bool {
 
 // boardView is the board as GET /v1/boards/{board} shows it to who.
 func (srv *Server) boardView(ctx context.Context, m *meta.Board, who access.Identity) map[string]any {
-	v := map[string]any{"board": m.ShownTo(who.User.Role), "you": who.User, "closed": srv.closed(m)}
+	// "now": the node's clock, for the clients' countdowns (timer, deadline).
+	v := map[string]any{"board": m.ShownTo(who.User.Role), "you": who.User, "closed": srv.closed(m), "now": srv.cfg.Now().UnixMilli()}
 	if m.Voting != nil && m.Voting.Anonymous && m.Voting.State == "open" {
 		v["voter"] = srv.cfg.Access.Pseudonym(m.ID, m.Voting.Session, who.User.ID)
 	} else {

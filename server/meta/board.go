@@ -22,6 +22,8 @@ type Board struct {
 	DeadlineFired int64 `json:"deadlineFired,omitempty"`
 	// Voting is the board's dot-voting session.
 	Voting *Voting `json:"voting,omitempty"`
+	// Timer is the board's facilitation timer (nil: none).
+	Timer *Timer `json:"timer,omitempty"`
 	// Epoch is bumped to revoke every token issued before: role links,
 	// guest tokens and the owner's token (whoever bumps it as owner gets a
 	// fresh owner token in the answer).
@@ -58,6 +60,18 @@ type Voting struct {
 	Closed    int64  `json:"closed,omitempty"`
 	// Result is frozen at closing: per element, dots and voters.
 	Result []VoteResult `json:"result,omitempty"`
+}
+
+// Timer is a board's facilitation timer, the same for everyone: running
+// while End is set (it rings at End, unix ms), paused while Left is (the
+// milliseconds that were left). Clients count down from End with their
+// offset to the node's clock (the "now" of the board's answers and of the
+// settings frame), not from when they heard of it.
+type Timer struct {
+	Duration int64  `json:"duration"`       // ms, as started
+	End      int64  `json:"end,omitempty"`  // unix ms; running
+	Left     int64  `json:"left,omitempty"` // ms; paused
+	By       string `json:"by,omitempty"`   // who last started or paused it (name)
 }
 
 // VoteResult is one element's tally.

@@ -78,7 +78,10 @@ func (n *Node) metaChanged(ns string, key, val []byte) {
 			}()
 			return
 		}
-		go n.refreshRoles(board)
+		go func() {
+			n.refreshRoles(board)
+			n.tellSettings(board, &m)
+		}()
 	case account.NSMember:
 		if len(key) < 16 {
 			return
@@ -94,6 +97,28 @@ func (n *Node) metaChanged(ns string, key, val []byte) {
 			go n.closeSession(string(key))
 		}
 	}
+}
+
+// tellSettings sends the board's connections on this node a "settings"
+// frame (the deadline, voting state and timer), after their roles were
+// decided again: clients learn of a deadline, a vote opened or closed, a
+// timer started, at once rather than at their next poll. Sent on every
+// change of the board's record (it is small, and idempotent for clients).
+// Rejected: relaying the frame over the bus from the node that made the
+// change (every node already hears the change from the metadata store,
+// and a relayed frame could overtake the new policy on another node).
+func (n *Node) tellSettings(board storage.BoardID, m *BoardMeta) {
+	now := n.cfg.Now().UnixMilli()
+	f := protocol.SettingsFrame{Type: protocol.TypeSettings, Deadline: m.Deadline, Closed: m.Deadline != 0 && now >= m.Deadline, Now: now}
+	if m.Voting != nil {
+		f.Voting = m.Voting.State
+	}
+	if m.Timer != nil {
+		f.Timer, _ = json.Marshal(m.Timer)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n.rooms.Tell(ctx, board, protocol.JSON(f))
 }
 
 // closeSession closes every open connection of a sign-in session (by its

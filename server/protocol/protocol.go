@@ -174,6 +174,22 @@ const (
 	RoleViewer    = "viewer"
 )
 
+// TypeSettings is the type of SettingsFrame.
+const TypeSettings = "settings"
+
+// SettingsFrame tells every connection of a board, on every node, that
+// the board's settings changed, with those that govern the canvas: the
+// deadline, the voting state and the facilitation timer. Now is the
+// node's clock (unix ms), so that clients count down from the node's time.
+type SettingsFrame struct {
+	Type     string          `json:"type"`               // "settings"
+	Deadline int64           `json:"deadline,omitempty"` // unix ms; 0: none
+	Closed   bool            `json:"closed,omitempty"`   // past the deadline
+	Voting   string          `json:"voting,omitempty"`   // "open", "closed" or "" (none)
+	Timer    json.RawMessage `json:"timer,omitempty"`    // the board's timer (meta.Timer)
+	Now      int64           `json:"now"`
+}
+
 // TypeRole is the type of RoleFrame.
 const TypeRole = "role"
 

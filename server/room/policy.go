@@ -54,6 +54,19 @@ func (m *Manager) SetPolicy(ctx context.Context, board storage.BoardID, p Policy
 	}
 }
 
+// Tell sends a frame to every session of a loaded board on this node (a
+// "settings" frame: each node tells its own sessions, as each learns of a
+// settings change from the metadata store itself).
+func (m *Manager) Tell(ctx context.Context, board storage.BoardID, frame []byte) {
+	if r := m.Loaded(board); r != nil {
+		r.do(ctx, func() {
+			for s := range r.sessions {
+				s.Send(Outgoing{Data: frame})
+			}
+		})
+	}
+}
+
 // Boards lists the boards whose rooms are loaded.
 func (m *Manager) Boards() []storage.BoardID {
 	m.mu.Lock()

@@ -270,6 +270,11 @@ export function installBoardAccess(f: Features): BoardAccess {
       f.host.toast(`Your role on this board is now ${String(fr.role)}.`);
       void a.refresh();
       a.emit();
+    } else if (fr.type === 'settings') {
+      // Voting and the rest (timer.ts took the deadline and the timer from
+      // the frame already); spread over half a second, as every page of
+      // the board reads it at once.
+      setTimeout(() => void a.refresh(), Math.random() * 500);
     } else if (fr.type === 'error' && fr.code === 'read_only') {
       a.refused = String(fr.message ?? 'read only');
       void a.refresh();

@@ -23,6 +23,7 @@ import { LocalEdits, type EditKind } from './localedits';
 import { Board, type BoardChange } from './model';
 import { askPassword, refusalText } from './password';
 import { Pointer } from './pointer';
+import { Follow } from './follow';
 import { Presence } from './presence';
 import { Renderer, type Camera, type Overlay, type Preview } from './render';
 import { claimNew, claimReplica, sweepReplicas } from './replica';
@@ -183,6 +184,7 @@ class BoardApp {
   private context: ContextBar;
   private pointer!: Pointer;
   private presence!: Presence;
+  follow!: Follow;
   /** Read-only whatever the role (an embed in view mode, features.ts). */
   readOnly = false;
   private closed = () => false;
@@ -250,6 +252,8 @@ class BoardApp {
       addChild: (id) => void this.tools.addChild(id),
       edit: (ops) => void this.edits.apply(ops),
       deleteSelection: () => this.tools.deleteSelection(),
+      convertible: (id) => this.features?.convert.label(id) ?? null,
+      convert: (id) => void this.features?.convert.convert(id),
       busy: () => !!this.pointer?.drag,
     });
     board.textSize = (t, fs, maxW) => renderer.textSize(t, fs, maxW);
@@ -461,6 +465,7 @@ class BoardApp {
   // ---- presence and state ----
 
   peersChanged(): void {
+    this.follow?.peersChanged();
     this.presence.peersChanged();
   }
 
@@ -545,8 +550,21 @@ class BoardApp {
       afterSelect: () => this.afterSelect(),
       presence: () => this.presence.send(),
       redraw: () => this.redraw(),
+      attach: (note, node) => this.features?.convert.attach(note, node) ?? null,
     });
     this.presence = new Presence(this.sync, this.board, this.sel, this.pointer, this.ui.people, () => this.redraw());
+    this.follow = new Follow({
+      sync: this.sync,
+      camera: this.camera,
+      renderer: this.renderer,
+      people: this.ui.people,
+      board: (this.root.querySelector('.board') as HTMLElement | null) ?? this.root,
+      sendPresence: () => this.presence.send(),
+      canPresent: () => (this.sync.role === 'owner' || this.sync.role === 'editor') && !this.readOnly,
+    });
+    this.presence.extra = () => this.follow.extra();
+    this.presence.onPeer = (s) => this.follow.follow(s);
+    this.presence.followed = () => this.follow.following;
     bindKeys({
       canvas: this.ui.canvas,
       help: this.ui.help,

@@ -6,6 +6,7 @@
 // them.
 import { api } from './api';
 import type { Features } from './features';
+import type { TimerState } from './timer';
 
 /** A signed-in person (GET /v1/me). */
 export interface User {
@@ -26,6 +27,8 @@ export interface BoardMeta {
   publicRole?: string;
   deadline?: number;
   voting?: VotingMeta;
+  /** The facilitation timer (timer.ts). */
+  timer?: TimerState;
   epoch: number;
   updated?: number;
 }
@@ -50,6 +53,8 @@ export interface BoardView {
   you: { id: string; name: string; role: string };
   closed: boolean;
   voter: string;
+  /** The node's clock (unix ms). */
+  now?: number;
 }
 
 /** What the board page's access pieces share; see the file comment. */
@@ -116,6 +121,7 @@ export class BoardAccess {
     this.view = v;
     // One deadline on the page: the features' (read-only, the chips) follows each answer at once.
     this.f.setDeadline(v.board.deadline ?? 0, v.closed === true);
+    this.f.timer.fromBoard(v.board.timer, v.now);
     if (!this.closed && !/voting/.test(this.refused)) this.refused = '';
     clearTimeout(this.deadlineTimer);
     const d = v.board.deadline ?? 0;

@@ -41,7 +41,18 @@ interface ThreadView {
   body: HTMLElement;
   reply: HTMLTextAreaElement;
   resolve: HTMLButtonElement;
+  /** The thread's element, named in its header; a click goes there. */
+  on: HTMLButtonElement;
 }
+
+/** The words of a thread's header, in one place (a catalogue takes them later). */
+const ON = {
+  element: (what: string) => `On ${what}`,
+  point: 'On the board',
+  gone: 'On a deleted element',
+  title: 'Show it on the board',
+  kinds: { note: 'a note', mindmap: 'a mindmap node', shape: 'a shape', text: 'a text', frame: 'a frame', image: 'an image', connector: 'an arrow', stroke: 'a drawing' } as Record<string, string>,
+};
 
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -66,6 +77,10 @@ export class Comments {
   private suggest: HTMLElement;
   /** user id → name, of everyone seen on this board. */
   private people = new Map<string, string>();
+  /** The thread last opened or pointed at: its element is outlined while the panel is open. */
+  active: string | null = null;
+  /** The outline of the active thread's element. */
+  private mark: HTMLElement;
 
   constructor(private f: FeatureContext) {
     try {
@@ -73,6 +88,9 @@ export class Comments {
     } catch {
       /* none known */
     }
+    this.mark = h('div', 'fx-target-mark');
+    this.mark.hidden = true;
+    f.layer.appendChild(this.mark);
     const panel = h('aside', 'panel fx-comments');
     panel.hidden = true;
     panel.setAttribute('aria-label', 'Comments');
@@ -88,7 +106,10 @@ export class Comments {
     resolvedToggle.append(cb, ' resolved');
     const close = h('button', 'fx-close', '×');
     close.title = 'Close';
-    close.addEventListener('click', () => (panel.hidden = true));
+    close.addEventListener('click', () => {
+      panel.hidden = true;
+      this.f.invalidate();
+    });
     head.append(resolvedToggle, close);
     this.list = h('div', 'fx-threads');
     this.composer = h('div', 'fx-composer');
@@ -117,6 +138,7 @@ export class Comments {
     this.modeBtn = f.button('Comment', 'Add a comment: click an element or a point (C)', () => this.setPlacing(!this.placing), 'fx-comment-btn comment-only');
     f.button('Threads', 'Show the comment threads', () => {
       panel.hidden = !panel.hidden;
+      this.f.invalidate();
       this.render();
     }, 'fx-threads-btn');
     f.onChange((ids) => {
@@ -416,8 +438,15 @@ export class Comments {
     });
     const row = h('div', 'fx-row');
     row.append(reply, send, resolve);
-    root.append(body, row);
-    v = { root, body, reply, resolve };
+    const on = h('button', 'fx-on');
+    on.title = ON.title;
+    on.addEventListener('click', () => {
+      this.setActive(t.id);
+      this.focusThread(t.id);
+    });
+    root.addEventListener('pointerenter', () => this.setActive(t.id));
+    root.append(on, body, row);
+    v = { root, body, reply, resolve, on };
     this.views.set(t.id, v);
     return v;
   }
@@ -434,8 +463,27 @@ export class Comments {
     h2.setCamera({ x: t.x - W / 2 / c.zoom, y: t.y - H / 2 / c.zoom, zoom: c.zoom });
   }
 
+  /** Makes a thread the active one (its element outlined). */
+  setActive(id: string | null): void {
+    if (this.active === id) return;
+    this.active = id;
+    for (const [tid, v] of this.views) v.root.classList.toggle('fx-active', tid === id);
+    this.f.invalidate();
+  }
+
+  /** What a thread's header says of its element: its text or title, else its kind. */
+  private onLabel(t: Thread): { text: string; gone: boolean } {
+    if (!t.target) return { text: ON.point, gone: false };
+    const e = this.f.host.board.get(t.target);
+    if (!e || e.deleted) return { text: ON.gone, gone: true };
+    const words = (e.text.text || e.text.title || e.text.label || '').trim().split('\n')[0];
+    const what = words ? `“${words.length > 60 ? words.slice(0, 59) + '…' : words}”` : (ON.kinds[e.kind] ?? e.kind);
+    return { text: ON.element(what), gone: false };
+  }
+
   /** Opens the panel on a thread. */
   open(id: string): void {
+    this.setActive(id);
     this.panel.hidden = false;
     this.render();
     const v = this.views.get(id);
@@ -457,6 +505,11 @@ export class Comments {
       v.body.innerHTML = '';
       v.body.append(this.message(t.first), ...t.replies.map((r) => this.message(r)));
       v.root.classList.toggle('resolved', t.resolved);
+      v.root.classList.toggle('fx-active', t.id === this.active);
+      const on = this.onLabel(t);
+      v.on.textContent = on.text;
+      v.on.disabled = on.gone;
+      v.on.dataset.target = t.target ?? '';
       v.resolve.textContent = t.resolved ? 'Reopen' : 'Resolve';
       v.resolve.disabled = this.f.host.sync.role === 'viewer';
       v.reply.disabled = this.f.host.sync.role === 'viewer';
@@ -472,6 +525,24 @@ export class Comments {
     }
     if (!threads.length && this.list.dataset.empty !== '1') this.list.dataset.empty = '1';
     else if (threads.length) delete this.list.dataset.empty;
+  }
+
+  /** Outlines the active thread's element while the panel is open (the pin's thread, visibly tied to it). */
+  private markTarget(threads: Thread[]): void {
+    const t = !this.panel.hidden && this.active ? threads.find((x) => x.id === this.active) : undefined;
+    const e = t?.target ? this.f.host.board.get(t.target) : undefined;
+    if (!e || e.deleted || e.hidden) {
+      this.mark.hidden = true;
+      return;
+    }
+    const a = this.f.toScreen(e.x, e.y);
+    const b = this.f.toScreen(e.x + e.w, e.y + e.h);
+    this.mark.style.left = `${a.x - 4}px`;
+    this.mark.style.top = `${a.y - 4}px`;
+    this.mark.style.width = `${b.x - a.x + 8}px`;
+    this.mark.style.height = `${b.y - a.y + 8}px`;
+    this.mark.dataset.target = e.id;
+    this.mark.hidden = false;
   }
 
   /** Places the pins of the open threads (each frame the view or the board moved). */
@@ -505,6 +576,7 @@ export class Comments {
       pin.style.left = `${p.x}px`;
       pin.style.top = `${p.y}px`;
     }
+    this.markTarget(threads);
     for (const [id, pin] of this.pins) {
       if (!live.has(id)) {
         pin.remove();

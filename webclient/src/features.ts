@@ -26,6 +26,10 @@ import { Exporter } from './export';
 import { Images } from './images';
 import { KeptWords } from './keptwords';
 import { SinceVisit } from './sincevisit';
+import { FacilitationTimer } from './timer';
+import { BoardSearch } from './search';
+import { Minimap } from './minimap';
+import { Converter } from './convert';
 import { Votes } from './votes';
 import './features.css';
 
@@ -44,6 +48,10 @@ export class Features implements FeatureContext {
   readonly comments: Comments;
   readonly since: SinceVisit;
   readonly kept: KeptWords;
+  readonly timer: FacilitationTimer;
+  readonly search: BoardSearch;
+  readonly minimap: Minimap;
+  readonly convert: Converter;
   embed: Embed | null = null;
   /** Ids of the comment elements seen so far (the Board keeps them out of its elements). */
   readonly commentIds: Set<string>;
@@ -86,12 +94,16 @@ export class Features implements FeatureContext {
     this.deadlineChip.setAttribute('role', 'timer');
     this.deadlineChip.hidden = true;
     (host.root.querySelector('.topbar') ?? this.menu).appendChild(this.deadlineChip);
+    this.timer = new FacilitationTimer(this, this, (host.root.querySelector('.topbar') as HTMLElement | null) ?? this.menu);
     this.images = new Images(this);
     this.exporter = new Exporter(this);
     this.votes = new Votes(this);
     this.comments = new Comments(this);
     this.since = new SinceVisit(this);
     this.kept = new KeptWords(this);
+    this.search = new BoardSearch(this);
+    this.minimap = new Minimap(this);
+    this.convert = new Converter(this);
     host.board.onChange((c) => {
       this.invalidate();
       this.changed(c.ids);
@@ -153,9 +165,14 @@ export class Features implements FeatureContext {
     return this.host.edit(ops, 'annotate');
   }
 
+  /** The node's time now as this page best knows it (its clock offset: timer.ts), which the deadline is in. */
+  nodeNow(): number {
+    return Date.now() + (this.timer?.offset ?? 0);
+  }
+
   /** Whether the board is past its deadline (the node refuses every change then). */
   get closed(): boolean {
-    return this.deadline > 0 && Date.now() >= this.deadline;
+    return this.deadline > 0 && this.nodeNow() >= this.deadline;
   }
 
   /** Reads the board's deadline from the node (when live, then every minute). */
@@ -167,6 +184,7 @@ export class Features implements FeatureContext {
       if (!r.ok) return;
       const j = await r.json();
       this.setDeadline(typeof j.board?.deadline === 'number' ? j.board.deadline : 0, j.closed === true);
+      this.timer.fromBoard(j.board?.timer, j.now);
     } catch {
       /* offline */
     }
@@ -186,7 +204,8 @@ export class Features implements FeatureContext {
     // A deadline to come: the chip and read-only follow when it passes
     // (capped: timers overflow past 24.8 days).
     clearTimeout(this.deadlineTimer);
-    if (this.deadline > Date.now()) this.deadlineTimer = setTimeout(() => this.showRole(), Math.min(this.deadline - Date.now() + 50, 2 ** 31 - 1));
+    const now = this.nodeNow();
+    if (this.deadline > now) this.deadlineTimer = setTimeout(() => this.showRole(), Math.min(this.deadline - now + 50, 2 ** 31 - 1));
     this.showCountdown();
   }
 
@@ -197,7 +216,7 @@ export class Features implements FeatureContext {
    * would cover notes for days).
    */
   private showCountdown(): void {
-    const left = this.deadline - Date.now();
+    const left = this.deadline - this.nodeNow();
     const chip = this.deadlineChip;
     if (this.deadline <= 1 || left <= 0) {
       chip.hidden = true;

@@ -11,7 +11,7 @@ import { contains, resizeBox, resized, resizeRotated, roundBox } from './geometr
 import type { LocalEdits } from './localedits';
 import { keyAfterLast } from './mindmap';
 import { aabb, derived, type Board, type Box, type El } from './model';
-import { selectionBox, type Preview } from './render';
+import { onFrameLabel, selectionBox, type Preview } from './render';
 import type { Handles, Selection } from './selection';
 import { MIN_STEP, scalePoints } from './strokes';
 import type { TextEditor } from './textedit';
@@ -50,6 +50,8 @@ export interface PointerHost {
   /** Sends where the pointer is and what it drags. */
   presence(): void;
   redraw(): void;
+  /** A note dropped on a mindmap node becomes its subtopic (convert.ts); the new id, or null. */
+  attach?(note: string, node: string): string | null;
 }
 
 export class Pointer {
@@ -295,7 +297,10 @@ export class Pointer {
     this.drag = null;
     this.host.canvas.classList.remove('grabbing');
     const tools = this.host.tools;
-    if (d?.kind === 'move' && d.moved) {
+    const onNode = d?.kind === 'move' && d.moved && d.ids.length === 1 && d.target && this.board.get(d.ids[0])?.kind === 'note' && this.board.get(d.target)?.kind === 'mindmap';
+    if (onNode && d?.kind === 'move' && this.host.attach?.(d.ids[0], d.target!)) {
+      // A note dropped on a mindmap node: its subtopic now (convert.ts).
+    } else if (d?.kind === 'move' && d.moved) {
       const ops = this.moveOps(d);
       if (ops.length) this.edit(ops);
     } else if (d?.kind === 'resize') {
@@ -334,7 +339,7 @@ export class Pointer {
     if (tools.tool !== 'select' && tools.tool !== 'hand') return;
     const { sx, sy } = this.local(e);
     const p = this.host.camera.toBoard(sx, sy);
-    const hit = this.board.hit(p.x, p.y, 2 / this.zoom);
+    const hit = this.board.hit(p.x, p.y, 2 / this.zoom) ?? this.board.all().find((f) => !f.hidden && onFrameLabel(f, p.x, p.y, this.zoom));
     if (!this.host.edits.canEdit) return;
     if (hit) {
       if (['note', 'shape', 'text', 'mindmap', 'frame', 'connector'].includes(hit.kind)) {
@@ -370,7 +375,7 @@ export class Pointer {
   private dropTarget(d: Extract<Drag, { kind: 'move' }>, x: number, y: number): El | undefined {
     const moving = (e: El) => d.orig.has(e.id);
     const single = d.ids.length === 1 ? this.board.get(d.ids[0]) : undefined;
-    if (single?.kind === 'mindmap') {
+    if (single?.kind === 'mindmap' || (single?.kind === 'note' && this.host.attach)) {
       const t = this.board.hit(x, y, 2 / this.zoom, (e) => e.kind !== 'mindmap' || moving(e));
       if (t) return t;
     }

@@ -15,6 +15,12 @@ export class Presence {
   /** Peers' drags that ended, shown until their change arrives. */
   private ghosts = new Map<string, { box: Box; base: Box; until: number }>();
   private remoteDrag = new Map<string, Map<string, Box>>();
+  /** More presence data (follow.ts: the viewport, a spotlight). */
+  extra: (() => object) | null = null;
+  /** A peer's avatar was clicked (follow.ts). */
+  onPeer: ((session: string) => void) | null = null;
+  /** The session followed, marked on its avatar. */
+  followed: () => string | null = () => null;
 
   constructor(
     private sync: Sync,
@@ -34,6 +40,7 @@ export class Presence {
     const d = this.pointer.drag;
     if (d?.kind === 'move' && d.moved) data.drag = { ids: d.ids.slice(0, 12), dx: Math.round(d.dx), dy: Math.round(d.dy) };
     if (d?.kind === 'resize' && d.origs.size === 1) data.box = { id: d.id, ...roundBox(d.box) };
+    if (this.extra) Object.assign(data, this.extra());
     this.sync.presence(data);
   }
 
@@ -111,7 +118,11 @@ export class Presence {
     });
     el.appendChild(me);
     const peers = [...this.sync.peers.values()];
-    for (const p of peers.slice(0, 8)) el.appendChild(h('span', { class: 'avatar', title: p.name, style: `background:${p.color || '#868e96'}` }, initials(p.name)));
+    for (const p of peers.slice(0, 8)) {
+      const a = h('button', { type: 'button', class: 'avatar peer' + (this.followed() === p.session ? ' followed' : ''), title: `${p.name} · click to follow their view`, 'data-session': p.session, style: `background:${p.color || '#868e96'}` }, initials(p.name));
+      a.addEventListener('click', () => this.onPeer?.(p.session));
+      el.appendChild(a);
+    }
     if (peers.length > 8) el.appendChild(h('span', { class: 'avatar more' }, '+' + (peers.length - 8)));
     el.setAttribute('data-count', String(peers.length + 1));
     el.title = [this.sync.user?.name ?? myName(), ...peers.map((p: Peer) => p.name)].join(', ');

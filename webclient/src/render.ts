@@ -118,6 +118,16 @@ function unionBox(a: Box, b: Box): Box {
   return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
 }
 
+/** The screen size (px) of a frame's title drawn above it when zoomed out (and under which the band's title is not drawn). */
+export const FRAME_LABEL_PX = 12;
+
+/** Whether a board point is on the title drawn above a zoomed-out frame (a double-click there edits the title). */
+export function onFrameLabel(e: El, x: number, y: number, zoom: number): boolean {
+  if (e.kind !== 'frame' || !e.text.title || 16 * zoom >= FRAME_LABEL_PX) return false;
+  const px = FRAME_LABEL_PX / zoom;
+  return x >= e.x && x <= e.x + e.w && y < e.y && y >= e.y - px * 1.6;
+}
+
 export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif';
 export const NOTE_PAD = 14;
 const LINE = 1.25;
@@ -530,7 +540,23 @@ export class Renderer {
         if (editing) return;
         const title = e.text.title || 'Frame';
         const f = textFrame(e);
-        if (f.fontSize * zoom < 3) return;
+        if (f.fontSize * zoom < FRAME_LABEL_PX) {
+          // Zoomed out, where the title band's words are too small to
+          // read: the title above the frame, at a size read on screen.
+          if (!e.text.title || e.w * zoom < 24) return;
+          const px = FRAME_LABEL_PX / zoom;
+          ctx.font = `600 ${px}px ${FONT}`;
+          ctx.fillStyle = '#495057';
+          ctx.textAlign = 'left';
+          ctx.textBaseline = 'bottom';
+          ctx.save();
+          ctx.beginPath();
+          ctx.rect(e.x, e.y - px * 1.6, e.w, px * 1.6);
+          ctx.clip();
+          ctx.fillText(title.split('\n')[0], e.x, e.y - px * 0.3);
+          ctx.restore();
+          return;
+        }
         ctx.font = `600 ${f.fontSize}px ${FONT}`;
         ctx.fillStyle = e.text.title ? f.color : '#adb5bd';
         ctx.textAlign = 'left';

@@ -131,6 +131,9 @@ export interface ContextActions {
   addChild(id: string): void;
   edit(ops: LocalOp[]): void;
   deleteSelection(): void;
+  /** Note ↔ mindmap node (convert.ts): the button for an element, or null. */
+  convertible?(id: string): { text: string; title: string } | null;
+  convert?(id: string): void;
   /** Whether a gesture is under way (the bar hides meanwhile). */
   busy(): boolean;
 }
@@ -177,6 +180,12 @@ export class ContextBar {
     if (sel.length === 1 && sel[0].kind === 'mindmap') {
       const b = h('button', { class: 'text', title: 'Add a subtopic (Tab)', 'data-action': 'child' }, '+ Subtopic');
       b.addEventListener('click', () => this.act.addChild(sel[0].id));
+      c.appendChild(b);
+    }
+    const conv = sel.length === 1 ? this.act.convertible?.(sel[0].id) : null;
+    if (conv) {
+      const b = h('button', { class: 'text', title: conv.title, 'data-action': 'convert' }, conv.text);
+      b.addEventListener('click', () => this.act.convert?.(sel[0].id));
       c.appendChild(b);
     }
     const conns = sel.filter((e) => e.kind === 'connector');

@@ -24,6 +24,9 @@ export interface VotingRules {
 
 const RULES_EVERY_MS = 15_000;
 
+/** What may get dots: notes and mindmap nodes (the node counts dots on any element; the summary ranks them all). */
+export const VOTABLE = new Set(['note', 'mindmap']);
+
 /** Most dots one person may put on one note. */
 export const MAX_DOTS = 9;
 
@@ -95,10 +98,10 @@ export class Votes {
     if (this.f.host.sync.state === 'live' && !this.fetching && Date.now() - this.rulesAt > RULES_EVERY_MS) void this.refreshRules();
   }
 
-  /** Dots this person has on all notes. */
+  /** Dots this person has on all notes and mindmap nodes. */
   spent(): number {
     let n = 0;
-    for (const e of this.f.host.board.all()) if (e.kind === 'note') n += this.tally(e.id).mine;
+    for (const e of this.f.host.board.all()) if (VOTABLE.has(e.kind)) n += this.tally(e.id).mine;
     return n;
   }
 
@@ -171,7 +174,7 @@ export class Votes {
     const c = h.camera();
     const view = { x: c.x, y: c.y, w: (h.renderer.width || innerWidth) / c.zoom, h: (h.renderer.height || innerHeight) / c.zoom };
     const live = new Set<string>();
-    const notes = c.zoom >= 0.25 ? h.board.query(view).filter((e) => e.kind === 'note') : [];
+    const notes = c.zoom >= 0.25 ? h.board.query(view).filter((e) => VOTABLE.has(e.kind)) : [];
     const canVote = h.sync.role !== 'viewer' && this.rules.state !== 'closed';
     for (const e of notes.slice(0, 300)) {
       const t = this.tally(e.id);
@@ -273,7 +276,7 @@ export class Votes {
   ranking(): { id: string; total: number }[] {
     return this.f.host.board
       .all()
-      .filter((e) => e.kind === 'note')
+      .filter((e) => VOTABLE.has(e.kind) && !e.hidden)
       .map((e) => ({ id: e.id, total: this.tally(e.id).total }))
       .filter((x) => x.total > 0)
       .sort((a, b) => b.total - a.total);

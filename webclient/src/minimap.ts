@@ -1,0 +1,196 @@
+// The minimap: the whole board small, in a corner, with the view's
+// rectangle; a click or a drag on it moves the view there. Hidden on small
+// screens (CSS) and by a menu button (kept per browser).
+//
+// The elements are drawn into an offscreen layer only when the board
+// changed (or the view left the area the layer covers); a move of the view
+// copies that layer and draws the rectangle: panning a board of thousands
+// of elements does not redraw them in the minimap each frame, and a stream
+// of remote changes repaints the layer at most every LAYER_MS.
+// Rejected: drawing the minimap with the board's Renderer at a tiny zoom
+// (text layout and images for pixels nobody reads).
+import { contains, union } from './geometry';
+import { cssColor } from './ids';
+import type { Box } from './model';
+import type { FeatureContext } from './featurekit';
+import { localGet, localSet } from './store';
+import './canvasplus.css';
+
+/** The words of the minimap, in one place (a catalogue takes them later). */
+const T = {
+  label: 'Minimap: click or drag to move the view',
+  toggle: 'Map',
+  toggleTitle: 'Show or hide the minimap',
+};
+
+const W = 200;
+const H = 140;
+const PREF = 'cb.minimap';
+/** The shortest time between two paints of the elements' layer (ms). */
+const LAYER_MS = 250;
+
+export class Minimap {
+  readonly canvas: HTMLCanvasElement;
+  /** The board area the minimap shows (board units). */
+  world: Box = { x: 0, y: 0, w: 1, h: 1 };
+  private layer: HTMLCanvasElement;
+  private layerStale = true;
+  private queued = false;
+  private dragging = false;
+  private paintedAt = 0;
+  private later: ReturnType<typeof setTimeout> | undefined;
+  readonly toggle: HTMLButtonElement;
+
+  constructor(private f: FeatureContext) {
+    this.canvas = document.createElement('canvas');
+    this.canvas.className = 'cb-minimap';
+    this.canvas.setAttribute('aria-label', T.label);
+    this.canvas.setAttribute('role', 'img');
+    this.canvas.title = T.label;
+    this.layer = document.createElement('canvas');
+    const dpr = Math.min(2, devicePixelRatio || 1);
+    for (const c of [this.canvas, this.layer]) {
+      c.width = W * dpr;
+      c.height = H * dpr;
+    }
+    this.canvas.style.width = `${W}px`;
+    this.canvas.style.height = `${H}px`;
+    (f.host.root.querySelector('.board') ?? f.host.root).appendChild(this.canvas);
+    this.canvas.hidden = localGet(PREF) === 'off';
+    this.toggle = f.button(T.toggle, T.toggleTitle, () => {
+      this.canvas.hidden = !this.canvas.hidden;
+      localSet(PREF, this.canvas.hidden ? 'off' : 'on');
+      this.toggle.setAttribute('aria-pressed', String(!this.canvas.hidden));
+      this.queue();
+    }, 'cb-minimap-btn');
+    this.toggle.setAttribute('aria-pressed', String(!this.canvas.hidden));
+    const at = (e: PointerEvent) => {
+      const r = this.canvas.getBoundingClientRect();
+      this.moveTo(this.toBoard(e.clientX - r.left, e.clientY - r.top));
+    };
+    this.canvas.addEventListener('pointerdown', (e) => {
+      e.stopPropagation();
+      e.preventDefault();
+      this.dragging = true;
+      this.canvas.setPointerCapture?.(e.pointerId);
+      at(e);
+    });
+    this.canvas.addEventListener('pointermove', (e) => {
+      if (this.dragging) at(e);
+    });
+    const end = () => (this.dragging = false);
+    this.canvas.addEventListener('pointerup', end);
+    this.canvas.addEventListener('pointercancel', end);
+    this.canvas.addEventListener('wheel', (e) => e.preventDefault(), { passive: false });
+    f.onChange(() => {
+      this.layerStale = true;
+      const wait = this.paintedAt + LAYER_MS - performance.now();
+      if (wait <= 0) this.queue();
+      else
+        this.later ??= setTimeout(() => {
+          this.later = undefined;
+          this.queue();
+        }, wait);
+    });
+    f.host.onView(() => this.queue());
+    this.queue();
+  }
+
+  /** The view now, in board units. */
+  view(): Box {
+    const h = this.f.host;
+    const c = h.camera();
+    return { x: c.x, y: c.y, w: (h.renderer.width || innerWidth) / c.zoom, h: (h.renderer.height || innerHeight) / c.zoom };
+  }
+
+  /** Minimap pixels (CSS) → board point. */
+  toBoard(mx: number, my: number): { x: number; y: number } {
+    const s = this.scale();
+    const ox = (W - this.world.w * s) / 2;
+    const oy = (H - this.world.h * s) / 2;
+    return { x: this.world.x + (mx - ox) / s, y: this.world.y + (my - oy) / s };
+  }
+
+  /** Board point → minimap pixels (CSS). */
+  toMini(x: number, y: number): { x: number; y: number } {
+    const s = this.scale();
+    return { x: (W - this.world.w * s) / 2 + (x - this.world.x) * s, y: (H - this.world.h * s) / 2 + (y - this.world.y) * s };
+  }
+
+  private scale(): number {
+    return Math.min(W / this.world.w, H / this.world.h);
+  }
+
+  /** Centres the view on a board point. */
+  moveTo(p: { x: number; y: number }): void {
+    const v = this.view();
+    this.f.host.setCamera({ ...this.f.host.camera(), x: p.x - v.w / 2, y: p.y - v.h / 2 });
+  }
+
+  private queue(): void {
+    if (this.queued || this.canvas.hidden) return;
+    this.queued = true;
+    requestAnimationFrame(() => {
+      this.queued = false;
+      this.draw();
+    });
+  }
+
+  private draw(): void {
+    if (this.canvas.hidden || !this.canvas.getClientRects().length) return;
+    const v = this.view();
+    if (this.layerStale || !contains(this.world, v)) {
+      const b = this.f.host.board.bounds();
+      let w = b ? union(b, v) : v;
+      const pad = Math.max(w.w, w.h) * 0.08;
+      w = { x: w.x - pad, y: w.y - pad, w: w.w + 2 * pad, h: w.h + 2 * pad };
+      this.world = w;
+      this.paintLayer();
+      this.layerStale = false;
+      this.paintedAt = performance.now();
+    }
+    const ctx = this.canvas.getContext('2d');
+    if (!ctx) return;
+    const dpr = this.canvas.width / W;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    ctx.drawImage(this.layer, 0, 0);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const a = this.toMini(v.x, v.y);
+    const s = this.scale();
+    ctx.fillStyle = 'rgba(34,139,230,0.10)';
+    ctx.fillRect(a.x, a.y, v.w * s, v.h * s);
+    ctx.strokeStyle = '#228be6';
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(a.x, a.y, v.w * s, v.h * s);
+    this.canvas.dataset.view = [a.x, a.y, v.w * s, v.h * s].map((n) => Math.round(n)).join(',');
+  }
+
+  /** The elements, small. */
+  private paintLayer(): void {
+    const ctx = this.layer.getContext('2d');
+    if (!ctx) return;
+    const dpr = this.layer.width / W;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.layer.width, this.layer.height);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const s = this.scale();
+    let n = 0;
+    for (const e of this.f.host.board.all()) {
+      if (e.deleted || e.hidden || e.kind === 'connector' || e.kind === 'comment') continue;
+      const p = this.toMini(e.x, e.y);
+      const w = Math.max(1, e.w * s);
+      const h = Math.max(1, e.h * s);
+      if (e.kind === 'frame') {
+        ctx.strokeStyle = '#adb5bd';
+        ctx.lineWidth = 1;
+        ctx.strokeRect(p.x, p.y, w, h);
+        continue;
+      }
+      ctx.fillStyle = e.kind === 'note' ? cssColor(e.props.color, 'yellow') : e.kind === 'mindmap' ? '#a5d8ff' : '#ced4da';
+      ctx.fillRect(p.x, p.y, w, h);
+      n++;
+    }
+    this.canvas.dataset.elements = String(n);
+  }
+}

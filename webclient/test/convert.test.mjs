@@ -1,0 +1,121 @@
+// Conversion (convert.ts) and dots on mindmap nodes (votes.ts): a note
+// becomes a mindmap node and back with its text, comments and dots; a note
+// dropped on a node becomes its subtopic; mindmap nodes take dots, which the
+// summary counts.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { centre, drag, launch, startNode, state, waitSettled, waitState } from './lib.mjs';
+import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
+
+let node;
+let chrome;
+
+before(async () => {
+  node = await startNode();
+  chrome = await launch();
+});
+
+after(async () => {
+  await chrome?.close();
+  await node?.stop();
+});
+
+const set = (el, key, value) => ({ op: 'set', el, key, value });
+const rootOps = (id, x, y, text) => [{ op: 'create', el: id, kind: 'mindmap' }, set(id, 'x', x), set(id, 'y', y), set(id, 'z', 'a5'), { op: 'insertText', el: id, field: 'text', pos: 0, text }];
+
+/** What the page knows of one element: kind, text, dots, the threads pointing at it. */
+function about(page, text) {
+  return page.evaluate((t) => {
+    const cb = window.__corkboard;
+    const e = cb.state().elements.find((x) => x.text === t);
+    if (!e) return null;
+    const f = cb.features;
+    return { id: e.id, kind: e.kind, parent: e.parent, dots: f.votes.tally(e.id).total, reacts: f.votes.tally(e.id).reacts, threads: f.comments.read().filter((x) => x.target === e.id).length };
+  }, text);
+}
+
+test('a note becomes a mindmap node and back, with its text, comments and one’s own dots; others’ dots keep it as it is', async () => {
+  const b = await restBoard(node.url, 'Convert', { ownerName: 'Ada' });
+  const { context: ac, page: ada } = await chrome.newPage();
+  await openBoard(ada, node.url, b.id, b.token, 'Ada');
+  const { context: bc, page: bob } = await chrome.newPage();
+  await openBoard(bob, node.url, b.id, b.tokens.editor, 'Bob');
+  const note = fixedId(1);
+  await edit(ada, noteOps(note, 0, 0, 'Bike to work', 'green'));
+  await ada.evaluate((n) => window.__corkboard.features.comments.create('Safer lanes first', { target: n, x: 200, y: 0 }), note);
+  await ada.evaluate((n) => window.__corkboard.features.votes.vote(n, 2), note);
+  await waitSettled(ada);
+  // Bob's dot and reaction.
+  await waitState(bob, (s, n) => s.elements.some((e) => e.id === n), note);
+  await bob.evaluate((n) => window.__corkboard.features.votes.vote(n, 1), note);
+  await bob.evaluate((n) => window.__corkboard.features.votes.react(n, '👍'), note);
+  await waitSettled(bob);
+  await ada.waitForFunction((n) => window.__corkboard.features.votes.tally(n).total === 3, note);
+
+  // The context bar's button.
+  await ada.evaluate((n) => window.__corkboard.features.host.select([n]), note);
+  // Bob's dot and reaction are his to move: the note stays a note, and says why.
+  await ada.click('.context button[data-action=convert]');
+  await ada.waitForFunction(() => /only they can move/.test(document.querySelector('.toast').textContent));
+  assert.equal((await about(ada, 'Bike to work')).kind, 'note');
+  await bob.evaluate((n) => window.__corkboard.features.votes.vote(n, 0), note);
+  await bob.evaluate((n) => window.__corkboard.features.votes.react(n, '👍'), note); // taken back
+  await waitSettled(bob);
+  await ada.waitForFunction((n) => window.__corkboard.features.votes.tally(n).total === 2 && !Object.keys(window.__corkboard.features.votes.tally(n).reacts).length, note);
+  await ada.evaluate((n) => window.__corkboard.features.votes.react(n, '🎉'), note);
+  await ada.evaluate((n) => window.__corkboard.features.host.select([n]), note);
+  await ada.click('.context button[data-action=convert]');
+  let now = await waitState(ada, (s) => s.elements.some((e) => e.text === 'Bike to work' && e.kind === 'mindmap'));
+  assert.equal(now.elements.length, 1, 'the note is gone');
+  let a = await about(ada, 'Bike to work');
+  assert.deepEqual({ kind: a.kind, dots: a.dots, threads: a.threads, reacts: a.reacts }, { kind: 'mindmap', dots: 2, threads: 1, reacts: { '🎉': 1 } });
+  assert.deepEqual(now.selection, [a.id]);
+  // Bob sees the same.
+  await bob.waitForFunction((id) => window.__corkboard.state().elements.some((e) => e.id === id && e.kind === 'mindmap'), a.id);
+
+  // Alt+M: back to a note.
+  await ada.keyboard.press('Alt+m');
+  now = await waitState(ada, (s) => s.elements.some((e) => e.text === 'Bike to work' && e.kind === 'note'));
+  a = await about(ada, 'Bike to work');
+  assert.deepEqual({ kind: a.kind, dots: a.dots, threads: a.threads }, { kind: 'note', dots: 2, threads: 1 });
+  assert.equal(now.elements.length, 1);
+  await waitSettled(ada);
+  // One undo brings the mindmap node back whole.
+  await ada.keyboard.press('Control+z');
+  await waitState(ada, (s) => s.elements.length === 1 && s.elements[0].kind === 'mindmap');
+  await Promise.all([ac.close(), bc.close()]);
+});
+
+test('a note dropped on a mindmap node becomes its subtopic; mindmap nodes take dots, counted in the summary', async () => {
+  const b = await restBoard(node.url, 'Drop', { ownerName: 'Ada' });
+  const { context, page } = await chrome.newPage();
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  const [root, note] = [fixedId(1), fixedId(2)];
+  await edit(page, [...rootOps(root, 0, 0, 'Commute'), ...noteOps(note, 0, 300, 'Carpool')]);
+  await page.evaluate(() => window.__corkboard.app.fit());
+  const s = await waitState(page, (s) => s.elements.length === 2 && s.elements.every((e) => e.w > 0));
+  const [r, n] = [s.elements.find((e) => e.id === root), s.elements.find((e) => e.id === note)];
+  await drag(page, await centre(page, n), await centre(page, r), 12);
+  const after = await waitState(page, (s, p) => s.elements.some((e) => e.text === 'Carpool' && e.kind === 'mindmap' && e.parent === p), root);
+  assert.equal(after.elements.filter((e) => e.kind === 'note').length, 0);
+  const child = after.elements.find((e) => e.text === 'Carpool');
+
+  // Dots on the nodes: a badge on each, click to give one.
+  await page.waitForSelector(`.fx-vote[data-id="${child.id}"]`);
+  await page.click(`.fx-vote[data-id="${child.id}"]`);
+  await page.click(`.fx-vote[data-id="${child.id}"]`);
+  await page.click(`.fx-vote[data-id="${root}"]`);
+  await page.waitForSelector(`.fx-vote[data-id="${child.id}"][data-total="2"]`);
+  assert.deepEqual(await page.evaluate(() => window.__corkboard.features.votes.ranking()), [
+    { id: child.id, total: 2 },
+    { id: root, total: 1 },
+  ]);
+  await waitSettled(page);
+  const r2 = await fetch(`${node.url}/v1/boards/${b.id}/summary?format=json`, { headers: { Authorization: 'Bearer ' + b.token } });
+  const sum = await r2.json();
+  const idea = sum.ideas.find((i) => i.element === child.id);
+  assert.ok(idea, JSON.stringify(sum.ideas));
+  assert.equal(idea.votes, 2);
+  assert.equal(sum.ideas[0].element, child.id, 'ranked first');
+  await context.close();
+});

@@ -1,0 +1,96 @@
+// The minimap (minimap.ts): the whole board small with the view's
+// rectangle; a click or a drag on it moves the view; a button hides it (kept
+// across visits); small screens do without it.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launch, startNode } from './lib.mjs';
+import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
+
+let node;
+let chrome;
+
+before(async () => {
+  node = await startNode();
+  chrome = await launch();
+});
+
+after(async () => {
+  await chrome?.close();
+  await node?.stop();
+});
+
+/** The page point over a board point on the minimap. */
+function onMinimap(page, x, y) {
+  return page.evaluate(
+    ([x, y]) => {
+      const m = window.__corkboard.features.minimap;
+      const p = m.toMini(x, y);
+      const r = m.canvas.getBoundingClientRect();
+      return { x: r.left + p.x, y: r.top + p.y };
+    },
+    [x, y],
+  );
+}
+
+/** The board point at the canvas' middle. */
+function centre(page) {
+  return page.evaluate(() => {
+    const c = window.__corkboard.camera();
+    const r = document.querySelector('canvas').getBoundingClientRect();
+    return { x: c.x + r.width / 2 / c.zoom, y: c.y + r.height / 2 / c.zoom };
+  });
+}
+
+test('the minimap shows the board and the view; a click and a drag move the view', async () => {
+  const b = await restBoard(node.url, 'Map', { ownerName: 'Ada' });
+  const { context, page } = await chrome.newPage();
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  await edit(page, [...noteOps(fixedId(1), 0, 0, 'near'), ...noteOps(fixedId(2), 4000, 3000, 'far', 'green', 'a1')]);
+  await page.evaluate(() => window.__corkboard.app.fit());
+  await page.waitForSelector('.cb-minimap[data-elements="2"]');
+  const r = await page.evaluate(() => document.querySelector('.cb-minimap').getBoundingClientRect().toJSON());
+  assert.ok(r.width >= 150 && r.right <= 1200 && r.bottom <= 800, JSON.stringify(r));
+  // The view's rectangle: the whole board is in view after fit, so it spans most of the map.
+  const view = (await page.getAttribute('.cb-minimap', 'data-view')).split(',').map(Number);
+  assert.ok(view[2] > 100, `view rectangle ${view}`);
+
+  // Zoom in: the rectangle shrinks.
+  await page.evaluate(() => window.__corkboard.app.zoomAt(600, 400, 4));
+  await page.waitForFunction((w) => Number(document.querySelector('.cb-minimap').dataset.view.split(',')[2]) < w / 2, view[2]);
+
+  // A click on the far note in the minimap centres the view on it.
+  const far = await onMinimap(page, 4100, 3100);
+  await page.mouse.click(far.x, far.y);
+  let c = await centre(page);
+  assert.ok(Math.abs(c.x - 4100) < 40 && Math.abs(c.y - 3100) < 40, `after the click: ${JSON.stringify(c)}`);
+  // A drag carries the view along.
+  const near = await onMinimap(page, 100, 100);
+  await page.mouse.move(far.x, far.y);
+  await page.mouse.down();
+  await page.mouse.move(near.x, near.y, { steps: 6 });
+  await page.mouse.up();
+  c = await centre(page);
+  assert.ok(Math.abs(c.x - 100) < 40 && Math.abs(c.y - 100) < 40, `after the drag: ${JSON.stringify(c)}`);
+  // No note was made or moved under the minimap.
+  const els = await page.evaluate(() => window.__corkboard.state().elements.map((e) => [e.x, e.y]));
+  assert.deepEqual(els.sort(), [[0, 0], [4000, 3000]]);
+
+  // Hidden by its button, and still hidden on the next visit.
+  await page.click('.cb-minimap-btn');
+  assert.equal(await page.isVisible('.cb-minimap'), false);
+  await page.reload();
+  await page.waitForFunction(() => window.__corkboard?.features);
+  assert.equal(await page.isVisible('.cb-minimap'), false);
+  await page.click('.cb-minimap-btn');
+  assert.equal(await page.isVisible('.cb-minimap'), true);
+  await context.close();
+});
+
+test('small screens do without the minimap', async () => {
+  const b = await restBoard(node.url, 'Phone', { ownerName: 'Ada' });
+  const { context, page } = await chrome.newPage({ viewport: { width: 390, height: 700 } });
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  await page.waitForFunction(() => window.__corkboard?.features?.minimap);
+  assert.equal(await page.isVisible('.cb-minimap'), false);
+  await context.close();
+});
