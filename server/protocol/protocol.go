@@ -141,7 +141,12 @@ type Peer struct {
 	User    string          `json:"user"`
 	Name    string          `json:"name"`
 	Color   string          `json:"color,omitempty"`
-	Data    json.RawMessage `json:"data,omitempty"`
+	// Role is the peer's current role on the board (RoleOwner …), from the
+	// board's settings at the time of the frame, never from the peer's
+	// own data: a client grants what presence asks of it (a presenter's
+	// spotlight) only to the roles allowed to ask.
+	Role string          `json:"role,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 // Presence: from a client, Data is its new state (cursor, selection,

@@ -90,7 +90,7 @@ func (m *Manager) Reauthorize(ctx context.Context, board storage.BoardID, role f
 	}
 	r.do(ctx, func() {
 		for s := range r.sessions {
-			applyRole(s, role(s))
+			r.applyRole(s, role(s))
 		}
 	})
 }
@@ -104,14 +104,16 @@ func (m *Manager) ReauthorizeSession(ctx context.Context, board storage.BoardID,
 	}
 	r.do(ctx, func() {
 		if _, ok := r.sessions[s]; ok {
-			applyRole(s, role(s))
+			r.applyRole(s, role(s))
 		}
 	})
 }
 
 // applyRole gives a session its new role: a "role" frame, or a close
-// when the role is none. Called on the room's goroutine.
-func applyRole(s *Session, nr string) {
+// when the role is none. The others learn the new role with the session's
+// next presence frame, sent at once (a demoted presenter's spotlight stops
+// being honoured). Called on the room's goroutine.
+func (r *Room) applyRole(s *Session, nr string) {
 	switch {
 	case nr == "":
 		s.Finish(protocol.CloseForbidden, "access to this board was removed", protocol.Error{
@@ -119,6 +121,8 @@ func applyRole(s *Session, nr string) {
 	case nr != s.User.Role:
 		s.User.Role = nr
 		s.SendJSON(protocol.RoleFrame{Type: protocol.TypeRole, Role: nr})
+		r.dirtyPres[s] = struct{}{}
+		r.schedulePresence()
 	}
 }
 

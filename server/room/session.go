@@ -266,5 +266,5 @@ func (s *Session) Finish(code protocol.CloseCode, reason string, last any) {
 func (s *Session) SendJSON(v any) bool { return s.Send(Outgoing{Data: protocol.JSON(v)}) }
 
 func (s *Session) peer() protocol.Peer {
-	return protocol.Peer{Session: s.ID, Replica: s.Replica, User: s.User.ID, Name: s.User.Name, Color: s.Color, Data: s.presence}
+	return protocol.Peer{Session: s.ID, Replica: s.Replica, User: s.User.ID, Name: s.User.Name, Color: s.Color, Role: s.User.Role, Data: s.presence}
 }

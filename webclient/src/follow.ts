@@ -10,10 +10,12 @@
 // already following someone follows them, and each person can stop.
 // Rejected: the spotlight as board settings over REST (a presenter's tab
 // closing would leave everyone "following" nobody until someone cleared
-// it; presence ends with the session); the node checking who may present
-// (presence data is opaque to it: a page honours a spotlight as a request
-// anyone can decline, so a viewer who sends "spot" gains nothing but a
-// polite ask).
+// it; presence ends with the session); the node parsing presence data to
+// strip "spot" from others (presence stays opaque to it). Instead the node
+// stamps each peer frame with the peer's current role, and a page honours
+// a spotlight only from an owner or editor: a viewer or commenter who sends
+// "spot" moves nobody's view, and a presenter who is demoted stops being
+// followed with their next presence frame (sent at once on a role change).
 import type { CameraView } from './camera';
 import { h } from './dom';
 import type { Camera, Renderer } from './render';
@@ -190,6 +192,7 @@ export class Follow {
 }
 
 function spotOf(p: Peer): boolean {
+  if (p.role !== 'owner' && p.role !== 'editor') return false;
   return (p.data as { spot?: unknown } | undefined)?.spot === 1;
 }
 

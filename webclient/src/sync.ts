@@ -25,6 +25,8 @@ export interface Peer {
   user: string;
   name: string;
   color?: string;
+  /** The peer's current role, from the board's settings (set by the node, not by the peer). */
+  role?: string;
   data?: PresenceData;
 }
 

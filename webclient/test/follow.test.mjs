@@ -121,3 +121,26 @@ test('a presenter brings everyone to their view; a viewer can stop following', a
   await vic.waitForSelector('.cb-follow[data-spot=true]:not([hidden])');
   await Promise.all([ac.close(), vc.close()]);
 });
+
+test('a viewer who sends "spot" in its presence moves nobody: the node stamps each peer with its role', async () => {
+  const b = await restBoard(node.url, 'Forged spot', { ownerName: 'Ada' });
+  const { context: ac, page: ada } = await chrome.newPage();
+  await openBoard(ada, node.url, b.id, b.token, 'Ada');
+  const { context: vc, page: vic } = await chrome.newPage();
+  await openBoard(vic, node.url, b.id, b.tokens.viewer, 'Vic');
+  await vic.waitForFunction(() => window.__corkboard.sync.role === 'viewer');
+  const before = await ada.evaluate(() => window.__corkboard.camera());
+
+  // Vic's page is the attacker's: it sends a spotlight from far away
+  // straight through the socket, claiming a role in its data too.
+  await vic.evaluate(() => {
+    const s = window.__corkboard.sync;
+    s.send(JSON.stringify({ type: 'presence', data: { spot: 1, role: 'owner', v: { x: 5000, y: 5000, z: 1, w: 800, h: 600 } } }));
+  });
+  await ada.waitForFunction(() => [...window.__corkboard.sync.peers.values()].some((p) => p.name === 'Vic' && p.data?.spot === 1), null, { timeout: 5000 });
+  const vicPeer = await ada.evaluate(() => [...window.__corkboard.sync.peers.values()].find((p) => p.name === 'Vic'));
+  assert.equal(vicPeer.role, 'viewer', 'the node says who Vic is, whatever the data claims');
+  assert.equal(await ada.isVisible('.cb-follow'), false, 'no "is presenting" bar for a viewer');
+  assert.deepEqual(await ada.evaluate(() => window.__corkboard.camera()), before, 'Ada’s view did not move');
+  await Promise.all([ac.close(), vc.close()]);
+});
