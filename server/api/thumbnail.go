@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -40,6 +41,7 @@ import (
 // vector's counters, which only grows): a home page reloaded without a
 // change on the board costs the node a version read, not a drawing; the
 // ETag is the version's hash, so a browser's If-None-Match gets a 304.
+// Last-Modified is the board's clock: when it last changed, for the list.
 //
 // Rejected: thumbnails uploaded by clients as PNG (any editor could put
 // any picture in everyone's list, and the node would have to keep and
@@ -57,6 +59,9 @@ type thumbEntry struct {
 	seq  uint64
 	etag string
 	svg  []byte
+	// changed is the board's clock (the latest change's time as its
+	// writer stamped it), unix ms: sent as Last-Modified.
+	changed int64
 }
 
 type thumbCache struct {
@@ -230,6 +235,7 @@ func (srv *Server) boardThumbnail(w http.ResponseWriter, r *http.Request) {
 		}
 		vbin, _ = v.AppendBinary(nil)
 		e.svg = drawThumbnail(d)
+		e.changed = int64(d.Clock() >> 16)
 	})
 	if err != nil {
 		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
@@ -242,6 +248,10 @@ func (srv *Server) boardThumbnail(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("ETag", e.etag)
+	if e.changed > 0 {
+		// A writer's clock may run ahead: never later than now.
+		h.Set("Last-Modified", time.UnixMilli(min(e.changed, time.Now().UnixMilli())).UTC().Format(http.TimeFormat))
+	}
 	h.Set("Cache-Control", "private, no-cache")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
 	h.Set("X-Content-Type-Options", "nosniff")

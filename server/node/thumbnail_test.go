@@ -77,6 +77,9 @@ func TestThumbnail(t *testing.T) {
 	if !strings.Contains(hdr.Get("Content-Security-Policy"), "default-src 'none'") || !strings.Contains(hdr.Get("Cache-Control"), "private") {
 		t.Fatalf("headers: %v", hdr)
 	}
+	if lm, err := http.ParseTime(hdr.Get("Last-Modified")); err != nil || lm.Year() < 2020 {
+		t.Fatalf("Last-Modified %q: %v", hdr.Get("Last-Modified"), err)
+	}
 	etag := hdr.Get("ETag")
 	code2, hdr2, svg2 := e.rawGet(path, owner, nil)
 	if code2 != 200 || string(svg2) != string(svg) || hdr2.Get("ETag") != etag || etag == "" {
