@@ -28,7 +28,9 @@ import { SummaryMenu } from './summary';
 import { BoardFileMenu } from './boardfile';
 import { VotingBar } from './voting';
 import './account.css';
+import './pages.css';
 import { setMyName } from './ids';
+import { askName } from './welcome';
 
 /** Who is signed in, or null (no session, or the node cannot be reached). */
 export async function fetchMe(): Promise<Me | null> {
@@ -57,7 +59,7 @@ export function browserZone(): string {
  * form, or who is signed in with their profile and boards.
  */
 export async function installAccount(main: HTMLElement, before: Element | null): Promise<Me | null> {
-  const sec = el('section', { class: 'account' });
+  const sec = el('section', { class: 'account card', 'aria-label': 'Your account' });
   main.insertBefore(sec, before);
   const me = await fetchMe();
   if (me) signedIn(sec, me);
@@ -72,7 +74,7 @@ function signInForm(sec: HTMLElement): void {
   const button = el('button', { type: 'submit' }, 'Sign in');
   const note = el('p', { class: 'note', hidden: '' });
   const form = el('form', { class: 'signin' }, el('label', {}, 'Sign in with your e-mail ', email), button, note);
-  sec.append(form);
+  sec.append(el('h2', {}, 'Your account'), form);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     button.disabled = true;
@@ -138,13 +140,7 @@ function signedIn(sec: HTMLElement, me: Me): void {
     location.reload();
   });
 
-  if (me.boards.length) {
-    const ul = el('ul');
-    for (const b of me.boards) {
-      ul.append(el('li', {}, el('a', { href: `/b/${b.board.id}` }, b.board.name || b.board.id), ' ', el('span', { class: 'when' }, b.role)));
-    }
-    sec.append(el('section', { class: 'myboards' }, el('h2', {}, 'My boards'), ul));
-  }
+  // The boards are listed by the home page (home.ts), with the others.
 }
 
 function zoneList(): string[] {
@@ -197,6 +193,29 @@ export function createOptions(form: HTMLFormElement): () => Record<string, unkno
 
 // ---- the board page ----
 
+/**
+ * The board's one Share entry point: the top bar's Share button, which
+ * until now copied a link (boardlinks.ts), opens the Share dialog from
+ * here on: for everyone its "Copy link" first, for the owner the settings,
+ * links, members and invitations below it. The button is replaced by a
+ * copy of itself (which drops the board page's listener) so that the page
+ * needs no hook for it.
+ *
+ * Rejected: the owner's separate "Share & settings" entry in the bottom
+ * menu next to the top bar's Share (two buttons named Share doing
+ * different things), and Share opening the dialog for owners only (the
+ * same button would mean two things).
+ */
+function takeShareButton(f: Features, open: () => void): HTMLButtonElement {
+  const old = f.host.root.querySelector<HTMLButtonElement>('button.share');
+  const b = (old?.cloneNode(true) as HTMLButtonElement | undefined) ?? el('button', { type: 'button', class: 'share' }, 'Share');
+  b.classList.add('cb-share-btn');
+  b.setAttribute('aria-haspopup', 'dialog');
+  b.addEventListener('click', open);
+  if (old) old.replaceWith(b);
+  return b;
+}
+
 /** How often the board's metadata is read again while the page is visible. */
 const POLL_MS = 10_000;
 
@@ -232,15 +251,15 @@ export function installBoardAccess(f: Features): BoardAccess {
   const voting = new VotingBar(a);
   const summary = new SummaryMenu(a);
   const boardFile = new BoardFileMenu(a);
-  const shareBtn = f.button('Share & settings', 'Share & settings (owner)', () => share.open(), 'cb-share-btn');
+  const shareBtn = takeShareButton(f, () => share.open());
   const notifyBtn = f.button('Notifications', 'Your e-mail notifications for this board', () => notify.open(), 'cb-notify-btn');
-  shareBtn.hidden = notifyBtn.hidden = true;
+  notifyBtn.hidden = true;
 
   let setRO = false;
   const update = () => {
     const closed = a.closed;
     const votingClosed = a.view?.board.voting?.state === 'closed';
-    shareBtn.hidden = !a.isOwner;
+    shareBtn.title = a.isOwner ? 'Share & settings' : 'Share this board';
     notifyBtn.hidden = !a.me || !a.view || a.view.you.id !== a.me.user.id;
     let text = '';
     if (closed) {
@@ -288,6 +307,8 @@ export function installBoardAccess(f: Features): BoardAccess {
 
   void Promise.all([a.refresh(), fetchMe().then((m) => (a.me = m))]).then(() => {
     update();
+    // A member still named after their address: asked for a name (welcome.ts).
+    if (a.view && a.me && a.view.you.id === a.me.user.id) askName(a);
   });
   const dbg = (window as unknown as { __corkboard?: Record<string, unknown> }).__corkboard;
   if (dbg) {

@@ -22,8 +22,8 @@ const MODES: [string, string][] = [
   ['off', 'Off'],
 ];
 
-function hourSelect(name: string): HTMLSelectElement {
-  const s = h('select', { name });
+function hourSelect(name: string, label = ''): HTMLSelectElement {
+  const s = h('select', label ? { name, 'aria-label': label } : { name });
   for (let i = 0; i < 24; i++) s.append(h('option', { value: String(i) }, `${String(i).padStart(2, '0')}:00`));
   return s;
 }
@@ -34,8 +34,8 @@ export class NotifyDialog {
   private digestHour = hourSelect('digestHour');
   private alsoDigest: HTMLInputElement;
   private batch: HTMLInputElement;
-  private quietFrom = hourSelect('quietFrom');
-  private quietTo = hourSelect('quietTo');
+  private quietFrom = hourSelect('quietFrom', 'Quiet hours start');
+  private quietTo = hourSelect('quietTo', 'Quiet hours end');
   private msg: HTMLElement;
 
   constructor(private a: BoardAccess) {
@@ -47,7 +47,8 @@ export class NotifyDialog {
     const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Close' }, '×');
     const form = h(
       'form',
-      { class: 'notify' },
+      { class: 'notify card' },
+      h('p', { class: 'hint' }, 'Mentions of you always come first. Votes opened or closed and deadlines set or near are in every mode but Off.'),
       h('label', {}, 'E-mail me ', this.mode),
       h('label', { class: 'also-digest' }, this.alsoDigest, ' Also a daily digest'),
       h('label', { class: 'digest' }, 'Digest at ', this.digestHour),
@@ -55,7 +56,7 @@ export class NotifyDialog {
       h('label', { class: 'quiet' }, 'Quiet hours from ', this.quietFrom, ' to ', this.quietTo),
       h('button', { type: 'submit' }, 'Save'),
     );
-    this.dialog = h('dialog', { class: 'cb-dialog cb-notify', 'aria-label': 'Notifications' }, h('header', {}, h('h2', {}, 'Notifications'), close), form, this.msg);
+    this.dialog = h('dialog', { class: 'cb-dialog cb-notify', 'aria-labelledby': 'cb-notify-h' }, h('header', {}, h('h2', { id: 'cb-notify-h' }, 'Notifications'), close), this.msg, form);
     close.addEventListener('click', () => this.dialog.close());
     this.mode.addEventListener('change', () => this.showMode());
     this.alsoDigest.addEventListener('change', () => this.showMode());

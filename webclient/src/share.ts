@@ -120,6 +120,9 @@ export class ShareDialog {
   private inviteLink: ShownOnce;
   private hooks: HTMLElement;
   private secret: HTMLElement;
+  private title: HTMLElement;
+  /** The owner's part: settings, links, members, invitations, webhooks. */
+  private ownerPart: HTMLElement;
 
   constructor(private a: BoardAccess) {
     const d = (this.dialog = h('dialog', { class: 'cb-dialog cb-share', 'aria-label': 'Share & settings' }));
@@ -175,8 +178,9 @@ export class ShareDialog {
     );
 
     this.members = h('ul', { class: 'members' });
-    const email = h('input', { name: 'email', type: 'email', required: '', placeholder: 'name@example.com' });
+    const email = h('input', { name: 'email', type: 'email', required: '', placeholder: 'name@example.com', 'aria-label': 'E-mail address to invite', autocomplete: 'off' });
     const role = roleSelect('editor');
+    role.setAttribute('aria-label', 'Role of the person invited');
     const invite = h('form', { class: 'invite' }, email, role, h('button', { type: 'submit' }, 'Invite'));
     invite.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -185,6 +189,7 @@ export class ShareDialog {
     this.invites = h('ul', { class: 'invites' });
     this.inviteLink = new ShownOnce(say);
     const linkRole = roleSelect('editor');
+    linkRole.setAttribute('aria-label', 'Role of whoever opens the invite link');
     const inviteLink = h('form', { class: 'invite-link' }, linkRole, h('button', { type: 'submit' }, 'Copy invite link'));
     inviteLink.addEventListener('submit', (ev) => {
       ev.preventDefault();
@@ -193,7 +198,7 @@ export class ShareDialog {
 
     this.hooks = h('ul', { class: 'hooks' });
     this.secret = h('p', { class: 'secret', hidden: '' });
-    const url = h('input', { name: 'url', type: 'url', required: '', placeholder: 'https://example.com/hook' });
+    const url = h('input', { name: 'url', type: 'url', required: '', placeholder: 'https://example.com/hook', 'aria-label': 'Webhook address' });
     const boxes = EVENTS.map((e) => h('input', { type: 'checkbox', value: e, checked: '' }));
     const hookForm = h('form', { class: 'hook' }, url, ...EVENTS.map((e, i) => h('label', {}, boxes[i], e)), h('button', { type: 'submit' }, 'Add'));
     hookForm.addEventListener('submit', (ev) => {
@@ -203,14 +208,29 @@ export class ShareDialog {
 
     const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Close' }, '×');
     close.addEventListener('click', () => d.close());
-    d.append(
-      h('header', {}, h('h2', {}, 'Share & settings'), close),
-      this.msg,
+    // For everyone: the board's link (boardlinks.ts chooses which).
+    const copy = h('button', { type: 'button', class: 'copy-board-link primary' }, 'Copy link');
+    copy.addEventListener('click', () => void this.a.f.host.copyLink());
+    const linkCard = h(
+      'section',
+      { class: 'card copy-section', 'aria-labelledby': 'cb-share-link-h' },
+      h('h3', { id: 'cb-share-link-h' }, 'Link to this board'),
+      h('p', { class: 'hint' }, 'Copy the link to hand this board to someone: they enter it as its access settings allow.'),
+      h('div', { class: 'row' }, copy),
+    );
+    this.title = h('h2', { id: 'cb-share-h' }, 'Share & settings');
+    d.setAttribute('aria-labelledby', 'cb-share-h');
+    d.removeAttribute('aria-label');
+    settings.classList.add('card');
+    linksSection.classList.add('card');
+    this.ownerPart = h(
+      'div',
+      { class: 'owner-part' },
       settings,
       linksSection,
       h(
         'section',
-        { class: 'invite-section' },
+        { class: 'invite-section card' },
         h('h3', {}, 'Members'),
         this.members,
         h('h3', {}, 'Invite by e-mail'),
@@ -221,18 +241,23 @@ export class ShareDialog {
         this.inviteLink.el,
         this.invites,
       ),
-      h('section', {}, h('h3', {}, 'Webhooks'), this.hooks, hookForm, this.secret),
+      h('section', { class: 'card hooks-section' }, h('h3', {}, 'Webhooks'), this.hooks, hookForm, this.secret),
     );
+    d.append(h('header', {}, this.title, close), this.msg, linkCard, this.ownerPart);
     document.body.appendChild(d);
   }
 
   /** Opens the dialog with fresh lists. */
   open(): void {
-    this.fill();
+    const owner = this.a.isOwner;
+    this.title.textContent = owner ? 'Share & settings' : 'Share';
+    this.ownerPart.hidden = !owner;
     this.say('');
     this.newLink.hide();
     this.inviteLink.hide();
     if (!this.dialog.open) this.dialog.showModal();
+    if (!owner) return;
+    this.fill();
     void this.loadLinks();
     void this.loadMembers();
     void this.loadInvites();
@@ -382,6 +407,7 @@ export class ShareDialog {
         if (m.role === 'owner') li.append(h('span', { class: 'role' }, 'owner'));
         else {
           const sel = roleSelect(m.role);
+          sel.setAttribute('aria-label', `Role of ${m.name || m.user}`);
           sel.addEventListener('change', async () => {
             try {
               await this.a.call('PUT', `/members/${encodeURIComponent(m.user)}`, { role: sel.value });
