@@ -18,6 +18,7 @@
 // Comments are not board elements to the canvas: the Board keeps elements
 // of kind "comment" out of its elements (they have no box; they are drawn
 // as pins by comments.ts and listed in its panel) and lists their ids.
+import { installOutline } from './outline';
 import type { LocalOp } from './crdt';
 import type { FeatureContext, FeatureHost } from './featurekit';
 import { Comments } from './comments';
@@ -286,6 +287,7 @@ export class Features implements FeatureContext {
 /** Attaches the features to a board page (called once the board is loaded). */
 export function installFeatures(host: FeatureHost): Features {
   const f = new Features(host);
+  installOutline(f);
   const dbg = (window as unknown as { __corkboard?: Record<string, unknown> }).__corkboard;
   if (dbg) dbg.features = f;
   return f;
