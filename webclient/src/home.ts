@@ -17,39 +17,46 @@ import { handOver } from './boardtoken';
 import { groupChanges, type ChangeEvent } from './changelines';
 import { h } from './dom';
 import type { Me } from './boardaccess';
+import { language, roleName, t, type Key, type Params } from './i18n';
+
+/** Text for innerHTML. */
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
 
 export async function startHome(root: HTMLElement): Promise<void> {
   document.title = 'Corkboard';
+  const e = (k: Key, p?: Params) => esc(t(k, p));
   root.innerHTML = `
     <div class="page home-page">
       <header class="page-top"><a class="brand" href="/"><span class="brand-mark" aria-hidden="true"></span>Corkboard</a></header>
       <main class="home">
         <section class="hero">
-          <h1>Your boards, together</h1>
-          <p class="lead">Infinite whiteboards that many people edit together — live, or days apart, online or not.</p>
+          <h1>${e('home.title')}</h1>
+          <p class="lead">${e('home.lead')}</p>
         </section>
         <div class="home-grid">
           <section class="card new-board" aria-labelledby="new-board-h">
-            <h2 id="new-board-h">New board</h2>
+            <h2 id="new-board-h">${e('home.new')}</h2>
             <form class="create">
-              <label>Board name <input name="name" required maxlength="200" placeholder="Team retro" autocomplete="off"></label>
-              <label>Your name <input name="owner" maxlength="60" autocomplete="nickname"></label>
-              <button type="submit" class="primary">Create board</button>
+              <label>${e('home.boardName')} <input name="name" required maxlength="200" placeholder="${e('home.boardName.placeholder')}" autocomplete="off"></label>
+              <label>${e('home.yourName')} <input name="owner" maxlength="60" autocomplete="nickname"></label>
+              <button type="submit" class="primary">${e('home.create')}</button>
               <p class="error" role="alert" hidden></p>
             </form>
           </section>
           <div class="home-side">
             <section class="card open-file" aria-labelledby="open-file-h">
-              <h2 id="open-file-h">Open a board file</h2>
-              <p class="hint">A <code>.corkboard.json</code> file downloaded from a board (its whole history) becomes a new board of yours.</p>
-              <button type="button" class="open-board-file">Choose a file…</button>
-              <input type="file" accept=".json,application/json" hidden aria-label="Board file">
+              <h2 id="open-file-h">${e('home.openFile')}</h2>
+              <p class="hint">${e('home.openFile.hint', { file: '\u0000' }).replace('\u0000', '<code>.corkboard.json</code>')}</p>
+              <button type="button" class="open-board-file">${e('home.openFile.choose')}</button>
+              <input type="file" accept=".json,application/json" hidden aria-label="${e('home.openFile.input')}">
               <p class="error" role="alert" hidden></p>
             </section>
           </div>
         </div>
-        <section class="recent" aria-labelledby="recent-h" hidden><h2 id="recent-h">Your boards</h2><ul class="board-cards"></ul></section>
-        <p class="foot">Open a board with the link someone shared with you. <a href="/healthz">Node health</a></p>
+        <section class="recent" aria-labelledby="recent-h" hidden><h2 id="recent-h">${e('home.yours')}</h2><ul class="board-cards"></ul></section>
+        <p class="foot">${e('home.foot')} <a href="/healthz">${e('home.health')}</a></p>
       </main>
     </div>`;
   const form = root.querySelector<HTMLFormElement>('form.create')!;
@@ -81,7 +88,7 @@ export async function startHome(root: HTMLElement): Promise<void> {
       if (!r.ok) throw new Error(j?.error?.message ?? `HTTP ${r.status}`);
       await enter(j);
     } catch (e) {
-      err.textContent = navigator.onLine === false ? 'You are offline: a new board needs the server.' : `Could not create the board: ${(e as Error).message}`;
+      err.textContent = navigator.onLine === false ? t('home.create.offline') : t('home.create.failed', { error: (e as Error).message });
       err.hidden = false;
       button.disabled = false;
     }
@@ -105,7 +112,7 @@ export async function startHome(root: HTMLElement): Promise<void> {
       if (!r.ok) throw new Error(j?.error?.message ?? `HTTP ${r.status}`);
       await enter(j);
     } catch (e) {
-      openErr.textContent = navigator.onLine === false ? 'You are offline: opening a board file needs the server.' : `Could not open ${f.name}: ${(e as Error).message}`;
+      openErr.textContent = navigator.onLine === false ? t('home.openFile.offline') : t('home.openFile.failed', { file: f.name, error: (e as Error).message });
       openErr.hidden = false;
       openBtn.disabled = false;
     }
@@ -150,7 +157,7 @@ export function boardList(local: BoardRecord[], me: Me | null): Listed[] {
 
 /** "5 minutes ago", in the page's language. */
 export function ago(ms: number, now = Date.now()): string {
-  const rtf = new Intl.RelativeTimeFormat(document.documentElement.lang || undefined, { numeric: 'auto' });
+  const rtf = new Intl.RelativeTimeFormat(language(), { numeric: 'auto' });
   const s = Math.round((ms - now) / 1000);
   const steps: [number, Intl.RelativeTimeFormatUnit][] = [
     [60, 'second'],
@@ -186,11 +193,11 @@ function boardCard(b: Listed): HTMLElement {
   const thumb = h('a', { class: 'thumb', href, tabindex: '-1', 'aria-hidden': 'true' }, img);
   const title = h('a', { class: 'title', href }, b.name);
   const meta = h('p', { class: 'meta' });
-  if (b.role) meta.append(h('span', { class: 'role-chip' }, b.role));
+  if (b.role) meta.append(h('span', { class: 'role-chip' }, roleName(b.role)));
   const changed = h('span', { class: 'changed' });
   meta.append(changed);
-  if (b.lastOpened) meta.append(h('span', { class: 'when' }, `opened ${ago(b.lastOpened)}`));
-  const who = h('ul', { class: 'who', 'aria-label': 'People in this board' });
+  if (b.lastOpened) meta.append(h('span', { class: 'when' }, t('home.card.opened', { when: ago(b.lastOpened) })));
+  const who = h('ul', { class: 'who', 'aria-label': t('home.card.people') });
   const since = h('div', { class: 'since-home' });
   const li = h('li', { class: 'board-card', 'data-board': b.id }, thumb, h('div', { class: 'info' }, title, meta, who, since));
   void fill(b, img, changed, who, since, li);
@@ -200,13 +207,13 @@ function boardCard(b: Listed): HTMLElement {
 async function fill(b: Listed, img: HTMLImageElement, changed: HTMLElement, who: HTMLElement, since: HTMLElement, li: HTMLElement): Promise<void> {
   const headers: Record<string, string> = b.token ? { Authorization: 'Bearer ' + b.token } : {};
   const get = (path: string) => fetch(`/v1/boards/${b.id}${path}`, { headers, credentials: 'same-origin' });
-  const [t, m, c] = await Promise.allSettled([get('/thumbnail.svg'), get('/members'), get('/changes')]);
-  if (t.status === 'fulfilled' && t.value.ok) {
-    img.src = URL.createObjectURL(await t.value.blob());
-    img.alt = `Picture of the board ${b.name}`;
-    const lm = Date.parse(t.value.headers.get('Last-Modified') ?? '');
+  const [th, m, c] = await Promise.allSettled([get('/thumbnail.svg'), get('/members'), get('/changes')]);
+  if (th.status === 'fulfilled' && th.value.ok) {
+    img.src = URL.createObjectURL(await th.value.blob());
+    img.alt = t('home.card.picture', { name: b.name });
+    const lm = Date.parse(th.value.headers.get('Last-Modified') ?? '');
     if (lm) {
-      changed.textContent = `changed ${ago(lm)}`;
+      changed.textContent = t('home.card.changed', { when: ago(lm) });
       changed.title = new Date(lm).toLocaleString();
     }
   } else {
@@ -216,7 +223,7 @@ async function fill(b: Listed, img: HTMLImageElement, changed: HTMLElement, who:
     const { members } = (await m.value.json()) as { members: { user: string; name?: string; color?: string }[] };
     const shown = members.slice(0, 5);
     for (const p of shown) {
-      const name = p.name || 'Someone';
+      const name = p.name || t('someone');
       const a = h('li', { class: 'avatar', title: name }, h('span', { 'aria-hidden': 'true' }, initials(name)), h('span', { class: 'sr-only' }, name));
       a.style.setProperty('--c', /^#[0-9a-f]{6}$/i.test(p.color ?? '') ? p.color! : '#868e96');
       who.append(a);
@@ -227,12 +234,12 @@ async function fill(b: Listed, img: HTMLImageElement, changed: HTMLElement, who:
     const j = (await c.value.json()) as { seenAt: number; events: ChangeEvent[]; names: Record<string, string> };
     if (j.seenAt > 0) {
       const lines = groupChanges(j.events, j.names ?? {});
-      if (!lines.length) since.append(h('p', { class: 'quiet' }, 'Nothing new since you last looked.'));
+      if (!lines.length) since.append(h('p', { class: 'quiet' }, t('home.card.nothingNew')));
       else {
-        since.append(h('p', { class: 'count' }, lines.length === 1 ? '1 change since you last looked' : `${lines.length} changes since you last looked`));
+        since.append(h('p', { class: 'count' }, t('home.card.changes', { n: lines.length })));
         const ul = h('ul', {});
         for (const l of lines.slice(0, 3)) ul.append(h('li', {}, l.text));
-        if (lines.length > 3) ul.append(h('li', { class: 'more' }, `and ${lines.length - 3} more`));
+        if (lines.length > 3) ul.append(h('li', { class: 'more' }, t('home.card.more', { n: lines.length - 3 })));
         since.append(ul);
       }
     }

@@ -21,6 +21,7 @@
 // "since your last visit" view already says what changed), and a
 // role="tree" widget (arrow-key handling of our own for what nested
 // lists of buttons give every screen reader for free).
+import { t, type Key } from './i18n';
 import { h } from './dom';
 import './outline.css';
 import type { El } from './element';
@@ -34,15 +35,15 @@ export interface OutlineSource {
 
 const REFRESH_MS = 400;
 
-const KIND: Record<string, string> = {
-  note: 'Note',
-  shape: 'Shape',
-  text: 'Text',
-  frame: 'Frame',
-  mindmap: 'Mindmap node',
-  stroke: 'Drawing',
-  connector: 'Connector',
-  image: 'Image',
+const KIND: Record<string, Key> = {
+  note: 'outline.kind.note',
+  shape: 'outline.kind.shape',
+  text: 'outline.kind.text',
+  frame: 'outline.kind.frame',
+  mindmap: 'outline.kind.mindmap',
+  stroke: 'outline.kind.stroke',
+  connector: 'outline.kind.connector',
+  image: 'outline.kind.image',
 };
 
 interface Item {
@@ -69,7 +70,7 @@ export class Outline {
   updates = 0;
 
   constructor(private f: OutlineSource) {
-    this.heading = h('h2', { id: 'cb-outline-h' }, 'Board outline');
+    this.heading = h('h2', { id: 'cb-outline-h' }, t('outline.title', { n: 0 }));
     this.list = h('ul', {});
     this.nav = h('nav', { class: 'cb-outline', 'aria-labelledby': 'cb-outline-h' }, this.heading, this.list);
     f.host.canvas.after(this.nav);
@@ -120,31 +121,31 @@ export class Outline {
       if (j.deleted) continue;
       const p = (j.props ?? {}) as Record<string, unknown>;
       const text = (j.text?.text ?? '').trim();
-      const who = typeof p.authorName === 'string' && p.authorName ? p.authorName : 'Someone';
+      const who = typeof p.authorName === 'string' && p.authorName ? p.authorName : t('someone');
       const root = j.parent && byId.get(j.parent) ? byId.get(j.parent)! : j;
       const target = String((root.props ?? {}).target ?? '');
       if (!target) continue;
-      let t = out.get(target);
-      if (!t) out.set(target, (t = { target, lines: [] }));
-      const line = `${root === j ? 'Comment' : 'Reply'} by ${who}: ${text}`;
-      if (root === j) t.lines.unshift(line);
-      else t.lines.push(line);
+      let thread = out.get(target);
+      if (!thread) out.set(target, (thread = { target, lines: [] }));
+      const line = t(root === j ? 'outline.comment' : 'outline.reply', { who, text });
+      if (root === j) thread.lines.unshift(line);
+      else thread.lines.push(line);
     }
     return out;
   }
 
   private label(e: El, kids: number, threads: Thread | undefined): string {
-    const kind = e.kind === 'shape' && typeof e.props.shape === 'string' ? `${KIND.shape} (${e.props.shape})` : (KIND[e.kind] ?? e.kind);
+    const kind = e.kind === 'shape' && typeof e.props.shape === 'string' ? t('outline.kind.shapeOf', { shape: e.props.shape }) : KIND[e.kind] ? t(KIND[e.kind]) : e.kind;
     const raw = (e.kind === 'frame' ? e.text.title : e.kind === 'connector' ? e.text.label : e.text.text) ?? (e.kind === 'image' ? String(e.props.alt ?? '') : '');
     const text = raw.replace(/\s+/g, ' ').trim();
-    const parts = [text ? `${kind}: ${text.length > 200 ? text.slice(0, 199) + '…' : text}` : kind];
+    const parts = [text ? t('outline.withText', { kind, text: text.length > 200 ? text.slice(0, 199) + '…' : text }) : kind];
     if (e.kind === 'note') {
-      const t = this.f.votes.tally(e.id);
-      if (t.total) parts.push(t.total === 1 ? '1 vote' : `${t.total} votes`);
+      const tally = this.f.votes.tally(e.id);
+      if (tally.total) parts.push(t('outline.votes', { n: tally.total }));
     }
-    if (kids) parts.push(e.kind === 'mindmap' ? (kids === 1 ? '1 subtopic' : `${kids} subtopics`) : kids === 1 ? '1 element inside' : `${kids} elements inside`);
-    if (threads?.lines.length) parts.push(threads.lines.length === 1 ? '1 comment' : `${threads.lines.length} comments`);
-    return parts.join(', ');
+    if (kids) parts.push(t(e.kind === 'mindmap' ? 'outline.subtopics' : 'outline.inside', { n: kids }));
+    if (threads?.lines.length) parts.push(t('outline.comments', { n: threads.lines.length }));
+    return parts.join(t('outline.sep'));
   }
 
   /** Brings the outline up to date with the board (the diff of the file comment). */
@@ -206,7 +207,7 @@ export class Outline {
         this.items.delete(id);
       }
     }
-    this.heading.textContent = count === 1 ? 'Board outline: 1 element' : `Board outline: ${count} elements`;
+    this.heading.textContent = t('outline.title', { n: count });
   }
 }
 

@@ -13,6 +13,7 @@
 // (Chromium on Android sends it, iOS Safari does not, and the canvas
 // prevents it for the mouse's right button), and a Hammer-style gesture
 // library (a dependency for one timer).
+import { t } from './i18n';
 import { h } from './dom';
 import type { FeatureHost } from './featurekit';
 import './touch.css';
@@ -96,12 +97,12 @@ export class LongPress {
     const host = this.a.host;
     const items: [string, string, () => void][] = [];
     if (id && host.canEdit() && ['note', 'shape', 'text', 'mindmap', 'frame'].includes(kind ?? '')) {
-      items.push(['edit', 'Edit text', () => host.canvas.dispatchEvent(new MouseEvent('dblclick', { bubbles: true, clientX: cx, clientY: cy }))]);
+      items.push(['edit', t('touch.edit'), () => host.canvas.dispatchEvent(new MouseEvent('dblclick', { bubbles: true, clientX: cx, clientY: cy }))]);
     }
-    items.push(['comment', id ? 'Comment' : 'Comment here', () => this.a.comment({ target: id, x: p.x, y: p.y })]);
-    if (id && kind === 'note') items.push(['vote', 'Vote', () => this.a.vote(id)]);
-    if (id && host.canEdit()) items.push(['delete', 'Delete', () => host.edit([{ op: 'delete', el: id }])]);
-    const menu = h('div', { class: 'cb-touch-menu panel', role: 'menu', 'aria-label': id ? 'Element actions' : 'Board actions' });
+    items.push(['comment', id ? t('touch.comment') : t('touch.commentHere'), () => this.a.comment({ target: id, x: p.x, y: p.y })]);
+    if (id && kind === 'note') items.push(['vote', t('touch.vote'), () => this.a.vote(id)]);
+    if (id && host.canEdit()) items.push(['delete', t('touch.delete'), () => host.edit([{ op: 'delete', el: id }])]);
+    const menu = h('div', { class: 'cb-touch-menu panel', role: 'menu', 'aria-label': id ? t('touch.menu.element') : t('touch.menu.board') });
     for (const [action, label, run] of items) {
       const b = h('button', { type: 'button', role: 'menuitem', 'data-action': action }, label);
       b.addEventListener('click', () => {

@@ -13,6 +13,7 @@
 // (served by the node without the client's code, before there is a
 // session to store a name with), and a browser prompt() (no suggestion,
 // no way to style or test it, and it blocks the page).
+import { t } from './i18n';
 import { api } from './api';
 import type { BoardAccess, User } from './boardaccess';
 import { h } from './dom';
@@ -22,7 +23,7 @@ import { setMyName } from './ids';
 /** The node's default name of an account (account.DefaultName). */
 export function defaultName(email: string): string {
   const local = email.split('@')[0] ?? '';
-  return local || 'Someone';
+  return local || 'Someone'; // the node's word, not shown as such
 }
 
 /** A name suggested from an address: "ana.silva-ruiz@…" → "Ana Silva Ruiz". */
@@ -44,16 +45,16 @@ export function askName(a: BoardAccess): void {
   if (document.querySelector('.cb-welcome')) return;
   const input = h('input', { name: 'name', required: '', maxlength: '80', autocomplete: 'name', value: suggestName(me.email) || me.name });
   const msg = h('p', { class: 'note', role: 'status' });
-  const later = h('button', { type: 'button', class: 'later' }, 'Not now');
+  const later = h('button', { type: 'button', class: 'later' }, t('welcome.later'));
   const form = h(
     'form',
     { class: 'welcome-form' },
-    h('p', { class: 'hint' }, 'The others see it on your cursor, your notes and your comments.'),
-    h('label', {}, 'Your name ', input),
-    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, 'Save'), later),
+    h('p', { class: 'hint' }, t('welcome.hint')),
+    h('label', {}, t('welcome.name') + ' ', input),
+    h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary' }, t('save')), later),
     msg,
   );
-  const panel = h('section', { class: 'cb-welcome card', role: 'dialog', 'aria-labelledby': 'cb-welcome-h' }, h('h2', { id: 'cb-welcome-h' }, 'What should the others call you?'), form);
+  const panel = h('section', { class: 'cb-welcome card', role: 'dialog', 'aria-labelledby': 'cb-welcome-h' }, h('h2', { id: 'cb-welcome-h' }, t('welcome.title')), form);
   const close = (remember: boolean) => {
     if (remember) localSet(skipKey(me.id), '1');
     panel.remove();
@@ -75,7 +76,7 @@ export function askName(a: BoardAccess): void {
       // The connection carries the name it was opened with: open it again.
       location.reload();
     } catch (e) {
-      msg.textContent = 'Not saved: ' + (e as Error).message;
+      msg.textContent = t('notSaved', { error: (e as Error).message });
       msg.classList.add('error');
     }
   });
