@@ -348,6 +348,28 @@ export const en = {
   "change.lineNamed": "{who} {verb} {what}: {names}",
   "change.theBoard": "the board",
   "change.elements": {"one": "{n} element", "other": "{n} elements"},
+
+  // Votes (votes.ts), images (images.ts), export (export.ts), start-up (main.ts)
+  "votes.notYet": "Not connected yet: voting needs to know who you are.",
+  "votes.closed": "Voting is closed.",
+  "votes.used": {"one": "You have used your {n} dot: take it back from another note first.", "other": "You have used your {n} dots: take one back from another note first."},
+  "votes.react.mine": "Your reaction: click to take it back",
+  "votes.react": "React",
+  "images": "Image",
+  "images.title": "Add an image (or drop or paste one on the board)",
+  "images.editorsOnly": "Only editors can add images.",
+  "images.kinds": "Images must be PNG, JPEG, GIF or WebP.",
+  "images.tooLarge": "That image is larger than 10 MiB.",
+  "images.failed": "Upload failed: {error}",
+  "export": "Export",
+  "export.title": "Export the board, or the selection (PNG, SVG, JSON)",
+  "export.png": "PNG image",
+  "export.svg": "SVG drawing",
+  "export.json": "JSON data",
+  "export.failed": "Export failed: {error}",
+  "export.selection": {"one": "Exports the {n} selected element", "other": "Exports the {n} selected elements"},
+  "export.board": "Exports the whole board",
+  "main.failed": "Corkboard could not start: {error}",
 } as const satisfies Record<string, Message>;
 
 export type Key = keyof typeof en;
