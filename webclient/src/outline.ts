@@ -10,7 +10,8 @@
 //
 // In step with the canvas without costing it frames: the board's changes
 // mark the outline stale, and it is brought up to date at most every
-// REFRESH_MS, off the drawing path. The update is a diff: an element's
+// REFRESH_MS (longer on big boards), when the page is idle: off the
+// drawing path. The update is a diff: an element's
 // item is kept (and its focus with it) while it exists; only labels that
 // changed are rewritten and only lists whose order changed are
 // reordered. A board of thousands of notes costs one pass over them per
@@ -86,14 +87,23 @@ export class Outline {
     this.stale();
   }
 
-  /** The board changed: bring the outline up to date soon (at most every REFRESH_MS). */
+  /**
+   * The board changed: bring the outline up to date soon, at most every
+   * REFRESH_MS (longer for big boards: a millisecond per 10 elements), and
+   * when the page is idle (after the frame being drawn, not before it).
+   */
   stale(): void {
     if (this.timer !== undefined) return;
-    const wait = Math.max(0, this.last + REFRESH_MS - performance.now());
+    const every = Math.max(REFRESH_MS, this.f.host.board.els.size / 10);
+    const wait = Math.max(0, this.last + every - performance.now());
     this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.last = performance.now();
-      this.update();
+      const run = () => {
+        this.timer = undefined;
+        this.last = performance.now();
+        this.update();
+      };
+      if ('requestIdleCallback' in window) requestIdleCallback(run, { timeout: 1000 });
+      else run();
     }, wait);
   }
 
