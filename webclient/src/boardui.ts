@@ -4,7 +4,8 @@
 import { h, icon } from './dom';
 import { SHORTCUTS } from './shortcuts';
 import { TOOLS, type Tool } from './tools';
-import { t } from './i18n';
+import { t, type Key } from './i18n';
+import { en } from './i18n/en';
 
 export interface UI {
   canvas: HTMLCanvasElement;
@@ -33,11 +34,14 @@ export function buildUI(root: HTMLElement): UI {
   const top = h('div', { class: 'panel topbar' }, h('a', { class: 'logo', href: '/', title: t('ui.home') }, 'Corkboard'), name, status, retry);
   const tools = new Map<Tool, HTMLButtonElement>();
   const bar = h('div', { class: 'panel toolbar', role: 'toolbar' });
-  for (const t of TOOLS) {
-    const b = h('button', { 'data-tool': t.tool, title: `${t.label} (${t.key.toUpperCase()})`, 'aria-label': t.label });
-    b.appendChild(icon(t.icon));
+  for (const tool of TOOLS) {
+    // The tool's name in the page's language (tools.ts names it in English).
+    const k = `tool.${tool.tool}` as Key;
+    const label = k in en ? t(k) : tool.label;
+    const b = h('button', { 'data-tool': tool.tool, title: `${label} (${tool.key.toUpperCase()})`, 'aria-label': label });
+    b.appendChild(icon(tool.icon));
     bar.appendChild(b);
-    tools.set(t.tool, b);
+    tools.set(tool.tool, b);
   }
   const people = h('div', { class: 'avatars' });
   const share = h('button', { class: 'share' }, t('ui.share'));

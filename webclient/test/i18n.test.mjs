@@ -75,6 +75,7 @@ test('a French browser gets the client in French, with plurals; German falls bac
   await openBoard(page, node.url, b.id, b.token, 'Ada');
   assert.equal(await page.textContent('.people .share'), 'Partager');
   assert.equal(await page.getAttribute('.history button[aria-label]', 'aria-label'), 'Annuler');
+  assert.equal(await page.getAttribute('.toolbar [data-tool=note]', 'aria-label'), 'Note adhésive');
   await edit(page, noteOps(fixedId(1), 0, 0, 'Un', 'yellow', 'a0'));
   await page.waitForFunction(() => document.querySelector('.cb-outline h2')?.textContent === 'Plan du tableau : 1 élément');
   await edit(page, noteOps(fixedId(2), 300, 0, 'Deux', 'pink', 'a1'));

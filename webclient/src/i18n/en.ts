@@ -370,6 +370,19 @@ export const en = {
   "export.selection": {"one": "Exports the {n} selected element", "other": "Exports the {n} selected elements"},
   "export.board": "Exports the whole board",
   "main.failed": "Corkboard could not start: {error}",
+
+  // The tools (their names; tools.ts keeps its English ones for the keys)
+  "tool.select": "Select",
+  "tool.hand": "Pan",
+  "tool.note": "Sticky note",
+  "tool.rectangle": "Rectangle",
+  "tool.ellipse": "Ellipse",
+  "tool.diamond": "Diamond",
+  "tool.text": "Text",
+  "tool.pen": "Pen",
+  "tool.connector": "Connector",
+  "tool.frame": "Frame",
+  "tool.mindmap": "Mindmap",
 } as const satisfies Record<string, Message>;
 
 export type Key = keyof typeof en;

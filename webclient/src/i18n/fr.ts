@@ -356,4 +356,16 @@ export const fr: Record<Key, Message> = {
   "export.selection": {"one": "Exporte l’élément sélectionné", "other": "Exporte les {n} éléments sélectionnés"},
   "export.board": "Exporte tout le tableau",
   "main.failed": "Corkboard n’a pas pu démarrer : {error}",
+
+  "tool.select": "Sélection",
+  "tool.hand": "Déplacer la vue",
+  "tool.note": "Note adhésive",
+  "tool.rectangle": "Rectangle",
+  "tool.ellipse": "Ellipse",
+  "tool.diamond": "Losange",
+  "tool.text": "Texte",
+  "tool.pen": "Stylo",
+  "tool.connector": "Connecteur",
+  "tool.frame": "Cadre",
+  "tool.mindmap": "Carte mentale",
 };
