@@ -114,6 +114,7 @@ type Server struct {
 	writeMu sync.Mutex
 	writers map[string]*refLock // writerLock
 	heavy   chan struct{}       // imports running at once (holdHeavy)
+	thumbs  thumbCache          // boards' thumbnails by version (thumbnail.go)
 }
 
 // New makes the API of a node.
@@ -167,6 +168,7 @@ func (srv *Server) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("DELETE /v1/boards/{board}", srv.deleteBoard)
 	handle("GET /v1/boards/{board}/state", srv.boardState)
 	handle("GET /v1/boards/{board}/ops", srv.boardOps)
+	handle("GET /v1/boards/{board}/thumbnail.svg", srv.boardThumbnail)
 	handle("GET /v1/boards/{board}/export", srv.exportBoard)
 	handle("GET /v1/boards/{board}/history", srv.boardHistory)
 	handle("GET /v1/boards/{board}/history/state", srv.historyState)

@@ -28,7 +28,10 @@ import { SummaryMenu } from './summary';
 import { BoardFileMenu } from './boardfile';
 import { VotingBar } from './voting';
 import './account.css';
+import './pages.css';
 import { setMyName } from './ids';
+import { askName } from './welcome';
+import { language, roleName, t, type Key } from './i18n';
 
 /** Who is signed in, or null (no session, or the node cannot be reached). */
 export async function fetchMe(): Promise<Me | null> {
@@ -57,7 +60,7 @@ export function browserZone(): string {
  * form, or who is signed in with their profile and boards.
  */
 export async function installAccount(main: HTMLElement, before: Element | null): Promise<Me | null> {
-  const sec = el('section', { class: 'account' });
+  const sec = el('section', { class: 'account card', 'aria-label': t('account.title') });
   main.insertBefore(sec, before);
   const me = await fetchMe();
   if (me) signedIn(sec, me);
@@ -69,19 +72,19 @@ function signInForm(sec: HTMLElement): void {
   sec.innerHTML = '';
   sec.dataset.state = 'signed-out';
   const email = el('input', { name: 'email', type: 'email', required: '', autocomplete: 'email', placeholder: 'you@example.com' });
-  const button = el('button', { type: 'submit' }, 'Sign in');
+  const button = el('button', { type: 'submit' }, t('account.signIn'));
   const note = el('p', { class: 'note', hidden: '' });
-  const form = el('form', { class: 'signin' }, el('label', {}, 'Sign in with your e-mail ', email), button, note);
-  sec.append(form);
+  const form = el('form', { class: 'signin' }, el('label', {}, t('account.signIn.email') + ' ', email), button, note);
+  sec.append(el('h2', {}, t('account.title')), form);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     button.disabled = true;
     note.classList.remove('error');
     try {
       await api('POST', '/v1/signin', { email: email.value.trim(), next: location.pathname + location.search });
-      note.textContent = `We sent a sign-in link to ${email.value.trim()}. Open it on this device within 30 minutes.`;
+      note.textContent = t('account.signIn.sent', { email: email.value.trim() });
     } catch (e) {
-      note.textContent = e instanceof ApiError && e.status === 429 ? 'Too many sign-in links for now: try again later.' : `Could not send the link: ${(e as Error).message}`;
+      note.textContent = e instanceof ApiError && e.status === 429 ? t('account.signIn.tooMany') : t('account.signIn.failed', { error: (e as Error).message });
       note.classList.add('error');
       button.disabled = false;
     }
@@ -95,8 +98,8 @@ function signedIn(sec: HTMLElement, me: Me): void {
   const who = el('span', { class: 'who' }, me.user.name || me.user.email);
   who.style.setProperty('--c', me.user.color || '#1c7ed6');
   const mail = el('span', { class: 'mail' }, me.user.email);
-  const edit = el('button', { type: 'button', class: 'edit-profile' }, 'Profile');
-  const out = el('button', { type: 'button', class: 'signout' }, 'Sign out');
+  const edit = el('button', { type: 'button', class: 'edit-profile' }, t('account.profile'));
+  const out = el('button', { type: 'button', class: 'signout' }, t('account.signOut'));
   sec.append(el('div', { class: 'me' }, who, mail, edit, out));
 
   const name = el('input', { name: 'name', maxlength: '60', value: me.user.name ?? '' });
@@ -108,10 +111,10 @@ function signedIn(sec: HTMLElement, me: Me): void {
   const profile = el(
     'form',
     { class: 'profile', hidden: '' },
-    el('label', {}, 'Name ', name),
-    el('label', {}, 'Colour ', color),
-    el('label', {}, 'Time zone ', tz, zones),
-    el('button', { type: 'submit' }, 'Save'),
+    el('label', {}, t('account.name') + ' ', name),
+    el('label', {}, t('account.colour') + ' ', color),
+    el('label', {}, t('account.tz') + ' ', tz, zones),
+    el('button', { type: 'submit' }, t('save')),
     msg,
   );
   sec.append(profile);
@@ -126,9 +129,9 @@ function signedIn(sec: HTMLElement, me: Me): void {
       who.textContent = me.user.name || me.user.email;
       who.style.setProperty('--c', me.user.color || '#1c7ed6');
       if (me.user.name) setMyName(me.user.name);
-      msg.textContent = 'Saved.';
+      msg.textContent = t('saved');
     } catch (e) {
-      msg.textContent = `Not saved: ${(e as Error).message}`;
+      msg.textContent = t('notSaved', { error: (e as Error).message });
       msg.classList.add('error');
     }
     msg.hidden = false;
@@ -138,13 +141,7 @@ function signedIn(sec: HTMLElement, me: Me): void {
     location.reload();
   });
 
-  if (me.boards.length) {
-    const ul = el('ul');
-    for (const b of me.boards) {
-      ul.append(el('li', {}, el('a', { href: `/b/${b.board.id}` }, b.board.name || b.board.id), ' ', el('span', { class: 'when' }, b.role)));
-    }
-    sec.append(el('section', { class: 'myboards' }, el('h2', {}, 'My boards'), ul));
-  }
+  // The boards are listed by the home page (home.ts), with the others.
 }
 
 function zoneList(): string[] {
@@ -157,13 +154,13 @@ function zoneList(): string[] {
 }
 
 /** The templates a new board may start from (POST /v1/boards {"template"}; "": an empty board). */
-export const TEMPLATES: [string, string][] = [
-  ['', 'An empty board'],
-  ['brainstorm', 'Brainstorm with dot voting'],
-  ['retro', 'Retrospective'],
-  ['swot', 'SWOT analysis'],
-  ['mindmap', 'Mindmap'],
-  ['kanban', 'Kanban'],
+export const TEMPLATES: [string, Key][] = [
+  ['', 'template.empty'],
+  ['brainstorm', 'template.brainstorm'],
+  ['retro', 'template.retro'],
+  ['swot', 'template.swot'],
+  ['mindmap', 'template.mindmap'],
+  ['kanban', 'template.kanban'],
 ];
 
 /**
@@ -172,13 +169,13 @@ export const TEMPLATES: [string, string][] = [
  * fields of the POST /v1/boards body (or throws a message for people).
  */
 export function createOptions(form: HTMLFormElement): () => Record<string, unknown> {
-  const access = el('select', { name: 'access' }, el('option', { value: 'public' }, 'Anyone with the link'), el('option', { value: 'password' }, 'Whoever knows a password'), el('option', { value: 'members' }, 'Members only'));
+  const access = el('select', { name: 'access' }, el('option', { value: 'public' }, t('access.public')), el('option', { value: 'password' }, t('access.password')), el('option', { value: 'members' }, t('access.members')));
   const password = el('input', { name: 'password', type: 'password', minlength: '8', maxlength: '200', autocomplete: 'new-password' });
-  const pwLabel = el('label', { class: 'pw', hidden: '' }, 'Password (8 characters or more) ', password);
+  const pwLabel = el('label', { class: 'pw', hidden: '' }, t('create.password') + ' ', password);
   const deadline = el('input', { name: 'deadline', type: 'datetime-local' });
   const template = el('select', { name: 'template' });
-  for (const [v, label] of TEMPLATES) template.append(el('option', { value: v }, label));
-  const box = el('fieldset', { class: 'access' }, el('label', { class: 'template' }, 'Start from ', template), el('label', {}, 'Who may enter ', access), pwLabel, el('label', {}, 'Closes at (optional) ', deadline));
+  for (const [v, label] of TEMPLATES) template.append(el('option', { value: v }, t(label)));
+  const box = el('fieldset', { class: 'access' }, el('label', { class: 'template' }, t('create.template') + ' ', template), el('label', {}, t('share.whoMayEnter') + ' ', access), pwLabel, el('label', {}, t('create.deadline') + ' ', deadline));
   form.insertBefore(box, form.querySelector('button[type=submit]'));
   access.addEventListener('change', () => {
     pwLabel.hidden = access.value !== 'password';
@@ -197,6 +194,29 @@ export function createOptions(form: HTMLFormElement): () => Record<string, unkno
 
 // ---- the board page ----
 
+/**
+ * The board's one Share entry point: the top bar's Share button, which
+ * until now copied a link (boardlinks.ts), opens the Share dialog from
+ * here on: for everyone its "Copy link" first, for the owner the settings,
+ * links, members and invitations below it. The button is replaced by a
+ * copy of itself (which drops the board page's listener) so that the page
+ * needs no hook for it.
+ *
+ * Rejected: the owner's separate "Share & settings" entry in the bottom
+ * menu next to the top bar's Share (two buttons named Share doing
+ * different things), and Share opening the dialog for owners only (the
+ * same button would mean two things).
+ */
+function takeShareButton(f: Features, open: () => void): HTMLButtonElement {
+  const old = f.host.root.querySelector<HTMLButtonElement>('button.share');
+  const b = (old?.cloneNode(true) as HTMLButtonElement | undefined) ?? el('button', { type: 'button', class: 'share' }, t('ui.share'));
+  b.classList.add('cb-share-btn');
+  b.setAttribute('aria-haspopup', 'dialog');
+  b.addEventListener('click', open);
+  if (old) old.replaceWith(b);
+  return b;
+}
+
 /** How often the board's metadata is read again while the page is visible. */
 const POLL_MS = 10_000;
 
@@ -208,9 +228,9 @@ export function installBoardAccess(f: Features): BoardAccess {
   const a = new BoardAccess(f);
   const banner = el('div', { class: 'cb-banner', role: 'status', hidden: '' });
   const bannerText = el('span');
-  const reopen = el('button', { type: 'button', hidden: '' }, 'Reopen');
+  const reopen = el('button', { type: 'button', hidden: '' }, t('board.reopen'));
   // Dismissed until it says something else (the top bar's chip still says "Closed").
-  const dismiss = el('button', { type: 'button', class: 'close', title: 'Hide', 'aria-label': 'Hide' }, '×');
+  const dismiss = el('button', { type: 'button', class: 'close', title: t('board.hide'), 'aria-label': t('board.hide') }, '×');
   let dismissed = '';
   dismiss.addEventListener('click', () => {
     dismissed = bannerText.textContent ?? '';
@@ -221,9 +241,9 @@ export function installBoardAccess(f: Features): BoardAccess {
   reopen.addEventListener('click', async () => {
     try {
       a.set(await a.call<BoardView>('PATCH', '', { deadline: 0 }));
-      f.host.toast('The board is open again.');
+      f.host.toast(t('board.reopened'));
     } catch (e) {
-      f.host.toast('Could not reopen: ' + (e as Error).message, true);
+      f.host.toast(t('board.reopenFailed', { error: (e as Error).message }), true);
     }
   });
 
@@ -232,22 +252,22 @@ export function installBoardAccess(f: Features): BoardAccess {
   const voting = new VotingBar(a);
   const summary = new SummaryMenu(a);
   const boardFile = new BoardFileMenu(a);
-  const shareBtn = f.button('Share & settings', 'Share & settings (owner)', () => share.open(), 'cb-share-btn');
-  const notifyBtn = f.button('Notifications', 'Your e-mail notifications for this board', () => notify.open(), 'cb-notify-btn');
-  shareBtn.hidden = notifyBtn.hidden = true;
+  const shareBtn = takeShareButton(f, () => share.open());
+  const notifyBtn = f.button(t('notify.title'), t('board.notify.title'), () => notify.open(), 'cb-notify-btn');
+  notifyBtn.hidden = true;
 
   let setRO = false;
   const update = () => {
     const closed = a.closed;
     const votingClosed = a.view?.board.voting?.state === 'closed';
-    shareBtn.hidden = !a.isOwner;
+    shareBtn.title = a.isOwner ? t('share.title.owner') : t('board.share.title');
     notifyBtn.hidden = !a.me || !a.view || a.view.you.id !== a.me.user.id;
     let text = '';
     if (closed) {
       const d = a.view?.board.deadline;
-      text = 'This board closed at its deadline' + (d ? ` (${new Date(d).toLocaleString()})` : '') + ': it is read-only now.';
+      text = d ? t('board.closedAt', { when: new Date(d).toLocaleString(language()) }) : t('board.closed');
     } else if (votingClosed || /voting/.test(a.refused)) {
-      text = 'Voting closed: the result is frozen.';
+      text = t('board.votingClosed');
     }
     bannerText.textContent = text;
     banner.hidden = !text || text === dismissed;
@@ -267,7 +287,7 @@ export function installBoardAccess(f: Features): BoardAccess {
   // The node's frames: a new role, and refusals of a closed board.
   f.host.sync.listeners.push((fr) => {
     if (fr.type === 'role') {
-      f.host.toast(`Your role on this board is now ${String(fr.role)}.`);
+      f.host.toast(t('board.roleNow', { role: roleName(String(fr.role)) }));
       void a.refresh();
       a.emit();
     } else if (fr.type === 'settings') {
@@ -293,6 +313,8 @@ export function installBoardAccess(f: Features): BoardAccess {
 
   void Promise.all([a.refresh(), fetchMe().then((m) => (a.me = m))]).then(() => {
     update();
+    // A member still named after their address: asked for a name (welcome.ts).
+    if (a.view && a.me && a.view.you.id === a.me.user.id) askName(a);
   });
   const dbg = (window as unknown as { __corkboard?: Record<string, unknown> }).__corkboard;
   if (dbg) {

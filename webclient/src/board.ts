@@ -309,6 +309,7 @@ class BoardApp {
       token: () => this.rec.token,
       setToken: (t) => this.links.setToken(t),
       keepLink: (role, url) => this.links.keepLink(role, url),
+      copyLink: () => this.links.share(),
       doc: this.doc,
       board: this.board,
       sync: this.sync,

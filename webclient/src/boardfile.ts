@@ -10,6 +10,7 @@
 // the files here and making the ops locally (a second parser of each
 // format to keep in step with the node's, and pictures to upload first);
 // the node's answer also says what it could not map, which is shown.
+import { t as tr } from './i18n';
 import type { BoardAccess } from './boardaccess';
 import { h } from './dom';
 import { HistoryDialog } from './history';
@@ -33,11 +34,6 @@ export function importKind(file: File): { format?: string; type: string } | null
   // A .json: the node tells an Excalidraw scene from a tldraw snapshot.
   if (n.endsWith('.json') || file.type === 'application/json') return { type: 'application/json' };
   return null;
-}
-
-/** "3 notes" / "1 note". */
-function count(n: number, one: string, many = one + 's'): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 export class BoardFileMenu {
@@ -67,20 +63,20 @@ export class BoardFileMenu {
       });
       return b;
     };
-    this.importBtn = item('Import…', 'cb-import', () => this.input.click());
-    this.importBtn.title = 'Import an Excalidraw or tldraw file, a CSV or a list of ideas (or drop one on the board)';
+    this.importBtn = item(tr('file.import'), 'cb-import', () => this.input.click());
+    this.importBtn.title = tr('file.import.title');
     this.pop = h(
       'div',
       { class: 'panel fx-pop cb-boardfile', hidden: '' },
       this.importBtn,
-      item('History', 'cb-history', () => void this.history.open()),
-      item('Download board file', 'cb-download-board', () => void this.download()),
+      item(tr('history'), 'cb-history', () => void this.history.open()),
+      item(tr('file.download'), 'cb-download-board', () => void this.download()),
       this.input,
     );
     boardEl.appendChild(this.pop);
     this.report = h('div', { class: 'panel cb-import-report', role: 'status', hidden: '' });
     boardEl.appendChild(this.report);
-    this.button = f.button('Board', 'Import a file, the board’s history, its file', () => (this.pop.hidden = !this.pop.hidden), 'cb-boardfile-btn');
+    this.button = f.button(tr('ui.board'), tr('file.menu.title'), () => (this.pop.hidden = !this.pop.hidden), 'cb-boardfile-btn');
 
     // A dropped file that is not a picture (images.ts takes those).
     const target = f.host.canvas;
@@ -114,7 +110,7 @@ export class BoardFileMenu {
     }
     const kind = importKind(file);
     if (!kind) {
-      host.toast('Import takes .excalidraw, tldraw (.tldr, .json), .csv or .txt files.', true);
+      host.toast(tr('file.import.kinds'), true);
       return null;
     }
     const t = this.a.token;
@@ -128,7 +124,7 @@ export class BoardFileMenu {
       const j = await r.json().catch(() => null);
       if (!r.ok) throw new Error(j?.error?.message ?? `HTTP ${r.status}`);
       const res: ImportResult = { elements: j?.elements ?? [], skipped: j?.skipped ?? [] };
-      host.toast(`Imported ${count(res.elements.length, 'element')} from ${file.name}` + (res.skipped.length ? `; ${res.skipped.length} skipped.` : '.'));
+      host.toast(tr(res.skipped.length ? 'file.imported.skipped' : 'file.imported', { n: res.elements.length, file: file.name, skipped: res.skipped.length }));
       this.showReport(file.name, res);
       this.reveal(res.elements);
       return res;
@@ -182,12 +178,12 @@ export class BoardFileMenu {
       rep.hidden = true;
       return;
     }
-    const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Close' }, '×');
+    const close = h('button', { type: 'button', class: 'close', 'aria-label': tr('close') }, '×');
     close.addEventListener('click', () => (rep.hidden = true));
     const ul = h('ul');
     for (const s of res.skipped.slice(0, 8)) ul.append(h('li', {}, h('b', {}, s.type || 'element'), ': ' + s.reason));
-    if (res.skipped.length > 8) ul.append(h('li', { class: 'more' }, `and ${res.skipped.length - 8} more`));
-    rep.append(h('header', {}, h('span', {}, `${name}: ${count(res.elements.length, 'element')} imported, ${res.skipped.length} skipped`), close), ul);
+    if (res.skipped.length > 8) ul.append(h('li', { class: 'more' }, tr('home.card.more', { n: res.skipped.length - 8 })));
+    rep.append(h('header', {}, h('span', {}, tr('file.report', { name, n: res.elements.length, skipped: res.skipped.length })), close), ul);
     rep.hidden = false;
   }
 
@@ -214,7 +210,7 @@ export class BoardFileMenu {
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
     } catch (e) {
-      a.f.host.toast('The board file could not be made: ' + (e as Error).message, true);
+      a.f.host.toast(tr('file.download.failed', { error: (e as Error).message }), true);
     }
   }
 }

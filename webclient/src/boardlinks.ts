@@ -2,6 +2,7 @@
 // record in store.ts): the top bar's Share, a replaced token (stored,
 // reconnected with, and passed to the browser's other tabs), the role links
 // kept for Share, and a token the node refused.
+import { t as tr } from './i18n';
 import { fragmentLink, linkToken } from './boardtoken';
 import type { BoardRecord, Persistence } from './store';
 import type { Sync } from './sync';
@@ -30,9 +31,9 @@ export class BoardLinks {
     const text = link ? fragmentLink(link) : location.href;
     try {
       await navigator.clipboard.writeText(text);
-      this.toast(link ? 'Link copied: anyone with it can edit this board.' : "Board address copied: it opens the board as the board's access settings allow.");
+      this.toast(link ? tr('links.copiedEditor') : tr('links.copiedAddress'));
     } catch {
-      prompt('Copy this link', text);
+      prompt(tr('links.copyThis'), text);
     }
   }
 

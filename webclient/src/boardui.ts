@@ -4,6 +4,8 @@
 import { h, icon } from './dom';
 import { SHORTCUTS } from './shortcuts';
 import { TOOLS, type Tool } from './tools';
+import { t, type Key } from './i18n';
+import { en } from './i18n/en';
 
 export interface UI {
   canvas: HTMLCanvasElement;
@@ -24,46 +26,49 @@ export interface UI {
 }
 
 export function buildUI(root: HTMLElement): UI {
-  const canvas = h('canvas', { class: 'canvas', tabindex: '0', 'aria-label': 'Board' });
+  const canvas = h('canvas', { class: 'canvas', tabindex: '0', 'aria-label': t('ui.board') });
   const layer = h('div', { class: 'layer' });
-  const name = h('span', { class: 'board-name' }, 'Board');
+  const name = h('span', { class: 'board-name' }, t('ui.board'));
   const status = h('span', { class: 'conn', 'data-state': 'connecting', role: 'status' });
-  const retry = h('button', { class: 'retry', hidden: '' }, 'Retry');
-  const top = h('div', { class: 'panel topbar' }, h('a', { class: 'logo', href: '/', title: 'Home' }, 'Corkboard'), name, status, retry);
+  const retry = h('button', { class: 'retry', hidden: '' }, t('ui.retry'));
+  const top = h('div', { class: 'panel topbar' }, h('a', { class: 'logo', href: '/', title: t('ui.home') }, 'Corkboard'), name, status, retry);
   const tools = new Map<Tool, HTMLButtonElement>();
   const bar = h('div', { class: 'panel toolbar', role: 'toolbar' });
-  for (const t of TOOLS) {
-    const b = h('button', { 'data-tool': t.tool, title: `${t.label} (${t.key.toUpperCase()})`, 'aria-label': t.label });
-    b.appendChild(icon(t.icon));
+  for (const tool of TOOLS) {
+    // The tool's name in the page's language (tools.ts names it in English).
+    const k = `tool.${tool.tool}` as Key;
+    const label = k in en ? t(k) : tool.label;
+    const b = h('button', { 'data-tool': tool.tool, title: `${label} (${tool.key.toUpperCase()})`, 'aria-label': label });
+    b.appendChild(icon(tool.icon));
     bar.appendChild(b);
-    tools.set(t.tool, b);
+    tools.set(tool.tool, b);
   }
   const people = h('div', { class: 'avatars' });
-  const share = h('button', { class: 'share' }, 'Share');
+  const share = h('button', { class: 'share' }, t('ui.share'));
   const right = h('div', { class: 'panel people' }, people, share);
   const context = h('div', { class: 'panel context', hidden: '' });
   const zoom = h('div', { class: 'panel zoom' });
-  const undo = h('button', { title: 'Undo (Ctrl+Z)', 'aria-label': 'Undo' });
+  const undo = h('button', { title: t('ui.undo.title'), 'aria-label': t('ui.undo') });
   undo.appendChild(icon('<path d="M9 14L4 9l5-5M4 9h10a6 6 0 010 12h-3"/>'));
-  const redo = h('button', { title: 'Redo (Ctrl+Shift+Z)', 'aria-label': 'Redo' });
+  const redo = h('button', { title: t('ui.redo.title'), 'aria-label': t('ui.redo') });
   redo.appendChild(icon('<path d="M15 14l5-5-5-5M20 9H10a6 6 0 000 12h3"/>'));
-  const helpButton = h('button', { class: 'help-button', title: 'Keyboard shortcuts (?)', 'aria-label': 'Keyboard shortcuts' }, '?');
+  const helpButton = h('button', { class: 'help-button', title: t('ui.shortcuts.title'), 'aria-label': t('ui.shortcuts') }, '?');
   const history = h('div', { class: 'panel history' }, undo, redo, helpButton);
   const toast = h('div', { class: 'toast', hidden: '', role: 'alert' });
-  const help = h('div', { class: 'help panel', hidden: '', role: 'dialog', 'aria-label': 'Keyboard shortcuts' });
+  const help = h('div', { class: 'help panel', hidden: '', role: 'dialog', 'aria-label': t('ui.shortcuts') });
   const rows = h('table', {});
   for (const [k, what] of SHORTCUTS) rows.appendChild(h('tr', {}, h('th', {}, k), h('td', {}, what)));
-  help.append(h('h2', {}, 'Keyboard shortcuts'), rows, h('p', {}, 'Press ? or Esc to close.'));
+  help.append(h('h2', {}, t('ui.shortcuts')), rows, h('p', {}, t('ui.shortcuts.close')));
   root.append(h('div', { class: 'board' }, canvas, layer, top, bar, right, context, zoom, history, toast, help));
   return { canvas, layer, name, status, retry, tools, people, share, context, zoom, undo, redo, toast, helpButton, help };
 }
 
 /** Fills the zoom panel: out, the percentage (reset), in, fit. */
 export function zoomButtons(z: HTMLElement, act: { zoomMid(factor: number): void; reset(): void; fit(): void }): HTMLElement {
-  const out = h('button', { 'aria-label': 'Zoom out', title: 'Zoom out' }, '−');
-  const pct = h('button', { class: 'pct', title: 'Reset zoom' }, '100%');
-  const inn = h('button', { 'aria-label': 'Zoom in', title: 'Zoom in' }, '+');
-  const fit = h('button', { title: 'Fit to content (Shift+1)' }, 'Fit');
+  const out = h('button', { 'aria-label': t('ui.zoomOut'), title: t('ui.zoomOut') }, '−');
+  const pct = h('button', { class: 'pct', title: t('ui.zoomReset') }, '100%');
+  const inn = h('button', { 'aria-label': t('ui.zoomIn'), title: t('ui.zoomIn') }, '+');
+  const fit = h('button', { title: t('ui.fit.title') }, t('ui.fit'));
   z.append(out, pct, inn, fit);
   out.addEventListener('click', () => act.zoomMid(1 / 1.25));
   inn.addEventListener('click', () => act.zoomMid(1.25));

@@ -3,6 +3,9 @@
 // by person, action and kind, each element named by its text ("Ana added 2
 // notes: “Lake walk” and “Swim”").
 
+import { t, type Key } from './i18n';
+import { en } from './i18n/en';
+
 /** One event of the node: what one or more changes did to one element. */
 export interface ChangeEvent {
   element: string;
@@ -25,36 +28,41 @@ export interface ChangeGroup {
   text: string;
 }
 
-const SINGULAR: Record<string, string> = { stroke: 'drawing', mindmap: 'mindmap node', node: 'mindmap node' };
-const PLURAL: Record<string, string> = { note: 'notes', shape: 'shapes', text: 'texts', comment: 'comments', image: 'images', connector: 'connectors', frame: 'frames', stroke: 'drawings', mindmap: 'mindmap nodes', node: 'mindmap nodes' };
-
 /** A kind as a noun: "a note", "3 mindmap nodes". */
 export function kindNoun(kind: string, n: number): string {
-  if (n === 1) {
-    const w = SINGULAR[kind] ?? kind;
-    return (/^[aeiou]/.test(w) ? 'an ' : 'a ') + w;
-  }
-  return `${n} ${PLURAL[kind] ?? (SINGULAR[kind] ?? kind) + 's'}`;
+  const k = `kind.${kind === 'node' ? 'mindmap' : kind}` as Key;
+  if (k in en) return t(k, { n });
+  return n === 1 ? kind : `${n} ${kind}`;
 }
 
 /** An element named by its text: a short preview in quotes ("" when it has none). */
 export function quoted(text: string | undefined, max = 40): string {
-  const t = (text ?? '').replace(/\s+/g, ' ').trim();
-  if (!t) return '';
-  return '“' + (t.length > max ? t.slice(0, max - 1).trimEnd() + '…' : t) + '”';
+  const s = (text ?? '').replace(/\s+/g, ' ').trim();
+  if (!s) return '';
+  return t('quote', { text: s.length > max ? s.slice(0, max - 1).trimEnd() + '…' : s });
+}
+
+/** "A", "A and B", "A, B and C" in the page's language. */
+function joinAnd(items: string[]): string {
+  if (items.length <= 1) return items[0] ?? '';
+  return t('list.and', { list: items.slice(0, -1).join(t('list.sep')), last: items[items.length - 1] });
 }
 
 /** The elements of a line named by their text ("“A”, “B” and 2 more"). */
 function names(texts: string[]): string {
-  const q = texts.map((t) => quoted(t)).filter(Boolean);
+  const q = texts.map((x) => quoted(x)).filter(Boolean);
   if (!q.length) return '';
   const shown = q.slice(0, 3);
   const more = texts.length - shown.length;
-  if (more > 0) return shown.join(', ') + ` and ${more} more`;
-  return shown.length === 1 ? shown[0] : shown.slice(0, -1).join(', ') + ' and ' + shown[shown.length - 1];
+  if (more > 0) return t('list.more', { list: shown.join(t('list.sep')), n: more });
+  return joinAnd(shown);
 }
 
-const VERB: Record<string, string> = { voted: 'voted for', commented: 'commented on', replied: 'replied on' };
+/** The verb of an action: "added", "voted for". */
+function verb(action: string): string {
+  const k = `change.${action}` as Key;
+  return k in en ? t(k) : action;
+}
 
 /**
  * Folds the node's events into lines: per person, action and kind, in
@@ -67,7 +75,7 @@ export function groupChanges(events: ChangeEvent[], names_: Record<string, strin
   const creatorOnly = new Set(['added', 'commented', 'replied']);
   for (const e of events) {
     const by = creatorOnly.has(e.action) ? e.by.slice(0, 1) : e.by;
-    const who = by.map((u) => names_[u] || 'Someone').join(' and ') || 'Someone';
+    const who = joinAnd(by.map((u) => names_[u] || t('someone'))) || t('someone');
     const comment = e.kind === 'comment';
     // A comment is named by what it is on.
     const kind = comment ? 'comment' : e.kind;
@@ -83,10 +91,10 @@ export function groupChanges(events: ChangeEvent[], names_: Record<string, strin
   for (const g of out.values()) {
     const n = g.elements.length;
     const named = names(g.texts);
-    const verb = VERB[g.action] ?? g.action;
-    if (g.kind === 'comment') g.text = `${g.who} ${verb} ${named || (n === 1 ? 'the board' : n + ' elements')}`;
-    else if (n === 1) g.text = `${g.who} ${verb} ${named || kindNoun(g.kind, 1)}`;
-    else g.text = `${g.who} ${verb} ${kindNoun(g.kind, n)}${named ? ': ' + named : ''}`;
+    const v = verb(g.action);
+    if (g.kind === 'comment') g.text = t('change.line', { who: g.who, verb: v, what: named || (n === 1 ? t('change.theBoard') : t('change.elements', { n })) });
+    else if (n === 1) g.text = t('change.line', { who: g.who, verb: v, what: named || kindNoun(g.kind, 1) });
+    else g.text = named ? t('change.lineNamed', { who: g.who, verb: v, what: kindNoun(g.kind, n), names: named }) : t('change.line', { who: g.who, verb: v, what: kindNoun(g.kind, n) });
     res.push({ who: g.who, action: g.action, kind: g.kind, elements: g.elements, text: g.text });
   }
   return res;

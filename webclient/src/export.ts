@@ -9,6 +9,7 @@
 // fit) and written as one <text> per line, rather than with a foreignObject
 // of HTML: other programs (Inkscape, Illustrator, librsvg) read plain SVG
 // text, few read foreignObject.
+import { t as tr, type Key } from './i18n';
 import type { FeatureContext } from './featurekit';
 import { connectorPath, type Pt } from './connectors';
 import { cssColor } from './ids';
@@ -187,7 +188,7 @@ async function svgElement(f: FeatureContext, b: Board, e: El): Promise<string> {
       const tb = Math.min(FRAME_TITLE, e.h);
       parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(e.h)}" fill=${fill === 'transparent' ? '"#fff" fill-opacity="0.55"' : paint(fill)} stroke="#adb5bd" stroke-width="1.5"/>`);
       parts.push(`<rect x="${n(e.x)}" y="${n(e.y)}" width="${n(e.w)}" height="${n(tb)}" fill="#000" fill-opacity="0.04"/>`);
-      const title = (e.text.title || 'Frame').split('\n')[0];
+      const title = (e.text.title || tr('outline.kind.frame')).split('\n')[0];
       const fr = textFrame(e);
       parts.push(`<text x="${n(fr.box.x)}" y="${n(e.y + tb / 2)}" dominant-baseline="central" font-size="${n(fr.fontSize)}" font-weight="600" fill="${e.text.title ? esc(fr.color) : '#adb5bd'}">${esc(title)}</text>`);
       return `<g data-id="${e.id}"${rot}>${parts.join('')}</g>`;
@@ -266,27 +267,27 @@ export class Exporter {
     const pop = document.createElement('div');
     pop.className = 'panel fx-pop fx-export';
     pop.hidden = true;
-    const add = (label: string, fn: (ids?: string[]) => Promise<void>) => {
+    const add = (label: Key, fn: (ids?: string[]) => Promise<void>) => {
       const b = document.createElement('button');
-      b.textContent = label;
-      b.dataset.export = label.split(' ')[0].toLowerCase();
+      b.textContent = tr(label);
+      b.dataset.export = label.split('.')[1];
       b.addEventListener('click', () => {
         pop.hidden = true;
         const sel = [...f.host.selection()];
-        fn(sel.length ? sel : undefined).catch((e) => f.host.toast('Export failed: ' + (e as Error).message, true));
+        fn(sel.length ? sel : undefined).catch((e) => f.host.toast(tr('export.failed', { error: (e as Error).message }), true));
       });
       pop.appendChild(b);
     };
-    add('PNG image', async (ids) => download(fileName('png', !!ids), (await exportPNG(f, { ids })).blob));
-    add('SVG drawing', async (ids) => download(fileName('svg', !!ids), new Blob([await exportSVG(f, { ids })], { type: 'image/svg+xml' })));
-    add('JSON data', async (ids) => download(fileName('json', !!ids), new Blob([exportJSON(f, { ids })], { type: 'application/json' })));
+    add('export.png', async (ids) => download(fileName('png', !!ids), (await exportPNG(f, { ids })).blob));
+    add('export.svg', async (ids) => download(fileName('svg', !!ids), new Blob([await exportSVG(f, { ids })], { type: 'image/svg+xml' })));
+    add('export.json', async (ids) => download(fileName('json', !!ids), new Blob([exportJSON(f, { ids })], { type: 'application/json' })));
     this.pop = pop;
     f.menu.parentElement!.appendChild(pop);
-    f.button('Export', 'Export the board, or the selection (PNG, SVG, JSON)', () => {
+    f.button(tr('export'), tr('export.title'), () => {
       pop.hidden = !pop.hidden;
       const n = f.host.selection().size;
       pop.dataset.scope = n ? 'selection' : 'board';
-      pop.title = n ? `Exports the ${n} selected element(s)` : 'Exports the whole board';
+      pop.title = n ? tr('export.selection', { n }) : tr('export.board');
     }, 'fx-export-btn');
   }
 

@@ -19,6 +19,8 @@ export interface FeatureHost {
   setToken(token: string): void;
   /** Keeps a role link for the top bar's Share button (null: forget it; role "*": every role). */
   keepLink(role: string, url: string | null): void;
+  /** Copies the board's link (the editor link kept, or its address) and says so (boardlinks.ts). */
+  copyLink(): Promise<void>;
   doc: CrdtDoc;
   /** The board as drawn; its change event reports every change, local or remote. */
   board: Board;

@@ -18,6 +18,8 @@
 // Comments are not board elements to the canvas: the Board keeps elements
 // of kind "comment" out of its elements (they have no box; they are drawn
 // as pins by comments.ts and listed in its panel) and lists their ids.
+import { installOutline } from './outline';
+import { LongPress } from './touch';
 import type { LocalOp } from './crdt';
 import type { FeatureContext, FeatureHost } from './featurekit';
 import { Comments } from './comments';
@@ -305,7 +307,13 @@ export class Features implements FeatureContext {
 /** Attaches the features to a board page (called once the board is loaded). */
 export function installFeatures(host: FeatureHost): Features {
   const f = new Features(host);
+  installOutline(f);
+  // The long press's menu (touch.ts).
+  const lp = new LongPress({ host, comment: (at) => f.comments.begin(at), vote: (id) => void f.votes.vote(id, f.votes.tally(id).mine + 1) });
   const dbg = (window as unknown as { __corkboard?: Record<string, unknown> }).__corkboard;
-  if (dbg) dbg.features = f;
+  if (dbg) {
+    dbg.features = f;
+    dbg.longPress = lp;
+  }
   return f;
 }

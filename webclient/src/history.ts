@@ -12,6 +12,7 @@
 // (every feature and peer would see elements come and go, and an edit made
 // meanwhile would have to be refused or lost); a second Board and renderer
 // for the past state (a copy of the page's drawing stack for a glance).
+import { language, t as tr } from './i18n';
 import type { BoardAccess } from './boardaccess';
 import { h } from './dom';
 
@@ -53,16 +54,16 @@ export class HistoryDialog {
   private names = new Map<string, string>();
 
   constructor(private a: BoardAccess) {
-    const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Close' }, '×');
+    const close = h('button', { type: 'button', class: 'close', 'aria-label': tr('close') }, '×');
     this.list = h('ul', { class: 'timeline' });
-    this.more = h('button', { type: 'button', class: 'more', hidden: '' }, 'Older changes');
+    this.more = h('button', { type: 'button', class: 'more', hidden: '' }, tr('history.older'));
     this.preview = h('section', { class: 'preview', hidden: '' });
     this.msg = h('p', { class: 'note', role: 'status' });
     this.dialog = h(
       'dialog',
-      { class: 'cb-dialog cb-history', 'aria-label': 'History' },
-      h('header', {}, h('h2', {}, 'History'), close),
-      h('p', { class: 'hint' }, 'Every change to the board, newest first. Preview one to see the board as it was after it.'),
+      { class: 'cb-dialog cb-history', 'aria-label': tr('history') },
+      h('header', {}, h('h2', {}, tr('history')), close),
+      h('p', { class: 'hint' }, tr('history.hint')),
       this.msg,
       this.list,
       this.more,
@@ -123,24 +124,24 @@ export class HistoryDialog {
       const q = `?limit=${PAGE}` + (before !== undefined ? `&before=${before}` : '');
       const j = await this.a.call<{ entries: HistoryEntry[]; next?: number; trimmed?: boolean }>('GET', '/history' + q);
       for (const e of j.entries) this.list.append(this.row(e));
-      if (!this.list.children.length) this.list.append(h('li', { class: 'empty' }, 'Nothing has changed on this board yet.'));
+      if (!this.list.children.length) this.list.append(h('li', { class: 'empty' }, tr('history.none')));
       this.next = j.next;
       this.more.hidden = j.next === undefined;
-      if (j.trimmed && j.next === undefined) this.list.append(h('li', { class: 'empty' }, 'Older changes are no longer kept.'));
+      if (j.trimmed && j.next === undefined) this.list.append(h('li', { class: 'empty' }, tr('history.trimmed')));
     } catch (e) {
-      this.say('The history could not be read: ' + (e as Error).message, true);
+      this.say(tr('history.failed', { error: (e as Error).message }), true);
     }
   }
 
   private row(e: HistoryEntry): HTMLLIElement {
-    const preview = h('button', { type: 'button', class: 'show' }, 'Preview');
+    const preview = h('button', { type: 'button', class: 'show' }, tr('history.preview'));
     preview.addEventListener('click', () => void this.show(e));
     return h(
       'li',
       { 'data-seq': String(e.seq) },
       h('time', { datetime: new Date(e.accepted).toISOString() }, new Date(e.accepted).toLocaleString()),
       h('span', { class: 'author' }, this.who(e.author)),
-      h('span', { class: 'ops' }, `${e.ops} ${e.ops === 1 ? 'op' : 'ops'}`),
+      h('span', { class: 'ops' }, tr('history.ops', { n: e.ops })),
       preview,
     );
   }
@@ -151,22 +152,22 @@ export class HistoryDialog {
     const p = this.preview;
     p.hidden = false;
     p.dataset.seq = String(e.seq);
-    p.replaceChildren(h('p', { class: 'hint' }, 'Loading…'));
+    p.replaceChildren(h('p', { class: 'hint' }, tr('loading')));
     let els: StateElement[];
     try {
       const j = await this.a.call<{ elements: StateElement[] }>('GET', `/history/state?seq=${e.seq}`);
       els = j.elements.filter((x) => !x.deleted && x.kind !== 'comment');
     } catch (err) {
-      p.replaceChildren(h('p', { class: 'error' }, 'This version could not be read: ' + (err as Error).message));
+      p.replaceChildren(h('p', { class: 'error' }, tr('history.versionFailed', { error: (err as Error).message })));
       return;
     }
     if (p.dataset.seq !== String(e.seq)) return; // another preview was asked for meanwhile
     const when = new Date(e.accepted).toLocaleString();
-    const restore = h('button', { type: 'button', class: 'restore' }, 'Restore this version');
+    const restore = h('button', { type: 'button', class: 'restore' }, tr('history.restoreThis'));
     restore.hidden = !this.canRestore;
-    const confirmRow = h('div', { class: 'row confirm', hidden: '' }, h('span', {}, `Put the whole board back as it was at ${when}? Everything changed since is undone, as a new change that others see.`));
-    const yes = h('button', { type: 'button', class: 'yes' }, 'Restore');
-    const no = h('button', { type: 'button', class: 'no' }, 'Cancel');
+    const confirmRow = h('div', { class: 'row confirm', hidden: '' }, h('span', {}, tr('history.confirm', { when })));
+    const yes = h('button', { type: 'button', class: 'yes' }, tr('history.restore'));
+    const no = h('button', { type: 'button', class: 'no' }, tr('cancel'));
     confirmRow.append(yes, no);
     restore.addEventListener('click', () => {
       confirmRow.hidden = false;
@@ -183,8 +184,8 @@ export class HistoryDialog {
       ul.append(h('li', { 'data-id': x.id }, h('span', { class: 'kind' }, x.kind), h('span', { class: 'text' }, text)));
     }
     if (els.length > 200) ul.append(h('li', { class: 'empty' }, `and ${els.length - 200} more`));
-    if (!els.length) ul.append(h('li', { class: 'empty' }, 'The board was empty.'));
-    p.replaceChildren(h('h3', {}, `The board at ${when} (${els.length} ${els.length === 1 ? 'element' : 'elements'})`), sketch(els), ul, h('div', { class: 'row' }, restore), confirmRow);
+    if (!els.length) ul.append(h('li', { class: 'empty' }, tr('history.empty')));
+    p.replaceChildren(h('h3', {}, tr('history.at', { when, n: els.length })), sketch(els), ul, h('div', { class: 'row' }, restore), confirmRow);
   }
 
   /** Restores entry e's version (the whole board), and says what was skipped. */
@@ -193,18 +194,18 @@ export class HistoryDialog {
     try {
       const r = await this.a.call<{ elements: string[]; skipped?: { type: string; reason: string }[] }>('POST', '/restore', { seq: e.seq });
       const skipped = r.skipped ?? [];
-      this.a.f.host.toast(`The board is back as it was at ${new Date(e.accepted).toLocaleString()}.` + (skipped.length ? ` ${skipped.length} skipped.` : ''));
+      this.a.f.host.toast(tr(skipped.length ? 'history.restored.skipped' : 'history.restored', { when: new Date(e.accepted).toLocaleString(language()), skipped: skipped.length }));
       if (skipped.length) {
         const ul = h('ul', { class: 'skipped' });
         for (const s of skipped.slice(0, 8)) ul.append(h('li', {}, h('b', {}, s.type || 'element'), ': ' + s.reason));
         if (skipped.length > 8) ul.append(h('li', { class: 'empty' }, `and ${skipped.length - 8} more`));
-        this.preview.append(h('h3', {}, 'Not restored'), ul);
-        this.say('Restored, but for what is listed below.');
+        this.preview.append(h('h3', {}, tr('history.notRestored')), ul);
+        this.say(tr('history.partly'));
       } else {
         this.dialog.close();
       }
     } catch (err) {
-      this.say('Could not restore: ' + (err as Error).message, true);
+      this.say(tr('history.restoreFailed', { error: (err as Error).message }), true);
       yes.disabled = false;
     }
   }
@@ -221,7 +222,7 @@ function sketch(els: StateElement[]): SVGSVGElement {
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('class', 'sketch');
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'A sketch of the board');
+  svg.setAttribute('aria-label', tr('history.sketch'));
   const num = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
   const boxes = els
     .filter((x) => typeof x.props?.x === 'number' && typeof x.props?.y === 'number')

@@ -25,6 +25,7 @@
 // node's blob URL: the file is self-contained (it opens offline, in other
 // programs, and after the board's link is revoked), and the blob URL needs
 // the board's credentials, which an SVG viewer does not have.
+import { t as tr } from './i18n';
 import { generateKeyBetween } from 'fractional-indexing';
 import type { FeatureContext } from './featurekit';
 import { uuidv7 } from './ids';
@@ -79,7 +80,7 @@ export class Images implements ImageSource {
       if (file) void this.upload(file);
     });
     f.menu.appendChild(input);
-    f.button('Image', 'Add an image (or drop or paste one on the board)', () => input.click(), 'fx-image-btn edit-only');
+    f.button(tr('images'), tr('images.title'), () => input.click(), 'fx-image-btn edit-only');
     const target = f.host.canvas;
     target.addEventListener('dragover', (e) => {
       if (e.dataTransfer && [...e.dataTransfer.items].some((i) => i.kind === 'file')) e.preventDefault();
@@ -111,15 +112,15 @@ export class Images implements ImageSource {
   async upload(file: Blob, at?: { x: number; y: number }): Promise<string | null> {
     const h = this.f.host;
     if (!h.canEdit()) {
-      h.toast('Only editors can add images.');
+      h.toast(tr('images.editorsOnly'));
       return null;
     }
     if (!IMAGE_TYPES.includes(file.type)) {
-      h.toast('Images must be PNG, JPEG, GIF or WebP.', true);
+      h.toast(tr('images.kinds'), true);
       return null;
     }
     if (file.size > MAX_BYTES) {
-      h.toast('That image is larger than 10 MiB.', true);
+      h.toast(tr('images.tooLarge'), true);
       return null;
     }
     let info: { id: string; url: string };
@@ -129,7 +130,7 @@ export class Images implements ImageSource {
       if (!r.ok) throw new Error(j?.error?.message ?? r.statusText);
       info = j;
     } catch (e) {
-      h.toast('Upload failed: ' + (e as Error).message, true);
+      h.toast(tr('images.failed', { error: (e as Error).message }), true);
       return null;
     }
     if (/^[0-9a-f]{64}$/.test(info.id)) this.load(info.id, file);

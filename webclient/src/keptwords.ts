@@ -4,6 +4,7 @@
 // discards them: a notice at the board's top with the words in a text box,
 // Copy and Discard, and a menu button to bring it back once put away. It
 // survives a reload: the words are stored, not only shown.
+import { t } from './i18n';
 import type { FeatureContext } from './featurekit';
 import { loadKept, saveKept, type KeptWords as Kept } from './store';
 
@@ -17,13 +18,13 @@ export class KeptWords {
     this.panel = document.createElement('div');
     this.panel.className = 'panel fx-kept';
     this.panel.setAttribute('role', 'region');
-    this.panel.setAttribute('aria-label', 'Not saved');
+    this.panel.setAttribute('aria-label', t('kept'));
     this.panel.hidden = true;
     this.title = document.createElement('strong');
     this.box = document.createElement('textarea');
     this.box.readOnly = true;
     this.box.rows = 4;
-    this.box.setAttribute('aria-label', 'Your words that were not saved');
+    this.box.setAttribute('aria-label', t('kept.box'));
     const mk = (text: string, title: string, cls: string, fn: () => void) => {
       const b = document.createElement('button');
       b.type = 'button';
@@ -38,13 +39,13 @@ export class KeptWords {
     head.className = 'fx-kept-head';
     head.append(
       this.title,
-      mk('Copy', 'Copy these words', 'fx-kept-copy', () => void this.copy()),
-      mk('Discard', 'Forget these words', 'fx-kept-discard', () => this.discard()),
-      mk('×', 'Hide', 'fx-close', () => (this.panel.hidden = true)),
+      mk(t('share.copy'), t('kept.copy.title'), 'fx-kept-copy', () => void this.copy()),
+      mk(t('kept.discard'), t('kept.discard.title'), 'fx-kept-discard', () => this.discard()),
+      mk('×', t('board.hide'), 'fx-close', () => (this.panel.hidden = true)),
     );
     this.panel.append(head, this.box);
     f.notices.appendChild(this.panel);
-    this.btn = f.button('Not saved', 'Your words the board refused, to copy', () => {
+    this.btn = f.button(t('kept'), t('kept.title'), () => {
       this.panel.hidden = !this.panel.hidden;
     }, 'fx-kept-btn');
     this.btn.hidden = true;
@@ -68,7 +69,7 @@ export class KeptWords {
     }
     // The node's message without its "change 1 of 2 refused: " prefix.
     const reasons = [...new Set(list.map((k) => k.reason.replace(/^change \d+ of \d+ refused: /, '')))].join('; ');
-    this.title.textContent = `Not saved — ${reasons}. Your words, to copy:`;
+    this.title.textContent = t('kept.heading', { reasons });
     this.box.value = items.map((i) => i.text).join('\n\n');
     if (open) this.panel.hidden = false;
   }
@@ -76,12 +77,12 @@ export class KeptWords {
   private async copy(): Promise<void> {
     try {
       await navigator.clipboard.writeText(this.box.value);
-      this.f.host.toast('Copied.');
+      this.f.host.toast(t('kept.copied'));
     } catch {
       // No clipboard permission: selected, for Ctrl+C.
       this.box.focus();
       this.box.select();
-      this.f.host.toast('Selected: press Ctrl+C (⌘C) to copy.');
+      this.f.host.toast(t('kept.selected'));
     }
   }
 

@@ -51,6 +51,11 @@ function fail(e: unknown): void {
   root.innerHTML = '';
   const p = document.createElement('p');
   p.className = 'fatal';
-  p.textContent = 'Corkboard could not start: ' + (e instanceof Error ? e.message : String(e));
+  const error = e instanceof Error ? e.message : String(e);
+  p.textContent = 'Corkboard could not start: ' + error;
+  // In the page's language once the catalogue is there (not on the start-up path).
+  import('./i18n')
+    .then(({ t }) => (p.textContent = t('main.failed', { error })))
+    .catch(() => {});
   root.appendChild(p);
 }

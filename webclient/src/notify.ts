@@ -2,6 +2,7 @@
 // dialog (GET/PUT /v1/boards/{board}/notify: each change batched, a daily
 // digest, mentions only, or off; with each or mentions, a daily digest
 // too; quiet hours).
+import { t, type Key } from './i18n';
 import type { BoardAccess } from './boardaccess';
 import { h } from './dom';
 
@@ -15,15 +16,26 @@ interface Prefs {
   quietTo: number;
 }
 
-const MODES: [string, string][] = [
-  ['each', 'Each change (batched)'],
-  ['digest', 'A daily digest'],
-  ['mentions', 'Only when mentioned'],
-  ['off', 'Off'],
+const MODES: [string, Key][] = [
+  ['each', 'notify.mode.each'],
+  ['digest', 'notify.mode.digest'],
+  ['mentions', 'notify.mode.mentions'],
+  ['off', 'notify.mode.off'],
 ];
 
-function hourSelect(name: string): HTMLSelectElement {
-  const s = h('select', { name });
+/** A message's text around controls: \u0000 and \u0001 mark where they go. */
+function around(msg: string, ...controls: HTMLElement[]): (string | HTMLElement)[] {
+  const out: (string | HTMLElement)[] = [];
+  for (const part of msg.split(/([\u0000\u0001])/)) {
+    if (part === '\u0000') out.push(controls[0]);
+    else if (part === '\u0001') out.push(controls[1]);
+    else if (part) out.push(part);
+  }
+  return out;
+}
+
+function hourSelect(name: string, label = ''): HTMLSelectElement {
+  const s = h('select', label ? { name, 'aria-label': label } : { name });
   for (let i = 0; i < 24; i++) s.append(h('option', { value: String(i) }, `${String(i).padStart(2, '0')}:00`));
   return s;
 }
@@ -34,28 +46,29 @@ export class NotifyDialog {
   private digestHour = hourSelect('digestHour');
   private alsoDigest: HTMLInputElement;
   private batch: HTMLInputElement;
-  private quietFrom = hourSelect('quietFrom');
-  private quietTo = hourSelect('quietTo');
+  private quietFrom = hourSelect('quietFrom', t('notify.quietFrom'));
+  private quietTo = hourSelect('quietTo', t('notify.quietTo'));
   private msg: HTMLElement;
 
   constructor(private a: BoardAccess) {
     this.mode = h('select', { name: 'mode' });
-    for (const [v, label] of MODES) this.mode.append(h('option', { value: v }, label));
+    for (const [v, label] of MODES) this.mode.append(h('option', { value: v }, t(label)));
     this.batch = h('input', { name: 'batchMinutes', type: 'number', min: '1', max: '1440', value: '30' });
     this.alsoDigest = h('input', { name: 'digest', type: 'checkbox' });
     this.msg = h('p', { class: 'note', role: 'status' });
-    const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Close' }, '×');
+    const close = h('button', { type: 'button', class: 'close', 'aria-label': t('close') }, '×');
     const form = h(
       'form',
-      { class: 'notify' },
-      h('label', {}, 'E-mail me ', this.mode),
-      h('label', { class: 'also-digest' }, this.alsoDigest, ' Also a daily digest'),
-      h('label', { class: 'digest' }, 'Digest at ', this.digestHour),
-      h('label', { class: 'batch' }, 'At most one e-mail every ', this.batch, ' minutes'),
-      h('label', { class: 'quiet' }, 'Quiet hours from ', this.quietFrom, ' to ', this.quietTo),
-      h('button', { type: 'submit' }, 'Save'),
+      { class: 'notify card' },
+      h('p', { class: 'hint' }, t('notify.hint')),
+      h('label', {}, t('notify.mode') + ' ', this.mode),
+      h('label', { class: 'also-digest' }, this.alsoDigest, ' ' + t('notify.alsoDigest')),
+      h('label', { class: 'digest' }, t('notify.digestAt') + ' ', this.digestHour),
+      h('label', { class: 'batch' }, ...around(t('notify.batch', { n: '\u0000' }), this.batch)),
+      h('label', { class: 'quiet' }, ...around(t('notify.quiet', { from: '\u0000', to: '\u0001' }), this.quietFrom, this.quietTo)),
+      h('button', { type: 'submit' }, t('save')),
     );
-    this.dialog = h('dialog', { class: 'cb-dialog cb-notify', 'aria-label': 'Notifications' }, h('header', {}, h('h2', {}, 'Notifications'), close), form, this.msg);
+    this.dialog = h('dialog', { class: 'cb-dialog cb-notify', 'aria-labelledby': 'cb-notify-h' }, h('header', {}, h('h2', { id: 'cb-notify-h' }, t('notify.title')), close), this.msg, form);
     close.addEventListener('click', () => this.dialog.close());
     this.mode.addEventListener('change', () => this.showMode());
     this.alsoDigest.addEventListener('change', () => this.showMode());
@@ -79,7 +92,7 @@ export class NotifyDialog {
       this.quietTo.value = String(notify.quietTo ?? 0);
       this.showMode();
     } catch (e) {
-      this.say('Preferences could not be read: ' + (e as Error).message, true);
+      this.say(t('notify.readFailed', { error: (e as Error).message }), true);
     }
   }
 
@@ -108,9 +121,9 @@ export class NotifyDialog {
     };
     try {
       await this.a.call('PUT', '/notify', p, true);
-      this.say('Saved.');
+      this.say(t('saved'));
     } catch (e) {
-      this.say('Not saved: ' + (e as Error).message, true);
+      this.say(t('notSaved', { error: (e as Error).message }), true);
     }
   }
 }

@@ -8,6 +8,7 @@
 // take link tokens; it never shows in the address).
 // Wrong passwords and the node's rate limit (429) are said as such. A
 // members-only board asks a visitor without a session to sign in instead.
+import { t } from './i18n';
 import { api, ApiError } from './api';
 import { h } from './dom';
 import { myName, setMyName } from './ids';
@@ -47,17 +48,17 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
   const pw = h('input', { name: 'password', type: 'password', required: '', autocomplete: 'current-password', maxlength: '200' });
   const name = h('input', { name: 'name', maxlength: '60', autocomplete: 'nickname', value: localGet(localKeys.name) ?? '' });
   const err = h('p', { class: 'error', role: 'alert', hidden: '' });
-  const go = h('button', { type: 'submit' }, 'Enter');
+  const go = h('button', { type: 'submit' }, t('password.enter'));
   const form = h(
     'form',
     { class: 'cb-password fatal' },
     h('h1', {}, 'Corkboard'),
-    h('p', {}, 'This board is protected by a password.'),
-    h('label', {}, 'Password ', pw),
-    h('label', {}, 'Your name ', name),
+    h('p', {}, t('password.lead')),
+    h('label', {}, t('share.password') + ' ', pw),
+    h('label', {}, t('home.yourName') + ' ', name),
     go,
     err,
-    h('p', {}, h('a', { href: '/' }, 'Home')),
+    h('p', {}, h('a', { href: '/' }, t('ui.home'))),
   );
   root.appendChild(form);
   pw.focus();
@@ -77,7 +78,7 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
     } catch (e) {
       const s = e instanceof ApiError ? e.status : 0;
       err.textContent =
-        s === 429 ? 'Too many wrong passwords from here: wait a quarter of an hour and try again.' : s === 401 ? 'Wrong password.' : `Could not enter: ${(e as Error).message}`;
+        s === 429 ? t('password.tooMany') : s === 401 ? t('password.wrong') : t('password.failed', { error: (e as Error).message });
       err.hidden = false;
       go.disabled = false;
       pw.select();
@@ -91,16 +92,16 @@ function askSignIn(root: HTMLElement, boardId: string): boolean {
   root.querySelector('.cb-signin')?.remove();
   const email = h('input', { name: 'email', type: 'email', required: '', autocomplete: 'email', placeholder: 'you@example.com' });
   const note = h('p', { class: 'note', role: 'status', hidden: '' });
-  const go = h('button', { type: 'submit' }, 'Send me a sign-in link');
+  const go = h('button', { type: 'submit' }, t('signin.send'));
   const form = h(
     'form',
     { class: 'cb-password cb-signin fatal' },
     h('h1', {}, 'Corkboard'),
-    h('p', {}, 'This board is for its members. Sign in with the e-mail address you were invited with, or open the link you were given.'),
-    h('label', {}, 'E-mail ', email),
+    h('p', {}, t('signin.lead')),
+    h('label', {}, t('signin.email') + ' ', email),
     go,
     note,
-    h('p', {}, h('a', { href: '/' }, 'Home')),
+    h('p', {}, h('a', { href: '/' }, t('ui.home'))),
   );
   root.appendChild(form);
   email.focus();
@@ -110,9 +111,9 @@ function askSignIn(root: HTMLElement, boardId: string): boolean {
     note.classList.remove('error');
     try {
       await api('POST', '/v1/signin', { email: email.value.trim(), next: `/b/${boardId}` });
-      note.textContent = `We sent a sign-in link to ${email.value.trim()}: it brings you back to this board.`;
+      note.textContent = t('signin.sent', { email: email.value.trim() });
     } catch (e) {
-      note.textContent = e instanceof ApiError && e.status === 429 ? 'Too many sign-in links for now: try again later.' : `Could not send the link: ${(e as Error).message}`;
+      note.textContent = e instanceof ApiError && e.status === 429 ? t('account.signIn.tooMany') : t('account.signIn.failed', { error: (e as Error).message });
       note.classList.add('error');
       go.disabled = false;
     }

@@ -19,6 +19,7 @@
 import { ApiError } from './api';
 import type { BoardAccess, BoardView } from './boardaccess';
 import { fromLocalInput, h, toLocalInput } from './dom';
+import { language, roleName, t, type Key } from './i18n';
 
 interface Member {
   user: string;
@@ -59,12 +60,12 @@ const EVENTS = ['element', 'comment', 'vote', 'deadline'];
 class ShownOnce {
   readonly el: HTMLElement;
   private label = h('span', { class: 'label' });
-  private input = h('input', { class: 'link-url', readonly: '', 'aria-label': 'Link' });
+  private input = h('input', { class: 'link-url', readonly: '', 'aria-label': t('share.link') });
   /** The link record shown (when it is a role link). */
   id = '';
 
   constructor(private say: (text: string, error?: boolean) => void) {
-    const copy = h('button', { type: 'button', class: 'copy-link' }, 'Copy');
+    const copy = h('button', { type: 'button', class: 'copy-link' }, t('share.copy'));
     copy.addEventListener('click', () => void this.copy());
     this.input.addEventListener('focus', () => this.input.select());
     this.el = h('div', { class: 'minted', hidden: '' }, this.label, h('div', { class: 'row' }, this.input, copy));
@@ -89,17 +90,17 @@ class ShownOnce {
   private async copy(): Promise<void> {
     try {
       await navigator.clipboard.writeText(this.input.value);
-      this.say('Link copied.');
+      this.say(t('share.copied'));
     } catch {
       this.input.select();
-      this.say('Copy the selected link (Ctrl+C or ⌘C).');
+      this.say(t('share.copySelected'));
     }
   }
 }
 
 function roleSelect(value: string, name = 'role'): HTMLSelectElement {
   const s = h('select', { name });
-  for (const r of ROLES) s.append(h('option', { value: r }, r));
+  for (const r of ROLES) s.append(h('option', { value: r }, roleName(r)));
   s.value = value;
   return s;
 }
@@ -120,26 +121,29 @@ export class ShareDialog {
   private inviteLink: ShownOnce;
   private hooks: HTMLElement;
   private secret: HTMLElement;
+  private title: HTMLElement;
+  /** The owner's part: settings, links, members, invitations, webhooks. */
+  private ownerPart: HTMLElement;
 
   constructor(private a: BoardAccess) {
-    const d = (this.dialog = h('dialog', { class: 'cb-dialog cb-share', 'aria-label': 'Share & settings' }));
-    this.access = h('select', { name: 'access' }, h('option', { value: 'public' }, 'Anyone with the link'), h('option', { value: 'password' }, 'Whoever knows the password'), h('option', { value: 'members' }, 'Members only'));
-    this.password = h('input', { name: 'password', type: 'password', maxlength: '200', autocomplete: 'new-password', placeholder: 'unchanged' });
-    this.pwRow = h('label', {}, 'Password ', this.password);
+    const d = (this.dialog = h('dialog', { class: 'cb-dialog cb-share', 'aria-label': t('share.title.owner') }));
+    this.access = h('select', { name: 'access' }, h('option', { value: 'public' }, t('access.public')), h('option', { value: 'password' }, t('access.password')), h('option', { value: 'members' }, t('access.members')));
+    this.password = h('input', { name: 'password', type: 'password', maxlength: '200', autocomplete: 'new-password', placeholder: t('share.password.unchanged') });
+    this.pwRow = h('label', {}, t('share.password') + ' ', this.password);
     this.publicRole = roleSelect('editor', 'publicRole');
     this.deadline = h('input', { name: 'deadline', type: 'datetime-local' });
     this.deadlineState = h('span', { class: 'deadline-state' });
     this.msg = h('p', { class: 'note', role: 'status' });
-    const save = h('button', { type: 'submit', class: 'save' }, 'Save');
-    const clear = h('button', { type: 'button', class: 'clear-deadline' }, 'No deadline');
+    const save = h('button', { type: 'submit', class: 'save' }, t('save'));
+    const clear = h('button', { type: 'button', class: 'clear-deadline' }, t('share.noDeadline'));
     const settings = h(
       'form',
       { class: 'settings', method: 'dialog' },
-      h('h3', {}, 'Access'),
-      h('label', {}, 'Who may enter ', this.access),
+      h('h3', {}, t('share.access')),
+      h('label', {}, t('share.whoMayEnter') + ' ', this.access),
       this.pwRow,
-      h('label', {}, 'Visitors may ', this.publicRole),
-      h('label', {}, 'Closes at ', this.deadline, ' ', this.deadlineState),
+      h('label', {}, t('share.visitorsMay') + ' ', this.publicRole),
+      h('label', {}, t('share.closesAt') + ' ', this.deadline, ' ', this.deadlineState),
       h('div', { class: 'row' }, save, clear),
     );
     this.access.addEventListener('change', () => this.showPw());
@@ -147,27 +151,27 @@ export class ShareDialog {
       ev.preventDefault();
       void this.saveSettings();
     });
-    clear.addEventListener('click', () => void this.patch({ deadline: 0 }, 'The board has no deadline now.'));
+    clear.addEventListener('click', () => void this.patch({ deadline: 0 }, t('share.deadlineCleared')));
 
     const say = (t: string, e?: boolean) => this.say(t, e);
     this.links = h('ul', { class: 'links' });
     this.newLink = new ShownOnce(say);
     const mint = h('div', { class: 'row new-links' });
     for (const r of ROLES) {
-      const b = h('button', { type: 'button', class: 'new-link', 'data-role': r }, `New ${r} link`);
+      const b = h('button', { type: 'button', class: 'new-link', 'data-role': r }, t('share.newLink', { role: roleName(r) }));
       b.addEventListener('click', () => void this.mint(r));
       mint.append(b);
     }
-    const revoke = h('button', { type: 'button', class: 'revoke-links' }, 'Revoke all links');
+    const revoke = h('button', { type: 'button', class: 'revoke-links' }, t('share.revokeAll'));
     revoke.addEventListener('click', () => {
-      if (confirm('Every link and password guest token stops working, and whoever uses one is shut out. Continue?'))
-        void this.patch({ revokeLinks: true }, 'Every link was revoked: make new ones below.');
+      if (confirm(t('share.revokeAll.confirm')))
+        void this.patch({ revokeLinks: true }, t('share.revokeAll.done'));
     });
     const linksSection = h(
       'section',
       { class: 'links-section' },
-      h('h3', {}, 'Links'),
-      h('p', { class: 'hint' }, 'Whoever opens a link enters with its role, whatever the access above. A link is shown once, when made: copy it then.'),
+      h('h3', {}, t('share.links')),
+      h('p', { class: 'hint' }, t('share.links.hint')),
       mint,
       this.newLink.el,
       this.links,
@@ -175,9 +179,10 @@ export class ShareDialog {
     );
 
     this.members = h('ul', { class: 'members' });
-    const email = h('input', { name: 'email', type: 'email', required: '', placeholder: 'name@example.com' });
+    const email = h('input', { name: 'email', type: 'email', required: '', placeholder: 'name@example.com', 'aria-label': t('share.invite.email'), autocomplete: 'off' });
     const role = roleSelect('editor');
-    const invite = h('form', { class: 'invite' }, email, role, h('button', { type: 'submit' }, 'Invite'));
+    role.setAttribute('aria-label', t('share.invite.role'));
+    const invite = h('form', { class: 'invite' }, email, role, h('button', { type: 'submit' }, t('share.invite')));
     invite.addEventListener('submit', (ev) => {
       ev.preventDefault();
       void this.invite(email, role.value);
@@ -185,7 +190,8 @@ export class ShareDialog {
     this.invites = h('ul', { class: 'invites' });
     this.inviteLink = new ShownOnce(say);
     const linkRole = roleSelect('editor');
-    const inviteLink = h('form', { class: 'invite-link' }, linkRole, h('button', { type: 'submit' }, 'Copy invite link'));
+    linkRole.setAttribute('aria-label', t('share.inviteLink.role'));
+    const inviteLink = h('form', { class: 'invite-link' }, linkRole, h('button', { type: 'submit' }, t('share.inviteLink.copy')));
     inviteLink.addEventListener('submit', (ev) => {
       ev.preventDefault();
       void this.makeInviteLink(linkRole.value);
@@ -193,46 +199,66 @@ export class ShareDialog {
 
     this.hooks = h('ul', { class: 'hooks' });
     this.secret = h('p', { class: 'secret', hidden: '' });
-    const url = h('input', { name: 'url', type: 'url', required: '', placeholder: 'https://example.com/hook' });
+    const url = h('input', { name: 'url', type: 'url', required: '', placeholder: 'https://example.com/hook', 'aria-label': t('share.hook.url') });
     const boxes = EVENTS.map((e) => h('input', { type: 'checkbox', value: e, checked: '' }));
-    const hookForm = h('form', { class: 'hook' }, url, ...EVENTS.map((e, i) => h('label', {}, boxes[i], e)), h('button', { type: 'submit' }, 'Add'));
+    const hookForm = h('form', { class: 'hook' }, url, ...EVENTS.map((e, i) => h('label', {}, boxes[i], e)), h('button', { type: 'submit' }, t('share.hook.add')));
     hookForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
       void this.addHook(url, boxes.filter((b) => b.checked).map((b) => b.value));
     });
 
-    const close = h('button', { type: 'button', class: 'close', 'aria-label': 'Close' }, '×');
+    const close = h('button', { type: 'button', class: 'close', 'aria-label': t('close') }, '×');
     close.addEventListener('click', () => d.close());
-    d.append(
-      h('header', {}, h('h2', {}, 'Share & settings'), close),
-      this.msg,
+    // For everyone: the board's link (boardlinks.ts chooses which).
+    const copy = h('button', { type: 'button', class: 'copy-board-link primary' }, t('share.copyLink'));
+    copy.addEventListener('click', () => void this.a.f.host.copyLink());
+    const linkCard = h(
+      'section',
+      { class: 'card copy-section', 'aria-labelledby': 'cb-share-link-h' },
+      h('h3', { id: 'cb-share-link-h' }, t('share.linkHere')),
+      h('p', { class: 'hint' }, t('share.linkHere.hint')),
+      h('div', { class: 'row' }, copy),
+    );
+    this.title = h('h2', { id: 'cb-share-h' }, t('share.title.owner'));
+    d.setAttribute('aria-labelledby', 'cb-share-h');
+    d.removeAttribute('aria-label');
+    settings.classList.add('card');
+    linksSection.classList.add('card');
+    this.ownerPart = h(
+      'div',
+      { class: 'owner-part' },
       settings,
       linksSection,
       h(
         'section',
-        { class: 'invite-section' },
-        h('h3', {}, 'Members'),
+        { class: 'invite-section card' },
+        h('h3', {}, t('share.members')),
         this.members,
-        h('h3', {}, 'Invite by e-mail'),
+        h('h3', {}, t('share.inviteByMail')),
         invite,
-        h('h3', {}, 'Invite link'),
-        h('p', { class: 'hint' }, 'Whoever opens it signs in, and becomes a member with this role.'),
+        h('h3', {}, t('share.inviteLink')),
+        h('p', { class: 'hint' }, t('share.inviteLink.hint')),
         inviteLink,
         this.inviteLink.el,
         this.invites,
       ),
-      h('section', {}, h('h3', {}, 'Webhooks'), this.hooks, hookForm, this.secret),
+      h('section', { class: 'card hooks-section' }, h('h3', {}, t('share.hooks')), this.hooks, hookForm, this.secret),
     );
+    d.append(h('header', {}, this.title, close), this.msg, linkCard, this.ownerPart);
     document.body.appendChild(d);
   }
 
   /** Opens the dialog with fresh lists. */
   open(): void {
-    this.fill();
+    const owner = this.a.isOwner;
+    this.title.textContent = owner ? t('share.title.owner') : t('share.title');
+    this.ownerPart.hidden = !owner;
     this.say('');
     this.newLink.hide();
     this.inviteLink.hide();
     if (!this.dialog.open) this.dialog.showModal();
+    if (!owner) return;
+    this.fill();
     void this.loadLinks();
     void this.loadMembers();
     void this.loadInvites();
@@ -259,13 +285,13 @@ export class ShareDialog {
   private showPw(): void {
     const pw = this.access.value === 'password';
     this.pwRow.hidden = !pw;
-    this.password.placeholder = this.a.view?.board.access === 'password' ? 'unchanged' : 'at least 8 characters';
+    this.password.placeholder = this.a.view?.board.access === 'password' ? t('share.password.unchanged') : t('share.password.min');
     this.publicRole.disabled = this.access.value === 'members';
   }
 
   private showDeadline(): void {
     const d = this.a.view?.board.deadline ?? 0;
-    this.deadlineState.textContent = !d ? '' : this.a.closed ? 'closed' : 'open until then';
+    this.deadlineState.textContent = !d ? '' : this.a.closed ? t('share.closed') : t('share.openUntil');
     this.deadlineState.dataset.closed = String(this.a.closed);
   }
 
@@ -292,7 +318,7 @@ export class ShareDialog {
       this.say(done);
       return true;
     } catch (e) {
-      this.say('Not saved: ' + (e as Error).message, true);
+      this.say(t('notSaved', { error: (e as Error).message }), true);
       return false;
     }
   }
@@ -303,29 +329,29 @@ export class ShareDialog {
     if (!v || this.access.value !== v.board.access) body.access = this.access.value;
     if (this.access.value === 'password' && this.password.value) body.password = this.password.value;
     if (this.access.value === 'password' && v?.board.access !== 'password' && !this.password.value) {
-      this.say('A password board needs a password.', true);
+      this.say(t('share.needPassword'), true);
       return;
     }
     if (this.access.value !== 'members' && this.publicRole.value !== v?.board.publicRole) body.publicRole = this.publicRole.value;
     const dl = fromLocalInput(this.deadline.value);
     if (dl !== (v?.board.deadline ?? 0)) body.deadline = dl;
     if (!Object.keys(body).length) {
-      this.say('Nothing changed.');
+      this.say(t('share.nothingChanged'));
       return;
     }
-    await this.patch(body, body.password ? 'Saved. The new password is needed from now on; old links stopped working.' : 'Saved.');
+    await this.patch(body, body.password ? t('share.savedPassword') : t('saved'));
   }
 
   /** Makes a link for role and shows it (once). */
   private async mint(role: string): Promise<void> {
     try {
       const j = await this.a.call<{ link: Link; url: string }>('POST', '/links', { role });
-      this.newLink.show(`New ${role} link (shown only now):`, j.url, j.link.id);
+      this.newLink.show(t('share.newLink.shown', { role: roleName(role) }), j.url, j.link.id);
       this.a.f.host.keepLink(role, j.url);
-      this.say(`Made a ${role} link: copy it now.`);
+      this.say(t('share.newLink.made', { role: roleName(role) }));
       void this.loadLinks();
     } catch (e) {
-      this.say('No link made: ' + (e as Error).message, true);
+      this.say(t('share.newLink.failed', { error: (e as Error).message }), true);
     }
   }
 
@@ -335,23 +361,23 @@ export class ShareDialog {
       const { links } = await this.a.call<{ links: Link[] }>('GET', '/links');
       ul.innerHTML = '';
       for (const l of (links ?? []).sort((x, y) => x.created - y.created)) {
-        const rv = h('button', { type: 'button', class: 'revoke-link' }, 'Revoke');
-        const li = h('li', { 'data-link': l.id, 'data-role': l.role }, h('span', { class: 'role' }, `${l.role} link`), ` · made ${new Date(l.created).toLocaleString()} `, rv);
+        const rv = h('button', { type: 'button', class: 'revoke-link' }, t('share.revoke'));
+        const li = h('li', { 'data-link': l.id, 'data-role': l.role }, h('span', { class: 'role' }, t('share.link.role', { role: roleName(l.role) })), ` · ${t('share.link.made', { when: new Date(l.created).toLocaleString(language()) })} `, rv);
         rv.addEventListener('click', async () => {
           try {
             await this.a.call('DELETE', `/links/${encodeURIComponent(l.id)}`);
             li.remove();
             if (this.newLink.id === l.id) this.newLink.hide();
-            this.say(`The ${l.role} link was revoked: whoever uses it is shut out.`);
+            this.say(t('share.link.revoked', { role: roleName(l.role) }));
           } catch (e) {
-            this.say('Not revoked: ' + (e as Error).message, true);
+            this.say(t('share.notRevoked', { error: (e as Error).message }), true);
           }
         });
         ul.append(li);
       }
-      if (!ul.children.length) ul.append(h('li', { class: 'empty' }, 'No links: make one above.'));
+      if (!ul.children.length) ul.append(h('li', { class: 'empty' }, t('share.links.none')));
     } catch (e) {
-      ul.textContent = 'Links could not be listed: ' + (e as Error).message;
+      ul.textContent = t('share.links.failed', { error: (e as Error).message });
     }
   }
 
@@ -359,16 +385,16 @@ export class ShareDialog {
   private async makeInviteLink(role: string): Promise<void> {
     try {
       const j = await this.a.call<{ invite: Invite; link: string }>('POST', '/invites', { role });
-      this.inviteLink.show(`Invite link for a ${role} (shown only now; whoever opens it must sign in):`, j.link);
+      this.inviteLink.show(t('share.inviteLink.shown', { role: roleName(role) }), j.link);
       try {
         await navigator.clipboard.writeText(j.link);
-        this.say('Invite link copied.');
+        this.say(t('share.inviteLink.copied'));
       } catch {
-        this.say('Copy the invite link now.');
+        this.say(t('share.inviteLink.copyNow'));
       }
       void this.loadInvites();
     } catch (e) {
-      this.say(e instanceof ApiError && e.status === 429 ? 'Too many invitations for now: try later.' : 'No invite link made: ' + (e as Error).message, true);
+      this.say(e instanceof ApiError && e.status === 429 ? t('share.tooMany') : t('share.inviteLink.failed', { error: (e as Error).message }), true);
     }
   }
 
@@ -379,26 +405,27 @@ export class ShareDialog {
       ul.innerHTML = '';
       for (const m of members) {
         const li = h('li', { 'data-user': m.user }, h('span', { class: 'name' }, m.name || m.user), ' ', h('span', { class: 'mail' }, m.email ?? ''));
-        if (m.role === 'owner') li.append(h('span', { class: 'role' }, 'owner'));
+        if (m.role === 'owner') li.append(h('span', { class: 'role' }, roleName('owner')));
         else {
           const sel = roleSelect(m.role);
+          sel.setAttribute('aria-label', t('share.member.role', { name: m.name || m.user }));
           sel.addEventListener('change', async () => {
             try {
               await this.a.call('PUT', `/members/${encodeURIComponent(m.user)}`, { role: sel.value });
-              this.say(`${m.name || m.user} is now ${sel.value}.`);
+              this.say(t('share.member.changed', { name: m.name || m.user, role: roleName(sel.value) }));
             } catch (e) {
               sel.value = m.role;
-              this.say('Role not changed: ' + (e as Error).message, true);
+              this.say(t('share.member.notChanged', { error: (e as Error).message }), true);
             }
           });
-          const rm = h('button', { type: 'button', class: 'remove', title: 'Remove from the board' }, 'Remove');
+          const rm = h('button', { type: 'button', class: 'remove', title: t('share.member.removeTitle') }, t('share.remove'));
           rm.addEventListener('click', async () => {
             try {
               await this.a.call('DELETE', `/members/${encodeURIComponent(m.user)}`);
               li.remove();
-              this.say(`${m.name || m.user} was removed.`);
+              this.say(t('share.member.removed', { name: m.name || m.user }));
             } catch (e) {
-              this.say('Not removed: ' + (e as Error).message, true);
+              this.say(t('share.notRemoved', { error: (e as Error).message }), true);
             }
           });
           li.append(sel, rm);
@@ -406,7 +433,7 @@ export class ShareDialog {
         ul.append(li);
       }
     } catch (e) {
-      ul.textContent = 'Members could not be listed: ' + (e as Error).message;
+      ul.textContent = t('share.members.failed', { error: (e as Error).message });
     }
   }
 
@@ -421,14 +448,14 @@ export class ShareDialog {
     try {
       const j = await this.a.call<{ invite: Invite; existing?: boolean }>('POST', '/invites', { email: addr, role });
       if (j.existing) {
-        this.say(`${addr} was already invited on ${new Date(j.invite.created).toLocaleString()} and has not joined yet: no second e-mail was sent (the invitation is now for a ${j.invite.role}). To e-mail a new link, use Resend below.`);
+        this.say(t('share.invite.existing', { email: addr, when: new Date(j.invite.created).toLocaleString(language()), role: roleName(j.invite.role) }));
       } else {
-        this.say(`Invitation sent to ${addr}.`);
+        this.say(t('share.invite.sent', { email: addr }));
       }
       email.value = '';
       void this.loadInvites();
     } catch (e) {
-      this.say(e instanceof ApiError && e.status === 429 ? 'Too many invitations for now: try later.' : 'Not invited: ' + (e as Error).message, true);
+      this.say(e instanceof ApiError && e.status === 429 ? t('share.tooMany') : t('share.invite.failed', { error: (e as Error).message }), true);
     }
   }
 
@@ -440,29 +467,29 @@ export class ShareDialog {
       const now = Date.now();
       for (const i of invites) {
         const state = i.revoked ? 'revoked' : i.used ? 'accepted' : i.expires <= now ? 'expired' : 'pending';
-        const li = h('li', { 'data-state': state }, h('span', { class: 'mail' }, i.email || 'invite link'), ` · ${i.role} · ${state}`);
+        const li = h('li', { 'data-state': state }, h('span', { class: 'mail' }, i.email || t('share.inviteLink.item')), ` · ${roleName(i.role)} · ${t(`share.invite.state.${state}` as Key)}`);
         if (state === 'pending' && i.email) {
           const email = i.email;
-          const rs = h('button', { type: 'button', class: 'resend' }, 'Resend');
+          const rs = h('button', { type: 'button', class: 'resend' }, t('share.resend'));
           rs.addEventListener('click', async () => {
             try {
               await this.a.call('POST', '/invites', { email, role: i.role, resend: true });
-              this.say(`A new invitation was sent to ${email}; the earlier link no longer works.`);
+              this.say(t('share.resent', { email }));
               void this.loadInvites();
             } catch (e) {
-              this.say(e instanceof ApiError && e.status === 429 ? 'Too many invitations for now: try later.' : 'Not sent: ' + (e as Error).message, true);
+              this.say(e instanceof ApiError && e.status === 429 ? t('share.tooMany') : t('share.notSent', { error: (e as Error).message }), true);
             }
           });
           li.append(' ', rs);
         }
         if (state === 'pending') {
-          const rv = h('button', { type: 'button', class: 'revoke' }, 'Revoke');
+          const rv = h('button', { type: 'button', class: 'revoke' }, t('share.revoke'));
           rv.addEventListener('click', async () => {
             try {
               await this.a.call('DELETE', `/invites/${encodeURIComponent(i.id)}`);
               void this.loadInvites();
             } catch (e) {
-              this.say('Not revoked: ' + (e as Error).message, true);
+              this.say(t('share.notRevoked', { error: (e as Error).message }), true);
             }
           });
           li.append(' ', rv);
@@ -470,7 +497,7 @@ export class ShareDialog {
         ul.append(li);
       }
     } catch (e) {
-      ul.textContent = 'Invitations could not be listed: ' + (e as Error).message;
+      ul.textContent = t('share.invites.failed', { error: (e as Error).message });
     }
   }
 
@@ -480,32 +507,32 @@ export class ShareDialog {
       const { webhooks } = await this.a.call<{ webhooks: Webhook[] }>('GET', '/webhooks');
       ul.innerHTML = '';
       for (const w of webhooks ?? []) {
-        const rm = h('button', { type: 'button', class: 'remove' }, 'Remove');
+        const rm = h('button', { type: 'button', class: 'remove' }, t('share.remove'));
         const li = h('li', {}, h('span', { class: 'url' }, w.url), ` · ${(w.events ?? EVENTS).join(', ')} `, rm);
         rm.addEventListener('click', async () => {
           try {
             await this.a.call('DELETE', `/webhooks/${encodeURIComponent(w.id)}`);
             li.remove();
           } catch (e) {
-            this.say('Not removed: ' + (e as Error).message, true);
+            this.say(t('share.notRemoved', { error: (e as Error).message }), true);
           }
         });
         ul.append(li);
       }
     } catch (e) {
-      ul.textContent = 'Webhooks could not be listed: ' + (e as Error).message;
+      ul.textContent = t('share.hooks.failed', { error: (e as Error).message });
     }
   }
 
   private async addHook(url: HTMLInputElement, events: string[]): Promise<void> {
     try {
       const { webhook } = await this.a.call<{ webhook: Webhook & { secret: string } }>('POST', '/webhooks', { url: url.value.trim(), events });
-      this.secret.textContent = `Signing secret (shown only now): ${webhook.secret}`;
+      this.secret.textContent = t('share.hook.secret', { secret: webhook.secret });
       this.secret.hidden = false;
       url.value = '';
       void this.loadHooks();
     } catch (e) {
-      this.say('Webhook not added: ' + (e as Error).message, true);
+      this.say(t('share.hook.failed', { error: (e as Error).message }), true);
     }
   }
 }

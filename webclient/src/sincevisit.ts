@@ -20,6 +20,7 @@
 // Rejected: two views, this browser's highlights and the node's list of a
 // signed-in person, each with its own baseline and count (what this
 // replaced: "4 changed" next to "Since last visit · 7").
+import { language, t } from './i18n';
 import type { FeatureContext } from './featurekit';
 import { groupChanges, type ChangeEvent, type ChangeGroup } from './changelines';
 import { openStore, type Persistence, type Visit } from './store';
@@ -84,16 +85,16 @@ export class SinceVisit {
     };
     this.panel.append(
       this.label,
-      mk('‹', 'Previous change', () => this.step(-1), 'fx-prev'),
-      mk('›', 'Next change', () => this.step(1), 'fx-next'),
-      mk('Mark all as seen', 'Forget these highlights', () => void this.markSeen(), 'fx-seen'),
-      mk('×', 'Hide', () => (this.panel.hidden = true), 'fx-close'),
+      mk('‹', t('since.prev'), () => this.step(-1), 'fx-prev'),
+      mk('›', t('since.next'), () => this.step(1), 'fx-next'),
+      mk(t('since.markSeen'), t('since.markSeen.title'), () => void this.markSeen(), 'fx-seen'),
+      mk('×', t('board.hide'), () => (this.panel.hidden = true), 'fx-close'),
       this.list,
     );
     this.panel.setAttribute('role', 'region');
-    this.panel.setAttribute('aria-label', 'Since your last visit');
+    this.panel.setAttribute('aria-label', t('since'));
     f.notices.appendChild(this.panel);
-    this.btn = f.button('New', 'What changed since your last visit', () => {
+    this.btn = f.button(t('since.new'), t('since.title'), () => {
       this.panel.hidden = !this.panel.hidden;
     }, 'fx-since-btn');
     this.btn.hidden = true;
@@ -235,7 +236,7 @@ export class SinceVisit {
             return;
           }
         }
-        this.f.host.toast('That is no longer on the board.');
+        this.f.host.toast(t('since.gone'));
       });
       const li = document.createElement('li');
       li.append(b);
@@ -258,9 +259,9 @@ export class SinceVisit {
   }
 
   private showLabel(list: string[]): void {
-    const when = this.lastVisit ? new Date(this.lastVisit).toLocaleString() : '';
-    this.label.textContent = list.length ? `${this.index >= 0 ? this.index + 1 + ' / ' : ''}${list.length} changed since your last visit` : 'Nothing changed since your last visit';
-    this.label.title = when ? 'Last visit: ' + when : '';
+    const when = this.lastVisit ? new Date(this.lastVisit).toLocaleString(language()) : '';
+    this.label.textContent = list.length ? `${this.index >= 0 ? this.index + 1 + ' / ' : ''}${t('since.changed', { n: list.length })}` : t('since.nothing');
+    this.label.title = when ? t('since.lastVisit', { when }) : '';
   }
 
   /** On connection changes (features.ts): compares once the page is live. */
@@ -275,7 +276,7 @@ export class SinceVisit {
     const h = this.f.host;
     const list = this.ready ? this.visible() : [];
     this.btn.hidden = !list.length;
-    this.btn.textContent = `New · ${list.length}`;
+    this.btn.textContent = t('since.count', { n: list.length });
     if (list.length && !this.panel.dataset.shown) {
       this.panel.dataset.shown = '1';
       this.panel.hidden = false;

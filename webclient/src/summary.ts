@@ -3,6 +3,7 @@
 // the people who took part. A menu entry with the two formats; the file
 // is fetched with the page's credentials (a board token is not a cookie,
 // so a plain link would not carry it) and saved through a blob URL.
+import { t } from './i18n';
 import type { BoardAccess } from './boardaccess';
 
 export class SummaryMenu {
@@ -15,8 +16,8 @@ export class SummaryMenu {
     this.pop.className = 'panel fx-pop cb-summary';
     this.pop.hidden = true;
     for (const [fmt, label] of [
-      ['md', 'Summary as Markdown'],
-      ['json', 'Summary as JSON'],
+      ['md', t('summary.md')],
+      ['json', t('summary.json')],
     ]) {
       const b = document.createElement('button');
       b.type = 'button';
@@ -29,7 +30,7 @@ export class SummaryMenu {
       this.pop.append(b);
     }
     (f.host.root.querySelector('.board') ?? f.host.root).appendChild(this.pop);
-    this.button = f.button('Summary', 'Download a summary: top-voted ideas with their comments', () => (this.pop.hidden = !this.pop.hidden), 'cb-summary-btn');
+    this.button = f.button(t('summary'), t('summary.title'), () => (this.pop.hidden = !this.pop.hidden), 'cb-summary-btn');
   }
 
   /** Fetches the summary and saves it as a file. */
@@ -53,7 +54,7 @@ export class SummaryMenu {
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
     } catch (e) {
-      a.f.host.toast('The summary could not be made: ' + (e as Error).message, true);
+      a.f.host.toast(t('summary.failed', { error: (e as Error).message }), true);
     }
   }
 }

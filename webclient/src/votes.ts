@@ -11,6 +11,7 @@
 // rules are read from GET /v1/boards/{board}/voting (when the page goes
 // live, every 15 s, and before a vote when they are older than 5 s) and
 // applied here first: the voter id, the budget, the close.
+import { t as tr } from './i18n';
 import type { FeatureContext } from './featurekit';
 
 /** The board's voting session, as GET /v1/boards/{board}/voting says. */
@@ -147,17 +148,17 @@ export class Votes {
     if (Date.now() - this.rulesAt > 5000) await this.refreshRules();
     const me = this.me;
     if (!me) {
-      this.f.host.toast('Not connected yet: voting needs to know who you are.');
+      this.f.host.toast(tr('votes.notYet'));
       return false;
     }
     dots = Math.max(0, Math.min(MAX_DOTS, Math.round(dots)));
     if (this.rules.state === 'closed') {
-      this.f.host.toast('Voting is closed.');
+      this.f.host.toast(tr('votes.closed'));
       return false;
     }
     const mine = this.tally(id).mine;
     if (this.rules.state === 'open' && this.rules.dots > 0 && dots > mine && this.spent() - mine + dots > this.rules.dots) {
-      this.f.host.toast(`You have used your ${this.rules.dots} dots: take one back from another note first.`);
+      this.f.host.toast(tr('votes.used', { n: this.rules.dots }));
       return false;
     }
     const r = this.f.apply([{ op: 'vote', el: id, key: 'vote', voter: me, value: dots }]);
@@ -259,7 +260,7 @@ export class Votes {
         b.dataset.react = k;
         b.textContent = t.reacts[k] ? `${k} ${t.reacts[k]}` : k;
         b.disabled = !can;
-        b.title = t.myReact === k ? 'Your reaction: click to take it back' : 'React';
+        b.title = t.myReact === k ? tr('votes.react.mine') : tr('votes.react');
         b.addEventListener('click', (ev) => {
           ev.stopPropagation();
           this.react(id, k);

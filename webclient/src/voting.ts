@@ -6,6 +6,7 @@
 // board, counted from the doc (exact: one register per voter). The voter
 // id is the node's (GET …/voting): the user id, or a pseudonym in an
 // anonymous session.
+import { t } from './i18n';
 import type { BoardAccess, VotingMeta } from './boardaccess';
 import { h } from './dom';
 
@@ -45,15 +46,15 @@ export class VotingBar {
     this.result = h('ol', { class: 'result', hidden: '' });
     // Everyone may put the bar away (it sits over the board's top): it
     // comes back when the session changes state, or from the menu's button.
-    const hide = h('button', { type: 'button', class: 'close', title: 'Hide', 'aria-label': 'Hide' }, '×');
+    const hide = h('button', { type: 'button', class: 'close', title: t('board.hide'), 'aria-label': t('board.hide') }, '×');
     hide.addEventListener('click', () => {
       this.open = false;
       this.hiddenFor = this.session;
       this.render();
     });
-    this.panel = h('div', { class: 'panel cb-voting', hidden: '', role: 'region', 'aria-label': 'Voting' }, this.text, this.controls, hide, this.result);
+    this.panel = h('div', { class: 'panel cb-voting', hidden: '', role: 'region', 'aria-label': t('voting') }, this.text, this.controls, hide, this.result);
     f.notices.appendChild(this.panel);
-    this.button = f.button('Voting', 'Dot voting', () => {
+    this.button = f.button(t('voting'), t('voting.title'), () => {
       this.open = this.panel.hidden;
       this.hiddenFor = this.open ? '' : this.session;
       this.render();
@@ -117,40 +118,40 @@ export class VotingBar {
     this.controls.innerHTML = '';
     this.result.hidden = true;
     if (!v) {
-      this.text.textContent = 'No voting session: dots are free.';
+      this.text.textContent = t('voting.none');
       if (owner) {
-        const dots = h('input', { type: 'number', name: 'dots', min: '0', max: '100', value: '3', title: 'Dots per person (0: no limit)' });
+        const dots = h('input', { type: 'number', name: 'dots', min: '0', max: '100', value: '3', title: t('voting.dots.title') });
         const anon = h('input', { type: 'checkbox', name: 'anonymous' });
-        const go = h('button', { type: 'button', class: 'open-voting' }, 'Open voting');
+        const go = h('button', { type: 'button', class: 'open-voting' }, t('voting.open'));
         go.addEventListener('click', () => void this.act('POST', '', { dots: Math.round(Number(dots.value) || 0), anonymous: anon.checked }));
-        this.controls.append(h('label', {}, ' Dots each ', dots), h('label', {}, anon, ' anonymous'), go);
+        this.controls.append(h('label', {}, ' ' + t('voting.dotsEach') + ' ', dots), h('label', {}, anon, ' ' + t('voting.anonymous')), go);
       }
       return;
     }
     if (v.state === 'open') {
       const left = this.dotsLeft();
-      const each = v.dots ? `${v.dots} dot${v.dots === 1 ? '' : 's'} each` : 'no limit';
-      this.text.textContent = `Voting open (${each}${v.anonymous ? ', anonymous' : ''})` + (left !== null && Number.isFinite(left) ? ` · ${left} left` : '');
+      const each = v.dots ? t('voting.each', { n: v.dots }) : t('voting.noLimit');
+      this.text.textContent = t(v.anonymous ? 'voting.state.anonymous' : 'voting.state', { each }) + (left !== null && Number.isFinite(left) ? ' · ' + t('voting.left', { n: left }) : '');
       this.text.dataset.left = left === null ? '' : String(left);
       if (owner) {
-        const close = h('button', { type: 'button', class: 'close-voting' }, 'Close voting');
+        const close = h('button', { type: 'button', class: 'close-voting' }, t('voting.close'));
         close.addEventListener('click', () => void this.act('POST', '/close'));
         this.controls.append(close);
       }
       return;
     }
-    this.text.textContent = 'Voting closed';
+    this.text.textContent = t('voting.closed');
     this.text.dataset.left = '';
     const res = this.answer?.result ?? [];
     this.result.innerHTML = '';
     for (const r of res.slice(0, 10)) {
-      const item = h('li', { 'data-element': r.element }, `${r.text || '(untitled)'} — ${r.dots} dot${r.dots === 1 ? '' : 's'}`);
+      const item = h('li', { 'data-element': r.element }, t('voting.result', { text: r.text || t('voting.untitled'), n: r.dots }));
       item.addEventListener('click', () => this.a.f.zoomTo(r.element));
       this.result.append(item);
     }
     this.result.hidden = !res.length;
     if (owner) {
-      const end = h('button', { type: 'button', class: 'end-voting' }, 'End session');
+      const end = h('button', { type: 'button', class: 'end-voting' }, t('voting.end'));
       end.addEventListener('click', () => void this.act('DELETE', ''));
       this.controls.append(end);
     }
@@ -161,7 +162,7 @@ export class VotingBar {
       await this.a.call(method, '/voting' + sub, body);
       await this.a.refresh();
     } catch (e) {
-      this.a.f.host.toast('Voting: ' + (e as Error).message, true);
+      this.a.f.host.toast(t('voting.failed', { error: (e as Error).message }), true);
     }
   }
 }

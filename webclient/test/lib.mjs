@@ -25,8 +25,8 @@ function freePort() {
  * Starts a node; stop() ends it (SIGTERM, a graceful shutdown) and removes its data unless keep.
  * opts.logLevel: the node's --log-level (default warn; "info" logs e-mails, which a node
  * without an SMTP relay writes to its log); opts.publicURL: links in e-mails point at this
- * node's address (127.0.0.1, so that cookies set through them are the page's);
- * opts.args: more flags for the node.
+ * node's address (127.0.0.1, so that cookies set through them are the page's); opts.args:
+ * more flags (an SMTP relay, a notification interval).
  */
 export async function startNode(opts = {}) {
   if (!BIN) throw new Error('CORKBOARD_BIN is not set: run the tests through webclient/test/run.sh');
@@ -39,7 +39,7 @@ export async function startNode(opts = {}) {
     url,
     dir,
     async start() {
-      proc = spawn(BIN, ['--addr', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--log-level', opts.logLevel ?? 'warn', ...(opts.publicURL ? ['--public-url', url] : []), ...(opts.args ?? []), '--shutdown-timeout', '5s', '--boards-per-hour', '-1'], {
+      proc = spawn(BIN, ['--addr', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--log-level', opts.logLevel ?? 'warn', ...(opts.publicURL ? ['--public-url', url] : []), '--shutdown-timeout', '5s', '--boards-per-hour', '-1', ...(opts.args ?? [])], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       proc.stderr.on('data', (d) => (log += d));

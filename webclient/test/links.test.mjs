@@ -97,8 +97,9 @@ test('creating a board leaves no token in the address; the owner is still owner 
   assert.equal(page.url(), `${node.url}/b/${id}`);
   assert.equal((await state(page)).role, 'owner');
 
-  // The top bar's Share copies a link with its token in the fragment, never the query.
+  // The top bar's Share (the one entry point) copies a link with its token in the fragment, never the query.
   await page.click('.share');
+  await page.click('dialog.cb-share[open] .copy-board-link');
   await page.waitForFunction(() => /copied/.test(document.querySelector('.toast')?.textContent ?? ''));
   const copied = await page.evaluate(() => navigator.clipboard.readText());
   assert.match(copied, new RegExp(`/b/${id}#token=`));

@@ -130,7 +130,7 @@ test('the bottom menu keeps each entry on one line ("New · N" included)', async
   await useSession(a.context, node, ada);
   await a.page.goto(`${node.url}/b/${board}`);
   await waitLive(a.page);
-  await a.page.waitForSelector('.fx-menu .cb-share-btn');
+  await a.page.waitForSelector('.people .cb-share-btn');
   await a.page.waitForSelector('.fx-menu .cb-notify-btn');
   // The since-your-visit entry as it shows with changes to see.
   await a.page.evaluate(() => {
