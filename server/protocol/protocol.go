@@ -136,11 +136,11 @@ type Error struct {
 
 // Peer is one connected session, for presence.
 type Peer struct {
-	Session string          `json:"session"`
-	Replica crdt.ReplicaID  `json:"replica"`
-	User    string          `json:"user"`
-	Name    string          `json:"name"`
-	Color   string          `json:"color,omitempty"`
+	Session string         `json:"session"`
+	Replica crdt.ReplicaID `json:"replica"`
+	User    string         `json:"user"`
+	Name    string         `json:"name"`
+	Color   string         `json:"color,omitempty"`
 	// Role is the peer's current role on the board (RoleOwner …), from the
 	// board's settings at the time of the frame, never from the peer's
 	// own data: a client grants what presence asks of it (a presenter's
