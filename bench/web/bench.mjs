@@ -225,8 +225,12 @@ async function profiled(page, name, f) {
     dt.set(k, (dt.get(k) ?? 0) + ms);
   }
   const total = [...dt.values()].reduce((a, b) => a + b, 0);
-  const top = [...dt].sort((a, b) => b[1] - a[1]).slice(0, 15);
-  console.log(`PROFILE ${name} total_ms=${total.toFixed(0)} ` + top.map(([k, v]) => `${k}=${v.toFixed(0)}`).join(' '));
+  // By kind: the CRDT's wasm (its functions are unnamed in the stripped build), the page's JS, GC, idle.
+  const kinds = { wasm: 0, js: 0, gc: 0, idle: 0, other: 0 };
+  for (const [k, v] of dt) kinds[k.includes('.wasm:') ? 'wasm' : k.startsWith('(garbage') ? 'gc' : k.startsWith('(idle)') ? 'idle' : /\.js:/.test(k) ? 'js' : 'other'] += v;
+  const top = [...dt].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, 15);
+  console.log(`PROFILE ${name} total_ms=${total.toFixed(0)} ` + Object.entries(kinds).map(([k, v]) => `${k}_ms=${v.toFixed(0)}`).join(' '));
+  console.log(`PROFILE ${name} top ` + top.map(([k, v]) => `${k}=${v.toFixed(0)}`).join(' '));
   return out;
 }
 
