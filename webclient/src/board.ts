@@ -446,7 +446,7 @@ class BoardApp {
       shapeDraft: d?.kind === 'shape' && d.moved ? { shape: d.tool, box: d.box } : undefined,
     };
     this.renderer.draw(this.board, this.camera.cam, ov);
-    if (!this.painted && this.board.all().length) {
+    if (!this.painted && this.board.size) {
       // The first frame with elements drawn: the benchmark's "first paint".
       this.painted = true;
       performance.mark('corkboard:first-paint');
