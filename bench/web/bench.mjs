@@ -426,6 +426,27 @@ try {
           draw_p95_ms: f1(pct(draws, 95)),
         });
       }
+      // Zooming in and out by 5 % a frame, fitted: every step draws the far
+      // view again (its bitmap is per zoom), the worst case of lod.ts.
+      const zoomDraws = await v.page.evaluate(async () => {
+        const app = window.__corkboard.app;
+        const r = app.renderer;
+        const inner = r.draw.bind(r);
+        const draws = [];
+        r.draw = (...a) => {
+          const t = performance.now();
+          inner(...a);
+          draws.push(performance.now() - t);
+        };
+        app.fit();
+        for (let i = 0; i < 40; i++) {
+          app.zoomAt(r.width / 2, r.height / 2, i % 20 < 10 ? 1.05 : 1 / 1.05);
+          await new Promise((res) => requestAnimationFrame(res));
+        }
+        r.draw = inner;
+        return draws;
+      });
+      result('web_zoom', { frames: zoomDraws.length, draw_p50_ms: f1(pct(zoomDraws, 50)), draw_p95_ms: f1(pct(zoomDraws, 95)), draw_max_ms: f1(Math.max(...zoomDraws)) });
       // What re-reading one changed element costs the model: a note (only
       // the connectors bound to it are re-derived) and a mindmap node (every
       // layout and connector is).

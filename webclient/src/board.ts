@@ -258,6 +258,7 @@ class BoardApp {
     this.links.listen();
     this.board.onChange((c) => this.changed(c));
     this.camera.onChange(() => this.viewChanged());
+    if (this.renderer.far) this.renderer.far.redraw = () => this.redraw(); // the far view after a zoom (lod.ts)
     if (!this.camera.restore()) {
       this.renderer.resize();
       this.camera.fit();

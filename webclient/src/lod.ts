@@ -19,7 +19,9 @@
 // drawImage at the camera's offset. Panning costs nothing until the view
 // leaves the bitmap; the bitmap is drawn again when the board changes
 // (Board.version), the zoom or pixel ratio does, a picture it was waiting
-// for may have arrived, or the view left it. While elements are dragged
+// for may have arrived, or the view left it. While zooming, the last bitmap
+// is drawn scaled and drawn anew at most every SETTLE_MS, and once the
+// zoom stops (blurred or cut at the edges for that moment). While elements are dragged
 // or a text edited the bitmap is not used (it would show them where they
 // were), and the frame is drawn directly.
 //
@@ -45,6 +47,12 @@ const MAX_SIDE = 4096;
 const MAX_AREA = 12 * 1024 * 1024;
 /** How often a bitmap missing pictures (still loading) is drawn again, ms. */
 const RETRY_MS = 300;
+/**
+ * While zooming, the last bitmap is drawn scaled for this long (ms) before
+ * it is drawn again at the new zoom: a zoom gesture redraws the content at
+ * most this often, and once more when it stops.
+ */
+const SETTLE_MS = 120;
 
 /** Whether an element is small enough on screen (scale: device pixels per board unit) to be drawn as its box. */
 export function tiny(e: El, scale: number): boolean {
@@ -133,19 +141,33 @@ export class FarView {
   private shot: Shot | null = null;
   /** Bitmaps drawn (for tests and the benchmark). */
   builds = 0;
+  /** Asks for a frame (the page's redraw): after a zoom settles, to draw the bitmap at the new zoom. */
+  redraw: (() => void) | null = null;
+  private settle: ReturnType<typeof setTimeout> | undefined;
 
   /** Draws the bitmap at the camera's offset, if it is still good for this view; ctx has no transform. */
   blit(ctx: CanvasRenderingContext2D, board: Board, view: Box, zoom: number, dpr: number): boolean {
     const s = this.shot;
-    if (!s || !this.canvas || s.version !== board.version || s.zoom !== zoom || s.dpr !== dpr) return false;
-    if (s.missing && performance.now() - s.at > RETRY_MS) return false;
+    if (!s || !this.canvas || s.version !== board.version || s.dpr !== dpr) return false;
+    const now = performance.now();
+    if (s.missing && now - s.at > RETRY_MS) return false;
+    // Another zoom: the last bitmap scaled, for a moment (SETTLE_MS), when a frame will come to draw it anew.
+    if (s.zoom !== zoom && (!this.redraw || now - s.at > SETTLE_MS)) return false;
     const r = s.region;
     if (view.x < r.x || view.y < r.y || view.x + view.w > r.x + r.w || view.y + view.h > r.y + r.h) {
       // Left the bitmap, unless the board is all in it (nothing out there).
       const b = board.bounds();
       if (!b || b.x < r.x || b.y < r.y || b.x + b.w > r.x + r.w || b.y + b.h > r.y + r.h) return false;
     }
-    ctx.drawImage(this.canvas, Math.round((r.x - view.x) * zoom * dpr), Math.round((r.y - view.y) * zoom * dpr));
+    if (s.zoom === zoom) {
+      ctx.drawImage(this.canvas, Math.round((r.x - view.x) * zoom * dpr), Math.round((r.y - view.y) * zoom * dpr));
+      return true;
+    }
+    const k = zoom * dpr;
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(this.canvas, (r.x - view.x) * k, (r.y - view.y) * k, r.w * k, r.h * k);
+    clearTimeout(this.settle);
+    this.settle = setTimeout(() => this.redraw?.(), SETTLE_MS - (now - s.at) + 5);
     return true;
   }
 
