@@ -23,6 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { createBoard, launch, startNode, waitLive, waitSettled } from '../../webclient/test/lib.mjs';
 
 const N = Number(process.env.BENCH_ELEMENTS ?? 5000);
+// Larger boards are seeded through the node's REST batch endpoint (seedREST).
+const SEED_REST_ABOVE = Number(process.env.BENCH_SEED_REST_ABOVE ?? 20000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 120);
 // BENCH_COLD: how many cold loads (each in a fresh profile); BENCH_ONLY=paint
 // stops after the first-paint figures (quicker, for work on the start path).
@@ -101,6 +103,137 @@ async function seed(page, n) {
   await waitSettled(page, 120000);
 }
 
+/**
+ * Seeds the same content as seed() through the node's REST batch endpoint
+ * (POST /v1/boards/{b}/changes, 1,000 actions a call, docs/API.md): for
+ * BENCH_ELEMENTS past SEED_REST_ABOVE, where the client's path (a change of
+ * 100 elements at a time, each re-read by the seeding page) takes minutes.
+ * The board then opens cold from the node like any other.
+ */
+async function seedREST(base, board, token, n) {
+  const cols = Math.ceil(Math.sqrt(n));
+  const words = ['idea', 'ship', 'test', 'plan', 'vote', 'user', 'design', 'later', 'now', 'maybe'];
+  let z = 0;
+  const key = () => 'a0' + String(z++).padStart(6, '0') + 'V';
+  let made = 0;
+  let prev = null;
+  let actions = [];
+  const flush = async () => {
+    for (let attempt = 0; ; attempt++) {
+      const r = await fetch(`${base}/v1/boards/${board}/changes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ actions }),
+      });
+      if (r.ok) break;
+      // 429: over the write API's rate (20 calls a second); wait and retry.
+      if (r.status !== 429 || attempt > 50) throw new Error(`seeding: ${r.status} ${await r.text()}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    actions = [];
+  };
+  while (made < n) {
+    const id = crypto.randomUUID();
+    const col = made % cols,
+      row = Math.floor(made / cols);
+    const x = col * 260,
+      y = row * 260;
+    const kind = made % 50 === 0 ? 'mindmap' : made % 25 === 1 && prev ? 'connector' : made % 40 === 2 ? 'stroke' : made % 5 === 3 ? 'shape' : 'note';
+    const props = {};
+    let text;
+    if (kind === 'connector') {
+      props.from = { el: prev, anchor: [0.5, 0.5] };
+      props.to = { x: x + 100, y: y + 100 };
+    } else if (kind === 'stroke') {
+      const pts = [];
+      for (let i = 0; i < 40; i++) pts.push(10 + i * 4.5, 100 + Math.sin(i / 4) * 60, 0.5);
+      Object.assign(props, { x, y, w: 200, h: 200, points: pts });
+    } else if (kind === 'mindmap') {
+      Object.assign(props, { x, y });
+      text = 'Topic ' + made;
+    } else {
+      Object.assign(props, { x, y, w: 200, h: 200 });
+      if (kind === 'shape') props.shape = ['rectangle', 'ellipse', 'diamond'][made % 3];
+      else props.color = ['yellow', 'pink', 'blue', 'green'][made % 4];
+      text = `${words[made % 10]} ${words[(made * 7) % 10]} #${made}`;
+    }
+    if (kind !== 'connector') props.z = key();
+    actions.push({ op: 'create', element: id, kind, props, ...(text ? { text } : {}) });
+    if (kind === 'mindmap') {
+      for (let c = 0; c < 3; c++) {
+        actions.push({ op: 'create', kind: 'mindmap', parent: id, pos: 'a' + c, text: words[c] });
+        made++;
+      }
+    }
+    made++;
+    prev = id;
+    if (actions.length >= 996) await flush();
+  }
+  if (actions.length) await flush();
+}
+
+/**
+ * Records the page's wasm linear memory (the Go heap of the CRDT) as
+ * window.__wasmMemory when it is instantiated, for memory(): the client
+ * does not expose it, and the JS heap does not count it.
+ */
+async function watchWasmMemory(page) {
+  await page.addInitScript(() => {
+    const grab = (r) => {
+      const inst = r instanceof WebAssembly.Instance ? r : r?.instance;
+      if (inst?.exports?.mem) window.__wasmMemory = inst.exports.mem;
+      return r;
+    };
+    const inst = WebAssembly.instantiate,
+      stream = WebAssembly.instantiateStreaming;
+    WebAssembly.instantiate = (...a) => inst.apply(WebAssembly, a).then(grab);
+    if (stream) WebAssembly.instantiateStreaming = (...a) => stream.apply(WebAssembly, a).then(grab);
+  });
+}
+
+/** What a page holds: the JS heap after a GC (CDP) and the wasm linear memory, MB. */
+async function memory(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  const { usedSize } = await cdp.send('Runtime.getHeapUsage');
+  await cdp.detach();
+  const wasm = await page.evaluate(() => window.__wasmMemory?.buffer.byteLength ?? 0);
+  return { js_heap_mb: (usedSize / 1048576).toFixed(1), wasm_mb: (wasm / 1048576).toFixed(1) };
+}
+
+/**
+ * BENCH_PROFILE=1: the CPU profile (CDP Profiler, 200 µs sampling) of what
+ * f does in the page, printed as the top functions by self time.
+ */
+async function profiled(page, name, f) {
+  if (!process.env.BENCH_PROFILE) return f();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  const out = await f();
+  const { profile } = await cdp.send('Profiler.stop');
+  await cdp.detach();
+  const dt = new Map();
+  const times = profile.timeDeltas;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (times[i] ?? 0) / 1000));
+  for (const [id, ms] of self) {
+    const cf = byId.get(id).callFrame;
+    const k = `${cf.functionName || '(anon)'}@${cf.url.replace(/^.*\//, '')}:${cf.lineNumber + 1}`;
+    dt.set(k, (dt.get(k) ?? 0) + ms);
+  }
+  const total = [...dt.values()].reduce((a, b) => a + b, 0);
+  // By kind: the CRDT's wasm (its functions are unnamed in the stripped build), the page's JS, GC, idle.
+  const kinds = { wasm: 0, js: 0, gc: 0, idle: 0, other: 0 };
+  for (const [k, v] of dt) kinds[k.includes('.wasm:') ? 'wasm' : k.startsWith('(garbage') ? 'gc' : k.startsWith('(idle)') ? 'idle' : /\.js:/.test(k) ? 'js' : 'other'] += v;
+  const top = [...dt].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, 15);
+  console.log(`PROFILE ${name} total_ms=${total.toFixed(0)} ` + Object.entries(kinds).map(([k, v]) => `${k}_ms=${v.toFixed(0)}`).join(' '));
+  console.log(`PROFILE ${name} top ` + top.map(([k, v]) => `${k}=${v.toFixed(0)}`).join(' '));
+  return out;
+}
+
 /** First paint of the board in a page: ms from navigation start to the client's mark. */
 async function firstPaint(page, url) {
   await page.goto(url);
@@ -142,6 +275,8 @@ async function pan(page, frames, zoom) {
       else app.zoomAt(r.width / 2, r.height / 2, zoom / app.cam.zoom);
       await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
       draws.length = 0;
+      const c = app.cam;
+      const inView = window.__corkboard.board.query({ x: c.x, y: c.y, w: r.width / c.zoom, h: r.height / c.zoom }).length;
       const deltas = [];
       await new Promise((res) => {
         let last = performance.now();
@@ -159,7 +294,7 @@ async function pan(page, frames, zoom) {
         });
       });
       r.draw = inner;
-      return { deltas, draws, visible: r.lastVisible ?? null };
+      return { deltas, draws, inView };
     },
     [frames, zoom],
   );
@@ -220,7 +355,10 @@ try {
   const seeder = await chrome.newPage();
   const { id, token } = await createBoard(seeder.page, node.url, 'Bench', 'Bench');
   const t0 = Date.now();
-  await seed(seeder.page, N);
+  if (N > SEED_REST_ABOVE) {
+    await seedREST(node.url, id, token, N);
+    await seeder.page.waitForFunction((n) => window.__corkboard.board.all().length >= n, N, { timeout: 300000, polling: 500 });
+  } else await seed(seeder.page, N);
   const count = await seeder.page.evaluate(() => window.__corkboard.board.all().length);
   result('web_seed', { elements: count, seconds: ((Date.now() - t0) / 1000).toFixed(1) });
   const url = `${node.url}/b/${id}?token=${token}`;
@@ -229,7 +367,8 @@ try {
   const cold = [];
   for (let i = 0; i < COLD; i++) {
     const v = await chrome.newPage();
-    const fp = await firstPaint(v.page, url);
+    await watchWasmMemory(v.page);
+    const fp = i === 0 ? await profiled(v.page, 'cold_open', () => firstPaint(v.page, url)) : await firstPaint(v.page, url);
     cold.push(fp.paint);
     result('web_first_paint_steps', { run: 'cold' + i, ...Object.fromEntries(Object.entries(fp.steps).map(([k, v]) => [k + '_ms', f1(v)])), paint_ms: f1(fp.paint) });
     if (process.env.BENCH_TRACE) {
@@ -239,6 +378,7 @@ try {
     if (i < COLD - 1) await v.context.close();
     else {
       await waitLive(v.page);
+      result('web_memory', { elements: fp.elements, ...(await memory(v.page)) });
       if (process.env.BENCH_TRACE) {
         // What each step of taking in the node's snapshot costs, on this page.
         const c = await v.page.evaluate(() => {
@@ -272,10 +412,11 @@ try {
       }
       await waitLive(v.page);
       for (const zoom of [1, 'fit']) {
-        const { deltas, draws } = await pan(v.page, 300, zoom);
+        const { deltas, draws, inView } = await profiled(v.page, 'pan_' + zoom, () => pan(v.page, 300, zoom));
         const fps = 1000 / (deltas.reduce((a, b) => a + b, 0) / deltas.length);
         result('web_pan', {
           zoom,
+          in_view: inView,
           frames: deltas.length,
           frame_p50_ms: f1(pct(deltas, 50)),
           frame_p95_ms: f1(pct(deltas, 95)),
@@ -285,6 +426,27 @@ try {
           draw_p95_ms: f1(pct(draws, 95)),
         });
       }
+      // Zooming in and out by 5 % a frame, fitted: every step draws the far
+      // view again (its bitmap is per zoom), the worst case of lod.ts.
+      const zoomDraws = await v.page.evaluate(async () => {
+        const app = window.__corkboard.app;
+        const r = app.renderer;
+        const inner = r.draw.bind(r);
+        const draws = [];
+        r.draw = (...a) => {
+          const t = performance.now();
+          inner(...a);
+          draws.push(performance.now() - t);
+        };
+        app.fit();
+        for (let i = 0; i < 40; i++) {
+          app.zoomAt(r.width / 2, r.height / 2, i % 20 < 10 ? 1.05 : 1 / 1.05);
+          await new Promise((res) => requestAnimationFrame(res));
+        }
+        r.draw = inner;
+        return draws;
+      });
+      result('web_zoom', { frames: zoomDraws.length, draw_p50_ms: f1(pct(zoomDraws, 50)), draw_p95_ms: f1(pct(zoomDraws, 95)), draw_max_ms: f1(Math.max(...zoomDraws)) });
       // What re-reading one changed element costs the model: a note (only
       // the connectors bound to it are re-derived) and a mindmap node (every
       // layout and connector is).

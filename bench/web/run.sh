@@ -18,4 +18,9 @@ if [ -z "${CORKBOARD_BIN:-}" ]; then
   CORKBOARD_BIN="$tmp/corkboard"
 fi
 export CORKBOARD_BIN CHROMIUM
-exec timeout "${BENCH_TIMEOUT:-15m}" node bench/web/bench.mjs
+# Two boards: 5,000 elements (seeded through the client) and 100,000 (through
+# the node's REST batch endpoint); BENCH_ELEMENTS=n runs one size only.
+for n in ${BENCH_ELEMENTS:-5000 100000}; do
+  echo "# board of $n elements, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  BENCH_ELEMENTS=$n timeout "${BENCH_TIMEOUT:-15m}" node bench/web/bench.mjs
+done

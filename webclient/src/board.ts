@@ -265,6 +265,7 @@ class BoardApp {
     this.links.listen();
     this.board.onChange((c) => this.changed(c));
     this.camera.onChange(() => this.viewChanged());
+    if (this.renderer.far) this.renderer.far.redraw = () => this.redraw(); // the far view after a zoom (lod.ts)
     if (!this.camera.restore()) {
       this.renderer.resize();
       this.camera.fit();
@@ -455,7 +456,7 @@ class BoardApp {
       shapeDraft: d?.kind === 'shape' && d.moved ? { shape: d.tool, box: d.box } : undefined,
     };
     this.renderer.draw(this.board, this.camera.cam, ov);
-    if (!this.painted && this.board.all().length) {
+    if (!this.painted && this.board.size) {
       // The first frame with elements drawn: the benchmark's "first paint".
       this.painted = true;
       performance.mark('corkboard:first-paint');

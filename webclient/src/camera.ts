@@ -5,7 +5,9 @@ import type { Board } from './model';
 import type { Camera, Renderer } from './render';
 import { loadCamera, saveCamera } from './store';
 
-export const ZOOM_MIN = 0.05;
+// 1%: far enough for a board of 100,000 notes to fit in a window (its
+// far-zoomed drawing is lod.ts's).
+export const ZOOM_MIN = 0.01;
 export const ZOOM_MAX = 4;
 
 export class CameraView {

@@ -57,6 +57,9 @@ export async function exportPNG(f: FeatureContext, opts: ExportOptions = {}): Pr
   rr.width = fr.w;
   rr.height = fr.h;
   rr.dpr = scale;
+  // Every element in full, drawn once: no far-view bitmap, no boxes for tiny ones.
+  r.far = null;
+  r.lod = false;
   const ov = { selection: new Set<string>(), preview: new Map(), remoteSelection: new Map(), cursors: [], handles: false } as unknown as Overlay;
   // Images are drawn by the renderer in z order, once their pictures are decoded.
   await f.images.ready(b.all());

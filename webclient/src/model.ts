@@ -23,6 +23,22 @@ export type { Box, El } from './element';
 export const ROOT_ID = '00000000-0000-0000-0000-000000000000';
 
 const CELL = 512;
+/** Cells of the index per axis either side of 0; boxes beyond fall in the outermost ones. */
+const CELLS = 1 << 20;
+
+/** The index cell of a coordinate, clamped to ±CELLS. */
+function cellOf(v: number): number {
+  const c = Math.floor(v / CELL);
+  return c < -CELLS ? -CELLS : c > CELLS ? CELLS : c;
+}
+
+/**
+ * The index key of a cell, a number: string keys ("x,y") cost a string
+ * per cell per element indexed, most of the time of taking in a big board.
+ */
+function cellKey(cx: number, cy: number): number {
+  return (cx + CELLS) * (2 * CELLS + 1) + (cy + CELLS);
+}
 
 /** Default sizes per kind (docs/SCHEMA.md: w and h default to 200). */
 function num(v: unknown, d: number): number {
@@ -108,8 +124,9 @@ export class Board {
   /** Ids of the comment elements seen (kept out of els; see OFF_CANVAS). */
   readonly comments = new Set<string>();
   private listeners: ((c: BoardChange) => void)[] = [];
-  private grid = new Map<string, Set<string>>();
-  private cellsOf = new Map<string, string[]>();
+  /** The spatial index: cell (cellKey) → ids of the elements whose box meets it. */
+  private grid = new Map<number, Set<string>>();
+  private cellsOf = new Map<string, number[]>();
   private big = new Set<string>();
   /** parent id → ids of its children (deleted ones included). */
   private kids = new Map<string, Set<string>>();
@@ -389,17 +406,20 @@ export class Board {
 
   private index(e: El): void {
     const b = aabb(e);
-    const [x0, y0, x1, y1] = [Math.floor(b.x / CELL), Math.floor(b.y / CELL), Math.floor((b.x + b.w) / CELL), Math.floor((b.y + b.h) / CELL)];
+    const x0 = cellOf(b.x),
+      y0 = cellOf(b.y),
+      x1 = cellOf(b.x + b.w),
+      y1 = cellOf(b.y + b.h);
     if ((x1 - x0 + 1) * (y1 - y0 + 1) > 64) {
       // Huge elements (a big frame) are few: always considered.
       this.big.add(e.id);
       this.cellsOf.set(e.id, []);
       return;
     }
-    const keys: string[] = [];
+    const keys: number[] = [];
     for (let cx = x0; cx <= x1; cx++) {
       for (let cy = y0; cy <= y1; cy++) {
-        const k = cx + ',' + cy;
+        const k = cellKey(cx, cy);
         let s = this.grid.get(k);
         if (!s) this.grid.set(k, (s = new Set()));
         s.add(e.id);
@@ -431,7 +451,10 @@ export class Board {
       const e = this.els.get(id)!;
       if (intersects(aabb(e), r)) out.push(e);
     }
-    const [x0, y0, x1, y1] = [Math.floor(r.x / CELL), Math.floor(r.y / CELL), Math.floor((r.x + r.w) / CELL), Math.floor((r.y + r.h) / CELL)];
+    const x0 = cellOf(r.x),
+      y0 = cellOf(r.y),
+      x1 = cellOf(r.x + r.w),
+      y1 = cellOf(r.y + r.h);
     const cells = (x1 - x0 + 1) * (y1 - y0 + 1);
     if (cells > this.grid.size) {
       // Zoomed far out: filtering everything, kept sorted, is cheaper.
@@ -439,7 +462,7 @@ export class Board {
     } else {
       for (let cx = x0; cx <= x1; cx++) {
         for (let cy = y0; cy <= y1; cy++) {
-          const s = this.grid.get(cx + ',' + cy);
+          const s = this.grid.get(cellKey(cx, cy));
           if (!s) continue;
           for (const id of s) {
             if (seen.has(id)) continue;
@@ -503,8 +526,17 @@ export class Board {
     return undefined;
   }
 
-  /** The bounding box of the live elements, or null when there are none. */
+  private boundsMemo: { at: number; box: Box | null } | null = null;
+
+  /** The bounding box of the live elements, or null when there are none (kept until the next change). */
   bounds(): Box | null {
+    if (this.boundsMemo?.at === this.version) return this.boundsMemo.box;
+    const box = this.measureBounds();
+    this.boundsMemo = { at: this.version, box };
+    return box;
+  }
+
+  private measureBounds(): Box | null {
     let x0 = Infinity,
       y0 = Infinity,
       x1 = -Infinity,

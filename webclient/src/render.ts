@@ -1,6 +1,7 @@
 // Canvas 2D rendering of the board: only what meets the viewport (through
 // the Board's spatial index), text laid out once per content and size and
-// cached, and far-zoomed text drawn as grey bars.
+// cached, far-zoomed text drawn as grey bars, and big boards from far away
+// drawn by lod.ts (tiny elements as boxes, the view from a cached bitmap).
 //
 // Images are drawn here like any other element (in z order, culled,
 // rotated, resized), from decoded bitmaps that an ImageSource (images.ts)
@@ -15,6 +16,7 @@ import { cssColor } from './ids';
 import { connectorPath, curveControls, type Pt } from './connectors';
 import { nodeFontSize } from './mindmap';
 import { strokePath } from './strokes';
+import { CACHE_MIN, drawBoxes, FarView, tiny } from './lod';
 
 export interface Camera {
   /** Board coordinates of the screen's top-left corner. */
@@ -180,6 +182,12 @@ export class Renderer {
   private measure: CanvasRenderingContext2D;
   /** The pictures of image elements (set by images.ts; without one, images are placeholders). */
   images: ImageSource | null = null;
+  /** The far view's cached bitmap (lod.ts); null: every frame drawn in full (an export). */
+  far: FarView | null = new FarView();
+  /** Tiny elements drawn as boxes (lod.ts); false: each in full (an export). */
+  lod = true;
+  /** Set while drawing when an image's picture was still loading. */
+  private loading = false;
 
   constructor(private canvas: HTMLCanvasElement) {
     this.ctx = canvas.getContext('2d', { alpha: false })!;
@@ -269,24 +277,26 @@ export class Renderer {
     this.grid(cam);
 
     const view: Box = { x: cam.x, y: cam.y, w: this.width / cam.zoom, h: this.height / cam.zoom };
-    // Elements being dragged are looked up around where they were too.
-    const visible = board.query(view);
-    const seen = new Set(visible.map((e) => e.id));
-    for (const id of ov.preview.keys()) {
-      const e = board.get(id);
-      if (e && !seen.has(id)) visible.push(e);
+    // The far view's bitmap (lod.ts), when nothing is dragged or edited.
+    const still = !!this.far && !ov.preview.size && !ov.editing;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    let cached = still && this.far!.blit(ctx, board, view, cam.zoom, dpr);
+    if (!cached) {
+      // Elements being dragged are looked up around where they were too.
+      const visible = board.query(view);
+      const seen = new Set(visible.map((e) => e.id));
+      for (const id of ov.preview.keys()) {
+        const e = board.get(id);
+        if (e && !seen.has(id)) visible.push(e);
+      }
+      if (still && visible.length >= CACHE_MIN) {
+        this.far!.build(board, view, cam.zoom, dpr, (c, els) => this.content(c, board, els, cam.zoom, ov));
+        cached = this.far!.blit(ctx, board, view, cam.zoom, dpr);
+      }
+      ctx.setTransform(dpr * cam.zoom, 0, 0, dpr * cam.zoom, -cam.x * cam.zoom * dpr, -cam.y * cam.zoom * dpr);
+      if (!cached) this.content(ctx, board, visible, cam.zoom, ov);
     }
     ctx.setTransform(dpr * cam.zoom, 0, 0, dpr * cam.zoom, -cam.x * cam.zoom * dpr, -cam.y * cam.zoom * dpr);
-    const many = visible.length > 400;
-    const boxOf = (id: string): Box | undefined => {
-      const e = board.get(id);
-      if (!e) return undefined;
-      return ov.preview.get(id) ?? e;
-    };
-    // Frames first (they hold the rest), then mindmap edges, then the rest, each in z order.
-    for (const e of visible) if (e.kind === 'frame') this.element(withPreview(e, ov), cam.zoom, many, ov.editing === e.id, boxOf);
-    this.edges(board, visible, boxOf, cam.zoom);
-    for (const e of visible) if (e.kind !== 'frame') this.element(withPreview(e, ov), cam.zoom, many, ov.editing === e.id, boxOf);
     if (ov.ink && ov.ink.points.length >= 3) {
       ctx.fillStyle = cssColor(ov.ink.color, '#1e1e1e');
       ctx.fill(strokePath(ov.ink.points, ov.ink.width, false));
@@ -398,6 +408,36 @@ export class Renderer {
       ctx.stroke();
     }
     for (const c of ov.cursors) this.cursor(sx(c.x), sy(c.y), c.name, c.color);
+  }
+
+  /**
+   * Draws elements (in draw order) into ctx, which has the board's
+   * transform: frames first (they hold the rest), then mindmap edges, then
+   * the rest, each in z order; tiny ones as boxes (lod.ts). Returns whether
+   * an image's picture was still loading.
+   */
+  private content(ctx: CanvasRenderingContext2D, board: Board, visible: El[], zoom: number, ov: Overlay): boolean {
+    const own = this.ctx;
+    this.ctx = ctx;
+    this.loading = false;
+    try {
+      const many = visible.length > 400;
+      const boxOf = (id: string): Box | undefined => {
+        const e = board.get(id);
+        if (!e) return undefined;
+        return ov.preview.get(id) ?? e;
+      };
+      const scale = zoom * this.dpr;
+      const small = this.lod ? visible.filter((e) => tiny(e, scale) && !ov.preview.has(e.id)) : [];
+      const full = small.length ? visible.filter((e) => !tiny(e, scale) || ov.preview.has(e.id)) : visible;
+      for (const e of full) if (e.kind === 'frame') this.element(withPreview(e, ov), zoom, many, ov.editing === e.id, boxOf);
+      if (small.length) drawBoxes(ctx, small, scale, boxOf);
+      this.edges(board, visible, boxOf, zoom);
+      for (const e of full) if (e.kind !== 'frame') this.element(withPreview(e, ov), zoom, many, ov.editing === e.id, boxOf);
+      return this.loading;
+    } finally {
+      this.ctx = own;
+    }
   }
 
   private grid(cam: Camera): void {
@@ -629,6 +669,7 @@ export class Renderer {
   private image(e: El, zoom: number): void {
     const ctx = this.ctx;
     const pic = this.images ? this.images.picture(e) : 'loading';
+    if (pic === 'loading') this.loading = true;
     // A closed bitmap (let go by its source) has no size: drawImage would throw.
     if (pic && pic !== 'loading' && pic.width) {
       ctx.imageSmoothingEnabled = true;
