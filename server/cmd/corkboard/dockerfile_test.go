@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -129,7 +130,13 @@ func TestDockerfile(t *testing.T) {
 		}
 		t.Setenv(k, v)
 	}
-	if err := run(append(append([]string{}, cmd...), "-h"), os.Stdout); err != nil {
+	// -h prints the usage on stderr: not in the test's output.
+	stderr := os.Stderr
+	if null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+		os.Stderr = null
+		defer func() { os.Stderr = stderr; null.Close() }()
+	}
+	if err := run(append(append([]string{}, cmd...), "-h"), io.Discard); err != nil {
 		t.Errorf("CMD %q with ENV %v: %v", cmd, env, err)
 	}
 }
