@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -123,6 +124,46 @@ func detectFormat(ctype string, body []byte) string {
 	case bytes.Contains(head, []byte(`"format":"corkboard.board"`)):
 		return "corkboard"
 	case bytes.Contains(head, []byte(`"tldrawFileFormatVersion"`)), bytes.Contains(head, []byte(`"typeName"`)), bytes.Contains(head, []byte(`"schemaVersion"`)):
+		return "tldraw"
+	}
+	return detectJSONKeys(body)
+}
+
+// detectJSONKeys names a JSON file's format from its top-level keys, for
+// files whose telling key is not in the first bytes (a program that wrote
+// its keys in alphabetical order puts "elements", the whole scene, before
+// "type"). Only the top level is read: nested values are skipped whole.
+func detectJSONKeys(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	keys := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := t.(string)
+		keys[key] = true
+		if key == "type" || key == "format" {
+			var v string
+			if dec.Decode(&v) == nil {
+				switch {
+				case key == "type" && v == "excalidraw":
+					return "excalidraw"
+				case key == "format" && v == "corkboard.board":
+					return "corkboard"
+				}
+			}
+			continue
+		}
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	if keys["tldrawFileFormatVersion"] || keys["schema"] && (keys["records"] || keys["store"]) {
 		return "tldraw"
 	}
 	return ""

@@ -173,3 +173,22 @@ func TestDetectFormat(t *testing.T) {
 		}
 	}
 }
+
+// A file whose telling key comes after kilobytes of elements (keys written
+// in alphabetical order: "elements" before "type") is still recognised,
+// from its top-level keys; a key of the same name inside an element is not
+// taken for the file's.
+func TestDetectFormatKeyAfterTheElements(t *testing.T) {
+	big := bytes.Repeat([]byte(`{"id":"x","type":"rectangle","x":1,"y":2},`), 500)
+	big = big[:len(big)-1]
+	for want, body := range map[string]string{
+		"excalidraw": `{"elements":[` + string(big) + `],"files":{},"type":"excalidraw","version":2}`,
+		"tldraw":     `{"records":[` + string(big) + `],"schema":{"schemaVersion":2},"tldrawFileFormatVersion":1}`,
+		"corkboard":  `{"board":{"elements":[` + string(big) + `]},"format":"corkboard.board"}`,
+		"":           `{"elements":[` + string(big) + `,{"type":"excalidraw"}]}`,
+	} {
+		if got := detectFormat("application/json", []byte(body)); got != want {
+			t.Errorf("want %q, detected %q", want, got)
+		}
+	}
+}
