@@ -544,6 +544,12 @@ func run(cfg config) (string, error) {
 		ratio = float64(st.deliveries.Load()) / float64(expected)
 	}
 	f2 := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	// The node's CPU per accepted change, as the peers' harness prints it
+	// (bench/peers/yload.mjs): CPU seconds over the window / acks in it.
+	cpuPerChange := "-1"
+	if nodeCPU >= 0 && st.acked.Load() > 0 {
+		cpuPerChange = strconv.FormatFloat(nodeCPU*secs*1000/float64(st.acked.Load()), 'f', 3, 64)
+	}
 	f1 := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 	fmt.Fprintf(os.Stderr, "load: node during the window: cpu_cores=%s accepted_per_s=%s delivery_msgs_per_s=%s (frames queued to sessions) commit_mean_ms=%s commit_p99_ms<=%s commit_p999_ms<=%s fanout_mean_ms=%s fanout_p99_ms<=%s slow_consumers_kicked=%s rss_mb=%s\n",
 		f2(nodeCPU), f1(nodeAccepted), f1(nodeDeliv), f2(commitMs),
@@ -553,12 +559,12 @@ func run(cfg config) (string, error) {
 	fmt.Fprintf(os.Stderr, "load: errors: ack_timeouts=%d send_failures=%d refused=%d disconnects=%d; untracked_deliveries=%d local_op_failures=%d dropped_schedule=%d\n",
 		st.ackTimeouts.Load(), st.sendFails.Load(), st.refused.Load(), st.disconnects.Load(), st.untracked.Load(), st.localFails.Load(), st.dropped.Load())
 	runtime.KeepAlive(sims)
-	return fmt.Sprintf("RESULT tool=load clients=%d boards=%d rate=%s duration_s=%s ops_sent=%d ops_acked=%d acked_per_s=%s deliveries_per_s=%s ack_p50_ms=%s ack_p99_ms=%s ack_p999_ms=%s e2e_p50_ms=%s e2e_p99_ms=%s e2e_p999_ms=%s errors=%d format=%s mix=%s deliveries=%d expected_deliveries=%d delivery_ratio=%s ack_max_ms=%s e2e_max_ms=%s node_cpu_cores=%s load_cpu_cores=%s machine_busy_cores=%s loadavg1=%s",
+	return fmt.Sprintf("RESULT tool=load clients=%d boards=%d rate=%s duration_s=%s ops_sent=%d ops_acked=%d acked_per_s=%s deliveries_per_s=%s ack_p50_ms=%s ack_p99_ms=%s ack_p999_ms=%s e2e_p50_ms=%s e2e_p99_ms=%s e2e_p999_ms=%s errors=%d format=%s mix=%s deliveries=%d expected_deliveries=%d missing_deliveries=%d delivery_ratio=%s ack_max_ms=%s e2e_max_ms=%s node_cpu_cores=%s node_cpu_ms_per_change=%s load_cpu_cores=%s machine_busy_cores=%s loadavg1=%s",
 		cfg.clients, cfg.boards, f1(cfg.rate), f1(secs), st.sent.Load(), st.acked.Load(), f1(float64(st.acked.Load())/secs),
 		f1(float64(st.deliveries.Load())/secs), f2(ack.QuantileMs(0.50)), f2(ack.QuantileMs(0.99)), f2(ack.QuantileMs(0.999)),
 		f2(e2e.QuantileMs(0.50)), f2(e2e.QuantileMs(0.99)), f2(e2e.QuantileMs(0.999)), errorsTotal,
-		cfg.format, strings.ReplaceAll(cfg.mixText, " ", ""), st.deliveries.Load(), expected, strconv.FormatFloat(ratio, 'f', 4, 64),
-		f2(ack.MaxMs()), f2(e2e.MaxMs()), f2(nodeCPU), f2((cpu(ruAfter)-cpu(ruBefore))/secs), f2((busyAfter-busyBefore)/secs), sysstat.Loadavg1()), nil
+		cfg.format, strings.ReplaceAll(cfg.mixText, " ", ""), st.deliveries.Load(), expected, max(0, expected-st.deliveries.Load()), strconv.FormatFloat(ratio, 'f', 4, 64),
+		f2(ack.MaxMs()), f2(e2e.MaxMs()), f2(nodeCPU), cpuPerChange, f2((cpu(ruAfter)-cpu(ruBefore))/secs), f2((busyAfter-busyBefore)/secs), sysstat.Loadavg1()), nil
 }
 
 // startNode runs a node in this process, its goroutines labelled
