@@ -96,6 +96,10 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectBufSize(8 << 20),
+		// Every handler drops this node's own messages: without echo the
+		// server does not send them back (a write, a read and a decode
+		// per change on a busy node).
+		nats.NoEcho(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err == nil {
 				b.log.Debug("nats disconnected") // a normal close
