@@ -123,3 +123,4 @@ benchnode:
 	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); $(GO) run ./bench/cmd/idleconns -clients 5000 -boards 100
 	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 500 -boards 1 -rate 200 -duration 20s -warmup 5s
 	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 5000 -boards 1000 -rate 2000 -duration 20s -warmup 5s
+	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 1000 -boards 1 -rate 200 -duration 20s -warmup 5s
