@@ -8,6 +8,10 @@
 #   big   one board, 1,000 clients, 200 changes/s (Corkboard's default fan-out delay)
 # ROUNDS (default 1) repeats corkboard, hocuspocus, y-websocket in turn;
 # DURATION and WARMUP (seconds, default 20 and 5); PEERS_PORT (18282).
+# APPLY (all or none) overrides whether the Yjs clients apply what they
+# receive: all on many boards; none on the big board, where one JavaScript
+# thread per worker cannot apply 200,000 updates/s on this machine (the
+# clients then read each update's ids only; the server's work is the same).
 # Each run prints the machine's load average before it and its RESULT line
 # (node_cpu_ms_per_change: the server process's CPU over the window per
 # change; e2e_p50_ms/e2e_p99_ms; missing_deliveries).
@@ -28,8 +32,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-peer() { # peer NAME LAUNCHER PROTO CLIENTS BOARDS RATE
-	local name=$1 launcher=$2 proto=$3 clients=$4 boards=$5 rate=$6
+peer() { # peer NAME LAUNCHER PROTO CLIENTS BOARDS RATE APPLY
+	local name=$1 launcher=$2 proto=$3 clients=$4 boards=$5 rate=$6 apply=$7
 	PORT=$port node "$here/$launcher" 2>"$tmp/$name.log" >/dev/null &
 	local pid=$!
 	for _ in $(seq 1 100); do
@@ -39,7 +43,7 @@ peer() { # peer NAME LAUNCHER PROTO CLIENTS BOARDS RATE
 	done
 	local rc=0
 	timeout 10m node "$here/yload.mjs" --proto "$proto" --url "ws://127.0.0.1:$port" --pid "$pid" \
-		--clients "$clients" --boards "$boards" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP" || rc=$?
+		--clients "$clients" --boards "$boards" --rate "$rate" --duration "$DURATION" --warmup "$WARMUP" --apply "$apply" || rc=$?
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	return $rc
@@ -48,15 +52,15 @@ peer() { # peer NAME LAUNCHER PROTO CLIENTS BOARDS RATE
 for round in $(seq 1 "$ROUNDS"); do
 	for sc in $SCENARIOS; do
 		case $sc in
-		many) clients=1000 boards=200 rate=1000 nodeflags=(--fanout-delay 0) ;;
-		big) clients=1000 boards=1 rate=200 nodeflags=() ;;
+		many) clients=1000 boards=200 rate=1000 nodeflags=(--fanout-delay 0) apply=${APPLY:-all} ;;
+		big) clients=1000 boards=1 rate=200 nodeflags=() apply=${APPLY:-none} ;;
 		*) echo "benchpeers: unknown scenario $sc" >&2; exit 2 ;;
 		esac
 		echo "benchpeers: round $round $sc corkboard ${nodeflags[*]:-} loadavg $(loadavg)"
 		bash "$root/bench/scripts/with-node.sh" "${nodeflags[@]}" -- "$tmp/load" -clients $clients -boards $boards -rate $rate -duration "${DURATION}s" -warmup "${WARMUP}s"
 		echo "benchpeers: round $round $sc hocuspocus loadavg $(loadavg)"
-		peer hocuspocus hocuspocus.mjs hocuspocus $clients $boards $rate
+		peer hocuspocus hocuspocus.mjs hocuspocus $clients $boards $rate "$apply"
 		echo "benchpeers: round $round $sc y-websocket loadavg $(loadavg)"
-		peer y-websocket ywebsocket.mjs y-websocket $clients $boards $rate
+		peer y-websocket ywebsocket.mjs y-websocket $clients $boards $rate "$apply"
 	done
 done

@@ -36,7 +36,7 @@ const C = { sent: 0, expected: 1, deliveries: 2, untracked: 3, acked: 4, errors:
 function parseArgs (argv) {
   const o = {
     proto: 'hocuspocus', url: 'ws://127.0.0.1:18282', pid: 0, clients: 50, boards: 5, rate: 100,
-    duration: 30, warmup: 5, elements: 20, workers: 2, seed: 1, drain: 5, mix: 'set=70,text=20,create=5,move=3,vote=2', dialers: 16
+    duration: 30, warmup: 5, elements: 20, workers: 2, seed: 1, drain: 5, mix: 'set=70,text=20,create=5,move=3,vote=2', dialers: 16, apply: 'all'
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -48,6 +48,7 @@ function parseArgs (argv) {
   }
   if (!/^wss?:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(o.url + '/')) throw new Error('loopback URLs only')
   if (o.proto !== 'hocuspocus' && o.proto !== 'y-websocket') throw new Error('--proto hocuspocus or y-websocket')
+  if (o.apply !== 'all' && o.apply !== 'none') throw new Error('--apply all or none')
   if (!(o.clients >= 1 && o.boards >= 1 && o.boards <= o.clients && o.rate > 0 && o.duration > 0)) throw new Error('want 1 <= boards <= clients, rate > 0, duration > 0')
   o.workers = Math.max(1, Math.min(o.workers, o.clients))
   return o
@@ -153,7 +154,7 @@ async function main () {
   const ackQ = (q) => cfg.proto === 'hocuspocus' ? f2(quantileMs(ack, ackN, q)) : '-1'
   const ownCPU = ((own1.user + own1.system) - (own0.user + own0.system)) / 1e6 / secs
   console.error(`yload: errors: ${get('errors')} disconnects=${disconnects} untracked_deliveries=${get('untracked')} local_op_failures=${get('localFails')}; server peak RSS ${f1(procRSSMB(cfg.pid))} MiB`)
-  console.log(`RESULT tool=yload server=${cfg.proto} clients=${cfg.clients} boards=${cfg.boards} rate=${f1(cfg.rate)} duration_s=${f1(secs)} ops_sent=${sent} ops_acked=${acked} acked_per_s=${acked < 0 ? '-1' : f1(acked / secs)} deliveries_per_s=${f1(deliveries / secs)} ack_p50_ms=${ackQ(0.5)} ack_p99_ms=${ackQ(0.99)} ack_p999_ms=${ackQ(0.999)} e2e_p50_ms=${f2(quantileMs(e2e, e2eN, 0.5))} e2e_p99_ms=${f2(quantileMs(e2e, e2eN, 0.99))} e2e_p999_ms=${f2(quantileMs(e2e, e2eN, 0.999))} errors=${get('errors') + disconnects} deliveries=${deliveries} expected_deliveries=${expected} missing_deliveries=${Math.max(0, expected - deliveries)} delivery_ratio=${(expected ? deliveries / expected : 0).toFixed(4)} ack_max_ms=${cfg.proto === 'hocuspocus' ? f2(ackMax) : '-1'} e2e_max_ms=${f2(e2eMax)} node_cpu_cores=${f2(nodeCPU)} node_cpu_ms_per_change=${(changes > 0 ? (cpu1 - cpu0) * 1000 / changes : -1).toFixed(3)} load_cpu_cores=${f2(ownCPU)} machine_busy_cores=${f2((busy1 - busy0) / secs)} loadavg1=${la}`)
+  console.log(`RESULT tool=yload server=${cfg.proto} apply=${cfg.apply} clients=${cfg.clients} boards=${cfg.boards} rate=${f1(cfg.rate)} duration_s=${f1(secs)} ops_sent=${sent} ops_acked=${acked} acked_per_s=${acked < 0 ? '-1' : f1(acked / secs)} deliveries_per_s=${f1(deliveries / secs)} ack_p50_ms=${ackQ(0.5)} ack_p99_ms=${ackQ(0.99)} ack_p999_ms=${ackQ(0.999)} e2e_p50_ms=${f2(quantileMs(e2e, e2eN, 0.5))} e2e_p99_ms=${f2(quantileMs(e2e, e2eN, 0.99))} e2e_p999_ms=${f2(quantileMs(e2e, e2eN, 0.999))} errors=${get('errors') + disconnects} deliveries=${deliveries} expected_deliveries=${expected} missing_deliveries=${Math.max(0, expected - deliveries)} delivery_ratio=${(expected ? deliveries / expected : 0).toFixed(4)} ack_max_ms=${cfg.proto === 'hocuspocus' ? f2(ackMax) : '-1'} e2e_max_ms=${f2(e2eMax)} node_cpu_cores=${f2(nodeCPU)} node_cpu_ms_per_change=${(changes > 0 ? (cpu1 - cpu0) * 1000 / changes : -1).toFixed(3)} load_cpu_cores=${f2(ownCPU)} machine_busy_cores=${f2((busy1 - busy0) / secs)} loadavg1=${la}`)
   process.exit(0)
 }
 
@@ -192,6 +193,7 @@ async function workerMain () {
   const uuid = () => crypto.randomUUID()
 
   const hocus = cfg.proto === 'hocuspocus'
+  const light = cfg.apply === 'none'
   const clients = []
   for (let i = w; i < cfg.clients; i += cfg.workers) {
     const b = i % cfg.boards
@@ -201,6 +203,27 @@ async function workerMain () {
   // The message framing: Hocuspocus prefixes each message with the
   // document's name; y-websocket names the document in the URL.
   const header = (c, enc) => { if (hocus) encoding.writeVarString(enc, c.name) }
+
+  // countChanges records the deliveries of the sender's changes that
+  // start at clocks in [before, after): each is found in the sender's ring
+  // (several when an update waited for another, or a server merged them).
+  function countChanges (c, client, before, after, now) {
+    const from = client - 1
+    if (from < 0 || from >= cfg.clients || from === c.idx) return
+    let found = 0
+    for (let start = before; start < after && start < before + 4 * RING; start++) {
+      const at = (from * RING + (start % RING)) * 2
+      if (Number(Atomics.load(ring, at)) !== start) continue
+      const sentNs = Number(Atomics.load(ring, at + 1))
+      found++
+      if (inWindow(sentNs)) {
+        add('deliveries')
+        const ms = record(e2e, now - sentNs)
+        if (ms > e2eMax) e2eMax = ms
+      }
+    }
+    if (found === 0 && inWindow(now)) add('untracked')
+  }
 
   function connect (c) {
     return new Promise((resolve, reject) => {
@@ -228,24 +251,7 @@ async function workerMain () {
         tr.afterState.forEach((clock, client) => {
           const before = tr.beforeState.get(client) || 0
           if (clock <= before) return
-          const from = client - 1
-          if (from < 0 || from >= cfg.clients) return
-          // Every change of the sender's that this transaction brought
-          // (several when an update waited for another): each starts at
-          // a clock in [before, clock) found in the sender's ring.
-          let found = 0
-          for (let start = before; start < clock && start < before + 4 * RING; start++) {
-            const at = (from * RING + (start % RING)) * 2
-            if (Number(Atomics.load(ring, at)) !== start) continue
-            const sentNs = Number(Atomics.load(ring, at + 1))
-            found++
-            if (inWindow(sentNs)) {
-              add('deliveries')
-              const ms = record(e2e, now - sentNs)
-              if (ms > e2eMax) e2eMax = ms
-            }
-          }
-          if (found === 0 && inWindow(now)) add('untracked')
+          countChanges(c, client, before, clock, now)
         })
       })
       ws.on('open', () => {
@@ -267,7 +273,15 @@ async function workerMain () {
         const dec = decoding.createDecoder(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
         if (hocus) decoding.readVarString(dec)
         const type = decoding.readVarUint(dec)
-        if (type === 0 || (hocus && type === 4)) { // Sync, SyncReply
+        if (type === 0 && light && c.ready && decoding.peekVarUint(dec) === 2) {
+          // --apply none: a live update is not applied; the changes it
+          // carries (one or several: a server may merge them) are read
+          // from its structs' ids (Y.parseUpdateMeta).
+          decoding.readVarUint(dec)
+          const meta = Y.parseUpdateMeta(decoding.readVarUint8Array(dec))
+          const now = nowNs()
+          meta.from.forEach((before, client) => countChanges(c, client, before, meta.to.get(client), now))
+        } else if (type === 0 || (hocus && type === 4)) { // Sync, SyncReply
           const enc = encoding.createEncoder()
           header(c, enc)
           encoding.writeVarUint(enc, 0)
@@ -360,7 +374,7 @@ async function workerMain () {
         if (Date.now() > deadline) { parentPort.postMessage({ type: 'error', message: 'seed: members did not get the notes within 60 s' }); return }
         await new Promise(resolve => setTimeout(resolve, 50))
       }
-      for (const c of clients) c.elems = [...elementsOf(c).keys()].sort()
+      for (const c of clients) { c.elems = [...elementsOf(c).keys()].sort(); c.ready = true }
       parentPort.postMessage({ type: 'seeded' })
     } else if (m.type === 'start') {
       windowStart = m.windowStart; windowEnd = m.windowEnd
