@@ -57,7 +57,9 @@ for round in $(seq 1 "$ROUNDS"); do
 		*) echo "benchpeers: unknown scenario $sc" >&2; exit 2 ;;
 		esac
 		echo "benchpeers: round $round $sc corkboard ${nodeflags[*]:-} loadavg $(loadavg)"
-		bash "$root/bench/scripts/with-node.sh" "${nodeflags[@]}" -- "$tmp/load" -clients $clients -boards $boards -rate $rate -duration "${DURATION}s" -warmup "${WARMUP}s"
+		loadapply=true
+		[ "$apply" = none ] && loadapply=false
+		bash "$root/bench/scripts/with-node.sh" "${nodeflags[@]}" -- "$tmp/load" -apply=$loadapply -clients $clients -boards $boards -rate $rate -duration "${DURATION}s" -warmup "${WARMUP}s"
 		echo "benchpeers: round $round $sc hocuspocus loadavg $(loadavg)"
 		peer hocuspocus hocuspocus.mjs hocuspocus $clients $boards $rate "$apply"
 		echo "benchpeers: round $round $sc y-websocket loadavg $(loadavg)"
