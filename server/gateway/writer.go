@@ -43,7 +43,12 @@ func (w *wsConn) write() {
 			// session dropped for being slow gets nothing more.
 			if code != protocol.CloseResync && !w.failed {
 				fctx, cancel := context.WithTimeout(w.ctx, time.Second)
+				// Frames written raw take no context: the same second
+				// bounds them (Abort closes the connection under a write
+				// still stuck then, and leaves it alone otherwise).
+				stuck := time.AfterFunc(time.Second, w.fw.Abort)
 				w.send(fctx, msgs)
+				stuck.Stop()
 				cancel()
 			}
 			if w.failed {
