@@ -111,11 +111,18 @@ clean:
 # on 127.0.0.1:18181 with a fresh data directory (or uses LOAD_URL) and runs
 # the load generator: make load LOADFLAGS="-clients 500 -boards 1 -rate 200".
 # `make benchnode` runs every node-level benchmark with modest settings.
-.PHONY: load benchnode
+.PHONY: load benchnode benchpeers
 LOADFLAGS ?=
 NODEFLAGS ?=
 load:
 	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); bash bench/scripts/with-node.sh $(NODEFLAGS) -- $(GO) run ./bench/cmd/load $(LOADFLAGS)
+
+# The node beside Hocuspocus and y-websocket (installed from npm into the
+# git-ignored bench/peers/node_modules), alternately, each a fresh process:
+# 200 boards x 5 clients at 1,000 changes/s and one board of 1,000 clients at
+# 200 changes/s (bench/README.md, "Peers"; ROUNDS=n, SCENARIOS="many big").
+benchpeers:
+	bash bench/peers/run.sh
 
 benchnode:
 	$(GO) run ./bench/cmd/fsynclat -n 1000
@@ -123,3 +130,4 @@ benchnode:
 	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); $(GO) run ./bench/cmd/idleconns -clients 5000 -boards 100
 	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 500 -boards 1 -rate 200 -duration 20s -warmup 5s
 	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 5000 -boards 1000 -rate 2000 -duration 20s -warmup 5s
+	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 1000 -boards 1 -rate 200 -duration 20s -warmup 5s

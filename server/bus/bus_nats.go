@@ -76,6 +76,10 @@ type NATS struct {
 	log    *slog.Logger
 	errors atomic.Int64
 	closed chan struct{} // closed by the connection's ClosedHandler
+	// alone: the embedded server has no client port and no routes, so
+	// nothing but this connection can ever be on it, and (no echo) a
+	// message published goes nowhere: Publish and PublishCluster skip it.
+	alone bool
 	// OnReconnect, if set before use, is called after the connection comes
 	// back (the hook for catching up between nodes).
 	OnReconnect func()
@@ -96,6 +100,10 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectBufSize(8 << 20),
+		// Every handler drops this node's own messages: without echo the
+		// server does not send them back (a write, a read and a decode
+		// per change on a busy node).
+		nats.NoEcho(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err == nil {
 				b.log.Debug("nats disconnected") // a normal close
@@ -128,6 +136,7 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 			return nil, err
 		}
 		b.srv = srv
+		b.alone = cfg.ListenAddr == "" && cfg.ClusterAddr == "" // startEmbedded's DontListen
 		// In process, TLS is pointless (the server does not ask for
 		// it there); a tls:// URL would make the client insist.
 		url = strings.Replace(srv.ClientURL(), "tls://", "nats://", 1)
@@ -146,6 +155,9 @@ func NewNATS(cfg NATSConfig) (*NATS, error) {
 
 // Publish sends on the board's subject.
 func (b *NATS) Publish(board [16]byte, kind Kind, data []byte) error {
+	if b.alone {
+		return nil
+	}
 	if err := b.nc.Publish(subject(board, kind), envelope(b.cfg.Node, data)); err != nil {
 		b.errors.Add(1)
 		return fmt.Errorf("bus: publish: %w", err)
@@ -198,6 +210,9 @@ func (b *NATS) SubscribeKind(kind Kind, h Handler) (func(), error) {
 
 // PublishCluster sends on the cluster-wide subject of the kind.
 func (b *NATS) PublishCluster(kind Kind, data []byte) error {
+	if b.alone {
+		return nil
+	}
 	if err := b.nc.Publish(clusterSubject(kind), envelope(b.cfg.Node, data)); err != nil {
 		b.errors.Add(1)
 		return fmt.Errorf("bus: publish: %w", err)

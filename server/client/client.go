@@ -45,6 +45,7 @@ type Client struct {
 	conn *websocket.Conn
 
 	mu       sync.Mutex
+	noApply  bool // SetApply(false)
 	doc      *crdt.Doc
 	seq      uint64
 	outbox   []batch // sent, not yet acked, oldest first
@@ -220,7 +221,22 @@ func (c *Client) readLoop() {
 	}
 }
 
+// SetApply chooses whether remote changes are applied to the local
+// replica (the default) or only handed to OnOps as decoded (load tests
+// that measure the node, not the client: bench/cmd/load -apply=false).
+func (c *Client) SetApply(apply bool) {
+	c.mu.Lock()
+	c.noApply = !apply
+	c.mu.Unlock()
+}
+
 func (c *Client) applyLocked(changes []crdt.Change) {
+	if c.noApply {
+		if c.opts.OnOps != nil && len(changes) > 0 {
+			c.opts.OnOps(changes)
+		}
+		return
+	}
 	var all []crdt.Change
 	for _, ch := range changes {
 		if _, applied, err := c.doc.Apply(ch); err == nil {

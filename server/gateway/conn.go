@@ -162,6 +162,9 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor) *ws
 		code := sess.Closing().Code
 		if code == protocol.CloseResync {
 			abortWrites() // too slow: stop writing to it at once
+			if fw != nil {
+				fw.Abort() // (frames written by wsConn.send take no context)
+			}
 		}
 	})
 	wc := &wsConn{g: g, c: c, fw: fw, s: sess, rm: rm, board: id, user: who.User.ID, member: who.Member,

@@ -43,7 +43,12 @@ func (w *wsConn) write() {
 			// session dropped for being slow gets nothing more.
 			if code != protocol.CloseResync && !w.failed {
 				fctx, cancel := context.WithTimeout(w.ctx, time.Second)
+				// Frames written raw take no context: the same second
+				// bounds them (Abort closes the connection under a write
+				// still stuck then, and leaves it alone otherwise).
+				stuck := time.AfterFunc(time.Second, w.fw.Abort)
 				w.send(fctx, msgs)
+				stuck.Stop()
 				cancel()
 			}
 			if w.failed {
@@ -66,7 +71,39 @@ func (w *wsConn) write() {
 	}
 }
 
+// send writes msgs in order. Messages under rawMax are framed here and
+// gathered into one buffer written with one syscall (frameWriter.WriteRaw):
+// a delivery and an ack queued together, or a backlog, cost one write,
+// and no per-message work inside the WebSocket library (its write lock,
+// message writer reset, timeout hook and bufio flush were a third of a
+// busy node's write path). Larger messages (snapshots, catch-ups) go
+// through the library, which compresses them.
+//
+// Server frames are unmasked, so framing is a header of 2, 4 or 10 bytes;
+// with no context takeover, an uncompressed message between compressed
+// ones is valid. Frames never interleave: the library writes only control
+// frames meanwhile (pongs, from the reader), each one whole Write under
+// frameWriter's lock.
+//
+// Rejected: writev of the headers and payloads in place (a net.Buffers per
+// batch, and a copy of under rawMax bytes is cheaper than an iovec each);
+// writing from the room's goroutine when a session is idle (a full socket
+// would stall the board).
 func (w *wsConn) send(ctx context.Context, msgs []room.Outgoing) error {
+	var out *[]byte // pooled: an idle connection holds no buffer
+	defer func() {
+		if out != nil {
+			putRawBuf(out)
+		}
+	}()
+	flush := func() error {
+		if out == nil || len(*out) == 0 {
+			return nil
+		}
+		err := w.fw.WriteRaw(*out)
+		*out = (*out)[:0]
+		return err
+	}
 	for i := 0; i < len(msgs); {
 		m := msgs[i]
 		data, typ := m.Data, websocket.MessageText
@@ -93,16 +130,71 @@ func (w *wsConn) send(ctx context.Context, msgs []room.Outgoing) error {
 				clear(w.group)
 			}
 		}
-		if err := w.c.Write(ctx, typ, data); err != nil {
-			return err
-		}
-		if err := w.fw.Commit(); err != nil {
-			return err
+		if len(data) < rawMax {
+			if out == nil {
+				out = getRawBuf()
+			}
+			*out = appendFrame(*out, typ, data)
+			if len(*out) >= rawFlush {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		} else {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := w.c.Write(ctx, typ, data); err != nil {
+				return err
+			}
+			if err := w.fw.Commit(); err != nil {
+				return err
+			}
 		}
 		w.g.cfg.Metrics.BytesOut.Add(float64(len(data)))
 		i = j
 	}
-	return nil
+	return flush()
+}
+
+const (
+	// rawMax: messages from this size on go through the WebSocket
+	// library (its compression threshold, ServeHTTP).
+	rawMax = 32 << 10
+	// rawFlush: a gathered buffer this large is written before more is
+	// added.
+	rawFlush = 64 << 10
+)
+
+var rawBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getRawBuf() *[]byte { return rawBufs.Get().(*[]byte) }
+
+func putRawBuf(b *[]byte) {
+	if cap(*b) > 2*rawFlush {
+		return // a rare big batch: let it go
+	}
+	*b = (*b)[:0]
+	rawBufs.Put(b)
+}
+
+// appendFrame appends one unfragmented, unmasked WebSocket frame (RFC 6455
+// section 5.2) carrying a whole message of the type.
+func appendFrame(dst []byte, typ websocket.MessageType, data []byte) []byte {
+	op := byte(0x1) // text
+	if typ == websocket.MessageBinary {
+		op = 0x2
+	}
+	n := len(data)
+	switch {
+	case n < 126:
+		dst = append(dst, 0x80|op, byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 0x80|op, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0x80|op, 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(dst, data...)
 }
 
 // leanHijacker hands the WebSocket small buffers of its own instead of the
@@ -160,6 +252,10 @@ type frameWriter struct {
 	conn io.Writer // the hijacked connection (writev through net.Buffers)
 	mu   sync.Mutex
 	held *[wsWriteBuffer]byte // non-nil while a full buffer is held
+
+	amu     sync.Mutex // guards the two below (Abort does not wait for mu)
+	writing bool       // a WriteRaw is in progress
+	aborted bool       // Abort was called
 }
 
 var heldPool = sync.Pool{New: func() any { return new([wsWriteBuffer]byte) }}
@@ -186,6 +282,47 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 		err = io.ErrShortWrite
 	}
 	return int(n), err
+}
+
+// WriteRaw writes whole frames framed by the caller (wsConn.send), after a
+// held chunk if any (none in practice: the writer commits each library
+// write), in one write. After Abort it writes nothing.
+func (f *frameWriter) WriteRaw(p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.amu.Lock()
+	if f.aborted {
+		f.amu.Unlock()
+		return net.ErrClosed
+	}
+	f.writing = true
+	f.amu.Unlock()
+	var err error
+	if f.held != nil {
+		bufs := net.Buffers{f.held[:], p}
+		_, err = bufs.WriteTo(f.conn)
+		f.release()
+	} else {
+		_, err = f.conn.Write(p)
+	}
+	f.amu.Lock()
+	f.writing = false
+	f.amu.Unlock()
+	return err
+}
+
+// Abort stops raw writes to a peer too slow to keep up: one in progress
+// (stuck on a full socket) by closing the connection under it, later ones
+// by refusing them. A connection with no raw write in progress stays open,
+// so that the library can still send it its close frame.
+func (f *frameWriter) Abort() {
+	f.amu.Lock()
+	f.aborted = true
+	writing := f.writing
+	f.amu.Unlock()
+	if c, ok := f.conn.(io.Closer); ok && writing {
+		c.Close()
+	}
 }
 
 // Commit sends a held chunk, if any.

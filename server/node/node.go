@@ -42,6 +42,10 @@ type Config struct {
 	Addr string
 	// DataDir holds the Pebble store (default "./data").
 	DataDir string
+	// SyncGather: the least time between two fsyncs of the store's log
+	// (storage.PebbleOptions.SyncGather; zero: none; the binary's
+	// --sync-gather defaults to 1ms).
+	SyncGather time.Duration
 	// Store, if set, is used instead of opening DataDir (tests).
 	Store storage.Store
 	// NodeID names this node in the cluster (default: random).
@@ -222,7 +226,7 @@ func New(cfg Config) (*Node, error) {
 	n.guard = guard
 	n.store = cfg.Store
 	if n.store == nil {
-		st, err := storage.OpenPebble(cfg.DataDir, storage.PebbleOptions{})
+		st, err := storage.OpenPebble(cfg.DataDir, storage.PebbleOptions{SyncGather: cfg.SyncGather})
 		if err != nil {
 			return nil, fmt.Errorf("node: open store: %w", err)
 		}

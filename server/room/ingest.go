@@ -240,7 +240,7 @@ func answer(group []submit, outcomes []outcome) {
 			sm.sess.SendJSON(outcomes[i].err)
 			continue
 		}
-		sm.sess.SendJSON(outcomes[i].ack)
+		sm.sess.Send(Outgoing{Data: protocol.MarshalAck(outcomes[i].ack)})
 	}
 }
 

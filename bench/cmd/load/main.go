@@ -61,6 +61,7 @@ type config struct {
 	seed       uint64
 	verbose    bool
 	inprocess  bool
+	apply      bool
 	cpuprofile string
 	memprofile string
 }
@@ -168,6 +169,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.inprocess, "inprocess", env("inprocess", "") != "", "run the node in this process (temporary data dir; -url is ignored), for profiling")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", env("cpuprofile", ""), "write a CPU profile of the measurement window here; with -inprocess the node's samples carry the label side=node (go tool pprof -tagfocus side=node)")
 	fs.StringVar(&c.memprofile, "memprofile", env("memprofile", ""), "write a heap profile at the end of the window here (with -inprocess it covers node and clients: focus on the node's packages)")
+	fs.BoolVar(&c.apply, "apply", env("apply", "true") != "false", "clients apply the changes they receive (false: after the seeding they only decode them, to load the node harder than this machine's clients could follow; bench/peers/yload.mjs --apply none)")
 	fs.BoolVar(&c.verbose, "v", env("v", "") != "", "progress on stderr")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -398,6 +400,13 @@ func run(cfg config) (string, error) {
 		return "", err
 	}
 	logf("boards seeded with %d notes each", cfg.elements)
+	if !cfg.apply {
+		for _, s := range sims {
+			if s.c != nil {
+				s.c.SetApply(false)
+			}
+		}
+	}
 
 	// Senders and ack waiters.
 	runCtx, stopRun := context.WithCancel(context.Background())
@@ -544,6 +553,12 @@ func run(cfg config) (string, error) {
 		ratio = float64(st.deliveries.Load()) / float64(expected)
 	}
 	f2 := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	// The node's CPU per accepted change, as the peers' harness prints it
+	// (bench/peers/yload.mjs): CPU seconds over the window / acks in it.
+	cpuPerChange := "-1"
+	if nodeCPU >= 0 && st.acked.Load() > 0 {
+		cpuPerChange = strconv.FormatFloat(nodeCPU*secs*1000/float64(st.acked.Load()), 'f', 3, 64)
+	}
 	f1 := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 	fmt.Fprintf(os.Stderr, "load: node during the window: cpu_cores=%s accepted_per_s=%s delivery_msgs_per_s=%s (frames queued to sessions) commit_mean_ms=%s commit_p99_ms<=%s commit_p999_ms<=%s fanout_mean_ms=%s fanout_p99_ms<=%s slow_consumers_kicked=%s rss_mb=%s\n",
 		f2(nodeCPU), f1(nodeAccepted), f1(nodeDeliv), f2(commitMs),
@@ -553,12 +568,12 @@ func run(cfg config) (string, error) {
 	fmt.Fprintf(os.Stderr, "load: errors: ack_timeouts=%d send_failures=%d refused=%d disconnects=%d; untracked_deliveries=%d local_op_failures=%d dropped_schedule=%d\n",
 		st.ackTimeouts.Load(), st.sendFails.Load(), st.refused.Load(), st.disconnects.Load(), st.untracked.Load(), st.localFails.Load(), st.dropped.Load())
 	runtime.KeepAlive(sims)
-	return fmt.Sprintf("RESULT tool=load clients=%d boards=%d rate=%s duration_s=%s ops_sent=%d ops_acked=%d acked_per_s=%s deliveries_per_s=%s ack_p50_ms=%s ack_p99_ms=%s ack_p999_ms=%s e2e_p50_ms=%s e2e_p99_ms=%s e2e_p999_ms=%s errors=%d format=%s mix=%s deliveries=%d expected_deliveries=%d delivery_ratio=%s ack_max_ms=%s e2e_max_ms=%s node_cpu_cores=%s load_cpu_cores=%s machine_busy_cores=%s loadavg1=%s",
-		cfg.clients, cfg.boards, f1(cfg.rate), f1(secs), st.sent.Load(), st.acked.Load(), f1(float64(st.acked.Load())/secs),
+	return fmt.Sprintf("RESULT tool=load apply=%t clients=%d boards=%d rate=%s duration_s=%s ops_sent=%d ops_acked=%d acked_per_s=%s deliveries_per_s=%s ack_p50_ms=%s ack_p99_ms=%s ack_p999_ms=%s e2e_p50_ms=%s e2e_p99_ms=%s e2e_p999_ms=%s errors=%d format=%s mix=%s deliveries=%d expected_deliveries=%d missing_deliveries=%d delivery_ratio=%s ack_max_ms=%s e2e_max_ms=%s node_cpu_cores=%s node_cpu_ms_per_change=%s load_cpu_cores=%s machine_busy_cores=%s loadavg1=%s",
+		cfg.apply, cfg.clients, cfg.boards, f1(cfg.rate), f1(secs), st.sent.Load(), st.acked.Load(), f1(float64(st.acked.Load())/secs),
 		f1(float64(st.deliveries.Load())/secs), f2(ack.QuantileMs(0.50)), f2(ack.QuantileMs(0.99)), f2(ack.QuantileMs(0.999)),
 		f2(e2e.QuantileMs(0.50)), f2(e2e.QuantileMs(0.99)), f2(e2e.QuantileMs(0.999)), errorsTotal,
-		cfg.format, strings.ReplaceAll(cfg.mixText, " ", ""), st.deliveries.Load(), expected, strconv.FormatFloat(ratio, 'f', 4, 64),
-		f2(ack.MaxMs()), f2(e2e.MaxMs()), f2(nodeCPU), f2((cpu(ruAfter)-cpu(ruBefore))/secs), f2((busyAfter-busyBefore)/secs), sysstat.Loadavg1()), nil
+		cfg.format, strings.ReplaceAll(cfg.mixText, " ", ""), st.deliveries.Load(), expected, max(0, expected-st.deliveries.Load()), strconv.FormatFloat(ratio, 'f', 4, 64),
+		f2(ack.MaxMs()), f2(e2e.MaxMs()), f2(nodeCPU), cpuPerChange, f2((cpu(ruAfter)-cpu(ruBefore))/secs), f2((busyAfter-busyBefore)/secs), sysstat.Loadavg1()), nil
 }
 
 // startNode runs a node in this process, its goroutines labelled
@@ -573,6 +588,7 @@ func startNode() (url string, stop func(), err error) {
 	served := make(chan error, 1)
 	pprof.Do(context.Background(), pprof.Labels("side", "node"), func(context.Context) {
 		n, err = node.New(node.Config{Addr: "127.0.0.1:0", DataDir: dir, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			SyncGather: time.Millisecond, // the binary's --sync-gather
 			// Every client is on loopback: no per-address limits.
 			HTTP: node.HTTPLimits{WebSocketsPerIP: -1}, Quotas: node.Quotas{BoardsPerHour: -1}})
 		if err != nil {

@@ -71,6 +71,7 @@ func run(args []string, stdout io.Writer) error {
 		idle        = fs.Duration("idle-timeout", time.Minute, "how long a board with no connection stays in memory")
 		retention   = fs.Duration("retention", 0, "drop op history older than this once a snapshot covers it (0: keep forever)")
 		ackReplicas = fs.Int("ack-replicas", 0, "other nodes that must store a change before its sender is acked (0: durable on this node is enough)")
+		syncGather  = fs.Duration("sync-gather", time.Millisecond, "least time between two fsyncs of the store's log: appends asked for meanwhile share the next one (every ack still follows its fsync); 0: no wait")
 		fanoutDelay = fs.Duration("fanout-delay", 5*time.Millisecond, "gather accepted changes this long before pushing them to a board's connections (0: at once); a few ms halve the CPU of a busy board")
 		shutdownT   = fs.Duration("shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 		mailFrom    = fs.String("mail-from", "Corkboard <corkboard@localhost>", "From address of e-mails (sign-in links, invites, notifications)")
@@ -167,6 +168,7 @@ func run(args []string, stdout io.Writer) error {
 	cfg.Limits.MaxMessage, cfg.Limits.OpsPerSecond, cfg.Limits.SendQueue = *maxMessage, *opsRate, *sendQueue
 	cfg.Room.SnapshotEvery, cfg.Room.IdleTimeout, cfg.Room.Retention = *snapEvery, *idle, *retention
 	cfg.Room.FanoutDelay = *fanoutDelay
+	cfg.SyncGather = *syncGather
 	cfg.Room.AckReplicas = *ackReplicas
 	cfg.Mail = node.MailConfig{From: *mailFrom, SMTP: mail.SMTPConfig{Addr: *smtpAddr, Username: *smtpUser, Password: *smtpPass, TLS: *smtpTLS}}
 	switch *smtpTLS {
@@ -198,6 +200,15 @@ func run(args []string, stdout io.Writer) error {
 		log.Warn("no admin socket: `corkboard backup` cannot reach this node", "err", err)
 	} else {
 		defer stopAdmin()
+	}
+	if f := os.Getenv("CORKBOARD_CPUPROFILE"); f != "" {
+		// For benchmarks (bench/README.md): a CPU profile of the node's
+		// whole life, written at shutdown.
+		if stop, err := startCPUProfile(f); err != nil {
+			log.Warn("no CPU profile", "err", err)
+		} else {
+			defer stop()
+		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- n.Serve() }()
