@@ -173,8 +173,9 @@ type Doc struct {
 	advancedNow []ReplicaID                 // replicas advanced by the change being applied
 	skipped     int                         // ops skipped as meaningless (for tests and metrics)
 	inTx        bool
-	opSlab      []Op   // see Tx.push
-	spanBuf     []Span // scratch for Tx.DeleteText
+	opSlab      []Op     // see Tx.push
+	appliedBuf  []Change // Apply's result, reused (see Apply)
+	spanBuf     []Span   // scratch for Tx.DeleteText
 }
 
 // byReplicaStart orders held changes by replica, then start.
@@ -343,7 +344,9 @@ func (s Status) String() string { return [...]string{"applied", "held", "duplica
 // Apply applies a change made by any replica. It returns the status and the
 // changes that got applied as a result, in order: c itself when applied,
 // followed by held changes it released. Only a structurally invalid change
-// is an error (and changes nothing).
+// is an error (and changes nothing). The returned slice is the doc's own
+// and valid until the next Apply: callers copy the Changes out (they are
+// values) to keep them. Reusing it saves an allocation per remote change.
 func (d *Doc) Apply(c Change) (Status, []Change, error) {
 	if d.inTx {
 		return 0, nil, fmt.Errorf("crdt: Apply during an open transaction: %w", ErrInvalidOp)
@@ -351,40 +354,49 @@ func (d *Doc) Apply(c Change) (Status, []Change, error) {
 	if err := c.Validate(); err != nil {
 		return 0, nil, err
 	}
-	st, applied := d.offer(c)
+	clear(d.appliedBuf) // drop the previous result's ops
+	st, applied := d.offer(c, d.appliedBuf[:0])
 	if st == Applied {
 		applied = d.release(applied)
+	}
+	d.appliedBuf = applied[:0]
+	if len(applied) == 0 {
+		return st, nil, nil
 	}
 	return st, applied, nil
 }
 
-// offer applies c if it can, holds it otherwise.
-func (d *Doc) offer(c Change) (Status, []Change) {
+// offer applies c if it can, holds it otherwise; when applied, c (as
+// applied) is appended to out.
+func (d *Doc) offer(c Change, out []Change) (Status, []Change) {
 	have := d.vv[c.Replica]
 	if c.End() <= have {
-		return Duplicate, nil
+		return Duplicate, out
 	}
 	if c.Start <= have {
 		c = trimChange(c, have)
 	}
 	if len(d.heldBy) > 0 {
 		if _, ok := d.heldBy[OpID{c.Replica, c.Start}]; ok {
-			return Duplicate, nil
+			return Duplicate, out
 		}
 	}
 	if c.Start > have+1 {
 		d.hold(&heldChange{c: c, need: c.Start - 1}, c.Replica, Root)
-		return Held, nil
+		return Held, out
 	}
 	if r, need, el, missing := d.missing(&c); missing {
 		d.hold(&heldChange{c: c, need: need}, r, el)
-		return Held, nil
+		return Held, out
 	}
 	d.applyChange(&c)
-	return Applied, []Change{c}
+	return Applied, append(out, c)
 }
 
 func (d *Doc) hold(h *heldChange, r ReplicaID, el ElementID) {
+	// The ops may live in a buffer the caller reuses (DecodeChangeInto,
+	// BeginInto): a held change keeps a copy of its own.
+	h.c.Ops = slices.Clone(h.c.Ops)
 	d.heldBy[OpID{h.c.Replica, h.c.Start}] = h
 	h.size = HeldSize(&h.c)
 	d.heldBytes += h.size
@@ -435,10 +447,7 @@ func (d *Doc) release(applied []Change) []Change {
 		slices.SortFunc(ready, byReplicaStart)
 		for _, h := range ready {
 			d.unhold(h)
-			st, more := d.offer(h.c)
-			if st == Applied {
-				applied = append(applied, more...)
-			}
+			_, applied = d.offer(h.c, applied)
 		}
 	}
 	return applied

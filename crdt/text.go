@@ -72,6 +72,10 @@ type textList struct {
 	// Every change of a leaf's count before curLeaf adjusts curBefore, so the
 	// cursor is always valid.
 	curLeaf, curBefore int
+
+	// The run find found last (see find).
+	hintLeaf *textLeaf
+	hintRun  int
 }
 
 // textLeafMax is the most runs a leaf holds after an operation. Measured on
@@ -179,14 +183,24 @@ func (t *textList) leafOf(id OpID) *textLeaf {
 	return t.arena[l]
 }
 
-// find locates character id.
+// find locates character id. It first tries the run it found last: an
+// insert names as its left origin the character typed just before it, and
+// the op that checks an origin and the one that places the text look up the
+// same character. The hint needs no invalidation: ids are unique in the
+// list, so a run that holds id is where id is, whatever changed since.
 func (t *textList) find(id OpID) (textLoc, bool) {
+	if lf := t.hintLeaf; lf != nil && t.hintRun < len(lf.runs) {
+		if r := &lf.runs[t.hintRun]; r.has(id) {
+			return textLoc{lf.pos, t.hintRun, int(id.Counter - r.id.Counter)}, true
+		}
+	}
 	lf := t.leafOf(id)
 	if lf == nil {
 		return textLoc{}, false
 	}
 	for i := range lf.runs {
 		if r := &lf.runs[i]; r.has(id) {
+			t.hintLeaf, t.hintRun = lf, i
 			return textLoc{lf.pos, i, int(id.Counter - r.id.Counter)}, true
 		}
 	}

@@ -52,6 +52,26 @@ func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx {
 	return Tx{d: d, c: Change{Replica: r, Start: start, Time: t}, next: start, blocked: blocked}
 }
 
+// BeginInto is Begin for a caller that is done with each change before it
+// begins the next, as one that encodes a change the moment it commits it:
+// the change's ops are stored in ops[:0] (growing it if it is too small),
+// so the returned Change's Ops alias ops' array, and reusing one buffer
+// makes a local edit allocate nothing for its ops. With a nil or
+// zero-capacity ops it is Begin.
+//
+// Rejected: recycling Begin's own op slab on the next Begin. Callers keep
+// changes until their peers acknowledge them (Begin's contract), and a
+// recycled slab would rewrite them underneath; the reuse has to be the
+// caller's explicit choice.
+func (d *Doc) BeginInto(r ReplicaID, nowMs int64, ops []Op) Tx {
+	tx := d.Begin(r, nowMs)
+	if cap(ops) > 0 {
+		clear(ops) // drop the previous change's strings
+		tx.c.Ops = ops[:0]
+	}
+	return tx
+}
+
 // push appends an op to the change. A change's first op is carved from a
 // shared slab (capacity 1, so a later append copies out instead of
 // overwriting a neighbour): most changes hold one op, and this saves an

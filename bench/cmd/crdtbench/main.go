@@ -147,9 +147,14 @@ func f(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
 // ---- the trace workloads ----
 
+// patch is one patch of a trace; its inserted text is
+// traceFile.ins[insOff:insOff+insLen]. Patches hold no pointers, and their
+// texts share one string: the trace stays in memory during the timed part,
+// and a quarter of a million small strings would make every collection cycle
+// mark them, a cost of the harness and not of the CRDT.
 type patch struct {
-	pos, del int
-	ins      string
+	pos, del       int32
+	insOff, insLen uint32
 }
 
 type traceFile struct {
@@ -157,7 +162,10 @@ type traceFile struct {
 	start string
 	end   string
 	ps    []patch
+	ins   string
 }
+
+func (t *traceFile) insText(p patch) string { return t.ins[p.insOff : p.insOff+p.insLen] }
 
 func loadTrace(path string) (*traceFile, error) {
 	fh, err := os.Open(path)
@@ -180,21 +188,25 @@ func loadTrace(path string) (*traceFile, error) {
 		return nil, err
 	}
 	t := &traceFile{name: strings.TrimSuffix(filepath.Base(path), ".json.gz"), start: raw.StartContent, end: raw.EndContent}
+	var ins strings.Builder
 	for _, tx := range raw.Txns {
 		for _, p := range tx.Patches {
-			var pp patch
-			if err := json.Unmarshal(p[0], &pp.pos); err != nil {
+			var pos, del int32
+			var s string
+			if err := json.Unmarshal(p[0], &pos); err != nil {
 				return nil, err
 			}
-			if err := json.Unmarshal(p[1], &pp.del); err != nil {
+			if err := json.Unmarshal(p[1], &del); err != nil {
 				return nil, err
 			}
-			if err := json.Unmarshal(p[2], &pp.ins); err != nil {
+			if err := json.Unmarshal(p[2], &s); err != nil {
 				return nil, err
 			}
-			t.ps = append(t.ps, pp)
+			t.ps = append(t.ps, patch{pos: pos, del: del, insOff: uint32(ins.Len()), insLen: uint32(len(s))})
+			ins.WriteString(s)
 		}
 	}
+	t.ins = ins.String()
 	return t, nil
 }
 
@@ -215,21 +227,35 @@ func newTraceDoc(t *traceFile) (*crdt.Doc, crdt.Change) {
 	return d, c
 }
 
-// edit applies one patch as its own local change.
-func edit(d *crdt.Doc, p patch) (crdt.Change, error) {
-	tx := d.Begin(benchReplica, 0)
+// opsBuf holds the ops of the change being made. Each change is done with
+// (dropped, or encoded at once) before the next begins, as a client that
+// sends every change the moment it commits it: Doc.BeginInto reuses it.
+var opsBuf []crdt.Op
+
+// edit applies one patch as its own local change. The change is valid
+// until the next edit (see opsBuf).
+func edit(d *crdt.Doc, t *traceFile, p patch) (crdt.Change, error) {
+	tx := d.BeginInto(benchReplica, 0, opsBuf)
 	if p.del > 0 {
-		if err := tx.DeleteText(noteID, "text", p.pos, p.del); err != nil {
+		if err := tx.DeleteText(noteID, "text", int(p.pos), int(p.del)); err != nil {
 			return crdt.Change{}, err
 		}
 	}
-	if p.ins != "" {
-		if err := tx.InsertText(noteID, "text", p.pos, p.ins); err != nil {
+	if ins := t.insText(p); ins != "" {
+		if err := tx.InsertText(noteID, "text", int(p.pos), ins); err != nil {
 			return crdt.Change{}, err
 		}
 	}
 	c, _ := tx.Commit()
+	keepOps(c)
 	return c, nil
+}
+
+// keepOps keeps the array of a committed change's ops for the next one.
+func keepOps(c crdt.Change) {
+	if cap(c.Ops) > 0 {
+		opsBuf = c.Ops
+	}
 }
 
 func traceLocal(path string, runs int) (string, error) {
@@ -246,7 +272,7 @@ func traceLocal(path string, runs int) (string, error) {
 		d, _ = newTraceDoc(t)
 		start, c0 := time.Now(), cpuMs()
 		for _, p := range t.ps {
-			if _, err := edit(d, p); err != nil {
+			if _, err := edit(d, t, p); err != nil {
 				return "", err
 			}
 		}
@@ -281,18 +307,20 @@ func traceRemote(path string, runs int) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The updates sit in one buffer (ends[i] is where update i ends), for
+	// the reason given at patch.
 	src, first := newTraceDoc(t)
-	updates := [][]byte{first.AppendBinary(nil)}
-	total := len(updates[0])
+	all := first.AppendBinary(nil)
+	ends := []int{len(all)}
 	for _, p := range t.ps {
-		c, err := edit(src, p)
+		c, err := edit(src, t, p)
 		if err != nil {
 			return "", err
 		}
-		b := c.AppendBinary(nil)
-		updates = append(updates, b)
-		total += len(b)
+		all = c.AppendBinary(all)
+		ends = append(ends, len(all))
 	}
+	total := len(all)
 	var times, cpu []float64
 	var d *crdt.Doc
 	for i := 0; i < runs; i++ {
@@ -300,11 +328,17 @@ func traceRemote(path string, runs int) (string, error) {
 		runtime.GC()
 		d = crdt.NewDoc()
 		start, c0 := time.Now(), cpuMs()
-		for _, u := range updates {
-			c, err := crdt.DecodeChange(u)
+		from := 0
+		for _, end := range ends {
+			u := all[from:end:end]
+			from = end
+			// Each update is applied before the next is decoded, as a
+			// server does: the ops are decoded into one reused buffer.
+			c, err := crdt.DecodeChangeInto(u, opsBuf)
 			if err != nil {
 				return "", err
 			}
+			keepOps(c)
 			if st, _, err := d.Apply(c); err != nil || st != crdt.Applied {
 				return "", fmt.Errorf("apply: %v %v", st, err)
 			}
@@ -320,7 +354,7 @@ func traceRemote(path string, runs int) (string, error) {
 	})
 	s := summarize(times)
 	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace-remote:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s updates=%d update_bytes_total=%d apply_cpu_ms_median=%s",
-		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), len(updates), total, f(summarize(cpu).median)), nil
+		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), len(ends), total, f(summarize(cpu).median)), nil
 }
 
 // ---- the whiteboard workload ----
@@ -445,14 +479,15 @@ func lww(cfg lwwConfig) (string, error) {
 		open, inTx := false, 0
 		flush := func() {
 			if open {
-				tx.Commit()
+				c, _ := tx.Commit()
+				keepOps(c)
 				open, inTx = false, 0
 			}
 		}
 		for i := 0; i < cfg.elements; i++ {
 			ops := gen.create(i)
 			if !open {
-				tx, open = d.Begin(benchReplica, 0), true
+				tx, open = d.BeginInto(benchReplica, 0, opsBuf), true
 			}
 			if err := tx.Create(elemID(i), "shape"); err != nil {
 				return "", err
@@ -471,7 +506,7 @@ func lww(cfg lwwConfig) (string, error) {
 		for k := 0; k < cfg.updates; k++ {
 			op := gen.update(k)
 			if !open {
-				tx, open = d.Begin(benchReplica, 0), true
+				tx, open = d.BeginInto(benchReplica, 0, opsBuf), true
 			}
 			if err := tx.Set(elemID(op.el), op.key, op.v); err != nil {
 				return "", err
