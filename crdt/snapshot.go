@@ -460,6 +460,9 @@ func loadElements(r *reader, nel int, key func() (string, error), stamp func() (
 			if p.s, err = stamp(); err != nil {
 				return nil, err
 			}
+			if j < len(e.pfp) {
+				e.pfp[j] = keyFP(p.key)
+			}
 		}
 		nv, err := r.count(5)
 		if err != nil {

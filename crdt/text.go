@@ -267,6 +267,21 @@ func (t *textList) spotAt(pos int) textLoc {
 	t.curLeaf, t.curBefore = li, before
 	k := pos - before
 	runs := t.leaves[li].runs
+	if lv := t.leaves[li].live; k >= lv/2 {
+		// Nearer the end: scan backwards, counting from the leaf's end.
+		k -= lv // < 0: characters from the end of the leaf
+		for i := len(runs) - 1; i >= 0; i-- {
+			r := &runs[i]
+			if r.deleted {
+				continue
+			}
+			k += int(r.n)
+			if k >= 0 {
+				return textLoc{li, i, k}
+			}
+		}
+		panic("crdt: text leaf count out of step with its runs")
+	}
 	for i := range runs {
 		r := &runs[i]
 		if r.deleted {
@@ -442,7 +457,7 @@ func (t *textList) mustBeNew(id OpID, s string) int {
 				break
 			}
 		}
-	} else if x := t.repIndex(id.Replica); x != nil {
+	} else if x := t.repIndex(id.Replica); x != nil && !x.freeFrom(id.Counter) {
 		// Ranges are merged only within a chunk: walk until a present
 		// range or the end.
 		for c := id.Counter; ; {
@@ -1002,6 +1017,14 @@ func (x *textIndex) entryOf(c uint64) (ci, ei int, end uint64) {
 	return ci, lo, end
 }
 
+// freeFrom reports, in O(1), whether the index ends with counters c and
+// above absent: always so for a replica's next counters.
+func (x *textIndex) freeFrom(c uint64) bool {
+	ch := x.chunks[len(x.chunks)-1]
+	last := ch[len(ch)-1]
+	return last.leaf == 0 && last.start <= c
+}
+
 // get returns the leaf of counter c and the end of the range it is in.
 func (x *textIndex) get(c uint64) (leaf uint32, end uint64) {
 	ci, ei, end := x.entryOf(c)
@@ -1010,6 +1033,14 @@ func (x *textIndex) get(c uint64) (leaf uint32, end uint64) {
 
 // assign maps counters [a, b) to leaf.
 func (x *textIndex) assign(a, b uint64, leaf uint32) {
+	// Fast path, typing: [a, b) are the replica's next counters and go to
+	// the leaf of the counters just before them, so the last range grows.
+	if ch := x.chunks[len(x.chunks)-1]; len(ch) > 1 {
+		if last := &ch[len(ch)-1]; last.leaf == 0 && last.start == a && ch[len(ch)-2].leaf == leaf && b > a {
+			last.start = b
+			return
+		}
+	}
 	for a < b {
 		ci, ei, e := x.entryOf(a)
 		ch := x.chunks[ci]

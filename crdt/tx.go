@@ -37,11 +37,8 @@ func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx {
 	d.inTx = true
 	start := d.vv[r] + 1
 	blocked := false
-	for k := range d.heldBy {
-		if k.Replica == r {
-			blocked = true
-			break
-		}
+	if len(d.heldBy) > 0 {
+		_, blocked = d.heldRep[r]
 	}
 	t := d.clock.Last() + 1
 	if nowMs > 0 {
