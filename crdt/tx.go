@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"fmt"
+	"unicode/utf8"
 )
 
 // Tx builds one local change. Each op is applied to the doc at once — the
@@ -27,7 +28,9 @@ type Tx struct {
 // Begin opens a transaction for replica r at physical time nowMs
 // (milliseconds since the Unix epoch, read by the caller). The Tx is a
 // value, so the hot path of one small change allocates nothing for it.
-func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx {
+func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx { return d.begin(r, nowMs, nil) }
+
+func (d *Doc) begin(r ReplicaID, nowMs int64, ops []Op) Tx {
 	if d.inTx {
 		panic("crdt: Begin while another transaction is open")
 	}
@@ -46,7 +49,7 @@ func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx {
 			t = p
 		}
 	}
-	return Tx{d: d, c: Change{Replica: r, Start: start, Time: t}, next: start, blocked: blocked}
+	return Tx{d: d, c: Change{Replica: r, Start: start, Time: t, Ops: ops}, next: start, blocked: blocked}
 }
 
 // BeginInto is Begin for a caller that is done with each change before it
@@ -61,12 +64,12 @@ func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx {
 // recycled slab would rewrite them underneath; the reuse has to be the
 // caller's explicit choice.
 func (d *Doc) BeginInto(r ReplicaID, nowMs int64, ops []Op) Tx {
-	tx := d.Begin(r, nowMs)
-	if cap(ops) > 0 {
-		clear(ops) // drop the previous change's strings
-		tx.c.Ops = ops[:0]
+	if cap(ops) == 0 {
+		ops = nil // push carves from the slab
 	}
-	return tx
+	// The ops past the new change's end keep their strings until
+	// overwritten: a few stale strings, not worth clearing per change.
+	return d.begin(r, nowMs, ops[:0])
 }
 
 // push appends an op to the change. A change's first op is carved from a
@@ -193,8 +196,12 @@ func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
 		return fmt.Errorf("crdt: insert at %d of a text of %d runes: %w", pos, n, ErrInvalidOp)
 	}
 	op := Op{Type: OpInsertText, Element: id, Key: field, Text: s}
-	if err := op.validate(); err != nil {
-		return err
+	// What op.validate checks of an op built here, without its general
+	// field checks; validate words the error.
+	if id.IsRoot() || !validKey(field) || len(s) > MaxTextLen || !utf8.ValidString(s) {
+		if err := op.validate(); err != nil {
+			return err
+		}
 	}
 	if e == nil || e.kind.s.IsZero() {
 		return fmt.Errorf("crdt: insert_text: element %v does not exist: %w", id, ErrInvalidOp)
