@@ -73,9 +73,8 @@ type textList struct {
 	// cursor is always valid.
 	curLeaf, curBefore int
 
-	// The run find found last (see find).
-	hintLeaf *textLeaf
-	hintRun  int
+	// The runs find found last, the latest first (see find).
+	hints [2]textHint
 }
 
 // textLeafMax is the most runs a leaf holds after an operation. Measured on
@@ -183,15 +182,26 @@ func (t *textList) leafOf(id OpID) *textLeaf {
 	return t.arena[l]
 }
 
-// find locates character id. It first tries the run it found last: an
-// insert names as its left origin the character typed just before it, and
-// the op that checks an origin and the one that places the text look up the
-// same character. The hint needs no invalidation: ids are unique in the
-// list, so a run that holds id is where id is, whatever changed since.
+// find locates character id. It first tries the two runs it found last,
+// and the run after each: an insert names as its left origin the character
+// typed just before it (often in the run just grown, or just made after the
+// one found), and the check of an op's two origins is followed by the
+// placing of its text, which looks up the left one again. The hints need no
+// invalidation: ids are unique in the list, so a run that holds id is where
+// id is, whatever changed since.
 func (t *textList) find(id OpID) (textLoc, bool) {
-	if lf := t.hintLeaf; lf != nil && t.hintRun < len(lf.runs) {
-		if r := &lf.runs[t.hintRun]; r.has(id) {
-			return textLoc{lf.pos, t.hintRun, int(id.Counter - r.id.Counter)}, true
+	for h := range t.hints {
+		lf, ri := t.hints[h].leaf, t.hints[h].run
+		if lf == nil {
+			continue
+		}
+		for i := ri; i < len(lf.runs) && i <= ri+1; i++ {
+			if r := &lf.runs[i]; r.has(id) {
+				if h != 0 || i != ri {
+					t.hints[1], t.hints[0] = t.hints[0], textHint{lf, i}
+				}
+				return textLoc{lf.pos, i, int(id.Counter - r.id.Counter)}, true
+			}
 		}
 	}
 	lf := t.leafOf(id)
@@ -200,11 +210,17 @@ func (t *textList) find(id OpID) (textLoc, bool) {
 	}
 	for i := range lf.runs {
 		if r := &lf.runs[i]; r.has(id) {
-			t.hintLeaf, t.hintRun = lf, i
+			t.hints[1], t.hints[0] = t.hints[0], textHint{lf, i}
 			return textLoc{lf.pos, i, int(id.Counter - r.id.Counter)}, true
 		}
 	}
 	return textLoc{}, false
+}
+
+// textHint is a run find found (see find).
+type textHint struct {
+	leaf *textLeaf
+	run  int
 }
 
 func (t *textList) contains(id OpID) bool {
