@@ -209,6 +209,7 @@ type Doc struct {
 	inTx        bool
 	opSlab      []Op     // see Tx.push
 	appliedBuf  []Change // Apply's result, reused (see Apply)
+	lastElem    *element // see elem
 	spanBuf     []Span   // scratch for Tx.DeleteText
 }
 
@@ -525,7 +526,7 @@ func trimChange(c Change, have uint64) Change {
 // replica (need) or an element.
 func (d *Doc) missing(c *Change) (r ReplicaID, need uint64, el ElementID, missing bool) {
 	created := func(e ElementID, upto int) bool {
-		if x := d.elems[e]; x != nil && !x.kind.s.IsZero() {
+		if x := d.elem(e); x != nil && !x.kind.s.IsZero() {
 			return true
 		}
 		for j := 0; j < upto; j++ {
@@ -585,7 +586,21 @@ func (d *Doc) applyChange(c *Change) {
 // applyOp applies one op whose dependencies are present. An error means the
 // op was meaningless and changed nothing.
 func (d *Doc) applyOp(op *Op, id OpID, s Stamp) error {
-	return d.applyOpTo(d.elems[op.Element], op, id, s)
+	return d.applyOpTo(d.elem(op.Element), op, id, s)
+}
+
+// elem returns the element id, or nil. It remembers the last element it
+// returned: runs of ops on one element (typing in a note) skip the map.
+// Elements are never removed from the map, so the pointer stays right.
+func (d *Doc) elem(id ElementID) *element {
+	if e := d.lastElem; e != nil && e.id == id {
+		return e
+	}
+	e := d.elems[id]
+	if e != nil {
+		d.lastElem = e
+	}
+	return e
 }
 
 // applyOpTo is applyOp with the element already looked up (nil if absent).

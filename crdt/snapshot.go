@@ -338,6 +338,7 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 	// The element map is filled alongside the tree's decoding, which does
 	// not need it, when there is a spare processor.
 	d.elems = make(map[ElementID]*element, nel)
+	d.lastElem = nil
 	fill := func() {
 		for _, e := range elems {
 			d.elems[e.id] = e

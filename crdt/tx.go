@@ -103,7 +103,7 @@ func (tx *Tx) add(op Op) error {
 		return err
 	}
 	d := tx.d
-	e := d.elems[op.Element]
+	e := d.elem(op.Element)
 	if op.Type != OpCreate && (e == nil || e.kind.s.IsZero()) {
 		return fmt.Errorf("crdt: %s: element %v does not exist: %w", op.Type, op.Element, ErrInvalidOp)
 	}
@@ -185,7 +185,7 @@ func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
 	if s == "" {
 		return nil
 	}
-	e := tx.d.elems[id]
+	e := tx.d.elem(id)
 	n := 0
 	if e != nil {
 		if t := e.text(field); t != nil {
@@ -230,7 +230,7 @@ func (tx *Tx) DeleteText(id ElementID, field string, pos, n int) error {
 	if n == 0 {
 		return nil
 	}
-	e := tx.d.elems[id]
+	e := tx.d.elem(id)
 	var t *textList
 	if e != nil {
 		t = e.text(field)
@@ -239,11 +239,24 @@ func (tx *Tx) DeleteText(id ElementID, field string, pos, n int) error {
 		return fmt.Errorf("crdt: delete %d runes at %d: out of range: %w", n, pos, ErrInvalidOp)
 	}
 	tx.d.spanBuf = t.appendIDsAt(tx.d.spanBuf[:0], pos, n)
+	// The spans are visible characters of t, found just now: an op on one
+	// needs none of add's checks but the transaction's own and validate's
+	// bounds, so it is applied directly (remove, as applyOpTo does), unless
+	// the undo manager captures it or a check fails (add then says why).
+	direct := tx.capture == nil && !tx.done && !tx.blocked && !e.kind.s.IsZero() && !id.IsRoot() && validKey(field)
 	for _, sp := range tx.d.spanBuf {
-		if err := tx.add(Op{Type: OpDeleteText, Element: id, Key: field,
-			Target: OpID{sp.Replica, sp.From}, Count: sp.To - sp.From + 1}); err != nil {
-			return err
+		op := Op{Type: OpDeleteText, Element: id, Key: field,
+			Target: OpID{sp.Replica, sp.From}, Count: sp.To - sp.From + 1}
+		if !direct || op.Count > MaxTextLen || len(tx.c.Ops) >= MaxOps {
+			if err := tx.add(op); err != nil {
+				return err
+			}
+			continue
 		}
+		t.remove(op.Target, op.Count)
+		tx.push(op)
+		tx.next++
+		tx.d.vv[tx.c.Replica] = tx.next - 1
 	}
 	return nil
 }
@@ -272,6 +285,6 @@ func errBlocked(r ReplicaID) error {
 }
 
 func (d *Doc) exists(id ElementID) bool {
-	e := d.elems[id]
+	e := d.elem(id)
 	return e != nil && !e.kind.s.IsZero()
 }
