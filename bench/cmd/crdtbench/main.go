@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -143,6 +144,21 @@ func cpuMs() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
 }
 
+// allocCounts returns the heap allocations (objects) and completed GC
+// cycles of the process so far; read outside the timed parts.
+func allocCounts() (objects, gcs uint64) {
+	ms := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(ms)
+	return ms[0].Value.Uint64(), ms[1].Value.Uint64()
+}
+
+// allocStats formats the allocations and GC cycles of one timed part of
+// n changes.
+func allocStats(o0, g0 uint64, n int) string {
+	o1, g1 := allocCounts()
+	return fmt.Sprintf("allocs_per_change=%s gc_cycles=%d", strconv.FormatFloat(float64(o1-o0)/float64(max(n, 1)), 'f', 3, 64), g1-g0)
+}
+
 func f(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
 // ---- the trace workloads ----
@@ -265,11 +281,13 @@ func traceLocal(path string, runs int) (string, error) {
 	}
 	var times, cpu []float64
 	var d *crdt.Doc
+	var alloc string
 	base := heapMB()
 	for i := 0; i < runs; i++ {
 		d = nil
 		runtime.GC()
 		d, _ = newTraceDoc(t)
+		o0, g0 := allocCounts()
 		start, c0 := time.Now(), cpuMs()
 		for _, p := range t.ps {
 			if _, err := edit(d, t, p); err != nil {
@@ -278,6 +296,7 @@ func traceLocal(path string, runs int) (string, error) {
 		}
 		times = append(times, msSince(start))
 		cpu = append(cpu, cpuMs()-c0)
+		alloc = allocStats(o0, g0, len(t.ps))
 	}
 	mem := heapMB() - base
 	ok := d.Text(noteID, "text") == t.end
@@ -287,8 +306,8 @@ func traceLocal(path string, runs int) (string, error) {
 		return err == nil && d2.Text(noteID, "text") == t.end
 	})
 	s := summarize(times)
-	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s doc_heap_mb=%s patches=%d apply_cpu_ms_median=%s",
-		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), f(mem), len(t.ps), f(summarize(cpu).median)), nil
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s doc_heap_mb=%s patches=%d apply_cpu_ms_median=%s %s",
+		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), f(mem), len(t.ps), f(summarize(cpu).median), alloc), nil
 }
 
 func loadTimes(runs int, load func() bool) (float64, bool) {
@@ -323,10 +342,12 @@ func traceRemote(path string, runs int) (string, error) {
 	total := len(all)
 	var times, cpu []float64
 	var d *crdt.Doc
+	var alloc string
 	for i := 0; i < runs; i++ {
 		d = nil
 		runtime.GC()
 		d = crdt.NewDoc()
+		o0, g0 := allocCounts()
 		start, c0 := time.Now(), cpuMs()
 		from := 0
 		for _, end := range ends {
@@ -345,6 +366,7 @@ func traceRemote(path string, runs int) (string, error) {
 		}
 		times = append(times, msSince(start))
 		cpu = append(cpu, cpuMs()-c0)
+		alloc = allocStats(o0, g0, len(ends))
 	}
 	ok := d.Text(noteID, "text") == t.end
 	snap := d.Snapshot()
@@ -353,8 +375,8 @@ func traceRemote(path string, runs int) (string, error) {
 		return err == nil && d2.Text(noteID, "text") == t.end
 	})
 	s := summarize(times)
-	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace-remote:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s updates=%d update_bytes_total=%d apply_cpu_ms_median=%s",
-		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), len(ends), total, f(summarize(cpu).median)), nil
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace-remote:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s updates=%d update_bytes_total=%d apply_cpu_ms_median=%s %s",
+		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), len(ends), total, f(summarize(cpu).median), alloc), nil
 }
 
 // ---- the whiteboard workload ----
@@ -468,12 +490,14 @@ func lww(cfg lwwConfig) (string, error) {
 	var total, createMs, updateMs, cpu []float64
 	var d *crdt.Doc
 	var growth, rssGrowth float64
+	var alloc string
 	for run := 0; run < cfg.runs; run++ {
 		d = nil
 		base := heapMB()
 		baseRSS := rssMB()
 		d = crdt.NewDoc()
 		gen := newLWWGen(cfg)
+		o0, g0 := allocCounts()
 		start, c0 := time.Now(), cpuMs()
 		var tx crdt.Tx
 		open, inTx := false, 0
@@ -503,6 +527,7 @@ func lww(cfg lwwConfig) (string, error) {
 		}
 		flush()
 		mid := time.Now()
+		om, _ := allocCounts() // a few µs, no stop of the world
 		for k := 0; k < cfg.updates; k++ {
 			op := gen.update(k)
 			if !open {
@@ -518,6 +543,9 @@ func lww(cfg lwwConfig) (string, error) {
 		flush()
 		end := time.Now()
 		cpu = append(cpu, cpuMs()-c0)
+		o1, g1 := allocCounts()
+		alloc = fmt.Sprintf("create_allocs_per_change=%.3f update_allocs_per_change=%.3f gc_cycles=%d",
+			float64(om-o0)/float64(max(cfg.elements, 1)), float64(o1-om)/float64(max(cfg.updates, 1)), g1-g0)
 		total = append(total, float64(end.Sub(start).Microseconds())/1000)
 		createMs = append(createMs, float64(mid.Sub(start).Microseconds())/1000)
 		updateMs = append(updateMs, float64(end.Sub(mid).Microseconds())/1000)
@@ -557,7 +585,7 @@ func lww(cfg lwwConfig) (string, error) {
 	ok := ok1 && ok2 && (want == "" || hash == want)
 	s := summarize(total)
 	debug.FreeOSMemory()
-	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=lww:%dx8+%d ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s state_hash=%s create_ms_median=%s update_ms_median=%s load_full_ms_median=%s heap_growth_mb=%s rss_growth_mb=%s batch=%d apply_cpu_ms_median=%s",
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=lww:%dx8+%d ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s state_hash=%s create_ms_median=%s update_ms_median=%s load_full_ms_median=%s heap_growth_mb=%s rss_growth_mb=%s batch=%d apply_cpu_ms_median=%s %s",
 		version(), cfg.elements, cfg.updates, ok, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), hash,
-		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), f(rssGrowth), cfg.batch, f(summarize(cpu).median)), nil
+		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), f(rssGrowth), cfg.batch, f(summarize(cpu).median), alloc), nil
 }
