@@ -394,7 +394,7 @@ func (d *Doc) Apply(c Change) (Status, []Change, error) {
 	if st == Applied {
 		applied = d.release(applied)
 	}
-	d.appliedBuf = applied[:0]
+	d.appliedBuf = applied
 	if len(applied) == 0 {
 		return st, nil, nil
 	}
