@@ -5,7 +5,8 @@
 //
 // Configuration comes from the environment: TRACE, RUNS, LWW_RUNS,
 // LWW_ELEMENTS, LWW_UPDATES, LWW_BATCH, SEED, WORKLOADS (see bench/README.md);
-// CPUPROFILE=file writes a CPU profile.
+// CPUPROFILE=file writes a CPU profile; REUSE_OPS=0 gives every change ops
+// of its own instead of one reused buffer.
 package main
 
 import (
@@ -267,9 +268,13 @@ func edit(d *crdt.Doc, t *traceFile, p patch) (crdt.Change, error) {
 	return c, nil
 }
 
+// reuseOps is false with REUSE_OPS=0: every change then gets ops of its
+// own, as with Doc.Begin and DecodeChange (to compare).
+var reuseOps = os.Getenv("REUSE_OPS") != "0"
+
 // keepOps keeps the array of a committed change's ops for the next one.
 func keepOps(c crdt.Change) {
-	if cap(c.Ops) > 0 {
+	if reuseOps && cap(c.Ops) > 0 {
 		opsBuf = c.Ops
 	}
 }
