@@ -111,6 +111,25 @@ func DecodeChange(data []byte) (Change, error) {
 	return c, err
 }
 
+// DecodeChangeInto is DecodeChange for a caller that is done with each
+// change before it decodes the next, as one that applies it at once: the
+// ops are decoded into ops[:0] (grown if too small), so the Change's Ops
+// alias ops' array and reusing one buffer makes decoding allocate nothing
+// for them. Doc.Apply copies the ops of a change it holds, so a change
+// applied this way may be held. The Changes Apply returns alias the array
+// too: copy their Ops to keep them past the next decode.
+func DecodeChangeInto(data []byte, ops []Op) (Change, error) {
+	r := reader{b: data, ops: ops}
+	c, err := r.change()
+	if err != nil {
+		return Change{}, err
+	}
+	if r.len() != 0 {
+		return Change{}, malformed("change: %d trailing bytes", r.len())
+	}
+	return c, nil
+}
+
 func (r *reader) change() (Change, error) {
 	var c Change
 	v, err := r.byte()
@@ -140,7 +159,12 @@ func (r *reader) change() (Change, error) {
 	if n == 0 || n > MaxOps {
 		return c, malformed("change: %d ops", n)
 	}
-	c.Ops = make([]Op, n)
+	if cap(r.ops) >= n {
+		c.Ops = r.ops[:n]
+		clear(c.Ops)
+	} else {
+		c.Ops = make([]Op, n)
+	}
 	var prev ElementID
 	for i := range c.Ops {
 		op := &c.Ops[i]

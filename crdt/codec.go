@@ -33,6 +33,7 @@ func appendF64(b []byte, f float64) []byte { return appendU64(b, math.Float64bit
 type reader struct {
 	b   []byte
 	off int
+	ops []Op // a change's ops go here when it is big enough (DecodeChangeInto)
 }
 
 func (r *reader) len() int { return len(r.b) - r.off }

@@ -54,10 +54,11 @@ import (
 	"unsafe"
 )
 
-// reg is a last-writer-wins register.
+// reg is a last-writer-wins register. The stamp comes first: a write
+// compares it before it touches the value.
 type reg struct {
-	v Value
 	s Stamp
+	v Value
 }
 
 // set writes v if s is newer than the register's stamp.
@@ -84,13 +85,38 @@ type voteKey struct{ key, voter string }
 // element is the state of one element. Properties are a small slice
 // searched linearly: elements have about ten properties, and a slice costs
 // far less memory than a map at a hundred thousand elements.
+//
+// The fields a property write reads — the kind's stamp (does the element
+// exist), the key fingerprints and the property slice — share the struct's
+// first cache line: on a board of a hundred thousand elements most writes
+// miss the cache, and each line touched is a trip to memory.
 type element struct {
-	id      ElementID
+	id ElementID
+	// pfp[i] is keyFP(props[i].key) for i < 8: the search for a key
+	// compares these bytes and reads only the property it finds, instead
+	// of the key of every property before it (a cache line each).
+	pfp     [8]uint8
+	props   []prop
 	kind    reg // string; zero stamp: not created yet
 	deleted reg // bool
-	props   []prop
 	texts   []textField
 	votes   []voteReg // sorted by (key, voter)
+}
+
+// keyFP is a one-byte fingerprint of a property key (see element.pfp).
+func keyFP(key string) uint8 {
+	if key == "" {
+		return 0
+	}
+	return uint8(len(key)) ^ key[0]*3 ^ key[len(key)-1]*7
+}
+
+// addProp appends a property register, keeping pfp in step.
+func (e *element) addProp(key string, r reg) {
+	if i := len(e.props); i < len(e.pfp) {
+		e.pfp[i] = keyFP(key)
+	}
+	e.props = append(e.props, prop{key: key, reg: r})
 }
 
 // voteReg is one voter's register. Votes are a sorted slice, not a map: an
@@ -124,13 +150,21 @@ func (e *element) setVote(k voteKey, v Value, s Stamp) {
 		e.votes[i].set(v, s)
 		return
 	}
-	e.votes = slices.Insert(e.votes, i, voteReg{k: k, reg: reg{v, s}})
+	e.votes = slices.Insert(e.votes, i, voteReg{k: k, reg: reg{s: s, v: v}})
 }
 
 func (e *element) prop(key string) *reg {
-	for i := range e.props {
-		if e.props[i].key == key {
-			return &e.props[i].reg
+	props := e.props
+	n := min(len(props), len(e.pfp))
+	fp := keyFP(key)
+	for i := 0; i < n; i++ {
+		if e.pfp[i] == fp && props[i].key == key {
+			return &props[i].reg
+		}
+	}
+	for i := n; i < len(props); i++ {
+		if props[i].key == key {
+			return &props[i].reg
 		}
 	}
 	return nil
@@ -173,8 +207,10 @@ type Doc struct {
 	advancedNow []ReplicaID                 // replicas advanced by the change being applied
 	skipped     int                         // ops skipped as meaningless (for tests and metrics)
 	inTx        bool
-	opSlab      []Op   // see Tx.push
-	spanBuf     []Span // scratch for Tx.DeleteText
+	opSlab      []Op     // see Tx.push
+	appliedBuf  []Change // Apply's result, reused (see Apply)
+	lastElem    *element // see elem
+	spanBuf     []Span   // scratch for Tx.DeleteText
 }
 
 // byReplicaStart orders held changes by replica, then start.
@@ -343,7 +379,9 @@ func (s Status) String() string { return [...]string{"applied", "held", "duplica
 // Apply applies a change made by any replica. It returns the status and the
 // changes that got applied as a result, in order: c itself when applied,
 // followed by held changes it released. Only a structurally invalid change
-// is an error (and changes nothing).
+// is an error (and changes nothing). The returned slice is the doc's own
+// and valid until the next Apply: callers copy the Changes out (they are
+// values) to keep them. Reusing it saves an allocation per remote change.
 func (d *Doc) Apply(c Change) (Status, []Change, error) {
 	if d.inTx {
 		return 0, nil, fmt.Errorf("crdt: Apply during an open transaction: %w", ErrInvalidOp)
@@ -351,40 +389,49 @@ func (d *Doc) Apply(c Change) (Status, []Change, error) {
 	if err := c.Validate(); err != nil {
 		return 0, nil, err
 	}
-	st, applied := d.offer(c)
+	clear(d.appliedBuf) // drop the previous result's ops
+	st, applied := d.offer(c, d.appliedBuf[:0])
 	if st == Applied {
 		applied = d.release(applied)
+	}
+	d.appliedBuf = applied
+	if len(applied) == 0 {
+		return st, nil, nil
 	}
 	return st, applied, nil
 }
 
-// offer applies c if it can, holds it otherwise.
-func (d *Doc) offer(c Change) (Status, []Change) {
+// offer applies c if it can, holds it otherwise; when applied, c (as
+// applied) is appended to out.
+func (d *Doc) offer(c Change, out []Change) (Status, []Change) {
 	have := d.vv[c.Replica]
 	if c.End() <= have {
-		return Duplicate, nil
+		return Duplicate, out
 	}
 	if c.Start <= have {
 		c = trimChange(c, have)
 	}
 	if len(d.heldBy) > 0 {
 		if _, ok := d.heldBy[OpID{c.Replica, c.Start}]; ok {
-			return Duplicate, nil
+			return Duplicate, out
 		}
 	}
 	if c.Start > have+1 {
 		d.hold(&heldChange{c: c, need: c.Start - 1}, c.Replica, Root)
-		return Held, nil
+		return Held, out
 	}
 	if r, need, el, missing := d.missing(&c); missing {
 		d.hold(&heldChange{c: c, need: need}, r, el)
-		return Held, nil
+		return Held, out
 	}
 	d.applyChange(&c)
-	return Applied, []Change{c}
+	return Applied, append(out, c)
 }
 
 func (d *Doc) hold(h *heldChange, r ReplicaID, el ElementID) {
+	// The ops may live in a buffer the caller reuses (DecodeChangeInto,
+	// BeginInto): a held change keeps a copy of its own.
+	h.c.Ops = slices.Clone(h.c.Ops)
 	d.heldBy[OpID{h.c.Replica, h.c.Start}] = h
 	h.size = HeldSize(&h.c)
 	d.heldBytes += h.size
@@ -435,10 +482,7 @@ func (d *Doc) release(applied []Change) []Change {
 		slices.SortFunc(ready, byReplicaStart)
 		for _, h := range ready {
 			d.unhold(h)
-			st, more := d.offer(h.c)
-			if st == Applied {
-				applied = append(applied, more...)
-			}
+			_, applied = d.offer(h.c, applied)
 		}
 	}
 	return applied
@@ -482,7 +526,7 @@ func trimChange(c Change, have uint64) Change {
 // replica (need) or an element.
 func (d *Doc) missing(c *Change) (r ReplicaID, need uint64, el ElementID, missing bool) {
 	created := func(e ElementID, upto int) bool {
-		if x := d.elems[e]; x != nil && !x.kind.s.IsZero() {
+		if x := d.elem(e); x != nil && !x.kind.s.IsZero() {
 			return true
 		}
 		for j := 0; j < upto; j++ {
@@ -542,7 +586,21 @@ func (d *Doc) applyChange(c *Change) {
 // applyOp applies one op whose dependencies are present. An error means the
 // op was meaningless and changed nothing.
 func (d *Doc) applyOp(op *Op, id OpID, s Stamp) error {
-	return d.applyOpTo(d.elems[op.Element], op, id, s)
+	return d.applyOpTo(d.elem(op.Element), op, id, s)
+}
+
+// elem returns the element id, or nil. It remembers the last element it
+// returned: runs of ops on one element (typing in a note) skip the map.
+// Elements are never removed from the map, so the pointer stays right.
+func (d *Doc) elem(id ElementID) *element {
+	if e := d.lastElem; e != nil && e.id == id {
+		return e
+	}
+	e := d.elems[id]
+	if e != nil {
+		d.lastElem = e
+	}
+	return e
 }
 
 // applyOpTo is applyOp with the element already looked up (nil if absent).
@@ -568,7 +626,7 @@ func (d *Doc) applyOpTo(e *element, op *Op, id OpID, s Stamp) error {
 				// colour): start there instead of growing 1, 2, 4, 8.
 				e.props = make([]prop, 0, 8)
 			}
-			e.props = append(e.props, prop{key: op.Key, reg: reg{op.Value, s}})
+			e.addProp(op.Key, reg{s: s, v: op.Value})
 		}
 	case OpDelete:
 		e.deleted.set(Bool(op.Deleted), s)

@@ -338,6 +338,7 @@ func LoadSnapshot(data []byte) (*Doc, error) {
 	// The element map is filled alongside the tree's decoding, which does
 	// not need it, when there is a spare processor.
 	d.elems = make(map[ElementID]*element, nel)
+	d.lastElem = nil
 	fill := func() {
 		for _, e := range elems {
 			d.elems[e.id] = e
@@ -459,6 +460,9 @@ func loadElements(r *reader, nel int, key func() (string, error), stamp func() (
 			}
 			if p.s, err = stamp(); err != nil {
 				return nil, err
+			}
+			if j < len(e.pfp) {
+				e.pfp[j] = keyFP(p.key)
 			}
 		}
 		nv, err := r.count(5)

@@ -72,6 +72,9 @@ type textList struct {
 	// Every change of a leaf's count before curLeaf adjusts curBefore, so the
 	// cursor is always valid.
 	curLeaf, curBefore int
+
+	// The runs find found last, the latest first (see find).
+	hints [2]textHint
 }
 
 // textLeafMax is the most runs a leaf holds after an operation. Measured on
@@ -179,18 +182,45 @@ func (t *textList) leafOf(id OpID) *textLeaf {
 	return t.arena[l]
 }
 
-// find locates character id.
+// find locates character id. It first tries the two runs it found last,
+// and the run after each: an insert names as its left origin the character
+// typed just before it (often in the run just grown, or just made after the
+// one found), and the check of an op's two origins is followed by the
+// placing of its text, which looks up the left one again. The hints need no
+// invalidation: ids are unique in the list, so a run that holds id is where
+// id is, whatever changed since.
 func (t *textList) find(id OpID) (textLoc, bool) {
+	for h := range t.hints {
+		lf, ri := t.hints[h].leaf, t.hints[h].run
+		if lf == nil {
+			continue
+		}
+		for i := ri; i < len(lf.runs) && i <= ri+1; i++ {
+			if r := &lf.runs[i]; r.has(id) {
+				if h != 0 || i != ri {
+					t.hints[1], t.hints[0] = t.hints[0], textHint{lf, i}
+				}
+				return textLoc{lf.pos, i, int(id.Counter - r.id.Counter)}, true
+			}
+		}
+	}
 	lf := t.leafOf(id)
 	if lf == nil {
 		return textLoc{}, false
 	}
 	for i := range lf.runs {
 		if r := &lf.runs[i]; r.has(id) {
+			t.hints[1], t.hints[0] = t.hints[0], textHint{lf, i}
 			return textLoc{lf.pos, i, int(id.Counter - r.id.Counter)}, true
 		}
 	}
 	return textLoc{}, false
+}
+
+// textHint is a run find found (see find).
+type textHint struct {
+	leaf *textLeaf
+	run  int
 }
 
 func (t *textList) contains(id OpID) bool {
@@ -253,6 +283,21 @@ func (t *textList) spotAt(pos int) textLoc {
 	t.curLeaf, t.curBefore = li, before
 	k := pos - before
 	runs := t.leaves[li].runs
+	if lv := t.leaves[li].live; k >= lv/2 {
+		// Nearer the end: scan backwards, counting from the leaf's end.
+		k -= lv // < 0: characters from the end of the leaf
+		for i := len(runs) - 1; i >= 0; i-- {
+			r := &runs[i]
+			if r.deleted {
+				continue
+			}
+			k += int(r.n)
+			if k >= 0 {
+				return textLoc{li, i, k}
+			}
+		}
+		panic("crdt: text leaf count out of step with its runs")
+	}
 	for i := range runs {
 		r := &runs[i]
 		if r.deleted {
@@ -428,7 +473,7 @@ func (t *textList) mustBeNew(id OpID, s string) int {
 				break
 			}
 		}
-	} else if x := t.repIndex(id.Replica); x != nil {
+	} else if x := t.repIndex(id.Replica); x != nil && !x.freeFrom(id.Counter) {
 		// Ranges are merged only within a chunk: walk until a present
 		// range or the end.
 		for c := id.Counter; ; {
@@ -988,6 +1033,14 @@ func (x *textIndex) entryOf(c uint64) (ci, ei int, end uint64) {
 	return ci, lo, end
 }
 
+// freeFrom reports, in O(1), whether the index ends with counters c and
+// above absent: always so for a replica's next counters.
+func (x *textIndex) freeFrom(c uint64) bool {
+	ch := x.chunks[len(x.chunks)-1]
+	last := ch[len(ch)-1]
+	return last.leaf == 0 && last.start <= c
+}
+
 // get returns the leaf of counter c and the end of the range it is in.
 func (x *textIndex) get(c uint64) (leaf uint32, end uint64) {
 	ci, ei, end := x.entryOf(c)
@@ -996,6 +1049,14 @@ func (x *textIndex) get(c uint64) (leaf uint32, end uint64) {
 
 // assign maps counters [a, b) to leaf.
 func (x *textIndex) assign(a, b uint64, leaf uint32) {
+	// Fast path, typing: [a, b) are the replica's next counters and go to
+	// the leaf of the counters just before them, so the last range grows.
+	if ch := x.chunks[len(x.chunks)-1]; len(ch) > 1 {
+		if last := &ch[len(ch)-1]; last.leaf == 0 && last.start == a && ch[len(ch)-2].leaf == leaf && b > a {
+			last.start = b
+			return
+		}
+	}
 	for a < b {
 		ci, ei, e := x.entryOf(a)
 		ch := x.chunks[ci]

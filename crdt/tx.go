@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"fmt"
+	"unicode/utf8"
 )
 
 // Tx builds one local change. Each op is applied to the doc at once — the
@@ -27,7 +28,9 @@ type Tx struct {
 // Begin opens a transaction for replica r at physical time nowMs
 // (milliseconds since the Unix epoch, read by the caller). The Tx is a
 // value, so the hot path of one small change allocates nothing for it.
-func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx {
+func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx { return d.begin(r, nowMs, nil) }
+
+func (d *Doc) begin(r ReplicaID, nowMs int64, ops []Op) Tx {
 	if d.inTx {
 		panic("crdt: Begin while another transaction is open")
 	}
@@ -37,11 +40,8 @@ func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx {
 	d.inTx = true
 	start := d.vv[r] + 1
 	blocked := false
-	for k := range d.heldBy {
-		if k.Replica == r {
-			blocked = true
-			break
-		}
+	if len(d.heldBy) > 0 {
+		_, blocked = d.heldRep[r]
 	}
 	t := d.clock.Last() + 1
 	if nowMs > 0 {
@@ -49,7 +49,27 @@ func (d *Doc) Begin(r ReplicaID, nowMs int64) Tx {
 			t = p
 		}
 	}
-	return Tx{d: d, c: Change{Replica: r, Start: start, Time: t}, next: start, blocked: blocked}
+	return Tx{d: d, c: Change{Replica: r, Start: start, Time: t, Ops: ops}, next: start, blocked: blocked}
+}
+
+// BeginInto is Begin for a caller that is done with each change before it
+// begins the next, as one that encodes a change the moment it commits it:
+// the change's ops are stored in ops[:0] (growing it if it is too small),
+// so the returned Change's Ops alias ops' array, and reusing one buffer
+// makes a local edit allocate nothing for its ops. With a nil or
+// zero-capacity ops it is Begin.
+//
+// Rejected: recycling Begin's own op slab on the next Begin. Callers keep
+// changes until their peers acknowledge them (Begin's contract), and a
+// recycled slab would rewrite them underneath; the reuse has to be the
+// caller's explicit choice.
+func (d *Doc) BeginInto(r ReplicaID, nowMs int64, ops []Op) Tx {
+	if cap(ops) == 0 {
+		ops = nil // push carves from the slab
+	}
+	// The ops past the new change's end keep their strings until
+	// overwritten: a few stale strings, not worth clearing per change.
+	return d.begin(r, nowMs, ops[:0])
 }
 
 // push appends an op to the change. A change's first op is carved from a
@@ -83,7 +103,7 @@ func (tx *Tx) add(op Op) error {
 		return err
 	}
 	d := tx.d
-	e := d.elems[op.Element]
+	e := d.elem(op.Element)
 	if op.Type != OpCreate && (e == nil || e.kind.s.IsZero()) {
 		return fmt.Errorf("crdt: %s: element %v does not exist: %w", op.Type, op.Element, ErrInvalidOp)
 	}
@@ -165,7 +185,7 @@ func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
 	if s == "" {
 		return nil
 	}
-	e := tx.d.elems[id]
+	e := tx.d.elem(id)
 	n := 0
 	if e != nil {
 		if t := e.text(field); t != nil {
@@ -176,8 +196,12 @@ func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
 		return fmt.Errorf("crdt: insert at %d of a text of %d runes: %w", pos, n, ErrInvalidOp)
 	}
 	op := Op{Type: OpInsertText, Element: id, Key: field, Text: s}
-	if err := op.validate(); err != nil {
-		return err
+	// What op.validate checks of an op built here, without its general
+	// field checks; validate words the error.
+	if id.IsRoot() || !validKey(field) || len(s) > MaxTextLen || !utf8.ValidString(s) {
+		if err := op.validate(); err != nil {
+			return err
+		}
 	}
 	if e == nil || e.kind.s.IsZero() {
 		return fmt.Errorf("crdt: insert_text: element %v does not exist: %w", id, ErrInvalidOp)
@@ -206,7 +230,7 @@ func (tx *Tx) DeleteText(id ElementID, field string, pos, n int) error {
 	if n == 0 {
 		return nil
 	}
-	e := tx.d.elems[id]
+	e := tx.d.elem(id)
 	var t *textList
 	if e != nil {
 		t = e.text(field)
@@ -215,11 +239,24 @@ func (tx *Tx) DeleteText(id ElementID, field string, pos, n int) error {
 		return fmt.Errorf("crdt: delete %d runes at %d: out of range: %w", n, pos, ErrInvalidOp)
 	}
 	tx.d.spanBuf = t.appendIDsAt(tx.d.spanBuf[:0], pos, n)
+	// The spans are visible characters of t, found just now: an op on one
+	// needs none of add's checks but the transaction's own and validate's
+	// bounds, so it is applied directly (remove, as applyOpTo does), unless
+	// the undo manager captures it or a check fails (add then says why).
+	direct := tx.capture == nil && !tx.done && !tx.blocked && !e.kind.s.IsZero() && !id.IsRoot() && validKey(field)
 	for _, sp := range tx.d.spanBuf {
-		if err := tx.add(Op{Type: OpDeleteText, Element: id, Key: field,
-			Target: OpID{sp.Replica, sp.From}, Count: sp.To - sp.From + 1}); err != nil {
-			return err
+		op := Op{Type: OpDeleteText, Element: id, Key: field,
+			Target: OpID{sp.Replica, sp.From}, Count: sp.To - sp.From + 1}
+		if !direct || op.Count > MaxTextLen || len(tx.c.Ops) >= MaxOps {
+			if err := tx.add(op); err != nil {
+				return err
+			}
+			continue
 		}
+		t.remove(op.Target, op.Count)
+		tx.push(op)
+		tx.next++
+		tx.d.vv[tx.c.Replica] = tx.next - 1
 	}
 	return nil
 }
@@ -248,6 +285,6 @@ func errBlocked(r ReplicaID) error {
 }
 
 func (d *Doc) exists(id ElementID) bool {
-	e := d.elems[id]
+	e := d.elem(id)
 	return e != nil && !e.kind.s.IsZero()
 }

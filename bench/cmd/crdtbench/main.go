@@ -5,7 +5,8 @@
 //
 // Configuration comes from the environment: TRACE, RUNS, LWW_RUNS,
 // LWW_ELEMENTS, LWW_UPDATES, LWW_BATCH, SEED, WORKLOADS (see bench/README.md);
-// CPUPROFILE=file writes a CPU profile.
+// CPUPROFILE=file writes a CPU profile; REUSE_OPS=0 gives every change ops
+// of its own instead of one reused buffer.
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -143,13 +145,33 @@ func cpuMs() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
 }
 
+// allocCounts returns the heap allocations (objects) and completed GC
+// cycles of the process so far; read outside the timed parts.
+func allocCounts() (objects, gcs uint64) {
+	ms := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(ms)
+	return ms[0].Value.Uint64(), ms[1].Value.Uint64()
+}
+
+// allocStats formats the allocations and GC cycles of one timed part of
+// n changes.
+func allocStats(o0, g0 uint64, n int) string {
+	o1, g1 := allocCounts()
+	return fmt.Sprintf("allocs_per_change=%s gc_cycles=%d", strconv.FormatFloat(float64(o1-o0)/float64(max(n, 1)), 'f', 3, 64), g1-g0)
+}
+
 func f(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
 // ---- the trace workloads ----
 
+// patch is one patch of a trace; its inserted text is
+// traceFile.ins[insOff:insOff+insLen]. Patches hold no pointers, and their
+// texts share one string: the trace stays in memory during the timed part,
+// and a quarter of a million small strings would make every collection cycle
+// mark them, a cost of the harness and not of the CRDT.
 type patch struct {
-	pos, del int
-	ins      string
+	pos, del       int32
+	insOff, insLen uint32
 }
 
 type traceFile struct {
@@ -157,7 +179,10 @@ type traceFile struct {
 	start string
 	end   string
 	ps    []patch
+	ins   string
 }
+
+func (t *traceFile) insText(p patch) string { return t.ins[p.insOff : p.insOff+p.insLen] }
 
 func loadTrace(path string) (*traceFile, error) {
 	fh, err := os.Open(path)
@@ -180,21 +205,25 @@ func loadTrace(path string) (*traceFile, error) {
 		return nil, err
 	}
 	t := &traceFile{name: strings.TrimSuffix(filepath.Base(path), ".json.gz"), start: raw.StartContent, end: raw.EndContent}
+	var ins strings.Builder
 	for _, tx := range raw.Txns {
 		for _, p := range tx.Patches {
-			var pp patch
-			if err := json.Unmarshal(p[0], &pp.pos); err != nil {
+			var pos, del int32
+			var s string
+			if err := json.Unmarshal(p[0], &pos); err != nil {
 				return nil, err
 			}
-			if err := json.Unmarshal(p[1], &pp.del); err != nil {
+			if err := json.Unmarshal(p[1], &del); err != nil {
 				return nil, err
 			}
-			if err := json.Unmarshal(p[2], &pp.ins); err != nil {
+			if err := json.Unmarshal(p[2], &s); err != nil {
 				return nil, err
 			}
-			t.ps = append(t.ps, pp)
+			t.ps = append(t.ps, patch{pos: pos, del: del, insOff: uint32(ins.Len()), insLen: uint32(len(s))})
+			ins.WriteString(s)
 		}
 	}
+	t.ins = ins.String()
 	return t, nil
 }
 
@@ -215,21 +244,39 @@ func newTraceDoc(t *traceFile) (*crdt.Doc, crdt.Change) {
 	return d, c
 }
 
-// edit applies one patch as its own local change.
-func edit(d *crdt.Doc, p patch) (crdt.Change, error) {
-	tx := d.Begin(benchReplica, 0)
+// opsBuf holds the ops of the change being made. Each change is done with
+// (dropped, or encoded at once) before the next begins, as a client that
+// sends every change the moment it commits it: Doc.BeginInto reuses it.
+var opsBuf []crdt.Op
+
+// edit applies one patch as its own local change. The change is valid
+// until the next edit (see opsBuf).
+func edit(d *crdt.Doc, t *traceFile, p patch) (crdt.Change, error) {
+	tx := d.BeginInto(benchReplica, 0, opsBuf)
 	if p.del > 0 {
-		if err := tx.DeleteText(noteID, "text", p.pos, p.del); err != nil {
+		if err := tx.DeleteText(noteID, "text", int(p.pos), int(p.del)); err != nil {
 			return crdt.Change{}, err
 		}
 	}
-	if p.ins != "" {
-		if err := tx.InsertText(noteID, "text", p.pos, p.ins); err != nil {
+	if ins := t.insText(p); ins != "" {
+		if err := tx.InsertText(noteID, "text", int(p.pos), ins); err != nil {
 			return crdt.Change{}, err
 		}
 	}
 	c, _ := tx.Commit()
+	keepOps(c)
 	return c, nil
+}
+
+// reuseOps is false with REUSE_OPS=0: every change then gets ops of its
+// own, as with Doc.Begin and DecodeChange (to compare).
+var reuseOps = os.Getenv("REUSE_OPS") != "0"
+
+// keepOps keeps the array of a committed change's ops for the next one.
+func keepOps(c crdt.Change) {
+	if reuseOps && cap(c.Ops) > 0 {
+		opsBuf = c.Ops
+	}
 }
 
 func traceLocal(path string, runs int) (string, error) {
@@ -239,19 +286,22 @@ func traceLocal(path string, runs int) (string, error) {
 	}
 	var times, cpu []float64
 	var d *crdt.Doc
+	var alloc string
 	base := heapMB()
 	for i := 0; i < runs; i++ {
 		d = nil
 		runtime.GC()
 		d, _ = newTraceDoc(t)
+		o0, g0 := allocCounts()
 		start, c0 := time.Now(), cpuMs()
 		for _, p := range t.ps {
-			if _, err := edit(d, p); err != nil {
+			if _, err := edit(d, t, p); err != nil {
 				return "", err
 			}
 		}
 		times = append(times, msSince(start))
 		cpu = append(cpu, cpuMs()-c0)
+		alloc = allocStats(o0, g0, len(t.ps))
 	}
 	mem := heapMB() - base
 	ok := d.Text(noteID, "text") == t.end
@@ -261,8 +311,8 @@ func traceLocal(path string, runs int) (string, error) {
 		return err == nil && d2.Text(noteID, "text") == t.end
 	})
 	s := summarize(times)
-	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s doc_heap_mb=%s patches=%d apply_cpu_ms_median=%s",
-		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), f(mem), len(t.ps), f(summarize(cpu).median)), nil
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s doc_heap_mb=%s patches=%d apply_cpu_ms_median=%s %s",
+		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), f(mem), len(t.ps), f(summarize(cpu).median), alloc), nil
 }
 
 func loadTimes(runs int, load func() bool) (float64, bool) {
@@ -281,36 +331,47 @@ func traceRemote(path string, runs int) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The updates sit in one buffer (ends[i] is where update i ends), for
+	// the reason given at patch.
 	src, first := newTraceDoc(t)
-	updates := [][]byte{first.AppendBinary(nil)}
-	total := len(updates[0])
+	all := first.AppendBinary(nil)
+	ends := []int{len(all)}
 	for _, p := range t.ps {
-		c, err := edit(src, p)
+		c, err := edit(src, t, p)
 		if err != nil {
 			return "", err
 		}
-		b := c.AppendBinary(nil)
-		updates = append(updates, b)
-		total += len(b)
+		all = c.AppendBinary(all)
+		ends = append(ends, len(all))
 	}
+	total := len(all)
 	var times, cpu []float64
 	var d *crdt.Doc
+	var alloc string
 	for i := 0; i < runs; i++ {
 		d = nil
 		runtime.GC()
 		d = crdt.NewDoc()
+		o0, g0 := allocCounts()
 		start, c0 := time.Now(), cpuMs()
-		for _, u := range updates {
-			c, err := crdt.DecodeChange(u)
+		from := 0
+		for _, end := range ends {
+			u := all[from:end:end]
+			from = end
+			// Each update is applied before the next is decoded, as a
+			// server does: the ops are decoded into one reused buffer.
+			c, err := crdt.DecodeChangeInto(u, opsBuf)
 			if err != nil {
 				return "", err
 			}
+			keepOps(c)
 			if st, _, err := d.Apply(c); err != nil || st != crdt.Applied {
 				return "", fmt.Errorf("apply: %v %v", st, err)
 			}
 		}
 		times = append(times, msSince(start))
 		cpu = append(cpu, cpuMs()-c0)
+		alloc = allocStats(o0, g0, len(ends))
 	}
 	ok := d.Text(noteID, "text") == t.end
 	snap := d.Snapshot()
@@ -319,8 +380,8 @@ func traceRemote(path string, runs int) (string, error) {
 		return err == nil && d2.Text(noteID, "text") == t.end
 	})
 	s := summarize(times)
-	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace-remote:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s updates=%d update_bytes_total=%d apply_cpu_ms_median=%s",
-		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), len(updates), total, f(summarize(cpu).median)), nil
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=trace-remote:%s ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s updates=%d update_bytes_total=%d apply_cpu_ms_median=%s %s",
+		version(), t.name, ok && loadOK, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), len(ends), total, f(summarize(cpu).median), alloc), nil
 }
 
 // ---- the whiteboard workload ----
@@ -434,25 +495,28 @@ func lww(cfg lwwConfig) (string, error) {
 	var total, createMs, updateMs, cpu []float64
 	var d *crdt.Doc
 	var growth, rssGrowth float64
+	var alloc string
 	for run := 0; run < cfg.runs; run++ {
 		d = nil
 		base := heapMB()
 		baseRSS := rssMB()
 		d = crdt.NewDoc()
 		gen := newLWWGen(cfg)
+		o0, g0 := allocCounts()
 		start, c0 := time.Now(), cpuMs()
 		var tx crdt.Tx
 		open, inTx := false, 0
 		flush := func() {
 			if open {
-				tx.Commit()
+				c, _ := tx.Commit()
+				keepOps(c)
 				open, inTx = false, 0
 			}
 		}
 		for i := 0; i < cfg.elements; i++ {
 			ops := gen.create(i)
 			if !open {
-				tx, open = d.Begin(benchReplica, 0), true
+				tx, open = d.BeginInto(benchReplica, 0, opsBuf), true
 			}
 			if err := tx.Create(elemID(i), "shape"); err != nil {
 				return "", err
@@ -468,10 +532,11 @@ func lww(cfg lwwConfig) (string, error) {
 		}
 		flush()
 		mid := time.Now()
+		om, _ := allocCounts() // a few µs, no stop of the world
 		for k := 0; k < cfg.updates; k++ {
 			op := gen.update(k)
 			if !open {
-				tx, open = d.Begin(benchReplica, 0), true
+				tx, open = d.BeginInto(benchReplica, 0, opsBuf), true
 			}
 			if err := tx.Set(elemID(op.el), op.key, op.v); err != nil {
 				return "", err
@@ -483,6 +548,9 @@ func lww(cfg lwwConfig) (string, error) {
 		flush()
 		end := time.Now()
 		cpu = append(cpu, cpuMs()-c0)
+		o1, g1 := allocCounts()
+		alloc = fmt.Sprintf("create_allocs_per_change=%.3f update_allocs_per_change=%.3f gc_cycles=%d",
+			float64(om-o0)/float64(max(cfg.elements, 1)), float64(o1-om)/float64(max(cfg.updates, 1)), g1-g0)
 		total = append(total, float64(end.Sub(start).Microseconds())/1000)
 		createMs = append(createMs, float64(mid.Sub(start).Microseconds())/1000)
 		updateMs = append(updateMs, float64(end.Sub(mid).Microseconds())/1000)
@@ -522,7 +590,7 @@ func lww(cfg lwwConfig) (string, error) {
 	ok := ok1 && ok2 && (want == "" || hash == want)
 	s := summarize(total)
 	debug.FreeOSMemory()
-	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=lww:%dx8+%d ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s state_hash=%s create_ms_median=%s update_ms_median=%s load_full_ms_median=%s heap_growth_mb=%s rss_growth_mb=%s batch=%d apply_cpu_ms_median=%s",
+	return fmt.Sprintf("RESULT lib=corkboard ver=%s workload=lww:%dx8+%d ok=%t apply_ms_median=%s apply_ms_min=%s apply_ms_max=%s encoded_bytes=%d load_ms_median=%s peak_rss_mb=%s state_hash=%s create_ms_median=%s update_ms_median=%s load_full_ms_median=%s heap_growth_mb=%s rss_growth_mb=%s batch=%d apply_cpu_ms_median=%s %s",
 		version(), cfg.elements, cfg.updates, ok, f(s.median), f(s.min), f(s.max), len(snap), f(loadMs), f(peakRSSMB()), hash,
-		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), f(rssGrowth), cfg.batch, f(summarize(cpu).median)), nil
+		f(summarize(createMs).median), f(summarize(updateMs).median), f(loadFullMs), f(growth), f(rssGrowth), cfg.batch, f(summarize(cpu).median), alloc), nil
 }
