@@ -525,9 +525,21 @@ func trimChange(c Change, have uint64) Change {
 // missing reports the first dependency of c that is absent: a counter of a
 // replica (need) or an element.
 func (d *Doc) missing(c *Change) (r ReplicaID, need uint64, el ElementID, missing bool) {
+	// made: the elements created by c.Ops[:i], as a set once the change is
+	// big (an import of thousands of elements is one change: a scan of the
+	// ops before each one would be quadratic); small changes scan.
+	var made map[ElementID]struct{}
+	const scanUpTo = 16
+	if len(c.Ops) > scanUpTo {
+		made = make(map[ElementID]struct{})
+	}
 	created := func(e ElementID, upto int) bool {
 		if x := d.elem(e); x != nil && !x.kind.s.IsZero() {
 			return true
+		}
+		if made != nil {
+			_, ok := made[e]
+			return ok
 		}
 		for j := 0; j < upto; j++ {
 			if c.Ops[j].Type == OpCreate && c.Ops[j].Element == e {
@@ -562,6 +574,10 @@ func (d *Doc) missing(c *Change) (r ReplicaID, need uint64, el ElementID, missin
 			last := OpID{op.Target.Replica, op.Target.Counter + op.Count - 1}
 			if needID(last) {
 				return last.Replica, last.Counter, Root, true
+			}
+		case OpCreate:
+			if made != nil {
+				made[op.Element] = struct{}{}
 			}
 		}
 	}

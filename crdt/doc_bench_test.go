@@ -68,3 +68,32 @@ func BenchmarkRemoteSet(b *testing.B) {
 		d.Apply(c)
 	}
 }
+
+// BenchmarkApplyBigChange: one change that creates 10,000 elements with
+// three properties each (an import, a pasted board, a big batch of the
+// write API), checked and applied by another replica as the node does. Its
+// cost must grow with the ops, not with their square: the room's goroutine
+// runs it, and one client can send such a change.
+func BenchmarkApplyBigChange(b *testing.B) {
+	const n = 10000
+	src := NewDoc()
+	tx := src.Begin(1, 0)
+	for i := range n {
+		must(b, tx.Create(benchElem(i), "note"))
+		must(b, tx.Set(benchElem(i), "x", Number(float64(i))))
+		must(b, tx.Set(benchElem(i), "y", Number(float64(i))))
+		must(b, tx.Set(benchElem(i), "color", String("yellow")))
+	}
+	c, _ := tx.Commit()
+	b.ReportAllocs()
+	for b.Loop() {
+		d := NewDoc()
+		if err := d.Check(&c); err != nil {
+			b.Fatal(err)
+		}
+		if st, _, err := d.Apply(c); err != nil || st != Applied {
+			b.Fatal(st, err)
+		}
+	}
+	b.ReportMetric(float64(len(c.Ops)), "ops/change")
+}
