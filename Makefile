@@ -49,11 +49,13 @@ test-race:
 # Benchmarks: Go benchmarks of the packages (with the worst cases of the
 # bounded resources: late moves on the deepest tree, held changes at the
 # cap; docs/SECURITY.md), the CRDT contract workloads, the webhook fan-out
-# worst case, then the web client in Chromium.
+# worst case, the import of a 5,000-element Excalidraw file into a real
+# node, then the web client in Chromium.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./crdt/ ./storage/
 	$(GO) test -run '^$$' -bench 'HeldAtCap' -benchmem ./server/room/
 	$(GO) test -run '^$$' -bench 'Enqueue' -benchmem ./server/outbox/
+	$(GO) test -run '^$$' -bench 'ImportExcalidraw' -benchtime 5x ./server/node/
 	$(GO) run ./bench/cmd/crdtbench
 	$(GO) run ./bench/cmd/webhookfanout -duration 30s
 	$(MAKE) benchweb
