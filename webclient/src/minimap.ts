@@ -20,7 +20,7 @@ import './canvasplus.css';
 const T = {
   label: 'Minimap: click or drag to move the view',
   toggle: 'Map',
-  toggleTitle: 'Show or hide the minimap',
+  toggleTitle: 'Map: show or hide the minimap',
 };
 
 const W = 200;
