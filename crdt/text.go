@@ -449,6 +449,23 @@ func (t *textList) localInsert(id OpID, pos int, s string) (left, right OpID) {
 	return left, right
 }
 
+// originsBefore returns the origins that put new text right before
+// character id in the list's full order (tombstones included): the
+// character before it, and id. Undo gives deleted text back there, next to
+// the characters it replaces, so that what was anchored to them (a later
+// insert of one's own, redone) finds it on the right side. id must be in
+// the list.
+func (t *textList) originsBefore(id OpID) (left, right OpID) {
+	l, ok := t.find(id)
+	if !ok {
+		panic("crdt: text: " + id.String() + " not present")
+	}
+	if l.off > 0 {
+		return OpID{id.Replica, id.Counter - 1}, id
+	}
+	return t.charBefore(l.leaf, l.run), id
+}
+
 // mustBeNew returns the runes in s, and panics if s is not UTF-8 or any id
 // of its characters is already in the list: either would corrupt the list
 // (and its encoding), and the caller promised to check.

@@ -225,6 +225,34 @@ func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
 	return nil
 }
 
+// insertTextBefore inserts s into the text field right before character
+// before (visible or deleted) in the list's full order: undo's way of
+// giving deleted text back where it was (undo.go). The field must hold
+// before; the caller checked it.
+func (tx *Tx) insertTextBefore(id ElementID, field string, before OpID, s string) {
+	e := tx.d.elems[id]
+	if s == "" || e == nil || tx.done || tx.blocked {
+		return
+	}
+	t := e.text(field)
+	if t == nil || !t.contains(before) {
+		return
+	}
+	op := Op{Type: OpInsertText, Element: id, Key: field, Text: s}
+	if op.validate() != nil {
+		return
+	}
+	cid := OpID{tx.c.Replica, tx.next}
+	if tx.capture != nil {
+		tx.captureBefore(&op, cid)
+	}
+	op.Left, op.Right = t.originsBefore(before)
+	t.integrate(cid, op.Left, op.Right, s)
+	tx.push(op)
+	tx.next += op.span()
+	tx.d.vv[tx.c.Replica] = tx.next - 1
+}
+
 // DeleteText deletes n runes from rune position pos of the text field.
 func (tx *Tx) DeleteText(id ElementID, field string, pos, n int) error {
 	if n == 0 {

@@ -162,9 +162,13 @@ func (u *UndoManager) revert(tx *Tx, in *inverse) {
 			}
 		}
 	case OpDeleteText:
+		// Given back as new characters right before the first one deleted
+		// (in the full order, tombstones included), not at its visible
+		// position: a visible position is ambiguous among tombstones, and
+		// text of one's own anchored to the deleted characters (an insert
+		// redone after this) must land on the same side of it as before.
 		if t := e.text(op.Key); t != nil && in.content != "" && t.contains(in.first) {
-			pos, _ := t.posOf(in.first)
-			tx.InsertText(op.Element, op.Key, pos, in.content)
+			tx.insertTextBefore(op.Element, op.Key, in.first, in.content)
 		}
 	}
 }
