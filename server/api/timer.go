@@ -1,7 +1,9 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -11,6 +13,13 @@ import (
 // maxTimer is the longest facilitation timer (ms): a session's activity,
 // not a deadline (the board's deadline is for days).
 const maxTimer = 24 * 60 * 60 * 1000
+
+// timerPerMinute bounds the timer's changes of one board, whoever makes
+// them: each is a quorum write of the board's record and a "settings" frame
+// to every connection of the board on every node, and on a public board any
+// stranger with the link may be an editor. A facilitator starts, pauses and
+// resets a few times an hour.
+const timerPerMinute = 20
 
 // POST /v1/boards/{board}/timer (owner or editor): {"action": "start",
 // "seconds"} starts (or restarts) the board's facilitation timer;
@@ -27,6 +36,11 @@ func (srv *Server) postTimer(w http.ResponseWriter, r *http.Request) {
 	}
 	if who.User.Role != room.RoleOwner && who.User.Role != room.RoleEditor {
 		writeError(w, 403, protocol.CodeForbidden, "only the owner and editors may run the timer")
+		return
+	}
+	if !srv.cfg.Limits.Allow("timer-board:"+id.String(), timerPerMinute, time.Minute) {
+		w.Header().Set("Retry-After", "60")
+		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d timer changes a minute per board", timerPerMinute))
 		return
 	}
 	var req struct {

@@ -89,3 +89,39 @@ func TestSettingsFrameReachesEveryNode(t *testing.T) {
 	e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"deadline": 0})
 	next("deadline cleared", func(f protocol.SettingsFrame) bool { return f.Deadline == 0 })
 }
+
+// TestTimerBoundedPerBoard: the facilitation timer is editor-level (on a
+// public board, anyone with its link), and each change is a quorum write
+// and a frame to every connection on every node; one board's timer changes
+// are bounded per minute whoever makes them, so a second caller (a fresh
+// link, a fresh guest) gains nothing.
+func TestTimerBoundedPerBoard(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	created := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "timer"})
+	board := boardID(t, created)
+	editor := tokenOf(t, created["links"].(map[string]any)["editor"].(string))
+	post := func(cred string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", e.tn.base+"/v1/boards/"+board+"/timer", strings.NewReader(`{"action":"start","seconds":60}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+cred)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 20 {
+		if code := post(editor); code != 200 {
+			t.Fatalf("timer change %d: %d", i+1, code)
+		}
+	}
+	if code := post(editor); code != 429 {
+		t.Fatalf("the 21st timer change in a minute: %d, want 429", code)
+	}
+	if code := post(created["token"].(string)); code != 429 {
+		t.Fatalf("another caller on the same board: %d, want 429", code)
+	}
+}
