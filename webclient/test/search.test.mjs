@@ -54,7 +54,18 @@ test('Ctrl+F finds notes, mindmap nodes, frame titles and comments, and walks th
 
   // On the board: the board's search, and the browser's find is not opened (default prevented).
   await page.mouse.click(600, 400);
-  const prevented = page.evaluate(() => new Promise((r) => addEventListener('keydown', (e) => r(e.defaultPrevented), { capture: true, once: true })));
+  // (The F's keydown, read after the board's own capture listener, registered earlier; not the Control key's.)
+  const prevented = page.evaluate(
+    () =>
+      new Promise((r) => {
+        const on = (e) => {
+          if (e.key !== 'f') return;
+          removeEventListener('keydown', on, true);
+          r(e.defaultPrevented);
+        };
+        addEventListener('keydown', on, true);
+      }),
+  );
   await page.keyboard.press('Control+f');
   await page.waitForSelector('.cb-search:not([hidden])');
   assert.equal(await page.evaluate(() => document.activeElement?.classList.contains('cb-search-input')), true);
