@@ -33,6 +33,7 @@ import { openStore, type BoardRecord, type Persistence } from './store';
 import type { Sync } from './sync';
 import { TextEditor } from './textedit';
 import { Tools } from './tools';
+import { t as tr } from './i18n';
 
 /**
  * Starts the board page in root; earlyOpening: the first visit's
@@ -43,7 +44,7 @@ import { Tools } from './tools';
 export async function startBoard(root: HTMLElement, boardId: string, earlyOpening: Promise<EarlySocket | undefined>, arrived?: string, asked?: Promise<Response>): Promise<void> {
   root.innerHTML = '';
   const ui = buildUI(root);
-  ui.status.textContent = 'Loading…';
+  ui.status.textContent = tr('board.loading');
 
   const crdtReady = loadCRDT().then(() => performance.mark('corkboard:wasm-ready'));
   crdtReady.catch(() => {}); // awaited below
@@ -84,7 +85,7 @@ export async function startBoard(root: HTMLElement, boardId: string, earlyOpenin
         void store.putBoard(rec);
         return true;
       } else if (r.status === 404 || r.status === 400) {
-        fatal(root, 'There is no such board on this server.');
+        fatal(root, tr('board.noSuch'));
         return false;
       } else if (r.status === 401) {
         const j = await r.json().catch(() => null);
@@ -100,7 +101,7 @@ export async function startBoard(root: HTMLElement, boardId: string, earlyOpenin
             return false;
           }
         }
-        if (!askPassword(root, boardId, j?.error?.message ?? '')) fatal(root, 'This board needs a valid link: ask its owner for one.');
+        if (!askPassword(root, boardId, j?.error?.message ?? '')) fatal(root, tr('board.needsLink'));
         return false;
       }
       return true; // a passing trouble (5xx, 429): Sync's own retries and checks
@@ -133,6 +134,7 @@ export async function startBoard(root: HTMLElement, boardId: string, earlyOpenin
   const doc = client.doc;
   const board = new Board();
   const renderer = new Renderer(ui.canvas);
+  renderer.words = { frame: tr('render.frame'), imageUnavailable: tr('render.imageUnavailable'), imageLoading: tr('render.imageLoading') };
   app = new BoardApp(root, ui, boardId, rec, store, doc, board, renderer);
   app.client = client;
   app.sync = client.sync;
@@ -140,17 +142,20 @@ export async function startBoard(root: HTMLElement, boardId: string, earlyOpenin
   client.on('change', (c) => c.origin === 'remote' && page.remote(c.ids));
   client.on('state', () => page.showState());
   client.on('presence', () => page.peersChanged());
-  client.on('notice', (n) => page.toast(n.message, n.error));
+  client.on('notice', (n) => {
+    const r = n.refused;
+    page.toast(!r ? n.message : !r.lost ? tr('sync.refused', { why: r.why }) : tr(r.kept ? 'sync.refused.kept' : 'sync.refused.dropped', { why: r.why, n: r.lost }), n.error);
+  });
   board.upsert(doc.elements());
   performance.mark('corkboard:stored-loaded');
   app.start();
   performance.mark('corkboard:app-started');
-  if (keptOwner) app.toast('This is a link to your own board: you stay its owner here.');
+  if (keptOwner) app.toast(tr('board.ownLink'));
   // The answer usually came long ago; a node slow to give it does not
   // hold the connection back for more than a few seconds.
   if (!(await Promise.race([access, new Promise<boolean>((r) => setTimeout(() => r(true), 4000))]))) {
     early?.discard();
-    app.hold('Not connected');
+    app.hold(tr('board.notConnected'));
     return;
   }
   client.start(early);
@@ -160,7 +165,7 @@ export async function startBoard(root: HTMLElement, boardId: string, earlyOpenin
 }
 
 function fatal(root: HTMLElement, msg: string): void {
-  const box = h('div', { class: 'fatal' }, h('h1', {}, 'Corkboard'), h('p', {}, msg), h('p', {}, h('a', { href: '/' }, 'Create a board')));
+  const box = h('div', { class: 'fatal' }, h('h1', {}, 'Corkboard'), h('p', {}, msg), h('p', {}, h('a', { href: '/' }, tr('board.create'))));
   root.querySelector('.fatal')?.remove();
   root.appendChild(box);
 }
@@ -489,24 +494,24 @@ class BoardApp {
     let text: string;
     switch (s.state) {
       case 'live':
-        text = n ? `Live · saving ${n}` : 'Live';
+        text = n ? tr('status.saving', { n }) : tr('status.live');
         break;
       case 'syncing':
-        text = 'Syncing…';
+        text = tr('status.syncing');
         break;
       case 'connecting':
-        text = n ? `Connecting… · ${n} pending` : 'Connecting…';
+        text = n ? tr('status.connectingPending', { n }) : tr('status.connecting');
         break;
       case 'offline':
-        text = `Offline · ${n} pending`;
+        text = tr('status.offline', { n });
         break;
       default:
-        text = 'Disconnected';
+        text = tr('status.disconnected');
     }
     el.textContent = text;
-    el.title = s.detail || (s.state === 'live' ? 'Changes are saved on the server as you make them' : '');
+    el.title = s.detail || (s.state === 'live' ? tr('status.live.title') : '');
     this.ui.retry.hidden = !(s.state === 'stopped' || s.state === 'offline');
-    if (s.state === 'stopped' && s.detail) el.textContent = `Disconnected: ${refusalText(s.detail)}`;
+    if (s.state === 'stopped' && s.detail) el.textContent = tr('status.disconnectedWhy', { why: refusalText(s.detail) });
     if (this.held) {
       el.textContent = this.held;
       el.dataset.state = 'stopped';

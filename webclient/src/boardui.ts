@@ -2,7 +2,7 @@
 // the toolbar, the people, the context bar, zoom and history buttons, the
 // toast and the keyboard help.
 import { h, icon } from './dom';
-import { SHORTCUTS } from './shortcuts';
+import { shortcutRows } from './shortcuts';
 import { TOOLS, type Tool } from './tools';
 import { t, type Key } from './i18n';
 import { en } from './i18n/en';
@@ -57,7 +57,7 @@ export function buildUI(root: HTMLElement): UI {
   const toast = h('div', { class: 'toast', hidden: '', role: 'alert' });
   const help = h('div', { class: 'help panel', hidden: '', role: 'dialog', 'aria-label': t('ui.shortcuts') });
   const rows = h('table', {});
-  for (const [k, what] of SHORTCUTS) rows.appendChild(h('tr', {}, h('th', {}, k), h('td', {}, what)));
+  for (const [k, what] of shortcutRows()) rows.appendChild(h('tr', {}, h('th', {}, k), h('td', {}, what)));
   help.append(h('h2', {}, t('ui.shortcuts')), rows, h('p', {}, t('ui.shortcuts.close')));
   root.append(h('div', { class: 'board' }, canvas, layer, top, bar, right, context, zoom, history, toast, help));
   return { canvas, layer, name, status, retry, tools, people, share, context, zoom, undo, redo, toast, helpButton, help };

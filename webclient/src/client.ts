@@ -16,7 +16,7 @@ import { uuidv7 } from './ids';
 import type { Claim } from './replica';
 import type { Element, Kind } from './schema.gen';
 import type { Persistence } from './store';
-import { Sync, type Endpoint, type Frame, type Peer, type PresenceData, type User, type WebSocketClass } from './sync';
+import { Sync, type Endpoint, type Refusal, type Frame, type Peer, type PresenceData, type User, type WebSocketClass } from './sync';
 import type { EarlySocket } from './early';
 
 /** The connection as the SDK tells it: connecting (or catching up), synced (live), offline (retrying), closed (stopped, or refused for good). */
@@ -33,8 +33,11 @@ export type PeerInfo = Peer;
 
 /** A message for people: the node refused a change, the board was reloaded. */
 export interface Notice {
+  /** In English. */
   message: string;
   error: boolean;
+  /** Set for a refused change that made the board reload (a page words it from these). */
+  refused?: Refusal;
 }
 
 export interface BoardEvents {
@@ -141,7 +144,7 @@ export class BoardClient {
         remote: (ids) => this.changed(ids, 'remote'),
         state: () => this.stateChanged(),
         peers: () => this.emit('presence', this.presence.peers),
-        notice: (message, error) => this.emit('notice', { message, error: !!error }),
+        notice: (message, error, refused) => this.emit('notice', { message, error: !!error, refused }),
       },
     });
     this.sync.listeners.push((f) => this.emit('frame', f));

@@ -19,6 +19,8 @@ import type { FeatureContext } from './featurekit';
 import { myName, uuidv7 } from './ids';
 import { localGet, localKeys, localSet } from './store';
 import { api } from './api';
+import { t as tr, type Key } from './i18n';
+import { en } from './i18n/en';
 
 /** How long the members' listing is taken as current (ms): asked again when a comment is written after that. */
 const MEMBERS_FRESH_MS = 60_000;
@@ -45,13 +47,14 @@ interface ThreadView {
   on: HTMLButtonElement;
 }
 
-/** The words of a thread's header, in one place (a catalogue takes them later). */
+/** The words of a thread's header, from the catalogue (src/i18n), read when shown. */
 const ON = {
-  element: (what: string) => `On ${what}`,
-  point: 'On the board',
-  gone: 'On a deleted element',
-  title: 'Show it on the board',
-  kinds: { note: 'a note', mindmap: 'a mindmap node', shape: 'a shape', text: 'a text', frame: 'a frame', image: 'an image', connector: 'an arrow', stroke: 'a drawing' } as Record<string, string>,
+  element: (what: string) => tr('comments.on', { what }),
+  get point() { return tr('comments.on.point'); },
+  get gone() { return tr('comments.on.gone'); },
+  get title() { return tr('comments.on.title'); },
+  /** A kind's name with its article ("a note"), or undefined for a kind without one. */
+  kind: (k: string): string | undefined => (`comments.kind.${k}` in en ? tr(`comments.kind.${k}` as Key) : undefined),
 };
 
 function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
@@ -93,9 +96,9 @@ export class Comments {
     f.layer.appendChild(this.mark);
     const panel = h('aside', 'panel fx-comments');
     panel.hidden = true;
-    panel.setAttribute('aria-label', 'Comments');
+    panel.setAttribute('aria-label', tr('comments.title'));
     const head = h('div', 'fx-head');
-    head.append(h('strong', '', 'Comments'));
+    head.append(h('strong', '', tr('comments.title')));
     const resolvedToggle = h('label', 'fx-small');
     const cb = h('input');
     cb.type = 'checkbox';
@@ -105,21 +108,22 @@ export class Comments {
     });
     resolvedToggle.append(cb, ' resolved');
     const close = h('button', 'fx-close', '×');
-    close.title = 'Close';
+    close.title = tr('close');
     close.addEventListener('click', () => {
       panel.hidden = true;
       this.f.invalidate();
     });
     head.append(resolvedToggle, close);
     this.list = h('div', 'fx-threads');
+    this.list.dataset.none = tr('comments.none');
     this.composer = h('div', 'fx-composer');
     this.composer.hidden = true;
     this.draft = h('textarea');
-    this.draft.placeholder = 'Write a comment… (@ to mention)';
+    this.draft.placeholder = tr('comments.draft');
     this.draft.rows = 3;
-    const post = h('button', 'fx-post', 'Comment');
+    const post = h('button', 'fx-post', tr('comments.post'));
     post.addEventListener('click', () => this.postDraft());
-    const cancel = h('button', '', 'Cancel');
+    const cancel = h('button', '', tr('comments.cancel'));
     cancel.addEventListener('click', () => {
       this.pending = null;
       this.composer.hidden = true;
@@ -135,8 +139,8 @@ export class Comments {
     this.panel = panel;
     this.mentions(this.draft);
 
-    this.modeBtn = f.button('Comment', 'Add a comment: click an element or a point (C)', () => this.setPlacing(!this.placing), 'fx-comment-btn comment-only');
-    f.button('Threads', 'Show the comment threads', () => {
+    this.modeBtn = f.button(tr('comments.mode'), tr('comments.mode.title'), () => this.setPlacing(!this.placing), 'fx-comment-btn comment-only');
+    f.button(tr('comments.threads'), tr('comments.threads.title'), () => {
       panel.hidden = !panel.hidden;
       this.f.invalidate();
       this.render();
@@ -376,8 +380,8 @@ export class Comments {
   private nameOf(c: ElementJSON): string {
     const p = c.props ?? {};
     if (typeof p.authorName === 'string' && p.authorName) return p.authorName;
-    if (typeof p.author === 'string') return this.people.get(p.author) ?? 'Someone';
-    return 'Someone';
+    if (typeof p.author === 'string') return this.people.get(p.author) ?? tr('someone');
+    return tr('someone');
   }
 
   private message(c: ElementJSON): HTMLElement {
@@ -417,9 +421,9 @@ export class Comments {
     body.addEventListener('click', () => this.focusThread(t.id));
     const reply = h('textarea');
     reply.rows = 1;
-    reply.placeholder = 'Reply…';
+    reply.placeholder = tr('comments.reply.placeholder');
     this.mentions(reply);
-    const send = h('button', 'fx-send', 'Reply');
+    const send = h('button', 'fx-send', tr('comments.reply'));
     const doReply = () => {
       const text = reply.value.trim();
       if (text && this.reply(t.id, text)) reply.value = '';
@@ -477,7 +481,7 @@ export class Comments {
     const e = this.f.host.board.get(t.target);
     if (!e || e.deleted) return { text: ON.gone, gone: true };
     const words = (e.text.text || e.text.title || e.text.label || '').trim().split('\n')[0];
-    const what = words ? `“${words.length > 60 ? words.slice(0, 59) + '…' : words}”` : (ON.kinds[e.kind] ?? e.kind);
+    const what = words ? `“${words.length > 60 ? words.slice(0, 59) + '…' : words}”` : (ON.kind(e.kind) ?? e.kind);
     return { text: ON.element(what), gone: false };
   }
 
@@ -510,7 +514,7 @@ export class Comments {
       v.on.textContent = on.text;
       v.on.disabled = on.gone;
       v.on.dataset.target = t.target ?? '';
-      v.resolve.textContent = t.resolved ? 'Reopen' : 'Resolve';
+      v.resolve.textContent = t.resolved ? tr('comments.reopen') : tr('comments.resolve');
       v.resolve.disabled = this.f.host.sync.role === 'viewer';
       v.reply.disabled = this.f.host.sync.role === 'viewer';
       const where: ChildNode | null = prev ? prev.nextSibling : this.list.firstChild;

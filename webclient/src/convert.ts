@@ -24,15 +24,16 @@ import type { Votes } from './votes';
 export type ConvertHost = FeatureContext & { readonly comments: Pick<Comments, 'read'>; readonly votes: Pick<Votes, 'me'> };
 import { uuidv7 } from './ids';
 import { keyAfterLast, newNodeOps } from './mindmap';
+import { t } from './i18n';
 
-/** The words of conversion, in one place (a catalogue takes them later). */
+/** The words of conversion, from the catalogue (src/i18n), read when shown. */
 const T = {
-  toNode: 'To mindmap node',
-  toNote: 'To note',
-  toNodeTitle: 'Turn this note into a mindmap node (Alt+M)',
-  toNoteTitle: 'Turn this mindmap node into a note (Alt+M)',
-  hasKids: 'Only a mindmap node without subtopics can become a note.',
-  othersDots: 'Other people gave this dots or reactions, which only they can move: it stays as it is.',
+  get toNode() { return t('convert.toNode'); },
+  get toNote() { return t('convert.toNote'); },
+  get toNodeTitle() { return t('convert.toNode.title'); },
+  get toNoteTitle() { return t('convert.toNote.title'); },
+  get hasKids() { return t('convert.hasKids'); },
+  get othersDots() { return t('convert.othersDots'); },
 };
 
 export class Converter {

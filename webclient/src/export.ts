@@ -51,6 +51,7 @@ export async function exportPNG(f: FeatureContext, opts: ExportOptions = {}): Pr
   canvas.width = Math.max(1, Math.round(fr.w * scale));
   canvas.height = Math.max(1, Math.round(fr.h * scale));
   const r = new Renderer(canvas);
+  r.words = { frame: tr('render.frame'), imageUnavailable: tr('render.imageUnavailable'), imageLoading: tr('render.imageLoading') };
   // The renderer sizes itself from the page; an offscreen canvas has no
   // layout, so its size and pixel ratio are set here.
   const rr = r as unknown as { width: number; height: number; dpr: number };

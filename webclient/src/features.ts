@@ -33,6 +33,7 @@ import { BoardSearch } from './search';
 import { Minimap } from './minimap';
 import { Converter } from './convert';
 import { Votes } from './votes';
+import { language, t as tr } from './i18n';
 import './features.css';
 
 export type { FeatureHost } from './featurekit';
@@ -229,9 +230,9 @@ export class Features implements FeatureContext {
     const s = Math.ceil(left / 1000);
     const p = (n: number) => String(n).padStart(2, '0');
     const d = Math.floor(s / 86400);
-    const hms = d > 0 ? `${d} d ${Math.floor((s % 86400) / 3600)} h` : s >= 3600 ? `${Math.floor(s / 3600)}:${p(Math.floor((s % 3600) / 60))}:${p(s % 60)}` : `${Math.floor(s / 60)}:${p(s % 60)}`;
-    chip.textContent = `Closes in ${hms}`;
-    chip.title = `This board closes at ${new Date(this.deadline).toLocaleString()}: after that nothing can change`;
+    const hms = d > 0 ? tr('deadline.days', { d, h: Math.floor((s % 86400) / 3600) }) : s >= 3600 ? `${Math.floor(s / 3600)}:${p(Math.floor((s % 3600) / 60))}:${p(s % 60)}` : `${Math.floor(s / 60)}:${p(s % 60)}`;
+    chip.textContent = tr('deadline.closesIn', { time: hms });
+    chip.title = tr('deadline.title', { when: new Date(this.deadline).toLocaleString(language()) });
     chip.dataset.urgent = String(s <= 300);
     chip.hidden = false;
     this.countdown ??= setInterval(() => this.showCountdown(), 1000);
@@ -286,7 +287,7 @@ export class Features implements FeatureContext {
     const closed = this.closed;
     // Said once when it passes while the page is open (not on arrival at a closed board).
     if (this.deadlineKnown) {
-      if (closed && this.wasClosed === false) this.host.toast('The deadline has passed: this board is read-only now.');
+      if (closed && this.wasClosed === false) this.host.toast(tr('deadline.passed'));
       this.wasClosed = closed;
     }
     const role = this.host.sync.role;
@@ -299,8 +300,8 @@ export class Features implements FeatureContext {
     else if (wasClosed) this.host.setReadOnly(this.host.root.classList.contains('fx-view')); // reopened (an embed in view mode stays read-only)
     this.roleChip.hidden = !closed && role !== 'viewer' && role !== 'commenter';
     this.roleChip.dataset.role = closed ? 'closed' : role ?? '';
-    this.roleChip.textContent = closed ? 'Closed' : role === 'viewer' ? 'View only' : 'Can comment and vote';
-    this.roleChip.title = closed ? 'This board closed at its deadline: it is read-only' : role === 'viewer' ? 'Your link lets you look at this board' : 'Your link lets you comment and vote, not edit';
+    this.roleChip.textContent = closed ? tr('chip.closed') : role === 'viewer' ? tr('chip.viewOnly') : tr('chip.commenter');
+    this.roleChip.title = closed ? tr('chip.closed.title') : role === 'viewer' ? tr('chip.viewOnly.title') : tr('chip.commenter.title');
   }
 }
 

@@ -18,19 +18,20 @@
 // followed with their next presence frame (sent at once on a role change).
 import type { CameraView } from './camera';
 import { h } from './dom';
+import { t } from './i18n';
 import type { Camera, Renderer } from './render';
 import type { Peer, PresenceData, Sync } from './sync';
 import './canvasplus.css';
 
-/** The words of follow mode, in one place (a catalogue takes them later). */
+/** The words of follow mode, from the catalogue (src/i18n), read when shown. */
 const T = {
-  following: (n: string) => `Following ${n}`,
-  presenting: (n: string) => `${n} is presenting: you follow their view`,
-  stop: 'Stop following',
-  present: 'Present',
-  presentTitle: 'Bring everyone here: ask everyone to follow your view',
-  stopPresent: 'Stop presenting',
-  youPresent: 'You are presenting: everyone follows your view unless they stop',
+  following: (n: string) => t('follow.following', { name: n }),
+  presenting: (n: string) => t('follow.presenting', { name: n }),
+  get stop() { return t('follow.stop'); },
+  get present() { return t('follow.present'); },
+  get presentTitle() { return t('follow.present.title'); },
+  get stopPresent() { return t('follow.stopPresent'); },
+  get youPresent() { return t('follow.youPresent'); },
 };
 
 /** A viewport in presence ("v"). */

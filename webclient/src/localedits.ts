@@ -13,6 +13,7 @@
 // LocalEdits' own (remote changes would still need the Board's).
 import type { Committed, CrdtDoc, LocalOp } from './crdt';
 import type { Board } from './model';
+import { t as tr } from './i18n';
 
 /** What LocalEdits needs of the page. */
 export interface LocalEditsHost {
@@ -64,15 +65,15 @@ export class LocalEdits {
   apply(ops: LocalOp[], kind: EditKind = 'edit', fromEditor = false): string[] | null {
     const h = this.host;
     if (kind === 'annotate' && h.closed()) {
-      h.toast('This board closed at its deadline: it is read-only now.');
+      h.toast(tr('edit.closed'));
       return null;
     }
     if (kind === 'edit' ? !this.canEdit : h.sync().role === 'viewer') {
-      h.toast('You can only view this board.');
+      h.toast(tr('edit.viewOnly'));
       return null;
     }
     if (!h.sync().canWrite) {
-      h.toast('Catching up with the server before your next edit…');
+      h.toast(tr('edit.catchingUp'));
       return null;
     }
     if (kind === 'annotate') return this.annotate(ops);
@@ -83,7 +84,7 @@ export class LocalEdits {
       r = h.sync().apply(ops);
     } catch (e) {
       console.error('corkboard: edit failed', e, ops);
-      h.toast('That edit could not be made: ' + (e as Error).message, true);
+      h.toast(tr('edit.failed', { error: (e as Error).message }), true);
       return null;
     }
     if (r.error) console.warn('corkboard: edit partly failed:', r.error);
@@ -97,7 +98,7 @@ export class LocalEdits {
     try {
       r = h.sync().apply(ops, { stampsApart: false });
     } catch (e) {
-      h.toast('That could not be done: ' + (e as Error).message, true);
+      h.toast(tr('edit.undoFailed', { error: (e as Error).message }), true);
       return null;
     }
     if (r.error) console.warn('corkboard: annotation partly failed:', r.error);

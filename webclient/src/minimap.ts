@@ -11,16 +11,17 @@
 // (text layout and images for pixels nobody reads).
 import { contains, union } from './geometry';
 import { cssColor } from './ids';
+import { t } from './i18n';
 import type { Box } from './model';
 import type { FeatureContext } from './featurekit';
 import { localGet, localSet } from './store';
 import './canvasplus.css';
 
-/** The words of the minimap, in one place (a catalogue takes them later). */
+/** The words of the minimap, from the catalogue (src/i18n), read when shown. */
 const T = {
-  label: 'Minimap: click or drag to move the view',
-  toggle: 'Map',
-  toggleTitle: 'Map: show or hide the minimap',
+  get label() { return t('minimap.label'); },
+  get toggle() { return t('minimap.toggle'); },
+  get toggleTitle() { return t('minimap.toggle.title'); },
 };
 
 const W = 200;

@@ -21,9 +21,9 @@ import { localGet, localKeys } from './store';
  * developers.
  */
 export function refusalText(message: string): string {
-  if (needsPassword(message)) return 'this board needs its password.';
-  if (needsSignIn(message)) return 'this board is for its members: sign in.';
-  if (/revoked/i.test(message)) return 'this link no longer works: ask the board’s owner for a new one.';
+  if (needsPassword(message)) return t('refusal.password');
+  if (needsSignIn(message)) return t('refusal.signIn');
+  if (/revoked/i.test(message)) return t('refusal.revoked');
   return message.replace(/\s*\((?:GET|POST|PUT|PATCH|DELETE) [^)]*\)/g, '');
 }
 

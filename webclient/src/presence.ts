@@ -3,6 +3,7 @@
 // selections and live drags in (drawn as previews, and a drag that ended
 // as a ghost until its change arrives); the avatars in the top bar.
 import { h } from './dom';
+import { t as tr } from './i18n';
 import { roundBox } from './geometry';
 import { myColor, myName, setMyName } from './ids';
 import type { Board, Box } from './model';
@@ -108,9 +109,9 @@ export class Presence {
   private showPeople(): void {
     const el = this.avatars;
     el.innerHTML = '';
-    const me = h('button', { class: 'avatar me', title: `You (${this.sync.user?.name ?? myName()}) · click to rename`, style: `background:${this.sync.user?.color || myColor()}` }, initials(this.sync.user?.name ?? myName()));
+    const me = h('button', { class: 'avatar me', title: tr('presence.me', { name: this.sync.user?.name ?? myName() }), style: `background:${this.sync.user?.color || myColor()}` }, initials(this.sync.user?.name ?? myName()));
     me.addEventListener('click', () => {
-      const n = prompt('Your name', myName());
+      const n = prompt(tr('presence.rename'), myName());
       if (n && n.trim()) {
         setMyName(n.trim());
         location.reload();
@@ -119,7 +120,7 @@ export class Presence {
     el.appendChild(me);
     const peers = [...this.sync.peers.values()];
     for (const p of peers.slice(0, 8)) {
-      const a = h('button', { type: 'button', class: 'avatar peer' + (this.followed() === p.session ? ' followed' : ''), title: `${p.name} · click to follow their view`, 'data-session': p.session, style: `background:${p.color || '#868e96'}` }, initials(p.name));
+      const a = h('button', { type: 'button', class: 'avatar peer' + (this.followed() === p.session ? ' followed' : ''), title: tr('presence.peer', { name: p.name }), 'data-session': p.session, style: `background:${p.color || '#868e96'}` }, initials(p.name));
       a.addEventListener('click', () => this.onPeer?.(p.session));
       el.appendChild(a);
     }

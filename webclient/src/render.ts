@@ -188,6 +188,13 @@ export class Renderer {
   lod = true;
   /** Set while drawing when an image's picture was still loading. */
   private loading = false;
+  /**
+   * The words drawn on the canvas. English by default: the SDK's element
+   * draws with them and has no catalogue; the board page sets them from
+   * its own (board.ts). Rejected: importing src/i18n here, which would put
+   * the page's catalogues in every SDK bundle.
+   */
+  words = { frame: 'Frame', imageUnavailable: 'Image unavailable', imageLoading: 'Loading image…' };
 
   constructor(private canvas: HTMLCanvasElement) {
     this.ctx = canvas.getContext('2d', { alpha: false })!;
@@ -578,7 +585,7 @@ export class Renderer {
         ctx.fillStyle = 'rgba(0,0,0,0.04)';
         ctx.fillRect(e.x, e.y, e.w, Math.min(FRAME_TITLE, e.h));
         if (editing) return;
-        const title = e.text.title || 'Frame';
+        const title = e.text.title || this.words.frame;
         const f = textFrame(e);
         if (f.fontSize * zoom < FRAME_LABEL_PX) {
           // Zoomed out, where the title band's words are too small to
@@ -686,7 +693,7 @@ export class Renderer {
     ctx.setLineDash([]);
     if (12 * zoom < 6) return;
     const alt = typeof e.props.alt === 'string' ? e.props.alt : '';
-    const label = pic === null ? 'Image unavailable' : 'Loading image…';
+    const label = pic === null ? this.words.imageUnavailable : this.words.imageLoading;
     ctx.save();
     ctx.beginPath();
     ctx.rect(e.x, e.y, e.w, e.h);

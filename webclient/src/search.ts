@@ -9,20 +9,21 @@
 // cannot move the canvas' camera, and it would double every element).
 import type { Comments } from './comments';
 import type { FeatureContext } from './featurekit';
+import { t } from './i18n';
 
 /** What search uses of the features (features.ts gives itself). */
 export type SearchHost = FeatureContext & { readonly comments: Pick<Comments, 'read' | 'focusThread' | 'open'> };
 import './canvasplus.css';
 
-/** The words of search, in one place (a catalogue takes them later). */
+/** The words of search, from the catalogue (src/i18n), read when shown. */
 const T = {
-  placeholder: 'Search notes, nodes, comments…',
-  label: 'Search the board',
-  none: 'No results',
-  count: (i: number, n: number) => `${i} of ${n}`,
-  prev: 'Previous result (Shift+Enter)',
-  next: 'Next result (Enter)',
-  close: 'Close search (Escape)',
+  get placeholder() { return t('search.placeholder'); },
+  get label() { return t('search.label'); },
+  get none() { return t('search.none'); },
+  count: (i: number, n: number) => t('search.count', { i, n }),
+  get prev() { return t('search.prev'); },
+  get next() { return t('search.next'); },
+  get close() { return t('search.close'); },
 };
 
 /** One hit: an element, or a comment thread (jumped to through its thread). */

@@ -8,6 +8,8 @@ import type { LocalOp } from './crdt';
 import { h, icon } from './dom';
 import { turn, union } from './geometry';
 import { PALETTE } from './ids';
+import { t as tr, type Key } from './i18n';
+import { en } from './i18n/en';
 import type { Board, Box, El } from './model';
 import { corners, HANDLE_PX, ROTATE_PX, selectionBox } from './render';
 
@@ -165,7 +167,8 @@ export class ContextBar {
     c.innerHTML = '';
     if (sel.some((e) => ['note', 'shape', 'mindmap', 'frame'].includes(e.kind))) {
       for (const name of Object.keys(PALETTE)) {
-        const b = h('button', { class: 'swatch', title: name, 'aria-label': `Colour ${name}`, 'data-color': name, style: `background:${PALETTE[name]}` });
+        const said = `colour.${name}` in en ? tr(`colour.${name}` as Key) : name;
+        const b = h('button', { class: 'swatch', title: said, 'aria-label': tr('sel.colour', { name: said }), 'data-color': name, style: `background:${PALETTE[name]}` });
         b.addEventListener('click', () => this.act.setColor(name));
         c.appendChild(b);
       }
@@ -173,12 +176,12 @@ export class ContextBar {
     const parents = sel.filter((e) => e.kind === 'mindmap' && this.board.children(e.id).some((k) => k.kind === 'mindmap'));
     if (parents.length) {
       const collapsed = parents.every((e) => e.props.collapsed === true);
-      const b = h('button', { class: 'text', title: 'Collapse or expand (.)', 'data-action': 'collapse' }, collapsed ? 'Expand' : 'Collapse');
+      const b = h('button', { class: 'text', title: tr('sel.collapse.title'), 'data-action': 'collapse' }, collapsed ? tr('sel.expand') : tr('sel.collapse'));
       b.addEventListener('click', () => this.act.toggleCollapse(parents.map((e) => e.id)));
       c.appendChild(b);
     }
     if (sel.length === 1 && sel[0].kind === 'mindmap') {
-      const b = h('button', { class: 'text', title: 'Add a subtopic (Tab)', 'data-action': 'child' }, '+ Subtopic');
+      const b = h('button', { class: 'text', title: tr('sel.subtopic.title'), 'data-action': 'child' }, tr('sel.subtopic'));
       b.addEventListener('click', () => this.act.addChild(sel[0].id));
       c.appendChild(b);
     }
@@ -194,15 +197,15 @@ export class ContextBar {
       const routes = ['straight', 'elbow', 'curve'];
       const route = routes.includes(conns[0].props.route as string) ? (conns[0].props.route as string) : 'straight';
       const next = routes[(routes.indexOf(route) + 1) % routes.length];
-      const b = h('button', { class: 'text', title: 'Line: straight, elbow or curve', 'data-action': 'route' }, next[0].toUpperCase() + next.slice(1));
+      const b = h('button', { class: 'text', title: tr('sel.route.title'), 'data-action': 'route' }, tr(`sel.route.${next}` as Key));
       b.addEventListener('click', () => this.act.edit(conns.map((e) => ({ op: 'set', el: e.id, key: 'route', value: next }) as LocalOp)));
       c.appendChild(b);
       const arrows = conns[0].props.startArrow === true;
-      const a = h('button', { class: 'text', title: 'Arrowheads at one end or both', 'data-action': 'arrows' }, arrows ? '→' : '↔');
+      const a = h('button', { class: 'text', title: tr('sel.arrows.title'), 'data-action': 'arrows' }, arrows ? '→' : '↔');
       a.addEventListener('click', () => this.act.edit(conns.map((e) => ({ op: 'set', el: e.id, key: 'startArrow', value: !arrows }) as LocalOp)));
       c.appendChild(a);
     }
-    const del = h('button', { class: 'del', title: 'Delete (Del)', 'aria-label': 'Delete' });
+    const del = h('button', { class: 'del', title: tr('sel.delete.title'), 'aria-label': tr('sel.delete') });
     del.appendChild(icon('<path d="M5 7h14M10 7V4h4v3M7 7l1 13h8l1-13"/>'));
     del.addEventListener('click', () => this.act.deleteSelection());
     c.appendChild(del);

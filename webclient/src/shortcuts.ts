@@ -8,27 +8,15 @@ import type { Pointer } from './pointer';
 import type { Selection } from './selection';
 import type { TextEditor } from './textedit';
 import { TOOLS, type Tools } from './tools';
+import { t as tr } from './i18n';
 
-/** The keyboard shortcuts, as the help overlay (?) lists them. */
-export const SHORTCUTS: [string, string][] = [
-  ['V · H', 'Select · pan (or hold Space, or drag with the middle button)'],
-  ['N · R · O · D · T', 'Sticky note · rectangle · ellipse · diamond · text'],
-  ['P · L · F · M', 'Pen · connector (line) · frame · mindmap'],
-  ['Shift+click · drag on empty space', 'Add to the selection · box select'],
-  ['Enter · F2 · double-click', 'Edit the text'],
-  ['Tab · Enter (mindmap node)', 'Add a subtopic · add a sibling'],
-  ['Shift+Tab (typing in a node)', 'Back to its parent'],
-  ['.', 'Collapse or expand a mindmap node'],
-  ['Ctrl+C · Ctrl+X · Ctrl+V', 'Copy · cut · paste (also between boards)'],
-  ['Ctrl+D', 'Duplicate'],
-  ['Delete · Backspace', 'Delete'],
-  ['Arrows (Shift: ×10)', 'Nudge'],
-  ['Ctrl+Z · Ctrl+Shift+Z', 'Undo · redo (your own changes)'],
-  ['Ctrl+A · Esc', 'Select all · deselect'],
-  ['Shift+1 · wheel · pinch', 'Fit to content · zoom'],
-  ['Shift while rotating', 'Snap to 15°'],
-  ['?', 'This help'],
-];
+/** The keyboard shortcuts, as the help overlay (?) lists them: catalogue keys ("sc.edit"; its keys' names under "sc.edit.keys"). */
+const SHORTCUTS = ['tools1', 'tools2', 'tools3', 'select', 'edit', 'subtopic', 'parent', 'collapse', 'clip', 'dup', 'del', 'nudge', 'undo', 'all', 'zoom', 'rotate', 'help'] as const;
+
+/** The help overlay's rows, in the page's language: [the keys, what they do]. */
+export function shortcutRows(): [string, string][] {
+  return SHORTCUTS.map((k) => [tr(`sc.${k}.keys`), tr(`sc.${k}`)]);
+}
 
 /** What the keyboard uses of the page. */
 export interface KeysHost {

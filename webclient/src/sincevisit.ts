@@ -293,7 +293,7 @@ export class SinceVisit {
         b = document.createElement('div');
         b.className = 'fx-new';
         b.dataset.id = id;
-        b.textContent = 'new';
+        b.textContent = b.dataset.label = t('since.badge');
         this.badges.set(id, b);
         this.f.layer.appendChild(b);
       }

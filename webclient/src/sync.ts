@@ -50,7 +50,15 @@ export interface SyncEvents {
   /** The connection state, the pending count or the user changed. */
   state(): void;
   peers(): void;
-  notice(message: string, error?: boolean): void;
+  /** refused: set when a refused change made the replica start over (the page words it in its own language). */
+  notice(message: string, error?: boolean, refused?: Refusal): void;
+}
+
+/** A refused change that made the replica start over: why, how many unsent changes were lost, and whether their words were kept. */
+export interface Refusal {
+  why: string;
+  lost: number;
+  kept: boolean;
 }
 
 export interface SyncOptions {
@@ -721,6 +729,7 @@ export class Sync {
       `The server refused a change (${why}). Reloaded the board from the server` +
         (!lost ? '.' : kept ? `; ${lost} unsent change(s) could not be saved: your words are kept in "Not saved", to copy.` : `; ${lost} unsent change(s) were dropped.`),
       true,
+      { why, lost, kept: !!kept },
     );
     const old = this.claim;
     clearTimeout(this.persistTimer);

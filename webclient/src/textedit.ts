@@ -8,6 +8,7 @@
 // without losing either.
 import type { LocalOp } from './crdt';
 import type { El } from './model';
+import { t as tr } from './i18n';
 import { textField, textFrame, type Camera, type Renderer } from './render';
 
 export interface TextDiff {
@@ -85,7 +86,7 @@ export class TextEditor {
     a.className = 'editor';
     a.spellcheck = true;
     a.hidden = true;
-    a.setAttribute('aria-label', 'Text');
+    a.setAttribute('aria-label', tr('editor.label'));
     a.addEventListener('input', () => this.onInput());
     a.addEventListener('compositionstart', () => (this.composing = true));
     a.addEventListener('compositionend', () => {

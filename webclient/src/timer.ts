@@ -14,22 +14,23 @@
 // joined later, or heard later, would disagree).
 import type { FeatureContext } from './featurekit';
 import { api } from './api';
+import { t } from './i18n';
 import './canvasplus.css';
 
-/** The words of the timer, in one place (a catalogue takes them later). */
+/** The words of the timer, from the catalogue (src/i18n), read when shown. */
 const T = {
-  menu: 'Timer',
-  menuTitle: 'Facilitation timer (everyone sees it)',
-  paused: 'paused',
-  up: "Time's up",
-  upToast: "Time's up.",
-  start: 'Start',
-  pause: 'Pause',
-  resume: 'Resume',
-  reset: 'Reset',
-  minutes: 'Minutes',
-  chipTitle: (by: string) => `Facilitation timer${by ? `, run by ${by}` : ''}`,
-  failed: (m: string) => `The timer could not change: ${m}`,
+  get menu() { return t('timer.menu'); },
+  get menuTitle() { return t('timer.menu.title'); },
+  get paused() { return t('timer.paused'); },
+  get up() { return t('timer.up'); },
+  get upToast() { return t('timer.up.toast'); },
+  get start() { return t('timer.start'); },
+  get pause() { return t('timer.pause'); },
+  get resume() { return t('timer.resume'); },
+  get reset() { return t('timer.reset'); },
+  get minutes() { return t('timer.minutes'); },
+  chipTitle: (by: string) => (by ? t('timer.chip.titleBy', { name: by }) : t('timer.chip.title')),
+  failed: (m: string) => t('timer.failed', { error: m }),
 };
 
 /** The timer as the node gives it (meta.Timer). */

@@ -16,6 +16,7 @@ import type { Renderer } from './render';
 import type { Selection } from './selection';
 import { makeStroke } from './strokes';
 import type { TextEditor } from './textedit';
+import { t as tr } from './i18n';
 
 /** The deepest a board's tree may be (crdt.MaxTreeDepth; SCHEMA.md, "Tree moves"). */
 const MAX_TREE_DEPTH = 64;
@@ -111,7 +112,7 @@ export class Tools {
     } else if (tool === 'text') {
       ops = [{ op: 'create', el: id, kind: 'text' }, set('x', Math.round(x)), set('y', Math.round(y - 16)), set('w', 280), set('h', 34), set('fontSize', 24), set('z', this.topZ())];
     } else if (tool === 'mindmap') {
-      ops = [...newNodeOps(id, undefined, '', { x: x - 70, y: y - 24, z: this.topZ() }), { op: 'insertText', el: id, field: 'text', pos: 0, text: 'Central topic' }];
+      ops = [...newNodeOps(id, undefined, '', { x: x - 70, y: y - 24, z: this.topZ() }), { op: 'insertText', el: id, field: 'text', pos: 0, text: tr('tools.centralTopic') }];
     } else if (tool === 'frame') {
       ops = [{ op: 'create', el: id, kind: 'frame' }, set('x', Math.round(x - 240)), set('y', Math.round(y - 160)), set('w', 480), set('h', 320), set('z', this.topZ())];
     } else {
@@ -223,7 +224,7 @@ export class Tools {
     const parent = this.board.get(parentId);
     if (!parent || parent.kind !== 'mindmap') return null;
     if (this.depthOf(parentId) + 1 > MAX_TREE_DEPTH) {
-      this.host.toast(`A mindmap is at most ${MAX_TREE_DEPTH} levels deep.`, true);
+      this.host.toast(tr('tools.tooDeep', { n: MAX_TREE_DEPTH }), true);
       return null;
     }
     const id = uuidv7();
