@@ -105,7 +105,7 @@ export class BoardFileMenu {
   async importFile(file: File): Promise<ImportResult | null> {
     const host = this.a.f.host;
     if (!this.canWrite) {
-      host.toast('Only editors can import files onto this board.');
+      host.toast(tr('file.import.editorsOnly'));
       return null;
     }
     const kind = importKind(file);
@@ -129,7 +129,7 @@ export class BoardFileMenu {
       this.reveal(res.elements);
       return res;
     } catch (e) {
-      host.toast(`${file.name} could not be imported: ${(e as Error).message}`, true);
+      host.toast(tr('file.import.failed', { file: file.name, error: (e as Error).message }), true);
       return null;
     }
   }

@@ -177,7 +177,7 @@ export class Comments {
 
   private setPlacing(on: boolean): void {
     if (on && this.f.host.sync.role === 'viewer') {
-      this.f.host.toast('Viewers cannot comment.');
+      this.f.host.toast(tr('comments.viewersCannot'));
       return;
     }
     this.placing = on;

@@ -183,7 +183,7 @@ export class HistoryDialog {
       const text = Object.values(x.text ?? {}).find((t) => t.trim()) ?? '';
       ul.append(h('li', { 'data-id': x.id }, h('span', { class: 'kind' }, x.kind), h('span', { class: 'text' }, text)));
     }
-    if (els.length > 200) ul.append(h('li', { class: 'empty' }, `and ${els.length - 200} more`));
+    if (els.length > 200) ul.append(h('li', { class: 'empty' }, tr('history.more', { n: els.length - 200 })));
     if (!els.length) ul.append(h('li', { class: 'empty' }, tr('history.empty')));
     p.replaceChildren(h('h3', {}, tr('history.at', { when, n: els.length })), sketch(els), ul, h('div', { class: 'row' }, restore), confirmRow);
   }
@@ -198,7 +198,7 @@ export class HistoryDialog {
       if (skipped.length) {
         const ul = h('ul', { class: 'skipped' });
         for (const s of skipped.slice(0, 8)) ul.append(h('li', {}, h('b', {}, s.type || 'element'), ': ' + s.reason));
-        if (skipped.length > 8) ul.append(h('li', { class: 'empty' }, `and ${skipped.length - 8} more`));
+        if (skipped.length > 8) ul.append(h('li', { class: 'empty' }, tr('history.more', { n: skipped.length - 8 })));
         this.preview.append(h('h3', {}, tr('history.notRestored')), ul);
         this.say(tr('history.partly'));
       } else {

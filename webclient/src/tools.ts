@@ -174,7 +174,7 @@ export class Tools {
     const { ops, dropped } = keepValid(made.ops, this.host.doc.checkOps(made.ops));
     if (dropped) console.warn(`corkboard: ${dropped} pasted ops do not fit the board's schema and were left out`);
     if (ops.length > 60000) {
-      this.host.toast('That is too much to paste at once.', true);
+      this.host.toast(tr('tools.pasteTooMuch'), true);
       return;
     }
     const top = made.top;

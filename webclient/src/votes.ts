@@ -206,9 +206,10 @@ export class Votes {
       b.classList.toggle('mine', t.mine > 0);
       b.classList.toggle('empty', t.total === 0);
       b.textContent = t.total ? `● ${t.total}` : '●';
-      const budget = this.rules.state === 'open' && this.rules.dots > 0 ? ` (of your ${this.rules.dots} in this vote)` : '';
-      const closed = this.rules.state === 'closed' ? '. Voting is closed' : '';
-      b.title = `${t.total} dot${t.total === 1 ? '' : 's'} from ${t.voters} ${t.voters === 1 ? 'person' : 'people'}; yours: ${t.mine}${budget}${closed}` + (canVote ? '. Click: add a dot; Alt+click or right-click: take one back' : '');
+      let title = tr('votes.badge', { dots: tr('votes.badge.dots', { n: t.total }), voters: tr('votes.badge.voters', { n: t.voters }), mine: t.mine });
+      if (this.rules.state === 'open' && this.rules.dots > 0) title = tr('votes.badge.budget', { text: title, n: this.rules.dots });
+      if (this.rules.state === 'closed') title = tr('votes.badge.closed', { text: title });
+      b.title = canVote ? tr('votes.badge.how', { text: title }) : title;
       const p = this.f.toScreen(e.x + e.w, e.y + e.h);
       b.style.left = `${p.x}px`;
       b.style.top = `${p.y}px`;

@@ -562,6 +562,17 @@ export const en = {
   'colour.gray': 'gray',
   'since.badge': 'new',
   'comments.none': 'No comments yet. Click “Comment”, then an element or a spot on the board.',
+  'file.import.editorsOnly': 'Only editors can import files onto this board.',
+  'comments.viewersCannot': 'Viewers cannot comment.',
+  'tools.pasteTooMuch': 'That is too much to paste at once.',
+  'votes.badge.dots': { one: '{n} dot', other: '{n} dots' },
+  'votes.badge.voters': { one: 'from {n} person', other: 'from {n} people' },
+  'votes.badge': '{dots} {voters}; yours: {mine}',
+  'votes.badge.budget': '{text} (of your {n} in this vote)',
+  'votes.badge.closed': '{text}. Voting is closed',
+  'votes.badge.how': '{text}. Click: add a dot; Alt+click or right-click: take one back',
+  'history.more': { one: 'and {n} more', other: 'and {n} more' },
+  'file.import.failed': '{file} could not be imported: {error}',
 } as const satisfies Record<string, Message>;
 
 export type Key = keyof typeof en;
