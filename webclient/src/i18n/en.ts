@@ -383,6 +383,9 @@ export const en = {
   "tool.connector": "Connector",
   "tool.frame": "Frame",
   "tool.mindmap": "Mindmap",
+  "summary.html": "Summary as a web page (HTML)",
+  "summary.print": "Print or save as PDF",
+  "summary.printBlocked": "The browser blocked the print window: allow pop-ups for this site and try again",
 } as const satisfies Record<string, Message>;
 
 export type Key = keyof typeof en;

@@ -368,4 +368,7 @@ export const fr: Record<Key, Message> = {
   "tool.connector": "Connecteur",
   "tool.frame": "Cadre",
   "tool.mindmap": "Carte mentale",
+  "summary.html": "Synthèse en page web (HTML)",
+  "summary.print": "Imprimer ou enregistrer en PDF",
+  "summary.printBlocked": "Le navigateur a bloqué la fenêtre d'impression : autorisez les fenêtres pop-up pour ce site et réessayez",
 };
