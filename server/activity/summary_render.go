@@ -22,7 +22,8 @@ const (
 // idea's number in the list (its index in ideas, from 1) on its box, so a
 // reader can match the boxes to the list. Only numbers and schema colours
 // reach the SVG: no user text. Ideas without a box (a mindmap subtopic,
-// whose place clients compute) have no number on the picture.
+// whose place clients compute) have no number on the picture. A board with
+// nothing to draw has no picture (nil).
 func Picture(d *crdt.Doc, ideas []Idea) []byte {
 	labels := make(map[crdt.ElementID]int, len(ideas))
 	for i, idea := range ideas {
@@ -30,7 +31,7 @@ func Picture(d *crdt.Doc, ideas []Idea) []byte {
 			labels[id] = i + 1
 		}
 	}
-	return boardpic.Draw(d, boardpic.Options{Width: pictureWidth, Height: pictureHeight, Labels: labels})
+	return boardpic.Draw(d, boardpic.Options{Width: pictureWidth, Height: pictureHeight, Labels: labels, Fit: true})
 }
 
 // Text renders the summary as plain text: what a person reads in an

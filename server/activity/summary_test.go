@@ -423,8 +423,20 @@ func TestSummaryPictureBounded(t *testing.T) {
 	if !regexp.MustCompile(`<circle cx="1850\.0" [^>]*/><text [^>]*>1</text>`).MatchString(svg) {
 		t.Fatalf("idea 1's number is not on n7's box: %.2000s", svg[strings.Index(svg, "<g "):])
 	}
+	// In the board's proportions (a long row), within 800×500.
+	if !strings.HasPrefix(svg, `<svg xmlns="http://www.w3.org/2000/svg" width="800" height="`) || strings.Contains(svg, `height="500"`) {
+		t.Fatalf("not fitted: %.200s", svg)
+	}
 	s.Picture = []byte(svg)
 	if page := string(s.HTML()); !strings.Contains(page, `<figure class="board"`) || !strings.Contains(page, svg) {
 		t.Fatal("the HTML lacks the picture")
+	}
+	// An empty board has no picture, and its page no figure.
+	empty := Summarize(newBoard(t).server, nil, nil)
+	if p := Picture(newBoard(t).server, empty.Ideas); p != nil {
+		t.Fatalf("a picture of nothing: %s", p)
+	}
+	if page := string(empty.HTML()); strings.Contains(page, "<figure") || strings.Contains(page, "<svg") {
+		t.Fatal("an empty board's page has a figure")
 	}
 }

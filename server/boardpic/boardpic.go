@@ -40,6 +40,11 @@ type Options struct {
 	// disc with white digits at the box's top-left corner). Elements not
 	// drawn (deleted, mindmap subtopics, past MaxElements) get none.
 	Labels map[crdt.ElementID]int
+	// Fit sizes the SVG to the drawing's proportions within Width×Height
+	// (no empty bands when it is shown at a page's width), and draws
+	// nothing (nil) for a board without boxes. Without Fit the SVG is
+	// exactly Width×Height, as a list of thumbnails wants.
+	Fit bool
 }
 
 // palette paints the schema's palette names (as the web client does, ids.ts).
@@ -133,8 +138,11 @@ func Draw(d *crdt.Doc, o Options) []byte {
 		boxes = boxes[len(boxes)-MaxElements:] // the topmost
 	}
 	var buf bytes.Buffer
-	fmt.Fprintf(&buf, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="`, o.Width, o.Height)
 	if len(boxes) == 0 {
+		if o.Fit {
+			return nil
+		}
+		fmt.Fprintf(&buf, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="`, o.Width, o.Height)
 		fmt.Fprintf(&buf, `0 0 %d %d"><rect width="100%%" height="100%%" fill="#f7f7f5"/></svg>`, o.Width, o.Height)
 		return buf.Bytes()
 	}
@@ -145,6 +153,12 @@ func Draw(d *crdt.Doc, o Options) []byte {
 	}
 	pad := max(maxX-minX, maxY-minY) * 0.05
 	minX, minY, maxX, maxY = minX-pad, minY-pad, maxX+pad, maxY+pad
+	width, height := o.Width, o.Height
+	if o.Fit {
+		scale := min(float64(width)/(maxX-minX), float64(height)/(maxY-minY))
+		width, height = max(int(math.Round((maxX-minX)*scale)), 1), max(int(math.Round((maxY-minY)*scale)), 1)
+	}
+	fmt.Fprintf(&buf, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="`, width, height)
 	sw := max(maxX-minX, maxY-minY) / 200 // a line about one pixel wide
 	fmt.Fprintf(&buf, `%s %s %s %s" preserveAspectRatio="xMidYMid meet"><rect x="%s" y="%s" width="%s" height="%s" fill="#f7f7f5"/>`,
 		Num(minX), Num(minY), Num(maxX-minX), Num(maxY-minY), Num(minX), Num(minY), Num(maxX-minX), Num(maxY-minY))
@@ -155,7 +169,7 @@ func Draw(d *crdt.Doc, o Options) []byte {
 	if len(o.Labels) > 0 {
 		// A label is about 22 pixels across whatever the board's extent:
 		// one pixel is this many board units (the viewBox is fitted, "meet").
-		px := max((maxX-minX)/float64(max(o.Width, 1)), (maxY-minY)/float64(max(o.Height, 1)))
+		px := max((maxX-minX)/float64(width), (maxY-minY)/float64(height))
 		r := 11 * px
 		buf.WriteString(`<g font-family="sans-serif" font-weight="bold" text-anchor="middle" fill="#fff">`)
 		for _, b := range boxes { // over the boxes, so none hides a number
