@@ -70,6 +70,9 @@ type Summary struct {
 	TZ       string      `json:"tz,omitempty"`
 	Deadline int64       `json:"deadline,omitempty"`
 	Voting   *VotingInfo `json:"voting,omitempty"`
+	// Picture is the board's picture for the HTML rendering (Picture's
+	// SVG), set by a caller that wants one; never in the JSON.
+	Picture []byte `json:"-"`
 }
 
 // VotingInfo is a board's dot voting, as the summary tells it.

@@ -6,7 +6,33 @@ import (
 	"html/template"
 	"strconv"
 	"strings"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/boardpic"
 )
+
+// Picture sizes: the summary's picture is drawn for a page's width.
+const (
+	pictureWidth  = 800
+	pictureHeight = 500
+)
+
+// Picture draws the board for the printable summary (HTML): each
+// element's box (package boardpic, at most boardpic.MaxElements), with each
+// idea's number in the list (its index in ideas, from 1) on its box, so a
+// reader can match the boxes to the list. Only numbers and schema colours
+// reach the SVG: no user text. Ideas without a box (a mindmap subtopic,
+// whose place clients compute) have no number on the picture. A board with
+// nothing to draw has no picture (nil).
+func Picture(d *crdt.Doc, ideas []Idea) []byte {
+	labels := make(map[crdt.ElementID]int, len(ideas))
+	for i, idea := range ideas {
+		if id, err := crdt.ParseElementID(idea.Element); err == nil {
+			labels[id] = i + 1
+		}
+	}
+	return boardpic.Draw(d, boardpic.Options{Width: pictureWidth, Height: pictureHeight, Labels: labels, Fit: true})
+}
 
 // Text renders the summary as plain text: what a person reads in an
 // e-mail or pastes into a document, with user text exactly as typed (no
@@ -95,15 +121,19 @@ func textOutline(b *strings.Builder, o Outline, depth int) {
 
 // HTML renders the summary as one printable page (print it to PDF from a
 // browser): the facts, each idea with who proposed it, its votes and its
-// threads, the mindmaps, the participants. User text is escaped by
-// html/template; the page loads nothing.
+// threads, the mindmaps, the participants, and s.Picture at the top when
+// the caller drew it (Picture). User text is escaped by html/template; the
+// page loads nothing. Printed, the picture stays on the first page, an idea
+// is never split across two pages, and the margins suit A4 and Letter.
 func (s Summary) HTML() []byte {
 	var b bytes.Buffer
 	title := s.Board
 	if title == "" {
 		title = "Board summary"
 	}
-	err := summaryPage.Execute(&b, map[string]any{"S": s, "Title": title, "Facts": s.facts()})
+	// The picture is boardpic's drawing: numbers and schema colours only,
+	// never user text (see Picture), so it is written as it is.
+	err := summaryPage.Execute(&b, map[string]any{"S": s, "Title": title, "Facts": s.facts(), "Picture": template.HTML(s.Picture)})
 	if err != nil {
 		panic(err) // the template and its data are ours
 	}
@@ -129,13 +159,18 @@ h1{font-size:1.8rem;margin:0 0 .3rem}h2{font-size:1.2rem;margin:2rem 0 .6rem;bor
 .facts{color:#555;margin:0}.idea{margin:.8rem 0;padding:.6rem .8rem;border:1px solid #e5e5e5;border-radius:8px;page-break-inside:avoid}
 .idea .t{font-weight:600}.meta{color:#666;font-size:.9rem}.thread{margin:.4rem 0 0 1rem;padding-left:.6rem;border-left:3px solid #eee}
 .c{margin:.2rem 0}.who{font-weight:600}table{border-collapse:collapse}td,th{padding:.25rem .7rem;border-bottom:1px solid #eee;text-align:left}
-td.n{text-align:right}@media print{body{margin:0;max-width:none}.idea{border-color:#ccc}}
+td.n{text-align:right}.idea,.c,tr,figure{break-inside:avoid}h2{break-after:avoid;page-break-after:avoid}
+figure.board{margin:1rem 0;page-break-inside:avoid}figure.board svg{display:block;width:100%;height:auto;max-height:32rem;border:1px solid #e5e5e5;border-radius:8px}
+figure.board figcaption{color:#666;font-size:.85rem;margin-top:.3rem}
+@page{margin:16mm 14mm}@media print{body{margin:0;max-width:none;font-size:11pt}.idea{border-color:#ccc}figure.board svg{max-height:140mm}}
 </style></head><body>
 <h1>{{.Title}}</h1>
 {{range .Facts}}<p class="facts">{{.}}</p>{{end}}
+{{if .Picture}}<figure class="board" data-picture="boxes">{{.Picture}}
+<figcaption>The board: each idea's number is on its box.</figcaption></figure>{{end}}
 <h2>Ideas</h2>
 {{if not .S.Ideas}}<p>No ideas yet.</p>{{end}}
-{{range $i, $idea := .S.Ideas}}<div class="idea"><div class="t">{{add $i 1}}. {{if $idea.Text}}{{$idea.Text}}{{else}}({{noun $idea.Kind}} without text){{end}}</div>
+{{range $i, $idea := .S.Ideas}}<div class="idea" data-n="{{add $i 1}}"><div class="t">{{add $i 1}}. {{if $idea.Text}}{{$idea.Text}}{{else}}({{noun $idea.Kind}} without text){{end}}</div>
 <div class="meta">{{if $idea.ByName}}proposed by {{$idea.ByName}} · {{end}}{{votes $idea.Votes $idea.Voters}}{{if $idea.Reactions}} · reactions: {{reactions $idea.Reactions}}{{end}}</div>
 {{template "thread" $idea.Comments}}</div>
 {{end}}

@@ -3,12 +3,14 @@ package activity
 import (
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/boardpic"
 )
 
 // brainstorm is a board at the end of a three-day brainstorm.
@@ -383,5 +385,58 @@ func TestSummaryTextAndHTML(t *testing.T) {
 	}
 	if md := s.Markdown(); !strings.Contains(md, "Deadline: Thu 1 Jan 2026, 19:00 JST.") {
 		t.Errorf("Markdown lacks the deadline:\n%s", md)
+	}
+}
+
+// TestSummaryPictureBounded: the summary's picture draws at most
+// boardpic.MaxElements boxes and numbers however many ideas the board
+// has, numbers the ideas as the list does (the top-voted idea is 1), and
+// leaves user text out.
+func TestSummaryPictureBounded(t *testing.T) {
+	b := newBoard(t)
+	const notes = boardpic.MaxElements + 100
+	b.as("ana", func(tx *crdt.Tx) error {
+		for i := range notes {
+			if err := createText(tx, "n"+itoa(i), "note", "<b>idea "+itoa(i)); err != nil {
+				return err
+			}
+			if err := tx.Set(el("n"+itoa(i)), "x", crdt.Number(float64(250*i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	b.as("cem", vote("n7", "cem", 2))
+	s := Summarize(b.server, b.log, nil)
+	if len(s.Ideas) != notes || s.Ideas[0].Element != el("n7").String() {
+		t.Fatalf("%d ideas, first %s", len(s.Ideas), s.Ideas[0].Element)
+	}
+	svg := string(Picture(b.server, s.Ideas))
+	if r, c := strings.Count(svg, "<rect"), strings.Count(svg, "<circle"); r != boardpic.MaxElements+1 || c != boardpic.MaxElements {
+		t.Fatalf("want %d boxes and as many numbers, got %d rects, %d circles", boardpic.MaxElements, r-1, c)
+	}
+	if strings.Contains(svg, "idea") || strings.Contains(svg, "<b>") {
+		t.Fatal("user text in the picture")
+	}
+	// n7 (x = 1750, 200 wide) is idea 1: its number sits on its box (the
+	// disc, larger than this small box at this scale, centred on it).
+	if !regexp.MustCompile(`<circle cx="1850\.0" [^>]*/><text [^>]*>1</text>`).MatchString(svg) {
+		t.Fatalf("idea 1's number is not on n7's box: %.2000s", svg[strings.Index(svg, "<g "):])
+	}
+	// In the board's proportions (a long row), within 800×500.
+	if !strings.HasPrefix(svg, `<svg xmlns="http://www.w3.org/2000/svg" width="800" height="`) || strings.Contains(svg, `height="500"`) {
+		t.Fatalf("not fitted: %.200s", svg)
+	}
+	s.Picture = []byte(svg)
+	if page := string(s.HTML()); !strings.Contains(page, `<figure class="board"`) || !strings.Contains(page, svg) {
+		t.Fatal("the HTML lacks the picture")
+	}
+	// An empty board has no picture, and its page no figure.
+	empty := Summarize(newBoard(t).server, nil, nil)
+	if p := Picture(newBoard(t).server, empty.Ideas); p != nil {
+		t.Fatalf("a picture of nothing: %s", p)
+	}
+	if page := string(empty.HTML()); strings.Contains(page, "<figure") || strings.Contains(page, "<svg") {
+		t.Fatal("an empty board's page has a figure")
 	}
 }

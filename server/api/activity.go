@@ -124,8 +124,9 @@ func (srv *Server) recordSeen(ctx context.Context, id storage.BoardID, user stri
 	})
 }
 
-// GET /v1/boards/{board}/summary?format=md|json: the ideas ranked by
-// votes with their comments, each mindmap as an outline, who took part.
+// GET /v1/boards/{board}/summary?format=json|md|txt|html: the ideas ranked
+// by votes with their comments, each mindmap as an outline, who took part;
+// the html page also has a picture of the board with the ideas' numbers.
 func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 	id, m, _, ok := srv.enter(w, r)
 	if !ok {
@@ -161,7 +162,14 @@ func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 	}
 	names := srv.cfg.Notes.Names(r.Context(), id, m, changes)
 	var s activity.Summary
-	if err := rm.Query(r.Context(), func(d *crdt.Doc) { s = activity.Summarize(d, changes, names) }); err != nil {
+	format := r.URL.Query().Get("format")
+	err = rm.Query(r.Context(), func(d *crdt.Doc) {
+		s = activity.Summarize(d, changes, names)
+		if format == "html" {
+			s.Picture = activity.Picture(d, s.Ideas) // the board, numbered as the list
+		}
+	})
+	if err != nil {
 		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
 		return
 	}
@@ -179,7 +187,7 @@ func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 	download := func(ext string) {
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", fileName(m.Name)+" summary."+ext))
 	}
-	switch r.URL.Query().Get("format") {
+	switch format {
 	case "", "json":
 		download("json")
 		writeJSON(w, 200, s)

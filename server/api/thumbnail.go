@@ -1,18 +1,14 @@
 package api
 
 import (
-	"bytes"
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
-	"math"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/boardpic"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -22,7 +18,7 @@ import (
 //
 // It is drawn as boxes only: each element's rectangle in its colour (a
 // frame's outline, a note's paper, a shape's fill or outline, ink and
-// lines as grey boxes), at most thumbMaxElements of them, the highest in
+// lines as grey boxes), at most boardpic.MaxElements (500) of them, the highest in
 // z-order first kept. No text, no pictures: a thumbnail is read at
 // 240×150 pixels, where words are noise, and without text the answer's
 // size is bounded (about 120 bytes an element, so under 64 KiB) and it
@@ -48,9 +44,8 @@ import (
 // check images), and drawing PNGs on the node (a rasteriser for a 240-pixel
 // picture, and a fixed resolution).
 const (
-	thumbMaxElements = 500
-	thumbWidth       = 240
-	thumbHeight      = 150
+	thumbWidth  = 240
+	thumbHeight = 150
 	// thumbCacheBoards bounds the cache: past it, an entry is dropped.
 	thumbCacheBoards = 512
 )
@@ -91,122 +86,11 @@ func (c *thumbCache) put(id storage.BoardID, e thumbEntry) {
 	c.m[id] = e
 }
 
-// thumbPalette paints the schema's palette names (as the web client does, ids.ts).
-var thumbPalette = map[string]string{
-	"yellow": "#fff176", "orange": "#ffcc80", "pink": "#f8bbd0", "purple": "#d1c4e9",
-	"blue": "#b3e5fc", "green": "#c5e1a5", "gray": "#e0e0e0",
-}
-
-func thumbColor(v crdt.Value, ok bool, fallback string) string {
-	s := v.AsString()
-	if !ok || v.IsNull() || !crdt.ValidColor(s) {
-		s = fallback
-	}
-	if p, ok := thumbPalette[s]; ok {
-		return p
-	}
-	if s == "transparent" {
-		return "none"
-	}
-	return s
-}
-
-type thumbBox struct {
-	x, y, w, h float64
-	z          string
-	id         crdt.ElementID
-	fill       string
-	stroke     string
-}
-
-// drawThumbnail draws the board's thumbnail (see the file comment).
+// drawThumbnail draws the board's thumbnail (see the file comment; the
+// drawing is package boardpic's, shared with the printable summary).
 func drawThumbnail(d *crdt.Doc) []byte {
-	var boxes []thumbBox
-	num := func(id crdt.ElementID, k string, def float64) float64 {
-		v, ok := d.Get(id, k)
-		if !ok || v.Kind() != crdt.KindNumber {
-			return def
-		}
-		f := v.AsNumber()
-		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e9 {
-			return def
-		}
-		return f
-	}
-	for _, id := range d.Elements() {
-		if d.IsDeleted(id) {
-			continue
-		}
-		kind := d.Kind(id)
-		b := thumbBox{id: id, x: num(id, "x", 0), y: num(id, "y", 0), w: num(id, "w", 200), h: num(id, "h", 200)}
-		if z, ok := d.Get(id, "z"); ok {
-			b.z = z.AsString()
-		}
-		get := func(k string) (crdt.Value, bool) { return d.Get(id, k) }
-		switch kind {
-		case "note":
-			v, ok := get("color")
-			b.fill, b.stroke = thumbColor(v, ok, "yellow"), "none"
-		case "shape":
-			f, fok := get("fill")
-			s, sok := get("stroke")
-			b.fill, b.stroke = thumbColor(f, fok, "transparent"), thumbColor(s, sok, "#1e1e1e")
-		case "frame":
-			f, ok := get("fill")
-			b.fill, b.stroke = thumbColor(f, ok, "transparent"), "#868e96"
-		case "text", "stroke", "connector", "image":
-			b.fill, b.stroke = "#dee2e6", "none"
-		case "mindmap":
-			if p, _ := d.Parent(id); p != (crdt.ElementID{}) && d.Kind(p) == "mindmap" {
-				continue // laid out by clients: only roots have a place
-			}
-			v, ok := get("color")
-			b.w, b.h = 160, 48
-			b.fill, b.stroke = thumbColor(v, ok, "#e7f5ff"), "#1c7ed6"
-		default:
-			continue // comments, and kinds this node does not know
-		}
-		if b.w <= 0 || b.h <= 0 {
-			continue
-		}
-		boxes = append(boxes, b)
-	}
-	// Paint order: z-order key, ties by id (as clients paint).
-	slices.SortFunc(boxes, func(a, b thumbBox) int {
-		if c := cmp.Compare(a.z, b.z); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.id[:], b.id[:])
-	})
-	if len(boxes) > thumbMaxElements {
-		boxes = boxes[len(boxes)-thumbMaxElements:] // the topmost
-	}
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="`, thumbWidth, thumbHeight)
-	if len(boxes) == 0 {
-		fmt.Fprintf(&buf, `0 0 %d %d"><rect width="100%%" height="100%%" fill="#f7f7f5"/></svg>`, thumbWidth, thumbHeight)
-		return buf.Bytes()
-	}
-	minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
-	for _, b := range boxes {
-		minX, minY = min(minX, b.x), min(minY, b.y)
-		maxX, maxY = max(maxX, b.x+b.w), max(maxY, b.y+b.h)
-	}
-	pad := max(maxX-minX, maxY-minY) * 0.05
-	minX, minY, maxX, maxY = minX-pad, minY-pad, maxX+pad, maxY+pad
-	sw := max(maxX-minX, maxY-minY) / 200 // a line about one pixel wide
-	fmt.Fprintf(&buf, `%s %s %s %s" preserveAspectRatio="xMidYMid meet"><rect x="%s" y="%s" width="%s" height="%s" fill="#f7f7f5"/>`,
-		thumbNum(minX), thumbNum(minY), thumbNum(maxX-minX), thumbNum(maxY-minY), thumbNum(minX), thumbNum(minY), thumbNum(maxX-minX), thumbNum(maxY-minY))
-	for _, b := range boxes {
-		fmt.Fprintf(&buf, `<rect x="%s" y="%s" width="%s" height="%s" rx="%s" fill="%s" stroke="%s" stroke-width="%s"/>`,
-			thumbNum(b.x), thumbNum(b.y), thumbNum(b.w), thumbNum(b.h), thumbNum(min(b.w, b.h)/20), b.fill, b.stroke, thumbNum(sw))
-	}
-	buf.WriteString(`</svg>`)
-	return buf.Bytes()
+	return boardpic.Draw(d, boardpic.Options{Width: thumbWidth, Height: thumbHeight})
 }
-
-// thumbNum writes a coordinate with at most one decimal.
-func thumbNum(f float64) string { return fmt.Sprintf("%.1f", math.Round(f*10)/10) }
 
 // boardThumbnail answers GET /v1/boards/{board}/thumbnail.svg.
 func (srv *Server) boardThumbnail(w http.ResponseWriter, r *http.Request) {

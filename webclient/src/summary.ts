@@ -1,10 +1,12 @@
-// The summary export (GET /v1/boards/{board}/summary?format=md|json): the
-// ideas ranked by dots with their comment threads, mindmaps as outlines,
-// the people who took part. A menu entry with the two formats; the file
+// The summary export (GET /v1/boards/{board}/summary?format=md|json|html):
+// the ideas ranked by dots with their comment threads, mindmaps as outlines,
+// the people who took part. A menu entry with the formats, and "Print or
+// save as PDF" (summaryprint.ts); the file
 // is fetched with the page's credentials (a board token is not a cookie,
 // so a plain link would not carry it) and saved through a blob URL.
 import { t } from './i18n';
 import type { BoardAccess } from './boardaccess';
+import { printSummary } from './summaryprint';
 
 export class SummaryMenu {
   readonly button: HTMLButtonElement;
@@ -18,6 +20,7 @@ export class SummaryMenu {
     for (const [fmt, label] of [
       ['md', t('summary.md')],
       ['json', t('summary.json')],
+      ['html', t('summary.html')],
     ]) {
       const b = document.createElement('button');
       b.type = 'button';
@@ -29,6 +32,15 @@ export class SummaryMenu {
       });
       this.pop.append(b);
     }
+    const p = document.createElement('button');
+    p.type = 'button';
+    p.dataset.format = 'print';
+    p.textContent = t('summary.print');
+    p.addEventListener('click', () => {
+      this.pop.hidden = true;
+      void printSummary(a);
+    });
+    this.pop.append(p);
     (f.host.root.querySelector('.board') ?? f.host.root).appendChild(this.pop);
     this.button = f.button(t('summary'), t('summary.title'), () => (this.pop.hidden = !this.pop.hidden), 'cb-summary-btn');
   }

@@ -573,6 +573,9 @@ export const en = {
   'votes.badge.how': '{text}. Click: add a dot; Alt+click or right-click: take one back',
   'history.more': { one: 'and {n} more', other: 'and {n} more' },
   'file.import.failed': '{file} could not be imported: {error}',
+  "summary.html": "Summary as a web page (HTML)",
+  "summary.print": "Print or save as PDF",
+  "summary.printBlocked": "The browser blocked the print window: allow pop-ups for this site and try again",
 } as const satisfies Record<string, Message>;
 
 export type Key = keyof typeof en;

@@ -549,4 +549,7 @@ export const fr: Record<Key, Message> = {
   'votes.badge.how': '{text}. Clic : ajouter une gommette ; Alt+clic ou clic droit : en reprendre une',
   'history.more': { one: 'et {n} de plus', other: 'et {n} de plus' },
   'file.import.failed': 'Impossible d’importer {file} : {error}',
+  "summary.html": "Synthèse en page web (HTML)",
+  "summary.print": "Imprimer ou enregistrer en PDF",
+  "summary.printBlocked": "Le navigateur a bloqué la fenêtre d'impression : autorisez les fenêtres pop-up pour ce site et réessayez",
 };
