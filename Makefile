@@ -50,7 +50,7 @@ test-race:
 # bounded resources: late moves on the deepest tree, held changes at the
 # cap; docs/SECURITY.md), the CRDT contract workloads, the webhook fan-out
 # worst case, then the web client in Chromium. The CRDT peers' side of the
-# contract is `make crdtpeers` (npm, about 6 minutes).
+# contract is `make crdtpeers` (npm; 6 to 12 minutes, most of it Loro lww).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./crdt/ ./storage/
 	$(GO) test -run '^$$' -bench 'HeldAtCap' -benchmem ./server/room/
