@@ -50,7 +50,8 @@ test-race:
 # bounded resources: late moves on the deepest tree, held changes at the
 # cap; docs/SECURITY.md), the CRDT contract workloads, the webhook fan-out
 # worst case, the import of a 5,000-element Excalidraw file into a real
-# node, then the web client in Chromium.
+# node, then the web client in Chromium. The CRDT peers' side of the
+# contract is `make crdtpeers` (npm; 6 to 12 minutes, most of it Loro lww).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./crdt/ ./storage/
 	$(GO) test -run '^$$' -bench 'HeldAtCap' -benchmem ./server/room/
@@ -67,6 +68,15 @@ benchweb: webclient
 
 crdtbench:
 	$(GO) run ./bench/cmd/crdtbench
+
+# The CRDT contract workloads on package crdt and on Yjs, Loro and Automerge
+# (installed from npm into the git-ignored bench/peers/node_modules) in one
+# run, alternately, each workload a fresh process, then the ratios against
+# issue #14's targets (bench/README.md, "CRDT"; QUICK=1 for a smoke run,
+# PEER_LWW_RUNS=1 to shorten the peers' whiteboard).
+.PHONY: crdtpeers
+crdtpeers:
+	bash bench/peers/crdt.sh
 
 # The schema's artefacts for programs: docs/schema.json (JSON Schema) and
 # webclient/src/schema.gen.ts (TypeScript), generated from crdt.Kinds.
@@ -122,9 +132,11 @@ load:
 # The node beside Hocuspocus and y-websocket (installed from npm into the
 # git-ignored bench/peers/node_modules), alternately, each a fresh process:
 # 200 boards x 5 clients at 1,000 changes/s and one board of 1,000 clients at
-# 200 changes/s (bench/README.md, "Peers"; ROUNDS=n, SCENARIOS="many big").
+# 200 changes/s (bench/README.md, "Peers"; ROUNDS=n, SCENARIOS="many big");
+# then the CRDT beside Yjs, Loro and Automerge (crdtpeers).
 benchpeers:
 	bash bench/peers/run.sh
+	bash bench/peers/crdt.sh
 
 benchnode:
 	$(GO) run ./bench/cmd/fsynclat -n 1000
