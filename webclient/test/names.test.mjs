@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launch, startNode, waitLive } from './lib.mjs';
-import { mailLink, signInAPI, useSession } from './mail.mjs';
+import { mailLink, sessionCall, signInAPI, useSession } from './mail.mjs';
 
 let node;
 let chrome;
@@ -21,16 +21,8 @@ after(async () => {
   await node?.stop();
 });
 
-async function call(session, method, path, body, want = 200) {
-  const r = await fetch(node.url + path, {
-    method,
-    headers: { Authorization: `Session ${session}`, 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const j = await r.json().catch(() => null);
-  if (r.status !== want) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)} (want ${want})`);
-  return j;
-}
+/** A REST call with a session (mail.mjs). */
+const call = (session, method, path, body, want) => sessionCall(node, session, method, path, body, want);
 
 test('an invitee is asked for a display name on arrival; it is stored in the profile and shown to the others', async () => {
   const ada = await signInAPI(node, 'ada.names@example.com');

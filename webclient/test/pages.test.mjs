@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { launch, startNode, waitLive, waitSettled } from './lib.mjs';
 import { comparePNG, edit, noteOps, fixedId } from './fx.mjs';
-import { signInAPI, useSession } from './mail.mjs';
+import { person as signedInPerson, sessionCall, signInAPI, useSession } from './mail.mjs';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), 'screenshots');
 const TOLERANCE = 48;
@@ -41,22 +41,11 @@ after(async () => {
   await node?.stop();
 });
 
-async function call(session, method, path, body, want = 200) {
-  const r = await fetch(node.url + path, {
-    method,
-    headers: { Authorization: `Session ${session}`, 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const j = await r.json().catch(() => null);
-  if (r.status !== want) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)} (want ${want})`);
-  return j;
-}
+/** A REST call with a session (mail.mjs). */
+const call = (session, method, path, body, want) => sessionCall(node, session, method, path, body, want);
+/** Signs someone in over the API with a profile: their session. */
+const person = (email, name, color) => signedInPerson(node, email, name, color);
 
-async function person(email, name, color) {
-  const s = await signInAPI(node, email);
-  await call(s, 'PATCH', '/v1/me', { name, color });
-  return s;
-}
 
 /**
  * Compares a screenshot with its checked-in image (written instead with

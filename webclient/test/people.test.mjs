@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launch, startNode, state, waitLive, waitSettled, waitState } from './lib.mjs';
 import { linkToken, openBoard } from './fx.mjs';
-import { confirmJSON, mailLink, mails, signInAPI, useSession } from './mail.mjs';
+import { confirmJSON, mailLink, mails, person as signedInPerson, sessionCall, signInAPI, useSession } from './mail.mjs';
 
 let node;
 let chrome;
@@ -21,24 +21,11 @@ after(async () => {
   await node?.stop();
 });
 
-/** A REST call with a session: the decoded JSON (throws on an unexpected status). */
-async function call(session, method, path, body, want = 200) {
-  const r = await fetch(node.url + path, {
-    method,
-    headers: { Authorization: `Session ${session}`, 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const j = await r.json().catch(() => null);
-  if (r.status !== want) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)} (want ${want})`);
-  return j;
-}
-
+/** A REST call with a session (mail.mjs). */
+const call = (session, method, path, body, want) => sessionCall(node, session, method, path, body, want);
 /** Signs someone in over the API with a profile: their session. */
-async function person(email, name, color) {
-  const s = await signInAPI(node, email);
-  await call(s, 'PATCH', '/v1/me', { name, color });
-  return s;
-}
+const person = (email, name, color) => signedInPerson(node, email, name, color);
+
 
 const avatarMe = (page) =>
   page.evaluate(() => {
