@@ -256,7 +256,7 @@ export const en = {
   "voting.end": "End session",
   "voting.failed": "Voting: {error}",
   "summary": "Summary",
-  "summary.title": "Download a summary: top-voted ideas with their comments",
+  "summary.title": "Download or print a summary: top-voted ideas with their comments",
   "summary.md": "Summary as Markdown",
   "summary.json": "Summary as JSON",
   "summary.failed": "The summary could not be made: {error}",

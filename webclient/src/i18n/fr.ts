@@ -246,7 +246,7 @@ export const fr: Record<Key, Message> = {
   "voting.end": "Terminer la session",
   "voting.failed": "Vote : {error}",
   "summary": "Synthèse",
-  "summary.title": "Télécharger une synthèse : les idées les mieux notées avec leurs commentaires",
+  "summary.title": "Télécharger ou imprimer une synthèse : les idées les mieux notées avec leurs commentaires",
   "summary.md": "Synthèse en Markdown",
   "summary.json": "Synthèse en JSON",
   "summary.failed": "Impossible de produire la synthèse : {error}",
