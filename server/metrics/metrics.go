@@ -5,10 +5,12 @@
 package metrics
 
 import (
+	"maps"
 	"net/http"
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/corkboard/corkboard/server/protocol"
@@ -206,8 +208,18 @@ type OutboxStats struct {
 // the status of a dead letter (the outcome is enough to alert on; the
 // reason is in the item and the log).
 func (m *Metrics) WatchOutbox(kinds []string, stats func() map[string]OutboxStats, counts func() (pending, dead map[string]int)) {
-	m.reg.MustRegister(&outboxCollector{kinds: kinds, stats: stats, counts: counts})
+	m.reg.MustRegister(&outboxCollector{kinds: kinds, stats: stats, counts: counts, now: time.Now})
 }
+
+// outboxCountsEvery: the queue's counts are a scan of the outbox (every
+// pending item and dead letter), and /metrics answers anyone. A scrape
+// scans again only when the outbox's counters moved since the last scan
+// (an item queued, delivered, given up or dropped: the counts may have
+// changed) or this long has passed (an operator's retry moves an item
+// without a counter); otherwise it reuses the last scan. Hammering the
+// endpoint then costs one scan per change of the outbox, and at most one
+// per interval while nothing changes.
+const outboxCountsEvery = 5 * time.Second
 
 var (
 	outboxPending  = prometheus.NewDesc("corkboard_outbox_pending", "Outbox items (e-mails, webhook calls) waiting to be delivered, by kind.", []string{"kind"}, nil)
@@ -221,6 +233,28 @@ type outboxCollector struct {
 	kinds  []string
 	stats  func() map[string]OutboxStats
 	counts func() (pending, dead map[string]int)
+	now    func() time.Time
+
+	// The last scan, the time and the counters it was taken at
+	// (outboxCountsEvery); mu also makes concurrent scrapes wait for one
+	// scan rather than each run their own.
+	mu            sync.Mutex
+	countedAt     time.Time
+	countedStats  map[string]OutboxStats
+	pending, dead map[string]int
+}
+
+// scan returns the queue's counts, scanned again only when the counters
+// in stats moved since the last scan or outboxCountsEvery passed.
+func (c *outboxCollector) scan(stats map[string]OutboxStats) (pending, dead map[string]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if c.countedAt.IsZero() || now.Sub(c.countedAt) >= outboxCountsEvery || !maps.Equal(stats, c.countedStats) {
+		c.pending, c.dead = c.counts()
+		c.countedAt, c.countedStats = now, maps.Clone(stats)
+	}
+	return c.pending, c.dead
 }
 
 func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -231,7 +265,7 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	stats := c.stats()
-	pending, dead := c.counts()
+	pending, dead := c.scan(stats)
 	kinds := map[string]bool{}
 	for _, k := range c.kinds {
 		kinds[k] = true

@@ -2,10 +2,12 @@ package metrics
 
 import (
 	"errors"
+	"github.com/prometheus/client_golang/prometheus"
 	"maps"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/corkboard/corkboard/storage"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
@@ -161,4 +163,53 @@ func mustGather(t *testing.T, m *Metrics) []*dto.MetricFamily {
 		t.Fatal(err)
 	}
 	return mfs
+}
+
+// /metrics answers anyone, and the queue's counts are a scan of the whole
+// outbox: scrapes while the outbox's counters stand still share one scan,
+// so a caller hammering the endpoint makes the node scan once per change
+// of the outbox (or per outboxCountsEvery), not once per request; a
+// scrape after a change, or after the interval, sees new counts.
+func TestOutboxCountsScannedOncePerChange(t *testing.T) {
+	clk := time.Unix(1000, 0)
+	scans := 0
+	enqueued := uint64(0)
+	c := &outboxCollector{kinds: []string{"mail"},
+		stats: func() map[string]OutboxStats { return map[string]OutboxStats{"mail": {Enqueued: enqueued}} },
+		counts: func() (map[string]int, map[string]int) {
+			scans++
+			return map[string]int{"mail": scans}, nil
+		},
+		now: func() time.Time { return clk }}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	pending := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "corkboard_outbox_pending" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no corkboard_outbox_pending")
+		return 0
+	}
+	for range 100 {
+		pending()
+	}
+	if scans != 1 {
+		t.Fatalf("100 scrapes of an unchanged outbox scanned it %d times, want 1", scans)
+	}
+	enqueued++ // an item queued: the next scrape counts again
+	if got := pending(); scans != 2 || got != 2 {
+		t.Fatalf("a scrape after a change: %d scans, pending %v; want 2 and 2", scans, got)
+	}
+	pending()
+	clk = clk.Add(outboxCountsEvery) // nothing counted moved, but time passed
+	if got := pending(); scans != 3 || got != 3 {
+		t.Fatalf("a scrape after the interval: %d scans, pending %v; want 3 and 3", scans, got)
+	}
 }
