@@ -318,7 +318,6 @@ export const en = {
   "history.notRestored": "Not restored",
   "history.partly": "Restored, but for what is listed below.",
   "history.restoreFailed": "Could not restore: {error}",
-  "history.sketch": "A sketch of the board",
 
   // What changed, in words (changelines.ts)
   "quote": "“{text}”",
@@ -576,6 +575,27 @@ export const en = {
   "summary.html": "Summary as a web page (HTML)",
   "summary.print": "Print or save as PDF",
   "summary.printBlocked": "The browser blocked the print window: allow pop-ups for this site and try again",
+  // The history on the canvas (history.ts, historyview.ts)
+  'history.close': 'Close the history and go back to live',
+  'history.backToLive': 'Back to live',
+  'history.viewing': 'Viewing the version of {when} by {who}',
+  'history.loadingVersion': 'Loading the version of {when}…',
+  'history.canvas': 'The board as it was (read-only)',
+  'history.olderOne': 'Older change (←)',
+  'history.newerOne': 'Newer change (→)',
+  'history.scrub': 'Move through the changes',
+  'history.position': '{i} of {n}',
+  'history.changes': 'Changes',
+  'history.byNode': 'the node',
+  'history.byLink': 'someone with a link',
+  'history.changedBy': 'Changed by {who}:',
+  'history.changedNothing': 'nothing on the canvas',
+  'history.deletedName': '{name} (deleted)',
+  'history.elements': 'Elements in this version',
+  'history.selected': 'Selected: {name}',
+  'history.restoreElement': 'Restore this element',
+  'history.elementRestored': '{name} is back as it was at {when}.',
+  'history.elementNotRestored': '{name} was not restored: {why}',
 } as const satisfies Record<string, Message>;
 
 export type Key = keyof typeof en;
