@@ -211,8 +211,7 @@ export class HistoryDialog {
 
   private row(e: HistoryEntry): HTMLLIElement {
     const preview = h('button', { type: 'button', class: 'show' }, tr('history.preview'));
-    preview.addEventListener('click', () => this.choose(this.entries.indexOf(e)));
-    return h(
+    const li = h(
       'li',
       { 'data-seq': String(e.seq) },
       h('time', { datetime: new Date(e.accepted).toISOString() }, new Date(e.accepted).toLocaleString(language())),
@@ -220,6 +219,9 @@ export class HistoryDialog {
       h('span', { class: 'ops' }, tr('history.ops', { n: e.ops })),
       preview,
     );
+    // The whole row shows its version (the button is there for the keyboard).
+    li.addEventListener('click', () => this.choose(this.entries.indexOf(e)));
+    return li;
   }
 
   /** The slider, the buttons and "3 of 12" for what is loaded and shown. */

@@ -3,9 +3,9 @@
 // entry, an Excalidraw scene dropped on the canvas, a tldraw file and a CSV
 // become elements for everyone, with what the node skipped listed, and
 // what came in is shown selected; viewers get no import entry.
-// The History dialog lists the changes with their author, previews the
-// board as it was, and restores a version for everyone after a
-// confirmation (not offered to viewers).
+// The History panel lists the changes with their author, previews the
+// board as it was (on the canvas: historyview.test.mjs), and restores a
+// version for everyone after a confirmation (not offered to viewers).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launch, startNode, state, waitSettled, waitState } from './lib.mjs';
@@ -170,10 +170,11 @@ test('history: the timeline with authors, a preview of a past version, restore a
   // The oldest entry: the first note alone.
   const oldest = rows[rows.length - 1].seq;
   await page.click(`dialog.cb-history .timeline li[data-seq="${oldest}"] .show`);
-  await page.waitForSelector('dialog.cb-history .preview .elements li[data-id]');
+  await page.waitForSelector(`dialog.cb-history .preview[data-seq="${oldest}"] .elements li[data-id]`);
   const shown = await page.$$eval('dialog.cb-history .preview .elements li[data-id]', (ls) => ls.map((l) => [l.dataset.id, l.querySelector('.text').textContent]));
   assert.deepEqual(shown, [[n1, 'First idea']]);
-  assert.equal(await page.locator('dialog.cb-history .preview .sketch rect').count(), 1, 'one box in the sketch');
+  // Drawn on the canvas (historyview.test.mjs looks at its pixels).
+  assert.deepEqual(await page.evaluate(() => window.__corkboard.history.view.board.all().map((e) => e.text.text)), ['First idea'], 'the past board on the canvas');
   assert.match(await page.textContent('dialog.cb-history .preview h3'), /\(1 element\)/);
   // Previewing changes nothing on the live board.
   assert.deepEqual((await state(page)).elements.map((e) => e.id), [n2]);
@@ -204,7 +205,7 @@ test('history: the timeline with authors, a preview of a past version, restore a
   await viewer.waitForSelector('dialog.cb-history[open] .timeline li[data-seq]');
   const newest = await viewer.getAttribute('dialog.cb-history .timeline li[data-seq]', 'data-seq');
   await viewer.click(`dialog.cb-history .timeline li[data-seq="${newest}"] .show`);
-  await viewer.waitForSelector('dialog.cb-history .preview .elements li[data-id]');
+  await viewer.waitForSelector(`dialog.cb-history .preview[data-seq="${newest}"] .elements li[data-id]`);
   assert.equal(await viewer.isHidden('dialog.cb-history .preview .restore'), true, 'no restore for a viewer');
   await viewer.close();
   await peer.close();
