@@ -55,8 +55,9 @@ export interface HistoryEntry {
 /** Entries a page of the timeline (the node gives at most 200). */
 export const PAGE = 50;
 
-/** Past states kept in the page. */
+/** Past states kept in the page, at most, and their elements in all (a big board's states are big). */
 const KEEP = 24;
+const KEEP_ELEMENTS = 200_000;
 
 /** Elements listed in the panel, at most. */
 const LISTED = 200;
@@ -85,6 +86,7 @@ export class HistoryDialog {
   /** The entry to show once the state on its way arrives. */
   private wanted: HistoryEntry | null = null;
   private loadingMore: Promise<void> | null = null;
+  private newerTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private a: BoardAccess) {
     const close = h('button', { type: 'button', class: 'close', 'aria-label': tr('history.close'), title: tr('history.close') }, '×');
@@ -121,6 +123,14 @@ export class HistoryDialog {
     // The slider runs oldest (left) to newest (right) over what is loaded.
     this.scrub.addEventListener('input', () => this.choose(this.entries.length - 1 - Number(this.scrub.value)));
     document.body.appendChild(this.dialog);
+    // Changes made by others while the panel is open join the timeline (a moment later, once).
+    a.f.host.board.onChange(() => {
+      if (!this.dialog.open || this.newerTimer) return;
+      this.newerTimer = setTimeout(() => {
+        this.newerTimer = undefined;
+        void this.loadNewer();
+      }, 800);
+    });
     const dbg = (window as unknown as { __corkboard?: Record<string, unknown> }).__corkboard;
     if (dbg) dbg.history = this;
   }
@@ -199,6 +209,24 @@ export class HistoryDialog {
     } catch (e) {
       this.say(tr('history.failed', { error: (e as Error).message }), true);
     }
+    this.controls();
+  }
+
+  /** Puts the entries newer than the newest listed at the top (the one shown stays shown). */
+  private async loadNewer(): Promise<void> {
+    const top = this.entries[0]?.seq;
+    if (!this.dialog.open || top === undefined) return;
+    let j: { entries: HistoryEntry[] };
+    try {
+      j = await this.a.call<{ entries: HistoryEntry[] }>('GET', `/history?limit=${PAGE}`);
+    } catch {
+      return; // the next change tries again
+    }
+    const fresh = j.entries.filter((e) => e.seq > (this.entries[0]?.seq ?? top));
+    if (!fresh.length || !this.dialog.open) return;
+    this.entries.unshift(...fresh);
+    this.list.prepend(...fresh.map((e) => this.row(e)));
+    if (this.at >= 0) this.at += fresh.length;
     this.controls();
   }
 
@@ -292,7 +320,13 @@ export class HistoryDialog {
   private keep(seq: number, els: ElementJSON[]): void {
     this.states.delete(seq);
     this.states.set(seq, els);
-    while (this.states.size > KEEP) this.states.delete(this.states.keys().next().value!);
+    let total = 0;
+    for (const s of this.states.values()) total += s.length;
+    while (this.states.size > 1 && (this.states.size > KEEP || total > KEEP_ELEMENTS)) {
+      const [oldest, gone] = this.states.entries().next().value!;
+      this.states.delete(oldest);
+      total -= gone.length;
+    }
   }
 
   private when(e: HistoryEntry): string {

@@ -158,6 +158,11 @@ test('history on the canvas: a deleted note drawn where it was, scrubbing follow
   await frames(page);
   assert.ok(isBackground(await pixel(page, '.cb-past-canvas', ...inC)), 'the past does not change');
   assert.deepEqual((await past(page)).ids, [B]);
+  // Ben's change joins the timeline at the top; the version shown stays.
+  await page.waitForFunction((top) => Number(document.querySelector('dialog.cb-history .timeline li[data-seq]')?.dataset.seq) > top, sDel);
+  assert.equal(await page.textContent('dialog.cb-history .timeline li[data-seq] .author'), 'Ben');
+  assert.equal(await page.getAttribute('dialog.cb-history .timeline li.active', 'data-seq'), String(sDel));
+  assert.equal((await past(page)).seq, sDel);
 
   // Back to live: the cover is gone, C is drawn, A is not.
   await page.click('.cb-past-banner .back');

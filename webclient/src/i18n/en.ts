@@ -301,7 +301,7 @@ export const en = {
   "file.report": {"one": "{name}: {n} element imported, {skipped} skipped", "other": "{name}: {n} elements imported, {skipped} skipped"},
   "file.download.failed": "The board file could not be made: {error}",
   "history.older": "Older changes",
-  "history.hint": "Every change to the board, newest first. Preview one to see the board as it was after it.",
+  "history.hint": "Every change to the board, newest first. Pick one to see the board as it was after it; ← and → move through them.",
   "history.none": "Nothing has changed on this board yet.",
   "history.trimmed": "Older changes are no longer kept.",
   "history.failed": "The history could not be read: {error}",

@@ -289,7 +289,7 @@ export const fr: Record<Key, Message> = {
   "file.report": {"one": "{name} : {n} élément importé, {skipped} ignoré(s)", "other": "{name} : {n} éléments importés, {skipped} ignoré(s)"},
   "file.download.failed": "Impossible de produire le fichier du tableau : {error}",
   "history.older": "Modifications plus anciennes",
-  "history.hint": "Chaque modification du tableau, la plus récente d’abord. Prévisualisez-en une pour voir le tableau tel qu’il était après elle.",
+  "history.hint": "Chaque modification du tableau, la plus récente d’abord. Choisissez-en une pour voir le tableau tel qu’il était après elle ; ← et → les parcourent.",
   "history.none": "Rien n’a encore changé sur ce tableau.",
   "history.trimmed": "Les modifications plus anciennes ne sont plus conservées.",
   "history.failed": "Impossible de lire l’historique : {error}",
