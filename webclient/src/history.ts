@@ -105,10 +105,8 @@ export class HistoryDialog {
       h('p', { class: 'hint' }, tr('history.hint')),
       h('div', { class: 'scrub' }, this.olderBtn, this.scrub, this.newerBtn, this.pos),
       this.msg,
-      this.preview,
-      h('h3', {}, tr('history.changes')),
-      this.list,
-      this.more,
+      // What scrolls: the controls above stay in view.
+      h('div', { class: 'body' }, this.preview, h('h3', {}, tr('history.changes')), this.list, this.more),
     );
     this.view = new PastView(a.f.host, {
       step: (d) => void this.step(d),
