@@ -299,6 +299,7 @@ export class HistoryDialog {
           const j = await this.a.call<{ elements: ElementJSON[] }>('GET', `/history/state?seq=${e.seq}`);
           this.keep(e.seq, j.elements);
         } catch (err) {
+          // Said when it is still the one wanted; else on to the one wanted now.
           if (this.wanted === e) {
             this.view.say(tr('history.versionFailed', { error: (err as Error).message }));
             this.preview.hidden = false;
@@ -306,7 +307,6 @@ export class HistoryDialog {
             this.preview.replaceChildren(h('p', { class: 'error' }, tr('history.versionFailed', { error: (err as Error).message })));
             this.wanted = null;
           }
-          return;
         }
       }
     } finally {

@@ -122,6 +122,8 @@ export class PastView {
     this.board.clear();
     this.seq = -1;
     this.host.redraw();
+    // The keyboard back on the board (the panel that had it is closed).
+    this.host.canvas.focus({ preventScroll: true });
   }
 
   /** Shows the board as it was after entry seq: its elements (GET /history/state), the ids the entry touched, its author, the banner's words. */
