@@ -17,6 +17,13 @@
 // The elements the previewed change touched are outlined (the renderer's
 // dashed outline of other people's selections, in one colour) and tagged
 // with their author's name.
+//
+// Rejected: handing the past Board to the page's own renderer and draw loop
+// (board.ts would have to know of history, and every frame it draws for
+// live changes, cursors and drags would have to be told which board to
+// draw); the page's read-only switch (setReadOnly) for the preview: it is
+// the deadline's and the embed's too, and whatever they set meanwhile
+// would have to be undone exactly on leaving.
 import { ZOOM_MAX, ZOOM_MIN } from './camera';
 import type { ElementJSON } from './crdt';
 import { h } from './dom';
