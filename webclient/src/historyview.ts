@@ -16,7 +16,9 @@
 //
 // The elements the previewed change touched are outlined (the renderer's
 // dashed outline of other people's selections, in one colour) and tagged
-// with their author's name.
+// with their author's name; those it deleted, which the past board no
+// longer holds, are drawn as a dashed ghost of their box where they were
+// (the past state keeps a deleted element's properties).
 //
 // Rejected: handing the past Board to the page's own renderer and draw loop
 // (board.ts would have to know of history, and every frame it draws for
@@ -29,7 +31,7 @@ import type { ElementJSON } from './crdt';
 import { h } from './dom';
 import type { FeatureHost } from './featurekit';
 import { t as tr } from './i18n';
-import { Board } from './model';
+import { Board, toEl, type Box } from './model';
 import { Renderer, type Camera, type Overlay, type Picture } from './render';
 
 /** The outline of the elements a previewed change touched. */
@@ -64,6 +66,8 @@ export class PastView {
   changed: string[] = [];
   /** The author's name, for the tags. */
   private author = '';
+  /** The boxes of the elements the shown change deleted (ghosts). */
+  private gone: (Box & { id: string })[] = [];
   /** The element picked in the past (undefined: none). */
   selected: string | undefined;
   private inert: HTMLElement[] = [];
@@ -141,6 +145,13 @@ export class PastView {
     this.seq = seq;
     this.changed = changed;
     this.author = author;
+    const touched = new Set(changed);
+    this.gone = elements
+      .filter((j) => j.deleted && touched.has(j.id) && typeof j.props?.x === 'number' && typeof j.props?.y === 'number')
+      .map((j) => {
+        const e = toEl(j);
+        return { id: e.id, x: e.x, y: e.y, w: e.w, h: e.h };
+      });
     if (this.selected && !this.board.get(this.selected)) this.selected = undefined;
     this.say(banner);
     this.el.dataset.seq = String(seq);
@@ -205,16 +216,21 @@ export class PastView {
     const cam = this.host.camera();
     this.renderer.draw(this.board, cam, ov);
     // The author's name on each element the change touched.
-    const shown = [...remote.keys()].slice(0, MAX_TAGS);
+    // The author's name on each element the change touched; a ghost where each one it deleted was.
+    const marks: { id: string; box: Box; gone: boolean }[] = [...remote.keys()].map((id) => ({ id, box: this.board.get(id)!, gone: false }));
+    for (const g of this.gone) marks.push({ id: g.id, box: g, gone: true });
+    const shown = marks.slice(0, MAX_TAGS);
     while (this.tags.children.length > shown.length) this.tags.lastElementChild!.remove();
-    while (this.tags.children.length < shown.length) this.tags.append(h('span', { class: 'cb-past-tag' }));
-    shown.forEach((id, i) => {
-      const e = this.board.get(id)!;
-      const tag = this.tags.children[i] as HTMLElement;
-      tag.textContent = this.author;
-      tag.dataset.id = id;
-      tag.style.left = `${Math.round((e.x - cam.x) * cam.zoom)}px`;
-      tag.style.top = `${Math.round((e.y - cam.y) * cam.zoom)}px`;
+    while (this.tags.children.length < shown.length) this.tags.append(h('div', {}, h('span', { class: 'cb-past-tag' })));
+    shown.forEach((m, i) => {
+      const mark = this.tags.children[i] as HTMLElement;
+      mark.className = m.gone ? 'cb-past-mark cb-past-ghost' : 'cb-past-mark';
+      mark.dataset.id = m.id;
+      mark.style.left = `${Math.round((m.box.x - cam.x) * cam.zoom)}px`;
+      mark.style.top = `${Math.round((m.box.y - cam.y) * cam.zoom)}px`;
+      mark.style.width = `${Math.round(m.box.w * cam.zoom)}px`;
+      mark.style.height = `${Math.round(m.box.h * cam.zoom)}px`;
+      mark.firstElementChild!.textContent = m.gone ? tr('history.deletedBy', { who: this.author }) : this.author;
     });
   }
 

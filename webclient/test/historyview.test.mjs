@@ -106,6 +106,12 @@ test('history on the canvas: a deleted note drawn where it was, scrubbing follow
   assert.deepEqual((await past(page)).ids, [B]);
   assert.match(await page.textContent('dialog.cb-history .preview .changed'), /Changed by Ada: “Alpha” \(deleted\)/);
   assert.match(await page.textContent('.cb-past-banner'), /Viewing the version of .* by Ada\s*Back to live/);
+  // A, which it deleted, as a ghost where it was, saying who deleted it.
+  await frames(page);
+  assert.deepEqual(await page.$$eval('.cb-past-mark', (ms) => ms.map((m) => [m.dataset.id, m.className, m.textContent])), [[A, 'cb-past-mark cb-past-ghost', 'Deleted by Ada']]);
+  const ghost = await page.locator('.cb-past-ghost').boundingBox();
+  const a0 = await toScreen(page, 0, 0);
+  assert.ok(Math.abs(ghost.x - a0.x) <= 2 && Math.abs(ghost.y - a0.y) <= 2 && Math.abs(ghost.width - 200) <= 2, `the ghost on A's box: ${JSON.stringify([ghost, a0])}`);
 
   // The entry that made B: A is on the past canvas, in its colour, at its place; not on the live one.
   await page.click(`dialog.cb-history .timeline li[data-seq="${sB}"] .show`);
@@ -117,7 +123,7 @@ test('history on the canvas: a deleted note drawn where it was, scrubbing follow
   assert.ok(isBackground(await pixel(page, '.canvas', ...inA)), 'and still not live');
   assert.deepEqual((await state(page)).elements.map((e) => e.id), [B], 'the live board is as it was');
   // B, which this entry made, is outlined in the change's colour and tagged with its author.
-  assert.deepEqual(await page.$$eval('.cb-past-tag', (ts) => ts.map((t) => [t.dataset.id, t.textContent])), [[B, 'Ada']]);
+  assert.deepEqual(await page.$$eval('.cb-past-mark', (ms) => ms.map((m) => [m.dataset.id, m.className, m.textContent])), [[B, 'cb-past-mark', 'Ada']]);
   const edge = await pixel(page, '.cb-past-canvas', 300 - 2, 100);
   const edgeLive = await pixel(page, '.canvas', 300 - 2, 100);
   assert.notDeepEqual(edge, edgeLive, 'an outline around B in the past');

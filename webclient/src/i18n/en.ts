@@ -596,6 +596,7 @@ export const en = {
   'history.restoreElement': 'Restore this element',
   'history.elementRestored': '{name} is back as it was at {when}.',
   'history.elementNotRestored': '{name} was not restored: {why}',
+  'history.deletedBy': 'Deleted by {who}',
 } as const satisfies Record<string, Message>;
 
 export type Key = keyof typeof en;

@@ -572,4 +572,5 @@ export const fr: Record<Key, Message> = {
   'history.restoreElement': 'Restaurer cet élément',
   'history.elementRestored': '{name} est revenu à son état du {when}.',
   'history.elementNotRestored': '{name} n’a pas été restauré : {why}',
+  'history.deletedBy': 'Supprimé par {who}',
 };
