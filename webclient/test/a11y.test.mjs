@@ -77,6 +77,12 @@ test('the board outline: nested lists with votes and comments, in step with the 
   }, [N1, N3]);
   await waitSettled(page);
   await page.waitForFunction(() => /7 elements|8 elements/.test(document.querySelector('.cb-outline h2')?.textContent ?? ''));
+  // The votes and the comment reach the outline at its next idle update,
+  // which may come after the one that counted the elements.
+  await page.waitForFunction(([n1, n3]) => {
+    const label = (id) => document.querySelector(`.cb-outline [data-el="${id}"]`)?.textContent ?? '';
+    return /2 votes/.test(label(n1)) && /1 comment/.test(label(n3));
+  }, [N1, N3]);
 
   const tree = await page.evaluate(() => {
     const walk = (ul) => [...ul.children].map((li) => {
