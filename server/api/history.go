@@ -36,6 +36,13 @@ const (
 	maxReplay        = 200000 // entries replayed to rebuild one past state
 	historyPerMinute = 60     // past states rebuilt per caller and minute
 	historyPerBoard  = 60     // and per board, whoever asks (callers are cheap to make)
+	// maxReplays bounds the past states rebuilt at once on a node, whatever
+	// the boards: each holds a whole document in memory and a core busy,
+	// and the rates above are per caller and per board, so many boards
+	// (or many callers of public boards) could otherwise run any number at
+	// once. A lane of its own, not the imports' (holdHeavy): scrubbing
+	// through history must not make imports and exports wait, nor they it.
+	maxReplays = 2
 )
 
 // historyEntry is one entry of the timeline.
@@ -156,35 +163,46 @@ func (srv *Server) docAt(ctx context.Context, id storage.BoardID, seq uint64) (*
 	return doc, nil
 }
 
-// pastSeq reads ?seq= (or the body's), gating the replay's rate.
-func (srv *Server) pastDoc(w http.ResponseWriter, r *http.Request, id storage.BoardID, user string, seq uint64) (*crdt.Doc, bool) {
+// pastDoc rebuilds the board as it was after entry seq, gating the
+// replay's rate and holding a slot of the node's replays (maxReplays)
+// until the caller, done with the document, calls release.
+func (srv *Server) pastDoc(w http.ResponseWriter, r *http.Request, id storage.BoardID, user string, seq uint64) (doc *crdt.Doc, release func(), ok bool) {
 	if !srv.cfg.Limits.Allow("history:"+user, historyPerMinute, time.Minute) ||
 		!srv.cfg.Limits.Allow("history-board:"+id.String(), historyPerBoard, time.Minute) {
 		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d past states a minute per caller, %d per board", historyPerMinute, historyPerBoard))
-		return nil, false
+		return nil, nil, false
 	}
+	slot, held := holdSlot(srv.replays, w, r, "the node is busy rebuilding past states; retry in a moment")
+	if !held {
+		return nil, nil, false
+	}
+	defer func() {
+		if !ok {
+			slot()
+		}
+	}()
 	last, err := srv.cfg.Store.LastSeq(r.Context(), id)
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return nil, false
+		return nil, nil, false
 	}
 	if seq > last {
 		writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("seq: the log has %d entries", last))
-		return nil, false
+		return nil, nil, false
 	}
-	doc, err := srv.docAt(r.Context(), id, seq)
+	doc, err = srv.docAt(r.Context(), id, seq)
 	switch {
 	case errors.Is(err, errGone):
 		writeError(w, 410, protocol.CodeNotFound, err.Error())
-		return nil, false
+		return nil, nil, false
 	case errors.Is(err, errTooBig):
 		writeError(w, 413, protocol.CodeTooLarge, err.Error())
-		return nil, false
+		return nil, nil, false
 	case err != nil:
 		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return nil, false
+		return nil, nil, false
 	}
-	return doc, true
+	return doc, slot, true
 }
 
 // GET /v1/boards/{board}/history/state?seq=: the board as it was after log
@@ -199,10 +217,11 @@ func (srv *Server) historyState(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "seq: a log position (GET /history)")
 		return
 	}
-	doc, ok := srv.pastDoc(w, r, id, who.User.ID, seq)
+	doc, release, ok := srv.pastDoc(w, r, id, who.User.ID, seq)
 	if !ok {
 		return
 	}
+	defer release()
 	body, err := doc.MarshalJSON()
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
@@ -236,10 +255,11 @@ func (srv *Server) restoreBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "seq: required (a log position from GET /history)")
 		return
 	}
-	past, ok := srv.pastDoc(w, r, id, who.User.ID, *req.Seq)
+	past, release, ok := srv.pastDoc(w, r, id, who.User.ID, *req.Seq)
 	if !ok {
 		return
 	}
+	defer release()
 	rm, err := srv.cfg.Rooms.Open(r.Context(), id)
 	if err != nil {
 		writeError(w, 503, protocol.CodeInternal, err.Error())

@@ -1,0 +1,49 @@
+package api
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/corkboard/corkboard/server/limit"
+	"github.com/corkboard/corkboard/storage"
+)
+
+// TestReplaysBounded: rebuilding a past state (GET /history/state, POST
+// /restore) holds a whole document; the per-caller and per-board rates do
+// not bound how many run at once over many boards. While maxReplays run,
+// one more waits and is answered 503 (with Retry-After) when no slot
+// frees, before it reads anything; a freed slot is given again and held
+// until the caller is done with the document.
+func TestReplaysBounded(t *testing.T) {
+	st, err := storage.OpenPebble(t.TempDir(), storage.PebbleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv := New(Config{Store: st, Limits: limit.New(time.Now)})
+	var board storage.BoardID
+	board[0] = 1
+	for range maxReplays { // replays in progress, on other boards
+		srv.replays <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the caller gives up at once instead of waiting 10 s
+	w := httptest.NewRecorder()
+	if _, _, ok := srv.pastDoc(w, httptest.NewRequest("GET", "/", nil).WithContext(ctx), board, "guest-a", 0); ok || w.Code != 503 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("one more replay while %d run: ok %v, %d %v", maxReplays, ok, w.Code, w.Header())
+	}
+	<-srv.replays
+	doc, release, ok := srv.pastDoc(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), board, "guest-b", 0)
+	if !ok || doc == nil {
+		t.Fatal("a freed slot was not given")
+	}
+	if len(srv.replays) != maxReplays {
+		t.Fatalf("%d slots held while the document is in use, want %d", len(srv.replays), maxReplays)
+	}
+	release()
+	if len(srv.replays) != maxReplays-1 {
+		t.Fatalf("%d slots held after release, want %d", len(srv.replays), maxReplays-1)
+	}
+}
