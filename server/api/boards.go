@@ -12,6 +12,7 @@ import (
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -151,6 +152,12 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequ
 	}
 	if req.Deadline < 0 {
 		writeError(w, 400, protocol.CodeMalformed, "deadline: unix milliseconds")
+		return
+	}
+	// The owner's name goes into the owner's token and from there into
+	// every presence frame, timer and summary: a profile name's bounds.
+	if req.OwnerName = strings.TrimSpace(req.OwnerName); req.OwnerName != "" && account.CheckName(req.OwnerName) != nil {
+		writeError(w, 400, protocol.CodeMalformed, "ownerName: 1 to 80 characters on one line")
 		return
 	}
 	user, err := srv.cfg.Access.SignedIn(r)

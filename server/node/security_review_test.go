@@ -1,6 +1,8 @@
 package node_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -28,5 +30,30 @@ func TestEmbedOriginCannotInjectCSP(t *testing.T) {
 	res := tn.do("GET", "/embed/"+b.Board.ID+"?origin="+url.QueryEscape("https://app.corp.example"), "", "", nil, nil)
 	if csp := res.header.Get("Content-Security-Policy"); res.status != 200 || !strings.HasSuffix(csp, "frame-ancestors https://app.corp.example") {
 		t.Fatalf("a real subdomain: %d CSP %q", res.status, csp)
+	}
+}
+
+// TestOwnerNameBounded: the owner's name given at creation goes into the
+// owner's token, and from it into every presence frame the owner's
+// sessions send to every peer (and the timer's "by", the summary). It had
+// no bound but the 64 KiB body: a 60,000-character name was signed into
+// the token and sent to each peer with every cursor move. It is held to
+// a profile name's bounds (1 to 80 characters, one line).
+func TestOwnerNameBounded(t *testing.T) {
+	tn := startNode(t, nil)
+	for _, name := range []string{strings.Repeat("x", 60000), "two\nlines", strings.Repeat("é", 81)} {
+		body, _ := json.Marshal(map[string]string{"name": "b", "ownerName": name})
+		res := tn.do("POST", "/v1/boards", "", "application/json", body, nil)
+		expectError(t, fmt.Sprintf("ownerName of %d bytes", len(name)), res, 400, protocol.CodeMalformed)
+	}
+	b := tn.createBoard(`{"name":"b","ownerName":"  Ada  "}`)
+	var got struct {
+		You struct {
+			Name string `json:"name"`
+		} `json:"you"`
+	}
+	res := tn.do("GET", "/v1/boards/"+b.Board.ID, b.Token, "", nil, nil)
+	if json.Unmarshal(res.body, &got); res.status != 200 || got.You.Name != "Ada" {
+		t.Fatalf("a fine name: %d %s", res.status, res.body)
 	}
 }
