@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -55,5 +56,24 @@ func TestOwnerNameBounded(t *testing.T) {
 	res := tn.do("GET", "/v1/boards/"+b.Board.ID, b.Token, "", nil, nil)
 	if json.Unmarshal(res.body, &got); res.status != 200 || got.You.Name != "Ada" {
 		t.Fatalf("a fine name: %d %s", res.status, res.body)
+	}
+}
+
+// TestProfileNameNoControlOrDirection: a profile name is shown beside
+// other people's words in pages, e-mails and summaries. A name carrying
+// U+202E (right-to-left override) turned what followed it around, and one
+// with NUL or ESC reached e-mails and terminals as it was; both were
+// accepted. They are refused; a name in a right-to-left script, or with
+// an emoji joined by U+200D, is fine.
+func TestProfileNameNoControlOrDirection(t *testing.T) {
+	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	s := e.signIn("mallory@example.com")
+	for _, name := range []string{"Ana\u202Egnp.exe", "a\x00b", "a\x1b[31mb", "line\u2028two", "x\u2066y"} {
+		if code, out := e.call("PATCH", "/v1/me", s, map[string]any{"name": name}); code != 400 {
+			t.Fatalf("name %q: %d %v", name, code, out)
+		}
+	}
+	for _, name := range []string{"مريم", "Ana 👩\u200d💻"} {
+		e.must(200, "PATCH", "/v1/me", s, map[string]any{"name": name})
 	}
 }
