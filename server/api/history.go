@@ -32,10 +32,11 @@ import (
 
 // Bounds of history (docs/API.md).
 const (
-	historyPage      = 200    // entries per timeline page (at most)
-	maxReplay        = 200000 // entries replayed to rebuild one past state
-	historyPerMinute = 60     // past states rebuilt per caller and minute
-	historyPerBoard  = 60     // and per board, whoever asks (callers are cheap to make)
+	historyPage      = 200     // entries per timeline page (at most)
+	historyPageBytes = 4 << 20 // of changes decoded for one page (past it, a shorter page; one entry at least)
+	maxReplay        = 200000  // entries replayed to rebuild one past state
+	historyPerMinute = 60      // past states rebuilt per caller and minute
+	historyPerBoard  = 60      // and per board, whoever asks (callers are cheap to make)
 	// maxReplays bounds the past states rebuilt at once on a node, whatever
 	// the boards: each holds a whole document in memory and a core busy,
 	// and the rates above are per caller and per board, so many boards
@@ -81,19 +82,33 @@ func (srv *Server) boardHistory(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	from := uint64(1)
-	if before > uint64(limit) {
-		from = before - uint64(limit)
-	}
+	// Newest first, one record at a time back from before, until the page
+	// is full or holds historyPageBytes of changes: a change may be tens
+	// of MiB (an import), and the timeline decodes each one it lists.
+	before = min(before, last+1)
 	entries := []historyEntry{}
-	var first uint64
-	err = srv.cfg.Store.ScanOps(r.Context(), id, from, func(rec storage.Record) error {
-		if first == 0 {
-			first = rec.Seq
+	out := map[string]any{"last": last}
+	budget := historyPageBytes
+	for seq := before - 1; before > 0 && seq >= 1; seq-- {
+		if len(entries) == limit {
+			out["next"] = seq + 1 // ?before= for the older page
+			break
 		}
-		if rec.Seq >= before {
-			return errStop
+		var rec storage.Record
+		err := srv.cfg.Store.ScanOps(r.Context(), id, seq, func(x storage.Record) error { rec = x; return errStop })
+		if err != nil && !errors.Is(err, errStop) {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
 		}
+		if rec.Seq != seq {
+			out["trimmed"] = true // older entries are not kept
+			break
+		}
+		if len(entries) > 0 && len(rec.Data) > budget {
+			out["next"] = seq + 1
+			break
+		}
+		budget -= len(rec.Data)
 		e := historyEntry{Seq: rec.Seq, Accepted: rec.Accepted, Author: rec.Author, Replica: crdt.ReplicaID(rec.Replica), Elements: []string{}}
 		if c, err := crdt.DecodeChange(rec.Data); err == nil {
 			e.Ops = len(c.Ops)
@@ -105,20 +120,8 @@ func (srv *Server) boardHistory(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		entries = append(entries, e)
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return
 	}
-	slices.Reverse(entries)
-	out := map[string]any{"entries": entries, "last": last}
-	if from > 1 && first == from {
-		out["next"] = from // ?before= for the older page
-	}
-	if first > from || (first == 0 && last >= from) {
-		out["trimmed"] = true // older entries are not kept
-	}
+	out["entries"] = entries
 	writeJSON(w, 200, out)
 }
 

@@ -77,3 +77,49 @@ func TestProfileNameNoControlOrDirection(t *testing.T) {
 		e.must(200, "PATCH", "/v1/me", s, map[string]any{"name": name})
 	}
 }
+
+// TestHistoryPageBytesBounded: a timeline page decodes each change it
+// lists, and a change may be MiBs (an import, a batch); a page of 200
+// such changes had the node read and decode all of them for any reader of
+// a public board, as often as asked. A page holds about 4 MiB of changes
+// (at least one entry): six changes of about 1 MiB come in more than one
+// page, and following "next" lists every entry once, newest first.
+func TestHistoryPageBytesBounded(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "big changes"})
+	board, owner := boardID(t, created), created["token"].(string)
+	text := strings.Repeat("x", 60000)
+	for range 6 {
+		var actions []map[string]any
+		for range 16 {
+			actions = append(actions, map[string]any{"op": "create", "kind": "note", "text": text})
+		}
+		e.must(200, "POST", "/v1/boards/"+board+"/changes", owner, map[string]any{"actions": actions})
+	}
+	var seqs []float64
+	pages := 0
+	path := "/v1/boards/" + board + "/history"
+	for path != "" {
+		page := e.must(200, "GET", path, "", nil)
+		pages++
+		entries := page["entries"].([]any)
+		if len(entries) == 0 || len(entries) > 4 {
+			t.Fatalf("page %d: %d entries of about 1 MiB each", pages, len(entries))
+		}
+		for _, en := range entries {
+			seqs = append(seqs, en.(map[string]any)["seq"].(float64))
+		}
+		path = ""
+		if next, ok := page["next"].(float64); ok {
+			path = fmt.Sprintf("/v1/boards/%s/history?before=%d", board, int(next))
+		}
+	}
+	if len(seqs) != 6 || pages < 2 {
+		t.Fatalf("%d pages, entries %v, want 6 entries", pages, seqs)
+	}
+	for i, s := range seqs {
+		if s != float64(6-i) {
+			t.Fatalf("entries %v, want 6 down to 1", seqs)
+		}
+	}
+}
