@@ -163,14 +163,15 @@ func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 	names := srv.cfg.Notes.Names(r.Context(), id, m, changes)
 	var s activity.Summary
 	format := r.URL.Query().Get("format")
-	err = rm.Query(r.Context(), func(d *crdt.Doc) {
+	err = srv.boardQuery(r.Context(), id, rm, func(d *crdt.Doc) int {
 		s = activity.Summarize(d, changes, names)
 		if format == "html" {
 			s.Picture = activity.Picture(d, s.Ideas) // the board, numbered as the list
 		}
+		return len(s.Picture)
 	})
 	if err != nil {
-		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		writeQueryError(w, err)
 		return
 	}
 	s.Board = m.Name

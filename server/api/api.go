@@ -116,6 +116,7 @@ type Server struct {
 	heavy   chan struct{}       // imports running at once (holdHeavy)
 	replays chan struct{}       // past states rebuilt at once (history.go)
 	thumbs  thumbCache          // boards' thumbnails by version (thumbnail.go)
+	reads   readBudgets         // whole-board reads per board (roomtime.go)
 }
 
 // New makes the API of a node.

@@ -274,8 +274,8 @@ func (srv *Server) boardState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body []byte
-	if err := rm.Query(r.Context(), func(d *crdt.Doc) { body, err = d.MarshalJSON() }); err != nil || body == nil {
-		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+	if err := srv.boardQuery(r.Context(), id, rm, func(d *crdt.Doc) int { body, err = d.MarshalJSON(); return len(body) }); err != nil || body == nil {
+		writeQueryError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -270,7 +270,7 @@ func (srv *Server) restoreBoard(w http.ResponseWriter, r *http.Request) {
 	}
 	var actions []action
 	var skip []skipped
-	err = rm.Query(r.Context(), func(now *crdt.Doc) {
+	err = srv.boardQuery(r.Context(), id, rm, func(now *crdt.Doc) int {
 		scope := map[crdt.ElementID]bool{}
 		if len(req.Elements) > 0 {
 			for _, s := range req.Elements {
@@ -292,9 +292,10 @@ func (srv *Server) restoreBoard(w http.ResponseWriter, r *http.Request) {
 		}
 		slices.SortFunc(ids, func(a, b crdt.ElementID) int { return bytes.Compare(a[:], b[:]) })
 		actions, skip = restoreActions(past, now, ids)
+		return 0
 	})
 	if err != nil {
-		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		writeQueryError(w, err)
 		return
 	}
 	if len(actions) > maxActions*10 {

@@ -123,3 +123,55 @@ func TestHistoryPageBytesBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestWholeBoardReadsBudgeted: GET /state (and the write API's copy, the
+// thumbnail, the summary, the tally, a restore) reads the whole live
+// board in its room's goroutine, where nobody's edit is applied
+// meanwhile. Anyone could call GET /state on a public board with no rate
+// at all, so a few loops kept a big board's room busy. A board's
+// whole-board reads share a budget in elements visited: with the node's
+// clock still, a 2,000-element board answers some reads and then 429
+// with Retry-After, while another board still answers; once the clock
+// moves on, it answers again.
+func TestWholeBoardReadsBudgeted(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "big"})
+	board, owner := boardID(t, created), created["token"].(string)
+	for range 2 {
+		actions := make([]map[string]any, 1000)
+		for i := range actions {
+			actions[i] = map[string]any{"op": "create", "kind": "note", "text": "idea", "props": map[string]any{"x": i, "y": 0}}
+		}
+		e.must(200, "POST", "/v1/boards/"+board+"/changes", owner, map[string]any{"actions": actions})
+	}
+	other := boardID(t, e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "small"}))
+	refusedAt := 0
+	for i := 1; i <= 300 && refusedAt == 0; i++ {
+		res := e.tn.do("GET", "/v1/boards/"+board+"/state", "", "", nil, nil) // a stranger, as a new guest each time
+		switch res.status {
+		case 200:
+		case 429:
+			refusedAt = i
+			if res.header.Get("Retry-After") == "" {
+				t.Fatalf("429 without Retry-After: %s", res.body)
+			}
+			expectError(t, "a spent budget", res, 429, protocol.CodeRateLimited)
+		default:
+			t.Fatalf("read %d: %d %s", i, res.status, res.body)
+		}
+	}
+	if refusedAt == 0 || refusedAt < 20 {
+		t.Fatalf("whole-board reads of a 2,000-element board refused at read %d (0: never in 300)", refusedAt)
+	}
+	// The write API's copy shares the budget.
+	if code, out := e.call("POST", "/v1/boards/"+board+"/elements", owner, map[string]any{"kind": "note", "text": "late"}); code != 429 {
+		t.Fatalf("a write while the budget is spent: %d %v", code, out)
+	}
+	if res := e.tn.do("GET", "/v1/boards/"+other+"/state", "", "", nil, nil); res.status != 200 {
+		t.Fatalf("another board: %d %s", res.status, res.body)
+	}
+	e.clk.advance(10 * time.Second)
+	if res := e.tn.do("GET", "/v1/boards/"+board+"/state", "", "", nil, nil); res.status != 200 {
+		t.Fatalf("after the budget refilled: %d %s", res.status, res.body)
+	}
+}
