@@ -125,6 +125,11 @@ func (srv *Server) boardHistory(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, out)
 }
 
+// maxReplayBytes bounds the bytes of changes decoded to rebuild one past
+// state, as maxReplay their number: a log of 200,000 changes of a MiB
+// each is a long replay (a variable for the tests).
+var maxReplayBytes = 256 << 20
+
 var errStop = errors.New("stop")
 
 // errGone: the log was trimmed before the asked position.
@@ -149,9 +154,13 @@ func (srv *Server) docAt(ctx context.Context, id storage.BoardID, seq uint64) (*
 	if seq >= from && seq-from >= maxReplay {
 		return nil, fmt.Errorf("more than %d entries to replay: %w", maxReplay, errTooBig)
 	}
+	read := 0
 	err := srv.cfg.Store.ScanOps(ctx, id, from, func(rec storage.Record) error {
 		if rec.Seq > seq {
 			return errStop
+		}
+		if read += len(rec.Data); read > maxReplayBytes {
+			return fmt.Errorf("more than %d MiB of changes to replay: %w", maxReplayBytes>>20, errTooBig)
 		}
 		c, err := crdt.DecodeChange(rec.Data)
 		if err != nil {

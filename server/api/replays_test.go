@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/limit"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -46,4 +48,50 @@ func TestReplaysBounded(t *testing.T) {
 	if len(srv.replays) != maxReplays-1 {
 		t.Fatalf("%d slots held after release, want %d", len(srv.replays), maxReplays-1)
 	}
+}
+
+// TestReplayBytesBounded: a past state is rebuilt from at most
+// maxReplayBytes of changes (413 past it), whatever their number.
+func TestReplayBytesBounded(t *testing.T) {
+	st, err := storage.OpenPebble(t.TempDir(), storage.PebbleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv := New(Config{Store: st, Limits: limit.New(time.Now)})
+	var board storage.BoardID
+	board[0] = 2
+	d := crdt.NewDoc()
+	var recs []storage.Record
+	size := 0
+	for i := range 4 {
+		tx := d.Begin(7, int64(1_700_000_000_000+i))
+		var e crdt.ElementID
+		e[0], e[15] = 9, byte(i)
+		if err := tx.Create(e, "note"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.InsertText(e, "text", 0, strings.Repeat("x", 1000)); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := tx.Commit()
+		data, _ := c.MarshalBinary()
+		size += len(data)
+		recs = append(recs, storage.Record{Replica: 7, Start: c.Start, End: c.End(), Data: data})
+	}
+	if err := st.AppendOps(context.Background(), board, recs); err != nil {
+		t.Fatal(err)
+	}
+	old := maxReplayBytes
+	t.Cleanup(func() { maxReplayBytes = old })
+	maxReplayBytes = size - 1
+	w := httptest.NewRecorder()
+	if _, _, ok := srv.pastDoc(w, httptest.NewRequest("GET", "/", nil), board, "guest-a", 4); ok || w.Code != 413 {
+		t.Fatalf("a replay of %d bytes over a bound of %d: ok %v, %d %s", size, maxReplayBytes, ok, w.Code, w.Body)
+	}
+	doc, release, ok := srv.pastDoc(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), board, "guest-a", 3)
+	if !ok || doc.Len() != 3 {
+		t.Fatalf("a replay within the bound: ok %v", ok)
+	}
+	release()
 }
