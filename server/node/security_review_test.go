@@ -175,3 +175,42 @@ func TestWholeBoardReadsBudgeted(t *testing.T) {
 		t.Fatalf("after the budget refilled: %d %s", res.status, res.body)
 	}
 }
+
+// TestInviteMailsPerAddressBounded: invite e-mails were capped per board
+// and per inviter only, so one person could mail a stranger an invite
+// after another with "resend", fifty a day per address they can sign in
+// with. An address gets at most 10 invite e-mails a day, whoever sends
+// them; a resend refused for it leaves the pending invite as it was.
+func TestInviteMailsPerAddressBounded(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	mallory := e.signIn("mallory@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", mallory, map[string]any{"name": "spam"}))
+	path := "/v1/boards/" + board + "/invites"
+	victim := "victim@example.com"
+	last := e.must(201, "POST", path, mallory, map[string]any{"email": victim, "role": "viewer"})["invite"].(map[string]any)
+	for range 9 {
+		last = e.must(201, "POST", path, mallory, map[string]any{"email": victim, "role": "viewer", "resend": true})["invite"].(map[string]any)
+	}
+	if code, out := e.call("POST", path, mallory, map[string]any{"email": victim, "role": "viewer", "resend": true}); code != 429 {
+		t.Fatalf("an 11th invite e-mail to one address in a day: %d %v", code, out)
+	}
+	if got := len(to(e.deliver(), victim)); got != 10 {
+		t.Fatalf("%d invite e-mails to the address, want 10", got)
+	}
+	var pending []any
+	for _, i := range e.must(200, "GET", path, mallory, nil)["invites"].([]any) {
+		if inv := i.(map[string]any); inv["revoked"] == nil && inv["used"] == nil {
+			pending = append(pending, inv["id"])
+		}
+	}
+	if len(pending) != 1 || pending[0] != last["id"] {
+		t.Fatalf("pending after a refused resend: %v, want [%v]", pending, last["id"])
+	}
+	// Another inviter, another board: the address's cap is the same.
+	trudy := e.signIn("trudy@example.com")
+	other := boardID(t, e.must(201, "POST", "/v1/boards", trudy, map[string]any{"name": "more spam"}))
+	if code, out := e.call("POST", "/v1/boards/"+other+"/invites", trudy, map[string]any{"email": victim}); code != 429 {
+		t.Fatalf("another inviter's invite to the address: %d %v", code, out)
+	}
+	e.must(201, "POST", "/v1/boards/"+other+"/invites", trudy, map[string]any{"email": "someone@example.com"})
+}
