@@ -214,3 +214,27 @@ func TestInviteMailsPerAddressBounded(t *testing.T) {
 	}
 	e.must(201, "POST", "/v1/boards/"+other+"/invites", trudy, map[string]any{"email": "someone@example.com"})
 }
+
+// TestSignInMailsPerAddressDaily: sign-in links were limited to 5 an
+// hour per address, which let anyone mail a stranger 120 a day. An
+// address gets at most 20 a day: 5 an hour for four hours, then 429
+// though the hour's window is new.
+func TestSignInMailsPerAddressDaily(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	victim := "victim@example.com"
+	for h := range 4 {
+		e.clk.Set(secStart.Add(time.Duration(h) * time.Hour))
+		for range 5 {
+			e.must(202, "POST", "/v1/signin", "", map[string]any{"email": victim})
+		}
+	}
+	e.clk.Set(secStart.Add(4 * time.Hour))
+	if code, out := e.call("POST", "/v1/signin", "", map[string]any{"email": victim}); code != 429 {
+		t.Fatalf("a 21st sign-in link in a day: %d %v", code, out)
+	}
+	if got := len(to(e.deliver(), victim)); got != 20 {
+		t.Fatalf("%d sign-in e-mails, want 20", got)
+	}
+	e.clk.Set(secStart.Add(25 * time.Hour))
+	e.must(202, "POST", "/v1/signin", "", map[string]any{"email": victim})
+}
