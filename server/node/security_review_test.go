@@ -238,3 +238,25 @@ func TestSignInMailsPerAddressDaily(t *testing.T) {
 	e.clk.Set(secStart.Add(25 * time.Hour))
 	e.must(202, "POST", "/v1/signin", "", map[string]any{"email": victim})
 }
+
+// TestChangesSinceBytesBounded: GET /changes?since={} (anyone who may
+// read the board) read every change since the board's start into memory,
+// up to 200,000 of them whatever their size: on a board of big changes,
+// hundreds of MiB per call. It reads at most 32 MiB of changes (413 past
+// it, as /ops).
+func TestChangesSinceBytesBounded(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "big changes"})
+	board, owner := boardID(t, created), created["token"].(string)
+	text := strings.Repeat("x", 60000)
+	for range 10 { // about 3.7 MB each
+		actions := make([]map[string]any, 62)
+		for i := range actions {
+			actions[i] = map[string]any{"op": "create", "kind": "note", "text": text}
+		}
+		e.must(200, "POST", "/v1/boards/"+board+"/changes", owner, map[string]any{"actions": actions})
+		e.clk.advance(10 * time.Second) // the board's whole-board reads budget refills
+	}
+	res := e.tn.do("GET", "/v1/boards/"+board+"/changes?since="+url.QueryEscape("{}"), "", "", nil, nil)
+	expectError(t, "every change of a 37 MB log", res, 413, protocol.CodeTooLarge)
+}
