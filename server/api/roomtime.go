@@ -112,7 +112,36 @@ func (srv *Server) boardQuery(ctx context.Context, id storage.BoardID, rm *room.
 	}
 	defer func() { <-br.lane }()
 	// The lane is held: owed and at are this caller's alone.
-	now := srv.cfg.Now()
+	if err := br.refill(srv.cfg.Now()); err != nil {
+		return err
+	}
+	var units int
+	err := rm.Query(ctx, func(d *crdt.Doc) { units = d.Len() + fn(d)/512 })
+	br.owed += float64(units)
+	return err
+}
+
+// boardReadsLeft refuses (errBoardBusy, errLaneBusy) when the board's
+// whole-board reads budget is spent: for a call that does costly work of
+// its own (a scan of the log) before its boardQuery.
+func (srv *Server) boardReadsLeft(ctx context.Context, id storage.BoardID) error {
+	br := srv.reads.get(id, srv.cfg.Now())
+	t := time.NewTimer(boardReadWait)
+	defer t.Stop()
+	select {
+	case br.lane <- struct{}{}:
+	case <-t.C:
+		return errLaneBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-br.lane }()
+	return br.refill(srv.cfg.Now())
+}
+
+// refill brings the budget to now and refuses when it is spent; the lane
+// is held.
+func (br *boardReads) refill(now time.Time) error {
 	if d := now.Sub(br.at); d > 0 {
 		br.owed = max(br.owed-d.Seconds()*boardReadRate, 0)
 		br.at = now
@@ -120,10 +149,7 @@ func (srv *Server) boardQuery(ctx context.Context, id storage.BoardID, rm *room.
 	if br.owed > boardReadBurst {
 		return errBoardBusy{retry: time.Duration((br.owed - boardReadBurst) / boardReadRate * float64(time.Second))}
 	}
-	var units int
-	err := rm.Query(ctx, func(d *crdt.Doc) { units = d.Len() + fn(d)/512 })
-	br.owed += float64(units)
-	return err
+	return nil
 }
 
 // writeQueryError answers a failed boardQuery: 429 for a spent budget,

@@ -260,3 +260,38 @@ func TestChangesSinceBytesBounded(t *testing.T) {
 	res := e.tn.do("GET", "/v1/boards/"+board+"/changes?since="+url.QueryEscape("{}"), "", "", nil, nil)
 	expectError(t, "every change of a 37 MB log", res, 413, protocol.CodeTooLarge)
 }
+
+// TestSummaryLogScanBudgeted: the summary decodes the board's whole log
+// (who created what, who took part) on every call, for anyone who may
+// read the board; only its last step, on the live document, counted
+// against the board's whole-board reads. The scan's bytes count too, and
+// a spent budget is refused before scanning: a board of 4 changes of
+// about 3.7 MB answers a few summaries, then 429.
+func TestSummaryLogScanBudgeted(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "big log"})
+	board, owner := boardID(t, created), created["token"].(string)
+	text := strings.Repeat("x", 60000)
+	for range 4 {
+		actions := make([]map[string]any, 62)
+		for i := range actions {
+			actions[i] = map[string]any{"op": "create", "kind": "note", "text": text}
+		}
+		e.must(200, "POST", "/v1/boards/"+board+"/changes", owner, map[string]any{"actions": actions})
+		e.clk.advance(10 * time.Second)
+	}
+	refusedAt := 0
+	for i := 1; i <= 20 && refusedAt == 0; i++ {
+		res := e.tn.do("GET", "/v1/boards/"+board+"/summary?format=json", "", "", nil, nil)
+		switch res.status {
+		case 200:
+		case 429:
+			refusedAt = i
+		default:
+			t.Fatalf("summary %d: %d %s", i, res.status, res.body)
+		}
+	}
+	if refusedAt == 0 {
+		t.Fatal("20 summaries of a 15 MB log in a moment, none refused")
+	}
+}
