@@ -95,3 +95,18 @@ func TestReplayBytesBounded(t *testing.T) {
 	}
 	release()
 }
+
+// TestReadBudgetsBounded: the whole-board reads budgets kept stay at most
+// boardReadsKept, the ones owing nothing dropped first, then any.
+func TestReadBudgetsBounded(t *testing.T) {
+	var b readBudgets
+	now := time.Unix(1_700_000_000, 0)
+	for i := range boardReadsKept + 10 {
+		var id storage.BoardID
+		id[0], id[1] = byte(i>>8), byte(i)
+		b.get(id, now).owed = boardReadBurst * 2 // owing: not dropped as paid up
+	}
+	if len(b.m) > boardReadsKept {
+		t.Fatalf("%d budgets kept, at most %d", len(b.m), boardReadsKept)
+	}
+}

@@ -84,9 +84,22 @@ func (b *readBudgets) get(id storage.BoardID, now time.Time) *boardReads {
 	if br == nil {
 		if len(b.m) >= boardReadsKept {
 			for k, v := range b.m {
-				if len(v.lane) == 0 && v.owed-now.Sub(v.at).Seconds()*boardReadRate <= 0 {
-					delete(b.m, k)
+				select {
+				case v.lane <- struct{}{}: // owed and at are read under the lane
+					if v.owed-now.Sub(v.at).Seconds()*boardReadRate <= 0 {
+						delete(b.m, k)
+					}
+					<-v.lane
+				default: // being read: kept
 				}
+			}
+			// Still full: any one goes (its debt is forgiven; a reader
+			// holding its lane keeps its own copy).
+			for k := range b.m {
+				if len(b.m) < boardReadsKept {
+					break
+				}
+				delete(b.m, k)
 			}
 		}
 		br = &boardReads{lane: make(chan struct{}, 1), at: now}
