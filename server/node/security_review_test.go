@@ -295,3 +295,22 @@ func TestSummaryLogScanBudgeted(t *testing.T) {
 		t.Fatal("20 summaries of a 15 MB log in a moment, none refused")
 	}
 }
+
+// TestTimerSecondsOverflow: "seconds" was checked as seconds*1000, which
+// overflows for a huge value into a negative number that passed: the
+// board's timer was stored with a negative duration and an end in the
+// past, and sent to every connection. It is refused (400), nothing stored.
+func TestTimerSecondsOverflow(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "timer"})
+	board, owner := boardID(t, created), created["token"].(string)
+	for _, s := range []int64{9223372036854776, 1 << 62, 86401} {
+		if code, out := e.call("POST", "/v1/boards/"+board+"/timer", owner, map[string]any{"action": "start", "seconds": s}); code != 400 {
+			t.Fatalf("seconds %d: %d %v", s, code, out)
+		}
+	}
+	if b := e.must(200, "GET", "/v1/boards/"+board, owner, nil)["board"].(map[string]any); b["timer"] != nil {
+		t.Fatalf("a timer was stored: %v", b["timer"])
+	}
+	e.must(200, "POST", "/v1/boards/"+board+"/timer", owner, map[string]any{"action": "start", "seconds": 86400})
+}
