@@ -126,9 +126,11 @@ async function seedREST(base, board, token, n) {
         body: JSON.stringify({ actions }),
       });
       if (r.ok) break;
-      // 429: over the write API's rate (20 calls a second); wait and retry.
+      // 429: over the write API's rate (20 calls a second), or the board's
+      // whole-board reads (each call copies the board: seconds apart on a
+      // big one, docs/API.md); wait as told and retry.
       if (r.status !== 429 || attempt > 50) throw new Error(`seeding: ${r.status} ${await r.text()}`);
-      await new Promise((res) => setTimeout(res, 200));
+      await new Promise((res) => setTimeout(res, Math.max(200, 1000 * Number(r.headers.get('retry-after') || 0))));
     }
     actions = [];
   };

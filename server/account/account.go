@@ -37,6 +37,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/crdt"
@@ -109,7 +110,7 @@ func Location(tz string) *time.Location {
 // Errors.
 var (
 	ErrEmail    = errors.New("account: not a valid e-mail address")
-	ErrName     = errors.New("account: a name is 1 to 80 characters")
+	ErrName     = errors.New("account: a name is 1 to 80 characters on one line, without control or text-direction characters")
 	ErrTZ       = errors.New("account: unknown time zone")
 	ErrColor    = errors.New(`account: a colour is "#rrggbb"`)
 	ErrPassword = errors.New("account: a password is 8 to 200 characters")
@@ -147,13 +148,31 @@ func DefaultName(email string) string {
 	return name
 }
 
-// CheckName validates a display name.
+// CheckName validates a display name: 1 to 80 characters on one line,
+// without control characters (NUL, ESC, …; line and paragraph
+// separators) nor the invisible marks that reverse or isolate the
+// direction of the text around them (U+202E "RIGHT-TO-LEFT OVERRIDE" and
+// its kin): a name is shown beside other people's words in pages,
+// e-mails and summaries, and such a mark in it turns what follows
+// around ("Ana\u202Egnp.exe" reads "Anaexe.png"). Rejected: removing
+// them silently (the person would see another name than the one typed).
 func CheckName(s string) error {
 	n := utf8.RuneCountInString(s)
-	if n < 1 || n > 80 || !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n\t") || strings.TrimSpace(s) == "" {
+	if n < 1 || n > 80 || !utf8.ValidString(s) || strings.TrimSpace(s) == "" {
 		return ErrName
 	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || bidiControl(r) {
+			return ErrName
+		}
+	}
 	return nil
+}
+
+// bidiControl says whether r is one of Unicode's explicit directional
+// formatting characters (UAX #9).
+func bidiControl(r rune) bool {
+	return r == '\u061c' || r == '\u200e' || r == '\u200f' || '\u202a' <= r && r <= '\u202e' || '\u2066' <= r && r <= '\u2069'
 }
 
 // CheckTZ validates an IANA zone name ("" is allowed: UTC).

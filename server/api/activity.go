@@ -139,9 +139,22 @@ func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 	}
 	// The whole history, for who took part and who created what: only
 	// creations are kept of each change, so a board with a long history
-	// costs a scan, not its history in memory.
+	// costs a scan, not its history in memory. The scan is a whole-board
+	// read too (roomtime.go): refused while the board's budget is spent,
+	// charged for the bytes it decoded, and one of the node's replays at
+	// once (history.go), as it decodes the whole log.
+	if err := srv.boardReadsLeft(r.Context(), id); err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	release, ok := holdSlot(srv.replays, w, r, "the node is busy reading boards' histories; retry in a moment")
+	if !ok {
+		return
+	}
+	scanned := 0
 	var changes []activity.Change
 	err = srv.cfg.Store.ScanOps(r.Context(), id, 1, func(rec storage.Record) error {
+		scanned += len(rec.Data)
 		c, err := activity.FromRecord(rec)
 		if err != nil {
 			return err
@@ -156,6 +169,7 @@ func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 		changes = append(changes, c)
 		return nil
 	})
+	release()
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
@@ -163,14 +177,15 @@ func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 	names := srv.cfg.Notes.Names(r.Context(), id, m, changes)
 	var s activity.Summary
 	format := r.URL.Query().Get("format")
-	err = rm.Query(r.Context(), func(d *crdt.Doc) {
+	err = srv.boardQuery(r.Context(), id, rm, func(d *crdt.Doc) int {
 		s = activity.Summarize(d, changes, names)
 		if format == "html" {
 			s.Picture = activity.Picture(d, s.Ideas) // the board, numbered as the list
 		}
+		return scanned + len(s.Picture)
 	})
 	if err != nil {
-		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		writeQueryError(w, err)
 		return
 	}
 	s.Board = m.Name

@@ -114,12 +114,14 @@ type Server struct {
 	writeMu sync.Mutex
 	writers map[string]*refLock // writerLock
 	heavy   chan struct{}       // imports running at once (holdHeavy)
+	replays chan struct{}       // past states rebuilt at once (history.go)
 	thumbs  thumbCache          // boards' thumbnails by version (thumbnail.go)
+	reads   readBudgets         // whole-board reads per board (roomtime.go)
 }
 
 // New makes the API of a node.
 func New(cfg Config) *Server {
-	return &Server{cfg: cfg, writers: map[string]*refLock{}, heavy: make(chan struct{}, maxHeavy)}
+	return &Server{cfg: cfg, writers: map[string]*refLock{}, heavy: make(chan struct{}, maxHeavy), replays: make(chan struct{}, maxReplays)}
 }
 
 // maxHeavy bounds the calls that hold a whole file in memory at once
@@ -129,16 +131,22 @@ const maxHeavy = 2
 // holdHeavy takes a slot for a heavy call, waiting up to 10 s; it answers
 // 503 itself when none frees.
 func (srv *Server) holdHeavy(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	return holdSlot(srv.heavy, w, r, "the node is busy importing; retry in a moment")
+}
+
+// holdSlot takes a slot of lane, waiting up to 10 s; it answers 503 with
+// busy itself when none frees.
+func holdSlot(lane chan struct{}, w http.ResponseWriter, r *http.Request, busy string) (release func(), ok bool) {
 	t := time.NewTimer(10 * time.Second)
 	defer t.Stop()
 	select {
-	case srv.heavy <- struct{}{}:
-		return func() { <-srv.heavy }, true
+	case lane <- struct{}{}:
+		return func() { <-lane }, true
 	case <-t.C:
 	case <-r.Context().Done():
 	}
 	w.Header().Set("Retry-After", "5")
-	writeError(w, 503, protocol.CodeUnavailable, "the node is busy importing; retry in a moment")
+	writeError(w, 503, protocol.CodeUnavailable, busy)
 	return nil, false
 }
 

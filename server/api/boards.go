@@ -12,6 +12,7 @@ import (
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -153,6 +154,12 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequ
 		writeError(w, 400, protocol.CodeMalformed, "deadline: unix milliseconds")
 		return
 	}
+	// The owner's name goes into the owner's token and from there into
+	// every presence frame, timer and summary: a profile name's bounds.
+	if req.OwnerName = strings.TrimSpace(req.OwnerName); req.OwnerName != "" && account.CheckName(req.OwnerName) != nil {
+		writeError(w, 400, protocol.CodeMalformed, "ownerName: 1 to 80 characters on one line")
+		return
+	}
 	user, err := srv.cfg.Access.SignedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
@@ -267,8 +274,8 @@ func (srv *Server) boardState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var body []byte
-	if err := rm.Query(r.Context(), func(d *crdt.Doc) { body, err = d.MarshalJSON() }); err != nil || body == nil {
-		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+	if err := srv.boardQuery(r.Context(), id, rm, func(d *crdt.Doc) int { body, err = d.MarshalJSON(); return len(body) }); err != nil || body == nil {
+		writeQueryError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

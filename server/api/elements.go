@@ -410,8 +410,9 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 		return 503, writeResult{}, protocol.CodeInternal, err
 	}
 	var snap []byte
-	if err := rm.Query(ctx, func(d *crdt.Doc) { snap = d.Snapshot() }); err != nil {
-		return 503, writeResult{}, protocol.CodeInternal, errors.New("board unavailable, retry")
+	if err := srv.boardQuery(ctx, id, rm, func(d *crdt.Doc) int { snap = d.SnapshotRaw(); return len(snap) }); err != nil {
+		status, code, msg := queryErrorStatus(err)
+		return status, writeResult{}, code, errors.New(msg)
 	}
 	doc, err := crdt.LoadSnapshot(snap)
 	if err != nil {

@@ -32,10 +32,18 @@ import (
 
 // Bounds of history (docs/API.md).
 const (
-	historyPage      = 200    // entries per timeline page (at most)
-	maxReplay        = 200000 // entries replayed to rebuild one past state
-	historyPerMinute = 60     // past states rebuilt per caller and minute
-	historyPerBoard  = 60     // and per board, whoever asks (callers are cheap to make)
+	historyPage      = 200     // entries per timeline page (at most)
+	historyPageBytes = 4 << 20 // of changes decoded for one page (past it, a shorter page; one entry at least)
+	maxReplay        = 200000  // entries replayed to rebuild one past state
+	historyPerMinute = 60      // past states rebuilt per caller and minute
+	historyPerBoard  = 60      // and per board, whoever asks (callers are cheap to make)
+	// maxReplays bounds the past states rebuilt at once on a node, whatever
+	// the boards: each holds a whole document in memory and a core busy,
+	// and the rates above are per caller and per board, so many boards
+	// (or many callers of public boards) could otherwise run any number at
+	// once. A lane of its own, not the imports' (holdHeavy): scrubbing
+	// through history must not make imports and exports wait, nor they it.
+	maxReplays = 2
 )
 
 // historyEntry is one entry of the timeline.
@@ -74,19 +82,33 @@ func (srv *Server) boardHistory(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	from := uint64(1)
-	if before > uint64(limit) {
-		from = before - uint64(limit)
-	}
+	// Newest first, one record at a time back from before, until the page
+	// is full or holds historyPageBytes of changes: a change may be tens
+	// of MiB (an import), and the timeline decodes each one it lists.
+	before = min(before, last+1)
 	entries := []historyEntry{}
-	var first uint64
-	err = srv.cfg.Store.ScanOps(r.Context(), id, from, func(rec storage.Record) error {
-		if first == 0 {
-			first = rec.Seq
+	out := map[string]any{"last": last}
+	budget := historyPageBytes
+	for seq := before - 1; before > 0 && seq >= 1; seq-- {
+		if len(entries) == limit {
+			out["next"] = seq + 1 // ?before= for the older page
+			break
 		}
-		if rec.Seq >= before {
-			return errStop
+		var rec storage.Record
+		err := srv.cfg.Store.ScanOps(r.Context(), id, seq, func(x storage.Record) error { rec = x; return errStop })
+		if err != nil && !errors.Is(err, errStop) {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
 		}
+		if rec.Seq != seq {
+			out["trimmed"] = true // older entries are not kept
+			break
+		}
+		if len(entries) > 0 && len(rec.Data) > budget {
+			out["next"] = seq + 1
+			break
+		}
+		budget -= len(rec.Data)
 		e := historyEntry{Seq: rec.Seq, Accepted: rec.Accepted, Author: rec.Author, Replica: crdt.ReplicaID(rec.Replica), Elements: []string{}}
 		if c, err := crdt.DecodeChange(rec.Data); err == nil {
 			e.Ops = len(c.Ops)
@@ -98,22 +120,15 @@ func (srv *Server) boardHistory(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		entries = append(entries, e)
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return
 	}
-	slices.Reverse(entries)
-	out := map[string]any{"entries": entries, "last": last}
-	if from > 1 && first == from {
-		out["next"] = from // ?before= for the older page
-	}
-	if first > from || (first == 0 && last >= from) {
-		out["trimmed"] = true // older entries are not kept
-	}
+	out["entries"] = entries
 	writeJSON(w, 200, out)
 }
+
+// maxReplayBytes bounds the bytes of changes decoded to rebuild one past
+// state, as maxReplay their number: a log of 200,000 changes of a MiB
+// each is a long replay (a variable for the tests).
+var maxReplayBytes = 256 << 20
 
 var errStop = errors.New("stop")
 
@@ -139,9 +154,13 @@ func (srv *Server) docAt(ctx context.Context, id storage.BoardID, seq uint64) (*
 	if seq >= from && seq-from >= maxReplay {
 		return nil, fmt.Errorf("more than %d entries to replay: %w", maxReplay, errTooBig)
 	}
+	read := 0
 	err := srv.cfg.Store.ScanOps(ctx, id, from, func(rec storage.Record) error {
 		if rec.Seq > seq {
 			return errStop
+		}
+		if read += len(rec.Data); read > maxReplayBytes {
+			return fmt.Errorf("more than %d MiB of changes to replay: %w", maxReplayBytes>>20, errTooBig)
 		}
 		c, err := crdt.DecodeChange(rec.Data)
 		if err != nil {
@@ -156,35 +175,46 @@ func (srv *Server) docAt(ctx context.Context, id storage.BoardID, seq uint64) (*
 	return doc, nil
 }
 
-// pastSeq reads ?seq= (or the body's), gating the replay's rate.
-func (srv *Server) pastDoc(w http.ResponseWriter, r *http.Request, id storage.BoardID, user string, seq uint64) (*crdt.Doc, bool) {
+// pastDoc rebuilds the board as it was after entry seq, gating the
+// replay's rate and holding a slot of the node's replays (maxReplays)
+// until the caller, done with the document, calls release.
+func (srv *Server) pastDoc(w http.ResponseWriter, r *http.Request, id storage.BoardID, user string, seq uint64) (doc *crdt.Doc, release func(), ok bool) {
 	if !srv.cfg.Limits.Allow("history:"+user, historyPerMinute, time.Minute) ||
 		!srv.cfg.Limits.Allow("history-board:"+id.String(), historyPerBoard, time.Minute) {
 		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d past states a minute per caller, %d per board", historyPerMinute, historyPerBoard))
-		return nil, false
+		return nil, nil, false
 	}
+	slot, held := holdSlot(srv.replays, w, r, "the node is busy rebuilding past states; retry in a moment")
+	if !held {
+		return nil, nil, false
+	}
+	defer func() {
+		if !ok {
+			slot()
+		}
+	}()
 	last, err := srv.cfg.Store.LastSeq(r.Context(), id)
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return nil, false
+		return nil, nil, false
 	}
 	if seq > last {
 		writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("seq: the log has %d entries", last))
-		return nil, false
+		return nil, nil, false
 	}
-	doc, err := srv.docAt(r.Context(), id, seq)
+	doc, err = srv.docAt(r.Context(), id, seq)
 	switch {
 	case errors.Is(err, errGone):
 		writeError(w, 410, protocol.CodeNotFound, err.Error())
-		return nil, false
+		return nil, nil, false
 	case errors.Is(err, errTooBig):
 		writeError(w, 413, protocol.CodeTooLarge, err.Error())
-		return nil, false
+		return nil, nil, false
 	case err != nil:
 		writeError(w, 500, protocol.CodeInternal, err.Error())
-		return nil, false
+		return nil, nil, false
 	}
-	return doc, true
+	return doc, slot, true
 }
 
 // GET /v1/boards/{board}/history/state?seq=: the board as it was after log
@@ -199,10 +229,11 @@ func (srv *Server) historyState(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "seq: a log position (GET /history)")
 		return
 	}
-	doc, ok := srv.pastDoc(w, r, id, who.User.ID, seq)
+	doc, release, ok := srv.pastDoc(w, r, id, who.User.ID, seq)
 	if !ok {
 		return
 	}
+	defer release()
 	body, err := doc.MarshalJSON()
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
@@ -236,10 +267,11 @@ func (srv *Server) restoreBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "seq: required (a log position from GET /history)")
 		return
 	}
-	past, ok := srv.pastDoc(w, r, id, who.User.ID, *req.Seq)
+	past, release, ok := srv.pastDoc(w, r, id, who.User.ID, *req.Seq)
 	if !ok {
 		return
 	}
+	defer release()
 	rm, err := srv.cfg.Rooms.Open(r.Context(), id)
 	if err != nil {
 		writeError(w, 503, protocol.CodeInternal, err.Error())
@@ -247,7 +279,7 @@ func (srv *Server) restoreBoard(w http.ResponseWriter, r *http.Request) {
 	}
 	var actions []action
 	var skip []skipped
-	err = rm.Query(r.Context(), func(now *crdt.Doc) {
+	err = srv.boardQuery(r.Context(), id, rm, func(now *crdt.Doc) int {
 		scope := map[crdt.ElementID]bool{}
 		if len(req.Elements) > 0 {
 			for _, s := range req.Elements {
@@ -269,9 +301,10 @@ func (srv *Server) restoreBoard(w http.ResponseWriter, r *http.Request) {
 		}
 		slices.SortFunc(ids, func(a, b crdt.ElementID) int { return bytes.Compare(a[:], b[:]) })
 		actions, skip = restoreActions(past, now, ids)
+		return 0
 	})
 	if err != nil {
-		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		writeQueryError(w, err)
 		return
 	}
 	if len(actions) > maxActions*10 {

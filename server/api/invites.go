@@ -43,6 +43,12 @@ import (
 const (
 	invitesPerBoardDay   = 200 // e-mails per board per day
 	invitesPerInviterDay = 50  // e-mails per inviter per day, across boards
+	// invitesPerAddressDay bounds the invites e-mailed to one address a
+	// day, whoever sends them: the caps above are per board and per
+	// inviter, and anyone who can sign in with a few addresses of their
+	// own ("me+1@…", a domain's catch-all) could otherwise send a
+	// stranger fifty invites a day with each, by "resend" on one board.
+	invitesPerAddressDay = 10
 	maxLinkUses          = 500 // people joining through one invite link
 )
 
@@ -125,6 +131,25 @@ func (srv *Server) createInvite(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
+	// An e-mail is sent (a new invite, or a resent one): within the caps,
+	// checked before a resent invite's old one is revoked, so a refused
+	// resend leaves it pending.
+	mayMail := func() bool {
+		if srv.cfg.Limits.Allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) &&
+			srv.cfg.Limits.Allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) &&
+			srv.cfg.Limits.Allow("invitee:"+email, invitesPerAddressDay, 24*time.Hour) {
+			return true
+		}
+		writeError(w, 429, protocol.CodeRateLimited, "too many invites today")
+		return false
+	}
+	checked := false
+	if prev != nil && req.Resend {
+		if !mayMail() {
+			return
+		}
+		checked = true
+	}
 	if prev != nil {
 		// Refreshed, or replaced by a new one when asked to resend.
 		err := srv.cfg.Records.Update(r.Context(), account.NSInvite, []byte(prev.Hash), prev, func(found bool) error {
@@ -151,9 +176,7 @@ func (srv *Server) createInvite(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !srv.cfg.Limits.Allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) ||
-		!srv.cfg.Limits.Allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) {
-		writeError(w, 429, protocol.CodeRateLimited, "too many invites today")
+	if !checked && !mayMail() {
 		return
 	}
 	inv.Email, inv.By = email, inviter.ID

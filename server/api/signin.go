@@ -81,7 +81,10 @@ func (srv *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return
 	}
-	if !srv.cfg.Limits.Allow("signin-ip:"+httpguard.ClientIP(r), 20, time.Hour) || !srv.cfg.Limits.Allow("signin:"+email, 5, time.Hour) {
+	// Per address: 5 an hour, and 20 a day (5 an hour alone let anyone
+	// mail a stranger 120 sign-in links a day).
+	if !srv.cfg.Limits.Allow("signin-ip:"+httpguard.ClientIP(r), 20, time.Hour) || !srv.cfg.Limits.Allow("signin:"+email, 5, time.Hour) ||
+		!srv.cfg.Limits.Allow("signin-day:"+email, 20, 24*time.Hour) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many sign-in links asked for; try again later")
 		return
 	}

@@ -109,20 +109,30 @@ func (srv *Server) boardThumbnail(w http.ResponseWriter, r *http.Request) {
 		e    thumbEntry
 		hit  bool
 	)
+	// The version is read alone first: a drawing is a whole-board read
+	// (roomtime.go), an unchanged board's cached one is not.
 	err = rm.Query(r.Context(), func(d *crdt.Doc) {
 		v := d.Version()
 		for _, c := range v {
 			seq += c
 		}
-		if e, hit = srv.thumbs.get(id, seq); hit {
-			return
-		}
-		vbin, _ = v.AppendBinary(nil)
-		e.svg = drawThumbnail(d)
-		e.changed = int64(d.Clock() >> 16)
+		e, hit = srv.thumbs.get(id, seq)
 	})
+	if err == nil && !hit {
+		err = srv.boardQuery(r.Context(), id, rm, func(d *crdt.Doc) int {
+			v := d.Version()
+			seq = 0
+			for _, c := range v {
+				seq += c
+			}
+			vbin, _ = v.AppendBinary(nil)
+			e.svg = drawThumbnail(d)
+			e.changed = int64(d.Clock() >> 16)
+			return len(e.svg)
+		})
+	}
 	if err != nil {
-		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		writeQueryError(w, err)
 		return
 	}
 	if !hit {

@@ -50,7 +50,7 @@ func (srv *Server) postTimer(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if req.Action == "start" && (req.Seconds <= 0 || req.Seconds*1000 > maxTimer) {
+	if req.Action == "start" && (req.Seconds <= 0 || req.Seconds > maxTimer/1000) { // not Seconds*1000: it overflows
 		writeError(w, 400, protocol.CodeMalformed, "seconds: 1 to 86400")
 		return
 	}

@@ -67,7 +67,7 @@ func (srv *Server) closeVoting(w http.ResponseWriter, r *http.Request) {
 		writeUpdateError(w, err)
 		return
 	}
-	res, err := srv.tally(r.Context(), id, m)
+	res, err := srv.tally(r.Context(), id, m, false) // the owner's close: never refused for the read budget
 	if err != nil {
 		writeError(w, 503, protocol.CodeInternal, err.Error())
 		return
@@ -116,9 +116,9 @@ func (srv *Server) getVoting(w http.ResponseWriter, r *http.Request) {
 	if m.Voting != nil && m.Voting.State == "closed" {
 		out["result"] = m.Voting.Result
 	} else {
-		res, err := srv.tally(r.Context(), id, m)
+		res, err := srv.tally(r.Context(), id, m, true)
 		if err != nil {
-			writeError(w, 503, protocol.CodeInternal, err.Error())
+			writeQueryError(w, err)
 			return
 		}
 		out["result"] = res
@@ -127,8 +127,9 @@ func (srv *Server) getVoting(w http.ResponseWriter, r *http.Request) {
 }
 
 // tally counts the dot votes of the board's live elements, most first;
-// anonymous sessions' voters are revealed only once closed.
-func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board) ([]meta.VoteResult, error) {
+// anonymous sessions' voters are revealed only once closed. charged: a
+// whole-board read within the board's budget (roomtime.go).
+func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board, charged bool) ([]meta.VoteResult, error) {
 	rm, err := srv.cfg.Rooms.Open(ctx, id)
 	if err != nil {
 		return nil, err
@@ -141,7 +142,13 @@ func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board)
 		}
 	}
 	var out []meta.VoteResult
-	err = rm.Query(ctx, func(d *crdt.Doc) {
+	query := func(fn func(d *crdt.Doc) int) error {
+		if charged {
+			return srv.boardQuery(ctx, id, rm, fn)
+		}
+		return rm.Query(ctx, func(d *crdt.Doc) { fn(d) })
+	}
+	err = query(func(d *crdt.Doc) int {
 		for _, el := range d.Elements() {
 			if d.IsDeleted(el) {
 				continue
@@ -163,6 +170,7 @@ func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board)
 			}
 			out = append(out, vr)
 		}
+		return 0
 	})
 	sortResults(out)
 	return out, err

@@ -209,6 +209,9 @@ func (g *Guard) OriginAllowed(o, self string, exact bool) bool {
 	if exact && u.Scheme+"://"+u.Host != o {
 		return false
 	}
+	if !plainHost(u.Host) {
+		return false
+	}
 	if strings.EqualFold(u.Host, self) {
 		return true
 	}
@@ -255,4 +258,23 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// plainHost says whether host[:port] is made only of what a browser's
+// origin can hold: letters, digits, '.', '-', '_', a port, or an IPv6 literal
+// in brackets. net/url admits RFC 3986's sub-delimiters in a host (";",
+// ",", "'", …), and path.Match's "*" matches them, so without this a
+// pattern "*.example.com" admitted "https://evil.test;x.example.com",
+// which the embed page then wrote into its CSP as "frame-ancestors
+// https://evil.test;x.example.com": a frame-ancestors of evil.test (the
+// ";" ends the directive). Rejected: quoting the origin in the CSP (CSP
+// has no quoting for host sources).
+func plainHost(host string) bool {
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return host != ""
 }

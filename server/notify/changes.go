@@ -12,12 +12,17 @@ import (
 	"github.com/corkboard/corkboard/storage"
 )
 
-// maxActivity bounds the changes read to describe what happened since a
-// version (a member away for a very long time on a very busy board).
-const maxActivity = 200000
+// maxActivity and maxActivityBytes bound the changes read to describe
+// what happened since a version (a member away for a very long time on a
+// very busy board): anyone who may read a board may ask for everything
+// since its start (GET /changes?since={}), and a change may be MiBs.
+const (
+	maxActivity      = 200000
+	maxActivityBytes = 32 << 20
+)
 
 // ErrTooMuchActivity: more changes since a version than are described.
-var ErrTooMuchActivity = fmt.Errorf("more than %d changes since that version: load the board instead", maxActivity)
+var ErrTooMuchActivity = fmt.Errorf("more than %d changes or %d MiB of them since that version: load the board instead", maxActivity, maxActivityBytes>>20)
 
 // ChangesSince reads the accepted changes a version lacks, in log order,
 // and the board's current version.
@@ -26,7 +31,7 @@ func ChangesSince(ctx context.Context, st storage.Store, id storage.BoardID, rm 
 	if err := rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() }); err != nil {
 		return nil, nil, err
 	}
-	got, err := room.ChangesSince(ctx, st, id, since, version, room.Limit{Changes: maxActivity})
+	got, err := room.ChangesSince(ctx, st, id, since, version, room.Limit{Changes: maxActivity, Bytes: maxActivityBytes})
 	switch {
 	case err != nil:
 		return nil, nil, err
