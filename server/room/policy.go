@@ -210,17 +210,20 @@ func (r *Room) checkPolicy(user string, c *crdt.Change, moves moved) (protocol.C
 // A move does not cast: it is admitted while voting is closed (a
 // facilitator turns the top-voted notes into a mindmap after the vote; the
 // result, dots per idea, stays as it was) and is not counted against a
-// budget (it leaves every voter's total unchanged). The deadline still
-// refuses everything. The text of B is not compared with A's: an editor may
+// budget (it leaves every voter's total unchanged). The result frozen at
+// the close (GET /voting) keeps naming A, with the text and dots it had:
+// the same idea, under its old id. The deadline still refuses everything. The text of B is not compared with A's: an editor may
 // already rewrite a voted note's text in place.
 //
 // Admission is where the session is connected (DESIGN.md, "Cluster"):
 // other nodes apply an admitted change as it is. A conversion is never
 // held for a missing dependency (admit refuses it as rate_limited, to be
 // sent again), as the check would then not be the state it applies to.
-// Known limit, as for the dots budget: two conversions of one note
+// Known limits: as for the dots budget, two conversions of one note
 // admitted at the same moment on two nodes, before either reached the
-// other, would both carry its dots.
+// other, would both carry its dots; and a conversion sent again after its
+// first copy was applied (a lost ack) is refused, as A is gone by then —
+// the client reloads the board, which holds the conversion.
 //
 // Rejected: an op that changes an element's kind (a protocol change
 // every replica and the conformance vectors would have to learn, and a
