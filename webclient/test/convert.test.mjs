@@ -145,3 +145,50 @@ test('a note dropped on a mindmap node becomes its subtopic; mindmap nodes take 
   assert.equal(sum.ideas[0].element, child.id, 'ranked first');
   await context.close();
 });
+
+test('a conversion whose ack was lost is not sent again on reconnecting (the node has it, and would refuse it twice)', async () => {
+  const b = await restBoard(node.url, 'Lost ack', { ownerName: 'Ada' });
+  const { context: ac, page: ada } = await chrome.newPage();
+  let dropAcks = false;
+  let conn = null;
+  await ada.routeWebSocket(/\/ws/, (ws) => {
+    const server = ws.connectToServer();
+    conn = ws;
+    server.onMessage((m) => {
+      if (dropAcks && typeof m === 'string' && m.includes('"type":"ack"')) return;
+      ws.send(m);
+    });
+  });
+  await openBoard(ada, node.url, b.id, b.token, 'Ada');
+  const { context: bc, page: bob } = await chrome.newPage();
+  await openBoard(bob, node.url, b.id, b.tokens.editor, 'Bob');
+  const note = fixedId(1);
+  await edit(ada, noteOps(note, 0, 0, 'Bike to work', 'green'));
+  await waitSettled(ada);
+  await waitState(bob, (s, n) => s.elements.some((e) => e.id === n), note);
+  await bob.evaluate((n) => window.__corkboard.features.votes.vote(n, 1), note);
+  await waitSettled(bob);
+  await ada.waitForFunction((n) => window.__corkboard.features.votes.tally(n).total === 1, note);
+  const replica = (await state(ada)).replica;
+
+  // The node applies the conversion, its ack never arrives, the connection drops.
+  dropAcks = true;
+  await ada.evaluate((n) => window.__corkboard.features.host.select([n]), note);
+  await ada.click('.context button[data-action=convert]');
+  await bob.waitForFunction(() => window.__corkboard.state().elements.some((e) => e.kind === 'mindmap'));
+  assert.equal((await state(ada)).unacked, 1);
+  const first = conn;
+  dropAcks = false;
+  await first.close({ code: 1001, reason: 'going away' });
+  for (const end = Date.now() + 15000; conn === first; ) {
+    assert.ok(Date.now() < end, 'the page never reconnected');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await waitSettled(ada);
+  const s = await state(ada);
+  assert.equal(s.replica, replica, 'no refusal: the page did not start over under a new replica');
+  assert.ok(!/refused/.test(await ada.evaluate(() => document.querySelector('.toast')?.textContent ?? '')));
+  assert.deepEqual(s.elements.map((e) => e.kind), ['mindmap']);
+  assert.equal(await ada.evaluate((id) => window.__corkboard.features.votes.tally(id).total, s.elements[0].id), 1);
+  await Promise.all([ac.close(), bc.close()]);
+});
