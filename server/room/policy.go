@@ -222,8 +222,9 @@ func (r *Room) checkPolicy(user string, c *crdt.Change, moves moved) (protocol.C
 // Known limits: as for the dots budget, two conversions of one note
 // admitted at the same moment on two nodes, before either reached the
 // other, would both carry its dots; and a conversion sent again after its
-// first copy was applied (a lost ack) is refused, as A is gone by then —
-// the client reloads the board, which holds the conversion.
+// first copy was applied (a lost ack) is refused, as A is gone by then (the
+// web client sends nothing the welcome's version shows the node has,
+// sync.ts; a client that does reloads the board, which holds it).
 //
 // Rejected: an op that changes an element's kind (a protocol change
 // every replica and the conformance vectors would have to learn, and a
