@@ -30,6 +30,7 @@ type inverse struct {
 	mine    Stamp // the stamp it was applied with
 	prev    Value // set, vote, delete: the register's value before
 	existed bool  // set, vote, delete: the register had been written before
+	prevS   Stamp // set, vote, delete: the stamp of the register's write before
 	// move: where the node was before.
 	prevParent ElementID
 	prevPos    string
@@ -107,12 +108,54 @@ func (u *UndoManager) replay(stack *[][]inverse, kind int, nowMs int64) (Change,
 		for i := len(step) - 1; i >= 0; i-- {
 			u.revert(&tx, &step[i])
 		}
+		made := tx.capture
 		if c, ok := tx.Commit(); ok {
+			u.restamp(step, *made)
 			return c, true
 		}
 		// Nothing of this step was still ours: try the one before.
 	}
 	return Change{}, false
+}
+
+// restamp follows the registers an undo or redo (made, reverting step)
+// gave back their earlier values: such a value is now held under the new
+// write's stamp, so every step that wrote it (its inverse's mine is the
+// stamp the reverted op replaced) is told the new stamp, and it still
+// counts as this replica's write. Without it, undoing two steps that wrote
+// one register reverted only the later (the earlier's stamp was gone) and
+// went on to the step before.
+func (u *UndoManager) restamp(step, made []inverse) {
+	replaced := map[Stamp]Stamp{} // the reverted op's stamp → the stamp it had replaced
+	for i := range step {
+		if in := &step[i]; in.existed {
+			replaced[in.mine] = in.prevS
+		}
+	}
+	re := map[Stamp]Stamp{} // the stamp a value was written with → the new write of it
+	for i := range made {
+		switch m := &made[i]; m.op.Type {
+		case OpSet, OpVote, OpDelete:
+			if was, ok := replaced[m.prevS]; ok && m.existed {
+				re[was] = m.mine
+			}
+		}
+	}
+	if len(re) == 0 {
+		return
+	}
+	for _, stack := range [][][]inverse{u.undo, u.redo} {
+		for _, st := range stack {
+			for i := range st {
+				switch in := &st[i]; in.op.Type {
+				case OpSet, OpVote, OpDelete:
+					if n, ok := re[in.mine]; ok {
+						in.mine = n
+					}
+				}
+			}
+		}
+	}
 }
 
 // revert adds to tx the ops that undo one inverse, where it is still ours.
@@ -200,17 +243,17 @@ func (tx *Tx) captureBefore(op *Op, id OpID) {
 	case OpSet:
 		if e != nil {
 			if r := e.prop(op.Key); r != nil {
-				in.prev, in.existed = r.v, true
+				in.prev, in.existed, in.prevS = r.v, true, r.s
 			}
 		}
 	case OpDelete:
 		if e != nil && !e.deleted.s.IsZero() {
-			in.prev, in.existed = e.deleted.v, true
+			in.prev, in.existed, in.prevS = e.deleted.v, true, e.deleted.s
 		}
 	case OpVote:
 		if e != nil {
 			if r := e.vote(voteKey{op.Key, op.Voter}); r != nil {
-				in.prev, in.existed = r.v, true
+				in.prev, in.existed, in.prevS = r.v, true, r.s
 			}
 		}
 	case OpMove:

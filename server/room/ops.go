@@ -211,14 +211,17 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if err := allowed(s.User.Role, s.User.ID, c, r.doc); err != nil {
 		return protocol.CodeForbidden, err
 	}
-	if err := ownedBy(s.User.ID, r.policy.Voting.voter(s.User.ID), c); err != nil {
+	moves := voteMoves(r.doc, c) // a conversion's votes (policy.go)
+	if err := ownedBy(s.User.ID, r.policy.Voting.voter(s.User.ID), c, moves); err != nil {
 		return protocol.CodeForbidden, err
 	}
-	if code, err := r.checkPolicy(s.User.ID, c); err != nil {
+	if code, err := r.checkPolicy(s.User.ID, c, moves); err != nil {
 		return code, err
 	}
 	if err := r.doc.Check(c); err != nil {
 		switch {
+		case errors.Is(err, crdt.ErrMissing) && moves != nil:
+			return protocol.CodeRateLimited, fmt.Errorf("a conversion moving votes is checked against the board it applies to, never held (%w): resend it once the node has what it depends on", err)
 		case errors.Is(err, crdt.ErrMissing):
 			if herr := r.admitHeld(s, c); herr != nil {
 				return protocol.CodeRateLimited, fmt.Errorf("%v (%w); not stored: resend it later, once the node has what it needs", herr, err)
@@ -311,13 +314,14 @@ func allowed(role, user string, c *crdt.Change, d *crdt.Doc) error {
 }
 
 // ownedBy refuses changes that speak for someone else: a vote must be the
-// sender's own, and an "author" property names the sender.
-func ownedBy(user, voter string, c *crdt.Change) error {
+// sender's own unless it is a conversion's move of an existing vote
+// (moves, policy.go), and an "author" property names the sender.
+func ownedBy(user, voter string, c *crdt.Change, moves moved) error {
 	for i := range c.Ops {
 		op := &c.Ops[i]
 		switch {
-		case op.Type == crdt.OpVote && op.Voter != user && op.Voter != voter:
-			return fmt.Errorf("op %d: a vote must be the sender's own (voter %q, sender %q)", i, op.Voter, user)
+		case op.Type == crdt.OpVote && op.Voter != user && op.Voter != voter && !moves.has(i):
+			return fmt.Errorf("op %d: a vote must be the sender's own (voter %q, sender %q); another's vote moves only with the conversion of the element holding it, exactly as it is there", i, op.Voter, user)
 		case op.Type == crdt.OpSet && op.Key == "author" && op.Value.AsString() != user:
 			return fmt.Errorf("op %d: author must be the sender (%q)", i, user)
 		}

@@ -128,8 +128,10 @@ func (r *Room) applyRole(s *Session, nr string) {
 
 // checkPolicy refuses what the board's policy forbids in a change from
 // user: anything after the deadline; votes outside an open session, over
-// the dots budget, or not under the user's voter id.
-func (r *Room) checkPolicy(user string, c *crdt.Change) (protocol.Code, error) {
+// the dots budget, or not under the user's voter id. The vote ops that
+// moves marks (a conversion, voteMoves) move dots that exist: they are
+// admitted whatever the session's state and leave every budget as it was.
+func (r *Room) checkPolicy(user string, c *crdt.Change, moves moved) (protocol.Code, error) {
 	p := r.policy
 	if p.Deadline != 0 && r.cfg.Now().UnixMilli() >= p.Deadline {
 		return protocol.CodeReadOnly, fmt.Errorf("the board closed at its deadline")
@@ -142,7 +144,7 @@ func (r *Room) checkPolicy(user string, c *crdt.Change) (protocol.Code, error) {
 	spent := -1.0 // computed on the first dot vote
 	for i := range c.Ops {
 		op := &c.Ops[i]
-		if op.Type != crdt.OpVote || op.Key != "vote" {
+		if op.Type != crdt.OpVote || op.Key != "vote" || moves.has(i) {
 			continue
 		}
 		if v.State != "open" {
@@ -174,6 +176,169 @@ func (r *Room) checkPolicy(user string, c *crdt.Change) (protocol.Code, error) {
 		}
 	}
 	return "", nil
+}
+
+// Conversion: a sticky note becomes a mindmap node or back
+// (webclient/src/convert.ts). An element's kind is fixed at creation, so a
+// conversion is one change that creates the new element B, copies text
+// and colour, deletes the old element A — and moves A's votes (dots and
+// reactions) to B. A vote op is written under its voter and the node
+// admits only one's own (ownedBy), so the votes of other people on A need
+// a rule of their own, which voteMoves is: in ONE change, a vote op under
+// any voter is a move when
+//
+//   - the change deletes exactly one live note or mindmap node, A (the
+//     source), and creates exactly one new element, or restores exactly
+//     one deleted one, B (the target), of the other of those two kinds;
+//     neither is created again over an existing id (a kind rewrite);
+//   - it writes that voter's register (key, voter) on B exactly once, with
+//     exactly the value A holds in that register now (a live vote: never
+//     more dots, never a vote A does not hold), B holding no live vote
+//     there; and it withdraws the same register on A (null) exactly once.
+//
+// Both halves must be there: the dots leave A as they reach B, so a voter's
+// total over the board (the budget counts deleted elements too, dotsOf)
+// stays the same, restoring A later brings back nothing, and the tally,
+// summary and export, which read live elements, count them once. The
+// inverse of a conversion, which the client's undo makes (restore A,
+// write the dots back on A, withdraw them on B, delete B), is the same
+// shape with A and B swapped, and so is its redo: both are admitted by the
+// same rule, checked against the board as it is when the change arrives.
+// An undo after a voter changed their vote on B is refused: it would give
+// them back dots they took away.
+//
+// A move does not cast: it is admitted while voting is closed (a
+// facilitator turns the top-voted notes into a mindmap after the vote; the
+// result, dots per idea, stays as it was) and is not counted against a
+// budget (it leaves every voter's total unchanged). The result frozen at
+// the close (GET /voting) keeps naming A, with the text and dots it had:
+// the same idea, under its old id. The deadline still refuses everything. The text of B is not compared with A's: an editor may
+// already rewrite a voted note's text in place.
+//
+// Admission is where the session is connected (DESIGN.md, "Cluster"):
+// other nodes apply an admitted change as it is. A conversion is never
+// held for a missing dependency (admit refuses it as rate_limited, to be
+// sent again), as the check would then not be the state it applies to.
+// Known limits: as for the dots budget, two conversions of one note
+// admitted at the same moment on two nodes, before either reached the
+// other, would both carry its dots; and a conversion sent again after its
+// first copy was applied (a lost ack) is refused, as A is gone by then (the
+// web client sends nothing the welcome's version shows the node has,
+// sync.ts; a client that does reloads the board, which holds it).
+//
+// Rejected: an op that changes an element's kind (a protocol change
+// every replica and the conformance vectors would have to learn, and a
+// note and a node have different properties); a node endpoint POST
+// /convert where the node writes the change (the change would not be the
+// client's, so its undo stack could not take it back, and an offline
+// client could not convert); trusting the client's word that a change is
+// a conversion (anyone could then cast anyone's dots).
+type moved []bool
+
+// has reports whether op i of the change is a vote move.
+func (m moved) has(i int) bool { return i < len(m) && m[i] }
+
+// convertible says which kinds a conversion turns into each other.
+func convertible(kind string) bool { return kind == "note" || kind == "mindmap" }
+
+// voteMoves returns which of c's vote ops move a vote from a converted
+// element to its replacement (see moved); nil when it moves none.
+func voteMoves(d *crdt.Doc, c *crdt.Change) moved {
+	votes := false
+	for i := range c.Ops {
+		if c.Ops[i].Type == crdt.OpVote {
+			votes = true
+			break
+		}
+	}
+	if !votes {
+		return nil
+	}
+	tomb := map[crdt.ElementID]bool{}      // the tombstone the change leaves, where it writes one
+	created := map[crdt.ElementID]string{} // new elements: their kind
+	again := map[crdt.ElementID]bool{}     // existing elements created again
+	for i := range c.Ops {
+		switch op := &c.Ops[i]; op.Type {
+		case crdt.OpDelete:
+			tomb[op.Element] = op.Deleted
+		case crdt.OpCreate:
+			if d.Kind(op.Element) == "" {
+				created[op.Element] = op.Key
+			} else {
+				again[op.Element] = true
+			}
+		}
+	}
+	var src, dst []crdt.ElementID
+	for el, del := range tomb {
+		switch {
+		case again[el] || !convertible(d.Kind(el)):
+		case del && !d.IsDeleted(el):
+			src = append(src, el)
+		case !del && d.IsDeleted(el):
+			dst = append(dst, el)
+		}
+	}
+	for el, kind := range created {
+		if convertible(kind) && !tomb[el] {
+			dst = append(dst, el)
+		}
+	}
+	if len(src) != 1 || len(dst) != 1 {
+		return nil
+	}
+	a, b := src[0], dst[0]
+	kb := created[b]
+	if kb == "" {
+		kb = d.Kind(b)
+	}
+	if kb == d.Kind(a) {
+		return nil
+	}
+	type reg struct{ key, voter string }
+	onA, onB := map[reg][]int{}, map[reg][]int{}
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		if op.Type != crdt.OpVote {
+			continue
+		}
+		k := reg{op.Key, op.Voter}
+		switch op.Element {
+		case a:
+			onA[k] = append(onA[k], i)
+		case b:
+			onB[k] = append(onB[k], i)
+		}
+	}
+	out, found := make(moved, len(c.Ops)), false
+	for k, w := range onB {
+		n := onA[k]
+		if len(w) != 1 || len(n) != 1 || !c.Ops[n[0]].Value.Equal(crdt.Null()) {
+			continue
+		}
+		held, ok := liveVote(d, a, k.key, k.voter)
+		if !ok || !held.Equal(c.Ops[w[0]].Value) {
+			continue
+		}
+		if _, ok := liveVote(d, b, k.key, k.voter); ok {
+			continue
+		}
+		out[w[0]], out[n[0]], found = true, true, true
+	}
+	if !found {
+		return nil
+	}
+	return out
+}
+
+// liveVote returns the voter's live vote under key on the element.
+func liveVote(d *crdt.Doc, el crdt.ElementID, key, voter string) (crdt.Value, bool) {
+	for _, v := range d.Votes(el, key) {
+		if v.Voter == voter {
+			return v.Value, true
+		}
+	}
+	return crdt.Value{}, false
 }
 
 // dotsOf sums a voter's dots across the live elements.

@@ -5,15 +5,25 @@
 // An element's kind is fixed when it is created (docs/SCHEMA.md: the CRDT
 // has no op that changes it), so a conversion is one change of CRDT ops:
 // create the new element with the same text and colour, point the comment
-// threads on the old one at it, give it the same dots and reactions, and
-// delete the old one. It merges like any change and is undone as one.
-// Dots and reactions: a vote op is under its voter, and the node takes only
-// one's own (server/room/policy.go): one's own are carried over; an element
-// with other people's is not converted (the toast says why) rather than
-// lose what they gave.
+// threads on the old one at it, move its dots and reactions, and delete
+// the old one. It merges like any change and is undone as one.
+// Dots and reactions, everyone's: each register (key, voter) live on the
+// old element is written on the new one with exactly its value and
+// withdrawn (null) on the old one, in the same change. A vote op is under
+// its voter and the node takes another's only as such a move
+// (server/room/policy.go, voteMoves: it checks the value against the old
+// element as it is then), so nobody's dots are cast or counted twice, and
+// the undo (which writes them back on the old element and withdraws them
+// from the new) is admitted by the same rule. A move is no vote: it is
+// made after voting closed too. Other people's dots are not moved while the
+// page is not connected (the toast says so): sent later, the change would
+// be checked against what their owners did meanwhile, and refused if they
+// changed those dots.
 // Rejected: a "kind" property read over the element's real kind (every
 // reader — the node's summary and exports, older clients — would have to
-// know it, and a node and a note have different properties).
+// know it, and a node and a note have different properties); leaving the
+// dots on the deleted element (the budget counts deleted elements' dots,
+// and restoring it would count them twice).
 import type { ElementJSON, LocalOp } from './crdt';
 import type { El } from './element';
 import type { Comments } from './comments';
@@ -122,18 +132,20 @@ export class Converter {
     if (text) ops.push({ op: 'insertText', el: id, field: 'text', pos: 0, text });
     if (typeof e.props.color === 'string') ops.push({ op: 'set', el: id, key: 'color', value: e.props.color });
     const j = h.doc.elements([e.id])[0] as (ElementJSON & { votes?: Record<string, Record<string, unknown>> }) | undefined;
-    const votes = j?.votes ?? {};
-    for (const [key, byVoter] of Object.entries(votes)) {
+    const withdraw: LocalOp[] = [];
+    for (const [key, byVoter] of Object.entries(j?.votes ?? {})) {
       const me = key === 'vote' ? this.f.votes.me : this.f.userId;
       for (const [voter, value] of Object.entries(byVoter ?? {})) {
-        if (value === null || value === undefined || value === 0 || value === '') continue;
-        if (voter !== me) {
+        if (value === null || value === undefined || value === 0 || value === false || value === '') continue;
+        if (voter !== me && voter !== this.f.userId && h.sync.state !== 'live') {
           h.toast(T.othersDots, true);
           return null;
         }
         ops.push({ op: 'vote', el: id, key, voter, value });
+        withdraw.push({ op: 'vote', el: e.id, key, voter, value: null });
       }
     }
+    ops.push(...withdraw);
     for (const t of this.f.comments.read()) if (t.target === e.id) ops.push({ op: 'set', el: t.id, key: 'target', value: id });
     ops.push({ op: 'delete', el: e.id });
     return { id, ops };

@@ -594,6 +594,12 @@ export class Sync {
         rec.role = f.user.role;
         rec.userName = f.user.name;
         rec.userColor = f.user.color;
+        // Changes of ours the node has already (their ack was lost) are
+        // done, not sent again: the node checks a change as it arrives, and
+        // one that passed may not pass twice (a conversion moving other
+        // people's dots, once its old element is gone).
+        const have = Number(f.version?.[this.replica] ?? 0);
+        for (const p of this.pending) if (!p.acked && p.start <= have) p.acked = true;
         // A guest's colour is its browser's; the node may have swapped it
         // for one nobody present wears: keep that one from now on.
         if (f.user.color && isGuest(f.user.id)) (this.o.keepColor ?? setMyColor)(f.user.color);

@@ -1,5 +1,6 @@
 // Conversion (convert.ts) and dots on mindmap nodes (votes.ts): a note
-// becomes a mindmap node and back with its text, comments and dots; a note
+// becomes a mindmap node and back with its text, comments and everyone's
+// dots (the node admits others' as moves, server/room/policy.go); a note
 // dropped on a node becomes its subtopic; mindmap nodes take dots, which the
 // summary counts.
 import assert from 'node:assert/strict';
@@ -34,7 +35,7 @@ function about(page, text) {
   }, text);
 }
 
-test('a note becomes a mindmap node and back, with its text, comments and one’s own dots; others’ dots keep it as it is', async () => {
+test('a note becomes a mindmap node and back with its text, comments and everyone’s dots; undo brings them back', async () => {
   const b = await restBoard(node.url, 'Convert', { ownerName: 'Ada' });
   const { context: ac, page: ada } = await chrome.newPage();
   await openBoard(ada, node.url, b.id, b.token, 'Ada');
@@ -51,38 +52,63 @@ test('a note becomes a mindmap node and back, with its text, comments and one’
   await bob.evaluate((n) => window.__corkboard.features.votes.react(n, '👍'), note);
   await waitSettled(bob);
   await ada.waitForFunction((n) => window.__corkboard.features.votes.tally(n).total === 3, note);
+  const mineOn = (page, text) => page.evaluate((t) => {
+    const cb = window.__corkboard;
+    const e = cb.state().elements.find((x) => x.text === t);
+    return e && { kind: e.kind, total: cb.features.votes.tally(e.id).total, mine: cb.features.votes.tally(e.id).mine, reacts: cb.features.votes.tally(e.id).reacts };
+  }, text);
+  /** Both see the element as kind with Ada's 2 dots, Bob's 1 and his 👍 (and nothing left anywhere else). */
+  const bothSee = async (kind, what) => {
+    for (const [page, mine] of [[ada, 2], [bob, 1]]) {
+      await page.waitForFunction(([k]) => window.__corkboard.state().elements.length === 1 && window.__corkboard.state().elements[0].kind === k, [kind]);
+      assert.deepEqual(await mineOn(page, 'Bike to work'), { kind, total: 3, mine, reacts: { '👍': 1 } }, what);
+    }
+  };
 
-  // The context bar's button.
-  await ada.evaluate((n) => window.__corkboard.features.host.select([n]), note);
-  // Bob's dot and reaction are his to move: the note stays a note, and says why.
-  await ada.click('.context button[data-action=convert]');
-  await ada.waitForFunction(() => /only they can move/.test(document.querySelector('.toast').textContent));
-  assert.equal((await about(ada, 'Bike to work')).kind, 'note');
-  await bob.evaluate((n) => window.__corkboard.features.votes.vote(n, 0), note);
-  await bob.evaluate((n) => window.__corkboard.features.votes.react(n, '👍'), note); // taken back
-  await waitSettled(bob);
-  await ada.waitForFunction((n) => window.__corkboard.features.votes.tally(n).total === 2 && !Object.keys(window.__corkboard.features.votes.tally(n).reacts).length, note);
-  await ada.evaluate((n) => window.__corkboard.features.votes.react(n, '🎉'), note);
+  // The context bar's button: Bob's dot and reaction move with it.
   await ada.evaluate((n) => window.__corkboard.features.host.select([n]), note);
   await ada.click('.context button[data-action=convert]');
   let now = await waitState(ada, (s) => s.elements.some((e) => e.text === 'Bike to work' && e.kind === 'mindmap'));
   assert.equal(now.elements.length, 1, 'the note is gone');
   let a = await about(ada, 'Bike to work');
-  assert.deepEqual({ kind: a.kind, dots: a.dots, threads: a.threads, reacts: a.reacts }, { kind: 'mindmap', dots: 2, threads: 1, reacts: { '🎉': 1 } });
+  assert.deepEqual({ kind: a.kind, dots: a.dots, threads: a.threads, reacts: a.reacts }, { kind: 'mindmap', dots: 3, threads: 1, reacts: { '👍': 1 } });
   assert.deepEqual(now.selection, [a.id]);
-  // Bob sees the same.
-  await bob.waitForFunction((id) => window.__corkboard.state().elements.some((e) => e.id === id && e.kind === 'mindmap'), a.id);
+  await waitSettled(ada); // the node took it
+  await bothSee('mindmap', 'converted');
+  const node1 = a.id;
 
   // Alt+M: back to a note.
   await ada.keyboard.press('Alt+m');
   now = await waitState(ada, (s) => s.elements.some((e) => e.text === 'Bike to work' && e.kind === 'note'));
   a = await about(ada, 'Bike to work');
-  assert.deepEqual({ kind: a.kind, dots: a.dots, threads: a.threads }, { kind: 'note', dots: 2, threads: 1 });
-  assert.equal(now.elements.length, 1);
+  assert.deepEqual({ kind: a.kind, dots: a.dots, threads: a.threads }, { kind: 'note', dots: 3, threads: 1 });
   await waitSettled(ada);
-  // One undo brings the mindmap node back whole.
+  await bothSee('note', 'converted back');
+  // Undo brings the mindmap node back whole, with everyone's dots, and again the first note.
   await ada.keyboard.press('Control+z');
-  await waitState(ada, (s) => s.elements.length === 1 && s.elements[0].kind === 'mindmap');
+  await waitState(ada, (s, id) => s.elements.length === 1 && s.elements[0].id === id, node1);
+  await waitSettled(ada);
+  await bothSee('mindmap', 'undone once');
+  await ada.keyboard.press('Control+z');
+  await waitState(ada, (s, id) => s.elements.length === 1 && s.elements[0].id === id, note);
+  await waitSettled(ada);
+  await bothSee('note', 'undone twice');
+  assert.equal((await about(bob, 'Bike to work')).threads, 1);
+  // The node counts them once: the tally and the summary.
+  const res = await (await fetch(`${node.url}/v1/boards/${b.id}/voting`, { headers: { Authorization: 'Bearer ' + b.token } })).json();
+  assert.deepEqual(res.result.map((r) => [r.element, r.dots]), [[note, 3]]);
+  const sum = await (await fetch(`${node.url}/v1/boards/${b.id}/summary?format=json`, { headers: { Authorization: 'Bearer ' + b.token } })).json();
+  assert.deepEqual(sum.ideas.map((i) => [i.element, i.votes]), [[note, 3]]);
+
+  // Offline, Bob's dots do not move (the node would check them later, against what he did meanwhile): the toast says why.
+  await ac.setOffline(true);
+  await waitState(ada, (s) => s.state === 'offline');
+  await ada.evaluate((n) => window.__corkboard.features.host.select([n]), note);
+  await ada.click('.context button[data-action=convert]');
+  await ada.waitForFunction(() => /only while you are connected/.test(document.querySelector('.toast').textContent));
+  assert.equal((await about(ada, 'Bike to work')).kind, 'note');
+  await ac.setOffline(false);
+  await waitSettled(ada);
   await Promise.all([ac.close(), bc.close()]);
 });
 
@@ -118,4 +144,51 @@ test('a note dropped on a mindmap node becomes its subtopic; mindmap nodes take 
   assert.equal(idea.votes, 2);
   assert.equal(sum.ideas[0].element, child.id, 'ranked first');
   await context.close();
+});
+
+test('a conversion whose ack was lost is not sent again on reconnecting (the node has it, and would refuse it twice)', async () => {
+  const b = await restBoard(node.url, 'Lost ack', { ownerName: 'Ada' });
+  const { context: ac, page: ada } = await chrome.newPage();
+  let dropAcks = false;
+  let conn = null;
+  await ada.routeWebSocket(/\/ws/, (ws) => {
+    const server = ws.connectToServer();
+    conn = ws;
+    server.onMessage((m) => {
+      if (dropAcks && typeof m === 'string' && m.includes('"type":"ack"')) return;
+      ws.send(m);
+    });
+  });
+  await openBoard(ada, node.url, b.id, b.token, 'Ada');
+  const { context: bc, page: bob } = await chrome.newPage();
+  await openBoard(bob, node.url, b.id, b.tokens.editor, 'Bob');
+  const note = fixedId(1);
+  await edit(ada, noteOps(note, 0, 0, 'Bike to work', 'green'));
+  await waitSettled(ada);
+  await waitState(bob, (s, n) => s.elements.some((e) => e.id === n), note);
+  await bob.evaluate((n) => window.__corkboard.features.votes.vote(n, 1), note);
+  await waitSettled(bob);
+  await ada.waitForFunction((n) => window.__corkboard.features.votes.tally(n).total === 1, note);
+  const replica = (await state(ada)).replica;
+
+  // The node applies the conversion, its ack never arrives, the connection drops.
+  dropAcks = true;
+  await ada.evaluate((n) => window.__corkboard.features.host.select([n]), note);
+  await ada.click('.context button[data-action=convert]');
+  await bob.waitForFunction(() => window.__corkboard.state().elements.some((e) => e.kind === 'mindmap'));
+  assert.equal((await state(ada)).unacked, 1);
+  const first = conn;
+  dropAcks = false;
+  await first.close({ code: 1001, reason: 'going away' });
+  for (const end = Date.now() + 15000; conn === first; ) {
+    assert.ok(Date.now() < end, 'the page never reconnected');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await waitSettled(ada);
+  const s = await state(ada);
+  assert.equal(s.replica, replica, 'no refusal: the page did not start over under a new replica');
+  assert.ok(!/refused/.test(await ada.evaluate(() => document.querySelector('.toast')?.textContent ?? '')));
+  assert.deepEqual(s.elements.map((e) => e.kind), ['mindmap']);
+  assert.equal(await ada.evaluate((id) => window.__corkboard.features.votes.tally(id).total, s.elements[0].id), 1);
+  await Promise.all([ac.close(), bc.close()]);
 });

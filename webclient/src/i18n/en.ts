@@ -546,7 +546,7 @@ export const en = {
   'convert.toNode.title': 'Turn this note into a mindmap node (Alt+M)',
   'convert.toNote.title': 'Turn this mindmap node into a note (Alt+M)',
   'convert.hasKids': 'Only a mindmap node without subtopics can become a note.',
-  'convert.othersDots': 'Other people gave this dots or reactions, which only they can move: it stays as it is.',
+  'convert.othersDots': 'Other people’s dots and reactions move with it only while you are connected: try again once back online.',
 
   // A refusal in words (password.ts, refusalText)
   'refusal.password': 'this board needs its password.',

@@ -523,7 +523,7 @@ export const fr: Record<Key, Message> = {
   'convert.toNode.title': 'Transformer cette note en nœud de carte mentale (Alt+M)',
   'convert.toNote.title': 'Transformer ce nœud de carte mentale en note (Alt+M)',
   'convert.hasKids': 'Seul un nœud de carte mentale sans sous-sujets peut devenir une note.',
-  'convert.othersDots': 'D’autres personnes y ont mis des gommettes ou des réactions, qu’elles seules peuvent déplacer : il reste tel quel.',
+  'convert.othersDots': 'Les gommettes et réactions des autres ne suivent qu’en ligne : réessayez une fois reconnecté.',
 
   'refusal.password': 'ce tableau demande son mot de passe.',
   'refusal.signIn': 'ce tableau est réservé à ses membres : connectez-vous.',
