@@ -117,6 +117,9 @@ type Server struct {
 	replays chan struct{}       // past states rebuilt at once (history.go)
 	thumbs  thumbCache          // boards' thumbnails by version (thumbnail.go)
 	reads   readBudgets         // whole-board reads per board (roomtime.go)
+
+	idKeyMu sync.Mutex
+	idKey   []byte // the cluster's user-id key, once read (userIDKey)
 }
 
 // New makes the API of a node.
