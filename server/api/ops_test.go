@@ -79,7 +79,10 @@ func TestOpsBounded(t *testing.T) {
 	for range maxReplays {
 		w := &blockedWriter{ResponseRecorder: httptest.NewRecorder(), started: make(chan struct{}), go_: make(chan struct{})}
 		ws = append(ws, w)
-		go func() { srv.answerOps(w, httptest.NewRequest("GET", "/", nil), board, all, version); done <- struct{}{} }()
+		go func() {
+			srv.answerOps(w, httptest.NewRequest("GET", "/", nil), board, all, version)
+			done <- struct{}{}
+		}()
 		<-w.started
 	}
 	if len(srv.replays) != maxReplays {
@@ -92,7 +95,9 @@ func TestOpsBounded(t *testing.T) {
 	slotWait = 20 * time.Millisecond
 	w := httptest.NewRecorder()
 	srv.answerOps(w, httptest.NewRequest("GET", "/", nil), board, all, version)
-	var refused struct{ Error struct{ Code, Message string } }
+	var refused struct {
+		Error struct{ Code, Message string }
+	}
 	if w.Code != 503 || w.Header().Get("Retry-After") == "" || json.Unmarshal(w.Body.Bytes(), &refused) != nil || refused.Error.Code != "unavailable" {
 		t.Fatalf("a third large answer: %d %v %s, want 503 unavailable with Retry-After", w.Code, w.Header(), w.Body)
 	}
