@@ -16,7 +16,8 @@
 // Rejected alternatives:
 //   - user ids drawn at random: two nodes signing in the same new e-mail at
 //     once would create two users. A user id is derived from the
-//     normalised e-mail instead (UserID), so concurrent creations merge.
+//     normalised e-mail and a cluster-wide key instead (UserID), so
+//     concurrent creations merge and ids do not reveal addresses.
 //   - signed, stateless session tokens: they cannot be revoked one by one
 //     (sign-out, "sign out everywhere"); a session record lookup per
 //     request is cheap against the local store.
@@ -26,6 +27,7 @@
 package account
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -132,9 +134,33 @@ func NormalizeEmail(s string) (string, error) {
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// UserID derives a user's id from the normalised e-mail address, so every
-// node gives one person the same id.
-func UserID(email string) string {
+// UserID derives a new user's id from the normalised e-mail address and
+// the cluster's user-id key (HMAC-SHA256, first 13 bytes in base32), so
+// every node gives one person the same id, and someone who sees user ids
+// (votes, authors, presence, member lists) but not the key cannot test a
+// guessed address against them. key is at least 32 bytes (the node
+// derives it from the cluster secret: api's userIDKey).
+//
+// Rejected alternatives:
+//   - ids drawn at random, with an e-mail → id index record: two nodes
+//     creating one address at once need a unique index across the cluster
+//     to agree on one id, which the records (last writer wins per key) do
+//     not give for two keys.
+//   - giving existing users keyed ids: their votes (in the boards' CRDT
+//     state), memberships, comments and authorship are recorded under the
+//     old id; rewriting them all is a migration of every board. Users
+//     created before keyed ids keep their LegacyUserID.
+func UserID(key []byte, email string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("corkboard-user\x00" + email))
+	return "u_" + strings.ToLower(idEncoding.EncodeToString(m.Sum(nil)[:13]))
+}
+
+// LegacyUserID is the id users created before keyed ids were given: an
+// unkeyed hash of the address, which anyone can compute. Sign-in still
+// finds those users under it (their votes and memberships use it); no new
+// user is created under it.
+func LegacyUserID(email string) string {
 	h := sha256.Sum256([]byte("corkboard-user\x00" + email))
 	return "u_" + strings.ToLower(idEncoding.EncodeToString(h[:13]))
 }

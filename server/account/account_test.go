@@ -25,16 +25,30 @@ func TestNormalizeEmail(t *testing.T) {
 }
 
 func TestUserIDStableAndDistinct(t *testing.T) {
+	key := []byte(strings.Repeat("k", 32))
 	a, _ := NormalizeEmail("Ana@Example.com")
 	b, _ := NormalizeEmail("ana@example.com")
-	if UserID(a) != UserID(b) {
-		t.Fatalf("one person, two ids: %s %s", UserID(a), UserID(b))
+	if UserID(key, a) != UserID(key, b) {
+		t.Fatalf("one person, two ids: %s %s", UserID(key, a), UserID(key, b))
 	}
-	if UserID("ana@example.com") == UserID("bo@example.com") {
+	if UserID(key, "ana@example.com") == UserID(key, "bo@example.com") {
 		t.Fatal("two people, one id")
 	}
-	if !strings.HasPrefix(UserID(a), "u_") || len(UserID(a)) != 23 {
-		t.Fatalf("id %q", UserID(a))
+	if !strings.HasPrefix(UserID(key, a), "u_") || len(UserID(key, a)) != 23 {
+		t.Fatalf("id %q", UserID(key, a))
+	}
+}
+
+// TestUserIDNeedsTheKey: an id cannot be recomputed from a guessed
+// address without the key (the unkeyed hash ids used to be).
+func TestUserIDNeedsTheKey(t *testing.T) {
+	k1, k2 := []byte(strings.Repeat("k", 32)), []byte(strings.Repeat("j", 32))
+	id := UserID(k1, "ana@example.com")
+	if id == LegacyUserID("ana@example.com") || id == UserID(k2, "ana@example.com") {
+		t.Fatalf("id %s is computable without the cluster's key", id)
+	}
+	if len(LegacyUserID("ana@example.com")) != 23 {
+		t.Fatal("legacy id changed form")
 	}
 }
 

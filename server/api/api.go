@@ -117,6 +117,9 @@ type Server struct {
 	replays chan struct{}       // past states rebuilt at once (history.go)
 	thumbs  thumbCache          // boards' thumbnails by version (thumbnail.go)
 	reads   readBudgets         // whole-board reads per board (roomtime.go)
+
+	idKeyMu sync.Mutex
+	idKey   []byte // the cluster's user-id key, once read (userIDKey)
 }
 
 // New makes the API of a node.
@@ -134,10 +137,13 @@ func (srv *Server) holdHeavy(w http.ResponseWriter, r *http.Request) (release fu
 	return holdSlot(srv.heavy, w, r, "the node is busy importing; retry in a moment")
 }
 
-// holdSlot takes a slot of lane, waiting up to 10 s; it answers 503 with
-// busy itself when none frees.
+// slotWait is how long holdSlot waits (a variable for tests).
+var slotWait = 10 * time.Second
+
+// holdSlot takes a slot of lane, waiting up to slotWait (10 s); it answers
+// 503 with busy itself when none frees.
 func holdSlot(lane chan struct{}, w http.ResponseWriter, r *http.Request, busy string) (release func(), ok bool) {
-	t := time.NewTimer(10 * time.Second)
+	t := time.NewTimer(slotWait)
 	defer t.Stop()
 	select {
 	case lane <- struct{}{}:

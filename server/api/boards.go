@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -321,7 +322,42 @@ func (srv *Server) boardOps(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
 		return
 	}
-	got, err := room.ChangesSince(r.Context(), srv.cfg.Store, id, since, version, room.Limit{Changes: maxOpsChanges, Bytes: maxOpsBytes})
+	srv.answerOps(w, r, id, since, version)
+}
+
+// opsLightBytes: an /ops answer read from at most this many stored bytes
+// is answered at once; a larger one waits for a slot of the node's
+// whole-history reads (srv.replays, shared with history replays and the
+// activity scan: maxReplays at once, else 503 after 10 s). A variable for
+// tests.
+var opsLightBytes = 1 << 20
+
+// answerOps reads the changes between since and version and writes them
+// as the /ops answer, streamed.
+//
+// Memory: one call used to hold up to maxOpsBytes of stored changes, all
+// of them decoded, and its whole JSON answer at once (several hundred MiB
+// with small changes), and any number of calls could do so together. Now
+// a call holds the stored bytes (at most opsLightBytes, or maxOpsBytes for
+// one of the maxReplays calls holding a slot) and one decoded change at a
+// time: each is encoded to the answer and its stored bytes let go.
+// Rejected: a slot for every call (the common small catch-up would queue
+// behind history replays); a lane of its own (one more bound to tune for
+// the same resource, memory and a core per whole-history read). The
+// price: a stored change that fails to decode once the answer has begun
+// (a corrupt store) aborts the connection instead of answering 500, so
+// the client gets a cut answer, never a wrong one.
+func (srv *Server) answerOps(w http.ResponseWriter, r *http.Request, id storage.BoardID, since, version crdt.VersionVector) {
+	got, err := room.ChangesSince(r.Context(), srv.cfg.Store, id, since, version, room.Limit{Changes: maxOpsChanges, Bytes: opsLightBytes})
+	if err == nil && got.More && len(got.Entries) < maxOpsChanges {
+		got = room.Since{} // let the small read go before the large one
+		release, ok := holdSlot(srv.replays, w, r, "the node is busy reading boards' histories; retry in a moment")
+		if !ok {
+			return
+		}
+		defer release()
+		got, err = room.ChangesSince(r.Context(), srv.cfg.Store, id, since, version, room.Limit{Changes: maxOpsChanges, Bytes: maxOpsBytes})
+	}
 	switch {
 	case err == nil && got.More:
 		err = fmt.Errorf("more than %d changes or %d MiB: load the state instead", maxOpsChanges, maxOpsBytes>>20)
@@ -332,19 +368,32 @@ func (srv *Server) boardOps(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 413, protocol.CodeTooLarge, err.Error())
 		return
 	}
-	out := struct {
-		Version crdt.VersionVector `json:"version"`
-		Changes []opRecord         `json:"changes"`
-	}{Version: version, Changes: []opRecord{}}
-	for _, e := range got.Entries {
+	head, _ := json.Marshal(version)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(200)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	enc := json.NewEncoder(bw) // escapes as writeJSON does
+	bw.WriteString(`{"version":`)
+	bw.Write(head)
+	bw.WriteString(`,"changes":[`)
+	for i := range got.Entries {
+		e := &got.Entries[i]
 		c, err := crdt.DecodeChange(e.Data)
 		if err != nil {
-			writeError(w, 500, protocol.CodeInternal, err.Error())
-			return
+			srv.cfg.Log.Error("ops: a stored change does not decode; answer cut", "board", id.String(), "seq", e.Seq, "err", err)
+			panic(http.ErrAbortHandler)
 		}
-		out.Changes = append(out.Changes, opRecord{Change: c, Author: e.Author, Accepted: e.Accepted})
+		e.Data = nil // answered: its bytes may go
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := enc.Encode(opRecord{Change: c, Author: e.Author, Accepted: e.Accepted}); err != nil {
+			return // the client went away
+		}
 	}
-	writeJSON(w, 200, out)
+	bw.WriteString("]}\n")
+	bw.Flush()
 }
 
 type opRecord struct {

@@ -172,19 +172,28 @@ func (srv *Server) signInComplete(w http.ResponseWriter, r *http.Request) {
 	srv.startSession(w, r, u, l.Next)
 }
 
-// ensureUser returns the user of an e-mail address, creating it.
+// ensureUser returns the user of an e-mail address, creating it: under
+// its keyed id (account.UserID), or the legacy unkeyed id for a user
+// created before keyed ids (found there, kept there). New users are only
+// ever created under the keyed id.
 func (srv *Server) ensureUser(ctx context.Context, email string) (*account.User, error) {
-	id := account.UserID(email)
-	var u account.User
-	if err := srv.cfg.Records.Get(ctx, account.NSUser, []byte(id), &u); err == nil {
-		return &u, nil
-	} else if !errors.Is(err, storage.ErrNotFound) {
+	key, err := srv.userIDKey(ctx)
+	if err != nil {
 		return nil, err
+	}
+	id := account.UserID(key, email)
+	var u account.User
+	for _, try := range []string{id, account.LegacyUserID(email)} {
+		if err := srv.cfg.Records.Get(ctx, account.NSUser, []byte(try), &u); err == nil {
+			return &u, nil
+		} else if !errors.Is(err, storage.ErrNotFound) {
+			return nil, err
+		}
 	}
 	now := srv.cfg.Now().UnixMilli()
 	// Created once: of two nodes creating one person at once, one
 	// creates and the other reads what it created.
-	err := srv.cfg.Records.Update(ctx, account.NSUser, []byte(id), &u, func(found bool) error {
+	err = srv.cfg.Records.Update(ctx, account.NSUser, []byte(id), &u, func(found bool) error {
 		if found {
 			return errUnchanged
 		}
@@ -195,6 +204,41 @@ func (srv *Server) ensureUser(ctx context.Context, email string) (*account.User,
 		return nil, err
 	}
 	return &u, nil
+}
+
+// userIDKeyRecord is where the cluster keeps the key of its user ids: a
+// record in the user namespace, under a store key no user id has.
+var userIDKeyRecord = []byte("key:user-id")
+
+// userIDKey is the key of account.UserID. The first node to need it
+// stores a sub-key of the cluster secret (an HMAC of it, never the secret
+// itself), and every node uses the stored one from then on: changing the
+// secret later (docs/SECURITY.md) must not give existing people new ids,
+// which would part them from their boards. Two nodes storing it at once
+// store the same value (one cluster, one secret); of two misconfigured
+// nodes with different secrets the first write wins everywhere.
+func (srv *Server) userIDKey(ctx context.Context) ([]byte, error) {
+	srv.idKeyMu.Lock()
+	defer srv.idKeyMu.Unlock()
+	if srv.idKey != nil {
+		return srv.idKey, nil
+	}
+	var rec struct {
+		Key     string `json:"key"`
+		Updated int64  `json:"updated"`
+	}
+	err := srv.cfg.Records.Update(ctx, account.NSUser, userIDKeyRecord, &rec, func(found bool) error {
+		if found && len(rec.Key) >= 32 {
+			return errUnchanged
+		}
+		rec.Key, rec.Updated = srv.cfg.Signer.MAC("corkboard user-id key"), srv.cfg.Records.Stamp(rec.Updated)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		return nil, fmt.Errorf("user-id key: %w", err)
+	}
+	srv.idKey = []byte(rec.Key)
+	return srv.idKey, nil
 }
 
 // startSession creates a session for u, sets its cookie and answers.

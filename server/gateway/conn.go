@@ -4,10 +4,12 @@ import (
 	"context"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/auth"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/reply"
@@ -124,10 +126,22 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor) *ws
 	user := who.User
 	if user.Name == "" || user.ID[:min(len(user.ID), 6)] == "guest-" || user.ID[:min(len(user.ID), 5)] == "link-" {
 		// Guests and link visitors choose their display name; the user id
-		// (unforgeable) stays the node's.
-		if hello.Name != "" {
-			user.Name = hello.Name
-		} else if user.Name == "" {
+		// (unforgeable) stays the node's. The name is shown in other
+		// people's presence labels, so it passes the account names' rule
+		// (account.CheckName: no control characters, no text-direction
+		// marks), the same as a password join's name; one that fails
+		// closes the connection with 4103 rather than being stripped (the
+		// guest would be shown a name other than the one typed).
+		// Surrounding spaces are dropped, and a blank name is none.
+		if name := strings.TrimSpace(hello.Name); name != "" {
+			if account.CheckName(name) != nil {
+				c.Close(websocket.StatusCode(protocol.CloseProtocol), "hello: the name has control or text-direction characters")
+				return nil
+			}
+			user.Name = name
+		} else if user.Name == "" || account.CheckName(user.Name) != nil {
+			// (A guest token signed before names were checked may carry
+			// any name.)
 			user.Name = "Guest"
 		}
 	}
