@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -91,6 +92,7 @@ const (
 type Pebble struct {
 	db            *pebble.DB
 	keepSnapshots int
+	gather        *walGather // nil: SyncGather 0
 
 	mu struct {
 		sync.Mutex
@@ -147,6 +149,10 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	var gather *walGather
+	if opts.SyncGather > 0 {
+		gather = &walGather{d: opts.SyncGather}
+	}
 	cache := pebble.NewCache(cacheSize)
 	defer cache.Unref() // the DB holds its own reference
 	db, err := pebble.Open(dir, &pebble.Options{
@@ -155,7 +161,7 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 		MemTableSize:       memTableSize,
 		Logger:             pebbleLogger{logger.With("component", "pebble")},
 		FormatMajorVersion: pebble.FormatNewest,
-		WALMinSyncInterval: syncGather(opts.SyncGather),
+		WALMinSyncInterval: gather.interval(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", op, dir, err)
@@ -164,18 +170,49 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("%s %s: %w", op, dir, err)
 	}
-	p := &Pebble{db: db, keepSnapshots: keep}
+	p := &Pebble{db: db, keepSnapshots: keep, gather: gather}
 	p.mu.drained = sync.NewCond(&p.mu.Mutex)
 	p.mu.boards = make(map[BoardID]*pebbleBoard)
 	return p, nil
 }
 
-// syncGather is PebbleOptions.SyncGather as Pebble takes it.
-func syncGather(d time.Duration) func() time.Duration {
-	if d <= 0 {
+// walGather is PebbleOptions.SyncGather as Pebble takes it
+// (WALMinSyncInterval, asked after each fsync of the log how long to hold
+// the next one back). It holds it back only when more than one append of
+// the op log asked for a sync since the previous answer: several boards
+// are committing, and the wait lets the next fsync serve more of them.
+// With one append (a board committing alone: its room waits for this
+// fsync before it appends again, so nobody would share the next one) the
+// next fsync runs as soon as it is asked for, and no timer is armed.
+//
+// Rejected: a fixed interval (every commit of a lone busy board waited
+// for it, for nothing: the ack latency of a big board); an interval
+// scaled to the rate of appends (the interval caps the fsyncs per second
+// either way, and a longer one only adds ack latency once the appends
+// outnumber the fsyncs).
+type walGather struct {
+	d       time.Duration
+	appends atomic.Int64 // durable op-log appends asked for since the last answer
+}
+
+// interval is the WALMinSyncInterval of g (nil for a nil g: no wait).
+func (g *walGather) interval() func() time.Duration {
+	if g == nil {
 		return nil
 	}
-	return func() time.Duration { return d }
+	return func() time.Duration {
+		if g.appends.Swap(0) <= 1 {
+			return 0
+		}
+		return g.d
+	}
+}
+
+// appended counts a durable op-log append for the gather.
+func (g *walGather) appended() {
+	if g != nil {
+		g.appends.Add(1)
+	}
 }
 
 // checkFormat stamps an empty database with storeFormat and refuses one
@@ -364,6 +401,7 @@ func (p *Pebble) applyAppend(board BoardID, recs []Record) (uint64, *pebble.Batc
 			return 0, nil, err
 		}
 	}
+	p.gather.appended()
 	if err := p.db.ApplyNoSyncWait(batch, pebble.Sync); err != nil {
 		// Only argument errors get here (commit errors are fatal in
 		// Pebble), so nothing was applied and the batch needs no SyncWait.
