@@ -95,9 +95,10 @@ func (w *wsConn) write() {
 // frameWriter's lock.
 //
 // Rejected: writev of the headers and payloads in place (a net.Buffers per
-// batch, and a copy of under rawMax bytes is cheaper than an iovec each);
-// writing from the room's goroutine when a session is idle (a full socket
-// would stall the board).
+// batch, and a copy of under rawMax bytes is cheaper than an iovec each).
+// The room writes to an idle connection itself only without blocking
+// (direct, below); a blocking write from it would stall the board on a
+// full socket.
 func (w *wsConn) send(ctx context.Context, msgs []room.Outgoing) error {
 	if len(w.rest) > 0 {
 		// The end of a frame a direct write began goes before anything.
