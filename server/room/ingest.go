@@ -245,7 +245,7 @@ func (r *Room) answer(group []submit, outcomes []outcome) {
 		if direct {
 			sm.sess.SendDirect(m)
 		} else {
-			sm.sess.Send(m)
+			sm.sess.sendQueued(m)
 		}
 	}
 }
@@ -355,7 +355,7 @@ func (r *Room) fanout(fresh [][]byte, owners []*Session, bin []byte) {
 		if direct {
 			queued = s.SendDirect(m)
 		} else {
-			queued = s.Send(m)
+			queued = s.sendQueued(m)
 		}
 		if !queued {
 			if h := r.cfg.Hooks.SlowConsumers; h != nil {

@@ -245,6 +245,15 @@ func (s *Session) NextWait(dst []Outgoing, t *time.Timer, linger time.Duration) 
 // Send queues a message without blocking; a full queue kicks the session.
 func (s *Session) Send(m Outgoing) bool {
 	s.mu.Lock()
+	return s.queueLocked(m)
+}
+
+// sendQueued is Send for the room's acks and fan-out on a board too big
+// for direct writes: the session's writer lingers again between messages
+// (NextWait). The reader's answers (pongs, refusals) use Send and leave
+// that choice as the room made it.
+func (s *Session) sendQueued(m Outgoing) bool {
+	s.mu.Lock()
 	s.noLinger = false
 	return s.queueLocked(m)
 }
