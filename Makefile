@@ -145,3 +145,4 @@ benchnode:
 	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 500 -boards 1 -rate 200 -duration 20s -warmup 5s
 	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 5000 -boards 1000 -rate 2000 -duration 20s -warmup 5s
 	bash bench/scripts/with-node.sh -- $(GO) run ./bench/cmd/load -clients 1000 -boards 1 -rate 200 -duration 20s -warmup 5s
+	bash bench/scripts/with-node.sh --fanout-delay 0 -- $(GO) run ./bench/cmd/load -clients 1000 -boards 200 -rate 1000 -duration 20s -warmup 5s

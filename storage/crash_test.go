@@ -147,14 +147,16 @@ func TestCrashCloneKeepsAckedRecords(t *testing.T) {
 	for _, tc := range []struct {
 		unsyncedPct int
 		seed        uint64
+		gather      time.Duration // SyncGather: fsyncs held back while several boards append
 	}{
-		{0, 1}, {0, 2}, {30, 3}, {50, 4}, {70, 5}, {100, 6},
+		{0, 1, 0}, {0, 2, 0}, {30, 3, 0}, {50, 4, 0}, {70, 5, 0}, {100, 6, 0},
+		{30, 7, time.Millisecond}, {100, 8, time.Millisecond},
 	} {
-		t.Run(fmt.Sprintf("unsynced%d%%/seed%d", tc.unsyncedPct, tc.seed), func(t *testing.T) {
+		t.Run(fmt.Sprintf("unsynced%d%%/seed%d/gather%v", tc.unsyncedPct, tc.seed, tc.gather), func(t *testing.T) {
 			fs := vfs.NewCrashableMem()
 			// Tiny memtables: flushes, sstables and manifest edits happen
 			// during the run, so the crash can catch them half done.
-			opts := PebbleOptions{FS: fs, MemTableSize: 32 << 10, Logger: quietLogger}
+			opts := PebbleOptions{FS: fs, MemTableSize: 32 << 10, Logger: quietLogger, SyncGather: tc.gather}
 			s, err := OpenPebble("db", opts)
 			if err != nil {
 				t.Fatal(err)

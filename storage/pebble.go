@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -37,11 +38,12 @@ type PebbleOptions struct {
 	// Logger receives Pebble's log messages: informational ones at debug
 	// level, errors at error level. Nil means slog.Default().
 	Logger *slog.Logger
-	// SyncGather is the least time between two fsyncs of the log: a
-	// durable append asked for sooner waits for the next one, together
-	// with every append asked for meanwhile (Pebble's WALMinSyncInterval).
-	// Appends are acknowledged only after their fsync either way; an
-	// append after a quiet moment is synced at once. Zero: no wait.
+	// SyncGather is the least time between two fsyncs of the log while
+	// fsyncs are shared (walGather): a durable append asked for sooner
+	// waits for the next one, together with every append asked for
+	// meanwhile (Pebble's WALMinSyncInterval). Appends are acknowledged
+	// only after their fsync either way; an append after a quiet moment,
+	// or of a board committing alone, is synced at once. Zero: no wait.
 	//
 	// On many small boards that each commit alone, every append was its
 	// own fsync (a fourth of a busy node's CPU, in the kernel); gathering
@@ -91,6 +93,7 @@ const (
 type Pebble struct {
 	db            *pebble.DB
 	keepSnapshots int
+	gather        *walGather // nil: SyncGather 0
 
 	mu struct {
 		sync.Mutex
@@ -147,6 +150,10 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	var gather *walGather
+	if opts.SyncGather > 0 {
+		gather = &walGather{d: opts.SyncGather}
+	}
 	cache := pebble.NewCache(cacheSize)
 	defer cache.Unref() // the DB holds its own reference
 	db, err := pebble.Open(dir, &pebble.Options{
@@ -155,7 +162,7 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 		MemTableSize:       memTableSize,
 		Logger:             pebbleLogger{logger.With("component", "pebble")},
 		FormatMajorVersion: pebble.FormatNewest,
-		WALMinSyncInterval: syncGather(opts.SyncGather),
+		WALMinSyncInterval: gather.interval(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", op, dir, err)
@@ -164,18 +171,59 @@ func OpenPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("%s %s: %w", op, dir, err)
 	}
-	p := &Pebble{db: db, keepSnapshots: keep}
+	p := &Pebble{db: db, keepSnapshots: keep, gather: gather}
 	p.mu.drained = sync.NewCond(&p.mu.Mutex)
 	p.mu.boards = make(map[BoardID]*pebbleBoard)
 	return p, nil
 }
 
-// syncGather is PebbleOptions.SyncGather as Pebble takes it.
-func syncGather(d time.Duration) func() time.Duration {
-	if d <= 0 {
+// walGather is PebbleOptions.SyncGather as Pebble takes it
+// (WALMinSyncInterval, asked after each fsync of the log how long to hold
+// the next one back). It holds it back while the fsyncs serve more than
+// one op-log append each on average (a moving average over the last
+// eight or so): several boards are committing, and the wait lets each
+// fsync serve more of them. While each fsync serves one append — a quiet
+// node, or one busy board committing alone, whose room waits for its
+// fsync before it appends again, so nobody would share the next one —
+// the next fsync runs as soon as it is asked for, and no timer is armed.
+//
+// Rejected: a fixed interval (every commit of a lone busy board waited
+// for it, for nothing: ack latency on a big board); deciding on the last
+// fsync alone (on many boards one fsync in three served a single append,
+// and each such answer let the next fsync run at once: more fsyncs);
+// an interval scaled to the rate of appends (the interval caps the
+// fsyncs per second either way, and a longer one only adds ack latency
+// once the appends outnumber the fsyncs).
+type walGather struct {
+	d       time.Duration
+	appends atomic.Int64 // durable op-log appends asked for since the last answer
+	// avg is appends per fsync, a moving average ×256. Atomic only because
+	// the flush loops of two logs may overlap for a moment at a switch.
+	avg atomic.Int64
+}
+
+// interval is the WALMinSyncInterval of g (nil for a nil g: no wait).
+func (g *walGather) interval() func() time.Duration {
+	if g == nil {
 		return nil
 	}
-	return func() time.Duration { return d }
+	return func() time.Duration {
+		n := min(g.appends.Swap(0), 64)
+		avg := g.avg.Load()
+		avg += (n*256 - avg) / 8
+		g.avg.Store(avg)
+		if avg <= 256+64 { // at most 1.25 appends per fsync
+			return 0
+		}
+		return g.d
+	}
+}
+
+// appended counts a durable op-log append for the gather.
+func (g *walGather) appended() {
+	if g != nil {
+		g.appends.Add(1)
+	}
 }
 
 // checkFormat stamps an empty database with storeFormat and refuses one
@@ -364,6 +412,7 @@ func (p *Pebble) applyAppend(board BoardID, recs []Record) (uint64, *pebble.Batc
 			return 0, nil, err
 		}
 	}
+	p.gather.appended()
 	if err := p.db.ApplyNoSyncWait(batch, pebble.Sync); err != nil {
 		// Only argument errors get here (commit errors are fatal in
 		// Pebble), so nothing was applied and the batch needs no SyncWait.

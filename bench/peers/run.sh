@@ -8,6 +8,9 @@
 #   big   one board, 1,000 clients, 200 changes/s (Corkboard's default fan-out delay)
 # ROUNDS (default 1) repeats corkboard, hocuspocus, y-websocket in turn;
 # DURATION and WARMUP (seconds, default 20 and 5); PEERS_PORT (18282).
+# PEERS (default "hocuspocus y-websocket"; empty: none) chooses the Yjs servers;
+# NODE_BINS, space-separated paths of corkboard binaries, runs each of them
+# in turn in every round instead of building the tree's (before/after).
 # APPLY (all or none) overrides whether the Yjs clients apply what they
 # receive: all on many boards; none on the big board, where one JavaScript
 # thread per worker cannot apply 200,000 updates/s on this machine (the
@@ -22,6 +25,8 @@ ROUNDS=${ROUNDS:-1}
 DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-5}
 SCENARIOS=${SCENARIOS:-many big}
+PEERS=${PEERS-hocuspocus y-websocket}
+NODE_BINS=${NODE_BINS:-}
 port=${PEERS_PORT:-18282}
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -56,13 +61,20 @@ for round in $(seq 1 "$ROUNDS"); do
 		big) clients=1000 boards=1 rate=200 nodeflags=() apply=${APPLY:-none} ;;
 		*) echo "benchpeers: unknown scenario $sc" >&2; exit 2 ;;
 		esac
-		echo "benchpeers: round $round $sc corkboard ${nodeflags[*]:-} loadavg $(loadavg)"
 		loadapply=true
 		[ "$apply" = none ] && loadapply=false
-		bash "$root/bench/scripts/with-node.sh" "${nodeflags[@]}" -- "$tmp/load" -apply=$loadapply -clients $clients -boards $boards -rate $rate -duration "${DURATION}s" -warmup "${WARMUP}s"
-		echo "benchpeers: round $round $sc hocuspocus loadavg $(loadavg)"
-		peer hocuspocus hocuspocus.mjs hocuspocus $clients $boards $rate "$apply"
-		echo "benchpeers: round $round $sc y-websocket loadavg $(loadavg)"
-		peer y-websocket ywebsocket.mjs y-websocket $clients $boards $rate "$apply"
+		for bin in ${NODE_BINS:-tree}; do
+			echo "benchpeers: round $round $sc corkboard ${nodeflags[*]:-} ($bin) loadavg $(loadavg)"
+			[ "$bin" = tree ] && bin=
+			NODE_BIN=$bin bash "$root/bench/scripts/with-node.sh" "${nodeflags[@]}" -- "$tmp/load" -apply=$loadapply -clients $clients -boards $boards -rate $rate -duration "${DURATION}s" -warmup "${WARMUP}s"
+		done
+		for p in $PEERS; do
+			echo "benchpeers: round $round $sc $p loadavg $(loadavg)"
+			case $p in
+			hocuspocus) peer hocuspocus hocuspocus.mjs hocuspocus $clients $boards $rate "$apply" ;;
+			y-websocket) peer y-websocket ywebsocket.mjs y-websocket $clients $boards $rate "$apply" ;;
+			*) echo "benchpeers: unknown peer $p" >&2; exit 2 ;;
+			esac
+		done
 	done
 done

@@ -7,6 +7,8 @@
 # against that node and nothing is started. The node's CPU time over the
 # command is printed on stderr. Everything is bounded in time: the node has
 # 30 s to become healthy and the command NODE_CMD_TIMEOUT (default 30m).
+# NODE_BIN runs that binary instead of building the node (alternating two
+# builds, before and after a change).
 set -euo pipefail
 node_flags=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do node_flags+=("$1"); shift; done
@@ -22,7 +24,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$(mktemp -d)/corkboard
 data=$(mktemp -d)
 port=${NODE_PORT:-18181}
-(cd "$root" && go build -o "$bin" ./server/cmd/corkboard)
+if [ -n "${NODE_BIN:-}" ]; then
+	cp "$NODE_BIN" "$bin" # another build of the node (before/after runs)
+else
+	(cd "$root" && go build -o "$bin" ./server/cmd/corkboard)
+fi
 # Every client is on loopback: no per-address limits (flags given override).
 "$bin" --addr "127.0.0.1:$port" --data-dir "$data" --log-level warn --ws-per-ip -1 --boards-per-hour -1 "${node_flags[@]}" 2>"$data.log" &
 pid=$!

@@ -184,6 +184,7 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor) *ws
 	wc := &wsConn{g: g, c: c, fw: fw, s: sess, rm: rm, board: id, user: who.User.ID, member: who.Member,
 		ctx: wctx, abort: abortWrites, done: make(chan struct{})}
 	sess.SetWriter(wc.write)
+	sess.SetDirect(wc.direct)
 	if err := rm.Join(ctx, sess, hello.Version); err != nil {
 		sess.Kick(protocol.CloseRetry, "board unavailable")
 		<-wc.done
@@ -212,9 +213,12 @@ type wsConn struct {
 	// release gives back the connection's WebSocket slot (wsSlot).
 	release func()
 
-	// The writer's own (one write at a time: the session sees to it).
-	failed bool // a write failed: the connection is gone
-	group  [][]byte
+	// The writer's own (one write at a time: the session sees to it;
+	// wsConn.direct is a writer too).
+	failed    bool // a write failed: the connection is gone
+	mustClose bool // a direct write failed: the writer closes the connection
+	group     [][]byte
+	rest      []byte // what a direct write left unwritten: the writer sends it first
 }
 
 // read reads the client's messages until the connection ends, then leaves

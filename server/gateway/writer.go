@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -35,9 +36,17 @@ func (w *wsConn) write() {
 		if !more {
 			return
 		}
+		if w.mustClose {
+			w.mustClose = false
+			w.c.CloseNow() // the reader sees the connection end and leaves
+		}
 		if kicked {
 			cl := w.s.Closing()
 			code, why := cl.Code, cl.Reason
+			if len(w.rest) > 0 && (code == protocol.CloseResync || w.failed) {
+				// Half a frame is on the wire: no close frame can follow.
+				w.failed = true
+			}
 			// Flush what is queued (an error frame, a shutdown notice)
 			// before closing, without waiting long on a slow peer; a
 			// session dropped for being slow gets nothing more.
@@ -86,10 +95,19 @@ func (w *wsConn) write() {
 // frameWriter's lock.
 //
 // Rejected: writev of the headers and payloads in place (a net.Buffers per
-// batch, and a copy of under rawMax bytes is cheaper than an iovec each);
-// writing from the room's goroutine when a session is idle (a full socket
-// would stall the board).
+// batch, and a copy of under rawMax bytes is cheaper than an iovec each).
+// The room writes to an idle connection itself only without blocking
+// (direct, below); a blocking write from it would stall the board on a
+// full socket.
 func (w *wsConn) send(ctx context.Context, msgs []room.Outgoing) error {
+	if len(w.rest) > 0 {
+		// The end of a frame a direct write began goes before anything.
+		err := w.fw.WriteRaw(w.rest)
+		w.rest = nil
+		if err != nil {
+			return err
+		}
+	}
 	var out *[]byte // pooled: an idle connection holds no buffer
 	defer func() {
 		if out != nil {
@@ -155,6 +173,48 @@ func (w *wsConn) send(ctx context.Context, msgs []room.Outgoing) error {
 		i = j
 	}
 	return flush()
+}
+
+// direct writes one message straight to the socket from the caller's
+// goroutine (the room's), without blocking: room.Session.SendDirect calls
+// it while no writer runs and nothing is queued. It frames the message as
+// send does and makes one non-blocking write (frameWriter.TryWrite). What
+// the socket does not take at all is refused (the session queues it for
+// the writer); a frame the socket took in part is finished by the
+// writer, which the session starts for it (w.rest). A write error marks
+// the connection failed; the writer closes it.
+//
+// Rejected: a writer goroutine woken for each message (what the session
+// does otherwise: on a small board every message is such a wake-up, a
+// goroutine hand-off and a park); net.Conn.Write from the room (it waits
+// for a full socket, and a slow peer would stall its board).
+func (w *wsConn) direct(m room.Outgoing) room.DirectResult {
+	if w.failed || len(m.Data) >= rawMax {
+		return room.DirectRefused
+	}
+	typ := websocket.MessageText
+	if m.Binary {
+		typ = websocket.MessageBinary
+	}
+	out := getRawBuf()
+	defer putRawBuf(out)
+	*out = appendFrame(*out, typ, m.Data)
+	n, err, tried := w.fw.TryWrite(*out)
+	switch {
+	case !tried || (n == 0 && err == nil):
+		return room.DirectRefused
+	case err != nil:
+		// The peer is gone: the writer (started for a "partial" write)
+		// closes the connection; nothing more is written to it.
+		w.failed, w.mustClose = true, true
+		return room.DirectPartial
+	}
+	w.g.cfg.Metrics.BytesOut.Add(float64(len(m.Data)))
+	if n < len(*out) {
+		w.rest = append([]byte(nil), (*out)[n:]...)
+		return room.DirectPartial
+	}
+	return room.DirectWritten
 }
 
 const (
@@ -231,6 +291,11 @@ func (l *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		r = bufio.NewReaderSize(conn, wsReadBuffer)
 	}
 	l.fw = &frameWriter{conn: conn}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			l.fw.raw = raw
+		}
+	}
 	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(l.fw, wsWriteBuffer)), nil
 }
 
@@ -249,7 +314,8 @@ func (l *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // one alone (two syscalls, hence often two TCP segments, for every frame
 // larger than it: the header and the payload).
 type frameWriter struct {
-	conn io.Writer // the hijacked connection (writev through net.Buffers)
+	conn io.Writer       // the hijacked connection (writev through net.Buffers)
+	raw  syscall.RawConn // of conn when it is a plain socket (TryWrite), else nil
 	mu   sync.Mutex
 	held *[wsWriteBuffer]byte // non-nil while a full buffer is held
 
@@ -323,6 +389,41 @@ func (f *frameWriter) Abort() {
 	if c, ok := f.conn.(io.Closer); ok && writing {
 		c.Close()
 	}
+}
+
+// TryWrite writes p to the socket with one non-blocking write(2): tried
+// is false when it was not attempted (another write holds the writer, a
+// chunk is held, Abort was called, or the connection is not a plain
+// socket), and n says how much of p the socket took (0 with a nil error:
+// the socket is full). It never waits.
+func (f *frameWriter) TryWrite(p []byte) (n int, err error, tried bool) {
+	if f.raw == nil || !f.mu.TryLock() {
+		return 0, nil, false
+	}
+	defer f.mu.Unlock()
+	f.amu.Lock()
+	aborted := f.aborted
+	f.amu.Unlock()
+	if aborted || f.held != nil {
+		return 0, nil, false
+	}
+	var werr error
+	// The callback returns true: one attempt, never a wait for room. No
+	// other write holds the descriptor's write lock: every write to the
+	// connection goes through f, under f.mu.
+	if err := f.raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), p)
+		return true
+	}); err != nil {
+		return 0, err, true
+	}
+	if n < 0 {
+		n = 0
+	}
+	if werr == syscall.EAGAIN || werr == syscall.EINTR {
+		werr = nil
+	}
+	return n, werr, true
 }
 
 // Commit sends a held chunk, if any.

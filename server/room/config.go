@@ -80,6 +80,13 @@ type Config struct {
 	// several changes, which is most of its CPU; acks and the bus are
 	// never delayed.
 	FanoutDelay time.Duration
+	// DirectWrites: on a board with at most this many local sessions, the
+	// room writes acks and fan-out straight to an idle connection's
+	// socket when it takes them at once (Session.SendDirect), instead of
+	// waking the connection's writer goroutine (default 16; negative:
+	// never). On a bigger board the writers spread the writes over the
+	// cores.
+	DirectWrites int
 	// AckReplicas: how many other nodes must have stored a change before
 	// its sender is acked (default 0: an ack means durable on this node).
 	// With 1 or more, a change survives the loss of this node's disk, at
@@ -152,6 +159,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxGroup <= 0 {
 		c.MaxGroup = 256
+	}
+	if c.DirectWrites == 0 {
+		c.DirectWrites = 16
 	}
 	if c.MaxHeld <= 0 {
 		c.MaxHeld = 10000

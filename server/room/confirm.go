@@ -101,7 +101,7 @@ func (r *Room) fromReplicated(from string, data []byte) {
 	if len(p.got) >= r.cfg.AckReplicas {
 		p.timer.Stop()
 		delete(r.pendingRepl, id)
-		answer(p.group, p.outcomes)
+		r.answer(p.group, p.outcomes)
 	}
 }
 

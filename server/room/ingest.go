@@ -131,7 +131,7 @@ func (r *Room) ingest(group []submit) {
 			}
 			r.replicate(group, outcomes, batch)
 		} else {
-			answer(group, outcomes)
+			r.answer(group, outcomes)
 			if frame != nil {
 				r.publish(frame[1:])
 			}
@@ -232,7 +232,8 @@ func (r *Room) persist(in *intake) bool {
 }
 
 // answer acks (or refuses) every submission of a group.
-func answer(group []submit, outcomes []outcome) {
+func (r *Room) answer(group []submit, outcomes []outcome) {
+	direct := r.direct()
 	for i, sm := range group {
 		if outcomes[i].err != nil {
 			// The error says how many changes before the refused one
@@ -240,8 +241,19 @@ func answer(group []submit, outcomes []outcome) {
 			sm.sess.SendJSON(outcomes[i].err)
 			continue
 		}
-		sm.sess.Send(Outgoing{Data: protocol.MarshalAck(outcomes[i].ack)})
+		m := Outgoing{Data: protocol.MarshalAck(outcomes[i].ack)}
+		if direct {
+			sm.sess.SendDirect(m)
+		} else {
+			sm.sess.sendQueued(m)
+		}
 	}
+}
+
+// direct says whether the room writes to its idle sessions' sockets
+// itself (Config.DirectWrites, Session.SendDirect).
+func (r *Room) direct() bool {
+	return r.cfg.DirectWrites > 0 && len(r.sessions) <= r.cfg.DirectWrites
 }
 
 // publish sends a batch of client changes to the other nodes (never
@@ -296,6 +308,7 @@ func (r *Room) fanout(fresh [][]byte, owners []*Session, bin []byte) {
 	var js []byte
 	deliveries := 0
 	var mine []bool // scratch: which changes the session authored
+	direct := r.direct()
 	for s := range r.sessions {
 		authored := 0
 		for _, o := range owners {
@@ -337,7 +350,14 @@ func (r *Room) fanout(fresh [][]byte, owners []*Session, bin []byte) {
 				frame = protocol.EncodeOpsOut(rest)
 			}
 		}
-		if !s.Send(Outgoing{Binary: s.Format != protocol.FormatJSON, Data: frame}) {
+		m := Outgoing{Binary: s.Format != protocol.FormatJSON, Data: frame}
+		var queued bool
+		if direct {
+			queued = s.SendDirect(m)
+		} else {
+			queued = s.sendQueued(m)
+		}
+		if !queued {
 			if h := r.cfg.Hooks.SlowConsumers; h != nil {
 				h()
 			}

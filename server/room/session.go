@@ -68,6 +68,14 @@ type Session struct {
 	writing  bool
 	kicked   bool
 	finished bool
+	// direct, if set, writes a message straight to the connection without
+	// blocking (SetDirect); flush says a direct write left part of a
+	// message with the writer, which must run to send it; noLinger says
+	// the room writes this session's messages directly (SendDirect), so
+	// its writer returns as soon as the queue is empty.
+	direct   func(Outgoing) DirectResult
+	flush    bool
+	noLinger bool
 
 	kick   chan struct{}
 	once   sync.Once
@@ -174,7 +182,7 @@ func (s *Session) SetWriter(w func()) {
 
 // wakeLocked starts the writer if there is work for it and none runs.
 func (s *Session) wakeLocked() {
-	if s.writer == nil || s.writing || s.finished || (len(s.queue) == 0 && !s.kicked) {
+	if s.writer == nil || s.writing || s.finished || (len(s.queue) == 0 && !s.kicked && !s.flush) {
 		return
 	}
 	s.writing = true
@@ -194,11 +202,12 @@ func (s *Session) Next(dst []Outgoing) (out []Outgoing, more, kicked bool) {
 		s.writing = false
 		return dst, false, false
 	}
-	if len(s.queue) == 0 && !s.kicked {
+	if len(s.queue) == 0 && !s.kicked && !s.flush {
 		s.writing = false
 		s.queue = nil // an idle session keeps no slice
 		return dst, false, false
 	}
+	s.flush = false // the writer sends what a direct write left first
 	dst = s.takeLocked(dst)
 	if s.kicked {
 		s.finished = true
@@ -216,7 +225,10 @@ func (s *Session) Next(dst []Outgoing) (out []Outgoing, more, kicked bool) {
 // for longer than linger still has no writer.
 func (s *Session) NextWait(dst []Outgoing, t *time.Timer, linger time.Duration) (out []Outgoing, more, kicked bool) {
 	s.mu.Lock()
-	idle := !s.finished && len(s.queue) == 0 && !s.kicked
+	idle := !s.finished && len(s.queue) == 0 && !s.kicked && !s.flush
+	if s.noLinger {
+		linger = 0 // the next message is written directly (SendDirect)
+	}
 	s.mu.Unlock()
 	if idle && linger > 0 {
 		t.Reset(linger)
@@ -233,6 +245,21 @@ func (s *Session) NextWait(dst []Outgoing, t *time.Timer, linger time.Duration) 
 // Send queues a message without blocking; a full queue kicks the session.
 func (s *Session) Send(m Outgoing) bool {
 	s.mu.Lock()
+	return s.queueLocked(m)
+}
+
+// sendQueued is Send for the room's acks and fan-out on a board too big
+// for direct writes: the session's writer lingers again between messages
+// (NextWait). The reader's answers (pongs, refusals) use Send and leave
+// that choice as the room made it.
+func (s *Session) sendQueued(m Outgoing) bool {
+	s.mu.Lock()
+	s.noLinger = false
+	return s.queueLocked(m)
+}
+
+// queueLocked is Send with s.mu held; it unlocks it.
+func (s *Session) queueLocked(m Outgoing) bool {
 	if len(s.queue) >= s.limit {
 		s.mu.Unlock()
 		s.Kick(protocol.CloseResync, "send queue full")
@@ -246,6 +273,74 @@ func (s *Session) Send(m Outgoing) bool {
 	default:
 	}
 	return true
+}
+
+// DirectResult is what a direct write (SetDirect) did with a message.
+type DirectResult int8
+
+const (
+	// DirectRefused: nothing of it was written (the socket is full, the
+	// message too large to write whole, the connection not a plain
+	// socket); the session queues it for the writer.
+	DirectRefused DirectResult = iota
+	// DirectWritten: all of it is on the socket.
+	DirectWritten
+	// DirectPartial: the socket took part of it; the writer keeps the
+	// rest and sends it first (the session starts the writer for it).
+	DirectPartial
+)
+
+// SetDirect lets SendDirect write a message straight to the connection,
+// on the caller's goroutine, when the session is idle. f must never
+// block: one non-blocking attempt, then DirectRefused or DirectPartial
+// when the socket has no room. f and the writer never run at the same
+// time. Set it before the session joins a room.
+func (s *Session) SetDirect(f func(Outgoing) DirectResult) {
+	s.mu.Lock()
+	s.direct = f
+	s.mu.Unlock()
+}
+
+// SendDirect is Send, except that when no writer runs and nothing is
+// queued, the message is first offered to the direct write (SetDirect)
+// on the caller's goroutine: a write that the socket takes at once costs
+// no wake-up of a writer goroutine. What the socket does not take goes
+// to the writer as with Send, so a slow reader still fills its queue and
+// is kicked, and the caller never waits on a socket.
+//
+// The room uses it on small boards (Config.DirectWrites), where each
+// session receives a message every so often and its writer goroutine
+// would be started (or woken) for every one: the goroutine hand-offs and
+// the writer's start were a fifth of a node's CPU on many small boards.
+// Rejected: writing directly on a big board (a thousand writes per change
+// on the room's one goroutine, where a thousand writers spread them over
+// every core); lingering writers on small boards (a writer waiting for
+// the next message makes every message a hand-off).
+func (s *Session) SendDirect(m Outgoing) bool {
+	s.mu.Lock()
+	s.noLinger = true
+	if s.direct == nil || s.writing || s.finished || s.kicked || len(s.queue) > 0 {
+		return s.queueLocked(m)
+	}
+	s.writing = true // the direct write holds the connection, as a writer would
+	s.mu.Unlock()
+	res := s.direct(m)
+	s.mu.Lock()
+	s.writing = false
+	switch res {
+	case DirectWritten:
+		// Something queued meanwhile (the reader's answers) or a kick
+		// starts the writer.
+		s.wakeLocked()
+		s.mu.Unlock()
+		return true
+	case DirectPartial:
+		s.flush = true
+		s.wakeLocked()
+		s.mu.Unlock()
+		return true
+	}
+	return s.queueLocked(m)
 }
 
 // Finish queues a last frame — even past the queue's limit — and then

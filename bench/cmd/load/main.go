@@ -431,6 +431,7 @@ func run(cfg config) (string, error) {
 	var ruBefore, ruAfter syscall.Rusage
 	windowOpened := false
 	var busyBefore, busyAfter float64
+	var schedBefore sysstat.SchedLatency
 	next := t0
 	for k := 0; ; k++ {
 		next = t0.Add(time.Duration(k) * interval)
@@ -441,6 +442,7 @@ func run(cfg config) (string, error) {
 			}
 			syscall.Getrusage(syscall.RUSAGE_SELF, &ruBefore)
 			busyBefore = sysstat.MachineBusy()
+			schedBefore = sysstat.ReadSchedLatency()
 			windowOpened = true
 			if cfg.cpuprofile != "" {
 				f, err := os.Create(cfg.cpuprofile)
@@ -469,6 +471,7 @@ func run(cfg config) (string, error) {
 	}
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ruAfter)
 	busyAfter = sysstat.MachineBusy()
+	schedAfter := sysstat.ReadSchedLatency()
 	if cfg.cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -568,12 +571,13 @@ func run(cfg config) (string, error) {
 	fmt.Fprintf(os.Stderr, "load: errors: ack_timeouts=%d send_failures=%d refused=%d disconnects=%d; untracked_deliveries=%d local_op_failures=%d dropped_schedule=%d\n",
 		st.ackTimeouts.Load(), st.sendFails.Load(), st.refused.Load(), st.disconnects.Load(), st.untracked.Load(), st.localFails.Load(), st.dropped.Load())
 	runtime.KeepAlive(sims)
-	return fmt.Sprintf("RESULT tool=load apply=%t clients=%d boards=%d rate=%s duration_s=%s ops_sent=%d ops_acked=%d acked_per_s=%s deliveries_per_s=%s ack_p50_ms=%s ack_p99_ms=%s ack_p999_ms=%s e2e_p50_ms=%s e2e_p99_ms=%s e2e_p999_ms=%s errors=%d format=%s mix=%s deliveries=%d expected_deliveries=%d missing_deliveries=%d delivery_ratio=%s ack_max_ms=%s e2e_max_ms=%s node_cpu_cores=%s node_cpu_ms_per_change=%s load_cpu_cores=%s machine_busy_cores=%s loadavg1=%s",
+	return fmt.Sprintf("RESULT tool=load apply=%t clients=%d boards=%d rate=%s duration_s=%s ops_sent=%d ops_acked=%d acked_per_s=%s deliveries_per_s=%s ack_p50_ms=%s ack_p99_ms=%s ack_p999_ms=%s e2e_p50_ms=%s e2e_p99_ms=%s e2e_p999_ms=%s errors=%d format=%s mix=%s deliveries=%d expected_deliveries=%d missing_deliveries=%d delivery_ratio=%s ack_max_ms=%s e2e_max_ms=%s node_cpu_cores=%s node_cpu_ms_per_change=%s load_cpu_cores=%s machine_busy_cores=%s loadavg1=%s load_sched_p99_ms=%s load_sched_p999_ms=%s",
 		cfg.apply, cfg.clients, cfg.boards, f1(cfg.rate), f1(secs), st.sent.Load(), st.acked.Load(), f1(float64(st.acked.Load())/secs),
 		f1(float64(st.deliveries.Load())/secs), f2(ack.QuantileMs(0.50)), f2(ack.QuantileMs(0.99)), f2(ack.QuantileMs(0.999)),
 		f2(e2e.QuantileMs(0.50)), f2(e2e.QuantileMs(0.99)), f2(e2e.QuantileMs(0.999)), errorsTotal,
 		cfg.format, strings.ReplaceAll(cfg.mixText, " ", ""), st.deliveries.Load(), expected, max(0, expected-st.deliveries.Load()), strconv.FormatFloat(ratio, 'f', 4, 64),
-		f2(ack.MaxMs()), f2(e2e.MaxMs()), f2(nodeCPU), cpuPerChange, f2((cpu(ruAfter)-cpu(ruBefore))/secs), f2((busyAfter-busyBefore)/secs), sysstat.Loadavg1()), nil
+		f2(ack.MaxMs()), f2(e2e.MaxMs()), f2(nodeCPU), cpuPerChange, f2((cpu(ruAfter)-cpu(ruBefore))/secs), f2((busyAfter-busyBefore)/secs), sysstat.Loadavg1(),
+		f2(1000*schedAfter.QuantileSince(schedBefore, 0.99)), f2(1000*schedAfter.QuantileSince(schedBefore, 0.999))), nil
 }
 
 // startNode runs a node in this process, its goroutines labelled
