@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -120,5 +121,20 @@ func TestLimitBucketIsBoundedAndHashed(t *testing.T) {
 	}
 	if strings.Contains(keys[0], "alice") || strings.Contains(keys[0], "signin") {
 		t.Fatalf("key %q holds the caller's key", keys[0])
+	}
+}
+
+// A Store not connected yet (JetStream has no quorum) answers
+// ErrUnavailable at once rather than waiting: package limit then lets the
+// node's own count decide.
+func TestCountLimitUnconnectedFailsFast(t *testing.T) {
+	s := New(openView(t), NewMemory(), Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.CountLimit(ctx, []byte("k"), 5, time.Hour); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("before Start: %v, want ErrUnavailable", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("waited for the deadline")
 	}
 }
