@@ -32,14 +32,16 @@ import (
 // caller's key (an e-mail address) in clear.
 //
 // Rejected: a sliding log of timestamps per key (a record grows with
-// every event, and its CAS conflicts get costlier); per-key TTLs (in
-// JetStream a TTL is set by the message that writes it, and the buckets'
-// client sets it on Create only, so an Update would make the record
-// immortal); a sweeper deleting old windows (a lease and a goroutine for
-// what MaxAge does); counting in the watched buckets (every node would
-// copy every counter into its view, forever); and the watched view's
-// lock-free read (a counter read from a view a watch delivery behind
-// would let parallel guesses on two nodes both pass).
+// every event, and its CAS conflicts get costlier); a sliding-window
+// estimate from the previous window's count (stricter than the documented
+// limits: five wrong passwords at 12:00 would still refuse a right one at
+// 12:16); per-key TTLs (in JetStream a TTL is set by the message that
+// writes it, and the buckets' client sets it on Create only, so an Update
+// would make the record immortal); a sweeper deleting old windows (a
+// lease and a goroutine for what MaxAge does); and the watched buckets
+// (every node would copy every counter into its view, forever, and a
+// count read from a view one watch delivery behind would let parallel
+// guesses on two nodes both pass).
 const (
 	limitBucketName = "cb_limits"
 	// LimitMaxWindow is the longest window CountLimit counts, and how
