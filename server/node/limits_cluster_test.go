@@ -106,3 +106,21 @@ func TestSignInMailsAreClusterWide(t *testing.T) {
 		}
 	}
 }
+
+// TestInviteMailsPerAddressAreClusterWide: invite e-mails to one address
+// were counted on each node, so an inviter alternating between two nodes
+// could mail a stranger 20 a day instead of 10.
+func TestInviteMailsPerAddressAreClusterWide(t *testing.T) {
+	a, b := natsPair(t)
+	nodes := []string{a.tn.base, b}
+	mallory := a.signIn("mallory@example.com")
+	path := "/v1/boards/" + boardID(t, a.must(201, "POST", "/v1/boards", mallory, map[string]any{"name": "spam"})) + "/invites"
+	for i := range 10 {
+		a.must(201, "POST", nodes[i%2]+path, mallory, map[string]any{"email": "victim@example.com", "role": "viewer", "resend": true})
+	}
+	for i, base := range nodes {
+		if code, out := a.call("POST", base+path, mallory, map[string]any{"email": "victim@example.com", "role": "viewer", "resend": true}); code != 429 {
+			t.Fatalf("an 11th invite e-mail to the address on node %d: %d %v, want 429", i, code, out)
+		}
+	}
+}
