@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,5 +137,22 @@ func TestCountLimitUnconnectedFailsFast(t *testing.T) {
 	}
 	if ctx.Err() != nil {
 		t.Fatal("waited for the deadline")
+	}
+}
+
+// BenchmarkCountLimit: one counted event (a read and a compare-and-set
+// write) on a JetStream R1 bucket, each on a fresh key.
+func BenchmarkCountLimit(b *testing.B) {
+	be, _ := jetStreamServer(b)
+	s := New(openView(b), be, Options{})
+	s.Start(context.Background())
+	defer s.Stop()
+	<-s.Ready()
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.CountLimit(ctx, []byte(strconv.Itoa(i)), 5, time.Hour); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
