@@ -55,12 +55,12 @@ const (
 var LimitBucket = BucketConfig{Name: limitBucketName, History: 1, MaxAge: LimitMaxWindow, MaxBytes: limitMaxBytes}
 
 // limitBucket opens cb_limits once the Store is connected; ErrUnavailable
-// at once before that (the caller falls back, it does not wait).
+// at once before that, and while the node is not Fresh (cut off from the
+// quorum, a write would only time out): the caller falls back, it does
+// not wait.
 func (s *Store) limitBucket(ctx context.Context) (Bucket, error) {
-	select {
-	case <-s.ready:
-	default:
-		return nil, fmt.Errorf("%w: not connected", ErrUnavailable)
+	if !s.Fresh() {
+		return nil, fmt.Errorf("%w: not connected to the quorum", ErrUnavailable)
 	}
 	s.limitMu.Lock()
 	defer s.limitMu.Unlock()
