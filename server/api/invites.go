@@ -137,7 +137,7 @@ func (srv *Server) createInvite(w http.ResponseWriter, r *http.Request) {
 	mayMail := func() bool {
 		if srv.cfg.Limits.Allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) &&
 			srv.cfg.Limits.Allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) &&
-			srv.cfg.Limits.Allow("invitee:"+email, invitesPerAddressDay, 24*time.Hour) {
+			srv.cfg.Limits.AllowShared(r.Context(), "invitee:"+email, invitesPerAddressDay, 24*time.Hour) {
 			return true
 		}
 		writeError(w, 429, protocol.CodeRateLimited, "too many invites today")
@@ -397,7 +397,7 @@ func (srv *Server) joinBoard(w http.ResponseWriter, r *http.Request) {
 	// guesses cannot all pass the limit while argon2 runs; a right
 	// password gives its attempt back.
 	limKey := "join:" + id.String() + ":" + httpguard.ClientIP(r)
-	if !srv.cfg.Limits.Allow(limKey, joinAttempts, joinWindow) {
+	if !srv.cfg.Limits.AllowShared(r.Context(), limKey, joinAttempts, joinWindow) { // for the whole cluster
 		writeError(w, 429, protocol.CodeRateLimited, "too many wrong passwords; try again later")
 		return
 	}
@@ -406,7 +406,7 @@ func (srv *Server) joinBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 401, protocol.CodeUnauthorized, "wrong password")
 		return
 	}
-	srv.cfg.Limits.Refund(limKey)
+	srv.cfg.Limits.RefundShared(r.Context(), limKey, joinWindow)
 	u, err := srv.cfg.Access.SignedIn(r)
 	if err != nil {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())

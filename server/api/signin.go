@@ -82,9 +82,10 @@ func (srv *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Per address: 5 an hour, and 20 a day (5 an hour alone let anyone
-	// mail a stranger 120 sign-in links a day).
-	if !srv.cfg.Limits.Allow("signin-ip:"+httpguard.ClientIP(r), 20, time.Hour) || !srv.cfg.Limits.Allow("signin:"+email, 5, time.Hour) ||
-		!srv.cfg.Limits.Allow("signin-day:"+email, 20, 24*time.Hour) {
+	// mail a stranger 120 sign-in links a day), counted for the whole
+	// cluster; per client address on each node.
+	if !srv.cfg.Limits.Allow("signin-ip:"+httpguard.ClientIP(r), 20, time.Hour) || !srv.cfg.Limits.AllowShared(r.Context(), "signin:"+email, 5, time.Hour) ||
+		!srv.cfg.Limits.AllowShared(r.Context(), "signin-day:"+email, 20, 24*time.Hour) {
 		writeError(w, 429, protocol.CodeRateLimited, "too many sign-in links asked for; try again later")
 		return
 	}

@@ -25,6 +25,7 @@ type Limiter struct {
 	m       map[string]*window
 	queues  map[time.Duration]*windowQueue
 	maxKeys int
+	shared  Counter // the cluster's count of AllowShared (shared.go)
 }
 
 type window struct {

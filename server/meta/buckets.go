@@ -24,6 +24,7 @@ import (
 //	cb_idem       idem (board id + user id + 0x00 + Idempotency-Key)  1        bucket MaxAge 24 hours
 //	cb_claims     replica (board id + replica id)                     1        none; Create only, so a claim is never overwritten
 //	cb_leases     lease name (plain text, e.g. "notifier")            1        bucket MaxAge = LeaseTTL
+//	cb_limits     w.<sha256 of window and key> (limits.go; no view)   1        bucket MaxAge 24 hours, MaxBytes 64 MiB
 //
 // The node's Pebble keeps a copy of every namespace (the view, under the
 // same namespaces as before the buckets existed), so reads on the hot path
@@ -46,6 +47,9 @@ type BucketConfig struct {
 	// MaxAge expires every value this long after it was written (0:
 	// never).
 	MaxAge time.Duration
+	// MaxBytes bounds the bucket's size: past it, writes of new records
+	// fail (0: no bound; JetStream only).
+	MaxBytes int64
 	// NS are the namespaces it holds.
 	NS []string
 }

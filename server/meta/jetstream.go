@@ -36,6 +36,7 @@ func (j *JetStream) Bucket(ctx context.Context, cfg BucketConfig) (Bucket, error
 			Bucket:   cfg.Name,
 			History:  uint8(max(cfg.History, 1)),
 			TTL:      cfg.MaxAge,
+			MaxBytes: cfg.MaxBytes,
 			Replicas: j.replicas,
 			Storage:  jetstream.FileStorage,
 		})

@@ -45,6 +45,9 @@ type Store struct {
 	leaseMu sync.Mutex
 	leased  map[string]time.Time // lease name → valid until (held by us)
 
+	limitMu sync.Mutex
+	limits  Bucket // cb_limits, opened on first use (limits.go)
+
 	node       string
 	staleAfter time.Duration
 	lastOK     atomic.Int64 // unix ns (wall clock) of the last quorum write that succeeded

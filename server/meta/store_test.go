@@ -30,7 +30,7 @@ func jetStreamBackend(t *testing.T) Backend {
 	return b
 }
 
-func jetStreamServer(t *testing.T) (Backend, *natsserver.Server) {
+func jetStreamServer(t testing.TB) (Backend, *natsserver.Server) {
 	t.Helper()
 	srv, err := natsserver.NewServer(&natsserver.Options{
 		ServerName: "meta-test", DontListen: true, NoLog: true, NoSigs: true,
@@ -56,7 +56,7 @@ func jetStreamServer(t *testing.T) (Backend, *natsserver.Server) {
 	return js, srv
 }
 
-func openView(t *testing.T) storage.Store {
+func openView(t testing.TB) storage.Store {
 	t.Helper()
 	v, err := storage.OpenPebble(filepath.Join(t.TempDir(), "view"), storage.PebbleOptions{})
 	if err != nil {

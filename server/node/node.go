@@ -291,6 +291,7 @@ func New(cfg Config) (*Node, error) {
 	n.blobs = blob.New(blob.Config{Store: n.store, Bus: n.bus, Log: n.log, Peers: func() int { return len(n.Peers()) },
 		Knows: func(ctx context.Context, board storage.BoardID) error { _, err := n.loadBoard(ctx, board); return err }})
 	n.limits = limit.New(cfg.Now)
+	n.limits.Share(newSharedLimits(n, secret))
 	n.outbox = outbox.New(n.store, outbox.Config{Now: cfg.Now, Log: n.log.With("part", "outbox"), Lanes: cfg.Webhooks.OutboxLanes()})
 	var sender mail.Sender
 	if cfg.Mail.SMTP.Addr != "" {
