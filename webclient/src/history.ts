@@ -10,7 +10,9 @@
 // entries, and the canvas follows.
 //
 // For editors and the owner: "Restore this element" for an element picked
-// on the past canvas (or in the panel's list), and "Restore this version"
+// on the past canvas (or in the panel's list; an element the entry deleted,
+// drawn as a dashed ghost, comes back as it was just before the entry),
+// and "Restore this version"
 // (the whole board, confirmed first): POST /restore {seq, elements?}, which
 // the node makes into one new change that merges like anyone's edit; the
 // page goes back to live, where the change arrives like a remote one.
@@ -443,7 +445,9 @@ export class HistoryDialog {
     if (!id || !x) return;
     btn.disabled = true;
     try {
-      const r = await this.a.call<{ elements: string[]; skipped?: { type: string; reason: string }[] }>('POST', '/restore', { seq: e.seq, elements: [id] });
+      // A ghost (the entry deleted it) comes back as it was just before the entry.
+      const seq = x.deleted ? e.seq - 1 : e.seq;
+      const r = await this.a.call<{ elements: string[]; skipped?: { type: string; reason: string }[] }>('POST', '/restore', { seq, elements: [id] });
       const skipped = r.skipped ?? [];
       if (skipped.length) {
         this.say(tr('history.elementNotRestored', { name: this.name(x), why: skipped[0].reason }), true);

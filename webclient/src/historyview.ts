@@ -152,7 +152,7 @@ export class PastView {
         const e = toEl(j);
         return { id: e.id, x: e.x, y: e.y, w: e.w, h: e.h };
       });
-    if (this.selected && !this.board.get(this.selected)) this.selected = undefined;
+    if (this.selected && !this.board.get(this.selected) && !this.ghost(this.selected)) this.selected = undefined;
     this.say(banner);
     this.el.dataset.seq = String(seq);
     this.redraw();
@@ -165,13 +165,18 @@ export class PastView {
 
   /** Picks an element of the past (outlined as selected); undefined: none. */
   select(id: string | undefined): void {
-    this.selected = id && this.board.get(id) ? id : undefined;
+    this.selected = id && (this.board.get(id) || this.ghost(id)) ? id : undefined;
     this.redraw();
+  }
+
+  /** The box of an element the shown change deleted (a ghost), if id is one. */
+  ghost(id: string): Box | undefined {
+    return this.gone.find((g) => g.id === id);
   }
 
   /** Centres the view on an element of the past, keeping the zoom unless it does not fit. */
   reveal(id: string): void {
-    const e = this.board.get(id);
+    const e = this.board.get(id) ?? this.ghost(id);
     if (!e) return;
     const c = this.host.camera();
     const W = this.renderer.width || innerWidth;
@@ -224,7 +229,7 @@ export class PastView {
     while (this.tags.children.length < shown.length) this.tags.append(h('div', {}, h('span', { class: 'cb-past-tag' })));
     shown.forEach((m, i) => {
       const mark = this.tags.children[i] as HTMLElement;
-      mark.className = m.gone ? 'cb-past-mark cb-past-ghost' : 'cb-past-mark';
+      mark.className = m.gone ? (m.id === this.selected ? 'cb-past-mark cb-past-ghost picked' : 'cb-past-mark cb-past-ghost') : 'cb-past-mark';
       mark.dataset.id = m.id;
       mark.style.left = `${Math.round((m.box.x - cam.x) * cam.zoom)}px`;
       mark.style.top = `${Math.round((m.box.y - cam.y) * cam.zoom)}px`;
@@ -296,8 +301,12 @@ export class PastView {
       if (d.moved || e.type === 'pointercancel') return;
       const { sx, sy } = local(e);
       const c = this.host.camera();
-      const hit = this.board.hit(c.x + sx / c.zoom, c.y + sy / c.zoom, 4 / c.zoom);
-      this.hooks.picked(hit?.id);
+      const x = c.x + sx / c.zoom,
+        y = c.y + sy / c.zoom;
+      const hit = this.board.hit(x, y, 4 / c.zoom);
+      // Nothing of the past there: a ghost (what the change deleted) can be picked, to restore it.
+      const g = hit ? undefined : this.gone.find((b) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + b.h);
+      this.hooks.picked(hit?.id ?? g?.id);
     };
     cv.addEventListener('pointerup', up);
     cv.addEventListener('pointercancel', up);

@@ -239,6 +239,32 @@ test('restore one element: exactly the one picked comes back, for everyone; a vi
   await waitState(page, (s, a) => s.selection.length === 1 && s.selection[0] === a, A);
   assert.match(await page.textContent('.toast'), /“Alpha” is back as it was at /);
 
+  // B from the entry that deleted it: its ghost is picked and comes back as it was just before.
+  const seqs2 = await openHistory(page);
+  const sDel = seqs2[2]; // newest first: A's restore, C's text, the deletion
+  await page.click(`dialog.cb-history .timeline li[data-seq="${sDel}"] .show`);
+  await shown(page, sDel);
+  assert.deepEqual((await past(page)).ids, [C], 'after the deletion only C is drawn');
+  const gat = await toScreen(page, 400, 150);
+  await page.mouse.click(gat.x, gat.y);
+  await page.waitForSelector('dialog.cb-history .preview .selected:not([hidden])');
+  assert.equal((await past(page)).selected, B, 'the ghost of B is picked');
+  assert.equal(await page.isVisible(`.cb-past-ghost.picked[data-id="${B}"]`), true);
+  await page.click('dialog.cb-history .preview .restore-element');
+  await page.waitForSelector('.cb-pastview', { state: 'detached' });
+  for (const p of [page, peer]) {
+    const s = await waitState(p, (s, b) => s.elements.some((e) => e.id === b), B);
+    assert.deepEqual(
+      s.elements.map((e) => [e.id, e.text]).sort(),
+      [
+        [A, 'Alpha'],
+        [B, 'Beta'],
+        [C, 'Gamma!'],
+      ].sort(),
+      'B back as it was before its deletion',
+    );
+  }
+
   // A viewer previews and picks, with no restore offered.
   const { page: viewer } = await chrome.newPage();
   await openBoard(viewer, node.url, b.id, b.tokens.viewer, 'Cy');
