@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,23 +16,46 @@ import (
 	"github.com/corkboard/corkboard/server/client"
 )
 
-// freePorts returns n loopback ports that were free a moment ago.
+// freePorts returns n loopback ports that were free a moment ago, for
+// listeners that must be told their port before they start (NATS routes).
+//
+// They are taken below the kernel's ephemeral range (32768-60999 by
+// default), from which every port-0 listener and every outgoing
+// connection of the parallel tests draws: a port picked there and closed
+// again could be taken by one of those before the node binds it, and the
+// node then failed to start ("embedded nats did not start"). Each port is
+// handed out once per test process.
 func freePorts(t *testing.T, n int) []int {
-	var ls []net.Listener
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	t.Helper()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	if nextPort == 0 {
+		nextPort = 20000 + os.Getpid()%8000
 	}
-	for _, l := range ls {
+	var ports []int
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 2000 {
+			t.Fatalf("no free loopback port below 32768 (got %v)", ports)
+		}
+		p := nextPort
+		nextPort++
+		if nextPort >= 32000 {
+			nextPort = 20000
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue // in use
+		}
 		l.Close()
+		ports = append(ports, p)
 	}
 	return ports
 }
+
+var (
+	portsMu  sync.Mutex
+	nextPort int // the next port freePorts tries (0: not chosen yet)
+)
 
 // poll retries check (a real process settling: routes forming, heartbeats)
 // at a fixed pace, for a bounded time.
