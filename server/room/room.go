@@ -191,6 +191,10 @@ type Room struct {
 	lastSeq   uint64
 	sinceSnap int
 	snapSeq   uint64
+	// farFrame is the last far-view frame made (join.go farView), of the
+	// doc at version farAt.
+	farFrame  []byte
+	farAt     crdt.VersionVector
 	sessions  map[*Session]struct{}
 	replicas  map[crdt.ReplicaID]uint64 // the last counter stored of replicas with changes beyond the doc's version (held)
 	heldUser  map[crdt.ReplicaID]string // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
