@@ -297,6 +297,13 @@ func BenchmarkEncode100k(b *testing.B) {
 		}
 		commit()
 	}
+	t0 := time.Now()
+	sn := d.Snapshot()
+	t1 := time.Now()
+	raw := d.SnapshotRaw()
+	t2 := time.Now()
+	fv := Encode(d)
+	b.Logf("packed %d bytes %v, raw %d bytes %v, farview %d bytes %v", len(sn), t1.Sub(t0), len(raw), t2.Sub(t1), len(fv), time.Since(t2))
 	b.ResetTimer()
 	var n int
 	for range b.N {

@@ -54,37 +54,51 @@ func TestFarViewFrame(t *testing.T) {
 	u := "ws" + strings.TrimPrefix(e.tn.base, "http") + "/v1/boards/" + board + "/ws"
 	hdr := http.Header{"Authorization": {"Session " + owner}}
 
-	types, frames := farJoin(t, u, hdr, 0x9101, notes, nil)
-	if len(types) < 4 || types[0] != protocol.TypeWelcome || types[1] != "binary:0x4" || types[2] != "binary:0x3" {
-		t.Fatalf("frames %v, want welcome, the far view (0x4), the snapshot (0x3), ..., synced", types)
-	}
-	d, err := crdt.LoadSnapshot(frames[2][1:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, typ := range types[3:] {
-		if typ != "binary:0x2" {
-			continue
+	// caughtUp returns the doc the catch-up's frames make, checking that
+	// the far view came first and is the summary of exactly that doc.
+	caughtUp := func(rep crdt.ReplicaID) *crdt.Doc {
+		t.Helper()
+		types, frames := farJoin(t, u, hdr, rep, notes, nil)
+		if len(types) < 4 || types[0] != protocol.TypeWelcome || types[1] != "binary:0x4" || types[2] != "binary:0x3" {
+			t.Fatalf("frames %v, want welcome, the far view (0x4), the snapshot (0x3), ..., synced", types)
 		}
-		changes, err := protocol.DecodeOpsOut(frames[3+i])
+		d, err := crdt.LoadSnapshot(frames[2][1:])
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range changes {
-			if _, _, err := d.Apply(c); err != nil {
+		for i, typ := range types[3:] {
+			if typ != "binary:0x2" {
+				continue
+			}
+			changes, err := protocol.DecodeOpsOut(frames[3+i])
+			if err != nil {
 				t.Fatal(err)
 			}
+			for _, c := range changes {
+				if _, _, err := d.Apply(c); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
+		if want := farview.Encode(d); !bytes.Equal(frames[1][1:], want) {
+			t.Fatalf("the far view (%d bytes) is not the summary of the state the catch-up brings (%d bytes)", len(frames[1])-1, len(want))
+		}
+		return d
 	}
-	if want := farview.Encode(d); !bytes.Equal(frames[1][1:], want) {
-		t.Fatalf("the far view (%d bytes) is not the summary of the state the catch-up brings (%d bytes)", len(frames[1])-1, len(want))
-	}
-	s, err := farview.Decode(frames[1][1:])
+	d := caughtUp(0x9101)
+	s, err := farview.Decode(farview.Encode(d))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.Items) != notes {
 		t.Errorf("%d items, want %d notes", len(s.Items), notes)
+	}
+	// The node keeps the far view and the snapshot it made for a version:
+	// after a change, the next first visit gets both of the new one.
+	late := newID("far-late")
+	mustEdit(t, oc, e.clk.Now(), noteTx(late, "late"))
+	if d := caughtUp(0x9102); !d.Exists(late) {
+		t.Error("a first visit after a change got the state before it")
 	}
 
 	for _, c := range []struct {
@@ -92,7 +106,7 @@ func TestFarViewFrame(t *testing.T) {
 		farView int
 		version crdt.VersionVector
 	}{
-		{"a board under the asked size", notes + 1, nil},
+		{"a board under the asked size", notes + 10, nil},
 		{"a hello without farView", 0, nil},
 		{"a client with a copy", 1, crdt.VersionVector{0x9100: 1}},
 	} {
