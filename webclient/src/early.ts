@@ -9,8 +9,19 @@ export function wsURL(board: string, token?: string): string {
   return `${proto}//${location.host}/v1/boards/${board}/ws` + (token ? '?token=' + encodeURIComponent(token) : '');
 }
 
-export function helloFrame(replica: string, version: Record<string, number>, name: string, color: string): string {
-  return JSON.stringify({ type: 'hello', replica, version, name: utf8Prefix(name, 64), color: utf8Prefix(color, 32), format: 'binary' });
+/**
+ * From how many elements the page asks for the node's far-view summary
+ * ahead of a first visit's snapshot (hello's farView, farsummary.ts): on
+ * smaller boards the snapshot comes and loads quickly, and their fitted
+ * view is not a far view. A test may lower it (globalThis.corkboardFarViewFrom).
+ */
+export function farViewFrom(): number {
+  const t = (globalThis as { corkboardFarViewFrom?: unknown }).corkboardFarViewFrom;
+  return typeof t === 'number' && t > 0 ? t : 10000;
+}
+
+export function helloFrame(replica: string, version: Record<string, number>, name: string, color: string, farView = 0): string {
+  return JSON.stringify({ type: 'hello', replica, version, name: utf8Prefix(name, 64), color: utf8Prefix(color, 32), format: 'binary', ...(farView > 0 ? { farView } : {}) });
 }
 
 /**
@@ -48,7 +59,7 @@ export class EarlySocket {
     ws.onopen = () => {
       this.opened = true;
       performance.mark('corkboard:ws-open');
-      ws.send(helloFrame(replica, {}, name, color));
+      ws.send(helloFrame(replica, {}, name, color, farViewFrom()));
     };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== 'string' && !this.frames.some((f) => typeof f !== 'string')) performance.mark('corkboard:early-binary');

@@ -17,6 +17,7 @@ import { connectorPath, curveControls, type Pt } from './connectors';
 import { nodeFontSize } from './mindmap';
 import { strokePath } from './strokes';
 import { CACHE_MIN, drawBoxes, FarView, tiny } from './lod';
+import { drawFarSummary, type FarSummary } from './farsummary';
 
 export interface Camera {
   /** Board coordinates of the screen's top-left corner. */
@@ -273,6 +274,19 @@ export class Renderer {
     let w = 0;
     for (const l of lines) w = Math.max(w, this.measure.measureText(l).width);
     return { w, h: Math.max(1, lines.length) * fontSize * LINE };
+  }
+
+  /** Draws the node's far-view summary (farsummary.ts) on the background and grid, in place of a board not loaded yet. */
+  drawSummary(s: FarSummary, cam: Camera): void {
+    const ctx = this.ctx;
+    const { dpr } = this;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = '#f7f7f5';
+    ctx.fillRect(0, 0, this.width, this.height);
+    this.grid(cam);
+    const k = dpr * cam.zoom;
+    ctx.setTransform(k, 0, 0, k, -cam.x * k, -cam.y * k);
+    drawFarSummary(ctx, s, { x: cam.x, y: cam.y, w: this.width / cam.zoom, h: this.height / cam.zoom }, k);
   }
 
   draw(board: Board, cam: Camera, ov: Overlay): void {
