@@ -11,7 +11,7 @@
 // fetching pictures itself, which would tie it to the node's API and the
 // board's credentials (the export's offscreen renderer shares the source).
 import type { Board, Box, El } from './model';
-import { FRAME_TITLE } from './model';
+import { byZ, FRAME_TITLE } from './model';
 import { cssColor } from './ids';
 import { connectorPath, curveControls, type Pt } from './connectors';
 import { nodeFontSize } from './mindmap';
@@ -304,7 +304,7 @@ export class Renderer {
     let cached = still && this.far!.blit(ctx, board, view, cam.zoom, dpr);
     if (!cached) {
       // Elements being dragged are looked up around where they were too.
-      const visible = board.query(view);
+      const visible = board.query(view, false); // content sorts what it draws in full
       const seen = new Set(visible.map((e) => e.id));
       for (const id of ov.preview.keys()) {
         const e = board.get(id);
@@ -450,7 +450,8 @@ export class Renderer {
       };
       const scale = zoom * this.dpr;
       const small = this.lod ? visible.filter((e) => tiny(e, scale) && !ov.preview.has(e.id)) : [];
-      const full = small.length ? visible.filter((e) => !tiny(e, scale) || ov.preview.has(e.id)) : visible;
+      // In z order (visible may come in none: Board.query); the tiny ones are drawn by colour.
+      const full = (small.length ? visible.filter((e) => !tiny(e, scale) || ov.preview.has(e.id)) : visible.slice()).sort(byZ);
       for (const e of full) if (e.kind === 'frame') this.element(withPreview(e, ov), zoom, many, ov.editing === e.id, boxOf);
       if (small.length) drawBoxes(ctx, small, scale, boxOf);
       this.edges(board, visible, boxOf, zoom);
