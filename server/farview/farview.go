@@ -5,7 +5,7 @@
 // a client that asks in its hello ("farView", docs/PROTOCOL.md, the 0x04
 // frame) just before the snapshot of a first visit, so that a page can
 // draw the whole board while the snapshot is still on its way and being
-// loaded into its CRDT (a board of 100,000 elements: about 0.6 MB against
+// loaded into its CRDT (a board of 100,000 elements: about 0.84 MB against
 // 17.5 MB of snapshot, and a second or more of decoding in the browser).
 //
 // It is pure (a doc in, bytes out) and what it writes is numbers and
@@ -61,7 +61,7 @@ const (
 )
 
 // MaxBytes bounds a summary: past it, none is made (a client then waits
-// for its snapshot, as without one). 100,000 elements take about 0.6 MB.
+// for its snapshot, as without one). 100,000 elements take about 0.84 MB.
 const MaxBytes = 8 << 20
 
 // limit is MaxBytes (lowered by a test).
@@ -208,6 +208,9 @@ func Encode(d *crdt.Doc) []byte {
 		if len(e.items) > limit {
 			return nil
 		}
+	}
+	if len(e.styles) > MaxStyles {
+		return nil // a board of thousands of colours: no summary (decoders refuse it)
 	}
 	out := make([]byte, 0, len(e.items)+64+16*len(e.styles))
 	out = append(out, Version)

@@ -191,6 +191,20 @@ func TestEncodeWorstCase(t *testing.T) {
 		t.Errorf("deep chain: %d items, want %d", len(s.Items), 2*deep)
 	}
 
+	// More colours than a decoder takes: none.
+	colourful := crdt.NewDoc()
+	tx := colourful.Begin(1, time.Now().UnixMilli())
+	for i := range MaxStyles + 1 {
+		box4(t, &tx, eid(i+1), "note", 0, 0, 10, 10)
+		must(t, tx.Set(eid(i+1), "color", crdt.String(fmt.Sprintf("#%06x", i))))
+	}
+	if _, ok := tx.Commit(); !ok {
+		t.Fatal("commit failed")
+	}
+	if b := Encode(colourful); b != nil {
+		t.Errorf("%d colours: a summary of %d bytes, want none", MaxStyles+1, len(b))
+	}
+
 	// Past the limit (MaxBytes, lowered here): none. The first test's
 	// board takes about 20 bytes an element.
 	defer func(l int) { limit = l }(limit)
