@@ -463,7 +463,8 @@ export class Board {
     const cells = (x1 - x0 + 1) * (y1 - y0 + 1);
     if (cells > this.grid.size) {
       // Zoomed far out: filtering everything, kept sorted, is cheaper.
-      if (sorted) return this.all().filter((e) => intersects(aabb(e), r));
+      // Sorted when the sorted list is at hand (drawing then sorts in one pass).
+      if (sorted || (this.sorted && this.sortedAt === this.version)) return this.all().filter((e) => intersects(aabb(e), r));
       out.length = 0; // the big ones come again below
       for (const e of this.els.values()) if (!e.deleted && !e.hidden && intersects(aabb(e), r)) out.push(e);
       return out;
