@@ -39,7 +39,9 @@ export function helloFrame(replica: string, version: Record<string, number>, nam
  * of Sync reads the doc; a doc-less state in it would touch all of them),
  * and painting a first frame from the REST state before the doc is loaded
  * (a second, different path to the screen, and the same elements read and
- * laid out twice on a loaded 2-core machine).
+ * laid out twice on a loaded 2-core machine). The one exception is the far
+ * view of a big board (farsummary.ts): boxes only, from the node's summary
+ * on this same connection, drawn where the far view draws them.
  */
 export class EarlySocket {
   readonly ws: WebSocket;
