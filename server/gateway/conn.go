@@ -155,6 +155,7 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor) *ws
 	g.cfg.Joining(ctx, id, user)
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, g.cfg.Limits.SendQueue)
 	sess.OwnColor = ownColor
+	sess.FarView = hello.FarView
 	sess.Via, sess.Epoch, sess.Cred = who.Via, who.Epoch, who.Cred
 	if who.Guest {
 		// A guest keeps its identity through a signed token handed out in

@@ -37,6 +37,7 @@ const (
 	TagOps      byte = 0x01 // client → node: seq uvarint, then a crdt batch
 	TagOpsOut   byte = 0x02 // node → client: a crdt batch
 	TagSnapshot byte = 0x03 // node → client: a crdt snapshot
+	TagFarView  byte = 0x04 // node → client: a far-view summary (server/farview), before a snapshot
 )
 
 // Frame types of JSON messages.
@@ -68,6 +69,10 @@ type Hello struct {
 	Name    string             `json:"name,omitempty"`  // display name for guests
 	Color   string             `json:"color,omitempty"` // cursor colour
 	Format  string             `json:"format,omitempty"`
+	// FarView asks for the far-view summary (TagFarView) ahead of a first
+	// visit's snapshot when the board holds at least this many elements;
+	// 0: never.
+	FarView int `json:"farView,omitempty"`
 }
 
 // User describes the person behind a session.

@@ -191,6 +191,16 @@ type Room struct {
 	lastSeq   uint64
 	sinceSnap int
 	snapSeq   uint64
+	// farFrame is the last far-view frame made (join.go farView), of the
+	// doc at version farAt.
+	farFrame []byte
+	farAt    crdt.VersionVector
+	// snapFrame is the last fresh snapshot made for a join (join.go
+	// freshSnapshot), of the doc at version snapAt holding snapHeld held
+	// changes.
+	snapFrame []byte
+	snapAt    crdt.VersionVector
+	snapHeld  int
 	sessions  map[*Session]struct{}
 	replicas  map[crdt.ReplicaID]uint64 // the last counter stored of replicas with changes beyond the doc's version (held)
 	heldUser  map[crdt.ReplicaID]string // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)

@@ -45,6 +45,9 @@ type Session struct {
 	// (a guest's pick from its browser) a colour already worn by another
 	// session here is swapped for a free one on joining (pickColor).
 	OwnColor bool
+	// FarView: the hello's "farView" (send the far-view summary ahead of a
+	// snapshot on a board of at least this many elements; 0: never).
+	FarView int
 	// Token, if set, is handed to the client in the welcome (guests).
 	Token string
 	// Via and Epoch say how the node authenticated the session (its own

@@ -1,7 +1,7 @@
 // The board page's view: where the camera looks and how far it is zoomed,
 // screen ↔ board coordinates, zooming about a point, panning, fitting the
 // content, and the view kept per board across visits (store.ts).
-import type { Board } from './model';
+import type { Board, Box } from './model';
 import type { Camera, Renderer } from './render';
 import { loadCamera, saveCamera } from './store';
 
@@ -76,14 +76,15 @@ export class CameraView {
 
   /** Fits the content in view (at most 100%). */
   fit(): void {
-    const b = this.board.bounds();
+    this.set(this.fitted(this.board.bounds()));
+  }
+
+  /** The view that fits box b (null: the origin at 100%). */
+  fitted(b: Box | null): Camera {
     const W = this.renderer.width || innerWidth;
     const H = this.renderer.height || innerHeight;
-    if (!b) {
-      this.set({ x: -W / 2, y: -H / 2, zoom: 1 });
-    } else {
-      const z = Math.min(1, Math.max(ZOOM_MIN, Math.min((W - 120) / b.w, (H - 160) / b.h)));
-      this.set({ x: b.x + b.w / 2 - W / 2 / z, y: b.y + b.h / 2 - H / 2 / z, zoom: z });
-    }
+    if (!b) return { x: -W / 2, y: -H / 2, zoom: 1 };
+    const z = Math.min(1, Math.max(ZOOM_MIN, Math.min((W - 120) / b.w, (H - 160) / b.h)));
+    return { x: b.x + b.w / 2 - W / 2 / z, y: b.y + b.h / 2 - H / 2 / z, zoom: z };
   }
 }

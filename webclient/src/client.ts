@@ -97,6 +97,13 @@ export interface OpenOptions {
   beforeRemote?(): void;
   /** Refuse every local change (a view-only embed): writes throw. */
   readOnly?: boolean;
+  /**
+   * The board page's far view: ask for the node's summary on boards of at
+   * least farViewFrom elements, handed to farView ahead of the snapshot
+   * (Sync's SyncEvents.farView).
+   */
+  farViewFrom?: number;
+  farView?(body: Uint8Array): Promise<void> | void;
 }
 
 /** The id of the board's root (children of the board have no parent). */
@@ -139,7 +146,9 @@ export class BoardClient {
       WebSocket: o.WebSocket,
       keepColor: o.keepColor,
       keepWords: o.keepWords,
+      farView: o.farViewFrom,
       events: {
+        farView: o.farView ? (b) => o.farView!(b) : undefined,
         beforeRemote: () => o.beforeRemote?.(),
         remote: (ids) => this.changed(ids, 'remote'),
         state: () => this.stateChanged(),

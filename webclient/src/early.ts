@@ -9,8 +9,19 @@ export function wsURL(board: string, token?: string): string {
   return `${proto}//${location.host}/v1/boards/${board}/ws` + (token ? '?token=' + encodeURIComponent(token) : '');
 }
 
-export function helloFrame(replica: string, version: Record<string, number>, name: string, color: string): string {
-  return JSON.stringify({ type: 'hello', replica, version, name: utf8Prefix(name, 64), color: utf8Prefix(color, 32), format: 'binary' });
+/**
+ * From how many elements the page asks for the node's far-view summary
+ * ahead of a first visit's snapshot (hello's farView, farsummary.ts): on
+ * smaller boards the snapshot comes and loads quickly, and their fitted
+ * view is not a far view. A test may lower it (globalThis.corkboardFarViewFrom).
+ */
+export function farViewFrom(): number {
+  const t = (globalThis as { corkboardFarViewFrom?: unknown }).corkboardFarViewFrom;
+  return typeof t === 'number' && t > 0 ? t : 10000;
+}
+
+export function helloFrame(replica: string, version: Record<string, number>, name: string, color: string, farView = 0): string {
+  return JSON.stringify({ type: 'hello', replica, version, name: utf8Prefix(name, 64), color: utf8Prefix(color, 32), format: 'binary', ...(farView > 0 ? { farView } : {}) });
 }
 
 /**
@@ -28,7 +39,9 @@ export function helloFrame(replica: string, version: Record<string, number>, nam
  * of Sync reads the doc; a doc-less state in it would touch all of them),
  * and painting a first frame from the REST state before the doc is loaded
  * (a second, different path to the screen, and the same elements read and
- * laid out twice on a loaded 2-core machine).
+ * laid out twice on a loaded 2-core machine). The one exception is the far
+ * view of a big board (farsummary.ts): boxes only, from the node's summary
+ * on this same connection, drawn where the far view draws them.
  */
 export class EarlySocket {
   readonly ws: WebSocket;
@@ -48,7 +61,7 @@ export class EarlySocket {
     ws.onopen = () => {
       this.opened = true;
       performance.mark('corkboard:ws-open');
-      ws.send(helloFrame(replica, {}, name, color));
+      ws.send(helloFrame(replica, {}, name, color, farViewFrom()));
     };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== 'string' && !this.frames.some((f) => typeof f !== 'string')) performance.mark('corkboard:early-binary');

@@ -208,7 +208,7 @@ export class FarView {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, W, H);
     ctx.setTransform(s, 0, 0, s, -region.x * s, -region.y * s);
-    const missing = paint(ctx, board.query(region));
+    const missing = paint(ctx, board.query(region, false));
     this.shot = { version: board.version, zoom, dpr, region, at: performance.now(), missing };
     this.builds++;
   }

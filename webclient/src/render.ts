@@ -11,12 +11,13 @@
 // fetching pictures itself, which would tie it to the node's API and the
 // board's credentials (the export's offscreen renderer shares the source).
 import type { Board, Box, El } from './model';
-import { FRAME_TITLE } from './model';
+import { byZ, FRAME_TITLE } from './model';
 import { cssColor } from './ids';
 import { connectorPath, curveControls, type Pt } from './connectors';
 import { nodeFontSize } from './mindmap';
 import { strokePath } from './strokes';
 import { CACHE_MIN, drawBoxes, FarView, tiny } from './lod';
+import { drawFarSummary, type FarSummary } from './farsummary';
 
 export interface Camera {
   /** Board coordinates of the screen's top-left corner. */
@@ -275,6 +276,19 @@ export class Renderer {
     return { w, h: Math.max(1, lines.length) * fontSize * LINE };
   }
 
+  /** Draws the node's far-view summary (farsummary.ts) on the background and grid, in place of a board not loaded yet. */
+  drawSummary(s: FarSummary, cam: Camera): void {
+    const ctx = this.ctx;
+    const { dpr } = this;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = '#f7f7f5';
+    ctx.fillRect(0, 0, this.width, this.height);
+    this.grid(cam);
+    const k = dpr * cam.zoom;
+    ctx.setTransform(k, 0, 0, k, -cam.x * k, -cam.y * k);
+    drawFarSummary(ctx, s, { x: cam.x, y: cam.y, w: this.width / cam.zoom, h: this.height / cam.zoom }, k);
+  }
+
   draw(board: Board, cam: Camera, ov: Overlay): void {
     const ctx = this.ctx;
     const { dpr } = this;
@@ -290,7 +304,7 @@ export class Renderer {
     let cached = still && this.far!.blit(ctx, board, view, cam.zoom, dpr);
     if (!cached) {
       // Elements being dragged are looked up around where they were too.
-      const visible = board.query(view);
+      const visible = board.query(view, false); // content sorts what it draws in full
       const seen = new Set(visible.map((e) => e.id));
       for (const id of ov.preview.keys()) {
         const e = board.get(id);
@@ -436,7 +450,8 @@ export class Renderer {
       };
       const scale = zoom * this.dpr;
       const small = this.lod ? visible.filter((e) => tiny(e, scale) && !ov.preview.has(e.id)) : [];
-      const full = small.length ? visible.filter((e) => !tiny(e, scale) || ov.preview.has(e.id)) : visible;
+      // In z order (visible may come in none: Board.query); the tiny ones are drawn by colour.
+      const full = (small.length ? visible.filter((e) => !tiny(e, scale) || ov.preview.has(e.id)) : visible.slice()).sort(byZ);
       for (const e of full) if (e.kind === 'frame') this.element(withPreview(e, ov), zoom, many, ov.editing === e.id, boxOf);
       if (small.length) drawBoxes(ctx, small, scale, boxOf);
       this.edges(board, visible, boxOf, zoom);

@@ -43,6 +43,13 @@ export interface PresenceData {
 }
 
 export interface SyncEvents {
+  /**
+   * The node's far-view summary arrived, ahead of the snapshot (hello's
+   * farView; farsummary.ts). A promise holds the frames that follow (the
+   * snapshot, changes: kept in order, none dropped) until it settles, so
+   * that the page can put the summary on screen first.
+   */
+  farView?(body: Uint8Array): Promise<void> | void;
   /** Remote changes are about to be applied (commit local typing first). */
   beforeRemote(): void;
   /** Elements changed remotely; null: possibly all of them (snapshot, reset). */
@@ -77,6 +84,8 @@ export interface SyncOptions {
   WebSocket?: WebSocketClass;
   /** Keeps the colour the node gave a guest (default: ids.ts' setMyColor, this browser's colour). */
   keepColor?(color: string): void;
+  /** Ask for the far-view summary on boards of at least this many elements (SyncEvents.farView; default 0: never). */
+  farView?: number;
   /** Keep the words of refused changes in localStorage for keptwords.ts (default true; the SDK outside the page: false). */
   keepWords?: boolean;
 }
@@ -192,6 +201,8 @@ export class Sync {
   /** The last counter of this replica's stored changes. */
   private ownEnd = 0;
   private early: EarlySocket | undefined;
+  /** Frames held while the page puts a far-view summary on screen (receive). */
+  private holding: (string | ArrayBuffer)[] | null = null;
 
   constructor(o: SyncOptions) {
     this.o = o;
@@ -413,7 +424,7 @@ export class Sync {
         performance.mark('corkboard:ws-open');
         this.failedOpens = 0;
         this.lastHeard = Date.now();
-        this.send(helloFrame(this.replica, this.o.doc.version(), this.o.name, this.user?.color || this.o.color));
+        this.send(helloFrame(this.replica, this.o.doc.version(), this.o.name, this.user?.color || this.o.color, this.o.farView ?? 0));
       };
     else ws.onopen = null;
     ws.onmessage = (ev) => {
@@ -557,10 +568,32 @@ export class Sync {
   // ---- receiving ----
 
   private receive(data: string | ArrayBuffer): void {
+    if (this.holding) {
+      this.holding.push(data);
+      return;
+    }
     const ev = this.o.events;
     if (typeof data !== 'string') {
       const b = new Uint8Array(data);
-      if (b[0] === 0x02) {
+      if (b[0] === 0x04) {
+        // The far-view summary: what follows waits until the page drew it.
+        const shown = ev.farView?.(b.subarray(1));
+        if (shown) {
+          this.holding = [];
+          const resume = () => {
+            const held = this.holding ?? [];
+            this.holding = null;
+            for (const d of held) {
+              try {
+                this.receive(d);
+              } catch (e) {
+                console.error('corkboard: handling a message failed', e);
+              }
+            }
+          };
+          shown.then(resume, resume);
+        }
+      } else if (b[0] === 0x02) {
         ev.beforeRemote();
         const r = this.o.doc.applyBatch(b.subarray(1));
         if (r.ids.length) ev.remote(r.ids);
