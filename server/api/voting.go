@@ -101,7 +101,11 @@ func (srv *Server) endVoting(w http.ResponseWriter, r *http.Request) {
 }
 
 // GET /v1/boards/{board}/voting: the session, the caller's voter id and
-// dots left, and the live (or frozen) tally.
+// dots left, and the live (or frozen) tally. ?result=none leaves the tally
+// out: the rules alone, which every open page asks for every few seconds,
+// must not each walk the whole board (a whole-board read, roomtime.go: a
+// few pages polling a big board would spend its budget and have everyone's
+// writes and reads refused).
 func (srv *Server) getVoting(w http.ResponseWriter, r *http.Request) {
 	id, m, who, ok := srv.enter(w, r)
 	if !ok {
@@ -113,6 +117,10 @@ func (srv *Server) getVoting(w http.ResponseWriter, r *http.Request) {
 		voter = srv.cfg.Access.Pseudonym(m.ID, m.Voting.Session, who.User.ID)
 	}
 	out["voter"] = voter
+	if r.URL.Query().Get("result") == "none" {
+		writeJSON(w, 200, out)
+		return
+	}
 	if m.Voting != nil && m.Voting.State == "closed" {
 		out["result"] = m.Voting.Result
 	} else {

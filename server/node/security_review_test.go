@@ -170,6 +170,14 @@ func TestWholeBoardReadsBudgeted(t *testing.T) {
 	if res := e.tn.do("GET", "/v1/boards/"+other+"/state", "", "", nil, nil); res.status != 200 {
 		t.Fatalf("another board: %d %s", res.status, res.body)
 	}
+	// The voting rules every open page polls are no whole-board read: they
+	// are answered while the budget is spent, and the tally is not.
+	if code, out := e.call("GET", "/v1/boards/"+board+"/voting?result=none", owner, nil); code != 200 || out["result"] != nil {
+		t.Fatalf("the voting rules while the budget is spent: %d %v", code, out)
+	}
+	if code, out := e.call("GET", "/v1/boards/"+board+"/voting", owner, nil); code != 429 {
+		t.Fatalf("the live tally while the budget is spent: %d %v", code, out)
+	}
 	e.clk.advance(10 * time.Second)
 	if res := e.tn.do("GET", "/v1/boards/"+board+"/state", "", "", nil, nil); res.status != 200 {
 		t.Fatalf("after the budget refilled: %d %s", res.status, res.body)

@@ -72,7 +72,7 @@ export class Votes {
       const h = this.f.host;
       const t = h.token();
       try {
-        const r = await fetch(`/v1/boards/${h.boardId}/voting`, { headers: t ? { Authorization: 'Bearer ' + t } : {} });
+        const r = await fetch(`/v1/boards/${h.boardId}/voting?result=none`, { headers: t ? { Authorization: 'Bearer ' + t } : {} });
         if (!r.ok) return;
         const j = await r.json();
         const v = j.voting ?? null;
