@@ -55,17 +55,18 @@ test('Ctrl+F finds notes, mindmap nodes, frame titles and comments, and walks th
   // On the board: the board's search, and the browser's find is not opened (default prevented).
   await page.mouse.click(600, 400);
   // (The F's keydown, read after the board's own capture listener, registered earlier; not the Control key's.)
-  const prevented = page.evaluate(
-    () =>
-      new Promise((r) => {
-        const on = (e) => {
-          if (e.key !== 'f') return;
-          removeEventListener('keydown', on, true);
-          r(e.defaultPrevented);
-        };
-        addEventListener('keydown', on, true);
-      }),
-  );
+  // The listener is in place before the key is pressed (awaited), and its
+  // answer is read afterwards: a promise left pending across the press
+  // could miss the key and wait forever.
+  await page.evaluate(() => {
+    window.__fPrevented = undefined;
+    const on = (e) => {
+      if (e.key !== 'f') return;
+      removeEventListener('keydown', on, true);
+      window.__fPrevented = e.defaultPrevented;
+    };
+    addEventListener('keydown', on, true);
+  });
   await page.keyboard.press('Control+f');
   await page.waitForSelector('.cb-search:not([hidden])');
   assert.equal(await page.evaluate(() => document.activeElement?.classList.contains('cb-search-input')), true);
@@ -95,7 +96,7 @@ test('Ctrl+F finds notes, mindmap nodes, frame titles and comments, and walks th
   await page.keyboard.press('Shift+Enter');
   assert.deepEqual((await at()).sel, [frame]);
   assert.equal(await page.textContent('.cb-search-count'), '3 of 4');
-  assert.equal(await prevented, true);
+  assert.equal(await page.evaluate(() => window.__fPrevented), true, 'the browser\'s find was not prevented');
 
   // A new hit appears as it is written; no hit says so.
   await edit(page, noteOps(fixedId(5), 0, 600, 'park bench', 'yellow', 'a3'));
