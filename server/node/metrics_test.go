@@ -248,6 +248,13 @@ func TestAntiEntropyMetrics(t *testing.T) {
 	if err := ca.WaitAck(ctx, last); err != nil {
 		t.Fatal(err)
 	}
+	// The ack can reach the client (written straight to its socket) before
+	// the room has published the change to the other nodes: a read of the
+	// board, served in a's room after that, makes sure the publish is done
+	// (and dropped by the cut) before b is connected again.
+	if res := a.do("GET", "/v1/boards/"+id+"/state", tok, "", nil, nil); res.status != 200 {
+		t.Fatalf("state on a: %d %s", res.status, res.body)
+	}
 	hub.Cut("b", false)
 	if err := cb.WaitDoc(ctx, func(d *crdt.Doc) bool { return d.Len() == 10 }); err != nil {
 		t.Fatalf("b never caught up: %v", err)
