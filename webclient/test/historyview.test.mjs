@@ -249,7 +249,7 @@ test('restore one element: exactly the one picked comes back, for everyone; a vi
   await page.mouse.click(gat.x, gat.y);
   await page.waitForSelector('dialog.cb-history .preview .selected:not([hidden])');
   assert.equal((await past(page)).selected, B, 'the ghost of B is picked');
-  assert.equal(await page.isVisible(`.cb-past-ghost.picked[data-id="${B}"]`), true);
+  await page.waitForSelector(`.cb-past-ghost.picked[data-id="${B}"]`); // marked at the next frame
   await page.click('dialog.cb-history .preview .restore-element');
   await page.waitForSelector('.cb-pastview', { state: 'detached' });
   for (const p of [page, peer]) {
