@@ -114,14 +114,8 @@ func (b *readBudgets) get(id storage.BoardID, now time.Time) *boardReads {
 // errLaneBusy, or the room's.
 func (srv *Server) boardQuery(ctx context.Context, id storage.BoardID, rm *room.Room, fn func(d *crdt.Doc) (produced int)) error {
 	br := srv.reads.get(id, srv.cfg.Now())
-	t := time.NewTimer(boardReadWait)
-	defer t.Stop()
-	select {
-	case br.lane <- struct{}{}:
-	case <-t.C:
-		return errLaneBusy
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := br.enter(ctx); err != nil {
+		return err
 	}
 	defer func() { <-br.lane }()
 	// The lane is held: owed and at are this caller's alone.
@@ -139,17 +133,26 @@ func (srv *Server) boardQuery(ctx context.Context, id storage.BoardID, rm *room.
 // its own (a scan of the log) before its boardQuery.
 func (srv *Server) boardReadsLeft(ctx context.Context, id storage.BoardID) error {
 	br := srv.reads.get(id, srv.cfg.Now())
+	if err := br.enter(ctx); err != nil {
+		return err
+	}
+	defer func() { <-br.lane }()
+	return br.refill(srv.cfg.Now())
+}
+
+// enter takes the board's lane (one whole-board read at a time), waiting
+// up to boardReadWait; the caller gives it back with <-br.lane.
+func (br *boardReads) enter(ctx context.Context) error {
 	t := time.NewTimer(boardReadWait)
 	defer t.Stop()
 	select {
 	case br.lane <- struct{}{}:
+		return nil
 	case <-t.C:
 		return errLaneBusy
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-br.lane }()
-	return br.refill(srv.cfg.Now())
 }
 
 // refill brings the budget to now and refuses when it is spent; the lane
