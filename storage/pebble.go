@@ -47,8 +47,9 @@ type PebbleOptions struct {
 	//
 	// On many small boards that each commit alone, every append was its
 	// own fsync (a fourth of a busy node's CPU, in the kernel); gathering
-	// for a millisecond or two shares one fsync among many boards at the
-	// cost of that much ack latency under load. Rejected: a delay in the
+	// for a few milliseconds shares one fsync among many boards at the
+	// cost of that much ack latency under load (the node's default:
+	// node.DefaultSyncGather). Rejected: a delay in the
 	// room before it appends (it would hold each board, not share fsyncs
 	// across boards).
 	SyncGather time.Duration

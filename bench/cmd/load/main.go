@@ -592,7 +592,7 @@ func startNode() (url string, stop func(), err error) {
 	served := make(chan error, 1)
 	pprof.Do(context.Background(), pprof.Labels("side", "node"), func(context.Context) {
 		n, err = node.New(node.Config{Addr: "127.0.0.1:0", DataDir: dir, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			SyncGather: time.Millisecond, // the binary's --sync-gather
+			SyncGather: node.DefaultSyncGather, // the binary's --sync-gather
 			// Every client is on loopback: no per-address limits.
 			HTTP: node.HTTPLimits{WebSocketsPerIP: -1}, Quotas: node.Quotas{BoardsPerHour: -1}})
 		if err != nil {

@@ -71,7 +71,7 @@ func run(args []string, stdout io.Writer) error {
 		idle        = fs.Duration("idle-timeout", time.Minute, "how long a board with no connection stays in memory")
 		retention   = fs.Duration("retention", 0, "drop op history older than this once a snapshot covers it (0: keep forever)")
 		ackReplicas = fs.Int("ack-replicas", 0, "other nodes that must store a change before its sender is acked (0: durable on this node is enough)")
-		syncGather  = fs.Duration("sync-gather", time.Millisecond, "least time between two fsyncs of the store's log: appends asked for meanwhile share the next one (every ack still follows its fsync); 0: no wait")
+		syncGather  = fs.Duration("sync-gather", node.DefaultSyncGather, "least time between two fsyncs of the store's log while several boards are committing: appends asked for meanwhile share the next one (every ack still follows its fsync; a board committing alone never waits); 0: no wait")
 		fanoutDelay = fs.Duration("fanout-delay", 5*time.Millisecond, "gather accepted changes this long before pushing them to a board's connections (0: at once); a few ms halve the CPU of a busy board")
 		shutdownT   = fs.Duration("shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 		mailFrom    = fs.String("mail-from", "Corkboard <corkboard@localhost>", "From address of e-mails (sign-in links, invites, notifications)")
