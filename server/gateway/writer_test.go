@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -177,4 +179,64 @@ func TestLeanWebSocketRoundTrip(t *testing.T) {
 	close(stop)
 	c.Close(websocket.StatusNormalClosure, "")
 	pings.Wait()
+}
+
+// A direct write (TryWrite) on a real socket makes one write(2) and
+// allocates nothing: the room makes five of them per change on a small
+// board. A closure per call used to move its results to the heap.
+func TestTryWriteAllocatesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			accepted <- nil
+			return
+		}
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer := <-accepted
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	defer peer.Close()
+	got := make(chan int, 1)
+	go func() {
+		n, _ := io.Copy(io.Discard, peer)
+		got <- int(n)
+	}()
+
+	fw := newFrameWriter(c)
+	msg := []byte{0x82, 0x03, 1, 2, 3}
+	const runs = 200
+	var short int
+	allocs := testing.AllocsPerRun(runs, func() {
+		n, err, tried := fw.TryWrite(msg)
+		if err != nil || !tried {
+			t.Fatalf("TryWrite: n=%d err=%v tried=%v", n, err, tried)
+		}
+		if n != len(msg) {
+			short++
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("TryWrite allocates %.1f objects per call, want 0", allocs)
+	}
+	if short != 0 {
+		t.Fatalf("%d writes were cut short on an idle socket", short)
+	}
+	c.Close()
+	// AllocsPerRun makes one warm-up call more than runs.
+	if n, want := <-got, (runs+1)*len(msg); n != want {
+		t.Fatalf("the peer read %d bytes, want %d", n, want)
+	}
 }
