@@ -387,13 +387,15 @@ func (p *Pebble) applyAppend(board BoardID, recs []Record) (uint64, *pebble.Batc
 	if s.last > math.MaxUint64-uint64(len(recs)) {
 		return 0, nil, fmt.Errorf("log full: %w", ErrInvalid)
 	}
-	size := 0
+	size, most := 0, 0
 	for i := range recs {
-		size += logKeyLen + indexKeyLen + recordValueSize(&recs[i]) + 2*10 + 16
+		n := recordValueSize(&recs[i])
+		size += logKeyLen + indexKeyLen + n + 2*10 + 16
+		most = max(most, n)
 	}
 	batch := p.db.NewBatchWithSize(size)
 	base := s.last + 1
-	var buf []byte
+	buf := make([]byte, 0, most) // one buffer for every value (Set copies it)
 	for i := range recs {
 		r := &recs[i]
 		seq := base + uint64(i)
