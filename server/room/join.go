@@ -82,7 +82,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	if useSnapshot && !stored {
 		// Made after the welcome and the far view are on their way: on a
 		// big board it takes a second, which the client spends drawing.
-		snap = r.freshSnapshot(version)
+		snap, entries = r.freshSnapshot(ctx, version)
 	}
 	if snap != nil && !s.Send(Outgoing{Binary: true, Data: append([]byte{protocol.TagSnapshot}, snap...)}) {
 		return nil
@@ -155,13 +155,35 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool
 // long (1.0 s against 0.55 s for 100,000 elements) and the page's wasm
 // longer to load it (0.99 s against 0.82 s). Rejected: storing it (a write
 // of the whole board on a join).
-func (r *Room) freshSnapshot(version crdt.VersionVector) []byte {
+//
+// Each one made is charged to the board's whole-board reads
+// (Config.WholeRead): a client reconnecting after every change (its own,
+// or anyone's on a busy board) would otherwise have the room encode the
+// whole board for each visit. Once the budget is spent, the snapshot is
+// stored instead, as every Config.SnapshotEvery changes (writeSnapshot),
+// and the join gets it with no tail (entries); later joins read the
+// stored one and the log after it (joinSnapshot), so a board makes at
+// most one such write before no join encodes it any more. A store that
+// fails leaves the fresh one, made anyway.
+func (r *Room) freshSnapshot(ctx context.Context, version crdt.VersionVector) ([]byte, []storage.Record) {
 	// A snapshot holds the held changes too, which the version does not count.
 	if r.snapFrame != nil && maps.Equal(r.snapAt, version) && r.snapHeld == r.doc.Held() {
-		return r.snapFrame
+		return r.snapFrame, nil
+	}
+	if !r.wholeRead() {
+		r.writeSnapshot()
+		if snap, entries, ok := r.joinSnapshot(ctx); ok {
+			return snap, entries
+		}
 	}
 	r.snapFrame, r.snapAt, r.snapHeld = r.doc.SnapshotRaw(), version.Clone(), r.doc.Held()
-	return r.snapFrame
+	return r.snapFrame, nil
+}
+
+// wholeRead charges a read of the whole document to the board's budget
+// (Config.WholeRead); false when it is spent.
+func (r *Room) wholeRead() bool {
+	return r.cfg.WholeRead == nil || r.cfg.WholeRead(r.board, r.doc.Len())
 }
 
 // farView returns the 0x04 frame of the doc's far-view summary at version
@@ -170,10 +192,16 @@ func (r *Room) freshSnapshot(version crdt.VersionVector) []byte {
 // goroutine, as every read of the doc is; its cost is linear in the
 // board's elements (0.13 s for 100,000, farview.BenchmarkEncode100k), less
 // than the snapshot a board that large needs next. Nil when the summary
-// would pass farview.MaxBytes or MaxStyles.
+// would pass farview.MaxBytes or MaxStyles, or when the board's
+// whole-board reads are spent (Config.WholeRead): the client then waits
+// for the snapshot, as without a far view, and a reconnect loop cannot
+// make the room encode the board for every change.
 func (r *Room) farView(version crdt.VersionVector) []byte {
 	if r.farFrame != nil && maps.Equal(r.farAt, version) {
 		return r.farFrame
+	}
+	if !r.wholeRead() {
+		return nil
 	}
 	body := farview.Encode(r.doc)
 	if body == nil {
