@@ -128,14 +128,14 @@ func (srv *Server) boardQuery(ctx context.Context, id storage.BoardID, rm *room.
 	return err
 }
 
-// SpendBoardRead charges units to the board's whole-board reads for work
-// its room does on a join (room.Config.WholeRead: a far-view summary, a
-// fresh snapshot), so that reconnecting cannot do what the REST reads may
-// not. It is called on the room's goroutine and never waits: false, with
-// nothing charged, when the budget is spent or the lane is taken (a REST
-// read of the board holds it while it waits for the room: waiting here
-// would never end).
-func (srv *Server) SpendBoardRead(id storage.BoardID, units int) bool {
+// SpendBoardRead runs read, work a board's room does on a join
+// (room.Config.WholeRead: a far-view summary, a fresh snapshot), as a
+// whole-board read of the board, charging the units it returns, so that
+// reconnecting cannot do what the REST reads may not. It is called on the
+// room's goroutine and never waits: false, with read not run, when the
+// budget is spent or the lane is taken (a REST read of the board holds it
+// while it waits for the room: waiting here would never end).
+func (srv *Server) SpendBoardRead(id storage.BoardID, read func() (units int)) bool {
 	br := srv.reads.get(id, srv.cfg.Now())
 	select {
 	case br.lane <- struct{}{}:
@@ -146,7 +146,7 @@ func (srv *Server) SpendBoardRead(id storage.BoardID, units int) bool {
 	if br.refill(srv.cfg.Now()) != nil {
 		return false
 	}
-	br.owed += float64(units)
+	br.owed += float64(read())
 	return true
 }
 

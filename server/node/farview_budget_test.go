@@ -3,10 +3,12 @@ package node_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/client"
 	"github.com/corkboard/corkboard/server/protocol"
 )
 
@@ -40,10 +42,27 @@ func TestAttackFarViewReconnectLoop(t *testing.T) {
 			return nil
 		})
 	}
-	u := e.tn.wsURL(board, "")
 	const rounds = 12
-	farViews := 0
-	var last []string
+	farViews, last := visitLoop(t, e, board, oc, rounds, batches*perBatch)
+	t.Logf("%d visits of a board of %d elements, each after a change: %d far views; the last visit's frames %v", rounds, batches*perBatch, farViews, last)
+	if farViews == 0 || farViews >= rounds {
+		t.Errorf("%d far views in %d visits after changes: want the first few only, within the board's read budget", farViews, rounds)
+	}
+	if slices.Contains(last, "binary:0x4") || !slices.Contains(last, "binary:0x2") {
+		t.Errorf("the last visit's frames %v: want no far view, and the stored snapshot followed by the log after it", last)
+	}
+	if code, _ := e.call("GET", "/v1/boards/"+board+"/state", "", nil); code != 429 {
+		t.Errorf("GET /state after the loop: %d; want 429: the visits spent the board's whole-board reads", code)
+	}
+}
+
+// visitLoop makes rounds of a change by oc then a first visit by an
+// anonymous client asking for the far view, checking that each visit's
+// catch-up brings the board as it is; it returns how many visits got a
+// far view and the last visit's frames.
+func visitLoop(t *testing.T, e *asyncEnv, board string, oc *client.Client, rounds, elements int) (farViews int, last []string) {
+	t.Helper()
+	u := e.tn.wsURL(board, "")
 	for i := range rounds {
 		id := newID(fmt.Sprintf("round-%d", i))
 		mustEdit(t, oc, e.clk.Now(), noteTx(id, "r"))
@@ -74,7 +93,7 @@ func TestAttackFarViewReconnectLoop(t *testing.T) {
 			return typ == protocol.TypeSynced
 		})
 		r.c.Close(websocket.StatusNormalClosure, "")
-		if d == nil || !d.Exists(id) || d.Len() != batches*perBatch+i+1 {
+		if d == nil || !d.Exists(id) || d.Len() != elements+i+1 {
 			t.Fatalf("round %d: the catch-up %v does not bring the board as it is", i, types)
 		}
 		if slices.Contains(types, "binary:0x4") {
@@ -82,14 +101,47 @@ func TestAttackFarViewReconnectLoop(t *testing.T) {
 		}
 		last = types
 	}
-	t.Logf("%d visits of a board of %d elements, each after a change: %d far views; the last visit's frames %v", rounds, batches*perBatch, farViews, last)
-	if farViews == 0 || farViews >= rounds {
-		t.Errorf("%d far views in %d visits after changes: want the first few only, within the board's read budget", farViews, rounds)
+	return farViews, last
+}
+
+// TestAttackFarViewBigConnectorEnds: a connector's ends may hold any JSON
+// (up to a message's size). A board of a few such connectors cost the
+// far view over half a second of parsing, and its snapshot the copy of
+// every byte, each charged as a handful of elements. Now a far view does
+// not parse an end over farview.MaxEndJSON, and both are charged the
+// bytes they read or made: the visits of a loop soon get no far view.
+func TestAttackFarViewBigConnectorEnds(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "ends", "access": "members"}))
+	e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"access": "public", "publicRole": "viewer"})
+	oc := e.dial(board, owner, 0x9600)
+	// 10 connectors, each end 400 kB of JSON: a visit's far view and
+	// snapshot read 2 × 8 MB, about 31,000 units each of the budget's
+	// 250,000.
+	const connectors = 10
+	pad := strings.Repeat("x", 400_000)
+	for i := range connectors {
+		id := newID(fmt.Sprintf("c%d", i))
+		for _, k := range []string{"from", "to"} {
+			end, err := crdt.JSONValue([]byte(fmt.Sprintf(`{"x":%d,"y":0,"pad":%q}`, i, pad)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustEdit(t, oc, e.clk.Now(), func(tx *crdt.Tx) error {
+				if k == "from" {
+					if err := tx.Create(id, "connector"); err != nil {
+						return err
+					}
+				}
+				return tx.Set(id, k, end)
+			})
+		}
 	}
-	if slices.Contains(last, "binary:0x4") || !slices.Contains(last, "binary:0x2") {
-		t.Errorf("the last visit's frames %v: want no far view, and the stored snapshot followed by the log after it", last)
-	}
-	if code, _ := e.call("GET", "/v1/boards/"+board+"/state", "", nil); code != 429 {
-		t.Errorf("GET /state after the loop: %d; want 429: the visits spent the board's whole-board reads", code)
+	const rounds = 14
+	farViews, last := visitLoop(t, e, board, oc, rounds, connectors)
+	t.Logf("%d visits of a board of %d connectors with 400 kB ends, each after a change: %d far views; the last visit's frames %v", rounds, connectors, farViews, last)
+	if farViews == 0 || farViews >= rounds || slices.Contains(last, "binary:0x4") {
+		t.Errorf("%d far views in %d visits after changes, the last visit's frames %v: want the first few only, within the board's read budget", farViews, rounds, last)
 	}
 }

@@ -170,20 +170,28 @@ func (r *Room) freshSnapshot(ctx context.Context, version crdt.VersionVector) ([
 	if r.snapFrame != nil && maps.Equal(r.snapAt, version) && r.snapHeld == r.doc.Held() {
 		return r.snapFrame, nil
 	}
-	if !r.wholeRead() {
+	made := func() int {
+		r.snapFrame, r.snapAt, r.snapHeld = r.doc.SnapshotRaw(), version.Clone(), r.doc.Held()
+		return r.doc.Len() + len(r.snapFrame)/512
+	}
+	if !r.wholeRead(made) {
 		r.writeSnapshot()
 		if snap, entries, ok := r.joinSnapshot(ctx); ok {
 			return snap, entries
 		}
+		made()
 	}
-	r.snapFrame, r.snapAt, r.snapHeld = r.doc.SnapshotRaw(), version.Clone(), r.doc.Held()
 	return r.snapFrame, nil
 }
 
-// wholeRead charges a read of the whole document to the board's budget
-// (Config.WholeRead); false when it is spent.
-func (r *Room) wholeRead() bool {
-	return r.cfg.WholeRead == nil || r.cfg.WholeRead(r.board, r.doc.Len())
+// wholeRead runs read within the board's whole-board reads
+// (Config.WholeRead); false, with read not run, when they are spent.
+func (r *Room) wholeRead(read func() int) bool {
+	if r.cfg.WholeRead == nil {
+		read()
+		return true
+	}
+	return r.cfg.WholeRead(r.board, read)
 }
 
 // farView returns the 0x04 frame of the doc's far-view summary at version
@@ -200,10 +208,14 @@ func (r *Room) farView(version crdt.VersionVector) []byte {
 	if r.farFrame != nil && maps.Equal(r.farAt, version) {
 		return r.farFrame
 	}
-	if !r.wholeRead() {
+	var body []byte
+	if !r.wholeRead(func() int {
+		var read int
+		body, read = farview.EncodeCounted(r.doc)
+		return r.doc.Len() + (len(body)+read)/512
+	}) {
 		return nil
 	}
-	body := farview.Encode(r.doc)
 	if body == nil {
 		r.farFrame, r.farAt = nil, nil
 		return nil
