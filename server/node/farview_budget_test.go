@@ -20,8 +20,8 @@ import (
 // read of the whole document. Now both are charged to that budget (the
 // node's clock is fake: nothing refills it): once it is spent, visits get
 // no far view (they wait for the snapshot, as without one), the snapshot
-// is stored once and later visits read it and its tail from the log, and
-// the REST reads of the board are refused as after as many GET /state.
+// is stored once and later visits read it and its tail from the log.
+// Visits spend half the budget at most: the REST calls keep the rest.
 func TestAttackFarViewReconnectLoop(t *testing.T) {
 	e := newAsyncEnv(t, secStart)
 	owner := e.signIn("owner@example.com")
@@ -51,8 +51,10 @@ func TestAttackFarViewReconnectLoop(t *testing.T) {
 	if slices.Contains(last, "binary:0x4") || !slices.Contains(last, "binary:0x2") {
 		t.Errorf("the last visit's frames %v: want no far view, and the stored snapshot followed by the log after it", last)
 	}
-	if code, _ := e.call("GET", "/v1/boards/"+board+"/state", "", nil); code != 429 {
-		t.Errorf("GET /state after the loop: %d; want 429: the visits spent the board's whole-board reads", code)
+	// Visits stop at half the budget: the REST reads and writes of the
+	// board keep the rest.
+	if code, _ := e.call("GET", "/v1/boards/"+board+"/state", "", nil); code != 200 {
+		t.Errorf("GET /state after the loop: %d; want 200: visits leave the REST calls half the board's budget", code)
 	}
 }
 
