@@ -19,6 +19,16 @@ import (
 // maxFrame bounds catch-up frames so none nears the message size limit.
 const maxFrame = 256 << 10
 
+// maxCatchupBytes bounds the op-log data a join reads into memory for a
+// binary session: past it, the session gets a snapshot (a client missing
+// more), and a stored snapshot is made anew rather than sent with a
+// longer log after it. The counts alone (Config.SnapshotCatchup changes;
+// SnapshotEvery between stored snapshots) let a join read 2,000 changes
+// of up to a message's size each: gigabytes in the room, for every join
+// of a board an editor had filled with big changes. A snapshot of a
+// board of 100,000 elements takes about 17.5 MB.
+const maxCatchupBytes = 16 << 20
+
 // join registers a session and brings it up to date: the welcome, then the
 // changes it lacks (read from the op log, in log order) or, when it lacks
 // too much, a snapshot; then "synced"; then live ops.
@@ -33,7 +43,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	jsonOnly := s.Format == protocol.FormatJSON
 	useSnapshot := len(have) == 0 && r.doc.Len() > 0 && !jsonOnly
 	if !useSnapshot {
-		lim := Limit{Changes: r.cfg.SnapshotCatchup}
+		lim := Limit{Changes: r.cfg.SnapshotCatchup, Bytes: maxCatchupBytes}
 		if jsonOnly {
 			lim = Limit{}
 		}
@@ -129,19 +139,34 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 // board without a stored snapshot (a young one, usually small, but a board
 // filled by a few big REST batches has none either), nothing: the caller
 // sends freshSnapshot, and no tail.
+//
+// A log after the stored snapshot of more than maxCatchupBytes is not
+// read whole: a snapshot is stored anew (writeSnapshot, as every
+// Config.SnapshotEvery changes), and sent with no tail. That costs an
+// encoding of the board at most once per maxCatchupBytes written to it,
+// however many join.
 func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool) {
-	if r.snapSeq > 0 {
+	for try := 0; r.snapSeq > 0 && try < 2; try++ {
 		seq, data, err := r.cfg.Store.LatestSnapshot(ctx, r.board)
-		if err == nil && seq == r.snapSeq {
-			var tail []storage.Record
-			err = r.cfg.Store.ScanOps(ctx, r.board, seq+1, func(e storage.Record) error {
-				tail = append(tail, e)
-				return nil
-			})
-			if err == nil {
-				return data, tail, true
-			}
+		if err != nil || seq != r.snapSeq {
+			break
 		}
+		var tail []storage.Record
+		size := 0
+		err = r.cfg.Store.ScanOps(ctx, r.board, seq+1, func(e storage.Record) error {
+			if size += len(e.Data); size > maxCatchupBytes {
+				return errScanDone
+			}
+			tail = append(tail, e)
+			return nil
+		})
+		if err == nil {
+			return data, tail, true
+		}
+		if err != errScanDone {
+			break
+		}
+		r.writeSnapshot() // then read anew: no tail
 	}
 	return nil, nil, false
 }
