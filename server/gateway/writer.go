@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -322,7 +323,8 @@ type frameWriter struct {
 	// connection's writer, so that a control frame the library writes
 	// meanwhile (the reader's pong or close, through Write) cannot land
 	// inside that frame on the wire.
-	rest []byte
+	rest    []byte
+	pending atomic.Bool // rest != nil, read without mu (Pending)
 
 	amu     sync.Mutex // guards the two below (Abort does not wait for mu)
 	writing bool       // a WriteRaw is in progress
@@ -437,16 +439,15 @@ func (f *frameWriter) TryWrite(p []byte) (n int, err error, tried bool) {
 	}
 	if werr == nil && n > 0 && n < len(p) {
 		f.rest = append([]byte(nil), p[n:]...)
+		f.pending.Store(true)
 	}
 	return n, werr, true
 }
 
-// Pending says a TryWrite left the end of a frame unwritten (rest).
-func (f *frameWriter) Pending() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.rest != nil
-}
+// Pending says a TryWrite left the end of a frame unwritten (rest). It
+// does not wait for a write in progress (the reader's pong may be stuck
+// writing rest to a full socket).
+func (f *frameWriter) Pending() bool { return f.pending.Load() }
 
 // writeRest writes rest, if any; f.mu is held. After an error nothing
 // more may be written (half a frame is on the wire): rest is dropped and
@@ -457,6 +458,7 @@ func (f *frameWriter) writeRest() error {
 	}
 	_, err := f.conn.Write(f.rest)
 	f.rest = nil
+	f.pending.Store(false)
 	return err
 }
 
