@@ -19,10 +19,10 @@ import (
 // maxFrame bounds catch-up frames so none nears the message size limit.
 const maxFrame = 256 << 10
 
-// maxCatchupBytes bounds the op-log data a join reads into memory for a
-// binary session: past it, the session gets a snapshot (a client missing
-// more), and a stored snapshot is made anew rather than sent with a
-// longer log after it. The counts alone (Config.SnapshotCatchup changes;
+// maxCatchupBytes bounds the op-log data a join reads into memory: past
+// it, the session gets a snapshot (a client missing more; JSON sessions
+// too, which otherwise get changes however many), and a stored snapshot is
+// made anew rather than sent with a longer log after it. The counts alone (Config.SnapshotCatchup changes;
 // SnapshotEvery between stored snapshots) let a join read 2,000 changes
 // of up to a message's size each: gigabytes in the room, for every join
 // of a board an editor had filled with big changes. A snapshot of a
@@ -45,7 +45,9 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	if !useSnapshot {
 		lim := Limit{Changes: r.cfg.SnapshotCatchup, Bytes: maxCatchupBytes}
 		if jsonOnly {
-			lim = Limit{}
+			// However many changes, but not however many bytes: past
+			// maxCatchupBytes, a snapshot, as when the log is trimmed.
+			lim = Limit{Bytes: maxCatchupBytes}
 		}
 		got, err := ChangesSince(ctx, r.cfg.Store, r.board, have, r.logVersion(), lim)
 		if err != nil {
@@ -54,7 +56,8 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		entries = got.Entries
 		// Too far behind, or the log no longer reaches back to what the
 		// client has: the snapshot is the way (for JSON sessions too:
-		// nothing else can bring them up to date).
+		// nothing else can bring them up to date without reading more
+		// than maxCatchupBytes of the log at once).
 		useSnapshot = got.More || got.Trimmed
 		// If the log was trimmed past what the client has, only a
 		// snapshot can bring it up to date.
@@ -82,7 +85,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	if !s.SendJSON(w) {
 		return nil
 	}
-	if useSnapshot && s.FarView > 0 && r.doc.Len() >= s.FarView {
+	if useSnapshot && !jsonOnly && s.FarView > 0 && r.doc.Len() >= s.FarView {
 		// The far view of this very state (what the snapshot and its tail
 		// bring the client to), ahead of the snapshot: server/farview.
 		if fv := r.farView(version); fv != nil && !s.Send(Outgoing{Binary: true, Data: fv}) {
