@@ -36,3 +36,22 @@ func TestEncodeBigEnds(t *testing.T) {
 		t.Errorf("read %d bytes of ends, want at least %d (every end's JSON)", read, want)
 	}
 }
+
+// BenchmarkEncodeBigEnds: the worst case of connector ends, a board of
+// 100 connectors whose ends are each 500 kB of JSON (as much as a change
+// may carry), 100 MB in all.
+func BenchmarkEncodeBigEnds(b *testing.B) {
+	big := `{"pad":"` + strings.Repeat("x", 500_000) + `","x":5,"y":6}`
+	d := build(b, func(tx *crdt.Tx) {
+		for i := range 100 {
+			id := eid(i + 1)
+			must(b, tx.Create(id, "connector"))
+			must(b, tx.Set(id, "from", jsonValue(b, big)))
+			must(b, tx.Set(id, "to", jsonValue(b, big)))
+		}
+	})
+	b.ResetTimer()
+	for range b.N {
+		Encode(d)
+	}
+}
