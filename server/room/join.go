@@ -21,12 +21,13 @@ const maxFrame = 256 << 10
 
 // maxCatchupBytes bounds the op-log data a join reads into memory: past
 // it, the session gets a snapshot (a client missing more; JSON sessions
-// too, which otherwise get changes however many), and a stored snapshot is
-// made anew rather than sent with a longer log after it. The counts alone (Config.SnapshotCatchup changes;
-// SnapshotEvery between stored snapshots) let a join read 2,000 changes
-// of up to a message's size each: gigabytes in the room, for every join
-// of a board an editor had filled with big changes. A snapshot of a
-// board of 100,000 elements takes about 17.5 MB.
+// too, which otherwise get changes however many), and a stored snapshot
+// is made anew rather than sent with a longer log after it. The counts
+// alone (Config.SnapshotCatchup changes; SnapshotEvery between stored
+// snapshots) let a join read 2,000 changes of up to a message's size
+// each: gigabytes in the room, for every join of a board an editor had
+// filled with big changes. A snapshot of a board of 100,000 elements
+// takes about 17.5 MB.
 const maxCatchupBytes = 16 << 20
 
 // join registers a session and brings it up to date: the welcome, then the
@@ -95,7 +96,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	if useSnapshot && !stored {
 		// Made after the welcome and the far view are on their way: on a
 		// big board it takes a second, which the client spends drawing.
-		snap, entries = r.freshSnapshot(ctx, version)
+		snap = r.freshSnapshot(ctx, version)
 	}
 	// snap is a 0x03 frame shared by the joins that send it (never
 	// written to): a copy per join cost the room a copy of the board, and
@@ -142,10 +143,9 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 // joinSnapshot returns what brings a client up to date by snapshot: the
 // stored snapshot (its 0x03 frame) and the log after it, which costs a
 // read, not an encoding of the whole board on the room's goroutine
-// (stored: true); or, for a
-// board without a stored snapshot (a young one, usually small, but a board
-// filled by a few big REST batches has none either), nothing: the caller
-// sends freshSnapshot, and no tail.
+// (stored: true); or, for a board without a stored snapshot (a young one,
+// usually small, but a board filled by a few big REST batches has none
+// either), nothing: the caller sends freshSnapshot, and no tail.
 //
 // A log after the stored snapshot of more than maxCatchupBytes is not
 // read whole: a snapshot is stored anew (writeSnapshot, as every
@@ -193,9 +193,8 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool
 }
 
 // freshSnapshot returns the doc's snapshot at version (the doc's own, as
-// a 0x03 frame),
-// made once per version and kept until the next is made: first visits of a
-// board in a row (a link opened by a meeting) share it. Uncompressed, as
+// a 0x03 frame), made once per version and kept until the next is made:
+// first visits of a board in a row (a link opened by a meeting) share it. Uncompressed, as
 // stored snapshots are: the connection compresses big messages anyway
 // (permessage-deflate, at its fastest level, on the session's writer
 // goroutine), so compressing it here too took the room's goroutine twice as
@@ -208,14 +207,14 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool
 // or anyone's on a busy board) would otherwise have the room encode the
 // whole board for each visit. Once the budget is spent, the snapshot is
 // stored instead, as every Config.SnapshotEvery changes (writeSnapshot),
-// and the join gets it with no tail (entries); later joins read the
+// and the join gets it (with no tail: it is of the doc); later joins read the
 // stored one and the log after it (joinSnapshot), so a board makes at
 // most one such write before no join encodes it any more. A store that
 // fails leaves the fresh one, made anyway.
-func (r *Room) freshSnapshot(ctx context.Context, version crdt.VersionVector) ([]byte, []storage.Record) {
+func (r *Room) freshSnapshot(ctx context.Context, version crdt.VersionVector) []byte {
 	// A snapshot holds the held changes too, which the version does not count.
 	if r.snapFrame != nil && maps.Equal(r.snapAt, version) && r.snapHeld == r.doc.Held() {
-		return r.snapFrame, nil
+		return r.snapFrame
 	}
 	made := func() int {
 		r.snapFrame, r.snapAt, r.snapHeld = append([]byte{protocol.TagSnapshot}, r.doc.SnapshotRaw()...), version.Clone(), r.doc.Held()
@@ -223,12 +222,13 @@ func (r *Room) freshSnapshot(ctx context.Context, version crdt.VersionVector) ([
 	}
 	if !r.wholeRead(made) {
 		r.writeSnapshot()
-		if snap, entries, ok := r.joinSnapshot(ctx); ok {
-			return snap, entries
+		// Stored at the doc's version: no tail (the welcome said none).
+		if snap, entries, ok := r.joinSnapshot(ctx); ok && len(entries) == 0 {
+			return snap
 		}
 		made()
 	}
-	return r.snapFrame, nil
+	return r.snapFrame
 }
 
 // wholeRead runs read within the board's whole-board reads
