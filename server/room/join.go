@@ -194,21 +194,21 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool
 
 // freshSnapshot returns the doc's snapshot at version (the doc's own, as
 // a 0x03 frame), made once per version and kept until the next is made:
-// first visits of a board in a row (a link opened by a meeting) share it. Uncompressed, as
-// stored snapshots are: the connection compresses big messages anyway
-// (permessage-deflate, at its fastest level, on the session's writer
-// goroutine), so compressing it here too took the room's goroutine twice as
-// long (1.0 s against 0.55 s for 100,000 elements) and the page's wasm
-// longer to load it (0.99 s against 0.82 s). Rejected: storing it (a write
-// of the whole board on a join).
+// first visits of a board in a row (a link opened by a meeting) share it.
+// Uncompressed, as stored snapshots are: the connection compresses big
+// messages anyway (permessage-deflate, at its fastest level, on the
+// session's writer goroutine), so compressing it here too took the room's
+// goroutine twice as long (1.0 s against 0.55 s for 100,000 elements) and
+// the page's wasm longer to load it (0.99 s against 0.82 s). Rejected:
+// storing it (a write of the whole board on a join).
 //
 // Each one made is charged to the board's whole-board reads
 // (Config.WholeRead): a client reconnecting after every change (its own,
 // or anyone's on a busy board) would otherwise have the room encode the
 // whole board for each visit. Once the budget is spent, the snapshot is
 // stored instead, as every Config.SnapshotEvery changes (writeSnapshot),
-// and the join gets it (with no tail: it is of the doc); later joins read the
-// stored one and the log after it (joinSnapshot), so a board makes at
+// and the join gets it (with no tail: it is of the doc); later joins read
+// the stored one and the log after it (joinSnapshot), so a board makes at
 // most one such write before no join encodes it any more. A store that
 // fails leaves the fresh one, made anyway.
 func (r *Room) freshSnapshot(ctx context.Context, version crdt.VersionVector) []byte {
