@@ -55,6 +55,7 @@ test-race:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./crdt/ ./storage/
 	$(GO) test -run '^$$' -bench 'HeldAtCap' -benchmem ./server/room/
+	$(GO) test -run '^$$' -bench 'EncodeBigEnds' -benchmem ./server/farview/
 	$(GO) test -run '^$$' -bench 'Enqueue' -benchmem ./server/outbox/
 	$(GO) test -run '^$$' -bench 'ImportExcalidraw' -benchtime 5x ./server/node/
 	$(GO) run ./bench/cmd/crdtbench

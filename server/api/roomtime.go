@@ -128,6 +128,35 @@ func (srv *Server) boardQuery(ctx context.Context, id storage.BoardID, rm *room.
 	return err
 }
 
+// SpendBoardRead runs read, work a board's room does on a join
+// (room.Config.WholeRead: a far-view summary, a fresh snapshot), as a
+// whole-board read of the board, charging the units it returns, so that
+// reconnecting cannot do what the REST reads may not. It is called on the
+// room's goroutine and never waits: false, with read not run, when the
+// lane is taken (a REST read of the board holds it while it waits for
+// the room: waiting here would never end) or half the burst is owed
+// (joinReadShare): a join can do without that work (the far view is a
+// preview; the snapshot is then stored and read), while a REST write
+// cannot, so visits alone never have the board's REST calls refused.
+func (srv *Server) SpendBoardRead(id storage.BoardID, read func() (units int)) bool {
+	br := srv.reads.get(id, srv.cfg.Now())
+	select {
+	case br.lane <- struct{}{}:
+	default:
+		return false
+	}
+	defer func() { <-br.lane }()
+	if br.refill(srv.cfg.Now()) != nil || br.owed > joinReadShare*boardReadBurst {
+		return false
+	}
+	br.owed += float64(read())
+	return true
+}
+
+// joinReadShare is the share of boardReadBurst that joins may owe
+// (SpendBoardRead).
+const joinReadShare = 0.5
+
 // boardReadsLeft refuses (errBoardBusy, errLaneBusy) when the board's
 // whole-board reads budget is spent: for a call that does costly work of
 // its own (a scan of the log) before its boardQuery.

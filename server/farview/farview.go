@@ -110,10 +110,28 @@ const (
 
 type box struct{ x, y, w, h float64 }
 
+// MaxEndJSON bounds the JSON of a connector's end (from, to) that Encode
+// reads: a real one is under a hundred bytes ({"el": id, "anchor": [ax,
+// ay]} or {"x", "y"}), while the schema lets an editor store any JSON
+// there, up to a message's size. A larger end is not parsed, and its
+// connector not drawn: parsing such ends made a summary of a board of a
+// hundred connectors take over half a second.
+const MaxEndJSON = 1024
+
 // Encode makes the summary of the doc (see the package comment), nil when
 // it would pass MaxBytes. Its cost is linear in the doc's elements (plus
-// sorting each mindmap node's children).
+// sorting each mindmap node's children) and in the bytes of connector
+// ends it reads (EncodeCounted).
 func Encode(d *crdt.Doc) []byte {
+	b, _ := EncodeCounted(d)
+	return b
+}
+
+// EncodeCounted is Encode, and also returns how many bytes of property
+// values it copied to read them (connector ends): the part of its cost
+// that the doc's element count does not tell, for a caller that
+// budgets it.
+func EncodeCounted(d *crdt.Doc) (summary []byte, read int) {
 	ids := d.Elements()
 	e := encoder{styleOf: map[string]int{}}
 	boxes := make(map[crdt.ElementID]box, len(ids))
@@ -193,12 +211,12 @@ func Encode(d *crdt.Doc) []byte {
 			e.item(OpOutline, otherOutline, b)
 		}
 		if len(e.items) > limit {
-			return nil
+			return nil, e.read
 		}
 	}
 	for _, id := range connectors {
-		from, okf := end(d, id, "from", boxes)
-		to, okt := end(d, id, "to", boxes)
+		from, okf := e.end(d, id, "from", boxes)
+		to, okt := e.end(d, id, "to", boxes)
 		if !okf || !okt {
 			continue // an end's element is gone: not drawn (connectors.ts)
 		}
@@ -206,11 +224,11 @@ func Encode(d *crdt.Doc) []byte {
 		to.p = to.cut(from.p)
 		e.item(OpLine, color(d, id, "stroke", "#1e1e1e"), box{from.p[0], from.p[1], to.p[0] - from.p[0], to.p[1] - from.p[1]})
 		if len(e.items) > limit {
-			return nil
+			return nil, e.read
 		}
 	}
 	if len(e.styles) > MaxStyles {
-		return nil // a board of thousands of colours: no summary (decoders refuse it)
+		return nil, e.read // a board of thousands of colours: no summary (decoders refuse it)
 	}
 	out := make([]byte, 0, len(e.items)+64+16*len(e.styles))
 	out = append(out, Version)
@@ -222,9 +240,9 @@ func Encode(d *crdt.Doc) []byte {
 	out = binary.AppendUvarint(out, uint64(e.n))
 	out = append(out, e.items...)
 	if len(out) > limit {
-		return nil
+		return nil, e.read
 	}
-	return out
+	return out, e.read
 }
 
 // encoder writes items: (style<<2 | op) as a uvarint, then x and y as
@@ -236,6 +254,8 @@ type encoder struct {
 	items   []byte
 	n       int
 	px, py  int64
+	scratch []byte // a connector end's JSON (end)
+	read    int    // bytes copied into scratch
 }
 
 func (e *encoder) item(op byte, style string, b box) {
@@ -391,9 +411,14 @@ func (e endPt) cut(other point) point {
 	return point{cx + dx*t, cy + dy*t}
 }
 
-func end(d *crdt.Doc, id crdt.ElementID, k string, boxes map[crdt.ElementID]box) (endPt, bool) {
+func (e *encoder) end(d *crdt.Doc, id crdt.ElementID, k string, boxes map[crdt.ElementID]box) (endPt, bool) {
 	v, ok := d.Get(id, k)
 	if !ok || v.Kind() != crdt.KindJSON {
+		return endPt{}, false
+	}
+	e.scratch = v.AppendJSON(e.scratch[:0])
+	e.read += len(e.scratch)
+	if len(e.scratch) > MaxEndJSON {
 		return endPt{}, false
 	}
 	var o struct {
@@ -402,7 +427,7 @@ func end(d *crdt.Doc, id crdt.ElementID, k string, boxes map[crdt.ElementID]box)
 		X      *float64  `json:"x"`
 		Y      *float64  `json:"y"`
 	}
-	if json.Unmarshal(v.AppendJSON(nil), &o) != nil {
+	if json.Unmarshal(e.scratch, &o) != nil {
 		return endPt{}, false
 	}
 	if o.El != nil {

@@ -219,7 +219,6 @@ type wsConn struct {
 	failed    bool // a write failed: the connection is gone
 	mustClose bool // a direct write failed: the writer closes the connection
 	group     [][]byte
-	rest      []byte // what a direct write left unwritten: the writer sends it first
 }
 
 // read reads the client's messages until the connection ends, then leaves

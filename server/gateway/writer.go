@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,7 +44,7 @@ func (w *wsConn) write() {
 		if kicked {
 			cl := w.s.Closing()
 			code, why := cl.Code, cl.Reason
-			if len(w.rest) > 0 && (code == protocol.CloseResync || w.failed) {
+			if w.fw.Pending() && (code == protocol.CloseResync || w.failed) {
 				// Half a frame is on the wire: no close frame can follow.
 				w.failed = true
 			}
@@ -100,11 +101,10 @@ func (w *wsConn) write() {
 // (direct, below); a blocking write from it would stall the board on a
 // full socket.
 func (w *wsConn) send(ctx context.Context, msgs []room.Outgoing) error {
-	if len(w.rest) > 0 {
-		// The end of a frame a direct write began goes before anything.
-		err := w.fw.WriteRaw(w.rest)
-		w.rest = nil
-		if err != nil {
+	if w.fw.Pending() {
+		// The end of a frame a direct write began goes before anything
+		// (unless a control frame of the reader's took it along).
+		if err := w.fw.WriteRaw(nil); err != nil {
 			return err
 		}
 	}
@@ -181,7 +181,7 @@ func (w *wsConn) send(ctx context.Context, msgs []room.Outgoing) error {
 // send does and makes one non-blocking write (frameWriter.TryWrite). What
 // the socket does not take at all is refused (the session queues it for
 // the writer); a frame the socket took in part is finished by the
-// writer, which the session starts for it (w.rest). A write error marks
+// writer, which the session starts for it (frameWriter.rest). A write error marks
 // the connection failed; the writer closes it.
 //
 // Rejected: a writer goroutine woken for each message (what the session
@@ -211,8 +211,7 @@ func (w *wsConn) direct(m room.Outgoing) room.DirectResult {
 	}
 	w.g.cfg.Metrics.BytesOut.Add(float64(len(m.Data)))
 	if n < len(*out) {
-		w.rest = append([]byte(nil), (*out)[n:]...)
-		return room.DirectPartial
+		return room.DirectPartial // frameWriter.rest keeps the end
 	}
 	return room.DirectWritten
 }
@@ -314,6 +313,14 @@ type frameWriter struct {
 	mu   sync.Mutex
 	held *[wsWriteBuffer]byte // non-nil while a full buffer is held
 
+	// rest is the end of a frame a TryWrite left unwritten (under mu):
+	// every later write sends it first. Kept here rather than by the
+	// connection's writer, so that a control frame the library writes
+	// meanwhile (the reader's pong or close, through Write) cannot land
+	// inside that frame on the wire.
+	rest    []byte
+	pending atomic.Bool // rest != nil, read without mu (Pending)
+
 	amu     sync.Mutex // guards the two below (Abort does not wait for mu)
 	writing bool       // a WriteRaw is in progress
 	aborted bool       // Abort was called
@@ -353,6 +360,9 @@ var heldPool = sync.Pool{New: func() any { return new([wsWriteBuffer]byte) }}
 func (f *frameWriter) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.writeRest(); err != nil {
+		return 0, err
+	}
 	if f.held == nil {
 		if len(p) == wsWriteBuffer {
 			f.held = heldPool.Get().(*[wsWriteBuffer]byte)
@@ -374,8 +384,8 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 	return int(n), err
 }
 
-// WriteRaw writes whole frames framed by the caller (wsConn.send), after a
-// held chunk if any (none in practice: the writer commits each library
+// WriteRaw writes whole frames framed by the caller (wsConn.send), after
+// the rest of a frame a TryWrite began, and after a held chunk if any (none in practice: the writer commits each library
 // write), in one write. After Abort it writes nothing.
 func (f *frameWriter) WriteRaw(p []byte) error {
 	f.mu.Lock()
@@ -387,12 +397,14 @@ func (f *frameWriter) WriteRaw(p []byte) error {
 	}
 	f.writing = true
 	f.amu.Unlock()
-	var err error
-	if f.held != nil {
+	err := f.writeRest()
+	switch {
+	case err != nil:
+	case f.held != nil:
 		bufs := net.Buffers{f.held[:], p}
 		_, err = bufs.WriteTo(f.conn)
 		f.release()
-	} else {
+	case len(p) > 0:
 		_, err = f.conn.Write(p)
 	}
 	f.amu.Lock()
@@ -417,9 +429,11 @@ func (f *frameWriter) Abort() {
 
 // TryWrite writes p to the socket with one non-blocking write(2): tried
 // is false when it was not attempted (another write holds the writer, a
-// chunk is held, Abort was called, or the connection is not a plain
-// socket), and n says how much of p the socket took (0 with a nil error:
-// the socket is full). It never waits.
+// chunk or the end of a frame is held, Abort was called, or the
+// connection is not a plain socket), and n says how much of p the socket
+// took (0 with a nil error: the socket is full); the rest of a frame it
+// took in part is written first by the next write of any kind. It never
+// waits.
 func (f *frameWriter) TryWrite(p []byte) (n int, err error, tried bool) {
 	if f.raw == nil || !f.mu.TryLock() {
 		return 0, nil, false
@@ -428,7 +442,7 @@ func (f *frameWriter) TryWrite(p []byte) (n int, err error, tried bool) {
 	f.amu.Lock()
 	aborted := f.aborted
 	f.amu.Unlock()
-	if aborted || f.held != nil {
+	if aborted || f.held != nil || f.rest != nil {
 		return 0, nil, false
 	}
 	// The callback returns true: one attempt, never a wait for room. No
@@ -447,7 +461,29 @@ func (f *frameWriter) TryWrite(p []byte) (n int, err error, tried bool) {
 	if werr == syscall.EAGAIN || werr == syscall.EINTR {
 		werr = nil
 	}
+	if werr == nil && n > 0 && n < len(p) {
+		f.rest = append([]byte(nil), p[n:]...)
+		f.pending.Store(true)
+	}
 	return n, werr, true
+}
+
+// Pending says a TryWrite left the end of a frame unwritten (rest). It
+// does not wait for a write in progress (the reader's pong may be stuck
+// writing rest to a full socket).
+func (f *frameWriter) Pending() bool { return f.pending.Load() }
+
+// writeRest writes rest, if any; f.mu is held. After an error nothing
+// more may be written (half a frame is on the wire): rest is dropped and
+// the connection is closed by its writer.
+func (f *frameWriter) writeRest() error {
+	if f.rest == nil {
+		return nil
+	}
+	_, err := f.conn.Write(f.rest)
+	f.rest = nil
+	f.pending.Store(false)
+	return err
 }
 
 // Commit sends a held chunk, if any.

@@ -301,6 +301,7 @@ func New(cfg Config) (*Node, error) {
 	rc.Hooks = n.metrics.RoomHooks()
 	rc.Policy = n.roomPolicy
 	rc.Accepted = n.onAccepted
+	rc.WholeRead = func(b storage.BoardID, read func() int) bool { return n.api.SpendBoardRead(b, read) }
 	n.rooms = room.NewManager(rc)
 	n.access = access.New(access.Config{Records: records{n}, Boards: boards{n}, Rooms: n.rooms, Signer: n.signer, Now: cfg.Now,
 		Fresh: func() bool { return n.meta.Fresh() }})

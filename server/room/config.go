@@ -120,6 +120,17 @@ type Config struct {
 	// must not block: webhooks describe the changes and hand the
 	// description to a queue.
 	Accepted func(board storage.BoardID, entries []storage.Record, doc *crdt.Doc)
+	// WholeRead, if set, runs read — work a join does on the whole
+	// document in the room's goroutine: a far-view summary or a fresh
+	// snapshot, each made once per version — within the board's
+	// whole-board read budget, which the REST reads of the whole document
+	// share (server/api roomtime.go), and charges it the units read
+	// returns (the board's elements, and a unit per 512 bytes it made or
+	// read). It never waits: false, with read not run, when the budget is
+	// spent or another whole-board read of the board is under way. Then
+	// the join sends no far view, and a board without a stored snapshot
+	// gets one stored (join.go freshSnapshot). Nil: read always runs.
+	WholeRead func(board storage.BoardID, read func() (units int)) bool
 }
 
 // Hooks are metric callbacks; nil fields are skipped. They are called from

@@ -19,6 +19,17 @@ import (
 // maxFrame bounds catch-up frames so none nears the message size limit.
 const maxFrame = 256 << 10
 
+// maxCatchupBytes bounds the op-log data a join reads into memory: past
+// it, the session gets a snapshot (a client missing more; JSON sessions
+// too, which otherwise get changes however many), and a stored snapshot
+// is made anew rather than sent with a longer log after it. The counts
+// alone (Config.SnapshotCatchup changes; SnapshotEvery between stored
+// snapshots) let a join read 2,000 changes of up to a message's size
+// each: gigabytes in the room, for every join of a board an editor had
+// filled with big changes. A snapshot of a board of 100,000 elements
+// takes about 17.5 MB.
+const maxCatchupBytes = 16 << 20
+
 // join registers a session and brings it up to date: the welcome, then the
 // changes it lacks (read from the op log, in log order) or, when it lacks
 // too much, a snapshot; then "synced"; then live ops.
@@ -33,9 +44,11 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	jsonOnly := s.Format == protocol.FormatJSON
 	useSnapshot := len(have) == 0 && r.doc.Len() > 0 && !jsonOnly
 	if !useSnapshot {
-		lim := Limit{Changes: r.cfg.SnapshotCatchup}
+		lim := Limit{Changes: r.cfg.SnapshotCatchup, Bytes: maxCatchupBytes}
 		if jsonOnly {
-			lim = Limit{}
+			// However many changes, but not however many bytes: past
+			// maxCatchupBytes, a snapshot, as when the log is trimmed.
+			lim = Limit{Bytes: maxCatchupBytes}
 		}
 		got, err := ChangesSince(ctx, r.cfg.Store, r.board, have, r.logVersion(), lim)
 		if err != nil {
@@ -44,7 +57,8 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		entries = got.Entries
 		// Too far behind, or the log no longer reaches back to what the
 		// client has: the snapshot is the way (for JSON sessions too:
-		// nothing else can bring them up to date).
+		// nothing else can bring them up to date without reading more
+		// than maxCatchupBytes of the log at once).
 		useSnapshot = got.More || got.Trimmed
 		// If the log was trimmed past what the client has, only a
 		// snapshot can bring it up to date.
@@ -72,7 +86,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	if !s.SendJSON(w) {
 		return nil
 	}
-	if useSnapshot && s.FarView > 0 && r.doc.Len() >= s.FarView {
+	if useSnapshot && !jsonOnly && s.FarView > 0 && r.doc.Len() >= s.FarView {
 		// The far view of this very state (what the snapshot and its tail
 		// bring the client to), ahead of the snapshot: server/farview.
 		if fv := r.farView(version); fv != nil && !s.Send(Outgoing{Binary: true, Data: fv}) {
@@ -82,9 +96,12 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	if useSnapshot && !stored {
 		// Made after the welcome and the far view are on their way: on a
 		// big board it takes a second, which the client spends drawing.
-		snap = r.freshSnapshot(version)
+		snap = r.freshSnapshot(ctx, version)
 	}
-	if snap != nil && !s.Send(Outgoing{Binary: true, Data: append([]byte{protocol.TagSnapshot}, snap...)}) {
+	// snap is a 0x03 frame shared by the joins that send it (never
+	// written to): a copy per join cost the room a copy of the board, and
+	// each slow reader's queue one more.
+	if snap != nil && !s.Send(Outgoing{Binary: true, Data: snap}) {
 		return nil
 	}
 	// The entries come cut to what the client lacks (ChangesSince); after
@@ -124,44 +141,104 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 }
 
 // joinSnapshot returns what brings a client up to date by snapshot: the
-// stored snapshot and the log after it, which costs a read, not an encoding
-// of the whole board on the room's goroutine (stored: true); or, for a
-// board without a stored snapshot (a young one, usually small, but a board
-// filled by a few big REST batches has none either), nothing: the caller
-// sends freshSnapshot, and no tail.
+// stored snapshot (its 0x03 frame) and the log after it, which costs a
+// read, not an encoding of the whole board on the room's goroutine
+// (stored: true); or, for a board without a stored snapshot (a young one,
+// usually small, but a board filled by a few big REST batches has none
+// either), nothing: the caller sends freshSnapshot, and no tail.
+//
+// A log after the stored snapshot of more than maxCatchupBytes is not
+// read whole: a snapshot is stored anew (writeSnapshot, as every
+// Config.SnapshotEvery changes), and sent with no tail. That costs an
+// encoding of the board at most once per maxCatchupBytes written to it,
+// however many join.
+//
+// The stored snapshot's frame is read once and kept (storedFrame) until
+// the next is stored: a loop of reconnecting clients (there is no bound
+// on connections a second) read the whole snapshot from the store at
+// every join, 17.5 MB for 100,000 elements, 7-20 ms of the room's
+// goroutine each. The cost is one snapshot in memory per loaded board
+// that had a first visit since its last snapshot, as freshSnapshot keeps
+// one for a board without a stored snapshot.
 func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool) {
-	if r.snapSeq > 0 {
-		seq, data, err := r.cfg.Store.LatestSnapshot(ctx, r.board)
-		if err == nil && seq == r.snapSeq {
-			var tail []storage.Record
-			err = r.cfg.Store.ScanOps(ctx, r.board, seq+1, func(e storage.Record) error {
-				tail = append(tail, e)
-				return nil
-			})
-			if err == nil {
-				return data, tail, true
+	for try := 0; r.snapSeq > 0 && try < 2; try++ {
+		seq, data := r.storedSeq, r.storedFrame
+		if data == nil || seq != r.snapSeq {
+			var err error
+			seq, data, err = r.cfg.Store.LatestSnapshot(ctx, r.board)
+			if err != nil || seq != r.snapSeq {
+				break
 			}
+			data = append([]byte{protocol.TagSnapshot}, data...)
+			r.storedFrame, r.storedSeq = data, seq
 		}
+		var tail []storage.Record
+		size := 0
+		err := r.cfg.Store.ScanOps(ctx, r.board, seq+1, func(e storage.Record) error {
+			if size += len(e.Data); size > maxCatchupBytes {
+				return errScanDone
+			}
+			tail = append(tail, e)
+			return nil
+		})
+		if err == nil {
+			return data, tail, true
+		}
+		if err != errScanDone {
+			break
+		}
+		r.writeSnapshot() // then read anew: no tail
 	}
 	return nil, nil, false
 }
 
-// freshSnapshot returns the doc's snapshot at version (the doc's own),
-// made once per version and kept until the next is made: first visits of a
-// board in a row (a link opened by a meeting) share it. Uncompressed, as
-// stored snapshots are: the connection compresses big messages anyway
-// (permessage-deflate, at its fastest level, on the session's writer
-// goroutine), so compressing it here too took the room's goroutine twice as
-// long (1.0 s against 0.55 s for 100,000 elements) and the page's wasm
-// longer to load it (0.99 s against 0.82 s). Rejected: storing it (a write
-// of the whole board on a join).
-func (r *Room) freshSnapshot(version crdt.VersionVector) []byte {
+// freshSnapshot returns the doc's snapshot at version (the doc's own, as
+// a 0x03 frame), made once per version and kept until the next is made:
+// first visits of a board in a row (a link opened by a meeting) share it.
+// Uncompressed, as stored snapshots are: the connection compresses big
+// messages anyway (permessage-deflate, at its fastest level, on the
+// session's writer goroutine), so compressing it here too took the room's
+// goroutine twice as long (1.0 s against 0.55 s for 100,000 elements) and
+// the page's wasm longer to load it (0.99 s against 0.82 s). Rejected:
+// storing it (a write of the whole board on a join).
+//
+// Each one made is charged to the board's whole-board reads
+// (Config.WholeRead): a client reconnecting after every change (its own,
+// or anyone's on a busy board) would otherwise have the room encode the
+// whole board for each visit. Once the budget is spent, the snapshot is
+// stored instead, as every Config.SnapshotEvery changes (writeSnapshot),
+// and the join gets it (with no tail: it is of the doc); later joins read
+// the stored one and the log after it (joinSnapshot), so a board makes at
+// most one such write before no join encodes it any more. A store that
+// fails leaves the fresh one, made anyway.
+func (r *Room) freshSnapshot(ctx context.Context, version crdt.VersionVector) []byte {
 	// A snapshot holds the held changes too, which the version does not count.
 	if r.snapFrame != nil && maps.Equal(r.snapAt, version) && r.snapHeld == r.doc.Held() {
 		return r.snapFrame
 	}
-	r.snapFrame, r.snapAt, r.snapHeld = r.doc.SnapshotRaw(), version.Clone(), r.doc.Held()
+	made := func() int {
+		r.snapFrame, r.snapAt, r.snapHeld = append([]byte{protocol.TagSnapshot}, r.doc.SnapshotRaw()...), version.Clone(), r.doc.Held()
+		return r.doc.Len() + len(r.snapFrame)/512
+	}
+	if !r.wholeRead(made) {
+		r.writeSnapshot()
+		// Stored at the doc's version: no tail (the welcome said none).
+		if snap, entries, ok := r.joinSnapshot(ctx); ok && len(entries) == 0 {
+			return snap
+		}
+		made()
+	}
 	return r.snapFrame
+}
+
+// wholeRead runs read within the board's whole-board reads
+// (Config.WholeRead); false, with read not run, when they are spent.
+func (r *Room) wholeRead(read func() int) bool {
+	if r.cfg.WholeRead == nil {
+		read()
+		return true
+	}
+	return r.cfg.WholeRead(r.board, read)
 }
 
 // farView returns the 0x04 frame of the doc's far-view summary at version
@@ -170,12 +247,22 @@ func (r *Room) freshSnapshot(version crdt.VersionVector) []byte {
 // goroutine, as every read of the doc is; its cost is linear in the
 // board's elements (0.13 s for 100,000, farview.BenchmarkEncode100k), less
 // than the snapshot a board that large needs next. Nil when the summary
-// would pass farview.MaxBytes or MaxStyles.
+// would pass farview.MaxBytes or MaxStyles, or when the board's
+// whole-board reads are spent (Config.WholeRead): the client then waits
+// for the snapshot, as without a far view, and a reconnect loop cannot
+// make the room encode the board for every change.
 func (r *Room) farView(version crdt.VersionVector) []byte {
 	if r.farFrame != nil && maps.Equal(r.farAt, version) {
 		return r.farFrame
 	}
-	body := farview.Encode(r.doc)
+	var body []byte
+	if !r.wholeRead(func() int {
+		var read int
+		body, read = farview.EncodeCounted(r.doc)
+		return r.doc.Len() + (len(body)+read)/512
+	}) {
+		return nil
+	}
 	if body == nil {
 		r.farFrame, r.farAt = nil, nil
 		return nil

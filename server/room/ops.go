@@ -346,6 +346,9 @@ func (r *Room) writeSnapshot() {
 		return
 	}
 	r.snapSeq, r.sinceSnap = r.lastSeq, 0
+	// Joins read the new one when they need it; a fresh one made for
+	// joins is of no more use.
+	r.storedFrame, r.snapFrame = nil, nil
 	r.applyRetention()
 }
 

@@ -201,14 +201,18 @@ type Room struct {
 	snapFrame []byte
 	snapAt    crdt.VersionVector
 	snapHeld  int
-	sessions  map[*Session]struct{}
-	replicas  map[crdt.ReplicaID]uint64 // the last counter stored of replicas with changes beyond the doc's version (held)
-	heldUser  map[crdt.ReplicaID]string // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
-	moveWork  float64                   // reach the board's clients may still spend (MoveWorkPerSecond)
-	moveLast  time.Time                 // when moveWork was last refilled
-	dirtyPres map[*Session]struct{}
-	lastPres  map[*Session]time.Time
-	presTimer *time.Timer
+	// storedFrame is the 0x03 frame of the stored snapshot at storedSeq
+	// (join.go joinSnapshot), nil until a join reads it.
+	storedFrame []byte
+	storedSeq   uint64
+	sessions    map[*Session]struct{}
+	replicas    map[crdt.ReplicaID]uint64 // the last counter stored of replicas with changes beyond the doc's version (held)
+	heldUser    map[crdt.ReplicaID]string // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
+	moveWork    float64                   // reach the board's clients may still spend (MoveWorkPerSecond)
+	moveLast    time.Time                 // when moveWork was last refilled
+	dirtyPres   map[*Session]struct{}
+	lastPres    map[*Session]time.Time
+	presTimer   *time.Timer
 	// Changes accepted but not yet pushed to local sessions (FanoutDelay).
 	pendFresh  [][]byte
 	pendOwners []*Session
