@@ -9,6 +9,7 @@ package gateway
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -91,10 +92,13 @@ type Config struct {
 	// WebSocketsPerIP and MaxWebSockets bound the open WebSockets of one
 	// client address and of the node (<= 0: no limit).
 	WebSocketsPerIP, MaxWebSockets int
-	Now                            func() time.Time
-	Log                            *slog.Logger
-	Metrics                        *metrics.Metrics
-	Rooms                          *room.Manager
+	// WebSocketOpensPerIP bounds the WebSockets one client address may
+	// open per minute, closed or not (wsCounter; <= 0: no limit).
+	WebSocketOpensPerIP int
+	Now                 func() time.Time
+	Log                 *slog.Logger
+	Metrics             *metrics.Metrics
+	Rooms               *room.Manager
 
 	// ClientIP is the address a request's limits are counted under.
 	ClientIP func(r *http.Request) string
@@ -129,7 +133,7 @@ type Gateway struct {
 // New makes a gateway; cfg.Limits takes its defaults.
 func New(cfg Config) *Gateway {
 	cfg.Limits.Defaults()
-	return &Gateway{cfg: cfg, ws: wsCounter{byIP: map[string]int{}}}
+	return &Gateway{cfg: cfg, ws: wsCounter{byIP: map[string]int{}, opens: map[string]*openBucket{}}}
 }
 
 // Drain refuses new connections from now on (503).
@@ -153,24 +157,72 @@ func (g *Gateway) Wait(ctx context.Context) error {
 
 // ---- WebSockets per address ----
 
-// wsCounter counts open WebSockets per client address and in all.
+// wsCounter counts open WebSockets per client address and in all, and
+// the opens of each address per minute.
+//
+// The opens are bounded as well as the open ones: every join and leave
+// of a board is told to each of its sessions, and a join may make the
+// room send a snapshot, so one address reconnecting in a loop (64
+// connections, each closed and opened again at once) made a board of
+// 1,000 people carry thousands of presence frames a second. A token
+// bucket per address: opensPerMin at once, then opensPerMin a minute.
+// Rejected: a bound per board (a stranger could then keep the board's
+// own people from reconnecting); counting only refused hellos (the cost
+// is in every join).
 type wsCounter struct {
 	mu    sync.Mutex
 	byIP  map[string]int
 	total int
+	opens map[string]*openBucket
+	// pruneAt is the bucket count at which the next new address prunes
+	// (pruneOpens sets it), so that a flood of new addresses costs one
+	// scan per opensKept/4 of them, not one per open.
+	pruneAt int
 }
 
-// acquire takes a WebSocket slot for ip, or says why not: 429 (this
-// address has perIP open) or 503 (the node has max open). perIP or max
-// <= 0: no such limit.
-func (c *wsCounter) acquire(ip string, perIP, max int) (release func(), status int) {
+// openBucket is an address's opens left (tokens) as of at.
+type openBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// opensKept bounds the open buckets kept: past it, the full ones (an
+// address that has not opened for a minute) are dropped, and past twice
+// as many, all of them (a flood of addresses gets the burst again, as a
+// fresh address would).
+const opensKept = 4096
+
+// acquire takes a WebSocket slot for ip at now, or says why not: 429
+// (this address has perIP open, or opened opensPerMin in the last
+// minute: retry says when the next is allowed) or 503 (the node has max
+// open). perIP, opensPerMin or max <= 0: no such limit.
+func (c *wsCounter) acquire(ip string, perIP, opensPerMin, max int, now time.Time) (release func(), status int, retry time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if max > 0 && c.total >= max {
-		return nil, http.StatusServiceUnavailable
+		return nil, http.StatusServiceUnavailable, 0
 	}
 	if perIP > 0 && c.byIP[ip] >= perIP {
-		return nil, http.StatusTooManyRequests
+		return nil, http.StatusTooManyRequests, 0
+	}
+	if opensPerMin > 0 {
+		burst, rate := float64(opensPerMin), float64(opensPerMin)/60 // tokens, tokens a second
+		b := c.opens[ip]
+		if b == nil {
+			if len(c.opens) >= opensKept && len(c.opens) >= c.pruneAt {
+				c.pruneOpens(now, burst, rate)
+			}
+			b = &openBucket{tokens: burst, at: now}
+			c.opens[ip] = b
+		}
+		if dt := now.Sub(b.at).Seconds(); dt > 0 {
+			b.tokens = min(burst, b.tokens+dt*rate)
+		}
+		b.at = now
+		if b.tokens < 1 {
+			return nil, http.StatusTooManyRequests, time.Duration((1 - b.tokens) / rate * float64(time.Second))
+		}
+		b.tokens--
 	}
 	c.byIP[ip]++
 	c.total++
@@ -184,18 +236,36 @@ func (c *wsCounter) acquire(ip string, perIP, max int) (release func(), status i
 				delete(c.byIP, ip)
 			}
 		})
-	}, 0
+	}, 0, 0
+}
+
+// pruneOpens drops the buckets that are full again at now, and every
+// bucket when that leaves too many.
+func (c *wsCounter) pruneOpens(now time.Time, burst, rate float64) {
+	for ip, b := range c.opens {
+		if b.tokens+now.Sub(b.at).Seconds()*rate >= burst {
+			delete(c.opens, ip)
+		}
+	}
+	if len(c.opens) >= 2*opensKept {
+		clear(c.opens)
+	}
+	c.pruneAt = len(c.opens) + opensKept/4
 }
 
 // wsSlot takes a WebSocket slot for the request's client, writing the 429
 // or 503 itself when there is none.
 func (g *Gateway) wsSlot(w http.ResponseWriter, r *http.Request) (func(), bool) {
-	release, status := g.ws.acquire(g.cfg.ClientIP(r), g.cfg.WebSocketsPerIP, g.cfg.MaxWebSockets)
-	switch status {
-	case http.StatusTooManyRequests:
+	release, status, retry := g.ws.acquire(g.cfg.ClientIP(r), g.cfg.WebSocketsPerIP, g.cfg.WebSocketOpensPerIP, g.cfg.MaxWebSockets, g.cfg.Now())
+	switch {
+	case status == http.StatusTooManyRequests && retry > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+		reply.Error(w, status, protocol.CodeRateLimited, "too many new connections from your address (at most "+strconv.Itoa(g.cfg.WebSocketOpensPerIP)+" a minute); retry later")
+		return nil, false
+	case status == http.StatusTooManyRequests:
 		reply.Error(w, status, protocol.CodeRateLimited, "too many open connections from your address (at most "+strconv.Itoa(g.cfg.WebSocketsPerIP)+")")
 		return nil, false
-	case http.StatusServiceUnavailable:
+	case status == http.StatusServiceUnavailable:
 		reply.Error(w, status, protocol.CodeUnavailable, "this node has as many connections as it takes; connect to another node or retry later")
 		return nil, false
 	}

@@ -569,3 +569,66 @@ func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
 	time.Sleep(3 * d)
 	r.ping()
 }
+
+// TestWebSocketOpensPerAddress: an address that opens and closes
+// WebSockets in a loop (every join and leave goes to each session of the
+// board, so on a board of 1,000 people each loop was 2,000 frames) gets
+// its opens per minute at once, then a JSON 429 with Retry-After, though
+// it never has more than one open; the clock gives it more. Before, it
+// could reconnect as fast as the node accepted.
+func TestWebSocketOpensPerAddress(t *testing.T) {
+	clk := newFakeClock()
+	tn := startNode(t, func(c *node.Config) {
+		c.Now = clk.Now
+		c.HTTP.WebSocketOpensPerIP = 20
+		c.Limits.HelloTimeout = time.Minute
+	})
+	b := tn.createBoard(`{"name":"loop"}`)
+	u := tn.wsURL(b.Board.ID, b.Token)
+	open := func() (*http.Response, error) {
+		t.Helper()
+		c, resp, err := wsDial(t, u, nil, protocol.Subprotocol)
+		if err == nil {
+			c.CloseNow()
+		}
+		return resp, err
+	}
+	for i := 0; i < 20; i++ {
+		if resp, err := open(); err != nil {
+			t.Fatalf("open %d of 20: %v (%s)", i+1, err, statusOf(resp))
+		}
+	}
+	refused := func(what string) {
+		t.Helper()
+		resp, err := open()
+		if err == nil || resp == nil || resp.StatusCode != 429 {
+			t.Fatalf("%s: want 429, got %v (%s)", what, err, statusOf(resp))
+		}
+		if ra := resp.Header.Get("Retry-After"); ra != "3" {
+			t.Fatalf("%s: Retry-After %q, want 3 (20 a minute)", what, ra)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if got := errorCode(t, body); got != protocol.CodeRateLimited {
+			t.Fatalf("%s: code %s", what, got)
+		}
+	}
+	refused("the 21st open within the minute")
+	clk.advance(3 * time.Second)
+	if resp, err := open(); err != nil {
+		t.Fatalf("3 s later: %v (%s)", err, statusOf(resp))
+	}
+	refused("the next at once")
+
+	// Without the setting the node takes 480 a minute; a negative
+	// --ws-per-ip (load benchmarks) lifts both bounds.
+	tn2 := startNode(t, func(c *node.Config) { c.HTTP.WebSocketsPerIP = -1; c.Limits.HelloTimeout = time.Minute })
+	b2 := tn2.createBoard(`{"name":"bench"}`)
+	u2 := tn2.wsURL(b2.Board.ID, b2.Token)
+	for i := 0; i < 500; i++ {
+		c, resp, err := wsDial(t, u2, nil, protocol.Subprotocol)
+		if err != nil {
+			t.Fatalf("unbounded node, open %d: %v (%s)", i+1, err, statusOf(resp))
+		}
+		c.CloseNow()
+	}
+}

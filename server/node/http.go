@@ -38,8 +38,14 @@ type HTTPLimits struct {
 	// MaxHeaderBytes bounds a request's headers (default 64 KiB).
 	MaxHeaderBytes int
 	// WebSocketsPerIP bounds the open WebSockets of one client address
-	// (default 64; negative: no limit); past it, 429 before the upgrade.
+	// (default 64; negative: no limit, and no WebSocketOpensPerIP
+	// either unless it is set); past it, 429 before the upgrade.
 	WebSocketsPerIP int
+	// WebSocketOpensPerIP bounds the WebSockets one client address may
+	// open a minute, closed since or not: that many at once, then that
+	// many a minute (default 480: 8 a second; negative: no limit); past
+	// it, 429 with Retry-After before the upgrade.
+	WebSocketOpensPerIP int
 	// MaxWebSockets bounds the node's open WebSockets (default 0: no
 	// limit); past it, 503 before the upgrade, so a client tries another
 	// node.
@@ -59,6 +65,12 @@ func (l *HTTPLimits) defaults() {
 	def(&l.IdleTimeout, 2*time.Minute)
 	if l.MaxHeaderBytes <= 0 {
 		l.MaxHeaderBytes = 64 << 10
+	}
+	if l.WebSocketOpensPerIP == 0 {
+		l.WebSocketOpensPerIP = 480
+		if l.WebSocketsPerIP < 0 {
+			l.WebSocketOpensPerIP = -1
+		}
 	}
 	if l.WebSocketsPerIP == 0 {
 		l.WebSocketsPerIP = 64
