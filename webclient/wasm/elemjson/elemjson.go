@@ -15,6 +15,8 @@
 package elemjson
 
 import (
+	"math"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/crdt"
@@ -84,9 +86,28 @@ func appendValues(b []byte, m map[string]crdt.Value) []byte {
 		first = false
 		b = AppendString(b, k)
 		b = append(b, ':')
-		b = v.AppendJSON(b)
+		b = AppendValue(b, v)
 	}
 	return append(b, '}')
+}
+
+// AppendValue appends v as JSON, the same value as v.AppendJSON: strings
+// through AppendString (crdt.Value's own goes through encoding/json's
+// reflection, slow in WebAssembly, and a note has two or three string
+// properties), and whole numbers as integers (strconv's shortest float
+// formatting is several times slower, and a board's coordinates and sizes
+// are mostly whole).
+func AppendValue(b []byte, v crdt.Value) []byte {
+	switch v.Kind() {
+	case crdt.KindString:
+		return AppendString(b, v.AsString())
+	case crdt.KindNumber:
+		// -0 keeps the float form: "0" would read back as +0.
+		if n := v.AsNumber(); n == math.Trunc(n) && n > -1e15 && n < 1e15 && (n != 0 || !math.Signbit(n)) {
+			return strconv.AppendInt(b, int64(n), 10)
+		}
+	}
+	return v.AppendJSON(b)
 }
 
 // AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,

@@ -3,6 +3,7 @@ package elemjson
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"unicode/utf8"
@@ -131,5 +132,29 @@ func FuzzAppend(f *testing.F) {
 			t.Fatal(err)
 		}
 		same(t, AppendList(nil, list), want)
+	})
+}
+
+// FuzzAppendValue checks AppendValue against the value's own JSON
+// (crdt.Value.AppendJSON) for numbers and strings, read back as JSON.
+func FuzzAppendValue(f *testing.F) {
+	for _, n := range []float64{0, 1, -1, 12.5, 1e15, 1e15 - 1, -1e15 + 1, 1e21, 1e-7, 123456789012345, -0.5} {
+		f.Add(n, "s")
+	}
+	f.Add(math.Copysign(0, -1), "<&>\u2028\"")
+	f.Fuzz(func(t *testing.T, n float64, s string) {
+		if !math.IsNaN(n) && !math.IsInf(n, 0) {
+			v := crdt.Number(n)
+			got, want := AppendValue(nil, v), v.AppendJSON(nil)
+			same(t, got, want)
+			var g float64
+			if err := json.Unmarshal(got, &g); err != nil || math.Signbit(g) != math.Signbit(n) {
+				t.Fatalf("%v: got %s", n, got)
+			}
+		}
+		if utf8.ValidString(s) {
+			v := crdt.String(s)
+			same(t, AppendValue(nil, v), v.AppendJSON(nil))
+		}
 	})
 }
