@@ -23,8 +23,9 @@ import (
 )
 
 // Append appends the JSON object of e, with the fields and omissions of
-// crdt.ElementJSON's struct tags.
-func Append(b []byte, e *crdt.ElementJSON) []byte {
+// crdt.ElementJSON's struct tags, from its parts (crdt.Doc.ReadElement):
+// the same JSON value as json.Marshal of the element's crdt.ElementJSON.
+func Append(b []byte, e *crdt.ElementParts) []byte {
 	b = append(b, `{"id":"`...)
 	b = append(b, e.ID.String()...)
 	b = append(b, `","kind":`...)
@@ -32,7 +33,7 @@ func Append(b []byte, e *crdt.ElementJSON) []byte {
 	if e.Deleted {
 		b = append(b, `,"deleted":true`...)
 	}
-	if e.Parent != nil {
+	if e.HasParent {
 		b = append(b, `,"parent":"`...)
 		b = append(b, e.Parent.String()...)
 		b = append(b, '"')
@@ -42,51 +43,47 @@ func Append(b []byte, e *crdt.ElementJSON) []byte {
 		b = AppendString(b, e.Pos)
 	}
 	if len(e.Props) > 0 {
-		b = append(b, `,"props":`...)
-		b = appendValues(b, e.Props)
+		b = append(b, `,"props":{`...)
+		for i, p := range e.Props {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, p.Key)
+			b = append(b, ':')
+			b = AppendValue(b, p.Value)
+		}
+		b = append(b, '}')
 	}
 	if len(e.Text) > 0 {
 		b = append(b, `,"text":{`...)
-		first := true
-		for k, v := range e.Text {
-			if !first {
+		for i, t := range e.Text {
+			if i > 0 {
 				b = append(b, ',')
 			}
-			first = false
-			b = AppendString(b, k)
+			b = AppendString(b, t.Field)
 			b = append(b, ':')
-			b = AppendString(b, v)
+			b = AppendString(b, t.Text)
 		}
 		b = append(b, '}')
 	}
 	if len(e.Votes) > 0 {
+		// Sorted by key, then voter: one object per key.
 		b = append(b, `,"votes":{`...)
-		first := true
-		for k, m := range e.Votes {
-			if !first {
+		for i, v := range e.Votes {
+			if i == 0 || v.Key != e.Votes[i-1].Key {
+				if i > 0 {
+					b = append(b, `},`...)
+				}
+				b = AppendString(b, v.Key)
+				b = append(b, `:{`...)
+			} else {
 				b = append(b, ',')
 			}
-			first = false
-			b = AppendString(b, k)
+			b = AppendString(b, v.Voter)
 			b = append(b, ':')
-			b = appendValues(b, m)
+			b = AppendValue(b, v.Value)
 		}
-		b = append(b, '}')
-	}
-	return append(b, '}')
-}
-
-func appendValues(b []byte, m map[string]crdt.Value) []byte {
-	b = append(b, '{')
-	first := true
-	for k, v := range m {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = AppendString(b, k)
-		b = append(b, ':')
-		b = AppendValue(b, v)
+		b = append(b, `}}`...)
 	}
 	return append(b, '}')
 }
@@ -155,14 +152,23 @@ func AppendString(b []byte, s string) []byte {
 
 const hex = "0123456789abcdef"
 
-// AppendList appends a JSON array of the elements.
-func AppendList(b []byte, list []crdt.ElementJSON) []byte {
+// AppendDoc appends a JSON array of the doc's elements with these ids
+// (nil: every element, in ascending id order), skipping ids never created.
+func AppendDoc(b []byte, d *crdt.Doc, ids []crdt.ElementID) []byte {
+	if ids == nil {
+		ids = d.Elements()
+	}
+	var p crdt.ElementParts
 	b = append(b, '[')
-	for i := range list {
-		if i > 0 {
-			b = append(b, ',')
+	n := 0
+	for _, id := range ids {
+		if d.ReadElement(id, &p) {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = Append(b, &p)
 		}
-		b = Append(b, &list[i])
 	}
 	return append(b, ']')
 }

@@ -60,6 +60,8 @@ func board(t testing.TB, text, key, str string) *crdt.Doc {
 	must(tx.InsertText(id(2), "text", 0, text))
 	must(tx.Vote(id(2), "vote", "user-1", crdt.Number(2)))
 	must(tx.Vote(id(2), "react", "user-2", crdt.String("👍")))
+	must(tx.Vote(id(2), "vote", "user-3", crdt.Number(1)))
+	must(tx.Vote(id(2), "vote", "user-4", crdt.Null())) // withdrawn: not written
 	must(tx.Move(id(2), id(1), "a0V"))
 	must(tx.Create(id(3), "shape"))
 	must(tx.Delete(id(3)))
@@ -91,14 +93,21 @@ func TestSameAsEncodingJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, AppendList(nil, list), want)
+	same(t, AppendDoc(nil, d, nil), want)
+	var p crdt.ElementParts
 	for i := range list {
 		w, _ := json.Marshal(list[i])
-		same(t, Append(nil, &list[i]), w)
+		if !d.ReadElement(list[i].ID, &p) {
+			t.Fatalf("element %s not read", list[i].ID)
+		}
+		same(t, Append(nil, &p), w)
 	}
-	if got := string(AppendList(nil, nil)); got != "[]" {
-		t.Fatalf("empty list: %s", got)
+	if got := string(AppendDoc(nil, crdt.NewDoc(), nil)); got != "[]" {
+		t.Fatalf("empty doc: %s", got)
 	}
+	// Some ids, one of them never created.
+	w, _ := json.Marshal([]crdt.ElementJSON{list[2], list[0]})
+	same(t, AppendDoc(nil, d, []crdt.ElementID{list[2].ID, id(99), list[0].ID}), w)
 }
 
 func TestStringEscapes(t *testing.T) {
@@ -131,7 +140,7 @@ func FuzzAppend(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		same(t, AppendList(nil, list), want)
+		same(t, AppendDoc(nil, d, nil), want)
 	})
 }
 
