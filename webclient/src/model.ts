@@ -15,7 +15,7 @@
 // root, the bulk of a big board, never enter the pass.
 import type { ElementJSON } from './crdt';
 import { boundIds, connectorBox, connectorPath, curveControls } from './connectors';
-import { layoutMindmap, nodeFontSize } from './mindmap';
+import { layoutMindmaps, nodeFontSize } from './mindmap';
 import type { Box, El } from './element';
 
 export type { Box, El } from './element';
@@ -295,13 +295,18 @@ export class Board {
       before.set(id, key(e));
       e.hidden = concealed(e.parent, 0);
     }
-    // Mindmap roots: nodes whose parent is not a mindmap node.
+    // Mindmap roots: nodes whose parent is not a mindmap node; their trees
+    // laid out in one call (layoutMindmaps: a board of 2,000 trees).
+    const trees: El[] = [];
     for (const id of this.structural) {
       const e = this.els.get(id)!;
       if (e.kind !== 'mindmap' || e.deleted || e.hidden) continue;
       if (e.parent && this.els.get(e.parent)?.kind === 'mindmap') continue;
       if (roots && !roots.has(id)) continue;
-      const boxes = layoutMindmap(e, (n) => (n.props.collapsed === true ? [] : this.children(n.id).filter((c) => c.kind === 'mindmap')), (n, root) => this.nodeSize(n, root));
+      trees.push(e);
+    }
+    if (trees.length) {
+      const boxes = layoutMindmaps(trees, (n) => (n.props.collapsed === true ? [] : this.children(n.id).filter((c) => c.kind === 'mindmap')), (n, root) => this.nodeSize(n, root));
       for (const [nid, b] of boxes) {
         const n = this.els.get(nid)!;
         n.x = b.x;
