@@ -128,6 +128,17 @@ export class Board {
   private grid = new Map<number, Set<string>>();
   private cellsOf = new Map<string, number[]>();
   private big = new Set<string>();
+  /**
+   * The index is not built: the board was filled from empty in one upsert
+   * (a board loaded whole), and the index is built at the first use that
+   * needs it (ensureIndex). The first frame of a big board is its whole
+   * extent, which reads every element anyway; building the grid before it
+   * (a set entry per cell per element) was a fifth of taking in 100,000
+   * elements. Rejected: building it in the background in slices (every
+   * change in between would have to be tracked), and a bulk build sorted
+   * by cell (the cost is the entries, not their order).
+   */
+  private unindexed = false;
   /** parent id → ids of its children (deleted ones included). */
   private kids = new Map<string, Set<string>>();
   /** Elements whose box or visibility is derived (see the file comment). */
@@ -178,6 +189,7 @@ export class Board {
     this.grid.clear();
     this.cellsOf.clear();
     this.big.clear();
+    this.unindexed = false;
     this.kids.clear();
     this.structural.clear();
     this.boundTo.clear();
@@ -197,6 +209,10 @@ export class Board {
    */
   upsert(list: ElementJSON[]): void {
     const ids = list.map((j) => j.id);
+    // From empty: the index is left to ensureIndex (see unindexed).
+    const bulk = this.els.size === 0 && this.comments.size === 0 && list.length > 0;
+    if (bulk) this.unindexed = true;
+    else this.ensureIndex();
     if (list.some((j) => OFF_CANVAS.has(j.kind))) {
       for (const j of list) if (OFF_CANVAS.has(j.kind)) this.comments.add(j.id);
       list = list.filter((j) => !OFF_CANVAS.has(j.kind));
@@ -230,11 +246,11 @@ export class Board {
           s.add(e.id);
         }
       }
-      this.unindex(e.id);
+      if (!bulk) this.unindex(e.id);
       this.els.set(e.id, e);
       if (e.kind === 'mindmap' || e.kind === 'connector' || e.parent) this.structural.add(e.id);
       else this.structural.delete(e.id);
-      if (!e.deleted && !e.hidden) this.index(e);
+      if (!bulk && !e.deleted && !e.hidden) this.index(e);
       if (e.z && (this.maxZ === null || e.z > this.maxZ)) this.maxZ = e.z;
     }
     if (full && this.structural.size) {
@@ -252,6 +268,7 @@ export class Board {
           const b = connectorBox(c, (other) => this.get(other));
           if (!b) continue;
           Object.assign(c, b);
+          if (this.unindexed) continue;
           this.unindex(cid);
           this.index(c);
         }
@@ -323,6 +340,7 @@ export class Board {
         if (b) Object.assign(e, b);
       }
     }
+    if (this.unindexed) return; // indexed as they are when it is built
     for (const id of this.structural) {
       const e = this.els.get(id)!;
       if (before.get(id) === key(e)) continue;
@@ -409,6 +427,13 @@ export class Board {
     return e && !e.deleted && !e.hidden ? e : undefined;
   }
 
+  /** Builds the spatial index if it is not (see unindexed). */
+  ensureIndex(): void {
+    if (!this.unindexed) return;
+    this.unindexed = false;
+    for (const e of this.els.values()) if (!e.deleted && !e.hidden) this.index(e);
+  }
+
   private index(e: El): void {
     const b = aabb(e);
     const x0 = cellOf(b.x),
@@ -455,6 +480,17 @@ export class Board {
    * first frame of such a board).
    */
   query(r: Box, sorted = true): El[] {
+    if (this.unindexed) {
+      // A view of the whole board needs no index: every element is in it.
+      const b = this.bounds();
+      if (!b || (r.x <= b.x && r.y <= b.y && r.x + r.w >= b.x + b.w && r.y + r.h >= b.y + b.h)) {
+        if (sorted || (this.sorted && this.sortedAt === this.version)) return this.all().filter((e) => intersects(aabb(e), r));
+        const out: El[] = [];
+        for (const e of this.els.values()) if (!e.deleted && !e.hidden && intersects(aabb(e), r)) out.push(e);
+        return out;
+      }
+      this.ensureIndex();
+    }
     const out: El[] = [];
     const seen = new Set<string>(this.big);
     for (const id of this.big) {
