@@ -35,7 +35,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"runtime/debug"
 	"strconv"
 	"syscall/js"
 
@@ -370,22 +369,6 @@ func (h *handle) applyChange(b []byte) any {
 	return applied(done, held)
 }
 
-// bulk holds the Go GC off for a call that makes a whole board (a
-// snapshot loaded, every element written out) and returns what restores
-// it. Most of what such a call allocates stays live (the doc) or is one
-// buffer (the JSON), so the collections while the heap grows from nothing
-// to a board's size (at 4, 8, 16 ... MB, each marking all of it) were a
-// quarter of loading 100,000 elements and freed little: the wasm memory
-// after it is the same within 2 MB (webclient/wasm's memory never shrinks,
-// so that is the figure to watch). The next collection comes at the next
-// allocation past the goal set by the last one, as it would have.
-// Rejected: GOGC off for the page's lifetime (memory without bound), and a
-// memory limit (the wasm memory would grow to it and stay there).
-func bulk() (restore func()) {
-	old := debug.SetGCPercent(-1)
-	return func() { debug.SetGCPercent(old) }
-}
-
 func (h *handle) elements(idsJSON string) string {
 	var ids []crdt.ElementID
 	if idsJSON != "" && idsJSON != "null" {
@@ -403,7 +386,6 @@ func (h *handle) elements(idsJSON string) string {
 	n := len(ids)
 	if ids == nil {
 		n = h.doc.Len()
-		defer bulk()()
 	}
 	return string(elemjson.AppendDoc(make([]byte, 0, 256*n+2), h.doc, ids))
 }
@@ -439,7 +421,6 @@ func (h *handle) object() js.Value {
 	set("applyBatch", func(a []js.Value) any { return h.applyBatch(bytesFromJS(a[0])) })
 	set("applyChange", func(a []js.Value) any { return h.applyChange(bytesFromJS(a[0])) })
 	set("loadSnapshot", func(a []js.Value) any {
-		defer bulk()()
 		d, err := crdt.LoadSnapshot(bytesFromJS(a[0]))
 		if err != nil {
 			throw(err.Error())
