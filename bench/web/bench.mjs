@@ -434,6 +434,7 @@ try {
       const warmLive = [];
       for (let j = 0; j < 3; j++) {
         const w = await firstPaint(v.page, url);
+        if (process.env.BENCH_TRACE) console.log(`TRACE warm${j} marks ` + Object.entries(w.marks).sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k}=${f1(v)}`).join(' '));
         warm.push(w.paint);
         warmLive.push(w.interactive);
       }
