@@ -481,9 +481,13 @@ export class Board {
    */
   query(r: Box, sorted = true): El[] {
     if (this.unindexed) {
-      // A view of the whole board needs no index: every element is in it.
+      // A view of most of the board needs no index: reading every element
+      // costs what the index would (the first frame of a big board, fitted
+      // to the node's summary, whose bounds are close to the board's).
       const b = this.bounds();
-      if (!b || (r.x <= b.x && r.y <= b.y && r.x + r.w >= b.x + b.w && r.y + r.h >= b.y + b.h)) {
+      const iw = b ? Math.min(r.x + r.w, b.x + b.w) - Math.max(r.x, b.x) : 0,
+        ih = b ? Math.min(r.y + r.h, b.y + b.h) - Math.max(r.y, b.y) : 0;
+      if (!b || (iw > 0 && ih > 0 && iw * ih >= 0.5 * b.w * b.h)) {
         if (sorted || (this.sorted && this.sortedAt === this.version)) return this.all().filter((e) => intersects(aabb(e), r));
         const out: El[] = [];
         for (const e of this.els.values()) if (!e.deleted && !e.hidden && intersects(aabb(e), r)) out.push(e);
