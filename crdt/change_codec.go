@@ -397,6 +397,9 @@ func (r *reader) value() (Value, error) {
 			return String(s), nil
 		}
 		v := Value{kind: KindJSON, str: s}
+		if plainCanonicalJSON(s) {
+			return v, nil // valid and canonical (the common case, checked in one pass)
+		}
 		if err := v.valid(); err != nil {
 			return Value{}, err
 		}

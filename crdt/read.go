@@ -248,43 +248,102 @@ type ElementJSON struct {
 	Votes   map[string]map[string]Value `json:"votes,omitempty"`
 }
 
-// ElementJSON returns the JSON view of an element.
-func (d *Doc) ElementJSON(id ElementID) (ElementJSON, bool) {
+// ElementParts is one element's state as ElementJSON gives it, in slices
+// instead of maps, for a reader of many elements: ReadElement fills it and
+// reuses its slices from one element to the next. The web client's bridge
+// writes every element of a board as JSON from it (webclient/wasm), where
+// the two or three maps ElementJSON makes per element were most of the
+// time; ElementJSON itself is built from it, so the two cannot differ.
+type ElementParts struct {
+	ID      ElementID
+	Kind    string
+	Deleted bool
+	// HasParent: the element was moved under Parent, an element (not the
+	// board's root); Pos is its position key when it was moved at all.
+	HasParent bool
+	Parent    ElementID
+	Pos       string
+	Props     []PropEntry // in the element's order; each key once
+	Text      []TextEntry
+	Votes     []VoteEntry // live votes only, by key, then voter
+}
+
+// PropEntry is one property of ElementParts.
+type PropEntry struct {
+	Key   string
+	Value Value
+}
+
+// TextEntry is one text field of ElementParts.
+type TextEntry struct {
+	Field, Text string
+}
+
+// VoteEntry is one live vote of ElementParts.
+type VoteEntry struct {
+	Key, Voter string
+	Value      Value
+}
+
+// ReadElement fills p with the element's state; false (p untouched) when
+// it was never created.
+func (d *Doc) ReadElement(id ElementID, p *ElementParts) bool {
 	e := d.elems[id]
 	if e == nil || e.kind.s.IsZero() {
-		return ElementJSON{}, false
+		return false
 	}
-	out := ElementJSON{ID: id, Kind: e.kind.v.AsString(), Deleted: e.deleted.v.AsBool()}
-	if p, pos, moved := d.tree.parentOf(id); moved {
-		if p != Root {
-			out.Parent = &p
+	*p = ElementParts{ID: id, Kind: e.kind.v.AsString(), Deleted: e.deleted.v.AsBool(), Props: p.Props[:0], Text: p.Text[:0], Votes: p.Votes[:0]}
+	if parent, pos, moved := d.tree.parentOf(id); moved {
+		if parent != Root {
+			p.HasParent, p.Parent = true, parent
 		}
-		out.Pos = pos
+		p.Pos = pos
 	}
-	if len(e.props) > 0 {
-		out.Props = make(map[string]Value, len(e.props))
-		for _, p := range e.props {
-			out.Props[p.key] = p.v
-		}
+	for _, pr := range e.props {
+		p.Props = append(p.Props, PropEntry{pr.key, pr.v})
 	}
-	if len(e.texts) > 0 {
-		out.Text = make(map[string]string, len(e.texts))
-		for _, t := range e.texts {
-			out.Text[t.key] = t.list.String()
-		}
+	for _, t := range e.texts {
+		p.Text = append(p.Text, TextEntry{t.key, t.list.String()})
 	}
 	for _, vr := range e.votes {
-		k, r := vr.k, vr.reg
-		if !counts(r.v) {
-			continue
+		if counts(vr.reg.v) {
+			p.Votes = append(p.Votes, VoteEntry{vr.k.key, vr.k.voter, vr.reg.v})
 		}
+	}
+	return true
+}
+
+// ElementJSON returns the JSON view of an element (from ReadElement).
+func (d *Doc) ElementJSON(id ElementID) (ElementJSON, bool) {
+	var p ElementParts
+	if !d.ReadElement(id, &p) {
+		return ElementJSON{}, false
+	}
+	out := ElementJSON{ID: id, Kind: p.Kind, Deleted: p.Deleted, Pos: p.Pos}
+	if p.HasParent {
+		parent := p.Parent
+		out.Parent = &parent
+	}
+	if len(p.Props) > 0 {
+		out.Props = make(map[string]Value, len(p.Props))
+		for _, pr := range p.Props {
+			out.Props[pr.Key] = pr.Value
+		}
+	}
+	if len(p.Text) > 0 {
+		out.Text = make(map[string]string, len(p.Text))
+		for _, t := range p.Text {
+			out.Text[t.Field] = t.Text
+		}
+	}
+	for _, v := range p.Votes {
 		if out.Votes == nil {
 			out.Votes = map[string]map[string]Value{}
 		}
-		if out.Votes[k.key] == nil {
-			out.Votes[k.key] = map[string]Value{}
+		if out.Votes[v.Key] == nil {
+			out.Votes[v.Key] = map[string]Value{}
 		}
-		out.Votes[k.key][k.voter] = r.v
+		out.Votes[v.Key][v.Voter] = v.Value
 	}
 	return out, true
 }

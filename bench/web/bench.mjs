@@ -16,7 +16,7 @@
 // Prints RESULT lines. Run by `make benchweb` (bench/web/run.sh), which
 // builds the client and the node; CORKBOARD_BIN and CHROMIUM as for the
 // browser tests.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -357,21 +357,35 @@ function shipped() {
   return { total, parts };
 }
 
-const node = await startNode();
+// BENCH_DATA_DIR: the node's data directory, kept between runs; a board
+// seeded there with BENCH_ELEMENTS elements (bench-<n>.json: its id and
+// token) is opened again instead of seeded anew (seeding 100,000 elements
+// takes minutes), so two builds can be compared on the same board.
+const DATA_DIR = process.env.BENCH_DATA_DIR;
+if (DATA_DIR) mkdirSync(DATA_DIR, { recursive: true });
+const seeded = DATA_DIR && join(DATA_DIR, `bench-${N}.json`);
+const node = await startNode(DATA_DIR ? { dir: DATA_DIR } : {});
 const chrome = await launch();
 try {
   const s = shipped();
   result('web_shipped_brotli', { bytes: s.total, MB: (s.total / 1048576).toFixed(3), ...Object.fromEntries(Object.entries(s.parts).map(([k, v]) => [k, v])) });
 
   const seeder = await chrome.newPage();
-  const { id, token } = await createBoard(seeder.page, node.url, 'Bench', 'Bench');
+  const reuse = seeded && existsSync(seeded);
+  const { id, token } = reuse ? JSON.parse(readFileSync(seeded, 'utf8')) : await createBoard(seeder.page, node.url, 'Bench', 'Bench');
   const t0 = Date.now();
-  if (N > SEED_REST_ABOVE) {
+  if (reuse) {
+    // The seeding page open on the board, as after seeding (the node's room open).
+    await seeder.page.goto(`${node.url}/b/${id}?token=${token}`);
+    await seeder.page.waitForFunction((n) => window.__corkboard?.board.all().length >= n, N, { timeout: 300000, polling: 500 });
+    await waitLive(seeder.page);
+  } else if (N > SEED_REST_ABOVE) {
     await seedREST(node.url, id, token, N);
     await seeder.page.waitForFunction((n) => window.__corkboard.board.all().length >= n, N, { timeout: 300000, polling: 500 });
   } else await seed(seeder.page, N);
   const count = await seeder.page.evaluate(() => window.__corkboard.board.all().length);
-  result('web_seed', { elements: count, seconds: ((Date.now() - t0) / 1000).toFixed(1) });
+  result('web_seed', { elements: count, seconds: ((Date.now() - t0) / 1000).toFixed(1), ...(reuse ? { reused: DATA_DIR } : {}) });
+  if (seeded && !reuse) writeFileSync(seeded, JSON.stringify({ id, token }));
   const url = `${node.url}/b/${id}?token=${token}`;
 
   // Cold: a fresh profile, the board from the node. COLD runs, each a new context.
@@ -420,6 +434,7 @@ try {
       const warmLive = [];
       for (let j = 0; j < 3; j++) {
         const w = await firstPaint(v.page, url);
+        if (process.env.BENCH_TRACE) console.log(`TRACE warm${j} marks ` + Object.entries(w.marks).sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k}=${f1(v)}`).join(' '));
         warm.push(w.paint);
         warmLive.push(w.interactive);
       }

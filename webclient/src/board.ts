@@ -516,6 +516,8 @@ class BoardApp {
       if (!this.painted) performance.mark('corkboard:first-paint');
       this.painted = true;
       performance.mark('corkboard:interactive');
+      // The spatial index, left unbuilt by a board loaded whole (Board.ensureIndex), before the first pointer needs it.
+      setTimeout(() => this.board.ensureIndex(), 0);
     }
     if (ghosts) this.redraw();
   }

@@ -22,10 +22,21 @@ export function nodeFontSize(root: boolean): number {
 }
 
 interface Datum {
-  el: El;
+  /** Undefined for the layout's own root above the trees (layoutMindmaps). */
+  el?: El;
   size: [number, number];
   kids: Datum[];
 }
+
+// flextree makes new classes on every call (its node and wrapper classes
+// close over the options), which left V8's property caches megamorphic: laying
+// out 2,000 small trees one call each took half a second. One layout
+// function, and one call for many trees (layoutMindmaps).
+const layout = flextree<Datum>({
+  children: (d) => d.kids,
+  nodeSize: (n) => (n.data.el ? [n.data.size[1] + SIBLING_GAP, n.data.size[0] + LEVEL_GAP] : [0, 0]),
+  spacing: 0,
+});
 
 /**
  * Lays out the tree under root: the box of every visible node, the root
@@ -33,6 +44,17 @@ interface Datum {
  * (none when collapsed); size(n, isRoot) is a node's [w, h].
  */
 export function layoutMindmap(root: El, children: (n: El) => El[], size: (n: El, root: boolean) => [number, number]): Map<string, Box & { depth: number }> {
+  return layoutMindmaps([root], children, size);
+}
+
+/**
+ * Lays out every tree under roots in one flextree call, each as
+ * layoutMindmap would alone: the trees hang under a zero-size node of the
+ * layout's own, and a tidy layout places a subtree as a whole (its nodes'
+ * places relative to its root do not depend on its siblings), so each
+ * node is read relative to its tree's root. Depth is within its tree.
+ */
+export function layoutMindmaps(roots: El[], children: (n: El) => El[], size: (n: El, root: boolean) => [number, number]): Map<string, Box & { depth: number }> {
   const seen = new Set<string>();
   const build = (n: El, isRoot: boolean): Datum => {
     seen.add(n.id);
@@ -42,23 +64,22 @@ export function layoutMindmap(root: El, children: (n: El) => El[], size: (n: El,
       .map((c) => build(c, false));
     return { el: n, size: [w, h], kids };
   };
-  const data = build(root, true);
+  const top: Datum = { size: [0, 0], kids: [] };
+  for (const r of roots) if (!seen.has(r.id)) top.kids.push(build(r, true));
   // flextree grows downwards: its x is across (our y), its y is down (our x).
-  const layout = flextree<Datum>({
-    children: (d) => d.kids,
-    nodeSize: (n) => [n.data.size[1] + SIBLING_GAP, n.data.size[0] + LEVEL_GAP],
-    spacing: 0,
-  });
-  const tree = layout.hierarchy(data);
+  const tree = layout.hierarchy(top);
   layout(tree);
   const out = new Map<string, Box & { depth: number }>();
-  const rx = typeof root.props.x === 'number' ? root.props.x : 0;
-  const ry = typeof root.props.y === 'number' ? root.props.y : 0;
-  const rootMid = ry + data.size[1] / 2;
-  tree.each((n) => {
-    const [w, h] = n.data.size;
-    out.set(n.data.el.id, { x: rx + n.y, y: rootMid + (n.x - tree.x) - h / 2, w, h, depth: n.depth });
-  });
+  for (const t of tree.children ?? []) {
+    const root = t.data.el!;
+    const rx = typeof root.props.x === 'number' ? root.props.x : 0;
+    const ry = typeof root.props.y === 'number' ? root.props.y : 0;
+    const rootMid = ry + t.data.size[1] / 2;
+    t.each((n) => {
+      const [w, h] = n.data.size;
+      out.set(n.data.el!.id, { x: rx + (n.y - t.y), y: rootMid + (n.x - t.x) - h / 2, w, h, depth: n.depth - 1 });
+    });
+  }
   return out;
 }
 

@@ -15,7 +15,7 @@
 // root, the bulk of a big board, never enter the pass.
 import type { ElementJSON } from './crdt';
 import { boundIds, connectorBox, connectorPath, curveControls } from './connectors';
-import { layoutMindmap, nodeFontSize } from './mindmap';
+import { layoutMindmaps, nodeFontSize } from './mindmap';
 import type { Box, El } from './element';
 
 export type { Box, El } from './element';
@@ -128,6 +128,17 @@ export class Board {
   private grid = new Map<number, Set<string>>();
   private cellsOf = new Map<string, number[]>();
   private big = new Set<string>();
+  /**
+   * The index is not built: the board was filled from empty in one upsert
+   * (a board loaded whole), and the index is built at the first use that
+   * needs it (ensureIndex). The first frame of a big board is its whole
+   * extent, which reads every element anyway; building the grid before it
+   * (a set entry per cell per element) was a fifth of taking in 100,000
+   * elements. Rejected: building it in the background in slices (every
+   * change in between would have to be tracked), and a bulk build sorted
+   * by cell (the cost is the entries, not their order).
+   */
+  private unindexed = false;
   /** parent id → ids of its children (deleted ones included). */
   private kids = new Map<string, Set<string>>();
   /** Elements whose box or visibility is derived (see the file comment). */
@@ -178,6 +189,7 @@ export class Board {
     this.grid.clear();
     this.cellsOf.clear();
     this.big.clear();
+    this.unindexed = false;
     this.kids.clear();
     this.structural.clear();
     this.boundTo.clear();
@@ -197,6 +209,10 @@ export class Board {
    */
   upsert(list: ElementJSON[]): void {
     const ids = list.map((j) => j.id);
+    // From empty: the index is left to ensureIndex (see unindexed).
+    const bulk = this.els.size === 0 && this.comments.size === 0 && list.length > 0;
+    if (bulk) this.unindexed = true;
+    else this.ensureIndex();
     if (list.some((j) => OFF_CANVAS.has(j.kind))) {
       for (const j of list) if (OFF_CANVAS.has(j.kind)) this.comments.add(j.id);
       list = list.filter((j) => !OFF_CANVAS.has(j.kind));
@@ -230,11 +246,11 @@ export class Board {
           s.add(e.id);
         }
       }
-      this.unindex(e.id);
+      if (!bulk) this.unindex(e.id);
       this.els.set(e.id, e);
       if (e.kind === 'mindmap' || e.kind === 'connector' || e.parent) this.structural.add(e.id);
       else this.structural.delete(e.id);
-      if (!e.deleted && !e.hidden) this.index(e);
+      if (!bulk && !e.deleted && !e.hidden) this.index(e);
       if (e.z && (this.maxZ === null || e.z > this.maxZ)) this.maxZ = e.z;
     }
     if (full && this.structural.size) {
@@ -252,6 +268,7 @@ export class Board {
           const b = connectorBox(c, (other) => this.get(other));
           if (!b) continue;
           Object.assign(c, b);
+          if (this.unindexed) continue;
           this.unindex(cid);
           this.index(c);
         }
@@ -295,13 +312,18 @@ export class Board {
       before.set(id, key(e));
       e.hidden = concealed(e.parent, 0);
     }
-    // Mindmap roots: nodes whose parent is not a mindmap node.
+    // Mindmap roots: nodes whose parent is not a mindmap node; their trees
+    // laid out in one call (layoutMindmaps: a board of 2,000 trees).
+    const trees: El[] = [];
     for (const id of this.structural) {
       const e = this.els.get(id)!;
       if (e.kind !== 'mindmap' || e.deleted || e.hidden) continue;
       if (e.parent && this.els.get(e.parent)?.kind === 'mindmap') continue;
       if (roots && !roots.has(id)) continue;
-      const boxes = layoutMindmap(e, (n) => (n.props.collapsed === true ? [] : this.children(n.id).filter((c) => c.kind === 'mindmap')), (n, root) => this.nodeSize(n, root));
+      trees.push(e);
+    }
+    if (trees.length) {
+      const boxes = layoutMindmaps(trees, (n) => (n.props.collapsed === true ? [] : this.children(n.id).filter((c) => c.kind === 'mindmap')), (n, root) => this.nodeSize(n, root));
       for (const [nid, b] of boxes) {
         const n = this.els.get(nid)!;
         n.x = b.x;
@@ -318,6 +340,7 @@ export class Board {
         if (b) Object.assign(e, b);
       }
     }
+    if (this.unindexed) return; // indexed as they are when it is built
     for (const id of this.structural) {
       const e = this.els.get(id)!;
       if (before.get(id) === key(e)) continue;
@@ -404,6 +427,13 @@ export class Board {
     return e && !e.deleted && !e.hidden ? e : undefined;
   }
 
+  /** Builds the spatial index if it is not (see unindexed). */
+  ensureIndex(): void {
+    if (!this.unindexed) return;
+    this.unindexed = false;
+    for (const e of this.els.values()) if (!e.deleted && !e.hidden) this.index(e);
+  }
+
   private index(e: El): void {
     const b = aabb(e);
     const x0 = cellOf(b.x),
@@ -450,6 +480,21 @@ export class Board {
    * first frame of such a board).
    */
   query(r: Box, sorted = true): El[] {
+    if (this.unindexed) {
+      // A view of most of the board needs no index: reading every element
+      // costs what the index would (the first frame of a big board, fitted
+      // to the node's summary, whose bounds are close to the board's).
+      const b = this.bounds();
+      const iw = b ? Math.min(r.x + r.w, b.x + b.w) - Math.max(r.x, b.x) : 0,
+        ih = b ? Math.min(r.y + r.h, b.y + b.h) - Math.max(r.y, b.y) : 0;
+      if (!b || (iw > 0 && ih > 0 && iw * ih >= 0.5 * b.w * b.h)) {
+        if (sorted || (this.sorted && this.sortedAt === this.version)) return this.all().filter((e) => intersects(aabb(e), r));
+        const out: El[] = [];
+        for (const e of this.els.values()) if (!e.deleted && !e.hidden && intersects(aabb(e), r)) out.push(e);
+        return out;
+      }
+      this.ensureIndex();
+    }
     const out: El[] = [];
     const seen = new Set<string>(this.big);
     for (const id of this.big) {

@@ -22,7 +22,8 @@ function freePort() {
 }
 
 /**
- * Starts a node; stop() ends it (SIGTERM, a graceful shutdown) and removes its data unless keep.
+ * Starts a node; stop() ends it (SIGTERM, a graceful shutdown) and removes its data, unless
+ * opts.dir names the directory to use (its data is then kept: the benchmark's BENCH_DATA_DIR).
  * opts.logLevel: the node's --log-level (default warn; "info" logs e-mails, which a node
  * without an SMTP relay writes to its log); opts.publicURL: links in e-mails point at this
  * node's address (127.0.0.1, so that cookies set through them are the page's); opts.args:
@@ -30,7 +31,7 @@ function freePort() {
  */
 export async function startNode(opts = {}) {
   if (!BIN) throw new Error('CORKBOARD_BIN is not set: run the tests through webclient/test/run.sh');
-  const dir = mkdtempSync(join(tmpdir(), 'corkboard-webtest-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'corkboard-webtest-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let proc = null;
@@ -66,7 +67,7 @@ export async function startNode(opts = {}) {
     },
     async stop() {
       await node.halt();
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
     log: () => log,
   };

@@ -371,32 +371,23 @@ func (h *handle) applyChange(b []byte) any {
 
 func (h *handle) elements(idsJSON string) string {
 	var ids []crdt.ElementID
-	if idsJSON == "" || idsJSON == "null" {
-		ids = h.doc.Elements()
-	} else {
+	if idsJSON != "" && idsJSON != "null" {
 		var ss []string
 		if err := json.Unmarshal([]byte(idsJSON), &ss); err != nil {
 			throw("elements: " + err.Error())
 		}
+		ids = make([]crdt.ElementID, 0, len(ss))
 		for _, s := range ss {
 			ids = append(ids, parseID(s))
 		}
 	}
 	// Written by elemjson rather than encoding/json: opening a big board
 	// spends most of its time here (see package elemjson).
-	b := make([]byte, 0, 256*len(ids)+2)
-	b = append(b, '[')
-	n := 0
-	for _, id := range ids {
-		if e, ok := h.doc.ElementJSON(id); ok {
-			if n > 0 {
-				b = append(b, ',')
-			}
-			n++
-			b = elemjson.Append(b, &e)
-		}
+	n := len(ids)
+	if ids == nil {
+		n = h.doc.Len()
 	}
-	return string(append(b, ']'))
+	return string(elemjson.AppendDoc(make([]byte, 0, 256*n+2), h.doc, ids))
 }
 
 func (h *handle) object() js.Value {

@@ -1,10 +1,12 @@
-// Package elemjson writes crdt.ElementJSON as JSON text for the web
-// client's WebAssembly bridge (webclient/wasm), several times faster than
-// encoding/json there: opening a board turns every element into JSON for
-// the page, and in WebAssembly the reflection of encoding/json, with the
-// re-validation of each property's MarshalJSON output, took most of the
+// Package elemjson writes elements as the JSON of crdt.ElementJSON for the
+// web client's WebAssembly bridge (webclient/wasm), several times faster
+// than encoding/json there: opening a board turns every element into JSON
+// for the page, and in WebAssembly the reflection of encoding/json, with
+// the re-validation of each property's MarshalJSON output, took most of the
 // time from "snapshot received" to "first frame drawn" (200 ms for 5,000
-// notes). The output is the same JSON value as json.Marshal's (map keys are
+// notes). It writes from crdt.ElementParts (Doc.ReadElement), not from
+// ElementJSON's maps, which cost as much again on a board of 100,000. The
+// output is the same JSON value as json.Marshal's of the ElementJSON (keys
 // not sorted: the page does not care about their order); the tests check
 // that against encoding/json.
 //
@@ -15,14 +17,17 @@
 package elemjson
 
 import (
+	"math"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/crdt"
 )
 
 // Append appends the JSON object of e, with the fields and omissions of
-// crdt.ElementJSON's struct tags.
-func Append(b []byte, e *crdt.ElementJSON) []byte {
+// crdt.ElementJSON's struct tags, from its parts (crdt.Doc.ReadElement):
+// the same JSON value as json.Marshal of the element's crdt.ElementJSON.
+func Append(b []byte, e *crdt.ElementParts) []byte {
 	b = append(b, `{"id":"`...)
 	b = append(b, e.ID.String()...)
 	b = append(b, `","kind":`...)
@@ -30,7 +35,7 @@ func Append(b []byte, e *crdt.ElementJSON) []byte {
 	if e.Deleted {
 		b = append(b, `,"deleted":true`...)
 	}
-	if e.Parent != nil {
+	if e.HasParent {
 		b = append(b, `,"parent":"`...)
 		b = append(b, e.Parent.String()...)
 		b = append(b, '"')
@@ -40,53 +45,68 @@ func Append(b []byte, e *crdt.ElementJSON) []byte {
 		b = AppendString(b, e.Pos)
 	}
 	if len(e.Props) > 0 {
-		b = append(b, `,"props":`...)
-		b = appendValues(b, e.Props)
+		b = append(b, `,"props":{`...)
+		for i, p := range e.Props {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, p.Key)
+			b = append(b, ':')
+			b = AppendValue(b, p.Value)
+		}
+		b = append(b, '}')
 	}
 	if len(e.Text) > 0 {
 		b = append(b, `,"text":{`...)
-		first := true
-		for k, v := range e.Text {
-			if !first {
+		for i, t := range e.Text {
+			if i > 0 {
 				b = append(b, ',')
 			}
-			first = false
-			b = AppendString(b, k)
+			b = AppendString(b, t.Field)
 			b = append(b, ':')
-			b = AppendString(b, v)
+			b = AppendString(b, t.Text)
 		}
 		b = append(b, '}')
 	}
 	if len(e.Votes) > 0 {
+		// Sorted by key, then voter: one object per key.
 		b = append(b, `,"votes":{`...)
-		first := true
-		for k, m := range e.Votes {
-			if !first {
+		for i, v := range e.Votes {
+			if i == 0 || v.Key != e.Votes[i-1].Key {
+				if i > 0 {
+					b = append(b, `},`...)
+				}
+				b = AppendString(b, v.Key)
+				b = append(b, `:{`...)
+			} else {
 				b = append(b, ',')
 			}
-			first = false
-			b = AppendString(b, k)
+			b = AppendString(b, v.Voter)
 			b = append(b, ':')
-			b = appendValues(b, m)
+			b = AppendValue(b, v.Value)
 		}
-		b = append(b, '}')
+		b = append(b, `}}`...)
 	}
 	return append(b, '}')
 }
 
-func appendValues(b []byte, m map[string]crdt.Value) []byte {
-	b = append(b, '{')
-	first := true
-	for k, v := range m {
-		if !first {
-			b = append(b, ',')
+// AppendValue appends v as JSON, the same value as v.AppendJSON: strings
+// through AppendString (crdt.Value's own goes through encoding/json's
+// reflection, slow in WebAssembly, and a note has two or three string
+// properties), and whole numbers as integers (strconv's shortest float
+// formatting is several times slower, and a board's coordinates and sizes
+// are mostly whole).
+func AppendValue(b []byte, v crdt.Value) []byte {
+	switch v.Kind() {
+	case crdt.KindString:
+		return AppendString(b, v.AsString())
+	case crdt.KindNumber:
+		// -0 keeps the float form: "0" would read back as +0.
+		if n := v.AsNumber(); n == math.Trunc(n) && n > -1e15 && n < 1e15 && (n != 0 || !math.Signbit(n)) {
+			return strconv.AppendInt(b, int64(n), 10)
 		}
-		first = false
-		b = AppendString(b, k)
-		b = append(b, ':')
-		b = v.AppendJSON(b)
 	}
-	return append(b, '}')
+	return v.AppendJSON(b)
 }
 
 // AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
@@ -134,14 +154,23 @@ func AppendString(b []byte, s string) []byte {
 
 const hex = "0123456789abcdef"
 
-// AppendList appends a JSON array of the elements.
-func AppendList(b []byte, list []crdt.ElementJSON) []byte {
+// AppendDoc appends a JSON array of the doc's elements with these ids
+// (nil: every element, in ascending id order), skipping ids never created.
+func AppendDoc(b []byte, d *crdt.Doc, ids []crdt.ElementID) []byte {
+	if ids == nil {
+		ids = d.Elements()
+	}
+	var p crdt.ElementParts
 	b = append(b, '[')
-	for i := range list {
-		if i > 0 {
-			b = append(b, ',')
+	n := 0
+	for _, id := range ids {
+		if d.ReadElement(id, &p) {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = Append(b, &p)
 		}
-		b = Append(b, &list[i])
 	}
 	return append(b, ']')
 }

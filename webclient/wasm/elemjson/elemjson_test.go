@@ -3,6 +3,7 @@ package elemjson
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"unicode/utf8"
@@ -59,6 +60,8 @@ func board(t testing.TB, text, key, str string) *crdt.Doc {
 	must(tx.InsertText(id(2), "text", 0, text))
 	must(tx.Vote(id(2), "vote", "user-1", crdt.Number(2)))
 	must(tx.Vote(id(2), "react", "user-2", crdt.String("👍")))
+	must(tx.Vote(id(2), "vote", "user-3", crdt.Number(1)))
+	must(tx.Vote(id(2), "vote", "user-4", crdt.Null())) // withdrawn: not written
 	must(tx.Move(id(2), id(1), "a0V"))
 	must(tx.Create(id(3), "shape"))
 	must(tx.Delete(id(3)))
@@ -90,14 +93,21 @@ func TestSameAsEncodingJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	same(t, AppendList(nil, list), want)
+	same(t, AppendDoc(nil, d, nil), want)
+	var p crdt.ElementParts
 	for i := range list {
 		w, _ := json.Marshal(list[i])
-		same(t, Append(nil, &list[i]), w)
+		if !d.ReadElement(list[i].ID, &p) {
+			t.Fatalf("element %s not read", list[i].ID)
+		}
+		same(t, Append(nil, &p), w)
 	}
-	if got := string(AppendList(nil, nil)); got != "[]" {
-		t.Fatalf("empty list: %s", got)
+	if got := string(AppendDoc(nil, crdt.NewDoc(), nil)); got != "[]" {
+		t.Fatalf("empty doc: %s", got)
 	}
+	// Some ids, one of them never created.
+	w, _ := json.Marshal([]crdt.ElementJSON{list[2], list[0]})
+	same(t, AppendDoc(nil, d, []crdt.ElementID{list[2].ID, id(99), list[0].ID}), w)
 }
 
 func TestStringEscapes(t *testing.T) {
@@ -130,6 +140,30 @@ func FuzzAppend(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		same(t, AppendList(nil, list), want)
+		same(t, AppendDoc(nil, d, nil), want)
+	})
+}
+
+// FuzzAppendValue checks AppendValue against the value's own JSON
+// (crdt.Value.AppendJSON) for numbers and strings, read back as JSON.
+func FuzzAppendValue(f *testing.F) {
+	for _, n := range []float64{0, 1, -1, 12.5, 1e15, 1e15 - 1, -1e15 + 1, 1e21, 1e-7, 123456789012345, -0.5} {
+		f.Add(n, "s")
+	}
+	f.Add(math.Copysign(0, -1), "<&>\u2028\"")
+	f.Fuzz(func(t *testing.T, n float64, s string) {
+		if !math.IsNaN(n) && !math.IsInf(n, 0) {
+			v := crdt.Number(n)
+			got, want := AppendValue(nil, v), v.AppendJSON(nil)
+			same(t, got, want)
+			var g float64
+			if err := json.Unmarshal(got, &g); err != nil || math.Signbit(g) != math.Signbit(n) {
+				t.Fatalf("%v: got %s", n, got)
+			}
+		}
+		if utf8.ValidString(s) {
+			v := crdt.String(s)
+			same(t, AppendValue(nil, v), v.AppendJSON(nil))
+		}
 	})
 }
