@@ -209,3 +209,10 @@ func checkRecords(recs []Record) error {
 	}
 	return nil
 }
+
+// MetaCache is a Store that can also apply metadata writes without
+// waiting for them to be durable (Pebble.ApplyMetaUnsynced): for a copy of
+// data kept durably elsewhere, which can be rebuilt from there.
+type MetaCache interface {
+	ApplyMetaUnsynced(ctx context.Context, writes []MetaWrite) error
+}
