@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/limit"
 	"github.com/corkboard/corkboard/server/metrics"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/reply"
@@ -93,8 +94,10 @@ type Config struct {
 	// client address and of the node (<= 0: no limit).
 	WebSocketsPerIP, MaxWebSockets int
 	// WebSocketOpensPerIP bounds the WebSockets one client address may
-	// open per minute, closed or not (wsCounter; <= 0: no limit).
+	// open per minute, closed or not (<= 0: no limit), counted in Opens,
+	// the node's limiter (wsSlot).
 	WebSocketOpensPerIP int
+	Opens               *limit.Limiter
 	Now                 func() time.Time
 	Log                 *slog.Logger
 	Metrics             *metrics.Metrics
@@ -133,7 +136,7 @@ type Gateway struct {
 // New makes a gateway; cfg.Limits takes its defaults.
 func New(cfg Config) *Gateway {
 	cfg.Limits.Defaults()
-	return &Gateway{cfg: cfg, ws: wsCounter{byIP: map[string]int{}, opens: map[string]*openBucket{}}}
+	return &Gateway{cfg: cfg, ws: wsCounter{byIP: map[string]int{}}}
 }
 
 // Drain refuses new connections from now on (503).
@@ -157,72 +160,24 @@ func (g *Gateway) Wait(ctx context.Context) error {
 
 // ---- WebSockets per address ----
 
-// wsCounter counts open WebSockets per client address and in all, and
-// the opens of each address per minute.
-//
-// The opens are bounded as well as the open ones: every join and leave
-// of a board is told to each of its sessions, and a join may make the
-// room send a snapshot, so one address reconnecting in a loop (64
-// connections, each closed and opened again at once) made a board of
-// 1,000 people carry thousands of presence frames a second. A token
-// bucket per address: opensPerMin at once, then opensPerMin a minute.
-// Rejected: a bound per board (a stranger could then keep the board's
-// own people from reconnecting); counting only refused hellos (the cost
-// is in every join).
+// wsCounter counts open WebSockets per client address and in all.
 type wsCounter struct {
 	mu    sync.Mutex
 	byIP  map[string]int
 	total int
-	opens map[string]*openBucket
-	// pruneAt is the bucket count at which the next new address prunes
-	// (pruneOpens sets it), so that a flood of new addresses costs one
-	// scan per opensKept/4 of them, not one per open.
-	pruneAt int
 }
 
-// openBucket is an address's opens left (tokens) as of at.
-type openBucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// opensKept bounds the open buckets kept: past it, the full ones (an
-// address that has not opened for a minute) are dropped, and past twice
-// as many, all of them (a flood of addresses gets the burst again, as a
-// fresh address would).
-const opensKept = 4096
-
-// acquire takes a WebSocket slot for ip at now, or says why not: 429
-// (this address has perIP open, or opened opensPerMin in the last
-// minute: retry says when the next is allowed) or 503 (the node has max
-// open). perIP, opensPerMin or max <= 0: no such limit.
-func (c *wsCounter) acquire(ip string, perIP, opensPerMin, max int, now time.Time) (release func(), status int, retry time.Duration) {
+// acquire takes a WebSocket slot for ip, or says why not: 429 (this
+// address has perIP open) or 503 (the node has max open). perIP or max
+// <= 0: no such limit.
+func (c *wsCounter) acquire(ip string, perIP, max int) (release func(), status int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if max > 0 && c.total >= max {
-		return nil, http.StatusServiceUnavailable, 0
+		return nil, http.StatusServiceUnavailable
 	}
 	if perIP > 0 && c.byIP[ip] >= perIP {
-		return nil, http.StatusTooManyRequests, 0
-	}
-	if opensPerMin > 0 {
-		burst, rate := float64(opensPerMin), float64(opensPerMin)/60 // tokens, tokens a second
-		b := c.opens[ip]
-		if b == nil {
-			if len(c.opens) >= opensKept && len(c.opens) >= c.pruneAt {
-				c.pruneOpens(now, burst, rate)
-			}
-			b = &openBucket{tokens: burst, at: now}
-			c.opens[ip] = b
-		}
-		if dt := now.Sub(b.at).Seconds(); dt > 0 {
-			b.tokens = min(burst, b.tokens+dt*rate)
-		}
-		b.at = now
-		if b.tokens < 1 {
-			return nil, http.StatusTooManyRequests, time.Duration((1 - b.tokens) / rate * float64(time.Second))
-		}
-		b.tokens--
+		return nil, http.StatusTooManyRequests
 	}
 	c.byIP[ip]++
 	c.total++
@@ -236,36 +191,31 @@ func (c *wsCounter) acquire(ip string, perIP, opensPerMin, max int, now time.Tim
 				delete(c.byIP, ip)
 			}
 		})
-	}, 0, 0
-}
-
-// pruneOpens drops the buckets that are full again at now, and every
-// bucket when that leaves too many.
-func (c *wsCounter) pruneOpens(now time.Time, burst, rate float64) {
-	for ip, b := range c.opens {
-		if b.tokens+now.Sub(b.at).Seconds()*rate >= burst {
-			delete(c.opens, ip)
-		}
-	}
-	if len(c.opens) >= 2*opensKept {
-		clear(c.opens)
-	}
-	c.pruneAt = len(c.opens) + opensKept/4
+	}, 0
 }
 
 // wsSlot takes a WebSocket slot for the request's client, writing the 429
 // or 503 itself when there is none.
 func (g *Gateway) wsSlot(w http.ResponseWriter, r *http.Request) (func(), bool) {
-	release, status, retry := g.ws.acquire(g.cfg.ClientIP(r), g.cfg.WebSocketsPerIP, g.cfg.WebSocketOpensPerIP, g.cfg.MaxWebSockets, g.cfg.Now())
-	switch {
-	case status == http.StatusTooManyRequests && retry > 0:
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
-		reply.Error(w, status, protocol.CodeRateLimited, "too many new connections from your address (at most "+strconv.Itoa(g.cfg.WebSocketOpensPerIP)+" a minute); retry later")
+	ip := g.cfg.ClientIP(r)
+	// The opens are bounded as well as the open ones: every join and
+	// leave of a board is told to each of its sessions (and a join may
+	// send a snapshot), so one address reconnecting in a loop made a
+	// board of 1,000 people carry thousands of presence frames a second.
+	// A key of the node's limiter, as every rate limit of the node is.
+	// Rejected: a bound per board (a stranger could keep the board's own
+	// people from reconnecting).
+	if n := g.cfg.WebSocketOpensPerIP; n > 0 && g.cfg.Opens != nil && !g.cfg.Opens.Allow("ws-open:"+ip, n, time.Minute) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(g.cfg.Opens.Retry("ws-open:"+ip, time.Minute).Seconds())))))
+		reply.Error(w, http.StatusTooManyRequests, protocol.CodeRateLimited, "too many new connections from your address (at most "+strconv.Itoa(n)+" a minute); retry later")
 		return nil, false
-	case status == http.StatusTooManyRequests:
+	}
+	release, status := g.ws.acquire(ip, g.cfg.WebSocketsPerIP, g.cfg.MaxWebSockets)
+	switch status {
+	case http.StatusTooManyRequests:
 		reply.Error(w, status, protocol.CodeRateLimited, "too many open connections from your address (at most "+strconv.Itoa(g.cfg.WebSocketsPerIP)+")")
 		return nil, false
-	case status == http.StatusServiceUnavailable:
+	case http.StatusServiceUnavailable:
 		reply.Error(w, status, protocol.CodeUnavailable, "this node has as many connections as it takes; connect to another node or retry later")
 		return nil, false
 	}

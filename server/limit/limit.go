@@ -163,6 +163,18 @@ func (l *Limiter) Used(key string, max int, per time.Duration) bool {
 	return w != nil && l.now().Sub(w.start) < per && w.n >= max
 }
 
+// Retry is how long until key's window for period per ends: when an
+// event Allow refused may be counted again (0: no window open).
+func (l *Limiter) Retry(key string, per time.Duration) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.m[key]
+	if w == nil {
+		return 0
+	}
+	return max(0, per-l.now().Sub(w.start))
+}
+
 // Size is how many windows the limiter holds (tests).
 func (l *Limiter) Size() int {
 	l.mu.Lock()

@@ -88,3 +88,23 @@ func BenchmarkLimiterFreshKeys(b *testing.B) {
 	}
 	b.ReportMetric(float64(l.Size()), "windows")
 }
+
+// Retry says when a refused key's window ends, on the limiter's clock.
+func TestRetryIsTheWindowsRest(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	l := New(func() time.Time { return now })
+	if d := l.Retry("k", time.Minute); d != 0 {
+		t.Fatalf("no window: %v", d)
+	}
+	for i := 0; i < 3; i++ {
+		l.Allow("k", 2, time.Minute)
+	}
+	now = now.Add(15 * time.Second)
+	if d := l.Retry("k", time.Minute); d != 45*time.Second {
+		t.Fatalf("15 s into the window: %v, want 45s", d)
+	}
+	now = now.Add(time.Minute)
+	if d := l.Retry("k", time.Minute); d != 0 {
+		t.Fatalf("after the window: %v, want 0", d)
+	}
+}

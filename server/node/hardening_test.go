@@ -573,8 +573,9 @@ func TestWebSocketOutlivesHTTPTimeouts(t *testing.T) {
 // TestWebSocketOpensPerAddress: an address that opens and closes
 // WebSockets in a loop (every join and leave goes to each session of the
 // board, so on a board of 1,000 people each loop was 2,000 frames) gets
-// its opens per minute at once, then a JSON 429 with Retry-After, though
-// it never has more than one open; the clock gives it more. Before, it
+// its opens per minute, then a JSON 429 with Retry-After (the rest of the
+// minute), though it never has more than one open; the next minute gives
+// it as many again. Before, it
 // could reconnect as fast as the node accepted.
 func TestWebSocketOpensPerAddress(t *testing.T) {
 	clk := newFakeClock()
@@ -598,26 +599,30 @@ func TestWebSocketOpensPerAddress(t *testing.T) {
 			t.Fatalf("open %d of 20: %v (%s)", i+1, err, statusOf(resp))
 		}
 	}
-	refused := func(what string) {
+	refused := func(what, want string) {
 		t.Helper()
 		resp, err := open()
 		if err == nil || resp == nil || resp.StatusCode != 429 {
 			t.Fatalf("%s: want 429, got %v (%s)", what, err, statusOf(resp))
 		}
-		if ra := resp.Header.Get("Retry-After"); ra != "3" {
-			t.Fatalf("%s: Retry-After %q, want 3 (20 a minute)", what, ra)
+		if ra := resp.Header.Get("Retry-After"); ra != want {
+			t.Fatalf("%s: Retry-After %q, want %s (the minute's rest)", what, ra, want)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		if got := errorCode(t, body); got != protocol.CodeRateLimited {
 			t.Fatalf("%s: code %s", what, got)
 		}
 	}
-	refused("the 21st open within the minute")
-	clk.advance(3 * time.Second)
-	if resp, err := open(); err != nil {
-		t.Fatalf("3 s later: %v (%s)", err, statusOf(resp))
+	refused("the 21st open within the minute", "60")
+	clk.advance(20 * time.Second)
+	refused("20 s later", "40")
+	clk.advance(40 * time.Second)
+	for i := 0; i < 20; i++ {
+		if resp, err := open(); err != nil {
+			t.Fatalf("the next minute, open %d: %v (%s)", i+1, err, statusOf(resp))
+		}
 	}
-	refused("the next at once")
+	refused("the 21st of the next minute", "60")
 
 	// Without the setting the node takes 480 a minute; a negative
 	// --ws-per-ip (load benchmarks) lifts both bounds.

@@ -42,9 +42,8 @@ type HTTPLimits struct {
 	// either unless it is set); past it, 429 before the upgrade.
 	WebSocketsPerIP int
 	// WebSocketOpensPerIP bounds the WebSockets one client address may
-	// open a minute, closed since or not: that many at once, then that
-	// many a minute (default 480: 8 a second; negative: no limit); past
-	// it, 429 with Retry-After before the upgrade.
+	// open a minute, closed since or not (default 480; negative: no
+	// limit); past it, 429 with Retry-After before the upgrade.
 	WebSocketOpensPerIP int
 	// MaxWebSockets bounds the node's open WebSockets (default 0: no
 	// limit); past it, 503 before the upgrade, so a client tries another

@@ -19,8 +19,8 @@ func (n *Node) gatewayConfig() gateway.Config {
 	return gateway.Config{
 		Limits: n.cfg.Limits, AllowedOrigins: n.cfg.AllowedOrigins,
 		WebSocketsPerIP: n.cfg.HTTP.WebSocketsPerIP, MaxWebSockets: n.cfg.HTTP.MaxWebSockets,
-		WebSocketOpensPerIP: n.cfg.HTTP.WebSocketOpensPerIP,
-		Now:                 n.cfg.Now, Log: n.log, Metrics: n.metrics, Rooms: n.rooms,
+		WebSocketOpensPerIP: n.cfg.HTTP.WebSocketOpensPerIP, Opens: n.limits,
+		Now: n.cfg.Now, Log: n.log, Metrics: n.metrics, Rooms: n.rooms,
 		ClientIP:     httpguard.ClientIP,
 		Enter:        n.enterWS,
 		ClaimReplica: n.claimReplica,

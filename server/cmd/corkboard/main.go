@@ -89,7 +89,7 @@ func run(args []string, stdout io.Writer) error {
 	var (
 		trustedProxies = fs.String("trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (default: none; the peer address is the client)")
 		wsPerIP        = fs.Int("ws-per-ip", 64, "open WebSockets one client address may have (negative: no limit, and no --ws-opens-per-ip limit unless given); past it, 429")
-		wsOpensPerIP   = fs.Int("ws-opens-per-ip", 0, "WebSockets one client address may open per minute, closed since or not: that many at once, then that many a minute (0: 480, or no limit with a negative --ws-per-ip; negative: no limit); past it, 429 with Retry-After")
+		wsOpensPerIP   = fs.Int("ws-opens-per-ip", 0, "WebSockets one client address may open per minute, closed since or not (0: 480, or no limit with a negative --ws-per-ip; negative: no limit); past it, 429 with Retry-After")
 		maxWebSockets  = fs.Int("max-websockets", 0, "open WebSockets this node takes in all (0: no limit); past it, 503")
 		readTimeout    = fs.Duration("http-read-timeout", 30*time.Second, "time to read a request (a picture upload's body gets 2 min)")
 		writeTimeout   = fs.Duration("http-write-timeout", 60*time.Second, "time to write an answer (boards' logs, states and pictures get 5 min)")
