@@ -3,6 +3,7 @@ package crdt
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -89,10 +90,18 @@ func FuzzLoadSnapshot(f *testing.F) {
 	f.Add(s.reps[0].doc.SnapshotRaw())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := LoadSnapshot(data)
+		// In steps (the web page's way), the same doc or the same error.
+		sd, _, serr := stepLoad(t, data, 1+len(data)%97, 13)
+		if fmt.Sprint(serr) != fmt.Sprint(err) {
+			t.Fatalf("in steps: %v; in one call: %v", serr, err)
+		}
 		if err != nil {
 			return
 		}
 		snap := d.Snapshot()
+		if !bytes.Equal(sd.Snapshot(), snap) {
+			t.Fatal("loaded in steps, a different doc")
+		}
 		d2, err := LoadSnapshot(snap)
 		if err != nil {
 			t.Fatalf("re-encoded snapshot does not load: %v", err)
