@@ -14,7 +14,7 @@ import { markRefused, takeRefused, tokenStored } from './boardtoken';
 import { buildUI, keepTopClear, zoomButtons, type UI } from './boardui';
 import { CameraView } from './camera';
 import { BoardClient } from './client';
-import { loadCRDT, type CrdtDoc, type LocalOp } from './crdt';
+import { loadCRDT, type CrdtDoc, type ElementJSON, type LocalOp } from './crdt';
 import { h } from './dom';
 import { askBoard, farViewFrom, markKnown, type EarlySocket } from './early';
 import { decodeFarSummary, type FarSummary } from './farsummary';
@@ -31,6 +31,7 @@ import { Renderer, type Camera, type Overlay, type Preview } from './render';
 import { claimNew, claimReplica, sweepReplicas } from './replica';
 import { ContextBar, Handles, Selection } from './selection';
 import { bindKeys } from './shortcuts';
+import { elementsInSlices, FIRST_PAGE } from './steps';
 import { openStore, type BoardRecord, type Persistence } from './store';
 import type { Sync } from './sync';
 import { TextEditor } from './textedit';
@@ -205,6 +206,10 @@ class BoardApp {
   /** No view was kept for this board: a summary that arrives is shown fitted. */
   private fitOnArrival = false;
   private remoteMarked = false;
+  /** Loads of the whole doc so far (remote(null)); a page-at-a-time read of an earlier one gives up. */
+  private reloads = 0;
+  /** While the doc's elements are read a page at a time: the elements changed meanwhile. */
+  private reloadIds: Set<string> | null = null;
   private toastTimer: ReturnType<typeof setTimeout> | undefined;
   private pct: HTMLElement | null = null;
   private links: BoardLinks;
@@ -412,15 +417,53 @@ class BoardApp {
       performance.mark('corkboard:first-remote'); // the node's first answer, applied (bench/web)
     }
     if (ids === null) {
-      this.summary = null;
-      this.board.clear();
-      const els = this.doc.elements();
-      performance.mark('corkboard:elements-json');
-      this.board.upsert(els);
-      performance.mark('corkboard:elements-read');
-      for (const id of [...this.sel.ids]) if (!this.board.get(id)) this.sel.delete(id);
-      this.redraw();
-    } else if (ids.length) this.board.upsert(this.doc.elements(ids));
+      // The doc was loaded whole: read it again, a page at a time (a big
+      // board takes a second; steps.ts), the board and the summary drawn
+      // meanwhile. Changes that come before the end wait for it (their
+      // elements are read again then), and a later reload makes this one
+      // give up.
+      const first = this.doc.elementsPage(0, FIRST_PAGE);
+      if (first.length < FIRST_PAGE) {
+        this.reloads++;
+        this.reloadIds = null;
+        this.reloaded(first, []);
+        return;
+      }
+      const gen = ++this.reloads;
+      this.reloadIds = new Set();
+      void elementsInSlices(this.doc, first, () => gen !== this.reloads).then(
+        (els) => {
+          if (!els) return;
+          const later = [...this.reloadIds!];
+          this.reloadIds = null;
+          this.reloaded(els, later);
+        },
+        (e) => console.error('corkboard: reading the board failed', e),
+      );
+      return;
+    }
+    if (this.reloadIds) {
+      for (const id of ids) this.reloadIds.add(id);
+      return;
+    }
+    if (ids.length) this.board.upsert(this.doc.elements(ids));
+    this.afterRemote(ids);
+  }
+
+  /** The board from the elements of a doc loaded whole, and those of the changes since (read again). */
+  private reloaded(els: ElementJSON[], later: string[]): void {
+    performance.mark('corkboard:elements-json');
+    this.summary = null;
+    this.board.clear();
+    this.board.upsert(els);
+    if (later.length) this.board.upsert(this.doc.elements(later));
+    performance.mark('corkboard:elements-read');
+    for (const id of [...this.sel.ids]) if (!this.board.get(id)) this.sel.delete(id);
+    this.redraw();
+    this.afterRemote(null);
+  }
+
+  private afterRemote(ids: string[] | null): void {
     if (this.editor.open && (ids === null || ids.includes(this.editor.id!))) this.editor.refresh();
     this.context.show();
     this.showState();

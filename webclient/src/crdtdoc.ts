@@ -57,6 +57,8 @@ interface Handle {
   applyBatch(b: Uint8Array): unknown;
   applyChange(b: Uint8Array): unknown;
   loadSnapshot(b: Uint8Array): unknown;
+  loadSnapshotStep(b: Uint8Array | undefined, budget: number): unknown;
+  elementsPage(start: number, n: number): unknown;
   reset(): unknown;
   snapshot(raw?: boolean): unknown;
   version(): unknown;
@@ -155,6 +157,25 @@ export class CrdtDoc {
   /** Replaces the whole state with a snapshot. The replica and undo history stay. */
   loadSnapshot(snap: Uint8Array): void {
     check(this.h.loadSnapshot(snap));
+  }
+
+  /**
+   * One step of loading a snapshot (steps.ts): snap starts a load,
+   * undefined goes on with it; about budget bytes of work. True when done:
+   * the state is replaced then, and untouched before. Another
+   * loadSnapshot or reset gives the load up.
+   */
+  loadSnapshotStep(snap: Uint8Array | undefined, budget: number): boolean {
+    return check(this.h.loadSnapshotStep(snap, budget));
+  }
+
+  /**
+   * Every element (deleted ones included), a page at a time: start 0
+   * takes the ids in ascending order, later pages go on through them; an
+   * empty page past the end.
+   */
+  elementsPage(start: number, n: number): ElementJSON[] {
+    return JSON.parse(check<string>(this.h.elementsPage(start, n)));
   }
 
   /** Empties the doc and forgets the replica (after a refused change). */

@@ -9,6 +9,7 @@ import { loadKept, saveKept, type KeptWords, type Persistence, type ReplicaRecor
 import type { Claim } from './replica';
 import { helloFrame, wsURL, type EarlySocket } from './early';
 import { isGuest, setMyColor } from './ids';
+import { loadSnapshotInSlices, steppedBytes } from './steps';
 
 export type ConnState = 'connecting' | 'syncing' | 'live' | 'offline' | 'stopped';
 
@@ -567,6 +568,47 @@ export class Sync {
 
   // ---- receiving ----
 
+  /**
+   * Holds the frames that arrive until p settles, then handles them in
+   * order: nothing is dropped or reordered while the page draws the
+   * far-view summary or loads a big snapshot in slices.
+   */
+  private holdUntil(p: Promise<unknown>): void {
+    this.holding = [];
+    const resume = () => {
+      const held = this.holding ?? [];
+      this.holding = null;
+      for (let i = 0; i < held.length; i++) {
+        try {
+          this.receive(held[i]);
+        } catch (e) {
+          console.error('corkboard: handling a message failed', e);
+        }
+        // A frame that holds again (a snapshot loading in slices) keeps the rest behind it.
+        if (this.holding) {
+          (this.holding as (string | ArrayBuffer)[]).push(...held.slice(i + 1));
+          return;
+        }
+      }
+    };
+    p.then(resume, resume);
+  }
+
+  /** After a snapshot replaced the doc: our unacked changes back on top, and the page told. */
+  private snapshotLoaded(): void {
+    performance.mark('corkboard:snapshot-loaded');
+    // Our own changes the node has not seen: back on top.
+    for (const p of this.pending) {
+      try {
+        this.o.doc.applyChange(p.bytes);
+      } catch (e) {
+        console.warn('corkboard: re-applying an outbox change failed', e);
+      }
+    }
+    this.o.events.remote(null);
+    this.schedulePersist();
+  }
+
   private receive(data: string | ArrayBuffer): void {
     if (this.holding) {
       this.holding.push(data);
@@ -578,21 +620,7 @@ export class Sync {
       if (b[0] === 0x04) {
         // The far-view summary: what follows waits until the page drew it.
         const shown = ev.farView?.(b.subarray(1));
-        if (shown) {
-          this.holding = [];
-          const resume = () => {
-            const held = this.holding ?? [];
-            this.holding = null;
-            for (const d of held) {
-              try {
-                this.receive(d);
-              } catch (e) {
-                console.error('corkboard: handling a message failed', e);
-              }
-            }
-          };
-          shown.then(resume, resume);
-        }
+        if (shown) this.holdUntil(shown);
       } else if (b[0] === 0x02) {
         ev.beforeRemote();
         const r = this.o.doc.applyBatch(b.subarray(1));
@@ -601,18 +629,22 @@ export class Sync {
       } else if (b[0] === 0x03) {
         ev.beforeRemote();
         performance.mark('corkboard:snapshot-in');
-        this.o.doc.loadSnapshot(b.subarray(1));
-        performance.mark('corkboard:snapshot-loaded');
-        // Our own changes the node has not seen: back on top.
-        for (const p of this.pending) {
-          try {
-            this.o.doc.applyChange(p.bytes);
-          } catch (e) {
-            console.warn('corkboard: re-applying an outbox change failed', e);
-          }
+        const body = b.subarray(1);
+        if (body.length < steppedBytes()) {
+          this.o.doc.loadSnapshot(body);
+          this.snapshotLoaded();
+        } else {
+          // A big board: loaded in slices (steps.ts), the page drawing and
+          // taking input meanwhile; what follows waits for it, in order.
+          // A connection closed meanwhile: its snapshot is still the
+          // node's state at some point, kept as one loaded at once would be.
+          this.holdUntil(
+            loadSnapshotInSlices(this.o.doc, body).then(
+              () => this.snapshotLoaded(),
+              (e) => console.error('corkboard: handling a message failed', e),
+            ),
+          );
         }
-        ev.remote(null);
-        this.schedulePersist();
       }
       return;
     }

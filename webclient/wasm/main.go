@@ -13,10 +13,17 @@
 //	handle.applyBatch(bytes)        a node's 0x02 message body (a batch) → applied JSON
 //	handle.applyChange(bytes)       one binary change (re-applying the outbox) → applied JSON
 //	handle.loadSnapshot(bytes)      replace the state with a snapshot (0x03 body, or persisted)
+//	handle.loadSnapshotStep(bytes|undefined, budget) → done
+//	                                the same in steps of about budget bytes: bytes start a
+//	                                load, undefined goes on; the doc is replaced at the last
+//	                                step and untouched before (crdt.SnapshotLoader)
 //	handle.reset()                  an empty doc again, no replica (after a refused change)
 //	handle.snapshot(raw) → bytes    the canonical snapshot (raw: uncompressed, for IndexedDB)
 //	handle.version() → JSON         the version vector {"<replica hex>": counter}
 //	handle.elements(idsJSON) → JSON  crdt.ElementJSON of the ids ("" or "null": all)
+//	handle.elementsPage(start, n) → JSON  every element, a page at a time: start 0 takes the
+//	                                ids in ascending order, later pages read the rest of them;
+//	                                "[]" past the end
 //	handle.checkOps(opsJSON) → JSON the indices of ops a node would refuse (see checkOps)
 //	handle.text(id, field) → string
 //	handle.changeInfo(bytes)        {replica, start, end} of a binary change
@@ -47,6 +54,8 @@ type handle struct {
 	doc     *crdt.Doc
 	replica crdt.ReplicaID
 	undo    *crdt.UndoManager
+	loader  *crdt.SnapshotLoader // a load in steps under way (loadSnapshotStep)
+	pageIDs []crdt.ElementID     // the elements being read a page at a time (elementsPage)
 }
 
 // localOp is one local edit, as the TypeScript side writes it. Text
@@ -421,6 +430,7 @@ func (h *handle) object() js.Value {
 	set("applyBatch", func(a []js.Value) any { return h.applyBatch(bytesFromJS(a[0])) })
 	set("applyChange", func(a []js.Value) any { return h.applyChange(bytesFromJS(a[0])) })
 	set("loadSnapshot", func(a []js.Value) any {
+		h.loader = nil
 		d, err := crdt.LoadSnapshot(bytesFromJS(a[0]))
 		if err != nil {
 			throw(err.Error())
@@ -430,10 +440,41 @@ func (h *handle) object() js.Value {
 		*h.doc = *d
 		return nil
 	})
+	set("loadSnapshotStep", func(a []js.Value) any {
+		if a[0].Type() != js.TypeUndefined {
+			h.loader = crdt.NewSnapshotLoader(bytesFromJS(a[0]))
+		}
+		if h.loader == nil {
+			throw("loadSnapshotStep: no load under way")
+		}
+		done, err := h.loader.Step(a[1].Int())
+		if err != nil {
+			h.loader = nil
+			throw(err.Error())
+		}
+		if !done {
+			return false
+		}
+		*h.doc = *h.loader.Doc() // in place, as loadSnapshot
+		h.loader = nil
+		return true
+	})
+	set("elementsPage", func(a []js.Value) any {
+		start, n := a[0].Int(), a[1].Int()
+		if start == 0 {
+			h.pageIDs = h.doc.Elements()
+		}
+		if start < 0 || n <= 0 || start >= len(h.pageIDs) {
+			h.pageIDs = nil
+			return "[]"
+		}
+		ids := h.pageIDs[start:min(start+n, len(h.pageIDs))]
+		return string(elemjson.AppendDoc(make([]byte, 0, 256*len(ids)+2), h.doc, ids))
+	})
 	set("reset", func(a []js.Value) any {
 		// A fresh empty doc (after a refused change: start over).
 		*h.doc = *crdt.NewDoc()
-		h.replica, h.undo = 0, nil
+		h.replica, h.undo, h.loader = 0, nil, nil
 		return nil
 	})
 	set("snapshot", func(a []js.Value) any {

@@ -1,0 +1,98 @@
+// A big board's first visit, loaded in slices (src/steps.ts): the page
+// draws frames while the snapshot loads into the CRDT and while its
+// elements are read out, and changes that arrive meanwhile are kept, in a
+// real browser against a real node. The page is told to load in slices
+// from 32 KiB (globalThis.corkboardSteppedBytes; the default is 512 KiB).
+// Run by webclient/test/run.sh.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createBoard, launch, startNode, waitSettled } from './lib.mjs';
+
+let node;
+let chrome;
+
+before(async () => {
+  node = await startNode();
+  chrome = await launch();
+});
+
+after(async () => {
+  await chrome?.close();
+  await node?.stop();
+});
+
+test('a big board loads in slices: frames drawn during the load, a change made during it kept, the board whole', async () => {
+  const { context: c1, page: seeder } = await chrome.newPage();
+  const { id, token } = await createBoard(seeder, node.url, 'Sliced', 'Ada');
+  // 6,000 notes with a text each that does not compress much.
+  const n = 6000;
+  await seeder.evaluate((n) => {
+    const app = window.__corkboard.app;
+    for (let c = 0; c < n / 100; c++) {
+      const ops = [];
+      for (let k = 0; k < 100; k++) {
+        const i = c * 100 + k;
+        const id = crypto.randomUUID();
+        ops.push({ op: 'create', el: id, kind: 'note' });
+        for (const [key, value] of [['x', (i % 100) * 300], ['y', Math.floor(i / 100) * 300], ['w', 200], ['h', 200], ['color', i % 2 ? 'pink' : 'yellow'], ['z', 'a0' + String(i).padStart(5, '0') + 'V']]) ops.push({ op: 'set', el: id, key, value });
+        ops.push({ op: 'insertText', el: id, field: 'text', pos: 0, text: crypto.randomUUID() });
+      }
+      if (!app.edit(ops)) throw new Error('edit refused');
+    }
+  }, n);
+  await waitSettled(seeder);
+  const snapBytes = await seeder.evaluate(() => window.__corkboard.app.doc.snapshot().length);
+
+  // The visitor: a fresh profile. Every animation frame's time is kept;
+  // when the snapshot arrives, a note is made on the node (a synchronous
+  // request: its change reaches the page while the snapshot loads).
+  const blueId = crypto.randomUUID();
+  const { context: c2, page } = await chrome.newPage();
+  await page.addInitScript(
+    ([board, token, blueId]) => {
+      globalThis.corkboardFarViewFrom = 100;
+      globalThis.corkboardSteppedBytes = 32 << 10;
+      window.__frames = [];
+      const tick = (t) => {
+        window.__frames.push(t);
+        requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+      const mark = performance.mark.bind(performance);
+      window.__seen = {};
+      performance.mark = (name, ...rest) => {
+        const r = mark(name, ...rest);
+        window.__seen[name] = r.startTime;
+        if (name === 'corkboard:snapshot-in') {
+          const x = new XMLHttpRequest();
+          x.open('POST', `/v1/boards/${board}/changes`, false);
+          x.setRequestHeader('authorization', 'Bearer ' + token);
+          x.setRequestHeader('content-type', 'application/json');
+          x.send(JSON.stringify({ actions: [{ op: 'create', element: blueId, kind: 'note', props: { x: 0, y: 0, w: 200, h: 200, color: 'blue', z: 'a1' } }] }));
+          window.__seen.change = x.status;
+        }
+        return r;
+      };
+    },
+    [id, token, blueId],
+  );
+  await page.goto(`${node.url}/b/${id}`);
+  await page.waitForFunction(() => window.__seen['corkboard:interactive'] !== undefined, null, { timeout: 60000 });
+  const seen = await page.evaluate(() => ({ ...window.__seen, frames: window.__frames }));
+  assert.equal(seen.change, 200, 'the change made during the load was accepted');
+  const inside = (from, to) => seen.frames.filter((t) => t > seen[from] && t < seen[to]).length;
+  const loading = inside('corkboard:snapshot-in', 'corkboard:snapshot-loaded');
+  const reading = inside('corkboard:snapshot-loaded', 'corkboard:elements-json');
+  assert.ok(loading >= 1, `no frame was drawn while the snapshot (${snapBytes} bytes) loaded`);
+  assert.ok(reading >= 1, 'no frame was drawn while the elements were read');
+
+  // The board whole, and the change made during the load on it.
+  await page.waitForFunction((id) => !!window.__corkboard.board.get(id), blueId, { timeout: 15000 });
+  const st = await page.evaluate(() => window.__corkboard.state());
+  assert.equal(st.elements.length, n + 1, 'every note and the change');
+  const want = await seeder.evaluate(() => window.__corkboard.state().elements.slice(0, 5));
+  for (const e of want) assert.deepEqual(st.elements.find((x) => x.id === e.id), e, `note ${e.id} as the seeder has it`);
+  await waitSettled(page);
+  await c2.close();
+  await c1.close();
+});
