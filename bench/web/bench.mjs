@@ -245,14 +245,33 @@ async function profiled(page, name, f) {
  * summary came first). far: whether the first frame was the summary's.
  */
 async function firstPaint(page, url) {
+  // Every animation frame's time, to find how long the page froze while loading.
+  await page.addInitScript(() => {
+    if (window.__benchFrames) return; // registered again by each call on this page
+    window.__benchFrames = [];
+    const tick = (t) => {
+      window.__benchFrames.push(t);
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
   await page.goto(url);
   await page.waitForFunction(() => performance.getEntriesByName('corkboard:interactive').length > 0, null, { timeout: 60000, polling: 50 });
   return page.evaluate(() => {
     const at = (n) => performance.getEntriesByName(n)[0]?.startTime ?? NaN;
     const nav = performance.getEntriesByType('navigation')[0];
+    // The longest gap between two frames from the first frame to interactive
+    // (the page frozen, loading), and the frames drawn in between.
+    const paint = at('corkboard:first-paint'),
+      live = at('corkboard:interactive');
+    const fr = [paint, ...window.__benchFrames.filter((t) => t > paint && t < live), live];
+    let freeze = 0;
+    for (let i = 1; i < fr.length; i++) freeze = Math.max(freeze, fr[i] - fr[i - 1]);
     return {
-      paint: at('corkboard:first-paint'),
-      interactive: at('corkboard:interactive'),
+      paint,
+      interactive: live,
+      freeze,
+      loadingFrames: fr.length - 2,
       far: performance.getEntriesByName('corkboard:far-view-in').length > 0,
       // Where the time went: the page, the wasm, the stored copy, the node's answer.
       steps: { html: nav?.responseEnd, wasm: at('corkboard:wasm-ready'), stored: at('corkboard:stored-loaded'), remote: at('corkboard:first-remote') },
@@ -391,13 +410,15 @@ try {
   // Cold: a fresh profile, the board from the node. COLD runs, each a new context.
   const cold = [];
   const coldLive = [];
+  const coldFreeze = [];
   for (let i = 0; i < COLD; i++) {
     const v = await chrome.newPage();
     await watchWasmMemory(v.page);
     const fp = i === 0 ? await profiled(v.page, 'cold_open', () => firstPaint(v.page, url)) : await firstPaint(v.page, url);
     cold.push(fp.paint);
     coldLive.push(fp.interactive);
-    result('web_first_paint_steps', { run: 'cold' + i, ...Object.fromEntries(Object.entries(fp.steps).map(([k, v]) => [k + '_ms', f1(v)])), paint_ms: f1(fp.paint), from: fp.far ? 'far_view_summary' : 'board', interactive_ms: f1(fp.interactive) });
+    coldFreeze.push(fp.freeze);
+    result('web_first_paint_steps', { run: 'cold' + i, ...Object.fromEntries(Object.entries(fp.steps).map(([k, v]) => [k + '_ms', f1(v)])), paint_ms: f1(fp.paint), from: fp.far ? 'far_view_summary' : 'board', interactive_ms: f1(fp.interactive), longest_freeze_ms: f1(fp.freeze), frames_while_loading: fp.loadingFrames });
     if (process.env.BENCH_TRACE) {
       console.log('TRACE marks ' + Object.entries(fp.marks).sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k}=${f1(v)}`).join(' '));
       console.log('TRACE fetches ' + Object.entries(fp.fetches).map(([k, v]) => `${k}=${v}`).join(' '));
@@ -408,7 +429,7 @@ try {
       result('web_memory', { elements: fp.elements, ...(await memory(v.page)) });
       if (process.env.BENCH_TRACE) {
         // What each step of taking in the node's snapshot costs, on this page.
-        const c = await v.page.evaluate(() => {
+        const c = await v.page.evaluate(async () => {
           const { doc, board } = window.__corkboard;
           const t = (f) => {
             const t0 = performance.now();
@@ -419,14 +440,47 @@ try {
           const [, raw] = t(() => doc.snapshot(true));
           const [packedMs] = t(() => doc.loadSnapshot(packed));
           const [rawMs] = t(() => doc.loadSnapshot(raw));
+          // The same load in slices (webclient/src/steps.ts): wall time, the time in the steps, their number.
+          const sliced = {};
+          if (doc.loadSnapshotStep) {
+            for (const budget of [256 << 10, 1 << 20, 4 << 20]) {
+              const t0 = performance.now();
+              let busy = 0,
+                steps = 0,
+                first = packed;
+              const each = [];
+              for (;;) {
+                const s0 = performance.now();
+                const done = doc.loadSnapshotStep(first, budget);
+                each.push([performance.now() - s0, steps]);
+                busy += performance.now() - s0;
+                steps++;
+                first = undefined;
+                if (done) break;
+                await new Promise((r) => {
+                  const c = new MessageChannel();
+                  c.port1.onmessage = () => r();
+                  c.port2.postMessage(0);
+                });
+              }
+              sliced[`sliced_${budget >> 10}k_wall_ms`] = performance.now() - t0;
+              sliced[`sliced_${budget >> 10}k_busy_ms`] = busy;
+              sliced[`sliced_${budget >> 10}k_steps`] = steps;
+              sliced[`sliced_${budget >> 10}k_longest`] = each
+                .sort((a, b) => b[0] - a[0])
+                .slice(0, 4)
+                .map(([ms, i]) => `${ms.toFixed(0)}@${i}`)
+                .join('/');
+            }
+          }
           const [elementsMs, els] = t(() => doc.elements());
           const [jsonMs, text] = t(() => JSON.stringify(els));
           const [parseMs] = t(() => JSON.parse(text));
           board.clear();
           const [upsertMs] = t(() => board.upsert(els));
-          return { packed_kb: packed.length >> 10, raw_kb: raw.length >> 10, load_packed_ms: packedMs, load_raw_ms: rawMs, elements_ms: elementsMs, json_kb: text.length >> 10, parse_ms: parseMs, upsert_ms: upsertMs };
+          return { packed_kb: packed.length >> 10, raw_kb: raw.length >> 10, load_packed_ms: packedMs, load_raw_ms: rawMs, ...sliced, elements_ms: elementsMs, json_kb: text.length >> 10, parse_ms: parseMs, upsert_ms: upsertMs };
         });
-        console.log('TRACE costs ' + Object.entries(c).map(([k, v]) => `${k}=${f1(v)}`).join(' '));
+        console.log('TRACE costs ' + Object.entries(c).map(([k, v]) => `${k}=${typeof v === 'number' ? f1(v) : v}`).join(' '));
       }
       // Warm: a reload, the board from IndexedDB.
       await v.page.evaluate(() => window.__corkboard.sync.persistNow?.());
@@ -447,6 +501,8 @@ try {
         cold_ms_max: f1(Math.max(...cold)),
         cold_interactive_ms_median: f1(pct(coldLive, 50)),
         cold_interactive_ms_max: f1(Math.max(...coldLive)),
+        // The longest the page went without a frame between the first frame and interactive.
+        cold_longest_freeze_ms_median: f1(pct(coldFreeze, 50)),
         warm_ms_median: f1(pct(warm, 50)),
         warm_ms_max: f1(Math.max(...warm)),
         warm_interactive_ms_median: f1(pct(warmLive, 50)),
