@@ -426,17 +426,24 @@ class BoardApp {
       if (first.length < FIRST_PAGE) {
         this.reloads++;
         this.reloadIds = null;
-        this.reloaded(first, []);
+        this.reloaded(first);
         return;
       }
+      // Filled apart, a page at a time, then adopted whole (Board.beginFill).
       const gen = ++this.reloads;
       this.reloadIds = new Set();
-      void elementsInSlices(this.doc, first, () => gen !== this.reloads).then(
-        (els) => {
-          if (!els) return;
+      const fill = new Board();
+      fill.beginFill();
+      fill.upsert(first);
+      void elementsInSlices(this.doc, first.length, (page) => fill.upsert(page), () => gen !== this.reloads).then(
+        (whole) => {
+          if (!whole) return;
           const later = [...this.reloadIds!];
           this.reloadIds = null;
-          this.reloaded(els, later);
+          performance.mark('corkboard:elements-json');
+          this.summary = null;
+          this.board.adopt(fill);
+          this.reloadedThen(later);
         },
         (e) => console.error('corkboard: reading the board failed', e),
       );
@@ -450,12 +457,17 @@ class BoardApp {
     this.afterRemote(ids);
   }
 
-  /** The board from the elements of a doc loaded whole, and those of the changes since (read again). */
-  private reloaded(els: ElementJSON[], later: string[]): void {
+  /** The board from the elements of a doc loaded whole, read in one call (a small board). */
+  private reloaded(els: ElementJSON[]): void {
     performance.mark('corkboard:elements-json');
     this.summary = null;
     this.board.clear();
     this.board.upsert(els);
+    this.reloadedThen([]);
+  }
+
+  /** After the board was taken whole from the doc: the elements changed meanwhile read again, the selection kept to what is left. */
+  private reloadedThen(later: string[]): void {
     if (later.length) this.board.upsert(this.doc.elements(later));
     performance.mark('corkboard:elements-read');
     for (const id of [...this.sel.ids]) if (!this.board.get(id)) this.sel.delete(id);

@@ -139,6 +139,8 @@ export class Board {
    * by cell (the cost is the entries, not their order).
    */
   private unindexed = false;
+  /** Being filled apart from the page (beginFill): upserts neither derive nor tell anyone until adopt. */
+  private filling = false;
   /** parent id → ids of its children (deleted ones included). */
   private kids = new Map<string, Set<string>>();
   /** Elements whose box or visibility is derived (see the file comment). */
@@ -202,6 +204,41 @@ export class Board {
   private boundTo = new Map<string, Set<string>>();
 
   /**
+   * Makes this (new, empty) board one that is filled a slice at a time,
+   * apart from the page's (steps.ts: a big board read out of the CRDT a
+   * page at a time): its upserts neither derive mindmap layouts, connector
+   * boxes and hidden flags, nor index, nor tell listeners; the page's
+   * board then adopts it whole. Rejected: filling the page's own board in
+   * slices (everything that reads it between two slices, a hit test, a
+   * feature, would see half a board, and each slice would derive again).
+   */
+  beginFill(): void {
+    this.filling = true;
+    this.unindexed = true;
+  }
+
+  /**
+   * Replaces this board's elements with those of a board filled apart
+   * (beginFill; it is spent): the same changes told as a clear and an
+   * upsert of every element would tell, derived once.
+   */
+  adopt(f: Board): void {
+    this.clear();
+    for (const [k, v] of f.els) this.els.set(k, v);
+    for (const id of f.comments) this.comments.add(id);
+    for (const [k, v] of f.kids) this.kids.set(k, v);
+    for (const id of f.structural) this.structural.add(id);
+    for (const [k, v] of f.boundTo) this.boundTo.set(k, v);
+    this.maxZ = f.maxZ;
+    this.unindexed = true;
+    f.filling = false;
+    f.clear();
+    if (this.structural.size) this.derive(null);
+    this.version++;
+    this.emit({ ids: [...this.els.keys(), ...this.comments], reset: false });
+  }
+
+  /**
    * Puts (or replaces) elements from the CRDT's JSON. When every element is
    * a plain one that only changed in place (a note moved or edited: the
    * common case), only the connectors bound to them are re-derived;
@@ -210,7 +247,7 @@ export class Board {
   upsert(list: ElementJSON[]): void {
     const ids = list.map((j) => j.id);
     // From empty: the index is left to ensureIndex (see unindexed).
-    const bulk = this.els.size === 0 && this.comments.size === 0 && list.length > 0;
+    const bulk = this.filling || (this.els.size === 0 && this.comments.size === 0 && list.length > 0);
     if (bulk) this.unindexed = true;
     else this.ensureIndex();
     if (list.some((j) => OFF_CANVAS.has(j.kind))) {
@@ -253,6 +290,7 @@ export class Board {
       if (!bulk && !e.deleted && !e.hidden) this.index(e);
       if (e.z && (this.maxZ === null || e.z > this.maxZ)) this.maxZ = e.z;
     }
+    if (this.filling) return; // adopt derives once, for the whole board
     if (full && this.structural.size) {
       let roots: Set<string> | null = null;
       if (trees) {

@@ -62,20 +62,21 @@ export async function loadSnapshotInSlices(doc: CrdtDoc, snap: Uint8Array): Prom
 
 /**
  * Every element of the doc (deleted ones included), read a page at a
- * time after the first, full page (doc.elementsPage(0, FIRST_PAGE)).
+ * time after the first, full page (doc.elementsPage(0, FIRST_PAGE), of
+ * `from` elements), each page given to take before the next is read.
  * stale() is asked after each yield: true gives up (the doc was loaded
- * again meanwhile) and resolves to null.
+ * again meanwhile) and resolves to false.
  */
-export async function elementsInSlices(doc: CrdtDoc, first: ElementJSON[], stale: () => boolean): Promise<ElementJSON[] | null> {
-  const all = first;
+export async function elementsInSlices(doc: CrdtDoc, from: number, take: (page: ElementJSON[]) => void, stale: () => boolean): Promise<boolean> {
   let n = FIRST_PAGE;
-  for (;;) {
+  for (let at = from; ; ) {
     await yieldToPage();
-    if (stale()) return null;
+    if (stale()) return false;
     const t = performance.now();
-    const page = doc.elementsPage(all.length, n);
-    for (const e of page) all.push(e);
-    if (page.length < n) return all;
+    const page = doc.elementsPage(at, n);
+    take(page);
+    at += page.length;
+    if (page.length < n) return true;
     n = adapt(n, performance.now() - t, 200, 100000);
   }
 }

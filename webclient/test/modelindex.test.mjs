@@ -77,6 +77,22 @@ test('a board loaded whole answers queries and hits as one indexed element by el
     const each = new Board();
     // Not from empty: the first upsert is one element, then every later one is indexed as it comes.
     for (const j of els) each.upsert([j]);
+    // Filled apart in random slices, then adopted by a board that had other elements (Board.beginFill, adopt).
+    const fill = new Board();
+    fill.beginFill();
+    for (let i = 0; i < els.length; ) {
+      const k = 1 + Math.floor(r() * 60);
+      fill.upsert(els.slice(i, i + k));
+      i += k;
+    }
+    const filled = new Board();
+    filled.upsert(board(r, 5).map((j) => ({ ...j, id: j.id.replace('01900000', '0190ffff') })));
+    const told = [];
+    filled.onChange((c) => told.push(c));
+    filled.adopt(fill);
+    assert.deepEqual(filled.all(), bulk.all(), `seed ${seed} round ${round}: adopted, every element as one upsert makes it`);
+    assert.deepEqual(told.map((c) => c.reset), [true, false], `seed ${seed} round ${round}: a reset, then the elements`);
+    assert.deepEqual([...told[1].ids].sort(), ids(els).sort(), `seed ${seed} round ${round}: every element told`);
     const rect = () => {
       const w = r() < 0.3 ? 1e6 : r() * 8000;
       return { x: (r() - 0.5) * 30000 - (w > 1e5 ? 5e5 : 0), y: (r() - 0.5) * 30000 - (w > 1e5 ? 5e5 : 0), w, h: w > 1e5 ? 1e6 : r() * 8000 };
@@ -85,11 +101,14 @@ test('a board loaded whole answers queries and hits as one indexed element by el
       for (let q = 0; q < 30; q++) {
         const box = rect();
         assert.deepEqual(ids(bulk.query(box)), ids(each.query(box)), `seed ${seed} round ${round} ${what}: query ${JSON.stringify(box)}`);
+        assert.deepEqual(ids(filled.query(box)), ids(each.query(box)), `seed ${seed} round ${round} ${what}: adopted, query ${JSON.stringify(box)}`);
         assert.deepEqual(ids(bulk.query(box, false)).sort(), ids(each.query(box, false)).sort(), `seed ${seed} round ${round} ${what}: unsorted query`);
         const x = (r() - 0.5) * 20000,
           y = (r() - 0.5) * 20000;
         assert.equal(bulk.hit(x, y, 4)?.id, each.hit(x, y, 4)?.id, `seed ${seed} round ${round} ${what}: hit ${x},${y}`);
+        assert.equal(filled.hit(x, y, 4)?.id, each.hit(x, y, 4)?.id, `seed ${seed} round ${round} ${what}: adopted, hit ${x},${y}`);
       }
+      assert.deepEqual(filled.all(), bulk.all(), `seed ${seed} round ${round} ${what}: adopted, all`);
       assert.deepEqual(ids(bulk.all()), ids(each.all()), `seed ${seed} round ${round} ${what}: all`);
       assert.deepEqual(bulk.bounds(), each.bounds(), `seed ${seed} round ${round} ${what}: bounds`);
     };
@@ -102,6 +121,7 @@ test('a board loaded whole answers queries and hits as one indexed element by el
       j.props = { ...j.props, x: 123, y: 456 };
       bulk.upsert([j]);
       each.upsert([j]);
+      filled.upsert([j]);
     }
     same('loaded');
     bulk.ensureIndex();
@@ -112,6 +132,7 @@ test('a board loaded whole answers queries and hits as one indexed element by el
       if (r() < 0.2) j.deleted = !j.deleted;
       bulk.upsert([j]);
       each.upsert([j]);
+      filled.upsert([j]);
     }
     same('changed');
   }
