@@ -203,7 +203,7 @@ export class Sync {
   private ownEnd = 0;
   private early: EarlySocket | undefined;
   /** Frames held while the page puts a far-view summary on screen (receive). */
-  private holding: (string | ArrayBuffer)[] | null = null;
+  private holding: { ws: WebSocket | null; data: string | ArrayBuffer }[] | null = null;
 
   constructor(o: SyncOptions) {
     this.o = o;
@@ -570,8 +570,10 @@ export class Sync {
 
   /**
    * Holds the frames that arrive until p settles, then handles them in
-   * order: nothing is dropped or reordered while the page draws the
-   * far-view summary or loads a big snapshot in slices.
+   * order: nothing is reordered while the page draws the far-view summary
+   * or loads a big snapshot in slices. Frames of a connection closed
+   * meanwhile are dropped: the next connection's hello gives the doc's
+   * version, and the node catches up from there.
    */
   private holdUntil(p: Promise<unknown>): void {
     this.holding = [];
@@ -579,14 +581,17 @@ export class Sync {
       const held = this.holding ?? [];
       this.holding = null;
       for (let i = 0; i < held.length; i++) {
+        if (held[i].ws !== this.ws) continue;
         try {
-          this.receive(held[i]);
+          this.receive(held[i].data);
         } catch (e) {
           console.error('corkboard: handling a message failed', e);
         }
         // A frame that holds again (a snapshot loading in slices) keeps the rest behind it.
-        if (this.holding) {
-          (this.holding as (string | ArrayBuffer)[]).push(...held.slice(i + 1));
+        // (TypeScript narrowed this.holding to null above; receive may have set it.)
+        const again = this.holding as typeof held | null;
+        if (again) {
+          again.push(...held.slice(i + 1));
           return;
         }
       }
@@ -611,7 +616,7 @@ export class Sync {
 
   private receive(data: string | ArrayBuffer): void {
     if (this.holding) {
-      this.holding.push(data);
+      this.holding.push({ ws: this.ws, data });
       return;
     }
     const ev = this.o.events;
