@@ -435,8 +435,13 @@ class BoardApp {
       const fill = new Board();
       fill.beginFill();
       fill.upsert(first);
+      // Local edits meanwhile go to the page's board (LocalEdits): read again too.
+      const off = this.board.onChange((c) => {
+        if (gen === this.reloads) for (const id of c.ids) this.reloadIds?.add(id);
+      });
       void elementsInSlices(this.doc, first.length, (page) => fill.upsert(page), () => gen !== this.reloads).then(
         (whole) => {
+          off();
           if (!whole) return;
           const later = [...this.reloadIds!];
           this.reloadIds = null;
@@ -445,7 +450,13 @@ class BoardApp {
           this.board.adopt(fill);
           this.reloadedThen(later);
         },
-        (e) => console.error('corkboard: reading the board failed', e),
+        (e) => {
+          off();
+          console.error('corkboard: reading the board failed', e);
+          if (gen !== this.reloads) return;
+          this.reloadIds = null;
+          this.reloaded(this.doc.elements()); // in one call, then
+        },
       );
       return;
     }

@@ -47,9 +47,12 @@ test('a big board loads in slices: frames drawn during the load, a change made d
   // when the snapshot arrives, a note is made on the node (a synchronous
   // request: its change reaches the page while the snapshot loads).
   const blueId = crypto.randomUUID();
+  // A note made on the page while its board is read out of the CRDT; its
+  // id sorts first, so the read has passed it by then.
+  const localId = '00000000-0000-4000-8000-000000000001';
   const { context: c2, page } = await chrome.newPage();
   await page.addInitScript(
-    ([board, token, blueId]) => {
+    ([board, token, blueId, localId]) => {
       globalThis.corkboardFarViewFrom = 100;
       globalThis.corkboardSteppedBytes = 32 << 10;
       window.__frames = [];
@@ -71,10 +74,16 @@ test('a big board loads in slices: frames drawn during the load, a change made d
           x.send(JSON.stringify({ actions: [{ op: 'create', element: blueId, kind: 'note', props: { x: 0, y: 0, w: 200, h: 200, color: 'blue', z: 'a1' } }] }));
           window.__seen.change = x.status;
         }
+        // At the next frame (the read yields to frames; a timer would wait for its end).
+        if (name === 'corkboard:snapshot-loaded')
+          requestAnimationFrame(() => {
+            const ops = [{ op: 'create', el: localId, kind: 'note' }, ...Object.entries({ x: 50, y: 50, w: 100, h: 100, color: 'green', z: 'a2' }).map(([key, value]) => ({ op: 'set', el: localId, key, value }))];
+            window.__seen.local = window.__corkboard.app.edit(ops) ? performance.now() : -1;
+          });
         return r;
       };
     },
-    [id, token, blueId],
+    [id, token, blueId, localId],
   );
   await page.goto(`${node.url}/b/${id}`);
   await page.waitForFunction(() => window.__seen['corkboard:interactive'] !== undefined, null, { timeout: 60000 });
@@ -86,10 +95,13 @@ test('a big board loads in slices: frames drawn during the load, a change made d
   assert.ok(loading >= 1, `no frame was drawn while the snapshot (${snapBytes} bytes) loaded`);
   assert.ok(reading >= 1, 'no frame was drawn while the elements were read');
 
-  // The board whole, and the change made during the load on it.
+  assert.ok(seen.local > seen['corkboard:snapshot-loaded'] && seen.local < seen['corkboard:elements-json'], `the local note was made while the board was read (${seen.local})`);
+
+  // The board whole, with the change made during the load and the note made during the read.
   await page.waitForFunction((id) => !!window.__corkboard.board.get(id), blueId, { timeout: 15000 });
+  assert.ok(await page.evaluate((id) => !!window.__corkboard.board.get(id), localId), 'the note made during the read is on the board');
   const st = await page.evaluate(() => window.__corkboard.state());
-  assert.equal(st.elements.length, n + 1, 'every note and the change');
+  assert.equal(st.elements.length, n + 2, 'every note, the change and the local note');
   const want = await seeder.evaluate(() => window.__corkboard.state().elements.slice(0, 5));
   for (const e of want) assert.deepEqual(st.elements.find((x) => x.id === e.id), e, `note ${e.id} as the seeder has it`);
   await waitSettled(page);
