@@ -31,7 +31,7 @@ import { Renderer, type Camera, type Overlay, type Preview } from './render';
 import { claimNew, claimReplica, sweepReplicas } from './replica';
 import { ContextBar, Handles, Selection } from './selection';
 import { bindKeys } from './shortcuts';
-import { elementsInSlices, FIRST_PAGE } from './steps';
+import { elementsInSlices, FIRST_PAGE, SLICE_MS, yieldToPage } from './steps';
 import { openStore, type BoardRecord, type Persistence } from './store';
 import type { Sync } from './sync';
 import { TextEditor } from './textedit';
@@ -582,8 +582,8 @@ class BoardApp {
       if (!this.painted) performance.mark('corkboard:first-paint');
       this.painted = true;
       performance.mark('corkboard:interactive');
-      // The spatial index, left unbuilt by a board loaded whole (Board.ensureIndex), before the first pointer needs it.
-      setTimeout(() => this.board.ensureIndex(), 0);
+      // The spatial index, left unbuilt by a board loaded whole, built in slices (Board.indexInSlices).
+      void this.board.indexInSlices(yieldToPage, SLICE_MS);
     }
     if (ghosts) this.redraw();
   }

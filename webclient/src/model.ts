@@ -134,11 +134,20 @@ export class Board {
    * needs it (ensureIndex). The first frame of a big board is its whole
    * extent, which reads every element anyway; building the grid before it
    * (a set entry per cell per element) was a fifth of taking in 100,000
-   * elements. Rejected: building it in the background in slices (every
-   * change in between would have to be tracked), and a bulk build sorted
-   * by cell (the cost is the entries, not their order).
+   * elements. The page then builds it in slices (indexInSlices), which
+   * need no tracking of the changes in between: a changed element is
+   * indexed as it comes, and indexed anew when the build reaches it.
+   * Rejected: a bulk build sorted by cell (the cost is the entries, not
+   * their order).
    */
   private unindexed = false;
+  /**
+   * The index being built a slice at a time (indexInSlices): the ids it
+   * goes through. Meanwhile the board answers queries as an unindexed one
+   * and indexes the elements that change as they come, so the build can
+   * stop between any two slices; an element reached again is indexed anew.
+   */
+  private building: string[] | null = null;
   /** Being filled apart from the page (beginFill): upserts neither derive nor tell anyone until adopt. */
   private filling = false;
   /** parent id → ids of its children (deleted ones included). */
@@ -192,6 +201,7 @@ export class Board {
     this.cellsOf.clear();
     this.big.clear();
     this.unindexed = false;
+    this.building = null;
     this.kids.clear();
     this.structural.clear();
     this.boundTo.clear();
@@ -223,7 +233,7 @@ export class Board {
    * upsert of every element would tell, derived once.
    */
   adopt(f: Board): void {
-    this.clear();
+    this.clear(); // a build of the index under way stops
     for (const [k, v] of f.els) this.els.set(k, v);
     for (const id of f.comments) this.comments.add(id);
     for (const [k, v] of f.kids) this.kids.set(k, v);
@@ -249,7 +259,7 @@ export class Board {
     // From empty: the index is left to ensureIndex (see unindexed).
     const bulk = this.filling || (this.els.size === 0 && this.comments.size === 0 && list.length > 0);
     if (bulk) this.unindexed = true;
-    else this.ensureIndex();
+    else if (!this.building) this.ensureIndex(); // while it is built, changed elements are indexed as they come
     if (list.some((j) => OFF_CANVAS.has(j.kind))) {
       for (const j of list) if (OFF_CANVAS.has(j.kind)) this.comments.add(j.id);
       list = list.filter((j) => !OFF_CANVAS.has(j.kind));
@@ -306,7 +316,7 @@ export class Board {
           const b = connectorBox(c, (other) => this.get(other));
           if (!b) continue;
           Object.assign(c, b);
-          if (this.unindexed) continue;
+          if (this.unindexed && !this.building) continue;
           this.unindex(cid);
           this.index(c);
         }
@@ -347,7 +357,7 @@ export class Board {
     const key = (e: El) => `${e.x},${e.y},${e.w},${e.h},${e.rot},${e.hidden}`;
     for (const id of this.structural) {
       const e = this.els.get(id)!;
-      before.set(id, key(e));
+      if (!this.unindexed || this.building) before.set(id, key(e)); // for re-indexing what moved (nothing indexed when unindexed)
       e.hidden = concealed(e.parent, 0);
     }
     // Mindmap roots: nodes whose parent is not a mindmap node; their trees
@@ -378,7 +388,7 @@ export class Board {
         if (b) Object.assign(e, b);
       }
     }
-    if (this.unindexed) return; // indexed as they are when it is built
+    if (this.unindexed && !this.building) return; // indexed as they are when it is built
     for (const id of this.structural) {
       const e = this.els.get(id)!;
       if (before.get(id) === key(e)) continue;
@@ -468,8 +478,45 @@ export class Board {
   /** Builds the spatial index if it is not (see unindexed). */
   ensureIndex(): void {
     if (!this.unindexed) return;
+    const partly = this.building !== null;
     this.unindexed = false;
-    for (const e of this.els.values()) if (!e.deleted && !e.hidden) this.index(e);
+    this.building = null;
+    for (const e of this.els.values()) {
+      if (partly) this.unindex(e.id);
+      if (!e.deleted && !e.hidden) this.index(e);
+    }
+  }
+
+  /**
+   * Builds the spatial index left unbuilt by a board loaded whole, a
+   * slice of about sliceMs at a time with pause() between slices (the
+   * page: its frames and input; steps.ts). 100,000 elements take the page
+   * most of a second, which would freeze it right after its first frame.
+   * A query meanwhile reads every element, as an unindexed board does
+   * (a few ms); a change, ensureIndex, clear or another load stop or
+   * finish it.
+   */
+  async indexInSlices(pause: () => Promise<void>, sliceMs = 16): Promise<void> {
+    if (!this.unindexed || this.building) return;
+    const ids = [...this.els.keys()];
+    this.building = ids;
+    let at = 0;
+    while (this.building === ids) {
+      const t = performance.now();
+      for (let k = 0; at < ids.length; at++, k++) {
+        if ((k & 255) === 255 && performance.now() - t > sliceMs) break;
+        const e = this.els.get(ids[at]);
+        this.unindex(ids[at]);
+        if (e && !e.deleted && !e.hidden) this.index(e);
+      }
+      if (at === ids.length) {
+        // Elements added meanwhile were indexed as they came.
+        this.building = null;
+        this.unindexed = false;
+        return;
+      }
+      await pause();
+    }
   }
 
   private index(e: El): void {
@@ -525,7 +572,7 @@ export class Board {
       const b = this.bounds();
       const iw = b ? Math.min(r.x + r.w, b.x + b.w) - Math.max(r.x, b.x) : 0,
         ih = b ? Math.min(r.y + r.h, b.y + b.h) - Math.max(r.y, b.y) : 0;
-      if (!b || (iw > 0 && ih > 0 && iw * ih >= 0.5 * b.w * b.h)) {
+      if (!b || this.building || (iw > 0 && ih > 0 && iw * ih >= 0.5 * b.w * b.h)) {
         if (sorted || (this.sorted && this.sortedAt === this.version)) return this.all().filter((e) => intersects(aabb(e), r));
         const out: El[] = [];
         for (const e of this.els.values()) if (!e.deleted && !e.hidden && intersects(aabb(e), r)) out.push(e);

@@ -137,3 +137,46 @@ test('a board loaded whole answers queries and hits as one indexed element by el
     same('changed');
   }
 });
+
+test('an index built in slices, with changes between the slices, answers as one indexed element by element', async () => {
+  const { Board } = await load();
+  const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31));
+  console.log(`seed ${seed}`);
+  const r = rng(seed);
+  for (let round = 0; round < 12; round++) {
+    const els = board(r, 300 + Math.floor(r() * 1500));
+    const sliced = new Board();
+    sliced.upsert(els);
+    const each = new Board();
+    for (const j of els) each.upsert([j]);
+    const change = () => {
+      const j = { ...els[Math.floor(r() * els.length)] };
+      j.props = { ...j.props, x: Math.round((r() - 0.5) * 20000), y: Math.round((r() - 0.5) * 20000) };
+      if (r() < 0.2) j.deleted = !j.deleted;
+      const fresh = r() < 0.2 ? [{ id: uuid(100000 + round * 1000 + Math.floor(r() * 1000)), kind: 'note', props: { x: Math.round(r() * 9000), y: 0, w: 200, h: 200, z: 'b' } }] : [];
+      for (const b of [sliced, each]) b.upsert([j, ...fresh]);
+    };
+    const same = (what) => {
+      for (let q = 0; q < 20; q++) {
+        const w = r() * 8000;
+        const box = { x: (r() - 0.5) * 30000, y: (r() - 0.5) * 30000, w, h: r() * 8000 };
+        assert.deepEqual(ids(sliced.query(box)), ids(each.query(box)), `seed ${seed} round ${round} ${what}: query ${JSON.stringify(box)}`);
+        const x = (r() - 0.5) * 20000,
+          y = (r() - 0.5) * 20000;
+        assert.equal(sliced.hit(x, y, 4)?.id, each.hit(x, y, 4)?.id, `seed ${seed} round ${round} ${what}: hit ${x},${y}`);
+      }
+    };
+    // Slices of no time at all: one group of 256 elements each; between
+    // them, changes and queries (answered by reading every element).
+    let pauses = 0;
+    await sliced.indexInSlices(async () => {
+      pauses++;
+      if (r() < 0.5) change();
+      if (r() < 0.3) same(`pause ${pauses}`);
+    }, 0);
+    assert.ok(pauses >= Math.floor(els.length / 256) - 1, `seed ${seed} round ${round}: ${pauses} pauses for ${els.length} elements`);
+    same('built');
+    for (let c = 0; c < 10; c++) change();
+    same('changed after');
+  }
+});
