@@ -40,6 +40,8 @@ function pct(xs, p) {
 }
 
 const f1 = (x) => x.toFixed(1);
+/** How long after interactive the page's frames are watched for a freeze, ms. */
+const SETTLE_MS = 1000;
 
 function result(name, fields) {
   console.log(`RESULT ${name} ` + Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' '));
@@ -257,6 +259,8 @@ async function firstPaint(page, url) {
   });
   await page.goto(url);
   await page.waitForFunction(() => performance.getEntriesByName('corkboard:interactive').length > 0, null, { timeout: 60000, polling: 50 });
+  // The second after interactive, for the page's work after its first frame (the spatial index).
+  await page.waitForFunction((ms) => performance.now() > performance.getEntriesByName('corkboard:interactive')[0].startTime + ms, SETTLE_MS, { timeout: 60000, polling: 100 });
   return page.evaluate(() => {
     const at = (n) => performance.getEntriesByName(n)[0]?.startTime ?? NaN;
     const nav = performance.getEntriesByType('navigation')[0];
@@ -267,10 +271,15 @@ async function firstPaint(page, url) {
     const fr = [paint, ...window.__benchFrames.filter((t) => t > paint && t < live), live];
     let freeze = 0;
     for (let i = 1; i < fr.length; i++) freeze = Math.max(freeze, fr[i] - fr[i - 1]);
+    // And in the second after it.
+    const after = [live, ...window.__benchFrames.filter((t) => t > live)];
+    let settle = 0;
+    for (let i = 1; i < after.length; i++) settle = Math.max(settle, after[i] - after[i - 1]);
     return {
       paint,
       interactive: live,
       freeze,
+      settle,
       loadingFrames: fr.length - 2,
       far: performance.getEntriesByName('corkboard:far-view-in').length > 0,
       // Where the time went: the page, the wasm, the stored copy, the node's answer.
@@ -411,6 +420,7 @@ try {
   const cold = [];
   const coldLive = [];
   const coldFreeze = [];
+  const coldSettle = [];
   for (let i = 0; i < COLD; i++) {
     const v = await chrome.newPage();
     await watchWasmMemory(v.page);
@@ -418,7 +428,8 @@ try {
     cold.push(fp.paint);
     coldLive.push(fp.interactive);
     coldFreeze.push(fp.freeze);
-    result('web_first_paint_steps', { run: 'cold' + i, ...Object.fromEntries(Object.entries(fp.steps).map(([k, v]) => [k + '_ms', f1(v)])), paint_ms: f1(fp.paint), from: fp.far ? 'far_view_summary' : 'board', interactive_ms: f1(fp.interactive), longest_freeze_ms: f1(fp.freeze), frames_while_loading: fp.loadingFrames });
+    coldSettle.push(fp.settle);
+    result('web_first_paint_steps', { run: 'cold' + i, ...Object.fromEntries(Object.entries(fp.steps).map(([k, v]) => [k + '_ms', f1(v)])), paint_ms: f1(fp.paint), from: fp.far ? 'far_view_summary' : 'board', interactive_ms: f1(fp.interactive), longest_freeze_ms: f1(fp.freeze), frames_while_loading: fp.loadingFrames, longest_freeze_after_ms: f1(fp.settle) });
     if (process.env.BENCH_TRACE) {
       console.log('TRACE marks ' + Object.entries(fp.marks).sort((a, b) => a[1] - b[1]).map(([k, v]) => `${k}=${f1(v)}`).join(' '));
       console.log('TRACE fetches ' + Object.entries(fp.fetches).map(([k, v]) => `${k}=${v}`).join(' '));
@@ -503,6 +514,8 @@ try {
         cold_interactive_ms_max: f1(Math.max(...coldLive)),
         // The longest the page went without a frame between the first frame and interactive.
         cold_longest_freeze_ms_median: f1(pct(coldFreeze, 50)),
+        // ... and in the second after interactive.
+        cold_longest_freeze_after_ms_median: f1(pct(coldSettle, 50)),
         warm_ms_median: f1(pct(warm, 50)),
         warm_ms_max: f1(Math.max(...warm)),
         warm_interactive_ms_median: f1(pct(warmLive, 50)),
