@@ -31,7 +31,7 @@ import { Renderer, type Camera, type Overlay, type Preview } from './render';
 import { claimNew, claimReplica, sweepReplicas } from './replica';
 import { ContextBar, Handles, Selection } from './selection';
 import { bindKeys } from './shortcuts';
-import { elementsInSlices, FIRST_PAGE, SLICE_MS, yieldToPage } from './steps';
+import { elementsInSlices, FIRST_PAGE, idleSlice } from './steps';
 import { openStore, type BoardRecord, type Persistence } from './store';
 import type { Sync } from './sync';
 import { TextEditor } from './textedit';
@@ -545,7 +545,8 @@ class BoardApp {
   }
 
   private draw(): void {
-    if (this.summary && !this.board.size) {
+    // The summary until the board is read whole (edits made meanwhile wait for it too).
+    if (this.summary && (this.reloadIds || !this.board.size)) {
       this.renderer.drawSummary(this.summary, this.camera.cam);
       if (!this.painted) {
         // The first frame, drawn from the node's summary (bench/web: "first paint"; "interactive" below).
@@ -583,7 +584,7 @@ class BoardApp {
       this.painted = true;
       performance.mark('corkboard:interactive');
       // The spatial index, left unbuilt by a board loaded whole, built in slices (Board.indexInSlices).
-      void this.board.indexInSlices(yieldToPage, SLICE_MS);
+      void this.board.indexInSlices(idleSlice);
     }
     if (ghosts) this.redraw();
   }

@@ -489,22 +489,23 @@ export class Board {
 
   /**
    * Builds the spatial index left unbuilt by a board loaded whole, a
-   * slice of about sliceMs at a time with pause() between slices (the
-   * page: its frames and input; steps.ts). 100,000 elements take the page
-   * most of a second, which would freeze it right after its first frame.
-   * A query meanwhile reads every element, as an unindexed board does
-   * (a few ms); a change, ensureIndex, clear or another load stop or
-   * finish it.
+   * slice at a time: next() resolves with the time (performance.now())
+   * until which a slice may go on (the page: its idle time, steps.ts).
+   * 100,000 elements take the page most of a second, which would freeze
+   * it right after its first frame. A query meanwhile reads every element,
+   * as an unindexed board does (a few ms); a change is indexed as it
+   * comes; ensureIndex, clear or another load finish or stop it.
    */
-  async indexInSlices(pause: () => Promise<void>, sliceMs = 16): Promise<void> {
+  async indexInSlices(next: () => Promise<number>): Promise<void> {
     if (!this.unindexed || this.building) return;
     const ids = [...this.els.keys()];
     this.building = ids;
     let at = 0;
     while (this.building === ids) {
-      const t = performance.now();
+      const until = await next();
+      if (this.building !== ids) return;
       for (let k = 0; at < ids.length; at++, k++) {
-        if ((k & 255) === 255 && performance.now() - t > sliceMs) break;
+        if ((k & 127) === 127 && performance.now() > until) break;
         const e = this.els.get(ids[at]);
         this.unindex(ids[at]);
         if (e && !e.deleted && !e.hidden) this.index(e);
@@ -515,7 +516,6 @@ export class Board {
         this.unindexed = false;
         return;
       }
-      await pause();
     }
   }
 

@@ -1,13 +1,24 @@
-// Long work in slices: a big board's snapshot is loaded into the CRDT, and
-// its elements read out of it, a slice at a time (crdt.SnapshotLoader,
-// the wasm's loadSnapshotStep and elementsPage), with a yield to the page
-// between slices, so that it draws (the far-view summary, panned and
-// zoomed) and takes input meanwhile instead of freezing for seconds. Each
-// slice aims at SLICE_MS: its budget follows the time the last one took.
+// Long work in slices: a big board's snapshot is loaded into the CRDT, its
+// elements read out of it (crdt.SnapshotLoader, the wasm's
+// loadSnapshotStep and elementsPage), and its spatial index built
+// (Board.indexInSlices), in the page's idle time: the page draws (the
+// far-view summary, panned and zoomed) and takes input meanwhile instead
+// of freezing for seconds.
+//
+// Idle time (requestIdleCallback) rather than a yield after every slice of
+// fixed length: a yielding loop ran at about half speed in Chromium (the
+// browser drew a frame at every yield), and a continuation scheduled by
+// scheduler.yield outranked the frames themselves (a 2 s freeze while the
+// index was built). An idle period is what is left of a frame, up to 50 ms
+// when nothing is drawn; the work fills it in small steps (STEP_MS, each
+// step's budget following the time the last one took).
 import type { CrdtDoc, ElementJSON } from './crdtdoc';
 
-/** The time a slice aims at, ms: about a frame (60 fps); each yield may draw one, so shorter slices make the load longer. */
-export const SLICE_MS = 16;
+/** What one step aims at, ms: small enough to stay inside an idle period. */
+export const STEP_MS = 4;
+
+/** The least time given to a slice when the page is never idle (every frame full): the work still goes on. */
+const MIN_SLICE_MS = 8;
 
 /** A snapshot body smaller than this loads in one call (a small board: a few ms, no yield). */
 export const STEPPED_BYTES = 512 << 10;
@@ -21,62 +32,66 @@ export function steppedBytes(): number {
 /** Elements read out of the doc in the first page (later pages adapt); a board with fewer is read in one call. */
 export const FIRST_PAGE = 2000;
 
-/** Gives the page (or Node's event loop) a turn: rendering and input, no 4 ms timer clamp. */
-export function yieldToPage(): Promise<void> {
-  const s = (globalThis as { scheduler?: { yield?: () => Promise<void> } }).scheduler;
-  if (typeof s?.yield === 'function') return s.yield();
-  const immediate = (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate; // Node (the SDK)
-  if (typeof immediate === 'function') return new Promise((r) => immediate(r));
-  return new Promise((r) => {
-    const c = new MessageChannel();
-    c.port1.onmessage = () => {
-      c.port1.close();
-      r();
-    };
-    c.port2.postMessage(0);
-  });
+type IdleWindow = { requestIdleCallback?: (f: (d: { timeRemaining(): number }) => void, o?: { timeout: number }) => number };
+
+/**
+ * Waits for the page's next idle period (at most 100 ms: then a slice of
+ * MIN_SLICE_MS anyway); resolves with the time until which work may go on
+ * (performance.now()). Without idle callbacks (Node: the SDK), the next
+ * turn of the event loop and MIN_SLICE_MS.
+ */
+export function idleSlice(): Promise<number> {
+  const ric = (globalThis as IdleWindow).requestIdleCallback;
+  if (typeof ric === 'function') return new Promise((r) => ric((d) => r(performance.now() + Math.max(d.timeRemaining(), MIN_SLICE_MS)), { timeout: 100 }));
+  const immediate = (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate;
+  const next = typeof immediate === 'function' ? new Promise<void>((r) => immediate(r)) : new Promise<void>((r) => setTimeout(r, 0));
+  return next.then(() => performance.now() + MIN_SLICE_MS);
 }
 
-/** The next budget: scaled to aim at SLICE_MS, within [lo, hi]. */
+/** The next budget: scaled to aim at STEP_MS, within [lo, hi] and at most 4× either way. */
 function adapt(budget: number, ms: number, lo: number, hi: number): number {
-  const next = ms > 0.5 ? (budget * SLICE_MS) / ms : budget * 2;
+  const next = ms > 0.25 ? (budget * STEP_MS) / ms : budget * 4;
   return Math.round(Math.min(hi, Math.max(lo, next, budget / 4), budget * 4));
 }
 
 /**
- * Replaces the doc's state with a snapshot, in slices. The doc is
- * untouched until the last one; throws what loadSnapshot would.
+ * Replaces the doc's state with a snapshot, in idle time. The doc is
+ * untouched until the last step; throws what loadSnapshot would.
  */
 export async function loadSnapshotInSlices(doc: CrdtDoc, snap: Uint8Array): Promise<void> {
-  let budget = 256 << 10;
+  let budget = 64 << 10;
   let first: Uint8Array | undefined = snap;
   for (;;) {
-    const t = performance.now();
-    const done = doc.loadSnapshotStep(first, budget);
-    first = undefined;
-    if (done) return;
-    budget = adapt(budget, performance.now() - t, 16 << 10, 64 << 20);
-    await yieldToPage();
+    const until = await idleSlice();
+    do {
+      const t = performance.now();
+      const done = doc.loadSnapshotStep(first, budget);
+      first = undefined;
+      if (done) return;
+      budget = adapt(budget, performance.now() - t, 8 << 10, 16 << 20);
+    } while (performance.now() + STEP_MS <= until);
   }
 }
 
 /**
  * Every element of the doc (deleted ones included), read a page at a
- * time after the first, full page (doc.elementsPage(0, FIRST_PAGE), of
- * `from` elements), each page given to take before the next is read.
- * stale() is asked after each yield: true gives up (the doc was loaded
- * again meanwhile) and resolves to false.
+ * time in idle time after the first, full page (doc.elementsPage(0,
+ * FIRST_PAGE), of `from` elements), each page given to take before the
+ * next is read. stale() is asked after each wait: true gives up (the doc
+ * was loaded again meanwhile) and resolves to false.
  */
 export async function elementsInSlices(doc: CrdtDoc, from: number, take: (page: ElementJSON[]) => void, stale: () => boolean): Promise<boolean> {
-  let n = FIRST_PAGE;
+  let n = 500;
   for (let at = from; ; ) {
-    await yieldToPage();
+    const until = await idleSlice();
     if (stale()) return false;
-    const t = performance.now();
-    const page = doc.elementsPage(at, n);
-    take(page);
-    at += page.length;
-    if (page.length < n) return true;
-    n = adapt(n, performance.now() - t, 200, 100000);
+    do {
+      const t = performance.now();
+      const page = doc.elementsPage(at, n);
+      take(page);
+      at += page.length;
+      if (page.length < n) return true;
+      n = adapt(n, performance.now() - t, 50, 50000);
+    } while (performance.now() + STEP_MS <= until);
   }
 }
