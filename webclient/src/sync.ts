@@ -7,7 +7,7 @@
 import type { Committed, CrdtDoc } from './crdt';
 import { loadKept, saveKept, type KeptWords, type Persistence, type ReplicaRecord } from './store';
 import type { Claim } from './replica';
-import { helloFrame, wsURL, type EarlySocket } from './early';
+import { helloFrame, markArrival, wsURL, type EarlySocket } from './early';
 import { isGuest, setMyColor } from './ids';
 
 export type ConnState = 'connecting' | 'syncing' | 'live' | 'offline' | 'stopped';
@@ -429,6 +429,7 @@ export class Sync {
     else ws.onopen = null;
     ws.onmessage = (ev) => {
       if (this.ws !== ws) return;
+      markArrival(ev.data);
       this.lastHeard = Date.now();
       try {
         this.receive(ev.data);
