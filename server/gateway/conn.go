@@ -69,9 +69,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept wrote the response (403 for a bad Origin)
 	}
 	g.cfg.Metrics.Connections.Inc()
-	// permessage-deflate in the answer: shared messages may go compressed once for all (deflate.go).
-	deflate := strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
-	wc := g.startConnSafe(c, lean.fw, who, deflate)
+	wc := g.startConnSafe(c, lean.fw, who, deflateNegotiated(w.Header()))
 	if wc == nil {
 		c.CloseNow()
 		g.cfg.Metrics.Connections.Dec()

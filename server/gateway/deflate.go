@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"compress/flate"
+	"net/http"
+	"strings"
 	"sync"
 	"weak"
 
@@ -44,10 +46,13 @@ const deflateCacheMax = 128 << 20
 // WebSocket message off it).
 type deflateCache struct {
 	mu      sync.Mutex
-	entries map[weak.Pointer[byte]]*deflated
-	order   []weak.Pointer[byte] // oldest first
+	entries map[weakKey]*deflated
+	order   []weakKey // oldest first
 	size    int
 }
+
+// weakKey is a message's first byte, held weakly.
+type weakKey = weak.Pointer[byte]
 
 type deflated struct {
 	n     int           // the message's length
@@ -55,7 +60,7 @@ type deflated struct {
 	frame []byte        // the whole WebSocket frame: header and compressed payload
 }
 
-var sharedFrames = &deflateCache{entries: map[weak.Pointer[byte]]*deflated{}}
+var sharedFrames = &deflateCache{entries: map[weakKey]*deflated{}}
 
 // frame returns data's compressed binary frame (RFC 7692: RSV1 set, the
 // deflate stream's final empty block's 4 bytes cut), made once for data's
@@ -137,6 +142,13 @@ func compressFrame(data []byte) []byte {
 	start := 10 - len(head)
 	copy(out[start:], head)
 	return out[start:]
+}
+
+// deflateNegotiated says whether the upgrade's answer (its headers)
+// accepted permessage-deflate: shared messages may then go compressed
+// once for all (sharedFrame).
+func deflateNegotiated(h http.Header) bool {
+	return strings.Contains(h.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 }
 
 // sharedFrame returns m's kept compressed frame when m is a large shared

@@ -26,9 +26,11 @@ if (m) {
   // first, before any connection is tried (early.ts, board.ts).
   const access = askBoard(board, token);
   access.catch(() => {}); // offline: the page starts from what it stored
-  // Its socket in a worker (workersocket.ts): the snapshot comes in off the page's busy thread.
+  // Its socket in a worker (workersocket.ts): the snapshot comes in off
+  // the page's busy thread. A test that routes or watches the page's own
+  // WebSockets keeps it in the page (globalThis.corkboardSocketInPage).
   const inWorker: EarlySocketMaker | undefined =
-    typeof Worker === 'function'
+    typeof Worker === 'function' && !(globalThis as { corkboardSocketInPage?: unknown }).corkboardSocketInPage
       ? () => {
           const w = WorkerSocket.prepare();
           return { open: (url, protocol, hello) => w.open(url, protocol, hello) as unknown as WebSocket, discard: w.discard };

@@ -4,13 +4,15 @@
 // Messages in: {open: url, protocol, hello} once, then {send: data} and
 // {close: [code, reason]}. Messages out: {open, at}, {data} (an
 // ArrayBuffer transferred, not copied, with at), {close: [code, reason]},
-// {error}; at: when it happened here (ms since the epoch).
+// {error}, and {ready, at} as it starts; at: when it happened here (ms
+// since the epoch).
 type Scope = {
   postMessage(m: unknown, transfer?: Transferable[]): void;
   onmessage: ((ev: MessageEvent) => void) | null;
 };
 const scope = self as unknown as Scope;
 let ws: WebSocket | undefined;
+scope.postMessage({ ready: true, at: performance.timeOrigin + performance.now() });
 
 scope.onmessage = (ev) => {
   const m = ev.data as { open?: string; protocol?: string; hello?: string; send?: string | Uint8Array; close?: [number?, string?] };

@@ -32,6 +32,7 @@ export class WorkerSocket {
    */
   static prepare(): { open: (url: string, protocol: string, hello?: string) => WorkerSocket; discard: () => void } {
     const worker = new Worker(new URL('./socket.worker.ts', import.meta.url), { type: 'module' });
+    worker.onmessage = (ev) => ev.data?.ready && markAt('corkboard:socket-worker', ev.data.at);
     return { open: (url, protocol, hello) => new WorkerSocket(worker, url, protocol, hello), discard: () => worker.terminate() };
   }
 
@@ -41,19 +42,21 @@ export class WorkerSocket {
     this.worker.onmessage = (ev) => this.event(ev.data);
     this.worker.onerror = () => this.event({ error: true, close: [1006, ''] });
     this.worker.postMessage({ open: url, protocol, hello });
+    performance.mark('corkboard:socket-asked');
   }
 
-  private event(m: { open?: boolean; data?: string | ArrayBuffer; close?: [number, string]; error?: boolean; at?: number }): void {
+  private event(m: { ready?: boolean; open?: boolean; data?: string | ArrayBuffer; close?: [number, string]; error?: boolean; at?: number }): void {
     if (this.readyState === 3) return;
+    if (m.ready) markAt('corkboard:socket-worker', m.at);
     if (m.open) {
       this.readyState = 1;
-      this.markAt('corkboard:socket-open', m.at);
+      markAt('corkboard:socket-open', m.at);
       this.onopen?.(new Event('open'));
     }
     if (m.data !== undefined) {
       if (m.data instanceof ArrayBuffer && !this.snapshotSeen && m.data.byteLength && new Uint8Array(m.data, 0, 1)[0] === 0x03) {
         this.snapshotSeen = true;
-        this.markAt('corkboard:socket-snapshot', m.at);
+        markAt('corkboard:socket-snapshot', m.at);
       }
       this.onmessage?.(new MessageEvent('message', { data: m.data }));
     }
@@ -67,16 +70,6 @@ export class WorkerSocket {
 
   private snapshotSeen = false;
 
-  /** Marks when the worker saw it (bench/web's traces: how long it waited for this thread). */
-  private markAt(name: string, at?: number): void {
-    if (at === undefined) return;
-    try {
-      performance.mark(name, { startTime: Math.max(0, at - performance.timeOrigin) });
-    } catch {
-      /* no marks with a start time here */
-    }
-  }
-
   send(data: string | ArrayBufferView | ArrayBuffer): void {
     if (this.readyState !== 1) throw new DOMException('not open', 'InvalidStateError');
     this.worker.postMessage({ send: data });
@@ -86,5 +79,15 @@ export class WorkerSocket {
     if (this.readyState >= 2) return;
     this.readyState = 2;
     this.worker.postMessage({ close: code === undefined ? [] : [code, reason ?? ''] });
+  }
+}
+
+/** Marks when the worker saw it (bench/web's traces: how long it waited for this thread). */
+function markAt(name: string, at?: number): void {
+  if (at === undefined) return;
+  try {
+    performance.mark(name, { startTime: Math.max(0, at - performance.timeOrigin) });
+  } catch {
+    /* no marks with a start time here */
   }
 }
