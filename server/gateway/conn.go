@@ -69,7 +69,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept wrote the response (403 for a bad Origin)
 	}
 	g.cfg.Metrics.Connections.Inc()
-	wc := g.startConnSafe(c, lean.fw, who)
+	wc := g.startConnSafe(c, lean.fw, who, deflateNegotiated(w.Header()))
 	if wc == nil {
 		c.CloseNow()
 		g.cfg.Metrics.Connections.Dec()
@@ -83,7 +83,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // startConnSafe is startConn that survives a panic: the connection is
 // closed with 4001 (the caller then releases it), the panic logged and
 // counted; the node goes on.
-func (g *Gateway) startConnSafe(c *websocket.Conn, fw *frameWriter, who Visitor) (wc *wsConn) {
+func (g *Gateway) startConnSafe(c *websocket.Conn, fw *frameWriter, who Visitor, deflate bool) (wc *wsConn) {
 	defer func() {
 		if p := recover(); p != nil {
 			g.cfg.Log.Error("panic while opening a connection; connection closed", "panic", p, "board", who.Board.String(),
@@ -93,7 +93,7 @@ func (g *Gateway) startConnSafe(c *websocket.Conn, fw *frameWriter, who Visitor)
 			wc = nil
 		}
 	}()
-	return g.startConn(c, fw, who)
+	return g.startConn(c, fw, who, deflate)
 }
 
 // startConn reads the hello and joins the session to its room; nil if the
@@ -103,7 +103,7 @@ func (g *Gateway) startConnSafe(c *websocket.Conn, fw *frameWriter, who Visitor)
 // the connection's end (a close or a network error ends the read), and a
 // cancellable context would cost an allocation per read (the WebSocket
 // registers a function on it for every Read).
-func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor) *wsConn {
+func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor, deflate bool) *wsConn {
 	id := who.Board
 	if c.Subprotocol() != protocol.Subprotocol {
 		c.Close(websocket.StatusCode(protocol.CloseProtocol), "subprotocol "+protocol.Subprotocol+" required")
@@ -183,7 +183,7 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor) *ws
 		}
 	})
 	wc := &wsConn{g: g, c: c, fw: fw, s: sess, rm: rm, board: id, user: who.User.ID, member: who.Member,
-		ctx: wctx, abort: abortWrites, done: make(chan struct{})}
+		ctx: wctx, abort: abortWrites, done: make(chan struct{}), deflate: deflate}
 	sess.SetWriter(wc.write)
 	sess.SetDirect(wc.direct)
 	if err := rm.Join(ctx, sess, hello.Version); err != nil {
@@ -219,6 +219,9 @@ type wsConn struct {
 	failed    bool // a write failed: the connection is gone
 	mustClose bool // a direct write failed: the writer closes the connection
 	group     [][]byte
+	// deflate: the connection negotiated permessage-deflate (with no
+	// context takeover, ServeHTTP): sharedFrame may send compressed frames.
+	deflate bool
 }
 
 // read reads the client's messages until the connection ends, then leaves

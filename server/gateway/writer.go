@@ -162,11 +162,18 @@ func (w *wsConn) send(ctx context.Context, msgs []room.Outgoing) error {
 			if err := flush(); err != nil {
 				return err
 			}
-			if err := w.c.Write(ctx, typ, data); err != nil {
-				return err
-			}
-			if err := w.fw.Commit(); err != nil {
-				return err
+			if z := w.sharedFrame(m); z != nil {
+				// Compressed once for every connection that sends it (deflate.go).
+				if err := w.fw.WriteRaw(z); err != nil {
+					return err
+				}
+			} else {
+				if err := w.c.Write(ctx, typ, data); err != nil {
+					return err
+				}
+				if err := w.fw.Commit(); err != nil {
+					return err
+				}
 			}
 		}
 		w.g.cfg.Metrics.BytesOut.Add(float64(len(data)))

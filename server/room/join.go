@@ -89,7 +89,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	if useSnapshot && !jsonOnly && s.FarView > 0 && r.doc.Len() >= s.FarView {
 		// The far view of this very state (what the snapshot and its tail
 		// bring the client to), ahead of the snapshot: server/farview.
-		if fv := r.farView(version); fv != nil && !s.Send(Outgoing{Binary: true, Data: fv}) {
+		if fv := r.farView(version); fv != nil && !s.Send(Outgoing{Binary: true, Shared: true, Data: fv}) {
 			return nil
 		}
 	}
@@ -101,7 +101,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	// snap is a 0x03 frame shared by the joins that send it (never
 	// written to): a copy per join cost the room a copy of the board, and
 	// each slow reader's queue one more.
-	if snap != nil && !s.Send(Outgoing{Binary: true, Data: snap}) {
+	if snap != nil && !s.Send(Outgoing{Binary: true, Shared: true, Data: snap}) {
 		return nil
 	}
 	// The entries come cut to what the client lacks (ChangesSince); after
@@ -171,6 +171,14 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool
 			}
 			data = append([]byte{protocol.TagSnapshot}, data...)
 			r.storedFrame, r.storedSeq = data, seq
+		}
+		if r.lastSeq == seq {
+			// Nothing logged since: no tail to read. The room is the
+			// log's one writer once the board is open, so lastSeq is
+			// its end. An empty scan took the room 17-90 ms on the
+			// benchmark's board of 100,000 elements (10-20 ms alone),
+			// before the welcome went out.
+			return data, nil, true
 		}
 		var tail []storage.Record
 		size := 0

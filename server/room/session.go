@@ -12,6 +12,10 @@ import (
 // Outgoing is one WebSocket message for a session: JSON text or binary.
 type Outgoing struct {
 	Binary bool
+	// Shared: Data is sent as is to many sessions and never written to
+	// (a board's snapshot, its far view): a connection may keep its
+	// encoded form for the next one to send it (gateway's deflateCache).
+	Shared bool
 	Data   []byte
 }
 

@@ -25,6 +25,13 @@ export function helloFrame(replica: string, version: Record<string, number>, nam
 }
 
 /**
+ * Prepares a first visit's connection (a worker's, main.ts): open makes it,
+ * and it sends hello itself as soon as it is open (EarlySocket); discard
+ * drops what was prepared, when no connection is made.
+ */
+export type EarlySocketMaker = () => { open: (url: string, protocol: string, hello: string) => WebSocket; discard: () => void };
+
+/**
  * A connection opened as the page starts, on a first visit of the board
  * (main.ts), while the board's code loads and the WebAssembly compiles:
  * nothing is stored yet, so the doc will start empty and the hello can say
@@ -49,22 +56,30 @@ export class EarlySocket {
   opened = false;
   closed = false;
 
+  /**
+   * socket: makes the connection and sends hello as soon as it opens (a
+   * WorkerSocket, main.ts); by default an ordinary WebSocket, which is
+   * sent hello from here.
+   */
   constructor(
     board: string,
     readonly token: string | undefined,
     readonly replica: string,
     name: string,
     color: string,
+    socket?: ReturnType<EarlySocketMaker>['open'],
   ) {
-    const ws = new WebSocket(wsURL(board, token), 'corkboard.v1');
+    const hello = helloFrame(replica, {}, name, color, farViewFrom());
+    const ws = socket ? socket(wsURL(board, token), 'corkboard.v1', hello) : new WebSocket(wsURL(board, token), 'corkboard.v1');
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       this.opened = true;
       performance.mark('corkboard:ws-open');
-      ws.send(helloFrame(replica, {}, name, color, farViewFrom()));
+      if (!socket) ws.send(hello);
     };
     ws.onmessage = (ev) => {
       if (typeof ev.data !== 'string' && !this.frames.some((f) => typeof f !== 'string')) performance.mark('corkboard:early-binary');
+      markArrival(ev.data);
       this.frames.push(ev.data);
     };
     ws.onclose = () => (this.closed = true);
@@ -79,6 +94,27 @@ export class EarlySocket {
     } catch {
       /* already closing */
     }
+  }
+}
+
+const arrived = new Set<string>();
+
+/**
+ * Marks when the first frame of each kind of a board's catch-up came in
+ * (performance marks corkboard:arrived-<kind>: welcome, far-view,
+ * snapshot, synced), before the page handles it: bench/web's traces.
+ */
+export function markArrival(data: string | ArrayBuffer): void {
+  if (arrived.size >= 4) return;
+  let kind = '';
+  if (typeof data !== 'string') {
+    const tag = data instanceof ArrayBuffer && data.byteLength ? new Uint8Array(data, 0, 1)[0] : 0;
+    kind = tag === 0x03 ? 'snapshot' : tag === 0x04 ? 'far-view' : '';
+  } else if (data.startsWith('{"type":"welcome"')) kind = 'welcome';
+  else if (data.startsWith('{"type":"synced"')) kind = 'synced';
+  if (kind && !arrived.has(kind)) {
+    arrived.add(kind);
+    performance.mark('corkboard:arrived-' + kind);
   }
 }
 
@@ -107,22 +143,34 @@ const knownKey = localKeys.known;
  * code and the WebAssembly, which the first visit waits for anyway, take
  * longer to load than one REST round trip.
  */
-export function openEarly(board: string, token: string | undefined, replica: string, name: string, color: string, access: Promise<Response>): Promise<EarlySocket | undefined> {
+export function openEarly(board: string, token: string | undefined, replica: string, name: string, color: string, access: Promise<Response>, socket?: EarlySocketMaker): Promise<EarlySocket | undefined> {
   try {
     if (localGet(knownKey(board)) || navigator.onLine === false) return Promise.resolve(undefined);
   } catch {
     return Promise.resolve(undefined); // no localStorage (privacy settings): the usual path
   }
+  // Prepared now (a worker's script loads meanwhile), opened once the node let this browser in.
+  let made: ReturnType<EarlySocketMaker> | undefined;
+  try {
+    made = socket?.();
+  } catch {
+    made = undefined; // no worker: an ordinary WebSocket
+  }
   return access.then(
     (r) => {
-      if (!r.ok) return undefined;
-      try {
-        return new EarlySocket(board, token, replica, name, color);
-      } catch {
-        return undefined; // no WebSocket: the usual path
-      }
+      if (r.ok)
+        try {
+          return new EarlySocket(board, token, replica, name, color, made?.open);
+        } catch {
+          /* no WebSocket: the usual path */
+        }
+      made?.discard();
+      return undefined;
     },
-    () => undefined,
+    () => {
+      made?.discard();
+      return undefined;
+    },
   );
 }
 

@@ -2,7 +2,8 @@
 // board at /embed/{board} (embed.ts).
 import './styles.css';
 import wasmUrl from './gen/crdt.wasm?url';
-import { askBoard, openEarly } from './early';
+import { askBoard, openEarly, type EarlySocketMaker } from './early';
+import { WorkerSocket } from './workersocket';
 import { handedOver, handOver, takeURLToken } from './boardtoken';
 import { myColor, myName, newReplicaId } from './ids';
 
@@ -25,7 +26,17 @@ if (m) {
   // first, before any connection is tried (early.ts, board.ts).
   const access = askBoard(board, token);
   access.catch(() => {}); // offline: the page starts from what it stored
-  const early = openEarly(board, token, newReplicaId(), myName(), myColor(), access);
+  // Its socket in a worker (workersocket.ts): the snapshot comes in off
+  // the page's busy thread. A test that routes or watches the page's own
+  // WebSockets keeps it in the page (globalThis.corkboardSocketInPage).
+  const inWorker: EarlySocketMaker | undefined =
+    typeof Worker === 'function' && !(globalThis as { corkboardSocketInPage?: unknown }).corkboardSocketInPage
+      ? () => {
+          const w = WorkerSocket.prepare();
+          return { open: (url, protocol, hello) => w.open(url, protocol, hello) as unknown as WebSocket, discard: w.discard };
+        }
+      : undefined;
+  const early = openEarly(board, token, newReplicaId(), myName(), myColor(), access, inWorker);
   import('./board').then(({ startBoard }) => startBoard(root, board, early, token, access)).catch(fail);
   // A link to this board opened on its page only changes the fragment,
   // which loads nothing: take the token, and load the page with it.

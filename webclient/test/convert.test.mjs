@@ -151,6 +151,9 @@ test('a conversion whose ack was lost is not sent again on reconnecting (the nod
   const { context: ac, page: ada } = await chrome.newPage();
   let dropAcks = false;
   let conn = null;
+  // Routing reaches the page's own WebSockets, not a worker's: the first
+  // visit's connection stays in the page (src/main.ts).
+  await ada.addInitScript(() => (globalThis.corkboardSocketInPage = true));
   await ada.routeWebSocket(/\/ws/, (ws) => {
     const server = ws.connectToServer();
     conn = ws;
