@@ -31,7 +31,7 @@ import { Renderer, type Camera, type Overlay, type Preview } from './render';
 import { claimNew, claimReplica, sweepReplicas } from './replica';
 import { ContextBar, Handles, Selection } from './selection';
 import { bindKeys } from './shortcuts';
-import { elementsInSlices, FIRST_PAGE, idleSlice } from './steps';
+import { elementsInSlices, FIRST_PAGE, nextSlice } from './steps';
 import { openStore, type BoardRecord, type Persistence } from './store';
 import type { Sync } from './sync';
 import { TextEditor } from './textedit';
@@ -584,7 +584,7 @@ class BoardApp {
       this.painted = true;
       performance.mark('corkboard:interactive');
       // The spatial index, left unbuilt by a board loaded whole, built in slices (Board.indexInSlices).
-      void this.board.indexInSlices(idleSlice);
+      void this.board.indexInSlices(nextSlice);
     }
     if (ghosts) this.redraw();
   }

@@ -490,7 +490,8 @@ export class Board {
   /**
    * Builds the spatial index left unbuilt by a board loaded whole, a
    * slice at a time: next() resolves with the time (performance.now())
-   * until which a slice may go on (the page: its idle time, steps.ts).
+   * until which a slice may go on (the page: after a turn for its frames
+   * and input, steps.ts).
    * 100,000 elements take the page most of a second, which would freeze
    * it right after its first frame. A query meanwhile reads every element,
    * as an unindexed board does (a few ms); a change is indexed as it

@@ -1,24 +1,25 @@
 // Long work in slices: a big board's snapshot is loaded into the CRDT, its
 // elements read out of it (crdt.SnapshotLoader, the wasm's
 // loadSnapshotStep and elementsPage), and its spatial index built
-// (Board.indexInSlices), in the page's idle time: the page draws (the
-// far-view summary, panned and zoomed) and takes input meanwhile instead
-// of freezing for seconds.
+// (Board.indexInSlices), a slice of SLICE_MS at a time with a task's turn
+// between slices: the page draws (the far-view summary, panned and zoomed)
+// and takes input meanwhile instead of freezing for seconds. A slice is
+// made of small steps (STEP_MS, each step's budget following the time the
+// last one took), so that it ends near its time.
 //
-// Idle time (requestIdleCallback) rather than a yield after every slice of
-// fixed length: a yielding loop ran at about half speed in Chromium (the
-// browser drew a frame at every yield), and a continuation scheduled by
-// scheduler.yield outranked the frames themselves (a 2 s freeze while the
-// index was built). An idle period is what is left of a frame, up to 50 ms
-// when nothing is drawn; the work fills it in small steps (STEP_MS, each
-// step's budget following the time the last one took).
+// The turn is a posted message (MessageChannel): the browser draws a frame
+// between two tasks when one is due. Rejected: scheduler.yield (its
+// continuations outrank frames: the page froze for 2 s while the index was
+// built), requestIdleCallback (in headless Chromium the page was seldom
+// idle while loading: the load took twice as long), and slices of a frame
+// or less (a frame drawn at nearly every turn: the load at half speed).
 import type { CrdtDoc, ElementJSON } from './crdtdoc';
 
-/** What one step aims at, ms: small enough to stay inside an idle period. */
+/** What one step aims at, ms: small enough for a slice to end near its time. */
 export const STEP_MS = 4;
 
-/** The least time given to a slice when the page is never idle (every frame full): the work still goes on. */
-const MIN_SLICE_MS = 8;
+/** A slice, ms: work runs this long between two turns of the page (about 30 fps while loading). */
+export const SLICE_MS = 30;
 
 /** A snapshot body smaller than this loads in one call (a small board: a few ms, no yield). */
 export const STEPPED_BYTES = 512 << 10;
@@ -32,20 +33,25 @@ export function steppedBytes(): number {
 /** Elements read out of the doc in the first page (later pages adapt); a board with fewer is read in one call. */
 export const FIRST_PAGE = 2000;
 
-type IdleWindow = { requestIdleCallback?: (f: (d: { timeRemaining(): number }) => void, o?: { timeout: number }) => number };
-
 /**
- * Waits for the page's next idle period (at most 100 ms: then a slice of
- * MIN_SLICE_MS anyway); resolves with the time until which work may go on
- * (performance.now()). Without idle callbacks (Node: the SDK), the next
- * turn of the event loop and MIN_SLICE_MS.
+ * Gives the page a turn (a frame when one is due, input), then resolves
+ * with the time until which the next slice may run (performance.now()).
+ * In Node (the SDK), the next turn of the event loop.
  */
-export function idleSlice(): Promise<number> {
-  const ric = (globalThis as IdleWindow).requestIdleCallback;
-  if (typeof ric === 'function') return new Promise((r) => ric((d) => r(performance.now() + Math.max(d.timeRemaining(), MIN_SLICE_MS)), { timeout: 100 }));
+export function nextSlice(): Promise<number> {
   const immediate = (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate;
-  const next = typeof immediate === 'function' ? new Promise<void>((r) => immediate(r)) : new Promise<void>((r) => setTimeout(r, 0));
-  return next.then(() => performance.now() + MIN_SLICE_MS);
+  const turn =
+    typeof immediate === 'function'
+      ? new Promise<void>((r) => immediate(r))
+      : new Promise<void>((r) => {
+          const c = new MessageChannel();
+          c.port1.onmessage = () => {
+            c.port1.close();
+            r();
+          };
+          c.port2.postMessage(0);
+        });
+  return turn.then(() => performance.now() + SLICE_MS);
 }
 
 /** The next budget: scaled to aim at STEP_MS, within [lo, hi] and at most 4× either way. */
@@ -55,14 +61,14 @@ function adapt(budget: number, ms: number, lo: number, hi: number): number {
 }
 
 /**
- * Replaces the doc's state with a snapshot, in idle time. The doc is
+ * Replaces the doc's state with a snapshot, in slices. The doc is
  * untouched until the last step; throws what loadSnapshot would.
  */
 export async function loadSnapshotInSlices(doc: CrdtDoc, snap: Uint8Array): Promise<void> {
   let budget = 64 << 10;
   let first: Uint8Array | undefined = snap;
   for (;;) {
-    const until = await idleSlice();
+    const until = await nextSlice();
     do {
       const t = performance.now();
       const done = doc.loadSnapshotStep(first, budget);
@@ -75,7 +81,7 @@ export async function loadSnapshotInSlices(doc: CrdtDoc, snap: Uint8Array): Prom
 
 /**
  * Every element of the doc (deleted ones included), read a page at a
- * time in idle time after the first, full page (doc.elementsPage(0,
+ * time in slices after the first, full page (doc.elementsPage(0,
  * FIRST_PAGE), of `from` elements), each page given to take before the
  * next is read. stale() is asked after each wait: true gives up (the doc
  * was loaded again meanwhile) and resolves to false.
@@ -83,7 +89,7 @@ export async function loadSnapshotInSlices(doc: CrdtDoc, snap: Uint8Array): Prom
 export async function elementsInSlices(doc: CrdtDoc, from: number, take: (page: ElementJSON[]) => void, stale: () => boolean): Promise<boolean> {
   let n = 500;
   for (let at = from; ; ) {
-    const until = await idleSlice();
+    const until = await nextSlice();
     if (stale()) return false;
     do {
       const t = performance.now();
