@@ -5,7 +5,7 @@
 // it loads is neither lost nor drawn wrong. Run by webclient/test/run.sh.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createBoard, launch, startNode, waitSettled } from './lib.mjs';
+import { createBoard, launch, seedGrid, startNode, waitSettled } from './lib.mjs';
 
 let node;
 let chrome;
@@ -32,20 +32,7 @@ test('a first visit of a big board: drawn from the far-view summary, then from t
   const { context: c1, page: seeder } = await chrome.newPage();
   const { id, token } = await createBoard(seeder, node.url, 'Summary', 'Ada');
   // 2,000 notes, yellow and pink in turn.
-  await seeder.evaluate(() => {
-    const app = window.__corkboard.app;
-    for (let c = 0; c < 20; c++) {
-      const ops = [];
-      for (let k = 0; k < 100; k++) {
-        const i = c * 100 + k;
-        const id = crypto.randomUUID();
-        ops.push({ op: 'create', el: id, kind: 'note' });
-        for (const [key, value] of [['x', (i % 100) * 300], ['y', Math.floor(i / 100) * 300], ['w', 200], ['h', 200], ['color', i % 2 ? 'pink' : 'yellow'], ['z', 'a0' + String(i).padStart(5, '0') + 'V']]) ops.push({ op: 'set', el: id, key, value });
-        ops.push({ op: 'insertText', el: id, field: 'text', pos: 0, text: 'note ' + i });
-      }
-      if (!app.edit(ops)) throw new Error('edit refused');
-    }
-  });
+  await seedGrid(seeder, 2000);
   await waitSettled(seeder);
 
   // A first visit in a fresh profile: ask for the summary from 100

@@ -4,7 +4,7 @@
 // changes. Run by webclient/test/run.sh.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createBoard, launch, startNode, waitSettled } from './lib.mjs';
+import { createBoard, launch, seedGrid, startNode, waitSettled } from './lib.mjs';
 
 let node;
 let chrome;
@@ -41,23 +41,7 @@ test('a far view of 2,000 notes: boxes of their colours from one bitmap while pa
   const { context, page } = await chrome.newPage();
   await createBoard(page, node.url, 'Far', 'Ada');
   // 2,000 notes 300 units apart in a 100 × 20 grid, yellow and pink in turn.
-  const ids = await page.evaluate(() => {
-    const app = window.__corkboard.app;
-    const out = [];
-    for (let c = 0; c < 20; c++) {
-      const ops = [];
-      for (let k = 0; k < 100; k++) {
-        const i = c * 100 + k;
-        const id = crypto.randomUUID();
-        out.push(id);
-        ops.push({ op: 'create', el: id, kind: 'note' });
-        for (const [key, value] of [['x', (i % 100) * 300], ['y', Math.floor(i / 100) * 300], ['w', 200], ['h', 200], ['color', i % 2 ? 'pink' : 'yellow'], ['z', 'a0' + String(i).padStart(5, '0') + 'V']]) ops.push({ op: 'set', el: id, key, value });
-        ops.push({ op: 'insertText', el: id, field: 'text', pos: 0, text: 'note ' + i });
-      }
-      if (!app.edit(ops)) throw new Error('edit refused');
-    }
-    return out;
-  });
+  const ids = await seedGrid(page, 2000);
   await waitSettled(page);
   await page.evaluate(() => window.__corkboard.app.fit());
   await frames(page);

@@ -251,3 +251,32 @@ export async function noteAt(page, x, y, text) {
   await page.keyboard.press('Escape');
   return (await waitState(page, (s, t) => s.elements.some((e) => e.text === t), text)).elements.find((e) => e.text === text);
 }
+
+/**
+ * Makes n notes on the page's board, in changes of 100: a grid 100 wide,
+ * 300 units apart, 200 wide, yellow and pink in turn, each with the text
+ * "note <i>" (or, random, a fresh UUID: text that hardly compresses).
+ * Returns their ids in order.
+ */
+export function seedGrid(page, n, random = false) {
+  return page.evaluate(
+    ([n, random]) => {
+      const app = window.__corkboard.app;
+      const out = [];
+      for (let c = 0; c < n / 100; c++) {
+        const ops = [];
+        for (let k = 0; k < 100; k++) {
+          const i = c * 100 + k;
+          const id = crypto.randomUUID();
+          out.push(id);
+          ops.push({ op: 'create', el: id, kind: 'note' });
+          for (const [key, value] of [['x', (i % 100) * 300], ['y', Math.floor(i / 100) * 300], ['w', 200], ['h', 200], ['color', i % 2 ? 'pink' : 'yellow'], ['z', 'a0' + String(i).padStart(5, '0') + 'V']]) ops.push({ op: 'set', el: id, key, value });
+          ops.push({ op: 'insertText', el: id, field: 'text', pos: 0, text: random ? crypto.randomUUID() : 'note ' + i });
+        }
+        if (!app.edit(ops)) throw new Error('edit refused');
+      }
+      return out;
+    },
+    [n, random],
+  );
+}

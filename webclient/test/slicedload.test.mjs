@@ -6,7 +6,7 @@
 // Run by webclient/test/run.sh.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createBoard, launch, startNode, waitSettled } from './lib.mjs';
+import { createBoard, launch, seedGrid, startNode, waitSettled } from './lib.mjs';
 
 let node;
 let chrome;
@@ -26,20 +26,7 @@ test('a big board loads in slices: frames drawn during the load, a change made d
   const { id, token } = await createBoard(seeder, node.url, 'Sliced', 'Ada');
   // 6,000 notes with a text each that does not compress much.
   const n = 6000;
-  await seeder.evaluate((n) => {
-    const app = window.__corkboard.app;
-    for (let c = 0; c < n / 100; c++) {
-      const ops = [];
-      for (let k = 0; k < 100; k++) {
-        const i = c * 100 + k;
-        const id = crypto.randomUUID();
-        ops.push({ op: 'create', el: id, kind: 'note' });
-        for (const [key, value] of [['x', (i % 100) * 300], ['y', Math.floor(i / 100) * 300], ['w', 200], ['h', 200], ['color', i % 2 ? 'pink' : 'yellow'], ['z', 'a0' + String(i).padStart(5, '0') + 'V']]) ops.push({ op: 'set', el: id, key, value });
-        ops.push({ op: 'insertText', el: id, field: 'text', pos: 0, text: crypto.randomUUID() });
-      }
-      if (!app.edit(ops)) throw new Error('edit refused');
-    }
-  }, n);
+  await seedGrid(seeder, n, true);
   await waitSettled(seeder);
   const snapBytes = await seeder.evaluate(() => window.__corkboard.app.doc.snapshot().length);
 
