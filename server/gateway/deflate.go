@@ -49,6 +49,7 @@ type deflateCache struct {
 	entries map[weakKey]*deflated
 	order   []weakKey // oldest first
 	size    int
+	max     int // the bound on size; 0: deflateCacheMax (tests set less)
 }
 
 // weakKey is a message's first byte, held weakly.
@@ -98,7 +99,7 @@ func (c *deflateCache) evict() {
 			continue
 		}
 		ready := e.frame != nil
-		if ready && (k.Value() == nil || (c.size > deflateCacheMax && i < len(c.order)-1)) {
+		if ready && (k.Value() == nil || (c.size > c.bound() && i < len(c.order)-1)) {
 			c.size -= len(e.frame)
 			delete(c.entries, k)
 			continue
@@ -107,6 +108,13 @@ func (c *deflateCache) evict() {
 	}
 	clear(c.order[len(kept):])
 	c.order = kept
+}
+
+func (c *deflateCache) bound() int {
+	if c.max > 0 {
+		return c.max
+	}
+	return deflateCacheMax
 }
 
 var sharedFlaters = sync.Pool{New: func() any {

@@ -192,3 +192,31 @@ func TestSharedFramesDropGoneMessages(t *testing.T) {
 	}
 	runtime.KeepAlive(live)
 }
+
+// The worst a visitor can do is open board after board, each sending a
+// big shared snapshot: the frames kept stay within the bound (past it, the
+// oldest go), however many boards.
+func TestSharedFramesBounded(t *testing.T) {
+	c := &deflateCache{entries: map[weakKey]*deflated{}, max: 1 << 20}
+	rng := rand.New(rand.NewPCG(2, 2))
+	var live [][]byte // every message stays alive: only the bound drops entries
+	largest := 0
+	for range 40 {
+		m := compressible(rng, 300<<10)
+		live = append(live, m)
+		largest = max(largest, len(c.frame(m)))
+		c.mu.Lock()
+		size, n := c.size, len(c.entries)
+		c.mu.Unlock()
+		if size > c.max+largest {
+			t.Fatalf("%d bytes kept in %d entries, bound %d", size, n, c.max)
+		}
+	}
+	c.mu.Lock()
+	n := len(c.entries)
+	c.mu.Unlock()
+	if n >= 40 {
+		t.Fatalf("all %d frames kept", n)
+	}
+	runtime.KeepAlive(live)
+}
