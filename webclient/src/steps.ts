@@ -16,13 +16,13 @@
 import type { CrdtDoc, ElementJSON } from './crdtdoc';
 
 /** What one step aims at, ms: small enough for a slice to end near its time. */
-export const STEP_MS = 4;
+const STEP_MS = 4;
 
 /** A slice, ms: work runs this long between two turns of the page (about 30 fps while loading). */
-export const SLICE_MS = 30;
+const SLICE_MS = 30;
 
 /** A snapshot body smaller than this loads in one call (a small board: a few ms, no yield). */
-export const STEPPED_BYTES = 512 << 10;
+const STEPPED_BYTES = 512 << 10;
 
 /** STEPPED_BYTES, or the page's globalThis.corkboardSteppedBytes (the browser tests load small boards in slices). */
 export function steppedBytes(): number {
