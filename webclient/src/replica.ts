@@ -10,8 +10,8 @@ import { setTabReplica, tabReplica, type Persistence, type ReplicaRecord } from 
 
 export interface Claim {
   rec: ReplicaRecord;
-  /** A snapshot to start from when the replica is new (another replica's copy of the board). */
-  seed?: Uint8Array;
+  /** Another replica whose stored doc a new replica starts from (the newest stored copy of the board). */
+  seed?: ReplicaRecord;
   release(): void;
 }
 
@@ -61,7 +61,7 @@ export async function claimReplica(store: Persistence, board: string, token?: st
     if (rec) return { rec, release() {} };
     const fresh = newRecord(board, token, freshId);
     setTabReplica(board, fresh.replica);
-    return { rec: fresh, seed: newest(all)?.snapshot, release() {} };
+    return { rec: fresh, seed: newest(all), release() {} };
   }
 
   for (const rec of usable) {
@@ -75,11 +75,11 @@ export async function claimReplica(store: Persistence, board: string, token?: st
     const release = await lock(lockName(board, waiting.replica), 2500);
     if (release) return { rec: waiting, release };
   }
-  return claimNew(store, board, token, newest(all)?.snapshot, freshId);
+  return claimNew(store, board, token, newest(all), freshId);
 }
 
 /** A claim on a brand-new replica. */
-export async function claimNew(store: Persistence, board: string, token: string | undefined, seed?: Uint8Array, freshId?: string): Promise<Claim> {
+export async function claimNew(store: Persistence, board: string, token: string | undefined, seed?: ReplicaRecord, freshId?: string): Promise<Claim> {
   const rec = newRecord(board, token, freshId);
   const release = (await lock(lockName(board, rec.replica))) ?? (() => {});
   await store.putReplica(rec);
@@ -91,7 +91,7 @@ function newRecord(board: string, token?: string, freshId?: string): ReplicaReco
 }
 
 function newest(recs: ReplicaRecord[]): ReplicaRecord | undefined {
-  return recs.filter((r) => r.snapshot).sort((a, b) => b.updated - a.updated)[0];
+  return recs.filter((r) => r.snapshot || r.docBytes).sort((a, b) => b.updated - a.updated)[0];
 }
 
 /** Deletes the records of replicas nobody holds that have nothing left to send. */

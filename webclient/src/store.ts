@@ -1,12 +1,26 @@
 // Everything the client keeps in the browser, in one place.
 //
 // IndexedDB (through `idb`), one database "corkboard": per board, each
-// replica's copy of the doc (a snapshot) and its outbox of unacked
-// changes, what the home page lists, and the last visit's version
-// ("since your last visit", sincevisit.ts). An outbox entry is deleted
-// only in the same transaction that stores a snapshot containing it, so
-// after a crash the stored doc plus the stored outbox always hold every
-// change this replica ever made: a new change can never reuse a counter.
+// replica's copy of the doc and its outbox of unacked changes, what the
+// home page lists, and the last visit's version ("since your last visit",
+// sincevisit.ts). An outbox entry is deleted only in the same transaction
+// that stores a doc containing it, so after a crash the stored doc plus
+// the stored outbox always hold every change this replica ever made: a new
+// change can never reuse a counter.
+//
+// A replica's doc is stored in parts (DocPart): a snapshot, then what was
+// applied to the doc after it (the node's batches, this replica's acked
+// changes), in order. A save appends the new parts; the snapshot is
+// written anew only when it is small, when the parts after it outgrow a
+// quarter of it, or when the node sent a snapshot of its own (stored as
+// it came, without encoding the doc). Encoding the doc of a board of
+// 100,000 elements takes the page's thread 0.3-0.5 s, which a save every
+// few seconds while people edit made a freeze every few seconds.
+// Rejected: the snapshot in the replica's record (version 2 kept it
+// there: any save rewrote it, 17 MB for such a board), encoding it in
+// slices (the doc changes between slices), and a database of its own (an
+// outbox entry could then not be dropped in the transaction that stores
+// it).
 // The visits had a database of their own ("corkboard-visits") before: its
 // records are copied over the first time the store opens, and it is
 // deleted (migrateVisits).
@@ -43,8 +57,37 @@ export interface ReplicaRecord {
   /** Their name and presence colour as the node last said (shown when the page starts offline). */
   userName?: string;
   userColor?: string;
+  /**
+   * The whole doc, where it is not stored in parts: as version 2 of the
+   * database kept it (read, then moved to the parts at the next save), or
+   * in a Persistence without docParts.
+   */
   snapshot?: Uint8Array;
+  /** The stored doc (its parts): the snapshot's size, and the size of the parts after it. Unset: none stored. */
+  docBytes?: number;
+  tailBytes?: number;
   updated: number;
+}
+
+/**
+ * One part of a replica's stored doc: n 0 is its snapshot, then each
+ * later part one thing applied after it: a batch from the node or a change
+ * of this replica (acked: it left the outbox).
+ */
+export interface DocPart {
+  board: string;
+  replica: string;
+  n: number;
+  snapshot?: Uint8Array;
+  batch?: Uint8Array;
+  change?: Uint8Array;
+}
+
+/** What a save writes of the doc: a new snapshot (the parts after it start at 1), or parts appended from n. */
+export interface DocWrite {
+  snapshot?: Uint8Array;
+  from: number;
+  parts: { batch?: Uint8Array; change?: Uint8Array }[];
 }
 
 export interface OutboxRecord {
@@ -67,11 +110,18 @@ interface Schema extends DBSchema {
   replicas: { key: [string, string]; value: ReplicaRecord };
   outbox: { key: [string, string, number]; value: OutboxRecord };
   visits: { key: string; value: Visit };
+  parts: { key: [string, string, number]; value: DocPart };
 }
 
-/** The database and its version: 1, boards, replicas and outbox; 2, visits too. */
+/** The database and its version: 1, boards, replicas and outbox; 2, visits too; 3, the doc in parts. */
 const DB_NAME = 'corkboard';
-const DB_VERSION = 2;
+const DB_VERSION = 3;
+/**
+ * How long a page waits for a tab of an older version to let the
+ * database go (it holds version 2 open and does not close it for an
+ * upgrade) before it does without IndexedDB (MemoryStore).
+ */
+const BLOCKED_WAIT_MS = 3000;
 /** The visits' own database before version 2 (migrateVisits). */
 const OLD_VISITS_DB = 'corkboard-visits';
 
@@ -83,12 +133,22 @@ export interface Persistence {
   listBoards(): Promise<BoardRecord[]>;
   listReplicas(board: string): Promise<ReplicaRecord[]>;
   putReplica(r: ReplicaRecord): Promise<void>;
-  /** Deletes a replica's record and outbox. */
+  /** Deletes a replica's record, stored doc and outbox. */
   deleteReplica(board: string, replica: string): Promise<void>;
   outbox(board: string, replica: string): Promise<OutboxRecord[]>;
   addOutbox(e: OutboxRecord): Promise<void>;
-  /** Stores the replica record (with its snapshot) and drops the acked outbox entries, atomically. */
-  persist(r: ReplicaRecord, acked: number[]): Promise<void>;
+  /**
+   * A replica's stored doc, its parts in order (none: nothing stored).
+   * Optional for a Persistence of one's own (the SDK's `store`): without
+   * it, the doc is kept whole in the record's `snapshot`, written at every
+   * save, and persist gets no DocWrite.
+   */
+  docParts?(board: string, replica: string): Promise<DocPart[]>;
+  /**
+   * Stores the replica record and what doc says of its doc, and drops the
+   * acked outbox entries, atomically. A new snapshot replaces every part.
+   */
+  persist(r: ReplicaRecord, acked: number[], doc?: DocWrite): Promise<void>;
   getVisit(board: string): Promise<Visit | undefined>;
   /** Stores a visit; the write is issued before it returns (safe in a pagehide). */
   putVisit(v: Visit): Promise<void>;
@@ -117,8 +177,13 @@ class Store implements Persistence {
     await this.db.put('replicas', r);
   }
   async deleteReplica(board: string, replica: string) {
-    const tx = this.db.transaction(['replicas', 'outbox'], 'readwrite');
-    await Promise.all([tx.objectStore('replicas').delete([board, replica]), tx.objectStore('outbox').delete(range(board, replica)), tx.done]);
+    const tx = this.db.transaction(['replicas', 'outbox', 'parts'], 'readwrite');
+    await Promise.all([
+      tx.objectStore('replicas').delete([board, replica]),
+      tx.objectStore('outbox').delete(range(board, replica)),
+      tx.objectStore('parts').delete(range(board, replica)),
+      tx.done,
+    ]);
   }
   outbox(board: string, replica: string) {
     return this.db.getAll('outbox', range(board, replica));
@@ -126,14 +191,20 @@ class Store implements Persistence {
   async addOutbox(e: OutboxRecord) {
     await this.db.put('outbox', e);
   }
-  async persist(r: ReplicaRecord, acked: number[]) {
-    const tx = this.db.transaction(['replicas', 'outbox'], 'readwrite');
+  docParts(board: string, replica: string) {
+    return this.db.getAll('parts', range(board, replica));
+  }
+  async persist(r: ReplicaRecord, acked: number[], doc?: DocWrite) {
+    const tx = this.db.transaction(['replicas', 'outbox', 'parts'], 'readwrite');
     const out = tx.objectStore('outbox');
-    await Promise.all([
-      tx.objectStore('replicas').put(r),
-      ...acked.map((start) => out.delete([r.board, r.replica, start])),
-      tx.done,
-    ]);
+    const parts = tx.objectStore('parts');
+    const ops: Promise<unknown>[] = [];
+    if (doc?.snapshot) {
+      ops.push(parts.delete(range(r.board, r.replica)));
+      ops.push(parts.put({ board: r.board, replica: r.replica, n: 0, snapshot: doc.snapshot }));
+    }
+    doc?.parts.forEach((p, i) => ops.push(parts.put({ board: r.board, replica: r.replica, n: doc.from + i, ...p })));
+    await Promise.all([tx.objectStore('replicas').put(r), ...ops, ...acked.map((start) => out.delete([r.board, r.replica, start])), tx.done]);
   }
   getVisit(board: string) {
     return this.db.get('visits', board);
@@ -150,6 +221,7 @@ export class MemoryStore implements Persistence {
   private replicas = new Map<string, ReplicaRecord>();
   private box = new Map<string, OutboxRecord>();
   private visits = new Map<string, Visit>();
+  private docs = new Map<string, DocPart[]>();
   async getBoard(id: string) {
     return this.boards.get(id);
   }
@@ -167,6 +239,7 @@ export class MemoryStore implements Persistence {
   }
   async deleteReplica(board: string, replica: string) {
     this.replicas.delete(board + '/' + replica);
+    this.docs.delete(board + '/' + replica);
     for (const [k, e] of this.box) if (e.board === board && e.replica === replica) this.box.delete(k);
   }
   async outbox(board: string, replica: string) {
@@ -175,8 +248,18 @@ export class MemoryStore implements Persistence {
   async addOutbox(e: OutboxRecord) {
     this.box.set(`${e.board}/${e.replica}/${e.start}`, e);
   }
-  async persist(r: ReplicaRecord, acked: number[]) {
+  async docParts(board: string, replica: string) {
+    return [...(this.docs.get(board + '/' + replica) ?? [])];
+  }
+  async persist(r: ReplicaRecord, acked: number[], doc?: DocWrite) {
     await this.putReplica(r);
+    const key = r.board + '/' + r.replica;
+    if (doc) {
+      const kept = doc.snapshot ? [{ board: r.board, replica: r.replica, n: 0, snapshot: doc.snapshot }] : (this.docs.get(key) ?? []);
+      const byN = new Map(kept.map((p) => [p.n, p]));
+      doc.parts.forEach((p, i) => byN.set(doc.from + i, { board: r.board, replica: r.replica, n: doc.from + i, ...p }));
+      this.docs.set(key, [...byN.values()].sort((a, b) => a.n - b.n));
+    }
     for (const s of acked) this.box.delete(`${r.board}/${r.replica}/${s}`);
   }
   async getVisit(board: string) {
@@ -189,28 +272,52 @@ export class MemoryStore implements Persistence {
 
 let opened: Promise<Persistence> | null = null;
 
-/** The page's store (opened once): IndexedDB, or MemoryStore when it cannot be opened. */
+/**
+ * The page's store (opened once): IndexedDB, or MemoryStore when it cannot
+ * be opened, or when a tab of an older version holds it past
+ * BLOCKED_WAIT_MS (that tab's saves go on; this one keeps nothing). A
+ * newer version's upgrade closes this page's connection (blocking): its
+ * saves fail from then on, with a warning, rather than hold the newer page.
+ */
 export function openStore(): Promise<Persistence> {
   if (!opened) {
-    opened = openDB<Schema>(DB_NAME, DB_VERSION, {
-      upgrade(db, oldVersion) {
-        if (oldVersion < 1) {
-          db.createObjectStore('boards', { keyPath: 'id' });
-          db.createObjectStore('replicas', { keyPath: ['board', 'replica'] });
-          db.createObjectStore('outbox', { keyPath: ['board', 'replica', 'start'] });
-        }
-        if (oldVersion < 2) db.createObjectStore('visits', { keyPath: 'board' });
-      },
-    }).then(
-      async (db) => {
-        await migrateVisits(db).catch((e) => console.warn('corkboard: old visit records not moved', e));
-        return new Store(db) as Persistence;
-      },
-      (err) => {
-        console.warn('corkboard: IndexedDB unavailable, nothing will be kept offline', err);
-        return new MemoryStore();
-      },
-    );
+    opened = new Promise<Persistence>((resolve) => {
+      let settled = false;
+      const without = (why: unknown) => {
+        if (settled) return;
+        settled = true;
+        console.warn('corkboard: IndexedDB unavailable, nothing will be kept offline', why);
+        resolve(new MemoryStore());
+      };
+      openDB<Schema>(DB_NAME, DB_VERSION, {
+        upgrade(db, oldVersion) {
+          if (oldVersion < 1) {
+            db.createObjectStore('boards', { keyPath: 'id' });
+            db.createObjectStore('replicas', { keyPath: ['board', 'replica'] });
+            db.createObjectStore('outbox', { keyPath: ['board', 'replica', 'start'] });
+          }
+          if (oldVersion < 2) db.createObjectStore('visits', { keyPath: 'board' });
+          if (oldVersion < 3) db.createObjectStore('parts', { keyPath: ['board', 'replica', 'n'] });
+        },
+        blocked() {
+          setTimeout(() => without('another tab of an older version holds it'), BLOCKED_WAIT_MS);
+        },
+        blocking(_current, _wanted, ev) {
+          (ev.target as IDBDatabase).close();
+        },
+      }).then(
+        async (db) => {
+          if (settled) {
+            db.close();
+            return;
+          }
+          await migrateVisits(db).catch((e) => console.warn('corkboard: old visit records not moved', e));
+          settled = true;
+          resolve(new Store(db));
+        },
+        without,
+      );
+    });
   }
   return opened;
 }

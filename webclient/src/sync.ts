@@ -5,7 +5,7 @@
 // stop. Every local change is applied at once and kept in IndexedDB until
 // acked, so a reload or a week offline loses nothing.
 import type { Committed, CrdtDoc } from './crdt';
-import { loadKept, saveKept, type KeptWords, type Persistence, type ReplicaRecord } from './store';
+import { loadKept, saveKept, type DocPart, type DocWrite, type KeptWords, type Persistence, type ReplicaRecord } from './store';
 import type { Claim } from './replica';
 import { helloFrame, markArrival, wsURL, type EarlySocket } from './early';
 import { isGuest, setMyColor } from './ids';
@@ -109,6 +109,19 @@ const pageEndpoint: Endpoint = { ws: (board, token) => wsURL(board, token), http
 /** Whether there is a browser window to listen to (online, pagehide, visibility): not in Node. */
 const hasWindow = typeof window !== 'undefined' && typeof document !== 'undefined';
 
+/**
+ * A stored snapshot this big or bigger gets parts appended after it at a
+ * save, rather than the doc encoded anew (store.ts, "parts"): about 3,000
+ * elements, whose encoding takes some 10 ms.
+ */
+const APPEND_FROM_BYTES = 512 << 10;
+
+/** APPEND_FROM_BYTES, or the page's globalThis.corkboardAppendFromBytes (browser tests store small boards in parts). */
+function appendFromBytes(): number {
+  const t = (globalThis as { corkboardAppendFromBytes?: unknown }).corkboardAppendFromBytes;
+  return typeof t === 'number' && t >= 0 ? t : APPEND_FROM_BYTES;
+}
+
 /** False only when the browser knows it is offline. */
 function online(): boolean {
   return typeof navigator === 'undefined' || navigator.onLine !== false;
@@ -197,6 +210,17 @@ export class Sync {
   private persisting = false;
   private persistAgain = false;
   private persistCostMs = 0;
+  /**
+   * This replica's stored doc (store.ts, "parts"): its snapshot's size,
+   * the size of the parts after it, and the next part's number; null: none
+   * stored, or stored by version 2 (the next save writes a snapshot).
+   */
+  private stored: { snapshot: number; tail: number; next: number } | null = null;
+  /** The node's batches applied since the last save, in order: the next parts. */
+  private unsaved: { batch: Uint8Array }[] = [];
+  private unsavedBytes = 0;
+  /** A snapshot from the node that replaced the doc since the last save: stored as it came. */
+  private base: Uint8Array | null = null;
   private stopped = false;
   private resetting = false;
   /** The last counter of this replica's stored changes. */
@@ -247,13 +271,22 @@ export class Sync {
   async load(): Promise<void> {
     const { doc, store, board } = this.o;
     const rec = this.claim.rec;
-    const snap = rec.snapshot ?? this.claim.seed;
-    if (snap) {
+    // The stored doc: this replica's, or (a new replica) the newest other
+    // one's, which is then stored whole at the first save as this one's.
+    const from = rec.docBytes !== undefined || rec.snapshot ? rec : this.claim.seed;
+    const parts: Pick<DocPart, 'n' | 'snapshot' | 'batch' | 'change'>[] = from?.snapshot ? [{ n: 0, snapshot: from.snapshot }] : from && store.docParts ? await store.docParts(board, from.replica) : [];
+    for (const p of parts) {
       try {
-        doc.loadSnapshot(snap);
+        if (p.snapshot) doc.loadSnapshot(p.snapshot);
+        else if (p.batch) doc.applyBatch(p.batch);
+        else if (p.change) doc.applyChange(p.change);
       } catch (e) {
-        console.warn('corkboard: stored snapshot unreadable, starting empty', e);
+        console.warn('corkboard: a stored part of the doc is unreadable', p.n, e);
+        if (p.snapshot) break; // starting empty: the node sends it all
       }
+    }
+    if (from === rec && !rec.snapshot && parts[0]?.snapshot) {
+      this.stored = { snapshot: parts[0].snapshot.length, tail: rec.tailBytes ?? 0, next: parts[parts.length - 1].n + 1 };
     }
     for (const e of await store.outbox(board, rec.replica)) {
       try {
@@ -600,9 +633,13 @@ export class Sync {
     p.then(resume, resume);
   }
 
-  /** After a snapshot replaced the doc: our unacked changes back on top, and the page told. */
-  private snapshotLoaded(): void {
+  /** After the node's snapshot replaced the doc: our unacked changes back on top, and the page told. */
+  private snapshotLoaded(snap: Uint8Array): void {
     performance.mark('corkboard:snapshot-loaded');
+    // The next save stores it as it came; what was applied before it is in it.
+    this.base = snap;
+    this.unsaved = [];
+    this.unsavedBytes = 0;
     // Our own changes the node has not seen: back on top.
     for (const p of this.pending) {
       try {
@@ -635,7 +672,10 @@ export class Sync {
         if (shown) this.holdUntil(shown);
       } else if (b[0] === 0x02) {
         ev.beforeRemote();
-        const r = this.o.doc.applyBatch(b.subarray(1));
+        const batch = b.subarray(1);
+        const r = this.o.doc.applyBatch(batch);
+        this.unsaved.push({ batch });
+        this.unsavedBytes += batch.length;
         if (r.ids.length) ev.remote(r.ids);
         this.schedulePersist();
       } else if (b[0] === 0x03) {
@@ -644,7 +684,7 @@ export class Sync {
         const body = b.subarray(1);
         if (body.length < steppedBytes()) {
           this.o.doc.loadSnapshot(body);
-          this.snapshotLoaded();
+          this.snapshotLoaded(body);
         } else {
           // A big board: loaded in slices (steps.ts), the page drawing and
           // taking input meanwhile; what follows waits for it, in order.
@@ -652,7 +692,7 @@ export class Sync {
           // node's state at some point, kept as one loaded at once would be.
           this.holdUntil(
             loadSnapshotInSlices(this.o.doc, body).then(
-              () => this.snapshotLoaded(),
+              () => this.snapshotLoaded(body),
               (e) => console.error('corkboard: handling a message failed', e),
             ),
           );
@@ -830,6 +870,10 @@ export class Sync {
     this.pending = [];
     this.seq = 0;
     this.ownEnd = 0;
+    this.stored = null;
+    this.unsaved = [];
+    this.unsavedBytes = 0;
+    this.base = null;
     this.o.doc.reset();
     this.o.doc.setReplica(this.replica);
     this.o.events.remote(null);
@@ -872,7 +916,13 @@ export class Sync {
     this.persistTimer = setTimeout(() => void this.persistNow(), Math.max(800, this.persistCostMs * 25));
   }
 
-  /** Stores the doc's snapshot, and drops the acked changes from the stored outbox in the same transaction. */
+  /**
+   * Stores the doc, and drops the acked changes from the stored outbox in
+   * the same transaction: appended to the stored doc as parts (the node's
+   * batches since the last save, then those changes), or as a new snapshot
+   * (store.ts, "parts": the node's own when it sent one, else the doc
+   * encoded, when it is small or the parts outgrew a quarter of it).
+   */
   async persistNow(): Promise<void> {
     clearTimeout(this.persistTimer);
     this.persistTimer = undefined;
@@ -887,19 +937,68 @@ export class Sync {
       this.persistMarked = true;
       performance.mark('corkboard:first-persist'); // bench/web's traces
     }
+    const base = this.base;
+    const unsaved = this.unsaved;
+    const unsavedBytes = this.unsavedBytes;
+    this.unsaved = [];
+    this.unsavedBytes = 0;
+    let mode = '';
     try {
       const t0 = performance.now();
       const acked = this.pending.filter((p) => p.acked);
-      rec.snapshot = this.o.doc.snapshot();
+      const changes = acked.map((p) => ({ change: p.bytes }));
+      const changeBytes = acked.reduce((n, p) => n + p.bytes.length, 0);
+      const st = this.stored;
+      let write: DocWrite;
+      if (!this.o.store.docParts) {
+        // A Persistence that keeps the doc whole, in the record.
+        rec.snapshot = this.o.doc.snapshot();
+        write = { from: 0, parts: [] };
+        mode = 'record';
+      } else if (base) {
+        write = { snapshot: base, from: 1, parts: [...unsaved, ...changes] };
+        mode = 'node-snapshot';
+      } else if (!st || st.snapshot < appendFromBytes() || st.tail + unsavedBytes + changeBytes > st.snapshot / 4) {
+        write = { snapshot: this.o.doc.snapshot(), from: 1, parts: [] };
+        mode = 'snapshot';
+      } else {
+        write = { from: st.next, parts: [...unsaved, ...changes] };
+        mode = 'parts';
+      }
+      let next: typeof this.stored = null;
+      if (mode !== 'record') {
+        const tail = write.parts.reduce((n, p) => n + (p.batch ?? p.change)!.length, write.snapshot ? 0 : st!.tail);
+        next = { snapshot: write.snapshot?.length ?? st!.snapshot, tail, next: write.from + write.parts.length };
+        rec.docBytes = next.snapshot;
+        rec.tailBytes = next.tail;
+        delete rec.snapshot; // version 2's place for it
+      }
       rec.updated = Date.now();
       this.persistCostMs = performance.now() - t0;
-      await this.o.store.persist(rec, acked.map((p) => p.start));
+      const encodeMs = this.persistCostMs;
+      await this.o.store.persist(rec, acked.map((p) => p.start), mode === 'record' ? undefined : write);
+      // From the start to the write done; encodeMs: the page's own work in it (bench/web).
+      if (hasWindow) performance.measure('corkboard:persist', { start: t0, detail: { mode, encodeMs, bytes: (write.snapshot?.length ?? rec.snapshot?.length ?? 0) + (next?.tail ?? 0) } });
       if (this.claim.rec === rec) {
+        this.stored = next;
+        if (this.base === base) this.base = null;
         const gone = new Set(acked);
         this.pending = this.pending.filter((p) => !gone.has(p));
       }
     } catch (e) {
       console.warn('corkboard: saving the board locally failed', e);
+      if (this.claim.rec === rec) {
+        if (mode === 'parts' && this.base === base) {
+          // Kept for the next save, before what came meanwhile; bounded:
+          // past a quarter of the snapshot, that save encodes the doc.
+          this.unsaved = [...unsaved, ...this.unsaved];
+          this.unsavedBytes += unsavedBytes;
+        } else if (this.base === base) {
+          // The next save encodes the doc whole: nothing kept meanwhile.
+          this.stored = null;
+          this.base = null;
+        }
+      }
     } finally {
       this.persisting = false;
     }

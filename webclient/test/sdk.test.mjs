@@ -193,3 +193,44 @@ test('a token the node refuses: the client stops, says why, and synced() rejects
   await assert.rejects(sdk.connect({ url: 'ftp://x', board: board.id }), /url/);
   await assert.rejects(sdk.connect({ url: node.url, board: 'nope' }), /board id/);
 });
+
+test('a store of one’s own without docParts gets the doc whole in the record at each save', async () => {
+  const board = await newBoard(node.url);
+  // The Persistence the SDK's docs describe, before docParts: in memory here.
+  const saved = [];
+  const box = new Map();
+  const store = {
+    durable: false,
+    async getBoard() {},
+    async putBoard() {},
+    async listBoards() {
+      return [];
+    },
+    async listReplicas() {
+      return [];
+    },
+    async putReplica() {},
+    async deleteReplica() {},
+    async outbox() {
+      return [...box.values()];
+    },
+    async addOutbox(e) {
+      box.set(e.start, e);
+    },
+    async persist(r, acked, doc) {
+      saved.push({ snapshot: r.snapshot, doc });
+      for (const s of acked) box.delete(s);
+    },
+    async getVisit() {},
+    async putVisit() {},
+  };
+  const a = await client({ url: node.url, board: board.id, token: board.token, name: 'Ada', store });
+  await a.synced();
+  a.create('note', { props: { x: 0, y: 0 }, text: { text: 'kept whole' } });
+  await waitFor(() => a.pending === 0, () => `pending ${a.pending}`);
+  await a.sync.persistNow();
+  const last = saved.at(-1);
+  assert.ok(last.snapshot instanceof Uint8Array && last.snapshot.length > 0, 'the doc in the record');
+  assert.equal(last.doc, undefined, 'no parts for a store without docParts');
+  assert.equal(box.size, 0, 'the acked change left the outbox');
+});
