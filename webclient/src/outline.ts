@@ -17,6 +17,14 @@
 // reordered. A board of thousands of notes costs one pass over them per
 // REFRESH_MS while it changes, nothing while it does not.
 //
+// A board of more than MAX_ITEMS elements is outlined by what is in view:
+// the elements the view meets (at most MAX_ITEMS, those nearest its
+// centre), in reading order, in one list, and the heading says how many of
+// the board's; panning or zooming brings the outline up to date like a
+// change does. Its DOM is bounded so: 100,000 elements made 100,000 list
+// items, whose style and layout froze the page for 5 s after each load
+// (and a reorder that searched the wanted items for each item, 76 s).
+//
 // Rejected: ARIA on the canvas alone (one label cannot carry a board),
 // an aria-live region reading out changes (noisy on a busy board; the
 // "since your last visit" view already says what changed), and a
@@ -35,6 +43,15 @@ export interface OutlineSource {
 }
 
 const REFRESH_MS = 400;
+
+/** The most elements the outline lists; a bigger board is outlined by what is in view. */
+const MAX_ITEMS = 1000;
+
+/** MAX_ITEMS, or the page's globalThis.corkboardOutlineMax (browser tests outline small boards by view). */
+function maxItems(): number {
+  const m = (globalThis as { corkboardOutlineMax?: unknown }).corkboardOutlineMax;
+  return typeof m === 'number' && m >= 1 ? m : MAX_ITEMS;
+}
 
 const KIND: Record<string, Key> = {
   note: 'outline.kind.note',
@@ -69,6 +86,8 @@ export class Outline {
   private last = 0;
   /** How many times the outline was brought up to date (tests, benchmarks). */
   updates = 0;
+  /** The board has more than maxItems elements: the outline lists what is in view. */
+  byView = false;
 
   constructor(private f: OutlineSource) {
     this.heading = h('h2', { id: 'cb-outline-h' }, t('outline.title', { n: 0 }));
@@ -76,6 +95,9 @@ export class Outline {
     this.nav = h('nav', { class: 'cb-outline', 'aria-labelledby': 'cb-outline-h' }, this.heading, this.list);
     f.host.canvas.after(this.nav);
     f.host.board.onChange(() => this.stale());
+    f.host.onView(() => {
+      if (this.byView) this.stale();
+    });
     this.nav.addEventListener('focusin', (ev) => {
       const id = (ev.target as HTMLElement).dataset?.el;
       if (id) this.show(id);
@@ -88,13 +110,15 @@ export class Outline {
   }
 
   /**
-   * The board changed: bring the outline up to date soon, at most every
-   * REFRESH_MS (longer for big boards: a millisecond per 10 elements), and
-   * when the page is idle (after the frame being drawn, not before it).
+   * The board changed (or, outlined by view, the view did): bring the
+   * outline up to date soon, at most every REFRESH_MS (longer for big
+   * boards: a millisecond per 10 elements; 1 s by view), and when the page
+   * is idle (after the frame being drawn, not before it).
    */
   stale(): void {
     if (this.timer !== undefined) return;
-    const every = Math.max(REFRESH_MS, this.f.host.board.els.size / 10);
+    // By view, an update costs up to maxItems items, whatever the board.
+    const every = this.byView ? 2.5 * REFRESH_MS : Math.max(REFRESH_MS, this.f.host.board.els.size / 10);
     const wait = Math.max(0, this.last + every - performance.now());
     this.timer = setTimeout(() => {
       const run = () => {
@@ -198,26 +222,55 @@ export class Outline {
         }
         want.push(it.li);
       }
-      // Reorder only when the order changed (moving the focused item would blur it).
+      // Reorder only when the order changed (moving the focused item would
+      // blur it), in one pass: items already in place stay. Linear in the
+      // list (a board of 100,000 elements has one of 100,000): no search of
+      // the wanted items per item, and no index into the live children
+      // (each insertBefore makes the next one walk the list again).
       const now = [...ul.children].filter((c) => !c.classList.contains('cb-outline-comment'));
       if (now.length !== want.length || now.some((c, i) => c !== want[i])) {
         const comments = [...ul.querySelectorAll(':scope > li.cb-outline-comment')];
-        for (const c of now) if (!want.includes(c as HTMLLIElement)) c.remove();
-        want.forEach((li, i) => {
-          const at = ul.children[i];
-          if (at !== li) ul.insertBefore(li, at ?? null);
-        });
+        const wanted = new Set<Element>(want);
+        for (const c of now) if (!wanted.has(c)) c.remove();
+        let at = ul.firstElementChild;
+        for (const li of want) {
+          while (at && at !== li && !wanted.has(at)) at = at.nextElementSibling; // a comment: skipped
+          if (at === li) at = at.nextElementSibling;
+          else ul.insertBefore(li, at);
+        }
         for (const c of comments) ul.append(c);
       }
     };
-    fill(this.list, board.children(undefined), 0);
+    const total = board.size;
+    const max = maxItems();
+    this.byView = total > max;
+    if (!this.byView) fill(this.list, board.children(undefined), 0);
+    else fill(this.list, this.inView(max), 32); // one list: no nesting
     for (const [id, it] of this.items) {
       if (!seen.has(id)) {
         it.li.remove();
         this.items.delete(id);
       }
     }
-    this.heading.textContent = t('outline.title', { n: count });
+    this.heading.textContent = this.byView ? t('outline.inView', { n: count, total }) : t('outline.title', { n: count });
+  }
+
+  /** The elements the view meets, at most max: those nearest its centre. */
+  private inView(max: number): El[] {
+    const host = this.f.host;
+    const cam = host.camera();
+    const w = host.renderer.width / cam.zoom,
+      hh = host.renderer.height / cam.zoom;
+    const els = host.board.query({ x: cam.x, y: cam.y, w, h: hh }, false).filter((e) => !e.hidden && (e.kind !== 'connector' || e.text.label));
+    if (els.length <= max) return els;
+    const cx = cam.x + w / 2,
+      cy = cam.y + hh / 2;
+    const d = (e: El) => (e.x + e.w / 2 - cx) ** 2 + (e.y + e.h / 2 - cy) ** 2;
+    return els
+      .map((e) => [d(e), e] as const)
+      .sort((a, b) => a[0] - b[0])
+      .slice(0, max)
+      .map(([, e]) => e);
   }
 }
 

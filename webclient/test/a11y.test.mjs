@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { launch, startNode, waitLive, waitSettled } from './lib.mjs';
+import { launch, seedGrid, startNode, waitLive, waitSettled } from './lib.mjs';
 import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
 import { signInAPI, useSession } from './mail.mjs';
 
@@ -140,6 +140,56 @@ test('the board outline: nested lists with votes and comments, in step with the 
   const v = await axe(page);
   assert.deepEqual(v, [], 'axe on the board: ' + JSON.stringify(v, null, 1));
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('a board of more elements than the outline lists is outlined by what is in view; a pan brings the rest', async () => {
+  const b = await restBoard(node.url, 'Outline by view', { ownerName: 'Ada' });
+  const { page, context } = await chrome.newPage({ viewport: { width: 1200, height: 800 } });
+  // The outline lists 20 elements at most here (1,000 by default).
+  await page.addInitScript(() => (globalThis.corkboardOutlineMax = 20));
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  // 300 notes, 100 a row, 300 apart.
+  const ids = await seedGrid(page, 300);
+  await waitSettled(page);
+  const outlined = () =>
+    page.evaluate(() => ({
+      heading: document.querySelector('.cb-outline h2').textContent,
+      ids: [...document.querySelectorAll('.cb-outline [data-el]')].map((b) => b.dataset.el),
+    }));
+  // The view at the first row's start, 1:1: four notes wide, three rows.
+  await page.evaluate(() => window.__corkboard.features.host.setCamera({ x: -50, y: -50, zoom: 1 }));
+  await page.waitForFunction(() => /in view, of 300/.test(document.querySelector('.cb-outline h2')?.textContent ?? ''));
+  let o = await outlined();
+  const near = (o) => o.ids.map((id) => ids.indexOf(id));
+  assert.ok(o.ids.length > 0 && o.ids.length <= 20, `${o.ids.length} listed`);
+  assert.match(o.heading, new RegExp(`Board outline: ${o.ids.length} elements in view, of 300`));
+  assert.ok(near(o).every((i) => i % 100 < 5 && i < 300), `listed: ${near(o)}`);
+  // In reading order: by row, then left to right.
+  const order = near(o).map((i) => [Math.floor(i / 100), i % 100]);
+  assert.deepEqual(order, [...order].sort((a, b) => a[0] - b[0] || a[1] - b[1]));
+
+  // The first note moved below the third row, still in view: it moves to
+  // the end of the list, the others keep their items (a reorder in place).
+  await page.evaluate(() => (window.__kept = [...document.querySelectorAll('.cb-outline li')].slice(1)));
+  await page.evaluate((id) => window.__corkboard.app.edit([{ op: 'set', el: id, key: 'y', value: 650 }]), ids[0]);
+  await page.waitForFunction((id) => document.querySelector('.cb-outline ul > li:last-child [data-el]')?.dataset.el === id, ids[0]);
+  const same = await page.evaluate(() => window.__kept.every((li, i) => li === document.querySelectorAll('.cb-outline li')[i]));
+  assert.ok(same, 'the other items are the same nodes, in the same order');
+
+  // Panned to the middle of the rows: those notes, and none of the first ones.
+  await page.evaluate(() => window.__corkboard.features.host.setCamera({ x: 15000 - 50, y: -50, zoom: 1 }));
+  await page.waitForFunction((first) => !document.querySelector(`.cb-outline [data-el="${first}"]`), o.ids[0]);
+  o = await outlined();
+  assert.ok(o.ids.length > 0 && o.ids.length <= 20);
+  assert.ok(near(o).every((i) => i % 100 >= 50 && i % 100 < 55), `listed: ${near(o)}`);
+
+  // Fitted, the whole board in view: the 20 nearest the centre, no more.
+  await page.evaluate(() => window.__corkboard.app.fit());
+  await page.waitForFunction(() => document.querySelectorAll('.cb-outline [data-el]').length === 20);
+  o = await outlined();
+  assert.match(o.heading, /20 elements in view, of 300/);
+  assert.equal(await page.evaluate(() => document.querySelectorAll('.cb-outline li').length), 20);
   await context.close();
 });
 

@@ -75,6 +75,7 @@ export const en = {
 
   // The board outline (outline.ts)
   'outline.title': { one: 'Board outline: {n} element', other: 'Board outline: {n} elements' },
+  'outline.inView': { one: 'Board outline: {n} element in view, of {total}', other: 'Board outline: {n} elements in view, of {total}' },
   'outline.kind.note': 'Note',
   'outline.kind.shape': 'Shape',
   'outline.kind.shapeOf': 'Shape ({shape})',

@@ -69,6 +69,7 @@ export const fr: Record<Key, Message> = {
   'touch.menu.board': 'Actions sur le tableau',
 
   'outline.title': { one: 'Plan du tableau : {n} élément', other: 'Plan du tableau : {n} éléments' },
+  'outline.inView': { one: 'Plan du tableau : {n} élément visible, sur {total}', other: 'Plan du tableau : {n} éléments visibles, sur {total}' },
   'outline.kind.note': 'Note',
   'outline.kind.shape': 'Forme',
   'outline.kind.shapeOf': 'Forme ({shape})',
