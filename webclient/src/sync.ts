@@ -952,14 +952,14 @@ export class Sync {
       let write: DocWrite;
       if (!this.o.store.docParts) {
         // A Persistence that keeps the doc whole, in the record.
-        rec.snapshot = this.o.doc.snapshot();
+        rec.snapshot = this.o.doc.snapshot(true);
         write = { from: 0, parts: [] };
         mode = 'record';
       } else if (base) {
         write = { snapshot: base, from: 1, parts: [...unsaved, ...changes] };
         mode = 'node-snapshot';
       } else if (!st || st.snapshot < appendFromBytes() || st.tail + unsavedBytes + changeBytes > st.snapshot / 4) {
-        write = { snapshot: this.o.doc.snapshot(), from: 1, parts: [] };
+        write = { snapshot: this.o.doc.snapshot(true), from: 1, parts: [] };
         mode = 'snapshot';
       } else {
         write = { from: st.next, parts: [...unsaved, ...changes] };
