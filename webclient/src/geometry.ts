@@ -66,3 +66,29 @@ export function resizeBox(o: Box, c: number, px: number, py: number, min: number
   else y1 = Math.max(py, y0 + min);
   return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
 }
+
+/** The k-th smallest of a (0-based), reordering a: Hoare's selection, linear on average. */
+export function kthSmallest(a: Float64Array, k: number): number {
+  let lo = 0,
+    hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo,
+      j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
+}

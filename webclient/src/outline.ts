@@ -32,6 +32,7 @@
 // lists of buttons give every screen reader for free).
 import { t, type Key } from './i18n';
 import { h } from './dom';
+import { kthSmallest } from './geometry';
 import './outline.css';
 import type { El } from './element';
 import type { FeatureHost } from './featurekit';
@@ -46,6 +47,9 @@ const REFRESH_MS = 400;
 
 /** The most elements the outline lists; a bigger board is outlined by what is in view. */
 const MAX_ITEMS = 1000;
+
+/** Outlined by view, how long the view stays still before the outline follows it. */
+const VIEW_SETTLE_MS = 300;
 
 /** MAX_ITEMS, or the page's globalThis.corkboardOutlineMax (browser tests outline small boards by view). */
 function maxItems(): number {
@@ -88,6 +92,7 @@ export class Outline {
   updates = 0;
   /** The board has more than maxItems elements: the outline lists what is in view. */
   byView = false;
+  private viewTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private f: OutlineSource) {
     this.heading = h('h2', { id: 'cb-outline-h' }, t('outline.title', { n: 0 }));
@@ -96,7 +101,11 @@ export class Outline {
     f.host.canvas.after(this.nav);
     f.host.board.onChange(() => this.stale());
     f.host.onView(() => {
-      if (this.byView) this.stale();
+      // Outlined by view: brought up to date once the view stays still
+      // (VIEW_SETTLE_MS), not during a pan (an update reads what is in view).
+      if (!this.byView) return;
+      clearTimeout(this.viewTimer);
+      this.viewTimer = setTimeout(() => this.stale(), VIEW_SETTLE_MS);
     });
     this.nav.addEventListener('focusin', (ev) => {
       const id = (ev.target as HTMLElement).dataset?.el;
@@ -263,14 +272,17 @@ export class Outline {
       hh = host.renderer.height / cam.zoom;
     const els = host.board.query({ x: cam.x, y: cam.y, w, h: hh }, false).filter((e) => !e.hidden && (e.kind !== 'connector' || e.text.label));
     if (els.length <= max) return els;
+    // The max nearest the centre, without sorting them all (a fitted view
+    // of 100,000 elements): the max-th distance found by selection.
     const cx = cam.x + w / 2,
       cy = cam.y + hh / 2;
-    const d = (e: El) => (e.x + e.w / 2 - cx) ** 2 + (e.y + e.h / 2 - cy) ** 2;
-    return els
-      .map((e) => [d(e), e] as const)
-      .sort((a, b) => a[0] - b[0])
-      .slice(0, max)
-      .map(([, e]) => e);
+    const d = new Float64Array(els.length);
+    els.forEach((e, i) => (d[i] = (e.x + e.w / 2 - cx) ** 2 + (e.y + e.h / 2 - cy) ** 2));
+    const cut = kthSmallest(Float64Array.from(d), max - 1);
+    const out: El[] = [];
+    for (let i = 0; i < els.length; i++) if (d[i] < cut) out.push(els[i]);
+    for (let i = 0; i < els.length && out.length < max; i++) if (d[i] === cut) out.push(els[i]);
+    return out;
   }
 }
 

@@ -157,11 +157,19 @@ test('a board of more elements than the outline lists is outlined by what is in 
       heading: document.querySelector('.cb-outline h2').textContent,
       ids: [...document.querySelectorAll('.cb-outline [data-el]')].map((b) => b.dataset.el),
     }));
+  const near = (o) => o.ids.map((id) => ids.indexOf(id));
+  // The outline follows the view once it stays still: polled until what it lists holds.
+  const until = async (ok) => {
+    for (const end = Date.now() + 15000; ; ) {
+      const o = await outlined();
+      if (ok(o)) return o;
+      if (Date.now() > end) assert.fail(`outline: ${o.heading}; listed ${near(o)}`);
+      await page.waitForTimeout(100);
+    }
+  };
   // The view at the first row's start, 1:1: four notes wide, three rows.
   await page.evaluate(() => window.__corkboard.features.host.setCamera({ x: -50, y: -50, zoom: 1 }));
-  await page.waitForFunction(() => /in view, of 300/.test(document.querySelector('.cb-outline h2')?.textContent ?? ''));
-  let o = await outlined();
-  const near = (o) => o.ids.map((id) => ids.indexOf(id));
+  let o = await until((o) => /in view, of 300/.test(o.heading) && o.ids.length > 0 && near(o).every((i) => i % 100 < 5));
   assert.ok(o.ids.length > 0 && o.ids.length <= 20, `${o.ids.length} listed`);
   assert.match(o.heading, new RegExp(`Board outline: ${o.ids.length} elements in view, of 300`));
   assert.ok(near(o).every((i) => i % 100 < 5 && i < 300), `listed: ${near(o)}`);
@@ -179,8 +187,7 @@ test('a board of more elements than the outline lists is outlined by what is in 
 
   // Panned to the middle of the rows: those notes, and none of the first ones.
   await page.evaluate(() => window.__corkboard.features.host.setCamera({ x: 15000 - 50, y: -50, zoom: 1 }));
-  await page.waitForFunction((first) => !document.querySelector(`.cb-outline [data-el="${first}"]`), o.ids[0]);
-  o = await outlined();
+  o = await until((o) => o.ids.length > 0 && near(o).every((i) => i % 100 >= 50));
   assert.ok(o.ids.length > 0 && o.ids.length <= 20);
   assert.ok(near(o).every((i) => i % 100 >= 50 && i % 100 < 55), `listed: ${near(o)}`);
 
