@@ -910,10 +910,17 @@ export class Sync {
 
   private persistMarked = false;
 
-  /** Stores the doc soon (throttled by how long a snapshot takes). */
+  /** Stores the doc soon (throttled by how long a save takes; not while frames are held). */
   schedulePersist(): void {
     if (this.persistTimer || this.resetting) return;
-    this.persistTimer = setTimeout(() => void this.persistNow(), Math.max(800, this.persistCostMs * 25));
+    this.persistTimer = setTimeout(() => {
+      if (this.holding) {
+        // A snapshot loading (in slices): the doc is about to be replaced,
+        // and encoding the old one would take the load's time.
+        this.persistTimer = undefined;
+        this.schedulePersist();
+      } else void this.persistNow();
+    }, Math.max(800, this.persistCostMs * 25));
   }
 
   /**
