@@ -32,7 +32,7 @@ import { claimNew, claimReplica, sweepReplicas } from './replica';
 import { ContextBar, Handles, Selection } from './selection';
 import { bindKeys } from './shortcuts';
 import { elementsInSlices, FIRST_PAGE, nextSlice } from './steps';
-import { openStore, type BoardRecord, type Persistence } from './store';
+import { onStoreClosed, openStore, type BoardRecord, type Persistence } from './store';
 import type { Sync } from './sync';
 import { TextEditor } from './textedit';
 import { Tools } from './tools';
@@ -53,6 +53,11 @@ export async function startBoard(root: HTMLElement, boardId: string, earlyOpenin
   crdtReady.catch(() => {}); // awaited below
   const store = await openStore();
   performance.mark('corkboard:store-open');
+  // A newer version took the database over in another tab: nothing this
+  // page writes would be kept, so it reloads into that version. Every
+  // change made here is in the outbox already (written as it is made), and
+  // an outbox entry leaves it only with the save that stores it.
+  onStoreClosed(() => location.reload());
   const rec: BoardRecord = (await store.getBoard(boardId)) ?? { id: boardId, lastOpened: Date.now() };
   // A token the node refused on the last load (see the 401 below).
   const forgot = takeRefused(boardId);

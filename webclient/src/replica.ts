@@ -66,16 +66,31 @@ export async function claimReplica(store: Persistence, board: string, token?: st
 
   for (const rec of usable) {
     const release = await lock(lockName(board, rec.replica));
-    if (release) return { rec, release };
+    const held = release && (await current(store, board, rec.replica, release));
+    if (held) return held;
   }
   // A reload can start before the old page let go of its lock: wait a
   // little for a replica that still has changes to send.
   const waiting = usable.find((r) => pendingCount.get(r.replica)! > 0);
   if (waiting) {
     const release = await lock(lockName(board, waiting.replica), 2500);
-    if (release) return { rec: waiting, release };
+    const held = release && (await current(store, board, waiting.replica, release));
+    if (held) return held;
   }
   return claimNew(store, board, token, newest(all), freshId);
+}
+
+/**
+ * The replica's record as stored now that its lock is held, or null (the
+ * lock let go) when it is gone: the list was read before the lock, and
+ * meanwhile its holder may have saved (a newer record) or another page
+ * swept it away (sweepReplicas: its doc and outbox deleted).
+ */
+async function current(store: Persistence, board: string, replica: string, release: () => void): Promise<Claim | null> {
+  const rec = (await store.listReplicas(board)).find((r) => r.replica === replica);
+  if (rec) return { rec, release };
+  release();
+  return null;
 }
 
 /** A claim on a brand-new replica. */

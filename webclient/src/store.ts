@@ -275,23 +275,43 @@ export class MemoryStore implements Persistence {
 
 let opened: Promise<Persistence> | null = null;
 
+/** How long a page waits for the database at all before it does without (a slow first open included). */
+const OPEN_WAIT_MS = 15000;
+
+const closedListeners: (() => void)[] = [];
+
+/**
+ * Calls fn when a newer version of the client, in another tab, takes the
+ * database over: this page's connection is closed then, and nothing it
+ * writes is kept any more (the board page reloads, into the newer version).
+ */
+export function onStoreClosed(fn: () => void): void {
+  closedListeners.push(fn);
+}
+
 /**
  * The page's store (opened once): IndexedDB, or MemoryStore when it cannot
  * be opened, or when a tab of an older version holds it past
- * BLOCKED_WAIT_MS (that tab's saves go on; this one keeps nothing). A
- * newer version's upgrade closes this page's connection (blocking): its
- * saves fail from then on, with a warning, rather than hold the newer page.
+ * BLOCKED_WAIT_MS (that tab's saves go on; this one keeps nothing), or
+ * when it is not open after OPEN_WAIT_MS. A newer version's upgrade
+ * closes this page's connection (blocking) and tells onStoreClosed's
+ * listeners, rather than hold the newer page.
  */
 export function openStore(): Promise<Persistence> {
   if (!opened) {
     opened = new Promise<Persistence>((resolve) => {
       let settled = false;
+      let blockedTimer: ReturnType<typeof setTimeout> | undefined;
       const without = (why: unknown) => {
         if (settled) return;
         settled = true;
+        clearTimeout(blockedTimer);
+        clearTimeout(cap);
         console.warn('corkboard: IndexedDB unavailable, nothing will be kept offline', why);
         resolve(new MemoryStore());
       };
+      // A page queued behind another one's upgrade may never hear "blocked".
+      const cap = setTimeout(() => without('not opened in time'), OPEN_WAIT_MS);
       openDB<Schema>(DB_NAME, DB_VERSION, {
         upgrade(db, oldVersion) {
           if (oldVersion < 1) {
@@ -303,10 +323,11 @@ export function openStore(): Promise<Persistence> {
           if (oldVersion < 3) db.createObjectStore('parts', { keyPath: ['board', 'replica', 'n'] });
         },
         blocked() {
-          setTimeout(() => without('another tab of an older version holds it'), BLOCKED_WAIT_MS);
+          blockedTimer ??= setTimeout(() => without('another tab of an older version holds it'), BLOCKED_WAIT_MS);
         },
         blocking(_current, _wanted, ev) {
           (ev.target as IDBDatabase).close();
+          for (const fn of closedListeners) fn();
         },
       }).then(
         async (db) => {
@@ -314,8 +335,10 @@ export function openStore(): Promise<Persistence> {
             db.close();
             return;
           }
-          await migrateVisits(db).catch((e) => console.warn('corkboard: old visit records not moved', e));
           settled = true;
+          clearTimeout(blockedTimer);
+          clearTimeout(cap);
+          await migrateVisits(db).catch((e) => console.warn('corkboard: old visit records not moved', e));
           resolve(new Store(db));
         },
         without,

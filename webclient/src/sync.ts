@@ -8,7 +8,7 @@ import type { Committed, CrdtDoc } from './crdt';
 import { loadKept, saveKept, type DocPart, type DocWrite, type KeptWords, type Persistence, type ReplicaRecord } from './store';
 import type { Claim } from './replica';
 import { helloFrame, markArrival, wsURL, type EarlySocket } from './early';
-import { isGuest, setMyColor } from './ids';
+import { isGuest, newReplicaId, setMyColor } from './ids';
 import { loadSnapshotInSlices, steppedBytes } from './steps';
 
 export type ConnState = 'connecting' | 'syncing' | 'live' | 'offline' | 'stopped';
@@ -273,19 +273,31 @@ export class Sync {
     const rec = this.claim.rec;
     // The stored doc: this replica's, or (a new replica) the newest other
     // one's, which is then stored whole at the first save as this one's.
-    const from = rec.docBytes !== undefined || rec.snapshot ? rec : this.claim.seed;
-    const parts: Pick<DocPart, 'n' | 'snapshot' | 'batch' | 'change'>[] = from?.snapshot ? [{ n: 0, snapshot: from.snapshot }] : from && store.docParts ? await store.docParts(board, from.replica) : [];
+    type Part = Pick<DocPart, 'n' | 'snapshot' | 'batch' | 'change'>;
+    const partsOf = async (r: ReplicaRecord | undefined): Promise<Part[]> =>
+      !r ? [] : r.snapshot ? [{ n: 0, snapshot: r.snapshot }] : store.docParts ? await store.docParts(board, r.replica) : [];
+    let from: ReplicaRecord | undefined = rec;
+    let parts = await partsOf(rec);
+    if (!parts.length && this.claim.seed) parts = await partsOf((from = this.claim.seed));
+    let base = false;
     for (const p of parts) {
       try {
         if (p.snapshot) doc.loadSnapshot(p.snapshot);
         else if (p.batch) doc.applyBatch(p.batch);
-        else if (p.change) doc.applyChange(p.change);
+        else if (p.change) {
+          doc.applyChange(p.change);
+          // Our own acked changes: a new change never takes their counters,
+          // even where the snapshot before them was unreadable.
+          const info = doc.changeInfo(p.change);
+          if (info.replica === rec.replica) this.ownEnd = Math.max(this.ownEnd, info.end);
+        }
+        if (p.snapshot) base = true;
       } catch (e) {
         console.warn('corkboard: a stored part of the doc is unreadable', p.n, e);
-        if (p.snapshot) break; // starting empty: the node sends it all
       }
     }
-    if (from === rec && !rec.snapshot && parts[0]?.snapshot) {
+    // Parts are appended only after a snapshot that loaded; else the next save writes one.
+    if (from === rec && !rec.snapshot && base && parts[0]?.snapshot) {
       this.stored = { snapshot: parts[0].snapshot.length, tail: rec.tailBytes ?? 0, next: parts[parts.length - 1].n + 1 };
     }
     for (const e of await store.outbox(board, rec.replica)) {
@@ -335,8 +347,10 @@ export class Sync {
     }
     this.drop(1000, 'bye');
     this.setState('stopped', 'closed');
-    void this.persistNow();
-    this.claim.release();
+    // The replica is let go once the last save is written: a page taking
+    // it up meanwhile would number its parts from the same place.
+    const claim = this.claim;
+    void this.finalSave().finally(() => claim.release());
   }
 
   /** Keeps a local change (already applied to the doc) and sends it. */
@@ -863,7 +877,14 @@ export class Sync {
       console.warn(e);
     }
     old.release();
-    this.claim = await this.o.newClaim();
+    try {
+      this.claim = await this.o.newClaim();
+    } catch (e) {
+      // The store failing (closed, full): the page starts over without it
+      // rather than stay stuck resetting.
+      console.warn('corkboard: a new replica could not be stored', e);
+      this.claim = { rec: { board: this.o.board, replica: newReplicaId(), updated: Date.now() }, release() {} };
+    }
     this.claim.rec.token = old.rec.token;
     this.claim.rec.userId = old.rec.userId;
     this.claim.rec.role = old.rec.role;
@@ -912,7 +933,7 @@ export class Sync {
 
   /** Stores the doc soon (throttled by how long a save takes; not while frames are held). */
   schedulePersist(): void {
-    if (this.persistTimer || this.resetting) return;
+    if (this.persistTimer || this.resetting || this.stopped) return;
     this.persistTimer = setTimeout(() => {
       if (this.holding) {
         // A snapshot loading (in slices): the doc is about to be replaced,
@@ -921,6 +942,12 @@ export class Sync {
         this.schedulePersist();
       } else void this.persistNow();
     }, Math.max(800, this.persistCostMs * 25));
+  }
+
+  /** The save at stop: after the one being written, if any. */
+  private async finalSave(): Promise<void> {
+    while (this.persisting) await new Promise((r) => setTimeout(r, 20));
+    await this.persistNow();
   }
 
   /**

@@ -311,3 +311,56 @@ test('a tab of an older version holding the database does not stop the page; the
   assert.equal(upgraded, 'opened');
   await context.close();
 });
+
+test('a stored snapshot that cannot be read: the replica’s own changes stored after it still keep a new change from reusing their counters', async () => {
+  const { context: c1, page: seeder } = await chrome.newPage();
+  const { id, token } = await createBoard(seeder, node.url, 'Broken snapshot', 'Ada');
+  await seedGrid(seeder, 400, true);
+  await waitSettled(seeder);
+  const { context, page } = await chrome.newPage();
+  await page.addInitScript(watchSaves, 16 << 10);
+  await page.goto(`${node.url}/b/${id}?token=${token}`);
+  await waitState(page, (s) => s.state === 'live' && s.elements.length === 400);
+  await savedAs(page, 'node-snapshot');
+  await page.evaluate(() => {
+    const el = crypto.randomUUID();
+    window.__corkboard.app.edit([{ op: 'create', el, kind: 'note' }, { op: 'set', el, key: 'x', value: -900 }, { op: 'set', el, key: 'y', value: -500 }, { op: 'insertText', el, field: 'text', pos: 0, text: 'mine' }]);
+  });
+  await waitSettled(page);
+  assert.equal(await saveNow(page), 'parts');
+  const mine = await page.evaluate(() => ({ replica: window.__corkboard.sync.replica, end: window.__corkboard.doc.version()[window.__corkboard.sync.replica] }));
+  assert.ok(mine.end > 0);
+  await offlineShell(page);
+  // The stored snapshot overwritten with bytes no CRDT reads.
+  await page.goto(`${node.url}/healthz`);
+  await page.evaluate(
+    ([board, replica]) =>
+      new Promise((res, rej) => {
+        const r = indexedDB.open('corkboard');
+        r.onsuccess = () => {
+          const tx = r.result.transaction('parts', 'readwrite');
+          tx.objectStore('parts').put({ board, replica, n: 0, snapshot: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]) });
+          tx.oncomplete = () => {
+            r.result.close();
+            res();
+          };
+          tx.onerror = () => rej(tx.error);
+        };
+        r.onerror = () => rej(r.error);
+      }),
+    [id, mine.replica],
+  );
+  // Offline: the page starts from what it can read; a note made now takes new counters.
+  await context.setOffline(true);
+  await page.goto(`${node.url}/b/${id}`);
+  await waitState(page, (s) => s.state === 'offline');
+  assert.equal((await state(page)).replica, mine.replica);
+  await page.evaluate(() => {
+    const el = crypto.randomUUID();
+    window.__corkboard.app.edit([{ op: 'create', el, kind: 'note' }, { op: 'insertText', el, field: 'text', pos: 0, text: 'after' }]);
+  });
+  const starts = await page.evaluate(() => window.__corkboard.sync.pending.map((p) => p.start));
+  assert.ok(starts.length > 0 && starts.every((s) => s > mine.end), `new change starts ${starts}, own changes stored up to ${mine.end}`);
+  await c1.close();
+  await context.close();
+});
