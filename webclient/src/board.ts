@@ -57,7 +57,8 @@ export async function startBoard(root: HTMLElement, boardId: string, earlyOpenin
   // page writes would be kept, so it reloads into that version. Every
   // change made here is in the outbox already (written as it is made), and
   // an outbox entry leaves it only with the save that stores it.
-  onStoreClosed(() => location.reload());
+  // (After the event: a navigation started inside it kept the connection from closing.)
+  onStoreClosed(() => setTimeout(() => location.reload(), 100));
   const rec: BoardRecord = (await store.getBoard(boardId)) ?? { id: boardId, lastOpened: Date.now() };
   // A token the node refused on the last load (see the 401 below).
   const forgot = takeRefused(boardId);
