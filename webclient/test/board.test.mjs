@@ -3,7 +3,7 @@
 // merge, and an outbox that survives a reload. Run by webclient/test/run.sh.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { converged, createBoard, drag, editElement, launch, startNode, state, toScreen, waitLive, waitSettled, waitState } from './lib.mjs';
+import { converged, createBoard, drag, editElement, launch, offlineShell, startNode, state, toScreen, waitLive, waitSettled, waitState } from './lib.mjs';
 
 let node;
 let chrome;
@@ -123,10 +123,7 @@ test('unsent changes survive a reload offline, then sync', async () => {
   const a = await chrome.newPage();
   const { id, token } = await createBoard(a.page, node.url, 'Reload', 'Ada');
   // The offline shell: the service worker must be in control first.
-  await a.page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-    if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
-  });
+  await offlineShell(a.page);
   await a.context.setOffline(true);
   await waitState(a.page, (s) => s.state === 'offline');
   await a.page.mouse.dblclick(300, 300);

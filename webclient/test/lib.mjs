@@ -280,3 +280,11 @@ export function seedGrid(page, n, random = false) {
     [n, random],
   );
 }
+
+/** Waits until the service worker controls the page: the offline shell, for a reload offline. */
+export async function offlineShell(page) {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+  });
+}

@@ -10,7 +10,7 @@
 // Run by webclient/test/run.sh.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createBoard, launch, seedGrid, startNode, state, waitLive, waitSettled, waitState } from './lib.mjs';
+import { createBoard, launch, offlineShell, seedGrid, startNode, state, waitLive, waitSettled, waitState } from './lib.mjs';
 
 let node;
 let chrome;
@@ -91,14 +91,6 @@ async function saveNow(page) {
   await page.evaluate(() => window.__corkboard.sync.persistNow());
   await page.waitForFunction((n) => window.__saves.length > n, n, { timeout: 15000 });
   return page.evaluate(() => window.__saves.at(-1));
-}
-
-/** Makes the service worker control the page (the offline shell). */
-async function offlineShell(page) {
-  await page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-    if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
-  });
 }
 
 test("a big board is stored as the node's snapshot, then its changes as parts; a reload offline shows them all", async () => {

@@ -4,7 +4,7 @@
 // boards, @mentions of the board's members, and inviting an address twice.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, startNode, state, waitLive, waitSettled, waitState } from './lib.mjs';
+import { launch, offlineShell, startNode, state, waitLive, waitSettled, waitState } from './lib.mjs';
 import { linkToken, openBoard } from './fx.mjs';
 import { confirmJSON, mailLink, mails, person as signedInPerson, sessionCall, signInAPI, useSession } from './mail.mjs';
 
@@ -72,10 +72,7 @@ test('presence colours: the profile colour for members, no two guests alike; off
 
   // Offline reload: the member is still Maya (M, her colour), and Retry
   // does not slide under the centre toolbar.
-  await a.page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-    if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
-  });
+  await offlineShell(a.page);
   await a.context.setOffline(true);
   await waitState(a.page, (s) => s.state === 'offline');
   await a.page.reload();
