@@ -35,6 +35,7 @@ import { h } from './dom';
 import { kthSmallest } from './geometry';
 import './outline.css';
 import type { El } from './element';
+import type { Box } from './model';
 import type { FeatureHost } from './featurekit';
 
 /** What the outline reads: the page, and the votes' tallies (features.ts gives both). */
@@ -147,10 +148,9 @@ export class Outline {
     if (!e) return;
     host.select([id]);
     const cam = host.camera();
-    const w = host.renderer.width / cam.zoom;
-    const hh = host.renderer.height / cam.zoom;
-    const inView = e.x >= cam.x && e.y >= cam.y && e.x + e.w <= cam.x + w && e.y + e.h <= cam.y + hh;
-    if (!inView) host.setCamera({ ...cam, x: e.x + e.w / 2 - w / 2, y: e.y + e.h / 2 - hh / 2 });
+    const v = this.view();
+    const inView = e.x >= v.x && e.y >= v.y && e.x + e.w <= v.x + v.w && e.y + e.h <= v.y + v.h;
+    if (!inView) host.setCamera({ ...cam, x: e.x + e.w / 2 - v.w / 2, y: e.y + e.h / 2 - v.h / 2 });
     host.redraw();
   }
 
@@ -264,18 +264,22 @@ export class Outline {
     this.heading.textContent = this.byView ? t('outline.inView', { n: count, total }) : t('outline.title', { n: count });
   }
 
+  /** The view, in board units. */
+  private view(): Box {
+    const { renderer, camera } = this.f.host;
+    const cam = camera();
+    return { x: cam.x, y: cam.y, w: renderer.width / cam.zoom, h: renderer.height / cam.zoom };
+  }
+
   /** The elements the view meets, at most max: those nearest its centre. */
   private inView(max: number): El[] {
-    const host = this.f.host;
-    const cam = host.camera();
-    const w = host.renderer.width / cam.zoom,
-      hh = host.renderer.height / cam.zoom;
-    const els = host.board.query({ x: cam.x, y: cam.y, w, h: hh }, false).filter((e) => !e.hidden && (e.kind !== 'connector' || e.text.label));
+    const v = this.view();
+    const els = this.f.host.board.query(v, false).filter((e) => !e.hidden && (e.kind !== 'connector' || e.text.label));
     if (els.length <= max) return els;
     // The max nearest the centre, without sorting them all (a fitted view
     // of 100,000 elements): the max-th distance found by selection.
-    const cx = cam.x + w / 2,
-      cy = cam.y + hh / 2;
+    const cx = v.x + v.w / 2,
+      cy = v.y + v.h / 2;
     const d = new Float64Array(els.length);
     els.forEach((e, i) => (d[i] = (e.x + e.w / 2 - cx) ** 2 + (e.y + e.h / 2 - cy) ** 2));
     const cut = kthSmallest(Float64Array.from(d), max - 1);

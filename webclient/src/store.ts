@@ -66,9 +66,8 @@ export interface ReplicaRecord {
    * in a Persistence without docParts.
    */
   snapshot?: Uint8Array;
-  /** The stored doc (its parts): the snapshot's size, and the size of the parts after it. Unset: none stored. */
+  /** The size of the stored doc's snapshot (its parts). Unset: none stored. */
   docBytes?: number;
-  tailBytes?: number;
   updated: number;
 }
 

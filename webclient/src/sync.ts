@@ -298,7 +298,8 @@ export class Sync {
     }
     // Parts are appended only after a snapshot that loaded; else the next save writes one.
     if (from === rec && !rec.snapshot && base && parts[0]?.snapshot) {
-      this.stored = { snapshot: parts[0].snapshot.length, tail: rec.tailBytes ?? 0, next: parts[parts.length - 1].n + 1 };
+      const tail = parts.reduce((n, p) => n + (p.batch?.length ?? p.change?.length ?? 0), 0);
+      this.stored = { snapshot: parts[0].snapshot.length, tail, next: parts[parts.length - 1].n + 1 };
     }
     for (const e of await store.outbox(board, rec.replica)) {
       try {
@@ -1004,7 +1005,6 @@ export class Sync {
         const tail = write.parts.reduce((n, p) => n + (p.batch ?? p.change)!.length, write.snapshot ? 0 : st!.tail);
         next = { snapshot: write.snapshot?.length ?? st!.snapshot, tail, next: write.from + write.parts.length };
         rec.docBytes = next.snapshot;
-        rec.tailBytes = next.tail;
         delete rec.snapshot; // version 2's place for it
       }
       rec.updated = Date.now();
