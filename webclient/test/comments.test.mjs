@@ -197,6 +197,8 @@ test("dot votes follow the owner's voting session: budget, pseudonym, close", as
   await c.page.click(badge(n2), { button: 'right' });
   await c.page.waitForFunction((s) => document.querySelector(s)?.dataset.mine === '0', badge(n2));
   assert.equal(await c.page.evaluate((id) => window.__corkboard.features.votes.vote(id, 2), n1), true);
+  // That dot reaches the node before the vote closes (else the node refuses it, rightly).
+  await waitSettled(c.page);
 
   // The owner closes the vote: the badges turn off, nothing more is sent.
   r = await rest('/voting/close');
