@@ -21,6 +21,7 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBoard, launch, startNode, waitLive, waitSettled } from '../../webclient/test/lib.mjs';
+import { f1, pct, result } from './report.mjs';
 
 const N = Number(process.env.BENCH_ELEMENTS ?? 5000);
 // Larger boards are seeded through the node's REST batch endpoint (seedREST).
@@ -33,19 +34,8 @@ const PAINT_ONLY = process.env.BENCH_ONLY === 'paint';
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '../../webclient/dist');
 
-function pct(xs, p) {
-  const s = [...xs].sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
-
-const f1 = (x) => x.toFixed(1);
 /** How long after interactive the page's long tasks are watched, ms. */
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS) || 1000;
-
-function result(name, fields) {
-  console.log(`RESULT ${name} ` + Object.entries(fields).map(([k, v]) => `${k}=${v}`).join(' '));
-}
 
 /** Seeds the board open in page with n elements, in changes of 100, through the client (wasm + outbox + WebSocket). */
 async function seed(page, n) {
