@@ -62,7 +62,9 @@ bench:
 	$(GO) run ./bench/cmd/webhookfanout -duration 30s
 	$(MAKE) benchweb
 
-# The web client in headless Chromium (bench/web, bench/README.md "Web client").
+# The web client in headless Chromium (bench/web, bench/README.md "Web client"),
+# then the same boards in the peer editors (bench/web/peers, installed from npm
+# into its git-ignored node_modules on first use; BENCH_PEERS= leaves them out).
 .PHONY: benchweb
 benchweb: webclient
 	bash bench/web/run.sh
