@@ -21,7 +21,7 @@ import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBoard, launch, startNode, waitLive, waitSettled } from '../../webclient/test/lib.mjs';
-import { f1, pct, result } from './report.mjs';
+import { f1, installPan, pct, result } from './report.mjs';
 
 const N = Number(process.env.BENCH_ELEMENTS ?? 5000);
 // Larger boards are seeded through the node's REST batch endpoint (seedREST).
@@ -295,6 +295,7 @@ async function firstPaint(page, url) {
 
 /** Pans for a number of frames; returns rAF deltas and the client's draw time per frame (ms). */
 async function pan(page, frames, zoom) {
+  await installPan(page);
   return page.evaluate(
     async ([frames, zoom]) => {
       const app = window.__corkboard.app;
@@ -312,22 +313,7 @@ async function pan(page, frames, zoom) {
       draws.length = 0;
       const c = app.cam;
       const inView = window.__corkboard.board.query({ x: c.x, y: c.y, w: r.width / c.zoom, h: r.height / c.zoom }).length;
-      const deltas = [];
-      await new Promise((res) => {
-        let last = performance.now();
-        let i = 0;
-        const step = (t) => {
-          deltas.push(t - last);
-          last = t;
-          app.panBy(zoom === 'fit' ? 3 : 12, i % 120 < 60 ? 4 : -4);
-          if (++i < frames) requestAnimationFrame(step);
-          else res();
-        };
-        requestAnimationFrame((t) => {
-          last = t;
-          requestAnimationFrame(step);
-        });
-      });
+      const deltas = await window.__benchPan((i) => app.panBy(zoom === 'fit' ? 3 : 12, i % 120 < 60 ? 4 : -4), frames, Infinity);
       r.draw = inner;
       return { deltas, draws, inView };
     },

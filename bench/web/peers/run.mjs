@@ -21,7 +21,7 @@ import { loadavg } from 'node:os';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch } from '../../../webclient/test/lib.mjs';
-import { f1, pct, result } from '../report.mjs';
+import { f1, installPan, pct, result } from '../report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, 'dist');
@@ -113,6 +113,7 @@ async function memory(page) {
 
 /** As bench.mjs pan(): rAF deltas while panning by a few pixels a frame; at most PAN_SECONDS. */
 async function pan(page, zoom) {
+  await installPan(page);
   return page.evaluate(
     async ([zoom, seconds]) => {
       const p = window.__peer;
@@ -120,23 +121,7 @@ async function pan(page, zoom) {
       else p.zoomTo(zoom);
       await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
       const inView = p.inView();
-      const deltas = [];
-      const t0 = performance.now();
-      await new Promise((res) => {
-        let last = performance.now();
-        let i = 0;
-        const step = (t) => {
-          deltas.push(t - last);
-          last = t;
-          p.panBy(zoom === 'fit' ? 3 : 12, i % 120 < 60 ? 4 : -4);
-          if (++i < 300 && t - t0 < seconds * 1000) requestAnimationFrame(step);
-          else res();
-        };
-        requestAnimationFrame((t) => {
-          last = t;
-          requestAnimationFrame(step);
-        });
-      });
+      const deltas = await window.__benchPan((i) => p.panBy(zoom === 'fit' ? 3 : 12, i % 120 < 60 ? 4 : -4), 300, seconds * 1000);
       return { deltas, inView, zoom: p.zoom() };
     },
     [zoom, PAN_SECONDS],

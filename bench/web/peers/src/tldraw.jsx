@@ -83,24 +83,28 @@ function peer(editor, records) {
   };
 }
 
+/** The editor, full page, with the settings above; props as Tldraw's. */
+function Editor(props) {
+  return (
+    <div style={{ position: 'fixed', inset: 0 }}>
+      <Tldraw options={OPTIONS} assetUrls={ASSETS} cameraOptions={CAMERA} {...props} />
+    </div>
+  );
+}
+
 async function main() {
   const root = createRoot(document.getElementById('root'));
   if (mode === 'make') {
     root.render(
-      <div style={{ position: 'fixed', inset: 0 }}>
-        <Tldraw
-          options={OPTIONS}
-          assetUrls={ASSETS}
-          cameraOptions={CAMERA}
-          onMount={(editor) => {
-            (async () => {
-              const made = build(editor, n);
-              await save(scene, JSON.stringify(getSnapshot(editor.store).document));
-              window.__peerMade = made;
-            })().catch((e) => (window.__peerError = String(e?.stack || e)));
-          }}
-        />
-      </div>,
+      <Editor
+        onMount={(editor) => {
+          (async () => {
+            const made = build(editor, n);
+            await save(scene, JSON.stringify(getSnapshot(editor.store).document));
+            window.__peerMade = made;
+          })().catch((e) => (window.__peerError = String(e?.stack || e)));
+        }}
+      />,
     );
     return;
   }
@@ -110,21 +114,16 @@ async function main() {
   const doc = JSON.parse(text);
   mark('parsed');
   root.render(
-    <div style={{ position: 'fixed', inset: 0 }}>
-      <Tldraw
-        options={OPTIONS}
-        assetUrls={ASSETS}
-        cameraOptions={CAMERA}
-        snapshot={{ document: doc }}
-        onMount={(editor) => {
-          mark('loaded');
-          frames().then(() => {
-            mark('interactive');
-            window.__peer = peer(editor, editor.getCurrentPageShapeIds().size);
-          });
-        }}
-      />
-    </div>,
+    <Editor
+      snapshot={{ document: doc }}
+      onMount={(editor) => {
+        mark('loaded');
+        frames().then(() => {
+          mark('interactive');
+          window.__peer = peer(editor, editor.getCurrentPageShapeIds().size);
+        });
+      }}
+    />,
   );
 }
 main().catch((e) => {
