@@ -43,8 +43,8 @@ export const LOD_PX = 10;
 /** From this many elements in view, the content is drawn from the cached bitmap. */
 export const CACHE_MIN = 1500;
 /** The bitmap's largest side, and area, in device pixels. */
-const MAX_SIDE = 4096;
-const MAX_AREA = 12 * 1024 * 1024;
+export const MAX_SIDE = 4096;
+export const MAX_AREA = 12 * 1024 * 1024;
 /** How often a bitmap missing pictures (still loading) is drawn again, ms. */
 const RETRY_MS = 300;
 /**

@@ -61,7 +61,9 @@ test('a first visit of a big board: drawn from the far-view summary, then from t
           const { app, board: b } = window.__corkboard;
           const c = app.cam;
           const ctx = document.querySelector('canvas').getContext('2d');
+          if (name === 'corkboard:first-paint') window.__summary = app.summary; // for the bitmap's check below
           window.__seen[name] = {
+            builds: app.renderer.summaryBuilds,
             elements: b.size,
             zoom: c.zoom,
             pixels: spots.map(([x, y]) => [...ctx.getImageData(Math.round((x - c.x) * c.zoom), Math.round((y - c.y) * c.zoom), 1, 1).data.slice(0, 3)]),
@@ -97,6 +99,30 @@ test('a first visit of a big board: drawn from the far-view summary, then from t
   assert.ok(near(pixels[1], pink) && near(pixels[2], pink), `the rest as before: ${pixels.slice(1)}`);
   const st = await page.evaluate(() => window.__corkboard.state());
   assert.equal(st.elements.length, 2001, 'every note and the change');
+  assert.equal(far.builds, 1, 'the first frame drew the summary into its bitmap');
+  // The summary's bitmap (Renderer.drawSummary): drawn once per zoom, then
+  // blitted where a pan puts it. Drawn at the fitted view, then at views
+  // moved by whole and by fractional pixels: no new bitmap, and each
+  // note's pixels where that view puts them.
+  const panned = await page.evaluate((spots) => {
+    const { app } = window.__corkboard;
+    const r = app.renderer;
+    const c = app.cam;
+    const ctx = document.querySelector('canvas').getContext('2d');
+    const out = [];
+    for (const [dx, dy] of [[0, 0], [-100, 37], [-150.5, 210.25]]) {
+      const cam = { x: c.x + dx, y: c.y + dy, zoom: c.zoom };
+      r.drawSummary(window.__summary, cam);
+      out.push({ builds: r.summaryBuilds, pixels: spots.map(([x, y]) => [...ctx.getImageData(Math.round((x - cam.x) * cam.zoom), Math.round((y - cam.y) * cam.zoom), 1, 1).data.slice(0, 3)]) });
+    }
+    app.redraw();
+    return out;
+  }, [at(1), at(777), at(1998), at(1999)]);
+  const builds = panned[0].builds;
+  for (const [k, p] of panned.entries()) {
+    assert.equal(p.builds, builds, `view ${k}: blitted, not drawn again`);
+    for (const [j, i] of [1, 777, 1998, 1999].entries()) assert.ok(near(p.pixels[j], i % 2 ? pink : yellow), `view ${k}, note ${i}: pixel ${p.pixels[j]}`);
+  }
   await waitSettled(page);
   await c2.close();
 
