@@ -293,6 +293,33 @@ async function firstPaint(page, url) {
   });
 }
 
+/**
+ * A cold open panned by a few pixels at every frame from the first frame
+ * (the far-view summary) until interactive: the frames' deltas (ms), and
+ * when the two marks came.
+ */
+async function panWhileLoading(page, url) {
+  await page.addInitScript(() => {
+    window.__loadPan = [];
+    const tick = (t) => {
+      if (performance.getEntriesByName('corkboard:interactive').length) return;
+      if (performance.getEntriesByName('corkboard:first-paint').length && window.__corkboard?.app) {
+        window.__loadPan.push(t);
+        window.__corkboard.app.panBy(3, 1);
+      }
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  });
+  await page.goto(url);
+  await page.waitForFunction(() => performance.getEntriesByName('corkboard:interactive').length > 0, null, { timeout: 60000, polling: 100 });
+  return page.evaluate(() => {
+    const t = window.__loadPan;
+    const at = (n) => performance.getEntriesByName(n)[0]?.startTime ?? NaN;
+    return { deltas: t.slice(1).map((x, i) => x - t[i]), paint: at('corkboard:first-paint'), interactive: at('corkboard:interactive') };
+  });
+}
+
 /** Pans for a number of frames; returns rAF deltas and the client's draw time per frame (ms). */
 async function pan(page, frames, zoom) {
   await installPan(page);
@@ -541,6 +568,16 @@ try {
         warm_interactive_ms_median: f1(pct(warmLive, 50)),
         load1: loadavg()[0].toFixed(1),
       });
+      if (fp.far) {
+        // One more cold open, panned at every frame from the far-view
+        // summary's first frame to interactive: what a person who pans
+        // while the board loads gets.
+        const p = await chrome.newPage();
+        const l = await panWhileLoading(p.page, url);
+        await p.context.close();
+        const fps = l.deltas.length ? (1000 * l.deltas.length) / l.deltas.reduce((a, b) => a + b, 0) : NaN;
+        result('web_pan_loading', { frames: l.deltas.length, fps: f1(fps), frame_p50_ms: f1(pct(l.deltas, 50)), frame_p95_ms: f1(pct(l.deltas, 95)), frame_max_ms: f1(Math.max(0, ...l.deltas)), first_frame_ms: f1(l.paint), interactive_ms: f1(l.interactive) });
+      }
       if (PAINT_ONLY) {
         await v.context.close();
         break;
