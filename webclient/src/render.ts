@@ -278,10 +278,12 @@ export class Renderer {
 
   /**
    * Draws the node's far-view summary (farsummary.ts) on the background and
-   * grid, in place of a board not loaded yet. The whole summary is drawn
-   * once per zoom into a bitmap when it fits one (lod.ts's bounds), which
-   * later frames at that zoom (a pan, the page's first frames after the
-   * early one, board.ts) blit: 100,000 boxes take 0.1-0.2 s to draw.
+   * grid, in place of a board not loaded yet. The first frame at a zoom
+   * draws it straight onto the canvas (the page's first frame: no bitmap
+   * to make first); a second frame at that zoom (a pan while the board
+   * loads) draws the whole summary into a bitmap when it fits one (lod.ts's
+   * bounds), and the frames after blit it: 100,000 boxes take 0.1-0.2 s to
+   * draw.
    */
   drawSummary(s: FarSummary, cam: Camera): void {
     const ctx = this.ctx;
@@ -297,31 +299,38 @@ export class Renderer {
       oy = b ? Math.floor((b.y - cam.y) * k) - 1 : 0;
     const W = b ? Math.ceil((b.x + b.w - cam.x) * k) + 1 - ox : 0,
       H = b ? Math.ceil((b.y + b.h - cam.y) * k) + 1 - oy : 0;
-    if (!b || W > MAX_SIDE || H > MAX_SIDE || W * H > MAX_AREA) {
+    const shot = this.summaryShot;
+    const same = !!shot && shot.s === s && shot.zoom === cam.zoom && shot.dpr === dpr;
+    if (!b || W > MAX_SIDE || H > MAX_SIDE || W * H > MAX_AREA || !shot || !same) {
+      // Straight onto the canvas; a next frame at this zoom makes the bitmap.
+      if (b && !same) this.summaryShot = { s, zoom: cam.zoom, dpr, canvas: null, bx: 0, by: 0 };
       ctx.setTransform(k, 0, 0, k, -cam.x * k, -cam.y * k);
       drawFarSummary(ctx, s, { x: cam.x, y: cam.y, w: this.width / cam.zoom, h: this.height / cam.zoom }, k);
       return;
     }
-    // Where the board's origin falls in the bitmap, in its pixels: fixed per bitmap, so a pan moves it whole.
-    let shot = this.summaryShot;
-    if (!shot || shot.s !== s || shot.zoom !== cam.zoom || shot.dpr !== dpr) {
-      const canvas = shot?.canvas ?? document.createElement('canvas');
+    if (!shot.canvas) {
+      // Where the board's origin falls in the bitmap, in its pixels (bx, by): fixed per bitmap, so a pan moves it whole.
+      const canvas = document.createElement('canvas');
       canvas.width = W;
       canvas.height = H;
       const c = canvas.getContext('2d')!;
-      const bx = -cam.x * k - ox,
-        by = -cam.y * k - oy;
-      c.setTransform(k, 0, 0, k, bx, by);
+      shot.bx = -cam.x * k - ox;
+      shot.by = -cam.y * k - oy;
+      c.setTransform(k, 0, 0, k, shot.bx, shot.by);
       drawFarSummary(c, s, { x: b.x - 1 / k, y: b.y - 1 / k, w: b.w + 2 / k, h: b.h + 2 / k }, k);
-      this.summaryShot = shot = { s, zoom: cam.zoom, dpr, canvas, bx, by };
+      shot.canvas = canvas;
       this.summaryBuilds++;
     }
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.drawImage(shot.canvas, Math.round(-cam.x * k - shot.bx), Math.round(-cam.y * k - shot.by));
   }
 
-  /** The summary's bitmap (drawSummary): the summary, zoom and pixel ratio it was drawn for, where the board's origin is in it. */
-  private summaryShot: { s: FarSummary; zoom: number; dpr: number; canvas: HTMLCanvasElement; bx: number; by: number } | null = null;
+  /**
+   * The summary's bitmap (drawSummary): the summary, zoom and pixel ratio
+   * of the last frame; its bitmap once a second frame at them made it
+   * (null: the last was drawn straight), where the board's origin is in it.
+   */
+  private summaryShot: { s: FarSummary; zoom: number; dpr: number; canvas: HTMLCanvasElement | null; bx: number; by: number } | null = null;
   /** Summary bitmaps drawn (tests). */
   summaryBuilds = 0;
 
