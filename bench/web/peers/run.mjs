@@ -43,6 +43,7 @@ const server = createServer((req, res) => {
   const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
   if (path.startsWith('/scene/')) {
     const file = join(scenes, normalize(path.slice(7)).replace(/^(\.\.[/\\])+/, ''));
+    if (!file.startsWith(scenes + '/')) return void res.writeHead(404).end();
     if (req.method === 'POST') {
       const parts = [];
       req.on('data', (c) => parts.push(c));
