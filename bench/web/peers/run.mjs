@@ -15,17 +15,18 @@
 //
 // Prints RESULT web_peer_* lines. BENCH_ELEMENTS as bench.mjs; BENCH_PEERS
 // (default "excalidraw tldraw") picks the editors.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { loadavg } from 'node:os';
-import { dirname, extname, join, normalize } from 'node:path';
+import { dirname, extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launch } from '../../../webclient/test/lib.mjs';
 import { f1, installPan, pct, result } from '../report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, 'dist');
-const scenes = process.env.BENCH_PEERS_DIR || join(here, 'scenes');
+const scenes = resolve(process.env.BENCH_PEERS_DIR || join(here, 'scenes'));
 const N = Number(process.env.BENCH_ELEMENTS ?? 5000);
 const COLD = Math.max(1, Number(process.env.BENCH_COLD ?? 3));
 const PEERS = (process.env.BENCH_PEERS || 'excalidraw tldraw').split(/\s+/).filter(Boolean);
@@ -39,27 +40,39 @@ const PAINT_ONLY = process.env.BENCH_ONLY === 'paint';
 
 mkdirSync(scenes, { recursive: true });
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.woff2': 'font/woff2', '.json': 'application/json' };
+/** A file under dir for a request's path, or null: outside it, not a file. */
+function under(dir, path) {
+  const file = join(dir, normalize(path).replace(/^(\.\.[/\\])+/, ''));
+  return file.startsWith(dir + '/') ? file : null;
+}
 const server = createServer((req, res) => {
-  const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-  if (path.startsWith('/scene/')) {
-    const file = join(scenes, normalize(path.slice(7)).replace(/^(\.\.[/\\])+/, ''));
-    if (!file.startsWith(scenes + '/')) return void res.writeHead(404).end();
-    if (req.method === 'POST') {
-      const parts = [];
-      req.on('data', (c) => parts.push(c));
-      req.on('end', () => {
-        writeFileSync(file, Buffer.concat(parts));
-        res.end('ok');
-      });
+  try {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (path.startsWith('/scene/')) {
+      const file = under(scenes, path.slice(7));
+      if (file && req.method === 'POST') {
+        const parts = [];
+        req.on('data', (c) => parts.push(c));
+        req.on('end', () => {
+          try {
+            writeFileSync(file, Buffer.concat(parts));
+            res.end('ok');
+          } catch (e) {
+            res.writeHead(500).end(String(e));
+          }
+        });
+        return;
+      }
+      if (!file || !existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(readFileSync(file));
       return;
     }
-    if (!existsSync(file)) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(readFileSync(file));
-    return;
+    const file = under(dist, path);
+    if (!file || !existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' }).end(readFileSync(file));
+  } catch {
+    res.writeHead(400).end(); // a malformed path
   }
-  const file = join(dist, normalize(path).replace(/^(\.\.[/\\])+/, ''));
-  if (!file.startsWith(dist) || !existsSync(file)) return void res.writeHead(404).end();
-  res.writeHead(200, { 'content-type': TYPES[extname(file)] || 'application/octet-stream' }).end(readFileSync(file));
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}`;
@@ -123,7 +136,7 @@ async function pan(page, zoom) {
       await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
       const inView = p.inView();
       const deltas = await window.__benchPan((i) => p.panBy(zoom === 'fit' ? 3 : 12, i % 120 < 60 ? 4 : -4), 300, seconds * 1000);
-      return { deltas, inView, zoom: p.zoom() };
+      return { deltas, inView, inViewEnd: p.inView(), zoom: p.zoom() };
     },
     [zoom, PAN_SECONDS],
   );
@@ -132,7 +145,10 @@ async function pan(page, zoom) {
 const chrome = await launch();
 try {
   for (const peer of PEERS) {
-    const file = `${peer}-${N}.json`;
+    // Named by what made it (the content's loop, the page, the editors' versions): a change makes it anew.
+    const made = createHash('sha256');
+    for (const f of ['src/mix.js', `src/${peer}.jsx`, 'package-lock.json']) made.update(readFileSync(join(here, f)));
+    const file = `${peer}-${N}-${made.digest('hex').slice(0, 10)}.json`;
     try {
       await makeScene(chrome, peer, file);
     } catch (e) {
@@ -171,13 +187,14 @@ try {
       });
       if (!PAINT_ONLY)
         for (const zoom of [1, 'fit']) {
-          const { deltas, inView, zoom: z } = await pan(v.page, zoom);
+          const { deltas, inView, inViewEnd, zoom: z } = await pan(v.page, zoom);
           const fps = 1000 / (deltas.reduce((a, b) => a + b, 0) / deltas.length);
           result('web_peer_pan', {
             peer,
             zoom,
             at_zoom: z.toFixed(3),
             in_view: inView,
+            in_view_end: inViewEnd,
             frames: deltas.length,
             frame_p50_ms: f1(pct(deltas, 50)),
             frame_p95_ms: f1(pct(deltas, 95)),

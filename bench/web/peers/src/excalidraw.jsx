@@ -82,33 +82,43 @@ function box(e) {
 /** What the runner drives: fit, pan by screen pixels, count what is in view. */
 function peer(api, records) {
   const st = () => api.getAppState();
+  const bounds = () => {
+    let x0 = Infinity,
+      y0 = Infinity,
+      x1 = -Infinity,
+      y1 = -Infinity;
+    for (const e of api.getSceneElements()) {
+      const b = box(e);
+      x0 = Math.min(x0, b[0]);
+      y0 = Math.min(y0, b[1]);
+      x1 = Math.max(x1, b[2]);
+      y1 = Math.max(y1, b[3]);
+    }
+    return [x0, y0, x1, y1];
+  };
+  const centre = (z) => {
+    const [x0, y0, x1, y1] = bounds();
+    const s = st();
+    api.updateScene({ appState: { zoom: { value: z }, scrollX: s.width / (2 * z) - (x0 + x1) / 2, scrollY: s.height / (2 * z) - (y0 + y1) / 2 } });
+  };
   return {
     records,
     zoom: () => st().zoom.value,
     // Centred on the board at the zoom that fits it, or Excalidraw's least
     // (10 %): its own scrollToContent misplaces a board that cannot fit.
     fit() {
-      let x0 = Infinity,
-        y0 = Infinity,
-        x1 = -Infinity,
-        y1 = -Infinity;
-      for (const e of api.getSceneElements()) {
-        const b = box(e);
-        x0 = Math.min(x0, b[0]);
-        y0 = Math.min(y0, b[1]);
-        x1 = Math.max(x1, b[2]);
-        y1 = Math.max(y1, b[3]);
-      }
+      const [x0, y0, x1, y1] = bounds();
       const s = st();
-      const z = Math.max(0.1, Math.min(1, 0.95 * Math.min(s.width / (x1 - x0), s.height / (y1 - y0))));
-      api.updateScene({ appState: { zoom: { value: z }, scrollX: s.width / (2 * z) - (x0 + x1) / 2, scrollY: s.height / (2 * z) - (y0 + y1) / 2 } });
+      centre(Math.max(0.1, Math.min(1, 0.95 * Math.min(s.width / (x1 - x0), s.height / (y1 - y0)))));
     },
+    /** At zoom z, centred on the board (as Corkboard's pan starts: its fitted view, zoomed about the middle). */
     zoomTo(z) {
-      api.updateScene({ appState: { zoom: { value: z } } });
+      centre(z);
     },
+    /** As Corkboard's panBy: the board moves by (dx, dy) screen pixels. */
     panBy(dx, dy) {
       const s = st();
-      api.updateScene({ appState: { scrollX: s.scrollX - dx / s.zoom.value, scrollY: s.scrollY - dy / s.zoom.value } });
+      api.updateScene({ appState: { scrollX: s.scrollX + dx / s.zoom.value, scrollY: s.scrollY + dy / s.zoom.value } });
     },
     inView() {
       const s = st();

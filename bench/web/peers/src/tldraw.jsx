@@ -63,9 +63,11 @@ function peer(editor, records) {
     fit() {
       editor.zoomToFit({ animation: { duration: 0 } });
     },
+    /** At zoom z, centred on the board (as Corkboard's pan starts: its fitted view, zoomed about the middle). */
     zoomTo(z) {
-      const c = editor.getCamera();
-      editor.setCamera({ x: c.x, y: c.y, z });
+      const b = editor.getCurrentPageBounds();
+      const v = editor.getViewportScreenBounds();
+      editor.setCamera({ x: v.w / (2 * z) - (b.x + b.w / 2), y: v.h / (2 * z) - (b.y + b.h / 2), z });
     },
     panBy(dx, dy) {
       const c = editor.getCamera();
