@@ -303,7 +303,10 @@ export class Renderer {
     const same = !!shot && shot.s === s && shot.zoom === cam.zoom && shot.dpr === dpr;
     if (!b || W > MAX_SIDE || H > MAX_SIDE || W * H > MAX_AREA || !shot || !same) {
       // Straight onto the canvas; a next frame at this zoom makes the bitmap.
-      if (b && !same) this.summaryShot = { s, zoom: cam.zoom, dpr, canvas: null, bx: 0, by: 0 };
+      if (b && !same) {
+        this.dropSummaryShot();
+        this.summaryShot = { s, zoom: cam.zoom, dpr, canvas: null, bx: 0, by: 0 };
+      }
       ctx.setTransform(k, 0, 0, k, -cam.x * k, -cam.y * k);
       drawFarSummary(ctx, s, { x: cam.x, y: cam.y, w: this.width / cam.zoom, h: this.height / cam.zoom }, k);
       return;
@@ -334,10 +337,16 @@ export class Renderer {
   /** Summary bitmaps drawn (tests). */
   summaryBuilds = 0;
 
+  /** Lets the summary's bitmap go, its memory at once (up to 48 MB). */
+  private dropSummaryShot(): void {
+    if (this.summaryShot?.canvas) this.summaryShot.canvas.width = this.summaryShot.canvas.height = 0;
+    this.summaryShot = null;
+  }
+
   draw(board: Board, cam: Camera, ov: Overlay): void {
     const ctx = this.ctx;
     const { dpr } = this;
-    if (this.summaryShot) this.summaryShot = null; // the board is drawn: the summary's bitmap is done with
+    if (this.summaryShot) this.dropSummaryShot(); // the board is drawn: the summary's bitmap is done with
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = '#f7f7f5';
     ctx.fillRect(0, 0, this.width, this.height);
