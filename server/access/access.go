@@ -23,7 +23,8 @@
 // The same functions decide for REST calls and WebSocket connections, and
 // run again for every open connection of a board whenever its settings or
 // a membership change, on whichever node the change was made
-// (RefreshRoles, from the node's updateMeta, onMeta and recordChanged),
+// (RefreshRoles: from the node's metadata hook, and from the request that
+// made the change), one at a time per board,
 // and a session that signs out is closed on every node (the node's
 // closeSession).
 package access
@@ -66,12 +67,21 @@ type Boards interface {
 	Load(ctx context.Context, board storage.BoardID) (*meta.Board, error)
 }
 
+// Rooms are the node's open boards whose sessions and rules follow the
+// settings (room.Manager).
+type Rooms interface {
+	SetPolicy(ctx context.Context, board storage.BoardID, p room.Policy)
+	Reauthorize(ctx context.Context, board storage.BoardID, role func(s *room.Session) string)
+	ReauthorizeSession(ctx context.Context, board storage.BoardID, s *room.Session, role func(s *room.Session) string)
+	Boards() []storage.BoardID
+}
+
 // Config is what a Checker needs from its node.
 type Config struct {
 	Records Records
 	Boards  Boards
-	Rooms   *room.Manager // the open sessions to decide again
-	Signer  *auth.Signer  // board tokens, voters' pseudonyms
+	Rooms   Rooms        // the open sessions to decide again
+	Signer  *auth.Signer // board tokens, voters' pseudonyms
 	Now     func() time.Time
 	// Fresh says whether this node's view of the metadata can be trusted
 	// now (meta.Store.Fresh); nil: always.
@@ -82,11 +92,32 @@ type Config struct {
 type Checker struct {
 	cfg   Config
 	pwSem chan struct{} // bounds concurrent password hashing
+	// applying serialises, per board (striped), reading a board's settings
+	// and applying them to its open sessions and room (RefreshRoles,
+	// RecheckJoined). Changes are applied from several goroutines (each
+	// metadata change, the writer's own request); without it one that read
+	// the settings before a change could apply them after the change's own
+	// refresh: the board's old rules and roles back until the next change
+	// (a removed member's role, a cleared deadline). Each holder reads the
+	// view as it is then, and the view only moves forward. Channels, not
+	// mutexes: a wait on one is one testing/synctest sees.
+	applying [64]chan struct{}
 }
 
 // New makes a node's access checker.
 func New(cfg Config) *Checker {
-	return &Checker{cfg: cfg, pwSem: make(chan struct{}, 2)}
+	c := &Checker{cfg: cfg, pwSem: make(chan struct{}, 2)}
+	for i := range c.applying {
+		c.applying[i] = make(chan struct{}, 1)
+	}
+	return c
+}
+
+// applyingBoard waits for the board's turn to read and apply its settings; the result ends it.
+func (c *Checker) applyingBoard(board storage.BoardID) func() {
+	l := c.applying[board[15]%uint8(len(c.applying))]
+	l <- struct{}{}
+	return func() { <-l }
 }
 
 // How an identity was established.
@@ -289,6 +320,7 @@ func (c *Checker) MemberRole(ctx context.Context, id storage.BoardID, m *meta.Bo
 func (c *Checker) RefreshRoles(board storage.BoardID) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	defer c.applyingBoard(board)()
 	m, err := c.cfg.Boards.Load(ctx, board)
 	if err != nil {
 		return
@@ -325,6 +357,7 @@ func (c *Checker) SessionRole(ctx context.Context, board storage.BoardID, m *met
 // may take seconds: an access change in between found no session to
 // apply to. From the join on, RefreshRoles reaches it.
 func (c *Checker) RecheckJoined(ctx context.Context, board storage.BoardID, sess *room.Session) {
+	defer c.applyingBoard(board)()
 	m, err := c.cfg.Boards.Load(ctx, board)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
