@@ -34,6 +34,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/corkboard/corkboard/server/account"
@@ -92,32 +93,56 @@ type Config struct {
 type Checker struct {
 	cfg   Config
 	pwSem chan struct{} // bounds concurrent password hashing
-	// applying serialises, per board (striped), reading a board's settings
-	// and applying them to its open sessions and room (RefreshRoles,
+	// applying serialises, per board, reading a board's settings and
+	// applying them to its open sessions and room (RefreshRoles,
 	// RecheckJoined). Changes are applied from several goroutines (each
 	// metadata change, the writer's own request); without it one that read
 	// the settings before a change could apply them after the change's own
 	// refresh: the board's old rules and roles back until the next change
 	// (a removed member's role, a cleared deadline). Each holder reads the
-	// view as it is then, and the view only moves forward. Channels, not
-	// mutexes: a wait on one is one testing/synctest sees.
-	applying [64]chan struct{}
+	// view as it is then, and the view only moves forward. One turn per
+	// board, not stripes shared by boards: a flood of joins on one board
+	// must not hold up another's. Its entries go when nobody holds or waits.
+	applying struct {
+		sync.Mutex
+		boards map[storage.BoardID]*turn
+	}
 }
 
 // New makes a node's access checker.
 func New(cfg Config) *Checker {
 	c := &Checker{cfg: cfg, pwSem: make(chan struct{}, 2)}
-	for i := range c.applying {
-		c.applying[i] = make(chan struct{}, 1)
-	}
+	c.applying.boards = map[storage.BoardID]*turn{}
 	return c
+}
+
+// turn is one board's turn to apply its settings: a channel (a wait on it
+// is one testing/synctest sees) and how many hold or wait for it.
+type turn struct {
+	ch    chan struct{}
+	users int
 }
 
 // applyingBoard waits for the board's turn to read and apply its settings; the result ends it.
 func (c *Checker) applyingBoard(board storage.BoardID) func() {
-	l := c.applying[board[15]%uint8(len(c.applying))]
-	l <- struct{}{}
-	return func() { <-l }
+	a := &c.applying
+	a.Lock()
+	t := a.boards[board]
+	if t == nil {
+		t = &turn{ch: make(chan struct{}, 1)}
+		a.boards[board] = t
+	}
+	t.users++
+	a.Unlock()
+	t.ch <- struct{}{}
+	return func() {
+		<-t.ch
+		a.Lock()
+		if t.users--; t.users == 0 {
+			delete(a.boards, board)
+		}
+		a.Unlock()
+	}
 }
 
 // How an identity was established.

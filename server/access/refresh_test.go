@@ -20,13 +20,17 @@ type slowBoards struct {
 	cur   meta.Board
 	reads int
 	hold  chan struct{}
+	slow  *storage.BoardID // only this board's first read is held (nil: any board's)
 }
 
 func (b *slowBoards) Load(ctx context.Context, board storage.BoardID) (*meta.Board, error) {
 	b.mu.Lock()
 	m := b.cur
-	b.reads++
-	first := b.reads == 1
+	first := false
+	if b.slow == nil || *b.slow == board {
+		b.reads++
+		first = b.reads == 1
+	}
 	b.mu.Unlock()
 	if first {
 		<-b.hold
@@ -40,15 +44,20 @@ func (b *slowBoards) set(m meta.Board) {
 	b.mu.Unlock()
 }
 
-// policyRooms keeps the last policy the room was given.
+// policyRooms keeps the last policy the room was given, and which boards were given one.
 type policyRooms struct {
-	mu   sync.Mutex
-	last *room.Policy
+	mu    sync.Mutex
+	last  *room.Policy
+	given map[storage.BoardID]bool
 }
 
 func (r *policyRooms) SetPolicy(ctx context.Context, board storage.BoardID, p room.Policy) {
 	r.mu.Lock()
 	r.last = &p
+	if r.given == nil {
+		r.given = map[storage.BoardID]bool{}
+	}
+	r.given[board] = true
 	r.mu.Unlock()
 }
 func (r *policyRooms) Reauthorize(context.Context, storage.BoardID, func(*room.Session) string) {}
@@ -80,6 +89,40 @@ func TestRefreshesApplyInOrder(t *testing.T) {
 
 		if rooms.last == nil || rooms.last.Deadline != 0 {
 			t.Fatalf("the room was left with deadline %v, from settings read before the change", rooms.last)
+		}
+	})
+}
+
+// One board's turn holds no other board up: a refresh held on one board
+// (a room busy with a flood of joins, a slow read) leaves another board's
+// settings to apply at once, whatever their ids share; and the turns kept
+// go once nobody holds them.
+func TestRefreshOfOneBoardHoldsNoOther(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var busy, other storage.BoardID
+		busy[0], busy[15] = 1, 7
+		other[0], other[15] = 2, 7
+		boards := &slowBoards{cur: meta.Board{ID: "b", Access: meta.AccessPublic}, hold: make(chan struct{}), slow: &busy}
+		rooms := &policyRooms{}
+		c := New(Config{Now: time.Now, Boards: boards, Rooms: rooms})
+
+		go c.RefreshRoles(busy) // held
+		synctest.Wait()
+		go c.RefreshRoles(other)
+		synctest.Wait()
+		rooms.mu.Lock()
+		applied := rooms.given[other]
+		rooms.mu.Unlock()
+		if !applied {
+			t.Fatal("another board's settings waited for a held refresh of a different board")
+		}
+		close(boards.hold)
+		synctest.Wait()
+		c.applying.Lock()
+		left := len(c.applying.boards)
+		c.applying.Unlock()
+		if left != 0 {
+			t.Fatalf("%d boards' turns kept after every refresh ended", left)
 		}
 	})
 }
