@@ -34,7 +34,7 @@ for n in ${BENCH_ELEMENTS:-5000 100000}; do
   BENCH_ELEMENTS=$n timeout "${BENCH_TIMEOUT:-15m}" node bench/web/bench.mjs
   # tldraw only up to 20,000 elements unless BENCH_PEERS_BIG says otherwise:
   # making its 100,000-element scene through its API did not end in 10 min
-  # (5,000 took 19 s), and it takes 11-12 s to open 5,000 (bench/README.md).
+  # (5,000 took 19 s), and it takes 11-14 s to open 5,000 (bench/README.md).
   peers=$BENCH_PEERS
   [ "$n" -le 20000 ] || peers=${BENCH_PEERS_BIG-${BENCH_PEERS//tldraw/}}
   if [ -n "${peers// /}" ]; then
