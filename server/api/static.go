@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
@@ -32,6 +33,15 @@ func (srv *Server) static() http.Handler {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Write([]byte(indexPage))
 			return
+		}
+		if strings.HasSuffix(r.URL.Path, ".html") {
+			// A page of the client's other than the shell (the embed
+			// example): the shell's headers, so that it runs scripts of
+			// this origin only, whatever its query names (a link to
+			// /embed-example.html?node=<another site> ran that site's
+			// script on the node's origin), and is framed by the node's
+			// own pages only.
+			shellHeaders(w, "")
 		}
 		if client.Available() && client.ServeFile(w, r) {
 			return

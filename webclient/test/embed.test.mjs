@@ -33,12 +33,16 @@ const evilPage = `<!doctype html><script>
   window.attack = (msg) => { for (let i = 0; i < parent.frames.length; i++) if (parent.frames[i] !== window) parent.frames[i].postMessage(msg, '*'); };
 </script>`;
 
+// Another site's /embed.js: what a link to the node's example page with
+// &node=<that site> would run on the node's origin if the page let it.
+const evilScript = `window.pwned = document.cookie + '|' + Object.keys(localStorage).join(',');`;
+
 before(async () => {
   // The host pages are on localhost:<port>, the board on localhost:<node
   // port>: two origins of one site (a cross-site frame would need
   // third-party storage, which this headless browser denies: docs/EMBED.md).
   // The third origin is 127.0.0.1:<port>.
-  pages = await servePages({ '/host.html': hostPage, '/evil.html': evilPage }, '127.0.0.1');
+  pages = await servePages({ '/host.html': hostPage, '/evil.html': evilPage, '/embed.js': evilScript }, '127.0.0.1');
   hostOrigin = `http://localhost:${pages.port}`;
   process.env.CORKBOARD_ALLOWED_ORIGINS = `localhost:${pages.port}`;
   node = await startNode();
@@ -140,6 +144,25 @@ test('a host page on another origin embeds a board and drives it', async () => {
   assert.doesNotMatch(await frame2.evaluate(() => location.href), /token/);
   await host.context.close();
   await owner.context.close();
+});
+
+test("the example page on the node runs no other site's script, whatever its node= says", async () => {
+  const b = await restBoard(node.url, 'Example');
+  const r = await fetch(`${node.url}/embed-example.html`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-security-policy'), /script-src 'self' 'wasm-unsafe-eval';.*frame-ancestors 'self'$/);
+  const { page, context } = await chrome.newPage();
+  const blocked = [];
+  page.on('console', (m) => blocked.push(m.text()));
+  const evil = `http://localhost:${pages.port}`;
+  await page.goto(`${node.url}/embed-example.html?board=${b.id}&node=${encodeURIComponent(evil)}#token=${b.tokens.viewer}`);
+  await page.waitForFunction(() => document.getElementById('log')?.textContent.includes('could not load '));
+  assert.equal(await page.evaluate(() => window.pwned), undefined, 'the other site ran its script on the node');
+  assert.ok(blocked.some((t) => /Content Security Policy/.test(t)), 'refused by the CSP');
+  // Not an http(s) URL: refused by the page itself.
+  await page.goto(`${node.url}/embed-example.html?board=${b.id}&node=${encodeURIComponent('javascript:alert(1)//')}`);
+  await page.waitForFunction(() => document.getElementById('log')?.textContent.includes('must be an http(s) URL'));
+  await context.close();
 });
 
 test('the example page on the node embeds a board', async () => {

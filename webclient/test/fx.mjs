@@ -51,7 +51,8 @@ export async function servePages(routes, host = '127.0.0.1') {
       res.writeHead(404).end('not found');
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(typeof page === 'function' ? page(req) : page);
+    const type = req.url.split('?')[0].endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/html; charset=utf-8';
+    res.writeHead(200, { 'Content-Type': type }).end(typeof page === 'function' ? page(req) : page);
   });
   await new Promise((r) => server.listen(0, host, r));
   return { port: server.address().port, close: () => new Promise((r) => server.close(r)) };
