@@ -148,8 +148,11 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor, def
 	// A signed-in person's colour is the one of their profile (who.User
 	// carries it); the hello's colour is a guest's own pick, which the
 	// room may change to one nobody present has (room.Session.OwnColor).
+	// It is shown in other people's pages (avatars, cursors, member
+	// lists), so it must be a colour as profiles have them (#rrggbb); any
+	// other is dropped and the room picks one.
 	ownColor := user.Color != ""
-	if !ownColor {
+	if !ownColor && account.CheckColor(hello.Color) == nil {
 		user.Color = hello.Color
 	}
 	g.cfg.Joining(ctx, id, user)

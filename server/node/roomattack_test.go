@@ -13,6 +13,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/server/client"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/storage"
@@ -324,6 +326,40 @@ func TestAttackColours(t *testing.T) {
 	}
 	if ack := c.expectAck(c.send(change(c.rep, 1, setOp(note, "color", crdt.String("#FFCC0080")), setOp(shape, "fill", crdt.String("pink"))))); ack.Applied != 1 {
 		t.Fatalf("ack %+v", ack)
+	}
+}
+
+// TestAttackHelloColour: a guest's hello colour is shown in everyone
+// else's page (avatars, cursors, the followed peer's frame), so CSS in it
+// ("red;scale:99" made an avatar cover the board for everyone present)
+// never reaches a welcome or a peer: the node drops it and picks one.
+func TestAttackHelloColour(t *testing.T) {
+	tn := startNode(t, nil)
+	b := tn.createBoard(`{"name":"hello colours"}`)
+	watcher, err := client.Dial(ctx10(t), client.Options{URL: tn.wsURL(b.Board.ID, ""), Replica: 0xc11, Name: "w", Color: "#1c7ed6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { watcher.CloseNow() })
+	for i, bad := range []string{"red;scale:99", "#e8590c;position:fixed", "url(https://evil.example/)", "#12345", "#1234567"} {
+		c, err := client.Dial(ctx10(t), client.Options{URL: tn.wsURL(b.Board.ID, ""), Replica: crdt.ReplicaID(0xc20 + i), Name: "x", Color: bad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := c.Welcome().User.Color
+		if account.CheckColor(got) != nil || got == "" {
+			t.Fatalf("hello colour %q: welcome colour %q, want a #rrggbb the node picked", bad, got)
+		}
+		sess := c.Welcome().Session
+		waitClient(t, watcher, func() bool {
+			for _, p := range watcher.Peers() {
+				if p.Session == sess {
+					return p.Color == got
+				}
+			}
+			return false
+		})
+		c.CloseNow()
 	}
 }
 

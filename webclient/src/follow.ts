@@ -19,6 +19,7 @@
 import type { CameraView } from './camera';
 import { h } from './dom';
 import { t } from './i18n';
+import { personColor } from './ids';
 import type { Camera, Renderer } from './render';
 import type { Peer, PresenceData, Sync } from './sync';
 import './canvasplus.css';
@@ -175,7 +176,7 @@ export class Follow {
     this.barText.textContent = this.bySpot ? T.presenting(p.name) : T.following(p.name);
     this.bar.dataset.session = p.session;
     this.bar.dataset.spot = String(this.bySpot);
-    this.host.board.style.setProperty('--follow-color', p.color || '#868e96');
+    this.host.board.style.setProperty('--follow-color', personColor(p.color));
   }
 
   private showPresent(): void {

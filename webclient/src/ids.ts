@@ -56,6 +56,15 @@ export function myColor(): string {
   return c;
 }
 
+/**
+ * A person's colour (a peer's, a member's) as the page may use it in a style:
+ * `#rrggbb`, else grey. It comes from other people's hellos through the node,
+ * which checks it too; a page never puts such a string in a style unchecked.
+ */
+export function personColor(c: unknown): string {
+  return typeof c === 'string' && /^#[0-9a-fA-F]{6}$/.test(c) ? c : '#868e96';
+}
+
 /** Keeps the colour the node gave this browser's guest (it avoids those of others present). */
 export function setMyColor(c: string): void {
   if (/^#[0-9a-f]{6}$/.test(c)) localSet(localKeys.color, c);

@@ -5,7 +5,7 @@
 import { h } from './dom';
 import { t as tr } from './i18n';
 import { roundBox } from './geometry';
-import { myColor, myName, setMyName } from './ids';
+import { myColor, myName, personColor, setMyName } from './ids';
 import type { Board, Box } from './model';
 import type { Preview, RemoteCursor } from './render';
 import type { Pointer } from './pointer';
@@ -99,7 +99,7 @@ export class Presence {
     const selection = new Map<string, string>();
     const cursors: RemoteCursor[] = [];
     for (const p of this.sync.peers.values()) {
-      const color = p.color || '#868e96';
+      const color = personColor(p.color);
       for (const id of p.data?.sel ?? []) selection.set(id, color);
       if (p.data?.c) cursors.push({ x: p.data.c.x, y: p.data.c.y, name: p.name, color });
     }
@@ -109,7 +109,7 @@ export class Presence {
   private showPeople(): void {
     const el = this.avatars;
     el.innerHTML = '';
-    const me = h('button', { class: 'avatar me', title: tr('presence.me', { name: this.sync.user?.name ?? myName() }), style: `background:${this.sync.user?.color || myColor()}` }, initials(this.sync.user?.name ?? myName()));
+    const me = h('button', { class: 'avatar me', title: tr('presence.me', { name: this.sync.user?.name ?? myName() }), style: `background:${personColor(this.sync.user?.color || myColor())}` }, initials(this.sync.user?.name ?? myName()));
     me.addEventListener('click', () => {
       const n = prompt(tr('presence.rename'), myName());
       if (n && n.trim()) {
@@ -120,7 +120,7 @@ export class Presence {
     el.appendChild(me);
     const peers = [...this.sync.peers.values()];
     for (const p of peers.slice(0, 8)) {
-      const a = h('button', { type: 'button', class: 'avatar peer' + (this.followed() === p.session ? ' followed' : ''), title: tr('presence.peer', { name: p.name }), 'data-session': p.session, style: `background:${p.color || '#868e96'}` }, initials(p.name));
+      const a = h('button', { type: 'button', class: 'avatar peer' + (this.followed() === p.session ? ' followed' : ''), title: tr('presence.peer', { name: p.name }), 'data-session': p.session, style: `background:${personColor(p.color)}` }, initials(p.name));
       a.addEventListener('click', () => this.onPeer?.(p.session));
       el.appendChild(a);
     }
