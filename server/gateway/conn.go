@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -213,7 +214,11 @@ type wsConn struct {
 	member bool               // Visitor.Member
 	ctx    context.Context    // of writes; cancelled to abort one stuck on a slow peer
 	abort  context.CancelFunc // cancels ctx
-	done   chan struct{}      // closed by the writer when the connection is closed
+	// The stall watch (watchStall): a timer made on the first send, and
+	// whether a send is under way (read by the timer's goroutine).
+	stall   *time.Timer
+	sending atomic.Bool
+	done    chan struct{} // closed by the writer when the connection is closed
 	// release gives back the connection's WebSocket slot (wsSlot).
 	release func()
 

@@ -40,6 +40,13 @@ type Limits struct {
 	// HelloTimeout is how long a new connection may take to say hello
 	// (default 10s).
 	HelloTimeout time.Duration
+	// WriteStall is how long the node waits for a connection to take
+	// anything while it has something to send it (default 60s): a peer
+	// that reads nothing for that long is disconnected with "resync",
+	// and what was queued for it is let go. Without it, a client that
+	// never reads held its catch-up (up to 16 MiB) and its socket's
+	// buffers for as long as its board stayed quiet.
+	WriteStall time.Duration
 }
 
 // Defaults fills the zero limits with the stated defaults.
@@ -64,6 +71,9 @@ func (l *Limits) Defaults() {
 	}
 	if l.HelloTimeout <= 0 {
 		l.HelloTimeout = 10 * time.Second
+	}
+	if l.WriteStall <= 0 {
+		l.WriteStall = time.Minute
 	}
 }
 

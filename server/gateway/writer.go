@@ -70,7 +70,13 @@ func (w *wsConn) write() {
 			return
 		}
 		if !w.failed {
-			if err := w.send(w.ctx, msgs); err != nil {
+			w.watchStall()
+			err := w.send(w.ctx, msgs)
+			if w.stall != nil {
+				w.sending.Store(false)
+				w.stall.Stop()
+			}
+			if err != nil {
 				// The reader sees the connection end and leaves.
 				w.failed = true
 				w.c.CloseNow()
@@ -79,6 +85,54 @@ func (w *wsConn) write() {
 		clear(msgs)
 		batch = msgs[:0]
 	}
+}
+
+// watchStall arms the connection's stall watch for a send about to
+// begin: if the peer takes nothing for Limits.WriteStall meanwhile (each
+// piece a write gets onto the socket puts the watch back to the full
+// time), stalled drops it. One timer per connection, made on its first
+// send and reset after: a send makes no allocation for it.
+//
+// Rejected: a deadline on the socket (SetWriteDeadline) around each send:
+// a direct write of the room's (TryWrite, through the same descriptor)
+// would fail once a stale deadline had passed, so every send would have
+// to clear it too, two runtime timer changes where this is one.
+func (w *wsConn) watchStall() {
+	d := w.g.cfg.Limits.WriteStall
+	if d <= 0 {
+		return // no watch (a Gateway whose Limits were not defaulted)
+	}
+	if w.stall == nil {
+		w.stall = time.AfterFunc(d, w.stalled)
+		if w.fw != nil {
+			w.fw.setProgress(func() {
+				if w.sending.Load() {
+					w.stall.Reset(d)
+				}
+			})
+		}
+	} else {
+		w.stall.Reset(d)
+	}
+	// After the reset: a watch that fires from before it sees no send.
+	w.sending.Store(true)
+}
+
+// stalled is the stall watch's end: the peer took nothing for
+// Limits.WriteStall while a send waited on it. It is kicked as too slow
+// (a full queue's code, "resync"), which aborts the stuck write and closes
+// the connection, letting go of everything queued for it.
+func (w *wsConn) stalled() {
+	if !w.sending.Load() {
+		return // the send ended, or a later one has not begun
+	}
+	if l := w.g.cfg.Log; l != nil {
+		l.Debug("connection dropped: it read nothing while the node had something to send", "board", w.board.String(), "session", w.s.ID)
+	}
+	if m := w.g.cfg.Metrics; m != nil {
+		m.Stalled()
+	}
+	w.s.Kick(protocol.CloseResync, "too slow: nothing read for "+w.g.cfg.Limits.WriteStall.String())
 }
 
 // send writes msgs in order. Messages under rawMax are framed here and
@@ -341,6 +395,35 @@ type frameWriter struct {
 	tryP   []byte
 	tryN   int
 	tryErr error
+
+	// progress, if set (before any write), is called after each piece
+	// of at most stallChunk bytes a blocking write got onto the socket:
+	// the connection's stall watch (wsConn.write).
+	progress func()
+}
+
+// stallChunk is the most a blocking write hands the socket at once, so
+// that a slow peer still taking bytes shows progress to the stall watch
+// within a big frame (a snapshot, a catch-up).
+const stallChunk = 256 << 10
+
+// writeChunks writes p in pieces of at most stallChunk bytes, telling
+// progress after each; f.mu is held.
+func (f *frameWriter) writeChunks(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		k := min(len(p), stallChunk)
+		n, err := f.conn.Write(p[:k])
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if f.progress != nil {
+			f.progress()
+		}
+		p = p[k:]
+	}
+	return total, nil
 }
 
 // newFrameWriter writes to conn; TryWrite works when conn is a plain
@@ -376,19 +459,30 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 			copy(f.held[:], p)
 			return len(p), nil
 		}
-		return f.conn.Write(p)
+		return f.writeChunks(p)
 	}
-	bufs := net.Buffers{f.held[:], p}
+	first := p[:min(len(p), stallChunk)]
+	bufs := net.Buffers{f.held[:], first}
 	n, err := bufs.WriteTo(f.conn)
 	f.release()
 	n -= wsWriteBuffer
 	if n < 0 {
 		n = 0
 	}
-	if err == nil && int(n) < len(p) {
+	if err == nil && int(n) < len(first) {
 		err = io.ErrShortWrite
 	}
-	return int(n), err
+	if err != nil {
+		return int(n), err
+	}
+	if f.progress != nil {
+		f.progress()
+	}
+	if len(first) == len(p) {
+		return int(n), nil
+	}
+	m, err := f.writeChunks(p[len(first):])
+	return int(n) + m, err
 }
 
 // WriteRaw writes whole frames framed by the caller (wsConn.send), after
@@ -412,12 +506,20 @@ func (f *frameWriter) WriteRaw(p []byte) error {
 		_, err = bufs.WriteTo(f.conn)
 		f.release()
 	case len(p) > 0:
-		_, err = f.conn.Write(p)
+		_, err = f.writeChunks(p)
 	}
 	f.amu.Lock()
 	f.writing = false
 	f.amu.Unlock()
 	return err
+}
+
+// setProgress sets progress (under mu: a write of the reader's may be
+// under way).
+func (f *frameWriter) setProgress(fn func()) {
+	f.mu.Lock()
+	f.progress = fn
+	f.mu.Unlock()
 }
 
 // Abort stops raw writes to a peer too slow to keep up: one in progress

@@ -240,3 +240,62 @@ func TestTryWriteAllocatesNothing(t *testing.T) {
 		t.Fatalf("the peer read %d bytes, want %d", n, want)
 	}
 }
+
+// sizes records the size of each write that reached it.
+type sizes struct {
+	bytes.Buffer
+	writes []int
+}
+
+func (s *sizes) Write(p []byte) (int, error) {
+	s.writes = append(s.writes, len(p))
+	return s.Buffer.Write(p)
+}
+
+// A big frame reaches the socket in pieces of at most stallChunk bytes, the
+// stall watch told after each (a slow peer that still reads is not taken
+// for a stalled one), through the library's path (Write, with and without
+// a held chunk) and the raw one (WriteRaw); the bytes arrive whole, in
+// order.
+func TestFrameWriterTellsProgressPerPiece(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(fw *frameWriter, p []byte) error
+	}{
+		{"Write", func(fw *frameWriter, p []byte) error { _, err := fw.Write(p); return err }},
+		{"Write after a held chunk", func(fw *frameWriter, p []byte) error {
+			if _, err := fw.Write(make([]byte, wsWriteBuffer)); err != nil {
+				return err
+			}
+			_, err := fw.Write(p)
+			return err
+		}},
+		{"WriteRaw", func(fw *frameWriter, p []byte) error { return fw.WriteRaw(p) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rec sizes
+			fw := &frameWriter{conn: &rec}
+			told := 0
+			fw.setProgress(func() { told++ })
+			p := make([]byte, 3*stallChunk+1000)
+			for i := range p {
+				p[i] = byte(i * 7)
+			}
+			if err := tc.write(fw, p); err != nil {
+				t.Fatal(err)
+			}
+			got := rec.Bytes()
+			if !bytes.Equal(got[len(got)-len(p):], p) {
+				t.Fatal("the frame did not arrive whole and in order")
+			}
+			for i, n := range rec.writes {
+				if n > stallChunk+wsWriteBuffer {
+					t.Fatalf("write %d took %d bytes at once, more than a piece", i, n)
+				}
+			}
+			if told < 4 {
+				t.Fatalf("progress told %d times for 4 pieces", told)
+			}
+		})
+	}
+}

@@ -42,6 +42,7 @@ type Metrics struct {
 	httpDuration *prometheus.HistogramVec
 	panics       *prometheus.CounterVec
 	heldDropped  prometheus.Counter
+	stalled      prometheus.Counter
 	syncRequests prometheus.Counter
 	syncChanges  *prometheus.CounterVec
 	syncErrors   *prometheus.CounterVec
@@ -96,8 +97,9 @@ func New() *Metrics {
 	m.panics.WithLabelValues("room") // both series exist from the start, at 0
 	m.panics.WithLabelValues("conn")
 	m.heldDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_held_dropped_total", Help: "Held changes from other nodes or from a replayed log not kept, over the held limits."})
+	m.stalled = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_stalled_connections_total", Help: "Sessions disconnected for reading nothing for --write-stall while the node had something to send them."})
 	for _, c := range []prometheus.Collector{m.Connections, m.rooms, m.accepted, m.rejected, m.remote, m.commit, m.fanout,
-		m.deliveries, m.slow, m.BytesIn, m.BytesOut, m.busErrors, m.http, m.httpDuration, m.panics, m.heldDropped,
+		m.deliveries, m.slow, m.stalled, m.BytesIn, m.BytesOut, m.busErrors, m.http, m.httpDuration, m.panics, m.heldDropped,
 		m.syncRequests, m.syncChanges, m.syncErrors, buildInfo(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
@@ -164,6 +166,10 @@ func buildInfo() prometheus.Collector {
 	g.Set(1)
 	return g
 }
+
+// Stalled counts a session dropped for reading nothing while the node had
+// something to send it (gateway Limits.WriteStall).
+func (m *Metrics) Stalled() { m.stalled.Inc() }
 
 // Panic counts a recovered panic; where is "room" or "conn".
 func (m *Metrics) Panic(where string) { m.panics.WithLabelValues(where).Inc() }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/corkboard/corkboard/server/node"
@@ -61,5 +62,43 @@ func TestSlowReaderDropped(t *testing.T) {
 	if code := websocket.CloseStatus(err); code != -1 && protocol.CloseCode(code) != protocol.CloseResync {
 		t.Fatalf("slow client: connection ended with %v", err)
 	}
+	w.ping()
+}
+
+// A client that reads nothing while its board is quiet never fills its
+// queue, so the queue's limit never drops it; it held what was queued for
+// it (up to a 16 MiB catch-up) and its socket's buffers for as long as it
+// stayed. The node drops a connection that takes nothing for
+// Limits.WriteStall while something waits for it.
+func TestStalledReaderDropped(t *testing.T) {
+	tn := startNode(t, func(c *node.Config) {
+		c.Limits.SendQueue = 1 << 20 // the queue's limit out of the way
+		c.Limits.WriteStall = 200 * time.Millisecond
+	})
+	b := tn.createBoard(`{"name":"stalled"}`)
+	u := tn.wsURL(b.Board.ID, b.Token)
+	w := rawJoin(t, u, 1, nil)
+	slow := rawJoin(t, u, 2, nil) // reads nothing until it is dropped
+	a := newAuthor(1)
+	big := strings.Repeat("stalled reader ", 2400) // 36 KB a note
+	// 400 notes, 14 MB for the slow reader: more than loopback sockets
+	// buffer, so a write to it waits.
+	for i := 1; i <= 400; i++ {
+		w.expectAck(w.send(a.note(t, elem(i), big)))
+	}
+	poll(t, "the stalled connection dropped", func() bool {
+		return metric(t, tn, "corkboard_stalled_connections_total") == "1"
+	})
+	var err error
+	for err == nil {
+		_, _, err = slow.read()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("the stalled client's connection stayed open")
+	}
+	if got := metric(t, tn, "corkboard_slow_consumers_total"); got != "0" {
+		t.Fatalf("slow consumers %s: the queue's limit dropped it, not the stall", got)
+	}
+	// The writer, which reads, is still served.
 	w.ping()
 }

@@ -67,6 +67,7 @@ func run(args []string, stdout io.Writer) error {
 		maxMessage  = fs.Int64("max-message", 1<<20, "largest WebSocket message accepted, bytes")
 		opsRate     = fs.Float64("ops-per-second", 2000, "changes per second per connection")
 		sendQueue   = fs.Int("send-queue", 512, "messages queued per connection before it is dropped as too slow")
+		writeStall  = fs.Duration("write-stall", time.Minute, "how long a connection may read nothing while the node has something to send it before it is dropped as too slow")
 		snapEvery   = fs.Int("snapshot-every", 1000, "changes between board snapshots")
 		idle        = fs.Duration("idle-timeout", time.Minute, "how long a board with no connection stays in memory")
 		retention   = fs.Duration("retention", 0, "drop op history older than this once a snapshot covers it (0: keep forever)")
@@ -167,6 +168,7 @@ func run(args []string, stdout io.Writer) error {
 			"NATS route and client credentials derive from it")
 	}
 	cfg.Limits.MaxMessage, cfg.Limits.OpsPerSecond, cfg.Limits.SendQueue = *maxMessage, *opsRate, *sendQueue
+	cfg.Limits.WriteStall = *writeStall
 	cfg.Room.SnapshotEvery, cfg.Room.IdleTimeout, cfg.Room.Retention = *snapEvery, *idle, *retention
 	cfg.Room.FanoutDelay = *fanoutDelay
 	cfg.SyncGather = *syncGather
