@@ -445,8 +445,16 @@ func AppendBatch(dst []byte, encoded [][]byte) []byte {
 
 // DecodeBatch decodes a batch made by EncodeBatch. It returns every change
 // or an error: never a partial batch.
-func DecodeBatch(data []byte) ([]Change, error) {
+func DecodeBatch(data []byte) ([]Change, error) { return DecodeBatchLimit(data, 0) }
+
+// DecodeBatchLimit is DecodeBatch for a batch of at most maxOps ops in all
+// (0: no bound): past it, it stops with an error, having decoded at most
+// maxOps + MaxOps ops. An op takes a few bytes encoded and a couple of
+// hundred decoded, so a megabyte of tiny ops from a client would
+// otherwise decode to a hundred megabytes before anything could refuse it.
+func DecodeBatchLimit(data []byte, maxOps int) ([]Change, error) {
 	r := reader{b: data}
+	total := 0
 	n, err := r.count(8)
 	if err != nil {
 		return nil, err
@@ -464,6 +472,9 @@ func DecodeBatch(data []byte) ([]Change, error) {
 		c, err := DecodeChange(body)
 		if err != nil {
 			return nil, fmt.Errorf("batch: change %d: %w", i, err)
+		}
+		if total += len(c.Ops); maxOps > 0 && total > maxOps {
+			return nil, malformed("batch: more than %d ops", maxOps)
 		}
 		out = append(out, c)
 	}

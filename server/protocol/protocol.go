@@ -30,6 +30,12 @@ const (
 	MaxMessageBytes  = 1 << 20 // one WebSocket message
 	MaxPresenceBytes = 2048    // presence data of one frame
 	MaxNameBytes     = 64      // display name
+	// MaxFrameOps bounds the ops of one client ops frame, all its changes
+	// together (twice what one change may hold): decoded, an op takes a
+	// couple of hundred bytes, and a megabyte of the smallest ops would
+	// have decoded to a hundred megabytes. The web client's frames (at
+	// most 500 changes and 512 KiB) stay far below it.
+	MaxFrameOps = 2 * crdt.MaxOps
 )
 
 // Binary message tags (first byte).
@@ -285,6 +291,13 @@ func DecodeClientText(b []byte) (ClientFrame, error) {
 		if len(f.Ops.Changes) == 0 {
 			return ClientFrame{}, fmt.Errorf("%w: ops: no changes", errBadFrame)
 		}
+		n := 0
+		for _, c := range f.Ops.Changes {
+			n += len(c.Ops)
+		}
+		if n > MaxFrameOps {
+			return ClientFrame{}, fmt.Errorf("%w: ops: more than %d ops", errBadFrame, MaxFrameOps)
+		}
 	case f.Presence != nil:
 		if len(f.Presence.Data) > MaxPresenceBytes || f.Presence.Peer != nil {
 			return ClientFrame{}, fmt.Errorf("%w: presence: data over %d bytes or peer set", errBadFrame, MaxPresenceBytes)
@@ -314,7 +327,7 @@ func DecodeOpsFrame(b []byte) (seq uint64, changes []crdt.Change, err error) {
 	}
 	// From here on the seq is known: errors return it, so the refusal can
 	// name the batch.
-	changes, err = crdt.DecodeBatch(b[1+n:])
+	changes, err = crdt.DecodeBatchLimit(b[1+n:], MaxFrameOps)
 	if err != nil {
 		return seq, nil, err
 	}
