@@ -10,7 +10,8 @@
 //   - a signed-in person (session cookie "cb_session", or the header
 //     "Authorization: Session <token>") has their membership's role; the
 //     board's owner is always owner; a member who came in with the board's
-//     password follows the board's PublicRole, like a guest; a non-member
+//     password follows the board's PublicRole, like a guest, until the
+//     owner sets their role (which makes them a full member); a non-member
 //     gets the board's PublicRole on a public board, and nothing on the
 //     others;
 //   - a board token ("Authorization: Bearer", cookie "cb_token", or

@@ -236,10 +236,12 @@ type Member struct {
 	Role      string `json:"role"`
 	Notify    Prefs  `json:"notify"`
 	InvitedBy string `json:"invitedBy,omitempty"`
-	// Guest marks a member who came in with the board's password: their
-	// role follows the board's PublicRole (never above Role), and ends when
-	// the board becomes members-only. An invite or the owner's grant makes
-	// them a full member.
+	// Guest marks a visitor member, who came in with the board's password
+	// (or chose notifications on a public board): their role is the
+	// board's PublicRole (Role is the one it was when they came in), and
+	// ends when the board becomes members-only. An invite, or the owner
+	// setting their role, makes them a full member with a role of their
+	// own.
 	Guest bool `json:"guest,omitempty"`
 	// Epoch is the board's link epoch when a guest member came in: a new
 	// password, revoked links or narrower access (a new epoch) ends it.

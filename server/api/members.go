@@ -138,6 +138,15 @@ func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by
 
 // PUT /v1/boards/{board}/members/{user} {"role"}: the owner changes a
 // member's role (at once, on open connections too).
+//
+// A visitor member (in with the board's password, or a public board's
+// visitor who chose notifications) whose role the owner sets becomes a
+// full member with that role: the role answered is the role they have,
+// and a later join with the password, which gives a visitor the board's
+// publicRole, leaves it as it is. Rejected: keeping them a visitor whose
+// role is the lower of publicRole and the role set (a promotion would
+// answer 200 and change nothing, and a join with the password would put
+// publicRole back).
 func (srv *Server) putMember(w http.ResponseWriter, r *http.Request) {
 	id, m, _, ok := srv.enterOwner(w, r, "only the owner may change roles")
 	if !ok {
@@ -158,7 +167,9 @@ func (srv *Server) putMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "the owner's role cannot change")
 		return
 	}
-	mem, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) { mem.Role = req.Role })
+	mem, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) {
+		mem.Role, mem.Guest, mem.Epoch = req.Role, false, 0
+	})
 	if err != nil {
 		writeUpdateError(w, err)
 		return

@@ -532,3 +532,40 @@ func TestNarrowerAccessEndsVisitors(t *testing.T) {
 	e.must(200, "POST", b+"/join", pat, map[string]any{"password": "a new one"})
 	e.must(200, "GET", b, pat, nil)
 }
+
+// TestDemotedPasswordMember: the owner demotes a signed-in member who came
+// in with the password: the demotion holds on the REST API and on their
+// open connection, and neither joining again with the password nor a new
+// password undoes it (they are a full member with the role set).
+func TestDemotedPasswordMember(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "pw", "access": "password", "password": "correct horse", "publicRole": "editor"}))
+	b := "/v1/boards/" + board
+	bob := e.signIn("bob@example.com")
+	bobID := e.must(200, "POST", b+"/join", bob, map[string]any{"password": "correct horse"})["user"].(map[string]any)["id"].(string)
+	c := e.dial(board, bob, 0x7a01)
+	mustEdit(t, c, e.clk.Now(), noteTx(newID("pw-before"), "as a password member"))
+
+	if got := e.must(200, "PUT", b+"/members/"+bobID, owner, map[string]any{"role": "viewer"})["member"].(map[string]any)["role"]; got != "viewer" {
+		t.Fatalf("PUT answered role %v", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitRole(ctx, "viewer"); err != nil {
+		t.Fatalf("the open connection was not made viewer: %v", err)
+	}
+	if err := edit(t, c, e.clk.Now(), noteTx(newID("pw-after"), "as a viewer")); err == nil || !strings.Contains(err.Error(), string(protocol.CodeForbidden)) {
+		t.Fatalf("a demoted password member's change on the open connection: %v", err)
+	}
+	if code, body := e.call("POST", b+"/elements", bob, map[string]any{"kind": "note", "text": "still editing"}); code != 403 {
+		t.Fatalf("a demoted password member's POST /elements: %d %v", code, body)
+	}
+	if got := e.must(200, "POST", b+"/join", bob, map[string]any{"password": "correct horse"})["role"]; got != "viewer" {
+		t.Fatalf("joining again with the password gave role %v, want viewer", got)
+	}
+	e.must(200, "PATCH", b, owner, map[string]any{"password": "another secret"})
+	if got := e.must(200, "GET", b, bob, nil)["you"].(map[string]any)["role"]; got != "viewer" {
+		t.Fatalf("after a new password: role %v, want viewer (a full member)", got)
+	}
+}
