@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 
 	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/room"
@@ -19,6 +20,19 @@ func (n *Node) refreshRoles(board storage.BoardID) { n.access.RefreshRoles(board
 // roomPolicy is room.Config.Policy: the policy of a board being loaded.
 func (n *Node) roomPolicy(ctx context.Context, board storage.BoardID) room.Policy {
 	return n.access.RoomPolicy(ctx, board)
+}
+
+// memberRole is notify.Config.Role: a member's role on a board under its
+// settings as they are now ("" for a board deleted meanwhile).
+func (n *Node) memberRole(ctx context.Context, board storage.BoardID, user string) (string, error) {
+	m, err := n.loadBoard(ctx, board)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return n.access.MemberRole(ctx, board, m, user)
 }
 
 // sessionSweeper closes the connections of expired sign-in sessions until

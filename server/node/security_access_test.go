@@ -12,6 +12,7 @@ import (
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/client"
+	"github.com/corkboard/corkboard/server/mail/smtptest"
 	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/protocol"
@@ -567,5 +568,63 @@ func TestDemotedPasswordMember(t *testing.T) {
 	e.must(200, "PATCH", b, owner, map[string]any{"password": "another secret"})
 	if got := e.must(200, "GET", b, bob, nil)["you"].(map[string]any)["role"]; got != "viewer" {
 		t.Fatalf("after a new password: role %v, want viewer (a full member)", got)
+	}
+}
+
+// TestRevokedVisitorsGetNoMail: a signed-in visitor member who asked for
+// each change by e-mail hears of the board while they may read it, and of
+// nothing once the owner ends their access (a new password, revoked links,
+// public → password, password → members), while a full member still does.
+func TestRevokedVisitorsGetNoMail(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	each := map[string]any{"mode": "each", "batchMinutes": 1, "digest": false, "digestHour": 8, "quietFrom": 0, "quietTo": 0}
+	at := secStart
+	pass := func() []smtptest.Received {
+		at = at.Add(10 * time.Minute)
+		return e.notify(at)
+	}
+	cases := []struct {
+		name   string
+		create map[string]any
+		revoke map[string]any
+		code   int // the visitor's GET of the board afterwards
+	}{
+		{"a new password", map[string]any{"access": "password", "password": "open sesame"}, map[string]any{"password": "another secret"}, 401},
+		{"revoked links", map[string]any{"access": "password", "password": "open sesame"}, map[string]any{"revokeLinks": true}, 401},
+		{"public to password", map[string]any{"access": "public"}, map[string]any{"access": "password", "password": "another secret"}, 401},
+		{"password to members", map[string]any{"access": "password", "password": "open sesame"}, map[string]any{"access": "members"}, 403},
+	}
+	for i, tc := range cases {
+		tc.create["name"] = tc.name
+		b := "/v1/boards/" + boardID(t, e.must(201, "POST", "/v1/boards", owner, tc.create))
+		visitor, member := fmt.Sprintf("visitor%d@example.com", i), fmt.Sprintf("member%d@example.com", i)
+		vs := e.signIn(visitor)
+		if tc.create["access"] == "password" {
+			e.must(200, "POST", b+"/join", vs, map[string]any{"password": "open sesame"})
+		}
+		e.must(200, "PUT", b+"/notify", vs, each) // on a public board: a visitor member now
+		e.must(201, "POST", b+"/invites", owner, map[string]any{"email": member, "role": "editor"})
+		ms := e.accept(linkIn(t, to(e.deliver(), member)[0], "/v1/invites/"))
+		e.must(200, "PUT", b+"/notify", ms, each)
+
+		e.must(201, "POST", b+"/elements", owner, map[string]any{"kind": "note", "text": "shared while allowed"})
+		got := pass()
+		if m := to(got, visitor); len(m) != 1 || !strings.Contains(textOf(t, m[0]), "shared while allowed") {
+			t.Fatalf("%s: %d e-mails to the visitor before the change, want 1 with the note", tc.name, len(m))
+		}
+
+		e.must(200, "PATCH", b, owner, tc.revoke)
+		if code, body := e.call("GET", b, vs, nil); code != tc.code {
+			t.Fatalf("%s: the visitor's GET of the board: %d %v, want %d", tc.name, code, body, tc.code)
+		}
+		e.must(201, "POST", b+"/elements", owner, map[string]any{"kind": "note", "text": "TOP SECRET acquisition target"})
+		got = pass()
+		if m := to(got, visitor); len(m) != 0 {
+			t.Errorf("%s: the visitor still gets e-mail about the board: %q", tc.name, textOf(t, m[0]))
+		}
+		if m := to(got, member); len(m) != 1 || !strings.Contains(textOf(t, m[0]), "TOP SECRET") {
+			t.Errorf("%s: %d e-mails to the full member, want 1 with the note", tc.name, len(m))
+		}
 	}
 }

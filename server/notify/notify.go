@@ -94,7 +94,11 @@ type Config struct {
 	MailFrom  string                  // the sender of notifications
 	MAC       func(msg string) string // signs unsubscribe links
 	// Closed says whether a board's deadline has passed.
-	Closed   func(m *meta.Board) bool
+	Closed func(m *meta.Board) bool
+	// Role is a member's role on a board now, from the board's current
+	// settings ("" = none: a visitor member whose password, links or
+	// access changed since they came in). Required.
+	Role     func(ctx context.Context, board storage.BoardID, user string) (string, error)
 	Webhooks WebhookLimits
 }
 
@@ -184,6 +188,20 @@ func (nt *Notifier) NotifyBoard(ctx context.Context, m *meta.Board) error {
 	for _, mem := range members {
 		var u account.User
 		if nt.cfg.Records.Get(ctx, account.NSUser, []byte(mem.User), &u) != nil || u.Email == "" {
+			continue
+		}
+		// Only who may read the board now hears of it: a membership record
+		// outlives the access of a visitor member (a new password, revoked
+		// links, narrower access end it without touching the record). Their
+		// cursors stay where they are: should they come back, they hear of
+		// what they may then read anyway. Rejected: deleting the records of
+		// visitors whose access ended (a write per member on every access
+		// change, on every node, for what one check here decides).
+		role, err := nt.cfg.Role(ctx, id, mem.User)
+		if err != nil {
+			return err
+		}
+		if role == "" {
 			continue
 		}
 		for _, ch := range mem.Notify.Channels() {
