@@ -245,9 +245,14 @@ type Member struct {
 	Guest bool `json:"guest,omitempty"`
 	// Epoch is the board's link epoch when a guest member came in: a new
 	// password, revoked links or narrower access (a new epoch) ends it.
-	Epoch   int   `json:"epoch,omitempty"`
-	Joined  int64 `json:"joined"`
-	Removed bool  `json:"removed,omitempty"` // a tombstone: removal wins over an older grant
+	Epoch  int   `json:"epoch,omitempty"`
+	Joined int64 `json:"joined"`
+	// Removed is a tombstone: removal wins over an older grant. Nothing
+	// edits a removed membership, so its Updated is when it ended.
+	Removed bool `json:"removed,omitempty"`
+	// Left marks a removal by the member themselves (leaving), not by the
+	// owner: an invite link they hold may bring them back.
+	Left    bool  `json:"left,omitempty"`
 	Updated int64 `json:"updated"`
 }
 

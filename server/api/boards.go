@@ -221,7 +221,7 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequ
 		return
 	}
 	if user != nil {
-		if err := srv.addMember(r.Context(), id, user.ID, room.RoleOwner, ""); err != nil {
+		if err := srv.addMember(r.Context(), id, user.ID, room.RoleOwner, "", nil); err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}

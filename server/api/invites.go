@@ -304,9 +304,12 @@ func (srv *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	// Who is signed in matters to invite links only; read it before the
 	// invite is used, so a link is not spent on an anonymous click.
 	caller, callerErr := srv.cfg.Access.SignedIn(r)
+	ctx := r.Context()
 	var inv account.Invite
-	err := srv.cfg.Records.Update(r.Context(), account.NSInvite, []byte(account.HashToken(tok)), &inv, func(found bool) error {
+	var issued int64 // when the owner last made or renewed the invite
+	err := srv.cfg.Records.Update(ctx, account.NSInvite, []byte(account.HashToken(tok)), &inv, func(found bool) error {
 		now := srv.cfg.Now().UnixMilli()
+		issued = inv.Updated
 		msg := ""
 		switch {
 		case !found:
@@ -326,6 +329,10 @@ func (srv *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 			return refuse(401, protocol.CodeUnauthorized, msg)
 		}
 		if inv.Link {
+			// A member the owner removed spends no use of the link.
+			if err := srv.checkRestores(ctx, inv, issued, caller.ID); err != nil {
+				return err
+			}
 			inv.Uses++
 		} else {
 			inv.Used = now
@@ -335,8 +342,8 @@ func (srv *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		var ref *reply.Refusal
-		if errors.As(err, &ref) && ref.Status == 401 && !strings.Contains(r.Header.Get("Accept"), "application/json") {
-			page(w, 401, map[string]string{"Title": "Invite", "Text": ref.Msg, "Home": "/"})
+		if errors.As(err, &ref) && (ref.Status == 401 || ref.Status == 403) && !strings.Contains(r.Header.Get("Accept"), "application/json") {
+			page(w, ref.Status, map[string]string{"Title": "Invite", "Text": ref.Msg, "Home": "/"})
 			return
 		}
 		writeUpdateError(w, err)
@@ -355,10 +362,15 @@ func (srv *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		u, err = srv.ensureUser(r.Context(), inv.Email)
 	}
 	if err == nil {
-		err = srv.addMember(r.Context(), board, u.ID, inv.Role, inv.By)
+		err = srv.addMember(r.Context(), board, u.ID, inv.Role, inv.By, inviteRestores(inv, issued))
 	}
 	if err != nil {
-		writeError(w, 500, protocol.CodeInternal, err.Error())
+		var ref *reply.Refusal
+		if errors.As(err, &ref) && !strings.Contains(r.Header.Get("Accept"), "application/json") {
+			page(w, ref.Status, map[string]string{"Title": "Invite", "Text": ref.Msg, "Home": "/"})
+			return
+		}
+		writeUpdateError(w, err)
 		return
 	}
 	srv.cfg.Access.RefreshRoles(board)
@@ -371,6 +383,43 @@ func (srv *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	srv.startSession(w, r, u, "/b/"+inv.Board)
+}
+
+// inviteRestores says whether accepting inv brings back a membership that
+// was removed: one the member left by themselves, or, for an e-mailed
+// invite, one the owner ended before they made or renewed the invite
+// (issued: the invite's Updated before it was accepted; inviting the
+// address again renews a pending invite). An invite link never brings
+// back a member the owner removed: it is handed to many, and making one
+// for the team is no decision about the person removed. Rejected: letting
+// any invite restore (a removed member came back through the link they
+// joined with), and letting nothing restore (the owner could never take a
+// removal back).
+func inviteRestores(inv account.Invite, issued int64) func(removed account.Member) bool {
+	return func(removed account.Member) bool {
+		return removed.Left || !inv.Link && issued > removed.Updated
+	}
+}
+
+// checkRestores refuses (errRemoved) accepting inv for user when it would
+// not bring back their removed membership: checked before an invite link
+// is spent, and again when the membership is granted.
+func (srv *Server) checkRestores(ctx context.Context, inv account.Invite, issued int64, user string) error {
+	board, err := storage.ParseBoardID(inv.Board)
+	if err != nil {
+		return nil // the board is gone: answered after
+	}
+	var mem account.Member
+	err = srv.cfg.Records.Get(ctx, account.NSMember, account.BoardKey(board, user), &mem)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case mem.Removed && !inviteRestores(inv, issued)(mem):
+		return errRemoved
+	}
+	return nil
 }
 
 // POST /v1/boards/{board}/join {"password", "name"}: enters a

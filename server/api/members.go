@@ -73,22 +73,28 @@ func (srv *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{"members": out})
 }
 
-// addMember makes user a member with role (keeping a higher role it has).
 // addMember grants user role on the board (never lowering a full
-// member's role), by the user by; a visitor member becomes a full one.
-func (srv *Server) addMember(ctx context.Context, id storage.BoardID, user, role, by string) error {
-	return srv.grant(ctx, id, user, role, by, false, 0)
+// member's role), by the user by; a visitor member becomes a full one. A
+// membership that was removed comes back only if restores says so of it
+// (nil: never); otherwise the answer is errRemoved's refusal.
+func (srv *Server) addMember(ctx context.Context, id storage.BoardID, user, role, by string, restores func(removed account.Member) bool) error {
+	return srv.grant(ctx, id, user, role, by, false, 0, restores)
 }
 
 // addVisitor makes user a visitor member of the board (account.Member.Guest:
 // in with the board's password, or a public board's visitor who chose
 // notifications), valid in the board's epoch epoch; a full member stays
-// one.
+// one. A removed member who knows the password comes in again, as a
+// visitor: as a guest without signing in, they could anyway.
 func (srv *Server) addVisitor(ctx context.Context, id storage.BoardID, user, role string, epoch int) error {
-	return srv.grant(ctx, id, user, role, "", true, epoch)
+	return srv.grant(ctx, id, user, role, "", true, epoch, func(account.Member) bool { return true })
 }
 
-func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by string, visitor bool, epoch int) error {
+// errRemoved refuses a grant that would bring back a membership the owner
+// ended.
+var errRemoved = refuse(403, protocol.CodeForbidden, "you were removed from this board: its owner may invite you again by e-mail")
+
+func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by string, visitor bool, epoch int, restores func(removed account.Member) bool) error {
 	key := account.BoardKey(id, user)
 	var u account.User
 	srv.cfg.Records.Get(ctx, account.NSUser, []byte(user), &u)
@@ -101,6 +107,9 @@ func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by
 	// never overwritten with what this grant read.
 	err := srv.cfg.Records.Update(ctx, account.NSMember, key, &mem, func(found bool) error {
 		joined = false
+		if found && mem.Removed && (restores == nil || !restores(mem)) {
+			return errRemoved
+		}
 		if found && !mem.Removed {
 			switch {
 			case mem.Guest && !visitor:
@@ -211,7 +220,8 @@ func (srv *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "the owner cannot be removed")
 		return
 	}
-	if _, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) { mem.Removed = true }); err != nil {
+	left := user == who.User.ID
+	if _, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) { mem.Removed, mem.Left = true, left }); err != nil {
 		writeUpdateError(w, err)
 		return
 	}

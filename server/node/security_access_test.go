@@ -628,3 +628,93 @@ func TestRevokedVisitorsGetNoMail(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedMemberStaysOutOfInviteLink: a member the owner removed cannot
+// come back through the invite link they joined with (nor spend a use of
+// it), nor through an e-mailed invite made before the removal; an e-mailed
+// invite made or renewed after it brings them back, and a member who left
+// by themselves may come back through the link.
+func TestRemovedMemberStaysOutOfInviteLink(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "team", "access": "members"}))
+	b := "/v1/boards/" + board
+	inv := e.must(201, "POST", b+"/invites", owner, map[string]any{"role": "editor"})
+	link := inv["link"].(string)
+	uses := func() float64 {
+		for _, i := range e.must(200, "GET", b+"/invites", owner, nil)["invites"].([]any) {
+			if i := i.(map[string]any); i["id"] == inv["invite"].(map[string]any)["id"] {
+				n, _ := i["uses"].(float64)
+				return n
+			}
+		}
+		t.Fatal("the invite link is not listed")
+		return 0
+	}
+	// An e-mailed invite to Bob, pending while he joins by the link.
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "bob@example.com", "role": "editor"})
+	early := linkIn(t, to(e.deliver(), "bob@example.com")[0], "/v1/invites/")
+	bob := e.signIn("bob@example.com")
+	bobID := e.must(200, "POST", link, bob, nil)["user"].(map[string]any)["id"].(string)
+	e.must(200, "GET", b, bob, nil)
+
+	e.clk.Set(secStart.Add(time.Minute))
+	e.must(204, "DELETE", b+"/members/"+bobID, owner, nil)
+	if code, body := e.call("GET", b, bob, nil); code != 403 {
+		t.Fatalf("a removed member's GET: %d %v", code, body)
+	}
+	for i := 0; i < 3; i++ {
+		if code, body := e.call("POST", link, bob, nil); code != 403 || errCode(body) != string(protocol.CodeForbidden) {
+			t.Fatalf("a removed member's POST of the invite link: %d %v, want 403", code, body)
+		}
+	}
+	if code, body := e.call("GET", b, bob, nil); code != 403 {
+		t.Fatalf("a removed member after posting the invite link: %d %v", code, body)
+	}
+	if n := uses(); n != 1 {
+		t.Fatalf("the invite link has %v uses, want 1 (the removed member's attempts spend none)", n)
+	}
+	if code, body := e.call("POST", early, "", nil); code != 403 {
+		t.Fatalf("an e-mailed invite made before the removal: %d %v, want 403", code, body)
+	}
+	if code, body := e.call("GET", b, bob, nil); code != 403 {
+		t.Fatalf("a removed member after the older e-mailed invite: %d %v", code, body)
+	}
+
+	// The owner invites Bob again by e-mail: he is back.
+	e.clk.Set(secStart.Add(2 * time.Minute))
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "bob@example.com", "role": "commenter"})
+	bob = e.accept(linkIn(t, to(e.deliver(), "bob@example.com")[0], "/v1/invites/"))
+	if got := e.must(200, "GET", b, bob, nil)["you"].(map[string]any)["role"]; got != "commenter" {
+		t.Fatalf("after a new e-mailed invite: role %v, want commenter", got)
+	}
+
+	// Dave too had an e-mailed invite pending when he was removed: the
+	// owner inviting his address again renews it, and it brings him back.
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "dave@example.com", "role": "editor"})
+	daveMail := linkIn(t, to(e.deliver(), "dave@example.com")[0], "/v1/invites/")
+	dave := e.signIn("dave@example.com")
+	e.must(200, "POST", link, dave, nil)
+	e.clk.Set(secStart.Add(3 * time.Minute))
+	e.must(204, "DELETE", b+"/members/"+e.userID(dave), owner, nil)
+	e.clk.Set(secStart.Add(4 * time.Minute))
+	if again := e.must(200, "POST", b+"/invites", owner, map[string]any{"email": "dave@example.com", "role": "viewer"}); again["existing"] != true {
+		t.Fatalf("inviting a pending address again: %v", again)
+	}
+	dave = e.accept(daveMail)
+	if got := e.must(200, "GET", b, dave, nil)["you"].(map[string]any)["role"]; got != "viewer" {
+		t.Fatalf("after the renewed e-mailed invite: role %v, want viewer", got)
+	}
+
+	// Carol leaves by herself; the link brings her back.
+	carol := e.signIn("carol@example.com")
+	e.must(200, "POST", link, carol, nil)
+	e.must(204, "DELETE", b+"/members/me", carol, nil)
+	if code, _ := e.call("GET", b, carol, nil); code != 403 {
+		t.Fatalf("a member who left reads the board: %d", code)
+	}
+	e.must(200, "POST", link, carol, nil)
+	if got := e.must(200, "GET", b, carol, nil)["you"].(map[string]any)["role"]; got != "editor" {
+		t.Fatalf("a member who left, back through the link: role %v", got)
+	}
+}
