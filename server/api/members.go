@@ -30,17 +30,30 @@ type memberView struct {
 }
 
 // GET /v1/boards/{board}/members: who is on the board, for the share
-// dialog and for @mentions. A public board's guest who may comment
-// (commenter or editor) may list them too, since they may mention them:
-// names and ids only (e-mails are for the owner, and one's own).
+// dialog and for @mentions. The owner and full members list them, whatever
+// their role; anyone else on the board (a link's or a password guest's
+// token, a public board's guest, a signed-in visitor or visitor member)
+// only if they may comment (commenter or editor), since they may mention
+// them: names and ids only (e-mails are for the owner, and one's own).
+// Rejected: refusing viewer members too (the people the owner chose may
+// see who else is on the board, as the home page's cards show), and
+// letting every viewer list them (a viewer link is often handed out
+// widely, and its holders have no one to mention).
 func (srv *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 	id, m, who, ok := srv.enter(w, r)
 	if !ok {
 		return
 	}
-	if who.Guest && account.RoleRank(who.User.Role) < account.RoleRank(room.RoleCommenter) {
-		writeError(w, 403, protocol.CodeForbidden, "guests who may not comment cannot list members")
-		return
+	if account.RoleRank(who.User.Role) < account.RoleRank(room.RoleCommenter) {
+		full, err := srv.fullMember(r.Context(), id, who)
+		if err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
+		if !full {
+			writeError(w, 403, protocol.CodeForbidden, "only members, and visitors who may comment, may list the members")
+			return
+		}
 	}
 	ms, err := srv.cfg.Boards.Members(r.Context(), id)
 	if err != nil {
@@ -71,6 +84,23 @@ func (srv *Server) listMembers(w http.ResponseWriter, r *http.Request) {
 		return strings.Compare(a.Name, b.Name)
 	})
 	writeJSON(w, 200, map[string]any{"members": out})
+}
+
+// fullMember says whether who has a membership of their own on the board
+// (not removed, not a visitor member's).
+func (srv *Server) fullMember(ctx context.Context, id storage.BoardID, who access.Identity) (bool, error) {
+	if who.Via != access.ViaSession {
+		return false, nil
+	}
+	var mem account.Member
+	err := srv.cfg.Records.Get(ctx, account.NSMember, account.BoardKey(id, who.User.ID), &mem)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return !mem.Removed && !mem.Guest, nil
 }
 
 // addMember grants user role on the board (never lowering a full

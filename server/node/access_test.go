@@ -364,6 +364,48 @@ func TestMembersForMentions(t *testing.T) {
 	}
 }
 
+// TestMembersListForVisitorsWhoMayComment: people without a membership of
+// their own list the members only when they may comment, however they came
+// in (a link, the password, a public board's welcome, a signed-in visit);
+// the owner and the members list them whatever their role.
+func TestMembersListForVisitorsWhoMayComment(t *testing.T) {
+	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	owner := e.signIn("olga@example.com")
+	pub := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "public", "publicRole": "viewer"})
+	pw := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "pw", "access": "password", "password": "open sesame", "publicRole": "viewer"})
+	pubB, pwB := "/v1/boards/"+boardID(t, pub), "/v1/boards/"+boardID(t, pw)
+	links := pub["links"].(map[string]any)
+	e.must(201, "POST", pubB+"/invites", owner, map[string]any{"email": "vera@example.com", "role": "viewer"})
+	vera := e.accept(linkIn(t, to(e.deliver(), "vera@example.com")[0], "/v1/invites/"))
+	passer := e.signIn("pat@example.com")
+	e.must(200, "POST", pwB+"/join", passer, map[string]any{"password": "open sesame"})
+	guest := e.must(200, "POST", pwB+"/join", "", map[string]any{"password": "open sesame", "name": "Gus"})["token"].(string)
+
+	cases := []struct {
+		who, board, cred string
+		want             int
+	}{
+		{"a viewer link", pubB, tokenOf(t, links["viewer"].(string)), 403},
+		{"an anonymous viewer guest", pubB, "", 403},
+		{"a signed-in visitor of a viewer board", pubB, e.signIn("sam@example.com"), 403},
+		{"a password guest viewer", pwB, guest, 403},
+		{"a password member viewer", pwB, passer, 403},
+		{"a commenter link", pubB, tokenOf(t, links["commenter"].(string)), 200},
+		{"a viewer member", pubB, vera, 200},
+		{"the owner", pwB, owner, 200},
+	}
+	for _, c := range cases {
+		code, body := e.call("GET", c.board+"/members", c.cred, nil)
+		if code != c.want {
+			t.Errorf("%s lists the members: %d %v, want %d", c.who, code, body, c.want)
+			continue
+		}
+		if code == 403 && errCode(body) != string(protocol.CodeForbidden) {
+			t.Errorf("%s: body %v, want code forbidden", c.who, body)
+		}
+	}
+}
+
 // TestInviteTwice: inviting an address that has a pending invite answers
 // that invite (refreshed: the new role, a later expiry) without a second
 // invite or e-mail; "resend" replaces it with a new e-mailed one, whose
