@@ -32,6 +32,12 @@ type Limits struct {
 	// OpsPerSecond and OpsBurst bound changes per second (default 2000,
 	// burst 10000: an offline outbox arrives in bursts).
 	OpsPerSecond, OpsBurst float64
+	// OpItemsPerSecond and OpItemsBurst bound the ops of those changes,
+	// every op of every change (default 50,000 a second, burst 262,144:
+	// a frame of protocol.MaxFrameOps passes when the bucket is full).
+	// The bound on changes alone let one connection send 2,000 changes of
+	// 65,536 ops a second, each op for the room to check and apply.
+	OpItemsPerSecond, OpItemsBurst float64
 	// FramesPerSecond bounds all frames (default 200, burst 1000).
 	FramesPerSecond, FramesBurst float64
 	// SendQueue is the per-session queue of outgoing messages (default
@@ -59,6 +65,12 @@ func (l *Limits) Defaults() {
 	}
 	if l.OpsBurst <= 0 {
 		l.OpsBurst = 10000
+	}
+	if l.OpItemsPerSecond <= 0 {
+		l.OpItemsPerSecond = 50000
+	}
+	if l.OpItemsBurst <= 0 {
+		l.OpItemsBurst = 2 * protocol.MaxFrameOps
 	}
 	if l.FramesPerSecond <= 0 {
 		l.FramesPerSecond = 200

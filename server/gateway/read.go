@@ -66,6 +66,7 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 	l := g.cfg.Limits
 	frames := bucket{rate: l.FramesPerSecond, burst: l.FramesBurst}
 	ops := bucket{rate: l.OpsPerSecond, burst: l.OpsBurst}
+	items := bucket{rate: l.OpItemsPerSecond, burst: l.OpItemsBurst}
 	claimed := false // the session's replica id is claimed (Config.ClaimReplica)
 	refuse := func(code protocol.Code, seq uint64, msg string) {
 		g.cfg.Metrics.Rejected(code)
@@ -124,6 +125,15 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 		}
 		if !ops.take(now, float64(len(changes))) {
 			refuse(protocol.CodeRateLimited, seq, "too many changes per second; resend this batch later")
+			continue
+		}
+		n := 0
+		for i := range changes {
+			n += len(changes[i].Ops)
+		}
+		if !items.take(now, float64(n)) {
+			ops.tokens += float64(len(changes)) // the batch was not taken: its changes count for nothing
+			refuse(protocol.CodeRateLimited, seq, "too many ops per second; resend this batch later")
 			continue
 		}
 		if !claimed && len(changes) > 0 {

@@ -363,6 +363,43 @@ func TestAttackHelloColour(t *testing.T) {
 	}
 }
 
+// TestAttackOpFlood: changes per second were bounded, their ops not: one
+// connection could send 2,000 changes of 65,536 ops a second for its
+// board's room to check and apply. Past the ops burst, a batch is refused
+// as rate_limited (with its seq: resend later), the clock standing still
+// so that nothing refills.
+func TestAttackOpFlood(t *testing.T) {
+	at := time.UnixMilli(1_900_000_000_000)
+	tn := startNode(t, func(c *node.Config) { c.Now = func() time.Time { return at } })
+	b := tn.createBoard(`{"name":"op flood"}`)
+	a := newAuthor(0xf10)
+	c := rawJoin(t, tn.wsURL(b.Board.ID, b.Token), a.rep, nil)
+	note := elem(1)
+	first := a.note(t, note, "n")
+	c.expectAck(c.send(first))
+	start := first.End() + 1
+	many := func(n int) crdt.Change {
+		ops := make([]crdt.Op, n)
+		for i := range ops {
+			ops[i] = setOp(note, "x", crdt.Number(float64(i)))
+		}
+		ch := change(a.rep, start, ops...)
+		start += uint64(len(ops))
+		return ch
+	}
+	// The burst, 2 × protocol.MaxFrameOps, less the note's ops: two frames.
+	for i, last := range []int{crdt.MaxOps, crdt.MaxOps - len(first.Ops)} {
+		if ack := c.expectAck(c.send(many(crdt.MaxOps), many(last))); ack.Applied != 2 {
+			t.Fatalf("frame %d: ack %+v", i, ack)
+		}
+	}
+	seq := c.send(change(a.rep, start, setOp(note, "x", crdt.Number(-1))))
+	e := c.expectError(protocol.CodeRateLimited)
+	if e.Seq != seq || !strings.Contains(e.Message, "ops per second") {
+		t.Fatalf("refusal %+v, want seq %d and ops per second", e, seq)
+	}
+}
+
 // metric returns the value of one series of the node's /metrics.
 func (tn *testNode) metric(series string) string {
 	tn.t.Helper()
