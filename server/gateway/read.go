@@ -144,6 +144,10 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 			claimed = true
 		}
 		if err := rm.Submit(ctx, s, seq, changes); err != nil {
+			if errors.Is(err, room.ErrBusy) {
+				refuse(protocol.CodeRateLimited, seq, "the board has too much waiting to be applied; resend this batch later")
+				continue
+			}
 			s.Kick(protocol.CloseRetry, "board unavailable")
 			return
 		}

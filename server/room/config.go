@@ -27,6 +27,13 @@ type Config struct {
 	SnapshotCatchup int
 	// MaxGroup: submissions committed together at most (default 256).
 	MaxGroup int
+	// MaxQueuedOps: ops of the submissions waiting in the room's inbox,
+	// all together (default 262,144, about 50 MB decoded). Past it,
+	// Submit refuses with ErrBusy, unless nothing else waits (a batch
+	// bigger than it still passes alone). The inbox holds 256 messages;
+	// counted in messages only, 256 frames of 131,072 ops each could wait
+	// behind a busy room: some 6 GB.
+	MaxQueuedOps int
 	// MaxHeld: changes a room holds for missing dependencies (default
 	// 10000); past it, further changes with missing dependencies are refused.
 	MaxHeld int
@@ -170,6 +177,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxGroup <= 0 {
 		c.MaxGroup = 256
+	}
+	if c.MaxQueuedOps <= 0 {
+		c.MaxQueuedOps = 1 << 18
 	}
 	if c.DirectWrites == 0 {
 		c.DirectWrites = 16

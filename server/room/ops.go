@@ -151,6 +151,7 @@ func (r *Room) handle(msg any) {
 		for len(group) < r.cfg.MaxGroup {
 			select {
 			case next := <-r.inbox:
+				r.took(next)
 				if s, ok := next.(submit); ok {
 					group = append(group, s)
 					continue

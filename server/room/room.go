@@ -39,6 +39,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
@@ -50,6 +51,10 @@ import (
 // ErrClosed: the room closed (unloaded, dropped, or the manager closed)
 // before it could do what was asked.
 var ErrClosed = errors.New("room: closed")
+
+// ErrBusy is Submit's refusal while the room's inbox holds
+// Config.MaxQueuedOps ops already: the client should resend later.
+var ErrBusy = errors.New("room: busy")
 
 // Manager opens rooms on first use and forgets them when they unload.
 type Manager struct {
@@ -164,6 +169,7 @@ type submit struct {
 	sess    *Session
 	seq     uint64
 	changes []crdt.Change
+	ops     int64 // of the changes, counted in queuedOps while in the inbox
 }
 
 type remote struct {
@@ -181,6 +187,9 @@ type Room struct {
 	log   *slog.Logger
 
 	inbox   chan any // submit, join, leave, presence, remote, func()
+	// queuedOps counts the ops of the submissions in inbox (Submit adds,
+	// took takes off): Config.MaxQueuedOps bounds it.
+	queuedOps atomic.Int64
 	loaded  chan struct{}
 	loadErr error
 	done    chan struct{}
@@ -316,8 +325,34 @@ func (r *Room) Leave(s *Session) {
 // Submit hands a client's batch to the room; the answer (ack or error)
 // goes to the session's queue. It blocks while the room's inbox is full,
 // which pushes back on that client's reader.
+//
+// It refuses with ErrBusy while the inbox holds Config.MaxQueuedOps ops
+// of other submissions: decoded ops are two hundred bytes each, and a
+// message count alone let a room that fell behind hold gigabytes.
+// Rejected: waiting for room (a reader blocked on a full inbox already
+// pushes back; blocking on ops too would hold every reader of a busy
+// board, each with a decoded frame in hand).
 func (r *Room) Submit(ctx context.Context, s *Session, seq uint64, changes []crdt.Change) error {
-	return r.send(ctx, submit{s, seq, changes})
+	var n int64
+	for i := range changes {
+		n += int64(len(changes[i].Ops))
+	}
+	if q := r.queuedOps.Add(n); q > int64(r.cfg.MaxQueuedOps) && q > n {
+		r.queuedOps.Add(-n)
+		return ErrBusy
+	}
+	if err := r.send(ctx, submit{s, seq, changes, n}); err != nil {
+		r.queuedOps.Add(-n)
+		return err
+	}
+	return nil
+}
+
+// took is called with each message taken from the inbox.
+func (r *Room) took(msg any) {
+	if s, ok := msg.(submit); ok {
+		r.queuedOps.Add(-s.ops)
+	}
 }
 
 type presence struct {
@@ -419,6 +454,7 @@ func (r *Room) serve(idle *time.Timer, syncTick *time.Ticker) {
 				r.requestSync(true)
 			}
 		case msg := <-r.inbox:
+			r.took(msg)
 			had := len(r.sessions)
 			if h := r.cfg.BeforeHandle; h != nil {
 				h(r.board)
@@ -489,6 +525,7 @@ func (r *Room) drainInbox(why string, runFuncs bool) {
 	for {
 		select {
 		case msg := <-r.inbox:
+			r.took(msg)
 			switch m := msg.(type) {
 			case join:
 				m.err <- ErrClosed
