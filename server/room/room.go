@@ -186,14 +186,14 @@ type Room struct {
 	board storage.BoardID
 	log   *slog.Logger
 
-	inbox   chan any // submit, join, leave, presence, remote, func()
+	inbox chan any // submit, join, leave, presence, remote, func()
 	// queuedOps counts the ops of the submissions in inbox (Submit adds,
 	// took takes off): Config.MaxQueuedOps bounds it.
 	queuedOps atomic.Int64
-	loaded  chan struct{}
-	loadErr error
-	done    chan struct{}
-	stop    chan string
+	loaded    chan struct{}
+	loadErr   error
+	done      chan struct{}
+	stop      chan string
 
 	// Owned by the room goroutine.
 	doc       *crdt.Doc
