@@ -97,3 +97,34 @@ func BenchmarkApplyBigChange(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(c.Ops)), "ops/change")
 }
+
+// BenchmarkCheckChainedInserts: Check of one change of 60,000 one-character
+// inserts, each after the one before (a 763 KB message: one change for the
+// rate limits), as the room checks a client's change; interleaved, every
+// other op goes to a second field, so each field's characters are 30,000
+// separate runs. Its cost must grow with the ops, not with their square.
+func BenchmarkCheckChainedInserts(b *testing.B) {
+	const n = 60000
+	var el ElementID
+	el[0] = 9
+	for _, interleave := range []bool{false, true} {
+		name := "chained"
+		if interleave {
+			name = "interleaved"
+		}
+		b.Run(name, func(b *testing.B) {
+			d := NewDoc()
+			tx := d.Begin(1, 100)
+			must(b, tx.Create(el, "note"))
+			tx.Commit()
+			c := chainedInserts(el, 1, n, interleave)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := d.Check(&c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(c.Ops)), "ops/change")
+		})
+	}
+}
