@@ -283,8 +283,28 @@ func (d *Doc) VersionOf(r ReplicaID) uint64 { return d.vv[r] }
 // Has reports whether the op id has been applied.
 func (d *Doc) Has(id OpID) bool { return d.vv.Contains(id) }
 
-// Clock returns the largest HLC reading the doc has seen.
+// Clock returns the doc's HLC reading: the largest timestamp it has issued
+// or adopted (Clock.Observe: not one forged past MaxTime). The doc's next
+// local change starts after it.
 func (d *Doc) Clock() Timestamp { return d.clock.Last() }
+
+// stamps lists the timestamps of the doc's registers and of moves.
+func (d *Doc) stamps(moves []move) []Timestamp {
+	out := make([]Timestamp, 0, 2*len(d.elems)+len(moves))
+	for _, e := range d.elems {
+		out = append(out, e.kind.s.TS, e.deleted.s.TS)
+		for i := range e.props {
+			out = append(out, e.props[i].s.TS)
+		}
+		for i := range e.votes {
+			out = append(out, e.votes[i].s.TS)
+		}
+	}
+	for i := range moves {
+		out = append(out, moves[i].Stamp.TS)
+	}
+	return out
+}
 
 // Held returns the number of changes waiting for their dependencies.
 func (d *Doc) Held() int { return len(d.heldBy) }

@@ -315,10 +315,16 @@ func (l *SnapshotLoader) tree() error {
 		return err
 	}
 	l.el = elementLoader{}
-	for _, m := range d.tree.moves() {
+	moves := d.tree.moves()
+	for _, m := range moves {
 		if !d.exists(m.Node) || (m.Parent != Root && !d.exists(m.Parent)) {
 			return malformed("snapshot: move of an unknown element")
 		}
+	}
+	if Timestamp(l.clock) > MaxTime {
+		// A clock past MaxTime was not adopted (header): the reading
+		// comes from the stamps, as Observe would have taken them.
+		d.clock.settle(d.stamps(moves))
 	}
 	l.stage = stageHeld
 	return nil

@@ -18,6 +18,10 @@ type Tx struct {
 	// dependencies; numbering a new change after the version vector would
 	// reuse their counters, so every op is refused until they apply.
 	blocked bool
+	// spent: the doc's clock has no readings left for a change (Clock.Next;
+	// only forged timestamps could get it there): every op is refused
+	// rather than stamped with a reading that wraps round.
+	spent bool
 
 	// Set by UndoManager: where to record inverses, and for whom.
 	undo     *UndoManager
@@ -43,13 +47,8 @@ func (d *Doc) begin(r ReplicaID, nowMs int64, ops []Op) Tx {
 	if len(d.heldBy) > 0 {
 		_, blocked = d.heldRep[r]
 	}
-	t := d.clock.Last() + 1
-	if nowMs > 0 {
-		if p := MakeTimestamp(uint64(nowMs), 0); p > t {
-			t = p
-		}
-	}
-	return Tx{d: d, c: Change{Replica: r, Start: start, Time: t, Ops: ops}, next: start, blocked: blocked}
+	t, ok := d.clock.start(nowMs)
+	return Tx{d: d, c: Change{Replica: r, Start: start, Time: t, Ops: ops}, next: start, blocked: blocked, spent: !ok}
 }
 
 // BeginInto is Begin for a caller that is done with each change before it
@@ -93,8 +92,8 @@ func (tx *Tx) add(op Op) error {
 	if tx.done {
 		return fmt.Errorf("crdt: transaction already committed: %w", ErrInvalidOp)
 	}
-	if tx.blocked {
-		return errBlocked(tx.c.Replica)
+	if err := tx.stuck(); err != nil {
+		return err
 	}
 	if len(tx.c.Ops) >= MaxOps {
 		return fmt.Errorf("crdt: transaction holds %d ops already: %w", MaxOps, ErrInvalidOp)
@@ -142,7 +141,7 @@ func (tx *Tx) Commit() (Change, bool) {
 		d.createdNow = d.createdNow[:0]
 		return Change{}, false
 	}
-	d.clock.Observe(tx.c.stampAt(tx.next - 1).TS)
+	d.clock.issued(tx.c.stampAt(tx.next - 1).TS)
 	d.advancedNow = append(d.advancedNow, tx.c.Replica)
 	d.release(nil)
 	if tx.undo != nil {
@@ -209,8 +208,8 @@ func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
 	if tx.done {
 		return fmt.Errorf("crdt: transaction already committed: %w", ErrInvalidOp)
 	}
-	if tx.blocked {
-		return errBlocked(tx.c.Replica)
+	if err := tx.stuck(); err != nil {
+		return err
 	}
 	// Local fast path: the list picks the origins and integrates at once.
 	t := e.textOrNew(field)
@@ -231,7 +230,7 @@ func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
 // before; the caller checked it.
 func (tx *Tx) insertTextBefore(id ElementID, field string, before OpID, s string) {
 	e := tx.d.elems[id]
-	if s == "" || e == nil || tx.done || tx.blocked {
+	if s == "" || e == nil || tx.done || tx.blocked || tx.spent {
 		return
 	}
 	t := e.text(field)
@@ -271,7 +270,7 @@ func (tx *Tx) DeleteText(id ElementID, field string, pos, n int) error {
 	// needs none of add's checks but the transaction's own and validate's
 	// bounds, so it is applied directly (remove, as applyOpTo does), unless
 	// the undo manager captures it or a check fails (add then says why).
-	direct := tx.capture == nil && !tx.done && !tx.blocked && !e.kind.s.IsZero() && !id.IsRoot() && validKey(field)
+	direct := tx.capture == nil && !tx.done && !tx.blocked && !tx.spent && !e.kind.s.IsZero() && !id.IsRoot() && validKey(field)
 	for _, sp := range tx.d.spanBuf {
 		op := Op{Type: OpDeleteText, Element: id, Key: field,
 			Target: OpID{sp.Replica, sp.From}, Count: sp.To - sp.From + 1}
@@ -306,6 +305,18 @@ func (tx *Tx) Move(id, parent ElementID, pos string) error {
 		}
 	}
 	return tx.add(Op{Type: OpMove, Element: id, Parent: parent, Pos: pos})
+}
+
+// stuck says why no op may be added: the replica's own changes are held
+// (blocked), or the clock is spent; nil when ops may be added.
+func (tx *Tx) stuck() error {
+	switch {
+	case tx.blocked:
+		return errBlocked(tx.c.Replica)
+	case tx.spent:
+		return fmt.Errorf("crdt: the doc's clock is at %d, too close to 2^64 for another change: %w", tx.d.clock.Last(), ErrInvalidOp)
+	}
+	return nil
 }
 
 func errBlocked(r ReplicaID) error {
