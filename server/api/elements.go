@@ -492,7 +492,7 @@ func awaitAnswer(ctx context.Context, s *room.Session) (int, protocol.Code, erro
 					status = 409
 				case protocol.CodeRateLimited:
 					status = 429
-				case protocol.CodeUnavailable, protocol.CodeInternal:
+				case protocol.CodeUnavailable, protocol.CodeInternal, protocol.CodeClockAhead:
 					status = 503
 				}
 				return status, f.Code, errors.New(f.Message)

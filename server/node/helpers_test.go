@@ -422,8 +422,10 @@ func (r *rawConn) ping() {
 }
 
 // change builds a change by hand, for ops a local doc would refuse to make.
+// It is stamped now (a millisecond per counter later, so that a replica's
+// times increase): a node refuses changes from the future (clock_ahead).
 func change(rep crdt.ReplicaID, start uint64, ops ...crdt.Op) crdt.Change {
-	return crdt.Change{Replica: rep, Start: start, Time: crdt.MakeTimestamp(1_900_000_000_000+start, 0), Ops: ops}
+	return crdt.Change{Replica: rep, Start: start, Time: crdt.MakeTimestamp(uint64(time.Now().UnixMilli())+start, 0), Ops: ops}
 }
 
 func setOp(e crdt.ElementID, key string, v crdt.Value) crdt.Op {

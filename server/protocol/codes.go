@@ -19,6 +19,7 @@ const (
 	CodeReadOnly     Code = "read_only"   // the board is closed for edits (deadline)
 	CodeInternal     Code = "internal"    // the node failed; retry later
 	CodeUnavailable  Code = "unavailable" // stored on this node, but not confirmed by enough other nodes in time: resend later
+	CodeClockAhead   Code = "clock_ahead" // a change's time is too far ahead of the node's clock: resend it once the node's clock is there
 )
 
 // Close codes. Ranges, as a client should treat them:

@@ -104,6 +104,11 @@ type Welcome struct {
 	Catchup string `json:"catchup"`
 	Changes int    `json:"changes"`
 	Peers   []Peer `json:"peers"`
+	// Now is the node's clock (unix ms) as it sent the welcome. Clients
+	// stamp their changes with their clock's offset to it: a change whose
+	// time runs more than a few minutes past the node's clock is refused
+	// ("clock_ahead").
+	Now int64 `json:"now,omitempty"`
 	// Token is set for a guest (no token given): it keeps the guest's
 	// identity, so a reconnect with the same replica id is accepted.
 	// Clients keep it and present it next time.

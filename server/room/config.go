@@ -109,6 +109,33 @@ type Config struct {
 	SyncInterval time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MaxClockAhead: how far past Now the timestamps of a client's change
+	// may run (default 5 minutes), unless the change starts right after the
+	// board's own clock (crdt.Doc.Clock); past it the change is refused
+	// with "clock_ahead" and not stored (admitTime). A timestamp is the
+	// milliseconds of its maker's clock (docs/PROTOCOL.md 5.1), and every
+	// replica adopts the largest it sees: a change stamped far ahead would
+	// win every register it writes against whatever is done meanwhile, and
+	// one near 2^64 ran every clock to the end of its range.
+	//
+	// Five minutes: the web client stamps changes with its clock corrected
+	// by its offset to the node's (the welcome's "now"), so honest changes
+	// are off by a network delay; the margin is for clients that do not
+	// correct and run a little fast. A change refused so is not a refusal
+	// of content: once the node's clock has caught up, the same change is
+	// taken, so the client keeps it and resends it later.
+	//
+	// The exception: a board stored before the check may hold a time far
+	// ahead, which every copy adopted; its clients' changes start right
+	// after it, and are taken. A client moves the board's clock that way
+	// by at most the readings of its change, one per op or character.
+	//
+	// Rejected: comparing with the board's clock plus the allowance (each
+	// change could move it one allowance further); a bound in the CRDT's
+	// validation (it reads no clock, and logs stored with such times must
+	// still load); "malformed" (the client would start over and drop its
+	// unsent work, for a change that is fine a few minutes later).
+	MaxClockAhead time.Duration
 	// Log (default slog.Default()).
 	Log *slog.Logger
 	// Hooks receive metrics events (all optional).
@@ -207,6 +234,9 @@ func (c *Config) defaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.MaxClockAhead <= 0 {
+		c.MaxClockAhead = 5 * time.Minute
 	}
 	if c.ReplicateTimeout <= 0 {
 		c.ReplicateTimeout = 5 * time.Second

@@ -67,7 +67,7 @@ func submitOne(t testing.TB, r *room.Room, s *room.Session, seq uint64, c crdt.C
 // heldChange is a change of rep at counter start (>1, so it waits for
 // counter 1, which never comes) carrying n bytes.
 func heldChange(rep crdt.ReplicaID, start uint64, n int) crdt.Change {
-	return crdt.Change{Replica: rep, Start: start, Time: crdt.MakeTimestamp(1_900_000_000_000+start, 0),
+	return crdt.Change{Replica: rep, Start: start, Time: crdt.MakeTimestamp(1_750_000_000_000+start, 0),
 		Ops: []crdt.Op{{Type: crdt.OpSet, Element: el(1), Key: "junk", Value: crdt.String(strings.Repeat("j", n))}}}
 }
 
@@ -145,7 +145,7 @@ func TestHeldLimitsPerReplicaUserBoard(t *testing.T) {
 		t.Fatalf("room holds %d changes, %d bytes; want 10 within %d", n, bytes, cfg.MaxHeldBytes)
 	}
 	// Once a dependency arrives the user's share is free again.
-	if ack, e := submitOne(t, r, a1, 100, crdt.Change{Replica: 0xa1, Start: 1, Time: crdt.MakeTimestamp(1_900_000_000_000, 0),
+	if ack, e := submitOne(t, r, a1, 100, crdt.Change{Replica: 0xa1, Start: 1, Time: crdt.MakeTimestamp(1_750_000_000_000, 0),
 		Ops: []crdt.Op{{Type: crdt.OpCreate, Element: el(1), Key: "note"}}}); e != nil || ack.Applied != 1 {
 		t.Fatalf("dependency: %+v %+v", ack, e)
 	}
@@ -202,7 +202,7 @@ func TestHeldLoadBounded(t *testing.T) {
 			}
 			// The board works, and it refuses more held changes.
 			s := sessionOf(t, r, "ann", 0xa1)
-			if ack, e := submitOne(t, r, s, 1, crdt.Change{Replica: 0xa1, Start: 1, Time: crdt.MakeTimestamp(1_900_000_000_000, 0),
+			if ack, e := submitOne(t, r, s, 1, crdt.Change{Replica: 0xa1, Start: 1, Time: crdt.MakeTimestamp(1_750_000_000_000, 0),
 				Ops: []crdt.Op{{Type: crdt.OpCreate, Element: el(2), Key: "note"}}}); e != nil || ack.Applied != 1 {
 				t.Fatalf("edit: %+v %+v", ack, e)
 			}
@@ -232,7 +232,7 @@ func TestHeldFromOtherNodesBounded(t *testing.T) {
 	}
 	// A last, applied change: once node 2 has it, it has seen the others.
 	s := sessionOf(t, r1, "z", 0xff)
-	if ack, e := submitOne(t, r1, s, 1, crdt.Change{Replica: 0xff, Start: 1, Time: crdt.MakeTimestamp(1_900_000_000_000, 0),
+	if ack, e := submitOne(t, r1, s, 1, crdt.Change{Replica: 0xff, Start: 1, Time: crdt.MakeTimestamp(1_750_000_000_000, 0),
 		Ops: []crdt.Op{{Type: crdt.OpCreate, Element: el(3), Key: "note"}}}); e != nil || ack.Applied != 1 {
 		t.Fatalf("node 1: %+v %+v", ack, e)
 	}

@@ -70,7 +70,7 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	}
 	r.pickColor(s)
 	w := protocol.Welcome{Type: protocol.TypeWelcome, Node: r.cfg.Node, Board: r.board.String(), Session: s.ID,
-		User: s.User, Version: version, Catchup: "ops", Token: s.Token}
+		User: s.User, Version: version, Catchup: "ops", Token: s.Token, Now: r.cfg.Now().UnixMilli()}
 	w.Peers = []protocol.Peer{}
 	for o := range r.sessions {
 		w.Peers = append(w.Peers, o.peer())

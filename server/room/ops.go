@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
@@ -236,10 +237,34 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if err := r.doc.CheckSchema(c); err != nil {
 		return protocol.CodeSchema, err
 	}
+	if err := r.admitTime(c); err != nil {
+		return protocol.CodeClockAhead, err
+	}
 	if reach := r.doc.MoveReach(c); reach > 0 {
 		return r.admitMoveReach(reach)
 	}
 	return "", nil
+}
+
+// admitTime refuses a change whose timestamps run more than
+// Config.MaxClockAhead past the node's clock, unless it starts right after
+// the board's clock or the board has it already.
+func (r *Room) admitTime(c *crdt.Change) error {
+	if c.Time-1 <= r.doc.Clock() || c.End() <= r.doc.VersionOf(c.Replica) {
+		return nil
+	}
+	last := c.Time + crdt.Timestamp(c.End()-c.Start)
+	now := r.cfg.Now()
+	limit := now.Add(r.cfg.MaxClockAhead).UnixMilli()
+	if limit < 0 || last.WallMs() <= uint64(limit) {
+		return nil
+	}
+	ahead := "more than a century"
+	if ms := last.WallMs() - uint64(now.UnixMilli()); ms < 100*365*24*3600*1000 {
+		ahead = (time.Duration(ms) * time.Millisecond).Round(time.Second).String()
+	}
+	return fmt.Errorf("its time is %s ahead of this node's clock, more than the %v a change may be; stamp changes with the node's clock (the welcome's now) and send this one again once the node's clock is there",
+		ahead, r.cfg.MaxClockAhead)
 }
 
 // admitMoveReach refuses a change whose moves reach back over more of the

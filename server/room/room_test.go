@@ -372,6 +372,7 @@ func TestIdleRoomUnloadsAndReloads(t *testing.T) {
 		s := join(t, r, "s", 1, room.RoleEditor, 64)
 		readUntil(t, s, protocol.TypeSynced)
 		a := newAuthor(1)
+		a.ms = time.Now().UnixMilli() // the bubble's clock, which the room reads: no change from the future
 		for i := range 3 {
 			if err := r.Submit(context.Background(), s, uint64(i+1), []crdt.Change{a.note(t, i, "idle")}); err != nil {
 				t.Fatal(err)
