@@ -451,7 +451,7 @@ export class BoardClient {
     let ids = c?.ids ?? [];
     if (stamps.length) {
       try {
-        const s = this.doc.edit(stamps, Date.now(), false);
+        const s = this.doc.edit(stamps, this.doc.now(), false);
         if (s) {
           this.commit(s);
           ids = [...new Set([...ids, ...s.ids])];

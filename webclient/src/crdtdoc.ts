@@ -110,6 +110,14 @@ export function startCRDT(instantiate: (imports: WebAssembly.Imports) => Promise
 /** One replica's copy of a board. loadCRDT must have resolved. */
 export class CrdtDoc {
   private h: Handle;
+  /**
+   * The node's clock minus this page's, in ms (sync.ts sets it from each
+   * welcome's "now"). Changes are stamped with the node's time: a node
+   * refuses a change stamped more than a few minutes past its clock
+   * (clock_ahead, docs/PROTOCOL.md 5.1), which a page whose clock runs
+   * fast would otherwise make.
+   */
+  clockOffset = 0;
 
   constructor() {
     if (!globalThis.corkboardCRDT) throw new Error('crdt: WebAssembly module not loaded');
@@ -121,18 +129,23 @@ export class CrdtDoc {
     check(this.h.setReplica(hex));
   }
 
+  /** The node's time now as this page knows it (ms): what local changes are stamped with. */
+  now(): number {
+    return Date.now() + this.clockOffset;
+  }
+
   /** Applies the ops as one local change (one undo step unless undoable is false). Null when nothing changed. */
-  edit(ops: LocalOp[], nowMs = Date.now(), undoable = true): Committed | null {
+  edit(ops: LocalOp[], nowMs = this.now(), undoable = true): Committed | null {
     const r = check<Committed | { error: string } | null>(this.h.edit(JSON.stringify(ops), nowMs, undoable));
     if (r && !('change' in r)) throw new Error(r.error);
     return r;
   }
 
-  undo(nowMs = Date.now()): Committed | null {
+  undo(nowMs = this.now()): Committed | null {
     return check(this.h.undo(nowMs));
   }
 
-  redo(nowMs = Date.now()): Committed | null {
+  redo(nowMs = this.now()): Committed | null {
     return check(this.h.redo(nowMs));
   }
 

@@ -133,6 +133,8 @@ interface Pending {
   /** The batch it was sent in on this connection; 0: not sent yet. */
   seq: number;
   acked: boolean;
+  /** Refused as clock_ahead: not sent again before this time (Date.now(), ms). */
+  notBefore?: number;
 }
 
 /** Error codes that refuse content: the replica has diverged (PROTOCOL.md section 7). */
@@ -141,6 +143,14 @@ const REFUSALS = new Set(['malformed', 'forbidden', 'schema', 'invalid_op', 'wro
 /** A JSON frame from the node, as listeners see it. */
 export type Frame = { type: string } & Record<string, unknown>;
 
+/**
+ * How long changes refused as clock_ahead wait before they are sent again.
+ * Such a change is taken once the node's clock has reached its time (less
+ * the node's margin); the message says how far ahead it was, but a page
+ * that stamps with the node's clock (the welcome's "now") has such changes
+ * only from before it knew the offset, a little ahead at most.
+ */
+const CLOCK_AHEAD_RETRY_MS = 15_000;
 const MAX_BATCH_CHANGES = 500;
 const MAX_BATCH_BYTES = 512 << 10;
 const PRESENCE_EVERY_MS = 50;
@@ -720,6 +730,8 @@ export class Sync {
       case 'welcome': {
         this.session = f.session;
         this.user = f.user;
+        // Stamp changes with the node's clock (PROTOCOL.md 5.1).
+        if (typeof f.now === 'number') this.o.doc.clockOffset = f.now - Date.now();
         const rec = this.claim.rec;
         if (f.token) rec.token = f.token; // a guest: keep the identity
         rec.userId = f.user.id;
@@ -797,6 +809,26 @@ export class Sync {
       // seq, the dropped frame is unknown: resend everything unacked).
       for (const p of this.pending) if (!p.acked && (!f.seq || p.seq === f.seq)) p.seq = 0;
       setTimeout(() => this.flush(), 1000 + Math.random() * 1000);
+      return;
+    }
+    if (f.code === 'clock_ahead') {
+      // Not a refusal of content: the change was stamped ahead of the
+      // node's clock (this page's clock runs fast, or ran fast when it was
+      // made). The node takes it once its clock gets there: keep it and
+      // the changes after it, and send them again then.
+      const batch = this.pending.filter((p) => p.seq === f.seq && !p.acked);
+      batch.slice(0, f.accepted ?? 0).forEach((p) => (p.acked = true));
+      const at = Date.now() + CLOCK_AHEAD_RETRY_MS;
+      for (const p of this.pending) {
+        if (!p.acked && (!f.seq || p.seq === f.seq)) {
+          p.seq = 0;
+          p.notBefore = at;
+        }
+      }
+      console.warn('corkboard: a change is ahead of the node clock; sending it again later:', f.message);
+      setTimeout(() => this.flush(), CLOCK_AHEAD_RETRY_MS + Math.random() * 1000);
+      this.schedulePersist();
+      this.o.events.state();
       return;
     }
     if (f.seq && REFUSALS.has(f.code)) {
@@ -919,8 +951,12 @@ export class Sync {
       batch = [];
       bytes = 0;
     };
+    const now = Date.now();
     for (const p of this.pending) {
       if (p.acked || p.seq !== 0) continue;
+      // A change refused as ahead of the node's clock waits, and those
+      // after it with it: in counter order, or the node would hold them.
+      if (p.notBefore !== undefined && p.notBefore > now) break;
       if (batch.length >= MAX_BATCH_CHANGES || (batch.length && bytes + p.bytes.length > MAX_BATCH_BYTES)) out();
       batch.push(p);
       bytes += p.bytes.length + 4;
