@@ -20,6 +20,7 @@
 // Accepted), or read whole (the summary).
 //
 //	events := activity.SinceNames(doc, changes, names)  // what changed since a member's last visit
+//	f := activity.NewFold(doc, names); f.Add(&c) …; f.Events() // the same, decoding one change at a time
 //	events := activity.SinceNames(doc, others, names)   // a digest: others' changes only, filtered before folding
 //	mail := activity.Digest{Board: ..., Events: events, ...}  // Subject, Text, HTML
 //	events := activity.Since(doc, window)                // webhooks: one window of accepted changes
@@ -139,24 +140,53 @@ func Since(doc *crdt.Doc, changes []Change) []Event {
 //   - Property writes of x or y and tree moves are "moved"; every other
 //     property and text edit is "edited".
 func SinceNames(doc *crdt.Doc, changes []Change, names map[string]string) []Event {
-	var nameList []string
-	if names != nil {
-		nameList = displayNames(names)
-	}
-	w := window{doc: doc, elems: map[crdt.ElementID]*elemTrack{}}
-	seen := map[crdt.OpID]bool{}
+	f := NewFold(doc, names)
 	for i := range changes {
-		c := &changes[i]
-		key := crdt.OpID{Replica: c.Replica, Counter: c.Start}
-		if seen[key] {
-			continue // the same change passed twice counts once
-		}
-		seen[key] = true
-		w.fold(i, c)
+		f.Add(&changes[i])
+	}
+	return f.Events()
+}
+
+// Fold is SinceNames one change at a time: Add each change in log order,
+// then Events. A caller that decodes the log as it folds it holds one
+// decoded change at a time instead of the whole window (GET /changes: a
+// window may be 32 MiB of changes, several times that decoded). The
+// document is read by Add and Events alike, and must not change between.
+type Fold struct {
+	w     window
+	names map[string]string
+	seen  map[crdt.OpID]bool
+	n     int // changes added, duplicates included
+}
+
+// NewFold starts folding changes made to doc (its current state), with
+// mentions matched against names as SinceNames does.
+func NewFold(doc *crdt.Doc, names map[string]string) *Fold {
+	return &Fold{w: window{doc: doc, elems: map[crdt.ElementID]*elemTrack{}}, names: names, seen: map[crdt.OpID]bool{}}
+}
+
+// Add folds the next change of the window; it keeps nothing of c but
+// what the events need (authors, times, inserted comment text).
+func (f *Fold) Add(c *Change) {
+	i := f.n
+	f.n++
+	key := crdt.OpID{Replica: c.Replica, Counter: c.Start}
+	if f.seen[key] {
+		return // the same change passed twice counts once
+	}
+	f.seen[key] = true
+	f.w.fold(i, c)
+}
+
+// Events lists what the changes added so far did (SinceNames).
+func (f *Fold) Events() []Event {
+	var nameList []string
+	if f.names != nil {
+		nameList = displayNames(f.names)
 	}
 	var out []Event
-	for _, t := range w.order {
-		out = append(out, w.events(t, nameList)...)
+	for _, t := range f.w.order {
+		out = append(out, f.w.events(t, nameList)...)
 	}
 	return out
 }

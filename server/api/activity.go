@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"sync/atomic"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
@@ -13,11 +16,36 @@ import (
 	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/notify"
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
 )
 
 // GET /v1/boards/{board}/changes?since=<version JSON>: what changed since
 // a version (default: the caller's last visit), by whom.
+//
+// Cost: anyone who may read a board may ask for everything since its
+// start (?since={}), up to notify.MaxActivity changes and 32 MiB of them.
+// Such a call used to hold all of it decoded, with no bound on the calls
+// at once, and fold it in the room's goroutine, outside the board's
+// whole-board reads budget: a dozen guests of a public board with a long
+// history took hundreds of MiB and held up everyone's edits. Now:
+//
+//   - the log is read as /ops reads it (readSince): a read of more than
+//     opsLightBytes of stored changes holds one of the node's maxReplays
+//     whole-history slots until the answer is made (503 with Retry-After
+//     when none frees), so the large reads at once are bounded whoever
+//     makes them;
+//   - the changes are decoded one at a time as they are folded
+//     (activity.Fold), each one's stored bytes let go once folded;
+//   - the fold runs on a copy of the board (a snapshot taken as a
+//     whole-board read: roomtime.go), off the room's goroutine, which
+//     only makes the copy.
+//
+// Rejected: folding in the room within the whole-board reads budget (the
+// budget counts the board's elements, while the fold's cost is the
+// window's, up to 32 MiB; the room would still stop for it); a lane of
+// its own (the same resource as /ops and past states: memory and a core
+// per whole-history read).
 func (srv *Server) boardChanges(w http.ResponseWriter, r *http.Request) {
 	id, m, who, ok := srv.enter(w, r)
 	if !ok {
@@ -41,34 +69,107 @@ func (srv *Server) boardChanges(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 503, protocol.CodeInternal, err.Error())
 		return
 	}
-	changes, version, err := notify.ChangesSince(r.Context(), srv.cfg.Store, id, rm, since)
-	if err != nil {
-		writeError(w, 413, protocol.CodeTooLarge, err.Error())
+	// The copy below is a whole-board read: refused before the log is
+	// read when the board's budget is spent.
+	if err := srv.boardReadsLeft(r.Context(), id); err != nil {
+		writeQueryError(w, err)
 		return
 	}
-	names := srv.cfg.Notes.Names(r.Context(), id, m, changes)
+	var version crdt.VersionVector
+	if err := rm.Query(r.Context(), func(d *crdt.Doc) { version = d.Version() }); err != nil {
+		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
+		return
+	}
+	got, release, ok, err := srv.readSince(w, r, id, since, version, room.Limit{Changes: notify.MaxActivity, Bytes: notify.MaxActivityBytes})
+	if !ok {
+		return
+	}
+	defer release()
+	switch {
+	case err != nil:
+		writeError(w, 500, protocol.CodeInternal, err.Error())
+		return
+	case got.More:
+		writeError(w, 413, protocol.CodeTooLarge, notify.ErrTooMuchActivity.Error())
+		return
+	case got.Trimmed:
+		writeError(w, 413, protocol.CodeTooLarge, fmt.Sprintf("changes since that version: %v", storage.ErrTrimmed))
+		return
+	}
+	names := srv.cfg.Notes.BoardNames(r.Context(), id, m)
+	authors := map[string]bool{}
+	for i := range got.Entries {
+		a := got.Entries[i].Author
+		if _, named := names[a]; !named && a != "" {
+			authors[a] = true
+		}
+	}
+	maps.Copy(names, srv.cfg.Notes.UserNames(r.Context(), slices.Sorted(maps.Keys(authors))))
+	doc, err := srv.boardCopy(r.Context(), id, rm)
+	if err != nil {
+		writeQueryError(w, err)
+		return
+	}
+	if h := changesHook.Load(); h != nil {
+		(*h)()
+	}
 	// A person's own changes are left out before folding (activity's
 	// package comment): a note they added and someone else edited is
 	// "edited" for them, not "added by both". Only for a person: a link's
 	// user id is shared by everyone holding the link.
-	others := changes
+	mine := ""
 	if KeepsVisits(who, m) {
-		others = make([]activity.Change, 0, len(changes))
-		for _, c := range changes {
-			if c.Author != who.User.ID {
-				others = append(others, c)
-			}
+		mine = who.User.ID
+	}
+	fold := activity.NewFold(doc, names)
+	for i := range got.Entries {
+		e := &got.Entries[i]
+		if mine != "" && e.Author == mine {
+			continue
 		}
+		c, err := activity.FromRecord(*e)
+		if err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
+			return
+		}
+		e.Data = nil // folded: its bytes may go
+		fold.Add(&c)
 	}
-	var events []activity.Event
-	if err := rm.Query(r.Context(), func(d *crdt.Doc) { events = activity.SinceNames(d, others, names) }); err != nil {
-		writeError(w, 503, protocol.CodeInternal, "board unavailable, retry")
-		return
-	}
+	events := fold.Events()
 	if events == nil {
 		events = []activity.Event{}
 	}
 	writeJSON(w, 200, map[string]any{"since": since, "seenAt": seenAt, "version": version, "events": events, "names": names})
+}
+
+// changesHook, if set, is called by GET …/changes once it holds all its
+// fold needs (the changes read, a slot if the read was large, its copy
+// of the board) and before it folds: a test hook (SetChangesHook), unset
+// in production.
+var changesHook atomic.Pointer[func()]
+
+// SetChangesHook sets changesHook (nil: none), for tests that hold a
+// call of GET …/changes while it is being served; it returns a function
+// that restores the previous hook. Production code never calls it.
+func SetChangesHook(f func()) (restore func()) {
+	var p *func()
+	if f != nil {
+		p = &f
+	}
+	old := changesHook.Swap(p)
+	return func() { changesHook.Store(old) }
+}
+
+// boardCopy is a copy of the board's live document, made from a snapshot
+// taken as a whole-board read (boardQuery): its own to read off the
+// room's goroutine. The error is boardQuery's, or a snapshot that does
+// not load.
+func (srv *Server) boardCopy(ctx context.Context, id storage.BoardID, rm *room.Room) (*crdt.Doc, error) {
+	var snap []byte
+	if err := srv.boardQuery(ctx, id, rm, func(d *crdt.Doc) int { snap = d.SnapshotRaw(); return len(snap) }); err != nil {
+		return nil, err
+	}
+	return crdt.LoadSnapshot(snap)
 }
 
 // PUT /v1/boards/{board}/seen {"version"}: records the caller's visit

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/corkboard/corkboard/docs"
@@ -137,13 +138,25 @@ func (srv *Server) holdHeavy(w http.ResponseWriter, r *http.Request) (release fu
 	return holdSlot(srv.heavy, w, r, "the node is busy importing; retry in a moment")
 }
 
-// slotWait is how long holdSlot waits (a variable for tests).
-var slotWait = 10 * time.Second
+// slotWait is how long holdSlot waits, in nanoseconds (10 s; tests
+// shorten it with SetSlotWait).
+var slotWait atomic.Int64
+
+func init() { slotWait.Store(int64(10 * time.Second)) }
+
+// SetSlotWait sets how long a call waits for a slot of the node's heavy
+// lanes (imports, whole-history reads) before it is answered 503, for
+// tests that fill a lane; it returns a function that restores the
+// previous wait. Production code never calls it.
+func SetSlotWait(d time.Duration) (restore func()) {
+	old := slotWait.Swap(int64(d))
+	return func() { slotWait.Store(old) }
+}
 
 // holdSlot takes a slot of lane, waiting up to slotWait (10 s); it answers
 // 503 with busy itself when none frees.
 func holdSlot(lane chan struct{}, w http.ResponseWriter, r *http.Request, busy string) (release func(), ok bool) {
-	t := time.NewTimer(slotWait)
+	t := time.NewTimer(time.Duration(slotWait.Load()))
 	defer t.Stop()
 	select {
 	case lane <- struct{}{}:

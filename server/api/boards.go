@@ -325,11 +325,11 @@ func (srv *Server) boardOps(w http.ResponseWriter, r *http.Request) {
 	srv.answerOps(w, r, id, since, version)
 }
 
-// opsLightBytes: an /ops answer read from at most this many stored bytes
-// is answered at once; a larger one waits for a slot of the node's
-// whole-history reads (srv.replays, shared with history replays and the
-// activity scan: maxReplays at once, else 503 after 10 s). A variable for
-// tests.
+// opsLightBytes: an /ops (or /changes) answer read from at most this many
+// stored bytes is answered at once; a larger one waits for a slot of the
+// node's whole-history reads (srv.replays, shared with history replays and
+// the activity scan: maxReplays at once, else 503 after 10 s). A variable
+// for tests.
 var opsLightBytes = 1 << 20
 
 // answerOps reads the changes between since and version and writes them
@@ -348,16 +348,11 @@ var opsLightBytes = 1 << 20
 // (a corrupt store) aborts the connection instead of answering 500, so
 // the client gets a cut answer, never a wrong one.
 func (srv *Server) answerOps(w http.ResponseWriter, r *http.Request, id storage.BoardID, since, version crdt.VersionVector) {
-	got, err := room.ChangesSince(r.Context(), srv.cfg.Store, id, since, version, room.Limit{Changes: maxOpsChanges, Bytes: opsLightBytes})
-	if err == nil && got.More && len(got.Entries) < maxOpsChanges {
-		got = room.Since{} // let the small read go before the large one
-		release, ok := holdSlot(srv.replays, w, r, "the node is busy reading boards' histories; retry in a moment")
-		if !ok {
-			return
-		}
-		defer release()
-		got, err = room.ChangesSince(r.Context(), srv.cfg.Store, id, since, version, room.Limit{Changes: maxOpsChanges, Bytes: maxOpsBytes})
+	got, release, ok, err := srv.readSince(w, r, id, since, version, room.Limit{Changes: maxOpsChanges, Bytes: maxOpsBytes})
+	if !ok {
+		return
 	}
+	defer release()
 	switch {
 	case err == nil && got.More:
 		err = fmt.Errorf("more than %d changes or %d MiB: load the state instead", maxOpsChanges, maxOpsBytes>>20)
@@ -394,6 +389,25 @@ func (srv *Server) answerOps(w http.ResponseWriter, r *http.Request, id storage.
 	}
 	bw.WriteString("]}\n")
 	bw.Flush()
+}
+
+// readSince reads the changes between since and version, at most lim of
+// them. A read of more than opsLightBytes of stored changes holds a slot
+// of the node's whole-history reads (srv.replays) until release; when
+// none frees it answers 503 itself (ok false). GET …/ops and GET
+// …/changes read through it.
+func (srv *Server) readSince(w http.ResponseWriter, r *http.Request, id storage.BoardID, since, version crdt.VersionVector, lim room.Limit) (got room.Since, release func(), ok bool, err error) {
+	got, err = room.ChangesSince(r.Context(), srv.cfg.Store, id, since, version, room.Limit{Changes: lim.Changes, Bytes: min(opsLightBytes, lim.Bytes)})
+	if err != nil || !got.More || len(got.Entries) >= lim.Changes || opsLightBytes >= lim.Bytes {
+		return got, func() {}, true, err
+	}
+	got = room.Since{} // let the small read go before the large one
+	release, ok = holdSlot(srv.replays, w, r, "the node is busy reading boards' histories; retry in a moment")
+	if !ok {
+		return got, nil, false, nil
+	}
+	got, err = room.ChangesSince(r.Context(), srv.cfg.Store, id, since, version, lim)
+	return got, release, true, err
 }
 
 type opRecord struct {

@@ -90,9 +90,7 @@ func TestOpsBounded(t *testing.T) {
 	}
 	// One more large one: 503 with a JSON error once no slot freed in
 	// time (shortened from 10 s here).
-	oldWait := slotWait
-	t.Cleanup(func() { slotWait = oldWait })
-	slotWait = 20 * time.Millisecond
+	t.Cleanup(SetSlotWait(20 * time.Millisecond))
 	w := httptest.NewRecorder()
 	srv.answerOps(w, httptest.NewRequest("GET", "/", nil), board, all, version)
 	var refused struct {

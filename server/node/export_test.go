@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"time"
 
+	"github.com/corkboard/corkboard/server/api"
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -10,6 +12,14 @@ import (
 // SetReadHook sets the hook every connection's reader calls with each
 // message it reads (gateway.SetReadHook).
 func SetReadHook(f func(data []byte)) (restore func()) { return gateway.SetReadHook(f) }
+
+// SetChangesHook sets the hook GET …/changes calls once it holds what it
+// folds, before it folds (api.SetChangesHook).
+func SetChangesHook(f func()) (restore func()) { return api.SetChangesHook(f) }
+
+// SetSlotWait sets how long a call waits for a slot of the node's heavy
+// lanes before it is answered 503 (api.SetSlotWait).
+func SetSlotWait(d time.Duration) (restore func()) { return api.SetSlotWait(d) }
 
 // NotifyBoardAfter runs the notifier on a board with the metadata read
 // before between runs: a change made during a pass (tests of stale

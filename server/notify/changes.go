@@ -12,17 +12,17 @@ import (
 	"github.com/corkboard/corkboard/storage"
 )
 
-// maxActivity and maxActivityBytes bound the changes read to describe
+// MaxActivity and MaxActivityBytes bound the changes read to describe
 // what happened since a version (a member away for a very long time on a
 // very busy board): anyone who may read a board may ask for everything
 // since its start (GET /changes?since={}), and a change may be MiBs.
 const (
-	maxActivity      = 200000
-	maxActivityBytes = 32 << 20
+	MaxActivity      = 200000
+	MaxActivityBytes = 32 << 20
 )
 
 // ErrTooMuchActivity: more changes since a version than are described.
-var ErrTooMuchActivity = fmt.Errorf("more than %d changes or %d MiB of them since that version: load the board instead", maxActivity, maxActivityBytes>>20)
+var ErrTooMuchActivity = fmt.Errorf("more than %d changes or %d MiB of them since that version: load the board instead", MaxActivity, MaxActivityBytes>>20)
 
 // ChangesSince reads the accepted changes a version lacks, in log order,
 // and the board's current version.
@@ -31,7 +31,7 @@ func ChangesSince(ctx context.Context, st storage.Store, id storage.BoardID, rm 
 	if err := rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() }); err != nil {
 		return nil, nil, err
 	}
-	got, err := room.ChangesSince(ctx, st, id, since, version, room.Limit{Changes: maxActivity, Bytes: maxActivityBytes})
+	got, err := room.ChangesSince(ctx, st, id, since, version, room.Limit{Changes: MaxActivity, Bytes: MaxActivityBytes})
 	switch {
 	case err != nil:
 		return nil, nil, err
@@ -54,12 +54,17 @@ func ChangesSince(ctx context.Context, st storage.Store, id storage.BoardID, rm 
 // Names maps the board's people to display names: the owner, the members
 // and the authors of the given changes.
 func (nt *Notifier) Names(ctx context.Context, id storage.BoardID, m *meta.Board, changes []activity.Change) map[string]string {
+	return nt.AddNames(ctx, nt.BoardNames(ctx, id, m), changes)
+}
+
+// BoardNames maps the board's owner and members to display names.
+func (nt *Notifier) BoardNames(ctx context.Context, id storage.BoardID, m *meta.Board) map[string]string {
 	ms, _ := nt.cfg.Boards.Members(ctx, id)
 	users := []string{m.Owner}
 	for _, mem := range ms {
 		users = append(users, mem.User)
 	}
-	return nt.AddNames(ctx, nt.UserNames(ctx, users), changes)
+	return nt.UserNames(ctx, users)
 }
 
 // AddNames adds the authors of changes missing from names.
