@@ -15,6 +15,7 @@ import (
 	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/auth"
+	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
@@ -74,6 +75,22 @@ func (srv *Server) enter(w http.ResponseWriter, r *http.Request) (storage.BoardI
 		return id, nil, access.Identity{}, false
 	}
 	return id, m, who, true
+}
+
+// callerKey is the key a caller's own rate windows are counted under
+// (write calls, Idempotency-Keys, past states): its user id, or, for a
+// visitor without credentials, its client address (httpguard.ClientIP).
+// Such a visitor is a new guest-… id on every call (access.Authenticate):
+// keyed by that id, each call had a fresh window, so the per-caller
+// limits never applied, and every call left a window in the node's
+// limiter. Rejected: a cookie or token given to anonymous callers (a
+// script drops it); the per-board limits alone (one caller would spend
+// a public board's whole allowance for everyone).
+func callerKey(r *http.Request, who access.Identity) string {
+	if who.Guest {
+		return "addr:" + httpguard.ClientIP(r)
+	}
+	return who.User.ID
 }
 
 type createRequest struct {

@@ -215,7 +215,7 @@ func (srv *Server) writeGate(w http.ResponseWriter, r *http.Request) (storage.Bo
 		writeError(w, 409, protocol.CodeReadOnly, "the board is closed for edits (its deadline passed)")
 		return id, nil, who, false
 	}
-	if !srv.cfg.Limits.Allow("write:"+who.User.ID, writesPerSecond, time.Second) ||
+	if !srv.cfg.Limits.Allow("write:"+callerKey(r, who), writesPerSecond, time.Second) ||
 		!srv.cfg.Limits.Allow("write-board:"+id.String(), boardWritesPerS, time.Second) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d write calls a second per caller, %d per board", writesPerSecond, boardWritesPerS))
@@ -245,7 +245,7 @@ func (srv *Server) write(w http.ResponseWriter, r *http.Request, parse func() ([
 			writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("Idempotency-Key: at most %d characters", maxIdemKey))
 			return
 		}
-		if !srv.cfg.Limits.Allow("idem:"+who.User.ID, idemPerDay, 24*time.Hour) ||
+		if !srv.cfg.Limits.Allow("idem:"+callerKey(r, who), idemPerDay, 24*time.Hour) ||
 			!srv.cfg.Limits.Allow("idem-board:"+id.String(), idemBoardPerDay, 24*time.Hour) {
 			writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d calls with an Idempotency-Key a day per caller, %d per board", idemPerDay, idemBoardPerDay))
 			return

@@ -176,10 +176,11 @@ func (srv *Server) docAt(ctx context.Context, id storage.BoardID, seq uint64) (*
 }
 
 // pastDoc rebuilds the board as it was after entry seq, gating the
-// replay's rate and holding a slot of the node's replays (maxReplays)
-// until the caller, done with the document, calls release.
-func (srv *Server) pastDoc(w http.ResponseWriter, r *http.Request, id storage.BoardID, user string, seq uint64) (doc *crdt.Doc, release func(), ok bool) {
-	if !srv.cfg.Limits.Allow("history:"+user, historyPerMinute, time.Minute) ||
+// replay's rate (caller: callerKey) and holding a slot of the node's
+// replays (maxReplays) until the caller, done with the document, calls
+// release.
+func (srv *Server) pastDoc(w http.ResponseWriter, r *http.Request, id storage.BoardID, caller string, seq uint64) (doc *crdt.Doc, release func(), ok bool) {
+	if !srv.cfg.Limits.Allow("history:"+caller, historyPerMinute, time.Minute) ||
 		!srv.cfg.Limits.Allow("history-board:"+id.String(), historyPerBoard, time.Minute) {
 		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d past states a minute per caller, %d per board", historyPerMinute, historyPerBoard))
 		return nil, nil, false
@@ -229,7 +230,7 @@ func (srv *Server) historyState(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "seq: a log position (GET /history)")
 		return
 	}
-	doc, release, ok := srv.pastDoc(w, r, id, who.User.ID, seq)
+	doc, release, ok := srv.pastDoc(w, r, id, callerKey(r, who), seq)
 	if !ok {
 		return
 	}
@@ -267,7 +268,7 @@ func (srv *Server) restoreBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "seq: required (a log position from GET /history)")
 		return
 	}
-	past, release, ok := srv.pastDoc(w, r, id, who.User.ID, *req.Seq)
+	past, release, ok := srv.pastDoc(w, r, id, callerKey(r, who), *req.Seq)
 	if !ok {
 		return
 	}

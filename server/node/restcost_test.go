@@ -129,3 +129,53 @@ func TestChangesBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestAnonymousCallerLimits: a caller without credentials on a public
+// board is a new guest-… id on every call, and the per-caller limits were
+// counted by that id: 30 anonymous writes in one second were all taken
+// (20 a second per caller), and past states were bounded per board only,
+// so one caller could rebuild 60 a minute on every public board. They
+// are counted by the caller's address now: of a burst of 30 writes, 20
+// are taken and the rest refused 429 with Retry-After; past states over
+// two boards stop at 60 a minute.
+func TestAnonymousCallerLimits(t *testing.T) {
+	clk := newFakeClock() // stands still: every call falls in one window
+	tn := startNode(t, func(c *node.Config) { c.Now = clk.Now })
+	a, b := tn.createBoard(`{"name":"public a"}`), tn.createBoard(`{"name":"public b"}`)
+	note := []byte(`{"kind":"note","text":"x"}`)
+	taken := 0
+	for i := range 30 {
+		r := tn.do("POST", "/v1/boards/"+a.Board.ID+"/elements", "", "application/json", note, nil)
+		switch r.status {
+		case 201:
+			taken++
+		case 429:
+			wantError(t, fmt.Sprintf("anonymous write %d", i+1), r, 429, "rate_limited")
+			if r.header.Get("Retry-After") == "" {
+				t.Fatalf("anonymous write %d: 429 without Retry-After", i+1)
+			}
+		default:
+			t.Fatalf("anonymous write %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	if taken != 20 {
+		t.Fatalf("%d of 30 anonymous writes from one address in one second were taken, want 20", taken)
+	}
+
+	if r := tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", b.Token, "application/json", note, nil); r.status != 201 {
+		t.Fatalf("the owner's note on b: %d %s", r.status, r.body)
+	}
+	for i := range 61 {
+		board := a.Board.ID
+		if i%2 == 1 {
+			board = b.Board.ID
+		}
+		code, body := tn.get("/v1/boards/" + board + "/history/state?seq=1")
+		switch {
+		case i < 60 && code != 200:
+			t.Fatalf("anonymous past state %d: %d %s", i+1, code, body)
+		case i == 60 && code != 429:
+			t.Fatalf("a 61st anonymous past state in a minute, over two boards: %d, want 429", code)
+		}
+	}
+}
