@@ -41,6 +41,20 @@ import (
 // changes of one replica, and the node runs one write per caller and board
 // at a time.
 //
+// Callers without credentials (a public board's visitors, a new guest-…
+// id on every call) share one replica per node and board: the node's
+// anonymous writer (anonWriter), claimed once like a caller's, whose
+// writes run one at a time. A replica of their own per call used to leave,
+// for every anonymous write, a cluster-wide claim kept for good, an
+// apiReplicaNS record and an entry in the board's version vector (which
+// every client, snapshot and sync carries): millions a day on one public
+// board. The change still names its guest as its author. Rejected: a
+// replica per client address (the state still grows with the addresses
+// a visitor can use, an IPv6 subscriber's many /64s); an unclaimed
+// replica id per board (nothing would stop a WebSocket client from
+// sending under it); dropping a guest's replica after its call (its
+// counters must never be reused, so its claim has to stay).
+//
 // Rejected: applying the actions to the live document in the room (a
 // failing action half-way would leave the board changed and unsaved, and
 // a transaction cannot roll back); a WebSocket client inside the node per
@@ -62,6 +76,22 @@ const (
 // apiReplicaNS (node-local, not replicated): board id + user id → the
 // replica id this node writes that user's REST changes under.
 const apiReplicaNS = "apireplica"
+
+// anonWriter is the user the node's one replica per board for callers
+// without credentials is claimed for and kept under (writerOf). No
+// identity is ever given this id: a guest's is access.GuestPrefix and 8
+// or 12 random characters.
+const anonWriter = access.GuestPrefix + "rest"
+
+// writerOf is whose replica the node writes who's changes under: their
+// own, or, for a caller without credentials, the board's anonymous
+// writer's on this node.
+func writerOf(who access.Identity) string {
+	if who.Guest {
+		return anonWriter
+	}
+	return who.User.ID
+}
 
 // action is one change to a board's content.
 type action struct {
@@ -399,9 +429,10 @@ func (srv *Server) newReplica(ctx context.Context, board storage.BoardID, user s
 
 // applyActions makes the actions into one change and submits it.
 func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta.Board, who access.Identity, actions []action) (int, writeResult, protocol.Code, error) {
-	unlock := srv.writerLock(id, who.User.ID)
+	writer := writerOf(who)
+	unlock := srv.writerLock(id, writer)
 	defer unlock()
-	rep, err := srv.apiReplica(ctx, id, who.User.ID)
+	rep, err := srv.apiReplica(ctx, id, writer)
 	if err != nil {
 		return 503, writeResult{}, protocol.CodeUnavailable, fmt.Errorf("no replica id for this caller now: %v", err)
 	}

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/corkboard/corkboard/server/node"
+	"github.com/corkboard/corkboard/storage"
 )
 
 // What REST calls anyone may make on a public board cost the node, each
@@ -177,5 +179,56 @@ func TestAnonymousCallerLimits(t *testing.T) {
 		case i == 60 && code != 429:
 			t.Fatalf("a 61st anonymous past state in a minute, over two boards: %d, want 429", code)
 		}
+	}
+}
+
+// TestAnonymousWritesShareAReplica: every anonymous write used to be made
+// under a replica of its own (the caller is a new guest each time): a
+// cluster-wide claim kept for good, a record of the node's and an entry
+// in the board's version vector per call. Anonymous writes of a board now
+// share one replica per node: after two bursts of anonymous writes, the
+// version vector has one replica more, holding every one of them, and the
+// node keeps one replica record for the board.
+func TestAnonymousWritesShareAReplica(t *testing.T) {
+	clk := newFakeClock()
+	tn, st := startPebbleNode(t, t.TempDir(), func(c *node.Config) { c.Now = clk.Now })
+	b := tn.createBoard(`{"name":"public"}`)
+	before, _ := tn.ops(b.Board.ID, b.Token)
+	for i := range 30 {
+		if i == 15 {
+			clk.advance(time.Second) // a second burst, within the rate
+		}
+		body := fmt.Appendf(nil, `{"kind":"note","text":"anonymous %d"}`, i)
+		if r := tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", "", "application/json", body, nil); r.status != 201 {
+			t.Fatalf("anonymous write %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	after, entries := tn.ops(b.Board.ID, b.Token)
+	var added []string
+	for rep := range after {
+		if _, ok := before[rep]; !ok {
+			added = append(added, rep.String())
+		}
+	}
+	if len(added) != 1 {
+		t.Fatalf("30 anonymous writes added %d replicas to the version vector, want 1: %v", len(added), added)
+	}
+	authors := map[string]bool{}
+	for _, e := range entries {
+		if e.Replica.String() == added[0] {
+			authors[e.Author] = true
+		}
+	}
+	if len(authors) != 30 {
+		t.Fatalf("the shared replica holds the changes of %d guests, want the 30 anonymous writes", len(authors))
+	}
+	id, err := storage.ParseBoardID(b.Board.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := 0
+	st.ScanMeta(context.Background(), "apireplica", id[:], func(key, val []byte) error { records++; return nil })
+	if records != 1 {
+		t.Fatalf("the node keeps %d REST replica records for the board, want 1", records)
 	}
 }
