@@ -5,6 +5,7 @@
 package limit
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -14,18 +15,39 @@ import (
 // Memory, without ever scanning the map: each window is queued, in a
 // queue per period, in the order it started, so a queue's head is its
 // oldest window; every call drops up to pruneStep expired windows from
-// the head of each queue, so windows leave as fast as they come. maxKeys
-// bounds the map: a new key past it drops the oldest window (that key
-// starts afresh). Rejected: refusing new keys when full (whoever fills
-// the map would lock everyone out of signing in), and a periodic sweep (a
-// goroutine per node, and the map grows between sweeps).
+// the head of each queue of its key's table, so windows leave as fast as
+// they come. maxKeys bounds each table: a new key past it drops the
+// oldest window of its table (that key starts afresh). Rejected: refusing
+// new keys when full (whoever fills the map would lock everyone out of
+// signing in), and a periodic sweep (a goroutine per node, and the map
+// grows between sweeps).
+//
+// Tables: a key's purpose is the part before its first colon
+// ("signin-ip", "boards-ip", "history", "write"; a key without one is of
+// the purpose ""), and each purpose has a table of its own. With one
+// table for all, a flood of fresh keys of one purpose (a new window per
+// anonymous call, or per address of a large IPv6 prefix) filled it and
+// dropped the oldest windows of every purpose, which were the long ones:
+// sign-in, board creation, upload and invite quotas started afresh. Now
+// such a flood drops only windows of its own purpose, so a key's window
+// can be dropped only by someone making that many windows of the same
+// kind within its period. Purposes are the code's constants, about
+// twenty: at most maxKeys windows each. Rejected: refusing new keys of
+// the quota purposes when full (the lock-out above, for those); dropping
+// the window with the fewest events (a flood's windows have one each,
+// but finding it is a scan or a heap per call).
 type Limiter struct {
 	now     func() time.Time
 	mu      sync.Mutex
-	m       map[string]*window
-	queues  map[time.Duration]*windowQueue
-	maxKeys int
-	shared  Counter // the cluster's count of AllowShared (shared.go)
+	tables  map[string]*table // by purpose
+	maxKeys int               // per table
+	shared  Counter           // the cluster's count of AllowShared (shared.go)
+}
+
+// table holds the windows of one purpose.
+type table struct {
+	m      map[string]*window
+	queues map[time.Duration]*windowQueue
 }
 
 type window struct {
@@ -52,27 +74,50 @@ const (
 
 // New makes a limiter on the clock now.
 func New(now func() time.Time) *Limiter {
-	return &Limiter{now: now, m: map[string]*window{}, queues: map[time.Duration]*windowQueue{}, maxKeys: limiterMaxKeys}
+	return &Limiter{now: now, tables: map[string]*table{}, maxKeys: limiterMaxKeys}
+}
+
+// purpose is the part of key before its first colon ("" without one).
+func purpose(key string) string {
+	p, _, ok := strings.Cut(key, ":")
+	if !ok {
+		return ""
+	}
+	return p
+}
+
+// lookup is key's window, if any.
+func (l *Limiter) lookup(key string) *window {
+	if t := l.tables[purpose(key)]; t != nil {
+		return t.m[key]
+	}
+	return nil
 }
 
 // current returns key's window for period per, starting a new one when
-// there is none or it is over; it prunes first.
+// there is none or it is over; it prunes key's table first.
 func (l *Limiter) current(key string, per time.Duration) *window {
 	now := l.now()
-	l.prune(now)
-	w := l.m[key]
+	p := purpose(key)
+	t := l.tables[p]
+	if t == nil {
+		t = &table{m: map[string]*window{}, queues: map[time.Duration]*windowQueue{}}
+		l.tables[p] = t
+	}
+	t.prune(now)
+	w := t.m[key]
 	if w != nil && now.Sub(w.start) < per {
 		return w
 	}
-	if w == nil && len(l.m) >= l.maxKeys {
-		l.evictOldest()
+	if w == nil && len(t.m) >= l.maxKeys {
+		t.evictOldest()
 	}
 	w = &window{start: now, per: per}
-	l.m[key] = w
-	q := l.queues[per]
+	t.m[key] = w
+	q := t.queues[per]
 	if q == nil {
 		q = &windowQueue{}
-		l.queues[per] = q
+		t.queues[per] = q
 	}
 	q.items = append(q.items, queuedWindow{key, w})
 	return w
@@ -80,20 +125,20 @@ func (l *Limiter) current(key string, per time.Duration) *window {
 
 // prune drops up to pruneStep windows from the head of each queue: those
 // replaced or dropped already, and those over.
-func (l *Limiter) prune(now time.Time) {
-	for per, q := range l.queues {
+func (t *table) prune(now time.Time) {
+	for per, q := range t.queues {
 		for i := 0; i < pruneStep && q.head < len(q.items); i++ {
 			it := q.items[q.head]
-			if l.m[it.key] == it.w {
+			if t.m[it.key] == it.w {
 				if now.Sub(it.w.start) < per {
 					break
 				}
-				delete(l.m, it.key)
+				delete(t.m, it.key)
 			}
 			q.pop()
 		}
 		if q.head == len(q.items) {
-			delete(l.queues, per)
+			delete(t.queues, per)
 		}
 	}
 }
@@ -107,11 +152,11 @@ func (q *windowQueue) pop() {
 	}
 }
 
-// evictOldest drops the window that started first.
-func (l *Limiter) evictOldest() {
+// evictOldest drops the window of the table that started first.
+func (t *table) evictOldest() {
 	var oldest *windowQueue
-	for _, q := range l.queues {
-		for q.head < len(q.items) && l.m[q.items[q.head].key] != q.items[q.head].w {
+	for _, q := range t.queues {
+		for q.head < len(q.items) && t.m[q.items[q.head].key] != q.items[q.head].w {
 			q.pop()
 		}
 		if q.head < len(q.items) && (oldest == nil || q.items[q.head].w.start.Before(oldest.items[oldest.head].w.start)) {
@@ -119,7 +164,7 @@ func (l *Limiter) evictOldest() {
 		}
 	}
 	if oldest != nil {
-		delete(l.m, oldest.items[oldest.head].key)
+		delete(t.m, oldest.items[oldest.head].key)
 		oldest.pop()
 	}
 }
@@ -137,7 +182,7 @@ func (l *Limiter) Allow(key string, max int, per time.Duration) bool {
 func (l *Limiter) Refund(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if w := l.m[key]; w != nil && w.n > 0 {
+	if w := l.lookup(key); w != nil && w.n > 0 {
 		w.n--
 	}
 }
@@ -159,7 +204,7 @@ func (l *Limiter) AllowUpTo(key string, k, max int, per time.Duration) bool {
 func (l *Limiter) Used(key string, max int, per time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w := l.m[key]
+	w := l.lookup(key)
 	return w != nil && l.now().Sub(w.start) < per && w.n >= max
 }
 
@@ -168,7 +213,7 @@ func (l *Limiter) Used(key string, max int, per time.Duration) bool {
 func (l *Limiter) Retry(key string, per time.Duration) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w := l.m[key]
+	w := l.lookup(key)
 	if w == nil {
 		return 0
 	}
@@ -179,5 +224,9 @@ func (l *Limiter) Retry(key string, per time.Duration) time.Duration {
 func (l *Limiter) Size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.m)
+	n := 0
+	for _, t := range l.tables {
+		n += len(t.m)
+	}
+	return n
 }

@@ -72,6 +72,41 @@ func TestLimiterCap(t *testing.T) {
 	}
 }
 
+// TestLimiterPurposesApart: a flood of fresh keys of one purpose (a past
+// state asked by a new guest id on every call: "history:guest-…") filled
+// the one table, and each new key dropped the oldest window, whatever its
+// purpose: a spent sign-in window of an address started afresh, and so
+// did board creation's. Each purpose has a table of its own now: the
+// flood drops only its own oldest windows, and its table stays within
+// the bound.
+func TestLimiterPurposesApart(t *testing.T) {
+	clk := &fakeNow{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := New(clk.now)
+	l.maxKeys = 100
+	for range 21 {
+		l.Allow("signin-ip:203.0.113.7", 20, time.Hour)
+	}
+	if !l.AllowUpTo("boards-ip:203.0.113.7", 20, 20, time.Hour) {
+		t.Fatal("board creations refused before any")
+	}
+	for i := range 1000 {
+		clk.t = clk.t.Add(time.Millisecond)
+		l.Allow(fmt.Sprint("history:guest-", i), 60, time.Minute)
+		if got := l.Size(); got > 100+2 {
+			t.Fatalf("%d windows: the flood's table is past its bound of 100", got)
+		}
+	}
+	if l.Allow("signin-ip:203.0.113.7", 20, time.Hour) {
+		t.Fatal("a flood of another purpose's keys dropped an address's spent sign-in window")
+	}
+	if l.AllowUpTo("boards-ip:203.0.113.7", 1, 20, time.Hour) {
+		t.Fatal("a flood of another purpose's keys dropped an address's spent board-creation window")
+	}
+	if !l.Used("history:guest-999", 1, time.Minute) || l.Used("history:guest-0", 1, time.Minute) {
+		t.Fatal("the flood's own oldest windows were not the ones dropped")
+	}
+}
+
 // BenchmarkLimiterFreshKeys: the cost of a call when every call is a new
 // key and old windows expire all the time (the pruning's worst case).
 func BenchmarkLimiterFreshKeys(b *testing.B) {
