@@ -158,6 +158,7 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor, def
 	}
 	g.cfg.Joining(ctx, id, user)
 	sess := room.NewSession(auth.RandomID(9), hello.Replica, user, hello.Format, g.cfg.Limits.SendQueue)
+	sess.SetQueueBytes(g.cfg.Limits.SendQueueBytes)
 	sess.OwnColor = ownColor
 	sess.FarView = hello.FarView
 	sess.Via, sess.Epoch, sess.Cred = who.Via, who.Epoch, who.Cred

@@ -43,6 +43,10 @@ type Limits struct {
 	// SendQueue is the per-session queue of outgoing messages (default
 	// 512); a session whose queue fills is disconnected with "resync".
 	SendQueue int
+	// SendQueueBytes bounds the bytes of those messages (default 128 MiB,
+	// shared snapshots not counted; room.Session.SetQueueBytes): past it,
+	// "resync" too.
+	SendQueueBytes int
 	// HelloTimeout is how long a new connection may take to say hello
 	// (default 10s).
 	HelloTimeout time.Duration

@@ -66,7 +66,12 @@ type Session struct {
 	mu    sync.Mutex
 	queue []Outgoing
 	limit int
-	ready chan struct{} // holds a token while the queue is non-empty
+	// bytes is the size of what queue holds but shared messages (a
+	// snapshot: one copy for every join that sends it), maxBytes its
+	// bound (SetQueueBytes): a queue of 512 messages of up to a megabyte
+	// each (a change's delivery) let one slow reader pin half a gigabyte.
+	bytes, maxBytes int
+	ready           chan struct{} // holds a token while the queue is non-empty
 	// writer, if set, is started on a new goroutine when work appears and
 	// writing is false; writing stays true until Next tells it to stop.
 	// kicked (under mu) mirrors the kick channel; finished is set once a
@@ -104,7 +109,28 @@ func NewSession(id string, replica crdt.ReplicaID, user protocol.User, format st
 		format = protocol.FormatBinary
 	}
 	return &Session{ID: id, Replica: replica, User: user, Format: format, Color: user.Color,
-		limit: queue, ready: make(chan struct{}, 1), kick: make(chan struct{})}
+		limit: queue, maxBytes: DefaultQueueBytes, ready: make(chan struct{}, 1), kick: make(chan struct{})}
+}
+
+// DefaultQueueBytes is a session's bound on the bytes of its queued
+// messages, unless SetQueueBytes says otherwise.
+// Well above what a join queues besides a shared snapshot (a catch-up
+// reads at most 16 MiB of the log; a JSON session gets it as text).
+const DefaultQueueBytes = 128 << 20
+
+// SetQueueBytes bounds the bytes of the messages queued for the session
+// (n <= 0: DefaultQueueBytes), shared messages (Outgoing.Shared) not
+// counted: a message that would take it past n kicks
+// the session as a full queue does, unless the queue is empty (a snapshot
+// bigger than n still goes out alone). Set it before the session joins a
+// room.
+func (s *Session) SetQueueBytes(n int) {
+	if n <= 0 {
+		n = DefaultQueueBytes
+	}
+	s.mu.Lock()
+	s.maxBytes = n
+	s.mu.Unlock()
 }
 
 // Ready receives a value when messages are queued: call Drain then.
@@ -120,6 +146,7 @@ func (s *Session) Drain(dst []Outgoing) []Outgoing {
 }
 
 func (s *Session) takeLocked(dst []Outgoing) []Outgoing {
+	s.bytes = 0
 	if dst == nil && len(s.queue) > 0 {
 		// Hand the queue itself over: no copy, and an idle session
 		// keeps no slice.
@@ -267,11 +294,16 @@ func (s *Session) sendQueued(m Outgoing) bool {
 
 // queueLocked is Send with s.mu held; it unlocks it.
 func (s *Session) queueLocked(m Outgoing) bool {
-	if len(s.queue) >= s.limit {
+	n := len(m.Data)
+	if m.Shared {
+		n = 0
+	}
+	if len(s.queue) >= s.limit || (len(s.queue) > 0 && s.bytes+n > s.maxBytes) {
 		s.mu.Unlock()
 		s.Kick(protocol.CloseResync, "send queue full")
 		return false
 	}
+	s.bytes += n
 	s.queue = append(s.queue, m)
 	s.wakeLocked()
 	s.mu.Unlock()

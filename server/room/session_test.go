@@ -265,3 +265,35 @@ func TestNextWaitLingers(t *testing.T) {
 		t.Fatalf("a kick during the linger: more=%v kicked=%v", more, kicked)
 	}
 }
+
+// The queue is bounded in bytes too: 512 deliveries of a megabyte each
+// were within its count. A message that would take it past the bound
+// kicks the session ("resync"); one bigger than the bound goes alone when
+// the queue is empty; what the writer took no longer counts.
+func TestSessionQueueBytesBounded(t *testing.T) {
+	s := room.NewSession("q", 1, protocol.User{ID: "u"}, protocol.FormatBinary, 512)
+	s.SetQueueBytes(100)
+	big := room.Outgoing{Data: make([]byte, 150)}
+	if !s.Send(big) {
+		t.Fatal("a message bigger than the bound refused on an empty queue")
+	}
+	if got := s.Drain(nil); len(got) != 1 {
+		t.Fatalf("drained %d", len(got))
+	}
+	// A shared message (a snapshot, one copy for every join) does not count.
+	if !s.Send(room.Outgoing{Data: make([]byte, 1000), Shared: true}) {
+		t.Fatal("a shared message refused")
+	}
+	part := room.Outgoing{Data: make([]byte, 40)}
+	for i := 0; i < 2; i++ {
+		if !s.Send(part) {
+			t.Fatalf("message %d (%d bytes queued) refused", i, 40*i)
+		}
+	}
+	if s.Send(part) {
+		t.Fatal("120 bytes queued against a bound of 100")
+	}
+	if code := s.Closing().Code; code != protocol.CloseResync {
+		t.Fatalf("close code %d, want resync", code)
+	}
+}
