@@ -143,14 +143,16 @@ func (e *element) vote(k voteKey) *reg {
 	return &e.votes[i].reg
 }
 
-// setVote writes k's register if s is newer.
-func (e *element) setVote(k voteKey, v Value, s Stamp) {
+// setVote writes k's register if s is newer; it returns the value the
+// register held (null if none) and whether it wrote.
+func (e *element) setVote(k voteKey, v Value, s Stamp) (Value, bool) {
 	i, ok := slices.BinarySearchFunc(e.votes, k, func(v voteReg, k voteKey) int { return compareVoteKeys(v.k, k) })
 	if ok {
-		e.votes[i].set(v, s)
-		return
+		old := e.votes[i].v
+		return old, e.votes[i].set(v, s)
 	}
 	e.votes = slices.Insert(e.votes, i, voteReg{k: k, reg: reg{s: s, v: v}})
+	return Null(), true
 }
 
 func (e *element) prop(key string) *reg {
@@ -216,7 +218,31 @@ type Doc struct {
 	// checks inserted before each text op (insertedRuns). Tests bound the
 	// cost of an input with it; nothing else reads it.
 	checkWork int
+	hooks     Hooks
 }
+
+// Hooks let the owner of a Doc that is the authority for other replicas —
+// a server — follow the vote registers and rule on held changes. Clients
+// set none. The package stays pure: a hook is the caller's code, and a
+// doc without hooks behaves as before; a Release hook that answers
+// differently on two replicas makes them differ, which is the caller's to
+// prevent or accept.
+type Hooks struct {
+	// Release, if set, is asked about a held change when everything it
+	// waited for is there, just before it would apply (c as it would
+	// apply: without the part the doc has). false drops it, as DropHeld
+	// does: nothing of it is applied, and the later changes of its replica
+	// wait for its counters, which this doc never gets unless the change
+	// comes again.
+	Release func(c *Change) bool
+	// Vote, if set, is called whenever an applied op writes a vote
+	// register, with the value it held (null if none) and the value it
+	// holds now. Loading a snapshot calls it for none.
+	Vote func(el ElementID, key, voter string, old, new Value)
+}
+
+// SetHooks sets the doc's hooks (the zero Hooks: none).
+func (d *Doc) SetHooks(h Hooks) { d.hooks = h }
 
 // byReplicaStart orders held changes by replica, then start.
 func byReplicaStart(a, b *heldChange) int {
@@ -344,6 +370,25 @@ func (d *Doc) DropHeld(r ReplicaID, start uint64) bool {
 	return true
 }
 
+// DropHeldOf drops every held change of replica r (DropHeld) and returns
+// how many it dropped. Not from a Release hook: call it once Apply has
+// returned.
+func (d *Doc) DropHeldOf(r ReplicaID) int {
+	if d.heldRep[r].n == 0 {
+		return 0
+	}
+	var starts []uint64
+	for id := range d.heldBy {
+		if id.Replica == r {
+			starts = append(starts, id.Counter)
+		}
+	}
+	for _, s := range starts {
+		d.DropHeld(r, s)
+	}
+	return len(starts)
+}
+
 // TrimHeld drops held changes (DropHeld), the largest first, until at
 // most maxN are held taking at most maxBytes; it returns how many it
 // dropped. Ties go by replica and start, so every copy drops the same.
@@ -429,6 +474,20 @@ func (d *Doc) Apply(c Change) (Status, []Change, error) {
 // offer applies c if it can, holds it otherwise; when applied, c (as
 // applied) is appended to out.
 func (d *Doc) offer(c Change, out []Change) (Status, []Change) {
+	return d.offerAs(c, out, false)
+}
+
+// offerHeld is offer for a change that was held: the Release hook rules on
+// it before it applies.
+func (d *Doc) offerHeld(c Change, out []Change) (Status, []Change) {
+	return d.offerAs(c, out, true)
+}
+
+// mayRelease asks the Release hook about c (a copy: c itself stays off
+// the heap on the path every change takes).
+func (d *Doc) mayRelease(c Change) bool { return d.hooks.Release(&c) }
+
+func (d *Doc) offerAs(c Change, out []Change, released bool) (Status, []Change) {
 	have := d.vv[c.Replica]
 	if c.End() <= have {
 		return Duplicate, out
@@ -448,6 +507,9 @@ func (d *Doc) offer(c Change, out []Change) (Status, []Change) {
 	if r, need, el, missing := d.missing(&c); missing {
 		d.hold(&heldChange{c: c, need: need}, r, el)
 		return Held, out
+	}
+	if released && d.hooks.Release != nil && !d.mayRelease(c) {
+		return Duplicate, out // dropped: as if it had never come
 	}
 	d.applyChange(&c)
 	return Applied, append(out, c)
@@ -507,7 +569,7 @@ func (d *Doc) release(applied []Change) []Change {
 		slices.SortFunc(ready, byReplicaStart)
 		for _, h := range ready {
 			d.unhold(h)
-			_, applied = d.offer(h.c, applied)
+			_, applied = d.offerHeld(h.c, applied)
 		}
 	}
 	return applied
@@ -692,7 +754,9 @@ func (d *Doc) applyOpTo(e *element, op *Op, id OpID, s Stamp) error {
 		d.tree.apply(move{Stamp: s, Node: op.Element, Parent: op.Parent, Pos: op.Pos})
 	case OpVote:
 		k := voteKey{op.Key, op.Voter}
-		e.setVote(k, op.Value, s)
+		if old, ok := e.setVote(k, op.Value, s); ok && d.hooks.Vote != nil {
+			d.hooks.Vote(op.Element, op.Key, op.Voter, old, op.Value)
+		}
 	}
 	return nil
 }

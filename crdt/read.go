@@ -362,3 +362,65 @@ func (d *Doc) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(out)
 }
+
+// EachVote calls fn with every vote register under key on the created
+// elements (deleted ones included), withdrawn ones too, in no particular
+// order. It reads only.
+func (d *Doc) EachVote(key string, fn func(el ElementID, voter string, v Value)) {
+	for id, e := range d.elems {
+		if e.kind.s.IsZero() {
+			continue
+		}
+		for i := range e.votes {
+			if vr := &e.votes[i]; vr.k.key == key {
+				fn(id, vr.k.voter, vr.v)
+			}
+		}
+	}
+}
+
+// VoteChanges calls fn for each vote op under key in c, in order, with the
+// value of its register (element, key, voter) before and after that op as
+// applying c to the doc now would leave them: an op older than the
+// register's last write (by Stamp) changes nothing, as last writer wins,
+// and each op sees what the change's earlier ops wrote. Ops the doc
+// already has (counters within its version vector) are skipped, as Apply
+// skips them. i is the op's index in c; fn returns false to stop. It reads
+// only: servers use it to weigh a change's votes before admitting it.
+func (d *Doc) VoteChanges(c *Change, key string, fn func(i int, op *Op, before, after Value) bool) {
+	have := d.vv[c.Replica]
+	type regKey struct {
+		el    ElementID
+		voter string
+	}
+	var wrote map[regKey]reg // registers written by earlier ops of c
+	ctr := c.Start
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		at := ctr
+		ctr += op.span()
+		if op.Type != OpVote || op.Key != key || at <= have {
+			continue
+		}
+		k := regKey{op.Element, op.Voter}
+		cur, ok := wrote[k]
+		if !ok {
+			if e := d.elem(op.Element); e != nil {
+				if r := e.vote(voteKey{key, op.Voter}); r != nil {
+					cur = *r
+				}
+			}
+		}
+		before := cur.v
+		if s := c.stampAt(at); cur.s.Less(s) {
+			cur = reg{s: s, v: op.Value}
+			if wrote == nil {
+				wrote = map[regKey]reg{}
+			}
+			wrote[k] = cur
+		}
+		if !fn(i, op, before, cur.v) {
+			return
+		}
+	}
+}
