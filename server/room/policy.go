@@ -131,6 +131,12 @@ func (r *Room) applyRole(s *Session, nr string) {
 // the dots budget, or not under the user's voter id. The vote ops that
 // moves marks (a conversion, voteMoves) move dots that exist: they are
 // admitted whatever the session's state and leave every budget as it was.
+//
+// The budget is weighed op by op, as the change would apply to the board
+// now (crdt.Doc.VoteChanges): each op replaces its register (element,
+// voter) with what the change's earlier ops left there, not with what the
+// board held before the change, and an op older than its register's last
+// write changes nothing.
 func (r *Room) checkPolicy(user string, c *crdt.Change, moves moved) (protocol.Code, error) {
 	p := r.policy
 	if p.Deadline != 0 && r.cfg.Now().UnixMilli() >= p.Deadline {
@@ -141,41 +147,40 @@ func (r *Room) checkPolicy(user string, c *crdt.Change, moves moved) (protocol.C
 		return "", nil
 	}
 	voter := v.voter(user)
-	spent := -1.0 // computed on the first dot vote
-	for i := range c.Ops {
-		op := &c.Ops[i]
-		if op.Type != crdt.OpVote || op.Key != "vote" || moves.has(i) {
-			continue
-		}
-		if v.State != "open" {
-			return protocol.CodeReadOnly, fmt.Errorf("op %d: voting is closed", i)
-		}
-		if op.Voter != voter {
-			return protocol.CodeForbidden, fmt.Errorf("op %d: votes in this session are cast as %q", i, voter)
-		}
-		if v.Dots <= 0 {
-			continue
-		}
-		if spent < 0 {
-			spent = r.dotsOf(voter)
-		}
-		// This op replaces the voter's register on that element.
-		old := 0.0
-		for _, vt := range r.doc.Votes(op.Element, "vote") {
-			if vt.Voter == voter {
-				old, _ = crdt.Dots(vt.Value)
+	var (
+		code    protocol.Code
+		err     error
+		spent   float64
+		counted bool // spent holds the voter's total
+	)
+	r.doc.VoteChanges(c, "vote", func(i int, op *crdt.Op, before, after crdt.Value) bool {
+		switch {
+		case moves.has(i):
+			return true
+		case v.State != "open":
+			code, err = protocol.CodeReadOnly, fmt.Errorf("op %d: voting is closed", i)
+		case op.Voter != voter:
+			code, err = protocol.CodeForbidden, fmt.Errorf("op %d: votes in this session are cast as %q", i, voter)
+		case v.Dots <= 0:
+			return true
+		default:
+			if _, ok := crdt.Dots(op.Value); !ok {
+				code, err = protocol.CodeInvalidOp, fmt.Errorf("op %d: a dot vote is a whole number of dots", i)
+				break
+			}
+			if !counted {
+				spent, counted = r.dotsOf(voter), true
+			}
+			was, _ := crdt.Dots(before)
+			now, _ := crdt.Dots(after)
+			spent += now - was
+			if spent > float64(v.Dots) {
+				code, err = protocol.CodeForbidden, fmt.Errorf("op %d: %d dots per person in this session", i, v.Dots)
 			}
 		}
-		n, ok := crdt.Dots(op.Value)
-		if !ok {
-			return protocol.CodeInvalidOp, fmt.Errorf("op %d: a dot vote is a whole number of dots", i)
-		}
-		spent += n - old
-		if spent > float64(v.Dots) {
-			return protocol.CodeForbidden, fmt.Errorf("op %d: %d dots per person in this session", i, v.Dots)
-		}
-	}
-	return "", nil
+		return err == nil
+	})
+	return code, err
 }
 
 // Conversion: a sticky note becomes a mindmap node or back
