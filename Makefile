@@ -54,7 +54,7 @@ test-race:
 # contract is `make crdtpeers` (npm; 6 to 12 minutes, most of it Loro lww).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./crdt/ ./storage/
-	$(GO) test -run '^$$' -bench 'HeldAtCap' -benchmem ./server/room/
+	$(GO) test -run '^$$' -bench 'HeldAtCap|DotVoteBigBoard' -benchmem ./server/room/
 	$(GO) test -run '^$$' -bench 'EncodeBigEnds' -benchmem ./server/farview/
 	$(GO) test -run '^$$' -bench 'Enqueue' -benchmem ./server/outbox/
 	$(GO) test -run '^$$' -bench 'ImportExcalidraw' -benchtime 5x ./server/node/

@@ -87,6 +87,8 @@ func (r *Room) load() error {
 			return fmt.Errorf("room: board %v: held changes: %w", r.board, err)
 		}
 	}
+	// From here on, the dots tally follows the votes (policy.go).
+	r.doc.SetHooks(crdt.Hooks{Vote: r.voteWritten})
 	return nil
 }
 

@@ -217,6 +217,7 @@ type Room struct {
 	sessions    map[*Session]struct{}
 	replicas    map[crdt.ReplicaID]uint64 // the last counter stored of replicas with changes beyond the doc's version (held)
 	heldUser    map[crdt.ReplicaID]string // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
+	dots        map[string]float64        // each voter's dots over the board, once summed (policy.go)
 	moveWork    float64                   // reach the board's clients may still spend (MoveWorkPerSecond)
 	moveLast    time.Time                 // when moveWork was last refilled
 	dirtyPres   map[*Session]struct{}

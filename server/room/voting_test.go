@@ -3,6 +3,7 @@ package room_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/corkboard/corkboard/crdt"
@@ -93,5 +94,85 @@ func TestDotsBudgetWeighsEachOpAsItApplies(t *testing.T) {
 	}
 	if got := dotsOn(t, r, "vo"); got != 5 {
 		t.Fatalf("the voter holds %g dots, budget 5", got)
+	}
+}
+
+// TestDotsBudgetCostDoesNotGrowWithTheBoard: weighing a vote against the
+// budget costs the change's ops, not the board's elements. The worst
+// case: one-vote changes on a big board. What the room allocates for
+// 200 of them on a board of 20 000 elements is compared with the same on
+// a board of 200: summing the voter's dots over the board for each change
+// (which took the room seconds) allocates a list of the board's elements
+// each time, a hundred times more on the big board.
+func TestDotsBudgetCostDoesNotGrowWithTheBoard(t *testing.T) {
+	cost := func(elements int) uint64 {
+		m := newManager(t, votingOpen(5))
+		r := open(t, m)
+		ed := sessionAs(t, r, "ed", 0xe1, room.RoleEditor)
+		vo := sessionAs(t, r, "vo", 0xc1, room.RoleCommenter)
+		ts := crdt.MakeTimestamp(1_900_000_000_000, 0)
+		ops := make([]crdt.Op, elements)
+		for i := range ops {
+			ops[i] = crdt.Op{Type: crdt.OpCreate, Element: el(i + 1), Key: "note"}
+		}
+		if _, e := submitOne(t, r, ed, 1, crdt.Change{Replica: 0xe1, Start: 1, Time: ts, Ops: ops}); e != nil {
+			t.Fatal(e.Message)
+		}
+		// The first vote sums the board once.
+		if _, e := submitOne(t, r, vo, 1, crdt.Change{Replica: 0xc1, Start: 1, Time: ts + 1000, Ops: []crdt.Op{dotVote(el(1), "vo", 1)}}); e != nil {
+			t.Fatal(e.Message)
+		}
+		var cs []crdt.Change
+		for k := range 200 {
+			cs = append(cs, crdt.Change{Replica: 0xc1, Start: uint64(2 + 2*k), Time: ts + 2000 + crdt.Timestamp(2*k),
+				Ops: []crdt.Op{dotVote(el(1+k%elements), "vo", 1), dotVote(el(1+(k+elements-1)%elements), "vo", 0)}})
+		}
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := r.Submit(context.Background(), vo, 2, cs); err != nil {
+			t.Fatal(err)
+		}
+		if a := expectAck(t, vo, 2); a.Applied != len(cs) {
+			t.Fatalf("ack %+v", a)
+		}
+		runtime.ReadMemStats(&after)
+		if got := dotsOn(t, r, "vo"); got != 1 {
+			t.Fatalf("the voter holds %g dots, want 1", got)
+		}
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	small, big := cost(200), cost(20_000)
+	t.Logf("200 one-vote changes: %d bytes allocated on a board of 200 elements, %d on 20 000", small, big)
+	if big > 2*small+(256<<10) {
+		t.Fatalf("the room's work per vote grows with the board: %d bytes on 200 elements, %d on 20 000", small, big)
+	}
+}
+
+// BenchmarkDotVoteBigBoard: one-vote changes, each alone in its batch, on
+// a board of 20 000 elements with a dots budget (ns/op: one change,
+// admitted, stored and acked). Run with
+// go test -run '^$' -bench BenchmarkDotVoteBigBoard ./server/room/
+func BenchmarkDotVoteBigBoard(b *testing.B) {
+	m := newManager(b, votingOpen(5))
+	r := open(b, m)
+	ed := sessionAs(b, r, "ed", 0xe1, room.RoleEditor)
+	vo := sessionAs(b, r, "vo", 0xc1, room.RoleCommenter)
+	ts := crdt.MakeTimestamp(1_900_000_000_000, 0)
+	ops := make([]crdt.Op, 20_000)
+	for i := range ops {
+		ops[i] = crdt.Op{Type: crdt.OpCreate, Element: el(i + 1), Key: "note"}
+	}
+	if _, e := submitOne(b, r, ed, 1, crdt.Change{Replica: 0xe1, Start: 1, Time: ts, Ops: ops}); e != nil {
+		b.Fatal(e.Message)
+	}
+	b.ResetTimer()
+	for k := range b.N {
+		c := crdt.Change{Replica: 0xc1, Start: uint64(1 + k), Time: ts + 1000 + crdt.Timestamp(k),
+			Ops: []crdt.Op{dotVote(el(1), "vo", k%2)}}
+		if err := r.Submit(context.Background(), vo, uint64(1+k), []crdt.Change{c}); err != nil {
+			b.Fatal(err)
+		}
+		expectAck(b, vo, uint64(1+k))
 	}
 }
