@@ -341,6 +341,20 @@ func (c *Checker) MemberRole(ctx context.Context, id storage.BoardID, m *meta.Bo
 	return role, nil
 }
 
+// UserRole is the role the board's settings m give one of its users now,
+// known by id alone (the author of a change whose connection may be
+// gone): the owner's; a member's (MemberRole); a role link holder's, the
+// link's; a guest's, the board's visitors'. A token's epoch is not known
+// from the id: the board's current one is assumed.
+func (c *Checker) UserRole(ctx context.Context, id storage.BoardID, m *meta.Board, user string) (string, error) {
+	if strings.HasPrefix(user, LinkPrefix) || strings.HasPrefix(user, GuestPrefix) {
+		// Ranked owner, so that a link of a board made before links were
+		// records gets the board's visitors' role (TokenRole's MinRole).
+		return c.TokenRole(m, Identity{User: protocol.User{ID: user, Role: room.RoleOwner}, Epoch: m.Epoch}), nil
+	}
+	return c.MemberRole(ctx, id, m, user)
+}
+
 // RefreshRoles recomputes the role of every open connection of a board
 // after its access or a membership changed.
 func (c *Checker) RefreshRoles(board storage.BoardID) {

@@ -169,6 +169,19 @@ func decodeClaim(b []byte) Claim {
 	return c
 }
 
+// ClaimOf returns the user whose a board's replica id is ("" when
+// nobody claimed it).
+func (s *Store) ClaimOf(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID) (string, error) {
+	cur, err := s.Get(ctx, NSClaim, claimKey(board, rep))
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	return decodeClaim(cur).User, nil
+}
+
 // ErrClaimed: the replica id belongs to another user.
 var ErrClaimed = errors.New("meta: replica id belongs to another user")
 

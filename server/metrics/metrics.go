@@ -43,6 +43,7 @@ type Metrics struct {
 	panics       *prometheus.CounterVec
 	heldDropped  prometheus.Counter
 	stalled      prometheus.Counter
+	heldRefused  prometheus.Counter
 	syncRequests prometheus.Counter
 	syncChanges  *prometheus.CounterVec
 	syncErrors   *prometheus.CounterVec
@@ -98,8 +99,9 @@ func New() *Metrics {
 	m.panics.WithLabelValues("conn")
 	m.heldDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_held_dropped_total", Help: "Held changes from other nodes or from a replayed log not kept, over the held limits."})
 	m.stalled = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_stalled_connections_total", Help: "Sessions disconnected for reading nothing for --write-stall while the node had something to send them."})
+	m.heldRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_held_refused_total", Help: "Held changes refused when they could apply (their author may no longer make them), with the held changes of their replicas after them."})
 	for _, c := range []prometheus.Collector{m.Connections, m.rooms, m.accepted, m.rejected, m.remote, m.commit, m.fanout,
-		m.deliveries, m.slow, m.stalled, m.BytesIn, m.BytesOut, m.busErrors, m.http, m.httpDuration, m.panics, m.heldDropped,
+		m.deliveries, m.slow, m.stalled, m.BytesIn, m.BytesOut, m.busErrors, m.http, m.httpDuration, m.panics, m.heldDropped, m.heldRefused,
 		m.syncRequests, m.syncChanges, m.syncErrors, buildInfo(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
@@ -121,6 +123,7 @@ func (m *Metrics) RoomHooks() room.Hooks {
 		BusErrors:     func() { m.busErrors.Inc() },
 		Panics:        func() { m.Panic("room") },
 		HeldDropped:   func(n int) { m.heldDropped.Add(float64(n)) },
+		HeldRefused:   func(n int) { m.heldRefused.Add(float64(n)) },
 		SyncRequested: func() { m.syncRequests.Inc() },
 		SyncSent:      func(n int) { m.syncChanges.WithLabelValues("sent").Add(float64(n)) },
 		SyncReceived:  func(n int) { m.syncChanges.WithLabelValues("received").Add(float64(n)) },

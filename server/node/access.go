@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
@@ -33,6 +34,24 @@ func (n *Node) memberRole(ctx context.Context, board storage.BoardID, user strin
 		return "", err
 	}
 	return n.access.MemberRole(ctx, board, m, user)
+}
+
+// authorRole is room.Config.AuthorRole: whose a replica's claim is, and
+// the role the board gives that user now (access.Checker.UserRole).
+func (n *Node) authorRole(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID) (user, role string, ok bool) {
+	user, err := n.meta.ClaimOf(ctx, board, rep)
+	if err != nil || user == "" {
+		return "", "", false
+	}
+	m, err := n.loadBoard(ctx, board)
+	if err != nil {
+		return "", "", false
+	}
+	role, err = n.access.UserRole(ctx, board, m, user)
+	if err != nil {
+		return "", "", false
+	}
+	return user, role, true
 }
 
 // sessionSweeper closes the connections of expired sign-in sessions until

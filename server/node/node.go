@@ -300,6 +300,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	rc.Hooks = n.metrics.RoomHooks()
 	rc.Policy = n.roomPolicy
+	rc.AuthorRole = n.authorRole
 	rc.Accepted = n.onAccepted
 	rc.WholeRead = func(b storage.BoardID, read func() int) bool { return n.api.SpendBoardRead(b, read) }
 	n.rooms = room.NewManager(rc)

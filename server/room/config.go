@@ -143,6 +143,14 @@ type Config struct {
 	// Policy returns a board's policy (deadline, voting) when its room
 	// loads (default: none).
 	Policy func(ctx context.Context, board storage.BoardID) Policy
+	// AuthorRole, if set, tells who owns a replica of a board — the user
+	// of its claim — and the role the board gives that user now; ok false
+	// when it cannot tell (no claim, or the metadata cannot be read). A
+	// room asks it, on its goroutine, when a held change of a replica
+	// that has no session in the room is about to apply, and admits the
+	// change again under that role (release.go). Nil: the room goes by
+	// its own sessions.
+	AuthorRole func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID) (user, role string, ok bool)
 	// BeforeHandle, if set, is called on the room's goroutine before it
 	// handles each message: a test hook (a panic there shows what a bug in
 	// the room does). Nil in production.
@@ -181,6 +189,7 @@ type Hooks struct {
 	BusErrors     func()
 	Panics        func()      // a room's goroutine recovered from a panic (the room was dropped)
 	HeldDropped   func(n int) // held changes from other nodes or the log not kept (over MaxHeldBytes...)
+	HeldRefused   func(n int) // held changes refused when they could apply (release.go), with those of their replicas after them
 	// Anti-entropy (sync.go): SyncRequested when the room publishes its
 	// version vector; SyncSent and SyncReceived with the changes in an
 	// answer it sent or got; SyncFailed with "read" (the log could not

@@ -39,6 +39,7 @@ type intake struct {
 	owners  []*Session       // the session that sent entries[i]; nil: another node
 	local   int              // entries sent by this node's clients
 	dropped int              // held changes from other nodes not kept
+	refused int              // held changes refused when they could apply (release.go)
 	sync    bool             // ask the other nodes for what this node lacks
 }
 
@@ -141,6 +142,10 @@ func (r *Room) ingest(group []submit) {
 		r.deliver(in.fresh, in.owners, frame)
 	}
 	r.maybeSnapshot()
+	if in.refused > 0 {
+		r.refusedDue = true
+	}
+	r.snapshotAfterRefusal()
 	if in.sync {
 		r.requestSync(false)
 	}
@@ -151,7 +156,11 @@ func (r *Room) ingest(group []submit) {
 // nil for another node's change.
 func (r *Room) take(in *intake, c crdt.Change, from *Session) (crdt.Status, error) {
 	before := r.doc.VersionOf(c.Replica)
+	clear(r.authors)
 	st, applied, err := r.doc.Apply(c)
+	if len(r.refused) > 0 {
+		in.refused += r.settleRefused()
+	}
 	if err != nil || st == crdt.Duplicate {
 		return st, err
 	}
@@ -163,8 +172,10 @@ func (r *Room) take(in *intake, c crdt.Change, from *Session) (crdt.Status, erro
 	} else {
 		switch {
 		case from != nil:
-			// Admitted within the held limits (admitHeld).
+			// Admitted within the held limits (admitHeld), and again
+			// when it applies (release.go).
 			r.heldUser[c.Replica] = from.User.ID
+			r.heldRole[c.Replica] = from.User.Role
 			// It names something this node lacks: perhaps another node
 			// has it.
 			in.sync = true

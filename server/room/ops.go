@@ -54,6 +54,9 @@ func (r *Room) load() error {
 			dropped++
 			return nil
 		}
+		if status == crdt.Held && e.Author != "" {
+			r.heldUser[c.Replica] = e.Author // its author's role is asked again when it applies (release.go)
+		}
 		r.noteReplica(c)
 		return nil
 	})
@@ -73,13 +76,21 @@ func (r *Room) load() error {
 		// their replicas, catch-up would skip them, and a client that joins
 		// now would never get them: releasing them later fans out only the
 		// change that released them. Rare, so a scan of the log is fine.
+		// Only replicas that have changes held: a change refused when it
+		// could apply (release.go) left an entry past its replica's
+		// version that must not be offered.
 		version := r.doc.Version()
 		err := st.ScanOps(ctx, r.board, 1, func(e storage.Record) error {
 			if e.Seq > r.snapSeq {
 				return errScanDone
 			}
-			if rep := crdt.ReplicaID(e.Replica); e.End > version[rep] {
-				r.replicas[rep] = max(r.replicas[rep], e.End)
+			rep := crdt.ReplicaID(e.Replica)
+			if n, _ := r.doc.HeldOf(rep); n == 0 || e.End <= version[rep] {
+				return nil
+			}
+			r.replicas[rep] = max(r.replicas[rep], e.End)
+			if e.Author != "" {
+				r.heldUser[rep] = e.Author
 			}
 			return nil
 		})
@@ -87,8 +98,11 @@ func (r *Room) load() error {
 			return fmt.Errorf("room: board %v: held changes: %w", r.board, err)
 		}
 	}
-	// From here on, the dots tally follows the votes (policy.go).
-	r.doc.SetHooks(crdt.Hooks{Vote: r.voteWritten})
+	// From here on, held changes are admitted again when they apply, and
+	// the dots tally follows the votes (release.go, policy.go). Not while
+	// replaying: the log is replayed as it was applied (a change refused
+	// when it could apply lies behind the snapshot written after that).
+	r.doc.SetHooks(crdt.Hooks{Release: r.mayRelease, Vote: r.voteWritten})
 	return nil
 }
 
@@ -124,6 +138,7 @@ func (r *Room) admitHeld(s *Session, c *crdt.Change) error {
 		k, bytes := r.doc.HeldOf(rep)
 		if k == 0 {
 			delete(r.heldUser, rep) // released since
+			delete(r.heldRole, rep)
 			continue
 		}
 		if user == s.User.ID && rep != c.Replica {

@@ -114,8 +114,14 @@ func (m *Manager) ReauthorizeSession(ctx context.Context, board storage.BoardID,
 // next presence frame, sent at once (a demoted presenter's spotlight stops
 // being honoured). Called on the room's goroutine.
 func (r *Room) applyRole(s *Session, nr string) {
+	if _, ok := r.heldUser[s.Replica]; ok {
+		r.heldRole[s.Replica] = nr // its held changes are admitted again as nr's (release.go)
+	}
 	switch {
 	case nr == "":
+		// No role: until the session has left, nothing it sent is
+		// admitted as a role's (release.go).
+		s.User.Role = ""
 		s.Finish(protocol.CloseForbidden, "access to this board was removed", protocol.Error{
 			Type: "error", Code: protocol.CodeForbidden, Message: "access to this board was removed"})
 	case nr != s.User.Role:

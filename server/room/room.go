@@ -29,7 +29,8 @@
 // (ChangesSince); route.go the cluster requests the Manager takes for
 // boards loaded or not; sync.go catch-up between nodes; confirm.go acks
 // after replication; policy.go a board's deadline and voting rules;
-// session.go a client's queue.
+// release.go held changes admitted again when they apply; session.go a
+// client's queue.
 package room
 
 import (
@@ -217,6 +218,11 @@ type Room struct {
 	sessions    map[*Session]struct{}
 	replicas    map[crdt.ReplicaID]uint64 // the last counter stored of replicas with changes beyond the doc's version (held)
 	heldUser    map[crdt.ReplicaID]string // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
+	heldRole    map[crdt.ReplicaID]string // that user's role as this room last knew it (release.go)
+	authors     map[crdt.ReplicaID]author // authors looked up during one Apply (release.go)
+	refused     []refusal                 // held changes refused during one Apply (release.go)
+	refusedSnap time.Time                 // when a snapshot was last written after a refusal
+	refusedDue  bool                      // a refusal waits for that snapshot
 	dots        map[string]float64        // each voter's dots over the board, once summed (policy.go)
 	moveWork    float64                   // reach the board's clients may still spend (MoveWorkPerSecond)
 	moveLast    time.Time                 // when moveWork was last refilled
@@ -248,6 +254,7 @@ func newRoom(m *Manager, board storage.BoardID) *Room {
 		sessions:  map[*Session]struct{}{},
 		replicas:  map[crdt.ReplicaID]uint64{},
 		heldUser:  map[crdt.ReplicaID]string{},
+		heldRole:  map[crdt.ReplicaID]string{},
 		dirtyPres: map[*Session]struct{}{},
 		lastPres:  map[*Session]time.Time{},
 	}
