@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -134,6 +135,15 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 		if !items.take(now, float64(n)) {
 			ops.tokens += float64(len(changes)) // the batch was not taken: its changes count for nothing
 			refuse(protocol.CodeRateLimited, seq, "too many ops per second; resend this batch later")
+			continue
+		}
+		if len(changes) > 0 && !s.MayEdit() {
+			// Refused here, so that it claims nothing: a claim is kept
+			// for good, and one made by a session that may not edit (a
+			// viewer saying hello with the replica id of someone who
+			// has not edited yet, seen in presence) would close that
+			// person's first edit with 4104. The room refuses the same.
+			refuse(protocol.CodeForbidden, seq, fmt.Sprintf("change 1 of %d refused: your role on this board may not edit it", len(changes)))
 			continue
 		}
 		if !claimed && len(changes) > 0 {

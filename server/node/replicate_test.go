@@ -278,3 +278,19 @@ func TestLookingClaimsNoReplica(t *testing.T) {
 	r.writeJSON(protocol.Hello{Type: protocol.TypeHello, Replica: 900, Version: crdt.VersionVector{}})
 	r.expectClose(protocol.CloseReplica)
 }
+
+// TestViewerClaimsNoReplica: a viewer who says hello with the replica id
+// of someone who has not edited yet (replica ids are shown in presence)
+// and sends changes is refused, and claims nothing: that person's first
+// edit is taken.
+func TestViewerClaimsNoReplica(t *testing.T) {
+	tn := startNode(t, nil)
+	b := tn.createBoard(`{"name":"squatters"}`)
+	id := b.Board.ID
+	now := crdt.MakeTimestamp(uint64(time.Now().UnixMilli()), 0)
+	victim := rawJoin(t, tn.wsURL(id, tokenOf(t, b.Links["editor"])), 0x77, nil)
+	viewer := rawJoin(t, tn.wsURL(id, tokenOf(t, b.Links["viewer"])), 0x77, nil)
+	viewer.send(crdt.Change{Replica: 0x77, Start: 1, Time: now, Ops: []crdt.Op{{Type: crdt.OpCreate, Element: newID("squat"), Key: "note"}}})
+	viewer.expectError(protocol.CodeForbidden)
+	victim.expectAck(victim.send(crdt.Change{Replica: 0x77, Start: 1, Time: now + 1, Ops: []crdt.Op{{Type: crdt.OpCreate, Element: newID("mine"), Key: "note"}}}))
+}

@@ -313,13 +313,18 @@ const (
 	RoleViewer    = protocol.RoleViewer
 )
 
+// mayEdit reports whether a role may make any change at all.
+func mayEdit(role string) bool {
+	return role == RoleOwner || role == RoleEditor || role == RoleCommenter
+}
+
 // allowed enforces roles on every op: viewers edit nothing; commenters may
 // write comments (create, text, resolve, reply) and vote; editors and
 // owners may do anything else. A comment is its author's: only its author
 // (or the board's owner, who moderates) may edit, move or delete it;
 // anyone who may comment may resolve a thread or react to it.
 func allowed(role, user string, c *crdt.Change, d *crdt.Doc) error {
-	if role != RoleOwner && role != RoleEditor && role != RoleCommenter {
+	if !mayEdit(role) {
 		return fmt.Errorf("role %q may not edit this board", role)
 	}
 	created := map[crdt.ElementID]string{}

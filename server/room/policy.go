@@ -121,11 +121,11 @@ func (r *Room) applyRole(s *Session, nr string) {
 	case nr == "":
 		// No role: until the session has left, nothing it sent is
 		// admitted as a role's (release.go).
-		s.User.Role = ""
+		s.setRole("")
 		s.Finish(protocol.CloseForbidden, "access to this board was removed", protocol.Error{
 			Type: "error", Code: protocol.CodeForbidden, Message: "access to this board was removed"})
 	case nr != s.User.Role:
-		s.User.Role = nr
+		s.setRole(nr)
 		s.SendJSON(protocol.RoleFrame{Type: protocol.TypeRole, Role: nr})
 		r.dirtyPres[s] = struct{}{}
 		r.schedulePresence()

@@ -97,6 +97,21 @@ type Session struct {
 
 	// presence is the session's latest presence data; owned by the room.
 	presence []byte
+	// edits mirrors whether User.Role may make changes (MayEdit), for
+	// the connection's reader: the room changes User.Role on its own
+	// goroutine.
+	edits atomic.Bool
+}
+
+// MayEdit reports whether the session's role, as the room last set it, may
+// make changes (owner, editor, commenter). Safe from any goroutine.
+func (s *Session) MayEdit() bool { return s.edits.Load() }
+
+// setRole gives the session a new role (on the room's goroutine, or before
+// it joins).
+func (s *Session) setRole(role string) {
+	s.User.Role = role
+	s.edits.Store(mayEdit(role))
 }
 
 // NewSession returns a session whose queue holds at most queue messages
@@ -108,8 +123,10 @@ func NewSession(id string, replica crdt.ReplicaID, user protocol.User, format st
 	if format == "" {
 		format = protocol.FormatBinary
 	}
-	return &Session{ID: id, Replica: replica, User: user, Format: format, Color: user.Color,
+	s := &Session{ID: id, Replica: replica, User: user, Format: format, Color: user.Color,
 		limit: queue, maxBytes: DefaultQueueBytes, ready: make(chan struct{}, 1), kick: make(chan struct{})}
+	s.edits.Store(mayEdit(user.Role))
+	return s
 }
 
 // DefaultQueueBytes is a session's bound on the bytes of its queued
