@@ -121,7 +121,7 @@ func TestHeldChangeOfRemovedEditorRefused(t *testing.T) {
 	r := open(t, m)
 	ow := sessionAs(t, r, "ow", 0x01, room.RoleOwner)
 	ed := sessionAs(t, r, "ed", 0xe1, room.RoleEditor)
-	ts := crdt.MakeTimestamp(1_900_000_000_000, 0)
+	ts := crdt.MakeTimestamp(1_750_000_000_000, 0)
 	if _, e := submitOne(t, r, ow, 1, crdt.Change{Replica: 0x01, Start: 1, Time: ts, Ops: []crdt.Op{{Type: crdt.OpCreate, Element: el(1), Key: "note"}}}); e != nil {
 		t.Fatal(e.Message)
 	}
@@ -186,7 +186,7 @@ func TestHeldChangeOfDemotedEditorRefused(t *testing.T) {
 	r := open(t, m)
 	ow := sessionAs(t, r, "ow", 0x01, room.RoleOwner)
 	ed := sessionAs(t, r, "ed", 0xe1, room.RoleEditor)
-	ts := crdt.MakeTimestamp(1_900_000_000_000, 0)
+	ts := crdt.MakeTimestamp(1_750_000_000_000, 0)
 	if _, e := submitOne(t, r, ow, 1, crdt.Change{Replica: 0x01, Start: 1, Time: ts, Ops: []crdt.Op{{Type: crdt.OpCreate, Element: el(1), Key: "note"}}}); e != nil {
 		t.Fatal(e.Message)
 	}
@@ -234,7 +234,7 @@ func TestHeldVotesWeighedWhenTheyApply(t *testing.T) {
 	ed := sessionAs(t, r, "ed", 0xe1, room.RoleEditor)
 	vo := sessionAs(t, r, "vo", 0xc1, room.RoleCommenter)
 	vo2 := sessionAs(t, r, "vo", 0xc2, room.RoleCommenter)
-	ts := crdt.MakeTimestamp(1_900_000_000_000, 0)
+	ts := crdt.MakeTimestamp(1_750_000_000_000, 0)
 	if _, e := submitOne(t, r, ed, 1, crdt.Change{Replica: 0xe1, Start: 1, Time: ts, Ops: []crdt.Op{
 		{Type: crdt.OpCreate, Element: el(1), Key: "note"}, {Type: crdt.OpCreate, Element: el(2), Key: "note"}}}); e != nil {
 		t.Fatal(e.Message)

@@ -67,7 +67,7 @@ func TestDotsBudgetWeighsEachOpAsItApplies(t *testing.T) {
 	r := open(t, m)
 	ed := sessionAs(t, r, "ed", 0xe1, room.RoleEditor)
 	vo := sessionAs(t, r, "vo", 0xc1, room.RoleCommenter)
-	ts := crdt.MakeTimestamp(1_900_000_000_000, 0)
+	ts := crdt.MakeTimestamp(1_750_000_000_000, 0)
 	if _, e := submitOne(t, r, ed, 1, crdt.Change{Replica: 0xe1, Start: 1, Time: ts, Ops: []crdt.Op{
 		{Type: crdt.OpCreate, Element: el(1), Key: "note"}, {Type: crdt.OpCreate, Element: el(2), Key: "note"}}}); e != nil {
 		t.Fatal(e.Message)
@@ -110,7 +110,7 @@ func TestDotsBudgetCostDoesNotGrowWithTheBoard(t *testing.T) {
 		r := open(t, m)
 		ed := sessionAs(t, r, "ed", 0xe1, room.RoleEditor)
 		vo := sessionAs(t, r, "vo", 0xc1, room.RoleCommenter)
-		ts := crdt.MakeTimestamp(1_900_000_000_000, 0)
+		ts := crdt.MakeTimestamp(1_750_000_000_000, 0)
 		ops := make([]crdt.Op, elements)
 		for i := range ops {
 			ops[i] = crdt.Op{Type: crdt.OpCreate, Element: el(i + 1), Key: "note"}
@@ -158,7 +158,7 @@ func BenchmarkDotVoteBigBoard(b *testing.B) {
 	r := open(b, m)
 	ed := sessionAs(b, r, "ed", 0xe1, room.RoleEditor)
 	vo := sessionAs(b, r, "vo", 0xc1, room.RoleCommenter)
-	ts := crdt.MakeTimestamp(1_900_000_000_000, 0)
+	ts := crdt.MakeTimestamp(1_750_000_000_000, 0)
 	ops := make([]crdt.Op, 20_000)
 	for i := range ops {
 		ops[i] = crdt.Op{Type: crdt.OpCreate, Element: el(i + 1), Key: "note"}
