@@ -197,7 +197,9 @@ func (r *Room) take(in *intake, c crdt.Change, from *Session) (crdt.Status, erro
 	data := part.AppendBinary(nil)
 	e := storage.Record{Replica: uint64(part.Replica), Start: part.Start, End: part.End(), Accepted: in.now, Data: data}
 	if from != nil {
-		e.Author = from.User.ID
+		if !from.Unattributed {
+			e.Author = from.User.ID
+		}
 		in.local++
 	}
 	in.entries = append(in.entries, e)

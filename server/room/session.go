@@ -62,6 +62,12 @@ type Session struct {
 	// Cred identifies the credential (a sign-in session's token hash), so
 	// that signing out closes the connections it opened.
 	Cred string
+	// Unattributed: the op-log entries of this session's changes record
+	// no author (storage.Record.Author ""), as another node's do. The
+	// node's ballot (api/ballot.go) submits each anonymous vote so: its
+	// User is the voter, for admission (role, voter id, dots budget),
+	// and nothing stored or served names them.
+	Unattributed bool
 
 	mu    sync.Mutex
 	queue []Outgoing
