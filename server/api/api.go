@@ -243,6 +243,7 @@ func (srv *Server) Routes(handle func(pattern string, h http.HandlerFunc)) {
 	handle("GET /v1/boards/{board}/voting", srv.getVoting)
 	handle("POST /v1/boards/{board}/voting", srv.openVoting)
 	handle("POST /v1/boards/{board}/voting/close", srv.closeVoting)
+	handle("POST /v1/boards/{board}/voting/vote", srv.castBallot)
 	handle("DELETE /v1/boards/{board}/voting", srv.endVoting)
 	handle("POST /v1/boards/{board}/timer", srv.postTimer)
 	handle("GET /v1/boards/{board}/changes", srv.boardChanges)

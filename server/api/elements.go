@@ -257,8 +257,19 @@ func (srv *Server) writeGate(w http.ResponseWriter, r *http.Request) (storage.Bo
 // write runs one write call: the gate, the Idempotency-Key, the caller's
 // replica, the actions on a copy, the submission, the answer.
 func (srv *Server) write(w http.ResponseWriter, r *http.Request, parse func() ([]action, bool), okStatus int) {
+	srv.writeVia(w, r, parse, okStatus, false)
+}
+
+// writeVia is write; ballot: the call is a ballot (POST .../voting/vote,
+// ballot.go), refused unless an anonymous session is open. A call whose
+// actions are all dot votes is one as well while such a session is open.
+func (srv *Server) writeVia(w http.ResponseWriter, r *http.Request, parse func() ([]action, bool), okStatus int, ballot bool) {
 	id, m, who, ok := srv.writeGate(w, r)
 	if !ok {
+		return
+	}
+	if ballot && !secretBallot(m) {
+		writeError(w, 409, protocol.CodeMalformed, "no anonymous voting session is open: vote as yourself (PUT /v1/boards/{board}/elements/{element}/vote)")
 		return
 	}
 	actions, ok := parse()
@@ -269,6 +280,7 @@ func (srv *Server) write(w http.ResponseWriter, r *http.Request, parse func() ([
 		writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("actions: 1 to %d", maxActions))
 		return
 	}
+	ballot = ballot || (secretBallot(m) && onlyDots(actions))
 	idem := r.Header.Get("Idempotency-Key")
 	if idem != "" {
 		if len(idem) > maxIdemKey {
@@ -292,7 +304,7 @@ func (srv *Server) write(w http.ResponseWriter, r *http.Request, parse func() ([
 			return
 		}
 	}
-	status, res, code, err := srv.applyActions(r.Context(), id, m, who, actions)
+	status, res, code, err := srv.applyActions(r.Context(), id, m, who, actions, ballot)
 	if err != nil {
 		if idem != "" {
 			srv.finishIdem(id, who.User.ID, idem, nil)
@@ -427,9 +439,14 @@ func (srv *Server) newReplica(ctx context.Context, board storage.BoardID, user s
 	return 0, errors.New("no free replica id")
 }
 
-// applyActions makes the actions into one change and submits it.
-func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta.Board, who access.Identity, actions []action) (int, writeResult, protocol.Code, error) {
+// applyActions makes the actions into one change and submits it; ballot:
+// under the board's ballot replica on this node, with no author recorded
+// (ballot.go).
+func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta.Board, who access.Identity, actions []action, ballot bool) (int, writeResult, protocol.Code, error) {
 	writer := writerOf(who)
+	if ballot {
+		writer = ballotWriter
+	}
 	unlock := srv.writerLock(id, writer)
 	defer unlock()
 	rep, err := srv.apiReplica(ctx, id, writer)
@@ -474,6 +491,7 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	}
 	user := who.User
 	sess := room.NewSession("api-"+uuid.NewString()[:8], rep, user, protocol.FormatJSON, 4)
+	sess.Unattributed = ballot
 	wctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	if err := rm.Submit(wctx, sess, 1, []crdt.Change{ch}); err != nil {
