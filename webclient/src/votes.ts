@@ -10,7 +10,9 @@
 // those rules, and a refused change makes the client start over, so the
 // rules are read from GET /v1/boards/{board}/voting (when the page goes
 // live, every 15 s, and before a vote when they are older than 5 s) and
-// applied here first: the voter id, the budget, the close.
+// applied here first: the voter id, the budget, the close. In an anonymous
+// session a vote is cast through the node (ballot), never in this page's
+// own change: its replica id would name the voter.
 import { t as tr } from './i18n';
 import type { FeatureContext } from './featurekit';
 
@@ -161,8 +163,41 @@ export class Votes {
       this.f.host.toast(tr('votes.used', { n: this.rules.dots }));
       return false;
     }
+    if (this.rules.state === 'open' && this.rules.anonymous) return this.ballot(id, dots);
     const r = this.f.apply([{ op: 'vote', el: id, key: 'vote', voter: me, value: dots }]);
     return r !== null;
+  }
+
+  /**
+   * An anonymous session's vote, cast through the node (POST …/voting/vote):
+   * a vote op in this page's own change would carry its replica id, which
+   * presence ties to this person, so the node writes it under the board's
+   * ballot replica with no author (server/api/ballot.go). It shows here
+   * when that change comes back over the WebSocket.
+   */
+  private async ballot(id: string, dots: number): Promise<boolean> {
+    const h = this.f.host;
+    const t = h.token();
+    try {
+      const r = await fetch(`/v1/boards/${h.boardId}/voting/vote`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...(t ? { Authorization: 'Bearer ' + t } : {}) },
+        body: JSON.stringify({ element: id, value: dots > 0 ? dots : null }),
+      });
+      if (r.ok) return true;
+      const j = await r.json().catch(() => null);
+      if (r.status === 403 && this.rules.dots > 0 && j?.error?.code === 'forbidden') {
+        h.toast(tr('votes.used', { n: this.rules.dots }));
+      } else if (r.status === 409) {
+        void this.refreshRules(); // the session closed or is no longer anonymous
+        h.toast(tr('voting.failed', { error: j?.error?.message ?? String(r.status) }));
+      } else {
+        h.toast(tr('voting.failed', { error: j?.error?.message ?? String(r.status) }));
+      }
+    } catch (e) {
+      h.toast(tr('voting.failed', { error: String(e) }));
+    }
+    return false;
   }
 
   layout(): void {
