@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 
@@ -34,7 +35,7 @@ func (srv *Server) static() http.Handler {
 			w.Write([]byte(indexPage))
 			return
 		}
-		if strings.HasSuffix(r.URL.Path, ".html") {
+		if strings.HasSuffix(path.Clean(r.URL.Path), ".html") { // as ServeFile finds the file
 			// A page of the client's other than the shell (the embed
 			// example): the shell's headers, so that it runs scripts of
 			// this origin only, whatever its query names (a link to

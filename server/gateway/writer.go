@@ -133,6 +133,18 @@ func (w *wsConn) stalled() {
 		m.Stalled()
 	}
 	w.s.Kick(protocol.CloseResync, "too slow: nothing read for "+w.g.cfg.Limits.WriteStall.String())
+	// The kick above aborts the stuck write only if it is the session's
+	// first (a resync); one kicked before with another code (a message too
+	// big, access removed) waits on the library's close, which does not
+	// close a socket it cannot write to. The socket is closed here
+	// whatever the kick did: the write fails, the writer and the reader
+	// end, and the connection's slot and queue are let go.
+	w.abort()
+	if w.fw != nil {
+		w.fw.Kill()
+	} else {
+		w.c.CloseNow()
+	}
 }
 
 // send writes msgs in order. Messages under rawMax are framed here and
@@ -402,10 +414,11 @@ type frameWriter struct {
 	progress func()
 }
 
-// stallChunk is the most a blocking write hands the socket at once, so
+// stallChunk is the most a blocking write hands the socket at once (a
+// link of half a kilobyte a second still shows progress within a minute), so
 // that a slow peer still taking bytes shows progress to the stall watch
 // within a big frame (a snapshot, a catch-up).
-const stallChunk = 256 << 10
+const stallChunk = 32 << 10
 
 // writeChunks writes p in pieces of at most stallChunk bytes, telling
 // progress after each; f.mu is held.
@@ -532,6 +545,17 @@ func (f *frameWriter) Abort() {
 	writing := f.writing
 	f.amu.Unlock()
 	if c, ok := f.conn.(io.Closer); ok && writing {
+		c.Close()
+	}
+}
+
+// Kill closes the connection under whatever write is in progress, and
+// refuses later writes: for a peer that took nothing for the stall time.
+func (f *frameWriter) Kill() {
+	f.amu.Lock()
+	f.aborted = true
+	f.amu.Unlock()
+	if c, ok := f.conn.(io.Closer); ok {
 		c.Close()
 	}
 }

@@ -102,3 +102,32 @@ func TestStalledReaderDropped(t *testing.T) {
 	// The writer, which reads, is still served.
 	w.ping()
 }
+
+// A stalled reader kicked first for something else (a message over the
+// size limit: close 1009, which does not abort a stuck write) is still let
+// go when the stall watch fires: its connection closed, its slot and queue
+// released.
+func TestStalledReaderKickedBeforeDropped(t *testing.T) {
+	tn := startNode(t, func(c *node.Config) {
+		c.Limits.SendQueue = 1 << 20
+		c.Limits.WriteStall = 8 * time.Second // well after the kick below
+		c.Limits.MaxMessage = 64 << 10
+	})
+	b := tn.createBoard(`{"name":"stalled, kicked"}`)
+	u := tn.wsURL(b.Board.ID, b.Token)
+	w := rawJoin(t, u, 1, nil)
+	slow := rawJoin(t, u, 2, nil) // reads nothing
+	a := newAuthor(1)
+	big := strings.Repeat("stalled reader ", 2400)
+	for i := 1; i <= 400; i++ {
+		w.expectAck(w.send(a.note(t, elem(i), big)))
+	}
+	slow.write(websocket.MessageBinary, make([]byte, 128<<10)) // over MaxMessage: kicked with 1009
+	poll(t, "the stalled connection let go", func() bool {
+		return metric(t, tn, "corkboard_connections") == "1"
+	})
+	if got := metric(t, tn, "corkboard_stalled_connections_total"); got != "1" {
+		t.Fatalf("stalled %s, want 1", got)
+	}
+	w.ping()
+}

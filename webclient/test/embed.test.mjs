@@ -151,6 +151,9 @@ test("the example page on the node runs no other site's script, whatever its nod
   const r = await fetch(`${node.url}/embed-example.html`);
   assert.equal(r.status, 200);
   assert.match(r.headers.get('content-security-policy'), /script-src 'self' 'wasm-unsafe-eval';.*frame-ancestors 'self'$/);
+  // The same file by a path the node cleans to it: the same headers.
+  const r2 = await fetch(`${node.url}/embed-example.html/`);
+  if (r2.status === 200) assert.match(r2.headers.get('content-security-policy') ?? '', /script-src 'self'/);
   const { page, context } = await chrome.newPage();
   const blocked = [];
   page.on('console', (m) => blocked.push(m.text()));
