@@ -103,10 +103,14 @@ func (r *Room) admitAgain(a author, c *crdt.Change) (protocol.Code, error) {
 	if err := allowed(a.role, a.user, c, r.doc); err != nil {
 		return protocol.CodeForbidden, err
 	}
-	if err := ownedBy(a.user, r.policy.Voting.voter(a.user), c, nil); err != nil {
+	// A conversion's vote moves, as admit finds them: a conversion is never
+	// held where it is admitted, but one from another node can be held
+	// here, and its moves cast other people's dots.
+	moves := voteMoves(r.doc, c)
+	if err := ownedBy(a.user, r.policy.Voting.voter(a.user), c, moves); err != nil {
 		return protocol.CodeForbidden, err
 	}
-	return r.checkPolicy(a.user, c, nil)
+	return r.checkPolicy(a.user, c, moves)
 }
 
 // authorOf finds the author of replica rep's changes, once per Apply
