@@ -495,6 +495,9 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	wctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	if err := rm.Submit(wctx, sess, 1, []crdt.Change{ch}); err != nil {
+		if errors.Is(err, room.ErrBusy) {
+			return 429, writeResult{}, protocol.CodeRateLimited, errors.New("the board has too much waiting to be applied; retry later")
+		}
 		return 503, writeResult{}, protocol.CodeInternal, errors.New("board unavailable, retry")
 	}
 	status, code, err := awaitAnswer(wctx, sess)

@@ -13,13 +13,14 @@ import (
 
 // The inbox of a room that fell behind is bounded by the ops waiting in
 // it, not only by its count of messages (256 frames of 131,072 ops each
-// were some 6 GB decoded): past Config.MaxQueuedOps, Submit refuses with
-// ErrBusy; a batch bigger than the bound passes when nothing else waits;
-// what was taken is applied once the room goes on.
+// were some 6 GB decoded): past Config.MaxQueuedOps, Submit refuses a
+// batch of more than 1,024 ops with ErrBusy; a small one still passes; a
+// batch bigger than the bound passes when nothing else waits; what was
+// taken is applied once the room goes on.
 func TestSubmitBoundedByQueuedOps(t *testing.T) {
 	gate := make(chan struct{}, 1)
 	held, release := make(chan struct{}), make(chan struct{})
-	cfg := room.Config{Store: pebbleStore(t), MaxQueuedOps: 100, BeforeHandle: func(storage.BoardID) {
+	cfg := room.Config{Store: pebbleStore(t), MaxQueuedOps: 2000, BeforeHandle: func(storage.BoardID) {
 		select {
 		case <-gate:
 			close(held)
@@ -51,12 +52,17 @@ func TestSubmitBoundedByQueuedOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-held
-	if err := r.Submit(ctx, s, 2, notes(10, 60)); err != nil {
-		t.Fatalf("60 ops waiting of 100: %v", err)
+	if err := r.Submit(ctx, s, 2, notes(10, 1500)); err != nil {
+		t.Fatalf("1,500 ops waiting of 2,000: %v", err)
 	}
-	refused := notes(100, 60)
+	refused := notes(2000, 1500)
 	if err := r.Submit(ctx, s, 3, refused); !errors.Is(err, room.ErrBusy) {
-		t.Fatalf("120 ops waiting of 100: %v, want ErrBusy", err)
+		t.Fatalf("3,000 ops waiting of 2,000: %v, want ErrBusy", err)
+	}
+	// A small batch passes all the same: others' bursts do not keep
+	// someone's edits out.
+	if err := r.Submit(ctx, s, 4, notes(5000, 600)); err != nil {
+		t.Fatalf("a batch of 600 ops over the bound: %v", err)
 	}
 	let()
 	for seq := uint64(1); seq <= 2; seq++ {
@@ -64,12 +70,13 @@ func TestSubmitBoundedByQueuedOps(t *testing.T) {
 			t.Fatalf("seq %d: %+v", seq, ack)
 		}
 	}
-	// Resent later, as a client does with rate_limited, it is taken.
+	// Resent later, as a client does with rate_limited, it is taken (its
+	// counters come before seq 4's, which waited for them).
 	if ack, e := submitOne(t, r, s, 3, refused[0]); e != nil || ack.Applied != 1 {
 		t.Fatalf("resent: %+v %+v", ack, e)
 	}
 	// Alone, a batch over the bound passes.
-	if ack, e := submitOne(t, r, s, 4, notes(200, 150)[0]); e != nil || ack.Applied != 1 {
-		t.Fatalf("150 ops alone: %+v %+v", ack, e)
+	if ack, e := submitOne(t, r, s, 5, notes(10000, 2500)[0]); e != nil || ack.Applied != 1 {
+		t.Fatalf("2,500 ops alone: %+v %+v", ack, e)
 	}
 }

@@ -334,8 +334,8 @@ func (r *Room) Leave(s *Session) {
 // goes to the session's queue. It blocks while the room's inbox is full,
 // which pushes back on that client's reader.
 //
-// It refuses with ErrBusy while the inbox holds Config.MaxQueuedOps ops
-// of other submissions: decoded ops are two hundred bytes each, and a
+// It refuses with ErrBusy a submission of more than smallSubmit ops while
+// the inbox holds Config.MaxQueuedOps ops of other submissions: decoded ops are two hundred bytes each, and a
 // message count alone let a room that fell behind hold gigabytes.
 // Rejected: waiting for room (a reader blocked on a full inbox already
 // pushes back; blocking on ops too would hold every reader of a busy
@@ -345,7 +345,7 @@ func (r *Room) Submit(ctx context.Context, s *Session, seq uint64, changes []crd
 	for i := range changes {
 		n += int64(len(changes[i].Ops))
 	}
-	if q := r.queuedOps.Add(n); q > int64(r.cfg.MaxQueuedOps) && q > n {
+	if q := r.queuedOps.Add(n); q > int64(r.cfg.MaxQueuedOps) && q > n && n > smallSubmit {
 		r.queuedOps.Add(-n)
 		return ErrBusy
 	}
@@ -355,6 +355,13 @@ func (r *Room) Submit(ctx context.Context, s *Session, seq uint64, changes []crd
 	}
 	return nil
 }
+
+// smallSubmit is the most ops a submission may have to pass the queued-ops
+// bound whatever is waiting: a few connections sending their ops burst
+// could otherwise keep every other person's edits refused for as long as
+// they went on. The inbox's 256 messages bound what such small ones add
+// (256 × 1,024 ops, some 50 MB decoded).
+const smallSubmit = 1024
 
 // took is called with each message taken from the inbox.
 func (r *Room) took(msg any) {
