@@ -182,6 +182,17 @@ func (s *Store) ClaimOf(ctx context.Context, board storage.BoardID, rep crdt.Rep
 	return decodeClaim(cur).User, nil
 }
 
+// LocalClaimOf is ClaimOf from this node's view alone, never asking the
+// cluster: for callers on a board's goroutine, which must not wait on the
+// network ("" when the view has no claim, or cannot be read).
+func (s *Store) LocalClaimOf(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID) string {
+	cur, err := s.view.GetMeta(ctx, NSClaim, claimKey(board, rep))
+	if err != nil {
+		return ""
+	}
+	return decodeClaim(cur).User
+}
+
 // ErrClaimed: the replica id belongs to another user.
 var ErrClaimed = errors.New("meta: replica id belongs to another user")
 

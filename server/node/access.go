@@ -39,8 +39,12 @@ func (n *Node) memberRole(ctx context.Context, board storage.BoardID, user strin
 // authorRole is room.Config.AuthorRole: whose a replica's claim is, and
 // the role the board gives that user now (access.Checker.UserRole).
 func (n *Node) authorRole(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID) (user, role string, ok bool) {
-	user, err := n.meta.ClaimOf(ctx, board, rep)
-	if err != nil || user == "" {
+	// From the node's view only: this runs on the board's goroutine, which
+	// a partitioned cluster must not hold (a claim the view lacks yet
+	// leaves the author unknown: the role recorded when it was held, or
+	// the change applies as the node that admitted it judged).
+	user = n.meta.LocalClaimOf(ctx, board, rep)
+	if user == "" {
 		return "", "", false
 	}
 	m, err := n.loadBoard(ctx, board)

@@ -134,7 +134,7 @@ func (r *Room) findAuthor(rep crdt.ReplicaID) author {
 		}
 	}
 	if f := r.cfg.AuthorRole; f != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second) // on the room's goroutine: short
 		user, role, ok := f(ctx, r.board, rep)
 		cancel()
 		if ok {
