@@ -252,8 +252,24 @@ type Member struct {
 	Removed bool `json:"removed,omitempty"`
 	// Left marks a removal by the member themselves (leaving), not by the
 	// owner: an invite link they hold may bring them back.
-	Left    bool  `json:"left,omitempty"`
-	Updated int64 `json:"updated"`
+	Left bool `json:"left,omitempty"`
+	// RemovedAt is when the owner last removed this user from the board
+	// (the membership's Updated then), kept by the visitor membership a
+	// join with the password makes afterwards and by leaving it; it is
+	// cleared when the owner takes the removal back (an e-mailed invite
+	// made after it, the owner setting the role).
+	RemovedAt int64 `json:"removedAt,omitempty"`
+	Updated   int64 `json:"updated"`
+}
+
+// OwnerRemoval is when the owner removed this user from the board (0:
+// never, or taken back): RemovedAt, or the Updated of a removal by the
+// owner recorded before RemovedAt was.
+func (m Member) OwnerRemoval() int64 {
+	if m.RemovedAt == 0 && m.Removed && !m.Left {
+		return m.Updated
+	}
+	return m.RemovedAt
 }
 
 // Invite is an invitation by e-mail, keyed by its token's hash.

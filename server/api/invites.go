@@ -386,24 +386,31 @@ func (srv *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 }
 
 // inviteRestores says whether accepting inv brings back a membership that
-// was removed: one the member left by themselves, or, for an e-mailed
-// invite, one the owner ended before they made or renewed the invite
-// (issued: the invite's Updated before it was accepted; inviting the
-// address again renews a pending invite). An invite link never brings
-// back a member the owner removed: it is handed to many, and making one
-// for the team is no decision about the person removed. Rejected: letting
-// any invite restore (a removed member came back through the link they
-// joined with), and letting nothing restore (the owner could never take a
-// removal back).
+// was removed, or makes a full member of a visitor the owner had removed
+// (in again with the board's password: account.Member.OwnerRemoval): one
+// the member left by themselves with no removal by the owner before, or,
+// for an e-mailed invite, one the owner ended before they made or renewed
+// the invite (issued: the invite's Updated before it was accepted;
+// inviting the address again renews a pending invite). An invite link
+// never brings back a member the owner removed, neither after they came
+// in again as a visitor nor after they left that visit: it is handed to
+// many, and making one for the team is no decision about the person
+// removed. Rejected: letting any invite restore (a removed member came
+// back through the link they joined with), and letting nothing restore
+// (the owner could never take a removal back).
 func inviteRestores(inv account.Invite, issued int64) func(removed account.Member) bool {
 	return func(removed account.Member) bool {
-		return removed.Left || !inv.Link && issued > removed.Updated
+		if at := removed.OwnerRemoval(); at != 0 {
+			return !inv.Link && issued > at
+		}
+		return true // left by themselves
 	}
 }
 
 // checkRestores refuses (errRemoved) accepting inv for user when it would
-// not bring back their removed membership: checked before an invite link
-// is spent, and again when the membership is granted.
+// not bring back their removed membership, or not make a full member of
+// the visitor the owner had removed: checked before an invite link is
+// spent, and again when the membership is granted.
 func (srv *Server) checkRestores(ctx context.Context, inv account.Invite, issued int64, user string) error {
 	board, err := storage.ParseBoardID(inv.Board)
 	if err != nil {
@@ -416,7 +423,7 @@ func (srv *Server) checkRestores(ctx context.Context, inv account.Invite, issued
 		return nil
 	case err != nil:
 		return err
-	case mem.Removed && !inviteRestores(inv, issued)(mem):
+	case (mem.Removed || mem.Guest && mem.OwnerRemoval() != 0) && !inviteRestores(inv, issued)(mem):
 		return errRemoved
 	}
 	return nil

@@ -105,8 +105,10 @@ func (srv *Server) fullMember(ctx context.Context, id storage.BoardID, who acces
 
 // addMember grants user role on the board (never lowering a full
 // member's role), by the user by; a visitor member becomes a full one. A
-// membership that was removed comes back only if restores says so of it
-// (nil: never); otherwise the answer is errRemoved's refusal.
+// membership that was removed, or a visitor membership of a user the owner
+// removed (account.Member.OwnerRemoval), becomes a full one only if
+// restores says so of it (nil: never); otherwise the answer is
+// errRemoved's refusal.
 func (srv *Server) addMember(ctx context.Context, id storage.BoardID, user, role, by string, restores func(removed account.Member) bool) error {
 	return srv.grant(ctx, id, user, role, by, false, 0, restores)
 }
@@ -115,7 +117,9 @@ func (srv *Server) addMember(ctx context.Context, id storage.BoardID, user, role
 // in with the board's password, or a public board's visitor who chose
 // notifications), valid in the board's epoch epoch; a full member stays
 // one. A removed member who knows the password comes in again, as a
-// visitor: as a guest without signing in, they could anyway.
+// visitor: as a guest without signing in, they could anyway. The owner's
+// removal stays on their record (RemovedAt), so that no invite link makes
+// the visitor a full member again.
 func (srv *Server) addVisitor(ctx context.Context, id storage.BoardID, user, role string, epoch int) error {
 	return srv.grant(ctx, id, user, role, "", true, epoch, func(account.Member) bool { return true })
 }
@@ -137,14 +141,15 @@ func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by
 	// never overwritten with what this grant read.
 	err := srv.cfg.Records.Update(ctx, account.NSMember, key, &mem, func(found bool) error {
 		joined = false
-		if found && mem.Removed && (restores == nil || !restores(mem)) {
+		back := found && (mem.Removed || mem.Guest && !visitor && mem.OwnerRemoval() != 0)
+		if back && (restores == nil || !restores(mem)) {
 			return errRemoved
 		}
 		if found && !mem.Removed {
 			switch {
 			case mem.Guest && !visitor:
 				// An invite or the owner's grant: a full member now.
-				mem.Guest, mem.Epoch, mem.Role, mem.InvitedBy = false, 0, role, by
+				mem.Guest, mem.Epoch, mem.Role, mem.InvitedBy, mem.RemovedAt = false, 0, role, by, 0
 			case mem.Guest && visitor:
 				mem.Epoch, mem.Role = epoch, role // in again, in this epoch
 			case visitor || account.RoleRank(mem.Role) >= account.RoleRank(role):
@@ -153,8 +158,11 @@ func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by
 				mem.Role = role
 			}
 		} else {
+			removedAt := mem.OwnerRemoval() // 0 when not found
 			mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Guest: visitor, Epoch: epoch, Joined: now.UnixMilli(), Updated: mem.Updated}
-			if !visitor {
+			if visitor {
+				mem.RemovedAt = removedAt // the owner's removal outlives the visit
+			} else {
 				mem.Epoch = 0
 			}
 			joined = true
@@ -180,7 +188,8 @@ func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by
 //
 // A visitor member (in with the board's password, or a public board's
 // visitor who chose notifications) whose role the owner sets becomes a
-// full member with that role: the role answered is the role they have,
+// full member with that role (an earlier removal by the owner is taken
+// back): the role answered is the role they have,
 // and a later join with the password, which gives a visitor the board's
 // publicRole, leaves it as it is. Rejected: keeping them a visitor whose
 // role is the lower of publicRole and the role set (a promotion would
@@ -207,7 +216,7 @@ func (srv *Server) putMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mem, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) {
-		mem.Role, mem.Guest, mem.Epoch = req.Role, false, 0
+		mem.Role, mem.Guest, mem.Epoch, mem.RemovedAt = req.Role, false, 0, 0
 	})
 	if err != nil {
 		writeUpdateError(w, err)
@@ -217,15 +226,16 @@ func (srv *Server) putMember(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{"member": memberView{User: user, Role: mem.Role, Joined: mem.Joined}})
 }
 
-// changeMember edits an existing membership (404 when there is none).
+// changeMember edits an existing membership (404 when there is none); edit
+// sees its new Updated.
 func (srv *Server) changeMember(ctx context.Context, id storage.BoardID, user string, edit func(*account.Member)) (account.Member, error) {
 	var mem account.Member
 	err := srv.cfg.Records.Update(ctx, account.NSMember, account.BoardKey(id, user), &mem, func(found bool) error {
 		if !found || mem.Removed {
 			return refuse(404, protocol.CodeNotFound, "no such member")
 		}
-		edit(&mem)
 		mem.Updated = srv.cfg.Records.Stamp(mem.Updated)
+		edit(&mem)
 		return nil
 	})
 	return mem, err
@@ -251,7 +261,13 @@ func (srv *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	left := user == who.User.ID
-	if _, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) { mem.Removed, mem.Left = true, left }); err != nil {
+	_, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) {
+		mem.Removed, mem.Left = true, left
+		if !left {
+			mem.RemovedAt = mem.Updated // leaving keeps an earlier one
+		}
+	})
+	if err != nil {
 		writeUpdateError(w, err)
 		return
 	}

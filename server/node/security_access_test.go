@@ -718,3 +718,54 @@ func TestRemovedMemberStaysOutOfInviteLink(t *testing.T) {
 		t.Fatalf("a member who left, back through the link: role %v", got)
 	}
 }
+
+// TestRemovedMemberBackByPasswordStaysVisitor: a member the owner removed
+// may come in again with the board's password, as a visitor, but the
+// invite link they joined with makes them no full member again, neither
+// straight after the join nor once they left the visitor membership by
+// themselves; an e-mailed invite made after the removal brings them back.
+func TestRemovedMemberBackByPasswordStaysVisitor(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "pw team", "access": "password", "password": "open sesame", "publicRole": "viewer"}))
+	b := "/v1/boards/" + board
+	link := e.must(201, "POST", b+"/invites", owner, map[string]any{"role": "editor"})["link"].(string)
+	bob := e.signIn("bob@example.com")
+	bobID := e.must(200, "POST", link, bob, nil)["user"].(map[string]any)["id"].(string)
+	e.clk.Set(secStart.Add(time.Minute))
+	e.must(204, "DELETE", b+"/members/"+bobID, owner, nil)
+
+	if got := e.must(200, "POST", b+"/join", bob, map[string]any{"password": "open sesame"})["role"]; got != "viewer" {
+		t.Fatalf("a removed member's join with the password: role %v, want viewer", got)
+	}
+	if code, body := e.call("POST", link, bob, nil); code != 403 {
+		t.Fatalf("a removed member, back by the password, posts the invite link: %d %v, want 403", code, body)
+	}
+	if got := e.must(200, "GET", b, bob, nil)["you"].(map[string]any)["role"]; got != "viewer" {
+		t.Fatalf("a removed member, back by the password, after the invite link: role %v, want viewer", got)
+	}
+	e.must(200, "PATCH", b, owner, map[string]any{"password": "a new one"})
+	if code, body := e.call("GET", b, bob, nil); code != 401 {
+		t.Fatalf("a removed member, back by the password, after a new password: %d %v, want 401", code, body)
+	}
+
+	// In again with the new password, then leaving by himself: the link
+	// still does not bring him back.
+	e.must(200, "POST", b+"/join", bob, map[string]any{"password": "a new one"})
+	e.must(204, "DELETE", b+"/members/me", bob, nil)
+	if code, body := e.call("POST", link, bob, nil); code != 403 {
+		t.Fatalf("a removed member who came back by the password and left posts the invite link: %d %v, want 403", code, body)
+	}
+	e.must(200, "PATCH", b, owner, map[string]any{"access": "members"})
+	if code, body := e.call("GET", b, bob, nil); code != 403 {
+		t.Fatalf("a removed member on the board made members-only: %d %v, want 403", code, body)
+	}
+
+	// The owner invites him again by e-mail: a full member.
+	e.clk.Set(secStart.Add(2 * time.Minute))
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "bob@example.com", "role": "commenter"})
+	bob = e.accept(linkIn(t, to(e.deliver(), "bob@example.com")[0], "/v1/invites/"))
+	if got := e.must(200, "GET", b, bob, nil)["you"].(map[string]any)["role"]; got != "commenter" {
+		t.Fatalf("after a new e-mailed invite: role %v, want commenter", got)
+	}
+}
