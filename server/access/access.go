@@ -10,8 +10,9 @@
 //   - a signed-in person (session cookie "cb_session", or the header
 //     "Authorization: Session <token>") has their membership's role; the
 //     board's owner is always owner; a member who came in with the board's
-//     password follows the board's PublicRole, like a guest, until the
-//     owner sets their role (which makes them a full member); a non-member
+//     password follows the board's PublicRole, like a guest (at most the
+//     role the owner lowered theirs to), until the owner raises their
+//     role (which makes them a full member); a non-member
 //     gets the board's PublicRole on a public board, and nothing on the
 //     others;
 //   - a board token ("Authorization: Bearer", cookie "cb_token", or
@@ -323,13 +324,7 @@ func (c *Checker) MemberRole(ctx context.Context, id storage.BoardID, m *meta.Bo
 	err := c.cfg.Records.Get(ctx, account.NSMember, account.BoardKey(id, user), &mem)
 	switch {
 	case err == nil && !mem.Removed && mem.Guest:
-		// In as a visitor (with the board's password, or on a public
-		// board): the board's visitors' role, for as long as the board
-		// takes visitors and its epoch (password, links, access) is the
-		// one they came in with.
-		if !MembersOnly(m) && mem.Epoch == m.Epoch {
-			role = m.PublicRole
-		}
+		role = VisitorRole(m, mem)
 	case err == nil && !mem.Removed:
 		role = mem.Role
 	case err != nil && !errors.Is(err, storage.ErrNotFound):
@@ -339,6 +334,21 @@ func (c *Checker) MemberRole(ctx context.Context, id storage.BoardID, m *meta.Bo
 		role = m.PublicRole
 	}
 	return role, nil
+}
+
+// VisitorRole is a visitor member's role under the board's settings m
+// ("" = none): in with the board's password, or on a public board, they
+// have the board's visitors' role, at most the owner's cap, for as long as
+// the board takes visitors and its epoch (password, links, access) is the
+// one they came in with.
+func VisitorRole(m *meta.Board, mem account.Member) string {
+	if MembersOnly(m) || mem.Epoch != m.Epoch {
+		return ""
+	}
+	if mem.Cap != "" {
+		return MinRole(m.PublicRole, mem.Cap)
+	}
+	return m.PublicRole
 }
 
 // UserRole is the role the board's settings m give one of its users now,

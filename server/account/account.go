@@ -238,11 +238,14 @@ type Member struct {
 	InvitedBy string `json:"invitedBy,omitempty"`
 	// Guest marks a visitor member, who came in with the board's password
 	// (or chose notifications on a public board): their role is the
-	// board's PublicRole (Role is the one it was when they came in), and
-	// ends when the board becomes members-only. An invite, or the owner
-	// setting their role, makes them a full member with a role of their
-	// own.
+	// board's PublicRole (Role is the one it was when they came in), at
+	// most Cap, and ends when the board becomes members-only. An invite,
+	// or the owner raising their role, makes them a full member with a
+	// role of their own.
 	Guest bool `json:"guest,omitempty"`
+	// Cap is the highest role of a visitor member the owner demoted ("":
+	// none): they stay a visitor, with the lower of PublicRole and Cap.
+	Cap string `json:"cap,omitempty"`
 	// Epoch is the board's link epoch when a guest member came in: a new
 	// password, revoked links or narrower access (a new epoch) ends it.
 	Epoch  int   `json:"epoch,omitempty"`
@@ -257,7 +260,7 @@ type Member struct {
 	// (the membership's Updated then), kept by the visitor membership a
 	// join with the password makes afterwards and by leaving it; it is
 	// cleared when the owner takes the removal back (an e-mailed invite
-	// made after it, the owner setting the role).
+	// made after it, the owner raising the role).
 	RemovedAt int64 `json:"removedAt,omitempty"`
 	Updated   int64 `json:"updated"`
 }

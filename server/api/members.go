@@ -119,7 +119,7 @@ func (srv *Server) addMember(ctx context.Context, id storage.BoardID, user, role
 // one. A removed member who knows the password comes in again, as a
 // visitor: as a guest without signing in, they could anyway. The owner's
 // removal stays on their record (RemovedAt), so that no invite link makes
-// the visitor a full member again.
+// the visitor a full member again; so does the owner's cap on their role.
 func (srv *Server) addVisitor(ctx context.Context, id storage.BoardID, user, role string, epoch int) error {
 	return srv.grant(ctx, id, user, role, "", true, epoch, func(account.Member) bool { return true })
 }
@@ -149,9 +149,9 @@ func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by
 			switch {
 			case mem.Guest && !visitor:
 				// An invite or the owner's grant: a full member now.
-				mem.Guest, mem.Epoch, mem.Role, mem.InvitedBy, mem.RemovedAt = false, 0, role, by, 0
+				mem.Guest, mem.Epoch, mem.Role, mem.InvitedBy, mem.Cap, mem.RemovedAt = false, 0, role, by, "", 0
 			case mem.Guest && visitor:
-				mem.Epoch, mem.Role = epoch, role // in again, in this epoch
+				mem.Epoch, mem.Role = epoch, role // in again, in this epoch (the owner's cap stays)
 			case visitor || account.RoleRank(mem.Role) >= account.RoleRank(role):
 				return errUnchanged
 			default:
@@ -187,14 +187,18 @@ func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by
 // member's role (at once, on open connections too).
 //
 // A visitor member (in with the board's password, or a public board's
-// visitor who chose notifications) whose role the owner sets becomes a
-// full member with that role (an earlier removal by the owner is taken
-// back): the role answered is the role they have,
-// and a later join with the password, which gives a visitor the board's
-// publicRole, leaves it as it is. Rejected: keeping them a visitor whose
-// role is the lower of publicRole and the role set (a promotion would
-// answer 200 and change nothing, and a join with the password would put
-// publicRole back).
+// visitor who chose notifications) whom the owner demotes (a role below
+// the one they have now) stays a visitor, with the role set as a cap
+// (account.Member.Cap): their role is the lower of publicRole and the
+// cap, a later join with the password keeps the cap, and a new password,
+// revoked links or a members-only board end their access as any
+// visitor's. One whose role the owner sets at or above the one they have
+// (a visitor whose access ended has none) becomes a full member with that
+// role, and an earlier removal by the owner is taken back. The role
+// answered is the role they have. Rejected: making a demoted visitor a
+// full member (a demotion would give durable access that a new password
+// no longer ends), and capping a promoted one (the promotion would
+// answer 200 and change nothing).
 func (srv *Server) putMember(w http.ResponseWriter, r *http.Request) {
 	id, m, _, ok := srv.enterOwner(w, r, "only the owner may change roles")
 	if !ok {
@@ -216,14 +220,22 @@ func (srv *Server) putMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mem, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) {
-		mem.Role, mem.Guest, mem.Epoch, mem.RemovedAt = req.Role, false, 0, 0
+		if mem.Guest && account.RoleRank(req.Role) < account.RoleRank(access.VisitorRole(m, *mem)) {
+			mem.Cap = req.Role // a demotion: still a visitor
+			return
+		}
+		mem.Role, mem.Guest, mem.Epoch, mem.Cap, mem.RemovedAt = req.Role, false, 0, "", 0
 	})
 	if err != nil {
 		writeUpdateError(w, err)
 		return
 	}
 	srv.cfg.Access.RefreshRoles(id)
-	writeJSON(w, 200, map[string]any{"member": memberView{User: user, Role: mem.Role, Joined: mem.Joined}})
+	role := mem.Role
+	if mem.Guest {
+		role = access.VisitorRole(m, mem)
+	}
+	writeJSON(w, 200, map[string]any{"member": memberView{User: user, Role: role, Joined: mem.Joined}})
 }
 
 // changeMember edits an existing membership (404 when there is none); edit

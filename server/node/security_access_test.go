@@ -536,8 +536,8 @@ func TestNarrowerAccessEndsVisitors(t *testing.T) {
 
 // TestDemotedPasswordMember: the owner demotes a signed-in member who came
 // in with the password: the demotion holds on the REST API and on their
-// open connection, and neither joining again with the password nor a new
-// password undoes it (they are a full member with the role set).
+// open connection, joining again with the password does not undo it, and
+// they stay a visitor: a new password ends their access.
 func TestDemotedPasswordMember(t *testing.T) {
 	e := newAsyncEnv(t, secStart)
 	owner := e.signIn("owner@example.com")
@@ -566,8 +566,8 @@ func TestDemotedPasswordMember(t *testing.T) {
 		t.Fatalf("joining again with the password gave role %v, want viewer", got)
 	}
 	e.must(200, "PATCH", b, owner, map[string]any{"password": "another secret"})
-	if got := e.must(200, "GET", b, bob, nil)["you"].(map[string]any)["role"]; got != "viewer" {
-		t.Fatalf("after a new password: role %v, want viewer (a full member)", got)
+	if code, body := e.call("GET", b, bob, nil); code != 401 {
+		t.Fatalf("after a new password: %d %v, want 401 (still a visitor)", code, body)
 	}
 }
 
@@ -767,5 +767,51 @@ func TestRemovedMemberBackByPasswordStaysVisitor(t *testing.T) {
 	bob = e.accept(linkIn(t, to(e.deliver(), "bob@example.com")[0], "/v1/invites/"))
 	if got := e.must(200, "GET", b, bob, nil)["you"].(map[string]any)["role"]; got != "commenter" {
 		t.Fatalf("after a new e-mailed invite: role %v, want commenter", got)
+	}
+}
+
+// TestDemotedPasswordVisitorStaysVisitor: the owner demoting a visitor who
+// came in with the password lowers their role at once (open connection
+// too) and leaves them a visitor: a new password or a members-only board
+// ends their access as any visitor's. Promoting one makes them a full
+// member.
+func TestDemotedPasswordVisitorStaysVisitor(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "pw", "access": "password", "password": "open sesame", "publicRole": "commenter"}))
+	b := "/v1/boards/" + board
+	bob, carol := e.signIn("bob@example.com"), e.signIn("carol@example.com")
+	bobID := e.must(200, "POST", b+"/join", bob, map[string]any{"password": "open sesame"})["user"].(map[string]any)["id"].(string)
+	carolID := e.must(200, "POST", b+"/join", carol, map[string]any{"password": "open sesame"})["user"].(map[string]any)["id"].(string)
+	c := e.dial(board, bob, 0x7a11)
+
+	if got := e.must(200, "PUT", b+"/members/"+bobID, owner, map[string]any{"role": "viewer"})["member"].(map[string]any)["role"]; got != "viewer" {
+		t.Fatalf("demoting a visitor: PUT answered role %v", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitRole(ctx, "viewer"); err != nil {
+		t.Fatalf("the demoted visitor's open connection was not made viewer: %v", err)
+	}
+	if got := e.must(200, "PUT", b+"/members/"+carolID, owner, map[string]any{"role": "editor"})["member"].(map[string]any)["role"]; got != "editor" {
+		t.Fatalf("promoting a visitor: PUT answered role %v", got)
+	}
+
+	e.must(200, "PATCH", b, owner, map[string]any{"password": "a new one"})
+	if code, body := e.call("GET", b, bob, nil); code != 401 {
+		t.Fatalf("a demoted visitor after a new password: %d %v, want 401 (needs the password)", code, body)
+	}
+	if got := e.must(200, "GET", b, carol, nil)["you"].(map[string]any)["role"]; got != "editor" {
+		t.Fatalf("a promoted visitor after a new password: role %v, want editor (a full member)", got)
+	}
+	if got := e.must(200, "POST", b+"/join", bob, map[string]any{"password": "a new one"})["role"]; got != "viewer" {
+		t.Fatalf("the demoted visitor joining with the new password: role %v, want viewer (the owner's cap)", got)
+	}
+	e.must(200, "PATCH", b, owner, map[string]any{"access": "members"})
+	if code, body := e.call("GET", b, bob, nil); code != 403 {
+		t.Fatalf("a demoted visitor on the board made members-only: %d %v, want 403", code, body)
+	}
+	if got := e.must(200, "GET", b, carol, nil)["you"].(map[string]any)["role"]; got != "editor" {
+		t.Fatalf("a promoted visitor on the board made members-only: role %v, want editor", got)
 	}
 }
