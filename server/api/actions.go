@@ -122,6 +122,12 @@ func apply(d *crdt.Doc, tx *crdt.Tx, a action, user, voter string) (string, erro
 		} else if a.Value != nil {
 			v = *a.Value
 		}
+		if key == "react" {
+			// A reaction is the person's own, in the open: cast under the
+			// voting session's pseudonym, it would tie the pseudonym to the
+			// person whose change carries it.
+			return "", tx.Vote(id, key, user, v)
+		}
 		return "", tx.Vote(id, key, voter, v)
 	case "move":
 		id, err := el()

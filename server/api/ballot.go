@@ -60,6 +60,11 @@ import (
 // guest's is access.GuestPrefix and 8 or 12 random characters.
 const ballotWriter = access.GuestPrefix + "ballot"
 
+// NodeWriter says whether a replica claim's user is one of the node's own
+// writers (the anonymous REST writer, the ballot), whose changes speak
+// for other people: their author is not the claim's user.
+func NodeWriter(user string) bool { return user == anonWriter || user == ballotWriter }
+
 // secretBallot says whether m's voting session is anonymous and open:
 // its votes are cast through the ballot.
 func secretBallot(m *meta.Board) bool {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/api"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
 )
@@ -44,7 +45,12 @@ func (n *Node) authorRole(ctx context.Context, board storage.BoardID, rep crdt.R
 	// leaves the author unknown: the role recorded when it was held, or
 	// the change applies as the node that admitted it judged).
 	user = n.meta.LocalClaimOf(ctx, board, rep)
-	if user == "" {
+	if user == "" || api.NodeWriter(user) {
+		// Unknown, or a replica of a node's own writer (anonymous REST
+		// writes, ballots), whose changes speak for other people: the
+		// node that admitted them judged them (a ballot held here and
+		// judged as the writer's own was refused, and this node's tally
+		// went apart from the others').
 		return "", "", false
 	}
 	m, err := n.loadBoard(ctx, board)

@@ -72,7 +72,7 @@ export class Votes {
   refreshRules(): Promise<void> {
     this.fetching ??= (async () => {
       const h = this.f.host;
-      const t = h.token();
+      const t = h.sync.record.token ?? h.token(); // a guest's token from the welcome: its identity, so its pseudonym and budget
       try {
         const r = await fetch(`/v1/boards/${h.boardId}/voting?result=none`, { headers: t ? { Authorization: 'Bearer ' + t } : {} });
         if (!r.ok) return;
@@ -177,7 +177,7 @@ export class Votes {
    */
   private async ballot(id: string, dots: number): Promise<boolean> {
     const h = this.f.host;
-    const t = h.token();
+    const t = h.sync.record.token ?? h.token(); // a guest's token from the welcome: its identity, so its pseudonym and budget
     try {
       const r = await fetch(`/v1/boards/${h.boardId}/voting/vote`, {
         method: 'POST',
