@@ -221,3 +221,32 @@ func TestAnonymousVoteUnlinkable(t *testing.T) {
 		t.Fatalf("a ballot after the close: %d %v, want 409", code, out)
 	}
 }
+
+// A reaction through REST during an anonymous voting session is cast under
+// the person's own id, never the session's pseudonym: the change carrying
+// it names its author, so a reaction under the pseudonym tied the
+// pseudonym (and every dot cast with it) to the person.
+func TestRestReactionKeepsPseudonymUnlinked(t *testing.T) {
+	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "react", "access": "members"}))
+	e.must(201, "POST", "/v1/boards/"+board+"/invites", owner, map[string]any{"email": "ana@example.com", "role": "commenter"})
+	ana := e.accept(linkIn(t, to(e.deliver(), "ana@example.com")[0], "/v1/invites/"))
+	anaID := e.userID(ana)
+	oc := e.dial(board, owner, 0x7101)
+	bike := newID("bike")
+	mustEdit(t, oc, e.clk.Now(), noteTx(bike, "Bike to work"))
+	e.must(200, "POST", "/v1/boards/"+board+"/voting", owner, map[string]any{"dots": 3, "anonymous": true})
+	pseudonym := e.must(200, "GET", "/v1/boards/"+board+"/voting?result=none", ana, nil)["voter"].(string)
+	e.must(200, "PUT", "/v1/boards/"+board+"/elements/"+bike.String()+"/vote", ana, map[string]any{"key": "react", "value": "👍"})
+	if err := oc.WaitDoc(ctx10(t), func(d *crdt.Doc) bool { return len(d.Votes(bike, "react")) == 1 }); err != nil {
+		t.Fatalf("the reaction never came: %v", err)
+	}
+	oc.Read(func(d *crdt.Doc) {
+		for _, v := range d.Votes(bike, "react") {
+			if v.Voter == pseudonym || v.Voter != anaID {
+				t.Fatalf("the reaction's voter %q (pseudonym %q, Ana %q): want Ana's own id", v.Voter, pseudonym, anaID)
+			}
+		}
+	})
+}
