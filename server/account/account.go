@@ -243,9 +243,15 @@ type Member struct {
 	// or the owner raising their role, makes them a full member with a
 	// role of their own.
 	Guest bool `json:"guest,omitempty"`
-	// Cap is the highest role of a visitor member the owner demoted ("":
-	// none): they stay a visitor, with the lower of PublicRole and Cap.
-	Cap string `json:"cap,omitempty"`
+	// Cap is the role the owner last set for this user ("": none), the
+	// highest any grant that is no decision of the owner's about them may
+	// give: an invite link (handed to many), an e-mailed invite made
+	// before CapAt. A visitor member the owner demoted stays a visitor,
+	// with the lower of PublicRole and Cap. The cap outlives leaving and
+	// coming in again with the password; an e-mailed invite made after it
+	// lifts it, and the owner setting the role sets it anew.
+	Cap   string `json:"cap,omitempty"`
+	CapAt int64  `json:"capAt,omitempty"` // the membership's Updated when Cap was set
 	// Epoch is the board's link epoch when a guest member came in: a new
 	// password, revoked links or narrower access (a new epoch) ends it.
 	Epoch  int   `json:"epoch,omitempty"`

@@ -238,7 +238,7 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequ
 		return
 	}
 	if user != nil {
-		if err := srv.addMember(r.Context(), id, user.ID, room.RoleOwner, "", nil); err != nil {
+		if _, err := srv.addMember(r.Context(), id, user.ID, room.RoleOwner, "", 0, nil); err != nil {
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}

@@ -361,8 +361,13 @@ func (srv *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	if !inv.Link {
 		u, err = srv.ensureUser(r.Context(), inv.Email)
 	}
+	role := inv.Role
 	if err == nil {
-		err = srv.addMember(r.Context(), board, u.ID, inv.Role, inv.By, inviteRestores(inv, issued))
+		decided := issued // an e-mailed invite: the owner's decision about this address
+		if inv.Link {
+			decided = 0 // handed to many: no decision about anyone
+		}
+		role, err = srv.addMember(r.Context(), board, u.ID, inv.Role, inv.By, decided, inviteRestores(inv, issued))
 	}
 	if err != nil {
 		var ref *reply.Refusal
@@ -376,7 +381,7 @@ func (srv *Server) acceptInvite(w http.ResponseWriter, r *http.Request) {
 	srv.cfg.Access.RefreshRoles(board)
 	if inv.Link {
 		if strings.Contains(r.Header.Get("Accept"), "application/json") {
-			writeJSON(w, 200, map[string]any{"user": u, "board": inv.Board, "role": inv.Role, "next": "/b/" + inv.Board})
+			writeJSON(w, 200, map[string]any{"user": u, "board": inv.Board, "role": role, "next": "/b/" + inv.Board})
 			return
 		}
 		http.Redirect(w, r, "/b/"+inv.Board, http.StatusSeeOther)

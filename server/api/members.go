@@ -108,9 +108,23 @@ func (srv *Server) fullMember(ctx context.Context, id storage.BoardID, who acces
 // membership that was removed, or a visitor membership of a user the owner
 // removed (account.Member.OwnerRemoval), becomes a full one only if
 // restores says so of it (nil: never); otherwise the answer is
-// errRemoved's refusal.
-func (srv *Server) addMember(ctx context.Context, id storage.BoardID, user, role, by string, restores func(removed account.Member) bool) error {
-	return srv.grant(ctx, id, user, role, by, false, 0, restores)
+// errRemoved's refusal. decided is when the owner made this grant about
+// this user (an e-mailed invite's issue; 0: an invite link, no decision
+// about anyone): a cap the owner set on the user at or after it
+// (account.Member.Cap) bounds the role granted and stays.
+// The role answered is the one the user has now.
+func (srv *Server) addMember(ctx context.Context, id storage.BoardID, user, role, by string, decided int64, restores func(removed account.Member) bool) (string, error) {
+	mem, err := srv.grant(ctx, id, user, role, by, false, 0, decided, restores)
+	return mem.Role, err
+}
+
+// capped is role lowered to mem's cap when the cap binds a grant the
+// owner decided at decided (see addMember), and whether it binds.
+func capped(mem account.Member, role string, decided int64) (string, bool) {
+	if mem.Cap == "" || decided > mem.CapAt {
+		return role, false
+	}
+	return access.MinRole(role, mem.Cap), true
 }
 
 // addVisitor makes user a visitor member of the board (account.Member.Guest:
@@ -121,14 +135,15 @@ func (srv *Server) addMember(ctx context.Context, id storage.BoardID, user, role
 // removal stays on their record (RemovedAt), so that no invite link makes
 // the visitor a full member again; so does the owner's cap on their role.
 func (srv *Server) addVisitor(ctx context.Context, id storage.BoardID, user, role string, epoch int) error {
-	return srv.grant(ctx, id, user, role, "", true, epoch, func(account.Member) bool { return true })
+	_, err := srv.grant(ctx, id, user, role, "", true, epoch, 0, func(account.Member) bool { return true })
+	return err
 }
 
 // errRemoved refuses a grant that would bring back a membership the owner
 // ended.
 var errRemoved = refuse(403, protocol.CodeForbidden, "you were removed from this board: its owner may invite you again by e-mail")
 
-func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by string, visitor bool, epoch int, restores func(removed account.Member) bool) error {
+func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by string, visitor bool, epoch int, decided int64, restores func(removed account.Member) bool) (account.Member, error) {
 	key := account.BoardKey(id, user)
 	var u account.User
 	srv.cfg.Records.Get(ctx, account.NSUser, []byte(user), &u)
@@ -145,42 +160,50 @@ func (srv *Server) grant(ctx context.Context, id storage.BoardID, user, role, by
 		if back && (restores == nil || !restores(mem)) {
 			return errRemoved
 		}
+		given, capStays := role, true
+		if !visitor {
+			given, capStays = capped(mem, role, decided)
+		}
 		if found && !mem.Removed {
 			switch {
 			case mem.Guest && !visitor:
 				// An invite or the owner's grant: a full member now.
-				mem.Guest, mem.Epoch, mem.Role, mem.InvitedBy, mem.Cap, mem.RemovedAt = false, 0, role, by, "", 0
+				mem.Guest, mem.Epoch, mem.Role, mem.InvitedBy, mem.RemovedAt = false, 0, given, by, 0
 			case mem.Guest && visitor:
 				mem.Epoch, mem.Role = epoch, role // in again, in this epoch (the owner's cap stays)
-			case visitor || account.RoleRank(mem.Role) >= account.RoleRank(role):
+			case visitor || account.RoleRank(mem.Role) >= account.RoleRank(given):
 				return errUnchanged
 			default:
-				mem.Role = role
+				mem.Role = given
 			}
 		} else {
-			removedAt := mem.OwnerRemoval() // 0 when not found
-			mem = account.Member{Board: id.String(), User: user, Role: role, Notify: p, InvitedBy: by, Guest: visitor, Epoch: epoch, Joined: now.UnixMilli(), Updated: mem.Updated}
+			old := mem // the zero Member when not found
+			mem = account.Member{Board: id.String(), User: user, Role: given, Notify: p, InvitedBy: by, Guest: visitor, Epoch: epoch, Joined: now.UnixMilli(), Updated: mem.Updated,
+				Cap: old.Cap, CapAt: old.CapAt} // the owner's cap outlives leaving
 			if visitor {
-				mem.RemovedAt = removedAt // the owner's removal outlives the visit
+				mem.RemovedAt = old.OwnerRemoval() // the owner's removal outlives the visit
 			} else {
 				mem.Epoch = 0
 			}
 			joined = true
+		}
+		if !capStays {
+			mem.Cap, mem.CapAt = "", 0 // an e-mailed invite made after the cap lifts it
 		}
 		mem.Updated = srv.cfg.Records.Stamp(mem.Updated)
 		return nil
 	})
 	switch {
 	case errors.Is(err, errUnchanged):
-		return nil
+		return mem, nil
 	case err != nil:
-		return err
+		return mem, err
 	case joined:
 		// The notification cursor starts now: a new member hears of what
 		// happens from now on.
-		return srv.startCursor(ctx, id, user, u.Location(), p)
+		return mem, srv.startCursor(ctx, id, user, u.Location(), p)
 	}
-	return nil
+	return mem, nil
 }
 
 // PUT /v1/boards/{board}/members/{user} {"role"}: the owner changes a
@@ -221,10 +244,11 @@ func (srv *Server) putMember(w http.ResponseWriter, r *http.Request) {
 	}
 	mem, err := srv.changeMember(r.Context(), id, user, func(mem *account.Member) {
 		if mem.Guest && account.RoleRank(req.Role) < account.RoleRank(access.VisitorRole(m, *mem)) {
-			mem.Cap = req.Role // a demotion: still a visitor
+			mem.Cap, mem.CapAt = req.Role, mem.Updated // a demotion: still a visitor
 			return
 		}
-		mem.Role, mem.Guest, mem.Epoch, mem.Cap, mem.RemovedAt = req.Role, false, 0, "", 0
+		mem.Role, mem.Guest, mem.Epoch, mem.RemovedAt = req.Role, false, 0, 0
+		mem.Cap, mem.CapAt = req.Role, mem.Updated // no invite link raises it again
 	})
 	if err != nil {
 		writeUpdateError(w, err)

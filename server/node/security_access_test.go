@@ -815,3 +815,68 @@ func TestDemotedPasswordVisitorStaysVisitor(t *testing.T) {
 		t.Fatalf("a promoted visitor on the board made members-only: role %v, want editor", got)
 	}
 }
+
+// TestOwnerCapOutlivesLinksAndLeaving: the role the owner set for a user
+// is the most an invite link (handed to many, no decision about anyone)
+// gives them again, and leaving then coming in with the password keeps
+// it; an e-mailed invite made after it lifts it.
+func TestOwnerCapOutlivesLinksAndLeaving(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "pw", "access": "password", "password": "open sesame", "publicRole": "editor"}))
+	b := "/v1/boards/" + board
+	link := e.must(201, "POST", b+"/invites", owner, map[string]any{"role": "editor"})["link"].(string)
+	role := func(who string) any { return e.must(200, "GET", b, who, nil)["you"].(map[string]any)["role"] }
+	// An e-mailed invite to Bob, made before the owner caps him.
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "bob@example.com", "role": "editor"})
+	early := linkIn(t, to(e.deliver(), "bob@example.com")[0], "/v1/invites/")
+
+	// Bob, a password visitor the owner demoted, posts the editor link.
+	bob := e.signIn("bob@example.com")
+	bobID := e.must(200, "POST", b+"/join", bob, map[string]any{"password": "open sesame"})["user"].(map[string]any)["id"].(string)
+	e.clk.Set(secStart.Add(time.Minute))
+	e.must(200, "PUT", b+"/members/"+bobID, owner, map[string]any{"role": "viewer"})
+	if got := e.must(200, "POST", link, bob, nil)["role"]; got != "viewer" {
+		t.Fatalf("a capped visitor posting the editor link: answered role %v, want viewer", got)
+	}
+	if got := role(bob); got != "viewer" {
+		t.Fatalf("a capped visitor after the editor link: role %v, want viewer", got)
+	}
+	if code, body := e.call("POST", early, "", nil); code != 200 && code != 303 {
+		t.Fatalf("the e-mailed invite made before the cap: %d %v", code, body)
+	}
+	if got := role(bob); got != "viewer" {
+		t.Fatalf("a capped member after an e-mailed invite made before the cap: role %v, want viewer", got)
+	}
+
+	// Carol, demoted the same way, leaves and comes in with the password.
+	carol := e.signIn("carol@example.com")
+	carolID := e.must(200, "POST", b+"/join", carol, map[string]any{"password": "open sesame"})["user"].(map[string]any)["id"].(string)
+	e.must(200, "PUT", b+"/members/"+carolID, owner, map[string]any{"role": "commenter"})
+	e.must(204, "DELETE", b+"/members/me", carol, nil)
+	if got := e.must(200, "POST", b+"/join", carol, map[string]any{"password": "open sesame"})["role"]; got != "commenter" {
+		t.Fatalf("a capped visitor who left, in again with the password: role %v, want commenter", got)
+	}
+	e.must(204, "DELETE", b+"/members/me", carol, nil)
+	e.must(200, "POST", link, carol, nil)
+	if got := role(carol); got != "commenter" {
+		t.Fatalf("a capped visitor who left, back through the editor link: role %v, want commenter", got)
+	}
+
+	// Dave, a full member by the link, demoted by the owner, posts it again.
+	dave := e.signIn("dave@example.com")
+	daveID := e.must(200, "POST", link, dave, nil)["user"].(map[string]any)["id"].(string)
+	e.must(200, "PUT", b+"/members/"+daveID, owner, map[string]any{"role": "viewer"})
+	e.must(200, "POST", link, dave, nil)
+	if got := role(dave); got != "viewer" {
+		t.Fatalf("a demoted member posting the editor link again: role %v, want viewer", got)
+	}
+
+	// The owner invites Bob again by e-mail: that lifts the cap.
+	e.clk.Set(secStart.Add(2 * time.Minute))
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "bob@example.com", "role": "editor"})
+	bob = e.accept(linkIn(t, to(e.deliver(), "bob@example.com")[0], "/v1/invites/"))
+	if got := role(bob); got != "editor" {
+		t.Fatalf("after an e-mailed invite made after the cap: role %v, want editor", got)
+	}
+}
