@@ -58,6 +58,7 @@ const (
 	NSCursor   = "cursor"   // (board id bytes + user id) Cursor
 	NSWebhook  = "webhook"  // (board id bytes + webhook id) Webhook
 	NSPassword = "password" // (board id bytes) PasswordHash
+	NSBallot   = "ballot"   // (board id bytes + voting session + "\x00" + user id) BallotVoter
 )
 
 // Roles, from most to least powerful (package protocol names them).
@@ -227,6 +228,21 @@ func CheckColor(c string) error {
 		return ErrColor
 	}
 	return nil
+}
+
+// BallotVoter records that a user cast a ballot in an anonymous voting
+// session (POST …/voting/vote): the ballot's change names no author, so
+// this is how the session's close finds the pseudonyms to reveal of
+// voters who are no member and wrote nothing else (password guests, link
+// holders). It says who voted, never for what.
+type BallotVoter struct {
+	At int64 `json:"at"` // the first ballot, unix ms
+}
+
+// BallotKey is the key of user's BallotVoter record in a board's voting
+// session.
+func BallotKey(board [16]byte, session, user string) []byte {
+	return BoardKey(board, session+"\x00"+user)
 }
 
 // Member is a user's membership of a board.

@@ -73,6 +73,9 @@ type Boards interface {
 	Update(ctx context.Context, board string, change func(m *meta.Board) error) error
 	// Members lists a board's members.
 	Members(ctx context.Context, board storage.BoardID) ([]account.Member, error)
+	// BallotVoters lists the users who cast a ballot in a board's voting
+	// session (account.BallotVoter).
+	BallotVoters(ctx context.Context, board storage.BoardID, session string) ([]string, error)
 	// Webhooks lists a board's webhooks that are not deleted.
 	Webhooks(ctx context.Context, board storage.BoardID) []account.Webhook
 	// Of calls fn with each board user is a member of.

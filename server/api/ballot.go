@@ -1,13 +1,16 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
+	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/meta"
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/storage"
 )
 
 // The ballot: how a vote of an anonymous dot-voting session is cast
@@ -79,6 +82,18 @@ func onlyDots(actions []action) bool {
 		}
 	}
 	return true
+}
+
+// noteBallotVoter records that user cast a ballot in m's session
+// (account.BallotVoter), once: the session's close reveals their
+// pseudonym from it when nothing else names them.
+func (srv *Server) noteBallotVoter(ctx context.Context, id storage.BoardID, m *meta.Board, user string) error {
+	key := account.BallotKey(id, m.Voting.Session, user)
+	var v account.BallotVoter
+	if srv.cfg.Records.Get(ctx, account.NSBallot, key, &v) == nil {
+		return nil
+	}
+	return srv.cfg.Records.Put(ctx, account.NSBallot, key, account.BallotVoter{At: srv.cfg.Now().UnixMilli()})
 }
 
 // POST /v1/boards/{board}/voting/vote {"element", "value"}: casts the

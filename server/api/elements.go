@@ -314,7 +314,15 @@ func (srv *Server) writeVia(w http.ResponseWriter, r *http.Request, parse func()
 	}
 	body, _ := json.Marshal(res)
 	if idem != "" {
-		srv.finishIdem(id, who.User.ID, idem, &idemRecord{State: "done", Status: okStatus, Body: body})
+		kept := body
+		if ballot {
+			// The record is kept under the caller's id for a day: a
+			// ballot's would tie them to its change (the ballot replica
+			// and counter) and the version it made. Its replay answers
+			// the elements only.
+			kept, _ = json.Marshal(writeResult{Elements: res.Elements})
+		}
+		srv.finishIdem(id, who.User.ID, idem, &idemRecord{State: "done", Status: okStatus, Body: kept})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(okStatus)
@@ -488,6 +496,11 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	}
 	if err := doc.CheckSchema(&ch); err != nil {
 		return 400, writeResult{}, protocol.CodeSchema, err
+	}
+	if ballot {
+		if err := srv.noteBallotVoter(ctx, id, m, who.User.ID); err != nil {
+			return 503, writeResult{}, protocol.CodeUnavailable, fmt.Errorf("the ballot cannot be recorded now: %v", err)
+		}
 	}
 	user := who.User
 	sess := room.NewSession("api-"+uuid.NewString()[:8], rep, user, protocol.FormatJSON, 4)

@@ -185,7 +185,7 @@ func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board,
 }
 
 // participants lists the users who may have voted: members, the owner,
-// and every author in the board's log.
+// the session's ballot voters, and every author in the board's log.
 func (srv *Server) participants(ctx context.Context, id storage.BoardID, m *meta.Board) []string {
 	seen := map[string]bool{m.Owner: true}
 	out := []string{m.Owner}
@@ -194,6 +194,15 @@ func (srv *Server) participants(ctx context.Context, id storage.BoardID, m *meta
 		if !seen[mem.User] {
 			seen[mem.User] = true
 			out = append(out, mem.User)
+		}
+	}
+	if m.Voting != nil {
+		voters, _ := srv.cfg.Boards.BallotVoters(ctx, id, m.Voting.Session)
+		for _, u := range voters {
+			if !seen[u] {
+				seen[u] = true
+				out = append(out, u)
+			}
 		}
 	}
 	srv.cfg.Store.ScanOps(ctx, id, 1, func(rec storage.Record) error {

@@ -62,7 +62,7 @@ const leaseBucket = "cb_leases"
 // Buckets lists the metadata buckets.
 var Buckets = []BucketConfig{
 	{Name: "cb_boards", History: 16, NS: []string{NSBoard}},
-	{Name: "cb_accounts", History: 4, NS: []string{account.NSUser, account.NSMember, account.NSInvite, account.NSSeen, account.NSCursor, account.NSWebhook, account.NSPassword}},
+	{Name: "cb_accounts", History: 4, NS: []string{account.NSUser, account.NSMember, account.NSInvite, account.NSSeen, account.NSCursor, account.NSWebhook, account.NSPassword, account.NSBallot}},
 	{Name: "cb_sessions", History: 1, MaxAge: 31 * 24 * time.Hour, NS: []string{account.NSSession, account.NSLogin}},
 	{Name: "cb_idem", History: 1, MaxAge: 24 * time.Hour, NS: []string{NSIdem}},
 	{Name: "cb_claims", History: 1, NS: []string{NSClaim}},

@@ -133,6 +133,18 @@ func (s *Store) Members(ctx context.Context, board storage.BoardID) ([]account.M
 	return out, err
 }
 
+// BallotVoters lists the users who cast a ballot in a board's voting
+// session (account.BallotVoter), from the view.
+func (s *Store) BallotVoters(ctx context.Context, board storage.BoardID, session string) ([]string, error) {
+	var out []string
+	prefix := account.BallotKey(board, session, "")
+	err := s.Scan(ctx, account.NSBallot, prefix, func(key, _ []byte) error {
+		out = append(out, string(key[len(prefix):]))
+		return nil
+	})
+	return out, err
+}
+
 // Webhooks lists a board's webhooks (not the deleted), from the view.
 func (s *Store) Webhooks(ctx context.Context, board storage.BoardID) []account.Webhook {
 	var out []account.Webhook

@@ -250,3 +250,60 @@ func TestRestReactionKeepsPseudonymUnlinked(t *testing.T) {
 		}
 	})
 }
+
+// TestBallotGuestNamedAtClose: a password guest who only ever voted
+// through the ballot (no member, no change of their own) is named among
+// the voters when the anonymous session closes, like a member; and the
+// Idempotency-Key record of a ballot, kept under the guest's id for a day,
+// keeps no trace of the ballot's change: its replay answers no change and
+// no version.
+func TestBallotGuestNamedAtClose(t *testing.T) {
+	e := newAsyncEnv(t, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "pw ballot", "access": "password", "password": "open sesame", "publicRole": "commenter"}))
+	b := "/v1/boards/" + board
+	oc := e.dial(board, owner, 0x7201)
+	bike := newID("bike")
+	mustEdit(t, oc, e.clk.Now(), noteTx(bike, "Bike to work"))
+	joined := e.must(200, "POST", b+"/join", "", map[string]any{"password": "open sesame"})
+	guest := joined["token"].(string)
+	guestID := joined["user"].(map[string]any)["id"].(string)
+	e.must(200, "POST", b+"/voting", owner, map[string]any{"dots": 3, "anonymous": true})
+
+	cast := func() (string, map[string]any) {
+		req, _ := http.NewRequest("POST", e.tn.base+b+"/voting/vote", strings.NewReader(`{"element":"`+bike.String()+`","value":2}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+guest)
+		req.Header.Set("Idempotency-Key", "dot-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || json.Unmarshal(raw, &out) != nil {
+			t.Fatalf("the guest's ballot: %d %s", resp.StatusCode, raw)
+		}
+		return resp.Header.Get("Idempotent-Replayed"), out
+	}
+	if replayed, out := cast(); replayed != "" || out["change"] == nil {
+		t.Fatalf("the first ballot: replayed %q, answer %v (want its change)", replayed, out)
+	}
+	replayed, out := cast()
+	if replayed != "true" {
+		t.Fatalf("the same Idempotency-Key again was not a replay: %v", out)
+	}
+	if out["change"] != nil || out["version"] != nil {
+		t.Fatalf("the kept answer of a ballot holds its change or version: %v", out)
+	}
+	if err := oc.WaitDoc(ctx10(t), func(d *crdt.Doc) bool { return len(d.Votes(bike, "vote")) == 1 }); err != nil {
+		t.Fatalf("the guest's ballot never arrived: %v", err)
+	}
+
+	res := e.must(200, "POST", b+"/voting/close", owner, nil)
+	raw, _ := json.Marshal(res)
+	if !strings.Contains(string(raw), guestID) {
+		t.Fatalf("the closed session's result does not name the guest %s, who voted: %s", guestID, raw)
+	}
+}

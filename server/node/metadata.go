@@ -174,6 +174,10 @@ func (b boards) Load(ctx context.Context, board storage.BoardID) (*BoardMeta, er
 
 func (b boards) All(ctx context.Context) ([]BoardMeta, error) { return b.n.meta.Boards(ctx) }
 
+func (b boards) BallotVoters(ctx context.Context, board storage.BoardID, session string) ([]string, error) {
+	return b.n.meta.BallotVoters(ctx, board, session)
+}
+
 func (b boards) Create(ctx context.Context, m *BoardMeta) error {
 	return metaErr(b.n.meta.CreateBoard(ctx, m))
 }
