@@ -497,7 +497,7 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	if err := doc.CheckSchema(&ch); err != nil {
 		return 400, writeResult{}, protocol.CodeSchema, err
 	}
-	if ballot {
+	if ballot && !who.Guest { // a caller without credentials is a new voter each call: nobody to name
 		if err := srv.noteBallotVoter(ctx, id, m, who.User.ID); err != nil {
 			return 503, writeResult{}, protocol.CodeUnavailable, fmt.Errorf("the ballot cannot be recorded now: %v", err)
 		}
