@@ -62,6 +62,21 @@ import (
 // was stored when held): the board's history, and an export of it,
 // replay it. A crash between a refusal and its snapshot brings the
 // change back at the next load.
+//
+// What closing them takes (studied, not done). Sending clients a change
+// only once it applies here (the fan-out skipping held parts and sending
+// released ones; catch-up up to the doc's version, not the log's) is not
+// enough alone: a stored snapshot carries the changes held when it was
+// written, and one of them may be released by a change of its tail, so a
+// client cannot simply drop a snapshot's held changes; the tail after a
+// stored snapshot also holds refused entries until the next snapshot.
+// The likely shape: a refusal record in the op log, written in the batch
+// of the change whose apply refused it and before it (so that a replay
+// drops the held change before that change releases it), which load,
+// history, export and catch-up honour, and a frame telling clients to
+// drop a replica's held changes from a counter on, sent before the
+// change that releases them. Every reader of the op log must then know
+// the record.
 
 // refusedSnapEvery bounds the snapshots written after refusals: a client
 // that can make its own held changes fail (votes over its budget) could
