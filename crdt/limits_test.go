@@ -240,3 +240,50 @@ func TestHeldAccounting(t *testing.T) {
 		t.Fatal("the doc that dropped and got a change again differs")
 	}
 }
+
+// TestSnapshotRawApplied: the applied-only snapshot of a doc holding
+// changes loads to the same applied state with nothing held, and is what
+// the full snapshot of that loaded doc is.
+func TestSnapshotRawApplied(t *testing.T) {
+	src := NewDoc()
+	var el ElementID
+	el[0] = 1
+	tx := src.Begin(1, 100)
+	must(t, tx.Create(el, "note"))
+	create, _ := tx.Commit()
+	tx = src.Begin(2, 200)
+	must(t, tx.Set(el, "x", Number(1)))
+	waits, _ := tx.Commit()
+	other := NewDoc()
+	tx = other.Begin(3, 300)
+	var el2 ElementID
+	el2[0] = 2
+	must(t, tx.Create(el2, "frame"))
+	own, _ := tx.Commit()
+
+	d := NewDoc()
+	for _, c := range []Change{own, waits} {
+		if _, _, err := d.Apply(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.Held() != 1 {
+		t.Fatalf("%d held, want 1 (the premise)", d.Held())
+	}
+	a, err := LoadSnapshot(d.SnapshotRawApplied())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Held() != 0 || !a.Has(OpID{3, 1}) || a.VersionOf(2) != 0 {
+		t.Fatalf("applied-only snapshot: %d held, version %v", a.Held(), a.Version())
+	}
+	if string(a.SnapshotRaw()) != string(d.SnapshotRawApplied()) {
+		t.Fatal("the applied-only snapshot is not the loaded doc's snapshot")
+	}
+	if full, _ := LoadSnapshot(d.SnapshotRaw()); full.Held() != 1 {
+		t.Fatalf("the full snapshot lost its held change: %d held", full.Held())
+	}
+	if _, applied, _ := a.Apply(create); len(applied) != 1 {
+		t.Fatalf("the create released %d changes in the applied-only doc, want none", len(applied)-1)
+	}
+}

@@ -65,19 +65,27 @@ func (e *snapEncoder) key(k string) {
 
 // Snapshot returns the canonical encoding of the doc's state, compressed:
 // the form to send.
-func (d *Doc) Snapshot() []byte { return compress(d.snapshotBody()) }
+func (d *Doc) Snapshot() []byte { return compress(d.snapshotBody(true)) }
 
 // SnapshotRaw returns the same state uncompressed ('S', 2, body): the form
 // to store where the storage compresses its own blocks, and to load
 // fastest (no inflate). LoadSnapshot reads both forms.
-func (d *Doc) SnapshotRaw() []byte {
-	body := d.snapshotBody()
+func (d *Doc) SnapshotRaw() []byte { return rawForm(d.snapshotBody(true)) }
+
+// SnapshotRawApplied is SnapshotRaw without the held changes: the state
+// of what the doc applied, for a client, which is to get a change only
+// once its server applies it (a held change can still be refused there).
+func (d *Doc) SnapshotRawApplied() []byte { return rawForm(d.snapshotBody(false)) }
+
+func rawForm(body []byte) []byte {
 	out := make([]byte, 0, len(body)+2)
 	out = append(out, 'S', snapshotRaw)
 	return append(out, body...)
 }
 
-func (d *Doc) snapshotBody() []byte {
+// snapshotBody encodes the doc's state; withHeld: its held changes too
+// (else none).
+func (d *Doc) snapshotBody(withHeld bool) []byte {
 	ids := d.Elements()
 	// Tables of replicas and keys, so stamps and keys take a byte or two.
 	repSet := map[ReplicaID]struct{}{}
@@ -172,7 +180,9 @@ func (d *Doc) snapshotBody() []byte {
 	enc.b = d.tree.appendState(enc.b)
 	held := make([]*heldChange, 0, len(d.heldBy))
 	for _, h := range d.heldBy {
-		held = append(held, h)
+		if withHeld {
+			held = append(held, h)
+		}
 	}
 	slices.SortFunc(held, func(a, b *heldChange) int {
 		if a.c.Replica != b.c.Replica {

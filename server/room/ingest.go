@@ -37,10 +37,18 @@ type intake struct {
 	entries []storage.Record // the op-log entries of the new parts, in order
 	fresh   [][]byte         // entries[i].Data: each new part, encoded once
 	owners  []*Session       // the session that sent entries[i]; nil: another node
-	local   int              // entries sent by this node's clients
-	dropped int              // held changes from other nodes not kept
-	refused int              // held changes refused when they could apply (release.go)
-	sync    bool             // ask the other nodes for what this node lacks
+	// out and outOwners are what this node's clients get, when it is not
+	// fresh (split): a client gets a change only once it applies here,
+	// never while it is held (it may still be refused when it could
+	// apply: release.go), so a held part is left out, and the held
+	// changes an apply released go with it.
+	out       [][]byte
+	outOwners []*Session
+	split     bool
+	local     int  // entries sent by this node's clients
+	dropped   int  // held changes from other nodes not kept
+	refused   int  // held changes refused when they could apply (release.go)
+	sync      bool // ask the other nodes for what this node lacks
 }
 
 // outcome is what became of one submission.
@@ -138,8 +146,11 @@ func (r *Room) ingest(group []submit) {
 			}
 		}
 	}
-	if frame != nil {
+	switch {
+	case !in.split && frame != nil:
 		r.deliver(in.fresh, in.owners, frame)
+	case in.split && len(in.out) > 0:
+		r.deliver(in.out, in.outOwners, protocol.EncodeOpsOut(in.out))
 	}
 	r.maybeSnapshot()
 	if in.refused > 0 {
@@ -205,6 +216,22 @@ func (r *Room) take(in *intake, c crdt.Change, from *Session) (crdt.Status, erro
 	in.entries = append(in.entries, e)
 	in.fresh = append(in.fresh, data)
 	in.owners = append(in.owners, from)
+	if st == crdt.Applied && len(applied) == 1 && !in.split {
+		return st, nil // the common case: out is fresh
+	}
+	if !in.split {
+		in.split = true
+		in.out = append(in.out, in.fresh[:len(in.fresh)-1]...)
+		in.outOwners = append(in.outOwners, in.owners[:len(in.owners)-1]...)
+	}
+	if st == crdt.Applied {
+		in.out = append(in.out, data)
+		in.outOwners = append(in.outOwners, from)
+		for _, rel := range applied[1:] {
+			in.out = append(in.out, rel.AppendBinary(nil))
+			in.outOwners = append(in.outOwners, r.sessionOf(rel.Replica))
+		}
+	}
 	return st, nil
 }
 
@@ -436,4 +463,14 @@ func (r *Room) relayPresence(frame []byte) {
 	for s := range r.sessions {
 		s.Send(Outgoing{Data: frame})
 	}
+}
+
+// sessionOf is this room's session of replica rep, nil if none.
+func (r *Room) sessionOf(rep crdt.ReplicaID) *Session {
+	for s := range r.sessions {
+		if s.Replica == rep {
+			return s
+		}
+	}
+	return nil
 }

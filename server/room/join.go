@@ -50,7 +50,9 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 			// maxCatchupBytes, a snapshot, as when the log is trimmed.
 			lim = Limit{Bytes: maxCatchupBytes}
 		}
-		got, err := ChangesSince(ctx, r.cfg.Store, r.board, have, r.logVersion(), lim)
+		// Up to what the doc applied: a client gets no held change
+		// (ingest.go, intake.out).
+		got, err := ChangesSince(ctx, r.cfg.Store, r.board, have, version, lim)
 		if err != nil {
 			return fmt.Errorf("room: catch-up: %w", err)
 		}
@@ -81,6 +83,9 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	if useSnapshot {
 		w.Catchup = "snapshot"
 		snap, entries, stored = r.joinSnapshot(ctx)
+		if !stored {
+			snap, entries, stored = r.staleSnapshot(ctx, version)
+		}
 	}
 	w.Changes = len(entries)
 	if !s.SendJSON(w) {
@@ -161,7 +166,10 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 // that had a first visit since its last snapshot, as freshSnapshot keeps
 // one for a board without a stored snapshot.
 func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool) {
-	for try := 0; r.snapSeq > 0 && try < 2; try++ {
+	// One that holds held changes is not for clients: they would apply
+	// them when they get what they wait for, even where this node then
+	// refuses them (release.go).
+	for try := 0; r.snapSeq > 0 && !r.storedHeld && try < 2; try++ {
 		seq, data := r.storedSeq, r.storedFrame
 		if data == nil || seq != r.snapSeq {
 			var err error
@@ -186,6 +194,9 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool
 			if size += len(e.Data); size > maxCatchupBytes {
 				return errScanDone
 			}
+			if e.End > r.doc.VersionOf(crdt.ReplicaID(e.Replica)) {
+				return nil // held here: a client gets it once it applies
+			}
 			tail = append(tail, e)
 			return nil
 		})
@@ -198,6 +209,27 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool
 		r.writeSnapshot() // then read anew: no tail
 	}
 	return nil, nil, false
+}
+
+// staleSnapshot returns, for a board whose stored snapshot holds held
+// changes (which a client may not get: storedHeld), the last fresh
+// snapshot made for a join and the changes applied since, cut to what it
+// lacks, when they are within maxCatchupBytes (ok); else nothing, and the
+// caller makes a fresh one. Without it, every join of such a board over
+// its whole-board budget (a change held for good keeps the board's
+// stored snapshots unfit) would encode the board anew.
+func (r *Room) staleSnapshot(ctx context.Context, version crdt.VersionVector) ([]byte, []storage.Record, bool) {
+	if !r.storedHeld || r.snapFrame == nil {
+		return nil, nil, false
+	}
+	if maps.Equal(r.snapAt, version) {
+		return r.snapFrame, nil, true
+	}
+	got, err := ChangesSince(ctx, r.cfg.Store, r.board, r.snapAt, version, Limit{Bytes: maxCatchupBytes})
+	if err != nil || got.More || got.Trimmed {
+		return nil, nil, false
+	}
+	return r.snapFrame, got.Entries, true
 }
 
 // freshSnapshot returns the doc's snapshot at version (the doc's own, as
@@ -220,15 +252,20 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool
 // most one such write before no join encodes it any more. A store that
 // fails leaves the fresh one, made anyway.
 func (r *Room) freshSnapshot(ctx context.Context, version crdt.VersionVector) []byte {
-	// A snapshot holds the held changes too, which the version does not count.
-	if r.snapFrame != nil && maps.Equal(r.snapAt, version) && r.snapHeld == r.doc.Held() {
+	// Of what the doc applied: no held change (a client gets one only
+	// once it applies here).
+	if r.snapFrame != nil && maps.Equal(r.snapAt, version) {
 		return r.snapFrame
 	}
 	made := func() int {
-		r.snapFrame, r.snapAt, r.snapHeld = append([]byte{protocol.TagSnapshot}, r.doc.SnapshotRaw()...), version.Clone(), r.doc.Held()
+		r.snapFrame, r.snapAt = append([]byte{protocol.TagSnapshot}, r.doc.SnapshotRawApplied()...), version.Clone()
 		return r.doc.Len() + len(r.snapFrame)/512
 	}
 	if !r.wholeRead(made) {
+		if r.doc.Held() > 0 {
+			made() // a snapshot stored now would hold them too: no use to joins
+			return r.snapFrame
+		}
 		r.writeSnapshot()
 		// Stored at the doc's version: no tail (the welcome said none).
 		if snap, entries, ok := r.joinSnapshot(ctx); ok && len(entries) == 0 {

@@ -96,3 +96,88 @@ func TestJoinsShareStoredSnapshot(t *testing.T) {
 		t.Errorf("after a new snapshot, 2 more visits: %d reads in all, want 2", got)
 	}
 }
+
+// TestJoinsOfABoardHoldingAChange: a board holds a change for good (an
+// editor's, waiting for an op its owner never makes). Its stored
+// snapshots hold it too, so joins do not get them: a client gets a change
+// only once it applies. Each first visit, at one version or after each
+// change, still ends with what the board applied and nothing held, and
+// once the board's whole-board budget is spent the visits share the last
+// fresh snapshot and the changes after it instead of encoding the board
+// each (a loop of visits to such a board was a whole-board encoding each).
+func TestJoinsOfABoardHoldingAChange(t *testing.T) {
+	var encodes atomic.Int64
+	cfg := room.Config{SnapshotEvery: 5, Store: storage.NewMemory(storage.MemoryOptions{}),
+		WholeRead: func(_ storage.BoardID, read func() int) bool {
+			// Every encoding asks the budget, which is spent after one (a
+			// join over it made one anyway).
+			if encodes.Add(1) > 1 {
+				return false
+			}
+			read()
+			return true
+		}}
+	m := newManager(t, cfg)
+	r := open(t, m)
+	w := join(t, r, "w", 1, room.RoleEditor, 1000)
+	ed := join(t, r, "ed", 0xe1, room.RoleEditor, 1000)
+	a := newAuthor(1)
+	seq := uint64(0)
+	edit := func(i int) {
+		seq++
+		if err := r.Submit(context.Background(), w, seq, []crdt.Change{a.note(t, i, "n")}); err != nil {
+			t.Fatal(err)
+		}
+		expectAck(t, w, seq)
+	}
+	edit(1)
+	if ack, e := submitOne(t, r, ed, 1, lateDelete(0xe1, 1, 1000, el(1), crdt.MakeTimestamp(1_700_000_000_100, 0))); e != nil || ack.Held != 1 {
+		t.Fatalf("the change waiting for good: %+v %+v, want held", ack, e)
+	}
+	for i := 2; i <= 6; i++ { // a snapshot is stored, holding it
+		edit(i)
+	}
+	applied := func() []byte {
+		var s []byte
+		r.Query(context.Background(), func(d *crdt.Doc) { s = d.SnapshotRawApplied() })
+		return s
+	}
+	visit := func(n int) {
+		t.Helper()
+		s := room.NewSession("v", crdt.ReplicaID(100+n), protocol.User{ID: "v", Role: room.RoleViewer}, protocol.FormatBinary, 1000)
+		if err := r.Join(context.Background(), s, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, msgs := readUntil(t, s, protocol.TypeSynced)
+		var d *crdt.Doc
+		for _, msg := range msgs {
+			switch {
+			case msg.Binary && msg.Data[0] == protocol.TagSnapshot:
+				var err error
+				if d, err = crdt.LoadSnapshot(msg.Data[1:]); err != nil {
+					t.Fatal(err)
+				}
+			case msg.Binary && msg.Data[0] == protocol.TagOpsOut:
+				for _, c := range opsOf(t, msg) {
+					if _, _, err := d.Apply(c); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		if d == nil || d.Held() != 0 || d.IsDeleted(el(1)) || string(d.SnapshotRawApplied()) != string(applied()) {
+			t.Fatalf("visit %d: not the board's applied state (doc %v, held %d)", n, d != nil, d.Held())
+		}
+		r.Leave(s)
+	}
+	for n := range 2 {
+		visit(n)
+	}
+	for i := 7; i <= 14; i++ { // more stored snapshots, all holding it
+		edit(i)
+		visit(i)
+	}
+	if got := encodes.Load(); got != 1 {
+		t.Errorf("the visits asked for %d whole-board encodings, want 1", got)
+	}
+}

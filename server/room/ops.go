@@ -29,6 +29,7 @@ func (r *Room) load() error {
 			return fmt.Errorf("room: board %v: snapshot at %d: %w", r.board, seq, err)
 		}
 		r.doc, r.snapSeq, r.lastSeq = d, seq, seq
+		r.storedHeld = d.Held() > 0
 		// A snapshot written before the held limits may hold more.
 		dropped += r.doc.TrimHeld(r.cfg.MaxHeld, r.cfg.MaxHeldBytes)
 	case errors.Is(err, storage.ErrNotFound):
@@ -393,10 +394,13 @@ func (r *Room) writeSnapshot() {
 		r.log.Warn("snapshot failed", "err", err)
 		return
 	}
-	r.snapSeq, r.sinceSnap = r.lastSeq, 0
+	r.snapSeq, r.sinceSnap, r.storedHeld = r.lastSeq, 0, r.doc.Held() > 0
 	// Joins read the new one when they need it; a fresh one made for
 	// joins is of no more use.
-	r.storedFrame, r.snapFrame = nil, nil
+	r.storedFrame = nil
+	if !r.storedHeld {
+		r.snapFrame = nil // else joins still share it (staleSnapshot)
+	}
 	r.applyRetention()
 }
 

@@ -52,31 +52,25 @@ import (
 // them from the other copies until they apply (a held change is stored
 // and passed on when it is held; each copy applies it by itself).
 //
-// Known limits. Clients that got a held change while it was held (live,
-// or in a snapshot's held changes) apply it when they get what releases
-// it: their view differs from the board's until they load it again. Each
-// node rules on its own copy when it releases it, with what it knows then;
-// a node that applied it (a removal had not reached it yet) passes it to
-// the others by anti-entropy, where it comes with its dependencies and is
-// not held, so not ruled on again. The op log keeps a refused change (it
-// was stored when held): the board's history, and an export of it,
-// replay it. A crash between a refusal and its snapshot brings the
-// change back at the next load.
+// Clients get a change only once it applies here (ingest.go, intake.out;
+// join.go: catch-up up to the doc's version, snapshots without held
+// changes): a client holding a change this node may still refuse would
+// apply it when its own next change releases it (a change waiting for the
+// owner's next op is released by the owner's own page), and its view would
+// differ from the board's for good. Rejected: telling clients to drop a
+// refused change (the owner's page has released it by the time the node
+// hears of the owner's edit).
 //
-// What closing them takes (studied, not done). Sending clients a change
-// only once it applies here (the fan-out skipping held parts and sending
-// released ones; catch-up up to the doc's version, not the log's) is not
-// enough alone: a stored snapshot carries the changes held when it was
-// written, and one of them may be released by a change of its tail, so a
-// client cannot simply drop a snapshot's held changes; the tail after a
-// stored snapshot also holds refused entries until the next snapshot.
-// The likely shape: a refusal record in the op log, written in the batch
-// of the change whose apply refused it and before it (so that a replay
-// drops the held change before that change releases it), which load,
-// history, export and catch-up honour, and a frame telling clients to
-// drop a replica's held changes from a counter on, sent before the
-// change that releases them. Every reader of the op log must then know
-// the record.
+// Known limits. Each node rules on its own copy when it releases it, with
+// what it knows then; a node that applied it (a removal had not reached it
+// yet) passes it to the others by anti-entropy, where it comes with its
+// dependencies and is not held, so not ruled on again. The op log keeps a
+// refused change (it was stored when held): the board's history, and an
+// export of it, replay it. A crash between a refusal and its snapshot
+// brings the change back at the next load. Closing these takes a refusal
+// record in the op log, written in the batch of the change whose apply
+// refused it and before it (so that a replay drops the held change before
+// that change releases it), which every reader of the log honours.
 
 // refusedSnapEvery bounds the snapshots written after refusals: a client
 // that can make its own held changes fail (votes over its budget) could

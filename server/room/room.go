@@ -206,15 +206,16 @@ type Room struct {
 	farFrame []byte
 	farAt    crdt.VersionVector
 	// snapFrame is the last fresh snapshot made for a join (join.go
-	// freshSnapshot), of the doc at version snapAt holding snapHeld held
-	// changes.
+	// freshSnapshot), of what the doc applied at version snapAt.
 	snapFrame []byte
 	snapAt    crdt.VersionVector
-	snapHeld  int
 	// storedFrame is the 0x03 frame of the stored snapshot at storedSeq
 	// (join.go joinSnapshot), nil until a join reads it.
 	storedFrame []byte
 	storedSeq   uint64
+	// storedHeld: the latest stored snapshot holds held changes, so joins
+	// do not get it (joinSnapshot).
+	storedHeld  bool
 	sessions    map[*Session]struct{}
 	replicas    map[crdt.ReplicaID]uint64 // the last counter stored of replicas with changes beyond the doc's version (held)
 	heldUser    map[crdt.ReplicaID]string // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
