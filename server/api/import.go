@@ -74,6 +74,10 @@ func (srv *Server) importFile(w http.ResponseWriter, r *http.Request) {
 	default:
 		err = errors.New("unknown file: send text/plain (a list), text/csv, an Excalidraw scene or a tldraw snapshot, or name it with ?format=")
 	}
+	if errors.Is(err, errImportTooLarge) {
+		writeError(w, 413, protocol.CodeTooLarge, err.Error())
+		return
+	}
 	if err != nil {
 		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return

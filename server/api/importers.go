@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strings"
@@ -50,33 +51,19 @@ func str(s string) *string { return &s }
 // Ideas: one sticky note per line of a plain list, or per row of a CSV
 // (its first column the text, an optional second the colour; a first row
 // naming its columns "text"/"idea" is a header), in a grid whose top left
-// is (x, y).
+// is (x, y). Lines and rows are read one at a time, and reading stops at
+// the import's bound (errImportTooLarge): a list of a million one-letter
+// lines was a million rows, then a million actions, before the bound was
+// checked (a 2 MiB file took over a gigabyte).
 func parseIdeas(body []byte, isCSV bool, x, y float64) (imported, error) {
 	var im imported
-	var rows [][]string
-	if isCSV {
-		r := csv.NewReader(bytes.NewReader(body))
-		r.FieldsPerRecord = -1
-		all, err := r.ReadAll()
-		if err != nil {
-			return im, fmt.Errorf("csv: %v", err)
-		}
-		if len(all) > 0 && len(all[0]) > 0 {
-			if h := strings.ToLower(strings.TrimSpace(all[0][0])); h == "text" || h == "idea" || h == "ideas" {
-				all = all[1:]
-			}
-		}
-		rows = all
-	} else {
-		for _, line := range strings.Split(string(body), "\n") {
-			line = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "-*•"))
-			rows = append(rows, []string{line})
-		}
-	}
 	n := 0
-	for _, row := range rows {
+	add := func(row []string) error {
 		if len(row) == 0 || strings.TrimSpace(row[0]) == "" {
-			continue
+			return nil
+		}
+		if n == maxImportActions {
+			return fmt.Errorf("%w: an import makes at most %d elements", errImportTooLarge, maxImportActions)
 		}
 		props := map[string]crdt.Value{
 			"x": crdt.Number(x + float64(n%6)*240), "y": crdt.Number(y + float64(n/6)*240),
@@ -87,11 +74,109 @@ func parseIdeas(body []byte, isCSV bool, x, y float64) (imported, error) {
 		}
 		im.Actions = append(im.Actions, action{Op: "create", Kind: "note", Props: props, Text: str(strings.TrimSpace(row[0]))})
 		n++
+		return nil
+	}
+	if isCSV {
+		if err := csvColumns(body); err != nil {
+			return im, err
+		}
+		r := csv.NewReader(bytes.NewReader(body))
+		r.FieldsPerRecord = -1
+		r.ReuseRecord = true
+		for first := true; ; first = false {
+			row, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return im, fmt.Errorf("csv: %v", err)
+			}
+			if first && len(row) > 0 {
+				if h := strings.ToLower(strings.TrimSpace(row[0])); h == "text" || h == "idea" || h == "ideas" {
+					continue
+				}
+			}
+			if err := add(row); err != nil {
+				return im, err
+			}
+		}
+	} else {
+		for rest := string(body); rest != ""; {
+			line, after, _ := strings.Cut(rest, "\n")
+			rest = after
+			line = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "-*•"))
+			if err := add([]string{line}); err != nil {
+				return im, err
+			}
+		}
 	}
 	if n == 0 {
 		return im, errors.New("no ideas: one per line (or per CSV row)")
 	}
 	return im, nil
+}
+
+// maxCSVColumns bounds the fields of a CSV line: the reader keeps a row's
+// fields at once (a string header of 16 bytes for every comma), and an
+// idea needs two.
+const maxCSVColumns = 1000
+
+// csvColumns refuses a CSV with a line of more than maxCSVColumns fields
+// (counted by commas, quoted or not: a row that needs more is no list of
+// ideas).
+func csvColumns(body []byte) error {
+	for rest := body; len(rest) > 0; {
+		line, after, _ := bytes.Cut(rest, []byte("\n"))
+		rest = after
+		if bytes.Count(line, []byte(",")) >= maxCSVColumns {
+			return fmt.Errorf("%w: a CSV line has at most %d columns", errImportTooLarge, maxCSVColumns)
+		}
+	}
+	return nil
+}
+
+// errImportTooLarge marks a file past an import's bounds (413).
+var errImportTooLarge = errors.New("too large to import")
+
+// maxImportObjects bounds the JSON objects of a file to import (an
+// Excalidraw element, a tldraw record and each node of its rich text, a
+// picture of the file are one each): decoding gives each a struct of a
+// few hundred bytes, so a file of empty objects ("{},{},…", 3 bytes each)
+// decoded to a hundred times its size before the element bound was
+// checked.
+const maxImportObjects = 200_000
+
+// jsonObjects counts the objects of a JSON text (its '{' outside
+// strings), stopping past limit.
+func jsonObjects(b []byte, limit int) int {
+	n, inStr, esc := 0, false, false
+	for _, c := range b {
+		switch {
+		case esc:
+			esc = false
+		case inStr:
+			if c == '\\' {
+				esc = true
+			} else if c == '"' {
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{':
+			if n++; n > limit {
+				return n
+			}
+		}
+	}
+	return n
+}
+
+// checkObjects refuses a JSON file of more than maxImportObjects objects.
+func checkObjects(body []byte) error {
+	if jsonObjects(body, maxImportObjects) > maxImportObjects {
+		return fmt.Errorf("%w: a file to import holds at most %d JSON objects", errImportTooLarge, maxImportObjects)
+	}
+	return nil
 }
 
 // ---- Excalidraw ----
@@ -177,6 +262,9 @@ func parseExcalidraw(body []byte) (imported, error) {
 		Type     string            `json:"type"`
 		Elements []exElement       `json:"elements"`
 		Files    map[string]exFile `json:"files"`
+	}
+	if err := checkObjects(body); err != nil {
+		return im, err
 	}
 	if err := json.Unmarshal(body, &scene); err != nil {
 		return im, fmt.Errorf("excalidraw: %v", err)

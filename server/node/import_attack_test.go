@@ -1,0 +1,93 @@
+package node_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// allocated is what the process allocated while f ran (the node runs in
+// this process: its allocations for one request are counted, with a few
+// of its background work's).
+func allocated(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// postRaw posts body with its Content-Type, with a token (or nothing: a
+// public board's guest), and returns the status and JSON answer.
+func postRaw(t testing.TB, url, ctype, token string, body []byte) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	json.Unmarshal(raw, &out)
+	if out == nil {
+		out = map[string]any{"raw": string(raw)}
+	}
+	return resp.StatusCode, out
+}
+
+// brief is a JSON answer cut to a line, for a failure message.
+func brief(v any) string {
+	b, _ := json.Marshal(v)
+	if len(b) > 200 {
+		return string(b[:200]) + "…"
+	}
+	return string(b)
+}
+
+// A file to import is bounded while it is read, not after: a guest of a
+// public board (no account: the default publicRole is editor) posted
+// 2 MiB files that the node turned into a gigabyte or more each before
+// the bound of 5,000 elements was checked (a list of a million one-letter
+// lines, an Excalidraw scene of 700,000 empty elements), and 32 MiB ones
+// (the file bound) into tens of gigabytes; a tldraw note whose rich text
+// nested 5,000 levels was read again at every level (seconds of CPU for
+// 68 KiB). Each is answered with a few megabytes of work now.
+func TestImportFileBoundedWhileRead(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "open board"})
+	url := e.tn.base + "/v1/boards/" + boardID(t, created) + "/import"
+	const budget = 64 << 20
+	deep := strings.Repeat(`{"type":"paragraph","content":[`, 4990) + `{"type":"text","text":"deep"}` + strings.Repeat(`]}`, 4990)
+	for _, c := range []struct {
+		name, ctype string
+		body        []byte
+		status      int
+	}{
+		{"a list of a million lines", "text/plain", bytes.Repeat([]byte("a\n"), 1<<20), 413},
+		{"a CSV row of two million columns", "text/csv", append([]byte("idea"), bytes.Repeat([]byte(","), 2<<20)...), 413},
+		{"an Excalidraw scene of 700,000 empty elements", "application/json",
+			[]byte(`{"type":"excalidraw","elements":[` + strings.Repeat(`{},`, 700000) + `{}]}`), 413},
+		{"a tldraw note 4,990 levels deep", "application/json",
+			[]byte(`{"records":[{"typeName":"shape","id":"shape:a","type":"note","props":{"richText":` + deep + `}}]}`), 201},
+	} {
+		var code int
+		var out map[string]any
+		n := allocated(func() { code, out = postRaw(t, url, c.ctype, "", c.body) })
+		if code != c.status {
+			t.Errorf("%s: %d %s (want %d)", c.name, code, brief(out), c.status)
+		}
+		if n > budget {
+			t.Errorf("%s (%d KiB): the node allocated %d MiB answering it (at most %d)", c.name, len(c.body)>>10, n>>20, budget>>20)
+		}
+		t.Logf("%s: %d, %d MiB", c.name, code, n>>20)
+	}
+}
