@@ -10,7 +10,16 @@ import (
 // LoadSnapshot decodes a snapshot made by Snapshot into a new doc. It
 // validates everything and never panics on bad input.
 func LoadSnapshot(data []byte) (*Doc, error) {
+	return LoadSnapshotMax(data, maxSnapshotBody)
+}
+
+// LoadSnapshotMax is LoadSnapshot with the snapshot's body bounded to
+// maxBody bytes once inflated (at most the 1 GiB LoadSnapshot allows):
+// for a snapshot from outside the cluster (an imported file), where
+// LoadSnapshot's bound lets a megabyte of DEFLATE grow into a gigabyte.
+func LoadSnapshotMax(data []byte, maxBody int) (*Doc, error) {
 	l := newSnapshotLoader(data, true)
+	l.maxBody = min(max(maxBody, 0), maxSnapshotBody)
 	for {
 		done, err := l.Step(0)
 		if err != nil {
@@ -49,6 +58,7 @@ type SnapshotLoader struct {
 	limited  io.Reader
 	out      bytes.Buffer
 	inflated int // bytes of body inflated so far (Step's budget: with r.off, the work done)
+	maxBody  int // the body's bound, inflated (maxSnapshotBody unless LoadSnapshotMax says less)
 
 	r      reader
 	clock  uint64
@@ -77,7 +87,7 @@ func NewSnapshotLoader(data []byte) *SnapshotLoader {
 }
 
 func newSnapshotLoader(data []byte, workers bool) *SnapshotLoader {
-	l := &SnapshotLoader{data: data, texts: newTextPool()}
+	l := &SnapshotLoader{data: data, texts: newTextPool(), maxBody: maxSnapshotBody}
 	if !workers {
 		l.texts.workers = 0
 	}
@@ -139,8 +149,8 @@ func (l *SnapshotLoader) stepInflate(budget int) error {
 			return malformed("snapshot: bad magic")
 		}
 		if data[1] == snapshotRaw {
-			if len(data)-2 > maxSnapshotBody {
-				return malformed("snapshot: larger than %d bytes", maxSnapshotBody)
+			if len(data)-2 > l.maxBody {
+				return malformed("snapshot: larger than %d bytes", l.maxBody)
 			}
 			l.r = reader{b: data[2:]}
 			l.stage = stageHeader
@@ -150,8 +160,8 @@ func (l *SnapshotLoader) stepInflate(budget int) error {
 			return malformed("snapshot: unknown format version %d", data[1])
 		}
 		l.inflate = flate.NewReader(bytes.NewReader(data[2:]))
-		l.limited = io.LimitReader(l.inflate, maxSnapshotBody+1)
-		l.out.Grow(len(data) * 4)
+		l.limited = io.LimitReader(l.inflate, int64(l.maxBody)+1)
+		l.out.Grow(min(len(data)*4, l.maxBody+1))
 	}
 	n, err := io.CopyN(&l.out, l.limited, int64(budget))
 	l.inflated += int(n)
@@ -162,8 +172,8 @@ func (l *SnapshotLoader) stepInflate(budget int) error {
 	if err != io.EOF {
 		return malformed("snapshot: inflate: %v", err)
 	}
-	if l.out.Len() > maxSnapshotBody {
-		return malformed("snapshot: larger than %d bytes", maxSnapshotBody)
+	if l.out.Len() > l.maxBody {
+		return malformed("snapshot: larger than %d bytes", l.maxBody)
 	}
 	body := l.out.Bytes()
 	l.out = bytes.Buffer{}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -131,8 +132,8 @@ func (srv *Server) importBoard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	var f exportFile
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxImportBytes)).Decode(&f); err != nil {
+	f, err := decodeExport(http.MaxBytesReader(w, r.Body, maxImportBytes))
+	if err != nil {
 		writeError(w, 400, protocol.CodeMalformed, "body: an export file: "+err.Error())
 		return
 	}
@@ -140,7 +141,7 @@ func (srv *Server) importBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, fmt.Sprintf("format: want %q version 1", exportFormat))
 		return
 	}
-	recs, snap, err := checkExport(&f)
+	recs, snap, err := checkExport(f)
 	if err != nil {
 		writeError(w, 400, protocol.CodeInvalidOp, err.Error())
 		return
@@ -170,6 +171,88 @@ func (srv *Server) importBoard(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// decodeExport reads an export file one change at a time, refusing a
+// change without data as it comes: decoded whole, a file of 64 MiB of
+// empty changes ("{},{},…") was 22 million of them, over a gigabyte,
+// before the first was looked at. Fields are matched as encoding/json
+// matches them (case-insensitively); unknown ones are skipped.
+func decodeExport(r io.Reader) (*exportFile, error) {
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil {
+		return nil, err
+	} else if t != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	f := &exportFile{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := t.(string)
+		var v any
+		switch strings.ToLower(key) {
+		case "format":
+			v = &f.Format
+		case "version":
+			v = &f.Version
+		case "name":
+			v = &f.Name
+		case "exported":
+			v = &f.Exported
+		case "snapshot":
+			v = &f.Snapshot
+		case "changes":
+			if f.Changes, err = decodeChanges(dec); err != nil {
+				return nil, err
+			}
+			continue
+		default:
+			v = new(json.RawMessage)
+		}
+		if err := dec.Decode(v); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// decodeChanges reads the changes array of an export file (or null).
+func decodeChanges(dec *json.Decoder) ([]exportChange, error) {
+	t, err := dec.Token()
+	if err != nil || t == nil {
+		return nil, err
+	}
+	if t != json.Delim('[') {
+		return nil, errors.New("changes: not an array")
+	}
+	var out []exportChange
+	for dec.More() {
+		var ec exportChange
+		if err := dec.Decode(&ec); err != nil {
+			return nil, err
+		}
+		if len(ec.Data) == 0 {
+			return nil, fmt.Errorf("change %d: no data", len(out)+1)
+		}
+		out = append(out, ec)
+	}
+	_, err = dec.Token()
+	return out, err
+}
+
+// maxImportSnapshot bounds an imported snapshot's body, inflated: 64
+// times its compressed bytes (a board's snapshot deflates a few times),
+// and at most 256 MiB. crdt.LoadSnapshot alone allows a gigabyte: a 1 MiB
+// file of DEFLATE'd zeros, posted by anyone (creating a board needs no
+// account), made the node allocate 4 GB and work for seconds.
+func maxImportSnapshot(compressed int) int {
+	return min(64*compressed, 256<<20)
+}
+
 // checkExport decodes an export file's changes and replays them on a
 // document (after its snapshot, if any), so that only a history that makes
 // a board is imported.
@@ -180,7 +263,7 @@ func checkExport(f *exportFile) ([]storage.Record, *exportSnap, error) {
 		if f.Snapshot.After < 0 || f.Snapshot.After > len(f.Changes) {
 			return nil, nil, errors.New("snapshot.after: out of the changes' range")
 		}
-		d, err := crdt.LoadSnapshot(f.Snapshot.Data)
+		d, err := crdt.LoadSnapshotMax(f.Snapshot.Data, maxImportSnapshot(len(f.Snapshot.Data)))
 		if err != nil {
 			return nil, nil, fmt.Errorf("snapshot: %v", err)
 		}

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -89,5 +90,45 @@ func TestImportFileBoundedWhileRead(t *testing.T) {
 			t.Errorf("%s (%d KiB): the node allocated %d MiB answering it (at most %d)", c.name, len(c.body)>>10, n>>20, budget>>20)
 		}
 		t.Logf("%s: %d, %d MiB", c.name, code, n>>20)
+	}
+}
+
+// A board file (POST /v1/boards/import, open to anyone who may create a
+// board: no account by default) is bounded as it is read: its snapshot
+// inflates to at most 64 times its size (1 MiB of DEFLATE'd zeros
+// inflated to a gigabyte: 4 GB allocated and seconds of CPU for one
+// request), and a change without data is refused as it comes (2 MiB of
+// empty changes were decoded whole first: 160 MB).
+func TestBoardFileBoundedWhileRead(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	var z bytes.Buffer
+	z.WriteString("S\x01") // a snapshot: DEFLATE'd body
+	fw, _ := flate.NewWriter(&z, flate.BestSpeed)
+	zeros := make([]byte, 1<<20)
+	for range 1000 {
+		fw.Write(zeros)
+	}
+	fw.Close()
+	bomb, _ := json.Marshal(map[string]any{"format": "corkboard.board", "version": 1, "name": "bomb",
+		"snapshot": map[string]any{"after": 0, "data": z.Bytes()}, "changes": []any{}})
+	empty := []byte(`{"format":"corkboard.board","version":1,"name":"empty","changes":[` + strings.Repeat(`{},`, 700000) + `{}]}`)
+	for _, c := range []struct {
+		name   string
+		body   []byte
+		budget uint64
+	}{
+		{"a snapshot of a gigabyte of zeros", bomb, 256 << 20},
+		{"700,000 empty changes", empty, 64 << 20},
+	} {
+		var code int
+		var out map[string]any
+		n := allocated(func() { code, out = postRaw(t, e.tn.base+"/v1/boards/import", "application/json", "", c.body) })
+		if code != 400 {
+			t.Errorf("%s: %d %s (want 400)", c.name, code, brief(out))
+		}
+		if n > c.budget {
+			t.Errorf("%s (%d KiB): the node allocated %d MiB answering it (at most %d)", c.name, len(c.body)>>10, n>>20, c.budget>>20)
+		}
+		t.Logf("%s (%d KiB): %d, %d MiB", c.name, len(c.body)>>10, code, n>>20)
 	}
 }
