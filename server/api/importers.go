@@ -138,17 +138,18 @@ func csvColumns(body []byte) error {
 // errImportTooLarge marks a file past an import's bounds (413).
 var errImportTooLarge = errors.New("too large to import")
 
-// maxImportObjects bounds the JSON objects of a file to import (an
-// Excalidraw element, a tldraw record and each node of its rich text, a
-// picture of the file are one each): decoding gives each a struct of a
-// few hundred bytes, so a file of empty objects ("{},{},…", 3 bytes each)
-// decoded to a hundred times its size before the element bound was
-// checked.
-const maxImportObjects = 200_000
+// maxImportContainers bounds the JSON objects and arrays of a file to
+// import (an Excalidraw element or point, a tldraw record, point or node
+// of its rich text, a picture of the file are one each): decoding gives
+// each a struct or slice of tens to hundreds of bytes, so a file of
+// empty objects ("{},{},…", 3 bytes each) decoded to a hundred times its
+// size before the element bound was checked, and a stroke of points
+// ("[0,0],…") as much.
+const maxImportContainers = 200_000
 
-// jsonObjects counts the objects of a JSON text (its '{' outside
-// strings), stopping past limit.
-func jsonObjects(b []byte, limit int) int {
+// jsonContainers counts the objects and arrays of a JSON text (its '{'
+// and '[' outside strings), stopping past limit.
+func jsonContainers(b []byte, limit int) int {
 	n, inStr, esc := 0, false, false
 	for _, c := range b {
 		switch {
@@ -162,7 +163,7 @@ func jsonObjects(b []byte, limit int) int {
 			}
 		case c == '"':
 			inStr = true
-		case c == '{':
+		case c == '{', c == '[':
 			if n++; n > limit {
 				return n
 			}
@@ -171,10 +172,11 @@ func jsonObjects(b []byte, limit int) int {
 	return n
 }
 
-// checkObjects refuses a JSON file of more than maxImportObjects objects.
-func checkObjects(body []byte) error {
-	if jsonObjects(body, maxImportObjects) > maxImportObjects {
-		return fmt.Errorf("%w: a file to import holds at most %d JSON objects", errImportTooLarge, maxImportObjects)
+// checkContainers refuses a JSON file of more than maxImportContainers
+// objects and arrays.
+func checkContainers(body []byte) error {
+	if jsonContainers(body, maxImportContainers) > maxImportContainers {
+		return fmt.Errorf("%w: a file to import holds at most %d JSON objects and arrays", errImportTooLarge, maxImportContainers)
 	}
 	return nil
 }
@@ -263,7 +265,7 @@ func parseExcalidraw(body []byte) (imported, error) {
 		Elements []exElement       `json:"elements"`
 		Files    map[string]exFile `json:"files"`
 	}
-	if err := checkObjects(body); err != nil {
+	if err := checkContainers(body); err != nil {
 		return im, err
 	}
 	if err := json.Unmarshal(body, &scene); err != nil {

@@ -115,7 +115,7 @@ func parseTldraw(body []byte) (imported, error) {
 			Store map[string]tlRecord `json:"store"`
 		} `json:"document"`
 	}
-	if err := checkObjects(body); err != nil {
+	if err := checkContainers(body); err != nil {
 		return im, err
 	}
 	if err := json.Unmarshal(body, &file); err != nil {

@@ -58,7 +58,8 @@ func brief(v any) string {
 // public board (no account: the default publicRole is editor) posted
 // 2 MiB files that the node turned into a gigabyte or more each before
 // the bound of 5,000 elements was checked (a list of a million one-letter
-// lines, an Excalidraw scene of 700,000 empty elements), and 32 MiB ones
+// lines, an Excalidraw scene of 700,000 empty elements; a stroke of
+// 350,000 points took 200 MB), and 32 MiB ones
 // (the file bound) into tens of gigabytes; a tldraw note whose rich text
 // nested 5,000 levels was read again at every level (seconds of CPU for
 // 68 KiB). Each is answered with a few megabytes of work now.
@@ -77,6 +78,8 @@ func TestImportFileBoundedWhileRead(t *testing.T) {
 		{"a CSV row of two million columns", "text/csv", append([]byte("idea"), bytes.Repeat([]byte(","), 2<<20)...), 413},
 		{"an Excalidraw scene of 700,000 empty elements", "application/json",
 			[]byte(`{"type":"excalidraw","elements":[` + strings.Repeat(`{},`, 700000) + `{}]}`), 413},
+		{"an Excalidraw stroke of 350,000 points", "application/json",
+			[]byte(`{"type":"excalidraw","elements":[{"id":"s","type":"freedraw","points":[` + strings.Repeat(`[0,0],`, 350000) + `[0,0]]}]}`), 413},
 		{"a tldraw note 4,990 levels deep", "application/json",
 			[]byte(`{"records":[{"typeName":"shape","id":"shape:a","type":"note","props":{"richText":` + deep + `}}]}`), 201},
 	} {
