@@ -307,3 +307,82 @@ func TestBallotGuestNamedAtClose(t *testing.T) {
 		t.Fatalf("the closed session's result does not name the guest %s, who voted: %s", guestID, raw)
 	}
 }
+
+// TestHeldBallotFromAnotherNodeReleased: a ballot admitted on node a
+// reaches node b before what it depends on (b was cut off while the owner
+// made the note it votes on), so b holds it; once b catches up, the
+// ballot applies there as node a judged it. The ballot replica's claim
+// names the node's ballot writer, not the voter: judged as that writer's
+// own change, it was refused on release, and b's tally went without the
+// voter's dots while a's had them.
+func TestHeldBallotFromAnotherNodeReleased(t *testing.T) {
+	e, onB, hub := twoNodesOnHub(t)
+	owner := e.signIn("owner@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "held ballot", "access": "members"}))
+	b := "/v1/boards/" + board
+	e.must(201, "POST", b+"/invites", owner, map[string]any{"email": "ana@example.com", "role": "commenter"})
+	ana := e.accept(linkIn(t, to(e.deliver(), "ana@example.com")[0], "/v1/invites/"))
+	e.must(200, "POST", b+"/voting", owner, map[string]any{"dots": 3, "anonymous": true})
+
+	oc := e.dial(board, owner, 0x7301)
+	// Ana's page on node b keeps the board loaded there.
+	ab := onB.dial(board, ana, 0x7302)
+
+	// Node b misses the note.
+	hub.Cut("b", true)
+	bike := newID("held-bike")
+	mustEdit(t, oc, e.clk.Now(), noteTx(bike, "Bike to work"))
+	// The ack can reach the client before the room has published the
+	// change: a read served by a's room after it makes sure the publish
+	// is done (and dropped by the cut) before b is back.
+	e.must(200, "GET", b+"/state", owner, nil)
+	hub.Cut("b", false)
+
+	// Ana's ballot, on node a: b gets it live, without the note it votes on.
+	res := e.must(200, "POST", b+"/voting/vote", ana, map[string]any{"element": bike.String(), "value": 2})
+	var change struct {
+		Replica crdt.ReplicaID `json:"replica"`
+	}
+	raw, _ := json.Marshal(res["change"])
+	if err := json.Unmarshal(raw, &change); err != nil || change.Replica == 0 {
+		t.Fatalf("the ballot's answer names no change: %s %v", raw, err)
+	}
+	tally := func(env *asyncEnv) string {
+		t.Helper()
+		out, _ := json.Marshal(env.must(200, "GET", b+"/voting", owner, nil)["result"])
+		return string(out)
+	}
+	onA := tally(e)
+	if !strings.Contains(onA, bike.String()) || !strings.Contains(onA, `"dots":2`) {
+		t.Fatalf("node a's tally %s, want Ana's 2 dots on %s", onA, bike)
+	}
+	// Held on b: delivered to Ana's page there (which lacks the note too,
+	// and holds it likewise) once b's room has taken it, not applied to
+	// b's board.
+	if err := ab.WaitDoc(ctx10(t), func(d *crdt.Doc) bool { return d.Held() == 1 }); err != nil {
+		t.Fatalf("the ballot never reached node b: %v", err)
+	}
+	ab.Read(func(d *crdt.Doc) {
+		if d.Exists(bike) {
+			t.Fatal("Ana's page on node b has the note before b caught up (the premise)")
+		}
+	})
+	if got := tally(onB); strings.Contains(got, bike.String()) {
+		t.Fatalf("node b's tally %s before it has the note: the ballot was not held there (the premise)", got)
+	}
+
+	// Node b catches up: the note comes, and releases the ballot.
+	onB.tn.n.SyncAll()
+	caughtUp := ab.WaitDoc(ctx10(t), func(d *crdt.Doc) bool { return d.Exists(bike) })
+	// (A refusal is counted before the room goes on, so before Ana's page
+	// hears of anything after it.)
+	if got := onB.tn.metric("corkboard_held_refused_total"); got != "0" {
+		t.Fatalf("node b refused %q held changes when the note released the ballot, want none", got)
+	}
+	if caughtUp != nil {
+		t.Fatalf("node b never caught up with the note: %v", caughtUp)
+	}
+	if got := tally(onB); got != onA {
+		t.Fatalf("node b's tally %s, node a's %s: the released ballot was judged apart", got, onA)
+	}
+}

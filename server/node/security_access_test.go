@@ -341,7 +341,14 @@ func TestCommentsBelongToTheirAuthors(t *testing.T) {
 // twoNodes starts node a (with the SMTP relay and fake clock of an
 // asyncEnv) and node b on one bus with the same secret.
 func twoNodes(t *testing.T) (a, b *asyncEnv) {
-	hub := bus.NewHub()
+	a, b, _ = twoNodesOnHub(t)
+	return a, b
+}
+
+// twoNodesOnHub is twoNodes, with the hub the nodes' bus is on (to cut a
+// node off it).
+func twoNodesOnHub(t *testing.T) (a, b *asyncEnv, hub *bus.Hub) {
+	hub = bus.NewHub()
 	mb := meta.NewMemory()
 	secret := bytes.Repeat([]byte{7}, 32)
 	a = newAsyncEnv(t, secStart, func(c *node.Config) { c.NodeID, c.Bus, c.Secret, c.Meta = "a", hub.Node("a"), secret, mb })
@@ -349,7 +356,7 @@ func twoNodes(t *testing.T) (a, b *asyncEnv) {
 		c.NodeID, c.Bus, c.Secret, c.Meta = "b", hub.Node("b"), secret, mb
 		c.Now, c.NotifyInterval, c.OutboxManual = a.clk.Now, -1, true
 	})
-	return a, &asyncEnv{t: t, tn: tb, clk: a.clk, smtp: a.smtp}
+	return a, &asyncEnv{t: t, tn: tb, clk: a.clk, smtp: a.smtp}, hub
 }
 
 // refusedEventually makes changes through c (each a new note) until one
