@@ -206,46 +206,23 @@ func (r *Room) take(in *intake, c crdt.Change, from *Session) (crdt.Status, erro
 	}
 	r.noteReplica(part)
 	data := part.AppendBinary(nil)
-	logged, store := part, true
-	if end, ok := r.refusedLog[part.Replica]; ok {
-		// Counters the log has already: stored while held, refused here
-		// (release.go), and come again (applied by another node, which
-		// sends it with what it waited for; or resent by its client).
-		// Stored twice they would fail the append, and the room with it.
-		if part.Start <= end {
-			logged, store = part.After(end)
+	e := storage.Record{Replica: uint64(part.Replica), Start: part.Start, End: part.End(), Accepted: in.now, Data: data}
+	if from != nil {
+		if !from.Unattributed {
+			e.Author = from.User.ID
 		}
-		if r.doc.VersionOf(part.Replica) >= end {
-			delete(r.refusedLog, part.Replica)
-		}
+		in.local++
 	}
-	if store {
-		ldata := data
-		if logged.Start != part.Start {
-			ldata = logged.AppendBinary(nil)
-		}
-		e := storage.Record{Replica: uint64(logged.Replica), Start: logged.Start, End: logged.End(), Accepted: in.now, Data: ldata}
-		if from != nil {
-			if !from.Unattributed {
-				e.Author = from.User.ID
-			}
-			in.local++
-		}
-		in.entries = append(in.entries, e)
-		in.fresh = append(in.fresh, ldata)
-		in.owners = append(in.owners, from)
-	}
-	if store && logged.Start == part.Start && st == crdt.Applied && len(applied) == 1 && !in.split {
+	in.entries = append(in.entries, e)
+	in.fresh = append(in.fresh, data)
+	in.owners = append(in.owners, from)
+	if st == crdt.Applied && len(applied) == 1 && !in.split {
 		return st, nil // the common case: out is fresh
 	}
 	if !in.split {
 		in.split = true
-		k := len(in.fresh)
-		if store {
-			k-- // not this one's: added below when it goes to clients
-		}
-		in.out = append(in.out, in.fresh[:k]...)
-		in.outOwners = append(in.outOwners, in.owners[:k]...)
+		in.out = append(in.out, in.fresh[:len(in.fresh)-1]...)
+		in.outOwners = append(in.outOwners, in.owners[:len(in.owners)-1]...)
 	}
 	if st == crdt.Applied {
 		in.out = append(in.out, data)

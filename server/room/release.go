@@ -162,12 +162,6 @@ func (r *Room) settleRefused() int {
 	n := 0
 	for _, f := range r.refused {
 		n += 1 + r.doc.DropHeldOf(f.rep)
-		if end := r.replicas[f.rep]; end > 0 {
-			if r.refusedLog == nil {
-				r.refusedLog = map[crdt.ReplicaID]uint64{}
-			}
-			r.refusedLog[f.rep] = max(r.refusedLog[f.rep], end)
-		}
 		delete(r.replicas, f.rep)
 		delete(r.heldUser, f.rep)
 		delete(r.heldRole, f.rep)

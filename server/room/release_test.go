@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
-	"github.com/corkboard/corkboard/server/bus"
 	"github.com/corkboard/corkboard/server/protocol"
 	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
@@ -273,61 +272,5 @@ func TestHeldVotesWeighedWhenTheyApply(t *testing.T) {
 	kickedSoon(t, ann)
 	if code := ann.Closing().Code; code != protocol.CloseReplica || notice.Code != protocol.CodeReadOnly {
 		t.Fatalf("ann's replica: closed %d after %+v, want read_only", code, notice)
-	}
-}
-
-// TestRefusedHeldChangeComesAgain: a held change refused here when it
-// could apply was stored while it was held. Another node, which applied
-// it, sends it again with what it waited for (a catch-up reply): it is
-// taken, not ruled on again (release.go), and not stored twice. Stored
-// twice, its counters overlapped the log's, the append failed, and the
-// board's room was dropped with every session.
-func TestRefusedHeldChangeComesAgain(t *testing.T) {
-	hub := bus.NewHub()
-	cfg := room.Config{Node: "b", Bus: hub.Node("b"), Store: pebbleStore(t)}
-	refused := refusedCounter(&cfg)
-	m := newManager(t, cfg)
-	r := open(t, m)
-	ow := sessionAs(t, r, "ow", 0x01, room.RoleOwner)
-	ed := sessionAs(t, r, "ed", 0xe1, room.RoleEditor)
-	ts := crdt.MakeTimestamp(1_750_000_000_000, 0)
-	if _, e := submitOne(t, r, ow, 1, crdt.Change{Replica: 0x01, Start: 1, Time: ts, Ops: []crdt.Op{{Type: crdt.OpCreate, Element: el(1), Key: "note"}}}); e != nil {
-		t.Fatal(e.Message)
-	}
-	late := lateDelete(0xe1, 0x01, 1, el(1), ts+5)
-	if ack, e := submitOne(t, r, ed, 1, late); e != nil || ack.Held != 1 {
-		t.Fatalf("the late delete: %+v %+v, want held", ack, e)
-	}
-	m.Reauthorize(context.Background(), board, func(s *room.Session) string {
-		if s == ed {
-			return ""
-		}
-		return s.User.Role
-	})
-	<-ed.Kicked()
-	if ack, e := submitOne(t, r, ow, 2, crdt.Change{Replica: 0x01, Start: 2, Time: ts + 50, Ops: []crdt.Op{{Type: crdt.OpSet, Element: el(1), Key: "color", Value: crdt.String("yellow")}}}); e != nil || ack.Applied != 1 {
-		t.Fatalf("the owner's edit: %+v %+v", ack, e)
-	}
-	if n := refused(); n != 1 {
-		t.Fatalf("%d held changes refused, want 1 (the premise)", n)
-	}
-	// Node a applied it: it comes again, with the owner's edit it waited for.
-	owners := crdt.Change{Replica: 0x01, Start: 2, Time: ts + 50, Ops: []crdt.Op{{Type: crdt.OpSet, Element: el(1), Key: "color", Value: crdt.String("yellow")}}}
-	if err := hub.Node("a").Publish(board, bus.KindOps, crdt.EncodeBatch([]crdt.Change{owners, late})); err != nil {
-		t.Fatal(err)
-	}
-	// The room goes on: the owner's next edit is acked.
-	if ack, e := submitOne(t, r, ow, 3, crdt.Change{Replica: 0x01, Start: 3, Time: ts + 60, Ops: []crdt.Op{{Type: crdt.OpSet, Element: el(1), Key: "x", Value: crdt.Number(1)}}}); e != nil || ack.Applied != 1 {
-		t.Fatalf("the owner's edit after the change came again: %+v %+v", ack, e)
-	}
-	select {
-	case <-ow.Kicked():
-		t.Fatalf("the owner's session was closed: %+v", ow.Closing())
-	default:
-	}
-	var at uint64
-	r.Query(context.Background(), func(d *crdt.Doc) { at = d.VersionOf(0xe1) })
-	if at != late.End() {
-		t.Fatalf("the change that came again is at %d here, want %d (taken as another node's)", at, late.End())
 	}
 }

@@ -215,13 +215,9 @@ type Room struct {
 	storedSeq   uint64
 	// storedHeld: the latest stored snapshot holds held changes, so joins
 	// do not get it (joinSnapshot).
-	storedHeld bool
-	sessions   map[*Session]struct{}
-	replicas   map[crdt.ReplicaID]uint64 // the last counter stored of replicas with changes beyond the doc's version (held)
-	// refusedLog is, for a replica whose held changes were refused, the
-	// last counter the op log has of it (stored while held), until the
-	// doc has applied that far (ingest.go take).
-	refusedLog  map[crdt.ReplicaID]uint64
+	storedHeld  bool
+	sessions    map[*Session]struct{}
+	replicas    map[crdt.ReplicaID]uint64 // the last counter stored of replicas with changes beyond the doc's version (held)
 	heldUser    map[crdt.ReplicaID]string // the user who sent a replica's held changes (MaxHeldReplicaBytes per user)
 	heldRole    map[crdt.ReplicaID]string // that user's role as this room last knew it (release.go)
 	authors     map[crdt.ReplicaID]author // authors looked up during one Apply (release.go)
