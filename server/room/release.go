@@ -67,10 +67,20 @@ import (
 // dependencies and is not held, so not ruled on again. The op log keeps a
 // refused change (it was stored when held): the board's history, and an
 // export of it, replay it. A crash between a refusal and its snapshot
-// brings the change back at the next load. Closing these takes a refusal
+// brings the change back at the next load. A refused change that comes
+// again from a node that applied it (with what it waited for, in a sync
+// reply) is applied and stored again: its counters overlap the log's
+// entry of it, the append fails, and the room is dropped; it loads again
+// from the log, with the change (the log's entry replays), and stays.
+// Tracking the logged counters in the room was tried and taken back
+// (lost at a reload; a resent change then made no part of the batch). Closing these takes a refusal
 // record in the op log, written in the batch of the change whose apply
 // refused it and before it (so that a replay drops the held change before
-// that change releases it), which every reader of the log honours.
+// that change releases it), which every reader of the log honours; or
+// taking the refused change's entries out of the log (a storage call that
+// drops a replica's records from a counter on, with its index and overlap
+// bookkeeping), so that it is stored anew, after the snapshot, when it
+// comes again.
 
 // refusedSnapEvery bounds the snapshots written after refusals: a client
 // that can make its own held changes fail (votes over its budget) could
