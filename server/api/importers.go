@@ -116,20 +116,29 @@ func parseIdeas(body []byte, isCSV bool, x, y float64) (imported, error) {
 	return im, nil
 }
 
-// maxCSVColumns bounds the fields of a CSV line: the reader keeps a row's
-// fields at once (a string header of 16 bytes for every comma), and an
-// idea needs two.
+// maxCSVColumns bounds the fields of a CSV record: the reader keeps a
+// record's fields at once (a string header of 16 bytes for every comma),
+// and an idea needs two.
 const maxCSVColumns = 1000
 
-// csvColumns refuses a CSV with a line of more than maxCSVColumns fields
-// (counted by commas, quoted or not: a row that needs more is no list of
-// ideas).
+// csvColumns refuses a CSV with a record of more than maxCSVColumns
+// fields. Records are told apart as the CSV reader does: a newline inside
+// a quoted field does not end one (counted by lines, a record of two
+// million fields, spread over lines each closing the last one's quote,
+// went through).
 func csvColumns(body []byte) error {
-	for rest := body; len(rest) > 0; {
-		line, after, _ := bytes.Cut(rest, []byte("\n"))
-		rest = after
-		if bytes.Count(line, []byte(",")) >= maxCSVColumns {
-			return fmt.Errorf("%w: a CSV line has at most %d columns", errImportTooLarge, maxCSVColumns)
+	fields, quoted := 1, false
+	for _, c := range body {
+		switch {
+		case c == '"':
+			quoted = !quoted // a doubled quote inside a field toggles twice
+		case quoted:
+		case c == ',':
+			if fields++; fields > maxCSVColumns {
+				return fmt.Errorf("%w: a CSV record has at most %d columns", errImportTooLarge, maxCSVColumns)
+			}
+		case c == '\n':
+			fields = 1
 		}
 	}
 	return nil
@@ -138,18 +147,44 @@ func csvColumns(body []byte) error {
 // errImportTooLarge marks a file past an import's bounds (413).
 var errImportTooLarge = errors.New("too large to import")
 
-// maxImportContainers bounds the JSON objects and arrays of a file to
-// import (an Excalidraw element or point, a tldraw record, point or node
-// of its rich text, a picture of the file are one each): decoding gives
-// each a struct or slice of tens to hundreds of bytes, so a file of
-// empty objects ("{},{},…", 3 bytes each) decoded to a hundred times its
-// size before the element bound was checked, and a stroke of points
-// ("[0,0],…") as much.
-const maxImportContainers = 200_000
+// maxImportValues bounds the JSON values of a file to import, counted as
+// its objects, arrays and commas (every value after the first of an
+// object or array follows a comma): decoding gives each a struct, slice
+// or slot of tens to hundreds of bytes, so a file of empty objects
+// ("{},{},…", 3 bytes each) decoded to a hundred times its size before
+// the element bound was checked, a stroke of points ("[0,0],…") as much,
+// and counting objects and arrays alone let "null,null,…" through.
+const maxImportValues = 500_000
 
-// jsonContainers counts the objects and arrays of a JSON text (its '{'
-// and '[' outside strings), stopping past limit.
-func jsonContainers(b []byte, limit int) int {
+// maxImportRecords bounds the Excalidraw elements or tldraw records of a
+// file to import (deleted ones and pages included; nulls skipped), each
+// decoded by itself into a struct of 150-350 bytes.
+const maxImportRecords = 50_000
+
+// decodeItems decodes each of raws (the items of a JSON array or the
+// values of an object, kept raw) into a T, skipping nulls; at most
+// maxImportRecords of them.
+func decodeItems[T any](raws []json.RawMessage, what string) ([]T, error) {
+	var out []T
+	for _, raw := range raws {
+		if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+			continue
+		}
+		if len(out) == maxImportRecords {
+			return nil, fmt.Errorf("%w: a file to import holds at most %d %ss", errImportTooLarge, maxImportRecords, what)
+		}
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("%s %d: %v", what, len(out)+1, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// jsonValues counts the objects, arrays and commas of a JSON text
+// outside its strings, stopping past limit.
+func jsonValues(b []byte, limit int) int {
 	n, inStr, esc := 0, false, false
 	for _, c := range b {
 		switch {
@@ -163,7 +198,7 @@ func jsonContainers(b []byte, limit int) int {
 			}
 		case c == '"':
 			inStr = true
-		case c == '{', c == '[':
+		case c == '{', c == '[', c == ',':
 			if n++; n > limit {
 				return n
 			}
@@ -172,11 +207,10 @@ func jsonContainers(b []byte, limit int) int {
 	return n
 }
 
-// checkContainers refuses a JSON file of more than maxImportContainers
-// objects and arrays.
-func checkContainers(body []byte) error {
-	if jsonContainers(body, maxImportContainers) > maxImportContainers {
-		return fmt.Errorf("%w: a file to import holds at most %d JSON objects and arrays", errImportTooLarge, maxImportContainers)
+// checkValues refuses a JSON file of more than maxImportValues values.
+func checkValues(body []byte) error {
+	if jsonValues(body, maxImportValues) > maxImportValues {
+		return fmt.Errorf("%w: a file to import holds at most %d JSON values", errImportTooLarge, maxImportValues)
 	}
 	return nil
 }
@@ -262,28 +296,35 @@ func parseExcalidraw(body []byte) (imported, error) {
 	var im imported
 	var scene struct {
 		Type     string            `json:"type"`
-		Elements []exElement       `json:"elements"`
+		Elements []json.RawMessage `json:"elements"` // decoded one by one (decodeItems)
 		Files    map[string]exFile `json:"files"`
 	}
-	if err := checkContainers(body); err != nil {
+	if err := checkValues(body); err != nil {
 		return im, err
 	}
 	if err := json.Unmarshal(body, &scene); err != nil {
 		return im, fmt.Errorf("excalidraw: %v", err)
 	}
+	elements, err := decodeItems[exElement](scene.Elements, "element")
+	if err != nil {
+		if errors.Is(err, errImportTooLarge) {
+			return im, err
+		}
+		return im, fmt.Errorf("excalidraw: %v", err)
+	}
 	ids := map[string]crdt.ElementID{} // Excalidraw id → new element id
 	byID := map[string]*exElement{}
-	for i := range scene.Elements {
-		e := &scene.Elements[i]
+	for i := range elements {
+		e := &elements[i]
 		byID[e.ID] = e
 		if !e.IsDeleted {
 			ids[e.ID] = crdt.ElementID(uuid.New())
 		}
 	}
 	// Frames first: their contents move into them.
-	order := make([]*exElement, 0, len(scene.Elements))
-	for i := range scene.Elements {
-		order = append(order, &scene.Elements[i])
+	order := make([]*exElement, 0, len(elements))
+	for i := range elements {
+		order = append(order, &elements[i])
 	}
 	sort.SliceStable(order, func(i, j int) bool {
 		return (order[i].Type == "frame" || order[i].Type == "magicframe") && !(order[j].Type == "frame" || order[j].Type == "magicframe")

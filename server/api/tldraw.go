@@ -109,19 +109,19 @@ func (n *tlRich) flatten(b *strings.Builder) {
 func parseTldraw(body []byte) (imported, error) {
 	var im imported
 	var file struct {
-		Records  []tlRecord          `json:"records"`
-		Store    map[string]tlRecord `json:"store"`
+		Records  []json.RawMessage          `json:"records"` // each decoded by itself (decodeItems)
+		Store    map[string]json.RawMessage `json:"store"`
 		Document *struct {
-			Store map[string]tlRecord `json:"store"`
+			Store map[string]json.RawMessage `json:"store"`
 		} `json:"document"`
 	}
-	if err := checkContainers(body); err != nil {
+	if err := checkValues(body); err != nil {
 		return im, err
 	}
 	if err := json.Unmarshal(body, &file); err != nil {
 		return im, fmt.Errorf("tldraw: %v", err)
 	}
-	recs := file.Records
+	raws := file.Records
 	store := file.Store
 	if file.Document != nil {
 		store = file.Document.Store
@@ -132,7 +132,14 @@ func parseTldraw(body []byte) (imported, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		recs = append(recs, store[k])
+		raws = append(raws, store[k])
+	}
+	recs, err := decodeItems[tlRecord](raws, "record")
+	if err != nil {
+		if errors.Is(err, errImportTooLarge) {
+			return im, err
+		}
+		return im, fmt.Errorf("tldraw: %v", err)
 	}
 	shapes := map[string]*tlRecord{}
 	assets := map[string]tlProps{}

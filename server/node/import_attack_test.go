@@ -59,7 +59,8 @@ func brief(v any) string {
 // 2 MiB files that the node turned into a gigabyte or more each before
 // the bound of 5,000 elements was checked (a list of a million one-letter
 // lines, an Excalidraw scene of 700,000 empty elements; a stroke of
-// 350,000 points took 200 MB), and 32 MiB ones
+// 350,000 points took 200 MB; 2 MiB of null elements or tldraw records
+// 841 and 334 MB; a CSV record spread over lines 294 MB), and 32 MiB ones
 // (the file bound) into tens of gigabytes; a tldraw note whose rich text
 // nested 5,000 levels was read again at every level (seconds of CPU for
 // 68 KiB). Each is answered with a few megabytes of work now.
@@ -80,6 +81,11 @@ func TestImportFileBoundedWhileRead(t *testing.T) {
 			[]byte(`{"type":"excalidraw","elements":[` + strings.Repeat(`{},`, 700000) + `{}]}`), 413},
 		{"an Excalidraw stroke of 350,000 points", "application/json",
 			[]byte(`{"type":"excalidraw","elements":[{"id":"s","type":"freedraw","points":[` + strings.Repeat(`[0,0],`, 350000) + `[0,0]]}]}`), 413},
+		{"an Excalidraw scene of 600,000 null elements", "application/json",
+			[]byte(`{"type":"excalidraw","elements":[` + strings.Repeat(`null,`, 600000) + `null]}`), 413},
+		{"a tldraw file of 600,000 null records", "application/json",
+			[]byte(`{"tldrawFileFormatVersion":1,"records":[` + strings.Repeat(`null,`, 600000) + `null]}`), 413},
+		{"a CSV record of 2,000,000 fields over lines", "text/csv", csvOverLines(2 << 20), 413},
 		{"a tldraw note 4,990 levels deep", "application/json",
 			[]byte(`{"records":[{"typeName":"shape","id":"shape:a","type":"note","props":{"richText":` + deep + `}}]}`), 201},
 	} {
@@ -94,6 +100,19 @@ func TestImportFileBoundedWhileRead(t *testing.T) {
 		}
 		t.Logf("%s: %d, %d MiB", c.name, code, n>>20)
 	}
+}
+
+// csvOverLines is a CSV of about size bytes that is one record of many
+// fields: lines of 900 commas, each closing the quote the line before
+// opened (a newline inside a quoted field does not end a record).
+func csvOverLines(size int) []byte {
+	var b bytes.Buffer
+	b.WriteString("idea")
+	for b.Len() < size {
+		b.WriteString(strings.Repeat(",", 900) + "\"\n\"")
+	}
+	b.WriteString("\"\n")
+	return b.Bytes()
 }
 
 // A board file (POST /v1/boards/import, open to anyone who may create a
