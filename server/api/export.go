@@ -133,6 +133,10 @@ func (srv *Server) importBoard(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	f, err := decodeExport(http.MaxBytesReader(w, r.Body, maxImportBytes))
+	if errors.Is(err, errImportTooLarge) {
+		writeError(w, 413, protocol.CodeTooLarge, err.Error())
+		return
+	}
 	if err != nil {
 		writeError(w, 400, protocol.CodeMalformed, "body: an export file: "+err.Error())
 		return
@@ -231,6 +235,9 @@ func decodeChanges(dec *json.Decoder) ([]exportChange, error) {
 	}
 	var out []exportChange
 	for dec.More() {
+		if len(out) == maxImportChanges {
+			return nil, fmt.Errorf("%w: an export file holds at most %d changes", errImportTooLarge, maxImportChanges)
+		}
 		var ec exportChange
 		if err := dec.Decode(&ec); err != nil {
 			return nil, err
@@ -243,6 +250,12 @@ func decodeChanges(dec *json.Decoder) ([]exportChange, error) {
 	_, err = dec.Token()
 	return out, err
 }
+
+// maxImportChanges bounds the changes of an export file to import: the
+// smallest ({"data":"AQ=="}, 16 bytes) costs some 300 bytes to decode, so
+// 64 MiB of them took 1.5 GB before the first was replayed. An export
+// holds at most 32 MiB of history: half a million changes of 67 bytes.
+const maxImportChanges = 500_000
 
 // maxImportSnapshot bounds an imported snapshot's body, inflated: 64
 // times its compressed bytes (a board's snapshot deflates a few times),

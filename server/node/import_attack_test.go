@@ -120,7 +120,9 @@ func csvOverLines(size int) []byte {
 // inflates to at most 64 times its size (1 MiB of DEFLATE'd zeros
 // inflated to a gigabyte: 4 GB allocated and seconds of CPU for one
 // request), and a change without data is refused as it comes (2 MiB of
-// empty changes were decoded whole first: 160 MB).
+// empty changes were decoded whole first: 160 MB), as is a change past
+// the 500,000th (64 MiB of the smallest ones took 1.5 GB before the
+// first was replayed).
 func TestBoardFileBoundedWhileRead(t *testing.T) {
 	e := newAsyncEnv(t, secStart)
 	var z bytes.Buffer
@@ -134,19 +136,22 @@ func TestBoardFileBoundedWhileRead(t *testing.T) {
 	bomb, _ := json.Marshal(map[string]any{"format": "corkboard.board", "version": 1, "name": "bomb",
 		"snapshot": map[string]any{"after": 0, "data": z.Bytes()}, "changes": []any{}})
 	empty := []byte(`{"format":"corkboard.board","version":1,"name":"empty","changes":[` + strings.Repeat(`{},`, 700000) + `{}]}`)
+	tiny := []byte(`{"format":"corkboard.board","version":1,"name":"tiny","changes":[` + strings.Repeat(`{"data":"AQ=="},`, 3_990_000) + `{"data":"AQ=="}]}`)
 	for _, c := range []struct {
 		name   string
 		body   []byte
 		budget uint64
+		status int
 	}{
-		{"a snapshot of a gigabyte of zeros", bomb, 256 << 20},
-		{"700,000 empty changes", empty, 64 << 20},
+		{"a snapshot of a gigabyte of zeros", bomb, 256 << 20, 400},
+		{"700,000 empty changes", empty, 64 << 20, 400},
+		{"4,000,000 changes of one byte", tiny, 192 << 20, 413},
 	} {
 		var code int
 		var out map[string]any
 		n := allocated(func() { code, out = postRaw(t, e.tn.base+"/v1/boards/import", "application/json", "", c.body) })
-		if code != 400 {
-			t.Errorf("%s: %d %s (want 400)", c.name, code, brief(out))
+		if code != c.status {
+			t.Errorf("%s: %d %s (want %d)", c.name, code, brief(out), c.status)
 		}
 		if n > c.budget {
 			t.Errorf("%s (%d KiB): the node allocated %d MiB answering it (at most %d)", c.name, len(c.body)>>10, n>>20, c.budget>>20)
