@@ -45,6 +45,8 @@ type Records interface {
 	Get(ctx context.Context, ns string, key []byte, v any) error
 	// Put writes a record and copies it to the other nodes.
 	Put(ctx context.Context, ns string, key []byte, v any) error
+	// Delete removes a record on every node (absent: no error).
+	Delete(ctx context.Context, ns string, key []byte) error
 	// Update reads a record into v (found: it exists), lets change edit
 	// it, and writes it if nobody wrote it meanwhile on any node (else
 	// change runs again on the newer record: it must have no other

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
@@ -94,6 +95,31 @@ func (srv *Server) noteBallotVoter(ctx context.Context, id storage.BoardID, m *m
 		return nil
 	}
 	return srv.cfg.Records.Put(ctx, account.NSBallot, key, account.BallotVoter{At: srv.cfg.Now().UnixMilli()})
+}
+
+// forgetBallotVoters deletes the BallotVoter records of a board's voting
+// session once they are of no more use (the session closed, its result
+// frozen; or ended or replaced before it closed), in the background: a
+// session's records would otherwise stay for good (a password board's
+// visitors, each a new guest, could leave any number of them).
+func (srv *Server) forgetBallotVoters(id storage.BoardID, session string) {
+	if session == "" {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		voters, err := srv.cfg.Boards.BallotVoters(ctx, id, session)
+		if err != nil {
+			return
+		}
+		for _, u := range voters {
+			if err := srv.cfg.Records.Delete(ctx, account.NSBallot, account.BallotKey(id, session, u)); err != nil {
+				srv.cfg.Log.Warn("ballot voter record not deleted", "board", id.String(), "err", err)
+				return
+			}
+		}
+	}()
 }
 
 // POST /v1/boards/{board}/voting/vote {"element", "value"}: casts the

@@ -36,10 +36,16 @@ func (srv *Server) openVoting(w http.ResponseWriter, r *http.Request) {
 	}
 	now := srv.cfg.Now().UnixMilli()
 	v := &meta.Voting{Session: auth.RandomID(6), State: "open", Dots: req.Dots, Anonymous: req.Anonymous, Opened: now}
-	if err := srv.cfg.Boards.Update(r.Context(), id.String(), func(cur *meta.Board) error { cur.Voting = v; return nil }); err != nil {
+	prev := ""
+	if err := srv.cfg.Boards.Update(r.Context(), id.String(), func(cur *meta.Board) error {
+		prev = openSession(cur)
+		cur.Voting = v
+		return nil
+	}); err != nil {
 		writeUpdateError(w, err)
 		return
 	}
+	srv.forgetBallotVoters(id, prev)
 	writeJSON(w, 200, map[string]any{"voting": v})
 }
 
@@ -84,6 +90,7 @@ func (srv *Server) closeVoting(w http.ResponseWriter, r *http.Request) {
 		writeUpdateError(w, err)
 		return
 	}
+	srv.forgetBallotVoters(id, session) // the result names them now
 	srv.cfg.Notes.QueueWebhooks(r.Context(), id, "vote", "voting/"+m.Voting.Session+"/closed", map[string]any{"voting": m.Voting})
 	writeJSON(w, 200, map[string]any{"voting": m.Voting})
 }
@@ -93,11 +100,27 @@ func (srv *Server) endVoting(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := srv.cfg.Boards.Update(r.Context(), id.String(), func(cur *meta.Board) error { cur.Voting = nil; return nil }); err != nil {
+	prev := ""
+	if err := srv.cfg.Boards.Update(r.Context(), id.String(), func(cur *meta.Board) error {
+		prev = openSession(cur)
+		cur.Voting = nil
+		return nil
+	}); err != nil {
 		writeUpdateError(w, err)
 		return
 	}
+	srv.forgetBallotVoters(id, prev)
 	w.WriteHeader(204)
+}
+
+// openSession is m's voting session if it is open ("" otherwise): one
+// whose ballot voter records nothing will read once it is ended or
+// replaced.
+func openSession(m *meta.Board) string {
+	if m.Voting == nil || m.Voting.State != "open" {
+		return ""
+	}
+	return m.Voting.Session
 }
 
 // GET /v1/boards/{board}/voting: the session, the caller's voter id and

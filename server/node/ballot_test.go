@@ -301,10 +301,27 @@ func TestBallotGuestNamedAtClose(t *testing.T) {
 		t.Fatalf("the guest's ballot never arrived: %v", err)
 	}
 
+	session := e.must(200, "GET", b+"/voting?result=none", owner, nil)["voting"].(map[string]any)["session"].(string)
+	if voters, err := e.tn.n.BallotVoters(ctx10(t), board, session); err != nil || len(voters) != 1 || voters[0] != guestID {
+		t.Fatalf("the session's ballot voters before the close: %v %v, want the guest alone", voters, err)
+	}
 	res := e.must(200, "POST", b+"/voting/close", owner, nil)
 	raw, _ := json.Marshal(res)
 	if !strings.Contains(string(raw), guestID) {
 		t.Fatalf("the closed session's result does not name the guest %s, who voted: %s", guestID, raw)
+	}
+	// The result names them now: the session's voter records go.
+	deadline := ctx10(t)
+	for {
+		voters, err := e.tn.n.BallotVoters(deadline, board, session)
+		if err == nil && len(voters) == 0 {
+			break
+		}
+		select {
+		case <-deadline.Done():
+			t.Fatalf("the closed session's ballot voter records stay: %v %v", voters, err)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

@@ -36,3 +36,13 @@ func (n *Node) NotifyBoardAfter(ctx context.Context, board string, between func(
 	between()
 	return n.notes.NotifyBoard(ctx, m)
 }
+
+// BallotVoters lists the users recorded as ballot voters of a board's
+// voting session (account.BallotVoter), from this node's view.
+func (n *Node) BallotVoters(ctx context.Context, board, session string) ([]string, error) {
+	id, err := storage.ParseBoardID(board)
+	if err != nil {
+		return nil, err
+	}
+	return n.meta.BallotVoters(ctx, id, session)
+}

@@ -148,6 +148,10 @@ func (r records) Put(ctx context.Context, ns string, key []byte, v any) error {
 	return metaErr(r.n.meta.PutJSON(ctx, ns, key, v))
 }
 
+func (r records) Delete(ctx context.Context, ns string, key []byte) error {
+	return metaErr(r.n.meta.Delete(ctx, ns, key))
+}
+
 func (r records) Update(ctx context.Context, ns string, key []byte, v any, change func(found bool) error) error {
 	return metaErr(r.n.meta.UpdateJSON(ctx, ns, key, v, change))
 }
