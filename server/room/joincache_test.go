@@ -23,6 +23,36 @@ func (c *countingStore) LatestSnapshot(ctx context.Context, b storage.BoardID) (
 	return c.Store.LatestSnapshot(ctx, b)
 }
 
+// caughtUp reads a joined session's welcome and catch-up up to "synced",
+// and returns the welcome and the doc they make (a snapshot, then the
+// changes after it; nil without a snapshot).
+func caughtUp(t *testing.T, s *room.Session) (protocol.Welcome, *crdt.Doc) {
+	t.Helper()
+	welcome, _ := readUntil(t, s, protocol.TypeWelcome)
+	var wl protocol.Welcome
+	if err := json.Unmarshal(welcome.Data, &wl); err != nil {
+		t.Fatal(err)
+	}
+	_, msgs := readUntil(t, s, protocol.TypeSynced)
+	var d *crdt.Doc
+	for _, msg := range msgs {
+		switch {
+		case msg.Binary && msg.Data[0] == protocol.TagSnapshot:
+			var err error
+			if d, err = crdt.LoadSnapshot(msg.Data[1:]); err != nil {
+				t.Fatal(err)
+			}
+		case msg.Binary && msg.Data[0] == protocol.TagOpsOut && d != nil:
+			for _, c := range opsOf(t, msg) {
+				if _, _, err := d.Apply(c); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return wl, d
+}
+
 // TestJoinsShareStoredSnapshot: first visits in a loop (reconnecting, at
 // one version or after each change) read the stored snapshot from the
 // store once, not at every join (17.5 MB for 100,000 elements, in the
@@ -52,28 +82,7 @@ func TestJoinsShareStoredSnapshot(t *testing.T) {
 		if err := r.Join(context.Background(), s, nil); err != nil {
 			t.Fatal(err)
 		}
-		welcome, _ := readUntil(t, s, protocol.TypeWelcome)
-		var wl protocol.Welcome
-		if err := json.Unmarshal(welcome.Data, &wl); err != nil {
-			t.Fatal(err)
-		}
-		_, msgs := readUntil(t, s, protocol.TypeSynced)
-		var d *crdt.Doc
-		for _, msg := range msgs {
-			switch {
-			case msg.Binary && msg.Data[0] == protocol.TagSnapshot:
-				var err error
-				if d, err = crdt.LoadSnapshot(msg.Data[1:]); err != nil {
-					t.Fatal(err)
-				}
-			case msg.Binary && msg.Data[0] == protocol.TagOpsOut:
-				for _, c := range opsOf(t, msg) {
-					if _, _, err := d.Apply(c); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-		}
+		wl, d := caughtUp(t, s)
 		if wl.Catchup != "snapshot" || d == nil || string(d.Snapshot()) != string(snapshotOf(t, r)) {
 			t.Fatalf("visit %d: catch-up %q; want the stored snapshot and its tail, bringing the board as it is", n, wl.Catchup)
 		}
@@ -148,23 +157,7 @@ func TestJoinsOfABoardHoldingAChange(t *testing.T) {
 		if err := r.Join(context.Background(), s, nil); err != nil {
 			t.Fatal(err)
 		}
-		_, msgs := readUntil(t, s, protocol.TypeSynced)
-		var d *crdt.Doc
-		for _, msg := range msgs {
-			switch {
-			case msg.Binary && msg.Data[0] == protocol.TagSnapshot:
-				var err error
-				if d, err = crdt.LoadSnapshot(msg.Data[1:]); err != nil {
-					t.Fatal(err)
-				}
-			case msg.Binary && msg.Data[0] == protocol.TagOpsOut:
-				for _, c := range opsOf(t, msg) {
-					if _, _, err := d.Apply(c); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-		}
+		_, d := caughtUp(t, s)
 		if d == nil || d.Held() != 0 || d.IsDeleted(el(1)) || string(d.SnapshotRawApplied()) != string(applied()) {
 			t.Fatalf("visit %d: not the board's applied state (doc %v, held %d)", n, d != nil, d.Held())
 		}
