@@ -134,8 +134,31 @@ func page(w http.ResponseWriter, status int, data map[string]string) {
 	confirmPage.Execute(w, data)
 }
 
+// GET /v1/signin/{token}: the page of an e-mailed sign-in link, which
+// names the account it signs in to: a link someone else asked for (their
+// own, sent to a victim) would otherwise sign the victim in to the
+// sender's account at one press of the button, and what the victim then
+// made (boards, notes) would be the sender's. It reads the link's record
+// without using it (mail scanners open links); a link that can no longer
+// be used says so at once.
 func (srv *Server) signInPage(w http.ResponseWriter, r *http.Request) {
-	confirm(w, "Sign in", "Continue to sign in to Corkboard in this browser.", "Sign in")
+	tok := r.PathValue("token")
+	var l account.Login
+	msg := ""
+	switch {
+	case !account.ValidToken(tok) || srv.cfg.Records.Get(r.Context(), account.NSLogin, []byte(account.HashToken(tok)), &l) != nil:
+		msg = "Unknown sign-in link: ask for a new one."
+	case l.Used != 0:
+		msg = "This sign-in link was already used: ask for a new one."
+	case srv.cfg.Now().UnixMilli() >= l.Expires:
+		msg = "This sign-in link expired: ask for a new one."
+	}
+	if msg != "" {
+		page(w, 401, map[string]string{"Title": "Sign in", "Text": msg, "Home": "/"})
+		return
+	}
+	confirm(w, "Sign in", "Continue to sign in to Corkboard in this browser as "+l.Email+
+		". If you did not ask for this link, close this page: whoever sent it would have you work in their account.", "Sign in")
 }
 
 // POST /v1/signin/{token}: uses a sign-in link: a session cookie, then a

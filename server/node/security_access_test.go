@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -885,5 +887,36 @@ func TestOwnerCapOutlivesLinksAndLeaving(t *testing.T) {
 	bob = e.accept(linkIn(t, to(e.deliver(), "bob@example.com")[0], "/v1/invites/"))
 	if got := role(bob); got != "editor" {
 		t.Fatalf("after an e-mailed invite made after the cap: role %v, want editor", got)
+	}
+}
+
+// TestSignInPageNamesTheAccount: the page of an e-mailed sign-in link
+// names the account it signs in to, so that someone sent another's link
+// (the sender's own, to have them work in the sender's account: login
+// CSRF at one press of a button) sees whose it is; the GET does not use
+// the link; a used or unknown link says so at once.
+func TestSignInPageNamesTheAccount(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	e.must(202, "POST", "/v1/signin", "", map[string]any{"email": "mallory@example.com"})
+	link := linkIn(t, to(e.deliver(), "mallory@example.com")[0], "/v1/signin/")
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(link); code != 200 || !strings.Contains(body, "mallory@example.com") || !strings.Contains(body, "<button") {
+		t.Fatalf("the sign-in page: %d, names the account: %v", code, strings.Contains(body, "mallory@example.com"))
+	}
+	e.must(200, "POST", link, "", nil) // the GET did not use it
+	if code, body := get(link); code != 401 || !strings.Contains(body, "already used") || strings.Contains(body, "<button") {
+		t.Fatalf("a used link's page: %d %q", code, body)
+	}
+	if code, body := get(e.tn.base + "/v1/signin/" + strings.Repeat("a", 43)); code != 401 || strings.Contains(body, "<button") {
+		t.Fatalf("an unknown link's page: %d %q", code, body)
 	}
 }
