@@ -281,6 +281,15 @@ func (srv *Server) writeVia(w http.ResponseWriter, r *http.Request, parse func()
 		return
 	}
 	ballot = ballot || (secretBallot(m) && onlyDots(actions))
+	// Recorded here, not under the ballot writer's lock (applyActions),
+	// which every voter of the board on this node shares: a voter's first
+	// ballot writes to the cluster's metadata.
+	if ballot && !who.Guest { // a caller without credentials is a new voter each call: nobody to name
+		if err := srv.noteBallotVoter(r.Context(), id, m, who.User.ID); err != nil {
+			writeError(w, 503, protocol.CodeUnavailable, "the ballot cannot be recorded now: "+err.Error())
+			return
+		}
+	}
 	idem := r.Header.Get("Idempotency-Key")
 	if idem != "" {
 		if len(idem) > maxIdemKey {
@@ -496,11 +505,6 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	}
 	if err := doc.CheckSchema(&ch); err != nil {
 		return 400, writeResult{}, protocol.CodeSchema, err
-	}
-	if ballot && !who.Guest { // a caller without credentials is a new voter each call: nobody to name
-		if err := srv.noteBallotVoter(ctx, id, m, who.User.ID); err != nil {
-			return 503, writeResult{}, protocol.CodeUnavailable, fmt.Errorf("the ballot cannot be recorded now: %v", err)
-		}
 	}
 	user := who.User
 	sess := room.NewSession("api-"+uuid.NewString()[:8], rep, user, protocol.FormatJSON, 4)
