@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -63,7 +64,11 @@ func (srv *Server) importFile(w http.ResponseWriter, r *http.Request) {
 	var im imported
 	switch format {
 	case "list", "csv":
-		x, y := srv.freeSpot(r, id)
+		x, y, qerr := srv.freeSpot(r.Context(), id)
+		if qerr != nil {
+			writeQueryError(w, qerr)
+			return
+		}
 		im, err = parseIdeas(body, format == "csv", x, y)
 	case "excalidraw":
 		im, err = parseExcalidraw(body)
@@ -174,14 +179,19 @@ func detectJSONKeys(body []byte) string {
 }
 
 // freeSpot is where imported notes go: to the right of what the board has.
-func (srv *Server) freeSpot(r *http.Request, id storage.BoardID) (float64, float64) {
+// Finding it visits every element in the board's room goroutine, so it is
+// a whole-board read (boardQuery), charged to the board's budget like the
+// write that follows: a spent budget refuses the import before the scan.
+// A board that cannot be opened places them at the origin (the write then
+// answers why).
+func (srv *Server) freeSpot(ctx context.Context, id storage.BoardID) (float64, float64, error) {
 	x, y := 0.0, 0.0
-	rm, err := srv.cfg.Rooms.Open(r.Context(), id)
+	rm, err := srv.cfg.Rooms.Open(ctx, id)
 	if err != nil {
-		return x, y
+		return x, y, nil
 	}
 	first := true
-	rm.Query(r.Context(), func(d *crdt.Doc) {
+	err = srv.boardQuery(ctx, id, rm, func(d *crdt.Doc) int {
 		for _, el := range d.Elements() {
 			if d.IsDeleted(el) {
 				continue
@@ -197,14 +207,18 @@ func (srv *Server) freeSpot(r *http.Request, id storage.BoardID) (float64, float
 			}
 			first = false
 		}
+		return 0
 	})
+	if err != nil {
+		return 0, 0, err
+	}
 	if !first {
 		x += 200
 	}
 	if math.IsNaN(x) || math.IsNaN(y) {
-		return 0, 0
+		return 0, 0, nil
 	}
-	return x, y
+	return x, y, nil
 }
 
 // importImages stores the file's pictures as the board's blobs, within

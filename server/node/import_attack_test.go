@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // allocated is what the process allocated while f ran (the node runs in
@@ -157,5 +158,47 @@ func TestBoardFileBoundedWhileRead(t *testing.T) {
 			t.Errorf("%s (%d KiB): the node allocated %d MiB answering it (at most %d)", c.name, len(c.body)>>10, n>>20, c.budget>>20)
 		}
 		t.Logf("%s (%d KiB): %d, %d MiB", c.name, len(c.body)>>10, code, n>>20)
+	}
+}
+
+// TestListImportScanBudgeted: a list or CSV import scans the whole live
+// board in its room's goroutine to place its notes beside what is there,
+// and only the write that follows counted against the board's
+// whole-board reads: each import visited every element once for free.
+// The scan counts too: with the node's clock still, a 10,000-element
+// board answers 11 one-line imports and refuses the 12th (429, the
+// budget's message), where it answered 21 when only the write was
+// charged.
+func TestListImportScanBudgeted(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "big"})
+	board, owner := boardID(t, created), created["token"].(string)
+	for range 10 {
+		actions := make([]map[string]any, 1000)
+		for i := range actions {
+			actions[i] = map[string]any{"op": "create", "kind": "note", "text": "idea", "props": map[string]any{"x": i, "y": 0}}
+		}
+		e.must(200, "POST", "/v1/boards/"+board+"/changes", owner, map[string]any{"actions": actions})
+		e.clk.advance(10 * time.Second) // the budget refills
+	}
+	// Two callers: each may make 20 write calls a second.
+	callers := []string{owner, tokenOf(t, created["links"].(map[string]any)["editor"].(string))}
+	refusedAt := 0
+	for i := 1; i <= 50 && refusedAt == 0; i++ {
+		code, out := postRaw(t, e.tn.base+"/v1/boards/"+board+"/import", "text/plain", callers[i%2], []byte("one more idea\n"))
+		switch code {
+		case 201:
+		case 429:
+			if !strings.Contains(out["error"].(map[string]any)["message"].(string), "read in full") {
+				t.Fatalf("import %d refused by another limit: %s", i, brief(out))
+			}
+			refusedAt = i
+		default:
+			t.Fatalf("import %d: %d %s", i, code, brief(out))
+		}
+	}
+	t.Logf("one-line imports of a 10,000-element board refused at %d", refusedAt)
+	if refusedAt == 0 || refusedAt > 16 {
+		t.Fatalf("one-line imports of a 10,000-element board refused at import %d (0: never in 50); the placement scan is not charged", refusedAt)
 	}
 }
