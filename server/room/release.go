@@ -69,7 +69,8 @@ import (
 // export of it, replay it. A crash between a refusal and its snapshot
 // brings the change back at the next load. A refused change that comes
 // again from a node that applied it (with what it waited for, in a sync
-// reply) is applied and stored again: its counters overlap the log's
+// reply) is applied, as it must be for the copies to converge (one copy
+// applied it), and stored again: its counters overlap the log's
 // entry of it, the append fails, and the room is dropped; it loads again
 // from the log, with the change (the log's entry replays), and stays.
 // Tracking the logged counters in the room was tried and taken back
