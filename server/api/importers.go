@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -375,6 +376,9 @@ func parseExcalidraw(body []byte) (imported, error) {
 				a.Props["align"] = crdt.String(e.TextAlign)
 			}
 		case "arrow", "line":
+			// A point is [x, y]; one with fewer numbers is dropped
+			// (indexed as it was, [[],[0]] panicked the request).
+			e.Points = slices.DeleteFunc(e.Points, func(p []float64) bool { return len(p) < 2 })
 			if len(e.Points) < 2 {
 				im.skip(e.ID, e.Type, "fewer than two points")
 				continue
