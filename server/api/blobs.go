@@ -57,6 +57,13 @@ func (srv *Server) uploadBlob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "body: "+err.Error())
 		return
 	}
+	if _, who, ok = srv.againAfterBody(w, r, who, false); !ok {
+		return
+	}
+	if who.User.Role != room.RoleOwner && who.User.Role != room.RoleEditor {
+		writeError(w, 403, protocol.CodeForbidden, "only editors and owners may upload images")
+		return
+	}
 	if len(data) == 0 {
 		writeError(w, 400, protocol.CodeMalformed, "empty body")
 		return

@@ -254,6 +254,35 @@ func (srv *Server) writeGate(w http.ResponseWriter, r *http.Request) (storage.Bo
 	return id, m, who, true
 }
 
+// againAfterBody checks the caller of a call whose body it read itself,
+// past what the node reads before any handler (node's prereadBody), once
+// that body is in: the credential against the board's settings now, and
+// for a write (write) the role and the deadline, as writeGate does. A
+// body held back while the owner revoked the credential would otherwise
+// act on the settings after the revoke. A visitor without credentials
+// keeps the guest id of the call's first check.
+func (srv *Server) againAfterBody(w http.ResponseWriter, r *http.Request, first access.Identity, write bool) (*meta.Board, access.Identity, bool) {
+	_, m, who, ok := srv.enter(w, r)
+	if !ok {
+		return nil, who, false
+	}
+	if who.Guest && first.Guest {
+		who.User.ID = first.User.ID
+	}
+	if !write {
+		return m, who, true
+	}
+	if who.User.Role == room.RoleViewer {
+		writeError(w, 403, protocol.CodeForbidden, "viewers may not change the board")
+		return nil, who, false
+	}
+	if srv.closed(m) {
+		writeError(w, 409, protocol.CodeReadOnly, "the board is closed for edits (its deadline passed)")
+		return nil, who, false
+	}
+	return m, who, true
+}
+
 // write runs one write call: the gate, the Idempotency-Key, the caller's
 // replica, the actions on a copy, the submission, the answer.
 func (srv *Server) write(w http.ResponseWriter, r *http.Request, parse func() ([]action, bool), okStatus int) {
@@ -274,6 +303,13 @@ func (srv *Server) writeVia(w http.ResponseWriter, r *http.Request, parse func()
 	}
 	actions, ok := parse()
 	if !ok {
+		return
+	}
+	if m, who, ok = srv.againAfterBody(w, r, who, true); !ok {
+		return
+	}
+	if ballot && !secretBallot(m) {
+		writeError(w, 409, protocol.CodeMalformed, "the anonymous voting session closed: vote as yourself (PUT /v1/boards/{board}/elements/{element}/vote)")
 		return
 	}
 	if len(actions) == 0 || len(actions) > maxActions {

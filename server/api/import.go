@@ -57,6 +57,13 @@ func (srv *Server) importFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "body: "+err.Error())
 		return
 	}
+	if m, who, ok = srv.againAfterBody(w, r, who, true); !ok {
+		return
+	}
+	if who.User.Role != room.RoleOwner && who.User.Role != room.RoleEditor {
+		writeError(w, 403, protocol.CodeForbidden, "only editors and owners may import")
+		return
+	}
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = detectFormat(r.Header.Get("Content-Type"), body)

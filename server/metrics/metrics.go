@@ -92,7 +92,7 @@ func New() *Metrics {
 	for _, r := range []string{"read", "decode", "trimmed"} {
 		m.syncErrors.WithLabelValues(r)
 	}
-	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_panics_total", Help: "Panics recovered: where=room (the board was dropped and reloads on next use) or conn (the connection was closed with 4001)."}, []string{"where"})
+	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_panics_total", Help: "Panics recovered: where=room (the board was dropped and reloads on next use), conn (the connection was closed with 4001) or http (the request was answered 500)."}, []string{"where"})
 	m.NotifierPasses = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_notifier_passes_total", Help: "Notification passes this node ran while holding the notifier lease."})
 	f(m.NotifierPasses)
 	m.panics.WithLabelValues("room") // both series exist from the start, at 0

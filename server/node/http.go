@@ -2,8 +2,11 @@ package node
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -80,16 +83,22 @@ func (l *HTTPLimits) defaults() {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	wrote  bool // the answer has begun (its header is sent or the connection taken)
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
+	s.status, s.wrote = code, true
 	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
 }
 
 // Hijack lets the WebSocket upgrade take the connection over.
 func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	s.status = http.StatusSwitchingProtocols
+	s.status, s.wrote = http.StatusSwitchingProtocols, true
 	return http.NewResponseController(s.ResponseWriter).Hijack()
 }
 
@@ -118,12 +127,74 @@ var longBodies = map[string]bool{
 	"POST /v1/boards/{board}/blobs": true,
 }
 
+// A call is judged once its body is in. The handlers check the caller's
+// credential against the board's settings first, then read the body, then
+// act: a client that sent the headers and held the body back for as long
+// as the read timeout allows acted on settings its credential no longer
+// had (an owner link revoked meanwhile changed the settings and got a new
+// owner token; a deleted link's write applied). So the node reads a
+// call's body before its handler runs, up to prereadBody bytes: every
+// body the JSON handlers accept (they take at most 64 KiB) is in before
+// the credential is checked, and a bigger one is refused by its handler
+// as before, at once. The routes whose bodies may be bigger (streamedBodies:
+// pictures, imports, the write API's 4 MiB) check the caller again once
+// they have read it. Rejected: reading every body whole before any
+// handler (a stranger could make the node hold megabytes for a call it
+// then refuses); checking again in every handler after its body (one
+// forgotten handler is the hole again).
+const prereadBody = 64<<10 + 1
+
+// streamedBodies are the routes that read their bodies themselves, past
+// prereadBody, and check the caller again once they have.
+var streamedBodies = map[string]bool{
+	"POST /v1/boards/{board}/blobs":  true,
+	"POST /v1/boards/{board}/import": true,
+	"POST /v1/boards/import":         true, // a new board: no caller to check
+}
+
+// preread reads up to prereadBody bytes of r's body before its handler
+// runs (see prereadBody); the handler reads the same bytes, then the rest,
+// and any error reading it, as it would have.
+func preread(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return
+	}
+	size := prereadBody
+	if r.ContentLength > 0 && r.ContentLength < int64(size) {
+		size = int(r.ContentLength) + 1 // +1: the EOF is read too
+	}
+	buf := make([]byte, size)
+	n, err := io.ReadFull(r.Body, buf)
+	var rest io.Reader = r.Body
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		rest = eofReader{}
+	case err != nil:
+		rest = errReader{err}
+	}
+	r.Body = prereadBodyReader{Reader: io.MultiReader(bytes.NewReader(buf[:n]), rest), Closer: r.Body}
+}
+
+type prereadBodyReader struct {
+	io.Reader
+	io.Closer
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
 func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
 	n.patterns = append(n.patterns[:0], "GET /metrics")
 	handle := func(pattern string, h http.HandlerFunc) {
 		n.patterns = append(n.patterns, pattern)
 		long, body, ws := longAnswers[pattern], longBodies[pattern], pattern == wsRoute
+		streamed := streamedBodies[pattern] || ws
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			rec := &statusRecorder{ResponseWriter: w, status: 200}
 			start := time.Now()
@@ -137,6 +208,28 @@ func (n *Node) routes() http.Handler {
 					rc.SetWriteDeadline(start.Add(n.cfg.HTTP.BodyTimeout + n.cfg.HTTP.WriteTimeout))
 				}
 			}
+			if !streamed {
+				preread(r)
+			}
+			defer func() {
+				// A bug a request trips ends that request: logged, counted
+				// and answered 500 with a JSON body when nothing was sent
+				// yet (net/http alone closed the connection with no answer).
+				p := recover()
+				if p == nil {
+					return
+				}
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				n.log.Error("panic in a request's handler", "route", pattern, "panic", p, "stack", string(debug.Stack()))
+				n.metrics.Panic("http")
+				if rec.wrote {
+					panic(http.ErrAbortHandler) // the answer has begun: cut it
+				}
+				writeError(rec, 500, protocol.CodeInternal, "internal error")
+				n.metrics.HTTPRequest(pattern, 500)
+			}()
 			h(rec, r)
 			n.metrics.HTTPRequest(pattern, rec.status)
 			if !ws {
