@@ -73,7 +73,7 @@ func (srv *Server) closeVoting(w http.ResponseWriter, r *http.Request) {
 		writeUpdateError(w, err)
 		return
 	}
-	res, err := srv.tally(r.Context(), id, m, false) // the owner's close: never refused for the read budget
+	res, more, err := srv.tally(r.Context(), id, m, false) // the owner's close: never refused for the read budget
 	if err != nil {
 		writeError(w, 503, protocol.CodeInternal, err.Error())
 		return
@@ -82,7 +82,7 @@ func (srv *Server) closeVoting(w http.ResponseWriter, r *http.Request) {
 		if cur.Voting == nil || cur.Voting.Session != session {
 			return refuse(409, protocol.CodeMalformed, "the voting session changed while it was being closed")
 		}
-		cur.Voting.Result = res
+		cur.Voting.Result, cur.Voting.ResultMore = res, more
 		m = cur
 		return nil
 	})
@@ -146,13 +146,19 @@ func (srv *Server) getVoting(w http.ResponseWriter, r *http.Request) {
 	}
 	if m.Voting != nil && m.Voting.State == "closed" {
 		out["result"] = m.Voting.Result
+		if m.Voting.ResultMore > 0 {
+			out["resultMore"] = m.Voting.ResultMore
+		}
 	} else {
-		res, err := srv.tally(r.Context(), id, m, true)
+		res, more, err := srv.tally(r.Context(), id, m, true)
 		if err != nil {
 			writeQueryError(w, err)
 			return
 		}
 		out["result"] = res
+		if more > 0 {
+			out["resultMore"] = more
+		}
 	}
 	writeJSON(w, 200, out)
 }
@@ -160,10 +166,28 @@ func (srv *Server) getVoting(w http.ResponseWriter, r *http.Request) {
 // tally counts the dot votes of the board's live elements, most first;
 // anonymous sessions' voters are revealed only once closed. charged: a
 // whole-board read within the board's budget (roomtime.go).
-func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board, charged bool) ([]meta.VoteResult, error) {
+//
+// The result is bounded: the meta.ResultMax elements with the most dots,
+// each naming at most meta.ResultVotersMax voters (votersMore counts the
+// others); more is the number of voted elements left out. A closed
+// session's result is frozen into the board's settings record, which
+// every node decodes at every REST call, connection, role refresh and
+// settings change of the board, and which GET /v1/boards/{board} sends
+// whole: with every voted element and all its voters, a public board's
+// visitors (a new guest per call, a thousand votes a call) made it
+// megabytes, and past a NATS message (8 MiB) the close failed after the
+// session was closed. Bounded, it is some 70 KB at worst. The top of the
+// ranking is what the team liked most; the whole ranking, every idea with
+// its dots and how many voted for it, is the summary's (GET …/summary),
+// read from the board itself. The live tally has the same bound, so that
+// both answers have one shape and no call builds a list of every vote.
+// Rejected: the whole result in a record of its own, read only by GET
+// …/voting: still unbounded (an 8 MiB message at most, a GET answering
+// megabytes), and a second record to keep in step with the session's.
+func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board, charged bool) (res []meta.VoteResult, more int, err error) {
 	rm, err := srv.cfg.Rooms.Open(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	reveal := map[string]string{}
 	hide := m.Voting != nil && m.Voting.Anonymous
@@ -188,15 +212,21 @@ func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board,
 			if len(votes) == 0 {
 				continue
 			}
-			vr := meta.VoteResult{Element: el.String(), Text: preview(d.Text(el, "text"), 80), Voters: []string{}}
+			text := d.Text(el, "text")
+			vr := meta.VoteResult{Element: el.String(), Text: preview(text, 80), Voters: []string{}}
 			for _, v := range votes {
 				dots, _ := crdt.Dots(v.Value)
 				vr.Dots += dots
+				u := v.Voter
+				if hide {
+					u = reveal[v.Voter]
+				}
 				switch {
-				case !hide:
-					vr.Voters = append(vr.Voters, v.Voter)
-				case reveal[v.Voter] != "":
-					vr.Voters = append(vr.Voters, reveal[v.Voter])
+				case u == "":
+				case len(vr.Voters) < meta.ResultVotersMax:
+					vr.Voters = append(vr.Voters, u)
+				default:
+					vr.VotersMore++
 				}
 			}
 			out = append(out, vr)
@@ -204,7 +234,11 @@ func (srv *Server) tally(ctx context.Context, id storage.BoardID, m *meta.Board,
 		return 0
 	})
 	sortResults(out)
-	return out, err
+	if len(out) > meta.ResultMax {
+		more = len(out) - meta.ResultMax
+		out = slices.Clip(out[:meta.ResultMax])
+	}
+	return out, more, err
 }
 
 // participants lists the users who may have voted: members, the owner,
@@ -252,7 +286,7 @@ func sortResults(rs []meta.VoteResult) {
 		if c := cmp.Compare(b.Dots, a.Dots); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(len(b.Voters), len(a.Voters)); c != 0 {
+		if c := cmp.Compare(len(b.Voters)+b.VotersMore, len(a.Voters)+a.VotersMore); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Element, b.Element)

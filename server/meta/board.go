@@ -58,9 +58,20 @@ type Voting struct {
 	Anonymous bool   `json:"anonymous"` // voters are pseudonyms until closed
 	Opened    int64  `json:"opened"`
 	Closed    int64  `json:"closed,omitempty"`
-	// Result is frozen at closing: per element, dots and voters.
-	Result []VoteResult `json:"result,omitempty"`
+	// Result is frozen at closing: per element, dots and voters, most
+	// dots first; at most ResultMax elements, each naming at most
+	// ResultVotersMax voters. ResultMore counts the voted elements left
+	// out (server/api/voting.go says why).
+	Result     []VoteResult `json:"result,omitempty"`
+	ResultMore int          `json:"resultMore,omitempty"`
 }
+
+// The bounds of a voting result (Voting.Result): this record is read on
+// every call, connection and settings change of the board on every node.
+const (
+	ResultMax       = 50
+	ResultVotersMax = 20
+)
 
 // Timer is a board's facilitation timer, the same for everyone: running
 // while End is set (it rings at End, unix ms), paused while Left is (the
@@ -80,6 +91,8 @@ type VoteResult struct {
 	Text    string   `json:"text,omitempty"`
 	Dots    float64  `json:"dots"`
 	Voters  []string `json:"voters"` // user ids (revealed at closing for anonymous sessions)
+	// VotersMore counts the voters not in Voters (past ResultVotersMax).
+	VotersMore int `json:"votersMore,omitempty"`
 }
 
 // Board access modes.
