@@ -110,7 +110,8 @@ func (b *readBudgets) get(id storage.BoardID, now time.Time) *boardReads {
 
 // boardQuery runs fn on the board's live document in its room goroutine
 // as a whole-board read, within the board's budget (see above). fn
-// returns the bytes it produced (0 if none). The error is errBoardBusy,
+// returns the bytes it produced, or read besides visiting the elements
+// (the tally's texts and votes; 0 if none). The error is errBoardBusy,
 // errLaneBusy, or the room's.
 func (srv *Server) boardQuery(ctx context.Context, id storage.BoardID, rm *room.Room, fn func(d *crdt.Doc) (produced int)) error {
 	br := srv.reads.get(id, srv.cfg.Now())

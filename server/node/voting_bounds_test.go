@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/corkboard/corkboard/server/protocol"
 )
 
 // votingResultBytes bounds GET /v1/boards/{board} once a vote closed:
@@ -93,5 +95,57 @@ func TestClosedVotingResultBounded(t *testing.T) {
 	out := e.must(200, "GET", "/v1/boards/"+board+"/voting", owner, nil)
 	if rs := out["result"].([]any); len(rs) != 50 || out["resultMore"] != float64(150) {
 		t.Fatalf("GET /voting: %d elements, resultMore %v", len(rs), out["resultMore"])
+	}
+}
+
+// TestLiveTallyBudgeted: the live tally of GET /voting reads every voted
+// element's whole text (for its preview) and every vote in the board's
+// room, but was charged only the board's elements to its whole-board
+// reads: a guest's GET /voting on 40 notes of 60 KB (2.4 MB read each
+// time) cost as much as one on 40 empty notes, and was never refused.
+// The bytes it reads are charged too: with the node's clock still, the
+// board refuses the tally (429 with Retry-After) within 100 calls; the
+// rules alone (?result=none) are still answered, and the tally again once
+// the clock moves on.
+func TestLiveTallyBudgeted(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "long notes"})
+	board, owner := boardID(t, created), created["token"].(string)
+	text := strings.Repeat("x", 60000)
+	actions := make([]map[string]any, 40)
+	for i := range actions {
+		actions[i] = map[string]any{"op": "create", "kind": "note", "text": text}
+	}
+	var votes []map[string]any
+	for _, id := range e.must(200, "POST", "/v1/boards/"+board+"/changes", owner, map[string]any{"actions": actions})["elements"].([]any) {
+		votes = append(votes, map[string]any{"op": "vote", "element": id})
+	}
+	e.must(200, "POST", "/v1/boards/"+board+"/changes", owner, map[string]any{"actions": votes})
+	e.clk.advance(10 * time.Second) // the writes' copies are paid for
+	refusedAt := 0
+	for i := 1; i <= 100 && refusedAt == 0; i++ {
+		res := e.tn.do("GET", "/v1/boards/"+board+"/voting", "", "", nil, nil) // a new guest each time
+		switch res.status {
+		case 200:
+		case 429:
+			refusedAt = i
+			if res.header.Get("Retry-After") == "" {
+				t.Fatalf("429 without Retry-After: %s", res.body)
+			}
+			expectError(t, "a spent budget", res, 429, protocol.CodeRateLimited)
+		default:
+			t.Fatalf("tally %d: %d %s", i, res.status, res.body)
+		}
+	}
+	if refusedAt == 0 {
+		t.Fatal("100 live tallies of 40 notes of 60 KB with the clock still, none refused")
+	}
+	if r := e.tn.do("GET", "/v1/boards/"+board+"/voting?result=none", "", "", nil, nil); r.status != 200 {
+		t.Fatalf("the rules while the budget is spent: %d %s", r.status, r.body)
+	}
+	e.clk.advance(10 * time.Second)
+	out := e.must(200, "GET", "/v1/boards/"+board+"/voting", "", nil)
+	if rs := out["result"].([]any); len(rs) != 40 {
+		t.Fatalf("the tally after the budget refilled lists %d elements, want 40", len(rs))
 	}
 }
