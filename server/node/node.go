@@ -242,6 +242,9 @@ func New(cfg Config) (*Node, error) {
 	n.guard = guard
 	n.store = cfg.Store
 	if n.store == nil {
+		if err := privateDataDir(cfg.DataDir, n.log); err != nil {
+			return nil, fmt.Errorf("node: data directory: %w", err)
+		}
 		st, err := storage.OpenPebble(cfg.DataDir, storage.PebbleOptions{SyncGather: cfg.SyncGather})
 		if err != nil {
 			return nil, fmt.Errorf("node: open store: %w", err)
