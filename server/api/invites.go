@@ -49,7 +49,16 @@ const (
 	// own ("me+1@…", a domain's catch-all) could otherwise send a
 	// stranger fifty invites a day with each, by "resend" on one board.
 	invitesPerAddressDay = 10
-	maxLinkUses          = 500 // people joining through one invite link
+	// invitesPerClientDay bounds the invites e-mailed a day from one
+	// client address (IPv6: a /64), whoever signed in there: an account
+	// costs one sign-in e-mail (20 an hour per client address), so with
+	// a catch-all domain one address made 480 accounts a day, each with
+	// 50 invites to strangers, 24,000 e-mails of its own text a day per
+	// node. Counted for the whole cluster, as the cap per invitee (the
+	// cost: a write to the cluster's limits per invite e-mail), so that
+	// spreading the calls over the nodes does not multiply it.
+	invitesPerClientDay = 100
+	maxLinkUses         = 500 // people joining through one invite link
 )
 
 // POST /v1/boards/{board}/invites {"email", "role", "days", "resend"}
@@ -137,6 +146,7 @@ func (srv *Server) createInvite(w http.ResponseWriter, r *http.Request) {
 	mayMail := func() bool {
 		if srv.cfg.Limits.Allow("invite:"+id.String(), invitesPerBoardDay, 24*time.Hour) &&
 			srv.cfg.Limits.Allow("inviter:"+inviter.ID, invitesPerInviterDay, 24*time.Hour) &&
+			srv.cfg.Limits.AllowShared(r.Context(), "invite-ip:"+httpguard.ClientIP(r), invitesPerClientDay, 24*time.Hour) &&
 			srv.cfg.Limits.AllowShared(r.Context(), "invitee:"+email, invitesPerAddressDay, 24*time.Hour) {
 			return true
 		}
