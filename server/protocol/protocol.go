@@ -99,8 +99,10 @@ type Welcome struct {
 	Version crdt.VersionVector `json:"version"`
 	// Catchup says how the node brings the client up to date: "ops" (the
 	// changes it lacks follow, Changes of them) or "snapshot" (one binary
-	// snapshot message of the board's current state follows; JSON-format
-	// sessions always get "ops"). Synced follows both.
+	// snapshot message of the board's current state follows: a binary
+	// session that lacks much, or any session whose lack reaches past a
+	// trimmed log or 16 MiB of changes; docs/PROTOCOL.md section 9).
+	// Synced follows both.
 	Catchup string `json:"catchup"`
 	Changes int    `json:"changes"`
 	Peers   []Peer `json:"peers"`
