@@ -404,3 +404,19 @@ func (m *Memory) Close() error {
 }
 
 var _ Store = (*Memory)(nil)
+
+// LogBytes implements LogSizer: the bytes of the board's retained records'
+// data.
+func (m *Memory) LogBytes(ctx context.Context, board BoardID) (int64, error) {
+	if err := m.lock(ctx); err != nil {
+		return 0, fmt.Errorf("log bytes %s: %w", board, err)
+	}
+	defer m.mu.Unlock()
+	var total int64
+	if b := m.mu.boards[board]; b != nil {
+		for _, r := range b.log {
+			total += int64(len(r.Data))
+		}
+	}
+	return total, nil
+}

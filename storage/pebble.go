@@ -1200,3 +1200,25 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 }
 
 var _ Store = (*Pebble)(nil)
+
+// LogBytes implements LogSizer: the bytes the board's records and their
+// index take in the store's tables, as Pebble estimates them (compressed,
+// on disk). Records still only in the memtable, and in the log being
+// replayed into it at open, are not counted: the estimate runs at most a
+// memtable or two (MemTableSize) behind what the board wrote.
+func (p *Pebble) LogBytes(ctx context.Context, board BoardID) (int64, error) {
+	if err := p.enter(ctx); err != nil {
+		return 0, fmt.Errorf("log bytes %s: %w", board, err)
+	}
+	defer p.leave()
+	var total int64
+	for _, sp := range []byte{spaceLog, spaceIndex} {
+		lo := boardPrefix(sp, board)
+		n, err := p.db.EstimateDiskUsage(lo, prefixEnd(lo))
+		if err != nil {
+			return 0, fmt.Errorf("log bytes %s: %w", board, err)
+		}
+		total += int64(n)
+	}
+	return total, nil
+}

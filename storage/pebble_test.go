@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
@@ -366,5 +367,45 @@ func TestPebbleCheckpoint(t *testing.T) {
 	}
 	if v, err := c.GetMeta(ctx, "board", []byte("k")); err != nil || string(v) != "before" {
 		t.Errorf("the copy's metadata %q %v, want \"before\"", v, err)
+	}
+}
+
+// LogBytes is a board's own log as its tables hold it: it grows with what
+// the board appends (once flushed), and another board's appends do not
+// move it; Memory counts the records' data.
+func TestLogBytes(t *testing.T) {
+	s := openTestPebble(t, t.TempDir(), PebbleOptions{Logger: quietLogger})
+	m := NewMemory(MemoryOptions{})
+	big, small := board(1), board(2)
+	const seed = 7
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	data := make([]byte, 16<<16)
+	for i := range data {
+		data[i] = byte(rng.Uint32()) // nothing to compress
+	}
+	for _, st := range []Store{s, m} {
+		for i := uint64(1); i <= 16; i++ {
+			r := rec(1, i, i)
+			r.Data = data[(i-1)<<16 : i<<16]
+			mustAppend(t, st, big, r)
+		}
+		mustAppend(t, st, small, rec(1, 1, 1))
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for name, sz := range map[string]LogSizer{"pebble": s, "memory": m} {
+		nb, err := sz.LogBytes(ctx, big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := sz.LogBytes(ctx, small)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nb < int64(len(data))*9/10 || nb > 2*int64(len(data)) || ns > nb/8 { // a table block or two of the small one
+			t.Errorf("%s: %d bytes for 1 MiB of records, %d for one small record", name, nb, ns)
+		}
 	}
 }

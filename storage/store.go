@@ -216,3 +216,11 @@ func checkRecords(recs []Record) error {
 type MetaCache interface {
 	ApplyMetaUnsynced(ctx context.Context, writes []MetaWrite) error
 }
+
+// LogSizer is a Store that can tell how many bytes a board's op log takes
+// (Pebble.LogBytes, Memory.LogBytes): what a node's per-board bound on
+// history (room.Config.MaxLogBytes) reads when a board loads and after a
+// trim.
+type LogSizer interface {
+	LogBytes(ctx context.Context, board BoardID) (int64, error)
+}

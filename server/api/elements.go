@@ -597,6 +597,8 @@ func awaitAnswer(ctx context.Context, s *room.Session) (int, protocol.Code, erro
 					status = 409
 				case protocol.CodeRateLimited:
 					status = 429
+				case protocol.CodeTooLarge:
+					status = 413
 				case protocol.CodeUnavailable, protocol.CodeInternal, protocol.CodeClockAhead:
 					status = 503
 				}

@@ -52,6 +52,12 @@ import (
 // each board's deliveries, not the shared fsync).
 const DefaultSyncGather = 5 * time.Millisecond
 
+// DefaultBoardLogBytes is the op log a node keeps for one board when
+// Config.Room.MaxLogBytes is 0 (the binary's --board-log-mib): 1 GiB, some
+// fifty times the history of a board of 100,000 elements made one by one.
+// A negative MaxLogBytes means no bound.
+const DefaultBoardLogBytes = 1 << 30
+
 // Config configures a node. Zero values take the stated defaults.
 type Config struct {
 	// Addr to listen on (default ":8080").
@@ -298,6 +304,12 @@ func New(cfg Config) (*Node, error) {
 	}
 	rc := cfg.Room
 	rc.Node, rc.Store, rc.Bus, rc.Log = cfg.NodeID, n.store, n.bus, n.log
+	switch {
+	case rc.MaxLogBytes == 0:
+		rc.MaxLogBytes = DefaultBoardLogBytes
+	case rc.MaxLogBytes < 0:
+		rc.MaxLogBytes = 0 // no bound
+	}
 	if rc.Now == nil {
 		rc.Now = cfg.Now
 	}

@@ -77,6 +77,23 @@ type Config struct {
 	// PresenceInterval: the shortest time between two presence broadcasts
 	// of one session (default 50ms); updates in between are coalesced.
 	PresenceInterval time.Duration
+	// MaxLogBytes bounds the op log this node keeps for one board, in
+	// bytes (0: no bound). Past it, clients' changes are refused with
+	// "too_large" and not stored: the board reads as before, and its
+	// owner may export it and import it as a new board (a snapshot and
+	// no history), or a node with Retention drops the old history. The
+	// room reads the log's size when it loads and after a trim
+	// (storage.LogSizer: its tables on disk, compressed, which may run a
+	// memtable behind), and adds the bytes it appends (uncompressed: the
+	// count never runs below the disk used by more than that memtable);
+	// changes from other nodes are stored whatever the bound
+	// (every copy must converge). Without it, anyone who may edit a
+	// board (a public board's visitors, by default) could grow it, and
+	// the node's disk, for as long as the rates allow. Rejected: a bound
+	// on elements (a few elements edited forever grow the log as much)
+	// and dropping old history on its own (the history and the export
+	// would lose what people made without anyone asking).
+	MaxLogBytes int64
 	// Retention drops op-log entries older than this once a snapshot
 	// covers them (default 0: keep the full history forever). Clients
 	// further behind than the retained log get a snapshot.

@@ -252,6 +252,9 @@ func (r *Room) persist(in *intake) bool {
 	}
 	r.lastSeq = in.entries[len(in.entries)-1].Seq
 	r.sinceSnap += len(in.entries)
+	for i := range in.entries {
+		r.logBytes += int64(len(in.entries[i].Data))
+	}
 	if in.local > 0 {
 		if h := r.cfg.Hooks.Commit; h != nil {
 			h(time.Since(start))

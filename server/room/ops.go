@@ -104,7 +104,35 @@ func (r *Room) load() error {
 	// replaying: the log is replayed as it was applied (a change refused
 	// when it could apply lies behind the snapshot written after that).
 	r.doc.SetHooks(crdt.Hooks{Release: r.mayRelease, Vote: r.voteWritten})
+	r.sizeLog()
 	return nil
+}
+
+// sizeLog reads the board's op-log size from the store (Config.MaxLogBytes).
+func (r *Room) sizeLog() {
+	if r.cfg.MaxLogBytes <= 0 {
+		return
+	}
+	sizer, ok := r.cfg.Store.(storage.LogSizer)
+	if !ok {
+		return
+	}
+	n, err := sizer.LogBytes(context.Background(), r.board)
+	if err != nil {
+		r.log.Warn("the op log's size could not be read", "err", err)
+		return
+	}
+	r.logBytes = n
+}
+
+// logFull refuses a client's change c that would grow a board whose op
+// log is at Config.MaxLogBytes; a change the board has already is no
+// growth (it is acked as a duplicate).
+func (r *Room) logFull(c *crdt.Change) error {
+	if r.cfg.MaxLogBytes <= 0 || r.logBytes < r.cfg.MaxLogBytes || c.End() <= r.doc.VersionOf(c.Replica) {
+		return nil
+	}
+	return fmt.Errorf("this board's history takes %d MiB, the most this node keeps for one board: it takes no more changes; its owner may export it and import it as a new board", r.logBytes>>20)
 }
 
 var errScanDone = errors.New("room: scan done")
@@ -227,6 +255,9 @@ func (r *Room) handle(msg any) {
 func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if c.Replica != s.Replica {
 		return protocol.CodeWrongReplica, fmt.Errorf("change of replica %v on a session of replica %v", c.Replica, s.Replica)
+	}
+	if err := r.logFull(c); err != nil {
+		return protocol.CodeTooLarge, err
 	}
 	if err := allowed(s.User.Role, s.User.ID, c, r.doc); err != nil {
 		return protocol.CodeForbidden, err
@@ -425,5 +456,7 @@ func (r *Room) applyRetention() {
 	}
 	if err := r.cfg.Store.TrimOps(context.Background(), r.board, before); err != nil {
 		r.log.Warn("retention: trim failed", "err", err)
+		return
 	}
+	r.sizeLog()
 }

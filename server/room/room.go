@@ -200,7 +200,11 @@ type Room struct {
 	doc       *crdt.Doc
 	lastSeq   uint64
 	sinceSnap int
-	snapSeq   uint64
+	// logBytes is the board's op log as this room counts it
+	// (Config.MaxLogBytes): read at load and after a trim, plus what the
+	// room appended since.
+	logBytes int64
+	snapSeq  uint64
 	// farFrame is the last far-view frame made (join.go farView), of the
 	// doc at version farAt.
 	farFrame []byte

@@ -98,6 +98,7 @@ func run(args []string, stdout io.Writer) error {
 		requireSignin  = fs.Bool("require-signin-to-create", false, "only signed-in people may create boards (recommended for a node on the internet)")
 		boardsPerHour  = fs.Int("boards-per-hour", 20, "boards one address may create per hour without signing in (signed-in people: 5 times as many, per person)")
 		boardBlobMiB   = fs.Int64("board-blob-mib", 100, "MiB of pictures one board may hold (negative: no limit); past it, 413")
+		boardLogMiB    = fs.Int64("board-log-mib", node.DefaultBoardLogBytes>>20, "MiB of history (op log) one board may hold on this node (negative: no limit); past it, clients' changes are refused (too_large)")
 		uploadMiBDay   = fs.Int64("upload-mib-per-day", 256, "MiB of pictures one address, and one signed-in person, may upload per day (negative: no limit); past it, 429")
 	)
 	secretFiles := addSecretFileFlags(fs)
@@ -171,6 +172,7 @@ func run(args []string, stdout io.Writer) error {
 	cfg.Limits.WriteStall = *writeStall
 	cfg.Room.SnapshotEvery, cfg.Room.IdleTimeout, cfg.Room.Retention = *snapEvery, *idle, *retention
 	cfg.Room.FanoutDelay = *fanoutDelay
+	cfg.Room.MaxLogBytes = mib(*boardLogMiB)
 	cfg.SyncGather = *syncGather
 	cfg.Room.AckReplicas = *ackReplicas
 	cfg.Mail = node.MailConfig{From: *mailFrom, SMTP: mail.SMTPConfig{Addr: *smtpAddr, Username: *smtpUser, Password: *smtpPass, TLS: *smtpTLS}}
