@@ -55,6 +55,11 @@ type Change struct {
 	crdt.Change
 	Author   string // user id of the sender; "" for anonymous
 	Accepted int64  // unix ms at which the node accepted it
+	// More is how many changes of the same author, without creations,
+	// this one stands for besides itself (Summarize counts them; Accepted
+	// is then the latest of theirs): a reader of a long history keeps one
+	// entry per author and per creation, not one per change.
+	More int
 }
 
 // FromRecord decodes one op log record into a Change. A record whose data

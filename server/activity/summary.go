@@ -116,7 +116,7 @@ func Summarize(doc *crdt.Doc, changes []Change, names map[string]string) Summary
 	}
 	for i := range changes {
 		c := &changes[i]
-		part(c.Author, i).p.Changes++
+		part(c.Author, i).p.Changes += 1 + c.More
 		s.Generated = max(s.Generated, c.Accepted)
 		for j := range c.Ops {
 			if op := &c.Ops[j]; op.Type == crdt.OpCreate {

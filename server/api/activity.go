@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -225,6 +226,20 @@ func (srv *Server) recordSeen(ctx context.Context, id storage.BoardID, user stri
 	})
 }
 
+// maxSummaryEntries bounds what a summary keeps of a board's history: an
+// entry per author and per change that created something.
+var maxSummaryEntries = 1_000_000
+
+var errSummaryTooLong = errors.New("this board's history has too many changes that created something to summarize")
+
+// SetMaxSummaryEntries sets maxSummaryEntries, for tests; it returns a
+// function that puts the old value back.
+func SetMaxSummaryEntries(n int) (restore func()) {
+	old := maxSummaryEntries
+	maxSummaryEntries = n
+	return func() { maxSummaryEntries = old }
+}
+
 // GET /v1/boards/{board}/summary?format=json|md|txt|html: the ideas ranked
 // by votes with their comments, each mindmap as an outline, who took part;
 // the html page also has a picture of the board with the ideas' numbers.
@@ -252,8 +267,16 @@ func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// A change without creations counts for its author only: it is
+	// folded into that author's first entry (activity.Change.More), so
+	// what is kept is an entry per author and per change that created
+	// something, at most maxSummaryEntries (the history of a board of
+	// 100,000 elements made one by one is 100,000). Before, every change
+	// was kept: a log of 40 million small changes, within the history a
+	// board may hold, was gigabytes.
 	scanned := 0
 	var changes []activity.Change
+	first := map[string]int{} // author -> index of their first entry
 	err = srv.cfg.Store.ScanOps(r.Context(), id, 1, func(rec storage.Record) error {
 		scanned += len(rec.Data)
 		c, err := activity.FromRecord(rec)
@@ -267,10 +290,25 @@ func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		c.Ops = creates
+		if i, ok := first[c.Author]; ok && len(creates) == 0 {
+			changes[i].More++
+			changes[i].Accepted = max(changes[i].Accepted, c.Accepted)
+			return nil
+		}
+		if len(changes) == maxSummaryEntries {
+			return errSummaryTooLong
+		}
+		if _, ok := first[c.Author]; !ok {
+			first[c.Author] = len(changes)
+		}
 		changes = append(changes, c)
 		return nil
 	})
 	release()
+	if errors.Is(err, errSummaryTooLong) {
+		writeError(w, 413, protocol.CodeTooLarge, err.Error())
+		return
+	}
 	if err != nil {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return

@@ -17,6 +17,10 @@ func SetReadHook(f func(data []byte)) (restore func()) { return gateway.SetReadH
 // folds, before it folds (api.SetChangesHook).
 func SetChangesHook(f func()) (restore func()) { return api.SetChangesHook(f) }
 
+// SetMaxSummaryEntries sets the bound on what a summary keeps of a
+// board's history (api.SetMaxSummaryEntries).
+func SetMaxSummaryEntries(n int) (restore func()) { return api.SetMaxSummaryEntries(n) }
+
 // SetSlotWait sets how long a call waits for a slot of the node's heavy
 // lanes before it is answered 503 (api.SetSlotWait).
 func SetSlotWait(d time.Duration) (restore func()) { return api.SetSlotWait(d) }

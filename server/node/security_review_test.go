@@ -322,3 +322,52 @@ func TestTimerSecondsOverflow(t *testing.T) {
 	}
 	e.must(200, "POST", "/v1/boards/"+board+"/timer", owner, map[string]any{"action": "start", "seconds": 86400})
 }
+
+// TestSummaryKeepsAnEntryPerCreation: the summary kept every change of
+// the board's whole history in memory (a log of 40 million small changes,
+// within what a board may hold, was gigabytes). A change that creates
+// nothing now counts for its author only: 300 edits of one note and 5
+// creations by two people keep 6 entries (each author's first change, each
+// creation) and still count every change; with the bound lowered to 5
+// entries the same board answers 413.
+func TestSummaryKeepsAnEntryPerCreation(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "long history"})
+	board, owner := boardID(t, created), created["token"].(string)
+	editor := tokenOf(t, created["links"].(map[string]any)["editor"].(string))
+	path := "/v1/boards/" + board
+	note := e.must(201, "POST", path+"/elements", owner, map[string]any{"kind": "note", "text": "first"})["elements"].([]any)[0].(string)
+	for i := range 300 {
+		cred := owner
+		if i%2 == 1 {
+			cred = editor
+		}
+		actions := []map[string]any{{"op": "update", "element": note, "props": map[string]any{"x": i}}}
+		e.must(200, "POST", path+"/changes", cred, map[string]any{"actions": actions})
+		if i%15 == 14 {
+			e.clk.advance(time.Second) // the write rates refill
+		}
+	}
+	for range 2 {
+		e.must(201, "POST", path+"/elements", owner, map[string]any{"kind": "note", "text": "more"})
+		e.must(201, "POST", path+"/elements", editor, map[string]any{"kind": "note", "text": "more"})
+	}
+	e.clk.advance(10 * time.Second) // the board's whole-board reads refill
+	s := e.must(200, "GET", path+"/summary?format=json", owner, nil)
+	total := 0
+	for _, p := range s["participants"].([]any) {
+		total += int(p.(map[string]any)["changes"].(float64))
+	}
+	if total != 305 {
+		t.Fatalf("the participants' changes add up to %d, want 305: %v", total, s["participants"])
+	}
+	// An entry for each author's first change and each creation: 6.
+	restore := node.SetMaxSummaryEntries(6)
+	defer restore()
+	e.clk.advance(10 * time.Second)
+	e.must(200, "GET", path+"/summary?format=json", owner, nil)
+	node.SetMaxSummaryEntries(5)
+	e.clk.advance(10 * time.Second)
+	res := e.tn.do("GET", path+"/summary?format=json", owner, "", nil, nil)
+	expectError(t, "a summary past its bound", res, 413, protocol.CodeTooLarge)
+}
