@@ -29,6 +29,12 @@ type WebhookLimits struct {
 	// MaxBatch is how many changes one delivery describes (default 1000);
 	// past it the delivery counts them and says "truncated".
 	MaxBatch int
+	// MaxEvents is how many events (one per element and action) a window
+	// holds (default 10,000): one change may create tens of thousands of
+	// elements, and the window is held, and folded, on the one goroutine
+	// of every board's webhooks. Past it, events of new elements are
+	// left out and the delivery says "truncated".
+	MaxEvents int
 	// MaxPending is how many deliveries of one board may wait in the
 	// outbox (default 1000); past it the oldest are dropped, counted in
 	// the outbox's dropped metric.
@@ -53,6 +59,9 @@ func (l *WebhookLimits) Defaults() {
 	}
 	if l.MaxBatch <= 0 {
 		l.MaxBatch = 1000
+	}
+	if l.MaxEvents <= 0 {
+		l.MaxEvents = 10000
 	}
 	if l.MaxPending <= 0 {
 		l.MaxPending = 1000
@@ -83,20 +92,30 @@ func (l *WebhookLimits) OutboxLanes() map[string]outbox.Lane {
 
 // hookBatch is one window of a board's webhook events since its last
 // delivery: the events of its first MaxBatch changes, folded per element
-// and action, and how many changes there were.
+// and action (at most MaxEvents of them), and how many changes there
+// were.
 type hookBatch struct {
 	due       time.Time // when the window ends
 	events    []activity.Event
-	kept      int    // changes the events describe
-	count     int    // changes in the window, described or not
-	firstSeq  uint64 // log positions of the window's first and last changes
+	index     map[eventKey]int // events by element and action: where each is in events
+	probes    int              // events looked up while folding: the merge's work, one per event folded
+	kept      int              // changes the events describe
+	count     int              // changes in the window, described or not
+	firstSeq  uint64           // log positions of the window's first and last changes
 	lastSeq   uint64
 	truncated bool
 }
 
-// add folds an accepted batch into the window, describing at most max
-// changes in all: the rest are only counted.
-func (b *hookBatch) add(a acceptedBatch, max int) {
+// eventKey is what a window folds events by.
+type eventKey struct {
+	element string
+	action  activity.Action
+}
+
+// add folds an accepted batch into the window, describing at most
+// maxChanges changes and maxEvents events in all: the rest are only
+// counted.
+func (b *hookBatch) add(a acceptedBatch, maxChanges, maxEvents int) {
 	if b.count == 0 {
 		b.firstSeq = a.firstSeq
 	}
@@ -106,26 +125,42 @@ func (b *hookBatch) add(a acceptedBatch, max int) {
 		b.truncated = true
 	}
 	for _, evs := range a.changes {
-		if b.kept >= max {
+		if b.kept >= maxChanges {
 			b.truncated = true
 			return
 		}
 		b.kept++
-		b.events = mergeEvents(b.events, evs)
+		if !b.merge(evs, maxEvents) {
+			b.truncated = true
+		}
 	}
 }
 
-// mergeEvents folds later events into a window's: one event per element
-// and action, its authors in order of first action, its count summed, its
-// text and time the latest.
-func mergeEvents(into, later []activity.Event) []activity.Event {
+// merge folds later events into the window's: one event per element and
+// action, its authors in order of first action, its count summed, its
+// text and time the latest. An event of an element and action the window
+// does not have yet is left out once it holds maxEvents (false: some
+// were). Each event is found by the index, so a change of N elements
+// costs O(N), not O(N × the window's events).
+func (b *hookBatch) merge(later []activity.Event, maxEvents int) bool {
+	if b.index == nil {
+		b.index = make(map[eventKey]int)
+	}
+	all := true
 	for _, e := range later {
-		i := slices.IndexFunc(into, func(x activity.Event) bool { return x.Element == e.Element && x.Action == e.Action })
-		if i < 0 {
-			into = append(into, e)
+		b.probes++
+		k := eventKey{e.Element, e.Action}
+		i, ok := b.index[k]
+		if !ok {
+			if len(b.events) >= maxEvents {
+				all = false
+				continue
+			}
+			b.index[k] = len(b.events)
+			b.events = append(b.events, e)
 			continue
 		}
-		x := &into[i]
+		x := &b.events[i]
 		for _, by := range e.By {
 			if !slices.Contains(x.By, by) {
 				x.By = append(x.By, by)
@@ -139,7 +174,7 @@ func mergeEvents(into, later []activity.Event) []activity.Event {
 		x.Count += e.Count
 		x.Text, x.Target, x.TargetText, x.At = e.Text, e.Target, e.TargetText, max(x.At, e.At)
 	}
-	return into
+	return all
 }
 
 // QueueWebhooks enqueues one delivery of an event to each of the board's
@@ -201,10 +236,22 @@ func (nt *Notifier) OnAccepted(board storage.BoardID, recs []storage.Record, doc
 		keep, a.truncated = keep[:nt.cfg.Webhooks.MaxBatch], true
 	}
 	// Each change on its own, so a window can describe exactly its first
-	// MaxBatch changes however they were batched.
+	// MaxBatch changes however they were batched. At most MaxEvents events
+	// in all wait in the hand-off (a window holds no more): a change of
+	// 40,000 elements is 40,000 events.
+	events := 0
 	for _, rec := range keep {
+		if events >= nt.cfg.Webhooks.MaxEvents {
+			a.truncated = true
+			break
+		}
 		if c, err := activity.FromRecord(rec); err == nil {
-			a.changes = append(a.changes, activity.Since(doc, []activity.Change{c}))
+			evs := activity.Since(doc, []activity.Change{c})
+			if left := nt.cfg.Webhooks.MaxEvents - events; len(evs) > left {
+				evs, a.truncated = evs[:left], true
+			}
+			events += len(evs)
+			a.changes = append(a.changes, evs)
 		}
 	}
 	select {
@@ -276,7 +323,7 @@ func (nt *Notifier) WebhookWorker(ctx context.Context) {
 		case a := <-nt.accepted:
 			if lim.Debounce < 0 {
 				b := &hookBatch{}
-				b.add(a, lim.MaxBatch)
+				b.add(a, lim.MaxBatch, lim.MaxEvents)
 				nt.deliverBatch(ctx, a.board, b)
 				continue
 			}
@@ -289,7 +336,7 @@ func (nt *Notifier) WebhookWorker(ctx context.Context) {
 					timer.Reset(max(time.Until(first), 0))
 				}
 			}
-			b.add(a, lim.MaxBatch)
+			b.add(a, lim.MaxBatch, lim.MaxEvents)
 		case <-wake:
 			now := time.Now()
 			first = time.Time{}

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/corkboard/corkboard/server/activity"
@@ -12,7 +13,7 @@ func TestHookBatchAdd(t *testing.T) {
 	var b hookBatch
 	for seq := uint64(1); seq <= 15; seq++ {
 		ev := activity.Event{Element: "e", Action: activity.Added, Count: 1}
-		b.add(acceptedBatch{changes: [][]activity.Event{{ev}}, count: 1, firstSeq: seq, lastSeq: seq}, 10)
+		b.add(acceptedBatch{changes: [][]activity.Event{{ev}}, count: 1, firstSeq: seq, lastSeq: seq}, 10, 100)
 	}
 	if b.kept != 10 || b.count != 15 || !b.truncated || b.firstSeq != 1 || b.lastSeq != 15 {
 		t.Fatalf("kept %d, counted %d, truncated %v, seq %d..%d; want 10, 15, true, 1..15",
@@ -24,13 +25,13 @@ func TestHookBatchAdd(t *testing.T) {
 	// A batch already cut when it was described truncates the window; a
 	// batch past the window's room is described up to it exactly.
 	var c hookBatch
-	c.add(acceptedBatch{changes: [][]activity.Event{{}, {}}, count: 5, truncated: true, firstSeq: 1, lastSeq: 5}, 10)
+	c.add(acceptedBatch{changes: [][]activity.Event{{}, {}}, count: 5, truncated: true, firstSeq: 1, lastSeq: 5}, 10, 100)
 	if !c.truncated || c.count != 5 || c.kept != 2 {
 		t.Fatalf("%+v", c)
 	}
 	var d hookBatch
-	d.add(acceptedBatch{changes: make([][]activity.Event, 8), count: 8, firstSeq: 1, lastSeq: 8}, 10)
-	d.add(acceptedBatch{changes: make([][]activity.Event, 22), count: 22, firstSeq: 9, lastSeq: 30}, 10)
+	d.add(acceptedBatch{changes: make([][]activity.Event, 8), count: 8, firstSeq: 1, lastSeq: 8}, 10, 100)
+	d.add(acceptedBatch{changes: make([][]activity.Event, 22), count: 22, firstSeq: 9, lastSeq: 30}, 10, 100)
 	if d.kept != 10 || d.count != 30 || !d.truncated {
 		t.Fatalf("8 then 22 changes with room for 10: kept %d of %d, truncated %v", d.kept, d.count, d.truncated)
 	}
@@ -40,12 +41,14 @@ func TestHookBatchAdd(t *testing.T) {
 // action, authors in order of first action, counts summed, the latest
 // text; other actions stay apart.
 func TestMergeEvents(t *testing.T) {
-	into := []activity.Event{{Element: "a", Action: activity.Added, By: []string{"u1"}, Count: 1, Text: "one", At: 5}}
-	got := mergeEvents(into, []activity.Event{
+	var b hookBatch
+	b.merge([]activity.Event{{Element: "a", Action: activity.Added, By: []string{"u1"}, Count: 1, Text: "one", At: 5}}, 100)
+	b.merge([]activity.Event{
 		{Element: "a", Action: activity.Added, By: []string{"u2", "u1"}, Count: 2, Text: "two", At: 3},
 		{Element: "a", Action: activity.Edited, By: []string{"u3"}, Count: 1},
 		{Element: "b", Action: activity.Added, By: []string{"u1"}, Count: 1},
-	})
+	}, 100)
+	got := b.events
 	if len(got) != 3 {
 		t.Fatalf("%+v", got)
 	}
@@ -55,5 +58,39 @@ func TestMergeEvents(t *testing.T) {
 	}
 	if got[1].Action != activity.Edited || got[2].Element != "b" {
 		t.Fatalf("order %+v", got)
+	}
+}
+
+// elementEvents are the events of one change that did action to n
+// elements.
+func elementEvents(n int, action activity.Action, text string) []activity.Event {
+	evs := make([]activity.Event, n)
+	for i := range evs {
+		evs[i] = activity.Event{Element: fmt.Sprintf("el-%06d", i), Kind: "note", Action: action, By: []string{"u1"}, Count: 1, Text: text}
+	}
+	return evs
+}
+
+// A change of 40,000 bare creations (within a frame and the ops budget)
+// folds into a window with one lookup per event, and the window keeps at
+// most MaxEvents of them. Each event used to be found by a linear search
+// through the window's: the one goroutine of every board's webhooks spent
+// seconds on such a change (9 s at 40,000) while every other board's
+// windows waited.
+func TestHookBatchLargeChangeLinear(t *testing.T) {
+	var lim WebhookLimits
+	lim.Defaults()
+	const n = 40000
+	var b hookBatch
+	b.add(acceptedBatch{changes: [][]activity.Event{elementEvents(n, activity.Added, ""), elementEvents(n, activity.Added, "")},
+		count: 2, firstSeq: 1, lastSeq: 2}, lim.MaxBatch, lim.MaxEvents)
+	if b.probes > 2*n {
+		t.Fatalf("folding two changes of %d events took %d lookups, want at most one per event", n, b.probes)
+	}
+	if len(b.events) != lim.MaxEvents || !b.truncated {
+		t.Fatalf("the window holds %d events (truncated %v), want MaxEvents = %d and truncated", len(b.events), b.truncated, lim.MaxEvents)
+	}
+	if b.events[0].Count != 2 {
+		t.Fatalf("the second change did not fold into the first's events: %+v", b.events[0])
 	}
 }
