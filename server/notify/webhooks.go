@@ -35,6 +35,13 @@ type WebhookLimits struct {
 	// of every board's webhooks. Past it, events of new elements are
 	// left out and the delivery says "truncated".
 	MaxEvents int
+	// MaxBytes bounds the JSON of a delivery's events and authors
+	// (default 3 MiB, at most outbox.MaxPayloadLen less 64 KiB for the
+	// rest of the request): the outbox refuses a larger payload, and a
+	// refused window reached none of the board's webhooks. Past it, the
+	// window's later events are left out and the delivery says
+	// "truncated".
+	MaxBytes int
 	// MaxPending is how many deliveries of one board may wait in the
 	// outbox (default 1000); past it the oldest are dropped, counted in
 	// the outbox's dropped metric.
@@ -63,6 +70,10 @@ func (l *WebhookLimits) Defaults() {
 	if l.MaxEvents <= 0 {
 		l.MaxEvents = 10000
 	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 3 << 20
+	}
+	l.MaxBytes = min(l.MaxBytes, maxBodyBytes)
 	if l.MaxPending <= 0 {
 		l.MaxPending = 1000
 	}
@@ -89,6 +100,11 @@ func (l *WebhookLimits) OutboxLanes() map[string]outbox.Lane {
 		},
 	}
 }
+
+// maxBodyBytes is the most WebhookLimits.MaxBytes may be: the outbox's
+// bound on a payload, less room for the rest of the request (its URL of
+// up to 2,000 bytes, its secret, the body's other fields).
+const maxBodyBytes = outbox.MaxPayloadLen - 64<<10
 
 // hookBatch is one window of a board's webhook events since its last
 // delivery: the events of its first MaxBatch changes, folded per element
@@ -357,9 +373,38 @@ func (nt *Notifier) WebhookWorker(ctx context.Context) {
 
 // deliverBatch queues the deliveries of one window of a board's changes.
 func (nt *Notifier) deliverBatch(ctx context.Context, board storage.BoardID, b *hookBatch) {
-	events := b.events
+	for _, c := range b.bodies(nt.cfg.Webhooks.MaxBytes) {
+		key := fmt.Sprintf("%016x-%016x/%s", b.firstSeq, b.lastSeq, c.class)
+		nt.QueueWebhooks(ctx, board, c.class, key, map[string]any{
+			"events": c.events, "authors": c.authors, "changes": c.changes, "truncated": c.truncated,
+			"seq": []uint64{b.firstSeq, b.lastSeq},
+		})
+	}
+}
+
+// classBody is what one delivery of a window says: its class's events
+// (a JSON array), their authors and changes.
+type classBody struct {
+	class     string
+	events    json.RawMessage
+	authors   []string
+	changes   int
+	truncated bool
+}
+
+// bodies splits the window's events by class (element, comment, vote),
+// each class's events and authors encoded within maxBytes of JSON: the
+// events past it are left out, and the class's delivery says truncated.
+// Each event is encoded once, here, so the bound is on the bytes the
+// receiver gets (a note of 120 '<' is 720 bytes of JSON, escaped).
+//
+// Rejected: a bound on the window's bytes kept as events are folded in
+// (an event's JSON changes as later changes fold into it: its authors,
+// its text), and cutting the encoded payload after the fact (a receiver
+// would get invalid JSON, or none).
+func (b *hookBatch) bodies(maxBytes int) []classBody {
 	classes := map[string][]activity.Event{}
-	for _, e := range events {
+	for _, e := range b.events {
 		cls := "element"
 		switch {
 		case e.Action == activity.Voted:
@@ -369,22 +414,43 @@ func (nt *Notifier) deliverBatch(ctx context.Context, board storage.BoardID, b *
 		}
 		classes[cls] = append(classes[cls], e)
 	}
+	var out []classBody
 	for _, cls := range slices.Sorted(maps.Keys(classes)) {
-		evs := classes[cls]
-		var authors []string
-		count := 0
-		for _, e := range evs {
-			count += e.Count
+		c := classBody{class: cls, authors: []string{}, truncated: b.truncated}
+		buf := []byte{'['}
+		seen := map[string]bool{}
+		size := 0
+		for _, e := range classes[cls] {
+			ej, err := json.Marshal(e)
+			if err != nil {
+				continue
+			}
+			cost := len(ej) + 1
+			var fresh []string
 			for _, by := range e.By {
-				if !slices.Contains(authors, by) {
-					authors = append(authors, by)
+				if !seen[by] && !slices.Contains(fresh, by) {
+					bj, _ := json.Marshal(by)
+					cost += len(bj) + 1
+					fresh = append(fresh, by)
 				}
 			}
+			if size+cost > maxBytes {
+				c.truncated = true
+				break
+			}
+			size += cost
+			if len(buf) > 1 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, ej...)
+			for _, by := range fresh {
+				seen[by] = true
+				c.authors = append(c.authors, by)
+			}
+			c.changes += e.Count
 		}
-		key := fmt.Sprintf("%016x-%016x/%s", b.firstSeq, b.lastSeq, cls)
-		nt.QueueWebhooks(ctx, board, cls, key, map[string]any{
-			"events": evs, "authors": authors, "changes": count, "truncated": b.truncated,
-			"seq": []uint64{b.firstSeq, b.lastSeq},
-		})
+		c.events = append(buf, ']')
+		out = append(out, c)
 	}
+	return out
 }

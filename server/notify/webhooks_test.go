@@ -1,10 +1,21 @@
 package notify
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/activity"
+	"github.com/corkboard/corkboard/server/meta"
+	"github.com/corkboard/corkboard/server/outbox"
+	"github.com/corkboard/corkboard/server/webhook"
+	"github.com/corkboard/corkboard/storage"
 )
 
 // A window describes its first max changes, counts every one, and its
@@ -94,3 +105,70 @@ func TestHookBatchLargeChangeLinear(t *testing.T) {
 		t.Fatalf("the second change did not fold into the first's events: %+v", b.events[0])
 	}
 }
+
+// A window of 8,000 notes whose text is 120 '<' (720 bytes each in JSON)
+// is 7 MB of events, more than the outbox takes (4 MiB): its deliveries
+// were refused and none of the board's webhooks heard of those changes.
+// Now each delivery's events stop within MaxBytes, say truncated, and the
+// request fits in the outbox.
+func TestWebhookBodyBounded(t *testing.T) {
+	var lim WebhookLimits
+	lim.Defaults()
+	var b hookBatch
+	b.add(acceptedBatch{changes: [][]activity.Event{elementEvents(8000, activity.Added, strings.Repeat("<", 120))},
+		count: 1, firstSeq: 1, lastSeq: 1}, lim.MaxBatch, lim.MaxEvents)
+	bodies := b.bodies(lim.MaxBytes)
+	if len(bodies) != 1 {
+		t.Fatalf("%d classes, want element only", len(bodies))
+	}
+	c := bodies[0]
+	var evs []activity.Event
+	if err := json.Unmarshal(c.events, &evs); err != nil {
+		t.Fatalf("events are not JSON: %v", err)
+	}
+	if !c.truncated || len(evs) == 0 || len(evs) >= 8000 || c.changes != len(evs) {
+		t.Fatalf("%d of 8000 events kept, %d changes, truncated %v; want some, not all, truncated", len(evs), c.changes, c.truncated)
+	}
+	// Queued as the worker queues a window, to a webhook with the
+	// longest URL one may have: the outbox (on disk) takes it.
+	st, err := storage.OpenPebble(t.TempDir(), storage.PebbleOptions{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ob := outbox.New(st, outbox.Config{Log: quiet(), Lanes: lim.OutboxLanes()})
+	board := storage.BoardID{1}
+	hook := account.Webhook{ID: "w1", Board: board.String(), URL: "https://hooks.example.com/" + strings.Repeat("h", 1970), Secret: strings.Repeat("s", 32)}
+	nt := New(Config{Outbox: ob, Boards: oneHook{hook}, Log: quiet(), Now: time.Now, Webhooks: lim})
+	nt.deliverBatch(t.Context(), board, &b)
+	items, err := ob.Pending(t.Context())
+	if err != nil || len(items) != 1 {
+		t.Fatalf("%d deliveries queued (%v), want the window's one", len(items), err)
+	}
+	var req webhook.Request
+	if err := json.Unmarshal(items[0].Payload, &req); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Events    []activity.Event `json:"events"`
+		Truncated bool             `json:"truncated"`
+	}
+	if err := json.Unmarshal(req.Body, &got); err != nil || !got.Truncated || len(got.Events) != len(evs) {
+		t.Fatalf("queued body: %d events, truncated %v (%v)", len(got.Events), got.Truncated, err)
+	}
+	t.Logf("%d of 8000 events in a payload of %d bytes", len(evs), len(items[0].Payload))
+}
+
+// oneHook is the board listing of a board with one webhook.
+type oneHook struct{ wh account.Webhook }
+
+func (h oneHook) All(context.Context) ([]meta.Board, error) { return nil, nil }
+func (h oneHook) Update(context.Context, string, func(*meta.Board) error) error {
+	return nil
+}
+func (h oneHook) Members(context.Context, storage.BoardID) ([]account.Member, error) { return nil, nil }
+func (h oneHook) Webhooks(context.Context, storage.BoardID) []account.Webhook {
+	return []account.Webhook{h.wh}
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
