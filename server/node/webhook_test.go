@@ -503,3 +503,95 @@ func TestWebhookBatchTruncated(t *testing.T) {
 		t.Fatalf("deliveries covered %d log positions, want %d", covered, n)
 	}
 }
+
+// Finding: a receiver that answers just before the timeout is never backed
+// off, and the per-host bound is by host name, so one board's webhooks
+// at a few names of one slow server held every webhook slot of the node,
+// and another board's deliveries waited for them. A board's deliveries
+// now hold at most Webhooks.PerBoard slots at once, whatever their hosts.
+func TestWebhookSlotsPerBoard(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	entered := make(chan struct{}, 64)
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		entered <- struct{}{}
+		<-release
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		w.WriteHeader(204)
+	})
+	// Five host names of one slow service: 127.0.0.2 to 127.0.0.6.
+	var slowURLs []string
+	for i := range 5 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.%d:0", i+2))
+		if err != nil {
+			t.Skipf("no 127.0.0.%d here: %v", i+2, err)
+		}
+		srv := httptest.NewUnstartedServer(slow)
+		srv.Listener.Close()
+		srv.Listener = ln
+		srv.Start()
+		t.Cleanup(srv.Close)
+		slowURLs = append(slowURLs, srv.URL+"/hook")
+	}
+	prompt := make(chan string, 16)
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		prompt <- r.Header.Get("Corkboard-Delivery")
+		w.WriteHeader(204)
+	}))
+	t.Cleanup(fast.Close)
+	e := newAsyncEnv(t, time.Now(), func(c *node.Config) {
+		c.OutboxManual = false
+		c.WebhookClient = webhook.PrivateClient(0)
+		c.Webhooks.Debounce = -1       // a delivery per accepted batch
+		c.Webhooks.Timeout = time.Hour // the slow calls end only when released
+	})
+	t.Cleanup(free) // first of the cleanups: the receivers' handlers return
+	attacker := e.signIn("attacker@example.com")
+	slowBoard := e.must(201, "POST", "/v1/boards", attacker, map[string]any{"name": "slow"})["board"].(map[string]any)["id"].(string)
+	for i := range 10 { // two webhooks on each name: ten calls, within two per host
+		e.must(201, "POST", "/v1/boards/"+slowBoard+"/webhooks", attacker, map[string]any{"url": slowURLs[i%5], "events": []string{"element"}})
+	}
+	victim := e.signIn("victim@example.com")
+	board := e.must(201, "POST", "/v1/boards", victim, map[string]any{"name": "victim"})["board"].(map[string]any)["id"].(string)
+	e.must(201, "POST", "/v1/boards/"+board+"/webhooks", victim, map[string]any{"url": fast.URL, "events": []string{"element"}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	mustEdit(t, e.dial(slowBoard, attacker, 0x7601), e.clk.Now(), noteTx(newID("slow"), "note"))
+	for range 2 {
+		select {
+		case <-entered:
+		case <-ctx.Done():
+			t.Fatal("the slow board's calls never reached their receivers")
+		}
+	}
+	mustEdit(t, e.dial(board, victim, 0x7602), e.clk.Now(), noteTx(newID("victim"), "note"))
+	select {
+	case id := <-prompt:
+		if !strings.Contains(id, board) {
+			t.Fatalf("delivery %s to the victim's receiver", id)
+		}
+	case <-ctx.Done():
+		mu.Lock()
+		n := inFlight
+		mu.Unlock()
+		t.Fatalf("the other board's delivery waited while the slow board's %d calls held the slots", n)
+	}
+	mu.Lock()
+	m := most
+	mu.Unlock()
+	if m != 2 {
+		t.Fatalf("%d of the slow board's calls at once, want Webhooks.PerBoard = 2", m)
+	}
+	free()
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
@@ -52,6 +53,10 @@ type WebhookLimits struct {
 	// PerDestination is how many calls to one host run at once (default
 	// 2). A host whose calls keep failing is backed off as a whole.
 	PerDestination int
+	// PerBoard is how many calls of one board's webhooks run at once
+	// (default 2), whatever their hosts: one slow receiver may answer to
+	// any number of host names.
+	PerBoard int
 	// Timeout bounds one call (default 10s).
 	Timeout time.Duration
 }
@@ -83,6 +88,9 @@ func (l *WebhookLimits) Defaults() {
 	if l.PerDestination <= 0 {
 		l.PerDestination = 2
 	}
+	if l.PerBoard <= 0 {
+		l.PerBoard = 2
+	}
 	if l.Timeout <= 0 {
 		l.Timeout = 10 * time.Second
 	}
@@ -97,8 +105,25 @@ func (l *WebhookLimits) OutboxLanes() map[string]outbox.Lane {
 			PerDestination: l.PerDestination,
 			AttemptTimeout: l.Timeout,
 			Destination:    webhook.Destination,
+			Group:          webhookBoard,
+			PerGroup:       l.PerBoard,
 		},
 	}
+}
+
+// webhookBoard is the group of a webhook delivery in the outbox: the
+// prefix of its ID that names its board, "webhook/<board>/" (as
+// QueueWebhooks makes them), or "" for an ID of another form.
+func webhookBoard(id string) string {
+	rest, ok := strings.CutPrefix(id, "webhook/")
+	if !ok {
+		return ""
+	}
+	board, _, ok := strings.Cut(rest, "/")
+	if !ok || board == "" {
+		return ""
+	}
+	return "webhook/" + board + "/"
 }
 
 // maxBodyBytes is the most WebhookLimits.MaxBytes may be: the outbox's

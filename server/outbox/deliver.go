@@ -247,13 +247,26 @@ func (o *Outbox) lane(kind string) Lane {
 // its lane and one of its destination.
 type slot struct {
 	id, kind, dest string // dest: the destination key, "" if none
+	group          string // the group key, "" if none
 	timeout        time.Duration
+}
+
+// groupOf is the group of an item's ID in lane l ("" if none): the
+// Lane.Group's answer, if it is a prefix of the ID.
+func groupOf(l Lane, id string) string {
+	if l.Group == nil {
+		return ""
+	}
+	if g := l.Group(id); g != "" && strings.HasPrefix(id, g) {
+		return g
+	}
+	return ""
 }
 
 // start starts an attempt of an item found by scan, in a goroutine that
 // calls done with the outcome of attempt once the slot is released. It
-// does not start it (false) when the item is in flight, its lane or its
-// destination has no free slot, its destination is backed off (retryAt is
+// does not start it (false) when the item is in flight, its lane, its
+// destination or its group has no free slot, its destination is backed off (retryAt is
 // then the unix ms at which that ends), or the item is no longer queued
 // and due.
 func (o *Outbox) start(ctx context.Context, it Item, done func(delivered bool, err error)) (started bool, retryAt int64) {
@@ -262,6 +275,9 @@ func (o *Outbox) start(ctx context.Context, it Item, done func(delivered bool, e
 	if it.Dest != "" {
 		s.dest = it.Kind + "\x00" + it.Dest
 	}
+	if g := groupOf(l, it.ID); g != "" && l.PerGroup > 0 {
+		s.group = it.Kind + "\x00" + g
+	}
 	now := o.cfg.Now().UnixMilli()
 	o.mu.Lock()
 	switch {
@@ -269,6 +285,9 @@ func (o *Outbox) start(ctx context.Context, it Item, done func(delivered bool, e
 		o.mu.Unlock()
 		return false, 0
 	case s.dest != "" && l.PerDestination > 0 && o.destBusy[s.dest] >= l.PerDestination:
+		o.mu.Unlock()
+		return false, 0
+	case s.group != "" && o.groupBusy[s.group] >= l.PerGroup:
 		o.mu.Unlock()
 		return false, 0
 	case s.dest != "" && o.dests[s.dest] != nil && o.dests[s.dest].until > now:
@@ -280,6 +299,9 @@ func (o *Outbox) start(ctx context.Context, it Item, done func(delivered bool, e
 	o.running[it.Kind]++
 	if s.dest != "" {
 		o.destBusy[s.dest]++
+	}
+	if s.group != "" {
+		o.groupBusy[s.group]++
 	}
 	o.mu.Unlock()
 	fresh, ok := o.reread(ctx, it)
@@ -329,6 +351,11 @@ func (o *Outbox) release(s slot) {
 	if s.dest != "" {
 		if o.destBusy[s.dest]--; o.destBusy[s.dest] <= 0 {
 			delete(o.destBusy, s.dest)
+		}
+	}
+	if s.group != "" {
+		if o.groupBusy[s.group]--; o.groupBusy[s.group] <= 0 {
+			delete(o.groupBusy, s.group)
 		}
 	}
 }

@@ -70,6 +70,15 @@
 // destination state is in memory: a restart forgets it, which costs at
 // most one more round of attempts per dead destination.
 //
+// A Lane.Group function groups items by owner (the board of a webhook
+// delivery, from its ID), and a group gets at most Lane.PerGroup slots,
+// whatever its destinations: a destination is a host name, and one
+// receiver may answer to any number of names (wildcard DNS), so the
+// per-destination bound alone let one board's slow receiver hold every
+// slot of the lane. Rejected: resolving names to addresses for the
+// bound (a name resolves at dial time, maybe differently, and one server
+// has many addresses too).
+//
 // Rejected: one shared pool with a priority for mail (a hung webhook still
 // holds the slot the next e-mail needs, the finding this design fixes);
 // a pool per destination with no lane limit (an owner with many hosts
@@ -190,6 +199,13 @@ type Lane struct {
 	// PerDestination is how many deliveries to one destination run at
 	// once. Zero means no limit but Concurrency.
 	PerDestination int
+	// Group names the group of an item by its ID: a prefix of the ID (for
+	// webhooks, "webhook/<board>/", the board's deliveries), or "" for
+	// none. Nil means no groups.
+	Group func(id string) string
+	// PerGroup is how many deliveries of one group run at once. Zero
+	// means no limit but Concurrency and PerDestination.
+	PerGroup int
 }
 
 // Stats are counters since New, for metrics.
@@ -218,6 +234,7 @@ type Outbox struct {
 	inflight   map[string]bool
 	running    map[string]int          // attempts in flight by kind
 	destBusy   map[string]int          // attempts in flight by destination key (kind + "\x00" + destination)
+	groupBusy  map[string]int          // attempts in flight by group key (kind + "\x00" + group)
 	dests      map[string]*destination // destinations with failures, by destination key
 	fresh      []Item                  // enqueued since Run last looked: started without a scan
 	rescan     bool                    // Run must scan the queue (a Kick, an attempt ended)
@@ -276,6 +293,7 @@ func New(store storage.Store, cfg Config) *Outbox {
 		inflight:   make(map[string]bool),
 		running:    make(map[string]int),
 		destBusy:   make(map[string]int),
+		groupBusy:  make(map[string]int),
 		dests:      make(map[string]*destination),
 		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
