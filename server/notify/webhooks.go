@@ -57,6 +57,10 @@ type WebhookLimits struct {
 	// (default 2), whatever their hosts: one slow receiver may answer to
 	// any number of host names.
 	PerBoard int
+	// DeadPerBoard is how many of a board's deliveries that failed for
+	// good are kept as dead letters (default 10; the newest), each
+	// without its body or secret (webhook.DeadPayload).
+	DeadPerBoard int
 	// Timeout bounds one call (default 10s).
 	Timeout time.Duration
 }
@@ -91,6 +95,9 @@ func (l *WebhookLimits) Defaults() {
 	if l.PerBoard <= 0 {
 		l.PerBoard = 2
 	}
+	if l.DeadPerBoard <= 0 {
+		l.DeadPerBoard = 10
+	}
 	if l.Timeout <= 0 {
 		l.Timeout = 10 * time.Second
 	}
@@ -107,6 +114,8 @@ func (l *WebhookLimits) OutboxLanes() map[string]outbox.Lane {
 			Destination:    webhook.Destination,
 			Group:          webhookBoard,
 			PerGroup:       l.PerBoard,
+			DeadPerGroup:   l.DeadPerBoard,
+			DeadPayload:    webhook.DeadPayload,
 		},
 	}
 }

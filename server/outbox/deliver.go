@@ -1,11 +1,13 @@
 package outbox
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -213,10 +215,15 @@ func (o *Outbox) scan(ctx context.Context) (due []Item, next int64, err error) {
 func (o *Outbox) quarantine(ctx context.Context, key, val []byte, cause error) error {
 	o.log.Error("outbox: moving an undecodable item to the dead letters", "key", fmt.Sprintf("%q", key), "err", cause)
 	dead := Item{ID: string(key), Kind: "corrupt", Payload: val, Created: o.cfg.Now().UnixMilli(), LastError: truncateError(cause.Error())}
+	o.deadMu.Lock()
 	err := o.store.ApplyMeta(ctx, []storage.MetaWrite{
 		{NS: NSPending, Key: key, Delete: true},
 		{NS: NSDead, Key: key, Val: encodeItem(dead)},
 	})
+	if err == nil {
+		o.deadAdded(dead.Kind, 1)
+	}
+	o.deadMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("outbox: quarantine %q: %w", key, err)
 	}
@@ -459,11 +466,7 @@ func (o *Outbox) attempt(ctx context.Context, it Item, s slot) (delivered bool, 
 	it.Attempts++
 	it.LastError = truncateError(derr.Error())
 	if IsPermanent(derr) || it.Attempts >= o.cfg.MaxAttempts {
-		err := o.store.ApplyMeta(wctx, []storage.MetaWrite{
-			{NS: NSPending, Key: key, Delete: true},
-			{NS: NSDead, Key: key, Val: encodeItem(it)},
-		})
-		if err != nil {
+		if err := o.bury(wctx, it); err != nil {
 			return false, fmt.Errorf("outbox: record dead letter %q: %w", it.ID, err)
 		}
 		o.dead.Add(1)
@@ -480,6 +483,107 @@ func (o *Outbox) attempt(ctx context.Context, it Item, s slot) (delivered bool, 
 	o.log.Warn("outbox: delivery failed, will retry", "id", it.ID, "kind", it.Kind, "attempts", it.Attempts,
 		"next", time.UnixMilli(it.NextAt).UTC().Format(time.RFC3339), "err", derr)
 	return false, nil
+}
+
+// bury moves an item that failed for good from the queue to the dead
+// letters, with what its lane's DeadPayload keeps of its payload, and
+// deletes its group's oldest dead letters past the lane's DeadPerGroup
+// (the item itself, if its ID is the smallest: it is then not kept).
+//
+// The group's dead letters are found by a scan of its prefix, which the
+// bound keeps short. Rejected: a bound on all the dead letters of a kind
+// (one board's failures would push out every other board's).
+func (o *Outbox) bury(ctx context.Context, it Item) error {
+	l := o.lane(it.Kind)
+	key := []byte(it.ID)
+	if l.DeadPayload != nil {
+		it.Payload = l.DeadPayload(it)
+	}
+	writes := []storage.MetaWrite{{NS: NSPending, Key: key, Delete: true}}
+	o.deadMu.Lock()
+	defer o.deadMu.Unlock()
+	keep, gone := true, map[string]int{} // gone: dead letters deleted, by kind
+	if g := groupOf(l, it.ID); g != "" && l.DeadPerGroup > 0 {
+		type letter struct {
+			key  []byte
+			kind string
+		}
+		var letters []letter // ascending by ID
+		mine := letter{key, it.Kind}
+		err := o.store.ScanMeta(ctx, NSDead, []byte(g), func(k, v []byte) error {
+			if string(k) == it.ID {
+				return nil
+			}
+			if mine.key != nil && string(k) > it.ID {
+				letters, mine.key = append(letters, mine), nil
+			}
+			kind := "corrupt"
+			if h, err := decodeHeader(k, v); err == nil {
+				kind = h.Kind
+			}
+			letters = append(letters, letter{bytes.Clone(k), kind})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if mine.key != nil {
+			letters = append(letters, mine)
+		}
+		for _, d := range letters[:max(len(letters)-l.DeadPerGroup, 0)] {
+			if string(d.key) == it.ID {
+				keep = false
+				continue
+			}
+			writes = append(writes, storage.MetaWrite{NS: NSDead, Key: d.key, Delete: true})
+			gone[d.kind]++
+		}
+	}
+	if keep {
+		writes = append(writes, storage.MetaWrite{NS: NSDead, Key: key, Val: encodeItem(it)})
+	}
+	if err := o.store.ApplyMeta(ctx, writes); err != nil {
+		return err
+	}
+	if keep {
+		o.deadAdded(it.Kind, 1)
+	}
+	for kind, n := range gone {
+		o.deadAdded(kind, -n)
+	}
+	return nil
+}
+
+// countDead counts the stored dead letters by kind, once (New): from then
+// on their count is kept as they are written and deleted. If the store
+// cannot be read, CountsByKind scans them instead.
+func (o *Outbox) countDead() {
+	n := make(map[string]int)
+	err := o.store.ScanMeta(context.Background(), NSDead, nil, func(k, v []byte) error {
+		kind := "corrupt"
+		if it, err := decodeHeader(k, v); err == nil {
+			kind = it.Kind
+		}
+		n[kind]++
+		return nil
+	})
+	if err != nil {
+		o.log.Warn("outbox: counting the dead letters", "err", err)
+		return
+	}
+	o.deadMu.Lock()
+	o.deadByKind, o.deadCounted = n, true
+	o.deadMu.Unlock()
+}
+
+// deadAdded counts d more dead letters of kind (under deadMu).
+func (o *Outbox) deadAdded(kind string, d int) {
+	if !o.deadCounted {
+		return
+	}
+	if o.deadByKind[kind] += d; o.deadByKind[kind] <= 0 {
+		delete(o.deadByKind, kind)
+	}
 }
 
 // backoff is the delay after the given number of failed attempts (>= 1):
@@ -534,9 +638,10 @@ func (o *Outbox) prune(ctx context.Context) {
 }
 
 // CountsByKind returns how many items are queued and how many are dead
-// letters, by kind: for gauges. A full scan of both namespaces, which
-// decodes each item's header but not its payload (decodeHeader); an item
-// that does not decode counts under "corrupt".
+// letters, by kind: for gauges. The queue is scanned, decoding each
+// item's header but not its payload (decodeHeader); the dead letters'
+// count is the one kept (countDead). An item that does not decode counts
+// under "corrupt".
 func (o *Outbox) CountsByKind(ctx context.Context) (pending, dead map[string]int, err error) {
 	count := func(ns string) (map[string]int, error) {
 		n := make(map[string]int)
@@ -552,6 +657,14 @@ func (o *Outbox) CountsByKind(ctx context.Context) (pending, dead map[string]int
 	}
 	if pending, err = count(NSPending); err != nil {
 		return nil, nil, fmt.Errorf("outbox: count: %w", err)
+	}
+	o.deadMu.Lock()
+	if o.deadCounted {
+		dead = maps.Clone(o.deadByKind)
+	}
+	o.deadMu.Unlock()
+	if dead != nil {
+		return pending, dead, nil
 	}
 	if dead, err = count(NSDead); err != nil {
 		return nil, nil, fmt.Errorf("outbox: count: %w", err)

@@ -84,6 +84,17 @@
 // a pool per destination with no lane limit (an owner with many hosts
 // would still take every goroutine and socket the node has).
 //
+// # Dead letters
+//
+// Dead letters are bounded per group (Lane.DeadPerGroup, the newest kept)
+// and keep what Lane.DeadPayload keeps of the payload: a board owner
+// whose receivers refuse everything made up to 30 dead letters every 2 s,
+// each with its whole payload (up to MaxPayloadLen) and the webhook's
+// secret, and nothing ever removed them. A dead letter dropped from its
+// group no longer keeps its ID from being queued again; producers' IDs
+// are not reused. Their count by kind is kept (counted once at New), so
+// a metrics scrape does not read them all.
+//
 // # Bounded groups
 //
 // EnqueueCapped keeps at most a given number of pending items under an ID
@@ -206,6 +217,15 @@ type Lane struct {
 	// PerGroup is how many deliveries of one group run at once. Zero
 	// means no limit but Concurrency and PerDestination.
 	PerGroup int
+	// DeadPerGroup is how many dead letters of one group are kept: past
+	// it, those with the smallest IDs are deleted (producers make a
+	// group's IDs sort by age, as for EnqueueCapped). Zero means no
+	// limit.
+	DeadPerGroup int
+	// DeadPayload is what a dead letter of the kind keeps of its item's
+	// payload (nil: all of it). A webhook's dead letter keeps where it
+	// went, not its body (up to MaxPayloadLen) or its secret.
+	DeadPayload func(Item) []byte
 }
 
 // Stats are counters since New, for metrics.
@@ -240,6 +260,12 @@ type Outbox struct {
 	rescan     bool                    // Run must scan the queue (a Kick, an attempt ended)
 	rng        *rand.Rand
 	lastPrune  time.Time
+
+	// deadMu serialises the writes of the dead letters (and their count
+	// and bound with them); it is taken before mu.
+	deadMu      sync.Mutex
+	deadByKind  map[string]int // dead letters stored, by kind, if deadCounted
+	deadCounted bool           // deadByKind was counted at New; else CountsByKind scans
 
 	enqueued, skipped, delivered, retried, dead, dropped atomic.Uint64
 	kinds                                                sync.Map // kind → *kindCounters
@@ -284,7 +310,7 @@ func New(store storage.Store, cfg Config) *Outbox {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	return &Outbox{
+	o := &Outbox{
 		store:      store,
 		cfg:        cfg,
 		log:        cfg.Log,
@@ -297,6 +323,8 @@ func New(store storage.Store, cfg Config) *Outbox {
 		dests:      make(map[string]*destination),
 		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
+	o.countDead()
+	return o
 }
 
 // Register sets the deliverer of kind. Items of a kind with no deliverer
@@ -592,7 +620,8 @@ func (o *Outbox) list(ctx context.Context, ns string) ([]Item, error) {
 }
 
 // Retry moves a dead letter back to the queue, due now, with its attempts
-// reset: for an operator who fixed the cause. storage.ErrNotFound if there
+// reset: for an operator who fixed the cause. A dead letter whose payload
+// its lane's DeadPayload cut (a webhook's) fails again for good. storage.ErrNotFound if there
 // is no dead letter id.
 func (o *Outbox) Retry(ctx context.Context, id string) error {
 	o.enqMu.Lock()
@@ -606,10 +635,15 @@ func (o *Outbox) Retry(ctx context.Context, id string) error {
 		return fmt.Errorf("outbox: retry: %w", err)
 	}
 	it.Attempts, it.LastError, it.NextAt = 0, "", o.cfg.Now().UnixMilli()
+	o.deadMu.Lock()
 	err = o.store.ApplyMeta(ctx, []storage.MetaWrite{
 		{NS: NSDead, Key: []byte(id), Delete: true},
 		{NS: NSPending, Key: []byte(id), Val: encodeItem(it)},
 	})
+	if err == nil {
+		o.deadAdded(it.Kind, -1)
+	}
+	o.deadMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("outbox: retry %q: %w", id, err)
 	}

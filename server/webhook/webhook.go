@@ -77,6 +77,29 @@ func Destination(it outbox.Item) string {
 	return strings.ToLower(u.Hostname())
 }
 
+// DeadPayload is the outbox lane's DeadPayload of webhooks: what a
+// delivery that failed for good keeps, its id, URL, event and format, for
+// an operator to see where it went. Not its body, which may be MiBs (a
+// window's changes can be read again from the board), nor its secret.
+// A payload that does not decode is kept as is (it is an undecodable
+// item's evidence).
+func DeadPayload(it outbox.Item) []byte {
+	var r Request
+	if json.Unmarshal(it.Payload, &r) != nil {
+		return it.Payload
+	}
+	b, err := json.Marshal(struct {
+		ID     string `json:"id"`
+		URL    string `json:"url"`
+		Event  string `json:"event"`
+		Format string `json:"format,omitempty"`
+	}{r.ID, r.URL, r.Event, r.Format})
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
 // Request is one webhook call. It is also the JSON payload of an outbox
 // item of kind "webhook", so its field names are a stored format.
 type Request struct {

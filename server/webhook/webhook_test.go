@@ -264,3 +264,22 @@ func TestPublicClient(t *testing.T) {
 		}
 	}
 }
+
+// A webhook's dead letter keeps where the delivery went, not its body or
+// its secret.
+func TestDeadPayload(t *testing.T) {
+	req := Request{ID: "webhook/b/1-2/element/w", URL: "https://hooks.example.com/x", Event: "element",
+		Body: json.RawMessage(`{"events":["` + strings.Repeat("x", 1<<20) + `"]}`), Secret: "s3cret-of-the-hook", Format: FormatStandard}
+	p, _ := json.Marshal(req)
+	got := DeadPayload(outbox.Item{ID: req.ID, Kind: Kind, Payload: p})
+	var kept Request
+	if err := json.Unmarshal(got, &kept); err != nil {
+		t.Fatal(err)
+	}
+	if kept.ID != req.ID || kept.URL != req.URL || kept.Event != req.Event || kept.Format != req.Format {
+		t.Fatalf("kept %+v", kept)
+	}
+	if len(got) > 512 || strings.Contains(string(got), req.Secret) || kept.Body != nil {
+		t.Fatalf("a dead letter keeps %d bytes: %.200s", len(got), got)
+	}
+}
