@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/auth"
@@ -47,6 +49,16 @@ func (srv *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Creations are counted per board, deletions or not: each is a
+	// replicated record and a listing of the board's webhooks under the
+	// node's record lock, and an owner may create boards without an
+	// account.
+	key := "webhook-board:" + id.String()
+	if !srv.cfg.Limits.Allow(key, webhookCreatesPerHour, time.Hour) {
+		w.Header().Set("Retry-After", strconv.Itoa(max(int(srv.cfg.Limits.Retry(key, time.Hour).Seconds()), 1)))
+		writeError(w, 429, protocol.CodeRateLimited, fmt.Sprintf("at most %d webhooks created a board an hour", webhookCreatesPerHour))
+		return
+	}
 	// The count and the write under one lock, so that parallel requests
 	// to this node cannot pass the cap together. Across nodes (an owner
 	// racing themselves on two nodes) it can be passed by one webhook per
@@ -80,6 +92,10 @@ func (srv *Server) createWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// webhookCreatesPerHour bounds the webhooks created on a board an hour,
+// on a node (a board's whole set of 10, three times over).
+const webhookCreatesPerHour = 30
+
 // GET /v1/boards/{board}/webhooks (owner); secrets are not shown.
 func (srv *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	id, _, _, ok := srv.enterOwner(w, r, "only the owner may manage webhooks")
@@ -97,7 +113,13 @@ func (srv *Server) listWebhooks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{"webhooks": out})
 }
 
-// DELETE /v1/boards/{board}/webhooks/{webhook} (owner).
+// DELETE /v1/boards/{board}/webhooks/{webhook} (owner). The record is
+// deleted, not marked deleted: nothing reads a deleted webhook (its
+// queued deliveries carry their URL and secret; every node drops its
+// cache of the board's webhooks as the deletion reaches it), and a
+// marked record stayed in the account records, and in every listing of
+// the board's webhooks, for good. Rejected: keeping the mark and pruning
+// old ones (a second pass for what a deletion does at once).
 func (srv *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	id, _, _, ok := srv.enterOwner(w, r, "only the owner may manage webhooks")
 	if !ok {
@@ -105,8 +127,7 @@ func (srv *Server) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, wh := range srv.cfg.Boards.Webhooks(r.Context(), id) {
 		if wh.ID == r.PathValue("webhook") {
-			wh.Deleted, wh.Updated = true, srv.cfg.Records.Stamp(wh.Updated)
-			if err := srv.cfg.Records.Put(r.Context(), account.NSWebhook, account.BoardKey(id, wh.ID), &wh); err != nil {
+			if err := srv.cfg.Records.Delete(r.Context(), account.NSWebhook, account.BoardKey(id, wh.ID)); err != nil {
 				writeError(w, 500, protocol.CodeInternal, err.Error())
 				return
 			}

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/webhook"
+	"github.com/corkboard/corkboard/storage"
 )
 
 // TestWebhooks: a board's webhook gets signed deliveries from the durable
@@ -594,4 +596,52 @@ func TestWebhookSlotsPerBoard(t *testing.T) {
 		t.Fatalf("%d of the slow board's calls at once, want Webhooks.PerBoard = 2", m)
 	}
 	free()
+}
+
+// Finding: a deleted webhook was only marked deleted, so looping create
+// and delete (the cap counts live webhooks) left a record per cycle in
+// the cluster's account records for good, each listed under the node's
+// record lock by every later creation. The record is deleted now, and a
+// board's creations are rate-limited: past 30 an hour, 429.
+func TestWebhookCreateDeleteBounded(t *testing.T) {
+	st, err := storage.OpenPebble(t.TempDir(), storage.PebbleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() }) // after the node stops
+	e := newAsyncEnv(t, time.Now(), func(c *node.Config) { c.Store = st })
+	owner := e.signIn("owner@example.com")
+	board := e.must(201, "POST", "/v1/boards", owner, map[string]any{"name": "churn"})["board"].(map[string]any)["id"].(string)
+	hooks := "/v1/boards/" + board + "/webhooks"
+	created, limited := 0, 0
+	for i := range 40 {
+		code, body := e.call("POST", hooks, owner, map[string]any{"url": fmt.Sprintf("https://hooks.example.com/%d", i)})
+		switch code {
+		case 201:
+			created++
+			e.must(204, "DELETE", hooks+"/"+body["webhook"].(map[string]any)["id"].(string), owner, nil)
+		case 429:
+			if errObj, _ := body["error"].(map[string]any); errObj["code"] != "rate_limited" {
+				t.Fatalf("429 with %v", body)
+			}
+			limited++
+		default:
+			t.Fatalf("creation %d: %d %v", i, code, body)
+		}
+	}
+	if created != 30 || limited != 10 {
+		t.Fatalf("40 creations: %d created, %d refused; want 30 and 10 (429)", created, limited)
+	}
+	id, err := storage.ParseBoardID(board)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := 0
+	st.ScanMeta(context.Background(), account.NSWebhook, id[:], func(_, _ []byte) error { records++; return nil })
+	if records != 0 {
+		t.Fatalf("%d webhook records left by %d created and deleted webhooks, want none", records, created)
+	}
+	if list := e.must(200, "GET", hooks, owner, nil)["webhooks"].([]any); len(list) != 0 {
+		t.Fatalf("webhooks listed after deleting them all: %v", list)
+	}
 }
