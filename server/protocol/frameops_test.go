@@ -43,3 +43,43 @@ func TestOpsFrameOpsBounded(t *testing.T) {
 		t.Fatalf("a frame of MaxFrameOps ops: %d changes, %v", len(changes), err)
 	}
 }
+
+// A JSON ops frame was decoded whole before its ops were counted: a
+// megabyte of empty ops ({},{},…) was 349,490 of them, some 429 MB
+// allocated, for any joined session (a viewer's frame is decoded before
+// its role is asked). Past MaxFrameOps the frame is refused before it is
+// decoded, with a few bytes allocated; at it, it decodes; and objects
+// nested in ops or strings that look like objects are not counted.
+func TestJSONOpsFrameCountedBeforeDecoding(t *testing.T) {
+	frame := func(ops int, op string) []byte {
+		var b strings.Builder
+		b.WriteString(`{"type":"ops","seq":1,"changes":[{"replica":"0000000000000001","start":1,"time":{"ms":1,"l":0},"ops":[`)
+		for i := range ops {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(op)
+		}
+		b.WriteString(`]}]}`)
+		return []byte(b.String())
+	}
+	over := frame(MaxFrameOps+1, `{}`)
+	if len(over) > MaxMessageBytes {
+		t.Fatalf("the frame (%d bytes) does not fit a message", len(over))
+	}
+	var err error
+	allocs := testing.AllocsPerRun(1, func() { _, err = DecodeClientText(over) })
+	if err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("a frame of %d empty ops: %v", MaxFrameOps+1, err)
+	}
+	if allocs > 50 {
+		t.Fatalf("refusing a frame of %d ops took %.0f allocations: it was decoded", MaxFrameOps+1, allocs)
+	}
+	if jsonOpsOver(frame(MaxFrameOps, `{}`), MaxFrameOps) {
+		t.Fatal("a frame of MaxFrameOps ops counted over")
+	}
+	nested := `{"type":"set","element":"0190f5e2-7c3a-7d4e-9b1a-2c3d4e5f6a7b","key":"x","value":{"a":{"b":[{},{}]},"s":"{{{[[{"}}`
+	if jsonOpsOver(frame(10, nested), 10) || !jsonOpsOver(frame(11, nested), 10) {
+		t.Fatal("objects inside ops, or braces inside strings, were counted as ops")
+	}
+}

@@ -256,6 +256,12 @@ func DecodeClientText(b []byte) (ClientFrame, error) {
 		return ClientFrame{}, fmt.Errorf("%w: %v", errBadFrame, err)
 	}
 	f := ClientFrame{Type: head.Type}
+	if head.Type == TypeOps && jsonOpsOver(b, MaxFrameOps) {
+		// Counted before decoding: decoded, a megabyte of empty ops
+		// ({},{},…) was 349,490 of them, 429 MB allocated, before the
+		// count below refused it.
+		return ClientFrame{}, fmt.Errorf("%w: ops: more than %d ops", errBadFrame, MaxFrameOps)
+	}
 	var dst any
 	switch head.Type {
 	case TypeHello:
@@ -314,6 +320,53 @@ func DecodeClientText(b []byte) (ClientFrame, error) {
 		}
 	}
 	return f, nil
+}
+
+// jsonOpsOver says whether a JSON ops frame holds more than max ops,
+// without decoding it: it counts the objects that open at the nesting
+// depth of an op (the frame, its "changes" array, a change, its "ops"
+// array: an object opening inside an array four levels deep). Anything
+// else an array of objects at that depth would hold is counted too, so
+// the count never falls below the ops; a frame that is not JSON is left
+// to the decoder.
+func jsonOpsOver(b []byte, max int) bool {
+	depth, n := 0, 0
+	var arrays uint64 // bit i: the container at depth i+1 is an array
+	inString, escaped := false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if c == '{' && depth == 4 && arrays&(1<<3) != 0 {
+				if n++; n > max {
+					return true
+				}
+			}
+			if depth < 64 {
+				if c == '[' {
+					arrays |= 1 << depth
+				} else {
+					arrays &^= 1 << depth
+				}
+			}
+			depth++
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
 }
 
 // EncodeOpsFrame builds a client's binary ops message.
