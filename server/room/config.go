@@ -74,6 +74,21 @@ type Config struct {
 	// more than MaxMoveReach moves happened on the board.
 	MaxMoveReach      int
 	MoveWorkPerSecond float64
+	// MaxTextDeletes bounds the characters one client change's delete_text
+	// ops name in all (default 2,000,000): past it the change is refused
+	// with "invalid_op". TextDeletesPerSecond (default 500,000, with a burst
+	// of MaxTextDeletes) bounds what all of a board's clients may name
+	// together: past it, "rate_limited". Checking and applying a deletion
+	// walks the runs of text it covers, one per character at worst: a
+	// text of 60,000 characters inserted one before the other is 60,000
+	// runs, and deleted characters stay in the text, so an 11-byte op
+	// that deletes them all again cost 13 ms, and a frame of 300 such ops
+	// held the room 3.9 s. A character named is the bound of a run
+	// walked, so the budget bounds the walk whatever the text's shape.
+	// Rejected: counting the runs actually walked (known only once the
+	// room has paid for them).
+	MaxTextDeletes       int
+	TextDeletesPerSecond float64
 	// PresenceInterval: the shortest time between two presence broadcasts
 	// of one session (default 50ms); updates in between are coalesced.
 	PresenceInterval time.Duration
@@ -254,6 +269,12 @@ func (c *Config) defaults() {
 	}
 	if c.MoveWorkPerSecond <= 0 {
 		c.MoveWorkPerSecond = 50000
+	}
+	if c.MaxTextDeletes <= 0 {
+		c.MaxTextDeletes = 2_000_000
+	}
+	if c.TextDeletesPerSecond <= 0 {
+		c.TextDeletesPerSecond = 500_000
 	}
 	if c.PresenceInterval <= 0 {
 		c.PresenceInterval = 50 * time.Millisecond

@@ -259,6 +259,9 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if err := r.logFull(c); err != nil {
 		return protocol.CodeTooLarge, err
 	}
+	if code, err := r.admitTextDeletes(c); err != nil {
+		return code, err
+	}
 	if err := allowed(s.User.Role, s.User.ID, c, r.doc); err != nil {
 		return protocol.CodeForbidden, err
 	}
@@ -334,6 +337,36 @@ func (r *Room) admitMoveReach(reach int) (protocol.Code, error) {
 		return protocol.CodeRateLimited, fmt.Errorf("too many late moves on this board right now; resend this batch later")
 	}
 	r.moveWork -= float64(reach)
+	return "", nil
+}
+
+// admitTextDeletes charges the characters c's delete_text ops name to the
+// board's budget for them (Config.MaxTextDeletes, TextDeletesPerSecond),
+// before anything walks the text for them.
+func (r *Room) admitTextDeletes(c *crdt.Change) (protocol.Code, error) {
+	var n uint64
+	for i := range c.Ops {
+		if c.Ops[i].Type == crdt.OpDeleteText {
+			n += c.Ops[i].Count
+		}
+	}
+	if n == 0 {
+		return "", nil
+	}
+	if n > uint64(r.cfg.MaxTextDeletes) {
+		return protocol.CodeInvalidOp, fmt.Errorf("its text deletions name %d characters, more than the %d a change may: split it", n, r.cfg.MaxTextDeletes)
+	}
+	now, burst := r.cfg.Now(), float64(r.cfg.MaxTextDeletes)
+	if r.textLast.IsZero() {
+		r.textWork = burst
+	} else {
+		r.textWork = min(burst, r.textWork+now.Sub(r.textLast).Seconds()*r.cfg.TextDeletesPerSecond)
+	}
+	r.textLast = now
+	if r.textWork < float64(n) {
+		return protocol.CodeRateLimited, fmt.Errorf("too many text deletions on this board right now; resend this batch later")
+	}
+	r.textWork -= float64(n)
 	return "", nil
 }
 

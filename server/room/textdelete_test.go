@@ -1,0 +1,83 @@
+package room_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
+)
+
+// TestTextDeletesBudgeted: checking and applying a text deletion walks
+// the runs of text it covers, one per character at worst (a text inserted
+// one character before the other), and deleted characters stay, so the
+// same deletion could be sent again and again: a frame of 300 11-byte ops
+// held a room 3.9 s. The characters a client change's deletions name are
+// bounded per change (invalid_op past MaxTextDeletes) and charged to a
+// per-board budget (rate_limited once spent, with the room's clock still;
+// answered again once it moves on). Before, every change was taken.
+func TestTextDeletesBudgeted(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixMilli())
+	clock := func() time.Time { return time.UnixMilli(now.Load()) }
+	m := newManager(t, room.Config{Now: clock, MaxTextDeletes: 100_000, TextDeletesPerSecond: 50_000})
+	r := open(t, m)
+	s := join(t, r, "a", 7, room.RoleEditor, 1000)
+	a := newAuthor(7)
+	a.ms = now.Load()
+	text := strings.Repeat("x", 20_000)
+	first := a.note(t, 1, text)
+	if err := r.Submit(context.Background(), s, 1, []crdt.Change{first}); err != nil {
+		t.Fatal(err)
+	}
+	expectAck(t, s, 1)
+	target := crdt.OpID{Replica: 7, Counter: first.Start + 2} // after the create and the set of x
+	nextCtr := first.End() + 1
+	// deletes is a change of n ops, each deleting the whole text again.
+	deletes := func(n int) crdt.Change {
+		a.ms++
+		c := crdt.Change{Replica: 7, Start: nextCtr, Time: crdt.MakeTimestamp(uint64(a.ms), 0)}
+		for range n {
+			c.Ops = append(c.Ops, crdt.Op{Type: crdt.OpDeleteText, Element: el(1), Key: "text", Target: target, Count: uint64(len(text))})
+		}
+		return c
+	}
+	outcome := func(seq uint64, c crdt.Change) string {
+		t.Helper()
+		if err := r.Submit(context.Background(), s, seq, []crdt.Change{c}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			msg := next(t, s)
+			switch frameType(msg) {
+			case protocol.TypeAck:
+				nextCtr = c.End() + 1
+				return "ack"
+			case protocol.TypeError:
+				var e protocol.Error
+				json.Unmarshal(msg.Data, &e)
+				return string(e.Code)
+			}
+		}
+	}
+	if got := outcome(2, deletes(6)); got != string(protocol.CodeInvalidOp) {
+		t.Fatalf("a change deleting 120,000 characters: %s, want invalid_op", got)
+	}
+	for i := range 5 { // 100,000 characters: the burst
+		if got := outcome(uint64(3+i), deletes(1)); got != "ack" {
+			t.Fatalf("deletion %d of 20,000 characters within the budget: %s", i+1, got)
+		}
+	}
+	if got := outcome(8, deletes(1)); got != string(protocol.CodeRateLimited) {
+		t.Fatalf("a deletion past the budget: %s, want rate_limited", got)
+	}
+	now.Add(500) // 25,000 characters more
+	if got := outcome(9, deletes(1)); got != "ack" {
+		t.Fatalf("a deletion once the budget refilled: %s", got)
+	}
+}
