@@ -561,10 +561,12 @@ class BoardApp {
       }
       return;
     }
+    // The overlays each in a guard: one that fails is left out of the
+    // frame, and the board is still drawn (every frame after too).
     const preview = new Map<string, Preview>();
-    const ghosts = this.presence.previews(preview);
-    this.pointer.previews(preview);
-    const remote = this.presence.remote();
+    const ghosts = this.guard('peers\' drags', () => this.presence.previews(preview), false);
+    this.guard('the drag', () => this.pointer.previews(preview), undefined);
+    const remote = this.guard('peers\' cursors and selections', () => this.presence.remote(), { selection: new Map<string, string>(), cursors: [] });
     const d = this.pointer.drag;
     const ov: Overlay = {
       selection: this.sel.ids,
@@ -580,7 +582,11 @@ class BoardApp {
       draft: d?.kind === 'connect' ? { from: this.pointer.endPoint(d.from) ?? d.fromPt, to: d.to, target: d.target } : undefined,
       shapeDraft: d?.kind === 'shape' && d.moved ? { shape: d.tool, box: d.box } : undefined,
     };
-    this.renderer.draw(this.board, this.camera.cam, ov);
+    if (!this.guard('the overlays', () => (this.renderer.draw(this.board, this.camera.cam, ov), true), false)) {
+      // Again without what others and the pointer add: the board itself.
+      const bare: Overlay = { selection: new Set(), preview: new Map(), remoteSelection: new Map(), cursors: [], handles: false };
+      this.guard('the board', () => this.renderer.draw(this.board, this.camera.cam, bare), undefined);
+    }
     if (!this.interactive && this.board.size) {
       // The first frame with elements drawn from the board: "interactive"
       // for the benchmark, and its "first paint" too unless a far-view
@@ -593,6 +599,22 @@ class BoardApp {
       void this.board.indexInSlices(nextSlice);
     }
     if (ghosts) this.redraw();
+  }
+
+  /** Overlays that failed to draw (each logged once). */
+  private failed = new Set<string>();
+
+  /** What fn gives, or the fallback when it throws (logged once per overlay). */
+  private guard<T>(what: string, fn: () => T, fallback: T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (!this.failed.has(what)) {
+        this.failed.add(what);
+        console.error(`corkboard: drawing ${what} failed`, e);
+      }
+      return fallback;
+    }
   }
 
   // ---- presence and state ----

@@ -10,6 +10,7 @@ import type { Claim } from './replica';
 import { helloFrame, markArrival, wsURL, type EarlySocket } from './early';
 import { isGuest, newReplicaId, setMyColor } from './ids';
 import { loadSnapshotInSlices, steppedBytes } from './steps';
+import { peerOf, type Peer, type PresenceData } from './peerdata';
 
 export type ConnState = 'connecting' | 'syncing' | 'live' | 'offline' | 'stopped';
 
@@ -20,28 +21,8 @@ export interface User {
   color?: string;
 }
 
-export interface Peer {
-  session: string;
-  replica: string;
-  user: string;
-  name: string;
-  color?: string;
-  /** The peer's current role, from the board's settings (set by the node, not by the peer). */
-  role?: string;
-  data?: PresenceData;
-}
-
-/** What this client puts in presence frames (free-form for the node; at most 2048 bytes). */
-export interface PresenceData {
-  /** Cursor in board units. */
-  c?: { x: number; y: number };
-  /** Selected element ids (at most 20). */
-  sel?: string[];
-  /** Elements being dragged (at most 12), and by how much so far. */
-  drag?: { ids: string[]; dx: number; dy: number };
-  /** An element being resized: its box so far. */
-  box?: { id: string; x: number; y: number; w: number; h: number };
-}
+// A peer's presence data is checked where it arrives (peerdata.ts).
+export type { Peer, PresenceData } from './peerdata';
 
 export interface SyncEvents {
   /**
@@ -748,7 +729,10 @@ export class Sync {
         // for one nobody present wears: keep that one from now on.
         if (f.user.color && isGuest(f.user.id)) (this.o.keepColor ?? setMyColor)(f.user.color);
         this.peers.clear();
-        for (const p of f.peers ?? []) if (p.session !== this.session) this.peers.set(p.session, p);
+        for (const raw of Array.isArray(f.peers) ? f.peers : []) {
+          const p = peerOf(raw);
+          if (p && p.session !== this.session) this.peers.set(p.session, p);
+        }
         ev.peers();
         this.setState('syncing');
         this.schedulePersist();
@@ -766,12 +750,14 @@ export class Sync {
       case 'error':
         this.refused(f);
         break;
-      case 'presence':
-        if (f.peer && f.peer.session !== this.session) {
-          this.peers.set(f.peer.session, f.peer);
+      case 'presence': {
+        const p = peerOf(f.peer);
+        if (p && p.session !== this.session) {
+          this.peers.set(p.session, p);
           ev.peers();
         }
         break;
+      }
       case 'leave':
         if (this.peers.delete(f.session)) ev.peers();
         break;
