@@ -131,6 +131,21 @@ export function onFrameLabel(e: El, x: number, y: number, zoom: number): boolean
   return x >= e.x && x <= e.x + e.w && y < e.y && y >= e.y - px * 1.6;
 }
 
+/** The most of a text that is laid out (UTF-16 units); a longer one is cut there, with an ellipsis. */
+export const MAX_LAYOUT_CHARS = 50_000;
+/** The widest a text is wrapped at, in ems of its font: a wider box wraps as this wide. */
+export const MAX_WRAP_EMS = 1000;
+/** How many times a line is measured whole near the box's edge (wrap), unless it is short: EXACT_SHORT characters at most. */
+const EXACT_PER_LINE = 4;
+const EXACT_SHORT = 200;
+
+/** The text as laid out: at most MAX_LAYOUT_CHARS, never half a surrogate pair. */
+function laidOut(text: string): string {
+  if (text.length <= MAX_LAYOUT_CHARS) return text;
+  const end = /[\uD800-\uDBFF]/.test(text[MAX_LAYOUT_CHARS - 1]) ? MAX_LAYOUT_CHARS - 1 : MAX_LAYOUT_CHARS;
+  return text.slice(0, end) + '…';
+}
+
 export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans", Arial, sans-serif';
 export const NOTE_PAD = 14;
 const LINE = 1.25;
@@ -213,6 +228,7 @@ export class Renderer {
 
   /** Lays text out in a box: word wrap, and shrink to fit (notes, shapes). */
   layout(text: string, width: number, height: number, fontSize: number, shrink: boolean): TextLayout {
+    text = laidOut(text);
     const key = `${fontSize}|${Math.round(width)}|${Math.round(height)}|${shrink ? 1 : 0}|${text}`;
     let l = this.layouts.get(key);
     if (l) return l;
@@ -228,32 +244,91 @@ export class Renderer {
     return l;
   }
 
+  /** Widths of short words and characters, per font (wrap). */
+  private widths = new Map<string, Map<string, number>>();
+
+  /**
+   * Word wrap at width (at most MAX_WRAP_EMS), in time linear in the text:
+   * each word (or, in a word wider than the box, each character) is
+   * measured once, through a cache, and a line's width is the sum of its
+   * pieces'. Within an em of the edge the line itself is measured instead
+   * (kerning, shaping), at most EXACT_PER_LINE times a line unless it is
+   * short, so the breaks are where measuring every candidate line put them. Measuring every
+   * candidate line made a paragraph on one wide line cost its length
+   * squared: a text element 1e8 wide of 4,096 words held a page for 50 s.
+   */
   private wrap(text: string, width: number, fs: number): string[] {
     const m = this.measure;
-    m.font = `${fs}px ${FONT}`;
+    const font = `${fs}px ${FONT}`;
+    m.font = font;
+    let cache = this.widths.get(font);
+    if (!cache) {
+      if (this.widths.size >= 32) this.widths.clear();
+      this.widths.set(font, (cache = new Map()));
+    } else if (cache.size > 20_000) cache.clear();
+    const widthOf = (s: string): number => {
+      if (s.length > 64) return m.measureText(s).width; // measured once where it is, not kept
+      let w = cache.get(s);
+      if (w === undefined) cache.set(s, (w = m.measureText(s).width));
+      return w;
+    };
+    width = Math.min(width, fs * MAX_WRAP_EMS);
+    const slack = fs;
+    // The width of base + add when it fits in width, else -1; baseW and
+    // addW are their own widths; exact counts the line's measures.
+    let exact = 0;
+    const fit = (base: string, baseW: number, add: string, addW: number): number => {
+      const est = baseW + addW;
+      if (est <= width - slack) return est;
+      if (est > width + slack || (exact >= EXACT_PER_LINE && base.length + add.length > EXACT_SHORT)) return est <= width ? est : -1;
+      exact++;
+      const w = m.measureText(base + add).width;
+      return w <= width ? w : -1;
+    };
     const out: string[] = [];
     for (const para of text.split('\n')) {
       const words = para.split(/(\s+)/);
       let line = '';
+      let lineW = 0;
+      exact = 0;
       for (const w of words) {
         if (!w) continue;
-        const cand = line + w;
-        if (m.measureText(cand).width <= width || !line) {
-          if (!line && m.measureText(w).width > width && !/^\s+$/.test(w)) {
+        const ww = widthOf(w);
+        const cand = line ? fit(line, lineW, w, ww) : ww;
+        if (cand >= 0 || !line) {
+          if (!line && ww > width && !/^\s+$/.test(w)) {
             // A word wider than the box: break it by characters.
             let part = '';
+            let partW = 0;
             for (const ch of w) {
-              if (part && m.measureText(part + ch).width > width) {
+              const cw = widthOf(ch);
+              const next = part ? fit(part, partW, ch, cw) : cw;
+              if (next < 0) {
                 out.push(part);
-                part = '';
+                exact = 0;
+                part = ch;
+                partW = cw;
+              } else {
+                part += ch;
+                partW = next;
               }
-              part += ch;
             }
             line = part;
-          } else line = cand;
+            lineW = partW;
+          } else {
+            line += w;
+            lineW = cand >= 0 ? cand : ww;
+          }
         } else {
           out.push(line.trimEnd());
-          line = /^\s+$/.test(w) ? '' : w;
+          exact = 0;
+          if (/^\s+$/.test(w)) {
+            line = '';
+            lineW = 0;
+          } else {
+            line = w;
+            lineW = ww;
+          }
         }
       }
       out.push(line.trimEnd());
@@ -269,7 +344,7 @@ export class Renderer {
 
   /** The size of text wrapped at maxW (mindmap nodes size themselves by it). */
   textSize(text: string, fontSize: number, maxW: number): { w: number; h: number } {
-    const lines = this.wrap(text, maxW, fontSize);
+    const lines = this.wrap(laidOut(text), maxW, fontSize);
     this.measure.font = `${fontSize}px ${FONT}`;
     let w = 0;
     for (const l of lines) w = Math.max(w, this.measure.measureText(l).width);
@@ -735,10 +810,10 @@ export class Renderer {
     ctx.beginPath();
     ctx.rect(e.x, e.y, e.w, e.h);
     ctx.clip();
-    for (const line of l.lines) {
-      ctx.fillText(line, x, y + l.lineHeight / 2);
-      y += l.lineHeight;
-    }
+    // Only the lines in the element's box: the clip hides the rest.
+    const first = Math.max(0, Math.floor((e.y - y) / l.lineHeight));
+    const last = Math.min(l.lines.length, Math.ceil((e.y + e.h - y) / l.lineHeight));
+    for (let i = first; i < last; i++) ctx.fillText(l.lines[i], x, y + i * l.lineHeight + l.lineHeight / 2);
     ctx.restore();
   }
 

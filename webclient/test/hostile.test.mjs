@@ -1,7 +1,8 @@
 // What others put on a board cannot stop a page from drawing it, in real
 // browsers against a real node: presence data of any shape from a raw
 // WebSocket of a public board's anonymous viewer (the node relays any JSON
-// of up to 2048 bytes: PROTOCOL.md section 8). After each, a note added
+// of up to 2048 bytes: PROTOCOL.md section 8), and a text element wide
+// enough to put a whole paragraph on one line. After each, a note added
 // next is drawn on every page, and no page raised an error. Run by
 // webclient/test/run.sh.
 import assert from 'node:assert/strict';
@@ -148,5 +149,49 @@ test('presence data of any shape from a viewer: every page still draws, and rais
   assert.deepEqual(bob.errors, []);
   assert.equal(logged.filter((t) => /drawing peers' cursors and selections failed/.test(t)).length, 1, logged.join('\n'));
   eve.ws.close();
+  await Promise.all(pages.map((p) => p.context.close()));
+});
+
+test('a text element a hundred million units wide costs measures linear in its text, and the page still draws', async () => {
+  const b = await restBoard(node.url, 'Wide text', { ownerName: 'Ada', access: 'public', publicRole: 'viewer' });
+  const ada = await page();
+  await openBoard(ada.page, node.url, b.id, b.token, 'Ada');
+  const bob = await page();
+  // Bob's page counts what it measures, from the start.
+  await bob.page.addInitScript(() => {
+    const measure = CanvasRenderingContext2D.prototype.measureText;
+    globalThis.__measured = { calls: 0, chars: 0 };
+    CanvasRenderingContext2D.prototype.measureText = function (s) {
+      __measured.calls++;
+      __measured.chars += String(s).length;
+      return measure.call(this, s);
+    };
+  });
+  await openBoard(bob.page, node.url, b.id, null, 'Bob');
+  const pages = [ada, bob];
+  for (const p of pages) await p.page.evaluate(() => window.__corkboard.features.host.setCamera({ x: -50, y: -50, zoom: 1 }));
+  const before = await bob.page.evaluate(() => ({ ...__measured }));
+
+  const id = fixedId(900);
+  const text = 'ab '.repeat(2048);
+  const set = (key, value) => ({ op: 'set', el: id, key, value });
+  await edit(ada.page, [{ op: 'create', el: id, kind: 'text' }, set('x', 0), set('y', 700), set('w', 1e8), set('h', 5000), set('fontSize', 24), set('z', 'a0'), { op: 'insertText', el: id, field: 'text', pos: 0, text }]);
+  await waitState(bob.page, (s, id) => s.elements.some((e) => e.id === id), id);
+  await noteDrawn(ada, pages, 1);
+  const after = await bob.page.evaluate(() => ({ ...__measured }));
+  const chars = after.chars - before.chars;
+  assert.ok(chars <= 10 * text.length, `${chars} characters measured for a text of ${text.length} (${after.calls - before.calls} measures)`);
+  for (const p of pages) assert.deepEqual(p.errors, []);
+  // Its first words are on the canvas: dark pixels on its first line.
+  const dark = await bob.page.evaluate(() => {
+    const c = document.querySelector('canvas.canvas');
+    const r = c.getBoundingClientRect();
+    const p = window.__corkboard.toScreen(0, 700);
+    const d = c.getContext('2d').getImageData(Math.round((p.x - r.left) * devicePixelRatio), Math.round((p.y - r.top) * devicePixelRatio), Math.round(100 * devicePixelRatio), Math.round(30 * devicePixelRatio)).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 0x80 && d[i + 1] < 0x80 && d[i + 2] < 0x80) n++;
+    return n;
+  });
+  assert.ok(dark > 20, `the text drawn: ${dark} dark pixels on its first line`);
   await Promise.all(pages.map((p) => p.context.close()));
 });
