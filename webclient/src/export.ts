@@ -70,8 +70,16 @@ export async function exportPNG(f: FeatureContext, opts: ExportOptions = {}): Pr
   return { blob, width: canvas.width, height: canvas.height };
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/**
+ * Characters XML 1.0 forbids: controls but tab, line feed and carriage
+ * return, U+FFFE, U+FFFF and surrogates not in a pair. The node takes them
+ * in text, and one (a U+0001 in a note) made the whole SVG unreadable.
+ */
+const NOT_XML = /[\0-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Text for SVG content or a quoted attribute: markup escaped, characters XML forbids left out. */
+export function esc(s: string): string {
+  return s.replace(NOT_XML, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 function n(v: number): string {
