@@ -31,7 +31,7 @@ export interface ChangeGroup {
 /** A kind as a noun: "a note", "3 mindmap nodes". */
 export function kindNoun(kind: string, n: number): string {
   const k = `kind.${kind === 'node' ? 'mindmap' : kind}` as Key;
-  if (k in en) return t(k, { n });
+  if (Object.hasOwn(en, k)) return t(k, { n });
   return n === 1 ? kind : `${n} ${kind}`;
 }
 

@@ -39,7 +39,7 @@ export const PALETTE: Record<string, string> = {
 /** A CSS colour for a schema colour value (palette name, #rrggbb[aa], transparent). */
 export function cssColor(v: unknown, fallback: string): string {
   if (typeof v !== 'string' || v === '') return cssColor(fallback, '#000000');
-  if (v in PALETTE) return PALETTE[v];
+  if (Object.hasOwn(PALETTE, v)) return PALETTE[v]; // not `in`: "constructor" is in every object
   if (v === 'transparent' || /^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$/.test(v)) return v;
   return cssColor(fallback, '#000000');
 }

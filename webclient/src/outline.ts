@@ -178,7 +178,7 @@ export class Outline {
   }
 
   private label(e: El, kids: number, threads: Thread | undefined): string {
-    const kind = e.kind === 'shape' && typeof e.props.shape === 'string' ? t('outline.kind.shapeOf', { shape: e.props.shape }) : KIND[e.kind] ? t(KIND[e.kind]) : e.kind;
+    const kind = e.kind === 'shape' && typeof e.props.shape === 'string' ? t('outline.kind.shapeOf', { shape: e.props.shape }) : Object.hasOwn(KIND, e.kind) ? t(KIND[e.kind]) : e.kind;
     const raw = (e.kind === 'frame' ? e.text.title : e.kind === 'connector' ? e.text.label : e.text.text) ?? (e.kind === 'image' ? String(e.props.alt ?? '') : '');
     const text = raw.replace(/\s+/g, ' ').trim();
     const parts = [text ? t('outline.withText', { kind, text: text.length > 200 ? text.slice(0, 199) + '…' : text }) : kind];

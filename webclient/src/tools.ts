@@ -304,7 +304,7 @@ export class Tools {
       const e = this.board.get(id);
       if (!e) continue;
       if (e.kind === 'note') ops.push({ op: 'set', el: id, key: 'color', value: color });
-      else if (e.kind === 'shape') ops.push({ op: 'set', el: id, key: 'fill', value: PALETTE[color] ? color : '#ffffff' });
+      else if (e.kind === 'shape') ops.push({ op: 'set', el: id, key: 'fill', value: Object.hasOwn(PALETTE, color) ? color : '#ffffff' });
       else if (e.kind === 'mindmap') ops.push({ op: 'set', el: id, key: 'color', value: color });
       else if (e.kind === 'frame') ops.push({ op: 'set', el: id, key: 'fill', value: color });
     }

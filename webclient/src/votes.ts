@@ -46,6 +46,29 @@ export interface Tally {
 /** The reactions offered (any short string is valid in the doc; these are the picker's). */
 export const REACTIONS = ['👍', '❤️', '🎉', '😂', '🤔'];
 
+/**
+ * The tally of an element's votes (`votes` of its JSON): me is the voter
+ * of this person's dots, user their user id (reactions). The reactions are
+ * counted in an object without a prototype: a reaction is any short string
+ * (one named "constructor" read Object's constructor as its count).
+ */
+export function tallyOf(votes: Record<string, Record<string, unknown>> | undefined, me: string | undefined, user: string | undefined): Tally {
+  const t: Tally = { total: 0, voters: 0, mine: 0, reacts: Object.create(null) as Record<string, number>, myReact: '' };
+  for (const [voter, v] of Object.entries(votes?.react ?? {})) {
+    if (typeof v !== 'string' || !v || v.length > 16) continue;
+    t.reacts[v] = (t.reacts[v] ?? 0) + 1;
+    if (voter === user) t.myReact = v;
+  }
+  for (const [voter, v] of Object.entries(votes?.vote ?? {})) {
+    const k = typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
+    if (!k) continue;
+    t.total += k;
+    t.voters++;
+    if (voter === me) t.mine = k;
+  }
+  return t;
+}
+
 export class Votes {
   private badges = new Map<string, HTMLButtonElement>();
   private reactRows = new Map<string, HTMLElement>();
@@ -112,22 +135,7 @@ export class Votes {
   tally(id: string): Tally {
     if (this.all || this.stale.has(id) || !this.tallies.has(id)) {
       const [j] = this.f.host.doc.elements([id]);
-      const votes = (j?.votes?.vote ?? {}) as Record<string, unknown>;
-      const me = this.me;
-      const t: Tally = { total: 0, voters: 0, mine: 0, reacts: {}, myReact: '' };
-      for (const [voter, v] of Object.entries((j?.votes?.react ?? {}) as Record<string, unknown>)) {
-        if (typeof v !== 'string' || !v || v.length > 16) continue;
-        t.reacts[v] = (t.reacts[v] ?? 0) + 1;
-        if (voter === this.f.userId) t.myReact = v;
-      }
-      for (const [voter, v] of Object.entries(votes)) {
-        const k = typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0;
-        if (!k) continue;
-        t.total += k;
-        t.voters++;
-        if (voter === me) t.mine = k;
-      }
-      this.tallies.set(id, t);
+      this.tallies.set(id, tallyOf(j?.votes, this.me, this.f.userId));
       this.stale.delete(id);
     }
     return this.tallies.get(id)!;
