@@ -12,7 +12,12 @@
 // (the node checks that a commenter touches nothing but comments). Each
 // comment also carries `authorName`, a property the schema does not list
 // (the CRDT keeps unknown properties): names are not in the ops otherwise,
-// and a reader may never have met the author.
+// and a reader may never have met the author. The node checks `author`
+// (the writer's user id), not `authorName`, which anyone who may comment
+// can set to anyone's name: a comment is shown under the name this page
+// knows for its `author` (a member's, a person present or seen here), and
+// under its `authorName` only for an author this page knows no name of;
+// that name is never kept as the author's (authorOf).
 import { generateKeyBetween } from 'fractional-indexing';
 import type { ElementJSON, LocalOp } from './crdt';
 import type { FeatureContext } from './featurekit';
@@ -276,11 +281,6 @@ export class Comments {
       });
     }
     threads.sort((a, b) => (a.id < b.id ? -1 : 1));
-    for (const c of live) {
-      const a = c.props?.author;
-      const n = c.props?.authorName;
-      if (typeof a === 'string' && typeof n === 'string' && n) this.people.set(a, n);
-    }
     this.threads = threads;
     this.stale = false;
     return threads;
@@ -330,12 +330,17 @@ export class Comments {
     const s = this.f.host.sync;
     if (s.user) this.people.set(s.user.id, s.user.name || myName());
     for (const p of s.peers.values()) if (p.user && p.name) this.people.set(p.user, p.name);
+    this.keepPeople();
+    return [...new Set(this.people.values())].sort((a, b) => a.localeCompare(b));
+  }
+
+  /** Stores the people seen on this board, for later visits. */
+  private keepPeople(): void {
     try {
       localSet(localKeys.people(this.f.host.boardId), JSON.stringify(Object.fromEntries(this.people)));
     } catch {
       /* storage full or denied */
     }
-    return [...new Set(this.people.values())].sort((a, b) => a.localeCompare(b));
   }
 
   private mentions(ta: HTMLTextAreaElement): void {
@@ -377,17 +382,39 @@ export class Comments {
     ta.addEventListener('focus', () => void this.loadMembers().then(() => document.activeElement === ta && update()));
   }
 
-  private nameOf(c: ElementJSON): string {
+  /**
+   * The name of a comment's author: the one this page knows for its
+   * `author` (this person, a peer present, a member, someone seen here),
+   * else the `authorName` it carries, else "someone".
+   */
+  authorOf(c: ElementJSON): string {
     const p = c.props ?? {};
-    if (typeof p.authorName === 'string' && p.authorName) return p.authorName;
-    if (typeof p.author === 'string') return this.people.get(p.author) ?? tr('someone');
+    const known = typeof p.author === 'string' && p.author ? this.nameFor(p.author) : undefined;
+    if (known) return known;
+    if (typeof p.authorName === 'string' && p.authorName.trim()) return p.authorName;
     return tr('someone');
+  }
+
+  /** The name this page knows for a user id, if any (a peer's is kept: seen here). */
+  private nameFor(user: string): string | undefined {
+    const s = this.f.host.sync;
+    if (s.user?.id === user) return s.user.name || myName();
+    for (const p of s.peers.values()) {
+      if (p.user === user && p.name) {
+        if (this.people.get(user) !== p.name) {
+          this.people.set(user, p.name);
+          this.keepPeople();
+        }
+        return p.name;
+      }
+    }
+    return this.people.get(user);
   }
 
   private message(c: ElementJSON): HTMLElement {
     const m = h('div', 'fx-msg');
     m.dataset.id = c.id;
-    const who = h('div', 'fx-who', this.nameOf(c));
+    const who = h('div', 'fx-who', this.authorOf(c));
     const ms = parseInt(c.id.replace(/-/g, '').slice(0, 12), 16);
     if (Number.isFinite(ms)) who.title = new Date(ms).toLocaleString();
     const body = h('div', 'fx-text');
@@ -575,7 +602,7 @@ export class Comments {
       }
       const n = 1 + t.replies.length;
       pin.textContent = String(n);
-      pin.title = `${this.nameOf(t.first)}: ${(t.first.text?.text ?? '').slice(0, 80)}${n > 1 ? ` (+${n - 1})` : ''}`;
+      pin.title = `${this.authorOf(t.first)}: ${(t.first.text?.text ?? '').slice(0, 80)}${n > 1 ? ` (+${n - 1})` : ''}`;
       const p = this.f.toScreen(a.x, a.y);
       pin.style.left = `${p.x}px`;
       pin.style.top = `${p.y}px`;

@@ -37,11 +37,13 @@ import './outline.css';
 import type { El } from './element';
 import type { Box } from './model';
 import type { FeatureHost } from './featurekit';
+import type { ElementJSON } from './crdt';
 
-/** What the outline reads: the page, and the votes' tallies (features.ts gives both). */
+/** What the outline reads: the page, the votes' tallies and the comments' authors (features.ts gives them). */
 export interface OutlineSource {
   readonly host: FeatureHost;
   readonly votes: { tally(id: string): { total: number } };
+  readonly comments: { authorOf(c: ElementJSON): string };
 }
 
 const REFRESH_MS = 400;
@@ -162,9 +164,8 @@ export class Outline {
     const byId = new Map(this.f.host.doc.elements(ids).map((j) => [j.id, j]));
     for (const j of byId.values()) {
       if (j.deleted) continue;
-      const p = (j.props ?? {}) as Record<string, unknown>;
       const text = (j.text?.text ?? '').trim();
-      const who = typeof p.authorName === 'string' && p.authorName ? p.authorName : t('someone');
+      const who = this.f.comments.authorOf(j);
       const root = j.parent && byId.get(j.parent) ? byId.get(j.parent)! : j;
       const target = String((root.props ?? {}).target ?? '');
       if (!target) continue;

@@ -97,6 +97,58 @@ test('comment threads: pin, mention, reply, resolve, reopen — live between a c
   await c.context.close();
 });
 
+test("a comment is shown under its author's name, not the authorName it carries (anyone who may comment can write that)", async () => {
+  const b = await restBoard(node.url, 'Sign-off', { ownerName: 'Ada' });
+  const n1 = fixedId(31);
+  const a = await chrome.newPage();
+  await openBoard(a.page, node.url, b.id, b.token, 'Ada');
+  await edit(a.page, noteOps(n1, 0, 0, 'Budget'));
+  await waitSettled(a.page);
+  const m = await chrome.newPage();
+  await openBoard(m.page, node.url, b.id, b.tokens.commenter, 'Mal');
+  await a.page.waitForFunction(() => window.__corkboard.state().peers.includes('Mal'));
+
+  // Mal writes a comment as herself (the node checks author) that names Ada.
+  const mal = await m.page.evaluate((n1) => {
+    const f = window.__corkboard.features;
+    const id = crypto.randomUUID();
+    const set = (key, value) => ({ op: 'set', el: id, key, value });
+    const ok = f.apply([{ op: 'create', el: id, kind: 'comment' }, set('target', n1), set('x', 0), set('y', 0), set('author', f.userId), set('authorName', 'Ada'), { op: 'insertText', el: id, field: 'text', pos: 0, text: 'Approved' }]);
+    return ok && f.userId;
+  }, n1);
+  assert.ok(mal, 'the comment was made');
+  await waitSettled(m.page);
+
+  // Ada's page names Mal: on the pin, in the panel, in the outline.
+  await setCam(a.page);
+  await a.page.waitForSelector('.fx-pin');
+  assert.equal(await a.page.getAttribute('.fx-pin', 'title'), 'Mal: Approved');
+  await a.page.click('.fx-pin');
+  await a.page.waitForSelector('.fx-comments:not([hidden]) .fx-thread');
+  assert.equal(await a.page.textContent('.fx-thread .fx-who'), 'Mal');
+  await a.page.waitForFunction((n1) => document.querySelector(`.cb-outline [data-el="${n1}"]`)?.closest('li').textContent.includes('Comment by Mal: Approved'), n1);
+  const stored = (page) => page.evaluate((id) => JSON.parse(localStorage.getItem('cb.people.' + id) ?? '{}'), b.id);
+  assert.equal((await stored(a.page))[mal], 'Mal', "Mal's name is kept for her id: seen here");
+
+  // Mal gone, Ada's page still knows her. A page that never met her shows
+  // the name the comment carries, and keeps it for nobody.
+  await m.context.close();
+  await a.page.reload();
+  await a.page.waitForFunction(() => window.__corkboard?.state().state === 'live');
+  await setCam(a.page);
+  await a.page.waitForSelector('.fx-pin');
+  assert.equal(await a.page.getAttribute('.fx-pin', 'title'), 'Mal: Approved');
+  const e = await chrome.newPage();
+  await openBoard(e.page, node.url, b.id, b.tokens.editor, 'Eli');
+  await setCam(e.page);
+  await e.page.waitForSelector('.fx-pin');
+  assert.equal(await e.page.getAttribute('.fx-pin', 'title'), 'Ada: Approved');
+  await e.page.evaluate(() => window.__corkboard.features.comments.knownPeople());
+  assert.equal((await stored(e.page))[mal], undefined, 'the name a comment carries is not kept as its author\'s');
+  await a.context.close();
+  await e.context.close();
+});
+
 test('dot votes and reactions: live tallies, your own dots, take one back; viewers only look', async () => {
   const b = await restBoard(node.url, 'Vote');
   const n1 = fixedId(31);
