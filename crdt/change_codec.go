@@ -561,36 +561,75 @@ func (p *jsonOpID) get() OpID {
 
 // MarshalJSON renders the change in its JSON form.
 func (c Change) MarshalJSON() ([]byte, error) {
-	jc := jsonChange{Replica: c.Replica, Start: c.Start, Time: jsonTime{c.Time.WallMs(), c.Time.Logical()}}
+	jc := c.jsonHead()
 	jc.Ops = make([]jsonOp, len(c.Ops))
 	for i := range c.Ops {
-		op := &c.Ops[i]
-		j := &jc.Ops[i]
-		j.Op = op.Type.String()
-		j.El = op.Element
-		switch op.Type {
-		case OpCreate:
-			j.Kind = op.Key
-		case OpSet, OpVote:
-			j.Key = op.Key
-			j.Value = op.Value.AppendJSON(nil)
-			j.Voter = op.Voter
-		case OpDelete:
-			d := op.Deleted
-			j.Deleted = &d
-		case OpInsertText:
-			j.Field, j.Left, j.Right, j.Text = op.Key, optID(op.Left), optID(op.Right), op.Text
-		case OpDeleteText:
-			j.Field, j.Target, j.Count = op.Key, optID(op.Target), op.Count
-		case OpMove:
-			if op.Parent != Root {
-				p := op.Parent
-				j.Parent = &p
-			}
-			j.Pos = op.Pos
-		}
+		jc.Ops[i] = jsonOpOf(&c.Ops[i])
 	}
 	return json.Marshal(jc)
+}
+
+// AppendJSON appends the change's JSON form (the bytes MarshalJSON
+// renders) to dst, op by op, and stops once dst is longer than limit: ok
+// false, and dst holds a part of the change (the caller drops it). A
+// change's JSON is up to some 200 bytes an op more than its binary form
+// (an op of a few bytes names its element's UUID and its op ids in
+// full), so a caller bounding what it makes counts as it goes rather
+// than after a change of 65,536 ops.
+func (c Change) AppendJSON(dst []byte, limit int) (_ []byte, ok bool) {
+	jc := c.jsonHead()
+	jc.Ops = []jsonOp{}
+	head, err := json.Marshal(jc)
+	if err != nil {
+		return dst, false
+	}
+	dst = append(dst, head[:len(head)-2]...) // without "]}"
+	for i := range c.Ops {
+		b, err := json.Marshal(jsonOpOf(&c.Ops[i]))
+		if err != nil {
+			return dst, false
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if dst = append(dst, b...); len(dst) > limit {
+			return dst, false
+		}
+	}
+	dst = append(dst, ']', '}')
+	return dst, len(dst) <= limit
+}
+
+func (c Change) jsonHead() jsonChange {
+	return jsonChange{Replica: c.Replica, Start: c.Start, Time: jsonTime{c.Time.WallMs(), c.Time.Logical()}}
+}
+
+func jsonOpOf(op *Op) jsonOp {
+	var j jsonOp
+	j.Op = op.Type.String()
+	j.El = op.Element
+	switch op.Type {
+	case OpCreate:
+		j.Kind = op.Key
+	case OpSet, OpVote:
+		j.Key = op.Key
+		j.Value = op.Value.AppendJSON(nil)
+		j.Voter = op.Voter
+	case OpDelete:
+		d := op.Deleted
+		j.Deleted = &d
+	case OpInsertText:
+		j.Field, j.Left, j.Right, j.Text = op.Key, optID(op.Left), optID(op.Right), op.Text
+	case OpDeleteText:
+		j.Field, j.Target, j.Count = op.Key, optID(op.Target), op.Count
+	case OpMove:
+		if op.Parent != Root {
+			p := op.Parent
+			j.Parent = &p
+		}
+		j.Pos = op.Pos
+	}
+	return j
 }
 
 // UnmarshalJSON parses the JSON form strictly (unknown fields are errors)

@@ -396,3 +396,33 @@ func TestBeginRefusesWhileOwnChangeHeld(t *testing.T) {
 		t.Fatalf("next change starts at %d, want %d", next.Start, edit.End()+1)
 	}
 }
+
+// TestChangeAppendJSON: AppendJSON makes MarshalJSON's bytes, and stops
+// past its limit.
+func TestChangeAppendJSON(t *testing.T) {
+	d := NewDoc()
+	tx := d.Begin(7, 1_700_000_000_000)
+	var e ElementID
+	e[0] = 1
+	if err := tx.Create(e, "note"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Set(e, "x", Number(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.InsertText(e, "text", 0, "<b>&\u2028</b>"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := tx.Commit()
+	want, err := c.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := c.AppendJSON([]byte("x"), 1+len(want))
+	if !ok || string(got) != "x"+string(want) {
+		t.Fatalf("AppendJSON: %v %s; want %s", ok, got, want)
+	}
+	if _, ok := c.AppendJSON(nil, len(want)-1); ok {
+		t.Fatal("AppendJSON past its limit said ok")
+	}
+}

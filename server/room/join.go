@@ -30,6 +30,29 @@ const maxFrame = 256 << 10
 // takes about 17.5 MB.
 const maxCatchupBytes = 16 << 20
 
+// maxJSONCatchup bounds the JSON a join of a JSON-format session makes
+// of the changes it sends (the ops, or the log after a snapshot): past
+// it, the session gets a snapshot, as past maxCatchupBytes of the log,
+// and no more is made. The bound on the log's bytes alone let a join
+// make far more: an op of a few bytes names its element's UUID and its
+// op ids in full in JSON, so 5.2 MB of log made 163 MB of JSON, seconds
+// of the room's goroutine during which no other join was answered.
+//
+// What a join makes past jsonCatchupFree (a frame's worth: a reconnect's
+// usual catch-up) is also charged to the board's whole-board reads
+// (Config.WholeRead, a unit per 512 bytes made), as a fresh snapshot is:
+// once they are spent, a JSON session lacking that much gets a snapshot
+// too, so a loop of joins cannot make the room encode the log over and
+// over. Rejected: a tighter bound on the log's bytes for JSON sessions
+// (how much JSON a byte of log makes ranges from 1 to 50 times, so any
+// bound tight enough for the smallest ops refuses ops a client could
+// have had for the biggest); sending JSON sessions binary ops (a client
+// that asked for JSON may decode nothing else).
+const (
+	maxJSONCatchup  = 16 << 20
+	jsonCatchupFree = maxFrame
+)
+
 // join registers a session and brings it up to date: the welcome, then the
 // changes it lacks (read from the op log, in log order) or, when it lacks
 // too much, a snapshot; then "synced"; then live ops.
@@ -70,6 +93,13 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 			}
 		}
 	}
+	var jsonOut [][]byte // the JSON ops messages of entries (JSON sessions)
+	if !useSnapshot && jsonOnly {
+		var ok bool
+		if jsonOut, ok = r.jsonCatchup(entries); !ok {
+			useSnapshot, entries = true, nil
+		}
+	}
 	r.pickColor(s)
 	w := protocol.Welcome{Type: protocol.TypeWelcome, Node: r.cfg.Node, Board: r.board.String(), Session: s.ID,
 		User: s.User, Version: version, Catchup: "ops", Token: s.Token, Now: r.cfg.Now().UnixMilli()}
@@ -85,6 +115,14 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		snap, entries, stored = r.joinSnapshot(ctx)
 		if !stored {
 			snap, entries, stored = r.staleSnapshot(ctx, version)
+		}
+		if stored && jsonOnly {
+			// The log after the snapshot, in JSON, within the same
+			// bound; past it, a fresh snapshot, which has none.
+			var ok bool
+			if jsonOut, ok = r.jsonCatchup(entries); !ok {
+				snap, entries, stored = nil, nil, false
+			}
 		}
 	}
 	w.Changes = len(entries)
@@ -111,18 +149,21 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	}
 	// The entries come cut to what the client lacks (ChangesSince); after
 	// a snapshot the client's doc is the snapshot, and the tail goes whole.
+	for _, m := range jsonOut {
+		if !s.Send(Outgoing{Data: m}) {
+			return nil
+		}
+	}
+	if jsonOnly {
+		entries = nil // sent as jsonOut
+	}
 	var batch [][]byte
 	size := 0
 	flush := func() bool {
 		if len(batch) == 0 {
 			return true
 		}
-		var ok bool
-		if s.Format == protocol.FormatJSON {
-			ok = s.Send(Outgoing{Data: jsonOps(batch)})
-		} else {
-			ok = s.Send(Outgoing{Binary: true, Data: protocol.EncodeOpsOut(batch)})
-		}
+		ok := s.Send(Outgoing{Binary: true, Data: protocol.EncodeOpsOut(batch)})
 		batch, size = batch[:0], 0
 		return ok
 	}
@@ -209,6 +250,57 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool
 		r.writeSnapshot() // then read anew: no tail
 	}
 	return nil, nil, false
+}
+
+// jsonCatchup returns the JSON ops messages of a JSON session's catch-up
+// entries, or false when they make more than maxJSONCatchup bytes of JSON
+// or, past jsonCatchupFree, the board's whole-board reads are spent or
+// another whole-board read of the board is under way (Config.WholeRead
+// never waits; see maxJSONCatchup).
+func (r *Room) jsonCatchup(entries []storage.Record) ([][]byte, bool) {
+	out, _, ok := jsonFrames(entries, jsonCatchupFree)
+	if ok {
+		return out, true
+	}
+	if !r.wholeRead(func() int {
+		var made int
+		out, made, ok = jsonFrames(entries, maxJSONCatchup)
+		return made / 512
+	}) {
+		return nil, false
+	}
+	return out, ok
+}
+
+// jsonFrames encodes op-log entries as JSON ops messages (the bytes
+// jsonOps makes) of about maxFrame each, counting the bytes made as it
+// goes: false, and the bytes made so far, once they pass limit.
+func jsonFrames(entries []storage.Record, limit int) (frames [][]byte, made int, ok bool) {
+	const head, tail = `{"type":"ops","changes":[`, "]}"
+	var cur []byte // the message being made, without its tail
+	for _, e := range entries {
+		c, err := crdt.DecodeChange(e.Data)
+		if err != nil {
+			continue // as jsonOps
+		}
+		if cur == nil {
+			cur = append(make([]byte, 0, 1024), head...)
+		} else {
+			cur = append(cur, ',')
+		}
+		if cur, ok = c.AppendJSON(cur, limit-made-len(tail)); !ok {
+			return nil, made + len(cur), false
+		}
+		if len(cur) > maxFrame {
+			cur = append(cur, tail...)
+			frames, made, cur = append(frames, cur), made+len(cur), nil
+		}
+	}
+	if cur != nil {
+		cur = append(cur, tail...)
+		frames, made = append(frames, cur), made+len(cur)
+	}
+	return frames, made, made <= limit
 }
 
 // staleSnapshot returns, for a board whose stored snapshot holds held
