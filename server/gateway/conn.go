@@ -77,7 +77,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.conns.Done()
 		return
 	}
-	wc.release, kept = release, true
+	wc.release, wc.ip, kept = release, g.cfg.ClientIP(r), true
 	go wc.read()
 }
 
@@ -110,7 +110,7 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor, def
 		c.Close(websocket.StatusCode(protocol.CloseProtocol), "subprotocol "+protocol.Subprotocol+" required")
 		return nil
 	}
-	c.SetReadLimit(g.cfg.Limits.MaxMessage)
+	c.SetReadLimit(g.cfg.Limits.MaxHello) // a hello of its own bound (Limits.MaxHello)
 	ctx := context.Background()
 	hello, closeCode, why := g.readHello(ctx, c)
 	if closeCode != 0 {
@@ -120,6 +120,7 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor, def
 	if hello == nil {
 		return nil
 	}
+	c.SetReadLimit(g.cfg.Limits.MaxMessage)
 	if code, why := g.cfg.ClaimReplica(ctx, id, hello.Replica, who.User.ID, false); code != 0 {
 		c.Close(websocket.StatusCode(code), why)
 		return nil
@@ -222,6 +223,7 @@ type wsConn struct {
 	done    chan struct{} // closed by the writer when the connection is closed
 	// release gives back the connection's WebSocket slot (wsSlot).
 	release func()
+	ip      string // the client's address (Config.ClientIP)
 
 	// The writer's own (one write at a time: the session sees to it;
 	// wsConn.direct is a writer too).
@@ -239,7 +241,7 @@ func (wc *wsConn) read() {
 	g := wc.g
 	defer g.conns.Done()
 	defer wc.release()
-	g.readLoop(context.Background(), wc.c, wc.rm, wc.s)
+	g.readLoop(context.Background(), wc.c, wc.rm, wc.s, wc.ip)
 	wc.leave()
 }
 

@@ -29,6 +29,21 @@ type Limits struct {
 	// MaxMessage is the largest WebSocket message accepted (default 1 MiB);
 	// larger ones close the connection with 1009.
 	MaxMessage int64
+	// MaxHello is the largest hello accepted (default 8 MiB, and never
+	// less than MaxMessage); a larger one closes the connection with
+	// 1009. A hello is mostly its version vector, an entry (some 28
+	// bytes) per replica the client has seen, and a board's replicas
+	// grow with its writers, who are never forgotten: under MaxMessage,
+	// a board that had some 40,000 writers (one address opening guest
+	// connections that each made one change could get there in hours)
+	// could no longer be joined by a client that had seen them all. A
+	// bound of its own lets such boards in for ten times as many
+	// writers, while every later message keeps MaxMessage. Rejected: a
+	// bound from the board's own vector (the hello is read before the
+	// board's room is open, and a room would have to be loaded for
+	// every connection that never says hello); dropping entries from
+	// the hello (the client would be sent what it has).
+	MaxHello int64
 	// OpsPerSecond and OpsBurst bound changes per second (default 2000,
 	// burst 10000: an offline outbox arrives in bursts).
 	OpsPerSecond, OpsBurst float64
@@ -64,6 +79,10 @@ func (l *Limits) Defaults() {
 	if l.MaxMessage <= 0 {
 		l.MaxMessage = 1 << 20
 	}
+	if l.MaxHello <= 0 {
+		l.MaxHello = 8 << 20
+	}
+	l.MaxHello = max(l.MaxHello, l.MaxMessage)
 	if l.OpsPerSecond <= 0 {
 		l.OpsPerSecond = 2000
 	}
@@ -137,6 +156,12 @@ type Config struct {
 	// ClaimReplica checks that the replica id is the user's, and with
 	// claim takes an unclaimed one; a non-zero code refuses it.
 	ClaimReplica func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string, claim bool) (protocol.CloseCode, string)
+	// AllowClaim, if set, is asked before a connection's first changes
+	// claim its replica id, with the client's address: false (the
+	// address claimed as many new replica ids of the board as it may)
+	// refuses the batch with "rate_limited", and nothing is claimed. A
+	// replica id already claimed is always allowed.
+	AllowClaim func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, ip string) bool
 	// Joining is told who is about to join, with the display name the
 	// hello chose (guests are remembered by name).
 	Joining func(ctx context.Context, board storage.BoardID, u protocol.User)

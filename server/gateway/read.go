@@ -55,7 +55,7 @@ func SetReadHook(f func(data []byte)) (restore func()) {
 // handling one (a bug a message trips) ends this connection only: it is
 // logged, counted, and the client told to reconnect (4001), while the
 // node and the other connections go on.
-func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s *room.Session) {
+func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room, s *room.Session, ip string) {
 	defer func() {
 		if p := recover(); p != nil {
 			g.cfg.Log.Error("panic in a connection's reader; connection closed", "panic", p, "board", rm.Board().String(),
@@ -147,6 +147,10 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 			continue
 		}
 		if !claimed && len(changes) > 0 {
+			if g.cfg.AllowClaim != nil && !g.cfg.AllowClaim(ctx, rm.Board(), s.Replica, ip) {
+				refuse(protocol.CodeRateLimited, seq, "too many new replica ids on this board from your address; resend this batch later")
+				continue
+			}
 			if code, why := g.cfg.ClaimReplica(ctx, rm.Board(), s.Replica, s.User.ID, true); code != 0 {
 				s.Kick(code, why)
 				return

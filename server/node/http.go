@@ -48,6 +48,21 @@ type HTTPLimits struct {
 	// open a minute, closed since or not (default 480; negative: no
 	// limit); past it, 429 with Retry-After before the upgrade.
 	WebSocketOpensPerIP int
+	// ReplicaClaimsPerIP bounds the new replica ids one client address
+	// may claim on one board an hour, in the whole cluster (default 200;
+	// negative: no limit): each is a record kept for good, copied to
+	// every node, and an entry in the board's version vector, which
+	// every welcome carries and every returning client sends back in
+	// its hello. Past it, the first changes of a connection under a new
+	// replica id are refused with "rate_limited" (resend later); a
+	// replica id already claimed is not counted. Guests on a public
+	// board make a new replica id per connection with one small change
+	// each, and one address grew a board's vector past what a hello may
+	// carry. Rejected: a bound per board whoever writes (a stranger
+	// could keep the board's own people from editing), and forgetting
+	// claims (a replica id taken again by someone else would be refused
+	// to its first owner, 4104).
+	ReplicaClaimsPerIP int
 	// MaxWebSockets bounds the node's open WebSockets (default 0: no
 	// limit); past it, 503 before the upgrade, so a client tries another
 	// node.
@@ -76,6 +91,9 @@ func (l *HTTPLimits) defaults() {
 	}
 	if l.WebSocketsPerIP == 0 {
 		l.WebSocketsPerIP = 64
+	}
+	if l.ReplicaClaimsPerIP == 0 {
+		l.ReplicaClaimsPerIP = 200
 	}
 }
 

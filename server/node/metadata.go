@@ -19,6 +19,22 @@ import (
 // claims) is package meta's. The node wires it: the adapters below give
 // the packages above meta the small interfaces they declare (access.Records,
 // api.Boards, notify.Records...), turning meta's errors into answers; and
+// allowClaim counts a new replica id of the board claimed from client
+// address ip (HTTPLimits.ReplicaClaimsPerIP, an hour, in the whole
+// cluster); one already claimed, by anyone, is not counted (the claim
+// says whose it is). A new claim is a write to the metadata quorum
+// anyway: the shared count costs one more.
+func (n *Node) allowClaim(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, ip string) bool {
+	max := n.cfg.HTTP.ReplicaClaimsPerIP
+	if max < 0 {
+		return true
+	}
+	if user, err := n.meta.ClaimOf(ctx, board, rep); err != nil || user != "" {
+		return true // claimed already, or unknown: ClaimReplica decides
+	}
+	return n.limits.AllowShared(ctx, "replica-claim:"+board.String()+" "+ip, max, time.Hour)
+}
+
 // metaChanged applies every change, made on this node or another, to this
 // node's rooms and sessions.
 

@@ -24,6 +24,7 @@ func (n *Node) gatewayConfig() gateway.Config {
 		ClientIP:     httpguard.ClientIP,
 		Enter:        n.enterWS,
 		ClaimReplica: n.claimReplica,
+		AllowClaim:   n.allowClaim,
 		Joining:      n.api.RememberGuestOn,
 		GuestToken: func(who gateway.Visitor, u protocol.User) string {
 			return n.api.GuestToken(who.Board, who.BoardEpoch, u)

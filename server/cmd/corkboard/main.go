@@ -90,6 +90,7 @@ func run(args []string, stdout io.Writer) error {
 	var (
 		trustedProxies = fs.String("trusted-proxies", "", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For names the client (default: none; the peer address is the client)")
 		wsPerIP        = fs.Int("ws-per-ip", 64, "open WebSockets one client address may have (negative: no limit, and no --ws-opens-per-ip limit unless given); past it, 429")
+		claimsPerIP    = fs.Int("replica-claims-per-ip", 200, "new replica ids one client address may claim on one board an hour, in the whole cluster (negative: no limit); past it, the batch is refused with rate_limited")
 		wsOpensPerIP   = fs.Int("ws-opens-per-ip", 0, "WebSockets one client address may open per minute, closed since or not (0: 480, or no limit with a negative --ws-per-ip; negative: no limit); past it, 429 with Retry-After")
 		maxWebSockets  = fs.Int("max-websockets", 0, "open WebSockets this node takes in all (0: no limit); past it, 503")
 		readTimeout    = fs.Duration("http-read-timeout", 30*time.Second, "time to read a request (a picture upload's body gets 2 min)")
@@ -192,7 +193,7 @@ func run(args []string, stdout io.Writer) error {
 
 	cfg.TrustedProxies = split(*trustedProxies)
 	cfg.HTTP = node.HTTPLimits{ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
-		WebSocketsPerIP: *wsPerIP, MaxWebSockets: *maxWebSockets, WebSocketOpensPerIP: *wsOpensPerIP}
+		WebSocketsPerIP: *wsPerIP, MaxWebSockets: *maxWebSockets, WebSocketOpensPerIP: *wsOpensPerIP, ReplicaClaimsPerIP: *claimsPerIP}
 	cfg.Quotas = node.Quotas{RequireSignInToCreate: *requireSignin, BoardsPerHour: *boardsPerHour, SignedInBoardsPerHour: 5 * *boardsPerHour,
 		BoardBlobBytes: mib(*boardBlobMiB), UploadBytesPerDay: mib(*uploadMiBDay)}
 
