@@ -92,6 +92,25 @@ type Config struct {
 	// PresenceInterval: the shortest time between two presence broadcasts
 	// of one session (default 50ms); updates in between are coalesced.
 	PresenceInterval time.Duration
+	// PresenceBytesPerSecond bounds the presence updates a board's room
+	// broadcasts, in bytes of presence frames a second, each counted once
+	// however many sessions get it (default 256 KiB, with a burst of as
+	// much): every session of the board gets each one. Past it, updates
+	// wait, coalesced (the latest data of each session is kept; presence
+	// is never stored), and the sessions that had the fewest bytes
+	// broadcast lately go first, so big or frequent senders slow
+	// themselves down and not the others. Each session was bounded by
+	// PresenceInterval alone: 60 sockets sending 2 KB of presence every
+	// 50 ms put 2.5 MB/s in every peer's queue, and a peer reading 1 MB/s
+	// was closed as a slow reader. Normal use, a cursor of about 100
+	// bytes 20 times a second for a few dozen people, is about 200 KB/s
+	// with the frames' peer fields. Joins, leaves and presence relayed
+	// from other nodes (each bounded by its own room) are not counted.
+	// Rejected: a byte rate per session only (a board's peers would
+	// still get it times the sessions, and the sessions are cheap:
+	// guests); dropping updates past the budget (the last position of a
+	// cursor would be lost).
+	PresenceBytesPerSecond int
 	// MaxLogBytes bounds the op log this node keeps for one board, in
 	// bytes (0: no bound). Past it, clients' changes are refused with
 	// "too_large" and not stored: the board reads as before, and its
@@ -278,6 +297,9 @@ func (c *Config) defaults() {
 	}
 	if c.PresenceInterval <= 0 {
 		c.PresenceInterval = 50 * time.Millisecond
+	}
+	if c.PresenceBytesPerSecond <= 0 {
+		c.PresenceBytesPerSecond = 256 << 10
 	}
 	if c.Now == nil {
 		c.Now = time.Now

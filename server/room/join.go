@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -458,21 +459,49 @@ func (r *Room) schedulePresence() {
 			wait = max(d, 0)
 		}
 	}
-	r.presTimer = time.NewTimer(wait)
+	r.presTimer = time.NewTimer(max(wait, r.presWait))
 }
 
+// presUseHalfLife is how fast a session's recent presence bytes
+// (Session.presUse) are forgotten.
+const presUseHalfLife = time.Second
+
 // flushPresence broadcasts the sessions whose presence changed and whose
-// last broadcast is old enough; the rest wait for the next tick.
+// last broadcast is old enough, within the board's presence budget
+// (Config.PresenceBytesPerSecond), those with the fewest bytes broadcast
+// lately first; the rest wait for the next tick.
 func (r *Room) flushPresence() {
 	now := time.Now()
+	rate := float64(r.cfg.PresenceBytesPerSecond)
+	if r.presAt.IsZero() {
+		r.presTokens = rate
+	} else {
+		r.presTokens = min(rate, r.presTokens+now.Sub(r.presAt).Seconds()*rate)
+	}
+	r.presAt, r.presWait = now, 0
+	use := func(s *Session) float64 {
+		return s.presUse * math.Exp2(-now.Sub(s.presUseAt).Seconds()/presUseHalfLife.Seconds())
+	}
+	var ready []*Session
 	for s := range r.dirtyPres {
-		if now.Sub(r.lastPres[s]) < r.cfg.PresenceInterval {
-			continue
+		if now.Sub(r.lastPres[s]) >= r.cfg.PresenceInterval {
+			ready = append(ready, s)
 		}
+	}
+	slices.SortFunc(ready, func(a, b *Session) int { return cmp.Or(cmp.Compare(use(a), use(b)), cmp.Compare(a.ID, b.ID)) })
+	for _, s := range ready {
+		p := s.peer()
+		frame := protocol.JSON(protocol.Presence{Type: protocol.TypePresence, Peer: &p})
+		n := float64(len(frame))
+		if n > r.presTokens && r.presTokens < rate { // (a frame over the whole budget goes when it is full)
+			r.presWait = max(time.Millisecond, time.Duration((n-r.presTokens)/rate*float64(time.Second)))
+			break
+		}
+		r.presTokens -= n
+		s.presUse, s.presUseAt = use(s)+n, now
 		delete(r.dirtyPres, s)
 		r.lastPres[s] = now
-		p := s.peer()
-		r.broadcastPresence(s, protocol.JSON(protocol.Presence{Type: protocol.TypePresence, Peer: &p}))
+		r.broadcastPresence(s, frame)
 	}
 	if len(r.dirtyPres) > 0 {
 		r.schedulePresence()

@@ -236,6 +236,11 @@ type Room struct {
 	dirtyPres   map[*Session]struct{}
 	lastPres    map[*Session]time.Time
 	presTimer   *time.Timer
+	// The presence budget (Config.PresenceBytesPerSecond): bytes left as
+	// of presAt; presWait, how long the next in line must wait for it.
+	presTokens float64
+	presAt     time.Time
+	presWait   time.Duration
 	// Changes accepted but not yet pushed to local sessions (FanoutDelay).
 	pendFresh  [][]byte
 	pendOwners []*Session

@@ -103,6 +103,12 @@ type Session struct {
 
 	// presence is the session's latest presence data; owned by the room.
 	presence []byte
+	// presUse is the presence bytes the room broadcast for the session
+	// lately (decaying by half every presUseHalfLife), as of presUseAt:
+	// the order in which a board's presence budget serves its sessions
+	// (Room.flushPresence). Owned by the room.
+	presUse   float64
+	presUseAt time.Time
 	// edits mirrors whether User.Role may make changes (MayEdit), for
 	// the connection's reader: the room changes User.Role on its own
 	// goroutine.
