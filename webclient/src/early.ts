@@ -55,6 +55,12 @@ export class EarlySocket {
   readonly frames: (string | ArrayBuffer)[] = [];
   opened = false;
   closed = false;
+  /**
+   * The socket sends hello itself when it opens (a WorkerSocket): whoever
+   * takes the connection over before its open event reaches the page must
+   * not send another (the node refuses a second hello).
+   */
+  readonly sendsOwnHello: boolean;
 
   /**
    * socket: makes the connection and sends hello as soon as it opens (a
@@ -69,6 +75,7 @@ export class EarlySocket {
     color: string,
     socket?: ReturnType<EarlySocketMaker>['open'],
   ) {
+    this.sendsOwnHello = !!socket;
     const hello = helloFrame(replica, {}, name, color, farViewFrom());
     const ws = socket ? socket(wsURL(board, token), 'corkboard.v1', hello) : new WebSocket(wsURL(board, token), 'corkboard.v1');
     ws.binaryType = 'arraybuffer';

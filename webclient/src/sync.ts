@@ -441,7 +441,7 @@ export class Sync {
   private adopt(early: EarlySocket): void {
     const ws = early.ws;
     this.ws = ws;
-    this.attach(ws, early.opened);
+    this.attach(ws, early.opened, early.sendsOwnHello);
     if (early.opened) {
       this.failedOpens = 0;
       this.lastHeard = Date.now();
@@ -456,7 +456,13 @@ export class Sync {
     }
   }
 
-  private attach(ws: WebSocket, alreadyOpen: boolean): void {
+  /**
+   * attach handles ws's events. alreadyOpen: its open event came already
+   * (an early connection's); helloSent: it sends its hello itself when it
+   * opens (an early connection in a worker, taken over before its open
+   * event reached the page: a second hello here was refused by the node).
+   */
+  private attach(ws: WebSocket, alreadyOpen: boolean, helloSent = false): void {
     let opened = alreadyOpen;
     if (!alreadyOpen)
       ws.onopen = () => {
@@ -464,7 +470,7 @@ export class Sync {
         performance.mark('corkboard:ws-open');
         this.failedOpens = 0;
         this.lastHeard = Date.now();
-        this.send(helloFrame(this.replica, this.o.doc.version(), this.o.name, this.user?.color || this.o.color, this.o.farView ?? 0));
+        if (!helloSent) this.send(helloFrame(this.replica, this.o.doc.version(), this.o.name, this.user?.color || this.o.color, this.o.farView ?? 0));
       };
     else ws.onopen = null;
     ws.onmessage = (ev) => {
