@@ -326,17 +326,9 @@ func (r *Room) admitMoveReach(reach int) (protocol.Code, error) {
 	if reach > r.cfg.MaxMoveReach {
 		return protocol.CodeInvalidOp, fmt.Errorf("its moves reach back over %d later moves of the board, more than the %d a change may reorder: make them again", reach, r.cfg.MaxMoveReach)
 	}
-	now, burst := r.cfg.Now(), float64(2*r.cfg.MaxMoveReach)
-	if r.moveLast.IsZero() {
-		r.moveWork = burst
-	} else {
-		r.moveWork = min(burst, r.moveWork+now.Sub(r.moveLast).Seconds()*r.cfg.MoveWorkPerSecond)
-	}
-	r.moveLast = now
-	if r.moveWork < float64(reach) {
+	if !r.moveWork.take(r.cfg.Now(), float64(reach), r.cfg.MoveWorkPerSecond, float64(2*r.cfg.MaxMoveReach)) {
 		return protocol.CodeRateLimited, fmt.Errorf("too many late moves on this board right now; resend this batch later")
 	}
-	r.moveWork -= float64(reach)
 	return "", nil
 }
 
@@ -356,18 +348,33 @@ func (r *Room) admitTextDeletes(c *crdt.Change) (protocol.Code, error) {
 	if n > uint64(r.cfg.MaxTextDeletes) {
 		return protocol.CodeInvalidOp, fmt.Errorf("its text deletions name %d characters, more than the %d a change may: split it", n, r.cfg.MaxTextDeletes)
 	}
-	now, burst := r.cfg.Now(), float64(r.cfg.MaxTextDeletes)
-	if r.textLast.IsZero() {
-		r.textWork = burst
-	} else {
-		r.textWork = min(burst, r.textWork+now.Sub(r.textLast).Seconds()*r.cfg.TextDeletesPerSecond)
-	}
-	r.textLast = now
-	if r.textWork < float64(n) {
+	if !r.textWork.take(r.cfg.Now(), float64(n), r.cfg.TextDeletesPerSecond, float64(r.cfg.MaxTextDeletes)) {
 		return protocol.CodeRateLimited, fmt.Errorf("too many text deletions on this board right now; resend this batch later")
 	}
-	r.textWork -= float64(n)
 	return "", nil
+}
+
+// workBudget is a budget of work refilled at a rate up to a burst (full
+// when first used), spent by take.
+type workBudget struct {
+	left float64
+	at   time.Time // when left was last refilled; zero: never used
+}
+
+// take spends n at now if the budget, refilled at rate a second up to
+// burst, has it; otherwise it spends nothing and says no.
+func (b *workBudget) take(now time.Time, n, rate, burst float64) bool {
+	if b.at.IsZero() {
+		b.left = burst
+	} else {
+		b.left = min(burst, b.left+now.Sub(b.at).Seconds()*rate)
+	}
+	b.at = now
+	if b.left < n {
+		return false
+	}
+	b.left -= n
+	return true
 }
 
 // Roles, from most to least powerful (package protocol names them).

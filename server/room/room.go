@@ -229,10 +229,8 @@ type Room struct {
 	refusedSnap time.Time                 // when a snapshot was last written after a refusal
 	refusedDue  bool                      // a refusal waits for that snapshot
 	dots        map[string]float64        // each voter's dots over the board, once summed (policy.go)
-	moveWork    float64                   // reach the board's clients may still spend (MoveWorkPerSecond)
-	moveLast    time.Time                 // when moveWork was last refilled
-	textWork    float64                   // characters the board's clients may still delete (TextDeletesPerSecond)
-	textLast    time.Time                 // when textWork was last refilled
+	moveWork    workBudget                // reach the board's clients may still spend (MoveWorkPerSecond)
+	textWork    workBudget                // characters the board's clients may still delete (TextDeletesPerSecond)
 	dirtyPres   map[*Session]struct{}
 	lastPres    map[*Session]time.Time
 	presTimer   *time.Timer
