@@ -1134,3 +1134,38 @@ func (x *textIndex) clone() *textIndex {
 	}
 	return c
 }
+
+// runsBetween bounds the runs an insert with origins a and b walks when
+// it takes the slow path (integrateSlow): the runs between the one holding
+// a (zero: the text's start) and the one holding b (zero, or b not after a:
+// the text's end), plus the two a split at a or b may make. It stops
+// counting past limit. ok is false if a or b is not in the text.
+func (t *textList) runsBetween(a, b OpID, limit int) (n int, ok bool) {
+	li, ri := 0, 0 // the first run counted
+	if !a.IsZero() {
+		la, found := t.find(a)
+		if !found {
+			return 0, false
+		}
+		li, ri = la.leaf, la.run+1
+	}
+	endLi, endRi := len(t.leaves)-1, len(t.leaves[len(t.leaves)-1].runs) // the first run not counted
+	if !b.IsZero() {
+		lb, found := t.find(b)
+		if !found {
+			return 0, false
+		}
+		if lb.leaf > li || lb.leaf == li && lb.run >= ri {
+			endLi, endRi = lb.leaf, lb.run
+		}
+	}
+	n = 2
+	for ; li <= endLi && n <= limit; li, ri = li+1, 0 {
+		if li == endLi {
+			n += max(endRi-ri, 0)
+		} else {
+			n += max(len(t.leaves[li].runs)-ri, 0)
+		}
+	}
+	return n, true
+}

@@ -262,6 +262,9 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if code, err := r.admitTextDeletes(c); err != nil {
 		return code, err
 	}
+	if code, err := r.admitInsertReach(c); err != nil {
+		return code, err
+	}
 	if err := allowed(s.User.Role, s.User.ID, c, r.doc); err != nil {
 		return protocol.CodeForbidden, err
 	}
@@ -350,6 +353,23 @@ func (r *Room) admitTextDeletes(c *crdt.Change) (protocol.Code, error) {
 	}
 	if !r.textWork.take(r.cfg.Now(), float64(n), r.cfg.TextDeletesPerSecond, float64(r.cfg.MaxTextDeletes)) {
 		return protocol.CodeRateLimited, fmt.Errorf("too many text deletions on this board right now; resend this batch later")
+	}
+	return "", nil
+}
+
+// admitInsertReach charges the runs c's inserts may walk as they apply
+// (crdt.Doc.InsertReach) to the board's budget for them
+// (Config.MaxInsertReach, InsertReachPerSecond).
+func (r *Room) admitInsertReach(c *crdt.Change) (protocol.Code, error) {
+	n := r.doc.InsertReach(c, r.cfg.MaxInsertReach)
+	if n == 0 {
+		return "", nil
+	}
+	if n > r.cfg.MaxInsertReach {
+		return protocol.CodeInvalidOp, fmt.Errorf("its text inserts would walk over %d runs of text, more than the %d a change may: insert where the text is, or split it", r.cfg.MaxInsertReach, r.cfg.MaxInsertReach)
+	}
+	if !r.insertWork.take(r.cfg.Now(), float64(n), r.cfg.InsertReachPerSecond, float64(r.cfg.MaxInsertReach)) {
+		return protocol.CodeRateLimited, fmt.Errorf("too many text inserts on this board right now; resend this batch later")
 	}
 	return "", nil
 }

@@ -231,6 +231,7 @@ type Room struct {
 	dots        map[string]float64        // each voter's dots over the board, once summed (policy.go)
 	moveWork    workBudget                // reach the board's clients may still spend (MoveWorkPerSecond)
 	textWork    workBudget                // characters the board's clients may still delete (TextDeletesPerSecond)
+	insertWork  workBudget                // runs the board's clients' inserts may still walk (InsertReachPerSecond)
 	dirtyPres   map[*Session]struct{}
 	lastPres    map[*Session]time.Time
 	presTimer   *time.Timer
