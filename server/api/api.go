@@ -111,6 +111,10 @@ type Config struct {
 	// cluster (meta.Store.ClaimReplica with claim): meta.ErrClaimed if it
 	// is another user's. The write API's replica ids (elements.go).
 	ClaimReplica func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string) error
+	// AllowClaim counts a new replica id of a board claimed for a caller at
+	// client address ip, and says whether the address may claim it (the
+	// node's per-address bound, as for WebSocket sessions); nil: always.
+	AllowClaim func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, ip string) bool
 }
 
 // Server is the node's REST handlers.

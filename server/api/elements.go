@@ -349,7 +349,7 @@ func (srv *Server) writeVia(w http.ResponseWriter, r *http.Request, parse func()
 			return
 		}
 	}
-	status, res, code, err := srv.applyActions(r.Context(), id, m, who, actions, ballot)
+	status, res, code, err := srv.applyActions(withClient(r), id, m, who, actions, ballot)
 	if err != nil {
 		if idem != "" {
 			srv.finishIdem(id, who.User.ID, idem, nil)
@@ -473,8 +473,25 @@ func (srv *Server) apiReplica(ctx context.Context, board storage.BoardID, user s
 	return rep, nil
 }
 
+// errClaimsSpent refuses a new replica id to a caller whose client address
+// claimed as many of the board's as it may lately (Config.AllowClaim).
+var errClaimsSpent = errors.New("this address made too many new writers of this board lately; retry later")
+
+// clientKey is the context key of a call's client address
+// (httpguard.ClientIP), for the replica claims it makes.
+type clientKey struct{}
+
+// withClient is r's context carrying its client address.
+func withClient(r *http.Request) context.Context {
+	return context.WithValue(r.Context(), clientKey{}, httpguard.ClientIP(r))
+}
+
 // newReplica draws a replica id and claims it for user on the board in
-// the cluster, drawing again when another user has it.
+// the cluster, drawing again when another user has it. A call's client
+// address (withClient) is counted for each new id: a guest token is a
+// writer of its own, and guests' tokens cost a WebSocket open each, so
+// without it one address made a new id of the board per call, and the
+// board's version vector grew until no client's hello fit.
 func (srv *Server) newReplica(ctx context.Context, board storage.BoardID, user string) (crdt.ReplicaID, error) {
 	for range 8 {
 		var b [8]byte
@@ -482,6 +499,9 @@ func (srv *Server) newReplica(ctx context.Context, board storage.BoardID, user s
 		rep := crdt.ReplicaID(binary.BigEndian.Uint64(b[:]) & (1<<53 - 1))
 		if rep == 0 {
 			continue
+		}
+		if ip, ok := ctx.Value(clientKey{}).(string); ok && srv.cfg.AllowClaim != nil && !srv.cfg.AllowClaim(ctx, board, rep, ip) {
+			return 0, errClaimsSpent
 		}
 		err := srv.cfg.ClaimReplica(ctx, board, rep, user)
 		if errors.Is(err, meta.ErrClaimed) {
@@ -503,6 +523,9 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	unlock := srv.writerLock(id, writer)
 	defer unlock()
 	rep, err := srv.apiReplica(ctx, id, writer)
+	if errors.Is(err, errClaimsSpent) {
+		return 429, writeResult{}, protocol.CodeRateLimited, err
+	}
 	if err != nil {
 		return 503, writeResult{}, protocol.CodeUnavailable, fmt.Errorf("no replica id for this caller now: %v", err)
 	}

@@ -316,7 +316,7 @@ func (srv *Server) restoreBoard(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"elements": []string{}, "skipped": orEmpty(skip)})
 		return
 	}
-	status, res, code, err := srv.applyActions(r.Context(), id, m, who, actions, false)
+	status, res, code, err := srv.applyActions(withClient(r), id, m, who, actions, false)
 	if err != nil {
 		writeError(w, status, code, err.Error())
 		return

@@ -109,7 +109,7 @@ func (srv *Server) importFile(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"elements": []string{}, "skipped": orEmpty(im.Skipped)})
 		return
 	}
-	status, res, code, err := srv.applyActions(r.Context(), id, m, who, actions, false)
+	status, res, code, err := srv.applyActions(withClient(r), id, m, who, actions, false)
 	if err != nil {
 		writeError(w, status, code, err.Error())
 		return

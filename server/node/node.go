@@ -341,6 +341,7 @@ func New(cfg Config) (*Node, error) {
 		Blobs: n.blobs, Notes: n.notes, Outbox: n.outbox, Guard: n.guard, Limits: n.limits, Signer: n.signer, Log: n.log,
 		Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From, Quotas: cfg.Quotas,
 		MaxWebhooks: cfg.Webhooks.MaxPerBoard,
+		AllowClaim:  n.allowClaim,
 		ClaimReplica: func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string) error {
 			return n.meta.ClaimReplica(ctx, board, rep, user, true)
 		}})

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -96,4 +97,29 @@ func TestHelloOverMaxMessage(t *testing.T) {
 	}
 	big.write(websocket.MessageText, h)
 	big.expectClose(protocol.CloseTooBig)
+}
+
+// TestRESTReplicaClaimsBounded: a guest token is a writer of its own on
+// the write API, and the node claimed a new replica id of the board for
+// each, with no count of the address: a WebSocket open (no change sent)
+// gave a token, and each token's one REST write grew the board's version
+// vector. The address's new ids are counted there too: past the bound,
+// 429 and nothing claimed.
+func TestRESTReplicaClaimsBounded(t *testing.T) {
+	tn := startNode(t, func(c *node.Config) { c.HTTP.ReplicaClaimsPerIP = 3 })
+	b := tn.createBoard(`{"name":"open"}`)
+	u := tn.wsURL(b.Board.ID, "")
+	statuses := []int{}
+	for i := range 4 {
+		r := rawJoin(t, u, crdt.ReplicaID(0x7400+i), nil) // no change: no claim
+		res := tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", r.welcome.Token, "application/json", []byte(`{"kind":"note","text":"hi"}`), nil)
+		statuses = append(statuses, res.status)
+	}
+	if fmt.Sprint(statuses) != "[201 201 201 429]" {
+		t.Fatalf("four guest tokens' first REST writes from one address: %v, want [201 201 201 429]", statuses)
+	}
+	late := rawJoin(t, u, 0x7500, nil)
+	if len(late.welcome.Version) != 3 {
+		t.Fatalf("board version after the refusal: %v; want 3 writers", late.welcome.Version)
+	}
 }

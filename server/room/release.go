@@ -130,6 +130,14 @@ func (r *Room) admitAgain(a author, c *crdt.Change) (protocol.Code, error) {
 	if err := ownedBy(a.user, r.policy.Voting.voter(a.user), c, moves); err != nil {
 		return protocol.CodeForbidden, err
 	}
+	// The text work it does: counted when it was held, its origins or
+	// targets may have been missing then (and counted as nothing).
+	if code, err := r.admitTextDeletes(c); err != nil {
+		return code, err
+	}
+	if code, err := r.admitInsertReach(c); err != nil {
+		return code, err
+	}
 	return r.checkPolicy(a.user, c, moves)
 }
 
