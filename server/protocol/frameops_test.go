@@ -48,8 +48,9 @@ func TestOpsFrameOpsBounded(t *testing.T) {
 // megabyte of empty ops ({},{},…) was 349,490 of them, some 429 MB
 // allocated, for any joined session (a viewer's frame is decoded before
 // its role is asked). Past MaxFrameOps the frame is refused before it is
-// decoded, with a few bytes allocated; at it, it decodes; and objects
-// nested in ops or strings that look like objects are not counted.
+// decoded, with a few bytes allocated, whatever its ops are (nulls and
+// numbers were decoded as ops too); at it, it decodes; and objects nested
+// in ops or strings that look like objects are not counted.
 func TestJSONOpsFrameCountedBeforeDecoding(t *testing.T) {
 	frame := func(ops int, op string) []byte {
 		var b strings.Builder
@@ -77,6 +78,11 @@ func TestJSONOpsFrameCountedBeforeDecoding(t *testing.T) {
 	}
 	if jsonOpsOver(frame(MaxFrameOps, `{}`), MaxFrameOps) {
 		t.Fatal("a frame of MaxFrameOps ops counted over")
+	}
+	for _, v := range []string{"0", "null", `"x"`, "[]"} {
+		if !jsonOpsOver(frame(MaxFrameOps+1, v), MaxFrameOps) {
+			t.Fatalf("a frame of %d ops of %s counted under the bound", MaxFrameOps+1, v)
+		}
 	}
 	nested := `{"type":"set","element":"0190f5e2-7c3a-7d4e-9b1a-2c3d4e5f6a7b","key":"x","value":{"a":{"b":[{},{}]},"s":"{{{[[{"}}`
 	if jsonOpsOver(frame(10, nested), 10) || !jsonOpsOver(frame(11, nested), 10) {

@@ -323,12 +323,13 @@ func DecodeClientText(b []byte) (ClientFrame, error) {
 }
 
 // jsonOpsOver says whether a JSON ops frame holds more than max ops,
-// without decoding it: it counts the objects that open at the nesting
-// depth of an op (the frame, its "changes" array, a change, its "ops"
-// array: an object opening inside an array four levels deep). Anything
-// else an array of objects at that depth would hold is counted too, so
-// the count never falls below the ops; a frame that is not JSON is left
-// to the decoder.
+// without decoding it: it counts the values of the arrays four levels deep
+// (the frame, its "changes" array, a change, its "ops" array), as their
+// commas and one for each such array. Values of any kind count: a null or
+// a number in "ops" was decoded into an op all the same (0,0,0,… passed a
+// count of objects). Anything else an array at that depth would hold is
+// counted too, so the count never falls below the ops; a frame that is
+// not JSON is left to the decoder.
 func jsonOpsOver(b []byte, max int) bool {
 	depth, n := 0, 0
 	var arrays uint64 // bit i: the container at depth i+1 is an array
@@ -348,12 +349,11 @@ func jsonOpsOver(b []byte, max int) bool {
 		switch c {
 		case '"':
 			inString = true
-		case '{', '[':
-			if c == '{' && depth == 4 && arrays&(1<<3) != 0 {
-				if n++; n > max {
-					return true
-				}
+		case ',':
+			if depth == 4 && arrays&(1<<3) != 0 {
+				n++
 			}
+		case '{', '[':
 			if depth < 64 {
 				if c == '[' {
 					arrays |= 1 << depth
@@ -362,8 +362,14 @@ func jsonOpsOver(b []byte, max int) bool {
 				}
 			}
 			depth++
+			if depth == 4 && c == '[' {
+				n++ // its first value
+			}
 		case '}', ']':
 			depth--
+		}
+		if n > max {
+			return true
 		}
 	}
 	return false
