@@ -259,12 +259,6 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	if err := r.logFull(c); err != nil {
 		return protocol.CodeTooLarge, err
 	}
-	if code, err := r.admitTextDeletes(c); err != nil {
-		return code, err
-	}
-	if code, err := r.admitInsertReach(c); err != nil {
-		return code, err
-	}
 	if err := allowed(s.User.Role, s.User.ID, c, r.doc); err != nil {
 		return protocol.CodeForbidden, err
 	}
@@ -273,6 +267,15 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 		return protocol.CodeForbidden, err
 	}
 	if code, err := r.checkPolicy(s.User.ID, c, moves); err != nil {
+		return code, err
+	}
+	// The text work is charged once the role and the policy allow the
+	// change (a commenter's deletions spent the board's budget before),
+	// and before Check walks the text for it.
+	if code, err := r.admitTextDeletes(c); err != nil {
+		return code, err
+	}
+	if code, err := r.admitInsertReach(c); err != nil {
 		return code, err
 	}
 	if err := r.doc.Check(c); err != nil {

@@ -156,3 +156,44 @@ func TestInsertReachBudgeted(t *testing.T) {
 		t.Fatalf("typing once the budget refilled: %s", got)
 	}
 }
+
+// TestTextBudgetsSpentByAllowedChangesOnly: the text budgets were charged
+// before the role was asked, so a commenter's refused deletions, sent
+// every second, kept every editor's deletions on the board rate_limited.
+// A change the role refuses spends nothing.
+func TestTextBudgetsSpentByAllowedChangesOnly(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Now().UnixMilli())
+	clock := func() time.Time { return time.UnixMilli(now.Load()) }
+	m := newManager(t, room.Config{Now: clock, MaxTextDeletes: 100_000, TextDeletesPerSecond: 1})
+	r := open(t, m)
+	ed := join(t, r, "ed", 7, room.RoleEditor, 1000)
+	a := newAuthor(7)
+	a.ms = now.Load()
+	first := a.note(t, 1, strings.Repeat("x", 1000))
+	if err := r.Submit(context.Background(), ed, 1, []crdt.Change{first}); err != nil {
+		t.Fatal(err)
+	}
+	expectAck(t, ed, 1)
+	del := func(rep crdt.ReplicaID, start uint64) crdt.Change {
+		a.ms++
+		return crdt.Change{Replica: rep, Start: start, Time: crdt.MakeTimestamp(uint64(a.ms), 0), Ops: []crdt.Op{
+			{Type: crdt.OpDeleteText, Element: el(1), Key: "text", Target: crdt.OpID{Replica: 7, Counter: first.Start + 2}, Count: 100_000}}}
+	}
+	co := join(t, r, "co", 8, room.RoleCommenter, 1000)
+	if err := r.Submit(context.Background(), co, 1, []crdt.Change{del(8, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if msg, _ := readUntil(t, co, protocol.TypeError); !strings.Contains(string(msg.Data), string(protocol.CodeForbidden)) {
+		t.Fatalf("a commenter's deletion: %s", msg.Data)
+	}
+	// The whole burst is left for the editor (Check then refuses the
+	// count past the text, but the budget let it through).
+	if err := r.Submit(context.Background(), ed, 2, []crdt.Change{del(7, first.End()+1)}); err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := readUntil(t, ed, protocol.TypeError)
+	if strings.Contains(string(msg.Data), string(protocol.CodeRateLimited)) {
+		t.Fatalf("an editor's deletion after a commenter's refused one: %s", msg.Data)
+	}
+}
