@@ -177,20 +177,19 @@ func preread(r *http.Request) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return
 	}
-	size := prereadBody
-	if r.ContentLength > 0 && r.ContentLength < int64(size) {
-		size = int(r.ContentLength) + 1 // +1: the EOF is read too
-	}
-	buf := make([]byte, size)
-	n, err := io.ReadFull(r.Body, buf)
+	// Read as it comes (a buffer that grows with what arrived, not 64 KiB
+	// for each call that declares a body); ReadAll ends cleanly at the
+	// body's end only, and passes on any other error (a body cut short
+	// is io.ErrUnexpectedEOF from net/http, as the handler would have had).
+	buf, err := io.ReadAll(io.LimitReader(r.Body, prereadBody))
 	var rest io.Reader = r.Body
 	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		rest = eofReader{}
 	case err != nil:
 		rest = errReader{err}
+	case len(buf) < prereadBody:
+		rest = eofReader{}
 	}
-	r.Body = prereadBodyReader{Reader: io.MultiReader(bytes.NewReader(buf[:n]), rest), Closer: r.Body}
+	r.Body = prereadBodyReader{Reader: io.MultiReader(bytes.NewReader(buf), rest), Closer: r.Body}
 }
 
 type prereadBodyReader struct {
