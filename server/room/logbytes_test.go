@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/bus"
@@ -108,4 +110,75 @@ func TestBoardLogBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectAck(t, s, 1)
+}
+
+// TestFullLogFreedByRetention: with a retention period, a board whose
+// history reached the bound took nothing more for good: no change was
+// stored, so no snapshot came, so the old history was never dropped (and
+// after a trim the store's estimate still counted it). A change refused
+// for a full log now has the room write a snapshot (at most one a
+// minute), the retention drop what it may, and the dropped bytes leave
+// the count: once the history is old enough, the change is taken.
+func TestFullLogFreedByRetention(t *testing.T) {
+	st, err := storage.OpenPebble(t.TempDir(), storage.PebbleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var now atomic.Int64
+	now.Store(time.Now().UnixMilli())
+	clock := func() time.Time { return time.UnixMilli(now.Load()) }
+	m := newManager(t, room.Config{Store: st, Now: clock, MaxLogBytes: 32 << 10, Retention: time.Hour, SnapshotEvery: 1000})
+	r := open(t, m)
+	s := join(t, r, "a", 7, room.RoleEditor, 1000)
+	a := newAuthor(7)
+	a.ms = now.Load()
+	rng := rand.New(rand.NewPCG(5, 5))
+	t.Logf("seed 5")
+	text := func() string {
+		b := make([]byte, 4000)
+		for i := range b {
+			b[i] = byte('a' + rng.IntN(26))
+		}
+		return string(b)
+	}
+	outcome := func(seq uint64, c crdt.Change) string {
+		t.Helper()
+		if err := r.Submit(context.Background(), s, seq, []crdt.Change{c}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			msg := next(t, s)
+			switch frameType(msg) {
+			case protocol.TypeAck:
+				return "ack"
+			case protocol.TypeError:
+				var e protocol.Error
+				json.Unmarshal(msg.Data, &e)
+				return string(e.Code)
+			}
+		}
+	}
+	seq, full := uint64(0), false
+	for i := 1; i <= 20 && !full; i++ {
+		seq++
+		c := a.note(t, i, text())
+		switch got := outcome(seq, c); got {
+		case "ack":
+		case string(protocol.CodeTooLarge):
+			full = true
+		default:
+			t.Fatalf("change %d: %s", i, got)
+		}
+	}
+	if !full {
+		t.Fatal("the log never reached its bound")
+	}
+	// Two hours on: the history is past the retention period.
+	now.Add((2 * time.Hour).Milliseconds())
+	a.ms = now.Load()
+	seq++
+	if got := outcome(seq, a.note(t, 100, "after the retention")); got != "ack" {
+		t.Fatalf("a change once the history is past the retention period: %s", got)
+	}
 }

@@ -132,6 +132,20 @@ func (r *Room) logFull(c *crdt.Change) error {
 	if r.cfg.MaxLogBytes <= 0 || r.logBytes < r.cfg.MaxLogBytes || c.End() <= r.doc.VersionOf(c.Replica) {
 		return nil
 	}
+	// With a retention period, history older than it may go: a snapshot
+	// now lets it (at most one a minute: a full board's every change would
+	// otherwise write the whole board).
+	if now := r.cfg.Now(); r.cfg.Retention > 0 && now.Sub(r.fullSnap) >= time.Minute {
+		r.fullSnap = now
+		if r.sinceSnap > 0 {
+			r.writeSnapshot() // and the retention after it
+		} else {
+			r.applyRetention() // the last snapshot covers the whole log
+		}
+		if r.logBytes < r.cfg.MaxLogBytes {
+			return nil
+		}
+	}
 	return fmt.Errorf("this board's history takes %d MiB, the most this node keeps for one board: it takes no more changes; its owner may export it and import it as a new board", r.logBytes>>20)
 }
 
@@ -507,11 +521,13 @@ func (r *Room) applyRetention() {
 	}
 	cutoff := r.cfg.Now().Add(-r.cfg.Retention).UnixMilli()
 	var before uint64
+	var dropped int64
 	err := r.cfg.Store.ScanOps(context.Background(), r.board, 1, func(e storage.Record) error {
 		if e.Accepted >= cutoff || e.Seq > r.snapSeq {
 			return errScanDone
 		}
 		before = e.Seq + 1
+		dropped += int64(len(e.Data))
 		return nil
 	})
 	if (err != nil && err != errScanDone) || before == 0 {
@@ -521,5 +537,8 @@ func (r *Room) applyRetention() {
 		r.log.Warn("retention: trim failed", "err", err)
 		return
 	}
-	r.sizeLog()
+	// What was dropped, counted as appended: the store's estimate still
+	// counts it until its tables are compacted, and a board counted full
+	// after a trim would take nothing more.
+	r.logBytes = max(r.logBytes-dropped, 0)
 }

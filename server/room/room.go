@@ -204,6 +204,7 @@ type Room struct {
 	// (Config.MaxLogBytes): read at load and after a trim, plus what the
 	// room appended since.
 	logBytes int64
+	fullSnap time.Time // when a full log last asked for a snapshot (retention may free it)
 	snapSeq  uint64
 	// farFrame is the last far-view frame made (join.go farView), of the
 	// doc at version farAt.
