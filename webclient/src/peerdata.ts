@@ -60,9 +60,15 @@ function ids(v: unknown, max: number): string[] | null {
   return out;
 }
 
-/** A peer's presence data, in the shapes this page reads (see above); undefined when it is not an object. */
+/**
+ * A peer's presence data, in the shapes this page reads (see above). Data
+ * that is not an object (an SDK app's string, number or list: presence is
+ * free-form JSON) is passed on as it is: none of the keys read here is
+ * found on it. undefined for none.
+ */
 export function presenceData(raw: unknown): PresenceData | undefined {
-  if (!isObj(raw)) return undefined;
+  if (raw === undefined || raw === null) return undefined;
+  if (!isObj(raw)) return raw as PresenceData;
   const out: Obj = {};
   for (const [k, v] of Object.entries(raw)) {
     if (k === '__proto__') continue; // an own key of JSON.parse's objects; never a prototype here

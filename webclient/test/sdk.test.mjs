@@ -143,6 +143,11 @@ test('presence set by one client is seen by the other, with who it is', async ()
   assert.equal(peer.name, a.user.name); // the name the node knows the owner's token by
   assert.equal(peer.replica, a.replica);
   assert.ok(events > 0);
+  // Presence is free-form JSON: a string an app sets reaches the other
+  // client as it is (the board page's checks keep only the shapes it reads
+  // of objects, and dropped any data that was not an object).
+  a.presence.set('typing');
+  await waitFor(() => b.presence.peers.find((p) => p.session === a.presence.session && p.data === 'typing'), () => JSON.stringify(b.presence.peers));
   // Leaving is seen too.
   a.close();
   await waitFor(() => !b.presence.peers.some((p) => p.session === peer.session), 'b sees a leave');
