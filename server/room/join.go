@@ -3,6 +3,7 @@ package room
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -96,8 +97,10 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 	}
 	var jsonOut [][]byte // the JSON ops messages of entries (JSON sessions)
 	if !useSnapshot && jsonOnly {
-		var ok bool
-		if jsonOut, ok = r.jsonCatchup(entries); !ok {
+		var ok, busy bool
+		if jsonOut, ok, busy = r.jsonCatchup(entries); busy {
+			return errJoinBusy
+		} else if !ok {
 			useSnapshot, entries = true, nil
 		}
 	}
@@ -120,8 +123,10 @@ func (r *Room) join(s *Session, have crdt.VersionVector) error {
 		if stored && jsonOnly {
 			// The log after the snapshot, in JSON, within the same
 			// bound; past it, a fresh snapshot, which has none.
-			var ok bool
-			if jsonOut, ok = r.jsonCatchup(entries); !ok {
+			var ok, busy bool
+			if jsonOut, ok, busy = r.jsonCatchup(entries); busy {
+				return errJoinBusy
+			} else if !ok {
 				snap, entries, stored = nil, nil, false
 			}
 		}
@@ -258,20 +263,30 @@ func (r *Room) joinSnapshot(ctx context.Context) ([]byte, []storage.Record, bool
 // or, past jsonCatchupFree, the board's whole-board reads are spent or
 // another whole-board read of the board is under way (Config.WholeRead
 // never waits; see maxJSONCatchup).
-func (r *Room) jsonCatchup(entries []storage.Record) ([][]byte, bool) {
-	out, _, ok := jsonFrames(entries, jsonCatchupFree)
+//
+// busy: the whole-board reads were spent. The join is then refused
+// (errJoinBusy: the client reconnects later) rather than sent a fresh
+// snapshot, which a spent budget has the room store uncharged: JSON joins
+// over a busy board's tail had it write the whole board at every 256 KiB
+// of JSON the tail grew.
+func (r *Room) jsonCatchup(entries []storage.Record) (out [][]byte, ok, busy bool) {
+	out, _, ok = jsonFrames(entries, jsonCatchupFree)
 	if ok {
-		return out, true
+		return out, true, false
 	}
 	if !r.wholeRead(func() int {
 		var made int
 		out, made, ok = jsonFrames(entries, maxJSONCatchup)
 		return made / 512
 	}) {
-		return nil, false
+		return nil, false, true
 	}
-	return out, ok
+	return out, ok, false
 }
+
+// errJoinBusy refuses a join whose catch-up needs a whole-board read while
+// the board's are spent; the session is closed with CloseRetry.
+var errJoinBusy = errors.New("room: the board is read in full too often; connect again in a moment")
 
 // jsonFrames encodes op-log entries as JSON ops messages (the bytes
 // jsonOps makes) of about maxFrame each, counting the bytes made as it

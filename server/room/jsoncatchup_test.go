@@ -29,7 +29,8 @@ func TestJSONCatchupBounded(t *testing.T) {
 		charged.Add(int64(read()))
 		return true
 	}
-	m := newManager(t, room.Config{Store: pebbleStore(t), WholeRead: spend})
+	st := &snapCountStore{Store: pebbleStore(t)}
+	m := newManager(t, room.Config{Store: st, WholeRead: spend})
 	r := open(t, m)
 	w := join(t, r, "w", 1, room.RoleEditor, 4096)
 	readUntil(t, w, protocol.TypeSynced)
@@ -94,11 +95,18 @@ func TestJSONCatchupBounded(t *testing.T) {
 	if got := charged.Load(); got < bound/512 {
 		t.Fatalf("the JSON the join made was charged %d units of the board's whole-board reads; want at least %d", got, bound/512)
 	}
-	before, refusedBefore := charged.Load(), refused.Load()
-	wl, jsonBytes, _ = visit("j2", nil)
-	if wl.Catchup != "snapshot" || jsonBytes != 0 || charged.Load() != before || refused.Load() == refusedBefore {
-		t.Fatalf("second JSON join with the board's reads spent: catch-up %q, %d bytes of JSON ops, %d units charged, refused %d times; want a snapshot, no JSON made",
-			wl.Catchup, jsonBytes, charged.Load()-before, refused.Load()-refusedBefore)
+	// With the board's reads spent, a JSON join is refused (the client
+	// connects again later): it was sent a fresh snapshot, which a spent
+	// budget has the room store uncharged, the whole board written at
+	// every 256 KiB of JSON the log grew.
+	before, refusedBefore, snapsBefore := charged.Load(), refused.Load(), st.snaps.Load()
+	j2 := room.NewSession("j2", 9, protocol.User{ID: "u-j2", Role: room.RoleViewer}, protocol.FormatJSON, 4096)
+	if err := r.Join(context.Background(), j2, nil); err == nil {
+		t.Fatal("a JSON join with the board's reads spent was taken")
+	}
+	if charged.Load() != before || refused.Load() == refusedBefore || st.snaps.Load() != snapsBefore {
+		t.Fatalf("second JSON join with the board's reads spent: %d units charged, refused %d times, %d snapshots stored; want none charged, a refusal, no snapshot",
+			charged.Load()-before, refused.Load()-refusedBefore, st.snaps.Load()-snapsBefore)
 	}
 
 	// A reconnect's usual catch-up is not charged, and goes by JSON ops.
@@ -115,4 +123,15 @@ func TestJSONCatchupBounded(t *testing.T) {
 	if wl.Catchup != "ops" || wl.Changes != 1 || n != 1 {
 		t.Fatalf("small JSON catch-up: %q, welcome says %d changes, got %d; want ops, 1", wl.Catchup, wl.Changes, n)
 	}
+}
+
+// snapCountStore counts the snapshots stored.
+type snapCountStore struct {
+	storage.Store
+	snaps atomic.Int64
+}
+
+func (s *snapCountStore) PutSnapshot(ctx context.Context, b storage.BoardID, seq uint64, data []byte) error {
+	s.snaps.Add(1)
+	return s.Store.PutSnapshot(ctx, b, seq, data)
 }
