@@ -488,12 +488,8 @@ const presUseHalfLife = time.Second
 func (r *Room) flushPresence() {
 	now := time.Now()
 	rate := float64(r.cfg.PresenceBytesPerSecond)
-	if r.presAt.IsZero() {
-		r.presTokens = rate
-	} else {
-		r.presTokens = min(rate, r.presTokens+now.Sub(r.presAt).Seconds()*rate)
-	}
-	r.presAt, r.presWait = now, 0
+	r.presBudget.refill(now, rate, rate)
+	r.presWait = 0
 	use := func(s *Session) float64 {
 		return s.presUse * math.Exp2(-now.Sub(s.presUseAt).Seconds()/presUseHalfLife.Seconds())
 	}
@@ -508,11 +504,11 @@ func (r *Room) flushPresence() {
 		p := s.peer()
 		frame := protocol.JSON(protocol.Presence{Type: protocol.TypePresence, Peer: &p})
 		n := float64(len(frame))
-		if n > r.presTokens && r.presTokens < rate { // (a frame over the whole budget goes when it is full)
-			r.presWait = max(time.Millisecond, time.Duration((n-r.presTokens)/rate*float64(time.Second)))
+		if n > r.presBudget.left && r.presBudget.left < rate { // (a frame over the whole budget goes when it is full)
+			r.presWait = max(time.Millisecond, time.Duration((n-r.presBudget.left)/rate*float64(time.Second)))
 			break
 		}
-		r.presTokens -= n
+		r.presBudget.left -= n
 		s.presUse, s.presUseAt = use(s)+n, now
 		delete(r.dirtyPres, s)
 		r.lastPres[s] = now

@@ -144,20 +144,7 @@ func TestFullLogFreedByRetention(t *testing.T) {
 	}
 	outcome := func(seq uint64, c crdt.Change) string {
 		t.Helper()
-		if err := r.Submit(context.Background(), s, seq, []crdt.Change{c}); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			msg := next(t, s)
-			switch frameType(msg) {
-			case protocol.TypeAck:
-				return "ack"
-			case protocol.TypeError:
-				var e protocol.Error
-				json.Unmarshal(msg.Data, &e)
-				return string(e.Code)
-			}
-		}
+		return submitOutcome(t, r, s, seq, c)
 	}
 	seq, full := uint64(0), false
 	for i := 1; i <= 20 && !full; i++ {

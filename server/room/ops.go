@@ -391,6 +391,17 @@ func (r *Room) admitInsertReach(c *crdt.Change) (protocol.Code, error) {
 	return "", nil
 }
 
+// refill brings b to now, at rate a second up to burst (full when first
+// used).
+func (b *workBudget) refill(now time.Time, rate, burst float64) {
+	if b.at.IsZero() {
+		b.left = burst
+	} else {
+		b.left = min(burst, b.left+now.Sub(b.at).Seconds()*rate)
+	}
+	b.at = now
+}
+
 // workBudget is a budget of work refilled at a rate up to a burst (full
 // when first used), spent by take.
 type workBudget struct {
@@ -401,13 +412,7 @@ type workBudget struct {
 // take spends n at now if the budget, refilled at rate a second up to
 // burst, has it; otherwise it spends nothing and says no.
 func (b *workBudget) take(now time.Time, n, rate, burst float64) bool {
-	if b.at.IsZero() {
-		b.left = burst
-	} else {
-		b.left = min(burst, b.left+now.Sub(b.at).Seconds()*rate)
-	}
-	b.at = now
-	if b.left < n {
+	if b.refill(now, rate, burst); b.left < n {
 		return false
 	}
 	b.left -= n

@@ -236,10 +236,9 @@ type Room struct {
 	dirtyPres   map[*Session]struct{}
 	lastPres    map[*Session]time.Time
 	presTimer   *time.Timer
-	// The presence budget (Config.PresenceBytesPerSecond): bytes left as
-	// of presAt; presWait, how long the next in line must wait for it.
-	presTokens float64
-	presAt     time.Time
+	// The presence budget (Config.PresenceBytesPerSecond), in bytes;
+	// presWait, how long the next in line must wait for it.
+	presBudget workBudget
 	presWait   time.Duration
 	// Changes accepted but not yet pushed to local sessions (FanoutDelay).
 	pendFresh  [][]byte

@@ -49,21 +49,11 @@ func TestTextDeletesBudgeted(t *testing.T) {
 	}
 	outcome := func(seq uint64, c crdt.Change) string {
 		t.Helper()
-		if err := r.Submit(context.Background(), s, seq, []crdt.Change{c}); err != nil {
-			t.Fatal(err)
+		got := submitOutcome(t, r, s, seq, c)
+		if got == "ack" {
+			nextCtr = c.End() + 1
 		}
-		for {
-			msg := next(t, s)
-			switch frameType(msg) {
-			case protocol.TypeAck:
-				nextCtr = c.End() + 1
-				return "ack"
-			case protocol.TypeError:
-				var e protocol.Error
-				json.Unmarshal(msg.Data, &e)
-				return string(e.Code)
-			}
-		}
+		return got
 	}
 	if got := outcome(2, deletes(6)); got != string(protocol.CodeInvalidOp) {
 		t.Fatalf("a change deleting 120,000 characters: %s, want invalid_op", got)
@@ -102,20 +92,7 @@ func TestInsertReachBudgeted(t *testing.T) {
 	outcome := func(c crdt.Change) string {
 		t.Helper()
 		seq++
-		if err := r.Submit(context.Background(), s, seq, []crdt.Change{c}); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			msg := next(t, s)
-			switch frameType(msg) {
-			case protocol.TypeAck:
-				return "ack"
-			case protocol.TypeError:
-				var e protocol.Error
-				json.Unmarshal(msg.Data, &e)
-				return string(e.Code)
-			}
-		}
+		return submitOutcome(t, r, s, seq, c)
 	}
 	if got := outcome(a.note(t, 1, "")); got != "ack" {
 		t.Fatal(got)
@@ -195,5 +172,25 @@ func TestTextBudgetsSpentByAllowedChangesOnly(t *testing.T) {
 	msg, _ := readUntil(t, ed, protocol.TypeError)
 	if strings.Contains(string(msg.Data), string(protocol.CodeRateLimited)) {
 		t.Fatalf("an editor's deletion after a commenter's refused one: %s", msg.Data)
+	}
+}
+
+// submitOutcome submits c as batch seq of s and returns "ack", or the
+// code of the error frame that refused it.
+func submitOutcome(t testing.TB, r *room.Room, s *room.Session, seq uint64, c crdt.Change) string {
+	t.Helper()
+	if err := r.Submit(context.Background(), s, seq, []crdt.Change{c}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg := next(t, s)
+		switch frameType(msg) {
+		case protocol.TypeAck:
+			return "ack"
+		case protocol.TypeError:
+			var e protocol.Error
+			json.Unmarshal(msg.Data, &e)
+			return string(e.Code)
+		}
 	}
 }
