@@ -190,6 +190,11 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor, def
 	})
 	wc := &wsConn{g: g, c: c, fw: fw, s: sess, rm: rm, board: id, user: who.User.ID, member: who.Member,
 		ctx: wctx, abort: abortWrites, done: make(chan struct{}), deflate: deflate}
+	if fw != nil {
+		// A client pinging past the pong budget (frameWriter.allowPong)
+		// is closed; its pongs stop at once.
+		fw.setOnPingFlood(func() { sess.Kick(protocol.ClosePolicy, "too many pings") })
+	}
 	sess.SetWriter(wc.write)
 	sess.SetDirect(wc.direct)
 	if err := rm.Join(ctx, sess, hello.Version); err != nil {

@@ -412,6 +412,67 @@ type frameWriter struct {
 	// of at most stallChunk bytes a blocking write got onto the socket:
 	// the connection's stall watch (wsConn.write).
 	progress func()
+
+	// The pongs the library answers a client's pings with (under mu):
+	// at most pongBurst at once and pongsPerSecond after that. Past it
+	// a pong is not written and onPingFlood (set by the connection) is
+	// called once: the connection is closed. The library answers every
+	// ping, one write(2) each from the connection's reader, and pings
+	// are not messages, so no message bound saw them: a client sending
+	// nothing but 6-byte pings had the node make a syscall for each.
+	pongTokens  float64
+	pongAt      time.Time
+	pingFlooded bool
+	onPingFlood func()
+}
+
+// A client's pings answered: a burst, then a few a second. Clients ping
+// to keep a connection alive or to measure it (every few seconds);
+// browsers do not ping at all.
+const (
+	pongBurst      = 30
+	pongsPerSecond = 5
+)
+
+// isPong reports whether p, a write of the library's, is one whole pong
+// frame as the library writes it (unmasked, at most 125 bytes of
+// payload, flushed alone from the small buffer).
+func isPong(p []byte) bool {
+	return len(p) >= 2 && p[0] == 0x8a && p[1] <= 125 && len(p) == 2+int(p[1])
+}
+
+// allowPong takes a pong from the budget; false when it is spent, after
+// calling onPingFlood the first time.
+func (f *frameWriter) allowPong(now time.Time) bool {
+	f.mu.Lock()
+	if f.pongAt.IsZero() {
+		f.pongTokens = pongBurst
+	} else if d := now.Sub(f.pongAt); d > 0 {
+		f.pongTokens = min(pongBurst, f.pongTokens+d.Seconds()*pongsPerSecond)
+	}
+	f.pongAt = now
+	ok := f.pongTokens >= 1
+	if ok {
+		f.pongTokens--
+	}
+	flood := !ok && !f.pingFlooded && f.onPingFlood != nil
+	if flood {
+		f.pingFlooded = true
+	}
+	fn := f.onPingFlood
+	f.mu.Unlock()
+	if flood {
+		fn()
+	}
+	return ok
+}
+
+// setOnPingFlood sets onPingFlood (under mu: the reader may be writing a
+// pong).
+func (f *frameWriter) setOnPingFlood(fn func()) {
+	f.mu.Lock()
+	f.onPingFlood = fn
+	f.mu.Unlock()
 }
 
 // stallChunk is the most a blocking write hands the socket at once (a
@@ -461,6 +522,9 @@ func (f *frameWriter) rawWrite(fd uintptr) bool {
 var heldPool = sync.Pool{New: func() any { return new([wsWriteBuffer]byte) }}
 
 func (f *frameWriter) Write(p []byte) (int, error) {
+	if isPong(p) && !f.allowPong(time.Now()) {
+		return len(p), nil // not sent (RFC 6455 lets an endpoint leave earlier pings unanswered)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.writeRest(); err != nil {
