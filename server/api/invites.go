@@ -297,8 +297,39 @@ func (srv *Server) revokeInvite(w http.ResponseWriter, r *http.Request) {
 	writeError(w, 404, protocol.CodeNotFound, "no such invite")
 }
 
+// GET /v1/invites/{token}: the page of an invite, one button that POSTs
+// back. An e-mailed invite signs in whoever presses it as the invited
+// address, so its page names that address, as a sign-in link's does:
+// the page said only "join the board", and someone who invited an
+// address of their own and forwarded the link had the person they sent
+// it to signed in to the sender's account at one press (their own
+// session replaced), working there for the sender to read. It reads the
+// invite without using it (mail scanners open links); an invite that can
+// no longer be used says so at once.
 func (srv *Server) invitePage(w http.ResponseWriter, r *http.Request) {
-	confirm(w, "You are invited", "Continue to join the board in this browser.", "Open the board")
+	tok := r.PathValue("token")
+	var inv account.Invite
+	msg := ""
+	switch {
+	case !account.ValidToken(tok) || srv.cfg.Records.Get(r.Context(), account.NSInvite, []byte(account.HashToken(tok)), &inv) != nil:
+		msg = "Unknown invite: ask the board's owner for a new one."
+	case inv.Revoked:
+		msg = "This invite was revoked."
+	case srv.cfg.Now().UnixMilli() >= inv.Expires:
+		msg = "This invite expired: ask the board's owner for a new one."
+	case !inv.Link && inv.Used != 0:
+		msg = "This invite was already used: sign in instead."
+	}
+	if msg != "" {
+		page(w, 401, map[string]string{"Title": "Invite", "Text": msg, "Home": "/"})
+		return
+	}
+	if inv.Link {
+		confirm(w, "You are invited", "Continue to join the board in this browser, as the person signed in here.", "Open the board")
+		return
+	}
+	confirm(w, "You are invited", "Continue to join the board and sign in to Corkboard in this browser as "+inv.Email+
+		". If that is not your address, close this page: whoever sent it would have you work in their account.", "Open the board")
 }
 
 // POST /v1/invites/{token}: accepts an invite. An e-mailed invite (once):

@@ -920,3 +920,43 @@ func TestSignInPageNamesTheAccount(t *testing.T) {
 		t.Fatalf("an unknown link's page: %d %q", code, body)
 	}
 }
+
+// TestInvitePageNamesTheAccount: the page of an e-mailed invite names the
+// address it signs in as, as a sign-in link's page does. It said only
+// "join the board": someone who invited an address of their own to a
+// board of theirs and forwarded the link had the person they sent it to
+// signed in to that account (their own session replaced) at one press of
+// its button, working there for the sender to read. The GET does not use
+// the invite; a used, revoked or unknown invite says so at once.
+func TestInvitePageNamesTheAccount(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	mallory := e.signIn("mallory@example.com")
+	b := "/v1/boards/" + boardID(t, e.must(201, "POST", "/v1/boards", mallory, map[string]any{"name": "bait"}))
+	e.must(201, "POST", b+"/invites", mallory, map[string]any{"email": "mallory.other@example.com", "role": "editor"})
+	link := linkIn(t, to(e.deliver(), "mallory.other@example.com")[0], "/v1/invites/")
+	get := func(u string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(link); code != 200 || !strings.Contains(body, "mallory.other@example.com") || !strings.Contains(body, "<button") {
+		t.Fatalf("the e-mailed invite's page: %d, names the account: %v", code, strings.Contains(body, "mallory.other@example.com"))
+	}
+	e.accept(link) // the GET did not use it
+	if code, body := get(link); code != 401 || !strings.Contains(body, "already used") || strings.Contains(body, "<button") {
+		t.Fatalf("a used invite's page: %d %q", code, body)
+	}
+	if code, body := get(e.tn.base + "/v1/invites/" + strings.Repeat("a", 43)); code != 401 || strings.Contains(body, "<button") {
+		t.Fatalf("an unknown invite's page: %d %q", code, body)
+	}
+	// An invite link's page still has its button, and names nobody.
+	il := e.must(201, "POST", b+"/invites", mallory, map[string]any{"role": "viewer"})["link"].(string)
+	if code, body := get(il); code != 200 || !strings.Contains(body, "<button") || strings.Contains(body, "@") {
+		t.Fatalf("an invite link's page: %d %q", code, body)
+	}
+}
