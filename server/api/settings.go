@@ -58,14 +58,34 @@ func (srv *Server) patchBoard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Password != nil {
-		if err := srv.setPassword(r.Context(), id, *req.Password); err != nil {
+		h, err := srv.passwordHash(*req.Password)
+		if err != nil {
 			writeError(w, 400, protocol.CodeMalformed, err.Error())
+			return
+		}
+		// The hash waits for one of the node's two password slots, which
+		// anyone can keep busy (joins with a board's right password are
+		// not limited), for as long as the call may last: a revoked owner
+		// link's call, checked before the wait, set the password after
+		// the revoke, bumped the epoch again and was answered a new owner
+		// token (the owner's own new token dead): the board taken back.
+		// The caller is checked again once the hash is made.
+		if _, _, who, ok = srv.enterOwner(w, r, "only the owner may change the board's settings"); !ok {
+			return
+		}
+		if err := srv.storePassword(r.Context(), id, h); err != nil {
+			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}
 		req.RevokeLinks = true
 	}
 	var m *meta.Board
 	err := srv.cfg.Boards.Update(r.Context(), id.String(), func(cur *meta.Board) error {
+		if who.Via == access.ViaToken && srv.cfg.Access.TokenRole(cur, who) != room.RoleOwner {
+			// Revoked since it was checked: the change is the settings'
+			// it was checked against, or none.
+			return refuse(401, protocol.CodeUnauthorized, "link revoked")
+		}
 		if req.Name != nil {
 			cur.Name = *req.Name
 		}
@@ -129,14 +149,24 @@ func validAccess(a string) bool {
 
 // setPassword stores a board's password hash ("" removes it).
 func (srv *Server) setPassword(ctx context.Context, id storage.BoardID, pw string) error {
-	ph := account.PasswordHash{}
-	if pw != "" {
-		h, err := srv.cfg.Access.HashPassword(pw)
-		if err != nil {
-			return err
-		}
-		ph.Hash = h
+	h, err := srv.passwordHash(pw)
+	if err != nil {
+		return err
 	}
+	return srv.storePassword(ctx, id, h)
+}
+
+// passwordHash hashes a new board password ("" for none).
+func (srv *Server) passwordHash(pw string) (string, error) {
+	if pw == "" {
+		return "", nil
+	}
+	return srv.cfg.Access.HashPassword(pw)
+}
+
+// storePassword stores a board's password hash h ("" removes it).
+func (srv *Server) storePassword(ctx context.Context, id storage.BoardID, h string) error {
+	ph := account.PasswordHash{Hash: h}
 	var rec account.PasswordHash
 	return srv.cfg.Records.Update(ctx, account.NSPassword, id[:], &rec, func(bool) error {
 		ph.Updated = srv.cfg.Records.Stamp(rec.Updated)
