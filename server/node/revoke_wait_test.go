@@ -105,3 +105,64 @@ func TestSettingsChangeWaitingForAHashAfterRevoke(t *testing.T) {
 		t.Fatalf("the owner's token after the revoke: %d %v", code, out)
 	}
 }
+
+// TestQueuedWritesAfterRevoke: a write call was checked when it came in
+// (and again once its body was in), then waited for the calls of the same
+// writer before it (every holder of a link is one writer on a node) and
+// for the board's reads, and its change was admitted with the role it had
+// when it came in. A revoked link's calls, sent together just before the
+// revoke, queued behind one another and applied one by one after it. The
+// role is now decided again under the writer's lock, right before the
+// change is submitted: the queued calls after the revoke are refused
+// with 401 (the one being submitted as the revoke lands may still apply).
+func TestQueuedWritesAfterRevoke(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "queued"})
+	board, owner := boardID(t, created), created["token"].(string)
+	path := "/v1/boards/" + board
+	editor := tokenOf(t, created["links"].(map[string]any)["editor"].(string))
+
+	type answer struct {
+		code int
+		at   time.Time
+	}
+	const calls = 20 // a caller's write calls within one second
+	answers := make(chan answer, calls)
+	for i := range calls {
+		actions := make([]map[string]any, 600)
+		for j := range actions {
+			actions[j] = map[string]any{"op": "create", "kind": "note", "text": fmt.Sprintf("queued %d/%d, applied after the revoke", i, j)}
+		}
+		go func() {
+			code, _ := quietCall(e.tn.base, "POST", path+"/changes", editor, map[string]any{"actions": actions})
+			answers <- answer{code, time.Now()}
+		}()
+	}
+	first := <-answers
+	if first.code != 200 {
+		t.Fatalf("the first write: %d", first.code)
+	}
+	e.must(200, "PATCH", path, owner, map[string]any{"revokeLinks": true})
+	revoked := time.Now()
+
+	pending, after := 0, 0
+	for range calls - 1 {
+		a := <-answers
+		if a.at.After(revoked) {
+			pending++
+			switch a.code {
+			case 200:
+				after++
+			case 401:
+			default:
+				t.Errorf("a queued write call of the revoked link: %d, want 401", a.code)
+			}
+		}
+	}
+	if pending < 3 {
+		t.Fatalf("only %d write calls were still queued when the revoke was made: nothing tested", pending)
+	}
+	if after > 1 {
+		t.Errorf("%d of the %d write calls of the revoked link still queued at the revoke applied after it, want at most the one being submitted", after, pending)
+	}
+}
