@@ -565,27 +565,7 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	if err := doc.CheckSchema(&ch); err != nil {
 		return 400, writeResult{}, protocol.CodeSchema, err
 	}
-	// The caller's role now, under the writer's lock and once the copy is
-	// made: a call waits here for the calls of the same writer before it
-	// (every holder of a link is one writer) and for the board's reads,
-	// for as long as they take, and the change is admitted as the role
-	// given here. Checked only when the call came in, a revoked link's
-	// calls sent just before the revoke, queued behind each other, applied
-	// one by one after it. A role lowered meanwhile is the one used.
 	user := who.User
-	cur, err := srv.cfg.Boards.Load(ctx, id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return 404, writeResult{}, protocol.CodeUnknownBoard, errors.New("no such board")
-	} else if err != nil {
-		return 503, writeResult{}, protocol.CodeUnavailable, err
-	}
-	caller := &room.Session{User: user, Via: who.Via, Epoch: who.Epoch, Cred: who.Cred}
-	switch user.Role = srv.cfg.Access.SessionRole(ctx, id, cur, caller); user.Role {
-	case "":
-		return 401, writeResult{}, protocol.CodeUnauthorized, errors.New("access to this board was removed")
-	case room.RoleViewer:
-		return 403, writeResult{}, protocol.CodeForbidden, errors.New("viewers may not change the board")
-	}
 	sess := room.NewSession("api-"+uuid.NewString()[:8], rep, user, protocol.FormatJSON, 4)
 	sess.Unattributed = ballot
 	wctx, cancel := context.WithTimeout(ctx, writeWait)
