@@ -436,35 +436,34 @@ const (
 
 // isPong reports whether p, a write of the library's, is one whole pong
 // frame as the library writes it (unmasked, at most 125 bytes of
-// payload, flushed alone from the small buffer).
+// payload, flushed alone from the small buffer). Only a write that starts
+// a frame can be one: the end of a frame larger than the buffer comes as
+// a write of its own after the held full buffer (f.held), and its bytes
+// are the payload's, which may look like a pong (allowPong's caller
+// checks f.held).
 func isPong(p []byte) bool {
 	return len(p) >= 2 && p[0] == 0x8a && p[1] <= 125 && len(p) == 2+int(p[1])
 }
 
-// allowPong takes a pong from the budget; false when it is spent, after
-// calling onPingFlood the first time.
-func (f *frameWriter) allowPong(now time.Time) bool {
-	f.mu.Lock()
+// allowPong takes a pong from the budget; false when it is spent. f.mu
+// is held; flood is onPingFlood the first time the budget is spent (the
+// caller calls it once f.mu is let go), else nil.
+func (f *frameWriter) allowPong(now time.Time) (ok bool, flood func()) {
 	if f.pongAt.IsZero() {
 		f.pongTokens = pongBurst
 	} else if d := now.Sub(f.pongAt); d > 0 {
 		f.pongTokens = min(pongBurst, f.pongTokens+d.Seconds()*pongsPerSecond)
 	}
 	f.pongAt = now
-	ok := f.pongTokens >= 1
+	ok = f.pongTokens >= 1
 	if ok {
 		f.pongTokens--
 	}
-	flood := !ok && !f.pingFlooded && f.onPingFlood != nil
-	if flood {
+	if !ok && !f.pingFlooded && f.onPingFlood != nil {
 		f.pingFlooded = true
+		flood = f.onPingFlood
 	}
-	fn := f.onPingFlood
-	f.mu.Unlock()
-	if flood {
-		fn()
-	}
-	return ok
+	return ok, flood
 }
 
 // setOnPingFlood sets onPingFlood (under mu: the reader may be writing a
@@ -522,10 +521,16 @@ func (f *frameWriter) rawWrite(fd uintptr) bool {
 var heldPool = sync.Pool{New: func() any { return new([wsWriteBuffer]byte) }}
 
 func (f *frameWriter) Write(p []byte) (int, error) {
-	if isPong(p) && !f.allowPong(time.Now()) {
-		return len(p), nil // not sent (RFC 6455 lets an endpoint leave earlier pings unanswered)
-	}
 	f.mu.Lock()
+	if f.held == nil && isPong(p) {
+		if ok, flood := f.allowPong(time.Now()); !ok {
+			f.mu.Unlock()
+			if flood != nil {
+				flood()
+			}
+			return len(p), nil // not sent (RFC 6455 lets an endpoint leave earlier pings unanswered)
+		}
+	}
 	defer f.mu.Unlock()
 	if err := f.writeRest(); err != nil {
 		return 0, err

@@ -299,3 +299,61 @@ func TestFrameWriterTellsProgressPerPiece(t *testing.T) {
 		})
 	}
 }
+
+// TestFrameTailLikeAPong: the end of a library frame larger than the
+// buffer reaches the frameWriter as a write of its own, after the held
+// full buffer; payload bytes that look like a pong frame there (0x8a, then
+// the length of the rest) were taken for the reader's pong, counted
+// against the pong budget and not sent: the frame lost its end, and the
+// peer its stream. The message here is uncompressed (an echo); on a node
+// the library writes messages of 32 KiB and more, compressed for browsers:
+// one that deflates to 254 to 379 bytes ends in such a write, and a change
+// whose compressed form has those two bytes (an editor can search for
+// one) broke the stream of everyone on the board it was sent to.
+func TestFrameTailLikeAPong(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lean := &leanHijacker{ResponseWriter: w}
+		c, err := websocket.Accept(lean, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := context.Background()
+		for {
+			typ, data, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if c.Write(ctx, typ, data) != nil || lean.fw.Commit() != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	// A 300-byte payload: a 4-byte header and 252 bytes fill the buffer
+	// (held), and the last 48 bytes are a write of their own, starting
+	// 0x8a 46: a pong of 46 bytes to the eye.
+	for range pongBurst + 2 {
+		msg := bytes.Repeat([]byte{'x'}, 300)
+		msg[252], msg[253] = 0x8a, 46
+		if err := c.Write(ctx, websocket.MessageBinary, msg); err != nil {
+			t.Fatal(err)
+		}
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		typ, got, err := c.Read(rctx)
+		rcancel()
+		if err != nil {
+			t.Fatalf("the echo of a message whose end looks like a pong: %v", err)
+		}
+		if typ != websocket.MessageBinary || !bytes.Equal(got, msg) {
+			t.Fatalf("the echo: %d bytes, not the message sent", len(got))
+		}
+	}
+}
