@@ -502,9 +502,16 @@ func MinRole(a, b string) string {
 }
 
 // HashPassword hashes a new board password (argon2id), under the same
-// bound as CheckPassword.
-func (c *Checker) HashPassword(pw string) (string, error) {
-	c.pwSem <- struct{}{}
+// bound as CheckPassword; ctx's error if it ends first. A wait that
+// outlived its call (a client gone) kept a goroutine and its request, and
+// was hashed when its turn came: calls sent and dropped faster than two a
+// hash time queued without end.
+func (c *Checker) HashPassword(ctx context.Context, pw string) (string, error) {
+	select {
+	case c.pwSem <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 	defer func() { <-c.pwSem }()
 	return account.HashPassword(pw)
 }

@@ -216,7 +216,7 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequ
 	}
 	if req.Password != "" {
 		if err := srv.setPassword(r.Context(), id, req.Password); err != nil {
-			writeError(w, 400, protocol.CodeMalformed, err.Error())
+			passwordError(w, r, err)
 			return
 		}
 	}

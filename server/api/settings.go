@@ -58,9 +58,9 @@ func (srv *Server) patchBoard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Password != nil {
-		h, err := srv.passwordHash(*req.Password)
+		h, err := srv.passwordHash(r.Context(), *req.Password)
 		if err != nil {
-			writeError(w, 400, protocol.CodeMalformed, err.Error())
+			passwordError(w, r, err)
 			return
 		}
 		// The hash waits for one of the node's two password slots, which
@@ -149,19 +149,30 @@ func validAccess(a string) bool {
 
 // setPassword stores a board's password hash ("" removes it).
 func (srv *Server) setPassword(ctx context.Context, id storage.BoardID, pw string) error {
-	h, err := srv.passwordHash(pw)
+	h, err := srv.passwordHash(ctx, pw)
 	if err != nil {
 		return err
 	}
 	return srv.storePassword(ctx, id, h)
 }
 
-// passwordHash hashes a new board password ("" for none).
-func (srv *Server) passwordHash(pw string) (string, error) {
+// passwordHash hashes a new board password ("" for none); ctx's error if
+// the call ends while it waits for a password slot.
+func (srv *Server) passwordHash(ctx context.Context, pw string) (string, error) {
 	if pw == "" {
 		return "", nil
 	}
-	return srv.cfg.Access.HashPassword(pw)
+	return srv.cfg.Access.HashPassword(ctx, pw)
+}
+
+// passwordError answers a password that could not be set: 400 for a bad
+// one, 503 when the call ended while it waited for a password slot.
+func passwordError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		writeError(w, 503, protocol.CodeUnavailable, "the call ended while it waited for a password slot")
+		return
+	}
+	writeError(w, 400, protocol.CodeMalformed, err.Error())
 }
 
 // storePassword stores a board's password hash h ("" removes it).

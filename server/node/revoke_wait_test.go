@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -103,5 +104,51 @@ func TestSettingsChangeWaitingForAHashAfterRevoke(t *testing.T) {
 	}
 	if code, out := e.call("GET", path, owner, nil); code != 200 {
 		t.Fatalf("the owner's token after the revoke: %d %v", code, out)
+	}
+}
+
+// TestAbandonedPasswordChangesLeave: a settings change with a password
+// waited for one of the node's two password slots with no regard for its
+// call: one whose client was gone (it timed out, or never meant to wait)
+// stayed queued, a goroutine and its request each, and was hashed when
+// its turn came (19 MiB of argon2id and some 50 ms of a core). The queue
+// had no bound: anyone signed in (or not: a board made with a password
+// waits the same) sending password changes faster than two a hash time
+// and hanging up grew the node's memory without end, and kept its slots
+// busy long after they stopped. A call that ends while it waits leaves.
+func TestAbandonedPasswordChangesLeave(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	flooder := e.signIn("flood@example.com")
+	own := "/v1/boards/" + boardID(t, e.must(201, "POST", "/v1/boards", flooder, map[string]any{"name": "flood"}))
+	const calls = 200
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, _ := json.Marshal(map[string]any{"password": fmt.Sprintf("abandoned password %d", i)})
+			req, _ := http.NewRequest("PATCH", e.tn.base+own, bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Session "+flooder)
+			if resp, err := (&http.Client{Timeout: 300 * time.Millisecond}).Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait() // every client gone
+	// The calls leave as their requests end; queued, they would take
+	// seconds to drain (two hashes at a time): a second is enough to
+	// tell, on any machine.
+	buf := make([]byte, 64<<20)
+	waiting := 0
+	for deadline := time.Now().Add(time.Second); ; {
+		waiting = strings.Count(string(buf[:runtime.Stack(buf, true)]), "access.(*Checker).HashPassword")
+		if waiting <= 10 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling the count, not waiting for it
+	}
+	if waiting > 10 {
+		t.Errorf("%d calls whose clients are gone still wait for a password slot, or hash; want them gone", waiting)
 	}
 }
