@@ -66,6 +66,12 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 	}()
 	l := g.cfg.Limits
 	frames := bucket{rate: l.FramesPerSecond, burst: l.FramesBurst}
+	// The frames refused for the frame rate: each is answered (an error
+	// frame, a write), so a client sending 6-byte frames past the limit
+	// without slowing down had every one answered with some 90 bytes, as
+	// pings were answered with pongs. A second frame limit's worth is
+	// answered; past it the connection is closed (1008).
+	refused := bucket{rate: l.FramesPerSecond, burst: l.FramesBurst}
 	ops := bucket{rate: l.OpsPerSecond, burst: l.OpsBurst}
 	items := bucket{rate: l.OpItemsPerSecond, burst: l.OpItemsBurst}
 	claimed := false // the session's replica id is claimed (Config.ClaimReplica)
@@ -91,6 +97,10 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 		}
 		now := g.cfg.Now() // the configured clock, so rate limits can be tested
 		if !frames.take(now, 1) {
+			if !refused.take(now, 1) {
+				s.Kick(protocol.ClosePolicy, "too many frames")
+				return
+			}
 			refuse(protocol.CodeRateLimited, 0, "too many frames; slow down")
 			continue
 		}

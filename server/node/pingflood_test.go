@@ -153,3 +153,68 @@ func TestPingFloodClosed(t *testing.T) {
 	c.conn.SetDeadline(time.Now().Add(10 * time.Second))
 	<-sent
 }
+
+// TestFrameFloodClosed: a frame past the frame limit (200 a second, burst
+// 1000) is refused with rate_limited, an error frame written for each: a
+// client sending 6-byte frames past the limit without slowing down had
+// every one answered with some 90 bytes, the pings' flaw with other
+// frames (30,000 frames sent over two seconds were 28,650 refusals). A
+// second limit's worth of frames is refused; past it the connection is
+// closed with 1008.
+func TestFrameFloodClosed(t *testing.T) {
+	tn := startNode(t, nil)
+	b := tn.createBoard(`{"name":"frames"}`)
+	c := rawFramesDial(t, tn.base, "/v1/boards/"+b.Board.ID+"/ws?token="+b.Token)
+	hello := fmt.Sprintf(`{"type":"hello","replica":"%016x","version":{}}`, 78)
+	if _, err := c.conn.Write(clientFrame(0x1, []byte(hello))); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		op, p, err := c.next()
+		if err != nil {
+			t.Fatalf("before synced: %v", err)
+		}
+		if op == 0x1 && strings.Contains(string(p), `"synced"`) {
+			break
+		}
+	}
+	// 100 empty binary frames every 5 ms: slow enough for the node to
+	// answer each at once (its send queue never fills).
+	const frames = 30000
+	go func() {
+		batch := make([]byte, 0, 100*6)
+		for i := 0; i < frames; i += 100 {
+			batch = batch[:0]
+			for j := 0; j < 100; j++ {
+				batch = append(batch, clientFrame(0x2, nil)...)
+			}
+			if _, err := c.conn.Write(batch); err != nil {
+				return // closed: expected
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	c.conn.SetDeadline(time.Now().Add(20 * time.Second))
+	limited, closeCode := 0, -1
+	for closeCode < 0 {
+		op, p, err := c.next()
+		if err != nil {
+			t.Fatalf("after %d refusals, no close frame: %v", limited, err)
+		}
+		switch {
+		case op == 0x8 && len(p) >= 2:
+			closeCode = int(binary.BigEndian.Uint16(p))
+		case op == 0x8:
+			closeCode = 0
+		case strings.Contains(string(p), `"rate_limited"`):
+			limited++
+		}
+	}
+	t.Logf("%d frames sent, %d refused as rate_limited, close %d", frames, limited, closeCode)
+	if closeCode != int(protocol.ClosePolicy) {
+		t.Fatalf("%d refusals and close code %d; want the connection closed with %d", limited, closeCode, protocol.ClosePolicy)
+	}
+	if limited > 3000 {
+		t.Fatalf("%d refusals before the close; want about a second frame limit's worth", limited)
+	}
+}

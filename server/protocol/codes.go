@@ -42,7 +42,7 @@ type Close struct {
 const (
 	CloseNormal       CloseCode = 1000
 	CloseGoingAway    CloseCode = 1001 // node shutting down: reconnect (to any node)
-	ClosePolicy       CloseCode = 1008 // too many pings (a bad Origin gets 403 before the upgrade)
+	ClosePolicy       CloseCode = 1008 // too many pings or frames (a bad Origin gets 403 before the upgrade)
 	CloseTooBig       CloseCode = 1009 // message over MaxMessageBytes
 	CloseResync       CloseCode = 4000 // too slow to keep up: reconnect and resync
 	CloseRetry        CloseCode = 4001 // board unavailable for a moment: reconnect later
@@ -63,7 +63,7 @@ var CloseTable = []struct {
 }{
 	{CloseNormal, "normal", "closed normally"},
 	{CloseGoingAway, "reconnect", "node shutting down; reconnect to any node"},
-	{ClosePolicy, "terminal", "policy violation (too many pings)"},
+	{ClosePolicy, "terminal", "policy violation (too many pings or frames)"},
 	{CloseTooBig, "terminal", "message larger than the limit"},
 	{CloseResync, "reconnect", "client too slow; reconnect and resync"},
 	{CloseRetry, "reconnect", "board temporarily unavailable"},
