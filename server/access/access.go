@@ -97,7 +97,7 @@ type Checker struct {
 	pwSem chan struct{} // bounds concurrent password hashing
 	// applying serialises, per board, reading a board's settings and
 	// applying them to its open sessions and room (RefreshRoles,
-	// RecheckJoined). Changes are applied from several goroutines (each
+	// RecheckJoined, AsOfNow). Changes are applied from several goroutines (each
 	// metadata change, the writer's own request); without it one that read
 	// the settings before a change could apply them after the change's own
 	// refresh: the board's old rules and roles back until the next change
@@ -230,7 +230,7 @@ func (c *Checker) SessionUser(ctx context.Context, hash string) (*account.User, 
 
 // Authenticate finds the caller's identity on a board.
 func (c *Checker) Authenticate(r *http.Request, id storage.BoardID, m *meta.Board) (Identity, protocol.Code, error) {
-	if c.cfg.Fresh != nil && !c.cfg.Fresh() {
+	if !c.Fresh() {
 		// On the minority side of a partition the view may miss a
 		// revoke made on the majority side: let nobody in on it.
 		return Identity{}, protocol.CodeUnavailable, errors.New("this node cannot reach the cluster's metadata quorum now; try again or another node")
@@ -382,24 +382,63 @@ func (c *Checker) RefreshRoles(board storage.BoardID) {
 // SessionRole is an open session's role under the board's metadata m now
 // ("" = none: it is closed).
 func (c *Checker) SessionRole(ctx context.Context, board storage.BoardID, m *meta.Board, s *room.Session) string {
-	switch s.Via {
+	role, err := c.roleNow(ctx, board, m, Identity{User: s.User, Via: s.Via, Epoch: s.Epoch, Cred: s.Cred})
+	if err != nil {
+		return s.User.Role
+	}
+	return role
+}
+
+// roleNow is the role the board's metadata m give who now ("" = none).
+func (c *Checker) roleNow(ctx context.Context, board storage.BoardID, m *meta.Board, who Identity) (string, error) {
+	switch who.Via {
 	case ViaSession:
-		if _, err := c.SessionUser(ctx, s.Cred); err != nil {
-			return "" // signed out, expired or revoked
+		if _, err := c.SessionUser(ctx, who.Cred); err != nil {
+			return "", nil // signed out, expired or revoked
 		}
-		role, err := c.MemberRole(ctx, board, m, s.User.ID)
-		if err != nil {
-			return s.User.Role
-		}
-		return role
+		return c.MemberRole(ctx, board, m, who.User.ID)
 	case ViaToken:
-		return c.TokenRole(m, Identity{User: s.User, Epoch: s.Epoch})
+		return c.TokenRole(m, who), nil
 	default: // a guest of a public board
 		if m.Access != meta.AccessPublic {
-			return ""
+			return "", nil
 		}
-		return m.PublicRole
+		return m.PublicRole, nil
 	}
+}
+
+// Fresh says whether this node's view of the metadata can be trusted for
+// access decisions now (Config.Fresh).
+func (c *Checker) Fresh() bool { return c.cfg.Fresh == nil || c.cfg.Fresh() }
+
+// ErrStale: this node cannot trust its view of the metadata now (Fresh).
+var ErrStale = errors.New("this node cannot reach the cluster's metadata quorum now; try again or another node")
+
+// AsOfNow decides who's role on a board again from the board's settings
+// as they are now, and runs fn with those settings and that role ("" =
+// none) in the board's turn to apply its settings, the one RefreshRoles
+// takes. A REST write submits its change to the room inside fn: an access
+// change answered before that sees the change in the view here, and one
+// answered after it applies to the room after the change (its
+// RefreshRoles waits for this turn, then for the room). A REST write was
+// judged only when its call came in, and may then wait (behind the
+// caller's earlier writes, for the board's whole-board read): a removed
+// editor's or a revoked link's writes queued before the removal were
+// applied with their old role after the owner had been answered.
+func (c *Checker) AsOfNow(ctx context.Context, board storage.BoardID, who Identity, fn func(m *meta.Board, role string) error) error {
+	defer c.applyingBoard(board)()
+	if !c.Fresh() {
+		return ErrStale
+	}
+	m, err := c.cfg.Boards.Load(ctx, board)
+	if err != nil {
+		return err
+	}
+	role, err := c.roleNow(ctx, board, m, who)
+	if err != nil {
+		return err
+	}
+	return fn(m, role)
 }
 
 // RecheckJoined decides a session's role again once it has joined its

@@ -565,15 +565,34 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	if err := doc.CheckSchema(&ch); err != nil {
 		return 400, writeResult{}, protocol.CodeSchema, err
 	}
-	user := who.User
-	sess := room.NewSession("api-"+uuid.NewString()[:8], rep, user, protocol.FormatJSON, 4)
-	sess.Unattributed = ballot
 	wctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
-	if err := rm.Submit(wctx, sess, 1, []crdt.Change{ch}); err != nil {
-		if errors.Is(err, room.ErrBusy) {
-			return 429, writeResult{}, protocol.CodeRateLimited, errors.New("the board has too much waiting to be applied; retry later")
+	// The caller's role is decided again now, in the board's turn, and the
+	// change submitted in it: the call may have waited since it was
+	// judged (for this caller's earlier writes, for the board's read), and
+	// an access change answered meanwhile must hold for it
+	// (access.Checker.AsOfNow).
+	var sess *room.Session
+	err = srv.cfg.Access.AsOfNow(wctx, id, who, func(_ *meta.Board, role string) error {
+		if role == "" {
+			return errAccessGone
 		}
+		user := who.User
+		user.Role = role
+		sess = room.NewSession("api-"+uuid.NewString()[:8], rep, user, protocol.FormatJSON, 4)
+		sess.Unattributed = ballot
+		return rm.Submit(wctx, sess, 1, []crdt.Change{ch})
+	})
+	switch {
+	case errors.Is(err, errAccessGone):
+		return 403, writeResult{}, protocol.CodeForbidden, err
+	case errors.Is(err, access.ErrStale):
+		return 503, writeResult{}, protocol.CodeUnavailable, err
+	case errors.Is(err, storage.ErrNotFound):
+		return 404, writeResult{}, protocol.CodeUnknownBoard, errors.New("no such board")
+	case errors.Is(err, room.ErrBusy):
+		return 429, writeResult{}, protocol.CodeRateLimited, errors.New("the board has too much waiting to be applied; retry later")
+	case err != nil:
 		return 503, writeResult{}, protocol.CodeInternal, errors.New("board unavailable, retry")
 	}
 	status, code, err := awaitAnswer(wctx, sess)
@@ -584,6 +603,10 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	rm.Query(ctx, func(d *crdt.Doc) { res.Version = d.Version() })
 	return 200, res, "", nil
 }
+
+// errAccessGone refuses a write whose caller lost their access to the
+// board since the call came in.
+var errAccessGone = errors.New("your access to this board was removed")
 
 // awaitAnswer reads the room's ack or error for a submitted change.
 func awaitAnswer(ctx context.Context, s *room.Session) (int, protocol.Code, error) {
