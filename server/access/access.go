@@ -97,7 +97,7 @@ type Checker struct {
 	pwSem chan struct{} // bounds concurrent password hashing
 	// applying serialises, per board, reading a board's settings and
 	// applying them to its open sessions and room (RefreshRoles,
-	// RecheckJoined, AsOfNow). Changes are applied from several goroutines (each
+	// JoinNow, AsOfNow). Changes are applied from several goroutines (each
 	// metadata change, the writer's own request); without it one that read
 	// the settings before a change could apply them after the change's own
 	// refresh: the board's old rules and roles back until the next change
@@ -441,21 +441,44 @@ func (c *Checker) AsOfNow(ctx context.Context, board storage.BoardID, who Identi
 	return fn(m, role)
 }
 
-// RecheckJoined decides a session's role again once it has joined its
-// room. The role was decided when the connection opened, and the hello
-// may take seconds: an access change in between found no session to
-// apply to. From the join on, RefreshRoles reaches it.
-func (c *Checker) RecheckJoined(ctx context.Context, board storage.BoardID, sess *room.Session) {
+// JoinNow decides a connection's role again from the board's settings as
+// they are now and, unless it has none, joins its session to the room
+// (join), in the board's turn to apply its settings: an access change
+// answered before is seen here, and one answered after applies to the
+// session in the room. The role was decided when the connection opened,
+// and its hello may come seconds later. It used to be decided again only
+// once the session had joined, and the join had sent it the board as it
+// was then: a link revoked while its connection waited to say hello got
+// the board, changes made after the revoke included, before it was
+// closed. A session with no role now is closed (CloseForbidden) without
+// joining.
+func (c *Checker) JoinNow(ctx context.Context, board storage.BoardID, sess *room.Session, join func() error) error {
 	defer c.applyingBoard(board)()
+	if !c.Fresh() {
+		sess.Kick(protocol.CloseRetry, ErrStale.Error())
+		return ErrStale
+	}
 	m, err := c.cfg.Boards.Load(ctx, board)
 	if err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			sess.Kick(protocol.CloseForbidden, "the board was deleted")
 		}
-		return
+		return err
 	}
+	if c.SessionRole(ctx, board, m, sess) == "" {
+		sess.Kick(protocol.CloseForbidden, "access to this board was removed")
+		return errNoRole
+	}
+	if err := join(); err != nil {
+		return err
+	}
+	// A role lowered since the connection opened (not taken away).
 	c.cfg.Rooms.ReauthorizeSession(ctx, board, sess, func(s *room.Session) string { return c.SessionRole(ctx, board, m, s) })
+	return nil
 }
+
+// errNoRole: the board's settings give the caller no role now.
+var errNoRole = errors.New("access to this board was removed")
 
 // PolicyOf turns a board's metadata into the rules its room enforces.
 func (c *Checker) PolicyOf(m *meta.Board) room.Policy {

@@ -197,13 +197,18 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor, def
 	}
 	sess.SetWriter(wc.write)
 	sess.SetDirect(wc.direct)
-	if err := rm.Join(ctx, sess, hello.Version); err != nil {
-		sess.Kick(protocol.CloseRetry, "board unavailable")
+	join := func() error { return rm.Join(ctx, sess, hello.Version) }
+	if g.cfg.Join != nil {
+		err = g.cfg.Join(ctx, id, sess, join)
+	} else {
+		err = join()
+	}
+	if err != nil {
+		sess.Kick(protocol.CloseRetry, "board unavailable") // unless kicked already
 		<-wc.done
 		abortWrites()
 		return nil
 	}
-	g.cfg.Joined(ctx, id, sess)
 	return wc
 }
 

@@ -168,8 +168,10 @@ type Config struct {
 	// GuestToken is the token handed to a guest in the welcome, so a
 	// reconnect keeps its identity.
 	GuestToken func(who Visitor, u protocol.User) string
-	// Joined decides the session's role again once it has joined.
-	Joined func(ctx context.Context, board storage.BoardID, s *room.Session)
+	// Join decides the session's role again and, unless it has none (then
+	// it kicks the session and returns an error), runs join, which joins
+	// it to its room.
+	Join func(ctx context.Context, board storage.BoardID, s *room.Session, join func() error) error
 	// Left records what a member saw when its visit ends.
 	Left func(ctx context.Context, board storage.BoardID, user string, v crdt.VersionVector)
 }

@@ -1,9 +1,15 @@
 package node_test
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/coder/websocket"
+	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/protocol"
 )
 
 // elementCount is the number of elements of a board's state as who reads
@@ -62,5 +68,34 @@ func TestQueuedWritesAfterRevoke(t *testing.T) {
 	}
 	if atRevoke == calls*perCall {
 		t.Fatalf("every write was in before the revoke: the test did not race it")
+	}
+}
+
+// TestRevokedBeforeHelloGetsNothing: a connection's role was decided
+// again only once it had joined its room, and the join had sent it the
+// board: a link revoked while its connection waited to say hello (up to
+// 10 s) got the board as it was at the hello, what the owner wrote after
+// the revoke included, before it was closed. It is closed without a
+// welcome.
+func TestRevokedBeforeHelloGetsNothing(t *testing.T) {
+	e := newAsyncEnv(t, secStart)
+	created := e.must(201, "POST", "/v1/boards", "", map[string]any{"name": "slow hello"})
+	board, owner := boardID(t, created), created["token"].(string)
+	link := tokenOf(t, created["links"].(map[string]any)["editor"].(string))
+	r := rawOpen(t, "ws"+strings.TrimPrefix(e.tn.base, "http")+"/v1/boards/"+board+"/ws?token="+link, 0x7702)
+	owner = e.must(200, "PATCH", "/v1/boards/"+board, owner, map[string]any{"revokeLinks": true})["token"].(string)
+	e.must(201, "POST", "/v1/boards/"+board+"/elements", owner, map[string]any{"kind": "note", "text": "written after the revoke"})
+	r.writeJSON(protocol.Hello{Type: protocol.TypeHello, Replica: 0x7702, Version: crdt.VersionVector{}, Format: protocol.FormatJSON})
+	for {
+		typ, data, err := r.read()
+		if err != nil {
+			if got := protocol.CloseCode(websocket.CloseStatus(err)); got != protocol.CloseForbidden {
+				t.Fatalf("connection ended with %v (status %d), want close %d", err, got, protocol.CloseForbidden)
+			}
+			return
+		}
+		if typ == protocol.TypeWelcome || bytes.Contains(data, []byte("after the revoke")) {
+			t.Fatalf("the revoked link's connection got %s %.200q before it was closed", typ, data)
+		}
 	}
 }

@@ -29,7 +29,7 @@ func (n *Node) gatewayConfig() gateway.Config {
 		GuestToken: func(who gateway.Visitor, u protocol.User) string {
 			return n.api.GuestToken(who.Board, who.BoardEpoch, u)
 		},
-		Joined: n.access.RecheckJoined,
+		Join: n.access.JoinNow,
 		Left: func(ctx context.Context, board storage.BoardID, user string, v crdt.VersionVector) {
 			n.api.RecordSeen(ctx, board, user, v)
 		},
