@@ -495,6 +495,15 @@ func (srv *Server) joinBoard(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, "this board has no password")
 		return
 	}
+	if !srv.cfg.Access.Fresh() {
+		// The password's hash and the board's epoch are records of two
+		// buckets, each watched by itself: a node catching up after a
+		// restart had the new epoch and still the old hash, and gave
+		// whoever knew the old password a token of the new epoch,
+		// valid on every node.
+		writeError(w, 503, protocol.CodeUnavailable, access.ErrStale.Error())
+		return
+	}
 	// The attempt is counted before the password is checked, so parallel
 	// guesses cannot all pass the limit while argon2 runs; a right
 	// password gives its attempt back.

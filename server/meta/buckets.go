@@ -137,8 +137,9 @@ type Bucket interface {
 	// Watch calls fn with every write from revision from on (0: the
 	// latest of every key, then every later write), in revision order, on
 	// one goroutine, until stop is called. After a lost connection it
-	// resumes where it was.
-	Watch(from uint64, fn func(Entry)) (stop func(), err error)
+	// resumes where it was. caughtUp is called once, on that goroutine,
+	// after fn had every write the bucket held when the watch started.
+	Watch(from uint64, fn func(Entry), caughtUp func()) (stop func(), err error)
 	// History returns the key's kept revisions, oldest first.
 	History(ctx context.Context, key string) ([]Entry, error)
 	// Last is the latest revision of any key (0: never written).

@@ -115,7 +115,7 @@ func (b *jsBucket) History(ctx context.Context, key string) ([]Entry, error) {
 
 // Watch runs an ordered consumer: after a gap or a lost connection the
 // client library makes a new one from the last revision delivered.
-func (b *jsBucket) Watch(from uint64, fn func(Entry)) (func(), error) {
+func (b *jsBucket) Watch(from uint64, fn func(Entry), caughtUp func()) (func(), error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var opts []jetstream.WatchOpt
 	if from > 0 {
@@ -137,9 +137,11 @@ func (b *jsBucket) Watch(from uint64, fn func(Entry)) (func(), error) {
 				if !ok {
 					return
 				}
-				if e != nil { // nil marks the end of the initial values
-					fn(entry(e))
+				if e == nil { // nil marks the end of the initial values
+					caughtUp()
+					continue
 				}
+				fn(entry(e))
 			}
 		}
 	}()

@@ -122,7 +122,7 @@ func (b *memBucket) History(_ context.Context, key string) ([]Entry, error) {
 	return out, nil
 }
 
-func (b *memBucket) Watch(from uint64, fn func(Entry)) (func(), error) {
+func (b *memBucket) Watch(from uint64, fn func(Entry), caughtUp func()) (func(), error) {
 	var (
 		once    sync.Once
 		stopped bool
@@ -131,20 +131,28 @@ func (b *memBucket) Watch(from uint64, fn func(Entry)) (func(), error) {
 	next := int(max(from, 1)) - 1
 	go func() {
 		defer close(done)
+		first := true // the writes held when the watch started
 		for {
 			b.mu.Lock()
-			for next >= len(b.log) && !stopped {
+			for next >= len(b.log) && !stopped && !first {
 				b.cond.Wait()
 			}
 			if stopped {
 				b.mu.Unlock()
 				return
 			}
-			batch := append([]Entry(nil), b.log[next:]...)
-			next = len(b.log)
+			var batch []Entry
+			if next < len(b.log) {
+				batch = append(batch, b.log[next:]...)
+				next = len(b.log)
+			}
 			b.mu.Unlock()
 			for _, e := range batch {
 				fn(e)
+			}
+			if first {
+				first = false
+				caughtUp()
 			}
 		}
 	}()

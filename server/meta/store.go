@@ -51,6 +51,15 @@ type Store struct {
 	node       string
 	staleAfter time.Duration
 	lastOK     atomic.Int64 // unix ns (wall clock) of the last quorum write that succeeded
+	// behind counts the watched buckets whose watch has not yet brought
+	// the view up to what the bucket held when the watch started: until
+	// then the view may lack a revoke made while this node was down (it
+	// resumes from the revision it stopped at), and the node is not
+	// Fresh.
+	behind atomic.Int32
+	// watchMu serialises starting and stopping the watches (connect,
+	// Rewatch, Stop).
+	watchMu sync.Mutex
 }
 
 // watched is a bucket and how far this node's view has applied it.
@@ -168,21 +177,105 @@ func (s *Store) connect(ctx context.Context) error {
 	if err := s.migrate(ctx); err != nil {
 		return fmt.Errorf("meta: migrate: %w", err)
 	}
+	s.watchMu.Lock()
+	caught, err := s.watchAll()
+	s.watchMu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.lastOK.Store(time.Now().UnixNano()) // the buckets answered just now
+	close(s.ready)
+	// A restarted node's view holds what it applied before it stopped;
+	// what was written meanwhile (a link deleted, a member removed, a new
+	// password) comes through the watches, in order, after the rest of
+	// that backlog. Fresh is false until every watch has caught up, so
+	// that no access is decided on the old records meanwhile: it was true
+	// as soon as the watches started, and a revoked link read the board
+	// on a node for as long as its watch took to reach the revoke. Start
+	// waits for it within its deadline, so a node normally serves caught
+	// up from its first call.
+	select {
+	case <-caught:
+	case <-ctx.Done():
+		s.log.Warn("meta: the view is still catching up with the buckets; access is refused (503) until it has")
+	case <-s.quit:
+	}
+	return nil
+}
+
+// watchAll watches every bucket from where the view stopped; the channel
+// is closed once every watch has caught up (behind). watchMu held.
+func (s *Store) watchAll() (<-chan struct{}, error) {
+	s.behind.Store(int32(len(s.buckets)))
+	caught := make(chan struct{})
 	for _, w := range s.buckets {
 		from := w.appliedRev()
 		if from > 0 {
 			from++ // resume after the last applied; 0: the latest of every key
 		}
-		stop, err := w.Watch(from, func(e Entry) { s.apply(w, e) })
+		var once sync.Once
+		caughtUp := func() {
+			once.Do(func() {
+				if s.behind.Add(-1) == 0 {
+					close(caught)
+				}
+			})
+		}
+		stop, err := w.Watch(from, func(e Entry) { s.apply(w, e) }, caughtUp)
 		if err != nil {
 			s.stopWatches()
-			return err
+			return nil, err
 		}
 		w.stop = stop
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if last, err := w.Last(ctx); err == nil && last <= w.appliedRev() {
+			caughtUp() // nothing was written since the view stopped
+		}
+		cancel()
 	}
-	s.lastOK.Store(time.Now().UnixNano()) // the buckets answered just now
-	close(s.ready)
-	return nil
+	return caught, nil
+}
+
+// Rewatch starts every watch again from where the view stopped, and the
+// node is not Fresh until they have caught up: call it when the
+// connection to NATS comes back. A watch is a JetStream consumer, which
+// a NATS server that restarted no longer has (nor what was written while
+// it was away, on a link that dropped): the client library makes a new
+// one only once it has missed the consumer's heartbeats, 10 to 20 s
+// later. Meanwhile this node's own writes reached the quorum again, so it
+// was Fresh, and a link revoked on another node went on reading and
+// writing here. It retries until it succeeds or the Store stops.
+func (s *Store) Rewatch() {
+	select {
+	case <-s.ready:
+	default:
+		return // connect watches once it succeeds
+	}
+	s.behind.Store(int32(len(s.buckets))) // not Fresh from now on
+	go func() {
+		s.watchMu.Lock()
+		defer s.watchMu.Unlock()
+		s.stopWatches()
+		wait := 100 * time.Millisecond
+		for {
+			select {
+			case <-s.quit:
+				return
+			default:
+			}
+			_, err := s.watchAll()
+			if err == nil {
+				return
+			}
+			s.log.Warn("meta: watching the buckets again failed; retrying", "err", err)
+			select {
+			case <-s.quit:
+				return
+			case <-time.After(wait):
+			}
+			wait = min(wait*2, 2*time.Second)
+		}
+	}()
 }
 
 // await waits until the Store is connected: ErrUnavailable past ctx.
@@ -218,7 +311,9 @@ func (s *Store) Stop() {
 	s.stopped.Do(func() { close(s.quit) })
 	<-s.done
 	s.probes.Wait()
+	s.watchMu.Lock()
 	s.stopWatches()
+	s.watchMu.Unlock()
 }
 
 // probeEvery is how often a node proves it reaches the quorum.
@@ -261,16 +356,20 @@ func (s *Store) probe() {
 }
 
 // Fresh says whether this node's view can be trusted for access decisions
-// now: the buckets are open and a quorum took one of this node's writes
-// within StaleAfter. A node on the minority side of a partition stops
-// being fresh, so it stops letting anyone in on what may be revoked
-// already (the hot path's reads come from the view, which a revoke made
-// on the majority side cannot reach). The wall clock, never Options.Now:
-// staleness is about real time.
+// now: the buckets are open, the view has caught up with what they held
+// when this node started watching them, and a quorum took one of this
+// node's writes within StaleAfter. A node on the minority side of a
+// partition stops being fresh, so it stops letting anyone in on what may
+// be revoked already (the hot path's reads come from the view, which a
+// revoke made on the majority side cannot reach). The wall clock, never
+// Options.Now: staleness is about real time.
 func (s *Store) Fresh() bool {
 	select {
 	case <-s.ready:
 	default:
+		return false
+	}
+	if s.behind.Load() > 0 {
 		return false
 	}
 	last := s.lastOK.Load()

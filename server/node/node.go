@@ -385,8 +385,13 @@ func New(cfg Config) (*Node, error) {
 	n.startCluster()
 	n.startReplication()
 	if nb, ok := n.bus.(*bus.NATS); ok {
-		// After an outage, every loaded board asks what it missed.
-		nb.OnReconnect = n.rooms.SyncAll
+		// After an outage, every loaded board asks what it missed, and
+		// the metadata watches start again where the view stopped
+		// (meta.Store.Rewatch).
+		nb.OnReconnect = func() {
+			n.rooms.SyncAll()
+			n.meta.Rewatch()
+		}
 	}
 	return n, nil
 }
