@@ -112,6 +112,12 @@ func TestNATSOutage(t *testing.T) {
 		t.Fatal("clients diverged after the outage")
 	}
 	for _, p := range procs {
+		// A node answers 503 until its metadata watches, started again
+		// as NATS came back, have caught up (meta.Store.Rewatch).
+		poll(t, "the node to be fresh again", func() bool {
+			code, _, _ := httpGet(p.base + "/v1/boards/" + id + "?token=" + tok)
+			return code == 200
+		})
 		_, ops := p.node(t).ops(id, tok)
 		if len(ops) != 22 {
 			t.Fatalf("a node stores %d changes, want 22 (none lost, none doubled)", len(ops))
