@@ -45,6 +45,31 @@ func rawFramesDial(t *testing.T, base, path string) *rawFrames {
 	return &rawFrames{t: t, conn: conn, r: r}
 }
 
+// rawFramesJoin starts a node, makes a board and joins it as replica rep
+// over a rawFrames connection, up to the node's synced.
+func rawFramesJoin(t *testing.T, name string, rep int) *rawFrames {
+	t.Helper()
+	tn := startNode(t, nil)
+	b := tn.createBoard(fmt.Sprintf(`{"name":%q}`, name))
+	c := rawFramesDial(t, tn.base, "/v1/boards/"+b.Board.ID+"/ws?token="+b.Token)
+	hello := fmt.Sprintf(`{"type":"hello","replica":"%016x","version":{}}`, rep)
+	if len(hello) > 125 {
+		t.Fatal("hello too long for a short frame")
+	}
+	if _, err := c.conn.Write(clientFrame(0x1, []byte(hello))); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		op, p, err := c.next()
+		if err != nil {
+			t.Fatalf("before synced: %v", err)
+		}
+		if op == 0x1 && strings.Contains(string(p), `"synced"`) {
+			return c
+		}
+	}
+}
+
 // frame is one client frame of opcode op (FIN set), masked with a zero key.
 func clientFrame(op byte, payload []byte) []byte {
 	if len(payload) > 125 {
@@ -87,26 +112,7 @@ func (c *rawFrames) next() (byte, []byte, error) {
 // for as long as it kept sending. Now the node answers a burst and a few
 // a second, and closes a connection that pings faster with 1008.
 func TestPingFloodClosed(t *testing.T) {
-	tn := startNode(t, nil)
-	b := tn.createBoard(`{"name":"pings"}`)
-	c := rawFramesDial(t, tn.base, "/v1/boards/"+b.Board.ID+"/ws?token="+b.Token)
-	hello := fmt.Sprintf(`{"type":"hello","replica":"%016x","version":{}}`, 77)
-	if len(hello) > 125 {
-		t.Fatal("hello too long for a short frame")
-	}
-	if _, err := c.conn.Write(clientFrame(0x1, []byte(hello))); err != nil {
-		t.Fatal(err)
-	}
-	// Joined once the node says synced.
-	for {
-		op, p, err := c.next()
-		if err != nil {
-			t.Fatalf("before synced: %v", err)
-		}
-		if op == 0x1 && strings.Contains(string(p), `"synced"`) {
-			break
-		}
-	}
+	c := rawFramesJoin(t, "pings", 77)
 
 	const pings = 20000
 	sent := make(chan error, 1)
@@ -162,22 +168,7 @@ func TestPingFloodClosed(t *testing.T) {
 // second limit's worth of frames is refused; past it the connection is
 // closed with 1008.
 func TestFrameFloodClosed(t *testing.T) {
-	tn := startNode(t, nil)
-	b := tn.createBoard(`{"name":"frames"}`)
-	c := rawFramesDial(t, tn.base, "/v1/boards/"+b.Board.ID+"/ws?token="+b.Token)
-	hello := fmt.Sprintf(`{"type":"hello","replica":"%016x","version":{}}`, 78)
-	if _, err := c.conn.Write(clientFrame(0x1, []byte(hello))); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		op, p, err := c.next()
-		if err != nil {
-			t.Fatalf("before synced: %v", err)
-		}
-		if op == 0x1 && strings.Contains(string(p), `"synced"`) {
-			break
-		}
-	}
+	c := rawFramesJoin(t, "frames", 78)
 	// 100 empty binary frames every 5 ms: slow enough for the node to
 	// answer each at once (its send queue never fills).
 	const frames = 30000
