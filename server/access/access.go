@@ -233,7 +233,7 @@ func (c *Checker) Authenticate(r *http.Request, id storage.BoardID, m *meta.Boar
 	if !c.Fresh() {
 		// On the minority side of a partition the view may miss a
 		// revoke made on the majority side: let nobody in on it.
-		return Identity{}, protocol.CodeUnavailable, errors.New("this node cannot reach the cluster's metadata quorum now; try again or another node")
+		return Identity{}, protocol.CodeUnavailable, ErrStale
 	}
 	if tok := BoardToken(r); tok != "" {
 		cl, err := c.cfg.Signer.Verify(tok, c.cfg.Now())
