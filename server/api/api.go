@@ -107,6 +107,10 @@ type Config struct {
 	MailFrom    string
 	Quotas      Quotas
 	MaxWebhooks int // per board
+	// SpaceLow says whether the node's disk is below its free-space
+	// reserve (storage.SpaceGuard.Low): new boards, imports and pictures
+	// are refused (503, resend later). Nil: no reserve.
+	SpaceLow func() bool
 	// ClaimReplica claims a replica id of a board for a user in the
 	// cluster (meta.Store.ClaimReplica with claim): meta.ErrClaimed if it
 	// is another user's. The write API's replica ids (elements.go).

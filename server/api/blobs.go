@@ -34,6 +34,9 @@ func (srv *Server) uploadBlob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 403, protocol.CodeForbidden, "only editors and owners may upload images")
 		return
 	}
+	if srv.spaceLow(w) {
+		return
+	}
 	declared := r.Header.Get("Content-Type")
 	if declared == "image/svg+xml" {
 		writeError(w, 415, protocol.CodeMalformed, "SVG images are not accepted: upload PNG, JPEG, GIF or WebP")

@@ -42,6 +42,9 @@ func (srv *Server) importFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 403, protocol.CodeForbidden, "only editors and owners may import")
 		return
 	}
+	if srv.spaceLow(w) { // its pictures are stored before its changes reach the room
+		return
+	}
 	release, ok := srv.holdHeavy(w, r)
 	if !ok {
 		return

@@ -89,6 +89,9 @@ func (srv *Server) mayCreateBoard(w http.ResponseWriter, r *http.Request) bool {
 		writeError(w, 401, protocol.CodeUnauthorized, err.Error())
 		return false
 	}
+	if srv.spaceLow(w) { // before the rate: a refusal spends nothing
+		return false
+	}
 	q := srv.cfg.Quotas
 	switch {
 	case u == nil && q.RequireSignInToCreate:
@@ -170,4 +173,17 @@ func (srv *Server) keepGuest(ctx context.Context, board string, u protocol.User)
 		cur = account.User{ID: u.ID, Name: u.Name, Color: u.Color, Created: created, Updated: srv.cfg.Records.Stamp(cur.Updated)}
 		return nil
 	})
+}
+
+// spaceLow answers 503 (with Retry-After) when the node's disk is below
+// its free-space reserve (Config.SpaceLow): a new board, an import or a
+// picture would be stored in the reserve, which is kept for what the
+// node already took (the changes of other nodes, the boards' snapshots).
+func (srv *Server) spaceLow(w http.ResponseWriter) bool {
+	if srv.cfg.SpaceLow == nil || !srv.cfg.SpaceLow() {
+		return false
+	}
+	w.Header().Set("Retry-After", "60")
+	writeError(w, 503, protocol.CodeUnavailable, "this node's disk is nearly full: it stores nothing new until space is freed; try again later")
+	return true
 }

@@ -68,6 +68,14 @@ type Config struct {
 	// while they are shared (storage.PebbleOptions.SyncGather; zero:
 	// none; the binary's --sync-gather defaults to DefaultSyncGather).
 	SyncGather time.Duration
+	// DiskReserve is the free space kept on DataDir's disk
+	// (storage.SpaceGuard): below it, clients' new changes, pictures,
+	// boards and imports are refused, to be sent again later (0:
+	// storage.DefaultDiskReserve; negative: none).
+	DiskReserve int64
+	// Space, if set, is the free-space guard used instead of one on
+	// DataDir with DiskReserve (tests).
+	Space *storage.SpaceGuard
 	// Store, if set, is used instead of opening DataDir (tests).
 	Store storage.Store
 	// NodeID names this node in the cluster (default: random).
@@ -215,6 +223,7 @@ type Node struct {
 	ln      net.Listener
 	ownBus  bool
 	ownDB   bool
+	space   *storage.SpaceGuard // nil: no reserve
 
 	gw       *gateway.Gateway // the WebSocket side
 	blobs    *blob.Store      // the boards' images
@@ -256,6 +265,26 @@ func New(cfg Config) (*Node, error) {
 			return nil, fmt.Errorf("node: open store: %w", err)
 		}
 		n.store, n.ownDB = st, true
+	}
+	n.space = cfg.Space
+	if n.space == nil && cfg.DiskReserve >= 0 && cfg.DataDir != "" {
+		reserve := cfg.DiskReserve
+		if reserve == 0 {
+			reserve = storage.DefaultDiskReserve
+		}
+		n.space = storage.NewSpaceGuard(cfg.DataDir, reserve, 0)
+	}
+	if n.space != nil {
+		n.space.OnChange = func(low bool, status string) {
+			if low {
+				n.log.Warn("the data directory's disk is below its free-space reserve: clients' new changes, pictures, boards and imports are refused until space is freed", "space", status)
+			} else {
+				n.log.Info("the data directory's disk has space again: clients' changes are taken", "space", status)
+			}
+		}
+		if !n.space.Check() && n.space.Err() != nil {
+			n.log.Warn("the data directory's free space cannot be read: no reserve is kept", "err", n.space.Err())
+		}
 	}
 	secret := cfg.Secret
 	if len(secret) == 0 {
@@ -317,6 +346,9 @@ func New(cfg Config) (*Node, error) {
 	rc.Policy = n.roomPolicy
 	rc.AuthorRole = n.authorRole
 	rc.Accepted = n.onAccepted
+	if n.space != nil {
+		rc.SpaceLow = n.space.Low
+	}
 	rc.WholeRead = func(b storage.BoardID, read func() int) bool { return n.api.SpendBoardRead(b, read) }
 	n.rooms = room.NewManager(rc)
 	n.access = access.New(access.Config{Records: records{n}, Boards: boards{n}, Rooms: n.rooms, Signer: n.signer, Now: cfg.Now,
@@ -341,6 +373,7 @@ func New(cfg Config) (*Node, error) {
 		Blobs: n.blobs, Notes: n.notes, Outbox: n.outbox, Guard: n.guard, Limits: n.limits, Signer: n.signer, Log: n.log,
 		Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From, Quotas: cfg.Quotas,
 		MaxWebhooks: cfg.Webhooks.MaxPerBoard,
+		SpaceLow:    n.space.Low,
 		AllowClaim:  n.allowClaim,
 		ClaimReplica: func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, user string) error {
 			return n.meta.ClaimReplica(ctx, board, rep, user, true)

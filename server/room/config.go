@@ -140,6 +140,12 @@ type Config struct {
 	// and dropping old history on its own (the history and the export
 	// would lose what people made without anyone asking).
 	MaxLogBytes int64
+	// SpaceLow says whether the node's disk is below its free-space
+	// reserve (storage.SpaceGuard). While it is, clients' new changes are
+	// refused with "unavailable" (REST writes 503) and not stored: the
+	// client keeps them and sends them again later. Other nodes' changes
+	// are still stored, in the reserve. Nil: no reserve.
+	SpaceLow func() bool
 	// Retention drops op-log entries older than this once a snapshot
 	// covers them (default 0: keep the full history forever). Clients
 	// further behind than the retained log get a snapshot.

@@ -149,6 +149,10 @@ func (r *Room) logFull(c *crdt.Change) error {
 	return fmt.Errorf("this board's history takes %d MiB, the most this node keeps for one board: it takes no more changes; its owner may export it and import it as a new board", r.logBytes>>20)
 }
 
+// ErrSpaceLow refuses a client's change while the node's disk is below
+// its free-space reserve (Config.SpaceLow).
+var ErrSpaceLow = errors.New("this node's disk is nearly full: it takes no new changes until space is freed; keep the change and send it again later")
+
 var errScanDone = errors.New("room: scan done")
 
 // overHeld reports whether what the doc holds is past the room's held
@@ -272,6 +276,9 @@ func (r *Room) admit(s *Session, c *crdt.Change) (protocol.Code, error) {
 	}
 	if err := r.logFull(c); err != nil {
 		return protocol.CodeTooLarge, err
+	}
+	if r.cfg.SpaceLow != nil && c.End() > r.doc.VersionOf(c.Replica) && r.cfg.SpaceLow() {
+		return protocol.CodeUnavailable, ErrSpaceLow
 	}
 	if err := allowed(s.User.Role, s.User.ID, c, r.doc); err != nil {
 		return protocol.CodeForbidden, err

@@ -23,6 +23,7 @@ import (
 	"github.com/corkboard/corkboard/server/mail"
 	"github.com/corkboard/corkboard/server/node"
 	"github.com/corkboard/corkboard/server/webhook"
+	"github.com/corkboard/corkboard/storage"
 )
 
 func main() {
@@ -100,6 +101,7 @@ func run(args []string, stdout io.Writer) error {
 		boardsPerHour  = fs.Int("boards-per-hour", 20, "boards one address may create per hour without signing in (signed-in people: 5 times as many, per person)")
 		boardBlobMiB   = fs.Int64("board-blob-mib", 100, "MiB of pictures one board may hold (negative: no limit); past it, 413")
 		boardLogMiB    = fs.Int64("board-log-mib", node.DefaultBoardLogBytes>>20, "MiB of history (op log) one board may hold on this node (negative: no limit); past it, clients' changes are refused (too_large)")
+		diskReserveMiB = fs.Int64("disk-reserve-mib", storage.DefaultDiskReserve>>20, "MiB kept free on the data directory's disk (0: none); below it, clients' new changes, pictures, boards and imports are refused (unavailable, 503) until space is freed, while the board reads and other nodes' changes are still stored")
 		uploadMiBDay   = fs.Int64("upload-mib-per-day", 256, "MiB of pictures one address, and one signed-in person, may upload per day (negative: no limit); past it, 429")
 	)
 	secretFiles := addSecretFileFlags(fs)
@@ -175,6 +177,10 @@ func run(args []string, stdout io.Writer) error {
 	cfg.Room.FanoutDelay = *fanoutDelay
 	cfg.Room.MaxLogBytes = mib(*boardLogMiB)
 	cfg.SyncGather = *syncGather
+	cfg.DiskReserve = -1
+	if *diskReserveMiB > 0 {
+		cfg.DiskReserve = *diskReserveMiB << 20
+	}
 	cfg.Room.AckReplicas = *ackReplicas
 	cfg.Mail = node.MailConfig{From: *mailFrom, SMTP: mail.SMTPConfig{Addr: *smtpAddr, Username: *smtpUser, Password: *smtpPass, TLS: *smtpTLS}}
 	switch *smtpTLS {
