@@ -132,6 +132,8 @@ export type Frame = { type: string } & Record<string, unknown>;
  * only from before it knew the offset, a little ahead at most.
  */
 const CLOCK_AHEAD_RETRY_MS = 15_000;
+/** How long to wait before sending again a batch the node could not take now ("unavailable": its disk below its reserve, or its peers slow to confirm). */
+const UNAVAILABLE_RETRY_MS = 10_000;
 const MAX_BATCH_CHANGES = 500;
 const MAX_BATCH_BYTES = 512 << 10;
 const PRESENCE_EVERY_MS = 50;
@@ -801,6 +803,22 @@ export class Sync {
       // seq, the dropped frame is unknown: resend everything unacked).
       for (const p of this.pending) if (!p.acked && (!f.seq || p.seq === f.seq)) p.seq = 0;
       setTimeout(() => this.flush(), 1000 + Math.random() * 1000);
+      return;
+    }
+    if (f.code === 'unavailable') {
+      // Not a refusal of content: the node cannot take the batch now
+      // (its disk is nearly full, or other nodes did not confirm it in
+      // time). What it accepted before is durable; keep the rest and
+      // send it again later (a change it had stored comes back acked as
+      // a duplicate). The reason is the status's detail meanwhile.
+      const batch = this.pending.filter((p) => p.seq === f.seq && !p.acked);
+      batch.slice(0, f.accepted ?? 0).forEach((p) => (p.acked = true));
+      for (const p of this.pending) if (!p.acked && (!f.seq || p.seq === f.seq)) p.seq = 0;
+      this.detail = f.message ?? f.code;
+      console.warn('corkboard: the node cannot take changes now; sending them again later:', f.message);
+      setTimeout(() => this.flush(), UNAVAILABLE_RETRY_MS + Math.random() * 1000);
+      this.schedulePersist();
+      this.o.events.state();
       return;
     }
     if (f.code === 'clock_ahead') {
