@@ -30,7 +30,7 @@ for i in 0 1 2; do
 	routes=()
 	for j in 0 1 2; do [ "$j" = "$i" ] || routes+=("nats://127.0.0.1:$((16221 + j))"); done
 	d=$(mktemp -d); dirs+=("$d")
-	"$bin" --addr "127.0.0.1:$((18191 + i))" --data-dir "$d" --log-level warn --node-id "node$i" --secret "$secret" --ws-per-ip -1 --boards-per-hour -1 --replica-claims-per-ip -1 \
+	"$bin" --addr "127.0.0.1:$((18191 + i))" --data-dir "$d" --log-level warn --node-id "node$i" --secret "$secret" --ws-per-ip -1 --boards-per-hour -1 --replica-claims-per-ip -1 --change-mib-per-day -1 \
 		--nats-cluster "127.0.0.1:$((16221 + i))" --nats-routes "$(IFS=,; echo "${routes[*]}")" "${node_flags[@]}" 2>"$d.log" &
 	pids+=($!)
 done

@@ -30,7 +30,7 @@ else
 	(cd "$root" && go build -o "$bin" ./server/cmd/corkboard)
 fi
 # Every client is on loopback: no per-address limits (flags given override).
-"$bin" --addr "127.0.0.1:$port" --data-dir "$data" --log-level warn --ws-per-ip -1 --boards-per-hour -1 --replica-claims-per-ip -1 "${node_flags[@]}" 2>"$data.log" &
+"$bin" --addr "127.0.0.1:$port" --data-dir "$data" --log-level warn --ws-per-ip -1 --boards-per-hour -1 --replica-claims-per-ip -1 --change-mib-per-day -1 "${node_flags[@]}" 2>"$data.log" &
 pid=$!
 cleanup() {
 	kill "$pid" 2>/dev/null || true

@@ -565,6 +565,14 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	if err := doc.CheckSchema(&ch); err != nil {
 		return 400, writeResult{}, protocol.CodeSchema, err
 	}
+	ip, _ := ctx.Value(clientKey{}).(string)
+	user := ""
+	if who.Via == access.ViaSession {
+		user = who.User.ID
+	}
+	if !srv.ChangeBytesAllowed(ip, user, len(ch.AppendBinary(nil))) {
+		return 429, writeResult{}, protocol.CodeRateLimited, errors.New(srv.ErrChangeBytes())
+	}
 	wctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	// The caller's role is decided again now, in the board's turn, and the

@@ -38,6 +38,14 @@ type Quotas struct {
 	// signed-in person, may upload per day (default 256 MiB). Uploading
 	// a picture the board already has costs nothing.
 	UploadBytesPerDay int64
+	// ChangeBytesPerDay: bytes of changes one client address, and one
+	// signed-in person, may send this node per day, over the WebSocket
+	// (ops frames as received) and the write API (its changes, encoded),
+	// whatever their boards (default 1 GiB). Every board's history has
+	// its own bound, but anyone may create 20 boards an hour: one address
+	// could write 480 GiB a day. Typing and drawing all day is some
+	// megabytes.
+	ChangeBytesPerDay int64
 	// MaxImagePixels: width × height of a picture (default 50
 	// megapixels); a side may have at most 16384 pixels.
 	MaxImagePixels int64
@@ -61,6 +69,9 @@ func (q *Quotas) Defaults() {
 	}
 	if q.UploadBytesPerDay == 0 {
 		q.UploadBytesPerDay = 256 << 20
+	}
+	if q.ChangeBytesPerDay == 0 {
+		q.ChangeBytesPerDay = 1 << 30
 	}
 	if q.MaxImagePixels == 0 {
 		q.MaxImagePixels = 50_000_000
@@ -128,6 +139,29 @@ func (srv *Server) uploadAllowed(w http.ResponseWriter, r *http.Request, who acc
 		}
 	}
 	return true
+}
+
+// ChangeBytesAllowed counts n bytes of changes sent by client address ip
+// and, for a signed-in person, by user (else ""), against their daily
+// bytes (Quotas.ChangeBytesPerDay), and says whether they are within
+// them (bytes the address took are kept counted when the person's
+// refuse them).
+func (srv *Server) ChangeBytesAllowed(ip, user string, n int) bool {
+	limit := srv.cfg.Quotas.ChangeBytesPerDay
+	if limit < 0 || n <= 0 {
+		return true
+	}
+	max := int(min(limit, 1<<50))
+	if !srv.cfg.Limits.AllowUpTo("changes-ip:"+ip, n, max, 24*time.Hour) {
+		return false
+	}
+	return user == "" || srv.cfg.Limits.AllowUpTo("changes-user:"+user, n, max, 24*time.Hour)
+}
+
+// ErrChangeBytes is the refusal of changes past Quotas.ChangeBytesPerDay.
+func (srv *Server) ErrChangeBytes() string {
+	return "too many bytes of changes sent today from your address or account (at most " +
+		strconv.FormatInt(srv.cfg.Quotas.ChangeBytesPerDay>>20, 10) + " MiB a day); resend later"
 }
 
 // ---- guests' names ----

@@ -162,6 +162,11 @@ type Config struct {
 	// refuses the batch with "rate_limited", and nothing is claimed. A
 	// replica id already claimed is always allowed.
 	AllowClaim func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, ip string) bool
+	// AllowChangeBytes, if set, counts an ops frame's bytes against the
+	// daily bytes of the client's address and of the session's person
+	// (api.Quotas.ChangeBytesPerDay); false refuses the batch with
+	// "rate_limited" and the message refusal.
+	AllowChangeBytes func(ip string, s *room.Session, n int) (ok bool, refusal string)
 	// Joining is told who is about to join, with the display name the
 	// hello chose (guests are remembered by name).
 	Joining func(ctx context.Context, board storage.BoardID, u protocol.User)

@@ -156,6 +156,14 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 			refuse(protocol.CodeForbidden, seq, fmt.Sprintf("change 1 of %d refused: your role on this board may not edit it", len(changes)))
 			continue
 		}
+		if len(changes) > 0 && g.cfg.AllowChangeBytes != nil {
+			if ok, why := g.cfg.AllowChangeBytes(ip, s, len(data)); !ok {
+				ops.tokens += float64(len(changes)) // not taken: the rates are not spent
+				items.tokens += float64(n)
+				refuse(protocol.CodeRateLimited, seq, why)
+				continue
+			}
+		}
 		if !claimed && len(changes) > 0 {
 			if g.cfg.AllowClaim != nil && !g.cfg.AllowClaim(ctx, rm.Board(), s.Replica, ip) {
 				refuse(protocol.CodeRateLimited, seq, "too many new replica ids on this board from your address; resend this batch later")

@@ -10,6 +10,7 @@ import (
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/server/httpguard"
 	"github.com/corkboard/corkboard/server/protocol"
+	"github.com/corkboard/corkboard/server/room"
 	"github.com/corkboard/corkboard/storage"
 )
 
@@ -25,7 +26,17 @@ func (n *Node) gatewayConfig() gateway.Config {
 		Enter:        n.enterWS,
 		ClaimReplica: n.claimReplica,
 		AllowClaim:   n.allowClaim,
-		Joining:      n.api.RememberGuestOn,
+		AllowChangeBytes: func(ip string, s *room.Session, size int) (bool, string) {
+			user := ""
+			if s.Via == access.ViaSession {
+				user = s.User.ID
+			}
+			if n.api.ChangeBytesAllowed(ip, user, size) {
+				return true, ""
+			}
+			return false, n.api.ErrChangeBytes()
+		},
+		Joining: n.api.RememberGuestOn,
 		GuestToken: func(who gateway.Visitor, u protocol.User) string {
 			return n.api.GuestToken(who.Board, who.BoardEpoch, u)
 		},
