@@ -54,6 +54,14 @@ type digestModel struct {
 
 const maxPreviews = 3
 
+// The most runes of a board's name and of a person's name a subject
+// holds (Subject): at four bytes a rune, 320 + 3 × 160, with the words
+// around them, is under 900 bytes.
+const (
+	subjectBoardLen = 80
+	subjectNameLen  = 40
+)
+
 // personAction collects one person's events of one action.
 type personAction struct {
 	action Action
@@ -276,9 +284,15 @@ func oneLine(s string) string {
 
 // Subject returns the e-mail subject: the board and who did how much. It
 // is one line with no control characters, safe for a mail header once
-// encoded by the mailer.
+// encoded by the mailer, and at most some 900 bytes, within what the
+// mailer takes (1,000): the board's name is cut to subjectBoardLen runes
+// and each person's to subjectNameLen. Whole, a board's name (200 runes)
+// and three people's (80 each), in four-byte characters, made over 1,100
+// bytes: the mailer refused the e-mail, and the notifier's pass over the
+// board failed there every time, so that nobody on the board was told
+// anything again.
 func (d Digest) Subject() string {
-	board := oneLine(d.Board)
+	board := truncate(oneLine(d.Board), subjectBoardLen)
 	if board == "" {
 		board = "Your board"
 	}
@@ -300,7 +314,7 @@ func (d Digest) Subject() string {
 			who = append(who, plural(len(order)-2, "other", "others"))
 			break
 		}
-		who = append(who, oneLine(d.name(u)))
+		who = append(who, truncate(oneLine(d.name(u)), subjectNameLen))
 	}
 	return fmt.Sprintf("%s: %s from %s", board, plural(len(d.Events), "update", "updates"), joinAnd(who))
 }
