@@ -54,6 +54,17 @@ type digestModel struct {
 
 const maxPreviews = 3
 
+// maxPeople is the most people a digest lists, in its two parts together;
+// it counts the others (others). A person's paragraph is at most a line
+// per action (ten), each with at most four texts of 120 runes (three
+// previews and what a comment is on), some 80 KB of the outbox's JSON at
+// worst ("&" is "&amp;" in the HTML part, "\u0026amp;" in JSON): thirty
+// make some 2.5 MB, within the 4 MiB the outbox takes in an item. Every
+// person listed, two hundred guests of a public board made the e-mail
+// too big to send, and the notifier's pass over the board failed there
+// every time, so that nobody on the board was told anything again.
+const maxPeople = 30
+
 // The most runes of a board's name and of a person's name a subject
 // holds (Subject): at four bytes a rune, 320 + 3 × 160, with the words
 // around them, is under 900 bytes.
@@ -146,10 +157,16 @@ func (d Digest) model() digestModel {
 	for _, n := range d.Notices {
 		m.Notices = append(m.Notices, oneLine(n))
 	}
+	listed := 0
 	group := func(events []Event) []digestPerson {
 		var out []digestPerson
 		order, acts := d.peopleOf(events)
-		for _, u := range order {
+		for i, u := range order {
+			if listed == maxPeople {
+				out = append(out, others(order[i:], acts))
+				break
+			}
+			listed++
 			p := digestPerson{Name: oneLine(d.name(u))}
 			for _, pa := range acts[u] {
 				p.Lines = append(p.Lines, d.line(pa, loc))
@@ -160,6 +177,18 @@ func (d Digest) model() digestModel {
 	}
 	m.ForYou, m.People = group(d.ForYou), group(d.rest())
 	return m
+}
+
+// others is the paragraph that counts the people a digest does not list.
+func others(people []string, acts map[string][]*personAction) digestPerson {
+	n := 0
+	for _, u := range people {
+		for _, pa := range acts[u] {
+			n += len(pa.events)
+		}
+	}
+	return digestPerson{Name: plural(len(people), "other person", "other people"),
+		Lines: []digestLine{{Verb: "made " + plural(n, "update", "updates")}}}
 }
 
 const dayTime = "Mon 2 Jan 15:04"
