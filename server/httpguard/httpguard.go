@@ -1,7 +1,9 @@
 // Package httpguard is what every HTTP request passes through before its
 // handler: the client's address (behind trusted proxies), under which
-// limits count it, and the refusal of writes from another site's page
-// (the origin checks that stand in for CSRF tokens).
+// limits count it, the refusal of writes from another site's page (the
+// origin checks that stand in for CSRF tokens), and the header that keeps
+// browsers from taking an answer for another type than it says
+// (nosniff).
 package httpguard
 
 import (
@@ -243,10 +245,20 @@ func JSONContent(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// Wrap wraps every route: it records the client's address and refuses
-// cross-site writes.
+// Wrap wraps every route: it records the client's address, refuses
+// cross-site writes, and says nosniff on every answer.
+//
+// nosniff: the app's CSP runs scripts of the node's own origin ('self'),
+// and the node serves text anyone may write (a board's summary as
+// text/plain is its name, its ideas and who took part). Without it the
+// browser ran such an answer as a script when a page asked for one (a
+// summary can be made a valid script), so that any markup put into a
+// page of the node ran whatever its author wrote, the CSP
+// notwithstanding; with it, a script must be served as JavaScript, which
+// only the client's own files are.
 func (g *Guard) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if len(g.proxies) > 0 {
 			r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, limitKeyOf(g.resolveClient(r))))
 		}
