@@ -316,8 +316,8 @@ func oneLine(s string) string {
 // encoded by the mailer, and at most some 900 bytes, within what the
 // mailer takes (1,000): the board's name is cut to subjectBoardLen runes
 // and each person's to subjectNameLen. Whole, a board's name (200 runes)
-// and three people's (80 each), in four-byte characters, made over 1,100
-// bytes: the mailer refused the e-mail, and the notifier's pass over the
+// and one person's (80), or three people's names, in four-byte
+// characters, made over 1,000 bytes: the mailer refused the e-mail, and the notifier's pass over the
 // board failed there every time, so that nobody on the board was told
 // anything again.
 func (d Digest) Subject() string {
