@@ -3,11 +3,13 @@ package node
 import (
 	"bufio"
 	"bytes"
+	"crypto/subtle"
 	"io"
 	"net"
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/corkboard/corkboard/server/metrics"
@@ -258,6 +260,11 @@ func (n *Node) routes() http.Handler {
 		})
 	}
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if !n.metricsAllowed(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			reply.Error(w, 401, protocol.CodeUnauthorized, "GET /metrics needs the node's metrics token (Authorization: Bearer …)")
+			return
+		}
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(n.cfg.HTTP.LongWrite))
 		n.metrics.Handler().ServeHTTP(w, r)
 	})
@@ -297,3 +304,15 @@ func (n *Node) routes() http.Handler {
 // Routes lists the node's route patterns ("METHOD /path/{param}"), but the
 // client's files: what docs/openapi.yaml describes.
 func (n *Node) Routes() []string { return slices.Clone(n.patterns) }
+
+// metricsAllowed says whether r may read the metrics: any request when
+// the node has no metrics token, else one bearing it (compared in
+// constant time).
+func (n *Node) metricsAllowed(r *http.Request) bool {
+	want := n.cfg.MetricsToken
+	if want == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}

@@ -278,3 +278,25 @@ func TestAntiEntropyMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsToken: /metrics told anyone on the internet how busy the
+// node was (its connections, rooms, e-mails, refusals). With a metrics
+// token set, it answers 401 without it or with another, and the metrics
+// with it.
+func TestMetricsToken(t *testing.T) {
+	tn := startNode(t, func(c *node.Config) { c.MetricsToken = "scrape-me" })
+	for _, auth := range []string{"", "Bearer nope", "Bearer scrape-mf", "scrape-me", "Basic scrape-me"} {
+		r := tn.do("GET", "/metrics", "", "", nil, map[string]string{"Authorization": auth})
+		if auth == "" {
+			r = tn.do("GET", "/metrics", "", "", nil, nil)
+		}
+		wantError(t, "/metrics with "+strconv.Quote(auth), r, 401, "unauthorized")
+		if strings.Contains(string(r.body), "corkboard_") || r.header.Get("WWW-Authenticate") == "" {
+			t.Fatalf("/metrics with %q: %s, WWW-Authenticate %q", auth, r.body, r.header.Get("WWW-Authenticate"))
+		}
+	}
+	r := tn.do("GET", "/metrics", "", "", nil, map[string]string{"Authorization": "Bearer scrape-me"})
+	if r.status != 200 || !strings.Contains(string(r.body), "corkboard_connections") {
+		t.Fatalf("/metrics with the token: %d %.200s", r.status, r.body)
+	}
+}

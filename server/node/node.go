@@ -73,6 +73,9 @@ type Config struct {
 	// boards and imports are refused, to be sent again later (0:
 	// storage.DefaultDiskReserve; negative: none).
 	DiskReserve int64
+	// MetricsToken, if set, is the bearer token GET /metrics asks for
+	// (401 without it); empty: /metrics answers anyone.
+	MetricsToken string
 	// Space, if set, is the free-space guard used instead of one on
 	// DataDir with DiskReserve (tests).
 	Space *storage.SpaceGuard

@@ -80,6 +80,7 @@ func run(args []string, stdout io.Writer) error {
 		smtpAddr    = fs.String("smtp-addr", "", "SMTP relay host:port (default: none; e-mails are written to the log)")
 		smtpUser    = fs.String("smtp-user", "", "SMTP AUTH user name")
 		smtpPass    = fs.String("smtp-password", "", "SMTP AUTH password")
+		metricsTok  = fs.String("metrics-token", "", "bearer token GET /metrics asks for (Authorization: Bearer …); empty: /metrics answers anyone")
 		smtpTLS     = fs.String("smtp-tls", "starttls", `SMTP transport security: "starttls" (upgrade when offered; AUTH only over TLS), "tls" (implicit, port 465) or "none"`)
 		hookPrivate = fs.Bool("webhooks-private", false, "let webhooks call private and loopback addresses (an intranet install); by default only public addresses")
 		hooksMax    = fs.Int("webhooks-per-board", 10, "webhooks a board may have")
@@ -178,6 +179,7 @@ func run(args []string, stdout io.Writer) error {
 	cfg.Room.FanoutDelay = *fanoutDelay
 	cfg.Room.MaxLogBytes = mib(*boardLogMiB)
 	cfg.SyncGather = *syncGather
+	cfg.MetricsToken = *metricsTok
 	cfg.DiskReserve = -1
 	if *diskReserveMiB > 0 {
 		cfg.DiskReserve = *diskReserveMiB << 20
@@ -256,7 +258,7 @@ func run(args []string, stdout io.Writer) error {
 // depend on its content); refusing a file that others may read (a mounted
 // Kubernetes Secret is often 0644 inside its own directory, and the check
 // would say nothing about the directory; the README says to make it 0600).
-var secretFlags = []string{"secret", "smtp-password", "nats-url"}
+var secretFlags = []string{"secret", "smtp-password", "nats-url", "metrics-token"}
 
 // addSecretFileFlags adds <flag>-file for each of secretFlags defined in fs,
 // returning them by the secret flag's name.
