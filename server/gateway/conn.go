@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -112,7 +113,11 @@ func (g *Gateway) startConn(c *websocket.Conn, fw *frameWriter, who Visitor, def
 	}
 	c.SetReadLimit(g.cfg.Limits.MaxHello) // a hello of its own bound (Limits.MaxHello)
 	ctx := context.Background()
-	hello, closeCode, why := g.readHello(ctx, c)
+	hello, held, closeCode, why := g.readHello(ctx, c)
+	// A large hello's share of the node's hello budget is kept until the
+	// session has joined: its version vector lives until the room has
+	// used it (helloBudget).
+	defer g.hellos.give(held)
 	if closeCode != 0 {
 		c.Close(websocket.StatusCode(closeCode), why)
 		return nil
@@ -275,27 +280,35 @@ func (wc *wsConn) leave() {
 	g.cfg.Metrics.Connections.Dec()
 }
 
-func (g *Gateway) readHello(ctx context.Context, c *websocket.Conn) (*protocol.Hello, protocol.CloseCode, string) {
+// readHello reads and decodes the hello. held is what it took of the
+// node's hello budget, for the caller to give back (helloBudget); a hello
+// the budget could not take is refused with 4001, its share given back.
+func (g *Gateway) readHello(ctx context.Context, c *websocket.Conn) (hello *protocol.Hello, held int64, code protocol.CloseCode, why string) {
 	// A timer, not a read deadline: cancelling a read tears the connection
 	// down without a close frame, and the client must learn why (4002).
 	timer := time.AfterFunc(g.cfg.Limits.HelloTimeout, func() {
 		c.Close(websocket.StatusCode(protocol.CloseIdle), "no hello in time")
 	})
 	defer timer.Stop()
-	typ, data, err := c.Read(ctx)
+	typ, data, held, err := g.readHelloMessage(ctx, c)
+	if errors.Is(err, errHelloBudget) {
+		g.hellos.give(held)
+		g.cfg.Metrics.HelloRefused()
+		return nil, 0, protocol.CloseRetry, "the node is busy reading other large hellos; reconnect later"
+	}
 	if err != nil {
-		return nil, 0, "" // closed (by the timer, or by the peer)
+		return nil, held, 0, "" // closed (by the timer, or by the peer)
 	}
 	if h := readHook.Load(); h != nil {
 		(*h)(data)
 	}
 	g.cfg.Metrics.BytesIn.Add(float64(len(data)))
 	if typ != websocket.MessageText {
-		return nil, protocol.CloseProtocol, "the first message must be a JSON hello"
+		return nil, held, protocol.CloseProtocol, "the first message must be a JSON hello"
 	}
 	f, err := protocol.DecodeClientText(data)
 	if err != nil || f.Hello == nil {
-		return nil, protocol.CloseProtocol, "the first message must be a valid hello"
+		return nil, held, protocol.CloseProtocol, "the first message must be a valid hello"
 	}
-	return f.Hello, 0, ""
+	return f.Hello, held, 0, ""
 }

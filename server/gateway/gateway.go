@@ -44,6 +44,15 @@ type Limits struct {
 	// every connection that never says hello); dropping entries from
 	// the hello (the client would be sent what it has).
 	MaxHello int64
+	// HelloBudget bounds the bytes of large hellos the node holds at
+	// once, every connection together (default 64 MiB, and never less
+	// than MaxHello+1): a hello is read in pieces (readHelloMessage), and
+	// one that grows past MaxMessage takes its whole buffer from this
+	// budget, before the buffer is made, until its session has joined.
+	// One past the budget is refused: the connection closed with 4001, a
+	// code that has clients reconnect with backoff. Hellos of up to
+	// MaxMessage, as every other message, take nothing. See helloBudget.
+	HelloBudget int64
 	// OpsPerSecond and OpsBurst bound changes per second (default 2000,
 	// burst 10000: an offline outbox arrives in bursts).
 	OpsPerSecond, OpsBurst float64
@@ -83,6 +92,10 @@ func (l *Limits) Defaults() {
 		l.MaxHello = 8 << 20
 	}
 	l.MaxHello = max(l.MaxHello, l.MaxMessage)
+	if l.HelloBudget <= 0 {
+		l.HelloBudget = 64 << 20
+	}
+	l.HelloBudget = max(l.HelloBudget, l.MaxHello+1) // one hello of MaxHello always fits (readHelloMessage)
 	if l.OpsPerSecond <= 0 {
 		l.OpsPerSecond = 2000
 	}
@@ -189,12 +202,13 @@ type Gateway struct {
 	mu       sync.Mutex
 	draining bool
 	ws       wsCounter // open WebSockets per client address
+	hellos   helloBudget
 }
 
 // New makes a gateway; cfg.Limits takes its defaults.
 func New(cfg Config) *Gateway {
 	cfg.Limits.Defaults()
-	return &Gateway{cfg: cfg, ws: wsCounter{byIP: map[string]int{}}}
+	return &Gateway{cfg: cfg, ws: wsCounter{byIP: map[string]int{}}, hellos: helloBudget{max: cfg.Limits.HelloBudget}}
 }
 
 // Drain refuses new connections from now on (503).

@@ -363,7 +363,8 @@ func (l *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		r = bufio.NewReaderSize(conn, wsReadBuffer)
 	}
 	l.fw = newFrameWriter(conn)
-	return conn, bufio.NewReadWriter(r, bufio.NewWriterSize(l.fw, wsWriteBuffer)), nil
+	// (The WebSocket reads from the conn returned, through r's buffer.)
+	return socketConn(conn, r.Buffered()), bufio.NewReadWriter(r, bufio.NewWriterSize(l.fw, wsWriteBuffer)), nil
 }
 
 // frameWriter is what the WebSocket's small bufio.Writer (wsWriteBuffer)

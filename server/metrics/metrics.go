@@ -44,6 +44,7 @@ type Metrics struct {
 	heldDropped  prometheus.Counter
 	stalled      prometheus.Counter
 	heldRefused  prometheus.Counter
+	hellos       prometheus.Counter
 	syncRequests prometheus.Counter
 	syncChanges  *prometheus.CounterVec
 	syncErrors   *prometheus.CounterVec
@@ -100,8 +101,9 @@ func New() *Metrics {
 	m.heldDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_held_dropped_total", Help: "Held changes from other nodes or from a replayed log not kept, over the held limits."})
 	m.stalled = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_stalled_connections_total", Help: "Sessions disconnected for reading nothing for --write-stall while the node had something to send them."})
 	m.heldRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_held_refused_total", Help: "Held changes refused when they could apply (their author may no longer make them), with the held changes of their replicas after them."})
+	m.hellos = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_hellos_refused_total", Help: "Connections closed with 4001 because the node held as many bytes of large hellos as it takes at once (gateway Limits.HelloBudget)."})
 	for _, c := range []prometheus.Collector{m.Connections, m.rooms, m.accepted, m.rejected, m.remote, m.commit, m.fanout,
-		m.deliveries, m.slow, m.stalled, m.BytesIn, m.BytesOut, m.busErrors, m.http, m.httpDuration, m.panics, m.heldDropped, m.heldRefused,
+		m.deliveries, m.slow, m.stalled, m.BytesIn, m.BytesOut, m.busErrors, m.http, m.httpDuration, m.panics, m.heldDropped, m.heldRefused, m.hellos,
 		m.syncRequests, m.syncChanges, m.syncErrors, buildInfo(),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
@@ -173,6 +175,10 @@ func buildInfo() prometheus.Collector {
 // Stalled counts a session dropped for reading nothing while the node had
 // something to send it (gateway Limits.WriteStall).
 func (m *Metrics) Stalled() { m.stalled.Inc() }
+
+// HelloRefused counts a connection refused for the node's hello budget
+// (gateway Limits.HelloBudget).
+func (m *Metrics) HelloRefused() { m.hellos.Inc() }
 
 // Panic counts a recovered panic; where is "room" or "conn".
 func (m *Metrics) Panic(where string) { m.panics.WithLabelValues(where).Inc() }
