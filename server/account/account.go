@@ -337,12 +337,49 @@ type Session struct {
 }
 
 // Seen is the version of a board a member last saw.
+//
+// The version is kept in Packed, the vector's canonical binary form
+// (crdt.VersionVector.MarshalBinary: some 10 bytes a replica, base64 in
+// the record's JSON), which records written before it kept in Version as
+// a JSON object (some 28 bytes a replica, each replica id a key the
+// encoder sorts and formats: 1.3 ms to encode at 1,000 replicas, where
+// Packed takes tens of microseconds). Read it with Vector.
 type Seen struct {
-	Board   string             `json:"board"`
-	User    string             `json:"user"`
-	Version crdt.VersionVector `json:"version"`
+	Board string `json:"board"`
+	User  string `json:"user"`
+	// Packed is the version's canonical binary form.
+	Packed []byte `json:"packed,omitempty"`
+	// Version is the version of a record written before Packed, which
+	// leaves it out.
+	Version crdt.VersionVector `json:"version,omitempty"`
 	At      int64              `json:"at"`
 	Updated int64              `json:"updated"`
+}
+
+// Vector is the version the record holds: Packed's, or an older record's
+// Version.
+func (s *Seen) Vector() (crdt.VersionVector, error) {
+	if s.Packed == nil {
+		if s.Version == nil {
+			return crdt.VersionVector{}, nil
+		}
+		return s.Version, nil
+	}
+	var v crdt.VersionVector
+	if err := v.UnmarshalBinary(s.Packed); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Holds says whether the record holds the version whose canonical binary
+// form is packed.
+func (s *Seen) Holds(packed []byte) bool {
+	if s.Packed != nil {
+		return string(s.Packed) == string(packed)
+	}
+	var v crdt.VersionVector
+	return v.UnmarshalBinary(packed) == nil && s.Version.Compare(v) == crdt.Equal
 }
 
 // Cursor is how far a member has been notified of a board's changes.

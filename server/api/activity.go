@@ -8,7 +8,9 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
@@ -62,7 +64,9 @@ func (srv *Server) boardChanges(w http.ResponseWriter, r *http.Request) {
 	} else if KeepsVisits(who, m) {
 		var seen account.Seen
 		if srv.cfg.Records.Get(r.Context(), account.NSSeen, account.BoardKey(id, who.User.ID), &seen) == nil {
-			since, seenAt = seen.Version, seen.At
+			if v, err := seen.Vector(); err == nil {
+				since, seenAt = v, seen.At
+			}
 		}
 	}
 	rm, err := srv.cfg.Rooms.Open(r.Context(), id)
@@ -217,13 +221,154 @@ func KeepsVisits(who access.Identity, m *meta.Board) bool {
 	return false
 }
 
-// recordSeen stores a member's last-seen version.
+// recordSeen stores a member's last-seen version (account.Seen).
+//
+// It runs as a signed-in member's WebSocket ends, on that connection's
+// reader goroutine (gateway wsConn.leave, which copies the board's
+// version in the room first), before the connection gives its slot back,
+// and for PUT …/seen. It was a read-modify-write of a JSON record of the
+// whole vector at every leave, changed or not: the old record decoded and
+// the new one encoded, some 28 bytes and a formatted, sorted map key per
+// replica (milliseconds at 1,000 replicas, a tenth of a second at
+// 100,000), and a quorum write. Now:
+//   - a version this node recorded (or found recorded) for the member
+//     within seenRefresh is not recorded again: a fingerprint of the
+//     vector, made in one pass over it, is compared with the one the
+//     node remembers (seenMarks), and nothing is read, encoded or
+//     written. A member joining and leaving a board nobody changes costs
+//     that pass. The record's At stays at the first visit that saw that
+//     version, at most seenRefresh old;
+//   - otherwise the vector is kept in its canonical binary form
+//     (Seen.Packed, some 10 bytes a replica, base64 in the JSON record);
+//     records written before, with the JSON Version, are still read
+//     (Seen.Vector) and replaced at their next write, and a record that
+//     holds the vector already is left as it is;
+//   - the records written for one member and board are at most
+//     seenWrites a minute on a node (the node's limiter); past it the
+//     visit is not recorded, and the record keeps an earlier version (the
+//     member is shown again, as new, what they saw since).
+//
+// What bounds a join-and-leave loop: a leave is recorded only for a
+// member (KeepsVisits: a signed-in person, or the owner's token); the
+// WebSocket opens of a client address are bounded (--ws-opens-per-ip, 480
+// a minute) and its open ones (--ws-per-ip, 64), which the leave holds
+// until it is recorded; each leave's work is linear in the vector, with
+// small constants, and its writes are bounded per member and board
+// whatever the addresses. Rejected: writing the seen records from a
+// queue of their own, coalescing a member's leaves (the last leave is
+// the one that matters, but a queue needs a bound and a flush at
+// shutdown, for a record that is a convenience); not recording leaves at
+// all (the web client's PUT …/seen is not sent when a page is killed); a
+// record of the binary form alone (records are JSON, read by every
+// node's store as such).
 func (srv *Server) recordSeen(ctx context.Context, id storage.BoardID, user string, v crdt.VersionVector) error {
+	key := account.BoardKey(id, user)
+	mark := string(key)
+	sum := vectorSum(v)
+	now := srv.cfg.Now().UnixMilli()
+	if srv.seen.recorded(mark, sum, now) {
+		return nil
+	}
+	if srv.cfg.Limits != nil && !srv.cfg.Limits.Allow("seen:"+id.String()+"/"+user, seenWrites, time.Minute) {
+		return nil // recorded often enough lately
+	}
+	packed, err := v.MarshalBinary()
+	if err != nil {
+		return err
+	}
 	var s account.Seen
-	return srv.cfg.Records.Update(ctx, account.NSSeen, account.BoardKey(id, user), &s, func(bool) error {
-		s = account.Seen{Board: id.String(), User: user, Version: v, At: srv.cfg.Now().UnixMilli(), Updated: srv.cfg.Records.Stamp(s.Updated)}
+	at := now
+	err = srv.cfg.Records.Update(ctx, account.NSSeen, key, &s, func(found bool) error {
+		if found && s.Holds(packed) && now-s.At < seenRefresh.Milliseconds() {
+			at = s.At
+			return errUnchanged
+		}
+		at = now
+		s = account.Seen{Board: id.String(), User: user, Packed: packed, At: now, Updated: srv.cfg.Records.Stamp(s.Updated)}
 		return nil
 	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		return err
+	}
+	srv.seen.note(mark, sum, at)
+	return nil
+}
+
+// seenRefresh is how old a member's seen record of the version they saw
+// may be before a visit that saw it again writes it anew (recordSeen).
+const seenRefresh = time.Hour
+
+// seenWrites bounds the seen records written for one member and board a
+// minute, on a node (recordSeen).
+const seenWrites = 12
+
+// maxSeenMarks bounds the members' versions a node remembers (seenMarks).
+const maxSeenMarks = 10_000
+
+// seenMarks remembers, per member and board, the fingerprint of the
+// version this node last recorded or found recorded, and when it was
+// recorded (recordSeen). At most maxSeenMarks: past it, one is forgotten
+// (its next leave is recorded as before).
+type seenMarks struct {
+	mu sync.Mutex
+	m  map[string]seenMark
+}
+
+type seenMark struct {
+	sum uint64
+	at  int64 // unix ms
+}
+
+// recorded says whether the version of fingerprint sum is recorded for
+// key, at most seenRefresh before now.
+func (s *seenMarks) recorded(key string, sum uint64, now int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.m[key]
+	return ok && m.sum == sum && now-m.at < seenRefresh.Milliseconds()
+}
+
+// note remembers that the version of fingerprint sum is recorded for key,
+// at at.
+func (s *seenMarks) note(key string, sum uint64, at int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]seenMark{}
+	}
+	if _, ok := s.m[key]; !ok && len(s.m) >= maxSeenMarks {
+		for k := range s.m {
+			delete(s.m, k)
+			break
+		}
+	}
+	s.m[key] = seenMark{sum: sum, at: at}
+}
+
+// vectorSum is a fingerprint of a version vector, made in one pass in
+// whatever order the map gives: the sum of a 64-bit mix of each entry
+// (zero entries left out, as the canonical form leaves them). Two
+// vectors of the same fingerprint are taken as the same; a vector is
+// the board's (or, for PUT …/seen, the member's own), and two of a
+// board that differ share a fingerprint by chance alone (1 in 2^64).
+func vectorSum(v crdt.VersionVector) uint64 {
+	var sum uint64
+	for r, c := range v {
+		if c != 0 {
+			sum += mix64(uint64(r) ^ mix64(c))
+		}
+	}
+	return sum
+}
+
+// mix64 is SplitMix64's finalizer.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }
 
 // maxSummaryEntries bounds what a summary keeps of a board's history: an

@@ -131,6 +131,7 @@ type Server struct {
 	replays chan struct{}       // past states rebuilt at once (history.go)
 	thumbs  thumbCache          // boards' thumbnails by version (thumbnail.go)
 	reads   readBudgets         // whole-board reads per board (roomtime.go)
+	seen    seenMarks           // members' versions recorded lately (recordSeen)
 
 	idKeyMu sync.Mutex
 	idKey   []byte // the cluster's user-id key, once read (userIDKey)

@@ -50,3 +50,9 @@ func (n *Node) BallotVoters(ctx context.Context, board, session string) ([]strin
 	}
 	return n.meta.BallotVoters(ctx, id, session)
 }
+
+// PutRecordRaw writes a metadata record as it is given (a record in a
+// form written by an earlier version of the node).
+func (n *Node) PutRecordRaw(ctx context.Context, ns string, key, val []byte) error {
+	return n.meta.Put(ctx, ns, key, val)
+}

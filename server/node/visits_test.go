@@ -1,12 +1,16 @@
 package node_test
 
 import (
+	"context"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/account"
+	"github.com/corkboard/corkboard/storage"
 )
 
 // TestOwnerTokenVisit: the board's creator works through the creation
@@ -61,5 +65,46 @@ func TestOwnerTokenVisit(t *testing.T) {
 		if m := ev.(map[string]any); m["action"] == "added" {
 			t.Errorf("her own note listed as added: %v", m)
 		}
+	}
+}
+
+// TestOldSeenRecord: a member's last visit recorded before the binary
+// form (the version as a JSON object) is still where their "since your
+// last visit" starts.
+func TestOldSeenRecord(t *testing.T) {
+	start := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	e := newAsyncEnv(t, start)
+	maya := e.signIn("old-seen@example.com")
+	created := e.must(201, "POST", "/v1/boards", maya, map[string]any{"name": "Old visits"})
+	board := created["board"].(map[string]any)["id"].(string)
+	link, err := url.Parse(created["links"].(map[string]any)["editor"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := url.ParseQuery(link.Fragment)
+	ec := e.dial(board, q.Get("token"), 0x3001)
+	mustEdit(t, ec, e.clk.Now(), noteTx(newID("seen-before"), "Seen before"))
+	version := e.must(200, "GET", "/v1/boards/"+board+"/changes?since=%7B%7D", maya, nil)["version"]
+
+	id, err := storage.ParseBoardID(board)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := e.userID(maya)
+	at := start.Add(time.Minute).UnixMilli()
+	old, _ := json.Marshal(map[string]any{"board": board, "user": user, "version": version, "at": at, "updated": at})
+	if err := e.tn.n.PutRecordRaw(context.Background(), account.NSSeen, account.BoardKey(id, user), old); err != nil {
+		t.Fatal(err)
+	}
+	mustEdit(t, ec, e.clk.Now(), noteTx(newID("new-since"), "New since"))
+
+	ch := e.must(200, "GET", "/v1/boards/"+board+"/changes", maya, nil)
+	var got []string
+	for _, ev := range ch["events"].([]any) {
+		m := ev.(map[string]any)
+		got = append(got, m["action"].(string)+" "+m["text"].(string))
+	}
+	if strings.Join(got, "|") != "added New since" || ch["seenAt"].(float64) != float64(at) {
+		t.Fatalf("since an old record of %v: %q, seenAt %v; want only the note added since, seenAt %d", version, got, ch["seenAt"], at)
 	}
 }
