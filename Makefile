@@ -57,6 +57,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'HeldAtCap|DotVoteBigBoard' -benchmem ./server/room/
 	$(GO) test -run '^$$' -bench 'EncodeBigEnds' -benchmem ./server/farview/
 	$(GO) test -run '^$$' -bench 'Enqueue' -benchmem ./server/outbox/
+	$(GO) test -run '^$$' -bench 'RecordSeen' -benchmem ./server/api/
 	$(GO) test -run '^$$' -bench 'ImportExcalidraw' -benchtime 5x ./server/node/
 	$(GO) run ./bench/cmd/crdtbench
 	$(GO) run ./bench/cmd/webhookfanout -duration 30s
