@@ -343,7 +343,10 @@ type Session struct {
 // the record's JSON), which records written before it kept in Version as
 // a JSON object (some 28 bytes a replica, each replica id a key the
 // encoder sorts and formats: 1.3 ms to encode at 1,000 replicas, where
-// Packed takes tens of microseconds). Read it with Vector.
+// Packed takes tens of microseconds). Read it with Vector. A node from
+// before Packed reads a record of it as holding no version, and shows
+// that member the board's whole history as new while a cluster is being
+// upgraded.
 type Seen struct {
 	Board string `json:"board"`
 	User  string `json:"user"`
