@@ -265,7 +265,11 @@ func (wc *wsConn) leave() {
 	wc.rm.Leave(wc.s)
 	if wc.member {
 		// The visit ends: what the member saw is the board as it is now
-		// (the session received every change up to its departure).
+		// (the session received every change up to its departure). The
+		// room only copies its version; Left records it here, on the
+		// connection's goroutine, while the connection keeps its
+		// WebSocket slot (the node's Left, api.recordSeen, says what
+		// bounds it).
 		lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		var v crdt.VersionVector
 		if wc.rm.Query(lctx, func(d *crdt.Doc) { v = d.Version() }) == nil {
