@@ -95,7 +95,11 @@ func TestHelloOverMaxMessage(t *testing.T) {
 	if len(h) <= 8<<20 {
 		t.Fatalf("hello of %d bytes: want one past 8 MiB", len(h))
 	}
-	big.write(websocket.MessageText, h)
+	// Only the bound's worth and one byte more is sent: a node that
+	// closes a connection with bytes it has not read resets it, and the
+	// whole 11 MB hello failed its write so, one run in six. (The node
+	// never parses it: its size refuses it first.)
+	big.write(websocket.MessageText, h[:8<<20+1])
 	big.expectClose(protocol.CloseTooBig)
 }
 
