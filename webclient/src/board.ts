@@ -209,8 +209,14 @@ class BoardApp {
   private interactive = false;
   /** The node's far-view summary, drawn until the board is loaded (farView). */
   private summary: FarSummary | null = null;
-  /** No view was kept for this board: a summary that arrives is shown fitted. */
+  /**
+   * No view was kept for this board (this browser's first visit): what
+   * arrives until the page is first live (a far-view summary, the board)
+   * is shown fitted, unless the person moved the view meanwhile.
+   */
   private fitOnArrival = false;
+  /** The view the page last fitted by itself while fitOnArrival: another one is the person's. */
+  private arrivalCam: Camera | null = null;
   private remoteMarked = false;
   /** Loads of the whole doc so far (remote(null)); a page-at-a-time read of an earlier one gives up. */
   private reloads = 0;
@@ -241,6 +247,7 @@ class BoardApp {
       readOnly: () => this.readOnly,
       closed: () => this.closed(),
       toast: (m, e) => this.toast(m, e),
+      edited: () => (this.fitOnArrival = false), // the view is where the person works now
     });
     this.editor = new TextEditor(ui.layer, {
       renderer,
@@ -295,6 +302,7 @@ class BoardApp {
       this.fitOnArrival = true;
       this.renderer.resize();
       this.camera.fit();
+      this.arrivalCam = this.camera.cam;
     }
     this.tools.setTool('select');
     this.onResize();
@@ -410,7 +418,10 @@ class BoardApp {
     if (s.largest * cam.zoom * (window.devicePixelRatio || 1) >= LOD_PX) return;
     performance.mark('corkboard:far-view-in');
     this.summary = s;
-    if (this.fitOnArrival) this.camera.set(cam);
+    if (this.fitOnArrival && this.camera.cam === this.arrivalCam) {
+      this.camera.set(cam);
+      this.arrivalCam = cam;
+    }
     this.redraw();
     // After the frame that draws it (rAF), once it is painted (a task later).
     return new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
@@ -490,6 +501,26 @@ class BoardApp {
     for (const id of [...this.sel.ids]) if (!this.board.get(id)) this.sel.delete(id);
     this.redraw();
     this.afterRemote(null);
+  }
+
+  /**
+   * On a first visit, the content that came from the node fitted in view
+   * (a board made elsewhere rarely sits around the origin, where the
+   * view starts: an invitee saw an empty canvas), until the page is
+   * first live with the board read whole. A view the person moved, or an
+   * edit of theirs, ends it: the view is theirs then.
+   */
+  private fitArrived(): void {
+    if (!this.fitOnArrival) return;
+    if (this.camera.cam !== this.arrivalCam) {
+      this.fitOnArrival = false;
+      return;
+    }
+    if (this.board.size && !this.reloadIds) {
+      this.camera.fit();
+      this.arrivalCam = this.camera.cam;
+    }
+    if (this.sync?.state === 'live' && !this.reloadIds) this.fitOnArrival = false;
   }
 
   private afterRemote(ids: string[] | null): void {
@@ -635,6 +666,7 @@ class BoardApp {
   showState(): void {
     const s = this.sync;
     if (!s) return;
+    this.fitArrived();
     const n = s.unacked;
     const el = this.ui.status;
     el.dataset.state = s.state;

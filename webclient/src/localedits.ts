@@ -37,6 +37,8 @@ export interface LocalEditsHost {
   /** Past the board's deadline, as the node said (features.ts). */
   closed(): boolean;
   toast(msg: string, error?: boolean): void;
+  /** After each local change that touched something (an edit, an undo). */
+  edited?(): void;
 }
 
 /**
@@ -118,7 +120,10 @@ export class LocalEdits {
 
   /** Reads what changed into the Board, which tells its listeners. */
   private show(ids: string[]): string[] {
-    if (ids.length) this.host.board.upsert(this.host.doc.elements(ids));
+    if (ids.length) {
+      this.host.board.upsert(this.host.doc.elements(ids));
+      this.host.edited?.();
+    }
     return ids;
   }
 }

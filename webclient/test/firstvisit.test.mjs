@@ -3,9 +3,10 @@
 // the WebAssembly are loaded, and Sync takes that connection over; on a
 // later visit it does not; and an early connection that no longer fits
 // (the board is stored after all) is closed and the usual one is used.
+// A first visit shows the board's content in view, wherever it lies.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, startNode, waitLive, waitSettled } from './lib.mjs';
+import { launch, startNode, toScreen, waitLive, waitSettled } from './lib.mjs';
 import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
 
 let node;
@@ -107,6 +108,42 @@ test('first visit: the connection opened at start is taken over; later visits an
   assert.equal(await guest.page.evaluate((id) => localStorage.getItem('cb.known.' + id), b.id), '1', 'marked again');
   await edit(guest.page, [{ op: 'set', el: fixedId(5), key: 'color', value: 'green' }]);
   await colored(owner.page, fixedId(5), 'green');
+  await guest.context.close();
+  await owner.context.close();
+});
+
+/** Whether the whole of every element of the page's board is on its screen. */
+async function allInView(page) {
+  const els = await page.evaluate(() => window.__corkboard.board.all().map((e) => ({ x: e.x, y: e.y, w: e.w, h: e.h })));
+  const size = await page.evaluate(() => ({ w: innerWidth, h: innerHeight }));
+  for (const e of els) {
+    const a = await toScreen(page, e.x, e.y);
+    const b = await toScreen(page, e.x + e.w, e.y + e.h);
+    if (a.x < 0 || a.y < 0 || b.x > size.w || b.y > size.h) return false;
+  }
+  return els.length > 0;
+}
+
+test('first visit: the content is in view wherever it lies; a change after that leaves the view alone', async () => {
+  // Notes far from the origin, where a view with nothing kept starts: the
+  // owner worked over there.
+  const b = await restBoard(node.url, 'Far off', { ownerName: 'Ada' });
+  const owner = await chrome.newPage();
+  await openBoard(owner.page, node.url, b.id, b.tokens.owner, 'Ada');
+  await edit(owner.page, [...noteOps(fixedId(1), 3000, 2000, 'Over here'), ...noteOps(fixedId(2), 3900, 2400, 'And here', 'pink', 'a1')]);
+  await waitSettled(owner.page);
+
+  // An invitee's first visit: both notes on the screen once live.
+  const guest = await chrome.newPage();
+  await openBoard(guest.page, node.url, b.id, b.tokens.editor, 'Bo');
+  assert.equal(await guest.page.evaluate(() => window.__corkboard.board.all().length), 2);
+  assert.ok(await allInView(guest.page), 'the notes are in view: ' + JSON.stringify(await guest.page.evaluate(() => window.__corkboard.camera())));
+
+  // Live now: a note added far away does not move the view.
+  const cam = await guest.page.evaluate(() => window.__corkboard.camera());
+  await edit(owner.page, noteOps(fixedId(3), -5000, -5000, 'Elsewhere', 'blue', 'a2'));
+  await guest.page.waitForFunction((id) => !!window.__corkboard.board.get(id), fixedId(3));
+  assert.deepEqual(await guest.page.evaluate(() => window.__corkboard.camera()), cam, 'the view stays put');
   await guest.context.close();
   await owner.context.close();
 });
