@@ -47,10 +47,12 @@ import (
 	"github.com/corkboard/corkboard/storage"
 )
 
-// Token holders' user ids: role links and guests.
+// Token holders' user ids: role links, guests, and the owner of a board
+// made without signing in (who holds the owner's token only).
 const (
 	LinkPrefix  = "link-"
 	GuestPrefix = "guest-"
+	OwnerPrefix = "user-"
 )
 
 // SessionCookie is the cookie that carries a sign-in session's token.

@@ -109,7 +109,7 @@ func (srv *Server) boardChanges(w http.ResponseWriter, r *http.Request) {
 			authors[a] = true
 		}
 	}
-	maps.Copy(names, srv.cfg.Notes.UserNames(r.Context(), slices.Sorted(maps.Keys(authors))))
+	maps.Copy(names, srv.cfg.Notes.UserNames(r.Context(), m, slices.Sorted(maps.Keys(authors))))
 	doc, err := srv.boardCopy(r.Context(), id, rm)
 	if err != nil {
 		writeQueryError(w, err)

@@ -197,7 +197,7 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequ
 	}
 	var id storage.BoardID
 	copy(id[:], uid[:])
-	owner := "user-" + auth.RandomID(9)
+	owner := access.OwnerPrefix + auth.RandomID(9)
 	name := req.OwnerName
 	if user != nil {
 		owner = user.ID
@@ -242,6 +242,10 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, req createRequ
 			writeError(w, 500, protocol.CodeInternal, err.Error())
 			return
 		}
+	} else {
+		// The name given, kept as a guest's is: e-mails, the summary and
+		// "since your last visit" name the owner by it, not by their id.
+		srv.keepGuest(r.Context(), m.ID, protocol.User{ID: owner, Name: name})
 	}
 	w.Header().Set("Location", "/v1/boards/"+m.ID)
 	writeJSON(w, 201, resp)

@@ -184,15 +184,19 @@ func (srv *Server) guestNameAllowed(board string) bool {
 }
 
 // keepGuest is rememberGuest with the board it happens on ("" unknown).
+// The owner of a board made without signing in (access.OwnerPrefix) is
+// kept the same way, outside the guests' budgets: one person per board
+// made (which has budgets of its own), named by their token.
 func (srv *Server) keepGuest(ctx context.Context, board string, u protocol.User) {
-	if !strings.HasPrefix(u.ID, "guest-") || u.Name == "" || account.CheckName(u.Name) != nil {
+	guest, owner := strings.HasPrefix(u.ID, access.GuestPrefix), strings.HasPrefix(u.ID, access.OwnerPrefix)
+	if !(guest || owner) || u.Name == "" || account.CheckName(u.Name) != nil {
 		return
 	}
 	var cur account.User
 	if srv.cfg.Records.Get(ctx, account.NSUser, []byte(u.ID), &cur) == nil && cur.Name == u.Name {
 		return
 	}
-	if !srv.guestNameAllowed(board) {
+	if guest && !srv.guestNameAllowed(board) {
 		return
 	}
 	now := srv.cfg.Now().UnixMilli()

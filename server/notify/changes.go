@@ -3,8 +3,10 @@ package notify
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/corkboard/corkboard/crdt"
+	"github.com/corkboard/corkboard/server/access"
 	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/activity"
 	"github.com/corkboard/corkboard/server/meta"
@@ -54,7 +56,7 @@ func ChangesSince(ctx context.Context, st storage.Store, id storage.BoardID, rm 
 // Names maps the board's people to display names: the owner, the members
 // and the authors of the given changes.
 func (nt *Notifier) Names(ctx context.Context, id storage.BoardID, m *meta.Board, changes []activity.Change) map[string]string {
-	return nt.AddNames(ctx, nt.BoardNames(ctx, id, m), changes)
+	return nt.AddNames(ctx, m, nt.BoardNames(ctx, id, m), changes)
 }
 
 // BoardNames maps the board's owner and members to display names.
@@ -64,25 +66,27 @@ func (nt *Notifier) BoardNames(ctx context.Context, id storage.BoardID, m *meta.
 	for _, mem := range ms {
 		users = append(users, mem.User)
 	}
-	return nt.UserNames(ctx, users)
+	return nt.UserNames(ctx, m, users)
 }
 
 // AddNames adds the authors of changes missing from names.
-func (nt *Notifier) AddNames(ctx context.Context, names map[string]string, changes []activity.Change) map[string]string {
+func (nt *Notifier) AddNames(ctx context.Context, m *meta.Board, names map[string]string, changes []activity.Change) map[string]string {
 	var more []string
 	for _, c := range changes {
 		if _, ok := names[c.Author]; !ok && c.Author != "" {
 			more = append(more, c.Author)
 		}
 	}
-	for u, name := range nt.UserNames(ctx, more) {
+	for u, name := range nt.UserNames(ctx, m, more) {
 		names[u] = name
 	}
 	return names
 }
 
-// UserNames reads the display names of users that have a record.
-func (nt *Notifier) UserNames(ctx context.Context, users []string) map[string]string {
+// UserNames reads the display names of users that have a record. The
+// holders of one of m's role links share the link's id and have none:
+// they are named after the link (LinkName), never by that id.
+func (nt *Notifier) UserNames(ctx context.Context, m *meta.Board, users []string) map[string]string {
 	out := map[string]string{}
 	for _, u := range users {
 		if _, done := out[u]; done {
@@ -91,7 +95,25 @@ func (nt *Notifier) UserNames(ctx context.Context, users []string) map[string]st
 		var usr account.User
 		if nt.cfg.Records.Get(ctx, account.NSUser, []byte(u), &usr) == nil {
 			out[u] = usr.Name
+		} else if strings.HasPrefix(u, access.LinkPrefix) {
+			out[u] = LinkName(m, u)
 		}
 	}
 	return out
+}
+
+// LinkName is how the holders of a role link are named in e-mails, the
+// summary and "since your last visit": "Guest (editor link)" (the link's
+// role as m lists it; "Guest (link)" for a link revoked since, or on a
+// board whose links are not records). Everyone who opened the link
+// writes under its one id, so no one person's name would be true.
+func LinkName(m *meta.Board, user string) string {
+	if m != nil {
+		for _, l := range m.Links {
+			if access.LinkPrefix+l.ID == user {
+				return "Guest (" + l.Role + " link)"
+			}
+		}
+	}
+	return "Guest (link)"
 }

@@ -215,7 +215,7 @@ func (nt *Notifier) NotifyBoard(ctx context.Context, m *meta.Board) error {
 				for _, mm := range members {
 					users = append(users, mm.User)
 				}
-				base = nt.UserNames(ctx, users)
+				base = nt.UserNames(ctx, m, users)
 			}
 			pending, err := nt.notifyChannel(ctx, id, m, rm, mem, u, ch, base)
 			if err != nil {
@@ -253,7 +253,7 @@ func (nt *Notifier) notifyChannel(ctx context.Context, id storage.BoardID, m *me
 			others = append(others, c)
 		}
 	}
-	names := nt.AddNames(ctx, maps.Clone(base), others)
+	names := nt.AddNames(ctx, m, maps.Clone(base), others)
 	var events, forYou []activity.Event
 	rm.Query(ctx, func(d *crdt.Doc) {
 		events = activity.SinceNames(d, others, names)
