@@ -7,7 +7,9 @@
 // Sync, the stored record and the REST calls all take it the one way they
 // take link tokens; it never shows in the address).
 // Wrong passwords and the node's rate limit (429) are said as such. A
-// members-only board asks a visitor without a session to sign in instead.
+// members-only board asks a visitor without a session to sign in instead;
+// on a password board a member not signed in here may sign in instead of
+// giving the password (which would make them a guest).
 import { t } from './i18n';
 import { api, ApiError } from './api';
 import { h } from './dom';
@@ -49,6 +51,8 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
   const name = h('input', { name: 'name', maxlength: '60', autocomplete: 'nickname', value: localGet(localKeys.name) ?? '' });
   const err = h('p', { class: 'error', role: 'alert', hidden: '' });
   const go = h('button', { type: 'submit' }, t('password.enter'));
+  const memberBtn = h('button', { type: 'button', class: 'signin-instead' }, t('password.signIn'));
+  const member = h('p', { class: 'member' }, t('password.member') + ' ', memberBtn);
   const form = h(
     'form',
     { class: 'cb-password fatal' },
@@ -58,10 +62,22 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
     h('label', {}, t('home.yourName') + ' ', name),
     go,
     err,
+    member,
     h('p', {}, h('a', { href: '/' }, t('ui.home'))),
   );
   root.appendChild(form);
   pw.focus();
+  // A member who is not signed in here (invited by e-mail, never told the
+  // password; the owner on another device) signs in instead: the password
+  // would only make them a guest.
+  memberBtn.addEventListener('click', () => {
+    form.remove();
+    askSignIn(root, boardId, t('password.signInLead'));
+  });
+  void api<{ user: unknown }>('GET', '/v1/me').then(
+    (me) => (member.hidden = !!me?.user), // signed in already: the password makes them a member
+    () => {},
+  );
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     go.disabled = true;
@@ -88,7 +104,7 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
 }
 
 /** A members-only board without a session: sign in (the link comes back to this board). */
-function askSignIn(root: HTMLElement, boardId: string): boolean {
+function askSignIn(root: HTMLElement, boardId: string, lead = t('signin.lead')): boolean {
   root.querySelector('.cb-signin')?.remove();
   const email = h('input', { name: 'email', type: 'email', required: '', autocomplete: 'email', placeholder: 'you@example.com' });
   const note = h('p', { class: 'note', role: 'status', hidden: '' });
@@ -97,7 +113,7 @@ function askSignIn(root: HTMLElement, boardId: string): boolean {
     'form',
     { class: 'cb-password cb-signin fatal' },
     h('h1', {}, 'Corkboard'),
-    h('p', {}, t('signin.lead')),
+    h('p', {}, lead),
     h('label', {}, t('signin.email') + ' ', email),
     go,
     note,
