@@ -58,7 +58,9 @@ func TestNotifierLeaderKilledSendsOnce(t *testing.T) {
 		return r
 	}
 	for i, p := range procs {
-		poll(t, fmt.Sprintf("node%d to reach the metadata quorum", i), func() bool { return readyz(p)["metadata"] == "fresh" })
+		// Three processes forming a JetStream cluster on a busy machine: as long
+		// as TestClusterOfProcesses gives it.
+		pollFor(t, fmt.Sprintf("node%d to reach the metadata quorum", i), 90*time.Second, func() bool { return readyz(p)["metadata"] == "fresh" })
 	}
 	base := procs[0].base
 	do := func(method, url, cookie, body string) (*http.Response, []byte) {
