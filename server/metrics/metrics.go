@@ -51,6 +51,7 @@ type Metrics struct {
 	// NotifierPasses counts the notifier passes this node ran as the
 	// cluster's notifier (holding its lease).
 	NotifierPasses prometheus.Counter
+	notifyFailed   *prometheus.CounterVec
 }
 
 // latencyBuckets are the buckets of every latency histogram: from 100 µs
@@ -96,6 +97,9 @@ func New() *Metrics {
 	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_panics_total", Help: "Panics recovered: where=room (the board was dropped and reloads on next use), conn (the connection was closed with 4001) or http (the request was answered 500)."}, []string{"where"})
 	m.NotifierPasses = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_notifier_passes_total", Help: "Notification passes this node ran while holding the notifier lease."})
 	f(m.NotifierPasses)
+	m.notifyFailed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "corkboard_notify_failures_total",
+		Help: "Members' notification e-mails that failed in a notifier pass (the pass went on with the other members), by reason."}, []string{"reason"})
+	f(m.notifyFailed)
 	m.panics.WithLabelValues("room") // both series exist from the start, at 0
 	m.panics.WithLabelValues("conn")
 	m.heldDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "corkboard_held_dropped_total", Help: "Held changes from other nodes or from a replayed log not kept, over the held limits."})
@@ -370,6 +374,16 @@ func (m *Metrics) WatchPeers(read func() int) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "corkboard_cluster_peers", Help: "Other nodes heard from recently (heartbeats)."},
 		func() float64 { return float64(read()) }))
+}
+
+// NotifyFailures returns the hook that counts a member's notification
+// e-mail that failed in a notifier pass, by reason (notify.FailReasons,
+// whose series exist from the start, at 0).
+func (m *Metrics) NotifyFailures(reasons ...string) func(reason string) {
+	for _, r := range reasons {
+		m.notifyFailed.WithLabelValues(r)
+	}
+	return func(reason string) { m.notifyFailed.WithLabelValues(reason).Inc() }
 }
 
 // Rejected counts refusals made outside rooms (rate limits, bad frames).

@@ -371,7 +371,8 @@ func New(cfg Config) (*Node, error) {
 	n.outbox.Register(webhook.Kind, webhook.Deliverer(cfg.WebhookClient))
 	n.notes = notify.New(notify.Config{Store: n.store, Rooms: n.rooms, Outbox: n.outbox, Records: records{n}, Boards: boards{n},
 		Log: n.log, Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From,
-		MAC: n.signer.MAC, Closed: func(m *BoardMeta) bool { return n.api.Closed(m) }, Role: n.memberRole, Webhooks: cfg.Webhooks})
+		MAC: n.signer.MAC, Closed: func(m *BoardMeta) bool { return n.api.Closed(m) }, Role: n.memberRole, Webhooks: cfg.Webhooks,
+		Failed: n.metrics.NotifyFailures(notify.FailReasons...)})
 	n.api = api.New(api.Config{Store: n.store, Rooms: n.rooms, Records: records{n}, Boards: boards{n}, Access: n.access,
 		Blobs: n.blobs, Notes: n.notes, Outbox: n.outbox, Guard: n.guard, Limits: n.limits, Signer: n.signer, Log: n.log,
 		Now: cfg.Now, PublicURL: func() string { return n.cfg.PublicURL }, MailFrom: cfg.Mail.From, Quotas: cfg.Quotas,

@@ -100,7 +100,21 @@ type Config struct {
 	// access changed since they came in). Required.
 	Role     func(ctx context.Context, board storage.BoardID, user string) (string, error)
 	Webhooks WebhookLimits
+	// Failed counts a member's channel whose e-mail failed in a pass, by
+	// reason (FailRetried...); nil: not counted.
+	Failed func(reason string)
 }
+
+// The reasons Config.Failed is given: a bounded set, for a metric label.
+const (
+	// FailRetried: the e-mail could not be made or queued (a record
+	// that could not be read or written, the board's history); the
+	// member's cursor stays, and the next pass tries again.
+	FailRetried = "retried"
+)
+
+// FailReasons are the reasons Config.Failed may be given.
+var FailReasons = []string{FailRetried}
 
 // Notifier computes and queues a node's notifications and webhook
 // deliveries.
@@ -108,14 +122,16 @@ type Notifier struct {
 	cfg      Config
 	accepted chan acceptedBatch // accepted changes, to the webhook worker
 
-	mu     sync.Mutex
-	quiet  map[storage.BoardID]uint64 // boards with nothing to notify, at this log position
-	hooked map[storage.BoardID]bool   // whether a board has webhooks (hasWebhooks)
+	mu      sync.Mutex
+	quiet   map[storage.BoardID]uint64 // boards with nothing to notify, at this log position
+	hooked  map[storage.BoardID]bool   // whether a board has webhooks (hasWebhooks)
+	failing map[string]string          // a failing member's channel (failKey) → what failed, as logged
 }
 
 // New makes a node's notifier.
 func New(cfg Config) *Notifier {
-	return &Notifier{cfg: cfg, accepted: make(chan acceptedBatch, 4096), quiet: map[storage.BoardID]uint64{}, hooked: map[storage.BoardID]bool{}}
+	return &Notifier{cfg: cfg, accepted: make(chan acceptedBatch, 4096), quiet: map[storage.BoardID]uint64{},
+		hooked: map[storage.BoardID]bool{}, failing: map[string]string{}}
 }
 
 // Run makes one notifier pass over every board: deadline
@@ -183,6 +199,14 @@ func (nt *Notifier) NotifyBoard(ctx context.Context, m *meta.Board) error {
 		}
 		nt.mu.Unlock()
 	}()
+	// One member's failure is theirs: the pass goes on with the next
+	// member, and the failing one is tried again at the next pass
+	// (failed). The pass stopped at the first member whose e-mail failed,
+	// and that member's cursor never moved: a member whose e-mail failed
+	// at every pass (a cursor behind the history retention dropped)
+	// silenced the board's e-mail for every member after them, for good.
+	// Only what fails for the whole board (its document cannot be
+	// loaded, the pass is cancelled) ends the pass.
 	var rm *room.Room
 	var base map[string]string // the owner's and members' names
 	for _, mem := range members {
@@ -199,7 +223,12 @@ func (nt *Notifier) NotifyBoard(ctx context.Context, m *meta.Board) error {
 		// change, on every node, for what one check here decides).
 		role, err := nt.cfg.Role(ctx, id, mem.User)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			nt.failed(m.ID, mem.User, "", FailRetried, err)
+			anyPending = true
+			continue
 		}
 		if role == "" {
 			continue
@@ -219,12 +248,62 @@ func (nt *Notifier) NotifyBoard(ctx context.Context, m *meta.Board) error {
 			}
 			pending, err := nt.notifyChannel(ctx, id, m, rm, mem, u, ch, base)
 			if err != nil {
-				return err
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				nt.failed(m.ID, mem.User, ch.Name, FailRetried, err)
+				anyPending = true
+				continue
 			}
+			nt.recovered(m.ID, mem.User, ch.Name)
 			anyPending = anyPending || pending
 		}
 	}
 	return nil
+}
+
+// maxFailing bounds the failing members' channels a notifier remembers
+// having logged; past it, it forgets them all (and logs each once more).
+const maxFailing = 10000
+
+func failKey(board, user, channel string) string { return board + "\x00" + user + "\x00" + channel }
+
+// failed logs and counts a member's channel whose e-mail failed: at
+// warning level the first time, or when what fails changes; at debug
+// level at the passes after, so that a failure that lasts does not fill
+// the log with a line a minute.
+func (nt *Notifier) failed(board, user, channel, reason string, err error) {
+	if nt.cfg.Failed != nil {
+		nt.cfg.Failed(reason)
+	}
+	key, cause := failKey(board, user, channel), reason+": "+err.Error()
+	nt.mu.Lock()
+	known := nt.failing[key] == cause
+	if !known {
+		if len(nt.failing) >= maxFailing {
+			clear(nt.failing)
+		}
+		nt.failing[key] = cause
+	}
+	nt.mu.Unlock()
+	level := slog.LevelWarn
+	if known {
+		level = slog.LevelDebug
+	}
+	nt.cfg.Log.Log(context.Background(), level, "notifications: a member's e-mail failed; the others' went on",
+		"board", board, "user", user, "channel", channel, "reason", reason, "err", err)
+}
+
+// recovered forgets a member's channel that failed before.
+func (nt *Notifier) recovered(board, user, channel string) {
+	key := failKey(board, user, channel)
+	nt.mu.Lock()
+	_, was := nt.failing[key]
+	delete(nt.failing, key)
+	nt.mu.Unlock()
+	if was {
+		nt.cfg.Log.Info("notifications: a member's e-mail works again", "board", board, "user", user, "channel", channel)
+	}
 }
 
 // notifyChannel runs one member's channel: what changed since its cursor,
