@@ -27,6 +27,11 @@ type Digest struct {
 	// Notices are news of the board itself, told before everything
 	// ("Dot voting opened: 3 dots each.").
 	Notices []string
+	// KeptFrom, when not zero, says that changes the reader was not told
+	// of are no longer kept (the node's history retention dropped them):
+	// it is the acceptance time of the oldest change kept, from which
+	// Events tell what happened. The digest says so.
+	KeptFrom time.Time
 }
 
 // digestLine is one line of the digest: one person, one action.
@@ -47,6 +52,7 @@ type digestPerson struct {
 // cannot say different things.
 type digestModel struct {
 	Board, BoardURL, Greeting, Period string
+	KeptFrom                          string // KeptFrom, in the reader's time zone ("" for none)
 	Notices                           []string
 	ForYou                            []digestPerson // mentions and answers, first
 	People                            []digestPerson // everything else
@@ -153,6 +159,10 @@ func (d Digest) model() digestModel {
 	}
 	if !d.From.IsZero() && !d.To.IsZero() {
 		m.Period = fmt.Sprintf("%s to %s (%s)", d.From.In(loc).Format(dayTime), d.To.In(loc).Format(dayTime), zoneName(d.To.In(loc)))
+	}
+	if !d.KeptFrom.IsZero() {
+		at := d.KeptFrom.In(loc)
+		m.KeptFrom = fmt.Sprintf("%s (%s)", at.Format(dayTime), zoneName(at))
 	}
 	for _, n := range d.Notices {
 		m.Notices = append(m.Notices, oneLine(n))
@@ -334,6 +344,8 @@ func (d Digest) Subject() string {
 		}
 	case len(d.Events) == 0 && len(d.Notices) > 0:
 		return board + ": " + strings.TrimSuffix(oneLine(d.Notices[0]), ".")
+	case len(d.Events) == 0 && !d.KeptFrom.IsZero():
+		return board + ": older changes no longer kept"
 	case len(d.Events) == 0:
 		return board + ": no changes"
 	}
@@ -360,6 +372,9 @@ func (d Digest) Text() string {
 	} else {
 		fmt.Fprintf(&b, "Here is what happened on %s.\n\n", quote(m.Board))
 	}
+	if m.KeptFrom != "" {
+		fmt.Fprintf(&b, "Changes before %s are no longer kept: this e-mail tells what happened from then on.\n\n", m.KeptFrom)
+	}
 	for _, n := range m.Notices {
 		b.WriteString(n + "\n")
 	}
@@ -373,7 +388,7 @@ func (d Digest) Text() string {
 			b.WriteString("Also:\n\n")
 		}
 	}
-	if len(m.People) == 0 && len(m.ForYou) == 0 && len(m.Notices) == 0 {
+	if len(m.People) == 0 && len(m.ForYou) == 0 && len(m.Notices) == 0 && m.KeptFrom == "" {
 		b.WriteString("Nothing changed.\n\n")
 	}
 	writePeople(&b, m.People)
@@ -417,10 +432,11 @@ var digestHTML = template.Must(template.New("digest").Parse(`<!DOCTYPE html>
 <body style="font-family: sans-serif; line-height: 1.4">
 <p>{{.Greeting}}</p>
 <p>Here is what happened on <a href="{{.BoardURL}}"><strong>{{.Board}}</strong></a>{{if .Period}} from {{.Period}}{{end}}.</p>
-{{range .Notices}}<p><strong>{{.}}</strong></p>
+{{if .KeptFrom}}<p>Changes before {{.KeptFrom}} are no longer kept: this e-mail tells what happened from then on.</p>
+{{end}}{{range .Notices}}<p><strong>{{.}}</strong></p>
 {{end}}{{if .ForYou}}<h2>For you</h2>
 {{template "people" .ForYou}}{{if .People}}<h2>Also</h2>
-{{end}}{{end}}{{if and (not .People) (not .ForYou) (not .Notices)}}<p>Nothing changed.</p>
+{{end}}{{end}}{{if and (not .People) (not .ForYou) (not .Notices) (not .KeptFrom)}}<p>Nothing changed.</p>
 {{end}}{{template "people" .People}}{{if .BoardURL}}<p><a href="{{.BoardURL}}">Open the board</a></p>
 {{end}}</body></html>
 {{define "people"}}{{range .}}<h3>{{.Name}}</h3>

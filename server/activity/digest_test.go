@@ -150,3 +150,27 @@ func TestDigestSubject(t *testing.T) {
 		t.Errorf("empty HTML: %s", h)
 	}
 }
+
+// A reader whose cursor was behind the history the node keeps is told
+// that older changes are no longer kept, in both parts, and not that
+// nothing changed.
+func TestDigestSaysOlderChangesNoLongerKept(t *testing.T) {
+	kept := time.Date(2026, 11, 24, 16, 0, 0, 0, time.UTC)
+	d := Digest{Board: "Retro", Recipient: "Dana", From: kept, To: kept.Add(16 * time.Hour), KeptFrom: kept}
+	want := "Changes before Tue 24 Nov 16:00 (UTC) are no longer kept: this e-mail tells what happened from then on."
+	for name, part := range map[string]string{"text": d.Text(), "HTML": d.HTML()} {
+		if !strings.Contains(part, want) {
+			t.Errorf("the %s part does not say older changes are no longer kept:\n%s", name, part)
+		}
+		if strings.Contains(part, "Nothing changed") {
+			t.Errorf("the %s part says nothing changed:\n%s", name, part)
+		}
+	}
+	if s := d.Subject(); s != "Retro: older changes no longer kept" {
+		t.Errorf("subject %q", s)
+	}
+	d.KeptFrom = time.Time{}
+	if strings.Contains(d.Text(), "no longer kept") || strings.Contains(d.HTML(), "no longer kept") {
+		t.Error("a digest of kept history says changes are no longer kept")
+	}
+}

@@ -105,6 +105,13 @@ func to(msgs []smtptest.Received, addr string) []smtptest.Received {
 // textOf decodes an e-mail's plain-text part.
 func textOf(t testing.TB, m smtptest.Received) string {
 	t.Helper()
+	return partOf(t, m, "text/plain")
+}
+
+// partOf decodes the part of an e-mail of a content type (text/plain,
+// text/html).
+func partOf(t testing.TB, m smtptest.Received, ctype string) string {
+	t.Helper()
 	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
 	if err != nil {
 		t.Fatalf("content type %q: %v", m.Header.Get("Content-Type"), err)
@@ -126,9 +133,9 @@ func textOf(t testing.TB, m smtptest.Received) string {
 	for {
 		p, err := mr.NextPart()
 		if err != nil {
-			t.Fatalf("no text/plain part: %v", err)
+			t.Fatalf("no %s part: %v", ctype, err)
 		}
-		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
+		if strings.HasPrefix(p.Header.Get("Content-Type"), ctype) {
 			return decode(p.Header.Get("Content-Transfer-Encoding"), p)
 		}
 	}

@@ -73,3 +73,52 @@ func TestTrimmedHistoryDoesNotStopOthersEmail(t *testing.T) {
 		t.Fatalf("%d e-mails to Eve after the third note, want 1 telling it", len(got))
 	}
 }
+
+// Dana, whose cursor was behind the history the node keeps, gets her
+// digest the next morning: what can still be told (the second and third
+// notes), saying in both parts that older changes are no longer kept, and
+// her cursor moves on. Reading what changed since her cursor failed at
+// every pass, and she was never e-mailed again.
+func TestTrimmedHistoryIsToldFromWhatIsKept(t *testing.T) {
+	start := time.Date(2026, 11, 24, 14, 0, 0, 0, time.UTC) // Tuesday 14:00 UTC
+	e := newAsyncEnv(t, start, func(c *node.Config) {
+		c.Room.Retention = time.Hour
+		c.Room.SnapshotEvery = 1
+	})
+	olga := e.signIn("olga@example.com")
+	board := boardID(t, e.must(201, "POST", "/v1/boards", olga, map[string]any{"name": "Retro"}))
+	dana := e.signIn("dana@example.com")
+	e.must(200, "PATCH", "/v1/me", dana, map[string]any{"name": "Dana", "tz": "UTC"})
+	e.dial(board, dana, 0x7d01).Close()
+	e.must(200, "PUT", "/v1/boards/"+board+"/notify", dana, map[string]any{"mode": "digest", "digestHour": 7})
+
+	oc := e.dial(board, olga, 0x7c01)
+	mustEdit(t, oc, e.clk.Now(), noteTx(newID("kept-first"), "first idea"))
+	e.notify(start.Add(5 * time.Minute))
+	e.clk.Set(start.Add(2 * time.Hour))
+	mustEdit(t, oc, e.clk.Now(), noteTx(newID("kept-second"), "second idea"))
+	e.notify(start.Add(2*time.Hour + 5*time.Minute))
+	mustEdit(t, oc, e.clk.Now(), noteTx(newID("kept-third"), "third idea"))
+	e.notify(start.Add(2*time.Hour + 10*time.Minute))
+
+	got := to(e.notify(time.Date(2026, 11, 25, 8, 5, 0, 0, time.UTC)), "dana@example.com")
+	if len(got) != 1 {
+		t.Fatalf("%d e-mails to Dana the next morning, want her digest", len(got))
+	}
+	text, html := textOf(t, got[0]), partOf(t, got[0], "text/html")
+	for _, part := range []string{text, html} {
+		if !strings.Contains(part, "second idea") || !strings.Contains(part, "third idea") {
+			t.Errorf("the digest does not tell what is kept:\n%s", part)
+		}
+		if strings.Contains(part, "first idea") {
+			t.Errorf("the digest tells a note whose change is no longer kept:\n%s", part)
+		}
+		if !strings.Contains(part, "Changes before Tue 24 Nov 16:00 (UTC) are no longer kept") {
+			t.Errorf("the digest does not say that older changes are no longer kept:\n%s", part)
+		}
+	}
+	// The cursor moved: the next day, nothing new, nothing sent.
+	if got := to(e.notify(time.Date(2026, 11, 26, 8, 5, 0, 0, time.UTC)), "dana@example.com"); len(got) != 0 {
+		t.Fatalf("%d e-mails to Dana with nothing new, want 0", len(got))
+	}
+}

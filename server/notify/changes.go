@@ -2,8 +2,10 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
@@ -27,31 +29,87 @@ const (
 var ErrTooMuchActivity = fmt.Errorf("more than %d changes or %d MiB of them since that version: load the board instead", MaxActivity, MaxActivityBytes>>20)
 
 // ChangesSince reads the accepted changes a version lacks, in log order,
-// and the board's current version.
-func ChangesSince(ctx context.Context, st storage.Store, id storage.BoardID, rm *room.Room, since crdt.VersionVector) ([]activity.Change, crdt.VersionVector, error) {
-	var version crdt.VersionVector
+// and the board's current version. When retention dropped part of what
+// the version lacks, it reads what the log still keeps of it instead
+// (keptSince), and kept is the acceptance time of the oldest change the
+// log keeps, or now if it keeps none; otherwise kept is zero.
+func ChangesSince(ctx context.Context, st storage.Store, id storage.BoardID, rm *room.Room, since crdt.VersionVector, now time.Time) (changes []activity.Change, version crdt.VersionVector, kept time.Time, err error) {
 	if err := rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() }); err != nil {
-		return nil, nil, err
+		return nil, nil, time.Time{}, err
 	}
-	got, err := room.ChangesSince(ctx, st, id, since, version, room.Limit{Changes: MaxActivity, Bytes: MaxActivityBytes})
+	lim := room.Limit{Changes: MaxActivity, Bytes: MaxActivityBytes}
+	got, err := room.ChangesSince(ctx, st, id, since, version, lim)
+	if err == nil && got.Trimmed {
+		got, kept, err = keptSince(ctx, st, id, since, version, lim)
+		if kept.IsZero() {
+			kept = now // a snapshot covers the whole log
+		}
+	}
 	switch {
 	case err != nil:
-		return nil, nil, err
+		return nil, nil, time.Time{}, err
 	case got.More:
-		return nil, nil, ErrTooMuchActivity
-	case got.Trimmed:
-		return nil, nil, fmt.Errorf("changes since that version: %w", storage.ErrTrimmed)
+		return nil, nil, time.Time{}, ErrTooMuchActivity
 	}
 	out := make([]activity.Change, 0, len(got.Entries))
 	for _, e := range got.Entries {
 		c, err := activity.FromRecord(e)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, time.Time{}, err
 		}
 		out = append(out, c)
 	}
-	return out, version, nil
+	return out, version, kept, nil
 }
+
+// keptSince is room.ChangesSince for a version behind the history that
+// retention kept: the entries the log still keeps of what have lacks up
+// to upto, in log order, each cut to the part it lacks, within lim; and
+// the acceptance time of the oldest entry the log keeps. It reads the
+// whole kept log (what the retention period holds), once per member who
+// fell behind it: their cursor then moves past it. A member whose cursor
+// was behind the kept history failed at every pass and was never told
+// anything again. Rejected: moving such a cursor to the board's version
+// without a word (the member would not know what they missed).
+func keptSince(ctx context.Context, st storage.Store, id storage.BoardID, have, upto crdt.VersionVector, lim room.Limit) (room.Since, time.Time, error) {
+	var out room.Since
+	var kept time.Time
+	size := 0
+	err := st.ScanOps(ctx, id, 1, func(e storage.Record) error {
+		if kept.IsZero() {
+			kept = time.UnixMilli(e.Accepted)
+		}
+		rep := crdt.ReplicaID(e.Replica)
+		from, end := have[rep], upto[rep]
+		if e.Start > end || e.End != 0 && e.End <= from {
+			return nil // held beyond the version, or had
+		}
+		if n := len(out.Entries); n > 0 && (lim.Changes > 0 && n >= lim.Changes || lim.Bytes > 0 && size+len(e.Data) > lim.Bytes) {
+			out.More = true
+			return errKeptDone
+		}
+		if e.Start <= from {
+			c, err := crdt.DecodeChange(e.Data)
+			if err != nil {
+				return fmt.Errorf("op-log entry %d: %w", e.Seq, err)
+			}
+			rest, ok := c.After(from)
+			if !ok {
+				return nil
+			}
+			e.Start, e.Data = rest.Start, rest.AppendBinary(nil)
+		}
+		out.Entries = append(out.Entries, e)
+		size += len(e.Data)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errKeptDone) {
+		return room.Since{}, time.Time{}, fmt.Errorf("changes the log keeps since a version: %w", err)
+	}
+	return out, kept, nil
+}
+
+var errKeptDone = errors.New("notify: enough changes read")
 
 // Names maps the board's people to display names: the owner, the members
 // and the authors of the given changes.

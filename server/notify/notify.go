@@ -314,7 +314,7 @@ func (nt *Notifier) notifyChannel(ctx context.Context, id storage.BoardID, m *me
 	if err := nt.cfg.Records.Get(ctx, account.NSCursor, key, &cur); err != nil {
 		return false, nil // no cursor yet: nothing to report
 	}
-	changes, version, err := ChangesSince(ctx, nt.cfg.Store, id, rm, cur.Version)
+	changes, version, kept, err := ChangesSince(ctx, nt.cfg.Store, id, rm, cur.Version, nt.cfg.Now())
 	if errors.Is(err, ErrTooMuchActivity) {
 		// Too much to tell: skip to now rather than fail every pass.
 		nt.cfg.Log.Warn("notifications: too many changes to report; cursor moved to now", "board", m.ID, "user", mem.User)
@@ -345,7 +345,9 @@ func (nt *Notifier) notifyChannel(ctx context.Context, id storage.BoardID, m *me
 	now := nt.cfg.Now()
 	notices, told := boardNotices(m, cur, now, loc)
 	mentioned := len(forYou) > 0 || len(notices) > 0
-	pending := len(events) > 0 || len(notices) > 0
+	// Changes dropped by retention before the member was told of them
+	// are something to tell too: that they are no longer kept.
+	pending := len(events) > 0 || len(notices) > 0 || !kept.IsZero()
 	switch ch.Prefs.Decide(now, loc, cur, pending, mentioned) {
 	case account.Wait:
 	case account.Advance:
@@ -356,7 +358,7 @@ func (nt *Notifier) notifyChannel(ctx context.Context, id storage.BoardID, m *me
 		}
 		return pending, nt.cfg.Records.Put(ctx, account.NSCursor, key, &next)
 	case account.Send:
-		return pending, nt.sendDigest(ctx, id, m, mem, u, ch, key, cur, told, version, events, forYou, notices, names)
+		return pending, nt.sendDigest(ctx, id, m, mem, u, ch, key, cur, told, version, events, forYou, notices, names, kept)
 	}
 	return pending, nil
 }
@@ -415,14 +417,19 @@ func aboutMember(d *crdt.Doc, events []activity.Event, user, name string) []acti
 }
 
 // sendDigest advances the member's cursor, then enqueues one
-// notification e-mail.
-func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.Board, mem account.Member, u account.User, ch account.Channel, key []byte, cur, told account.Cursor, version crdt.VersionVector, events, forYou []activity.Event, notices []string, names map[string]string) error {
+// notification e-mail. kept is the acceptance time of the oldest change
+// the log keeps when older changes since the cursor are no longer kept
+// (ChangesSince), or zero.
+func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.Board, mem account.Member, u account.User, ch account.Channel, key []byte, cur, told account.Cursor, version crdt.VersionVector, events, forYou []activity.Event, notices []string, names map[string]string, kept time.Time) error {
 	now := nt.cfg.Now()
 	loc := u.Location()
 	d := activity.Digest{Board: m.Name, BoardURL: nt.cfg.PublicURL() + "/b/" + m.ID, Recipient: u.Name, Names: names,
-		Events: events, ForYou: forYou, Notices: notices, From: time.UnixMilli(max(cur.Sent, 1)), To: now, Loc: loc}
+		Events: events, ForYou: forYou, Notices: notices, From: time.UnixMilli(max(cur.Sent, 1)), To: now, Loc: loc, KeptFrom: kept}
 	if cur.Sent == 0 {
 		d.From = time.UnixMilli(cur.Updated)
+	}
+	if d.From.Before(kept) {
+		d.From = kept // what is told starts there
 	}
 	// The id names the cursor the e-mail starts from: the same pass on two
 	// nodes makes the same id.
