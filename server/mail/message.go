@@ -91,6 +91,19 @@ func hasControl(s string) bool {
 	return false
 }
 
+// CheckAddress says whether a message may be sent to addr (Validate
+// refuses any other To): an ErrInvalid, wrapped, if not. A caller that
+// writes to many people checks each address before making their message.
+func CheckAddress(addr string) error {
+	if hasControl(addr) {
+		return invalid("address holds a line break or control character")
+	}
+	if _, err := mail.ParseAddress(addr); err != nil {
+		return invalid("to %q: %v", addr, err)
+	}
+	return nil
+}
+
 // Validate checks the message without encoding it: what Bytes checks,
 // except that From may be empty (the Sender fills in its configured From).
 func (m *Message) Validate() error {
@@ -102,8 +115,8 @@ func (m *Message) Validate() error {
 			return invalid("from %q: %v", m.From, err)
 		}
 	}
-	if _, err := mail.ParseAddress(m.To); err != nil {
-		return invalid("to %q: %v", m.To, err)
+	if err := CheckAddress(m.To); err != nil {
+		return err
 	}
 	switch {
 	case m.ID == "":

@@ -248,3 +248,24 @@ func TestNewItem(t *testing.T) {
 		t.Fatalf("NewItem of an invalid message: %v", err)
 	}
 }
+
+// CheckAddress refuses what Validate refuses as To, and nothing else.
+func TestCheckAddress(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"ana@example.com":        true,
+		"Ana <ana@example.com>":  true,
+		"john doe@example.com":   false, // what `"john doe"@example.com` normalises to
+		"a@b@example.com":        false,
+		"ana@example.com\r\nBcc": false,
+		"":                       false,
+	} {
+		err := CheckAddress(addr)
+		if (err == nil) != ok || err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("CheckAddress(%q) = %v", addr, err)
+		}
+		m := Message{ID: "x", From: "a@example.com", To: addr, Subject: "s", Text: "t"}
+		if verr := m.Validate(); (verr == nil) != (err == nil) {
+			t.Errorf("%q: Validate says %v, CheckAddress %v", addr, verr, err)
+		}
+	}
+}

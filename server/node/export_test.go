@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/corkboard/corkboard/server/account"
 	"github.com/corkboard/corkboard/server/api"
 	"github.com/corkboard/corkboard/server/gateway"
 	"github.com/corkboard/corkboard/storage"
@@ -55,4 +56,22 @@ func (n *Node) BallotVoters(ctx context.Context, board, session string) ([]strin
 // form written by an earlier version of the node).
 func (n *Node) PutRecordRaw(ctx context.Context, ns string, key, val []byte) error {
 	return n.meta.Put(ctx, ns, key, val)
+}
+
+// PutRawRecord writes a metadata record's bytes as they are, as a node of
+// an earlier version, or a damaged disk, may have left them (tests of
+// records that no longer decode).
+func (n *Node) PutRawRecord(ctx context.Context, ns string, key, val []byte) error {
+	return n.meta.Put(ctx, ns, key, val)
+}
+
+// SetUserEmail changes a user's address in their record, without the
+// checks an address is given through the API (tests of an address an
+// earlier version took).
+func (n *Node) SetUserEmail(ctx context.Context, user, email string) error {
+	var u account.User
+	return records{n}.Update(ctx, account.NSUser, []byte(user), &u, func(bool) error {
+		u.Email = email
+		return nil
+	})
 }

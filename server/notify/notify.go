@@ -108,13 +108,41 @@ type Config struct {
 // The reasons Config.Failed is given: a bounded set, for a metric label.
 const (
 	// FailRetried: the e-mail could not be made or queued (a record
-	// that could not be read or written, the board's history); the
-	// member's cursor stays, and the next pass tries again.
+	// that could not be read or written now); the member's cursor
+	// stays, and the next pass tries again.
 	FailRetried = "retried"
+	// FailAddress: the mail package refuses the member's address; the
+	// member is passed over before anything is read for them, at every
+	// pass, until their address changes.
+	FailAddress = "address"
+	// FailRecord: a record the member's e-mail needs (their user record,
+	// their cursor, the board's history) does not decode; the member is
+	// passed over, and tried again only when the board changes.
+	FailRecord = "record"
+	// FailDropped: the mail or outbox package refused the e-mail as
+	// made, which trying again cannot change; the member's cursor moved
+	// on past what it told, as if it was sent.
+	FailDropped = "dropped"
 )
 
 // FailReasons are the reasons Config.Failed may be given.
-var FailReasons = []string{FailRetried}
+var FailReasons = []string{FailRetried, FailAddress, FailRecord, FailDropped}
+
+// errDropped marks the error of an e-mail that was refused as made, and
+// was dropped (FailDropped).
+var errDropped = errors.New("e-mail refused as made, dropped: the cursor moved past it")
+
+// failReason sorts a member's error into the Fail reasons, and says
+// whether the next pass must try again even if the board does not change.
+func failReason(err error) (reason string, retry bool) {
+	switch {
+	case errors.Is(err, errDropped):
+		return FailDropped, false
+	case errors.Is(err, storage.ErrCorrupt), errors.Is(err, crdt.ErrMalformed):
+		return FailRecord, false
+	}
+	return FailRetried, true
+}
 
 // Notifier computes and queues a node's notifications and webhook
 // deliveries.
@@ -200,18 +228,31 @@ func (nt *Notifier) NotifyBoard(ctx context.Context, m *meta.Board) error {
 		nt.mu.Unlock()
 	}()
 	// One member's failure is theirs: the pass goes on with the next
-	// member, and the failing one is tried again at the next pass
-	// (failed). The pass stopped at the first member whose e-mail failed,
-	// and that member's cursor never moved: a member whose e-mail failed
-	// at every pass (a cursor behind the history retention dropped)
-	// silenced the board's e-mail for every member after them, for good.
+	// member, and the failing one is logged and counted (failed), and
+	// tried again at the next pass unless what failed cannot change
+	// (failReason). The pass stopped at the first member whose e-mail
+	// failed, and that member's cursor never moved: a member whose
+	// e-mail failed at every pass (a cursor behind the history retention
+	// dropped) silenced the board's e-mail for every member after them,
+	// for good.
 	// Only what fails for the whole board (its document cannot be
 	// loaded, the pass is cancelled) ends the pass.
 	var rm *room.Room
 	var base map[string]string // the owner's and members' names
 	for _, mem := range members {
 		var u account.User
-		if nt.cfg.Records.Get(ctx, account.NSUser, []byte(mem.User), &u) != nil || u.Email == "" {
+		switch err := nt.cfg.Records.Get(ctx, account.NSUser, []byte(mem.User), &u); {
+		case errors.Is(err, storage.ErrNotFound):
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			reason, retry := failReason(err)
+			nt.failed(m.ID, mem.User, "", reason, fmt.Errorf("user record: %w", err))
+			anyPending = anyPending || retry
+			continue
+		case u.Email == "":
 			continue
 		}
 		// Only who may read the board now hears of it: a membership record
@@ -233,6 +274,15 @@ func (nt *Notifier) NotifyBoard(ctx context.Context, m *meta.Board) error {
 		if role == "" {
 			continue
 		}
+		// An address the mail package refuses (one an earlier version
+		// took) is passed over before anything is read or folded for it:
+		// every e-mail to it would be refused, at every pass.
+		if mem.Notify.Mode != account.NotifyOff {
+			if err := mail.CheckAddress(u.Email); err != nil {
+				nt.failed(m.ID, mem.User, "", FailAddress, err)
+				continue
+			}
+		}
 		for _, ch := range mem.Notify.Channels() {
 			if rm == nil {
 				if rm, err = nt.cfg.Rooms.Open(ctx, id); err != nil {
@@ -251,8 +301,9 @@ func (nt *Notifier) NotifyBoard(ctx context.Context, m *meta.Board) error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				nt.failed(m.ID, mem.User, ch.Name, FailRetried, err)
-				anyPending = true
+				reason, retry := failReason(err)
+				nt.failed(m.ID, mem.User, ch.Name, reason, err)
+				anyPending = anyPending || retry
 				continue
 			}
 			nt.recovered(m.ID, mem.User, ch.Name)
@@ -311,8 +362,11 @@ func (nt *Notifier) recovered(board, user, channel string) {
 func (nt *Notifier) notifyChannel(ctx context.Context, id storage.BoardID, m *meta.Board, rm *room.Room, mem account.Member, u account.User, ch account.Channel, base map[string]string) (bool, error) {
 	key := account.CursorKey(id, mem.User, ch.Name)
 	var cur account.Cursor
-	if err := nt.cfg.Records.Get(ctx, account.NSCursor, key, &cur); err != nil {
+	switch err := nt.cfg.Records.Get(ctx, account.NSCursor, key, &cur); {
+	case errors.Is(err, storage.ErrNotFound):
 		return false, nil // no cursor yet: nothing to report
+	case err != nil:
+		return false, fmt.Errorf("cursor: %w", err)
 	}
 	changes, version, kept, err := ChangesSince(ctx, nt.cfg.Store, id, rm, cur.Version, nt.cfg.Now())
 	if errors.Is(err, ErrTooMuchActivity) {
@@ -440,18 +494,30 @@ func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.
 	text := d.Text() + "\n--\nYou get this because of your notification settings for this board.\nUnsubscribe: " + unsub + "\n"
 	msg := mail.Message{ID: mid, From: nt.cfg.MailFrom, To: u.Email, Subject: d.Subject(), Text: text, HTML: d.HTML(),
 		Unsubscribe: unsub, Headers: map[string]string{"X-Corkboard-Board": m.ID}}
-	it, err := mail.NewItem(msg)
-	if err != nil {
-		return err
-	}
-	writes, err := nt.cfg.Outbox.Writes(it)
-	if err != nil {
-		return err
-	}
 	next := told
 	next.Version, next.Sent, next.Updated = version, now.UnixMilli(), nt.cfg.Records.Stamp(cur.Updated)
 	if ch.Prefs.Mode == account.NotifyDigest {
 		next.Day = now.In(loc).Format(time.DateOnly)
+	}
+	it, err := mail.NewItem(msg)
+	var writes []storage.MetaWrite
+	if err == nil {
+		writes, err = nt.cfg.Outbox.Writes(it)
+	}
+	if errors.Is(err, mail.ErrInvalid) || errors.Is(err, outbox.ErrInvalid) {
+		// Refused as made: the same changes would make the same e-mail,
+		// refused again at every pass (a subject, then a body, too long
+		// for the mail package and the outbox were). The cursor moves
+		// past them as if it was sent (Sent stays: nothing was), and the
+		// next changes make the next e-mail.
+		next.Sent = cur.Sent
+		if perr := nt.cfg.Records.Put(ctx, account.NSCursor, key, &next); perr != nil {
+			return perr
+		}
+		return fmt.Errorf("%w: %w", errDropped, err)
+	}
+	if err != nil {
+		return err
 	}
 	// The cursor moves first, by compare-and-set from the one this pass
 	// read: of two nodes that both think they lead (a lease lost while a
