@@ -120,7 +120,10 @@ var (
 )
 
 // NormalizeEmail validates an address and returns its canonical form
-// (the bare address, lower-cased).
+// (the bare address, lower-cased). The form must itself be an address:
+// a quoted local part ("john doe"@example.com) comes out of parsing
+// unquoted, john doe@example.com, which is none, and the mail package
+// refused every e-mail to it.
 func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > 254 || s == "" {
@@ -130,7 +133,11 @@ func NormalizeEmail(s string) (string, error) {
 	if err != nil || a.Name != "" || !strings.Contains(a.Address, "@") || strings.ContainsAny(a.Address, "\r\n<>\"") {
 		return "", ErrEmail
 	}
-	return strings.ToLower(a.Address), nil
+	addr := strings.ToLower(a.Address)
+	if b, err := mail.ParseAddress(addr); err != nil || b.Address != addr {
+		return "", ErrEmail
+	}
+	return addr, nil
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)

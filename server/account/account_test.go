@@ -17,7 +17,8 @@ func TestNormalizeEmail(t *testing.T) {
 			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "ana", "Ana <ana@example.com>", "a@b\r\nBcc: x@y", strings.Repeat("a", 250) + "@example.com", "@example.com"} {
+	for _, bad := range []string{"", "ana", "Ana <ana@example.com>", "a@b\r\nBcc: x@y", strings.Repeat("a", 250) + "@example.com", "@example.com",
+		`"john doe"@example.com`, `"a@b"@example.com`} {
 		if got, err := NormalizeEmail(bad); err == nil {
 			t.Errorf("NormalizeEmail(%q) = %q, want an error", bad, got)
 		}
