@@ -348,6 +348,11 @@ func (srv *Server) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 500, protocol.CodeInternal, err.Error())
 		return
 	}
+	// Whether the caller becomes a member now: their cursors start
+	// whatever they choose. Starting them only for preferences other than
+	// the membership's, a visitor who chose the ones every membership
+	// starts with (a digest at 8:00) had none, and was never e-mailed.
+	joining := err != nil || mem.Removed
 	if err := fresh(err == nil); err != nil {
 		writeUpdateError(w, err)
 		return
@@ -364,7 +369,7 @@ func (srv *Server) notifyPrefs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, protocol.CodeMalformed, err.Error())
 		return
 	}
-	if mem.Notify != p {
+	if joining || mem.Notify != p {
 		var u account.User
 		srv.cfg.Records.Get(r.Context(), account.NSUser, []byte(who.User.ID), &u)
 		if err := srv.startCursorIfMissing(r.Context(), id, who.User.ID, u.Location(), p); err != nil {
