@@ -40,7 +40,8 @@ type Quotas struct {
 	UploadBytesPerDay int64
 	// ChangeBytesPerDay: bytes of changes one client address, and one
 	// signed-in person, may send this node per day, over the WebSocket
-	// (ops frames as received) and the write API (its changes, encoded),
+	// (ops frames as received), the write API (its changes, encoded) and
+	// board files (POST /v1/boards/import: their changes and snapshot),
 	// whatever their boards (default 1 GiB). Every board's history has
 	// its own bound, but anyone may create 20 boards an hour: one address
 	// could write 480 GiB a day. Typing and drawing all day is some

@@ -67,3 +67,31 @@ func TestChangeBytesPerDay(t *testing.T) {
 		t.Fatalf("a REST write the next day: %d %s", res.status, res.body)
 	}
 }
+
+// TestChangeBytesPerDayImport: a board file (POST /v1/boards/import)
+// stores its changes past the room, as many as its 64 MiB body holds, on
+// every board an address may create (20 an hour). They count against
+// the address's day of change bytes as the same changes sent over a
+// WebSocket do: uncounted, an address spent its day's bytes on changes
+// and went on writing gigabytes an hour through imports.
+func TestChangeBytesPerDayImport(t *testing.T) {
+	const quota = 64 << 10
+	clk := newFakeClock()
+	tn := startNode(t, func(c *node.Config) { c.Now = clk.Now; c.Quotas.ChangeBytesPerDay = quota })
+	b := tn.createBoard(`{"name":"bytes"}`)
+	rep := crdt.ReplicaID(0x6200)
+	r := rawJoin(t, tn.wsURL(b.Board.ID, b.Token), rep, nil)
+	r.expectAck(r.send(change(rep, 1, crdt.Op{Type: crdt.OpCreate, Element: elem(1), Key: "image"})))
+	r.expectAck(r.send(change(rep, 2, setOp(elem(1), "alt", crdt.String(strings.Repeat("z", 40_000))))))
+	file := tn.do("GET", "/v1/boards/"+b.Board.ID+"/export", b.Token, "", nil, nil)
+	if file.status != 200 {
+		t.Fatalf("export: %d %s", file.status, file.body)
+	}
+	// 40 KB sent, 40 KB more in the file: past the day's 64 KiB.
+	wantError(t, "an import past the day's bytes", tn.do("POST", "/v1/boards/import", "", "application/json", file.body, nil), 429, "rate_limited")
+	clk.advance(24*time.Hour + time.Second) // the next day
+	if res := tn.do("POST", "/v1/boards/import", "", "application/json", file.body, nil); res.status != 201 {
+		t.Fatalf("an import the next day: %d %s", res.status, res.body)
+	}
+	wantError(t, "a second import past the day's bytes", tn.do("POST", "/v1/boards/import", "", "application/json", file.body, nil), 429, "rate_limited")
+}
