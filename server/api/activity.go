@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"net/http"
 	"slices"
@@ -346,30 +347,31 @@ func (s *seenMarks) note(key string, sum uint64, at int64) {
 }
 
 // vectorSum is a fingerprint of a version vector, made in one pass in
-// whatever order the map gives: the sum of a 64-bit mix of each entry
-// (zero entries left out, as the canonical form leaves them). Two
-// vectors of the same fingerprint are taken as the same; a vector is
-// the board's (or, for PUT …/seen, the member's own), and two of a
-// board that differ share a fingerprint by chance alone (1 in 2^64).
+// whatever order the map gives: the sum of a keyed hash of each entry
+// (zero entries left out, as the canonical form leaves them), under a
+// key drawn when the process starts (seenSeed). Two vectors of the same
+// fingerprint are taken as the same. The key matters: the board's
+// writers choose its vector's entries (their replica ids and how many
+// ops each makes), and with an unkeyed mix (SplitMix64's finalizer,
+// which is invertible) a writer computed two new entries whose mixes
+// cancelled, leaving the board's fingerprint as it was: a member's visit
+// that saw them was taken for the one recorded before, and the member
+// shown them as new again (TestSeenFingerprintNotForgeable). Keyed, an
+// entry's share is unknown to anyone outside the node, and two vectors
+// share a fingerprint by chance alone.
 func vectorSum(v crdt.VersionVector) uint64 {
 	var sum uint64
 	for r, c := range v {
 		if c != 0 {
-			sum += mix64(uint64(r) ^ mix64(c))
+			sum += maphash.Comparable(seenSeed, [2]uint64{uint64(r), c})
 		}
 	}
 	return sum
 }
 
-// mix64 is SplitMix64's finalizer.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
+// seenSeed keys vectorSum, for the life of the process (seenMarks are
+// the process's too).
+var seenSeed = maphash.MakeSeed()
 
 // maxSummaryEntries bounds what a summary keeps of a board's history: an
 // entry per author and per change that created something.

@@ -256,3 +256,69 @@ func TestSeenLoopBounded(t *testing.T) {
 		t.Fatal("a minute later, the last version was not recorded")
 	}
 }
+
+// A writer of a board chooses the replica ids and counters its changes
+// add to the board's version. With a fingerprint anyone can compute
+// (an unkeyed mix of each entry, summed), two new entries whose mixes
+// cancel leave it as it was: a member who recorded the version before
+// them, and left after seeing them, had the visit taken for one
+// recorded already, and was shown the writer's changes as new again at
+// every visit within the hour. The fingerprint is keyed per process.
+func TestSeenFingerprintNotForgeable(t *testing.T) {
+	// What the writer computes: SplitMix64's finalizer, as the node
+	// used it, and its inverse.
+	mix := func(x uint64) uint64 {
+		x ^= x >> 30
+		x *= 0xbf58476d1ce4e5b9
+		x ^= x >> 27
+		x *= 0x94d049bb133111eb
+		x ^= x >> 31
+		return x
+	}
+	inv := func(c uint64) uint64 { // c's inverse mod 2^64 (Newton)
+		y := c
+		for range 6 {
+			y *= 2 - c*y
+		}
+		return y
+	}
+	unmix := func(x uint64) uint64 {
+		x ^= x>>31 ^ x>>62
+		x *= inv(0x94d049bb133111eb)
+		x ^= x>>27 ^ x>>54
+		x *= inv(0xbf58476d1ce4e5b9)
+		x ^= x>>30 ^ x>>60
+		return x
+	}
+	r1 := uint64(0x5eed0001)
+	h1 := mix(r1 ^ mix(1))
+	r2 := unmix(-h1) ^ mix(1) // mix(r2 ^ mix(1)) + h1 == 0
+	if mix(r2^mix(1))+h1 != 0 {
+		t.Fatal("the test's inverse is wrong")
+	}
+
+	clk := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clk }
+	recs := newMemRecords()
+	srv := New(Config{Records: recs, Now: now, Limits: limit.New(now)})
+	var board storage.BoardID
+	board[0] = 7
+	ctx := context.Background()
+	before := vectorOf(10)
+	if err := srv.RecordSeen(ctx, board, "u_victim", before); err != nil {
+		t.Fatal(err)
+	}
+	after := before.Clone()
+	after[crdt.ReplicaID(r1)], after[crdt.ReplicaID(r2)] = 1, 1
+	clk = clk.Add(time.Minute)
+	if err := srv.RecordSeen(ctx, board, "u_victim", after); err != nil {
+		t.Fatal(err)
+	}
+	var s account.Seen
+	if err := recs.Get(ctx, account.NSSeen, account.BoardKey(board, "u_victim"), &s); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Vector(); got.Compare(after) != crdt.Equal {
+		t.Fatalf("the visit that saw the writer's two changes was not recorded: the record holds %v, want %v", got, after)
+	}
+}
