@@ -570,9 +570,21 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	if who.Via == access.ViaSession {
 		user = who.User.ID
 	}
-	if !srv.ChangeBytesAllowed(ip, user, len(ch.AppendBinary(nil))) {
+	if srv.cfg.SpaceLow != nil && srv.cfg.SpaceLow() {
+		// Refused before it is counted (the room refuses it the same):
+		// a write sent again until the disk has space spends nothing.
+		return 503, writeResult{}, protocol.CodeUnavailable, room.ErrSpaceLow
+	}
+	size := len(ch.AppendBinary(nil))
+	if !srv.ChangeBytesAllowed(ip, user, size) {
 		return 429, writeResult{}, protocol.CodeRateLimited, errors.New(srv.ErrChangeBytes())
 	}
+	stored := false
+	defer func() {
+		if !stored {
+			srv.RefundChangeBytes(ip, user, size) // refused: not stored, it costs nothing
+		}
+	}()
 	wctx, cancel := context.WithTimeout(ctx, writeWait)
 	defer cancel()
 	// The caller's role is decided again now, in the board's turn, and the
@@ -605,8 +617,12 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	}
 	status, code, err := awaitAnswer(wctx, sess)
 	if err != nil {
+		// Refused by the room, it was not stored; past the deadline, or
+		// with the session kicked, it may have been.
+		stored = errors.Is(err, errNoAnswer) || errors.Is(err, errKickedWaiting)
 		return status, writeResult{}, code, err
 	}
+	stored = true
 	res.Change = &writeChange{Replica: ch.Replica, Start: ch.Start, End: ch.End()}
 	rm.Query(ctx, func(d *crdt.Doc) { res.Version = d.Version() })
 	return 200, res, "", nil
@@ -616,6 +632,13 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 // board since the call came in.
 var errAccessGone = errors.New("your access to this board was removed")
 
+// awaitAnswer's errors when the room said nothing of the change: it may
+// have been stored.
+var (
+	errNoAnswer      = errors.New("no answer from the board in time; the change may still be stored")
+	errKickedWaiting = errors.New("board unavailable, retry")
+)
+
 // awaitAnswer reads the room's ack or error for a submitted change.
 func awaitAnswer(ctx context.Context, s *room.Session) (int, protocol.Code, error) {
 	t := time.NewTimer(time.Hour)
@@ -624,10 +647,10 @@ func awaitAnswer(ctx context.Context, s *room.Session) (int, protocol.Code, erro
 	for {
 		select {
 		case <-ctx.Done():
-			return 503, protocol.CodeUnavailable, errors.New("no answer from the board in time; the change may still be stored")
+			return 503, protocol.CodeUnavailable, errNoAnswer
 		case <-s.Ready():
 		case <-s.Kicked():
-			return 503, protocol.CodeUnavailable, errors.New("board unavailable, retry")
+			return 503, protocol.CodeUnavailable, errKickedWaiting
 		}
 		msgs := s.Drain(buf[:0])
 		for _, m := range msgs {

@@ -159,6 +159,21 @@ func (srv *Server) ChangeBytesAllowed(ip, user string, n int) bool {
 	return user == "" || srv.cfg.Limits.AllowUpTo("changes-user:"+user, n, max, 24*time.Hour)
 }
 
+// RefundChangeBytes gives back n bytes ChangeBytesAllowed counted for
+// changes that were then refused, not stored: a batch the disk's reserve,
+// the board's history bound or its queue refuses is sent again, and
+// counted at every sending it spent the day's bytes of everyone behind
+// the address on nothing.
+func (srv *Server) RefundChangeBytes(ip, user string, n int) {
+	if srv.cfg.Quotas.ChangeBytesPerDay < 0 || n <= 0 {
+		return
+	}
+	srv.cfg.Limits.RefundUpTo("changes-ip:"+ip, n)
+	if user != "" {
+		srv.cfg.Limits.RefundUpTo("changes-user:"+user, n)
+	}
+}
+
 // ErrChangeBytes is the refusal of changes past Quotas.ChangeBytesPerDay.
 func (srv *Server) ErrChangeBytes() string {
 	return "too many bytes of changes sent today from your address or account (at most " +

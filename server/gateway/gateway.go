@@ -180,6 +180,15 @@ type Config struct {
 	// (api.Quotas.ChangeBytesPerDay); false refuses the batch with
 	// "rate_limited" and the message refusal.
 	AllowChangeBytes func(ip string, s *room.Session, n int) (ok bool, refusal string)
+	// RefundChangeBytes gives back what AllowChangeBytes counted for a
+	// batch then refused before the room took it (too many new replica
+	// ids, the board's queue full).
+	RefundChangeBytes func(ip string, s *room.Session, n int)
+	// SpaceLow says whether the node's disk is below its free-space
+	// reserve: the room then refuses clients' new changes
+	// ("unavailable"), and their bytes are not counted (a client sends
+	// such a batch again every few seconds until there is space).
+	SpaceLow func() bool
 	// Joining is told who is about to join, with the display name the
 	// hello chose (guests are remembered by name).
 	Joining func(ctx context.Context, board storage.BoardID, u protocol.User)

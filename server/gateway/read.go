@@ -156,16 +156,28 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 			refuse(protocol.CodeForbidden, seq, fmt.Sprintf("change 1 of %d refused: your role on this board may not edit it", len(changes)))
 			continue
 		}
-		if len(changes) > 0 && g.cfg.AllowChangeBytes != nil {
+		// The batch's bytes count against the day's of the address and
+		// person (AllowChangeBytes), unless the disk is below its reserve,
+		// where the room refuses what is new in it, to be sent again; a
+		// batch refused here before the room takes it gives them back.
+		charged := 0
+		refund := func() {
+			if charged > 0 && g.cfg.RefundChangeBytes != nil {
+				g.cfg.RefundChangeBytes(ip, s, charged)
+			}
+		}
+		if len(changes) > 0 && g.cfg.AllowChangeBytes != nil && (g.cfg.SpaceLow == nil || !g.cfg.SpaceLow()) {
 			if ok, why := g.cfg.AllowChangeBytes(ip, s, len(data)); !ok {
 				ops.tokens += float64(len(changes)) // not taken: the rates are not spent
 				items.tokens += float64(n)
 				refuse(protocol.CodeRateLimited, seq, why)
 				continue
 			}
+			charged = len(data)
 		}
 		if !claimed && len(changes) > 0 {
 			if g.cfg.AllowClaim != nil && !g.cfg.AllowClaim(ctx, rm.Board(), s.Replica, ip) {
+				refund()
 				refuse(protocol.CodeRateLimited, seq, "too many new replica ids on this board from your address; resend this batch later")
 				continue
 			}
@@ -177,6 +189,7 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 		}
 		if err := rm.Submit(ctx, s, seq, changes); err != nil {
 			if errors.Is(err, room.ErrBusy) {
+				refund()
 				refuse(protocol.CodeRateLimited, seq, "the board has too much waiting to be applied; resend this batch later")
 				continue
 			}

@@ -200,6 +200,16 @@ func (l *Limiter) AllowUpTo(key string, k, max int, per time.Duration) bool {
 	return true
 }
 
+// RefundUpTo gives back k events counted by AllowUpTo in key's current
+// window (a budget's bytes taken for something that was then refused).
+func (l *Limiter) RefundUpTo(key string, k int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.lookup(key); w != nil {
+		w.n = max(0, w.n-k)
+	}
+}
+
 // Used says whether the key's window is spent, without counting.
 func (l *Limiter) Used(key string, max int, per time.Duration) bool {
 	l.mu.Lock()

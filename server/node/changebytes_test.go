@@ -95,3 +95,48 @@ func TestChangeBytesPerDayImport(t *testing.T) {
 	}
 	wantError(t, "a second import past the day's bytes", tn.do("POST", "/v1/boards/import", "", "application/json", file.body, nil), 429, "rate_limited")
 }
+
+// TestChangeBytesRefusedNotCharged: a batch refused before the room takes
+// it (too many new replica ids from the address), or a REST write the
+// room refuses (the board's history past its bound), is not stored; the
+// client sends it again. Counted at every sending, such refusals spent
+// the day's bytes of changes of the address, and of everyone behind it,
+// on nothing: they are given back.
+func TestChangeBytesRefusedNotCharged(t *testing.T) {
+	const quota = 64 << 10
+	t.Run("websocket", func(t *testing.T) {
+		tn := startNode(t, func(c *node.Config) { c.Quotas.ChangeBytesPerDay = quota; c.HTTP.ReplicaClaimsPerIP = 1 })
+		b := tn.createBoard(`{"name":"open"}`)
+		u := tn.wsURL(b.Board.ID, tokenOf(t, b.Links["editor"]))
+		rep := crdt.ReplicaID(0x7400)
+		r := rawJoin(t, u, rep, nil)
+		r.expectAck(r.send(change(rep, 1, createOp(elem(1)))))
+		other := crdt.ReplicaID(0x7401)
+		r2 := rawJoin(t, u, other, nil)
+		big := change(other, 1, setOp(elem(1), "alt", crdt.String(strings.Repeat("z", 20_000))))
+		for range 4 { // 80 KB, every time refused for the address's claims
+			r2.send(big)
+			if e := r2.expectError(protocol.CodeRateLimited); !strings.Contains(e.Message, "replica") {
+				t.Fatalf("a new replica id past the address's claims: %+v", e)
+			}
+		}
+		r.expectAck(r.send(change(rep, 2, setOp(elem(1), "alt", crdt.String(strings.Repeat("a", 40_000))))))
+	})
+	t.Run("rest", func(t *testing.T) {
+		tn := startNode(t, func(c *node.Config) { c.Quotas.ChangeBytesPerDay = quota; c.Room.MaxLogBytes = 30 << 10 })
+		b := tn.createBoard(`{"name":"full"}`)
+		editor := tokenOf(t, b.Links["editor"])
+		note := func(n int) []byte { return []byte(`{"kind":"note","text":"` + strings.Repeat("y", n) + `"}`) }
+		if res := tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", editor, "application/json", note(31_000), nil); res.status != 201 {
+			t.Fatalf("a write that fills the board's history: %d %s", res.status, res.body)
+		}
+		for range 4 { // 32 KB, every time refused for the board's history
+			wantError(t, "a REST write past the board's history", tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", editor, "application/json", note(8_000), nil), 413, "too_large")
+		}
+		// What was stored (some 31 KB) leaves room for 30 KB on another board.
+		b2 := tn.createBoard(`{"name":"another"}`)
+		if res := tn.do("POST", "/v1/boards/"+b2.Board.ID+"/elements", tokenOf(t, b2.Links["editor"]), "application/json", note(30_000), nil); res.status != 201 {
+			t.Fatalf("a write within the day's bytes once refusals are not counted: %d %s", res.status, res.body)
+		}
+	})
+}

@@ -71,3 +71,44 @@ func TestDiskReserve(t *testing.T) {
 		t.Fatalf("a new board once there is space: %d %s", res.status, res.body)
 	}
 }
+
+// TestDiskReserveRefusalsNotCharged: a batch refused because the disk is
+// past its reserve is not stored, and the web client sends it again
+// every 10 s until it is taken. Each sending counted against the day's
+// bytes of changes of the address (--change-mib-per-day), refused or
+// not: an hour of a full disk with a batch of 300 KB waiting spent the
+// day's gigabyte, and everyone behind that address could write nothing
+// more that day once space was freed. A batch the disk refuses is not
+// counted, over the WebSocket or the write API.
+func TestDiskReserveRefusalsNotCharged(t *testing.T) {
+	dir := t.TempDir()
+	u, err := vfs.Default.GetDiskUsage(dir)
+	if err != nil {
+		t.Skipf("this filesystem does not say its free space: %v", err)
+	}
+	const quota = 64 << 10
+	space := storage.NewSpaceGuard(dir, 1, 0)
+	tn := startNode(t, func(c *node.Config) { c.DataDir, c.Space, c.Quotas.ChangeBytesPerDay = dir, space, quota })
+	b := tn.createBoard(`{"name":"filling up"}`)
+	editor := tokenOf(t, b.Links["editor"])
+	rep := crdt.ReplicaID(0x5151)
+	r := rawJoin(t, tn.wsURL(b.Board.ID, editor), rep, nil)
+	r.expectAck(r.send(change(rep, 1, createOp(elem(1)))))
+
+	space.SetReserve(int64(u.AvailBytes) + 1<<30) // the disk is past its reserve
+	big := change(rep, 2, setOp(elem(1), "alt", crdt.String(strings.Repeat("z", 20_000))))
+	for range 5 { // 100 KB sent, every time refused by the disk
+		r.send(big)
+		r.expectError(protocol.CodeUnavailable)
+	}
+	body := []byte(`{"kind":"note","text":"` + strings.Repeat("y", 20_000) + `"}`)
+	for range 5 {
+		wantError(t, "a REST write while the disk is full", tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", editor, "application/json", body, nil), 503, "unavailable")
+	}
+
+	space.SetReserve(1) // space freed: the batch is taken, within the day's bytes
+	r.expectAck(r.send(big))
+	if res := tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", editor, "application/json", body, nil); res.status != 201 {
+		t.Fatalf("a REST write once there is space: %d %s", res.status, res.body)
+	}
+}

@@ -36,7 +36,15 @@ func (n *Node) gatewayConfig() gateway.Config {
 			}
 			return false, n.api.ErrChangeBytes()
 		},
-		Joining: n.api.RememberGuestOn,
+		RefundChangeBytes: func(ip string, s *room.Session, size int) {
+			user := ""
+			if s.Via == access.ViaSession {
+				user = s.User.ID
+			}
+			n.api.RefundChangeBytes(ip, user, size)
+		},
+		SpaceLow: n.space.Low,
+		Joining:  n.api.RememberGuestOn,
 		GuestToken: func(who gateway.Visitor, u protocol.User) string {
 			return n.api.GuestToken(who.Board, who.BoardEpoch, u)
 		},
