@@ -145,8 +145,11 @@ func (srv *Server) uploadAllowed(w http.ResponseWriter, r *http.Request, who acc
 // ChangeBytesAllowed counts n bytes of changes sent by client address ip
 // and, for a signed-in person, by user (else ""), against their daily
 // bytes (Quotas.ChangeBytesPerDay), and says whether they are within
-// them (bytes the address took are kept counted when the person's
-// refuse them).
+// them. Refused, they count against neither: bytes the address took
+// are given back when the person's refuse them (a person past their
+// day's bytes, spent elsewhere, whose client sends the refused batch
+// again every second or two, spent the day's bytes of everyone behind
+// the address they came to).
 func (srv *Server) ChangeBytesAllowed(ip, user string, n int) bool {
 	limit := srv.cfg.Quotas.ChangeBytesPerDay
 	if limit < 0 || n <= 0 {
@@ -156,7 +159,11 @@ func (srv *Server) ChangeBytesAllowed(ip, user string, n int) bool {
 	if !srv.cfg.Limits.AllowUpTo("changes-ip:"+ip, n, max, 24*time.Hour) {
 		return false
 	}
-	return user == "" || srv.cfg.Limits.AllowUpTo("changes-user:"+user, n, max, 24*time.Hour)
+	if user != "" && !srv.cfg.Limits.AllowUpTo("changes-user:"+user, n, max, 24*time.Hour) {
+		srv.cfg.Limits.RefundUpTo("changes-ip:"+ip, n)
+		return false
+	}
+	return true
 }
 
 // RefundChangeBytes gives back n bytes ChangeBytesAllowed counted for

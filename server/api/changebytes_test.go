@@ -1,0 +1,32 @@
+package api
+
+import (
+	"testing"
+	"time"
+
+	"github.com/corkboard/corkboard/server/limit"
+)
+
+// A signed-in person past their day's bytes of changes, sending from an
+// address that has bytes left (they spent theirs at home, and are now at
+// the office): every batch is refused, and the client sends it again
+// every second or two. The address's bytes were counted before the
+// person's refused, and kept: the person's refusals spent the day's bytes
+// of everyone behind the office's address, in an hour. A batch the
+// person's bytes refuse is not counted against the address.
+func TestChangeBytesPersonRefusalNotChargedToAddress(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC) }
+	const quota = 1 << 20
+	srv := New(Config{Now: now, Limits: limit.New(now), Quotas: Quotas{ChangeBytesPerDay: quota}})
+	if !srv.ChangeBytesAllowed("198.51.100.1", "u_ana", quota) {
+		t.Fatal("a person's first day's bytes refused")
+	}
+	for range 100 { // at the office: 100 batches of 100 KB, all refused
+		if srv.ChangeBytesAllowed("203.0.113.7", "u_ana", 100<<10) {
+			t.Fatal("a batch past the person's day's bytes was taken")
+		}
+	}
+	if !srv.ChangeBytesAllowed("203.0.113.7", "", quota) {
+		t.Fatal("the office's address lost its day's bytes to a person's refused batches")
+	}
+}
