@@ -354,7 +354,7 @@ func (srv *Server) writeVia(w http.ResponseWriter, r *http.Request, parse func()
 		if idem != "" {
 			srv.finishIdem(id, who.User.ID, idem, nil)
 		}
-		writeError(w, status, code, err.Error())
+		writeApplyError(w, status, code, err)
 		return
 	}
 	body, _ := json.Marshal(res)
@@ -626,6 +626,16 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	res.Change = &writeChange{Replica: ch.Replica, Start: ch.Start, End: ch.End()}
 	rm.Query(ctx, func(d *crdt.Doc) { res.Version = d.Version() })
 	return 200, res, "", nil
+}
+
+// writeApplyError answers applyActions' refusal; one for the disk's
+// reserve says when to try again, as the node's other 503s for it do
+// (spaceLow).
+func writeApplyError(w http.ResponseWriter, status int, code protocol.Code, err error) {
+	if errors.Is(err, room.ErrSpaceLow) {
+		w.Header().Set("Retry-After", "60")
+	}
+	writeError(w, status, code, err.Error())
 }
 
 // errAccessGone refuses a write whose caller lost their access to the

@@ -114,7 +114,7 @@ func (srv *Server) importFile(w http.ResponseWriter, r *http.Request) {
 	}
 	status, res, code, err := srv.applyActions(withClient(r), id, m, who, actions, false)
 	if err != nil {
-		writeError(w, status, code, err.Error())
+		writeApplyError(w, status, code, err)
 		return
 	}
 	writeJSON(w, 201, map[string]any{"elements": res.Elements, "change": res.Change, "version": res.Version, "skipped": orEmpty(im.Skipped)})

@@ -103,7 +103,11 @@ func TestDiskReserveRefusalsNotCharged(t *testing.T) {
 	}
 	body := []byte(`{"kind":"note","text":"` + strings.Repeat("y", 20_000) + `"}`)
 	for range 5 {
-		wantError(t, "a REST write while the disk is full", tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", editor, "application/json", body, nil), 503, "unavailable")
+		res := tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", editor, "application/json", body, nil)
+		wantError(t, "a REST write while the disk is full", res, 503, "unavailable")
+		if res.header.Get("Retry-After") == "" {
+			t.Fatalf("a REST write refused for the disk without Retry-After: %v", res.header)
+		}
 	}
 
 	space.SetReserve(1) // space freed: the batch is taken, within the day's bytes
