@@ -617,9 +617,11 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 	}
 	status, code, err := awaitAnswer(wctx, sess)
 	if err != nil {
-		// Refused by the room, it was not stored; past the deadline, or
-		// with the session kicked, it may have been.
-		stored = errors.Is(err, errNoAnswer) || errors.Is(err, errKickedWaiting)
+		// Refused by the room, it was not stored; past the deadline, with
+		// the session kicked, or "unavailable" (other nodes slow to
+		// confirm it: --ack-replicas), it may have been. (The disk's
+		// reserve is answered above, before anything is counted.)
+		stored = errors.Is(err, errNoAnswer) || errors.Is(err, errKickedWaiting) || code == protocol.CodeUnavailable
 		return status, writeResult{}, code, err
 	}
 	stored = true
