@@ -30,3 +30,31 @@ func TestChangeBytesPersonRefusalNotChargedToAddress(t *testing.T) {
 		t.Fatal("the office's address lost its day's bytes to a person's refused batches")
 	}
 }
+
+// One person behind a shared address (an office's NAT) spends the
+// address's day of change bytes without signing in, in seconds, to a
+// board of their own. A signed-in person was counted against the address
+// as well, so nobody behind it, signed in or not, wrote a change for a
+// day. A signed-in person's bytes are counted against their account
+// alone: they write on; other anonymous senders behind the address share
+// its spent bytes.
+func TestChangeBytesSharedAddressSpentSignedInWriteOn(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC) }
+	const quota = 1 << 20
+	srv := New(Config{Now: now, Limits: limit.New(now), Quotas: Quotas{ChangeBytesPerDay: quota}})
+	const office = "203.0.113.7"
+	if !srv.ChangeBytesAllowed(office, "", quota) {
+		t.Fatal("the address's day's bytes refused")
+	}
+	if srv.ChangeBytesAllowed(office, "", 1) {
+		t.Fatal("an anonymous batch past the address's day's bytes was taken")
+	}
+	for _, u := range []string{"u_ana", "u_ben"} {
+		if !srv.ChangeBytesAllowed(office, u, 100<<10) {
+			t.Fatalf("%s, signed in behind the spent address, was refused", u)
+		}
+	}
+	if !srv.ChangeBytesAllowed(office, "u_ana", quota-100<<10) || srv.ChangeBytesAllowed(office, "u_ana", 1) {
+		t.Fatal("a signed-in person's own day's bytes are not counted")
+	}
+}

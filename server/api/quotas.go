@@ -38,8 +38,8 @@ type Quotas struct {
 	// signed-in person, may upload per day (default 256 MiB). Uploading
 	// a picture the board already has costs nothing.
 	UploadBytesPerDay int64
-	// ChangeBytesPerDay: bytes of changes one client address, and one
-	// signed-in person, may send this node per day, over the WebSocket
+	// ChangeBytesPerDay: bytes of changes one signed-in person, or one
+	// client address for anyone not signed in, may send this node per day, over the WebSocket
 	// (ops frames as received), the write API (its changes, encoded) and
 	// board files (POST /v1/boards/import: their changes and snapshot),
 	// whatever their boards (default 1 GiB). Every board's history has
@@ -142,48 +142,49 @@ func (srv *Server) uploadAllowed(w http.ResponseWriter, r *http.Request, who acc
 	return true
 }
 
-// ChangeBytesAllowed counts n bytes of changes sent by client address ip
-// and, for a signed-in person, by user (else ""), against their daily
-// bytes (Quotas.ChangeBytesPerDay), and says whether they are within
-// them. Refused, they count against neither: bytes the address took
-// are given back when the person's refuse them (a person past their
-// day's bytes, spent elsewhere, whose client sends the refused batch
-// again every second or two, spent the day's bytes of everyone behind
-// the address they came to).
+// ChangeBytesAllowed counts n bytes of changes against the day's bytes
+// (Quotas.ChangeBytesPerDay) of their sender: a signed-in person (user,
+// else "") by their account, anyone else by their client address ip; and
+// says whether they are within them.
+//
+// A signed-in person is not counted against the address as well: one
+// person behind an office's NAT or a carrier's shared address who spent
+// its bytes (in seconds, to a board of their own) locked everyone behind
+// it out of every board of the node for a day, signed in or not. The
+// cost: an address writes a day's bytes more for each account signed in
+// from it (an account costs a sign-in e-mail: 20 an hour per address).
 func (srv *Server) ChangeBytesAllowed(ip, user string, n int) bool {
 	limit := srv.cfg.Quotas.ChangeBytesPerDay
 	if limit < 0 || n <= 0 {
 		return true
 	}
-	max := int(min(limit, 1<<50))
-	if !srv.cfg.Limits.AllowUpTo("changes-ip:"+ip, n, max, 24*time.Hour) {
-		return false
+	return srv.cfg.Limits.AllowUpTo(changeBytesKey(ip, user), n, int(min(limit, 1<<50)), 24*time.Hour)
+}
+
+// changeBytesKey is the limiter key a sender's bytes of changes are
+// counted under (ChangeBytesAllowed).
+func changeBytesKey(ip, user string) string {
+	if user != "" {
+		return "changes-user:" + user
 	}
-	if user != "" && !srv.cfg.Limits.AllowUpTo("changes-user:"+user, n, max, 24*time.Hour) {
-		srv.cfg.Limits.RefundUpTo("changes-ip:"+ip, n)
-		return false
-	}
-	return true
+	return "changes-ip:" + ip
 }
 
 // RefundChangeBytes gives back n bytes ChangeBytesAllowed counted for
 // changes that were then refused, not stored: a batch the disk's reserve,
 // the board's history bound or its queue refuses is sent again, and
-// counted at every sending it spent the day's bytes of everyone behind
-// the address on nothing.
+// counted at every sending it spent the sender's day of bytes on
+// nothing.
 func (srv *Server) RefundChangeBytes(ip, user string, n int) {
 	if srv.cfg.Quotas.ChangeBytesPerDay < 0 || n <= 0 {
 		return
 	}
-	srv.cfg.Limits.RefundUpTo("changes-ip:"+ip, n)
-	if user != "" {
-		srv.cfg.Limits.RefundUpTo("changes-user:"+user, n)
-	}
+	srv.cfg.Limits.RefundUpTo(changeBytesKey(ip, user), n)
 }
 
 // ErrChangeBytes is the refusal of changes past Quotas.ChangeBytesPerDay.
 func (srv *Server) ErrChangeBytes() string {
-	return "too many bytes of changes sent today from your address or account (at most " +
+	return "too many bytes of changes sent today (at most " +
 		strconv.FormatInt(srv.cfg.Quotas.ChangeBytesPerDay>>20, 10) + " MiB a day); resend later"
 }
 
