@@ -387,9 +387,10 @@ func SetMaxSummaryEntries(n int) (restore func()) {
 	return func() { maxSummaryEntries = old }
 }
 
-// GET /v1/boards/{board}/summary?format=json|md|txt|html: the ideas ranked
-// by votes with their comments, each mindmap as an outline, who took part;
-// the html page also has a picture of the board with the ideas' numbers.
+// GET /v1/boards/{board}/summary?format=json|md|txt|csv|html: the ideas
+// ranked by votes with their comments, each mindmap as an outline, who took
+// part; csv has the ideas only, a row each; the html page also has a
+// picture of the board with the ideas' numbers.
 func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 	id, m, _, ok := srv.enter(w, r)
 	if !ok {
@@ -500,12 +501,18 @@ func (srv *Server) boardSummary(w http.ResponseWriter, r *http.Request) {
 		download("txt")
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte(s.Text()))
+	case "csv":
+		// The ideas only, one row each, for a spreadsheet
+		// (activity.Summary.CSV: quoting, the BOM, formulas defused).
+		download("csv")
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Write(s.CSV())
 	case "html":
 		// Shown, not downloaded: printed to PDF from the browser.
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 		w.Write(s.HTML())
 	default:
-		writeError(w, 400, protocol.CodeMalformed, "format: json, md, txt or html")
+		writeError(w, 400, protocol.CodeMalformed, "format: json, md, txt, csv or html")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -170,7 +171,8 @@ func jsonIs(v any, t string) bool {
 }
 
 // checkAnswer validates a real answer against the operation's documented
-// responses: its status must be one, and a JSON body must fit its schema.
+// responses: its status must be one, a body's media type one documented
+// for it (when any is), and a JSON body must fit its schema.
 func (o *openAPI) checkAnswer(pattern string, status int, ctype string, body []byte) error {
 	op := o.operation(pattern)
 	if op == nil {
@@ -181,10 +183,13 @@ func (o *openAPI) checkAnswer(pattern string, status int, ctype string, body []b
 		return fmt.Errorf("%s answered %d, not a documented status (%s)", pattern, status, body)
 	}
 	resp = o.deref(resp)
+	content, _ := resp["content"].(map[string]any)
+	if mt, _, _ := strings.Cut(ctype, ";"); len(content) > 0 && len(body) > 0 && content[strings.TrimSpace(mt)] == nil {
+		return fmt.Errorf("%s %d: answered %s, documented %v", pattern, status, ctype, slices.Sorted(maps.Keys(content)))
+	}
 	if !strings.HasPrefix(ctype, "application/json") || len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	content, _ := resp["content"].(map[string]any)
 	media, ok := content["application/json"].(map[string]any)
 	if !ok {
 		return fmt.Errorf("%s %d: answered JSON, documented %v", pattern, status, content)
@@ -308,6 +313,7 @@ func TestOpenAPIDescribesTheRealHandlers(t *testing.T) {
 	call("GET /v1/boards/{board}/summary", b+"/summary?format=json", owner, nil)
 	call("GET /v1/boards/{board}/summary", b+"/summary?format=html", owner, nil)
 	call("GET /v1/boards/{board}/summary", b+"/summary?format=txt", owner, nil)
+	call("GET /v1/boards/{board}/summary", b+"/summary?format=csv", owner, nil)
 	call("POST /v1/boards/{board}/webhooks", b+"/webhooks", owner, map[string]any{"url": "https://example.com/hook"})
 	call("GET /v1/boards/{board}/webhooks", b+"/webhooks", owner, nil)
 	call("DELETE /v1/boards/{board}/elements/{element}", b+"/elements/"+el, owner, nil)
