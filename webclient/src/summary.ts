@@ -1,4 +1,4 @@
-// The summary export (GET /v1/boards/{board}/summary?format=md|json|html):
+// The summary export (GET /v1/boards/{board}/summary?format=md|txt|csv|json|html):
 // the ideas ranked by dots with their comment threads, mindmaps as outlines,
 // the people who took part. A menu entry with the formats, and "Print or
 // save as PDF" (summaryprint.ts); the file
@@ -19,6 +19,8 @@ export class SummaryMenu {
     this.pop.hidden = true;
     for (const [fmt, label] of [
       ['md', t('summary.md')],
+      ['txt', t('summary.txt')],
+      ['csv', t('summary.csv')],
       ['json', t('summary.json')],
       ['html', t('summary.html')],
     ]) {

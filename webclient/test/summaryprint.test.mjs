@@ -4,7 +4,9 @@
 // text) in place of the node's numbered boxes, every idea with its thread,
 // and calls print() there (stubbed: no dialog in a test); the page renders
 // to a PDF of some substance. The menu also downloads the HTML page, named
-// as the other downloads ("<board> summary.<ext>").
+// as the other downloads ("<board> summary.<ext>"), the ideas as CSV for a
+// spreadsheet (ranked by dots, quoted, a note that would run as a formula
+// kept as text) and the summary as plain text.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launch, startNode, waitSettled } from './lib.mjs';
@@ -90,5 +92,48 @@ test('summary: print or save as PDF opens the summary with the board picture and
   const html = await new Response((await dl.createReadStream())).text();
   assert.match(html, /<figure class="board" data-picture="boxes"><svg /);
   assert.ok(html.includes('Sauna &lt;b&gt; &amp; co') && html.includes('Bring boots'));
+  await context.close();
+});
+
+test('summary: the menu downloads the ideas as CSV for a spreadsheet, and the summary as plain text', async () => {
+  const { context, page } = await chrome.newPage();
+  const b = await restBoard(node.url, 'Retro');
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  const [n1, n2, n3] = [fixedId(11), fixedId(12), fixedId(13)];
+  await edit(page, [
+    ...noteOps(n1, 0, 0, 'Lake walk, then "lunch"', 'yellow', 'a0'),
+    ...noteOps(n2, 300, 0, '=HYPERLINK("http://evil.test","x")', 'blue', 'a1'),
+    ...noteOps(n3, 600, 0, 'Board games', 'pink', 'a2'),
+  ]);
+  await page.evaluate((n) => window.__corkboard.features.votes.vote(n, 2), n3);
+  await page.waitForFunction((n) => window.__corkboard.features.votes.tally(n).total === 2, n3);
+  await waitSettled(page);
+
+  await page.click('.cb-summary-btn');
+  const labels = await page.$$eval('.cb-summary button', (bs) => bs.map((b) => [b.dataset.format, b.textContent.trim()]));
+  assert.deepEqual(
+    labels.map(([f]) => f),
+    ['md', 'txt', 'csv', 'json', 'html', 'print'],
+  );
+  assert.ok(labels.every(([, l]) => l), `a label for every format: ${labels}`);
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('.cb-summary button[data-format=csv]')]);
+  assert.equal(dl.suggestedFilename(), 'Retro summary.csv');
+  const csv = Buffer.from(await new Response(await dl.createReadStream()).arrayBuffer()).toString('utf8');
+  assert.ok(csv.startsWith('\uFEFFRank,Idea,Kind,Dots,'), csv);
+  const lines = csv.slice(1).split('\r\n');
+  assert.equal(lines.at(-1), '', 'ends with CRLF');
+  const ideas = lines.slice(1, -1);
+  assert.equal(ideas.length, 3, csv);
+  assert.match(ideas[0], /^1,Board games,note,2,1,,Owner,0,/);
+  // No dots: by text, as in the other formats.
+  assert.ok(ideas[1].startsWith(`2,"'=HYPERLINK(""http://evil.test"",""x"")",note,0,0,,Owner,0,`), ideas[1]);
+  assert.ok(ideas[2].startsWith('3,"Lake walk, then ""lunch""",note,0,0,,Owner,0,'), ideas[2]);
+
+  await page.click('.cb-summary-btn');
+  const [dt] = await Promise.all([page.waitForEvent('download'), page.click('.cb-summary button[data-format=txt]')]);
+  assert.equal(dt.suggestedFilename(), 'Retro summary.txt');
+  const txt = await new Response(await dt.createReadStream()).text();
+  assert.match(txt, /^Retro\n=====/);
+  assert.ok(txt.includes('1. Board games (proposed by Owner)'), txt);
   await context.close();
 });

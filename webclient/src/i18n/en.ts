@@ -262,6 +262,8 @@ export const en = {
   "summary": "Summary",
   "summary.title": "Download or print a summary: top-voted ideas with their comments",
   "summary.md": "Summary as Markdown",
+  "summary.txt": "Summary as plain text",
+  "summary.csv": "Ideas for a spreadsheet (CSV)",
   "summary.json": "Summary as JSON",
   "summary.failed": "The summary could not be made: {error}",
 

@@ -252,6 +252,8 @@ export const fr: Record<Key, Message> = {
   "summary": "Synthèse",
   "summary.title": "Télécharger ou imprimer une synthèse : les idées les mieux notées avec leurs commentaires",
   "summary.md": "Synthèse en Markdown",
+  "summary.txt": "Synthèse en texte brut",
+  "summary.csv": "Idées pour un tableur (CSV)",
   "summary.json": "Synthèse en JSON",
   "summary.failed": "Impossible de produire la synthèse : {error}",
 
