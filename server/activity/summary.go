@@ -374,7 +374,7 @@ func (s Summary) Markdown() string {
 		b.WriteString("Nobody yet.\n")
 		return b.String()
 	}
-	b.WriteString("| Person | Changes | Votes | Comments |\n| --- | ---: | ---: | ---: |\n")
+	b.WriteString("| Person | Changes | Dots | Comments |\n| --- | ---: | ---: | ---: |\n")
 	for _, p := range s.Participants {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", mdEscape(p.Name), p.Changes, p.Votes, p.Comments)
 	}
@@ -421,11 +421,13 @@ func (s Summary) facts() []string {
 	return out
 }
 
+// voteWords tells an idea's votes in the words of the board's dot
+// voting, as the web client's badge does ("3 dots from 2 people").
 func voteWords(votes, voters int) string {
 	if voters == 0 {
-		return "no votes"
+		return "no dots"
 	}
-	return fmt.Sprintf("%s from %s", plural(votes, "vote", "votes"), plural(voters, "person", "people"))
+	return fmt.Sprintf("%s from %s", plural(votes, "dot", "dots"), plural(voters, "person", "people"))
 }
 
 func plural(n int, one, many string) string {

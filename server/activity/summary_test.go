@@ -248,21 +248,21 @@ func TestMarkdown(t *testing.T) {
 		t.Errorf("headings %q, want %q", headings, wantH)
 	}
 	wantLines := []string{
-		"1. **\\# not a heading - not a list \\[link\\](http://x) \\`code\\` \\<script\\>alert(1)\\</script\\> a\\_b \\*c\\* \\| d \\& e\\\\** — proposed by Ana \\*Lima\\* — 9 votes from 1 person",
-		"2. **1\\. not a list** — proposed by Bob — 8 votes from 1 person",
-		"3. **Plan \\*A\\*** — proposed by Ana \\*Lima\\* — 4 votes from 3 people",
+		"1. **\\# not a heading - not a list \\[link\\](http://x) \\`code\\` \\<script\\>alert(1)\\</script\\> a\\_b \\*c\\* \\| d \\& e\\\\** — proposed by Ana \\*Lima\\* — 9 dots from 1 person",
+		"2. **1\\. not a list** — proposed by Bob — 8 dots from 1 person",
+		"3. **Plan \\*A\\*** — proposed by Ana \\*Lima\\* — 4 dots from 3 people",
 		"   - **Bob:** Why \\*A\\*? _(resolved)_",
 		"     - **Cem:** First reply",
 		"       - **Bob:** Nested",
 		"     - **Ana \\*Lima\\*:** Second reply",
-		"5. **Plan B** — proposed by Bob — 3 votes from 1 person; reactions: 🎉 1, 👀 2",
-		"9. **Loose idea** — proposed by Cem — no votes",
+		"5. **Plan B** — proposed by Bob — 3 dots from 1 person; reactions: 🎉 1, 👀 2",
+		"9. **Loose idea** — proposed by Cem — no dots",
 		"- Project",
 		"  - Zeta first",
 		"    - Yak child",
 		"- Other map",
 		"- **Ana \\*Lima\\*:** General remark",
-		"| Person | Changes | Votes | Comments |",
+		"| Person | Changes | Dots | Comments |",
 		"| Ana \\*Lima\\* | " + itoa(s.Participants[0].Changes) + " | 4 | 2 |",
 	}
 	for _, w := range wantLines {
@@ -365,7 +365,7 @@ func TestSummaryTextAndHTML(t *testing.T) {
 		"As of Thu 1 Jan 2026, 09:00 JST.",
 		"Dot voting (3 dots each): opened Thu 1 Jan 2026, 09:00 JST, closed Thu 1 Jan 2026, 10:00 JST.",
 		"Deadline: Thu 1 Jan 2026, 19:00 JST.",
-		"1. a_b *c* <b> (proposed by Ana): 9 votes from 1 person",
+		"1. a_b *c* <b> (proposed by Ana): 9 dots from 1 person",
 	} {
 		if !strings.Contains(txt, want) {
 			t.Errorf("text lacks %q:\n%s", want, txt)
@@ -385,6 +385,23 @@ func TestSummaryTextAndHTML(t *testing.T) {
 	}
 	if md := s.Markdown(); !strings.Contains(md, "Deadline: Thu 1 Jan 2026, 19:00 JST.") {
 		t.Errorf("Markdown lacks the deadline:\n%s", md)
+	}
+	// One word for votes in every rendering, the dot voting's: an idea's
+	// "9 dots from 1 person", the participants' dots (a "Dots" column
+	// in the tables), never "votes".
+	for name, r := range map[string]string{"md": s.Markdown(), "txt": txt, "html": page} {
+		if !strings.Contains(r, "9 dots from 1 person") {
+			t.Errorf("%s: the idea's dots are not told in dots:\n%s", name, r)
+		}
+		if m := regexp.MustCompile(`(?i)\bvotes?\b`).FindString(r); m != "" {
+			t.Errorf("%s says %q where the board says dots:\n%s", name, m, r)
+		}
+	}
+	if md := s.Markdown(); !strings.Contains(md, "| Person | Changes | Dots | Comments |") {
+		t.Errorf("Markdown participants: no Dots column:\n%s", md)
+	}
+	if !strings.Contains(page, "<th>Dots</th>") {
+		t.Errorf("HTML participants: no Dots column:\n%s", page)
 	}
 }
 
