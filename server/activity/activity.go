@@ -111,6 +111,12 @@ type Event struct {
 	// TargetText previews the target's current text, for readers (the
 	// digest) that have no document at hand.
 	TargetText string `json:"targetText,omitempty"`
+	// On is, for a comment or a reply, the element its thread is pinned
+	// to (a reply's Target is its thread, a comment, which names no
+	// idea); OnText previews its current text. Empty for a thread pinned
+	// to a point of the board.
+	On     string `json:"on,omitempty"`
+	OnText string `json:"onText,omitempty"`
 }
 
 // Since lists what the changes (everything after a baseline version; the
@@ -458,6 +464,7 @@ func (w *window) events(t *elemTrack, names []string) []Event {
 		ev := b.ev
 		if isComment {
 			ev.Target, ev.TargetText = commentTarget(d, id)
+			ev.On, ev.OnText = threadPin(d, id)
 		}
 		evs = append(evs, ev)
 	}
@@ -478,6 +485,28 @@ func commentTarget(d *crdt.Doc, id crdt.ElementID) (string, string) {
 	target, err := crdt.ParseElementID(v.AsString())
 	if err != nil {
 		return v.AsString(), ""
+	}
+	return target.String(), preview(d, target)
+}
+
+// threadPin returns the element the thread of comment id is pinned to
+// (the target of the thread's first comment, above any replies) and its
+// preview; "" for a thread pinned to a point.
+func threadPin(d *crdt.Doc, id crdt.ElementID) (string, string) {
+	for steps := 0; steps <= d.Len(); steps++ {
+		p, _ := d.Parent(id)
+		if p == crdt.Root || d.Kind(p) != "comment" {
+			break
+		}
+		id = p
+	}
+	v, ok := d.Get(id, "target")
+	if !ok || v.AsString() == "" {
+		return "", ""
+	}
+	target, err := crdt.ParseElementID(v.AsString())
+	if err != nil || target == crdt.Root {
+		return "", ""
 	}
 	return target.String(), preview(d, target)
 }

@@ -251,13 +251,16 @@ func (d Digest) line(pa *personAction, loc *time.Location) digestLine {
 		l.Verb = string(pa.action) + " " + things
 	}
 	if pa.action == Commented || pa.action == Replied || pa.action == Resolved || pa.action == Reopened {
+		// What the comments are on: the idea their threads are pinned to
+		// (a reply's too, not the thread's first comment), when they are
+		// all on one.
 		var ons []string
 		for _, ev := range pa.events {
-			if ev.TargetText != "" && !slices.Contains(ons, ev.TargetText) {
-				ons = append(ons, ev.TargetText)
+			if ev.OnText != "" && !slices.Contains(ons, ev.OnText) {
+				ons = append(ons, ev.OnText)
 			}
 		}
-		if len(ons) == 1 && pa.action != Replied {
+		if len(ons) == 1 {
 			l.On = ons[0]
 		}
 	}

@@ -28,7 +28,7 @@ func TestDigestOfManyPeopleFitsAnEmail(t *testing.T) {
 		for a, act := range actions {
 			for k := range 4 {
 				events = append(events, activity.Event{Element: fmt.Sprintf("%s-%d-%d", user, a, k), Kind: "comment", Action: act,
-					By: []string{user}, Text: amp + fmt.Sprint(k), TargetText: amp + fmt.Sprint(k), Mentions: []string{"Maya"}, At: 1})
+					By: []string{user}, Text: amp + fmt.Sprint(k), TargetText: amp + fmt.Sprint(k), OnText: amp + fmt.Sprint(k), Mentions: []string{"Maya"}, At: 1})
 			}
 		}
 	}

@@ -81,6 +81,13 @@ func TestSinceEveryAction(t *testing.T) {
 	if r1 := byKey["r1 replied"]; r1.Target != el("c1").String() || r1.Text != "Agreed" {
 		t.Errorf("reply target %q text %q", r1.Target, r1.Text)
 	}
+	// What a comment and a reply are about: the note their thread is
+	// pinned to, not the thread's first comment.
+	for _, k := range []string{"c1 commented", "c1 resolved", "r1 replied"} {
+		if ev := byKey[k]; ev.On != el("n1").String() || ev.OnText != "Idea one, improved" {
+			t.Errorf("%s: on %q (%q), want n1", k, ev.On, ev.OnText)
+		}
+	}
 	// At is the latest acceptance time of the folded changes.
 	if v := byKey["n1 voted"]; v.At != b.log[len(b.log)-1].Accepted {
 		t.Errorf("vote event at %d, want the last change's %d", v.At, b.log[len(b.log)-1].Accepted)

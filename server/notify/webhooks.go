@@ -223,6 +223,7 @@ func (b *hookBatch) merge(later []activity.Event, maxEvents int) bool {
 		}
 		x.Count += e.Count
 		x.Text, x.Target, x.TargetText, x.At = e.Text, e.Target, e.TargetText, max(x.At, e.At)
+		x.On, x.OnText = e.On, e.OnText
 	}
 	return all
 }
