@@ -16,6 +16,9 @@ export interface ChangeEvent {
   text?: string;
   target?: string;
   targetText?: string;
+  /** Comments and replies: the element their thread is pinned to, and its text. */
+  on?: string;
+  onText?: string;
   at?: number;
 }
 
@@ -58,6 +61,12 @@ function names(texts: string[]): string {
   return joinAnd(shown);
 }
 
+/** The element an event is about: for a comment or a reply, what its thread is on. */
+export function commentOn(e: ChangeEvent): string {
+  if (e.kind !== 'comment') return e.element;
+  return e.on || e.target || e.element;
+}
+
 /** The verb of an action: "added", "voted for". */
 function verb(action: string): string {
   const k = `change.${action}` as Key;
@@ -77,15 +86,17 @@ export function groupChanges(events: ChangeEvent[], names_: Record<string, strin
     const by = creatorOnly.has(e.action) ? e.by.slice(0, 1) : e.by;
     const who = joinAnd(by.map((u) => names_[u] || t('someone'))) || t('someone');
     const comment = e.kind === 'comment';
-    // A comment is named by what it is on.
+    // A comment is named by what its thread is on, a reply too (a
+    // reply's target is its thread: the first comment's text names no
+    // idea); the board when that is no element.
     const kind = comment ? 'comment' : e.kind;
     const key = `${who}\u0000${e.action}\u0000${kind}`;
     let g = out.get(key);
     if (!g) out.set(key, (g = { who, action: e.action, kind, elements: [], text: '', texts: [] }));
-    const el = comment && e.target ? e.target : e.element;
+    const el = commentOn(e);
     if (g.elements.includes(el)) continue;
     g.elements.push(el);
-    g.texts.push(comment ? (e.targetText ?? '') : (e.text ?? ''));
+    g.texts.push(comment ? (e.onText ?? '') : (e.text ?? ''));
   }
   const res: ChangeGroup[] = [];
   for (const g of out.values()) {

@@ -22,7 +22,7 @@
 // replaced: "4 changed" next to "Since last visit · 7").
 import { language, t } from './i18n';
 import type { FeatureContext } from './featurekit';
-import { groupChanges, type ChangeEvent, type ChangeGroup } from './changelines';
+import { commentOn, groupChanges, type ChangeEvent, type ChangeGroup } from './changelines';
 import { openStore, type Persistence, type Visit } from './store';
 
 export type { Visit } from './store';
@@ -176,7 +176,7 @@ export class SinceVisit {
     const order: string[] = [];
     const seen = new Set<string>();
     for (const e of events) {
-      const el = e.kind === 'comment' && e.target ? e.target : e.element;
+      const el = commentOn(e);
       if (!seen.has(el)) {
         seen.add(el);
         order.push(el);

@@ -1,7 +1,7 @@
 // "Since your last visit" (src/sincevisit.ts): the browser stores the
 // board's version when the page is left; what others changed meanwhile is
 // highlighted on the next visit, listed and stepped through, until marked
-// as seen.
+// as seen; a reply is listed by the note its thread is on.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launch, startNode, waitLive, waitSettled } from './lib.mjs';
@@ -151,5 +151,38 @@ test('visits stored by the older client in a database of their own are moved int
   assert.deepEqual(await listed(a.page), [n], 'the old visit was found');
   const names = await a.page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name).sort());
   assert.deepEqual(names, ['corkboard'], 'the old database is gone');
+  await a.context.close();
+});
+
+test("since your last visit: a reply is named by the note its thread is on, not by the thread's first comment", async () => {
+  const b = await restBoard(node.url, 'Replies', { ownerName: 'Olivia Park' });
+  const n = fixedId(61);
+  const a = await chrome.newPage();
+  await openBoard(a.page, node.url, b.id, b.token, 'Olivia Park');
+  await edit(a.page, noteOps(n, 0, 0, 'Sunrise hike on Saturday', 'yellow', 'a0'));
+  const thread = await a.page.evaluate((target) => window.__corkboard.features.comments.create('Sunrise is at 7, @Olivia Park', { target, x: 0, y: 0 }), n);
+  assert.ok(thread, 'the thread was made');
+  await waitSettled(a.page);
+  await a.page.waitForFunction(() => window.__corkboard.features.since.ready);
+  await leave(a.page, node.url, b.id, await a.page.evaluate(() => window.__corkboard.doc.version()));
+
+  const bob = await chrome.newPage();
+  await openBoard(bob.page, node.url, b.id, b.tokens.editor, 'Ben Okri');
+  await bob.page.waitForFunction((id) => window.__corkboard.features.comments.read().some((t) => t.id === id), thread);
+  assert.ok(await bob.page.evaluate((id) => window.__corkboard.features.comments.reply(id, 'Count me in'), thread), 'the reply was made');
+  await waitSettled(bob.page);
+  await bob.context.close();
+
+  await a.page.goto(`${node.url}/b/${b.id}`);
+  await waitLive(a.page);
+  await a.page.waitForFunction(() => window.__corkboard.features.since.ready && window.__corkboard.features.since.groups.length > 0);
+  const lines = await a.page.evaluate(() => window.__corkboard.features.since.groups.map((g) => g.text));
+  const reply = lines.find((l) => l.includes('replied'));
+  assert.ok(reply, `no line of the reply: ${lines}`);
+  assert.match(reply, /replied on “Sunrise hike on Saturday”$/);
+  assert.ok(!lines.some((l) => l.includes('Sunrise is at 7')), `a line names the thread's first comment: ${lines}`);
+  // The list's button steps to the note, highlighted as new.
+  assert.deepEqual(await listed(a.page), [n]);
+  await a.page.waitForFunction((id) => document.querySelector(`.fx-new[data-id="${id}"]`), n);
   await a.context.close();
 });
