@@ -20,6 +20,7 @@ func TestEveryAnswerSaysNosniff(t *testing.T) {
 		hdr                 map[string]string
 	}{
 		{what: "the summary as text", method: "GET", path: "/v1/boards/" + b.Board.ID + "/summary?format=txt"},
+		{what: "the summary as CSV", method: "GET", path: "/v1/boards/" + b.Board.ID + "/summary?format=csv"},
 		{what: "the board's metadata", method: "GET", path: "/v1/boards/" + b.Board.ID},
 		{what: "the app's page", method: "GET", path: "/"},
 		{what: "an unknown path", method: "GET", path: "/no/such/page.txt"},
