@@ -53,6 +53,11 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
   const go = h('button', { type: 'submit' }, t('password.enter'));
   const memberBtn = h('button', { type: 'button', class: 'signin-instead' }, t('password.signIn'));
   const member = h('p', { class: 'member' }, t('password.member') + ' ', memberBtn);
+  // In another site's frame (/embed/): no sign-in (the session's cookie is
+  // not sent to a frame of another site, so it would not let them in
+  // there), and no link away (it would navigate the host page's frame).
+  const embedded = inEmbed();
+  if (embedded) member.hidden = true;
   const form = h(
     'form',
     { class: 'cb-password fatal' },
@@ -63,7 +68,7 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
     go,
     err,
     member,
-    h('p', {}, h('a', { href: '/' }, t('ui.home'))),
+    homeLink(),
   );
   root.appendChild(form);
   pw.focus();
@@ -75,7 +80,7 @@ export function askPassword(root: HTMLElement, boardId: string, message: string)
     askSignIn(root, boardId, t('password.signInLead'));
   });
   void api<{ user: unknown }>('GET', '/v1/me').then(
-    (me) => (member.hidden = !!me?.user), // signed in already: the password makes them a member
+    (me) => (member.hidden = embedded || !!me?.user), // signed in already: the password makes them a member
     () => {},
   );
   form.addEventListener('submit', async (ev) => {
@@ -117,7 +122,7 @@ function askSignIn(root: HTMLElement, boardId: string, lead = t('signin.lead')):
     h('label', {}, t('signin.email') + ' ', email),
     go,
     note,
-    h('p', {}, h('a', { href: '/' }, t('ui.home'))),
+    homeLink(),
   );
   root.appendChild(form);
   email.focus();
@@ -136,4 +141,14 @@ function askSignIn(root: HTMLElement, boardId: string, lead = t('signin.lead')):
     note.hidden = false;
   });
   return true;
+}
+
+/** Whether the page is a board embedded in another site's frame (/embed/{board}). */
+function inEmbed(): boolean {
+  return location.pathname.startsWith('/embed/');
+}
+
+/** The prompt's link to the node's home page: none in an embed's frame (it would navigate the host page's frame away from the board). */
+function homeLink(): HTMLElement | string {
+  return inEmbed() ? '' : h('p', {}, h('a', { href: '/' }, t('ui.home')));
 }

@@ -146,6 +146,28 @@ test('a host page on another origin embeds a board and drives it', async () => {
   await owner.context.close();
 });
 
+test("an embedded password board asks for the password only: no sign-in, no link away from the host's frame", async () => {
+  // The session's cookie is not sent to another site's frame, so signing
+  // in there would not let anyone in; the home page's link navigated the
+  // host page's frame away from the board.
+  const b = await restBoard(node.url, 'Behind a password', { access: 'password', password: 'open sesame' });
+  const host = await chrome.newPage();
+  const nodeURL = node.url.replace('127.0.0.1', 'localhost');
+  const q = new URLSearchParams({ node: nodeURL, board: b.id, token: '', other: `http://127.0.0.1:${pages.port}` });
+  await host.page.goto(`${hostOrigin}/host.html?${q}`);
+  const frame = await (await host.page.waitForSelector('iframe[src*="/embed/"]')).contentFrame();
+  await frame.waitForSelector('.cb-password input[name=password]');
+  assert.equal(await frame.locator('.cb-password a[href="/"]').count(), 0, 'a link to the home page in the frame');
+  assert.equal(await frame.isVisible('.cb-password .member'), false, 'the sign-in offer in the frame');
+  await host.context.close();
+  // The board's own page still offers both.
+  const page = await chrome.newPage();
+  await page.page.goto(`${node.url}/b/${b.id}`);
+  await page.page.waitForSelector('.cb-password .member button');
+  assert.equal(await page.page.locator('.cb-password a[href="/"]').count(), 1);
+  await page.context.close();
+});
+
 test("the example page on the node runs no other site's script, whatever its node= says", async () => {
   const b = await restBoard(node.url, 'Example');
   const r = await fetch(`${node.url}/embed-example.html`);
