@@ -74,7 +74,6 @@ func ChangesSince(ctx context.Context, st storage.Store, id storage.BoardID, rm 
 func keptSince(ctx context.Context, st storage.Store, id storage.BoardID, have, upto crdt.VersionVector, lim room.Limit) (room.Since, time.Time, error) {
 	var out room.Since
 	var kept time.Time
-	size := 0
 	err := st.ScanOps(ctx, id, 1, func(e storage.Record) error {
 		if kept.IsZero() {
 			kept = time.UnixMilli(e.Accepted)
@@ -84,24 +83,11 @@ func keptSince(ctx context.Context, st storage.Store, id storage.BoardID, have, 
 		if e.Start > end || e.End != 0 && e.End <= from {
 			return nil // held beyond the version, or had
 		}
-		if n := len(out.Entries); n > 0 && (lim.Changes > 0 && n >= lim.Changes || lim.Bytes > 0 && size+len(e.Data) > lim.Bytes) {
-			out.More = true
+		more, err := out.Take(e, from, lim)
+		if err == nil && !more {
 			return errKeptDone
 		}
-		if e.Start <= from {
-			c, err := crdt.DecodeChange(e.Data)
-			if err != nil {
-				return fmt.Errorf("op-log entry %d: %w", e.Seq, err)
-			}
-			rest, ok := c.After(from)
-			if !ok {
-				return nil
-			}
-			e.Start, e.Data = rest.Start, rest.AppendBinary(nil)
-		}
-		out.Entries = append(out.Entries, e)
-		size += len(e.Data)
-		return nil
+		return err
 	})
 	if err != nil && !errors.Is(err, errKeptDone) {
 		return room.Since{}, time.Time{}, fmt.Errorf("changes the log keeps since a version: %w", err)

@@ -30,6 +30,33 @@ type Since struct {
 	// replica, and nothing of that replica is in Entries: only a
 	// snapshot brings the asker up to date. The other replicas are read.
 	Trimmed bool
+
+	size int // bytes of Entries' data, for the limit (Take)
+}
+
+// Take adds op-log entry e, of a replica the asker has up to counter from,
+// to the entries, cut to the part the asker lacks (an entry it has in
+// part; one it has whole is skipped). It returns false, with More set,
+// when the entries are at lim already: the scan is done.
+func (s *Since) Take(e storage.Record, from uint64, lim Limit) (bool, error) {
+	if n := len(s.Entries); n > 0 && (lim.Changes > 0 && n >= lim.Changes || lim.Bytes > 0 && s.size+len(e.Data) > lim.Bytes) {
+		s.More = true
+		return false, nil
+	}
+	if e.Start <= from {
+		c, err := crdt.DecodeChange(e.Data)
+		if err != nil {
+			return false, fmt.Errorf("op-log entry %d: %w", e.Seq, err)
+		}
+		rest, ok := c.After(from)
+		if !ok {
+			return true, nil
+		}
+		e.Start, e.Data = rest.Start, rest.AppendBinary(nil)
+	}
+	s.Entries = append(s.Entries, e)
+	s.size += len(e.Data)
+	return true, nil
 }
 
 // ChangesSince reads from a board's op log what a peer at version have
@@ -55,32 +82,17 @@ func ChangesSince(ctx context.Context, st storage.Store, board storage.BoardID, 
 		}
 	}
 	slices.Sort(reps) // the same page for the same question
-	size := 0
 	for _, rep := range reps {
 		from, end := have[rep], upto[rep]
 		err := st.ScanReplica(ctx, board, uint64(rep), from+1, func(e storage.Record) error {
 			if e.Start > end {
 				return errReplicaDone // held beyond upto, and so is the rest
 			}
-			if n := len(out.Entries); n > 0 && (lim.Changes > 0 && n >= lim.Changes || lim.Bytes > 0 && size+len(e.Data) > lim.Bytes) {
-				out.More = true
+			more, err := out.Take(e, from, lim)
+			if err == nil && !more {
 				return errScanDone
 			}
-			if e.Start <= from {
-				// The peer has its first part.
-				c, err := crdt.DecodeChange(e.Data)
-				if err != nil {
-					return fmt.Errorf("op-log entry %d: %w", e.Seq, err)
-				}
-				rest, ok := c.After(from)
-				if !ok {
-					return nil
-				}
-				e.Start, e.Data = rest.Start, rest.AppendBinary(nil)
-			}
-			out.Entries = append(out.Entries, e)
-			size += len(e.Data)
-			return nil
+			return err
 		})
 		switch {
 		case err == nil || errors.Is(err, errReplicaDone):
