@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // CSVHeader is the first row of the CSV rendering: one column per fact
@@ -73,10 +74,12 @@ func countComments(cs []Comment) int {
 
 // csvCell makes user text safe for a spreadsheet cell: valid UTF-8,
 // without control characters but tabs and line breaks, and, if a
-// spreadsheet could take it for a formula (it begins with =, +, -, @, a
-// tab or a carriage return: OWASP's list; behind spaces or line feeds
-// too, which some spreadsheets skip), with an apostrophe before it, which
-// spreadsheets read as "this cell is text". Quoting is the CSV writer's.
+// spreadsheet could take it for a formula (it begins with one of
+// formulaStarts; behind blanks too, which some spreadsheets skip: any
+// Unicode space, and invisible format characters such as a zero-width
+// space or a byte order mark, not only ASCII spaces and line feeds), with
+// an apostrophe before it, which spreadsheets read as "this cell is text".
+// Quoting is the CSV writer's.
 func csvCell(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
@@ -84,9 +87,18 @@ func csvCell(s string) string {
 		}
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
-	lead := strings.TrimLeft(s, " \n")
-	if lead != "" && strings.ContainsRune("=+-@\t\r", rune(lead[0])) {
+	lead := strings.TrimLeftFunc(s, func(r rune) bool {
+		return r != '\t' && r != '\r' && (unicode.IsSpace(r) || unicode.Is(unicode.Cf, r))
+	})
+	if r, _ := utf8.DecodeRuneInString(lead); lead != "" && strings.ContainsRune(formulaStarts, r) {
 		s = "'" + s
 	}
 	return s
 }
+
+// formulaStarts are the characters a spreadsheet may start a formula
+// with: =, +, -, @, a tab, a carriage return (OWASP's list), and the
+// full-width =, +, - and @ that East Asian input methods type, which
+// spreadsheets in those locales take as the ASCII ones (OWASP names them
+// too).
+const formulaStarts = "=+-@\t\r\uFF1D\uFF0B\uFF0D\uFF20"

