@@ -240,6 +240,24 @@ type window struct {
 	doc   *crdt.Doc
 	elems map[crdt.ElementID]*elemTrack
 	order []*elemTrack
+	// previews are the elements' previews made for this window's events,
+	// each made once: every comment and reply names the element its
+	// thread is pinned to, and thousands of them on one note of
+	// megabytes read and folded its whole text once each.
+	previews map[crdt.ElementID]string
+}
+
+// preview is preview(w.doc, id), made once per window.
+func (w *window) preview(id crdt.ElementID) string {
+	if p, ok := w.previews[id]; ok {
+		return p
+	}
+	if w.previews == nil {
+		w.previews = map[crdt.ElementID]string{}
+	}
+	p := preview(w.doc, id)
+	w.previews[id] = p
+	return p
 }
 
 func (w *window) track(id crdt.ElementID, chg int) *elemTrack {
@@ -339,7 +357,7 @@ func (w *window) events(t *elemTrack, names []string) []Event {
 	if hidden || (t.created && deleted) {
 		return nil
 	}
-	base := Event{Element: id.String(), Kind: kind, Text: preview(d, id)}
+	base := Event{Element: id.String(), Kind: kind, Text: w.preview(id)}
 	newBuilder := func(a Action) *builder {
 		ev := base
 		ev.Action = a
@@ -463,8 +481,8 @@ func (w *window) events(t *elemTrack, names []string) []Event {
 	for _, b := range out {
 		ev := b.ev
 		if isComment {
-			ev.Target, ev.TargetText = commentTarget(d, id)
-			ev.On, ev.OnText = threadPin(d, id)
+			ev.Target, ev.TargetText = commentTarget(d, id, w.preview)
+			ev.On, ev.OnText = threadPin(d, id, w.preview)
 		}
 		evs = append(evs, ev)
 	}
@@ -473,10 +491,11 @@ func (w *window) events(t *elemTrack, names []string) []Event {
 }
 
 // commentTarget returns what a comment hangs on: its thread for a reply,
-// the pinned element for a thread's first comment; and that one's preview.
-func commentTarget(d *crdt.Doc, id crdt.ElementID) (string, string) {
+// the pinned element for a thread's first comment; and that one's preview
+// (by preview).
+func commentTarget(d *crdt.Doc, id crdt.ElementID, preview func(crdt.ElementID) string) (string, string) {
 	if p, _ := d.Parent(id); p != crdt.Root && d.Kind(p) == "comment" {
-		return p.String(), preview(d, p)
+		return p.String(), preview(p)
 	}
 	v, ok := d.Get(id, "target")
 	if !ok || v.AsString() == "" {
@@ -486,13 +505,13 @@ func commentTarget(d *crdt.Doc, id crdt.ElementID) (string, string) {
 	if err != nil {
 		return v.AsString(), ""
 	}
-	return target.String(), preview(d, target)
+	return target.String(), preview(target)
 }
 
 // threadPin returns the element the thread of comment id is pinned to
 // (the target of the thread's first comment, above any replies) and its
-// preview; "" for a thread pinned to a point.
-func threadPin(d *crdt.Doc, id crdt.ElementID) (string, string) {
+// preview (by preview); "" for a thread pinned to a point.
+func threadPin(d *crdt.Doc, id crdt.ElementID, preview func(crdt.ElementID) string) (string, string) {
 	for steps := 0; steps <= d.Len(); steps++ {
 		p, _ := d.Parent(id)
 		if p == crdt.Root || d.Kind(p) != "comment" {
@@ -508,7 +527,7 @@ func threadPin(d *crdt.Doc, id crdt.ElementID) (string, string) {
 	if err != nil || target == crdt.Root {
 		return "", ""
 	}
-	return target.String(), preview(d, target)
+	return target.String(), preview(target)
 }
 
 func liveVote(d *crdt.Doc, id crdt.ElementID, key, voter string) bool {
@@ -559,6 +578,9 @@ func textField(kind string) string {
 // elementText returns the element's full describing text, whitespace runs
 // folded to one space.
 func elementText(d *crdt.Doc, id crdt.ElementID) string {
+	if textRead != nil {
+		textRead(id)
+	}
 	kind := d.Kind(id)
 	s := d.Text(id, textField(kind))
 	if s == "" && kind == "image" {
@@ -568,6 +590,9 @@ func elementText(d *crdt.Doc, id crdt.ElementID) string {
 	}
 	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
 }
+
+// textRead, when set (by tests), is told of each element's text read.
+var textRead func(crdt.ElementID)
 
 // preview returns the element's text cut to PreviewLen runes (an ellipsis
 // marks a cut).

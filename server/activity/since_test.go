@@ -2,8 +2,10 @@ package activity
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -298,4 +300,45 @@ func TestSinceAddedLifecycle(t *testing.T) {
 	if g := briefs(b.since(b.mark() - 1)); !reflect.DeepEqual(g, []brief{{"fr", Deleted, "bob", 1}}) {
 		t.Fatalf("events of the last change: %+v", g)
 	}
+}
+
+// Every comment and reply of a window names the element its thread is
+// pinned to (target, on) with a preview of its text: the text was read
+// whole, and folded, once per comment event. A note of a few megabytes
+// with thousands of comments and replies in the window made each /changes
+// read, and each member's e-mail at every notifier pass, read those
+// megabytes thousands of times. A preview is made once per element and
+// fold.
+func TestCommentTargetPreviewedOncePerFold(t *testing.T) {
+	b := newBoard(t)
+	b.as("ana", note("big", strings.Repeat("word ", 2000)))
+	mark := b.mark()
+	b.as("bob", comment("thread", "big", "bob", "A thread"))
+	const n = 40
+	for i := range n {
+		b.as("cem", comment(fmt.Sprintf("c%d", i), "big", "cem", "Me too"))
+		b.as("dan", reply(fmt.Sprintf("r%d", i), "thread", "a0", "dan", "And me"))
+	}
+	reads := map[crdt.ElementID]int{}
+	restore := setTextRead(func(id crdt.ElementID) { reads[id]++ })
+	defer restore()
+	evs := b.since(mark)
+	if len(evs) != 2*n+1 {
+		t.Fatalf("%d events, want %d", len(evs), 2*n+1)
+	}
+	for _, ev := range evs {
+		if ev.On != el("big").String() || !strings.HasPrefix(ev.OnText, "word word") {
+			t.Fatalf("%s: on %q (%q), want the note", ev.Element, ev.On, ev.OnText)
+		}
+	}
+	if reads[el("big")] > 1 || reads[el("thread")] > 1 {
+		t.Errorf("the note's text was read %d times and the thread's %d for one fold, want once each", reads[el("big")], reads[el("thread")])
+	}
+}
+
+// setTextRead makes f told of each element text read for a preview.
+func setTextRead(f func(crdt.ElementID)) (restore func()) {
+	old := textRead
+	textRead = f
+	return func() { textRead = old }
 }
