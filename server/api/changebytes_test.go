@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,5 +57,33 @@ func TestChangeBytesSharedAddressSpentSignedInWriteOn(t *testing.T) {
 	}
 	if !srv.ChangeBytesAllowed(office, "u_ana", quota-100<<10) || srv.ChangeBytesAllowed(office, "u_ana", 1) {
 		t.Fatal("a signed-in person's own day's bytes are not counted")
+	}
+}
+
+// Accounts cost a sign-in e-mail each (20 an hour from one address, from
+// a catch-all domain): counted by their accounts alone, one address
+// wrote a day's bytes per account, 480 a day. The signed-in people of an
+// address share a pool of 10 days' bytes: past it, the next account is
+// refused and keeps its own bytes, while the address's anonymous senders
+// keep theirs.
+func TestChangeBytesManyAccountsFromOneAddress(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC) }
+	const quota = 1 << 20
+	srv := New(Config{Now: now, Limits: limit.New(now), Quotas: Quotas{ChangeBytesPerDay: quota}})
+	const ip = "198.51.100.9"
+	taken := 0
+	for i := range 30 {
+		if srv.ChangeBytesAllowed(ip, fmt.Sprintf("u_%02d", i), quota) {
+			taken++
+		}
+	}
+	if taken != signedInPoolDays {
+		t.Fatalf("30 accounts from one address each wrote a day's bytes: %d taken, want %d", taken, signedInPoolDays)
+	}
+	if !srv.ChangeBytesAllowed("203.0.113.1", "u_29", quota) {
+		t.Fatal("an account refused by its address's pool was charged its own bytes")
+	}
+	if !srv.ChangeBytesAllowed(ip, "", quota) {
+		t.Fatal("the address's anonymous bytes went to its signed-in people")
 	}
 }

@@ -152,9 +152,8 @@ func (srv *Server) importBoard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The file's changes (and snapshot) are stored as they are, past the
-	// room: they count against the day's bytes of changes of the
-	// signed-in person, or else of the address (Quotas.ChangeBytesPerDay),
-	// as the same changes sent over a WebSocket would. Uncounted, a board file was 48
+	// room: they count against the day's bytes of changes of their
+	// sender (ChangeBytesAllowed), as the same changes sent over a WebSocket would. Uncounted, a board file was 48
 	// MiB of history per board created, 20 boards an hour from one
 	// address: 23 GiB a day, past the 1 GiB the quota allows.
 	size := 0

@@ -38,7 +38,8 @@ type Quotas struct {
 	// signed-in person, may upload per day (default 256 MiB). Uploading
 	// a picture the board already has costs nothing.
 	UploadBytesPerDay int64
-	// ChangeBytesPerDay: bytes of changes one signed-in person, or one
+	// ChangeBytesPerDay: bytes of changes one signed-in person (and 10
+	// times as much the signed-in people of one client address), or one
 	// client address for anyone not signed in, may send this node per day, over the WebSocket
 	// (ops frames as received), the write API (its changes, encoded) and
 	// board files (POST /v1/boards/import: their changes and snapshot),
@@ -142,32 +143,41 @@ func (srv *Server) uploadAllowed(w http.ResponseWriter, r *http.Request, who acc
 	return true
 }
 
+// signedInPoolDays is how many days' bytes of changes (Quotas.
+// ChangeBytesPerDay) the signed-in people of one client address share,
+// each within their own day's bytes.
+const signedInPoolDays = 10
+
 // ChangeBytesAllowed counts n bytes of changes against the day's bytes
-// (Quotas.ChangeBytesPerDay) of their sender: a signed-in person (user,
-// else "") by their account, anyone else by their client address ip; and
-// says whether they are within them.
+// (Quotas.ChangeBytesPerDay) of their sender, and says whether they are
+// within them. Anyone not signed in is counted by their client address
+// ip. A signed-in person (user, else "") is counted by their account,
+// and by a pool their address's signed-in people share, of
+// signedInPoolDays days' bytes.
 //
-// A signed-in person is not counted against the address as well: one
-// person behind an office's NAT or a carrier's shared address who spent
-// its bytes (in seconds, to a board of their own) locked everyone behind
-// it out of every board of the node for a day, signed in or not. The
-// cost: an address writes a day's bytes more for each account signed in
-// from it (an account costs a sign-in e-mail: 20 an hour per address).
+// Rejected: counting a signed-in person against the address's own bytes
+// (one person behind an office's NAT or a carrier's shared address who
+// spent them, in seconds, to a board of their own, locked everyone behind
+// it out of every board of the node for a day, signed in or not); their
+// account alone (an account costs a sign-in e-mail, 20 an hour per
+// address: 480 GiB a day from one address again).
 func (srv *Server) ChangeBytesAllowed(ip, user string, n int) bool {
 	limit := srv.cfg.Quotas.ChangeBytesPerDay
 	if limit < 0 || n <= 0 {
 		return true
 	}
-	return srv.cfg.Limits.AllowUpTo(changeBytesKey(ip, user), n, int(min(limit, 1<<50)), 24*time.Hour)
-}
-
-// changeBytesKey is the limiter key a sender's bytes of changes are
-// counted under (ChangeBytesAllowed).
-func changeBytesKey(ip, user string) string {
-	if user != "" {
-		return "changes-user:" + user
+	day := int(min(limit, 1<<50))
+	if user == "" {
+		return srv.cfg.Limits.AllowUpTo("changes-ip:"+ip, n, day, 24*time.Hour)
 	}
-	return "changes-ip:" + ip
+	if !srv.cfg.Limits.AllowUpTo("changes-user:"+user, n, day, 24*time.Hour) {
+		return false
+	}
+	if !srv.cfg.Limits.AllowUpTo("changes-signed-ip:"+ip, n, day*signedInPoolDays, 24*time.Hour) {
+		srv.cfg.Limits.RefundUpTo("changes-user:"+user, n)
+		return false
+	}
+	return true
 }
 
 // RefundChangeBytes gives back n bytes ChangeBytesAllowed counted for
@@ -179,7 +189,12 @@ func (srv *Server) RefundChangeBytes(ip, user string, n int) {
 	if srv.cfg.Quotas.ChangeBytesPerDay < 0 || n <= 0 {
 		return
 	}
-	srv.cfg.Limits.RefundUpTo(changeBytesKey(ip, user), n)
+	if user == "" {
+		srv.cfg.Limits.RefundUpTo("changes-ip:"+ip, n)
+		return
+	}
+	srv.cfg.Limits.RefundUpTo("changes-user:"+user, n)
+	srv.cfg.Limits.RefundUpTo("changes-signed-ip:"+ip, n)
 }
 
 // ErrChangeBytes is the refusal of changes past Quotas.ChangeBytesPerDay.

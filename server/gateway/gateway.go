@@ -176,8 +176,8 @@ type Config struct {
 	// replica id already claimed is always allowed.
 	AllowClaim func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, ip string) bool
 	// AllowChangeBytes, if set, counts an ops frame's bytes against the
-	// daily bytes of the session's signed-in person, or else of the
-	// client's address (api.Quotas.ChangeBytesPerDay); false refuses the batch with
+	// day's bytes of changes of its sender: the session's signed-in
+	// person, or else the client's address (api.Server.ChangeBytesAllowed); false refuses the batch with
 	// "rate_limited" and the message refusal.
 	AllowChangeBytes func(ip string, s *room.Session, n int) (ok bool, refusal string)
 	// RefundChangeBytes gives back what AllowChangeBytes counted for a

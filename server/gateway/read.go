@@ -156,8 +156,8 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 			refuse(protocol.CodeForbidden, seq, fmt.Sprintf("change 1 of %d refused: your role on this board may not edit it", len(changes)))
 			continue
 		}
-		// The batch's bytes count against the day's of its signed-in
-		// person, or else its address (AllowChangeBytes), unless the disk is below its reserve,
+		// The batch's bytes count against the day's bytes of changes of
+		// its sender (AllowChangeBytes), unless the disk is below its reserve,
 		// where the room refuses what is new in it, to be sent again; a
 		// batch refused here before the room takes it gives them back.
 		charged := 0

@@ -103,7 +103,7 @@ func run(args []string, stdout io.Writer) error {
 		boardBlobMiB   = fs.Int64("board-blob-mib", 100, "MiB of pictures one board may hold (negative: no limit); past it, 413")
 		boardLogMiB    = fs.Int64("board-log-mib", node.DefaultBoardLogBytes>>20, "MiB of history (op log) one board may hold on this node (negative: no limit); past it, clients' changes are refused (too_large)")
 		diskReserveMiB = fs.Int64("disk-reserve-mib", storage.DefaultDiskReserve>>20, "MiB kept free on the data directory's disk (0: none); below it, clients' new changes, pictures, boards and imports are refused (unavailable, 503) until space is freed, while the board reads and other nodes' changes are still stored")
-		changeMiBDay   = fs.Int64("change-mib-per-day", 1024, "MiB of changes one signed-in person, or one client address for anyone else, may send this node per day, over WebSockets, the write API and board files (negative: no limit); past it, rate_limited / 429")
+		changeMiBDay   = fs.Int64("change-mib-per-day", 1024, "MiB of changes one signed-in person (the signed-in people of one address: 10 times as much), or one client address for anyone else, may send this node per day, over WebSockets, the write API and board files (negative: no limit); past it, rate_limited / 429")
 		uploadMiBDay   = fs.Int64("upload-mib-per-day", 256, "MiB of pictures one address, and one signed-in person, may upload per day (negative: no limit); past it, 429")
 	)
 	secretFiles := addSecretFileFlags(fs)
