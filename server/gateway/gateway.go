@@ -177,8 +177,8 @@ type Config struct {
 	AllowClaim func(ctx context.Context, board storage.BoardID, rep crdt.ReplicaID, ip string) bool
 	// AllowChangeBytes, if set, counts an ops frame's bytes against the
 	// day's bytes of changes of its sender: the session's signed-in
-	// person, or else the client's address (api.Server.ChangeBytesAllowed); false refuses the batch with
-	// "rate_limited" and the message refusal.
+	// person, or else the client's address (api.Server.ChangeBytesAllowed);
+	// false refuses the batch with "rate_limited" and the message refusal.
 	AllowChangeBytes func(ip string, s *room.Session, n int) (ok bool, refusal string)
 	// RefundChangeBytes gives back what AllowChangeBytes counted for a
 	// batch then refused before the room took it (too many new replica
