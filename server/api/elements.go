@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -576,8 +577,8 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 		return 503, writeResult{}, protocol.CodeUnavailable, room.ErrSpaceLow
 	}
 	size := len(ch.AppendBinary(nil))
-	if !srv.ChangeBytesAllowed(ip, user, size) {
-		return 429, writeResult{}, protocol.CodeRateLimited, errors.New(srv.ErrChangeBytes())
+	if ok, retry := srv.AllowChangeBytes(ip, user, size); !ok {
+		return 429, writeResult{}, protocol.CodeRateLimited, &changeBytesError{srv.ErrChangeBytes(), retry}
 	}
 	stored := false
 	defer func() {
@@ -636,6 +637,9 @@ func (srv *Server) applyActions(ctx context.Context, id storage.BoardID, m *meta
 func writeApplyError(w http.ResponseWriter, status int, code protocol.Code, err error) {
 	if errors.Is(err, room.ErrSpaceLow) {
 		w.Header().Set("Retry-After", "60")
+	}
+	if e := (*changeBytesError)(nil); errors.As(err, &e) {
+		w.Header().Set("Retry-After", strconv.Itoa(protocol.RetryAfterSeconds(e.retry)))
 	}
 	writeError(w, status, code, err.Error())
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -167,7 +168,8 @@ func (srv *Server) importBoard(w http.ResponseWriter, r *http.Request) {
 	if u, err := srv.cfg.Access.SignedIn(r); err == nil && u != nil {
 		user = u.ID
 	}
-	if !srv.ChangeBytesAllowed(httpguard.ClientIP(r), user, size) {
+	if ok, retry := srv.AllowChangeBytes(httpguard.ClientIP(r), user, size); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(protocol.RetryAfterSeconds(retry)))
 		writeError(w, 429, protocol.CodeRateLimited, srv.ErrChangeBytes())
 		return
 	}

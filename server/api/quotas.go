@@ -162,22 +162,38 @@ const signedInPoolDays = 10
 // account alone (an account costs a sign-in e-mail, 20 an hour per
 // address: 480 GiB a day from one address again).
 func (srv *Server) ChangeBytesAllowed(ip, user string, n int) bool {
+	ok, _ := srv.AllowChangeBytes(ip, user, n)
+	return ok
+}
+
+// AllowChangeBytes is ChangeBytesAllowed, and on a refusal how long
+// until the day that refused the bytes ends: when the same bytes may
+// be sent again (an error frame's retryAfter, a 429's Retry-After). A
+// client told only "later" sent the same batch again every second or
+// two until then, for up to a day.
+func (srv *Server) AllowChangeBytes(ip, user string, n int) (bool, time.Duration) {
 	limit := srv.cfg.Quotas.ChangeBytesPerDay
 	if limit < 0 || n <= 0 {
-		return true
+		return true, 0
 	}
 	day := int(min(limit, 1<<50))
+	refused := func(key string) (bool, time.Duration) {
+		return false, max(time.Second, srv.cfg.Limits.Retry(key, 24*time.Hour))
+	}
 	if user == "" {
-		return srv.cfg.Limits.AllowUpTo("changes-ip:"+ip, n, day, 24*time.Hour)
+		if key := "changes-ip:" + ip; !srv.cfg.Limits.AllowUpTo(key, n, day, 24*time.Hour) {
+			return refused(key)
+		}
+		return true, 0
 	}
-	if !srv.cfg.Limits.AllowUpTo("changes-user:"+user, n, day, 24*time.Hour) {
-		return false
+	if key := "changes-user:" + user; !srv.cfg.Limits.AllowUpTo(key, n, day, 24*time.Hour) {
+		return refused(key)
 	}
-	if !srv.cfg.Limits.AllowUpTo("changes-signed-ip:"+ip, n, day*signedInPoolDays, 24*time.Hour) {
+	if key := "changes-signed-ip:" + ip; !srv.cfg.Limits.AllowUpTo(key, n, day*signedInPoolDays, 24*time.Hour) {
 		srv.cfg.Limits.RefundUpTo("changes-user:"+user, n)
-		return false
+		return refused(key)
 	}
-	return true
+	return true, 0
 }
 
 // RefundChangeBytes gives back n bytes ChangeBytesAllowed counted for
@@ -202,6 +218,15 @@ func (srv *Server) ErrChangeBytes() string {
 	return "too many bytes of changes sent today (at most " +
 		strconv.FormatInt(srv.cfg.Quotas.ChangeBytesPerDay>>20, 10) + " MiB a day); resend later"
 }
+
+// changeBytesError is a write refused past the day's bytes of changes,
+// with how long until they may be sent again.
+type changeBytesError struct {
+	msg   string
+	retry time.Duration
+}
+
+func (e *changeBytesError) Error() string { return e.msg }
 
 // ---- guests' names ----
 

@@ -178,8 +178,10 @@ type Config struct {
 	// AllowChangeBytes, if set, counts an ops frame's bytes against the
 	// day's bytes of changes of its sender: the session's signed-in
 	// person, or else the client's address (api.Server.ChangeBytesAllowed);
-	// false refuses the batch with "rate_limited" and the message refusal.
-	AllowChangeBytes func(ip string, s *room.Session, n int) (ok bool, refusal string)
+	// false refuses the batch with "rate_limited", the message refusal,
+	// and retry, how long until the day that refused it ends, as the
+	// frame's retryAfter.
+	AllowChangeBytes func(ip string, s *room.Session, n int) (ok bool, refusal string, retry time.Duration)
 	// RefundChangeBytes gives back what AllowChangeBytes counted for a
 	// batch then refused before the room took it (too many new replica
 	// ids, the board's queue full).

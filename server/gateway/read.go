@@ -167,10 +167,12 @@ func (g *Gateway) readLoop(ctx context.Context, c *websocket.Conn, rm *room.Room
 			}
 		}
 		if len(changes) > 0 && g.cfg.AllowChangeBytes != nil && (g.cfg.SpaceLow == nil || !g.cfg.SpaceLow()) {
-			if ok, why := g.cfg.AllowChangeBytes(ip, s, len(data)); !ok {
+			if ok, why, retry := g.cfg.AllowChangeBytes(ip, s, len(data)); !ok {
 				ops.tokens += float64(len(changes)) // not taken: the rates are not spent
 				items.tokens += float64(n)
-				refuse(protocol.CodeRateLimited, seq, why)
+				g.cfg.Metrics.Rejected(protocol.CodeRateLimited)
+				s.SendJSON(protocol.Error{Type: protocol.TypeError, Code: protocol.CodeRateLimited, Seq: seq, Message: why,
+					RetryAfter: protocol.RetryAfterSeconds(retry)})
 				continue
 			}
 			charged = len(data)

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -47,6 +48,13 @@ func TestChangeBytesPerDay(t *testing.T) {
 		if typ != protocol.TypeError || !strings.Contains(string(data), `"rate_limited"`) || !strings.Contains(string(data), "bytes of changes") || !strings.Contains(string(data), fmt.Sprintf(`"seq":%d`, seq)) {
 			t.Fatalf("past the day's bytes: %s %s; want rate_limited for batch %d", typ, data, seq)
 		}
+		// It says when the day ends, a day after its first bytes (the
+		// clock has not moved): a client told only "later" sent the
+		// batch again every second or two, for up to a day.
+		var e protocol.Error
+		if err := json.Unmarshal(data, &e); err != nil || e.RetryAfter != 24*60*60 {
+			t.Fatalf("past the day's bytes: %s; want retryAfter %d (s)", data, 24*60*60)
+		}
 		break
 	}
 	if acked < quota/4000-2 {
@@ -59,9 +67,14 @@ func TestChangeBytesPerDay(t *testing.T) {
 	}
 	// The write API counts against the same address.
 	body := []byte(`{"kind":"note","text":"` + strings.Repeat("y", 4000) + `"}`)
-	wantError(t, "a REST write past the day's bytes", tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", editor, "application/json", body, nil), 429, "rate_limited")
+	clk.advance(time.Hour)
+	res := tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", editor, "application/json", body, nil)
+	wantError(t, "a REST write past the day's bytes", res, 429, "rate_limited")
+	if got := res.header.Get("Retry-After"); got != "82800" {
+		t.Fatalf("a REST write past the day's bytes, an hour on: Retry-After %q, want 82800 (23 h)", got)
+	}
 
-	clk.advance(24*time.Hour + time.Second) // the next day
+	clk.advance(23*time.Hour + time.Second) // the next day
 	r.expectAck(r.send(change(rep, ctr, setOp(elem(1), "alt", big))))
 	if res := tn.do("POST", "/v1/boards/"+b.Board.ID+"/elements", editor, "application/json", body, nil); res.status != 201 {
 		t.Fatalf("a REST write the next day: %d %s", res.status, res.body)
@@ -88,7 +101,11 @@ func TestChangeBytesPerDayImport(t *testing.T) {
 		t.Fatalf("export: %d %s", file.status, file.body)
 	}
 	// 40 KB sent, 40 KB more in the file: past the day's 64 KiB.
-	wantError(t, "an import past the day's bytes", tn.do("POST", "/v1/boards/import", "", "application/json", file.body, nil), 429, "rate_limited")
+	res := tn.do("POST", "/v1/boards/import", "", "application/json", file.body, nil)
+	wantError(t, "an import past the day's bytes", res, 429, "rate_limited")
+	if got := res.header.Get("Retry-After"); got != "86400" {
+		t.Fatalf("an import past the day's bytes: Retry-After %q, want 86400", got)
+	}
 	clk.advance(24*time.Hour + time.Second) // the next day
 	if res := tn.do("POST", "/v1/boards/import", "", "application/json", file.body, nil); res.status != 201 {
 		t.Fatalf("an import the next day: %d %s", res.status, res.body)

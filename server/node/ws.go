@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/corkboard/corkboard/crdt"
 	"github.com/corkboard/corkboard/server/access"
@@ -26,15 +27,15 @@ func (n *Node) gatewayConfig() gateway.Config {
 		Enter:        n.enterWS,
 		ClaimReplica: n.claimReplica,
 		AllowClaim:   n.allowClaim,
-		AllowChangeBytes: func(ip string, s *room.Session, size int) (bool, string) {
+		AllowChangeBytes: func(ip string, s *room.Session, size int) (bool, string, time.Duration) {
 			user := ""
 			if s.Via == access.ViaSession {
 				user = s.User.ID
 			}
-			if n.api.ChangeBytesAllowed(ip, user, size) {
-				return true, ""
+			if ok, retry := n.api.AllowChangeBytes(ip, user, size); !ok {
+				return false, n.api.ErrChangeBytes(), retry
 			}
-			return false, n.api.ErrChangeBytes()
+			return true, "", 0
 		},
 		RefundChangeBytes: func(ip string, s *room.Session, size int) {
 			user := ""

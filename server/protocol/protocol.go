@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/corkboard/corkboard/crdt"
@@ -144,12 +145,22 @@ type Ack struct {
 // Error reports a refused frame. Seq names the refused batch, if any;
 // for a batch, Accepted says how many of its changes (the first ones) were
 // accepted and are durable before the refused one: no ack follows.
+// RetryAfter, when set, is in how many seconds the refused batch may be
+// sent again with a chance of being taken (a budget of a day or an hour
+// that ends then).
 type Error struct {
-	Type     string `json:"type"`
-	Code     Code   `json:"code"`
-	Message  string `json:"message"`
-	Seq      uint64 `json:"seq,omitempty"`
-	Accepted int    `json:"accepted,omitempty"`
+	Type       string `json:"type"`
+	Code       Code   `json:"code"`
+	Message    string `json:"message"`
+	Seq        uint64 `json:"seq,omitempty"`
+	Accepted   int    `json:"accepted,omitempty"`
+	RetryAfter int    `json:"retryAfter,omitempty"`
+}
+
+// RetryAfterSeconds is an error frame's retryAfter (or a Retry-After
+// header's value) for a wait d: whole seconds, rounded up, at least 1.
+func RetryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 // Peer is one connected session, for presence.

@@ -114,7 +114,7 @@ interface Pending {
   /** The batch it was sent in on this connection; 0: not sent yet. */
   seq: number;
   acked: boolean;
-  /** Refused as clock_ahead: not sent again before this time (Date.now(), ms). */
+  /** Refused as clock_ahead or rate_limited: not sent again before this time (Date.now(), ms), nor the changes after it. */
   notBefore?: number;
 }
 
@@ -134,6 +134,13 @@ export type Frame = { type: string } & Record<string, unknown>;
 const CLOCK_AHEAD_RETRY_MS = 15_000;
 /** How long to wait before sending again a batch the node could not take now ("unavailable": its disk below its reserve, or its peers slow to confirm). */
 const UNAVAILABLE_RETRY_MS = 10_000;
+/**
+ * A batch refused as rate_limited without a retryAfter is sent again after
+ * 1-2 s, then, while refusals follow each other with no ack between,
+ * twice as late each time, up to a minute.
+ */
+const RATE_RETRY_MS = 1_000;
+const RATE_RETRY_MAX_MS = 60_000;
 const MAX_BATCH_CHANGES = 500;
 const MAX_BATCH_BYTES = 512 << 10;
 const PRESENCE_EVERY_MS = 50;
@@ -190,6 +197,13 @@ export class Sync {
   private pending: Pending[] = [];
   private seq = 0;
   private attempts = 0;
+  /** rate_limited refusals since the last ack (the backoff's exponent). */
+  private rateRefusals = 0;
+  /** The flush armed for the first change that waits (notBefore), and when. */
+  private waitTimer: ReturnType<typeof setTimeout> | undefined;
+  private waitAt = 0;
+  /** The detail says why changes wait (a refusal's message): cleared by the next ack. */
+  private waitDetail = false;
   private failedOpens = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private flushQueued = false;
@@ -332,6 +346,7 @@ export class Sync {
     this.early?.discard();
     this.early = undefined;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.waitTimer);
     clearInterval(this.heartbeat);
     if (hasWindow) {
       removeEventListener('online', this.onOnline);
@@ -793,16 +808,46 @@ export class Sync {
   private acked(seq: number, n: number): void {
     const batch = this.pending.filter((p) => p.seq === seq && !p.acked);
     for (const p of batch.slice(0, n >= batch.length ? batch.length : n)) p.acked = true;
+    this.rateRefusals = 0;
+    if (this.waitDetail) {
+      this.waitDetail = false;
+      this.detail = '';
+    }
     this.schedulePersist();
     this.o.events.state();
   }
 
-  private refused(f: { code: string; message?: string; seq?: number; accepted?: number }): void {
+  /** Changes wait for the reason the node gave (a refusal's message), shown as the status's detail until the next ack. */
+  private waitingBecause(why: string): void {
+    this.detail = why;
+    this.waitDetail = true;
+  }
+
+  private refused(f: { code: string; message?: string; seq?: number; accepted?: number; retryAfter?: number }): void {
     if (f.code === 'rate_limited') {
-      // Not a refusal of content: send again a little later (without a
-      // seq, the dropped frame is unknown: resend everything unacked).
-      for (const p of this.pending) if (!p.acked && (!f.seq || p.seq === f.seq)) p.seq = 0;
-      setTimeout(() => this.flush(), 1000 + Math.random() * 1000);
+      // Not a refusal of content: send again later (without a seq, the
+      // dropped frame is unknown: resend everything unacked), and the
+      // changes after it with it, in order. When the node says when
+      // (retryAfter, s: a day's bytes of changes spent), then; else
+      // after 1-2 s, twice as late at each refusal until an ack. Sent
+      // again every second or two, a batch past a day's budget went to
+      // the node thousands of times, each refused.
+      const retry = typeof f.retryAfter === 'number' && f.retryAfter > 0 ? f.retryAfter * 1000 : 0;
+      const wait = retry || Math.min(RATE_RETRY_MAX_MS, RATE_RETRY_MS * 2 ** Math.min(this.rateRefusals, 6));
+      this.rateRefusals++;
+      const at = Date.now() + wait + Math.random() * 1000;
+      for (const p of this.pending) {
+        if (!p.acked && (!f.seq || p.seq === f.seq)) {
+          p.seq = 0;
+          p.notBefore = Math.max(p.notBefore ?? 0, at);
+        }
+      }
+      if (retry > 60_000) {
+        this.waitingBecause(f.message ?? f.code);
+        console.warn('corkboard: the node takes no more changes from here for now; they are kept and sent again then:', f.message);
+        this.o.events.state();
+      }
+      this.flush(); // arms the timer for the first change that waits
       return;
     }
     if (f.code === 'unavailable') {
@@ -814,7 +859,7 @@ export class Sync {
       const batch = this.pending.filter((p) => p.seq === f.seq && !p.acked);
       batch.slice(0, f.accepted ?? 0).forEach((p) => (p.acked = true));
       for (const p of this.pending) if (!p.acked && (!f.seq || p.seq === f.seq)) p.seq = 0;
-      this.detail = f.message ?? f.code;
+      this.waitingBecause(f.message ?? f.code);
       console.warn('corkboard: the node cannot take changes now; sending them again later:', f.message);
       setTimeout(() => this.flush(), UNAVAILABLE_RETRY_MS + Math.random() * 1000);
       this.schedulePersist();
@@ -966,12 +1011,27 @@ export class Sync {
       if (p.acked || p.seq !== 0) continue;
       // A change refused as ahead of the node's clock waits, and those
       // after it with it: in counter order, or the node would hold them.
-      if (p.notBefore !== undefined && p.notBefore > now) break;
+      if (p.notBefore !== undefined && p.notBefore > now) {
+        this.flushAt(p.notBefore);
+        break;
+      }
       if (batch.length >= MAX_BATCH_CHANGES || (batch.length && bytes + p.bytes.length > MAX_BATCH_BYTES)) out();
       batch.push(p);
       bytes += p.bytes.length + 4;
     }
     out();
+  }
+
+  /** Flushes again at time at (Date.now(), ms), unless a flush is armed for earlier. */
+  private flushAt(at: number): void {
+    if (this.waitTimer !== undefined && this.waitAt <= at) return;
+    clearTimeout(this.waitTimer);
+    this.waitAt = at;
+    // setTimeout's longest delay is 2^31-1 ms; a flush before that time arms it again.
+    this.waitTimer = setTimeout(() => {
+      this.waitTimer = undefined;
+      this.flush();
+    }, Math.min(Math.max(0, at - Date.now()) + 5, 2 ** 31 - 1));
   }
 
   // ---- persistence ----
