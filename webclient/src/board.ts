@@ -247,7 +247,11 @@ class BoardApp {
       readOnly: () => this.readOnly,
       closed: () => this.closed(),
       toast: (m, e) => this.toast(m, e),
-      edited: () => (this.fitOnArrival = false), // the view is where the person works now
+      edited: () => {
+        // The view is where the person works now.
+        this.fitOnArrival = false;
+        this.arrivalCam = null;
+      },
     });
     this.editor = new TextEditor(ui.layer, {
       renderer,
@@ -370,6 +374,19 @@ class BoardApp {
     });
     this.closed = () => features.closed;
     this.features = features;
+    // The notices at the top ("since your last visit", the voting bar)
+    // cover no content of a view the page fitted: it is fitted below them,
+    // and again when they grow or shrink while the view is still the one
+    // the page fitted on a first visit (the person has not moved it, nor
+    // edited). "Since your last visit" opened over the top row of notes
+    // just fitted in view.
+    this.camera.topInset = () => coveredTop(features.notices, this.ui.canvas);
+    new ResizeObserver(() => {
+      if (this.arrivalCam && this.camera.cam === this.arrivalCam && this.board.size && !this.reloadIds) {
+        this.camera.fit();
+        this.arrivalCam = this.camera.cam;
+      }
+    }).observe(features.notices);
   }
 
   private features: ReturnType<typeof installFeatures> | undefined;
@@ -777,4 +794,10 @@ class BoardApp {
       fit: () => this.camera.fit(),
     });
   }
+}
+
+/** How far down from the canvas' top the notices cover it (CSS px; 0 when none is shown). */
+function coveredTop(notices: HTMLElement, canvas: HTMLElement): number {
+  if (![...notices.children].some((c) => (c as HTMLElement).offsetHeight > 0)) return 0;
+  return Math.max(0, notices.getBoundingClientRect().bottom - canvas.getBoundingClientRect().top);
 }

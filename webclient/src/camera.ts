@@ -12,6 +12,8 @@ export const ZOOM_MAX = 4;
 
 export class CameraView {
   cam: Camera = { x: -200, y: -150, zoom: 1 };
+  /** How far down from the canvas' top overlays cover it (CSS px): a fitted view starts below. */
+  topInset: () => number = () => 0;
   private listeners: (() => void)[] = [];
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -79,12 +81,19 @@ export class CameraView {
     this.set(this.fitted(this.board.bounds()));
   }
 
-  /** The view that fits box b (null: the origin at 100%). */
+  /**
+   * The view that fits box b (null: the origin at 100%): 60 px clear at
+   * each side, 80 at the bottom, and 80 at the top or 16 below what covers
+   * the top (topInset: the notices, such as "since your last visit"),
+   * whichever is lower, but no lower than the middle.
+   */
   fitted(b: Box | null): Camera {
     const W = this.renderer.width || innerWidth;
     const H = this.renderer.height || innerHeight;
     if (!b) return { x: -W / 2, y: -H / 2, zoom: 1 };
-    const z = Math.min(1, Math.max(ZOOM_MIN, Math.min((W - 120) / b.w, (H - 160) / b.h)));
-    return { x: b.x + b.w / 2 - W / 2 / z, y: b.y + b.h / 2 - H / 2 / z, zoom: z };
+    const top = Math.min(H / 2, Math.max(80, this.topInset() + 16));
+    const h = Math.max(1, H - top - 80);
+    const z = Math.min(1, Math.max(ZOOM_MIN, Math.min((W - 120) / b.w, h / b.h)));
+    return { x: b.x + b.w / 2 - W / 2 / z, y: b.y + b.h / 2 - (top + h / 2) / z, zoom: z };
   }
 }

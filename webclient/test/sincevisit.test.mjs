@@ -186,3 +186,59 @@ test("since your last visit: a reply is named by the note its thread is on, not 
   await a.page.waitForFunction((id) => document.querySelector(`.fx-new[data-id="${id}"]`), n);
   await a.context.close();
 });
+
+test('a view fitted on arrival keeps the notes clear of "since your last visit"', async () => {
+  // Three rows of notes, far from the origin.
+  const b = await restBoard(node.url, 'Rows', { ownerName: 'Ada' });
+  const a = await chrome.newPage();
+  await openBoard(a.page, node.url, b.id, b.token, 'Ada');
+  const ids = [];
+  const ops = [];
+  for (let r = 0; r < 3; r++)
+    for (let c = 0; c < 4; c++) {
+      const id = fixedId(60 + r * 4 + c);
+      ids.push(id);
+      ops.push(...noteOps(id, 4000 + c * 260, 3000 + r * 260, `row ${r} note ${c}`, 'yellow', 'a' + 'ABCDEFGHIJKL'[r * 4 + c]));
+    }
+  await edit(a.page, ops);
+  await waitSettled(a.page);
+  assert.equal(await a.page.evaluate(() => window.__corkboard.board.all().length), 12);
+  await a.page.waitForFunction(() => window.__corkboard.features.since.ready);
+  await leave(a.page, node.url, b.id, await a.page.evaluate(() => window.__corkboard.doc.version()));
+
+  // Bob edits two notes; Ada comes back with no view kept (another
+  // device's view, or a cleared one): the page fits the board in view.
+  const bob = await chrome.newPage();
+  await openBoard(bob.page, node.url, b.id, b.tokens.editor, 'Bob');
+  await edit(bob.page, [
+    { op: 'insertText', el: ids[0], field: 'text', pos: 0, text: 'Bob: ' },
+    { op: 'insertText', el: ids[9], field: 'text', pos: 0, text: 'Bob: ' },
+  ]);
+  await waitSettled(bob.page);
+  await bob.context.close();
+  await a.page.evaluate((board) => localStorage.removeItem('cb.cam.' + board), b.id);
+  await a.page.goto(`${node.url}/b/${b.id}`);
+  await waitLive(a.page);
+  await a.page.waitForFunction(() => window.__corkboard.features.since.ready && window.__corkboard.features.since.visible().length === 2);
+  await a.page.waitForFunction(() => !document.querySelector('.fx-since').hidden);
+  // Two frames for the observer's fit to be drawn.
+  await a.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const covered = await a.page.evaluate((ids) => {
+    const n = document.querySelector('.fx-notices').getBoundingClientRect();
+    const c = document.querySelector('canvas').getBoundingClientRect();
+    const cam = window.__corkboard.camera();
+    const out = [];
+    for (const id of ids) {
+      const e = window.__corkboard.board.get(id);
+      const x0 = c.left + (e.x - cam.x) * cam.zoom,
+        y0 = c.top + (e.y - cam.y) * cam.zoom;
+      const x1 = x0 + e.w * cam.zoom,
+        y1 = y0 + e.h * cam.zoom;
+      if (x1 < 0 || y0 < 0 || x0 > innerWidth || y1 > innerHeight) out.push(id + ' out of view');
+      else if (x0 < n.right && x1 > n.left && y0 < n.bottom && y1 > n.top) out.push(id + ' under the notices');
+    }
+    return out;
+  }, ids);
+  assert.deepEqual(covered, [], 'every note in view and none under the panel');
+  await a.context.close();
+});
