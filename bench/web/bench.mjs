@@ -597,6 +597,8 @@ try {
           draw_p50_ms: f1(pct(draws, 50)),
           draw_p95_ms: f1(pct(draws, 95)),
         });
+        // The long frames: where in the pan (frame index) and how long.
+        if (process.env.BENCH_TRACE) console.log(`TRACE pan_${zoom} long_frames ` + deltas.flatMap((d, i) => (d > 20 ? [`${i}:${f1(d)}`] : [])).join(' '));
       }
       // Zooming in and out by 5 % a frame, fitted: every step draws the far
       // view again (its bitmap is per zoom), the worst case of lod.ts.

@@ -2,13 +2,18 @@
 // rectangle; a click or a drag on it moves the view there. Hidden on small
 // screens (CSS) and by a menu button (kept per browser).
 //
-// The elements are drawn into an offscreen layer only when the board
-// changed (or the view left the area the layer covers); a move of the view
-// copies that layer and draws the rectangle: panning a board of thousands
-// of elements does not redraw them in the minimap each frame, and a stream
-// of remote changes repaints the layer at most every LAYER_MS.
+// The elements are drawn into an offscreen layer, covering the board's
+// content, only when the board changed; a move of the view copies that
+// layer (scaled, when the view went past the content and the map shows
+// more than the board) and draws the rectangle: panning a board of
+// thousands of elements does not redraw them in the minimap each frame,
+// nor when the view leaves the area shown (it drew all 100,000 elements of
+// a big board again every half second of a pan past its edge: a frame of
+// 115 ms each time), and a stream of remote changes repaints the layer at
+// most every LAYER_MS.
 // Rejected: drawing the minimap with the board's Renderer at a tiny zoom
-// (text layout and images for pixels nobody reads).
+// (text layout and images for pixels nobody reads); painting the layer
+// for the area shown, board and view (what it did).
 import { contains, union } from './geometry';
 import { cssColor } from './ids';
 import { t } from './i18n';
@@ -35,6 +40,8 @@ export class Minimap {
   /** The board area the minimap shows (board units). */
   world: Box = { x: 0, y: 0, w: 1, h: 1 };
   private layer: HTMLCanvasElement;
+  /** The board area the layer shows, fitted in it as world is in the map. */
+  private layerWorld: Box = { x: 0, y: 0, w: 1, h: 1 };
   private layerStale = true;
   private queued = false;
   private dragging = false;
@@ -118,8 +125,8 @@ export class Minimap {
     return { x: (W - this.world.w * s) / 2 + (x - this.world.x) * s, y: (H - this.world.h * s) / 2 + (y - this.world.y) * s };
   }
 
-  private scale(): number {
-    return Math.min(W / this.world.w, H / this.world.h);
+  private scale(w: Box = this.world): number {
+    return Math.min(W / w.w, H / w.h);
   }
 
   /** Centres the view on a board point. */
@@ -140,22 +147,31 @@ export class Minimap {
   private draw(): void {
     if (this.canvas.hidden || !this.canvas.getClientRects().length) return;
     const v = this.view();
-    if (this.layerStale || !contains(this.world, v)) {
-      const b = this.f.host.board.bounds();
-      let w = b ? union(b, v) : v;
+    const padded = (w: Box) => {
       const pad = Math.max(w.w, w.h) * 0.08;
-      w = { x: w.x - pad, y: w.y - pad, w: w.w + 2 * pad, h: w.h + 2 * pad };
-      this.world = w;
+      return { x: w.x - pad, y: w.y - pad, w: w.w + 2 * pad, h: w.h + 2 * pad };
+    };
+    const b = this.f.host.board.bounds();
+    if (this.layerStale) {
+      this.layerWorld = padded(b ?? v);
       this.paintLayer();
       this.layerStale = false;
       this.paintedAt = performance.now();
-    }
+      this.world = padded(b ? union(b, v) : v);
+    } else if (!contains(this.world, v)) this.world = padded(b ? union(b, v) : v);
     const ctx = this.canvas.getContext('2d');
     if (!ctx) return;
     const dpr = this.canvas.width / W;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    ctx.drawImage(this.layer, 0, 0);
+    // The layer's world, where it was painted (as toMini places it in a map
+    // of that world), to where it is in this map.
+    const lw = this.layerWorld;
+    const ls = this.scale(lw);
+    const src = { x: ((W - lw.w * ls) / 2) * dpr, y: ((H - lw.h * ls) / 2) * dpr, w: lw.w * ls * dpr, h: lw.h * ls * dpr };
+    const at = this.toMini(lw.x, lw.y);
+    const k = this.scale() / ls;
+    ctx.drawImage(this.layer, src.x, src.y, src.w, src.h, at.x * dpr, at.y * dpr, src.w * k, src.h * k);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const a = this.toMini(v.x, v.y);
     const s = this.scale();
@@ -175,11 +191,14 @@ export class Minimap {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.layer.width, this.layer.height);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const s = this.scale();
+    const lw = this.layerWorld;
+    const s = this.scale(lw);
+    const ox = (W - lw.w * s) / 2 - lw.x * s,
+      oy = (H - lw.h * s) / 2 - lw.y * s;
     let n = 0;
     for (const e of this.f.host.board.all()) {
       if (e.deleted || e.hidden || e.kind === 'connector' || e.kind === 'comment') continue;
-      const p = this.toMini(e.x, e.y);
+      const p = { x: ox + e.x * s, y: oy + e.y * s };
       const w = Math.max(1, e.w * s);
       const h = Math.max(1, e.h * s);
       if (e.kind === 'frame') {

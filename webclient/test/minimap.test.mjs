@@ -94,3 +94,61 @@ test('small screens do without the minimap', async () => {
   assert.equal(await page.isVisible('.cb-minimap'), false);
   await context.close();
 });
+
+test('a pan past the board’s edge moves the map without painting the elements again; they stay where they are on it', async () => {
+  const b = await restBoard(node.url, 'Edge', { ownerName: 'Ada' });
+  const { context, page } = await chrome.newPage();
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  await edit(page, [...noteOps(fixedId(1), 0, 0, 'near'), ...noteOps(fixedId(2), 4000, 3000, 'far', 'green', 'a1')]);
+  await page.evaluate(() => window.__corkboard.app.fit());
+  await page.waitForSelector('.cb-minimap[data-elements="2"]');
+  const frame = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await frame();
+  // Each paint of the elements sets the map's data-elements (to the same
+  // value, too): counted by a MutationObserver.
+  await page.evaluate(() => {
+    window.__paints = 0;
+    new MutationObserver((rs) => (window.__paints += rs.length)).observe(document.querySelector('.cb-minimap'), { attributes: true, attributeFilter: ['data-elements'] });
+  });
+  const paints = async () => {
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 0))); // the observer's records delivered
+    return page.evaluate(() => window.__paints);
+  };
+  /** The minimap's pixel over a board point: [r, g, b]. */
+  const pixel = (x, y) =>
+    page.evaluate(
+      ([x, y]) => {
+        const m = window.__corkboard.features.minimap;
+        const p = m.toMini(x, y);
+        const dpr = m.canvas.width / 200;
+        return [...m.canvas.getContext('2d').getImageData(Math.round(p.x * dpr), Math.round(p.y * dpr), 1, 1).data.slice(0, 3)];
+      },
+      [x, y],
+    );
+  const before = await paints();
+  const green = await pixel(4100, 3100);
+  // Three steps away from the board, each out of the area the map showed.
+  for (let i = 0; i < 3; i++) {
+    await page.evaluate(() => {
+      const m = window.__corkboard.features.minimap;
+      const c = window.__corkboard.camera();
+      window.__corkboard.app.panBy(-(m.world.x + m.world.w - c.x) * c.zoom, 0); // the view's left edge to the map's right edge
+    });
+    await frame();
+  }
+  const world = await page.evaluate(() => window.__corkboard.features.minimap.world);
+  assert.ok(world.w > 12000, `the map shows the board and the view far off: ${JSON.stringify(world)}`);
+  assert.equal(await paints(), before, 'the elements were not painted again');
+  // The notes are drawn where they are on the map (the layer scaled into it).
+  const near = await pixel(100, 100);
+  const far = await pixel(4100, 3100);
+  const blank = await pixel(2000, 1500);
+  assert.notDeepEqual(near, blank, `the near note on the map: ${near} against ${blank}`);
+  assert.notDeepEqual(far, blank, `the far note on the map: ${far} against ${blank}`);
+  assert.ok(far[1] > far[0] && green[1] > green[0], `the far note is green on the map (${far}, before: ${green})`);
+  // A change paints them again.
+  await edit(page, noteOps(fixedId(3), 2000, 1500, 'middle', 'pink', 'a2'));
+  await page.waitForSelector('.cb-minimap[data-elements="3"]');
+  assert.ok((await paints()) > before);
+  await context.close();
+});
