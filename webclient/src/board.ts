@@ -301,7 +301,11 @@ class BoardApp {
     this.links.listen();
     this.board.onChange((c) => this.changed(c));
     this.camera.onChange(() => this.viewChanged());
-    if (this.renderer.far) this.renderer.far.redraw = () => this.redraw(); // the far view after a zoom (lod.ts)
+    if (this.renderer.far) {
+      const far = this.renderer.far;
+      far.redraw = () => this.redraw(); // the far view after a zoom (lod.ts)
+      this.board.onChange((c) => far.changed(c, this.board.version)); // where to draw its bitmap again
+    }
     if (!this.camera.restore()) {
       this.fitOnArrival = true;
       this.renderer.resize();

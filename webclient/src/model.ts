@@ -114,6 +114,33 @@ export function byZ(a: El, b: El): number {
 export interface BoardChange {
   ids: string[];
   reset: boolean;
+  /**
+   * Where what is drawn may have changed (board units): the boxes of the
+   * changed elements before and after, those of elements laid out or
+   * derived again, and around each mindmap node that moved its edges.
+   * Absent: anywhere (a reload, a new layout of everything, too many).
+   */
+  dirty?: Box[];
+}
+
+/** The most boxes a change's dirty list holds; past it, it is anywhere. */
+const MAX_DIRTY = 64;
+
+function sameBox(a: Box, b: Box): boolean {
+  return a.x === b.x && a.y === b.y && a.w === b.w && a.h === b.h;
+}
+
+function boxUnion(a: Box, b: Box): Box {
+  const x = Math.min(a.x, b.x),
+    y = Math.min(a.y, b.y);
+  return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
+}
+
+/** What of an element is drawn, for a dirty list: its box (rotated: its bounding box), whether it shows, its parent's box. */
+interface Drawn {
+  box: Box;
+  shown: boolean;
+  parent: Box | undefined;
 }
 
 /** Kinds the canvas does not hold: no box (comments are pins and a panel, comments.ts). */
@@ -269,9 +296,12 @@ export class Board {
     // Mindmap nodes whose trees need a new layout (null: every tree).
     let trees: Set<string> | null = new Set();
     const oldParents: string[] = [];
+    // What the changed elements drew before (dirty), when the board is indexed: a reload is anywhere.
+    const was = bulk || (this.unindexed && !this.building) ? null : new Map<string, Drawn | null>();
     for (const j of list) {
       const e = toEl(j);
       const old = this.els.get(e.id);
+      if (was && !was.has(e.id)) was.set(e.id, old ? this.drawn(old) : null);
       if (old && old.parent !== e.parent) this.kids.get(old.parent ?? ROOT_ID)?.delete(e.id);
       let ks = this.kids.get(e.parent ?? ROOT_ID);
       if (!ks) this.kids.set(e.parent ?? ROOT_ID, (ks = new Set()));
@@ -307,7 +337,7 @@ export class Board {
         roots = new Set();
         for (const id of [...trees, ...oldParents]) roots.add(this.treeRoot(id));
       }
-      this.derive(roots);
+      this.derive(roots, was);
     } else {
       for (const id of moved) {
         for (const cid of this.boundTo.get(id) ?? []) {
@@ -315,6 +345,7 @@ export class Board {
           if (!c || c.deleted || c.hidden) continue;
           const b = connectorBox(c, (other) => this.get(other));
           if (!b) continue;
+          if (was && !was.has(cid)) was.set(cid, this.drawn(c));
           Object.assign(c, b);
           if (this.unindexed && !this.building) continue;
           this.unindex(cid);
@@ -323,7 +354,55 @@ export class Board {
       }
     }
     this.version++;
-    this.emit({ ids, reset: false });
+    this.emit({ ids, reset: false, dirty: was ? this.dirtyOf(was) : undefined });
+  }
+
+  /** What an element draws now (a dirty list's before and after). */
+  private drawn(e: El): Drawn {
+    const p = e.kind === 'mindmap' && e.parent ? this.els.get(e.parent) : undefined;
+    // Copies (aabb gives an unrotated element itself, which a layout moves in place).
+    const copy = (b: Box): Box => ({ x: b.x, y: b.y, w: b.w, h: b.h });
+    return { box: copy(aabb(e)), shown: !e.deleted && !e.hidden, parent: p?.kind === 'mindmap' ? copy(aabb(p)) : undefined };
+  }
+
+  /**
+   * The dirty list of a change (BoardChange.dirty): for each element that
+   * changed (was: what it drew before), its box before and after; a
+   * mindmap node's with its parent's (the edge between them) and with its
+   * children's (theirs to it). Undefined past MAX_DIRTY boxes.
+   */
+  private dirtyOf(was: Map<string, Drawn | null>): Box[] | undefined {
+    const out: Box[] = [];
+    for (const [id, before] of was) {
+      const e = this.els.get(id);
+      const now = e ? this.drawn(e) : null;
+      for (const d of [before, now]) {
+        if (!d?.shown) continue;
+        out.push(d.parent ? boxUnion(d.box, d.parent) : d.box);
+      }
+      if (e?.kind === 'mindmap') {
+        for (const k of this.kids.get(id) ?? []) {
+          const c = this.els.get(k);
+          if (!c || c.kind !== 'mindmap' || c.deleted || c.hidden) continue;
+          for (const d of [before, now]) if (d?.shown) out.push(boxUnion(d.box, aabb(c)));
+        }
+      }
+      if (out.length > MAX_DIRTY) return undefined;
+    }
+    return out;
+  }
+
+  /** Mindmap nodes whose edge to their parent crosses box r: what is drawn there besides the elements in it. */
+  edgesAcross(r: Box): El[] {
+    const out: El[] = [];
+    for (const id of this.structural) {
+      const e = this.els.get(id)!;
+      if (e.kind !== 'mindmap' || !e.parent || e.deleted || e.hidden) continue;
+      const p = this.els.get(e.parent);
+      if (!p || p.kind !== 'mindmap' || p.deleted || p.hidden) continue;
+      if (intersects(boxUnion(e, p), r)) out.push(e);
+    }
+    return out;
   }
 
   /** The root of the mindmap tree a node is in (the node itself when its parent is no mindmap node). */
@@ -341,7 +420,7 @@ export class Board {
    * Recomputes hidden flags, mindmap layouts (of the trees rooted at roots;
    * null: every tree) and connector boxes, and re-indexes what moved.
    */
-  private derive(roots: Set<string> | null = null): void {
+  private derive(roots: Set<string> | null = null, was: Map<string, Drawn | null> | null = null): void {
     const hiddenMemo = new Map<string, boolean>();
     // Hidden: some ancestor is deleted, or is a collapsed mindmap node.
     const concealed = (id: string | undefined, depth: number): boolean => {
@@ -355,9 +434,12 @@ export class Board {
     };
     const before = new Map<string, string>();
     const key = (e: El) => `${e.x},${e.y},${e.w},${e.h},${e.rot},${e.hidden}`;
+    // What the structural elements drew before, for a dirty list (was): those that move are added.
+    const drew = was ? new Map<string, Drawn>() : null;
     for (const id of this.structural) {
       const e = this.els.get(id)!;
       if (!this.unindexed || this.building) before.set(id, key(e)); // for re-indexing what moved (nothing indexed when unindexed)
+      if (drew && !was!.has(id)) drew.set(id, this.drawn(e));
       e.hidden = concealed(e.parent, 0);
     }
     // Mindmap roots: nodes whose parent is not a mindmap node; their trees
@@ -386,6 +468,13 @@ export class Board {
       if (e.kind === 'connector' && !e.deleted) {
         const b = connectorBox(e, (other) => this.get(other));
         if (b) Object.assign(e, b);
+      }
+    }
+    if (drew) {
+      for (const [id, d] of drew) {
+        const e = this.els.get(id)!;
+        const now = this.drawn(e);
+        if (now.shown !== d.shown || !sameBox(now.box, d.box) || (now.parent && d.parent && !sameBox(now.parent, d.parent)) || !now.parent !== !d.parent) was!.set(id, d);
       }
     }
     if (this.unindexed && !this.building) return; // indexed as they are when it is built

@@ -431,6 +431,8 @@ export class Renderer {
     // The far view's bitmap (lod.ts), when nothing is dragged or edited.
     const still = !!this.far && !ov.preview.size && !ov.editing;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
+    // A changed board: only where it changed drawn again into the bitmap, when the far view knows where.
+    if (still) this.far!.patch(board, (c, els, count) => this.content(c, board, els, this.far!.zoom, ov, count));
     let cached = still && this.far!.blit(ctx, board, view, cam.zoom, dpr);
     if (!cached) {
       // Elements being dragged are looked up around where they were too.
@@ -441,7 +443,7 @@ export class Renderer {
         if (e && !seen.has(id)) visible.push(e);
       }
       if (still && visible.length >= CACHE_MIN) {
-        this.far!.build(board, view, cam.zoom, dpr, (c, els) => this.content(c, board, els, cam.zoom, ov));
+        this.far!.build(board, view, cam.zoom, dpr, (c, els, count) => this.content(c, board, els, cam.zoom, ov, count));
         cached = this.far!.blit(ctx, board, view, cam.zoom, dpr);
       }
       ctx.setTransform(dpr * cam.zoom, 0, 0, dpr * cam.zoom, -cam.x * cam.zoom * dpr, -cam.y * cam.zoom * dpr);
@@ -567,12 +569,13 @@ export class Renderer {
    * the rest, each in z order; tiny ones as boxes (lod.ts). Returns whether
    * an image's picture was still loading.
    */
-  private content(ctx: CanvasRenderingContext2D, board: Board, visible: El[], zoom: number, ov: Overlay): boolean {
+  private content(ctx: CanvasRenderingContext2D, board: Board, visible: El[], zoom: number, ov: Overlay, count = visible.length): boolean {
     const own = this.ctx;
     this.ctx = ctx;
     this.loading = false;
     try {
-      const many = visible.length > 400;
+      // Fewer details when many are drawn (count: of the whole drawing, when this is part of one: FarView.patch).
+      const many = count > 400;
       const boxOf = (id: string): Box | undefined => {
         const e = board.get(id);
         if (!e) return undefined;
