@@ -17,9 +17,12 @@
 // offscreen canvas covering the view and a margin around it (all of the
 // board when it fits), at the current zoom, and every later frame is one
 // drawImage at the camera's offset. Panning costs nothing until the view
-// leaves the bitmap; the bitmap is drawn again when the board changes
-// (Board.version), the zoom or pixel ratio does, a picture it was waiting
-// for may have arrived, or the view left it. While zooming, the last bitmap
+// leaves the bitmap. When the board changes, only where it changed is
+// drawn again into the bitmap (FarView.patch: each area the change names,
+// BoardChange.dirty, cleared and its elements drawn again, clipped to it);
+// the bitmap is drawn again whole when a change could be anywhere (a
+// reload), the zoom or pixel ratio changes, a picture it was waiting for
+// may have arrived, or the view left it. While zooming, the last bitmap
 // is drawn scaled and drawn anew at most every SETTLE_MS, and once the
 // zoom stops (blurred or cut at the edges for that moment). While elements are dragged
 // or a text edited the bitmap is not used (it would show them where they
