@@ -9,15 +9,15 @@
 // thousands of elements does not redraw them in the minimap each frame,
 // nor when the view leaves the area shown (it drew all 100,000 elements of
 // a big board again every half second of a pan past its edge: a frame of
-// 115 ms each time), and a stream of remote changes repaints the layer at
-// most every LAYER_MS.
+// 115 ms each time), and a stream of changes repaints the layer at most
+// every LAYER_MS, and then only where the board changed (BoardChange.dirty).
 // Rejected: drawing the minimap with the board's Renderer at a tiny zoom
 // (text layout and images for pixels nobody reads); painting the layer
 // for the area shown, board and view (what it did).
 import { contains, union } from './geometry';
 import { cssColor } from './ids';
 import { t } from './i18n';
-import type { Box } from './model';
+import { byZ, type Box, type El } from './model';
 import type { FeatureContext } from './featurekit';
 import { localGet, localSet } from './store';
 import './canvasplus.css';
@@ -43,6 +43,12 @@ export class Minimap {
   /** The board area the layer shows, fitted in it as world is in the map. */
   private layerWorld: Box = { x: 0, y: 0, w: 1, h: 1 };
   private layerStale = true;
+  /**
+   * Where the board changed since the layer was painted (BoardChange.dirty):
+   * only there is it painted again, while those areas lie in the layer's
+   * world; null: anywhere (paint it whole).
+   */
+  private dirty: Box[] | null = null;
   private queued = false;
   private dragging = false;
   private paintedAt = 0;
@@ -90,6 +96,10 @@ export class Minimap {
     this.canvas.addEventListener('pointerup', end);
     this.canvas.addEventListener('pointercancel', end);
     this.canvas.addEventListener('wheel', (e) => e.preventDefault(), { passive: false });
+    f.host.board.onChange((c) => {
+      if (this.dirty && c.dirty && this.dirty.length + c.dirty.length <= 256) this.dirty.push(...c.dirty);
+      else this.dirty = null;
+    });
     f.onChange(() => {
       this.layerStale = true;
       const wait = this.paintedAt + LAYER_MS - performance.now();
@@ -153,8 +163,13 @@ export class Minimap {
     };
     const b = this.f.host.board.bounds();
     if (this.layerStale) {
-      this.layerWorld = padded(b ?? v);
-      this.paintLayer();
+      const lw = this.layerWorld;
+      if (this.dirty && this.paintedAt && this.dirty.every((d) => contains(lw, d))) this.paintAreas(this.dirty);
+      else {
+        this.layerWorld = padded(b ?? v);
+        this.paintLayer();
+      }
+      this.dirty = [];
       this.layerStale = false;
       this.paintedAt = performance.now();
       this.world = padded(b ? union(b, v) : v);
@@ -187,17 +202,62 @@ export class Minimap {
   private paintLayer(): void {
     const ctx = this.layer.getContext('2d');
     if (!ctx) return;
-    const dpr = this.layer.width / W;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, this.layer.width, this.layer.height);
+    this.canvas.dataset.elements = String(this.paintElements(ctx, this.f.host.board.all()));
+  }
+
+  /**
+   * The layer painted again only where the board changed (the areas, in
+   * board units, all in the layer's world): each cleared and the elements
+   * there painted again in order, clipped to it. A stream of changes on a
+   * board of 100,000 elements painted them all at most every LAYER_MS: 0.12
+   * s of every 0.25 s while someone edited.
+   */
+  private paintAreas(areas: Box[]): void {
+    const ctx = this.layer.getContext('2d');
+    if (!ctx) return;
+    const dpr = this.layer.width / W;
+    const lw = this.layerWorld;
+    const s = this.scale(lw) * dpr;
+    const ox = ((W - lw.w * this.scale(lw)) / 2) * dpr - lw.x * s,
+      oy = ((H - lw.h * this.scale(lw)) / 2) * dpr - lw.y * s;
+    const board = this.f.host.board;
+    for (const a of areas) {
+      // Whole layer pixels, a pixel more (an element is at least one wide), and the board area they cover.
+      const px0 = Math.floor(ox + a.x * s) - 1,
+        py0 = Math.floor(oy + a.y * s) - 1,
+        px1 = Math.ceil(ox + (a.x + a.w) * s) + 1,
+        py1 = Math.ceil(oy + (a.y + a.h) * s) + 1;
+      const area: Box = { x: (px0 - ox) / s, y: (py0 - oy) / s, w: (px1 - px0) / s, h: (py1 - py0) / s };
+      ctx.save();
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.beginPath();
+      ctx.rect(px0, py0, px1 - px0, py1 - py0);
+      ctx.clip();
+      ctx.clearRect(px0, py0, px1 - px0, py1 - py0);
+      // Elements are drawn at least a CSS pixel wide, past their box: those that near too.
+      const m = (dpr + 1) / s;
+      const near: Box = { x: area.x - m, y: area.y - m, w: area.w + 2 * m, h: area.h + 2 * m };
+      this.paintElements(ctx, board.query(near, false).sort(byZ));
+      ctx.restore();
+    }
+    let n = 0;
+    for (const e of board.els.values()) if (drawn(e) && e.kind !== 'frame') n++;
+    this.canvas.dataset.elements = String(n);
+  }
+
+  /** Paints elements (in z order) into the layer's context; how many it drew. */
+  private paintElements(ctx: CanvasRenderingContext2D, els: Iterable<El>): number {
+    const dpr = this.layer.width / W;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const lw = this.layerWorld;
     const s = this.scale(lw);
     const ox = (W - lw.w * s) / 2 - lw.x * s,
       oy = (H - lw.h * s) / 2 - lw.y * s;
     let n = 0;
-    for (const e of this.f.host.board.all()) {
-      if (e.deleted || e.hidden || e.kind === 'connector' || e.kind === 'comment') continue;
+    for (const e of els) {
+      if (!drawn(e)) continue;
       const p = { x: ox + e.x * s, y: oy + e.y * s };
       const w = Math.max(1, e.w * s);
       const h = Math.max(1, e.h * s);
@@ -211,6 +271,11 @@ export class Minimap {
       ctx.fillRect(p.x, p.y, w, h);
       n++;
     }
-    this.canvas.dataset.elements = String(n);
+    return n;
   }
+}
+
+/** Whether the minimap draws an element. */
+function drawn(e: El): boolean {
+  return !e.deleted && !e.hidden && e.kind !== 'connector' && e.kind !== 'comment';
 }

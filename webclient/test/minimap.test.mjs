@@ -3,7 +3,7 @@
 // across visits); small screens do without it.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launch, startNode } from './lib.mjs';
+import { launch, seedGrid, startNode, waitSettled } from './lib.mjs';
 import { edit, fixedId, noteOps, openBoard, restBoard } from './fx.mjs';
 
 let node;
@@ -150,5 +150,56 @@ test('a pan past the board’s edge moves the map without painting the elements 
   await edit(page, noteOps(fixedId(3), 2000, 1500, 'middle', 'pink', 'a2'));
   await page.waitForSelector('.cb-minimap[data-elements="3"]');
   assert.ok((await paints()) > before);
+  await context.close();
+});
+
+test('a change is painted into the minimap where it is, not all the elements again; the map is the one painted anew', async () => {
+  const b = await restBoard(node.url, 'Many', { ownerName: 'Ada' });
+  const { context, page } = await chrome.newPage();
+  await openBoard(page, node.url, b.id, b.token, 'Ada');
+  const ids = await seedGrid(page, 400);
+  await waitSettled(page);
+  await page.evaluate(() => window.__corkboard.app.fit());
+  await page.waitForSelector('.cb-minimap[data-elements="400"]');
+  await page.evaluate(() => {
+    const m = window.__corkboard.features.minimap;
+    window.__whole = 0;
+    const inner = m.paintLayer.bind(m);
+    m.paintLayer = () => {
+      window.__whole++;
+      inner();
+    };
+  });
+  const painted = () => page.waitForFunction(() => !window.__corkboard.features.minimap.layerStale);
+  const edit = (ops) => page.evaluate((ops) => window.__corkboard.app.edit(ops), ops);
+  const set = (el, key, value) => ({ op: 'set', el, key, value });
+  await edit([set(ids[5], 'x', 12000), set(ids[5], 'y', 700)]);
+  await painted();
+  await edit([set(ids[77], 'color', 'blue')]);
+  await painted();
+  await edit([{ op: 'delete', el: ids[123] }]);
+  await page.waitForSelector('.cb-minimap[data-elements="399"]');
+  const N = '0190f5e2-7c3a-7d4e-9b1a-00000000bb01';
+  await edit([{ op: 'create', el: N, kind: 'note' }, set(N, 'x', 20000), set(N, 'y', 500), set(N, 'w', 600), set(N, 'h', 400), set(N, 'color', 'green'), set(N, 'z', 'a1')]);
+  await page.waitForSelector('.cb-minimap[data-elements="400"]');
+  assert.equal(await page.evaluate(() => window.__whole), 0, 'the elements were all painted again');
+
+  const layer = () =>
+    page.evaluate(() => {
+      const c = window.__corkboard.features.minimap.layer;
+      return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+    });
+  const patched = await layer();
+  await page.evaluate(() => {
+    const m = window.__corkboard.features.minimap;
+    m.dirty = null;
+    m.layerStale = true;
+    m.draw();
+  });
+  assert.equal(await page.evaluate(() => window.__whole), 1, 'painted anew');
+  const fresh = await layer();
+  let differ = 0;
+  for (let i = 0; i < fresh.length; i += 4) if (Math.max(...[0, 1, 2, 3].map((k) => Math.abs(fresh[i + k] - patched[i + k]))) > 16) differ++;
+  assert.ok(differ <= 4, `${differ} pixels of the map differ from the one painted anew`);
   await context.close();
 });
