@@ -640,7 +640,7 @@ try {
       });
       result('web_model_update', { structural: model.structural, note_ms: f1(model.note), mindmap_ms: f1(model.mindmap) });
       // Local op → remote screen, the viewer page against the seeder page.
-      const lat = await latency(seeder.page, v.page);
+      const lat = await profiled(v.page, 'op_to_screen', () => latency(seeder.page, v.page));
       result('web_op_to_screen', { samples: lat.length, p50_ms: f1(pct(lat, 50)), p95_ms: f1(pct(lat, 95)), max_ms: f1(Math.max(...lat)) });
       await v.context.close();
     }

@@ -110,7 +110,22 @@ export function connectorBox(e: El, look: Lookup): Box | null {
     y1 = Math.max(y1, y);
   }
   const pad = 12;
-  return { x: x0 - pad, y: y0 - pad, w: x1 - x0 + 2 * pad, h: y1 - y0 + 2 * pad };
+  const box = { x: x0 - pad, y: y0 - pad, w: x1 - x0 + 2 * pad, h: y1 - y0 + 2 * pad };
+  // The label, drawn on a white band at its middle (render.ts: 14 units
+  // high, as wide as its words), may reach past the line's box: the box
+  // holds it, at 14 units a character (no glyph is wider), so that what
+  // shows it is culled and drawn again with it.
+  const label = typeof e.text?.label === 'string' ? e.text.label : '';
+  if (label) {
+    const mid = pts.length === 4 ? [(pts[1][0] + pts[2][0]) / 2, (pts[1][1] + pts[2][1]) / 2] : [(pts[0][0] + pts[1][0]) / 2, (pts[0][1] + pts[1][1]) / 2];
+    const half = (Math.min(label.length, 10_000) * 14 + 10) / 2 + 2;
+    const lx0 = Math.min(box.x, mid[0] - half),
+      ly0 = Math.min(box.y, mid[1] - 12),
+      lx1 = Math.max(box.x + box.w, mid[0] + half),
+      ly1 = Math.max(box.y + box.h, mid[1] + 12);
+    return { x: lx0, y: ly0, w: lx1 - lx0, h: ly1 - ly0 };
+  }
+  return box;
 }
 
 /** The ids of the elements a connector's ends are bound to. */

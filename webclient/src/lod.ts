@@ -41,6 +41,8 @@ import type { Board, BoardChange, Box, El } from './model';
 import { connectorPath } from './connectors';
 import { cssColor } from './ids';
 
+/** The screen size (px) of a frame's title drawn above it when zoomed out (and under which the band's title is not drawn): render.ts. */
+export const FRAME_LABEL_PX = 12;
 /** Elements whose larger side is under this many device pixels are drawn as boxes. */
 export const LOD_PX = 10;
 /** From this many elements in view, the content is drawn from the cached bitmap. */
@@ -190,12 +192,18 @@ export class FarView {
     const k = s.zoom * s.dpr;
     const r = s.region;
     const ctx = this.canvas.getContext('2d')!;
-    // A margin for what is drawn past a box: a shadow, a stroke's width, anti-aliasing.
-    const pad = Math.max(16, 3 / k);
+    // A margin for what is drawn past a box: a shadow, a stroke's width,
+    // a collapsed node's badge (20 units right), anti-aliasing.
+    const pad = Math.max(24, 3 / k);
+    // A frame's title zoomed out is drawn above it, in a band of this height
+    // (render.ts): the area is drawn again that far up (a changed frame's
+    // title), and the frames that far below it are drawn again too (their
+    // titles, cleared with the area).
+    const band = (1.6 * FRAME_LABEL_PX) / s.zoom;
     let missing = false;
     for (const d of this.dirty) {
       const x0 = Math.max(r.x, d.x - pad),
-        y0 = Math.max(r.y, d.y - pad),
+        y0 = Math.max(r.y, d.y - pad - band),
         x1 = Math.min(r.x + r.w, d.x + d.w + pad),
         y1 = Math.min(r.y + r.h, d.y + d.h + pad);
       if (x1 <= x0 || y1 <= y0) continue;
@@ -206,18 +214,23 @@ export class FarView {
         py1 = Math.ceil((y1 - r.y) * k);
       const area: Box = { x: r.x + px0 / k, y: r.y + py0 / k, w: (px1 - px0) / k, h: (py1 - py0) / k };
       ctx.save();
-      ctx.setTransform(1, 0, 0, 1, 0, 0);
-      ctx.beginPath();
-      ctx.rect(px0, py0, px1 - px0, py1 - py0);
-      ctx.clip();
-      ctx.clearRect(px0, py0, px1 - px0, py1 - py0);
-      ctx.setTransform(k, 0, 0, k, -r.x * k, -r.y * k);
-      // The elements there, and the mindmap nodes whose edges cross it.
-      const els = board.query(area, false);
-      const seen = new Set(els.map((e) => e.id));
-      for (const e of board.edgesAcross(area)) if (!seen.has(e.id)) els.push(e);
-      if (paint(ctx, els, s.count)) missing = true;
-      ctx.restore();
+      try {
+        ctx.setTransform(1, 0, 0, 1, 0, 0);
+        ctx.beginPath();
+        ctx.rect(px0, py0, px1 - px0, py1 - py0);
+        ctx.clip();
+        ctx.clearRect(px0, py0, px1 - px0, py1 - py0);
+        ctx.setTransform(k, 0, 0, k, -r.x * k, -r.y * k);
+        // The elements there (and frames whose titles reach into it), and
+        // the mindmap nodes whose edges cross it.
+        const els = board.query(area, false);
+        const seen = new Set(els.map((e) => e.id));
+        for (const e of board.query({ ...area, h: area.h + band }, false)) if (e.kind === 'frame' && !seen.has(e.id)) (els.push(e), seen.add(e.id));
+        for (const e of board.edgesAcross(area)) if (!seen.has(e.id)) els.push(e);
+        if (paint(ctx, els, s.count)) missing = true;
+      } finally {
+        ctx.restore();
+      }
       this.patches++;
     }
     s.version = board.version;

@@ -298,10 +298,21 @@ export class Board {
     const oldParents: string[] = [];
     // What the changed elements drew before (dirty), when the board is indexed: a reload is anywhere.
     const was = bulk || (this.unindexed && !this.building) ? null : new Map<string, Drawn | null>();
+    if (was) {
+      // Before anything is replaced (a node's parent in the same change is
+      // still the old one), and the connectors bound to each: drawn or not
+      // with it (an end deleted or hidden), whatever their box.
+      for (const j of list) if (!was.has(j.id)) was.set(j.id, this.els.has(j.id) ? this.drawn(this.els.get(j.id)!) : null);
+      for (const j of list) {
+        for (const cid of this.boundTo.get(j.id) ?? []) {
+          const c = this.els.get(cid);
+          if (c && !was.has(cid)) was.set(cid, this.drawn(c));
+        }
+      }
+    }
     for (const j of list) {
       const e = toEl(j);
       const old = this.els.get(e.id);
-      if (was && !was.has(e.id)) was.set(e.id, old ? this.drawn(old) : null);
       if (old && old.parent !== e.parent) this.kids.get(old.parent ?? ROOT_ID)?.delete(e.id);
       let ks = this.kids.get(e.parent ?? ROOT_ID);
       if (!ks) this.kids.set(e.parent ?? ROOT_ID, (ks = new Set()));
@@ -358,11 +369,18 @@ export class Board {
   }
 
   /** What an element draws now (a dirty list's before and after). */
-  private drawn(e: El): Drawn {
-    const p = e.kind === 'mindmap' && e.parent ? this.els.get(e.parent) : undefined;
+  private drawn(e: El, before?: Map<string, Drawn | null>): Drawn {
     // Copies (aabb gives an unrotated element itself, which a layout moves in place).
     const copy = (b: Box): Box => ({ x: b.x, y: b.y, w: b.w, h: b.h });
-    return { box: copy(aabb(e)), shown: !e.deleted && !e.hidden, parent: p?.kind === 'mindmap' ? copy(aabb(p)) : undefined };
+    let parent: Box | undefined;
+    if (e.kind === 'mindmap' && e.parent) {
+      // The parent as it was drawn, when it changed in this change too (before).
+      const pb = before?.get(e.parent);
+      const p = this.els.get(e.parent);
+      if (pb) parent = pb.box;
+      else if (p?.kind === 'mindmap') parent = copy(aabb(p));
+    }
+    return { box: copy(aabb(e)), shown: !e.deleted && !e.hidden, parent };
   }
 
   /**
@@ -439,7 +457,7 @@ export class Board {
     for (const id of this.structural) {
       const e = this.els.get(id)!;
       if (!this.unindexed || this.building) before.set(id, key(e)); // for re-indexing what moved (nothing indexed when unindexed)
-      if (drew && !was!.has(id)) drew.set(id, this.drawn(e));
+      if (drew && !was!.has(id)) drew.set(id, this.drawn(e, was!));
       e.hidden = concealed(e.parent, 0);
     }
     // Mindmap roots: nodes whose parent is not a mindmap node; their trees
@@ -475,6 +493,13 @@ export class Board {
         const e = this.els.get(id)!;
         const now = this.drawn(e);
         if (now.shown !== d.shown || !sameBox(now.box, d.box) || (now.parent && d.parent && !sameBox(now.parent, d.parent)) || !now.parent !== !d.parent) was!.set(id, d);
+      }
+      // The connectors bound to what moved or was hidden or shown here: drawn or not with it.
+      for (const id of [...was!.keys()]) {
+        for (const cid of this.boundTo.get(id) ?? []) {
+          const d = drew.get(cid);
+          if (d && !was!.has(cid)) was!.set(cid, d);
+        }
       }
     }
     if (this.unindexed && !this.building) return; // indexed as they are when it is built

@@ -16,7 +16,7 @@ import { cssColor } from './ids';
 import { connectorPath, curveControls, type Pt } from './connectors';
 import { nodeFontSize } from './mindmap';
 import { strokePath } from './strokes';
-import { CACHE_MIN, drawBoxes, FarView, MAX_AREA, MAX_SIDE, tiny } from './lod';
+import { CACHE_MIN, drawBoxes, FarView, FRAME_LABEL_PX, MAX_AREA, MAX_SIDE, tiny } from './lod';
 import { drawFarSummary, type FarSummary } from './farsummary';
 
 export interface Camera {
@@ -121,8 +121,6 @@ function unionBox(a: Box, b: Box): Box {
   return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
 }
 
-/** The screen size (px) of a frame's title drawn above it when zoomed out (and under which the band's title is not drawn). */
-export const FRAME_LABEL_PX = 12;
 
 /** Whether a board point is on the title drawn above a zoomed-out frame (a double-click there edits the title). */
 export function onFrameLabel(e: El, x: number, y: number, zoom: number): boolean {

@@ -103,6 +103,20 @@ test('changes drawn into the far view where they are: the bitmap is the one draw
     { op: 'create', el: M2, kind: 'mindmap' }, { op: 'move', el: M2, parent: M, posKey: 'a1' }, { op: 'insertText', el: M2, field: 'text', pos: 0, text: 'Travel' },
     { op: 'create', el: C, kind: 'connector' }, set(C, 'from', { el: ids[5] }), set(C, 'to', { el: ids[307] }), set(C, 'z', 'a2'),
   ]);
+  // A frame with a title (drawn above it, zoomed out), a labelled connector
+  // running down, and a mindmap far to the left with grandchildren.
+  const [F, C2, R, R1, G1, G2] = ['0190f5e2-7c3a-7d4e-9b1a-00000000ab01', '0190f5e2-7c3a-7d4e-9b1a-00000000ab02', '0190f5e2-7c3a-7d4e-9b1a-00000000ab03', '0190f5e2-7c3a-7d4e-9b1a-00000000ab04', '0190f5e2-7c3a-7d4e-9b1a-00000000ab05', '0190f5e2-7c3a-7d4e-9b1a-00000000ab06'];
+  await page.evaluate((ops) => window.__corkboard.app.edit(ops), [
+    { op: 'create', el: F, kind: 'frame' }, set(F, 'x', 8000), set(F, 'y', 3500), set(F, 'w', 3000), set(F, 'h', 1500), set(F, 'z', 'a0'),
+    { op: 'insertText', el: F, field: 'title', pos: 0, text: 'Ideas' },
+    { op: 'create', el: C2, kind: 'connector' }, set(C2, 'from', { el: ids[20] }), set(C2, 'to', { el: ids[120] }), set(C2, 'z', 'a2'),
+    { op: 'insertText', el: C2, field: 'label', pos: 0, text: 'depends on a great many things' },
+    { op: 'create', el: R, kind: 'mindmap' }, set(R, 'x', -3000), set(R, 'y', 2500), set(R, 'z', 'a1'),
+    { op: 'insertText', el: R, field: 'text', pos: 0, text: 'Plans' },
+    { op: 'create', el: R1, kind: 'mindmap' }, { op: 'move', el: R1, parent: R, posKey: 'a0' }, { op: 'insertText', el: R1, field: 'text', pos: 0, text: 'Spring' },
+    { op: 'create', el: G1, kind: 'mindmap' }, { op: 'move', el: G1, parent: R1, posKey: 'a0' }, { op: 'insertText', el: G1, field: 'text', pos: 0, text: 'Garden' },
+    { op: 'create', el: G2, kind: 'mindmap' }, { op: 'move', el: G2, parent: R1, posKey: 'a1' }, { op: 'insertText', el: G2, field: 'text', pos: 0, text: 'Bikes' },
+  ]);
   await waitSettled(page);
   await page.evaluate(() => window.__corkboard.app.fit());
   await frames(page);
@@ -126,9 +140,21 @@ test('changes drawn into the far view where they are: the bitmap is the one draw
   const M3 = '0190f5e2-7c3a-7d4e-9b1a-00000000aa06';
   await edit([{ op: 'create', el: M3, kind: 'mindmap' }, { op: 'move', el: M3, parent: M, posKey: 'a2' }, { op: 'insertText', el: M3, field: 'text', pos: 0, text: 'Sleep' }]);
   await frames(page);
+  // The frame renamed, then moved; an end of the first connector deleted;
+  // the labelled connector's end moved; a node with children collapsed.
+  await edit([{ op: 'deleteText', el: F, field: 'title', pos: 0, count: 5 }, { op: 'insertText', el: F, field: 'title', pos: 0, text: 'Later' }]);
+  await frames(page);
+  await edit([set(F, 'x', 9000), set(F, 'y', 4200)]);
+  await frames(page);
+  await edit([{ op: 'delete', el: ids[307] }]);
+  await frames(page);
+  await edit([set(ids[20], 'x', 6900)]);
+  await frames(page);
+  await edit([set(R1, 'collapsed', true)]);
+  await frames(page);
   const mid = await far();
   assert.equal(mid.builds, before.builds, 'no change drew the whole bitmap again');
-  assert.ok(mid.patches >= before.patches + 6, `every change was drawn where it is (${mid.patches - before.patches} areas)`);
+  assert.ok(mid.patches >= before.patches + 11, `every change was drawn where it is (${mid.patches - before.patches} areas)`);
 
   // The patched bitmap against one drawn anew for the same view.
   const pixels = () =>
