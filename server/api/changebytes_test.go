@@ -87,3 +87,41 @@ func TestChangeBytesManyAccountsFromOneAddress(t *testing.T) {
 		t.Fatal("the address's anonymous bytes went to its signed-in people")
 	}
 }
+
+// A refusal says when the bytes may be sent again: when the day that
+// refused them ends. A signed-in person past their own day, whose
+// address's pool of signed-in bytes is spent too and ends later, is told
+// the later end: told the earlier, the client sent the batch then and was
+// refused again.
+func TestChangeBytesRetryIsTheLaterDaysEnd(t *testing.T) {
+	at := time.Date(2026, 12, 4, 4, 0, 0, 0, time.UTC)
+	now := func() time.Time { return at }
+	const quota = 1 << 20
+	srv := New(Config{Now: now, Limits: limit.New(now), Quotas: Quotas{ChangeBytesPerDay: quota}})
+	const office = "203.0.113.7"
+	// Ana spends her own day at home at 04:00.
+	if ok, _ := srv.AllowChangeBytes("198.51.100.1", "u_ana", quota); !ok {
+		t.Fatal("Ana's day refused")
+	}
+	ok, retry := srv.AllowChangeBytes(office, "u_ana", 10)
+	if ok || retry != 24*time.Hour {
+		t.Fatalf("past her own day: %v, retry in %v; want refused, retry when her day ends (24h)", ok, retry)
+	}
+	// Ten others spend the office's pool at 10:00.
+	at = at.Add(6 * time.Hour)
+	for i := range signedInPoolDays {
+		if ok, _ := srv.AllowChangeBytes(office, fmt.Sprintf("u_%d", i), quota); !ok {
+			t.Fatalf("person %d refused within the pool", i)
+		}
+	}
+	ok, retry = srv.AllowChangeBytes(office, "u_ben", 10)
+	if ok || retry != 24*time.Hour {
+		t.Fatalf("Ben past the office's pool: %v, retry in %v; want refused, in 24h", ok, retry)
+	}
+	// At 03:00 the next day, Ana's own day ends in an hour, the pool's in seven.
+	at = at.Add(17 * time.Hour)
+	ok, retry = srv.AllowChangeBytes(office, "u_ana", 10)
+	if ok || retry != 7*time.Hour {
+		t.Fatalf("Ana past her own day and the pool: %v, retry in %v; want the later end (7h)", ok, retry)
+	}
+}

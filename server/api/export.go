@@ -168,6 +168,11 @@ func (srv *Server) importBoard(w http.ResponseWriter, r *http.Request) {
 	if u, err := srv.cfg.Access.SignedIn(r); err == nil && u != nil {
 		user = u.ID
 	}
+	if day := srv.cfg.Quotas.ChangeBytesPerDay; day >= 0 && int64(size) > day {
+		// Past a whole day's bytes: no later day takes it either.
+		writeError(w, 413, protocol.CodeTooLarge, fmt.Sprintf("the board file's changes are %d bytes, more than the %d MiB of changes one may send in a day", size, day>>20))
+		return
+	}
 	if ok, retry := srv.AllowChangeBytes(httpguard.ClientIP(r), user, size); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(protocol.RetryAfterSeconds(retry)))
 		writeError(w, 429, protocol.CodeRateLimited, srv.ErrChangeBytes())

@@ -187,7 +187,11 @@ func (srv *Server) AllowChangeBytes(ip, user string, n int) (bool, time.Duration
 		return true, 0
 	}
 	if key := "changes-user:" + user; !srv.cfg.Limits.AllowUpTo(key, n, day, 24*time.Hour) {
-		return refused(key)
+		ok, retry := refused(key)
+		if pool := "changes-signed-ip:" + ip; srv.cfg.Limits.Used(pool, day*signedInPoolDays, 24*time.Hour) {
+			retry = max(retry, srv.cfg.Limits.Retry(pool, 24*time.Hour)) // spent too: taken once both days end
+		}
+		return ok, retry
 	}
 	if key := "changes-signed-ip:" + ip; !srv.cfg.Limits.AllowUpTo(key, n, day*signedInPoolDays, 24*time.Hour) {
 		srv.cfg.Limits.RefundUpTo("changes-user:"+user, n)

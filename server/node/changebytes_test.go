@@ -111,6 +111,18 @@ func TestChangeBytesPerDayImport(t *testing.T) {
 		t.Fatalf("an import the next day: %d %s", res.status, res.body)
 	}
 	wantError(t, "a second import past the day's bytes", tn.do("POST", "/v1/boards/import", "", "application/json", file.body, nil), 429, "rate_limited")
+
+	// A file of more than a whole day's bytes can never be taken: 413, not
+	// a 429 that says to try again tomorrow.
+	clk.advance(24*time.Hour + time.Second)
+	r.expectAck(r.send(change(rep, 3, setOp(elem(1), "title", crdt.String(strings.Repeat("y", 40_000))))))
+	big := tn.do("GET", "/v1/boards/"+b.Board.ID+"/export", b.Token, "", nil, nil)
+	clk.advance(24*time.Hour + time.Second)
+	res = tn.do("POST", "/v1/boards/import", "", "application/json", big.body, nil)
+	wantError(t, "an import of more than a day's bytes", res, 413, "too_large")
+	if res.header.Get("Retry-After") != "" {
+		t.Fatalf("an import that can never fit says to retry: Retry-After %q", res.header.Get("Retry-After"))
+	}
 }
 
 // TestChangeBytesRefusedNotCharged: a batch refused before the room takes

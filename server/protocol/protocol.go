@@ -146,8 +146,8 @@ type Ack struct {
 // for a batch, Accepted says how many of its changes (the first ones) were
 // accepted and are durable before the refused one: no ack follows.
 // RetryAfter, when set, is in how many seconds the refused batch may be
-// sent again with a chance of being taken (a budget of a day or an hour
-// that ends then).
+// sent again with a chance of being taken (the day's bytes of changes,
+// which end then).
 type Error struct {
 	Type       string `json:"type"`
 	Code       Code   `json:"code"`

@@ -188,6 +188,9 @@ function registerServiceWorker(): void {
 }
 
 /** The board page, composed of its parts (see the file comment). */
+/** How long after a first visit went live its fitted view is fitted again when the notices grow ("since your last visit" comes a moment after). */
+const ARRIVAL_NOTICES_MS = 10_000;
+
 class BoardApp {
   client!: BoardClient;
   sync!: Sync;
@@ -217,6 +220,8 @@ class BoardApp {
   private fitOnArrival = false;
   /** The view the page last fitted by itself while fitOnArrival: another one is the person's. */
   private arrivalCam: Camera | null = null;
+  /** Until when the first visit's fitted view follows the notices' size (performance.now(), ms): ARRIVAL_NOTICES_MS after it went live. */
+  private arrivalUntil = Infinity;
   private remoteMarked = false;
   /** Loads of the whole doc so far (remote(null)); a page-at-a-time read of an earlier one gives up. */
   private reloads = 0;
@@ -386,6 +391,9 @@ class BoardApp {
     // just fitted in view.
     this.camera.topInset = () => coveredTop(features.notices, this.ui.canvas);
     new ResizeObserver(() => {
+      // Not under a gesture (the view would jump under the pointer), and
+      // only for a while after the first visit went live.
+      if (this.pointer?.drag || performance.now() > this.arrivalUntil) return;
       if (this.arrivalCam && this.camera.cam === this.arrivalCam && this.board.size && !this.reloadIds) {
         this.camera.fit();
         this.arrivalCam = this.camera.cam;
@@ -541,7 +549,10 @@ class BoardApp {
       this.camera.fit();
       this.arrivalCam = this.camera.cam;
     }
-    if (this.sync?.state === 'live' && !this.reloadIds) this.fitOnArrival = false;
+    if (this.sync?.state === 'live' && !this.reloadIds) {
+      this.fitOnArrival = false;
+      this.arrivalUntil = performance.now() + ARRIVAL_NOTICES_MS;
+    }
   }
 
   private afterRemote(ids: string[] | null): void {

@@ -197,13 +197,15 @@ export class Sync {
   private pending: Pending[] = [];
   private seq = 0;
   private attempts = 0;
-  /** rate_limited refusals since the last ack (the backoff's exponent). */
+  /** Rounds of rate_limited refusals since the last ack (the backoff's exponent). */
   private rateRefusals = 0;
+  /** Until when this round's refused changes wait (Date.now(), ms): refusals of batches sent before it are the same round. */
+  private rateGate = 0;
   /** The flush armed for the first change that waits (notBefore), and when. */
   private waitTimer: ReturnType<typeof setTimeout> | undefined;
   private waitAt = 0;
-  /** The detail says why changes wait (a refusal's message): cleared by the next ack. */
-  private waitDetail = false;
+  /** Why changes wait (a refusal's message), the status's detail while they do. */
+  private waitReason = '';
   private failedOpens = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private flushQueued = false;
@@ -425,8 +427,15 @@ export class Sync {
 
   private setState(s: ConnState, detail = ''): void {
     this.state = s;
-    this.detail = detail;
+    // Changes waiting for a refusal's time keep saying why across a reconnect.
+    this.detail = detail || (this.waitReason && this.waiting() ? this.waitReason : '');
     this.o.events.state();
+  }
+
+  /** Whether an unacked change waits for a refusal's time (notBefore). */
+  private waiting(): boolean {
+    const now = Date.now();
+    return this.pending.some((p) => !p.acked && p.notBefore !== undefined && p.notBefore > now);
   }
 
   private connect(): void {
@@ -809,18 +818,20 @@ export class Sync {
     const batch = this.pending.filter((p) => p.seq === seq && !p.acked);
     for (const p of batch.slice(0, n >= batch.length ? batch.length : n)) p.acked = true;
     this.rateRefusals = 0;
-    if (this.waitDetail) {
-      this.waitDetail = false;
-      this.detail = '';
+    // The reason changes waited goes once none does (a later batch taken
+    // while an earlier one waits for the day's end says nothing of it).
+    if (this.waitReason && !this.waiting()) {
+      if (this.detail === this.waitReason) this.detail = '';
+      this.waitReason = '';
     }
     this.schedulePersist();
     this.o.events.state();
   }
 
-  /** Changes wait for the reason the node gave (a refusal's message), shown as the status's detail until the next ack. */
+  /** Changes wait for the reason the node gave (a refusal's message), the status's detail while they do. */
   private waitingBecause(why: string): void {
     this.detail = why;
-    this.waitDetail = true;
+    this.waitReason = why;
   }
 
   private refused(f: { code: string; message?: string; seq?: number; accepted?: number; retryAfter?: number }): void {
@@ -828,14 +839,23 @@ export class Sync {
       // Not a refusal of content: send again later (without a seq, the
       // dropped frame is unknown: resend everything unacked), and the
       // changes after it with it, in order. When the node says when
-      // (retryAfter, s: a day's bytes of changes spent), then; else
-      // after 1-2 s, twice as late at each refusal until an ack. Sent
-      // again every second or two, a batch past a day's budget went to
-      // the node thousands of times, each refused.
-      const retry = typeof f.retryAfter === 'number' && f.retryAfter > 0 ? f.retryAfter * 1000 : 0;
-      const wait = retry || Math.min(RATE_RETRY_MAX_MS, RATE_RETRY_MS * 2 ** Math.min(this.rateRefusals, 6));
-      this.rateRefusals++;
-      const at = Date.now() + wait + Math.random() * 1000;
+      // (retryAfter, s: a day's bytes of changes spent), then, at most a
+      // little over a day (the longest budget) whatever it says; else
+      // after 1-2 s, twice as late at each round of refusals until an
+      // ack. Sent again every second or two, a batch past a day's budget
+      // went to the node thousands of times, each refused.
+      const retry = typeof f.retryAfter === 'number' && f.retryAfter > 0 ? Math.min(f.retryAfter, 90_000) * 1000 : 0;
+      const now = Date.now();
+      let at: number;
+      if (retry) at = now + retry + Math.random() * 1000;
+      else {
+        // One step of the backoff per round: the refusals of batches sent
+        // together (a reconnect's outbox) wait the same time.
+        if (now >= this.rateGate) this.rateGate = now + Math.min(RATE_RETRY_MAX_MS, RATE_RETRY_MS * 2 ** Math.min(this.rateRefusals++, 6)) + Math.random() * 1000;
+        at = this.rateGate;
+      }
+      // The changes the node took before the refused one (the held limits') are durable, as if acked.
+      if (f.seq && f.accepted) this.pending.filter((p) => p.seq === f.seq && !p.acked).slice(0, f.accepted).forEach((p) => (p.acked = true));
       for (const p of this.pending) {
         if (!p.acked && (!f.seq || p.seq === f.seq)) {
           p.seq = 0;
@@ -845,8 +865,9 @@ export class Sync {
       if (retry > 60_000) {
         this.waitingBecause(f.message ?? f.code);
         console.warn('corkboard: the node takes no more changes from here for now; they are kept and sent again then:', f.message);
-        this.o.events.state();
       }
+      this.schedulePersist();
+      this.o.events.state();
       this.flush(); // arms the timer for the first change that waits
       return;
     }
