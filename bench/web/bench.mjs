@@ -602,7 +602,7 @@ try {
       }
       // Zooming in and out by 5 % a frame, fitted: every step draws the far
       // view again (its bitmap is per zoom), the worst case of lod.ts.
-      const zoomDraws = await v.page.evaluate(async () => {
+      const zoomDraws = await profiled(v.page, 'zoom', () => v.page.evaluate(async () => {
         const app = window.__corkboard.app;
         const r = app.renderer;
         const inner = r.draw.bind(r);
@@ -619,7 +619,7 @@ try {
         }
         r.draw = inner;
         return draws;
-      });
+      }));
       result('web_zoom', { frames: zoomDraws.length, draw_p50_ms: f1(pct(zoomDraws, 50)), draw_p95_ms: f1(pct(zoomDraws, 95)), draw_max_ms: f1(Math.max(...zoomDraws)) });
       // What re-reading one changed element costs the model: a note (only
       // the connectors bound to it are re-derived) and a mindmap node (every
