@@ -201,18 +201,26 @@ export class FarView {
     // titles, cleared with the area).
     const band = (1.6 * FRAME_LABEL_PX) / s.zoom;
     let missing = false;
+    // Each area in the bitmap's whole pixels, and the board area they cover.
+    const areas: { px: [number, number, number, number]; area: Box }[] = [];
     for (const d of this.dirty) {
       const x0 = Math.max(r.x, d.x - pad),
         y0 = Math.max(r.y, d.y - pad - band),
         x1 = Math.min(r.x + r.w, d.x + d.w + pad),
         y1 = Math.min(r.y + r.h, d.y + d.h + pad);
       if (x1 <= x0 || y1 <= y0) continue;
-      // In the bitmap's whole pixels, and the board area they cover.
       const px0 = Math.floor((x0 - r.x) * k),
         py0 = Math.floor((y0 - r.y) * k),
         px1 = Math.ceil((x1 - r.x) * k),
         py1 = Math.ceil((y1 - r.y) * k);
-      const area: Box = { x: r.x + px0 / k, y: r.y + py0 / k, w: (px1 - px0) / k, h: (py1 - py0) / k };
+      areas.push({ px: [px0, py0, px1, py1], area: { x: r.x + px0 / k, y: r.y + py0 / k, w: (px1 - px0) / k, h: (py1 - py0) / k } });
+    }
+    const edges = board.edgesAcross(areas.map((a) => a.area));
+    for (let i = 0; i < areas.length; i++) {
+      const {
+        px: [px0, py0, px1, py1],
+        area,
+      } = areas[i];
       ctx.save();
       try {
         ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -226,7 +234,7 @@ export class FarView {
         const els = board.query(area, false);
         const seen = new Set(els.map((e) => e.id));
         for (const e of board.query({ ...area, h: area.h + band }, false)) if (e.kind === 'frame' && !seen.has(e.id)) (els.push(e), seen.add(e.id));
-        for (const e of board.edgesAcross(area)) if (!seen.has(e.id)) els.push(e);
+        for (const e of edges[i]) if (!seen.has(e.id)) els.push(e);
         if (paint(ctx, els, s.count)) missing = true;
       } finally {
         ctx.restore();

@@ -410,15 +410,24 @@ export class Board {
     return out;
   }
 
-  /** Mindmap nodes whose edge to their parent crosses box r: what is drawn there besides the elements in it. */
-  edgesAcross(r: Box): El[] {
-    const out: El[] = [];
+  /**
+   * For each box of rs, the mindmap nodes whose edge to their parent
+   * crosses it: what is drawn there besides the elements in it. One pass
+   * over the nodes for all the boxes.
+   */
+  edgesAcross(rs: Box[]): El[][] {
+    const out: El[][] = rs.map(() => []);
+    if (!rs.length) return out;
+    let all = rs[0];
+    for (const r of rs) all = boxUnion(all, r);
     for (const id of this.structural) {
       const e = this.els.get(id)!;
       if (e.kind !== 'mindmap' || !e.parent || e.deleted || e.hidden) continue;
       const p = this.els.get(e.parent);
       if (!p || p.kind !== 'mindmap' || p.deleted || p.hidden) continue;
-      if (intersects(boxUnion(e, p), r)) out.push(e);
+      const b = boxUnion(e, p);
+      if (!intersects(b, all)) continue;
+      for (let i = 0; i < rs.length; i++) if (intersects(b, rs[i])) out[i].push(e);
     }
     return out;
   }
