@@ -3,11 +3,8 @@
 import { intersects, type Box } from './model';
 import { corners } from './render';
 
-export function union(a: Box, b: Box): Box {
-  const x = Math.min(a.x, b.x),
-    y = Math.min(a.y, b.y);
-  return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
-}
+/** The box holding both boxes (model.ts's: the board model needs it too, and imports nothing of this file). */
+export { union } from './model';
 
 export function contains(outer: Box, b: Box): boolean {
   return intersects(outer, b) && b.x >= outer.x && b.y >= outer.y && b.x + b.w <= outer.x + outer.w && b.y + b.h <= outer.y + outer.h;

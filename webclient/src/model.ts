@@ -130,7 +130,8 @@ function sameBox(a: Box, b: Box): boolean {
   return a.x === b.x && a.y === b.y && a.w === b.w && a.h === b.h;
 }
 
-function boxUnion(a: Box, b: Box): Box {
+/** The box holding both boxes. */
+export function union(a: Box, b: Box): Box {
   const x = Math.min(a.x, b.x),
     y = Math.min(a.y, b.y);
   return { x, y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
@@ -396,13 +397,13 @@ export class Board {
       const now = e ? this.drawn(e) : null;
       for (const d of [before, now]) {
         if (!d?.shown) continue;
-        out.push(d.parent ? boxUnion(d.box, d.parent) : d.box);
+        out.push(d.parent ? union(d.box, d.parent) : d.box);
       }
       if (e?.kind === 'mindmap') {
         for (const k of this.kids.get(id) ?? []) {
           const c = this.els.get(k);
           if (!c || c.kind !== 'mindmap' || c.deleted || c.hidden) continue;
-          for (const d of [before, now]) if (d?.shown) out.push(boxUnion(d.box, aabb(c)));
+          for (const d of [before, now]) if (d?.shown) out.push(union(d.box, aabb(c)));
         }
       }
       if (out.length > MAX_DIRTY) return undefined;
@@ -419,13 +420,13 @@ export class Board {
     const out: El[][] = rs.map(() => []);
     if (!rs.length) return out;
     let all = rs[0];
-    for (const r of rs) all = boxUnion(all, r);
+    for (const r of rs) all = union(all, r);
     for (const id of this.structural) {
       const e = this.els.get(id)!;
       if (e.kind !== 'mindmap' || !e.parent || e.deleted || e.hidden) continue;
       const p = this.els.get(e.parent);
       if (!p || p.kind !== 'mindmap' || p.deleted || p.hidden) continue;
-      const b = boxUnion(e, p);
+      const b = union(e, p);
       if (!intersects(b, all)) continue;
       for (let i = 0; i < rs.length; i++) if (intersects(b, rs[i])) out[i].push(e);
     }

@@ -902,7 +902,7 @@ export class Sync {
         }
       }
       console.warn('corkboard: a change is ahead of the node clock; sending it again later:', f.message);
-      setTimeout(() => this.flush(), CLOCK_AHEAD_RETRY_MS + Math.random() * 1000);
+      this.flush(); // arms the timer for the first change that waits (flushAt)
       this.schedulePersist();
       this.o.events.state();
       return;
