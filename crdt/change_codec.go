@@ -234,7 +234,7 @@ func (r *reader) change() (Change, error) {
 			return c, fmt.Errorf("change: op %d: %w", i, err)
 		}
 	}
-	if err := c.Validate(); err != nil {
+	if err := c.check(true); err != nil {
 		return Change{}, err
 	}
 	return c, nil

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -51,6 +52,12 @@ func (r *reader) byte() (byte, error) {
 // trailing 0x00 group) is refused, so every value has one encoding and
 // decoded input re-encodes to the same bytes.
 func (r *reader) uvarint() (uint64, error) {
+	if r.off < len(r.b) && r.b[r.off] < 0x80 {
+		// One byte: most lengths, tags and counts are.
+		v := uint64(r.b[r.off])
+		r.off++
+		return v, nil
+	}
 	v, n := binary.Uvarint(r.b[r.off:])
 	if n <= 0 || (n > 1 && r.b[r.off+n-1] == 0) {
 		return 0, malformed("bad uvarint at offset %d", r.off)
@@ -127,11 +134,11 @@ func (r *reader) string() (string, error) {
 
 func (r *reader) elementID() (ElementID, error) {
 	var e ElementID
-	b, err := r.bytes(16)
-	if err != nil {
-		return e, err
+	if r.len() < len(e) {
+		return e, malformed("length %d exceeds remaining input", len(e))
 	}
-	copy(e[:], b)
+	e = ElementID(r.b[r.off : r.off+len(e)])
+	r.off += len(e)
 	return e, nil
 }
 
@@ -190,12 +197,30 @@ func (r *reader) key() (string, error) {
 		return "", malformed("string length %d exceeds remaining input", n)
 	}
 	b := r.b[r.off : r.off+int(n)]
-	if s, ok := commonKeys[string(b)]; ok {
-		r.off += int(n)
-		return s, nil
+	if int(n) < len(commonKeysByLen) {
+		for _, s := range commonKeysByLen[n] {
+			if s == string(b) {
+				r.off += int(n)
+				return s, nil
+			}
+		}
 	}
 	return r.string0(b)
 }
+
+// commonKeysByLen is commonKeys grouped by length, for key: a few short
+// comparisons find a key faster than hashing it does.
+var commonKeysByLen = func() (by [33][]string) {
+	for k := range commonKeys {
+		if len(k) < len(by) {
+			by[len(k)] = append(by[len(k)], k)
+		}
+	}
+	for i := range by {
+		slices.Sort(by[i]) // a fixed order, whatever the map's
+	}
+	return by
+}()
 
 func (r *reader) string0(b []byte) (string, error) {
 	r.off += len(b)

@@ -193,7 +193,7 @@ func (e *element) textOrNew(key string) *textList {
 // Doc is one replica's copy of a board. It is not safe for concurrent use:
 // one goroutine owns it (the room, on a node).
 type Doc struct {
-	vv    VersionVector
+	vv    versions
 	clock Clock
 	elems map[ElementID]*element
 	tree  *tree
@@ -211,6 +211,7 @@ type Doc struct {
 	inTx        bool
 	opSlab      []Op     // see Tx.push
 	appliedBuf  []Change // Apply's result, reused (see Apply)
+	decodeBuf   []Op     // ApplyBinary's decoded ops, reused
 	lastElem    *element // see elem
 	spanBuf     []Span   // scratch for Tx.DeleteText
 
@@ -288,7 +289,7 @@ func HeldSize(c *Change) int {
 // NewDoc returns an empty board.
 func NewDoc() *Doc {
 	return &Doc{
-		vv:          VersionVector{},
+		vv:          newVersions(),
 		elems:       map[ElementID]*element{},
 		tree:        newTree(),
 		heldBy:      map[OpID]*heldChange{},
@@ -299,15 +300,15 @@ func NewDoc() *Doc {
 }
 
 // Version returns a copy of the doc's version vector.
-func (d *Doc) Version() VersionVector { return d.vv.Clone() }
+func (d *Doc) Version() VersionVector { return d.vv.vector() }
 
 // VersionOf returns the doc's version vector entry for one replica: the
 // highest counter of its ops applied (0 if none). Unlike Version, it copies
 // nothing, for hot paths.
-func (d *Doc) VersionOf(r ReplicaID) uint64 { return d.vv[r] }
+func (d *Doc) VersionOf(r ReplicaID) uint64 { return d.vv.get(r) }
 
 // Has reports whether the op id has been applied.
-func (d *Doc) Has(id OpID) bool { return d.vv.Contains(id) }
+func (d *Doc) Has(id OpID) bool { return d.vv.contains(id) }
 
 // Clock returns the doc's HLC reading: the largest timestamp it has issued
 // or adopted (Clock.Observe: not one forged past MaxTime). The doc's next
@@ -459,6 +460,44 @@ func (d *Doc) Apply(c Change) (Status, []Change, error) {
 	if err := c.Validate(); err != nil {
 		return 0, nil, err
 	}
+	st, applied := d.apply(c)
+	return st, applied, nil
+}
+
+// maxDecodeBuf is the most ops ApplyBinary keeps its buffer for: a big
+// import (up to MaxOps) would otherwise hold megabytes for good.
+const maxDecodeBuf = 1024
+
+// ApplyBinary decodes one change in binary form and applies it: Apply of
+// DecodeChange's result, with the change validated once, not twice, and
+// its ops decoded into a buffer of the doc's, so applying one change after
+// another allocates nothing for them. It returns the decoded change too.
+// Its Ops, like those of the applied changes, live in that buffer and are
+// valid until the next Apply or ApplyBinary: copy them to keep them. A
+// change that does not decode is an error, as for Apply, and changes
+// nothing.
+//
+// Rejected: a mark on a decoded Change that Apply trusts. A caller can
+// change a Change's ops after decoding it; Apply could then skip the
+// checks on ops that no longer passed them.
+func (d *Doc) ApplyBinary(data []byte) (Change, Status, []Change, error) {
+	if d.inTx {
+		return Change{}, 0, nil, fmt.Errorf("crdt: Apply during an open transaction: %w", ErrInvalidOp)
+	}
+	clear(d.appliedBuf) // the previous result may alias the buffer
+	c, err := DecodeChangeInto(data, d.decodeBuf)
+	if err != nil {
+		return Change{}, 0, nil, err
+	}
+	if cap(c.Ops) <= maxDecodeBuf {
+		d.decodeBuf = c.Ops
+	}
+	st, applied := d.apply(c)
+	return c, st, applied, nil
+}
+
+// apply is Apply of a valid change.
+func (d *Doc) apply(c Change) (Status, []Change) {
 	clear(d.appliedBuf) // drop the previous result's ops
 	st, applied := d.offer(c, d.appliedBuf[:0])
 	if st == Applied {
@@ -466,9 +505,9 @@ func (d *Doc) Apply(c Change) (Status, []Change, error) {
 	}
 	d.appliedBuf = applied
 	if len(applied) == 0 {
-		return st, nil, nil
+		return st, nil
 	}
-	return st, applied, nil
+	return st, applied
 }
 
 // offer applies c if it can, holds it otherwise; when applied, c (as
@@ -488,7 +527,7 @@ func (d *Doc) offerHeld(c Change, out []Change) (Status, []Change) {
 func (d *Doc) mayRelease(c Change) bool { return d.hooks.Release(&c) }
 
 func (d *Doc) offerAs(c Change, out []Change, released bool) (Status, []Change) {
-	have := d.vv[c.Replica]
+	have := d.vv.get(c.Replica)
 	if c.End() <= have {
 		return Duplicate, out
 	}
@@ -548,7 +587,7 @@ func (d *Doc) release(applied []Change) []Change {
 			list := d.waitCounter[r]
 			keep := list[:0]
 			for _, h := range list {
-				if h.need <= d.vv[r] {
+				if h.need <= d.vv.get(r) {
 					ready = append(ready, h)
 				} else {
 					keep = append(keep, h)
@@ -639,7 +678,7 @@ func (d *Doc) missing(c *Change) (r ReplicaID, need uint64, el ElementID, missin
 		if id.IsZero() || (id.Replica == c.Replica && id.Counter >= c.Start) {
 			return false // none, or made inside this change
 		}
-		return !d.vv.Contains(id)
+		return !d.vv.contains(id)
 	}
 	for i := range c.Ops {
 		op := &c.Ops[i]
@@ -680,7 +719,7 @@ func (d *Doc) applyChange(c *Change) {
 			d.skipped++
 		}
 		ctr += op.span()
-		d.vv[c.Replica] = ctr - 1
+		d.vv.set(c.Replica, ctr-1)
 	}
 	d.clock.Observe(c.stampAt(ctr - 1).TS)
 	d.advancedNow = append(d.advancedNow, c.Replica)
@@ -769,7 +808,7 @@ func (d *Doc) Check(c *Change) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	have := d.vv[c.Replica]
+	have := d.vv.get(c.Replica)
 	if c.End() <= have {
 		return nil // a duplicate is harmless
 	}
@@ -897,11 +936,11 @@ func (r *insertedRuns) contains(c, n uint64, work *int) bool {
 // and one change of 65,536 inserts took 44 s); a rule against inserts of
 // one change sharing origins (the walks grow across changes all the same).
 func (d *Doc) InsertReach(c *Change, limit int) int {
-	if c.End() <= d.vv[c.Replica] {
+	if c.End() <= d.vv.get(c.Replica) {
 		return 0
 	}
 	cc := *c
-	if have := d.vv[c.Replica]; cc.Start <= have {
+	if have := d.vv.get(c.Replica); cc.Start <= have {
 		cc = trimChange(cc, have)
 	}
 	type fieldKey struct {

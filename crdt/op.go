@@ -151,29 +151,38 @@ func validKey(s string) bool {
 }
 
 // validate checks the op's structure (not whether it fits a document).
-func (op *Op) validate() error {
+func (op *Op) validate() error { return op.check(false) }
+
+// check is validate. decoded says the op comes from this package's binary
+// decoder, which sets only the fields of the op's type, reads only UTF-8
+// strings and only valid values (change_codec.go): those checks are then
+// skipped, as a node decodes every change it applies. Every other check
+// runs either way, so a decoder that missed one is still caught here.
+func (op *Op) check(decoded bool) error {
 	if op.Type == 0 || op.Type >= opTypeEnd {
 		return malformed("unknown op type %d", op.Type)
 	}
 	if op.Element.IsRoot() {
 		return malformed("%s op: element id is zero (the board root)", op.Type)
 	}
-	if op.setFields()&^usedFields[op.Type] != 0 {
+	if !decoded && op.setFields()&^usedFields[op.Type] != 0 {
 		return malformed("%s op: field set that this op type does not use", op.Type)
 	}
-	if usedFields[op.Type]&fKey != 0 && !validKey(op.Key) {
+	if usedFields[op.Type]&fKey != 0 && (op.Key == "" || len(op.Key) > MaxKeyLen || !decoded && !utf8.ValidString(op.Key)) {
 		return malformed("%s op: bad key %q", op.Type, op.Key)
 	}
 	switch op.Type {
 	case OpSet:
-		if err := op.Value.valid(); err != nil {
-			return err
+		if !decoded {
+			if err := op.Value.valid(); err != nil {
+				return err
+			}
 		}
 		if len(op.Value.str) > MaxValueLen {
 			return malformed("set op: value longer than %d bytes", MaxValueLen)
 		}
 	case OpInsertText:
-		if op.Text == "" || len(op.Text) > MaxTextLen || !utf8.ValidString(op.Text) {
+		if op.Text == "" || len(op.Text) > MaxTextLen || !decoded && !utf8.ValidString(op.Text) {
 			return malformed("insert_text op: text empty, too long or not UTF-8")
 		}
 		if (op.Left.Counter == 0) != (op.Left.Replica == 0) || (op.Right.Counter == 0) != (op.Right.Replica == 0) {
@@ -194,14 +203,16 @@ func (op *Op) validate() error {
 			return malformed("move op: element cannot be its own parent")
 		}
 	case OpVote:
-		if !validKey(op.Voter) {
+		if op.Voter == "" || len(op.Voter) > MaxKeyLen || !decoded && !utf8.ValidString(op.Voter) {
 			return malformed("vote op: bad voter %q", op.Voter)
 		}
 		if k := op.Value.Kind(); k != KindNull && k != KindNumber && k != KindBool && k != KindString {
 			return malformed("vote op: value must be null, a bool, a number or a string")
 		}
-		if err := op.Value.valid(); err != nil {
-			return err
+		if !decoded {
+			if err := op.Value.valid(); err != nil {
+				return err
+			}
 		}
 		if len(op.Value.str) > MaxKeyLen {
 			return malformed("vote op: value longer than %d bytes", MaxKeyLen)
@@ -259,7 +270,10 @@ func (c *Change) LastID() OpID { return OpID{c.Replica, c.End()} }
 
 // Validate checks the change's structure without a document: ids, counters,
 // limits and every op. Apply calls it; servers call it on input first.
-func (c *Change) Validate() error {
+func (c *Change) Validate() error { return c.check(false) }
+
+// check is Validate; decoded is as for Op.check.
+func (c *Change) check(decoded bool) error {
 	if c.Replica == 0 {
 		return malformed("change: replica id is zero")
 	}
@@ -271,7 +285,7 @@ func (c *Change) Validate() error {
 	}
 	span := uint64(0)
 	for i := range c.Ops {
-		if err := c.Ops[i].validate(); err != nil {
+		if err := c.Ops[i].check(decoded); err != nil {
 			return fmt.Errorf("op %d: %w", i, err)
 		}
 		span += c.Ops[i].span()

@@ -355,7 +355,7 @@ func (d *Doc) MarshalJSON() ([]byte, error) {
 		Version  VersionVector `json:"version"`
 		Elements []ElementJSON `json:"elements"`
 	}
-	out := boardJSON{Version: d.vv, Elements: []ElementJSON{}}
+	out := boardJSON{Version: d.vv.vector(), Elements: []ElementJSON{}}
 	for _, id := range d.Elements() {
 		e, _ := d.ElementJSON(id)
 		out.Elements = append(out.Elements, e)
@@ -388,7 +388,7 @@ func (d *Doc) EachVote(key string, fn func(el ElementID, voter string, v Value))
 // skips them. i is the op's index in c; fn returns false to stop. It reads
 // only: servers use it to weigh a change's votes before admitting it.
 func (d *Doc) VoteChanges(c *Change, key string, fn func(i int, op *Op, before, after Value) bool) {
-	have := d.vv[c.Replica]
+	have := d.vv.get(c.Replica)
 	type regKey struct {
 		el    ElementID
 		voter string

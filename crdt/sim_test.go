@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -53,6 +54,9 @@ type sim struct {
 	moves    int
 	cycleTry int
 	deep     bool // nine local steps in ten push mindmaps towards MaxTreeDepth (deepStep)
+	// binary: replicas take each change in binary form, by ApplyBinary, as
+	// a node does, instead of by Apply.
+	binary bool
 }
 
 var simKinds = []string{"note", "shape", "text", "stroke", "connector", "frame", "mindmap", "comment", "future-kind"}
@@ -229,7 +233,24 @@ func (s *sim) deliverStep() {
 }
 
 func (s *sim) apply(r *simReplica, c Change) {
-	st, applied, err := r.doc.Apply(c)
+	var st Status
+	var applied []Change
+	var err error
+	if s.binary {
+		var got Change
+		got, st, applied, err = r.doc.ApplyBinary(c.AppendBinary(nil))
+		if err == nil && !reflect.DeepEqual(got, c) {
+			s.t.Fatalf("replica %v: ApplyBinary decoded %+v, not %+v", r.id, got, c)
+		}
+		// The ops live in the doc's buffer until the next one: the log
+		// keeps copies.
+		applied = slices.Clone(applied)
+		for i := range applied {
+			applied[i].Ops = slices.Clone(applied[i].Ops)
+		}
+	} else {
+		st, applied, err = r.doc.Apply(c)
+	}
 	if err != nil {
 		s.t.Fatalf("replica %v: apply: %v", r.id, err)
 	}
@@ -475,8 +496,17 @@ func (s *sim) checkRuns(d *Doc) {
 }
 
 func runSim(t *testing.T, seed uint64, replicas, steps int) {
-	t.Logf("simulator seed %d (%d replicas, %d steps); reproduce with -run TestSimulator -simseed=%d", seed, replicas, steps, seed)
+	runSimAs(t, seed, replicas, steps, false)
+}
+
+func runSimAs(t *testing.T, seed uint64, replicas, steps int, binary bool) {
+	if binary {
+		t.Logf("simulator seed %d (%d replicas, %d steps), changes by ApplyBinary; reproduce with -run TestSimulatorBinary/%d", seed, replicas, steps, seed)
+	} else {
+		t.Logf("simulator seed %d (%d replicas, %d steps); reproduce with -run TestSimulator -simseed=%d", seed, replicas, steps, seed)
+	}
 	s := newSim(t, seed, replicas)
+	s.binary = binary
 	s.run(steps)
 	s.checkFinal()
 	d := s.reps[0].doc
@@ -501,6 +531,16 @@ func TestSimulator(t *testing.T) {
 		if !t.Run(fmt.Sprint(seed), func(t *testing.T) { runSim(t, seed, 2+int(seed%4), *simSteps) }) {
 			return
 		}
+	}
+}
+
+// TestSimulatorBinary runs the simulator with every change taken by
+// ApplyBinary: changes held in a doc while its decode buffer is reused for
+// the next must apply as they came, and every replica must end as Apply's
+// do.
+func TestSimulatorBinary(t *testing.T) {
+	for seed := uint64(101); seed <= 112; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) { runSimAs(t, seed, 2+int(seed%4), *simSteps, true) })
 	}
 }
 

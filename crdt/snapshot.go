@@ -121,7 +121,7 @@ func (d *Doc) snapshotBody(withHeld bool) []byte {
 	slices.Sort(keys)
 
 	enc := &snapEncoder{clock: d.clock.top, replicas: make(map[ReplicaID]uint64, len(reps)), keys: make(map[string]uint64, len(keys))}
-	enc.b, _ = d.vv.AppendBinary(enc.b)
+	enc.b, _ = d.vv.vector().AppendBinary(enc.b)
 	enc.b = appendUvarint(enc.b, uint64(enc.clock))
 	enc.b = appendUvarint(enc.b, uint64(len(reps)))
 	for i, r := range reps {

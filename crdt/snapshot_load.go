@@ -188,9 +188,11 @@ func (l *SnapshotLoader) header() error {
 	r := &l.r
 	d := NewDoc()
 	var err error
-	if d.vv, err = r.versionVector(); err != nil {
+	vv, err := r.versionVector()
+	if err != nil {
 		return err
 	}
+	d.vv = versionsOf(vv)
 	if l.clock, err = r.uvarint(); err != nil {
 		return err
 	}

@@ -347,3 +347,50 @@ func textStats(t *textList) string {
 	return fmt.Sprintf("%d leaves, %d runs (cap %d, %d KB), index %d entries (%d KB), buf %d KB",
 		len(t.leaves), runs, capRuns, capRuns*64/1024, ix, ix*16/1024, cap(t.buf)/1024)
 }
+
+// BenchmarkDocTraceRemote is the contract's trace-remote workload inside
+// the package: every patch of the trace as its own encoded change, decoded
+// and applied one at a time to a fresh Doc, as a node does.
+func BenchmarkDocTraceRemote(b *testing.B) {
+	tr := loadTextTrace(b, "automerge-paper")
+	note := ElementID{1}
+	src := NewDoc()
+	tx := src.Begin(1, 0)
+	tx.Create(note, "note")
+	c, _ := tx.Commit()
+	all := c.AppendBinary(nil)
+	ends := []int{len(all)}
+	for _, p := range tr.patches {
+		tx := src.Begin(1, 0)
+		if p.del > 0 {
+			if err := tx.DeleteText(note, "text", p.pos, p.del); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if p.ins != "" {
+			if err := tx.InsertText(note, "text", p.pos, p.ins); err != nil {
+				b.Fatal(err)
+			}
+		}
+		c, _ := tx.Commit()
+		all = c.AppendBinary(all)
+		ends = append(ends, len(all))
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(all)))
+	var d *Doc
+	for b.Loop() {
+		d = NewDoc()
+		from := 0
+		for _, end := range ends {
+			if _, st, _, err := d.ApplyBinary(all[from:end:end]); err != nil || st != Applied {
+				b.Fatal(st, err)
+			}
+			from = end
+		}
+	}
+	if d.Text(note, "text") != tr.end {
+		b.Fatal("wrong final text")
+	}
+	b.ReportMetric(float64(len(ends)), "changes")
+}

@@ -42,7 +42,7 @@ func (d *Doc) begin(r ReplicaID, nowMs int64, ops []Op) Tx {
 		panic("crdt: Begin with replica id 0")
 	}
 	d.inTx = true
-	start := d.vv[r] + 1
+	start := d.vv.get(r) + 1
 	blocked := false
 	if len(d.heldBy) > 0 {
 		_, blocked = d.heldRep[r]
@@ -124,7 +124,7 @@ func (tx *Tx) add(op Op) error {
 	}
 	tx.push(op)
 	tx.next += op.span()
-	d.vv[tx.c.Replica] = tx.next - 1
+	d.vv.set(tx.c.Replica, tx.next-1)
 	return nil
 }
 
@@ -220,7 +220,7 @@ func (tx *Tx) InsertText(id ElementID, field string, pos int, s string) error {
 	op.Left, op.Right = t.localInsert(cid, pos, s)
 	tx.push(op)
 	tx.next += op.span()
-	tx.d.vv[tx.c.Replica] = tx.next - 1
+	tx.d.vv.set(tx.c.Replica, tx.next-1)
 	return nil
 }
 
@@ -249,7 +249,7 @@ func (tx *Tx) insertTextBefore(id ElementID, field string, before OpID, s string
 	t.integrate(cid, op.Left, op.Right, s)
 	tx.push(op)
 	tx.next += op.span()
-	tx.d.vv[tx.c.Replica] = tx.next - 1
+	tx.d.vv.set(tx.c.Replica, tx.next-1)
 }
 
 // DeleteText deletes n runes from rune position pos of the text field.
@@ -283,7 +283,7 @@ func (tx *Tx) DeleteText(id ElementID, field string, pos, n int) error {
 		t.remove(op.Target, op.Count)
 		tx.push(op)
 		tx.next++
-		tx.d.vv[tx.c.Replica] = tx.next - 1
+		tx.d.vv.set(tx.c.Replica, tx.next-1)
 	}
 	return nil
 }

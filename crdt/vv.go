@@ -135,3 +135,65 @@ func (v *VersionVector) UnmarshalBinary(b []byte) error {
 	*v = out
 	return nil
 }
+
+// versions is a Doc's version vector, shaped for the apply path: each
+// replica's counter sits behind a pointer and the last replica looked up
+// is remembered, so a run of changes from one replica (someone typing)
+// reads and advances its counter without hashing its id. Rejected: a
+// VersionVector with a cache beside it, which every write would have to
+// keep in step.
+type versions struct {
+	m     map[ReplicaID]*uint64
+	lastR ReplicaID
+	last  *uint64
+}
+
+func newVersions() versions { return versions{m: map[ReplicaID]*uint64{}} }
+
+// versionsOf returns versions holding v's entries.
+func versionsOf(v VersionVector) versions {
+	out := versions{m: make(map[ReplicaID]*uint64, len(v))}
+	for r, c := range v {
+		n := c
+		out.m[r] = &n
+	}
+	return out
+}
+
+// get returns r's counter, 0 when absent.
+func (v *versions) get(r ReplicaID) uint64 {
+	if v.last != nil && r == v.lastR {
+		return *v.last
+	}
+	p := v.m[r]
+	if p == nil {
+		return 0
+	}
+	v.lastR, v.last = r, p
+	return *p
+}
+
+// set makes r's counter n.
+func (v *versions) set(r ReplicaID, n uint64) {
+	if v.last == nil || r != v.lastR {
+		p := v.m[r]
+		if p == nil {
+			p = new(uint64)
+			v.m[r] = p
+		}
+		v.lastR, v.last = r, p
+	}
+	*v.last = n
+}
+
+// contains is VersionVector.Contains.
+func (v *versions) contains(id OpID) bool { return id.Counter <= v.get(id.Replica) }
+
+// vector returns a copy as a VersionVector.
+func (v *versions) vector() VersionVector {
+	out := make(VersionVector, len(v.m))
+	for r, p := range v.m {
+		out[r] = *p
+	}
+	return out
+}

@@ -37,11 +37,9 @@ func (r *Room) load() error {
 		return fmt.Errorf("room: board %v: %w", r.board, err)
 	}
 	err = st.ScanOps(ctx, r.board, r.snapSeq+1, func(e storage.Record) error {
-		c, err := crdt.DecodeChange(e.Data)
-		if err != nil {
-			return fmt.Errorf("op-log entry %d: %w", e.Seq, err)
-		}
-		status, _, err := r.doc.Apply(c)
+		// ApplyBinary decodes into the doc's own buffer and validates
+		// once; c's ops are the doc's until the next entry.
+		c, status, _, err := r.doc.ApplyBinary(e.Data)
 		if err != nil {
 			return fmt.Errorf("op-log entry %d: %w", e.Seq, err)
 		}

@@ -5,8 +5,8 @@
 //
 // Configuration comes from the environment: TRACE, RUNS, LWW_RUNS,
 // LWW_ELEMENTS, LWW_UPDATES, LWW_BATCH, SEED, WORKLOADS (see bench/README.md);
-// CPUPROFILE=file writes a CPU profile; REUSE_OPS=0 gives every change ops
-// of its own instead of one reused buffer.
+// CPUPROFILE=file writes a CPU profile; REUSE_OPS=0 gives every local
+// change ops of its own instead of one reused buffer.
 package main
 
 import (
@@ -268,8 +268,8 @@ func edit(d *crdt.Doc, t *traceFile, p patch) (crdt.Change, error) {
 	return c, nil
 }
 
-// reuseOps is false with REUSE_OPS=0: every change then gets ops of its
-// own, as with Doc.Begin and DecodeChange (to compare).
+// reuseOps is false with REUSE_OPS=0: every local change then gets ops of
+// its own, as with Doc.Begin (to compare).
 var reuseOps = os.Getenv("REUSE_OPS") != "0"
 
 // keepOps keeps the array of a committed change's ops for the next one.
@@ -358,14 +358,10 @@ func traceRemote(path string, runs int) (string, error) {
 		for _, end := range ends {
 			u := all[from:end:end]
 			from = end
-			// Each update is applied before the next is decoded, as a
-			// server does: the ops are decoded into one reused buffer.
-			c, err := crdt.DecodeChangeInto(u, opsBuf)
-			if err != nil {
-				return "", err
-			}
-			keepOps(c)
-			if st, _, err := d.Apply(c); err != nil || st != crdt.Applied {
+			// Each update is decoded and applied before the next, as a
+			// node does: Doc.ApplyBinary decodes the ops into a buffer of
+			// the doc's and validates them once.
+			if _, st, _, err := d.ApplyBinary(u); err != nil || st != crdt.Applied {
 				return "", fmt.Errorf("apply: %v %v", st, err)
 			}
 		}
