@@ -161,6 +161,9 @@ func (r *reader) change() (Change, error) {
 	}
 	if cap(r.ops) >= n {
 		c.Ops = r.ops[:n]
+		// Each op below sets only its type's fields: the rest must be
+		// zero, not what the buffer held, for check(true) skips the
+		// test of which fields are set.
 		clear(c.Ops)
 	} else {
 		c.Ops = make([]Op, n)
