@@ -118,3 +118,30 @@ func TestVersionsCache(t *testing.T) {
 		t.Fatal("vector shares storage")
 	}
 }
+
+// A change that overlaps the counters a doc has is held cut (from the
+// first counter it lacks): dropping it by its own start missed it, and a
+// node over its held limits kept it.
+func TestDropHeldChangeOfAnOverlappingChange(t *testing.T) {
+	var made, missing ElementID
+	made[0], missing[0] = 1, 2
+	d := NewDoc()
+	first := Change{Replica: 9, Start: 1, Time: 1, Ops: []Op{{Type: OpCreate, Element: made, Key: "note"}}}
+	if st, _, err := d.Apply(first); err != nil || st != Applied {
+		t.Fatal(st, err)
+	}
+	// Counter 1 again, then an op on an element the doc lacks.
+	over := Change{Replica: 9, Start: 1, Time: 1, Ops: []Op{
+		{Type: OpCreate, Element: made, Key: "note"},
+		{Type: OpSet, Element: missing, Key: "x", Value: Number(1)},
+	}}
+	if st, _, err := d.Apply(over); err != nil || st != Held {
+		t.Fatal(st, err)
+	}
+	if d.DropHeld(over.Replica, over.Start) {
+		t.Fatal("held under its own start: the test does not test the cut")
+	}
+	if !d.DropHeldChange(&over) || d.Held() != 0 || d.HeldBytes() != 0 {
+		t.Fatalf("DropHeldChange left %d held (%d bytes)", d.Held(), d.HeldBytes())
+	}
+}

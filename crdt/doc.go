@@ -305,6 +305,9 @@ func (d *Doc) Version() VersionVector { return d.vv.vector() }
 // VersionOf returns the doc's version vector entry for one replica: the
 // highest counter of its ops applied (0 if none). Unlike Version, it copies
 // nothing, for hot paths.
+//
+// Like every method of a Doc, it is not safe for concurrent use, though it
+// changes nothing a caller sees: it remembers the replica it looked up.
 func (d *Doc) VersionOf(r ReplicaID) uint64 { return d.vv.get(r) }
 
 // Has reports whether the op id has been applied.
@@ -369,6 +372,16 @@ func (d *Doc) DropHeld(r ReplicaID, start uint64) bool {
 		d.waitCounter[h.waitRep] = list
 	}
 	return true
+}
+
+// DropHeldChange drops what Apply held of c, which is c without the
+// counters the doc already had (Apply holds it cut, keyed by where the cut
+// starts), and says whether it dropped anything. Call it right after
+// Apply (or ApplyBinary) returned Held for c: the doc's version of c's
+// replica is then what it was when c was cut. DropHeld(c.Replica, c.Start)
+// misses a change that overlapped the doc's counters.
+func (d *Doc) DropHeldChange(c *Change) bool {
+	return d.DropHeld(c.Replica, max(c.Start, d.vv.get(c.Replica)+1))
 }
 
 // DropHeldOf drops every held change of replica r (DropHeld) and returns
@@ -484,7 +497,6 @@ func (d *Doc) ApplyBinary(data []byte) (Change, Status, []Change, error) {
 	if d.inTx {
 		return Change{}, 0, nil, fmt.Errorf("crdt: Apply during an open transaction: %w", ErrInvalidOp)
 	}
-	clear(d.appliedBuf) // the previous result may alias the buffer
 	c, err := DecodeChangeInto(data, d.decodeBuf)
 	if err != nil {
 		return Change{}, 0, nil, err

@@ -194,7 +194,7 @@ func (r *Room) take(in *intake, c crdt.Change, from *Session) (crdt.Status, erro
 			// Not kept, not stored: anti-entropy offers it again, and it
 			// is taken once it can apply (no sync is asked for it now, or
 			// every answer would ask again).
-			r.doc.DropHeld(c.Replica, c.Start)
+			r.doc.DropHeldChange(&c)
 			in.dropped++
 			return st, nil
 		case c.Start > before+1:

@@ -49,7 +49,7 @@ func (r *Room) load() error {
 			// A log written before the held limits (or by a node with
 			// larger ones): keep memory within them. The entry stays
 			// in the log; the change is lacked like any other.
-			r.doc.DropHeld(c.Replica, c.Start)
+			r.doc.DropHeldChange(&c)
 			dropped++
 			return nil
 		}
