@@ -375,7 +375,8 @@ func (nt *Notifier) notifyChannel(ctx context.Context, id storage.BoardID, m *me
 		rm.Query(ctx, func(d *crdt.Doc) { version = d.Version() })
 		next := cur
 		next.Version, next.Updated = version, nt.cfg.Records.Stamp(cur.Updated)
-		return false, nt.cfg.Records.Put(ctx, account.NSCursor, key, &next)
+		_, err := nt.moveCursor(ctx, key, cur, next)
+		return false, err
 	}
 	if err != nil {
 		return false, err
@@ -410,7 +411,8 @@ func (nt *Notifier) notifyChannel(ctx context.Context, id storage.BoardID, m *me
 		if ch.Prefs.Mode == account.NotifyDigest {
 			next.Day = now.In(loc).Format(time.DateOnly)
 		}
-		return pending, nt.cfg.Records.Put(ctx, account.NSCursor, key, &next)
+		_, err := nt.moveCursor(ctx, key, cur, next)
+		return pending, err
 	case account.Send:
 		return pending, nt.sendDigest(ctx, id, m, mem, u, ch, key, cur, told, version, events, forYou, notices, names, kept)
 	}
@@ -511,32 +513,20 @@ func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.
 		// past them as if it was sent (Sent stays: nothing was), and the
 		// next changes make the next e-mail.
 		next.Sent = cur.Sent
-		if perr := nt.cfg.Records.Put(ctx, account.NSCursor, key, &next); perr != nil {
-			return perr
+		moved, perr := nt.moveCursor(ctx, key, cur, next)
+		if perr != nil || !moved {
+			return perr // raced: the pass that moved it decides
 		}
 		return fmt.Errorf("%w: %w", errDropped, err)
 	}
 	if err != nil {
 		return err
 	}
-	// The cursor moves first, by compare-and-set from the one this pass
-	// read: of two nodes that both think they lead (a lease lost while a
-	// pass ran), only one moves it and sends. A node killed between the two
+	// The cursor moves first (moveCursor): of two passes that both read
+	// it, only one moves it and sends. A node killed between the two
 	// steps loses this e-mail (at most once; the window is one local
 	// write); the other order would send it twice.
-	raced := errors.New("cursor moved")
-	var stored account.Cursor
-	err = nt.cfg.Records.Update(ctx, account.NSCursor, key, &stored, func(found bool) error {
-		if !found || stored.Updated != cur.Updated || stored.Sent != cur.Sent {
-			return raced
-		}
-		stored = next
-		return nil
-	})
-	if errors.Is(err, raced) {
-		return nil
-	}
-	if err != nil {
+	if moved, err := nt.moveCursor(ctx, key, cur, next); err != nil || !moved {
 		return err
 	}
 	if err := nt.cfg.Store.ApplyMeta(ctx, writes); err != nil {
@@ -544,6 +534,31 @@ func (nt *Notifier) sendDigest(ctx context.Context, id storage.BoardID, m *meta.
 	}
 	nt.cfg.Outbox.Kick()
 	return nil
+}
+
+// moveCursor writes next as a member's cursor by compare-and-set from cur,
+// the cursor this pass read, and says whether it wrote. Every pass moves
+// a cursor this way, whatever it decided (send, advance, skip past what
+// is too much to tell or could not be sent): of two nodes that both think
+// they lead (a lease lost while a pass ran), only the first moves it, and
+// a cursor the member restarted meanwhile (new notification settings) is
+// not overwritten by a pass that read the old one. A plain write would let
+// the later pass put back a cursor older than the one stored: an e-mail's
+// "sent" forgotten, a day's digest sent twice.
+func (nt *Notifier) moveCursor(ctx context.Context, key []byte, cur, next account.Cursor) (bool, error) {
+	raced := errors.New("cursor moved")
+	var stored account.Cursor
+	err := nt.cfg.Records.Update(ctx, account.NSCursor, key, &stored, func(found bool) error {
+		if !found || stored.Updated != cur.Updated || stored.Sent != cur.Sent {
+			return raced
+		}
+		stored = next
+		return nil
+	})
+	if errors.Is(err, raced) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // UnsubscribeURL is a member's one-click unsubscribe link for a board.
