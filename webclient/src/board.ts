@@ -141,6 +141,7 @@ export async function startBoard(root: HTMLElement, boardId: string, earlyOpenin
     beforeRemote: () => app?.editor.commit(),
     farViewFrom: farViewFrom(),
     farView: (b) => app?.farView(b),
+    busy: () => !!app?.reading(),
   });
   const doc = client.doc;
   const board = new Board();
@@ -454,6 +455,11 @@ class BoardApp {
     this.redraw();
     // After the frame that draws it (rAF), once it is painted (a task later).
     return new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+  }
+
+  /** Whether the board loaded whole is being read, a page at a time (saves wait: SyncOptions.busy). */
+  reading(): boolean {
+    return this.reloadIds !== null;
   }
 
   /** Remote changes applied to the doc (null: the doc was reloaded whole). */

@@ -104,6 +104,8 @@ export interface OpenOptions {
    */
   farViewFrom?: number;
   farView?(body: Uint8Array): Promise<void> | void;
+  /** While it returns true, the doc's saves wait (SyncOptions.busy). */
+  busy?(): boolean;
 }
 
 /** The id of the board's root (children of the board have no parent). */
@@ -147,6 +149,7 @@ export class BoardClient {
       keepColor: o.keepColor,
       keepWords: o.keepWords,
       farView: o.farViewFrom,
+      busy: o.busy,
       events: {
         farView: o.farView ? (b) => o.farView!(b) : undefined,
         beforeRemote: () => o.beforeRemote?.(),

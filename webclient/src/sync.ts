@@ -70,6 +70,12 @@ export interface SyncOptions {
   farView?: number;
   /** Keep the words of refused changes in localStorage for keptwords.ts (default true; the SDK outside the page: false). */
   keepWords?: boolean;
+  /**
+   * While it returns true, saves of the doc wait: the board page reading a
+   * board loaded whole, a slice at a time (a save of a big board takes a
+   * fifth of a second, which the board would be late by).
+   */
+  busy?(): boolean;
 }
 
 /** How to reach a node: its board WebSocket URL and its REST URLs. */
@@ -1063,9 +1069,10 @@ export class Sync {
   schedulePersist(): void {
     if (this.persistTimer || this.resetting || this.stopped) return;
     this.persistTimer = setTimeout(() => {
-      if (this.holding) {
+      if (this.holding || this.o.busy?.()) {
         // A snapshot loading (in slices): the doc is about to be replaced,
-        // and encoding the old one would take the load's time.
+        // and encoding the old one would take the load's time. Or the
+        // page reading the board just loaded (SyncOptions.busy).
         this.persistTimer = undefined;
         this.schedulePersist();
       } else void this.persistNow();

@@ -95,3 +95,39 @@ test('a big board loads in slices: frames drawn during the load, a change made d
   await c2.close();
   await c1.close();
 });
+
+// While the page reads a board loaded whole (Board.reading), saves of the
+// doc wait: a save of a big board (a fifth of a second for 100,000
+// elements) made the board editable that much later. Each time the save's
+// timer comes while reading, it is put off again; once the read is over,
+// the save is made.
+test('saves of the doc wait while the board loaded whole is being read', async () => {
+  const { context, page } = await chrome.newPage();
+  await createBoard(page, node.url, 'Saves wait', 'Ada');
+  await waitSettled(page);
+  await page.evaluate(() => {
+    const { app, sync } = window.__corkboard;
+    window.__saves = 0;
+    window.__scheduled = 0;
+    const save = sync.persistNow.bind(sync);
+    sync.persistNow = () => {
+      window.__saves++;
+      return save();
+    };
+    const schedule = sync.schedulePersist.bind(sync);
+    sync.schedulePersist = () => {
+      window.__scheduled++;
+      return schedule();
+    };
+    app.reloadIds = new Set(); // as Board.remote(null) sets it while it reads
+    sync.schedulePersist();
+  });
+  // Two more turns of the save's timer (each put off while reading), or a save.
+  await page.waitForFunction(() => window.__saves > 0 || window.__scheduled >= 3, null, { timeout: 15000 });
+  assert.equal(await page.evaluate(() => window.__saves), 0, 'a save was made while the board was read');
+  await page.evaluate(() => {
+    window.__corkboard.app.reloadIds = null;
+  });
+  await page.waitForFunction(() => window.__saves > 0, null, { timeout: 15000 });
+  await context.close();
+});
