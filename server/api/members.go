@@ -431,8 +431,20 @@ func (srv *Server) startCursors(ctx context.Context, id storage.BoardID, user st
 				return err
 			}
 		}
-		c := account.Cursor{Board: id.String(), User: user, Version: version, Sent: 0, Day: account.Today(now, loc, ch.Prefs), Updated: now.UnixMilli()}
-		if err := srv.cfg.Records.Put(ctx, account.NSCursor, key, &c); err != nil {
+		// Updated moves past the cursor it replaces (Stamp), never back
+		// nor to the same millisecond: a notifier pass that read the old
+		// one moves it by compare-and-set on Updated and Sent, and must
+		// see that it changed.
+		var c account.Cursor
+		err := srv.cfg.Records.Update(ctx, account.NSCursor, key, &c, func(found bool) error {
+			updated := now.UnixMilli()
+			if found {
+				updated = max(updated, srv.cfg.Records.Stamp(c.Updated))
+			}
+			c = account.Cursor{Board: id.String(), User: user, Version: version, Sent: 0, Day: account.Today(now, loc, ch.Prefs), Updated: updated}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 	}
