@@ -976,6 +976,10 @@ export class Sync {
     if (this.resetting) return;
     this.resetting = true;
     this.drop(1000, 'starting over');
+    // Not live from here: the doc is about to be replaced, and the page
+    // (and whoever waits for "live") must not take the old one as the
+    // node's while the store forgets this replica.
+    this.setState('connecting', 'starting over');
     console.warn('corkboard: starting over with a new replica:', why);
     this.o.events.notice(
       `The server refused a change (${why}). Reloaded the board from the server` +

@@ -140,11 +140,25 @@ test('a deadline: counted down before, said when it passes, refused words kept t
       l[i] = (f) => (f.type === 'settings' ? undefined : fn(f));
     }
   });
+  // The page starting over waits for its store to forget the replica:
+  // held here until the page's state is read (it said "live" meanwhile,
+  // with the refused note still on the board).
+  await cleo.evaluate(() => {
+    const store = window.__corkboard.sync.o.store;
+    const forget = store.deleteReplica.bind(store);
+    store.deleteReplica = (...args) =>
+      new Promise((done) => {
+        window.__forget = () => done(forget(...args));
+      });
+  });
   await rest('PATCH', `/v1/boards/${b.id}`, b.token, { deadline: Date.now() - 1000 });
   const WORDS = 'Late idea: lunch by the lake';
   await edit(cleo, noteOps(fixedId(9), 0, 0, WORDS));
   await cleo.waitForSelector('.fx-kept:not([hidden])');
   assert.ok((await cleo.inputValue('.fx-kept textarea')).includes(WORDS));
+  await cleo.waitForFunction(() => typeof window.__forget === 'function');
+  assert.notEqual(await cleo.evaluate(() => window.__corkboard.state().state), 'live', 'the page says live while it starts over');
+  await cleo.evaluate(() => window.__forget());
   await cleo.waitForFunction(() => window.__corkboard.state().state === 'live');
   assert.ok(!(await cleo.evaluate(() => window.__corkboard.state().elements.some((e) => e.id === '0190f5e2-7c3a-7d4e-9b1a-000000000009'))), 'the note itself is gone');
   // Kept across a reload, until discarded.
