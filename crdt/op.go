@@ -146,8 +146,12 @@ func (op *Op) setFields() uint16 {
 	return m
 }
 
-func validKey(s string) bool {
-	return s != "" && len(s) <= MaxKeyLen && utf8.ValidString(s)
+func validKey(s string) bool { return validKeyAs(s, false) }
+
+// validKeyAs is validKey; decoded skips the UTF-8 check, which the
+// decoder made (see Op.check).
+func validKeyAs(s string, decoded bool) bool {
+	return s != "" && len(s) <= MaxKeyLen && (decoded || utf8.ValidString(s))
 }
 
 // validate checks the op's structure (not whether it fits a document).
@@ -168,7 +172,7 @@ func (op *Op) check(decoded bool) error {
 	if !decoded && op.setFields()&^usedFields[op.Type] != 0 {
 		return malformed("%s op: field set that this op type does not use", op.Type)
 	}
-	if usedFields[op.Type]&fKey != 0 && (op.Key == "" || len(op.Key) > MaxKeyLen || !decoded && !utf8.ValidString(op.Key)) {
+	if usedFields[op.Type]&fKey != 0 && !validKeyAs(op.Key, decoded) {
 		return malformed("%s op: bad key %q", op.Type, op.Key)
 	}
 	switch op.Type {
@@ -203,7 +207,7 @@ func (op *Op) check(decoded bool) error {
 			return malformed("move op: element cannot be its own parent")
 		}
 	case OpVote:
-		if op.Voter == "" || len(op.Voter) > MaxKeyLen || !decoded && !utf8.ValidString(op.Voter) {
+		if !validKeyAs(op.Voter, decoded) {
 			return malformed("vote op: bad voter %q", op.Voter)
 		}
 		if k := op.Value.Kind(); k != KindNull && k != KindNumber && k != KindBool && k != KindString {
